@@ -1,0 +1,63 @@
+# Thin wrapper over CMake for people who don't want to learn the build.
+#   make            build the library, tools and examples (build/)
+#   make test       install missing Debian packages (as root), build, run the tests
+#   make test-asan  the tests under AddressSanitizer + UBSan (build-asan/)
+#   make test-tsan  the concurrency tests under ThreadSanitizer (build-tsan/)
+#   make demo       build and run examples/quickstart.c
+#   make fuzz       run every libFuzzer target for FUZZ_SECONDS each (clang)
+#   make install    PREFIX=/usr/local DESTDIR=
+JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
+PREFIX   ?= /usr/local
+FUZZ_SECONDS ?= 60
+CMAKE    ?= cmake
+CTEST_ARGS ?= --output-on-failure -j$(JOBS)
+
+.PHONY: all deps build test test-asan test-tsan demo fuzz install clean clang stress coverage bench bench-full
+
+all: build
+
+deps:
+	@sh scripts/deps.sh all
+
+build: deps
+	@$(CMAKE) -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
+	@$(CMAKE) --build build -j$(JOBS)
+
+test: build
+	cd build && ctest $(CTEST_ARGS)
+
+test-asan: deps
+	@$(CMAKE) -S . -B build-asan -DCMAKE_BUILD_TYPE=Asan -DTIND_TOOLS=ON >/dev/null
+	@$(CMAKE) --build build-asan -j$(JOBS)
+	cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest $(CTEST_ARGS)
+
+test-tsan: deps
+	@$(CMAKE) -S . -B build-tsan -DCMAKE_BUILD_TYPE=Tsan -DCMAKE_C_COMPILER=clang >/dev/null
+	@$(CMAKE) --build build-tsan -j$(JOBS)
+	cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest $(CTEST_ARGS) -L tsan
+
+# The same sources built with clang, warnings as errors.
+clang: deps
+	@$(CMAKE) -S . -B build-clang -DCMAKE_C_COMPILER=clang >/dev/null
+	@$(CMAKE) --build build-clang -j$(JOBS)
+
+demo: build
+	./build/quickstart ./quickstart-db
+
+fuzz: deps
+	@$(CMAKE) -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DTIND_FUZZ=ON -DTIND_TOOLS=OFF \
+	    -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS="-O1 -fsanitize=fuzzer-no-link,address,undefined" >/dev/null
+	@$(CMAKE) --build build-fuzz -j$(JOBS)
+	@for f in build-fuzz/fuzz_*; do \
+	    t=$$(basename $$f | sed 's/^fuzz_//'); \
+	    mkdir -p build-fuzz/corpus-$$t; \
+	    echo "== fuzz $$t for $(FUZZ_SECONDS)s"; \
+	    $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 build-fuzz/corpus-$$t fuzz/corpus/$$t 2>&1 | \
+	        grep -E 'stat::number_of_executed_units|ERROR|SUMMARY' ; \
+	done
+
+install: build
+	DESTDIR=$(DESTDIR) $(CMAKE) --install build --prefix $(PREFIX)
+
+clean:
+	rm -rf build build-asan build-tsan build-clang build-fuzz build-cov

@@ -1,0 +1,42 @@
+#!/bin/sh
+# Checks for the Debian packages tind builds and tests with; installs the
+# missing ones with apt-get when run as root, otherwise prints the command.
+# Usage: scripts/deps.sh [build|test|all]   (default: all)
+set -e
+what=${1:-all}
+
+need=""
+have_pc() { pkg-config --exists "$1" 2>/dev/null; }
+have_cmd() { command -v "$1" >/dev/null 2>&1; }
+have_hdr() { [ -e "/usr/include/$1" ]; }
+
+have_cmd pkg-config || need="$need pkg-config"
+have_cmd cmake      || need="$need cmake"
+have_cmd cc         || need="$need gcc"
+have_cmd make       || need="$need make"
+have_pc liblz4      || need="$need liblz4-dev"
+have_pc libzstd     || need="$need libzstd-dev"
+have_pc libxxhash   || need="$need libxxhash-dev"
+have_pc libedit     || need="$need libedit-dev"
+if [ "$what" = test ] || [ "$what" = all ]; then
+    have_cmd clang  || need="$need clang"
+    # libFuzzer and the sanitizer runtimes for clang
+    [ -n "$(ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a 2>/dev/null)" ] \
+        || need="$need libclang-rt-dev"
+fi
+
+if [ -z "$need" ]; then
+    exit 0
+fi
+if [ "$(id -u)" = 0 ]; then
+    echo "deps.sh: installing:$need"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y --no-install-recommends $need >/dev/null 2>&1 || {
+        apt-get update >/dev/null 2>&1
+        apt-get install -y --no-install-recommends $need
+    }
+else
+    echo "deps.sh: missing packages; run as root:" >&2
+    echo "    apt-get install -y --no-install-recommends$need" >&2
+    exit 1
+fi

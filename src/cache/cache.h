@@ -1,0 +1,53 @@
+/*
+ * cache.h -- the block cache: a sharded LRU of decoded blocks keyed by
+ * (owner id, offset), with a byte capacity.
+ *
+ * Entries are refcounted: an entry with a live handle is never freed, and an
+ * entry is evicted only when nobody holds it. "Pinning" a block (filters and
+ * indexes of the top levels) is holding its handle for as long as it must
+ * stay; its bytes count as pinned usage. Owner ids come from cache_new_id()
+ * so that two tables never share keys.
+ *
+ * Thread-safety: all calls are safe from any thread (one mutex per shard).
+ */
+#ifndef TIND_CACHE_CACHE_H
+#define TIND_CACHE_CACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct cache cache;
+typedef struct cache_handle cache_handle;
+typedef void (*cache_deleter)(void *value, void *ctx);
+
+/* capacity in bytes; shard_bits < 0 = automatic. NULL when out of memory. */
+cache *cache_new(size_t capacity, int shard_bits);
+/* All handles must have been released. */
+void cache_free(cache *c);
+
+uint64_t cache_new_id(cache *c);
+/* A held handle, or NULL on a miss (counted). */
+cache_handle *cache_lookup(cache *c, uint64_t id, uint64_t offset);
+/* Inserts (replacing an older entry of the same key) and returns a held
+ * handle. charge = bytes the entry costs. On allocation failure returns NULL
+ * after calling deleter(value, ctx). */
+cache_handle *cache_insert(cache *c, uint64_t id, uint64_t offset, void *value, size_t charge,
+                           cache_deleter deleter, void *ctx);
+void *cache_value(const cache_handle *h);
+void cache_release(cache *c, cache_handle *h);
+/* Drops every unheld entry of an owner id (a deleted table). */
+void cache_erase_id(cache *c, uint64_t id);
+
+typedef struct cache_stats {
+    uint64_t hits;
+    uint64_t misses;
+    uint64_t inserts;
+    uint64_t evictions;
+    size_t usage;        /* bytes charged, held or not */
+    size_t pinned;       /* bytes of entries currently held */
+    size_t capacity;
+} cache_stats;
+void cache_get_stats(cache *c, cache_stats *out);
+void cache_set_capacity(cache *c, size_t capacity);
+
+#endif

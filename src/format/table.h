@@ -1,0 +1,128 @@
+/*
+ * table.h -- the immutable sorted table file: data blocks, block index
+ * (whole or two-level partitioned), Bloom filter (whole or partitioned per
+ * index partition), and a metadata block, inside the sectioned container
+ * (container.h). Every stored block goes through blockio (checksummed).
+ *
+ * Writer: streams entries in strictly increasing internal order to disk
+ * sequentially; owned by one thread.
+ * Reader: a tbl is immutable after tbl_open and refcounted; any number of
+ * threads may call tbl_get and run iterators on it at once. Blocks are read
+ * through the block cache (when given) and files through the fd cache (when
+ * given; otherwise the table keeps its file open).
+ */
+#ifndef TIND_FORMAT_TABLE_H
+#define TIND_FORMAT_TABLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cache/cache.h"
+#include "cache/fdcache.h"
+#include "format/entry.h"
+#include "io/fs.h"
+#include "util/buf.h"
+#include "util/status.h"
+
+#define TABLE_FORMAT_VERSION 1
+
+typedef struct tbl_options {
+    uint32_t block_size;          /* target uncompressed data block size; default 4096 */
+    uint32_t restart_interval;    /* default 16 */
+    uint32_t index_restart_interval; /* default 1 */
+    double hash_ratio;            /* data block hash index: keys per bucket; 0 = off (default 0.75) */
+    int compression;              /* compress.h code; default COMPRESSION_LZ4 */
+    int compression_level;        /* zstd level; 0 = default */
+    double bloom_bits_per_key;    /* 0 = no filter; default 10 */
+    int partition_index;          /* two-level index; default 0 */
+    int partition_filter;         /* one filter per index partition; requires partition_index */
+    uint32_t partition_size;      /* target bytes of an index partition; default 4096 */
+} tbl_options;
+
+void tbl_options_default(tbl_options *o);
+
+/* What a finished table holds (also stored in its metadata block). */
+typedef struct tbl_meta {
+    uint64_t file_size;
+    uint64_t entry_count;
+    uint64_t tombstone_count;     /* ENTRY_TOMBSTONE entries (and other deletes) */
+    uint64_t data_block_count;
+    uint64_t raw_key_bytes;
+    uint64_t raw_value_bytes;
+    uint64_t data_bytes;          /* stored size of all data blocks */
+    uint64_t index_bytes;
+    uint64_t filter_bytes;
+    uint64_t min_seqno;
+    uint64_t max_seqno;
+    uint64_t created_unix;        /* seconds */
+    uint32_t restart_interval;
+    uint32_t block_size;
+    uint32_t compression;
+    tbuf smallest_key;            /* user keys; owned by the meta (tbl_meta_free) */
+    tbuf largest_key;
+} tbl_meta;
+
+void tbl_meta_free(tbl_meta *m);
+
+typedef struct tbl_writer tbl_writer;
+
+/* Creates path (must not exist) and starts a table. */
+int tbl_writer_open(fs *fs, const char *path, const tbl_options *o, tbl_writer **out, tind_err *err);
+/* Entries in strictly increasing internal order, else TIND_EINVAL. */
+int tbl_writer_add(tbl_writer *w, const uint8_t *key, size_t klen, uint64_t seqno, uint8_t type,
+                   const uint8_t *val, size_t vlen, tind_err *err);
+uint64_t tbl_writer_entries(const tbl_writer *w);
+/* Bytes written so far plus what is buffered: for cutting output tables. */
+uint64_t tbl_writer_estimated_size(const tbl_writer *w);
+/* Writes index, filter, metadata and container; syncs with sync_mode
+ * (FS_SYNC_DATA / FS_SYNC_ALL, 0 = no sync); closes; frees w in all cases.
+ * meta (may be NULL) receives the table's metadata. */
+int tbl_writer_finish(tbl_writer *w, int sync_mode, tbl_meta *meta, tind_err *err);
+/* Closes, deletes the partial file, frees w. */
+void tbl_writer_abandon(tbl_writer *w);
+
+typedef struct tbl tbl;
+
+typedef struct tbl_open_options {
+    cache *block_cache;           /* may be NULL: blocks are read per use */
+    fd_cache *fds;                /* may be NULL: the table keeps its file open */
+    uint64_t file_id;             /* key in the fd cache; names the table in messages */
+    int pin_index_and_filter;     /* hold top-level index and filter blocks in memory */
+} tbl_open_options;
+
+/* Opens and verifies the container, metadata, and top-level index. */
+int tbl_open(fs *fs, const char *path, const tbl_open_options *o, tbl **out, tind_err *err);
+void tbl_ref(tbl *t);
+void tbl_unref(tbl *t);           /* closes at zero */
+const tbl_meta *tbl_get_meta(const tbl *t);
+
+/* Newest entry for key with seqno <= snapshot. TIND_OK: *type, *seqno and the
+ * value copied into `value`. TIND_NOT_FOUND: no such entry in this table.
+ * use_filter = 0 skips the Bloom filter (e.g. expect_point_read_hits). */
+int tbl_get(tbl *t, const uint8_t *key, size_t klen, uint64_t snapshot, int use_filter,
+            uint8_t *type, uint64_t *seqno, tbuf *value, tind_err *err);
+/* 1 when the filter says key may be present (or there is no filter). */
+int tbl_may_contain(tbl *t, const uint8_t *key, size_t klen);
+
+/* Iterator over all entries (every version) in internal order. Holds a ref on t. */
+typedef struct tbl_iter tbl_iter;
+int tbl_iter_new(tbl *t, tbl_iter **out);
+void tbl_iter_free(tbl_iter *it);
+void tbl_iter_first(tbl_iter *it);
+void tbl_iter_last(tbl_iter *it);
+void tbl_iter_seek(tbl_iter *it, const uint8_t *key, size_t klen, uint64_t seqno);
+void tbl_iter_seek_for_prev(tbl_iter *it, const uint8_t *key, size_t klen, uint64_t seqno);
+void tbl_iter_next(tbl_iter *it);
+void tbl_iter_prev(tbl_iter *it);
+int tbl_iter_valid(const tbl_iter *it);
+const uint8_t *tbl_iter_key(const tbl_iter *it, size_t *len);
+uint64_t tbl_iter_seqno(const tbl_iter *it);
+uint8_t tbl_iter_type(const tbl_iter *it);
+const uint8_t *tbl_iter_value(const tbl_iter *it, size_t *len);
+/* TIND_OK, or the error (with message) that made the iterator invalid. */
+int tbl_iter_status(const tbl_iter *it, tind_err *err);
+
+/* Reads and checks every block (tools, verify): checksums and ordering. */
+int tbl_verify(tbl *t, tind_err *err);
+
+#endif

@@ -1,0 +1,79 @@
+/* arena.c -- bump allocator. */
+#include "util/arena.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+
+struct arena_block {
+    arena_block *next;
+    size_t size;
+    _Alignas(16) char data[];
+};
+
+void arena_init(arena *a, size_t block_size)
+{
+    a->ptr = NULL;
+    a->remaining = 0;
+    a->block_size = block_size ? block_size : 64 * 1024;
+    a->blocks = NULL;
+    atomic_store_explicit(&a->usage, 0, memory_order_relaxed);
+}
+
+void arena_destroy(arena *a)
+{
+    arena_block *b = a->blocks;
+    while (b) {
+        arena_block *next = b->next;
+        free(b);
+        b = next;
+    }
+    a->blocks = NULL;
+    a->ptr = NULL;
+    a->remaining = 0;
+    atomic_store_explicit(&a->usage, 0, memory_order_relaxed);
+}
+
+static arena_block *new_block(arena *a, size_t size)
+{
+    if (size > SIZE_MAX - sizeof(arena_block))
+        return NULL;
+    arena_block *b = malloc(sizeof(arena_block) + size);
+    if (!b)
+        return NULL;
+    b->size = size;
+    b->next = a->blocks;
+    a->blocks = b;
+    atomic_fetch_add_explicit(&a->usage, sizeof(arena_block) + size, memory_order_relaxed);
+    return b;
+}
+
+void *arena_alloc(arena *a, size_t n)
+{
+    size_t pad = (size_t)(-(uintptr_t)a->ptr & 7);
+    if (a->ptr && n <= a->remaining && pad <= a->remaining - n) {
+        char *p = a->ptr + pad;
+        a->ptr = p + n;
+        a->remaining -= n + pad;
+        return p;
+    }
+    if (n > a->block_size / 4) {
+        /* A large request gets its own block; the current block stays usable. */
+        arena_block *b = new_block(a, n ? n : 1);
+        if (!b)
+            return NULL;
+        /* keep the current block at the head for further small allocations */
+        if (b->next) {
+            arena_block *cur = b->next;
+            a->blocks = cur;
+            b->next = cur->next;
+            cur->next = b;
+        }
+        return b->data;
+    }
+    arena_block *b = new_block(a, a->block_size);
+    if (!b)
+        return NULL;
+    a->ptr = b->data + n;
+    a->remaining = a->block_size - n;
+    return b->data;
+}

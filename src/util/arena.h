@@ -1,0 +1,31 @@
+/*
+ * arena.h -- a bump allocator for memtables and other short-lived batches.
+ *
+ * Memory is carved from blocks (default 64 KiB; larger requests get their own
+ * block) and freed all at once by arena_destroy(). Allocation is for one
+ * thread at a time (the memtable's writer); arena_usage() may be read by any
+ * thread (relaxed atomic). Returned memory stays valid until arena_destroy().
+ */
+#ifndef TIND_UTIL_ARENA_H
+#define TIND_UTIL_ARENA_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+
+typedef struct arena_block arena_block;
+
+typedef struct arena {
+    char *ptr;              /* next free byte of the current block */
+    size_t remaining;       /* bytes left in the current block */
+    size_t block_size;
+    arena_block *blocks;    /* all blocks, newest first */
+    _Atomic size_t usage;   /* bytes reserved from malloc, blocks included */
+} arena;
+
+void arena_init(arena *a, size_t block_size);   /* 0 = 64 KiB */
+void arena_destroy(arena *a);
+/* NULL when out of memory. arena_alloc is 8-byte aligned. */
+void *arena_alloc(arena *a, size_t n);
+static inline size_t arena_usage(const arena *a) { return atomic_load_explicit(&a->usage, memory_order_relaxed); }
+
+#endif

@@ -1,0 +1,60 @@
+/* check.c -- test harness support. */
+#include "check.h"
+
+#include <dirent.h>
+#include <stdarg.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <ftw.h>
+
+uint64_t check_seed;
+const char *check_current = "?";
+
+void check_fail(const char *file, int line, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "FAIL %s:%d in %s (seed %" PRIu64 "): ", file, line, check_current, check_seed);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\n");
+    fflush(stderr);
+    exit(1);
+}
+
+uint64_t check_seed_init(uint64_t fallback)
+{
+    const char *s = getenv("TIND_SEED");
+    check_seed = s ? strtoull(s, NULL, 0) : fallback;
+    return check_seed;
+}
+
+double check_scale(void)
+{
+    const char *s = getenv("TIND_TEST_SCALE");
+    double v = s ? atof(s) : 1.0;
+    return v > 0 ? v : 1.0;
+}
+
+char *check_tmpdir(const char *tag)
+{
+    const char *base = getenv("TMPDIR");
+    char *path = malloc(4096);
+    snprintf(path, 4096, "%s/tind-%s-XXXXXX", base ? base : "/tmp", tag);
+    if (!mkdtemp(path)) {
+        perror("mkdtemp");
+        exit(1);
+    }
+    return path;
+}
+
+static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb; (void)flag; (void)ftw;
+    return remove(p);
+}
+
+void check_rmtree(const char *path)
+{
+    nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}

@@ -1,0 +1,51 @@
+/*
+ * check.h -- the tiny test harness every tests/test_*.c uses.
+ *
+ *   CHECK(cond)            fails the test (prints file:line and the condition)
+ *   CHECK_EQ(a, b)         integer equality, printing both sides
+ *   CHECK_OK(rc)           rc == TIND_OK, printing tind_strerror(rc)
+ *   CHECK_RC(rc, want)     a specific status
+ *   CHECK_MEM(a, an, b, bn) byte equality
+ *   TEST(name) { ... }     defines a test; RUN(name) in main runs it
+ *
+ * A failed check prints the seed (check_seed) and exits 1, so every
+ * randomized failure is reproducible with TIND_SEED=<seed>.
+ */
+#ifndef TIND_TESTS_CHECK_H
+#define TIND_TESTS_CHECK_H
+
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tind.h"
+
+extern uint64_t check_seed;
+extern const char *check_current;
+
+void check_fail(const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4), noreturn));
+/* The seed for randomized tests: $TIND_SEED if set, else a fixed default. */
+uint64_t check_seed_init(uint64_t fallback);
+/* A fresh empty temporary folder (removed by check_rmtree). Caller frees. */
+char *check_tmpdir(const char *tag);
+void check_rmtree(const char *path);
+/* $TIND_TEST_SCALE (default 1): multiply iteration counts in long tests. */
+double check_scale(void);
+
+#define CHECK(c) do { if (!(c)) check_fail(__FILE__, __LINE__, "CHECK(%s)", #c); } while (0)
+#define CHECK_EQ(a, b) do { long long _a = (long long)(a), _b = (long long)(b); \
+    if (_a != _b) check_fail(__FILE__, __LINE__, "CHECK_EQ(%s, %s): %lld != %lld", #a, #b, _a, _b); } while (0)
+#define CHECK_OK(rc) do { int _rc = (rc); \
+    if (_rc != TIND_OK) check_fail(__FILE__, __LINE__, "CHECK_OK(%s): %d (%s)", #rc, _rc, tind_strerror(_rc)); } while (0)
+#define CHECK_RC(rc, want) do { int _rc = (rc), _w = (want); \
+    if (_rc != _w) check_fail(__FILE__, __LINE__, "CHECK_RC(%s): got %d (%s), want %d (%s)", #rc, _rc, tind_strerror(_rc), _w, tind_strerror(_w)); } while (0)
+#define CHECK_MEM(a, an, b, bn) do { size_t _an = (an), _bn = (bn); \
+    if (_an != _bn || (_an && memcmp((a), (b), _an) != 0)) check_fail(__FILE__, __LINE__, "CHECK_MEM(%s, %s): differ (len %zu vs %zu)", #a, #b, _an, _bn); } while (0)
+
+#define TEST(name) static void test_##name(void)
+#define RUN(name) do { check_current = #name; fprintf(stderr, "  %s ...\n", #name); test_##name(); } while (0)
+
+#endif

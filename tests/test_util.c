@@ -1,0 +1,120 @@
+/* test_util.c -- coding, varint, buffer, arena, hash, status. */
+#include "check.h"
+#include "util/arena.h"
+#include "util/buf.h"
+#include "util/coding.h"
+#include "util/hash.h"
+#include "util/rand.h"
+#include "util/status.h"
+
+TEST(fixed)
+{
+    uint8_t b[8];
+    enc_u16(b, 0xBEEF); CHECK_EQ(dec_u16(b), 0xBEEF); CHECK_EQ(b[0], 0xEF);
+    enc_u32(b, 0xDEADBEEF); CHECK_EQ(dec_u32(b), 0xDEADBEEF);
+    enc_u64(b, UINT64_C(0x0123456789ABCDEF)); CHECK(dec_u64(b) == UINT64_C(0x0123456789ABCDEF));
+    CHECK_EQ(b[0], 0xEF); CHECK_EQ(b[7], 0x01);
+}
+
+TEST(varint)
+{
+    trng r; trng_seed(&r, check_seed);
+    uint8_t b[16];
+    for (int i = 0; i < 100000; i++) {
+        uint64_t v = trng_next(&r) >> trng_below(&r, 64);
+        uint8_t *e = enc_varint64(b, v);
+        CHECK_EQ((size_t)(e - b), varint_len(v));
+        uint64_t got;
+        const uint8_t *d = dec_varint64(b, e, &got);
+        CHECK(d == e); CHECK(got == v);
+        /* every truncation fails cleanly */
+        for (uint8_t *t = b; t < e; t++)
+            CHECK(dec_varint64(b, t, &got) == NULL);
+        uint32_t v32;
+        d = dec_varint32(b, e, &v32);
+        if (v <= UINT32_MAX) { CHECK(d == e); CHECK_EQ(v32, v); }
+        else CHECK(d == NULL);
+    }
+    /* over-long: 11 continuation bytes */
+    memset(b, 0x80, 11); b[11] = 0; uint64_t got;
+    CHECK(dec_varint64(b, b + 12, &got) == NULL);
+    /* 10th byte with more than the 64th bit */
+    memset(b, 0xFF, 9); b[9] = 0x02;
+    CHECK(dec_varint64(b, b + 10, &got) == NULL);
+    b[9] = 0x01;
+    CHECK(dec_varint64(b, b + 10, &got) == b + 10); CHECK(got == UINT64_MAX);
+}
+
+TEST(buf)
+{
+    tbuf b = TBUF_INIT;
+    for (int i = 0; i < 10000; i++)
+        CHECK_OK(tbuf_append_u32(&b, (uint32_t)i));
+    CHECK_EQ(b.len, 40000);
+    for (int i = 0; i < 10000; i++)
+        CHECK_EQ(dec_u32(b.data + 4 * i), i);
+    CHECK_OK(tbuf_set(&b, "abc", 3));
+    CHECK_MEM(b.data, b.len, "abc", 3);
+    CHECK_OK(tbuf_append_varint(&b, 300));
+    CHECK_EQ(b.len, 5);
+    tbuf_free(&b);
+}
+
+TEST(arena)
+{
+    arena a; arena_init(&a, 4096);
+    trng r; trng_seed(&r, check_seed);
+    char *ptrs[2000]; size_t lens[2000];
+    for (int i = 0; i < 2000; i++) {
+        lens[i] = trng_below(&r, 3000) + 1;
+        ptrs[i] = arena_alloc(&a, lens[i]);
+        CHECK(ptrs[i] != NULL);
+        CHECK(((uintptr_t)ptrs[i] & 7) == 0);
+        memset(ptrs[i], i & 0xFF, lens[i]);
+    }
+    for (int i = 0; i < 2000; i++)
+        for (size_t j = 0; j < lens[i]; j++)
+            CHECK_EQ((uint8_t)ptrs[i][j], i & 0xFF);
+    CHECK(arena_usage(&a) > 2000);
+    arena_destroy(&a);
+    CHECK_EQ(arena_usage(&a), 0);
+}
+
+TEST(hash)
+{
+    CHECK(hash64("abc", 3) == hash64("abc", 3));
+    CHECK(hash64("abc", 3) != hash64("abd", 3));
+    CHECK(hash64_seed("abc", 3, 1) != hash64_seed("abc", 3, 2));
+    hash64_stream s; hash64_begin(&s);
+    hash64_update(&s, "ab", 2); hash64_update(&s, "c", 1);
+    CHECK(hash64_end(&s) == hash64("abc", 3));
+    hash128 h = hash128_of("abc", 3), g = hash128_of("abd", 3);
+    CHECK(h.low != g.low || h.high != g.high);
+}
+
+TEST(status)
+{
+    tind_err e; err_clear(&e);
+    CHECK_RC(err_set(&e, TIND_ECORRUPT, "table %d: bad", 17), TIND_ECORRUPT);
+    CHECK(strcmp(e.msg, "table 17: bad") == 0);
+    err_wrap(&e, TIND_EIO, "open db");
+    CHECK(strcmp(e.msg, "open db: table 17: bad") == 0);
+    CHECK_EQ(e.code, TIND_ECORRUPT);
+    for (int c = 0; c >= -16; c--)
+        CHECK(strcmp(tind_strerror(c), "unknown status") != 0);
+    CHECK(strcmp(tind_strerror(-999), "unknown status") == 0);
+    CHECK_RC(err_from_errno(28 /* ENOSPC */), TIND_ENOSPC);
+    CHECK_EQ(err_set(NULL, TIND_EIO, "x"), TIND_EIO);
+}
+
+int main(void)
+{
+    check_seed_init(1);
+    RUN(fixed);
+    RUN(varint);
+    RUN(buf);
+    RUN(arena);
+    RUN(hash);
+    RUN(status);
+    return 0;
+}
