@@ -59,6 +59,262 @@ TIND_API const char *tind_strerror(int status);
 #define TIND_MAX_VALUE_SIZE 0xFFFFFFFFu
 #define TIND_MAX_KEYSPACE_NAME 255u
 
+
+/* ======================================================================
+ * Handles
+ * ====================================================================== */
+typedef struct tind_db tind_db;                 /* an open database folder */
+typedef struct tind_keyspace tind_keyspace;     /* a named keyspace (column family) */
+typedef struct tind_options tind_options;       /* database options */
+typedef struct tind_ks_options tind_ks_options; /* keyspace options */
+typedef struct tind_read_options tind_read_options;
+typedef struct tind_batch tind_batch;           /* an atomic cross-keyspace write batch */
+typedef struct tind_snapshot tind_snapshot;     /* a fixed point in the write history */
+typedef struct tind_iter tind_iter;             /* a cursor over a keyspace */
+
+/* Durability of a write or of tind_persist(). Values are part of the ABI. */
+enum tind_persist_mode {
+    TIND_PERSIST_NONE      = -1, /* batch only: no flush at all (the journal write still reaches the OS) */
+    TIND_PERSIST_BUFFER    = 0,  /* user-space buffers handed to the OS (survives a process crash) */
+    TIND_PERSIST_SYNC_DATA = 1,  /* fdatasync: survives power loss */
+    TIND_PERSIST_SYNC_ALL  = 2,  /* fsync: data and metadata survive power loss */
+};
+
+/* Compression codes, per keyspace and level. Values are part of the ABI. */
+enum tind_compression {
+    TIND_COMPRESSION_NONE = 0,
+    TIND_COMPRESSION_LZ4  = 1,
+    TIND_COMPRESSION_ZSTD = 2,
+};
+
+/* Compaction strategies. */
+enum tind_compaction {
+    TIND_COMPACTION_LEVELED = 0,  /* default */
+    TIND_COMPACTION_TIERED  = 1,  /* size-tiered */
+    TIND_COMPACTION_FIFO    = 2,  /* drop oldest tables past a size limit or TTL */
+};
+
+/* ======================================================================
+ * Errors
+ * ====================================================================== */
+
+/* The calling thread's detailed message for the last failed call on db
+ * ("table 17 'db/tables/00000017.tbl': block at offset 40960: checksum
+ * mismatch"); db = NULL gives the message of this thread's last failed
+ * tind_open(). The text is copied into a per-thread buffer that stays valid
+ * until this thread's next tind_errmsg() call. Never NULL. */
+TIND_API const char *tind_errmsg(tind_db *db);
+
+/* ======================================================================
+ * Database options (NULL anywhere an options pointer is taken = defaults)
+ * ====================================================================== */
+TIND_API tind_options *tind_options_new(void);      /* NULL on OOM */
+TIND_API void tind_options_free(tind_options *o);
+/* Create the folder when missing (default 1). */
+TIND_API void tind_options_set_create_if_missing(tind_options *o, int on);
+/* Block cache capacity in bytes, shared by every keyspace (default 64 MiB). */
+TIND_API void tind_options_set_cache_size(tind_options *o, size_t bytes);
+/* Database-wide limit on memtable memory; past it the largest memtable is
+ * flushed and writers slow down, then stall (default 64 MiB). */
+TIND_API void tind_options_set_write_buffer_size(tind_options *o, size_t bytes);
+/* A journal file is sealed and a new one started past this size (default 64 MiB). */
+TIND_API void tind_options_set_journal_file_size(tind_options *o, uint64_t bytes);
+/* Total journal size that forces flushes of the keyspaces holding the oldest
+ * journal (default 512 MiB). */
+TIND_API void tind_options_set_max_journal_size(tind_options *o, uint64_t bytes);
+/* Values at least this large are LZ4-compressed in the journal (0 = never; default 4096). */
+TIND_API void tind_options_set_journal_compression_threshold(tind_options *o, uint32_t bytes);
+/* Background worker threads for flushes and compactions (default 2). */
+TIND_API void tind_options_set_background_threads(tind_options *o, int n);
+/* Sync the journal in the background every ms milliseconds (0 = never, default). */
+TIND_API void tind_options_set_sync_interval_ms(tind_options *o, uint32_t ms);
+/* Open table files kept by the file-descriptor cache (default 512). */
+TIND_API void tind_options_set_max_open_files(tind_options *o, int n);
+/* The durability of tind_put/tind_remove and of batches that choose none
+ * (default TIND_PERSIST_NONE: each write reaches the OS, no sync). */
+TIND_API void tind_options_set_default_durability(tind_options *o, int mode);
+
+/* ======================================================================
+ * Database
+ * ====================================================================== */
+
+/* Opens (creating when allowed) the database folder at path. On success *db
+ * is a handle that must be given to tind_close(). Fails with TIND_EBUSY when
+ * the folder is open elsewhere (this or another process), TIND_EVERSION when
+ * written by a newer tind, TIND_ECORRUPT when its files fail their checks.
+ * Recovery (journal replay, torn-tail truncation) happens here. */
+TIND_API int tind_open(const char *path, const tind_options *opts, tind_db **db);
+
+/* Stops background work (waiting for the running job, dropping queued ones),
+ * persists the journal with SYNC_ALL, releases the lock and frees db and every
+ * handle made from it (keyspaces, snapshots, iterators and batches must not be
+ * used afterwards; iterators and snapshots should be freed before). Returns the
+ * first error met while persisting, but always frees. */
+TIND_API int tind_close(tind_db *db);
+
+/* Makes every write that has returned durable according to mode. */
+TIND_API int tind_persist(tind_db *db, int mode);
+
+/* ======================================================================
+ * Keyspaces
+ * ====================================================================== */
+TIND_API tind_ks_options *tind_ks_options_new(void);
+TIND_API void tind_ks_options_free(tind_ks_options *o);
+/* Memtable size that triggers a flush (default 16 MiB). */
+TIND_API void tind_ks_options_set_memtable_size(tind_ks_options *o, size_t bytes);
+TIND_API void tind_ks_options_set_compaction(tind_ks_options *o, int strategy);
+/* Leveled: L0 table count that triggers compaction into the base level (default 4). */
+TIND_API void tind_ks_options_set_l0_threshold(tind_ks_options *o, int tables);
+/* Target size of a table written by compaction (default 64 MiB). */
+TIND_API void tind_ks_options_set_table_size(tind_ks_options *o, uint64_t bytes);
+/* Leveled: size ratio between adjacent levels (default 10). */
+TIND_API void tind_ks_options_set_level_ratio(tind_ks_options *o, int ratio);
+/* Number of levels, 2..7 (default 7). */
+TIND_API void tind_ks_options_set_levels(tind_ks_options *o, int levels);
+TIND_API void tind_ks_options_set_block_size(tind_ks_options *o, uint32_t bytes);     /* default 4096 */
+TIND_API void tind_ks_options_set_restart_interval(tind_ks_options *o, uint32_t n);   /* default 16 */
+/* Data block hash index: keys per bucket (0 = off; default 0.75). */
+TIND_API void tind_ks_options_set_hash_ratio(tind_ks_options *o, double ratio);
+/* Compression of one level (level = -1: all levels); default LZ4 everywhere. */
+TIND_API void tind_ks_options_set_compression(tind_ks_options *o, int level, int type, int zstd_level);
+/* Bloom filter bits per key of one level (level = -1: all; 0 = no filter; default 10). */
+TIND_API void tind_ks_options_set_bloom_bits(tind_ks_options *o, int level, double bits_per_key);
+/* Two-level (partitioned) index and filter for levels >= from_level (default: never). */
+TIND_API void tind_ks_options_set_partitioning(tind_ks_options *o, int from_level);
+/* Reads mostly hit existing keys: skip the last level's filter (default 0). */
+TIND_API void tind_ks_options_set_expect_point_read_hits(tind_ks_options *o, int on);
+/* FIFO: total size limit in bytes and time-to-live in seconds (0 = none). */
+TIND_API void tind_ks_options_set_fifo(tind_ks_options *o, uint64_t max_bytes, uint64_t ttl_seconds);
+
+/* Opens the keyspace called name (1..255 bytes of UTF-8), creating it with
+ * opts when it does not exist (the options are stored with it; opts of an
+ * existing keyspace are ignored). The handle is owned by db and stays valid
+ * until tind_close(db); opening the same name twice gives the same handle. */
+TIND_API int tind_keyspace_open(tind_db *db, const char *name, const tind_ks_options *opts,
+                                tind_keyspace **ks);
+/* TIND_OK when a keyspace of that name exists, else TIND_NOT_FOUND. */
+TIND_API int tind_keyspace_exists(tind_db *db, const char *name);
+/* The names of every keyspace, sorted. *names is one malloc'd array of
+ * NUL-terminated strings: free it with tind_free(*names) (one call). */
+TIND_API int tind_keyspace_list(tind_db *db, char ***names, size_t *count);
+/* Deletes a keyspace and its data. Its handle stays allocated until
+ * tind_close() but every call on it fails with TIND_ENOENT. */
+TIND_API int tind_keyspace_delete(tind_db *db, const char *name);
+TIND_API const char *tind_keyspace_name(const tind_keyspace *ks);   /* owned by ks */
+
+/* ======================================================================
+ * Writes
+ * ====================================================================== */
+
+/* Key: 1..65535 bytes; value: 0..4294967295 bytes (TIND_EINVAL / TIND_ETOOBIG
+ * otherwise). The write is durable per the database's default durability. */
+TIND_API int tind_put(tind_keyspace *ks, const void *key, size_t klen, const void *val, size_t vlen);
+TIND_API int tind_remove(tind_keyspace *ks, const void *key, size_t klen);
+
+TIND_API int tind_batch_new(tind_db *db, tind_batch **b);
+TIND_API void tind_batch_free(tind_batch *b);
+TIND_API int tind_batch_put(tind_batch *b, tind_keyspace *ks, const void *key, size_t klen,
+                            const void *val, size_t vlen);
+TIND_API int tind_batch_remove(tind_batch *b, tind_keyspace *ks, const void *key, size_t klen);
+/* Durability of this batch's commit (default: the database default). */
+TIND_API void tind_batch_set_durability(tind_batch *b, int mode);
+TIND_API size_t tind_batch_count(const tind_batch *b);
+TIND_API void tind_batch_clear(tind_batch *b);
+/* Applies every operation atomically (all visible at once, all or none after
+ * a crash) and clears the batch, which can be reused. */
+TIND_API int tind_batch_commit(tind_batch *b);
+
+/* ======================================================================
+ * Reads
+ * ====================================================================== */
+TIND_API int tind_snapshot_new(tind_db *db, tind_snapshot **s);
+TIND_API void tind_snapshot_free(tind_snapshot *s);
+TIND_API uint64_t tind_snapshot_seqno(const tind_snapshot *s);
+
+TIND_API tind_read_options *tind_read_options_new(void);
+TIND_API void tind_read_options_free(tind_read_options *ro);
+/* Reads see the snapshot (NULL = the latest state). The snapshot must outlive
+ * the reads and iterators that use it. */
+TIND_API void tind_read_options_set_snapshot(tind_read_options *ro, const tind_snapshot *s);
+/* Whether blocks read are added to the block cache (default 1). */
+TIND_API void tind_read_options_set_fill_cache(tind_read_options *ro, int on);
+
+/* Copies the value into *val, a malloc'd buffer the caller frees with
+ * tind_free() (non-NULL even for an empty value). TIND_NOT_FOUND when absent.
+ * ro may be NULL. */
+TIND_API int tind_get(tind_keyspace *ks, const void *key, size_t klen, const tind_read_options *ro,
+                      void **val, size_t *vlen);
+/* TIND_OK when present, TIND_NOT_FOUND when absent. */
+TIND_API int tind_contains(tind_keyspace *ks, const void *key, size_t klen, const tind_read_options *ro);
+TIND_API int tind_value_size(tind_keyspace *ks, const void *key, size_t klen, const tind_read_options *ro,
+                             uint64_t *size);
+/* The smallest / largest key and its value (malloc'd, free with tind_free);
+ * TIND_NOT_FOUND when the keyspace is empty. Any of the out pointers may be NULL. */
+TIND_API int tind_first(tind_keyspace *ks, const tind_read_options *ro, void **key, size_t *klen,
+                        void **val, size_t *vlen);
+TIND_API int tind_last(tind_keyspace *ks, const tind_read_options *ro, void **key, size_t *klen,
+                       void **val, size_t *vlen);
+/* Approximate number of live keys (counts entries: cheap, may over-count). */
+TIND_API int tind_approximate_len(tind_keyspace *ks, uint64_t *n);
+/* Bytes the keyspace's tables take on disk. */
+TIND_API int tind_disk_space(tind_keyspace *ks, uint64_t *bytes);
+TIND_API void tind_free(void *p);
+
+/* ---- cursors ----
+ * An iterator sees one fixed state (its snapshot, or the latest state when it
+ * was created) and stays valid while db is open; free it with tind_iter_free().
+ * Key and value pointers stay valid until the iterator moves or is freed. */
+/* Keys in [lo, hi): lo = NULL is unbounded below, hi = NULL unbounded above. */
+TIND_API int tind_iter_range(tind_keyspace *ks, const void *lo, size_t lolen, const void *hi,
+                             size_t hilen, const tind_read_options *ro, tind_iter **it);
+/* Keys that start with prefix (plen = 0: every key). */
+TIND_API int tind_iter_prefix(tind_keyspace *ks, const void *prefix, size_t plen,
+                              const tind_read_options *ro, tind_iter **it);
+TIND_API void tind_iter_free(tind_iter *it);
+TIND_API void tind_iter_first(tind_iter *it);
+TIND_API void tind_iter_last(tind_iter *it);
+/* First key >= key (within the bounds). */
+TIND_API void tind_iter_seek(tind_iter *it, const void *key, size_t klen);
+/* Last key <= key (within the bounds). */
+TIND_API void tind_iter_seek_for_prev(tind_iter *it, const void *key, size_t klen);
+TIND_API void tind_iter_next(tind_iter *it);
+TIND_API void tind_iter_prev(tind_iter *it);
+TIND_API int tind_iter_valid(const tind_iter *it);
+TIND_API const void *tind_iter_key(const tind_iter *it, size_t *klen);
+TIND_API const void *tind_iter_value(tind_iter *it, size_t *vlen);
+TIND_API uint64_t tind_iter_value_size(const tind_iter *it);
+/* TIND_OK, or the error that ended the iteration (message: tind_errmsg). */
+TIND_API int tind_iter_status(const tind_iter *it);
+
+/* ======================================================================
+ * Maintenance and statistics
+ * ====================================================================== */
+/* Flushes the keyspace's memtables to tables and waits. */
+TIND_API int tind_flush(tind_keyspace *ks);
+/* Compacts every table of the keyspace into the last level and waits. */
+TIND_API int tind_compact(tind_keyspace *ks);
+
+#define TIND_STATS_MAX_LEVELS 8
+typedef struct tind_ks_stats {
+    uint32_t levels;
+    uint64_t tables[TIND_STATS_MAX_LEVELS];
+    uint64_t level_bytes[TIND_STATS_MAX_LEVELS];
+    uint64_t approximate_keys;
+    uint64_t disk_bytes;
+    uint64_t memtable_bytes;       /* active + sealed */
+    uint64_t sealed_memtables;
+    uint64_t user_bytes_written;   /* keys + values put by the user */
+    uint64_t flush_bytes_written;
+    uint64_t compaction_bytes_written;
+    uint64_t compactions;
+    uint64_t flushes;
+    uint64_t cache_hits;           /* database-wide block cache */
+    uint64_t cache_misses;
+    uint64_t write_stalls;         /* database-wide: writers that waited */
+    uint64_t write_slowdowns;
+} tind_ks_stats;
+TIND_API int tind_ks_stats_get(tind_keyspace *ks, tind_ks_stats *out);
+
 #ifdef __cplusplus
 }
 #endif

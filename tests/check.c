@@ -9,6 +9,7 @@
 
 uint64_t check_seed;
 const char *check_current = "?";
+void (*check_on_fail)(void);
 
 void check_fail(const char *file, int line, const char *fmt, ...)
 {
@@ -18,6 +19,11 @@ void check_fail(const char *file, int line, const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fprintf(stderr, "\n");
+    if (check_on_fail) {
+        void (*f)(void) = check_on_fail;
+        check_on_fail = NULL;
+        f();
+    }
     fflush(stderr);
     exit(1);
 }

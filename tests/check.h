@@ -24,6 +24,8 @@
 
 extern uint64_t check_seed;
 extern const char *check_current;
+/* Called before a failing check exits (e.g. to print an op log). */
+extern void (*check_on_fail)(void);
 
 void check_fail(const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4), noreturn));

@@ -52,7 +52,7 @@ enum fs_sync_mode {
 /* The operations an implementation provides. Wrappers below check nothing
  * and just dispatch; implementations must handle every call. */
 typedef struct fs_ops {
-    int (*open)(fs *fs, const char *path, int flags, fs_file **out, tind_err *err);
+    int (*open)(fs *fsys, const char *path, int flags, fs_file **out, tind_err *err);
     int (*close)(fs_file *f, tind_err *err);
     int (*read)(fs_file *f, void *buf, size_t n, uint64_t off, size_t *got, tind_err *err);
     int (*write)(fs_file *f, const void *buf, size_t n, uint64_t off, tind_err *err);
@@ -60,17 +60,17 @@ typedef struct fs_ops {
     int (*size)(fs_file *f, uint64_t *size, tind_err *err);
     int (*truncate)(fs_file *f, uint64_t size, tind_err *err);
     int (*allocate)(fs_file *f, uint64_t off, uint64_t len, tind_err *err); /* hint; may no-op */
-    int (*rename)(fs *fs, const char *from, const char *to, tind_err *err);
-    int (*link)(fs *fs, const char *from, const char *to, tind_err *err);  /* hard link */
-    int (*unlink)(fs *fs, const char *path, tind_err *err);
-    int (*mkdir)(fs *fs, const char *path, tind_err *err);   /* TIND_EEXIST if present */
-    int (*rmdir)(fs *fs, const char *path, tind_err *err);
-    int (*sync_dir)(fs *fs, const char *path, tind_err *err);
-    int (*list)(fs *fs, const char *dir, char ***names, size_t *count, tind_err *err);
-    int (*exists)(fs *fs, const char *path, int *is_dir); /* TIND_OK / TIND_ENOENT */
-    int (*lock)(fs *fs, const char *path, fs_lock **out, tind_err *err);
+    int (*rename)(fs *fsys, const char *from, const char *to, tind_err *err);
+    int (*link)(fs *fsys, const char *from, const char *to, tind_err *err);  /* hard link */
+    int (*unlink)(fs *fsys, const char *path, tind_err *err);
+    int (*mkdir)(fs *fsys, const char *path, tind_err *err);   /* TIND_EEXIST if present */
+    int (*rmdir)(fs *fsys, const char *path, tind_err *err);
+    int (*sync_dir)(fs *fsys, const char *path, tind_err *err);
+    int (*list)(fs *fsys, const char *dir, char ***names, size_t *count, tind_err *err);
+    int (*exists)(fs *fsys, const char *path, int *is_dir); /* TIND_OK / TIND_ENOENT */
+    int (*lock)(fs *fsys, const char *path, fs_lock **out, tind_err *err);
     int (*unlock)(fs_lock *lock, tind_err *err);
-    void (*destroy)(fs *fs);
+    void (*destroy)(fs *fsys);
 } fs_ops;
 
 /* The common head of every fs; implementations embed it first. */
@@ -89,8 +89,8 @@ struct fs_lock {
     fs *owner;
 };
 
-static inline int fs_open(fs *fs, const char *path, int flags, fs_file **out, tind_err *err)
-{ return fs->ops->open(fs, path, flags, out, err); }
+static inline int fs_open(fs *fsys, const char *path, int flags, fs_file **out, tind_err *err)
+{ return fsys->ops->open(fsys, path, flags, out, err); }
 static inline int fs_close(fs_file *f, tind_err *err) { return f->owner->ops->close(f, err); }
 static inline int fs_read(fs_file *f, void *buf, size_t n, uint64_t off, size_t *got, tind_err *err)
 { return f->owner->ops->read(f, buf, n, off, got, err); }
@@ -101,31 +101,31 @@ static inline int fs_size(fs_file *f, uint64_t *size, tind_err *err) { return f-
 static inline int fs_truncate(fs_file *f, uint64_t size, tind_err *err) { return f->owner->ops->truncate(f, size, err); }
 static inline int fs_allocate(fs_file *f, uint64_t off, uint64_t len, tind_err *err)
 { return f->owner->ops->allocate(f, off, len, err); }
-static inline int fs_rename(fs *fs, const char *from, const char *to, tind_err *err)
-{ return fs->ops->rename(fs, from, to, err); }
-static inline int fs_link(fs *fs, const char *from, const char *to, tind_err *err)
-{ return fs->ops->link(fs, from, to, err); }
-static inline int fs_unlink(fs *fs, const char *path, tind_err *err) { return fs->ops->unlink(fs, path, err); }
-static inline int fs_mkdir(fs *fs, const char *path, tind_err *err) { return fs->ops->mkdir(fs, path, err); }
-static inline int fs_rmdir(fs *fs, const char *path, tind_err *err) { return fs->ops->rmdir(fs, path, err); }
-static inline int fs_sync_dir(fs *fs, const char *path, tind_err *err) { return fs->ops->sync_dir(fs, path, err); }
-static inline int fs_list(fs *fs, const char *dir, char ***names, size_t *count, tind_err *err)
-{ return fs->ops->list(fs, dir, names, count, err); }
-static inline int fs_exists(fs *fs, const char *path, int *is_dir) { return fs->ops->exists(fs, path, is_dir); }
-static inline int fs_lock_file(fs *fs, const char *path, fs_lock **out, tind_err *err)
-{ return fs->ops->lock(fs, path, out, err); }
+static inline int fs_rename(fs *fsys, const char *from, const char *to, tind_err *err)
+{ return fsys->ops->rename(fsys, from, to, err); }
+static inline int fs_link(fs *fsys, const char *from, const char *to, tind_err *err)
+{ return fsys->ops->link(fsys, from, to, err); }
+static inline int fs_unlink(fs *fsys, const char *path, tind_err *err) { return fsys->ops->unlink(fsys, path, err); }
+static inline int fs_mkdir(fs *fsys, const char *path, tind_err *err) { return fsys->ops->mkdir(fsys, path, err); }
+static inline int fs_rmdir(fs *fsys, const char *path, tind_err *err) { return fsys->ops->rmdir(fsys, path, err); }
+static inline int fs_sync_dir(fs *fsys, const char *path, tind_err *err) { return fsys->ops->sync_dir(fsys, path, err); }
+static inline int fs_list(fs *fsys, const char *dir, char ***names, size_t *count, tind_err *err)
+{ return fsys->ops->list(fsys, dir, names, count, err); }
+static inline int fs_exists(fs *fsys, const char *path, int *is_dir) { return fsys->ops->exists(fsys, path, is_dir); }
+static inline int fs_lock_file(fs *fsys, const char *path, fs_lock **out, tind_err *err)
+{ return fsys->ops->lock(fsys, path, out, err); }
 static inline int fs_unlock(fs_lock *l, tind_err *err) { return l->owner->ops->unlock(l, err); }
-static inline void fs_destroy(fs *fs) { if (fs) fs->ops->destroy(fs); }
+static inline void fs_destroy(fs *fsys) { if (fsys) fsys->ops->destroy(fsys); }
 
 void fs_list_free(char **names, size_t count);
 
 /* Reads exactly n bytes at off; a short read is TIND_ECORRUPT ("truncated"). */
 int fs_read_exact(fs_file *f, void *buf, size_t n, uint64_t off, tind_err *err);
 /* Reads a whole file into a malloc'd buffer (caller frees). */
-int fs_read_all(fs *fs, const char *path, uint8_t **data, size_t *len, tind_err *err);
+int fs_read_all(fs *fsys, const char *path, uint8_t **data, size_t *len, tind_err *err);
 /* Writes a whole file durably and atomically: write tmp, sync, rename over
  * path, sync the directory. */
-int fs_write_atomic(fs *fs, const char *dir, const char *name, const void *data, size_t len, tind_err *err);
+int fs_write_atomic(fs *fsys, const char *dir, const char *name, const void *data, size_t len, tind_err *err);
 
 
 /* A buffered sequential writer over a file (tables, journals, version files).

@@ -1,0 +1,458 @@
+/*
+ * cache.c -- the block cache: a sharded, refcounted LRU (LevelDB's cache.cc
+ * design, with deleters run outside the locks).
+ *
+ * Layout
+ *   - (id, offset) is mixed into a 64-bit hash; its top `shard_bits` bits pick
+ *     one of 2^shard_bits shards, its low bits a bucket of that shard's
+ *     chained hash table (power-of-two buckets, doubled when the entry count
+ *     passes the bucket count; a failed growth just leaves longer chains).
+ *   - The total capacity is split exactly between shards (the remainder goes
+ *     one byte each to the first shards), so the per-shard limits sum to the
+ *     capacity.
+ *
+ * Entry states (an entry is a struct cache_handle; handles are entries)
+ *   in_table && refs == 0   on the shard's LRU list: evictable
+ *   in_table && refs >  0   on the shard's in-use list: never evicted
+ *   !in_table && refs > 0   detached (replaced or erased while held): on no
+ *                           list, freed when its last holder releases it
+ *   !in_table && refs == 0  being freed (never observable)
+ * Invariants (per shard, under its mutex)
+ *   usage  = sum of charges of live entries (in the table or still held)
+ *   pinned = sum of charges of entries with refs > 0
+ *   After any insert, release or capacity change, usage <= capacity unless
+ *   the LRU list is empty (only held bytes are left over the limit).
+ *   Each entry's deleter runs exactly once, after the entry left the table
+ *   and its last handle was released, and never under a shard mutex (so a
+ *   deleter may call back into the cache).
+ *
+ * Thread-safety: every call is safe from any thread. Each shard has one
+ * mutex guarding its table, lists, usage, pinned and capacity; no call holds
+ * two shard mutexes at once. capacity_mu serializes cache_set_capacity and
+ * is taken before a shard mutex, never after. Hit/miss/insert/eviction counters are relaxed
+ * atomics; the id counter is an atomic.
+ */
+#include "cache/cache.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CACHE_MAX_SHARD_BITS 12
+#define CACHE_AUTO_MAX_SHARD_BITS 4
+#define CACHE_MIN_SHARD_BYTES ((size_t)512 << 10)
+#define CACHE_INITIAL_BUCKETS 16
+
+struct cache_handle {
+    uint64_t id;
+    uint64_t offset;
+    uint64_t hash;
+    void *value;
+    size_t charge;
+    cache_deleter deleter;
+    void *ctx;
+    struct cache_handle *chain;   /* next in the hash bucket; next on a free list */
+    struct cache_handle *prev;    /* LRU / in-use list links (circular) */
+    struct cache_handle *next;
+    uint32_t refs;                /* handles handed out and not yet released */
+    bool in_table;
+};
+
+typedef struct cache_shard {
+    _Alignas(64) pthread_mutex_t mu;    /* guards everything below but the atomics */
+    cache_handle **buckets;
+    size_t nbuckets;                    /* a power of two */
+    size_t count;                       /* entries in the table */
+    cache_handle lru;                   /* head: in table, unheld; lru.next is the oldest */
+    cache_handle in_use;                /* head: in table, held */
+    size_t capacity;
+    size_t usage;
+    size_t pinned;
+    _Atomic uint64_t hits;
+    _Atomic uint64_t misses;
+    _Atomic uint64_t inserts;
+    _Atomic uint64_t evictions;
+} cache_shard;
+
+struct cache {
+    cache_shard *shards;
+    int shard_bits;
+    pthread_mutex_t capacity_mu;        /* serializes cache_set_capacity calls */
+    _Atomic size_t capacity;
+    _Atomic uint64_t next_id;
+};
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static inline uint64_t cache_mix(uint64_t id, uint64_t offset)
+{
+    /* Spread the id over all bits, add the offset, finish with murmur3's fmix64. */
+    uint64_t h = id * 0x9E3779B97F4A7C15ull + offset;
+    h ^= h >> 33;
+    h *= 0xFF51AFD7ED558CCDull;
+    h ^= h >> 33;
+    h *= 0xC4CEB9FE1A85EC53ull;
+    h ^= h >> 33;
+    return h;
+}
+
+static inline cache_shard *cache_shard_of(cache *c, uint64_t hash)
+{
+    return c->shard_bits ? &c->shards[hash >> (64 - c->shard_bits)] : &c->shards[0];
+}
+
+static inline void cache_list_init(cache_handle *head)
+{
+    head->prev = head->next = head;
+}
+
+static inline void cache_list_remove(cache_handle *e)
+{
+    e->prev->next = e->next;
+    e->next->prev = e->prev;
+    e->prev = e->next = NULL;
+}
+
+/* Appends at the newest end. */
+static inline void cache_list_append(cache_handle *head, cache_handle *e)
+{
+    e->next = head;
+    e->prev = head->prev;
+    e->prev->next = e;
+    head->prev = e;
+}
+
+/* The slot holding the entry of this key, or the empty slot at the end of its chain. */
+static cache_handle **cache_slot(cache_shard *s, uint64_t hash, uint64_t id, uint64_t offset)
+{
+    cache_handle **p = &s->buckets[hash & (s->nbuckets - 1)];
+    while (*p && !((*p)->hash == hash && (*p)->id == id && (*p)->offset == offset))
+        p = &(*p)->chain;
+    return p;
+}
+
+static void cache_table_unlink(cache_shard *s, cache_handle *e)
+{
+    cache_handle **p = &s->buckets[e->hash & (s->nbuckets - 1)];
+    while (*p != e)
+        p = &(*p)->chain;
+    *p = e->chain;
+    e->chain = NULL;
+    e->in_table = false;
+    s->count--;
+}
+
+static void cache_table_grow(cache_shard *s)
+{
+    size_t n = s->nbuckets * 2;
+    if (n < s->nbuckets || n > SIZE_MAX / sizeof(cache_handle *))
+        return;
+    cache_handle **b = calloc(n, sizeof *b);
+    if (!b)
+        return;                   /* keep the old table: chains just get longer */
+    for (size_t i = 0; i < s->nbuckets; i++) {
+        cache_handle *e = s->buckets[i];
+        while (e) {
+            cache_handle *next = e->chain;
+            cache_handle **slot = &b[e->hash & (n - 1)];
+            e->chain = *slot;
+            *slot = e;
+            e = next;
+        }
+    }
+    free(s->buckets);
+    s->buckets = b;
+    s->nbuckets = n;
+}
+
+/* Evicts from the LRU end while over capacity; the victims are pushed onto
+ * *dead (linked through `chain`) to be freed after the unlock. */
+static void cache_shard_trim(cache_shard *s, cache_handle **dead)
+{
+    while (s->usage > s->capacity && s->lru.next != &s->lru) {
+        cache_handle *e = s->lru.next;
+        cache_list_remove(e);
+        cache_table_unlink(s, e);
+        s->usage -= e->charge;
+        atomic_fetch_add_explicit(&s->evictions, 1, memory_order_relaxed);
+        e->chain = *dead;
+        *dead = e;
+    }
+}
+
+static void cache_free_list(cache_handle *dead)
+{
+    while (dead) {
+        cache_handle *next = dead->chain;
+        if (dead->deleter)
+            dead->deleter(dead->value, dead->ctx);
+        free(dead);
+        dead = next;
+    }
+}
+
+static void cache_split_capacity(cache *c, size_t capacity)
+{
+    size_t n = (size_t)1 << c->shard_bits;
+    for (size_t i = 0; i < n; i++) {
+        cache_shard *s = &c->shards[i];
+        cache_handle *dead = NULL;
+        pthread_mutex_lock(&s->mu);
+        s->capacity = capacity / n + (i < capacity % n ? 1 : 0);
+        cache_shard_trim(s, &dead);
+        pthread_mutex_unlock(&s->mu);
+        cache_free_list(dead);
+    }
+}
+
+/* ---- API ------------------------------------------------------------------ */
+
+cache *cache_new(size_t capacity, int shard_bits)
+{
+    if (shard_bits < 0) {
+        shard_bits = 0;
+        while (shard_bits < CACHE_AUTO_MAX_SHARD_BITS &&
+               capacity / CACHE_MIN_SHARD_BYTES >= ((size_t)2 << shard_bits))
+            shard_bits++;
+    }
+    if (shard_bits > CACHE_MAX_SHARD_BITS)
+        shard_bits = CACHE_MAX_SHARD_BITS;
+    size_t n = (size_t)1 << shard_bits;
+
+    cache *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->shard_bits = shard_bits;
+    if (pthread_mutex_init(&c->capacity_mu, NULL) != 0) {
+        free(c);
+        return NULL;
+    }
+    c->shards = aligned_alloc(_Alignof(cache_shard), n * sizeof(cache_shard));
+    if (!c->shards) {
+        pthread_mutex_destroy(&c->capacity_mu);
+        free(c);
+        return NULL;
+    }
+    size_t made = 0;
+    for (; made < n; made++) {
+        cache_shard *s = &c->shards[made];
+        memset(s, 0, sizeof *s);
+        atomic_init(&s->hits, 0);
+        atomic_init(&s->misses, 0);
+        atomic_init(&s->inserts, 0);
+        atomic_init(&s->evictions, 0);
+        s->buckets = calloc(CACHE_INITIAL_BUCKETS, sizeof *s->buckets);
+        if (!s->buckets)
+            break;
+        if (pthread_mutex_init(&s->mu, NULL) != 0) {
+            free(s->buckets);
+            break;
+        }
+        s->nbuckets = CACHE_INITIAL_BUCKETS;
+        cache_list_init(&s->lru);
+        cache_list_init(&s->in_use);
+    }
+    if (made < n) {
+        for (size_t i = 0; i < made; i++) {
+            pthread_mutex_destroy(&c->shards[i].mu);
+            free(c->shards[i].buckets);
+        }
+        free(c->shards);
+        pthread_mutex_destroy(&c->capacity_mu);
+        free(c);
+        return NULL;
+    }
+    atomic_init(&c->next_id, 1);
+    atomic_init(&c->capacity, capacity);
+    cache_split_capacity(c, capacity);
+    return c;
+}
+
+void cache_free(cache *c)
+{
+    if (!c)
+        return;
+    size_t n = (size_t)1 << c->shard_bits;
+    for (size_t i = 0; i < n; i++) {
+        cache_shard *s = &c->shards[i];
+        /* Every handle was released, so every entry in the table is on the
+         * LRU list. Held entries (a caller bug) are left alone rather than
+         * freed under their holder. */
+        cache_handle *dead = NULL;
+        while (s->lru.next != &s->lru) {
+            cache_handle *e = s->lru.next;
+            cache_list_remove(e);
+            cache_table_unlink(s, e);
+            e->chain = dead;
+            dead = e;
+        }
+        cache_free_list(dead);
+        pthread_mutex_destroy(&s->mu);
+        free(s->buckets);
+    }
+    free(c->shards);
+    pthread_mutex_destroy(&c->capacity_mu);
+    free(c);
+}
+
+uint64_t cache_new_id(cache *c)
+{
+    return atomic_fetch_add_explicit(&c->next_id, 1, memory_order_relaxed);
+}
+
+cache_handle *cache_lookup(cache *c, uint64_t id, uint64_t offset)
+{
+    uint64_t hash = cache_mix(id, offset);
+    cache_shard *s = cache_shard_of(c, hash);
+    pthread_mutex_lock(&s->mu);
+    cache_handle *e = *cache_slot(s, hash, id, offset);
+    if (e) {
+        if (e->refs++ == 0) {
+            cache_list_remove(e);
+            cache_list_append(&s->in_use, e);
+            s->pinned += e->charge;
+        }
+    }
+    pthread_mutex_unlock(&s->mu);
+    atomic_fetch_add_explicit(e ? &s->hits : &s->misses, 1, memory_order_relaxed);
+    return e;
+}
+
+cache_handle *cache_insert(cache *c, uint64_t id, uint64_t offset, void *value, size_t charge,
+                           cache_deleter deleter, void *ctx)
+{
+    cache_handle *e = malloc(sizeof *e);
+    if (!e) {
+        if (deleter)
+            deleter(value, ctx);
+        return NULL;
+    }
+    uint64_t hash = cache_mix(id, offset);
+    *e = (cache_handle){
+        .id = id, .offset = offset, .hash = hash, .value = value, .charge = charge,
+        .deleter = deleter, .ctx = ctx, .refs = 1, .in_table = true,
+    };
+    cache_shard *s = cache_shard_of(c, hash);
+    cache_handle *dead = NULL;
+
+    pthread_mutex_lock(&s->mu);
+    cache_handle **slot = cache_slot(s, hash, id, offset);
+    cache_handle *old = *slot;
+    if (old) {
+        /* Replace in place; the old entry leaves the table now and is freed
+         * when its last holder releases it. */
+        e->chain = old->chain;
+        *slot = e;
+        old->chain = NULL;
+        old->in_table = false;
+        cache_list_remove(old);
+        if (old->refs == 0) {
+            s->usage -= old->charge;
+            old->chain = dead;
+            dead = old;
+        }
+    } else {
+        *slot = e;
+        if (++s->count > s->nbuckets)
+            cache_table_grow(s);
+    }
+    cache_list_append(&s->in_use, e);
+    s->usage += charge;
+    s->pinned += charge;
+    cache_shard_trim(s, &dead);
+    pthread_mutex_unlock(&s->mu);
+
+    atomic_fetch_add_explicit(&s->inserts, 1, memory_order_relaxed);
+    cache_free_list(dead);
+    return e;
+}
+
+void *cache_value(const cache_handle *h)
+{
+    return h->value;
+}
+
+void cache_release(cache *c, cache_handle *h)
+{
+    if (!h)
+        return;
+    cache_shard *s = cache_shard_of(c, h->hash);
+    cache_handle *dead = NULL;
+    pthread_mutex_lock(&s->mu);
+    if (--h->refs == 0) {
+        s->pinned -= h->charge;
+        if (h->in_table) {
+            cache_list_remove(h);
+            cache_list_append(&s->lru, h);
+            cache_shard_trim(s, &dead);   /* an entry inserted over capacity goes now */
+        } else {
+            s->usage -= h->charge;        /* detached: replaced or erased while held */
+            h->chain = dead;
+            dead = h;
+        }
+    }
+    pthread_mutex_unlock(&s->mu);
+    cache_free_list(dead);
+}
+
+void cache_erase_id(cache *c, uint64_t id)
+{
+    size_t n = (size_t)1 << c->shard_bits;
+    for (size_t i = 0; i < n; i++) {
+        cache_shard *s = &c->shards[i];
+        cache_handle *dead = NULL;
+        pthread_mutex_lock(&s->mu);
+        for (size_t b = 0; b < s->nbuckets; b++) {
+            cache_handle **p = &s->buckets[b];
+            while (*p) {
+                cache_handle *e = *p;
+                if (e->id != id) {
+                    p = &e->chain;
+                    continue;
+                }
+                *p = e->chain;
+                e->chain = NULL;
+                e->in_table = false;
+                s->count--;
+                cache_list_remove(e);
+                if (e->refs == 0) {
+                    s->usage -= e->charge;
+                    e->chain = dead;
+                    dead = e;
+                }
+            }
+        }
+        pthread_mutex_unlock(&s->mu);
+        cache_free_list(dead);
+    }
+}
+
+void cache_get_stats(cache *c, cache_stats *out)
+{
+    *out = (cache_stats){0};
+    size_t n = (size_t)1 << c->shard_bits;
+    for (size_t i = 0; i < n; i++) {
+        cache_shard *s = &c->shards[i];
+        out->hits += atomic_load_explicit(&s->hits, memory_order_relaxed);
+        out->misses += atomic_load_explicit(&s->misses, memory_order_relaxed);
+        out->inserts += atomic_load_explicit(&s->inserts, memory_order_relaxed);
+        out->evictions += atomic_load_explicit(&s->evictions, memory_order_relaxed);
+        pthread_mutex_lock(&s->mu);
+        out->usage += s->usage;
+        out->pinned += s->pinned;
+        pthread_mutex_unlock(&s->mu);
+    }
+    out->capacity = atomic_load_explicit(&c->capacity, memory_order_relaxed);
+}
+
+void cache_set_capacity(cache *c, size_t capacity)
+{
+    /* Serialized so that two concurrent calls cannot leave the shards split
+     * from different totals. */
+    pthread_mutex_lock(&c->capacity_mu);
+    atomic_store_explicit(&c->capacity, capacity, memory_order_relaxed);
+    cache_split_capacity(c, capacity);
+    pthread_mutex_unlock(&c->capacity_mu);
+}

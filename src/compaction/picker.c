@@ -1,0 +1,325 @@
+/*
+ * picker.c -- compaction picking for leveled, size-tiered and FIFO
+ * keyspaces (see picker.h for the policy).
+ */
+#include "compaction/picker.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "format/entry.h"
+
+static int pick_add(compaction_pick *p, ver_table *t, int level)
+{
+    ver_table **ti = realloc(p->inputs, (p->count + 1) * sizeof *ti);
+    if (!ti)
+        return TIND_ENOMEM;
+    p->inputs = ti;
+    int *li = realloc(p->levels, (p->count + 1) * sizeof *li);
+    if (!li)
+        return TIND_ENOMEM;
+    p->levels = li;
+    p->inputs[p->count] = t;
+    p->levels[p->count] = level;
+    p->count++;
+    return TIND_OK;
+}
+
+void compaction_pick_free(compaction_pick *p)
+{
+    free(p->inputs);
+    free(p->levels);
+    memset(p, 0, sizeof *p);
+}
+
+static int busy(ver_table *t) { return atomic_load(&t->being_compacted) != 0; }
+
+static int overlaps(const ver_table *t, const uint8_t *lo, size_t lolen, const uint8_t *hi, size_t hilen)
+{
+    return key_cmp(t->largest, t->largest_len, lo, lolen) >= 0 && key_cmp(t->smallest, t->smallest_len, hi, hilen) <= 0;
+}
+
+/* Adds every table of `level` overlapping [lo, hi]; TIND_EBUSY if one is busy. */
+static int add_overlapping(compaction_pick *p, const version *v, int level, const uint8_t *lo, size_t lolen,
+                           const uint8_t *hi, size_t hilen)
+{
+    const ver_level *lv = &v->levels[level];
+    for (size_t i = 0; i < lv->count; i++) {
+        ver_table *t = lv->tables[i];
+        if (!overlaps(t, lo, lolen, hi, hilen))
+            continue;
+        if (busy(t))
+            return TIND_EBUSY;
+        int rc = pick_add(p, t, level);
+        if (rc)
+            return rc;
+    }
+    return TIND_OK;
+}
+
+/* Key range of the inputs so far. */
+static void pick_range(const compaction_pick *p, const uint8_t **lo, size_t *lolen, const uint8_t **hi,
+                       size_t *hilen)
+{
+    *lo = *hi = NULL;
+    *lolen = *hilen = 0;
+    for (size_t i = 0; i < p->count; i++) {
+        ver_table *t = p->inputs[i];
+        if (!*lo || key_cmp(t->smallest, t->smallest_len, *lo, *lolen) < 0) {
+            *lo = t->smallest;
+            *lolen = t->smallest_len;
+        }
+        if (!*hi || key_cmp(t->largest, t->largest_len, *hi, *hilen) > 0) {
+            *hi = t->largest;
+            *hilen = t->largest_len;
+        }
+    }
+}
+
+static int nothing_below(const version *v, int level, const uint8_t *lo, size_t lolen, const uint8_t *hi, size_t hilen)
+{
+    for (int l = level + 1; l < v->level_count; l++)
+        for (size_t i = 0; i < v->levels[l].count; i++)
+            if (overlaps(v->levels[l].tables[i], lo, lolen, hi, hilen))
+                return 0;
+    return 1;
+}
+
+int pick_base_level(const version *v, const struct tind_ks_options *o)
+{
+    int last = v->level_count - 1;
+    uint64_t base_bytes = o->table_size * (uint64_t)o->l0_threshold;
+    uint64_t cur = v->levels[last].bytes;
+    int base = last;
+    while (base > 1 && cur > base_bytes) {
+        cur /= (uint64_t)o->level_ratio;
+        base--;
+    }
+    /* never above a level that still holds data from an earlier shape */
+    for (int l = 1; l < base; l++)
+        if (v->levels[l].count)
+            return l;
+    return base;
+}
+
+static void level_targets(const version *v, const struct tind_ks_options *o, int base, uint64_t *target)
+{
+    int last = v->level_count - 1;
+    uint64_t base_bytes = o->table_size * (uint64_t)o->l0_threshold;
+    for (int l = 0; l < v->level_count; l++)
+        target[l] = 0;
+    /* targets grow by the ratio from the base down to the last level */
+    uint64_t t = v->levels[last].bytes;
+    for (int l = last; l > base; l--)
+        t /= (uint64_t)o->level_ratio;
+    if (t < base_bytes)
+        t = base_bytes;
+    for (int l = base; l <= last; l++) {
+        target[l] = t;
+        t *= (uint64_t)o->level_ratio;
+    }
+}
+
+static int finish_merge(compaction_pick *p, const version *v, int out_level)
+{
+    const uint8_t *lo, *hi;
+    size_t lolen, hilen;
+    pick_range(p, &lo, &lolen, &hi, &hilen);
+    p->out_level = out_level;
+    p->bottommost = nothing_below(v, out_level, lo, lolen, hi, hilen);
+    p->kind = PICK_MERGE;
+    if (p->count == 1 && p->levels[0] != out_level)
+        p->kind = PICK_MOVE;
+    return TIND_OK;
+}
+
+static int pick_leveled(const version *v, const struct tind_ks_options *o, int manual, compaction_pick *p)
+{
+    int last = v->level_count - 1;
+    int rc;
+    if (manual) {
+        for (int l = 0; l <= last; l++)
+            for (size_t i = 0; i < v->levels[l].count; i++) {
+                if (busy(v->levels[l].tables[i]))
+                    return TIND_EBUSY;
+                if ((rc = pick_add(p, v->levels[l].tables[i], l)))
+                    return rc;
+            }
+        if (!p->count)
+            return TIND_OK;
+        rc = finish_merge(p, v, last);
+        /* a single table already alone at the bottom still gets rewritten
+         * (drops tombstones, zeroes seqnos) */
+        if (p->count == 1 && p->levels[0] == last)
+            p->kind = PICK_MERGE;
+        return rc;
+    }
+    int base = pick_base_level(v, o);
+    uint64_t target[KS_MAX_LEVELS];
+    level_targets(v, o, base, target);
+    double best = 0;
+    int best_level = -1;
+    double l0_score = (double)v->levels[0].count / (double)o->l0_threshold;
+    if (l0_score >= 1) {
+        best = l0_score;
+        best_level = 0;
+    }
+    for (int l = 1; l < last; l++) {
+        if (!v->levels[l].count)
+            continue;
+        double s = target[l] ? (double)v->levels[l].bytes / (double)target[l] : 1e9;
+        if (s >= 1 && s > best) {
+            best = s;
+            best_level = l;
+        }
+    }
+    if (best_level < 0)
+        return TIND_OK;
+    if (best_level == 0) {
+        for (size_t i = 0; i < v->levels[0].count; i++) {
+            if (busy(v->levels[0].tables[i]))
+                return TIND_EBUSY;
+            if ((rc = pick_add(p, v->levels[0].tables[i], 0)))
+                return rc;
+        }
+        const uint8_t *lo, *hi;
+        size_t lolen, hilen;
+        pick_range(p, &lo, &lolen, &hi, &hilen);
+        if ((rc = add_overlapping(p, v, base, lo, lolen, hi, hilen)))
+            return rc;
+        return finish_merge(p, v, base);
+    }
+    /* the table of best_level with the least overlap below, per byte */
+    const ver_level *lv = &v->levels[best_level];
+    double best_ratio = -1;
+    ver_table *chosen = NULL;
+    for (size_t i = 0; i < lv->count; i++) {
+        ver_table *t = lv->tables[i];
+        if (busy(t))
+            continue;
+        uint64_t over = 0;
+        int blocked = 0;
+        const ver_level *nx = &v->levels[best_level + 1];
+        for (size_t j = 0; j < nx->count; j++)
+            if (overlaps(nx->tables[j], t->smallest, t->smallest_len, t->largest, t->largest_len)) {
+                over += nx->tables[j]->size;
+                blocked |= busy(nx->tables[j]);
+            }
+        if (blocked)
+            continue;
+        double ratio = (double)over / (double)(t->size ? t->size : 1);
+        if (!chosen || ratio < best_ratio) {
+            chosen = t;
+            best_ratio = ratio;
+        }
+    }
+    if (!chosen)
+        return TIND_OK;
+    if ((rc = pick_add(p, chosen, best_level)))
+        return rc;
+    if ((rc = add_overlapping(p, v, best_level + 1, chosen->smallest, chosen->smallest_len, chosen->largest,
+                              chosen->largest_len)))
+        return rc;
+    return finish_merge(p, v, best_level + 1);
+}
+
+static int pick_tiered(const version *v, const struct tind_ks_options *o, int manual, compaction_pick *p)
+{
+    const ver_level *l0 = &v->levels[0];
+    size_t n = l0->count;
+    int rc;
+    for (size_t i = 0; i < n; i++)
+        if (busy(l0->tables[i]))
+            return TIND_EBUSY;
+    size_t from = 0, to = 0;
+    if (manual) {
+        if (n == 0)
+            return TIND_OK;
+        to = n;
+    } else {
+        /* runs are newest first; find a window of similar sizes */
+        size_t width = (size_t)o->l0_threshold;
+        for (size_t i = 0; i < n && !to; i++) {
+            uint64_t lo_size = l0->tables[i]->size, hi_size = lo_size;
+            size_t j = i + 1;
+            while (j < n) {
+                uint64_t s = l0->tables[j]->size;
+                uint64_t nlo = s < lo_size ? s : lo_size, nhi = s > hi_size ? s : hi_size;
+                if (nhi > 4 * (nlo ? nlo : 1) && nhi > 2 * 1024 * 1024)
+                    break;
+                lo_size = nlo;
+                hi_size = nhi;
+                j++;
+            }
+            if (j - i >= width) {
+                from = i;
+                to = j;
+            }
+        }
+        /* too many runs anyway: merge the newest ones */
+        if (!to && n >= 4 * (size_t)o->l0_threshold) {
+            from = 0;
+            to = (size_t)o->l0_threshold * 2;
+        }
+        if (!to)
+            return TIND_OK;
+    }
+    for (size_t i = from; i < to; i++)
+        if ((rc = pick_add(p, l0->tables[i], 0)))
+            return rc;
+    p->kind = PICK_MERGE;
+    p->out_level = 0;
+    p->bottommost = to == n;
+    for (int l = 1; l < v->level_count && p->bottommost; l++)
+        if (v->levels[l].count)
+            p->bottommost = 0;
+    return TIND_OK;
+}
+
+static int pick_fifo(const version *v, const struct tind_ks_options *o, uint64_t now, compaction_pick *p)
+{
+    const ver_level *l0 = &v->levels[0];
+    uint64_t total = 0;
+    for (size_t i = 0; i < l0->count; i++)
+        total += l0->tables[i]->size;
+    /* oldest last in L0 */
+    for (size_t i = l0->count; i-- > 0;) {
+        ver_table *t = l0->tables[i];
+        int expired = o->fifo_ttl_seconds && t->created_unix + o->fifo_ttl_seconds <= now;
+        int over = o->fifo_max_bytes && total > o->fifo_max_bytes;
+        if (!expired && !over)
+            break;
+        if (busy(t))
+            return TIND_EBUSY;
+        int rc = pick_add(p, t, 0);
+        if (rc)
+            return rc;
+        total -= t->size;
+    }
+    if (p->count)
+        p->kind = PICK_DROP;
+    return TIND_OK;
+}
+
+int pick_compaction(const version *v, const struct tind_ks_options *o, int manual, uint64_t now,
+                    compaction_pick *out)
+{
+    memset(out, 0, sizeof *out);
+    int rc;
+    switch (o->compaction) {
+    case TIND_COMPACTION_TIERED:
+        rc = pick_tiered(v, o, manual, out);
+        break;
+    case TIND_COMPACTION_FIFO:
+        rc = pick_fifo(v, o, now, out);
+        break;
+    default:
+        rc = pick_leveled(v, o, manual, out);
+        break;
+    }
+    if (rc || out->kind == PICK_NONE) {
+        compaction_pick_free(out);
+        return rc == TIND_EBUSY ? TIND_OK : rc;
+    }
+    return TIND_OK;
+}

@@ -1,0 +1,391 @@
+/*
+ * dbiter.c -- the user's cursor (tind_iter): turns the merged internal
+ * stream (every version of every key) into the keys a reader at one
+ * sequence number sees: the newest visible version of each key, tombstoned
+ * keys hidden, within [lo, hi). LevelDB's DBIter design:
+ *
+ *   forward:  the internal iterator sits ON the entry that gives the current
+ *             key and value;
+ *   backward: the internal iterator sits just BEFORE all entries of the
+ *             current key; key and value are copies (saved_key/saved_value).
+ *
+ * The iterator holds the keyspace view it was made from, so memtables and
+ * tables it reads stay alive; it is used by one thread.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "db/db.h"
+
+struct tind_iter {
+    tind_keyspace *ks;
+    ks_view *view;
+    iiter *in;
+    uint64_t seq;
+    tbuf lo, hi;
+    int has_lo, has_hi;
+    int forward;
+    int valid;
+    tbuf saved_key;
+    tbuf saved_value;
+    int status;
+    tind_err err;
+};
+
+static int below_lo(tind_iter *it, const uint8_t *k, size_t n)
+{
+    return it->has_lo && key_cmp(k, n, it->lo.data, it->lo.len) < 0;
+}
+
+static int at_or_above_hi(tind_iter *it, const uint8_t *k, size_t n)
+{
+    return it->has_hi && key_cmp(k, n, it->hi.data, it->hi.len) >= 0;
+}
+
+static void set_error(tind_iter *it, int rc)
+{
+    it->status = rc;
+    it->valid = 0;
+}
+
+static int check_inner(tind_iter *it)
+{
+    if (!ii_valid(it->in)) {
+        int rc = ii_status(it->in, &it->err);
+        if (rc) {
+            set_error(it, rc);
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static void find_next_user_entry(tind_iter *it, int skipping)
+{
+    /* it->saved_key holds the key to skip when skipping */
+    while (ii_valid(it->in)) {
+        size_t n;
+        const uint8_t *k = ii_key(it->in, &n);
+        if (at_or_above_hi(it, k, n))
+            break;
+        if (ii_seqno(it->in) <= it->seq) {
+            uint8_t type = ii_type(it->in);
+            if (type == ENTRY_TOMBSTONE) {
+                if (tbuf_set(&it->saved_key, k, n)) {
+                    set_error(it, TIND_ENOMEM);
+                    return;
+                }
+                skipping = 1;
+            } else if (type == ENTRY_VALUE) {
+                if (!(skipping && key_cmp(k, n, it->saved_key.data, it->saved_key.len) <= 0)) {
+                    it->valid = 1;
+                    tbuf_reset(&it->saved_key);
+                    return;
+                }
+            }
+        }
+        ii_next(it->in);
+    }
+    check_inner(it);
+    it->valid = 0;
+    tbuf_reset(&it->saved_key);
+}
+
+static void find_prev_user_entry(tind_iter *it)
+{
+    uint8_t value_type = ENTRY_TOMBSTONE;
+    while (ii_valid(it->in)) {
+        size_t n;
+        const uint8_t *k = ii_key(it->in, &n);
+        if (below_lo(it, k, n))
+            break;
+        if (ii_seqno(it->in) <= it->seq) {
+            if (value_type != ENTRY_TOMBSTONE && key_cmp(k, n, it->saved_key.data, it->saved_key.len) < 0)
+                break; /* a live value of a later key is complete */
+            value_type = ii_type(it->in);
+            if (value_type == ENTRY_TOMBSTONE) {
+                tbuf_reset(&it->saved_key);
+                tbuf_reset(&it->saved_value);
+            } else {
+                size_t vn;
+                const uint8_t *v = ii_value(it->in, &vn);
+                if (tbuf_set(&it->saved_key, k, n) || tbuf_set(&it->saved_value, v, vn)) {
+                    set_error(it, TIND_ENOMEM);
+                    return;
+                }
+            }
+        }
+        ii_prev(it->in);
+    }
+    if (!check_inner(it))
+        return;
+    if (value_type == ENTRY_TOMBSTONE) {
+        it->valid = 0;
+        tbuf_reset(&it->saved_key);
+        tbuf_reset(&it->saved_value);
+        it->forward = 1;
+    } else {
+        it->valid = 1;
+    }
+}
+
+TIND_API void tind_iter_first(tind_iter *it)
+{
+    if (!it || it->status)
+        return;
+    it->forward = 1;
+    tbuf_reset(&it->saved_value);
+    if (it->has_lo)
+        ii_seek(it->in, it->lo.data, it->lo.len, SEQNO_MAX);
+    else
+        ii_first(it->in);
+    find_next_user_entry(it, 0);
+}
+
+TIND_API void tind_iter_last(tind_iter *it)
+{
+    if (!it || it->status)
+        return;
+    it->forward = 0;
+    tbuf_reset(&it->saved_value);
+    if (it->has_hi)
+        ii_seek_for_prev(it->in, it->hi.data, it->hi.len, SEQNO_MAX);
+    else
+        ii_last(it->in);
+    find_prev_user_entry(it);
+}
+
+TIND_API void tind_iter_seek(tind_iter *it, const void *key, size_t klen)
+{
+    if (!it || it->status)
+        return;
+    if (!key || !klen || below_lo(it, key, klen)) {
+        tind_iter_first(it);
+        return;
+    }
+    it->forward = 1;
+    tbuf_reset(&it->saved_value);
+    ii_seek(it->in, key, klen, it->seq);
+    find_next_user_entry(it, 0);
+}
+
+TIND_API void tind_iter_seek_for_prev(tind_iter *it, const void *key, size_t klen)
+{
+    if (!it || it->status)
+        return;
+    if (!key || !klen) {
+        it->valid = 0;
+        return;
+    }
+    if (at_or_above_hi(it, key, klen)) {
+        tind_iter_last(it);
+        return;
+    }
+    it->forward = 0;
+    tbuf_reset(&it->saved_value);
+    ii_seek_for_prev(it->in, key, klen, 0);
+    find_prev_user_entry(it);
+}
+
+TIND_API void tind_iter_next(tind_iter *it)
+{
+    if (!it || !it->valid)
+        return;
+    if (!it->forward) {
+        /* the inner cursor is before the current key's entries: step into
+         * them, then skip past them */
+        it->forward = 1;
+        if (!ii_valid(it->in)) {
+            if (!check_inner(it))
+                return;
+            ii_first(it->in);
+        } else {
+            ii_next(it->in);
+        }
+        if (!ii_valid(it->in)) {
+            check_inner(it);
+            it->valid = 0;
+            tbuf_reset(&it->saved_key);
+            return;
+        }
+        /* saved_key holds the current key: skip it */
+    } else {
+        size_t n;
+        const uint8_t *k = ii_key(it->in, &n);
+        if (tbuf_set(&it->saved_key, k, n)) {
+            set_error(it, TIND_ENOMEM);
+            return;
+        }
+        ii_next(it->in);
+    }
+    find_next_user_entry(it, 1);
+}
+
+TIND_API void tind_iter_prev(tind_iter *it)
+{
+    if (!it || !it->valid)
+        return;
+    if (it->forward) {
+        size_t n;
+        const uint8_t *k = ii_key(it->in, &n);
+        if (tbuf_set(&it->saved_key, k, n)) {
+            set_error(it, TIND_ENOMEM);
+            return;
+        }
+        for (;;) {
+            ii_prev(it->in);
+            if (!ii_valid(it->in)) {
+                check_inner(it);
+                it->valid = 0;
+                tbuf_reset(&it->saved_key);
+                tbuf_reset(&it->saved_value);
+                return;
+            }
+            size_t cn;
+            const uint8_t *ck = ii_key(it->in, &cn);
+            if (key_cmp(ck, cn, it->saved_key.data, it->saved_key.len) < 0)
+                break;
+        }
+        it->forward = 0;
+    }
+    find_prev_user_entry(it);
+}
+
+TIND_API int tind_iter_valid(const tind_iter *it) { return it && it->valid && !it->status; }
+
+TIND_API const void *tind_iter_key(const tind_iter *it, size_t *klen)
+{
+    if (!tind_iter_valid(it))
+        return NULL;
+    if (it->forward)
+        return ii_key(it->in, klen);
+    *klen = it->saved_key.len;
+    return it->saved_key.data;
+}
+
+TIND_API const void *tind_iter_value(tind_iter *it, size_t *vlen)
+{
+    if (!tind_iter_valid(it))
+        return NULL;
+    if (it->forward) {
+        const uint8_t *v = ii_value(it->in, vlen);
+        return v ? v : (const uint8_t *)"";
+    }
+    *vlen = it->saved_value.len;
+    return it->saved_value.data ? it->saved_value.data : (const uint8_t *)"";
+}
+
+TIND_API uint64_t tind_iter_value_size(const tind_iter *it)
+{
+    if (!tind_iter_valid(it))
+        return 0;
+    size_t n;
+    if (it->forward)
+        ii_value(it->in, &n);
+    else
+        n = it->saved_value.len;
+    return n;
+}
+
+TIND_API int tind_iter_status(const tind_iter *it)
+{
+    if (!it)
+        return TIND_EINVAL;
+    if (it->status && it->ks)
+        db_fail(it->ks->db, it->status, &it->err);
+    return it->status;
+}
+
+TIND_API void tind_iter_free(tind_iter *it)
+{
+    if (!it)
+        return;
+    ii_free(it->in);
+    ks_view_release(it->view);
+    tbuf_free(&it->lo);
+    tbuf_free(&it->hi);
+    tbuf_free(&it->saved_key);
+    tbuf_free(&it->saved_value);
+    free(it);
+}
+
+static int iter_new(tind_keyspace *ks, const tind_read_options *ro, tind_iter **out)
+{
+    int rc = ks_check(ks);
+    if (rc || !out)
+        return rc ? rc : TIND_EINVAL;
+    tind_iter *it = calloc(1, sizeof *it);
+    if (!it)
+        return TIND_ENOMEM;
+    it->ks = ks;
+    it->forward = 1;
+    it->seq = db_read_seqno(ks->db, ro);
+    it->view = ks_view_acquire(ks);
+    err_clear(&it->err);
+    rc = view_iter_new(ks, it->view, ro ? ro->fill_cache : 1, &it->in, &it->err);
+    if (rc) {
+        db_fail(ks->db, rc, &it->err);
+        ks_view_release(it->view);
+        free(it);
+        return rc;
+    }
+    *out = it;
+    return TIND_OK;
+}
+
+TIND_API int tind_iter_range(tind_keyspace *ks, const void *lo, size_t lolen, const void *hi, size_t hilen,
+                             const tind_read_options *ro, tind_iter **out)
+{
+    if ((lolen && !lo) || (hilen && !hi) || lolen > TIND_MAX_KEY_SIZE || hilen > TIND_MAX_KEY_SIZE)
+        return TIND_EINVAL;
+    tind_iter *it;
+    int rc = iter_new(ks, ro, &it);
+    if (rc)
+        return rc;
+    if (lo && lolen) {
+        it->has_lo = 1;
+        rc |= tbuf_set(&it->lo, lo, lolen);
+    }
+    if (hi && hilen) {
+        it->has_hi = 1;
+        rc |= tbuf_set(&it->hi, hi, hilen);
+    }
+    if (rc) {
+        tind_iter_free(it);
+        return TIND_ENOMEM;
+    }
+    *out = it;
+    return TIND_OK;
+}
+
+TIND_API int tind_iter_prefix(tind_keyspace *ks, const void *prefix, size_t plen, const tind_read_options *ro,
+                              tind_iter **out)
+{
+    if ((plen && !prefix) || plen > TIND_MAX_KEY_SIZE)
+        return TIND_EINVAL;
+    tind_iter *it;
+    int rc = iter_new(ks, ro, &it);
+    if (rc)
+        return rc;
+    if (plen) {
+        it->has_lo = 1;
+        rc |= tbuf_set(&it->lo, prefix, plen);
+        /* upper bound: the prefix with its last byte below 0xFF incremented */
+        size_t n = plen;
+        const uint8_t *p = prefix;
+        while (n > 0 && p[n - 1] == 0xFF)
+            n--;
+        if (n > 0) {
+            it->has_hi = 1;
+            rc |= tbuf_set(&it->hi, prefix, n);
+            if (!rc)
+                it->hi.data[n - 1]++;
+        }
+    }
+    if (rc) {
+        tind_iter_free(it);
+        return TIND_ENOMEM;
+    }
+    *out = it;
+    return TIND_OK;
+}

@@ -1,0 +1,348 @@
+/*
+ * iters.c -- internal iterator adapters: a memtable, a table, and a level of
+ * non-overlapping tables (opened one at a time, as the cursor reaches them);
+ * and view_iter_new(), the merge of everything a view holds.
+ *
+ * Each adapter holds a reference on what it reads (memtable, table, version)
+ * so that it stays valid however long the iterator lives.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "db/db.h"
+
+/* ------------------------------------------------------------------ memtable */
+
+typedef struct mt_ii {
+    iiter base;
+    mt_iter *it;
+} mt_ii;
+
+static void mi_first(iiter *i) { mt_iter_first(((mt_ii *)i)->it); }
+static void mi_last(iiter *i) { mt_iter_last(((mt_ii *)i)->it); }
+static void mi_seek(iiter *i, const uint8_t *k, size_t n, uint64_t s) { mt_iter_seek(((mt_ii *)i)->it, k, n, s); }
+static void mi_seek_for_prev(iiter *i, const uint8_t *k, size_t n, uint64_t s)
+{
+    mt_iter_seek_for_prev(((mt_ii *)i)->it, k, n, s);
+}
+static void mi_next(iiter *i) { mt_iter_next(((mt_ii *)i)->it); }
+static void mi_prev(iiter *i) { mt_iter_prev(((mt_ii *)i)->it); }
+static int mi_valid(const iiter *i) { return mt_iter_valid(((const mt_ii *)i)->it); }
+static const uint8_t *mi_key(const iiter *i, size_t *n) { return mt_iter_key(((const mt_ii *)i)->it, n); }
+static uint64_t mi_seqno(const iiter *i) { return mt_iter_seqno(((const mt_ii *)i)->it); }
+static uint8_t mi_type(const iiter *i) { return mt_iter_type(((const mt_ii *)i)->it); }
+static const uint8_t *mi_value(const iiter *i, size_t *n) { return mt_iter_value(((const mt_ii *)i)->it, n); }
+static int mi_status(const iiter *i, tind_err *err) { return TIND_OK; }
+static void mi_free(iiter *i)
+{
+    mt_iter_free(((mt_ii *)i)->it);
+    free(i);
+}
+
+static const iiter_ops mt_ii_ops = {
+    mi_first, mi_last, mi_seek, mi_seek_for_prev, mi_next, mi_prev, mi_valid,
+    mi_key, mi_seqno, mi_type, mi_value, mi_status, mi_free,
+};
+
+iiter *mt_iiter_new(memtable *m)
+{
+    mt_ii *i = malloc(sizeof *i);
+    if (!i)
+        return NULL;
+    i->base.ops = &mt_ii_ops;
+    i->it = mt_iter_new(m);
+    if (!i->it) {
+        free(i);
+        return NULL;
+    }
+    return &i->base;
+}
+
+/* ------------------------------------------------------------------ table */
+
+typedef struct tbl_ii {
+    iiter base;
+    tbl_iter *it;
+} tbl_ii;
+
+static void ti_first(iiter *i) { tbl_iter_first(((tbl_ii *)i)->it); }
+static void ti_last(iiter *i) { tbl_iter_last(((tbl_ii *)i)->it); }
+static void ti_seek(iiter *i, const uint8_t *k, size_t n, uint64_t s) { tbl_iter_seek(((tbl_ii *)i)->it, k, n, s); }
+static void ti_seek_for_prev(iiter *i, const uint8_t *k, size_t n, uint64_t s)
+{
+    tbl_iter_seek_for_prev(((tbl_ii *)i)->it, k, n, s);
+}
+static void ti_next(iiter *i) { tbl_iter_next(((tbl_ii *)i)->it); }
+static void ti_prev(iiter *i) { tbl_iter_prev(((tbl_ii *)i)->it); }
+static int ti_valid(const iiter *i) { return tbl_iter_valid(((const tbl_ii *)i)->it); }
+static const uint8_t *ti_key(const iiter *i, size_t *n) { return tbl_iter_key(((const tbl_ii *)i)->it, n); }
+static uint64_t ti_seqno(const iiter *i) { return tbl_iter_seqno(((const tbl_ii *)i)->it); }
+static uint8_t ti_type(const iiter *i) { return tbl_iter_type(((const tbl_ii *)i)->it); }
+static const uint8_t *ti_value(const iiter *i, size_t *n) { return tbl_iter_value(((const tbl_ii *)i)->it, n); }
+static int ti_status(const iiter *i, tind_err *err) { return tbl_iter_status(((const tbl_ii *)i)->it, err); }
+static void ti_free(iiter *i)
+{
+    tbl_iter_free(((tbl_ii *)i)->it);
+    free(i);
+}
+
+static const iiter_ops tbl_ii_ops = {
+    ti_first, ti_last, ti_seek, ti_seek_for_prev, ti_next, ti_prev, ti_valid,
+    ti_key, ti_seqno, ti_type, ti_value, ti_status, ti_free,
+};
+
+int tbl_iiter_new(tbl *t, iiter **out)
+{
+    tbl_ii *i = malloc(sizeof *i);
+    if (!i)
+        return TIND_ENOMEM;
+    i->base.ops = &tbl_ii_ops;
+    int rc = tbl_iter_new(t, &i->it);
+    if (rc) {
+        free(i);
+        return rc;
+    }
+    *out = &i->base;
+    return TIND_OK;
+}
+
+/* ------------------------------------------------------------------ level */
+
+/* The tables of one level >= 1: sorted, non-overlapping. The cursor is in
+ * table `index` (or none). */
+typedef struct level_ii {
+    iiter base;
+    tind_db *db;
+    version *v;
+    ver_level *level;
+    size_t index;
+    tbl_iter *cur;           /* NULL when not positioned */
+    int status;
+    tind_err err;
+} level_ii;
+
+static int li_open(level_ii *l, size_t index)
+{
+    if (l->cur && l->index == index)
+        return 1;
+    if (l->cur) {
+        tbl_iter_free(l->cur);
+        l->cur = NULL;
+    }
+    if (index >= l->level->count)
+        return 0;
+    tbl *t;
+    int rc = db_table_reader(l->db, l->level->tables[index], &t, &l->err);
+    if (rc == TIND_OK)
+        rc = tbl_iter_new(t, &l->cur);
+    if (rc) {
+        l->status = rc;
+        l->cur = NULL;
+        return 0;
+    }
+    l->index = index;
+    return 1;
+}
+
+static int li_check(level_ii *l)
+{
+    if (l->cur && !tbl_iter_valid(l->cur)) {
+        int rc = tbl_iter_status(l->cur, &l->err);
+        if (rc) {
+            l->status = rc;
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Moves forward past exhausted tables. */
+static void li_skip_forward(level_ii *l)
+{
+    while (l->cur && !tbl_iter_valid(l->cur) && li_check(l)) {
+        if (!li_open(l, l->index + 1))
+            return;
+        tbl_iter_first(l->cur);
+    }
+}
+
+static void li_skip_backward(level_ii *l)
+{
+    while (l->cur && !tbl_iter_valid(l->cur) && li_check(l)) {
+        if (l->index == 0 || !li_open(l, l->index - 1)) {
+            if (l->cur) {
+                tbl_iter_free(l->cur);
+                l->cur = NULL;
+            }
+            return;
+        }
+        tbl_iter_last(l->cur);
+    }
+}
+
+static void li_first(iiter *i)
+{
+    level_ii *l = (level_ii *)i;
+    if (li_open(l, 0)) {
+        tbl_iter_first(l->cur);
+        li_skip_forward(l);
+    }
+}
+
+static void li_last(iiter *i)
+{
+    level_ii *l = (level_ii *)i;
+    if (l->level->count && li_open(l, l->level->count - 1)) {
+        tbl_iter_last(l->cur);
+        li_skip_backward(l);
+    }
+}
+
+/* First table whose largest key >= key. */
+static size_t li_find(level_ii *l, const uint8_t *k, size_t n)
+{
+    size_t lo = 0, hi = l->level->count;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        ver_table *t = l->level->tables[mid];
+        if (key_cmp(t->largest, t->largest_len, k, n) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static void li_seek(iiter *i, const uint8_t *k, size_t n, uint64_t s)
+{
+    level_ii *l = (level_ii *)i;
+    size_t idx = li_find(l, k, n);
+    if (li_open(l, idx)) {
+        tbl_iter_seek(l->cur, k, n, s);
+        li_skip_forward(l);
+    } else if (l->cur) {
+        tbl_iter_free(l->cur);
+        l->cur = NULL;
+    }
+}
+
+static void li_seek_for_prev(iiter *i, const uint8_t *k, size_t n, uint64_t s)
+{
+    level_ii *l = (level_ii *)i;
+    size_t idx = li_find(l, k, n);
+    if (idx >= l->level->count) {
+        li_last(i);
+        return;
+    }
+    if (li_open(l, idx)) {
+        tbl_iter_seek_for_prev(l->cur, k, n, s);
+        li_skip_backward(l);
+    }
+}
+
+static void li_next(iiter *i)
+{
+    level_ii *l = (level_ii *)i;
+    if (!l->cur)
+        return;
+    tbl_iter_next(l->cur);
+    li_skip_forward(l);
+}
+
+static void li_prev(iiter *i)
+{
+    level_ii *l = (level_ii *)i;
+    if (!l->cur)
+        return;
+    tbl_iter_prev(l->cur);
+    li_skip_backward(l);
+}
+
+static int li_valid(const iiter *i)
+{
+    const level_ii *l = (const level_ii *)i;
+    return l->status == TIND_OK && l->cur && tbl_iter_valid(l->cur);
+}
+static const uint8_t *li_key(const iiter *i, size_t *n) { return tbl_iter_key(((const level_ii *)i)->cur, n); }
+static uint64_t li_seqno(const iiter *i) { return tbl_iter_seqno(((const level_ii *)i)->cur); }
+static uint8_t li_type(const iiter *i) { return tbl_iter_type(((const level_ii *)i)->cur); }
+static const uint8_t *li_value(const iiter *i, size_t *n) { return tbl_iter_value(((const level_ii *)i)->cur, n); }
+
+static int li_status(const iiter *i, tind_err *err)
+{
+    const level_ii *l = (const level_ii *)i;
+    if (l->status) {
+        if (err)
+            *err = l->err;
+        return l->status;
+    }
+    return l->cur ? tbl_iter_status(l->cur, err) : TIND_OK;
+}
+
+static void li_free(iiter *i)
+{
+    level_ii *l = (level_ii *)i;
+    if (l->cur)
+        tbl_iter_free(l->cur);
+    version_unref(l->v);
+    free(l);
+}
+
+static const iiter_ops level_ii_ops = {
+    li_first, li_last, li_seek, li_seek_for_prev, li_next, li_prev, li_valid,
+    li_key, li_seqno, li_type, li_value, li_status, li_free,
+};
+
+int level_iiter_new(tind_db *db, version *v, int level, iiter **out)
+{
+    level_ii *l = calloc(1, sizeof *l);
+    if (!l)
+        return TIND_ENOMEM;
+    l->base.ops = &level_ii_ops;
+    l->db = db;
+    l->v = v;
+    version_ref(v);
+    l->level = &v->levels[level];
+    *out = &l->base;
+    return TIND_OK;
+}
+
+/* ------------------------------------------------------------------ a view */
+
+int view_iter_new(tind_keyspace *ks, ks_view *view, int fill_cache, iiter **out, tind_err *err)
+{
+    version *v = view->v;
+    size_t cap = 1 + view->sealed_count + v->levels[0].count + (size_t)v->level_count;
+    iiter **children = calloc(cap, sizeof *children);
+    if (!children)
+        return TIND_ENOMEM;
+    size_t n = 0;
+    int rc = TIND_OK;
+    if (!(children[n++] = mt_iiter_new(view->active)))
+        rc = TIND_ENOMEM;
+    for (size_t i = 0; !rc && i < view->sealed_count; i++)
+        if (!(children[n++] = mt_iiter_new(view->sealed[i])))
+            rc = TIND_ENOMEM;
+    for (size_t i = 0; !rc && i < v->levels[0].count; i++) {
+        tbl *t;
+        rc = db_table_reader(ks->db, v->levels[0].tables[i], &t, err);
+        if (!rc)
+            rc = tbl_iiter_new(t, &children[n]);
+        if (!rc)
+            n++;
+    }
+    for (int l = 1; !rc && l < v->level_count; l++) {
+        if (!v->levels[l].count)
+            continue;
+        rc = level_iiter_new(ks->db, v, l, &children[n]);
+        if (!rc)
+            n++;
+    }
+    if (rc) {
+        for (size_t i = 0; i < n; i++)
+            ii_free(children[i]);
+        free(children);
+        return rc;
+    }
+    return ii_merge_new(children, n, out);
+}

@@ -1,0 +1,250 @@
+/*
+ * options.c -- option setters, defaults, and the stored keyspace options.
+ * Setters clamp nothing silently: values are checked when the options are
+ * used (tind_open / tind_keyspace_open return TIND_EINVAL with a message).
+ */
+#include "db/options.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "format/compress.h"
+#include "util/coding.h"
+
+void options_default(struct tind_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->create_if_missing = 1;
+    o->cache_size = 64u << 20;
+    o->write_buffer_size = 64u << 20;
+    o->journal_file_size = 64u << 20;
+    o->max_journal_size = 512u << 20;
+    o->journal_compression_threshold = 4096;
+    o->background_threads = 2;
+    o->sync_interval_ms = 0;
+    o->max_open_files = 512;
+    o->default_durability = TIND_PERSIST_NONE;
+}
+
+void ks_options_default(struct tind_ks_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->memtable_size = 16u << 20;
+    o->compaction = TIND_COMPACTION_LEVELED;
+    o->l0_threshold = 4;
+    o->table_size = 64u << 20;
+    o->level_ratio = 10;
+    o->levels = KS_MAX_LEVELS;
+    o->block_size = 4096;
+    o->restart_interval = 16;
+    o->hash_ratio = 0.75;
+    for (int i = 0; i < KS_MAX_LEVELS; i++) {
+        o->compression[i] = COMPRESSION_LZ4;
+        o->zstd_level[i] = 3;
+        o->bloom_bits[i] = 10;
+    }
+    o->partition_from_level = KS_MAX_LEVELS;
+    o->expect_point_read_hits = 0;
+}
+
+TIND_API tind_options *tind_options_new(void)
+{
+    tind_options *o = malloc(sizeof *o);
+    if (o)
+        options_default(o);
+    return o;
+}
+TIND_API void tind_options_free(tind_options *o) { free(o); }
+TIND_API void tind_options_set_create_if_missing(tind_options *o, int on) { o->create_if_missing = on; }
+TIND_API void tind_options_set_cache_size(tind_options *o, size_t bytes) { o->cache_size = bytes; }
+TIND_API void tind_options_set_write_buffer_size(tind_options *o, size_t bytes) { o->write_buffer_size = bytes; }
+TIND_API void tind_options_set_journal_file_size(tind_options *o, uint64_t bytes) { o->journal_file_size = bytes; }
+TIND_API void tind_options_set_max_journal_size(tind_options *o, uint64_t bytes) { o->max_journal_size = bytes; }
+TIND_API void tind_options_set_journal_compression_threshold(tind_options *o, uint32_t bytes)
+{ o->journal_compression_threshold = bytes; }
+TIND_API void tind_options_set_background_threads(tind_options *o, int n) { o->background_threads = n; }
+TIND_API void tind_options_set_sync_interval_ms(tind_options *o, uint32_t ms) { o->sync_interval_ms = ms; }
+TIND_API void tind_options_set_max_open_files(tind_options *o, int n) { o->max_open_files = n; }
+TIND_API void tind_options_set_default_durability(tind_options *o, int mode) { o->default_durability = mode; }
+void tind_options_set_fs(tind_options *o, fs *fs) { o->fs = fs; }
+void tind_options_set_no_background(tind_options *o, int on) { o->no_background = on; }
+
+TIND_API tind_ks_options *tind_ks_options_new(void)
+{
+    tind_ks_options *o = malloc(sizeof *o);
+    if (o)
+        ks_options_default(o);
+    return o;
+}
+TIND_API void tind_ks_options_free(tind_ks_options *o) { free(o); }
+TIND_API void tind_ks_options_set_memtable_size(tind_ks_options *o, size_t bytes) { o->memtable_size = bytes; }
+TIND_API void tind_ks_options_set_compaction(tind_ks_options *o, int strategy) { o->compaction = strategy; }
+TIND_API void tind_ks_options_set_l0_threshold(tind_ks_options *o, int tables) { o->l0_threshold = tables; }
+TIND_API void tind_ks_options_set_table_size(tind_ks_options *o, uint64_t bytes) { o->table_size = bytes; }
+TIND_API void tind_ks_options_set_level_ratio(tind_ks_options *o, int ratio) { o->level_ratio = ratio; }
+TIND_API void tind_ks_options_set_levels(tind_ks_options *o, int levels) { o->levels = levels; }
+TIND_API void tind_ks_options_set_block_size(tind_ks_options *o, uint32_t bytes) { o->block_size = bytes; }
+TIND_API void tind_ks_options_set_restart_interval(tind_ks_options *o, uint32_t n) { o->restart_interval = n; }
+TIND_API void tind_ks_options_set_hash_ratio(tind_ks_options *o, double ratio) { o->hash_ratio = ratio; }
+TIND_API void tind_ks_options_set_compression(tind_ks_options *o, int level, int type, int zstd_level)
+{
+    for (int i = 0; i < KS_MAX_LEVELS; i++)
+        if (level < 0 || level == i) {
+            o->compression[i] = type;
+            o->zstd_level[i] = zstd_level;
+        }
+}
+TIND_API void tind_ks_options_set_bloom_bits(tind_ks_options *o, int level, double bits)
+{
+    for (int i = 0; i < KS_MAX_LEVELS; i++)
+        if (level < 0 || level == i)
+            o->bloom_bits[i] = bits;
+}
+TIND_API void tind_ks_options_set_partitioning(tind_ks_options *o, int from_level)
+{ o->partition_from_level = from_level < 0 ? KS_MAX_LEVELS : from_level; }
+TIND_API void tind_ks_options_set_expect_point_read_hits(tind_ks_options *o, int on) { o->expect_point_read_hits = on; }
+TIND_API void tind_ks_options_set_fifo(tind_ks_options *o, uint64_t max_bytes, uint64_t ttl_seconds)
+{
+    o->fifo_max_bytes = max_bytes;
+    o->fifo_ttl_seconds = ttl_seconds;
+}
+
+int ks_options_validate(const struct tind_ks_options *o, tind_err *err)
+{
+    if (o->memtable_size < 1024)
+        return err_set(err, TIND_EINVAL, "keyspace option memtable_size %llu is below 1024 bytes",
+                       (unsigned long long)o->memtable_size);
+    if (o->compaction < TIND_COMPACTION_LEVELED || o->compaction > TIND_COMPACTION_FIFO)
+        return err_set(err, TIND_EINVAL, "keyspace option compaction %d is unknown", o->compaction);
+    if (o->l0_threshold < 1 || o->l0_threshold > 1000)
+        return err_set(err, TIND_EINVAL, "keyspace option l0_threshold %d not in 1..1000", o->l0_threshold);
+    if (o->table_size < 1024)
+        return err_set(err, TIND_EINVAL, "keyspace option table_size below 1024 bytes");
+    if (o->level_ratio < 2 || o->level_ratio > 1000)
+        return err_set(err, TIND_EINVAL, "keyspace option level_ratio %d not in 2..1000", o->level_ratio);
+    if (o->levels < 2 || o->levels > KS_MAX_LEVELS)
+        return err_set(err, TIND_EINVAL, "keyspace option levels %d not in 2..%d", o->levels, KS_MAX_LEVELS);
+    if (o->block_size < 256 || o->block_size > (64u << 20))
+        return err_set(err, TIND_EINVAL, "keyspace option block_size %u not in 256..64Mi", o->block_size);
+    if (o->restart_interval < 1 || o->restart_interval > 1024)
+        return err_set(err, TIND_EINVAL, "keyspace option restart_interval %u not in 1..1024", o->restart_interval);
+    if (!(o->hash_ratio >= 0 && o->hash_ratio <= 16))
+        return err_set(err, TIND_EINVAL, "keyspace option hash_ratio not in 0..16");
+    for (int i = 0; i < KS_MAX_LEVELS; i++) {
+        if (o->compression[i] < COMPRESSION_NONE || o->compression[i] > COMPRESSION_ZSTD)
+            return err_set(err, TIND_EINVAL, "keyspace option compression of level %d is unknown (%d)", i,
+                           o->compression[i]);
+        if (o->zstd_level[i] < 0 || o->zstd_level[i] > 22)
+            return err_set(err, TIND_EINVAL, "keyspace option zstd level of level %d not in 0..22", i);
+        if (!(o->bloom_bits[i] >= 0 && o->bloom_bits[i] <= 64))
+            return err_set(err, TIND_EINVAL, "keyspace option bloom bits of level %d not in 0..64", i);
+    }
+    if (o->partition_from_level < 0 || o->partition_from_level > KS_MAX_LEVELS)
+        return err_set(err, TIND_EINVAL, "keyspace option partitioning level out of range");
+    return TIND_OK;
+}
+
+/* Stored form: u8 version (1), then varints / fixed fields in a fixed order.
+ * Doubles are stored as u64 of their IEEE bits. */
+#define KS_OPTIONS_VERSION 1
+
+static int put_double(tbuf *b, double d)
+{
+    uint64_t bits;
+    memcpy(&bits, &d, 8);
+    return tbuf_append_u64(b, bits);
+}
+
+int ks_options_encode(const struct tind_ks_options *o, tbuf *out)
+{
+    int rc = tbuf_append_u8(out, KS_OPTIONS_VERSION);
+    rc |= tbuf_append_varint(out, o->memtable_size);
+    rc |= tbuf_append_varint(out, (uint64_t)o->compaction);
+    rc |= tbuf_append_varint(out, (uint64_t)o->l0_threshold);
+    rc |= tbuf_append_varint(out, o->table_size);
+    rc |= tbuf_append_varint(out, (uint64_t)o->level_ratio);
+    rc |= tbuf_append_varint(out, (uint64_t)o->levels);
+    rc |= tbuf_append_varint(out, o->block_size);
+    rc |= tbuf_append_varint(out, o->restart_interval);
+    rc |= put_double(out, o->hash_ratio);
+    rc |= tbuf_append_varint(out, KS_MAX_LEVELS);
+    for (int i = 0; i < KS_MAX_LEVELS; i++) {
+        rc |= tbuf_append_varint(out, (uint64_t)o->compression[i]);
+        rc |= tbuf_append_varint(out, (uint64_t)o->zstd_level[i]);
+        rc |= put_double(out, o->bloom_bits[i]);
+    }
+    rc |= tbuf_append_varint(out, (uint64_t)o->partition_from_level);
+    rc |= tbuf_append_varint(out, (uint64_t)o->expect_point_read_hits);
+    rc |= tbuf_append_varint(out, o->fifo_max_bytes);
+    rc |= tbuf_append_varint(out, o->fifo_ttl_seconds);
+    return rc ? TIND_ENOMEM : TIND_OK;
+}
+
+typedef struct reader {
+    const uint8_t *p, *end;
+    int bad;
+} reader;
+
+static uint64_t rd_varint(reader *r)
+{
+    uint64_t v = 0;
+    const uint8_t *q = r->bad ? NULL : dec_varint64(r->p, r->end, &v);
+    if (!q) {
+        r->bad = 1;
+        return 0;
+    }
+    r->p = q;
+    return v;
+}
+
+static double rd_double(reader *r)
+{
+    double d = 0;
+    if (r->bad || r->end - r->p < 8) {
+        r->bad = 1;
+        return 0;
+    }
+    uint64_t bits = dec_u64(r->p);
+    memcpy(&d, &bits, 8);
+    r->p += 8;
+    return d;
+}
+
+int ks_options_decode(const uint8_t *p, size_t n, struct tind_ks_options *o, tind_err *err)
+{
+    reader r = {p, p + n, 0};
+    ks_options_default(o);
+    if (n < 1)
+        return err_set(err, TIND_ECORRUPT, "keyspace options: empty");
+    if (p[0] > KS_OPTIONS_VERSION)
+        return err_set(err, TIND_EVERSION, "keyspace options: version %u is newer than this library (%u)", p[0],
+                       KS_OPTIONS_VERSION);
+    r.p++;
+    o->memtable_size = rd_varint(&r);
+    o->compaction = (int)rd_varint(&r);
+    o->l0_threshold = (int)rd_varint(&r);
+    o->table_size = rd_varint(&r);
+    o->level_ratio = (int)rd_varint(&r);
+    o->levels = (int)rd_varint(&r);
+    o->block_size = (uint32_t)rd_varint(&r);
+    o->restart_interval = (uint32_t)rd_varint(&r);
+    o->hash_ratio = rd_double(&r);
+    uint64_t nl = rd_varint(&r);
+    if (nl != KS_MAX_LEVELS)
+        r.bad = 1;
+    for (int i = 0; i < KS_MAX_LEVELS && !r.bad; i++) {
+        o->compression[i] = (int)rd_varint(&r);
+        o->zstd_level[i] = (int)rd_varint(&r);
+        o->bloom_bits[i] = rd_double(&r);
+    }
+    o->partition_from_level = (int)rd_varint(&r);
+    o->expect_point_read_hits = (int)rd_varint(&r);
+    o->fifo_max_bytes = rd_varint(&r);
+    o->fifo_ttl_seconds = rd_varint(&r);
+    if (r.bad || r.p != r.end)
+        return err_set(err, TIND_ECORRUPT, "keyspace options: malformed (%zu bytes)", n);
+    tind_err why;
+    if (ks_options_validate(o, &why) != TIND_OK)
+        return err_set(err, TIND_ECORRUPT, "stored keyspace options are invalid: %s", why.msg);
+    return TIND_OK;
+}

@@ -1,0 +1,64 @@
+/*
+ * options.h -- database and keyspace options: the structs behind the opaque
+ * tind_options / tind_ks_options, their documented defaults, and the
+ * encoding of keyspace options stored with each keyspace in the version file.
+ */
+#ifndef TIND_DB_OPTIONS_H
+#define TIND_DB_OPTIONS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "io/fs.h"
+#include "tind.h"
+#include "util/buf.h"
+#include "util/status.h"
+
+#define KS_MAX_LEVELS 7
+
+struct tind_options {
+    int create_if_missing;
+    size_t cache_size;
+    size_t write_buffer_size;
+    uint64_t journal_file_size;
+    uint64_t max_journal_size;
+    uint32_t journal_compression_threshold;
+    int background_threads;
+    uint32_t sync_interval_ms;
+    int max_open_files;
+    int default_durability;
+    fs *fs;                       /* internal: tests swap the file system (not owned) */
+    int no_background;            /* internal: tests run flush/compaction by hand */
+};
+
+struct tind_ks_options {
+    uint64_t memtable_size;
+    int compaction;
+    int l0_threshold;
+    uint64_t table_size;
+    int level_ratio;
+    int levels;
+    uint32_t block_size;
+    uint32_t restart_interval;
+    double hash_ratio;
+    int compression[KS_MAX_LEVELS];
+    int zstd_level[KS_MAX_LEVELS];
+    double bloom_bits[KS_MAX_LEVELS];
+    int partition_from_level;     /* KS_MAX_LEVELS = never */
+    int expect_point_read_hits;
+    uint64_t fifo_max_bytes;
+    uint64_t fifo_ttl_seconds;
+};
+
+void options_default(struct tind_options *o);
+void ks_options_default(struct tind_ks_options *o);
+/* Internal hooks for tests: an injected file system, no background threads. */
+void tind_options_set_fs(tind_options *o, fs *fs);
+void tind_options_set_no_background(tind_options *o, int on);
+
+/* Stored form of keyspace options (docs/FORMAT.md "Keyspace options"). */
+int ks_options_encode(const struct tind_ks_options *o, tbuf *out);
+int ks_options_decode(const uint8_t *p, size_t n, struct tind_ks_options *o, tind_err *err);
+int ks_options_validate(const struct tind_ks_options *o, tind_err *err);
+
+#endif

@@ -1,0 +1,286 @@
+/*
+ * read.c -- point reads and keyspace figures.
+ *
+ * A point read fixes its sequence number first (the snapshot's, or the
+ * latest visible), then takes the keyspace's view, so that everything up to
+ * that seqno is in the view's memtables or tables. It then looks, newest
+ * first: the active memtable, sealed memtables (newest first), L0 tables
+ * (newest first), then at most one table per deeper level. The first entry
+ * found for the key decides: a value is returned, a tombstone means absent.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "db/db.h"
+
+typedef struct lookup {
+    uint8_t type;
+    tbuf value;          /* the value when found in a table */
+    const uint8_t *mval; /* the value when found in a memtable (view held) */
+    size_t mlen;
+    int in_table;
+} lookup;
+
+/* TIND_OK (found an entry: value or tombstone, see lk->type), TIND_NOT_FOUND
+ * (no entry), or an error. The view must be held while lk->mval is used. */
+static int view_lookup(tind_keyspace *ks, ks_view *view, const uint8_t *key, size_t klen, uint64_t seq,
+                       lookup *lk, tind_err *err)
+{
+    uint64_t found_seq;
+    int rc = mt_get(view->active, key, klen, seq, &lk->type, &found_seq, &lk->mval, &lk->mlen);
+    if (rc != TIND_NOT_FOUND)
+        return rc;
+    for (size_t i = 0; i < view->sealed_count; i++) {
+        rc = mt_get(view->sealed[i], key, klen, seq, &lk->type, &found_seq, &lk->mval, &lk->mlen);
+        if (rc != TIND_NOT_FOUND)
+            return rc;
+    }
+    version *v = view->v;
+    int last_level = -1;
+    for (int l = v->level_count - 1; l >= 0; l--)
+        if (v->levels[l].count) {
+            last_level = l;
+            break;
+        }
+    for (int l = 0; l < v->level_count; l++) {
+        ver_level *lv = &v->levels[l];
+        if (!lv->count)
+            continue;
+        int use_filter = !(ks->opts.expect_point_read_hits && l == last_level);
+        size_t from = 0, to = lv->count;
+        if (l > 0) {
+            int idx = version_find_level_table(v, l, key, klen);
+            if (idx < 0)
+                continue;
+            from = (size_t)idx;
+            to = from + 1;
+        }
+        for (size_t i = from; i < to; i++) {
+            ver_table *t = lv->tables[i];
+            if (key_cmp(key, klen, t->smallest, t->smallest_len) < 0 ||
+                key_cmp(key, klen, t->largest, t->largest_len) > 0)
+                continue;
+            if (t->min_seqno > seq)
+                continue; /* everything in it is newer than the read */
+            tbl *r;
+            rc = db_table_reader(ks->db, t, &r, err);
+            if (rc)
+                return rc;
+            rc = tbl_get(r, key, klen, seq, use_filter, &lk->type, &found_seq, &lk->value, err);
+            if (rc != TIND_NOT_FOUND) {
+                lk->in_table = 1;
+                return rc;
+            }
+        }
+    }
+    return TIND_NOT_FOUND;
+}
+
+static int check_key(tind_keyspace *ks, const void *key, size_t klen, tind_err *err)
+{
+    int rc = ks_check(ks);
+    if (rc)
+        return err_set(err, rc, rc == TIND_ENOENT ? "keyspace was deleted" : "keyspace handle is NULL");
+    if (!key || klen == 0)
+        return err_set(err, TIND_EINVAL, "key must be 1..65535 bytes (got an empty key)");
+    if (klen > TIND_MAX_KEY_SIZE)
+        return err_set(err, TIND_ETOOBIG, "key of %zu bytes is over the limit of 65535", klen);
+    return TIND_OK;
+}
+
+/* Looks key up; on TIND_OK, *val (malloc'd, may be NULL when want_value = 0)
+ * and *vlen hold the value. */
+static int ks_get(tind_keyspace *ks, const void *key, size_t klen, const tind_read_options *ro, int want_value,
+                  void **val, uint64_t *vlen, tind_err *err)
+{
+    int rc = check_key(ks, key, klen, err);
+    if (rc)
+        return rc;
+    uint64_t seq = db_read_seqno(ks->db, ro);
+    ks_view *view = ks_view_acquire(ks);
+    lookup lk;
+    memset(&lk, 0, sizeof lk);
+    rc = view_lookup(ks, view, key, klen, seq, &lk, err);
+    if (rc == TIND_OK && lk.type != ENTRY_VALUE)
+        rc = TIND_NOT_FOUND;
+    if (rc == TIND_OK) {
+        const uint8_t *src = lk.in_table ? lk.value.data : lk.mval;
+        size_t n = lk.in_table ? lk.value.len : lk.mlen;
+        *vlen = n;
+        if (want_value) {
+            uint8_t *p = malloc(n ? n : 1);
+            if (!p)
+                rc = err_set(err, TIND_ENOMEM, "out of memory for a value of %zu bytes", n);
+            else {
+                if (n)
+                    memcpy(p, src, n);
+                *val = p;
+            }
+        }
+    }
+    ks_view_release(view);
+    tbuf_free(&lk.value);
+    return rc;
+}
+
+TIND_API int tind_get(tind_keyspace *ks, const void *key, size_t klen, const tind_read_options *ro, void **val,
+                      size_t *vlen)
+{
+    if (!val || !vlen)
+        return TIND_EINVAL;
+    tind_err err;
+    err_clear(&err);
+    uint64_t n = 0;
+    *val = NULL;
+    int rc = ks_get(ks, key, klen, ro, 1, val, &n, &err);
+    *vlen = (size_t)n;
+    return ks ? db_fail(ks->db, rc, &err) : rc;
+}
+
+TIND_API int tind_contains(tind_keyspace *ks, const void *key, size_t klen, const tind_read_options *ro)
+{
+    tind_err err;
+    err_clear(&err);
+    uint64_t n;
+    int rc = ks_get(ks, key, klen, ro, 0, NULL, &n, &err);
+    return ks ? db_fail(ks->db, rc, &err) : rc;
+}
+
+TIND_API int tind_value_size(tind_keyspace *ks, const void *key, size_t klen, const tind_read_options *ro,
+                             uint64_t *size)
+{
+    if (!size)
+        return TIND_EINVAL;
+    tind_err err;
+    err_clear(&err);
+    int rc = ks_get(ks, key, klen, ro, 0, NULL, size, &err);
+    return ks ? db_fail(ks->db, rc, &err) : rc;
+}
+
+static int first_or_last(tind_keyspace *ks, const tind_read_options *ro, int last, void **key, size_t *klen,
+                         void **val, size_t *vlen)
+{
+    tind_iter *it;
+    int rc = tind_iter_range(ks, NULL, 0, NULL, 0, ro, &it);
+    if (rc)
+        return rc;
+    if (last)
+        tind_iter_last(it);
+    else
+        tind_iter_first(it);
+    if (!tind_iter_valid(it)) {
+        rc = tind_iter_status(it);
+        tind_iter_free(it);
+        return rc ? rc : TIND_NOT_FOUND;
+    }
+    size_t kn, vn;
+    const void *k = tind_iter_key(it, &kn);
+    const void *v = tind_iter_value(it, &vn);
+    void *kc = NULL, *vc = NULL;
+    if (key && !(kc = malloc(kn)))
+        rc = TIND_ENOMEM;
+    if (!rc && val && !(vc = malloc(vn ? vn : 1)))
+        rc = TIND_ENOMEM;
+    if (!rc && v == NULL && val)
+        rc = tind_iter_status(it);
+    if (rc) {
+        free(kc);
+        free(vc);
+        tind_iter_free(it);
+        return rc;
+    }
+    if (kc) {
+        memcpy(kc, k, kn);
+        *key = kc;
+    }
+    if (klen)
+        *klen = kn;
+    if (vc) {
+        if (vn)
+            memcpy(vc, v, vn);
+        *val = vc;
+    }
+    if (vlen)
+        *vlen = vn;
+    tind_iter_free(it);
+    return TIND_OK;
+}
+
+TIND_API int tind_first(tind_keyspace *ks, const tind_read_options *ro, void **key, size_t *klen, void **val,
+                        size_t *vlen)
+{
+    return first_or_last(ks, ro, 0, key, klen, val, vlen);
+}
+
+TIND_API int tind_last(tind_keyspace *ks, const tind_read_options *ro, void **key, size_t *klen, void **val,
+                       size_t *vlen)
+{
+    return first_or_last(ks, ro, 1, key, klen, val, vlen);
+}
+
+TIND_API int tind_approximate_len(tind_keyspace *ks, uint64_t *n)
+{
+    int rc = ks_check(ks);
+    if (rc || !n)
+        return rc ? rc : TIND_EINVAL;
+    ks_view *view = ks_view_acquire(ks);
+    uint64_t total = mt_count(view->active);
+    for (size_t i = 0; i < view->sealed_count; i++)
+        total += mt_count(view->sealed[i]);
+    for (int l = 0; l < view->v->level_count; l++)
+        for (size_t i = 0; i < view->v->levels[l].count; i++) {
+            ver_table *t = view->v->levels[l].tables[i];
+            total += t->entries > t->tombstones ? t->entries - t->tombstones : 0;
+        }
+    ks_view_release(view);
+    *n = total;
+    return TIND_OK;
+}
+
+TIND_API int tind_disk_space(tind_keyspace *ks, uint64_t *bytes)
+{
+    int rc = ks_check(ks);
+    if (rc || !bytes)
+        return rc ? rc : TIND_EINVAL;
+    ks_view *view = ks_view_acquire(ks);
+    uint64_t total = 0;
+    for (int l = 0; l < view->v->level_count; l++)
+        total += view->v->levels[l].bytes;
+    ks_view_release(view);
+    *bytes = total;
+    return TIND_OK;
+}
+
+TIND_API int tind_ks_stats_get(tind_keyspace *ks, tind_ks_stats *out)
+{
+    int rc = ks_check(ks);
+    if (rc || !out)
+        return rc ? rc : TIND_EINVAL;
+    memset(out, 0, sizeof *out);
+    ks_view *view = ks_view_acquire(ks);
+    version *v = view->v;
+    out->levels = (uint32_t)v->level_count;
+    for (int l = 0; l < v->level_count && l < TIND_STATS_MAX_LEVELS; l++) {
+        out->tables[l] = v->levels[l].count;
+        out->level_bytes[l] = v->levels[l].bytes;
+        out->disk_bytes += v->levels[l].bytes;
+    }
+    out->memtable_bytes = mt_memory(view->active);
+    for (size_t i = 0; i < view->sealed_count; i++)
+        out->memtable_bytes += mt_memory(view->sealed[i]);
+    out->sealed_memtables = view->sealed_count;
+    ks_view_release(view);
+    tind_approximate_len(ks, &out->approximate_keys);
+    out->user_bytes_written = atomic_load(&ks->user_bytes);
+    out->flush_bytes_written = atomic_load(&ks->flush_bytes);
+    out->compaction_bytes_written = atomic_load(&ks->compaction_bytes);
+    out->flushes = atomic_load(&ks->flushes);
+    out->compactions = atomic_load(&ks->compactions);
+    cache_stats cs;
+    cache_get_stats(ks->db->block_cache, &cs);
+    out->cache_hits = cs.hits;
+    out->cache_misses = cs.misses;
+    out->write_stalls = atomic_load(&ks->db->stalls);
+    out->write_slowdowns = atomic_load(&ks->db->slowdowns);
+    return TIND_OK;
+}

@@ -1,0 +1,106 @@
+/*
+ * compress.c -- block compression through liblz4 and libzstd.
+ *
+ * compress_bytes() appends to a tbuf; decompress_bytes() fills a buffer of
+ * exactly raw_len bytes and insists that the input decodes to exactly that
+ * many bytes, so a stored block whose header and payload disagree is always
+ * caught here. Both decoders are the bounds-checked variants
+ * (LZ4_decompress_safe, ZSTD_decompress): malformed input gives
+ * TIND_ECORRUPT, never a read or write outside the given buffers.
+ *
+ * Thread-safe: no shared state; zstd allocates its context per call.
+ */
+#include "format/compress.h"
+
+#include <limits.h>
+#include <string.h>
+
+#include <lz4.h>
+#include <zstd.h>
+#include <zstd_errors.h>
+
+#define COMPRESS_ZSTD_DEFAULT_LEVEL 3
+
+const char *compression_name(int type)
+{
+    switch (type) {
+    case COMPRESSION_NONE: return "none";
+    case COMPRESSION_LZ4:  return "lz4";
+    case COMPRESSION_ZSTD: return "zstd";
+    default:               return "unknown";
+    }
+}
+
+int compress_bytes(int type, int level, const uint8_t *in, size_t n, tbuf *out)
+{
+    switch (type) {
+    case COMPRESSION_NONE:
+        return tbuf_append(out, in, n);
+    case COMPRESSION_LZ4: {
+        if (n > (size_t)LZ4_MAX_INPUT_SIZE)
+            return TIND_ETOOBIG;
+        int bound = LZ4_compressBound((int)n);
+        if (tbuf_reserve(out, (size_t)bound))
+            return TIND_ENOMEM;
+        int got = LZ4_compress_default((const char *)in, (char *)out->data + out->len, (int)n, bound);
+        if (got <= 0)
+            return TIND_EIO;   /* cannot happen with a full bound; never leaves partial output */
+        out->len += (size_t)got;
+        return TIND_OK;
+    }
+    case COMPRESSION_ZSTD: {
+        size_t bound = ZSTD_compressBound(n);
+        if (ZSTD_isError(bound))
+            return TIND_ETOOBIG;
+        if (tbuf_reserve(out, bound))
+            return TIND_ENOMEM;
+        size_t got = ZSTD_compress(out->data + out->len, bound, in, n,
+                                   level ? level : COMPRESS_ZSTD_DEFAULT_LEVEL);
+        if (ZSTD_isError(got))
+            return ZSTD_getErrorCode(got) == ZSTD_error_memory_allocation ? TIND_ENOMEM : TIND_EIO;
+        out->len += got;
+        return TIND_OK;
+    }
+    default:
+        return TIND_EINVAL;
+    }
+}
+
+int decompress_bytes(int type, const uint8_t *in, size_t n, uint8_t *out, size_t raw_len, tind_err *err)
+{
+    uint8_t dummy;
+    if (raw_len == 0)
+        out = &dummy;   /* decoders want a real pointer even for zero bytes */
+    switch (type) {
+    case COMPRESSION_NONE:
+        if (n != raw_len)
+            return err_set(err, TIND_ECORRUPT, "uncompressed payload of %zu bytes, expected %zu", n, raw_len);
+        if (n)
+            memcpy(out, in, n);
+        return TIND_OK;
+    case COMPRESSION_LZ4: {
+        if (n > INT_MAX || raw_len > INT_MAX)
+            return err_set(err, TIND_ECORRUPT, "lz4 payload too large (%zu bytes -> %zu)", n, raw_len);
+        int got = LZ4_decompress_safe((const char *)in, (char *)out, (int)n, (int)raw_len);
+        if (got < 0)
+            return err_set(err, TIND_ECORRUPT, "lz4 payload of %zu bytes is malformed", n);
+        if ((size_t)got != raw_len)
+            return err_set(err, TIND_ECORRUPT, "lz4 payload decodes to %d bytes, expected %zu", got, raw_len);
+        return TIND_OK;
+    }
+    case COMPRESSION_ZSTD: {
+        size_t got = ZSTD_decompress(out, raw_len, in, n);
+        if (ZSTD_isError(got)) {
+            if (ZSTD_getErrorCode(got) == ZSTD_error_memory_allocation)
+                return err_set(err, TIND_ENOMEM, "zstd: out of memory");
+            return err_set(err, TIND_ECORRUPT, "zstd payload of %zu bytes is malformed (%s)", n,
+                           ZSTD_getErrorName(got));
+        }
+        if (got != raw_len)
+            return err_set(err, TIND_ECORRUPT, "zstd payload decodes to %zu bytes, expected %zu", got, raw_len);
+        return TIND_OK;
+    }
+    default:
+        return err_set(err, TIND_ECORRUPT, "unknown compression code %d", type);
+    }
+}

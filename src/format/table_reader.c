@@ -1,0 +1,1348 @@
+/*
+ * table_reader.c -- opens, reads, iterates and verifies table files
+ * (table.h; layout in docs/FORMAT.md, "Table file").
+ *
+ * Blocks. Every block is read through tbl_block_get(): the block cache is
+ * looked up first (key: this open table's cache id and the block's offset),
+ * a miss reads the stored block through the fd cache (or the table's own
+ * file), checks its checksum (blockio), parses it (blk_parse for index and
+ * data blocks, bloom_check for filters) and inserts the decoded block. A
+ * tbl_bref holds one block: a cache handle, a pinned block of the table, or
+ * (without a cache) a private copy freed on release. Offsets are unique in a
+ * file, and a cached block records its kind and stored size, so a handle that
+ * disagrees with a cached block is reported as corruption, never served.
+ *
+ * Pinning. With pin_index_and_filter (or without a block cache) the top-level
+ * index and the top-level filter block (the whole filter, or the filter
+ * index of a partitioned filter) are read at open and held for the table's
+ * life (as held cache handles when there is a cache, so they count as pinned
+ * usage). Otherwise they are looked up in the cache on each use.
+ *
+ * Index. The index (or, when partitioned, each partition) has one entry per
+ * data block: (last user key, its seqno) -> handle. The first index entry
+ * >= (key, seqno) names the only data block that can hold the first entry
+ * >= (key, seqno); the top-level block of a partitioned index maps the last
+ * internal key of each partition to the partition the same way.
+ *
+ * Every decoding step is bounded: a handle must lie inside its section, a
+ * malformed block or entry gives TIND_ECORRUPT with "table <id> '<path>':
+ * block at offset N: <cause>", never a crash or wrong data.
+ *
+ * Thread-safety: a tbl is immutable after tbl_open; its refcount is atomic;
+ * tbl_get, tbl_may_contain, tbl_verify and iterators (one per thread) may run
+ * concurrently: they share only the (thread-safe) caches and file.
+ */
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "format/block.h"
+#include "format/blockio.h"
+#include "format/bloom.h"
+#include "format/compress.h"
+#include "format/container.h"
+#include "format/table_int.h"
+#include "util/hash.h"
+
+enum { TBL_KIND_BLOCK = 1, TBL_KIND_FILTER = 2 };
+
+/* A decoded block, as cached. */
+typedef struct tbl_block {
+    blk b;                    /* parsed view of raw (TBL_KIND_BLOCK) */
+    uint8_t *raw;
+    size_t raw_len;
+    uint64_t stored_size;     /* the handle size it was read with */
+    uint8_t kind;
+} tbl_block;
+
+/* A held block. */
+typedef struct tbl_bref {
+    tbl_block *blk;
+    cache_handle *h;          /* a held cache entry, or NULL */
+    int owned;                /* blk is a private copy: free on release */
+} tbl_bref;
+
+typedef struct tbl_range {
+    uint64_t offset, length;
+} tbl_range;
+
+struct tbl {
+    atomic_int refs;
+    fs *fsys;
+    char *path;
+    char *what;               /* "table <id> '<path>'" for messages */
+    uint64_t file_id;
+    fs_file *file;            /* our own file when there is no fd cache */
+    fd_cache *fds;
+    cache *bc;
+    uint64_t cache_id;
+    tbl_meta meta;
+    int index_partitioned;
+    uint64_t index_partition_count;
+    int filter_partitioned;
+    int has_filter;
+    blk_handle index_handle;  /* the top-level index block */
+    blk_handle filter_handle; /* whole filter or top-level filter index */
+    tbl_range data, index, filter;
+    tbl_bref index_pin;       /* blk == NULL when not pinned */
+    tbl_bref filter_pin;
+};
+
+/* ------------------------------------------------------------------ errors */
+
+static int tbl_err_at(const tbl *t, tind_err *err, int rc, uint64_t offset, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+static int tbl_err_at(const tbl *t, tind_err *err, int rc, uint64_t offset, const char *fmt, ...)
+{
+    char cause[TIND_ERRMSG_MAX];
+    va_list ap;
+    if (!err)
+        return rc;
+    va_start(ap, fmt);
+    vsnprintf(cause, sizeof cause, fmt, ap);
+    va_end(ap);
+    return err_set(err, rc, "%s: block at offset %llu: %s", t->what, (unsigned long long)offset, cause);
+}
+
+/* ------------------------------------------------------------------ blocks */
+
+static void tbl_block_free(tbl_block *b)
+{
+    if (b) {
+        free(b->raw);
+        free(b);
+    }
+}
+
+static void tbl_block_deleter(void *value, void *ctx)
+{
+    (void)ctx;
+    tbl_block_free(value);
+}
+
+static int tbl_in_range(const tbl_range *r, blk_handle h)
+{
+    return h.size >= BLOCK_HEADER_SIZE && h.offset >= r->offset && h.size <= r->length &&
+           h.offset - r->offset <= r->length - h.size;
+}
+
+static int tbl_file_acquire(tbl *t, fs_file **f, fdc_handle **fh, tind_err *err)
+{
+    *fh = NULL;
+    if (!t->fds) {
+        *f = t->file;
+        return TIND_OK;
+    }
+    int rc = fdc_get(t->fds, t->file_id, t->path, fh, err);
+    if (rc != TIND_OK)
+        return err_wrap(err, rc, "%s: ", t->what);
+    *f = fdc_file(*fh);
+    return TIND_OK;
+}
+
+static void tbl_file_release(tbl *t, fdc_handle *fh)
+{
+    if (fh)
+        fdc_release(t->fds, fh);
+}
+
+/* Reads, checks and parses the block h (which must lie in sec), bypassing
+ * the block cache. */
+static int tbl_load(tbl *t, blk_handle h, const tbl_range *sec, int kind, tbl_block **out, tind_err *err)
+{
+    fs_file *f;
+    fdc_handle *fh;
+    uint8_t *raw = NULL;
+    size_t n = 0;
+    tind_err e;
+    int rc;
+
+    *out = NULL;
+    if (!tbl_in_range(sec, h))
+        return tbl_err_at(t, err, TIND_ECORRUPT, h.offset,
+                          "handle of %llu bytes outside its section [%llu, +%llu)",
+                          (unsigned long long)h.size, (unsigned long long)sec->offset,
+                          (unsigned long long)sec->length);
+    rc = tbl_file_acquire(t, &f, &fh, err);
+    if (rc != TIND_OK)
+        return rc;
+    rc = blockio_read(f, h, &raw, &n, t->what, err);
+    tbl_file_release(t, fh);
+    if (rc != TIND_OK)
+        return rc;
+    tbl_block *b = calloc(1, sizeof *b);
+    if (!b) {
+        free(raw);
+        return tbl_err_at(t, err, TIND_ENOMEM, h.offset, "out of memory");
+    }
+    b->raw = raw;
+    b->raw_len = n;
+    b->stored_size = h.size;
+    b->kind = (uint8_t)kind;
+    err_clear(&e);
+    if (kind == TBL_KIND_BLOCK)
+        rc = blk_parse(&b->b, raw, n, &e);
+    else
+        rc = bloom_check(raw, n, &e);
+    if (rc != TIND_OK) {
+        tbl_block_free(b);
+        return tbl_err_at(t, err, TIND_ECORRUPT, h.offset, "%s", e.msg);
+    }
+    *out = b;
+    return TIND_OK;
+}
+
+/* The block h through the block cache (when there is one). */
+static int tbl_block_get(tbl *t, blk_handle h, const tbl_range *sec, int kind, tbl_bref *r, tind_err *err)
+{
+    tbl_block *b;
+    int rc;
+    r->blk = NULL;
+    r->h = NULL;
+    r->owned = 0;
+    if (t->bc) {
+        if (!tbl_in_range(sec, h))
+            return tbl_load(t, h, sec, kind, &b, err); /* reports the bad handle */
+        cache_handle *ch = cache_lookup(t->bc, t->cache_id, h.offset);
+        if (ch) {
+            b = cache_value(ch);
+            if (b->kind != kind || b->stored_size != h.size) {
+                cache_release(t->bc, ch);
+                return tbl_err_at(t, err, TIND_ECORRUPT, h.offset,
+                                  "handle (size %llu) disagrees with the block read there",
+                                  (unsigned long long)h.size);
+            }
+            r->blk = b;
+            r->h = ch;
+            return TIND_OK;
+        }
+    }
+    rc = tbl_load(t, h, sec, kind, &b, err);
+    if (rc != TIND_OK)
+        return rc;
+    if (t->bc) {
+        size_t charge = b->raw_len + sizeof *b + 64;
+        cache_handle *ch = cache_insert(t->bc, t->cache_id, h.offset, b, charge, tbl_block_deleter, NULL);
+        if (!ch)
+            return tbl_err_at(t, err, TIND_ENOMEM, h.offset, "out of memory (block cache)");
+        r->blk = b;
+        r->h = ch;
+        return TIND_OK;
+    }
+    r->blk = b;
+    r->owned = 1;
+    return TIND_OK;
+}
+
+static void tbl_bref_release(tbl *t, tbl_bref *r)
+{
+    if (r->h)
+        cache_release(t->bc, r->h);
+    else if (r->owned)
+        tbl_block_free(r->blk);
+    r->blk = NULL;
+    r->h = NULL;
+    r->owned = 0;
+}
+
+static int tbl_index_top(tbl *t, tbl_bref *r, tind_err *err)
+{
+    if (t->index_pin.blk) {
+        r->blk = t->index_pin.blk;
+        r->h = NULL;
+        r->owned = 0;
+        return TIND_OK;
+    }
+    return tbl_block_get(t, t->index_handle, &t->index, TBL_KIND_BLOCK, r, err);
+}
+
+static int tbl_filter_top(tbl *t, tbl_bref *r, tind_err *err)
+{
+    if (t->filter_pin.blk) {
+        r->blk = t->filter_pin.blk;
+        r->h = NULL;
+        r->owned = 0;
+        return TIND_OK;
+    }
+    return tbl_block_get(t, t->filter_handle, &t->filter,
+                         t->filter_partitioned ? TBL_KIND_BLOCK : TBL_KIND_FILTER, r, err);
+}
+
+/* Binds a block iterator to b, keeping its key buffer (no allocation). */
+static void tbl_rebind(blk_iter *it, const blk *b)
+{
+    tbuf key = it->key;
+    blk_iter_init(it, b);
+    it->key = key;
+    it->key.len = 0;
+}
+
+/* Decodes the handle in an index entry's value (exactly the whole value). */
+static int tbl_value_handle(const tbl *t, const blk_iter *it, uint64_t block_offset, blk_handle *h,
+                            tind_err *err)
+{
+    const uint8_t *end = it->value + it->value_len;
+    const uint8_t *p = blk_handle_decode(it->value, end, h);
+    if (!p || p != end)
+        return tbl_err_at(t, err, TIND_ECORRUPT, block_offset, "malformed block handle in an index entry");
+    return TIND_OK;
+}
+
+/* ------------------------------------------------------------ index cursor */
+
+/* Walks the index entries that name data blocks: the top-level index, or the
+ * entries of each partition in turn. Valid while `leaf` is on an entry. */
+typedef struct tbl_icur {
+    tbl *t;
+    tbl_bref top_ref;
+    blk_iter top;
+    int top_ok;               /* top is bound to top_ref */
+    tbl_bref part_ref;
+    blk_iter part;
+    int part_ok;              /* part is bound to part_ref */
+    uint64_t part_offset;
+} tbl_icur;
+
+static void icur_init(tbl_icur *c, tbl *t)
+{
+    memset(c, 0, sizeof *c);
+    c->t = t;
+}
+
+static void icur_free(tbl_icur *c)
+{
+    tbl_bref_release(c->t, &c->top_ref);
+    tbl_bref_release(c->t, &c->part_ref);
+    blk_iter_free(&c->top);
+    blk_iter_free(&c->part);
+    c->top_ok = c->part_ok = 0;
+}
+
+static blk_iter *icur_leaf(tbl_icur *c) { return c->t->index_partitioned ? &c->part : &c->top; }
+
+static int icur_valid(tbl_icur *c)
+{
+    if (!c->top_ok)
+        return 0;
+    if (c->t->index_partitioned)
+        return c->part_ok && c->part.valid;
+    return c->top.valid;
+}
+
+/* Makes sure the top-level iterator is bound (the block may come from the cache). */
+static int icur_top(tbl_icur *c, tind_err *err)
+{
+    if (c->top_ok)
+        return TIND_OK;
+    int rc = tbl_index_top(c->t, &c->top_ref, err);
+    if (rc != TIND_OK)
+        return rc;
+    tbl_rebind(&c->top, &c->top_ref.blk->b);
+    c->top_ok = 1;
+    return TIND_OK;
+}
+
+static int icur_check(tbl_icur *c, tind_err *err)
+{
+    if (c->top.status != TIND_OK) {
+        return tbl_err_at(c->t, err, c->top.status, c->t->index_handle.offset, "malformed index entries");
+    }
+    if (c->part_ok && c->part.status != TIND_OK) {
+        c->part_ok = 0;
+        return tbl_err_at(c->t, err, c->part.status, c->part_offset, "malformed index partition entries");
+    }
+    return TIND_OK;
+}
+
+/* Loads the partition named by the current top entry. */
+static int icur_load_part(tbl_icur *c, tind_err *err)
+{
+    blk_handle h;
+    int rc;
+    c->part_ok = 0;
+    tbl_bref_release(c->t, &c->part_ref);
+    rc = tbl_value_handle(c->t, &c->top, c->t->index_handle.offset, &h, err);
+    if (rc != TIND_OK)
+        return rc;
+    rc = tbl_block_get(c->t, h, &c->t->index, TBL_KIND_BLOCK, &c->part_ref, err);
+    if (rc != TIND_OK)
+        return rc;
+    tbl_rebind(&c->part, &c->part_ref.blk->b);
+    c->part_offset = h.offset;
+    c->part_ok = 1;
+    return TIND_OK;
+}
+
+/* Partitioned: from the current top entry, the first partition entry
+ * (forward) or last (backward) of this or a following/preceding partition. */
+static int icur_settle(tbl_icur *c, int forward, tind_err *err)
+{
+    int rc;
+    while (c->top.valid) {
+        if ((rc = icur_load_part(c, err)) != TIND_OK)
+            return rc;
+        if (forward)
+            blk_iter_first(&c->part);
+        else
+            blk_iter_last(&c->part);
+        if (c->part.valid)
+            return TIND_OK;
+        if ((rc = icur_check(c, err)) != TIND_OK)
+            return rc;
+        if (forward)
+            blk_iter_next(&c->top);
+        else
+            blk_iter_prev(&c->top);
+    }
+    c->part_ok = 0;
+    return icur_check(c, err);
+}
+
+static int icur_first(tbl_icur *c, tind_err *err)
+{
+    int rc = icur_top(c, err);
+    if (rc != TIND_OK)
+        return rc;
+    blk_iter_first(&c->top);
+    if (!c->t->index_partitioned)
+        return icur_check(c, err);
+    return icur_settle(c, 1, err);
+}
+
+static int icur_last(tbl_icur *c, tind_err *err)
+{
+    int rc = icur_top(c, err);
+    if (rc != TIND_OK)
+        return rc;
+    blk_iter_last(&c->top);
+    if (!c->t->index_partitioned)
+        return icur_check(c, err);
+    return icur_settle(c, 0, err);
+}
+
+static int icur_seek(tbl_icur *c, const uint8_t *key, size_t klen, uint64_t seqno, tind_err *err)
+{
+    int rc = icur_top(c, err);
+    if (rc != TIND_OK)
+        return rc;
+    blk_iter_seek(&c->top, key, klen, seqno);
+    if (!c->t->index_partitioned)
+        return icur_check(c, err);
+    if (!c->top.valid) {
+        c->part_ok = 0;
+        return icur_check(c, err);
+    }
+    if ((rc = icur_load_part(c, err)) != TIND_OK)
+        return rc;
+    blk_iter_seek(&c->part, key, klen, seqno);
+    if (c->part.valid)
+        return TIND_OK;
+    if ((rc = icur_check(c, err)) != TIND_OK)
+        return rc;
+    blk_iter_next(&c->top);
+    return icur_settle(c, 1, err);
+}
+
+static int icur_next(tbl_icur *c, tind_err *err)
+{
+    int rc;
+    if (!icur_valid(c))
+        return TIND_OK;
+    if (!c->t->index_partitioned) {
+        blk_iter_next(&c->top);
+        return icur_check(c, err);
+    }
+    blk_iter_next(&c->part);
+    if (c->part.valid)
+        return TIND_OK;
+    if ((rc = icur_check(c, err)) != TIND_OK)
+        return rc;
+    blk_iter_next(&c->top);
+    return icur_settle(c, 1, err);
+}
+
+static int icur_prev(tbl_icur *c, tind_err *err)
+{
+    int rc;
+    if (!icur_valid(c))
+        return TIND_OK;
+    if (!c->t->index_partitioned) {
+        blk_iter_prev(&c->top);
+        return icur_check(c, err);
+    }
+    blk_iter_prev(&c->part);
+    if (c->part.valid)
+        return TIND_OK;
+    if ((rc = icur_check(c, err)) != TIND_OK)
+        return rc;
+    blk_iter_prev(&c->top);
+    return icur_settle(c, 0, err);
+}
+
+/* The data block handle of the current leaf entry. */
+static int icur_handle(tbl_icur *c, blk_handle *h, tind_err *err)
+{
+    uint64_t off = c->t->index_partitioned ? c->part_offset : c->t->index_handle.offset;
+    return tbl_value_handle(c->t, icur_leaf(c), off, h, err);
+}
+
+/* --------------------------------------------------------------- iterator */
+
+struct tbl_iter {
+    tbl *t;
+    tbl_icur idx;
+    tbl_bref data_ref;
+    blk_iter data;
+    int data_ok;              /* data is bound to data_ref */
+    uint64_t data_offset;
+    int status;
+    tind_err err;
+};
+
+int tbl_iter_new(tbl *t, tbl_iter **out)
+{
+    tbl_iter *it = calloc(1, sizeof *it);
+    *out = NULL;
+    if (!it)
+        return TIND_ENOMEM;
+    tbl_ref(t);
+    it->t = t;
+    icur_init(&it->idx, t);
+    *out = it;
+    return TIND_OK;
+}
+
+void tbl_iter_free(tbl_iter *it)
+{
+    if (!it)
+        return;
+    tbl *t = it->t;
+    icur_free(&it->idx);
+    tbl_bref_release(t, &it->data_ref);
+    blk_iter_free(&it->data);
+    free(it);
+    tbl_unref(t);
+}
+
+static void it_fail(tbl_iter *it, int rc)
+{
+    it->status = rc;
+    it->data_ok = 0;
+    it->data.valid = 0;
+}
+
+static void it_reset(tbl_iter *it)
+{
+    it->status = TIND_OK;
+    it->data_ok = 0;
+    it->data.valid = 0;
+    err_clear(&it->err);
+}
+
+/* Loads the data block of the current index entry. 0 on success. */
+static int it_load(tbl_iter *it)
+{
+    blk_handle h;
+    int rc = icur_handle(&it->idx, &h, &it->err);
+    if (rc == TIND_OK) {
+        it->data_ok = 0;
+        tbl_bref_release(it->t, &it->data_ref);
+        rc = tbl_block_get(it->t, h, &it->t->data, TBL_KIND_BLOCK, &it->data_ref, &it->err);
+    }
+    if (rc != TIND_OK) {
+        it_fail(it, rc);
+        return rc;
+    }
+    tbl_rebind(&it->data, &it->data_ref.blk->b);
+    it->data_offset = h.offset;
+    it->data_ok = 1;
+    return TIND_OK;
+}
+
+static int it_data_check(tbl_iter *it)
+{
+    if (it->data.status != TIND_OK) {
+        tbl_err_at(it->t, &it->err, it->data.status, it->data_offset, "malformed data block entries");
+        it_fail(it, it->data.status);
+        return it->status;
+    }
+    return TIND_OK;
+}
+
+static int it_index_moved(tbl_iter *it, int rc)
+{
+    if (rc != TIND_OK) {
+        it_fail(it, rc);
+        return rc;
+    }
+    if (!icur_valid(&it->idx)) {
+        it->data_ok = 0;
+        it->data.valid = 0;
+        return TIND_NOT_FOUND;
+    }
+    return it_load(it);
+}
+
+/* Moves forward over empty blocks until on an entry or at the end. */
+static void it_skip_forward(tbl_iter *it)
+{
+    while (!it->data.valid) {
+        if (it_data_check(it) != TIND_OK)
+            return;
+        if (it_index_moved(it, icur_next(&it->idx, &it->err)) != TIND_OK)
+            return;
+        blk_iter_first(&it->data);
+    }
+}
+
+static void it_skip_backward(tbl_iter *it)
+{
+    while (!it->data.valid) {
+        if (it_data_check(it) != TIND_OK)
+            return;
+        if (it_index_moved(it, icur_prev(&it->idx, &it->err)) != TIND_OK)
+            return;
+        blk_iter_last(&it->data);
+    }
+}
+
+void tbl_iter_first(tbl_iter *it)
+{
+    it_reset(it);
+    if (it_index_moved(it, icur_first(&it->idx, &it->err)) != TIND_OK)
+        return;
+    blk_iter_first(&it->data);
+    it_skip_forward(it);
+}
+
+void tbl_iter_last(tbl_iter *it)
+{
+    it_reset(it);
+    if (it_index_moved(it, icur_last(&it->idx, &it->err)) != TIND_OK)
+        return;
+    blk_iter_last(&it->data);
+    it_skip_backward(it);
+}
+
+void tbl_iter_seek(tbl_iter *it, const uint8_t *key, size_t klen, uint64_t seqno)
+{
+    it_reset(it);
+    if (it_index_moved(it, icur_seek(&it->idx, key, klen, seqno, &it->err)) != TIND_OK)
+        return;
+    blk_iter_seek(&it->data, key, klen, seqno);
+    it_skip_forward(it);
+}
+
+void tbl_iter_seek_for_prev(tbl_iter *it, const uint8_t *key, size_t klen, uint64_t seqno)
+{
+    it_reset(it);
+    int rc = icur_seek(&it->idx, key, klen, seqno, &it->err);
+    if (rc != TIND_OK) {
+        it_fail(it, rc);
+        return;
+    }
+    if (!icur_valid(&it->idx)) {
+        /* every entry is before the target */
+        tbl_iter_last(it);
+        return;
+    }
+    if (it_load(it) != TIND_OK)
+        return;
+    /* The first entry >= target is in this block, so the last entry <=
+     * target is here or (when the block starts after it) before it. */
+    blk_iter_seek_for_prev(&it->data, key, klen, seqno);
+    it_skip_backward(it);
+}
+
+void tbl_iter_next(tbl_iter *it)
+{
+    if (!tbl_iter_valid(it))
+        return;
+    blk_iter_next(&it->data);
+    it_skip_forward(it);
+}
+
+void tbl_iter_prev(tbl_iter *it)
+{
+    if (!tbl_iter_valid(it))
+        return;
+    blk_iter_prev(&it->data);
+    it_skip_backward(it);
+}
+
+int tbl_iter_valid(const tbl_iter *it) { return it->status == TIND_OK && it->data_ok && it->data.valid; }
+
+const uint8_t *tbl_iter_key(const tbl_iter *it, size_t *len)
+{
+    *len = it->data.key.len;
+    return it->data.key.data;
+}
+
+uint64_t tbl_iter_seqno(const tbl_iter *it) { return it->data.seqno; }
+uint8_t tbl_iter_type(const tbl_iter *it) { return it->data.type; }
+
+const uint8_t *tbl_iter_value(const tbl_iter *it, size_t *len)
+{
+    *len = it->data.value_len;
+    return it->data.value;
+}
+
+int tbl_iter_status(const tbl_iter *it, tind_err *err)
+{
+    if (it->status != TIND_OK && err)
+        *err = it->err;
+    return it->status;
+}
+
+/* -------------------------------------------------------------- point read */
+
+/* Filter probe for (key, snapshot): 1 = may contain, 0 = absent, < 0 error. */
+static int tbl_filter_probe(tbl *t, const uint8_t *key, size_t klen, uint64_t snapshot, tbuf *scratch,
+                            tind_err *err)
+{
+    tbl_bref top, part;
+    uint64_t h = hash64(key, klen);
+    int rc, result;
+    rc = tbl_filter_top(t, &top, err);
+    if (rc != TIND_OK)
+        return rc;
+    if (!t->filter_partitioned) {
+        result = bloom_may_contain(top.blk->raw, top.blk->raw_len, h);
+        tbl_bref_release(t, &top);
+        return result;
+    }
+    /* The partition that holds the first entry >= (key, snapshot). Keys
+     * whose versions straddle partitions are in both filters. */
+    blk_iter it;
+    blk_iter_init(&it, &top.blk->b);
+    it.key = *scratch;
+    it.key.len = 0;
+    blk_iter_seek(&it, key, klen, snapshot);
+    if (!it.valid) {
+        result = it.status == TIND_OK ? 0
+                                      : tbl_err_at(t, err, it.status, t->filter_handle.offset,
+                                                   "malformed filter index entries");
+    } else {
+        blk_handle fh;
+        result = tbl_value_handle(t, &it, t->filter_handle.offset, &fh, err);
+        if (result == TIND_OK) {
+            result = tbl_block_get(t, fh, &t->filter, TBL_KIND_FILTER, &part, err);
+            if (result == TIND_OK) {
+                result = bloom_may_contain(part.blk->raw, part.blk->raw_len, h);
+                tbl_bref_release(t, &part);
+            }
+        }
+    }
+    *scratch = it.key;
+    tbl_bref_release(t, &top);
+    return result;
+}
+
+int tbl_may_contain(tbl *t, const uint8_t *key, size_t klen)
+{
+    if (!t->has_filter)
+        return 1;
+    tbuf scratch = TBUF_INIT;
+    int r = tbl_filter_probe(t, key, klen, SEQNO_MAX, &scratch, NULL);
+    tbuf_free(&scratch);
+    return r != 0; /* errors: may contain (the read reports them) */
+}
+
+/* The general path: an iterator seek (crosses blocks and partitions). */
+static int tbl_get_slow(tbl *t, const uint8_t *key, size_t klen, uint64_t snapshot, uint8_t *type,
+                        uint64_t *seqno, tbuf *value, tind_err *err)
+{
+    tbl_iter *it;
+    int rc = tbl_iter_new(t, &it);
+    if (rc != TIND_OK)
+        return err_set(err, rc, "%s: out of memory", t->what);
+    tbl_iter_seek(it, key, klen, snapshot);
+    if (tbl_iter_valid(it)) {
+        size_t n;
+        const uint8_t *k = tbl_iter_key(it, &n);
+        if (key_cmp(k, n, key, klen) == 0) {
+            const uint8_t *v = tbl_iter_value(it, &n);
+            *type = tbl_iter_type(it);
+            *seqno = tbl_iter_seqno(it);
+            rc = tbuf_set(value, v, n) ? err_set(err, TIND_ENOMEM, "%s: out of memory", t->what) : TIND_OK;
+        } else {
+            rc = TIND_NOT_FOUND;
+        }
+    } else {
+        rc = tbl_iter_status(it, err);
+        if (rc == TIND_OK)
+            rc = TIND_NOT_FOUND;
+    }
+    tbl_iter_free(it);
+    return rc;
+}
+
+/*
+ * The fast path allocates nothing when the blocks are cached and `value`
+ * has room: the caller's value buffer serves as the key buffer of each block
+ * iterator in turn (top index, partition, data block) and receives the value
+ * at the end (the value points into the block, never into that buffer).
+ * When a step runs off the end of its block without reaching a match (never
+ * in a table this writer made, where the index names the exact block), the
+ * read falls back to the iterator path.
+ */
+int tbl_get(tbl *t, const uint8_t *key, size_t klen, uint64_t snapshot, int use_filter, uint8_t *type,
+            uint64_t *seqno, tbuf *value, tind_err *err)
+{
+    tbl_bref top, part = {0}, data = {0};
+    blk_iter it;
+    blk_handle h;
+    uint64_t off;
+    int rc, slow = 0;
+    tbuf scratch = *value;
+
+    memset(value, 0, sizeof *value);
+    if (use_filter && t->has_filter) {
+        rc = tbl_filter_probe(t, key, klen, snapshot, &scratch, err);
+        if (rc <= 0) {
+            *value = scratch;
+            value->len = 0;
+            return rc == 0 ? TIND_NOT_FOUND : rc;
+        }
+    }
+    rc = tbl_index_top(t, &top, err);
+    if (rc != TIND_OK) {
+        *value = scratch;
+        value->len = 0;
+        return rc;
+    }
+    blk_iter_init(&it, &top.blk->b);
+    it.key = scratch;
+    it.key.len = 0;
+    off = t->index_handle.offset;
+    blk_iter_seek(&it, key, klen, snapshot);
+    if (t->index_partitioned && it.valid) {
+        rc = tbl_value_handle(t, &it, off, &h, err);
+        if (rc == TIND_OK)
+            rc = tbl_block_get(t, h, &t->index, TBL_KIND_BLOCK, &part, err);
+        if (rc != TIND_OK)
+            goto out;
+        tbl_rebind(&it, &part.blk->b);
+        off = h.offset;
+        blk_iter_seek(&it, key, klen, snapshot);
+        if (!it.valid && it.status == TIND_OK)
+            slow = 1; /* the partition ends before the target */
+    }
+    if (!it.valid) {
+        if (it.status != TIND_OK)
+            rc = tbl_err_at(t, err, it.status, off, "malformed index entries");
+        else
+            rc = slow ? TIND_OK : TIND_NOT_FOUND; /* past the last key of the table */
+        goto out;
+    }
+    rc = tbl_value_handle(t, &it, off, &h, err);
+    if (rc == TIND_OK)
+        rc = tbl_block_get(t, h, &t->data, TBL_KIND_BLOCK, &data, err);
+    if (rc != TIND_OK)
+        goto out;
+    tbl_rebind(&it, &data.blk->b);
+    rc = blk_iter_seek_point(&it, key, klen, snapshot);
+    if (rc == TIND_NOT_FOUND)
+        goto out; /* the hash index proves the key absent from the only block that could hold it */
+    if (it.status != TIND_OK) {
+        rc = tbl_err_at(t, err, it.status, h.offset, "malformed data block entries");
+        goto out;
+    }
+    if (!it.valid) {
+        slow = 1; /* the block ends before the target */
+        goto out;
+    }
+    if (key_cmp(it.key.data, it.key.len, key, klen) != 0) {
+        rc = TIND_NOT_FOUND;
+        goto out;
+    }
+    *type = it.type;
+    *seqno = it.seqno;
+    *value = it.key;
+    it.key = (tbuf)TBUF_INIT;
+    rc = tbuf_set(value, it.value, it.value_len)
+             ? tbl_err_at(t, err, TIND_ENOMEM, h.offset, "out of memory for a %zu-byte value", it.value_len)
+             : TIND_OK;
+out:
+    if (!value->data)
+        *value = it.key;
+    else
+        tbuf_free(&it.key);
+    value->len = rc == TIND_OK && !slow ? value->len : 0;
+    tbl_bref_release(t, &data);
+    tbl_bref_release(t, &part);
+    tbl_bref_release(t, &top);
+    if (slow)
+        return tbl_get_slow(t, key, klen, snapshot, type, seqno, value, err);
+    return rc;
+}
+
+/* -------------------------------------------------------------- open/close */
+
+void tbl_ref(tbl *t) { atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed); }
+
+static void tbl_close(tbl *t)
+{
+    tbl_bref_release(t, &t->index_pin);
+    tbl_bref_release(t, &t->filter_pin);
+    if (t->bc)
+        cache_erase_id(t->bc, t->cache_id);
+    if (t->file)
+        fs_close(t->file, NULL);
+    tbl_meta_free(&t->meta);
+    free(t->path);
+    free(t->what);
+    free(t);
+}
+
+void tbl_unref(tbl *t)
+{
+    if (t && atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) == 1)
+        tbl_close(t);
+}
+
+const tbl_meta *tbl_get_meta(const tbl *t) { return &t->meta; }
+
+static int tbl_bad(const tbl *t, tind_err *err, const char *why)
+{
+    return err_set(err, TIND_ECORRUPT, "%s: metadata: %s", t->what, why);
+}
+
+static int tbl_section(tbl *t, const ctr_toc *toc, const char *name, uint64_t file_size, int required,
+                       tbl_range *r, tind_err *err)
+{
+    const ctr_section *s = ctr_find(toc, name);
+    r->offset = r->length = 0;
+    if (!s) {
+        if (required)
+            return err_set(err, TIND_ECORRUPT, "%s: no '%s' section", t->what, name);
+        return TIND_NOT_FOUND;
+    }
+    if (s->offset > file_size || s->length > file_size - s->offset)
+        return err_set(err, TIND_ECORRUPT, "%s: section '%s' outside the file", t->what, name);
+    r->offset = s->offset;
+    r->length = s->length;
+    return TIND_OK;
+}
+
+static int tbl_overlap(const tbl_range *a, const tbl_range *b)
+{
+    if (!a->length || !b->length)
+        return 0;
+    return a->offset < b->offset + b->length && b->offset < a->offset + a->length;
+}
+
+/* Cross-checks the properties against each other and the sections. */
+static int tbl_check_props(tbl *t, const tbl_props *p, uint32_t version, const tbl_range *meta_sec,
+                           tind_err *err)
+{
+    const tbl_meta *m = &p->meta;
+    if (p->format_version != version)
+        return tbl_bad(t, err, "format.version disagrees with the container");
+    if (p->index_partitioned > 1 || p->filter_partitioned > 1)
+        return tbl_bad(t, err, "bad partitioning flags");
+    if (p->filter_partitioned && (!p->index_partitioned || !p->has_filter))
+        return tbl_bad(t, err, "partitioned filter without a partitioned index or filter");
+    if (p->has_filter != (t->filter.length != 0))
+        return tbl_bad(t, err, "filter handle and filter section disagree");
+    if (m->data_bytes != t->data.length || m->index_bytes != t->index.length ||
+        m->filter_bytes != t->filter.length)
+        return tbl_bad(t, err, "section sizes disagree with the metadata");
+    if (tbl_overlap(&t->data, &t->index) || tbl_overlap(&t->data, &t->filter) ||
+        tbl_overlap(&t->index, &t->filter) || tbl_overlap(meta_sec, &t->data) ||
+        tbl_overlap(meta_sec, &t->index) || tbl_overlap(meta_sec, &t->filter))
+        return tbl_bad(t, err, "sections overlap");
+    if (m->tombstone_count > m->entry_count || m->data_block_count > m->entry_count ||
+        (m->entry_count == 0) != (m->data_block_count == 0))
+        return tbl_bad(t, err, "entry, tombstone and block counts disagree");
+    if (m->data_block_count > m->data_bytes / BLOCK_HEADER_SIZE)
+        return tbl_bad(t, err, "more data blocks than the data section can hold");
+    if (m->raw_key_bytes < m->entry_count || m->raw_key_bytes / TIND_MAX_KEY_SIZE > m->entry_count)
+        return tbl_bad(t, err, "raw key bytes disagree with the entry count");
+    if (m->compression > COMPRESSION_ZSTD || m->restart_interval == 0 || m->block_size == 0 ||
+        p->index_restart_interval == 0)
+        return tbl_bad(t, err, "bad block options");
+    if (m->entry_count) {
+        if (m->smallest_key.len == 0 || m->largest_key.len == 0 ||
+            m->smallest_key.len > TIND_MAX_KEY_SIZE || m->largest_key.len > TIND_MAX_KEY_SIZE)
+            return tbl_bad(t, err, "bad smallest or largest key");
+        if (key_cmp(m->smallest_key.data, m->smallest_key.len, m->largest_key.data, m->largest_key.len) > 0)
+            return tbl_bad(t, err, "smallest key after largest key");
+        if (m->min_seqno > m->max_seqno || m->max_seqno > SEQNO_MAX)
+            return tbl_bad(t, err, "bad seqno range");
+        if (p->index_partitioned &&
+            (p->index_partition_count == 0 || p->index_partition_count > m->data_block_count))
+            return tbl_bad(t, err, "bad index partition count");
+    } else {
+        if (m->smallest_key.len || m->largest_key.len || m->min_seqno || m->max_seqno ||
+            m->raw_value_bytes || p->has_filter || p->index_partition_count)
+            return tbl_bad(t, err, "an empty table with keys, seqnos, values or filters");
+    }
+    if (!p->index_partitioned && p->index_partition_count)
+        return tbl_bad(t, err, "partition count without partitions");
+    /* The top-level block ends its section; unpartitioned, it is the section. */
+    if (!tbl_in_range(&t->index, p->index_handle) ||
+        p->index_handle.offset + p->index_handle.size != t->index.offset + t->index.length ||
+        (!p->index_partitioned && p->index_handle.offset != t->index.offset))
+        return tbl_bad(t, err, "index handle does not end the index section");
+    if (p->has_filter &&
+        (!tbl_in_range(&t->filter, p->filter_handle) ||
+         p->filter_handle.offset + p->filter_handle.size != t->filter.offset + t->filter.length ||
+         (!p->filter_partitioned && p->filter_handle.offset != t->filter.offset)))
+        return tbl_bad(t, err, "filter handle does not end the filter section");
+    return TIND_OK;
+}
+
+/* Pins or warms one top-level block. */
+static int tbl_open_top(tbl *t, blk_handle h, const tbl_range *sec, int kind, int pin, tbl_bref *pinned,
+                        tind_err *err)
+{
+    tbl_bref r;
+    int rc = tbl_block_get(t, h, sec, kind, &r, err);
+    if (rc != TIND_OK)
+        return rc;
+    if (pin)
+        *pinned = r;
+    else
+        tbl_bref_release(t, &r);
+    return TIND_OK;
+}
+
+/* The last entry of the top-level index must be the table's largest key. */
+static int tbl_open_check_index(tbl *t, tind_err *err)
+{
+    tbl_bref top;
+    blk_iter it;
+    int rc = tbl_index_top(t, &top, err);
+    if (rc != TIND_OK)
+        return rc;
+    blk_iter_init(&it, &top.blk->b);
+    blk_iter_last(&it);
+    if (it.status != TIND_OK)
+        rc = tbl_err_at(t, err, TIND_ECORRUPT, t->index_handle.offset, "malformed index entries");
+    else if (it.valid != (t->meta.entry_count != 0) ||
+             (it.valid && key_cmp(it.key.data, it.key.len, t->meta.largest_key.data, t->meta.largest_key.len)))
+        rc = tbl_err_at(t, err, TIND_ECORRUPT, t->index_handle.offset,
+                        "last index entry disagrees with the largest key");
+    else if (it.valid && (it.seqno > SEQNO_MAX || it.seqno < t->meta.min_seqno))
+        rc = tbl_err_at(t, err, TIND_ECORRUPT, t->index_handle.offset,
+                        "last index entry has a seqno outside the table's range");
+    blk_iter_free(&it);
+    tbl_bref_release(t, &top);
+    return rc;
+}
+
+int tbl_open(fs *fsys, const char *path, const tbl_open_options *o, tbl **out, tind_err *err)
+{
+    tbl_open_options def;
+    ctr_toc *toc = NULL;
+    tbl_props props;
+    fs_file *f;
+    fdc_handle *fh = NULL;
+    uint64_t size;
+    tbl_range meta_sec;
+    uint8_t *raw = NULL;
+    size_t raw_len = 0;
+    int rc;
+
+    *out = NULL;
+    memset(&props, 0, sizeof props);
+    if (!o) {
+        memset(&def, 0, sizeof def);
+        o = &def;
+    }
+    tbl *t = calloc(1, sizeof *t);
+    if (!t)
+        return err_set(err, TIND_ENOMEM, "table %llu '%s': out of memory", (unsigned long long)o->file_id, path);
+    atomic_init(&t->refs, 1);
+    t->fsys = fsys;
+    t->file_id = o->file_id;
+    t->fds = o->fds;
+    t->bc = o->block_cache;
+    t->path = strdup(path);
+    size_t wn = strlen(path) + 48;
+    t->what = malloc(wn);
+    if (!t->path || !t->what) {
+        tbl_close(t);
+        return err_set(err, TIND_ENOMEM, "table %llu '%s': out of memory", (unsigned long long)o->file_id, path);
+    }
+    snprintf(t->what, wn, "table %llu '%s'", (unsigned long long)o->file_id, path);
+    if (t->bc)
+        t->cache_id = cache_new_id(t->bc);
+
+    if (!t->fds) {
+        rc = fs_open(fsys, path, FS_O_READ, &t->file, err);
+        if (rc != TIND_OK) {
+            t->file = NULL;
+            err_wrap(err, rc, "table %llu: ", (unsigned long long)o->file_id);
+            goto fail;
+        }
+    }
+    rc = tbl_file_acquire(t, &f, &fh, err);
+    if (rc != TIND_OK)
+        goto fail;
+    rc = fs_size(f, &size, err);
+    if (rc == TIND_OK) {
+        toc = malloc(sizeof *toc);
+        if (!toc)
+            rc = err_set(err, TIND_ENOMEM, "%s: out of memory", t->what);
+    }
+    if (rc == TIND_OK)
+        rc = ctr_read_toc(f, size, TABLE_FORMAT_VERSION, toc, t->what, err);
+    tbl_file_release(t, fh);
+    if (rc != TIND_OK)
+        goto fail;
+    t->meta.file_size = size;
+
+    if ((rc = tbl_section(t, toc, TBL_SECTION_DATA, size, 1, &t->data, err)) != TIND_OK ||
+        (rc = tbl_section(t, toc, TBL_SECTION_INDEX, size, 1, &t->index, err)) != TIND_OK ||
+        (rc = tbl_section(t, toc, TBL_SECTION_META, size, 1, &meta_sec, err)) != TIND_OK)
+        goto fail;
+    rc = tbl_section(t, toc, TBL_SECTION_FILTER, size, 0, &t->filter, err);
+    if (rc != TIND_OK && rc != TIND_NOT_FOUND)
+        goto fail;
+
+    /* The meta section is exactly one stored block. */
+    rc = tbl_file_acquire(t, &f, &fh, err);
+    if (rc != TIND_OK)
+        goto fail;
+    rc = blockio_read(f, (blk_handle){meta_sec.offset, meta_sec.length}, &raw, &raw_len, t->what, err);
+    tbl_file_release(t, fh);
+    if (rc != TIND_OK)
+        goto fail;
+    rc = tbl_props_decode(raw, raw_len, &props, t->what, err);
+    free(raw);
+    if (rc != TIND_OK)
+        goto fail;
+    rc = tbl_check_props(t, &props, toc->version, &meta_sec, err);
+    uint64_t file_size = t->meta.file_size;
+    t->meta = props.meta; /* takes the keys */
+    t->meta.file_size = file_size;
+    if (rc != TIND_OK)
+        goto fail;
+    t->index_partitioned = (int)props.index_partitioned;
+    t->index_partition_count = props.index_partition_count;
+    t->filter_partitioned = (int)props.filter_partitioned;
+    t->has_filter = props.has_filter;
+    t->index_handle = props.index_handle;
+    t->filter_handle = props.filter_handle;
+
+    int pin = o->pin_index_and_filter || !t->bc;
+    rc = tbl_open_top(t, t->index_handle, &t->index, TBL_KIND_BLOCK, pin, &t->index_pin, err);
+    if (rc == TIND_OK && t->has_filter)
+        rc = tbl_open_top(t, t->filter_handle, &t->filter,
+                          t->filter_partitioned ? TBL_KIND_BLOCK : TBL_KIND_FILTER, pin, &t->filter_pin, err);
+    if (rc == TIND_OK)
+        rc = tbl_open_check_index(t, err);
+    if (rc != TIND_OK)
+        goto fail;
+    free(toc);
+    *out = t;
+    return TIND_OK;
+
+fail:
+    free(toc);
+    tbl_close(t);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ verify */
+
+typedef struct tbl_vstate {
+    tbuf prev_key;
+    uint64_t prev_seqno;
+    int have_prev;
+    uint64_t entries, tombstones, blocks, key_bytes, value_bytes, min_seqno, max_seqno;
+    uint64_t next_data;       /* where the next data block must start */
+} tbl_vstate;
+
+/* Checks one data block against its index entry (ikey = its last key). */
+static int tbl_verify_data(tbl *t, tbl_vstate *v, blk_handle h, const blk_iter *ix, const tbl_block *filter,
+                           tind_err *err)
+{
+    tbl_block *b;
+    blk_iter it;
+    int rc;
+    if (h.offset != v->next_data)
+        return tbl_err_at(t, err, TIND_ECORRUPT, h.offset, "data block not where the previous one ended (%llu)",
+                          (unsigned long long)v->next_data);
+    rc = tbl_load(t, h, &t->data, TBL_KIND_BLOCK, &b, err);
+    if (rc != TIND_OK)
+        return rc;
+    v->next_data = h.offset + h.size;
+    v->blocks++;
+    blk_iter_init(&it, &b->b);
+    for (blk_iter_first(&it); it.valid; blk_iter_next(&it)) {
+        if (v->have_prev &&
+            ikey_cmp(v->prev_key.data, v->prev_key.len, v->prev_seqno, it.key.data, it.key.len, it.seqno) >= 0) {
+            rc = tbl_err_at(t, err, TIND_ECORRUPT, h.offset, "entry out of internal order");
+            goto out;
+        }
+        if (it.key.len == 0 || it.key.len > TIND_MAX_KEY_SIZE || it.seqno > SEQNO_MAX) {
+            rc = tbl_err_at(t, err, TIND_ECORRUPT, h.offset, "entry with a bad key length or seqno");
+            goto out;
+        }
+        if (!v->have_prev && key_cmp(it.key.data, it.key.len, t->meta.smallest_key.data,
+                                     t->meta.smallest_key.len) != 0) {
+            rc = tbl_err_at(t, err, TIND_ECORRUPT, h.offset, "first key differs from the smallest key");
+            goto out;
+        }
+        if (filter && !bloom_may_contain(filter->raw, filter->raw_len, hash64(it.key.data, it.key.len))) {
+            rc = tbl_err_at(t, err, TIND_ECORRUPT, h.offset, "a key is missing from its filter");
+            goto out;
+        }
+        if (tbuf_set(&v->prev_key, it.key.data, it.key.len)) {
+            rc = tbl_err_at(t, err, TIND_ENOMEM, h.offset, "out of memory");
+            goto out;
+        }
+        v->prev_seqno = it.seqno;
+        v->have_prev = 1;
+        v->entries++;
+        v->tombstones += tbl_type_is_delete(it.type);
+        v->key_bytes += it.key.len;
+        v->value_bytes += it.value_len;
+        if (it.seqno < v->min_seqno)
+            v->min_seqno = it.seqno;
+        if (it.seqno > v->max_seqno)
+            v->max_seqno = it.seqno;
+    }
+    if (it.status != TIND_OK) {
+        rc = tbl_err_at(t, err, TIND_ECORRUPT, h.offset, "malformed data block entries");
+        goto out;
+    }
+    if (!v->have_prev || b->b.restart_count == 0 ||
+        ikey_cmp(v->prev_key.data, v->prev_key.len, v->prev_seqno, ix->key.data, ix->key.len, ix->seqno) != 0) {
+        rc = tbl_err_at(t, err, TIND_ECORRUPT, h.offset, "last entry differs from its index entry");
+        goto out;
+    }
+    rc = TIND_OK;
+out:
+    blk_iter_free(&it);
+    tbl_block_free(b);
+    return rc;
+}
+
+/* Walks one leaf index block (the whole index or one partition). */
+static int tbl_verify_leaf(tbl *t, tbl_vstate *v, const tbl_block *leaf, uint64_t leaf_offset,
+                           const tbl_block *filter, tind_err *err)
+{
+    blk_iter ix;
+    blk_handle h;
+    int rc = TIND_OK;
+    blk_iter_init(&ix, &leaf->b);
+    for (blk_iter_first(&ix); ix.valid && rc == TIND_OK; blk_iter_next(&ix)) {
+        rc = tbl_value_handle(t, &ix, leaf_offset, &h, err);
+        if (rc == TIND_OK)
+            rc = tbl_verify_data(t, v, h, &ix, filter, err);
+    }
+    if (rc == TIND_OK && ix.status != TIND_OK)
+        rc = tbl_err_at(t, err, TIND_ECORRUPT, leaf_offset, "malformed index entries");
+    blk_iter_free(&ix);
+    return rc;
+}
+
+int tbl_verify(tbl *t, tind_err *err)
+{
+    tbl_vstate v;
+    tbl_block *top = NULL, *ftop = NULL, *part = NULL, *fpart = NULL;
+    blk_iter ti, fi;
+    int rc;
+
+    memset(&v, 0, sizeof v);
+    v.min_seqno = UINT64_MAX;
+    v.next_data = t->data.offset;
+    blk_iter_init(&ti, NULL);
+    blk_iter_init(&fi, NULL);
+    rc = tbl_load(t, t->index_handle, &t->index, TBL_KIND_BLOCK, &top, err);
+    if (rc == TIND_OK && t->has_filter)
+        rc = tbl_load(t, t->filter_handle, &t->filter, t->filter_partitioned ? TBL_KIND_BLOCK : TBL_KIND_FILTER,
+                      &ftop, err);
+    if (rc != TIND_OK)
+        goto out;
+    if (!t->index_partitioned) {
+        rc = tbl_verify_leaf(t, &v, top, t->index_handle.offset, ftop, err);
+    } else {
+        uint64_t next_part = t->index.offset, next_fpart = t->filter.offset, parts = 0;
+        blk_handle h, fh;
+        blk_iter_init(&ti, &top->b);
+        if (t->filter_partitioned) {
+            blk_iter_init(&fi, &ftop->b);
+            blk_iter_first(&fi);
+        }
+        for (blk_iter_first(&ti); ti.valid && rc == TIND_OK; blk_iter_next(&ti)) {
+            const tbl_block *filter = t->filter_partitioned ? NULL : ftop;
+            parts++;
+            rc = tbl_value_handle(t, &ti, t->index_handle.offset, &h, err);
+            if (rc != TIND_OK)
+                break;
+            if (h.offset != next_part) {
+                rc = tbl_err_at(t, err, TIND_ECORRUPT, h.offset, "index partition not where the previous ended");
+                break;
+            }
+            next_part = h.offset + h.size;
+            if ((rc = tbl_load(t, h, &t->index, TBL_KIND_BLOCK, &part, err)) != TIND_OK)
+                break;
+            if (t->filter_partitioned) {
+                if (!fi.valid ||
+                    ikey_cmp(fi.key.data, fi.key.len, fi.seqno, ti.key.data, ti.key.len, ti.seqno) != 0) {
+                    rc = tbl_err_at(t, err, TIND_ECORRUPT, t->filter_handle.offset,
+                                    "filter index disagrees with the index");
+                    break;
+                }
+                if ((rc = tbl_value_handle(t, &fi, t->filter_handle.offset, &fh, err)) != TIND_OK)
+                    break;
+                if (fh.offset != next_fpart) {
+                    rc = tbl_err_at(t, err, TIND_ECORRUPT, fh.offset,
+                                    "filter partition not where the previous ended");
+                    break;
+                }
+                next_fpart = fh.offset + fh.size;
+                if ((rc = tbl_load(t, fh, &t->filter, TBL_KIND_FILTER, &fpart, err)) != TIND_OK)
+                    break;
+                filter = fpart;
+                blk_iter_next(&fi);
+            }
+            uint64_t before = v.entries;
+            rc = tbl_verify_leaf(t, &v, part, h.offset, filter, err);
+            if (rc == TIND_OK && (v.entries == before ||
+                                  ikey_cmp(v.prev_key.data, v.prev_key.len, v.prev_seqno, ti.key.data,
+                                           ti.key.len, ti.seqno) != 0))
+                rc = tbl_err_at(t, err, TIND_ECORRUPT, h.offset, "partition's last key differs from its top entry");
+            tbl_block_free(part);
+            tbl_block_free(fpart);
+            part = fpart = NULL;
+        }
+        if (rc == TIND_OK && (ti.status != TIND_OK || fi.status != TIND_OK))
+            rc = tbl_err_at(t, err, TIND_ECORRUPT, t->index_handle.offset, "malformed top-level entries");
+        if (rc == TIND_OK && (next_part != t->index_handle.offset || parts != t->index_partition_count))
+            rc = tbl_err_at(t, err, TIND_ECORRUPT, t->index_handle.offset,
+                            "index partitions do not fill the index section");
+        if (rc == TIND_OK && t->filter_partitioned && (fi.valid || next_fpart != t->filter_handle.offset))
+            rc = tbl_err_at(t, err, TIND_ECORRUPT, t->filter_handle.offset,
+                            "filter partitions disagree with the index partitions");
+    }
+    if (rc != TIND_OK)
+        goto out;
+    if (v.next_data != t->data.offset + t->data.length)
+        rc = tbl_err_at(t, err, TIND_ECORRUPT, v.next_data, "data blocks do not fill the data section");
+    else if (v.entries != t->meta.entry_count || v.tombstones != t->meta.tombstone_count ||
+             v.blocks != t->meta.data_block_count || v.key_bytes != t->meta.raw_key_bytes ||
+             v.value_bytes != t->meta.raw_value_bytes ||
+             (v.entries && (v.min_seqno != t->meta.min_seqno || v.max_seqno != t->meta.max_seqno)))
+        rc = err_set(err, TIND_ECORRUPT, "%s: counts disagree with the metadata", t->what);
+    else if (v.entries && key_cmp(v.prev_key.data, v.prev_key.len, t->meta.largest_key.data,
+                                  t->meta.largest_key.len) != 0)
+        rc = err_set(err, TIND_ECORRUPT, "%s: last key differs from the largest key", t->what);
+out:
+    blk_iter_free(&ti);
+    blk_iter_free(&fi);
+    tbl_block_free(top);
+    tbl_block_free(ftop);
+    tbl_block_free(part);
+    tbl_block_free(fpart);
+    tbuf_free(&v.prev_key);
+    return rc;
+}

@@ -1,0 +1,593 @@
+/*
+ * journal.c -- the journal writer and the replay decoder (format and rules
+ * in journal.h; byte-exact in docs/FORMAT.md).
+ *
+ * Writer invariants
+ *   - size is the file's length: the 28-byte header plus every record whose
+ *     single fs_write succeeded. Records are written at offset size, never
+ *     elsewhere, so the file is always header + whole records + (after a
+ *     failed write or a crash) at most one partial record.
+ *   - Once a write or sync fails, `failed` holds that status and the writer
+ *     refuses everything but jrn_close: after a failed fsync the kernel may
+ *     already have dropped the dirty pages, so retrying could report success
+ *     for data that is gone.
+ *   - The file header is synced before jrn_writer_open returns, so a journal
+ *     holding records always has a durable header: a damaged header in a file
+ *     longer than the header is corruption, not a crash artefact.
+ *
+ * Replay is one pass over the file held in memory: verify, decompress, hand
+ * to the callback, advance. The first record that does not verify ends the
+ * pass; whether it is a torn tail or corruption is decided by scanning the
+ * rest of the file for any record that does verify (see jrn_scan_valid).
+ *
+ * Thread-safety: a writer belongs to one thread at a time; replay shares
+ * nothing.
+ */
+#include "journal/journal.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "format/compress.h"
+#include "util/buf.h"
+#include "util/coding.h"
+#include "util/hash.h"
+
+/* A reusable record buffer that grew past this is released after the write,
+ * so one huge batch does not pin its size for the life of the journal. */
+#define JRN_BUF_KEEP (1u << 20)
+
+/* An LZ4 block decodes to at most ~255 times its size; a record claiming a
+ * larger raw length is corrupt (and must not make replay allocate it). */
+#define JRN_LZ4_MAX_RATIO 255u
+
+/* Offsets inside the file header and the record header (FROZEN). */
+enum {
+    JRN_FH_VERSION = 8,
+    JRN_FH_NUMBER = 12,
+    JRN_FH_CHECKSUM = 20,
+
+    JRN_RH_MARKER = 0,
+    JRN_RH_STORED_LEN = 4,
+    JRN_RH_FLAGS = 8,
+    JRN_RH_RAW_LEN = 9,
+    JRN_RH_FIRST_SEQNO = 13,
+    JRN_RH_COUNT = 21,
+    JRN_RH_CHECKSUM = 25,
+};
+
+_Static_assert(JRN_RH_CHECKSUM + 8 == JRN_RECORD_HEADER_SIZE, "record header layout");
+_Static_assert(JRN_FH_CHECKSUM + 8 == JRN_FILE_HEADER_SIZE, "file header layout");
+
+struct jrn_writer {
+    fs *fsys;
+    fs_file *file;
+    char *path;
+    uint64_t number;
+    uint64_t size;            /* file length: header + whole records */
+    uint64_t synced_size;     /* size at the last successful sync */
+    int synced_mode;          /* FS_SYNC_DATA or FS_SYNC_ALL: strength of that sync */
+    uint64_t last_seqno;      /* last seqno appended (valid when has_last) */
+    int has_last;
+    uint32_t compress_threshold;
+    int failed;               /* status of the first failed write/sync; 0 = healthy */
+    tbuf buf;                 /* header + payload of the record being written */
+};
+
+/* ------------------------------------------------------------------ encoding */
+
+static uint64_t jrn_record_checksum(const uint8_t *header, const uint8_t *payload, size_t stored_len)
+{
+    hash64_stream s;
+    hash64_begin(&s);
+    hash64_update(&s, header, JRN_RH_CHECKSUM);
+    if (stored_len)
+        hash64_update(&s, payload, stored_len);
+    return hash64_end(&s);
+}
+
+static void jrn_encode_file_header(uint8_t *h, uint64_t number)
+{
+    memcpy(h, JRN_FILE_MAGIC, JRN_FILE_MAGIC_LEN);
+    enc_u32(h + JRN_FH_VERSION, JRN_FORMAT_VERSION);
+    enc_u64(h + JRN_FH_NUMBER, number);
+    enc_u64(h + JRN_FH_CHECKSUM, hash64(h, JRN_FH_CHECKSUM));
+}
+
+/* ------------------------------------------------------------------ names */
+
+int jrn_path(const char *dir, uint64_t number, char *buf, size_t bufsize)
+{
+    if (!buf || bufsize == 0)
+        return TIND_EINVAL;
+    int n = snprintf(buf, bufsize, "%s/%08" PRIu64 JRN_FILE_SUFFIX, dir, number);
+    return n < 0 || (size_t)n >= bufsize ? TIND_EINVAL : TIND_OK;
+}
+
+int jrn_parse_name(const char *name, uint64_t *number)
+{
+    const size_t suffix = sizeof JRN_FILE_SUFFIX - 1;
+    size_t len = strlen(name);
+    if (len < 8 + suffix || len > 20 + suffix || strcmp(name + len - suffix, JRN_FILE_SUFFIX) != 0)
+        return 0;
+    size_t digits = len - suffix;
+    uint64_t v = 0;
+    for (size_t i = 0; i < digits; i++) {
+        if (name[i] < '0' || name[i] > '9')
+            return 0;
+        unsigned d = (unsigned)(name[i] - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return 0;
+        v = v * 10 + d;
+    }
+    /* only the canonical spelling: "000000001.jrn" is not journal 1 */
+    char canon[32];
+    int n = snprintf(canon, sizeof canon, "%08" PRIu64, v);
+    if (n < 0 || (size_t)n != digits || memcmp(canon, name, digits) != 0)
+        return 0;
+    *number = v;
+    return 1;
+}
+
+static int jrn_cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+int jrn_list(fs *fsys, const char *dir, uint64_t **numbers, size_t *count, tind_err *err)
+{
+    *numbers = NULL;
+    *count = 0;
+    char **names = NULL;
+    size_t n = 0;
+    int rc = fs_list(fsys, dir, &names, &n, err);
+    if (rc) {
+        err_wrap(err, rc, "journal folder '%s'", dir);
+        return rc;
+    }
+    uint64_t *out = n ? malloc(n * sizeof *out) : NULL;
+    if (n && !out) {
+        fs_list_free(names, n);
+        return err_set(err, TIND_ENOMEM, "journal folder '%s': out of memory listing %zu names", dir, n);
+    }
+    size_t found = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t v;
+        if (jrn_parse_name(names[i], &v))
+            out[found++] = v;
+    }
+    fs_list_free(names, n);
+    if (!found) {
+        free(out);
+        return TIND_OK;
+    }
+    qsort(out, found, sizeof *out, jrn_cmp_u64);
+    *numbers = out;
+    *count = found;
+    return TIND_OK;
+}
+
+/* ------------------------------------------------------------------ writer */
+
+int jrn_writer_open(fs *fsys, const char *dir, uint64_t number, const jrn_options *opts, jrn_writer **out,
+                    tind_err *err)
+{
+    if (!out)
+        return err_set(err, TIND_EINVAL, "jrn_writer_open: no output handle");
+    *out = NULL;
+    if (!fsys || !dir)
+        return err_set(err, TIND_EINVAL, "jrn_writer_open: no file system or folder");
+    jrn_writer *w = calloc(1, sizeof *w);
+    size_t path_size = strlen(dir) + 32;
+    char *path = malloc(path_size);
+    if (!w || !path) {
+        free(w);
+        free(path);
+        return err_set(err, TIND_ENOMEM, "journal %" PRIu64 ": out of memory", number);
+    }
+    jrn_path(dir, number, path, path_size);
+    w->fsys = fsys;
+    w->path = path;
+    w->number = number;
+    w->compress_threshold = opts ? opts->compress_threshold : 0;
+
+    int rc = fs_open(fsys, path, FS_O_WRITE | FS_O_CREATE | FS_O_EXCL, &w->file, err);
+    if (rc) {
+        err_wrap(err, rc, "journal %" PRIu64 ": create", number);
+        free(path);
+        free(w);
+        return rc;
+    }
+    uint8_t header[JRN_FILE_HEADER_SIZE];
+    jrn_encode_file_header(header, number);
+    const char *step = "write header";
+    rc = fs_write(w->file, header, sizeof header, 0, err);
+    if (!rc) {
+        step = "sync header";
+        rc = fs_sync(w->file, FS_SYNC_DATA, err);
+    }
+    if (!rc) {
+        step = "sync folder";
+        rc = fs_sync_dir(fsys, dir, err);
+    }
+    if (rc) {
+        err_wrap(err, rc, "journal %" PRIu64 ": %s", number, step);
+        fs_close(w->file, NULL);
+        fs_unlink(fsys, path, NULL);   /* best effort; a leftover replays as empty */
+        free(path);
+        free(w);
+        return rc;
+    }
+    w->size = JRN_FILE_HEADER_SIZE;
+    w->synced_size = w->size;
+    w->synced_mode = FS_SYNC_DATA;
+    *out = w;
+    return TIND_OK;
+}
+
+static int jrn_refuse(const jrn_writer *w, tind_err *err)
+{
+    return err_set(err, TIND_EPOISONED, "journal '%s': refused: an earlier write or sync failed (%s)", w->path,
+                   tind_strerror(w->failed));
+}
+
+/* Fills w->buf with the record: header, then the payload (compressed when
+ * that pays). Returns TIND_OK or TIND_ENOMEM; nothing is written. */
+static int jrn_build_record(jrn_writer *w, uint64_t first_seqno, uint32_t count, const uint8_t *payload,
+                            size_t len)
+{
+    tbuf *b = &w->buf;
+    tbuf_reset(b);
+    uint8_t flags = 0;
+    if (tbuf_reserve(b, JRN_RECORD_HEADER_SIZE))
+        return TIND_ENOMEM;
+    b->len = JRN_RECORD_HEADER_SIZE;
+    if (w->compress_threshold && len >= w->compress_threshold) {
+        /* TIND_ETOOBIG (beyond LZ4's input limit) or TIND_ENOMEM: store raw */
+        int rc = compress_bytes(COMPRESSION_LZ4, 0, payload, len, b);
+        if (rc == TIND_OK && b->len - JRN_RECORD_HEADER_SIZE <= len - len / 8)
+            flags = JRN_FLAG_LZ4;
+        else
+            b->len = JRN_RECORD_HEADER_SIZE;
+    }
+    if (!flags && tbuf_append(b, payload, len))
+        return TIND_ENOMEM;
+    uint8_t *h = b->data;
+    size_t stored = b->len - JRN_RECORD_HEADER_SIZE;
+    enc_u32(h + JRN_RH_MARKER, JRN_RECORD_MARKER);
+    enc_u32(h + JRN_RH_STORED_LEN, (uint32_t)stored);
+    h[JRN_RH_FLAGS] = flags;
+    enc_u32(h + JRN_RH_RAW_LEN, (uint32_t)len);
+    enc_u64(h + JRN_RH_FIRST_SEQNO, first_seqno);
+    enc_u32(h + JRN_RH_COUNT, count);
+    enc_u64(h + JRN_RH_CHECKSUM, jrn_record_checksum(h, h + JRN_RECORD_HEADER_SIZE, stored));
+    return TIND_OK;
+}
+
+int jrn_append(jrn_writer *w, uint64_t first_seqno, uint32_t count, const void *payload, size_t len,
+               tind_err *err)
+{
+    if (!w)
+        return err_set(err, TIND_EINVAL, "jrn_append: no journal");
+    if (w->failed)
+        return jrn_refuse(w, err);
+    if (count == 0)
+        return err_set(err, TIND_EINVAL, "journal '%s': record with no entries", w->path);
+    if (first_seqno > UINT64_MAX - (count - 1))
+        return err_set(err, TIND_EINVAL, "journal '%s': seqnos %" PRIu64 " + %" PRIu32 " overflow", w->path,
+                       first_seqno, count);
+    if (w->has_last && first_seqno <= w->last_seqno)
+        return err_set(err, TIND_EINVAL, "journal '%s': seqno %" PRIu64 " does not follow %" PRIu64, w->path,
+                       first_seqno, w->last_seqno);
+    if (len > JRN_MAX_PAYLOAD)
+        return err_set(err, TIND_ETOOBIG, "journal '%s': record payload of %zu bytes exceeds %u", w->path, len,
+                       JRN_MAX_PAYLOAD);
+    if (len && !payload)
+        return err_set(err, TIND_EINVAL, "journal '%s': no payload", w->path);
+
+    int rc = jrn_build_record(w, first_seqno, count, payload, len);
+    if (rc)
+        return err_set(err, rc, "journal '%s': out of memory assembling a record of %zu bytes", w->path, len);
+    rc = fs_write(w->file, w->buf.data, w->buf.len, w->size, err);
+    if (rc) {
+        w->failed = rc;
+        err_wrap(err, rc, "journal %" PRIu64 ": append of %zu bytes at offset %" PRIu64, w->number, w->buf.len,
+                 w->size);
+        return rc;
+    }
+    w->size += w->buf.len;
+    w->last_seqno = first_seqno + (count - 1);
+    w->has_last = 1;
+    if (w->buf.cap > JRN_BUF_KEEP)
+        tbuf_free(&w->buf);
+    return TIND_OK;
+}
+
+int jrn_sync(jrn_writer *w, int mode, tind_err *err)
+{
+    if (!w)
+        return err_set(err, TIND_EINVAL, "jrn_sync: no journal");
+    if (mode != FS_SYNC_DATA && mode != FS_SYNC_ALL)
+        return err_set(err, TIND_EINVAL, "journal '%s': sync mode %d", w->path, mode);
+    if (w->failed)
+        return jrn_refuse(w, err);
+    if (w->size == w->synced_size && mode <= w->synced_mode)
+        return TIND_OK;
+    int rc = fs_sync(w->file, mode, err);
+    if (rc) {
+        w->failed = rc;
+        err_wrap(err, rc, "journal %" PRIu64 ": sync", w->number);
+        return rc;
+    }
+    w->synced_size = w->size;
+    w->synced_mode = mode;
+    return TIND_OK;
+}
+
+uint64_t jrn_size(const jrn_writer *w) { return w ? w->size : 0; }
+uint64_t jrn_number(const jrn_writer *w) { return w ? w->number : 0; }
+int jrn_failed(const jrn_writer *w) { return w ? w->failed != 0 : 0; }
+
+int jrn_close(jrn_writer *w, tind_err *err)
+{
+    if (!w)
+        return TIND_OK;
+    int rc = fs_close(w->file, err);
+    if (rc)
+        err_wrap(err, rc, "journal %" PRIu64 ": close", w->number);
+    tbuf_free(&w->buf);
+    free(w->path);
+    free(w);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ replay */
+
+/* Why the bytes at an offset are not a record that verifies. */
+enum jrn_record_state {
+    JRN_REC_OK = 0,
+    JRN_REC_SHORT_HEADER,   /* fewer than 33 bytes left */
+    JRN_REC_NO_MARKER,
+    JRN_REC_PAST_END,       /* the stored length runs past the end of the file */
+    JRN_REC_CHECKSUM,
+};
+
+static const char *jrn_state_text(int state)
+{
+    switch (state) {
+    case JRN_REC_SHORT_HEADER: return "incomplete record header";
+    case JRN_REC_NO_MARKER:    return "no record marker";
+    case JRN_REC_PAST_END:     return "payload runs past the end of the file";
+    case JRN_REC_CHECKSUM:     return "checksum mismatch";
+    default:                   return "ok";
+    }
+}
+
+typedef struct jrn_record {
+    uint32_t stored_len;
+    uint8_t flags;
+    uint32_t raw_len;
+    uint64_t first_seqno;
+    uint32_t count;
+    const uint8_t *payload;
+} jrn_record;
+
+/* Checks the record at off (off <= len) without reading outside data[0, len). */
+static int jrn_check_record(const uint8_t *data, size_t len, size_t off, jrn_record *r)
+{
+    if (len - off < JRN_RECORD_HEADER_SIZE)
+        return JRN_REC_SHORT_HEADER;
+    const uint8_t *h = data + off;
+    if (dec_u32(h + JRN_RH_MARKER) != JRN_RECORD_MARKER)
+        return JRN_REC_NO_MARKER;
+    r->stored_len = dec_u32(h + JRN_RH_STORED_LEN);
+    if (r->stored_len > len - off - JRN_RECORD_HEADER_SIZE)
+        return JRN_REC_PAST_END;
+    r->flags = h[JRN_RH_FLAGS];
+    r->raw_len = dec_u32(h + JRN_RH_RAW_LEN);
+    r->first_seqno = dec_u64(h + JRN_RH_FIRST_SEQNO);
+    r->count = dec_u32(h + JRN_RH_COUNT);
+    r->payload = h + JRN_RECORD_HEADER_SIZE;
+    if (jrn_record_checksum(h, r->payload, r->stored_len) != dec_u64(h + JRN_RH_CHECKSUM))
+        return JRN_REC_CHECKSUM;
+    return JRN_REC_OK;
+}
+
+/* The first offset in [from, len) holding a record that verifies and whose
+ * first seqno is at least min_seqno, or SIZE_MAX. A genuine later record
+ * always qualifies (seqnos increase through a journal); the seqno bound
+ * keeps an older record embedded in a user value from turning a torn tail
+ * into a false corruption report. */
+static size_t jrn_scan_valid(const uint8_t *data, size_t len, size_t from, uint64_t min_seqno)
+{
+    const uint8_t first_marker_byte = (uint8_t)(JRN_RECORD_MARKER & 0xFF);
+    size_t p = from;
+    while (p < len && len - p >= JRN_RECORD_HEADER_SIZE) {
+        const uint8_t *hit = memchr(data + p, first_marker_byte, len - p - JRN_RECORD_HEADER_SIZE + 1);
+        if (!hit)
+            break;
+        p = (size_t)(hit - data);
+        jrn_record r;
+        if (jrn_check_record(data, len, p, &r) == JRN_REC_OK && r.count > 0 && r.first_seqno >= min_seqno)
+            return p;
+        p++;
+    }
+    return SIZE_MAX;
+}
+
+/* The replay pass. name is used in messages; when check_number is set, the
+ * header's journal number must equal expect_number. */
+static int jrn_decode(const char *name, const uint8_t *data, size_t len, int check_number, uint64_t expect_number,
+                      jrn_replay_fn cb, void *ctx, jrn_replay_result *res, tind_err *err)
+{
+    memset(res, 0, sizeof *res);
+    if (len == 0)
+        return TIND_OK;
+    if (len < JRN_FILE_HEADER_SIZE) {
+        /* the creation itself was torn: the header never became durable */
+        res->tail_bytes = len;
+        res->truncated = 1;
+        return TIND_OK;
+    }
+    const char *bad = NULL;
+    if (memcmp(data, JRN_FILE_MAGIC, JRN_FILE_MAGIC_LEN) != 0)
+        bad = "bad magic (not a tind journal)";
+    else if (hash64(data, JRN_FH_CHECKSUM) != dec_u64(data + JRN_FH_CHECKSUM))
+        bad = "checksum mismatch";
+    if (bad) {
+        /* The writer syncs the header before the first record can exist, so
+         * only a file holding nothing but a header may have a torn one. */
+        if (len == JRN_FILE_HEADER_SIZE) {
+            res->tail_bytes = len;
+            res->truncated = 1;
+            return TIND_OK;
+        }
+        return err_set(err, TIND_ECORRUPT, "journal %s: file header: %s", name, bad);
+    }
+    uint32_t version = dec_u32(data + JRN_FH_VERSION);
+    if (version != JRN_FORMAT_VERSION)
+        return err_set(err, version > JRN_FORMAT_VERSION ? TIND_EVERSION : TIND_ECORRUPT,
+                       "journal %s: format version %" PRIu32 " (this build reads %u)", name, version,
+                       JRN_FORMAT_VERSION);
+    res->number = dec_u64(data + JRN_FH_NUMBER);
+    if (check_number && res->number != expect_number)
+        return err_set(err, TIND_ECORRUPT, "journal %s: file header names journal %" PRIu64, name, res->number);
+    res->valid_bytes = JRN_FILE_HEADER_SIZE;
+
+    int rc = TIND_OK;
+    uint8_t *raw = NULL;
+    size_t raw_cap = 0;
+    size_t off = JRN_FILE_HEADER_SIZE;
+    while (off < len) {
+        jrn_record r;
+        int state = jrn_check_record(data, len, off, &r);
+        if (state != JRN_REC_OK) {
+            size_t later = SIZE_MAX;
+            if (!res->records)
+                later = jrn_scan_valid(data, len, off + 1, 0);
+            else if (res->last_seqno < UINT64_MAX)
+                later = jrn_scan_valid(data, len, off + 1, res->last_seqno + 1);
+            if (later != SIZE_MAX) {
+                rc = err_set(err, TIND_ECORRUPT,
+                             "journal %s: record at offset %zu: %s, followed by valid records (the next at offset %zu)",
+                             name, off, jrn_state_text(state), later);
+                goto out;
+            }
+            res->tail_bytes = len - off;
+            res->truncated = 1;
+            break;
+        }
+        /* the record verifies, so it was written whole: a broken rule is corruption */
+        const char *why = NULL;
+        if (r.flags & ~JRN_FLAG_LZ4)
+            why = "unknown flags";
+        else if (!(r.flags & JRN_FLAG_LZ4) && r.raw_len != r.stored_len)
+            why = "raw length differs from the stored length of an uncompressed payload";
+        else if ((r.flags & JRN_FLAG_LZ4) && (uint64_t)r.raw_len > (uint64_t)r.stored_len * JRN_LZ4_MAX_RATIO + 16)
+            why = "raw length beyond what LZ4 can encode in the stored length";
+        else if (r.count == 0)
+            why = "entry count 0";
+        else if (r.first_seqno > UINT64_MAX - (r.count - 1))
+            why = "seqnos overflow";
+        else if (res->records && r.first_seqno <= res->last_seqno)
+            why = "seqno does not follow the previous record's";
+        if (why) {
+            rc = err_set(err, TIND_ECORRUPT,
+                         "journal %s: record at offset %zu (first seqno %" PRIu64 ", %" PRIu32 " entries): %s", name,
+                         off, r.first_seqno, r.count, why);
+            goto out;
+        }
+        const uint8_t *payload = r.payload;
+        size_t payload_len = r.stored_len;
+        if (r.flags & JRN_FLAG_LZ4) {
+            if (raw_cap < r.raw_len || !raw) {
+                free(raw);
+                raw_cap = r.raw_len ? r.raw_len : 1;
+                raw = malloc(raw_cap);
+                if (!raw) {
+                    rc = err_set(err, TIND_ENOMEM, "journal %s: record at offset %zu: out of memory (%" PRIu32 " bytes)",
+                                 name, off, r.raw_len);
+                    goto out;
+                }
+            }
+            rc = decompress_bytes(COMPRESSION_LZ4, r.payload, r.stored_len, raw, r.raw_len, err);
+            if (rc) {
+                err_wrap(err, rc, "journal %s: record at offset %zu", name, off);
+                goto out;
+            }
+            payload = raw;
+            payload_len = r.raw_len;
+        }
+        if (cb) {
+            rc = cb(ctx, r.first_seqno, r.count, payload, payload_len);
+            if (rc) {
+                err_set(err, rc, "journal %s: record at offset %zu (seqnos %" PRIu64 "..%" PRIu64 "): replay stopped: %s",
+                        name, off, r.first_seqno, r.first_seqno + (r.count - 1), tind_strerror(rc));
+                goto out;
+            }
+        }
+        if (!res->records)
+            res->first_seqno = r.first_seqno;
+        res->records++;
+        res->last_seqno = r.first_seqno + (r.count - 1);
+        off += JRN_RECORD_HEADER_SIZE + (size_t)r.stored_len;
+        res->valid_bytes = off;
+    }
+out:
+    free(raw);
+    return rc;
+}
+
+int jrn_replay_buffer(const uint8_t *data, size_t len, jrn_replay_fn cb, void *ctx, jrn_replay_result *result,
+                      tind_err *err)
+{
+    jrn_replay_result local;
+    if (!data && len)
+        return err_set(err, TIND_EINVAL, "jrn_replay_buffer: no data");
+    return jrn_decode("(in memory)", data, len, 0, 0, cb, ctx, result ? result : &local, err);
+}
+
+static int jrn_cut_tail(fs *fsys, const char *path, uint64_t valid_bytes, tind_err *err)
+{
+    fs_file *f = NULL;
+    int rc = fs_open(fsys, path, FS_O_WRITE, &f, err);
+    if (rc)
+        return rc;
+    rc = fs_truncate(f, valid_bytes, err);
+    if (!rc)
+        rc = fs_sync(f, FS_SYNC_ALL, err);
+    int crc = fs_close(f, rc ? NULL : err);
+    return rc ? rc : crc;
+}
+
+int jrn_replay(fs *fsys, const char *path, jrn_replay_fn cb, void *ctx, int truncate_torn_tail,
+               jrn_replay_result *result, tind_err *err)
+{
+    jrn_replay_result local;
+    jrn_replay_result *res = result ? result : &local;
+    memset(res, 0, sizeof *res);
+    if (!fsys || !path)
+        return err_set(err, TIND_EINVAL, "jrn_replay: no file system or path");
+    uint8_t *data = NULL;
+    size_t len = 0;
+    int rc = fs_read_all(fsys, path, &data, &len, err);
+    if (rc) {
+        err_wrap(err, rc, "journal");
+        return rc;
+    }
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    uint64_t expect = 0;
+    int check_number = jrn_parse_name(base, &expect);
+    rc = jrn_decode(path, data, len, check_number, expect, cb, ctx, res, err);
+    free(data);
+    if (rc == TIND_OK && truncate_torn_tail && res->truncated) {
+        rc = jrn_cut_tail(fsys, path, res->valid_bytes, err);
+        if (rc)
+            err_wrap(err, rc, "journal %s: cutting the torn tail at offset %" PRIu64, path, res->valid_bytes);
+    }
+    return rc;
+}

@@ -1,0 +1,169 @@
+/*
+ * journal.h -- tind's journal (write-ahead log): one journal for all
+ * keyspaces, a sequence of numbered files "<dir>/<number as %08llu>.jrn".
+ * The engine rotates to a new file by size; a record is one atomic write
+ * batch and never spans two files.
+ *
+ * The journal does not look inside a batch: a record carries an opaque
+ * payload plus the batch's first sequence number and entry count (the batch
+ * uses seqnos first_seqno .. first_seqno + count - 1).
+ *
+ * On-disk format (FROZEN; byte-exact in docs/FORMAT.md, section "Journal").
+ * All integers little-endian; checksums are xxh3-64 (util/hash.h).
+ *
+ *   File header, 28 bytes, at offset 0:
+ *     0  u8[8]  magic "TINDJRN\x01"
+ *     8  u32    format version = 1
+ *    12  u64    journal number (equals the number in the file name)
+ *    20  u64    xxh3-64 of bytes [0, 20)
+ *
+ *   Then records back to back, each a 33-byte header and the payload:
+ *     0  u32    marker 0x314E524A (the bytes "JRN1")
+ *     4  u32    stored payload length (bytes that follow the header)
+ *     8  u8     flags: bit 0 = payload is LZ4-compressed (LZ4 block format);
+ *               other bits are 0
+ *     9  u32    raw payload length (decompressed; equals the stored length
+ *               when not compressed)
+ *    13  u64    first seqno
+ *    21  u32    entry count (>= 1)
+ *    25  u64    xxh3-64 of header bytes [0, 25) followed by the stored payload
+ *    33  ...    stored payload
+ *
+ * Compression: with compress_threshold T > 0, a payload of at least T bytes
+ * is LZ4-compressed, and the compressed form is kept only when it saves at
+ * least 1/8 (compressed <= len - len/8); otherwise it is stored raw.
+ *
+ * Replay rules (see jrn_replay_buffer):
+ *   - a file shorter than its 28-byte header, or exactly 28 bytes with a
+ *     header that fails its checks, is a torn creation: it holds no records;
+ *   - a longer file whose header fails its checks is TIND_ECORRUPT (a bad
+ *     version with a valid checksum is TIND_EVERSION);
+ *   - the first record that is incomplete, lacks its marker or fails its
+ *     checksum ends replay. If no later offset of the file holds a record
+ *     that verifies (marker, lengths inside the file, checksum, and a first
+ *     seqno above the last replayed one), it is a torn tail: replay succeeds
+ *     and reports the valid length. Otherwise it is TIND_ECORRUPT ("record at
+ *     offset N: checksum mismatch, followed by valid records"): a damaged
+ *     record is never silently skipped;
+ *   - a record that verifies but breaks a rule (unknown flag, raw length
+ *     disagreeing with the payload, count 0, seqnos not increasing, LZ4 data
+ *     that does not decode) is TIND_ECORRUPT: it was written whole.
+ *
+ * Thread-safety: a jrn_writer is used by one thread at a time. The replay
+ * functions share no state and may run concurrently on different inputs.
+ */
+#ifndef TIND_JOURNAL_JOURNAL_H
+#define TIND_JOURNAL_JOURNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "io/fs.h"
+#include "util/status.h"
+
+/* FROZEN: these values are written to disk. */
+#define JRN_FILE_MAGIC "TINDJRN\x01"
+#define JRN_FILE_MAGIC_LEN 8
+#define JRN_FORMAT_VERSION 1u
+#define JRN_FILE_HEADER_SIZE 28u
+#define JRN_RECORD_MARKER 0x314E524Au    /* bytes 'J' 'R' 'N' '1' */
+#define JRN_RECORD_HEADER_SIZE 33u
+#define JRN_FLAG_LZ4 0x01u               /* DO NOT CHANGE */
+#define JRN_FILE_SUFFIX ".jrn"
+
+/* Largest payload one record can carry (the length fields are u32). */
+#define JRN_MAX_PAYLOAD 0xFFFFFFFFu
+
+typedef struct jrn_writer jrn_writer;
+
+typedef struct jrn_options {
+    /* Payloads of at least this many bytes are LZ4-compressed when that
+     * saves at least 1/8; 0 = never compress. */
+    uint32_t compress_threshold;
+} jrn_options;
+
+/* Creates "<dir>/<number>.jrn" exclusively (TIND_EEXIST when present),
+ * writes the file header, syncs the file and then the directory, so the
+ * empty journal is durable when this returns. opts may be NULL (no
+ * compression). On success *out must be given to jrn_close(); on failure
+ * *out is NULL and the half-made file is removed (best effort; a file that
+ * stays behind replays as empty). */
+int jrn_writer_open(fs *fsys, const char *dir, uint64_t number, const jrn_options *opts, jrn_writer **out,
+                    tind_err *err);
+
+/* Appends one record with a single fs_write of header + payload (assembled in
+ * a buffer the writer reuses); no user-space buffering, so the record has
+ * reached the OS when this returns. payload is borrowed for the call.
+ * count must be >= 1 and first_seqno must be above the last seqno appended
+ * through this writer (TIND_EINVAL); len <= JRN_MAX_PAYLOAD (TIND_ETOOBIG).
+ * These argument errors and TIND_ENOMEM write nothing and leave the writer
+ * usable. A failed write marks the writer failed: this and every later
+ * jrn_append/jrn_sync return an error (TIND_EPOISONED after the first). */
+int jrn_append(jrn_writer *w, uint64_t first_seqno, uint32_t count, const void *payload, size_t len,
+               tind_err *err);
+
+/* Makes every appended record durable: mode FS_SYNC_DATA (fdatasync) or
+ * FS_SYNC_ALL (fsync). Skips the call when nothing was appended since a sync
+ * of at least that strength. A failed sync marks the writer failed (the
+ * kernel may have dropped the dirty pages: an fsync is never retried). */
+int jrn_sync(jrn_writer *w, int mode, tind_err *err);
+
+/* Bytes in the file: header plus every appended record. */
+uint64_t jrn_size(const jrn_writer *w);
+uint64_t jrn_number(const jrn_writer *w);
+/* 1 when a write or sync failed (every later append/sync is refused). */
+int jrn_failed(const jrn_writer *w);
+
+/* Closes the file (no sync) and frees w (NULL is a no-op). Returns the close
+ * status; w is freed either way. */
+int jrn_close(jrn_writer *w, tind_err *err);
+
+/* ---- replay ---- */
+
+/* Called once per record in file order with the (decompressed) payload,
+ * which is borrowed for the call. A non-zero return stops replay, which
+ * returns that status. */
+typedef int (*jrn_replay_fn)(void *ctx, uint64_t first_seqno, uint32_t count, const uint8_t *payload,
+                             size_t len);
+
+typedef struct jrn_replay_result {
+    uint64_t number;        /* journal number from the file header (0 when torn/empty) */
+    uint64_t records;       /* records handed to the callback */
+    uint64_t first_seqno;   /* first seqno of the first record (0 when none) */
+    uint64_t last_seqno;    /* last seqno of the last record: first + count - 1 (0 when none) */
+    uint64_t valid_bytes;   /* length of the intact prefix: header + whole records */
+    uint64_t tail_bytes;    /* bytes past valid_bytes that were a torn tail */
+    int truncated;          /* 1 when a torn tail was found (tail_bytes > 0); jrn_replay
+                               with truncate_torn_tail has then cut the file to valid_bytes */
+} jrn_replay_result;
+
+/* Decodes a journal held in memory (e.g. fuzz input) by the rules above and
+ * calls cb for each record. Never reads outside data[0, len). result (may be
+ * NULL) is filled on TIND_OK and, as far as replay got, on failure. On a
+ * failure the callback may already have seen the records before the damage. */
+int jrn_replay_buffer(const uint8_t *data, size_t len, jrn_replay_fn cb, void *ctx, jrn_replay_result *result,
+                      tind_err *err);
+
+/* Reads the journal at path whole (memory: one file size) and replays it with
+ * jrn_replay_buffer. Also TIND_ECORRUPT when the file name is a journal name
+ * whose number differs from the header's. With truncate_torn_tail, a torn
+ * tail is cut off (fs_truncate to valid_bytes + fs_sync FS_SYNC_ALL) after
+ * every record has been replayed. */
+int jrn_replay(fs *fsys, const char *path, jrn_replay_fn cb, void *ctx, int truncate_torn_tail,
+               jrn_replay_result *result, tind_err *err);
+
+/* ---- names ---- */
+
+/* The journal numbers in dir, ascending: names that are exactly
+ * jrn_path()'s form ("%08llu.jrn"); other files are ignored. *numbers is
+ * malloc'd (caller frees; NULL when *count is 0). */
+int jrn_list(fs *fsys, const char *dir, uint64_t **numbers, size_t *count, tind_err *err);
+
+/* Writes "<dir>/<number as %08llu>.jrn" to buf. TIND_EINVAL when it does not
+ * fit in bufsize (buf then holds a truncated, NUL-terminated string). */
+int jrn_path(const char *dir, uint64_t number, char *buf, size_t bufsize);
+
+/* Parses a base name of jrn_path()'s form; 1 and *number on success. */
+int jrn_parse_name(const char *name, uint64_t *number);
+
+#endif

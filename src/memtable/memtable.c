@@ -1,0 +1,365 @@
+/*
+ * memtable.c -- an arena skip list with lock-free readers and one writer.
+ *
+ * Node layout (one arena allocation per entry):
+ *
+ *     seqno u64 | klen u32 | vlen u32 | type u8 | height u8 | pad
+ *     next[height]  (_Atomic pointers: the tower)
+ *     key bytes (klen) | value bytes (vlen)
+ *
+ * Publication protocol (see memtable.h): the writer fills a node (fields,
+ * key, value, and its own next[] with relaxed stores, since nobody can see
+ * it yet), then links it bottom-up with a release store into each
+ * predecessor's next[i]. Readers load next[] with acquire, so the node's
+ * fields are visible before its address is. Level 0 is the list itself; a
+ * node briefly reachable at level 0 but not yet at higher levels is harmless
+ * (upper levels are only shortcuts). max_height is a relaxed hint: a reader
+ * that sees the new height before the head's upper links finds NULL there
+ * and simply drops a level.
+ *
+ * Counters (count, tombstones, min/max seqno) are written by the writer only,
+ * as relaxed load + store (no read-modify-write needed with one writer), and
+ * read relaxed by anyone.
+ */
+#include "memtable/memtable.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "format/entry.h"
+#include "util/arena.h"
+#include "util/rand.h"
+
+typedef struct mt_node mt_node;
+struct mt_node {
+    uint64_t seqno;
+    uint32_t klen;
+    uint32_t vlen;
+    uint8_t type;
+    uint8_t height;
+    _Atomic(mt_node *) next[];   /* height links; key and value follow */
+};
+
+struct memtable {
+    arena arena;                 /* nodes; writer allocates, freed at refs == 0 */
+    mt_node *head;               /* sentinel of height MT_MAX_HEIGHT, no key */
+    _Atomic int max_height;      /* highest tower in use (>= 1); relaxed hint */
+    _Atomic int refs;
+    trng rng;                    /* tower heights; writer only */
+    uint64_t id;
+    _Atomic uint64_t count;
+    _Atomic uint64_t tombstones;
+    _Atomic uint64_t min_seqno;
+    _Atomic uint64_t max_seqno;
+};
+
+struct mt_iter {
+    memtable *m;
+    const mt_node *node;         /* NULL = not valid */
+};
+
+/* ---------------------------------------------------------------- nodes */
+
+static inline const uint8_t *node_key(const mt_node *n)
+{
+    return (const uint8_t *)(n->next + n->height);
+}
+
+static inline const uint8_t *node_value(const mt_node *n) { return node_key(n) + n->klen; }
+
+static inline mt_node *node_next(const mt_node *n, int level)
+{
+    /* n->next is _Atomic; loading through a const node is a read only. */
+    return atomic_load_explicit((_Atomic(mt_node *) *)&n->next[level], memory_order_acquire);
+}
+
+/* Internal order of node n against the target (key, seqno): <0, 0, >0. */
+static inline int node_cmp(const mt_node *n, const uint8_t *key, size_t klen, uint64_t seqno)
+{
+    return ikey_cmp(node_key(n), n->klen, n->seqno, key, klen, seqno);
+}
+
+static inline int cur_height(const memtable *m)
+{
+    return atomic_load_explicit(&((memtable *)m)->max_height, memory_order_relaxed);
+}
+
+/* 1 + the number of leading successes of a 1-in-MT_BRANCHING trial. */
+static int random_height(memtable *m)
+{
+    uint64_t r = trng_next(&m->rng);
+    int h = 1;
+    while (h < MT_MAX_HEIGHT && (r & (MT_BRANCHING - 1)) == 0) {
+        h++;
+        r >>= 2;
+    }
+    return h;
+}
+
+/* The first node >= target, or NULL. When prev is given, prev[i] receives
+ * the last node < target at each level i below the current height. */
+static mt_node *find_ge(const memtable *m, const uint8_t *key, size_t klen, uint64_t seqno,
+                        mt_node **prev)
+{
+    mt_node *x = m->head;
+    int level = cur_height(m) - 1;
+    const mt_node *known_ge = NULL;   /* already compared >= target at a higher level */
+    for (;;) {
+        mt_node *next = node_next(x, level);
+        if (next && next != known_ge && node_cmp(next, key, klen, seqno) < 0) {
+            x = next;
+            continue;
+        }
+        if (prev)
+            prev[level] = x;
+        if (level == 0)
+            return next;
+        known_ge = next;
+        level--;
+    }
+}
+
+/* The last node < target (inclusive = 0) or <= target (inclusive = 1); the
+ * head when there is none. */
+static const mt_node *find_before(const memtable *m, const uint8_t *key, size_t klen,
+                                  uint64_t seqno, int inclusive)
+{
+    const mt_node *x = m->head;
+    int level = cur_height(m) - 1;
+    const mt_node *known_after = NULL;
+    for (;;) {
+        const mt_node *next = node_next(x, level);
+        if (next && next != known_after && node_cmp(next, key, klen, seqno) < inclusive) {
+            x = next;
+            continue;
+        }
+        if (level == 0)
+            return x;
+        known_after = next;
+        level--;
+    }
+}
+
+static const mt_node *find_last(const memtable *m)
+{
+    const mt_node *x = m->head;
+    int level = cur_height(m) - 1;
+    for (;;) {
+        const mt_node *next = node_next(x, level);
+        if (next) {
+            x = next;
+            continue;
+        }
+        if (level == 0)
+            return x;
+        level--;
+    }
+}
+
+/* ---------------------------------------------------------------- lifetime */
+
+memtable *mt_new(uint64_t id)
+{
+    memtable *m = malloc(sizeof *m);
+    if (!m)
+        return NULL;
+    arena_init(&m->arena, 0);
+    m->head = arena_alloc(&m->arena, sizeof(mt_node) + MT_MAX_HEIGHT * sizeof(_Atomic(mt_node *)));
+    if (!m->head) {
+        arena_destroy(&m->arena);
+        free(m);
+        return NULL;
+    }
+    m->head->seqno = 0;
+    m->head->klen = 0;
+    m->head->vlen = 0;
+    m->head->type = 0;
+    m->head->height = MT_MAX_HEIGHT;
+    for (int i = 0; i < MT_MAX_HEIGHT; i++)
+        atomic_init(&m->head->next[i], NULL);
+    atomic_init(&m->max_height, 1);
+    atomic_init(&m->refs, 1);
+    trng_seed(&m->rng, id ^ UINT64_C(0x6d656d7461626c65));   /* "memtable" */
+    m->id = id;
+    atomic_init(&m->count, 0);
+    atomic_init(&m->tombstones, 0);
+    atomic_init(&m->min_seqno, UINT64_MAX);
+    atomic_init(&m->max_seqno, 0);
+    return m;
+}
+
+void mt_ref(memtable *m) { atomic_fetch_add_explicit(&m->refs, 1, memory_order_relaxed); }
+
+void mt_unref(memtable *m)
+{
+    if (!m)
+        return;
+    /* acq_rel: every use by other holders happens before the free */
+    if (atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) == 1) {
+        arena_destroy(&m->arena);
+        free(m);
+    }
+}
+
+/* ---------------------------------------------------------------- writes */
+
+#define RELAXED_ADD(field, n) \
+    atomic_store_explicit(&(field), atomic_load_explicit(&(field), memory_order_relaxed) + (n), \
+                          memory_order_relaxed)
+
+int mt_add(memtable *m, uint64_t seqno, uint8_t type, const uint8_t *key, size_t klen,
+           const uint8_t *val, size_t vlen)
+{
+    if (type > ENTRY_TYPE_MAX)
+        return TIND_EINVAL;
+    if (klen > UINT32_MAX || vlen > UINT32_MAX)
+        return TIND_ETOOBIG;
+
+    mt_node *prev[MT_MAX_HEIGHT];
+    mt_node *found = find_ge(m, key, klen, seqno, prev);
+    if (found && node_cmp(found, key, klen, seqno) == 0)
+        return TIND_EEXIST;
+
+    int height = random_height(m);
+    size_t tower = (size_t)height * sizeof(_Atomic(mt_node *));
+    size_t head = sizeof(mt_node) + tower;
+    if (klen > SIZE_MAX - head || vlen > SIZE_MAX - head - klen)
+        return TIND_ETOOBIG;
+    mt_node *x = arena_alloc(&m->arena, head + klen + vlen);
+    if (!x)
+        return TIND_ENOMEM;
+    x->seqno = seqno;
+    x->klen = (uint32_t)klen;
+    x->vlen = (uint32_t)vlen;
+    x->type = type;
+    x->height = (uint8_t)height;
+    uint8_t *kp = (uint8_t *)(x->next + height);
+    if (klen)
+        memcpy(kp, key, klen);
+    if (vlen)
+        memcpy(kp + klen, val, vlen);
+
+    int max = cur_height(m);
+    if (height > max) {
+        for (int i = max; i < height; i++)
+            prev[i] = m->head;
+        /* Readers seeing the new height early find NULL at the head's new
+         * levels and move down: no ordering needed. */
+        atomic_store_explicit(&m->max_height, height, memory_order_relaxed);
+    }
+    for (int i = 0; i < height; i++) {
+        /* x is not reachable yet: its own links need no ordering. */
+        atomic_init(&x->next[i], atomic_load_explicit(&prev[i]->next[i], memory_order_relaxed));
+        /* Publish: everything written to x above happens-before a reader's
+         * acquire load that returns x. */
+        atomic_store_explicit(&prev[i]->next[i], x, memory_order_release);
+    }
+
+    RELAXED_ADD(m->count, 1);
+    if (type == ENTRY_TOMBSTONE || type == ENTRY_SINGLE_DELETE || type == ENTRY_RANGE_TOMBSTONE)
+        RELAXED_ADD(m->tombstones, 1);
+    if (seqno < atomic_load_explicit(&m->min_seqno, memory_order_relaxed))
+        atomic_store_explicit(&m->min_seqno, seqno, memory_order_relaxed);
+    if (seqno > atomic_load_explicit(&m->max_seqno, memory_order_relaxed))
+        atomic_store_explicit(&m->max_seqno, seqno, memory_order_relaxed);
+    return TIND_OK;
+}
+
+/* ---------------------------------------------------------------- reads */
+
+int mt_get(memtable *m, const uint8_t *key, size_t klen, uint64_t snapshot, uint8_t *type,
+           uint64_t *seqno, const uint8_t **val, size_t *vlen)
+{
+    /* The first node >= (key, snapshot) is, if it holds key, the newest
+     * version with seqno <= snapshot. */
+    const mt_node *n = find_ge(m, key, klen, snapshot, NULL);
+    if (!n || n->klen != klen || (klen && memcmp(node_key(n), key, klen) != 0))
+        return TIND_NOT_FOUND;
+    if (type)
+        *type = n->type;
+    if (seqno)
+        *seqno = n->seqno;
+    if (val)
+        *val = node_value(n);
+    if (vlen)
+        *vlen = n->vlen;
+    return TIND_OK;
+}
+
+size_t mt_memory(const memtable *m) { return arena_usage(&m->arena); }
+
+#define RELAXED_GET(field) atomic_load_explicit((_Atomic uint64_t *)&(field), memory_order_relaxed)
+
+uint64_t mt_count(const memtable *m) { return RELAXED_GET(m->count); }
+uint64_t mt_tombstones(const memtable *m) { return RELAXED_GET(m->tombstones); }
+uint64_t mt_min_seqno(const memtable *m) { return RELAXED_GET(m->min_seqno); }
+uint64_t mt_max_seqno(const memtable *m) { return RELAXED_GET(m->max_seqno); }
+uint64_t mt_id(const memtable *m) { return m->id; }
+int mt_empty(const memtable *m) { return RELAXED_GET(m->count) == 0; }
+
+/* ---------------------------------------------------------------- iterator */
+
+mt_iter *mt_iter_new(memtable *m)
+{
+    mt_iter *it = malloc(sizeof *it);
+    if (!it)
+        return NULL;
+    mt_ref(m);
+    it->m = m;
+    it->node = NULL;
+    return it;
+}
+
+void mt_iter_free(mt_iter *it)
+{
+    if (!it)
+        return;
+    mt_unref(it->m);
+    free(it);
+}
+
+void mt_iter_first(mt_iter *it) { it->node = node_next(it->m->head, 0); }
+
+void mt_iter_last(mt_iter *it)
+{
+    const mt_node *x = find_last(it->m);
+    it->node = x == it->m->head ? NULL : x;
+}
+
+void mt_iter_next(mt_iter *it) { it->node = node_next(it->node, 0); }
+
+void mt_iter_prev(mt_iter *it)
+{
+    const mt_node *n = it->node;
+    const mt_node *x = find_before(it->m, node_key(n), n->klen, n->seqno, 0);
+    it->node = x == it->m->head ? NULL : x;
+}
+
+void mt_iter_seek(mt_iter *it, const uint8_t *key, size_t klen, uint64_t seqno)
+{
+    it->node = find_ge(it->m, key, klen, seqno, NULL);
+}
+
+void mt_iter_seek_for_prev(mt_iter *it, const uint8_t *key, size_t klen, uint64_t seqno)
+{
+    const mt_node *x = find_before(it->m, key, klen, seqno, 1);
+    it->node = x == it->m->head ? NULL : x;
+}
+
+int mt_iter_valid(const mt_iter *it) { return it->node != NULL; }
+
+const uint8_t *mt_iter_key(const mt_iter *it, size_t *len)
+{
+    *len = it->node->klen;
+    return node_key(it->node);
+}
+
+uint64_t mt_iter_seqno(const mt_iter *it) { return it->node->seqno; }
+uint8_t mt_iter_type(const mt_iter *it) { return it->node->type; }
+
+const uint8_t *mt_iter_value(const mt_iter *it, size_t *len)
+{
+    *len = it->node->vlen;
+    return node_value(it->node);
+}

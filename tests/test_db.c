@@ -1,0 +1,410 @@
+/*
+ * test_db.c -- the engine through its public API: keyspaces, writes, reads,
+ * cursors, batches, snapshots, limits, persistence across reopen, the folder
+ * lock (same process and another process), the format version, recovery after
+ * a simulated power loss, poisoning after a failed journal write or sync, and
+ * statistics.
+ */
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "db/db.h"
+#include "io/fs.h"
+#include "util/coding.h"
+#include "util/hash.h"
+
+static tind_db *open_mem(fs *mem, int background)
+{
+    tind_options *o = tind_options_new();
+    tind_options_set_fs(o, mem);
+    tind_options_set_no_background(o, !background);
+    tind_db *db;
+    int rc = tind_open("/db", o, &db);
+    if (rc)
+        fprintf(stderr, "open: %s\n", tind_errmsg(NULL));
+    CHECK_OK(rc);
+    tind_options_free(o);
+    return db;
+}
+
+static tind_keyspace *small_ks(tind_db *db, const char *name)
+{
+    tind_ks_options *ko = tind_ks_options_new();
+    tind_ks_options_set_memtable_size(ko, 8192);
+    tind_ks_options_set_table_size(ko, 8192);
+    tind_ks_options_set_l0_threshold(ko, 2);
+    tind_ks_options_set_block_size(ko, 1024);
+    tind_keyspace *ks;
+    CHECK_OK(tind_keyspace_open(db, name, ko, &ks));
+    tind_ks_options_free(ko);
+    return ks;
+}
+
+static void expect(tind_keyspace *ks, const char *key, const char *val)
+{
+    void *v = NULL;
+    size_t n = 0;
+    int rc = tind_get(ks, key, strlen(key), NULL, &v, &n);
+    if (val) {
+        CHECK_OK(rc);
+        CHECK_MEM(v, n, val, strlen(val));
+    } else {
+        CHECK_RC(rc, TIND_NOT_FOUND);
+    }
+    free(v);
+}
+
+TEST(basic)
+{
+    fs *mem = fs_mem_new();
+    tind_db *db = open_mem(mem, 1);
+    tind_keyspace *ks;
+    CHECK_OK(tind_keyspace_open(db, "items", NULL, &ks));
+    tind_keyspace *again;
+    CHECK_OK(tind_keyspace_open(db, "items", NULL, &again));
+    CHECK(again == ks);
+    CHECK(strcmp(tind_keyspace_name(ks), "items") == 0);
+    CHECK_OK(tind_put(ks, "a", 1, "1", 1));
+    CHECK_OK(tind_put(ks, "b", 1, "", 0));
+    expect(ks, "a", "1");
+    expect(ks, "b", "");
+    expect(ks, "c", NULL);
+    CHECK_OK(tind_contains(ks, "a", 1, NULL));
+    CHECK_RC(tind_contains(ks, "zz", 2, NULL), TIND_NOT_FOUND);
+    uint64_t sz;
+    CHECK_OK(tind_value_size(ks, "a", 1, NULL, &sz));
+    CHECK_EQ(sz, 1);
+    CHECK_OK(tind_remove(ks, "a", 1));
+    expect(ks, "a", NULL);
+    CHECK_OK(tind_remove(ks, "never", 5));
+
+    /* limits */
+    CHECK_RC(tind_put(ks, "", 0, "x", 1), TIND_EINVAL);
+    CHECK_RC(tind_put(ks, NULL, 3, "x", 1), TIND_EINVAL);
+    static uint8_t big[70000];
+    CHECK_RC(tind_put(ks, big, 65536, "x", 1), TIND_ETOOBIG);
+    CHECK(strstr(tind_errmsg(db), "65535") != NULL);
+    memset(big, 'k', sizeof big);
+    CHECK_OK(tind_put(ks, big, 65535, "max", 3));
+    void *v;
+    size_t n;
+    CHECK_OK(tind_get(ks, big, 65535, NULL, &v, &n));
+    CHECK_MEM(v, n, "max", 3);
+    free(v);
+    CHECK_RC(tind_keyspace_open(db, "", NULL, &ks), TIND_EINVAL);
+    CHECK_RC(tind_keyspace_open(db, "\xff\xfe", NULL, &again), TIND_EINVAL);
+    CHECK_OK(tind_close(db));
+    fs_destroy(mem);
+}
+
+TEST(keyspaces)
+{
+    fs *mem = fs_mem_new();
+    tind_db *db = open_mem(mem, 1);
+    tind_keyspace *a, *b, *c;
+    CHECK_OK(tind_keyspace_open(db, "zeta", NULL, &a));
+    CHECK_OK(tind_keyspace_open(db, "alpha \xe2\x9c\x93", NULL, &b));
+    CHECK_OK(tind_keyspace_open(db, "mid", NULL, &c));
+    CHECK_OK(tind_put(a, "k", 1, "in zeta", 7));
+    CHECK_OK(tind_put(b, "k", 1, "in alpha", 8));
+    expect(a, "k", "in zeta");
+    expect(b, "k", "in alpha");
+    expect(c, "k", NULL);
+    char **names;
+    size_t count;
+    CHECK_OK(tind_keyspace_list(db, &names, &count));
+    CHECK_EQ(count, 3);
+    CHECK(strcmp(names[0], "alpha \xe2\x9c\x93") == 0);
+    CHECK(strcmp(names[2], "zeta") == 0);
+    tind_free(names);
+    CHECK_OK(tind_keyspace_delete(db, "zeta"));
+    CHECK_RC(tind_keyspace_exists(db, "zeta"), TIND_NOT_FOUND);
+    CHECK_RC(tind_put(a, "k", 1, "x", 1), TIND_ENOENT);
+    CHECK_RC(tind_keyspace_delete(db, "zeta"), TIND_NOT_FOUND);
+    CHECK_OK(tind_close(db));
+    /* after reopen: the deleted keyspace stays gone, the others keep data */
+    db = open_mem(mem, 1);
+    CHECK_RC(tind_keyspace_exists(db, "zeta"), TIND_NOT_FOUND);
+    CHECK_OK(tind_keyspace_exists(db, "mid"));
+    CHECK_OK(tind_keyspace_open(db, "alpha \xe2\x9c\x93", NULL, &b));
+    expect(b, "k", "in alpha");
+    CHECK_OK(tind_keyspace_open(db, "zeta", NULL, &a));
+    expect(a, "k", NULL);
+    CHECK_OK(tind_close(db));
+    fs_destroy(mem);
+}
+
+TEST(batch_snapshot_iter)
+{
+    fs *mem = fs_mem_new();
+    tind_db *db = open_mem(mem, 1);
+    tind_keyspace *users = small_ks(db, "users"), *posts = small_ks(db, "posts");
+    tind_batch *b;
+    CHECK_OK(tind_batch_new(db, &b));
+    char key[32], val[64];
+    for (int u = 0; u < 50; u++)
+        for (int p = 0; p < 20; p++) {
+            int kn = snprintf(key, sizeof key, "u%03d#p%03d", u, p);
+            int vn = snprintf(val, sizeof val, "post %d of user %d", p, u);
+            CHECK_OK(tind_batch_put(b, posts, key, (size_t)kn, val, (size_t)vn));
+            if (p == 0) {
+                kn = snprintf(key, sizeof key, "u%03d", u);
+                CHECK_OK(tind_batch_put(b, users, key, (size_t)kn, "profile", 7));
+            }
+        }
+    CHECK_EQ(tind_batch_count(b), 1050);
+    CHECK_OK(tind_batch_commit(b));
+    CHECK_EQ(tind_batch_count(b), 0);
+    tind_snapshot *snap;
+    CHECK_OK(tind_snapshot_new(db, &snap));
+    /* overwrite and delete after the snapshot */
+    CHECK_OK(tind_batch_remove(b, posts, "u007#p005", 9));
+    CHECK_OK(tind_batch_put(b, users, "u007", 4, "changed", 7));
+    CHECK_OK(tind_batch_commit(b));
+    tind_batch_free(b);
+    CHECK_OK(tind_flush(posts));
+    CHECK_OK(tind_compact(posts));
+    expect(users, "u007", "changed");
+    expect(posts, "u007#p005", NULL);
+    tind_read_options *ro = tind_read_options_new();
+    tind_read_options_set_snapshot(ro, snap);
+    void *v;
+    size_t n;
+    CHECK_OK(tind_get(users, "u007", 4, ro, &v, &n));
+    CHECK_MEM(v, n, "profile", 7);
+    free(v);
+    CHECK_OK(tind_get(posts, "u007#p005", 9, ro, &v, &n));
+    free(v);
+
+    /* reverse prefix scan: the latest posts of user 7 */
+    tind_iter *it;
+    CHECK_OK(tind_iter_prefix(posts, "u007#p", 6, NULL, &it));
+    int seen = 0, expect_p = 19;
+    for (tind_iter_last(it); tind_iter_valid(it); tind_iter_prev(it)) {
+        size_t kn;
+        const char *k = tind_iter_key(it, &kn);
+        if (expect_p == 5)
+            expect_p--;
+        snprintf(key, sizeof key, "u007#p%03d", expect_p--);
+        CHECK_MEM(k, kn, key, strlen(key));
+        seen++;
+    }
+    CHECK_OK(tind_iter_status(it));
+    CHECK_EQ(seen, 19);
+    tind_iter_free(it);
+    /* the same at the snapshot sees all 20 */
+    CHECK_OK(tind_iter_prefix(posts, "u007#", 5, ro, &it));
+    seen = 0;
+    for (tind_iter_first(it); tind_iter_valid(it); tind_iter_next(it))
+        seen++;
+    CHECK_EQ(seen, 20);
+    tind_iter_seek(it, "u007#p010", 9);
+    CHECK(tind_iter_valid(it));
+    tind_iter_seek_for_prev(it, "u007#p010x", 10);
+    size_t kn;
+    const char *k = tind_iter_key(it, &kn);
+    CHECK_MEM(k, kn, "u007#p010", 9);
+    tind_iter_free(it);
+    /* range [u010, u012) over users */
+    CHECK_OK(tind_iter_range(users, "u010", 4, "u012", 4, NULL, &it));
+    seen = 0;
+    for (tind_iter_first(it); tind_iter_valid(it); tind_iter_next(it))
+        seen++;
+    CHECK_EQ(seen, 2);
+    tind_iter_free(it);
+    void *fk, *fv;
+    size_t fkn, fvn;
+    CHECK_OK(tind_first(users, NULL, &fk, &fkn, &fv, &fvn));
+    CHECK_MEM(fk, fkn, "u000", 4);
+    free(fk);
+    free(fv);
+    CHECK_OK(tind_last(posts, NULL, &fk, &fkn, NULL, NULL));
+    CHECK_MEM(fk, fkn, "u049#p019", 9);
+    free(fk);
+    uint64_t len;
+    CHECK_OK(tind_approximate_len(posts, &len));
+    CHECK(len >= 999);
+    tind_ks_stats st;
+    CHECK_OK(tind_ks_stats_get(posts, &st));
+    CHECK(st.flushes >= 1);
+    CHECK(st.disk_bytes > 0);
+    tind_read_options_free(ro);
+    tind_snapshot_free(snap);
+    CHECK_OK(tind_close(db));
+    fs_destroy(mem);
+}
+
+TEST(reopen_posix)
+{
+    char *dir = check_tmpdir("db");
+    char path[4200];
+    snprintf(path, sizeof path, "%s/data", dir);
+    tind_db *db;
+    CHECK_OK(tind_open(path, NULL, &db));
+    tind_keyspace *ks;
+    CHECK_OK(tind_keyspace_open(db, "items", NULL, &ks));
+    char key[32];
+    for (int i = 0; i < 5000; i++) {
+        int kn = snprintf(key, sizeof key, "key%06d", i);
+        CHECK_OK(tind_put(ks, key, (size_t)kn, key, (size_t)kn));
+    }
+    CHECK_OK(tind_flush(ks));
+    for (int i = 5000; i < 6000; i++) {
+        int kn = snprintf(key, sizeof key, "key%06d", i);
+        CHECK_OK(tind_put(ks, key, (size_t)kn, key, (size_t)kn));
+    }
+    /* a second open of the same folder fails: same process ... */
+    tind_db *db2;
+    CHECK_RC(tind_open(path, NULL, &db2), TIND_EBUSY);
+    CHECK(strstr(tind_errmsg(NULL), "already open") != NULL);
+    /* ... and another process */
+    pid_t pid = fork();
+    if (pid == 0) {
+        tind_db *d;
+        _exit(tind_open(path, NULL, &d) == TIND_EBUSY ? 0 : 1);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    CHECK_OK(tind_close(db));
+    CHECK_OK(tind_open(path, NULL, &db));
+    CHECK_OK(tind_keyspace_open(db, "items", NULL, &ks));
+    for (int i = 0; i < 6000; i += 7) {
+        snprintf(key, sizeof key, "key%06d", i);
+        expect(ks, key, key);
+    }
+    CHECK_OK(tind_close(db));
+
+    /* a newer format is refused with a clear status */
+    char fmt[4300];
+    snprintf(fmt, sizeof fmt, "%s/FORMAT", path);
+    FILE *f = fopen(fmt, "r+b");
+    uint8_t b[20];
+    CHECK(fread(b, 1, 20, f) == 20);
+    enc_u32(b + 8, 99);
+    enc_u64(b + 12, hash64(b, 12));
+    fseek(f, 0, SEEK_SET);
+    fwrite(b, 1, 20, f);
+    fclose(f);
+    CHECK_RC(tind_open(path, NULL, &db), TIND_EVERSION);
+    CHECK(strstr(tind_errmsg(NULL), "newer") != NULL);
+    /* and a damaged one as corruption */
+    b[0] ^= 1;
+    f = fopen(fmt, "wb");
+    fwrite(b, 1, 20, f);
+    fclose(f);
+    CHECK_RC(tind_open(path, NULL, &db), TIND_ECORRUPT);
+    tind_options *o = tind_options_new();
+    tind_options_set_create_if_missing(o, 0);
+    snprintf(path, sizeof path, "%s/missing", dir);
+    CHECK_RC(tind_open(path, o, &db), TIND_ENOENT);
+    tind_options_free(o);
+    check_rmtree(dir);
+    free(dir);
+}
+
+TEST(crash_recovery)
+{
+    /* every batch persisted with SYNC_* survives a power loss; nothing is half applied */
+    for (int round = 0; round < 20; round++) {
+        fs *mem = fs_mem_new();
+        tind_db *db = open_mem(mem, 0);
+        tind_keyspace *a = small_ks(db, "a"), *b2 = small_ks(db, "b");
+        char key[32];
+        int synced = -1;
+        for (int i = 0; i < 300; i++) {
+            tind_batch *b;
+            CHECK_OK(tind_batch_new(db, &b));
+            int kn = snprintf(key, sizeof key, "k%05d", i);
+            CHECK_OK(tind_batch_put(b, a, key, (size_t)kn, key, (size_t)kn));
+            CHECK_OK(tind_batch_put(b, b2, key, (size_t)kn, key, (size_t)kn));
+            if (i % 37 == round % 37) {
+                tind_batch_set_durability(b, TIND_PERSIST_SYNC_ALL);
+                synced = i;
+            }
+            CHECK_OK(tind_batch_commit(b));
+            tind_batch_free(b);
+            if (i % 50 == 0)
+                db_background_step(db, NULL);
+        }
+        int modes = FS_CRASH_DROP_UNSYNCED | (round & 1 ? FS_CRASH_DROP_DIRENTS : 0);
+        if (round % 3 == 1)
+            modes = FS_CRASH_KEEP_PREFIX | FS_CRASH_TEAR_SECTOR;
+        CHECK_OK(fs_mem_crash(mem, modes, (uint64_t)round));
+        tind_close(db);
+        db = open_mem(mem, 0);
+        a = small_ks(db, "a");
+        b2 = small_ks(db, "b");
+        int last = -1;
+        for (int i = 0; i < 300; i++) {
+            int kn = snprintf(key, sizeof key, "k%05d", i);
+            int ra = tind_contains(a, key, (size_t)kn, NULL), rb = tind_contains(b2, key, (size_t)kn, NULL);
+            CHECK_RC(ra, rb); /* both halves of the batch, or neither */
+            if (ra == TIND_OK) {
+                CHECK_EQ(last, i - 1); /* a prefix: no holes */
+                last = i;
+            }
+        }
+        if (last < synced)
+            fprintf(stderr, "round %d modes %d: recovered through %d, synced %d\n", round, modes, last, synced);
+        CHECK(last >= synced);
+        CHECK_OK(tind_close(db));
+        fs_destroy(mem);
+    }
+}
+
+TEST(poison)
+{
+    /* a failed journal write, then a failed sync: poisoned until reopen;
+     * reopening recovers everything acknowledged before */
+    for (int kind = 0; kind < 2; kind++) {
+        fs *mem = fs_mem_new();
+        fs *ff = fs_fault_new(mem, 0);
+        tind_db *db = open_mem(ff, 0);
+        tind_keyspace *ks = small_ks(db, "ks");
+        for (int i = 0; i < 100; i++) {
+            char key[16];
+            int kn = snprintf(key, sizeof key, "k%03d", i);
+            CHECK_OK(tind_put(ks, key, (size_t)kn, "v", 1));
+        }
+        CHECK_OK(tind_persist(db, TIND_PERSIST_SYNC_DATA));
+        if (kind == 0) {
+            fs_fault_arm(ff, FS_CALL_WRITE, 1, FS_FAULT_ERRNO, 5 /* EIO */, 0, ".jrn");
+            CHECK_RC(tind_put(ks, "x", 1, "y", 1), TIND_EIO);
+        } else {
+            CHECK_OK(tind_put(ks, "x", 1, "y", 1));
+            fs_fault_arm(ff, FS_CALL_SYNC, 1, FS_FAULT_ERRNO, 5, 0, ".jrn");
+            CHECK_RC(tind_persist(db, TIND_PERSIST_SYNC_DATA), TIND_EIO);
+        }
+        CHECK_RC(tind_put(ks, "z", 1, "y", 1), TIND_EPOISONED);
+        CHECK(strstr(tind_errmsg(db), "poisoned") != NULL);
+        CHECK_RC(tind_persist(db, TIND_PERSIST_SYNC_DATA), TIND_EPOISONED);
+        expect(ks, "k050", "v"); /* reads still work */
+        fs_fault_disarm(ff);
+        tind_close(db);
+        db = open_mem(ff, 0);
+        ks = small_ks(db, "ks");
+        for (int i = 0; i < 100; i++) {
+            char key[16];
+            snprintf(key, sizeof key, "k%03d", i);
+            expect(ks, key, "v");
+        }
+        CHECK_OK(tind_put(ks, "after", 5, "ok", 2));
+        CHECK_OK(tind_close(db));
+        fs_destroy(ff);
+        fs_destroy(mem);
+    }
+}
+
+int main(void)
+{
+    check_seed_init(1);
+    RUN(basic);
+    RUN(keyspaces);
+    RUN(batch_snapshot_iter);
+    RUN(reopen_posix);
+    RUN(crash_recovery);
+    RUN(poison);
+    return 0;
+}
