@@ -486,10 +486,11 @@ static int cnt_open(fs *fsys, const char *path, int flags, fs_file **out, tind_e
     f->base.path = f->inner->path;
     atomic_fetch_add(&cf->opens, 1);
     *out = &f->base;
-    void (*hook)(cnt_fs *) = cf->on_open;
-    cf->on_open = NULL;
-    if (hook)
+    void (*hook)(cnt_fs *) = cf->on_open;  /* only set by single-threaded tests */
+    if (hook) {
+        cf->on_open = NULL;
         hook(cf);
+    }
     return TIND_OK;
 }
 

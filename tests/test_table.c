@@ -31,14 +31,6 @@
 #include "util/hash.h"
 #include "util/rand.h"
 
-#if defined(__SANITIZE_THREAD__)
-#define TBL_TEST_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define TBL_TEST_TSAN 1
-#endif
-#endif
-
 /* ------------------------------------------------------------------ model */
 
 typedef struct ent {
@@ -508,7 +500,7 @@ TEST(matrix)
                         o.index_restart_interval = idx % 3 == 0 ? 4 : 1;
                         o.block_size = bsizes[bs];
                         o.bloom_bits_per_key = idx % 7 == 0 && part != 2 ? 0 : 10;
-                        gen_opts g = {bs == 0 ? 350 : bs == 1 ? 900 : 4000, 5, idx % 4 == 0 ? 3 : 0, 300, 0};
+                        gen_opts g = {bs == 0 ? 350 : bs == 1 ? 900 : 8000, 5, idx % 4 == 0 ? 3 : 0, 300, 0};
                         model m;
                         model_gen(&m, &r, &g);
                         fs *f = fs_mem_new();
@@ -1220,9 +1212,6 @@ TEST(concurrent_readers)
 int main(void)
 {
     check_seed_init(0x7ab1e5eed);
-#ifdef TBL_TEST_TSAN
-    RUN(concurrent_readers);
-#else
     RUN(writer_validation);
     RUN(empty_table);
     RUN(matrix);
@@ -1236,7 +1225,6 @@ int main(void)
     RUN(read_faults);
     RUN(posix_and_messages);
     RUN(concurrent_readers);
-#endif
     free(pool);
     return 0;
 }

@@ -588,8 +588,8 @@ TEST(find_and_overlapping)
     trng_seed(&r, check_seed + 1);
     for (int round = 0; round < 40; round++) {
         tbuf keys[200];
-        size_t n = sorted_keys(&r, keys, 2 + trng_below(&r, 120));
-        n &= ~(size_t)1;
+        size_t total = sorted_keys(&r, keys, 2 + trng_below(&r, 120));
+        size_t n = total & ~(size_t)1;
         /* level 1: pairs (k0,k1), (k2,k3)... with random gaps (drop some pairs) */
         version *v = version_new_empty(1, 3);
         ver_edit e;
@@ -694,7 +694,7 @@ TEST(find_and_overlapping)
         }
         ver_table_list_free(&list);
         version_unref(v);
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < total; i++)
             tbuf_free(&keys[i]);
     }
 }

@@ -265,7 +265,7 @@ int ks_flush_one(tind_keyspace *ks, tind_err *err)
 {
     tind_db *db = ks->db;
     pthread_mutex_lock(&db->mu);
-    if (ks->flush_running || !ks->sealed_count || ks->dropped || atomic_load(&db->poisoned)) {
+    if (ks->flush_running || !ks->sealed_count || ks->dropped || ks->dropping || atomic_load(&db->poisoned)) {
         pthread_mutex_unlock(&db->mu);
         return 0;
     }
@@ -329,7 +329,7 @@ int ks_flush_one(tind_keyspace *ks, tind_err *err)
 
 int ks_needs_compaction(tind_keyspace *ks)
 {
-    if (ks->compaction_running || ks->dropped)
+    if (ks->compaction_running || ks->dropped || ks->dropping)
         return 0;
     compaction_pick p;
     if (pick_compaction(ks->current, &ks->opts, ks->manual_compaction, (uint64_t)time(NULL), &p))
@@ -343,7 +343,7 @@ int ks_compact_step(tind_keyspace *ks, tind_err *err)
 {
     tind_db *db = ks->db;
     pthread_mutex_lock(&db->mu);
-    if (ks->compaction_running || ks->dropped || atomic_load(&db->poisoned)) {
+    if (ks->compaction_running || ks->dropped || ks->dropping || atomic_load(&db->poisoned)) {
         pthread_mutex_unlock(&db->mu);
         return 0;
     }
@@ -440,9 +440,9 @@ int db_background_step(tind_db *db, tind_err *err)
 {
     pthread_mutex_lock(&db->mu);
     tind_keyspace *flush = NULL, *compact = NULL;
-    if (!db->closing && !atomic_load(&db->poisoned)) {
+    if (!db->closing && !atomic_load(&db->poisoned) && !atomic_load(&db->pause_background)) {
         for (size_t i = 0; i < db->keyspace_count && !flush; i++)
-            if (db->keyspaces[i]->sealed_count && !db->keyspaces[i]->flush_running)
+            if (db->keyspaces[i]->sealed_count && !db->keyspaces[i]->flush_running && !db->keyspaces[i]->dropping)
                 flush = db->keyspaces[i];
         for (size_t i = 0; i < db->keyspace_count && !flush && !compact; i++)
             if (ks_needs_compaction(db->keyspaces[i]))

@@ -611,16 +611,31 @@ TIND_API int tind_keyspace_delete(tind_db *db, const char *name)
     int rc = check_name(name, &err);
     if (rc)
         return db_fail(db, rc, &err);
+    /* stop new background jobs on it and wait for the running ones (they
+     * may need write_mu to sync the journal, so wait before taking it) */
+    pthread_mutex_lock(&db->mu);
+    tind_keyspace *ks = find_keyspace(db, name);
+    if (!ks) {
+        pthread_mutex_unlock(&db->mu);
+        err_set(&err, TIND_NOT_FOUND, "keyspace '%s' does not exist", name);
+        return db_fail(db, TIND_NOT_FOUND, &err);
+    }
+    ks->dropping = 1;
+    while (ks->flush_running || ks->compaction_running)
+        pthread_cond_wait(&db->done_cv, &db->mu);
+    pthread_mutex_unlock(&db->mu);
+
     pthread_mutex_lock(&db->write_mu);
     pthread_mutex_lock(&db->install_mu);
     rc = db_check_writable(db, &err);
     pthread_mutex_lock(&db->mu);
-    tind_keyspace *ks = rc ? NULL : find_keyspace(db, name);
-    if (!rc && !ks)
+    if (rc) {
+        ks->dropping = 0;
+        ks = NULL;
+    } else if (find_keyspace(db, name) != ks) {
         rc = err_set(&err, TIND_NOT_FOUND, "keyspace '%s' does not exist", name);
-    /* wait for its background jobs: they hold pointers into it */
-    while (ks && (ks->flush_running || ks->compaction_running))
-        pthread_cond_wait(&db->done_cv, &db->mu);
+        ks = NULL;
+    }
     if (ks)
         keyspace_list_remove(db, ks);
     pthread_mutex_unlock(&db->mu);
@@ -629,6 +644,7 @@ TIND_API int tind_keyspace_delete(tind_db *db, const char *name)
         pthread_mutex_lock(&db->mu);
         if (rc) {
             keyspace_list_add(db, ks);
+            ks->dropping = 0;
             pthread_mutex_unlock(&db->mu);
             db_poison(db, &err);
         } else {

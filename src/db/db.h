@@ -64,6 +64,7 @@ struct tind_keyspace {
     char *name;
     struct tind_ks_options opts;
     int dropped;                  /* (mu) deleted: calls fail with TIND_ENOENT */
+    int dropping;                 /* (mu) being deleted: no new background jobs */
 
     memtable *active;             /* (write_mu to replace; mu to read for flush) */
     memtable **sealed;            /* (mu) oldest first */
@@ -164,6 +165,7 @@ struct tind_db {
     char last_error[TIND_ERRMSG_MAX];
 
     void (*tables_on_free)(ver_table *t, void *ctx);   /* = db_table_on_free */
+    _Atomic int pause_background;  /* tests: workers take no jobs while set */
     _Atomic int active_calls;      /* writers inside db_write (close waits for them) */
     _Atomic uint64_t stalls;
     _Atomic uint64_t slowdowns;

@@ -3,9 +3,11 @@
  *
  * A write (a batch, or a single put/remove as a batch of one) runs under
  * write_mu:
- *   1. backpressure: wait while the keyspaces it touches have too many sealed
- *      memtables or L0 tables, or memtables hold twice the write buffer;
- *      sleep briefly (slow down) when they are close to it;
+ *   0. backpressure, before write_mu: wait while the keyspaces it touches
+ *      have too many sealed memtables or L0 tables; sleep briefly (slow
+ *      down) when they are close to it (a flush needs write_mu to sync the
+ *      journal, so nobody may stall while holding it);
+ *   1. take write_mu;
  *   2. assign sequence numbers first .. first+count-1;
  *   3. append ONE journal record (one write call: the whole batch is in the
  *      journal or, after a crash, torn and dropped);
@@ -319,16 +321,18 @@ static int db_write(tind_db *db, tind_batch *b, int durability, tind_err *err)
 {
     if (b->count == 0)
         return TIND_OK;
-    atomic_fetch_add(&db->active_calls, 1);
+    /* wait for room before taking write_mu: a flush needs write_mu to sync
+     * the journal, so a writer must never stall while holding it */
+    int rc = make_room(db, b, err);
+    if (rc)
+        return rc;
     pthread_mutex_lock(&db->write_mu);
-    int rc = db_check_writable(db, err);
+    rc = db_check_writable(db, err);
     for (size_t i = 0; !rc && i < b->touched_count; i++)
         if (b->touched[i]->dropped)
             rc = err_set(err, TIND_ENOENT, "keyspace '%s' was deleted", b->touched[i]->name);
     if (!rc && !db->journal)
         rc = err_set(err, TIND_EPOISONED, "database '%s' has no journal (an earlier rotation failed)", db->path);
-    if (!rc)
-        rc = make_room(db, b, err);
     if (rc)
         goto out;
 
@@ -382,7 +386,6 @@ static int db_write(tind_db *db, tind_batch *b, int durability, tind_err *err)
         db_poison(db, err);
 out:
     pthread_mutex_unlock(&db->write_mu);
-    atomic_fetch_sub(&db->active_calls, 1);
     if (rc) {
         pthread_mutex_lock(&db->mu);
         pthread_cond_broadcast(&db->done_cv);
@@ -492,10 +495,15 @@ TIND_API int tind_batch_commit(tind_batch *b)
         return TIND_EINVAL;
     tind_err err;
     err_clear(&err);
-    int rc = db_write(b->db, b, b->durability, &err);
+    tind_db *db = b->db;
+    atomic_fetch_add(&db->active_calls, 1);
+    int rc = db_write(db, b, b->durability, &err);
     if (rc == TIND_OK)
         tind_batch_clear(b);
-    return db_fail(b->db, rc, &err);
+    rc = db_fail(db, rc, &err);
+    /* close waits for active calls: nothing may touch db after this */
+    atomic_fetch_sub(&db->active_calls, 1);
+    return rc;
 }
 
 /* A single put or remove: a batch of one, built on the stack when small. */
@@ -510,6 +518,7 @@ static int write_one(tind_keyspace *ks, uint8_t type, const void *key, size_t kl
     rc = check_kv(key, klen, val, vlen, type == ENTRY_VALUE, &err);
     if (rc)
         return db_fail(db, rc, &err);
+    atomic_fetch_add(&db->active_calls, 1);
     uint8_t stack[512];
     tind_keyspace *touched[1] = {ks};
     tind_batch b;
@@ -531,7 +540,9 @@ static int write_one(tind_keyspace *ks, uint8_t type, const void *key, size_t kl
             rc = db_write(db, &b, db->opts.default_durability, &err);
         tbuf_free(&b.payload);
     }
-    return db_fail(db, rc, &err);
+    rc = db_fail(db, rc, &err);
+    atomic_fetch_sub(&db->active_calls, 1);
+    return rc;
 }
 
 TIND_API int tind_put(tind_keyspace *ks, const void *key, size_t klen, const void *val, size_t vlen)

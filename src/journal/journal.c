@@ -18,7 +18,8 @@
  * Replay is one pass over the file held in memory: verify, decompress, hand
  * to the callback, advance. The first record that does not verify ends the
  * pass; whether it is a torn tail or corruption is decided by scanning the
- * rest of the file for any record that does verify (see jrn_scan_valid).
+ * rest of the file for a record that verifies and witnesses that the damaged
+ * bytes had been synced (see jrn_scan_witness).
  *
  * Thread-safety: a writer belongs to one thread at a time; replay shares
  * nothing.
@@ -242,6 +243,7 @@ static int jrn_build_record(jrn_writer *w, uint64_t first_seqno, uint32_t count,
     tbuf *b = &w->buf;
     tbuf_reset(b);
     uint8_t flags = 0;
+    uint8_t synced_before = w->synced_size == w->size ? JRN_FLAG_SYNCED_BEFORE : 0;
     if (tbuf_reserve(b, JRN_RECORD_HEADER_SIZE))
         return TIND_ENOMEM;
     b->len = JRN_RECORD_HEADER_SIZE;
@@ -259,7 +261,7 @@ static int jrn_build_record(jrn_writer *w, uint64_t first_seqno, uint32_t count,
     size_t stored = b->len - JRN_RECORD_HEADER_SIZE;
     enc_u32(h + JRN_RH_MARKER, JRN_RECORD_MARKER);
     enc_u32(h + JRN_RH_STORED_LEN, (uint32_t)stored);
-    h[JRN_RH_FLAGS] = flags;
+    h[JRN_RH_FLAGS] = (uint8_t)(flags | synced_before);
     enc_u32(h + JRN_RH_RAW_LEN, (uint32_t)len);
     enc_u64(h + JRN_RH_FIRST_SEQNO, first_seqno);
     enc_u32(h + JRN_RH_COUNT, count);
@@ -396,12 +398,13 @@ static int jrn_check_record(const uint8_t *data, size_t len, size_t off, jrn_rec
     return JRN_REC_OK;
 }
 
-/* The first offset in [from, len) holding a record that verifies and whose
- * first seqno is at least min_seqno, or SIZE_MAX. A genuine later record
- * always qualifies (seqnos increase through a journal); the seqno bound
- * keeps an older record embedded in a user value from turning a torn tail
- * into a false corruption report. */
-static size_t jrn_scan_valid(const uint8_t *data, size_t len, size_t from, uint64_t min_seqno)
+/* The first offset in [from, len) holding a record that verifies, carries
+ * the synced-before flag and has a first seqno of at least min_seqno, or
+ * SIZE_MAX. Such a record was written after a sync that covered every byte
+ * before it. A genuine later record always meets the seqno bound (seqnos
+ * increase through a journal); the bound keeps an older record embedded in
+ * a user value from turning a torn tail into a false corruption report. */
+static size_t jrn_scan_witness(const uint8_t *data, size_t len, size_t from, uint64_t min_seqno)
 {
     const uint8_t first_marker_byte = (uint8_t)(JRN_RECORD_MARKER & 0xFF);
     size_t p = from;
@@ -411,7 +414,8 @@ static size_t jrn_scan_valid(const uint8_t *data, size_t len, size_t from, uint6
             break;
         p = (size_t)(hit - data);
         jrn_record r;
-        if (jrn_check_record(data, len, p, &r) == JRN_REC_OK && r.count > 0 && r.first_seqno >= min_seqno)
+        if (jrn_check_record(data, len, p, &r) == JRN_REC_OK && (r.flags & JRN_FLAG_SYNCED_BEFORE) && r.count > 0 &&
+            r.first_seqno >= min_seqno)
             return p;
         p++;
     }
@@ -467,12 +471,13 @@ static int jrn_decode(const char *name, const uint8_t *data, size_t len, int che
         if (state != JRN_REC_OK) {
             size_t later = SIZE_MAX;
             if (!res->records)
-                later = jrn_scan_valid(data, len, off + 1, 0);
+                later = jrn_scan_witness(data, len, off + 1, 0);
             else if (res->last_seqno < UINT64_MAX)
-                later = jrn_scan_valid(data, len, off + 1, res->last_seqno + 1);
+                later = jrn_scan_witness(data, len, off + 1, res->last_seqno + 1);
             if (later != SIZE_MAX) {
                 rc = err_set(err, TIND_ECORRUPT,
-                             "journal %s: record at offset %zu: %s, followed by valid records (the next at offset %zu)",
+                             "journal %s: record at offset %zu: %s, followed by valid records (the record at offset %zu "
+                             "was written after a sync that covered it)",
                              name, off, jrn_state_text(state), later);
                 goto out;
             }
@@ -482,7 +487,7 @@ static int jrn_decode(const char *name, const uint8_t *data, size_t len, int che
         }
         /* the record verifies, so it was written whole: a broken rule is corruption */
         const char *why = NULL;
-        if (r.flags & ~JRN_FLAG_LZ4)
+        if (r.flags & ~(JRN_FLAG_LZ4 | JRN_FLAG_SYNCED_BEFORE))
             why = "unknown flags";
         else if (!(r.flags & JRN_FLAG_LZ4) && r.raw_len != r.stored_len)
             why = "raw length differs from the stored length of an uncompressed payload";

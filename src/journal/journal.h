@@ -21,7 +21,9 @@
  *     0  u32    marker 0x314E524A (the bytes "JRN1")
  *     4  u32    stored payload length (bytes that follow the header)
  *     8  u8     flags: bit 0 = payload is LZ4-compressed (LZ4 block format);
- *               other bits are 0
+ *               bit 1 = "synced before": every byte before this record had
+ *               been made durable (a successful fsync/fdatasync) when the
+ *               record was written; other bits are 0
  *     9  u32    raw payload length (decompressed; equals the stored length
  *               when not compressed)
  *    13  u64    first seqno
@@ -39,12 +41,18 @@
  *   - a longer file whose header fails its checks is TIND_ECORRUPT (a bad
  *     version with a valid checksum is TIND_EVERSION);
  *   - the first record that is incomplete, lacks its marker or fails its
- *     checksum ends replay. If no later offset of the file holds a record
- *     that verifies (marker, lengths inside the file, checksum, and a first
- *     seqno above the last replayed one), it is a torn tail: replay succeeds
- *     and reports the valid length. Otherwise it is TIND_ECORRUPT ("record at
- *     offset N: checksum mismatch, followed by valid records"): a damaged
- *     record is never silently skipped;
+ *     checksum ends replay; nothing after it is ever replayed. It is
+ *     corruption (TIND_ECORRUPT, "record at offset N: checksum mismatch,
+ *     followed by valid records") when a later offset of the file holds a
+ *     record that verifies (marker, lengths inside the file, checksum, a
+ *     first seqno above the last replayed one) AND carries the synced-before
+ *     flag: that record proves the damaged bytes had been synced, so the
+ *     damage is not a crash artefact. Otherwise it is a torn tail: replay
+ *     succeeds and reports the valid length. Why the witness flag: after a
+ *     power loss the unsynced end of a file may hold garbage followed by
+ *     intact later records (a torn sector or page, pages written back out of
+ *     order), which must not stop the database from opening; and unsynced
+ *     records carry no durability promise, so dropping them is allowed;
  *   - a record that verifies but breaks a rule (unknown flag, raw length
  *     disagreeing with the payload, count 0, seqnos not increasing, LZ4 data
  *     that does not decode) is TIND_ECORRUPT: it was written whole.
@@ -69,6 +77,7 @@
 #define JRN_RECORD_MARKER 0x314E524Au    /* bytes 'J' 'R' 'N' '1' */
 #define JRN_RECORD_HEADER_SIZE 33u
 #define JRN_FLAG_LZ4 0x01u               /* DO NOT CHANGE */
+#define JRN_FLAG_SYNCED_BEFORE 0x02u     /* DO NOT CHANGE */
 #define JRN_FILE_SUFFIX ".jrn"
 
 /* Largest payload one record can carry (the length fields are u32). */

@@ -1,0 +1,285 @@
+/*
+ * microbench.c -- tind-microbench: the per-operation cost of the two lookups
+ * every point read makes before touching a value.
+ *
+ *   1. Bloom filter probe (format/bloom.c) at 10 bits/key over 1M keys, for
+ *      keys that are present (hits) and absent (misses), probed in random
+ *      order; plus a 10k-key filter that fits in cache. The key hashes are
+ *      computed before the clock starts: only the probe is timed.
+ *   2. Data block seek (format/block.c) in a 4 KiB block of 16-byte keys and
+ *      100-byte values, restart interval 16: blk_iter_seek (binary search over
+ *      restart points, then a linear scan) against blk_iter_seek_point on the
+ *      same entries with a hash index (hash_ratio 0.75), for present and
+ *      absent keys.
+ *
+ * Wall clock (CLOCK_MONOTONIC); each figure is the best of 3 runs. Results are
+ * checked (hits must be found, Bloom must have no false negative) so a broken
+ * build cannot report a fast number.
+ *
+ * Usage: tind-microbench [--quick]   (--quick: 10x fewer operations)
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "format/block.h"
+#include "format/bloom.h"
+#include "format/entry.h"
+#include "util/buf.h"
+#include "util/hash.h"
+#include "util/rand.h"
+
+#define MB_RUNS 3
+#define MB_KEY_LEN 16
+#define MB_VALUE_LEN 100
+#define MB_BLOCK_SIZE 4096
+
+static double mb_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+static void mb_row(const char *what, uint64_t ops, double ns)
+{
+    printf("  %-52s %10" PRIu64 " %9.1f\n", what, ops, ns / (double)ops);
+}
+
+static void mb_die(const char *what)
+{
+    fprintf(stderr, "tind-microbench: %s\n", what);
+    exit(1);
+}
+
+/* ---- Bloom ---------------------------------------------------------------- */
+
+static uint64_t mb_key_hash(const char *tag, uint64_t i)
+{
+    char k[32];
+    int n = snprintf(k, sizeof k, "%s%012" PRIu64, tag, i);
+    return hash64(k, (size_t)n);
+}
+
+static void mb_shuffle(uint64_t *v, size_t n, trng *r)
+{
+    for (size_t i = n; i > 1; i--) {
+        size_t j = (size_t)trng_below(r, i);
+        uint64_t t = v[i - 1];
+        v[i - 1] = v[j];
+        v[j] = t;
+    }
+}
+
+/* Times `ops` probes cycling through `hashes`; returns the best total ns and
+ * the number of positive answers of the last run. */
+static double mb_bloom_time(const tbuf *f, const uint64_t *hashes, size_t n, uint64_t ops,
+                            uint64_t *positives)
+{
+    double best = 0;
+    for (int run = 0; run < MB_RUNS; run++) {
+        uint64_t pos = 0;
+        size_t j = 0;
+        double t0 = mb_now_ns();
+        for (uint64_t i = 0; i < ops; i++) {
+            pos += (uint64_t)bloom_may_contain(f->data, f->len, hashes[j]);
+            if (++j == n)
+                j = 0;
+        }
+        double t = mb_now_ns() - t0;
+        if (run == 0 || t < best)
+            best = t;
+        *positives = pos;
+    }
+    return best;
+}
+
+static void mb_bloom(size_t keys, uint64_t ops, trng *r)
+{
+    uint64_t *hit = malloc(keys * sizeof *hit), *miss = malloc(keys * sizeof *miss);
+    if (!hit || !miss)
+        mb_die("out of memory");
+    bloom_builder b;
+    bloom_builder_init(&b, 10);
+    for (size_t i = 0; i < keys; i++) {
+        hit[i] = mb_key_hash("user", i);
+        miss[i] = mb_key_hash("miss", i);
+        if (bloom_builder_add(&b, hit[i]) != TIND_OK)
+            mb_die("out of memory");
+    }
+    tbuf f = TBUF_INIT;
+    if (bloom_builder_finish(&b, &f) != TIND_OK || bloom_check(f.data, f.len, NULL) != TIND_OK)
+        mb_die("building the filter failed");
+    bloom_builder_free(&b);
+    mb_shuffle(hit, keys, r);
+    mb_shuffle(miss, keys, r);
+
+    char what[96];
+    uint64_t positives;
+    double ns = mb_bloom_time(&f, hit, keys, ops, &positives);
+    if (positives != ops)
+        mb_die("bloom: false negative");
+    snprintf(what, sizeof what, "bloom probe, %zuk keys, 10 bits/key, hit", keys / 1000);
+    mb_row(what, ops, ns);
+    ns = mb_bloom_time(&f, miss, keys, ops, &positives);
+    snprintf(what, sizeof what, "bloom probe, %zuk keys, 10 bits/key, miss", keys / 1000);
+    mb_row(what, ops, ns);
+    printf("  %-52s %10s %8.3f%%   (filter %zu bytes)\n", "  false-positive rate on misses", "",
+           100.0 * (double)positives / (double)ops, f.len);
+    tbuf_free(&f);
+    free(hit);
+    free(miss);
+}
+
+/* ---- data block ------------------------------------------------------------- */
+
+/* Key i: "key" + 13 digits of 2*i (so 2*i+1 names a key that falls between). */
+static void mb_block_key(uint8_t *k, uint64_t n)
+{
+    char tmp[MB_KEY_LEN + 1];
+    snprintf(tmp, sizeof tmp, "key%013" PRIu64, n);
+    memcpy(k, tmp, MB_KEY_LEN);
+}
+
+typedef struct mb_block {
+    blk_builder builder;
+    blk parsed;
+    uint32_t entries;
+} mb_block;
+
+/* Fills a block until the next entry could overflow 4 KiB or max_entries are in. */
+static void mb_block_build(mb_block *mb, double hash_ratio, uint32_t max_entries)
+{
+    uint8_t key[MB_KEY_LEN], value[MB_VALUE_LEN];
+    memset(value, 'v', sizeof value);
+    blk_builder_init(&mb->builder, 16, hash_ratio);
+    for (uint64_t i = 0; i < max_entries; i++) {
+        /* stop before the next entry (at most ~24 bytes of overhead) would overflow 4 KiB */
+        if (blk_builder_estimate(&mb->builder) + MB_KEY_LEN + MB_VALUE_LEN + 24 > MB_BLOCK_SIZE)
+            break;
+        mb_block_key(key, 2 * i);
+        if (blk_builder_add(&mb->builder, key, MB_KEY_LEN, 1000 + i, ENTRY_VALUE, value,
+                            MB_VALUE_LEN) != TIND_OK)
+            mb_die("blk_builder_add failed");
+    }
+    mb->entries = blk_builder_count(&mb->builder);
+    const uint8_t *data;
+    size_t len;
+    if (blk_builder_finish(&mb->builder, &data, &len) != TIND_OK)
+        mb_die("blk_builder_finish failed");
+    if (len > MB_BLOCK_SIZE)
+        mb_die("block larger than 4 KiB");
+    tind_err err;
+    if (blk_parse(&mb->parsed, data, len, &err) != TIND_OK)
+        mb_die(err.msg);
+}
+
+enum { MB_SEEK = 0, MB_SEEK_POINT = 1 };
+
+/* Times `ops` seeks to the targets; returns best ns and counts exact hits. */
+static double mb_seek_time(const mb_block *mb, int how, const uint8_t (*targets)[MB_KEY_LEN],
+                           size_t n, uint64_t ops, uint64_t *found)
+{
+    double best = 0;
+    blk_iter it;
+    blk_iter_init(&it, &mb->parsed);
+    for (int run = 0; run < MB_RUNS; run++) {
+        uint64_t exact = 0;
+        size_t j = 0;
+        double t0 = mb_now_ns();
+        for (uint64_t i = 0; i < ops; i++) {
+            const uint8_t *k = targets[j];
+            if (how == MB_SEEK)
+                blk_iter_seek(&it, k, MB_KEY_LEN, SEQNO_MAX);
+            else
+                (void)blk_iter_seek_point(&it, k, MB_KEY_LEN, SEQNO_MAX);
+            exact += (uint64_t)(it.valid && it.key.len == MB_KEY_LEN &&
+                                memcmp(it.key.data, k, MB_KEY_LEN) == 0);
+            if (++j == n)
+                j = 0;
+        }
+        double t = mb_now_ns() - t0;
+        if (it.status != TIND_OK)
+            mb_die("block iterator reported corruption");
+        if (run == 0 || t < best)
+            best = t;
+        *found = exact;
+    }
+    blk_iter_free(&it);
+    return best;
+}
+
+static void mb_blocks(uint64_t ops, trng *r)
+{
+    mb_block plain, hashed;
+    mb_block_build(&hashed, 0.75, UINT32_MAX);     /* the hash index takes some room */
+    mb_block_build(&plain, 0, hashed.entries);
+    if (plain.entries != hashed.entries)
+        mb_die("blocks differ");
+    uint32_t n = plain.entries;
+    uint8_t (*hit)[MB_KEY_LEN] = malloc(n * sizeof *hit);
+    uint8_t (*miss)[MB_KEY_LEN] = malloc(n * sizeof *miss);
+    uint32_t *order = malloc(n * sizeof *order);
+    if (!hit || !miss || !order)
+        mb_die("out of memory");
+    for (uint32_t i = 0; i < n; i++)
+        order[i] = i;
+    for (uint32_t i = n; i > 1; i--) {
+        uint32_t j = (uint32_t)trng_below(r, i), t = order[i - 1];
+        order[i - 1] = order[j];
+        order[j] = t;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        mb_block_key(hit[i], 2 * (uint64_t)order[i]);
+        mb_block_key(miss[i], 2 * (uint64_t)order[i] + 1);
+    }
+    printf("  (block: %u entries, %u restart points, %zu bytes plain, %zu bytes with %u hash buckets)\n",
+           n, plain.parsed.restart_count, plain.parsed.size, hashed.parsed.size,
+           hashed.parsed.bucket_count);
+    uint64_t found;
+    double ns;
+    ns = mb_seek_time(&plain, MB_SEEK, (const uint8_t (*)[MB_KEY_LEN])hit, n, ops, &found);
+    if (found != ops)
+        mb_die("blk_iter_seek missed a present key");
+    mb_row("block seek (blk_iter_seek), hit", ops, ns);
+    ns = mb_seek_time(&plain, MB_SEEK, (const uint8_t (*)[MB_KEY_LEN])miss, n, ops, &found);
+    if (found != 0)
+        mb_die("blk_iter_seek found an absent key");
+    mb_row("block seek (blk_iter_seek), miss", ops, ns);
+    ns = mb_seek_time(&hashed, MB_SEEK_POINT, (const uint8_t (*)[MB_KEY_LEN])hit, n, ops, &found);
+    if (found != ops)
+        mb_die("blk_iter_seek_point missed a present key");
+    mb_row("block seek_point with hash index, hit", ops, ns);
+    ns = mb_seek_time(&hashed, MB_SEEK_POINT, (const uint8_t (*)[MB_KEY_LEN])miss, n, ops, &found);
+    if (found != 0)
+        mb_die("blk_iter_seek_point found an absent key");
+    mb_row("block seek_point with hash index, miss", ops, ns);
+    free(hit);
+    free(miss);
+    free(order);
+    blk_builder_free(&plain.builder);
+    blk_builder_free(&hashed.builder);
+}
+
+int main(int argc, char **argv)
+{
+    uint64_t scale = 10;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--quick") == 0) {
+            scale = 1;
+        } else {
+            fprintf(stderr, "usage: %s [--quick]\n", argv[0]);
+            return 2;
+        }
+    }
+    trng r;
+    trng_seed(&r, 0x6d6963726f);
+    printf("tind-microbench (best of %d runs, CLOCK_MONOTONIC)\n", MB_RUNS);
+    printf("  %-52s %10s %9s\n", "operation", "ops", "ns/op");
+    mb_bloom(1000000, scale * 1000000, &r);
+    mb_bloom(10000, scale * 1000000, &r);
+    mb_blocks(scale * 1000000, &r);
+    return 0;
+}
