@@ -487,9 +487,9 @@ TEST(empty_block)
         blk_builder_init(&bb, 16, h ? 0.75 : 0);
         const uint8_t *data;
         size_t len;
-        CHECK_EQ(blk_builder_estimate(&bb), 10 + h);
+        CHECK_EQ(blk_builder_estimate(&bb), 14 + h);
         CHECK_OK(blk_builder_finish(&bb, &data, &len));
-        CHECK_EQ(len, 10 + h);
+        CHECK_EQ(len, 14 + h);
         blk b;
         CHECK_OK(blk_parse(&b, data, len, NULL));
         CHECK_EQ(b.restart_count, 0);
@@ -511,6 +511,39 @@ TEST(empty_block)
         blk_iter_free(&it);
         blk_builder_free(&bb);
     }
+}
+
+TEST(empty_target_key)
+{
+    /* Regression (found by fuzz_block): seeking to the empty key with a NULL
+     * pointer did pointer arithmetic on NULL in seek_for_prev. */
+    blk_builder bb;
+    blk_builder_init(&bb, 2, 0.75);
+    CHECK_OK(blk_builder_add(&bb, NULL, 0, 9, ENTRY_VALUE, NULL, 0));   /* the empty key is legal */
+    CHECK_OK(blk_builder_add(&bb, (const uint8_t *)"a", 1, 5, ENTRY_VALUE, (const uint8_t *)"x", 1));
+    CHECK_OK(blk_builder_add(&bb, (const uint8_t *)"ab", 2, 5, ENTRY_VALUE, (const uint8_t *)"y", 1));
+    const uint8_t *data;
+    size_t len;
+    CHECK_OK(blk_builder_finish(&bb, &data, &len));
+    blk b;
+    CHECK_OK(blk_parse(&b, data, len, NULL));
+    blk_iter it;
+    blk_iter_init(&it, &b);
+    blk_iter_seek(&it, NULL, 0, UINT64_MAX);
+    CHECK(it.valid && it.key.len == 0 && it.seqno == 9);
+    blk_iter_seek(&it, NULL, 0, 0);
+    CHECK(it.valid && it.key.len == 1);
+    blk_iter_seek_for_prev(&it, NULL, 0, 0);
+    CHECK(it.valid && it.key.len == 0);
+    blk_iter_seek_for_prev(&it, NULL, 0, 10);
+    CHECK(!it.valid);
+    CHECK_OK(it.status);
+    blk_iter_seek_for_prev(&it, (const uint8_t *)"a", 1, 0);
+    CHECK(it.valid && it.key.len == 1);
+    CHECK_OK(blk_iter_seek_point(&it, NULL, 0, 9));
+    CHECK(it.valid && it.key.len == 0 && it.seqno == 9);
+    blk_iter_free(&it);
+    blk_builder_free(&bb);
 }
 
 TEST(builder_rejects)
@@ -560,27 +593,65 @@ TEST(builder_rejects)
 
 /* ---- corruption ---------------------------------------------------------- */
 
-/* A parsed (possibly damaged) block: traversals give the original entries,
- * or a prefix (suffix) of them ended by TIND_ECORRUPT. Seeks must not crash. */
-static void check_consistent(const blk *b, const entset *s, trng *r)
+/* Recomputes the trailer checksum of buf[0..size) from its footer fields, as
+ * a buggy writer or a forger would. No-op when the trailer does not fit. */
+static void reseal(uint8_t *buf, size_t size)
+{
+    if (size < 14)
+        return;
+    const uint8_t *f = buf + size - 14;
+    uint64_t trailer = (uint64_t)dec_u32(f) * ((f[8] & 1) ? 4 : 2) + dec_u32(f + 4) + 14;
+    if (trailer > size)
+        return;
+    size_t entries_end = size - (size_t)trailer;
+    enc_u32(buf + size - 4, (uint32_t)hash64(buf + entries_end, size - 4 - entries_end));
+}
+
+/* Writes a sealed footer into the last 14 bytes of buf[0..size). */
+static void put_footer(uint8_t *buf, size_t size, uint32_t restarts, uint32_t buckets, uint8_t flags,
+                       uint8_t format)
+{
+    uint8_t *p = buf + size - 14;
+    enc_u32(p, restarts);
+    enc_u32(p + 4, buckets);
+    p[8] = flags;
+    p[9] = format;
+    reseal(buf, size);
+}
+
+/* A parsed (possibly damaged) block. Forward traversal gives the original
+ * entries, or a prefix of them ended by TIND_ECORRUPT. When the trailer is
+ * genuine (not forged), backward traversal gives them too (or a suffix ended
+ * by TIND_ECORRUPT). With a forged trailer -- bad offsets under a matching
+ * checksum -- only the forward prefix and termination are guaranteed: a
+ * re-sealed restart offset may point into the middle of an entry. Seeks
+ * must not crash either way. */
+static void check_consistent(const blk *b, const entset *s, trng *r, int forged)
 {
     blk_iter it;
     blk_iter_init(&it, b);
     size_t i = 0;
     for (blk_iter_first(&it); it.valid; blk_iter_next(&it), i++) {
-        CHECK(i < s->n);
-        CHECK(iter_is(&it, &s->e[i]));
+        if (i < s->n)
+            CHECK(iter_is(&it, &s->e[i]));
+        else
+            CHECK(forged);   /* the old trailer decoding as extra entries */
+        CHECK(i <= b->size);
     }
-    CHECK(it.status == TIND_ECORRUPT || (it.status == TIND_OK && i == s->n));
+    CHECK(it.status == TIND_ECORRUPT || (it.status == TIND_OK && i >= s->n));
     blk_iter_free(&it);
     blk_iter_init(&it, b);
     i = s->n;
-    for (blk_iter_last(&it); it.valid; blk_iter_prev(&it)) {
+    size_t steps = 0;
+    for (blk_iter_last(&it); it.valid; blk_iter_prev(&it), steps++) {
+        CHECK(steps <= b->size);
+        if (forged)
+            continue;
         CHECK(i > 0);
         i--;
         CHECK(iter_is(&it, &s->e[i]));
     }
-    CHECK(it.status == TIND_ECORRUPT || (it.status == TIND_OK && i == 0));
+    CHECK(it.status == TIND_ECORRUPT || forged || (it.status == TIND_OK && i == 0));
     blk_iter_free(&it);
     uint8_t kbuf[64];
     for (int q = 0; q < 4; q++) {
@@ -607,7 +678,7 @@ TEST(trailer_corruption)
     trng r;
     trng_seed(&r, check_seed + 3);
     static const uint32_t intervals[] = {1, 2, 16};
-    size_t rejected = 0, accepted = 0;
+    size_t rejected = 0, accepted = 0, forged_rejected = 0, forged_accepted = 0;
     for (int round = 0; round < 6; round++) {
         gen_params gp = {12 + trng_below(&r, 30), 10, 3, 40, 0};
         entset s = gen_entries(&r, &gp);
@@ -618,32 +689,43 @@ TEST(trailer_corruption)
         uint8_t *copy = malloc(size);
         for (size_t pos = good.entries_end; pos < size; pos++) {
             for (unsigned x = 1; x < 256; x++) {
-                memcpy(copy, data, size);
-                copy[pos] ^= (uint8_t)x;
-                blk b;
-                tind_err err = {0};
-                int rc = blk_parse(&b, copy, size, &err);
-                if (rc) {
-                    CHECK_RC(rc, TIND_ECORRUPT);
-                    CHECK(strstr(err.msg, "block") != NULL);
-                    rejected++;
-                } else {
-                    accepted++;
-                    check_consistent(&b, &s, &r);
+                for (int forged = 0; forged < 2; forged++) {
+                    memcpy(copy, data, size);
+                    copy[pos] ^= (uint8_t)x;
+                    if (forged) {
+                        if (pos >= size - 4)
+                            continue;   /* that is the checksum itself */
+                        reseal(copy, size);
+                    }
+                    blk b;
+                    tind_err err = {0};
+                    int rc = blk_parse(&b, copy, size, &err);
+                    if (rc) {
+                        CHECK_RC(rc, TIND_ECORRUPT);
+                        CHECK(strncmp(err.msg, "block", 5) == 0);
+                        forged ? forged_rejected++ : rejected++;
+                    } else {
+                        forged ? forged_accepted++ : accepted++;
+                        check_consistent(&b, &s, &r, forged);
+                    }
                 }
             }
         }
-        /* truncations of the block never parse as something bigger */
+        /* truncations never parse as something bigger */
         for (size_t n = 0; n < size; n++) {
             blk b;
             if (blk_parse(&b, data, n, NULL) == TIND_OK)
-                check_consistent(&b, &s, &r);
+                check_consistent(&b, &s, &r, 0);
         }
         free(copy);
         free(data);
         entset_free(&s);
     }
-    CHECK(rejected > accepted);
+    /* The trailer checksum rejects every genuine single-byte change; behind
+     * a forged checksum the structural checks still reject most of them. */
+    CHECK_EQ(accepted, 0);
+    CHECK(rejected > 0);
+    CHECK(forged_rejected > 2 * forged_accepted);   /* ~3:1; bucket bytes are mostly accepted */
 }
 
 TEST(entries_corruption_is_safe)
@@ -699,14 +781,6 @@ TEST(entries_corruption_is_safe)
     entset_free(&s);
 }
 
-static void put_footer(uint8_t *p, uint32_t restarts, uint32_t buckets, uint8_t flags, uint8_t format)
-{
-    enc_u32(p, restarts);
-    enc_u32(p + 4, buckets);
-    p[8] = flags;
-    p[9] = format;
-}
-
 TEST(parse_rejects_garbage)
 {
     blk b;
@@ -714,55 +788,62 @@ TEST(parse_rejects_garbage)
     uint8_t buf[256];
     memset(buf, 0, sizeof buf);
     CHECK_RC(blk_parse(&b, buf, 0, &err), TIND_ECORRUPT);
-    CHECK_RC(blk_parse(&b, buf, 9, &err), TIND_ECORRUPT);
+    CHECK_RC(blk_parse(&b, buf, 13, &err), TIND_ECORRUPT);
     CHECK(strstr(err.msg, "footer") != NULL);
-    put_footer(buf, 0, 0, 0, 1);
-    CHECK_OK(blk_parse(&b, buf, 10, NULL));                            /* the empty block */
-    put_footer(buf, 0, 0, 0, 2);
-    CHECK_RC(blk_parse(&b, buf, 10, &err), TIND_ECORRUPT);             /* format */
-    put_footer(buf, 0, 0, 4, 1);
-    CHECK_RC(blk_parse(&b, buf, 10, &err), TIND_ECORRUPT);             /* unknown flag */
-    put_footer(buf, 0, 0, 1, 1);
-    CHECK_RC(blk_parse(&b, buf, 10, &err), TIND_ECORRUPT);             /* u32 offsets in a small block */
-    put_footer(buf, 0, 0, 2, 1);
-    CHECK_RC(blk_parse(&b, buf, 10, &err), TIND_ECORRUPT);             /* hash flag, no buckets */
-    put_footer(buf + 1, 0, 1, 0, 1);
-    CHECK_RC(blk_parse(&b, buf, 11, &err), TIND_ECORRUPT);             /* buckets, no hash flag */
-    put_footer(buf, 1, 0, 0, 1);
-    CHECK_RC(blk_parse(&b, buf, 10, &err), TIND_ECORRUPT);             /* restarts past the start */
-    put_footer(buf, 0xffffffffu, 0, 0, 1);
-    CHECK_RC(blk_parse(&b, buf, 10, &err), TIND_ECORRUPT);
-    put_footer(buf, 0, 0xffffffffu, 2, 1);
-    CHECK_RC(blk_parse(&b, buf, 10, &err), TIND_ECORRUPT);
+    put_footer(buf, 14, 0, 0, 0, 1);
+    CHECK_OK(blk_parse(&b, buf, 14, NULL));                            /* the empty block */
+    buf[13] ^= 1;
+    CHECK_RC(blk_parse(&b, buf, 14, &err), TIND_ECORRUPT);             /* trailer checksum */
+    CHECK(strstr(err.msg, "checksum") != NULL);
+    put_footer(buf, 14, 0, 0, 0, 2);
+    CHECK_RC(blk_parse(&b, buf, 14, &err), TIND_ECORRUPT);             /* format */
+    put_footer(buf, 14, 0, 0, 4, 1);
+    CHECK_RC(blk_parse(&b, buf, 14, &err), TIND_ECORRUPT);             /* unknown flag */
+    put_footer(buf, 14, 0, 0, 1, 1);
+    CHECK_RC(blk_parse(&b, buf, 14, &err), TIND_ECORRUPT);             /* u32 offsets in a small block */
+    put_footer(buf, 14, 0, 0, 2, 1);
+    CHECK_RC(blk_parse(&b, buf, 14, &err), TIND_ECORRUPT);             /* hash flag, no buckets */
+    put_footer(buf, 15, 0, 1, 0, 1);
+    CHECK_RC(blk_parse(&b, buf, 15, &err), TIND_ECORRUPT);             /* buckets, no hash flag */
+    put_footer(buf, 14, 1, 0, 0, 1);
+    CHECK_RC(blk_parse(&b, buf, 14, &err), TIND_ECORRUPT);             /* restarts before the start */
+    put_footer(buf, 14, 0xffffffffu, 0, 0, 1);
+    CHECK_RC(blk_parse(&b, buf, 14, &err), TIND_ECORRUPT);
+    put_footer(buf, 14, 0, 0xffffffffu, 2, 1);
+    CHECK_RC(blk_parse(&b, buf, 14, &err), TIND_ECORRUPT);
 
     /* one entry "k"@1 = "" : 00 01 00 00 01 'k' */
     static const uint8_t ent1[] = {0, 1, 0, 0, 1, 'k'};
     memcpy(buf, ent1, 6);
     enc_u16(buf + 6, 0);
-    put_footer(buf + 8, 1, 0, 0, 1);
-    CHECK_OK(blk_parse(&b, buf, 18, NULL));
+    put_footer(buf, 22, 1, 0, 0, 1);
+    CHECK_OK(blk_parse(&b, buf, 22, NULL));
     CHECK_EQ(b.entries_end, 6);
-    put_footer(buf + 8, 0, 0, 0, 1);
-    CHECK_RC(blk_parse(&b, buf, 18, &err), TIND_ECORRUPT);             /* entries, no restart */
+    put_footer(buf, 22, 0, 0, 0, 1);
+    CHECK_RC(blk_parse(&b, buf, 22, &err), TIND_ECORRUPT);             /* entries, no restart */
     enc_u16(buf + 6, 1);
-    put_footer(buf + 8, 1, 0, 0, 1);
-    CHECK_RC(blk_parse(&b, buf, 18, &err), TIND_ECORRUPT);             /* first restart != 0 */
+    put_footer(buf, 22, 1, 0, 0, 1);
+    CHECK_RC(blk_parse(&b, buf, 22, &err), TIND_ECORRUPT);             /* first restart != 0 */
     /* two restarts: 0, 0 (not increasing); 0, 6 (past the entries); 0, 1 (shared != 0 there) */
     memcpy(buf, ent1, 6);
     enc_u16(buf + 6, 0);
     enc_u16(buf + 8, 0);
-    put_footer(buf + 10, 2, 0, 0, 1);
-    CHECK_RC(blk_parse(&b, buf, 20, &err), TIND_ECORRUPT);
+    put_footer(buf, 24, 2, 0, 0, 1);
+    CHECK_RC(blk_parse(&b, buf, 24, &err), TIND_ECORRUPT);
     CHECK(strstr(err.msg, "increasing") != NULL);
     enc_u16(buf + 8, 6);
-    CHECK_RC(blk_parse(&b, buf, 20, &err), TIND_ECORRUPT);
+    put_footer(buf, 24, 2, 0, 0, 1);
+    CHECK_RC(blk_parse(&b, buf, 24, &err), TIND_ECORRUPT);
+    CHECK(strstr(err.msg, "past") != NULL);
     enc_u16(buf + 8, 1);
-    CHECK_RC(blk_parse(&b, buf, 20, &err), TIND_ECORRUPT);
+    put_footer(buf, 24, 2, 0, 0, 1);
+    CHECK_RC(blk_parse(&b, buf, 24, &err), TIND_ECORRUPT);
+    CHECK(strstr(err.msg, "shared") != NULL);
     /* a hash index over too many restarts */
     {
-        size_t n = 254 * 6 + 254 * 2 + 1 + 10;
+        size_t n = 254 * 6 + 254 * 2 + 1 + 14;
         uint8_t *big = calloc(1, n);
-        put_footer(big + n - 10, 254, 1, 2, 1);
+        put_footer(big, n, 254, 1, 2, 1);
         CHECK_RC(blk_parse(&b, big, n, &err), TIND_ECORRUPT);
         CHECK(strstr(err.msg, "hash") != NULL);
         free(big);
@@ -773,8 +854,8 @@ TEST(parse_rejects_garbage)
         memcpy(blkbuf, ent1, 6);
         enc_u16(blkbuf + 6, 0);
         blkbuf[8] = 7;                      /* restart 7 of 1 */
-        put_footer(blkbuf + 9, 1, 1, 2, 1);
-        CHECK_OK(blk_parse(&b, blkbuf, 19, NULL));
+        put_footer(blkbuf, 23, 1, 1, 2, 1);
+        CHECK_OK(blk_parse(&b, blkbuf, 23, NULL));
         blk_iter it;
         blk_iter_init(&it, &b);
         for (int t = 0; t < 2; t++) {   /* the second time from the sticky status */
@@ -788,8 +869,8 @@ TEST(parse_rejects_garbage)
         static const uint8_t bad[] = {0, 1, 0, 9, 1, 'k'};       /* type 9 */
         memcpy(buf, bad, 6);
         enc_u16(buf + 6, 0);
-        put_footer(buf + 8, 1, 0, 0, 1);
-        CHECK_OK(blk_parse(&b, buf, 18, NULL));
+        put_footer(buf, 22, 1, 0, 0, 1);
+        CHECK_OK(blk_parse(&b, buf, 22, NULL));
         blk_iter it;
         blk_iter_init(&it, &b);
         blk_iter_first(&it);
@@ -815,8 +896,8 @@ TEST(parse_rejects_garbage)
         size_t n = trng_below(&r, sizeof buf);
         for (size_t j = 0; j < n; j++)
             buf[j] = (uint8_t)(trng_below(&r, 3) ? trng_below(&r, 4) : trng_next(&r));
-        if (n >= 10 && trng_below(&r, 2))
-            put_footer(buf + n - 10, (uint32_t)trng_below(&r, 4), (uint32_t)trng_below(&r, 3),
+        if (n >= 14 && trng_below(&r, 2))
+            put_footer(buf, n, (uint32_t)trng_below(&r, 4), (uint32_t)trng_below(&r, 3),
                        (uint8_t)trng_below(&r, 3), 1);
         if (blk_parse(&b, buf, n, NULL) == TIND_OK) {
             ok++;
@@ -1117,6 +1198,7 @@ int main(void)
     RUN(many_versions);
     RUN(big_entries);
     RUN(empty_block);
+    RUN(empty_target_key);
     RUN(builder_rejects);
     RUN(trailer_corruption);
     RUN(entries_corruption_is_safe);

@@ -723,6 +723,16 @@ TEST(replay_rules)
     CHECK_EQ(res.valid_bytes, torn_at);
     tbuf_free(&inner);
 
+    /* the witness is searched at every offset, even right after the damage */
+    tbuf_reset(&b);
+    put_file_header(&b, 1, 9);
+    put_record(&b, 2, 1, 10, 1, "a", 1);
+    put_record(&b, 2, 1, 11, 1, "b", 1);
+    b.data[28 + 27] ^= 1;
+    CHECK_RC(replay_bytes(&b, &seen, &res, &err), TIND_ECORRUPT);
+    CHECK(strstr(err.msg, "offset 28:") != NULL);
+    CHECK(strstr(err.msg, "offset 62 ") != NULL);
+
     /* zero-filled tail (a file extended but never written): torn */
     tbuf_reset(&b);
     put_file_header(&b, 1, 9);
@@ -940,6 +950,27 @@ TEST(fault_injection)
         CHECK(strstr(err.msg, "earlier write or sync failed") != NULL);
         CHECK_RC(jrn_append(w, 4, 1, "x", 1, &err), TIND_EPOISONED);
         CHECK_EQ(fs_fault_calls(ff, FS_CALL_SYNC), syncs);
+        CHECK_OK(jrn_close(w, &err));
+        fs_destroy(ff);
+        fs_destroy(m);
+    }
+
+    /* a sync is skipped only when nothing was appended since one at least as strong */
+    {
+        fs *m = mem_with_dir("/f");
+        fs *ff = fs_fault_new(m, 0);
+        jrn_writer *w = open_with(ff, "/f", 0);
+        uint64_t base = fs_fault_calls(ff, FS_CALL_SYNC);
+        CHECK_OK(jrn_sync(w, FS_SYNC_DATA, &err));   /* the header's sync covers it */
+        CHECK_EQ(fs_fault_calls(ff, FS_CALL_SYNC), base);
+        CHECK_OK(jrn_sync(w, FS_SYNC_ALL, &err));    /* stronger: must run */
+        CHECK_EQ(fs_fault_calls(ff, FS_CALL_SYNC), base + 1);
+        CHECK_OK(jrn_sync(w, FS_SYNC_DATA, &err));
+        CHECK_OK(jrn_sync(w, FS_SYNC_ALL, &err));
+        CHECK_EQ(fs_fault_calls(ff, FS_CALL_SYNC), base + 1);
+        CHECK_OK(jrn_append(w, 1, 1, "x", 1, &err));
+        CHECK_OK(jrn_sync(w, FS_SYNC_DATA, &err));
+        CHECK_EQ(fs_fault_calls(ff, FS_CALL_SYNC), base + 2);
         CHECK_OK(jrn_close(w, &err));
         fs_destroy(ff);
         fs_destroy(m);

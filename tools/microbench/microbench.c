@@ -12,11 +12,14 @@
  *      same entries with a hash index (hash_ratio 0.75), for present and
  *      absent keys.
  *
- * Wall clock (CLOCK_MONOTONIC); each figure is the best of 3 runs. Results are
- * checked (hits must be found, Bloom must have no false negative) so a broken
- * build cannot report a fast number.
+ * Wall clock (CLOCK_MONOTONIC). Each figure is measured as many short runs
+ * (MB_BATCH operations, a few milliseconds each) and reported as the best and
+ * the median run: on a shared, loaded machine the best run is the one the
+ * scheduler left alone, the median shows the noise. Results are checked (hits
+ * must be found, Bloom must have no false negative) so a broken build cannot
+ * report a fast number.
  *
- * Usage: tind-microbench [--quick]   (--quick: 10x fewer operations)
+ * Usage: tind-microbench [--quick]   (--quick: 10x fewer runs)
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -31,7 +34,8 @@
 #include "util/hash.h"
 #include "util/rand.h"
 
-#define MB_RUNS 3
+#define MB_BATCH 100000        /* operations per timed run */
+#define MB_MAX_RUNS 1000
 #define MB_KEY_LEN 16
 #define MB_VALUE_LEN 100
 #define MB_BLOCK_SIZE 4096
@@ -43,9 +47,18 @@ static double mb_now_ns(void)
     return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
 
-static void mb_row(const char *what, uint64_t ops, double ns)
+static int mb_cmp_double(const void *a, const void *b)
 {
-    printf("  %-52s %10" PRIu64 " %9.1f\n", what, ops, ns / (double)ops);
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* times[runs]: ns per run of MB_BATCH operations (sorted here). */
+static void mb_row(const char *what, double *times, int runs)
+{
+    qsort(times, (size_t)runs, sizeof *times, mb_cmp_double);
+    printf("  %-44s %10" PRIu64 " %9.1f %9.1f\n", what, (uint64_t)runs * MB_BATCH,
+           times[0] / MB_BATCH, times[runs / 2] / MB_BATCH);
 }
 
 static void mb_die(const char *what)
@@ -73,30 +86,26 @@ static void mb_shuffle(uint64_t *v, size_t n, trng *r)
     }
 }
 
-/* Times `ops` probes cycling through `hashes`; returns the best total ns and
- * the number of positive answers of the last run. */
-static double mb_bloom_time(const tbuf *f, const uint64_t *hashes, size_t n, uint64_t ops,
-                            uint64_t *positives)
+/* Times `runs` runs of MB_BATCH probes cycling through `hashes`; fills
+ * times[] and returns the number of positive answers over all runs. */
+static uint64_t mb_bloom_time(const tbuf *f, const uint64_t *hashes, size_t n, int runs,
+                              double *times)
 {
-    double best = 0;
-    for (int run = 0; run < MB_RUNS; run++) {
-        uint64_t pos = 0;
-        size_t j = 0;
+    uint64_t pos = 0;
+    size_t j = 0;
+    for (int run = 0; run < runs; run++) {
         double t0 = mb_now_ns();
-        for (uint64_t i = 0; i < ops; i++) {
+        for (uint64_t i = 0; i < MB_BATCH; i++) {
             pos += (uint64_t)bloom_may_contain(f->data, f->len, hashes[j]);
             if (++j == n)
                 j = 0;
         }
-        double t = mb_now_ns() - t0;
-        if (run == 0 || t < best)
-            best = t;
-        *positives = pos;
+        times[run] = mb_now_ns() - t0;
     }
-    return best;
+    return pos;
 }
 
-static void mb_bloom(size_t keys, uint64_t ops, trng *r)
+static void mb_bloom(size_t keys, int runs, trng *r)
 {
     uint64_t *hit = malloc(keys * sizeof *hit), *miss = malloc(keys * sizeof *miss);
     if (!hit || !miss)
@@ -117,16 +126,16 @@ static void mb_bloom(size_t keys, uint64_t ops, trng *r)
     mb_shuffle(miss, keys, r);
 
     char what[96];
-    uint64_t positives;
-    double ns = mb_bloom_time(&f, hit, keys, ops, &positives);
-    if (positives != ops)
+    double times[MB_MAX_RUNS];
+    uint64_t ops = (uint64_t)runs * MB_BATCH;
+    if (mb_bloom_time(&f, hit, keys, runs, times) != ops)
         mb_die("bloom: false negative");
     snprintf(what, sizeof what, "bloom probe, %zuk keys, 10 bits/key, hit", keys / 1000);
-    mb_row(what, ops, ns);
-    ns = mb_bloom_time(&f, miss, keys, ops, &positives);
+    mb_row(what, times, runs);
+    uint64_t positives = mb_bloom_time(&f, miss, keys, runs, times);
     snprintf(what, sizeof what, "bloom probe, %zuk keys, 10 bits/key, miss", keys / 1000);
-    mb_row(what, ops, ns);
-    printf("  %-52s %10s %8.3f%%   (filter %zu bytes)\n", "  false-positive rate on misses", "",
+    mb_row(what, times, runs);
+    printf("  %-44s %10s %8.3f%%   (filter %zu bytes)\n", "  false-positive rate on misses", "",
            100.0 * (double)positives / (double)ops, f.len);
     tbuf_free(&f);
     free(hit);
@@ -178,18 +187,18 @@ static void mb_block_build(mb_block *mb, double hash_ratio, uint32_t max_entries
 
 enum { MB_SEEK = 0, MB_SEEK_POINT = 1 };
 
-/* Times `ops` seeks to the targets; returns best ns and counts exact hits. */
-static double mb_seek_time(const mb_block *mb, int how, const uint8_t (*targets)[MB_KEY_LEN],
-                           size_t n, uint64_t ops, uint64_t *found)
+/* Times `runs` runs of MB_BATCH seeks to the targets; fills times[] and
+ * returns how many seeks landed exactly on their target key. */
+static uint64_t mb_seek_time(const mb_block *mb, int how, const uint8_t (*targets)[MB_KEY_LEN],
+                             size_t n, int runs, double *times)
 {
-    double best = 0;
     blk_iter it;
     blk_iter_init(&it, &mb->parsed);
-    for (int run = 0; run < MB_RUNS; run++) {
-        uint64_t exact = 0;
-        size_t j = 0;
+    uint64_t exact = 0;
+    size_t j = 0;
+    for (int run = 0; run < runs; run++) {
         double t0 = mb_now_ns();
-        for (uint64_t i = 0; i < ops; i++) {
+        for (uint64_t i = 0; i < MB_BATCH; i++) {
             const uint8_t *k = targets[j];
             if (how == MB_SEEK)
                 blk_iter_seek(&it, k, MB_KEY_LEN, SEQNO_MAX);
@@ -200,18 +209,15 @@ static double mb_seek_time(const mb_block *mb, int how, const uint8_t (*targets)
             if (++j == n)
                 j = 0;
         }
-        double t = mb_now_ns() - t0;
+        times[run] = mb_now_ns() - t0;
         if (it.status != TIND_OK)
             mb_die("block iterator reported corruption");
-        if (run == 0 || t < best)
-            best = t;
-        *found = exact;
     }
     blk_iter_free(&it);
-    return best;
+    return exact;
 }
 
-static void mb_blocks(uint64_t ops, trng *r)
+static void mb_blocks(int runs, trng *r)
 {
     mb_block plain, hashed;
     mb_block_build(&hashed, 0.75, UINT32_MAX);     /* the hash index takes some room */
@@ -238,24 +244,22 @@ static void mb_blocks(uint64_t ops, trng *r)
     printf("  (block: %u entries, %u restart points, %zu bytes plain, %zu bytes with %u hash buckets)\n",
            n, plain.parsed.restart_count, plain.parsed.size, hashed.parsed.size,
            hashed.parsed.bucket_count);
-    uint64_t found;
-    double ns;
-    ns = mb_seek_time(&plain, MB_SEEK, (const uint8_t (*)[MB_KEY_LEN])hit, n, ops, &found);
-    if (found != ops)
+    double times[MB_MAX_RUNS];
+    uint64_t ops = (uint64_t)runs * MB_BATCH;
+    const uint8_t (*h)[MB_KEY_LEN] = (const uint8_t (*)[MB_KEY_LEN])hit;
+    const uint8_t (*m)[MB_KEY_LEN] = (const uint8_t (*)[MB_KEY_LEN])miss;
+    if (mb_seek_time(&plain, MB_SEEK, h, n, runs, times) != ops)
         mb_die("blk_iter_seek missed a present key");
-    mb_row("block seek (blk_iter_seek), hit", ops, ns);
-    ns = mb_seek_time(&plain, MB_SEEK, (const uint8_t (*)[MB_KEY_LEN])miss, n, ops, &found);
-    if (found != 0)
+    mb_row("block blk_iter_seek, hit", times, runs);
+    if (mb_seek_time(&plain, MB_SEEK, m, n, runs, times) != 0)
         mb_die("blk_iter_seek found an absent key");
-    mb_row("block seek (blk_iter_seek), miss", ops, ns);
-    ns = mb_seek_time(&hashed, MB_SEEK_POINT, (const uint8_t (*)[MB_KEY_LEN])hit, n, ops, &found);
-    if (found != ops)
+    mb_row("block blk_iter_seek, miss", times, runs);
+    if (mb_seek_time(&hashed, MB_SEEK_POINT, h, n, runs, times) != ops)
         mb_die("blk_iter_seek_point missed a present key");
-    mb_row("block seek_point with hash index, hit", ops, ns);
-    ns = mb_seek_time(&hashed, MB_SEEK_POINT, (const uint8_t (*)[MB_KEY_LEN])miss, n, ops, &found);
-    if (found != 0)
+    mb_row("block blk_iter_seek_point + hash index, hit", times, runs);
+    if (mb_seek_time(&hashed, MB_SEEK_POINT, m, n, runs, times) != 0)
         mb_die("blk_iter_seek_point found an absent key");
-    mb_row("block seek_point with hash index, miss", ops, ns);
+    mb_row("block blk_iter_seek_point + hash index, miss", times, runs);
     free(hit);
     free(miss);
     free(order);
@@ -265,10 +269,10 @@ static void mb_blocks(uint64_t ops, trng *r)
 
 int main(int argc, char **argv)
 {
-    uint64_t scale = 10;
+    int runs = 100;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--quick") == 0) {
-            scale = 1;
+            runs = 10;
         } else {
             fprintf(stderr, "usage: %s [--quick]\n", argv[0]);
             return 2;
@@ -276,10 +280,18 @@ int main(int argc, char **argv)
     }
     trng r;
     trng_seed(&r, 0x6d6963726f);
-    printf("tind-microbench (best of %d runs, CLOCK_MONOTONIC)\n", MB_RUNS);
-    printf("  %-52s %10s %9s\n", "operation", "ops", "ns/op");
-    mb_bloom(1000000, scale * 1000000, &r);
-    mb_bloom(10000, scale * 1000000, &r);
-    mb_blocks(scale * 1000000, &r);
+    double load = -1;
+    FILE *la = fopen("/proc/loadavg", "r");
+    if (la) {
+        if (fscanf(la, "%lf", &load) != 1)
+            load = -1;
+        fclose(la);
+    }
+    printf("tind-microbench: %d runs of %d ops each, CLOCK_MONOTONIC; load average %.2f\n", runs,
+           MB_BATCH, load);
+    printf("  %-44s %10s %9s %9s\n", "operation", "ops", "best ns", "median ns");
+    mb_bloom(1000000, runs, &r);
+    mb_bloom(10000, runs, &r);
+    mb_blocks(runs, &r);
     return 0;
 }
