@@ -29,12 +29,12 @@ test: build
 test-asan: deps
 	@$(CMAKE) -S . -B build-asan -DCMAKE_BUILD_TYPE=Asan -DTIND_TOOLS=ON >/dev/null
 	@$(CMAKE) --build build-asan -j$(JOBS)
-	cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest $(CTEST_ARGS)
+	cd build-asan && TIND_TEST_SCALE=$${TIND_TEST_SCALE:-0.1} ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest $(CTEST_ARGS)
 
 test-tsan: deps
 	@$(CMAKE) -S . -B build-tsan -DCMAKE_BUILD_TYPE=Tsan -DCMAKE_C_COMPILER=clang >/dev/null
 	@$(CMAKE) --build build-tsan -j$(JOBS)
-	cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest $(CTEST_ARGS) -L tsan
+	cd build-tsan && TIND_TEST_SCALE=$${TIND_TEST_SCALE:-0.5} TSAN_OPTIONS=halt_on_error=1 ctest $(CTEST_ARGS) -L tsan
 
 # The same sources built with clang, warnings as errors.
 clang: deps

@@ -27,6 +27,7 @@
 
 #include "compaction/picker.h"
 #include "db/db.h"
+#include "util/killpoint.h"
 
 /* ------------------------------------------------------------------ writing tables */
 
@@ -82,7 +83,9 @@ static int finish_table(tind_keyspace *ks, tbl_writer *w, uint64_t number, ver_t
         tbl_writer_abandon(w);
         return rc;
     }
+    KILL_POINT("table.sync.before");
     rc = tbl_writer_finish(w, FS_SYNC_DATA, &meta, err);
+    KILL_POINT("table.sync.after");
     if (rc)
         return rc;
     ver_table *t = ver_table_from_meta(number, &meta);
@@ -151,6 +154,7 @@ int ks_write_tables(tind_keyspace *ks, iiter *in, int out_level, int bottommost,
             w = NULL;
             if (rc)
                 break;
+            KILL_POINT("compaction.output");
         }
         if (!w) {
             pthread_mutex_lock(&db->mu);
@@ -217,6 +221,7 @@ static int install(tind_keyspace *ks, ver_table **removed, const int *removed_le
     uint64_t new_flushed = flushed_seqno > ks->flushed_seqno ? flushed_seqno : ks->flushed_seqno;
     pthread_mutex_unlock(&db->mu);
     if (!rc) {
+        KILL_POINT(flushed ? "flush.install.before" : "compaction.install.before");
         rc = db_write_manifest(db, ks, nv, new_flushed, err);
         if (rc) {
             db_poison(db, err);

@@ -22,6 +22,7 @@
  *      has flushed past them.
  */
 #include "db/db.h"
+#include "util/killpoint.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -349,10 +350,13 @@ int db_write_manifest(tind_db *db, tind_keyspace *ks, version *v, uint64_t flush
         m->v = k == ks ? v : k->current;
     }
     pthread_mutex_unlock(&db->mu);
-    if (rc == TIND_OK)
+    if (rc == TIND_OK) {
+        KILL_POINT("version.write.before");
         rc = manifest_write(db->fs, db->path, &st, err);
-    else
+        KILL_POINT("version.write.after");
+    } else {
         err_set(err, rc, "version file: out of memory");
+    }
     for (size_t i = 0; opts && i < st.keyspace_count; i++)
         tbuf_free(&opts[i]);
     free(opts);
@@ -790,6 +794,7 @@ static int replay_record(void *ctx, uint64_t first_seqno, uint32_t count, const 
     replay_ctx *r = ctx;
     tind_db *db = r->db;
     const uint8_t *p = payload, *end = payload + len;
+    KILL_POINT("recovery.replay");
     for (uint32_t i = 0; i < count; i++) {
         batch_entry e;
         p = batch_entry_decode(p, end, &e);

@@ -28,6 +28,7 @@
 #include <time.h>
 
 #include "db/db.h"
+#include "util/killpoint.h"
 #include "util/coding.h"
 
 struct tind_batch {
@@ -337,7 +338,9 @@ static int db_write(tind_db *db, tind_batch *b, int durability, tind_err *err)
         goto out;
 
     uint64_t first = atomic_load_explicit(&db->last_seqno, memory_order_relaxed) + 1;
+    KILL_POINT("journal.append.before");
     rc = jrn_append(db->journal, first, b->count, b->payload.data, b->payload.len, err);
+    KILL_POINT("journal.append.after");
     if (rc) {
         db_poison(db, err);
         goto out;
@@ -380,6 +383,7 @@ static int db_write(tind_db *db, tind_batch *b, int durability, tind_err *err)
             goto out;
         }
         db->synced_seqno = last;
+        KILL_POINT("journal.sync.after");
     }
     rc = after_write(db, b, err);
     if (rc && rc != TIND_ENOMEM)

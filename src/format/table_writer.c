@@ -83,13 +83,19 @@ struct tbl_writer {
     tbl_meta m;
 };
 
-static int tbl_w_fail(tbl_writer *w, int rc, tind_err *err, const char *what)
+/* Records the first fatal failure; later adds and finish return it. */
+static int tbl_w_record(tbl_writer *w, int rc)
 {
     if (w->status == TIND_OK)
         w->status = rc;
-    if (rc == TIND_ENOMEM)
-        return err_set(err, rc, "table '%s': %s: out of memory", w->path, what);
-    return rc; /* err already filled by the failing call */
+    return rc;
+}
+
+/* Records a failure of a call that does not fill err, and says what failed. */
+static int tbl_w_fail(tbl_writer *w, int rc, tind_err *err, const char *what)
+{
+    tbl_w_record(w, rc);
+    return err_set(err, rc, "table '%s': %s: %s", w->path, what, tind_strerror(rc));
 }
 
 static int tbl_w_check_options(const tbl_options *o, tind_err *err)
@@ -245,7 +251,7 @@ static int tbl_w_flush_block(tbl_writer *w, tind_err *err)
     blk_handle h = {w->out.offset, w->stored.len};
     rc = fs_writer_append(&w->out, w->stored.data, w->stored.len, err);
     if (rc)
-        return tbl_w_fail(w, rc, err, "writing a data block");
+        return tbl_w_record(w, rc);
     blk_builder_reset(&w->data);
     w->m.data_block_count++;
     w->m.data_bytes += w->stored.len;
@@ -340,7 +346,7 @@ static int tbl_w_put_block(tbl_writer *w, const uint8_t *raw, size_t n, int comp
     h->size = w->stored.len;
     rc = fs_writer_append(&w->out, w->stored.data, w->stored.len, err);
     if (rc)
-        return tbl_w_fail(w, rc, err, "writing a block");
+        return tbl_w_record(w, rc);
     return TIND_OK;
 }
 
@@ -386,16 +392,16 @@ static int tbl_w_finish_sections(tbl_writer *w, tbl_props *p, tind_err *err)
     if (w->o.partition_index && (rc = tbl_w_cut_partition(w)) != TIND_OK)
         return tbl_w_fail(w, rc, err, "building the index");
     if ((rc = ctr_section_end(&w->ctr, err)) != TIND_OK)
-        return tbl_w_fail(w, rc, err, "ending the data section");
+        return tbl_w_record(w, rc);
 
     /* index */
     if ((rc = ctr_section_begin(&w->ctr, TBL_SECTION_INDEX, err)) != TIND_OK)
-        return tbl_w_fail(w, rc, err, "starting the index section");
+        return tbl_w_record(w, rc);
     start = w->out.offset;
     if (w->o.partition_index) {
         rc = fs_writer_append(&w->out, w->index_parts.data, w->index_parts.len, err);
         if (rc)
-            return tbl_w_fail(w, rc, err, "writing index partitions");
+            return tbl_w_record(w, rc);
         rc = tbl_w_put_top(w, start, 0, &p->index_handle, err);
     } else {
         rc = blk_builder_finish(&w->index, &raw, &n);
@@ -407,18 +413,18 @@ static int tbl_w_finish_sections(tbl_writer *w, tbl_props *p, tind_err *err)
         return rc;
     w->m.index_bytes = w->out.offset - start;
     if ((rc = ctr_section_end(&w->ctr, err)) != TIND_OK)
-        return tbl_w_fail(w, rc, err, "ending the index section");
+        return tbl_w_record(w, rc);
 
     /* filter (none for an empty table) */
     p->has_filter = w->has_filter && w->m.entry_count > 0;
     if (p->has_filter) {
         if ((rc = ctr_section_begin(&w->ctr, TBL_SECTION_FILTER, err)) != TIND_OK)
-            return tbl_w_fail(w, rc, err, "starting the filter section");
+            return tbl_w_record(w, rc);
         start = w->out.offset;
         if (w->o.partition_filter) {
             rc = fs_writer_append(&w->out, w->filter_parts.data, w->filter_parts.len, err);
             if (rc)
-                return tbl_w_fail(w, rc, err, "writing filter partitions");
+                return tbl_w_record(w, rc);
             rc = tbl_w_put_top(w, start, 1, &p->filter_handle, err);
         } else {
             tbuf f = TBUF_INIT;
@@ -434,7 +440,7 @@ static int tbl_w_finish_sections(tbl_writer *w, tbl_props *p, tind_err *err)
             return rc;
         w->m.filter_bytes = w->out.offset - start;
         if ((rc = ctr_section_end(&w->ctr, err)) != TIND_OK)
-            return tbl_w_fail(w, rc, err, "ending the filter section");
+            return tbl_w_record(w, rc);
     }
 
     /* meta */
@@ -460,16 +466,16 @@ static int tbl_w_finish_sections(tbl_writer *w, tbl_props *p, tind_err *err)
     }
     if ((rc = ctr_section_begin(&w->ctr, TBL_SECTION_META, err)) != TIND_OK) {
         tbuf_free(&mb);
-        return tbl_w_fail(w, rc, err, "starting the meta section");
+        return tbl_w_record(w, rc);
     }
     rc = tbl_w_put_block(w, mb.data, mb.len, COMPRESSION_NONE, &mh, err);
     tbuf_free(&mb);
     if (rc)
         return rc;
     if ((rc = ctr_section_end(&w->ctr, err)) != TIND_OK)
-        return tbl_w_fail(w, rc, err, "ending the meta section");
+        return tbl_w_record(w, rc);
     if ((rc = ctr_finish(&w->ctr, err)) != TIND_OK)
-        return tbl_w_fail(w, rc, err, "writing the table of contents");
+        return tbl_w_record(w, rc);
     return TIND_OK;
 }
 
