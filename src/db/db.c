@@ -146,6 +146,7 @@ int ks_rebuild_view(tind_keyspace *ks)
     ks_view *old = ks->view;
     ks->view = v;
     pthread_mutex_unlock(&ks->view_mu);
+    atomic_store(&ks->pressure, ks_pressure(ks));
     if (old)
         ks_view_release(old);
     return TIND_OK;
@@ -882,6 +883,8 @@ int db_new_journal(tind_db *db, tind_err *err)
     jrn_options jo = {db->opts.journal_compression_threshold};
     if (rc == TIND_OK)
         rc = jrn_writer_open(db->fs, dir, number, &jo, &w, err);
+    db->cur_journal_max_seqno = 0;
+    db->cur_journal_size = w ? jrn_size(w) : 0;
     free(dir);
     if (rc) {
         pthread_mutex_lock(&db->mu);

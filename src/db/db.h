@@ -65,6 +65,7 @@ struct tind_keyspace {
     struct tind_ks_options opts;
     int dropped;                  /* (mu) deleted: calls fail with TIND_ENOENT */
     int dropping;                 /* (mu) being deleted: no new background jobs */
+    _Atomic int pressure;         /* 0 fine, 1 slow down, 2 stall: set with the view (mu) */
 
     memtable *active;             /* (write_mu to replace; mu to read for flush) */
     memtable **sealed;            /* (mu) oldest first */
@@ -132,6 +133,9 @@ struct tind_db {
     _Atomic uint64_t last_seqno;
     _Atomic uint64_t visible_seqno;
     uint64_t synced_seqno;        /* every record up to this seqno is synced (write_mu) */
+    uint64_t cur_journal_max_seqno;  /* the journal being written: its stats live here (write_mu) */
+    uint64_t cur_journal_size;       /* and reach journals[] when it is sealed */
+    uint64_t bytes_since_check;      /* write_mu: journal bytes since the last global limit check */
     tbuf write_scratch;
 
     /* (mu) */
@@ -143,7 +147,8 @@ struct tind_db {
     size_t dropped_cap;
     uint32_t next_keyspace_id;
     uint64_t next_file_number;
-    db_journal *journals;         /* oldest first; the last is the one being written */
+    db_journal *journals;         /* oldest first; the last is the one being written (its
+                                   * max_seqno/size are kept in cur_journal_* until sealed) */
     size_t journal_count;
     size_t journal_cap;
     int closing;
@@ -189,6 +194,7 @@ void db_table_on_free(ver_table *t, void *ctx);
 int db_write_manifest(tind_db *db, tind_keyspace *ks, version *v, uint64_t flushed_seqno, tind_err *err);
 /* Replaces ks->view from ks->active, ks->sealed and ks->current. (mu) */
 int ks_rebuild_view(tind_keyspace *ks);
+int ks_pressure(tind_keyspace *ks);   /* (mu) 0 fine, 1 slow down, 2 stall */
 ks_view *ks_view_acquire(tind_keyspace *ks);
 void ks_view_release(ks_view *v);
 /* Seqno a read uses: the snapshot's, or the latest visible. */

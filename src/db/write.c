@@ -186,6 +186,10 @@ static int after_write(tind_db *db, tind_batch *b, tind_err *err)
         return rc;
 
     if (jrn_size(db->journal) >= db->opts.journal_file_size) {
+        pthread_mutex_lock(&db->mu);
+        db->journals[db->journal_count - 1].max_seqno = db->cur_journal_max_seqno;
+        db->journals[db->journal_count - 1].size = jrn_size(db->journal);
+        pthread_mutex_unlock(&db->mu);
         /* The old journal is synced before the next one exists, so after a
          * power loss only the newest journal can have a torn tail. */
         rc = jrn_sync(db->journal, FS_SYNC_DATA, err);
@@ -202,7 +206,11 @@ static int after_write(tind_db *db, tind_batch *b, tind_err *err)
             return rc;
     }
 
-    /* database-wide write buffer and journal limit */
+    /* database-wide write buffer and journal limit, checked every 64 KiB of
+     * journal (walking every keyspace on each write would cost more) */
+    if (db->bytes_since_check < 64 * 1024)
+        return TIND_OK;
+    db->bytes_since_check = 0;
     pthread_mutex_lock(&db->mu);
     uint64_t total = 0, journal_bytes = 0;
     tind_keyspace *largest = NULL;
@@ -216,8 +224,9 @@ static int after_write(tind_db *db, tind_batch *b, tind_err *err)
             largest_bytes = a;
         }
     }
-    for (size_t i = 0; i < db->journal_count; i++)
+    for (size_t i = 0; i + 1 < db->journal_count; i++)
         journal_bytes += db->journals[i].size;
+    journal_bytes += db->cur_journal_size;
     tind_keyspace *pinning[64];
     size_t npin = 0;
     if (journal_bytes > db->opts.max_journal_size && db->journal_count > 1) {
@@ -238,7 +247,7 @@ static int after_write(tind_db *db, tind_batch *b, tind_err *err)
 
 /* ------------------------------------------------------------------ backpressure */
 
-static int ks_pressure(tind_keyspace *ks)
+int ks_pressure(tind_keyspace *ks)
 {
     /* 2 = stall, 1 = slow down, 0 = fine. (mu) */
     if (ks->dropped)
@@ -263,7 +272,11 @@ static int ks_pressure(tind_keyspace *ks)
 
 static int make_room(tind_db *db, tind_batch *b, tind_err *err)
 {
-    int slowed = 0;
+    int slowed = 0, calm = 1;
+    for (size_t i = 0; i < b->touched_count && calm; i++)
+        calm = atomic_load_explicit(&b->touched[i]->pressure, memory_order_relaxed) == 0;
+    if (calm)
+        return TIND_OK; /* the common case takes no lock */
     pthread_mutex_lock(&db->mu);
     for (;;) {
         if (db->closing) {
@@ -346,11 +359,9 @@ static int db_write(tind_db *db, tind_batch *b, int durability, tind_err *err)
         goto out;
     }
     uint64_t last = first + b->count - 1;
-    pthread_mutex_lock(&db->mu);
-    db_journal *j = &db->journals[db->journal_count - 1];
-    j->max_seqno = last;
-    j->size = jrn_size(db->journal);
-    pthread_mutex_unlock(&db->mu);
+    db->cur_journal_max_seqno = last;
+    db->bytes_since_check += jrn_size(db->journal) - db->cur_journal_size;
+    db->cur_journal_size = jrn_size(db->journal);
 
     const uint8_t *p = b->payload.data, *end = p + b->payload.len;
     tind_keyspace *ks = NULL;
