@@ -833,7 +833,7 @@ TEST(crash)
 {
     trng r;
     trng_seed(&r, check_seed + 31);
-    const int iterations = (int)(300 * check_scale());
+    const int iterations = (int)(2000 * check_scale());
     uint64_t with_unsynced = 0, unsynced_kept = 0, cut = 0;
     for (int it = 0; it < iterations; it++) {
         fs *m = mem_with_dir("/c");

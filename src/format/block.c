@@ -400,7 +400,7 @@ static int iter_parse_next(blk_iter *it)
     }
     it->key.len = h.shared;
     if (h.unshared) {
-        if (tbuf_reserve(&it->key, h.unshared)) {
+        if (it->key.cap - h.shared < h.unshared && tbuf_reserve(&it->key, h.unshared)) {
             iter_fail(it, TIND_ENOMEM);
             return 0;
         }

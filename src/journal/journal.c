@@ -14,6 +14,10 @@
  *   - The file header is synced before jrn_writer_open returns, so a journal
  *     holding records always has a durable header: a damaged header in a file
  *     longer than the header is corruption, not a crash artefact.
+ *   - synced_size <= size; a record gets the synced-before flag exactly when
+ *     synced_size == size as it is built, i.e. when a sync that succeeded
+ *     covered every byte before it. Replay trusts the flag as proof that
+ *     damage before such a record is not a torn write.
  *
  * Replay is one pass over the file held in memory: verify, decompress, hand
  * to the callback, advance. The first record that does not verify ends the
@@ -414,8 +418,8 @@ static size_t jrn_scan_witness(const uint8_t *data, size_t len, size_t from, uin
             break;
         p = (size_t)(hit - data);
         jrn_record r;
-        if (jrn_check_record(data, len, p, &r) == JRN_REC_OK && (r.flags & JRN_FLAG_SYNCED_BEFORE) && r.count > 0 &&
-            r.first_seqno >= min_seqno)
+        if (jrn_check_record(data, len, p, &r) == JRN_REC_OK && (r.flags & JRN_FLAG_SYNCED_BEFORE) &&
+            r.count > 0 && r.first_seqno >= min_seqno)
             return p;
         p++;
     }
@@ -476,8 +480,8 @@ static int jrn_decode(const char *name, const uint8_t *data, size_t len, int che
                 later = jrn_scan_witness(data, len, off + 1, res->last_seqno + 1);
             if (later != SIZE_MAX) {
                 rc = err_set(err, TIND_ECORRUPT,
-                             "journal %s: record at offset %zu: %s, followed by valid records (the record at offset %zu "
-                             "was written after a sync that covered it)",
+                             "journal %s: record at offset %zu: %s, followed by valid records "
+                             "(the record at offset %zu was written after a sync that covered it)",
                              name, off, jrn_state_text(state), later);
                 goto out;
             }
@@ -513,8 +517,9 @@ static int jrn_decode(const char *name, const uint8_t *data, size_t len, int che
                 raw_cap = r.raw_len ? r.raw_len : 1;
                 raw = malloc(raw_cap);
                 if (!raw) {
-                    rc = err_set(err, TIND_ENOMEM, "journal %s: record at offset %zu: out of memory (%" PRIu32 " bytes)",
-                                 name, off, r.raw_len);
+                    rc = err_set(err, TIND_ENOMEM,
+                                 "journal %s: record at offset %zu: out of memory (%" PRIu32 " bytes)", name, off,
+                                 r.raw_len);
                     goto out;
                 }
             }
@@ -529,8 +534,9 @@ static int jrn_decode(const char *name, const uint8_t *data, size_t len, int che
         if (cb) {
             rc = cb(ctx, r.first_seqno, r.count, payload, payload_len);
             if (rc) {
-                err_set(err, rc, "journal %s: record at offset %zu (seqnos %" PRIu64 "..%" PRIu64 "): replay stopped: %s",
-                        name, off, r.first_seqno, r.first_seqno + (r.count - 1), tind_strerror(rc));
+                err_set(err, rc,
+                        "journal %s: record at offset %zu (seqnos %" PRIu64 "..%" PRIu64 "): replay stopped: %s", name,
+                        off, r.first_seqno, r.first_seqno + (r.count - 1), tind_strerror(rc));
                 goto out;
             }
         }

@@ -52,7 +52,9 @@
  *     power loss the unsynced end of a file may hold garbage followed by
  *     intact later records (a torn sector or page, pages written back out of
  *     order), which must not stop the database from opening; and unsynced
- *     records carry no durability promise, so dropping them is allowed;
+ *     records carry no durability promise, so dropping them is allowed.
+ *     Limit: damage in records that a final sync covered but no later
+ *     record witnesses (e.g. after a clean close) is also taken as torn;
  *   - a record that verifies but breaks a rule (unknown flag, raw length
  *     disagreeing with the payload, count 0, seqnos not increasing, LZ4 data
  *     that does not decode) is TIND_ECORRUPT: it was written whole.
