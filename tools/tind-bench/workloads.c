@@ -1,0 +1,489 @@
+/*
+ * workloads.c -- generators, the workload table and the per-thread
+ * operation loops of tind-bench (see workloads.h for the invariants).
+ *
+ * A loop times every operation with CLOCK_MONOTONIC (about 20 ns through the
+ * vDSO) and records it in the thread's histogram for that op type; it
+ * publishes its progress in `done` (relaxed) so the harness can sample
+ * throughput every second without locks.
+ */
+#include "workloads.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* ---- rng ---- */
+static uint64_t bw_splitmix(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+void bw_rng_seed(bw_rng *r, uint64_t seed)
+{
+    for (int i = 0; i < 4; i++)
+        r->s[i] = bw_splitmix(&seed);
+}
+
+uint64_t bw_rng_next(bw_rng *r)
+{
+    uint64_t *s = r->s;
+    uint64_t x = s[1] * 5;
+    uint64_t result = ((x << 7) | (x >> 57)) * 9;
+    uint64_t t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = (s[3] << 45) | (s[3] >> 19);
+    return result;
+}
+
+double bw_rng_double(bw_rng *r) { return (double)(bw_rng_next(r) >> 11) * 0x1.0p-53; }
+
+static uint64_t bw_below(bw_rng *r, uint64_t n) { return n ? bw_rng_next(r) % n : 0; }
+
+/* ---- permutation: a 4-round Feistel network on 2*half_bits bits, cycle-walked into [0, n) ---- */
+void bw_perm_init(bw_perm *p, uint64_t n, uint64_t seed)
+{
+    unsigned bits = 2;
+    while (bits < 64 && ((uint64_t)1 << bits) < n)
+        bits++;
+    p->n = n;
+    p->half_bits = (bits + 1) / 2;
+    uint64_t x = seed ^ 0x5045524d5045524dull;
+    for (int i = 0; i < 4; i++)
+        p->keys[i] = bw_splitmix(&x);
+}
+
+static uint64_t bw_perm_round(uint64_t v, uint64_t key)
+{
+    uint64_t z = v ^ key;
+    z = (z ^ (z >> 33)) * 0xff51afd7ed558ccdull;
+    z = (z ^ (z >> 33)) * 0xc4ceb9fe1a85ec53ull;
+    return z ^ (z >> 33);
+}
+
+uint64_t bw_perm_at(const bw_perm *p, uint64_t i)
+{
+    uint64_t mask = ((uint64_t)1 << p->half_bits) - 1;
+    uint64_t x = i;
+    do {
+        uint64_t l = x >> p->half_bits, r = x & mask;
+        for (int k = 0; k < 4; k++) {
+            uint64_t nl = r;
+            r = l ^ (bw_perm_round(r, p->keys[k]) & mask);
+            l = nl;
+        }
+        x = (l << p->half_bits) | r;
+    } while (x >= p->n);
+    return x;
+}
+
+/* ---- Zipfian (YCSB's ZipfianGenerator and ScrambledZipfianGenerator) ---- */
+void bw_zipf_init(bw_zipf *z, uint64_t items, double theta, double zetan)
+{
+    if (items < 2)
+        items = 2;
+    if (zetan <= 0) {
+        zetan = 0;
+        for (uint64_t i = 1; i <= items; i++)
+            zetan += 1.0 / pow((double)i, theta);
+    }
+    double zeta2 = 1.0 + pow(0.5, theta);
+    z->items = items;
+    z->theta = theta;
+    z->zetan = zetan;
+    z->alpha = 1.0 / (1.0 - theta);
+    z->eta = (1.0 - pow(2.0 / (double)items, 1.0 - theta)) / (1.0 - zeta2 / zetan);
+    z->half_pow_theta = pow(0.5, theta);
+}
+
+uint64_t bw_zipf_next(const bw_zipf *z, bw_rng *r)
+{
+    double u = bw_rng_double(r);
+    double uz = u * z->zetan;
+    if (uz < 1.0)
+        return 0;
+    if (uz < 1.0 + z->half_pow_theta)
+        return 1;
+    uint64_t v = (uint64_t)((double)z->items * pow(z->eta * u - z->eta + 1.0, z->alpha));
+    return v >= z->items ? z->items - 1 : v;
+}
+
+uint64_t bw_fnv64(uint64_t v)
+{
+    uint64_t h = 0xCBF29CE484222325ull;
+    for (int i = 0; i < 8; i++) {
+        h ^= v & 0xff;
+        h *= 1099511628211ull;
+        v >>= 8;
+    }
+    /* Java's Math.abs on a long, as YCSB does */
+    int64_t s = (int64_t)h;
+    return s < 0 ? (uint64_t)0 - h : h;
+}
+
+const char *bw_dist_name(int dist)
+{
+    switch (dist) {
+    case BW_UNIFORM: return "uniform";
+    case BW_ZIPFIAN: return "zipfian";
+    case BW_LATEST: return "latest";
+    }
+    return "?";
+}
+
+int bw_dist_parse(const char *s)
+{
+    for (int d = BW_UNIFORM; d <= BW_LATEST; d++)
+        if (strcmp(s, bw_dist_name(d)) == 0)
+            return d;
+    return -1;
+}
+
+/* ---- the workloads (BENCH.md) ---- */
+const bw_def bw_defs[] = {
+    {"ycsb-a", BW_MIX, 0.50, 0, 0, BW_UNIFORM, 100, {200000, 2000000}, {64, 256},
+     "50% reads / 50% updates, uniform, eventual"},
+    {"ycsb-b-sync", BW_MIX, 0.95, 1, 0, BW_ZIPFIAN, 100, {200000, 2000000}, {64, 256},
+     "95% reads / 5% updates, Zipfian, every update synced"},
+    {"blobs-4k", BW_MIX, 0.95, 0, 1, BW_ZIPFIAN, 4096, {25000, 250000}, {64, 256},
+     "4 KiB values, 95% Zipfian reads / 5% updates, eventual"},
+    {"medium", BW_MIX, 0.95, 0, 0, BW_ZIPFIAN, 200, {250000, 2500000}, {8, 64},
+     "16 B / 200 B, data ~8x the cache, 95% Zipfian reads / 5% updates"},
+    {"feed", BW_FEED, 0.80, 0, 0, BW_ZIPFIAN, 100, {200000, 2000000}, {64, 256},
+     "20% append a post, 80% read profile + 20 latest posts (reverse prefix scan)"},
+    {"micro", BW_MICRO, 0, 0, 0, BW_UNIFORM, 100, {200000, 2000000}, {64, 256},
+     "fillseq, fillrandom, readrandom, seekscan (seek + 100 next), overwrite"},
+    {NULL, 0, 0, 0, 0, 0, 0, {0, 0}, {0, 0}, NULL},
+};
+
+const bw_def *bw_def_find(const char *name)
+{
+    for (const bw_def *d = bw_defs; d->name; d++)
+        if (strcmp(d->name, name) == 0)
+            return d;
+    return NULL;
+}
+
+/* ---- keys ---- */
+void bw_key(char out[BW_KEY_SIZE], uint64_t i)
+{
+    for (int k = BW_KEY_SIZE - 1; k >= 0; k--) {
+        out[k] = (char)('0' + i % 10);
+        i /= 10;
+    }
+}
+
+static size_t bw_user_prefix(char *out, uint64_t user)
+{
+    out[0] = 'u';
+    for (int k = 8; k >= 1; k--) {
+        out[k] = (char)('0' + user % 10);
+        user /= 10;
+    }
+    return 9;
+}
+
+size_t bw_feed_profile_key(char *out, uint64_t user)
+{
+    size_t n = bw_user_prefix(out, user);
+    memcpy(out + n, "#p", 2);
+    return n + 2;
+}
+
+size_t bw_feed_post_key(char *out, uint64_t user, uint64_t post)
+{
+    size_t n = bw_user_prefix(out, user);
+    memcpy(out + n, "#f#", 3);
+    n += 3;
+    for (int k = 11; k >= 0; k--) {
+        out[n + (size_t)k] = (char)('0' + post % 10);
+        post /= 10;
+    }
+    return n + 12;
+}
+
+#define BW_PROFILE_KEY_SIZE 11
+#define BW_POST_KEY_SIZE 24
+
+uint64_t bw_live_bytes_loaded(const bw_params *p)
+{
+    if (p->def->kind == BW_FEED)
+        return p->feed_users * (BW_PROFILE_KEY_SIZE + p->profile_value_size) +
+               p->feed_users * p->feed_posts_per_user * (BW_POST_KEY_SIZE + p->value_size);
+    return p->keys * (BW_KEY_SIZE + p->value_size);
+}
+
+/* ---- shared data ---- */
+int bw_data_init(bw_data *d, const bw_params *p)
+{
+    memset(d, 0, sizeof *d);
+    d->p = p;
+    uint64_t n = p->def->kind == BW_FEED ? p->feed_users : p->keys;
+    if (n == 0)
+        n = 1;
+    bw_perm_init(&d->perm, n, p->seed);
+    bw_zipf_init(&d->zipf, 10000000000ull, 0.99, 26.46902820178302);
+    if (p->dist == BW_LATEST)
+        bw_zipf_init(&d->latest, n, 0.99, 0);
+    size_t maxv = p->value_size > p->profile_value_size ? p->value_size : p->profile_value_size;
+    d->values_len = (size_t)1 << 20;
+    if (d->values_len < 4 * maxv)
+        d->values_len = 4 * maxv;
+    d->values = malloc(d->values_len);
+    if (!d->values)
+        return -1;
+    bw_rng r;
+    bw_rng_seed(&r, p->seed ^ 0x56414c5545ull);
+    for (size_t off = 0; off < d->values_len; off += 100) {
+        uint8_t chunk[50];
+        for (int i = 0; i < 50; i++)
+            chunk[i] = (uint8_t)(' ' + bw_rng_next(&r) % 95);
+        for (size_t i = 0; i < 100 && off + i < d->values_len; i++)
+            d->values[off + i] = chunk[i % 50];
+    }
+    atomic_init(&d->next_post, p->feed_users * p->feed_posts_per_user);
+    return 0;
+}
+
+void bw_data_free(bw_data *d)
+{
+    free(d->values);
+    d->values = NULL;
+}
+
+static const uint8_t *bw_value(bw_thread *t, size_t len)
+{
+    bw_data *d = t->data;
+    return d->values + bw_below(&t->rng, d->values_len - len);
+}
+
+/* A key index (or user index) of the run distribution over [0, n). */
+static uint64_t bw_pick(bw_thread *t, uint64_t n)
+{
+    bw_data *d = t->data;
+    switch (d->p->dist) {
+    case BW_ZIPFIAN:
+        return bw_fnv64(bw_zipf_next(&d->zipf, &t->rng)) % n;
+    case BW_LATEST: {
+        /* the most recently loaded items are the most popular */
+        uint64_t back = bw_zipf_next(&d->latest, &t->rng);
+        if (back >= n)
+            back = n - 1;
+        return bw_perm_at(&d->perm, n - 1 - back);
+    }
+    default:
+        return bw_below(&t->rng, n);
+    }
+}
+
+/* ---- thread loops ---- */
+int bw_mode_is_load(int mode) { return mode <= BW_LOAD_FEED; }
+
+int bw_mode_optypes(int mode, const char **names)
+{
+    switch (mode) {
+    case BW_LOAD_RANDOM:
+    case BW_LOAD_SEQ:
+    case BW_LOAD_FEED:
+        names[0] = "put";
+        return 1;
+    case BW_RUN_MIX:
+        names[0] = "read";
+        names[1] = "update";
+        return 2;
+    case BW_RUN_FEED:
+        names[0] = "read";
+        names[1] = "append";
+        return 2;
+    case BW_RUN_READRANDOM:
+        names[0] = "read";
+        return 1;
+    case BW_RUN_SEEKSCAN:
+        names[0] = "seekscan";
+        return 1;
+    case BW_RUN_OVERWRITE:
+        names[0] = "put";
+        return 1;
+    }
+    return 0;
+}
+
+void bw_thread_init(bw_thread *t, const bench_backend *be, void *handle, bw_data *d, int mode, int id,
+                    uint64_t begin, uint64_t end, const atomic_int *stop)
+{
+    memset(t, 0, sizeof *t);
+    t->be = be;
+    t->handle = handle;
+    t->data = d;
+    t->mode = mode;
+    t->id = id;
+    t->begin = begin;
+    t->end = end;
+    t->stop = stop;
+    /* the same stream for every engine: seed, mode and thread number only */
+    bw_rng_seed(&t->rng, d->p->seed * 1000003u + (uint64_t)mode * 101u + (uint64_t)id);
+    for (int i = 0; i < BW_MAX_OPTYPES; i++)
+        bh_init(&t->hist[i]);
+    atomic_init(&t->done, 0);
+}
+
+void bw_thread_free(bw_thread *t)
+{
+    free(t->buf.data);
+    t->buf.data = NULL;
+}
+
+static uint64_t bw_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int bw_put(bw_thread *t, const char *k, size_t kl, size_t vl)
+{
+    const uint8_t *v = bw_value(t, vl);
+    t->user_bytes += kl + vl;
+    return t->be->put(t->handle, k, kl, v, vl, t->err, sizeof t->err);
+}
+
+/* A read of a key that must exist with a value of size vl. */
+static int bw_get(bw_thread *t, const char *k, size_t kl, size_t vl)
+{
+    int rc = t->be->get(t->handle, k, kl, &t->buf, t->err, sizeof t->err);
+    if (rc < 0)
+        return rc;
+    if (rc == 1 || t->buf.len != vl)
+        t->misses++;
+    return 0;
+}
+
+/* One load item j: returns the backend status. */
+static int bw_load_one(bw_thread *t, uint64_t j)
+{
+    const bw_params *p = t->data->p;
+    char key[32];
+    switch (t->mode) {
+    case BW_LOAD_SEQ:
+        bw_key(key, j);
+        return bw_put(t, key, BW_KEY_SIZE, p->value_size);
+    case BW_LOAD_RANDOM:
+        bw_key(key, bw_perm_at(&t->data->perm, j));
+        return bw_put(t, key, BW_KEY_SIZE, p->value_size);
+    default: { /* BW_LOAD_FEED */
+        if (j < p->feed_users) {
+            size_t n = bw_feed_profile_key(key, bw_perm_at(&t->data->perm, j));
+            return bw_put(t, key, n, p->profile_value_size);
+        }
+        uint64_t post = j - p->feed_users;
+        size_t n = bw_feed_post_key(key, post % p->feed_users, post);
+        return bw_put(t, key, n, p->value_size);
+    }
+    }
+}
+
+/* One run operation; *type = the op type recorded. */
+static int bw_run_one(bw_thread *t, int *type)
+{
+    const bw_params *p = t->data->p;
+    char key[32], start[32];
+    size_t visited = 0;
+    int rc;
+    switch (t->mode) {
+    case BW_RUN_MIX:
+        bw_key(key, bw_pick(t, p->keys));
+        if (bw_rng_double(&t->rng) < p->def->read_fraction) {
+            *type = 0;
+            return bw_get(t, key, BW_KEY_SIZE, p->value_size);
+        }
+        *type = 1;
+        return bw_put(t, key, BW_KEY_SIZE, p->value_size);
+    case BW_RUN_FEED: {
+        uint64_t user = bw_pick(t, p->feed_users);
+        if (bw_rng_double(&t->rng) < p->def->read_fraction) {
+            *type = 0;
+            size_t n = bw_feed_profile_key(key, user);
+            if ((rc = bw_get(t, key, n, p->profile_value_size)) < 0)
+                return rc;
+            /* the latest posts: backwards from "<user>#f$" ('$' follows '#') within "<user>#f#" */
+            n = bw_feed_post_key(key, user, 0) - 12;
+            memcpy(start, key, n);
+            start[n - 1] = '$';
+            rc = t->be->scan(t->handle, start, n, key, n, 1, BW_FEED_LATEST, &visited, t->err, sizeof t->err);
+            t->scanned += visited;
+            uint64_t want = p->feed_posts_per_user < BW_FEED_LATEST ? p->feed_posts_per_user : BW_FEED_LATEST;
+            if (rc == 0 && visited < want)
+                t->misses++;
+            return rc;
+        }
+        *type = 1;
+        uint64_t post = atomic_fetch_add_explicit(&t->data->next_post, 1, memory_order_relaxed);
+        size_t n = bw_feed_post_key(key, user, post);
+        t->items_added++;
+        t->live_bytes_added += n + p->value_size;
+        return bw_put(t, key, n, p->value_size);
+    }
+    case BW_RUN_READRANDOM:
+        *type = 0;
+        bw_key(key, bw_pick(t, p->keys));
+        return bw_get(t, key, BW_KEY_SIZE, p->value_size);
+    case BW_RUN_SEEKSCAN:
+        *type = 0;
+        bw_key(key, bw_pick(t, p->keys));
+        rc = t->be->scan(t->handle, key, BW_KEY_SIZE, NULL, 0, 0, BW_SCAN_LENGTH, &visited, t->err,
+                         sizeof t->err);
+        t->scanned += visited;
+        if (rc == 0 && visited == 0)
+            t->misses++;
+        return rc;
+    default: /* BW_RUN_OVERWRITE */
+        *type = 0;
+        bw_key(key, bw_pick(t, p->keys));
+        return bw_put(t, key, BW_KEY_SIZE, p->value_size);
+    }
+}
+
+void *bw_thread_main(void *arg)
+{
+    bw_thread *t = arg;
+    uint64_t done = 0;
+    if (bw_mode_is_load(t->mode)) {
+        for (uint64_t j = t->begin; j < t->end; j++) {
+            uint64_t t0 = bw_now_ns();
+            int rc = bw_load_one(t, j);
+            uint64_t t1 = bw_now_ns();
+            if (rc < 0) {
+                t->failed = 1;
+                break;
+            }
+            bh_record(&t->hist[0], t1 - t0);
+            atomic_store_explicit(&t->done, ++done, memory_order_relaxed);
+        }
+        return NULL;
+    }
+    uint64_t quota = t->end - t->begin;
+    while (quota == 0 || done < quota) {
+        if (atomic_load_explicit(t->stop, memory_order_relaxed))
+            break;
+        int type = 0;
+        uint64_t t0 = bw_now_ns();
+        int rc = bw_run_one(t, &type);
+        uint64_t t1 = bw_now_ns();
+        if (rc < 0) {
+            t->failed = 1;
+            break;
+        }
+        bh_record(&t->hist[type], t1 - t0);
+        atomic_store_explicit(&t->done, ++done, memory_order_relaxed);
+    }
+    return NULL;
+}

@@ -1,0 +1,96 @@
+/*
+ * shell.h -- the tind shell's state and the entry points its files share.
+ *
+ *   main.c      arguments, opening the database, one-command and script modes
+ *   repl.c      the interactive mode: libedit line editing, history, completion
+ *   commands.c  the command table and the data commands (put, get, scan, ...)
+ *   text.c      tokenizer, display and export escaping (text.h)
+ *   verify.c    verify: every file of a database folder, checked
+ *   dump.c      dump table FILE / dump journal FILE
+ *   transfer.c  export / import
+ *
+ * A command returns SH_OK, SH_FAIL (it printed why) or SH_USAGE (bad
+ * arguments; the dispatcher prints the usage line). The shell is
+ * single-threaded; the database's background workers are the only other
+ * threads. The one piece of process-wide state is the SIGINT flag
+ * (sh_interrupted), which long commands poll.
+ */
+#ifndef TIND_TOOLS_SHELL_H
+#define TIND_TOOLS_SHELL_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "text.h"
+#include "tind.h"
+
+enum { SH_OK = 0, SH_FAIL = 1, SH_USAGE = 2 };
+
+typedef struct tsh {
+    const char *path;             /* the database folder */
+    tind_db *db;                  /* NULL until opened (verify and dump do not need it) */
+    tind_batch *batch;            /* non-NULL between `batch` and `commit` / `abort` */
+    int hex;                      /* show keys and values as hex */
+    int full;                     /* never abbreviate values */
+    int interactive;              /* a terminal: prompts, summaries */
+    int stdin_commands;           /* commands come from stdin (import - is refused) */
+    long line;                    /* script line being run (0 = none) */
+    int quit;                     /* `quit` was given */
+    FILE *out;
+    FILE *err;
+} tsh;
+
+extern volatile sig_atomic_t sh_interrupted;
+
+/* ---- commands.c ---- */
+typedef int (*sh_cmd_fn)(tsh *sh, sh_words *args);
+typedef struct sh_command {
+    const char *name;
+    int needs_db;                 /* open the database before running it */
+    sh_cmd_fn run;
+    const char *usage;
+    const char *help;
+} sh_command;
+
+/* Runs one command (args->v[0] is its name). Opens the database first when
+ * the command needs it and it is not open yet. Returns SH_OK / SH_FAIL /
+ * SH_USAGE (usage already printed). */
+int sh_run(tsh *sh, sh_words *args);
+const sh_command *sh_find_command(const char *name);
+const sh_command *sh_commands(size_t *count);
+/* Opens sh->path when not open yet; prints a one-line reason on failure. */
+int sh_open_db(tsh *sh);
+/* "error: ..." on sh->err (with the script line when there is one); returns SH_FAIL. */
+int sh_error(tsh *sh, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Prints a value or key in the shell's display mode. */
+void sh_show_bytes(tsh *sh, FILE *f, const void *p, size_t n, int hex, int full);
+
+/* Option parsing over args->v[from..]: options are unquoted words starting
+ * with "--"; "--" ends them. */
+typedef struct sh_opt {
+    const char *name;             /* without the dashes */
+    int takes_value;
+    int seen;
+    const sh_word *value;
+} sh_opt;
+/* Moves the positional words into pos (borrowed pointers) and fills opts.
+ * SH_USAGE (with a message) on an unknown option or a missing value. */
+int sh_parse_opts(tsh *sh, sh_words *args, size_t from, sh_opt *opts, size_t nopts,
+                  const sh_word **pos, size_t *npos, size_t max_pos);
+int sh_parse_u64(tsh *sh, const sh_word *w, const char *what, uint64_t *out);
+
+/* ---- verify.c ---- */
+int sh_cmd_verify(tsh *sh, sh_words *args);
+/* ---- dump.c ---- */
+int sh_cmd_dump(tsh *sh, sh_words *args);
+/* ---- transfer.c ---- */
+int sh_cmd_export(tsh *sh, sh_words *args);
+int sh_cmd_import(tsh *sh, sh_words *args);
+/* ---- repl.c ---- */
+int sh_repl(tsh *sh);
+/* Runs one line of input (split + sh_run); blank lines and comments are SH_OK. */
+int sh_run_line(tsh *sh, const char *line, size_t len);
+
+#endif
