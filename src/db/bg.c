@@ -382,7 +382,7 @@ int ks_compact_step(tind_keyspace *ks, tind_err *err)
         size_t n = 0;
         for (; !rc && n < p.count; n++) {
             tbl *t;
-            rc = db_table_reader(db, p.inputs[n], &t, err);
+            rc = db_table_reader(db, p.inputs[n], p.levels[n], &t, err);
             if (!rc)
                 rc = tbl_iiter_new(t, &children[n]);
         }

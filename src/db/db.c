@@ -292,7 +292,7 @@ static void table_attach(tind_db *db, ver_table *t)
     t->on_free_ctx = db;
 }
 
-int db_table_reader(tind_db *db, ver_table *t, tbl **out, tind_err *err)
+int db_table_reader(tind_db *db, ver_table *t, int level, tbl **out, tind_err *err)
 {
     tbl *r = atomic_load_explicit(&t->reader_atomic, memory_order_acquire);
     if (r) {
@@ -304,7 +304,7 @@ int db_table_reader(tind_db *db, ver_table *t, tbl **out, tind_err *err)
     if (!r) {
         char path[4096];
         db_table_path(db, t->number, path, sizeof path);
-        tbl_open_options o = {db->block_cache, db->fds, t->number, 1};
+        tbl_open_options o = {db->block_cache, db->fds, t->number, level <= 1};
         int rc = tbl_open(db->fs, path, &o, &r, err);
         if (rc) {
             pthread_mutex_unlock(&t->reader_mu);

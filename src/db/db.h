@@ -184,8 +184,10 @@ void db_poison(tind_db *db, const tind_err *why);
 int db_check_writable(tind_db *db, tind_err *err);
 uint64_t db_new_file_number(tind_db *db);             /* (mu) */
 void db_table_path(tind_db *db, uint64_t number, char *buf, size_t n);
-/* The reader of a table of a version, opened on first use. */
-int db_table_reader(tind_db *db, ver_table *t, tbl **out, tind_err *err);
+/* The reader of a table of a version, opened on first use. Tables first
+ * opened at L0 or L1 keep their index and filter pinned in memory; deeper
+ * ones page them through the block cache. */
+int db_table_reader(tind_db *db, ver_table *t, int level, tbl **out, tind_err *err);
 /* Called when the last version lets go of a table: closes its reader and,
  * when the table left the tree, deletes its file. */
 void db_table_on_free(ver_table *t, void *ctx);

@@ -115,6 +115,7 @@ typedef struct level_ii {
     tind_db *db;
     version *v;
     ver_level *level;
+    int level_no;
     size_t index;
     tbl_iter *cur;           /* NULL when not positioned */
     int status;
@@ -132,7 +133,7 @@ static int li_open(level_ii *l, size_t index)
     if (index >= l->level->count)
         return 0;
     tbl *t;
-    int rc = db_table_reader(l->db, l->level->tables[index], &t, &l->err);
+    int rc = db_table_reader(l->db, l->level->tables[index], l->level_no, &t, &l->err);
     if (rc == TIND_OK)
         rc = tbl_iter_new(t, &l->cur);
     if (rc) {
@@ -303,6 +304,7 @@ int level_iiter_new(tind_db *db, version *v, int level, iiter **out)
     l->v = v;
     version_ref(v);
     l->level = &v->levels[level];
+    l->level_no = level;
     *out = &l->base;
     return TIND_OK;
 }
@@ -325,7 +327,7 @@ int view_iter_new(tind_keyspace *ks, ks_view *view, int fill_cache, iiter **out,
             rc = TIND_ENOMEM;
     for (size_t i = 0; !rc && i < v->levels[0].count; i++) {
         tbl *t;
-        rc = db_table_reader(ks->db, v->levels[0].tables[i], &t, err);
+        rc = db_table_reader(ks->db, v->levels[0].tables[i], 0, &t, err);
         if (!rc)
             rc = tbl_iiter_new(t, &children[n]);
         if (!rc)

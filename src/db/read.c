@@ -63,7 +63,7 @@ static int view_lookup(tind_keyspace *ks, ks_view *view, const uint8_t *key, siz
             if (t->min_seqno > seq)
                 continue; /* everything in it is newer than the read */
             tbl *r;
-            rc = db_table_reader(ks->db, t, &r, err);
+            rc = db_table_reader(ks->db, t, l, &r, err);
             if (rc)
                 return rc;
             rc = tbl_get(r, key, klen, seq, use_filter, &lk->type, &found_seq, &lk->value, err);

@@ -1,0 +1,152 @@
+/*
+ * backend_tind.c -- tind in tind-bench, through the public API only.
+ *
+ * Settings: one keyspace "bench" with the defaults (leveled compaction with a
+ * dynamic base level, LZ4 on every level, Bloom filters of 10 bits per key,
+ * 4 KiB blocks, 16 MiB memtables, 64 MiB database write buffer, 2 background
+ * threads); block cache = cfg->cache_bytes. Durability: eventual = the
+ * default TIND_PERSIST_NONE (each write reaches the OS through write(2), no
+ * sync: RocksDB's sync=false); synced = TIND_PERSIST_SYNC_DATA (fdatasync
+ * before the write returns: RocksDB's sync=true). tind has no key-value
+ * separation yet, so blob_values is ignored and large values stay inline.
+ *
+ * Thread-safety: tind handles may be shared by threads (thread_safe = 1).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend.h"
+#include "tind.h"
+
+typedef struct bt_handle {
+    tind_db *db;
+    tind_keyspace *ks;
+} bt_handle;
+
+static int bt_fail(char *err, size_t errlen, const char *what, int rc, tind_db *db)
+{
+    bench_err_set(err, errlen, "tind %s: %s (%s)", what, tind_strerror(rc), tind_errmsg(db));
+    return -1;
+}
+
+static int bt_open(void **out, const bench_config *cfg, char *err, size_t errlen)
+{
+    bt_handle *h = calloc(1, sizeof *h);
+    tind_options *o = tind_options_new();
+    if (!h || !o) {
+        free(h);
+        tind_options_free(o);
+        bench_err_set(err, errlen, "tind open: out of memory");
+        return -1;
+    }
+    tind_options_set_cache_size(o, cfg->cache_bytes);
+    tind_options_set_default_durability(o, cfg->sync_writes ? TIND_PERSIST_SYNC_DATA : TIND_PERSIST_NONE);
+    int rc = tind_open(cfg->dir, o, &h->db);
+    tind_options_free(o);
+    if (rc) {
+        free(h);
+        return bt_fail(err, errlen, "open", rc, NULL);
+    }
+    if ((rc = tind_keyspace_open(h->db, "bench", NULL, &h->ks))) {
+        bt_fail(err, errlen, "keyspace open", rc, h->db);
+        tind_close(h->db);
+        free(h);
+        return -1;
+    }
+    *out = h;
+    return 0;
+}
+
+static int bt_put(void *hp, const void *k, size_t kl, const void *v, size_t vl, char *err, size_t errlen)
+{
+    bt_handle *h = hp;
+    int rc = tind_put(h->ks, k, kl, v, vl);
+    return rc ? bt_fail(err, errlen, "put", rc, h->db) : 0;
+}
+
+static int bt_get(void *hp, const void *k, size_t kl, bench_buf *out, char *err, size_t errlen)
+{
+    bt_handle *h = hp;
+    void *v;
+    size_t vl;
+    int rc = tind_get(h->ks, k, kl, NULL, &v, &vl);
+    if (rc == TIND_NOT_FOUND)
+        return 1;
+    if (rc)
+        return bt_fail(err, errlen, "get", rc, h->db);
+    rc = bench_buf_set(out, v, vl);
+    tind_free(v);
+    if (rc) {
+        bench_err_set(err, errlen, "tind get: out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+static int bt_scan(void *hp, const void *start, size_t sl, const void *prefix, size_t plen, int reverse,
+                   size_t limit, size_t *visited, char *err, size_t errlen)
+{
+    bt_handle *h = hp;
+    tind_iter *it;
+    int rc = plen ? tind_iter_prefix(h->ks, prefix, plen, NULL, &it)
+                  : tind_iter_range(h->ks, NULL, 0, NULL, 0, NULL, &it);
+    if (rc)
+        return bt_fail(err, errlen, "iterator", rc, h->db);
+    size_t n = 0;
+    volatile uint8_t sink = 0;
+    if (reverse) {
+        tind_iter_seek_for_prev(it, start, sl);
+        if (tind_iter_valid(it)) {
+            size_t kn;
+            const void *kp = tind_iter_key(it, &kn);
+            if (kn == sl && memcmp(kp, start, sl) == 0)
+                tind_iter_prev(it);
+        }
+    } else {
+        tind_iter_seek(it, start, sl);
+    }
+    while (n < limit && tind_iter_valid(it)) {
+        size_t vn;
+        const uint8_t *vp = tind_iter_value(it, &vn);
+        if (vn)
+            sink ^= vp[0] ^ vp[vn - 1];
+        n++;
+        if (reverse)
+            tind_iter_prev(it);
+        else
+            tind_iter_next(it);
+    }
+    (void)sink;
+    rc = tind_iter_status(it);
+    tind_iter_free(it);
+    *visited = n;
+    return rc ? bt_fail(err, errlen, "scan", rc, h->db) : 0;
+}
+
+static int bt_settle(void *hp, char *err, size_t errlen)
+{
+    bt_handle *h = hp;
+    int rc = tind_persist(h->db, TIND_PERSIST_SYNC_DATA);
+    if (rc == 0)
+        rc = tind_flush(h->ks);
+    return rc ? bt_fail(err, errlen, "settle", rc, h->db) : 0;
+}
+
+static int bt_close(void *hp, char *err, size_t errlen)
+{
+    bt_handle *h = hp;
+    int rc = tind_close(h->db);
+    free(h);
+    return rc ? bt_fail(err, errlen, "close", rc, NULL) : 0;
+}
+
+const bench_backend bench_backend_tind = {
+    .name = "tind",
+    .thread_safe = 1,
+    .open = bt_open,
+    .put = bt_put,
+    .get = bt_get,
+    .scan = bt_scan,
+    .settle = bt_settle,
+    .close = bt_close,
+};

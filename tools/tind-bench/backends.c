@@ -1,0 +1,86 @@
+/*
+ * backends.c -- the list of engines compiled into tind-bench and the small
+ * helpers every backend uses (error text, value buffer).
+ *
+ * A peer's backend is listed only when CMake found its library and header
+ * and defined TIND_BENCH_HAVE_<NAME>. The list is constant; no state.
+ */
+#include "backend.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+extern const bench_backend bench_backend_tind;
+#ifdef TIND_BENCH_HAVE_ROCKSDB
+extern const bench_backend bench_backend_rocksdb;
+#endif
+#ifdef TIND_BENCH_HAVE_LEVELDB
+extern const bench_backend bench_backend_leveldb;
+#endif
+#ifdef TIND_BENCH_HAVE_LMDB
+extern const bench_backend bench_backend_lmdb;
+#endif
+#ifdef TIND_BENCH_HAVE_SQLITE
+extern const bench_backend bench_backend_sqlite;
+#endif
+#ifdef TIND_BENCH_HAVE_WIREDTIGER
+extern const bench_backend bench_backend_wiredtiger;
+#endif
+
+const bench_backend *const bench_backends[] = {
+    &bench_backend_tind,
+#ifdef TIND_BENCH_HAVE_ROCKSDB
+    &bench_backend_rocksdb,
+#endif
+#ifdef TIND_BENCH_HAVE_LEVELDB
+    &bench_backend_leveldb,
+#endif
+#ifdef TIND_BENCH_HAVE_LMDB
+    &bench_backend_lmdb,
+#endif
+#ifdef TIND_BENCH_HAVE_SQLITE
+    &bench_backend_sqlite,
+#endif
+#ifdef TIND_BENCH_HAVE_WIREDTIGER
+    &bench_backend_wiredtiger,
+#endif
+    NULL,
+};
+
+const bench_backend *bench_backend_find(const char *name)
+{
+    for (int i = 0; bench_backends[i]; i++)
+        if (strcmp(bench_backends[i]->name, name) == 0)
+            return bench_backends[i];
+    return NULL;
+}
+
+void bench_err_set(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || errlen == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+int bench_buf_set(bench_buf *b, const void *p, size_t n)
+{
+    if (n > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < n)
+            cap *= 2;
+        uint8_t *d = realloc(b->data, cap);
+        if (!d)
+            return -1;
+        b->data = d;
+        b->cap = cap;
+    }
+    if (n)
+        memcpy(b->data, p, n);
+    b->len = n;
+    return 0;
+}
