@@ -44,6 +44,18 @@ clang: deps
 demo: build
 	./build/quickstart ./quickstart-db
 
+# tind-bench side by side with the peers found at build time; results as JSON
+# lines in bench-results/, the table on stdout. BENCH_ARGS adds flags.
+bench: build
+	@mkdir -p bench-results
+	./build/tools/tind-bench/tind-bench --profile quick --dir build/bench-data \
+	    --json bench-results/quick-$$(date +%Y%m%d-%H%M%S).jsonl $(BENCH_ARGS)
+
+bench-full: build
+	@mkdir -p bench-results
+	./build/tools/tind-bench/tind-bench --profile full --keep --dir build/bench-data \
+	    --json bench-results/full-$$(date +%Y%m%d-%H%M%S).jsonl $(BENCH_ARGS)
+
 fuzz: deps
 	@$(CMAKE) -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DTIND_FUZZ=ON -DTIND_TOOLS=OFF \
 	    -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS="-O1 -fsanitize=fuzzer-no-link,address,undefined" >/dev/null

@@ -961,6 +961,53 @@ static void db_free(tind_db *db)
     free(db);
 }
 
+/* Whether the journals or tables folder holds a journal or a table file
+ * (when in doubt, yes). */
+static int has_data_files(tind_db *db)
+{
+    static const char *const dirs[] = {"journals", "tables"};
+    for (size_t d = 0; d < 2; d++) {
+        char *dir = path_join(db->path, dirs[d]);
+        if (!dir)
+            return 1;
+        char **names = NULL;
+        size_t count = 0;
+        int rc = fs_list(db->fs, dir, &names, &count, NULL);
+        free(dir);
+        if (rc == TIND_ENOENT)
+            continue;
+        if (rc)
+            return 1;
+        int found = 0;
+        for (size_t i = 0; i < count && !found; i++) {
+            size_t n = strlen(names[i]);
+            found = n > 4 && (strcmp(names[i] + n - 4, ".jrn") == 0 || strcmp(names[i] + n - 4, ".tbl") == 0);
+        }
+        fs_list_free(names, count);
+        if (found)
+            return 1;
+    }
+    return 0;
+}
+
+/* Makes the database folder's own entry durable. */
+static int sync_parent_dir(tind_db *db, tind_err *err)
+{
+    char *parent = strdup(db->path);
+    if (!parent)
+        return TIND_ENOMEM;
+    char *slash = strrchr(parent, '/');
+    if (slash == parent)
+        parent[1] = 0;
+    else if (slash)
+        *slash = 0;
+    else
+        strcpy(parent, ".");
+    int rc = fs_sync_dir(db->fs, parent, err);
+    free(parent);
+    return rc;
+}
+
 static int open_db(tind_db *db, tind_err *err)
 {
     int is_dir = 0;
@@ -971,21 +1018,7 @@ static int open_db(tind_db *db, tind_err *err)
         rc = fs_mkdir(db->fs, db->path, err);
         if (rc && rc != TIND_EEXIST)
             return rc;
-        /* the new folder's own entry must survive a power loss too */
-        char *parent = strdup(db->path);
-        if (!parent)
-            return TIND_ENOMEM;
-        char *slash = strrchr(parent, '/');
-        if (slash == parent)
-            parent[1] = 0;
-        else if (slash)
-            *slash = 0;
-        else
-            strcpy(parent, ".");
-        rc = fs_sync_dir(db->fs, parent, err);
-        free(parent);
-        if (rc)
-            return rc;
+        /* its entry in the parent folder is synced with the creation below */
     } else if (rc == TIND_OK && !is_dir) {
         return err_set(err, TIND_EINVAL, "'%s' is not a folder", db->path);
     }
@@ -1014,13 +1047,22 @@ static int open_db(tind_db *db, tind_err *err)
     char *jdir = path_join(db->path, "journals");
     if (!jdir)
         return TIND_ENOMEM;
-    if (!fmt_exists) {
+    /* FORMAT without VERSIONS and without any journal or table is a creation
+     * that failed (or lost power) between the two: the first VERSIONS is
+     * written before any journal or table exists and is only ever replaced
+     * atomically, so nothing can be lost by finishing the creation. */
+    int creating = !fmt_exists || (!ver_exists && !has_data_files(db));
+    if (creating) {
         if (ver_exists) {
             free(jdir);
             return err_set(err, TIND_ECORRUPT, "database '%s': FORMAT file is missing but VERSIONS exists", db->path);
         }
-        /* a new database: folders, FORMAT, then an empty version file */
-        rc = ensure_dir(db, jdir, err);
+        /* a new database: the folder's entry in its parent (on every attempt:
+         * an earlier one may have made the folder and failed before this
+         * sync), folders, FORMAT, then an empty version file */
+        rc = sync_parent_dir(db, err);
+        if (!rc)
+            rc = ensure_dir(db, jdir, err);
         if (!rc)
             rc = ensure_dir(db, db->tables_dir, err);
         if (!rc)

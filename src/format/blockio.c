@@ -18,6 +18,8 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+
+#include <zstd.h>
 #include <string.h>
 
 #include "format/compress.h"
@@ -131,6 +133,15 @@ static const char *check_stored(const uint8_t *stored, size_t n, stored_head *sh
     if (sh->type == COMPRESSION_LZ4 && sh->raw_len / 255 > sh->stored_len) {
         snprintf(why, why_len, "lz4 block claims %zu raw bytes from %zu", sh->raw_len, sh->stored_len);
         return why;
+    }
+    /* zstd frames record their content size (ZSTD_compress writes it): it
+     * must agree with raw_len before anything of that size is allocated */
+    if (sh->type == COMPRESSION_ZSTD) {
+        unsigned long long content = ZSTD_getFrameContentSize(stored + BLOCK_HEADER_SIZE, sh->stored_len);
+        if (content != (unsigned long long)sh->raw_len) {
+            snprintf(why, why_len, "zstd block claims %zu raw bytes but its frame says %llu", sh->raw_len, content);
+            return why;
+        }
     }
     return NULL;
 }

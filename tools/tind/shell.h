@@ -38,6 +38,7 @@ typedef struct tsh {
     int stdin_commands;           /* commands come from stdin (import - is refused) */
     long line;                    /* script line being run (0 = none) */
     int quit;                     /* `quit` was given */
+    int open_failed;              /* opening the database failed (reason printed) */
     FILE *out;
     FILE *err;
 } tsh;

@@ -1,0 +1,1563 @@
+/*
+ * main.c -- tind-bench: the BENCH.md workloads on tind and its peers, side by
+ * side, in one run, with the ratio of each peer to tind.
+ *
+ *   tind-bench [--profile quick|full] [--engines tind,rocksdb,...]
+ *              [--workloads ycsb-a,ycsb-b-sync,blobs-4k,medium,feed,micro]
+ *              [--keys N] [--value-size B] [--ops N | --seconds S] [--threads T]
+ *              [--cache-mb M] [--seed S] [--distribution uniform|zipfian|latest]
+ *              [--dir DIR] [--keep] [--json FILE] [--settle-ms MS]
+ *              [--no-drop-cache] [--quiet] [--list] [--self-check]
+ *
+ * Method. For every (workload, engine) pair -- workload-major, so the engines
+ * of one workload run close together in time -- the harness forks a child
+ * that owns the engine for the whole pair, so peak RSS (getrusage ru_maxrss)
+ * and I/O counters (/proc/self/io write_bytes) are the engine's alone:
+ *
+ *   1. load:   open with eventual durability, insert the preload (a seeded
+ *              permutation of the keys, split over the threads), settle
+ *              (the backend flushes and waits for its compactions, then the
+ *              harness waits until the process writes nothing and uses < 5%
+ *              CPU for --settle-ms), close. With --keep the loaded folder is
+ *              cached under DIR/preload/<engine>-<dataset> and copied on later
+ *              runs instead of being loaded again.
+ *   2. cold:   every file of the folder is fdatasync'ed and dropped from the
+ *              OS page cache (posix_fadvise DONTNEED), so each engine starts
+ *              its run from the disk (--no-drop-cache keeps the page cache).
+ *   3. run:    reopen with the workload's durability, run the operation mix
+ *              on T threads (T = 1 for a backend that is not thread-safe) for
+ *              --ops operations or --seconds; every operation is timed into a
+ *              per-thread log-linear histogram per op type; a sampler thread
+ *              records the throughput of every second.
+ *   4. after:  settle again (its writes count towards write amplification),
+ *              measure the folder's disk usage (allocated blocks), close.
+ *
+ * The micro workload runs fillseq and fillrandom on fresh folders (the fill
+ * is the measured phase) and then readrandom, seekscan (seek + 100 next; a
+ * tenth of --ops) and overwrite on the fillrandom folder, one result each.
+ *
+ * Figures per result: throughput (ops/s); p50/p99/p99.9/max latency per op
+ * type; throughput per second; write amplification = write_bytes of the
+ * process during (phase + settle) / key+value bytes the user wrote in it;
+ * disk bytes and space amplification = disk / live logical bytes (keys +
+ * values of the live items); peak RSS; load time.
+ *
+ * Output: one JSON object per line per result (--json FILE, appended):
+ *   {"tool":"tind-bench","time":...,"profile":...,"engine":...,"workload":...,
+ *    "ok":true|false,"error":null|"...","params":{"keys","key_size",
+ *    "value_size","threads","cache_mb","distribution","durability","blob_values",
+ *    "seed","ops","seconds","feed_users","feed_posts_per_user"},
+ *    "throughput":ops/s,"ops":N,"seconds":S,
+ *    "latency_us":{"<op>":{"count","mean","p50","p99","p999","max"},...},
+ *    "timeline":[ops/s of second 1, 2, ...],
+ *    "load_seconds","load_settle_seconds","load_ops","load_throughput",
+ *    "load_cached","load_write_amp","write_bytes","user_bytes","write_amp",
+ *    "disk_bytes","live_bytes","space_amp","peak_rss_kb","misses","scanned"}
+ * (write_amp is null when the phase wrote nothing), and a readable table on
+ * stdout with each peer's throughput over tind's, then tind over the best
+ * peer per workload.
+ *
+ * Exit status: 0 when every result ran, found every key it had to find and
+ * visited the entries it had to visit (misses = 0); 1 otherwise; 2 on usage.
+ *
+ * Thread-safety: the parent is single-threaded; a child runs the worker
+ * threads of workloads.c and one sampler (this file), which only reads their
+ * atomic counters.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backend.h"
+#include "histogram.h"
+#include "workloads.h"
+
+#define BM_MAX_TIMELINE 3600
+#define BM_MAX_ROWS 512
+#define BM_ERRLEN 512
+
+/* ======================================================================
+ * Results
+ * ====================================================================== */
+typedef struct bm_op {
+    char name[16];
+    uint64_t count;
+    double mean_us, p50_us, p99_us, p999_us, max_us;
+} bm_op;
+
+/* One result, written by the child to the parent through a pipe (plain data). */
+typedef struct bm_row {
+    char engine[16];
+    char workload[32];
+    int ok;
+    char error[BM_ERRLEN];
+    /* params */
+    uint64_t keys;
+    size_t value_size;
+    int threads;
+    size_t cache_bytes;
+    int dist;
+    int sync_writes;
+    int blob_values;
+    uint64_t seed;
+    uint64_t ops_target;
+    double seconds_target;
+    uint64_t feed_users, feed_posts_per_user;
+    /* load */
+    double load_seconds, load_settle_seconds;
+    uint64_t load_ops, load_user_bytes, load_write_bytes;
+    int load_cached;
+    /* measured phase */
+    double seconds;
+    uint64_t ops, user_bytes, write_bytes, misses, scanned;
+    int n_ops;
+    bm_op op[BW_MAX_OPTYPES];
+    uint32_t n_timeline;
+    float timeline[BM_MAX_TIMELINE];
+    uint64_t disk_bytes, live_bytes;
+    long peak_rss_kb;
+} bm_row;
+
+/* Settings from the command line. */
+typedef struct bm_flags {
+    int profile;
+    char engines[256];
+    char workloads[256];
+    uint64_t keys;              /* 0 = the workload's default */
+    size_t value_size;
+    uint64_t ops;
+    double seconds;
+    int threads;
+    size_t cache_mb;
+    uint64_t seed;
+    int dist;                   /* -1 = the workload's default */
+    char dir[512];
+    int keep;
+    char json[1024];
+    int settle_ms;
+    int drop_cache;
+    int quiet;
+} bm_flags;
+
+/* ======================================================================
+ * Small helpers: time, /proc, folders
+ * ====================================================================== */
+static double bm_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double bm_cpu_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void bm_sleep(double s)
+{
+    struct timespec ts;
+    ts.tv_sec = (time_t)s;
+    ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+/* Bytes this process caused to be sent to storage (/proc/self/io); 0 when unknown. */
+static uint64_t bm_write_bytes(void)
+{
+    FILE *f = fopen("/proc/self/io", "r");
+    if (!f)
+        return 0;
+    char line[128];
+    uint64_t v = 0;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "write_bytes: %" SCNu64, &v) == 1)
+            break;
+    fclose(f);
+    return v;
+}
+
+static long bm_peak_rss_kb(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss;
+}
+
+static int bm_path(char *out, size_t n, const char *a, const char *b)
+{
+    int k = snprintf(out, n, "%s/%s", a, b);
+    return k < 0 || (size_t)k >= n ? -1 : 0;
+}
+
+static int bm_exists(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0;
+}
+
+static int bm_mkdirs(const char *path)
+{
+    char tmp[1024];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    for (char *s = tmp + 1; *s; s++) {
+        if (*s == '/') {
+            *s = 0;
+            if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+                return -1;
+            *s = '/';
+        }
+    }
+    return mkdir(tmp, 0755) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+/* Visits every entry under dir (depth first, children before the folder
+ * itself when post = 1). fn returns nonzero to stop. */
+typedef int (*bm_walk_fn)(const char *path, const struct stat *st, void *arg);
+static int bm_walk(const char *dir, int post, bm_walk_fn fn, void *arg)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return errno == ENOENT ? 0 : -1;
+    struct dirent *e;
+    int rc = 0;
+    while (rc == 0 && (e = readdir(d))) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        char p[2048];
+        if (bm_path(p, sizeof p, dir, e->d_name)) {
+            rc = -1;
+            break;
+        }
+        struct stat st;
+        if (lstat(p, &st) != 0)
+            continue;
+        if (S_ISDIR(st.st_mode)) {
+            if (!post)
+                rc = fn(p, &st, arg);
+            if (rc == 0)
+                rc = bm_walk(p, post, fn, arg);
+            if (rc == 0 && post)
+                rc = fn(p, &st, arg);
+        } else {
+            rc = fn(p, &st, arg);
+        }
+    }
+    closedir(d);
+    return rc;
+}
+
+static int bm_du_fn(const char *path, const struct stat *st, void *arg)
+{
+    *(uint64_t *)arg += (uint64_t)st->st_blocks * 512u;
+    return 0;
+}
+
+/* Disk usage of a folder: allocated blocks, as du(1) counts them. */
+static uint64_t bm_du(const char *dir)
+{
+    uint64_t total = 0;
+    struct stat st;
+    if (stat(dir, &st) == 0)
+        total += (uint64_t)st.st_blocks * 512u;
+    bm_walk(dir, 0, bm_du_fn, &total);
+    return total;
+}
+
+static int bm_rm_fn(const char *path, const struct stat *st, void *arg)
+{
+    return (S_ISDIR(st->st_mode) ? rmdir(path) : unlink(path)) != 0 && errno != ENOENT ? -1 : 0;
+}
+
+static int bm_rmtree(const char *dir)
+{
+    if (!bm_exists(dir))
+        return 0;
+    if (bm_walk(dir, 1, bm_rm_fn, NULL))
+        return -1;
+    return rmdir(dir) != 0 && errno != ENOENT ? -1 : 0;
+}
+
+static int bm_copy_file(const char *src, const char *dst, mode_t mode)
+{
+    int in = open(src, O_RDONLY), out = -1, rc = -1;
+    if (in < 0)
+        return -1;
+    out = open(dst, O_WRONLY | O_CREAT | O_TRUNC, mode & 0777);
+    if (out < 0)
+        goto done;
+    for (;;) {
+        ssize_t n = copy_file_range(in, NULL, out, NULL, 1 << 30, 0);
+        if (n == 0)
+            break;
+        if (n < 0) {
+            /* fall back to read/write */
+            char buf[1 << 16];
+            ssize_t r;
+            while ((r = read(in, buf, sizeof buf)) > 0)
+                if (write(out, buf, (size_t)r) != r)
+                    goto done;
+            if (r < 0)
+                goto done;
+            break;
+        }
+    }
+    rc = 0;
+done:
+    if (out >= 0 && close(out) != 0)
+        rc = -1;
+    close(in);
+    return rc;
+}
+
+static int bm_copytree(const char *src, const char *dst)
+{
+    if (bm_mkdirs(dst))
+        return -1;
+    DIR *d = opendir(src);
+    if (!d)
+        return -1;
+    struct dirent *e;
+    int rc = 0;
+    while (rc == 0 && (e = readdir(d))) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        char s[2048], t[2048];
+        struct stat st;
+        if (bm_path(s, sizeof s, src, e->d_name) || bm_path(t, sizeof t, dst, e->d_name) || lstat(s, &st)) {
+            rc = -1;
+            break;
+        }
+        if (S_ISDIR(st.st_mode))
+            rc = bm_copytree(s, t);
+        else if (S_ISREG(st.st_mode))
+            rc = bm_copy_file(s, t, st.st_mode);
+    }
+    closedir(d);
+    return rc;
+}
+
+static int bm_drop_fn(const char *path, const struct stat *st, void *arg)
+{
+    if (!S_ISREG(st->st_mode))
+        return 0;
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return 0;
+    fdatasync(fd);
+    posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+    close(fd);
+    return 0;
+}
+
+/* Writes back and evicts every file of the folder from the OS page cache. */
+static void bm_drop_page_cache(const char *dir) { bm_walk(dir, 0, bm_drop_fn, NULL); }
+
+/* ======================================================================
+ * Phases (in the child)
+ * ====================================================================== */
+typedef struct bm_ctx {
+    const bm_flags *flags;
+    const bench_backend *be;
+    bw_params params;
+    bw_data data;
+    char err[BM_ERRLEN];
+} bm_ctx;
+
+/* What a phase measured. */
+typedef struct bm_phase {
+    double seconds;
+    uint64_t ops, user_bytes, misses, scanned, items_added, live_bytes_added;
+    int n_ops;
+    const char *names[BW_MAX_OPTYPES];
+    bench_hist hist[BW_MAX_OPTYPES];
+    uint32_t n_timeline;
+    float timeline[BM_MAX_TIMELINE];
+} bm_phase;
+
+typedef struct bm_worker {
+    bw_thread t;
+    double finished_at;         /* bm_now() when its loop ended (read after join) */
+    atomic_int *finished;
+} bm_worker;
+
+static void *bm_worker_main(void *arg)
+{
+    bm_worker *w = arg;
+    bw_thread_main(&w->t);
+    w->finished_at = bm_now();
+    atomic_fetch_add(w->finished, 1);
+    return NULL;
+}
+
+/* Runs mode on the handle: a load of `items` items, or a run of `ops`
+ * operations (0: for `seconds`). Fills ph; -1 with ctx->err on failure. */
+static int bm_phase_run(bm_ctx *c, void *h, int mode, uint64_t items, uint64_t ops, double seconds, bm_phase *ph)
+{
+    int threads = c->params.threads;
+    bm_worker *w = calloc((size_t)threads, sizeof *w);
+    pthread_t *tid = calloc((size_t)threads, sizeof *tid);
+    atomic_int stop, finished;
+    atomic_init(&stop, 0);
+    atomic_init(&finished, 0);
+    memset(ph, 0, sizeof *ph);
+    if (!w || !tid) {
+        free(w);
+        free(tid);
+        snprintf(c->err, sizeof c->err, "out of memory");
+        return -1;
+    }
+    uint64_t total = bw_mode_is_load(mode) ? items : ops;
+    uint64_t begin = 0;
+    for (int i = 0; i < threads; i++) {
+        uint64_t share = total / (uint64_t)threads + ((uint64_t)i < total % (uint64_t)threads ? 1 : 0);
+        if (!bw_mode_is_load(mode) && ops == 0)
+            share = 0;
+        bw_thread_init(&w[i].t, c->be, h, &c->data, mode, i, begin, begin + share, &stop);
+        if (!bw_mode_is_load(mode) && ops > 0 && share == 0)
+            w[i].t.end = w[i].t.begin + 1; /* at least one op per thread */
+        w[i].finished = &finished;
+        begin += share;
+    }
+    double t0 = bm_now();
+    int started = 0;
+    for (; started < threads; started++)
+        if (pthread_create(&tid[started], NULL, bm_worker_main, &w[started]) != 0)
+            break;
+    if (started < threads) {
+        atomic_store(&stop, 1);
+        snprintf(c->err, sizeof c->err, "pthread_create failed");
+    }
+    /* the sampler: throughput of every whole second */
+    uint64_t last_done = 0;
+    double next_tick = t0 + 1.0;
+    int timed = !bw_mode_is_load(mode) && ops == 0;
+    while (atomic_load(&finished) < started) {
+        double now = bm_now();
+        if (timed && now - t0 >= seconds)
+            atomic_store(&stop, 1);
+        for (int i = 0; i < started; i++)
+            if (w[i].t.failed)
+                atomic_store(&stop, 1);
+        if (now >= next_tick) {
+            uint64_t done = 0;
+            for (int i = 0; i < started; i++)
+                done += atomic_load_explicit(&w[i].t.done, memory_order_relaxed);
+            if (ph->n_timeline < BM_MAX_TIMELINE)
+                ph->timeline[ph->n_timeline++] = (float)(done - last_done);
+            last_done = done;
+            next_tick += 1.0;
+        }
+        double wait = next_tick - bm_now();
+        if (timed && t0 + seconds - bm_now() < wait)
+            wait = t0 + seconds - bm_now();
+        bm_sleep(wait < 0.002 ? 0.002 : wait > 0.01 ? 0.01 : wait);
+    }
+    /* the phase ends when its last thread does, not when the sampler notices */
+    double t1 = t0;
+    for (int i = 0; i < started; i++) {
+        pthread_join(tid[i], NULL);
+        if (w[i].finished_at > t1)
+            t1 = w[i].finished_at;
+    }
+    ph->seconds = t1 - t0;
+    ph->n_ops = bw_mode_optypes(mode, ph->names);
+    for (int k = 0; k < BW_MAX_OPTYPES; k++)
+        bh_init(&ph->hist[k]);
+    int rc = started < threads ? -1 : 0;
+    for (int i = 0; i < started; i++) {
+        bw_thread *t = &w[i].t;
+        uint64_t done = atomic_load(&t->done);
+        ph->ops += done;
+        ph->user_bytes += t->user_bytes;
+        ph->misses += t->misses;
+        ph->scanned += t->scanned;
+        ph->items_added += t->items_added;
+        ph->live_bytes_added += t->live_bytes_added;
+        for (int k = 0; k < BW_MAX_OPTYPES; k++)
+            bh_merge(&ph->hist[k], &t->hist[k]);
+        if (t->failed && rc == 0) {
+            snprintf(c->err, sizeof c->err, "%s", t->err);
+            rc = -1;
+        }
+    }
+    /* the last partial second, as a rate, when it is long enough to mean something */
+    double tail = t1 - (next_tick - 1.0);
+    if (tail >= 0.2 && ph->n_timeline < BM_MAX_TIMELINE)
+        ph->timeline[ph->n_timeline++] = (float)((double)(ph->ops - last_done) / tail);
+    for (int i = 0; i < threads; i++)
+        bw_thread_free(&w[i].t);
+    free(w);
+    free(tid);
+    return rc;
+}
+
+/* The backend's settle, then wait until the process is quiet: no bytes
+ * written and under 5% of a CPU for settle_ms (at most 10 minutes). */
+static int bm_settle(bm_ctx *c, void *h, double *secs)
+{
+    double t0 = bm_now();
+    char err[BM_ERRLEN] = "";
+    if (c->be->settle(h, err, sizeof err) != 0) {
+        snprintf(c->err, sizeof c->err, "settle: %.480s", err);
+        return -1;
+    }
+    double window = c->flags->settle_ms / 1000.0;
+    uint64_t wb = bm_write_bytes();
+    double cpu = bm_cpu_seconds();
+    while (bm_now() - t0 < 600) {
+        bm_sleep(window);
+        uint64_t wb2 = bm_write_bytes();
+        double cpu2 = bm_cpu_seconds();
+        int quiet = wb2 == wb && cpu2 - cpu < 0.05 * window;
+        wb = wb2;
+        cpu = cpu2;
+        if (quiet)
+            break;
+    }
+    if (secs)
+        *secs = bm_now() - t0;
+    return 0;
+}
+
+static int bm_open(bm_ctx *c, const char *dir, int sync_writes, void **h)
+{
+    bench_config cfg = {
+        .dir = dir,
+        .cache_bytes = c->params.cache_bytes,
+        .sync_writes = sync_writes,
+        .blob_values = c->params.def->blob_values,
+        .value_size_hint = c->params.value_size,
+        .threads = c->params.threads,
+    };
+    char err[BM_ERRLEN] = "";
+    if (bm_mkdirs(dir)) {
+        snprintf(c->err, sizeof c->err, "mkdir %.300s: %s", dir, strerror(errno));
+        return -1;
+    }
+    if (c->be->open(h, &cfg, err, sizeof err) != 0) {
+        snprintf(c->err, sizeof c->err, "open: %.480s", err);
+        return -1;
+    }
+    return 0;
+}
+
+static int bm_close(bm_ctx *c, void *h)
+{
+    char err[BM_ERRLEN] = "";
+    if (c->be->close(h, err, sizeof err) != 0) {
+        snprintf(c->err, sizeof c->err, "close: %.480s", err);
+        return -1;
+    }
+    return 0;
+}
+
+static void bm_row_init(bm_ctx *c, bm_row *r, const char *workload)
+{
+    memset(r, 0, sizeof *r);
+    snprintf(r->engine, sizeof r->engine, "%s", c->be->name);
+    snprintf(r->workload, sizeof r->workload, "%s", workload);
+    const bw_params *p = &c->params;
+    r->keys = p->keys;
+    r->value_size = p->value_size;
+    r->threads = p->threads;
+    r->cache_bytes = p->cache_bytes;
+    r->dist = p->dist;
+    r->sync_writes = p->def->sync_writes;
+    r->blob_values = p->def->blob_values;
+    r->seed = p->seed;
+    r->ops_target = p->ops;
+    r->seconds_target = p->ops ? 0 : p->seconds;
+    r->feed_users = p->feed_users;
+    r->feed_posts_per_user = p->feed_posts_per_user;
+    r->live_bytes = bw_live_bytes_loaded(p);
+}
+
+static void bm_row_take_phase(bm_row *r, const bm_phase *ph)
+{
+    r->seconds = ph->seconds;
+    r->ops = ph->ops;
+    r->user_bytes = ph->user_bytes;
+    r->misses = ph->misses;
+    r->scanned = ph->scanned;
+    r->n_ops = ph->n_ops;
+    for (int k = 0; k < ph->n_ops; k++) {
+        const bench_hist *hh = &ph->hist[k];
+        bm_op *o = &r->op[k];
+        snprintf(o->name, sizeof o->name, "%s", ph->names[k]);
+        o->count = hh->count;
+        o->mean_us = bh_mean(hh) / 1000.0;
+        o->p50_us = (double)bh_quantile(hh, 0.50) / 1000.0;
+        o->p99_us = (double)bh_quantile(hh, 0.99) / 1000.0;
+        o->p999_us = (double)bh_quantile(hh, 0.999) / 1000.0;
+        o->max_us = hh->count ? (double)hh->max / 1000.0 : 0;
+    }
+    r->n_timeline = ph->n_timeline;
+    memcpy(r->timeline, ph->timeline, sizeof(float) * ph->n_timeline);
+}
+
+static void bm_row_fail(bm_row *r, const char *err)
+{
+    r->ok = 0;
+    snprintf(r->error, sizeof r->error, "%s", err);
+}
+
+static int bm_send(int fd, bm_row *r)
+{
+    r->peak_rss_kb = bm_peak_rss_kb();
+    const char *p = (const char *)r;
+    size_t left = sizeof *r;
+    while (left) {
+        ssize_t n = write(fd, p, left);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        p += n;
+        left -= (size_t)n;
+    }
+    return 0;
+}
+
+/* ---- the preload cache (--keep) ---- */
+static void bm_dataset_dir(bm_ctx *c, char *out, size_t n)
+{
+    const bw_params *p = &c->params;
+    if (p->def->kind == BW_FEED)
+        snprintf(out, n, "%s/preload/%s-feed-u%" PRIu64 "-p%" PRIu64 "-v%zu-s%" PRIu64, c->flags->dir,
+                 c->be->name, p->feed_users, p->feed_posts_per_user, p->value_size, p->seed);
+    else
+        snprintf(out, n, "%s/preload/%s-kv-k%" PRIu64 "-v%zu-s%" PRIu64 "-t%d", c->flags->dir, c->be->name,
+                 p->keys, p->value_size, p->seed, p->threads);
+}
+
+static int bm_cache_read(const char *dir, bm_row *r)
+{
+    char path[2048];
+    bm_path(path, sizeof path, dir, "tind-bench-preload.txt");
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    int n = fscanf(f, "load_seconds %lf\nload_settle_seconds %lf\nload_ops %" SCNu64 "\nload_user_bytes %" SCNu64
+                      "\nload_write_bytes %" SCNu64 "\n",
+                   &r->load_seconds, &r->load_settle_seconds, &r->load_ops, &r->load_user_bytes,
+                   &r->load_write_bytes);
+    fclose(f);
+    return n == 5 ? 0 : -1;
+}
+
+static int bm_cache_write(const char *rundir, const char *dir, const bm_row *r)
+{
+    char tmp[2048], path[2048];
+    snprintf(tmp, sizeof tmp, "%s.tmp", dir);
+    bm_rmtree(tmp);
+    bm_rmtree(dir);
+    if (bm_copytree(rundir, tmp))
+        return -1;
+    /* the marker is written last: a folder without it is not a complete preload */
+    bm_path(path, sizeof path, tmp, "tind-bench-preload.txt");
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return -1;
+    fprintf(f,
+            "load_seconds %f\nload_settle_seconds %f\nload_ops %" PRIu64 "\nload_user_bytes %" PRIu64
+            "\nload_write_bytes %" PRIu64 "\n",
+            r->load_seconds, r->load_settle_seconds, r->load_ops, r->load_user_bytes, r->load_write_bytes);
+    if (fclose(f) != 0)
+        return -1;
+    return rename(tmp, dir);
+}
+
+/* ---- the workloads ---- */
+
+/* BW_MIX and BW_FEED: load (or copy the cached preload), cold start, run. */
+static void bm_child_mix(bm_ctx *c, int fd)
+{
+    bm_phase *php = malloc(sizeof *php);
+    bm_row *r = calloc(1, sizeof *r);
+    if (!r || !php) {
+        free(r);
+        free(php);
+        return;
+    }
+    const bw_params *p = &c->params;
+    char rundir[1024], cachedir[1024];
+    snprintf(rundir, sizeof rundir, "%s/run-%s-%s", c->flags->dir, c->be->name, p->def->name);
+    bm_dataset_dir(c, cachedir, sizeof cachedir);
+    bm_row_init(c, r, p->def->name);
+    void *h = NULL;
+    int is_feed = p->def->kind == BW_FEED;
+    uint64_t items = is_feed ? p->feed_users + p->feed_users * p->feed_posts_per_user : p->keys;
+    bm_rmtree(rundir);
+
+    char marker[2048];
+    bm_path(marker, sizeof marker, cachedir, "tind-bench-preload.txt");
+    if (c->flags->keep && bm_exists(marker) && bm_cache_read(cachedir, r) == 0) {
+        r->load_cached = 1;
+        if (bm_copytree(cachedir, rundir)) {
+            snprintf(c->err, sizeof c->err, "copy %.200s to %.200s failed", cachedir, rundir);
+            goto fail;
+        }
+        char m2[2048];
+        bm_path(m2, sizeof m2, rundir, "tind-bench-preload.txt");
+        unlink(m2);
+    } else {
+        if (bm_open(c, rundir, 0, &h))
+            goto fail;
+        uint64_t wb0 = bm_write_bytes();
+        if (bm_phase_run(c, h, is_feed ? BW_LOAD_FEED : BW_LOAD_RANDOM, items, 0, 0, php))
+            goto fail;
+        r->load_seconds = php->seconds;
+        r->load_ops = php->ops;
+        r->load_user_bytes = php->user_bytes;
+        if (bm_settle(c, h, &r->load_settle_seconds))
+            goto fail;
+        r->load_write_bytes = bm_write_bytes() - wb0;
+        void *hh = h;
+        h = NULL;
+        if (bm_close(c, hh))
+            goto fail;
+        if (c->flags->keep && bm_cache_write(rundir, cachedir, r) != 0)
+            fprintf(stderr, "tind-bench: could not cache the preload in %s\n", cachedir);
+    }
+    if (c->flags->drop_cache)
+        bm_drop_page_cache(rundir);
+
+    if (bm_open(c, rundir, p->def->sync_writes, &h))
+        goto fail;
+    uint64_t wb1 = bm_write_bytes();
+    if (bm_phase_run(c, h, is_feed ? BW_RUN_FEED : BW_RUN_MIX, 0, p->ops, p->seconds, php))
+        goto fail;
+    bm_row_take_phase(r, php);
+    r->live_bytes += php->live_bytes_added;
+    if (bm_settle(c, h, NULL))
+        goto fail;
+    r->write_bytes = bm_write_bytes() - wb1;
+    r->disk_bytes = bm_du(rundir);
+    void *hh = h;
+    h = NULL;
+    if (bm_close(c, hh))
+        goto fail;
+    r->ok = 1;
+    bm_send(fd, r);
+    bm_rmtree(rundir);
+    free(r);
+    free(php);
+    return;
+fail:
+    if (h) {
+        char e[BM_ERRLEN];
+        c->be->close(h, e, sizeof e);
+    }
+    bm_row_fail(r, c->err);
+    bm_send(fd, r);
+    bm_rmtree(rundir);
+    free(r);
+    free(php);
+}
+
+/* BW_MICRO: fillseq, fillrandom, then readrandom, seekscan, overwrite. */
+static void bm_child_micro(bm_ctx *c, int fd)
+{
+    bm_phase *php = malloc(sizeof *php);
+    bm_row *r = calloc(1, sizeof *r);
+    if (!r || !php) {
+        free(r);
+        free(php);
+        return;
+    }
+    const bw_params *p = &c->params;
+    char dir[1024];
+    void *h = NULL;
+    static const struct {
+        const char *name;
+        int mode;
+    } steps[] = {
+        {"micro/fillseq", BW_LOAD_SEQ},        {"micro/fillrandom", BW_LOAD_RANDOM},
+        {"micro/readrandom", BW_RUN_READRANDOM}, {"micro/seekscan", BW_RUN_SEEKSCAN},
+        {"micro/overwrite", BW_RUN_OVERWRITE},
+    };
+    size_t nsteps = sizeof steps / sizeof steps[0];
+    size_t i = 0;
+    for (; i < nsteps; i++) {
+        int mode = steps[i].mode;
+        bm_row_init(c, r, steps[i].name);
+        if (i <= 1) {
+            /* a fresh folder for each fill */
+            if (h) {
+                void *hh = h;
+                h = NULL;
+                if (bm_close(c, hh))
+                    goto fail;
+                bm_rmtree(dir);
+            }
+            snprintf(dir, sizeof dir, "%s/run-%s-%s", c->flags->dir, c->be->name, i == 0 ? "fillseq" : "fillrandom");
+            bm_rmtree(dir);
+            if (bm_open(c, dir, 0, &h))
+                goto fail;
+        }
+        uint64_t wb0 = bm_write_bytes();
+        uint64_t ops = p->ops;
+        if (mode == BW_RUN_SEEKSCAN && ops)
+            ops = ops / 10 ? ops / 10 : 1;
+        if (bm_phase_run(c, h, mode, p->keys, ops, p->seconds, php))
+            goto fail;
+        bm_row_take_phase(r, php);
+        if (bw_mode_is_load(mode)) {
+            r->load_seconds = php->seconds;
+            r->load_ops = php->ops;
+            r->load_user_bytes = php->user_bytes;
+        }
+        if (bm_settle(c, h, bw_mode_is_load(mode) ? &r->load_settle_seconds : NULL))
+            goto fail;
+        r->write_bytes = bm_write_bytes() - wb0;
+        if (bw_mode_is_load(mode))
+            r->load_write_bytes = r->write_bytes;
+        r->disk_bytes = bm_du(dir);
+        r->ok = 1;
+        bm_send(fd, r);
+    }
+    if (h) {
+        void *hh = h;
+        h = NULL;
+        if (bm_close(c, hh))
+            goto fail;
+    }
+    bm_rmtree(dir);
+    free(r);
+    free(php);
+    return;
+fail:
+    if (h) {
+        char e[BM_ERRLEN];
+        c->be->close(h, e, sizeof e);
+    }
+    bm_row_fail(r, c->err);
+    bm_send(fd, r);
+    /* the remaining steps cannot run */
+    for (i++; i < nsteps; i++) {
+        bm_row_init(c, r, steps[i].name);
+        bm_row_fail(r, "not run: an earlier micro step failed");
+        bm_send(fd, r);
+    }
+    bm_rmtree(dir);
+    free(r);
+    free(php);
+}
+
+static void bm_child(bm_ctx *c, int fd)
+{
+    if (bw_data_init(&c->data, &c->params) != 0) {
+        bm_row r;
+        memset(&r, 0, sizeof r);
+        bm_row_init(c, &r, c->params.def->name);
+        bm_row_fail(&r, "out of memory");
+        bm_send(fd, &r);
+        return;
+    }
+    if (c->params.def->kind == BW_MICRO)
+        bm_child_micro(c, fd);
+    else
+        bm_child_mix(c, fd);
+    bw_data_free(&c->data);
+}
+
+/* ======================================================================
+ * Parameters
+ * ====================================================================== */
+static void bm_params(const bm_flags *f, const bw_def *def, const bench_backend *be, bw_params *p)
+{
+    memset(p, 0, sizeof *p);
+    p->def = def;
+    p->keys = f->keys ? f->keys : def->keys[f->profile];
+    p->value_size = f->value_size ? f->value_size : def->value_size;
+    p->profile_value_size = 200;
+    p->cache_bytes = (f->cache_mb ? f->cache_mb : def->cache_mb[f->profile]) << 20;
+    p->threads = be->thread_safe ? f->threads : 1;
+    p->ops = f->ops;
+    p->seconds = f->seconds > 0 ? f->seconds : (f->profile == BW_PROFILE_QUICK ? 5 : 30);
+    p->dist = f->dist >= 0 ? f->dist : def->dist;
+    p->seed = f->seed;
+    if (def->kind == BW_FEED) {
+        p->feed_posts_per_user = 20;
+        p->feed_users = p->keys / p->feed_posts_per_user;
+        if (p->feed_users == 0)
+            p->feed_users = 1;
+    }
+}
+
+/* ======================================================================
+ * Output
+ * ====================================================================== */
+static void bm_json_num(FILE *f, double v)
+{
+    if (isfinite(v))
+        fprintf(f, "%.6g", v);
+    else
+        fputs("null", f);
+}
+
+static void bm_json_str(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\')
+            fprintf(f, "\\%c", ch);
+        else if (ch < 0x20)
+            fprintf(f, "\\u%04x", ch);
+        else
+            fputc(ch, f);
+    }
+    fputc('"', f);
+}
+
+static double bm_ratio(double a, double b) { return b > 0 ? a / b : NAN; }
+
+static double bm_throughput(const bm_row *r) { return r->ok && r->seconds > 0 ? (double)r->ops / r->seconds : NAN; }
+static double bm_wamp(const bm_row *r) { return r->user_bytes ? (double)r->write_bytes / (double)r->user_bytes : NAN; }
+static double bm_load_wamp(const bm_row *r)
+{
+    return r->load_user_bytes ? (double)r->load_write_bytes / (double)r->load_user_bytes : NAN;
+}
+static double bm_samp(const bm_row *r) { return r->live_bytes ? (double)r->disk_bytes / (double)r->live_bytes : NAN; }
+
+static void bm_json_row(FILE *f, const bm_row *r, const char *profile)
+{
+    time_t now = time(NULL);
+    char ts[32];
+    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+    fprintf(f, "{\"tool\":\"tind-bench\",\"time\":\"%s\",\"profile\":\"%s\",\"engine\":", ts, profile);
+    bm_json_str(f, r->engine);
+    fputs(",\"workload\":", f);
+    bm_json_str(f, r->workload);
+    fprintf(f, ",\"ok\":%s,\"error\":", r->ok ? "true" : "false");
+    if (r->ok)
+        fputs("null", f);
+    else
+        bm_json_str(f, r->error);
+    fprintf(f,
+            ",\"params\":{\"keys\":%" PRIu64 ",\"key_size\":%d,\"value_size\":%zu,\"threads\":%d,\"cache_mb\":%zu,"
+            "\"distribution\":\"%s\",\"durability\":\"%s\",\"blob_values\":%s,\"seed\":%" PRIu64
+            ",\"ops\":%" PRIu64 ",\"seconds\":",
+            r->keys, BW_KEY_SIZE, r->value_size, r->threads, r->cache_bytes >> 20, bw_dist_name(r->dist),
+            r->sync_writes ? "synced" : "eventual", r->blob_values ? "true" : "false", r->seed, r->ops_target);
+    bm_json_num(f, r->seconds_target);
+    fprintf(f, ",\"feed_users\":%" PRIu64 ",\"feed_posts_per_user\":%" PRIu64 "}", r->feed_users,
+            r->feed_posts_per_user);
+    fputs(",\"throughput\":", f);
+    bm_json_num(f, bm_throughput(r));
+    fprintf(f, ",\"ops\":%" PRIu64 ",\"seconds\":", r->ops);
+    bm_json_num(f, r->seconds);
+    fputs(",\"latency_us\":{", f);
+    for (int k = 0; k < r->n_ops; k++) {
+        const bm_op *o = &r->op[k];
+        fprintf(f, "%s\"%s\":{\"count\":%" PRIu64 ",\"mean\":", k ? "," : "", o->name, o->count);
+        bm_json_num(f, o->mean_us);
+        fputs(",\"p50\":", f);
+        bm_json_num(f, o->p50_us);
+        fputs(",\"p99\":", f);
+        bm_json_num(f, o->p99_us);
+        fputs(",\"p999\":", f);
+        bm_json_num(f, o->p999_us);
+        fputs(",\"max\":", f);
+        bm_json_num(f, o->max_us);
+        fputc('}', f);
+    }
+    fputs("},\"timeline\":[", f);
+    for (uint32_t i = 0; i < r->n_timeline; i++)
+        fprintf(f, "%s%.0f", i ? "," : "", (double)r->timeline[i]);
+    fputs("],\"load_seconds\":", f);
+    bm_json_num(f, r->load_seconds);
+    fputs(",\"load_settle_seconds\":", f);
+    bm_json_num(f, r->load_settle_seconds);
+    fprintf(f, ",\"load_ops\":%" PRIu64 ",\"load_throughput\":", r->load_ops);
+    bm_json_num(f, r->load_seconds > 0 ? (double)r->load_ops / r->load_seconds : NAN);
+    fprintf(f, ",\"load_cached\":%s,\"load_write_amp\":", r->load_cached ? "true" : "false");
+    bm_json_num(f, bm_load_wamp(r));
+    fprintf(f, ",\"write_bytes\":%" PRIu64 ",\"user_bytes\":%" PRIu64 ",\"write_amp\":", r->write_bytes,
+            r->user_bytes);
+    bm_json_num(f, bm_wamp(r));
+    fprintf(f, ",\"disk_bytes\":%" PRIu64 ",\"live_bytes\":%" PRIu64 ",\"space_amp\":", r->disk_bytes,
+            r->live_bytes);
+    bm_json_num(f, bm_samp(r));
+    fprintf(f, ",\"peak_rss_kb\":%ld,\"misses\":%" PRIu64 ",\"scanned\":%" PRIu64 "}\n", r->peak_rss_kb, r->misses,
+            r->scanned);
+    fflush(f);
+}
+
+static void bm_fmt(char *out, size_t n, double v, const char *fmt)
+{
+    if (isfinite(v))
+        snprintf(out, n, fmt, v);
+    else
+        snprintf(out, n, "-");
+}
+
+/* 1234567 -> "1.23M" */
+static void bm_fmt_rate(char *out, size_t n, double v)
+{
+    if (!isfinite(v))
+        snprintf(out, n, "-");
+    else if (v >= 1e6)
+        snprintf(out, n, "%.2fM", v / 1e6);
+    else if (v >= 1e3)
+        snprintf(out, n, "%.1fk", v / 1e3);
+    else
+        snprintf(out, n, "%.0f", v);
+}
+
+static void bm_fmt_us(char *out, size_t n, double us)
+{
+    if (us >= 10000)
+        snprintf(out, n, "%.0fms", us / 1000);
+    else if (us >= 1000)
+        snprintf(out, n, "%.1fms", us / 1000);
+    else if (us >= 100)
+        snprintf(out, n, "%.0f", us);
+    else
+        snprintf(out, n, "%.1f", us);
+}
+
+static const bm_row *bm_find_row(const bm_row *rows, int n, const char *workload, const char *engine)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(rows[i].workload, workload) == 0 && strcmp(rows[i].engine, engine) == 0)
+            return &rows[i];
+    return NULL;
+}
+
+static double bm_worst_p99(const bm_row *r)
+{
+    double m = NAN;
+    for (int k = 0; r && k < r->n_ops; k++)
+        if (r->op[k].count && (!isfinite(m) || r->op[k].p99_us > m))
+            m = r->op[k].p99_us;
+    return m;
+}
+
+/* Rows in the order of their workload's first appearance, engines in run order. */
+static int bm_order(const bm_row *rows, int n, int *order)
+{
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+        int seen = 0;
+        for (int j = 0; j < i && !seen; j++)
+            seen = strcmp(rows[j].workload, rows[i].workload) == 0;
+        if (seen)
+            continue;
+        for (int j = i; j < n; j++)
+            if (strcmp(rows[j].workload, rows[i].workload) == 0)
+                order[k++] = j;
+    }
+    return k;
+}
+
+static void bm_print_table(FILE *out, const bm_row *rows, int n)
+{
+    int *order = calloc((size_t)n + 1, sizeof *order);
+    if (!order)
+        return;
+    bm_order(rows, n, order);
+    fprintf(out, "\nResults (latency in microseconds unless marked; x tind = peer throughput / tind's, "
+                 ">1 means the peer is faster)\n");
+    fprintf(out, "%-17s %-10s %9s %7s  %-26s %-26s %6s %6s %7s %7s\n", "workload", "engine", "ops/s", "x tind",
+                 "op1 p50/p99/p99.9", "op2 p50/p99/p99.9", "w-amp", "s-amp", "RSS MB", "load s");
+    for (int i = 0; i < n; i++) {
+        const bm_row *r = &rows[order[i]];
+        int first = i == 0 || strcmp(rows[order[i - 1]].workload, r->workload) != 0;
+        if (first && i)
+            fputc('\n', out);
+        if (!r->ok) {
+            fprintf(out, "%-17s %-10s  FAILED: %s\n", first ? r->workload : "", r->engine, r->error);
+            continue;
+        }
+        const bm_row *t = bm_find_row(rows, n, r->workload, "tind");
+        char thr[16], ratio[16], lat[2][64], wa[16], sa[16], rss[16], load[16];
+        bm_fmt_rate(thr, sizeof thr, bm_throughput(r));
+        bm_fmt(ratio, sizeof ratio, t ? bm_ratio(bm_throughput(r), bm_throughput(t)) : NAN, "%.2f");
+        for (int k = 0; k < 2; k++) {
+            lat[k][0] = 0;
+            if (k < r->n_ops && r->op[k].count) {
+                char a[16], b[16], c[16];
+                bm_fmt_us(a, sizeof a, r->op[k].p50_us);
+                bm_fmt_us(b, sizeof b, r->op[k].p99_us);
+                bm_fmt_us(c, sizeof c, r->op[k].p999_us);
+                snprintf(lat[k], sizeof lat[k], "%s %s/%s/%s", r->op[k].name, a, b, c);
+            }
+        }
+        bm_fmt(wa, sizeof wa, bm_wamp(r), "%.2f");
+        bm_fmt(sa, sizeof sa, bm_samp(r), "%.2f");
+        snprintf(rss, sizeof rss, "%.0f", (double)r->peak_rss_kb / 1024.0);
+        bm_fmt(load, sizeof load, r->load_seconds > 0 ? r->load_seconds : NAN, "%.1f");
+        fprintf(out, "%-17s %-10s %9s %7s  %-26s %-26s %6s %6s %7s %7s%s\n", first ? r->workload : "", r->engine,
+                thr, ratio, lat[0], lat[1], wa, sa, rss, load, r->misses ? "  MISSES!" : "");
+    }
+
+    fprintf(out, "\ntind against its peers (throughput: tind / peer, >1 means tind is faster; p99, w-amp, RSS: "
+                 "tind / rocksdb, <1 means tind is better)\n");
+    fprintf(out, "%-17s %10s %-10s %10s %9s %9s %9s %7s %7s\n", "workload", "tind/best", "best peer", "tind/rocks",
+                 "p99 t/r", "w-amp t/r", "RSS t/r", "s-amp", "targets");
+    for (int i = 0; i < n; i++) {
+        const bm_row *r = &rows[order[i]];
+        if (strcmp(r->engine, "tind") != 0)
+            continue;
+        const bm_row *best = NULL, *rocks = bm_find_row(rows, n, r->workload, "rocksdb");
+        double bt = NAN;
+        int beats_all = 1;
+        for (int j = 0; j < n; j++) {
+            const bm_row *q = &rows[j];
+            if (strcmp(q->workload, r->workload) != 0 || strcmp(q->engine, "tind") == 0 || !q->ok)
+                continue;
+            double qt = bm_throughput(q);
+            if (!best || qt > bt) {
+                best = q;
+                bt = qt;
+            }
+            double need = strcmp(q->engine, "rocksdb") == 0 ? 1.5
+                          : (strcmp(q->engine, "lmdb") == 0 && strcmp(r->workload, "micro/readrandom") == 0) ? 0.8
+                                                                                                               : 1.0;
+            if (!(bm_throughput(r) >= need * qt))
+                beats_all = 0;
+        }
+        char a[16], b[16], c[16], d[16], e[16], s[16];
+        double tr = rocks ? bm_ratio(bm_throughput(r), bm_throughput(rocks)) : NAN;
+        double p99r = rocks && rocks->ok ? bm_ratio(bm_worst_p99(r), bm_worst_p99(rocks)) : NAN;
+        double war = rocks && rocks->ok ? bm_ratio(bm_wamp(r), bm_wamp(rocks)) : NAN;
+        double rssr = rocks && rocks->ok ? bm_ratio((double)r->peak_rss_kb, (double)rocks->peak_rss_kb) : NAN;
+        bm_fmt(a, sizeof a, best ? bm_ratio(bm_throughput(r), bt) : NAN, "%.2f");
+        bm_fmt(b, sizeof b, tr, "%.2f");
+        bm_fmt(c, sizeof c, p99r, p99r < 0.1 ? "%.3f" : "%.2f");
+        bm_fmt(d, sizeof d, war, "%.2f");
+        bm_fmt(e, sizeof e, rssr, "%.2f");
+        bm_fmt(s, sizeof s, bm_samp(r), "%.2f");
+        char targets[16];
+        snprintf(targets, sizeof targets, "%c%c%c%c%c", best ? (beats_all ? 'T' : 't') : '-',
+                 isfinite(p99r) ? (p99r <= 1.0 ? 'P' : 'p') : '-', isfinite(war) ? (war <= 0.8 ? 'W' : 'w') : '-',
+                 isfinite(bm_samp(r)) ? (bm_samp(r) <= 1.15 ? 'S' : 's') : '-',
+                 isfinite(rssr) ? (rssr <= 1.0 ? 'R' : 'r') : '-');
+        fprintf(out, "%-17s %10s %-10s %10s %9s %9s %9s %7s %7s\n", r->workload, a, best ? best->engine : "-", b, c, d,
+                e, s, targets);
+    }
+    fprintf(out, "targets (issue 5): upper case = met, lower case = missed: T throughput >= 1.5x rocksdb and >= every "
+                 "other peer (0.8x lmdb on micro/readrandom), P p99 <= rocksdb, W w-amp <= 0.8x rocksdb, S s-amp <= "
+                 "1.15, R RSS <= rocksdb\n");
+    free(order);
+}
+
+/* ======================================================================
+ * --self-check: the generators and the histogram against plain models
+ * ====================================================================== */
+static int bm_cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+#define BM_CHECK(cond)                                                                  \
+    do {                                                                                \
+        if (!(cond)) {                                                                  \
+            fprintf(stderr, "tind-bench self-check: %s:%d: %s\n", __FILE__, __LINE__, #cond); \
+            fails++;                                                                    \
+        }                                                                               \
+    } while (0)
+
+static int bm_self_check(void)
+{
+    int fails = 0;
+    bw_rng rng;
+    bw_rng_seed(&rng, 7);
+
+    /* histogram quantiles within the bucket precision of the exact ones */
+    enum { N = 200000 };
+    uint64_t *v = malloc(N * sizeof *v);
+    bench_hist *h = malloc(sizeof *h);
+    if (!v || !h)
+        return 1;
+    bh_init(h);
+    for (int i = 0; i < N; i++) {
+        /* log-uniform over 100 ns .. 100 ms */
+        v[i] = (uint64_t)(100.0 * pow(1e6, bw_rng_double(&rng)));
+        bh_record(h, v[i]);
+    }
+    qsort(v, N, sizeof *v, bm_cmp_u64);
+    const double qs[] = {0.5, 0.9, 0.99, 0.999};
+    for (int i = 0; i < 4; i++) {
+        double exact = (double)v[(size_t)ceil(qs[i] * N) - 1], got = (double)bh_quantile(h, qs[i]);
+        BM_CHECK(fabs(got - exact) <= exact / 100.0 + 1);
+    }
+    BM_CHECK(h->count == N && h->min == v[0] && h->max == v[N - 1]);
+    for (uint64_t x = 1; x < ((uint64_t)1 << 40); x = x * 3 + 1) {
+        unsigned b = bh_bucket_of(x);
+        BM_CHECK(bh_bucket_low(b) <= x && (b + 1 >= BH_BUCKETS || bh_bucket_low(b + 1) > x));
+    }
+    free(h);
+
+    /* the permutation is a bijection of [0, n) */
+    const uint64_t sizes[] = {1, 2, 3, 1000, 1025, 65536, 100003};
+    for (int s = 0; s < 7; s++) {
+        uint64_t n = sizes[s];
+        bw_perm p;
+        bw_perm_init(&p, n, 99);
+        for (uint64_t i = 0; i < n; i++)
+            v[i] = bw_perm_at(&p, i);
+        qsort(v, n, sizeof *v, bm_cmp_u64);
+        int ok = 1;
+        for (uint64_t i = 0; i < n; i++)
+            ok &= v[i] == i;
+        BM_CHECK(ok);
+    }
+
+    /* scrambled Zipfian over 1000 items: in range, skewed (the hottest item
+     * takes 1/zeta = 3.8% of draws at theta 0.99 over 10^10 items) */
+    bw_zipf z;
+    bw_zipf_init(&z, 10000000000ull, 0.99, 26.46902820178302);
+    uint64_t *count = calloc(1000, sizeof *count);
+    if (!count)
+        return 1;
+    for (int i = 0; i < N; i++) {
+        uint64_t k = bw_fnv64(bw_zipf_next(&z, &rng)) % 1000;
+        BM_CHECK(k < 1000);
+        count[k]++;
+    }
+    qsort(count, 1000, sizeof *count, bm_cmp_u64);
+    BM_CHECK(count[999] > N / 40 && count[999] < N / 10);
+    BM_CHECK(count[0] < N / 1000);
+    /* the unscrambled generator over a small set: 0 is the most popular */
+    bw_zipf small;
+    bw_zipf_init(&small, 100, 0.99, 0);
+    memset(count, 0, 1000 * sizeof *count);
+    for (int i = 0; i < N; i++) {
+        uint64_t k = bw_zipf_next(&small, &rng);
+        BM_CHECK(k < 100);
+        count[k]++;
+    }
+    BM_CHECK(count[0] > count[1] && count[1] > count[10] && count[10] > count[99]);
+    free(count);
+
+    char key[BW_KEY_SIZE + 1] = {0}, fk[64];
+    bw_key(key, 42);
+    BM_CHECK(strcmp(key, "0000000000000042") == 0);
+    BM_CHECK(bw_feed_post_key(fk, 12, 345) == 24 && memcmp(fk, "u00000012#f#000000000345", 24) == 0);
+    BM_CHECK(bw_feed_profile_key(fk, 12) == 11 && memcmp(fk, "u00000012#p", 11) == 0);
+    free(v);
+    if (!fails)
+        printf("tind-bench self-check: ok\n");
+    return fails ? 1 : 0;
+}
+
+/* ======================================================================
+ * main
+ * ====================================================================== */
+static void bm_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: tind-bench [options]\n"
+            "  --profile quick|full     default sizes (quick: a few minutes in all; full: BENCH.md sizes)\n"
+            "  --engines LIST           comma list (default: every engine compiled in)\n"
+            "  --workloads LIST         comma list of ycsb-a,ycsb-b-sync,blobs-4k,medium,feed,micro (default all)\n"
+            "  --keys N                 preloaded keys (feed: posts; 20 posts per user)\n"
+            "  --value-size B           value bytes (default per workload)\n"
+            "  --ops N | --seconds S    length of each measured phase (default: quick 5 s, full 30 s)\n"
+            "  --threads T              client threads (default 1)\n"
+            "  --cache-mb M             block cache of every engine (default per workload)\n"
+            "  --seed S                 seed of every key and value stream (default 1)\n"
+            "  --distribution D         uniform, zipfian or latest (default per workload)\n"
+            "  --dir DIR                scratch folder (default ./bench-data)\n"
+            "  --keep                   cache preloaded databases in DIR/preload and reuse them\n"
+            "  --json FILE              append one JSON line per result to FILE\n"
+            "  --settle-ms MS           quiet window that ends a settle (default 1000)\n"
+            "  --no-drop-cache          do not evict the folder from the page cache before a run\n"
+            "  --quiet                  no progress on stderr\n"
+            "  --list                   print the engines and workloads and exit\n"
+            "  --self-check             check the generators and the histogram, then exit\n");
+}
+
+static int bm_in_list(const char *list, const char *name)
+{
+    if (!*list || strcmp(list, "all") == 0)
+        return 1;
+    size_t n = strlen(name);
+    for (const char *s = list; *s;) {
+        const char *e = strchr(s, ',');
+        size_t len = e ? (size_t)(e - s) : strlen(s);
+        if (len == n && strncmp(s, name, n) == 0)
+            return 1;
+        s += len + (e ? 1 : 0);
+    }
+    return 0;
+}
+
+/* Checks that every name of a comma list is known. */
+static int bm_check_list(const char *list, int engines)
+{
+    if (!*list || strcmp(list, "all") == 0)
+        return 0;
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", list);
+    for (char *save = NULL, *s = strtok_r(buf, ",", &save); s; s = strtok_r(NULL, ",", &save)) {
+        if (engines ? !bench_backend_find(s) : !bw_def_find(s)) {
+            fprintf(stderr, "tind-bench: unknown %s '%s'%s\n", engines ? "engine" : "workload", s,
+                    engines ? " (not compiled in? see --list)" : "");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int bm_parse_u64(const char *s, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || v < 0)
+        return -1;
+    /* 2e6, 2M, 512k */
+    if (*end == 'k' || *end == 'K')
+        v *= 1e3, end++;
+    else if (*end == 'm' || *end == 'M')
+        v *= 1e6, end++;
+    if (*end)
+        return -1;
+    *out = (uint64_t)v;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    bm_flags f;
+    memset(&f, 0, sizeof f);
+    f.profile = BW_PROFILE_QUICK;
+    f.threads = 1;
+    f.seed = 1;
+    f.dist = -1;
+    f.settle_ms = 1000;
+    f.drop_cache = 1;
+    snprintf(f.dir, sizeof f.dir, "./bench-data");
+    enum { O_PROFILE = 256, O_ENGINES, O_WORKLOADS, O_KEYS, O_VSIZE, O_OPS, O_SECONDS, O_THREADS, O_CACHE, O_SEED,
+           O_DIST, O_DIR, O_KEEP, O_JSON, O_SETTLE, O_NODROP, O_QUIET, O_LIST, O_HELP, O_SELF };
+    static const struct option opts[] = {
+        {"profile", required_argument, 0, O_PROFILE},     {"engines", required_argument, 0, O_ENGINES},
+        {"workloads", required_argument, 0, O_WORKLOADS}, {"keys", required_argument, 0, O_KEYS},
+        {"value-size", required_argument, 0, O_VSIZE},    {"ops", required_argument, 0, O_OPS},
+        {"seconds", required_argument, 0, O_SECONDS},     {"threads", required_argument, 0, O_THREADS},
+        {"cache-mb", required_argument, 0, O_CACHE},      {"seed", required_argument, 0, O_SEED},
+        {"distribution", required_argument, 0, O_DIST},   {"dir", required_argument, 0, O_DIR},
+        {"keep", no_argument, 0, O_KEEP},                 {"json", required_argument, 0, O_JSON},
+        {"settle-ms", required_argument, 0, O_SETTLE},    {"no-drop-cache", no_argument, 0, O_NODROP},
+        {"quiet", no_argument, 0, O_QUIET},               {"list", no_argument, 0, O_LIST},
+        {"help", no_argument, 0, O_HELP},                 {"self-check", no_argument, 0, O_SELF},
+        {0, 0, 0, 0},
+    };
+    int ch;
+    uint64_t u;
+    while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (ch) {
+        case O_PROFILE:
+            if (strcmp(optarg, "quick") == 0)
+                f.profile = BW_PROFILE_QUICK;
+            else if (strcmp(optarg, "full") == 0)
+                f.profile = BW_PROFILE_FULL;
+            else
+                goto usage;
+            break;
+        case O_ENGINES: snprintf(f.engines, sizeof f.engines, "%s", optarg); break;
+        case O_WORKLOADS: snprintf(f.workloads, sizeof f.workloads, "%s", optarg); break;
+        case O_KEYS:
+            if (bm_parse_u64(optarg, &f.keys) || f.keys == 0)
+                goto usage;
+            break;
+        case O_VSIZE:
+            if (bm_parse_u64(optarg, &u) || u == 0 || u > (64u << 20))
+                goto usage;
+            f.value_size = (size_t)u;
+            break;
+        case O_OPS:
+            if (bm_parse_u64(optarg, &f.ops) || f.ops == 0)
+                goto usage;
+            break;
+        case O_SECONDS:
+            f.seconds = atof(optarg);
+            if (f.seconds <= 0)
+                goto usage;
+            break;
+        case O_THREADS:
+            f.threads = atoi(optarg);
+            if (f.threads < 1 || f.threads > 256)
+                goto usage;
+            break;
+        case O_CACHE:
+            if (bm_parse_u64(optarg, &u) || u == 0)
+                goto usage;
+            f.cache_mb = (size_t)u;
+            break;
+        case O_SEED:
+            if (bm_parse_u64(optarg, &f.seed))
+                goto usage;
+            break;
+        case O_DIST:
+            if ((f.dist = bw_dist_parse(optarg)) < 0)
+                goto usage;
+            break;
+        case O_DIR: snprintf(f.dir, sizeof f.dir, "%s", optarg); break;
+        case O_KEEP: f.keep = 1; break;
+        case O_JSON: snprintf(f.json, sizeof f.json, "%s", optarg); break;
+        case O_SETTLE:
+            f.settle_ms = atoi(optarg);
+            if (f.settle_ms < 1)
+                goto usage;
+            break;
+        case O_NODROP: f.drop_cache = 0; break;
+        case O_QUIET: f.quiet = 1; break;
+        case O_LIST:
+            printf("engines:");
+            for (int i = 0; bench_backends[i]; i++)
+                printf(" %s%s", bench_backends[i]->name, bench_backends[i]->thread_safe ? "" : "(1 thread)");
+            printf("\nworkloads:\n");
+            for (const bw_def *d = bw_defs; d->name; d++)
+                printf("  %-12s %s\n", d->name, d->about);
+            return 0;
+        case O_HELP: bm_usage(stdout); return 0;
+        case O_SELF: return bm_self_check();
+        default: goto usage;
+        }
+    }
+    if (optind != argc)
+        goto usage;
+    if (bm_check_list(f.engines, 1) || bm_check_list(f.workloads, 0))
+        return 2;
+    if (bm_mkdirs(f.dir)) {
+        fprintf(stderr, "tind-bench: cannot create %s: %s\n", f.dir, strerror(errno));
+        return 2;
+    }
+    FILE *json = NULL;
+    if (f.json[0]) {
+        json = strcmp(f.json, "-") == 0 ? stdout : fopen(f.json, "a");
+        if (!json) {
+            fprintf(stderr, "tind-bench: cannot open %s: %s\n", f.json, strerror(errno));
+            return 2;
+        }
+    }
+    const char *profile = f.profile == BW_PROFILE_QUICK ? "quick" : "full";
+    bm_row *rows = calloc(BM_MAX_ROWS, sizeof *rows);
+    if (!rows)
+        return 1;
+    int nrows = 0, bad = 0;
+
+    for (const bw_def *def = bw_defs; def->name; def++) {
+        if (!bm_in_list(f.workloads, def->name))
+            continue;
+        for (int e = 0; bench_backends[e]; e++) {
+            const bench_backend *be = bench_backends[e];
+            if (!bm_in_list(f.engines, be->name))
+                continue;
+            bm_ctx *c = calloc(1, sizeof *c);
+            if (!c)
+                return 1;
+            c->flags = &f;
+            c->be = be;
+            bm_params(&f, def, be, &c->params);
+            if (!f.quiet)
+                fprintf(stderr, "tind-bench: %-12s %-10s keys %" PRIu64 ", value %zu B, cache %zu MiB, %d thread%s, %s\n",
+                        def->name, be->name, c->params.keys, c->params.value_size, c->params.cache_bytes >> 20,
+                        c->params.threads, c->params.threads > 1 ? "s" : "", bw_dist_name(c->params.dist));
+            int pfd[2];
+            if (pipe(pfd) != 0) {
+                perror("pipe");
+                return 1;
+            }
+            fflush(NULL);
+            pid_t pid = fork();
+            if (pid < 0) {
+                perror("fork");
+                return 1;
+            }
+            if (pid == 0) {
+                close(pfd[0]);
+                signal(SIGPIPE, SIG_IGN);
+                bm_child(c, pfd[1]);
+                close(pfd[1]);
+                _exit(0);
+            }
+            close(pfd[1]);
+            int got = 0;
+            for (;;) {
+                bm_row *r = nrows < BM_MAX_ROWS ? &rows[nrows] : &rows[BM_MAX_ROWS - 1];
+                size_t have = 0;
+                while (have < sizeof *r) {
+                    ssize_t n = read(pfd[0], (char *)r + have, sizeof *r - have);
+                    if (n < 0 && errno == EINTR)
+                        continue;
+                    if (n <= 0)
+                        break;
+                    have += (size_t)n;
+                }
+                if (have < sizeof *r)
+                    break;
+                got++;
+                if (!r->ok || r->misses)
+                    bad = 1;
+                if (json)
+                    bm_json_row(json, r, profile);
+                if (!f.quiet) {
+                    if (r->ok)
+                        fprintf(stderr, "tind-bench:   %-17s %-10s %12.0f ops/s in %.1f s%s\n", r->workload, r->engine,
+                                bm_throughput(r), r->seconds, r->misses ? " (MISSES)" : "");
+                    else
+                        fprintf(stderr, "tind-bench:   %-17s %-10s FAILED: %s\n", r->workload, r->engine, r->error);
+                }
+                if (nrows < BM_MAX_ROWS)
+                    nrows++;
+            }
+            close(pfd[0]);
+            int status = 0;
+            waitpid(pid, &status, 0);
+            if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || got == 0) {
+                bad = 1;
+                if (nrows < BM_MAX_ROWS) {
+                    bm_row *r = &rows[nrows++];
+                    memset(r, 0, sizeof *r);
+                    snprintf(r->engine, sizeof r->engine, "%s", be->name);
+                    snprintf(r->workload, sizeof r->workload, "%s", def->name);
+                    if (WIFSIGNALED(status))
+                        snprintf(r->error, sizeof r->error, "the child died of signal %d (%s)", WTERMSIG(status),
+                                 strsignal(WTERMSIG(status)));
+                    else
+                        snprintf(r->error, sizeof r->error, "the child exited with status %d after %d results",
+                                 WEXITSTATUS(status), got);
+                    if (json)
+                        bm_json_row(json, r, profile);
+                    fprintf(stderr, "tind-bench:   %-17s %-10s FAILED: %s\n", r->workload, r->engine, r->error);
+                }
+            }
+            free(c);
+        }
+    }
+    bm_print_table(stdout, rows, nrows);
+    if (json && json != stdout)
+        fclose(json);
+    free(rows);
+    return bad ? 1 : 0;
+usage:
+    bm_usage(stderr);
+    return 2;
+}

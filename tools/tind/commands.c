@@ -1,0 +1,861 @@
+/*
+ * commands.c -- the shell's command table, the dispatcher, option parsing
+ * and the data commands: keyspaces, create, drop, put, get, del, scan,
+ * count, batch / commit / abort, stats, compact, flush, set, echo, help,
+ * quit. verify, dump, export and import live in files of their own.
+ *
+ * Writes go through the public API only. Between `batch` and `commit`, put
+ * and del are queued in one tind_batch (reads still see the committed state)
+ * and applied atomically by `commit`.
+ */
+#include "shell.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "format/entry.h"
+#include "util/status.h"
+
+volatile sig_atomic_t sh_interrupted;
+
+/* ------------------------------------------------------------------ helpers */
+
+int sh_error(tsh *sh, const char *fmt, ...)
+{
+    va_list ap;
+    fflush(sh->out);
+    if (sh->line > 0)
+        fprintf(sh->err, "line %ld: ", sh->line);
+    fputs("error: ", sh->err);
+    va_start(ap, fmt);
+    vfprintf(sh->err, fmt, ap);
+    va_end(ap);
+    fputc('\n', sh->err);
+    fflush(sh->err);
+    return SH_FAIL;
+}
+
+void sh_show_bytes(tsh *sh, FILE *f, const void *p, size_t n, int hex, int full)
+{
+    sh_print(f, p, n, hex || sh->hex, !(full || sh->full));
+}
+
+/* One line, no trailing newline, for messages built by the library. */
+static const char *one_line(const char *msg, char *buf, size_t n)
+{
+    snprintf(buf, n, "%s", msg && *msg ? msg : "unknown error");
+    for (char *c = buf; *c; c++)
+        if (*c == '\n' || *c == '\r')
+            *c = ' ';
+    return buf;
+}
+
+static int db_error(tsh *sh, const char *what, int rc)
+{
+    char buf[TIND_ERRMSG_MAX + 64];
+    const char *msg = tind_errmsg(sh->db);
+    if (!msg[0])
+        msg = tind_strerror(rc);
+    return sh_error(sh, "%s: %s", what, one_line(msg, buf, sizeof buf));
+}
+
+int sh_open_db(tsh *sh)
+{
+    if (sh->db)
+        return SH_OK;
+    tind_db *db = NULL;
+    int rc = tind_open(sh->path, NULL, &db);
+    if (rc == TIND_OK) {
+        sh->db = db;
+        return SH_OK;
+    }
+    sh->open_failed = 1;
+    char buf[TIND_ERRMSG_MAX + 64];
+    const char *msg = one_line(tind_errmsg(NULL), buf, sizeof buf);
+    fflush(sh->out);
+    fprintf(sh->err, "tind: cannot open '%s': %s", sh->path, msg);
+    if (rc == TIND_EBUSY)
+        fprintf(sh->err, " (close the other program using it first)\n");
+    else if (rc == TIND_ECORRUPT)
+        fprintf(sh->err, " (run 'tind %s verify' to list every damaged file)\n", sh->path);
+    else if (rc == TIND_EVERSION)
+        fprintf(sh->err, " (written by a newer version of tind: use that version)\n");
+    else
+        fputc('\n', sh->err);
+    fflush(sh->err);
+    return SH_FAIL;
+}
+
+int sh_parse_opts(tsh *sh, sh_words *args, size_t from, sh_opt *opts, size_t nopts,
+                  const sh_word **pos, size_t *npos, size_t max_pos)
+{
+    int done = 0;
+    *npos = 0;
+    for (size_t i = from; i < args->count; i++) {
+        const sh_word *w = &args->v[i];
+        const char *s = sh_str(w);
+        if (!done && !w->literal && s[0] == '-' && s[1] == '-') {
+            if (!s[2]) {
+                done = 1;
+                continue;
+            }
+            size_t k = 0;
+            while (k < nopts && strcmp(opts[k].name, s + 2) != 0)
+                k++;
+            if (k == nopts) {
+                sh_error(sh, "%s: unknown option %s", sh_str(&args->v[0]), s);
+                return SH_USAGE;
+            }
+            opts[k].seen = 1;
+            if (opts[k].takes_value) {
+                if (i + 1 >= args->count) {
+                    sh_error(sh, "%s: option %s needs a value", sh_str(&args->v[0]), s);
+                    return SH_USAGE;
+                }
+                opts[k].value = &args->v[++i];
+            }
+            continue;
+        }
+        if (*npos >= max_pos) {
+            sh_error(sh, "%s: too many arguments", sh_str(&args->v[0]));
+            return SH_USAGE;
+        }
+        pos[(*npos)++] = w;
+    }
+    return SH_OK;
+}
+
+int sh_parse_u64(tsh *sh, const sh_word *w, const char *what, uint64_t *out)
+{
+    const char *s = sh_str(w);
+    char *end = NULL;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 0);
+    if (!*s || *s == '-' || errno || !end)
+        return sh_error(sh, "%s: '%s' is not a number", what, s);
+    uint64_t mul = 1;
+    if (*end == 'k' || *end == 'K')
+        mul = 1024, end++;
+    else if (*end == 'm' || *end == 'M')
+        mul = 1024 * 1024, end++;
+    else if (*end == 'g' || *end == 'G')
+        mul = 1024 * 1024 * 1024, end++;
+    if (*end)
+        return sh_error(sh, "%s: '%s' is not a number", what, s);
+    if (v > UINT64_MAX / mul)
+        return sh_error(sh, "%s: '%s' is too large", what, s);
+    *out = (uint64_t)v * mul;
+    return SH_OK;
+}
+
+/* The handle of an existing keyspace (the API would create a missing one). */
+static int get_keyspace(tsh *sh, const sh_word *name, tind_keyspace **ks)
+{
+    if (memchr(name->bytes.data ? name->bytes.data : (const uint8_t *)"", 0, name->bytes.len))
+        return sh_error(sh, "a keyspace name cannot hold a NUL byte");
+    if (tind_keyspace_exists(sh->db, sh_str(name)) != TIND_OK) {
+        fflush(sh->out);
+        if (sh->line > 0)
+            fprintf(sh->err, "line %ld: ", sh->line);
+        fprintf(sh->err, "error: no keyspace ");
+        sh_print(sh->err, name->bytes.data, name->bytes.len, 0, 1);
+        fprintf(sh->err, " (create it with: create NAME)\n");
+        return SH_FAIL;
+    }
+    int rc = tind_keyspace_open(sh->db, sh_str(name), NULL, ks);
+    if (rc)
+        return db_error(sh, "open keyspace", rc);
+    return SH_OK;
+}
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static const char *human_bytes(uint64_t n, char *buf, size_t len)
+{
+    static const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+    double v = (double)n;
+    int u = 0;
+    while (v >= 1024 && u < 5) {
+        v /= 1024;
+        u++;
+    }
+    if (u == 0)
+        snprintf(buf, len, "%" PRIu64 " B", n);
+    else
+        snprintf(buf, len, "%.1f %s", v, units[u]);
+    return buf;
+}
+
+/* ------------------------------------------------------------------ commands */
+
+static int cmd_keyspaces(tsh *sh, sh_words *args)
+{
+    if (args->count != 1)
+        return SH_USAGE;
+    char **names = NULL;
+    size_t count = 0;
+    int rc = tind_keyspace_list(sh->db, &names, &count);
+    if (rc)
+        return db_error(sh, "keyspaces", rc);
+    for (size_t i = 0; i < count; i++) {
+        sh_print(sh->out, (const uint8_t *)names[i], strlen(names[i]), 0, 0);
+        fputc('\n', sh->out);
+    }
+    if (sh->interactive && count == 0)
+        fprintf(sh->out, "(no keyspaces; create one with: create NAME)\n");
+    tind_free(names);
+    return SH_OK;
+}
+
+static int parse_compression(const char *s, int *out)
+{
+    if (!strcmp(s, "none"))
+        *out = TIND_COMPRESSION_NONE;
+    else if (!strcmp(s, "lz4"))
+        *out = TIND_COMPRESSION_LZ4;
+    else if (!strcmp(s, "zstd"))
+        *out = TIND_COMPRESSION_ZSTD;
+    else
+        return -1;
+    return 0;
+}
+
+static int cmd_create(tsh *sh, sh_words *args)
+{
+    sh_opt opts[] = {
+        {"memtable-size", 1, 0, NULL}, {"table-size", 1, 0, NULL},   {"block-size", 1, 0, NULL},
+        {"compression", 1, 0, NULL},   {"bloom-bits", 1, 0, NULL},   {"compaction", 1, 0, NULL},
+        {"l0-threshold", 1, 0, NULL},  {"levels", 1, 0, NULL},
+    };
+    const sh_word *pos[1];
+    size_t npos;
+    int rc = sh_parse_opts(sh, args, 1, opts, sizeof opts / sizeof opts[0], pos, &npos, 1);
+    if (rc)
+        return rc;
+    if (npos != 1)
+        return SH_USAGE;
+    const char *name = sh_str(pos[0]);
+    if (memchr(pos[0]->bytes.data, 0, pos[0]->bytes.len) || pos[0]->bytes.len == 0 ||
+        pos[0]->bytes.len > TIND_MAX_KEYSPACE_NAME)
+        return sh_error(sh, "a keyspace name is 1..255 bytes without NUL");
+    if (tind_keyspace_exists(sh->db, name) == TIND_OK)
+        return sh_error(sh, "keyspace '%s' already exists", name);
+    tind_ks_options *o = tind_ks_options_new();
+    if (!o)
+        return sh_error(sh, "out of memory");
+    uint64_t v;
+    rc = SH_OK;
+    if (!rc && opts[0].seen && !(rc = sh_parse_u64(sh, opts[0].value, "--memtable-size", &v)))
+        tind_ks_options_set_memtable_size(o, (size_t)v);
+    if (!rc && opts[1].seen && !(rc = sh_parse_u64(sh, opts[1].value, "--table-size", &v)))
+        tind_ks_options_set_table_size(o, v);
+    if (!rc && opts[2].seen && !(rc = sh_parse_u64(sh, opts[2].value, "--block-size", &v))) {
+        if (v == 0 || v > UINT32_MAX)
+            rc = sh_error(sh, "--block-size: out of range");
+        else
+            tind_ks_options_set_block_size(o, (uint32_t)v);
+    }
+    if (!rc && opts[3].seen) {
+        int c;
+        if (parse_compression(sh_str(opts[3].value), &c))
+            rc = sh_error(sh, "--compression: none, lz4 or zstd");
+        else
+            tind_ks_options_set_compression(o, -1, c, 0);
+    }
+    if (!rc && opts[4].seen) {
+        char *end = NULL;
+        double bits = strtod(sh_str(opts[4].value), &end);
+        if (!end || *end || bits < 0 || bits > 100)
+            rc = sh_error(sh, "--bloom-bits: a number of bits per key (0 = no filter)");
+        else
+            tind_ks_options_set_bloom_bits(o, -1, bits);
+    }
+    if (!rc && opts[5].seen) {
+        const char *s = sh_str(opts[5].value);
+        if (!strcmp(s, "leveled"))
+            tind_ks_options_set_compaction(o, TIND_COMPACTION_LEVELED);
+        else if (!strcmp(s, "tiered"))
+            tind_ks_options_set_compaction(o, TIND_COMPACTION_TIERED);
+        else if (!strcmp(s, "fifo"))
+            tind_ks_options_set_compaction(o, TIND_COMPACTION_FIFO);
+        else
+            rc = sh_error(sh, "--compaction: leveled, tiered or fifo");
+    }
+    if (!rc && opts[6].seen && !(rc = sh_parse_u64(sh, opts[6].value, "--l0-threshold", &v)))
+        tind_ks_options_set_l0_threshold(o, v > 1000 ? 1000 : (int)v);
+    if (!rc && opts[7].seen && !(rc = sh_parse_u64(sh, opts[7].value, "--levels", &v)))
+        tind_ks_options_set_levels(o, v > 100 ? 100 : (int)v);
+    if (!rc) {
+        tind_keyspace *ks;
+        int st = tind_keyspace_open(sh->db, name, o, &ks);
+        if (st)
+            rc = db_error(sh, "create", st);
+    }
+    tind_ks_options_free(o);
+    return rc;
+}
+
+static int cmd_drop(tsh *sh, sh_words *args)
+{
+    if (args->count != 2)
+        return SH_USAGE;
+    tind_keyspace *ks;
+    int rc = get_keyspace(sh, &args->v[1], &ks);
+    if (rc)
+        return rc;
+    if (sh->batch && tind_batch_count(sh->batch))
+        return sh_error(sh, "a batch is open: commit or abort it before dropping a keyspace");
+    int st = tind_keyspace_delete(sh->db, sh_str(&args->v[1]));
+    if (st)
+        return db_error(sh, "drop", st);
+    return SH_OK;
+}
+
+static int cmd_put(tsh *sh, sh_words *args)
+{
+    const sh_word *pos[3];
+    size_t npos;
+    int rc = sh_parse_opts(sh, args, 1, NULL, 0, pos, &npos, 3);
+    if (rc)
+        return rc;
+    if (npos != 3)
+        return SH_USAGE;
+    tind_keyspace *ks;
+    if ((rc = get_keyspace(sh, pos[0], &ks)))
+        return rc;
+    const tbuf *k = &pos[1]->bytes, *v = &pos[2]->bytes;
+    int st = sh->batch ? tind_batch_put(sh->batch, ks, k->data, k->len, v->data ? v->data : (const uint8_t *)"",
+                                        v->len)
+                       : tind_put(ks, k->data, k->len, v->data ? v->data : (const uint8_t *)"", v->len);
+    if (st)
+        return db_error(sh, "put", st);
+    return SH_OK;
+}
+
+static int cmd_del(tsh *sh, sh_words *args)
+{
+    const sh_word *pos[2];
+    size_t npos;
+    int rc = sh_parse_opts(sh, args, 1, NULL, 0, pos, &npos, 2);
+    if (rc)
+        return rc;
+    if (npos != 2)
+        return SH_USAGE;
+    tind_keyspace *ks;
+    if ((rc = get_keyspace(sh, pos[0], &ks)))
+        return rc;
+    const tbuf *k = &pos[1]->bytes;
+    int st = sh->batch ? tind_batch_remove(sh->batch, ks, k->data, k->len) : tind_remove(ks, k->data, k->len);
+    if (st)
+        return db_error(sh, "del", st);
+    return SH_OK;
+}
+
+static int cmd_get(tsh *sh, sh_words *args)
+{
+    sh_opt opts[] = {{"hex", 0, 0, NULL}, {"full", 0, 0, NULL}, {"raw", 0, 0, NULL}};
+    const sh_word *pos[2];
+    size_t npos;
+    int rc = sh_parse_opts(sh, args, 1, opts, 3, pos, &npos, 2);
+    if (rc)
+        return rc;
+    if (npos != 2)
+        return SH_USAGE;
+    tind_keyspace *ks;
+    if ((rc = get_keyspace(sh, pos[0], &ks)))
+        return rc;
+    void *val = NULL;
+    size_t vlen = 0;
+    int st = tind_get(ks, pos[1]->bytes.data, pos[1]->bytes.len, NULL, &val, &vlen);
+    if (st == TIND_NOT_FOUND) {
+        fflush(sh->out);
+        if (sh->line > 0)
+            fprintf(sh->err, "line %ld: ", sh->line);
+        fputs("not found: ", sh->err);
+        sh_print(sh->err, pos[1]->bytes.data, pos[1]->bytes.len, sh->hex, 1);
+        fputc('\n', sh->err);
+        return SH_FAIL;
+    }
+    if (st)
+        return db_error(sh, "get", st);
+    if (opts[2].seen) {
+        fwrite(val, 1, vlen, sh->out);
+    } else {
+        sh_show_bytes(sh, sh->out, val, vlen, opts[0].seen, opts[1].seen);
+        fputc('\n', sh->out);
+    }
+    tind_free(val);
+    return SH_OK;
+}
+
+/* ---- scan / count ---- */
+
+typedef struct range {
+    tbuf lo, hi;
+    int has_lo, has_hi;
+    int empty;                    /* the bounds leave nothing */
+} range;
+
+/* [from, to) intersected with the keys starting with prefix. */
+static int make_range(const sh_opt *prefix, const sh_opt *from, const sh_opt *to, range *r)
+{
+    memset(r, 0, sizeof *r);
+    if (from->seen && from->value->bytes.len) {
+        if (tbuf_set(&r->lo, from->value->bytes.data, from->value->bytes.len))
+            return TIND_ENOMEM;
+        r->has_lo = 1;
+    }
+    if (to->seen) {
+        if (tbuf_set(&r->hi, to->value->bytes.data, to->value->bytes.len))
+            return TIND_ENOMEM;
+        r->has_hi = 1;
+        if (to->value->bytes.len == 0)
+            r->empty = 1;             /* nothing is below the empty key */
+    }
+    if (prefix->seen && prefix->value->bytes.len) {
+        const tbuf *p = &prefix->value->bytes;
+        if (!r->has_lo || key_cmp(p->data, p->len, r->lo.data, r->lo.len) > 0) {
+            if (tbuf_set(&r->lo, p->data, p->len))
+                return TIND_ENOMEM;
+            r->has_lo = 1;
+        }
+        /* the successor of the prefix: drop trailing 0xff, add one to the last byte */
+        size_t n = p->len;
+        while (n > 0 && p->data[n - 1] == 0xff)
+            n--;
+        if (n > 0) {
+            tbuf succ = TBUF_INIT;
+            if (tbuf_set(&succ, p->data, n)) {
+                tbuf_free(&succ);
+                return TIND_ENOMEM;
+            }
+            succ.data[n - 1]++;
+            if (!r->has_hi || key_cmp(succ.data, succ.len, r->hi.data, r->hi.len) < 0) {
+                tbuf_free(&r->hi);
+                r->hi = succ;
+                r->has_hi = 1;
+            } else {
+                tbuf_free(&succ);
+            }
+        }
+    }
+    if (r->has_lo && r->has_hi && key_cmp(r->lo.data, r->lo.len, r->hi.data, r->hi.len) >= 0)
+        r->empty = 1;
+    return TIND_OK;
+}
+
+static void range_free(range *r)
+{
+    tbuf_free(&r->lo);
+    tbuf_free(&r->hi);
+}
+
+static int scan_or_count(tsh *sh, sh_words *args, int count_only)
+{
+    sh_opt opts[] = {
+        {"prefix", 1, 0, NULL}, {"from", 1, 0, NULL},      {"to", 1, 0, NULL},  {"reverse", 0, 0, NULL},
+        {"limit", 1, 0, NULL},  {"keys-only", 0, 0, NULL}, {"hex", 0, 0, NULL}, {"full", 0, 0, NULL},
+    };
+    size_t nopts = count_only ? 3 : sizeof opts / sizeof opts[0];
+    const sh_word *pos[1];
+    size_t npos;
+    int rc = sh_parse_opts(sh, args, 1, opts, nopts, pos, &npos, 1);
+    if (rc)
+        return rc;
+    if (npos != 1)
+        return SH_USAGE;
+    uint64_t limit = UINT64_MAX;
+    if (opts[4].seen && (rc = sh_parse_u64(sh, opts[4].value, "--limit", &limit)))
+        return rc;
+    tind_keyspace *ks;
+    if ((rc = get_keyspace(sh, pos[0], &ks)))
+        return rc;
+    range r;
+    if (make_range(&opts[0], &opts[1], &opts[2], &r)) {
+        range_free(&r);
+        return sh_error(sh, "out of memory");
+    }
+    uint64_t n = 0;
+    if (r.empty || limit == 0) {
+        range_free(&r);
+        if (count_only)
+            fprintf(sh->out, "0\n");
+        else if (sh->interactive)
+            fprintf(sh->out, "(0 entries)\n");
+        return SH_OK;
+    }
+    tind_iter *it = NULL;
+    int st = tind_iter_range(ks, r.has_lo ? r.lo.data : NULL, r.lo.len, r.has_hi ? r.hi.data : NULL, r.hi.len,
+                             NULL, &it);
+    range_free(&r);
+    if (st)
+        return db_error(sh, count_only ? "count" : "scan", st);
+    int reverse = opts[3].seen, keys_only = opts[5].seen, hex = opts[6].seen, full = opts[7].seen;
+    if (reverse)
+        tind_iter_last(it);
+    else
+        tind_iter_first(it);
+    rc = SH_OK;
+    while (tind_iter_valid(it) && n < limit) {
+        if (sh_interrupted) {
+            rc = sh_error(sh, "interrupted after %" PRIu64 " entries", n);
+            break;
+        }
+        if (!count_only) {
+            size_t klen, vlen;
+            const void *k = tind_iter_key(it, &klen);
+            sh_show_bytes(sh, sh->out, k, klen, hex, 1);
+            if (!keys_only) {
+                const void *v = tind_iter_value(it, &vlen);
+                if (!v && tind_iter_status(it) != TIND_OK)
+                    break;
+                fputs(" = ", sh->out);
+                sh_show_bytes(sh, sh->out, v, vlen, hex, full);
+            }
+            fputc('\n', sh->out);
+        }
+        n++;
+        if (reverse)
+            tind_iter_prev(it);
+        else
+            tind_iter_next(it);
+    }
+    st = tind_iter_status(it);
+    tind_iter_free(it);
+    if (st && rc == SH_OK)
+        return db_error(sh, count_only ? "count" : "scan", st);
+    if (rc == SH_OK) {
+        if (count_only)
+            fprintf(sh->out, "%" PRIu64 "\n", n);
+        else if (sh->interactive)
+            fprintf(sh->out, "(%" PRIu64 " %s)\n", n, n == 1 ? "entry" : "entries");
+    }
+    return rc;
+}
+
+static int cmd_scan(tsh *sh, sh_words *args) { return scan_or_count(sh, args, 0); }
+static int cmd_count(tsh *sh, sh_words *args) { return scan_or_count(sh, args, 1); }
+
+/* ---- batches ---- */
+
+static int cmd_batch(tsh *sh, sh_words *args)
+{
+    if (args->count != 1)
+        return SH_USAGE;
+    if (!sh->interactive && !sh->stdin_commands)
+        return sh_error(sh, "batch needs the interactive shell or a script (tind PATH < script)");
+    if (sh->batch)
+        return sh_error(sh, "a batch is already open (%zu operations): commit or abort it",
+                        tind_batch_count(sh->batch));
+    int st = tind_batch_new(sh->db, &sh->batch);
+    if (st)
+        return db_error(sh, "batch", st);
+    return SH_OK;
+}
+
+static int cmd_commit(tsh *sh, sh_words *args)
+{
+    if (args->count != 1)
+        return SH_USAGE;
+    if (!sh->batch)
+        return sh_error(sh, "no batch is open (start one with: batch)");
+    size_t n = tind_batch_count(sh->batch);
+    int st = n ? tind_batch_commit(sh->batch) : TIND_OK;
+    tind_batch_free(sh->batch);
+    sh->batch = NULL;
+    if (st)
+        return db_error(sh, "commit (the batch was not applied)", st);
+    if (sh->interactive)
+        fprintf(sh->out, "(committed %zu operations)\n", n);
+    return SH_OK;
+}
+
+static int cmd_abort(tsh *sh, sh_words *args)
+{
+    if (args->count != 1)
+        return SH_USAGE;
+    if (!sh->batch)
+        return sh_error(sh, "no batch is open");
+    size_t n = tind_batch_count(sh->batch);
+    tind_batch_free(sh->batch);
+    sh->batch = NULL;
+    if (sh->interactive)
+        fprintf(sh->out, "(discarded %zu operations)\n", n);
+    return SH_OK;
+}
+
+/* ---- maintenance ---- */
+
+static int print_stats(tsh *sh, const char *name, tind_ks_stats *s)
+{
+    char a[32], b[32];
+    fputs("keyspace ", sh->out);
+    sh_print(sh->out, (const uint8_t *)name, strlen(name), 0, 0);
+    fputc('\n', sh->out);
+    fprintf(sh->out, "  level  tables  bytes\n");
+    uint64_t tables = 0;
+    for (uint32_t l = 0; l < s->levels && l < TIND_STATS_MAX_LEVELS; l++) {
+        fprintf(sh->out, "  L%-5u %6" PRIu64 "  %" PRIu64 " (%s)\n", l, s->tables[l], s->level_bytes[l],
+                human_bytes(s->level_bytes[l], a, sizeof a));
+        tables += s->tables[l];
+    }
+    fprintf(sh->out, "  total  %6" PRIu64 "  %" PRIu64 " (%s)\n", tables, s->disk_bytes,
+            human_bytes(s->disk_bytes, a, sizeof a));
+    fprintf(sh->out, "  approximate keys        %" PRIu64 "\n", s->approximate_keys);
+    fprintf(sh->out, "  memtables               %" PRIu64 " bytes (%" PRIu64 " sealed)\n", s->memtable_bytes,
+            s->sealed_memtables);
+    fprintf(sh->out, "  user bytes written      %" PRIu64 " (%s)\n", s->user_bytes_written,
+            human_bytes(s->user_bytes_written, a, sizeof a));
+    fprintf(sh->out, "  flush bytes written     %" PRIu64 " (%s) in %" PRIu64 " flushes\n", s->flush_bytes_written,
+            human_bytes(s->flush_bytes_written, a, sizeof a), s->flushes);
+    fprintf(sh->out, "  compaction bytes        %" PRIu64 " (%s) in %" PRIu64 " compactions\n",
+            s->compaction_bytes_written, human_bytes(s->compaction_bytes_written, b, sizeof b), s->compactions);
+    if (s->user_bytes_written)
+        fprintf(sh->out, "  write amplification     %.2f  ((flush + compaction bytes) / user bytes)\n",
+                (double)(s->flush_bytes_written + s->compaction_bytes_written) / (double)s->user_bytes_written);
+    else
+        fprintf(sh->out, "  write amplification     n/a (nothing written since open)\n");
+    return SH_OK;
+}
+
+static int cmd_stats(tsh *sh, sh_words *args)
+{
+    if (args->count > 2)
+        return SH_USAGE;
+    char **names = NULL;
+    size_t count = 0;
+    int st;
+    tind_ks_stats s, last;
+    memset(&last, 0, sizeof last);
+    int any = 0;
+    if (args->count == 2) {
+        tind_keyspace *ks;
+        int rc = get_keyspace(sh, &args->v[1], &ks);
+        if (rc)
+            return rc;
+        if ((st = tind_ks_stats_get(ks, &s)))
+            return db_error(sh, "stats", st);
+        print_stats(sh, sh_str(&args->v[1]), &s);
+        last = s;
+        any = 1;
+    } else {
+        if ((st = tind_keyspace_list(sh->db, &names, &count)))
+            return db_error(sh, "stats", st);
+        for (size_t i = 0; i < count; i++) {
+            tind_keyspace *ks;
+            if ((st = tind_keyspace_open(sh->db, names[i], NULL, &ks)) || (st = tind_ks_stats_get(ks, &s))) {
+                tind_free(names);
+                return db_error(sh, "stats", st);
+            }
+            print_stats(sh, names[i], &s);
+            last = s;
+            any = 1;
+        }
+        tind_free(names);
+    }
+    if (!any) {
+        fprintf(sh->out, "no keyspaces\n");
+        return SH_OK;
+    }
+    uint64_t lookups = last.cache_hits + last.cache_misses;
+    fprintf(sh->out, "database\n");
+    if (lookups)
+        fprintf(sh->out, "  block cache             %" PRIu64 " hits, %" PRIu64 " misses (hit rate %.1f%%)\n",
+                last.cache_hits, last.cache_misses, 100.0 * (double)last.cache_hits / (double)lookups);
+    else
+        fprintf(sh->out, "  block cache             0 hits, 0 misses\n");
+    fprintf(sh->out, "  write stalls            %" PRIu64 " (slowdowns %" PRIu64 ")\n", last.write_stalls,
+            last.write_slowdowns);
+    return SH_OK;
+}
+
+static int cmd_flush_or_compact(tsh *sh, sh_words *args, int compact)
+{
+    if (args->count != 2)
+        return SH_USAGE;
+    tind_keyspace *ks;
+    int rc = get_keyspace(sh, &args->v[1], &ks);
+    if (rc)
+        return rc;
+    double t0 = now_seconds();
+    int st = compact ? tind_compact(ks) : tind_flush(ks);
+    if (st)
+        return db_error(sh, compact ? "compact" : "flush", st);
+    if (sh->interactive)
+        fprintf(sh->out, "(%s in %.3f s)\n", compact ? "compacted" : "flushed", now_seconds() - t0);
+    return SH_OK;
+}
+
+static int cmd_flush(tsh *sh, sh_words *args) { return cmd_flush_or_compact(sh, args, 0); }
+static int cmd_compact(tsh *sh, sh_words *args) { return cmd_flush_or_compact(sh, args, 1); }
+
+/* ---- shell commands ---- */
+
+static int cmd_set(tsh *sh, sh_words *args)
+{
+    if (args->count == 1) {
+        fprintf(sh->out, "hex %s\nfull %s\n", sh->hex ? "on" : "off", sh->full ? "on" : "off");
+        return SH_OK;
+    }
+    if (args->count != 3)
+        return SH_USAGE;
+    const char *what = sh_str(&args->v[1]), *how = sh_str(&args->v[2]);
+    int on;
+    if (!strcmp(how, "on"))
+        on = 1;
+    else if (!strcmp(how, "off"))
+        on = 0;
+    else
+        return SH_USAGE;
+    if (!strcmp(what, "hex"))
+        sh->hex = on;
+    else if (!strcmp(what, "full"))
+        sh->full = on;
+    else
+        return SH_USAGE;
+    return SH_OK;
+}
+
+static int cmd_echo(tsh *sh, sh_words *args)
+{
+    for (size_t i = 1; i < args->count; i++) {
+        if (i > 1)
+            fputc(' ', sh->out);
+        fwrite(args->v[i].bytes.data, 1, args->v[i].bytes.len, sh->out);
+    }
+    fputc('\n', sh->out);
+    fflush(sh->out);
+    return SH_OK;
+}
+
+static int cmd_quit(tsh *sh, sh_words *args)
+{
+    if (args->count != 1)
+        return SH_USAGE;
+    sh->quit = 1;
+    return SH_OK;
+}
+
+static int cmd_help(tsh *sh, sh_words *args);
+
+static const sh_command commands[] = {
+    {"keyspaces", 1, cmd_keyspaces, "keyspaces", "list the keyspaces"},
+    {"create", 1, cmd_create,
+     "create KS [--memtable-size N] [--table-size N] [--block-size N] [--compression none|lz4|zstd] "
+     "[--bloom-bits B] [--compaction leveled|tiered|fifo] [--l0-threshold N] [--levels N]",
+     "create a keyspace (sizes take k/m/g suffixes)"},
+    {"drop", 1, cmd_drop, "drop KS", "delete a keyspace and all its data"},
+    {"put", 1, cmd_put, "put KS KEY VALUE", "write KEY = VALUE (queued while a batch is open)"},
+    {"get", 1, cmd_get, "get KS KEY [--hex] [--full] [--raw]",
+     "print the value of KEY (--raw: its bytes exactly); fails when absent"},
+    {"del", 1, cmd_del, "del KS KEY", "delete KEY (queued while a batch is open)"},
+    {"scan", 1, cmd_scan,
+     "scan KS [--prefix P] [--from K] [--to K] [--reverse] [--limit N] [--keys-only] [--hex] [--full]",
+     "list entries as KEY = VALUE; --from inclusive, --to exclusive"},
+    {"count", 1, cmd_count, "count KS [--prefix P] [--from K] [--to K]", "count the entries of a range exactly"},
+    {"batch", 1, cmd_batch, "batch", "start a batch: put and del are queued until commit"},
+    {"commit", 1, cmd_commit, "commit", "apply the open batch atomically"},
+    {"abort", 1, cmd_abort, "abort", "discard the open batch"},
+    {"stats", 1, cmd_stats, "stats [KS]",
+     "levels, tables, sizes, write amplification, block cache"},
+    {"flush", 1, cmd_flush, "flush KS", "write the keyspace's memtables to tables and wait"},
+    {"compact", 1, cmd_compact, "compact KS", "compact every table into the last level and wait"},
+    {"verify", 0, sh_cmd_verify, "verify [--verbose]",
+     "check every block of every file; list each problem with file and offset"},
+    {"dump", 0, sh_cmd_dump, "dump table|journal FILE [--summary] [--hex] [--full]",
+     "list a table's blocks and entries, or a journal's records (FILE: path or number)"},
+    {"export", 1, sh_cmd_export, "export [--output FILE] [KS...]",
+     "write keyspaces (default: all) as KS<TAB>KEY<TAB>VALUE lines"},
+    {"import", 1, sh_cmd_import, "import FILE", "load an export file (- = standard input)"},
+    {"set", 0, cmd_set, "set [hex|full on|off]", "show or change display settings"},
+    {"echo", 0, cmd_echo, "echo [WORD...]", "print the words"},
+    {"help", 0, cmd_help, "help [COMMAND]", "list the commands, or describe one"},
+    {"quit", 0, cmd_quit, "quit", "leave the shell (also: exit, Ctrl-D)"},
+    {"exit", 0, cmd_quit, "exit", "leave the shell"},
+};
+
+#define COMMAND_COUNT (sizeof commands / sizeof commands[0])
+
+const sh_command *sh_commands(size_t *count)
+{
+    *count = COMMAND_COUNT;
+    return commands;
+}
+
+const sh_command *sh_find_command(const char *name)
+{
+    for (size_t i = 0; i < COMMAND_COUNT; i++)
+        if (!strcmp(commands[i].name, name))
+            return &commands[i];
+    return NULL;
+}
+
+static int cmd_help(tsh *sh, sh_words *args)
+{
+    if (args->count > 2)
+        return SH_USAGE;
+    if (args->count == 2) {
+        const sh_command *c = sh_find_command(sh_str(&args->v[1]));
+        if (!c)
+            return sh_error(sh, "no command '%s' (try: help)", sh_str(&args->v[1]));
+        fprintf(sh->out, "usage: %s\n  %s\n", c->usage, c->help);
+        return SH_OK;
+    }
+    fprintf(sh->out, "commands:\n");
+    for (size_t i = 0; i < COMMAND_COUNT; i++)
+        if (strcmp(commands[i].name, "exit") != 0)
+            fprintf(sh->out, "  %-10s %s\n", commands[i].name, commands[i].help);
+    fprintf(sh->out,
+            "keys and values: printable text as is; any byte as \\xHH; \\\\ \\\" \\' \\t \\n \\r \\0 and \"\\ \";\n"
+            "\"double quotes\" keep escapes, 'single quotes' are literal. help COMMAND shows its options.\n");
+    return SH_OK;
+}
+
+/* ------------------------------------------------------------------ dispatch */
+
+int sh_run(tsh *sh, sh_words *args)
+{
+    if (args->count == 0)
+        return SH_OK;
+    const char *name = sh_str(&args->v[0]);
+    const sh_command *c = sh_find_command(name);
+    if (!c) {
+        sh_error(sh, "unknown command '%s' (try: help)", name);
+        return SH_USAGE;
+    }
+    if (c->needs_db && sh_open_db(sh) != SH_OK)
+        return SH_FAIL;
+    sh_interrupted = 0;
+    int rc = c->run(sh, args);
+    if (rc == SH_USAGE) {
+        fflush(sh->out);
+        if (sh->line > 0)
+            fprintf(sh->err, "line %ld: ", sh->line);
+        fprintf(sh->err, "usage: %s\n", c->usage);
+    }
+    fflush(sh->out);
+    return rc;
+}
+
+int sh_run_line(tsh *sh, const char *line, size_t len)
+{
+    sh_words w = {0};
+    char why[160];
+    int rc = sh_split_line(line, len, &w, why, sizeof why);
+    if (rc) {
+        sh_words_free(&w);
+        return sh_error(sh, "%s", why);
+    }
+    rc = sh_run(sh, &w);
+    sh_words_free(&w);
+    return rc;
+}

@@ -1,0 +1,171 @@
+/*
+ * main.c -- the `tind` program: arguments, and the three ways to run it.
+ *
+ *   tind [OPTIONS] PATH                    interactive shell (stdin a terminal)
+ *   tind [OPTIONS] PATH < script           script: one command per line, no prompt
+ *   tind [OPTIONS] PATH COMMAND [ARG...]   one command, then exit
+ *
+ * Exit status: 0 when every command succeeded; 1 when one failed (or the
+ * database could not be opened); 2 for a usage error on the command line;
+ * 130 after Ctrl-C stopped a script or a command.
+ *
+ * The database is opened when the first command that needs it runs (at
+ * start in interactive mode), so `verify` and `dump` work on a folder that
+ * does not open. It is closed (journal synced) at exit.
+ */
+#include "shell.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: tind [--hex] [--full] [--bail] PATH [COMMAND [ARG...]]\n"
+            "  PATH                     the database folder (created when missing)\n"
+            "  no COMMAND               interactive shell on a terminal; otherwise commands\n"
+            "                           are read from standard input, one per line\n"
+            "  --hex                    show keys and values as hex\n"
+            "  --full                   never abbreviate long values\n"
+            "  --bail                   stop a script at the first failed command\n"
+            "  --help, --version\n"
+            "Commands: tind PATH help; the manual: man tind.\n");
+}
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    if (sh_interrupted) {
+        /* a second Ctrl-C while a command still runs: leave now */
+        signal(SIGINT, SIG_DFL);
+        raise(SIGINT);
+        return;
+    }
+    sh_interrupted = 1;
+}
+
+static int run_script(tsh *sh, FILE *in, int bail)
+{
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    int status = 0;
+    while ((n = getline(&line, &cap, in)) >= 0) {
+        sh->line++;
+        int rc = sh_run_line(sh, line, (size_t)n);
+        if (rc != SH_OK) {
+            status = 1;
+            if (bail || sh->open_failed)   /* nothing can run without the database */
+                break;
+        }
+        if (sh_interrupted) {
+            status = 130;
+            break;
+        }
+        if (sh->quit)
+            break;
+    }
+    free(line);
+    if (ferror(in)) {
+        sh_error(sh, "reading the script: %s", strerror(errno));
+        status = 1;
+    }
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    tsh sh;
+    memset(&sh, 0, sizeof sh);
+    sh.out = stdout;
+    sh.err = stderr;
+    int bail = 0;
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-' && argv[i][1] == '-'; i++) {
+        if (!strcmp(argv[i], "--hex"))
+            sh.hex = 1;
+        else if (!strcmp(argv[i], "--full"))
+            sh.full = 1;
+        else if (!strcmp(argv[i], "--bail"))
+            bail = 1;
+        else if (!strcmp(argv[i], "--help")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(argv[i], "--version")) {
+            printf("tind %d.%d.%d\n", TIND_VERSION_MAJOR, TIND_VERSION_MINOR, TIND_VERSION_PATCH);
+            return 0;
+        } else if (!strcmp(argv[i], "--")) {
+            i++;
+            break;
+        } else {
+            fprintf(stderr, "tind: unknown option %s\n", argv[i]);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (i >= argc) {
+        usage(stderr);
+        return 2;
+    }
+    sh.path = argv[i++];
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);   /* no SA_RESTART: a blocked read returns EINTR */
+
+    int status = 0;
+    if (i < argc) {
+        /* one command from argv */
+        sh_words w = {0};
+        char why[160];
+        for (; i < argc; i++)
+            if (sh_parse_arg(argv[i], &w, why, sizeof why)) {
+                fprintf(stderr, "tind: argument %d: %s\n", i, why);
+                sh_words_free(&w);
+                return 2;
+            }
+        int rc = sh_run(&sh, &w);
+        sh_words_free(&w);
+        status = rc == SH_OK ? 0 : rc == SH_USAGE ? 2 : 1;
+        if (sh_interrupted && status)
+            status = 130;
+    } else if (isatty(STDIN_FILENO)) {
+        sh.interactive = 1;
+        if (sh_open_db(&sh) != SH_OK)
+            return 1;
+        status = sh_repl(&sh);
+    } else {
+        sh.stdin_commands = 1;
+        status = run_script(&sh, stdin, bail);
+    }
+    sh.line = 0;
+    if (sh.batch) {
+        size_t n = tind_batch_count(sh.batch);
+        tind_batch_free(sh.batch);
+        sh.batch = NULL;
+        if (n) {
+            sh_error(&sh, "a batch of %zu operations was never committed: discarded", n);
+            if (!status)
+                status = 1;
+        }
+    }
+    if (sh.db) {
+        int rc = tind_close(sh.db);
+        if (rc) {
+            fflush(stdout);
+            fprintf(stderr, "tind: closing '%s': %s\n", sh.path, tind_strerror(rc));
+            if (!status)
+                status = 1;
+        }
+    }
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "tind: writing the output: %s\n", strerror(errno));
+        if (!status)
+            status = 1;
+    }
+    return status;
+}

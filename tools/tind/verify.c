@@ -1,0 +1,604 @@
+/*
+ * verify.c -- `verify`: checks every file of a database folder, without
+ * needing the database to open.
+ *
+ *   FORMAT     size, magic, checksum, format version
+ *   VERSIONS   manifest_read (magic, checksum, every field, the version
+ *              invariants of version.h)
+ *   tables     for each table the VERSIONS file names (or, when it cannot be
+ *              read, every *.tbl in tables/):
+ *                1. physical: the container trailer and table of contents;
+ *                   the sections, in order, cover the file up to the table of
+ *                   contents with no gap; each section is a run of stored
+ *                   blocks and every block's header and checksum verify
+ *                   (blockio_read), so any damaged byte is reported with the
+ *                   offset of the block that holds it;
+ *                2. logical (when 1 found nothing): tbl_open + tbl_verify, i.e.
+ *                   entry order across blocks, index and filter agreement,
+ *                   counts and key ranges against the metadata;
+ *                3. the table's size, counts, seqno range and key range
+ *                   against its entry in VERSIONS.
+ *   journals   each journal in journals/ replayed (jrn_replay, read-only):
+ *              headers, record checksums, record rules, and every batch entry
+ *              of every record decoded (batch_entry_decode) with nothing left
+ *              over; seqnos increase across journals. A torn tail is normal
+ *              in the last journal (a crash mid-write; the next open cuts it)
+ *              and a problem in any other.
+ *
+ * Each problem is one line "problem: FILE: ... offset N ...". verify fails
+ * (SH_FAIL) when there is at least one.
+ *
+ * Concurrency: when the shell has the database open, background work is
+ * paused (pause_background, then waiting for running jobs) and install_mu is
+ * held while files are read, so the VERSIONS file and the tables it names
+ * cannot change underneath. Otherwise verify takes the folder's LOCK when it
+ * can, so that no other process opens the database meanwhile; when another
+ * process holds it, verify says so and reads anyway.
+ */
+#include "shell.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db/db.h"
+#include "format/blockio.h"
+#include "format/container.h"
+#include "format/table.h"
+#include "journal/journal.h"
+#include "util/coding.h"
+#include "util/hash.h"
+#include "version/manifest.h"
+
+/* The FORMAT file, as db.c writes it: "TINDFMT1" | u32 format version |
+ * u64 xxh3-64 of the first 12 bytes. */
+#define VFY_FORMAT_MAGIC "TINDFMT1"
+#define VFY_FORMAT_SIZE 20
+
+typedef struct vfy {
+    tsh *sh;
+    fs *fs;
+    const char *dir;
+    int verbose;
+    uint64_t problems;
+    uint64_t notes;
+    uint64_t tables, blocks, entries;
+    uint64_t journals, records, journal_entries;
+} vfy;
+
+static void problem(vfy *v, const char *file, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void problem(vfy *v, const char *file, const char *fmt, ...)
+{
+    char msg[TIND_ERRMSG_MAX + 256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    for (char *c = msg; *c; c++)
+        if (*c == '\n')
+            *c = ' ';
+    /* library messages usually name the file already */
+    if (strstr(msg, file))
+        fprintf(v->sh->out, "problem: %s\n", msg);
+    else
+        fprintf(v->sh->out, "problem: %s: %s\n", file, msg);
+    v->problems++;
+}
+
+static void note(vfy *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void note(vfy *v, const char *fmt, ...)
+{
+    va_list ap;
+    fputs("note: ", v->sh->out);
+    va_start(ap, fmt);
+    vfprintf(v->sh->out, fmt, ap);
+    va_end(ap);
+    fputc('\n', v->sh->out);
+    v->notes++;
+}
+
+static char *join(const char *a, const char *b)
+{
+    size_t n = strlen(a) + strlen(b) + 2;
+    char *p = malloc(n);
+    if (p)
+        snprintf(p, n, "%s/%s", a, b);
+    return p;
+}
+
+/* ------------------------------------------------------------------ FORMAT */
+
+static void verify_format(vfy *v)
+{
+    char *path = join(v->dir, "FORMAT");
+    if (!path)
+        return;
+    uint8_t *data = NULL;
+    size_t len = 0;
+    tind_err err;
+    err_clear(&err);
+    int rc = fs_read_all(v->fs, path, &data, &len, &err);
+    if (rc == TIND_ENOENT)
+        problem(v, path, "missing (every database has one)");
+    else if (rc)
+        problem(v, path, "%s", err.msg);
+    else if (len != VFY_FORMAT_SIZE)
+        problem(v, path, "offset 0: %zu bytes, not %d", len, VFY_FORMAT_SIZE);
+    else if (memcmp(data, VFY_FORMAT_MAGIC, 8) != 0)
+        problem(v, path, "offset 0: bad magic (not a tind database)");
+    else if (dec_u64(data + 12) != hash64(data, 12))
+        problem(v, path, "offset 12: checksum mismatch");
+    else if (dec_u32(data + 8) > DB_FORMAT_VERSION)
+        problem(v, path, "offset 8: database format %u is newer than this tind reads (%u)", dec_u32(data + 8),
+                DB_FORMAT_VERSION);
+    else if (v->verbose)
+        fprintf(v->sh->out, "ok: %s (database format %u)\n", path, dec_u32(data + 8));
+    free(data);
+    free(path);
+}
+
+/* ------------------------------------------------------------------ tables */
+
+typedef struct section_ref {
+    const ctr_section *s;
+} section_ref;
+
+static int cmp_section(const void *a, const void *b)
+{
+    const ctr_section *x = ((const section_ref *)a)->s, *y = ((const section_ref *)b)->s;
+    return x->offset < y->offset ? -1 : x->offset > y->offset;
+}
+
+/* Walks every stored block of the file; returns 1 when all verified. */
+static int table_physical(vfy *v, const char *path, fs_file *f, uint64_t size)
+{
+    tind_err err;
+    err_clear(&err);
+    ctr_toc *toc = malloc(sizeof *toc);
+    if (!toc) {
+        problem(v, path, "out of memory");
+        return 0;
+    }
+    uint64_t before = v->problems;
+    int rc = ctr_read_toc(f, size, TABLE_FORMAT_VERSION, toc, path, &err);
+    if (rc) {
+        problem(v, path, "%s", err.msg);
+        free(toc);
+        return 0;
+    }
+    uint8_t trailer[CTR_TRAILER_SIZE];
+    rc = fs_read_exact(f, trailer, sizeof trailer, size - CTR_TRAILER_SIZE, &err);
+    if (rc) {
+        problem(v, path, "%s", err.msg);
+        free(toc);
+        return 0;
+    }
+    uint64_t toc_offset = dec_u64(trailer);
+    section_ref refs[CTR_MAX_SECTIONS];
+    for (uint32_t i = 0; i < toc->count; i++)
+        refs[i].s = &toc->sections[i];
+    qsort(refs, toc->count, sizeof refs[0], cmp_section);
+    uint64_t at = 0;
+    for (uint32_t i = 0; i < toc->count; i++) {
+        const ctr_section *s = refs[i].s;
+        if (s->offset != at)
+            problem(v, path, "offset %" PRIu64 ": %" PRIu64 " bytes belong to no section (before section '%s')", at,
+                    s->offset - at, s->name);
+        uint64_t off = s->offset, end = s->offset + s->length;
+        while (off < end) {
+            if (end - off < BLOCK_HEADER_SIZE) {
+                problem(v, path, "offset %" PRIu64 ": section '%s' ends with %" PRIu64 " bytes, too few for a block",
+                        off, s->name, end - off);
+                break;
+            }
+            uint8_t head[BLOCK_HEADER_SIZE];
+            rc = fs_read_exact(f, head, sizeof head, off, &err);
+            if (rc) {
+                problem(v, path, "offset %" PRIu64 ": %s", off, err.msg);
+                break;
+            }
+            uint64_t bsize = BLOCK_HEADER_SIZE + (uint64_t)dec_u32(head + 5);
+            if (bsize > end - off) {
+                problem(v, path,
+                        "block at offset %" PRIu64 ": %" PRIu64 " bytes would run past the end of section '%s' "
+                        "(offset %" PRIu64 ")",
+                        off, bsize, s->name, end);
+                break;
+            }
+            uint8_t *raw = NULL;
+            size_t raw_len = 0;
+            char what[4200];
+            snprintf(what, sizeof what, "%s: section '%s'", path, s->name);
+            rc = blockio_read(f, (blk_handle){off, bsize}, &raw, &raw_len, what, &err);
+            if (rc) {
+                problem(v, path, "%s", err.msg);
+                break;   /* the next block boundary cannot be trusted */
+            }
+            free(raw);
+            v->blocks++;
+            off += bsize;
+        }
+        at = end;
+    }
+    if (at != toc_offset)
+        problem(v, path, "offset %" PRIu64 ": %" PRIu64 " bytes belong to no section (before the table of contents)",
+                at, toc_offset - at);
+    free(toc);
+    return v->problems == before;
+}
+
+static void compare_key(vfy *v, const char *path, const char *which, const tbuf *meta, const uint8_t *k, size_t n)
+{
+    if (key_cmp(meta->data, meta->len, k, n) == 0)
+        return;
+    tbuf a = TBUF_INIT, b = TBUF_INIT;
+    sh_show(&a, meta->data, meta->len, 0, 1);
+    sh_show(&b, k, n, 0, 1);
+    problem(v, path, "%s key %.*s in the table, %.*s in VERSIONS", which, (int)a.len, (char *)a.data, (int)b.len,
+            (char *)b.data);
+    tbuf_free(&a);
+    tbuf_free(&b);
+}
+
+static void verify_table(vfy *v, const char *path, uint64_t number, const ver_table *vt, const char *ks, int level)
+{
+    tind_err err;
+    err_clear(&err);
+    v->tables++;
+    fs_file *f = NULL;
+    int rc = fs_open(v->fs, path, FS_O_READ, &f, &err);
+    if (rc == TIND_ENOENT) {
+        problem(v, path, "missing: VERSIONS names it (keyspace '%s', level %d)", ks ? ks : "?", level);
+        return;
+    }
+    if (rc) {
+        problem(v, path, "%s", err.msg);
+        return;
+    }
+    uint64_t size = 0;
+    rc = fs_size(f, &size, &err);
+    if (rc) {
+        problem(v, path, "%s", err.msg);
+        fs_close(f, NULL);
+        return;
+    }
+    uint64_t before = v->problems;
+    if (vt && vt->size != size)
+        problem(v, path, "offset %" PRIu64 ": the file has %" PRIu64 " bytes, VERSIONS says %" PRIu64,
+                size < vt->size ? size : vt->size, size, vt->size);
+    int sound = table_physical(v, path, f, size);
+    fs_close(f, NULL);
+    if (!sound)
+        return;
+
+    tbl *t = NULL;
+    tbl_open_options oo;
+    memset(&oo, 0, sizeof oo);
+    oo.file_id = number;
+    rc = tbl_open(v->fs, path, &oo, &t, &err);
+    if (rc) {
+        problem(v, path, "%s", err.msg);
+        return;
+    }
+    err_clear(&err);
+    rc = tbl_verify(t, &err);
+    if (rc)
+        problem(v, path, "%s", err.msg[0] ? err.msg : tind_strerror(rc));
+    const tbl_meta *m = tbl_get_meta(t);
+    if (rc == TIND_OK && vt) {
+        if (m->entry_count != vt->entries || m->tombstone_count != vt->tombstones)
+            problem(v, path, "%" PRIu64 " entries (%" PRIu64 " deletes) in the table, %" PRIu64 " (%" PRIu64
+                    ") in VERSIONS", m->entry_count, m->tombstone_count, vt->entries, vt->tombstones);
+        if (m->min_seqno != vt->min_seqno || m->max_seqno != vt->max_seqno)
+            problem(v, path, "seqnos %" PRIu64 "..%" PRIu64 " in the table, %" PRIu64 "..%" PRIu64 " in VERSIONS",
+                    m->min_seqno, m->max_seqno, vt->min_seqno, vt->max_seqno);
+        compare_key(v, path, "smallest", &m->smallest_key, vt->smallest, vt->smallest_len);
+        compare_key(v, path, "largest", &m->largest_key, vt->largest, vt->largest_len);
+    }
+    v->entries += m->entry_count;
+    if (v->verbose && v->problems == before)
+        fprintf(v->sh->out, "ok: %s (keyspace '%s', L%d): %" PRIu64 " bytes, %" PRIu64 " blocks, %" PRIu64
+                " entries\n", path, ks ? ks : "?", level, size, m->data_block_count, m->entry_count);
+    tbl_unref(t);
+}
+
+static int parse_table_name(const char *name, uint64_t *number)
+{
+    size_t len = strlen(name);
+    if (len < 12 || len > 24 || strcmp(name + len - 4, ".tbl") != 0)
+        return 0;
+    uint64_t n = 0;
+    for (size_t i = 0; i + 4 < len; i++) {
+        if (name[i] < '0' || name[i] > '9')
+            return 0;
+        n = n * 10 + (uint64_t)(name[i] - '0');
+    }
+    *number = n;
+    return 1;
+}
+
+static int state_has_table(const mf_state *st, uint64_t number)
+{
+    for (size_t k = 0; k < st->keyspace_count; k++)
+        if (version_find_table(st->keyspaces[k].v, number, NULL) >= 0)
+            return 1;
+    return 0;
+}
+
+static void verify_tables(vfy *v, const mf_state *st)
+{
+    char *tdir = join(v->dir, "tables");
+    if (!tdir)
+        return;
+    char path[4200];
+    if (st) {
+        for (size_t k = 0; k < st->keyspace_count; k++) {
+            const mf_keyspace *ks = &st->keyspaces[k];
+            for (int l = 0; l < ks->v->level_count; l++)
+                for (size_t i = 0; i < ks->v->levels[l].count; i++) {
+                    const ver_table *t = ks->v->levels[l].tables[i];
+                    snprintf(path, sizeof path, "%s/%08" PRIu64 ".tbl", tdir, t->number);
+                    verify_table(v, path, t->number, t, ks->name, l);
+                    if (sh_interrupted)
+                        goto out;
+                }
+        }
+    }
+    /* files the VERSIONS file does not name: orphans (deleted at the next
+     * open), or every table when VERSIONS could not be read */
+    char **names = NULL;
+    size_t count = 0;
+    tind_err err;
+    err_clear(&err);
+    int rc = fs_list(v->fs, tdir, &names, &count, &err);
+    if (rc == TIND_ENOENT) {
+        problem(v, tdir, "missing folder");
+        goto out;
+    }
+    if (rc) {
+        problem(v, tdir, "%s", err.msg);
+        goto out;
+    }
+    for (size_t i = 0; i < count && !sh_interrupted; i++) {
+        uint64_t number;
+        if (!parse_table_name(names[i], &number))
+            continue;
+        if (st && state_has_table(st, number))
+            continue;
+        snprintf(path, sizeof path, "%s/%s", tdir, names[i]);
+        if (st)
+            note(v, "%s: not named by VERSIONS (an orphan the next open deletes); not checked", path);
+        else
+            verify_table(v, path, number, NULL, NULL, -1);
+    }
+    fs_list_free(names, count);
+out:
+    free(tdir);
+}
+
+/* ------------------------------------------------------------------ journals */
+
+typedef struct jvfy {
+    const uint8_t *data;          /* our own copy of the file, for record offsets */
+    size_t len;
+    size_t off;                   /* offset of the next record */
+    uint64_t entries;
+    char why[512];
+} jvfy;
+
+static int journal_record(void *ctx, uint64_t first_seqno, uint32_t count, const uint8_t *payload, size_t len)
+{
+    jvfy *j = ctx;
+    size_t at = j->off;
+    if (at + JRN_RECORD_HEADER_SIZE <= j->len)
+        j->off = at + JRN_RECORD_HEADER_SIZE + dec_u32(j->data + at + 4);
+    const uint8_t *p = payload, *end = payload + len;
+    for (uint32_t i = 0; i < count; i++) {
+        batch_entry e;
+        const uint8_t *next = batch_entry_decode(p, end, &e);
+        if (!next) {
+            snprintf(j->why, sizeof j->why,
+                     "record at offset %zu (seqno %" PRIu64 "): batch entry %" PRIu32 " of %" PRIu32
+                     " (payload byte %zu) does not decode",
+                     at, first_seqno + i, i + 1, count, (size_t)(p - payload));
+            return TIND_ECORRUPT;
+        }
+        p = next;
+    }
+    if (p != end) {
+        snprintf(j->why, sizeof j->why, "record at offset %zu: %zu stray payload bytes after its %" PRIu32 " entries",
+                 at, (size_t)(end - p), count);
+        return TIND_ECORRUPT;
+    }
+    j->entries += count;
+    return TIND_OK;
+}
+
+static void verify_journals(vfy *v)
+{
+    char *jdir = join(v->dir, "journals");
+    if (!jdir)
+        return;
+    uint64_t *numbers = NULL;
+    size_t count = 0;
+    tind_err err;
+    err_clear(&err);
+    int rc = jrn_list(v->fs, jdir, &numbers, &count, &err);
+    if (rc == TIND_ENOENT) {
+        problem(v, jdir, "missing folder");
+        free(jdir);
+        return;
+    }
+    if (rc) {
+        problem(v, jdir, "%s", err.msg);
+        free(jdir);
+        return;
+    }
+    uint64_t prev_last = 0;
+    char prev_path[4200] = "";
+    for (size_t i = 0; i < count && !sh_interrupted; i++) {
+        char path[4200];
+        jrn_path(jdir, numbers[i], path, sizeof path);
+        jvfy j;
+        memset(&j, 0, sizeof j);
+        uint8_t *data = NULL;
+        err_clear(&err);
+        rc = fs_read_all(v->fs, path, &data, &j.len, &err);
+        if (rc) {
+            if (rc != TIND_ENOENT || !v->sh->db)   /* our own database may have deleted it meanwhile */
+                problem(v, path, "%s", err.msg);
+            continue;
+        }
+        v->journals++;
+        j.data = data;
+        j.off = JRN_FILE_HEADER_SIZE;
+        jrn_replay_result res;
+        memset(&res, 0, sizeof res);
+        err_clear(&err);
+        rc = jrn_replay(v->fs, path, journal_record, &j, 0, &res, &err);
+        if (rc) {
+            if (j.why[0])
+                problem(v, path, "%s", j.why);
+            else
+                problem(v, path, "%s", err.msg[0] ? err.msg : tind_strerror(rc));
+        } else {
+            if (res.truncated) {
+                if (i + 1 < count)
+                    problem(v, path,
+                            "offset %" PRIu64 ": %" PRIu64 " damaged bytes end a journal that is not the last "
+                            "(it was synced before the next one was made)",
+                            res.valid_bytes, res.tail_bytes);
+                else
+                    note(v, "%s: offset %" PRIu64 ": a torn tail of %" PRIu64 " bytes (an unfinished write; the "
+                         "next open cuts it off)", path, res.valid_bytes, res.tail_bytes);
+            }
+            if (res.records && prev_last && res.first_seqno <= prev_last)
+                problem(v, path, "offset %u: first seqno %" PRIu64 " does not follow the last seqno %" PRIu64 " of %s",
+                        JRN_FILE_HEADER_SIZE, res.first_seqno, prev_last, prev_path);
+            if (res.records) {
+                prev_last = res.last_seqno;
+                snprintf(prev_path, sizeof prev_path, "%s", path);
+            }
+            v->records += res.records;
+            v->journal_entries += j.entries;
+            if (v->verbose)
+                fprintf(v->sh->out, "ok: %s: %" PRIu64 " records, %" PRIu64 " entries, seqnos %" PRIu64 "..%" PRIu64 "\n",
+                        path, res.records, j.entries, res.first_seqno, res.last_seqno);
+        }
+        free(data);
+    }
+    free(numbers);
+    free(jdir);
+}
+
+/* ------------------------------------------------------------------ the command */
+
+static int verify_folder(vfy *v)
+{
+    verify_format(v);
+    mf_state st;
+    memset(&st, 0, sizeof st);
+    tind_err err;
+    err_clear(&err);
+    char *vpath = join(v->dir, MANIFEST_FILE_NAME);
+    int rc = manifest_read(v->fs, v->dir, &st, &err);
+    int have_state = rc == TIND_OK;
+    if (rc == TIND_ENOENT)
+        problem(v, vpath ? vpath : MANIFEST_FILE_NAME, "missing: checking every table file found instead");
+    else if (rc)
+        problem(v, vpath ? vpath : MANIFEST_FILE_NAME, "%s (checking every table file found instead)",
+                err.msg[0] ? err.msg : tind_strerror(rc));
+    else if (v->verbose) {
+        size_t tables = 0;
+        for (size_t k = 0; k < st.keyspace_count; k++)
+            tables += version_table_count(st.keyspaces[k].v);
+        fprintf(v->sh->out, "ok: %s: %zu keyspaces, %zu tables, last seqno %" PRIu64 "\n", vpath, st.keyspace_count,
+                tables, st.last_seqno);
+    }
+    free(vpath);
+    verify_tables(v, have_state ? &st : NULL);
+    mf_state_free(&st);
+    if (!sh_interrupted)
+        verify_journals(v);
+    return SH_OK;
+}
+
+int sh_cmd_verify(tsh *sh, sh_words *args)
+{
+    sh_opt opts[] = {{"verbose", 0, 0, NULL}};
+    const sh_word *pos[1];
+    size_t npos;
+    int rc = sh_parse_opts(sh, args, 1, opts, 1, pos, &npos, 0);
+    if (rc)
+        return rc;
+    vfy v;
+    memset(&v, 0, sizeof v);
+    v.sh = sh;
+    v.dir = sh->path;
+    v.verbose = opts[0].seen;
+    v.fs = fs_posix_new();
+    if (!v.fs)
+        return sh_error(sh, "out of memory");
+    int is_dir = 0;
+    if (fs_exists(v.fs, sh->path, &is_dir) != TIND_OK || !is_dir) {
+        fs_destroy(v.fs);
+        return sh_error(sh, "verify: '%s' is not a database folder", sh->path);
+    }
+
+    char *fp = join(sh->path, "FORMAT"), *vp = join(sh->path, MANIFEST_FILE_NAME);
+    int looks_like_db = fp && vp && (fs_exists(v.fs, fp, NULL) == TIND_OK || fs_exists(v.fs, vp, NULL) == TIND_OK);
+    free(fp);
+    free(vp);
+    if (!looks_like_db) {
+        fs_destroy(v.fs);
+        return sh_error(sh, "verify: '%s' holds no tind database (no FORMAT or VERSIONS file)", sh->path);
+    }
+
+    fs_lock *lock = NULL;
+    tind_db *db = sh->db;
+    if (db) {
+        /* our own open database: no background job may change files meanwhile */
+        atomic_store(&db->pause_background, 1);
+        pthread_mutex_lock(&db->mu);
+        while (db->running_jobs > 0)
+            pthread_cond_wait(&db->done_cv, &db->mu);
+        pthread_mutex_unlock(&db->mu);
+        pthread_mutex_lock(&db->install_mu);
+    } else {
+        char *lp = join(sh->path, "LOCK");
+        tind_err err;
+        err_clear(&err);
+        int lrc = lp ? fs_lock_file(v.fs, lp, &lock, &err) : TIND_ENOMEM;
+        if (lrc == TIND_EBUSY)
+            note(&v, "the database is open in another process: files may change while they are read");
+        else if (lrc)
+            note(&v, "could not take the LOCK (%s): reading anyway", err.msg[0] ? err.msg : tind_strerror(lrc));
+        free(lp);
+    }
+
+    verify_folder(&v);
+
+    if (db) {
+        pthread_mutex_unlock(&db->install_mu);
+        atomic_store(&db->pause_background, 0);
+        pthread_mutex_lock(&db->mu);
+        db_schedule(db);
+        pthread_mutex_unlock(&db->mu);
+    }
+    if (lock)
+        fs_unlock(lock, NULL);
+    fs_destroy(v.fs);
+
+    fprintf(sh->out,
+            "verify: %" PRIu64 " tables (%" PRIu64 " blocks, %" PRIu64 " entries), %" PRIu64 " journals (%" PRIu64
+            " records, %" PRIu64 " entries): %" PRIu64 " %s\n",
+            v.tables, v.blocks, v.entries, v.journals, v.records, v.journal_entries, v.problems,
+            v.problems == 1 ? "problem" : "problems");
+    if (sh_interrupted)
+        return sh_error(sh, "verify interrupted");
+    if (v.problems)
+        return sh_error(sh, "verify found %" PRIu64 " %s in '%s'", v.problems, v.problems == 1 ? "problem" : "problems",
+                        sh->path);
+    return SH_OK;
+}
