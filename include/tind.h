@@ -179,7 +179,9 @@ TIND_API void tind_ks_options_set_hash_ratio(tind_ks_options *o, double ratio);
 TIND_API void tind_ks_options_set_compression(tind_ks_options *o, int level, int type, int zstd_level);
 /* Bloom filter bits per key of one level (level = -1: all; 0 = no filter; default 10). */
 TIND_API void tind_ks_options_set_bloom_bits(tind_ks_options *o, int level, double bits_per_key);
-/* Two-level (partitioned) index and filter for levels >= from_level (default: never). */
+/* Two-level (partitioned) index and filter for levels >= from_level (default 2: the
+ * levels whose index and filter are not pinned page them in small partitions);
+ * -1 = never. */
 TIND_API void tind_ks_options_set_partitioning(tind_ks_options *o, int from_level);
 /* Reads mostly hit existing keys: skip the last level's filter (default 0). */
 TIND_API void tind_ks_options_set_expect_point_read_hits(tind_ks_options *o, int on);

@@ -43,7 +43,7 @@ void ks_options_default(struct tind_ks_options *o)
         o->zstd_level[i] = 3;
         o->bloom_bits[i] = 10;
     }
-    o->partition_from_level = KS_MAX_LEVELS;
+    o->partition_from_level = 2;   /* deep levels page small index and filter partitions */
     o->expect_point_read_hits = 0;
 }
 

@@ -880,12 +880,12 @@ typedef struct pname {
     int file;
 } pname;
 
-typedef struct pwrite {
+typedef struct pundo {
     int file;
     uint64_t off, len;
     char *undo;
     int pending;
-} pwrite;
+} pundo;
 
 typedef struct pop {
     const prec *r;
@@ -901,7 +901,7 @@ typedef struct psim {
     size_t nfiles, capfiles;
     pname *names;
     size_t nnames, capnames;
-    pwrite *writes;
+    pundo *writes;
     size_t nwrites, capwrites;
     pop *ops;
     size_t nops, capops;
@@ -1148,7 +1148,7 @@ static void sim_forward(psim *s)
         case 'W':
             f = sim_file_of(s, r->a);
             GROW(s->writes, s->nwrites, s->capwrites);
-            s->writes[s->nwrites++] = (pwrite){f, r->n1, r->n2, r->b, 1};
+            s->writes[s->nwrites++] = (pundo){f, r->n1, r->n2, r->b, 1};
             break;
         case 'R': {
             int moved = sim_file_of(s, r->a);
@@ -1285,7 +1285,7 @@ static int sim_file(psim *s, const char *path, int f, trng *rng)
     }
     /* unsynced overwrites of durable bytes, newest first */
     for (size_t w = s->nwrites; w-- > 0;) {
-        pwrite *pw = &s->writes[w];
+        pundo *pw = &s->writes[w];
         if (pw->file != f || !pw->pending || pw->off >= d)
             continue;
         uint64_t len = pw->off + pw->len > d ? d - pw->off : pw->len;

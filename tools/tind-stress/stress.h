@@ -31,4 +31,10 @@ int campaign_concurrent(const stress_opts *o);  /* concurrent.c */
 int campaign_faults(const stress_opts *o);      /* faults.c */
 int campaign_corrupt(const stress_opts *o);     /* corrupt.c */
 
+/* kill.c: the writer child of the kill campaign. campaign_kill() execs
+ * "tind-stress __kill-child <args>" (a fresh process, so the kill-point
+ * settings are read from its own environment); main() hands the arguments
+ * after "__kill-child" here. Never returns normally: it is killed. */
+int kill_child_main(int argc, char **argv);
+
 #endif
