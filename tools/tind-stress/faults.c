@@ -463,7 +463,7 @@ static size_t ft_key(int key, char *out) { return (size_t)snprintf(out, 16, "k%0
 /* ------------------------------------------------------------------ the campaign */
 
 typedef struct ft_violation {
-    char text[400];
+    char text[420];
 } ft_violation;
 
 typedef struct campaign {

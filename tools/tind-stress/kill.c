@@ -1005,7 +1005,7 @@ static int sim_load(psim *s, const char *log_path)
     if (!f) {
         if (errno == ENOENT)
             return 0;
-        snprintf(s->err, sizeof s->err, "open %s: %s", log_path, strerror(errno));
+        snprintf(s->err, sizeof s->err, "open %.400s: %s", log_path, strerror(errno));
         return -1;
     }
     fseek(f, 0, SEEK_END);
@@ -1014,7 +1014,7 @@ static int sim_load(psim *s, const char *log_path)
     s->buf = malloc((size_t)len + 1);
     if (!s->buf || fread(s->buf, 1, (size_t)len, f) != (size_t)len) {
         fclose(f);
-        snprintf(s->err, sizeof s->err, "read %s", log_path);
+        snprintf(s->err, sizeof s->err, "read %.400s", log_path);
         return -1;
     }
     fclose(f);
@@ -1280,7 +1280,7 @@ static int sim_file(psim *s, const char *path, int f, trng *rng)
     uint64_t d = (uint64_t)pf->durable;
     int fd = open(path, O_RDWR | O_CLOEXEC);
     if (fd < 0) {
-        snprintf(s->err, sizeof s->err, "open %s: %s", path, strerror(errno));
+        snprintf(s->err, sizeof s->err, "open %.400s: %s", path, strerror(errno));
         return -1;
     }
     /* unsynced overwrites of durable bytes, newest first */
@@ -1298,7 +1298,7 @@ static int sim_file(psim *s, const char *path, int f, trng *rng)
         free(old);
         if (!ok) {
             close(fd);
-            snprintf(s->err, sizeof s->err, "undo overwrite of %s: %s", path, strerror(errno));
+            snprintf(s->err, sizeof s->err, "undo overwrite of %.400s: %s", path, strerror(errno));
             return -1;
         }
         s->overwrites++;
@@ -1306,7 +1306,7 @@ static int sim_file(psim *s, const char *path, int f, trng *rng)
     uint64_t size = (uint64_t)st.st_size;
     if (size < d) {
         close(fd);
-        snprintf(s->err, sizeof s->err, "%s is %" PRIu64 " bytes, shorter than its synced length %" PRIu64
+        snprintf(s->err, sizeof s->err, "%.300s is %" PRIu64 " bytes, shorter than its synced length %" PRIu64
                  " (the recording layer missed an operation)", path, size, d);
         return -1;
     }
@@ -1316,7 +1316,7 @@ static int sim_file(psim *s, const char *path, int f, trng *rng)
             keep = d + trng_below(rng, size - d + 1);
         if (ftruncate(fd, (off_t)keep) != 0) {
             close(fd);
-            snprintf(s->err, sizeof s->err, "truncate %s: %s", path, strerror(errno));
+            snprintf(s->err, sizeof s->err, "truncate %.400s: %s", path, strerror(errno));
             return -1;
         }
         s->truncated++;
@@ -1334,7 +1334,7 @@ static int sim_file(psim *s, const char *path, int f, trng *rng)
                     buf[i] ^= (uint8_t)(1 + trng_below(rng, 255));
                 if (pwrite(fd, buf, (size_t)(b - a), (off_t)a) != (ssize_t)(b - a)) {
                     close(fd);
-                    snprintf(s->err, sizeof s->err, "tear %s: %s", path, strerror(errno));
+                    snprintf(s->err, sizeof s->err, "tear %.400s: %s", path, strerror(errno));
                     return -1;
                 }
                 s->torn++;
@@ -1366,7 +1366,7 @@ static int sim_power_loss(psim *s, const char *log_path, const char *grave, trng
             continue;
         }
         if (sim_undo(s, op->r) != 0) {
-            snprintf(s->err, sizeof s->err, "undo '%c %s': %s", op->r->t, op->r->a, strerror(errno));
+            snprintf(s->err, sizeof s->err, "undo '%c %.400s': %s", op->r->t, op->r->a, strerror(errno));
             return -1;
         }
         s->undone++;
@@ -1424,6 +1424,7 @@ typedef struct kctx {
     char fail[1024];
 } kctx;
 
+#ifdef TIND_KILL_POINTS
 /* The kill points of util/killpoint.h, with how rarely to take them: a point
  * visited per batch needs long odds, one visited per install short ones. */
 static const struct {
@@ -1436,6 +1437,7 @@ static const struct {
     {"compaction.output", 2},       {"recovery.replay", 300},      {"journal.", 600},
     {"table.", 12},                 {"version.", 12},
 };
+#endif
 
 static void kfail(kctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void kfail(kctx *c, const char *fmt, ...)

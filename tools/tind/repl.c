@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <wchar.h>
 
 typedef struct repl {
     tsh *sh;
@@ -280,7 +281,8 @@ int sh_repl(tsh *sh)
     el_set(r.el, EL_PROMPT, prompt_fn);
     if (r.hist)
         el_set(r.el, EL_HIST, history, r.hist);
-    el_set(r.el, EL_ADDFN, "tind-complete", "complete a command, keyspace or file name", complete_fn);
+    /* the wide form: el_set(EL_ADDFN) copies the two strings and never frees them */
+    el_wset(r.el, EL_ADDFN, L"tind-complete", L"complete a command, keyspace or file name", complete_fn);
     el_set(r.el, EL_BIND, "^I", "tind-complete", NULL);
     el_source(r.el, NULL);
 
