@@ -1,7 +1,9 @@
 #!/bin/sh
 # Checks for the Debian packages tind builds and tests with; installs the
 # missing ones with apt-get when run as root, otherwise prints the command.
-# Usage: scripts/deps.sh [build|test|all]   (default: all)
+# Usage: scripts/deps.sh [build|test|all|bench]   (default: all)
+#   bench: the build packages plus the peers tind-bench compares tind with
+#          and gnuplot for its charts (not needed by `make test`)
 set -e
 what=${1:-all}
 
@@ -23,6 +25,15 @@ if [ "$what" = test ] || [ "$what" = all ]; then
     # libFuzzer and the sanitizer runtimes for clang
     [ -n "$(ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a 2>/dev/null)" ] \
         || need="$need libclang-rt-dev"
+fi
+
+if [ "$what" = bench ]; then
+    have_hdr rocksdb/c.h    || need="$need librocksdb-dev"
+    have_hdr leveldb/c.h    || need="$need libleveldb-dev"
+    have_hdr lmdb.h         || need="$need liblmdb-dev"
+    have_hdr sqlite3.h      || need="$need libsqlite3-dev"
+    have_hdr wiredtiger.h   || need="$need libwiredtiger-dev"
+    have_cmd gnuplot        || need="$need gnuplot-nox"
 fi
 
 if [ -z "$need" ]; then

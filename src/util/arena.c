@@ -43,7 +43,6 @@ static arena_block *new_block(arena *a, size_t size)
     b->size = size;
     b->next = a->blocks;
     a->blocks = b;
-    atomic_fetch_add_explicit(&a->usage, sizeof(arena_block) + size, memory_order_relaxed);
     return b;
 }
 
@@ -54,6 +53,7 @@ void *arena_alloc(arena *a, size_t n)
         char *p = a->ptr + pad;
         a->ptr = p + n;
         a->remaining -= n + pad;
+        atomic_fetch_add_explicit(&a->usage, n + pad, memory_order_relaxed);
         return p;
     }
     if (n > a->block_size / 4) {
@@ -61,6 +61,7 @@ void *arena_alloc(arena *a, size_t n)
         arena_block *b = new_block(a, n ? n : 1);
         if (!b)
             return NULL;
+        atomic_fetch_add_explicit(&a->usage, sizeof(arena_block) + (n ? n : 1), memory_order_relaxed);
         /* keep the current block at the head for further small allocations */
         if (b->next) {
             arena_block *cur = b->next;
@@ -75,5 +76,6 @@ void *arena_alloc(arena *a, size_t n)
         return NULL;
     a->ptr = b->data + n;
     a->remaining = a->block_size - n;
+    atomic_fetch_add_explicit(&a->usage, sizeof(arena_block) + n, memory_order_relaxed);
     return b->data;
 }

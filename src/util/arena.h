@@ -19,7 +19,9 @@ typedef struct arena {
     size_t remaining;       /* bytes left in the current block */
     size_t block_size;
     arena_block *blocks;    /* all blocks, newest first */
-    _Atomic size_t usage;   /* bytes reserved from malloc, blocks included */
+    _Atomic size_t usage;   /* bytes handed out (with alignment and block headers); a
+                             * block's unused tail is not counted, so a small memtable
+                             * is not "full" as soon as its first block exists */
 } arena;
 
 void arena_init(arena *a, size_t block_size);   /* 0 = 64 KiB */

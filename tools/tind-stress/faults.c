@@ -691,8 +691,9 @@ static int ft_close(run *R, const char *what)
     if (!R->db)
         return TIND_OK;
     int poisoned = atomic_load(&R->db->poisoned);
-    int rc = api(R, what, tind_close(R->db));
-    R->db = NULL;
+    tind_db *db = R->db;
+    R->db = NULL; /* api() must not ask a freed handle for its message */
+    int rc = api(R, what, tind_close(db));
     for (int k = 0; k < FT_NKS; k++)
         R->ks[k] = NULL;
     if (rc == TIND_OK && !poisoned)

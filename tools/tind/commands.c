@@ -181,7 +181,7 @@ static double now_seconds(void)
 
 static const char *human_bytes(uint64_t n, char *buf, size_t len)
 {
-    static const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+    static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
     double v = (double)n;
     int u = 0;
     while (v >= 1024 && u < 5) {

@@ -59,6 +59,8 @@ typedef struct sh_command {
  * the command needs it and it is not open yet. Returns SH_OK / SH_FAIL /
  * SH_USAGE (usage already printed). */
 int sh_run(tsh *sh, sh_words *args);
+/* Runs one line of input (split + sh_run); blank lines and comments are SH_OK. */
+int sh_run_line(tsh *sh, const char *line, size_t len);
 const sh_command *sh_find_command(const char *name);
 const sh_command *sh_commands(size_t *count);
 /* Opens sh->path when not open yet; prints a one-line reason on failure. */
@@ -90,8 +92,7 @@ int sh_cmd_dump(tsh *sh, sh_words *args);
 int sh_cmd_export(tsh *sh, sh_words *args);
 int sh_cmd_import(tsh *sh, sh_words *args);
 /* ---- repl.c ---- */
+/* The interactive loop; returns the exit status. */
 int sh_repl(tsh *sh);
-/* Runs one line of input (split + sh_run); blank lines and comments are SH_OK. */
-int sh_run_line(tsh *sh, const char *line, size_t len);
 
 #endif
