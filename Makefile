@@ -5,10 +5,12 @@
 #   make test-tsan  the concurrency tests under ThreadSanitizer (build-tsan/)
 #   make demo       build and run examples/quickstart.c
 #   make fuzz       run every libFuzzer target for FUZZ_SECONDS each (clang)
+#   make stress     every tind-stress campaign for STRESS_SECONDS each (kill points on, build-stress/)
 #   make install    PREFIX=/usr/local DESTDIR=
 JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 PREFIX   ?= /usr/local
 FUZZ_SECONDS ?= 60
+STRESS_SECONDS ?= 600
 CMAKE    ?= cmake
 CTEST_ARGS ?= --output-on-failure -j$(JOBS)
 
@@ -41,20 +43,38 @@ clang: deps
 	@$(CMAKE) -S . -B build-clang -DCMAKE_C_COMPILER=clang >/dev/null
 	@$(CMAKE) --build build-clang -j$(JOBS)
 
+# The long campaigns of tools/tind-stress, each for STRESS_SECONDS, in a build
+# with the engine's kill points compiled in; each prints one "figures:" line
+# (docs/RELIABILITY.md). STRESS_ARGS adds flags (e.g. --seed 42).
+STRESS := ./build-stress/tools/tind-stress/tind-stress
+stress: deps
+	@$(CMAKE) -S . -B build-stress -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTIND_KILL_POINTS=ON >/dev/null
+	@$(CMAKE) --build build-stress -j$(JOBS) --target tind-stress
+	$(STRESS) kill --seconds $(STRESS_SECONDS) $(STRESS_ARGS)
+	$(STRESS) kill --power-loss --seconds $(STRESS_SECONDS) $(STRESS_ARGS)
+	$(STRESS) concurrent --seconds $(STRESS_SECONDS) $(STRESS_ARGS)
+	$(STRESS) faults --seconds $(STRESS_SECONDS) $(STRESS_ARGS)
+	$(STRESS) corrupt --seconds $(STRESS_SECONDS) $(STRESS_ARGS)
+
 demo: build
 	./build/quickstart ./quickstart-db
 
-# tind-bench side by side with the peers found at build time; results as JSON
-# lines in bench-results/, the table on stdout. BENCH_ARGS adds flags.
+# tind-bench side by side with the peers found at build time: the table on
+# stdout, JSON lines in bench-results/, charts beside them when gnuplot is
+# installed. BENCH_ARGS adds flags (e.g. BENCH_ARGS="--engines tind,rocksdb").
 bench: build
 	@mkdir -p bench-results
-	./build/tools/tind-bench/tind-bench --profile quick --dir build/bench-data \
-	    --json bench-results/quick-$$(date +%Y%m%d-%H%M%S).jsonl $(BENCH_ARGS)
+	@f=bench-results/quick-$$(date +%Y%m%d-%H%M%S).jsonl; \
+	./build/tools/tind-bench/tind-bench --profile quick --dir build/bench-data --json $$f $(BENCH_ARGS); rc=$$?; \
+	if command -v gnuplot >/dev/null 2>&1 && [ -s $$f ]; then sh tools/tind-bench/charts.sh $$f; fi; \
+	echo "results: $$f"; exit $$rc
 
 bench-full: build
 	@mkdir -p bench-results
-	./build/tools/tind-bench/tind-bench --profile full --keep --dir build/bench-data \
-	    --json bench-results/full-$$(date +%Y%m%d-%H%M%S).jsonl $(BENCH_ARGS)
+	@f=bench-results/full-$$(date +%Y%m%d-%H%M%S).jsonl; \
+	./build/tools/tind-bench/tind-bench --profile full --keep --dir build/bench-data --json $$f $(BENCH_ARGS); rc=$$?; \
+	if command -v gnuplot >/dev/null 2>&1 && [ -s $$f ]; then sh tools/tind-bench/charts.sh $$f; fi; \
+	echo "results: $$f"; exit $$rc
 
 fuzz: deps
 	@$(CMAKE) -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DTIND_FUZZ=ON -DTIND_TOOLS=OFF \
@@ -72,4 +92,4 @@ install: build
 	DESTDIR=$(DESTDIR) $(CMAKE) --install build --prefix $(PREFIX)
 
 clean:
-	rm -rf build build-asan build-tsan build-clang build-fuzz build-cov
+	rm -rf build build-asan build-tsan build-clang build-fuzz build-cov build-stress

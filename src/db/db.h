@@ -226,7 +226,9 @@ typedef struct batch_entry {
 /* Decodes one entry of [p, end); NULL when malformed. */
 const uint8_t *batch_entry_decode(const uint8_t *p, const uint8_t *end, batch_entry *e);
 
-/* Seals ks's active memtable and queues a flush. write_mu held. */
+/* Seals the journal being written and starts the next (poisons on failure). write_mu held. */
+int db_rotate_journal(tind_db *db, tind_err *err);
+/* Seals ks's active memtable, queues a flush, starts a new journal. write_mu held. */
 int ks_seal_memtable(tind_keyspace *ks, tind_err *err);
 int db_persist(tind_db *db, int mode, tind_err *err);
 /* Syncs the journal through seqno (a flush calls this before installing its

@@ -1,13 +1,16 @@
 /*
  * merge.c -- the merging iterator: n child iterators presented as one, in
- * internal order, both directions (LevelDB's MergingIterator design).
+ * internal order, both directions (LevelDB's MergingIterator design, with a
+ * binary heap instead of a linear scan).
  *
  * Invariant: when moving forward every valid child is positioned at its first
- * entry > the current entry (and current = the smallest child); when moving
- * backward every valid child is at its last entry < current (current = the
- * largest). Switching direction re-seeks the other children around the
- * current key. Children are few (memtables, L0 tables, one per level), so the
- * smallest/largest is found by a linear scan.
+ * entry > the current entry and the heap is a min-heap of the valid children
+ * (current = the top); when moving backward every valid child is at its last
+ * entry < current and the heap is a max-heap. Switching direction re-seeks
+ * the other children around the current key and rebuilds the heap.
+ *
+ * A child that becomes invalid with an error status ends the merge (valid()
+ * is 0 and status() reports it): a corrupt source is never skipped silently.
  */
 #include <stdlib.h>
 
@@ -19,38 +22,77 @@ typedef struct merge_iter {
     iiter base;
     iiter **children;
     size_t count;
-    iiter *current;
+    iiter **heap;        /* valid children; heap[0] is the current one */
+    size_t heap_len;
     int forward;
-    tbuf key_copy;   /* the current key while re-seeking children on a direction change */
+    int failed;          /* a child ended with an error */
+    tbuf key_copy;       /* the current key while re-seeking children on a direction change */
 } merge_iter;
 
-static int child_cmp(iiter *a, iiter *b)
+static inline int child_cmp(iiter *a, iiter *b)
 {
     size_t an, bn;
     const uint8_t *ak = ii_key(a, &an), *bk = ii_key(b, &bn);
     return ikey_cmp(ak, an, ii_seqno(a), bk, bn, ii_seqno(b));
 }
 
-static void find_smallest(merge_iter *m)
+/* a comes before b in the heap order of the current direction */
+static inline int before(const merge_iter *m, iiter *a, iiter *b)
 {
-    iiter *best = NULL;
-    for (size_t i = 0; i < m->count; i++) {
-        iiter *c = m->children[i];
-        if (ii_valid(c) && (!best || child_cmp(c, best) < 0))
-            best = c;
-    }
-    m->current = best;
+    int c = child_cmp(a, b);
+    return m->forward ? c < 0 : c > 0;
 }
 
-static void find_largest(merge_iter *m)
+static void sift_down(merge_iter *m, size_t i)
 {
-    iiter *best = NULL;
-    for (size_t i = m->count; i-- > 0;) {
-        iiter *c = m->children[i];
-        if (ii_valid(c) && (!best || child_cmp(c, best) > 0))
-            best = c;
+    iiter **h = m->heap;
+    size_t n = m->heap_len;
+    iiter *x = h[i];
+    for (;;) {
+        size_t l = 2 * i + 1;
+        if (l >= n)
+            break;
+        size_t best = l;
+        if (l + 1 < n && before(m, h[l + 1], h[l]))
+            best = l + 1;
+        if (!before(m, h[best], x))
+            break;
+        h[i] = h[best];
+        i = best;
     }
-    m->current = best;
+    h[i] = x;
+}
+
+static void note_invalid(merge_iter *m, iiter *c)
+{
+    if (ii_status(c, NULL) != 0)
+        m->failed = 1;
+}
+
+static void build_heap(merge_iter *m)
+{
+    m->heap_len = 0;
+    for (size_t i = 0; i < m->count; i++) {
+        iiter *c = m->children[i];
+        if (ii_valid(c))
+            m->heap[m->heap_len++] = c;
+        else
+            note_invalid(m, c);
+    }
+    for (size_t i = m->heap_len / 2; i-- > 0;)
+        sift_down(m, i);
+}
+
+/* The top child moved: restore the heap. */
+static void top_moved(merge_iter *m)
+{
+    iiter *top = m->heap[0];
+    if (!ii_valid(top)) {
+        note_invalid(m, top);
+        m->heap[0] = m->heap[--m->heap_len];
+    }
+    if (m->heap_len)
+        sift_down(m, 0);
 }
 
 static void m_first(iiter *it)
@@ -59,7 +101,7 @@ static void m_first(iiter *it)
     for (size_t i = 0; i < m->count; i++)
         ii_first(m->children[i]);
     m->forward = 1;
-    find_smallest(m);
+    build_heap(m);
 }
 
 static void m_last(iiter *it)
@@ -68,7 +110,7 @@ static void m_last(iiter *it)
     for (size_t i = 0; i < m->count; i++)
         ii_last(m->children[i]);
     m->forward = 0;
-    find_largest(m);
+    build_heap(m);
 }
 
 static void m_seek(iiter *it, const uint8_t *k, size_t n, uint64_t s)
@@ -77,7 +119,7 @@ static void m_seek(iiter *it, const uint8_t *k, size_t n, uint64_t s)
     for (size_t i = 0; i < m->count; i++)
         ii_seek(m->children[i], k, n, s);
     m->forward = 1;
-    find_smallest(m);
+    build_heap(m);
 }
 
 static void m_seek_for_prev(iiter *it, const uint8_t *k, size_t n, uint64_t s)
@@ -86,89 +128,85 @@ static void m_seek_for_prev(iiter *it, const uint8_t *k, size_t n, uint64_t s)
     for (size_t i = 0; i < m->count; i++)
         ii_seek_for_prev(m->children[i], k, n, s);
     m->forward = 0;
-    find_largest(m);
+    build_heap(m);
+}
+
+/* Re-positions every child but the current one on the other side of the
+ * current entry (entries are unique across children). */
+static int switch_direction(merge_iter *m, int forward)
+{
+    iiter *cur = m->heap[0];
+    size_t n;
+    const uint8_t *k = ii_key(cur, &n);
+    uint64_t s = ii_seqno(cur);
+    if (tbuf_set(&m->key_copy, k, n) != 0) {
+        m->failed = 1;
+        return 0;
+    }
+    for (size_t i = 0; i < m->count; i++) {
+        iiter *c = m->children[i];
+        if (c == cur)
+            continue;
+        if (forward)
+            ii_seek(c, m->key_copy.data, m->key_copy.len, s);
+        else
+            ii_seek_for_prev(c, m->key_copy.data, m->key_copy.len, s);
+        if (ii_valid(c)) {
+            size_t cn;
+            const uint8_t *ck = ii_key(c, &cn);
+            if (ikey_cmp(ck, cn, ii_seqno(c), m->key_copy.data, m->key_copy.len, s) == 0) {
+                if (forward)
+                    ii_next(c);
+                else
+                    ii_prev(c);
+            }
+        }
+    }
+    m->forward = forward;
+    /* cur stays where it is; it is moved by the caller */
+    build_heap(m);
+    /* put cur back on top: it is the extreme of the new order until it moves */
+    for (size_t i = 0; i < m->heap_len; i++)
+        if (m->heap[i] == cur) {
+            m->heap[i] = m->heap[0];
+            m->heap[0] = cur;
+            break;
+        }
+    return 1;
 }
 
 static void m_next(iiter *it)
 {
     merge_iter *m = (merge_iter *)it;
-    if (!m->current)
+    if (!m->heap_len || m->failed)
         return;
-    if (!m->forward) {
-        /* Children other than current sit before the current entry: move each
-         * to its first entry after it. Entries are unique across children. */
-        size_t n;
-        const uint8_t *k = ii_key(m->current, &n);
-        uint64_t s = ii_seqno(m->current);
-        if (tbuf_set(&m->key_copy, k, n) != 0) {
-            m->current = NULL;
-            return;
-        }
-        for (size_t i = 0; i < m->count; i++) {
-            iiter *c = m->children[i];
-            if (c == m->current)
-                continue;
-            ii_seek(c, m->key_copy.data, m->key_copy.len, s);
-            if (ii_valid(c)) {
-                size_t cn;
-                const uint8_t *ck = ii_key(c, &cn);
-                if (ikey_cmp(ck, cn, ii_seqno(c), m->key_copy.data, m->key_copy.len, s) == 0)
-                    ii_next(c);
-            }
-        }
-        m->forward = 1;
-    }
-    ii_next(m->current);
-    find_smallest(m);
+    if (!m->forward && !switch_direction(m, 1))
+        return;
+    ii_next(m->heap[0]);
+    top_moved(m);
 }
 
 static void m_prev(iiter *it)
 {
     merge_iter *m = (merge_iter *)it;
-    if (!m->current)
+    if (!m->heap_len || m->failed)
         return;
-    if (m->forward) {
-        size_t n;
-        const uint8_t *k = ii_key(m->current, &n);
-        uint64_t s = ii_seqno(m->current);
-        if (tbuf_set(&m->key_copy, k, n) != 0) {
-            m->current = NULL;
-            return;
-        }
-        for (size_t i = 0; i < m->count; i++) {
-            iiter *c = m->children[i];
-            if (c == m->current)
-                continue;
-            ii_seek_for_prev(c, m->key_copy.data, m->key_copy.len, s);
-            if (ii_valid(c)) {
-                size_t cn;
-                const uint8_t *ck = ii_key(c, &cn);
-                if (ikey_cmp(ck, cn, ii_seqno(c), m->key_copy.data, m->key_copy.len, s) == 0)
-                    ii_prev(c);
-            }
-        }
-        m->forward = 0;
-    }
-    ii_prev(m->current);
-    find_largest(m);
+    if (m->forward && !switch_direction(m, 0))
+        return;
+    ii_prev(m->heap[0]);
+    top_moved(m);
 }
 
 static int m_valid(const iiter *it)
 {
     const merge_iter *m = (const merge_iter *)it;
-    if (!m->current)
-        return 0;
-    /* A child that failed ends the merge: never skip a corrupt source. */
-    for (size_t i = 0; i < m->count; i++)
-        if (ii_status(m->children[i], NULL) != 0)
-            return 0;
-    return 1;
+    return m->heap_len > 0 && !m->failed;
 }
 
-static const uint8_t *m_key(const iiter *it, size_t *len) { return ii_key(((const merge_iter *)it)->current, len); }
-static uint64_t m_seqno(const iiter *it) { return ii_seqno(((const merge_iter *)it)->current); }
-static uint8_t m_type(const iiter *it) { return ii_type(((const merge_iter *)it)->current); }
-static const uint8_t *m_value(const iiter *it, size_t *len) { return ii_value(((const merge_iter *)it)->current, len); }
+static const uint8_t *m_key(const iiter *it, size_t *len) { return ii_key(((const merge_iter *)it)->heap[0], len); }
+static uint64_t m_seqno(const iiter *it) { return ii_seqno(((const merge_iter *)it)->heap[0]); }
+static uint8_t m_type(const iiter *it) { return ii_type(((const merge_iter *)it)->heap[0]); }
+static const uint8_t *m_value(const iiter *it, size_t *len) { return ii_value(((const merge_iter *)it)->heap[0], len); }
 
 static int m_status(const iiter *it, tind_err *err)
 {
@@ -178,6 +216,8 @@ static int m_status(const iiter *it, tind_err *err)
         if (rc)
             return rc;
     }
+    if (m->failed)
+        return err_set(err, TIND_ENOMEM, "merging iterator: out of memory");
     return 0;
 }
 
@@ -187,6 +227,7 @@ static void m_free(iiter *it)
     for (size_t i = 0; i < m->count; i++)
         ii_free(m->children[i]);
     free(m->children);
+    free(m->heap);
     tbuf_free(&m->key_copy);
     free(m);
 }
@@ -199,15 +240,19 @@ static const iiter_ops merge_ops = {
 int ii_merge_new(iiter **children, size_t n, iiter **out)
 {
     merge_iter *m = calloc(1, sizeof *m);
-    if (!m) {
+    iiter **heap = malloc((n ? n : 1) * sizeof *heap);
+    if (!m || !heap) {
         for (size_t i = 0; i < n; i++)
             ii_free(children[i]);
         free(children);
+        free(m);
+        free(heap);
         return TIND_ENOMEM;
     }
     m->base.ops = &merge_ops;
     m->children = children;
     m->count = n;
+    m->heap = heap;
     m->forward = 1;
     *out = &m->base;
     return TIND_OK;

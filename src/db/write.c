@@ -140,6 +140,11 @@ int ks_seal_memtable(tind_keyspace *ks, tind_err *err)
     pthread_mutex_unlock(&db->mu);
     if (rc)
         return err_set(err, rc, "keyspace '%s': out of memory", ks->name);
+    /* A new journal with each sealed memtable (as RocksDB switches its WAL):
+     * once the memtables in the old one are flushed, it can be deleted,
+     * instead of waiting for the journal to reach its size limit. */
+    if (db->journal && db->cur_journal_max_seqno != 0)
+        return db_rotate_journal(db, err);
     return TIND_OK;
 }
 
@@ -172,6 +177,32 @@ void db_delete_obsolete_journals(tind_db *db)
     db->journal_count -= keep_from;
 }
 
+/* Seals the journal being written and starts the next one. The old journal
+ * is synced before the next one exists, so after a power loss only the
+ * newest journal can have a torn tail. A failure poisons. write_mu held. */
+int db_rotate_journal(tind_db *db, tind_err *err)
+{
+    if (!db->journal)
+        return err_set(err, TIND_EPOISONED, "database '%s' has no journal", db->path);
+    pthread_mutex_lock(&db->mu);
+    db->journals[db->journal_count - 1].max_seqno = db->cur_journal_max_seqno;
+    db->journals[db->journal_count - 1].size = jrn_size(db->journal);
+    pthread_mutex_unlock(&db->mu);
+    int rc = jrn_sync(db->journal, FS_SYNC_DATA, err);
+    if (rc == TIND_OK) {
+        db->synced_seqno = atomic_load(&db->last_seqno);
+        rc = jrn_close(db->journal, err);
+    } else {
+        jrn_close(db->journal, NULL);
+    }
+    db->journal = NULL;
+    if (rc == TIND_OK)
+        rc = db_new_journal(db, err);
+    if (rc)
+        db_poison(db, err);
+    return rc;
+}
+
 /* After a write: seal full memtables, rotate the journal, enforce the write
  * buffer and the journal size limit. write_mu held. */
 static int after_write(tind_db *db, tind_batch *b, tind_err *err)
@@ -186,22 +217,7 @@ static int after_write(tind_db *db, tind_batch *b, tind_err *err)
         return rc;
 
     if (jrn_size(db->journal) >= db->opts.journal_file_size) {
-        pthread_mutex_lock(&db->mu);
-        db->journals[db->journal_count - 1].max_seqno = db->cur_journal_max_seqno;
-        db->journals[db->journal_count - 1].size = jrn_size(db->journal);
-        pthread_mutex_unlock(&db->mu);
-        /* The old journal is synced before the next one exists, so after a
-         * power loss only the newest journal can have a torn tail. */
-        rc = jrn_sync(db->journal, FS_SYNC_DATA, err);
-        if (rc == TIND_OK) {
-            db->synced_seqno = atomic_load(&db->last_seqno);
-            rc = jrn_close(db->journal, err);
-        }
-        else
-            jrn_close(db->journal, NULL);
-        db->journal = NULL;
-        if (rc == TIND_OK)
-            rc = db_new_journal(db, err);
+        rc = db_rotate_journal(db, err);
         if (rc)
             return rc;
     }

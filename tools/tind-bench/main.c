@@ -894,7 +894,7 @@ static void bm_params(const bm_flags *f, const bw_def *def, const bench_backend 
     p->cache_bytes = (f->cache_mb ? f->cache_mb : def->cache_mb[f->profile]) << 20;
     p->threads = be->thread_safe ? f->threads : 1;
     p->ops = f->ops;
-    p->seconds = f->seconds > 0 ? f->seconds : (f->profile == BW_PROFILE_QUICK ? 5 : 30);
+    p->seconds = f->seconds > 0 ? f->seconds : (f->profile == BW_PROFILE_QUICK ? 3 : 30);
     p->dist = f->dist >= 0 ? f->dist : def->dist;
     p->seed = f->seed;
     if (def->kind == BW_FEED) {
@@ -1277,7 +1277,7 @@ static void bm_usage(FILE *f)
             "  --workloads LIST         comma list of ycsb-a,ycsb-b-sync,blobs-4k,medium,feed,micro (default all)\n"
             "  --keys N                 preloaded keys (feed: posts; 20 posts per user)\n"
             "  --value-size B           value bytes (default per workload)\n"
-            "  --ops N | --seconds S    length of each measured phase (default: quick 5 s, full 30 s)\n"
+            "  --ops N | --seconds S    length of each measured phase (default: quick 3 s, full 30 s)\n"
             "  --threads T              client threads (default 1)\n"
             "  --cache-mb M             block cache of every engine (default per workload)\n"
             "  --seed S                 seed of every key and value stream (default 1)\n"
@@ -1285,7 +1285,7 @@ static void bm_usage(FILE *f)
             "  --dir DIR                scratch folder (default ./bench-data)\n"
             "  --keep                   cache preloaded databases in DIR/preload and reuse them\n"
             "  --json FILE              append one JSON line per result to FILE\n"
-            "  --settle-ms MS           quiet window that ends a settle (default 1000)\n"
+            "  --settle-ms MS           quiet window that ends a settle (default: quick 300, full 1000)\n"
             "  --no-drop-cache          do not evict the folder from the page cache before a run\n"
             "  --quiet                  no progress on stderr\n"
             "  --list                   print the engines and workloads and exit\n"
@@ -1350,7 +1350,7 @@ int main(int argc, char **argv)
     f.threads = 1;
     f.seed = 1;
     f.dist = -1;
-    f.settle_ms = 1000;
+    f.settle_ms = 0; /* 0: by profile */
     f.drop_cache = 1;
     snprintf(f.dir, sizeof f.dir, "./bench-data");
     enum { O_PROFILE = 256, O_ENGINES, O_WORKLOADS, O_KEYS, O_VSIZE, O_OPS, O_SECONDS, O_THREADS, O_CACHE, O_SEED,
@@ -1443,6 +1443,8 @@ int main(int argc, char **argv)
     }
     if (optind != argc)
         goto usage;
+    if (f.settle_ms == 0)
+        f.settle_ms = f.profile == BW_PROFILE_QUICK ? 300 : 1000;
     if (bm_check_list(f.engines, 1) || bm_check_list(f.workloads, 0))
         return 2;
     if (bm_mkdirs(f.dir)) {
