@@ -630,6 +630,39 @@ TEST(concurrent)
     mt_unref(st.m);
 }
 
+
+/* The point-read filter never hides a present key, and turns most absent
+ * keys away before the skip list. */
+TEST(filter)
+{
+    memtable *m = mt_new_filtered(9, 16 * 1024);
+    CHECK(m != NULL);
+    char k[32];
+    for (int i = 0; i < 10000; i++) {
+        int n = snprintf(k, sizeof k, "key%07d", i * 2);
+        CHECK_OK(mt_add(m, (uint64_t)i + 1, ENTRY_VALUE, (const uint8_t *)k, (size_t)n, (const uint8_t *)k, (size_t)n));
+    }
+    for (int i = 0; i < 10000; i++) {
+        int n = snprintf(k, sizeof k, "key%07d", i * 2);
+        const uint8_t *v;
+        size_t vn;
+        CHECK_OK(mt_get(m, (const uint8_t *)k, (size_t)n, UINT64_MAX, NULL, NULL, &v, &vn));
+        CHECK_MEM(v, vn, k, (size_t)n);
+    }
+    mt_iter *it = mt_iter_new(m);
+    int absent_found = 0;
+    for (int i = 0; i < 10000; i++) {
+        int n = snprintf(k, sizeof k, "key%07d", i * 2 + 1);
+        CHECK_RC(mt_get(m, (const uint8_t *)k, (size_t)n, UINT64_MAX, NULL, NULL, NULL, NULL), TIND_NOT_FOUND);
+        /* the iterator still finds neighbours of absent keys */
+        mt_iter_seek(it, (const uint8_t *)k, (size_t)n, UINT64_MAX);
+        absent_found += mt_iter_valid(it);
+    }
+    CHECK_EQ(absent_found, 9999);
+    mt_iter_free(it);
+    mt_unref(m);
+}
+
 int main(void)
 {
     check_seed_init(0x6d656d);
@@ -640,5 +673,6 @@ int main(void)
     RUN(memory);
     RUN(refcount);
     RUN(concurrent);
+    RUN(filter);
     return 0;
 }

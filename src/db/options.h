@@ -51,6 +51,12 @@ struct tind_ks_options {
 };
 
 void options_default(struct tind_options *o);
+/* Bytes of a memtable's point-read filter: 1/64 of its size, 1 KiB..1 MiB. */
+static inline size_t ks_memtable_filter_bytes(const struct tind_ks_options *o)
+{
+    uint64_t b = o->memtable_size / 64;
+    return (size_t)(b < 1024 ? 1024 : b > (1u << 20) ? (1u << 20) : b);
+}
 void ks_options_default(struct tind_ks_options *o);
 /* Internal hooks for tests: an injected file system, no background threads. */
 void tind_options_set_fs(tind_options *o, fs *fs);

@@ -107,7 +107,12 @@ static int ks_get(tind_keyspace *ks, const void *key, size_t klen, const tind_re
         const uint8_t *src = lk.in_table ? lk.value.data : lk.mval;
         size_t n = lk.in_table ? lk.value.len : lk.mlen;
         *vlen = n;
-        if (want_value) {
+        if (want_value && lk.in_table && lk.value.data) {
+            /* the table copied the value into our buffer: hand it over */
+            *val = lk.value.data;
+            lk.value.data = NULL;
+            lk.value.len = lk.value.cap = 0;
+        } else if (want_value) {
             uint8_t *p = malloc(n ? n : 1);
             if (!p)
                 rc = err_set(err, TIND_ENOMEM, "out of memory for a value of %zu bytes", n);

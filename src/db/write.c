@@ -118,7 +118,7 @@ int ks_seal_memtable(tind_keyspace *ks, tind_err *err)
     tind_db *db = ks->db;
     if (mt_empty(ks->active))
         return TIND_OK;
-    memtable *fresh = mt_new(__atomic_add_fetch(&memtable_ids, 1, __ATOMIC_RELAXED));
+    memtable *fresh = mt_new_filtered(__atomic_add_fetch(&memtable_ids, 1, __ATOMIC_RELAXED), ks_memtable_filter_bytes(&ks->opts));
     if (!fresh)
         return err_set(err, TIND_ENOMEM, "keyspace '%s': out of memory for a memtable", ks->name);
     pthread_mutex_lock(&db->mu);

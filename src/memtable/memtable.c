@@ -22,6 +22,7 @@
  * read relaxed by anyone.
  */
 #include "memtable/memtable.h"
+#include "util/hash.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -52,6 +53,11 @@ struct memtable {
     _Atomic uint64_t tombstones;
     _Atomic uint64_t min_seqno;
     _Atomic uint64_t max_seqno;
+    /* Optional point-read filter: one 64-bit word per key hash with 4 bits
+     * set. The writer sets a key's bits before the node is linked, so a
+     * reader that can see the node (its seqno is visible) sees the bits. */
+    _Atomic uint64_t *filter;
+    size_t filter_words;
 };
 
 struct mt_iter {
@@ -159,11 +165,34 @@ static const mt_node *find_last(const memtable *m)
 
 /* ---------------------------------------------------------------- lifetime */
 
+static inline uint64_t filter_mask(uint64_t h)
+{
+    uint64_t g = h * 0x9e3779b97f4a7c15ull;
+    return (UINT64_C(1) << (g >> 58)) | (UINT64_C(1) << ((g >> 52) & 63)) | (UINT64_C(1) << ((g >> 46) & 63)) |
+           (UINT64_C(1) << ((g >> 40) & 63));
+}
+
+memtable *mt_new_filtered(uint64_t id, size_t filter_bytes)
+{
+    memtable *m = mt_new(id);
+    if (!m || filter_bytes < 1024)
+        return m;
+    size_t words = filter_bytes / 8;
+    _Atomic uint64_t *f = calloc(words, sizeof *f);
+    if (f) {
+        m->filter = f;
+        m->filter_words = words;
+    }
+    return m;
+}
+
 memtable *mt_new(uint64_t id)
 {
     memtable *m = malloc(sizeof *m);
     if (!m)
         return NULL;
+    m->filter = NULL;
+    m->filter_words = 0;
     arena_init(&m->arena, 0);
     m->head = arena_alloc(&m->arena, sizeof(mt_node) + MT_MAX_HEIGHT * sizeof(_Atomic(mt_node *)));
     if (!m->head) {
@@ -198,6 +227,7 @@ void mt_unref(memtable *m)
     /* acq_rel: every use by other holders happens before the free */
     if (atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) == 1) {
         arena_destroy(&m->arena);
+        free((void *)m->filter);
         free(m);
     }
 }
@@ -220,6 +250,10 @@ int mt_add(memtable *m, uint64_t seqno, uint8_t type, const uint8_t *key, size_t
     mt_node *found = find_ge(m, key, klen, seqno, prev);
     if (found && node_cmp(found, key, klen, seqno) == 0)
         return TIND_EEXIST;
+    if (m->filter) {
+        uint64_t h = hash64(key, klen);
+        atomic_fetch_or_explicit(&m->filter[h % m->filter_words], filter_mask(h), memory_order_relaxed);
+    }
 
     int height = random_height(m);
     size_t tower = (size_t)height * sizeof(_Atomic(mt_node *));
@@ -273,6 +307,11 @@ int mt_get(memtable *m, const uint8_t *key, size_t klen, uint64_t snapshot, uint
 {
     /* The first node >= (key, snapshot) is, if it holds key, the newest
      * version with seqno <= snapshot. */
+    if (m->filter) {
+        uint64_t h = hash64(key, klen), mask = filter_mask(h);
+        if ((atomic_load_explicit(&m->filter[h % m->filter_words], memory_order_relaxed) & mask) != mask)
+            return TIND_NOT_FOUND;
+    }
     const mt_node *n = find_ge(m, key, klen, snapshot, NULL);
     if (!n || n->klen != klen || (klen && memcmp(node_key(n), key, klen) != 0))
         return TIND_NOT_FOUND;

@@ -40,6 +40,10 @@ typedef struct memtable memtable;
 /* A new empty memtable with one reference; NULL when out of memory. id is a
  * label for the caller (mt_id) and seeds the tower-height generator. */
 memtable *mt_new(uint64_t id);
+/* The same with a point-read filter of about filter_bytes (none below 1 KiB):
+ * mt_get of an absent key then usually costs one memory access instead of a
+ * walk down the skip list. Iterators are unaffected. */
+memtable *mt_new_filtered(uint64_t id, size_t filter_bytes);
 /* Atomic; any thread. mt_unref frees at zero (NULL is ignored). */
 void mt_ref(memtable *m);
 void mt_unref(memtable *m);

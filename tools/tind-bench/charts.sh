@@ -128,10 +128,11 @@ function matrix(name, kind,    f, i, j, k, v, base) {
     f = dir "/" name ".dat"
     header(f, "workload")
     for (i = 1; i <= nw; i++) {
-        printf "\"%s\"", wl[i] > f
         base = "NaN"
         if (kind == "ratio" && ((wl[i] SUBSEP "tind") in have))
             base = thr[wl[i], "tind"]
+        row = "\"" wl[i] "\""
+        any = 0
         for (j = 1; j <= ne; j++) {
             k = wl[i] SUBSEP eng[j]
             v = "NaN"
@@ -142,9 +143,12 @@ function matrix(name, kind,    f, i, j, k, v, base) {
                 else if (kind == "rss") v = rssm[k]
                 else if (kind == "ratio" && base != "NaN" && base > 0 && thr[k] != "NaN") v = thr[k] / base
             }
-            printf " %s", v > f
+            if (v != "NaN")
+                any = 1
+            row = row " " v
         }
-        printf "\n" > f
+        if (any)    # a workload without this figure (write-amp of a read-only one) gets no slot
+            print row > f
     }
     close(f)
 }
@@ -241,7 +245,8 @@ set xtics rotate by -30 left
 # bars NAME TITLE YLABEL LOG(0/1) [EXTRA]: one bar per engine per workload
 bars() {
     name=$1; title=$2; ylabel=$3; log=$4; extra=${5:-}
-    nwl=$(wc -l < "$tmp/workloads")
+    nwl=$(($(wc -l < "$tmp/$name.dat") - 1))
+    [ "$nwl" -gt 0 ] || return 0
     width=$((360 + nwl * (30 + 14 * ne)))
     [ $width -lt 800 ] && width=800
     for fmt in $formats; do
@@ -262,9 +267,9 @@ bars() {
 bars throughput "Throughput (ops/s, higher is better)" "ops/s" 1
 bars throughput-vs-tind "Throughput relative to tind (1 = as fast as tind; below 1: tind is faster)" "engine / tind" 0 \
     "set arrow from graph 0, first 1 to graph 1, first 1 nohead lc rgb 'black' dt 2 front"
-bars write-amp "Write amplification (bytes written to storage / bytes written by the user; lower is better)" \
-    "write amplification" 0
-bars space-amp "Space amplification (disk usage / live data; lower is better)" "space amplification" 1
+bars write-amp "Write amplification (bytes written to storage / bytes written by the user, log scale; lower is better)" \
+    "write amplification" 1
+bars space-amp "Space amplification (disk usage / live data, log scale; lower is better)" "space amplification" 1
 bars peak-rss "Peak RSS (MiB; lower is better)" "MiB" 0
 
 while IFS="$(printf '\t')" read -r safe wname rows len; do
@@ -297,6 +302,7 @@ while IFS="$(printf '\t')" read -r safe wname rows len; do
                 echo "set ylabel 'ops/s'"
                 echo "set yrange [0:*]"
                 echo "set xrange [1:*]"
+                [ "$len" -le 20 ] && echo "set xtics 1"
                 echo "plot for [i=2:$((ne + 1))] '$tmp/timeline-$safe.dat' using 1:i with linespoints lt i-1 pt 7 ps 0.4 title columnheader(i)"
             } | gp
         done

@@ -1397,6 +1397,7 @@ typedef struct klife {
     int power, recovery_kill, self_killed, got_K;
     double delay_ms;
     char kill_at[40];
+    int kill_point;           /* index in kill_points[], -1 = none */
     unsigned odds;
     uint64_t first_id, last_B, last_A, last_S, P;
     int have_B;
@@ -1425,6 +1426,7 @@ typedef struct kctx {
     kfig fig;
     klife log[KILL_LOG];
     uint64_t nlog;
+    uint64_t point_armed[16], point_taken[16];
     char fail[1024];
 } kctx;
 
@@ -1884,11 +1886,13 @@ static void plan_life(kctx *c, klife *L)
         L->delay_ms = 10.0 * pow(50.0, (double)trng_below(&r, 100001) / 100000.0);
     }
     L->kill_at[0] = 0;
+    L->kill_point = -1;
 #ifdef TIND_KILL_POINTS
     if (trng_below(&r, 100) < 40) {
         size_t np = sizeof kill_points / sizeof kill_points[0];
         size_t i = (size_t)trng_below(&r, np);
         snprintf(L->kill_at, sizeof L->kill_at, "%s", kill_points[i].name);
+        L->kill_point = (int)i;
         L->odds = 1 + (unsigned)trng_below(&r, kill_points[i].max_odds);
     }
 #endif
@@ -1989,6 +1993,10 @@ int campaign_kill(const stress_opts *o)
             break;
         }
         c->fig.kills++;
+        if (L->kill_point >= 0) {
+            c->point_armed[L->kill_point]++;
+            c->point_taken[L->kill_point] += (uint64_t)L->self_killed;
+        }
         trng r;
         trng_seed(&r, mix3(c->seed, L->life, 0x5a7));
         if (L->power) {
@@ -2029,6 +2037,12 @@ int campaign_kill(const stress_opts *o)
         }
     }
     kfig *f = &c->fig;
+#ifdef TIND_KILL_POINTS
+    printf("kill points (taken/armed):");
+    for (size_t i = 0; i < sizeof kill_points / sizeof kill_points[0]; i++)
+        printf(" %s=%" PRIu64 "/%" PRIu64, kill_points[i].name, c->point_taken[i], c->point_armed[i]);
+    printf("\n");
+#endif
     if (failed) {
         fprintf(stderr, "FAIL: tind-stress kill (seed %" PRIu64 ", life %u): %s\n", c->seed, c->life, c->fail);
         dump_kill_log(c);
