@@ -49,6 +49,7 @@ typedef struct mks {
 
 static mks model[NKS];
 static uint64_t model_seq, model_synced;
+static uint64_t stat_crashes, stat_reopens, stat_iters, stat_gets, stat_writes, stat_bg;
 static uint64_t *boundaries;   /* batch end seqnos since the last crash/reopen */
 static size_t nboundaries, capboundaries;
 
@@ -222,6 +223,7 @@ static size_t make_value(world *w, int ks, int id, uint64_t seq)
 
 static void check_get(world *w, int ks, int id, const tind_read_options *ro, uint64_t seq)
 {
+    stat_gets++;
     uint8_t key[64];
     size_t klen = key_of(id, key);
     void *val = NULL;
@@ -277,6 +279,7 @@ static void check_pos(world *w, tind_iter *it, int ks, uint64_t seq, const int *
 
 static void check_iter(world *w, int ks, const tind_read_options *ro, uint64_t seq)
 {
+    stat_iters++;
     static int vis[UNIVERSE];
     uint8_t lo[64], hi[64];
     size_t lolen = 0, hilen = 0;
@@ -371,6 +374,7 @@ static void check_iter(world *w, int ks, const tind_read_options *ro, uint64_t s
 static void do_write(world *w)
 {
     int nops = trng_below(&w->r, 4) == 0 ? 1 + (int)trng_below(&w->r, 8) : 1;
+    stat_writes++;
     tind_batch *b;
     CHECK_OK(tind_batch_new(w->db, &b));
     int durable = trng_below(&w->r, 50) == 0;
@@ -436,9 +440,11 @@ static void reopen(world *w, int crash)
         logop("CRASH modes %d (synced %llu, last %llu)", modes, (unsigned long long)model_synced,
               (unsigned long long)model_seq);
         CHECK_OK(fs_mem_crash(w->mem, modes, trng_next(&w->r)));
+        stat_crashes++;
         tind_close(w->db); /* fails to sync: the files are stale */
     } else {
         logop("reopen");
+        stat_reopens++;
         CHECK_OK(tind_close(w->db));
     }
     w->db = NULL;
@@ -548,6 +554,7 @@ static uint64_t run_seed(uint64_t seed, uint64_t ops)
             }
         } else if (c < 960) {
             logop("bg step");
+            stat_bg++;
             tind_err err;
             err_clear(&err);
             int rc = db_background_step(w.db, &err);
@@ -610,7 +617,10 @@ int main(void)
             seeds++;
         }
     }
-    fprintf(stderr, "  model test: %llu operations over %llu seeds\n", (unsigned long long)done,
-            (unsigned long long)seeds);
+    fprintf(stderr, "  model test: %llu operations over %llu seeds: %llu batches, %llu gets, %llu cursors, "
+            "%llu background steps, %llu clean reopens, %llu simulated power losses\n",
+            (unsigned long long)done, (unsigned long long)seeds, (unsigned long long)stat_writes,
+            (unsigned long long)stat_gets, (unsigned long long)stat_iters, (unsigned long long)stat_bg,
+            (unsigned long long)stat_reopens, (unsigned long long)stat_crashes);
     return 0;
 }

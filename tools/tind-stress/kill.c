@@ -119,6 +119,7 @@ typedef struct kbatch {
     int durability;      /* TIND_PERSIST_* of the commit */
     int persist;         /* 0, or the tind_persist mode called after the commit */
     int single;          /* committed with tind_put (the marker alone) */
+    int reopen;          /* after it, the child closes and reopens the database */
     uint32_t n;          /* operations, the marker last */
     kop ops[MAX_OPS + 1];
 } kbatch;
@@ -230,6 +231,7 @@ static void gen_batch(uint64_t seed, uint32_t life, uint64_t id, kbatch *b)
     if (b->single)
         b->durability = TIND_PERSIST_NONE; /* tind_put: the database default */
     b->persist = trng_below(&r, 25) == 0 ? (trng_below(&r, 2) ? TIND_PERSIST_SYNC_DATA : TIND_PERSIST_SYNC_ALL) : 0;
+    b->reopen = trng_below(&r, 400) == 0;
 }
 
 /* The model: per keyspace and key, the operation that wrote it last. */
@@ -734,6 +736,28 @@ static void child_fail(const char *what, int rc, tind_db *db)
     _exit(3);
 }
 
+/* Opens the database and the keyspaces, reporting R, O and K. */
+static tind_db *child_open(const char *dbpath, const tind_options *o, tind_keyspace **ks)
+{
+    child_msg("R");
+    double t0 = now_sec();
+    tind_db *db = NULL;
+    int rc = tind_open(dbpath, o, &db);
+    if (rc)
+        child_fail("open", rc, NULL);
+    child_msg("O %.0f", (now_sec() - t0) * 1e6);
+    for (int k = 0; k < KS_COUNT; k++) {
+        tind_ks_options *ko = tind_ks_options_new();
+        set_ks_options(ko, k);
+        rc = tind_keyspace_open(db, ks_names[k], ko, &ks[k]);
+        tind_ks_options_free(ko);
+        if (rc)
+            child_fail("keyspace open", rc, db);
+    }
+    child_msg("K");
+    return db;
+}
+
 int kill_child_main(int argc, char **argv)
 {
     const char *dbpath = NULL, *log_path = NULL, *grave = NULL;
@@ -784,30 +808,14 @@ int kill_child_main(int argc, char **argv)
     tind_options_set_max_journal_size(o, 128 * 1024);
     tind_options_set_journal_compression_threshold(o, 1024);
 
-    child_msg("R");
-    double t0 = now_sec();
-    tind_db *db = NULL;
-    int rc = tind_open(dbpath, o, &db);
-    if (rc)
-        child_fail("open", rc, NULL);
-    child_msg("O %.0f", (now_sec() - t0) * 1e6);
-    tind_options_free(o);
     tind_keyspace *ks[KS_COUNT];
-    for (int k = 0; k < KS_COUNT; k++) {
-        tind_ks_options *ko = tind_ks_options_new();
-        set_ks_options(ko, k);
-        rc = tind_keyspace_open(db, ks_names[k], ko, &ks[k]);
-        tind_ks_options_free(ko);
-        if (rc)
-            child_fail("keyspace open", rc, db);
-    }
-    child_msg("K");
+    tind_db *db = child_open(dbpath, o, ks);
 
     static kbatch b;
     static uint8_t val[VAL_MAX];
     uint8_t key[KEY_MAX];
     tind_batch *tb;
-    rc = tind_batch_new(db, &tb);
+    int rc = tind_batch_new(db, &tb);
     if (rc)
         child_fail("batch", rc, db);
     for (uint64_t id = next_id;; id++) {
@@ -862,6 +870,18 @@ int kill_child_main(int argc, char **argv)
                 _exit(3);
             }
             tind_free(got);
+        }
+        if (b.reopen) {
+            /* a clean close persists every batch with SYNC_ALL */
+            tind_batch_free(tb);
+            rc = tind_close(db);
+            if (rc)
+                child_fail("close", rc, NULL);
+            child_msg("S %" PRIu64, id);
+            db = child_open(dbpath, o, ks);
+            rc = tind_batch_new(db, &tb);
+            if (rc)
+                child_fail("batch", rc, db);
         }
     }
 }
@@ -1394,7 +1414,7 @@ static int sim_power_loss(psim *s, const char *log_path, const char *grave, trng
 
 typedef struct klife {
     uint32_t life;
-    int power, recovery_kill, self_killed, got_K;
+    int power, recovery_kill, self_killed, got_K, opens;
     double delay_ms;
     char kill_at[40];
     int kill_point;           /* index in kill_points[], -1 = none */
@@ -1409,7 +1429,8 @@ typedef struct kfig {
     uint64_t acked, synced_batches, recovered, unsynced_lost;
     uint64_t lost_synced, lost_acked, partial, holes, bad_checksum, unknown_keys, open_failures, phantom;
     uint64_t undone, kept_unsynced, bytes_dropped, torn, truncated, overwrites;
-    uint64_t point_reads, iter_items;
+    uint64_t point_reads, iter_items, child_reopens;
+    double t_child, t_verify;
 } kfig;
 
 typedef struct kctx {
@@ -1698,7 +1719,9 @@ static void parse_msg(kctx *c, klife *L, char *line, double *deadline)
     int rc = 0;
     switch (line[0]) {
     case 'R':
-        if (L->recovery_kill)
+        if (L->opens++)
+            c->fig.child_reopens++;
+        if (L->recovery_kill && *deadline > 1e299)
             *deadline = now_sec() + L->delay_ms / 1e3;
         break;
     case 'O':
@@ -1706,7 +1729,7 @@ static void parse_msg(kctx *c, klife *L, char *line, double *deadline)
         break;
     case 'K':
         L->got_K = 1;
-        if (!L->recovery_kill)
+        if (!L->recovery_kill && *deadline > 1e299)
             *deadline = now_sec() + L->delay_ms / 1e3;
         break;
     case 'B':
@@ -1781,6 +1804,12 @@ static int run_life(kctx *c, klife *L)
     while (environ[ne])
         ne++;
     char **envp = calloc(ne + 3, sizeof *envp);
+    if (!envp) {
+        close(fds[0]);
+        close(fds[1]);
+        kfail(c, "out of memory");
+        return -1;
+    }
     char e_at[80], e_odds[40];
     size_t k = 0;
     for (size_t i = 0; i < ne; i++)
@@ -1939,6 +1968,9 @@ int campaign_kill(const stress_opts *o)
         return 2;
     }
     c->self[sl] = 0;
+    /* kill points are for the children: the parent must never take one */
+    unsetenv("TIND_KILL_AT");
+    unsetenv("TIND_KILL_ODDS");
     if (o->dir) {
         snprintf(c->base, sizeof c->base, "%s", o->dir);
         mkdir(c->base, 0755);
@@ -1988,10 +2020,12 @@ int campaign_kill(const stress_opts *o)
                 close(dfd);
             }
         }
+        double tl = now_sec();
         if (run_life(c, L) != 0) {
             failed = 1;
             break;
         }
+        c->fig.t_child += now_sec() - tl;
         c->fig.kills++;
         if (L->kill_point >= 0) {
             c->point_armed[L->kill_point]++;
@@ -2023,10 +2057,12 @@ int campaign_kill(const stress_opts *o)
             sim_free(&s);
             fresh_dir(c->grave);
         }
+        tl = now_sec();
         if (verify(c, L, &r) != 0) {
             failed = 1;
             break;
         }
+        c->fig.t_verify += now_sec() - tl;
         if (o->verbose)
             print_life(stdout, L);
         if (now_sec() - last_report > 30) {
@@ -2051,16 +2087,18 @@ int campaign_kill(const stress_opts *o)
                 o->power_loss ? " --power-loss" : "", o->seconds);
         fprintf(stderr, "the database is kept in %s\n", c->base);
     }
+    if (o->verbose)
+        printf("time: children %.1f s, recovery + checks %.1f s\n", f->t_child, f->t_verify);
     printf("figures: kills=%" PRIu64 " power_loss_kills=%" PRIu64 " killpoint_kills=%" PRIu64
            " recovery_kills=%" PRIu64 " batches_acked=%" PRIu64 " synced_acks=%" PRIu64 " batches_recovered=%" PRIu64
            " unsynced_batches_lost=%" PRIu64 " lost_synced=%" PRIu64 " lost_acked=%" PRIu64 " partial=%" PRIu64
            " holes=%" PRIu64 " bad_checksum=%" PRIu64 " unknown_keys=%" PRIu64 " open_failures=%" PRIu64
            " dirops_undone=%" PRIu64 " dirops_kept_unsynced=%" PRIu64 " files_cut=%" PRIu64 " bytes_dropped=%" PRIu64
-           " tails_torn=%" PRIu64 " point_reads=%" PRIu64 " iter_items=%" PRIu64 " seconds=%.0f seed=%" PRIu64 "\n",
+           " tails_torn=%" PRIu64 " clean_reopens=%" PRIu64 " point_reads=%" PRIu64 " iter_items=%" PRIu64 " seconds=%.0f seed=%" PRIu64 "\n",
            f->kills, f->power_kills, f->killpoint_kills, f->recovery_kills, f->acked, f->synced_batches,
            f->recovered, f->unsynced_lost, f->lost_synced, f->lost_acked, f->partial, f->holes, f->bad_checksum,
            f->unknown_keys, f->open_failures, f->undone, f->kept_unsynced, f->truncated, f->bytes_dropped, f->torn,
-           f->point_reads, f->iter_items, now_sec() - t0, c->seed);
+           f->child_reopens, f->point_reads, f->iter_items, now_sec() - t0, c->seed);
     fflush(stdout);
     if (!failed && c->own_base)
         rmtree(c->base);

@@ -1,0 +1,965 @@
+/*
+ * corrupt.c -- the `corrupt` campaign of tind-stress (TESTING.md item 5):
+ * flip bits in and truncate every kind of file of a database, then open it
+ * and read everything.
+ *
+ * A pristine database is built once on the in-memory file system (no
+ * background threads, so it is the same for a seed): three keyspaces with
+ * different table formats (leveled with LZ4 and a hash index; tiered with
+ * zstd and partitioned index and filter; no compression, no filter, restart
+ * interval 1), tables on several levels, journals holding records not yet
+ * flushed (several journal files), the version file, FORMAT and LOCK. Its
+ * files are kept in memory. Each iteration writes them into a fresh mem fs,
+ * damages ONE file -- the kinds take turns: journal, table, VERSIONS,
+ * FORMAT, LOCK -- by flipping one random bit (60%) or truncating it at a
+ * random length (40%; an empty file gets random bytes instead), opens the
+ * database and reads everything: a get of every key of every keyspace and a
+ * full iteration forward and backward.
+ *
+ * What is allowed (anything else is a violation; "silent wrong reads" must
+ * be 0):
+ *   - tind_open fails with TIND_ECORRUPT or TIND_EVERSION; or
+ *   - it opens, every keyspace is there, and every read returns exactly the
+ *     expected data or fails with TIND_ECORRUPT (an iteration may end early
+ *     with TIND_ECORRUPT after returning a correct prefix). Read errors are
+ *     only allowed when a table was damaged.
+ * The expected data is the pristine state, except after damage to a
+ * journal, where the journal's replay rules (journal.h) fix exactly what is
+ * lost: damage in a journal that is not the newest, or in the newest one's
+ * header, or in a record followed by a record carrying the synced-before
+ * flag, must make the open fail; otherwise (a torn tail) the history is cut
+ * before the first damaged record: every batch from that record on is lost
+ * from the keyspaces that had not flushed it, and nothing else. A cut that
+ * drops batches which had been synced is allowed by those rules (a damaged
+ * tail is indistinguishable from a torn write) and is counted as
+ * `synced_tail_dropped`.
+ *
+ * Single-threaded; reproducible from the seed.
+ */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "db/db.h"
+#include "io/fs.h"
+#include "journal/journal.h"
+#include "stress.h"
+#include "util/coding.h"
+#include "util/rand.h"
+
+#define CR_NKS 3
+#define CR_UNIVERSE 120
+#define CR_MAXOPS 4
+#define CR_DB "/db"
+#define CR_VALUE_CAP 4096
+#define CR_SHOWN 25
+
+enum cr_kind { K_JOURNAL, K_TABLE, K_VERSIONS, K_FORMAT, K_LOCK, K_COUNT };
+static const char *const cr_kind_names[K_COUNT] = {"journal", "table", "versions", "format", "lock"};
+
+static int cr_kind_of(const char *path)
+{
+    if (strstr(path, ".jrn"))
+        return K_JOURNAL;
+    if (strstr(path, ".tbl"))
+        return K_TABLE;
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    if (strcmp(base, "VERSIONS") == 0)
+        return K_VERSIONS;
+    if (strcmp(base, "FORMAT") == 0)
+        return K_FORMAT;
+    if (strcmp(base, "LOCK") == 0)
+        return K_LOCK;
+    return -1;
+}
+
+/* ------------------------------------------------------------------ a file-system image */
+
+typedef struct cr_entry {
+    char *path;
+    int is_dir;
+    uint8_t *data;
+    size_t len;
+} cr_entry;
+
+typedef struct cr_image {
+    cr_entry *v;
+    size_t n, cap;
+} cr_image;
+
+static void cr_image_free(cr_image *img)
+{
+    for (size_t i = 0; i < img->n; i++) {
+        free(img->v[i].path);
+        free(img->v[i].data);
+    }
+    free(img->v);
+    memset(img, 0, sizeof *img);
+}
+
+static int cr_image_capture(fs *mem, const char *dir, cr_image *img)
+{
+    char **names = NULL;
+    size_t count = 0;
+    int rc = fs_list(mem, dir, &names, &count, NULL);
+    for (size_t i = 0; rc == TIND_OK && i < count; i++) {
+        size_t need = strlen(dir) + strlen(names[i]) + 2;
+        char *p = malloc(need);
+        if (!p) {
+            rc = TIND_ENOMEM;
+            break;
+        }
+        snprintf(p, need, "%s%s%s", dir, strcmp(dir, "/") == 0 ? "" : "/", names[i]);
+        int is_dir = 0;
+        fs_exists(mem, p, &is_dir);
+        if (img->n == img->cap) {
+            size_t cap = img->cap ? img->cap * 2 : 32;
+            cr_entry *nv = realloc(img->v, cap * sizeof *nv);
+            if (!nv) {
+                free(p);
+                rc = TIND_ENOMEM;
+                break;
+            }
+            img->v = nv;
+            img->cap = cap;
+        }
+        cr_entry *e = &img->v[img->n++];
+        memset(e, 0, sizeof *e);
+        e->path = p;
+        e->is_dir = is_dir;
+        if (is_dir)
+            rc = cr_image_capture(mem, p, img);
+        else
+            rc = fs_read_all(mem, p, &e->data, &e->len, NULL);
+    }
+    fs_list_free(names, count);
+    return rc;
+}
+
+/* A fresh mem fs holding the image, with file `damaged` replaced by
+ * (data, len) when damaged >= 0. */
+static fs *cr_image_load(const cr_image *img, long damaged, const uint8_t *data, size_t len)
+{
+    fs *mem = fs_mem_new();
+    if (!mem)
+        return NULL;
+    int rc = TIND_OK;
+    for (size_t i = 0; rc == TIND_OK && i < img->n; i++) {
+        const cr_entry *e = &img->v[i];
+        if (e->is_dir) {
+            rc = fs_mkdir(mem, e->path, NULL);
+            continue;
+        }
+        const uint8_t *d = (long)i == damaged ? data : e->data;
+        size_t n = (long)i == damaged ? len : e->len;
+        fs_file *f;
+        rc = fs_open(mem, e->path, FS_O_WRITE | FS_O_CREATE | FS_O_TRUNC, &f, NULL);
+        if (rc)
+            break;
+        if (n)
+            rc = fs_write(f, d, n, 0, NULL);
+        if (!rc)
+            rc = fs_sync(f, FS_SYNC_ALL, NULL);
+        fs_close(f, NULL);
+    }
+    if (!rc)
+        rc = fs_sync_dir(mem, "/", NULL);
+    for (size_t i = 0; rc == TIND_OK && i < img->n; i++)
+        if (img->v[i].is_dir)
+            rc = fs_sync_dir(mem, img->v[i].path, NULL);
+    if (rc) {
+        fs_destroy(mem);
+        return NULL;
+    }
+    return mem;
+}
+
+/* ------------------------------------------------------------------ the history */
+
+typedef struct cr_op {
+    uint8_t ks;
+    uint8_t tomb;
+    uint16_t key;
+    uint64_t seqno;
+} cr_op;
+
+typedef struct cr_batch {
+    int nops;
+    cr_op ops[CR_MAXOPS];
+    uint64_t first_seqno;
+    int synced;             /* a successful sync covered it */
+} cr_batch;
+
+static size_t cr_value(uint32_t batch, int ks, int key, uint8_t *out, size_t cap)
+{
+    uint64_t x = ((uint64_t)batch << 20) ^ ((uint64_t)ks << 16) ^ (uint64_t)key ^ 0x5eed;
+    uint64_t h = trng_splitmix(&x);
+    size_t len = 8 + (size_t)(h % 120);
+    if (h % 31 == 0)
+        len = 900 + (size_t)(h % 3000);
+    if (len > cap)
+        len = cap;
+    enc_u32(out, batch);
+    out[4] = (uint8_t)ks;
+    enc_u16(out + 5, (uint16_t)key);
+    uint64_t s = h;
+    for (size_t i = 7; i < len; i++) {
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        out[i] = (uint8_t)(s >> 56);
+    }
+    return len;
+}
+
+static size_t cr_key(int key, char *out) { return (size_t)snprintf(out, 16, "key%04d", key); }
+
+static int cr_key_id(const char *k, size_t n)
+{
+    if (n != 7 || memcmp(k, "key", 3) != 0)
+        return -1;
+    int id = 0;
+    for (int i = 3; i < 7; i++) {
+        if (k[i] < '0' || k[i] > '9')
+            return -1;
+        id = id * 10 + (k[i] - '0');
+    }
+    return id < CR_UNIVERSE ? id : -1;
+}
+
+/* A journal record of the pristine image. */
+typedef struct cr_record {
+    size_t start, end;      /* byte range in the file */
+    uint64_t first_seqno;
+    int synced_before;
+} cr_record;
+
+typedef struct cr_journal {
+    long entry;             /* index in the image */
+    uint64_t number;
+    cr_record *recs;
+    size_t nrecs;
+} cr_journal;
+
+typedef struct cr_world {
+    const stress_opts *o;
+    uint64_t seed;
+    int verbose;
+    trng r;
+    cr_image img;
+    cr_batch *b;
+    size_t nb, capb;
+    uint64_t flushed[CR_NKS];   /* keyspace flushed seqnos of the pristine database */
+    cr_journal *journals;       /* ascending number */
+    size_t njournals;
+    long *files[K_COUNT];        /* image entries of each kind */
+    size_t nfiles[K_COUNT];
+    int levels_used[CR_NKS];
+    uint64_t tables_total;
+    /* figures */
+    uint64_t tried[K_COUNT], open_failed[K_COUNT], exact[K_COUNT], read_errors[K_COUNT], tail_cut[K_COUNT];
+    uint64_t flips, truncations, garbage;
+    uint64_t silent_wrong, bad_status, unexpected_open, unexpected_cut, synced_tail_dropped, violations;
+    uint64_t reads;
+    char shown[CR_SHOWN][400];
+    size_t nshown;
+    /* the current iteration, for messages */
+    int cur_kind;
+    char cur_desc[200];
+} cr_world;
+
+static void cr_violation(cr_world *w, uint64_t *counter, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void cr_violation(cr_world *w, uint64_t *counter, const char *fmt, ...)
+{
+    char msg[300];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (counter)
+        (*counter)++;
+    w->violations++;
+    if (w->nshown < CR_SHOWN)
+        snprintf(w->shown[w->nshown++], sizeof w->shown[0], "%.180s: %.210s", w->cur_desc, msg);
+    if (w->verbose)
+        fprintf(stderr, "VIOLATION %s: %s\n", w->cur_desc, msg);
+}
+
+/* ------------------------------------------------------------------ the pristine database */
+
+static const char *const cr_ks_names[CR_NKS] = {"leveled", "tiered", "plain"};
+
+static tind_options *cr_options(fs *f)
+{
+    tind_options *o = tind_options_new();
+    if (!o)
+        return NULL;
+    tind_options_set_fs(o, f);
+    tind_options_set_no_background(o, 1);
+    tind_options_set_cache_size(o, 64 * 1024);
+    tind_options_set_write_buffer_size(o, 1 << 20);
+    tind_options_set_journal_file_size(o, 4096);
+    tind_options_set_max_journal_size(o, 1 << 20);
+    tind_options_set_journal_compression_threshold(o, 400);
+    return o;
+}
+
+static int cr_open_sized(fs *f, uint64_t journal_file_size, tind_db **db)
+{
+    tind_options *o = cr_options(f);
+    if (o && journal_file_size)
+        tind_options_set_journal_file_size(o, journal_file_size);
+    if (!o)
+        return TIND_ENOMEM;
+    int rc = tind_open(CR_DB, o, db);
+    tind_options_free(o);
+    return rc;
+}
+
+static int cr_open(fs *f, tind_db **db) { return cr_open_sized(f, 0, db); }
+
+static int cr_ks_open(tind_db *db, int k, tind_keyspace **ks)
+{
+    tind_ks_options *ko = tind_ks_options_new();
+    if (!ko)
+        return TIND_ENOMEM;
+    tind_ks_options_set_levels(ko, 4);
+    if (k == 0) {
+        tind_ks_options_set_memtable_size(ko, 3000);
+        tind_ks_options_set_table_size(ko, 2048);
+        tind_ks_options_set_l0_threshold(ko, 2);
+        tind_ks_options_set_level_ratio(ko, 3);
+        tind_ks_options_set_block_size(ko, 512);
+    } else if (k == 1) {
+        tind_ks_options_set_memtable_size(ko, 4096);
+        tind_ks_options_set_compaction(ko, TIND_COMPACTION_TIERED);
+        tind_ks_options_set_compression(ko, -1, TIND_COMPRESSION_ZSTD, 1);
+        tind_ks_options_set_partitioning(ko, 1);
+        tind_ks_options_set_block_size(ko, 700);
+        tind_ks_options_set_l0_threshold(ko, 2);
+    } else {
+        tind_ks_options_set_memtable_size(ko, 5000);
+        tind_ks_options_set_table_size(ko, 4096);
+        tind_ks_options_set_compression(ko, -1, TIND_COMPRESSION_NONE, 0);
+        tind_ks_options_set_bloom_bits(ko, -1, 0);
+        tind_ks_options_set_restart_interval(ko, 1);
+        tind_ks_options_set_hash_ratio(ko, 0);
+        tind_ks_options_set_block_size(ko, 400);
+        tind_ks_options_set_l0_threshold(ko, 3);
+        tind_ks_options_set_level_ratio(ko, 4);
+    }
+    int rc = tind_keyspace_open(db, cr_ks_names[k], ko, ks);
+    tind_ks_options_free(ko);
+    return rc;
+}
+
+static int cr_write_batch(cr_world *w, tind_db *db, tind_keyspace **ks, int durability)
+{
+    if (w->nb == w->capb) {
+        size_t cap = w->capb ? w->capb * 2 : 512;
+        cr_batch *p = realloc(w->b, cap * sizeof *p);
+        if (!p)
+            return TIND_ENOMEM;
+        w->b = p;
+        w->capb = cap;
+    }
+    cr_batch *b = &w->b[w->nb];
+    memset(b, 0, sizeof *b);
+    b->nops = trng_below(&w->r, 3) == 0 ? 1 + (int)trng_below(&w->r, CR_MAXOPS) : 1;
+    tind_batch *tb;
+    int rc = tind_batch_new(db, &tb);
+    if (rc)
+        return rc;
+    tind_batch_set_durability(tb, durability);
+    static uint8_t val[CR_VALUE_CAP];
+    for (int i = 0; i < b->nops && !rc; i++) {
+        cr_op *op = &b->ops[i];
+        op->ks = (uint8_t)trng_below(&w->r, CR_NKS);
+        op->key = (uint16_t)trng_below(&w->r, CR_UNIVERSE);
+        op->tomb = trng_below(&w->r, 6) == 0;
+        char key[16];
+        size_t kn = cr_key(op->key, key);
+        if (op->tomb)
+            rc = tind_batch_remove(tb, ks[op->ks], key, kn);
+        else
+            rc = tind_batch_put(tb, ks[op->ks], key, kn, val,
+                                cr_value((uint32_t)w->nb, op->ks, op->key, val, sizeof val));
+    }
+    uint64_t before = atomic_load(&db->last_seqno);
+    if (!rc)
+        rc = tind_batch_commit(tb);
+    tind_batch_free(tb);
+    if (rc)
+        return rc;
+    b->first_seqno = before + 1;
+    for (int i = 0; i < b->nops; i++)
+        b->ops[i].seqno = b->first_seqno + (uint64_t)i;
+    if (atomic_load(&db->last_seqno) != before + (uint64_t)b->nops)
+        return TIND_EINVAL; /* seqnos are not what the model assumes */
+    w->nb++;
+    if (durability >= TIND_PERSIST_SYNC_DATA)
+        for (size_t i = 0; i < w->nb; i++)
+            w->b[i].synced = 1;
+    return TIND_OK;
+}
+
+static void cr_background(tind_db *db)
+{
+    for (int i = 0; i < 64; i++) {
+        tind_err err;
+        err_clear(&err);
+        if (db_background_step(db, &err) <= 0)
+            break;
+    }
+}
+
+/* Parses the records of a pristine journal (journal.h's format). */
+static int cr_parse_journal(cr_journal *j, const uint8_t *d, size_t n)
+{
+    size_t off = JRN_FILE_HEADER_SIZE;
+    while (off + JRN_RECORD_HEADER_SIZE <= n) {
+        if (dec_u32(d + off) != JRN_RECORD_MARKER)
+            return -1;
+        uint32_t stored = dec_u32(d + off + 4);
+        if (off + JRN_RECORD_HEADER_SIZE + stored > n)
+            return -1;
+        cr_record *p = realloc(j->recs, (j->nrecs + 1) * sizeof *p);
+        if (!p)
+            return -1;
+        j->recs = p;
+        cr_record *r = &j->recs[j->nrecs++];
+        r->start = off;
+        r->end = off + JRN_RECORD_HEADER_SIZE + stored;
+        r->synced_before = (d[off + 8] & JRN_FLAG_SYNCED_BEFORE) != 0;
+        r->first_seqno = dec_u64(d + off + 13);
+        off = r->end;
+    }
+    return off == n || n < JRN_FILE_HEADER_SIZE ? 0 : -1;
+}
+
+static int cr_build(cr_world *w)
+{
+    fs *mem = fs_mem_new();
+    if (!mem)
+        return TIND_ENOMEM;
+    tind_db *db;
+    int rc = cr_open(mem, &db);
+    tind_keyspace *ks[CR_NKS];
+    for (int k = 0; k < CR_NKS && !rc; k++)
+        rc = cr_ks_open(db, k, &ks[k]);
+    /* history: rounds of writes, flushes and compactions; then unflushed
+     * writes spanning several journal files */
+    for (int round = 0; round < 8 && !rc; round++) {
+        for (int i = 0; i < 90 && !rc; i++)
+            rc = cr_write_batch(w, db, ks, i % 13 == 12 ? TIND_PERSIST_SYNC_DATA : TIND_PERSIST_NONE);
+        cr_background(db);
+        if (!rc && round % 3 == 2)
+            rc = tind_flush(ks[round % CR_NKS]);
+        cr_background(db);
+    }
+    if (!rc)
+        rc = tind_compact(ks[2]);
+    for (int i = 0; i < 60 && !rc; i++)
+        rc = cr_write_batch(w, db, ks, i % 17 == 16 ? TIND_PERSIST_SYNC_DATA : TIND_PERSIST_NONE);
+    cr_background(db);
+    /* the newest journal: many records, some after a sync (their
+     * synced-before flag makes damage before them detectable) */
+    if (!rc)
+        rc = tind_close(db);
+    db = NULL;
+    if (!rc)
+        rc = cr_open_sized(mem, 1 << 20, &db);
+    for (int k = 0; k < CR_NKS && !rc; k++)
+        rc = cr_ks_open(db, k, &ks[k]);
+    for (int i = 0; i < 70 && !rc; i++)
+        rc = cr_write_batch(w, db, ks, i % 11 == 10 ? TIND_PERSIST_SYNC_ALL : TIND_PERSIST_NONE);
+    if (rc) {
+        fprintf(stderr, "corrupt: building the database failed: %s: %s\n", tind_strerror(rc), tind_errmsg(db));
+        if (db)
+            tind_close(db);
+        fs_destroy(mem);
+        return rc;
+    }
+    for (int k = 0; k < CR_NKS; k++) {
+        w->flushed[k] = ks[k]->flushed_seqno;
+        tind_ks_stats st;
+        if (tind_ks_stats_get(ks[k], &st) == TIND_OK)
+            for (uint32_t l = 0; l < st.levels && l < TIND_STATS_MAX_LEVELS; l++) {
+                w->levels_used[k] += st.tables[l] > 0;
+                w->tables_total += st.tables[l];
+            }
+    }
+    rc = tind_close(db); /* syncs the journal: every batch is synced */
+    for (size_t i = 0; i < w->nb; i++)
+        w->b[i].synced = 1;
+    if (!rc)
+        rc = cr_image_capture(mem, "/", &w->img);
+    fs_destroy(mem);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < w->img.n; i++) {
+        if (w->img.v[i].is_dir)
+            continue;
+        int kind = cr_kind_of(w->img.v[i].path);
+        if (kind < 0)
+            continue;
+        long *p = realloc(w->files[kind], (w->nfiles[kind] + 1) * sizeof *p);
+        if (!p)
+            return TIND_ENOMEM;
+        w->files[kind] = p;
+        p[w->nfiles[kind]++] = (long)i;
+        if (kind == K_JOURNAL) {
+            cr_journal *j = realloc(w->journals, (w->njournals + 1) * sizeof *j);
+            if (!j)
+                return TIND_ENOMEM;
+            w->journals = j;
+            j = &w->journals[w->njournals++];
+            memset(j, 0, sizeof *j);
+            j->entry = (long)i;
+            const char *base = strrchr(w->img.v[i].path, '/') + 1;
+            j->number = strtoull(base, NULL, 10);
+            if (cr_parse_journal(j, w->img.v[i].data, w->img.v[i].len)) {
+                fprintf(stderr, "corrupt: cannot parse the pristine journal '%s'\n", w->img.v[i].path);
+                return TIND_ECORRUPT;
+            }
+        }
+    }
+    /* journals ascending by number (the image lists them by name, which
+     * sorts the same, but do not rely on it) */
+    for (size_t i = 1; i < w->njournals; i++)
+        for (size_t j = i; j > 0 && w->journals[j - 1].number > w->journals[j].number; j--) {
+            cr_journal t = w->journals[j];
+            w->journals[j] = w->journals[j - 1];
+            w->journals[j - 1] = t;
+        }
+    for (int k = 0; k < K_COUNT; k++)
+        if (!w->nfiles[k]) {
+            fprintf(stderr, "corrupt: the pristine database has no %s file\n", cr_kind_names[k]);
+            return TIND_EINVAL;
+        }
+    if (!w->njournals || !w->journals[w->njournals - 1].nrecs) {
+        fprintf(stderr, "corrupt: the newest journal holds no records\n");
+        return TIND_EINVAL;
+    }
+    return TIND_OK;
+}
+
+/* ------------------------------------------------------------------ checking */
+
+/* The expected state when the journal history is cut before batch `cut`:
+ * an operation survives when its keyspace had flushed it or its batch is
+ * before the cut. st = batch number, -1 absent. */
+static void cr_state(const cr_world *w, size_t cut, int st[CR_NKS][CR_UNIVERSE])
+{
+    for (int k = 0; k < CR_NKS; k++)
+        for (int i = 0; i < CR_UNIVERSE; i++)
+            st[k][i] = -1;
+    for (size_t i = 0; i < w->nb; i++)
+        for (int j = 0; j < w->b[i].nops; j++) {
+            const cr_op *op = &w->b[i].ops[j];
+            if (i < cut || op->seqno <= w->flushed[op->ks])
+                st[op->ks][op->key] = op->tomb ? -1 : (int)i;
+        }
+}
+
+/* Batch index of the record whose first seqno is s. */
+static long cr_batch_of_seqno(const cr_world *w, uint64_t s)
+{
+    size_t lo = 0, hi = w->nb;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (w->b[mid].first_seqno < s)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < w->nb && w->b[lo].first_seqno == s ? (long)lo : -1;
+}
+
+enum { EXPECT_FAIL = -2 };
+
+/* What opening must give after journal j was damaged: EXPECT_FAIL, or the
+ * cut (batch number) of the history. `flip_at` is the damaged byte, or
+ * `trunc_to` the new length (the other is SIZE_MAX). */
+static long cr_journal_expect(const cr_world *w, size_t jn, size_t flip_at, size_t trunc_to)
+{
+    const cr_journal *j = &w->journals[jn];
+    int newest = jn + 1 == w->njournals;
+    size_t len = w->img.v[j->entry].len;
+    size_t first_bad; /* index of the first record not replayed */
+    if (flip_at != SIZE_MAX) {
+        if (!newest)
+            return EXPECT_FAIL;
+        if (flip_at < JRN_FILE_HEADER_SIZE)
+            return len > JRN_FILE_HEADER_SIZE ? EXPECT_FAIL : 0;
+        first_bad = 0;
+        while (first_bad < j->nrecs && j->recs[first_bad].end <= flip_at)
+            first_bad++;
+        /* a later intact record that proves the damaged bytes were synced */
+        for (size_t r = first_bad + 1; r < j->nrecs; r++)
+            if (j->recs[r].synced_before)
+                return EXPECT_FAIL;
+    } else {
+        first_bad = 0;
+        while (first_bad < j->nrecs && j->recs[first_bad].end <= trunc_to)
+            first_bad++;
+        if (!newest && first_bad < j->nrecs)
+            return EXPECT_FAIL;
+    }
+    if (first_bad >= j->nrecs)
+        return (long)w->nb; /* nothing lost */
+    long b = cr_batch_of_seqno(w, j->recs[first_bad].first_seqno);
+    return b < 0 ? EXPECT_FAIL : b;
+}
+
+/* Reads everything of an opened database and compares with st. Returns the
+ * number of read errors (TIND_ECORRUPT) met; wrong data is a violation. */
+static uint64_t cr_read_all(cr_world *w, tind_db *db, int st[CR_NKS][CR_UNIVERSE], int allow_errors)
+{
+    static uint8_t expect[CR_VALUE_CAP];
+    uint64_t errors = 0;
+    for (int k = 0; k < CR_NKS; k++) {
+        tind_keyspace *ks = NULL;
+        if (tind_keyspace_exists(db, cr_ks_names[k]) != TIND_OK) {
+            cr_violation(w, &w->silent_wrong, "keyspace '%s' is gone", cr_ks_names[k]);
+            continue;
+        }
+        int rc = cr_ks_open(db, k, &ks);
+        if (rc) {
+            cr_violation(w, &w->bad_status, "keyspace '%s' does not open: %s", cr_ks_names[k], tind_errmsg(db));
+            continue;
+        }
+        /* point reads */
+        for (int i = 0; i < CR_UNIVERSE; i++) {
+            char key[16];
+            size_t kn = cr_key(i, key);
+            void *v = NULL;
+            size_t vn = 0;
+            rc = tind_get(ks, key, kn, NULL, &v, &vn);
+            w->reads++;
+            if (rc == TIND_OK) {
+                size_t en = st[k][i] >= 0 ? cr_value((uint32_t)st[k][i], k, i, expect, sizeof expect) : 0;
+                if (st[k][i] < 0 || en != vn || memcmp(v, expect, vn) != 0)
+                    cr_violation(w, &w->silent_wrong, "get '%s' %s: wrong value (%zu bytes, want batch %d)",
+                                 cr_ks_names[k], key, vn, st[k][i]);
+            } else if (rc == TIND_NOT_FOUND) {
+                if (st[k][i] >= 0)
+                    cr_violation(w, &w->silent_wrong, "get '%s' %s: not found, want batch %d", cr_ks_names[k], key,
+                                 st[k][i]);
+            } else if (rc == TIND_ECORRUPT && allow_errors) {
+                errors++;
+            } else {
+                cr_violation(w, &w->bad_status, "get '%s' %s: %s: %s", cr_ks_names[k], key, tind_strerror(rc),
+                             tind_errmsg(db));
+            }
+            tind_free(v);
+        }
+        /* iteration both ways */
+        for (int dir = 0; dir < 2; dir++) {
+            tind_iter *it;
+            rc = tind_iter_range(ks, NULL, 0, NULL, 0, NULL, &it);
+            if (rc) {
+                if (rc == TIND_ECORRUPT && allow_errors)
+                    errors++;
+                else
+                    cr_violation(w, &w->bad_status, "iterator on '%s': %s", cr_ks_names[k], tind_strerror(rc));
+                continue;
+            }
+            int next = dir == 0 ? 0 : CR_UNIVERSE - 1; /* next key id that may appear */
+            if (dir == 0)
+                tind_iter_first(it);
+            else
+                tind_iter_last(it);
+            int wrong = 0;
+            while (tind_iter_valid(it) && !wrong) {
+                size_t kn, vn;
+                const char *key = tind_iter_key(it, &kn);
+                const uint8_t *v = tind_iter_value(it, &vn);
+                int id = cr_key_id(key, kn);
+                w->reads++;
+                /* every expected key between the last one and this one was skipped? */
+                if (id < 0) {
+                    cr_violation(w, &w->silent_wrong, "iteration of '%s' returns an unknown key (%zu bytes)",
+                                 cr_ks_names[k], kn);
+                    wrong = 1;
+                    break;
+                }
+                for (int s = next; dir == 0 ? s < id : s > id; s += dir == 0 ? 1 : -1)
+                    if (st[k][s] >= 0) {
+                        cr_violation(w, &w->silent_wrong, "%s iteration of '%s' skips key %d (batch %d)",
+                                     dir ? "backward" : "forward", cr_ks_names[k], s, st[k][s]);
+                        wrong = 1;
+                        break;
+                    }
+                if (wrong)
+                    break;
+                size_t en = st[k][id] >= 0 ? cr_value((uint32_t)st[k][id], k, id, expect, sizeof expect) : 0;
+                if (st[k][id] < 0 || en != vn || memcmp(v, expect, vn) != 0) {
+                    cr_violation(w, &w->silent_wrong, "%s iteration of '%s': key %d: wrong value (want batch %d)",
+                                 dir ? "backward" : "forward", cr_ks_names[k], id, st[k][id]);
+                    wrong = 1;
+                    break;
+                }
+                next = dir == 0 ? id + 1 : id - 1;
+                if (dir == 0)
+                    tind_iter_next(it);
+                else
+                    tind_iter_prev(it);
+            }
+            rc = tind_iter_status(it);
+            if (!wrong && rc == TIND_OK) {
+                /* the end: nothing expected may remain */
+                for (int s = next; dir == 0 ? s < CR_UNIVERSE : s >= 0; s += dir == 0 ? 1 : -1)
+                    if (st[k][s] >= 0) {
+                        cr_violation(w, &w->silent_wrong, "%s iteration of '%s' ends before key %d (batch %d)",
+                                     dir ? "backward" : "forward", cr_ks_names[k], s, st[k][s]);
+                        break;
+                    }
+            } else if (!wrong) {
+                if (rc == TIND_ECORRUPT && allow_errors)
+                    errors++;
+                else
+                    cr_violation(w, &w->bad_status, "%s iteration of '%s': %s: %s", dir ? "backward" : "forward",
+                                 cr_ks_names[k], tind_strerror(rc), tind_errmsg(db));
+            }
+            tind_iter_free(it);
+        }
+    }
+    return errors;
+}
+
+/* The cut that explains a journal-damaged state, for a message (-1: none). */
+static long cr_find_cut(cr_world *w, tind_db *db)
+{
+    static int st[CR_NKS][CR_UNIVERSE];
+    static int obs[CR_NKS][CR_UNIVERSE];
+    for (int k = 0; k < CR_NKS; k++) {
+        tind_keyspace *ks;
+        for (int i = 0; i < CR_UNIVERSE; i++)
+            obs[k][i] = -1;
+        if (cr_ks_open(db, k, &ks))
+            return -1;
+        for (int i = 0; i < CR_UNIVERSE; i++) {
+            char key[16];
+            size_t kn = cr_key(i, key);
+            void *v = NULL;
+            size_t vn = 0;
+            if (tind_get(ks, key, kn, NULL, &v, &vn) == TIND_OK && vn >= 4)
+                obs[k][i] = (int)dec_u32(v);
+            tind_free(v);
+        }
+    }
+    for (size_t c = 0; c <= w->nb; c++) {
+        cr_state(w, c, st);
+        if (memcmp(st, obs, sizeof st) == 0)
+            return (long)c;
+    }
+    return -1;
+}
+
+/* ------------------------------------------------------------------ one corruption */
+
+static void cr_iteration(cr_world *w, int kind)
+{
+    size_t pick = (size_t)trng_below(&w->r, w->nfiles[kind]);
+    long entry = w->files[kind][pick];
+    const cr_entry *e = &w->img.v[entry];
+    size_t len = e->len;
+    uint8_t *data = malloc(len + 64);
+    if (!data)
+        return;
+    if (len)
+        memcpy(data, e->data, len);
+    size_t flip_at = SIZE_MAX, trunc_to = SIZE_MAX;
+    if (len == 0) {
+        len = 1 + (size_t)trng_below(&w->r, 64);
+        for (size_t i = 0; i < len; i++)
+            data[i] = (uint8_t)trng_next(&w->r);
+        w->garbage++;
+        snprintf(w->cur_desc, sizeof w->cur_desc, "seed %" PRIu64 ": %s '%s': %zu random bytes", w->seed,
+                 cr_kind_names[kind], e->path, len);
+    } else if (trng_below(&w->r, 10) < 6) {
+        uint64_t bit = trng_below(&w->r, (uint64_t)len * 8);
+        flip_at = (size_t)(bit / 8);
+        data[flip_at] ^= (uint8_t)(1u << (bit % 8));
+        w->flips++;
+        snprintf(w->cur_desc, sizeof w->cur_desc, "seed %" PRIu64 ": %s '%s' (%zu bytes): bit %" PRIu64 " flipped",
+                 w->seed, cr_kind_names[kind], e->path, len, bit);
+    } else {
+        trunc_to = (size_t)trng_below(&w->r, len);
+        w->truncations++;
+        snprintf(w->cur_desc, sizeof w->cur_desc, "seed %" PRIu64 ": %s '%s' (%zu bytes): truncated to %zu", w->seed,
+                 cr_kind_names[kind], e->path, len, trunc_to);
+        len = trunc_to;
+    }
+    w->tried[kind]++;
+    w->cur_kind = kind;
+
+    /* what must happen */
+    long expect_cut = (long)w->nb;
+    if (kind == K_JOURNAL && (flip_at != SIZE_MAX || trunc_to != SIZE_MAX)) {
+        size_t jn = 0;
+        while (jn < w->njournals && w->journals[jn].entry != entry)
+            jn++;
+        expect_cut = cr_journal_expect(w, jn, flip_at, trunc_to);
+    }
+
+    fs *mem = cr_image_load(&w->img, entry, data, len);
+    free(data);
+    if (!mem)
+        return;
+    tind_db *db = NULL;
+    int rc = cr_open(mem, &db);
+    if (rc != TIND_OK) {
+        if (rc == TIND_ECORRUPT || rc == TIND_EVERSION) {
+            w->open_failed[kind]++;
+            if (expect_cut != EXPECT_FAIL && kind != K_TABLE && kind != K_VERSIONS && kind != K_FORMAT)
+                cr_violation(w, &w->unexpected_open, "open fails (%s: %s) where it should recover", tind_strerror(rc),
+                             tind_errmsg(NULL));
+        } else {
+            cr_violation(w, &w->bad_status, "open fails with %s: %s", tind_strerror(rc), tind_errmsg(NULL));
+        }
+        fs_destroy(mem);
+        return;
+    }
+    if (expect_cut == EXPECT_FAIL) {
+        long got = cr_find_cut(w, db);
+        int boundary = 0;
+        for (size_t jn = 0; kind == K_JOURNAL && jn < w->njournals; jn++)
+            for (size_t r = 0; w->journals[jn].entry == entry && r < w->journals[jn].nrecs; r++)
+                boundary |= w->journals[jn].recs[r].start == trunc_to;
+        cr_violation(w, &w->silent_wrong,
+                     "open succeeds on damage it must report (%shistory cut at %ld of %zu%s)",
+                     boundary ? "a cut at a record boundary; " : "", got, w->nb,
+                     got < 0 ? ": no prefix of the history explains the state" : "");
+        tind_close(db);
+        fs_destroy(mem);
+        return;
+    }
+    static int st[CR_NKS][CR_UNIVERSE];
+    cr_state(w, (size_t)expect_cut, st);
+    uint64_t before = w->violations;
+    uint64_t errors = cr_read_all(w, db, st, kind == K_TABLE);
+    if (w->violations != before && kind == K_JOURNAL) {
+        long got = cr_find_cut(w, db);
+        if (got >= 0 && w->verbose)
+            fprintf(stderr, "  (the state is the history cut at %ld; expected %ld)\n", got, expect_cut);
+        if (got >= 0)
+            w->unexpected_cut++;
+    }
+    if (w->violations == before) {
+        if (errors)
+            w->read_errors[kind]++;
+        else
+            w->exact[kind]++;
+        if (expect_cut < (long)w->nb) {
+            w->tail_cut[kind]++;
+            int synced_lost = 0;
+            for (size_t i = (size_t)expect_cut; i < w->nb; i++)
+                for (int j = 0; j < w->b[i].nops; j++)
+                    synced_lost |= w->b[i].synced && w->b[i].ops[j].seqno > w->flushed[w->b[i].ops[j].ks];
+            w->synced_tail_dropped += synced_lost;
+        }
+    }
+    rc = tind_close(db);
+    if (rc && w->violations == before)
+        cr_violation(w, &w->bad_status, "close fails: %s", tind_strerror(rc));
+    fs_destroy(mem);
+}
+
+static double cr_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int campaign_corrupt(const stress_opts *o)
+{
+    cr_world *w = calloc(1, sizeof *w);
+    if (!w)
+        return 1;
+    w->o = o;
+    w->seed = o->seed ? o->seed : 1;
+    w->verbose = o->verbose;
+    trng_seed(&w->r, w->seed);
+    double t0 = cr_now();
+    int rc = cr_build(w);
+    if (rc == TIND_OK) {
+        /* the pristine image reads back exactly */
+        snprintf(w->cur_desc, sizeof w->cur_desc, "seed %" PRIu64 ": pristine", w->seed);
+        fs *mem = cr_image_load(&w->img, -1, NULL, 0);
+        tind_db *db = NULL;
+        rc = mem ? cr_open(mem, &db) : TIND_ENOMEM;
+        if (rc == TIND_OK) {
+            static int st[CR_NKS][CR_UNIVERSE];
+            cr_state(w, w->nb, st);
+            cr_read_all(w, db, st, 0);
+            tind_close(db);
+        } else {
+            fprintf(stderr, "corrupt: the pristine database does not open: %s\n", tind_errmsg(NULL));
+        }
+        fs_destroy(mem);
+        if (w->violations)
+            rc = TIND_ECORRUPT;
+    }
+    if (rc) {
+        for (size_t i = 0; i < w->nshown; i++)
+            fprintf(stderr, "VIOLATION %s\n", w->shown[i]);
+        fprintf(stderr, "corrupt: could not build a good pristine database (seed %" PRIu64 ")\n", w->seed);
+        cr_image_free(&w->img);
+        free(w);
+        return 1;
+    }
+    size_t bytes = 0;
+    for (size_t i = 0; i < w->img.n; i++)
+        bytes += w->img.v[i].len;
+    if (w->verbose)
+        fprintf(stderr, "corrupt: pristine database: %zu files, %zu bytes, %zu batches, %" PRIu64
+                        " tables, levels used %d/%d/%d, %zu journals (newest: %zu records)\n",
+                w->img.n, bytes, w->nb, w->tables_total, w->levels_used[0], w->levels_used[1], w->levels_used[2],
+                w->njournals, w->journals[w->njournals - 1].nrecs);
+    if (w->verbose)
+        for (size_t j = 0; j < w->njournals; j++)
+            fprintf(stderr, "  journal %llu: %zu records, %zu bytes\n", (unsigned long long)w->journals[j].number, w->journals[j].nrecs, w->img.v[w->journals[j].entry].len);
+
+    double budget = o->seconds > 0 ? o->seconds : 120;
+    uint64_t iterations = 0;
+    while (cr_now() - t0 < budget) {
+        cr_iteration(w, (int)(iterations % K_COUNT));
+        iterations++;
+    }
+
+    for (size_t i = 0; i < w->nshown; i++)
+        fprintf(stderr, "VIOLATION %s\n", w->shown[i]);
+    if (w->violations > w->nshown)
+        fprintf(stderr, "... and %" PRIu64 " more violations\n", w->violations - w->nshown);
+    uint64_t total = 0;
+    for (int k = 0; k < K_COUNT; k++)
+        total += w->tried[k];
+    printf("figures: campaign=corrupt seed=%" PRIu64 " corruptions=%" PRIu64 " flips=%" PRIu64 " truncations=%" PRIu64
+           " garbage=%" PRIu64,
+           w->seed, total, w->flips, w->truncations, w->garbage);
+    for (int k = 0; k < K_COUNT; k++)
+        printf(" %s=%" PRIu64 "/open_failed:%" PRIu64 "/exact:%" PRIu64 "/read_errors:%" PRIu64 "/tail_cut:%" PRIu64,
+               cr_kind_names[k], w->tried[k], w->open_failed[k], w->exact[k], w->read_errors[k], w->tail_cut[k]);
+    printf(" reads=%" PRIu64 " silent_wrong_reads=%" PRIu64 " bad_status=%" PRIu64 " unexpected_open_failures=%" PRIu64
+           " synced_tail_dropped=%" PRIu64 " crashes=0 tables=%" PRIu64 " batches=%zu violations=%" PRIu64
+           " seconds=%.1f\n",
+           w->reads, w->silent_wrong, w->bad_status, w->unexpected_open, w->synced_tail_dropped, w->tables_total, w->nb,
+           w->violations, cr_now() - t0);
+    fflush(stdout);
+    int bad = w->violations != 0;
+    cr_image_free(&w->img);
+    for (int k = 0; k < K_COUNT; k++)
+        free(w->files[k]);
+    for (size_t j = 0; j < w->njournals; j++)
+        free(w->journals[j].recs);
+    free(w->journals);
+    free(w->b);
+    free(w);
+    return bad;
+}
