@@ -77,7 +77,7 @@ bench-full: build
 	echo "results: $$f"; exit $$rc
 
 fuzz: deps
-	@$(CMAKE) -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DTIND_FUZZ=ON -DTIND_TOOLS=OFF \
+	@$(CMAKE) -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DTIND_FUZZ=ON -DTIND_TOOLS=OFF -DTIND_TESTS=OFF \
 	    -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS="-O1 -fsanitize=fuzzer-no-link,address,undefined" >/dev/null
 	@$(CMAKE) --build build-fuzz -j$(JOBS)
 	@for f in build-fuzz/fuzz_*; do \
@@ -87,6 +87,24 @@ fuzz: deps
 	    $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 build-fuzz/corpus-$$t fuzz/corpus/$$t 2>&1 | \
 	        grep -E 'stat::number_of_executed_units|ERROR|SUMMARY' ; \
 	done
+
+# Line and branch coverage of src/ (tests/, fuzz/ and tools/ left out) over
+# the whole test run, in a gcov build (build-cov/); the HTML report goes to
+# build-cov/coverage/index.html. Fails when a test fails, after the report.
+# Warnings stay warnings here: gcc -O0 flags things -O2 does not.
+LCOV := lcov --quiet --rc lcov_branch_coverage=1
+coverage: deps
+	@sh scripts/deps.sh coverage
+	@$(CMAKE) -S . -B build-cov -DCMAKE_BUILD_TYPE=Coverage -DTIND_WERROR=OFF >/dev/null
+	@$(CMAKE) --build build-cov -j$(JOBS)
+	@$(LCOV) --zerocounters --directory build-cov
+	@cd build-cov && { ctest $(CTEST_ARGS); echo $$? > ctest.rc; }
+	@$(LCOV) --capture --directory build-cov --output-file build-cov/all.info
+	@$(LCOV) --extract build-cov/all.info '$(CURDIR)/src/*' --output-file build-cov/src.info
+	@genhtml --quiet --rc lcov_branch_coverage=1 --branch-coverage --output-directory build-cov/coverage build-cov/src.info
+	@echo "== coverage of src/ (report: build-cov/coverage/index.html)"
+	@lcov --rc lcov_branch_coverage=1 --summary build-cov/src.info 2>&1 | grep -E 'lines|functions|branches'
+	@exit $$(cat build-cov/ctest.rc)
 
 install: build
 	DESTDIR=$(DESTDIR) $(CMAKE) --install build --prefix $(PREFIX)

@@ -36,6 +36,10 @@ if [ "$what" = bench ]; then
     have_cmd gnuplot        || need="$need gnuplot-nox"
 fi
 
+if [ "$what" = coverage ]; then
+    have_cmd lcov   || need="$need lcov"      # lcov and genhtml (make coverage)
+fi
+
 if [ -z "$need" ]; then
     exit 0
 fi

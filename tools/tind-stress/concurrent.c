@@ -745,9 +745,7 @@ static int copen(cshared *sh, const char *path)
     }
     for (int k = 0; k < CKS && !rc; k++) {
         tind_ks_options *ko = tind_ks_options_new();
-        /* 70 KiB: the arena's first 64 KiB block plus room, so a memtable
-         * holds many writes (below 64 KiB every write would seal it) */
-        tind_ks_options_set_memtable_size(ko, 70 * 1024);
+        tind_ks_options_set_memtable_size(ko, 32 * 1024);
         tind_ks_options_set_table_size(ko, 16 * 1024);
         tind_ks_options_set_l0_threshold(ko, 2);
         tind_ks_options_set_level_ratio(ko, 4);

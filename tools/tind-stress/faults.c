@@ -31,6 +31,10 @@
  * A second sweep fails the Nth call of tind_open itself on a database left
  * by a simulated power loss (torn journal tail, orphans): the open must fail
  * cleanly or recover, and a clean reopen must then recover the same state.
+ * It runs first (it is small). With a time budget (--seconds > 0) the main
+ * sweep goes in strided passes (every 8th N of each sweep, then every 4th,
+ * ...), so that a short run reaches every kind and phase; `complete=0` in
+ * the figures says the budget ran out. --seconds 0 runs everything.
  *
  * Every run is reproducible: TIND_FAULT_ONLY="<kind>,<effect>,<nth>,<forever>"
  * replays one injection verbosely (kind and effect by name, e.g.
@@ -1063,7 +1067,7 @@ static void script(run *R, int stop_before)
             poison_probe(R);
         }
     }
-    write_phase(R, PH_WRITE1, 50, 7);
+    write_phase(R, PH_WRITE1, 120, 7);
     set_phase(R, PH_FLUSH);
     if (R->db && R->ks[0])
         CALL(R, "flush", tind_flush(R->ks[0]));
@@ -1073,7 +1077,7 @@ static void script(run *R, int stop_before)
         if (R->errors && !errs)
             poison_probe(R);
     }
-    write_phase(R, PH_WRITE2, 50, 9);
+    write_phase(R, PH_WRITE2, 120, 9);
     set_phase(R, PH_COMPACT);
     if (R->db && R->ks[0])
         CALL(R, "compact", tind_compact(R->ks[0]));
@@ -1100,7 +1104,7 @@ static void script(run *R, int stop_before)
     reopen(R, PH_REOPEN);
     if (stop_before == PH_WRITE3)
         return;
-    write_phase(R, PH_WRITE3, 70, 11);
+    write_phase(R, PH_WRITE3, 150, 11);
     if (stop_before == PH_KS_DELETE)
         return;
     set_phase(R, PH_KS_DELETE);
@@ -1365,7 +1369,7 @@ static int parse_only(const char *spec, fault_spec *f)
     return 0;
 }
 
-static void print_sites(campaign *cp, FILE *out, uint64_t *covered, uint64_t *seen_sites)
+static void print_sites(campaign *cp, FILE *out, int complete, uint64_t *covered, uint64_t *seen_sites)
 {
     *covered = *seen_sites = 0;
     for (int k = 0; k < FS_CALL_KINDS; k++)
@@ -1376,7 +1380,7 @@ static void print_sites(campaign *cp, FILE *out, uint64_t *covered, uint64_t *se
                     continue;
                 *seen_sites += s > 0;
                 *covered += i > 0;
-                if (out && (cp->verbose || (s && !i)))
+                if (out && (cp->verbose || (s && !i && complete)))
                     fprintf(out, "  site %-8s %-8s %-10s calls %4" PRIu64 "  injections %5" PRIu64 "%s\n",
                             fs_call_kind_name(k), ft_class_names[c], ft_phase_names[p], s, i,
                             s && !i ? "  NOT COVERED" : "");
@@ -1436,21 +1440,56 @@ int campaign_faults(const stress_opts *o)
             for (int p = 0; p < PH_COUNT; p++)
                 cp->sites.seen[k][c][p] /= 2;
 
+    /* Faults during recovery from a power loss: small, so it runs first
+     * (with at most 30% of a time budget). */
+    double recovery_deadline = o->seconds > 0 ? budget * 0.3 : budget;
+    if (prepare_crashed(cp) != TIND_OK) {
+        fprintf(stderr, "faults: could not prepare the crashed image\n");
+        cp->violations++;
+    } else {
+        uint64_t rcalls[FS_CALL_KINDS] = {0};
+        for (int k = 0; k < FS_CALL_KINDS; k++)
+            for (int c = 0; c < CL_COUNT; c++)
+                rcalls[k] += cp->sites.seen[k][c][PH_RECOVERY];
+        int stop = 0;
+        for (int kind = 0; kind < FS_CALL_KINDS && !stop; kind++) {
+            if (!rcalls[kind])
+                continue;
+            for (size_t e = 0; e < FT_NEFFECTS && !stop; e++) {
+                if (ft_effects[e].only_kind >= 0 && ft_effects[e].only_kind != kind)
+                    continue;
+                for (int forever = 0; forever < 2 && !stop; forever++)
+                    for (uint64_t nth = 1; nth < rcalls[kind] * 4 + 64; nth++) {
+                        if (now_seconds() - t0 > recovery_deadline) {
+                            stop = 1;
+                            complete = 0;
+                            break;
+                        }
+                        fault_spec f = {kind, ft_effects[e].effect, ft_effects[e].errnum, ft_effects[e].name, nth,
+                                        forever};
+                        if (!recovery_one(cp, &f))
+                            break;
+                    }
+            }
+        }
+    }
+
     /* The sweep: for each kind, effect and mode, N = 1, 2, ... until the
      * script no longer reaches the Nth call. Under a time budget the first
      * pass takes every 8th N of each sweep and the later passes fill in, so
      * a short run still touches every kind and phase. */
     static const uint64_t strides[] = {8, 4, 2, 1};
     uint64_t pass_runs = 0;
-    for (size_t pass = 0; pass < sizeof strides / sizeof strides[0] && complete; pass++) {
+    int out_of_time = 0;
+    for (size_t pass = 0; pass < sizeof strides / sizeof strides[0]; pass++) {
         uint64_t stride = strides[pass];
-        for (int kind = 0; kind < FS_CALL_KINDS && complete; kind++) {
+        for (int kind = 0; kind < FS_CALL_KINDS && !out_of_time; kind++) {
             if (!calls[kind])
                 continue;
-            for (size_t e = 0; e < FT_NEFFECTS && complete; e++) {
+            for (size_t e = 0; e < FT_NEFFECTS && !out_of_time; e++) {
                 if (ft_effects[e].only_kind >= 0 && ft_effects[e].only_kind != kind)
                     continue;
-                for (int forever = 0; forever < 2 && complete; forever++) {
+                for (int forever = 0; forever < 2 && !out_of_time; forever++) {
                     for (uint64_t nth = 1;; nth++) {
                         /* pass p runs the N that earlier passes skipped */
                         if ((nth - 1) % stride != 0)
@@ -1458,6 +1497,7 @@ int campaign_faults(const stress_opts *o)
                         if (pass > 0 && (nth - 1) % strides[pass - 1] == 0)
                             continue;
                         if (now_seconds() - t0 > budget) {
+                            out_of_time = 1;
                             complete = 0;
                             break;
                         }
@@ -1474,36 +1514,6 @@ int campaign_faults(const stress_opts *o)
         }
     }
 
-    /* faults during recovery from a power loss */
-    if (complete && prepare_crashed(cp) != TIND_OK) {
-        fprintf(stderr, "faults: could not prepare the crashed image\n");
-        cp->violations++;
-    } else if (complete) {
-        uint64_t rcalls[FS_CALL_KINDS] = {0};
-        for (int k = 0; k < FS_CALL_KINDS; k++)
-            for (int c = 0; c < CL_COUNT; c++)
-                rcalls[k] += cp->sites.seen[k][c][PH_RECOVERY];
-        for (int kind = 0; kind < FS_CALL_KINDS && complete; kind++) {
-            if (!rcalls[kind])
-                continue;
-            for (size_t e = 0; e < FT_NEFFECTS && complete; e++) {
-                if (ft_effects[e].only_kind >= 0 && ft_effects[e].only_kind != kind)
-                    continue;
-                for (int forever = 0; forever < 2 && complete; forever++)
-                    for (uint64_t nth = 1; nth < rcalls[kind] * 4 + 64; nth++) {
-                        if (now_seconds() - t0 > budget) {
-                            complete = 0;
-                            break;
-                        }
-                        fault_spec f = {kind, ft_effects[e].effect, ft_effects[e].errnum, ft_effects[e].name, nth,
-                                        forever};
-                        if (!recovery_one(cp, &f))
-                            break;
-                    }
-            }
-        }
-    }
-
     if (__lsan_do_recoverable_leak_check) {
         cp->leak_checked = 1;
         cp->leaks = __lsan_do_recoverable_leak_check() ? 1 : 0;
@@ -1512,7 +1522,7 @@ int campaign_faults(const stress_opts *o)
     }
 
     uint64_t covered, seen_sites;
-    print_sites(cp, stderr, &covered, &seen_sites);
+    print_sites(cp, stderr, complete, &covered, &seen_sites);
     for (size_t i = 0; i < cp->nshown; i++)
         fprintf(stderr, "VIOLATION %s\n", cp->shown[i].text);
     if (cp->violations > cp->nshown)

@@ -5,7 +5,7 @@
  * __kill-child ...) that opens the database in <dir>/db on the POSIX file
  * system and commits random batches across three keyspaces with a mix of
  * durabilities (none, buffer, SYNC_DATA, SYNC_ALL, and now and then a
- * tind_persist). Over a pipe the child reports
+ * tind_persist, or a clean close and reopen). Over a pipe the child reports
  *     R               tind_open starts           O <us>   it returned
  *     K               the three keyspaces are open
  *     B <id> <n>      before committing batch id (n operations)
@@ -262,11 +262,9 @@ static double now_sec(void)
 
 static void set_ks_options(tind_ks_options *ko, int k)
 {
-    /* A memtable's arena reserves 64 KiB at its first insert and counts it
-     * in full, so any size below that seals after every write (a flush per
-     * batch: ~300 batches/s instead of ~2000). 70 KiB holds ~64 KiB of
-     * entries: with ~2 KiB batches, a flush every ~30 batches somewhere. */
-    tind_ks_options_set_memtable_size(ko, 70 * 1024);
+    /* tiny: with ~2 KiB batches over three keyspaces, a memtable is sealed
+     * (and a flush and a new journal started) every ~8 batches somewhere */
+    tind_ks_options_set_memtable_size(ko, 16 * 1024);
     tind_ks_options_set_table_size(ko, 16 * 1024);
     tind_ks_options_set_l0_threshold(ko, 2);
     tind_ks_options_set_levels(ko, 4);
