@@ -101,7 +101,7 @@ enum tind_compaction {
 /* The calling thread's detailed message for the last failed call on db
  * ("table 17 'db/tables/00000017.tbl': block at offset 40960: checksum
  * mismatch"); db = NULL gives the message of this thread's last failed
- * tind_open(). The text is copied into a per-thread buffer that stays valid
+ * tind_open() or tind_close(). The text is copied into a per-thread buffer that stays valid
  * until this thread's next tind_errmsg() call. Never NULL. */
 TIND_API const char *tind_errmsg(tind_db *db);
 
@@ -149,7 +149,8 @@ TIND_API int tind_open(const char *path, const tind_options *opts, tind_db **db)
  * persists the journal with SYNC_ALL, releases the lock and frees db and every
  * handle made from it (keyspaces, snapshots, iterators and batches must not be
  * used afterwards; iterators and snapshots should be freed before). Returns the
- * first error met while persisting, but always frees. */
+ * first error met while persisting, but always frees; the message of that error
+ * is then read with tind_errmsg(NULL), as for tind_open. */
 TIND_API int tind_close(tind_db *db);
 
 /* Makes every write that has returned durable according to mode. */

@@ -1195,8 +1195,9 @@ TIND_API int tind_close(tind_db *db)
         db->journal = NULL;
     }
     pthread_mutex_unlock(&db->write_mu);
-    if (rc)
-        db_fail(db, rc, &err);
     db_free(db);
+    /* the handle is gone: the message goes where tind_errmsg(NULL) finds it */
+    if (rc)
+        db_fail(NULL, rc, &err);
     return rc;
 }
