@@ -222,7 +222,7 @@ static int install(tind_keyspace *ks, ver_table **removed, const int *removed_le
     pthread_mutex_unlock(&db->mu);
     if (!rc) {
         KILL_POINT(flushed ? "flush.install.before" : "compaction.install.before");
-        rc = db_write_manifest(db, ks, nv, new_flushed, err);
+        rc = db_write_manifest(db, ks, nv, new_flushed, flushed, err);
         if (rc) {
             db_poison(db, err);
         }

@@ -320,7 +320,8 @@ int db_table_reader(tind_db *db, ver_table *t, int level, tbl **out, tind_err *e
 
 /* ------------------------------------------------------------------ version file */
 
-int db_write_manifest(tind_db *db, tind_keyspace *ks, version *v, uint64_t flushed_seqno, tind_err *err)
+int db_write_manifest(tind_db *db, tind_keyspace *ks, version *v, uint64_t flushed_seqno,
+                      const memtable *leaving, tind_err *err)
 {
     mf_state st;
     memset(&st, 0, sizeof st);
@@ -330,7 +331,7 @@ int db_write_manifest(tind_db *db, tind_keyspace *ks, version *v, uint64_t flush
     /* a floor for the seqno after recovery: only what is surely in tables
      * (the journal gives the rest) */
     st.last_seqno = flushed_seqno;
-    st.oldest_journal = db->journal_count ? db->journals[0].number : 0;
+    st.oldest_journal = db_journal_keep_number(db, leaving);
     st.next_keyspace_id = db->next_keyspace_id;
     st.keyspace_count = db->keyspace_count;
     st.keyspaces = calloc(db->keyspace_count ? db->keyspace_count : 1, sizeof *st.keyspaces);
@@ -355,6 +356,12 @@ int db_write_manifest(tind_db *db, tind_keyspace *ks, version *v, uint64_t flush
         KILL_POINT("version.write.before");
         rc = manifest_write(db->fs, db->path, &st, err);
         KILL_POINT("version.write.after");
+        if (rc == TIND_OK) {
+            pthread_mutex_lock(&db->mu);
+            if (st.oldest_journal > db->keep_journal)
+                db->keep_journal = st.oldest_journal;
+            pthread_mutex_unlock(&db->mu);
+        }
     } else {
         err_set(err, rc, "version file: out of memory");
     }
@@ -535,7 +542,7 @@ TIND_API int tind_keyspace_open(tind_db *db, const char *name, const tind_ks_opt
     }
     pthread_mutex_unlock(&db->mu);
     if (rc == TIND_OK) {
-        rc = db_write_manifest(db, NULL, NULL, 0, &err);
+        rc = db_write_manifest(db, NULL, NULL, 0, NULL, &err);
         pthread_mutex_lock(&db->mu);
         if (rc) {
             keyspace_list_remove(db, ks);
@@ -645,7 +652,7 @@ TIND_API int tind_keyspace_delete(tind_db *db, const char *name)
         keyspace_list_remove(db, ks);
     pthread_mutex_unlock(&db->mu);
     if (ks) {
-        rc = db_write_manifest(db, NULL, NULL, 0, &err);
+        rc = db_write_manifest(db, NULL, NULL, 0, NULL, &err);
         pthread_mutex_lock(&db->mu);
         if (rc) {
             keyspace_list_add(db, ks);
@@ -830,9 +837,18 @@ static int replay_journals(tind_db *db, tind_err *err)
     size_t count = 0;
     int rc = jrn_list(db->fs, dir, &numbers, &count, err);
     replay_ctx ctx = {db, NULL, 0};
+    uint64_t prev_last = 0, prev_number = 0;
     for (size_t i = 0; rc == TIND_OK && i < count; i++) {
         if (numbers[i] >= db->next_file_number)
             db->next_file_number = numbers[i] + 1;
+        if (numbers[i] < db->keep_journal) {
+            /* flushed and released by the version file; its deletion was
+             * interrupted or undone by a crash */
+            char old[4096];
+            jrn_path(dir, numbers[i], old, sizeof old);
+            fs_unlink(db->fs, old, NULL);
+            continue;
+        }
         rc = journal_list_add(db, numbers[i]);
         if (rc)
             break;
@@ -847,6 +863,18 @@ static int replay_journals(tind_db *db, tind_err *err)
                          "journal '%s' ends in a damaged record but later journals exist (it was synced "
                          "before they were created)",
                          path);
+        /* Journals the version file keeps continue each other: a gap means
+         * whole records are missing from the end of the earlier one (a cut
+         * at a record boundary of a synced file). */
+        if (rc == TIND_OK && res.records) {
+            if (prev_last && res.first_seqno != prev_last + 1)
+                rc = err_set(err, TIND_ECORRUPT,
+                             "journal '%s' starts at seqno %llu but journal %llu ended at %llu: records are missing",
+                             path, (unsigned long long)res.first_seqno, (unsigned long long)prev_number,
+                             (unsigned long long)prev_last);
+            prev_last = res.last_seqno;
+            prev_number = numbers[i];
+        }
         if (rc == TIND_OK)
             ctx.journal->size = res.valid_bytes;
         if (rc == TIND_OK && last) {
@@ -900,6 +928,7 @@ static int load_state(tind_db *db, mf_state *st, tind_err *err)
 {
     db->next_file_number = st->next_file_number;
     db->next_keyspace_id = st->next_keyspace_id;
+    db->keep_journal = st->oldest_journal;
     atomic_store(&db->last_seqno, st->last_seqno);
     for (size_t i = 0; i < st->keyspace_count; i++) {
         mf_keyspace *m = &st->keyspaces[i];
@@ -1072,7 +1101,7 @@ static int open_db(tind_db *db, tind_err *err)
         if (!rc) {
             db->next_file_number = 1;
             db->next_keyspace_id = 1;
-            rc = db_write_manifest(db, NULL, NULL, 0, err);
+            rc = db_write_manifest(db, NULL, NULL, 0, NULL, err);
         }
         free(jdir);
         if (rc)

@@ -147,6 +147,9 @@ struct tind_db {
     size_t dropped_cap;
     uint32_t next_keyspace_id;
     uint64_t next_file_number;
+    uint64_t keep_journal;        /* (mu) oldest journal the version file says to keep:
+                                   * only journals below it are ever deleted, and
+                                   * journals from it on must continue each other */
     db_journal *journals;         /* oldest first; the last is the one being written (its
                                    * max_seqno/size are kept in cur_journal_* until sealed) */
     size_t journal_count;
@@ -193,7 +196,8 @@ int db_table_reader(tind_db *db, ver_table *t, int level, tbl **out, tind_err *e
 void db_table_on_free(ver_table *t, void *ctx);
 /* Writes the version file from the current state with `ks` taking version
  * v and flushed_seqno (ks may be NULL). install_mu held, mu not held. */
-int db_write_manifest(tind_db *db, tind_keyspace *ks, version *v, uint64_t flushed_seqno, tind_err *err);
+int db_write_manifest(tind_db *db, tind_keyspace *ks, version *v, uint64_t flushed_seqno,
+                      const memtable *leaving, tind_err *err);
 /* Replaces ks->view from ks->active, ks->sealed and ks->current. (mu) */
 int ks_rebuild_view(tind_keyspace *ks);
 int ks_pressure(tind_keyspace *ks);   /* (mu) 0 fine, 1 slow down, 2 stall */
@@ -234,6 +238,9 @@ int db_persist(tind_db *db, int mode, tind_err *err);
 /* Syncs the journal through seqno (a flush calls this before installing its
  * table, so that recovered history never has holes). */
 int db_sync_journal_through(tind_db *db, uint64_t seqno, tind_err *err);
+/* Number of the oldest journal still needed, were `leaving` (a memtable being
+ * flushed, or NULL) gone. (mu) */
+uint64_t db_journal_keep_number(tind_db *db, const memtable *leaving);
 /* Deletes journals every keyspace has flushed past. (mu) */
 void db_delete_obsolete_journals(tind_db *db);
 

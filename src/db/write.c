@@ -148,22 +148,36 @@ int ks_seal_memtable(tind_keyspace *ks, tind_err *err)
     return TIND_OK;
 }
 
-void db_delete_obsolete_journals(tind_db *db)
+uint64_t db_journal_keep_number(tind_db *db, const memtable *leaving)
 {
     uint64_t earliest = UINT64_MAX;
     for (size_t i = 0; i < db->keyspace_count; i++) {
         tind_keyspace *ks = db->keyspaces[i];
         uint64_t e = UINT64_MAX;
-        if (ks->sealed_count)
-            e = mt_min_seqno(ks->sealed[0]);
-        else if (!mt_empty(ks->active))
+        for (size_t j = 0; j < ks->sealed_count && e == UINT64_MAX; j++)
+            if (ks->sealed[j] != leaving)
+                e = mt_min_seqno(ks->sealed[j]);
+        if (e == UINT64_MAX && !mt_empty(ks->active))
             e = mt_min_seqno(ks->active);
         if (e < earliest)
             earliest = e;
     }
+    if (!db->journal_count)
+        return db->keep_journal;
+    size_t i = 0;
+    /* never past the journal being written (the last one) */
+    while (i + 1 < db->journal_count && db->journals[i].max_seqno < earliest)
+        i++;
+    uint64_t k = db->journals[i].number;
+    return k > db->keep_journal ? k : db->keep_journal;
+}
+
+void db_delete_obsolete_journals(tind_db *db)
+{
+    /* only what a durable version file already says may go: journals from
+     * keep_journal on are checked for continuity at recovery */
     size_t keep_from = 0;
-    /* never the journal being written (the last one) */
-    while (keep_from + 1 < db->journal_count && db->journals[keep_from].max_seqno < earliest)
+    while (keep_from + 1 < db->journal_count && db->journals[keep_from].number < db->keep_journal)
         keep_from++;
     if (!keep_from)
         return;
