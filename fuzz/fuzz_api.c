@@ -67,6 +67,7 @@ typedef struct fa_cell {
 } fa_cell;
 
 typedef struct fa_world {
+    int trace;              /* TIND_FUZZ_TRACE set: print each operation and its status */
     const uint8_t *in;
     size_t len, pos;
     fs *mem, *ff;
@@ -435,6 +436,8 @@ static void fa_write(fa_world *w, int nops, int durability)
         rc = tind_batch_commit(b);
         tind_batch_free(b);
     }
+    if (w->trace)
+        fprintf(stderr, "  batch id %u (%d ops, durability %d) -> %d\n", e->id, nops, durability, rc);
     if (rc == TIND_OK) {
         e->status = FA_OK;
         if (durability >= TIND_PERSIST_SYNC_DATA)
@@ -579,6 +582,8 @@ static void fa_iter(fa_world *w)
 /* Any failure of a maintenance call is fine only under a fault. */
 static void fa_maint(fa_world *w, int rc)
 {
+    if (w->trace)
+        fprintf(stderr, "  -> %d\n", rc);
     if (rc != TIND_OK && !w->armed && rc != TIND_ENOENT) {
         fprintf(stderr, "fuzz_api: %s\n", tind_errmsg(w->db));
         fa_fail("a call fails with no fault armed", rc, 0);
@@ -635,7 +640,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         "put", "put", "put", "batch", "get", "get", "get@snapshot", "iter", "iter", "snapshot", "flush",
         "compact", "background", "background", "persist", "keyspace c", "reopen", "crash", "fault", "fault",
     };
-    int trace = getenv("TIND_FUZZ_TRACE") != NULL;
+    int trace = w.trace = getenv("TIND_FUZZ_TRACE") != NULL;
     for (int op = 0; op < FA_MAX_OPS && w.pos < w.len; op++) {
         uint8_t c = fa_byte(&w);
         if (!w.db)

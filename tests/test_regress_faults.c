@@ -12,6 +12,13 @@
  *                          creation, the retried open found the folder present
  *                          and never synced its entry: a power loss then took
  *                          the whole database, acknowledged-synced batches too.
+ *   reopen_makes_recovery_durable
+ *                          a keyspace delete whose version-file folder sync
+ *                          failed (poisoning) left the rename in the page
+ *                          cache; the next open served the deleted state but
+ *                          never synced the folder, so a power loss after it
+ *                          brought the keyspace and its data back (fuzz_api,
+ *                          fuzz/corpus/api/regress-reopen-undone-rename).
  */
 #include <errno.h>
 
@@ -122,10 +129,41 @@ TEST(creation_retried_syncs_parent)
     }
 }
 
+TEST(reopen_makes_recovery_durable)
+{
+    fs *mem = fs_mem_new();
+    fs *ff = fs_fault_new(mem, 0);
+    tind_db *db = NULL;
+    CHECK_OK(open_on(ff, &db));
+    tind_keyspace *a, *c;
+    CHECK_OK(tind_keyspace_open(db, "a", NULL, &a));
+    CHECK_OK(tind_keyspace_open(db, "c", NULL, &c));
+    CHECK_OK(tind_put(c, "k", 1, "v", 1));
+    CHECK_OK(tind_persist(db, TIND_PERSIST_SYNC_ALL));
+    /* the delete writes the version file: file sync, rename, then the
+     * folder sync, which fails */
+    fs_fault_arm(ff, FS_CALL_SYNC_DIR, 1, FS_FAULT_ERRNO, EIO, 0, NULL);
+    CHECK(tind_keyspace_delete(db, "c") != TIND_OK);
+    fs_fault_disarm(ff);
+    tind_close(db);
+    CHECK_OK(open_on(ff, &db));
+    int deleted = tind_keyspace_exists(db, "c") == TIND_NOT_FOUND;
+    CHECK_OK(tind_close(db));
+    /* whatever the open served is what a power loss must leave */
+    CHECK_OK(fs_mem_crash(mem, FS_CRASH_DROP_UNSYNCED | FS_CRASH_DROP_DIRENTS, 1));
+    CHECK_OK(open_on(ff, &db));
+    CHECK_EQ(tind_keyspace_exists(db, "c") == TIND_NOT_FOUND, deleted);
+    CHECK(deleted); /* the rename had happened: this test reaches the window */
+    CHECK_OK(tind_close(db));
+    fs_destroy(ff);
+    fs_destroy(mem);
+}
+
 int main(void)
 {
     check_seed_init(1);
     RUN(creation_interrupted);
     RUN(creation_retried_syncs_parent);
+    RUN(reopen_makes_recovery_durable);
     return 0;
 }

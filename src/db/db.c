@@ -1037,6 +1037,24 @@ static int sync_parent_dir(tind_db *db, tind_err *err)
     return rc;
 }
 
+/* What recovery read must survive the next power loss: a process that
+ * failed a folder sync (and poisoned) may have left the version file's
+ * rename, a journal's or a table's entry only in the page cache, and the
+ * state this open serves would come undone with it. */
+static int sync_recovered_dirs(tind_db *db, tind_err *err)
+{
+    char *jdir = path_join(db->path, "journals");
+    if (!jdir)
+        return TIND_ENOMEM;
+    int rc = fs_sync_dir(db->fs, jdir, err);
+    if (rc == TIND_OK)
+        rc = fs_sync_dir(db->fs, db->tables_dir, err);
+    if (rc == TIND_OK)
+        rc = fs_sync_dir(db->fs, db->path, err);
+    free(jdir);
+    return rc;
+}
+
 static int open_db(tind_db *db, tind_err *err)
 {
     int is_dir = 0;
@@ -1125,6 +1143,8 @@ static int open_db(tind_db *db, tind_err *err)
         if (rc)
             return rc;
         rc = replay_journals(db, err);
+        if (rc == TIND_OK)
+            rc = sync_recovered_dirs(db, err);
         if (rc)
             return rc;
     }

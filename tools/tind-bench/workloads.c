@@ -458,6 +458,9 @@ void *bw_thread_main(void *arg)
     uint64_t done = 0;
     if (bw_mode_is_load(t->mode)) {
         for (uint64_t j = t->begin; j < t->end; j++) {
+            /* another thread failed: the load is void, stop early */
+            if ((j & 1023) == 0 && atomic_load_explicit(t->stop, memory_order_relaxed))
+                break;
             uint64_t t0 = bw_now_ns();
             int rc = bw_load_one(t, j);
             uint64_t t1 = bw_now_ns();

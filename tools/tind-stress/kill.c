@@ -1763,7 +1763,7 @@ static int run_life(kctx *c, klife *L)
         kfail(c, "pipe: %s", strerror(errno));
         return -1;
     }
-    char a_pipe[16], a_seed[32], a_life[16], a_next[32], a_bg[8], a_sync[8];
+    char a_pipe[16], a_seed[32], a_life[16], a_next[32], a_bg[16], a_sync[16];
     snprintf(a_pipe, sizeof a_pipe, "%d", fds[1]);
     snprintf(a_seed, sizeof a_seed, "%" PRIu64, c->seed);
     snprintf(a_life, sizeof a_life, "%u", L->life);
