@@ -335,11 +335,17 @@ static void fa_reopen(fa_world *w, int crash_modes, uint64_t seed)
     size_t lo = crash_modes ? w->synced : w->nh;
     static fa_cell st[FA_NKS][FA_KEYS];
     int found = 0;
+    int m = fa_maybes(w, w->nh);
+    if (m > 12)
+        fa_fail("too many ambiguous commits", m, 0);
     for (size_t cut = lo; cut <= w->nh && !found; cut++) {
-        int m = fa_maybes(w, w->nh);
-        if (m > 12)
-            fa_fail("too many ambiguous commits", m, 0);
-        for (uint64_t mask = 0; mask < (UINT64_C(1) << m) && !found; mask++) {
+        /* only the MAYBE entries the cut can apply matter: every subset of
+         * their mask bits (the others stay clear) */
+        uint64_t rel = 0;
+        for (size_t i = 0, mi = 0; i < w->nh; i++)
+            if (w->hist[i].status == FA_MAYBE)
+                rel |= (uint64_t)(i < cut || w->hist[i].drop) << mi++;
+        for (uint64_t mask = 0, more = 1; more && !found; mask = (mask - rel) & rel, more = mask != 0) {
             fa_state(w, cut, mask, st);
             int same = 1;
             for (int k = 0; k < FA_NKS && same; k++)
