@@ -66,6 +66,10 @@ static int view_lookup(tind_keyspace *ks, ks_view *view, const uint8_t *key, siz
             rc = db_table_reader(ks->db, t, l, &r, err);
             if (rc)
                 return rc;
+            /* tbl_get searches with this buffer as its key buffer and copies
+             * the value into it: room for both up front saves a realloc */
+            if (!lk->value.cap && tbuf_reserve(&lk->value, 256))
+                return err_set(err, TIND_ENOMEM, "out of memory for a read buffer");
             rc = tbl_get(r, key, klen, seq, use_filter, &lk->type, &found_seq, &lk->value, err);
             if (rc != TIND_NOT_FOUND) {
                 lk->in_table = 1;

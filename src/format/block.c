@@ -514,15 +514,78 @@ void blk_iter_prev(blk_iter *it)
         iter_fail(it, TIND_ECORRUPT);   /* the entry chain skips over original */
 }
 
+/*
+ * Positions on the first entry >= (key, seqno) at or after restart point r,
+ * without assembling the keys it passes. m is how many leading bytes the
+ * previous entry's key shares with the target, and that key is smaller
+ * (checked): an entry sharing more than m bytes with it has the same byte
+ * where that key fell below the target, so it is smaller too and only its
+ * header is read; an entry sharing s <= m bytes is the target's first s
+ * bytes and its own suffix, compared in place. Only the entry it stops on is
+ * assembled (from the target's prefix and its suffix).
+ */
+static void iter_scan_to(blk_iter *it, uint32_t r, const uint8_t *key, size_t klen, uint64_t seqno)
+{
+    const blk *b = it->b;
+    size_t off = restart_at(b, r), prev_len = 0, m = 0;
+    entry_head h;
+    it->valid = 0;
+    for (;;) {
+        if (off >= b->entries_end) {
+            it->key.len = 0;   /* past the end: nothing to step back from */
+            return;
+        }
+        if (decode_head(b, off, prev_len, &h)) {
+            iter_fail(it, TIND_ECORRUPT);
+            return;
+        }
+        if (h.shared <= m) {
+            const uint8_t *rest = key ? key + h.shared : key;
+            size_t rest_len = klen - h.shared;
+            size_t n = common_prefix(h.suffix, h.unshared, rest, rest_len);
+            int c;
+            if (n < h.unshared && n < rest_len)
+                c = h.suffix[n] < rest[n] ? -1 : 1;
+            else if (h.unshared != rest_len)
+                c = h.unshared < rest_len ? -1 : 1;
+            else
+                c = h.seqno > seqno ? -1 : h.seqno < seqno;
+            if (c >= 0)
+                break;
+            m = h.shared + n;
+        }
+        prev_len = (size_t)h.shared + h.unshared;
+        off = (size_t)(h.suffix - b->data) + h.unshared + (size_t)h.value_len;
+    }
+    size_t len = (size_t)h.shared + h.unshared;
+    it->key.len = 0;
+    if (it->key.cap < len && tbuf_reserve(&it->key, len)) {
+        iter_fail(it, TIND_ENOMEM);
+        return;
+    }
+    if (h.shared)
+        memcpy(it->key.data, key, h.shared);
+    if (h.unshared)
+        memcpy(it->key.data + h.shared, h.suffix, h.unshared);
+    it->key.len = len;
+    it->offset = off;
+    it->seqno = h.seqno;
+    it->type = h.type;
+    it->value = h.suffix + h.unshared;
+    it->value_len = (size_t)h.value_len;
+    it->next_offset = (size_t)(it->value - b->data) + (size_t)h.value_len;
+    it->restart_index = r;
+    while (it->restart_index + 1 < b->restart_count && restart_at(b, it->restart_index + 1) <= off)
+        it->restart_index++;
+    it->valid = 1;
+}
+
 void blk_iter_seek(blk_iter *it, const uint8_t *key, size_t klen, uint64_t seqno)
 {
     uint32_t r;
     if (!iter_usable(it) || find_restart(it, key, klen, seqno, 0, &r))
         return;
-    iter_at_restart(it, r);
-    while (iter_parse_next(it))
-        if (ikey_cmp(it->key.data, it->key.len, it->seqno, key, klen, seqno) >= 0)
-            return;
+    iter_scan_to(it, r, key, klen, seqno);
 }
 
 /* Compares the key (prefix[0..shared) ++ suffix[0..unshared), seqno) with
@@ -596,9 +659,6 @@ int blk_iter_seek_point(blk_iter *it, const uint8_t *key, size_t klen, uint64_t 
      * before that restart point is smaller, so a forward scan from there
      * finds the same entry as a full seek (it may run into later intervals
      * when the key has many versions). */
-    iter_at_restart(it, slot);
-    while (iter_parse_next(it))
-        if (ikey_cmp(it->key.data, it->key.len, it->seqno, key, klen, seqno) >= 0)
-            break;
+    iter_scan_to(it, slot, key, klen, seqno);
     return it->status;
 }

@@ -60,6 +60,24 @@ static inline const uint8_t *dec_varint64(const uint8_t *p, const uint8_t *end, 
         *v = *p;
         return p + 1;
     }
+    /* two to four bytes (sequence numbers below 2^28) without a call */
+    if (end - p >= 4) {
+        uint64_t x = p[0] & 0x7f;
+        if (p[1] < 0x80) {
+            *v = x | (uint64_t)p[1] << 7;
+            return p + 2;
+        }
+        x |= (uint64_t)(p[1] & 0x7f) << 7;
+        if (p[2] < 0x80) {
+            *v = x | (uint64_t)p[2] << 14;
+            return p + 3;
+        }
+        x |= (uint64_t)(p[2] & 0x7f) << 14;
+        if (p[3] < 0x80) {
+            *v = x | (uint64_t)p[3] << 21;
+            return p + 4;
+        }
+    }
     return dec_varint64_slow(p, end, v);
 }
 static inline const uint8_t *dec_varint32(const uint8_t *p, const uint8_t *end, uint32_t *v)
