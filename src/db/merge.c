@@ -18,44 +18,52 @@
 #include "format/entry.h"
 #include "util/buf.h"
 
+/* A valid child with its current key and seqno, read once per move: the
+ * heap compares them on every step without calling into the child. */
+typedef struct mchild {
+    iiter *it;
+    const uint8_t *key;
+    size_t klen;
+    uint64_t seqno;
+} mchild;
+
 typedef struct merge_iter {
     iiter base;
     iiter **children;
     size_t count;
-    iiter **heap;        /* valid children; heap[0] is the current one */
+    mchild *heap;        /* valid children; heap[0] is the current one */
     size_t heap_len;
     int forward;
     int failed;          /* a child ended with an error */
     tbuf key_copy;       /* the current key while re-seeking children on a direction change */
 } merge_iter;
 
-static inline int child_cmp(iiter *a, iiter *b)
+static inline void child_load(mchild *c)
 {
-    size_t an, bn;
-    const uint8_t *ak = ii_key(a, &an), *bk = ii_key(b, &bn);
-    return ikey_cmp(ak, an, ii_seqno(a), bk, bn, ii_seqno(b));
+    c->key = ii_key(c->it, &c->klen);
+    c->seqno = ii_seqno(c->it);
 }
 
 /* a comes before b in the heap order of the current direction */
-static inline int before(const merge_iter *m, iiter *a, iiter *b)
+static inline int before(const merge_iter *m, const mchild *a, const mchild *b)
 {
-    int c = child_cmp(a, b);
+    int c = ikey_cmp(a->key, a->klen, a->seqno, b->key, b->klen, b->seqno);
     return m->forward ? c < 0 : c > 0;
 }
 
 static void sift_down(merge_iter *m, size_t i)
 {
-    iiter **h = m->heap;
+    mchild *h = m->heap;
     size_t n = m->heap_len;
-    iiter *x = h[i];
+    mchild x = h[i];
     for (;;) {
         size_t l = 2 * i + 1;
         if (l >= n)
             break;
         size_t best = l;
-        if (l + 1 < n && before(m, h[l + 1], h[l]))
+        if (l + 1 < n && before(m, &h[l + 1], &h[l]))
             best = l + 1;
-        if (!before(m, h[best], x))
+        if (!before(m, &h[best], &x))
             break;
         h[i] = h[best];
         i = best;
@@ -74,10 +82,13 @@ static void build_heap(merge_iter *m)
     m->heap_len = 0;
     for (size_t i = 0; i < m->count; i++) {
         iiter *c = m->children[i];
-        if (ii_valid(c))
-            m->heap[m->heap_len++] = c;
-        else
+        if (ii_valid(c)) {
+            mchild *h = &m->heap[m->heap_len++];
+            h->it = c;
+            child_load(h);
+        } else {
             note_invalid(m, c);
+        }
     }
     for (size_t i = m->heap_len / 2; i-- > 0;)
         sift_down(m, i);
@@ -86,10 +97,12 @@ static void build_heap(merge_iter *m)
 /* The top child moved: restore the heap. */
 static void top_moved(merge_iter *m)
 {
-    iiter *top = m->heap[0];
-    if (!ii_valid(top)) {
-        note_invalid(m, top);
+    mchild *top = &m->heap[0];
+    if (!ii_valid(top->it)) {
+        note_invalid(m, top->it);
         m->heap[0] = m->heap[--m->heap_len];
+    } else {
+        child_load(top);
     }
     if (m->heap_len)
         sift_down(m, 0);
@@ -135,11 +148,9 @@ static void m_seek_for_prev(iiter *it, const uint8_t *k, size_t n, uint64_t s)
  * current entry (entries are unique across children). */
 static int switch_direction(merge_iter *m, int forward)
 {
-    iiter *cur = m->heap[0];
-    size_t n;
-    const uint8_t *k = ii_key(cur, &n);
-    uint64_t s = ii_seqno(cur);
-    if (tbuf_set(&m->key_copy, k, n) != 0) {
+    iiter *cur = m->heap[0].it;
+    uint64_t s = m->heap[0].seqno;
+    if (tbuf_set(&m->key_copy, m->heap[0].key, m->heap[0].klen) != 0) {
         m->failed = 1;
         return 0;
     }
@@ -167,9 +178,10 @@ static int switch_direction(merge_iter *m, int forward)
     build_heap(m);
     /* put cur back on top: it is the extreme of the new order until it moves */
     for (size_t i = 0; i < m->heap_len; i++)
-        if (m->heap[i] == cur) {
+        if (m->heap[i].it == cur) {
+            mchild c = m->heap[i];
             m->heap[i] = m->heap[0];
-            m->heap[0] = cur;
+            m->heap[0] = c;
             break;
         }
     return 1;
@@ -182,7 +194,7 @@ static void m_next(iiter *it)
         return;
     if (!m->forward && !switch_direction(m, 1))
         return;
-    ii_next(m->heap[0]);
+    ii_next(m->heap[0].it);
     top_moved(m);
 }
 
@@ -193,7 +205,7 @@ static void m_prev(iiter *it)
         return;
     if (m->forward && !switch_direction(m, 0))
         return;
-    ii_prev(m->heap[0]);
+    ii_prev(m->heap[0].it);
     top_moved(m);
 }
 
@@ -203,10 +215,15 @@ static int m_valid(const iiter *it)
     return m->heap_len > 0 && !m->failed;
 }
 
-static const uint8_t *m_key(const iiter *it, size_t *len) { return ii_key(((const merge_iter *)it)->heap[0], len); }
-static uint64_t m_seqno(const iiter *it) { return ii_seqno(((const merge_iter *)it)->heap[0]); }
-static uint8_t m_type(const iiter *it) { return ii_type(((const merge_iter *)it)->heap[0]); }
-static const uint8_t *m_value(const iiter *it, size_t *len) { return ii_value(((const merge_iter *)it)->heap[0], len); }
+static const uint8_t *m_key(const iiter *it, size_t *len)
+{
+    const mchild *top = &((const merge_iter *)it)->heap[0];
+    *len = top->klen;
+    return top->key;
+}
+static uint64_t m_seqno(const iiter *it) { return ((const merge_iter *)it)->heap[0].seqno; }
+static uint8_t m_type(const iiter *it) { return ii_type(((const merge_iter *)it)->heap[0].it); }
+static const uint8_t *m_value(const iiter *it, size_t *len) { return ii_value(((const merge_iter *)it)->heap[0].it, len); }
 
 static int m_status(const iiter *it, tind_err *err)
 {
@@ -240,7 +257,7 @@ static const iiter_ops merge_ops = {
 int ii_merge_new(iiter **children, size_t n, iiter **out)
 {
     merge_iter *m = calloc(1, sizeof *m);
-    iiter **heap = malloc((n ? n : 1) * sizeof *heap);
+    mchild *heap = malloc((n ? n : 1) * sizeof *heap);
     if (!m || !heap) {
         for (size_t i = 0; i < n; i++)
             ii_free(children[i]);
