@@ -733,9 +733,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                     if (rc != TIND_OK)
                         w.snap_known[i] = 0;
                 }
-                if (rc == TIND_OK)
+                /* a delete syncs the journal first: everything before it is durable */
+                if (rc == TIND_OK) {
                     w.ks[2] = NULL;
-                else if (rc == TIND_EPOISONED)
+                    w.synced = w.nh;
+                } else if (rc == TIND_EPOISONED)
                     e->status = FA_NO;
             } else {
                 size_t nh = w.nh;

@@ -200,8 +200,9 @@ TIND_API int tind_keyspace_exists(tind_db *db, const char *name);
 /* The names of every keyspace, sorted. *names is one malloc'd array of
  * NUL-terminated strings: free it with tind_free(*names) (one call). */
 TIND_API int tind_keyspace_list(tind_db *db, char ***names, size_t *count);
-/* Deletes a keyspace and its data. Its handle stays allocated until
- * tind_close() but every call on it fails with TIND_ENOENT. */
+/* Deletes a keyspace and its data. Durable when it returns, together with
+ * every write made before it (the journal is synced first). Its handle stays
+ * allocated until tind_close() but every call on it fails with TIND_ENOENT. */
 TIND_API int tind_keyspace_delete(tind_db *db, const char *name);
 TIND_API const char *tind_keyspace_name(const tind_keyspace *ks);   /* owned by ks */
 

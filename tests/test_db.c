@@ -357,6 +357,35 @@ TEST(crash_recovery)
     }
 }
 
+TEST(keyspace_ddl_syncs_journal)
+{
+    /* creating or deleting a keyspace is durable when it returns, and so is
+     * everything written before it: a power loss never keeps the change and
+     * loses earlier writes */
+    for (int del = 0; del < 2; del++) {
+        fs *mem = fs_mem_new();
+        tind_db *db = open_mem(mem, 0);
+        tind_keyspace *a = small_ks(db, "a");
+        if (del)
+            small_ks(db, "c");
+        CHECK_OK(tind_put(a, "before", 6, "v", 1));
+        if (del)
+            CHECK_OK(tind_keyspace_delete(db, "c"));
+        else
+            small_ks(db, "c");
+        CHECK_OK(tind_put(a, "after", 5, "v", 1));
+        CHECK_OK(fs_mem_crash(mem, FS_CRASH_DROP_UNSYNCED | FS_CRASH_DROP_DIRENTS, 7));
+        tind_close(db);
+        db = open_mem(mem, 0);
+        CHECK_RC(tind_keyspace_exists(db, "c"), del ? TIND_NOT_FOUND : TIND_OK);
+        a = small_ks(db, "a");
+        CHECK_OK(tind_contains(a, "before", 6, NULL));
+        CHECK_RC(tind_contains(a, "after", 5, NULL), TIND_NOT_FOUND);
+        CHECK_OK(tind_close(db));
+        fs_destroy(mem);
+    }
+}
+
 TEST(poison)
 {
     /* a failed journal write, then a failed sync: poisoned until reopen;
@@ -498,6 +527,7 @@ int main(void)
     RUN(batch_snapshot_iter);
     RUN(reopen_posix);
     RUN(crash_recovery);
+    RUN(keyspace_ddl_syncs_journal);
     RUN(poison);
     RUN(faults_in_turn);
     return 0;

@@ -514,13 +514,8 @@ TIND_API int tind_keyspace_open(tind_db *db, const char *name, const tind_ks_opt
     rc = db_check_writable(db, &err);
     /* the new keyspace starts at the current seqno, which the version file
      * records: the journal must hold everything up to it durably first */
-    if (rc == TIND_OK && db->journal && db->synced_seqno < atomic_load(&db->last_seqno)) {
-        rc = jrn_sync(db->journal, FS_SYNC_DATA, &err);
-        if (rc)
-            db_poison(db, &err);
-        else
-            db->synced_seqno = atomic_load(&db->last_seqno);
-    }
+    if (rc == TIND_OK && db->journal && db->synced_seqno < atomic_load(&db->last_seqno))
+        rc = db_sync_journal_locked(db, FS_SYNC_DATA, &err);
     pthread_mutex_lock(&db->mu);
     ks = find_keyspace(db, name);
     if (ks || rc) {
@@ -640,6 +635,10 @@ TIND_API int tind_keyspace_delete(tind_db *db, const char *name)
     pthread_mutex_lock(&db->write_mu);
     pthread_mutex_lock(&db->install_mu);
     rc = db_check_writable(db, &err);
+    /* the delete is durable once it returns: so is everything written
+     * before it (a power loss never keeps the delete and loses them) */
+    if (rc == TIND_OK && db->journal && db->synced_seqno < atomic_load(&db->last_seqno))
+        rc = db_sync_journal_locked(db, FS_SYNC_DATA, &err);
     pthread_mutex_lock(&db->mu);
     if (rc) {
         ks->dropping = 0;

@@ -238,6 +238,9 @@ int db_persist(tind_db *db, int mode, tind_err *err);
 /* Syncs the journal through seqno (a flush calls this before installing its
  * table, so that recovered history never has holes). */
 int db_sync_journal_through(tind_db *db, uint64_t seqno, tind_err *err);
+/* Syncs the journal (how: FS_SYNC_DATA or FS_SYNC_ALL) through everything
+ * written so far; a failure poisons. write_mu held. */
+int db_sync_journal_locked(tind_db *db, int how, tind_err *err);
 /* Number of the oldest journal still needed, were `leaving` (a memtable being
  * flushed, or NULL) gone. (mu) */
 uint64_t db_journal_keep_number(tind_db *db, const memtable *leaving);

@@ -612,33 +612,31 @@ int db_persist(tind_db *db, int mode, tind_err *err)
         rc = err_set(err, TIND_EPOISONED, "database has no journal");
     /* journal records are handed to the OS as they are appended, so BUFFER
      * has nothing left to do */
-    if (rc == TIND_OK && mode >= TIND_PERSIST_SYNC_DATA) {
-        rc = jrn_sync(db->journal, mode == TIND_PERSIST_SYNC_ALL ? FS_SYNC_ALL : FS_SYNC_DATA, err);
-        if (rc)
-            db_poison(db, err);
-        else
-            db->synced_seqno = atomic_load(&db->last_seqno);
-    }
+    if (rc == TIND_OK && mode >= TIND_PERSIST_SYNC_DATA)
+        rc = db_sync_journal_locked(db, mode == TIND_PERSIST_SYNC_ALL ? FS_SYNC_ALL : FS_SYNC_DATA, err);
     pthread_mutex_unlock(&db->write_mu);
+    return rc;
+}
+
+int db_sync_journal_locked(tind_db *db, int how, tind_err *err)
+{
+    int rc = db_check_writable(db, err);
+    if (rc == TIND_OK && !db->journal)
+        rc = err_set(err, TIND_EPOISONED, "database has no journal");
+    if (rc)
+        return rc;
+    rc = jrn_sync(db->journal, how, err);
+    if (rc)
+        db_poison(db, err);
+    else
+        db->synced_seqno = atomic_load(&db->last_seqno);
     return rc;
 }
 
 int db_sync_journal_through(tind_db *db, uint64_t seqno, tind_err *err)
 {
     pthread_mutex_lock(&db->write_mu);
-    int rc = TIND_OK;
-    if (db->synced_seqno < seqno) {
-        rc = db_check_writable(db, err);
-        if (rc == TIND_OK && !db->journal)
-            rc = err_set(err, TIND_EPOISONED, "database has no journal");
-        if (rc == TIND_OK) {
-            rc = jrn_sync(db->journal, FS_SYNC_DATA, err);
-            if (rc)
-                db_poison(db, err);
-            else
-                db->synced_seqno = atomic_load(&db->last_seqno);
-        }
-    }
+    int rc = db->synced_seqno < seqno ? db_sync_journal_locked(db, FS_SYNC_DATA, err) : TIND_OK;
     pthread_mutex_unlock(&db->write_mu);
     return rc;
 }
