@@ -132,6 +132,7 @@ static int tbl_in_range(const tbl_range *r, blk_handle h)
 static int tbl_file_acquire(tbl *t, fs_file **f, fdc_handle **fh, tind_err *err)
 {
     *fh = NULL;
+    *f = NULL;
     if (!t->fds) {
         *f = t->file;
         return TIND_OK;

@@ -311,6 +311,8 @@ static int mf_get_bytes(mf_reader *r, size_t min, size_t max, const uint8_t **p,
 {
     uint64_t len;
     const uint8_t *start = r->p;
+    *p = NULL;
+    *n = 0;
     int rc = mf_get(r, &len, what);
     if (rc)
         return rc;

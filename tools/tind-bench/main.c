@@ -205,8 +205,13 @@ static long bm_peak_rss_kb(void)
 
 static int bm_path(char *out, size_t n, const char *a, const char *b)
 {
-    int k = snprintf(out, n, "%s/%s", a, b);
-    return k < 0 || (size_t)k >= n ? -1 : 0;
+    size_t an = strlen(a), bn = strlen(b);
+    if (an + 1 + bn >= n)
+        return -1;
+    memcpy(out, a, an);
+    out[an] = '/';
+    memcpy(out + an + 1, b, bn + 1);
+    return 0;
 }
 
 static int bm_exists(const char *p)
