@@ -4,6 +4,7 @@
 #   make test-asan  the tests under AddressSanitizer + UBSan (build-asan/)
 #   make test-tsan  the concurrency tests under ThreadSanitizer (build-tsan/)
 #   make demo       build and run examples/quickstart.c
+#   make clang      build with clang; make release: gcc -O3 (both warnings as errors)
 #   make fuzz       run every libFuzzer target for FUZZ_SECONDS each (clang)
 #   make stress     every tind-stress campaign for STRESS_SECONDS each (kill points on, build-stress/)
 #   make install    PREFIX=/usr/local DESTDIR=
@@ -14,7 +15,7 @@ STRESS_SECONDS ?= 600
 CMAKE    ?= cmake
 CTEST_ARGS ?= --output-on-failure -j$(JOBS)
 
-.PHONY: all deps build test test-asan test-tsan demo fuzz install clean clang stress coverage bench bench-full
+.PHONY: all deps build test test-asan test-tsan demo fuzz install clean clang release stress coverage bench bench-full
 
 all: build
 
@@ -42,6 +43,11 @@ test-tsan: deps
 clang: deps
 	@$(CMAKE) -S . -B build-clang -DCMAKE_C_COMPILER=clang >/dev/null
 	@$(CMAKE) --build build-clang -j$(JOBS)
+
+# A gcc -O3 build (Release): its deeper inlining finds warnings -O2 does not.
+release: deps
+	@$(CMAKE) -S . -B build-release -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@$(CMAKE) --build build-release -j$(JOBS)
 
 # The long campaigns of tools/tind-stress, each for STRESS_SECONDS, in a build
 # with the engine's kill points compiled in; each prints one "figures:" line
@@ -110,4 +116,4 @@ install: build
 	DESTDIR=$(DESTDIR) $(CMAKE) --install build --prefix $(PREFIX)
 
 clean:
-	rm -rf build build-asan build-tsan build-clang build-fuzz build-cov build-stress
+	rm -rf build build-asan build-tsan build-clang build-release build-fuzz build-cov build-stress
