@@ -28,8 +28,7 @@
  * against the last committed batch.
  *
  * Values: u32 thread | u32 key index | u64 version (the thread's write
- * counter) | filler | u64 xxh3 of the bytes before it seeded with the key's
- * hash.
+ * counter) | filler | u64 checksum (common.h: stress_seal).
  *
  * Determinism: each thread's choices come from (seed, thread, phase); the
  * interleaving does not. On failure the seed and the first violation are
@@ -41,7 +40,6 @@
 #define _GNU_SOURCE
 #endif
 
-#include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -49,14 +47,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 
+#include "common.h"
 #include "stress.h"
 #include "tind.h"
 #include "util/coding.h"
-#include "util/hash.h"
 #include "util/rand.h"
 
 #define CKS 2
@@ -115,13 +110,6 @@ typedef struct cshared {
         compactions;
 } cshared;
 
-static double cnow(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void cfail(cshared *sh, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void cfail(cshared *sh, const char *fmt, ...)
 {
@@ -158,28 +146,20 @@ static int ckey_parse(const uint8_t *k, size_t n, int threads, int *t, uint32_t 
     uint8_t buf[CKEY_MAX];
     if (n < 6 || k[0] != 't' || k[4] != '/')
         return -1;
-    int v = 0;
-    for (int i = 1; i < 4; i++) {
-        if (k[i] < '0' || k[i] > '9')
-            return -1;
-        v = v * 10 + (k[i] - '0');
-    }
-    if (v >= threads)
+    uint32_t v;
+    if (stress_digits(k + 1, 3, &v) != 0 || v >= (uint32_t)threads)
         return -1;
-    *t = v;
+    *t = (int)v;
     if (n == 14 && memcmp(k + 5, "~progress", 9) == 0) {
         *idx = CPROGRESS;
         return 0;
     }
     if (n < 11 || k[5] != 'k')
         return -1;
-    uint32_t x = 0;
-    for (int i = 6; i < 11; i++) {
-        if (k[i] < '0' || k[i] > '9')
-            return -1;
-        x = x * 10 + (uint32_t)(k[i] - '0');
-    }
-    if (x >= RANGE || ckey(v, x, buf) != n || memcmp(buf, k, n) != 0)
+    uint32_t x;
+    if (stress_digits(k + 6, 5, &x) != 0)
+        return -1;
+    if (x >= RANGE || ckey((int)v, x, buf) != n || memcmp(buf, k, n) != 0)
         return -1;
     *idx = x;
     return 0;
@@ -195,13 +175,13 @@ static void cvalue(uint64_t seed, int t, uint32_t idx, uint64_t ver, const uint8
     uint64_t pat = trng_splitmix(&x);
     for (uint32_t i = 16; i < vlen - 8; i++)
         out[i] = (uint8_t)('A' + ((pat >> ((i % 8) * 8)) & 31));
-    enc_u64(out + vlen - 8, hash64_seed(out, vlen - 8, hash64(key, klen)));
+    stress_seal(out, vlen, key, klen);
 }
 
 static int cvalue_check(const uint8_t *key, size_t klen, const uint8_t *v, size_t vlen, int t, uint32_t idx,
                         uint64_t *ver)
 {
-    if (vlen < CVAL_MIN || vlen > CVAL_MAX || dec_u64(v + vlen - 8) != hash64_seed(v, vlen - 8, hash64(key, klen)))
+    if (vlen < CVAL_MIN || vlen > CVAL_MAX || !stress_sealed(v, vlen, key, klen))
         return -1;
     if ((int)dec_u32(v) != t || dec_u32(v + 4) != idx)
         return -1;
@@ -678,7 +658,7 @@ static void *worker(void *arg)
     trng_seed(&c->r, sh->seed ^ ((uint64_t)c->id << 40) ^ ((uint64_t)sh->phase << 20) ^ 0xc0c0);
     uint64_t n = 0;
     while (!atomic_load_explicit(&sh->stop, memory_order_relaxed)) {
-        if ((++n & 63) == 0 && cnow() >= sh->end)
+        if ((++n & 63) == 0 && stress_now() >= sh->end)
             break;
         uint64_t op = trng_below(&c->r, 1000);
         const ccell(*model)[RANGE] = (const ccell(*)[RANGE])c->exp;
@@ -799,9 +779,7 @@ static void full_check(cshared *sh, cthread *ts)
 
 static void crmtree(const char *path)
 {
-    char cmd[4400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
-    if (system(cmd) != 0)
+    if (stress_rmtree(path) != 0)
         fprintf(stderr, "tind-stress: could not remove %s\n", path);
 }
 
@@ -809,18 +787,8 @@ int campaign_concurrent(const stress_opts *o)
 {
     char base[4096], path[4200];
     int own_base = 0;
-    if (o->dir) {
-        snprintf(base, sizeof base, "%s", o->dir);
-        mkdir(base, 0755);
-    } else {
-        const char *tmp = getenv("TMPDIR");
-        snprintf(base, sizeof base, "%s/tind-stress-concurrent-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-        if (!mkdtemp(base)) {
-            fprintf(stderr, "tind-stress concurrent: mkdtemp %s: %s\n", base, strerror(errno));
-            return 2;
-        }
-        own_base = 1;
-    }
+    if (stress_scratch_dir(o, "concurrent", base, sizeof base, &own_base) != 0)
+        return 2;
     snprintf(path, sizeof path, "%s/db", base);
     crmtree(path);
     cshared *sh = calloc(1, sizeof *sh);
@@ -847,18 +815,18 @@ int campaign_concurrent(const stress_opts *o)
            o->threads, base);
     fflush(stdout);
 
-    double t0 = cnow();
+    double t0 = stress_now();
     double phase_len = o->seconds / 4 > 5 ? o->seconds / 4 : 5;
     if (phase_len > 60)
         phase_len = 60;
     uint64_t bg_flushes = 0, bg_compactions = 0, reopens = 0;
     if (copen(sh, path) == 0) {
         for (int phase = 0; !atomic_load(&sh->stop); phase++) {
-            double left = o->seconds - (cnow() - t0);
+            double left = o->seconds - (stress_now() - t0);
             if (phase > 0 && left <= 0)
                 break;
             sh->phase = phase;
-            sh->end = cnow() + (left < phase_len ? (left > 0 ? left : 0) : phase_len);
+            sh->end = stress_now() + (left < phase_len ? (left > 0 ? left : 0) : phase_len);
             int started = 0;
             for (int t = 0; t < o->threads; t++) {
                 if (tind_batch_new(sh->db, &ts[t].batch) != TIND_OK ||
@@ -908,7 +876,7 @@ int campaign_concurrent(const stress_opts *o)
            o->threads, (uint64_t)sh->ops, (uint64_t)sh->puts, (uint64_t)sh->removes, (uint64_t)sh->batches,
            (uint64_t)sh->gets, (uint64_t)sh->iters, (uint64_t)sh->iter_items, (uint64_t)sh->snaps,
            (uint64_t)sh->snap_checks, (uint64_t)sh->foreign, (uint64_t)sh->flushes, (uint64_t)sh->compactions,
-           bg_flushes, bg_compactions, reopens, failed, cnow() - t0, o->seed);
+           bg_flushes, bg_compactions, reopens, failed, stress_now() - t0, o->seed);
     fflush(stdout);
     if (!failed && own_base)
         crmtree(base);

@@ -41,8 +41,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "common.h"
 #include "db/db.h"
 #include "io/fs.h"
 #include "journal/journal.h"
@@ -52,10 +52,18 @@
 
 #define CR_NKS 3
 #define CR_UNIVERSE 120
-#define CR_MAXOPS 4
 #define CR_DB "/db"
-#define CR_VALUE_CAP 4096
-#define CR_SHOWN 25
+
+/* Keys "key0000".."key0119"; one remove in six operations. */
+static const stress_model cr_model = {
+    .nks = CR_NKS, .universe = CR_UNIVERSE, .tomb_one_in = 6, .key_prefix = "key", .key_digits = 4,
+    .value_salt = 0x5eed, .value_min = 8, .value_span = 120, .big_one_in = 31, .big_min = 900, .big_span = 3000,
+};
+
+static const stress_db_sizes cr_sizes = {
+    .cache = 64 * 1024, .write_buffer = 1 << 20, .journal_file = 4096, .max_journal = 1 << 20,
+    .journal_compression = 400,
+};
 
 enum cr_kind { K_JOURNAL, K_TABLE, K_VERSIONS, K_FORMAT, K_LOCK, K_COUNT };
 static const char *const cr_kind_names[K_COUNT] = {"journal", "table", "versions", "format", "lock"};
@@ -77,157 +85,15 @@ static int cr_kind_of(const char *path)
     return -1;
 }
 
-/* ------------------------------------------------------------------ a file-system image */
-
-typedef struct cr_entry {
-    char *path;
-    int is_dir;
-    uint8_t *data;
-    size_t len;
-} cr_entry;
-
-typedef struct cr_image {
-    cr_entry *v;
-    size_t n, cap;
-} cr_image;
-
-static void cr_image_free(cr_image *img)
-{
-    for (size_t i = 0; i < img->n; i++) {
-        free(img->v[i].path);
-        free(img->v[i].data);
-    }
-    free(img->v);
-    memset(img, 0, sizeof *img);
-}
-
-static int cr_image_capture(fs *mem, const char *dir, cr_image *img)
-{
-    char **names = NULL;
-    size_t count = 0;
-    int rc = fs_list(mem, dir, &names, &count, NULL);
-    for (size_t i = 0; rc == TIND_OK && i < count; i++) {
-        size_t need = strlen(dir) + strlen(names[i]) + 2;
-        char *p = malloc(need);
-        if (!p) {
-            rc = TIND_ENOMEM;
-            break;
-        }
-        snprintf(p, need, "%s%s%s", dir, strcmp(dir, "/") == 0 ? "" : "/", names[i]);
-        int is_dir = 0;
-        fs_exists(mem, p, &is_dir);
-        if (img->n == img->cap) {
-            size_t cap = img->cap ? img->cap * 2 : 32;
-            cr_entry *nv = realloc(img->v, cap * sizeof *nv);
-            if (!nv) {
-                free(p);
-                rc = TIND_ENOMEM;
-                break;
-            }
-            img->v = nv;
-            img->cap = cap;
-        }
-        cr_entry *e = &img->v[img->n++];
-        memset(e, 0, sizeof *e);
-        e->path = p;
-        e->is_dir = is_dir;
-        if (is_dir)
-            rc = cr_image_capture(mem, p, img);
-        else
-            rc = fs_read_all(mem, p, &e->data, &e->len, NULL);
-    }
-    fs_list_free(names, count);
-    return rc;
-}
-
-/* A fresh mem fs holding the image, with file `damaged` replaced by
- * (data, len) when damaged >= 0. */
-static fs *cr_image_load(const cr_image *img, long damaged, const uint8_t *data, size_t len)
-{
-    fs *mem = fs_mem_new();
-    if (!mem)
-        return NULL;
-    int rc = TIND_OK;
-    for (size_t i = 0; rc == TIND_OK && i < img->n; i++) {
-        const cr_entry *e = &img->v[i];
-        if (e->is_dir) {
-            rc = fs_mkdir(mem, e->path, NULL);
-            continue;
-        }
-        const uint8_t *d = (long)i == damaged ? data : e->data;
-        size_t n = (long)i == damaged ? len : e->len;
-        fs_file *f;
-        rc = fs_open(mem, e->path, FS_O_WRITE | FS_O_CREATE | FS_O_TRUNC, &f, NULL);
-        if (rc)
-            break;
-        if (n)
-            rc = fs_write(f, d, n, 0, NULL);
-        if (!rc)
-            rc = fs_sync(f, FS_SYNC_ALL, NULL);
-        fs_close(f, NULL);
-    }
-    if (!rc)
-        rc = fs_sync_dir(mem, "/", NULL);
-    for (size_t i = 0; rc == TIND_OK && i < img->n; i++)
-        if (img->v[i].is_dir)
-            rc = fs_sync_dir(mem, img->v[i].path, NULL);
-    if (rc) {
-        fs_destroy(mem);
-        return NULL;
-    }
-    return mem;
-}
-
 /* ------------------------------------------------------------------ the history */
 
-typedef struct cr_op {
-    uint8_t ks;
-    uint8_t tomb;
-    uint16_t key;
-    uint64_t seqno;
-} cr_op;
-
+/* Operation j of a batch has the seqno first_seqno + j. */
 typedef struct cr_batch {
     int nops;
-    cr_op ops[CR_MAXOPS];
+    stress_op ops[STRESS_MAXOPS];
     uint64_t first_seqno;
     int synced;             /* a successful sync covered it */
 } cr_batch;
-
-static size_t cr_value(uint32_t batch, int ks, int key, uint8_t *out, size_t cap)
-{
-    uint64_t x = ((uint64_t)batch << 20) ^ ((uint64_t)ks << 16) ^ (uint64_t)key ^ 0x5eed;
-    uint64_t h = trng_splitmix(&x);
-    size_t len = 8 + (size_t)(h % 120);
-    if (h % 31 == 0)
-        len = 900 + (size_t)(h % 3000);
-    if (len > cap)
-        len = cap;
-    enc_u32(out, batch);
-    out[4] = (uint8_t)ks;
-    enc_u16(out + 5, (uint16_t)key);
-    uint64_t s = h;
-    for (size_t i = 7; i < len; i++) {
-        s = s * 6364136223846793005ull + 1442695040888963407ull;
-        out[i] = (uint8_t)(s >> 56);
-    }
-    return len;
-}
-
-static size_t cr_key(int key, char *out) { return (size_t)snprintf(out, 16, "key%04d", key); }
-
-static int cr_key_id(const char *k, size_t n)
-{
-    if (n != 7 || memcmp(k, "key", 3) != 0)
-        return -1;
-    int id = 0;
-    for (int i = 3; i < 7; i++) {
-        if (k[i] < '0' || k[i] > '9')
-            return -1;
-        id = id * 10 + (k[i] - '0');
-    }
-    return id < CR_UNIVERSE ? id : -1;
-}
 
 /* A journal record of the pristine image. */
 typedef struct cr_record {
@@ -248,7 +114,7 @@ typedef struct cr_world {
     uint64_t seed;
     int verbose;
     trng r;
-    cr_image img;
+    stress_image img;
     cr_batch *b;
     size_t nb, capb;
     uint64_t flushed[CR_NKS];   /* keyspace flushed seqnos of the pristine database */
@@ -264,8 +130,7 @@ typedef struct cr_world {
     uint64_t silent_wrong, bad_status, unexpected_open, unexpected_cut, synced_tail_dropped, violations;
     uint64_t known_boundary_cut; /* part of silent_wrong, not of violations */
     uint64_t reads;
-    char shown[CR_SHOWN][400];
-    size_t nshown;
+    stress_shown shown;
     /* the current iteration, for messages */
     int cur_kind;
     char cur_desc[200];
@@ -283,8 +148,7 @@ static void cr_violation(cr_world *w, uint64_t *counter, const char *fmt, ...)
     if (counter)
         (*counter)++;
     w->violations++;
-    if (w->nshown < CR_SHOWN)
-        snprintf(w->shown[w->nshown++], sizeof w->shown[0], "%.180s: %.210s", w->cur_desc, msg);
+    stress_shown_add(&w->shown, "%.180s: %.210s", w->cur_desc, msg);
     if (w->verbose)
         fprintf(stderr, "VIOLATION %s: %s\n", w->cur_desc, msg);
 }
@@ -293,31 +157,12 @@ static void cr_violation(cr_world *w, uint64_t *counter, const char *fmt, ...)
 
 static const char *const cr_ks_names[CR_NKS] = {"leveled", "tiered", "plain"};
 
-static tind_options *cr_options(fs *f)
-{
-    tind_options *o = tind_options_new();
-    if (!o)
-        return NULL;
-    tind_options_set_fs(o, f);
-    tind_options_set_no_background(o, 1);
-    tind_options_set_cache_size(o, 64 * 1024);
-    tind_options_set_write_buffer_size(o, 1 << 20);
-    tind_options_set_journal_file_size(o, 4096);
-    tind_options_set_max_journal_size(o, 1 << 20);
-    tind_options_set_journal_compression_threshold(o, 400);
-    return o;
-}
-
 static int cr_open_sized(fs *f, uint64_t journal_file_size, tind_db **db)
 {
-    tind_options *o = cr_options(f);
-    if (o && journal_file_size)
-        tind_options_set_journal_file_size(o, journal_file_size);
-    if (!o)
-        return TIND_ENOMEM;
-    int rc = tind_open(CR_DB, o, db);
-    tind_options_free(o);
-    return rc;
+    stress_db_sizes z = cr_sizes;
+    if (journal_file_size)
+        z.journal_file = journal_file_size;
+    return stress_db_open(f, CR_DB, &z, db);
 }
 
 static int cr_open(fs *f, tind_db **db) { return cr_open_sized(f, 0, db); }
@@ -369,26 +214,13 @@ static int cr_write_batch(cr_world *w, tind_db *db, tind_keyspace **ks, int dura
     }
     cr_batch *b = &w->b[w->nb];
     memset(b, 0, sizeof *b);
-    b->nops = trng_below(&w->r, 3) == 0 ? 1 + (int)trng_below(&w->r, CR_MAXOPS) : 1;
+    b->nops = stress_draw_ops(&cr_model, &w->r, b->ops);
     tind_batch *tb;
     int rc = tind_batch_new(db, &tb);
     if (rc)
         return rc;
     tind_batch_set_durability(tb, durability);
-    static uint8_t val[CR_VALUE_CAP];
-    for (int i = 0; i < b->nops && !rc; i++) {
-        cr_op *op = &b->ops[i];
-        op->ks = (uint8_t)trng_below(&w->r, CR_NKS);
-        op->key = (uint16_t)trng_below(&w->r, CR_UNIVERSE);
-        op->tomb = trng_below(&w->r, 6) == 0;
-        char key[16];
-        size_t kn = cr_key(op->key, key);
-        if (op->tomb)
-            rc = tind_batch_remove(tb, ks[op->ks], key, kn);
-        else
-            rc = tind_batch_put(tb, ks[op->ks], key, kn, val,
-                                cr_value((uint32_t)w->nb, op->ks, op->key, val, sizeof val));
-    }
+    rc = stress_batch_add(&cr_model, tb, ks, b->ops, b->nops, (uint32_t)w->nb);
     uint64_t before = atomic_load(&db->last_seqno);
     if (!rc)
         rc = tind_batch_commit(tb);
@@ -396,8 +228,6 @@ static int cr_write_batch(cr_world *w, tind_db *db, tind_keyspace **ks, int dura
     if (rc)
         return rc;
     b->first_seqno = before + 1;
-    for (int i = 0; i < b->nops; i++)
-        b->ops[i].seqno = b->first_seqno + (uint64_t)i;
     if (atomic_load(&db->last_seqno) != before + (uint64_t)b->nops)
         return TIND_EINVAL; /* seqnos are not what the model assumes */
     w->nb++;
@@ -497,7 +327,7 @@ static int cr_build(cr_world *w)
     for (size_t i = 0; i < w->nb; i++)
         w->b[i].synced = 1;
     if (!rc)
-        rc = cr_image_capture(mem, "/", &w->img);
+        rc = stress_image_capture(mem, "/", &w->img);
     fs_destroy(mem);
     if (rc)
         return rc;
@@ -560,8 +390,8 @@ static void cr_state(const cr_world *w, size_t cut, int st[CR_NKS][CR_UNIVERSE])
             st[k][i] = -1;
     for (size_t i = 0; i < w->nb; i++)
         for (int j = 0; j < w->b[i].nops; j++) {
-            const cr_op *op = &w->b[i].ops[j];
-            if (i < cut || op->seqno <= w->flushed[op->ks])
+            const stress_op *op = &w->b[i].ops[j];
+            if (i < cut || w->b[i].first_seqno + (uint64_t)j <= w->flushed[op->ks])
                 st[op->ks][op->key] = op->tomb ? -1 : (int)i;
         }
 }
@@ -620,7 +450,7 @@ static long cr_journal_expect(const cr_world *w, size_t jn, size_t flip_at, size
  * number of read errors (TIND_ECORRUPT) met; wrong data is a violation. */
 static uint64_t cr_read_all(cr_world *w, tind_db *db, int st[CR_NKS][CR_UNIVERSE], int allow_errors)
 {
-    static uint8_t expect[CR_VALUE_CAP];
+    static uint8_t expect[STRESS_VALUE_CAP];
     uint64_t errors = 0;
     for (int k = 0; k < CR_NKS; k++) {
         tind_keyspace *ks = NULL;
@@ -636,13 +466,14 @@ static uint64_t cr_read_all(cr_world *w, tind_db *db, int st[CR_NKS][CR_UNIVERSE
         /* point reads */
         for (int i = 0; i < CR_UNIVERSE; i++) {
             char key[16];
-            size_t kn = cr_key(i, key);
+            size_t kn = stress_key(&cr_model, i, key);
             void *v = NULL;
             size_t vn = 0;
             rc = tind_get(ks, key, kn, NULL, &v, &vn);
             w->reads++;
             if (rc == TIND_OK) {
-                size_t en = st[k][i] >= 0 ? cr_value((uint32_t)st[k][i], k, i, expect, sizeof expect) : 0;
+                size_t en =
+                    st[k][i] >= 0 ? stress_value(&cr_model, (uint32_t)st[k][i], k, i, expect, sizeof expect) : 0;
                 if (st[k][i] < 0 || en != vn || memcmp(v, expect, vn) != 0)
                     cr_violation(w, &w->silent_wrong, "get '%s' %s: wrong value (%zu bytes, want batch %d)",
                                  cr_ks_names[k], key, vn, st[k][i]);
@@ -679,7 +510,7 @@ static uint64_t cr_read_all(cr_world *w, tind_db *db, int st[CR_NKS][CR_UNIVERSE
                 size_t kn, vn;
                 const char *key = tind_iter_key(it, &kn);
                 const uint8_t *v = tind_iter_value(it, &vn);
-                int id = cr_key_id(key, kn);
+                int id = stress_key_id(&cr_model, key, kn);
                 w->reads++;
                 /* every expected key between the last one and this one was skipped? */
                 if (id < 0) {
@@ -697,7 +528,8 @@ static uint64_t cr_read_all(cr_world *w, tind_db *db, int st[CR_NKS][CR_UNIVERSE
                     }
                 if (wrong)
                     break;
-                size_t en = st[k][id] >= 0 ? cr_value((uint32_t)st[k][id], k, id, expect, sizeof expect) : 0;
+                size_t en =
+                    st[k][id] >= 0 ? stress_value(&cr_model, (uint32_t)st[k][id], k, id, expect, sizeof expect) : 0;
                 if (st[k][id] < 0 || en != vn || memcmp(v, expect, vn) != 0) {
                     cr_violation(w, &w->silent_wrong, "%s iteration of '%s': key %d: wrong value (want batch %d)",
                                  dir ? "backward" : "forward", cr_ks_names[k], id, st[k][id]);
@@ -745,7 +577,7 @@ static long cr_find_cut(cr_world *w, tind_db *db)
             return -1;
         for (int i = 0; i < CR_UNIVERSE; i++) {
             char key[16];
-            size_t kn = cr_key(i, key);
+            size_t kn = stress_key(&cr_model, i, key);
             void *v = NULL;
             size_t vn = 0;
             if (tind_get(ks, key, kn, NULL, &v, &vn) == TIND_OK && vn >= 4)
@@ -767,7 +599,7 @@ static void cr_iteration(cr_world *w, int kind)
 {
     size_t pick = (size_t)trng_below(&w->r, w->nfiles[kind]);
     long entry = w->files[kind][pick];
-    const cr_entry *e = &w->img.v[entry];
+    const stress_entry *e = &w->img.v[entry];
     size_t len = e->len;
     uint8_t *data = malloc(len + 64);
     if (!data)
@@ -812,7 +644,7 @@ static void cr_iteration(cr_world *w, int kind)
         must_open = jn + 1 == w->njournals && expect_cut != EXPECT_FAIL;
     }
 
-    fs *mem = cr_image_load(&w->img, entry, data, len);
+    fs *mem = stress_image_load(&w->img, entry, data, len);
     free(data);
     if (!mem)
         return;
@@ -878,7 +710,8 @@ static void cr_iteration(cr_world *w, int kind)
             int synced_lost = 0;
             for (size_t i = (size_t)expect_cut; i < w->nb; i++)
                 for (int j = 0; j < w->b[i].nops; j++)
-                    synced_lost |= w->b[i].synced && w->b[i].ops[j].seqno > w->flushed[w->b[i].ops[j].ks];
+                    synced_lost |= w->b[i].synced &&
+                                   w->b[i].first_seqno + (uint64_t)j > w->flushed[w->b[i].ops[j].ks];
             w->synced_tail_dropped += synced_lost;
         }
     }
@@ -886,13 +719,6 @@ static void cr_iteration(cr_world *w, int kind)
     if (rc && w->violations == before)
         cr_violation(w, &w->bad_status, "close fails: %s", tind_strerror(rc));
     fs_destroy(mem);
-}
-
-static double cr_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 int campaign_corrupt(const stress_opts *o)
@@ -904,12 +730,12 @@ int campaign_corrupt(const stress_opts *o)
     w->seed = o->seed ? o->seed : 1;
     w->verbose = o->verbose;
     trng_seed(&w->r, w->seed);
-    double t0 = cr_now();
+    double t0 = stress_now();
     int rc = cr_build(w);
     if (rc == TIND_OK) {
         /* the pristine image reads back exactly */
         snprintf(w->cur_desc, sizeof w->cur_desc, "seed %" PRIu64 ": pristine", w->seed);
-        fs *mem = cr_image_load(&w->img, -1, NULL, 0);
+        fs *mem = stress_image_load(&w->img, -1, NULL, 0);
         tind_db *db = NULL;
         rc = mem ? cr_open(mem, &db) : TIND_ENOMEM;
         if (rc == TIND_OK) {
@@ -925,10 +751,9 @@ int campaign_corrupt(const stress_opts *o)
             rc = TIND_ECORRUPT;
     }
     if (rc) {
-        for (size_t i = 0; i < w->nshown; i++)
-            fprintf(stderr, "VIOLATION %s\n", w->shown[i]);
+        stress_shown_print(&w->shown, w->shown.n);
         fprintf(stderr, "corrupt: could not build a good pristine database (seed %" PRIu64 ")\n", w->seed);
-        cr_image_free(&w->img);
+        stress_image_free(&w->img);
         free(w);
         return 1;
     }
@@ -946,15 +771,12 @@ int campaign_corrupt(const stress_opts *o)
 
     double budget = o->seconds > 0 ? o->seconds : 120;
     uint64_t iterations = 0;
-    while (cr_now() - t0 < budget) {
+    while (stress_now() - t0 < budget) {
         cr_iteration(w, (int)(iterations % K_COUNT));
         iterations++;
     }
 
-    for (size_t i = 0; i < w->nshown; i++)
-        fprintf(stderr, "VIOLATION %s\n", w->shown[i]);
-    if (w->violations > w->nshown)
-        fprintf(stderr, "... and %" PRIu64 " more violations\n", w->violations - w->nshown);
+    stress_shown_print(&w->shown, w->violations);
     uint64_t total = 0;
     for (int k = 0; k < K_COUNT; k++)
         total += w->tried[k];
@@ -969,10 +791,10 @@ int campaign_corrupt(const stress_opts *o)
            " synced_tail_dropped=%" PRIu64 " crashes=0 tables=%" PRIu64 " batches=%zu violations=%" PRIu64
            " seconds=%.1f\n",
            w->reads, w->silent_wrong, w->known_boundary_cut, w->bad_status, w->unexpected_open, w->synced_tail_dropped, w->tables_total, w->nb,
-           w->violations, cr_now() - t0);
+           w->violations, stress_now() - t0);
     fflush(stdout);
     int bad = w->violations != 0;
-    cr_image_free(&w->img);
+    stress_image_free(&w->img);
     for (int k = 0; k < K_COUNT; k++)
         free(w->files[k]);
     for (size_t j = 0; j < w->njournals; j++)

@@ -46,8 +46,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "common.h"
 #include "db/db.h"
 #include "io/fs.h"
 #include "stress.h"
@@ -59,9 +59,19 @@ extern int __lsan_do_recoverable_leak_check(void) __attribute__((weak));
 
 #define FT_NKS 2
 #define FT_UNIVERSE 48
-#define FT_MAXOPS 4
-#define FT_MAX_VIOLATIONS_SHOWN 25
 #define FT_DB "/db"
+
+/* Keys "k000".."k047"; one remove in five operations. */
+static const stress_model ft_model = {
+    .nks = FT_NKS, .universe = FT_UNIVERSE, .tomb_one_in = 5, .key_prefix = "k", .key_digits = 3,
+    .value_salt = 0, .value_min = 12, .value_span = 90, .big_one_in = 29, .big_min = 1200, .big_span = 2500,
+};
+
+/* Small write buffer and journal: the script flushes and rotates often. */
+static const stress_db_sizes ft_sizes = {
+    .cache = 128 * 1024, .write_buffer = 16 * 1024, .journal_file = 4096, .max_journal = 12 * 1024,
+    .journal_compression = 300,
+};
 
 /* ------------------------------------------------------------------ phases and call sites */
 
@@ -322,153 +332,17 @@ static cfs *cfs_new(fs *inner)
     return c;
 }
 
-/* ------------------------------------------------------------------ a file-system image */
-
-/* Every file and folder of a mem fs, to rebuild the same state in a fresh one. */
-typedef struct ft_entry {
-    char *path;
-    int is_dir;
-    uint8_t *data;
-    size_t len;
-} ft_entry;
-
-typedef struct ft_image {
-    ft_entry *v;
-    size_t n, cap;
-} ft_image;
-
-static void image_free(ft_image *img)
-{
-    for (size_t i = 0; i < img->n; i++) {
-        free(img->v[i].path);
-        free(img->v[i].data);
-    }
-    free(img->v);
-    memset(img, 0, sizeof *img);
-}
-
-static int image_capture(fs *mem, const char *dir, ft_image *img)
-{
-    char **names = NULL;
-    size_t count = 0;
-    int rc = fs_list(mem, dir, &names, &count, NULL);
-    for (size_t i = 0; rc == TIND_OK && i < count; i++) {
-        size_t need = strlen(dir) + strlen(names[i]) + 2;
-        char *p = malloc(need);
-        if (!p) {
-            rc = TIND_ENOMEM;
-            break;
-        }
-        snprintf(p, need, "%s%s%s", dir, strcmp(dir, "/") == 0 ? "" : "/", names[i]);
-        int is_dir = 0;
-        fs_exists(mem, p, &is_dir);
-        if (img->n == img->cap) {
-            size_t cap = img->cap ? img->cap * 2 : 32;
-            ft_entry *nv = realloc(img->v, cap * sizeof *nv);
-            if (!nv) {
-                free(p);
-                rc = TIND_ENOMEM;
-                break;
-            }
-            img->v = nv;
-            img->cap = cap;
-        }
-        ft_entry *e = &img->v[img->n++];
-        memset(e, 0, sizeof *e);
-        e->path = p;
-        e->is_dir = is_dir;
-        if (is_dir)
-            rc = image_capture(mem, p, img);
-        else
-            rc = fs_read_all(mem, p, &e->data, &e->len, NULL);
-    }
-    fs_list_free(names, count);
-    return rc;
-}
-
-/* A fresh mem fs holding the image, everything synced. */
-static fs *image_load(const ft_image *img)
-{
-    fs *mem = fs_mem_new();
-    if (!mem)
-        return NULL;
-    int rc = TIND_OK;
-    for (size_t i = 0; rc == TIND_OK && i < img->n; i++) {
-        const ft_entry *e = &img->v[i];
-        if (e->is_dir) {
-            rc = fs_mkdir(mem, e->path, NULL);
-            continue;
-        }
-        fs_file *f;
-        rc = fs_open(mem, e->path, FS_O_WRITE | FS_O_CREATE | FS_O_TRUNC, &f, NULL);
-        if (rc)
-            break;
-        if (e->len)
-            rc = fs_write(f, e->data, e->len, 0, NULL);
-        if (!rc)
-            rc = fs_sync(f, FS_SYNC_ALL, NULL);
-        fs_close(f, NULL);
-    }
-    if (!rc)
-        rc = fs_sync_dir(mem, "/", NULL);
-    for (size_t i = 0; rc == TIND_OK && i < img->n; i++)
-        if (img->v[i].is_dir)
-            rc = fs_sync_dir(mem, img->v[i].path, NULL);
-    if (rc) {
-        fs_destroy(mem);
-        return NULL;
-    }
-    return mem;
-}
-
 /* ------------------------------------------------------------------ the model */
 
 enum { B_OK = 0, B_MAYBE = 1, B_NO = 2 };
 
-typedef struct ft_op {
-    uint8_t ks;
-    uint8_t tomb;
-    uint16_t key;
-} ft_op;
-
 typedef struct ft_batch {
     int nops;
-    ft_op ops[FT_MAXOPS];
+    stress_op ops[STRESS_MAXOPS];
     int status;
 } ft_batch;
 
-/* The value a batch writes to (ks, key): its batch number first, then bytes
- * derived from all three, so a read can tell which batch wrote it and
- * whether every byte is right. */
-static size_t ft_value(uint32_t batch, int ks, int key, uint8_t *out, size_t cap)
-{
-    uint64_t x = ((uint64_t)batch << 20) ^ ((uint64_t)ks << 16) ^ (uint64_t)key;
-    uint64_t h = trng_splitmix(&x);
-    size_t len = 12 + (size_t)(h % 90);
-    if (h % 29 == 0)
-        len = 1200 + (size_t)(h % 2500);
-    if (len > cap)
-        len = cap;
-    enc_u32(out, batch);
-    out[4] = (uint8_t)ks;
-    enc_u16(out + 5, (uint16_t)key);
-    uint64_t s = h;
-    for (size_t i = 7; i < len; i++) {
-        s = s * 6364136223846793005ull + 1442695040888963407ull;
-        out[i] = (uint8_t)(s >> 56);
-    }
-    return len;
-}
-
-#define FT_VALUE_CAP 4096
-
-static size_t ft_key(int key, char *out) { return (size_t)snprintf(out, 16, "k%03d", key); }
-
 /* ------------------------------------------------------------------ the campaign */
-
-typedef struct ft_violation {
-    char text[420];
-} ft_violation;
 
 typedef struct campaign {
     const stress_opts *o;
@@ -482,10 +356,9 @@ typedef struct campaign {
     uint64_t leaks;
     int leak_checked;
     int verbose;
-    ft_violation shown[FT_MAX_VIOLATIONS_SHOWN];
-    size_t nshown;
+    stress_shown shown;
     /* recovery sweep */
-    ft_image crashed;
+    stress_image crashed;
     ft_batch *crashed_batches;
     size_t crashed_nb, crashed_synced;
     int crashed_ks_ok[FT_NKS];
@@ -536,8 +409,7 @@ static void violation(run *R, const char *fmt, ...)
     if (R->fault)
         snprintf(where, sizeof where, "TIND_FAULT_ONLY=%s,%s,%" PRIu64 ",%d", fs_call_kind_name(R->fault->kind),
                  R->fault->effect_name, R->fault->nth, R->fault->forever);
-    if (cp->nshown < FT_MAX_VIOLATIONS_SHOWN)
-        snprintf(cp->shown[cp->nshown++].text, sizeof cp->shown[0].text, "%s: %s", where, msg);
+    stress_shown_add(&cp->shown, "%s: %s", where, msg);
     if (cp->verbose)
         fprintf(stderr, "VIOLATION %s: %s\n", where, msg);
 }
@@ -565,30 +437,7 @@ static int api(run *R, const char *what, int rc)
     return rc;
 }
 
-static tind_options *ft_options(fs *f)
-{
-    tind_options *o = tind_options_new();
-    if (!o)
-        return NULL;
-    tind_options_set_fs(o, f);
-    tind_options_set_no_background(o, 1);
-    tind_options_set_cache_size(o, 128 * 1024);
-    tind_options_set_write_buffer_size(o, 16 * 1024);
-    tind_options_set_journal_file_size(o, 4096);
-    tind_options_set_max_journal_size(o, 12 * 1024);
-    tind_options_set_journal_compression_threshold(o, 300);
-    return o;
-}
-
-static int ft_open(run *R, fs *f, tind_db **db)
-{
-    tind_options *o = ft_options(f);
-    if (!o)
-        return TIND_ENOMEM;
-    int rc = tind_open(FT_DB, o, db);
-    tind_options_free(o);
-    return rc;
-}
+static int ft_open(run *R, fs *f, tind_db **db) { return stress_db_open(f, FT_DB, &ft_sizes, db); }
 
 static const char *const ft_ks_names[FT_NKS] = {"leveled", "tiered"};
 
@@ -637,13 +486,8 @@ static ft_batch *new_batch(run *R)
  * the same choices up to the injected fault. */
 static void do_batch(run *R, int durability)
 {
-    int nops = trng_below(&R->r, 3) == 0 ? 1 + (int)trng_below(&R->r, FT_MAXOPS) : 1;
-    ft_op ops[FT_MAXOPS];
-    for (int i = 0; i < nops; i++) {
-        ops[i].ks = (uint8_t)trng_below(&R->r, FT_NKS);
-        ops[i].key = (uint16_t)trng_below(&R->r, FT_UNIVERSE);
-        ops[i].tomb = trng_below(&R->r, 5) == 0;
-    }
+    stress_op ops[STRESS_MAXOPS];
+    int nops = stress_draw_ops(&ft_model, &R->r, ops);
     if (!R->db)
         return;
     for (int i = 0; i < nops; i++)
@@ -653,19 +497,7 @@ static void do_batch(run *R, int durability)
     if (api(R, "batch_new", tind_batch_new(R->db, &tb)))
         return;
     tind_batch_set_durability(tb, durability);
-    uint32_t id = (uint32_t)R->nb;
-    static uint8_t val[FT_VALUE_CAP];
-    int rc = TIND_OK;
-    for (int i = 0; i < nops && !rc; i++) {
-        char key[16];
-        size_t kn = ft_key(ops[i].key, key);
-        if (ops[i].tomb) {
-            rc = tind_batch_remove(tb, R->ks[ops[i].ks], key, kn);
-        } else {
-            size_t vn = ft_value(id, ops[i].ks, ops[i].key, val, sizeof val);
-            rc = tind_batch_put(tb, R->ks[ops[i].ks], key, kn, val, vn);
-        }
-    }
+    int rc = stress_batch_add(&ft_model, tb, R->ks, ops, nops, (uint32_t)R->nb);
     if (api(R, "batch_put", rc)) {
         tind_batch_free(tb);
         return;
@@ -767,7 +599,7 @@ static void model_state(const ft_batch *b, size_t cut, uint64_t mask, int st[FT_
  * Returns 0, or -1 after recording a violation. */
 static int observe(run *R, tind_db *db, tind_keyspace *ks, int k, int obs[FT_UNIVERSE])
 {
-    static uint8_t expect[FT_VALUE_CAP];
+    static uint8_t expect[STRESS_VALUE_CAP];
     for (int i = 0; i < FT_UNIVERSE; i++)
         obs[i] = -1;
     if (!ks)
@@ -783,18 +615,15 @@ static int observe(run *R, tind_db *db, tind_keyspace *ks, int k, int obs[FT_UNI
         size_t kn, vn;
         const char *key = tind_iter_key(it, &kn);
         const uint8_t *val = tind_iter_value(it, &vn);
-        int id = -1;
-        if (kn == 4 && key[0] == 'k' && key[1] >= '0' && key[1] <= '9' && key[2] >= '0' && key[2] <= '9' &&
-            key[3] >= '0' && key[3] <= '9')
-            id = (key[1] - '0') * 100 + (key[2] - '0') * 10 + (key[3] - '0');
-        if (id < 0 || id >= FT_UNIVERSE || vn < 7 || val[4] != k || dec_u16(val + 5) != id) {
+        int id = stress_key_id(&ft_model, key, kn);
+        if (id < 0 || vn < 7 || val[4] != k || dec_u16(val + 5) != id) {
             violation(R, "'%s': key '%.*s' holds a value no batch wrote (%zu bytes, written for keyspace %d key %d)",
                       ft_ks_names[k], (int)kn, key, vn, vn >= 7 ? val[4] : -1, vn >= 7 ? dec_u16(val + 5) : -1);
             tind_iter_free(it);
             return -1;
         }
         uint32_t batch = dec_u32(val);
-        size_t en = ft_value(batch, k, id, expect, sizeof expect);
+        size_t en = stress_value(&ft_model, batch, k, id, expect, sizeof expect);
         if (batch >= R->nb || en != vn || memcmp(expect, val, vn) != 0) {
             violation(R, "'%s': key %d: value of batch %u is damaged (len %zu)", ft_ks_names[k], id, batch, vn);
             tind_iter_free(it);
@@ -820,7 +649,7 @@ static int observe(run *R, tind_db *db, tind_keyspace *ks, int k, int obs[FT_UNI
     }
     for (int i = 0; i < FT_UNIVERSE; i++) {
         char key[16];
-        size_t kn = ft_key(i, key);
+        size_t kn = stress_key(&ft_model, i, key);
         void *v = NULL;
         size_t vn = 0;
         rc = tind_get(ks, key, kn, NULL, &v, &vn);
@@ -1019,7 +848,7 @@ static void read_phase(run *R)
             continue;
         for (int i = 0; i < FT_UNIVERSE; i += 5) {
             char key[16];
-            size_t kn = ft_key(i, key);
+            size_t kn = stress_key(&ft_model, i, key);
             void *v = NULL;
             size_t vn = 0;
             int errs = R->errors;
@@ -1242,7 +1071,7 @@ static int prepare_crashed(campaign *cp)
     fs_mem_crash(R.mem, FS_CRASH_KEEP_PREFIX | FS_CRASH_TEAR_SECTOR | FS_CRASH_DROP_DIRENTS, cp->seed ^ 0xc0ffee);
     tind_close(R.db); /* its files are stale: the close fails, and frees */
     R.db = NULL;
-    int rc = image_capture(R.mem, "/", &cp->crashed);
+    int rc = stress_image_capture(R.mem, "/", &cp->crashed);
     cp->crashed_batches = R.b;
     cp->crashed_nb = R.nb;
     cp->crashed_synced = R.synced;
@@ -1252,7 +1081,7 @@ static int prepare_crashed(campaign *cp)
     if (rc)
         return rc;
     /* the fault-free recovery of that image, for comparison */
-    fs *mem = image_load(&cp->crashed);
+    fs *mem = stress_image_load(&cp->crashed, -1, NULL, 0);
     if (!mem)
         return TIND_ENOMEM;
     if (run_setup(&R, cp, NULL, mem))
@@ -1276,7 +1105,7 @@ static int prepare_crashed(campaign *cp)
  * when the fault fired. */
 static int recovery_one(campaign *cp, const fault_spec *f)
 {
-    fs *mem = image_load(&cp->crashed);
+    fs *mem = stress_image_load(&cp->crashed, -1, NULL, 0);
     if (!mem)
         return 0;
     run R;
@@ -1337,13 +1166,6 @@ static const effect_def ft_effects[] = {
 };
 #define FT_NEFFECTS (sizeof ft_effects / sizeof ft_effects[0])
 
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static int parse_only(const char *spec, fault_spec *f)
 {
     char kind[32], eff[32];
@@ -1395,7 +1217,7 @@ int campaign_faults(const stress_opts *o)
     cp->o = o;
     cp->seed = o->seed ? o->seed : 1;
     cp->verbose = o->verbose;
-    double t0 = now_seconds();
+    double t0 = stress_now();
     double budget = o->seconds > 0 ? o->seconds : 1e9;
     int complete = 1;
 
@@ -1422,8 +1244,8 @@ int campaign_faults(const stress_opts *o)
     run_one(cp, NULL, 1);
     if (cp->violations) {
         fprintf(stderr, "faults: the fault-free baseline fails:\n");
-        for (size_t i = 0; i < cp->nshown; i++)
-            fprintf(stderr, "  %s\n", cp->shown[i].text);
+        for (size_t i = 0; i < cp->shown.n; i++)
+            fprintf(stderr, "  %s\n", cp->shown.text[i]);
         free(cp);
         return 1;
     }
@@ -1460,7 +1282,7 @@ int campaign_faults(const stress_opts *o)
                     continue;
                 for (int forever = 0; forever < 2 && !stop; forever++)
                     for (uint64_t nth = 1; nth < rcalls[kind] * 4 + 64; nth++) {
-                        if (now_seconds() - t0 > recovery_deadline) {
+                        if (stress_now() - t0 > recovery_deadline) {
                             stop = 1;
                             complete = 0;
                             break;
@@ -1496,7 +1318,7 @@ int campaign_faults(const stress_opts *o)
                             continue;
                         if (pass > 0 && (nth - 1) % strides[pass - 1] == 0)
                             continue;
-                        if (now_seconds() - t0 > budget) {
+                        if (stress_now() - t0 > budget) {
                             out_of_time = 1;
                             complete = 0;
                             break;
@@ -1523,10 +1345,7 @@ int campaign_faults(const stress_opts *o)
 
     uint64_t covered, seen_sites;
     print_sites(cp, stderr, complete, &covered, &seen_sites);
-    for (size_t i = 0; i < cp->nshown; i++)
-        fprintf(stderr, "VIOLATION %s\n", cp->shown[i].text);
-    if (cp->violations > cp->nshown)
-        fprintf(stderr, "... and %" PRIu64 " more violations\n", cp->violations - cp->nshown);
+    stress_shown_print(&cp->shown, cp->violations);
     int kinds = 0;
     for (int k = 0; k < FS_CALL_KINDS; k++)
         kinds += calls[k] > 0;
@@ -1540,14 +1359,14 @@ int campaign_faults(const stress_opts *o)
            cp->surfaced, cp->absorbed, cp->poison_checked, cp->no_poison_checked, cp->crashes_simulated,
            cp->reopen_checks, cp->leak_checked ? (cp->leaks ? "1" : "0") : "unchecked", cp->lost, cp->fd_leaks,
            cp->swallowed, cp->bad_poison, cp->unopenable, cp->nondeterministic_recovery, cp->violations,
-           now_seconds() - t0);
+           stress_now() - t0);
     fflush(stdout);
     int bad = cp->violations != 0 || covered < seen_sites;
     if (covered < seen_sites && complete)
         fprintf(stderr, "faults: %" PRIu64 " call sites saw calls but no injection\n", seen_sites - covered);
     if (!complete)
         bad = cp->violations != 0; /* a budget-limited run covers what it can */
-    image_free(&cp->crashed);
+    stress_image_free(&cp->crashed);
     free(cp->crashed_batches);
     free(cp);
     return bad;

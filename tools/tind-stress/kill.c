@@ -35,45 +35,33 @@
  * keyspace 0 whose value names the batch, so P is read from the database.
  *
  * Power loss (--power-loss; every other life): the child's file system is
- * POSIX wrapped in a recording layer (rec_fs below) that appends to a side
- * log <dir>/fslog, one checksummed line per write(2) with O_APPEND, so a
- * kill can tear at most the last line:
- *   - before an operation that changes a directory (create, rename, unlink,
- *     link, mkdir, rmdir, truncate, O_TRUNC) it logs an intent record; the
- *     old target of a rename and the victim of an unlink are first
- *     hard-linked into <dir>/grave so they can be brought back;
- *   - after fs_sync succeeds it logs "S path len" where len is the size
- *     measured BEFORE the sync (everything below len is durable);
- *   - after fs_sync_dir succeeds it logs "D dir";
- *   - a write below a file's durable length (never done by tind today)
- *     first saves the old bytes to <dir>/grave and logs an undo record.
- * After the SIGKILL the parent replays the log (sim_* below): directory
- * operations not covered by a later sync of their directory are undone in
- * reverse order (all of them, none, or a random subset), and every file the
- * child wrote is cut back to its durable length, keeping a random prefix of
- * the unsynced tail or also garbling its last sector (never a synced byte).
- * Records that grant durability (S, D) are logged after the fact and intents
- * before it, so every simulated state is one a real power cut could leave.
+ * POSIX wrapped in a recording layer (recfs.h) that logs, to <dir>/fslog,
+ * directory intents and successful syncs; displaced files go to
+ * <dir>/grave. After the SIGKILL the parent replays the log: directory
+ * operations not covered by a later sync of their directory are undone (all
+ * of them, none, or a random subset), and every file the child wrote is cut
+ * back to its durable length, keeping a random prefix of the unsynced tail
+ * or also garbling its last sector (never a synced byte).
  *
  * Determinism: batches, plans and crash choices derive from --seed (per
  * life); only the kill instants depend on timing. On failure the seed, the
  * last lives (the kill log) and the folder (kept) are printed.
  *
- * Thread-safety: the parent is single-threaded. In the child, rec_fs is
- * called from the engine's threads; one mutex guards its entry table and
- * orders its log records with the operations they describe.
+ * Files: this one is the parent; the child is kill_child.c, the workload
+ * both share kill_work.c (kill.h), the recording layer and the simulation
+ * recfs.c.
+ *
+ * Thread-safety: the parent is single-threaded.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
 #include <poll.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -82,1331 +70,16 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "common.h"
+#include "kill.h"
+#include "recfs.h"
 #include "stress.h"
 #include "tind.h"
-#include "db/options.h"
-#include "io/fs.h"
-#include "util/coding.h"
-#include "util/hash.h"
 #include "util/rand.h"
 
 extern char **environ;
-
-/* ================================================================ workload */
-
-#define KS_COUNT 3
-#define UNIVERSE 1200            /* keys per keyspace */
-#define MARKER UNIVERSE          /* key index of "!marker" (keyspace 0 only) */
-#define MAX_OPS 200
-#define VAL_MIN 24               /* 16-byte header + 8-byte checksum */
-#define VAL_MAX 6100
-#define KEY_MAX 64
-
-static const char *const ks_names[KS_COUNT] = {"leveled", "tiered", "zstd-partitioned"};
-
-typedef struct kop {
-    uint8_t ks;
-    uint8_t tomb;
-    uint32_t key;
-    uint32_t vlen;
-} kop;
-
-typedef struct kbatch {
-    uint64_t id;
-    int durability;      /* TIND_PERSIST_* of the commit */
-    int persist;         /* 0, or the tind_persist mode called after the commit */
-    int single;          /* committed with tind_put (the marker alone) */
-    int reopen;          /* after it, the child closes and reopens the database */
-    uint32_t n;          /* operations, the marker last */
-    kop ops[MAX_OPS + 1];
-} kbatch;
-
-static uint64_t mix3(uint64_t a, uint64_t b, uint64_t c)
-{
-    uint64_t x = a ^ 0x5851f42d4c957f2dull;
-    uint64_t h = trng_splitmix(&x);
-    x = h ^ b;
-    h = trng_splitmix(&x);
-    x = h ^ c;
-    return trng_splitmix(&x);
-}
-
-/* Key bytes of index idx; monotonic in idx, so key order = index order
- * (the marker, "!marker", sorts before every "k..." key). */
-static size_t key_bytes(uint32_t idx, uint8_t *out)
-{
-    if (idx == MARKER) {
-        memcpy(out, "!marker", 7);
-        return 7;
-    }
-    int n = snprintf((char *)out, KEY_MAX, "k%06u", (unsigned)idx);
-    if (idx % 11 == 3) { /* some longer keys */
-        size_t tail = 8 + idx % 40;
-        out[n++] = '/';
-        memset(out + n, 'a' + (int)(idx % 26), tail);
-        n += (int)tail;
-    }
-    return (size_t)n;
-}
-
-static int key_parse(const uint8_t *k, size_t n, uint32_t *idx)
-{
-    uint8_t buf[KEY_MAX];
-    if (n == 7 && memcmp(k, "!marker", 7) == 0) {
-        *idx = MARKER;
-        return 0;
-    }
-    if (n < 7 || k[0] != 'k')
-        return -1;
-    uint32_t v = 0;
-    for (int i = 1; i < 7; i++) {
-        if (k[i] < '0' || k[i] > '9')
-            return -1;
-        v = v * 10 + (uint32_t)(k[i] - '0');
-    }
-    if (v >= UNIVERSE || key_bytes(v, buf) != n || memcmp(buf, k, n) != 0)
-        return -1;
-    *idx = v;
-    return 0;
-}
-
-/* A value: u64 batch id | u32 position in the batch | u32 life | filler
- * (a compressible pattern) | u64 xxh3 of the bytes before it, seeded with
- * the hash of the key. */
-static void value_bytes(uint64_t seed, uint32_t life, uint64_t id, uint32_t pos, const uint8_t *key, size_t klen,
-                        uint32_t vlen, uint8_t *out)
-{
-    enc_u64(out, id);
-    enc_u32(out + 8, pos);
-    enc_u32(out + 12, life);
-    uint64_t pat = mix3(seed, life, id * 1024 + pos);
-    for (uint32_t i = 16; i < vlen - 8; i++)
-        out[i] = (uint8_t)('a' + ((pat >> ((i % 8) * 8)) & 15));
-    enc_u64(out + vlen - 8, hash64_seed(out, vlen - 8, hash64(key, klen)));
-}
-
-static int value_decode(const uint8_t *key, size_t klen, const uint8_t *v, size_t vlen, uint64_t *id, uint32_t *pos,
-                        uint32_t *life)
-{
-    if (vlen < VAL_MIN || vlen > VAL_MAX)
-        return -1;
-    if (dec_u64(v + vlen - 8) != hash64_seed(v, vlen - 8, hash64(key, klen)))
-        return -1;
-    *id = dec_u64(v);
-    *pos = dec_u32(v + 8);
-    *life = dec_u32(v + 12);
-    return 0;
-}
-
-static void gen_batch(uint64_t seed, uint32_t life, uint64_t id, kbatch *b)
-{
-    trng r;
-    trng_seed(&r, mix3(seed, life, id));
-    b->id = id;
-    uint32_t n = 1 + (uint32_t)trng_below(&r, 12);
-    if (trng_below(&r, 40) == 0)
-        n = 40 + (uint32_t)trng_below(&r, MAX_OPS - 40 + 1);
-    b->single = trng_below(&r, 12) == 0;
-    if (b->single)
-        n = 0;
-    for (uint32_t i = 0; i < n; i++) {
-        kop *o = &b->ops[i];
-        o->ks = (uint8_t)trng_below(&r, KS_COUNT);
-        o->key = (uint32_t)(trng_below(&r, 2) ? trng_below(&r, 100) : trng_below(&r, UNIVERSE));
-        o->tomb = trng_below(&r, 4) == 0;
-        o->vlen = o->tomb ? 0
-                  : trng_below(&r, 30) == 0 ? 1000 + (uint32_t)trng_below(&r, 5000)
-                                            : VAL_MIN + (uint32_t)trng_below(&r, 160);
-    }
-    b->ops[n] = (kop){0, 0, MARKER, VAL_MIN + (uint32_t)trng_below(&r, 40)};
-    b->n = n + 1;
-    uint64_t d = trng_below(&r, 100);
-    b->durability = d < 50 ? TIND_PERSIST_NONE
-                    : d < 62 ? TIND_PERSIST_BUFFER
-                    : d < 85 ? TIND_PERSIST_SYNC_DATA
-                             : TIND_PERSIST_SYNC_ALL;
-    if (b->single)
-        b->durability = TIND_PERSIST_NONE; /* tind_put: the database default */
-    b->persist = trng_below(&r, 25) == 0 ? (trng_below(&r, 2) ? TIND_PERSIST_SYNC_DATA : TIND_PERSIST_SYNC_ALL) : 0;
-    b->reopen = trng_below(&r, 400) == 0;
-}
-
-/* The model: per keyspace and key, the operation that wrote it last. */
-typedef struct kcell {
-    uint64_t id;
-    uint32_t pos, life, vlen;
-    uint8_t present;
-} kcell;
-
-typedef struct kstate {
-    kcell cell[KS_COUNT][UNIVERSE + 1];
-} kstate;
-
-static void state_apply(kstate *s, const kbatch *b, uint32_t life)
-{
-    for (uint32_t i = 0; i < b->n; i++) {
-        const kop *o = &b->ops[i];
-        s->cell[o->ks][o->key] = (kcell){b->id, i, life, o->vlen, (uint8_t)!o->tomb};
-    }
-}
-
-static double now_sec(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void set_ks_options(tind_ks_options *ko, int k)
-{
-    /* tiny: with ~2 KiB batches over three keyspaces, a memtable is sealed
-     * (and a flush and a new journal started) every ~8 batches somewhere */
-    tind_ks_options_set_memtable_size(ko, 16 * 1024);
-    tind_ks_options_set_table_size(ko, 16 * 1024);
-    tind_ks_options_set_l0_threshold(ko, 2);
-    tind_ks_options_set_levels(ko, 4);
-    tind_ks_options_set_level_ratio(ko, 4);
-    tind_ks_options_set_block_size(ko, 1024);
-    if (k == 1)
-        tind_ks_options_set_compaction(ko, TIND_COMPACTION_TIERED);
-    if (k == 2) {
-        tind_ks_options_set_compression(ko, -1, TIND_COMPRESSION_ZSTD, 3);
-        tind_ks_options_set_partitioning(ko, 1);
-        tind_ks_options_set_bloom_bits(ko, 2, 0);
-    }
-}
-
-/* ================================================================ rec_fs (child) */
-
-typedef struct rec_entry {
-    char *path;               /* current name (a grave name once unlinked or replaced) */
-    uint64_t durable;         /* bytes [0, durable) survive a power loss */
-    struct rec_entry *next;
-} rec_entry;
-
-typedef struct rec_fs {
-    fs base;
-    fs *inner;
-    pthread_mutex_t mu;       /* guards everything below and orders log records */
-    int log_fd;
-    char *grave;
-    uint64_t grave_seq;
-    rec_entry *entries;
-} rec_fs;
-
-typedef struct rec_file {
-    fs_file base;
-    fs_file *inner;
-    rec_entry *e;             /* NULL for read-only handles */
-} rec_file;
-
-static const fs_ops rec_ops;
-
-static void rec_die(const char *what)
-{
-    fprintf(stderr, "tind-stress child: recording layer: %s: %s\n", what, strerror(errno));
-    _exit(4);
-}
-
-/* One line "<text> #<xxh3 hex>\n" in one write(2). (mu) */
-static void rec_log(rec_fs *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void rec_log(rec_fs *r, const char *fmt, ...)
-{
-    char line[8400];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(line, 8192, fmt, ap);
-    va_end(ap);
-    if (n < 0 || n >= 8192)
-        rec_die("log line too long");
-    uint64_t h = hash64(line, (size_t)n);
-    n += snprintf(line + n, sizeof line - (size_t)n, " #%016" PRIx64 "\n", h);
-    ssize_t w = write(r->log_fd, line, (size_t)n);
-    if (w != n)
-        rec_die("log write");
-}
-
-static rec_entry *rec_find(rec_fs *r, const char *path)
-{
-    for (rec_entry *e = r->entries; e; e = e->next)
-        if (strcmp(e->path, path) == 0)
-            return e;
-    return NULL;
-}
-
-static rec_entry *rec_add(rec_fs *r, const char *path, uint64_t durable)
-{
-    rec_entry *e = calloc(1, sizeof *e);
-    if (!e || !(e->path = strdup(path)))
-        rec_die("out of memory");
-    e->durable = durable;
-    e->next = r->entries;
-    r->entries = e;
-    return e;
-}
-
-static void rec_rename_entry(rec_entry *e, const char *to)
-{
-    char *p = strdup(to);
-    if (!p)
-        rec_die("out of memory");
-    free(e->path);
-    e->path = p;
-}
-
-static int rec_exists(rec_fs *r, const char *path) { return fs_exists(r->inner, path, NULL) == TIND_OK; }
-
-static void rec_grave_name(rec_fs *r, char *buf, size_t n)
-{
-    snprintf(buf, n, "%s/g%d.%" PRIu64, r->grave, (int)getpid(), ++r->grave_seq);
-}
-
-static int rec_open(fs *fsys, const char *path, int flags, fs_file **out, tind_err *err)
-{
-    rec_fs *r = (rec_fs *)fsys;
-    *out = NULL;
-    rec_file *f = calloc(1, sizeof *f);
-    char *copy = strdup(path);
-    if (!f || !copy) {
-        free(f);
-        free(copy);
-        return err_set(err, TIND_ENOMEM, "open '%s': out of memory", path);
-    }
-    pthread_mutex_lock(&r->mu);
-    int exists = rec_exists(r, path), writing = (flags & FS_O_WRITE) != 0, logged = 0;
-    if ((flags & FS_O_CREATE) && !exists) {
-        rec_log(r, "C %s", path);
-        logged = 1;
-    } else if (exists && writing && (flags & FS_O_TRUNC)) {
-        rec_log(r, "T %s 0", path);
-        logged = 1;
-    }
-    int rc = fs_open(r->inner, path, flags, &f->inner, err);
-    if (rc) {
-        if (logged)
-            rec_log(r, "F");
-        pthread_mutex_unlock(&r->mu);
-        free(f);
-        free(copy);
-        return rc;
-    }
-    if (writing) {
-        rec_entry *e = rec_find(r, path);
-        if (!exists || (flags & FS_O_TRUNC)) {
-            if (!e)
-                e = rec_add(r, path, 0);
-            e->durable = 0;
-        } else if (!e) {
-            /* a file from before this life: all of it is durable */
-            uint64_t size = 0;
-            if (fs_size(f->inner, &size, NULL) != TIND_OK)
-                rec_die("size");
-            e = rec_add(r, path, size);
-            rec_log(r, "O %s %" PRIu64, path, size);
-        }
-        f->e = e;
-    }
-    pthread_mutex_unlock(&r->mu);
-    f->base.owner = fsys;
-    f->base.path = copy;
-    *out = &f->base;
-    return TIND_OK;
-}
-
-static int rec_close(fs_file *file, tind_err *err)
-{
-    rec_file *f = (rec_file *)file;
-    int rc = fs_close(f->inner, err);
-    free(f->base.path);
-    free(f);
-    return rc;
-}
-
-static int rec_read(fs_file *file, void *buf, size_t n, uint64_t off, size_t *got, tind_err *err)
-{
-    return fs_read(((rec_file *)file)->inner, buf, n, off, got, err);
-}
-
-/* A write below the durable length: save the old bytes first. (mu) */
-static int rec_overwrite(rec_fs *r, rec_file *f, const void *buf, size_t n, uint64_t off, tind_err *err)
-{
-    size_t m = (size_t)(f->e->durable - off < n ? f->e->durable - off : n);
-    uint8_t *old = malloc(m ? m : 1);
-    size_t got = 0;
-    if (!old)
-        rec_die("out of memory");
-    int rc = fs_read(f->inner, old, m, off, &got, err);
-    if (rc) {
-        free(old);
-        return rc;
-    }
-    char undo[4200];
-    rec_grave_name(r, undo, sizeof undo);
-    int fd = open(undo, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd < 0 || write(fd, old, got) != (ssize_t)got || close(fd) != 0)
-        rec_die("undo file");
-    free(old);
-    rec_log(r, "W %s %" PRIu64 " %zu %s", f->e->path, off, got, undo);
-    return fs_write(f->inner, buf, n, off, err);
-}
-
-static int rec_write(fs_file *file, const void *buf, size_t n, uint64_t off, tind_err *err)
-{
-    rec_file *f = (rec_file *)file;
-    rec_fs *r = (rec_fs *)file->owner;
-    if (f->e) {
-        pthread_mutex_lock(&r->mu);
-        if (off < f->e->durable) {
-            int rc = rec_overwrite(r, f, buf, n, off, err);
-            pthread_mutex_unlock(&r->mu);
-            return rc;
-        }
-        pthread_mutex_unlock(&r->mu);
-    }
-    return fs_write(f->inner, buf, n, off, err);
-}
-
-static int rec_sync(fs_file *file, int mode, tind_err *err)
-{
-    rec_file *f = (rec_file *)file;
-    rec_fs *r = (rec_fs *)file->owner;
-    uint64_t size = 0;
-    int have_size = fs_size(f->inner, &size, NULL) == TIND_OK; /* before: all of it is durable after */
-    int rc = fs_sync(f->inner, mode, err);
-    if (rc == TIND_OK && f->e && have_size) {
-        pthread_mutex_lock(&r->mu);
-        f->e->durable = size;
-        rec_log(r, "S %s %" PRIu64, f->e->path, size);
-        pthread_mutex_unlock(&r->mu);
-    }
-    return rc;
-}
-
-static int rec_size(fs_file *file, uint64_t *size, tind_err *err) { return fs_size(((rec_file *)file)->inner, size, err); }
-
-static int rec_truncate(fs_file *file, uint64_t size, tind_err *err)
-{
-    rec_file *f = (rec_file *)file;
-    rec_fs *r = (rec_fs *)file->owner;
-    pthread_mutex_lock(&r->mu);
-    rec_log(r, "T %s %" PRIu64, f->e ? f->e->path : file->path, size);
-    if (f->e && f->e->durable > size)
-        f->e->durable = size;
-    int rc = fs_truncate(f->inner, size, err);
-    if (rc)
-        rec_log(r, "F");
-    pthread_mutex_unlock(&r->mu);
-    return rc;
-}
-
-static int rec_allocate(fs_file *file, uint64_t off, uint64_t len, tind_err *err)
-{
-    return fs_allocate(((rec_file *)file)->inner, off, len, err);
-}
-
-static int rec_rename(fs *fsys, const char *from, const char *to, tind_err *err)
-{
-    rec_fs *r = (rec_fs *)fsys;
-    pthread_mutex_lock(&r->mu);
-    char grave[4200] = "-";
-    int replaced = rec_exists(r, to);
-    if (replaced) {
-        rec_grave_name(r, grave, sizeof grave);
-        if (link(to, grave) != 0)
-            rec_die("link to grave");
-    }
-    rec_log(r, "R %s %s %s", from, to, grave);
-    int rc = fs_rename(r->inner, from, to, err);
-    if (rc) {
-        rec_log(r, "F");
-        if (replaced)
-            unlink(grave);
-    } else {
-        rec_entry *old = rec_find(r, to), *moved = rec_find(r, from);
-        if (old)
-            rec_rename_entry(old, grave);
-        if (moved) {
-            rec_rename_entry(moved, to);
-        } else {
-            struct stat st;
-            rec_add(r, to, stat(to, &st) == 0 ? (uint64_t)st.st_size : 0);
-        }
-    }
-    pthread_mutex_unlock(&r->mu);
-    return rc;
-}
-
-static int rec_link(fs *fsys, const char *from, const char *to, tind_err *err)
-{
-    rec_fs *r = (rec_fs *)fsys;
-    pthread_mutex_lock(&r->mu);
-    rec_log(r, "L %s %s", from, to);
-    int rc = fs_link(r->inner, from, to, err);
-    if (rc) {
-        rec_log(r, "F");
-    } else {
-        rec_entry *src = rec_find(r, from);
-        struct stat st;
-        rec_add(r, to, src ? src->durable : stat(to, &st) == 0 ? (uint64_t)st.st_size : 0);
-    }
-    pthread_mutex_unlock(&r->mu);
-    return rc;
-}
-
-static int rec_unlink(fs *fsys, const char *path, tind_err *err)
-{
-    rec_fs *r = (rec_fs *)fsys;
-    pthread_mutex_lock(&r->mu);
-    if (!rec_exists(r, path)) {
-        pthread_mutex_unlock(&r->mu);
-        return fs_unlink(r->inner, path, err); /* fails as it should */
-    }
-    char grave[4200];
-    rec_grave_name(r, grave, sizeof grave);
-    if (link(path, grave) != 0)
-        rec_die("link to grave");
-    rec_log(r, "U %s %s", path, grave);
-    int rc = fs_unlink(r->inner, path, err);
-    if (rc) {
-        rec_log(r, "F");
-        unlink(grave);
-    } else {
-        rec_entry *e = rec_find(r, path);
-        if (e)
-            rec_rename_entry(e, grave);
-    }
-    pthread_mutex_unlock(&r->mu);
-    return rc;
-}
-
-static int rec_mkdir(fs *fsys, const char *path, tind_err *err)
-{
-    rec_fs *r = (rec_fs *)fsys;
-    pthread_mutex_lock(&r->mu);
-    int logged = !rec_exists(r, path);
-    if (logged)
-        rec_log(r, "M %s", path);
-    int rc = fs_mkdir(r->inner, path, err);
-    if (rc && logged)
-        rec_log(r, "F");
-    pthread_mutex_unlock(&r->mu);
-    return rc;
-}
-
-static int rec_rmdir(fs *fsys, const char *path, tind_err *err)
-{
-    rec_fs *r = (rec_fs *)fsys;
-    pthread_mutex_lock(&r->mu);
-    rec_log(r, "X %s", path);
-    int rc = fs_rmdir(r->inner, path, err);
-    if (rc)
-        rec_log(r, "F");
-    pthread_mutex_unlock(&r->mu);
-    return rc;
-}
-
-static int rec_sync_dir(fs *fsys, const char *path, tind_err *err)
-{
-    rec_fs *r = (rec_fs *)fsys;
-    int rc = fs_sync_dir(r->inner, path, err);
-    if (rc == TIND_OK) {
-        pthread_mutex_lock(&r->mu);
-        rec_log(r, "D %s", path);
-        pthread_mutex_unlock(&r->mu);
-    }
-    return rc;
-}
-
-static int rec_list(fs *fsys, const char *dir, char ***names, size_t *count, tind_err *err)
-{
-    return fs_list(((rec_fs *)fsys)->inner, dir, names, count, err);
-}
-
-static int rec_exists_op(fs *fsys, const char *path, int *is_dir) { return fs_exists(((rec_fs *)fsys)->inner, path, is_dir); }
-
-/* The lock is the inner fs's own object (its owner is inner, so fs_unlock
- * goes straight there); only the creation of the lock file is recorded. */
-static int rec_lock(fs *fsys, const char *path, fs_lock **out, tind_err *err)
-{
-    rec_fs *r = (rec_fs *)fsys;
-    pthread_mutex_lock(&r->mu);
-    int logged = !rec_exists(r, path);
-    if (logged)
-        rec_log(r, "C %s", path);
-    int rc = fs_lock_file(r->inner, path, out, err);
-    if (rc && logged)
-        rec_log(r, "F");
-    pthread_mutex_unlock(&r->mu);
-    return rc;
-}
-
-static int rec_unlock(fs_lock *lock, tind_err *err) { return fs_unlock(lock, err); }
-
-static void rec_destroy(fs *fsys)
-{
-    rec_fs *r = (rec_fs *)fsys;
-    while (r->entries) {
-        rec_entry *e = r->entries;
-        r->entries = e->next;
-        free(e->path);
-        free(e);
-    }
-    close(r->log_fd);
-    fs_destroy(r->inner);
-    free(r->grave);
-    pthread_mutex_destroy(&r->mu);
-    free(r);
-}
-
-static const fs_ops rec_ops = {
-    .open = rec_open,
-    .close = rec_close,
-    .read = rec_read,
-    .write = rec_write,
-    .sync = rec_sync,
-    .size = rec_size,
-    .truncate = rec_truncate,
-    .allocate = rec_allocate,
-    .rename = rec_rename,
-    .link = rec_link,
-    .unlink = rec_unlink,
-    .mkdir = rec_mkdir,
-    .rmdir = rec_rmdir,
-    .sync_dir = rec_sync_dir,
-    .list = rec_list,
-    .exists = rec_exists_op,
-    .lock = rec_lock,
-    .unlock = rec_unlock,
-    .destroy = rec_destroy,
-};
-
-static fs *rec_fs_new(const char *log_path, const char *grave)
-{
-    rec_fs *r = calloc(1, sizeof *r);
-    if (!r)
-        return NULL;
-    r->inner = fs_posix_new();
-    r->grave = strdup(grave);
-    r->log_fd = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-    if (!r->inner || !r->grave || r->log_fd < 0) {
-        fs_destroy(r->inner);
-        free(r->grave);
-        if (r->log_fd >= 0)
-            close(r->log_fd);
-        free(r);
-        return NULL;
-    }
-    pthread_mutex_init(&r->mu, NULL);
-    r->base.ops = &rec_ops;
-    r->base.name = "recording";
-    return &r->base;
-}
-
-/* ================================================================ the child */
-
-static int child_pipe = -1;
-
-static void child_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void child_msg(const char *fmt, ...)
-{
-    char line[600];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(line, sizeof line - 1, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        n = 0;
-    if (n > (int)sizeof line - 2)
-        n = (int)sizeof line - 2;
-    line[n++] = '\n';
-    /* one write of less than PIPE_BUF bytes: atomic */
-    if (write(child_pipe, line, (size_t)n) != n)
-        _exit(5);
-}
-
-static void child_fail(const char *what, int rc, tind_db *db)
-{
-    child_msg("E %s: %s (%s)", what, tind_strerror(rc), tind_errmsg(db));
-    fprintf(stderr, "tind-stress child: %s: %s (%s)\n", what, tind_strerror(rc), tind_errmsg(db));
-    _exit(3);
-}
-
-/* Opens the database and the keyspaces, reporting R, O and K. */
-static tind_db *child_open(const char *dbpath, const tind_options *o, tind_keyspace **ks)
-{
-    child_msg("R");
-    double t0 = now_sec();
-    tind_db *db = NULL;
-    int rc = tind_open(dbpath, o, &db);
-    if (rc)
-        child_fail("open", rc, NULL);
-    child_msg("O %.0f", (now_sec() - t0) * 1e6);
-    for (int k = 0; k < KS_COUNT; k++) {
-        tind_ks_options *ko = tind_ks_options_new();
-        set_ks_options(ko, k);
-        rc = tind_keyspace_open(db, ks_names[k], ko, &ks[k]);
-        tind_ks_options_free(ko);
-        if (rc)
-            child_fail("keyspace open", rc, db);
-    }
-    child_msg("K");
-    return db;
-}
-
-int kill_child_main(int argc, char **argv)
-{
-    const char *dbpath = NULL, *log_path = NULL, *grave = NULL;
-    uint64_t seed = 0, next_id = 1;
-    uint32_t life = 0;
-    int bg = 2, sync_ms = 0;
-    for (int i = 0; i + 1 < argc; i += 2) {
-        const char *k = argv[i], *v = argv[i + 1];
-        if (!strcmp(k, "--db"))
-            dbpath = v;
-        else if (!strcmp(k, "--pipe"))
-            child_pipe = atoi(v);
-        else if (!strcmp(k, "--seed"))
-            seed = strtoull(v, NULL, 0);
-        else if (!strcmp(k, "--life"))
-            life = (uint32_t)strtoul(v, NULL, 0);
-        else if (!strcmp(k, "--next-id"))
-            next_id = strtoull(v, NULL, 0);
-        else if (!strcmp(k, "--rec-log"))
-            log_path = v;
-        else if (!strcmp(k, "--grave"))
-            grave = v;
-        else if (!strcmp(k, "--bg"))
-            bg = atoi(v);
-        else if (!strcmp(k, "--sync-ms"))
-            sync_ms = atoi(v);
-    }
-    if (!dbpath || child_pipe < 0) {
-        fprintf(stderr, "tind-stress __kill-child: missing --db or --pipe\n");
-        return 2;
-    }
-    fs *rec = NULL;
-    if (log_path) {
-        rec = rec_fs_new(log_path, grave ? grave : ".");
-        if (!rec)
-            child_fail("recording file system", TIND_ENOMEM, NULL);
-    }
-    tind_options *o = tind_options_new();
-    if (!o)
-        child_fail("options", TIND_ENOMEM, NULL);
-    if (rec)
-        tind_options_set_fs(o, rec);
-    tind_options_set_background_threads(o, bg);
-    tind_options_set_sync_interval_ms(o, (uint32_t)sync_ms);
-    tind_options_set_cache_size(o, 1 << 20);
-    tind_options_set_write_buffer_size(o, 256 * 1024);
-    tind_options_set_journal_file_size(o, 32 * 1024);
-    tind_options_set_max_journal_size(o, 128 * 1024);
-    tind_options_set_journal_compression_threshold(o, 1024);
-
-    tind_keyspace *ks[KS_COUNT];
-    tind_db *db = child_open(dbpath, o, ks);
-
-    static kbatch b;
-    static uint8_t val[VAL_MAX];
-    uint8_t key[KEY_MAX];
-    tind_batch *tb;
-    int rc = tind_batch_new(db, &tb);
-    if (rc)
-        child_fail("batch", rc, db);
-    for (uint64_t id = next_id;; id++) {
-        gen_batch(seed, life, id, &b);
-        for (uint32_t i = 0; i + 1 < b.n; i++) {
-            const kop *op = &b.ops[i];
-            size_t kn = key_bytes(op->key, key);
-            if (op->tomb) {
-                rc = tind_batch_remove(tb, ks[op->ks], key, kn);
-            } else {
-                value_bytes(seed, life, id, i, key, kn, op->vlen, val);
-                rc = tind_batch_put(tb, ks[op->ks], key, kn, val, op->vlen);
-            }
-            if (rc)
-                child_fail("batch add", rc, db);
-        }
-        const kop *m = &b.ops[b.n - 1];
-        size_t kn = key_bytes(MARKER, key);
-        value_bytes(seed, life, id, b.n - 1, key, kn, m->vlen, val);
-        child_msg("B %" PRIu64 " %u", id, b.n);
-        if (b.single) {
-            rc = tind_put(ks[0], key, kn, val, m->vlen);
-        } else {
-            rc = tind_batch_put(tb, ks[0], key, kn, val, m->vlen);
-            if (rc)
-                child_fail("batch add", rc, db);
-            tind_batch_set_durability(tb, b.durability);
-            rc = tind_batch_commit(tb);
-        }
-        child_msg("A %" PRIu64 " %d", id, rc);
-        if (rc)
-            child_fail("commit", rc, db);
-        if (b.durability >= TIND_PERSIST_SYNC_DATA)
-            child_msg("S %" PRIu64, id);
-        if (b.persist) {
-            rc = tind_persist(db, b.persist);
-            if (rc)
-                child_fail("persist", rc, db);
-            child_msg("S %" PRIu64, id);
-        }
-        if (id % 16 == 0) {
-            /* read your own write */
-            void *got = NULL;
-            size_t gn = 0;
-            uint64_t gid;
-            uint32_t gpos, glife;
-            rc = tind_get(ks[0], key, kn, NULL, &got, &gn);
-            if (rc)
-                child_fail("get marker", rc, db);
-            if (value_decode(key, kn, got, gn, &gid, &gpos, &glife) != 0 || gid != id || glife != life) {
-                child_msg("E read-your-write: marker after batch %" PRIu64 " reads back wrong", id);
-                _exit(3);
-            }
-            tind_free(got);
-        }
-        if (b.reopen) {
-            /* a clean close persists every batch with SYNC_ALL */
-            tind_batch_free(tb);
-            rc = tind_close(db);
-            if (rc)
-                child_fail("close", rc, NULL);
-            child_msg("S %" PRIu64, id);
-            db = child_open(dbpath, o, ks);
-            rc = tind_batch_new(db, &tb);
-            if (rc)
-                child_fail("batch", rc, db);
-        }
-    }
-}
-
-/* ================================================================ power-loss simulation (parent) */
-
-typedef struct prec {
-    char t;
-    char *a, *b, *c;
-    uint64_t n1, n2;
-} prec;
-
-typedef struct pfile {
-    int64_t durable;          /* -1: untouched this life (all of it durable) */
-    int done;
-} pfile;
-
-typedef struct pname {
-    char *path;
-    int file;
-} pname;
-
-typedef struct pundo {
-    int file;
-    uint64_t off, len;
-    char *undo;
-    int pending;
-} pundo;
-
-typedef struct pop {
-    const prec *r;
-    char d1[4200], d2[4200];  /* the folders whose sync makes it durable */
-    int s1, s2;
-} pop;
-
-typedef struct psim {
-    char *buf;
-    prec *recs;
-    size_t nrec;
-    pfile *files;
-    size_t nfiles, capfiles;
-    pname *names;
-    size_t nnames, capnames;
-    pundo *writes;
-    size_t nwrites, capwrites;
-    pop *ops;
-    size_t nops, capops;
-    char err[512];
-    /* results */
-    uint64_t undone, kept_unsynced, bytes_dropped, torn, truncated, overwrites;
-    int dir_mode, data_mode;
-} psim;
-
-#define GROW(arr, n, cap)                                                          \
-    do {                                                                           \
-        if ((n) == (cap)) {                                                        \
-            size_t nc_ = (cap) ? (cap) * 2 : 64;                                   \
-            void *p_ = realloc((arr), nc_ * sizeof *(arr));                        \
-            if (!p_) {                                                             \
-                fprintf(stderr, "tind-stress: out of memory\n");                   \
-                exit(2);                                                           \
-            }                                                                      \
-            (arr) = p_;                                                            \
-            (cap) = nc_;                                                           \
-        }                                                                          \
-    } while (0)
-
-static int path_exists(const char *p)
-{
-    struct stat st;
-    return lstat(p, &st) == 0;
-}
-
-static void dir_of(const char *path, char *out, size_t n)
-{
-    snprintf(out, n, "%s", path);
-    char *s = strrchr(out, '/');
-    if (s == out)
-        out[1] = 0;
-    else if (s)
-        *s = 0;
-    else
-        snprintf(out, n, ".");
-}
-
-static int sim_name_find(psim *s, const char *path)
-{
-    for (size_t i = 0; i < s->nnames; i++)
-        if (strcmp(s->names[i].path, path) == 0)
-            return (int)i;
-    return -1;
-}
-
-static int sim_file_new(psim *s, int64_t durable)
-{
-    GROW(s->files, s->nfiles, s->capfiles);
-    s->files[s->nfiles] = (pfile){durable, 0};
-    return (int)s->nfiles++;
-}
-
-static void sim_name_set(psim *s, char *path, int file)
-{
-    int i = sim_name_find(s, path);
-    if (i >= 0) {
-        s->names[i].file = file;
-        return;
-    }
-    GROW(s->names, s->nnames, s->capnames);
-    s->names[s->nnames++] = (pname){path, file};
-}
-
-static void sim_name_del(psim *s, const char *path)
-{
-    int i = sim_name_find(s, path);
-    if (i >= 0)
-        s->names[i] = s->names[--s->nnames];
-}
-
-/* The file a name refers to; a name not seen this life is an untouched file. */
-static int sim_file_of(psim *s, char *path)
-{
-    int i = sim_name_find(s, path);
-    if (i >= 0)
-        return s->names[i].file;
-    int f = sim_file_new(s, -1);
-    sim_name_set(s, path, f);
-    return f;
-}
-
-static void sim_free(psim *s)
-{
-    free(s->buf);
-    free(s->recs);
-    free(s->files);
-    free(s->names);
-    free(s->writes);
-    free(s->ops);
-    memset(s, 0, sizeof *s);
-}
-
-/* Reads the log; stops at the first line whose checksum fails (a torn tail). */
-static int sim_load(psim *s, const char *log_path)
-{
-    FILE *f = fopen(log_path, "rb");
-    if (!f) {
-        if (errno == ENOENT)
-            return 0;
-        snprintf(s->err, sizeof s->err, "open %.400s: %s", log_path, strerror(errno));
-        return -1;
-    }
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    s->buf = malloc((size_t)len + 1);
-    if (!s->buf || fread(s->buf, 1, (size_t)len, f) != (size_t)len) {
-        fclose(f);
-        snprintf(s->err, sizeof s->err, "read %.400s", log_path);
-        return -1;
-    }
-    fclose(f);
-    s->buf[len] = 0;
-    size_t cap = 0;
-    char *p = s->buf, *end = s->buf + len;
-    while (p < end) {
-        char *nl = memchr(p, '\n', (size_t)(end - p));
-        if (!nl)
-            break; /* torn */
-        *nl = 0;
-        char *hash = strrchr(p, '#');
-        if (!hash || hash == p || hash[-1] != ' ' || strlen(hash + 1) != 16)
-            break;
-        uint64_t want = strtoull(hash + 1, NULL, 16);
-        if (hash64(p, (size_t)(hash - 1 - p)) != want)
-            break;
-        hash[-1] = 0;
-        prec r;
-        memset(&r, 0, sizeof r);
-        r.t = p[0];
-        char *save = NULL, *tok = strtok_r(p, " ", &save);
-        (void)tok;
-        char *f1 = strtok_r(NULL, " ", &save), *f2 = strtok_r(NULL, " ", &save), *f3 = strtok_r(NULL, " ", &save),
-             *f4 = strtok_r(NULL, " ", &save);
-        switch (r.t) {
-        case 'C': case 'M': case 'X': case 'D':
-            r.a = f1;
-            break;
-        case 'O': case 'T': case 'S':
-            r.a = f1;
-            r.n1 = f2 ? strtoull(f2, NULL, 10) : 0;
-            break;
-        case 'W':
-            r.a = f1;
-            r.n1 = f2 ? strtoull(f2, NULL, 10) : 0;
-            r.n2 = f3 ? strtoull(f3, NULL, 10) : 0;
-            r.b = f4;
-            break;
-        case 'R':
-            r.a = f1;
-            r.b = f2;
-            r.c = f3;
-            break;
-        case 'U': case 'L':
-            r.a = f1;
-            r.b = f2;
-            break;
-        case 'F':
-            break;
-        default:
-            snprintf(s->err, sizeof s->err, "log record of unknown type '%c'", r.t);
-            return -1;
-        }
-        if (r.t != 'F' && (!r.a || ((r.t == 'W' || r.t == 'R' || r.t == 'U' || r.t == 'L') && !r.b) ||
-                           (r.t == 'R' && !r.c))) {
-            snprintf(s->err, sizeof s->err, "malformed log record of type '%c'", r.t);
-            return -1;
-        }
-        if (r.t == 'F') {
-            if (s->nrec)
-                s->nrec--; /* the previous operation failed: it did not happen */
-        } else {
-            GROW(s->recs, s->nrec, cap);
-            s->recs[s->nrec++] = r;
-        }
-        p = nl + 1;
-    }
-    return 0;
-}
-
-/* Every intent record but the last was carried out (the child holds its
- * lock from the record to the end of the operation); the last one may not
- * have been, if the kill came in between. Drop it then, judging from what
- * the folder shows. */
-static void sim_drop_unexecuted_tail(psim *s)
-{
-    if (!s->nrec)
-        return;
-    const prec *r = &s->recs[s->nrec - 1];
-    struct stat st;
-    int done = 1;
-    switch (r->t) {
-    case 'T':
-        done = lstat(r->a, &st) != 0 || (uint64_t)st.st_size <= r->n1;
-        break;
-    case 'R':
-    case 'U':
-    case 'X':
-        done = !path_exists(r->a);
-        break;
-    case 'C':
-    case 'M':
-        done = path_exists(r->a);
-        break;
-    case 'L':
-        done = path_exists(r->b);
-        break;
-    default:
-        break;
-    }
-    if (!done)
-        s->nrec--;
-}
-
-static void sim_forward(psim *s)
-{
-    for (size_t i = 0; i < s->nrec; i++) {
-        prec *r = &s->recs[i];
-        int f;
-        switch (r->t) {
-        case 'C':
-            sim_name_set(s, r->a, sim_file_new(s, 0));
-            break;
-        case 'O':
-            if (sim_name_find(s, r->a) < 0)
-                sim_name_set(s, r->a, sim_file_new(s, (int64_t)r->n1));
-            break;
-        case 'T':
-            f = sim_file_of(s, r->a);
-            if (s->files[f].durable < 0 || s->files[f].durable > (int64_t)r->n1)
-                s->files[f].durable = (int64_t)r->n1;
-            break;
-        case 'S':
-            f = sim_file_of(s, r->a);
-            s->files[f].durable = (int64_t)r->n1;
-            for (size_t w = 0; w < s->nwrites; w++)
-                if (s->writes[w].file == f)
-                    s->writes[w].pending = 0;
-            break;
-        case 'W':
-            f = sim_file_of(s, r->a);
-            GROW(s->writes, s->nwrites, s->capwrites);
-            s->writes[s->nwrites++] = (pundo){f, r->n1, r->n2, r->b, 1};
-            break;
-        case 'R': {
-            int moved = sim_file_of(s, r->a);
-            if (strcmp(r->c, "-") != 0)
-                sim_name_set(s, r->c, sim_file_of(s, r->b));
-            sim_name_set(s, r->b, moved);
-            sim_name_del(s, r->a);
-            break;
-        }
-        case 'U':
-            sim_name_set(s, r->b, sim_file_of(s, r->a));
-            sim_name_del(s, r->a);
-            break;
-        case 'L':
-            sim_name_set(s, r->b, sim_file_of(s, r->a));
-            break;
-        default:
-            break;
-        }
-        if (r->t == 'D') {
-            for (size_t k = 0; k < s->nops; k++) {
-                if (strcmp(s->ops[k].d1, r->a) == 0)
-                    s->ops[k].s1 = 1;
-                if (strcmp(s->ops[k].d2, r->a) == 0)
-                    s->ops[k].s2 = 1;
-            }
-        } else if (strchr("CRULMX", r->t)) {
-            GROW(s->ops, s->nops, s->capops);
-            pop *op = &s->ops[s->nops++];
-            op->r = r;
-            op->s1 = op->s2 = 0;
-            dir_of(r->a, op->d1, sizeof op->d1);
-            dir_of((r->t == 'R' || r->t == 'L') ? r->b : r->a, op->d2, sizeof op->d2);
-        }
-    }
-}
-
-static void rmtree(const char *path)
-{
-    struct stat st;
-    if (lstat(path, &st) != 0)
-        return;
-    if (S_ISDIR(st.st_mode)) {
-        DIR *d = opendir(path);
-        if (d) {
-            struct dirent *de;
-            while ((de = readdir(d))) {
-                if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-                    continue;
-                char sub[4400];
-                snprintf(sub, sizeof sub, "%s/%s", path, de->d_name);
-                rmtree(sub);
-            }
-            closedir(d);
-        }
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
-}
-
-static int sim_undo(psim *s, const prec *r)
-{
-    switch (r->t) {
-    case 'C':
-        if (path_exists(r->a) && unlink(r->a) != 0)
-            return -1;
-        sim_name_del(s, r->a);
-        return 0;
-    case 'R':
-        if (!path_exists(r->a) && path_exists(r->b)) {
-            if (rename(r->b, r->a) != 0)
-                return -1;
-            int i = sim_name_find(s, r->b);
-            if (i >= 0)
-                sim_name_set(s, r->a, s->names[i].file);
-            sim_name_del(s, r->b);
-            if (strcmp(r->c, "-") != 0 && path_exists(r->c)) {
-                if (link(r->c, r->b) != 0)
-                    return -1;
-                int g = sim_name_find(s, r->c);
-                if (g >= 0)
-                    sim_name_set(s, r->b, s->names[g].file);
-            }
-        }
-        return 0;
-    case 'U':
-        if (!path_exists(r->a) && path_exists(r->b)) {
-            if (link(r->b, r->a) != 0)
-                return -1;
-            int g = sim_name_find(s, r->b);
-            if (g >= 0)
-                sim_name_set(s, r->a, s->names[g].file);
-        }
-        return 0;
-    case 'L':
-        if (path_exists(r->b) && unlink(r->b) != 0)
-            return -1;
-        sim_name_del(s, r->b);
-        return 0;
-    case 'M': {
-        rmtree(r->a);
-        size_t l = strlen(r->a);
-        for (size_t i = 0; i < s->nnames;) {
-            if (strncmp(s->names[i].path, r->a, l) == 0 && s->names[i].path[l] == '/')
-                s->names[i] = s->names[--s->nnames];
-            else
-                i++;
-        }
-        return 0;
-    }
-    case 'X':
-        if (!path_exists(r->a) && mkdir(r->a, 0755) != 0)
-            return -1;
-        return 0;
-    default:
-        return 0;
-    }
-}
-
-/* Cuts one file back to what a power loss could leave of it. */
-static int sim_file(psim *s, const char *path, int f, trng *rng)
-{
-    pfile *pf = &s->files[f];
-    pf->done = 1;
-    struct stat st;
-    if (lstat(path, &st) != 0 || !S_ISREG(st.st_mode))
-        return 0;
-    uint64_t d = (uint64_t)pf->durable;
-    int fd = open(path, O_RDWR | O_CLOEXEC);
-    if (fd < 0) {
-        snprintf(s->err, sizeof s->err, "open %.400s: %s", path, strerror(errno));
-        return -1;
-    }
-    /* unsynced overwrites of durable bytes, newest first */
-    for (size_t w = s->nwrites; w-- > 0;) {
-        pundo *pw = &s->writes[w];
-        if (pw->file != f || !pw->pending || pw->off >= d)
-            continue;
-        uint64_t len = pw->off + pw->len > d ? d - pw->off : pw->len;
-        uint8_t *old = malloc(len ? len : 1);
-        int ufd = open(pw->undo, O_RDONLY | O_CLOEXEC);
-        int ok = old && ufd >= 0 && read(ufd, old, len) == (ssize_t)len &&
-                 pwrite(fd, old, len, (off_t)pw->off) == (ssize_t)len;
-        if (ufd >= 0)
-            close(ufd);
-        free(old);
-        if (!ok) {
-            close(fd);
-            snprintf(s->err, sizeof s->err, "undo overwrite of %.400s: %s", path, strerror(errno));
-            return -1;
-        }
-        s->overwrites++;
-    }
-    uint64_t size = (uint64_t)st.st_size;
-    if (size < d) {
-        close(fd);
-        snprintf(s->err, sizeof s->err, "%.300s is %" PRIu64 " bytes, shorter than its synced length %" PRIu64
-                 " (the recording layer missed an operation)", path, size, d);
-        return -1;
-    }
-    if (size > d) {
-        uint64_t keep = d;
-        if (s->data_mode != 0)
-            keep = d + trng_below(rng, size - d + 1);
-        if (ftruncate(fd, (off_t)keep) != 0) {
-            close(fd);
-            snprintf(s->err, sizeof s->err, "truncate %.400s: %s", path, strerror(errno));
-            return -1;
-        }
-        s->truncated++;
-        s->bytes_dropped += size - keep;
-        if (s->data_mode == 2 && keep > d) {
-            /* garble a run inside the last sector, past the synced length */
-            uint64_t start = ((keep - 1) / 512) * 512;
-            if (start < d)
-                start = d;
-            uint64_t a = start + trng_below(rng, keep - start);
-            uint64_t b = a + 1 + trng_below(rng, keep - a);
-            uint8_t buf[512];
-            if (pread(fd, buf, (size_t)(b - a), (off_t)a) == (ssize_t)(b - a)) {
-                for (uint64_t i = 0; i < b - a; i++)
-                    buf[i] ^= (uint8_t)(1 + trng_below(rng, 255));
-                if (pwrite(fd, buf, (size_t)(b - a), (off_t)a) != (ssize_t)(b - a)) {
-                    close(fd);
-                    snprintf(s->err, sizeof s->err, "tear %.400s: %s", path, strerror(errno));
-                    return -1;
-                }
-                s->torn++;
-            }
-        }
-    }
-    close(fd);
-    return 0;
-}
-
-/* Applies a simulated power loss to the folder from the child's log. */
-static int sim_power_loss(psim *s, const char *log_path, const char *grave, trng *rng)
-{
-    if (sim_load(s, log_path) != 0)
-        return -1;
-    sim_drop_unexecuted_tail(s);
-    sim_forward(s);
-    uint64_t m = trng_below(rng, 10);
-    s->dir_mode = m < 5 ? 0 : m < 7 ? 1 : 2;       /* drop all / keep all / each at random */
-    m = trng_below(rng, 10);
-    s->data_mode = m < 4 ? 0 : m < 7 ? 1 : 2;      /* drop tails / keep a prefix / and tear it */
-    for (size_t k = s->nops; k-- > 0;) {
-        pop *op = &s->ops[k];
-        if (op->s1 && op->s2)
-            continue;
-        int drop = s->dir_mode == 0 || (s->dir_mode == 2 && trng_below(rng, 2) == 0);
-        if (!drop) {
-            s->kept_unsynced++;
-            continue;
-        }
-        if (sim_undo(s, op->r) != 0) {
-            snprintf(s->err, sizeof s->err, "undo '%c %.400s': %s", op->r->t, op->r->a, strerror(errno));
-            return -1;
-        }
-        s->undone++;
-    }
-    size_t gl = strlen(grave);
-    for (size_t i = 0; i < s->nnames; i++) {
-        pname *n = &s->names[i];
-        if (strncmp(n->path, grave, gl) == 0 && n->path[gl] == '/')
-            continue;
-        if (s->files[n->file].done || s->files[n->file].durable < 0)
-            continue;
-        if (sim_file(s, n->path, n->file, rng) != 0)
-            return -1;
-    }
-    return 0;
-}
-
-/* ================================================================ the parent */
 
 #define KILL_LOG 24
 
@@ -1490,14 +163,14 @@ static int check_cell(kcheck *ck, int k, uint32_t idx, int present, const uint8_
 {
     kctx *c = ck->c;
     const kcell *want = &ck->exp->cell[k][idx];
-    uint8_t key[KEY_MAX];
-    static uint8_t buf[VAL_MAX];
-    size_t kn = key_bytes(idx, key);
+    uint8_t key[KILL_KEY_MAX];
+    static uint8_t buf[KILL_VAL_MAX];
+    size_t kn = kill_key_bytes(idx, key);
     if (present == want->present) {
         if (!present)
             return 0;
         if (vlen == want->vlen) {
-            value_bytes(c->seed, want->life, want->id, want->pos, key, kn, want->vlen, buf);
+            kill_value_bytes(c->seed, want->life, want->id, want->pos, key, kn, want->vlen, buf);
             if (memcmp(buf, v, vlen) == 0)
                 return 0;
         }
@@ -1506,7 +179,7 @@ static int check_cell(kcheck *ck, int k, uint32_t idx, int present, const uint8_
     uint64_t gid = 0;
     uint32_t gpos = 0, glife = 0;
     const char *kind;
-    if (present && value_decode(key, kn, v, vlen, &gid, &gpos, &glife) != 0) {
+    if (present && kill_value_decode(key, kn, v, vlen, &gid, &gpos, &glife) != 0) {
         c->fig.bad_checksum++;
         kind = "value fails its checksum";
     } else if (present && glife == ck->life && gid > ck->P) {
@@ -1518,12 +191,12 @@ static int check_cell(kcheck *ck, int k, uint32_t idx, int present, const uint8_
     }
     kfail(c, "%s: keyspace '%s' key '%.*s': %s: model says %s (batch %" PRIu64 " op %u life %u), database %s "
           "(batch %" PRIu64 " op %u life %u, %zu bytes); recovered prefix P=%" PRIu64,
-          how, ks_names[k], (int)kn, (const char *)key, kind, want->present ? "present" : "absent", want->id,
+          how, kill_ks_names[k], (int)kn, (const char *)key, kind, want->present ? "present" : "absent", want->id,
           want->pos, want->life, present ? "has it" : "does not", gid, gpos, glife, vlen, ck->P);
     return 1;
 }
 
-static int rank_of(uint32_t idx) { return idx == MARKER ? 0 : (int)idx + 1; }
+static int rank_of(uint32_t idx) { return idx == KILL_MARKER ? 0 : (int)idx + 1; }
 
 static void check_iter(kcheck *ck, tind_keyspace *ks, int k, int backward)
 {
@@ -1532,10 +205,10 @@ static void check_iter(kcheck *ck, tind_keyspace *ks, int k, int backward)
     int rc = tind_iter_range(ks, NULL, 0, NULL, 0, NULL, &it);
     if (rc) {
         ck->bad++;
-        kfail(c, "iterator on '%s': %s (%s)", ks_names[k], tind_strerror(rc), tind_errmsg(NULL));
+        kfail(c, "iterator on '%s': %s (%s)", kill_ks_names[k], tind_strerror(rc), tind_errmsg(NULL));
         return;
     }
-    static uint8_t seen[UNIVERSE + 1];
+    static uint8_t seen[KILL_UNIVERSE + 1];
     memset(seen, 0, sizeof seen);
     int last_rank = backward ? 1 << 30 : -1;
     const char *how = backward ? "backward iteration" : "forward iteration";
@@ -1546,17 +219,17 @@ static void check_iter(kcheck *ck, tind_keyspace *ks, int k, int backward)
         const uint8_t *v = tind_iter_value(it, &vn);
         uint32_t idx;
         c->fig.iter_items++;
-        if (key_parse(key, kn, &idx) != 0 || (idx == MARKER && k != 0)) {
+        if (kill_key_parse(key, kn, &idx) != 0 || (idx == KILL_MARKER && k != 0)) {
             c->fig.unknown_keys++;
             ck->bad++;
-            kfail(c, "%s of '%s': unknown key '%.*s' (%zu bytes)", how, ks_names[k], (int)(kn < 80 ? kn : 80),
+            kfail(c, "%s of '%s': unknown key '%.*s' (%zu bytes)", how, kill_ks_names[k], (int)(kn < 80 ? kn : 80),
                   (const char *)key, kn);
             break;
         }
         int r = rank_of(idx);
         if (backward ? r >= last_rank : r <= last_rank) {
             ck->bad++;
-            kfail(c, "%s of '%s': key '%.*s' out of order", how, ks_names[k], (int)kn, (const char *)key);
+            kfail(c, "%s of '%s': key '%.*s' out of order", how, kill_ks_names[k], (int)kn, (const char *)key);
             break;
         }
         last_rank = r;
@@ -1566,10 +239,10 @@ static void check_iter(kcheck *ck, tind_keyspace *ks, int k, int backward)
     rc = tind_iter_status(it);
     if (rc) {
         ck->bad++;
-        kfail(c, "%s of '%s' ended with %s (%s)", how, ks_names[k], tind_strerror(rc), tind_errmsg(NULL));
+        kfail(c, "%s of '%s' ended with %s (%s)", how, kill_ks_names[k], tind_strerror(rc), tind_errmsg(NULL));
     }
     tind_iter_free(it);
-    for (uint32_t idx = 0; idx <= UNIVERSE; idx++)
+    for (uint32_t idx = 0; idx <= KILL_UNIVERSE; idx++)
         if (!seen[idx] && ck->exp->cell[k][idx].present)
             check_cell(ck, k, idx, 0, NULL, 0, how);
 }
@@ -1577,18 +250,18 @@ static void check_iter(kcheck *ck, tind_keyspace *ks, int k, int backward)
 static void check_points(kcheck *ck, tind_keyspace *ks, int k)
 {
     kctx *c = ck->c;
-    uint8_t key[KEY_MAX];
-    for (uint32_t idx = 0; idx <= UNIVERSE; idx++) {
-        if (idx == MARKER && k != 0)
+    uint8_t key[KILL_KEY_MAX];
+    for (uint32_t idx = 0; idx <= KILL_UNIVERSE; idx++) {
+        if (idx == KILL_MARKER && k != 0)
             continue;
-        size_t kn = key_bytes(idx, key);
+        size_t kn = kill_key_bytes(idx, key);
         void *v = NULL;
         size_t vn = 0;
         int rc = tind_get(ks, key, kn, NULL, &v, &vn);
         c->fig.point_reads++;
         if (rc != TIND_OK && rc != TIND_NOT_FOUND) {
             ck->bad++;
-            kfail(c, "get '%.*s' from '%s': %s (%s)", (int)kn, (const char *)key, ks_names[k], tind_strerror(rc),
+            kfail(c, "get '%.*s' from '%s': %s (%s)", (int)kn, (const char *)key, kill_ks_names[k], tind_strerror(rc),
                   tind_errmsg(NULL));
             return;
         }
@@ -1607,22 +280,22 @@ static int verify(kctx *c, klife *L, trng *rng)
         kfail(c, "the database does not open after the kill: %s (%s)", tind_strerror(rc), tind_errmsg(NULL));
         return -1;
     }
-    tind_keyspace *ks[KS_COUNT] = {NULL};
+    tind_keyspace *ks[KILL_KS] = {NULL};
     int missing = 0;
-    for (int k = 0; k < KS_COUNT; k++) {
-        if (tind_keyspace_exists(db, ks_names[k]) != TIND_OK) {
+    for (int k = 0; k < KILL_KS; k++) {
+        if (tind_keyspace_exists(db, kill_ks_names[k]) != TIND_OK) {
             missing++;
             if (c->keyspaces_made) {
-                kfail(c, "keyspace '%s' is gone after the kill", ks_names[k]);
+                kfail(c, "keyspace '%s' is gone after the kill", kill_ks_names[k]);
                 tind_close(db);
                 return -1;
             }
             continue;
         }
-        rc = tind_keyspace_open(db, ks_names[k], NULL, &ks[k]);
+        rc = tind_keyspace_open(db, kill_ks_names[k], NULL, &ks[k]);
         if (rc) {
             c->fig.open_failures++;
-            kfail(c, "keyspace '%s' does not open: %s (%s)", ks_names[k], tind_strerror(rc), tind_errmsg(db));
+            kfail(c, "keyspace '%s' does not open: %s (%s)", kill_ks_names[k], tind_strerror(rc), tind_errmsg(db));
             tind_close(db);
             return -1;
         }
@@ -1633,13 +306,13 @@ static int verify(kctx *c, klife *L, trng *rng)
     /* P: the batch the marker names */
     uint64_t P = 0;
     if (ks[0]) {
-        uint8_t key[KEY_MAX];
-        size_t kn = key_bytes(MARKER, key);
+        uint8_t key[KILL_KEY_MAX];
+        size_t kn = kill_key_bytes(KILL_MARKER, key);
         void *v = NULL;
         size_t vn = 0;
         rc = tind_get(ks[0], key, kn, NULL, &v, &vn);
         uint32_t pos, life;
-        if (rc == TIND_OK && value_decode(key, kn, v, vn, &P, &pos, &life) != 0) {
+        if (rc == TIND_OK && kill_value_decode(key, kn, v, vn, &P, &pos, &life) != 0) {
             c->fig.bad_checksum++;
             kfail(c, "the marker's value fails its checksum");
         } else if (rc != TIND_OK && rc != TIND_NOT_FOUND) {
@@ -1680,13 +353,13 @@ static int verify(kctx *c, klife *L, trng *rng)
     memcpy(c->exp, c->state, sizeof *c->exp);
     static kbatch b;
     for (uint64_t id = c->R0 + 1; id <= P; id++) {
-        gen_batch(c->seed, c->life, id, &b);
-        state_apply(c->exp, &b, c->life);
+        kill_gen_batch(c->seed, c->life, id, &b);
+        kill_state_apply(c->exp, &b, c->life);
     }
     kcheck ck = {c, P, c->life, c->exp, 0};
-    for (int k = 0; k < KS_COUNT; k++) {
+    for (int k = 0; k < KILL_KS; k++) {
         if (!ks[k]) {
-            for (uint32_t idx = 0; idx <= UNIVERSE; idx++)
+            for (uint32_t idx = 0; idx <= KILL_UNIVERSE; idx++)
                 if (c->exp->cell[k][idx].present)
                     check_cell(&ck, k, idx, 0, NULL, 0, "missing keyspace");
             continue;
@@ -1720,7 +393,7 @@ static void parse_msg(kctx *c, klife *L, char *line, double *deadline)
         if (L->opens++)
             c->fig.child_reopens++;
         if (L->recovery_kill && *deadline > 1e299)
-            *deadline = now_sec() + L->delay_ms / 1e3;
+            *deadline = stress_now() + L->delay_ms / 1e3;
         break;
     case 'O':
         c->open_ms = 0.8 * c->open_ms + 0.2 * (strtod(line + 2, NULL) / 1e3);
@@ -1728,7 +401,7 @@ static void parse_msg(kctx *c, klife *L, char *line, double *deadline)
     case 'K':
         L->got_K = 1;
         if (!L->recovery_kill && *deadline > 1e299)
-            *deadline = now_sec() + L->delay_ms / 1e3;
+            *deadline = stress_now() + L->delay_ms / 1e3;
         break;
     case 'B':
         if (sscanf(line + 2, "%" SCNu64, &id) == 1) {
@@ -1769,7 +442,7 @@ static int run_life(kctx *c, klife *L)
     snprintf(a_life, sizeof a_life, "%u", L->life);
     snprintf(a_next, sizeof a_next, "%" PRIu64, L->first_id);
     trng r;
-    trng_seed(&r, mix3(c->seed, L->life, 0xb6));
+    trng_seed(&r, kill_mix3(c->seed, L->life, 0xb6));
     snprintf(a_bg, sizeof a_bg, "%d", 1 + (int)trng_below(&r, 3));
     snprintf(a_sync, sizeof a_sync, "%d", trng_below(&r, 4) == 0 ? 5 + (int)trng_below(&r, 30) : 0);
     char *argv[32];
@@ -1835,12 +508,12 @@ static int run_life(kctx *c, klife *L)
     free(envp);
     close(fds[1]);
 
-    double t_start = now_sec(), deadline = 1e300;
+    double t_start = stress_now(), deadline = 1e300;
     int killed = 0;
     char buf[8192];
     size_t have = 0;
     for (;;) {
-        double t = now_sec();
+        double t = stress_now();
         if (!killed && t >= deadline) {
             kill(pid, SIGKILL);
             killed = 1;
@@ -1902,7 +575,7 @@ static int run_life(kctx *c, klife *L)
 static void plan_life(kctx *c, klife *L)
 {
     trng r;
-    trng_seed(&r, mix3(c->seed, L->life, 0x91a));
+    trng_seed(&r, kill_mix3(c->seed, L->life, 0x91a));
     L->power = c->o->power_loss && (L->life % 2 == 1); /* odd lives: at least half */
     L->recovery_kill = trng_below(&r, 100) < 12;
     if (L->recovery_kill) {
@@ -1946,7 +619,7 @@ static void dump_kill_log(kctx *c)
 
 static void fresh_dir(const char *path)
 {
-    rmtree(path);
+    stress_rmtree(path);
     mkdir(path, 0755);
 }
 
@@ -1969,18 +642,8 @@ int campaign_kill(const stress_opts *o)
     /* kill points are for the children: the parent must never take one */
     unsetenv("TIND_KILL_AT");
     unsetenv("TIND_KILL_ODDS");
-    if (o->dir) {
-        snprintf(c->base, sizeof c->base, "%s", o->dir);
-        mkdir(c->base, 0755);
-    } else {
-        const char *tmp = getenv("TMPDIR");
-        snprintf(c->base, sizeof c->base, "%s/tind-stress-kill-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-        if (!mkdtemp(c->base)) {
-            fprintf(stderr, "tind-stress kill: mkdtemp %s: %s\n", c->base, strerror(errno));
-            return 2;
-        }
-        c->own_base = 1;
-    }
+    if (stress_scratch_dir(o, "kill", c->base, sizeof c->base, &c->own_base) != 0)
+        return 2;
     if (strpbrk(c->base, " \t\n")) {
         fprintf(stderr, "tind-stress kill: the folder must not contain white space: '%s'\n", c->base);
         return 2;
@@ -1988,7 +651,7 @@ int campaign_kill(const stress_opts *o)
     snprintf(c->dbpath, sizeof c->dbpath, "%s/db", c->base);
     snprintf(c->grave, sizeof c->grave, "%s/grave", c->base);
     snprintf(c->logpath, sizeof c->logpath, "%s/fslog", c->base);
-    rmtree(c->dbpath);
+    stress_rmtree(c->dbpath);
 #ifdef TIND_KILL_POINTS
     const char *kp = "compiled in";
 #else
@@ -1998,9 +661,9 @@ int campaign_kill(const stress_opts *o)
            o->seconds, o->power_loss, c->base, kp);
     fflush(stdout);
 
-    double t0 = now_sec(), last_report = t0;
+    double t0 = stress_now(), last_report = t0;
     int failed = 0;
-    while (now_sec() - t0 < o->seconds) {
+    while (stress_now() - t0 < o->seconds) {
         klife *L = &c->log[c->nlog % KILL_LOG];
         memset(L, 0, sizeof *L);
         L->life = ++c->life;
@@ -2018,33 +681,31 @@ int campaign_kill(const stress_opts *o)
                 close(dfd);
             }
         }
-        double tl = now_sec();
+        double tl = stress_now();
         if (run_life(c, L) != 0) {
             failed = 1;
             break;
         }
-        c->fig.t_child += now_sec() - tl;
+        c->fig.t_child += stress_now() - tl;
         c->fig.kills++;
         if (L->kill_point >= 0) {
             c->point_armed[L->kill_point]++;
             c->point_taken[L->kill_point] += (uint64_t)L->self_killed;
         }
         trng r;
-        trng_seed(&r, mix3(c->seed, L->life, 0x5a7));
+        trng_seed(&r, kill_mix3(c->seed, L->life, 0x5a7));
         if (L->power) {
             c->fig.power_kills++;
-            psim s;
-            memset(&s, 0, sizeof s);
-            if (sim_power_loss(&s, c->logpath, c->grave, &r) != 0) {
+            recfs_loss s;
+            if (recfs_power_loss(c->logpath, c->grave, &r, &s) != 0) {
                 kfail(c, "power-loss simulation: %s", s.err);
-                sim_free(&s);
                 failed = 1;
                 break;
             }
             snprintf(L->sim, sizeof L->sim,
                      "power loss: %zu log records, dir ops %s (%" PRIu64 " undone), tails %s (%" PRIu64
                      " bytes dropped, %" PRIu64 " torn)",
-                     s.nrec, s.dir_mode == 0 ? "dropped" : s.dir_mode == 1 ? "kept" : "at random", s.undone,
+                     s.records, s.dir_mode == 0 ? "dropped" : s.dir_mode == 1 ? "kept" : "at random", s.undone,
                      s.data_mode == 0 ? "dropped" : s.data_mode == 1 ? "cut" : "cut+torn", s.bytes_dropped, s.torn);
             c->fig.undone += s.undone;
             c->fig.kept_unsynced += s.kept_unsynced;
@@ -2052,19 +713,18 @@ int campaign_kill(const stress_opts *o)
             c->fig.torn += s.torn;
             c->fig.truncated += s.truncated;
             c->fig.overwrites += s.overwrites;
-            sim_free(&s);
             fresh_dir(c->grave);
         }
-        tl = now_sec();
+        tl = stress_now();
         if (verify(c, L, &r) != 0) {
             failed = 1;
             break;
         }
-        c->fig.t_verify += now_sec() - tl;
+        c->fig.t_verify += stress_now() - tl;
         if (o->verbose)
             print_life(stdout, L);
-        if (now_sec() - last_report > 30) {
-            last_report = now_sec();
+        if (stress_now() - last_report > 30) {
+            last_report = stress_now();
             printf("  ... %.0f s: %" PRIu64 " kills (%" PRIu64 " power loss), recovered through batch %" PRIu64
                    "\n", last_report - t0, c->fig.kills, c->fig.power_kills, c->R0);
             fflush(stdout);
@@ -2096,12 +756,13 @@ int campaign_kill(const stress_opts *o)
            f->kills, f->power_kills, f->killpoint_kills, f->recovery_kills, f->acked, f->synced_batches,
            f->recovered, f->unsynced_lost, f->lost_synced, f->lost_acked, f->partial, f->holes, f->bad_checksum,
            f->unknown_keys, f->open_failures, f->undone, f->kept_unsynced, f->truncated, f->bytes_dropped, f->torn,
-           f->child_reopens, f->point_reads, f->iter_items, now_sec() - t0, c->seed);
+           f->child_reopens, f->point_reads, f->iter_items, stress_now() - t0, c->seed);
     fflush(stdout);
     if (!failed && c->own_base)
-        rmtree(c->base);
+        stress_rmtree(c->base);
     free(c->state);
     free(c->exp);
     free(c);
     return failed ? 1 : 0;
 }
+

@@ -1,0 +1,87 @@
+/*
+ * kill.h -- the workload of the kill campaign, shared by its two sides: the
+ * child that writes it (kill_child.c) and the parent that kills the child
+ * and checks what recovery left against the model (kill.c). Definitions in
+ * kill_work.c.
+ *
+ * Batches are a pure function of (seed, life, id), so the parent
+ * regenerates them instead of storing them. Every batch ends with a put of
+ * the marker key "!marker" in keyspace 0 whose value names the batch, so the
+ * recovered prefix is read from the database. Keys sort in index order and
+ * the marker before every other key.
+ *
+ * Values: u64 batch id | u32 position in the batch | u32 life | filler (a
+ * compressible pattern) | u64 checksum (common.h: stress_seal).
+ *
+ * Thread-safety: pure functions and constant tables.
+ */
+#ifndef TIND_STRESS_KILL_H
+#define TIND_STRESS_KILL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tind.h"
+
+#define KILL_KS 3
+#define KILL_UNIVERSE 1200          /* keys per keyspace */
+#define KILL_MARKER KILL_UNIVERSE   /* key index of "!marker" (keyspace 0 only) */
+#define KILL_MAX_OPS 200
+#define KILL_VAL_MIN 24             /* 16-byte header + 8-byte checksum */
+#define KILL_VAL_MAX 6100
+#define KILL_KEY_MAX 64
+
+extern const char *const kill_ks_names[KILL_KS];
+
+typedef struct kop {
+    uint8_t ks;
+    uint8_t tomb;
+    uint32_t key;
+    uint32_t vlen;
+} kop;
+
+typedef struct kbatch {
+    uint64_t id;
+    int durability;      /* TIND_PERSIST_* of the commit */
+    int persist;         /* 0, or the tind_persist mode called after the commit */
+    int single;          /* committed with tind_put (the marker alone) */
+    int reopen;          /* after it, the child closes and reopens the database */
+    uint32_t n;          /* operations, the marker last */
+    kop ops[KILL_MAX_OPS + 1];
+} kbatch;
+
+/* The model: per keyspace and key, the operation that wrote it last. */
+typedef struct kcell {
+    uint64_t id;
+    uint32_t pos, life, vlen;
+    uint8_t present;
+} kcell;
+
+typedef struct kstate {
+    kcell cell[KILL_KS][KILL_UNIVERSE + 1];
+} kstate;
+
+/* A hash of three numbers: the seed of a batch, a life's plan, ... */
+uint64_t kill_mix3(uint64_t a, uint64_t b, uint64_t c);
+
+/* Key bytes of index idx (at most KILL_KEY_MAX); monotonic in idx. */
+size_t kill_key_bytes(uint32_t idx, uint8_t *out);
+/* The index of a key of the workload: 0, or -1 when k is none. */
+int kill_key_parse(const uint8_t *k, size_t n, uint32_t *idx);
+
+/* The value of operation pos of batch id of `life` under key (vlen bytes). */
+void kill_value_bytes(uint64_t seed, uint32_t life, uint64_t id, uint32_t pos, const uint8_t *key, size_t klen,
+                      uint32_t vlen, uint8_t *out);
+/* Checks a value's length and checksum and reads its header: 0, or -1. */
+int kill_value_decode(const uint8_t *key, size_t klen, const uint8_t *v, size_t vlen, uint64_t *id, uint32_t *pos,
+                      uint32_t *life);
+
+/* Batch id of `life`. */
+void kill_gen_batch(uint64_t seed, uint32_t life, uint64_t id, kbatch *b);
+/* Applies a batch of `life` to the model. */
+void kill_state_apply(kstate *s, const kbatch *b, uint32_t life);
+
+/* The options of keyspace k (kill_ks_names[k]), as the child opens it. */
+void kill_ks_options(tind_ks_options *ko, int k);
+
+#endif

@@ -1,0 +1,215 @@
+/*
+ * kill_child.c -- the writer child of the kill campaign (kill.c): "tind-stress
+ * __kill-child --db D --pipe FD --seed S --life L --next-id N [--bg T]
+ * [--sync-ms MS] [--rec-log LOG --grave G]".
+ *
+ * It opens the database D (through the recording file system of recfs.h when
+ * --rec-log is given: a power-loss life) and commits the batches of the
+ * workload (kill.h) of life L from id N on, forever, reporting each step to
+ * the parent over the pipe FD, one line per write(2) (atomic below
+ * PIPE_BUF):
+ *     R               tind_open starts           O <us>   it returned
+ *     K               the keyspaces are open
+ *     B <id> <n>      before committing batch id (n operations)
+ *     A <id> <rc>     after the commit returned rc
+ *     S <id>          a sync commit, a persist or a clean close returned:
+ *                     every batch <= id is synced
+ *     E <text>        an unexpected error (the child then exits with status 3)
+ * After every batch whose id is a multiple of 16 it reads its marker back
+ * (read your own write). It never returns normally: the parent SIGKILLs it,
+ * or, in a kill-point build, it kills itself at a named kill point
+ * (TIND_KILL_AT / TIND_KILL_ODDS).
+ *
+ * Thread-safety: the engine's threads run inside; only the main thread
+ * writes to the pipe.
+ */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common.h"
+#include "db/options.h"
+#include "kill.h"
+#include "recfs.h"
+#include "stress.h"
+#include "tind.h"
+
+static int child_pipe = -1;
+
+static void child_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void child_msg(const char *fmt, ...)
+{
+    char line[600];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof line - 1, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        n = 0;
+    if (n > (int)sizeof line - 2)
+        n = (int)sizeof line - 2;
+    line[n++] = '\n';
+    /* one write of less than PIPE_BUF bytes: atomic */
+    if (write(child_pipe, line, (size_t)n) != n)
+        _exit(5);
+}
+
+static void child_fail(const char *what, int rc, tind_db *db)
+{
+    child_msg("E %s: %s (%s)", what, tind_strerror(rc), tind_errmsg(db));
+    fprintf(stderr, "tind-stress child: %s: %s (%s)\n", what, tind_strerror(rc), tind_errmsg(db));
+    _exit(3);
+}
+
+/* Opens the database and the keyspaces, reporting R, O and K. */
+static tind_db *child_open(const char *dbpath, const tind_options *o, tind_keyspace **ks)
+{
+    child_msg("R");
+    double t0 = stress_now();
+    tind_db *db = NULL;
+    int rc = tind_open(dbpath, o, &db);
+    if (rc)
+        child_fail("open", rc, NULL);
+    child_msg("O %.0f", (stress_now() - t0) * 1e6);
+    for (int k = 0; k < KILL_KS; k++) {
+        tind_ks_options *ko = tind_ks_options_new();
+        kill_ks_options(ko, k);
+        rc = tind_keyspace_open(db, kill_ks_names[k], ko, &ks[k]);
+        tind_ks_options_free(ko);
+        if (rc)
+            child_fail("keyspace open", rc, db);
+    }
+    child_msg("K");
+    return db;
+}
+
+int kill_child_main(int argc, char **argv)
+{
+    const char *dbpath = NULL, *log_path = NULL, *grave = NULL;
+    uint64_t seed = 0, next_id = 1;
+    uint32_t life = 0;
+    int bg = 2, sync_ms = 0;
+    for (int i = 0; i + 1 < argc; i += 2) {
+        const char *k = argv[i], *v = argv[i + 1];
+        if (!strcmp(k, "--db"))
+            dbpath = v;
+        else if (!strcmp(k, "--pipe"))
+            child_pipe = atoi(v);
+        else if (!strcmp(k, "--seed"))
+            seed = strtoull(v, NULL, 0);
+        else if (!strcmp(k, "--life"))
+            life = (uint32_t)strtoul(v, NULL, 0);
+        else if (!strcmp(k, "--next-id"))
+            next_id = strtoull(v, NULL, 0);
+        else if (!strcmp(k, "--rec-log"))
+            log_path = v;
+        else if (!strcmp(k, "--grave"))
+            grave = v;
+        else if (!strcmp(k, "--bg"))
+            bg = atoi(v);
+        else if (!strcmp(k, "--sync-ms"))
+            sync_ms = atoi(v);
+    }
+    if (!dbpath || child_pipe < 0) {
+        fprintf(stderr, "tind-stress __kill-child: missing --db or --pipe\n");
+        return 2;
+    }
+    fs *rec = NULL;
+    if (log_path) {
+        rec = recfs_new(log_path, grave ? grave : ".");
+        if (!rec)
+            child_fail("recording file system", TIND_ENOMEM, NULL);
+    }
+    tind_options *o = tind_options_new();
+    if (!o)
+        child_fail("options", TIND_ENOMEM, NULL);
+    if (rec)
+        tind_options_set_fs(o, rec);
+    tind_options_set_background_threads(o, bg);
+    tind_options_set_sync_interval_ms(o, (uint32_t)sync_ms);
+    tind_options_set_cache_size(o, 1 << 20);
+    tind_options_set_write_buffer_size(o, 256 * 1024);
+    tind_options_set_journal_file_size(o, 32 * 1024);
+    tind_options_set_max_journal_size(o, 128 * 1024);
+    tind_options_set_journal_compression_threshold(o, 1024);
+
+    tind_keyspace *ks[KILL_KS];
+    tind_db *db = child_open(dbpath, o, ks);
+
+    static kbatch b;
+    static uint8_t val[KILL_VAL_MAX];
+    uint8_t key[KILL_KEY_MAX];
+    tind_batch *tb;
+    int rc = tind_batch_new(db, &tb);
+    if (rc)
+        child_fail("batch", rc, db);
+    for (uint64_t id = next_id;; id++) {
+        kill_gen_batch(seed, life, id, &b);
+        for (uint32_t i = 0; i + 1 < b.n; i++) {
+            const kop *op = &b.ops[i];
+            size_t kn = kill_key_bytes(op->key, key);
+            if (op->tomb) {
+                rc = tind_batch_remove(tb, ks[op->ks], key, kn);
+            } else {
+                kill_value_bytes(seed, life, id, i, key, kn, op->vlen, val);
+                rc = tind_batch_put(tb, ks[op->ks], key, kn, val, op->vlen);
+            }
+            if (rc)
+                child_fail("batch add", rc, db);
+        }
+        const kop *m = &b.ops[b.n - 1];
+        size_t kn = kill_key_bytes(KILL_MARKER, key);
+        kill_value_bytes(seed, life, id, b.n - 1, key, kn, m->vlen, val);
+        child_msg("B %" PRIu64 " %u", id, b.n);
+        if (b.single) {
+            rc = tind_put(ks[0], key, kn, val, m->vlen);
+        } else {
+            rc = tind_batch_put(tb, ks[0], key, kn, val, m->vlen);
+            if (rc)
+                child_fail("batch add", rc, db);
+            tind_batch_set_durability(tb, b.durability);
+            rc = tind_batch_commit(tb);
+        }
+        child_msg("A %" PRIu64 " %d", id, rc);
+        if (rc)
+            child_fail("commit", rc, db);
+        if (b.durability >= TIND_PERSIST_SYNC_DATA)
+            child_msg("S %" PRIu64, id);
+        if (b.persist) {
+            rc = tind_persist(db, b.persist);
+            if (rc)
+                child_fail("persist", rc, db);
+            child_msg("S %" PRIu64, id);
+        }
+        if (id % 16 == 0) {
+            /* read your own write */
+            void *got = NULL;
+            size_t gn = 0;
+            uint64_t gid;
+            uint32_t gpos, glife;
+            rc = tind_get(ks[0], key, kn, NULL, &got, &gn);
+            if (rc)
+                child_fail("get marker", rc, db);
+            if (kill_value_decode(key, kn, got, gn, &gid, &gpos, &glife) != 0 || gid != id || glife != life) {
+                child_msg("E read-your-write: marker after batch %" PRIu64 " reads back wrong", id);
+                _exit(3);
+            }
+            tind_free(got);
+        }
+        if (b.reopen) {
+            /* a clean close persists every batch with SYNC_ALL */
+            tind_batch_free(tb);
+            rc = tind_close(db);
+            if (rc)
+                child_fail("close", rc, NULL);
+            child_msg("S %" PRIu64, id);
+            db = child_open(dbpath, o, ks);
+            rc = tind_batch_new(db, &tb);
+            if (rc)
+                child_fail("batch", rc, db);
+        }
+    }
+}
