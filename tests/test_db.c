@@ -357,6 +357,49 @@ TEST(crash_recovery)
     }
 }
 
+TEST(format_file_checked)
+{
+    /* FORMAT: a newer version with a valid checksum is TIND_EVERSION, a
+     * damaged file TIND_ECORRUPT; both name the file; nothing is changed */
+    fs *mem = fs_mem_new();
+    tind_db *db = open_mem(mem, 0);
+    CHECK_OK(tind_close(db));
+    uint8_t *good = NULL;
+    size_t n = 0;
+    CHECK_OK(fs_read_all(mem, "/db/FORMAT", &good, &n, NULL));
+    CHECK_EQ(n, 20);
+    CHECK_EQ(dec_u32(good + 8), DB_FORMAT_VERSION);
+    uint8_t b[20];
+    for (int damaged = 0; damaged < 2; damaged++) {
+        memcpy(b, good, sizeof b);
+        if (damaged) {
+            b[3] ^= 1;
+        } else {
+            enc_u32(b + 8, DB_FORMAT_VERSION + 1);
+            enc_u64(b + 12, hash64(b, 12));
+        }
+        CHECK_OK(fs_write_atomic(mem, "/db", "FORMAT", b, sizeof b, NULL));
+        tind_options *o = tind_options_new();
+        tind_options_set_fs(o, mem);
+        tind_options_set_no_background(o, 1);
+        CHECK_RC(tind_open("/db", o, &db), damaged ? TIND_ECORRUPT : TIND_EVERSION);
+        tind_options_free(o);
+        const char *msg = tind_errmsg(NULL);
+        CHECK(strstr(msg, "/db/FORMAT") != NULL);
+        CHECK(strstr(msg, damaged ? "damaged" : "newer than this library supports") != NULL);
+        uint8_t *now = NULL;
+        size_t nn = 0;
+        CHECK_OK(fs_read_all(mem, "/db/FORMAT", &now, &nn, NULL));
+        CHECK_MEM(now, nn, b, sizeof b); /* left as it was */
+        free(now);
+    }
+    CHECK_OK(fs_write_atomic(mem, "/db", "FORMAT", good, n, NULL));
+    db = open_mem(mem, 0);
+    CHECK_OK(tind_close(db));
+    free(good);
+    fs_destroy(mem);
+}
+
 TEST(keyspace_ddl_syncs_journal)
 {
     /* creating or deleting a keyspace is durable when it returns, and so is
@@ -527,6 +570,7 @@ int main(void)
     RUN(batch_snapshot_iter);
     RUN(reopen_posix);
     RUN(crash_recovery);
+    RUN(format_file_checked);
     RUN(keyspace_ddl_syncs_journal);
     RUN(poison);
     RUN(faults_in_turn);
