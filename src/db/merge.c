@@ -51,23 +51,29 @@ static inline int before(const merge_iter *m, const mchild *a, const mchild *b)
     return m->forward ? c < 0 : c > 0;
 }
 
+static inline size_t first_child(const merge_iter *m, size_t i)
+{
+    size_t l = 2 * i + 1;
+    return l + 1 < m->heap_len && before(m, &m->heap[l + 1], &m->heap[l]) ? l + 1 : l;
+}
+
 static void sift_down(merge_iter *m, size_t i)
 {
     mchild *h = m->heap;
     size_t n = m->heap_len;
+    if (2 * i + 1 >= n)
+        return;
+    size_t best = first_child(m, i);
+    if (!before(m, &h[best], &h[i]))
+        return; /* in place: the common case after a step */
     mchild x = h[i];
-    for (;;) {
-        size_t l = 2 * i + 1;
-        if (l >= n)
-            break;
-        size_t best = l;
-        if (l + 1 < n && before(m, &h[l + 1], &h[l]))
-            best = l + 1;
-        if (!before(m, &h[best], &x))
-            break;
+    do {
         h[i] = h[best];
         i = best;
-    }
+        if (2 * i + 1 >= n)
+            break;
+        best = first_child(m, i);
+    } while (before(m, &h[best], &x));
     h[i] = x;
 }
 

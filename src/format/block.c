@@ -374,12 +374,25 @@ void blk_iter_free(blk_iter *it)
     it->valid = 0;
 }
 
+/* Keeps restart_index on the interval holding the entry at off (at or after
+ * the one it names); restart_next makes the common case one comparison. */
+static inline void iter_note_offset(blk_iter *it, size_t off)
+{
+    if (off < it->restart_next)
+        return;
+    const blk *b = it->b;
+    while (it->restart_index + 1 < b->restart_count && restart_at(b, it->restart_index + 1) <= off)
+        it->restart_index++;
+    it->restart_next = it->restart_index + 1 < b->restart_count ? restart_at(b, it->restart_index + 1) : SIZE_MAX;
+}
+
 /* Positions before restart point i (the next parse reads its entry). */
 static inline void iter_at_restart(blk_iter *it, uint32_t i)
 {
     it->key.len = 0;
     it->next_offset = restart_at(it->b, i);
     it->restart_index = i;
+    it->restart_next = 0;
     it->valid = 0;
 }
 
@@ -413,8 +426,7 @@ static int iter_parse_next(blk_iter *it)
     it->value = h.suffix + h.unshared;
     it->value_len = (size_t)h.value_len;
     it->next_offset = (size_t)(it->value - b->data) + (size_t)h.value_len;
-    while (it->restart_index + 1 < b->restart_count && restart_at(b, it->restart_index + 1) <= off)
-        it->restart_index++;
+    iter_note_offset(it, off);
     it->valid = 1;
     return 1;
 }
@@ -575,8 +587,8 @@ static void iter_scan_to(blk_iter *it, uint32_t r, const uint8_t *key, size_t kl
     it->value_len = (size_t)h.value_len;
     it->next_offset = (size_t)(it->value - b->data) + (size_t)h.value_len;
     it->restart_index = r;
-    while (it->restart_index + 1 < b->restart_count && restart_at(b, it->restart_index + 1) <= off)
-        it->restart_index++;
+    it->restart_next = 0;
+    iter_note_offset(it, off);
     it->valid = 1;
 }
 

@@ -75,6 +75,7 @@ typedef struct blk_iter {
     size_t offset;            /* of the current entry */
     size_t next_offset;       /* of the entry after it */
     uint32_t restart_index;   /* the restart interval holding the current entry */
+    size_t restart_next;      /* offset of restart point restart_index + 1 (SIZE_MAX: none; 0: not known) */
     tbuf key;                 /* the current key, reconstructed */
     uint64_t seqno;
     uint8_t type;

@@ -45,7 +45,7 @@ int tbuf_append_varint(tbuf *b, uint64_t v)
     return tbuf_append(b, t, (size_t)(enc_varint64(t, v) - t));
 }
 
-int tbuf_set(tbuf *b, const void *p, size_t n)
+int tbuf_set_slow(tbuf *b, const void *p, size_t n)
 {
     b->len = 0;
     return tbuf_append(b, p, n);

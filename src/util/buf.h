@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "util/coding.h"
 
@@ -27,7 +28,17 @@ int tbuf_append_u16(tbuf *b, uint16_t v);
 int tbuf_append_u32(tbuf *b, uint32_t v);
 int tbuf_append_u64(tbuf *b, uint64_t v);
 int tbuf_append_varint(tbuf *b, uint64_t v);
-int tbuf_set(tbuf *b, const void *p, size_t n);   /* replace contents */
+int tbuf_set_slow(tbuf *b, const void *p, size_t n);
+/* Replaces the contents (in line when they fit: iterators call it per step). */
+static inline int tbuf_set(tbuf *b, const void *p, size_t n)
+{
+    if (n > b->cap)
+        return tbuf_set_slow(b, p, n);
+    if (n)
+        memcpy(b->data, p, n);
+    b->len = n;
+    return 0;
+}
 static inline void tbuf_reset(tbuf *b) { b->len = 0; }
 void tbuf_free(tbuf *b);
 
