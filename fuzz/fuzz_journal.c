@@ -51,7 +51,7 @@ static void fuzz_journal_repair(uint8_t *d, size_t size)
 {
     if (size < JRN_FILE_HEADER_SIZE)
         return;
-    enc_u64(d + 20, hash64(d, 20));
+    enc_u64(d + JRN_FILE_HEADER_SIZE - 8, hash64(d, JRN_FILE_HEADER_SIZE - 8));
     size_t off = JRN_FILE_HEADER_SIZE;
     while (size - off >= JRN_RECORD_HEADER_SIZE && dec_u32(d + off) == JRN_RECORD_MARKER) {
         uint32_t stored = dec_u32(d + off + 4);

@@ -175,7 +175,8 @@ static void put_file_header(tbuf *b, uint32_t version, uint64_t number)
     CHECK_OK(tbuf_append(b, "TINDJRN\x01", 8));
     CHECK_OK(tbuf_append_u32(b, version));
     CHECK_OK(tbuf_append_u64(b, number));
-    CHECK_OK(tbuf_append_u64(b, hash64(b->data + at, 20)));
+    CHECK_OK(tbuf_append_u64(b, 1)); /* start seqno */
+    CHECK_OK(tbuf_append_u64(b, hash64(b->data + at, 28)));
 }
 
 static void put_record(tbuf *b, uint8_t flags, uint32_t raw_len, uint64_t first, uint32_t count, const void *payload,
@@ -209,12 +210,12 @@ static int count_cb(void *ctx, uint64_t first, uint32_t count, const uint8_t *pa
 TEST(format_bytes)
 {
     fs *m = mem_with_dir("/j");
-    jrn_options o = {64};
+    jrn_options o = {64, 100};
     jrn_writer *w = NULL;
     tind_err err;
     CHECK_OK(jrn_writer_open(m, "/j", 7, &o, &w, &err));
     CHECK_EQ(jrn_number(w), 7);
-    CHECK_EQ(jrn_size(w), 28);
+    CHECK_EQ(jrn_size(w), 36);
     CHECK_OK(jrn_append(w, 100, 3, "hello", 5, &err));        /* below the threshold */
     uint8_t big[1000], rnd[1000];
     memset(big, 'a', sizeof big);
@@ -234,11 +235,12 @@ TEST(format_bytes)
     CHECK_OK(fs_read_all(m, "/j/00000007.jrn", &d, &n, &err));
     CHECK_EQ(n, size);
     CHECK_MEM(d, 8, "TINDJRN\x01", 8);
-    CHECK_EQ(dec_u32(d + 8), 1);
+    CHECK_EQ(dec_u32(d + 8), 2);
     CHECK_EQ(dec_u64(d + 12), 7);
-    CHECK(dec_u64(d + 20) == hash64(d, 20));
-    /* record 1 at 28: raw "hello" */
-    const uint8_t *h = d + 28;
+    CHECK_EQ(dec_u64(d + 20), 100); /* start seqno */
+    CHECK(dec_u64(d + 28) == hash64(d, 28));
+    /* record 1 at 36: raw "hello" */
+    const uint8_t *h = d + 36;
     CHECK_MEM(h, 4, "JRN1", 4);
     CHECK_EQ(dec_u32(h + 4), 5);
     CHECK_EQ(h[8], 2);   /* synced before: the header was synced at creation */
@@ -276,6 +278,8 @@ TEST(format_bytes)
     CHECK_EQ(seen, 4);
     CHECK_EQ(res.records, 4);
     CHECK_EQ(res.number, 7);
+    CHECK_EQ(res.has_header, 1);
+    CHECK_EQ(res.start_seqno, 100);
     CHECK_EQ(res.first_seqno, 100);
     CHECK_EQ(res.last_seqno, 200);
     CHECK_EQ(res.valid_bytes, size);
@@ -291,13 +295,13 @@ static void roundtrip_one(uint32_t threshold, size_t records)
     expect e;
     expect_init(&e, check_seed * 31 + threshold, records);
     jrn_writer *w = NULL;
-    jrn_options o = {threshold};
+    jrn_options o = {threshold, 1};
     tind_err err;
     CHECK_OK(jrn_writer_open(m, "/j", 1, &o, &w, &err));
     uint64_t raw = append_range(w, &e, 0, records, NULL, &r);
     CHECK_OK(jrn_sync(w, FS_SYNC_DATA, &err));
     uint64_t size = jrn_size(w);
-    uint64_t uncompressed = 28 + 33 * (uint64_t)records + raw;
+    uint64_t uncompressed = JRN_FILE_HEADER_SIZE + 33 * (uint64_t)records + raw;
     /* the compressible payloads of 1 KiB and more must shrink by half at least */
     uint64_t compressible = 0;
     for (size_t i = 0; i < records; i++)
@@ -350,7 +354,7 @@ TEST(rotation_and_list)
     size_t files = 0;
     uint64_t number = 3;
     jrn_writer *w = NULL;
-    jrn_options o = {512};
+    jrn_options o = {512, 1};
     tind_err err;
     CHECK_OK(jrn_writer_open(m, dir, number, &o, &w, &err));
     numbers[files++] = number;
@@ -441,7 +445,7 @@ static void make_small_journal(fs *m, const char *dir, expect *e, uint64_t *boun
     e->len[5] = 2000;
     e->len[records - 2] = 3000;
     jrn_writer *w = NULL;
-    jrn_options o = {1024};
+    jrn_options o = {1024, 1};
     tind_err err;
     CHECK_OK(jrn_writer_open(m, dir, 1, &o, &w, &err));
     for (size_t i = 0; i < records; i++) {
@@ -478,7 +482,7 @@ TEST(torn_tail_every_offset)
         size_t whole = 0;
         while (whole < N && bounds[whole] <= cut)
             whole++;
-        uint64_t valid = whole ? bounds[whole - 1] : 28;
+        uint64_t valid = whole ? bounds[whole - 1] : JRN_FILE_HEADER_SIZE;
         e.seen = 0;
         jrn_replay_result res;
         int keep = cut % 7 == 0;   /* sometimes only report */
@@ -498,15 +502,15 @@ TEST(torn_tail_every_offset)
         }
     }
     /* cuts inside the file header: a torn creation, no records */
-    for (size_t cut = 0; cut <= 28; cut++) {
+    for (size_t cut = 0; cut <= JRN_FILE_HEADER_SIZE; cut++) {
         write_file(m, path, orig, cut);
         jrn_replay_result res;
         uint64_t seen = 0;
         CHECK_OK(jrn_replay(m, path, count_cb, &seen, 1, &res, &err));
         CHECK_EQ(seen, 0);
         CHECK_EQ(res.records, 0);
-        CHECK_EQ(res.truncated, cut > 0 && cut < 28);
-        CHECK_EQ(file_size(m, path), cut == 28 ? 28 : 0);
+        CHECK_EQ(res.truncated, cut > 0 && cut < JRN_FILE_HEADER_SIZE);
+        CHECK_EQ(file_size(m, path), cut == JRN_FILE_HEADER_SIZE ? JRN_FILE_HEADER_SIZE : 0);
     }
     free(orig);
     expect_free(&e);
@@ -547,7 +551,7 @@ TEST(bit_flips)
             uint64_t seen = 0;
             err_clear(&err);
             CHECK_RC(jrn_replay(m, path, count_cb, &seen, 1, &res, &err), TIND_ECORRUPT);
-            if (off >= 28)
+            if (off >= JRN_FILE_HEADER_SIZE)
                 CHECK(strstr(err.msg, "followed by valid records") != NULL);
             CHECK(strstr(err.msg, path) != NULL);
             CHECK_EQ(file_size(m, path), n);
@@ -586,7 +590,7 @@ TEST(bit_flips)
     copy = malloc(n);
     CHECK(copy);
     for (size_t rec = 0; rec < N; rec++) {
-        size_t lo = rec ? (size_t)bounds[rec - 1] : 28;
+        size_t lo = rec ? (size_t)bounds[rec - 1] : JRN_FILE_HEADER_SIZE;
         for (size_t k = 0; k < 12; k++) {
             size_t off = lo + (size_t)trng_below(&r, bounds[rec] - lo);
             memcpy(copy, orig, n);
@@ -627,7 +631,7 @@ TEST(replay_rules)
     const char pay[] = "payload";
 
     /* baseline: two good records */
-    put_file_header(&b, 1, 9);
+    put_file_header(&b, 2, 9);
     put_record(&b, 0, 7, 10, 2, pay, 7);
     put_record(&b, 0, 7, 12, 1, pay, 7);
     CHECK_OK(replay_bytes(&b, &seen, &res, &err));
@@ -637,7 +641,7 @@ TEST(replay_rules)
 
     /* seqnos must increase: overlapping ranges and repeats are corruption */
     tbuf_reset(&b);
-    put_file_header(&b, 1, 9);
+    put_file_header(&b, 2, 9);
     put_record(&b, 0, 7, 10, 2, pay, 7);
     put_record(&b, 0, 7, 11, 1, pay, 7);
     CHECK_RC(replay_bytes(&b, &seen, &res, &err), TIND_ECORRUPT);
@@ -649,34 +653,39 @@ TEST(replay_rules)
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         tbuf_reset(&b);
-        put_file_header(&b, 1, 9);
+        put_file_header(&b, 2, 9);
         put_record(&b, bad[i].flags, bad[i].raw, 10, bad[i].count, pay, 7);
         CHECK_RC(replay_bytes(&b, &seen, &res, &err), TIND_ECORRUPT);
         CHECK_EQ(seen, 0);
     }
     /* seqno overflow */
     tbuf_reset(&b);
-    put_file_header(&b, 1, 9);
+    put_file_header(&b, 2, 9);
     put_record(&b, 0, 7, UINT64_MAX, 2, pay, 7);
     CHECK_RC(replay_bytes(&b, &seen, &res, &err), TIND_ECORRUPT);
     tbuf_reset(&b);
-    put_file_header(&b, 1, 9);
+    put_file_header(&b, 2, 9);
     put_record(&b, 0, 7, UINT64_MAX, 1, pay, 7);
     CHECK_OK(replay_bytes(&b, &seen, &res, &err));
     CHECK(res.last_seqno == UINT64_MAX);
 
-    /* a newer format version is TIND_EVERSION; version 0 is corruption */
+    /* a newer format version is TIND_EVERSION; version 0 and the 28-byte
+     * header of version 1 are corruption */
     tbuf_reset(&b);
-    put_file_header(&b, 2, 9);
+    put_file_header(&b, 3, 9);
     put_record(&b, 0, 7, 10, 1, pay, 7);
     CHECK_RC(replay_bytes(&b, &seen, &res, &err), TIND_EVERSION);
     tbuf_reset(&b);
     put_file_header(&b, 0, 9);
     CHECK_RC(replay_bytes(&b, &seen, &res, &err), TIND_ECORRUPT);
+    tbuf_reset(&b);
+    put_file_header(&b, 1, 9);
+    put_record(&b, 0, 7, 10, 1, pay, 7);
+    CHECK_RC(replay_bytes(&b, &seen, &res, &err), TIND_ECORRUPT);
 
     /* a bad header in a header-only file is a torn creation */
     tbuf_reset(&b);
-    put_file_header(&b, 1, 9);
+    put_file_header(&b, 2, 9);
     b.data[3] ^= 1;
     CHECK_OK(replay_bytes(&b, &seen, &res, &err));
     CHECK_EQ(res.truncated, 1);
@@ -694,7 +703,7 @@ TEST(replay_rules)
     tbuf inner = TBUF_INIT;
     put_record(&inner, 2, 7, 5, 1, pay, 7);
     tbuf_reset(&b);
-    put_file_header(&b, 1, 9);
+    put_file_header(&b, 2, 9);
     put_record(&b, 0, 7, 10, 1, pay, 7);
     size_t torn_at = b.len;
     put_record(&b, 0, (uint32_t)inner.len, 20, 1, inner.data, (uint32_t)inner.len);
@@ -706,7 +715,7 @@ TEST(replay_rules)
     tbuf_reset(&inner);
     put_record(&inner, 2, 7, 11, 1, pay, 7);
     tbuf_reset(&b);
-    put_file_header(&b, 1, 9);
+    put_file_header(&b, 2, 9);
     put_record(&b, 0, 7, 10, 1, pay, 7);
     put_record(&b, 0, (uint32_t)inner.len, 20, 1, inner.data, (uint32_t)inner.len);
     b.data[torn_at + 30] ^= 4;
@@ -715,7 +724,7 @@ TEST(replay_rules)
     tbuf_reset(&inner);
     put_record(&inner, 0, 7, 11, 1, pay, 7);
     tbuf_reset(&b);
-    put_file_header(&b, 1, 9);
+    put_file_header(&b, 2, 9);
     put_record(&b, 0, 7, 10, 1, pay, 7);
     put_record(&b, 0, (uint32_t)inner.len, 20, 1, inner.data, (uint32_t)inner.len);
     b.data[torn_at + 30] ^= 4;
@@ -725,17 +734,17 @@ TEST(replay_rules)
 
     /* the witness is searched at every offset, even right after the damage */
     tbuf_reset(&b);
-    put_file_header(&b, 1, 9);
+    put_file_header(&b, 2, 9);
     put_record(&b, 2, 1, 10, 1, "a", 1);
     put_record(&b, 2, 1, 11, 1, "b", 1);
-    b.data[28 + 27] ^= 1;
+    b.data[JRN_FILE_HEADER_SIZE + 27] ^= 1;
     CHECK_RC(replay_bytes(&b, &seen, &res, &err), TIND_ECORRUPT);
-    CHECK(strstr(err.msg, "offset 28:") != NULL);
-    CHECK(strstr(err.msg, "offset 62 ") != NULL);
+    CHECK(strstr(err.msg, "offset 36:") != NULL);
+    CHECK(strstr(err.msg, "offset 70 ") != NULL);
 
     /* zero-filled tail (a file extended but never written): torn */
     tbuf_reset(&b);
-    put_file_header(&b, 1, 9);
+    put_file_header(&b, 2, 9);
     put_record(&b, 0, 7, 10, 1, pay, 7);
     for (int i = 0; i < 4096; i++)
         CHECK_OK(tbuf_append_u8(&b, 0));
@@ -745,7 +754,7 @@ TEST(replay_rules)
     /* reporting only (no truncation) leaves the file alone */
     fs *m = mem_with_dir("/r");
     tbuf_reset(&b);
-    put_file_header(&b, 1, 3);
+    put_file_header(&b, 2, 3);
     for (uint64_t s = 1; s <= 5; s++)
         put_record(&b, 0, 7, s, 1, pay, 7);
     CHECK_OK(tbuf_append(&b, "JRN1", 4));   /* a torn tail */
@@ -842,7 +851,7 @@ TEST(crash)
         expect e;
         expect_init(&e, check_seed * 1000 + (uint64_t)it, synced + more);
         jrn_writer *w;
-        jrn_options o = {(uint32_t)(trng_below(&r, 2) ? 256 : 0)};
+        jrn_options o = {(uint32_t)(trng_below(&r, 2) ? 256 : 0), 1};
         tind_err err;
         CHECK_OK(jrn_writer_open(m, "/c", 1, &o, &w, &err));
         append_range(w, &e, 0, synced, NULL, &r);
@@ -890,7 +899,7 @@ TEST(crash)
     jrn_close(w, NULL);
     jrn_replay_result res;
     CHECK_OK(jrn_replay(m, "/c/00000001.jrn", NULL, NULL, 1, &res, NULL));
-    CHECK_EQ(res.valid_bytes, 28);
+    CHECK_EQ(res.valid_bytes, JRN_FILE_HEADER_SIZE);
     CHECK_EQ(res.number, 1);
     fs_destroy(m);
 }
@@ -1057,7 +1066,7 @@ TEST(posix)
     expect e;
     expect_init(&e, check_seed + 42, N);
     jrn_writer *w;
-    jrn_options o = {1024};
+    jrn_options o = {1024, 1};
     tind_err err;
     CHECK_OK(jrn_writer_open(p, dir, 5, &o, &w, &err));
     append_range(w, &e, 0, N, NULL, &r);

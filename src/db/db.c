@@ -836,7 +836,10 @@ static int replay_journals(tind_db *db, tind_err *err)
     size_t count = 0;
     int rc = jrn_list(db->fs, dir, &numbers, &count, err);
     replay_ctx ctx = {db, NULL, 0};
-    uint64_t prev_last = 0, prev_number = 0;
+    /* the seqno the journals replayed so far end at (their last record, or
+     * for one without records its start - 1), once a header was seen */
+    uint64_t prev_end = 0, prev_number = 0;
+    int have_prev = 0;
     for (size_t i = 0; rc == TIND_OK && i < count; i++) {
         if (numbers[i] >= db->next_file_number)
             db->next_file_number = numbers[i] + 1;
@@ -862,17 +865,43 @@ static int replay_journals(tind_db *db, tind_err *err)
                          "journal '%s' ends in a damaged record but later journals exist (it was synced "
                          "before they were created)",
                          path);
-        /* Journals the version file keeps continue each other: a gap means
-         * whole records are missing from the end of the earlier one (a cut
-         * at a record boundary of a synced file). */
-        if (rc == TIND_OK && res.records) {
-            if (prev_last && res.first_seqno != prev_last + 1)
+        /* No intact header: a creation cut short, which only the newest
+         * journal can be (its header is synced before a record or a later
+         * journal can exist). It holds nothing: it goes now, and the folder
+         * sync after replay makes that durable before a new journal exists,
+         * so a journal without a header before others is always damage. */
+        if (rc == TIND_OK && !res.has_header) {
+            if (!last)
                 rc = err_set(err, TIND_ECORRUPT,
-                             "journal '%s' starts at seqno %llu but journal %llu ended at %llu: records are missing",
-                             path, (unsigned long long)res.first_seqno, (unsigned long long)prev_number,
-                             (unsigned long long)prev_last);
-            prev_last = res.last_seqno;
+                             "journal '%s' has no intact header but later journals exist (it was synced before "
+                             "they were created): its records are lost",
+                             path);
+            else if ((rc = fs_unlink(db->fs, path, err)) == TIND_OK) {
+                pthread_mutex_lock(&db->mu);
+                db->journal_count--;
+                pthread_mutex_unlock(&db->mu);
+                continue;
+            }
+        }
+        /* Journals the version file keeps continue each other: each header
+         * names the seqno its first record carries, and the journal before
+         * it ends right below that. Anything else means whole records are
+         * missing from the end of the earlier one (a synced file cut at a
+         * record boundary or to its header), which replay alone cannot see. */
+        if (rc == TIND_OK && res.has_header) {
+            if (res.start_seqno == 0)
+                rc = err_set(err, TIND_ECORRUPT, "journal '%s': header start seqno is 0", path);
+            else if (res.records && res.first_seqno != res.start_seqno)
+                rc = err_set(err, TIND_ECORRUPT, "journal '%s': first record has seqno %llu, its header says %llu",
+                             path, (unsigned long long)res.first_seqno, (unsigned long long)res.start_seqno);
+            else if (have_prev && res.start_seqno != prev_end + 1)
+                rc = err_set(err, TIND_ECORRUPT,
+                             "journal '%s' starts at seqno %llu but journal %llu ends at %llu: records are missing",
+                             path, (unsigned long long)res.start_seqno, (unsigned long long)prev_number,
+                             (unsigned long long)prev_end);
+            prev_end = res.records ? res.last_seqno : res.start_seqno - 1;
             prev_number = numbers[i];
+            have_prev = 1;
         }
         if (rc == TIND_OK)
             ctx.journal->size = res.valid_bytes;
@@ -907,7 +936,7 @@ int db_new_journal(tind_db *db, tind_err *err)
     int rc = journal_list_add(db, number);
     pthread_mutex_unlock(&db->mu);
     jrn_writer *w = NULL;
-    jrn_options jo = {db->opts.journal_compression_threshold};
+    jrn_options jo = {db->opts.journal_compression_threshold, atomic_load(&db->last_seqno) + 1};
     if (rc == TIND_OK)
         rc = jrn_writer_open(db->fs, dir, number, &jo, &w, err);
     db->cur_journal_max_seqno = 0;

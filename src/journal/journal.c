@@ -3,7 +3,7 @@
  * in journal.h; byte-exact in docs/FORMAT.md).
  *
  * Writer invariants
- *   - size is the file's length: the 28-byte header plus every record whose
+ *   - size is the file's length: the 36-byte header plus every record whose
  *     single fs_write succeeded. Records are written at offset size, never
  *     elsewhere, so the file is always header + whole records + (after a
  *     failed write or a crash) at most one partial record.
@@ -52,7 +52,8 @@
 enum {
     JRN_FH_VERSION = 8,
     JRN_FH_NUMBER = 12,
-    JRN_FH_CHECKSUM = 20,
+    JRN_FH_START_SEQNO = 20,
+    JRN_FH_CHECKSUM = 28,
 
     JRN_RH_MARKER = 0,
     JRN_RH_STORED_LEN = 4,
@@ -93,11 +94,12 @@ static uint64_t jrn_record_checksum(const uint8_t *header, const uint8_t *payloa
     return hash64_end(&s);
 }
 
-static void jrn_encode_file_header(uint8_t *h, uint64_t number)
+static void jrn_encode_file_header(uint8_t *h, uint64_t number, uint64_t start_seqno)
 {
     memcpy(h, JRN_FILE_MAGIC, JRN_FILE_MAGIC_LEN);
     enc_u32(h + JRN_FH_VERSION, JRN_FORMAT_VERSION);
     enc_u64(h + JRN_FH_NUMBER, number);
+    enc_u64(h + JRN_FH_START_SEQNO, start_seqno);
     enc_u64(h + JRN_FH_CHECKSUM, hash64(h, JRN_FH_CHECKSUM));
 }
 
@@ -207,7 +209,7 @@ int jrn_writer_open(fs *fsys, const char *dir, uint64_t number, const jrn_option
         return rc;
     }
     uint8_t header[JRN_FILE_HEADER_SIZE];
-    jrn_encode_file_header(header, number);
+    jrn_encode_file_header(header, number, opts ? opts->start_seqno : 0);
     const char *step = "write header";
     rc = fs_write(w->file, header, sizeof header, 0, err);
     if (!rc) {
@@ -461,6 +463,8 @@ static int jrn_decode(const char *name, const uint8_t *data, size_t len, int che
                        "journal %s: format version %" PRIu32 " (this build reads %u)", name, version,
                        JRN_FORMAT_VERSION);
     res->number = dec_u64(data + JRN_FH_NUMBER);
+    res->start_seqno = dec_u64(data + JRN_FH_START_SEQNO);
+    res->has_header = 1;
     if (check_number && res->number != expect_number)
         return err_set(err, TIND_ECORRUPT, "journal %s: file header names journal %" PRIu64, name, res->number);
     res->valid_bytes = JRN_FILE_HEADER_SIZE;

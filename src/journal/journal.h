@@ -11,11 +11,14 @@
  * On-disk format (FROZEN; byte-exact in docs/FORMAT.md, section "Journal").
  * All integers little-endian; checksums are xxh3-64 (util/hash.h).
  *
- *   File header, 28 bytes, at offset 0:
+ *   File header, 36 bytes, at offset 0:
  *     0  u8[8]  magic "TINDJRN\x01"
- *     8  u32    format version = 1
+ *     8  u32    format version = 2
  *    12  u64    journal number (equals the number in the file name)
- *    20  u64    xxh3-64 of bytes [0, 20)
+ *    20  u64    start seqno: the engine's last seqno + 1 when the file was
+ *               made, i.e. the first seqno its first record will carry (the
+ *               journal before it ends at start - 1; recovery checks this)
+ *    28  u64    xxh3-64 of bytes [0, 28)
  *
  *   Then records back to back, each a 33-byte header and the payload:
  *     0  u32    marker 0x314E524A (the bytes "JRN1")
@@ -36,7 +39,7 @@
  * least 1/8 (compressed <= len - len/8); otherwise it is stored raw.
  *
  * Replay rules (see jrn_replay_buffer):
- *   - a file shorter than its 28-byte header, or exactly 28 bytes with a
+ *   - a file shorter than its 36-byte header, or exactly 36 bytes with a
  *     header that fails its checks, is a torn creation: it holds no records;
  *   - a longer file whose header fails its checks is TIND_ECORRUPT (a bad
  *     version with a valid checksum is TIND_EVERSION);
@@ -74,8 +77,8 @@
 /* FROZEN: these values are written to disk. */
 #define JRN_FILE_MAGIC "TINDJRN\x01"
 #define JRN_FILE_MAGIC_LEN 8
-#define JRN_FORMAT_VERSION 1u
-#define JRN_FILE_HEADER_SIZE 28u
+#define JRN_FORMAT_VERSION 2u
+#define JRN_FILE_HEADER_SIZE 36u
 #define JRN_RECORD_MARKER 0x314E524Au    /* bytes 'J' 'R' 'N' '1' */
 #define JRN_RECORD_HEADER_SIZE 33u
 #define JRN_FLAG_LZ4 0x01u               /* DO NOT CHANGE */
@@ -91,6 +94,10 @@ typedef struct jrn_options {
     /* Payloads of at least this many bytes are LZ4-compressed when that
      * saves at least 1/8; 0 = never compress. */
     uint32_t compress_threshold;
+    /* Recorded in the file header: the first seqno this journal will hold
+     * (the engine's last seqno + 1). Replay reports it; the engine checks
+     * that consecutive journals meet there. */
+    uint64_t start_seqno;
 } jrn_options;
 
 /* Creates "<dir>/<number>.jrn" exclusively (TIND_EEXIST when present),
@@ -139,6 +146,8 @@ typedef int (*jrn_replay_fn)(void *ctx, uint64_t first_seqno, uint32_t count, co
 
 typedef struct jrn_replay_result {
     uint64_t number;        /* journal number from the file header (0 when torn/empty) */
+    uint64_t start_seqno;   /* start seqno from the file header (0 when torn/empty) */
+    int has_header;         /* 1 when the file header was intact (number and start_seqno are real) */
     uint64_t records;       /* records handed to the callback */
     uint64_t first_seqno;   /* first seqno of the first record (0 when none) */
     uint64_t last_seqno;    /* last seqno of the last record: first + count - 1 (0 when none) */

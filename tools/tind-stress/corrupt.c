@@ -128,7 +128,6 @@ typedef struct cr_world {
     uint64_t tried[K_COUNT], open_failed[K_COUNT], exact[K_COUNT], read_errors[K_COUNT], tail_cut[K_COUNT];
     uint64_t flips, truncations, garbage;
     uint64_t silent_wrong, bad_status, unexpected_open, unexpected_cut, synced_tail_dropped, violations;
-    uint64_t known_boundary_cut; /* part of silent_wrong, not of violations */
     uint64_t reads;
     stress_shown shown;
     /* the current iteration, for messages */
@@ -664,27 +663,8 @@ static void cr_iteration(cr_world *w, int kind)
     }
     if (expect_cut == EXPECT_FAIL) {
         long got = cr_find_cut(w, db);
-        /* a cut that leaves a file replay sees as clean: at a record
-         * boundary, or shorter than the header ("torn creation") */
-        int boundary = kind == K_JOURNAL && trunc_to != SIZE_MAX && trunc_to < JRN_FILE_HEADER_SIZE;
-        for (size_t jn = 0; kind == K_JOURNAL && jn < w->njournals; jn++)
-            for (size_t r = 0; w->journals[jn].entry == entry && r < w->journals[jn].nrecs; r++)
-                boundary |= w->journals[jn].recs[r].start == trunc_to;
-        if (boundary) {
-            /* KNOWN ISSUE (docs/RELIABILITY.md): a journal other than the
-             * newest that loses whole records at its end (cut at a record
-             * boundary, or below its header) replays as complete: the lost
-             * records leave a hole that recovery does not see. Counted among
-             * the silent wrong reads, but not failing the campaign. */
-            w->silent_wrong++;
-            w->known_boundary_cut++;
-            if (w->verbose)
-                fprintf(stderr, "KNOWN ISSUE %s: open succeeds (history cut at %ld of %zu)\n", w->cur_desc, got,
-                        w->nb);
-        } else {
-            cr_violation(w, &w->silent_wrong, "open succeeds on damage it must report (history cut at %ld of %zu%s)",
-                         got, w->nb, got < 0 ? ": no prefix of the history explains the state" : "");
-        }
+        cr_violation(w, &w->silent_wrong, "open succeeds on damage it must report (history cut at %ld of %zu%s)", got,
+                     w->nb, got < 0 ? ": no prefix of the history explains the state" : "");
         tind_close(db);
         fs_destroy(mem);
         return;
@@ -786,11 +766,10 @@ int campaign_corrupt(const stress_opts *o)
     for (int k = 0; k < K_COUNT; k++)
         printf(" %s=%" PRIu64 "/open_failed:%" PRIu64 "/exact:%" PRIu64 "/read_errors:%" PRIu64 "/tail_cut:%" PRIu64,
                cr_kind_names[k], w->tried[k], w->open_failed[k], w->exact[k], w->read_errors[k], w->tail_cut[k]);
-    printf(" reads=%" PRIu64 " silent_wrong_reads=%" PRIu64 " known_issue_journal_boundary_cut=%" PRIu64
-           " bad_status=%" PRIu64 " unexpected_open_failures=%" PRIu64
+    printf(" reads=%" PRIu64 " silent_wrong_reads=%" PRIu64 " bad_status=%" PRIu64 " unexpected_open_failures=%" PRIu64
            " synced_tail_dropped=%" PRIu64 " crashes=0 tables=%" PRIu64 " batches=%zu violations=%" PRIu64
            " seconds=%.1f\n",
-           w->reads, w->silent_wrong, w->known_boundary_cut, w->bad_status, w->unexpected_open, w->synced_tail_dropped, w->tables_total, w->nb,
+           w->reads, w->silent_wrong, w->bad_status, w->unexpected_open, w->synced_tail_dropped, w->tables_total, w->nb,
            w->violations, stress_now() - t0);
     fflush(stdout);
     int bad = w->violations != 0;

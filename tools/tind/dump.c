@@ -460,9 +460,12 @@ static int dump_journal(dumper *d, const char *path)
     fprintf(o, "journal %s: %zu bytes\n", path, j.len);
     if (j.len >= JRN_FILE_HEADER_SIZE) {
         int magic = memcmp(data, JRN_FILE_MAGIC, JRN_FILE_MAGIC_LEN) == 0;
-        int sum = hash64(data, 20) == dec_u64(data + 20);
-        fprintf(o, "header: magic %s, format version %u, journal number %" PRIu64 ", checksum %s\n",
-                magic ? "ok" : "BAD", dec_u32(data + 8), dec_u64(data + 12), sum ? "ok" : "BAD");
+        /* the layout of docs/FORMAT.md, "Journal file header" */
+        int sum = hash64(data, JRN_FILE_HEADER_SIZE - 8) == dec_u64(data + JRN_FILE_HEADER_SIZE - 8);
+        fprintf(o,
+                "header: magic %s, format version %u, journal number %" PRIu64 ", start seqno %" PRIu64
+                ", checksum %s\n",
+                magic ? "ok" : "BAD", dec_u32(data + 8), dec_u64(data + 12), dec_u64(data + 20), sum ? "ok" : "BAD");
     } else {
         fprintf(o, "header: only %zu of %u bytes (a creation cut short)\n", j.len, JRN_FILE_HEADER_SIZE);
     }

@@ -415,7 +415,7 @@ static int journal_record(void *ctx, uint64_t first_seqno, uint32_t count, const
     return TIND_OK;
 }
 
-static void verify_journals(vfy *v)
+static void verify_journals(vfy *v, uint64_t oldest_keep)
 {
     char *jdir = join(v->dir, "journals");
     if (!jdir)
@@ -435,7 +435,8 @@ static void verify_journals(vfy *v)
         free(jdir);
         return;
     }
-    uint64_t prev_last = 0;
+    uint64_t prev_end = 0;
+    int have_prev = 0;
     char prev_path[4200] = "";
     for (size_t i = 0; i < count && !sh_interrupted; i++) {
         char path[4200];
@@ -473,11 +474,17 @@ static void verify_journals(vfy *v)
                     note(v, "%s: offset %" PRIu64 ": a torn tail of %" PRIu64 " bytes (an unfinished write; the "
                          "next open cuts it off)", path, res.valid_bytes, res.tail_bytes);
             }
-            if (res.records && prev_last && res.first_seqno <= prev_last)
-                problem(v, path, "offset %u: first seqno %" PRIu64 " does not follow the last seqno %" PRIu64 " of %s",
-                        JRN_FILE_HEADER_SIZE, res.first_seqno, prev_last, prev_path);
-            if (res.records) {
-                prev_last = res.last_seqno;
+            /* the journals recovery keeps meet exactly (older ones are
+             * flushed, waiting to be deleted) */
+            if (res.has_header && numbers[i] >= oldest_keep) {
+                if (res.records && res.first_seqno != res.start_seqno)
+                    problem(v, path, "offset %u: first record has seqno %" PRIu64 ", the header says %" PRIu64,
+                            JRN_FILE_HEADER_SIZE, res.first_seqno, res.start_seqno);
+                else if (have_prev && res.start_seqno != prev_end + 1)
+                    problem(v, path, "starts at seqno %" PRIu64 " but %s ends at %" PRIu64 ": records are missing",
+                            res.start_seqno, prev_path, prev_end);
+                prev_end = res.records ? res.last_seqno : res.start_seqno - 1;
+                have_prev = 1;
                 snprintf(prev_path, sizeof prev_path, "%s", path);
             }
             v->records += res.records;
@@ -518,9 +525,11 @@ static int verify_folder(vfy *v)
     }
     free(vpath);
     verify_tables(v, have_state ? &st : NULL);
+    /* without a version file every journal is taken as kept */
+    uint64_t oldest_keep = have_state ? st.oldest_journal : 0;
     mf_state_free(&st);
     if (!sh_interrupted)
-        verify_journals(v);
+        verify_journals(v, oldest_keep);
     return SH_OK;
 }
 
