@@ -309,8 +309,10 @@ static void fa_reopen(fa_world *w, int crash_modes, uint64_t seed)
         fa_fail("fs_mem_crash fails", crash_modes, 0);
     int rc = fa_open(w);
     fs_fault_disarm(w->ff);
-    if (rc && !w->armed)
+    if (rc && !w->armed) {
+        fprintf(stderr, "fuzz_api: %s\n", tind_errmsg(NULL));
         fa_fail("reopen without faults fails", rc, 0);
+    }
     if (rc)
         rc = fa_open(w);
     if (rc) {

@@ -25,6 +25,14 @@
  *                          and its SYNC_ALL batches were silently gone
  *                          (tind-stress corrupt, 8 in 777,275 corruptions).
  *                          Journal headers now carry their start seqno.
+ *   seqnos_never_go_back   with that check, a database whose oldest journal
+ *                          held only writes to a keyspace since deleted did
+ *                          not reopen twice: recovery took its last seqno from
+ *                          tables and records alone, started the next journal
+ *                          below the previous one's start, and the following
+ *                          open saw a gap (fuzz_api, corpus input
+ *                          regress-seqno-after-deleted-keyspace). Recovery now
+ *                          also counts each journal header's start.
  */
 #include <errno.h>
 #include <string.h>
@@ -224,6 +232,34 @@ TEST(journal_cut_to_header)
     fs_destroy(mem);
 }
 
+TEST(seqnos_never_go_back)
+{
+    fs *mem = fs_mem_new();
+    tind_db *db;
+    tind_keyspace *a, *c;
+    CHECK_OK(open_on(mem, &db));
+    CHECK_OK(tind_keyspace_open(db, "a", NULL, &a));
+    CHECK_OK(tind_keyspace_open(db, "c", NULL, &c));
+    CHECK_OK(tind_put(c, "k", 1, "v", 1));
+    CHECK_OK(tind_close(db));
+    /* the journal holding c's write is replayed, then released by the delete */
+    CHECK_OK(open_on(mem, &db));
+    CHECK_OK(tind_keyspace_delete(db, "c"));
+    CHECK_OK(tind_close(db));
+    for (int i = 0; i < 3; i++) {
+        int rc = open_on(mem, &db);
+        if (rc)
+            fprintf(stderr, "reopen %d: %s\n", i, tind_errmsg(NULL));
+        CHECK_OK(rc);
+        CHECK_OK(tind_keyspace_open(db, "a", NULL, &a));
+        char key[8];
+        snprintf(key, sizeof key, "k%d", i);
+        CHECK_OK(tind_put(a, key, strlen(key), "v", 1));
+        CHECK_OK(tind_close(db));
+    }
+    fs_destroy(mem);
+}
+
 int main(void)
 {
     check_seed_init(1);
@@ -231,5 +267,6 @@ int main(void)
     RUN(creation_retried_syncs_parent);
     RUN(reopen_makes_recovery_durable);
     RUN(journal_cut_to_header);
+    RUN(seqnos_never_go_back);
     return 0;
 }

@@ -902,6 +902,12 @@ static int replay_journals(tind_db *db, tind_err *err)
             prev_end = res.records ? res.last_seqno : res.start_seqno - 1;
             prev_number = numbers[i];
             have_prev = 1;
+            /* every seqno below a journal's start was given out before it
+             * was made (and is durable, or flushed, or belonged to a deleted
+             * keyspace): seqnos never go back, and the next journal must
+             * start after this one ends */
+            if (prev_end > ctx.max_seqno)
+                ctx.max_seqno = prev_end;
         }
         if (rc == TIND_OK)
             ctx.journal->size = res.valid_bytes;
