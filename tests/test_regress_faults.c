@@ -252,7 +252,7 @@ TEST(seqnos_never_go_back)
             fprintf(stderr, "reopen %d: %s\n", i, tind_errmsg(NULL));
         CHECK_OK(rc);
         CHECK_OK(tind_keyspace_open(db, "a", NULL, &a));
-        char key[8];
+        char key[16];
         snprintf(key, sizeof key, "k%d", i);
         CHECK_OK(tind_put(a, key, strlen(key), "v", 1));
         CHECK_OK(tind_close(db));
