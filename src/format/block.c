@@ -396,6 +396,20 @@ static inline void iter_at_restart(blk_iter *it, uint32_t i)
     it->valid = 0;
 }
 
+/* Positions on the entry at off whose header is h (its key already in
+ * it->key). */
+static inline void iter_on_entry(blk_iter *it, size_t off, const entry_head *h)
+{
+    it->offset = off;
+    it->seqno = h->seqno;
+    it->type = h->type;
+    it->value = h->suffix + h->unshared;
+    it->value_len = (size_t)h->value_len;
+    it->next_offset = (size_t)(it->value - it->b->data) + (size_t)h->value_len;
+    iter_note_offset(it, off);
+    it->valid = 1;
+}
+
 /* Decodes the entry at next_offset into the iterator. Returns 1 when
  * positioned on it; 0 at the end of the entries or on error (valid = 0). */
 static int iter_parse_next(blk_iter *it)
@@ -420,14 +434,7 @@ static int iter_parse_next(blk_iter *it)
         memcpy(it->key.data + h.shared, h.suffix, h.unshared);
         it->key.len += h.unshared;
     }
-    it->offset = off;
-    it->seqno = h.seqno;
-    it->type = h.type;
-    it->value = h.suffix + h.unshared;
-    it->value_len = (size_t)h.value_len;
-    it->next_offset = (size_t)(it->value - b->data) + (size_t)h.value_len;
-    iter_note_offset(it, off);
-    it->valid = 1;
+    iter_on_entry(it, off, &h);
     return 1;
 }
 
@@ -580,16 +587,9 @@ static void iter_scan_to(blk_iter *it, uint32_t r, const uint8_t *key, size_t kl
     if (h.unshared)
         memcpy(it->key.data + h.shared, h.suffix, h.unshared);
     it->key.len = len;
-    it->offset = off;
-    it->seqno = h.seqno;
-    it->type = h.type;
-    it->value = h.suffix + h.unshared;
-    it->value_len = (size_t)h.value_len;
-    it->next_offset = (size_t)(it->value - b->data) + (size_t)h.value_len;
     it->restart_index = r;
     it->restart_next = 0;
-    iter_note_offset(it, off);
-    it->valid = 1;
+    iter_on_entry(it, off, &h);
 }
 
 void blk_iter_seek(blk_iter *it, const uint8_t *key, size_t klen, uint64_t seqno)
