@@ -52,6 +52,16 @@ static int open_on(fs *f, tind_db **db)
     return rc;
 }
 
+/* "k" holds "v" */
+static void expect_k(tind_keyspace *ks)
+{
+    void *v;
+    size_t n;
+    CHECK_OK(tind_get(ks, "k", 1, NULL, &v, &n));
+    CHECK_MEM(v, n, "v", 1);
+    tind_free(v);
+}
+
 TEST(creation_interrupted)
 {
     /* fail, in turn, each call of the kinds the version-file write makes
@@ -86,11 +96,7 @@ TEST(creation_interrupted)
             CHECK_OK(tind_close(db));
             CHECK_OK(open_on(ff, &db));
             CHECK_OK(tind_keyspace_open(db, "ks", NULL, &ks));
-            void *v;
-            size_t n;
-            CHECK_OK(tind_get(ks, "k", 1, NULL, &v, &n));
-            CHECK_MEM(v, n, "v", 1);
-            tind_free(v);
+            expect_k(ks);
             CHECK_OK(tind_close(db));
             fs_destroy(ff);
             fs_destroy(mem);
@@ -134,11 +140,7 @@ TEST(creation_retried_syncs_parent)
         CHECK_OK(open_on(ff, &db));
         CHECK_OK(tind_keyspace_exists(db, "ks"));
         CHECK_OK(tind_keyspace_open(db, "ks", NULL, &ks));
-        void *v;
-        size_t n;
-        CHECK_OK(tind_get(ks, "k", 1, NULL, &v, &n));
-        CHECK_MEM(v, n, "v", 1);
-        tind_free(v);
+        expect_k(ks);
         CHECK_OK(tind_close(db));
         fs_destroy(ff);
         fs_destroy(mem);

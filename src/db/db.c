@@ -836,10 +836,8 @@ static int replay_journals(tind_db *db, tind_err *err)
     size_t count = 0;
     int rc = jrn_list(db->fs, dir, &numbers, &count, err);
     replay_ctx ctx = {db, NULL, 0};
-    /* the seqno the journals replayed so far end at (their last record, or
-     * for one without records its start - 1), once a header was seen */
-    uint64_t prev_end = 0, prev_number = 0;
-    int have_prev = 0;
+    jrn_chain chain = {0, 0};
+    char prev_path[4096] = "";
     for (size_t i = 0; rc == TIND_OK && i < count; i++) {
         if (numbers[i] >= db->next_file_number)
             db->next_file_number = numbers[i] + 1;
@@ -889,25 +887,14 @@ static int replay_journals(tind_db *db, tind_err *err)
          * missing from the end of the earlier one (a synced file cut at a
          * record boundary or to its header), which replay alone cannot see. */
         if (rc == TIND_OK && res.has_header) {
-            if (res.start_seqno == 0)
-                rc = err_set(err, TIND_ECORRUPT, "journal '%s': header start seqno is 0", path);
-            else if (res.records && res.first_seqno != res.start_seqno)
-                rc = err_set(err, TIND_ECORRUPT, "journal '%s': first record has seqno %llu, its header says %llu",
-                             path, (unsigned long long)res.first_seqno, (unsigned long long)res.start_seqno);
-            else if (have_prev && res.start_seqno != prev_end + 1)
-                rc = err_set(err, TIND_ECORRUPT,
-                             "journal '%s' starts at seqno %llu but journal %llu ends at %llu: records are missing",
-                             path, (unsigned long long)res.start_seqno, (unsigned long long)prev_number,
-                             (unsigned long long)prev_end);
-            prev_end = res.records ? res.last_seqno : res.start_seqno - 1;
-            prev_number = numbers[i];
-            have_prev = 1;
+            rc = jrn_chain_add(&chain, &res, path, prev_path, err);
+            snprintf(prev_path, sizeof prev_path, "%s", path);
             /* every seqno below a journal's start was given out before it
              * was made (and is durable, or flushed, or belonged to a deleted
              * keyspace): seqnos never go back, and the next journal must
              * start after this one ends */
-            if (prev_end > ctx.max_seqno)
-                ctx.max_seqno = prev_end;
+            if (rc == TIND_OK && chain.end > ctx.max_seqno)
+                ctx.max_seqno = chain.end;
         }
         if (rc == TIND_OK)
             ctx.journal->size = res.valid_bytes;

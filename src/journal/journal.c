@@ -606,3 +606,23 @@ int jrn_replay(fs *fsys, const char *path, jrn_replay_fn cb, void *ctx, int trun
     }
     return rc;
 }
+
+/* ------------------------------------------------------------------ chains */
+
+int jrn_chain_add(jrn_chain *c, const jrn_replay_result *res, const char *name, const char *prev_name,
+                  tind_err *err)
+{
+    if (res->start_seqno == 0)
+        return err_set(err, TIND_ECORRUPT, "journal '%s': header start seqno is 0", name);
+    if (res->records && res->first_seqno != res->start_seqno)
+        return err_set(err, TIND_ECORRUPT, "journal '%s': first record has seqno %" PRIu64 ", its header says %" PRIu64,
+                       name, res->first_seqno, res->start_seqno);
+    if (c->started && res->start_seqno != c->end + 1)
+        return err_set(err, TIND_ECORRUPT,
+                       "journal '%s' starts at seqno %" PRIu64 " but journal '%s' ends at %" PRIu64
+                       ": records are missing",
+                       name, res->start_seqno, prev_name, c->end);
+    c->end = res->records ? res->last_seqno : res->start_seqno - 1;
+    c->started = 1;
+    return TIND_OK;
+}

@@ -157,6 +157,23 @@ typedef struct jrn_replay_result {
                                with truncate_torn_tail has then cut the file to valid_bytes */
 } jrn_replay_result;
 
+/* Rule 6 of docs/FORMAT.md: the journals recovery keeps continue each
+ * other. Feed it each replayed journal with an intact header (has_header),
+ * in number order; `end` is the seqno the journals so far end at (the last
+ * record's, or start - 1 for a journal without records). */
+typedef struct jrn_chain {
+    int started;
+    uint64_t end;
+} jrn_chain;
+
+/* Checks that res (of journal `name`) continues the chain (prev_name: the
+ * journal before it) and extends it. TIND_OK, or TIND_ECORRUPT with err
+ * naming both journals: start seqno 0, a first record that is not at the
+ * start, or a start that is not the previous end + 1 ("records are
+ * missing"). */
+int jrn_chain_add(jrn_chain *c, const jrn_replay_result *res, const char *name, const char *prev_name,
+                  tind_err *err);
+
 /* Decodes a journal held in memory (e.g. fuzz input) by the rules above and
  * calls cb for each record. Never reads outside data[0, len). result (may be
  * NULL) is filled on TIND_OK and, as far as replay got, on failure. On a

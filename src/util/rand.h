@@ -44,4 +44,7 @@ static inline uint64_t trng_next(trng *r)
 /* Uniform in [0, n); n > 0. */
 static inline uint64_t trng_below(trng *r, uint64_t n) { return trng_next(r) % n; }
 
+/* Uniform in [0, 1), 53 bits. */
+static inline double trng_double(trng *r) { return (double)(trng_next(r) >> 11) * 0x1.0p-53; }
+
 #endif

@@ -1190,7 +1190,7 @@ static int bm_self_check(void)
 {
     int fails = 0;
     bw_rng rng;
-    bw_rng_seed(&rng, 7);
+    trng_seed(&rng, 7);
 
     /* histogram quantiles within the bucket precision of the exact ones */
     enum { N = 200000 };
@@ -1201,7 +1201,7 @@ static int bm_self_check(void)
     bh_init(h);
     for (int i = 0; i < N; i++) {
         /* log-uniform over 100 ns .. 100 ms */
-        v[i] = (uint64_t)(100.0 * pow(1e6, bw_rng_double(&rng)));
+        v[i] = (uint64_t)(100.0 * pow(1e6, trng_double(&rng)));
         bh_record(h, v[i]);
     }
     qsort(v, N, sizeof *v, bm_cmp_u64);

@@ -16,38 +16,7 @@
 #include <time.h>
 
 /* ---- rng ---- */
-static uint64_t bw_splitmix(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-void bw_rng_seed(bw_rng *r, uint64_t seed)
-{
-    for (int i = 0; i < 4; i++)
-        r->s[i] = bw_splitmix(&seed);
-}
-
-uint64_t bw_rng_next(bw_rng *r)
-{
-    uint64_t *s = r->s;
-    uint64_t x = s[1] * 5;
-    uint64_t result = ((x << 7) | (x >> 57)) * 9;
-    uint64_t t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = (s[3] << 45) | (s[3] >> 19);
-    return result;
-}
-
-double bw_rng_double(bw_rng *r) { return (double)(bw_rng_next(r) >> 11) * 0x1.0p-53; }
-
-static uint64_t bw_below(bw_rng *r, uint64_t n) { return n ? bw_rng_next(r) % n : 0; }
+static uint64_t bw_below(bw_rng *r, uint64_t n) { return n ? trng_below(r, n) : 0; }
 
 /* ---- permutation: a 4-round Feistel network on 2*half_bits bits, cycle-walked into [0, n) ---- */
 void bw_perm_init(bw_perm *p, uint64_t n, uint64_t seed)
@@ -59,7 +28,7 @@ void bw_perm_init(bw_perm *p, uint64_t n, uint64_t seed)
     p->half_bits = (bits + 1) / 2;
     uint64_t x = seed ^ 0x5045524d5045524dull;
     for (int i = 0; i < 4; i++)
-        p->keys[i] = bw_splitmix(&x);
+        p->keys[i] = trng_splitmix(&x);
 }
 
 static uint64_t bw_perm_round(uint64_t v, uint64_t key)
@@ -107,7 +76,7 @@ void bw_zipf_init(bw_zipf *z, uint64_t items, double theta, double zetan)
 
 uint64_t bw_zipf_next(const bw_zipf *z, bw_rng *r)
 {
-    double u = bw_rng_double(r);
+    double u = trng_double(r);
     double uz = u * z->zetan;
     if (uz < 1.0)
         return 0;
@@ -242,11 +211,11 @@ int bw_data_init(bw_data *d, const bw_params *p)
     if (!d->values)
         return -1;
     bw_rng r;
-    bw_rng_seed(&r, p->seed ^ 0x56414c5545ull);
+    trng_seed(&r, p->seed ^ 0x56414c5545ull);
     for (size_t off = 0; off < d->values_len; off += 100) {
         uint8_t chunk[50];
         for (int i = 0; i < 50; i++)
-            chunk[i] = (uint8_t)(' ' + bw_rng_next(&r) % 95);
+            chunk[i] = (uint8_t)(' ' + trng_next(&r) % 95);
         for (size_t i = 0; i < 100 && off + i < d->values_len; i++)
             d->values[off + i] = chunk[i % 50];
     }
@@ -330,7 +299,7 @@ void bw_thread_init(bw_thread *t, const bench_backend *be, void *handle, bw_data
     t->end = end;
     t->stop = stop;
     /* the same stream for every engine: seed, mode and thread number only */
-    bw_rng_seed(&t->rng, d->p->seed * 1000003u + (uint64_t)mode * 101u + (uint64_t)id);
+    trng_seed(&t->rng, d->p->seed * 1000003u + (uint64_t)mode * 101u + (uint64_t)id);
     for (int i = 0; i < BW_MAX_OPTYPES; i++)
         bh_init(&t->hist[i]);
     atomic_init(&t->done, 0);
@@ -401,7 +370,7 @@ static int bw_run_one(bw_thread *t, int *type)
     switch (t->mode) {
     case BW_RUN_MIX:
         bw_key(key, bw_pick(t, p->keys));
-        if (bw_rng_double(&t->rng) < p->def->read_fraction) {
+        if (trng_double(&t->rng) < p->def->read_fraction) {
             *type = 0;
             return bw_get(t, key, BW_KEY_SIZE, p->value_size);
         }
@@ -409,7 +378,7 @@ static int bw_run_one(bw_thread *t, int *type)
         return bw_put(t, key, BW_KEY_SIZE, p->value_size);
     case BW_RUN_FEED: {
         uint64_t user = bw_pick(t, p->feed_users);
-        if (bw_rng_double(&t->rng) < p->def->read_fraction) {
+        if (trng_double(&t->rng) < p->def->read_fraction) {
             *type = 0;
             size_t n = bw_feed_profile_key(key, user);
             if ((rc = bw_get(t, key, n, p->profile_value_size)) < 0)

@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "backend.h"
+#include "util/rand.h"
 #include "histogram.h"
 
 #define BW_KEY_SIZE 16
@@ -30,13 +31,8 @@
 #define BW_SCAN_LENGTH 100      /* micro seekscan */
 #define BW_FEED_LATEST 20       /* posts read by a feed read */
 
-/* ---- random numbers (xoshiro256**) ---- */
-typedef struct bw_rng {
-    uint64_t s[4];
-} bw_rng;
-void bw_rng_seed(bw_rng *r, uint64_t seed);
-uint64_t bw_rng_next(bw_rng *r);
-double bw_rng_double(bw_rng *r);            /* [0, 1) */
+/* ---- random numbers: the engine's xoshiro256** (util/rand.h) ---- */
+typedef trng bw_rng;
 
 /* ---- a bijection of [0, n), O(1) memory ---- */
 typedef struct bw_perm {

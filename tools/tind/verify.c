@@ -435,8 +435,7 @@ static void verify_journals(vfy *v, uint64_t oldest_keep)
         free(jdir);
         return;
     }
-    uint64_t prev_end = 0;
-    int have_prev = 0;
+    jrn_chain chain = {0, 0};
     char prev_path[4200] = "";
     for (size_t i = 0; i < count && !sh_interrupted; i++) {
         char path[4200];
@@ -477,14 +476,9 @@ static void verify_journals(vfy *v, uint64_t oldest_keep)
             /* the journals recovery keeps meet exactly (older ones are
              * flushed, waiting to be deleted) */
             if (res.has_header && numbers[i] >= oldest_keep) {
-                if (res.records && res.first_seqno != res.start_seqno)
-                    problem(v, path, "offset %u: first record has seqno %" PRIu64 ", the header says %" PRIu64,
-                            JRN_FILE_HEADER_SIZE, res.first_seqno, res.start_seqno);
-                else if (have_prev && res.start_seqno != prev_end + 1)
-                    problem(v, path, "starts at seqno %" PRIu64 " but %s ends at %" PRIu64 ": records are missing",
-                            res.start_seqno, prev_path, prev_end);
-                prev_end = res.records ? res.last_seqno : res.start_seqno - 1;
-                have_prev = 1;
+                err_clear(&err);
+                if (jrn_chain_add(&chain, &res, path, prev_path, &err))
+                    problem(v, path, "%s", err.msg);
                 snprintf(prev_path, sizeof prev_path, "%s", path);
             }
             v->records += res.records;
