@@ -34,10 +34,11 @@
 
 #include "cache/cache.h"
 #include "cache/fdcache.h"
-#include "db/iiter.h"
 #include "db/options.h"
 #include "format/table.h"
 #include "io/fs.h"
+#include "iter/adapters.h"
+#include "iter/iiter.h"
 #include "journal/journal.h"
 #include "memtable/memtable.h"
 #include "tind.h"
@@ -265,8 +266,6 @@ int ks_write_tables(tind_keyspace *ks, iiter *in, int out_level, int bottommost,
 
 /* ---- iterators over a view (dbiter.c) ---- */
 int view_iter_new(tind_keyspace *ks, ks_view *v, int fill_cache, iiter **out, tind_err *err);
-iiter *mt_iiter_new(memtable *m);
-int tbl_iiter_new(tbl *t, iiter **out);
 int level_iiter_new(tind_db *db, version *v, int level, iiter **out);
 
 #endif

@@ -7,8 +7,8 @@
  * is used by one thread. status() is TIND_OK or the error that made the
  * iterator invalid (err, when given, receives the message).
  */
-#ifndef TIND_DB_IITER_H
-#define TIND_DB_IITER_H
+#ifndef TIND_ITER_IITER_H
+#define TIND_ITER_IITER_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -14,7 +14,7 @@
  */
 #include <stdlib.h>
 
-#include "db/iiter.h"
+#include "iter/iiter.h"
 #include "format/entry.h"
 #include "util/buf.h"
 
