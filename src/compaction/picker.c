@@ -85,7 +85,7 @@ static int nothing_below(const version *v, int level, const uint8_t *lo, size_t 
     return 1;
 }
 
-int pick_base_level(const version *v, const struct tind_ks_options *o)
+int pick_base_level(const version *v, const cmp_options *o)
 {
     int last = v->level_count - 1;
     uint64_t base_bytes = o->table_size * (uint64_t)o->l0_threshold;
@@ -102,7 +102,7 @@ int pick_base_level(const version *v, const struct tind_ks_options *o)
     return base;
 }
 
-static void level_targets(const version *v, const struct tind_ks_options *o, int base, uint64_t *target)
+static void level_targets(const version *v, const cmp_options *o, int base, uint64_t *target)
 {
     int last = v->level_count - 1;
     uint64_t base_bytes = o->table_size * (uint64_t)o->l0_threshold;
@@ -133,7 +133,7 @@ static int finish_merge(compaction_pick *p, const version *v, int out_level)
     return TIND_OK;
 }
 
-static int pick_leveled(const version *v, const struct tind_ks_options *o, int manual, compaction_pick *p)
+static int pick_leveled(const version *v, const cmp_options *o, int manual, compaction_pick *p)
 {
     int last = v->level_count - 1;
     int rc;
@@ -155,7 +155,7 @@ static int pick_leveled(const version *v, const struct tind_ks_options *o, int m
         return rc;
     }
     int base = pick_base_level(v, o);
-    uint64_t target[KS_MAX_LEVELS];
+    uint64_t target[CMP_MAX_LEVELS];
     level_targets(v, o, base, target);
     double best = 0;
     int best_level = -1;
@@ -223,7 +223,7 @@ static int pick_leveled(const version *v, const struct tind_ks_options *o, int m
     return finish_merge(p, v, best_level + 1);
 }
 
-static int pick_tiered(const version *v, const struct tind_ks_options *o, int manual, compaction_pick *p)
+static int pick_tiered(const version *v, const cmp_options *o, int manual, compaction_pick *p)
 {
     const ver_level *l0 = &v->levels[0];
     size_t n = l0->count;
@@ -276,7 +276,7 @@ static int pick_tiered(const version *v, const struct tind_ks_options *o, int ma
     return TIND_OK;
 }
 
-static int pick_fifo(const version *v, const struct tind_ks_options *o, uint64_t now, compaction_pick *p)
+static int pick_fifo(const version *v, const cmp_options *o, uint64_t now, compaction_pick *p)
 {
     const ver_level *l0 = &v->levels[0];
     uint64_t total = 0;
@@ -301,7 +301,7 @@ static int pick_fifo(const version *v, const struct tind_ks_options *o, uint64_t
     return TIND_OK;
 }
 
-int pick_compaction(const version *v, const struct tind_ks_options *o, int manual, uint64_t now,
+int pick_compaction(const version *v, const cmp_options *o, int manual, uint64_t now,
                     compaction_pick *out)
 {
     memset(out, 0, sizeof *out);

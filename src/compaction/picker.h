@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "db/options.h"
+#include "compaction/options.h"
 #include "version/version.h"
 
 enum pick_kind {
@@ -42,10 +42,10 @@ typedef struct compaction_pick {
 } compaction_pick;
 
 /* manual = compact everything to the bottom (leveled / tiered). now = unix seconds. */
-int pick_compaction(const version *v, const struct tind_ks_options *o, int manual, uint64_t now,
+int pick_compaction(const version *v, const cmp_options *o, int manual, uint64_t now,
                     compaction_pick *out);
 void compaction_pick_free(compaction_pick *p);
 /* The level L0 compacts into (leveled). */
-int pick_base_level(const version *v, const struct tind_ks_options *o);
+int pick_base_level(const version *v, const cmp_options *o);
 
 #endif

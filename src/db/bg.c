@@ -17,6 +17,10 @@
  *   A failed table write leaves the database as it was (the job retries
  *   later); a failed version file write poisons the database.
  *
+ * What a flush or a compaction writes is compaction/compact.c's business
+ * (the entry stream, cutting output tables); this file picks the job, hands
+ * it the db's callbacks (cmp_env) and installs the result.
+ *
  * Closing: db_stop_workers sets `closing`, wakes everyone; a running
  * compaction notices within ~1000 entries and abandons its output.
  */
@@ -25,178 +29,51 @@
 #include <string.h>
 #include <time.h>
 
-#include "compaction/picker.h"
+#include "compaction/compact.h"
 #include "db/db.h"
 #include "util/killpoint.h"
 
-/* ------------------------------------------------------------------ writing tables */
+/* ------------------------------------------------------------------ compaction glue */
 
-static void table_options_for(const tind_keyspace *ks, int level, tbl_options *o)
+/* The db side of compaction/compact.h's callbacks. */
+static uint64_t env_new_file_number(void *ctx)
 {
-    tbl_options_default(o);
-    const struct tind_ks_options *k = &ks->opts;
-    if (level >= KS_MAX_LEVELS)
-        level = KS_MAX_LEVELS - 1;
-    o->block_size = k->block_size;
-    o->restart_interval = k->restart_interval;
-    o->hash_ratio = k->hash_ratio;
-    o->compression = k->compression[level];
-    o->compression_level = k->zstd_level[level];
-    o->bloom_bits_per_key = k->bloom_bits[level];
-    o->partition_index = o->partition_filter = level >= k->partition_from_level;
+    tind_db *db = ctx;
+    pthread_mutex_lock(&db->mu);
+    uint64_t number = db_new_file_number(db);
+    pthread_mutex_unlock(&db->mu);
+    return number;
 }
 
-/* Index of the stripe (the oldest snapshot that sees seqno), nsnap = none. */
-static size_t stripe_of(const uint64_t *snaps, size_t nsnap, uint64_t seqno)
+static void env_table_path(void *ctx, uint64_t number, char *buf, size_t n) { db_table_path(ctx, number, buf, n); }
+
+static int env_table_reader(void *ctx, ver_table *t, int level, tbl **out, tind_err *err)
 {
-    size_t lo = 0, hi = nsnap;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (snaps[mid] < seqno)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
+    return db_table_reader(ctx, t, level, out, err);
 }
 
-static int grow_tables(ver_table ***tables, size_t *count, size_t *cap)
+static int env_closing(void *ctx)
 {
-    if (*count < *cap)
-        return TIND_OK;
-    size_t nc = *cap ? *cap * 2 : 4;
-    ver_table **p = realloc(*tables, nc * sizeof *p);
-    if (!p)
-        return TIND_ENOMEM;
-    *tables = p;
-    *cap = nc;
-    return TIND_OK;
+    tind_db *db = ctx;
+    pthread_mutex_lock(&db->mu);
+    int closing = db->closing;
+    pthread_mutex_unlock(&db->mu);
+    return closing;
 }
 
-static int finish_table(tind_keyspace *ks, tbl_writer *w, uint64_t number, ver_table ***tables, size_t *count,
-                        size_t *cap, uint64_t *bytes, tind_err *err)
-{
-    tbl_meta meta;
-    memset(&meta, 0, sizeof meta);
-    int rc = grow_tables(tables, count, cap);
-    if (rc) {
-        tbl_writer_abandon(w);
-        return rc;
-    }
-    KILL_POINT("table.sync.before");
-    rc = tbl_writer_finish(w, FS_SYNC_DATA, &meta, err);
-    KILL_POINT("table.sync.after");
-    if (rc)
-        return rc;
-    ver_table *t = ver_table_from_meta(number, &meta);
-    tbl_meta_free(&meta);
-    if (!t)
-        return err_set(err, TIND_ENOMEM, "out of memory");
-    t->on_free = ks->db->tables_on_free;
-    t->on_free_ctx = ks->db;
-    (*tables)[(*count)++] = t;
-    *bytes += t->size;
-    return TIND_OK;
-}
-
-int ks_write_tables(tind_keyspace *ks, iiter *in, int out_level, int bottommost, const uint64_t *snaps,
-                    size_t nsnap, ver_table ***tables_out, size_t *count_out, uint64_t *bytes_out, tind_err *err)
+static void ks_cmp_env(tind_keyspace *ks, cmp_env *env)
 {
     tind_db *db = ks->db;
-    ver_table **tables = NULL;
-    size_t count = 0, cap = 0;
-    uint64_t bytes = 0;
-    tbl_options to;
-    table_options_for(ks, out_level, &to);
-    /* L0 tables may overlap: a flush or a tiered merge makes one table */
-    int split = out_level > 0;
-    tbl_writer *w = NULL;
-    uint64_t number = 0;
-    tbuf prev = TBUF_INIT;
-    int have_prev = 0;
-    size_t last_stripe = 0;
-    int rc = TIND_OK;
-    uint64_t n = 0;
-
-    for (ii_first(in); ii_valid(in); ii_next(in)) {
-        if ((++n & 1023) == 0) {
-            pthread_mutex_lock(&db->mu);
-            int closing = db->closing;
-            pthread_mutex_unlock(&db->mu);
-            if (closing) {
-                rc = err_set(err, TIND_ECLOSED, "compaction abandoned: database is closing");
-                break;
-            }
-        }
-        size_t klen, vlen;
-        const uint8_t *key = ii_key(in, &klen);
-        uint64_t seqno = ii_seqno(in);
-        uint8_t type = ii_type(in);
-        int new_key = !have_prev || key_cmp(key, klen, prev.data, prev.len) != 0;
-        size_t stripe = stripe_of(snaps, nsnap, seqno);
-        if (new_key) {
-            if (tbuf_set(&prev, key, klen)) {
-                rc = TIND_ENOMEM;
-                break;
-            }
-            have_prev = 1;
-        } else if (stripe == last_stripe) {
-            continue; /* shadowed by a newer version no snapshot separates */
-        }
-        last_stripe = stripe;
-        if (bottommost && stripe == 0) {
-            if (type == ENTRY_TOMBSTONE)
-                continue; /* nothing older lies below, no snapshot needs it */
-            seqno = 0;    /* every reader sees this version: seqno no longer matters */
-        }
-        if (w && split && new_key && tbl_writer_estimated_size(w) >= ks->opts.table_size) {
-            rc = finish_table(ks, w, number, &tables, &count, &cap, &bytes, err);
-            w = NULL;
-            if (rc)
-                break;
-            KILL_POINT("compaction.output");
-        }
-        if (!w) {
-            pthread_mutex_lock(&db->mu);
-            number = db_new_file_number(db);
-            pthread_mutex_unlock(&db->mu);
-            char path[4096];
-            db_table_path(db, number, path, sizeof path);
-            rc = tbl_writer_open(db->fs, path, &to, &w, err);
-            if (rc) {
-                w = NULL;
-                break;
-            }
-        }
-        const uint8_t *val = ii_value(in, &vlen);
-        rc = tbl_writer_add(w, key, klen, seqno, type, val, vlen, err);
-        if (rc)
-            break;
-    }
-    if (rc == TIND_OK)
-        rc = ii_status(in, err);
-    if (rc == TIND_OK && w) {
-        rc = finish_table(ks, w, number, &tables, &count, &cap, &bytes, err);
-        w = NULL;
-    }
-    if (w)
-        tbl_writer_abandon(w);
-    tbuf_free(&prev);
-    if (rc == TIND_OK && count) {
-        rc = fs_sync_dir(db->fs, db->tables_dir, err);
-    }
-    if (rc) {
-        for (size_t i = 0; i < count; i++) {
-            tables[i]->obsolete = 1;
-            ver_table_unref(tables[i]);
-        }
-        free(tables);
-        return rc;
-    }
-    *tables_out = tables;
-    *count_out = count;
-    *bytes_out = bytes;
-    return TIND_OK;
+    memset(env, 0, sizeof *env);
+    env->ctx = db;
+    env->fs = db->fs;
+    env->tables_dir = db->tables_dir;
+    env->new_file_number = env_new_file_number;
+    env->table_path = env_table_path;
+    env->table_reader = env_table_reader;
+    env->closing = env_closing;
+    env->table_on_free = db->tables_on_free;
+    env->table_on_free_ctx = db;
 }
 
 /* Builds and installs ks's next version: removes `removed` (levels given),
@@ -290,8 +167,11 @@ int ks_flush_one(tind_keyspace *ks, tind_err *err)
     iiter *it = rc ? NULL : mt_iiter_new(m);
     if (!rc && !it)
         rc = TIND_ENOMEM;
-    if (!rc)
-        rc = ks_write_tables(ks, it, 0, bottommost, snaps, nsnap, &tables, &count, &bytes, err);
+    if (!rc) {
+        cmp_env env;
+        ks_cmp_env(ks, &env);
+        rc = cmp_write_tables(&env, &ks->cmp_opts, it, 0, bottommost, snaps, nsnap, &tables, &count, &bytes, err);
+    }
     ii_free(it);
     free(snaps);
     /* the table must never hold data whose journal records could still be
@@ -299,11 +179,7 @@ int ks_flush_one(tind_keyspace *ks, tind_err *err)
     if (!rc)
         rc = db_sync_journal_through(db, mt_max_seqno(m), err);
     if (rc && tables) {
-        for (size_t i = 0; i < count; i++) {
-            tables[i]->obsolete = 1;
-            ver_table_unref(tables[i]);
-        }
-        free(tables);
+        cmp_tables_discard(tables, count);
         tables = NULL;
         count = 0;
     }
@@ -337,7 +213,7 @@ int ks_needs_compaction(tind_keyspace *ks)
     if (ks->compaction_running || ks->dropped || ks->dropping)
         return 0;
     compaction_pick p;
-    if (pick_compaction(ks->current, &ks->opts, ks->manual_compaction, (uint64_t)time(NULL), &p))
+    if (pick_compaction(ks->current, &ks->cmp_opts, ks->manual_compaction, (uint64_t)time(NULL), &p))
         return 0;
     int need = p.kind != PICK_NONE;
     compaction_pick_free(&p);
@@ -354,7 +230,7 @@ int ks_compact_step(tind_keyspace *ks, tind_err *err)
     }
     compaction_pick p;
     int manual = ks->manual_compaction;
-    int rc = pick_compaction(ks->current, &ks->opts, manual, (uint64_t)time(NULL), &p);
+    int rc = pick_compaction(ks->current, &ks->cmp_opts, manual, (uint64_t)time(NULL), &p);
     if (rc || p.kind == PICK_NONE) {
         if (manual && !rc) {
             ks->manual_compaction = 0;
@@ -374,40 +250,15 @@ int ks_compact_step(tind_keyspace *ks, tind_err *err)
     ver_table **tables = NULL;
     size_t count = 0;
     uint64_t bytes = 0;
-    if (p.kind == PICK_MERGE) {
+    if (p.kind == PICK_MERGE || p.kind == PICK_MOVE) {
         uint64_t *snaps = NULL;
         size_t nsnap = 0;
-        iiter **children = calloc(p.count, sizeof *children);
-        rc = children ? db_snapshot_seqnos(db, &snaps, &nsnap) : TIND_ENOMEM;
-        size_t n = 0;
-        for (; !rc && n < p.count; n++) {
-            tbl *t;
-            rc = db_table_reader(db, p.inputs[n], p.levels[n], &t, err);
-            if (!rc)
-                rc = tbl_iiter_new(t, &children[n]);
-        }
-        iiter *merged = NULL;
-        if (!rc) {
-            rc = ii_merge_new(children, p.count, &merged);
-            children = NULL;
-        } else if (children) {
-            for (size_t i = 0; i < p.count; i++)
-                ii_free(children[i]);
-            free(children);
-        }
+        rc = p.kind == PICK_MERGE ? db_snapshot_seqnos(db, &snaps, &nsnap) : TIND_OK;
+        cmp_env env;
+        ks_cmp_env(ks, &env);
         if (!rc)
-            rc = ks_write_tables(ks, merged, p.out_level, p.bottommost, snaps, nsnap, &tables, &count, &bytes, err);
-        ii_free(merged);
+            rc = cmp_run(&env, &ks->cmp_opts, &p, snaps, nsnap, &tables, &count, &bytes, err);
         free(snaps);
-    } else if (p.kind == PICK_MOVE) {
-        tables = malloc(sizeof *tables);
-        if (!tables)
-            rc = TIND_ENOMEM;
-        else {
-            tables[0] = p.inputs[0];
-            ver_table_ref(tables[0]);
-            count = 1;
-        }
     }
     if (!rc) {
         pthread_mutex_lock(&db->install_mu);

@@ -437,6 +437,7 @@ static int ks_alloc(tind_db *db, uint32_t id, const char *name, const struct tin
     ks->id = id;
     ks->name = strdup(name);
     ks->opts = *o;
+    ks_options_to_compaction(o, &ks->cmp_opts);
     pthread_mutex_init(&ks->view_mu, NULL);
     ks->active = mt_new_filtered(__atomic_add_fetch(&memtable_ids, 1, __ATOMIC_RELAXED), ks_memtable_filter_bytes(o));
     ks->current = v;

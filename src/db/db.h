@@ -64,6 +64,7 @@ struct tind_keyspace {
     uint32_t id;
     char *name;
     struct tind_ks_options opts;
+    cmp_options cmp_opts;         /* what compaction needs of opts (fixed at creation) */
     int dropped;                  /* (mu) deleted: calls fail with TIND_ENOENT */
     int dropping;                 /* (mu) being deleted: no new background jobs */
     _Atomic int pressure;         /* 0 fine, 1 slow down, 2 stall: set with the view (mu) */
@@ -258,11 +259,6 @@ int ks_flush_one(tind_keyspace *ks, tind_err *err);
 int ks_flush_all(tind_keyspace *ks, tind_err *err);   /* seal + wait until flushed */
 int ks_needs_compaction(tind_keyspace *ks);   /* (mu) */
 int ks_compact_step(tind_keyspace *ks, tind_err *err);
-/* Writes the entries of `in` (internal order) to new tables of ks at
- * out_level, applying the compaction rules; returns the new tables. */
-int ks_write_tables(tind_keyspace *ks, iiter *in, int out_level, int bottommost,
-                    const uint64_t *snapshots, size_t nsnap, ver_table ***tables, size_t *count,
-                    uint64_t *bytes, tind_err *err);
 
 /* ---- iterators over a view (dbiter.c) ---- */
 int view_iter_new(tind_keyspace *ks, ks_view *v, int fill_cache, iiter **out, tind_err *err);

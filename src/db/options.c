@@ -248,3 +248,25 @@ int ks_options_decode(const uint8_t *p, size_t n, struct tind_ks_options *o, tin
         return err_set(err, TIND_ECORRUPT, "stored keyspace options are invalid: %s", why.msg);
     return TIND_OK;
 }
+
+void ks_options_to_compaction(const struct tind_ks_options *k, cmp_options *out)
+{
+    memset(out, 0, sizeof *out);
+    out->compaction = k->compaction;
+    out->l0_threshold = k->l0_threshold;
+    out->table_size = k->table_size;
+    out->level_ratio = k->level_ratio;
+    out->fifo_max_bytes = k->fifo_max_bytes;
+    out->fifo_ttl_seconds = k->fifo_ttl_seconds;
+    for (int level = 0; level < KS_MAX_LEVELS; level++) {
+        tbl_options *o = &out->table[level];
+        tbl_options_default(o);
+        o->block_size = k->block_size;
+        o->restart_interval = k->restart_interval;
+        o->hash_ratio = k->hash_ratio;
+        o->compression = k->compression[level];
+        o->compression_level = k->zstd_level[level];
+        o->bloom_bits_per_key = k->bloom_bits[level];
+        o->partition_index = o->partition_filter = level >= k->partition_from_level;
+    }
+}

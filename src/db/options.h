@@ -9,12 +9,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "compaction/options.h"
 #include "io/fs.h"
 #include "tind.h"
 #include "util/buf.h"
 #include "util/status.h"
 
 #define KS_MAX_LEVELS 7
+_Static_assert(KS_MAX_LEVELS == CMP_MAX_LEVELS, "keyspace and compaction level limits differ");
 
 struct tind_options {
     int create_if_missing;
@@ -66,5 +68,7 @@ void tind_options_set_no_background(tind_options *o, int on);
 int ks_options_encode(const struct tind_ks_options *o, tbuf *out);
 int ks_options_decode(const uint8_t *p, size_t n, struct tind_ks_options *o, tind_err *err);
 int ks_options_validate(const struct tind_ks_options *o, tind_err *err);
+/* What compaction needs of o (its picker parameters, per-level table options). */
+void ks_options_to_compaction(const struct tind_ks_options *o, cmp_options *out);
 
 #endif
