@@ -2,7 +2,7 @@
  * db.c -- opening, recovering and closing a database; keyspaces; views;
  * snapshots; the version file; errors and poisoning.
  *
- * Folder layout (docs/FORMAT.md):
+ * Folder layout (docs/FORMAT.md; the names are format/filename.h's):
  *   LOCK            advisory lock held while open
  *   FORMAT          magic + database format version (written once, atomically)
  *   VERSIONS        the version file: every keyspace and its tables (atomic rename)
@@ -30,10 +30,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "format/filename.h"
 #include "util/coding.h"
 #include "util/hash.h"
 
-#define FORMAT_FILE "FORMAT"
 #define FORMAT_MAGIC "TINDFMT1"
 #define FORMAT_FILE_SIZE 20
 
@@ -106,16 +106,7 @@ int ks_check(tind_keyspace *ks)
 
 void db_table_path(tind_db *db, uint64_t number, char *buf, size_t n)
 {
-    snprintf(buf, n, "%s/%08llu.tbl", db->tables_dir, (unsigned long long)number);
-}
-
-static char *path_join(const char *a, const char *b)
-{
-    size_t n = strlen(a) + strlen(b) + 2;
-    char *p = malloc(n);
-    if (p)
-        snprintf(p, n, "%s/%s", a, b);
-    return p;
+    fname_table(db->tables_dir, number, buf, n);
 }
 
 uint64_t db_new_file_number(tind_db *db) { return db->next_file_number++; }
@@ -690,12 +681,12 @@ static int write_format_file(tind_db *db, tind_err *err)
     memcpy(b, FORMAT_MAGIC, 8);
     enc_u32(b + 8, DB_FORMAT_VERSION);
     enc_u64(b + 12, hash64(b, 12));
-    return fs_write_atomic(db->fs, db->path, FORMAT_FILE, b, sizeof b, err);
+    return fs_write_atomic(db->fs, db->path, FNAME_FORMAT, b, sizeof b, err);
 }
 
 static int check_format_file(tind_db *db, tind_err *err)
 {
-    char *path = path_join(db->path, FORMAT_FILE);
+    char *path = fname_join(db->path, FNAME_FORMAT);
     if (!path)
         return TIND_ENOMEM;
     uint8_t *data = NULL;
@@ -723,21 +714,6 @@ static int ensure_dir(tind_db *db, const char *path, tind_err *err)
     return rc;
 }
 
-static int parse_number(const char *name, const char *suffix, uint64_t *n)
-{
-    size_t len = strlen(name), sl = strlen(suffix);
-    if (len <= sl || strcmp(name + len - sl, suffix) != 0)
-        return 0;
-    uint64_t v = 0;
-    for (size_t i = 0; i < len - sl; i++) {
-        if (name[i] < '0' || name[i] > '9' || v > UINT64_MAX / 10)
-            return 0;
-        v = v * 10 + (uint64_t)(name[i] - '0');
-    }
-    *n = v;
-    return 1;
-}
-
 /* Deletes table files no version names (a crash mid-flush or mid-compaction)
  * and leftover temporary files. */
 static int remove_orphans(tind_db *db, tind_err *err)
@@ -750,7 +726,7 @@ static int remove_orphans(tind_db *db, tind_err *err)
     for (size_t i = 0; i < count; i++) {
         uint64_t n;
         int referenced = 0;
-        if (parse_number(names[i], ".tbl", &n)) {
+        if (fname_parse(names[i], &n) == FNAME_KIND_TABLE) {
             if (n >= db->next_file_number)
                 db->next_file_number = n + 1;
             for (size_t k = 0; k < db->keyspace_count && !referenced; k++) {
@@ -764,7 +740,7 @@ static int remove_orphans(tind_db *db, tind_err *err)
             }
         }
         if (!referenced) {
-            char *p = path_join(db->tables_dir, names[i]);
+            char *p = fname_join(db->tables_dir, names[i]);
             if (p)
                 fs_unlink(db->fs, p, NULL);
             free(p);
@@ -830,7 +806,7 @@ static int replay_record(void *ctx, uint64_t first_seqno, uint32_t count, const 
 
 static int replay_journals(tind_db *db, tind_err *err)
 {
-    char *dir = path_join(db->path, "journals");
+    char *dir = fname_join(db->path, FNAME_JOURNALS_DIR);
     if (!dir)
         return TIND_ENOMEM;
     uint64_t *numbers = NULL;
@@ -922,7 +898,7 @@ static int replay_journals(tind_db *db, tind_err *err)
 /* Starts journal number N (write_mu held or single-threaded). */
 int db_new_journal(tind_db *db, tind_err *err)
 {
-    char *dir = path_join(db->path, "journals");
+    char *dir = fname_join(db->path, FNAME_JOURNALS_DIR);
     if (!dir)
         return TIND_ENOMEM;
     pthread_mutex_lock(&db->mu);
@@ -1016,9 +992,9 @@ static void db_free(tind_db *db)
  * (when in doubt, yes). */
 static int has_data_files(tind_db *db)
 {
-    static const char *const dirs[] = {"journals", "tables"};
+    static const char *const dirs[] = {FNAME_JOURNALS_DIR, FNAME_TABLES_DIR};
     for (size_t d = 0; d < 2; d++) {
-        char *dir = path_join(db->path, dirs[d]);
+        char *dir = fname_join(db->path, dirs[d]);
         if (!dir)
             return 1;
         char **names = NULL;
@@ -1032,7 +1008,8 @@ static int has_data_files(tind_db *db)
         int found = 0;
         for (size_t i = 0; i < count && !found; i++) {
             size_t n = strlen(names[i]);
-            found = n > 4 && (strcmp(names[i] + n - 4, ".jrn") == 0 || strcmp(names[i] + n - 4, ".tbl") == 0);
+            found = n > 4 && (strcmp(names[i] + n - 4, FNAME_JOURNAL_SUFFIX) == 0 ||
+                              strcmp(names[i] + n - 4, FNAME_TABLE_SUFFIX) == 0);
         }
         fs_list_free(names, count);
         if (found)
@@ -1065,7 +1042,7 @@ static int sync_parent_dir(tind_db *db, tind_err *err)
  * state this open serves would come undone with it. */
 static int sync_recovered_dirs(tind_db *db, tind_err *err)
 {
-    char *jdir = path_join(db->path, "journals");
+    char *jdir = fname_join(db->path, FNAME_JOURNALS_DIR);
     if (!jdir)
         return TIND_ENOMEM;
     int rc = fs_sync_dir(db->fs, jdir, err);
@@ -1091,7 +1068,7 @@ static int open_db(tind_db *db, tind_err *err)
     } else if (rc == TIND_OK && !is_dir) {
         return err_set(err, TIND_EINVAL, "'%s' is not a folder", db->path);
     }
-    char *lock_path = path_join(db->path, "LOCK");
+    char *lock_path = fname_join(db->path, FNAME_LOCK);
     if (!lock_path)
         return TIND_ENOMEM;
     rc = fs_lock_file(db->fs, lock_path, &db->lock, err);
@@ -1102,8 +1079,8 @@ static int open_db(tind_db *db, tind_err *err)
         return rc;
     }
 
-    char *fmt_path = path_join(db->path, FORMAT_FILE);
-    char *ver_path = path_join(db->path, "VERSIONS");
+    char *fmt_path = fname_join(db->path, FNAME_FORMAT);
+    char *ver_path = fname_join(db->path, FNAME_VERSIONS);
     if (!fmt_path || !ver_path) {
         free(fmt_path);
         free(ver_path);
@@ -1113,7 +1090,7 @@ static int open_db(tind_db *db, tind_err *err)
     int ver_exists = fs_exists(db->fs, ver_path, NULL) == TIND_OK;
     free(fmt_path);
     free(ver_path);
-    char *jdir = path_join(db->path, "journals");
+    char *jdir = fname_join(db->path, FNAME_JOURNALS_DIR);
     if (!jdir)
         return TIND_ENOMEM;
     /* FORMAT without VERSIONS and without any journal or table is a creation
@@ -1214,7 +1191,7 @@ TIND_API int tind_open(const char *path, const tind_options *opts, tind_db **out
     else if (db->opts.write_buffer_size < 4096 || db->opts.journal_file_size < 4096)
         rc = err_set(&err, TIND_EINVAL, "write_buffer_size and journal_file_size must be at least 4096");
     db->path = strdup(path);
-    db->tables_dir = db->path ? path_join(path, "tables") : NULL;
+    db->tables_dir = db->path ? fname_join(path, FNAME_TABLES_DIR) : NULL;
     if (!rc && (!db->path || !db->tables_dir))
         rc = TIND_ENOMEM;
     if (!rc) {

@@ -182,7 +182,7 @@ void db_delete_obsolete_journals(tind_db *db)
     if (!keep_from)
         return;
     char dir[4096], path[4200];
-    snprintf(dir, sizeof dir, "%s/journals", db->path);
+    snprintf(dir, sizeof dir, "%s/" FNAME_JOURNALS_DIR, db->path);
     for (size_t i = 0; i < keep_from; i++) {
         jrn_path(dir, db->journals[i].number, path, sizeof path);
         fs_unlink(db->fs, path, NULL);

@@ -36,6 +36,7 @@
 #include <string.h>
 
 #include "format/compress.h"
+#include "format/filename.h"
 #include "util/buf.h"
 #include "util/coding.h"
 #include "util/hash.h"
@@ -107,35 +108,12 @@ static void jrn_encode_file_header(uint8_t *h, uint64_t number, uint64_t start_s
 
 int jrn_path(const char *dir, uint64_t number, char *buf, size_t bufsize)
 {
-    if (!buf || bufsize == 0)
-        return TIND_EINVAL;
-    int n = snprintf(buf, bufsize, "%s/%08" PRIu64 JRN_FILE_SUFFIX, dir, number);
-    return n < 0 || (size_t)n >= bufsize ? TIND_EINVAL : TIND_OK;
+    return fname_journal(dir, number, buf, bufsize);
 }
 
 int jrn_parse_name(const char *name, uint64_t *number)
 {
-    const size_t suffix = sizeof JRN_FILE_SUFFIX - 1;
-    size_t len = strlen(name);
-    if (len < 8 + suffix || len > 20 + suffix || strcmp(name + len - suffix, JRN_FILE_SUFFIX) != 0)
-        return 0;
-    size_t digits = len - suffix;
-    uint64_t v = 0;
-    for (size_t i = 0; i < digits; i++) {
-        if (name[i] < '0' || name[i] > '9')
-            return 0;
-        unsigned d = (unsigned)(name[i] - '0');
-        if (v > (UINT64_MAX - d) / 10)
-            return 0;
-        v = v * 10 + d;
-    }
-    /* only the canonical spelling: "000000001.jrn" is not journal 1 */
-    char canon[32];
-    int n = snprintf(canon, sizeof canon, "%08" PRIu64, v);
-    if (n < 0 || (size_t)n != digits || memcmp(canon, name, digits) != 0)
-        return 0;
-    *number = v;
-    return 1;
+    return fname_parse(name, number) == FNAME_KIND_JOURNAL;
 }
 
 static int jrn_cmp_u64(const void *a, const void *b)

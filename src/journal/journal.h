@@ -71,6 +71,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "format/filename.h"
 #include "io/fs.h"
 #include "util/status.h"
 
@@ -83,7 +84,7 @@
 #define JRN_RECORD_HEADER_SIZE 33u
 #define JRN_FLAG_LZ4 0x01u               /* DO NOT CHANGE */
 #define JRN_FLAG_SYNCED_BEFORE 0x02u     /* DO NOT CHANGE */
-#define JRN_FILE_SUFFIX ".jrn"
+#define JRN_FILE_SUFFIX FNAME_JOURNAL_SUFFIX
 
 /* Largest payload one record can carry (the length fields are u32). */
 #define JRN_MAX_PAYLOAD 0xFFFFFFFFu

@@ -31,13 +31,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "format/filename.h"
 #include "io/fs.h"
 #include "util/buf.h"
 #include "util/status.h"
 #include "version/version.h"
 
 /* The file name inside the database folder. */
-#define MANIFEST_FILE_NAME "VERSIONS"
+#define MANIFEST_FILE_NAME FNAME_VERSIONS
 /* FROZEN: the magic of a version file (8 bytes, the last one is a format
  * family byte, not the version). */
 #define MANIFEST_MAGIC "TINDVER\x01"
