@@ -133,7 +133,7 @@ static int install(tind_keyspace *ks, ver_table **removed, const int *removed_le
             removed[i]->obsolete = 1;
     }
     rc = ks_rebuild_view(ks);
-    db_delete_obsolete_journals(db);
+    jset_delete_obsolete(&db->journals);
     pthread_cond_broadcast(&db->stall_cv);
     pthread_mutex_unlock(&db->mu);
     version_unref(old);

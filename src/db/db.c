@@ -349,8 +349,7 @@ int db_write_manifest(tind_db *db, tind_keyspace *ks, version *v, uint64_t flush
         KILL_POINT("version.write.after");
         if (rc == TIND_OK) {
             pthread_mutex_lock(&db->mu);
-            if (st.oldest_journal > db->keep_journal)
-                db->keep_journal = st.oldest_journal;
+            jset_raise_keep(&db->journals, st.oldest_journal);
             pthread_mutex_unlock(&db->mu);
         }
     } else {
@@ -506,7 +505,8 @@ TIND_API int tind_keyspace_open(tind_db *db, const char *name, const tind_ks_opt
     rc = db_check_writable(db, &err);
     /* the new keyspace starts at the current seqno, which the version file
      * records: the journal must hold everything up to it durably first */
-    if (rc == TIND_OK && db->journal && db->synced_seqno < atomic_load(&db->last_seqno))
+    if (rc == TIND_OK && jset_writing(&db->journals) &&
+        db->journals.synced_seqno < atomic_load(&db->last_seqno))
         rc = db_sync_journal_locked(db, FS_SYNC_DATA, &err);
     pthread_mutex_lock(&db->mu);
     ks = find_keyspace(db, name);
@@ -629,7 +629,8 @@ TIND_API int tind_keyspace_delete(tind_db *db, const char *name)
     rc = db_check_writable(db, &err);
     /* the delete is durable once it returns: so is everything written
      * before it (a power loss never keeps the delete and loses them) */
-    if (rc == TIND_OK && db->journal && db->synced_seqno < atomic_load(&db->last_seqno))
+    if (rc == TIND_OK && jset_writing(&db->journals) &&
+        db->journals.synced_seqno < atomic_load(&db->last_seqno))
         rc = db_sync_journal_locked(db, FS_SYNC_DATA, &err);
     pthread_mutex_lock(&db->mu);
     if (rc) {
@@ -664,7 +665,7 @@ TIND_API int tind_keyspace_delete(tind_db *db, const char *name)
             }
             if (db->dropped_count < db->dropped_cap)
                 db->dropped[db->dropped_count++] = ks;
-            db_delete_obsolete_journals(db);
+            jset_delete_obsolete(&db->journals);
             pthread_mutex_unlock(&db->mu);
         }
     }
@@ -750,33 +751,12 @@ static int remove_orphans(tind_db *db, tind_err *err)
     return TIND_OK;
 }
 
-static int journal_list_add(tind_db *db, uint64_t number)
-{
-    if (db->journal_count == db->journal_cap) {
-        size_t cap = db->journal_cap ? db->journal_cap * 2 : 8;
-        db_journal *p = realloc(db->journals, cap * sizeof *p);
-        if (!p)
-            return TIND_ENOMEM;
-        db->journals = p;
-        db->journal_cap = cap;
-    }
-    db_journal *j = &db->journals[db->journal_count++];
-    j->number = number;
-    j->max_seqno = 0;
-    j->size = 0;
-    return TIND_OK;
-}
-
-typedef struct replay_ctx {
-    tind_db *db;
-    db_journal *journal;
-    uint64_t max_seqno;
-} replay_ctx;
-
+/* A replayed journal record: its entries go to the active memtables of their
+ * keyspaces, except entries of deleted keyspaces and entries a keyspace
+ * already flushed. */
 static int replay_record(void *ctx, uint64_t first_seqno, uint32_t count, const uint8_t *payload, size_t len)
 {
-    replay_ctx *r = ctx;
-    tind_db *db = r->db;
+    tind_db *db = ctx;
     const uint8_t *p = payload, *end = payload + len;
     KILL_POINT("recovery.replay");
     for (uint32_t i = 0; i < count; i++) {
@@ -794,139 +774,32 @@ static int replay_record(void *ctx, uint64_t first_seqno, uint32_t count, const 
     }
     if (p != end)
         return TIND_ECORRUPT;
-    if (count) {
-        uint64_t last = first_seqno + count - 1;
-        if (last > r->max_seqno)
-            r->max_seqno = last;
-        if (last > r->journal->max_seqno)
-            r->journal->max_seqno = last;
-    }
     return TIND_OK;
 }
 
 static int replay_journals(tind_db *db, tind_err *err)
 {
-    char *dir = fname_join(db->path, FNAME_JOURNALS_DIR);
-    if (!dir)
-        return TIND_ENOMEM;
-    uint64_t *numbers = NULL;
-    size_t count = 0;
-    int rc = jrn_list(db->fs, dir, &numbers, &count, err);
-    replay_ctx ctx = {db, NULL, 0};
-    jrn_chain chain = {0, 0};
-    char prev_path[4096] = "";
-    for (size_t i = 0; rc == TIND_OK && i < count; i++) {
-        if (numbers[i] >= db->next_file_number)
-            db->next_file_number = numbers[i] + 1;
-        if (numbers[i] < db->keep_journal) {
-            /* flushed and released by the version file; its deletion was
-             * interrupted or undone by a crash */
-            char old[4096];
-            jrn_path(dir, numbers[i], old, sizeof old);
-            fs_unlink(db->fs, old, NULL);
-            continue;
-        }
-        rc = journal_list_add(db, numbers[i]);
-        if (rc)
-            break;
-        ctx.journal = &db->journals[db->journal_count - 1];
-        char path[4096];
-        jrn_path(dir, numbers[i], path, sizeof path);
-        jrn_replay_result res;
-        int last = i + 1 == count;
-        rc = jrn_replay(db->fs, path, replay_record, &ctx, last, &res, err);
-        if (rc == TIND_OK && !last && res.truncated)
-            rc = err_set(err, TIND_ECORRUPT,
-                         "journal '%s' ends in a damaged record but later journals exist (it was synced "
-                         "before they were created)",
-                         path);
-        /* No intact header: a creation cut short, which only the newest
-         * journal can be (its header is synced before a record or a later
-         * journal can exist). It holds nothing: it goes now, and the folder
-         * sync after replay makes that durable before a new journal exists,
-         * so a journal without a header before others is always damage. */
-        if (rc == TIND_OK && !res.has_header) {
-            if (!last)
-                rc = err_set(err, TIND_ECORRUPT,
-                             "journal '%s' has no intact header but later journals exist (it was synced before "
-                             "they were created): its records are lost",
-                             path);
-            else if ((rc = fs_unlink(db->fs, path, err)) == TIND_OK) {
-                pthread_mutex_lock(&db->mu);
-                db->journal_count--;
-                pthread_mutex_unlock(&db->mu);
-                continue;
-            }
-        }
-        /* Journals the version file keeps continue each other: each header
-         * names the seqno its first record carries, and the journal before
-         * it ends right below that. Anything else means whole records are
-         * missing from the end of the earlier one (a synced file cut at a
-         * record boundary or to its header), which replay alone cannot see. */
-        if (rc == TIND_OK && res.has_header) {
-            rc = jrn_chain_add(&chain, &res, path, prev_path, err);
-            snprintf(prev_path, sizeof prev_path, "%s", path);
-            /* every seqno below a journal's start was given out before it
-             * was made (and is durable, or flushed, or belonged to a deleted
-             * keyspace): seqnos never go back, and the next journal must
-             * start after this one ends */
-            if (rc == TIND_OK && chain.end > ctx.max_seqno)
-                ctx.max_seqno = chain.end;
-        }
-        if (rc == TIND_OK)
-            ctx.journal->size = res.valid_bytes;
-        if (rc == TIND_OK && last) {
-            /* what was replayed may sit only in the page cache (a process
-             * crash): make it durable before newer journals exist */
-            fs_file *f = NULL;
-            rc = fs_open(db->fs, path, FS_O_WRITE, &f, err);
-            if (rc == TIND_OK) {
-                rc = fs_sync(f, FS_SYNC_DATA, err);
-                int rc2 = fs_close(f, rc ? NULL : err);
-                if (!rc)
-                    rc = rc2;
-            }
-        }
-    }
-    free(numbers);
-    free(dir);
-    if (rc == TIND_OK && ctx.max_seqno > atomic_load(&db->last_seqno))
-        atomic_store(&db->last_seqno, ctx.max_seqno);
+    uint64_t max_seqno = 0;
+    int rc = jset_replay(&db->journals, replay_record, db, &db->next_file_number, &max_seqno, err);
+    if (rc == TIND_OK && max_seqno > atomic_load(&db->last_seqno))
+        atomic_store(&db->last_seqno, max_seqno);
     return rc;
 }
 
 /* Starts journal number N (write_mu held or single-threaded). */
 int db_new_journal(tind_db *db, tind_err *err)
 {
-    char *dir = fname_join(db->path, FNAME_JOURNALS_DIR);
-    if (!dir)
-        return TIND_ENOMEM;
     pthread_mutex_lock(&db->mu);
     uint64_t number = db_new_file_number(db);
-    int rc = journal_list_add(db, number);
     pthread_mutex_unlock(&db->mu);
-    jrn_writer *w = NULL;
-    jrn_options jo = {db->opts.journal_compression_threshold, atomic_load(&db->last_seqno) + 1};
-    if (rc == TIND_OK)
-        rc = jrn_writer_open(db->fs, dir, number, &jo, &w, err);
-    db->cur_journal_max_seqno = 0;
-    db->cur_journal_size = w ? jrn_size(w) : 0;
-    free(dir);
-    if (rc) {
-        pthread_mutex_lock(&db->mu);
-        db->journal_count--;
-        pthread_mutex_unlock(&db->mu);
-        return rc;
-    }
-    db->journal = w;
-    return TIND_OK;
+    return jset_start(&db->journals, number, atomic_load(&db->last_seqno) + 1, err);
 }
 
 static int load_state(tind_db *db, mf_state *st, tind_err *err)
 {
     db->next_file_number = st->next_file_number;
     db->next_keyspace_id = st->next_keyspace_id;
-    db->keep_journal = st->oldest_journal;
+    jset_set_keep(&db->journals, st->oldest_journal);
     atomic_store(&db->last_seqno, st->last_seqno);
     for (size_t i = 0; i < st->keyspace_count; i++) {
         mf_keyspace *m = &st->keyspaces[i];
@@ -964,7 +837,7 @@ static void db_free(tind_db *db)
         ks_free(db->dropped[i]);
     free(db->keyspaces);
     free(db->dropped);
-    free(db->journals);
+    jset_free(&db->journals);
     free(db->snapshots.seqnos);
     tbuf_free(&db->write_scratch);
     if (db->fds)
@@ -1192,7 +1065,8 @@ TIND_API int tind_open(const char *path, const tind_options *opts, tind_db **out
         rc = err_set(&err, TIND_EINVAL, "write_buffer_size and journal_file_size must be at least 4096");
     db->path = strdup(path);
     db->tables_dir = db->path ? fname_join(path, FNAME_TABLES_DIR) : NULL;
-    if (!rc && (!db->path || !db->tables_dir))
+    int jrc = jset_init(&db->journals, NULL, path, db->opts.journal_compression_threshold);
+    if (!rc && (!db->path || !db->tables_dir || jrc))
         rc = TIND_ENOMEM;
     if (!rc) {
         db->fs = db->opts.fs;
@@ -1200,6 +1074,7 @@ TIND_API int tind_open(const char *path, const tind_options *opts, tind_db **out
             db->fs = fs_posix_new();
             db->own_fs = 1;
         }
+        db->journals.fs = db->fs;
         db->block_cache = cache_new(db->opts.cache_size, -1);
         db->fds = db->fs ? fdc_new(db->fs, (size_t)(db->opts.max_open_files > 0 ? db->opts.max_open_files : 512)) : NULL;
         if (!db->fs || !db->block_cache || !db->fds)
@@ -1212,8 +1087,7 @@ TIND_API int tind_open(const char *path, const tind_options *opts, tind_db **out
     if (rc) {
         if (!err.msg[0])
             err_set(&err, rc, "open '%s': %s", path, tind_strerror(rc));
-        if (db->journal)
-            jrn_close(db->journal, NULL);
+        jset_close(&db->journals, 0, NULL);
         db_free(db);
         return db_fail(NULL, rc, &err);
     }
@@ -1234,14 +1108,7 @@ TIND_API int tind_close(tind_db *db)
     db_stop_workers(db);
     int rc = TIND_OK;
     pthread_mutex_lock(&db->write_mu);
-    if (db->journal) {
-        if (!atomic_load(&db->poisoned))
-            rc = jrn_sync(db->journal, FS_SYNC_ALL, &err);
-        int rc2 = jrn_close(db->journal, rc ? NULL : &err);
-        if (!rc)
-            rc = rc2;
-        db->journal = NULL;
-    }
+    rc = jset_close(&db->journals, !atomic_load(&db->poisoned), &err);
     pthread_mutex_unlock(&db->write_mu);
     db_free(db);
     /* the handle is gone: the message goes where tind_errmsg(NULL) finds it */

@@ -40,6 +40,7 @@
 #include "iter/adapters.h"
 #include "iter/iiter.h"
 #include "journal/journal.h"
+#include "journal/journal_set.h"
 #include "memtable/memtable.h"
 #include "tind.h"
 #include "util/buf.h"
@@ -91,12 +92,6 @@ struct tind_keyspace {
     _Atomic uint64_t compactions;
 };
 
-typedef struct db_journal {
-    uint64_t number;
-    uint64_t max_seqno;           /* largest seqno written to it (0 = none) */
-    uint64_t size;
-} db_journal;
-
 typedef struct db_snapshot_list {
     uint64_t *seqnos;             /* sorted ascending, duplicates allowed */
     size_t count;
@@ -131,12 +126,10 @@ struct tind_db {
     pthread_cond_t done_cv;       /* a background job finished (with mu) */
 
     /* write path (write_mu) */
-    jrn_writer *journal;
+    jset journals;                /* the journals: the writer's side under write_mu, the
+                                   * list under its own leaf lock */
     _Atomic uint64_t last_seqno;
     _Atomic uint64_t visible_seqno;
-    uint64_t synced_seqno;        /* every record up to this seqno is synced (write_mu) */
-    uint64_t cur_journal_max_seqno;  /* the journal being written: its stats live here (write_mu) */
-    uint64_t cur_journal_size;       /* and reach journals[] when it is sealed */
     uint64_t bytes_since_check;      /* write_mu: journal bytes since the last global limit check */
     tbuf write_scratch;
 
@@ -149,13 +142,6 @@ struct tind_db {
     size_t dropped_cap;
     uint32_t next_keyspace_id;
     uint64_t next_file_number;
-    uint64_t keep_journal;        /* (mu) oldest journal the version file says to keep:
-                                   * only journals below it are ever deleted, and
-                                   * journals from it on must continue each other */
-    db_journal *journals;         /* oldest first; the last is the one being written (its
-                                   * max_seqno/size are kept in cur_journal_* until sealed) */
-    size_t journal_count;
-    size_t journal_cap;
     int closing;
     int running_jobs;
     _Atomic int poisoned;
@@ -246,8 +232,6 @@ int db_sync_journal_locked(tind_db *db, int how, tind_err *err);
 /* Number of the oldest journal still needed, were `leaving` (a memtable being
  * flushed, or NULL) gone. (mu) */
 uint64_t db_journal_keep_number(tind_db *db, const memtable *leaving);
-/* Deletes journals every keyspace has flushed past. (mu) */
-void db_delete_obsolete_journals(tind_db *db);
 
 /* ---- flush.c / compact.c / workers ---- */
 void db_schedule(tind_db *db);                /* (mu) wake the workers */

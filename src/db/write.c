@@ -143,7 +143,7 @@ int ks_seal_memtable(tind_keyspace *ks, tind_err *err)
     /* A new journal with each sealed memtable (as RocksDB switches its WAL):
      * once the memtables in the old one are flushed, it can be deleted,
      * instead of waiting for the journal to reach its size limit. */
-    if (db->journal && db->cur_journal_max_seqno != 0)
+    if (jset_writing(&db->journals) && db->journals.cur_max_seqno != 0)
         return db_rotate_journal(db, err);
     return TIND_OK;
 }
@@ -162,33 +162,7 @@ uint64_t db_journal_keep_number(tind_db *db, const memtable *leaving)
         if (e < earliest)
             earliest = e;
     }
-    if (!db->journal_count)
-        return db->keep_journal;
-    size_t i = 0;
-    /* never past the journal being written (the last one) */
-    while (i + 1 < db->journal_count && db->journals[i].max_seqno < earliest)
-        i++;
-    uint64_t k = db->journals[i].number;
-    return k > db->keep_journal ? k : db->keep_journal;
-}
-
-void db_delete_obsolete_journals(tind_db *db)
-{
-    /* only what a durable version file already says may go: journals from
-     * keep_journal on are checked for continuity at recovery */
-    size_t keep_from = 0;
-    while (keep_from + 1 < db->journal_count && db->journals[keep_from].number < db->keep_journal)
-        keep_from++;
-    if (!keep_from)
-        return;
-    char dir[4096], path[4200];
-    snprintf(dir, sizeof dir, "%s/" FNAME_JOURNALS_DIR, db->path);
-    for (size_t i = 0; i < keep_from; i++) {
-        jrn_path(dir, db->journals[i].number, path, sizeof path);
-        fs_unlink(db->fs, path, NULL);
-    }
-    memmove(db->journals, db->journals + keep_from, (db->journal_count - keep_from) * sizeof *db->journals);
-    db->journal_count -= keep_from;
+    return jset_keep_number(&db->journals, earliest);
 }
 
 /* Seals the journal being written and starts the next one. The old journal
@@ -196,20 +170,9 @@ void db_delete_obsolete_journals(tind_db *db)
  * newest journal can have a torn tail. A failure poisons. write_mu held. */
 int db_rotate_journal(tind_db *db, tind_err *err)
 {
-    if (!db->journal)
+    if (!jset_writing(&db->journals))
         return err_set(err, TIND_EPOISONED, "database '%s' has no journal", db->path);
-    pthread_mutex_lock(&db->mu);
-    db->journals[db->journal_count - 1].max_seqno = db->cur_journal_max_seqno;
-    db->journals[db->journal_count - 1].size = jrn_size(db->journal);
-    pthread_mutex_unlock(&db->mu);
-    int rc = jrn_sync(db->journal, FS_SYNC_DATA, err);
-    if (rc == TIND_OK) {
-        db->synced_seqno = atomic_load(&db->last_seqno);
-        rc = jrn_close(db->journal, err);
-    } else {
-        jrn_close(db->journal, NULL);
-    }
-    db->journal = NULL;
+    int rc = jset_seal(&db->journals, atomic_load(&db->last_seqno), err);
     if (rc == TIND_OK)
         rc = db_new_journal(db, err);
     if (rc)
@@ -230,7 +193,7 @@ static int after_write(tind_db *db, tind_batch *b, tind_err *err)
     if (rc)
         return rc;
 
-    if (jrn_size(db->journal) >= db->opts.journal_file_size) {
+    if (jset_size(&db->journals) >= db->opts.journal_file_size) {
         rc = db_rotate_journal(db, err);
         if (rc)
             return rc;
@@ -242,7 +205,7 @@ static int after_write(tind_db *db, tind_batch *b, tind_err *err)
         return TIND_OK;
     db->bytes_since_check = 0;
     pthread_mutex_lock(&db->mu);
-    uint64_t total = 0, journal_bytes = 0;
+    uint64_t total = 0;
     tind_keyspace *largest = NULL;
     uint64_t largest_bytes = 0;
     for (size_t i = 0; i < db->keyspace_count; i++) {
@@ -254,13 +217,11 @@ static int after_write(tind_db *db, tind_batch *b, tind_err *err)
             largest_bytes = a;
         }
     }
-    for (size_t i = 0; i + 1 < db->journal_count; i++)
-        journal_bytes += db->journals[i].size;
-    journal_bytes += db->cur_journal_size;
+    uint64_t journal_bytes = jset_total_bytes(&db->journals);
     tind_keyspace *pinning[64];
     size_t npin = 0;
-    if (journal_bytes > db->opts.max_journal_size && db->journal_count > 1) {
-        uint64_t oldest_max = db->journals[0].max_seqno;
+    uint64_t oldest_max;
+    if (journal_bytes > db->opts.max_journal_size && jset_oldest_sealed_max(&db->journals, &oldest_max)) {
         for (size_t i = 0; i < db->keyspace_count && npin < 64; i++) {
             tind_keyspace *ks = db->keyspaces[i];
             if (!mt_empty(ks->active) && mt_min_seqno(ks->active) <= oldest_max)
@@ -375,23 +336,22 @@ static int db_write(tind_db *db, tind_batch *b, int durability, tind_err *err)
     for (size_t i = 0; !rc && i < b->touched_count; i++)
         if (b->touched[i]->dropped)
             rc = err_set(err, TIND_ENOENT, "keyspace '%s' was deleted", b->touched[i]->name);
-    if (!rc && !db->journal)
+    if (!rc && !jset_writing(&db->journals))
         rc = err_set(err, TIND_EPOISONED, "database '%s' has no journal (an earlier rotation failed)", db->path);
     if (rc)
         goto out;
 
     uint64_t first = atomic_load_explicit(&db->last_seqno, memory_order_relaxed) + 1;
     KILL_POINT("journal.append.before");
-    rc = jrn_append(db->journal, first, b->count, b->payload.data, b->payload.len, err);
+    uint64_t grown = 0;
+    rc = jset_append(&db->journals, first, b->count, b->payload.data, b->payload.len, &grown, err);
     KILL_POINT("journal.append.after");
     if (rc) {
         db_poison(db, err);
         goto out;
     }
     uint64_t last = first + b->count - 1;
-    db->cur_journal_max_seqno = last;
-    db->bytes_since_check += jrn_size(db->journal) - db->cur_journal_size;
-    db->cur_journal_size = jrn_size(db->journal);
+    db->bytes_since_check += grown;
 
     const uint8_t *p = b->payload.data, *end = p + b->payload.len;
     tind_keyspace *ks = NULL;
@@ -418,12 +378,11 @@ static int db_write(tind_db *db, tind_batch *b, int durability, tind_err *err)
                                   memory_order_relaxed);
 
     if (durability >= TIND_PERSIST_SYNC_DATA) {
-        rc = jrn_sync(db->journal, durability == TIND_PERSIST_SYNC_ALL ? FS_SYNC_ALL : FS_SYNC_DATA, err);
+        rc = jset_sync(&db->journals, durability == TIND_PERSIST_SYNC_ALL ? FS_SYNC_ALL : FS_SYNC_DATA, last, err);
         if (rc) {
             db_poison(db, err);
             goto out;
         }
-        db->synced_seqno = last;
         KILL_POINT("journal.sync.after");
     }
     rc = after_write(db, b, err);
@@ -608,7 +567,7 @@ int db_persist(tind_db *db, int mode, tind_err *err)
         return err_set(err, TIND_EINVAL, "persist mode %d is unknown", mode);
     pthread_mutex_lock(&db->write_mu);
     int rc = db_check_writable(db, err);
-    if (rc == TIND_OK && !db->journal)
+    if (rc == TIND_OK && !jset_writing(&db->journals))
         rc = err_set(err, TIND_EPOISONED, "database has no journal");
     /* journal records are handed to the OS as they are appended, so BUFFER
      * has nothing left to do */
@@ -621,22 +580,20 @@ int db_persist(tind_db *db, int mode, tind_err *err)
 int db_sync_journal_locked(tind_db *db, int how, tind_err *err)
 {
     int rc = db_check_writable(db, err);
-    if (rc == TIND_OK && !db->journal)
+    if (rc == TIND_OK && !jset_writing(&db->journals))
         rc = err_set(err, TIND_EPOISONED, "database has no journal");
     if (rc)
         return rc;
-    rc = jrn_sync(db->journal, how, err);
+    rc = jset_sync(&db->journals, how, atomic_load(&db->last_seqno), err);
     if (rc)
         db_poison(db, err);
-    else
-        db->synced_seqno = atomic_load(&db->last_seqno);
     return rc;
 }
 
 int db_sync_journal_through(tind_db *db, uint64_t seqno, tind_err *err)
 {
     pthread_mutex_lock(&db->write_mu);
-    int rc = db->synced_seqno < seqno ? db_sync_journal_locked(db, FS_SYNC_DATA, err) : TIND_OK;
+    int rc = db->journals.synced_seqno < seqno ? db_sync_journal_locked(db, FS_SYNC_DATA, err) : TIND_OK;
     pthread_mutex_unlock(&db->write_mu);
     return rc;
 }

@@ -1,0 +1,314 @@
+/*
+ * journal_set.c -- the journals of a database folder (journal/journal_set.h).
+ */
+#include "journal/journal_set.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "format/filename.h"
+
+int jset_init(jset *s, fs *fs, const char *db_path, uint32_t compress_threshold)
+{
+    memset(s, 0, sizeof *s);
+    s->fs = fs;
+    s->compress_threshold = compress_threshold;
+    mu_init(&s->mu);
+    s->dir = fname_join(db_path, FNAME_JOURNALS_DIR);
+    return s->dir ? TIND_OK : TIND_ENOMEM;
+}
+
+void jset_free(jset *s)
+{
+    free(s->list);
+    free(s->dir);
+    mu_destroy(&s->mu);
+}
+
+static int list_add(jset *s, uint64_t number) REQUIRES(s->mu)
+{
+    if (s->count == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 8;
+        jset_journal *p = realloc(s->list, cap * sizeof *p);
+        if (!p)
+            return TIND_ENOMEM;
+        s->list = p;
+        s->cap = cap;
+    }
+    jset_journal *j = &s->list[s->count++];
+    j->number = number;
+    j->max_seqno = 0;
+    j->size = 0;
+    return TIND_OK;
+}
+
+/* ------------------------------------------------------------------ recovery */
+
+typedef struct replay_ctx {
+    jrn_replay_fn fn;
+    void *ctx;
+    uint64_t journal_max;         /* largest seqno of the journal being replayed */
+    uint64_t max_seqno;
+} replay_ctx;
+
+static int replay_record(void *ctx, uint64_t first_seqno, uint32_t count, const uint8_t *payload, size_t len)
+{
+    replay_ctx *r = ctx;
+    int rc = r->fn(r->ctx, first_seqno, count, payload, len);
+    if (rc)
+        return rc;
+    if (count) {
+        uint64_t last = first_seqno + count - 1;
+        if (last > r->max_seqno)
+            r->max_seqno = last;
+        if (last > r->journal_max)
+            r->journal_max = last;
+    }
+    return TIND_OK;
+}
+
+int jset_replay(jset *s, jrn_replay_fn fn, void *ctx, uint64_t *next_file_number, uint64_t *max_seqno,
+                tind_err *err)
+{
+    const char *dir = s->dir;
+    uint64_t *numbers = NULL;
+    size_t count = 0;
+    int rc = jrn_list(s->fs, dir, &numbers, &count, err);
+    replay_ctx rctx = {fn, ctx, 0, 0};
+    jrn_chain chain = {0, 0};
+    char prev_path[4096] = "";
+    mu_lock(&s->mu);
+    uint64_t keep = s->keep;
+    mu_unlock(&s->mu);
+    for (size_t i = 0; rc == TIND_OK && i < count; i++) {
+        if (numbers[i] >= *next_file_number)
+            *next_file_number = numbers[i] + 1;
+        if (numbers[i] < keep) {
+            /* flushed and released by the version file; its deletion was
+             * interrupted or undone by a crash */
+            char old[4096];
+            jrn_path(dir, numbers[i], old, sizeof old);
+            fs_unlink(s->fs, old, NULL);
+            continue;
+        }
+        mu_lock(&s->mu);
+        rc = list_add(s, numbers[i]);
+        mu_unlock(&s->mu);
+        if (rc)
+            break;
+        rctx.journal_max = 0;
+        char path[4096];
+        jrn_path(dir, numbers[i], path, sizeof path);
+        jrn_replay_result res;
+        int last = i + 1 == count;
+        rc = jrn_replay(s->fs, path, replay_record, &rctx, last, &res, err);
+        if (rc == TIND_OK && !last && res.truncated)
+            rc = err_set(err, TIND_ECORRUPT,
+                         "journal '%s' ends in a damaged record but later journals exist (it was synced "
+                         "before they were created)",
+                         path);
+        /* No intact header: a creation cut short, which only the newest
+         * journal can be (its header is synced before a record or a later
+         * journal can exist). It holds nothing: it goes now, and the folder
+         * sync after replay makes that durable before a new journal exists,
+         * so a journal without a header before others is always damage. */
+        if (rc == TIND_OK && !res.has_header) {
+            if (!last)
+                rc = err_set(err, TIND_ECORRUPT,
+                             "journal '%s' has no intact header but later journals exist (it was synced before "
+                             "they were created): its records are lost",
+                             path);
+            else if ((rc = fs_unlink(s->fs, path, err)) == TIND_OK) {
+                mu_lock(&s->mu);
+                s->count--;
+                mu_unlock(&s->mu);
+                continue;
+            }
+        }
+        /* Journals the version file keeps continue each other: each header
+         * names the seqno its first record carries, and the journal before
+         * it ends right below that. Anything else means whole records are
+         * missing from the end of the earlier one (a synced file cut at a
+         * record boundary or to its header), which replay alone cannot see. */
+        if (rc == TIND_OK && res.has_header) {
+            rc = jrn_chain_add(&chain, &res, path, prev_path, err);
+            snprintf(prev_path, sizeof prev_path, "%s", path);
+            /* every seqno below a journal's start was given out before it
+             * was made (and is durable, or flushed, or belonged to a deleted
+             * keyspace): seqnos never go back, and the next journal must
+             * start after this one ends */
+            if (rc == TIND_OK && chain.end > rctx.max_seqno)
+                rctx.max_seqno = chain.end;
+        }
+        mu_lock(&s->mu);
+        jset_journal *j = &s->list[s->count - 1];
+        if (rctx.journal_max > j->max_seqno)
+            j->max_seqno = rctx.journal_max;
+        if (rc == TIND_OK)
+            j->size = res.valid_bytes;
+        mu_unlock(&s->mu);
+        if (rc == TIND_OK && last) {
+            /* what was replayed may sit only in the page cache (a process
+             * crash): make it durable before newer journals exist */
+            fs_file *f = NULL;
+            rc = fs_open(s->fs, path, FS_O_WRITE, &f, err);
+            if (rc == TIND_OK) {
+                rc = fs_sync(f, FS_SYNC_DATA, err);
+                int rc2 = fs_close(f, rc ? NULL : err);
+                if (!rc)
+                    rc = rc2;
+            }
+        }
+    }
+    free(numbers);
+    if (rc == TIND_OK && rctx.max_seqno > *max_seqno)
+        *max_seqno = rctx.max_seqno;
+    return rc;
+}
+
+/* ------------------------------------------------------------------ writing */
+
+int jset_start(jset *s, uint64_t number, uint64_t start_seqno, tind_err *err)
+{
+    mu_lock(&s->mu);
+    int rc = list_add(s, number);
+    mu_unlock(&s->mu);
+    jrn_writer *w = NULL;
+    jrn_options jo = {s->compress_threshold, start_seqno};
+    if (rc == TIND_OK)
+        rc = jrn_writer_open(s->fs, s->dir, number, &jo, &w, err);
+    s->cur_max_seqno = 0;
+    s->cur_size = w ? jrn_size(w) : 0;
+    if (rc) {
+        mu_lock(&s->mu);
+        s->count--;
+        mu_unlock(&s->mu);
+        return rc;
+    }
+    s->writer = w;
+    return TIND_OK;
+}
+
+int jset_append(jset *s, uint64_t first_seqno, uint32_t count, const void *payload, size_t len, uint64_t *grown,
+                tind_err *err)
+{
+    int rc = jrn_append(s->writer, first_seqno, count, payload, len, err);
+    if (rc)
+        return rc;
+    s->cur_max_seqno = first_seqno + count - 1;
+    uint64_t size = jrn_size(s->writer);
+    *grown = size - s->cur_size;
+    s->cur_size = size;
+    return TIND_OK;
+}
+
+int jset_sync(jset *s, int how, uint64_t last_seqno, tind_err *err)
+{
+    int rc = jrn_sync(s->writer, how, err);
+    if (rc == TIND_OK)
+        s->synced_seqno = last_seqno;
+    return rc;
+}
+
+int jset_seal(jset *s, uint64_t last_seqno, tind_err *err)
+{
+    mu_lock(&s->mu);
+    s->list[s->count - 1].max_seqno = s->cur_max_seqno;
+    s->list[s->count - 1].size = jrn_size(s->writer);
+    mu_unlock(&s->mu);
+    int rc = jrn_sync(s->writer, FS_SYNC_DATA, err);
+    if (rc == TIND_OK) {
+        s->synced_seqno = last_seqno;
+        rc = jrn_close(s->writer, err);
+    } else {
+        jrn_close(s->writer, NULL);
+    }
+    s->writer = NULL;
+    return rc;
+}
+
+int jset_close(jset *s, int sync, tind_err *err)
+{
+    if (!s->writer)
+        return TIND_OK;
+    int rc = sync ? jrn_sync(s->writer, FS_SYNC_ALL, err) : TIND_OK;
+    int rc2 = jrn_close(s->writer, rc ? NULL : err);
+    if (!rc)
+        rc = rc2;
+    s->writer = NULL;
+    return rc;
+}
+
+/* ------------------------------------------------------------------ keeping and deleting */
+
+void jset_set_keep(jset *s, uint64_t keep)
+{
+    mu_lock(&s->mu);
+    s->keep = keep;
+    mu_unlock(&s->mu);
+}
+
+void jset_raise_keep(jset *s, uint64_t keep)
+{
+    mu_lock(&s->mu);
+    if (keep > s->keep)
+        s->keep = keep;
+    mu_unlock(&s->mu);
+}
+
+uint64_t jset_keep_number(jset *s, uint64_t earliest)
+{
+    mu_lock(&s->mu);
+    uint64_t k = s->keep;
+    if (s->count) {
+        size_t i = 0;
+        /* never past the journal being written (the last one) */
+        while (i + 1 < s->count && s->list[i].max_seqno < earliest)
+            i++;
+        if (s->list[i].number > k)
+            k = s->list[i].number;
+    }
+    mu_unlock(&s->mu);
+    return k;
+}
+
+void jset_delete_obsolete(jset *s)
+{
+    mu_lock(&s->mu);
+    /* only what a durable version file already says may go: journals from
+     * keep on are checked for continuity at recovery */
+    size_t keep_from = 0;
+    while (keep_from + 1 < s->count && s->list[keep_from].number < s->keep)
+        keep_from++;
+    if (keep_from) {
+        char path[4200];
+        for (size_t i = 0; i < keep_from; i++) {
+            jrn_path(s->dir, s->list[i].number, path, sizeof path);
+            fs_unlink(s->fs, path, NULL);
+        }
+        memmove(s->list, s->list + keep_from, (s->count - keep_from) * sizeof *s->list);
+        s->count -= keep_from;
+    }
+    mu_unlock(&s->mu);
+}
+
+uint64_t jset_total_bytes(jset *s)
+{
+    uint64_t bytes = 0;
+    mu_lock(&s->mu);
+    for (size_t i = 0; i + 1 < s->count; i++)
+        bytes += s->list[i].size;
+    mu_unlock(&s->mu);
+    return bytes + s->cur_size;
+}
+
+int jset_oldest_sealed_max(jset *s, uint64_t *max_seqno)
+{
+    mu_lock(&s->mu);
+    int more = s->count > 1;
+    if (more)
+        *max_seqno = s->list[0].max_seqno;
+    mu_unlock(&s->mu);
+    return more;
+}

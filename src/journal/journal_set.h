@@ -1,0 +1,120 @@
+/*
+ * journal_set.h -- the set of journals of a database folder: which exist
+ * (number, largest seqno, size), the one being written, recovery's replay of
+ * them in order with the chain check, the keep number below which journals
+ * may go, and syncing.
+ *
+ * The set is the mechanism; its owner (the db) keeps the policy: when to
+ * rotate, which memtables still pin a journal, and poisoning after a failed
+ * write or sync (a failure here is returned, never retried).
+ *
+ * Thread-safety:
+ *   - the list and the keep number are guarded by the set's own mutex `mu`,
+ *     a leaf lock (nothing is locked or called back while it is held): any
+ *     thread may ask for the keep number, the sizes, or delete obsolete
+ *     journals;
+ *   - the writer functions (jset_start, jset_append, jset_sync, jset_seal,
+ *     jset_close and the getters of the writer's state) need the owner's
+ *     write lock: one writer at a time;
+ *   - jset_replay runs before anything else (recovery, single-threaded).
+ *
+ * Invariants: the list is in number order, oldest first; while a journal is
+ * being written it is the last of the list (its largest seqno and size are
+ * kept in cur_* until it is sealed). Journals from `keep` on continue each
+ * other (their headers' start seqnos meet their predecessors' ends), so only
+ * journals below `keep`, which a durable version file no longer needs, are
+ * ever deleted.
+ */
+#ifndef TIND_JOURNAL_JOURNAL_SET_H
+#define TIND_JOURNAL_JOURNAL_SET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "io/fs.h"
+#include "journal/journal.h"
+#include "util/mutex.h"
+#include "util/status.h"
+
+typedef struct jset_journal {
+    uint64_t number;
+    uint64_t max_seqno;           /* largest seqno written to it (0 = none) */
+    uint64_t size;
+} jset_journal;
+
+typedef struct jset {
+    fs *fs;
+    char *dir;                    /* "<database>/journals" */
+    uint32_t compress_threshold;
+
+    tind_mutex mu;
+    jset_journal *list GUARDED_BY(mu); /* oldest first; the last is the one being written */
+    size_t count GUARDED_BY(mu);
+    size_t cap GUARDED_BY(mu);
+    uint64_t keep GUARDED_BY(mu); /* oldest journal the version file says to keep */
+
+    /* the journal being written (the owner's write lock) */
+    jrn_writer *writer;           /* NULL after a failed rotation, or closed */
+    uint64_t cur_max_seqno;       /* its largest seqno so far (0 = none) */
+    uint64_t cur_size;
+    uint64_t synced_seqno;        /* every record up to this seqno is synced */
+} jset;
+
+/* An empty set for the journals of the database at db_path. */
+int jset_init(jset *s, fs *fs, const char *db_path, uint32_t compress_threshold);
+/* Frees the list (the writer must be closed first). */
+void jset_free(jset *s);
+
+/* ---- recovery ---- */
+
+/* Replays the journals of the folder in number order into fn(ctx, ...):
+ * deletes those below the keep number (released by the version file; their
+ * deletion was interrupted), truncates a torn tail of the last one, deletes
+ * the last one when it has no intact header (a creation cut short), checks
+ * that the kept ones continue each other (jrn_chain_add), and syncs the last.
+ * Damage anywhere else is TIND_ECORRUPT naming the journal. Raises
+ * *next_file_number past every journal number seen and *max_seqno to the
+ * highest seqno any kept journal gave out. */
+int jset_replay(jset *s, jrn_replay_fn fn, void *ctx, uint64_t *next_file_number, uint64_t *max_seqno,
+                tind_err *err);
+
+/* ---- writing (the owner's write lock) ---- */
+
+/* Creates journal `number`, whose records start at start_seqno, and makes it
+ * the one being written. */
+int jset_start(jset *s, uint64_t number, uint64_t start_seqno, tind_err *err);
+/* Appends one record (jrn_append); *grown = bytes the journal grew by. */
+int jset_append(jset *s, uint64_t first_seqno, uint32_t count, const void *payload, size_t len, uint64_t *grown,
+                tind_err *err);
+/* Syncs the journal being written (how: FS_SYNC_DATA / FS_SYNC_ALL); then
+ * every record through last_seqno is synced. */
+int jset_sync(jset *s, int how, uint64_t last_seqno, tind_err *err);
+/* Seals the journal being written: records its largest seqno and size,
+ * syncs it (FS_SYNC_DATA) and closes it. No journal is being written
+ * afterwards, whatever the outcome (the next is jset_start's). */
+int jset_seal(jset *s, uint64_t last_seqno, tind_err *err);
+/* Closes the journal being written, syncing it first (FS_SYNC_ALL) when
+ * `sync`. */
+int jset_close(jset *s, int sync, tind_err *err);
+static inline int jset_writing(const jset *s) { return s->writer != NULL; }
+static inline uint64_t jset_size(const jset *s) { return jrn_size(s->writer); }
+
+/* ---- keeping and deleting ---- */
+
+/* Sets the keep number at open (from the version file). */
+void jset_set_keep(jset *s, uint64_t keep);
+/* Raises the keep number once a version file saying so is durable. */
+void jset_raise_keep(jset *s, uint64_t keep);
+/* Number of the oldest journal that may hold a seqno >= earliest (the
+ * oldest seqno still only in memtables; UINT64_MAX = none), never past the
+ * journal being written and never below the keep number. */
+uint64_t jset_keep_number(jset *s, uint64_t earliest);
+/* Deletes the journals below the keep number (but never the last). */
+void jset_delete_obsolete(jset *s);
+/* Bytes of every journal (the one being written: the owner's write lock). */
+uint64_t jset_total_bytes(jset *s);
+/* The largest seqno of the oldest journal when there is more than one
+ * (1), else 0. */
+int jset_oldest_sealed_max(jset *s, uint64_t *max_seqno);
+
+#endif
