@@ -37,331 +37,6 @@
 #define FORMAT_MAGIC "TINDFMT1"
 #define FORMAT_FILE_SIZE 20
 
-static _Thread_local char tls_errmsg[TIND_ERRMSG_MAX];
-static _Thread_local char tls_open_error[TIND_ERRMSG_MAX];
-
-/* ------------------------------------------------------------------ errors */
-
-int db_fail(tind_db *db, int rc, const tind_err *err)
-{
-    if (rc == TIND_OK || rc == TIND_NOT_FOUND)
-        return rc;
-    const char *msg = err && err->msg[0] ? err->msg : tind_strerror(rc);
-    if (db) {
-        pthread_mutex_lock(&db->err_mu);
-        snprintf(db->last_error, sizeof db->last_error, "%s", msg);
-        pthread_mutex_unlock(&db->err_mu);
-    } else {
-        snprintf(tls_open_error, sizeof tls_open_error, "%s", msg);
-    }
-    return rc;
-}
-
-TIND_API const char *tind_errmsg(tind_db *db)
-{
-    if (!db) {
-        snprintf(tls_errmsg, sizeof tls_errmsg, "%s", tls_open_error);
-        return tls_errmsg;
-    }
-    pthread_mutex_lock(&db->err_mu);
-    snprintf(tls_errmsg, sizeof tls_errmsg, "%s", db->last_error);
-    pthread_mutex_unlock(&db->err_mu);
-    return tls_errmsg;
-}
-
-void db_poison(tind_db *db, const tind_err *why)
-{
-    pthread_mutex_lock(&db->mu);
-    if (!atomic_load(&db->poisoned)) {
-        snprintf(db->poison_msg, sizeof db->poison_msg, "%s", why && why->msg[0] ? why->msg : "write failed");
-        atomic_store(&db->poisoned, 1);
-    }
-    pthread_cond_broadcast(&db->stall_cv);
-    pthread_cond_broadcast(&db->done_cv);
-    pthread_mutex_unlock(&db->mu);
-}
-
-int db_check_writable(tind_db *db, tind_err *err)
-{
-    if (atomic_load(&db->poisoned)) {
-        pthread_mutex_lock(&db->mu);
-        err_set(err, TIND_EPOISONED, "database '%s' is poisoned (read-only until reopened) after: %s", db->path,
-                db->poison_msg);
-        pthread_mutex_unlock(&db->mu);
-        return TIND_EPOISONED;
-    }
-    return TIND_OK;
-}
-
-int ks_check(tind_keyspace *ks)
-{
-    if (!ks)
-        return TIND_EINVAL;
-    if (ks->dropped)
-        return TIND_ENOENT;
-    return TIND_OK;
-}
-
-/* ------------------------------------------------------------------ paths */
-
-void db_table_path(tind_db *db, uint64_t number, char *buf, size_t n)
-{
-    fname_table(db->tables_dir, number, buf, n);
-}
-
-uint64_t db_new_file_number(tind_db *db) { return db->next_file_number++; }
-
-/* ------------------------------------------------------------------ views */
-
-int ks_rebuild_view(tind_keyspace *ks)
-{
-    ks_view *v = calloc(1, sizeof *v);
-    if (!v)
-        return TIND_ENOMEM;
-    v->sealed = ks->sealed_count ? malloc(ks->sealed_count * sizeof *v->sealed) : NULL;
-    if (ks->sealed_count && !v->sealed) {
-        free(v);
-        return TIND_ENOMEM;
-    }
-    atomic_init(&v->refs, 1);
-    v->active = ks->active;
-    mt_ref(v->active);
-    for (size_t i = 0; i < ks->sealed_count; i++) {
-        v->sealed[i] = ks->sealed[ks->sealed_count - 1 - i];
-        mt_ref(v->sealed[i]);
-    }
-    v->sealed_count = ks->sealed_count;
-    v->v = ks->current;
-    version_ref(v->v);
-    pthread_mutex_lock(&ks->view_mu);
-    ks_view *old = ks->view;
-    ks->view = v;
-    pthread_mutex_unlock(&ks->view_mu);
-    atomic_store(&ks->pressure, ks_pressure(ks));
-    if (old)
-        ks_view_release(old);
-    return TIND_OK;
-}
-
-ks_view *ks_view_acquire(tind_keyspace *ks)
-{
-    pthread_mutex_lock(&ks->view_mu);
-    ks_view *v = ks->view;
-    atomic_fetch_add_explicit(&v->refs, 1, memory_order_relaxed);
-    pthread_mutex_unlock(&ks->view_mu);
-    return v;
-}
-
-void ks_view_release(ks_view *v)
-{
-    if (!v || atomic_fetch_sub_explicit(&v->refs, 1, memory_order_acq_rel) != 1)
-        return;
-    mt_unref(v->active);
-    for (size_t i = 0; i < v->sealed_count; i++)
-        mt_unref(v->sealed[i]);
-    free(v->sealed);
-    version_unref(v->v);
-    free(v);
-}
-
-/* ------------------------------------------------------------------ snapshots */
-
-uint64_t db_read_seqno(tind_db *db, const tind_read_options *ro)
-{
-    if (ro && ro->snapshot)
-        return ro->snapshot->seqno;
-    return atomic_load_explicit(&db->visible_seqno, memory_order_acquire);
-}
-
-TIND_API int tind_snapshot_new(tind_db *db, tind_snapshot **out)
-{
-    if (!db || !out)
-        return TIND_EINVAL;
-    tind_snapshot *s = malloc(sizeof *s);
-    if (!s)
-        return TIND_ENOMEM;
-    s->db = db;
-    pthread_mutex_lock(&db->snap_mu);
-    /* read the seqno under snap_mu so compaction never misses a snapshot
-     * that is being taken while it reads the list */
-    s->seqno = atomic_load_explicit(&db->visible_seqno, memory_order_acquire);
-    db_snapshot_list *l = &db->snapshots;
-    if (l->count == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 16;
-        uint64_t *p = realloc(l->seqnos, cap * sizeof *p);
-        if (!p) {
-            pthread_mutex_unlock(&db->snap_mu);
-            free(s);
-            return TIND_ENOMEM;
-        }
-        l->seqnos = p;
-        l->cap = cap;
-    }
-    /* seqnos only grow, so appending keeps the list sorted */
-    l->seqnos[l->count++] = s->seqno;
-    pthread_mutex_unlock(&db->snap_mu);
-    *out = s;
-    return TIND_OK;
-}
-
-TIND_API void tind_snapshot_free(tind_snapshot *s)
-{
-    if (!s)
-        return;
-    tind_db *db = s->db;
-    pthread_mutex_lock(&db->snap_mu);
-    db_snapshot_list *l = &db->snapshots;
-    for (size_t i = 0; i < l->count; i++)
-        if (l->seqnos[i] == s->seqno) {
-            memmove(l->seqnos + i, l->seqnos + i + 1, (l->count - i - 1) * sizeof *l->seqnos);
-            l->count--;
-            break;
-        }
-    pthread_mutex_unlock(&db->snap_mu);
-    free(s);
-}
-
-TIND_API uint64_t tind_snapshot_seqno(const tind_snapshot *s) { return s ? s->seqno : 0; }
-
-uint64_t db_oldest_snapshot(tind_db *db)
-{
-    pthread_mutex_lock(&db->snap_mu);
-    uint64_t s = db->snapshots.count ? db->snapshots.seqnos[0]
-                                     : atomic_load_explicit(&db->visible_seqno, memory_order_acquire);
-    pthread_mutex_unlock(&db->snap_mu);
-    return s;
-}
-
-int db_snapshot_seqnos(tind_db *db, uint64_t **out, size_t *count)
-{
-    pthread_mutex_lock(&db->snap_mu);
-    size_t n = db->snapshots.count;
-    uint64_t *p = malloc((n ? n : 1) * sizeof *p);
-    if (!p) {
-        pthread_mutex_unlock(&db->snap_mu);
-        return TIND_ENOMEM;
-    }
-    if (n)
-        memcpy(p, db->snapshots.seqnos, n * sizeof *p);
-    pthread_mutex_unlock(&db->snap_mu);
-    *out = p;
-    *count = n;
-    return TIND_OK;
-}
-
-TIND_API tind_read_options *tind_read_options_new(void)
-{
-    tind_read_options *ro = calloc(1, sizeof *ro);
-    if (ro)
-        ro->fill_cache = 1;
-    return ro;
-}
-TIND_API void tind_read_options_free(tind_read_options *ro) { free(ro); }
-TIND_API void tind_read_options_set_snapshot(tind_read_options *ro, const tind_snapshot *s) { ro->snapshot = s; }
-TIND_API void tind_read_options_set_fill_cache(tind_read_options *ro, int on) { ro->fill_cache = on; }
-TIND_API void tind_free(void *p) { free(p); }
-
-/* ------------------------------------------------------------------ tables */
-
-void db_table_on_free(ver_table *t, void *ctx)
-{
-    tind_db *db = ctx;
-    if (t->reader)
-        tbl_unref(t->reader);
-    t->reader = NULL;
-    if (t->obsolete) {
-        char path[4096];
-        db_table_path(db, t->number, path, sizeof path);
-        fdc_evict(db->fds, t->number);
-        fs_unlink(db->fs, path, NULL);
-    }
-}
-
-static void table_attach(tind_db *db, ver_table *t)
-{
-    t->on_free = db_table_on_free;
-    t->on_free_ctx = db;
-}
-
-int db_table_reader(tind_db *db, ver_table *t, int level, tbl **out, tind_err *err)
-{
-    tbl *r = atomic_load_explicit(&t->reader_atomic, memory_order_acquire);
-    if (r) {
-        *out = r;
-        return TIND_OK;
-    }
-    pthread_mutex_lock(&t->reader_mu);
-    r = atomic_load_explicit(&t->reader_atomic, memory_order_acquire);
-    if (!r) {
-        char path[4096];
-        db_table_path(db, t->number, path, sizeof path);
-        tbl_open_options o = {db->block_cache, db->fds, t->number, level <= 1};
-        int rc = tbl_open(db->fs, path, &o, &r, err);
-        if (rc) {
-            pthread_mutex_unlock(&t->reader_mu);
-            return rc;
-        }
-        t->reader = r;
-        atomic_store_explicit(&t->reader_atomic, r, memory_order_release);
-    }
-    pthread_mutex_unlock(&t->reader_mu);
-    *out = r;
-    return TIND_OK;
-}
-
-/* ------------------------------------------------------------------ version file */
-
-int db_write_manifest(tind_db *db, tind_keyspace *ks, version *v, uint64_t flushed_seqno,
-                      const memtable *leaving, tind_err *err)
-{
-    mf_state st;
-    memset(&st, 0, sizeof st);
-    pthread_mutex_lock(&db->mu);
-    st.format_version = DB_FORMAT_VERSION;
-    st.next_file_number = db->next_file_number;
-    /* a floor for the seqno after recovery: only what is surely in tables
-     * (the journal gives the rest) */
-    st.last_seqno = flushed_seqno;
-    st.oldest_journal = db_journal_keep_number(db, leaving);
-    st.next_keyspace_id = db->next_keyspace_id;
-    st.keyspace_count = db->keyspace_count;
-    st.keyspaces = calloc(db->keyspace_count ? db->keyspace_count : 1, sizeof *st.keyspaces);
-    tbuf *opts = calloc(db->keyspace_count ? db->keyspace_count : 1, sizeof *opts);
-    int rc = (st.keyspaces && opts) ? TIND_OK : TIND_ENOMEM;
-    for (size_t i = 0; rc == TIND_OK && i < db->keyspace_count; i++) {
-        tind_keyspace *k = db->keyspaces[i];
-        mf_keyspace *m = &st.keyspaces[i];
-        m->id = k->id;
-        m->name = k->name;
-        m->name_len = strlen(k->name);
-        rc = ks_options_encode(&k->opts, &opts[i]);
-        m->options = opts[i].data;
-        m->options_len = opts[i].len;
-        m->flushed_seqno = k == ks ? flushed_seqno : k->flushed_seqno;
-        if (m->flushed_seqno > st.last_seqno)
-            st.last_seqno = m->flushed_seqno;
-        m->v = k == ks ? v : k->current;
-    }
-    pthread_mutex_unlock(&db->mu);
-    if (rc == TIND_OK) {
-        KILL_POINT("version.write.before");
-        rc = manifest_write(db->fs, db->path, &st, err);
-        KILL_POINT("version.write.after");
-        if (rc == TIND_OK) {
-            pthread_mutex_lock(&db->mu);
-            jset_raise_keep(&db->journals, st.oldest_journal);
-            pthread_mutex_unlock(&db->mu);
-        }
-    } else {
-        err_set(err, rc, "version file: out of memory");
-    }
-    for (size_t i = 0; opts && i < st.keyspace_count; i++)
-        tbuf_free(&opts[i]);
-    free(opts);
-    free(st.keyspaces);
-    return rc;
-}
-
 /* ------------------------------------------------------------------ keyspaces */
 
 static int valid_utf8(const uint8_t *s, size_t n)
@@ -388,14 +63,6 @@ static tind_keyspace *find_keyspace(tind_db *db, const char *name)
     return NULL;
 }
 
-tind_keyspace *db_keyspace_by_id(tind_db *db, uint32_t id)
-{
-    for (size_t i = 0; i < db->keyspace_count; i++)
-        if (db->keyspaces[i]->id == id)
-            return db->keyspaces[i];
-    return NULL;
-}
-
 static void ks_free(tind_keyspace *ks)
 {
     if (!ks)
@@ -414,7 +81,7 @@ static void ks_free(tind_keyspace *ks)
     free(ks);
 }
 
-static uint64_t memtable_ids;
+static _Atomic uint64_t memtable_ids;
 
 /* A keyspace struct with an empty active memtable; not yet in the list. */
 static int ks_alloc(tind_db *db, uint32_t id, const char *name, const struct tind_ks_options *o, version *v,
@@ -429,7 +96,7 @@ static int ks_alloc(tind_db *db, uint32_t id, const char *name, const struct tin
     ks->opts = *o;
     ks_options_to_compaction(o, &ks->cmp_opts);
     pthread_mutex_init(&ks->view_mu, NULL);
-    ks->active = mt_new_filtered(__atomic_add_fetch(&memtable_ids, 1, __ATOMIC_RELAXED), ks_memtable_filter_bytes(o));
+    ks->active = mt_new_filtered(atomic_fetch_add_explicit(&memtable_ids, 1, memory_order_relaxed) + 1, ks_memtable_filter_bytes(o));
     ks->current = v;
     if (!ks->name || !ks->active) {
         ks->current = NULL;
@@ -786,15 +453,6 @@ static int replay_journals(tind_db *db, tind_err *err)
     return rc;
 }
 
-/* Starts journal number N (write_mu held or single-threaded). */
-int db_new_journal(tind_db *db, tind_err *err)
-{
-    pthread_mutex_lock(&db->mu);
-    uint64_t number = db_new_file_number(db);
-    pthread_mutex_unlock(&db->mu);
-    return jset_start(&db->journals, number, atomic_load(&db->last_seqno) + 1, err);
-}
-
 static int load_state(tind_db *db, mf_state *st, tind_err *err)
 {
     db->next_file_number = st->next_file_number;
@@ -816,7 +474,7 @@ static int load_state(tind_db *db, mf_state *st, tind_err *err)
         for (int l = 0; l < ks->current->level_count; l++)
             for (size_t t = 0; t < ks->current->levels[l].count; t++) {
                 ver_table *vt = ks->current->levels[l].tables[t];
-                table_attach(db, vt);
+                db_table_attach(db, vt);
                 if (vt->max_seqno > atomic_load(&db->last_seqno))
                     atomic_store(&db->last_seqno, vt->max_seqno);
             }

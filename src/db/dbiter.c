@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "db/db.h"
+#include "db/iters.h"
 
 struct tind_iter {
     tind_keyspace *ks;

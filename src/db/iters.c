@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "db/db.h"
+#include "db/iters.h"
 
 /* ------------------------------------------------------------------ level */
 

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "db/db.h"
+#include "db/install.h"
 
 typedef struct lookup {
     uint8_t type;

@@ -27,7 +27,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "db/db.h"
+#include "db/jobs.h"
 #include "util/killpoint.h"
 #include "util/coding.h"
 
@@ -41,31 +41,6 @@ struct tind_batch {
     size_t touched_count;
     size_t touched_cap;
 };
-
-const uint8_t *batch_entry_decode(const uint8_t *p, const uint8_t *end, batch_entry *e)
-{
-    uint64_t id, klen, vlen = 0;
-    if (p >= end)
-        return NULL;
-    e->type = *p++;
-    if (e->type != ENTRY_VALUE && e->type != ENTRY_TOMBSTONE)
-        return NULL;
-    if (!(p = dec_varint64(p, end, &id)) || id > UINT32_MAX)
-        return NULL;
-    if (!(p = dec_varint64(p, end, &klen)) || klen < 1 || klen > TIND_MAX_KEY_SIZE || klen > (uint64_t)(end - p))
-        return NULL;
-    e->ks_id = (uint32_t)id;
-    e->key = p;
-    e->klen = (size_t)klen;
-    p += klen;
-    if (e->type == ENTRY_VALUE) {
-        if (!(p = dec_varint64(p, end, &vlen)) || vlen > TIND_MAX_VALUE_SIZE || vlen > (uint64_t)(end - p))
-            return NULL;
-    }
-    e->val = p;
-    e->vlen = (size_t)vlen;
-    return p + vlen;
-}
 
 static int check_kv(const void *key, size_t klen, const void *val, size_t vlen, int has_value, tind_err *err)
 {
@@ -109,75 +84,6 @@ static uint64_t memtables_bytes(tind_keyspace *ks)
     for (size_t i = 0; i < ks->sealed_count; i++)
         n += mt_memory(ks->sealed[i]);
     return n;
-}
-
-static uint64_t memtable_ids = UINT64_C(1) << 40;
-
-int ks_seal_memtable(tind_keyspace *ks, tind_err *err)
-{
-    tind_db *db = ks->db;
-    if (mt_empty(ks->active))
-        return TIND_OK;
-    memtable *fresh = mt_new_filtered(__atomic_add_fetch(&memtable_ids, 1, __ATOMIC_RELAXED), ks_memtable_filter_bytes(&ks->opts));
-    if (!fresh)
-        return err_set(err, TIND_ENOMEM, "keyspace '%s': out of memory for a memtable", ks->name);
-    pthread_mutex_lock(&db->mu);
-    if (ks->sealed_count == ks->sealed_cap) {
-        size_t cap = ks->sealed_cap ? ks->sealed_cap * 2 : 4;
-        memtable **p = realloc(ks->sealed, cap * sizeof *p);
-        if (!p) {
-            pthread_mutex_unlock(&db->mu);
-            mt_unref(fresh);
-            return err_set(err, TIND_ENOMEM, "keyspace '%s': out of memory", ks->name);
-        }
-        ks->sealed = p;
-        ks->sealed_cap = cap;
-    }
-    ks->sealed[ks->sealed_count++] = ks->active;
-    ks->active = fresh;
-    int rc = ks_rebuild_view(ks);
-    db_schedule(db);
-    pthread_mutex_unlock(&db->mu);
-    if (rc)
-        return err_set(err, rc, "keyspace '%s': out of memory", ks->name);
-    /* A new journal with each sealed memtable (as RocksDB switches its WAL):
-     * once the memtables in the old one are flushed, it can be deleted,
-     * instead of waiting for the journal to reach its size limit. */
-    if (jset_writing(&db->journals) && db->journals.cur_max_seqno != 0)
-        return db_rotate_journal(db, err);
-    return TIND_OK;
-}
-
-uint64_t db_journal_keep_number(tind_db *db, const memtable *leaving)
-{
-    uint64_t earliest = UINT64_MAX;
-    for (size_t i = 0; i < db->keyspace_count; i++) {
-        tind_keyspace *ks = db->keyspaces[i];
-        uint64_t e = UINT64_MAX;
-        for (size_t j = 0; j < ks->sealed_count && e == UINT64_MAX; j++)
-            if (ks->sealed[j] != leaving)
-                e = mt_min_seqno(ks->sealed[j]);
-        if (e == UINT64_MAX && !mt_empty(ks->active))
-            e = mt_min_seqno(ks->active);
-        if (e < earliest)
-            earliest = e;
-    }
-    return jset_keep_number(&db->journals, earliest);
-}
-
-/* Seals the journal being written and starts the next one. The old journal
- * is synced before the next one exists, so after a power loss only the
- * newest journal can have a torn tail. A failure poisons. write_mu held. */
-int db_rotate_journal(tind_db *db, tind_err *err)
-{
-    if (!jset_writing(&db->journals))
-        return err_set(err, TIND_EPOISONED, "database '%s' has no journal", db->path);
-    int rc = jset_seal(&db->journals, atomic_load(&db->last_seqno), err);
-    if (rc == TIND_OK)
-        rc = db_new_journal(db, err);
-    if (rc)
-        db_poison(db, err);
-    return rc;
 }
 
 /* After a write: seal full memtables, rotate the journal, enforce the write
@@ -237,29 +143,6 @@ static int after_write(tind_db *db, tind_batch *b, tind_err *err)
 }
 
 /* ------------------------------------------------------------------ backpressure */
-
-int ks_pressure(tind_keyspace *ks)
-{
-    /* 2 = stall, 1 = slow down, 0 = fine. (mu) */
-    if (ks->dropped)
-        return 0;
-    size_t l0 = ks->current->levels[0].count;
-    int l0_slow, l0_stop;
-    if (ks->opts.compaction == TIND_COMPACTION_LEVELED) {
-        l0_slow = ks->opts.l0_threshold * 3;
-        l0_stop = ks->opts.l0_threshold * 5;
-    } else {
-        l0_slow = ks->opts.l0_threshold * 8 + 16;
-        l0_stop = ks->opts.l0_threshold * 16 + 32;
-    }
-    if (ks->opts.compaction == TIND_COMPACTION_FIFO)
-        l0_slow = l0_stop = 1 << 30;
-    if (ks->sealed_count >= DB_MAX_SEALED || (int)l0 >= l0_stop)
-        return 2;
-    if (ks->sealed_count >= DB_MAX_SEALED / 2 || (int)l0 >= l0_slow)
-        return 1;
-    return 0;
-}
 
 static int make_room(tind_db *db, tind_batch *b, tind_err *err)
 {
@@ -560,43 +443,6 @@ TIND_API int tind_remove(tind_keyspace *ks, const void *key, size_t klen)
 }
 
 /* ------------------------------------------------------------------ persist */
-
-int db_persist(tind_db *db, int mode, tind_err *err)
-{
-    if (mode < TIND_PERSIST_BUFFER || mode > TIND_PERSIST_SYNC_ALL)
-        return err_set(err, TIND_EINVAL, "persist mode %d is unknown", mode);
-    pthread_mutex_lock(&db->write_mu);
-    int rc = db_check_writable(db, err);
-    if (rc == TIND_OK && !jset_writing(&db->journals))
-        rc = err_set(err, TIND_EPOISONED, "database has no journal");
-    /* journal records are handed to the OS as they are appended, so BUFFER
-     * has nothing left to do */
-    if (rc == TIND_OK && mode >= TIND_PERSIST_SYNC_DATA)
-        rc = db_sync_journal_locked(db, mode == TIND_PERSIST_SYNC_ALL ? FS_SYNC_ALL : FS_SYNC_DATA, err);
-    pthread_mutex_unlock(&db->write_mu);
-    return rc;
-}
-
-int db_sync_journal_locked(tind_db *db, int how, tind_err *err)
-{
-    int rc = db_check_writable(db, err);
-    if (rc == TIND_OK && !jset_writing(&db->journals))
-        rc = err_set(err, TIND_EPOISONED, "database has no journal");
-    if (rc)
-        return rc;
-    rc = jset_sync(&db->journals, how, atomic_load(&db->last_seqno), err);
-    if (rc)
-        db_poison(db, err);
-    return rc;
-}
-
-int db_sync_journal_through(tind_db *db, uint64_t seqno, tind_err *err)
-{
-    pthread_mutex_lock(&db->write_mu);
-    int rc = db->journals.synced_seqno < seqno ? db_sync_journal_locked(db, FS_SYNC_DATA, err) : TIND_OK;
-    pthread_mutex_unlock(&db->write_mu);
-    return rc;
-}
 
 TIND_API int tind_persist(tind_db *db, int mode)
 {

@@ -1,5 +1,5 @@
 /*
- * bg.c -- background work: the worker pool, flushes, compactions, the
+ * jobs.c -- background work: the worker pool, flushes, compactions, the
  * periodic journal syncer, and the manual tind_flush / tind_compact.
  *
  * Workers sleep on bg_cv and, when woken, run one job at a time:
@@ -8,14 +8,11 @@
  *   2. a compaction of some keyspace the picker says needs one.
  * At most one flush and one compaction run per keyspace at a time.
  *
- * Installing a result (install_mu held, mu not held while writing):
- *   write the new tables and fsync them, fsync the tables folder, build the
- *   new version (copy-on-write), write the version file atomically, then
- *   swap ks->current and the view under mu and mark the tables that left
- *   obsolete (their files go when the last reader lets go). A crash before
- *   the version file is renamed leaves orphan tables, which open deletes.
- *   A failed table write leaves the database as it was (the job retries
- *   later); a failed version file write poisons the database.
+ * A job writes its new tables and fsyncs them and the tables folder, then
+ * installs the result (db/install.c). A crash before the version file is
+ * renamed leaves orphan tables, which open deletes. A failed table write
+ * leaves the database as it was (the job retries later); a failed version
+ * file write poisons the database.
  *
  * What a flush or a compaction writes is compaction/compact.c's business
  * (the entry stream, cutting output tables); this file picks the job, hands
@@ -30,7 +27,8 @@
 #include <time.h>
 
 #include "compaction/compact.h"
-#include "db/db.h"
+#include "db/jobs.h"
+#include "iter/adapters.h"
 #include "util/killpoint.h"
 
 /* ------------------------------------------------------------------ compaction glue */
@@ -76,69 +74,43 @@ static void ks_cmp_env(tind_keyspace *ks, cmp_env *env)
     env->table_on_free_ctx = db;
 }
 
-/* Builds and installs ks's next version: removes `removed` (levels given),
- * adds `added` at add_level. install_mu held. Consumes the refs of added. */
-static int install(tind_keyspace *ks, ver_table **removed, const int *removed_levels, size_t nremoved,
-                   ver_table **added, size_t nadded, int add_level, uint64_t flushed_seqno, memtable *flushed,
-                   tind_err *err)
+/* ------------------------------------------------------------------ sealing */
+
+static _Atomic uint64_t memtable_ids = UINT64_C(1) << 40;
+
+int ks_seal_memtable(tind_keyspace *ks, tind_err *err)
 {
     tind_db *db = ks->db;
-    ver_edit edit;
-    ver_edit *e = &edit;
-    ver_edit_init(e);
-    int rc = TIND_OK;
-    for (size_t i = 0; !rc && i < nremoved; i++)
-        rc = ver_edit_remove(e, removed_levels[i], removed[i]);
-    for (size_t i = 0; !rc && i < nadded; i++)
-        rc = ver_edit_add(e, add_level, added[i]);
-    version *nv = NULL;
+    if (mt_empty(ks->active))
+        return TIND_OK;
+    memtable *fresh = mt_new_filtered(atomic_fetch_add_explicit(&memtable_ids, 1, memory_order_relaxed) + 1, ks_memtable_filter_bytes(&ks->opts));
+    if (!fresh)
+        return err_set(err, TIND_ENOMEM, "keyspace '%s': out of memory for a memtable", ks->name);
     pthread_mutex_lock(&db->mu);
-    if (!rc)
-        rc = version_apply(ks->current, e, &nv, err);
-    uint64_t new_flushed = flushed_seqno > ks->flushed_seqno ? flushed_seqno : ks->flushed_seqno;
-    pthread_mutex_unlock(&db->mu);
-    if (!rc) {
-        KILL_POINT(flushed ? "flush.install.before" : "compaction.install.before");
-        rc = db_write_manifest(db, ks, nv, new_flushed, flushed, err);
-        if (rc) {
-            db_poison(db, err);
+    if (ks->sealed_count == ks->sealed_cap) {
+        size_t cap = ks->sealed_cap ? ks->sealed_cap * 2 : 4;
+        memtable **p = realloc(ks->sealed, cap * sizeof *p);
+        if (!p) {
+            pthread_mutex_unlock(&db->mu);
+            mt_unref(fresh);
+            return err_set(err, TIND_ENOMEM, "keyspace '%s': out of memory", ks->name);
         }
+        ks->sealed = p;
+        ks->sealed_cap = cap;
     }
-    if (rc) {
-        if (nv)
-            version_unref(nv);
-        ver_edit_free(e);
-        return rc;
-    }
-    pthread_mutex_lock(&db->mu);
-    version *old = ks->current;
-    ks->current = nv;
-    ks->flushed_seqno = new_flushed;
-    if (flushed) {
-        /* the flushed memtable is the oldest sealed one */
-        for (size_t i = 0; i < ks->sealed_count; i++)
-            if (ks->sealed[i] == flushed) {
-                memmove(ks->sealed + i, ks->sealed + i + 1, (ks->sealed_count - i - 1) * sizeof *ks->sealed);
-                ks->sealed_count--;
-                mt_unref(flushed);
-                break;
-            }
-    }
-    /* tables that left and did not come back (a move re-adds) */
-    for (size_t i = 0; i < nremoved; i++) {
-        int kept = 0;
-        for (size_t j = 0; j < nadded; j++)
-            kept |= added[j] == removed[i];
-        if (!kept)
-            removed[i]->obsolete = 1;
-    }
-    rc = ks_rebuild_view(ks);
-    jset_delete_obsolete(&db->journals);
-    pthread_cond_broadcast(&db->stall_cv);
+    ks->sealed[ks->sealed_count++] = ks->active;
+    ks->active = fresh;
+    int rc = ks_rebuild_view(ks);
+    db_schedule(db);
     pthread_mutex_unlock(&db->mu);
-    version_unref(old);
-    ver_edit_free(e);
-    return rc;
+    if (rc)
+        return err_set(err, rc, "keyspace '%s': out of memory", ks->name);
+    /* A new journal with each sealed memtable (as RocksDB switches its WAL):
+     * once the memtables in the old one are flushed, it can be deleted,
+     * instead of waiting for the journal to reach its size limit. */
+    if (jset_writing(&db->journals) && db->journals.cur_max_seqno != 0)
+        return db_rotate_journal(db, err);
+    return TIND_OK;
 }
 
 /* ------------------------------------------------------------------ flush */
@@ -185,7 +157,7 @@ int ks_flush_one(tind_keyspace *ks, tind_err *err)
     }
     if (!rc) {
         pthread_mutex_lock(&db->install_mu);
-        rc = install(ks, NULL, NULL, 0, tables, count, 0, mt_max_seqno(m), m, err);
+        rc = ks_install(ks, NULL, NULL, 0, tables, count, 0, mt_max_seqno(m), m, err);
         pthread_mutex_unlock(&db->install_mu);
         for (size_t i = 0; i < count; i++)
             ver_table_unref(tables[i]);
@@ -262,7 +234,7 @@ int ks_compact_step(tind_keyspace *ks, tind_err *err)
     }
     if (!rc) {
         pthread_mutex_lock(&db->install_mu);
-        rc = install(ks, p.inputs, p.levels, p.count, tables, count, p.out_level, 0, NULL, err);
+        rc = ks_install(ks, p.inputs, p.levels, p.count, tables, count, p.out_level, 0, NULL, err);
         pthread_mutex_unlock(&db->install_mu);
     }
     for (size_t i = 0; i < count; i++)
@@ -288,8 +260,6 @@ int ks_compact_step(tind_keyspace *ks, tind_err *err)
 }
 
 /* ------------------------------------------------------------------ workers */
-
-void db_schedule(tind_db *db) { pthread_cond_broadcast(&db->bg_cv); }
 
 /* Finds one job and runs it. mu NOT held. */
 int db_background_step(tind_db *db, tind_err *err)

@@ -1,0 +1,189 @@
+/*
+ * install.c -- tables and versions of the db (db/install.h).
+ *
+ * Installing a result (install_mu held, mu not held while writing): build
+ * the new version (copy-on-write), write the version file atomically, then
+ * swap ks->current and the view under mu and mark the tables that left
+ * obsolete (their files go when the last reader lets go). A failed version
+ * file write poisons the database.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db/install.h"
+#include "format/filename.h"
+#include "util/killpoint.h"
+
+/* ------------------------------------------------------------------ paths */
+
+void db_table_path(tind_db *db, uint64_t number, char *buf, size_t n)
+{
+    fname_table(db->tables_dir, number, buf, n);
+}
+
+/* ------------------------------------------------------------------ tables */
+
+void db_table_on_free(ver_table *t, void *ctx)
+{
+    tind_db *db = ctx;
+    if (t->reader)
+        tbl_unref(t->reader);
+    t->reader = NULL;
+    if (t->obsolete) {
+        char path[4096];
+        db_table_path(db, t->number, path, sizeof path);
+        fdc_evict(db->fds, t->number);
+        fs_unlink(db->fs, path, NULL);
+    }
+}
+
+void db_table_attach(tind_db *db, ver_table *t)
+{
+    t->on_free = db_table_on_free;
+    t->on_free_ctx = db;
+}
+
+int db_table_reader(tind_db *db, ver_table *t, int level, tbl **out, tind_err *err)
+{
+    tbl *r = atomic_load_explicit(&t->reader_atomic, memory_order_acquire);
+    if (r) {
+        *out = r;
+        return TIND_OK;
+    }
+    pthread_mutex_lock(&t->reader_mu);
+    r = atomic_load_explicit(&t->reader_atomic, memory_order_acquire);
+    if (!r) {
+        char path[4096];
+        db_table_path(db, t->number, path, sizeof path);
+        tbl_open_options o = {db->block_cache, db->fds, t->number, level <= 1};
+        int rc = tbl_open(db->fs, path, &o, &r, err);
+        if (rc) {
+            pthread_mutex_unlock(&t->reader_mu);
+            return rc;
+        }
+        t->reader = r;
+        atomic_store_explicit(&t->reader_atomic, r, memory_order_release);
+    }
+    pthread_mutex_unlock(&t->reader_mu);
+    *out = r;
+    return TIND_OK;
+}
+
+/* ------------------------------------------------------------------ version file */
+
+int db_write_manifest(tind_db *db, tind_keyspace *ks, version *v, uint64_t flushed_seqno,
+                      const memtable *leaving, tind_err *err)
+{
+    mf_state st;
+    memset(&st, 0, sizeof st);
+    pthread_mutex_lock(&db->mu);
+    st.format_version = DB_FORMAT_VERSION;
+    st.next_file_number = db->next_file_number;
+    /* a floor for the seqno after recovery: only what is surely in tables
+     * (the journal gives the rest) */
+    st.last_seqno = flushed_seqno;
+    st.oldest_journal = db_journal_keep_number(db, leaving);
+    st.next_keyspace_id = db->next_keyspace_id;
+    st.keyspace_count = db->keyspace_count;
+    st.keyspaces = calloc(db->keyspace_count ? db->keyspace_count : 1, sizeof *st.keyspaces);
+    tbuf *opts = calloc(db->keyspace_count ? db->keyspace_count : 1, sizeof *opts);
+    int rc = (st.keyspaces && opts) ? TIND_OK : TIND_ENOMEM;
+    for (size_t i = 0; rc == TIND_OK && i < db->keyspace_count; i++) {
+        tind_keyspace *k = db->keyspaces[i];
+        mf_keyspace *m = &st.keyspaces[i];
+        m->id = k->id;
+        m->name = k->name;
+        m->name_len = strlen(k->name);
+        rc = ks_options_encode(&k->opts, &opts[i]);
+        m->options = opts[i].data;
+        m->options_len = opts[i].len;
+        m->flushed_seqno = k == ks ? flushed_seqno : k->flushed_seqno;
+        if (m->flushed_seqno > st.last_seqno)
+            st.last_seqno = m->flushed_seqno;
+        m->v = k == ks ? v : k->current;
+    }
+    pthread_mutex_unlock(&db->mu);
+    if (rc == TIND_OK) {
+        KILL_POINT("version.write.before");
+        rc = manifest_write(db->fs, db->path, &st, err);
+        KILL_POINT("version.write.after");
+        if (rc == TIND_OK) {
+            pthread_mutex_lock(&db->mu);
+            jset_raise_keep(&db->journals, st.oldest_journal);
+            pthread_mutex_unlock(&db->mu);
+        }
+    } else {
+        err_set(err, rc, "version file: out of memory");
+    }
+    for (size_t i = 0; opts && i < st.keyspace_count; i++)
+        tbuf_free(&opts[i]);
+    free(opts);
+    free(st.keyspaces);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ installing a version */
+
+int ks_install(tind_keyspace *ks, ver_table **removed, const int *removed_levels, size_t nremoved,
+               ver_table **added, size_t nadded, int add_level, uint64_t flushed_seqno, memtable *flushed,
+               tind_err *err)
+{
+    tind_db *db = ks->db;
+    ver_edit edit;
+    ver_edit *e = &edit;
+    ver_edit_init(e);
+    int rc = TIND_OK;
+    for (size_t i = 0; !rc && i < nremoved; i++)
+        rc = ver_edit_remove(e, removed_levels[i], removed[i]);
+    for (size_t i = 0; !rc && i < nadded; i++)
+        rc = ver_edit_add(e, add_level, added[i]);
+    version *nv = NULL;
+    pthread_mutex_lock(&db->mu);
+    if (!rc)
+        rc = version_apply(ks->current, e, &nv, err);
+    uint64_t new_flushed = flushed_seqno > ks->flushed_seqno ? flushed_seqno : ks->flushed_seqno;
+    pthread_mutex_unlock(&db->mu);
+    if (!rc) {
+        KILL_POINT(flushed ? "flush.install.before" : "compaction.install.before");
+        rc = db_write_manifest(db, ks, nv, new_flushed, flushed, err);
+        if (rc) {
+            db_poison(db, err);
+        }
+    }
+    if (rc) {
+        if (nv)
+            version_unref(nv);
+        ver_edit_free(e);
+        return rc;
+    }
+    pthread_mutex_lock(&db->mu);
+    version *old = ks->current;
+    ks->current = nv;
+    ks->flushed_seqno = new_flushed;
+    if (flushed) {
+        /* the flushed memtable is the oldest sealed one */
+        for (size_t i = 0; i < ks->sealed_count; i++)
+            if (ks->sealed[i] == flushed) {
+                memmove(ks->sealed + i, ks->sealed + i + 1, (ks->sealed_count - i - 1) * sizeof *ks->sealed);
+                ks->sealed_count--;
+                mt_unref(flushed);
+                break;
+            }
+    }
+    /* tables that left and did not come back (a move re-adds) */
+    for (size_t i = 0; i < nremoved; i++) {
+        int kept = 0;
+        for (size_t j = 0; j < nadded; j++)
+            kept |= added[j] == removed[i];
+        if (!kept)
+            removed[i]->obsolete = 1;
+    }
+    rc = ks_rebuild_view(ks);
+    jset_delete_obsolete(&db->journals);
+    pthread_cond_broadcast(&db->stall_cv);
+    pthread_mutex_unlock(&db->mu);
+    version_unref(old);
+    ver_edit_free(e);
+    return rc;
+}

@@ -1,0 +1,116 @@
+/*
+ * journals.c -- the db's journal policy over the journal set
+ * (db/journals.h): starting and rotating the journal being written (every
+ * failure poisons: the memtables would no longer match the journal),
+ * syncing it for persist and for a flush, the keep number, and decoding a
+ * batch's record payload.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db/journals.h"
+#include "util/coding.h"
+
+const uint8_t *batch_entry_decode(const uint8_t *p, const uint8_t *end, batch_entry *e)
+{
+    uint64_t id, klen, vlen = 0;
+    if (p >= end)
+        return NULL;
+    e->type = *p++;
+    if (e->type != ENTRY_VALUE && e->type != ENTRY_TOMBSTONE)
+        return NULL;
+    if (!(p = dec_varint64(p, end, &id)) || id > UINT32_MAX)
+        return NULL;
+    if (!(p = dec_varint64(p, end, &klen)) || klen < 1 || klen > TIND_MAX_KEY_SIZE || klen > (uint64_t)(end - p))
+        return NULL;
+    e->ks_id = (uint32_t)id;
+    e->key = p;
+    e->klen = (size_t)klen;
+    p += klen;
+    if (e->type == ENTRY_VALUE) {
+        if (!(p = dec_varint64(p, end, &vlen)) || vlen > TIND_MAX_VALUE_SIZE || vlen > (uint64_t)(end - p))
+            return NULL;
+    }
+    e->val = p;
+    e->vlen = (size_t)vlen;
+    return p + vlen;
+}
+
+uint64_t db_journal_keep_number(tind_db *db, const memtable *leaving)
+{
+    uint64_t earliest = UINT64_MAX;
+    for (size_t i = 0; i < db->keyspace_count; i++) {
+        tind_keyspace *ks = db->keyspaces[i];
+        uint64_t e = UINT64_MAX;
+        for (size_t j = 0; j < ks->sealed_count && e == UINT64_MAX; j++)
+            if (ks->sealed[j] != leaving)
+                e = mt_min_seqno(ks->sealed[j]);
+        if (e == UINT64_MAX && !mt_empty(ks->active))
+            e = mt_min_seqno(ks->active);
+        if (e < earliest)
+            earliest = e;
+    }
+    return jset_keep_number(&db->journals, earliest);
+}
+
+/* Seals the journal being written and starts the next one. The old journal
+ * is synced before the next one exists, so after a power loss only the
+ * newest journal can have a torn tail. A failure poisons. write_mu held. */
+int db_rotate_journal(tind_db *db, tind_err *err)
+{
+    if (!jset_writing(&db->journals))
+        return err_set(err, TIND_EPOISONED, "database '%s' has no journal", db->path);
+    int rc = jset_seal(&db->journals, atomic_load(&db->last_seqno), err);
+    if (rc == TIND_OK)
+        rc = db_new_journal(db, err);
+    if (rc)
+        db_poison(db, err);
+    return rc;
+}
+
+int db_persist(tind_db *db, int mode, tind_err *err)
+{
+    if (mode < TIND_PERSIST_BUFFER || mode > TIND_PERSIST_SYNC_ALL)
+        return err_set(err, TIND_EINVAL, "persist mode %d is unknown", mode);
+    pthread_mutex_lock(&db->write_mu);
+    int rc = db_check_writable(db, err);
+    if (rc == TIND_OK && !jset_writing(&db->journals))
+        rc = err_set(err, TIND_EPOISONED, "database has no journal");
+    /* journal records are handed to the OS as they are appended, so BUFFER
+     * has nothing left to do */
+    if (rc == TIND_OK && mode >= TIND_PERSIST_SYNC_DATA)
+        rc = db_sync_journal_locked(db, mode == TIND_PERSIST_SYNC_ALL ? FS_SYNC_ALL : FS_SYNC_DATA, err);
+    pthread_mutex_unlock(&db->write_mu);
+    return rc;
+}
+
+int db_sync_journal_locked(tind_db *db, int how, tind_err *err)
+{
+    int rc = db_check_writable(db, err);
+    if (rc == TIND_OK && !jset_writing(&db->journals))
+        rc = err_set(err, TIND_EPOISONED, "database has no journal");
+    if (rc)
+        return rc;
+    rc = jset_sync(&db->journals, how, atomic_load(&db->last_seqno), err);
+    if (rc)
+        db_poison(db, err);
+    return rc;
+}
+
+int db_sync_journal_through(tind_db *db, uint64_t seqno, tind_err *err)
+{
+    pthread_mutex_lock(&db->write_mu);
+    int rc = db->journals.synced_seqno < seqno ? db_sync_journal_locked(db, FS_SYNC_DATA, err) : TIND_OK;
+    pthread_mutex_unlock(&db->write_mu);
+    return rc;
+}
+
+/* Starts journal number N (write_mu held or single-threaded). */
+int db_new_journal(tind_db *db, tind_err *err)
+{
+    pthread_mutex_lock(&db->mu);
+    uint64_t number = db_new_file_number(db);
+    pthread_mutex_unlock(&db->mu);
+    return jset_start(&db->journals, number, atomic_load(&db->last_seqno) + 1, err);
+}

@@ -1,0 +1,42 @@
+/*
+ * journals.h -- the db's use of its journal set (journal/journal_set.h):
+ * the policy around the mechanism. Starting and rotating the journal being
+ * written, syncing it (a failure poisons), the keep number (which memtables
+ * still pin a journal), and the record payload format of a batch.
+ */
+#ifndef TIND_DB_JOURNALS_H
+#define TIND_DB_JOURNALS_H
+
+#include "db/state.h"
+
+/* One operation of a batch as stored in a journal record (docs/FORMAT.md):
+ * u8 type | varint keyspace id | varint key length | key | varint value
+ * length | value (the value part only for ENTRY_VALUE). */
+typedef struct batch_entry {
+    uint8_t type;
+    uint32_t ks_id;
+    const uint8_t *key;
+    size_t klen;
+    const uint8_t *val;
+    size_t vlen;
+} batch_entry;
+/* Decodes one entry of [p, end); NULL when malformed. */
+const uint8_t *batch_entry_decode(const uint8_t *p, const uint8_t *end, batch_entry *e);
+
+/* Starts a new journal file and makes it the one being written (write_mu
+ * held or single-threaded). */
+int db_new_journal(tind_db *db, tind_err *err);
+/* Seals the journal being written and starts the next (poisons on failure). write_mu held. */
+int db_rotate_journal(tind_db *db, tind_err *err);
+int db_persist(tind_db *db, int mode, tind_err *err);
+/* Syncs the journal through seqno (a flush calls this before installing its
+ * table, so that recovered history never has holes). */
+int db_sync_journal_through(tind_db *db, uint64_t seqno, tind_err *err);
+/* Syncs the journal (how: FS_SYNC_DATA or FS_SYNC_ALL) through everything
+ * written so far; a failure poisons. write_mu held. */
+int db_sync_journal_locked(tind_db *db, int how, tind_err *err);
+/* Number of the oldest journal still needed, were `leaving` (a memtable being
+ * flushed, or NULL) gone. (mu) */
+uint64_t db_journal_keep_number(tind_db *db, const memtable *leaving);
+
+#endif

@@ -1,0 +1,261 @@
+/*
+ * state.c -- the bottom of the db/ line (db/state.h): errors (the last
+ * error of a handle, the thread's open error), poisoning, keyspace handle
+ * checks, views (rebuilt under mu, acquired under view_mu), backpressure
+ * levels, snapshots and read options, file numbers, waking the workers.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db/state.h"
+
+static _Thread_local char tls_errmsg[TIND_ERRMSG_MAX];
+static _Thread_local char tls_open_error[TIND_ERRMSG_MAX];
+
+/* ------------------------------------------------------------------ errors */
+
+int db_fail(tind_db *db, int rc, const tind_err *err)
+{
+    if (rc == TIND_OK || rc == TIND_NOT_FOUND)
+        return rc;
+    const char *msg = err && err->msg[0] ? err->msg : tind_strerror(rc);
+    if (db) {
+        pthread_mutex_lock(&db->err_mu);
+        snprintf(db->last_error, sizeof db->last_error, "%s", msg);
+        pthread_mutex_unlock(&db->err_mu);
+    } else {
+        snprintf(tls_open_error, sizeof tls_open_error, "%s", msg);
+    }
+    return rc;
+}
+
+TIND_API const char *tind_errmsg(tind_db *db)
+{
+    if (!db) {
+        snprintf(tls_errmsg, sizeof tls_errmsg, "%s", tls_open_error);
+        return tls_errmsg;
+    }
+    pthread_mutex_lock(&db->err_mu);
+    snprintf(tls_errmsg, sizeof tls_errmsg, "%s", db->last_error);
+    pthread_mutex_unlock(&db->err_mu);
+    return tls_errmsg;
+}
+
+void db_poison(tind_db *db, const tind_err *why)
+{
+    pthread_mutex_lock(&db->mu);
+    if (!atomic_load(&db->poisoned)) {
+        snprintf(db->poison_msg, sizeof db->poison_msg, "%s", why && why->msg[0] ? why->msg : "write failed");
+        atomic_store(&db->poisoned, 1);
+    }
+    pthread_cond_broadcast(&db->stall_cv);
+    pthread_cond_broadcast(&db->done_cv);
+    pthread_mutex_unlock(&db->mu);
+}
+
+int db_check_writable(tind_db *db, tind_err *err)
+{
+    if (atomic_load(&db->poisoned)) {
+        pthread_mutex_lock(&db->mu);
+        err_set(err, TIND_EPOISONED, "database '%s' is poisoned (read-only until reopened) after: %s", db->path,
+                db->poison_msg);
+        pthread_mutex_unlock(&db->mu);
+        return TIND_EPOISONED;
+    }
+    return TIND_OK;
+}
+
+int ks_check(tind_keyspace *ks)
+{
+    if (!ks)
+        return TIND_EINVAL;
+    if (ks->dropped)
+        return TIND_ENOENT;
+    return TIND_OK;
+}
+
+uint64_t db_new_file_number(tind_db *db) { return db->next_file_number++; }
+
+tind_keyspace *db_keyspace_by_id(tind_db *db, uint32_t id)
+{
+    for (size_t i = 0; i < db->keyspace_count; i++)
+        if (db->keyspaces[i]->id == id)
+            return db->keyspaces[i];
+    return NULL;
+}
+
+int ks_pressure(tind_keyspace *ks)
+{
+    /* 2 = stall, 1 = slow down, 0 = fine. (mu) */
+    if (ks->dropped)
+        return 0;
+    size_t l0 = ks->current->levels[0].count;
+    int l0_slow, l0_stop;
+    if (ks->opts.compaction == TIND_COMPACTION_LEVELED) {
+        l0_slow = ks->opts.l0_threshold * 3;
+        l0_stop = ks->opts.l0_threshold * 5;
+    } else {
+        l0_slow = ks->opts.l0_threshold * 8 + 16;
+        l0_stop = ks->opts.l0_threshold * 16 + 32;
+    }
+    if (ks->opts.compaction == TIND_COMPACTION_FIFO)
+        l0_slow = l0_stop = 1 << 30;
+    if (ks->sealed_count >= DB_MAX_SEALED || (int)l0 >= l0_stop)
+        return 2;
+    if (ks->sealed_count >= DB_MAX_SEALED / 2 || (int)l0 >= l0_slow)
+        return 1;
+    return 0;
+}
+
+void db_schedule(tind_db *db) { pthread_cond_broadcast(&db->bg_cv); }
+
+/* ------------------------------------------------------------------ views */
+
+int ks_rebuild_view(tind_keyspace *ks)
+{
+    ks_view *v = calloc(1, sizeof *v);
+    if (!v)
+        return TIND_ENOMEM;
+    v->sealed = ks->sealed_count ? malloc(ks->sealed_count * sizeof *v->sealed) : NULL;
+    if (ks->sealed_count && !v->sealed) {
+        free(v);
+        return TIND_ENOMEM;
+    }
+    atomic_init(&v->refs, 1);
+    v->active = ks->active;
+    mt_ref(v->active);
+    for (size_t i = 0; i < ks->sealed_count; i++) {
+        v->sealed[i] = ks->sealed[ks->sealed_count - 1 - i];
+        mt_ref(v->sealed[i]);
+    }
+    v->sealed_count = ks->sealed_count;
+    v->v = ks->current;
+    version_ref(v->v);
+    pthread_mutex_lock(&ks->view_mu);
+    ks_view *old = ks->view;
+    ks->view = v;
+    pthread_mutex_unlock(&ks->view_mu);
+    atomic_store(&ks->pressure, ks_pressure(ks));
+    if (old)
+        ks_view_release(old);
+    return TIND_OK;
+}
+
+ks_view *ks_view_acquire(tind_keyspace *ks)
+{
+    pthread_mutex_lock(&ks->view_mu);
+    ks_view *v = ks->view;
+    atomic_fetch_add_explicit(&v->refs, 1, memory_order_relaxed);
+    pthread_mutex_unlock(&ks->view_mu);
+    return v;
+}
+
+void ks_view_release(ks_view *v)
+{
+    if (!v || atomic_fetch_sub_explicit(&v->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    mt_unref(v->active);
+    for (size_t i = 0; i < v->sealed_count; i++)
+        mt_unref(v->sealed[i]);
+    free(v->sealed);
+    version_unref(v->v);
+    free(v);
+}
+
+/* ------------------------------------------------------------------ snapshots */
+
+uint64_t db_read_seqno(tind_db *db, const tind_read_options *ro)
+{
+    if (ro && ro->snapshot)
+        return ro->snapshot->seqno;
+    return atomic_load_explicit(&db->visible_seqno, memory_order_acquire);
+}
+
+TIND_API int tind_snapshot_new(tind_db *db, tind_snapshot **out)
+{
+    if (!db || !out)
+        return TIND_EINVAL;
+    tind_snapshot *s = malloc(sizeof *s);
+    if (!s)
+        return TIND_ENOMEM;
+    s->db = db;
+    pthread_mutex_lock(&db->snap_mu);
+    /* read the seqno under snap_mu so compaction never misses a snapshot
+     * that is being taken while it reads the list */
+    s->seqno = atomic_load_explicit(&db->visible_seqno, memory_order_acquire);
+    db_snapshot_list *l = &db->snapshots;
+    if (l->count == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        uint64_t *p = realloc(l->seqnos, cap * sizeof *p);
+        if (!p) {
+            pthread_mutex_unlock(&db->snap_mu);
+            free(s);
+            return TIND_ENOMEM;
+        }
+        l->seqnos = p;
+        l->cap = cap;
+    }
+    /* seqnos only grow, so appending keeps the list sorted */
+    l->seqnos[l->count++] = s->seqno;
+    pthread_mutex_unlock(&db->snap_mu);
+    *out = s;
+    return TIND_OK;
+}
+
+TIND_API void tind_snapshot_free(tind_snapshot *s)
+{
+    if (!s)
+        return;
+    tind_db *db = s->db;
+    pthread_mutex_lock(&db->snap_mu);
+    db_snapshot_list *l = &db->snapshots;
+    for (size_t i = 0; i < l->count; i++)
+        if (l->seqnos[i] == s->seqno) {
+            memmove(l->seqnos + i, l->seqnos + i + 1, (l->count - i - 1) * sizeof *l->seqnos);
+            l->count--;
+            break;
+        }
+    pthread_mutex_unlock(&db->snap_mu);
+    free(s);
+}
+
+TIND_API uint64_t tind_snapshot_seqno(const tind_snapshot *s) { return s ? s->seqno : 0; }
+
+uint64_t db_oldest_snapshot(tind_db *db)
+{
+    pthread_mutex_lock(&db->snap_mu);
+    uint64_t s = db->snapshots.count ? db->snapshots.seqnos[0]
+                                     : atomic_load_explicit(&db->visible_seqno, memory_order_acquire);
+    pthread_mutex_unlock(&db->snap_mu);
+    return s;
+}
+
+int db_snapshot_seqnos(tind_db *db, uint64_t **out, size_t *count)
+{
+    pthread_mutex_lock(&db->snap_mu);
+    size_t n = db->snapshots.count;
+    uint64_t *p = malloc((n ? n : 1) * sizeof *p);
+    if (!p) {
+        pthread_mutex_unlock(&db->snap_mu);
+        return TIND_ENOMEM;
+    }
+    if (n)
+        memcpy(p, db->snapshots.seqnos, n * sizeof *p);
+    pthread_mutex_unlock(&db->snap_mu);
+    *out = p;
+    *count = n;
+    return TIND_OK;
+}
+
+TIND_API tind_read_options *tind_read_options_new(void)
+{
+    tind_read_options *ro = calloc(1, sizeof *ro);
+    if (ro)
+        ro->fill_cache = 1;
+    return ro;
+}
+TIND_API void tind_read_options_free(tind_read_options *ro) { free(ro); }
+TIND_API void tind_read_options_set_snapshot(tind_read_options *ro, const tind_snapshot *s) { ro->snapshot = s; }
+TIND_API void tind_read_options_set_fill_cache(tind_read_options *ro, int on) { ro->fill_cache = on; }
+TIND_API void tind_free(void *p) { free(p); }
