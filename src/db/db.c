@@ -76,7 +76,7 @@ static void ks_free(tind_keyspace *ks)
     free(ks->sealed);
     if (ks->current)
         version_unref(ks->current);
-    pthread_mutex_destroy(&ks->view_mu);
+    mu_destroy(&ks->view_mu);
     free(ks->name);
     free(ks);
 }
@@ -95,7 +95,7 @@ static int ks_alloc(tind_db *db, uint32_t id, const char *name, const struct tin
     ks->name = strdup(name);
     ks->opts = *o;
     ks_options_to_compaction(o, &ks->cmp_opts);
-    pthread_mutex_init(&ks->view_mu, NULL);
+    mu_init(&ks->view_mu);
     ks->active = mt_new_filtered(atomic_fetch_add_explicit(&memtable_ids, 1, memory_order_relaxed) + 1, ks_memtable_filter_bytes(o));
     ks->current = v;
     if (!ks->name || !ks->active) {
@@ -160,25 +160,25 @@ TIND_API int tind_keyspace_open(tind_db *db, const char *name, const tind_ks_opt
     if (rc)
         return db_fail(db, rc, &err);
 
-    pthread_mutex_lock(&db->mu);
+    mu_lock(&db->mu);
     tind_keyspace *ks = find_keyspace(db, name);
-    pthread_mutex_unlock(&db->mu);
+    mu_unlock(&db->mu);
     if (ks) {
         *out = ks;
         return TIND_OK;
     }
-    pthread_mutex_lock(&db->write_mu);
-    pthread_mutex_lock(&db->install_mu);
+    mu_lock(&db->write_mu);
+    mu_lock(&db->install_mu);
     rc = db_check_writable(db, &err);
     /* the new keyspace starts at the current seqno, which the version file
      * records: the journal must hold everything up to it durably first */
     if (rc == TIND_OK && jset_writing(&db->journals) &&
         db->journals.synced_seqno < atomic_load(&db->last_seqno))
         rc = db_sync_journal_locked(db, FS_SYNC_DATA, &err);
-    pthread_mutex_lock(&db->mu);
+    mu_lock(&db->mu);
     ks = find_keyspace(db, name);
     if (ks || rc) {
-        pthread_mutex_unlock(&db->mu);
+        mu_unlock(&db->mu);
         goto done;
     }
     uint32_t id = db->next_keyspace_id++;
@@ -194,10 +194,10 @@ TIND_API int tind_keyspace_open(tind_db *db, const char *name, const tind_ks_opt
     } else if (v) {
         version_unref(v);
     }
-    pthread_mutex_unlock(&db->mu);
+    mu_unlock(&db->mu);
     if (rc == TIND_OK) {
         rc = db_write_manifest(db, NULL, NULL, 0, NULL, &err);
-        pthread_mutex_lock(&db->mu);
+        mu_lock(&db->mu);
         if (rc) {
             keyspace_list_remove(db, ks);
             ks_free(ks);
@@ -205,13 +205,13 @@ TIND_API int tind_keyspace_open(tind_db *db, const char *name, const tind_ks_opt
         } else {
             rc = ks_rebuild_view(ks);
         }
-        pthread_mutex_unlock(&db->mu);
+        mu_unlock(&db->mu);
         if (rc && rc != TIND_ENOMEM)
             db_poison(db, &err);
     }
 done:
-    pthread_mutex_unlock(&db->install_mu);
-    pthread_mutex_unlock(&db->write_mu);
+    mu_unlock(&db->install_mu);
+    mu_unlock(&db->write_mu);
     if (rc)
         return db_fail(db, rc, &err);
     *out = ks;
@@ -222,9 +222,9 @@ TIND_API int tind_keyspace_exists(tind_db *db, const char *name)
 {
     if (!db || !name)
         return TIND_EINVAL;
-    pthread_mutex_lock(&db->mu);
+    mu_lock(&db->mu);
     tind_keyspace *ks = find_keyspace(db, name);
-    pthread_mutex_unlock(&db->mu);
+    mu_unlock(&db->mu);
     return ks ? TIND_OK : TIND_NOT_FOUND;
 }
 
@@ -234,13 +234,13 @@ TIND_API int tind_keyspace_list(tind_db *db, char ***names, size_t *count)
 {
     if (!db || !names || !count)
         return TIND_EINVAL;
-    pthread_mutex_lock(&db->mu);
+    mu_lock(&db->mu);
     size_t n = db->keyspace_count, bytes = (n + 1) * sizeof(char *);
     for (size_t i = 0; i < n; i++)
         bytes += strlen(db->keyspaces[i]->name) + 1;
     char **arr = malloc(bytes);
     if (!arr) {
-        pthread_mutex_unlock(&db->mu);
+        mu_unlock(&db->mu);
         return TIND_ENOMEM;
     }
     char *p = (char *)(arr + n + 1);
@@ -251,7 +251,7 @@ TIND_API int tind_keyspace_list(tind_db *db, char ***names, size_t *count)
         p += len;
     }
     arr[n] = NULL;
-    pthread_mutex_unlock(&db->mu);
+    mu_unlock(&db->mu);
     qsort(arr, n, sizeof *arr, cmp_str);
     *names = arr;
     *count = n;
@@ -279,27 +279,27 @@ TIND_API int tind_keyspace_delete(tind_db *db, const char *name)
         return db_fail(db, rc, &err);
     /* stop new background jobs on it and wait for the running ones (they
      * may need write_mu to sync the journal, so wait before taking it) */
-    pthread_mutex_lock(&db->mu);
+    mu_lock(&db->mu);
     tind_keyspace *ks = find_keyspace(db, name);
     if (!ks) {
-        pthread_mutex_unlock(&db->mu);
+        mu_unlock(&db->mu);
         err_set(&err, TIND_NOT_FOUND, "keyspace '%s' does not exist", name);
         return db_fail(db, TIND_NOT_FOUND, &err);
     }
     ks->dropping = 1;
     while (ks->flush_running || ks->compaction_running)
-        pthread_cond_wait(&db->done_cv, &db->mu);
-    pthread_mutex_unlock(&db->mu);
+        cv_wait(&db->done_cv, &db->mu);
+    mu_unlock(&db->mu);
 
-    pthread_mutex_lock(&db->write_mu);
-    pthread_mutex_lock(&db->install_mu);
+    mu_lock(&db->write_mu);
+    mu_lock(&db->install_mu);
     rc = db_check_writable(db, &err);
     /* the delete is durable once it returns: so is everything written
      * before it (a power loss never keeps the delete and loses them) */
     if (rc == TIND_OK && jset_writing(&db->journals) &&
         db->journals.synced_seqno < atomic_load(&db->last_seqno))
         rc = db_sync_journal_locked(db, FS_SYNC_DATA, &err);
-    pthread_mutex_lock(&db->mu);
+    mu_lock(&db->mu);
     if (rc) {
         ks->dropping = 0;
         ks = NULL;
@@ -309,14 +309,14 @@ TIND_API int tind_keyspace_delete(tind_db *db, const char *name)
     }
     if (ks)
         keyspace_list_remove(db, ks);
-    pthread_mutex_unlock(&db->mu);
+    mu_unlock(&db->mu);
     if (ks) {
         rc = db_write_manifest(db, NULL, NULL, 0, NULL, &err);
-        pthread_mutex_lock(&db->mu);
+        mu_lock(&db->mu);
         if (rc) {
             keyspace_list_add(db, ks);
             ks->dropping = 0;
-            pthread_mutex_unlock(&db->mu);
+            mu_unlock(&db->mu);
             db_poison(db, &err);
         } else {
             ks->dropped = 1;
@@ -333,11 +333,11 @@ TIND_API int tind_keyspace_delete(tind_db *db, const char *name)
             if (db->dropped_count < db->dropped_cap)
                 db->dropped[db->dropped_count++] = ks;
             jset_delete_obsolete(&db->journals);
-            pthread_mutex_unlock(&db->mu);
+            mu_unlock(&db->mu);
         }
     }
-    pthread_mutex_unlock(&db->install_mu);
-    pthread_mutex_unlock(&db->write_mu);
+    mu_unlock(&db->install_mu);
+    mu_unlock(&db->write_mu);
     return db_fail(db, rc, &err);
 }
 
@@ -506,14 +506,14 @@ static void db_free(tind_db *db)
         fs_unlock(db->lock, NULL);
     if (db->own_fs)
         fs_destroy(db->fs);
-    pthread_mutex_destroy(&db->write_mu);
-    pthread_mutex_destroy(&db->install_mu);
-    pthread_mutex_destroy(&db->mu);
-    pthread_mutex_destroy(&db->snap_mu);
-    pthread_mutex_destroy(&db->err_mu);
-    pthread_cond_destroy(&db->bg_cv);
-    pthread_cond_destroy(&db->stall_cv);
-    pthread_cond_destroy(&db->done_cv);
+    mu_destroy(&db->write_mu);
+    mu_destroy(&db->install_mu);
+    mu_destroy(&db->mu);
+    mu_destroy(&db->snap_mu);
+    mu_destroy(&db->err_mu);
+    cv_destroy(&db->bg_cv);
+    cv_destroy(&db->stall_cv);
+    cv_destroy(&db->done_cv);
     free(db->path);
     free(db->tables_dir);
     free(db);
@@ -649,7 +649,10 @@ static int open_db(tind_db *db, tind_err *err)
         if (!rc) {
             db->next_file_number = 1;
             db->next_keyspace_id = 1;
+            /* nothing else runs yet: the lock only keeps the installer's contract */
+            mu_lock(&db->install_mu);
             rc = db_write_manifest(db, NULL, NULL, 0, NULL, err);
+            mu_unlock(&db->install_mu);
         }
         free(jdir);
         if (rc)
@@ -679,16 +682,19 @@ static int open_db(tind_db *db, tind_err *err)
             return rc;
     }
     atomic_store(&db->visible_seqno, atomic_load(&db->last_seqno));
+    /* nothing else runs yet: write_mu only keeps the writer's contract */
+    mu_lock(&db->write_mu);
     rc = db_new_journal(db, err);
-    if (rc)
-        return rc;
-    pthread_mutex_lock(&db->mu);
-    for (size_t i = 0; i < db->keyspace_count && !rc; i++)
-        rc = ks_rebuild_view(db->keyspaces[i]);
-    pthread_mutex_unlock(&db->mu);
+    if (rc == TIND_OK) {
+        mu_lock(&db->mu);
+        for (size_t i = 0; i < db->keyspace_count && !rc; i++)
+            rc = ks_rebuild_view(db->keyspaces[i]);
+        mu_unlock(&db->mu);
+    }
     /* replayed data goes to tables soon, so the old journals can go */
     for (size_t i = 0; i < db->keyspace_count && !rc; i++)
         rc = ks_seal_memtable(db->keyspaces[i], err);
+    mu_unlock(&db->write_mu);
     return rc;
 }
 
@@ -706,14 +712,14 @@ TIND_API int tind_open(const char *path, const tind_options *opts, tind_db **out
         db->opts = *opts;
     else
         options_default(&db->opts);
-    pthread_mutex_init(&db->write_mu, NULL);
-    pthread_mutex_init(&db->install_mu, NULL);
-    pthread_mutex_init(&db->mu, NULL);
-    pthread_mutex_init(&db->snap_mu, NULL);
-    pthread_mutex_init(&db->err_mu, NULL);
-    pthread_cond_init(&db->bg_cv, NULL);
-    pthread_cond_init(&db->stall_cv, NULL);
-    pthread_cond_init(&db->done_cv, NULL);
+    mu_init(&db->write_mu);
+    mu_init(&db->install_mu);
+    mu_init(&db->mu);
+    mu_init(&db->snap_mu);
+    mu_init(&db->err_mu);
+    cv_init(&db->bg_cv);
+    cv_init(&db->stall_cv);
+    cv_init(&db->done_cv);
     int rc = TIND_OK;
     if (db->opts.background_threads < 0 || db->opts.background_threads > 64)
         rc = err_set(&err, TIND_EINVAL, "background_threads %d not in 0..64", db->opts.background_threads);
@@ -750,9 +756,9 @@ TIND_API int tind_open(const char *path, const tind_options *opts, tind_db **out
         return db_fail(NULL, rc, &err);
     }
     /* recovered memtables may already be over their limits */
-    pthread_mutex_lock(&db->mu);
+    mu_lock(&db->mu);
     db_schedule(db);
-    pthread_mutex_unlock(&db->mu);
+    mu_unlock(&db->mu);
     *out = db;
     return TIND_OK;
 }
@@ -765,9 +771,9 @@ TIND_API int tind_close(tind_db *db)
     err_clear(&err);
     db_stop_workers(db);
     int rc = TIND_OK;
-    pthread_mutex_lock(&db->write_mu);
+    mu_lock(&db->write_mu);
     rc = jset_close(&db->journals, !atomic_load(&db->poisoned), &err);
-    pthread_mutex_unlock(&db->write_mu);
+    mu_unlock(&db->write_mu);
     db_free(db);
     /* the handle is gone: the message goes where tind_errmsg(NULL) finds it */
     if (rc)

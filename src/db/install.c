@@ -51,7 +51,7 @@ int db_table_reader(tind_db *db, ver_table *t, int level, tbl **out, tind_err *e
         *out = r;
         return TIND_OK;
     }
-    pthread_mutex_lock(&t->reader_mu);
+    mu_lock(&t->reader_mu);
     r = atomic_load_explicit(&t->reader_atomic, memory_order_acquire);
     if (!r) {
         char path[4096];
@@ -59,13 +59,13 @@ int db_table_reader(tind_db *db, ver_table *t, int level, tbl **out, tind_err *e
         tbl_open_options o = {db->block_cache, db->fds, t->number, level <= 1};
         int rc = tbl_open(db->fs, path, &o, &r, err);
         if (rc) {
-            pthread_mutex_unlock(&t->reader_mu);
+            mu_unlock(&t->reader_mu);
             return rc;
         }
         t->reader = r;
         atomic_store_explicit(&t->reader_atomic, r, memory_order_release);
     }
-    pthread_mutex_unlock(&t->reader_mu);
+    mu_unlock(&t->reader_mu);
     *out = r;
     return TIND_OK;
 }
@@ -77,7 +77,7 @@ int db_write_manifest(tind_db *db, tind_keyspace *ks, version *v, uint64_t flush
 {
     mf_state st;
     memset(&st, 0, sizeof st);
-    pthread_mutex_lock(&db->mu);
+    mu_lock(&db->mu);
     st.format_version = DB_FORMAT_VERSION;
     st.next_file_number = db->next_file_number;
     /* a floor for the seqno after recovery: only what is surely in tables
@@ -103,15 +103,15 @@ int db_write_manifest(tind_db *db, tind_keyspace *ks, version *v, uint64_t flush
             st.last_seqno = m->flushed_seqno;
         m->v = k == ks ? v : k->current;
     }
-    pthread_mutex_unlock(&db->mu);
+    mu_unlock(&db->mu);
     if (rc == TIND_OK) {
         KILL_POINT("version.write.before");
         rc = manifest_write(db->fs, db->path, &st, err);
         KILL_POINT("version.write.after");
         if (rc == TIND_OK) {
-            pthread_mutex_lock(&db->mu);
+            mu_lock(&db->mu);
             jset_raise_keep(&db->journals, st.oldest_journal);
-            pthread_mutex_unlock(&db->mu);
+            mu_unlock(&db->mu);
         }
     } else {
         err_set(err, rc, "version file: out of memory");
@@ -139,11 +139,11 @@ int ks_install(tind_keyspace *ks, ver_table **removed, const int *removed_levels
     for (size_t i = 0; !rc && i < nadded; i++)
         rc = ver_edit_add(e, add_level, added[i]);
     version *nv = NULL;
-    pthread_mutex_lock(&db->mu);
+    mu_lock(&db->mu);
     if (!rc)
         rc = version_apply(ks->current, e, &nv, err);
     uint64_t new_flushed = flushed_seqno > ks->flushed_seqno ? flushed_seqno : ks->flushed_seqno;
-    pthread_mutex_unlock(&db->mu);
+    mu_unlock(&db->mu);
     if (!rc) {
         KILL_POINT(flushed ? "flush.install.before" : "compaction.install.before");
         rc = db_write_manifest(db, ks, nv, new_flushed, flushed, err);
@@ -157,7 +157,7 @@ int ks_install(tind_keyspace *ks, ver_table **removed, const int *removed_levels
         ver_edit_free(e);
         return rc;
     }
-    pthread_mutex_lock(&db->mu);
+    mu_lock(&db->mu);
     version *old = ks->current;
     ks->current = nv;
     ks->flushed_seqno = new_flushed;
@@ -181,8 +181,8 @@ int ks_install(tind_keyspace *ks, ver_table **removed, const int *removed_levels
     }
     rc = ks_rebuild_view(ks);
     jset_delete_obsolete(&db->journals);
-    pthread_cond_broadcast(&db->stall_cv);
-    pthread_mutex_unlock(&db->mu);
+    cv_broadcast(&db->stall_cv);
+    mu_unlock(&db->mu);
     version_unref(old);
     ver_edit_free(e);
     return rc;

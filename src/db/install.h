@@ -22,13 +22,13 @@ void db_table_attach(tind_db *db, ver_table *t);
 /* Writes the version file from the current state with `ks` taking version
  * v and flushed_seqno (ks may be NULL). install_mu held, mu not held. */
 int db_write_manifest(tind_db *db, tind_keyspace *ks, version *v, uint64_t flushed_seqno,
-                      const memtable *leaving, tind_err *err);
+                      const memtable *leaving, tind_err *err) REQUIRES(db->install_mu) EXCLUDES(db->mu);
 /* Builds and installs ks's next version: removes `removed` (levels given),
  * adds `added` at add_level; a flush also raises the flushed seqno and
  * drops `flushed` from the sealed list. install_mu held. Consumes the refs
  * of added. A failed version file write poisons. */
 int ks_install(tind_keyspace *ks, ver_table **removed, const int *removed_levels, size_t nremoved,
                ver_table **added, size_t nadded, int add_level, uint64_t flushed_seqno, memtable *flushed,
-               tind_err *err);
+               tind_err *err) REQUIRES(ks->db->install_mu) EXCLUDES(ks->db->mu);
 
 #endif

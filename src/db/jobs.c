@@ -37,9 +37,9 @@
 static uint64_t env_new_file_number(void *ctx)
 {
     tind_db *db = ctx;
-    pthread_mutex_lock(&db->mu);
+    mu_lock(&db->mu);
     uint64_t number = db_new_file_number(db);
-    pthread_mutex_unlock(&db->mu);
+    mu_unlock(&db->mu);
     return number;
 }
 
@@ -53,9 +53,9 @@ static int env_table_reader(void *ctx, ver_table *t, int level, tbl **out, tind_
 static int env_closing(void *ctx)
 {
     tind_db *db = ctx;
-    pthread_mutex_lock(&db->mu);
+    mu_lock(&db->mu);
     int closing = db->closing;
-    pthread_mutex_unlock(&db->mu);
+    mu_unlock(&db->mu);
     return closing;
 }
 
@@ -86,12 +86,12 @@ int ks_seal_memtable(tind_keyspace *ks, tind_err *err)
     memtable *fresh = mt_new_filtered(atomic_fetch_add_explicit(&memtable_ids, 1, memory_order_relaxed) + 1, ks_memtable_filter_bytes(&ks->opts));
     if (!fresh)
         return err_set(err, TIND_ENOMEM, "keyspace '%s': out of memory for a memtable", ks->name);
-    pthread_mutex_lock(&db->mu);
+    mu_lock(&db->mu);
     if (ks->sealed_count == ks->sealed_cap) {
         size_t cap = ks->sealed_cap ? ks->sealed_cap * 2 : 4;
         memtable **p = realloc(ks->sealed, cap * sizeof *p);
         if (!p) {
-            pthread_mutex_unlock(&db->mu);
+            mu_unlock(&db->mu);
             mt_unref(fresh);
             return err_set(err, TIND_ENOMEM, "keyspace '%s': out of memory", ks->name);
         }
@@ -102,7 +102,7 @@ int ks_seal_memtable(tind_keyspace *ks, tind_err *err)
     ks->active = fresh;
     int rc = ks_rebuild_view(ks);
     db_schedule(db);
-    pthread_mutex_unlock(&db->mu);
+    mu_unlock(&db->mu);
     if (rc)
         return err_set(err, rc, "keyspace '%s': out of memory", ks->name);
     /* A new journal with each sealed memtable (as RocksDB switches its WAL):
@@ -118,9 +118,9 @@ int ks_seal_memtable(tind_keyspace *ks, tind_err *err)
 int ks_flush_one(tind_keyspace *ks, tind_err *err)
 {
     tind_db *db = ks->db;
-    pthread_mutex_lock(&db->mu);
+    mu_lock(&db->mu);
     if (ks->flush_running || !ks->sealed_count || ks->dropped || ks->dropping || atomic_load(&db->poisoned)) {
-        pthread_mutex_unlock(&db->mu);
+        mu_unlock(&db->mu);
         return 0;
     }
     memtable *m = ks->sealed[0];
@@ -128,7 +128,7 @@ int ks_flush_one(tind_keyspace *ks, tind_err *err)
     ks->flush_running = 1;
     int bottommost = version_table_count(ks->current) == 0;
     db->running_jobs++;
-    pthread_mutex_unlock(&db->mu);
+    mu_unlock(&db->mu);
 
     uint64_t *snaps = NULL;
     size_t nsnap = 0;
@@ -156,9 +156,9 @@ int ks_flush_one(tind_keyspace *ks, tind_err *err)
         count = 0;
     }
     if (!rc) {
-        pthread_mutex_lock(&db->install_mu);
+        mu_lock(&db->install_mu);
         rc = ks_install(ks, NULL, NULL, 0, tables, count, 0, mt_max_seqno(m), m, err);
-        pthread_mutex_unlock(&db->install_mu);
+        mu_unlock(&db->install_mu);
         for (size_t i = 0; i < count; i++)
             ver_table_unref(tables[i]);
         free(tables);
@@ -168,13 +168,13 @@ int ks_flush_one(tind_keyspace *ks, tind_err *err)
         }
     }
     mt_unref(m);
-    pthread_mutex_lock(&db->mu);
+    mu_lock(&db->mu);
     ks->flush_running = 0;
     db->running_jobs--;
-    pthread_cond_broadcast(&db->done_cv);
-    pthread_cond_broadcast(&db->stall_cv);
+    cv_broadcast(&db->done_cv);
+    cv_broadcast(&db->stall_cv);
     db_schedule(db);
-    pthread_mutex_unlock(&db->mu);
+    mu_unlock(&db->mu);
     return rc ? rc : 1;
 }
 
@@ -195,9 +195,9 @@ int ks_needs_compaction(tind_keyspace *ks)
 int ks_compact_step(tind_keyspace *ks, tind_err *err)
 {
     tind_db *db = ks->db;
-    pthread_mutex_lock(&db->mu);
+    mu_lock(&db->mu);
     if (ks->compaction_running || ks->dropped || ks->dropping || atomic_load(&db->poisoned)) {
-        pthread_mutex_unlock(&db->mu);
+        mu_unlock(&db->mu);
         return 0;
     }
     compaction_pick p;
@@ -206,9 +206,9 @@ int ks_compact_step(tind_keyspace *ks, tind_err *err)
     if (rc || p.kind == PICK_NONE) {
         if (manual && !rc) {
             ks->manual_compaction = 0;
-            pthread_cond_broadcast(&db->done_cv);
+            cv_broadcast(&db->done_cv);
         }
-        pthread_mutex_unlock(&db->mu);
+        mu_unlock(&db->mu);
         return rc;
     }
     for (size_t i = 0; i < p.count; i++)
@@ -217,7 +217,7 @@ int ks_compact_step(tind_keyspace *ks, tind_err *err)
     db->running_jobs++;
     version *v = ks->current;
     version_ref(v);
-    pthread_mutex_unlock(&db->mu);
+    mu_unlock(&db->mu);
 
     ver_table **tables = NULL;
     size_t count = 0;
@@ -233,9 +233,9 @@ int ks_compact_step(tind_keyspace *ks, tind_err *err)
         free(snaps);
     }
     if (!rc) {
-        pthread_mutex_lock(&db->install_mu);
+        mu_lock(&db->install_mu);
         rc = ks_install(ks, p.inputs, p.levels, p.count, tables, count, p.out_level, 0, NULL, err);
-        pthread_mutex_unlock(&db->install_mu);
+        mu_unlock(&db->install_mu);
     }
     for (size_t i = 0; i < count; i++)
         ver_table_unref(tables[i]);
@@ -244,16 +244,16 @@ int ks_compact_step(tind_keyspace *ks, tind_err *err)
         atomic_fetch_add(&ks->compaction_bytes, bytes);
         atomic_fetch_add(&ks->compactions, 1);
     }
-    pthread_mutex_lock(&db->mu);
+    mu_lock(&db->mu);
     for (size_t i = 0; i < p.count; i++)
         atomic_store(&p.inputs[i]->being_compacted, 0);
     ks->compaction_running = 0;
     if (manual && rc == TIND_OK)
         ks->manual_compaction = 0; /* a manual pick takes every table at once */
     db->running_jobs--;
-    pthread_cond_broadcast(&db->done_cv);
+    cv_broadcast(&db->done_cv);
     db_schedule(db);
-    pthread_mutex_unlock(&db->mu);
+    mu_unlock(&db->mu);
     version_unref(v);
     compaction_pick_free(&p);
     return rc ? rc : 1;
@@ -264,7 +264,7 @@ int ks_compact_step(tind_keyspace *ks, tind_err *err)
 /* Finds one job and runs it. mu NOT held. */
 int db_background_step(tind_db *db, tind_err *err)
 {
-    pthread_mutex_lock(&db->mu);
+    mu_lock(&db->mu);
     tind_keyspace *flush = NULL, *compact = NULL;
     if (!db->closing && !atomic_load(&db->poisoned) && !atomic_load(&db->pause_background)) {
         for (size_t i = 0; i < db->keyspace_count && !flush; i++)
@@ -276,7 +276,7 @@ int db_background_step(tind_db *db, tind_err *err)
     }
     /* keep the keyspace from being freed: deletion waits for running jobs,
      * which the step below marks under mu before releasing it */
-    pthread_mutex_unlock(&db->mu);
+    mu_unlock(&db->mu);
     if (flush)
         return ks_flush_one(flush, err);
     if (compact)
@@ -292,11 +292,11 @@ static void *worker_main(void *arg)
         err_clear(&err);
         int rc = db_background_step(db, &err);
         if (rc != 0 && rc != TIND_ECLOSED) {
-            pthread_mutex_lock(&db->mu);
+            mu_lock(&db->mu);
             db->bg_error = rc < 0 ? rc : 0;
             if (rc < 0)
                 snprintf(db->bg_error_msg, sizeof db->bg_error_msg, "%s", err.msg);
-            pthread_mutex_unlock(&db->mu);
+            mu_unlock(&db->mu);
         }
         if (rc < 0 && rc != TIND_ECLOSED) {
             db_fail(db, rc, &err);
@@ -306,9 +306,9 @@ static void *worker_main(void *arg)
                 nanosleep(&ts, NULL);
             }
         }
-        pthread_mutex_lock(&db->mu);
+        mu_lock(&db->mu);
         if (db->closing) {
-            pthread_mutex_unlock(&db->mu);
+            mu_unlock(&db->mu);
             return NULL;
         }
         if (rc == 0) {
@@ -316,10 +316,10 @@ static void *worker_main(void *arg)
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
             ts.tv_sec += 1;
-            pthread_cond_timedwait(&db->bg_cv, &db->mu, &ts);
+            cv_timedwait(&db->bg_cv, &db->mu, &ts);
         }
         int closing = db->closing;
-        pthread_mutex_unlock(&db->mu);
+        mu_unlock(&db->mu);
         if (closing)
             return NULL;
     }
@@ -328,25 +328,25 @@ static void *worker_main(void *arg)
 static void *syncer_main(void *arg)
 {
     tind_db *db = arg;
-    pthread_mutex_lock(&db->mu);
+    mu_lock(&db->mu);
     while (!db->closing) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         uint64_t ns = (uint64_t)ts.tv_nsec + (uint64_t)db->opts.sync_interval_ms * 1000000;
         ts.tv_sec += (time_t)(ns / 1000000000);
         ts.tv_nsec = (long)(ns % 1000000000);
-        pthread_cond_timedwait(&db->bg_cv, &db->mu, &ts);
+        cv_timedwait(&db->bg_cv, &db->mu, &ts);
         if (db->closing)
             break;
-        pthread_mutex_unlock(&db->mu);
+        mu_unlock(&db->mu);
         tind_err err;
         err_clear(&err);
         int rc = db_persist(db, TIND_PERSIST_SYNC_DATA, &err);
         if (rc)
             db_fail(db, rc, &err);
-        pthread_mutex_lock(&db->mu);
+        mu_lock(&db->mu);
     }
-    pthread_mutex_unlock(&db->mu);
+    mu_unlock(&db->mu);
     return NULL;
 }
 
@@ -375,19 +375,19 @@ int db_start_workers(tind_db *db)
 
 void db_stop_workers(tind_db *db)
 {
-    pthread_mutex_lock(&db->mu);
+    mu_lock(&db->mu);
     db->closing = 1;
-    pthread_cond_broadcast(&db->bg_cv);
-    pthread_cond_broadcast(&db->stall_cv);
-    pthread_cond_broadcast(&db->done_cv);
+    cv_broadcast(&db->bg_cv);
+    cv_broadcast(&db->stall_cv);
+    cv_broadcast(&db->done_cv);
     /* writers stalled in make_room see `closing` and leave */
     while (atomic_load(&db->active_calls) > 0) {
-        pthread_mutex_unlock(&db->mu);
+        mu_unlock(&db->mu);
         struct timespec ts = {0, 1000000};
         nanosleep(&ts, NULL);
-        pthread_mutex_lock(&db->mu);
+        mu_lock(&db->mu);
     }
-    pthread_mutex_unlock(&db->mu);
+    mu_unlock(&db->mu);
     for (int i = 0; i < db->worker_count; i++)
         pthread_join(db->workers[i], NULL);
     free(db->workers);
@@ -399,6 +399,25 @@ void db_stop_workers(tind_db *db)
     }
 }
 
+void db_pause_background(tind_db *db) NO_THREAD_SAFETY_ANALYSIS
+{
+    atomic_store(&db->pause_background, 1);
+    mu_lock(&db->mu);
+    while (db->running_jobs > 0)
+        cv_wait(&db->done_cv, &db->mu);
+    mu_unlock(&db->mu);
+    mu_lock(&db->install_mu);
+}
+
+void db_resume_background(tind_db *db) NO_THREAD_SAFETY_ANALYSIS
+{
+    mu_unlock(&db->install_mu);
+    atomic_store(&db->pause_background, 0);
+    mu_lock(&db->mu);
+    db_schedule(db);
+    mu_unlock(&db->mu);
+}
+
 /* ------------------------------------------------------------------ manual */
 
 /* Runs background work inline until `done` holds (no workers), or waits for
@@ -407,7 +426,7 @@ static int wait_until(tind_keyspace *ks, int (*done)(tind_keyspace *), tind_err 
 {
     tind_db *db = ks->db;
     for (;;) {
-        pthread_mutex_lock(&db->mu);
+        mu_lock(&db->mu);
         int finished = done(ks);
         int poisoned = atomic_load(&db->poisoned);
         if (!finished && !poisoned && db->worker_count > 0 && !db->closing) {
@@ -419,11 +438,11 @@ static int wait_until(tind_keyspace *ks, int (*done)(tind_keyspace *), tind_err 
                 ts.tv_sec++;
                 ts.tv_nsec -= 1000000000;
             }
-            pthread_cond_timedwait(&db->done_cv, &db->mu, &ts);
+            cv_timedwait(&db->done_cv, &db->mu, &ts);
             finished = done(ks);
         }
         int closing = db->closing;
-        pthread_mutex_unlock(&db->mu);
+        mu_unlock(&db->mu);
         if (finished)
             return TIND_OK;
         if (poisoned)
@@ -437,9 +456,9 @@ static int wait_until(tind_keyspace *ks, int (*done)(tind_keyspace *), tind_err 
             if (rc < 0)
                 return rc;
             if (rc == 0) {
-                pthread_mutex_lock(&db->mu);
+                mu_lock(&db->mu);
                 finished = done(ks);
-                pthread_mutex_unlock(&db->mu);
+                mu_unlock(&db->mu);
                 if (!finished)
                     return err_set(err, TIND_EIO, "keyspace '%s': background work made no progress", ks->name);
             }
@@ -453,11 +472,11 @@ static int compacted(tind_keyspace *ks) { return flushed(ks) && !ks->manual_comp
 int ks_flush_all(tind_keyspace *ks, tind_err *err)
 {
     tind_db *db = ks->db;
-    pthread_mutex_lock(&db->write_mu);
+    mu_lock(&db->write_mu);
     int rc = db_check_writable(db, err);
     if (!rc)
         rc = ks_seal_memtable(ks, err);
-    pthread_mutex_unlock(&db->write_mu);
+    mu_unlock(&db->write_mu);
     if (rc)
         return rc;
     return wait_until(ks, flushed, err);
@@ -482,9 +501,9 @@ TIND_API int tind_compact(tind_keyspace *ks)
     err_clear(&err);
     rc = ks_flush_all(ks, &err);
     if (!rc) {
-        pthread_mutex_lock(&ks->db->mu);
+        mu_lock(&ks->db->mu);
         ks->manual_compaction = 1;
-        pthread_mutex_unlock(&ks->db->mu);
+        mu_unlock(&ks->db->mu);
         rc = wait_until(ks, compacted, &err);
     }
     return db_fail(ks->db, rc, &err);

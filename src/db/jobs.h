@@ -9,15 +9,21 @@
 #include "db/install.h"
 
 /* Seals ks's active memtable, queues a flush, starts a new journal. write_mu held. */
-int ks_seal_memtable(tind_keyspace *ks, tind_err *err);
+int ks_seal_memtable(tind_keyspace *ks, tind_err *err) REQUIRES(ks->db->write_mu) EXCLUDES(ks->db->mu);
 int db_start_workers(tind_db *db);
-void db_stop_workers(tind_db *db);
+void db_stop_workers(tind_db *db) EXCLUDES(db->mu);
+/* Keeps background jobs from starting, waits for the running ones and holds
+ * install_mu, so nothing changes the folder's files until
+ * db_resume_background (tind verify on its own open database). The lock is
+ * held across the two calls, which the analysis cannot follow. */
+void db_pause_background(tind_db *db) EXCLUDES(db->mu);
+void db_resume_background(tind_db *db) EXCLUDES(db->mu);
 /* One unit of background work, if any is pending: 1 = did something. */
-int db_background_step(tind_db *db, tind_err *err);
-int ks_flush_one(tind_keyspace *ks, tind_err *err);
-int ks_flush_all(tind_keyspace *ks, tind_err *err);   /* seal + wait until flushed */
-int ks_needs_compaction(tind_keyspace *ks);   /* (mu) */
-int ks_compact_step(tind_keyspace *ks, tind_err *err);
+int db_background_step(tind_db *db, tind_err *err) EXCLUDES(db->mu);
+int ks_flush_one(tind_keyspace *ks, tind_err *err) EXCLUDES(ks->db->mu, ks->db->install_mu);
+int ks_flush_all(tind_keyspace *ks, tind_err *err) EXCLUDES(ks->db->mu, ks->db->write_mu);   /* seal + wait until flushed */
+int ks_needs_compaction(tind_keyspace *ks) REQUIRES(ks->db->mu);
+int ks_compact_step(tind_keyspace *ks, tind_err *err) EXCLUDES(ks->db->mu, ks->db->install_mu);
 
 
 #endif

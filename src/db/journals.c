@@ -73,7 +73,7 @@ int db_persist(tind_db *db, int mode, tind_err *err)
 {
     if (mode < TIND_PERSIST_BUFFER || mode > TIND_PERSIST_SYNC_ALL)
         return err_set(err, TIND_EINVAL, "persist mode %d is unknown", mode);
-    pthread_mutex_lock(&db->write_mu);
+    mu_lock(&db->write_mu);
     int rc = db_check_writable(db, err);
     if (rc == TIND_OK && !jset_writing(&db->journals))
         rc = err_set(err, TIND_EPOISONED, "database has no journal");
@@ -81,7 +81,7 @@ int db_persist(tind_db *db, int mode, tind_err *err)
      * has nothing left to do */
     if (rc == TIND_OK && mode >= TIND_PERSIST_SYNC_DATA)
         rc = db_sync_journal_locked(db, mode == TIND_PERSIST_SYNC_ALL ? FS_SYNC_ALL : FS_SYNC_DATA, err);
-    pthread_mutex_unlock(&db->write_mu);
+    mu_unlock(&db->write_mu);
     return rc;
 }
 
@@ -100,17 +100,17 @@ int db_sync_journal_locked(tind_db *db, int how, tind_err *err)
 
 int db_sync_journal_through(tind_db *db, uint64_t seqno, tind_err *err)
 {
-    pthread_mutex_lock(&db->write_mu);
+    mu_lock(&db->write_mu);
     int rc = db->journals.synced_seqno < seqno ? db_sync_journal_locked(db, FS_SYNC_DATA, err) : TIND_OK;
-    pthread_mutex_unlock(&db->write_mu);
+    mu_unlock(&db->write_mu);
     return rc;
 }
 
 /* Starts journal number N (write_mu held or single-threaded). */
 int db_new_journal(tind_db *db, tind_err *err)
 {
-    pthread_mutex_lock(&db->mu);
+    mu_lock(&db->mu);
     uint64_t number = db_new_file_number(db);
-    pthread_mutex_unlock(&db->mu);
+    mu_unlock(&db->mu);
     return jset_start(&db->journals, number, atomic_load(&db->last_seqno) + 1, err);
 }

@@ -25,18 +25,18 @@ const uint8_t *batch_entry_decode(const uint8_t *p, const uint8_t *end, batch_en
 
 /* Starts a new journal file and makes it the one being written (write_mu
  * held or single-threaded). */
-int db_new_journal(tind_db *db, tind_err *err);
+int db_new_journal(tind_db *db, tind_err *err) REQUIRES(db->write_mu) EXCLUDES(db->mu);
 /* Seals the journal being written and starts the next (poisons on failure). write_mu held. */
-int db_rotate_journal(tind_db *db, tind_err *err);
-int db_persist(tind_db *db, int mode, tind_err *err);
+int db_rotate_journal(tind_db *db, tind_err *err) REQUIRES(db->write_mu) EXCLUDES(db->mu);
+int db_persist(tind_db *db, int mode, tind_err *err) EXCLUDES(db->write_mu);
 /* Syncs the journal through seqno (a flush calls this before installing its
  * table, so that recovered history never has holes). */
-int db_sync_journal_through(tind_db *db, uint64_t seqno, tind_err *err);
+int db_sync_journal_through(tind_db *db, uint64_t seqno, tind_err *err) EXCLUDES(db->write_mu);
 /* Syncs the journal (how: FS_SYNC_DATA or FS_SYNC_ALL) through everything
  * written so far; a failure poisons. write_mu held. */
-int db_sync_journal_locked(tind_db *db, int how, tind_err *err);
+int db_sync_journal_locked(tind_db *db, int how, tind_err *err) REQUIRES(db->write_mu);
 /* Number of the oldest journal still needed, were `leaving` (a memtable being
  * flushed, or NULL) gone. (mu) */
-uint64_t db_journal_keep_number(tind_db *db, const memtable *leaving);
+uint64_t db_journal_keep_number(tind_db *db, const memtable *leaving) REQUIRES(db->mu);
 
 #endif

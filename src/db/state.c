@@ -21,9 +21,9 @@ int db_fail(tind_db *db, int rc, const tind_err *err)
         return rc;
     const char *msg = err && err->msg[0] ? err->msg : tind_strerror(rc);
     if (db) {
-        pthread_mutex_lock(&db->err_mu);
+        mu_lock(&db->err_mu);
         snprintf(db->last_error, sizeof db->last_error, "%s", msg);
-        pthread_mutex_unlock(&db->err_mu);
+        mu_unlock(&db->err_mu);
     } else {
         snprintf(tls_open_error, sizeof tls_open_error, "%s", msg);
     }
@@ -36,31 +36,31 @@ TIND_API const char *tind_errmsg(tind_db *db)
         snprintf(tls_errmsg, sizeof tls_errmsg, "%s", tls_open_error);
         return tls_errmsg;
     }
-    pthread_mutex_lock(&db->err_mu);
+    mu_lock(&db->err_mu);
     snprintf(tls_errmsg, sizeof tls_errmsg, "%s", db->last_error);
-    pthread_mutex_unlock(&db->err_mu);
+    mu_unlock(&db->err_mu);
     return tls_errmsg;
 }
 
 void db_poison(tind_db *db, const tind_err *why)
 {
-    pthread_mutex_lock(&db->mu);
+    mu_lock(&db->mu);
     if (!atomic_load(&db->poisoned)) {
         snprintf(db->poison_msg, sizeof db->poison_msg, "%s", why && why->msg[0] ? why->msg : "write failed");
         atomic_store(&db->poisoned, 1);
     }
-    pthread_cond_broadcast(&db->stall_cv);
-    pthread_cond_broadcast(&db->done_cv);
-    pthread_mutex_unlock(&db->mu);
+    cv_broadcast(&db->stall_cv);
+    cv_broadcast(&db->done_cv);
+    mu_unlock(&db->mu);
 }
 
 int db_check_writable(tind_db *db, tind_err *err)
 {
     if (atomic_load(&db->poisoned)) {
-        pthread_mutex_lock(&db->mu);
+        mu_lock(&db->mu);
         err_set(err, TIND_EPOISONED, "database '%s' is poisoned (read-only until reopened) after: %s", db->path,
                 db->poison_msg);
-        pthread_mutex_unlock(&db->mu);
+        mu_unlock(&db->mu);
         return TIND_EPOISONED;
     }
     return TIND_OK;
@@ -108,7 +108,7 @@ int ks_pressure(tind_keyspace *ks)
     return 0;
 }
 
-void db_schedule(tind_db *db) { pthread_cond_broadcast(&db->bg_cv); }
+void db_schedule(tind_db *db) { cv_broadcast(&db->bg_cv); }
 
 /* ------------------------------------------------------------------ views */
 
@@ -132,10 +132,10 @@ int ks_rebuild_view(tind_keyspace *ks)
     v->sealed_count = ks->sealed_count;
     v->v = ks->current;
     version_ref(v->v);
-    pthread_mutex_lock(&ks->view_mu);
+    mu_lock(&ks->view_mu);
     ks_view *old = ks->view;
     ks->view = v;
-    pthread_mutex_unlock(&ks->view_mu);
+    mu_unlock(&ks->view_mu);
     atomic_store(&ks->pressure, ks_pressure(ks));
     if (old)
         ks_view_release(old);
@@ -144,10 +144,10 @@ int ks_rebuild_view(tind_keyspace *ks)
 
 ks_view *ks_view_acquire(tind_keyspace *ks)
 {
-    pthread_mutex_lock(&ks->view_mu);
+    mu_lock(&ks->view_mu);
     ks_view *v = ks->view;
     atomic_fetch_add_explicit(&v->refs, 1, memory_order_relaxed);
-    pthread_mutex_unlock(&ks->view_mu);
+    mu_unlock(&ks->view_mu);
     return v;
 }
 
@@ -180,7 +180,7 @@ TIND_API int tind_snapshot_new(tind_db *db, tind_snapshot **out)
     if (!s)
         return TIND_ENOMEM;
     s->db = db;
-    pthread_mutex_lock(&db->snap_mu);
+    mu_lock(&db->snap_mu);
     /* read the seqno under snap_mu so compaction never misses a snapshot
      * that is being taken while it reads the list */
     s->seqno = atomic_load_explicit(&db->visible_seqno, memory_order_acquire);
@@ -189,7 +189,7 @@ TIND_API int tind_snapshot_new(tind_db *db, tind_snapshot **out)
         size_t cap = l->cap ? l->cap * 2 : 16;
         uint64_t *p = realloc(l->seqnos, cap * sizeof *p);
         if (!p) {
-            pthread_mutex_unlock(&db->snap_mu);
+            mu_unlock(&db->snap_mu);
             free(s);
             return TIND_ENOMEM;
         }
@@ -198,7 +198,7 @@ TIND_API int tind_snapshot_new(tind_db *db, tind_snapshot **out)
     }
     /* seqnos only grow, so appending keeps the list sorted */
     l->seqnos[l->count++] = s->seqno;
-    pthread_mutex_unlock(&db->snap_mu);
+    mu_unlock(&db->snap_mu);
     *out = s;
     return TIND_OK;
 }
@@ -208,7 +208,7 @@ TIND_API void tind_snapshot_free(tind_snapshot *s)
     if (!s)
         return;
     tind_db *db = s->db;
-    pthread_mutex_lock(&db->snap_mu);
+    mu_lock(&db->snap_mu);
     db_snapshot_list *l = &db->snapshots;
     for (size_t i = 0; i < l->count; i++)
         if (l->seqnos[i] == s->seqno) {
@@ -216,7 +216,7 @@ TIND_API void tind_snapshot_free(tind_snapshot *s)
             l->count--;
             break;
         }
-    pthread_mutex_unlock(&db->snap_mu);
+    mu_unlock(&db->snap_mu);
     free(s);
 }
 
@@ -224,25 +224,25 @@ TIND_API uint64_t tind_snapshot_seqno(const tind_snapshot *s) { return s ? s->se
 
 uint64_t db_oldest_snapshot(tind_db *db)
 {
-    pthread_mutex_lock(&db->snap_mu);
+    mu_lock(&db->snap_mu);
     uint64_t s = db->snapshots.count ? db->snapshots.seqnos[0]
                                      : atomic_load_explicit(&db->visible_seqno, memory_order_acquire);
-    pthread_mutex_unlock(&db->snap_mu);
+    mu_unlock(&db->snap_mu);
     return s;
 }
 
 int db_snapshot_seqnos(tind_db *db, uint64_t **out, size_t *count)
 {
-    pthread_mutex_lock(&db->snap_mu);
+    mu_lock(&db->snap_mu);
     size_t n = db->snapshots.count;
     uint64_t *p = malloc((n ? n : 1) * sizeof *p);
     if (!p) {
-        pthread_mutex_unlock(&db->snap_mu);
+        mu_unlock(&db->snap_mu);
         return TIND_ENOMEM;
     }
     if (n)
         memcpy(p, db->snapshots.seqnos, n * sizeof *p);
-    pthread_mutex_unlock(&db->snap_mu);
+    mu_unlock(&db->snap_mu);
     *out = p;
     *count = n;
     return TIND_OK;

@@ -23,6 +23,12 @@
  *               queue, poison state.
  *   view_mu     guards ks->view (readers take a ref under it, briefly).
  *   snap_mu     guards the snapshot list.
+ *   err_mu      guards the handle's last error message (a leaf).
+ *   db->journals.mu guards the journal list (journal/journal_set.h; a leaf,
+ *               taken under mu or write_mu or alone).
+ * Lock discipline is annotated (util/mutex.h): functions that need a lock
+ * say REQUIRES(...), those that take one EXCLUDES(...), and clang builds
+ * check it (-Wthread-safety); GUARDED_BY marks what each lock guards.
  * Background workers wait on bg_cv (with mu); stalled writers wait on
  * stall_cv (with mu).
  *
@@ -47,6 +53,7 @@
 #include "memtable/memtable.h"
 #include "tind.h"
 #include "util/buf.h"
+#include "util/mutex.h"
 #include "util/status.h"
 #include "version/manifest.h"
 #include "version/version.h"
@@ -64,35 +71,47 @@ typedef struct ks_view {
 } ks_view;
 
 struct tind_keyspace {
-    tind_db *db;
-    uint32_t id;
-    char *name;
-    struct tind_ks_options opts;
-    cmp_options cmp_opts;         /* what compaction needs of opts (fixed at creation) */
-    int dropped;                  /* (mu) deleted: calls fail with TIND_ENOENT */
-    int dropping;                 /* (mu) being deleted: no new background jobs */
+    /* fixed at creation */
+    struct {
+        tind_db *db;
+        uint32_t id;
+        char *name;
+        struct tind_ks_options opts;
+        cmp_options cmp_opts;     /* what compaction needs of opts */
+    };
+
+    /* the tree and its jobs: db->mu */
+    struct {
+        int dropped GUARDED_BY(db->mu);   /* deleted: calls fail with TIND_ENOENT */
+        int dropping GUARDED_BY(db->mu);  /* being deleted: no new background jobs */
+        memtable **sealed GUARDED_BY(db->mu); /* oldest first */
+        size_t sealed_count GUARDED_BY(db->mu);
+        size_t sealed_cap GUARDED_BY(db->mu);
+        version *current GUARDED_BY(db->mu);
+        uint64_t flushed_seqno GUARDED_BY(db->mu); /* every entry <= this is in tables */
+        int flush_running GUARDED_BY(db->mu);
+        int compaction_running GUARDED_BY(db->mu);
+        int manual_compaction GUARDED_BY(db->mu); /* a full compaction was asked for */
+        uint64_t compact_cursor[KS_MAX_LEVELS] GUARDED_BY(db->mu); /* round-robin pick position */
+    };
+    /* replaced under db->write_mu and db->mu; read under either */
+    memtable *active;
     _Atomic int pressure;         /* 0 fine, 1 slow down, 2 stall: set with the view (mu) */
 
-    memtable *active;             /* (write_mu to replace; mu to read for flush) */
-    memtable **sealed;            /* (mu) oldest first */
-    size_t sealed_count;          /* (mu) */
-    size_t sealed_cap;
-    version *current;             /* (mu) */
-    uint64_t flushed_seqno;       /* (mu) every entry <= this is in tables */
-    int flush_running;            /* (mu) */
-    int compaction_running;       /* (mu) */
-    int manual_compaction;        /* (mu) a full compaction was asked for */
-    uint64_t compact_cursor[KS_MAX_LEVELS]; /* (mu) round-robin pick position (table number) */
-
-    pthread_mutex_t view_mu;
-    ks_view *view;                /* (view_mu) */
+    /* what readers take */
+    struct {
+        tind_mutex view_mu;
+        ks_view *view GUARDED_BY(view_mu);
+    };
 
     /* statistics (relaxed atomics) */
-    _Atomic uint64_t user_bytes;
-    _Atomic uint64_t flush_bytes;
-    _Atomic uint64_t compaction_bytes;
-    _Atomic uint64_t flushes;
-    _Atomic uint64_t compactions;
+    struct {
+        _Atomic uint64_t user_bytes;
+        _Atomic uint64_t flush_bytes;
+        _Atomic uint64_t compaction_bytes;
+        _Atomic uint64_t flushes;
+        _Atomic uint64_t compactions;
+    };
 };
 
 typedef struct db_snapshot_list {
@@ -111,77 +130,102 @@ struct tind_read_options {
     int fill_cache;
 };
 
+/* The fields are grouped by what guards them (GUARDED_BY: util/mutex.h). */
 struct tind_db {
-    fs *fs;
-    int own_fs;
-    char *path;
-    char *tables_dir;
-    fs_lock *lock;
-    struct tind_options opts;
-    cache *block_cache;
-    fd_cache *fds;
+    /* fixed at open: read without a lock */
+    struct {
+        fs *fs;
+        int own_fs;
+        char *path;
+        char *tables_dir;
+        fs_lock *lock;
+        struct tind_options opts;
+        cache *block_cache;
+        fd_cache *fds;
+        void (*tables_on_free)(ver_table *t, void *ctx);   /* = db_table_on_free */
+    };
 
-    pthread_mutex_t write_mu;
-    pthread_mutex_t install_mu;
-    pthread_mutex_t mu;
-    pthread_cond_t bg_cv;         /* work queued / state changed (with mu) */
-    pthread_cond_t stall_cv;      /* writers waiting for background progress (with mu) */
-    pthread_cond_t done_cv;       /* a background job finished (with mu) */
+    /* the locks, in their order (see the top of this file) */
+    tind_mutex write_mu;
+    tind_mutex install_mu;
+    tind_mutex mu;
+    tind_cond bg_cv;              /* work queued / state changed (with mu) */
+    tind_cond stall_cv;           /* writers waiting for background progress (with mu) */
+    tind_cond done_cv;            /* a background job finished (with mu) */
 
-    /* write path (write_mu) */
-    jset journals;                /* the journals: the writer's side under write_mu, the
-                                   * list under its own leaf lock */
-    _Atomic uint64_t last_seqno;
-    _Atomic uint64_t visible_seqno;
-    uint64_t bytes_since_check;      /* write_mu: journal bytes since the last global limit check */
-    tbuf write_scratch;
+    /* the write path: write_mu */
+    struct {
+        jset journals;            /* the writer's side under write_mu; the list under
+                                   * its own leaf lock (journal/journal_set.h) */
+        uint64_t bytes_since_check GUARDED_BY(write_mu); /* journal bytes since the last limit check */
+        tbuf write_scratch GUARDED_BY(write_mu);
+    };
 
-    /* (mu) */
-    tind_keyspace **keyspaces;
-    size_t keyspace_count;
-    size_t keyspace_cap;
-    tind_keyspace **dropped;       /* deleted keyspaces, freed at close */
-    size_t dropped_count;
-    size_t dropped_cap;
-    uint32_t next_keyspace_id;
-    uint64_t next_file_number;
-    int closing;
-    int running_jobs;
-    _Atomic int poisoned;
-    int bg_error;                 /* (mu) last background job failure, 0 once one succeeds */
-    char bg_error_msg[TIND_ERRMSG_MAX];
-    char poison_msg[TIND_ERRMSG_MAX];
+    /* sequence numbers: atomics; last_seqno is advanced under write_mu */
+    struct {
+        _Atomic uint64_t last_seqno;
+        _Atomic uint64_t visible_seqno;
+    };
 
-    pthread_mutex_t snap_mu;
-    db_snapshot_list snapshots;
+    /* keyspaces, file numbers, jobs, failures: mu */
+    struct {
+        tind_keyspace **keyspaces GUARDED_BY(mu);
+        size_t keyspace_count GUARDED_BY(mu);
+        size_t keyspace_cap GUARDED_BY(mu);
+        tind_keyspace **dropped GUARDED_BY(mu); /* deleted keyspaces, freed at close */
+        size_t dropped_count GUARDED_BY(mu);
+        size_t dropped_cap GUARDED_BY(mu);
+        uint32_t next_keyspace_id GUARDED_BY(mu);
+        uint64_t next_file_number GUARDED_BY(mu);
+        int closing GUARDED_BY(mu);
+        int running_jobs GUARDED_BY(mu);
+        int bg_error GUARDED_BY(mu);  /* last background job failure, 0 once one succeeds */
+        char bg_error_msg[TIND_ERRMSG_MAX] GUARDED_BY(mu);
+        char poison_msg[TIND_ERRMSG_MAX] GUARDED_BY(mu);
+        _Atomic int poisoned;     /* set under mu, read anywhere */
+    };
 
-    pthread_t *workers;
-    int worker_count;
-    pthread_t syncer;
-    int syncer_running;
+    /* snapshots: snap_mu */
+    struct {
+        tind_mutex snap_mu;
+        db_snapshot_list snapshots GUARDED_BY(snap_mu);
+    };
 
-    pthread_mutex_t err_mu;
-    char last_error[TIND_ERRMSG_MAX];
+    /* the threads: started by open, joined by close */
+    struct {
+        pthread_t *workers;
+        int worker_count;
+        pthread_t syncer;
+        int syncer_running;
+    };
 
-    void (*tables_on_free)(ver_table *t, void *ctx);   /* = db_table_on_free */
-    _Atomic int pause_background;  /* tests: workers take no jobs while set */
-    _Atomic int active_calls;      /* writers inside db_write (close waits for them) */
-    _Atomic uint64_t stalls;
-    _Atomic uint64_t slowdowns;
+    /* the last error: err_mu */
+    struct {
+        tind_mutex err_mu;
+        char last_error[TIND_ERRMSG_MAX] GUARDED_BY(err_mu);
+    };
+
+    /* flags and counters: atomics */
+    struct {
+        _Atomic int pause_background;  /* tests: workers take no jobs while set */
+        _Atomic int active_calls;      /* writers inside db_write (close waits for them) */
+        _Atomic uint64_t stalls;
+        _Atomic uint64_t slowdowns;
+    };
 };
 
 /* ---- state.c ---- */
 /* Records a failed call's message as the db's last error; returns rc. */
 int db_fail(tind_db *db, int rc, const tind_err *err);
 /* Turns the database read-only after a failed journal / version write. */
-void db_poison(tind_db *db, const tind_err *why);
-int db_check_writable(tind_db *db, tind_err *err);
+void db_poison(tind_db *db, const tind_err *why) EXCLUDES(db->mu);
+int db_check_writable(tind_db *db, tind_err *err) EXCLUDES(db->mu);
 int ks_check(tind_keyspace *ks);   /* TIND_EINVAL / TIND_ENOENT */
-uint64_t db_new_file_number(tind_db *db);             /* (mu) */
+uint64_t db_new_file_number(tind_db *db) REQUIRES(db->mu);
 tind_keyspace *db_keyspace_by_id(tind_db *db, uint32_t id);   /* (mu or write_mu) */
 /* Replaces ks->view from ks->active, ks->sealed and ks->current. (mu) */
-int ks_rebuild_view(tind_keyspace *ks);
-int ks_pressure(tind_keyspace *ks);   /* (mu) 0 fine, 1 slow down, 2 stall */
+int ks_rebuild_view(tind_keyspace *ks) REQUIRES(ks->db->mu);
+int ks_pressure(tind_keyspace *ks) REQUIRES(ks->db->mu);   /* 0 fine, 1 slow down, 2 stall */
 ks_view *ks_view_acquire(tind_keyspace *ks);
 void ks_view_release(ks_view *v);
 /* Seqno a read uses: the snapshot's, or the latest visible. */
@@ -190,6 +234,6 @@ uint64_t db_read_seqno(tind_db *db, const tind_read_options *ro);
 uint64_t db_oldest_snapshot(tind_db *db);
 /* Snapshot seqnos ascending (malloc'd copy). */
 int db_snapshot_seqnos(tind_db *db, uint64_t **out, size_t *count);
-void db_schedule(tind_db *db);                /* (mu) wake the workers */
+void db_schedule(tind_db *db) REQUIRES(db->mu);   /* wake the workers */
 
 #endif

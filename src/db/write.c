@@ -88,7 +88,7 @@ static uint64_t memtables_bytes(tind_keyspace *ks)
 
 /* After a write: seal full memtables, rotate the journal, enforce the write
  * buffer and the journal size limit. write_mu held. */
-static int after_write(tind_db *db, tind_batch *b, tind_err *err)
+static int after_write(tind_db *db, tind_batch *b, tind_err *err) REQUIRES(db->write_mu)
 {
     int rc = TIND_OK;
     for (size_t i = 0; i < b->touched_count && !rc; i++) {
@@ -110,7 +110,7 @@ static int after_write(tind_db *db, tind_batch *b, tind_err *err)
     if (db->bytes_since_check < 64 * 1024)
         return TIND_OK;
     db->bytes_since_check = 0;
-    pthread_mutex_lock(&db->mu);
+    mu_lock(&db->mu);
     uint64_t total = 0;
     tind_keyspace *largest = NULL;
     uint64_t largest_bytes = 0;
@@ -134,7 +134,7 @@ static int after_write(tind_db *db, tind_batch *b, tind_err *err)
                 pinning[npin++] = ks;
         }
     }
-    pthread_mutex_unlock(&db->mu);
+    mu_unlock(&db->mu);
     if (largest && total > db->opts.write_buffer_size && largest_bytes >= 64 * 1024)
         rc = ks_seal_memtable(largest, err);
     for (size_t i = 0; i < npin && !rc; i++)
@@ -144,21 +144,21 @@ static int after_write(tind_db *db, tind_batch *b, tind_err *err)
 
 /* ------------------------------------------------------------------ backpressure */
 
-static int make_room(tind_db *db, tind_batch *b, tind_err *err)
+static int make_room(tind_db *db, tind_batch *b, tind_err *err) EXCLUDES(db->mu, db->write_mu)
 {
     int slowed = 0, calm = 1;
     for (size_t i = 0; i < b->touched_count && calm; i++)
         calm = atomic_load_explicit(&b->touched[i]->pressure, memory_order_relaxed) == 0;
     if (calm)
         return TIND_OK; /* the common case takes no lock */
-    pthread_mutex_lock(&db->mu);
+    mu_lock(&db->mu);
     for (;;) {
         if (db->closing) {
-            pthread_mutex_unlock(&db->mu);
+            mu_unlock(&db->mu);
             return err_set(err, TIND_ECLOSED, "database '%s' is closing", db->path);
         }
         if (atomic_load(&db->poisoned)) {
-            pthread_mutex_unlock(&db->mu);
+            mu_unlock(&db->mu);
             return db_check_writable(db, err);
         }
         int worst = 0;
@@ -172,7 +172,7 @@ static int make_room(tind_db *db, tind_batch *b, tind_err *err)
              * than stall forever; the data written so far is safe */
             int code = db->bg_error;
             err_set(err, code, "writes stalled: background work failed: %s", db->bg_error_msg);
-            pthread_mutex_unlock(&db->mu);
+            mu_unlock(&db->mu);
             return code;
         }
         if (worst == 2 && (db->worker_count > 0)) {
@@ -185,27 +185,27 @@ static int make_room(tind_db *db, tind_batch *b, tind_err *err)
                 ts.tv_sec++;
                 ts.tv_nsec -= 1000000000;
             }
-            pthread_cond_timedwait(&db->stall_cv, &db->mu, &ts);
+            cv_timedwait(&db->stall_cv, &db->mu, &ts);
             continue;
         }
         if (worst == 1 && !slowed && db->worker_count > 0) {
             atomic_fetch_add(&db->slowdowns, 1);
             slowed = 1;
-            pthread_mutex_unlock(&db->mu);
+            mu_unlock(&db->mu);
             struct timespec ts = {0, 1000000};
             nanosleep(&ts, NULL);
-            pthread_mutex_lock(&db->mu);
+            mu_lock(&db->mu);
             continue;
         }
         break;
     }
-    pthread_mutex_unlock(&db->mu);
+    mu_unlock(&db->mu);
     return TIND_OK;
 }
 
 /* ------------------------------------------------------------------ the write path */
 
-static int db_write(tind_db *db, tind_batch *b, int durability, tind_err *err)
+static int db_write(tind_db *db, tind_batch *b, int durability, tind_err *err) EXCLUDES(db->write_mu)
 {
     if (b->count == 0)
         return TIND_OK;
@@ -214,7 +214,7 @@ static int db_write(tind_db *db, tind_batch *b, int durability, tind_err *err)
     int rc = make_room(db, b, err);
     if (rc)
         return rc;
-    pthread_mutex_lock(&db->write_mu);
+    mu_lock(&db->write_mu);
     rc = db_check_writable(db, err);
     for (size_t i = 0; !rc && i < b->touched_count; i++)
         if (b->touched[i]->dropped)
@@ -272,11 +272,11 @@ static int db_write(tind_db *db, tind_batch *b, int durability, tind_err *err)
     if (rc && rc != TIND_ENOMEM)
         db_poison(db, err);
 out:
-    pthread_mutex_unlock(&db->write_mu);
+    mu_unlock(&db->write_mu);
     if (rc) {
-        pthread_mutex_lock(&db->mu);
-        pthread_cond_broadcast(&db->done_cv);
-        pthread_mutex_unlock(&db->mu);
+        mu_lock(&db->mu);
+        cv_broadcast(&db->done_cv);
+        mu_unlock(&db->mu);
     }
     return rc;
 }

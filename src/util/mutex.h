@@ -48,12 +48,12 @@ typedef struct tind_cond {
     pthread_cond_t c;
 } tind_cond;
 
-static inline void mu_init(tind_mutex *mu) { pthread_mutex_init(&mu->m, NULL); }
+static inline int mu_init(tind_mutex *mu) { return pthread_mutex_init(&mu->m, NULL); }
 static inline void mu_destroy(tind_mutex *mu) { pthread_mutex_destroy(&mu->m); }
 static inline void mu_lock(tind_mutex *mu) ACQUIRE(*mu) NO_THREAD_SAFETY_ANALYSIS { pthread_mutex_lock(&mu->m); }
 static inline void mu_unlock(tind_mutex *mu) RELEASE(*mu) NO_THREAD_SAFETY_ANALYSIS { pthread_mutex_unlock(&mu->m); }
 
-static inline void cv_init(tind_cond *cv) { pthread_cond_init(&cv->c, NULL); }
+static inline int cv_init(tind_cond *cv) { return pthread_cond_init(&cv->c, NULL); }
 static inline void cv_destroy(tind_cond *cv) { pthread_cond_destroy(&cv->c); }
 static inline void cv_broadcast(tind_cond *cv) { pthread_cond_broadcast(&cv->c); }
 /* Waits on cv; mu is released while waiting and held again on return. */

@@ -42,7 +42,7 @@ ver_table *ver_table_new(uint64_t number, uint64_t size, uint64_t entries, uint6
         return NULL;
     t->smallest = ver_copy_key(smallest, smallest_len);
     t->largest = ver_copy_key(largest, largest_len);
-    if (!t->smallest || !t->largest || pthread_mutex_init(&t->reader_mu, NULL) != 0) {
+    if (!t->smallest || !t->largest || mu_init(&t->reader_mu) != 0) {
         free(t->smallest);
         free(t->largest);
         free(t);
@@ -82,7 +82,7 @@ void ver_table_unref(ver_table *t)
         return;
     if (t->on_free)
         t->on_free(t, t->on_free_ctx);
-    pthread_mutex_destroy(&t->reader_mu);
+    mu_destroy(&t->reader_mu);
     free(t->smallest);
     free(t->largest);
     free(t);

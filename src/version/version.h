@@ -45,6 +45,7 @@
 #include <stdint.h>
 
 #include "format/table.h"
+#include "util/mutex.h"
 #include "util/status.h"
 
 #define VER_MAX_LEVELS 7
@@ -76,7 +77,7 @@ struct ver_table {
      * reader_atomic; lock-free readers load reader_atomic (acquire). */
     void *reader;
     _Atomic(void *) reader_atomic;
-    pthread_mutex_t reader_mu;
+    tind_mutex reader_mu;
 
     /* set by the engine before the table is shared; called at the last unref */
     ver_table_free_fn on_free;

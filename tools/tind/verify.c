@@ -562,12 +562,7 @@ int sh_cmd_verify(tsh *sh, sh_words *args)
     tind_db *db = sh->db;
     if (db) {
         /* our own open database: no background job may change files meanwhile */
-        atomic_store(&db->pause_background, 1);
-        pthread_mutex_lock(&db->mu);
-        while (db->running_jobs > 0)
-            pthread_cond_wait(&db->done_cv, &db->mu);
-        pthread_mutex_unlock(&db->mu);
-        pthread_mutex_lock(&db->install_mu);
+        db_pause_background(db);
     } else {
         char *lp = join(sh->path, "LOCK");
         tind_err err;
@@ -583,11 +578,7 @@ int sh_cmd_verify(tsh *sh, sh_words *args)
     verify_folder(&v);
 
     if (db) {
-        pthread_mutex_unlock(&db->install_mu);
-        atomic_store(&db->pause_background, 0);
-        pthread_mutex_lock(&db->mu);
-        db_schedule(db);
-        pthread_mutex_unlock(&db->mu);
+        db_resume_background(db);
     }
     if (lock)
         fs_unlock(lock, NULL);
