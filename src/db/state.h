@@ -18,9 +18,9 @@
  *   install_mu  serializes version installs (flush, compaction, keyspace
  *               create/delete): build the new state, write the version file,
  *               install. Held across the version file write; mu is not.
- *   mu          guards every field marked (mu): keyspace list, current
- *               versions, sealed memtable lists, journals list, the job
- *               queue, poison state.
+ *   mu          guards every field marked GUARDED_BY(mu): keyspace list,
+ *               current versions, sealed memtable lists, file numbers, the
+ *               job flags, poison state.
  *   view_mu     guards ks->view (readers take a ref under it, briefly).
  *   snap_mu     guards the snapshot list.
  *   err_mu      guards the handle's last error message (a leaf).
