@@ -98,11 +98,16 @@ enum tind_compaction {
  * Errors
  * ====================================================================== */
 
-/* The calling thread's detailed message for the last failed call on db
- * ("table 17 'db/tables/00000017.tbl': block at offset 40960: checksum
- * mismatch"); db = NULL gives the message of this thread's last failed
- * tind_open() or tind_close(). The text is copied into a per-thread buffer that stays valid
- * until this thread's next tind_errmsg() call. Never NULL. */
+/* The calling thread's detailed message for its last failed call on db or on
+ * a handle made from it ("table 17 'db/tables/00000017.tbl': block at offset
+ * 40960: checksum mismatch"): per thread AND per database, so failures in
+ * other threads, or on other databases, never replace it. db = NULL gives the
+ * message of this thread's last failed tind_open() or tind_close(). "" when
+ * this thread has no failure on db (a thread keeps the messages of the last 8
+ * databases it failed on; an older one reads as ""). The text is copied into a
+ * per-thread buffer that stays valid until this thread's next tind_errmsg()
+ * call. Never NULL. Calls given a NULL handle have no database to record a
+ * message on: their status is all there is. */
 TIND_API const char *tind_errmsg(tind_db *db);
 
 /* ======================================================================

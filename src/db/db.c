@@ -37,35 +37,69 @@
 #define FORMAT_MAGIC "TINDFMT1"
 #define FORMAT_FILE_SIZE 20
 
+/*
+ * Error messages are kept per thread AND per database: a thread reads the
+ * message of ITS last failed call on a db, whatever other threads fail
+ * meanwhile. Each thread holds a small table of (db id, message) slots in
+ * thread-local storage: nothing to allocate, nothing to free when a thread
+ * exits or a db closes. Slots are keyed by an id unique for the life of the
+ * process (db->err_id, never reused), not by the handle's address, so a db
+ * opened later at the address of a closed one never sees the closed one's
+ * message. A thread keeps the messages of the last DB_ERR_SLOTS databases it
+ * failed on; an older one is displaced (tind_errmsg then gives "").
+ */
+#define DB_ERR_SLOTS 8
+
+typedef struct db_err_slot {
+    uint64_t db_id;               /* 0 = free */
+    uint64_t used;                /* tls_err_clock when last written (oldest is displaced) */
+    char msg[TIND_ERRMSG_MAX];
+} db_err_slot;
+
+static _Thread_local db_err_slot tls_err_slots[DB_ERR_SLOTS];
+static _Thread_local uint64_t tls_err_clock;
 static _Thread_local char tls_errmsg[TIND_ERRMSG_MAX];
 static _Thread_local char tls_open_error[TIND_ERRMSG_MAX];
+/* The one process-wide counter: ids of open databases, for the slots above. */
+static _Atomic uint64_t db_err_ids;
 
 /* ------------------------------------------------------------------ errors */
+
+static db_err_slot *err_slot_find(uint64_t db_id)
+{
+    for (int i = 0; i < DB_ERR_SLOTS; i++)
+        if (tls_err_slots[i].db_id == db_id)
+            return &tls_err_slots[i];
+    return NULL;
+}
 
 int db_fail(tind_db *db, int rc, const tind_err *err)
 {
     if (rc == TIND_OK || rc == TIND_NOT_FOUND)
         return rc;
     const char *msg = err && err->msg[0] ? err->msg : tind_strerror(rc);
-    if (db) {
-        pthread_mutex_lock(&db->err_mu);
-        snprintf(db->last_error, sizeof db->last_error, "%s", msg);
-        pthread_mutex_unlock(&db->err_mu);
-    } else {
+    if (!db) {
         snprintf(tls_open_error, sizeof tls_open_error, "%s", msg);
+        return rc;
     }
+    db_err_slot *slot = err_slot_find(db->err_id);
+    if (!slot) {
+        /* the least recently written slot (free slots have used = 0) */
+        slot = &tls_err_slots[0];
+        for (int i = 1; i < DB_ERR_SLOTS; i++)
+            if (tls_err_slots[i].used < slot->used)
+                slot = &tls_err_slots[i];
+    }
+    slot->db_id = db->err_id;
+    slot->used = ++tls_err_clock;
+    snprintf(slot->msg, sizeof slot->msg, "%s", msg);
     return rc;
 }
 
 TIND_API const char *tind_errmsg(tind_db *db)
 {
-    if (!db) {
-        snprintf(tls_errmsg, sizeof tls_errmsg, "%s", tls_open_error);
-        return tls_errmsg;
-    }
-    pthread_mutex_lock(&db->err_mu);
-    snprintf(tls_errmsg, sizeof tls_errmsg, "%s", db->last_error);
-    pthread_mutex_unlock(&db->err_mu);
+    const db_err_slot *slot = db ? err_slot_find(db->err_id) : NULL;
+    snprintf(tls_errmsg, sizeof tls_errmsg, "%s", !db ? tls_open_error : slot ? slot->msg : "");
     return tls_errmsg;
 }
 
@@ -1002,7 +1036,6 @@ static void db_free(tind_db *db)
     pthread_mutex_destroy(&db->install_mu);
     pthread_mutex_destroy(&db->mu);
     pthread_mutex_destroy(&db->snap_mu);
-    pthread_mutex_destroy(&db->err_mu);
     pthread_cond_destroy(&db->bg_cv);
     pthread_cond_destroy(&db->stall_cv);
     pthread_cond_destroy(&db->done_cv);
@@ -1201,7 +1234,7 @@ TIND_API int tind_open(const char *path, const tind_options *opts, tind_db **out
     pthread_mutex_init(&db->install_mu, NULL);
     pthread_mutex_init(&db->mu, NULL);
     pthread_mutex_init(&db->snap_mu, NULL);
-    pthread_mutex_init(&db->err_mu, NULL);
+    db->err_id = atomic_fetch_add(&db_err_ids, 1) + 1;
     pthread_cond_init(&db->bg_cv, NULL);
     pthread_cond_init(&db->stall_cv, NULL);
     pthread_cond_init(&db->done_cv, NULL);

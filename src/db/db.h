@@ -169,8 +169,8 @@ struct tind_db {
     pthread_t syncer;
     int syncer_running;
 
-    pthread_mutex_t err_mu;
-    char last_error[TIND_ERRMSG_MAX];
+    uint64_t err_id;              /* unique in the process, never reused: keys this db's
+                                   * per-thread error messages (db.c, db_fail) */
 
     void (*tables_on_free)(ver_table *t, void *ctx);   /* = db_table_on_free */
     _Atomic int pause_background;  /* tests: workers take no jobs while set */
