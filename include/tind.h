@@ -9,6 +9,13 @@
  *     tind_strerror() names a status; handles keep a detailed last-error text
  *     naming the file and the cause (tind_db_errmsg()).
  *   - Ownership of every returned pointer is stated where it is returned.
+ *   - Argument errors never crash and never poison the database: a NULL
+ *     handle, out-pointer or key with a non-zero length, an unknown enum value
+ *     or a size over a limit returns TIND_EINVAL / TIND_ETOOBIG and changes
+ *     nothing. Void calls given a NULL handle do nothing; *_free(NULL) is a
+ *     no-op; getters given NULL return 0 / NULL. A key or bound given as a
+ *     non-NULL pointer with length 0 is the empty key; NULL with length 0 is
+ *     the same as "" where a key is optional (bounds: see tind_iter_range).
  */
 #ifndef TIND_H
 #define TIND_H
@@ -111,7 +118,9 @@ enum tind_compaction {
 TIND_API const char *tind_errmsg(tind_db *db);
 
 /* ======================================================================
- * Database options (NULL anywhere an options pointer is taken = defaults)
+ * Database options (NULL anywhere an options pointer is taken = defaults;
+ * a setter given NULL options does nothing). Values are checked by the call
+ * that uses the options (TIND_EINVAL naming the option).
  * ====================================================================== */
 TIND_API tind_options *tind_options_new(void);      /* NULL on OOM */
 TIND_API void tind_options_free(tind_options *o);
@@ -181,7 +190,9 @@ TIND_API void tind_ks_options_set_block_size(tind_ks_options *o, uint32_t bytes)
 TIND_API void tind_ks_options_set_restart_interval(tind_ks_options *o, uint32_t n);   /* default 16 */
 /* Data block hash index: keys per bucket (0 = off; default 0.75). */
 TIND_API void tind_ks_options_set_hash_ratio(tind_ks_options *o, double ratio);
-/* Compression of one level (level = -1: all levels); default LZ4 everywhere. */
+/* Compression of one level (level = -1: all levels); default LZ4 everywhere.
+ * Here and in set_bloom_bits, a level outside -1..6 makes the options invalid:
+ * tind_keyspace_open() with them returns TIND_EINVAL. */
 TIND_API void tind_ks_options_set_compression(tind_ks_options *o, int level, int type, int zstd_level);
 /* Bloom filter bits per key of one level (level = -1: all; 0 = no filter; default 10). */
 TIND_API void tind_ks_options_set_bloom_bits(tind_ks_options *o, int level, double bits_per_key);
@@ -273,22 +284,29 @@ TIND_API void tind_free(void *p);
  * An iterator sees one fixed state (its snapshot, or the latest state when it
  * was created) and stays valid while db is open; free it with tind_iter_free().
  * Key and value pointers stay valid until the iterator moves or is freed. */
-/* Keys in [lo, hi): lo = NULL is unbounded below, hi = NULL unbounded above. */
+/* Keys in [lo, hi). A bound given as NULL (length 0) is no bound; a non-NULL
+ * bound of length 0 is the empty key, which sorts before every key: lo = ""
+ * starts at the first key, hi = "" gives an empty range. A NULL bound with a
+ * non-zero length is TIND_EINVAL, as are a bound over TIND_MAX_KEY_SIZE and
+ * it = NULL; *it is NULL after any failure. */
 TIND_API int tind_iter_range(tind_keyspace *ks, const void *lo, size_t lolen, const void *hi,
                              size_t hilen, const tind_read_options *ro, tind_iter **it);
-/* Keys that start with prefix (plen = 0: every key). */
+/* Keys that start with prefix (plen = 0, prefix NULL or not: every key). */
 TIND_API int tind_iter_prefix(tind_keyspace *ks, const void *prefix, size_t plen,
                               const tind_read_options *ro, tind_iter **it);
 TIND_API void tind_iter_free(tind_iter *it);
 TIND_API void tind_iter_first(tind_iter *it);
 TIND_API void tind_iter_last(tind_iter *it);
-/* First key >= key (within the bounds). */
+/* First key >= key (within the bounds); klen = 0 (the empty key) is the first
+ * key. A NULL key with a non-zero length ends the iteration with
+ * tind_iter_status() TIND_EINVAL; so does it for seek_for_prev. */
 TIND_API void tind_iter_seek(tind_iter *it, const void *key, size_t klen);
-/* Last key <= key (within the bounds). */
+/* Last key <= key (within the bounds); klen = 0: no key (not valid). */
 TIND_API void tind_iter_seek_for_prev(tind_iter *it, const void *key, size_t klen);
 TIND_API void tind_iter_next(tind_iter *it);
 TIND_API void tind_iter_prev(tind_iter *it);
 TIND_API int tind_iter_valid(const tind_iter *it);
+/* NULL when the iterator is not valid; klen / vlen may be NULL. */
 TIND_API const void *tind_iter_key(const tind_iter *it, size_t *klen);
 TIND_API const void *tind_iter_value(tind_iter *it, size_t *vlen);
 TIND_API uint64_t tind_iter_value_size(const tind_iter *it);

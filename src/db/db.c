@@ -136,6 +136,17 @@ int ks_check(tind_keyspace *ks)
     return TIND_OK;
 }
 
+int db_check_key(const void *key, size_t klen, tind_err *err)
+{
+    if (!key && klen)
+        return err_set(err, TIND_EINVAL, "NULL key with length %zu", klen);
+    if (klen == 0)
+        return err_set(err, TIND_EINVAL, "key must be 1..%u bytes (got an empty key)", TIND_MAX_KEY_SIZE);
+    if (klen > TIND_MAX_KEY_SIZE)
+        return err_set(err, TIND_ETOOBIG, "key of %zu bytes is over the limit of %u", klen, TIND_MAX_KEY_SIZE);
+    return TIND_OK;
+}
+
 /* ------------------------------------------------------------------ paths */
 
 void db_table_path(tind_db *db, uint64_t number, char *buf, size_t n)
@@ -300,8 +311,8 @@ TIND_API tind_read_options *tind_read_options_new(void)
     return ro;
 }
 TIND_API void tind_read_options_free(tind_read_options *ro) { free(ro); }
-TIND_API void tind_read_options_set_snapshot(tind_read_options *ro, const tind_snapshot *s) { ro->snapshot = s; }
-TIND_API void tind_read_options_set_fill_cache(tind_read_options *ro, int on) { ro->fill_cache = on; }
+TIND_API void tind_read_options_set_snapshot(tind_read_options *ro, const tind_snapshot *s) { if (ro) ro->snapshot = s; }
+TIND_API void tind_read_options_set_fill_cache(tind_read_options *ro, int on) { if (ro) ro->fill_cache = on; }
 TIND_API void tind_free(void *p) { free(p); }
 
 /* ------------------------------------------------------------------ tables */

@@ -210,6 +210,9 @@ uint64_t db_oldest_snapshot(tind_db *db);
 /* Snapshot seqnos ascending (malloc'd copy). */
 int db_snapshot_seqnos(tind_db *db, uint64_t **out, size_t *count);
 int ks_check(tind_keyspace *ks);
+/* A user key: 1..TIND_MAX_KEY_SIZE bytes, non-NULL (TIND_EINVAL / TIND_ETOOBIG
+ * with a message naming the length). */
+int db_check_key(const void *key, size_t klen, tind_err *err);
 tind_keyspace *db_keyspace_by_id(tind_db *db, uint32_t id);   /* (mu or write_mu) */   /* TIND_EINVAL / TIND_ENOENT / TIND_ECLOSED */
 
 /* Starts a new journal file and makes it the one being written. */
