@@ -61,9 +61,19 @@ enum tind_status {
 /* A static, never-NULL English name for a status code. */
 TIND_API const char *tind_strerror(int status);
 
-/* Limits (SPEC section 1). */
+/* Limits (SPEC section 1), checked before anything is written: a call over
+ * a limit returns TIND_ETOOBIG and the database stays writable.
+ * A value is at most 4 GiB - 1 MiB: a batch is one journal record, whose
+ * length field is 32 bits (docs/FORMAT.md), and a table block holding one
+ * entry must stay under its 32-bit block length; 1 MiB leaves room for the
+ * largest key and the entry headers in both. A batch's operations, encoded,
+ * take at most TIND_MAX_BATCH_BYTES: each takes its key, its value and at
+ * most 14 bytes of header, so any single put fits. Memory: a put of V bytes
+ * holds about 3 V beyond the caller's buffer during the call (the encoded
+ * batch, the journal record, the memtable entry). */
 #define TIND_MAX_KEY_SIZE   65535u
-#define TIND_MAX_VALUE_SIZE 0xFFFFFFFFu
+#define TIND_MAX_VALUE_SIZE 0xFFF00000u   /* 4,293,918,720 = 4 GiB - 1 MiB */
+#define TIND_MAX_BATCH_BYTES 0xFFFFFFFFu
 #define TIND_MAX_KEYSPACE_NAME 255u
 
 
@@ -226,8 +236,10 @@ TIND_API const char *tind_keyspace_name(const tind_keyspace *ks);   /* owned by 
  * Writes
  * ====================================================================== */
 
-/* Key: 1..65535 bytes; value: 0..4294967295 bytes (TIND_EINVAL / TIND_ETOOBIG
- * otherwise). The write is durable per the database's default durability. */
+/* Key: 1..TIND_MAX_KEY_SIZE bytes (TIND_EINVAL when empty or NULL with a
+ * length, TIND_ETOOBIG when longer); value: 0..TIND_MAX_VALUE_SIZE bytes
+ * (TIND_ETOOBIG beyond; TIND_EINVAL when NULL with a length). The write is
+ * durable per the database's default durability. */
 TIND_API int tind_put(tind_keyspace *ks, const void *key, size_t klen, const void *val, size_t vlen);
 TIND_API int tind_remove(tind_keyspace *ks, const void *key, size_t klen);
 
@@ -236,7 +248,11 @@ TIND_API void tind_batch_free(tind_batch *b);
 TIND_API int tind_batch_put(tind_batch *b, tind_keyspace *ks, const void *key, size_t klen,
                             const void *val, size_t vlen);
 TIND_API int tind_batch_remove(tind_batch *b, tind_keyspace *ks, const void *key, size_t klen);
-/* Durability of this batch's commit (default: the database default). */
+/* tind_batch_put / _remove check the key and value as tind_put does, and
+ * that the batch stays within TIND_MAX_BATCH_BYTES; on an error the batch
+ * is unchanged and still usable. */
+/* Durability of this batch's commit (default: the database default); an
+ * unknown mode is ignored (the batch keeps its durability). */
 TIND_API void tind_batch_set_durability(tind_batch *b, int mode);
 TIND_API size_t tind_batch_count(const tind_batch *b);
 TIND_API void tind_batch_clear(tind_batch *b);
