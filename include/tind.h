@@ -7,7 +7,7 @@
  *   - Every fallible call returns an int status: TIND_OK (0) or a negative
  *     TIND_E... code (TIND_NOT_FOUND is a status, not a failure).
  *     tind_strerror() names a status; handles keep a detailed last-error text
- *     naming the file and the cause (tind_db_errmsg()).
+ *     naming the file and the cause (tind_errmsg()).
  *   - Ownership of every returned pointer is stated where it is returned.
  *   - Argument errors never crash and never poison the database: a NULL
  *     handle, out-pointer or key with a non-zero length, an unknown enum value

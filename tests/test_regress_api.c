@@ -53,6 +53,29 @@ static int open_mem(fs *f, uint64_t max_record, tind_db **db)
     return rc;
 }
 
+/* A fresh in-memory database with keyspace "ks" (background threads on). */
+static fs *open_ks(uint64_t max_record, tind_db **db, tind_keyspace **ks)
+{
+    fs *mem = fs_mem_new();
+    CHECK(mem);
+    CHECK_OK(open_mem(mem, max_record, db));
+    CHECK_OK(tind_keyspace_open(*db, "ks", NULL, ks));
+    return mem;
+}
+
+static void reopen_ks(fs *mem, uint64_t max_record, tind_db **db, tind_keyspace **ks)
+{
+    CHECK_OK(tind_close(*db));
+    CHECK_OK(open_mem(mem, max_record, db));
+    CHECK_OK(tind_keyspace_open(*db, "ks", NULL, ks));
+}
+
+static void close_ks(tind_db *db, fs *mem)
+{
+    CHECK_OK(tind_close(db));
+    fs_destroy(mem);
+}
+
 static void expect_value(tind_keyspace *ks, const char *key, size_t klen, const void *want, size_t wlen)
 {
     void *v;
@@ -92,11 +115,9 @@ static void *zero_region(size_t n)
 
 TEST(value_old_max_no_poison)
 {
-    fs *mem = fs_mem_new();
     tind_db *db;
     tind_keyspace *ks;
-    CHECK_OK(open_mem(mem, 0, &db));
-    CHECK_OK(tind_keyspace_open(db, "ks", NULL, &ks));
+    fs *mem = open_ks(0, &db, &ks);
     size_t n = 0xFFFFFFFFu;
     void *big = zero_region(n);
     CHECK_RC(tind_put(ks, "k", 1, big, n), TIND_ETOOBIG);
@@ -104,23 +125,18 @@ TEST(value_old_max_no_poison)
     CHECK_RC(tind_put(ks, "k", 1, big, n), TIND_ETOOBIG);
     CHECK(msg_has(db, "over the limit of 4293918720"));
     munmap(big, n);
-    CHECK_OK(tind_close(db));
-    CHECK_OK(open_mem(mem, 0, &db));
-    CHECK_OK(tind_keyspace_open(db, "ks", NULL, &ks));
+    reopen_ks(mem, 0, &db, &ks);
     expect_value(ks, "alive", 5, "yes", 3);
     CHECK_RC(tind_get(ks, "k", 1, NULL, &(void *){NULL}, &(size_t){0}), TIND_NOT_FOUND);
-    CHECK_OK(tind_close(db));
-    fs_destroy(mem);
+    close_ks(db, mem);
 }
 
 TEST(value_limit_plus_one)
 {
-    fs *mem = fs_mem_new();
     tind_db *db;
     tind_keyspace *ks;
     tind_batch *b;
-    CHECK_OK(open_mem(mem, 0, &db));
-    CHECK_OK(tind_keyspace_open(db, "ks", NULL, &ks));
+    fs *mem = open_ks(0, &db, &ks);
     size_t n = (size_t)TIND_MAX_VALUE_SIZE + 1;
     void *big = zero_region(n);
     CHECK_RC(tind_put(ks, "k", 1, big, n), TIND_ETOOBIG);
@@ -135,18 +151,15 @@ TEST(value_limit_plus_one)
     tind_batch_free(b);
     munmap(big, n);
     expect_writable(ks);
-    CHECK_OK(tind_close(db));
-    fs_destroy(mem);
+    close_ks(db, mem);
 }
 
 TEST(key_limits)
 {
-    fs *mem = fs_mem_new();
     tind_db *db;
     tind_keyspace *ks;
     tind_batch *b;
-    CHECK_OK(open_mem(mem, 0, &db));
-    CHECK_OK(tind_keyspace_open(db, "ks", NULL, &ks));
+    fs *mem = open_ks(0, &db, &ks);
     char *key = malloc(TIND_MAX_KEY_SIZE + 1);
     CHECK(key);
     memset(key, 'k', TIND_MAX_KEY_SIZE + 1);
@@ -165,15 +178,12 @@ TEST(key_limits)
     tind_batch_free(b);
     expect_writable(ks);
     CHECK_OK(tind_flush(ks));
-    CHECK_OK(tind_close(db));
-    CHECK_OK(open_mem(mem, 0, &db));
-    CHECK_OK(tind_keyspace_open(db, "ks", NULL, &ks));
+    reopen_ks(mem, 0, &db, &ks);
     expect_value(ks, key, TIND_MAX_KEY_SIZE, "batch", 5);
     key[0] = 'k';
     expect_value(ks, key, TIND_MAX_KEY_SIZE, "max", 3);
     free(key);
-    CHECK_OK(tind_close(db));
-    fs_destroy(mem);
+    close_ks(db, mem);
 }
 
 /* Bytes a put of (klen, vlen) takes in a batch (docs/FORMAT.md). */
@@ -185,12 +195,10 @@ static size_t op_bytes(uint32_t ks_id, size_t klen, size_t vlen)
 TEST(batch_record_limit)
 {
     const size_t limit = 100000;
-    fs *mem = fs_mem_new();
     tind_db *db;
     tind_keyspace *ks;
     tind_batch *b;
-    CHECK_OK(open_mem(mem, limit, &db));
-    CHECK_OK(tind_keyspace_open(db, "ks", NULL, &ks));
+    fs *mem = open_ks(limit, &db, &ks);
     char *val = calloc(1, limit + 1);
     CHECK(val);
     memset(val, 'v', limit);
@@ -218,15 +226,12 @@ TEST(batch_record_limit)
     CHECK_OK(tind_batch_commit(b));
     tind_batch_free(b);
     expect_writable(ks);
-    CHECK_OK(tind_close(db));
-    CHECK_OK(open_mem(mem, limit, &db));
-    CHECK_OK(tind_keyspace_open(db, "ks", NULL, &ks));
+    reopen_ks(mem, limit, &db, &ks);
     expect_value(ks, "k1", 2, val, 50000);
     expect_value(ks, "k2", 2, val, last);
     expect_value(ks, "k3", 2, val, 1000);
     free(val);
-    CHECK_OK(tind_close(db));
-    fs_destroy(mem);
+    close_ks(db, mem);
 }
 
 TEST(huge_value_at_limit)
@@ -309,19 +314,16 @@ static void *other_thread(void *p)
 
 TEST(errmsg_other_thread)
 {
-    fs *mem = fs_mem_new();
     tind_db *db;
     tind_keyspace *ks;
-    CHECK_OK(open_mem(mem, 0, &db));
-    CHECK_OK(tind_keyspace_open(db, "ks", NULL, &ks));
+    fs *mem = open_ks(0, &db, &ks);
     fail_with_size(ks, 70000);
     other_arg a = {ks, 70001};
     pthread_t t;
     CHECK_EQ(pthread_create(&t, NULL, other_thread, &a), 0);
     CHECK_EQ(pthread_join(t, NULL), 0);
     CHECK(own_message(db, 70000));
-    CHECK_OK(tind_close(db));
-    fs_destroy(mem);
+    close_ks(db, mem);
 }
 
 #define ERR_THREADS 8
@@ -350,11 +352,9 @@ static void *err_thread(void *p)
 
 TEST(errmsg_threads)
 {
-    fs *mem = fs_mem_new();
     tind_db *db;
     tind_keyspace *ks;
-    CHECK_OK(open_mem(mem, 0, &db));
-    CHECK_OK(tind_keyspace_open(db, "ks", NULL, &ks));
+    fs *mem = open_ks(0, &db, &ks);
     err_arg args[ERR_THREADS];
     pthread_t t[ERR_THREADS];
     int iterations = (int)(20000 * check_scale());
@@ -370,19 +370,14 @@ TEST(errmsg_threads)
     if (wrong)
         fprintf(stderr, "    %d of %d messages came from another thread\n", wrong, ERR_THREADS * iterations);
     CHECK_EQ(wrong, 0);
-    CHECK_OK(tind_close(db));
-    fs_destroy(mem);
+    close_ks(db, mem);
 }
 
 TEST(errmsg_databases)
 {
-    fs *m1 = fs_mem_new(), *m2 = fs_mem_new(), *m3 = fs_mem_new();
     tind_db *db1, *db2, *db3;
     tind_keyspace *ks1, *ks2, *ks3;
-    CHECK_OK(open_mem(m1, 0, &db1));
-    CHECK_OK(open_mem(m2, 0, &db2));
-    CHECK_OK(tind_keyspace_open(db1, "ks", NULL, &ks1));
-    CHECK_OK(tind_keyspace_open(db2, "ks", NULL, &ks2));
+    fs *m1 = open_ks(0, &db1, &ks1), *m2 = open_ks(0, &db2, &ks2), *m3 = fs_mem_new();
     fail_with_size(ks1, 70010);
     fail_with_size(ks2, 70020);
     CHECK(own_message(db1, 70010));
@@ -392,7 +387,7 @@ TEST(errmsg_databases)
     CHECK(own_message(db1, 70010));
     /* close db1; databases opened later never see its message, whatever
      * address they get */
-    CHECK_OK(tind_close(db1));
+    close_ks(db1, m1);
     for (int i = 0; i < 4; i++) {
         CHECK_OK(open_mem(m3, 0, &db3));
         CHECK_EQ(strcmp(tind_errmsg(db3), ""), 0);
@@ -406,23 +401,17 @@ TEST(errmsg_databases)
     tind_db *many[9];
     fs *mf[9];
     for (int i = 0; i < 9; i++) {
-        mf[i] = fs_mem_new();
         tind_keyspace *k;
-        CHECK_OK(open_mem(mf[i], 0, &many[i]));
-        CHECK_OK(tind_keyspace_open(many[i], "ks", NULL, &k));
+        mf[i] = open_ks(0, &many[i], &k);
         fail_with_size(k, 71000 + (size_t)i);
     }
     CHECK_EQ(strcmp(tind_errmsg(db2), ""), 0);   /* displaced by the 9 newer ones */
     CHECK_EQ(strcmp(tind_errmsg(many[0]), ""), 0);
     for (int i = 1; i < 9; i++)
         CHECK(own_message(many[i], 71000 + (size_t)i));
-    for (int i = 0; i < 9; i++) {
-        CHECK_OK(tind_close(many[i]));
-        fs_destroy(mf[i]);
-    }
-    CHECK_OK(tind_close(db2));
-    fs_destroy(m1);
-    fs_destroy(m2);
+    for (int i = 0; i < 9; i++)
+        close_ks(many[i], mf[i]);
+    close_ks(db2, m2);
     fs_destroy(m3);
 }
 
@@ -820,30 +809,25 @@ static void check_bounds(tind_keyspace *ks)
 
 TEST(empty_bounds)
 {
-    fs *mem = fs_mem_new();
     tind_db *db;
     tind_keyspace *ks;
-    CHECK_OK(open_mem(mem, 0, &db));
-    CHECK_OK(tind_keyspace_open(db, "ks", NULL, &ks));
+    fs *mem = open_ks(0, &db, &ks);
     CHECK_OK(tind_put(ks, "a", 1, "1", 1));
     CHECK_OK(tind_put(ks, "b", 1, "2", 1));
     CHECK_OK(tind_put(ks, "c", 1, "3", 1));
     check_bounds(ks);           /* memtable */
     CHECK_OK(tind_flush(ks));
     check_bounds(ks);           /* table */
-    CHECK_OK(tind_close(db));
-    fs_destroy(mem);
+    close_ks(db, mem);
 }
 
 TEST(null_key_with_length)
 {
-    fs *mem = fs_mem_new();
     tind_db *db;
     tind_keyspace *ks;
     tind_batch *b;
     tind_iter *it;
-    CHECK_OK(open_mem(mem, 0, &db));
-    CHECK_OK(tind_keyspace_open(db, "ks", NULL, &ks));
+    fs *mem = open_ks(0, &db, &ks);
     CHECK_RC(tind_put(ks, NULL, 5, "v", 1), TIND_EINVAL);
     CHECK(msg_has(db, "NULL key with length 5"));
     CHECK_RC(tind_put(ks, "", 0, "v", 1), TIND_EINVAL);
@@ -863,8 +847,7 @@ TEST(null_key_with_length)
     CHECK_RC(tind_iter_prefix(ks, NULL, 11, NULL, &it), TIND_EINVAL);
     CHECK(msg_has(db, "NULL prefix with length 11"));
     expect_writable(ks);
-    CHECK_OK(tind_close(db));
-    fs_destroy(mem);
+    close_ks(db, mem);
 }
 
 /* With an argument, runs only the test of that name. */
