@@ -408,7 +408,10 @@ static int db_write(tind_db *db, tind_batch *b, int durability, tind_err *err)
     rc = jrn_append(db->journal, first, b->count, b->payload.data, b->payload.len, err);
     KILL_POINT("journal.append.after");
     if (rc) {
-        db_poison(db, err);
+        /* only a failed write poisons: an argument error or ENOMEM wrote
+         * nothing and leaves the journal usable */
+        if (jrn_failed(db->journal))
+            db_poison(db, err);
         goto out;
     }
     uint64_t last = first + b->count - 1;
