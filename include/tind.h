@@ -7,8 +7,15 @@
  *   - Every fallible call returns an int status: TIND_OK (0) or a negative
  *     TIND_E... code (TIND_NOT_FOUND is a status, not a failure).
  *     tind_strerror() names a status; handles keep a detailed last-error text
- *     naming the file and the cause (tind_db_errmsg()).
+ *     naming the file and the cause (tind_errmsg()).
  *   - Ownership of every returned pointer is stated where it is returned.
+ *   - Argument errors never crash and never poison the database: a NULL
+ *     handle, out-pointer or key with a non-zero length, an unknown enum value
+ *     or a size over a limit returns TIND_EINVAL / TIND_ETOOBIG and changes
+ *     nothing. Void calls given a NULL handle do nothing; *_free(NULL) is a
+ *     no-op; getters given NULL return 0 / NULL. A key or bound given as a
+ *     non-NULL pointer with length 0 is the empty key; NULL with length 0 is
+ *     the same as "" where a key is optional (bounds: see tind_iter_range).
  */
 #ifndef TIND_H
 #define TIND_H
@@ -54,9 +61,19 @@ enum tind_status {
 /* A static, never-NULL English name for a status code. */
 TIND_API const char *tind_strerror(int status);
 
-/* Limits (SPEC section 1). */
+/* Limits (SPEC section 1), checked before anything is written: a call over
+ * a limit returns TIND_ETOOBIG and the database stays writable.
+ * A value is at most 4 GiB - 1 MiB: a batch is one journal record, whose
+ * length field is 32 bits (docs/FORMAT.md), and a table block holding one
+ * entry must stay under its 32-bit block length; 1 MiB leaves room for the
+ * largest key and the entry headers in both. A batch's operations, encoded,
+ * take at most TIND_MAX_BATCH_BYTES: each takes its key, its value and at
+ * most 14 bytes of header, so any single put fits. Memory: a put of V bytes
+ * holds about 3 V beyond the caller's buffer during the call (the encoded
+ * batch, the journal record, the memtable entry). */
 #define TIND_MAX_KEY_SIZE   65535u
-#define TIND_MAX_VALUE_SIZE 0xFFFFFFFFu
+#define TIND_MAX_VALUE_SIZE 0xFFF00000u   /* 4,293,918,720 = 4 GiB - 1 MiB */
+#define TIND_MAX_BATCH_BYTES 0xFFFFFFFFu
 #define TIND_MAX_KEYSPACE_NAME 255u
 
 
@@ -98,15 +115,22 @@ enum tind_compaction {
  * Errors
  * ====================================================================== */
 
-/* The calling thread's detailed message for the last failed call on db
- * ("table 17 'db/tables/00000017.tbl': block at offset 40960: checksum
- * mismatch"); db = NULL gives the message of this thread's last failed
- * tind_open() or tind_close(). The text is copied into a per-thread buffer that stays valid
- * until this thread's next tind_errmsg() call. Never NULL. */
+/* The calling thread's detailed message for its last failed call on db or on
+ * a handle made from it ("table 17 'db/tables/00000017.tbl': block at offset
+ * 40960: checksum mismatch"): per thread AND per database, so failures in
+ * other threads, or on other databases, never replace it. db = NULL gives the
+ * message of this thread's last failed tind_open() or tind_close(). "" when
+ * this thread has no failure on db (a thread keeps the messages of the last 8
+ * databases it failed on; an older one reads as ""). The text is copied into a
+ * per-thread buffer that stays valid until this thread's next tind_errmsg()
+ * call. Never NULL. Calls given a NULL handle have no database to record a
+ * message on: their status is all there is. */
 TIND_API const char *tind_errmsg(tind_db *db);
 
 /* ======================================================================
- * Database options (NULL anywhere an options pointer is taken = defaults)
+ * Database options (NULL anywhere an options pointer is taken = defaults;
+ * a setter given NULL options does nothing). Values are checked by the call
+ * that uses the options (TIND_EINVAL naming the option).
  * ====================================================================== */
 TIND_API tind_options *tind_options_new(void);      /* NULL on OOM */
 TIND_API void tind_options_free(tind_options *o);
@@ -176,7 +200,9 @@ TIND_API void tind_ks_options_set_block_size(tind_ks_options *o, uint32_t bytes)
 TIND_API void tind_ks_options_set_restart_interval(tind_ks_options *o, uint32_t n);   /* default 16 */
 /* Data block hash index: keys per bucket (0 = off; default 0.75). */
 TIND_API void tind_ks_options_set_hash_ratio(tind_ks_options *o, double ratio);
-/* Compression of one level (level = -1: all levels); default LZ4 everywhere. */
+/* Compression of one level (level = -1: all levels); default LZ4 everywhere.
+ * Here and in set_bloom_bits, a level outside -1..6 makes the options invalid:
+ * tind_keyspace_open() with them returns TIND_EINVAL. */
 TIND_API void tind_ks_options_set_compression(tind_ks_options *o, int level, int type, int zstd_level);
 /* Bloom filter bits per key of one level (level = -1: all; 0 = no filter; default 10). */
 TIND_API void tind_ks_options_set_bloom_bits(tind_ks_options *o, int level, double bits_per_key);
@@ -210,8 +236,10 @@ TIND_API const char *tind_keyspace_name(const tind_keyspace *ks);   /* owned by 
  * Writes
  * ====================================================================== */
 
-/* Key: 1..65535 bytes; value: 0..4294967295 bytes (TIND_EINVAL / TIND_ETOOBIG
- * otherwise). The write is durable per the database's default durability. */
+/* Key: 1..TIND_MAX_KEY_SIZE bytes (TIND_EINVAL when empty or NULL with a
+ * length, TIND_ETOOBIG when longer); value: 0..TIND_MAX_VALUE_SIZE bytes
+ * (TIND_ETOOBIG beyond; TIND_EINVAL when NULL with a length). The write is
+ * durable per the database's default durability. */
 TIND_API int tind_put(tind_keyspace *ks, const void *key, size_t klen, const void *val, size_t vlen);
 TIND_API int tind_remove(tind_keyspace *ks, const void *key, size_t klen);
 
@@ -220,7 +248,11 @@ TIND_API void tind_batch_free(tind_batch *b);
 TIND_API int tind_batch_put(tind_batch *b, tind_keyspace *ks, const void *key, size_t klen,
                             const void *val, size_t vlen);
 TIND_API int tind_batch_remove(tind_batch *b, tind_keyspace *ks, const void *key, size_t klen);
-/* Durability of this batch's commit (default: the database default). */
+/* tind_batch_put / _remove check the key and value as tind_put does, and
+ * that the batch stays within TIND_MAX_BATCH_BYTES; on an error the batch
+ * is unchanged and still usable. */
+/* Durability of this batch's commit (default: the database default); an
+ * unknown mode is ignored (the batch keeps its durability). */
 TIND_API void tind_batch_set_durability(tind_batch *b, int mode);
 TIND_API size_t tind_batch_count(const tind_batch *b);
 TIND_API void tind_batch_clear(tind_batch *b);
@@ -268,22 +300,29 @@ TIND_API void tind_free(void *p);
  * An iterator sees one fixed state (its snapshot, or the latest state when it
  * was created) and stays valid while db is open; free it with tind_iter_free().
  * Key and value pointers stay valid until the iterator moves or is freed. */
-/* Keys in [lo, hi): lo = NULL is unbounded below, hi = NULL unbounded above. */
+/* Keys in [lo, hi). A bound given as NULL (length 0) is no bound; a non-NULL
+ * bound of length 0 is the empty key, which sorts before every key: lo = ""
+ * starts at the first key, hi = "" gives an empty range. A NULL bound with a
+ * non-zero length is TIND_EINVAL, as are a bound over TIND_MAX_KEY_SIZE and
+ * it = NULL; *it is NULL after any failure. */
 TIND_API int tind_iter_range(tind_keyspace *ks, const void *lo, size_t lolen, const void *hi,
                              size_t hilen, const tind_read_options *ro, tind_iter **it);
-/* Keys that start with prefix (plen = 0: every key). */
+/* Keys that start with prefix (plen = 0, prefix NULL or not: every key). */
 TIND_API int tind_iter_prefix(tind_keyspace *ks, const void *prefix, size_t plen,
                               const tind_read_options *ro, tind_iter **it);
 TIND_API void tind_iter_free(tind_iter *it);
 TIND_API void tind_iter_first(tind_iter *it);
 TIND_API void tind_iter_last(tind_iter *it);
-/* First key >= key (within the bounds). */
+/* First key >= key (within the bounds); klen = 0 (the empty key) is the first
+ * key. A NULL key with a non-zero length ends the iteration with
+ * tind_iter_status() TIND_EINVAL; so does it for seek_for_prev. */
 TIND_API void tind_iter_seek(tind_iter *it, const void *key, size_t klen);
-/* Last key <= key (within the bounds). */
+/* Last key <= key (within the bounds); klen = 0: no key (not valid). */
 TIND_API void tind_iter_seek_for_prev(tind_iter *it, const void *key, size_t klen);
 TIND_API void tind_iter_next(tind_iter *it);
 TIND_API void tind_iter_prev(tind_iter *it);
 TIND_API int tind_iter_valid(const tind_iter *it);
+/* NULL when the iterator is not valid; klen / vlen may be NULL. */
 TIND_API const void *tind_iter_key(const tind_iter *it, size_t *klen);
 TIND_API const void *tind_iter_value(tind_iter *it, size_t *vlen);
 TIND_API uint64_t tind_iter_value_size(const tind_iter *it);

@@ -510,7 +510,6 @@ static void db_free(tind_db *db)
     mu_destroy(&db->install_mu);
     mu_destroy(&db->mu);
     mu_destroy(&db->snap_mu);
-    mu_destroy(&db->err_mu);
     cv_destroy(&db->bg_cv);
     cv_destroy(&db->stall_cv);
     cv_destroy(&db->done_cv);
@@ -716,7 +715,7 @@ TIND_API int tind_open(const char *path, const tind_options *opts, tind_db **out
     mu_init(&db->install_mu);
     mu_init(&db->mu);
     mu_init(&db->snap_mu);
-    mu_init(&db->err_mu);
+    db_errors_init(db);
     cv_init(&db->bg_cv);
     cv_init(&db->stall_cv);
     cv_init(&db->done_cv);

@@ -48,6 +48,17 @@ static void set_error(tind_iter *it, int rc)
     it->valid = 0;
 }
 
+/* A seek to a NULL key with a length: the iterator fails with TIND_EINVAL
+ * (a void call has no other way to say it). */
+static int seek_key_bad(tind_iter *it, const void *key, size_t klen)
+{
+    if (key || !klen)
+        return 0;
+    err_set(&it->err, TIND_EINVAL, "seek to a NULL key with length %zu", klen);
+    set_error(it, TIND_EINVAL);
+    return 1;
+}
+
 static int check_inner(tind_iter *it)
 {
     if (!ii_valid(it->in)) {
@@ -148,6 +159,10 @@ TIND_API void tind_iter_last(tind_iter *it)
         return;
     it->forward = 0;
     tbuf_reset(&it->saved_value);
+    if (it->has_hi && it->hi.len == 0) {
+        it->valid = 0;   /* below the empty key: nothing */
+        return;
+    }
     if (it->has_hi)
         ii_seek_for_prev(it->in, it->hi.data, it->hi.len, SEQNO_MAX);
     else
@@ -157,9 +172,9 @@ TIND_API void tind_iter_last(tind_iter *it)
 
 TIND_API void tind_iter_seek(tind_iter *it, const void *key, size_t klen)
 {
-    if (!it || it->status)
+    if (!it || it->status || seek_key_bad(it, key, klen))
         return;
-    if (!key || !klen || below_lo(it, key, klen)) {
+    if (!klen || below_lo(it, key, klen)) {
         tind_iter_first(it);
         return;
     }
@@ -171,10 +186,10 @@ TIND_API void tind_iter_seek(tind_iter *it, const void *key, size_t klen)
 
 TIND_API void tind_iter_seek_for_prev(tind_iter *it, const void *key, size_t klen)
 {
-    if (!it || it->status)
+    if (!it || it->status || seek_key_bad(it, key, klen))
         return;
-    if (!key || !klen) {
-        it->valid = 0;
+    if (!klen) {
+        it->valid = 0;   /* no key is <= the empty key */
         return;
     }
     if (at_or_above_hi(it, key, klen)) {
@@ -255,6 +270,9 @@ TIND_API int tind_iter_valid(const tind_iter *it) { return it && it->valid && !i
 
 TIND_API const void *tind_iter_key(const tind_iter *it, size_t *klen)
 {
+    size_t ignored;
+    if (!klen)
+        klen = &ignored;
     if (!tind_iter_valid(it))
         return NULL;
     if (it->forward)
@@ -265,6 +283,9 @@ TIND_API const void *tind_iter_key(const tind_iter *it, size_t *klen)
 
 TIND_API const void *tind_iter_value(tind_iter *it, size_t *vlen)
 {
+    size_t ignored;
+    if (!vlen)
+        vlen = &ignored;
     if (!tind_iter_valid(it))
         return NULL;
     if (it->forward) {
@@ -309,22 +330,35 @@ TIND_API void tind_iter_free(tind_iter *it)
     free(it);
 }
 
-static int iter_new(tind_keyspace *ks, const tind_read_options *ro, tind_iter **out)
+/* Checks the out-pointer and a bound of tind_iter_range / _prefix: NULL
+ * is no bound, a non-NULL pointer with length 0 is the empty key. */
+static int iter_args(tind_iter **out, const void *k, size_t n, const char *what, tind_err *err)
+{
+    if (!out)
+        return err_set(err, TIND_EINVAL, "iterator out-pointer is NULL");
+    *out = NULL;
+    if (!k && n)
+        return err_set(err, TIND_EINVAL, "NULL %s with length %zu", what, n);
+    if (n > TIND_MAX_KEY_SIZE)
+        return err_set(err, TIND_EINVAL, "%s of %zu bytes is over the key limit of %u", what, n, TIND_MAX_KEY_SIZE);
+    return TIND_OK;
+}
+
+static int iter_new(tind_keyspace *ks, const tind_read_options *ro, tind_iter **out, tind_err *err)
 {
     int rc = ks_check(ks);
-    if (rc || !out)
-        return rc ? rc : TIND_EINVAL;
+    if (rc)
+        return err_set(err, rc, rc == TIND_ENOENT ? "keyspace was deleted" : "keyspace handle is NULL");
     tind_iter *it = calloc(1, sizeof *it);
     if (!it)
-        return TIND_ENOMEM;
+        return err_set(err, TIND_ENOMEM, "out of memory for an iterator");
     it->ks = ks;
     it->forward = 1;
     it->seq = db_read_seqno(ks->db, ro);
     it->view = ks_view_acquire(ks);
     err_clear(&it->err);
-    rc = view_iter_new(ks, it->view, ro ? ro->fill_cache : 1, &it->in, &it->err);
+    rc = view_iter_new(ks, it->view, ro ? ro->fill_cache : 1, &it->in, err);
     if (rc) {
-        db_fail(ks->db, rc, &it->err);
         ks_view_release(it->view);
         free(it);
         return rc;
@@ -333,27 +367,39 @@ static int iter_new(tind_keyspace *ks, const tind_read_options *ro, tind_iter **
     return TIND_OK;
 }
 
+static int iter_fail(tind_keyspace *ks, tind_iter *it, int rc, tind_err *err)
+{
+    if (rc == TIND_ENOMEM)
+        err_set(err, rc, "out of memory for iterator bounds");
+    tind_iter_free(it);
+    return ks ? db_fail(ks->db, rc, err) : rc;
+}
+
 TIND_API int tind_iter_range(tind_keyspace *ks, const void *lo, size_t lolen, const void *hi, size_t hilen,
                              const tind_read_options *ro, tind_iter **out)
 {
-    if ((lolen && !lo) || (hilen && !hi) || lolen > TIND_MAX_KEY_SIZE || hilen > TIND_MAX_KEY_SIZE)
-        return TIND_EINVAL;
-    tind_iter *it;
-    int rc = iter_new(ks, ro, &it);
+    tind_err err;
+    err_clear(&err);
+    tind_iter *it = NULL;
+    int rc = iter_args(out, lo, lolen, "lower bound", &err);
+    if (rc == TIND_OK)
+        rc = iter_args(out, hi, hilen, "upper bound", &err);
+    if (rc == TIND_OK)
+        rc = iter_new(ks, ro, &it, &err);
     if (rc)
-        return rc;
-    if (lo && lolen) {
+        return iter_fail(ks, it, rc, &err);
+    /* lo = "" is the smallest key: the same as no lower bound */
+    if (lolen) {
         it->has_lo = 1;
         rc |= tbuf_set(&it->lo, lo, lolen);
     }
-    if (hi && hilen) {
+    /* hi = "" (non-NULL, length 0) is a bound that no key is below: empty */
+    if (hi) {
         it->has_hi = 1;
         rc |= tbuf_set(&it->hi, hi, hilen);
     }
-    if (rc) {
-        tind_iter_free(it);
-        return TIND_ENOMEM;
-    }
+    if (rc)
+        return iter_fail(ks, it, TIND_ENOMEM, &err);
     *out = it;
     return TIND_OK;
 }
@@ -361,12 +407,14 @@ TIND_API int tind_iter_range(tind_keyspace *ks, const void *lo, size_t lolen, co
 TIND_API int tind_iter_prefix(tind_keyspace *ks, const void *prefix, size_t plen, const tind_read_options *ro,
                               tind_iter **out)
 {
-    if ((plen && !prefix) || plen > TIND_MAX_KEY_SIZE)
-        return TIND_EINVAL;
-    tind_iter *it;
-    int rc = iter_new(ks, ro, &it);
+    tind_err err;
+    err_clear(&err);
+    tind_iter *it = NULL;
+    int rc = iter_args(out, prefix, plen, "prefix", &err);
+    if (rc == TIND_OK)
+        rc = iter_new(ks, ro, &it, &err);
     if (rc)
-        return rc;
+        return iter_fail(ks, it, rc, &err);
     if (plen) {
         it->has_lo = 1;
         rc |= tbuf_set(&it->lo, prefix, plen);
@@ -382,10 +430,8 @@ TIND_API int tind_iter_prefix(tind_keyspace *ks, const void *prefix, size_t plen
                 it->hi.data[n - 1]++;
         }
     }
-    if (rc) {
-        tind_iter_free(it);
-        return TIND_ENOMEM;
-    }
+    if (rc)
+        return iter_fail(ks, it, TIND_ENOMEM, &err);
     *out = it;
     return TIND_OK;
 }

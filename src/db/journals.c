@@ -29,7 +29,8 @@ const uint8_t *batch_entry_decode(const uint8_t *p, const uint8_t *end, batch_en
     e->klen = (size_t)klen;
     p += klen;
     if (e->type == ENTRY_VALUE) {
-        if (!(p = dec_varint64(p, end, &vlen)) || vlen > TIND_MAX_VALUE_SIZE || vlen > (uint64_t)(end - p))
+        /* the format's bound, not the API's (older versions accepted more) */
+        if (!(p = dec_varint64(p, end, &vlen)) || vlen > UINT32_MAX || vlen > (uint64_t)(end - p))
             return NULL;
     }
     e->val = p;

@@ -55,19 +55,20 @@ TIND_API tind_options *tind_options_new(void)
     return o;
 }
 TIND_API void tind_options_free(tind_options *o) { free(o); }
-TIND_API void tind_options_set_create_if_missing(tind_options *o, int on) { o->create_if_missing = on; }
-TIND_API void tind_options_set_cache_size(tind_options *o, size_t bytes) { o->cache_size = bytes; }
-TIND_API void tind_options_set_write_buffer_size(tind_options *o, size_t bytes) { o->write_buffer_size = bytes; }
-TIND_API void tind_options_set_journal_file_size(tind_options *o, uint64_t bytes) { o->journal_file_size = bytes; }
-TIND_API void tind_options_set_max_journal_size(tind_options *o, uint64_t bytes) { o->max_journal_size = bytes; }
+TIND_API void tind_options_set_create_if_missing(tind_options *o, int on) { if (o) o->create_if_missing = on; }
+TIND_API void tind_options_set_cache_size(tind_options *o, size_t bytes) { if (o) o->cache_size = bytes; }
+TIND_API void tind_options_set_write_buffer_size(tind_options *o, size_t bytes) { if (o) o->write_buffer_size = bytes; }
+TIND_API void tind_options_set_journal_file_size(tind_options *o, uint64_t bytes) { if (o) o->journal_file_size = bytes; }
+TIND_API void tind_options_set_max_journal_size(tind_options *o, uint64_t bytes) { if (o) o->max_journal_size = bytes; }
 TIND_API void tind_options_set_journal_compression_threshold(tind_options *o, uint32_t bytes)
-{ o->journal_compression_threshold = bytes; }
-TIND_API void tind_options_set_background_threads(tind_options *o, int n) { o->background_threads = n; }
-TIND_API void tind_options_set_sync_interval_ms(tind_options *o, uint32_t ms) { o->sync_interval_ms = ms; }
-TIND_API void tind_options_set_max_open_files(tind_options *o, int n) { o->max_open_files = n; }
-TIND_API void tind_options_set_default_durability(tind_options *o, int mode) { o->default_durability = mode; }
-void tind_options_set_fs(tind_options *o, fs *fs) { o->fs = fs; }
-void tind_options_set_no_background(tind_options *o, int on) { o->no_background = on; }
+{ if (o) o->journal_compression_threshold = bytes; }
+TIND_API void tind_options_set_background_threads(tind_options *o, int n) { if (o) o->background_threads = n; }
+TIND_API void tind_options_set_sync_interval_ms(tind_options *o, uint32_t ms) { if (o) o->sync_interval_ms = ms; }
+TIND_API void tind_options_set_max_open_files(tind_options *o, int n) { if (o) o->max_open_files = n; }
+TIND_API void tind_options_set_default_durability(tind_options *o, int mode) { if (o) o->default_durability = mode; }
+void tind_options_set_fs(tind_options *o, fs *fs) { if (o) o->fs = fs; }
+void tind_options_set_no_background(tind_options *o, int on) { if (o) o->no_background = on; }
+void tind_options_set_max_record_bytes(tind_options *o, uint64_t bytes) { if (o) o->max_record_bytes = bytes; }
 
 TIND_API tind_ks_options *tind_ks_options_new(void)
 {
@@ -77,17 +78,32 @@ TIND_API tind_ks_options *tind_ks_options_new(void)
     return o;
 }
 TIND_API void tind_ks_options_free(tind_ks_options *o) { free(o); }
-TIND_API void tind_ks_options_set_memtable_size(tind_ks_options *o, size_t bytes) { o->memtable_size = bytes; }
-TIND_API void tind_ks_options_set_compaction(tind_ks_options *o, int strategy) { o->compaction = strategy; }
-TIND_API void tind_ks_options_set_l0_threshold(tind_ks_options *o, int tables) { o->l0_threshold = tables; }
-TIND_API void tind_ks_options_set_table_size(tind_ks_options *o, uint64_t bytes) { o->table_size = bytes; }
-TIND_API void tind_ks_options_set_level_ratio(tind_ks_options *o, int ratio) { o->level_ratio = ratio; }
-TIND_API void tind_ks_options_set_levels(tind_ks_options *o, int levels) { o->levels = levels; }
-TIND_API void tind_ks_options_set_block_size(tind_ks_options *o, uint32_t bytes) { o->block_size = bytes; }
-TIND_API void tind_ks_options_set_restart_interval(tind_ks_options *o, uint32_t n) { o->restart_interval = n; }
-TIND_API void tind_ks_options_set_hash_ratio(tind_ks_options *o, double ratio) { o->hash_ratio = ratio; }
+TIND_API void tind_ks_options_set_memtable_size(tind_ks_options *o, size_t bytes) { if (o) o->memtable_size = bytes; }
+TIND_API void tind_ks_options_set_compaction(tind_ks_options *o, int strategy) { if (o) o->compaction = strategy; }
+TIND_API void tind_ks_options_set_l0_threshold(tind_ks_options *o, int tables) { if (o) o->l0_threshold = tables; }
+TIND_API void tind_ks_options_set_table_size(tind_ks_options *o, uint64_t bytes) { if (o) o->table_size = bytes; }
+TIND_API void tind_ks_options_set_level_ratio(tind_ks_options *o, int ratio) { if (o) o->level_ratio = ratio; }
+TIND_API void tind_ks_options_set_levels(tind_ks_options *o, int levels) { if (o) o->levels = levels; }
+TIND_API void tind_ks_options_set_block_size(tind_ks_options *o, uint32_t bytes) { if (o) o->block_size = bytes; }
+TIND_API void tind_ks_options_set_restart_interval(tind_ks_options *o, uint32_t n) { if (o) o->restart_interval = n; }
+TIND_API void tind_ks_options_set_hash_ratio(tind_ks_options *o, double ratio) { if (o) o->hash_ratio = ratio; }
+/* A level a setter cannot store: remembered so that the options fail
+ * ks_options_validate (setters return nothing to report it with). */
+static int ks_options_level_ok(tind_ks_options *o, int level)
+{
+    if (level >= -1 && level < KS_MAX_LEVELS)
+        return 1;
+    if (!o->bad_level_set) {
+        o->bad_level_set = 1;
+        o->bad_level = level;
+    }
+    return 0;
+}
+
 TIND_API void tind_ks_options_set_compression(tind_ks_options *o, int level, int type, int zstd_level)
 {
+    if (!o || !ks_options_level_ok(o, level))
+        return;
     for (int i = 0; i < KS_MAX_LEVELS; i++)
         if (level < 0 || level == i) {
             o->compression[i] = type;
@@ -96,21 +112,28 @@ TIND_API void tind_ks_options_set_compression(tind_ks_options *o, int level, int
 }
 TIND_API void tind_ks_options_set_bloom_bits(tind_ks_options *o, int level, double bits)
 {
+    if (!o || !ks_options_level_ok(o, level))
+        return;
     for (int i = 0; i < KS_MAX_LEVELS; i++)
         if (level < 0 || level == i)
             o->bloom_bits[i] = bits;
 }
 TIND_API void tind_ks_options_set_partitioning(tind_ks_options *o, int from_level)
-{ o->partition_from_level = from_level < 0 ? KS_MAX_LEVELS : from_level; }
-TIND_API void tind_ks_options_set_expect_point_read_hits(tind_ks_options *o, int on) { o->expect_point_read_hits = on; }
+{ if (o) o->partition_from_level = from_level < 0 ? KS_MAX_LEVELS : from_level; }
+TIND_API void tind_ks_options_set_expect_point_read_hits(tind_ks_options *o, int on) { if (o) o->expect_point_read_hits = on; }
 TIND_API void tind_ks_options_set_fifo(tind_ks_options *o, uint64_t max_bytes, uint64_t ttl_seconds)
 {
+    if (!o)
+        return;
     o->fifo_max_bytes = max_bytes;
     o->fifo_ttl_seconds = ttl_seconds;
 }
 
 int ks_options_validate(const struct tind_ks_options *o, tind_err *err)
 {
+    if (o->bad_level_set)
+        return err_set(err, TIND_EINVAL, "keyspace option set for level %d, not in -1..%d", o->bad_level,
+                       KS_MAX_LEVELS - 1);
     if (o->memtable_size < 1024)
         return err_set(err, TIND_EINVAL, "keyspace option memtable_size %llu is below 1024 bytes",
                        (unsigned long long)o->memtable_size);

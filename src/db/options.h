@@ -31,6 +31,8 @@ struct tind_options {
     int default_durability;
     fs *fs;                       /* internal: tests swap the file system (not owned) */
     int no_background;            /* internal: tests run flush/compaction by hand */
+    uint64_t max_record_bytes;    /* internal: tests lower the journal record (batch) limit;
+                                   * 0 = JRN_MAX_PAYLOAD, the real one */
 };
 
 struct tind_ks_options {
@@ -50,6 +52,8 @@ struct tind_ks_options {
     int expect_point_read_hits;
     uint64_t fifo_max_bytes;
     uint64_t fifo_ttl_seconds;
+    int bad_level_set;            /* in memory only: a per-level setter got bad_level, out of */
+    int bad_level;                /* -1..KS_MAX_LEVELS-1 (ks_options_validate refuses it) */
 };
 
 void options_default(struct tind_options *o);
@@ -63,6 +67,9 @@ void ks_options_default(struct tind_ks_options *o);
 /* Internal hooks for tests: an injected file system, no background threads. */
 void tind_options_set_fs(tind_options *o, fs *fs);
 void tind_options_set_no_background(tind_options *o, int on);
+/* The most bytes of encoded operations one batch (one journal record) may
+ * hold, lowered so that tests can reach the limit without 4 GiB of data. */
+void tind_options_set_max_record_bytes(tind_options *o, uint64_t bytes);
 
 /* Stored form of keyspace options (docs/FORMAT.md "Keyspace options"). */
 int ks_options_encode(const struct tind_ks_options *o, tbuf *out);

@@ -85,11 +85,7 @@ static int check_key(tind_keyspace *ks, const void *key, size_t klen, tind_err *
     int rc = ks_check(ks);
     if (rc)
         return err_set(err, rc, rc == TIND_ENOENT ? "keyspace was deleted" : "keyspace handle is NULL");
-    if (!key || klen == 0)
-        return err_set(err, TIND_EINVAL, "key must be 1..65535 bytes (got an empty key)");
-    if (klen > TIND_MAX_KEY_SIZE)
-        return err_set(err, TIND_ETOOBIG, "key of %zu bytes is over the limit of 65535", klen);
-    return TIND_OK;
+    return db_check_key(key, klen, err);
 }
 
 /* Looks key up; on TIND_OK, *val (malloc'd, may be NULL when want_value = 0)

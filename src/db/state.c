@@ -1,6 +1,6 @@
 /*
- * state.c -- the bottom of the db/ line (db/state.h): errors (the last
- * error of a handle, the thread's open error), poisoning, keyspace handle
+ * state.c -- the bottom of the db/ line (db/state.h): errors (each
+ * thread's last error per handle, and of tind_open), key checks, poisoning, keyspace handle
  * checks, views (rebuilt under mu, acquired under view_mu), backpressure
  * levels, snapshots and read options, file numbers, waking the workers.
  */
@@ -10,35 +10,71 @@
 
 #include "db/state.h"
 
+/*
+ * Error messages are kept per thread AND per database: a thread reads the
+ * message of ITS last failed call on a db, whatever other threads fail
+ * meanwhile. Each thread holds a small table of (db id, message) slots in
+ * thread-local storage: nothing to allocate, nothing to free when a thread
+ * exits or a db closes. Slots are keyed by an id unique for the life of the
+ * process (db->err_id, never reused), not by the handle's address, so a db
+ * opened later at the address of a closed one never sees the closed one's
+ * message. A thread keeps the messages of the last DB_ERR_SLOTS databases it
+ * failed on; an older one is displaced (tind_errmsg then gives "").
+ */
+#define DB_ERR_SLOTS 8
+
+typedef struct db_err_slot {
+    uint64_t db_id;               /* 0 = free */
+    uint64_t used;                /* tls_err_clock when last written (oldest is displaced) */
+    char msg[TIND_ERRMSG_MAX];
+} db_err_slot;
+
+static _Thread_local db_err_slot tls_err_slots[DB_ERR_SLOTS];
+static _Thread_local uint64_t tls_err_clock;
 static _Thread_local char tls_errmsg[TIND_ERRMSG_MAX];
 static _Thread_local char tls_open_error[TIND_ERRMSG_MAX];
+/* The one process-wide counter: ids of open databases, for the slots above. */
+static _Atomic uint64_t db_err_ids;
 
 /* ------------------------------------------------------------------ errors */
+
+void db_errors_init(tind_db *db) { db->err_id = atomic_fetch_add(&db_err_ids, 1) + 1; }
+
+static db_err_slot *err_slot_find(uint64_t db_id)
+{
+    for (int i = 0; i < DB_ERR_SLOTS; i++)
+        if (tls_err_slots[i].db_id == db_id)
+            return &tls_err_slots[i];
+    return NULL;
+}
 
 int db_fail(tind_db *db, int rc, const tind_err *err)
 {
     if (rc == TIND_OK || rc == TIND_NOT_FOUND)
         return rc;
     const char *msg = err && err->msg[0] ? err->msg : tind_strerror(rc);
-    if (db) {
-        mu_lock(&db->err_mu);
-        snprintf(db->last_error, sizeof db->last_error, "%s", msg);
-        mu_unlock(&db->err_mu);
-    } else {
+    if (!db) {
         snprintf(tls_open_error, sizeof tls_open_error, "%s", msg);
+        return rc;
     }
+    db_err_slot *slot = err_slot_find(db->err_id);
+    if (!slot) {
+        /* the least recently written slot (free slots have used = 0) */
+        slot = &tls_err_slots[0];
+        for (int i = 1; i < DB_ERR_SLOTS; i++)
+            if (tls_err_slots[i].used < slot->used)
+                slot = &tls_err_slots[i];
+    }
+    slot->db_id = db->err_id;
+    slot->used = ++tls_err_clock;
+    snprintf(slot->msg, sizeof slot->msg, "%s", msg);
     return rc;
 }
 
 TIND_API const char *tind_errmsg(tind_db *db)
 {
-    if (!db) {
-        snprintf(tls_errmsg, sizeof tls_errmsg, "%s", tls_open_error);
-        return tls_errmsg;
-    }
-    mu_lock(&db->err_mu);
-    snprintf(tls_errmsg, sizeof tls_errmsg, "%s", db->last_error);
-    mu_unlock(&db->err_mu);
+    const db_err_slot *slot = db ? err_slot_find(db->err_id) : NULL;
+    snprintf(tls_errmsg, sizeof tls_errmsg, "%s", !db ? tls_open_error : slot ? slot->msg : "");
     return tls_errmsg;
 }
 
@@ -72,6 +108,17 @@ int ks_check(tind_keyspace *ks)
         return TIND_EINVAL;
     if (ks->dropped)
         return TIND_ENOENT;
+    return TIND_OK;
+}
+
+int db_check_key(const void *key, size_t klen, tind_err *err)
+{
+    if (!key && klen)
+        return err_set(err, TIND_EINVAL, "NULL key with length %zu", klen);
+    if (klen == 0)
+        return err_set(err, TIND_EINVAL, "key must be 1..%u bytes (got an empty key)", TIND_MAX_KEY_SIZE);
+    if (klen > TIND_MAX_KEY_SIZE)
+        return err_set(err, TIND_ETOOBIG, "key of %zu bytes is over the limit of %u", klen, TIND_MAX_KEY_SIZE);
     return TIND_OK;
 }
 
@@ -256,6 +303,6 @@ TIND_API tind_read_options *tind_read_options_new(void)
     return ro;
 }
 TIND_API void tind_read_options_free(tind_read_options *ro) { free(ro); }
-TIND_API void tind_read_options_set_snapshot(tind_read_options *ro, const tind_snapshot *s) { ro->snapshot = s; }
-TIND_API void tind_read_options_set_fill_cache(tind_read_options *ro, int on) { ro->fill_cache = on; }
+TIND_API void tind_read_options_set_snapshot(tind_read_options *ro, const tind_snapshot *s) { if (ro) ro->snapshot = s; }
+TIND_API void tind_read_options_set_fill_cache(tind_read_options *ro, int on) { if (ro) ro->fill_cache = on; }
 TIND_API void tind_free(void *p) { free(p); }

@@ -23,7 +23,6 @@
  *               job flags, poison state.
  *   view_mu     guards ks->view (readers take a ref under it, briefly).
  *   snap_mu     guards the snapshot list.
- *   err_mu      guards the handle's last error message (a leaf).
  *   db->journals.mu guards the journal list (journal/journal_set.h; a leaf,
  *               taken under mu or write_mu or alone).
  * Lock discipline is annotated (util/mutex.h): functions that need a lock
@@ -199,11 +198,8 @@ struct tind_db {
         int syncer_running;
     };
 
-    /* the last error: err_mu */
-    struct {
-        tind_mutex err_mu;
-        char last_error[TIND_ERRMSG_MAX] GUARDED_BY(err_mu);
-    };
+    uint64_t err_id;              /* unique in the process, never reused: keys this db's
+                                   * per-thread error messages (state.c, db_fail) */
 
     /* flags and counters: atomics */
     struct {
@@ -215,12 +211,18 @@ struct tind_db {
 };
 
 /* ---- state.c ---- */
-/* Records a failed call's message as the db's last error; returns rc. */
+/* Gives a new handle its id for the per-thread error messages. */
+void db_errors_init(tind_db *db);
+/* Records a failed call's message as the calling thread's last error on db
+ * (db NULL: of tind_open); returns rc. */
 int db_fail(tind_db *db, int rc, const tind_err *err);
 /* Turns the database read-only after a failed journal / version write. */
 void db_poison(tind_db *db, const tind_err *why) EXCLUDES(db->mu);
 int db_check_writable(tind_db *db, tind_err *err) EXCLUDES(db->mu);
 int ks_check(tind_keyspace *ks);   /* TIND_EINVAL / TIND_ENOENT */
+/* A user key: 1..TIND_MAX_KEY_SIZE bytes, non-NULL (TIND_EINVAL / TIND_ETOOBIG
+ * with a message naming the length). */
+int db_check_key(const void *key, size_t klen, tind_err *err);
 uint64_t db_new_file_number(tind_db *db) REQUIRES(db->mu);
 tind_keyspace *db_keyspace_by_id(tind_db *db, uint32_t id);   /* (mu or write_mu) */
 /* Replaces ks->view from ks->active, ks->sealed and ks->current. (mu) */

@@ -44,14 +44,36 @@ struct tind_batch {
 
 static int check_kv(const void *key, size_t klen, const void *val, size_t vlen, int has_value, tind_err *err)
 {
-    if (!key || klen == 0)
-        return err_set(err, TIND_EINVAL, "key must be 1..65535 bytes (got an empty key)");
-    if (klen > TIND_MAX_KEY_SIZE)
-        return err_set(err, TIND_ETOOBIG, "key of %zu bytes is over the limit of 65535", klen);
+    int rc = db_check_key(key, klen, err);
+    if (rc)
+        return rc;
     if (has_value && vlen > TIND_MAX_VALUE_SIZE)
-        return err_set(err, TIND_ETOOBIG, "value of %zu bytes is over the limit of 4294967295", vlen);
+        return err_set(err, TIND_ETOOBIG, "value of %zu bytes is over the limit of %u", vlen, TIND_MAX_VALUE_SIZE);
     if (has_value && vlen && !val)
         return err_set(err, TIND_EINVAL, "value pointer is NULL with a length of %zu", vlen);
+    return TIND_OK;
+}
+
+/* Bytes encode_entry() writes for one operation. */
+static size_t entry_size(uint32_t ks_id, size_t klen, size_t vlen, int has_value)
+{
+    size_t n = 1 + varint_len(ks_id) + varint_len(klen) + klen;
+    return has_value ? n + varint_len(vlen) + vlen : n;
+}
+
+/* A batch is one journal record: its encoded operations (`used` bytes so far
+ * plus `add` more) must fit the record's 32-bit length (or the lower test
+ * limit), checked before anything is written -- the journal refusing an
+ * oversized record would poison the database for a mere input error. */
+static int check_record_room(const tind_db *db, size_t used, size_t add, tind_err *err)
+{
+    uint64_t max = db->opts.max_record_bytes ? db->opts.max_record_bytes : JRN_MAX_PAYLOAD;
+    if (max > JRN_MAX_PAYLOAD)
+        max = JRN_MAX_PAYLOAD;
+    if ((uint64_t)used + add > max)
+        return err_set(err, TIND_ETOOBIG,
+                       "batch of %zu + %zu bytes is over the limit of %llu bytes of encoded operations", used, add,
+                       (unsigned long long)max);
     return TIND_OK;
 }
 
@@ -230,7 +252,10 @@ static int db_write(tind_db *db, tind_batch *b, int durability, tind_err *err) E
     rc = jset_append(&db->journals, first, b->count, b->payload.data, b->payload.len, &grown, err);
     KILL_POINT("journal.append.after");
     if (rc) {
-        db_poison(db, err);
+        /* only a failed write poisons: an argument error or ENOMEM wrote
+         * nothing and leaves the journal usable */
+        if (jset_failed(&db->journals))
+            db_poison(db, err);
         goto out;
     }
     uint64_t last = first + b->count - 1;
@@ -352,6 +377,8 @@ static int batch_add(tind_batch *b, tind_keyspace *ks, uint8_t type, const void 
         rc = err_set(&err, TIND_EINVAL, "keyspace '%s' belongs to another database", ks->name);
     if (rc == TIND_OK)
         rc = check_kv(key, klen, val, vlen, type == ENTRY_VALUE, &err);
+    if (rc == TIND_OK)
+        rc = check_record_room(b->db, b->payload.len, entry_size(ks->id, klen, vlen, type == ENTRY_VALUE), &err);
     if (rc == TIND_OK && b->count == UINT32_MAX)
         rc = err_set(&err, TIND_ETOOBIG, "a batch holds at most 4294967295 operations");
     if (rc == TIND_OK)
@@ -403,6 +430,8 @@ static int write_one(tind_keyspace *ks, uint8_t type, const void *key, size_t kl
         return rc;
     tind_db *db = ks->db;
     rc = check_kv(key, klen, val, vlen, type == ENTRY_VALUE, &err);
+    if (rc == TIND_OK)
+        rc = check_record_room(db, 0, entry_size(ks->id, klen, vlen, type == ENTRY_VALUE), &err);
     if (rc)
         return db_fail(db, rc, &err);
     atomic_fetch_add(&db->active_calls, 1);

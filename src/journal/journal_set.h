@@ -98,6 +98,8 @@ int jset_seal(jset *s, uint64_t last_seqno, tind_err *err);
 int jset_close(jset *s, int sync, tind_err *err);
 static inline int jset_writing(const jset *s) { return s->writer != NULL; }
 static inline uint64_t jset_size(const jset *s) { return jrn_size(s->writer); }
+/* 1 when a write or sync of the journal being written failed (jrn_failed). */
+static inline int jset_failed(const jset *s) { return jrn_failed(s->writer); }
 
 /* ---- keeping and deleting ---- */
 
