@@ -1,6 +1,9 @@
 /*
- * db.c -- opening, recovering and closing a database; keyspaces; views;
- * snapshots; the version file; errors and poisoning.
+ * db.c -- the top of the db/ line (db/state.h): opening, recovering and
+ * closing a database; creating, listing and deleting keyspaces. Everything
+ * below is reached through db/db.h: views, snapshots and errors (state.c),
+ * the journals (journals.c over journal/journal_set.c), the version file and
+ * table readers (install.c), background work (jobs.c).
  *
  * Folder layout (docs/FORMAT.md; the names are format/filename.h's):
  *   LOCK            advisory lock held while open
@@ -13,8 +16,8 @@
  *   1. take LOCK (TIND_EBUSY when held), check FORMAT (TIND_EVERSION when newer);
  *   2. read VERSIONS: keyspaces, their options, versions and flushed seqnos;
  *   3. delete orphans: tables no version names, temporary files;
- *   4. replay every journal in number order into fresh memtables, skipping
- *      entries of deleted keyspaces and entries a keyspace already flushed
+ *   4. replay every journal in number order (jset_replay) into fresh
+ *      memtables, skipping entries of deleted keyspaces and entries a keyspace already flushed
  *      (seqno <= flushed_seqno); a torn tail is truncated only in the last
  *      journal (earlier journals were synced before the next one was created,
  *      so damage there is corruption);
