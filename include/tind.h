@@ -26,9 +26,10 @@ extern "C" {
 #define TIND_API
 #endif
 
-#define TIND_VERSION_MAJOR 0
-#define TIND_VERSION_MINOR 1
-#define TIND_VERSION_PATCH 0
+/* TIND_VERSION_MAJOR, _MINOR, _PATCH and TIND_VERSION_STRING ("0.2.0"): the
+ * version this header belongs to, generated from CMakeLists.txt's
+ * project(VERSION) into tind_version.h (installed beside this header). */
+#include "tind_version.h"
 
 /* Status codes. Values are part of the ABI: never renumber. */
 enum tind_status {
@@ -50,6 +51,10 @@ enum tind_status {
     TIND_ENOENT      = -15, /* file, folder or keyspace does not exist */
     TIND_EMFILE      = -16, /* too many open files */
 };
+
+/* The version of the library linked in, "MAJOR.MINOR.PATCH" (static, never
+ * NULL); equals TIND_VERSION_STRING of the header it was built with. */
+TIND_API const char *tind_version(void);
 
 /* A static, never-NULL English name for a status code. */
 TIND_API const char *tind_strerror(int status);

@@ -1,7 +1,8 @@
 #!/bin/sh
 # test_shell.sh -- drives the `tind` shell binary from the outside.
 #
-#   usage: sh tests/test_shell.sh path/to/tind      (ctest runs it as test_shell)
+#   usage: sh tests/test_shell.sh path/to/tind [VERSION]   (ctest runs it as test_shell,
+#          with VERSION = CMakeLists.txt's project(VERSION))
 #
 # Checks: one-command mode (create / put / get / scan / count / del, exit
 # statuses); script mode with a batch; keys and values holding NUL, newline
@@ -17,7 +18,8 @@
 # and a keyspace name, Ctrl-C, history, the batch prompt, ~/.tind_history).
 # Prints nothing on success but the section names; runs in a few seconds.
 set -u
-TIND=${1:?usage: test_shell.sh path/to/tind}
+TIND=${1:?usage: test_shell.sh path/to/tind [VERSION]}
+VERSION=${2:-}
 case $TIND in /*) ;; *) TIND=$(pwd)/$TIND ;; esac
 T=$(mktemp -d "${TMPDIR:-/tmp}/tind-shell-XXXXXX") || exit 1
 HOLD_PID=
@@ -47,6 +49,12 @@ expect_status() {
 same_file() { cmp "$1" "$2" >/dev/null 2>&1 || { diff "$1" "$2" >&2; fail "$1 and $2 differ"; }; }
 
 DB=$T/db
+
+section version
+expect_status 0 "$TIND" --version
+if [ -n "$VERSION" ]; then
+    [ "$(cat out.txt)" = "tind $VERSION" ] || fail "--version printed '$(cat out.txt)', want 'tind $VERSION'"
+fi
 
 section one_command
 expect_status 0 "$TIND" "$DB" create ks

@@ -94,7 +94,7 @@ int main(int argc, char **argv)
             usage(stdout);
             return 0;
         } else if (!strcmp(argv[i], "--version")) {
-            printf("tind %d.%d.%d\n", TIND_VERSION_MAJOR, TIND_VERSION_MINOR, TIND_VERSION_PATCH);
+            printf("tind %s\n", tind_version());
             return 0;
         } else if (!strcmp(argv[i], "--")) {
             i++;
