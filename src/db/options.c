@@ -66,6 +66,11 @@ TIND_API void tind_options_set_background_threads(tind_options *o, int n) { o->b
 TIND_API void tind_options_set_sync_interval_ms(tind_options *o, uint32_t ms) { o->sync_interval_ms = ms; }
 TIND_API void tind_options_set_max_open_files(tind_options *o, int n) { o->max_open_files = n; }
 TIND_API void tind_options_set_default_durability(tind_options *o, int mode) { o->default_durability = mode; }
+TIND_API void tind_options_set_read_only(tind_options *o, int on)
+{
+    if (o)
+        o->read_only = on != 0;
+}
 void tind_options_set_fs(tind_options *o, fs *fs) { o->fs = fs; }
 void tind_options_set_no_background(tind_options *o, int on) { o->no_background = on; }
 
