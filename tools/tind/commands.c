@@ -68,7 +68,13 @@ int sh_open_db(tsh *sh)
     if (sh->db)
         return SH_OK;
     tind_db *db = NULL;
-    int rc = tind_open(sh->path, NULL, &db);
+    tind_options *o = tind_options_new();
+    if (!o)
+        return sh_error(sh, "out of memory");
+    tind_options_set_create_if_missing(o, sh->create);
+    tind_options_set_read_only(o, sh->read_only);
+    int rc = tind_open(sh->path, o, &db);
+    tind_options_free(o);
     if (rc == TIND_OK) {
         sh->db = db;
         return SH_OK;
@@ -84,6 +90,8 @@ int sh_open_db(tsh *sh)
         fprintf(sh->err, " (run 'tind %s verify' to list every damaged file)\n", sh->path);
     else if (rc == TIND_EVERSION)
         fprintf(sh->err, " (written by a newer version of tind: use that version)\n");
+    else if (rc == TIND_ENOENT && !sh->create && !sh->read_only)
+        fprintf(sh->err, " (to make a new database: tind --create PATH, or tind PATH create KS)\n");
     else
         fputc('\n', sh->err);
     fflush(sh->err);
@@ -832,6 +840,9 @@ int sh_run(tsh *sh, sh_words *args)
         sh_error(sh, "unknown command '%s' (try: help)", name);
         return SH_USAGE;
     }
+    /* only the commands that make something may make the database too */
+    if (c->needs_db && !sh->db && (!strcmp(c->name, "create") || !strcmp(c->name, "import")) && !sh->read_only)
+        sh->create = 1;
     if (c->needs_db && sh_open_db(sh) != SH_OK)
         return SH_FAIL;
     sh_interrupted = 0;
