@@ -783,7 +783,8 @@ static const sh_command commands[] = {
      "list a table's blocks and entries, or a journal's records (FILE: path or number)"},
     {"export", 1, sh_cmd_export, "export [--output FILE] [KS...]",
      "write keyspaces (default: all) as KS<TAB>KEY<TAB>VALUE lines"},
-    {"import", 1, sh_cmd_import, "import FILE", "load an export file (- = standard input)"},
+    {"import", 0, sh_cmd_import, "import [--unchecked] FILE",
+     "load an export file (- = standard input); checked whole first: its end record and checksum"},
     {"set", 0, cmd_set, "set [hex|full on|off]", "show or change display settings"},
     {"echo", 0, cmd_echo, "echo [WORD...]", "print the words"},
     {"help", 0, cmd_help, "help [COMMAND]", "list the commands, or describe one"},
@@ -840,8 +841,9 @@ int sh_run(tsh *sh, sh_words *args)
         sh_error(sh, "unknown command '%s' (try: help)", name);
         return SH_USAGE;
     }
-    /* only the commands that make something may make the database too */
-    if (c->needs_db && !sh->db && (!strcmp(c->name, "create") || !strcmp(c->name, "import")) && !sh->read_only)
+    /* only the commands that make something may make the database too
+     * (import opens it itself, once the file has passed its checks) */
+    if (c->needs_db && !sh->db && !strcmp(c->name, "create") && !sh->read_only)
         sh->create = 1;
     if (c->needs_db && sh_open_db(sh) != SH_OK)
         return SH_FAIL;
