@@ -18,6 +18,8 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "db/options.h"
+#include "io/fs.h"
 
 #define KEYS 200   /* k000..k099 flushed to a table, k100..k199 only in the journal */
 
@@ -68,6 +70,8 @@ static uint64_t hash_tree(const char *dir, uint64_t h)
     free(ents);
     return h;
 }
+
+static uint64_t folder_hash(const char *dir) { return hash_tree(dir, 14695981039346656037ull); }
 
 static tind_db *open_db(const char *dir, int read_only, int want)
 {
@@ -191,11 +195,11 @@ TEST(after_crash_sees_journal_and_writes_nothing)
     char jrn[4096];
     newest_file(dir, "journals", ".jrn", jrn, sizeof jrn);
     append_bytes(jrn, "JRN1torn", 8);
-    uint64_t before = hash_tree(dir, 14695981039346656037ull);
+    uint64_t before = folder_hash(dir);
     tind_db *db = open_db(dir, 1, TIND_OK);
     expect_all_keys(db, "a");
     CHECK_OK(tind_close(db));
-    CHECK_EQ(hash_tree(dir, 14695981039346656037ull), before);
+    CHECK_EQ(folder_hash(dir), before);
     /* and the writable open still recovers the same */
     db = open_db(dir, 0, TIND_OK);
     expect_all_keys(db, "a");
@@ -246,7 +250,7 @@ TEST(every_write_call_is_refused)
 {
     char *dir = check_tmpdir("ro");
     make_crashed_db(dir);
-    uint64_t before = hash_tree(dir, 14695981039346656037ull);
+    uint64_t before = folder_hash(dir);
     tind_db *db = open_db(dir, 1, TIND_OK);
     tind_keyspace *a = NULL, *nope = NULL;
     CHECK_OK(tind_keyspace_open(db, "a", NULL, &a));
@@ -268,7 +272,7 @@ TEST(every_write_call_is_refused)
     CHECK_RC(tind_persist(db, TIND_PERSIST_SYNC_ALL), TIND_ENOTSUP);
     expect_all_keys(db, "a");
     CHECK_OK(tind_close(db));
-    CHECK_EQ(hash_tree(dir, 14695981039346656037ull), before);
+    CHECK_EQ(folder_hash(dir), before);
     /* a folder that is not a database, or none at all: refused, nothing made */
     char path[4096];
     snprintf(path, sizeof path, "%s/missing", dir);
@@ -292,7 +296,7 @@ TEST(damaged_table_fails_only_its_reads)
     c ^= 0x40;
     CHECK(pwrite(fd, &c, 1, 16) == 1);
     close(fd);
-    uint64_t before = hash_tree(dir, 14695981039346656037ull);
+    uint64_t before = folder_hash(dir);
     tind_db *db = open_db(dir, 1, TIND_OK);
     expect_all_keys(db, "a");
     tind_keyspace *b = NULL;
@@ -302,9 +306,58 @@ TEST(damaged_table_fails_only_its_reads)
     CHECK_RC(tind_get(b, "k000", 4, NULL, &v, &vn), TIND_ECORRUPT);
     CHECK(strstr(tind_errmsg(db), ".tbl") != NULL);
     CHECK_OK(tind_close(db));
-    CHECK_EQ(hash_tree(dir, 14695981039346656037ull), before);
+    CHECK_EQ(folder_hash(dir), before);
     check_rmtree(dir);
     free(dir);
+}
+
+/* The same through the fault fs, which counts every call: a read-only open,
+ * reads and close of a crashed database make no writing call at all. */
+TEST(no_writing_call_reaches_the_file_system)
+{
+    fs *mem = fs_mem_new();
+    tind_options *o = tind_options_new();
+    tind_options_set_fs(o, mem);
+    tind_options_set_no_background(o, 1);
+    tind_db *db = NULL;
+    tind_keyspace *ks = NULL;
+    CHECK_OK(tind_open("/db", o, &db));
+    CHECK_OK(tind_keyspace_open(db, "a", NULL, &ks));
+    CHECK_OK(tind_put(ks, "flushed", 7, "1", 1));
+    CHECK_OK(tind_flush(ks));
+    CHECK_OK(tind_put(ks, "journal", 7, "2", 1));
+    CHECK_OK(tind_persist(db, TIND_PERSIST_SYNC_DATA));
+    CHECK_OK(tind_put(ks, "torn", 4, "3", 1));
+    CHECK_OK(fs_mem_crash(mem, FS_CRASH_KEEP_PREFIX | FS_CRASH_DROP_DIRENTS, 3));
+    tind_close(db); /* the crash made its files stale: errors expected */
+
+    fs *counted = fs_fault_new(mem, 0);
+    CHECK(counted != NULL);
+    tind_options_set_fs(o, counted);
+    tind_options_set_read_only(o, 1);
+    CHECK_OK(tind_open("/db", o, &db));
+    CHECK_OK(tind_keyspace_open(db, "a", NULL, &ks));
+    void *v = NULL;
+    size_t vn = 0;
+    CHECK_OK(tind_get(ks, "flushed", 7, NULL, &v, &vn));
+    tind_free(v);
+    CHECK_OK(tind_get(ks, "journal", 7, NULL, &v, &vn));
+    CHECK_MEM(v, vn, "2", 1);
+    tind_free(v);
+    CHECK_RC(tind_put(ks, "x", 1, "y", 1), TIND_ENOTSUP);
+    CHECK_OK(tind_close(db));
+    static const int writing[] = {FS_CALL_WRITE,  FS_CALL_SYNC,  FS_CALL_TRUNCATE, FS_CALL_ALLOCATE, FS_CALL_RENAME,
+                                  FS_CALL_LINK,   FS_CALL_UNLINK, FS_CALL_MKDIR,   FS_CALL_RMDIR,    FS_CALL_SYNC_DIR};
+    for (size_t i = 0; i < sizeof writing / sizeof *writing; i++) {
+        if (fs_fault_calls(counted, writing[i]))
+            fprintf(stderr, "%s: %llu calls\n", fs_call_kind_name(writing[i]),
+                    (unsigned long long)fs_fault_calls(counted, writing[i]));
+        CHECK_EQ(fs_fault_calls(counted, writing[i]), 0);
+    }
+    CHECK(fs_fault_calls(counted, FS_CALL_READ) > 0);
+    fs_destroy(counted);
+    fs_destroy(mem);
+    tind_options_free(o);
 }
 
 /* Issue 10 bug 16: a folder of other files never becomes a database. */
@@ -317,12 +370,12 @@ TEST(open_refuses_a_folder_of_other_files)
     CHECK(f != NULL);
     fputs("my notes\n", f);
     fclose(f);
-    uint64_t before = hash_tree(dir, 14695981039346656037ull);
+    uint64_t before = folder_hash(dir);
     open_db(dir, 0, TIND_EINVAL);
     CHECK(strstr(tind_errmsg(NULL), "is not a tind database") != NULL);
     CHECK(strstr(tind_errmsg(NULL), "notes.txt") != NULL);
     open_db(dir, 1, TIND_ENOENT);
-    CHECK_EQ(hash_tree(dir, 14695981039346656037ull), before);
+    CHECK_EQ(folder_hash(dir), before);
     /* an empty folder still becomes one */
     CHECK(unlink(path) == 0);
     tind_db *db = open_db(dir, 0, TIND_OK);
@@ -338,6 +391,7 @@ int main(void)
     RUN(beside_a_live_writer_sees_the_state_at_open);
     RUN(every_write_call_is_refused);
     RUN(damaged_table_fails_only_its_reads);
+    RUN(no_writing_call_reaches_the_file_system);
     RUN(open_refuses_a_folder_of_other_files);
     return 0;
 }
