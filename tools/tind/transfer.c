@@ -340,6 +340,7 @@ int sh_cmd_export(tsh *sh, sh_words *args)
     if (rc == SH_OK && sh->interactive)
         fprintf(sh->out, "(exported %" PRIu64 " entries from %zu keyspaces)\n", x.entries, nnames);
 done_out:
+    tbuf_free(&x.line);
     if (snap)
         tind_snapshot_free(snap);
     tind_read_options_free(ro);
