@@ -128,8 +128,9 @@ static void make_crashed_db(const char *dir)
     CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
-/* The path of the newest file of dir/sub with the given suffix. */
-static void newest_file(const char *dir, const char *sub, const char *suffix, char *out, size_t n)
+/* The path of the newest (newest = 1) or oldest file of dir/sub with the
+ * given suffix. */
+static void find_file(const char *dir, const char *sub, const char *suffix, int newest, char *out, size_t n)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", dir, sub);
@@ -139,7 +140,8 @@ static void newest_file(const char *dir, const char *sub, const char *suffix, ch
     out[0] = 0;
     for (int i = 0; i < count; i++) {
         size_t len = strlen(ents[i]->d_name), sl = strlen(suffix);
-        if (len > sl && strcmp(ents[i]->d_name + len - sl, suffix) == 0 && strlen(path) + len + 2 <= n) {
+        if (len > sl && strcmp(ents[i]->d_name + len - sl, suffix) == 0 && strlen(path) + len + 2 <= n &&
+            (newest || !out[0])) {
             memcpy(out, path, strlen(path));
             out[strlen(path)] = '/';
             memcpy(out + strlen(path) + 1, ents[i]->d_name, len + 1);
@@ -148,6 +150,16 @@ static void newest_file(const char *dir, const char *sub, const char *suffix, ch
     }
     free(ents);
     CHECK(out[0] != 0);
+}
+
+static void newest_file(const char *dir, const char *sub, const char *suffix, char *out, size_t n)
+{
+    find_file(dir, sub, suffix, 1, out, n);
+}
+
+static void oldest_file(const char *dir, const char *sub, const char *suffix, char *out, size_t n)
+{
+    find_file(dir, sub, suffix, 0, out, n);
 }
 
 static void append_bytes(const char *path, const char *bytes, size_t n)
@@ -240,6 +252,51 @@ TEST(beside_a_live_writer_sees_the_state_at_open)
     tind_keyspace *ra = NULL;
     CHECK_OK(tind_keyspace_open(r, "a", NULL, &ra));
     CHECK_RC(tind_contains(ra, "later", 5, NULL), TIND_NOT_FOUND);
+    CHECK_OK(tind_close(r));
+    CHECK_OK(tind_close(w));
+    check_rmtree(dir);
+    free(dir);
+}
+
+/* A table the live writer deletes (compaction) after the read-only open:
+ * the read that needs it fails naming the file, or (an already open file)
+ * serves its old, still correct bytes -- never a wrong answer. */
+TEST(beside_a_live_writer_a_deleted_table_is_an_error)
+{
+    char *dir = check_tmpdir("ro");
+    make_crashed_db(dir);
+    tind_db *w = open_db(dir, 0, TIND_OK);
+    tind_db *r = open_db(dir, 1, TIND_OK);
+    tind_keyspace *wa = NULL, *ra = NULL;
+    CHECK_OK(tind_keyspace_open(w, "a", NULL, &wa));
+    CHECK_OK(tind_keyspace_open(r, "a", NULL, &ra));
+    /* the oldest table holds k000..k099; an overlapping write makes
+     * compaction rewrite (not move) it, and the file goes when the writer's
+     * last reference drops (maybe just after tind_compact returns) */
+    char oldest[4096];
+    oldest_file(dir, "tables", ".tbl", oldest, sizeof oldest);
+    CHECK_OK(tind_put(wa, "k050", 4, "new", 3));
+    CHECK_OK(tind_compact(wa));
+    for (int i = 0; i < 500 && access(oldest, F_OK) == 0; i++)
+        usleep(10000);
+    CHECK(access(oldest, F_OK) != 0);
+    char key[16];
+    int failed = 0;
+    for (int i = 0; i < KEYS / 2; i++) {
+        key_of(i, key);
+        void *v = NULL;
+        size_t vn = 0;
+        int rc = tind_get(ra, key, strlen(key), NULL, &v, &vn);
+        if (rc == TIND_OK) {
+            CHECK_MEM(v, vn, key, strlen(key));
+            tind_free(v);
+        } else {
+            CHECK(rc != TIND_NOT_FOUND);
+            CHECK(strstr(tind_errmsg(r), ".tbl") != NULL);
+            failed++;
+        }
+    }
+    CHECK(failed > 0); /* the flushed table is gone */
     CHECK_OK(tind_close(r));
     CHECK_OK(tind_close(w));
     check_rmtree(dir);
@@ -389,6 +446,7 @@ int main(void)
     RUN(after_crash_sees_journal_and_writes_nothing);
     RUN(two_read_only_opens_keep_a_writer_out);
     RUN(beside_a_live_writer_sees_the_state_at_open);
+    RUN(beside_a_live_writer_a_deleted_table_is_an_error);
     RUN(every_write_call_is_refused);
     RUN(damaged_table_fails_only_its_reads);
     RUN(no_writing_call_reaches_the_file_system);
