@@ -128,6 +128,19 @@ static void make_crashed_db(const char *dir)
     CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
+static char *crashed_db_dir(void)
+{
+    char *dir = check_tmpdir("ro");
+    make_crashed_db(dir);
+    return dir;
+}
+
+static void remove_dir(char *dir)
+{
+    check_rmtree(dir);
+    free(dir);
+}
+
 /* The path of the newest (newest = 1) or oldest file of dir/sub with the
  * given suffix. */
 static void find_file(const char *dir, const char *sub, const char *suffix, int newest, char *out, size_t n)
@@ -201,8 +214,7 @@ static void expect_all_keys(tind_db *db, const char *ks_name)
 
 TEST(after_crash_sees_journal_and_writes_nothing)
 {
-    char *dir = check_tmpdir("ro");
-    make_crashed_db(dir);
+    char *dir = crashed_db_dir();
     /* a torn tail: a writable open would cut it, a read-only one must not */
     char jrn[4096];
     newest_file(dir, "journals", ".jrn", jrn, sizeof jrn);
@@ -216,14 +228,12 @@ TEST(after_crash_sees_journal_and_writes_nothing)
     db = open_db(dir, 0, TIND_OK);
     expect_all_keys(db, "a");
     CHECK_OK(tind_close(db));
-    check_rmtree(dir);
-    free(dir);
+    remove_dir(dir);
 }
 
 TEST(two_read_only_opens_keep_a_writer_out)
 {
-    char *dir = check_tmpdir("ro");
-    make_crashed_db(dir);
+    char *dir = crashed_db_dir();
     tind_db *r1 = open_db(dir, 1, TIND_OK);
     tind_db *r2 = open_db(dir, 1, TIND_OK);
     expect_all_keys(r1, "a");
@@ -234,14 +244,12 @@ TEST(two_read_only_opens_keep_a_writer_out)
     CHECK_OK(tind_close(r2));
     tind_db *w = open_db(dir, 0, TIND_OK);
     CHECK_OK(tind_close(w));
-    check_rmtree(dir);
-    free(dir);
+    remove_dir(dir);
 }
 
 TEST(beside_a_live_writer_sees_the_state_at_open)
 {
-    char *dir = check_tmpdir("ro");
-    make_crashed_db(dir);
+    char *dir = crashed_db_dir();
     tind_db *w = open_db(dir, 0, TIND_OK);
     tind_keyspace *wa = NULL;
     CHECK_OK(tind_keyspace_open(w, "a", NULL, &wa));
@@ -254,8 +262,7 @@ TEST(beside_a_live_writer_sees_the_state_at_open)
     CHECK_RC(tind_contains(ra, "later", 5, NULL), TIND_NOT_FOUND);
     CHECK_OK(tind_close(r));
     CHECK_OK(tind_close(w));
-    check_rmtree(dir);
-    free(dir);
+    remove_dir(dir);
 }
 
 /* A table the live writer deletes (compaction) after the read-only open:
@@ -263,8 +270,7 @@ TEST(beside_a_live_writer_sees_the_state_at_open)
  * serves its old, still correct bytes -- never a wrong answer. */
 TEST(beside_a_live_writer_a_deleted_table_is_an_error)
 {
-    char *dir = check_tmpdir("ro");
-    make_crashed_db(dir);
+    char *dir = crashed_db_dir();
     tind_db *w = open_db(dir, 0, TIND_OK);
     tind_db *r = open_db(dir, 1, TIND_OK);
     tind_keyspace *wa = NULL, *ra = NULL;
@@ -299,14 +305,12 @@ TEST(beside_a_live_writer_a_deleted_table_is_an_error)
     CHECK(failed > 0); /* the flushed table is gone */
     CHECK_OK(tind_close(r));
     CHECK_OK(tind_close(w));
-    check_rmtree(dir);
-    free(dir);
+    remove_dir(dir);
 }
 
 TEST(every_write_call_is_refused)
 {
-    char *dir = check_tmpdir("ro");
-    make_crashed_db(dir);
+    char *dir = crashed_db_dir();
     uint64_t before = folder_hash(dir);
     tind_db *db = open_db(dir, 1, TIND_OK);
     tind_keyspace *a = NULL, *nope = NULL;
@@ -335,14 +339,12 @@ TEST(every_write_call_is_refused)
     snprintf(path, sizeof path, "%s/missing", dir);
     open_db(path, 1, TIND_ENOENT);
     CHECK(access(path, F_OK) != 0);
-    check_rmtree(dir);
-    free(dir);
+    remove_dir(dir);
 }
 
 TEST(damaged_table_fails_only_its_reads)
 {
-    char *dir = check_tmpdir("ro");
-    make_crashed_db(dir);
+    char *dir = crashed_db_dir();
     /* keyspace b's table is the newest; its first data block starts at 0 */
     char tbl[4096];
     newest_file(dir, "tables", ".tbl", tbl, sizeof tbl);
@@ -364,8 +366,7 @@ TEST(damaged_table_fails_only_its_reads)
     CHECK(strstr(tind_errmsg(db), ".tbl") != NULL);
     CHECK_OK(tind_close(db));
     CHECK_EQ(folder_hash(dir), before);
-    check_rmtree(dir);
-    free(dir);
+    remove_dir(dir);
 }
 
 /* The same through the fault fs, which counts every call: a read-only open,
@@ -437,8 +438,7 @@ TEST(open_refuses_a_folder_of_other_files)
     CHECK(unlink(path) == 0);
     tind_db *db = open_db(dir, 0, TIND_OK);
     CHECK_OK(tind_close(db));
-    check_rmtree(dir);
-    free(dir);
+    remove_dir(dir);
 }
 
 int main(void)
