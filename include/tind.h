@@ -33,9 +33,10 @@ extern "C" {
 #define TIND_API
 #endif
 
-#define TIND_VERSION_MAJOR 0
-#define TIND_VERSION_MINOR 1
-#define TIND_VERSION_PATCH 0
+/* TIND_VERSION_MAJOR, _MINOR, _PATCH and TIND_VERSION_STRING ("0.2.0"): the
+ * version this header belongs to, generated from CMakeLists.txt's
+ * project(VERSION) into tind_version.h (installed beside this header). */
+#include "tind_version.h"
 
 /* Status codes. Values are part of the ABI: never renumber. */
 enum tind_status {
@@ -57,6 +58,10 @@ enum tind_status {
     TIND_ENOENT      = -15, /* file, folder or keyspace does not exist */
     TIND_EMFILE      = -16, /* too many open files */
 };
+
+/* The version of the library linked in, "MAJOR.MINOR.PATCH" (static, never
+ * NULL); equals TIND_VERSION_STRING of the header it was built with. */
+TIND_API const char *tind_version(void);
 
 /* A static, never-NULL English name for a status code. */
 TIND_API const char *tind_strerror(int status);
@@ -157,6 +162,21 @@ TIND_API void tind_options_set_max_open_files(tind_options *o, int n);
 /* The durability of tind_put/tind_remove and of batches that choose none
  * (default TIND_PERSIST_NONE: each write reaches the OS, no sync). */
 TIND_API void tind_options_set_default_durability(tind_options *o, int mode);
+/* Read-only open (default 0): tind_open writes nothing at all -- no recovery
+ * writes (the journal is replayed into memory only; a torn tail is ignored,
+ * not cut), no new journal, no FORMAT or version file, no folder syncs, no
+ * deletions, no background work. Reads, iterators and snapshots work; every
+ * write call (put, remove, batch commit, keyspace delete, flush, compact,
+ * persist) returns TIND_ENOTSUP ("database '...' is opened read-only"), and
+ * opening a keyspace that does not exist is TIND_ENOENT. A missing folder,
+ * or one without a FORMAT file, is TIND_ENOENT (never created).
+ * Locking: read-only opens share the folder's lock, so any number of them
+ * coexist and a writable open meanwhile fails with TIND_EBUSY. When a writer
+ * already holds the lock, the read-only open proceeds without it: it sees
+ * the database as of its open (later writes are not visible), and a file the
+ * writer deletes meanwhile (a compacted table) makes the reads that need it
+ * fail with an error naming the file -- never wrong data. */
+TIND_API void tind_options_set_read_only(tind_options *o, int on);
 
 /* ======================================================================
  * Database
@@ -166,7 +186,11 @@ TIND_API void tind_options_set_default_durability(tind_options *o, int mode);
  * is a handle that must be given to tind_close(). Fails with TIND_EBUSY when
  * the folder is open elsewhere (this or another process), TIND_EVERSION when
  * written by a newer tind, TIND_ECORRUPT when its files fail their checks.
- * Recovery (journal replay, torn-tail truncation) happens here. */
+ * Only a missing or empty folder is created into a database: an existing
+ * folder without the database's FORMAT file that holds other files is
+ * TIND_EINVAL ("'path' is not a tind database (it holds other files, such as
+ * 'x')") and nothing in it is changed. Recovery (journal replay, torn-tail
+ * truncation) happens here (not with tind_options_set_read_only). */
 TIND_API int tind_open(const char *path, const tind_options *opts, tind_db **db);
 
 /* Stops background work (waiting for the running job, dropping queued ones),

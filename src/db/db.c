@@ -20,6 +20,13 @@
  *      so damage there is corruption);
  *   5. start a new journal; the replayed journals stay until every keyspace
  *      has flushed past them.
+ *
+ * A read-only open (opts.read_only) writes nothing at all: LOCK is taken
+ * shared (and skipped when a writer holds it: the open then sees the files
+ * as they are at open), no folder or file is created, step 3 is skipped,
+ * step 4 replays into memtables only (a torn tail is ignored, not cut, and
+ * nothing is synced or deleted), step 5 is skipped (no journal: every write
+ * call meets db_check_writable's TIND_ENOTSUP), and no worker starts.
  */
 #include "db/db.h"
 #include "util/killpoint.h"
@@ -117,6 +124,8 @@ void db_poison(tind_db *db, const tind_err *why)
 
 int db_check_writable(tind_db *db, tind_err *err)
 {
+    if (db->opts.read_only)
+        return err_set(err, TIND_ENOTSUP, "database '%s' is opened read-only", db->path);
     if (atomic_load(&db->poisoned)) {
         pthread_mutex_lock(&db->mu);
         err_set(err, TIND_EPOISONED, "database '%s' is poisoned (read-only until reopened) after: %s", db->path,
@@ -554,6 +563,10 @@ TIND_API int tind_keyspace_open(tind_db *db, const char *name, const tind_ks_opt
         *out = ks;
         return TIND_OK;
     }
+    if (db->opts.read_only) {
+        err_set(&err, TIND_ENOENT, "keyspace '%s' does not exist (database '%s' is opened read-only)", name, db->path);
+        return db_fail(db, TIND_ENOENT, &err);
+    }
     pthread_mutex_lock(&db->write_mu);
     pthread_mutex_lock(&db->install_mu);
     rc = db_check_writable(db, &err);
@@ -661,6 +674,8 @@ TIND_API int tind_keyspace_delete(tind_db *db, const char *name)
     if (!db)
         return TIND_EINVAL;
     int rc = check_name(name, &err);
+    if (rc == TIND_OK && db->opts.read_only)
+        rc = db_check_writable(db, &err);
     if (rc)
         return db_fail(db, rc, &err);
     /* stop new background jobs on it and wait for the running ones (they
@@ -889,6 +904,8 @@ static int replay_journals(tind_db *db, tind_err *err)
         if (numbers[i] < db->keep_journal) {
             /* flushed and released by the version file; its deletion was
              * interrupted or undone by a crash */
+            if (db->opts.read_only)
+                continue;
             char old[4096];
             jrn_path(dir, numbers[i], old, sizeof old);
             fs_unlink(db->fs, old, NULL);
@@ -902,7 +919,7 @@ static int replay_journals(tind_db *db, tind_err *err)
         jrn_path(dir, numbers[i], path, sizeof path);
         jrn_replay_result res;
         int last = i + 1 == count;
-        rc = jrn_replay(db->fs, path, replay_record, &ctx, last, &res, err);
+        rc = jrn_replay(db->fs, path, replay_record, &ctx, last && !db->opts.read_only, &res, err);
         if (rc == TIND_OK && !last && res.truncated)
             rc = err_set(err, TIND_ECORRUPT,
                          "journal '%s' ends in a damaged record but later journals exist (it was synced "
@@ -919,7 +936,7 @@ static int replay_journals(tind_db *db, tind_err *err)
                              "journal '%s' has no intact header but later journals exist (it was synced before "
                              "they were created): its records are lost",
                              path);
-            else if ((rc = fs_unlink(db->fs, path, err)) == TIND_OK) {
+            else if (db->opts.read_only || (rc = fs_unlink(db->fs, path, err)) == TIND_OK) {
                 pthread_mutex_lock(&db->mu);
                 db->journal_count--;
                 pthread_mutex_unlock(&db->mu);
@@ -943,7 +960,7 @@ static int replay_journals(tind_db *db, tind_err *err)
         }
         if (rc == TIND_OK)
             ctx.journal->size = res.valid_bytes;
-        if (rc == TIND_OK && last) {
+        if (rc == TIND_OK && last && !db->opts.read_only) {
             /* what was replayed may sit only in the page cache (a process
              * crash): make it durable before newer journals exist */
             fs_file *f = NULL;
@@ -1120,12 +1137,48 @@ static int sync_recovered_dirs(tind_db *db, tind_err *err)
     return rc;
 }
 
+/* An existing folder without a FORMAT file becomes a database only when it
+ * holds nothing but what an interrupted creation leaves (LOCK, the empty
+ * journals/ and tables/ folders, FORMAT.tmp): a mistyped path to a folder of
+ * other files is refused before anything (even LOCK) is made in it. A
+ * database that lost its FORMAT file (VERSIONS, journals or tables left) is
+ * damage, not a new database. A read-only open needs the FORMAT file. */
+static int check_database_folder(tind_db *db, tind_err *err)
+{
+    static const char *const creation_leftovers[] = {"LOCK", "journals", "tables", FORMAT_FILE ".tmp", "VERSIONS"};
+    char *fmt_path = path_join(db->path, FORMAT_FILE);
+    if (!fmt_path)
+        return TIND_ENOMEM;
+    int fmt_exists = fs_exists(db->fs, fmt_path, NULL) == TIND_OK;
+    free(fmt_path);
+    if (fmt_exists)
+        return TIND_OK;
+    if (db->opts.read_only)
+        return err_set(err, TIND_ENOENT, "'%s' is not a tind database (no FORMAT file)", db->path);
+    char **names = NULL;
+    size_t count = 0;
+    int rc = fs_list(db->fs, db->path, &names, &count, err);
+    for (size_t i = 0; rc == TIND_OK && i < count; i++) {
+        int leftover = 0;
+        for (size_t k = 0; k < sizeof creation_leftovers / sizeof *creation_leftovers; k++)
+            leftover |= strcmp(names[i], creation_leftovers[k]) == 0;
+        if (!leftover)
+            rc = err_set(err, TIND_EINVAL, "'%s' is not a tind database (it holds other files, such as '%s')",
+                         db->path, names[i]);
+    }
+    fs_list_free(names, count);
+    if (rc == TIND_OK && has_data_files(db))
+        rc = err_set(err, TIND_ECORRUPT, "database '%s': the FORMAT file is missing but journals or tables exist",
+                     db->path);
+    return rc;
+}
+
 static int open_db(tind_db *db, tind_err *err)
 {
     int is_dir = 0;
     int rc = fs_exists(db->fs, db->path, &is_dir);
     if (rc == TIND_ENOENT) {
-        if (!db->opts.create_if_missing)
+        if (!db->opts.create_if_missing || db->opts.read_only)
             return err_set(err, TIND_ENOENT, "database folder '%s' does not exist", db->path);
         rc = fs_mkdir(db->fs, db->path, err);
         if (rc && rc != TIND_EEXIST)
@@ -1133,11 +1186,24 @@ static int open_db(tind_db *db, tind_err *err)
         /* its entry in the parent folder is synced with the creation below */
     } else if (rc == TIND_OK && !is_dir) {
         return err_set(err, TIND_EINVAL, "'%s' is not a folder", db->path);
+    } else if (rc == TIND_OK && (rc = check_database_folder(db, err)) != TIND_OK) {
+        return rc;
     }
     char *lock_path = path_join(db->path, "LOCK");
     if (!lock_path)
         return TIND_ENOMEM;
-    rc = fs_lock_file(db->fs, lock_path, &db->lock, err);
+    if (db->opts.read_only) {
+        rc = fs_lock_file_shared(db->fs, lock_path, &db->lock, err);
+        /* a live writer holds LOCK (or there is none to share): go on
+         * without it; the open sees the files as they are now, and a file
+         * the writer deletes later fails its read with an error naming it */
+        if (rc == TIND_EBUSY || rc == TIND_ENOENT) {
+            err_clear(err);
+            rc = TIND_OK;
+        }
+    } else {
+        rc = fs_lock_file(db->fs, lock_path, &db->lock, err);
+    }
     free(lock_path);
     if (rc) {
         if (rc == TIND_EBUSY)
@@ -1164,6 +1230,13 @@ static int open_db(tind_db *db, tind_err *err)
      * written before any journal or table exists and is only ever replaced
      * atomically, so nothing can be lost by finishing the creation. */
     int creating = !fmt_exists || (!ver_exists && !has_data_files(db));
+    if (creating && db->opts.read_only) {
+        free(jdir);
+        return err_set(err, TIND_ENOENT,
+                       "database '%s': its creation was not finished (FORMAT without VERSIONS); a writable open "
+                       "finishes it",
+                       db->path);
+    }
     if (creating) {
         if (ver_exists) {
             free(jdir);
@@ -1204,17 +1277,17 @@ static int open_db(tind_db *db, tind_err *err)
         mf_state_free(&st);
         if (rc)
             return rc;
-        rc = remove_orphans(db, err);
+        rc = db->opts.read_only ? TIND_OK : remove_orphans(db, err);
         if (rc)
             return rc;
         rc = replay_journals(db, err);
-        if (rc == TIND_OK)
+        if (rc == TIND_OK && !db->opts.read_only)
             rc = sync_recovered_dirs(db, err);
         if (rc)
             return rc;
     }
     atomic_store(&db->visible_seqno, atomic_load(&db->last_seqno));
-    rc = db_new_journal(db, err);
+    rc = db->opts.read_only ? TIND_OK : db_new_journal(db, err);
     if (rc)
         return rc;
     pthread_mutex_lock(&db->mu);
@@ -1222,7 +1295,7 @@ static int open_db(tind_db *db, tind_err *err)
         rc = ks_rebuild_view(db->keyspaces[i]);
     pthread_mutex_unlock(&db->mu);
     /* replayed data goes to tables soon, so the old journals can go */
-    for (size_t i = 0; i < db->keyspace_count && !rc; i++)
+    for (size_t i = 0; i < db->keyspace_count && !rc && !db->opts.read_only; i++)
         rc = ks_seal_memtable(db->keyspaces[i], err);
     return rc;
 }
@@ -1241,6 +1314,8 @@ TIND_API int tind_open(const char *path, const tind_options *opts, tind_db **out
         db->opts = *opts;
     else
         options_default(&db->opts);
+    if (db->opts.read_only)
+        db->opts.no_background = 1; /* no flush, compaction or journal syncer */
     pthread_mutex_init(&db->write_mu, NULL);
     pthread_mutex_init(&db->install_mu, NULL);
     pthread_mutex_init(&db->mu, NULL);

@@ -66,6 +66,7 @@ TIND_API void tind_options_set_background_threads(tind_options *o, int n) { if (
 TIND_API void tind_options_set_sync_interval_ms(tind_options *o, uint32_t ms) { if (o) o->sync_interval_ms = ms; }
 TIND_API void tind_options_set_max_open_files(tind_options *o, int n) { if (o) o->max_open_files = n; }
 TIND_API void tind_options_set_default_durability(tind_options *o, int mode) { if (o) o->default_durability = mode; }
+TIND_API void tind_options_set_read_only(tind_options *o, int on) { if (o) o->read_only = on != 0; }
 void tind_options_set_fs(tind_options *o, fs *fs) { if (o) o->fs = fs; }
 void tind_options_set_no_background(tind_options *o, int on) { if (o) o->no_background = on; }
 void tind_options_set_max_record_bytes(tind_options *o, uint64_t bytes) { if (o) o->max_record_bytes = bytes; }

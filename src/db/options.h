@@ -27,6 +27,7 @@ struct tind_options {
     uint32_t sync_interval_ms;
     int max_open_files;
     int default_durability;
+    int read_only;                /* tind_options_set_read_only: never writes a byte */
     fs *fs;                       /* internal: tests swap the file system (not owned) */
     int no_background;            /* internal: tests run flush/compaction by hand */
     uint64_t max_record_bytes;    /* internal: tests lower the journal record (batch) limit;

@@ -281,7 +281,7 @@ static int cfs_exists(fs *fsys, const char *path, int *is_dir)
     return fs_exists(CFS_INNER(fsys), path, is_dir);
 }
 
-static int cfs_lock_file(fs *fsys, const char *path, fs_lock **out, tind_err *err)
+static int cfs_lock_file(fs *fsys, const char *path, int mode, fs_lock **out, tind_err *err)
 {
     cfs *c = (cfs *)fsys;
     *out = NULL;
@@ -289,7 +289,7 @@ static int cfs_lock_file(fs *fsys, const char *path, fs_lock **out, tind_err *er
     if (!l)
         return err_set(err, TIND_ENOMEM, "lock '%s': out of memory", path);
     uint64_t before = fs_fault_injected(c->inner);
-    int rc = fs_lock_file(c->inner, path, &l->inner, err);
+    int rc = c->inner->ops->lock(c->inner, path, mode, &l->inner, err);
     cfs_note(c, FS_CALL_LOCK, path, before, rc);
     if (rc) {
         free(l);

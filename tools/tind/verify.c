@@ -32,8 +32,9 @@
  * paused (pause_background, then waiting for running jobs) and install_mu is
  * held while files are read, so the VERSIONS file and the tables it names
  * cannot change underneath. Otherwise verify takes the folder's LOCK when it
- * can, so that no other process opens the database meanwhile; when another
- * process holds it, verify says so and reads anyway.
+ * can (shared under --read-only: other read-only opens may coexist), so
+ * that no writer opens the database meanwhile; when another process holds
+ * it, verify says so and reads anyway.
  */
 #include "shell.h"
 
@@ -572,8 +573,13 @@ int sh_cmd_verify(tsh *sh, sh_words *args)
         char *lp = join(sh->path, "LOCK");
         tind_err err;
         err_clear(&err);
-        int lrc = lp ? fs_lock_file(v.fs, lp, &lock, &err) : TIND_ENOMEM;
-        if (lrc == TIND_EBUSY)
+        /* --read-only: a shared lock, which never creates LOCK */
+        int lrc = !lp ? TIND_ENOMEM
+                  : sh->read_only ? fs_lock_file_shared(v.fs, lp, &lock, &err)
+                                  : fs_lock_file(v.fs, lp, &lock, &err);
+        if (lrc == TIND_ENOENT && sh->read_only)
+            lock = NULL; /* no LOCK file: nobody holds it */
+        else if (lrc == TIND_EBUSY)
             note(&v, "the database is open in another process: files may change while they are read");
         else if (lrc)
             note(&v, "could not take the LOCK (%s): reading anyway", err.msg[0] ? err.msg : tind_strerror(lrc));
