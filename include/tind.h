@@ -293,9 +293,15 @@ TIND_API int tind_iter_status(const tind_iter *it);
 /* ======================================================================
  * Maintenance and statistics
  * ====================================================================== */
-/* Flushes the keyspace's memtables to tables and waits. */
+/* Flushes the keyspace's memtables to tables and waits. The wait ends with
+ * TIND_ENOENT when the keyspace is deleted meanwhile, TIND_ECLOSED when close
+ * begins, TIND_EPOISONED, or the background job's error (TIND_ENOSPC, ...)
+ * when the job fails while it waits (the job is retried later; the data stays
+ * safe in the journal). */
 TIND_API int tind_flush(tind_keyspace *ks);
-/* Compacts every table of the keyspace into the last level and waits. */
+/* Compacts every table of the keyspace into the last level and waits (a
+ * keyspace with nothing to compact returns at once; a FIFO keyspace drops
+ * what its limits say and returns). The wait ends as tind_flush's does. */
 TIND_API int tind_compact(tind_keyspace *ks);
 
 #define TIND_STATS_MAX_LEVELS 8
