@@ -149,7 +149,8 @@ TIND_API int tind_open(const char *path, const tind_options *opts, tind_db **db)
  * persists the journal with SYNC_ALL, releases the lock and frees db and every
  * handle made from it (keyspaces, snapshots, iterators and batches must not be
  * used afterwards; iterators and snapshots should be freed before). Returns the
- * first error met while persisting, but always frees; the message of that error
+ * first error met while persisting, TIND_EPOISONED when db was poisoned (the
+ * promised sync cannot be made), but always frees; the message of that error
  * is then read with tind_errmsg(NULL), as for tind_open. */
 TIND_API int tind_close(tind_db *db);
 

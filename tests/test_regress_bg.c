@@ -1,6 +1,6 @@
 /*
  * test_regress_bg.c -- regression tests for the waits on background work
- * (issue 10, bugs 1, 2 and 3). Every test runs with
+ * and for tind_close (issue 10, bugs 1, 2, 3 and 10). Every test runs with
  * background threads on (the default), where these bugs hid; each failed
  * (or hung: the watchdog turns a hang into a failure) before its fix.
  * TSAN-LABEL: flushes and deletes race background threads.
@@ -16,6 +16,10 @@
  *   flush_compact_bg_error    tind_flush / tind_compact waited forever while
  *                             every table write failed (a full disk): they
  *                             return the background error, as writers do.
+ *   close_poisoned            tind_close on a poisoned database returned OK
+ *                             without the SYNC_ALL it promises; it returns
+ *                             TIND_EPOISONED (message via tind_errmsg(NULL))
+ *                             and still frees everything.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -228,6 +232,23 @@ TEST(flush_compact_bg_error)
     fx_close(&fx, TIND_OK);
 }
 
+TEST(close_poisoned)
+{
+    fixture fx;
+    fx_open(&fx, "a");
+    put_keys(fx.ks, 0, 10);
+    fs_fault_arm(fx.ff, FS_CALL_SYNC, 1, FS_FAULT_ERRNO, EIO, 1, ".jrn");
+    CHECK(tind_persist(fx.db, TIND_PERSIST_SYNC_DATA) != TIND_OK);
+    CHECK_RC(tind_persist(fx.db, TIND_PERSIST_SYNC_DATA), TIND_EPOISONED);
+    fs_fault_disarm(fx.ff);
+    /* close cannot make its SYNC_ALL: it says so, and still frees (ASan) */
+    CHECK_RC(tind_close(fx.db), TIND_EPOISONED);
+    CHECK(strstr(tind_errmsg(NULL), "poisoned") != NULL);
+    /* the folder is free again */
+    CHECK_OK(open_on(fx.ff, &fx.db));
+    fx_close(&fx, TIND_OK);
+}
+
 /* No arguments: every test; else only the tests named. */
 static int selected(int argc, char **argv, const char *name)
 {
@@ -244,5 +265,6 @@ int main(int argc, char **argv)
     RUN_SELECTED(compact_finishes);
     RUN_SELECTED(flush_keyspace_deleted);
     RUN_SELECTED(flush_compact_bg_error);
+    RUN_SELECTED(close_poisoned);
     return 0;
 }
