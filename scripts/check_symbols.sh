@@ -18,29 +18,27 @@ ldflags="$*"
 here=$(cd "$(dirname "$0")/.." && pwd)
 fail=0
 
-# 1. libtind.a: every defined global symbol is tind_-prefixed.
-bad=$(nm -g --defined-only "$a" | awk 'NF == 3 && $3 !~ /^tind_/ { print $3 }')
-n=$(nm -g --defined-only "$a" | awk 'NF == 3' | wc -l)
-if [ -n "$bad" ]; then
-    echo "FAIL: $a defines global symbols without the tind_ prefix:"; echo "$bad" | head -50
-    fail=1
-elif [ "$n" -eq 0 ]; then
-    echo "FAIL: $a defines no global symbol at all"; fail=1
-else
-    echo "ok: $a: $n global symbols, all tind_"
-fi
+# check_names FILE WHAT NM-ARGS...: every symbol `nm NM-ARGS FILE` lists as
+# defined is tind_-prefixed, and there is at least one.
+check_names() {
+    file=$1 what=$2
+    shift 2
+    names=$(nm "$@" "$file" | awk 'NF == 3 { print $3 }')
+    bad=$(printf '%s\n' "$names" | grep -v '^tind_' | grep -v '^$')
+    n=$(printf '%s\n' "$names" | grep -c '^tind_')
+    if [ -n "$bad" ]; then
+        echo "FAIL: $file: $what without the tind_ prefix:"; echo "$bad" | head -50
+        fail=1
+    elif [ "$n" -eq 0 ]; then
+        echo "FAIL: $file: no $what at all"; fail=1
+    else
+        echo "ok: $file: $n $what, all tind_"
+    fi
+}
 
-# 2. libtind.so: the same for the dynamic symbol table.
-bad=$(nm -D --defined-only "$so" | awk 'NF == 3 && $3 !~ /^tind_/ { print $3 }')
-n=$(nm -D --defined-only "$so" | awk 'NF == 3' | wc -l)
-if [ -n "$bad" ]; then
-    echo "FAIL: $so exports symbols without the tind_ prefix:"; echo "$bad" | head -50
-    fail=1
-elif [ "$n" -eq 0 ]; then
-    echo "FAIL: $so exports no symbol at all"; fail=1
-else
-    echo "ok: $so: $n exported symbols, all tind_"
-fi
+# 1. libtind.a: every defined global symbol; 2. libtind.so: every exported one.
+check_names "$a" "global symbols" -g --defined-only
+check_names "$so" "exported symbols" -D --defined-only
 
 # 3. An application defining internal names links and runs the quickstart.
 rm -rf "$work" && mkdir -p "$work" || exit 1
