@@ -173,7 +173,7 @@ struct tind_db {
     char last_error[TIND_ERRMSG_MAX];
 
     void (*tables_on_free)(ver_table *t, void *ctx);   /* = db_table_on_free */
-    _Atomic int pause_background;  /* (mu) pausers: no job starts while > 0 (db/internal.c) */
+    _Atomic int pause_background;  /* tests: workers take no jobs while set */
     _Atomic int active_calls;      /* writers inside db_write (close waits for them) */
     _Atomic uint64_t stalls;
     _Atomic uint64_t slowdowns;
