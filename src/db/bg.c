@@ -273,11 +273,22 @@ static int install(tind_keyspace *ks, ver_table **removed, const int *removed_le
 
 /* ------------------------------------------------------------------ flush */
 
+/* (mu) Every job starts under mu after this: while tind_internal_pause_background
+ * holds a pause, none starts (the pauser waits for running_jobs to reach 0).
+ * Returns nonzero when still paused (the database is closing): no job then. */
+static int wait_while_paused(tind_db *db)
+{
+    while (atomic_load(&db->pause_background) && !db->closing)
+        pthread_cond_wait(&db->done_cv, &db->mu);
+    return atomic_load(&db->pause_background);
+}
+
 int ks_flush_one(tind_keyspace *ks, tind_err *err)
 {
     tind_db *db = ks->db;
     pthread_mutex_lock(&db->mu);
-    if (ks->flush_running || !ks->sealed_count || ks->dropped || ks->dropping || atomic_load(&db->poisoned)) {
+    if (wait_while_paused(db) || ks->flush_running || !ks->sealed_count || ks->dropped || ks->dropping ||
+        atomic_load(&db->poisoned)) {
         pthread_mutex_unlock(&db->mu);
         return 0;
     }
@@ -358,7 +369,8 @@ int ks_compact_step(tind_keyspace *ks, tind_err *err)
 {
     tind_db *db = ks->db;
     pthread_mutex_lock(&db->mu);
-    if (ks->compaction_running || ks->dropped || ks->dropping || atomic_load(&db->poisoned)) {
+    if (wait_while_paused(db) || ks->compaction_running || ks->dropped || ks->dropping ||
+        atomic_load(&db->poisoned)) {
         pthread_mutex_unlock(&db->mu);
         return 0;
     }

@@ -51,8 +51,7 @@
 #include "common.h"
 #include "stress.h"
 #include "tind.h"
-#include "util/coding.h"
-#include "util/rand.h"
+#include "tind_internal.h"
 
 #define CKS 2
 #define RANGE 300

@@ -47,7 +47,7 @@
 
 #include "common.h"
 #include "recfs.h"
-#include "util/hash.h"
+#include "tind_internal.h"
 
 /* ================================================================ the recording layer (child) */
 

@@ -17,8 +17,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "format/entry.h"
-#include "util/status.h"
+#include "tind_internal.h"
 
 volatile sig_atomic_t sh_interrupted;
 

@@ -53,7 +53,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "util/hash.h"
+#include "tind_internal.h"
 
 #define EXPORT_HEADER "#tind-export 2"
 #define EXPORT_END "#end "

@@ -29,12 +29,13 @@
  * (SH_FAIL) when there is at least one.
  *
  * Concurrency: when the shell has the database open, background work is
- * paused (pause_background, then waiting for running jobs) and install_mu is
- * held while files are read, so the VERSIONS file and the tables it names
- * cannot change underneath. Otherwise verify takes the folder's LOCK when it
- * can (shared under --read-only: other read-only opens may coexist), so
- * that no writer opens the database meanwhile; when another process holds
- * it, verify says so and reads anyway.
+ * paused while files are read (tind_internal_pause_background returns once no
+ * flush or compaction runs, and none starts until verify resumes it; the
+ * shell's own thread is the only writer), so the VERSIONS file and the
+ * tables it names cannot change underneath. Otherwise verify takes the
+ * folder's LOCK when it can (shared under --read-only: other read-only opens
+ * may coexist), so that no writer opens the database meanwhile; when another
+ * process holds it, verify says so and reads anyway.
  */
 #include "shell.h"
 
@@ -43,14 +44,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "db/db.h"
-#include "format/blockio.h"
-#include "format/container.h"
-#include "format/table.h"
-#include "journal/journal.h"
-#include "util/coding.h"
-#include "util/hash.h"
-#include "version/manifest.h"
+#include "tind_internal.h"
 
 /* The FORMAT file, as db.c writes it: "TINDFMT1" | u32 format version |
  * u64 xxh3-64 of the first 12 bytes. */
@@ -130,9 +124,9 @@ static void verify_format(vfy *v)
         problem(v, path, "offset 0: bad magic (not a tind database)");
     else if (dec_u64(data + 12) != hash64(data, 12))
         problem(v, path, "offset 12: checksum mismatch");
-    else if (dec_u32(data + 8) > DB_FORMAT_VERSION)
+    else if (dec_u32(data + 8) > tind_internal_format_version())
         problem(v, path, "offset 8: database format %u is newer than this tind reads (%u)", dec_u32(data + 8),
-                DB_FORMAT_VERSION);
+                tind_internal_format_version());
     else if (v->verbose)
         fprintf(v->sh->out, "ok: %s (database format %u)\n", path, dec_u32(data + 8));
     free(data);
@@ -396,8 +390,8 @@ static int journal_record(void *ctx, uint64_t first_seqno, uint32_t count, const
         j->off = at + JRN_RECORD_HEADER_SIZE + dec_u32(j->data + at + 4);
     const uint8_t *p = payload, *end = payload + len;
     for (uint32_t i = 0; i < count; i++) {
-        batch_entry e;
-        const uint8_t *next = batch_entry_decode(p, end, &e);
+        tind_internal_batch_entry e;
+        const uint8_t *next = tind_internal_batch_entry_decode(p, end, &e);
         if (!next) {
             snprintf(j->why, sizeof j->why,
                      "record at offset %zu (seqno %" PRIu64 "): batch entry %" PRIu32 " of %" PRIu32
@@ -563,12 +557,7 @@ int sh_cmd_verify(tsh *sh, sh_words *args)
     tind_db *db = sh->db;
     if (db) {
         /* our own open database: no background job may change files meanwhile */
-        atomic_store(&db->pause_background, 1);
-        pthread_mutex_lock(&db->mu);
-        while (db->running_jobs > 0)
-            pthread_cond_wait(&db->done_cv, &db->mu);
-        pthread_mutex_unlock(&db->mu);
-        pthread_mutex_lock(&db->install_mu);
+        tind_internal_pause_background(db, 1);
     } else {
         char *lp = join(sh->path, "LOCK");
         tind_err err;
@@ -589,11 +578,7 @@ int sh_cmd_verify(tsh *sh, sh_words *args)
     verify_folder(&v);
 
     if (db) {
-        pthread_mutex_unlock(&db->install_mu);
-        atomic_store(&db->pause_background, 0);
-        pthread_mutex_lock(&db->mu);
-        db_schedule(db);
-        pthread_mutex_unlock(&db->mu);
+        tind_internal_pause_background(db, 0);
     }
     if (lock)
         fs_unlock(lock, NULL);
