@@ -192,7 +192,10 @@ TIND_API void tind_ks_options_set_fifo(tind_ks_options *o, uint64_t max_bytes, u
 /* Opens the keyspace called name (1..255 bytes of UTF-8), creating it with
  * opts when it does not exist (the options are stored with it; opts of an
  * existing keyspace are ignored). The handle is owned by db and stays valid
- * until tind_close(db); opening the same name twice gives the same handle. */
+ * until tind_close(db); opening the same name twice gives the same handle,
+ * also from threads racing to create it (each gets the keyspace only once it
+ * is complete and in the version file). An empty keyspace costs about 3 KiB of
+ * memory; its memtable's filter and arena grow with the data it receives. */
 TIND_API int tind_keyspace_open(tind_db *db, const char *name, const tind_ks_options *opts,
                                 tind_keyspace **ks);
 /* TIND_OK when a keyspace of that name exists, else TIND_NOT_FOUND. */

@@ -13,6 +13,11 @@
  *                          it by every put and get (a data race that
  *                          ThreadSanitizer reports); puts and gets racing a
  *                          delete must see TIND_OK/NOT_FOUND or TIND_ENOENT.
+ *   idle_keyspace_memory   an empty keyspace cost ~140 KiB of RSS (the
+ *                          memtable's 256 KiB point-read filter, zeroed at
+ *                          creation, and a 64 KiB first arena block); the
+ *                          bound is IDLE_KS_BOUND bytes each.
+ *
  * TSAN-LABEL: keyspace_open_race and delete_while_busy run under `make test-tsan`.
  */
 #include <errno.h>
@@ -206,6 +211,61 @@ TEST(delete_while_busy)
     fs_destroy(f);
 }
 
+/* ------------------------------------------------------------------ bug 15 */
+
+static long rss_bytes(void)
+{
+    FILE *fp = fopen("/proc/self/statm", "r");
+    long size = 0, resident = 0;
+    if (!fp)
+        return -1;
+    if (fscanf(fp, "%ld %ld", &size, &resident) != 2)
+        resident = -1;
+    fclose(fp);
+    return resident < 0 ? -1 : resident * sysconf(_SC_PAGESIZE);
+}
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define RSS_MEANINGFUL 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define RSS_MEANINGFUL 0
+#endif
+#endif
+#ifndef RSS_MEANINGFUL
+#define RSS_MEANINGFUL 1
+#endif
+
+TEST(idle_keyspace_memory)
+{
+    fs *f = fs_mem_new();
+    tind_db *db;
+    CHECK_OK(open_mem(f, &db));
+    tind_keyspace *ks;
+    CHECK_OK(tind_keyspace_open(db, "warm-up", NULL, &ks));
+    const int n = 2000;
+    long before = rss_bytes();
+    char name[32];
+    for (int i = 0; i < n; i++) {
+        snprintf(name, sizeof name, "idle-%04d", i);
+        CHECK_OK(tind_keyspace_open(db, name, NULL, &ks));
+    }
+    long after = rss_bytes();
+    long each = (after - before) / n;
+    fprintf(stderr, "    %d empty keyspaces: %ld bytes of RSS each (bound %d)\n", n, each, IDLE_KS_BOUND);
+    if (RSS_MEANINGFUL && before > 0)
+        CHECK(each < IDLE_KS_BOUND);
+    /* still keyspaces that work */
+    CHECK_OK(tind_put(ks, "k", 1, "v", 1));
+    void *v = NULL;
+    size_t vn = 0;
+    CHECK_OK(tind_get(ks, "k", 1, NULL, &v, &vn));
+    CHECK_MEM(v, vn, "v", 1);
+    tind_free(v);
+    CHECK_OK(tind_close(db));
+    fs_destroy(f);
+}
+
 /* argv[1], when given, runs that test alone */
 #define RUN_IF(name) do { if (argc < 2 || strcmp(argv[1], #name) == 0) RUN(name); } while (0)
 
@@ -214,5 +274,6 @@ int main(int argc, char **argv)
     check_seed_init(10);
     RUN_IF(keyspace_open_race);
     RUN_IF(delete_while_busy);
+    RUN_IF(idle_keyspace_memory);
     return 0;
 }
