@@ -13,6 +13,14 @@
  *                          it by every put and get (a data race that
  *                          ThreadSanitizer reports); puts and gets racing a
  *                          delete must see TIND_OK/NOT_FOUND or TIND_ENOENT.
+ *   open_files_follow_rlimit
+ *                          with RLIMIT_NOFILE at 64 the default cache of 512
+ *                          table files ran the process out of descriptors:
+ *                          reads failed with TIND_EMFILE and the next journal
+ *                          or version file could not be opened (poison).
+ *                          Now the default follows the limit, and a read
+ *                          that meets EMFILE anyway (an explicit limit too
+ *                          large) closes unheld files and tries again.
  *   idle_keyspace_memory   an empty keyspace cost ~140 KiB of RSS (the
  *                          memtable's 256 KiB point-read filter, zeroed at
  *                          creation, and a 64 KiB first arena block); the
@@ -211,6 +219,116 @@ TEST(delete_while_busy)
     fs_destroy(f);
 }
 
+/* ------------------------------------------------------------------ bug 14 */
+
+#define FD_KEYS 60000
+
+/* In a child with RLIMIT_NOFILE = 64: write enough for ~100 tables (FIFO
+ * keeps them all), read everything back, then write and flush again.
+ * max_open_files 0 = the default. Exit status 0 = every call succeeded. */
+static int fd_child(const char *dir, int max_open_files)
+{
+    struct rlimit rl = {64, 64};
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return 10;
+    alarm(300); /* a hang reports as a failure, not as a stuck ctest */
+    tind_options *o = tind_options_new();
+    if (max_open_files)
+        tind_options_set_max_open_files(o, max_open_files);
+    tind_db *db;
+    int rc = tind_open(dir, o, &db);
+    tind_options_free(o);
+    if (rc) {
+        fprintf(stderr, "open: %s: %s\n", tind_strerror(rc), tind_errmsg(NULL));
+        return 11;
+    }
+    tind_ks_options *ko = tind_ks_options_new();
+    tind_ks_options_set_memtable_size(ko, 64 * 1024);
+    tind_ks_options_set_compaction(ko, TIND_COMPACTION_FIFO);
+    tind_keyspace *ks;
+    rc = tind_keyspace_open(db, "files", ko, &ks);
+    tind_ks_options_free(ko);
+    char key[32], val[100];
+    memset(val, 'x', sizeof val);
+    for (int i = 0; i < FD_KEYS && rc == TIND_OK; i++) {
+        snprintf(key, sizeof key, "key%08d", i);
+        rc = tind_put(ks, key, strlen(key), val, sizeof val);
+    }
+    if (rc == TIND_OK)
+        rc = tind_flush(ks);
+    if (rc) {
+        fprintf(stderr, "write: %s: %s\n", tind_strerror(rc), tind_errmsg(db));
+        tind_close(db);
+        return 12;
+    }
+    tind_ks_stats st;
+    if (tind_ks_stats_get(ks, &st) != TIND_OK || st.tables[0] < 64) {
+        fprintf(stderr, "expected more tables than descriptors, got %llu\n", (unsigned long long)st.tables[0]);
+        tind_close(db);
+        return 13;
+    }
+    int failed = 0, first_rc = TIND_OK;
+    for (int i = 0; i < FD_KEYS; i++) {
+        snprintf(key, sizeof key, "key%08d", i);
+        void *v = NULL;
+        size_t n = 0;
+        rc = tind_get(ks, key, strlen(key), NULL, &v, &n);
+        if (rc == TIND_OK && (n != sizeof val || memcmp(v, val, n) != 0))
+            rc = TIND_ECORRUPT;
+        tind_free(v);
+        if (rc && !failed++) {
+            first_rc = rc;
+            fprintf(stderr, "get %s: %s: %s\n", key, tind_strerror(rc), tind_errmsg(db));
+        }
+    }
+    if (failed) {
+        fprintf(stderr, "%d of %d reads failed (first: %s)\n", failed, FD_KEYS, tind_strerror(first_rc));
+        tind_close(db);
+        return 14;
+    }
+    /* not poisoned: a new journal, tables and the version file still open */
+    rc = tind_put(ks, "after", 5, "reads", 5);
+    if (rc == TIND_OK)
+        rc = tind_flush(ks);
+    if (rc == TIND_OK)
+        rc = tind_persist(db, TIND_PERSIST_SYNC_ALL);
+    if (rc) {
+        fprintf(stderr, "write after reads: %s: %s\n", tind_strerror(rc), tind_errmsg(db));
+        tind_close(db);
+        return 15;
+    }
+    return tind_close(db) == TIND_OK ? 0 : 16;
+}
+
+static void check_fd_child(int max_open_files)
+{
+    char *dir = check_tmpdir("fdlimit");
+    fflush(NULL);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0)
+        _exit(fd_child(dir, max_open_files));
+    int status = 0;
+    CHECK(waitpid(pid, &status, 0) == pid);
+    if (WIFSIGNALED(status))
+        fprintf(stderr, "child killed by signal %d\n", WTERMSIG(status));
+    CHECK(WIFEXITED(status));
+    CHECK_EQ(WEXITSTATUS(status), 0);
+    check_rmtree(dir);
+    free(dir);
+}
+
+TEST(open_files_follow_rlimit)
+{
+    check_fd_child(0);
+}
+
+TEST(open_files_emfile_on_read)
+{
+    /* a limit the process cannot hold: reads close unheld files and retry */
+    check_fd_child(1000);
+}
+
 /* ------------------------------------------------------------------ bug 15 */
 
 static long rss_bytes(void)
@@ -274,6 +392,8 @@ int main(int argc, char **argv)
     check_seed_init(10);
     RUN_IF(keyspace_open_race);
     RUN_IF(delete_while_busy);
+    RUN_IF(open_files_follow_rlimit);
+    RUN_IF(open_files_emfile_on_read);
     RUN_IF(idle_keyspace_memory);
     return 0;
 }

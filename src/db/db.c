@@ -1244,7 +1244,7 @@ TIND_API int tind_open(const char *path, const tind_options *opts, tind_db **out
             db->own_fs = 1;
         }
         db->block_cache = cache_new(db->opts.cache_size, -1);
-        db->fds = db->fs ? fdc_new(db->fs, (size_t)(db->opts.max_open_files > 0 ? db->opts.max_open_files : 512)) : NULL;
+        db->fds = db->fs ? fdc_new(db->fs, options_max_open_files(&db->opts)) : NULL;
         if (!db->fs || !db->block_cache || !db->fds)
             rc = TIND_ENOMEM;
     }
