@@ -159,7 +159,7 @@ TEST(keyspace_open_race)
 
 typedef struct busy_ctx {
     tind_keyspace *ks;
-    _Atomic int stop;
+    _Atomic long ops;     /* calls that returned */
     _Atomic int bad;      /* a status other than OK / NOT_FOUND / ENOENT */
     _Atomic long enoent;
 } busy_ctx;
@@ -168,7 +168,9 @@ static void *busy_main(void *p)
 {
     busy_ctx *c = p;
     char key[32];
-    for (unsigned i = 0; !atomic_load(&c->stop); i++) {
+    /* until this thread sees the delete (every call after it returns
+     * TIND_ENOENT; a watchdog turns "never" into a failure) */
+    for (unsigned i = 0;; i++) {
         snprintf(key, sizeof key, "key%u", i % 500);
         int rc = (i & 1) ? tind_put(c->ks, key, strlen(key), "value", 5) : TIND_OK;
         if (rc == TIND_OK) {
@@ -177,9 +179,12 @@ static void *busy_main(void *p)
             rc = tind_get(c->ks, key, strlen(key), NULL, &v, &n);
             tind_free(v);
         }
-        if (rc == TIND_ENOENT)
+        atomic_fetch_add(&c->ops, 1);
+        if (rc == TIND_ENOENT) {
             atomic_fetch_add(&c->enoent, 1);
-        else if (rc != TIND_OK && rc != TIND_NOT_FOUND)
+            break;
+        }
+        if (rc != TIND_OK && rc != TIND_NOT_FOUND)
             atomic_store(&c->bad, rc);
     }
     return NULL;
@@ -193,6 +198,7 @@ TEST(delete_while_busy)
     tind_ks_options *ko = tind_ks_options_new();
     tind_ks_options_set_memtable_size(ko, 32 * 1024); /* flushes run meanwhile */
     int rounds = (int)(20 * check_scale());
+    alarm(600); /* a thread that never sees the delete fails the test */
     for (int r = 0; r < rounds; r++) {
         char name[32];
         snprintf(name, sizeof name, "victim-%d", r);
@@ -202,18 +208,20 @@ TEST(delete_while_busy)
         pthread_t th[BUSY_THREADS];
         for (int i = 0; i < BUSY_THREADS; i++)
             CHECK(pthread_create(&th[i], NULL, busy_main, &c) == 0);
-        struct timespec ts = {0, 5 * 1000000};
-        nanosleep(&ts, NULL);
+        /* delete while the threads are busy on the keyspace */
+        while (atomic_load(&c.ops) < 200) {
+            struct timespec ts = {0, 100 * 1000};
+            nanosleep(&ts, NULL);
+        }
         CHECK_OK(tind_keyspace_delete(db, name));
-        nanosleep(&ts, NULL);
-        atomic_store(&c.stop, 1);
         for (int i = 0; i < BUSY_THREADS; i++)
             pthread_join(th[i], NULL);
         CHECK_RC(atomic_load(&c.bad), TIND_OK);
-        CHECK(atomic_load(&c.enoent) > 0); /* the threads saw the delete */
+        CHECK_EQ(atomic_load(&c.enoent), BUSY_THREADS); /* each saw the delete */
         CHECK_RC(tind_put(c.ks, "k", 1, "v", 1), TIND_ENOENT);
         CHECK_RC(tind_keyspace_exists(db, name), TIND_NOT_FOUND);
     }
+    alarm(0);
     tind_ks_options_free(ko);
     CHECK_OK(tind_close(db));
     fs_destroy(f);
