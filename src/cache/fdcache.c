@@ -122,10 +122,11 @@ static void fdc_unlink(fd_cache *c, fdc_handle *e)
     c->count--;
 }
 
-/* Closes LRU files while over the limit; victims go onto *dead. */
-static void fdc_trim(fd_cache *c, fdc_handle **dead)
+/* Closes LRU files while more than `keep` are open (or until none is
+ * unheld); victims go onto *dead. */
+static void fdc_close_lru(fd_cache *c, size_t keep, fdc_handle **dead)
 {
-    while (c->open > c->limit && c->lru.next != &c->lru) {
+    while (c->open > keep && c->lru.next != &c->lru) {
         fdc_handle *e = c->lru.next;
         fdc_list_remove(e);
         fdc_unlink(c, e);
@@ -134,6 +135,8 @@ static void fdc_trim(fd_cache *c, fdc_handle **dead)
         *dead = e;
     }
 }
+
+static void fdc_trim(fd_cache *c, fdc_handle **dead) { fdc_close_lru(c, c->limit, dead); }
 
 static void fdc_close_list(fdc_handle *dead)
 {
@@ -150,20 +153,12 @@ static void fdc_close_list(fdc_handle *dead)
 static size_t fdc_shed(fd_cache *c)
 {
     fdc_handle *dead = NULL;
-    size_t unheld = 0, closed = 0;
+    size_t unheld = 0;
     pthread_mutex_lock(&c->mu);
     for (fdc_handle *e = c->lru.next; e != &c->lru; e = e->next)
         unheld++;
-    size_t want = unheld > 1 ? unheld / 2 : unheld;
-    while (closed < want) {
-        fdc_handle *e = c->lru.next;
-        fdc_list_remove(e);
-        fdc_unlink(c, e);
-        c->open--;
-        e->chain = dead;
-        dead = e;
-        closed++;
-    }
+    size_t closed = unheld > 1 ? unheld / 2 : unheld;
+    fdc_close_lru(c, c->open - closed, &dead); /* unheld files are open: no underflow */
     pthread_mutex_unlock(&c->mu);
     fdc_close_list(dead);
     return closed;
