@@ -33,9 +33,10 @@ extern "C" {
 #define TIND_API
 #endif
 
-#define TIND_VERSION_MAJOR 0
-#define TIND_VERSION_MINOR 1
-#define TIND_VERSION_PATCH 0
+/* TIND_VERSION_MAJOR, _MINOR, _PATCH and TIND_VERSION_STRING ("0.2.0"): the
+ * version this header belongs to, generated from CMakeLists.txt's
+ * project(VERSION) into tind_version.h (installed beside this header). */
+#include "tind_version.h"
 
 /* Status codes. Values are part of the ABI: never renumber. */
 enum tind_status {
@@ -46,7 +47,8 @@ enum tind_status {
     TIND_EIO         = -4,  /* I/O error from the operating system */
     TIND_ECORRUPT    = -5,  /* a file failed a checksum or a structural check */
     TIND_ENOSPC      = -6,  /* no space left on the device */
-    TIND_EBUSY       = -7,  /* database folder locked by another open */
+    TIND_EBUSY       = -7,  /* database folder locked by another open; or tind_close while
+                               iterators, snapshots or batches of the database are live */
     TIND_EPOISONED   = -8,  /* an earlier journal/version write or fsync failed: read-only until reopen */
     TIND_EVERSION    = -9,  /* file written by a newer tind (format version unknown) */
     TIND_EEXIST      = -10, /* already exists */
@@ -57,6 +59,10 @@ enum tind_status {
     TIND_ENOENT      = -15, /* file, folder or keyspace does not exist */
     TIND_EMFILE      = -16, /* too many open files */
 };
+
+/* The version of the library linked in, "MAJOR.MINOR.PATCH" (static, never
+ * NULL); equals TIND_VERSION_STRING of the header it was built with. */
+TIND_API const char *tind_version(void);
 
 /* A static, never-NULL English name for a status code. */
 TIND_API const char *tind_strerror(int status);
@@ -152,11 +158,34 @@ TIND_API void tind_options_set_journal_compression_threshold(tind_options *o, ui
 TIND_API void tind_options_set_background_threads(tind_options *o, int n);
 /* Sync the journal in the background every ms milliseconds (0 = never, default). */
 TIND_API void tind_options_set_sync_interval_ms(tind_options *o, uint32_t ms);
-/* Open table files kept by the file-descriptor cache (default 512). */
+/* Open table files kept by the file-descriptor cache. n <= 0 (the default)
+ * derives it at tind_open from the process's RLIMIT_NOFILE soft limit: half
+ * of it, minus 16 kept for the files tind opens outside the cache (journals,
+ * the version file, LOCK, folders being synced, tables being written), at
+ * least 8 and at most 512 (a soft limit of 1024 gives 496; 64 gives 16). The
+ * other half stays with the application. When the process runs out of
+ * descriptors anyway, a read closes unheld cached files and retries; it
+ * fails with TIND_EMFILE (never poisoning) only when every cached file is in
+ * use. */
 TIND_API void tind_options_set_max_open_files(tind_options *o, int n);
 /* The durability of tind_put/tind_remove and of batches that choose none
  * (default TIND_PERSIST_NONE: each write reaches the OS, no sync). */
 TIND_API void tind_options_set_default_durability(tind_options *o, int mode);
+/* Read-only open (default 0): tind_open writes nothing at all -- no recovery
+ * writes (the journal is replayed into memory only; a torn tail is ignored,
+ * not cut), no new journal, no FORMAT or version file, no folder syncs, no
+ * deletions, no background work. Reads, iterators and snapshots work; every
+ * write call (put, remove, batch commit, keyspace delete, flush, compact,
+ * persist) returns TIND_ENOTSUP ("database '...' is opened read-only"), and
+ * opening a keyspace that does not exist is TIND_ENOENT. A missing folder,
+ * or one without a FORMAT file, is TIND_ENOENT (never created).
+ * Locking: read-only opens share the folder's lock, so any number of them
+ * coexist and a writable open meanwhile fails with TIND_EBUSY. When a writer
+ * already holds the lock, the read-only open proceeds without it: it sees
+ * the database as of its open (later writes are not visible), and a file the
+ * writer deletes meanwhile (a compacted table) makes the reads that need it
+ * fail with an error naming the file -- never wrong data. */
+TIND_API void tind_options_set_read_only(tind_options *o, int on);
 
 /* ======================================================================
  * Database
@@ -166,15 +195,30 @@ TIND_API void tind_options_set_default_durability(tind_options *o, int mode);
  * is a handle that must be given to tind_close(). Fails with TIND_EBUSY when
  * the folder is open elsewhere (this or another process), TIND_EVERSION when
  * written by a newer tind, TIND_ECORRUPT when its files fail their checks.
- * Recovery (journal replay, torn-tail truncation) happens here. */
+ * Only a missing or empty folder is created into a database: an existing
+ * folder without the database's FORMAT file that holds other files is
+ * TIND_EINVAL ("'path' is not a tind database (it holds other files, such as
+ * 'x')") and nothing in it is changed. Recovery (journal replay, torn-tail
+ * truncation) happens here (not with tind_options_set_read_only). */
 TIND_API int tind_open(const char *path, const tind_options *opts, tind_db **db);
 
-/* Stops background work (waiting for the running job, dropping queued ones),
- * persists the journal with SYNC_ALL, releases the lock and frees db and every
- * handle made from it (keyspaces, snapshots, iterators and batches must not be
- * used afterwards; iterators and snapshots should be freed before). Returns the
- * first error met while persisting, but always frees; the message of that error
- * is then read with tind_errmsg(NULL), as for tind_open. */
+/* Closes db. Iterators, snapshots and batches made from db must be freed
+ * first: while any is live, close refuses with TIND_EBUSY ("tind_close: 2
+ * iterators, 1 snapshot still open", from tind_errmsg(db)) and db stays open
+ * and fully usable; free them and call close again.
+ * Otherwise close marks db closing (calls made from now on fail with
+ * TIND_ECLOSED; tind_flush, tind_compact and stalled writers waiting in
+ * another thread return TIND_ECLOSED), waits for the calls already inside
+ * the engine to return, stops background work (waiting for the running job,
+ * dropping queued ones), persists the journal with SYNC_ALL, releases the lock
+ * and frees db and its keyspace handles. It then returns the first error met
+ * while persisting, TIND_EPOISONED when db was poisoned (the promised sync
+ * cannot be made), but always frees; the message of that error is read with
+ * tind_errmsg(NULL), as for tind_open.
+ * Once tind_close has returned anything but TIND_EBUSY, calling anything on
+ * db or on a handle made from it is undefined, as in LMDB and RocksDB; a call
+ * racing close is safe only if it began before close did. A second close
+ * racing the first returns TIND_ECLOSED. */
 TIND_API int tind_close(tind_db *db);
 
 /* Makes every write that has returned durable according to mode. */
@@ -218,7 +262,10 @@ TIND_API void tind_ks_options_set_fifo(tind_ks_options *o, uint64_t max_bytes, u
 /* Opens the keyspace called name (1..255 bytes of UTF-8), creating it with
  * opts when it does not exist (the options are stored with it; opts of an
  * existing keyspace are ignored). The handle is owned by db and stays valid
- * until tind_close(db); opening the same name twice gives the same handle. */
+ * until tind_close(db); opening the same name twice gives the same handle,
+ * also from threads racing to create it (each gets the keyspace only once it
+ * is complete and in the version file). An empty keyspace costs about 3 KiB of
+ * memory; its memtable's filter and arena grow with the data it receives. */
 TIND_API int tind_keyspace_open(tind_db *db, const char *name, const tind_ks_options *opts,
                                 tind_keyspace **ks);
 /* TIND_OK when a keyspace of that name exists, else TIND_NOT_FOUND. */
@@ -332,9 +379,15 @@ TIND_API int tind_iter_status(const tind_iter *it);
 /* ======================================================================
  * Maintenance and statistics
  * ====================================================================== */
-/* Flushes the keyspace's memtables to tables and waits. */
+/* Flushes the keyspace's memtables to tables and waits. The wait ends with
+ * TIND_ENOENT when the keyspace is deleted meanwhile, TIND_ECLOSED when close
+ * begins, TIND_EPOISONED, or the background job's error (TIND_ENOSPC, ...)
+ * when the job fails while it waits (the job is retried later; the data stays
+ * safe in the journal). */
 TIND_API int tind_flush(tind_keyspace *ks);
-/* Compacts every table of the keyspace into the last level and waits. */
+/* Compacts every table of the keyspace into the last level and waits (a
+ * keyspace with nothing to compact returns at once; a FIFO keyspace drops
+ * what its limits say and returns). The wait ends as tind_flush's does. */
 TIND_API int tind_compact(tind_keyspace *ks);
 
 #define TIND_STATS_MAX_LEVELS 8

@@ -463,6 +463,7 @@ typedef struct cnt_fs {
     void (*on_open)(struct cnt_fs *cf);
     fd_cache *hook_cache;
     fdc_handle *hook_handle;
+    uint64_t max_live;            /* > 0: opens past this many live files fail with EMFILE */
 } cnt_fs;
 
 typedef struct cnt_file {
@@ -474,6 +475,8 @@ static int cnt_open(fs *fsys, const char *path, int flags, fs_file **out, tind_e
 {
     cnt_fs *cf = (cnt_fs *)fsys;
     *out = NULL;
+    if (cf->max_live && atomic_load(&cf->opens) - atomic_load(&cf->closes) >= cf->max_live)
+        return err_set(err, TIND_EMFILE, "open '%s': Too many open files", path);
     cnt_file *f = calloc(1, sizeof *f);
     if (!f)
         return err_set(err, TIND_ENOMEM, "open '%s': out of memory", path);
@@ -639,6 +642,39 @@ TEST(fdc_held)
     }
     CHECK_EQ(fdc_open_count(c), 3);
     CHECK_EQ(cnt_live(cf), 3);
+    fdc_free(c);
+    CHECK_EQ(cnt_live(cf), 0);
+    fs_destroy(&cf->base);
+}
+
+/* The process runs out of descriptors below the cache's limit (issue 10,
+ * bug 14): a get closes unheld files and retries; only when every open file
+ * is held does it fail, with TIND_EMFILE. */
+TEST(fdc_emfile)
+{
+    cnt_fs *cf = files_new(20);
+    cf->max_live = 4;
+    fd_cache *c = fdc_new(&cf->base, 100);
+    CHECK(c != NULL);
+    for (int round = 0; round < 3; round++)
+        for (int i = 0; i < 20; i++) {
+            fdc_release(c, get_file(c, (uint64_t)i, i));
+            CHECK(cnt_live(cf) <= 4);
+            CHECK_EQ(cnt_live(cf), fdc_open_count(c));
+        }
+    fdc_handle *h[4];
+    for (int i = 0; i < 4; i++)
+        h[i] = get_file(c, (uint64_t)i, i);
+    fdc_handle *none = NULL;
+    tind_err err;
+    err_clear(&err);
+    CHECK_RC(fdc_get(c, 10, "f10", &none, &err), TIND_EMFILE);
+    CHECK(none == NULL);
+    CHECK(strstr(err.msg, "f10") != NULL);
+    fdc_release(c, h[0]);
+    fdc_release(c, get_file(c, 10, 10));   /* h[0]'s file makes room */
+    for (int i = 1; i < 4; i++)
+        fdc_release(c, h[i]);
     fdc_free(c);
     CHECK_EQ(cnt_live(cf), 0);
     fs_destroy(&cf->base);
@@ -817,5 +853,6 @@ int main(void)
     RUN(fdc_evict);
     RUN(fdc_open_races);
     RUN(fdc_concurrent);
+    RUN(fdc_emfile);
     return 0;
 }

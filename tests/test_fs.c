@@ -232,6 +232,21 @@ static void contract_lock(fs *f, const char *root)
     CHECK_OK(fs_unlock(l1, NULL));
     CHECK_OK(fs_lock_file(f, l, &l2, NULL));
     CHECK_OK(fs_unlock(l2, NULL));
+    /* shared locks: many at once, none beside an exclusive one, never a creation */
+    fs_lock *s1 = NULL, *s2 = NULL;
+    char *missing = join(root, "LOCK-missing");
+    CHECK_RC(fs_lock_file_shared(f, missing, &s1, NULL), TIND_ENOENT);
+    CHECK_RC(fs_exists(f, missing, NULL), TIND_ENOENT);
+    CHECK_OK(fs_lock_file_shared(f, l, &s1, NULL));
+    CHECK_OK(fs_lock_file_shared(f, l, &s2, NULL));
+    CHECK_RC(fs_lock_file(f, l, &l1, NULL), TIND_EBUSY);
+    CHECK_OK(fs_unlock(s1, NULL));
+    CHECK_RC(fs_lock_file(f, l, &l1, NULL), TIND_EBUSY);
+    CHECK_OK(fs_unlock(s2, NULL));
+    CHECK_OK(fs_lock_file(f, l, &l1, NULL));
+    CHECK_RC(fs_lock_file_shared(f, l, &s1, NULL), TIND_EBUSY);
+    CHECK_OK(fs_unlock(l1, NULL));
+    free(missing);
     free(l);
 }
 

@@ -1,7 +1,8 @@
 #!/bin/sh
 # test_shell.sh -- drives the `tind` shell binary from the outside.
 #
-#   usage: sh tests/test_shell.sh path/to/tind      (ctest runs it as test_shell)
+#   usage: sh tests/test_shell.sh path/to/tind [VERSION]   (ctest runs it as test_shell,
+#          with VERSION = CMakeLists.txt's project(VERSION))
 #
 # Checks: one-command mode (create / put / get / scan / count / del, exit
 # statuses); script mode with a batch; keys and values holding NUL, newline
@@ -11,13 +12,20 @@
 # database and, after one byte of a table (made by `flush`) is damaged,
 # names that table file and the offset of the damaged block and exits
 # non-zero (a byte in the data section and one in the table of contents);
-# dump table / dump journal; a database locked by another tind gives a
-# one-line error and a non-zero status; and, when tmux is installed, the
+# dump table / dump journal; only create / import / --create make a
+# database (a mistyped path or a folder of other files is refused and left
+# alone); an export cut, altered or extended imports nothing, a failed
+# export --output leaves its old file; export --salvage of a damaged table
+# keeps every key outside the reported range and imports cleanly; --read-only
+# reads and changes no file; --version is the CMake project version; a
+# database locked by another tind gives a one-line error and a non-zero
+# status (and still opens --read-only); and, when tmux is installed, the
 # interactive mode under a real terminal (prompt, Tab completion of a command
 # and a keyspace name, Ctrl-C, history, the batch prompt, ~/.tind_history).
 # Prints nothing on success but the section names; runs in a few seconds.
 set -u
-TIND=${1:?usage: test_shell.sh path/to/tind}
+TIND=${1:?usage: test_shell.sh path/to/tind [VERSION]}
+VERSION=${2:-}
 case $TIND in /*) ;; *) TIND=$(pwd)/$TIND ;; esac
 T=$(mktemp -d "${TMPDIR:-/tmp}/tind-shell-XXXXXX") || exit 1
 HOLD_PID=
@@ -47,6 +55,12 @@ expect_status() {
 same_file() { cmp "$1" "$2" >/dev/null 2>&1 || { diff "$1" "$2" >&2; fail "$1 and $2 differ"; }; }
 
 DB=$T/db
+
+section version
+expect_status 0 "$TIND" --version
+if [ -n "$VERSION" ]; then
+    [ "$(cat out.txt)" = "tind $VERSION" ] || fail "--version printed '$(cat out.txt)', want 'tind $VERSION'"
+fi
 
 section one_command
 expect_status 0 "$TIND" "$DB" create ks
@@ -149,7 +163,7 @@ section export_import
 expect_status 0 "$TIND" "$DB" create empty_ks
 expect_status 0 "$TIND" "$DB" export
 cp out.txt export1.txt
-head -1 export1.txt | grep -qx '#tind-export 1' || fail "export header: $(head -1 export1.txt)"
+head -1 export1.txt | grep -qx '#tind-export 2' || fail "export header: $(head -1 export1.txt)"
 grep -q "$(printf 'ks\tnl\\\\x0akey\\\\x0d\t\\\\x00')" export1.txt || fail "export escaping: $(cat export1.txt)"
 # every record is one line: no raw control byte but the TABs and newlines
 if LC_ALL=C grep -q "$(printf '[\001-\010\013-\037]')" export1.txt; then fail "raw control bytes in the export"; fi
@@ -171,10 +185,12 @@ grep -q '^other' export2.txt && fail "export of one keyspace holds another"
 # a malformed file changes nothing
 printf 'ks\tfresh\t1\nks\tbad\\q\t2\n' >bad.txt
 expect_status 1 "$TIND" "$DB2" import bad.txt
+grep -q "first line is not '#tind-export 2'" err.txt || fail "import without header: $(cat err.txt)"
+expect_status 1 "$TIND" "$DB2" import --unchecked bad.txt
 grep -q "line 2, column 7" err.txt || fail "import error position: $(cat err.txt)"
 expect_status 1 "$TIND" "$DB2" get ks fresh
 # stdin works in one-command mode
-printf 'newks\tk\tv\n' | "$TIND" "$DB2" import - || fail "import -"
+printf 'newks\tk\tv\n' | "$TIND" "$DB2" import --unchecked - || fail "import -"
 expect_status 0 "$TIND" "$DB2" get newks k
 [ "$(cat out.txt)" = v ] || fail "import -: $(cat out.txt)"
 
@@ -221,6 +237,126 @@ expect_status 1 "$TIND" bad3 verify
 grep -q "problem: .*VERSIONS" out.txt || fail "verify VERSIONS: $(cat out.txt)"
 expect_status 1 "$TIND" "$T/nowhere" verify
 
+section create_only_when_asked
+# issue 10 bug 16: a mistyped path is an error, not a new database
+expect_status 1 "$TIND" "$T/typo" get ks apple
+grep -q "does not exist" err.txt || fail "missing db: $(cat err.txt)"
+[ ! -e "$T/typo" ] || fail "get created a database at a mistyped path"
+expect_status 1 "$TIND" "$T/typo" put ks apple red
+[ ! -e "$T/typo" ] || fail "put created a database at a mistyped path"
+printf 'keyspaces\n' | "$TIND" "$T/typo" >/dev/null 2>&1 && fail "script on a missing db succeeded"
+[ ! -e "$T/typo" ] || fail "a script created a database at a mistyped path"
+# a folder of other files is refused, even by create, and left as it was
+mkdir notes && echo hello >notes/readme.txt
+expect_status 1 "$TIND" notes create ks
+grep -q "is not a tind database" err.txt || fail "foreign folder: $(cat err.txt)"
+expect_status 1 "$TIND" --create notes keyspaces
+[ "$(ls notes)" = readme.txt ] || fail "the foreign folder changed: $(ls notes)"
+# create / --create make one
+expect_status 0 "$TIND" --create "$T/made" keyspaces
+[ -f "$T/made/FORMAT" ] || fail "--create made no database"
+expect_status 0 "$TIND" "$T/made2" create ks
+expect_status 2 "$TIND" --create --read-only "$T/made3" keyspaces
+
+section export_integrity
+# issue 10 bug 17: a cut, altered or extended export imports nothing
+expect_status 0 "$TIND" "$DB" export --output full.txt
+tail -1 full.txt | grep -q '^#end entries [0-9]* keyspaces [0-9]* skipped 0 xxh3 [0-9a-f]\{16\}$' ||
+    fail "end record: $(tail -1 full.txt)"
+size=$(wc -c <full.txt)
+head -c $((size / 2)) full.txt >cut_mid.txt
+expect_status 1 "$TIND" "$T/cut1" import cut_mid.txt
+grep -q "no end record\|line [0-9]*, column" err.txt || fail "cut mid-line: $(cat err.txt)"
+[ ! -e "$T/cut1" ] || fail "a refused import created the database"
+sed '$d' full.txt >cut_end.txt
+expect_status 1 "$TIND" "$DB2" import cut_end.txt
+head -c $((size - 3)) full.txt >cut_rec.txt
+expect_status 1 "$TIND" "$DB2" import cut_rec.txt
+sed '2s/$/x/' full.txt >altered.txt
+cmp -s full.txt altered.txt && fail "the alteration changed nothing"
+expect_status 1 "$TIND" "$T/alt" import altered.txt
+grep -q "checksum mismatch" err.txt || fail "altered: $(cat err.txt)"
+{ cat full.txt; printf 'ks\textra\t1\n'; } >extended.txt
+expect_status 1 "$TIND" "$T/alt" import extended.txt
+grep -q "after the end record" err.txt || fail "extended: $(cat err.txt)"
+expect_status 0 "$TIND" "$T/whole" import full.txt
+expect_status 0 "$TIND" "$T/whole" export
+same_file full.txt out.txt
+# a failed export --output leaves the old file as it was, and no temporary
+echo previous >keep.txt
+cp -r "$DB" dmg
+expect_status 0 "$TIND" dmg flush ks
+DT=$(ls dmg/tables/*.tbl | tail -1)
+printf '\377' | dd of="$DT" bs=1 seek=20 conv=notrunc 2>/dev/null
+expect_status 1 "$TIND" dmg export --output keep.txt
+[ "$(cat keep.txt)" = previous ] || fail "a failed export changed its output file"
+[ ! -e keep.txt.tmp ] || fail "a failed export left its temporary file"
+
+section salvage
+# one table of a few hundred keys with a damaged data block: --salvage
+# exports every key outside the damaged range, says what it skipped, and the
+# result imports cleanly
+SV=$T/sv
+expect_status 0 "$TIND" "$SV" create big
+i=1000
+while [ $i -lt 1600 ]; do
+    echo "put big key$i value-$i-with-some-padding-to-fill-blocks"
+    i=$((i + 1))
+done >fill.txt
+echo "flush big" >>fill.txt
+expect_status 0 "$TIND" "$SV" <fill.txt
+expect_status 0 "$TIND" "$SV" create small
+expect_status 0 "$TIND" "$SV" put small k v
+expect_status 0 "$TIND" "$SV" scan big --keys-only
+cp out.txt all_keys.txt
+ST=$(ls "$SV"/tables/*.tbl | head -1)
+data_len=$("$TIND" "$SV" dump table "$ST" --summary | sed -n 's/^ *data *offset 0 *length \([0-9]*\).*/\1/p')
+[ -n "$data_len" ] && [ "$data_len" -gt 2000 ] || fail "salvage: data section of $data_len bytes"
+printf '\377\377\377\377' | dd of="$ST" bs=1 seek=$((data_len / 2)) conv=notrunc 2>/dev/null
+expect_status 1 "$TIND" "$SV" export --output salv.txt
+grep -q "export --salvage" err.txt || fail "damaged export: no hint: $(cat err.txt)"
+expect_status 0 "$TIND" --read-only "$SV" export --salvage --output salv.txt
+grep -q "skipped the keys after 'key[0-9]*' up to 'key[0-9]*'" err.txt || fail "salvage report: $(cat err.txt)"
+tail -1 salv.txt | grep -q ' skipped 1 ' || fail "salvage end record: $(tail -1 salv.txt)"
+lo=$(sed -n 's/^#skipped big\tafter\t\(.*\)\tbefore\t.*/\1/p' salv.txt)
+hi=$(sed -n 's/^#skipped big\tafter\t.*\tbefore\t\(.*\)/\1/p' salv.txt)
+[ -n "$lo" ] && [ -n "$hi" ] || fail "salvage comment: $(grep '^#skipped' salv.txt)"
+grep "$(printf '^big\t')" salv.txt | cut -f2 >got_keys.txt
+n_got=$(wc -l <got_keys.txt)
+[ "$n_got" -gt 400 ] && [ "$n_got" -lt 600 ] || fail "salvage kept $n_got of 600 keys"
+# every key outside (lo, hi) is there; nothing inside is
+awk -v lo="$lo" -v hi="$hi" '$0 <= lo || $0 >= hi' all_keys.txt >want_keys.txt
+same_file got_keys.txt want_keys.txt
+grep -q "^small	k	v$" salv.txt || fail "salvage lost the intact keyspace"
+expect_status 0 "$TIND" "$T/repaired" import salv.txt
+expect_status 0 "$TIND" "$T/repaired" count big
+[ "$(cat out.txt)" = "$n_got" ] || fail "repaired count $(cat out.txt), want $n_got"
+expect_status 0 "$TIND" "$T/repaired" verify
+
+section read_only
+# --read-only reads everything and writes nothing
+snapshot_tree() { (cd "$1" && find . -type f | LC_ALL=C sort | xargs cksum); }
+snapshot_tree "$SV" >ro_before.txt
+expect_status 0 "$TIND" --read-only "$SV" get small k
+[ "$(cat out.txt)" = v ] || fail "read-only get: $(cat out.txt)"
+expect_status 0 "$TIND" --read-only "$SV" scan small
+expect_status 0 "$TIND" --read-only "$SV" count small
+expect_status 0 "$TIND" --read-only "$SV" stats small
+expect_status 1 "$TIND" --read-only "$SV" verify
+grep -q "problem: .*checksum mismatch" out.txt || fail "read-only verify: $(cat out.txt)"
+expect_status 1 "$TIND" --read-only "$SV" dump table "$ST" --summary
+grep -q "checksum mismatch" out.txt || fail "read-only dump: $(cat out.txt)"
+expect_status 1 "$TIND" --read-only "$SV" put small k2 v2
+grep -q "read-only" err.txt || fail "read-only put: $(cat err.txt)"
+expect_status 1 "$TIND" --read-only "$SV" create other
+expect_status 1 "$TIND" --read-only "$SV" drop small
+expect_status 1 "$TIND" --read-only "$SV" flush small
+expect_status 1 "$TIND" --read-only "$SV" import full.txt
+snapshot_tree "$SV" >ro_after.txt
+same_file ro_before.txt ro_after.txt
+expect_status 1 "$TIND" --read-only "$T/ro-missing" keyspaces
+[ ! -e "$T/ro-missing" ] || fail "--read-only created a folder"
+
 section locked
 mkfifo hold.fifo
 "$TIND" "$DB" <hold.fifo >hold.out 2>&1 &
@@ -238,6 +374,9 @@ expect_status 1 "$TIND" "$DB" keyspaces
 grep -q "cannot open.*already open" err.txt || fail "locked: $(cat err.txt)"
 expect_status 0 "$TIND" "$DB" verify
 grep -q "open in another process" out.txt || fail "verify of a locked database: $(cat out.txt)"
+# a read-only open beside the live writer sees the state as of its open
+expect_status 0 "$TIND" --read-only "$DB" count ks
+grep -q '^[1-9][0-9]*$' out.txt || fail "read-only beside a writer: $(cat out.txt)"
 exec 3>&-
 wait "$HOLD_PID" || fail "the holder failed: $(cat hold.out)"
 HOLD_PID=

@@ -23,6 +23,13 @@
  *      so damage there is corruption);
  *   5. start a new journal; the replayed journals stay until every keyspace
  *      has flushed past them.
+ *
+ * A read-only open (opts.read_only) writes nothing at all: LOCK is taken
+ * shared (and skipped when a writer holds it: the open then sees the files
+ * as they are at open), no folder or file is created, step 3 is skipped,
+ * step 4 replays into memtables only (a torn tail is ignored, not cut, and
+ * nothing is synced or deleted), step 5 is skipped (no journal: every write
+ * call meets db_check_writable's TIND_ENOTSUP), and no worker starts.
  */
 #include "db/db.h"
 #include "util/killpoint.h"
@@ -110,7 +117,8 @@ static int ks_alloc(tind_db *db, uint32_t id, const char *name, const struct tin
     return TIND_OK;
 }
 
-static int keyspace_list_add(tind_db *db, tind_keyspace *ks)
+/* Room for one more keyspace in the list, so that adding cannot fail. (mu) */
+static int keyspace_list_reserve(tind_db *db)
 {
     if (db->keyspace_count == db->keyspace_cap) {
         size_t cap = db->keyspace_cap ? db->keyspace_cap * 2 : 8;
@@ -120,8 +128,15 @@ static int keyspace_list_add(tind_db *db, tind_keyspace *ks)
         db->keyspaces = p;
         db->keyspace_cap = cap;
     }
-    db->keyspaces[db->keyspace_count++] = ks;
     return TIND_OK;
+}
+
+static int keyspace_list_add(tind_db *db, tind_keyspace *ks)
+{
+    int rc = keyspace_list_reserve(db);
+    if (rc == TIND_OK)
+        db->keyspaces[db->keyspace_count++] = ks;
+    return rc;
 }
 
 static void keyspace_list_remove(tind_db *db, tind_keyspace *ks)
@@ -146,7 +161,7 @@ static int check_name(const char *name, tind_err *err)
     return TIND_OK;
 }
 
-TIND_API int tind_keyspace_open(tind_db *db, const char *name, const tind_ks_options *opts, tind_keyspace **out)
+static int keyspace_open(tind_db *db, const char *name, const tind_ks_options *opts, tind_keyspace **out)
 {
     tind_err err;
     err_clear(&err);
@@ -170,6 +185,10 @@ TIND_API int tind_keyspace_open(tind_db *db, const char *name, const tind_ks_opt
         *out = ks;
         return TIND_OK;
     }
+    if (db->opts.read_only) {
+        err_set(&err, TIND_ENOENT, "keyspace '%s' does not exist (database '%s' is opened read-only)", name, db->path);
+        return db_fail(db, TIND_ENOENT, &err);
+    }
     mu_lock(&db->write_mu);
     mu_lock(&db->install_mu);
     rc = db_check_writable(db, &err);
@@ -184,12 +203,18 @@ TIND_API int tind_keyspace_open(tind_db *db, const char *name, const tind_ks_opt
         mu_unlock(&db->mu);
         goto done;
     }
+    /* A keyspace joins db->keyspaces only complete (view built) and durable
+     * (in the version file): other openers, lookups and the workers find it
+     * there without write_mu, and must never see it half built or see it go
+     * again. install_mu keeps other version file writes out meanwhile. */
     uint32_t id = db->next_keyspace_id++;
     version *v = version_new_empty(id, o.levels);
     rc = v ? ks_alloc(db, id, name, &o, v, &ks) : TIND_ENOMEM;
     if (rc == TIND_OK) {
         ks->flushed_seqno = atomic_load(&db->last_seqno);
-        rc = keyspace_list_add(db, ks);
+        rc = keyspace_list_reserve(db);
+        if (rc == TIND_OK)
+            rc = ks_rebuild_view(ks);
         if (rc) {
             ks_free(ks);
             ks = NULL;
@@ -199,14 +224,13 @@ TIND_API int tind_keyspace_open(tind_db *db, const char *name, const tind_ks_opt
     }
     mu_unlock(&db->mu);
     if (rc == TIND_OK) {
-        rc = db_write_manifest(db, NULL, NULL, 0, NULL, &err);
+        rc = db_write_manifest_adding(db, NULL, NULL, 0, NULL, ks, &err);
         mu_lock(&db->mu);
         if (rc) {
-            keyspace_list_remove(db, ks);
             ks_free(ks);
             ks = NULL;
         } else {
-            rc = ks_rebuild_view(ks);
+            keyspace_list_add(db, ks); /* reserved above: cannot fail */
         }
         mu_unlock(&db->mu);
         if (rc && rc != TIND_ENOMEM)
@@ -221,13 +245,28 @@ done:
     return TIND_OK;
 }
 
+TIND_API int tind_keyspace_open(tind_db *db, const char *name, const tind_ks_options *opts, tind_keyspace **out)
+{
+    int rc = db ? db_enter(db) : TIND_OK;
+    if (rc)
+        return rc;
+    rc = keyspace_open(db, name, opts, out);
+    if (db)
+        db_leave(db);
+    return rc;
+}
+
 TIND_API int tind_keyspace_exists(tind_db *db, const char *name)
 {
     if (!db || !name)
         return TIND_EINVAL;
+    int rc = db_enter(db);
+    if (rc)
+        return rc;
     mu_lock(&db->mu);
     tind_keyspace *ks = find_keyspace(db, name);
     mu_unlock(&db->mu);
+    db_leave(db);
     return ks ? TIND_OK : TIND_NOT_FOUND;
 }
 
@@ -237,6 +276,9 @@ TIND_API int tind_keyspace_list(tind_db *db, char ***names, size_t *count)
 {
     if (!db || !names || !count)
         return TIND_EINVAL;
+    int rc = db_enter(db);
+    if (rc)
+        return rc;
     mu_lock(&db->mu);
     size_t n = db->keyspace_count, bytes = (n + 1) * sizeof(char *);
     for (size_t i = 0; i < n; i++)
@@ -244,6 +286,7 @@ TIND_API int tind_keyspace_list(tind_db *db, char ***names, size_t *count)
     char **arr = malloc(bytes);
     if (!arr) {
         mu_unlock(&db->mu);
+        db_leave(db);
         return TIND_ENOMEM;
     }
     char *p = (char *)(arr + n + 1);
@@ -255,6 +298,7 @@ TIND_API int tind_keyspace_list(tind_db *db, char ***names, size_t *count)
     }
     arr[n] = NULL;
     mu_unlock(&db->mu);
+    db_leave(db);
     qsort(arr, n, sizeof *arr, cmp_str);
     *names = arr;
     *count = n;
@@ -271,13 +315,15 @@ static void version_mark_all_obsolete(version *v)
             v->levels[l].tables[i]->obsolete = 1;
 }
 
-TIND_API int tind_keyspace_delete(tind_db *db, const char *name)
+static int keyspace_delete(tind_db *db, const char *name)
 {
     tind_err err;
     err_clear(&err);
     if (!db)
         return TIND_EINVAL;
     int rc = check_name(name, &err);
+    if (rc == TIND_OK && db->opts.read_only)
+        rc = db_check_writable(db, &err);
     if (rc)
         return db_fail(db, rc, &err);
     /* stop new background jobs on it and wait for the running ones (they
@@ -322,7 +368,7 @@ TIND_API int tind_keyspace_delete(tind_db *db, const char *name)
             mu_unlock(&db->mu);
             db_poison(db, &err);
         } else {
-            ks->dropped = 1;
+            atomic_store_explicit(&ks->dropped, 1, memory_order_release);
             version_mark_all_obsolete(ks->current);
             /* the struct stays until close: handles may still be used (TIND_ENOENT) */
             if (db->dropped_count == db->dropped_cap) {
@@ -342,6 +388,17 @@ TIND_API int tind_keyspace_delete(tind_db *db, const char *name)
     mu_unlock(&db->install_mu);
     mu_unlock(&db->write_mu);
     return db_fail(db, rc, &err);
+}
+
+TIND_API int tind_keyspace_delete(tind_db *db, const char *name)
+{
+    int rc = db ? db_enter(db) : TIND_OK;
+    if (rc)
+        return rc;
+    rc = keyspace_delete(db, name);
+    if (db)
+        db_leave(db);
+    return rc;
 }
 
 /* ------------------------------------------------------------------ open */
@@ -587,12 +644,49 @@ static int sync_recovered_dirs(tind_db *db, tind_err *err)
     return rc;
 }
 
+/* An existing folder without a FORMAT file becomes a database only when it
+ * holds nothing but what an interrupted creation leaves (LOCK, the empty
+ * journals/ and tables/ folders, FORMAT.tmp): a mistyped path to a folder of
+ * other files is refused before anything (even LOCK) is made in it. A
+ * database that lost its FORMAT file (VERSIONS, journals or tables left) is
+ * damage, not a new database. A read-only open needs the FORMAT file. */
+static int check_database_folder(tind_db *db, tind_err *err)
+{
+    static const char *const creation_leftovers[] = {FNAME_LOCK, FNAME_JOURNALS_DIR, FNAME_TABLES_DIR,
+                                                     FNAME_FORMAT FNAME_TEMP_SUFFIX, FNAME_VERSIONS};
+    char *fmt_path = fname_join(db->path, FNAME_FORMAT);
+    if (!fmt_path)
+        return TIND_ENOMEM;
+    int fmt_exists = fs_exists(db->fs, fmt_path, NULL) == TIND_OK;
+    free(fmt_path);
+    if (fmt_exists)
+        return TIND_OK;
+    if (db->opts.read_only)
+        return err_set(err, TIND_ENOENT, "'%s' is not a tind database (no FORMAT file)", db->path);
+    char **names = NULL;
+    size_t count = 0;
+    int rc = fs_list(db->fs, db->path, &names, &count, err);
+    for (size_t i = 0; rc == TIND_OK && i < count; i++) {
+        int leftover = 0;
+        for (size_t k = 0; k < sizeof creation_leftovers / sizeof *creation_leftovers; k++)
+            leftover |= strcmp(names[i], creation_leftovers[k]) == 0;
+        if (!leftover)
+            rc = err_set(err, TIND_EINVAL, "'%s' is not a tind database (it holds other files, such as '%s')",
+                         db->path, names[i]);
+    }
+    fs_list_free(names, count);
+    if (rc == TIND_OK && has_data_files(db))
+        rc = err_set(err, TIND_ECORRUPT, "database '%s': the FORMAT file is missing but journals or tables exist",
+                     db->path);
+    return rc;
+}
+
 static int open_db(tind_db *db, tind_err *err)
 {
     int is_dir = 0;
     int rc = fs_exists(db->fs, db->path, &is_dir);
     if (rc == TIND_ENOENT) {
-        if (!db->opts.create_if_missing)
+        if (!db->opts.create_if_missing || db->opts.read_only)
             return err_set(err, TIND_ENOENT, "database folder '%s' does not exist", db->path);
         rc = fs_mkdir(db->fs, db->path, err);
         if (rc && rc != TIND_EEXIST)
@@ -600,11 +694,24 @@ static int open_db(tind_db *db, tind_err *err)
         /* its entry in the parent folder is synced with the creation below */
     } else if (rc == TIND_OK && !is_dir) {
         return err_set(err, TIND_EINVAL, "'%s' is not a folder", db->path);
+    } else if (rc == TIND_OK && (rc = check_database_folder(db, err)) != TIND_OK) {
+        return rc;
     }
     char *lock_path = fname_join(db->path, FNAME_LOCK);
     if (!lock_path)
         return TIND_ENOMEM;
-    rc = fs_lock_file(db->fs, lock_path, &db->lock, err);
+    if (db->opts.read_only) {
+        rc = fs_lock_file_shared(db->fs, lock_path, &db->lock, err);
+        /* a live writer holds LOCK (or there is none to share): go on
+         * without it; the open sees the files as they are now, and a file
+         * the writer deletes later fails its read with an error naming it */
+        if (rc == TIND_EBUSY || rc == TIND_ENOENT) {
+            err_clear(err);
+            rc = TIND_OK;
+        }
+    } else {
+        rc = fs_lock_file(db->fs, lock_path, &db->lock, err);
+    }
     free(lock_path);
     if (rc) {
         if (rc == TIND_EBUSY)
@@ -631,6 +738,13 @@ static int open_db(tind_db *db, tind_err *err)
      * written before any journal or table exists and is only ever replaced
      * atomically, so nothing can be lost by finishing the creation. */
     int creating = !fmt_exists || (!ver_exists && !has_data_files(db));
+    if (creating && db->opts.read_only) {
+        free(jdir);
+        return err_set(err, TIND_ENOENT,
+                       "database '%s': its creation was not finished (FORMAT without VERSIONS); a writable open "
+                       "finishes it",
+                       db->path);
+    }
     if (creating) {
         if (ver_exists) {
             free(jdir);
@@ -674,11 +788,11 @@ static int open_db(tind_db *db, tind_err *err)
         mf_state_free(&st);
         if (rc)
             return rc;
-        rc = remove_orphans(db, err);
+        rc = db->opts.read_only ? TIND_OK : remove_orphans(db, err);
         if (rc)
             return rc;
         rc = replay_journals(db, err);
-        if (rc == TIND_OK)
+        if (rc == TIND_OK && !db->opts.read_only)
             rc = sync_recovered_dirs(db, err);
         if (rc)
             return rc;
@@ -686,7 +800,7 @@ static int open_db(tind_db *db, tind_err *err)
     atomic_store(&db->visible_seqno, atomic_load(&db->last_seqno));
     /* nothing else runs yet: write_mu only keeps the writer's contract */
     mu_lock(&db->write_mu);
-    rc = db_new_journal(db, err);
+    rc = db->opts.read_only ? TIND_OK : db_new_journal(db, err);
     if (rc == TIND_OK) {
         mu_lock(&db->mu);
         for (size_t i = 0; i < db->keyspace_count && !rc; i++)
@@ -694,7 +808,7 @@ static int open_db(tind_db *db, tind_err *err)
         mu_unlock(&db->mu);
     }
     /* replayed data goes to tables soon, so the old journals can go */
-    for (size_t i = 0; i < db->keyspace_count && !rc; i++)
+    for (size_t i = 0; i < db->keyspace_count && !rc && !db->opts.read_only; i++)
         rc = ks_seal_memtable(db->keyspaces[i], err);
     mu_unlock(&db->write_mu);
     return rc;
@@ -714,6 +828,8 @@ TIND_API int tind_open(const char *path, const tind_options *opts, tind_db **out
         db->opts = *opts;
     else
         options_default(&db->opts);
+    if (db->opts.read_only)
+        db->opts.no_background = 1; /* no flush, compaction or journal syncer */
     mu_init(&db->write_mu);
     mu_init(&db->install_mu);
     mu_init(&db->mu);
@@ -741,8 +857,9 @@ TIND_API int tind_open(const char *path, const tind_options *opts, tind_db **out
             db->own_fs = 1;
         }
         db->journals.fs = db->fs;
+        db->journals.read_only = db->opts.read_only;
         db->block_cache = cache_new(db->opts.cache_size, -1);
-        db->fds = db->fs ? fdc_new(db->fs, (size_t)(db->opts.max_open_files > 0 ? db->opts.max_open_files : 512)) : NULL;
+        db->fds = db->fs ? fdc_new(db->fs, options_max_open_files(&db->opts)) : NULL;
         if (!db->fs || !db->block_cache || !db->fds)
             rc = TIND_ENOMEM;
     }
@@ -765,17 +882,73 @@ TIND_API int tind_open(const char *path, const tind_options *opts, tind_db **out
     return TIND_OK;
 }
 
+/* TIND_EBUSY naming what is still live ("tind_close: 2 iterators, 1 snapshot
+ * still open") while handles made from db exist, else TIND_OK. */
+static int close_check_handles(tind_db *db, tind_err *err)
+{
+    static const char *const one[3] = {"iterator", "snapshot", "batch"};
+    static const char *const many[3] = {"iterators", "snapshots", "batches"};
+    long live[3] = {atomic_load(&db->live_iterators), atomic_load(&db->live_snapshots),
+                    atomic_load(&db->live_batches)};
+    char list[160] = "";
+    size_t len = 0;
+    for (int i = 0; i < 3; i++)
+        if (live[i] && len < sizeof list) {
+            int n = snprintf(list + len, sizeof list - len, "%s%ld %s", len ? ", " : "", live[i],
+                             live[i] == 1 ? one[i] : many[i]);
+            len += n > 0 ? (size_t)n : 0;
+        }
+    if (!len)
+        return TIND_OK;
+    return err_set(err, TIND_EBUSY, "tind_close: %s still open", list);
+}
+
+/* Waits until no public call is inside the engine (see db_enter). */
+static void close_drain(tind_db *db)
+{
+    while (atomic_load(&db->active_calls) > 0) {
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+}
+
 TIND_API int tind_close(tind_db *db)
 {
     if (!db)
         return TIND_EINVAL;
     tind_err err;
     err_clear(&err);
+    /* the usual mistake (a handle not freed) is refused before anyone is disturbed */
+    int rc = close_check_handles(db, &err);
+    if (rc)
+        return db_fail(db, rc, &err);
+    if (atomic_exchange(&db->close_begun, 1))
+        return TIND_ECLOSED; /* another thread is closing db */
+    /* new calls now fail with TIND_ECLOSED; waiters (flush, compact, stalled
+     * writers) wake, see close_begun and leave; then no call is inside */
+    mu_lock(&db->mu);
+    cv_broadcast(&db->stall_cv);
+    cv_broadcast(&db->done_cv);
+    mu_unlock(&db->mu);
+    close_drain(db);
+    /* a call that entered before close began may have made a handle */
+    rc = close_check_handles(db, &err);
+    if (rc) {
+        atomic_store(&db->close_begun, 0);
+        return db_fail(db, rc, &err);
+    }
     db_stop_workers(db);
-    int rc = TIND_OK;
     mu_lock(&db->write_mu);
-    rc = jset_close(&db->journals, !atomic_load(&db->poisoned), &err);
+    /* a poisoned database cannot make the promised sync: say so (a
+     * read-only one has nothing to sync and writes nothing) */
+    rc = db->opts.read_only ? TIND_OK : db_check_writable(db, &err);
+    int rc2 = jset_close(&db->journals, rc == TIND_OK, rc ? NULL : &err);
+    if (!rc)
+        rc = rc2;
     mu_unlock(&db->write_mu);
+    /* calls begun since the first drain saw close_begun and are leaving:
+     * let them out before the memory goes */
+    close_drain(db);
     db_free(db);
     /* the handle is gone: the message goes where tind_errmsg(NULL) finds it */
     if (rc)

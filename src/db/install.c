@@ -72,8 +72,8 @@ int db_table_reader(tind_db *db, ver_table *t, int level, tbl **out, tind_err *e
 
 /* ------------------------------------------------------------------ version file */
 
-int db_write_manifest(tind_db *db, tind_keyspace *ks, version *v, uint64_t flushed_seqno,
-                      const memtable *leaving, tind_err *err)
+int db_write_manifest_adding(tind_db *db, tind_keyspace *ks, version *v, uint64_t flushed_seqno,
+                             const memtable *leaving, tind_keyspace *adding, tind_err *err)
 {
     mf_state st;
     memset(&st, 0, sizeof st);
@@ -85,12 +85,12 @@ int db_write_manifest(tind_db *db, tind_keyspace *ks, version *v, uint64_t flush
     st.last_seqno = flushed_seqno;
     st.oldest_journal = db_journal_keep_number(db, leaving);
     st.next_keyspace_id = db->next_keyspace_id;
-    st.keyspace_count = db->keyspace_count;
-    st.keyspaces = calloc(db->keyspace_count ? db->keyspace_count : 1, sizeof *st.keyspaces);
-    tbuf *opts = calloc(db->keyspace_count ? db->keyspace_count : 1, sizeof *opts);
+    st.keyspace_count = db->keyspace_count + (adding != NULL);
+    st.keyspaces = calloc(st.keyspace_count ? st.keyspace_count : 1, sizeof *st.keyspaces);
+    tbuf *opts = calloc(st.keyspace_count ? st.keyspace_count : 1, sizeof *opts);
     int rc = (st.keyspaces && opts) ? TIND_OK : TIND_ENOMEM;
-    for (size_t i = 0; rc == TIND_OK && i < db->keyspace_count; i++) {
-        tind_keyspace *k = db->keyspaces[i];
+    for (size_t i = 0; rc == TIND_OK && i < st.keyspace_count; i++) {
+        tind_keyspace *k = i < db->keyspace_count ? db->keyspaces[i] : adding;
         mf_keyspace *m = &st.keyspaces[i];
         m->id = k->id;
         m->name = k->name;
@@ -121,6 +121,12 @@ int db_write_manifest(tind_db *db, tind_keyspace *ks, version *v, uint64_t flush
     free(opts);
     free(st.keyspaces);
     return rc;
+}
+
+int db_write_manifest(tind_db *db, tind_keyspace *ks, version *v, uint64_t flushed_seqno,
+                      const memtable *leaving, tind_err *err)
+{
+    return db_write_manifest_adding(db, ks, v, flushed_seqno, leaving, NULL, err);
 }
 
 /* ------------------------------------------------------------------ installing a version */

@@ -23,6 +23,11 @@ void db_table_attach(tind_db *db, ver_table *t);
  * v and flushed_seqno (ks may be NULL). install_mu held, mu not held. */
 int db_write_manifest(tind_db *db, tind_keyspace *ks, version *v, uint64_t flushed_seqno,
                       const memtable *leaving, tind_err *err) REQUIRES(db->install_mu) EXCLUDES(db->mu);
+/* db_write_manifest, with `adding` (a keyspace being created, not yet in
+ * db->keyspaces, or NULL) recorded after the listed ones. */
+int db_write_manifest_adding(tind_db *db, tind_keyspace *ks, version *v, uint64_t flushed_seqno,
+                             const memtable *leaving, tind_keyspace *adding, tind_err *err)
+    REQUIRES(db->install_mu) EXCLUDES(db->mu);
 /* Builds and installs ks's next version: removes `removed` (levels given),
  * adds `added` at add_level; a flush also raises the flushed seqno and
  * drops `flushed` from the sealed list. install_mu held. Consumes the refs

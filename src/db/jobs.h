@@ -10,14 +10,15 @@
 
 /* Seals ks's active memtable, queues a flush, starts a new journal. write_mu held. */
 int ks_seal_memtable(tind_keyspace *ks, tind_err *err) REQUIRES(ks->db->write_mu) EXCLUDES(ks->db->mu);
+/* Why a thread waiting for background progress (tind_flush, tind_compact,
+ * a stalled writer) must stop waiting, whatever it waits for: TIND_ECLOSED
+ * when close has begun, the poison status, TIND_ENOENT when ks (NULL: none)
+ * was deleted, the background error when a job failed after the waiter had
+ * seen `failures_seen` failures (db->bg_failures when it began). TIND_OK:
+ * keep waiting. */
+int db_wait_stop(tind_db *db, tind_keyspace *ks, uint64_t failures_seen, tind_err *err) REQUIRES(db->mu);
 int db_start_workers(tind_db *db);
 void db_stop_workers(tind_db *db) EXCLUDES(db->mu);
-/* Keeps background jobs from starting, waits for the running ones and holds
- * install_mu, so nothing changes the folder's files until
- * db_resume_background (tind verify on its own open database). The lock is
- * held across the two calls, which the analysis cannot follow. */
-void db_pause_background(tind_db *db) EXCLUDES(db->mu);
-void db_resume_background(tind_db *db) EXCLUDES(db->mu);
 /* One unit of background work, if any is pending: 1 = did something. */
 int db_background_step(tind_db *db, tind_err *err) EXCLUDES(db->mu);
 int ks_flush_one(tind_keyspace *ks, tind_err *err) EXCLUDES(ks->db->mu, ks->db->install_mu);

@@ -29,6 +29,7 @@ struct tind_options {
     uint32_t sync_interval_ms;
     int max_open_files;
     int default_durability;
+    int read_only;                /* tind_options_set_read_only: never writes a byte */
     fs *fs;                       /* internal: tests swap the file system (not owned) */
     int no_background;            /* internal: tests run flush/compaction by hand */
     uint64_t max_record_bytes;    /* internal: tests lower the journal record (batch) limit;
@@ -64,6 +65,12 @@ static inline size_t ks_memtable_filter_bytes(const struct tind_ks_options *o)
     return (size_t)(b < 1024 ? 1024 : b > (1u << 20) ? (1u << 20) : b);
 }
 void ks_options_default(struct tind_ks_options *o);
+/* The open-file cache's limit: max_open_files when > 0, else derived from
+ * the process's RLIMIT_NOFILE soft limit (include/tind.h states the rule). */
+#define OPTIONS_FD_RESERVE 16
+#define OPTIONS_MAX_OPEN_FILES_MIN 8
+#define OPTIONS_MAX_OPEN_FILES_CAP 512
+size_t options_max_open_files(const struct tind_options *o);
 /* Internal hooks for tests: an injected file system, no background threads. */
 void tind_options_set_fs(tind_options *o, fs *fs);
 void tind_options_set_no_background(tind_options *o, int on);

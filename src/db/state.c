@@ -92,6 +92,8 @@ void db_poison(tind_db *db, const tind_err *why)
 
 int db_check_writable(tind_db *db, tind_err *err)
 {
+    if (db->opts.read_only)
+        return err_set(err, TIND_ENOTSUP, "database '%s' is opened read-only", db->path);
     if (atomic_load(&db->poisoned)) {
         mu_lock(&db->mu);
         err_set(err, TIND_EPOISONED, "database '%s' is poisoned (read-only until reopened) after: %s", db->path,
@@ -102,11 +104,31 @@ int db_check_writable(tind_db *db, tind_err *err)
     return TIND_OK;
 }
 
+int db_enter(tind_db *db)
+{
+    atomic_fetch_add(&db->active_calls, 1);
+    if (!atomic_load(&db->close_begun))
+        return TIND_OK;
+    tind_err err;
+    err_set(&err, TIND_ECLOSED, "database '%s' is closing", db->path);
+    db_fail(db, TIND_ECLOSED, &err);
+    atomic_fetch_sub(&db->active_calls, 1);
+    return TIND_ECLOSED;
+}
+
+void db_leave(tind_db *db) { atomic_fetch_sub(&db->active_calls, 1); }
+
+int ks_enter(tind_keyspace *ks)
+{
+    int rc = ks_check(ks);
+    return rc ? rc : db_enter(ks->db);
+}
+
 int ks_check(tind_keyspace *ks)
 {
     if (!ks)
         return TIND_EINVAL;
-    if (ks->dropped)
+    if (atomic_load_explicit(&ks->dropped, memory_order_acquire))
         return TIND_ENOENT;
     return TIND_OK;
 }
@@ -223,9 +245,14 @@ TIND_API int tind_snapshot_new(tind_db *db, tind_snapshot **out)
 {
     if (!db || !out)
         return TIND_EINVAL;
+    int rc = db_enter(db);
+    if (rc)
+        return rc;
     tind_snapshot *s = malloc(sizeof *s);
-    if (!s)
+    if (!s) {
+        db_leave(db);
         return TIND_ENOMEM;
+    }
     s->db = db;
     mu_lock(&db->snap_mu);
     /* read the seqno under snap_mu so compaction never misses a snapshot
@@ -238,6 +265,7 @@ TIND_API int tind_snapshot_new(tind_db *db, tind_snapshot **out)
         if (!p) {
             mu_unlock(&db->snap_mu);
             free(s);
+            db_leave(db);
             return TIND_ENOMEM;
         }
         l->seqnos = p;
@@ -246,6 +274,8 @@ TIND_API int tind_snapshot_new(tind_db *db, tind_snapshot **out)
     /* seqnos only grow, so appending keeps the list sorted */
     l->seqnos[l->count++] = s->seqno;
     mu_unlock(&db->snap_mu);
+    atomic_fetch_add(&db->live_snapshots, 1);
+    db_leave(db);
     *out = s;
     return TIND_OK;
 }
@@ -264,6 +294,7 @@ TIND_API void tind_snapshot_free(tind_snapshot *s)
             break;
         }
     mu_unlock(&db->snap_mu);
+    atomic_fetch_sub(&db->live_snapshots, 1);
     free(s);
 }
 

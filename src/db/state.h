@@ -7,8 +7,9 @@
  * The db/ files form a line; each includes only the headers below it:
  *     options -> state -> journals -> install -> jobs -> iters -> write
  *             -> read -> dbiter -> db (open, close, recovery, keyspaces)
+ *             -> internal (src/tind_internal.h for the tools)
  * (scripts/check_layers.sh enforces it; db/db.h gathers them all for db.c,
- * the tools and the tests).
+ * internal.c and the tests).
  *
  * Locks and their order (take left before right, never the reverse):
  *     write_mu  ->  install_mu  ->  mu  ->  ks->view_mu, snap_mu
@@ -81,7 +82,6 @@ struct tind_keyspace {
 
     /* the tree and its jobs: db->mu */
     struct {
-        int dropped GUARDED_BY(db->mu);   /* deleted: calls fail with TIND_ENOENT */
         int dropping GUARDED_BY(db->mu);  /* being deleted: no new background jobs */
         memtable **sealed GUARDED_BY(db->mu); /* oldest first */
         size_t sealed_count GUARDED_BY(db->mu);
@@ -93,6 +93,9 @@ struct tind_keyspace {
         int manual_compaction GUARDED_BY(db->mu); /* a full compaction was asked for */
         uint64_t compact_cursor[KS_MAX_LEVELS] GUARDED_BY(db->mu); /* round-robin pick position */
     };
+    /* deleted: calls fail with TIND_ENOENT. Set (release) under mu; read
+     * without a lock (acquire) by every call's ks_check, so it is atomic. */
+    _Atomic int dropped;
     /* replaced under db->write_mu and db->mu; read under either */
     memtable *active;
     _Atomic int pressure;         /* 0 fine, 1 slow down, 2 stall: set with the view (mu) */
@@ -176,9 +179,10 @@ struct tind_db {
         size_t dropped_cap GUARDED_BY(mu);
         uint32_t next_keyspace_id GUARDED_BY(mu);
         uint64_t next_file_number GUARDED_BY(mu);
-        int closing GUARDED_BY(mu);
+        int closing GUARDED_BY(mu);   /* workers stop; set by close after the calls drain */
         int running_jobs GUARDED_BY(mu);
         int bg_error GUARDED_BY(mu);  /* last background job failure, 0 once one succeeds */
+        uint64_t bg_failures GUARDED_BY(mu); /* background jobs failed so far (waiters compare) */
         char bg_error_msg[TIND_ERRMSG_MAX] GUARDED_BY(mu);
         char poison_msg[TIND_ERRMSG_MAX] GUARDED_BY(mu);
         _Atomic int poisoned;     /* set under mu, read anywhere */
@@ -203,8 +207,17 @@ struct tind_db {
 
     /* flags and counters: atomics */
     struct {
-        _Atomic int pause_background;  /* tests: workers take no jobs while set */
-        _Atomic int active_calls;      /* writers inside db_write (close waits for them) */
+        _Atomic int pause_background;  /* pausers (db/internal.c): no job starts while > 0 */
+        /* Close protocol: a public call increments active_calls, then checks
+         * close_begun (db_enter); tind_close sets close_begun, then waits for
+         * active_calls to reach 0. Both sides use seq_cst, so either close sees
+         * the call or the call sees close: nothing that entered is freed under it. */
+        _Atomic int active_calls;      /* public calls inside the engine */
+        _Atomic int close_begun;       /* tind_close runs: new calls fail with TIND_ECLOSED */
+        /* handles made from db and not yet freed: tind_close refuses while any live */
+        _Atomic long live_iterators;
+        _Atomic long live_snapshots;
+        _Atomic long live_batches;
         _Atomic uint64_t stalls;
         _Atomic uint64_t slowdowns;
     };
@@ -219,6 +232,12 @@ int db_fail(tind_db *db, int rc, const tind_err *err);
 /* Turns the database read-only after a failed journal / version write. */
 void db_poison(tind_db *db, const tind_err *why) EXCLUDES(db->mu);
 int db_check_writable(tind_db *db, tind_err *err) EXCLUDES(db->mu);
+/* Enters a public call on db: TIND_ECLOSED (with the message recorded) once
+ * tind_close has begun; on TIND_OK the caller must db_leave(db) when done. */
+int db_enter(tind_db *db);
+void db_leave(tind_db *db);
+/* ks_check, then db_enter(ks->db): how a public call on a keyspace starts. */
+int ks_enter(tind_keyspace *ks);
 int ks_check(tind_keyspace *ks);   /* TIND_EINVAL / TIND_ENOENT */
 /* A user key: 1..TIND_MAX_KEY_SIZE bytes, non-NULL (TIND_EINVAL / TIND_ETOOBIG
  * with a message naming the length). */

@@ -17,9 +17,13 @@
  *     unlinks) durable.
  *   - fs_rename() atomically replaces `to`.
  *   - fs_list() returns names (no "." / ".."), malloc'd; free with fs_list_free().
- *   - fs_lock() takes an exclusive advisory lock on a file (created if
- *     missing) that conflicts with other processes and with other fs_lock()
- *     calls of the same fs on the same path; TIND_EBUSY when held.
+ *   - fs_lock_file() takes an exclusive advisory lock on a file (created if
+ *     missing) that conflicts with other processes and with other locks of
+ *     the same fs on the same path; TIND_EBUSY when held.
+ *     fs_lock_file_shared() takes a shared lock: it coexists with other
+ *     shared locks and conflicts with an exclusive one (TIND_EBUSY both
+ *     ways); it never creates the file (TIND_ENOENT when missing), so a
+ *     read-only open writes nothing.
  * Thread-safety: an fs and distinct files may be used from many threads;
  * concurrent fs_read() on one file is safe; writes to one file need external
  * serialization.
@@ -42,6 +46,11 @@ enum fs_open_flags {
     FS_O_CREATE = 4,
     FS_O_EXCL   = 8,       /* with CREATE: fail with TIND_EEXIST if present */
     FS_O_TRUNC  = 16,
+};
+
+enum fs_lock_mode {
+    FS_LOCK_EXCLUSIVE = 0,
+    FS_LOCK_SHARED    = 1,
 };
 
 enum fs_sync_mode {
@@ -68,7 +77,7 @@ typedef struct fs_ops {
     int (*sync_dir)(fs *fsys, const char *path, tind_err *err);
     int (*list)(fs *fsys, const char *dir, char ***names, size_t *count, tind_err *err);
     int (*exists)(fs *fsys, const char *path, int *is_dir); /* TIND_OK / TIND_ENOENT */
-    int (*lock)(fs *fsys, const char *path, fs_lock **out, tind_err *err);
+    int (*lock)(fs *fsys, const char *path, int mode, fs_lock **out, tind_err *err); /* fs_lock_mode */
     int (*unlock)(fs_lock *lock, tind_err *err);
     void (*destroy)(fs *fsys);
 } fs_ops;
@@ -113,7 +122,9 @@ static inline int fs_list(fs *fsys, const char *dir, char ***names, size_t *coun
 { return fsys->ops->list(fsys, dir, names, count, err); }
 static inline int fs_exists(fs *fsys, const char *path, int *is_dir) { return fsys->ops->exists(fsys, path, is_dir); }
 static inline int fs_lock_file(fs *fsys, const char *path, fs_lock **out, tind_err *err)
-{ return fsys->ops->lock(fsys, path, out, err); }
+{ return fsys->ops->lock(fsys, path, FS_LOCK_EXCLUSIVE, out, err); }
+static inline int fs_lock_file_shared(fs *fsys, const char *path, fs_lock **out, tind_err *err)
+{ return fsys->ops->lock(fsys, path, FS_LOCK_SHARED, out, err); }
 static inline int fs_unlock(fs_lock *l, tind_err *err) { return l->owner->ops->unlock(l, err); }
 static inline void fs_destroy(fs *fsys) { if (fsys) fsys->ops->destroy(fsys); }
 

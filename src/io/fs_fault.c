@@ -325,7 +325,7 @@ static int fault_exists(fs *fsys, const char *path, int *is_dir)
     return fs_exists(((fault_fs *)fsys)->inner, path, is_dir);
 }
 
-static int fault_lock_file(fs *fsys, const char *path, fs_lock **out, tind_err *err)
+static int fault_lock_file(fs *fsys, const char *path, int mode, fs_lock **out, tind_err *err)
 {
     fault_fs *ff = (fault_fs *)fsys;
     int errnum = 0;
@@ -335,7 +335,7 @@ static int fault_lock_file(fs *fsys, const char *path, fs_lock **out, tind_err *
     fault_lock *l = calloc(1, sizeof *l);
     if (!l)
         return err_set(err, TIND_ENOMEM, "lock '%s': out of memory", path);
-    int rc = fs_lock_file(ff->inner, path, &l->inner, err);
+    int rc = ff->inner->ops->lock(ff->inner, path, mode, &l->inner, err);
     if (rc != TIND_OK) {
         free(l);
         return rc;

@@ -56,7 +56,7 @@ typedef struct mem_map {
 
 struct mem_node {
     int is_dir;
-    int locked;             /* an fs_lock of the current generation holds it */
+    int locked;             /* locks of the current generation: -1 = one exclusive, n > 0 = n shared */
     uint64_t refs;
     mem_node *prev, *next;  /* the fs's list of all nodes */
     /* files */
@@ -88,6 +88,7 @@ typedef struct mem_lock {
     fs_lock base;
     mem_node *node;
     uint64_t gen;
+    int shared;
 } mem_lock;
 
 static const fs_ops mem_ops;
@@ -787,7 +788,7 @@ static int mem_exists(fs *fsys, const char *path, int *is_dir)
 
 /* ------------------------------------------------------------------ locks */
 
-static int mem_lock_file(fs *fsys, const char *path, fs_lock **out, tind_err *err)
+static int mem_lock_file(fs *fsys, const char *path, int mode, fs_lock **out, tind_err *err)
 {
     mem_fs *m = (mem_fs *)fsys;
     *out = NULL;
@@ -801,6 +802,8 @@ static int mem_lock_file(fs *fsys, const char *path, fs_lock **out, tind_err *er
     mem_node *parent = NULL, *node = NULL;
     int busy = 0;
     int e = mem_resolve(m, &p, &parent, &node);
+    if (!e && !node && mode == FS_LOCK_SHARED)
+        e = ENOENT; /* a shared lock never creates the file */
     if (!e && !node) {
         node = mem_node_new(m, 0);
         if (!node)
@@ -812,10 +815,11 @@ static int mem_lock_file(fs *fsys, const char *path, fs_lock **out, tind_err *er
     }
     if (!e && node->is_dir)
         e = EISDIR;
-    if (!e && node->locked)
+    if (!e && (mode == FS_LOCK_SHARED ? node->locked < 0 : node->locked != 0))
         busy = 1;
     if (!e && !busy) {
-        node->locked = 1;
+        node->locked = mode == FS_LOCK_SHARED ? node->locked + 1 : -1;
+        l->shared = mode == FS_LOCK_SHARED;
         mem_ref(node);
         l->base.owner = fsys;
         l->node = node;
@@ -839,8 +843,8 @@ static int mem_unlock(fs_lock *lock, tind_err *err)
     mem_lock *l = (mem_lock *)lock;
     mem_fs *m = (mem_fs *)lock->owner;
     pthread_mutex_lock(&m->mu);
-    if (l->gen == m->gen)
-        l->node->locked = 0;    /* a stale lock was already released by the crash */
+    if (l->gen == m->gen)       /* a stale lock was already released by the crash */
+        l->node->locked = l->shared ? l->node->locked - 1 : 0;
     mem_unref(m, l->node);
     pthread_mutex_unlock(&m->mu);
     free(l);

@@ -7,7 +7,8 @@
  * returns fewer bytes only at end of file. Errors become statuses through
  * err_errno(), whose message names the call and the path.
  *
- * Locks are flock(LOCK_EX | LOCK_NB) on a descriptor of their own. flock
+ * Locks are flock(LOCK_EX | LOCK_NB), or LOCK_SH for a shared lock (on a
+ * descriptor opened read-only, without O_CREAT), on a descriptor of their own. flock
  * locks belong to the open file description, so a second fs_lock() of the
  * same path conflicts both with other processes and within this process;
  * closing the descriptor releases the lock.
@@ -300,7 +301,7 @@ static int posix_exists(fs *fsys, const char *path, int *is_dir)
     return TIND_OK;
 }
 
-static int posix_lock_file(fs *fsys, const char *path, fs_lock **out, tind_err *err)
+static int posix_lock_file(fs *fsys, const char *path, int mode, fs_lock **out, tind_err *err)
 {
     *out = NULL;
     posix_lock *l = calloc(1, sizeof *l);
@@ -312,7 +313,7 @@ static int posix_lock_file(fs *fsys, const char *path, fs_lock **out, tind_err *
     }
     int fd;
     do {
-        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        fd = mode == FS_LOCK_SHARED ? open(path, O_RDONLY | O_CLOEXEC) : open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     } while (fd < 0 && errno == EINTR);
     if (fd < 0) {
         int e = errno;
@@ -322,7 +323,7 @@ static int posix_lock_file(fs *fsys, const char *path, fs_lock **out, tind_err *
     }
     int r;
     do {
-        r = flock(fd, LOCK_EX | LOCK_NB);
+        r = flock(fd, (mode == FS_LOCK_SHARED ? LOCK_SH : LOCK_EX) | LOCK_NB);
     } while (r != 0 && errno == EINTR);
     if (r != 0) {
         int e = errno;

@@ -87,6 +87,8 @@ int jset_replay(jset *s, jrn_replay_fn fn, void *ctx, uint64_t *next_file_number
         if (numbers[i] < keep) {
             /* flushed and released by the version file; its deletion was
              * interrupted or undone by a crash */
+            if (s->read_only)
+                continue;
             char old[4096];
             jrn_path(dir, numbers[i], old, sizeof old);
             fs_unlink(s->fs, old, NULL);
@@ -102,7 +104,7 @@ int jset_replay(jset *s, jrn_replay_fn fn, void *ctx, uint64_t *next_file_number
         jrn_path(dir, numbers[i], path, sizeof path);
         jrn_replay_result res;
         int last = i + 1 == count;
-        rc = jrn_replay(s->fs, path, replay_record, &rctx, last, &res, err);
+        rc = jrn_replay(s->fs, path, replay_record, &rctx, last && !s->read_only, &res, err);
         if (rc == TIND_OK && !last && res.truncated)
             rc = err_set(err, TIND_ECORRUPT,
                          "journal '%s' ends in a damaged record but later journals exist (it was synced "
@@ -119,7 +121,7 @@ int jset_replay(jset *s, jrn_replay_fn fn, void *ctx, uint64_t *next_file_number
                              "journal '%s' has no intact header but later journals exist (it was synced before "
                              "they were created): its records are lost",
                              path);
-            else if ((rc = fs_unlink(s->fs, path, err)) == TIND_OK) {
+            else if (s->read_only || (rc = fs_unlink(s->fs, path, err)) == TIND_OK) {
                 mu_lock(&s->mu);
                 s->count--;
                 mu_unlock(&s->mu);
@@ -148,7 +150,7 @@ int jset_replay(jset *s, jrn_replay_fn fn, void *ctx, uint64_t *next_file_number
         if (rc == TIND_OK)
             j->size = res.valid_bytes;
         mu_unlock(&s->mu);
-        if (rc == TIND_OK && last) {
+        if (rc == TIND_OK && last && !s->read_only) {
             /* what was replayed may sit only in the page cache (a process
              * crash): make it durable before newer journals exist */
             fs_file *f = NULL;

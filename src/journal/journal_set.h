@@ -46,6 +46,7 @@ typedef struct jset {
     fs *fs;
     char *dir;                    /* "<database>/journals" */
     uint32_t compress_threshold;
+    int read_only;                /* replay writes nothing: no deletion, cut or sync */
 
     tind_mutex mu;
     jset_journal *list GUARDED_BY(mu); /* oldest first; the last is the one being written */
@@ -72,7 +73,8 @@ void jset_free(jset *s);
  * deletion was interrupted), truncates a torn tail of the last one, deletes
  * the last one when it has no intact header (a creation cut short), checks
  * that the kept ones continue each other (jrn_chain_add), and syncs the last.
- * Damage anywhere else is TIND_ECORRUPT naming the journal. Raises
+ * Damage anywhere else is TIND_ECORRUPT naming the journal. With
+ * read_only set, replay writes nothing (it deletes, cuts and syncs nothing). Raises
  * *next_file_number past every journal number seen and *max_seqno to the
  * highest seqno any kept journal gave out. */
 int jset_replay(jset *s, jrn_replay_fn fn, void *ctx, uint64_t *next_file_number, uint64_t *max_seqno,

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+TIND_API const char *tind_version(void) { return TIND_VERSION_STRING; }
+
 TIND_API const char *tind_strerror(int status)
 {
     switch (status) {

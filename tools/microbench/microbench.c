@@ -27,12 +27,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "format/block.h"
-#include "format/bloom.h"
-#include "format/entry.h"
-#include "util/buf.h"
-#include "util/hash.h"
-#include "util/rand.h"
+#include "tind_internal.h"
 
 #define MB_BATCH 100000        /* operations per timed run */
 #define MB_MAX_RUNS 1000

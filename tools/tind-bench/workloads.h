@@ -23,7 +23,7 @@
 #include <stdint.h>
 
 #include "backend.h"
-#include "util/rand.h"
+#include "tind_internal.h"
 #include "histogram.h"
 
 #define BW_KEY_SIZE 16

@@ -21,9 +21,7 @@
 #include <unistd.h>
 
 #include "common.h"
-#include "db/options.h"
-#include "util/coding.h"
-#include "util/hash.h"
+#include "tind_internal.h"
 
 /* ------------------------------------------------------------------ time and folders */
 

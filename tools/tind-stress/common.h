@@ -28,10 +28,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "io/fs.h"
 #include "stress.h"
 #include "tind.h"
-#include "util/rand.h"
+#include "tind_internal.h"
 
 /* ---- time and scratch folders ---- */
 

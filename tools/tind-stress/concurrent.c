@@ -51,8 +51,7 @@
 #include "common.h"
 #include "stress.h"
 #include "tind.h"
-#include "util/coding.h"
-#include "util/rand.h"
+#include "tind_internal.h"
 
 #define CKS 2
 #define RANGE 300
@@ -829,8 +828,14 @@ int campaign_concurrent(const stress_opts *o)
             sh->end = stress_now() + (left < phase_len ? (left > 0 ? left : 0) : phase_len);
             int started = 0;
             for (int t = 0; t < o->threads; t++) {
-                if (tind_batch_new(sh->db, &ts[t].batch) != TIND_OK ||
-                    pthread_create(&ts[t].th, NULL, worker, &ts[t]) != 0) {
+                if (tind_batch_new(sh->db, &ts[t].batch) != TIND_OK) {
+                    cfail(sh, "could not start thread %d", t);
+                    break;
+                }
+                if (pthread_create(&ts[t].th, NULL, worker, &ts[t]) != 0) {
+                    /* a live batch would make the close below refuse */
+                    tind_batch_free(ts[t].batch);
+                    ts[t].batch = NULL;
                     cfail(sh, "could not start thread %d", t);
                     break;
                 }

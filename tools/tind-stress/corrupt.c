@@ -43,12 +43,8 @@
 #include <string.h>
 
 #include "common.h"
-#include "db/db.h"
-#include "io/fs.h"
-#include "journal/journal.h"
 #include "stress.h"
-#include "util/coding.h"
-#include "util/rand.h"
+#include "tind_internal.h"
 
 #define CR_NKS 3
 #define CR_UNIVERSE 120
@@ -220,14 +216,14 @@ static int cr_write_batch(cr_world *w, tind_db *db, tind_keyspace **ks, int dura
         return rc;
     tind_batch_set_durability(tb, durability);
     rc = stress_batch_add(&cr_model, tb, ks, b->ops, b->nops, (uint32_t)w->nb);
-    uint64_t before = atomic_load(&db->last_seqno);
+    uint64_t before = tind_internal_last_seqno(db);
     if (!rc)
         rc = tind_batch_commit(tb);
     tind_batch_free(tb);
     if (rc)
         return rc;
     b->first_seqno = before + 1;
-    if (atomic_load(&db->last_seqno) != before + (uint64_t)b->nops)
+    if (tind_internal_last_seqno(db) != before + (uint64_t)b->nops)
         return TIND_EINVAL; /* seqnos are not what the model assumes */
     w->nb++;
     if (durability >= TIND_PERSIST_SYNC_DATA)
@@ -238,12 +234,9 @@ static int cr_write_batch(cr_world *w, tind_db *db, tind_keyspace **ks, int dura
 
 static void cr_background(tind_db *db)
 {
-    for (int i = 0; i < 64; i++) {
-        tind_err err;
-        err_clear(&err);
-        if (db_background_step(db, &err) <= 0)
+    for (int i = 0; i < 64; i++)
+        if (tind_internal_background_step(db) <= 0)
             break;
-    }
 }
 
 /* Parses the records of a pristine journal (journal.h's format). */
@@ -314,7 +307,7 @@ static int cr_build(cr_world *w)
         return rc;
     }
     for (int k = 0; k < CR_NKS; k++) {
-        w->flushed[k] = ks[k]->flushed_seqno;
+        w->flushed[k] = tind_internal_ks_flushed_seqno(ks[k]);
         tind_ks_stats st;
         if (tind_ks_stats_get(ks[k], &st) == TIND_OK)
             for (uint32_t l = 0; l < st.levels && l < TIND_STATS_MAX_LEVELS; l++) {

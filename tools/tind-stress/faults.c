@@ -48,11 +48,8 @@
 #include <string.h>
 
 #include "common.h"
-#include "db/db.h"
-#include "io/fs.h"
 #include "stress.h"
-#include "util/coding.h"
-#include "util/rand.h"
+#include "tind_internal.h"
 
 /* Present when linked with the LeakSanitizer runtime (ASan builds). */
 extern int __lsan_do_recoverable_leak_check(void) __attribute__((weak));
@@ -281,7 +278,7 @@ static int cfs_exists(fs *fsys, const char *path, int *is_dir)
     return fs_exists(CFS_INNER(fsys), path, is_dir);
 }
 
-static int cfs_lock_file(fs *fsys, const char *path, fs_lock **out, tind_err *err)
+static int cfs_lock_file(fs *fsys, const char *path, int mode, fs_lock **out, tind_err *err)
 {
     cfs *c = (cfs *)fsys;
     *out = NULL;
@@ -289,7 +286,7 @@ static int cfs_lock_file(fs *fsys, const char *path, fs_lock **out, tind_err *er
     if (!l)
         return err_set(err, TIND_ENOMEM, "lock '%s': out of memory", path);
     uint64_t before = fs_fault_injected(c->inner);
-    int rc = fs_lock_file(c->inner, path, &l->inner, err);
+    int rc = c->inner->ops->lock(c->inner, path, mode, &l->inner, err);
     cfs_note(c, FS_CALL_LOCK, path, before, rc);
     if (rc) {
         free(l);
@@ -526,7 +523,7 @@ static int ft_close(run *R, const char *what)
 {
     if (!R->db)
         return TIND_OK;
-    int poisoned = atomic_load(&R->db->poisoned);
+    int poisoned = tind_internal_is_poisoned(R->db);
     tind_db *db = R->db;
     R->db = NULL; /* api() must not ask a freed handle for its message */
     int rc = api(R, what, tind_close(db));
@@ -564,11 +561,8 @@ static void reopen(run *R, int phase)
 static void background(run *R, int max_steps)
 {
     for (int i = 0; i < max_steps && R->db; i++) {
-        tind_err err;
-        err_clear(&err);
-        int rc = db_background_step(R->db, &err);
+        int rc = tind_internal_background_step(R->db);
         if (rc < 0) {
-            db_fail(R->db, rc, &err);
             api(R, "background_step", rc);
             break;
         }
@@ -800,7 +794,7 @@ static void poison_probe(run *R)
     int need = must_poison(c), forbid = !R->fault->forever && must_not_poison(c);
     if (!need && !forbid)
         return;
-    int poisoned_before = atomic_load(&R->db->poisoned);
+    int poisoned_before = tind_internal_is_poisoned(R->db);
     int persist_rc = tind_persist(R->db, TIND_PERSIST_BUFFER);
     if (need) {
         R->cp->poison_checked++;

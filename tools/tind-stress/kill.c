@@ -77,7 +77,7 @@
 #include "recfs.h"
 #include "stress.h"
 #include "tind.h"
-#include "util/rand.h"
+#include "tind_internal.h"
 
 extern char **environ;
 

@@ -31,11 +31,11 @@
 #include <unistd.h>
 
 #include "common.h"
-#include "db/options.h"
 #include "kill.h"
 #include "recfs.h"
 #include "stress.h"
 #include "tind.h"
+#include "tind_internal.h"
 
 static int child_pipe = -1;
 

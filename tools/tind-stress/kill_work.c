@@ -11,8 +11,7 @@
 
 #include "common.h"
 #include "kill.h"
-#include "util/coding.h"
-#include "util/rand.h"
+#include "tind_internal.h"
 
 const char *const kill_ks_names[KILL_KS] = {"leveled", "tiered", "zstd-partitioned"};
 

@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "stress.h"
-#include "util/rand.h"
+#include "tind_internal.h"
 
 static void usage(FILE *out)
 {

@@ -47,7 +47,7 @@
 
 #include "common.h"
 #include "recfs.h"
-#include "util/hash.h"
+#include "tind_internal.h"
 
 /* ================================================================ the recording layer (child) */
 
@@ -399,14 +399,14 @@ static int rec_exists_op(fs *fsys, const char *path, int *is_dir) { return fs_ex
 
 /* The lock is the inner fs's own object (its owner is inner, so fs_unlock
  * goes straight there); only the creation of the lock file is recorded. */
-static int rec_lock(fs *fsys, const char *path, fs_lock **out, tind_err *err)
+static int rec_lock(fs *fsys, const char *path, int mode, fs_lock **out, tind_err *err)
 {
     rec_fs *r = (rec_fs *)fsys;
     pthread_mutex_lock(&r->mu);
-    int logged = !rec_exists(r, path);
+    int logged = mode == FS_LOCK_EXCLUSIVE && !rec_exists(r, path);
     if (logged)
         rec_log(r, "C %s", path);
-    int rc = fs_lock_file(r->inner, path, out, err);
+    int rc = r->inner->ops->lock(r->inner, path, mode, out, err);
     if (rc && logged)
         rec_log(r, "F");
     pthread_mutex_unlock(&r->mu);

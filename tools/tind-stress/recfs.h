@@ -33,8 +33,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "io/fs.h"
-#include "util/rand.h"
+#include "tind_internal.h"
 
 /* POSIX, recording to the log log_path (appended to); displaced files go
  * to the folder `grave`, which must exist. NULL on failure. A failure to

@@ -17,8 +17,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "format/entry.h"
-#include "util/status.h"
+#include "tind_internal.h"
 
 volatile sig_atomic_t sh_interrupted;
 
@@ -68,7 +67,13 @@ int sh_open_db(tsh *sh)
     if (sh->db)
         return SH_OK;
     tind_db *db = NULL;
-    int rc = tind_open(sh->path, NULL, &db);
+    tind_options *o = tind_options_new();
+    if (!o)
+        return sh_error(sh, "out of memory");
+    tind_options_set_create_if_missing(o, sh->create);
+    tind_options_set_read_only(o, sh->read_only);
+    int rc = tind_open(sh->path, o, &db);
+    tind_options_free(o);
     if (rc == TIND_OK) {
         sh->db = db;
         return SH_OK;
@@ -84,6 +89,8 @@ int sh_open_db(tsh *sh)
         fprintf(sh->err, " (run 'tind %s verify' to list every damaged file)\n", sh->path);
     else if (rc == TIND_EVERSION)
         fprintf(sh->err, " (written by a newer version of tind: use that version)\n");
+    else if (rc == TIND_ENOENT && !sh->create && !sh->read_only)
+        fprintf(sh->err, " (to make a new database: tind --create PATH, or tind PATH create KS)\n");
     else
         fputc('\n', sh->err);
     fflush(sh->err);
@@ -773,9 +780,10 @@ static const sh_command commands[] = {
      "check every block of every file; list each problem with file and offset"},
     {"dump", 0, sh_cmd_dump, "dump table|journal FILE [--summary] [--hex] [--full]",
      "list a table's blocks and entries, or a journal's records (FILE: path or number)"},
-    {"export", 1, sh_cmd_export, "export [--output FILE] [KS...]",
-     "write keyspaces (default: all) as KS<TAB>KEY<TAB>VALUE lines"},
-    {"import", 1, sh_cmd_import, "import FILE", "load an export file (- = standard input)"},
+    {"export", 1, sh_cmd_export, "export [--output FILE] [--salvage] [KS...]",
+     "write keyspaces (default: all) as KS<TAB>KEY<TAB>VALUE lines and an end record; --salvage skips damage"},
+    {"import", 0, sh_cmd_import, "import [--unchecked] FILE",
+     "load an export file (- = standard input); checked whole first: its end record and checksum"},
     {"set", 0, cmd_set, "set [hex|full on|off]", "show or change display settings"},
     {"echo", 0, cmd_echo, "echo [WORD...]", "print the words"},
     {"help", 0, cmd_help, "help [COMMAND]", "list the commands, or describe one"},
@@ -832,6 +840,10 @@ int sh_run(tsh *sh, sh_words *args)
         sh_error(sh, "unknown command '%s' (try: help)", name);
         return SH_USAGE;
     }
+    /* only the commands that make something may make the database too
+     * (import opens it itself, once the file has passed its checks) */
+    if (c->needs_db && !sh->db && !strcmp(c->name, "create") && !sh->read_only)
+        sh->create = 1;
     if (c->needs_db && sh_open_db(sh) != SH_OK)
         return SH_FAIL;
     sh_interrupted = 0;

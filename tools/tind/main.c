@@ -11,7 +11,11 @@
  *
  * The database is opened when the first command that needs it runs (at
  * start in interactive mode), so `verify` and `dump` work on a folder that
- * does not open. It is closed (journal synced) at exit.
+ * does not open. It is closed (journal synced) at exit. Only `create` and
+ * `import` (as the command that opens it) or --create make a new database:
+ * a mistyped PATH is an error, never a new empty database. --read-only opens
+ * it with tind_options_set_read_only (nothing is written; write commands
+ * fail).
  */
 #include "shell.h"
 
@@ -23,13 +27,18 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: tind [--hex] [--full] [--bail] PATH [COMMAND [ARG...]]\n"
-            "  PATH                     the database folder (created when missing)\n"
+            "usage: tind [--hex] [--full] [--bail] [--create | --read-only] PATH [COMMAND [ARG...]]\n"
+            "  PATH                     the database folder; only `create KS`, `import FILE`\n"
+            "                           or --create make a new one (a missing or empty folder)\n"
             "  no COMMAND               interactive shell on a terminal; otherwise commands\n"
             "                           are read from standard input, one per line\n"
             "  --hex                    show keys and values as hex\n"
             "  --full                   never abbreviate long values\n"
             "  --bail                   stop a script at the first failed command\n"
+            "  --create                 create the database when PATH does not hold one\n"
+            "  --read-only              open without writing anything (inspect a damaged or\n"
+            "                           live database): stats, scan, get, count, export,\n"
+            "                           verify, dump; write commands fail\n"
             "  --help, --version\n"
             "Commands: tind PATH help; the manual: man tind.\n");
 }
@@ -90,11 +99,15 @@ int main(int argc, char **argv)
             sh.full = 1;
         else if (!strcmp(argv[i], "--bail"))
             bail = 1;
+        else if (!strcmp(argv[i], "--create"))
+            sh.create = 1;
+        else if (!strcmp(argv[i], "--read-only"))
+            sh.read_only = 1;
         else if (!strcmp(argv[i], "--help")) {
             usage(stdout);
             return 0;
         } else if (!strcmp(argv[i], "--version")) {
-            printf("tind %d.%d.%d\n", TIND_VERSION_MAJOR, TIND_VERSION_MINOR, TIND_VERSION_PATCH);
+            printf("tind %s\n", tind_version());
             return 0;
         } else if (!strcmp(argv[i], "--")) {
             i++;
@@ -105,7 +118,9 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (i >= argc) {
+    if (i >= argc || (sh.create && sh.read_only)) {
+        if (i < argc)
+            fprintf(stderr, "tind: --create and --read-only exclude each other\n");
         usage(stderr);
         return 2;
     }

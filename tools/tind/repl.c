@@ -286,8 +286,7 @@ int sh_repl(tsh *sh)
     el_set(r.el, EL_BIND, "^I", "tind-complete", NULL);
     el_source(r.el, NULL);
 
-    fprintf(stdout, "tind %d.%d.%d on '%s': help lists the commands; quit or Ctrl-D leaves.\n",
-            TIND_VERSION_MAJOR, TIND_VERSION_MINOR, TIND_VERSION_PATCH, sh->path);
+    fprintf(stdout, "tind %s on '%s': help lists the commands; quit or Ctrl-D leaves.\n", tind_version(), sh->path);
     fflush(stdout);
     for (;;) {
         int count = 0;

@@ -39,6 +39,8 @@ typedef struct tsh {
     long line;                    /* script line being run (0 = none) */
     int quit;                     /* `quit` was given */
     int open_failed;              /* opening the database failed (reason printed) */
+    int create;                   /* --create: a missing database may be created */
+    int read_only;                /* --read-only: tind_options_set_read_only */
     FILE *out;
     FILE *err;
 } tsh;

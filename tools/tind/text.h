@@ -30,7 +30,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "util/buf.h"
+#include "tind_internal.h"
 
 /* One word of a command. `bytes` is NUL-terminated past len (the NUL is not
  * counted), so a word without NULs is also a C string. `literal` is set when

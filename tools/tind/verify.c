@@ -29,10 +29,12 @@
  * (SH_FAIL) when there is at least one.
  *
  * Concurrency: when the shell has the database open, background work is
- * paused (pause_background, then waiting for running jobs) and install_mu is
- * held while files are read, so the VERSIONS file and the tables it names
- * cannot change underneath. Otherwise verify takes the folder's LOCK when it
- * can, so that no other process opens the database meanwhile; when another
+ * paused while files are read (tind_internal_pause_background returns once no
+ * flush or compaction runs, and none starts until verify resumes it; the
+ * shell's own thread is the only writer), so the VERSIONS file and the
+ * tables it names cannot change underneath. Otherwise verify takes the
+ * folder's LOCK when it can (shared under --read-only: other read-only opens
+ * may coexist), so that no writer opens the database meanwhile; when another
  * process holds it, verify says so and reads anyway.
  */
 #include "shell.h"
@@ -42,14 +44,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "db/db.h"
-#include "format/blockio.h"
-#include "format/container.h"
-#include "format/table.h"
-#include "journal/journal.h"
-#include "util/coding.h"
-#include "util/hash.h"
-#include "version/manifest.h"
+#include "tind_internal.h"
 
 /* The FORMAT file, as db.c writes it: "TINDFMT1" | u32 format version |
  * u64 xxh3-64 of the first 12 bytes. */
@@ -129,9 +124,9 @@ static void verify_format(vfy *v)
         problem(v, path, "offset 0: bad magic (not a tind database)");
     else if (dec_u64(data + 12) != hash64(data, 12))
         problem(v, path, "offset 12: checksum mismatch");
-    else if (dec_u32(data + 8) > DB_FORMAT_VERSION)
+    else if (dec_u32(data + 8) > tind_internal_format_version())
         problem(v, path, "offset 8: database format %u is newer than this tind reads (%u)", dec_u32(data + 8),
-                DB_FORMAT_VERSION);
+                tind_internal_format_version());
     else if (v->verbose)
         fprintf(v->sh->out, "ok: %s (database format %u)\n", path, dec_u32(data + 8));
     free(data);
@@ -395,8 +390,8 @@ static int journal_record(void *ctx, uint64_t first_seqno, uint32_t count, const
         j->off = at + JRN_RECORD_HEADER_SIZE + dec_u32(j->data + at + 4);
     const uint8_t *p = payload, *end = payload + len;
     for (uint32_t i = 0; i < count; i++) {
-        batch_entry e;
-        const uint8_t *next = batch_entry_decode(p, end, &e);
+        tind_internal_batch_entry e;
+        const uint8_t *next = tind_internal_batch_entry_decode(p, end, &e);
         if (!next) {
             snprintf(j->why, sizeof j->why,
                      "record at offset %zu (seqno %" PRIu64 "): batch entry %" PRIu32 " of %" PRIu32
@@ -562,13 +557,18 @@ int sh_cmd_verify(tsh *sh, sh_words *args)
     tind_db *db = sh->db;
     if (db) {
         /* our own open database: no background job may change files meanwhile */
-        db_pause_background(db);
+        tind_internal_pause_background(db, 1);
     } else {
         char *lp = join(sh->path, "LOCK");
         tind_err err;
         err_clear(&err);
-        int lrc = lp ? fs_lock_file(v.fs, lp, &lock, &err) : TIND_ENOMEM;
-        if (lrc == TIND_EBUSY)
+        /* --read-only: a shared lock, which never creates LOCK */
+        int lrc = !lp ? TIND_ENOMEM
+                  : sh->read_only ? fs_lock_file_shared(v.fs, lp, &lock, &err)
+                                  : fs_lock_file(v.fs, lp, &lock, &err);
+        if (lrc == TIND_ENOENT && sh->read_only)
+            lock = NULL; /* no LOCK file: nobody holds it */
+        else if (lrc == TIND_EBUSY)
             note(&v, "the database is open in another process: files may change while they are read");
         else if (lrc)
             note(&v, "could not take the LOCK (%s): reading anyway", err.msg[0] ? err.msg : tind_strerror(lrc));
@@ -578,7 +578,7 @@ int sh_cmd_verify(tsh *sh, sh_words *args)
     verify_folder(&v);
 
     if (db) {
-        db_resume_background(db);
+        tind_internal_pause_background(db, 0);
     }
     if (lock)
         fs_unlock(lock, NULL);
