@@ -147,6 +147,10 @@ struct tind_db {
     size_t dropped_cap;
     uint32_t next_keyspace_id;
     uint64_t next_file_number;
+    uint64_t db_id;               /* random, made at creation, kept in the version file:
+                                   * part of every table id (set before workers start) */
+    uint64_t journal_seqno;       /* the loaded version file's: the kept journals must
+                                   * hold every seqno from it on (0 = none); recovery only */
     uint64_t keep_journal;        /* (mu) oldest journal the version file says to keep:
                                    * only journals below it are ever deleted, and
                                    * journals from it on must continue each other */
@@ -186,6 +190,9 @@ int db_fail(tind_db *db, int rc, const tind_err *err);
 void db_poison(tind_db *db, const tind_err *why);
 int db_check_writable(tind_db *db, tind_err *err);
 uint64_t db_new_file_number(tind_db *db);             /* (mu) */
+/* A new table's unique id: xxh3 of the database id, the file number, the
+ * time and random bytes; never 0. Thread-safe. */
+uint64_t db_new_table_id(tind_db *db, uint64_t number);
 void db_table_path(tind_db *db, uint64_t number, char *buf, size_t n);
 /* The reader of a table of a version, opened on first use. Tables first
  * opened at L0 or L1 keep their index and filter pinned in memory; deeper
@@ -244,6 +251,9 @@ int db_sync_journal_locked(tind_db *db, int how, tind_err *err);
 /* Number of the oldest journal still needed, were `leaving` (a memtable being
  * flushed, or NULL) gone. (mu) */
 uint64_t db_journal_keep_number(tind_db *db, const memtable *leaving);
+/* The oldest seqno in any memtable but `leaving` (no table holds it yet), or
+ * UINT64_MAX when there is none. (mu) */
+uint64_t db_oldest_unflushed_seqno(tind_db *db, const memtable *leaving);
 /* Deletes journals every keyspace has flushed past. (mu) */
 void db_delete_obsolete_journals(tind_db *db);
 

@@ -164,13 +164,26 @@ typedef struct jrn_replay_result {
 typedef struct jrn_chain {
     int started;
     uint64_t end;
+    uint64_t need;          /* 0, or the first seqno the kept journals must hold
+                               (jrn_chain_need); checked by the first journal */
 } jrn_chain;
+
+/* The version file says every seqno from `need` on (its journal_seqno: the
+ * oldest write no table held yet) is in the journals it keeps: the first
+ * kept journal with a header must start at or before it, and
+ * jrn_chain_finish fails when there is none. 0 = nothing is needed. Call
+ * before the first jrn_chain_add. */
+void jrn_chain_need(jrn_chain *c, uint64_t need);
+/* After the last jrn_chain_add: TIND_ECORRUPT when seqnos are needed but no
+ * journal with an intact header was kept (`dir` names the folder). */
+int jrn_chain_finish(const jrn_chain *c, const char *dir, tind_err *err);
 
 /* Checks that res (of journal `name`) continues the chain (prev_name: the
  * journal before it) and extends it. TIND_OK, or TIND_ECORRUPT with err
  * naming both journals: start seqno 0, a first record that is not at the
  * start, or a start that is not the previous end + 1 ("records are
- * missing"). */
+ * missing"), or a first journal that starts after the needed seqno
+ * ("a journal the version file needs is missing"). */
 int jrn_chain_add(jrn_chain *c, const jrn_replay_result *res, const char *name, const char *prev_name,
                   tind_err *err);
 
