@@ -818,6 +818,7 @@ static void build_state(mf_state *st, trng *r, int tables_per_level)
     st->next_keyspace_id = 40;
     st->db_id = trng_next(r);
     st->journal_seqno = trng_below(r, 2) ? 0 : 1 + trng_below(r, st->last_seqno);
+    st->next_seqno = st->last_seqno + 1 + trng_below(r, 1000);
     st->keyspace_count = 5;
     st->keyspaces = calloc(st->keyspace_count, sizeof *st->keyspaces);
     CHECK(st->keyspaces);
@@ -923,6 +924,7 @@ static void check_same_state(const mf_state *a, const mf_state *b)
     CHECK_EQ(a->next_keyspace_id, b->next_keyspace_id);
     CHECK_EQ(a->db_id, b->db_id);
     CHECK_EQ(a->journal_seqno, b->journal_seqno);
+    CHECK_EQ(a->next_seqno, b->next_seqno);
     CHECK_EQ(a->keyspace_count, b->keyspace_count);
     for (size_t k = 0; k < a->keyspace_count; k++) {
         const mf_keyspace *x = &a->keyspaces[k], *y = &b->keyspaces[k];
@@ -980,7 +982,7 @@ TEST(manifest_roundtrip)
     st.next_file_number = 1;
     tbuf b = TBUF_INIT;
     CHECK_OK(manifest_encode(&st, &b, NULL));
-    CHECK_EQ(b.len, MANIFEST_HEADER_LEN + 5 + 9 + MANIFEST_TRAILER_LEN); /* + db id, journal seqno */
+    CHECK_EQ(b.len, MANIFEST_HEADER_LEN + 5 + 10 + MANIFEST_TRAILER_LEN); /* + db id, journal seqno, next seqno */
     CHECK_OK(manifest_decode(b.data, b.len, &back, NULL));
     CHECK_EQ(back.format_version, MANIFEST_FORMAT_VERSION);
     CHECK_EQ(back.next_file_number, 1);
@@ -1165,7 +1167,7 @@ typedef struct raw_ks {
 
 typedef struct raw_db {
     uint64_t next_file, last_seqno, oldest_journal, next_ks;
-    uint64_t db_id, journal_seqno; /* format 2 */
+    uint64_t db_id, journal_seqno, next_seqno; /* format 2 */
     uint64_t ks_count; /* as written (may lie) */
     raw_ks ks[3];
     int nks;
@@ -1185,6 +1187,7 @@ static void raw_encode(const raw_db *d, tbuf *out)
     if (d->version >= 2) {
         CHECK_OK(tbuf_append_u64(&p, d->db_id));
         v(&p, d->journal_seqno);
+        v(&p, d->next_seqno);
     }
     v(&p, d->ks_count);
     for (int k = 0; k < d->nks; k++) {
@@ -1243,6 +1246,7 @@ static raw_db raw_good(void)
     d.version = 2;
     d.db_id = 0x0123456789abcdefull;
     d.journal_seqno = 901;
+    d.next_seqno = 1201;
     d.ks[0] = (raw_ks){.id = 0, .name = "default", .name_len = 7, .flushed = 900, .levels = 7, .table_count = 3};
     d.ks[0].tables[0] = (raw_tbl){{7, 4096, 100, 3, 1, 500, 1700000000}, 0xfedcba9876543210ull, "apple", "melon", 0};
     d.ks[0].tables[1] = (raw_tbl){{9, 2048, 50, 0, 501, 900, 1700000100}, 77, "banana", "zebra", 0};
@@ -1275,6 +1279,7 @@ TEST(manifest_format_and_rejects)
     CHECK_EQ(st.oldest_journal, 40);
     CHECK_EQ(st.db_id, 0x0123456789abcdefull);
     CHECK_EQ(st.journal_seqno, 901);
+    CHECK_EQ(st.next_seqno, 1201);
     CHECK_EQ(st.keyspaces[0].v->levels[0].tables[0]->table_id, 77);
     CHECK_EQ(st.keyspaces[0].v->levels[0].count, 2);
     CHECK_EQ(st.keyspaces[0].v->levels[0].tables[0]->number, 9); /* newest first */

@@ -373,6 +373,7 @@ int db_write_manifest(tind_db *db, tind_keyspace *ks, version *v, uint64_t flush
     st.db_id = db->db_id;
     uint64_t unflushed = db_oldest_unflushed_seqno(db, leaving);
     st.journal_seqno = unflushed == UINT64_MAX ? 0 : unflushed;
+    st.next_seqno = atomic_load(&db->last_seqno) + 1;
     st.next_file_number = db->next_file_number;
     /* a floor for the seqno after recovery: only what is surely in tables
      * (the journal gives the rest) */
@@ -925,8 +926,8 @@ static int replay_journals(tind_db *db, tind_err *err)
     size_t count = 0;
     int rc = jrn_list(db->fs, dir, &numbers, &count, err);
     replay_ctx ctx = {db, NULL, 0};
-    jrn_chain chain = {0, 0, 0};
-    jrn_chain_need(&chain, db->journal_seqno);
+    jrn_chain chain = {0, 0, 0, 0};
+    jrn_chain_need(&chain, db->journal_seqno, db->journal_next_seqno);
     char prev_path[4096] = "";
     for (size_t i = 0; rc == TIND_OK && i < count; i++) {
         if (numbers[i] >= db->next_file_number)
@@ -1044,6 +1045,7 @@ static int load_state(tind_db *db, mf_state *st, tind_err *err)
     db->next_keyspace_id = st->next_keyspace_id;
     db->keep_journal = st->oldest_journal;
     db->journal_seqno = st->journal_seqno;
+    db->journal_next_seqno = st->next_seqno;
     /* a format 1 version file has no database id: one is made now and
      * written with the next version file */
     db->db_id = st->db_id ? st->db_id : db_unique64(st->next_file_number, st->last_seqno);

@@ -149,8 +149,10 @@ struct tind_db {
     uint64_t next_file_number;
     uint64_t db_id;               /* random, made at creation, kept in the version file:
                                    * part of every table id (set before workers start) */
-    uint64_t journal_seqno;       /* the loaded version file's: the kept journals must
-                                   * hold every seqno from it on (0 = none); recovery only */
+    /* the loaded version file's journal_seqno and next_seqno: what the kept
+     * journals must cover (jrn_chain_need); recovery only */
+    uint64_t journal_seqno;
+    uint64_t journal_next_seqno;
     uint64_t keep_journal;        /* (mu) oldest journal the version file says to keep:
                                    * only journals below it are ever deleted, and
                                    * journals from it on must continue each other */

@@ -84,9 +84,9 @@ static int mf_validate(const mf_state *st, int bad_code, tind_err *err)
     if (st->last_seqno > SEQNO_MAX)
         return err_set(err, bad_code, "last seqno %llu beyond the 56-bit limit",
                        (unsigned long long)st->last_seqno);
-    if (st->journal_seqno > SEQNO_MAX)
-        return err_set(err, bad_code, "journal seqno %llu beyond the 56-bit limit",
-                       (unsigned long long)st->journal_seqno);
+    if (st->journal_seqno > SEQNO_MAX || st->next_seqno > SEQNO_MAX + 1)
+        return err_set(err, bad_code, "journal seqno %llu or next seqno %llu beyond the 56-bit limit",
+                       (unsigned long long)st->journal_seqno, (unsigned long long)st->next_seqno);
     if (st->oldest_journal > st->next_file_number)
         return err_set(err, bad_code, "oldest journal %llu > next file number %llu",
                        (unsigned long long)st->oldest_journal, (unsigned long long)st->next_file_number);
@@ -219,6 +219,8 @@ int manifest_encode(const mf_state *st, tbuf *out, tind_err *err)
         rc = tbuf_append_u64(out, st->db_id);
     if (!rc && fv >= 2)
         rc = tbuf_append_varint(out, st->journal_seqno);
+    if (!rc && fv >= 2)
+        rc = tbuf_append_varint(out, st->next_seqno);
     if (!rc)
         rc = tbuf_append_varint(out, st->keyspace_count);
     for (size_t k = 0; !rc && k < st->keyspace_count; k++) {
@@ -515,6 +517,8 @@ int manifest_decode(const uint8_t *data, size_t len, mf_state *out, tind_err *er
         rc = mf_get_u64_fixed(&r, &st.db_id, "database id");
     if (!rc && fv >= 2)
         rc = mf_get(&r, &st.journal_seqno, "journal seqno");
+    if (!rc && fv >= 2)
+        rc = mf_get(&r, &st.next_seqno, "next seqno");
     if (!rc)
         rc = mf_get(&r, &count, "keyspace count");
     if (!rc && count > (uint64_t)(r.end - r.p) / MF_MIN_KEYSPACE_BYTES)

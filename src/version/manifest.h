@@ -68,6 +68,8 @@ typedef struct mf_state {
     uint64_t db_id;               /* random, made at creation; part of every table id */
     uint64_t journal_seqno;       /* 0, or the oldest seqno no table held when written:
                                      the kept journals must hold every seqno from it on */
+    uint64_t next_seqno;          /* the engine's last seqno + 1 when written: a kept
+                                     journal, if any, starts at or before it */
     mf_keyspace *keyspaces;
     size_t keyspace_count;
 } mf_state;

@@ -402,7 +402,7 @@ static int journal_record(void *ctx, uint64_t first_seqno, uint32_t count, const
     return TIND_OK;
 }
 
-static void verify_journals(vfy *v, uint64_t oldest_keep, uint64_t need_seqno)
+static void verify_journals(vfy *v, uint64_t oldest_keep, uint64_t need_seqno, uint64_t next_seqno)
 {
     char *jdir = join(v->dir, "journals");
     if (!jdir)
@@ -422,8 +422,8 @@ static void verify_journals(vfy *v, uint64_t oldest_keep, uint64_t need_seqno)
         free(jdir);
         return;
     }
-    jrn_chain chain = {0, 0, 0};
-    jrn_chain_need(&chain, need_seqno);
+    jrn_chain chain = {0, 0, 0, 0};
+    jrn_chain_need(&chain, need_seqno, next_seqno);
     char prev_path[4200] = "";
     for (size_t i = 0; i < count && !sh_interrupted; i++) {
         char path[4200];
@@ -513,17 +513,19 @@ static int verify_folder(vfy *v)
             tables += version_table_count(st.keyspaces[k].v);
         fprintf(v->sh->out,
                 "ok: %s: format %" PRIu32 ", database id %016" PRIx64 ", %zu keyspaces, %zu tables, last seqno %" PRIu64
-                ", journals needed from seqno %" PRIu64 " (0: none)\n",
-                vpath, st.format_version, st.db_id, st.keyspace_count, tables, st.last_seqno, st.journal_seqno);
+                ", journals needed from seqno %" PRIu64 " (0: none), next seqno %" PRIu64 "\n",
+                vpath, st.format_version, st.db_id, st.keyspace_count, tables, st.last_seqno, st.journal_seqno,
+                st.next_seqno);
     }
     free(vpath);
     verify_tables(v, have_state ? &st : NULL);
     /* without a version file every journal is taken as kept */
     uint64_t oldest_keep = have_state ? st.oldest_journal : 0;
     uint64_t need_seqno = have_state ? st.journal_seqno : 0;
+    uint64_t next_seqno = have_state ? st.next_seqno : 0;
     mf_state_free(&st);
     if (!sh_interrupted)
-        verify_journals(v, oldest_keep, need_seqno);
+        verify_journals(v, oldest_keep, need_seqno, next_seqno);
     return SH_OK;
 }
 
