@@ -154,7 +154,7 @@ static void build_two_tables(fs *mem, const char *old_val, const char *new_val)
     const char *vals[2] = {old_val, new_val};
     for (int round = 0; round < 2; round++) {
         for (int i = 0; i < 10; i++) {
-            char k[8];
+            char k[16];
             snprintf(k, sizeof k, "k%d", i);
             put(ks, db, k, vals[round], TIND_PERSIST_NONE);
         }
@@ -182,7 +182,7 @@ static void expect_reads_corrupt(fs *mem, const char *new_val, const char *table
     CHECK_OK(tind_keyspace_open(db, "t", NULL, &ks));
     int corrupt = 0;
     for (int i = 0; i < 10; i++) {
-        char k[8];
+        char k[16];
         snprintf(k, sizeof k, "k%d", i);
         void *v = NULL;
         size_t n = 0;

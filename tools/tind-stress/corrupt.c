@@ -645,6 +645,28 @@ static long cr_find_cut(cr_world *w, tind_db *db)
 
 /* ------------------------------------------------------------------ one corruption */
 
+/* The open succeeded on damage it must report: a violation, with the cut
+ * of the history the state shows. Closes db and destroys mem. */
+static void cr_opened_silently(cr_world *w, tind_db *db, fs *mem)
+{
+    long got = cr_find_cut(w, db);
+    cr_violation(w, &w->silent_wrong, "open succeeds on damage it must report (history cut at %ld of %zu%s)", got,
+                 w->nb, got < 0 ? ": no prefix of the history explains the state" : "");
+    tind_close(db);
+    fs_destroy(mem);
+}
+
+/* 1 when cutting the history at batch `cut` drops a synced operation no
+ * table held. */
+static int cr_synced_lost(const cr_world *w, size_t cut)
+{
+    for (size_t i = cut; i < w->nb; i++)
+        for (int j = 0; j < w->b[i].nops; j++)
+            if (w->b[i].synced && w->b[i].first_seqno + (uint64_t)j > w->flushed[w->b[i].ops[j].ks])
+                return 1;
+    return 0;
+}
+
 static void cr_whole_file(cr_world *w, int kind);
 
 static void cr_iteration(cr_world *w, int kind)
@@ -720,11 +742,7 @@ static void cr_iteration(cr_world *w, int kind)
         return;
     }
     if (expect_cut == EXPECT_FAIL) {
-        long got = cr_find_cut(w, db);
-        cr_violation(w, &w->silent_wrong, "open succeeds on damage it must report (history cut at %ld of %zu%s)", got,
-                     w->nb, got < 0 ? ": no prefix of the history explains the state" : "");
-        tind_close(db);
-        fs_destroy(mem);
+        cr_opened_silently(w, db, mem);
         return;
     }
     static int st[CR_NKS][CR_UNIVERSE];
@@ -745,12 +763,7 @@ static void cr_iteration(cr_world *w, int kind)
             w->exact[kind]++;
         if (expect_cut < (long)w->nb) {
             w->tail_cut[kind]++;
-            int synced_lost = 0;
-            for (size_t i = (size_t)expect_cut; i < w->nb; i++)
-                for (int j = 0; j < w->b[i].nops; j++)
-                    synced_lost |= w->b[i].synced &&
-                                   w->b[i].first_seqno + (uint64_t)j > w->flushed[w->b[i].ops[j].ks];
-            w->synced_tail_dropped += synced_lost;
+            w->synced_tail_dropped += cr_synced_lost(w, (size_t)expect_cut);
         }
     }
     rc = tind_close(db);
@@ -946,7 +959,7 @@ static void cr_whole_file(cr_world *w, int kind)
     w->tried[kind]++;
     w->whole[op]++;
     w->cur_kind = kind;
-    snprintf(w->cur_desc, sizeof w->cur_desc, "seed %" PRIu64 ": %s %s '%s'%s", w->seed, cr_whole_names[op],
+    snprintf(w->cur_desc, sizeof w->cur_desc, "seed %" PRIu64 ": %s %s '%.60s'%.100s", w->seed, cr_whole_names[op],
              cr_kind_names[kind], e ? e->path : "", other);
     if (rc) {
         cr_violation(w, &w->bad_status, "the damage itself failed: %s", tind_strerror(rc));
@@ -968,11 +981,7 @@ static void cr_whole_file(cr_world *w, int kind)
         return;
     }
     if (expect == X_FAIL) {
-        long got = cr_find_cut(w, db);
-        cr_violation(w, &w->silent_wrong, "open succeeds on damage it must report (history cut at %ld of %zu%s)", got,
-                     w->nb, got < 0 ? ": no prefix of the history explains the state" : "");
-        tind_close(db);
-        fs_destroy(mem);
+        cr_opened_silently(w, db, mem);
         return;
     }
     uint64_t before = w->violations;
@@ -987,11 +996,7 @@ static void cr_whole_file(cr_world *w, int kind)
             w->whole_exact++;
         }
         if (expect == X_CUT && cut < (long)w->nb) {
-            int synced_lost = 0;
-            for (size_t i = (size_t)cut; i < w->nb; i++)
-                for (int j = 0; j < w->b[i].nops; j++)
-                    synced_lost |= w->b[i].synced && w->b[i].first_seqno + (uint64_t)j > w->flushed[w->b[i].ops[j].ks];
-            w->by_design_losses += synced_lost;
+            w->by_design_losses += cr_synced_lost(w, (size_t)cut);
             w->tail_cut[kind]++;
         }
     }
