@@ -24,6 +24,9 @@
  *                           the table, before anything is deleted.
  *   identity_fields         ver_table_check_identity names each field that
  *                           differs (what open and tind verify both report).
+ *   format1_version_file    a version file of format 1 (tind 0.1.x: no ids,
+ *                           no journal seqnos) still opens and reads, and the
+ *                           next change writes format 2 with a database id.
  */
 #include <string.h>
 
@@ -31,6 +34,7 @@
 #include "db/db.h"
 #include "io/fs.h"
 #include "journal/journal.h"
+#include "version/manifest.h"
 #include "version/version.h"
 
 static int open_on(fs *f, tind_db **db)
@@ -293,8 +297,66 @@ TEST(identity_fields)
     CHECK_OK(ver_table_check_identity(t, &m, "/x/7.tbl", &err));
     m.file_size = 999;
     CHECK_RC(ver_table_check_identity(t, &m, "/x/7.tbl", &err), TIND_ECORRUPT);
+    m.file_size = 1000;
+    /* a format 2 table where the version file (format 1, read) records no
+     * id: the number still counts */
+    m.format_version = 2;
+    m.file_number = 7;
+    m.table_id = 99;
+    CHECK_OK(ver_table_check_identity(t, &m, "/x/7.tbl", &err));
+    m.file_number = 6;
+    CHECK_RC(ver_table_check_identity(t, &m, "/x/7.tbl", &err), TIND_ECORRUPT);
+    /* a format 1 table where the version file records an id */
+    m.format_version = 1;
+    m.file_number = m.table_id = 0;
+    t->table_id = 5;
+    CHECK_RC(ver_table_check_identity(t, &m, "/x/7.tbl", &err), TIND_ECORRUPT);
+    CHECK(strstr(err.msg, "the file has none") != NULL);
     tbl_meta_free(&m);
     ver_table_unref(t);
+}
+
+TEST(format1_version_file)
+{
+    fs *mem = fs_mem_new();
+    build_two_tables(mem, "old", "new");
+    /* rewrite VERSIONS as format 1 (what 0.1.x wrote: no ids) */
+    mf_state st;
+    CHECK_OK(manifest_read(mem, "/db", &st, NULL));
+    CHECK(st.db_id != 0);
+    st.format_version = 1;
+    CHECK_OK(manifest_write(mem, "/db", &st, NULL));
+    mf_state_free(&st);
+    CHECK_OK(manifest_read(mem, "/db", &st, NULL));
+    CHECK_EQ(st.format_version, 1);
+    CHECK_EQ(st.db_id, 0);
+    mf_state_free(&st);
+    tind_db *db;
+    tind_keyspace *ks;
+    CHECK_OK(open_on(mem, &db));
+    CHECK_OK(tind_keyspace_open(db, "t", NULL, &ks));
+    void *v = NULL;
+    size_t n = 0;
+    CHECK_OK(tind_get(ks, "k3", 2, NULL, &v, &n));
+    CHECK_MEM(v, n, "new", 3);
+    tind_free(v);
+    put(ks, db, "k3", "newer", TIND_PERSIST_NONE);
+    CHECK_OK(tind_flush(ks));
+    CHECK_OK(tind_close(db));
+    CHECK_OK(manifest_read(mem, "/db", &st, NULL));
+    CHECK_EQ(st.format_version, MANIFEST_FORMAT_VERSION);
+    CHECK(st.db_id != 0);
+    mf_state_free(&st);
+    CHECK_OK(open_on(mem, &db));
+    CHECK_OK(tind_keyspace_open(db, "t", NULL, &ks));
+    CHECK_OK(tind_get(ks, "k3", 2, NULL, &v, &n));
+    CHECK_MEM(v, n, "newer", 5);
+    tind_free(v);
+    CHECK_OK(tind_get(ks, "k4", 2, NULL, &v, &n));
+    CHECK_MEM(v, n, "new", 3);
+    tind_free(v);
+    CHECK_OK(tind_close(db));
+    fs_destroy(mem);
 }
 
 /* `test_regress_identity NAME` runs one test (to see it fail on old code). */
@@ -313,5 +375,6 @@ int main(int argc, char **argv)
     RUN_ONE(table_from_other_db);
     RUN_ONE(table_missing);
     RUN_ONE(identity_fields);
+    RUN_ONE(format1_version_file);
     return 0;
 }

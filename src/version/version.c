@@ -92,15 +92,16 @@ int ver_table_check_identity(const ver_table *t, const tbl_meta *m, const char *
     char d[400];
     size_t len = 0;
     d[0] = 0;
-    /* identities exist from table format 2 on; a format 1 table (and the
-     * version file's id 0 for it) is checked by what it has */
-    if (m->format_version >= 2 || t->table_id != 0) {
+    /* identities exist from table format 2 on: a format 1 table, and the
+     * version file's id 0 for a table from before them, are checked by what
+     * they have */
+    if (m->format_version >= 2)
+        ver_id_differs(d, sizeof d, &len, "file number", m->file_number, t->number);
+    if (t->table_id != 0) {
         if (m->format_version < 2)
             ver_id_differs(d, sizeof d, &len, "table id (the file has none: format 1)", 0, t->table_id);
         else
             ver_id_differs(d, sizeof d, &len, "table id", m->table_id, t->table_id);
-        if (m->format_version >= 2)
-            ver_id_differs(d, sizeof d, &len, "file number", m->file_number, t->number);
     }
     ver_id_differs(d, sizeof d, &len, "file size", m->file_size, t->size);
     ver_id_differs(d, sizeof d, &len, "min seqno", m->min_seqno, t->min_seqno);

@@ -98,8 +98,8 @@ ver_table *ver_table_new(uint64_t number, uint64_t size, uint64_t entries, uint6
 /* The same from a finished table's metadata (tbl_writer_finish). */
 ver_table *ver_table_from_meta(uint64_t number, const tbl_meta *meta);
 /* Checks that an opened table file is the table t names (its identity,
- * docs/FORMAT.md "Table identity"): file number and table id (when either
- * side has them), file size, entry and tombstone counts, seqno range and
+ * docs/FORMAT.md "Table identity"): file number (format 2 tables), table
+ * id (when the version file records one), file size, entry and tombstone counts, seqno range and
  * key range. TIND_OK, or TIND_ECORRUPT naming `path` and every field that
  * differs. Open and verify both call it, so they agree. */
 int ver_table_check_identity(const ver_table *t, const tbl_meta *m, const char *path, tind_err *err);

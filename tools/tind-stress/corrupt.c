@@ -56,6 +56,11 @@
  *     batches lost that way are counted as `synced_lost_by_design`, the
  *     limitation docs/RELIABILITY.md describes (no file left names them).
  *
+ * Verify agrees: whenever the open fails or a read fails with
+ * TIND_ECORRUPT, the checks `tind verify` makes, through the same library
+ * calls (cr_verify), must find at least one problem in the damaged folder;
+ * otherwise it is a violation (`verify_missed`).
+ *
  * Single-threaded; reproducible from the seed.
  */
 #include <inttypes.h>
@@ -70,6 +75,7 @@
 #include "journal/journal.h"
 #include "stress.h"
 #include "util/coding.h"
+#include "util/hash.h"
 #include "util/rand.h"
 #include "version/manifest.h"
 
@@ -167,6 +173,7 @@ typedef struct cr_world {
     uint64_t tried[K_COUNT], open_failed[K_COUNT], exact[K_COUNT], read_errors[K_COUNT], tail_cut[K_COUNT];
     uint64_t flips, truncations, garbage;
     uint64_t silent_wrong, bad_status, unexpected_open, unexpected_cut, synced_tail_dropped, violations;
+    uint64_t verify_runs, verify_missed;
     uint64_t reads;
     stress_shown shown;
     /* the current iteration, for messages */
@@ -643,6 +650,101 @@ static long cr_find_cut(cr_world *w, tind_db *db)
     return -1;
 }
 
+
+
+/* ------------------------------------------------------------------ verify agrees */
+
+/* verify decodes every batch entry of every record */
+static int cr_verify_record(void *ctx, uint64_t first_seqno, uint32_t count, const uint8_t *payload, size_t len)
+{
+    (void)ctx;
+    (void)first_seqno;
+    const uint8_t *p = payload, *end = payload + len;
+    for (uint32_t i = 0; i < count && p; i++) {
+        batch_entry e;
+        p = batch_entry_decode(p, end, &e);
+    }
+    return p == end ? TIND_OK : TIND_ECORRUPT;
+}
+
+/* The checks `tind verify` makes (tools/tind/verify.c), through the same
+ * library calls, on the damaged folder: FORMAT, manifest_read, every table
+ * the version file names (tbl_open, ver_table_check_identity, tbl_verify),
+ * every journal (jrn_replay; a torn tail or no header before later
+ * journals; jrn_chain_need/add/finish). Returns the number of problems.
+ * Where the open or a read failed, verify must find at least one. */
+static uint64_t cr_verify(fs *mem)
+{
+    uint64_t problems = 0;
+    tind_err err;
+    uint8_t *data = NULL;
+    size_t len = 0;
+    if (fs_read_all(mem, CR_DB "/FORMAT", &data, &len, &err) != TIND_OK || len != 20 ||
+        memcmp(data, "TINDFMT1", 8) != 0 || dec_u64(data + 12) != hash64(data, 12) ||
+        dec_u32(data + 8) > DB_FORMAT_VERSION)
+        problems++;
+    free(data);
+    mf_state st;
+    int have_state = manifest_read(mem, CR_DB, &st, &err) == TIND_OK;
+    problems += !have_state;
+    for (size_t k = 0; have_state && k < st.keyspace_count; k++) {
+        const version *v = st.keyspaces[k].v;
+        for (int l = 0; l < v->level_count; l++)
+            for (size_t i = 0; i < v->levels[l].count; i++) {
+                const ver_table *vt = v->levels[l].tables[i];
+                char path[128];
+                snprintf(path, sizeof path, CR_DB "/tables/%08" PRIu64 ".tbl", vt->number);
+                tbl *t = NULL;
+                tbl_open_options oo;
+                memset(&oo, 0, sizeof oo);
+                oo.file_id = vt->number;
+                if (tbl_open(mem, path, &oo, &t, &err) != TIND_OK) {
+                    problems++;
+                    continue;
+                }
+                problems += ver_table_check_identity(vt, tbl_get_meta(t), path, &err) != TIND_OK;
+                problems += tbl_verify(t, &err) != TIND_OK;
+                tbl_unref(t);
+            }
+    }
+    uint64_t *numbers = NULL;
+    size_t count = 0;
+    jrn_chain chain = {0, 0, 0, 0};
+    if (have_state)
+        jrn_chain_need(&chain, st.journal_seqno, st.next_seqno);
+    uint64_t oldest = have_state ? st.oldest_journal : 0;
+    if (jrn_list(mem, CR_DB "/journals", &numbers, &count, &err) != TIND_OK)
+        problems++;
+    for (size_t i = 0; i < count; i++) {
+        char path[128];
+        jrn_path(CR_DB "/journals", numbers[i], path, sizeof path);
+        jrn_replay_result res;
+        memset(&res, 0, sizeof res);
+        if (jrn_replay(mem, path, cr_verify_record, NULL, 0, &res, &err) != TIND_OK) {
+            problems++;
+            continue;
+        }
+        int last = i + 1 == count;
+        problems += res.truncated && !last;
+        problems += !res.has_header && numbers[i] >= oldest && !last;
+        if (res.has_header && numbers[i] >= oldest)
+            problems += jrn_chain_add(&chain, &res, path, "", &err) != TIND_OK;
+    }
+    problems += jrn_chain_finish(&chain, CR_DB "/journals", &err) != TIND_OK;
+    free(numbers);
+    if (have_state)
+        mf_state_free(&st);
+    return problems;
+}
+
+/* The open or a read reported damage: verify must too. */
+static void cr_verify_agrees(cr_world *w, fs *mem)
+{
+    w->verify_runs++;
+    if (cr_verify(mem) == 0)
+        cr_violation(w, &w->verify_missed, "the open or a read failed but verify finds no problem");
+}
+
 /* ------------------------------------------------------------------ one corruption */
 
 /* The open succeeded on damage it must report: a violation, with the cut
@@ -735,6 +837,8 @@ static void cr_iteration(cr_world *w, int kind)
             if (must_open)
                 cr_violation(w, &w->unexpected_open, "open fails (%s: %s) where it should recover", tind_strerror(rc),
                              tind_errmsg(NULL));
+            else
+                cr_verify_agrees(w, mem);
         } else {
             cr_violation(w, &w->bad_status, "open fails with %s: %s", tind_strerror(rc), tind_errmsg(NULL));
         }
@@ -749,6 +853,8 @@ static void cr_iteration(cr_world *w, int kind)
     cr_state(w, (size_t)expect_cut, st);
     uint64_t before = w->violations;
     uint64_t errors = cr_read_all(w, db, st, kind == K_TABLE);
+    if (errors)
+        cr_verify_agrees(w, mem);
     if (w->violations != before && kind == K_JOURNAL) {
         long got = cr_find_cut(w, db);
         if (got >= 0 && w->verbose)
@@ -976,6 +1082,7 @@ static void cr_whole_file(cr_world *w, int kind)
         else {
             w->open_failed[kind]++;
             w->whole_detected++;
+            cr_verify_agrees(w, mem);
         }
         fs_destroy(mem);
         return;
@@ -987,6 +1094,8 @@ static void cr_whole_file(cr_world *w, int kind)
     uint64_t before = w->violations;
     cr_state(w, expect == X_CUT ? (size_t)cut : w->nb, st);
     uint64_t errors = cr_read_all(w, db, st, kind == K_TABLE && expect == X_ANY);
+    if (errors)
+        cr_verify_agrees(w, mem);
     if (w->violations == before) {
         if (errors) {
             w->read_errors[kind]++;
@@ -1078,6 +1187,7 @@ int campaign_corrupt(const stress_opts *o)
     printf(" whole_detected=%" PRIu64 " whole_exact=%" PRIu64 " whole_read_errors=%" PRIu64
            " synced_lost_by_design=%" PRIu64,
            w->whole_detected, w->whole_exact, w->whole_read_errors, w->by_design_losses);
+    printf(" verify_runs=%" PRIu64 " verify_missed=%" PRIu64, w->verify_runs, w->verify_missed);
     printf(" reads=%" PRIu64 " silent_wrong_reads=%" PRIu64 " bad_status=%" PRIu64 " unexpected_open_failures=%" PRIu64
            " synced_tail_dropped=%" PRIu64 " crashes=0 tables=%" PRIu64 " batches=%zu violations=%" PRIu64
            " seconds=%.1f\n",
