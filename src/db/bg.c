@@ -169,6 +169,8 @@ int ks_write_tables(tind_keyspace *ks, iiter *in, int out_level, int bottommost,
             pthread_mutex_unlock(&db->mu);
             char path[4096];
             db_table_path(db, number, path, sizeof path);
+            to.file_number = number;
+            to.table_id = db_new_table_id(db, number);
             rc = tbl_writer_open(db->fs, path, &to, &w, err);
             if (rc) {
                 w = NULL;

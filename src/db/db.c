@@ -36,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "util/coding.h"
 #include "util/hash.h"
@@ -193,6 +194,27 @@ static char *path_join(const char *a, const char *b)
 }
 
 uint64_t db_new_file_number(tind_db *db) { return db->next_file_number++; }
+
+/* 64 bits that differ between calls, databases and machines: the system's
+ * random bytes, with both clocks and the caller's values mixed in (should
+ * getentropy fail, the clocks alone still tell two tables apart). Never 0:
+ * 0 means "no identity" in the version file. */
+static uint64_t db_unique64(uint64_t a, uint64_t b)
+{
+    struct timespec real, mono;
+    uint64_t in[7] = {a, b, 0, 0, 0, 0, 0};
+    if (getentropy(&in[2], 2 * sizeof in[2]) != 0)
+        in[2] = in[3] = 0;
+    clock_gettime(CLOCK_REALTIME, &real);
+    clock_gettime(CLOCK_MONOTONIC, &mono);
+    in[4] = (uint64_t)real.tv_sec * 1000000000u + (uint64_t)real.tv_nsec;
+    in[5] = (uint64_t)mono.tv_sec * 1000000000u + (uint64_t)mono.tv_nsec;
+    in[6] = (uint64_t)(uintptr_t)&real;
+    uint64_t h = hash64(in, sizeof in);
+    return h ? h : 1;
+}
+
+uint64_t db_new_table_id(tind_db *db, uint64_t number) { return db_unique64(db->db_id, number); }
 
 /* ------------------------------------------------------------------ views */
 
@@ -375,6 +397,29 @@ static void table_attach(tind_db *db, ver_table *t)
     t->on_free_ctx = db;
 }
 
+/* Opens table t's file and checks it is the table the version file names
+ * (ver_table_check_identity: a table swapped, copied or restored under its
+ * number is corruption, never a source of stale data). A missing file is
+ * corruption too: the version file names only tables that were synced. */
+static int table_open_checked(tind_db *db, ver_table *t, const tbl_open_options *o, tbl **out, tind_err *err)
+{
+    char path[4096];
+    db_table_path(db, t->number, path, sizeof path);
+    tbl *r = NULL;
+    int rc = tbl_open(db->fs, path, o, &r, err);
+    if (rc == TIND_ENOENT)
+        rc = err_set(err, TIND_ECORRUPT, "table '%s' named by the version file is missing", path);
+    if (rc == TIND_OK) {
+        rc = ver_table_check_identity(t, tbl_get_meta(r), path, err);
+        if (rc) {
+            tbl_unref(r);
+            r = NULL;
+        }
+    }
+    *out = r;
+    return rc;
+}
+
 int db_table_reader(tind_db *db, ver_table *t, int level, tbl **out, tind_err *err)
 {
     tbl *r = atomic_load_explicit(&t->reader_atomic, memory_order_acquire);
@@ -385,10 +430,8 @@ int db_table_reader(tind_db *db, ver_table *t, int level, tbl **out, tind_err *e
     pthread_mutex_lock(&t->reader_mu);
     r = atomic_load_explicit(&t->reader_atomic, memory_order_acquire);
     if (!r) {
-        char path[4096];
-        db_table_path(db, t->number, path, sizeof path);
         tbl_open_options o = {db->block_cache, db->fds, t->number, level <= 1};
-        int rc = tbl_open(db->fs, path, &o, &r, err);
+        int rc = table_open_checked(db, t, &o, &r, err);
         if (rc) {
             pthread_mutex_unlock(&t->reader_mu);
             return rc;
@@ -411,7 +454,11 @@ static int write_manifest_adding(tind_db *db, tind_keyspace *ks, version *v, uin
     mf_state st;
     memset(&st, 0, sizeof st);
     pthread_mutex_lock(&db->mu);
-    st.format_version = DB_FORMAT_VERSION;
+    st.format_version = 0; /* the newest */
+    st.db_id = db->db_id;
+    uint64_t unflushed = db_oldest_unflushed_seqno(db, leaving);
+    st.journal_seqno = unflushed == UINT64_MAX ? 0 : unflushed;
+    st.next_seqno = atomic_load(&db->last_seqno) + 1;
     st.next_file_number = db->next_file_number;
     /* a floor for the seqno after recovery: only what is surely in tables
      * (the journal gives the rest) */
@@ -914,6 +961,49 @@ static int remove_orphans(tind_db *db, tind_err *err)
     return TIND_OK;
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Every table the version file names has a file: TIND_ECORRUPT naming the
+ * first one missing (its contents are checked when it is opened). */
+static int check_tables_present(tind_db *db, tind_err *err)
+{
+    char **names = NULL;
+    size_t count = 0, n = 0;
+    int rc = fs_list(db->fs, db->tables_dir, &names, &count, err);
+    if (rc)
+        return rc;
+    uint64_t *present = malloc((count ? count : 1) * sizeof *present);
+    if (!present) {
+        fs_list_free(names, count);
+        return err_set(err, TIND_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < count; i++)
+        if (parse_number(names[i], ".tbl", &present[n]))
+            n++;
+    fs_list_free(names, count);
+    qsort(present, n, sizeof *present, cmp_u64);
+    for (size_t k = 0; k < db->keyspace_count && rc == TIND_OK; k++) {
+        version *v = db->keyspaces[k]->current;
+        for (int l = 0; l < v->level_count && rc == TIND_OK; l++)
+            for (size_t t = 0; t < v->levels[l].count && rc == TIND_OK; t++) {
+                uint64_t number = v->levels[l].tables[t]->number;
+                if (!bsearch(&number, present, n, sizeof *present, cmp_u64)) {
+                    char path[4096];
+                    db_table_path(db, number, path, sizeof path);
+                    rc = err_set(err, TIND_ECORRUPT,
+                                 "table '%s' named by the version file (keyspace '%s', level %d) is missing", path,
+                                 db->keyspaces[k]->name, l);
+                }
+            }
+    }
+    free(present);
+    return rc;
+}
+
 static int journal_list_add(tind_db *db, uint64_t number)
 {
     if (db->journal_count == db->journal_cap) {
@@ -977,7 +1067,8 @@ static int replay_journals(tind_db *db, tind_err *err)
     size_t count = 0;
     int rc = jrn_list(db->fs, dir, &numbers, &count, err);
     replay_ctx ctx = {db, NULL, 0};
-    jrn_chain chain = {0, 0};
+    jrn_chain chain = {0, 0, 0, 0};
+    jrn_chain_need(&chain, db->journal_seqno, db->journal_next_seqno);
     char prev_path[4096] = "";
     for (size_t i = 0; rc == TIND_OK && i < count; i++) {
         if (numbers[i] >= db->next_file_number)
@@ -1054,6 +1145,9 @@ static int replay_journals(tind_db *db, tind_err *err)
             }
         }
     }
+    /* the oldest needed journal deleted, or all of them */
+    if (rc == TIND_OK)
+        rc = jrn_chain_finish(&chain, dir, err);
     free(numbers);
     free(dir);
     if (rc == TIND_OK && ctx.max_seqno > atomic_load(&db->last_seqno))
@@ -1093,6 +1187,11 @@ static int load_state(tind_db *db, mf_state *st, tind_err *err)
     db->next_file_number = st->next_file_number;
     db->next_keyspace_id = st->next_keyspace_id;
     db->keep_journal = st->oldest_journal;
+    db->journal_seqno = st->journal_seqno;
+    db->journal_next_seqno = st->next_seqno;
+    /* a format 1 version file has no database id: one is made now and
+     * written with the next version file */
+    db->db_id = st->db_id ? st->db_id : db_unique64(st->next_file_number, st->last_seqno);
     atomic_store(&db->last_seqno, st->last_seqno);
     for (size_t i = 0; i < st->keyspace_count; i++) {
         mf_keyspace *m = &st->keyspaces[i];
@@ -1338,6 +1437,7 @@ static int open_db(tind_db *db, tind_err *err)
         if (!rc) {
             db->next_file_number = 1;
             db->next_keyspace_id = 1;
+            db->db_id = db_unique64(0, 0);
             rc = db_write_manifest(db, NULL, NULL, 0, NULL, err);
         }
         free(jdir);
@@ -1358,10 +1458,16 @@ static int open_db(tind_db *db, tind_err *err)
         mf_state_free(&st);
         if (rc)
             return rc;
-        rc = db->opts.read_only ? TIND_OK : remove_orphans(db, err);
-        if (rc)
-            return rc;
-        rc = replay_journals(db, err);
+        /* everything the version file names must be there before anything
+         * is deleted: a missing table or journal (e.g. an older VERSIONS
+         * restored) is reported while the newer files still exist. A
+         * read-only open inspects a damaged database: a missing table fails
+         * only the reads that need it. */
+        rc = db->opts.read_only ? TIND_OK : check_tables_present(db, err);
+        if (rc == TIND_OK)
+            rc = replay_journals(db, err);
+        if (rc == TIND_OK && !db->opts.read_only)
+            rc = remove_orphans(db, err);
         if (rc == TIND_OK && !db->opts.read_only)
             rc = sync_recovered_dirs(db, err);
         if (rc)

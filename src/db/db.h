@@ -149,6 +149,12 @@ struct tind_db {
     size_t dropped_cap;
     uint32_t next_keyspace_id;
     uint64_t next_file_number;
+    uint64_t db_id;               /* random, made at creation, kept in the version file:
+                                   * part of every table id (set before workers start) */
+    /* the loaded version file's journal_seqno and next_seqno: what the kept
+     * journals must cover (jrn_chain_need); recovery only */
+    uint64_t journal_seqno;
+    uint64_t journal_next_seqno;
     uint64_t keep_journal;        /* (mu) oldest journal the version file says to keep:
                                    * only journals below it are ever deleted, and
                                    * journals from it on must continue each other */
@@ -204,6 +210,9 @@ void db_leave(tind_db *db);
 /* ks_check, then db_enter(ks->db): how a public call on a keyspace starts. */
 int ks_enter(tind_keyspace *ks);
 uint64_t db_new_file_number(tind_db *db);             /* (mu) */
+/* A new table's unique id: xxh3 of the database id, the file number, the
+ * time and random bytes; never 0. Thread-safe. */
+uint64_t db_new_table_id(tind_db *db, uint64_t number);
 void db_table_path(tind_db *db, uint64_t number, char *buf, size_t n);
 /* The reader of a table of a version, opened on first use. Tables first
  * opened at L0 or L1 keep their index and filter pinned in memory; deeper
@@ -265,6 +274,9 @@ int db_sync_journal_locked(tind_db *db, int how, tind_err *err);
 /* Number of the oldest journal still needed, were `leaving` (a memtable being
  * flushed, or NULL) gone. (mu) */
 uint64_t db_journal_keep_number(tind_db *db, const memtable *leaving);
+/* The oldest seqno in any memtable but `leaving` (no table holds it yet), or
+ * UINT64_MAX when there is none. (mu) */
+uint64_t db_oldest_unflushed_seqno(tind_db *db, const memtable *leaving);
 /* Deletes journals every keyspace has flushed past. (mu) */
 void db_delete_obsolete_journals(tind_db *db);
 

@@ -171,7 +171,7 @@ int ks_seal_memtable(tind_keyspace *ks, tind_err *err)
     return TIND_OK;
 }
 
-uint64_t db_journal_keep_number(tind_db *db, const memtable *leaving)
+uint64_t db_oldest_unflushed_seqno(tind_db *db, const memtable *leaving)
 {
     uint64_t earliest = UINT64_MAX;
     for (size_t i = 0; i < db->keyspace_count; i++) {
@@ -185,6 +185,12 @@ uint64_t db_journal_keep_number(tind_db *db, const memtable *leaving)
         if (e < earliest)
             earliest = e;
     }
+    return earliest;
+}
+
+uint64_t db_journal_keep_number(tind_db *db, const memtable *leaving)
+{
+    uint64_t earliest = db_oldest_unflushed_seqno(db, leaving);
     if (!db->journal_count)
         return db->keep_journal;
     size_t i = 0;
