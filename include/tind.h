@@ -194,7 +194,13 @@ TIND_API void tind_options_set_read_only(tind_options *o, int on);
 /* Opens (creating when allowed) the database folder at path. On success *db
  * is a handle that must be given to tind_close(). Fails with TIND_EBUSY when
  * the folder is open elsewhere (this or another process), TIND_EVERSION when
- * written by a newer tind, TIND_ECORRUPT when its files fail their checks.
+ * written by a newer tind, TIND_ECORRUPT when its files fail their checks:
+ * among them a table the version file names that is missing, and a journal
+ * it still needs (one holding writes no table holds) that is missing or
+ * empty; nothing is deleted or changed before those checks pass. A table
+ * file that is not the one the version file names (another table copied,
+ * swapped or restored under its number; see docs/FORMAT.md "Table
+ * identity") is TIND_ECORRUPT when first read (tables open lazily).
  * Only a missing or empty folder is created into a database: an existing
  * folder without the database's FORMAT file that holds other files is
  * TIND_EINVAL ("'path' is not a tind database (it holds other files, such as

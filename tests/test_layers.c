@@ -147,7 +147,7 @@ TEST(journal_set_cycle)
     jset_set_keep(&s, 2);
     replayed r = {0, 0};
     uint64_t next = 1, max_seqno = 0;
-    CHECK_OK(jset_replay(&s, count_record, &r, &next, &max_seqno, NULL));
+    CHECK_OK(jset_replay(&s, count_record, &r, 0, 0, &next, &max_seqno, NULL));
     CHECK_EQ(r.records, 1);
     CHECK_EQ(r.last, 5);
     CHECK_EQ(max_seqno, 5);
@@ -177,7 +177,7 @@ TEST(journal_set_chain_gap)
     uint64_t next = 1, max_seqno = 0;
     tind_err err;
     err_clear(&err);
-    CHECK_RC(jset_replay(&s, count_record, &r, &next, &max_seqno, &err), TIND_ECORRUPT);
+    CHECK_RC(jset_replay(&s, count_record, &r, 0, 0, &next, &max_seqno, &err), TIND_ECORRUPT);
     CHECK(strstr(err.msg, "00000002.jrn") != NULL);
     jset_free(&s);
     fs_destroy(f);

@@ -816,6 +816,9 @@ static void build_state(mf_state *st, trng *r, int tables_per_level)
     st->last_seqno = 5000000;
     st->oldest_journal = 99990;
     st->next_keyspace_id = 40;
+    st->db_id = trng_next(r);
+    st->journal_seqno = trng_below(r, 2) ? 0 : 1 + trng_below(r, st->last_seqno);
+    st->next_seqno = st->last_seqno + 1 + trng_below(r, 1000);
     st->keyspace_count = 5;
     st->keyspaces = calloc(st->keyspace_count, sizeof *st->keyspaces);
     CHECK(st->keyspaces);
@@ -883,6 +886,7 @@ static void build_state(mf_state *st, trng *r, int tables_per_level)
                                              entries ? trng_below(r, entries) : 0, mins, maxs, trng_next(r), lo, lon, hi,
                                              hin);
                 CHECK(t);
+                t->table_id = i % 4 == 3 ? 0 : trng_next(r); /* 0: a table from before identities */
                 CHECK_OK(ver_edit_add(&e, l, t));
                 ver_table_unref(t);
                 if (i % 3 == 0)
@@ -906,6 +910,7 @@ static void check_same_table(const ver_table *a, const ver_table *b)
     CHECK_EQ(a->min_seqno, b->min_seqno);
     CHECK_EQ(a->max_seqno, b->max_seqno);
     CHECK_EQ(a->created_unix, b->created_unix);
+    CHECK_EQ(a->table_id, b->table_id);
     CHECK_MEM(a->smallest, a->smallest_len, b->smallest, b->smallest_len);
     CHECK_MEM(a->largest, a->largest_len, b->largest, b->largest_len);
 }
@@ -917,6 +922,9 @@ static void check_same_state(const mf_state *a, const mf_state *b)
     CHECK_EQ(a->last_seqno, b->last_seqno);
     CHECK_EQ(a->oldest_journal, b->oldest_journal);
     CHECK_EQ(a->next_keyspace_id, b->next_keyspace_id);
+    CHECK_EQ(a->db_id, b->db_id);
+    CHECK_EQ(a->journal_seqno, b->journal_seqno);
+    CHECK_EQ(a->next_seqno, b->next_seqno);
     CHECK_EQ(a->keyspace_count, b->keyspace_count);
     for (size_t k = 0; k < a->keyspace_count; k++) {
         const mf_keyspace *x = &a->keyspaces[k], *y = &b->keyspaces[k];
@@ -974,7 +982,7 @@ TEST(manifest_roundtrip)
     st.next_file_number = 1;
     tbuf b = TBUF_INIT;
     CHECK_OK(manifest_encode(&st, &b, NULL));
-    CHECK_EQ(b.len, MANIFEST_HEADER_LEN + 5 + MANIFEST_TRAILER_LEN);
+    CHECK_EQ(b.len, MANIFEST_HEADER_LEN + 5 + 10 + MANIFEST_TRAILER_LEN); /* + db id, journal seqno, next seqno */
     CHECK_OK(manifest_decode(b.data, b.len, &back, NULL));
     CHECK_EQ(back.format_version, MANIFEST_FORMAT_VERSION);
     CHECK_EQ(back.next_file_number, 1);
@@ -1140,6 +1148,7 @@ TEST(manifest_flips_and_truncation)
 
 typedef struct raw_tbl {
     uint64_t f[7]; /* number, size, entries, tombstones, min seqno, max seqno, created */
+    uint64_t id;   /* format 2: table id (u64 LE) */
     const char *lo, *hi;
     uint64_t blob_refs;
 } raw_tbl;
@@ -1158,6 +1167,7 @@ typedef struct raw_ks {
 
 typedef struct raw_db {
     uint64_t next_file, last_seqno, oldest_journal, next_ks;
+    uint64_t db_id, journal_seqno, next_seqno; /* format 2 */
     uint64_t ks_count; /* as written (may lie) */
     raw_ks ks[3];
     int nks;
@@ -1174,6 +1184,11 @@ static void raw_encode(const raw_db *d, tbuf *out)
     v(&p, d->last_seqno);
     v(&p, d->oldest_journal);
     v(&p, d->next_ks);
+    if (d->version >= 2) {
+        CHECK_OK(tbuf_append_u64(&p, d->db_id));
+        v(&p, d->journal_seqno);
+        v(&p, d->next_seqno);
+    }
     v(&p, d->ks_count);
     for (int k = 0; k < d->nks; k++) {
         const raw_ks *ks = &d->ks[k];
@@ -1196,6 +1211,8 @@ static void raw_encode(const raw_db *d, tbuf *out)
                 const raw_tbl *t = &ks->tables[i];
                 for (int f = 0; f < 7; f++)
                     v(&p, t->f[f]);
+                if (d->version >= 2)
+                    CHECK_OK(tbuf_append_u64(&p, t->id));
                 v(&p, strlen(t->lo));
                 CHECK_OK(tbuf_append(&p, t->lo, strlen(t->lo)));
                 v(&p, strlen(t->hi));
@@ -1226,17 +1243,20 @@ static raw_db raw_good(void)
     d.next_ks = 3;
     d.ks_count = 2;
     d.nks = 2;
-    d.version = 1;
+    d.version = 2;
+    d.db_id = 0x0123456789abcdefull;
+    d.journal_seqno = 901;
+    d.next_seqno = 1201;
     d.ks[0] = (raw_ks){.id = 0, .name = "default", .name_len = 7, .flushed = 900, .levels = 7, .table_count = 3};
-    d.ks[0].tables[0] = (raw_tbl){{7, 4096, 100, 3, 1, 500, 1700000000}, "apple", "melon", 0};
-    d.ks[0].tables[1] = (raw_tbl){{9, 2048, 50, 0, 501, 900, 1700000100}, "banana", "zebra", 0};
-    d.ks[0].tables[2] = (raw_tbl){{3, 8192, 10, 10, 1, 2, 1600000000}, "k", "m", 0};
+    d.ks[0].tables[0] = (raw_tbl){{7, 4096, 100, 3, 1, 500, 1700000000}, 0xfedcba9876543210ull, "apple", "melon", 0};
+    d.ks[0].tables[1] = (raw_tbl){{9, 2048, 50, 0, 501, 900, 1700000100}, 77, "banana", "zebra", 0};
+    d.ks[0].tables[2] = (raw_tbl){{3, 8192, 10, 10, 1, 2, 1600000000}, 0, "k", "m", 0};
     d.ks[0].table_level[0] = 0;
     d.ks[0].table_level[1] = 0;
     d.ks[0].table_level[2] = 6;
     d.ks[1] = (raw_ks){.id = 2, .name = "\xce\xbb", .name_len = 2, .flushed = 0, .levels = 2, .table_count = 2};
-    d.ks[1].tables[0] = (raw_tbl){{11, 1, 1, 0, 5, 5, 0}, "a", "b", 0};
-    d.ks[1].tables[1] = (raw_tbl){{12, 1, 1, 0, 5, 6, 0}, "c", "d", 0};
+    d.ks[1].tables[0] = (raw_tbl){{11, 1, 1, 0, 5, 5, 0}, 1, "a", "b", 0};
+    d.ks[1].tables[1] = (raw_tbl){{12, 1, 1, 0, 5, 6, 0}, 2, "c", "d", 0};
     d.ks[1].table_level[0] = 1;
     d.ks[1].table_level[1] = 1;
     return d;
@@ -1257,6 +1277,10 @@ TEST(manifest_format_and_rejects)
     CHECK_EQ(st.keyspace_count, 2);
     CHECK_EQ(st.next_file_number, 50);
     CHECK_EQ(st.oldest_journal, 40);
+    CHECK_EQ(st.db_id, 0x0123456789abcdefull);
+    CHECK_EQ(st.journal_seqno, 901);
+    CHECK_EQ(st.next_seqno, 1201);
+    CHECK_EQ(st.keyspaces[0].v->levels[0].tables[0]->table_id, 77);
     CHECK_EQ(st.keyspaces[0].v->levels[0].count, 2);
     CHECK_EQ(st.keyspaces[0].v->levels[0].tables[0]->number, 9); /* newest first */
     CHECK_EQ(st.keyspaces[0].v->levels[6].tables[0]->number, 3);
@@ -1308,9 +1332,30 @@ TEST(manifest_format_and_rejects)
     BAD(d.last_seqno = SEQNO_MAX + 1, TIND_ECORRUPT, "56-bit");
     BAD(d.ks[0].blob_files = 1, TIND_ENOTSUP, "blob");
     BAD(d.ks[1].tables[0].blob_refs = 2, TIND_ENOTSUP, "blob");
-    BAD(d.version = 2, TIND_EVERSION, "newer");
+    BAD(d.version = 3, TIND_EVERSION, "newer");
+    BAD(d.journal_seqno = SEQNO_MAX + 1, TIND_ECORRUPT, "journal seqno");
     BAD(d.reserved = 7, TIND_ECORRUPT, "reserved");
 #undef BAD
+    /* format 1 (0.1.x: no database id, journal seqno or table ids) is read
+     * with ids 0, and written back as format 1 byte for byte */
+    d = raw_good();
+    d.version = 1;
+    t0 = d.ks[0].tables[0]; /* L0 newest first, as written */
+    d.ks[0].tables[0] = d.ks[0].tables[1];
+    d.ks[0].tables[1] = t0;
+    raw_encode(&d, &b);
+    rc = manifest_decode(b.data, b.len, &st, &err);
+    if (rc)
+        check_fail(__FILE__, __LINE__, "%s", err.msg);
+    CHECK_EQ(st.format_version, 1);
+    CHECK_EQ(st.db_id, 0);
+    CHECK_EQ(st.journal_seqno, 0);
+    CHECK_EQ(st.keyspaces[0].v->levels[0].tables[0]->table_id, 0);
+    b2 = (tbuf)TBUF_INIT;
+    CHECK_OK(manifest_encode(&st, &b2, NULL));
+    CHECK_MEM(b.data, b.len, b2.data, b2.len);
+    tbuf_free(&b2);
+    mf_state_free(&st);
     /* a key of 65535 bytes is fine, 65536 is not */
     char *big = malloc(65537);
     memset(big, 'k', 65536);

@@ -160,7 +160,7 @@ int cmp_write_tables(const cmp_env *env, const cmp_options *o, iiter *in, int ou
     ver_table **tables = NULL;
     size_t count = 0, cap = 0;
     uint64_t bytes = 0;
-    const tbl_options *to = cmp_table_options(o, out_level);
+    tbl_options to = *cmp_table_options(o, out_level);
     /* L0 tables may overlap: a flush or a tiered merge makes one table */
     int split = out_level > 0;
     tbl_writer *w = NULL;
@@ -181,7 +181,9 @@ int cmp_write_tables(const cmp_env *env, const cmp_options *o, iiter *in, int ou
             number = env->new_file_number(env->ctx);
             char path[4096];
             env->table_path(env->ctx, number, path, sizeof path);
-            rc = tbl_writer_open(env->fs, path, to, &w, err);
+            to.file_number = number;
+            to.table_id = env->new_table_id(env->ctx, number);
+            rc = tbl_writer_open(env->fs, path, &to, &w, err);
             if (rc) {
                 w = NULL;
                 break;

@@ -45,6 +45,8 @@ typedef struct cmp_env {
     const char *tables_dir;       /* synced once new tables are in it */
     /* A fresh file number for an output table. */
     uint64_t (*new_file_number)(void *ctx);
+    /* A new table's unique id (recorded in its metadata and the version file). */
+    uint64_t (*new_table_id)(void *ctx, uint64_t number);
     /* The path of table `number`. */
     void (*table_path)(void *ctx, uint64_t number, char *buf, size_t n);
     /* The reader of an input table at `level` (owned by the table). */

@@ -39,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "format/filename.h"
 #include "util/coding.h"
@@ -442,6 +443,49 @@ static int ensure_dir(tind_db *db, const char *path, tind_err *err)
     return rc;
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Every table the version file names has a file: TIND_ECORRUPT naming the
+ * first one missing (its contents are checked when it is opened). */
+static int check_tables_present(tind_db *db, tind_err *err)
+{
+    char **names = NULL;
+    size_t count = 0, n = 0;
+    int rc = fs_list(db->fs, db->tables_dir, &names, &count, err);
+    if (rc)
+        return rc;
+    uint64_t *present = malloc((count ? count : 1) * sizeof *present);
+    if (!present) {
+        fs_list_free(names, count);
+        return err_set(err, TIND_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < count; i++)
+        if (fname_parse(names[i], &present[n]) == FNAME_KIND_TABLE)
+            n++;
+    fs_list_free(names, count);
+    qsort(present, n, sizeof *present, cmp_u64);
+    for (size_t k = 0; k < db->keyspace_count && rc == TIND_OK; k++) {
+        version *v = db->keyspaces[k]->current;
+        for (int l = 0; l < v->level_count && rc == TIND_OK; l++)
+            for (size_t t = 0; t < v->levels[l].count && rc == TIND_OK; t++) {
+                uint64_t number = v->levels[l].tables[t]->number;
+                if (!bsearch(&number, present, n, sizeof *present, cmp_u64)) {
+                    char path[4096];
+                    db_table_path(db, number, path, sizeof path);
+                    rc = err_set(err, TIND_ECORRUPT,
+                                 "table '%s' named by the version file (keyspace '%s', level %d) is missing", path,
+                                 db->keyspaces[k]->name, l);
+                }
+            }
+    }
+    free(present);
+    return rc;
+}
+
 /* Deletes table files no version names (a crash mid-flush or mid-compaction)
  * and leftover temporary files. */
 static int remove_orphans(tind_db *db, tind_err *err)
@@ -507,7 +551,8 @@ static int replay_record(void *ctx, uint64_t first_seqno, uint32_t count, const 
 static int replay_journals(tind_db *db, tind_err *err)
 {
     uint64_t max_seqno = 0;
-    int rc = jset_replay(&db->journals, replay_record, db, &db->next_file_number, &max_seqno, err);
+    int rc = jset_replay(&db->journals, replay_record, db, db->journal_seqno, db->journal_next_seqno,
+                         &db->next_file_number, &max_seqno, err);
     if (rc == TIND_OK && max_seqno > atomic_load(&db->last_seqno))
         atomic_store(&db->last_seqno, max_seqno);
     return rc;
@@ -518,6 +563,11 @@ static int load_state(tind_db *db, mf_state *st, tind_err *err)
     db->next_file_number = st->next_file_number;
     db->next_keyspace_id = st->next_keyspace_id;
     jset_set_keep(&db->journals, st->oldest_journal);
+    db->journal_seqno = st->journal_seqno;
+    db->journal_next_seqno = st->next_seqno;
+    /* a format 1 version file has no database id: one is made now and
+     * written with the next version file */
+    db->db_id = st->db_id ? st->db_id : db_unique64(st->next_file_number, st->last_seqno);
     atomic_store(&db->last_seqno, st->last_seqno);
     for (size_t i = 0; i < st->keyspace_count; i++) {
         mf_keyspace *m = &st->keyspaces[i];
@@ -765,6 +815,7 @@ static int open_db(tind_db *db, tind_err *err)
         if (!rc) {
             db->next_file_number = 1;
             db->next_keyspace_id = 1;
+            db->db_id = db_unique64(0, 0);
             /* nothing else runs yet: the lock only keeps the installer's contract */
             mu_lock(&db->install_mu);
             rc = db_write_manifest(db, NULL, NULL, 0, NULL, err);
@@ -788,10 +839,16 @@ static int open_db(tind_db *db, tind_err *err)
         mf_state_free(&st);
         if (rc)
             return rc;
-        rc = db->opts.read_only ? TIND_OK : remove_orphans(db, err);
-        if (rc)
-            return rc;
-        rc = replay_journals(db, err);
+        /* everything the version file names must be there before anything
+         * is deleted: a missing table or journal (e.g. an older VERSIONS
+         * restored) is reported while the newer files still exist. A
+         * read-only open inspects a damaged database: a missing table fails
+         * only the reads that need it. */
+        rc = db->opts.read_only ? TIND_OK : check_tables_present(db, err);
+        if (rc == TIND_OK)
+            rc = replay_journals(db, err);
+        if (rc == TIND_OK && !db->opts.read_only)
+            rc = remove_orphans(db, err);
         if (rc == TIND_OK && !db->opts.read_only)
             rc = sync_recovered_dirs(db, err);
         if (rc)

@@ -44,6 +44,29 @@ void db_table_attach(tind_db *db, ver_table *t)
     t->on_free_ctx = db;
 }
 
+/* Opens table t's file and checks it is the table the version file names
+ * (ver_table_check_identity: a table swapped, copied or restored under its
+ * number is corruption, never a source of stale data). A missing file is
+ * corruption too: the version file names only tables that were synced. */
+static int table_open_checked(tind_db *db, ver_table *t, const tbl_open_options *o, tbl **out, tind_err *err)
+{
+    char path[4096];
+    db_table_path(db, t->number, path, sizeof path);
+    tbl *r = NULL;
+    int rc = tbl_open(db->fs, path, o, &r, err);
+    if (rc == TIND_ENOENT)
+        rc = err_set(err, TIND_ECORRUPT, "table '%s' named by the version file is missing", path);
+    if (rc == TIND_OK) {
+        rc = ver_table_check_identity(t, tbl_get_meta(r), path, err);
+        if (rc) {
+            tbl_unref(r);
+            r = NULL;
+        }
+    }
+    *out = r;
+    return rc;
+}
+
 int db_table_reader(tind_db *db, ver_table *t, int level, tbl **out, tind_err *err)
 {
     tbl *r = atomic_load_explicit(&t->reader_atomic, memory_order_acquire);
@@ -54,10 +77,8 @@ int db_table_reader(tind_db *db, ver_table *t, int level, tbl **out, tind_err *e
     mu_lock(&t->reader_mu);
     r = atomic_load_explicit(&t->reader_atomic, memory_order_acquire);
     if (!r) {
-        char path[4096];
-        db_table_path(db, t->number, path, sizeof path);
         tbl_open_options o = {db->block_cache, db->fds, t->number, level <= 1};
-        int rc = tbl_open(db->fs, path, &o, &r, err);
+        int rc = table_open_checked(db, t, &o, &r, err);
         if (rc) {
             mu_unlock(&t->reader_mu);
             return rc;
@@ -78,7 +99,11 @@ int db_write_manifest_adding(tind_db *db, tind_keyspace *ks, version *v, uint64_
     mf_state st;
     memset(&st, 0, sizeof st);
     mu_lock(&db->mu);
-    st.format_version = DB_FORMAT_VERSION;
+    st.format_version = 0; /* the newest */
+    st.db_id = db->db_id;
+    uint64_t unflushed = db_oldest_unflushed_seqno(db, leaving);
+    st.journal_seqno = unflushed == UINT64_MAX ? 0 : unflushed;
+    st.next_seqno = atomic_load(&db->last_seqno) + 1;
     st.next_file_number = db->next_file_number;
     /* a floor for the seqno after recovery: only what is surely in tables
      * (the journal gives the rest) */

@@ -50,6 +50,8 @@ static uint64_t env_new_file_number(void *ctx)
     return number;
 }
 
+static uint64_t env_new_table_id(void *ctx, uint64_t number) { return db_new_table_id(ctx, number); }
+
 static void env_table_path(void *ctx, uint64_t number, char *buf, size_t n) { db_table_path(ctx, number, buf, n); }
 
 static int env_table_reader(void *ctx, ver_table *t, int level, tbl **out, tind_err *err)
@@ -74,6 +76,7 @@ static void ks_cmp_env(tind_keyspace *ks, cmp_env *env)
     env->fs = db->fs;
     env->tables_dir = db->tables_dir;
     env->new_file_number = env_new_file_number;
+    env->new_table_id = env_new_table_id;
     env->table_path = env_table_path;
     env->table_reader = env_table_reader;
     env->closing = env_closing;

@@ -38,7 +38,7 @@ const uint8_t *batch_entry_decode(const uint8_t *p, const uint8_t *end, batch_en
     return p + vlen;
 }
 
-uint64_t db_journal_keep_number(tind_db *db, const memtable *leaving)
+uint64_t db_oldest_unflushed_seqno(tind_db *db, const memtable *leaving)
 {
     uint64_t earliest = UINT64_MAX;
     for (size_t i = 0; i < db->keyspace_count; i++) {
@@ -52,7 +52,12 @@ uint64_t db_journal_keep_number(tind_db *db, const memtable *leaving)
         if (e < earliest)
             earliest = e;
     }
-    return jset_keep_number(&db->journals, earliest);
+    return earliest;
+}
+
+uint64_t db_journal_keep_number(tind_db *db, const memtable *leaving)
+{
+    return jset_keep_number(&db->journals, db_oldest_unflushed_seqno(db, leaving));
 }
 
 /* Seals the journal being written and starts the next one. The old journal

@@ -38,5 +38,8 @@ int db_sync_journal_locked(tind_db *db, int how, tind_err *err) REQUIRES(db->wri
 /* Number of the oldest journal still needed, were `leaving` (a memtable being
  * flushed, or NULL) gone. (mu) */
 uint64_t db_journal_keep_number(tind_db *db, const memtable *leaving) REQUIRES(db->mu);
+/* The oldest seqno in any memtable but `leaving` (no table holds it yet), or
+ * UINT64_MAX when there is none. */
+uint64_t db_oldest_unflushed_seqno(tind_db *db, const memtable *leaving) REQUIRES(db->mu);
 
 #endif

@@ -7,8 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "db/state.h"
+#include "util/hash.h"
 
 /*
  * Error messages are kept per thread AND per database: a thread reads the
@@ -145,6 +148,23 @@ int db_check_key(const void *key, size_t klen, tind_err *err)
 }
 
 uint64_t db_new_file_number(tind_db *db) { return db->next_file_number++; }
+
+uint64_t db_unique64(uint64_t a, uint64_t b)
+{
+    struct timespec real, mono;
+    uint64_t in[7] = {a, b, 0, 0, 0, 0, 0};
+    if (getentropy(&in[2], 2 * sizeof in[2]) != 0)
+        in[2] = in[3] = 0;
+    clock_gettime(CLOCK_REALTIME, &real);
+    clock_gettime(CLOCK_MONOTONIC, &mono);
+    in[4] = (uint64_t)real.tv_sec * 1000000000u + (uint64_t)real.tv_nsec;
+    in[5] = (uint64_t)mono.tv_sec * 1000000000u + (uint64_t)mono.tv_nsec;
+    in[6] = (uint64_t)(uintptr_t)&real;
+    uint64_t h = hash64(in, sizeof in);
+    return h ? h : 1;
+}
+
+uint64_t db_new_table_id(tind_db *db, uint64_t number) { return db_unique64(db->db_id, number); }
 
 tind_keyspace *db_keyspace_by_id(tind_db *db, uint32_t id)
 {

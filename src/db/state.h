@@ -179,6 +179,12 @@ struct tind_db {
         size_t dropped_cap GUARDED_BY(mu);
         uint32_t next_keyspace_id GUARDED_BY(mu);
         uint64_t next_file_number GUARDED_BY(mu);
+        uint64_t db_id;           /* random, made at creation, kept in the version file:
+                                   * part of every table id (set before workers start) */
+        /* the loaded version file's journal_seqno and next_seqno: what the kept
+         * journals must cover (jrn_chain_need); recovery only */
+        uint64_t journal_seqno;
+        uint64_t journal_next_seqno;
         int closing GUARDED_BY(mu);   /* workers stop; set by close after the calls drain */
         int running_jobs GUARDED_BY(mu);
         int bg_error GUARDED_BY(mu);  /* last background job failure, 0 once one succeeds */
@@ -243,6 +249,14 @@ int ks_check(tind_keyspace *ks);   /* TIND_EINVAL / TIND_ENOENT */
  * with a message naming the length). */
 int db_check_key(const void *key, size_t klen, tind_err *err);
 uint64_t db_new_file_number(tind_db *db) REQUIRES(db->mu);
+/* 64 bits that differ between calls, databases and machines: the system's
+ * random bytes, with both clocks and the caller's values mixed in (should
+ * getentropy fail, the clocks alone still tell two tables apart). Never 0:
+ * 0 means "no identity" in the version file. */
+uint64_t db_unique64(uint64_t a, uint64_t b);
+/* A new table's unique id: xxh3 of the database id, the file number, the
+ * time and random bytes; never 0. Thread-safe. */
+uint64_t db_new_table_id(tind_db *db, uint64_t number);
 tind_keyspace *db_keyspace_by_id(tind_db *db, uint32_t id);   /* (mu or write_mu) */
 /* Replaces ks->view from ks->active, ks->sealed and ks->current. (mu) */
 int ks_rebuild_view(tind_keyspace *ks) REQUIRES(ks->db->mu);

@@ -9,6 +9,8 @@
  *   bytes      the raw bytes (user keys)
  *   handle     blk_handle encoding: varint offset, varint size
  *   f64        8 bytes, little-endian IEEE-754 binary64 bits
+ * identity.number and identity.table_id (format 2) are encoded u64; the
+ * reader requires them from format 2 on (tbl_open).
  * Unknown names are ignored (a later minor revision may add properties);
  * a required property that is missing, a known property with a malformed
  * value, an entry with seqno != 0 or type != ENTRY_VALUE, or names out of
@@ -78,6 +80,8 @@ static const tbl_prop_desc tbl_prop_table[] = {
     {"filter_bytes",           TBL_P_U64,    1, 0, TM(filter_bytes)},
     {"format.version",         TBL_P_U64,    1, 0, TP(format_version)},
     {"hash_ratio",             TBL_P_F64,    0, 0, TP(hash_ratio)},
+    {"identity.number",        TBL_P_U64,    0, 0, TM(file_number)},
+    {"identity.table_id",      TBL_P_U64,    0, 0, TM(table_id)},
     {"index.handle",           TBL_P_HANDLE, 1, 0, TP(index_handle)},
     {"index.partition_count",  TBL_P_U64,    1, 0, TP(index_partition_count)},
     {"index.partitioned",      TBL_P_U64,    1, 0, TP(index_partitioned)},
@@ -276,6 +280,10 @@ int tbl_props_decode(const uint8_t *raw, size_t len, tbl_props *p, const char *w
     }
     p->has_filter = (seen & (UINT64_C(1) << (tbl_prop_find((const uint8_t *)"filter.handle", 13)
                                               - tbl_prop_table))) != 0;
+    p->has_identity = (seen & (UINT64_C(1) << (tbl_prop_find((const uint8_t *)"identity.number", 15)
+                                                - tbl_prop_table))) != 0 &&
+                      (seen & (UINT64_C(1) << (tbl_prop_find((const uint8_t *)"identity.table_id", 17)
+                                                - tbl_prop_table))) != 0;
     rc = TIND_OK;
 out:
     blk_iter_free(&it);

@@ -24,7 +24,8 @@
 #include "util/buf.h"
 #include "util/status.h"
 
-#define TABLE_FORMAT_VERSION 1
+/* The table format this library writes; it reads 1 (no identity) and 2. */
+#define TABLE_FORMAT_VERSION 2
 
 typedef struct tbl_options {
     uint32_t block_size;          /* target uncompressed data block size; default 4096 */
@@ -37,6 +38,10 @@ typedef struct tbl_options {
     int partition_index;          /* two-level index; default 0 */
     int partition_filter;         /* one filter per index partition; requires partition_index */
     uint32_t partition_size;      /* target bytes of an index partition; default 4096 */
+    /* the table's identity, written in its metadata (docs/FORMAT.md "Table
+     * identity"): the engine's file number and unique id; default 0 */
+    uint64_t file_number;
+    uint64_t table_id;
 } tbl_options;
 
 void tbl_options_default(tbl_options *o);
@@ -58,6 +63,9 @@ typedef struct tbl_meta {
     uint32_t restart_interval;
     uint32_t block_size;
     uint32_t compression;
+    uint32_t format_version;      /* the file's table format (identity from 2 on) */
+    uint64_t file_number;         /* identity (format >= 2; 0 in format 1) */
+    uint64_t table_id;
     tbuf smallest_key;            /* user keys; owned by the meta (tbl_meta_free) */
     tbuf largest_key;
 } tbl_meta;

@@ -41,6 +41,7 @@ typedef struct tbl_props {
     blk_handle index_handle;          /* the top-level index block */
     blk_handle filter_handle;         /* whole filter or top-level filter index */
     int has_filter;                   /* filter.handle present */
+    int has_identity;                 /* identity.number and identity.table_id present */
 } tbl_props;
 
 /* Builds the raw (unstored) metadata block for p into out. */

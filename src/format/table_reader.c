@@ -943,6 +943,8 @@ static int tbl_check_props(tbl *t, const tbl_props *p, uint32_t version, const t
     const tbl_meta *m = &p->meta;
     if (p->format_version != version)
         return tbl_bad(t, err, "format.version disagrees with the container");
+    if (version >= 2 && !p->has_identity)
+        return tbl_bad(t, err, "identity.number or identity.table_id missing (required from format 2 on)");
     if (p->index_partitioned > 1 || p->filter_partitioned > 1)
         return tbl_bad(t, err, "bad partitioning flags");
     if (p->filter_partitioned && (!p->index_partitioned || !p->has_filter))
@@ -1121,6 +1123,7 @@ int tbl_open(fs *fsys, const char *path, const tbl_open_options *o, tbl **out, t
     rc = tbl_check_props(t, &props, toc->version, &meta_sec, err);
     uint64_t file_size = t->meta.file_size;
     t->meta = props.meta; /* takes the keys */
+    t->meta.format_version = toc->version;
     t->meta.file_size = file_size;
     if (rc != TIND_OK)
         goto fail;

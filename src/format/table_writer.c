@@ -449,6 +449,9 @@ static int tbl_w_finish_sections(tbl_writer *w, tbl_props *p, tind_err *err)
     else if (tbuf_set(&w->m.largest_key, w->last_key.data, w->last_key.len))
         return tbl_w_fail(w, TIND_ENOMEM, err, "building the metadata");
     w->m.created_unix = (uint64_t)time(NULL);
+    w->m.format_version = TABLE_FORMAT_VERSION;
+    w->m.file_number = w->o.file_number;
+    w->m.table_id = w->o.table_id;
     p->meta = w->m;       /* shallow: keys stay owned by w->m */
     p->format_version = TABLE_FORMAT_VERSION;
     p->index_partitioned = w->o.partition_index ? 1 : 0;

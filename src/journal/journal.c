@@ -595,6 +595,12 @@ int jrn_chain_add(jrn_chain *c, const jrn_replay_result *res, const char *name, 
     if (res->records && res->first_seqno != res->start_seqno)
         return err_set(err, TIND_ECORRUPT, "journal '%s': first record has seqno %" PRIu64 ", its header says %" PRIu64,
                        name, res->first_seqno, res->start_seqno);
+    uint64_t limit = c->need ? c->need : c->start_limit;
+    if (!c->started && limit && res->start_seqno > limit)
+        return err_set(err, TIND_ECORRUPT,
+                       "journal '%s' starts at seqno %" PRIu64 " but the version file needs seqnos %" PRIu64
+                       "..%" PRIu64 " from the journals it keeps: a journal it needs is missing",
+                       name, res->start_seqno, limit, res->start_seqno - 1);
     if (c->started && res->start_seqno != c->end + 1)
         return err_set(err, TIND_ECORRUPT,
                        "journal '%s' starts at seqno %" PRIu64 " but journal '%s' ends at %" PRIu64
@@ -602,5 +608,21 @@ int jrn_chain_add(jrn_chain *c, const jrn_replay_result *res, const char *name, 
                        name, res->start_seqno, prev_name, c->end);
     c->end = res->records ? res->last_seqno : res->start_seqno - 1;
     c->started = 1;
+    return TIND_OK;
+}
+
+void jrn_chain_need(jrn_chain *c, uint64_t need, uint64_t start_limit)
+{
+    c->need = need;
+    c->start_limit = start_limit;
+}
+
+int jrn_chain_finish(const jrn_chain *c, const char *dir, tind_err *err)
+{
+    if (c->need && !c->started)
+        return err_set(err, TIND_ECORRUPT,
+                       "journals in '%s': the version file needs seqnos from %" PRIu64
+                       " on but no journal with an intact header is kept: the journals it needs are missing",
+                       dir, c->need);
     return TIND_OK;
 }

@@ -165,13 +165,34 @@ typedef struct jrn_replay_result {
 typedef struct jrn_chain {
     int started;
     uint64_t end;
+    uint64_t need;          /* 0, or the first seqno the kept journals must hold
+                               (jrn_chain_need); checked by the first journal */
+    uint64_t start_limit;   /* 0, or the latest start the first kept journal may have */
 } jrn_chain;
+
+/* What the version file says of the journals it keeps (call before the
+ * first jrn_chain_add; 0 = unknown, a format 1 version file):
+ *   need         its journal_seqno, the oldest write no table held: the kept
+ *                journals hold every seqno from it on, so the first one
+ *                with a header starts at or before it, and jrn_chain_finish
+ *                fails when there is none (that write had been journaled,
+ *                and a journal with a record always has a synced header);
+ *   start_limit  its next_seqno: every later write went to the journal
+ *                then current or a later one, so the first kept journal
+ *                (if any: one may not have been made yet) starts at or
+ *                before it. A deleted first journal shows here even when
+ *                no write was pending when the version file was written. */
+void jrn_chain_need(jrn_chain *c, uint64_t need, uint64_t start_limit);
+/* After the last jrn_chain_add: TIND_ECORRUPT when seqnos are needed but no
+ * journal with an intact header was kept (`dir` names the folder). */
+int jrn_chain_finish(const jrn_chain *c, const char *dir, tind_err *err);
 
 /* Checks that res (of journal `name`) continues the chain (prev_name: the
  * journal before it) and extends it. TIND_OK, or TIND_ECORRUPT with err
  * naming both journals: start seqno 0, a first record that is not at the
  * start, or a start that is not the previous end + 1 ("records are
- * missing"). */
+ * missing"), or a first journal that starts after the needed seqno
+ * ("a journal the version file needs is missing"). */
 int jrn_chain_add(jrn_chain *c, const jrn_replay_result *res, const char *name, const char *prev_name,
                   tind_err *err);
 

@@ -68,15 +68,16 @@ static int replay_record(void *ctx, uint64_t first_seqno, uint32_t count, const 
     return TIND_OK;
 }
 
-int jset_replay(jset *s, jrn_replay_fn fn, void *ctx, uint64_t *next_file_number, uint64_t *max_seqno,
-                tind_err *err)
+int jset_replay(jset *s, jrn_replay_fn fn, void *ctx, uint64_t need_seqno, uint64_t start_limit,
+                uint64_t *next_file_number, uint64_t *max_seqno, tind_err *err)
 {
     const char *dir = s->dir;
     uint64_t *numbers = NULL;
     size_t count = 0;
     int rc = jrn_list(s->fs, dir, &numbers, &count, err);
     replay_ctx rctx = {fn, ctx, 0, 0};
-    jrn_chain chain = {0, 0};
+    jrn_chain chain = {0, 0, 0, 0};
+    jrn_chain_need(&chain, need_seqno, start_limit);
     char prev_path[4096] = "";
     mu_lock(&s->mu);
     uint64_t keep = s->keep;
@@ -163,6 +164,9 @@ int jset_replay(jset *s, jrn_replay_fn fn, void *ctx, uint64_t *next_file_number
             }
         }
     }
+    /* the oldest needed journal deleted, or all of them */
+    if (rc == TIND_OK)
+        rc = jrn_chain_finish(&chain, dir, err);
     free(numbers);
     if (rc == TIND_OK && rctx.max_seqno > *max_seqno)
         *max_seqno = rctx.max_seqno;

@@ -76,9 +76,11 @@ void jset_free(jset *s);
  * Damage anywhere else is TIND_ECORRUPT naming the journal. With
  * read_only set, replay writes nothing (it deletes, cuts and syncs nothing). Raises
  * *next_file_number past every journal number seen and *max_seqno to the
- * highest seqno any kept journal gave out. */
-int jset_replay(jset *s, jrn_replay_fn fn, void *ctx, uint64_t *next_file_number, uint64_t *max_seqno,
-                tind_err *err);
+ * highest seqno any kept journal gave out. need_seqno and start_limit are
+ * what the version file says the kept journals must cover (jrn_chain_need;
+ * 0 = unknown): a needed journal that is missing is TIND_ECORRUPT. */
+int jset_replay(jset *s, jrn_replay_fn fn, void *ctx, uint64_t need_seqno, uint64_t start_limit,
+                uint64_t *next_file_number, uint64_t *max_seqno, tind_err *err);
 
 /* ---- writing (the owner's write lock) ---- */
 

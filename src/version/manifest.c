@@ -84,6 +84,9 @@ static int mf_validate(const mf_state *st, int bad_code, tind_err *err)
     if (st->last_seqno > SEQNO_MAX)
         return err_set(err, bad_code, "last seqno %llu beyond the 56-bit limit",
                        (unsigned long long)st->last_seqno);
+    if (st->journal_seqno > SEQNO_MAX || st->next_seqno > SEQNO_MAX + 1)
+        return err_set(err, bad_code, "journal seqno %llu or next seqno %llu beyond the 56-bit limit",
+                       (unsigned long long)st->journal_seqno, (unsigned long long)st->next_seqno);
     if (st->oldest_journal > st->next_file_number)
         return err_set(err, bad_code, "oldest journal %llu > next file number %llu",
                        (unsigned long long)st->oldest_journal, (unsigned long long)st->next_file_number);
@@ -212,6 +215,12 @@ int manifest_encode(const mf_state *st, tbuf *out, tind_err *err)
         rc = tbuf_append_varint(out, st->oldest_journal);
     if (!rc)
         rc = tbuf_append_varint(out, st->next_keyspace_id);
+    if (!rc && fv >= 2)
+        rc = tbuf_append_u64(out, st->db_id);
+    if (!rc && fv >= 2)
+        rc = tbuf_append_varint(out, st->journal_seqno);
+    if (!rc && fv >= 2)
+        rc = tbuf_append_varint(out, st->next_seqno);
     if (!rc)
         rc = tbuf_append_varint(out, st->keyspace_count);
     for (size_t k = 0; !rc && k < st->keyspace_count; k++) {
@@ -242,6 +251,8 @@ int manifest_encode(const mf_state *st, tbuf *out, tind_err *err)
                 p = enc_varint64(p, t->max_seqno);
                 p = enc_varint64(p, t->created_unix);
                 rc = tbuf_append(out, tmp, (size_t)(p - tmp));
+                if (!rc && fv >= 2)
+                    rc = tbuf_append_u64(out, t->table_id);
                 if (!rc)
                     rc = mf_put_bytes(out, t->smallest, t->smallest_len);
                 if (!rc)
@@ -277,6 +288,7 @@ typedef struct mf_reader {
     const uint8_t *p;
     const uint8_t *end;
     tind_err *err;
+    uint32_t format_version;      /* the file's: format 1 has no ids */
 } mf_reader;
 
 static int mf_bad(mf_reader *r, const char *what)
@@ -326,6 +338,15 @@ static int mf_get_bytes(mf_reader *r, size_t min, size_t max, const uint8_t **p,
     return TIND_OK;
 }
 
+static int mf_get_u64_fixed(mf_reader *r, uint64_t *v, const char *what)
+{
+    if (r->end - r->p < 8)
+        return mf_bad(r, what);
+    *v = dec_u64(r->p);
+    r->p += 8;
+    return TIND_OK;
+}
+
 static int mf_decode_table(mf_reader *r, ver_table **out)
 {
     uint64_t f[7];
@@ -334,6 +355,12 @@ static int mf_decode_table(mf_reader *r, ver_table **out)
     *out = NULL;
     for (int i = 0; i < 7; i++) {
         int rc = mf_get(r, &f[i], names[i]);
+        if (rc)
+            return rc;
+    }
+    uint64_t table_id = 0; /* format 1: a table from before identities */
+    if (r->format_version >= 2) {
+        int rc = mf_get_u64_fixed(r, &table_id, "table id");
         if (rc)
             return rc;
     }
@@ -355,6 +382,7 @@ static int mf_decode_table(mf_reader *r, ver_table **out)
     *out = ver_table_new(f[0], f[1], f[2], f[3], f[4], f[5], f[6], sk, sn, lk, ln);
     if (!*out)
         return err_set(r->err, TIND_ENOMEM, "out of memory");
+    (*out)->table_id = table_id;
     return TIND_OK;
 }
 
@@ -473,7 +501,7 @@ int manifest_decode(const uint8_t *data, size_t len, mf_state *out, tind_err *er
     if (dec_u32(data + 12) != 0)
         return err_set(err, TIND_ECORRUPT, "version file: reserved header field is %u, not 0", dec_u32(data + 12));
 
-    mf_reader r = {data, data + MANIFEST_HEADER_LEN, data + len - MANIFEST_TRAILER_LEN, err};
+    mf_reader r = {data, data + MANIFEST_HEADER_LEN, data + len - MANIFEST_TRAILER_LEN, err, fv};
     mf_state st;
     memset(&st, 0, sizeof st);
     st.format_version = fv;
@@ -485,6 +513,12 @@ int manifest_decode(const uint8_t *data, size_t len, mf_state *out, tind_err *er
         rc = mf_get(&r, &st.oldest_journal, "oldest journal");
     if (!rc)
         rc = mf_get_u32(&r, &st.next_keyspace_id, "next keyspace id");
+    if (!rc && fv >= 2)
+        rc = mf_get_u64_fixed(&r, &st.db_id, "database id");
+    if (!rc && fv >= 2)
+        rc = mf_get(&r, &st.journal_seqno, "journal seqno");
+    if (!rc && fv >= 2)
+        rc = mf_get(&r, &st.next_seqno, "next seqno");
     if (!rc)
         rc = mf_get(&r, &count, "keyspace count");
     if (!rc && count > (uint64_t)(r.end - r.p) / MF_MIN_KEYSPACE_BYTES)

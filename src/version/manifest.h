@@ -44,7 +44,7 @@
 #define MANIFEST_MAGIC "TINDVER\x01"
 #define MANIFEST_MAGIC_LEN 8
 /* The format version this library writes and the newest it reads. */
-#define MANIFEST_FORMAT_VERSION 1
+#define MANIFEST_FORMAT_VERSION 2
 /* Header (magic, version, reserved, payload length) and trailer (checksum). */
 #define MANIFEST_HEADER_LEN 24
 #define MANIFEST_TRAILER_LEN 8
@@ -65,6 +65,12 @@ typedef struct mf_state {
     uint64_t last_seqno;          /* the last sequence number assigned when written */
     uint64_t oldest_journal;      /* journals numbered below it are flushed and may go */
     uint32_t next_keyspace_id;    /* every keyspace id is below it */
+    /* format 2 (0 when read from a format 1 file): */
+    uint64_t db_id;               /* random, made at creation; part of every table id */
+    uint64_t journal_seqno;       /* 0, or the oldest seqno no table held when written:
+                                     the kept journals must hold every seqno from it on */
+    uint64_t next_seqno;          /* the engine's last seqno + 1 when written: a kept
+                                     journal, if any, starts at or before it */
     mf_keyspace *keyspaces;
     size_t keyspace_count;
 } mf_state;

@@ -67,9 +67,58 @@ ver_table *ver_table_new(uint64_t number, uint64_t size, uint64_t entries, uint6
 
 ver_table *ver_table_from_meta(uint64_t number, const tbl_meta *m)
 {
-    return ver_table_new(number, m->file_size, m->entry_count, m->tombstone_count, m->min_seqno,
-                         m->max_seqno, m->created_unix, m->smallest_key.data, m->smallest_key.len,
-                         m->largest_key.data, m->largest_key.len);
+    ver_table *t = ver_table_new(number, m->file_size, m->entry_count, m->tombstone_count, m->min_seqno,
+                                 m->max_seqno, m->created_unix, m->smallest_key.data, m->smallest_key.len,
+                                 m->largest_key.data, m->largest_key.len);
+    if (t)
+        t->table_id = m->table_id;
+    return t;
+}
+
+/* Appends "; <what> differs (file X, version file Y)" for a number that differs. */
+static void ver_id_differs(char *buf, size_t n, size_t *len, const char *what, uint64_t file, uint64_t want)
+{
+    if (file == want || *len >= n)
+        return;
+    int hex = strcmp(what, "table id") == 0;
+    int w = snprintf(buf + *len, n - *len, hex ? "%s%s %016llx, version file %016llx" : "%s%s %llu, version file %llu",
+                     *len ? "; " : "", what, (unsigned long long)file, (unsigned long long)want);
+    if (w > 0)
+        *len += (size_t)w;
+}
+
+int ver_table_check_identity(const ver_table *t, const tbl_meta *m, const char *path, tind_err *err)
+{
+    char d[400];
+    size_t len = 0;
+    d[0] = 0;
+    /* identities exist from table format 2 on: a format 1 table, and the
+     * version file's id 0 for a table from before them, are checked by what
+     * they have */
+    if (m->format_version >= 2)
+        ver_id_differs(d, sizeof d, &len, "file number", m->file_number, t->number);
+    if (t->table_id != 0) {
+        if (m->format_version < 2)
+            ver_id_differs(d, sizeof d, &len, "table id (the file has none: format 1)", 0, t->table_id);
+        else
+            ver_id_differs(d, sizeof d, &len, "table id", m->table_id, t->table_id);
+    }
+    ver_id_differs(d, sizeof d, &len, "file size", m->file_size, t->size);
+    ver_id_differs(d, sizeof d, &len, "min seqno", m->min_seqno, t->min_seqno);
+    ver_id_differs(d, sizeof d, &len, "max seqno", m->max_seqno, t->max_seqno);
+    ver_id_differs(d, sizeof d, &len, "entries", m->entry_count, t->entries);
+    ver_id_differs(d, sizeof d, &len, "tombstones", m->tombstone_count, t->tombstones);
+    if ((key_cmp(m->smallest_key.data, m->smallest_key.len, t->smallest, t->smallest_len) != 0 ||
+         key_cmp(m->largest_key.data, m->largest_key.len, t->largest, t->largest_len) != 0) &&
+        len < sizeof d) {
+        int w = snprintf(d + len, sizeof d - len, "%skey range differs", len ? "; " : "");
+        if (w > 0)
+            len += (size_t)w;
+    }
+    if (!len)
+        return TIND_OK;
+    return err_set(err, TIND_ECORRUPT, "table '%s' is not the table %llu the version file names: %s", path,
+                   (unsigned long long)t->number, d);
 }
 
 void ver_table_ref(ver_table *t) { atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed); }

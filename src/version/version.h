@@ -67,6 +67,8 @@ struct ver_table {
     uint64_t min_seqno;
     uint64_t max_seqno;
     uint64_t created_unix;        /* seconds */
+    uint64_t table_id;            /* the unique id in its metadata; 0 = a table from
+                                     before identities (table format 1) */
     uint8_t *smallest;            /* smallest user key (malloc'd copy) */
     size_t smallest_len;
     uint8_t *largest;             /* largest user key (malloc'd copy) */
@@ -96,6 +98,12 @@ ver_table *ver_table_new(uint64_t number, uint64_t size, uint64_t entries, uint6
                          const uint8_t *largest, size_t largest_len);
 /* The same from a finished table's metadata (tbl_writer_finish). */
 ver_table *ver_table_from_meta(uint64_t number, const tbl_meta *meta);
+/* Checks that an opened table file is the table t names (its identity,
+ * docs/FORMAT.md "Table identity"): file number (format 2 tables), table
+ * id (when the version file records one), file size, entry and tombstone counts, seqno range and
+ * key range. TIND_OK, or TIND_ECORRUPT naming `path` and every field that
+ * differs. Open and verify both call it, so they agree. */
+int ver_table_check_identity(const ver_table *t, const tbl_meta *m, const char *path, tind_err *err);
 void ver_table_ref(ver_table *t);
 /* Drops a reference; at the last one calls on_free (if set) and frees t.
  * NULL is ignored. */

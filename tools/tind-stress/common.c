@@ -276,6 +276,25 @@ fs *stress_image_load(const stress_image *img, long damaged, const uint8_t *data
     return mem;
 }
 
+long stress_image_find(const stress_image *img, const char *path)
+{
+    for (size_t i = 0; i < img->n; i++)
+        if (!img->v[i].is_dir && strcmp(img->v[i].path, path) == 0)
+            return (long)i;
+    return -1;
+}
+
+int stress_file_put(fs *mem, const char *path, const uint8_t *data, size_t len)
+{
+    char dir[512];
+    const char *slash = strrchr(path, '/');
+    if (!slash || (size_t)(slash - path) >= sizeof dir)
+        return TIND_EINVAL;
+    memcpy(dir, path, (size_t)(slash - path));
+    dir[slash - path] = 0;
+    return fs_write_atomic(mem, dir[0] ? dir : "/", slash + 1, data, len, NULL);
+}
+
 /* ------------------------------------------------------------------ shown violations */
 
 void stress_shown_add(stress_shown *s, const char *fmt, ...)

@@ -134,6 +134,11 @@ void stress_image_free(stress_image *img);
 /* A fresh mem fs holding the image, everything synced, with entry `damaged`
  * holding (data, len) instead when damaged >= 0. NULL on failure. */
 fs *stress_image_load(const stress_image *img, long damaged, const uint8_t *data, size_t len);
+/* The image's entry whose path is `path`, or -1. */
+long stress_image_find(const stress_image *img, const char *path);
+/* Whole-file damage on a loaded mem fs: path now holds (data, len),
+ * created or replaced, synced (folder too). TIND_OK or the fs error. */
+int stress_file_put(fs *mem, const char *path, const uint8_t *data, size_t len);
 
 /* ---- the violations a campaign shows ---- */
 

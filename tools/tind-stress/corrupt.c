@@ -1,7 +1,7 @@
 /*
  * corrupt.c -- the `corrupt` campaign of tind-stress (TESTING.md item 5):
- * flip bits in and truncate every kind of file of a database, then open it
- * and read everything.
+ * flip bits in and truncate every kind of file of a database, damage whole
+ * files, then open it and read everything.
  *
  * A pristine database is built once on the in-memory file system (no
  * background threads, so it is the same for a seed): three keyspaces with
@@ -34,6 +34,33 @@
  * tail is indistinguishable from a torn write) and is counted as
  * `synced_tail_dropped`.
  *
+ * Whole files (half of the iterations, and every "other" one): a file of
+ * the kind whose turn it is is deleted, emptied, swapped with another of
+ * its kind, copied under an unused number (a table, a journal) or as a
+ * leftover ".tmp", or replaced by its older copy (the folder is captured
+ * mid-history: an older VERSIONS, a journal's shorter prefix, a table
+ * compacted away since in place of a live one); "other" adds a stray file
+ * (VERSIONS.tmp, notes.txt, misspelt journal and table names). Expected:
+ *   - the open fails with TIND_ECORRUPT where the damage must be reported
+ *     (VERSIONS or FORMAT gone or empty, a table the version file names
+ *     deleted, a kept journal swapped or duplicated: its header names
+ *     another number);
+ *   - it opens and reads exactly where nothing is lost (LOCK, strays, an
+ *     orphan table, journals below the version file's oldest_journal);
+ *   - either, with exact reads (a table damaged: TIND_ECORRUPT reads) for
+ *     the rest: a table swapped, emptied or replaced by an older one (its
+ *     identity, docs/FORMAT.md); a kept journal deleted (the open fails
+ *     unless all it held was flushed); an older VERSIONS;
+ *   - the newest journal deleted, emptied or cut to an older prefix: the
+ *     open may succeed with the history cut at its first lost record; synced
+ *     batches lost that way are counted as `synced_lost_by_design`, the
+ *     limitation docs/RELIABILITY.md describes (no file left names them).
+ *
+ * Verify agrees: whenever the open fails or a read fails with
+ * TIND_ECORRUPT, the checks `tind verify` makes, through the same library
+ * calls (cr_verify), must find at least one problem in the damaged folder;
+ * otherwise it is a violation (`verify_missed`).
+ *
  * Single-threaded; reproducible from the seed.
  */
 #include <inttypes.h>
@@ -61,8 +88,20 @@ static const stress_db_sizes cr_sizes = {
     .journal_compression = 400,
 };
 
-enum cr_kind { K_JOURNAL, K_TABLE, K_VERSIONS, K_FORMAT, K_LOCK, K_COUNT };
-static const char *const cr_kind_names[K_COUNT] = {"journal", "table", "versions", "format", "lock"};
+enum cr_kind { K_JOURNAL, K_TABLE, K_VERSIONS, K_FORMAT, K_LOCK, K_OTHER, K_COUNT };
+static const char *const cr_kind_names[K_COUNT] = {"journal", "table", "versions", "format", "lock", "other"};
+
+/* Whole-file damage. */
+enum cr_whole { W_DELETE, W_EMPTY, W_SWAP, W_DUPLICATE, W_OLDER, W_STRAY, W_COUNT };
+static const char *const cr_whole_names[W_COUNT] = {"delete", "empty", "swap", "duplicate", "older", "stray"};
+/* What opening and reading must give after it. */
+enum cr_expect {
+    X_FAIL,   /* the open fails with TIND_ECORRUPT */
+    X_EXACT,  /* it opens and every read is exact */
+    X_ANY,    /* either; reads exact or (a table damaged) TIND_ECORRUPT */
+    X_CUT,    /* either; opened, the state is the history cut at `cut`: a
+                 loss no file left can show (counted as a limitation) */
+};
 
 static int cr_kind_of(const char *path)
 {
@@ -120,10 +159,15 @@ typedef struct cr_world {
     size_t nfiles[K_COUNT];
     int levels_used[CR_NKS];
     uint64_t tables_total;
+    stress_image old;           /* the folder earlier in the run (older copies of files) */
+    uint64_t oldest_journal;    /* the pristine version file's */
+    /* whole-file figures */
+    uint64_t whole[W_COUNT], whole_detected, whole_exact, whole_read_errors, by_design_losses;
     /* figures */
     uint64_t tried[K_COUNT], open_failed[K_COUNT], exact[K_COUNT], read_errors[K_COUNT], tail_cut[K_COUNT];
     uint64_t flips, truncations, garbage;
     uint64_t silent_wrong, bad_status, unexpected_open, unexpected_cut, synced_tail_dropped, violations;
+    uint64_t verify_runs, verify_missed;
     uint64_t reads;
     stress_shown shown;
     /* the current iteration, for messages */
@@ -284,6 +328,8 @@ static int cr_build(cr_world *w)
         cr_background(db);
     }
     if (!rc)
+        rc = stress_image_capture(mem, "/", &w->old); /* files of an earlier moment */
+    if (!rc)
         rc = tind_compact(ks[2]);
     for (int i = 0; i < 60 && !rc; i++)
         rc = cr_write_batch(w, db, ks, i % 17 == 16 ? TIND_PERSIST_SYNC_DATA : TIND_PERSIST_NONE);
@@ -329,6 +375,16 @@ static int cr_build(cr_world *w)
         int kind = cr_kind_of(w->img.v[i].path);
         if (kind < 0)
             continue;
+        if (kind == K_VERSIONS) {
+            mf_state st;
+            tind_err err;
+            if (manifest_decode(w->img.v[i].data, w->img.v[i].len, &st, &err) != TIND_OK) {
+                fprintf(stderr, "corrupt: the pristine version file does not decode: %s\n", err.msg);
+                return TIND_ECORRUPT;
+            }
+            w->oldest_journal = st.oldest_journal;
+            mf_state_free(&st);
+        }
         long *p = realloc(w->files[kind], (w->nfiles[kind] + 1) * sizeof *p);
         if (!p)
             return TIND_ENOMEM;
@@ -359,7 +415,7 @@ static int cr_build(cr_world *w)
             w->journals[j - 1] = t;
         }
     for (int k = 0; k < K_COUNT; k++)
-        if (!w->nfiles[k]) {
+        if (!w->nfiles[k] && k != K_OTHER) {
             fprintf(stderr, "corrupt: the pristine database has no %s file\n", cr_kind_names[k]);
             return TIND_EINVAL;
         }
@@ -585,10 +641,134 @@ static long cr_find_cut(cr_world *w, tind_db *db)
     return -1;
 }
 
+
+
+/* ------------------------------------------------------------------ verify agrees */
+
+/* verify decodes every batch entry of every record */
+static int cr_verify_record(void *ctx, uint64_t first_seqno, uint32_t count, const uint8_t *payload, size_t len)
+{
+    (void)ctx;
+    (void)first_seqno;
+    const uint8_t *p = payload, *end = payload + len;
+    for (uint32_t i = 0; i < count && p; i++) {
+        tind_internal_batch_entry e;
+        p = tind_internal_batch_entry_decode(p, end, &e);
+    }
+    return p == end ? TIND_OK : TIND_ECORRUPT;
+}
+
+/* The checks `tind verify` makes (tools/tind/verify.c), through the same
+ * library calls, on the damaged folder: FORMAT, manifest_read, every table
+ * the version file names (tbl_open, ver_table_check_identity, tbl_verify),
+ * every journal (jrn_replay; a torn tail or no header before later
+ * journals; jrn_chain_need/add/finish). Returns the number of problems.
+ * Where the open or a read failed, verify must find at least one. */
+static uint64_t cr_verify(fs *mem)
+{
+    uint64_t problems = 0;
+    tind_err err;
+    uint8_t *data = NULL;
+    size_t len = 0;
+    if (fs_read_all(mem, CR_DB "/FORMAT", &data, &len, &err) != TIND_OK || len != 20 ||
+        memcmp(data, "TINDFMT1", 8) != 0 || dec_u64(data + 12) != hash64(data, 12) ||
+        dec_u32(data + 8) > tind_internal_format_version())
+        problems++;
+    free(data);
+    mf_state st;
+    int have_state = manifest_read(mem, CR_DB, &st, &err) == TIND_OK;
+    problems += !have_state;
+    for (size_t k = 0; have_state && k < st.keyspace_count; k++) {
+        const version *v = st.keyspaces[k].v;
+        for (int l = 0; l < v->level_count; l++)
+            for (size_t i = 0; i < v->levels[l].count; i++) {
+                const ver_table *vt = v->levels[l].tables[i];
+                char path[128];
+                snprintf(path, sizeof path, CR_DB "/tables/%08" PRIu64 ".tbl", vt->number);
+                tbl *t = NULL;
+                tbl_open_options oo;
+                memset(&oo, 0, sizeof oo);
+                oo.file_id = vt->number;
+                if (tbl_open(mem, path, &oo, &t, &err) != TIND_OK) {
+                    problems++;
+                    continue;
+                }
+                problems += ver_table_check_identity(vt, tbl_get_meta(t), path, &err) != TIND_OK;
+                problems += tbl_verify(t, &err) != TIND_OK;
+                tbl_unref(t);
+            }
+    }
+    uint64_t *numbers = NULL;
+    size_t count = 0;
+    jrn_chain chain = {0, 0, 0, 0};
+    if (have_state)
+        jrn_chain_need(&chain, st.journal_seqno, st.next_seqno);
+    uint64_t oldest = have_state ? st.oldest_journal : 0;
+    if (jrn_list(mem, CR_DB "/journals", &numbers, &count, &err) != TIND_OK)
+        problems++;
+    for (size_t i = 0; i < count; i++) {
+        char path[128];
+        jrn_path(CR_DB "/journals", numbers[i], path, sizeof path);
+        jrn_replay_result res;
+        memset(&res, 0, sizeof res);
+        if (jrn_replay(mem, path, cr_verify_record, NULL, 0, &res, &err) != TIND_OK) {
+            problems++;
+            continue;
+        }
+        int last = i + 1 == count;
+        problems += res.truncated && !last;
+        problems += !res.has_header && numbers[i] >= oldest && !last;
+        if (res.has_header && numbers[i] >= oldest)
+            problems += jrn_chain_add(&chain, &res, path, "", &err) != TIND_OK;
+    }
+    problems += jrn_chain_finish(&chain, CR_DB "/journals", &err) != TIND_OK;
+    free(numbers);
+    if (have_state)
+        mf_state_free(&st);
+    return problems;
+}
+
+/* The open or a read reported damage: verify must too. */
+static void cr_verify_agrees(cr_world *w, fs *mem)
+{
+    w->verify_runs++;
+    if (cr_verify(mem) == 0)
+        cr_violation(w, &w->verify_missed, "the open or a read failed but verify finds no problem");
+}
+
 /* ------------------------------------------------------------------ one corruption */
+
+/* The open succeeded on damage it must report: a violation, with the cut
+ * of the history the state shows. Closes db and destroys mem. */
+static void cr_opened_silently(cr_world *w, tind_db *db, fs *mem)
+{
+    long got = cr_find_cut(w, db);
+    cr_violation(w, &w->silent_wrong, "open succeeds on damage it must report (history cut at %ld of %zu%s)", got,
+                 w->nb, got < 0 ? ": no prefix of the history explains the state" : "");
+    tind_close(db);
+    fs_destroy(mem);
+}
+
+/* 1 when cutting the history at batch `cut` drops a synced operation no
+ * table held. */
+static int cr_synced_lost(const cr_world *w, size_t cut)
+{
+    for (size_t i = cut; i < w->nb; i++)
+        for (int j = 0; j < w->b[i].nops; j++)
+            if (w->b[i].synced && w->b[i].first_seqno + (uint64_t)j > w->flushed[w->b[i].ops[j].ks])
+                return 1;
+    return 0;
+}
+
+static void cr_whole_file(cr_world *w, int kind);
 
 static void cr_iteration(cr_world *w, int kind)
 {
+    /* half the damage is to whole files */
+    if (kind == K_OTHER || trng_below(&w->r, 2) == 0) {
+        cr_whole_file(w, kind);
+        return;
+    }
     size_t pick = (size_t)trng_below(&w->r, w->nfiles[kind]);
     long entry = w->files[kind][pick];
     const stress_entry *e = &w->img.v[entry];
@@ -648,6 +828,8 @@ static void cr_iteration(cr_world *w, int kind)
             if (must_open)
                 cr_violation(w, &w->unexpected_open, "open fails (%s: %s) where it should recover", tind_strerror(rc),
                              tind_errmsg(NULL));
+            else
+                cr_verify_agrees(w, mem);
         } else {
             cr_violation(w, &w->bad_status, "open fails with %s: %s", tind_strerror(rc), tind_errmsg(NULL));
         }
@@ -655,17 +837,15 @@ static void cr_iteration(cr_world *w, int kind)
         return;
     }
     if (expect_cut == EXPECT_FAIL) {
-        long got = cr_find_cut(w, db);
-        cr_violation(w, &w->silent_wrong, "open succeeds on damage it must report (history cut at %ld of %zu%s)", got,
-                     w->nb, got < 0 ? ": no prefix of the history explains the state" : "");
-        tind_close(db);
-        fs_destroy(mem);
+        cr_opened_silently(w, db, mem);
         return;
     }
     static int st[CR_NKS][CR_UNIVERSE];
     cr_state(w, (size_t)expect_cut, st);
     uint64_t before = w->violations;
     uint64_t errors = cr_read_all(w, db, st, kind == K_TABLE);
+    if (errors)
+        cr_verify_agrees(w, mem);
     if (w->violations != before && kind == K_JOURNAL) {
         long got = cr_find_cut(w, db);
         if (got >= 0 && w->verbose)
@@ -680,12 +860,244 @@ static void cr_iteration(cr_world *w, int kind)
             w->exact[kind]++;
         if (expect_cut < (long)w->nb) {
             w->tail_cut[kind]++;
-            int synced_lost = 0;
-            for (size_t i = (size_t)expect_cut; i < w->nb; i++)
-                for (int j = 0; j < w->b[i].nops; j++)
-                    synced_lost |= w->b[i].synced &&
-                                   w->b[i].first_seqno + (uint64_t)j > w->flushed[w->b[i].ops[j].ks];
-            w->synced_tail_dropped += synced_lost;
+            w->synced_tail_dropped += cr_synced_lost(w, (size_t)expect_cut);
+        }
+    }
+    rc = tind_close(db);
+    if (rc && w->violations == before)
+        cr_violation(w, &w->bad_status, "close fails: %s", tind_strerror(rc));
+    fs_destroy(mem);
+}
+
+/* ------------------------------------------------------------------ whole files */
+
+/* A file number no journal or table of the image uses, in 1..max+4. */
+static uint64_t cr_unused_number(cr_world *w)
+{
+    uint64_t max = 0;
+    for (int k = K_JOURNAL; k <= K_TABLE; k++)
+        for (size_t i = 0; i < w->nfiles[k]; i++) {
+            const char *base = strrchr(w->img.v[w->files[k][i]].path, '/') + 1;
+            uint64_t n = strtoull(base, NULL, 10);
+            if (n > max)
+                max = n;
+        }
+    for (;;) {
+        uint64_t u = 1 + trng_below(&w->r, max + 4);
+        char p[64];
+        int used = 0;
+        snprintf(p, sizeof p, CR_DB "/journals/%08" PRIu64 ".jrn", u);
+        used |= stress_image_find(&w->img, p) >= 0;
+        snprintf(p, sizeof p, CR_DB "/tables/%08" PRIu64 ".tbl", u);
+        used |= stress_image_find(&w->img, p) >= 0;
+        if (!used)
+            return u;
+    }
+}
+
+/* The index in w->journals of the journal at image entry `entry`. */
+static size_t cr_journal_index(const cr_world *w, long entry)
+{
+    size_t jn = 0;
+    while (jn < w->njournals && w->journals[jn].entry != entry)
+        jn++;
+    return jn;
+}
+
+/* What deleting journal jn (or cutting it to `keep` bytes, a prefix) must
+ * give: journals below the version file's oldest_journal are never read;
+ * a kept journal that is not the newest is covered by its successor's
+ * start seqno (rule 6 and the version file's seqnos): the open fails or,
+ * when every record it held had been flushed, nothing is lost; the newest
+ * one's records after the last version file can be lost without a trace
+ * (docs/RELIABILITY.md: a limitation by design). */
+static int cr_journal_loss(const cr_world *w, size_t jn, size_t keep, long *cut)
+{
+    const cr_journal *j = &w->journals[jn];
+    *cut = (long)w->nb;
+    if (j->number < w->oldest_journal)
+        return X_EXACT;
+    size_t first_lost = 0;
+    while (first_lost < j->nrecs && j->recs[first_lost].end <= keep)
+        first_lost++;
+    if (first_lost >= j->nrecs || jn + 1 < w->njournals)
+        return X_ANY;
+    *cut = cr_batch_of_seqno(w, j->recs[first_lost].first_seqno);
+    return *cut < 0 ? X_FAIL : X_CUT;
+}
+
+/* One whole file of `kind` deleted, emptied, swapped with another of its
+ * kind, copied under an unused number, replaced by its older copy (or, for
+ * a table, by an older table compacted away since), or a stray file added;
+ * then the database is opened and read as after byte damage. */
+static void cr_whole_file(cr_world *w, int kind)
+{
+    static int st[CR_NKS][CR_UNIVERSE];
+    long entry = -1;
+    const stress_entry *e = NULL;
+    if (kind != K_OTHER) {
+        entry = w->files[kind][trng_below(&w->r, w->nfiles[kind])];
+        e = &w->img.v[entry];
+    }
+    int ops[W_COUNT], nops = 0;
+    if (kind == K_OTHER) {
+        ops[nops++] = W_STRAY;
+    } else {
+        ops[nops++] = W_DELETE;
+        ops[nops++] = W_EMPTY;
+        ops[nops++] = W_DUPLICATE;
+        if (w->nfiles[kind] > 1)
+            ops[nops++] = W_SWAP;
+        if (kind == K_JOURNAL || kind == K_TABLE || kind == K_VERSIONS)
+            ops[nops++] = W_OLDER;
+    }
+    int op = ops[trng_below(&w->r, (uint64_t)nops)];
+    fs *mem = stress_image_load(&w->img, -1, NULL, 0);
+    if (!mem)
+        return;
+    int expect = X_EXACT, rc = TIND_OK;
+    long cut = (long)w->nb;
+    char other[300] = "";
+    switch (op) {
+    case W_DELETE:
+    case W_EMPTY:
+        rc = op == W_DELETE ? fs_unlink(mem, e->path, NULL) : stress_file_put(mem, e->path, NULL, 0);
+        if (kind == K_JOURNAL)
+            expect = cr_journal_loss(w, cr_journal_index(w, entry), 0, &cut);
+        else if (kind == K_TABLE)
+            expect = op == W_DELETE ? X_FAIL : X_ANY; /* a missing table fails the open, an empty one its reads */
+        else if (kind == K_LOCK)
+            expect = X_EXACT;
+        else
+            expect = X_FAIL;
+        break;
+    case W_SWAP: {
+        long second = entry;
+        while (second == entry)
+            second = w->files[kind][trng_below(&w->r, w->nfiles[kind])];
+        const stress_entry *f = &w->img.v[second];
+        snprintf(other, sizeof other, " with '%s'", f->path);
+        rc = stress_file_put(mem, e->path, f->data, f->len);
+        if (!rc)
+            rc = stress_file_put(mem, f->path, e->data, e->len);
+        if (kind == K_JOURNAL) {
+            /* a journal's header names its number: any kept one read is refused */
+            const cr_journal *a = &w->journals[cr_journal_index(w, entry)];
+            const cr_journal *b = &w->journals[cr_journal_index(w, second)];
+            expect = a->number < w->oldest_journal && b->number < w->oldest_journal ? X_EXACT : X_FAIL;
+        } else {
+            expect = X_ANY;
+        }
+        break;
+    }
+    case W_DUPLICATE: {
+        char path[256];
+        if (kind == K_JOURNAL || kind == K_TABLE) {
+            uint64_t u = cr_unused_number(w);
+            snprintf(path, sizeof path, CR_DB "/%s/%08" PRIu64 ".%s", kind == K_JOURNAL ? "journals" : "tables", u,
+                     kind == K_JOURNAL ? "jrn" : "tbl");
+            /* a table under a number no version names is an orphan; a
+             * journal's header names another number: refused when read */
+            expect = kind == K_TABLE || u < w->oldest_journal ? X_EXACT : X_FAIL;
+        } else {
+            snprintf(path, sizeof path, "%s.tmp", e->path); /* e.g. a leftover VERSIONS.tmp */
+            expect = X_EXACT;
+        }
+        snprintf(other, sizeof other, " as '%.200s'", path);
+        rc = stress_file_put(mem, path, e->data, e->len);
+        break;
+    }
+    case W_OLDER: {
+        long o = stress_image_find(&w->old, e->path);
+        const stress_entry *src = o >= 0 ? &w->old.v[o] : NULL;
+        if (kind == K_TABLE) {
+            /* tables never change: the older copy is a table compacted away since */
+            src = NULL;
+            for (size_t i = 0, n = trng_below(&w->r, w->old.n); i < w->old.n && !src; i++) {
+                const stress_entry *c = &w->old.v[(i + n) % w->old.n];
+                if (!c->is_dir && cr_kind_of(c->path) == K_TABLE && stress_image_find(&w->img, c->path) < 0)
+                    src = c;
+            }
+            expect = X_ANY;
+        } else if (kind == K_JOURNAL) {
+            /* journals are appended: the older copy is a prefix */
+            if (src && (src->len > e->len || memcmp(src->data, e->data, src->len) != 0))
+                src = NULL;
+            if (src)
+                expect = cr_journal_loss(w, cr_journal_index(w, entry), src->len, &cut);
+        } else {
+            expect = X_ANY; /* an older version file: its tables or journals are gone, or it still fits */
+        }
+        if (!src) { /* nothing older: the file goes instead */
+            op = W_DELETE;
+            rc = fs_unlink(mem, e->path, NULL);
+            expect = kind == K_JOURNAL ? cr_journal_loss(w, cr_journal_index(w, entry), 0, &cut) : X_FAIL;
+            break;
+        }
+        snprintf(other, sizeof other, " by '%s' (%zu bytes) of earlier", src->path, src->len);
+        rc = stress_file_put(mem, e->path, src->data, src->len);
+        break;
+    }
+    case W_STRAY: {
+        static const char *const strays[] = {CR_DB "/VERSIONS.tmp", CR_DB "/notes.txt", CR_DB "/tables/1.tbl",
+                                             CR_DB "/tables/00000001.tbl.tmp", CR_DB "/journals/7.jrn",
+                                             CR_DB "/journals/00000002.jrn.tmp"};
+        const char *path = strays[trng_below(&w->r, sizeof strays / sizeof strays[0])];
+        uint8_t junk[64];
+        size_t n = (size_t)trng_below(&w->r, sizeof junk);
+        for (size_t i = 0; i < n; i++)
+            junk[i] = (uint8_t)trng_next(&w->r);
+        snprintf(other, sizeof other, " '%s' (%zu bytes)", path, n);
+        rc = stress_file_put(mem, path, junk, n);
+        expect = X_EXACT;
+        break;
+    }
+    }
+    w->tried[kind]++;
+    w->whole[op]++;
+    w->cur_kind = kind;
+    snprintf(w->cur_desc, sizeof w->cur_desc, "seed %" PRIu64 ": %s %s '%.60s'%.100s", w->seed, cr_whole_names[op],
+             cr_kind_names[kind], e ? e->path : "", other);
+    if (rc) {
+        cr_violation(w, &w->bad_status, "the damage itself failed: %s", tind_strerror(rc));
+        fs_destroy(mem);
+        return;
+    }
+    tind_db *db = NULL;
+    rc = cr_open(mem, &db);
+    if (rc != TIND_OK) {
+        if (rc != TIND_ECORRUPT && rc != TIND_EVERSION)
+            cr_violation(w, &w->bad_status, "open fails with %s: %s", tind_strerror(rc), tind_errmsg(NULL));
+        else if (expect == X_EXACT)
+            cr_violation(w, &w->unexpected_open, "open fails (%s) where nothing is lost", tind_errmsg(NULL));
+        else {
+            w->open_failed[kind]++;
+            w->whole_detected++;
+            cr_verify_agrees(w, mem);
+        }
+        fs_destroy(mem);
+        return;
+    }
+    if (expect == X_FAIL) {
+        cr_opened_silently(w, db, mem);
+        return;
+    }
+    uint64_t before = w->violations;
+    cr_state(w, expect == X_CUT ? (size_t)cut : w->nb, st);
+    uint64_t errors = cr_read_all(w, db, st, kind == K_TABLE && expect == X_ANY);
+    if (errors)
+        cr_verify_agrees(w, mem);
+    if (w->violations == before) {
+        if (errors) {
+            w->read_errors[kind]++;
+            w->whole_read_errors++;
+        } else {
+            w->exact[kind]++;
+            w->whole_exact++;
+        }
+        if (expect == X_CUT && cut < (long)w->nb) {
+            w->by_design_losses += cr_synced_lost(w, (size_t)cut);
+            w->tail_cut[kind]++;
         }
     }
     rc = tind_close(db);
@@ -727,6 +1139,7 @@ int campaign_corrupt(const stress_opts *o)
         stress_shown_print(&w->shown, w->shown.n);
         fprintf(stderr, "corrupt: could not build a good pristine database (seed %" PRIu64 ")\n", w->seed);
         stress_image_free(&w->img);
+        stress_image_free(&w->old);
         free(w);
         return 1;
     }
@@ -759,6 +1172,13 @@ int campaign_corrupt(const stress_opts *o)
     for (int k = 0; k < K_COUNT; k++)
         printf(" %s=%" PRIu64 "/open_failed:%" PRIu64 "/exact:%" PRIu64 "/read_errors:%" PRIu64 "/tail_cut:%" PRIu64,
                cr_kind_names[k], w->tried[k], w->open_failed[k], w->exact[k], w->read_errors[k], w->tail_cut[k]);
+    printf(" whole_files=%" PRIu64, w->whole[0] + w->whole[1] + w->whole[2] + w->whole[3] + w->whole[4] + w->whole[5]);
+    for (int k = 0; k < W_COUNT; k++)
+        printf(" %s=%" PRIu64, cr_whole_names[k], w->whole[k]);
+    printf(" whole_detected=%" PRIu64 " whole_exact=%" PRIu64 " whole_read_errors=%" PRIu64
+           " synced_lost_by_design=%" PRIu64,
+           w->whole_detected, w->whole_exact, w->whole_read_errors, w->by_design_losses);
+    printf(" verify_runs=%" PRIu64 " verify_missed=%" PRIu64, w->verify_runs, w->verify_missed);
     printf(" reads=%" PRIu64 " silent_wrong_reads=%" PRIu64 " bad_status=%" PRIu64 " unexpected_open_failures=%" PRIu64
            " synced_tail_dropped=%" PRIu64 " crashes=0 tables=%" PRIu64 " batches=%zu violations=%" PRIu64
            " seconds=%.1f\n",
@@ -767,6 +1187,7 @@ int campaign_corrupt(const stress_opts *o)
     fflush(stdout);
     int bad = w->violations != 0;
     stress_image_free(&w->img);
+    stress_image_free(&w->old);
     for (int k = 0; k < K_COUNT; k++)
         free(w->files[k]);
     for (size_t j = 0; j < w->njournals; j++)

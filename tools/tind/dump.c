@@ -4,7 +4,8 @@
  *
  * A table: its size and container version, the sections (name, offset,
  * length), the table of contents and trailer, the metadata properties
- * decoded by name, then every stored block of every section in file order
+ * decoded by name (identity.number and identity.table_id: the table's
+ * identity, which the version file records), then every stored block of every section in file order
  * with its offset, stored and raw size and compression, and (unless
  * --summary) its entries: data entries as KEY @SEQNO TYPE [= VALUE], index
  * entries as KEY @SEQNO -> block handle, filter blocks as their Bloom
@@ -132,6 +133,8 @@ static void print_property(dumper *d, const uint8_t *name, size_t nlen, const ui
         if (e == val + vlen) {
             if (!strcmp(n, "compression"))
                 fprintf(o, "%" PRIu64 " (%s)\n", x, compression_name((unsigned)x));
+            else if (!strcmp(n, "identity.table_id"))
+                fprintf(o, "%016" PRIx64 "\n", x); /* as the version file's record and verify show it */
             else if (!strcmp(n, "created_unix")) {
                 time_t t = (time_t)x;
                 struct tm tm;

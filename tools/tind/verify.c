@@ -16,14 +16,20 @@
  *                2. logical (when 1 found nothing): tbl_open + tbl_verify, i.e.
  *                   entry order across blocks, index and filter agreement,
  *                   counts and key ranges against the metadata;
- *                3. the table's size, counts, seqno range and key range
- *                   against its entry in VERSIONS.
+ *                3. the table's identity against its entry in VERSIONS
+ *                   (ver_table_check_identity, the engine's own check when
+ *                   it opens a table): file number and table id, size,
+ *                   counts, seqno range and key range.
+ *              A table VERSIONS names whose file is missing is a problem.
  *   journals   each journal in journals/ replayed (jrn_replay, read-only):
  *              headers, record checksums, record rules, and every batch entry
  *              of every record decoded (batch_entry_decode) with nothing left
  *              over; seqnos increase across journals. A torn tail is normal
  *              in the last journal (a crash mid-write; the next open cuts it)
- *              and a problem in any other.
+ *              and a problem in any other; so is a journal without an intact
+ *              header before others. As at recovery (jrn_chain_*), the kept
+ *              journals meet exactly and start at or before the seqno from
+ *              which VERSIONS needs them (a needed journal deleted, or all).
  *
  * Each problem is one line "problem: FILE: ... offset N ...". verify fails
  * (SH_FAIL) when there is at least one.
@@ -223,19 +229,6 @@ static int table_physical(vfy *v, const char *path, fs_file *f, uint64_t size)
     return v->problems == before;
 }
 
-static void compare_key(vfy *v, const char *path, const char *which, const tbuf *meta, const uint8_t *k, size_t n)
-{
-    if (key_cmp(meta->data, meta->len, k, n) == 0)
-        return;
-    tbuf a = TBUF_INIT, b = TBUF_INIT;
-    sh_show(&a, meta->data, meta->len, 0, 1);
-    sh_show(&b, k, n, 0, 1);
-    problem(v, path, "%s key %.*s in the table, %.*s in VERSIONS", which, (int)a.len, (char *)a.data, (int)b.len,
-            (char *)b.data);
-    tbuf_free(&a);
-    tbuf_free(&b);
-}
-
 static void verify_table(vfy *v, const char *path, uint64_t number, const ver_table *vt, const char *ks, int level)
 {
     tind_err err;
@@ -259,9 +252,6 @@ static void verify_table(vfy *v, const char *path, uint64_t number, const ver_ta
         return;
     }
     uint64_t before = v->problems;
-    if (vt && vt->size != size)
-        problem(v, path, "offset %" PRIu64 ": the file has %" PRIu64 " bytes, VERSIONS says %" PRIu64,
-                size < vt->size ? size : vt->size, size, vt->size);
     int sound = table_physical(v, path, f, size);
     fs_close(f, NULL);
     if (!sound)
@@ -276,21 +266,15 @@ static void verify_table(vfy *v, const char *path, uint64_t number, const ver_ta
         problem(v, path, "%s", err.msg);
         return;
     }
+    const tbl_meta *m = tbl_get_meta(t);
+    /* the same identity check as the engine's when it opens a table */
+    err_clear(&err);
+    if (vt && ver_table_check_identity(vt, m, path, &err))
+        problem(v, path, "%s", err.msg);
     err_clear(&err);
     rc = tbl_verify(t, &err);
     if (rc)
         problem(v, path, "%s", err.msg[0] ? err.msg : tind_strerror(rc));
-    const tbl_meta *m = tbl_get_meta(t);
-    if (rc == TIND_OK && vt) {
-        if (m->entry_count != vt->entries || m->tombstone_count != vt->tombstones)
-            problem(v, path, "%" PRIu64 " entries (%" PRIu64 " deletes) in the table, %" PRIu64 " (%" PRIu64
-                    ") in VERSIONS", m->entry_count, m->tombstone_count, vt->entries, vt->tombstones);
-        if (m->min_seqno != vt->min_seqno || m->max_seqno != vt->max_seqno)
-            problem(v, path, "seqnos %" PRIu64 "..%" PRIu64 " in the table, %" PRIu64 "..%" PRIu64 " in VERSIONS",
-                    m->min_seqno, m->max_seqno, vt->min_seqno, vt->max_seqno);
-        compare_key(v, path, "smallest", &m->smallest_key, vt->smallest, vt->smallest_len);
-        compare_key(v, path, "largest", &m->largest_key, vt->largest, vt->largest_len);
-    }
     v->entries += m->entry_count;
     if (v->verbose && v->problems == before)
         fprintf(v->sh->out, "ok: %s (keyspace '%s', L%d): %" PRIu64 " bytes, %" PRIu64 " blocks, %" PRIu64
@@ -333,6 +317,9 @@ static void verify_tables(vfy *v, const mf_state *st)
             for (int l = 0; l < ks->v->level_count; l++)
                 for (size_t i = 0; i < ks->v->levels[l].count; i++) {
                     const ver_table *t = ks->v->levels[l].tables[i];
+                    if (v->verbose)
+                        fprintf(v->sh->out, "table %08" PRIu64 ": id %016" PRIx64 " in VERSIONS\n", t->number,
+                                t->table_id);
                     snprintf(path, sizeof path, "%s/%08" PRIu64 ".tbl", tdir, t->number);
                     verify_table(v, path, t->number, t, ks->name, l);
                     if (sh_interrupted)
@@ -410,7 +397,7 @@ static int journal_record(void *ctx, uint64_t first_seqno, uint32_t count, const
     return TIND_OK;
 }
 
-static void verify_journals(vfy *v, uint64_t oldest_keep)
+static void verify_journals(vfy *v, uint64_t oldest_keep, uint64_t need_seqno, uint64_t next_seqno)
 {
     char *jdir = join(v->dir, "journals");
     if (!jdir)
@@ -430,7 +417,8 @@ static void verify_journals(vfy *v, uint64_t oldest_keep)
         free(jdir);
         return;
     }
-    jrn_chain chain = {0, 0};
+    jrn_chain chain = {0, 0, 0, 0};
+    jrn_chain_need(&chain, need_seqno, next_seqno);
     char prev_path[4200] = "";
     for (size_t i = 0; i < count && !sh_interrupted; i++) {
         char path[4200];
@@ -468,8 +456,14 @@ static void verify_journals(vfy *v, uint64_t oldest_keep)
                     note(v, "%s: offset %" PRIu64 ": a torn tail of %" PRIu64 " bytes (an unfinished write; the "
                          "next open cuts it off)", path, res.valid_bytes, res.tail_bytes);
             }
+            /* as recovery: a journal without an intact header (empty, or a
+             * creation cut short) is normal only as the newest */
+            if (!res.has_header && numbers[i] >= oldest_keep && i + 1 < count)
+                problem(v, path, "no intact header (%zu bytes) but later journals exist (it was synced before they "
+                        "were made): its records are lost", j.len);
             /* the journals recovery keeps meet exactly (older ones are
-             * flushed, waiting to be deleted) */
+             * flushed, waiting to be deleted), from the first seqno the
+             * version file needs on */
             if (res.has_header && numbers[i] >= oldest_keep) {
                 err_clear(&err);
                 if (jrn_chain_add(&chain, &res, path, prev_path, &err))
@@ -484,6 +478,9 @@ static void verify_journals(vfy *v, uint64_t oldest_keep)
         }
         free(data);
     }
+    err_clear(&err);
+    if (!sh_interrupted && jrn_chain_finish(&chain, jdir, &err))
+        problem(v, jdir, "%s", err.msg);
     free(numbers);
     free(jdir);
 }
@@ -509,16 +506,21 @@ static int verify_folder(vfy *v)
         size_t tables = 0;
         for (size_t k = 0; k < st.keyspace_count; k++)
             tables += version_table_count(st.keyspaces[k].v);
-        fprintf(v->sh->out, "ok: %s: %zu keyspaces, %zu tables, last seqno %" PRIu64 "\n", vpath, st.keyspace_count,
-                tables, st.last_seqno);
+        fprintf(v->sh->out,
+                "ok: %s: format %" PRIu32 ", database id %016" PRIx64 ", %zu keyspaces, %zu tables, last seqno %" PRIu64
+                ", journals needed from seqno %" PRIu64 " (0: none), next seqno %" PRIu64 "\n",
+                vpath, st.format_version, st.db_id, st.keyspace_count, tables, st.last_seqno, st.journal_seqno,
+                st.next_seqno);
     }
     free(vpath);
     verify_tables(v, have_state ? &st : NULL);
     /* without a version file every journal is taken as kept */
     uint64_t oldest_keep = have_state ? st.oldest_journal : 0;
+    uint64_t need_seqno = have_state ? st.journal_seqno : 0;
+    uint64_t next_seqno = have_state ? st.next_seqno : 0;
     mf_state_free(&st);
     if (!sh_interrupted)
-        verify_journals(v, oldest_keep);
+        verify_journals(v, oldest_keep, need_seqno, next_seqno);
     return SH_OK;
 }
 
