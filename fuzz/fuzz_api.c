@@ -59,11 +59,15 @@
 /* KNOWN BUG (issue 10 bug 1, fixed on branch bgwait): tind_compact never
  * returns with background threads on when the picker has nothing to do. Until
  * that fix is merged, "compact" is skipped with threads on. */
+#ifndef FA_SKIP_COMPACT_WITH_THREADS
 #define FA_SKIP_COMPACT_WITH_THREADS 1
+#endif
 /* KNOWN BUG (issue 10 bug 3, fixed on branch bgwait): tind_flush and
  * tind_compact never return while a background job keeps failing. Until that
  * fix is merged, faults fire once (never forever) with threads on. */
+#ifndef FA_FAULTS_ONCE_WITH_THREADS
 #define FA_FAULTS_ONCE_WITH_THREADS 1
+#endif
 
 enum { FA_OK = 0, FA_MAYBE = 1, FA_NO = 2 };
 

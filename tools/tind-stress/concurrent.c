@@ -48,7 +48,8 @@
  *     every thread's keys against its model (acknowledged writes survive a
  *     clean close) and lets the others go on with the new handles.
  * Known bugs of issue 10 that the mixed run meets before their fixes are
- * merged are behind the KNOWN BUG flags below (each says what it skips).
+ * merged are behind the KNOWN BUG flags below (each says what it skips;
+ * build with -DFLAG=0 to meet the bug).
  *
  * Determinism: each thread's choices come from (seed, thread, phase); the
  * interleaving does not. On failure the seed and the first violation are
@@ -68,6 +69,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common.h"
 #include "stress.h"
@@ -86,18 +88,24 @@
 /* KNOWN BUG (issue 10 bug 4, branch keyspaces): two threads opening the same
  * new keyspace at once get a half-built handle. While 1, the campaign opens
  * scratch keyspaces one thread at a time (scratch_mu). */
+#ifndef MIXED_SERIAL_KEYSPACE_OPEN
 #define MIXED_SERIAL_KEYSPACE_OPEN 1
+#endif
 /* KNOWN BUG (issue 10 bugs 1 and 2, branch bgwait): tind_compact of a
  * keyspace with no tables and tind_flush racing the keyspace's delete never
  * return with background threads on. While 1, scratch keyspaces are not
  * flushed or compacted by hand. */
+#ifndef MIXED_SKIP_SCRATCH_MAINTENANCE
 #define MIXED_SKIP_SCRATCH_MAINTENANCE 1
+#endif
 /* KNOWN BUG (issue 10 bug 9, branch keyspaces): ks->dropped is written by
  * tind_keyspace_delete under the database lock and read without it by every
  * call on the keyspace (a ThreadSanitizer data race). While 1, calls on
  * scratch keyspace j hold scratch_gate[j] shared and its delete holds it
  * exclusively (calls on a deleted keyspace's handle still happen after it). */
+#ifndef MIXED_SERIAL_KEYSPACE_DELETE
 #define MIXED_SERIAL_KEYSPACE_DELETE 1
+#endif
 
 static const char *const cks_names[CKS] = {"leveled", "tiered"};
 
@@ -143,6 +151,7 @@ typedef struct cshared {
     _Atomic uint64_t *committed;  /* per thread: version of its last committed batch (the progress key) */
     _Atomic uint64_t *started;    /* per thread: version of the batch it is committing */
     _Atomic int stop;
+    _Atomic int done;             /* the campaign is over: the watchdog leaves */
     pthread_mutex_t fail_mu;
     char fail[1200];
     _Atomic uint64_t ops, puts, removes, batches, gets, iters, iter_items, snaps, snap_checks, foreign, flushes,
@@ -1073,6 +1082,30 @@ static void full_check(cshared *sh, cthread *ts)
     }
 }
 
+/* A hang is a failure: when no operation finishes for CWATCHDOG_S seconds the
+ * campaign says so (with the seed) and exits 1. */
+#define CWATCHDOG_S 60
+
+static void *watchdog(void *arg)
+{
+    cshared *sh = arg;
+    uint64_t last = UINT64_MAX;
+    double since = stress_now();
+    while (!atomic_load(&sh->done)) {
+        csleep_ms(200);
+        uint64_t ops = atomic_load(&sh->ops);
+        if (ops != last) {
+            last = ops;
+            since = stress_now();
+        } else if (stress_now() - since > CWATCHDOG_S) {
+            fprintf(stderr, "FAIL: tind-stress concurrent (seed %" PRIu64 ", phase %d): no operation finished in "
+                    "%d s (a hang)\n", sh->seed, sh->phase, CWATCHDOG_S);
+            _exit(1);
+        }
+    }
+    return NULL;
+}
+
 static void crmtree(const char *path)
 {
     if (stress_rmtree(path) != 0)
@@ -1122,6 +1155,8 @@ int campaign_concurrent(const stress_opts *o)
            o->seed, o->seconds, o->threads, base);
     fflush(stdout);
 
+    pthread_t dog;
+    int dog_running = pthread_create(&dog, NULL, watchdog, sh) == 0;
     double t0 = stress_now();
     double phase_len = o->seconds / 4 > 5 ? o->seconds / 4 : 5;
     if (phase_len > 60)
@@ -1168,6 +1203,9 @@ int campaign_concurrent(const stress_opts *o)
         if (sh->db)
             tind_close(sh->db);
     }
+    atomic_store(&sh->done, 1);
+    if (dog_running)
+        pthread_join(dog, NULL);
     int failed = sh->fail[0] != 0;
     if (failed) {
         fprintf(stderr, "FAIL: tind-stress concurrent (seed %" PRIu64 ", phase %d): %s\n", o->seed, sh->phase,
