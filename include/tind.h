@@ -149,7 +149,8 @@ TIND_API int tind_open(const char *path, const tind_options *opts, tind_db **db)
  * persists the journal with SYNC_ALL, releases the lock and frees db and every
  * handle made from it (keyspaces, snapshots, iterators and batches must not be
  * used afterwards; iterators and snapshots should be freed before). Returns the
- * first error met while persisting, but always frees; the message of that error
+ * first error met while persisting, TIND_EPOISONED when db was poisoned (the
+ * promised sync cannot be made), but always frees; the message of that error
  * is then read with tind_errmsg(NULL), as for tind_open. */
 TIND_API int tind_close(tind_db *db);
 
@@ -293,9 +294,15 @@ TIND_API int tind_iter_status(const tind_iter *it);
 /* ======================================================================
  * Maintenance and statistics
  * ====================================================================== */
-/* Flushes the keyspace's memtables to tables and waits. */
+/* Flushes the keyspace's memtables to tables and waits. The wait ends with
+ * TIND_ENOENT when the keyspace is deleted meanwhile, TIND_ECLOSED when close
+ * begins, TIND_EPOISONED, or the background job's error (TIND_ENOSPC, ...)
+ * when the job fails while it waits (the job is retried later; the data stays
+ * safe in the journal). */
 TIND_API int tind_flush(tind_keyspace *ks);
-/* Compacts every table of the keyspace into the last level and waits. */
+/* Compacts every table of the keyspace into the last level and waits (a
+ * keyspace with nothing to compact returns at once; a FIFO keyspace drops
+ * what its limits say and returns). The wait ends as tind_flush's does. */
 TIND_API int tind_compact(tind_keyspace *ks);
 
 #define TIND_STATS_MAX_LEVELS 8

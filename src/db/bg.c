@@ -19,6 +19,13 @@
  *
  * Closing: db_stop_workers sets `closing`, wakes everyone; a running
  * compaction notices within ~1000 entries and abandons its output.
+ *
+ * Waiting: every thread that waits for background progress (tind_flush,
+ * tind_compact, a stalled writer) checks db_wait_stop on each wake-up, so
+ * that it returns on done, keyspace deleted, close begun, a failed job or
+ * poison alike; a wait that can never finish is a bug. A manual compaction
+ * is always "needed" until a step has run its pick, so an empty keyspace or a
+ * picker with nothing to do (FIFO) ends it at once.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -336,6 +343,9 @@ int ks_needs_compaction(tind_keyspace *ks)
 {
     if (ks->compaction_running || ks->dropped || ks->dropping)
         return 0;
+    /* the step clears the request even when the picker finds nothing */
+    if (ks->manual_compaction)
+        return 1;
     compaction_pick p;
     if (pick_compaction(ks->current, &ks->opts, ks->manual_compaction, (uint64_t)time(NULL), &p))
         return 0;
@@ -473,8 +483,13 @@ static void *worker_main(void *arg)
         if (rc != 0 && rc != TIND_ECLOSED) {
             pthread_mutex_lock(&db->mu);
             db->bg_error = rc < 0 ? rc : 0;
-            if (rc < 0)
+            if (rc < 0) {
                 snprintf(db->bg_error_msg, sizeof db->bg_error_msg, "%s", err.msg);
+                db->bg_failures++;
+                /* waiters return the failure rather than wait for a retry */
+                pthread_cond_broadcast(&db->done_cv);
+                pthread_cond_broadcast(&db->stall_cv);
+            }
             pthread_mutex_unlock(&db->mu);
         }
         if (rc < 0 && rc != TIND_ECLOSED) {
@@ -580,16 +595,33 @@ void db_stop_workers(tind_db *db)
 
 /* ------------------------------------------------------------------ manual */
 
+int db_wait_stop(tind_db *db, tind_keyspace *ks, uint64_t failures_seen, tind_err *err)
+{
+    if (db->closing)
+        return err_set(err, TIND_ECLOSED, "database '%s' is closing", db->path);
+    if (atomic_load(&db->poisoned))
+        return err_set(err, TIND_EPOISONED, "database '%s' is poisoned (read-only until reopened) after: %s",
+                       db->path, db->poison_msg);
+    if (ks && ks->dropped)
+        return err_set(err, TIND_ENOENT, "keyspace '%s' was deleted", ks->name);
+    if (db->bg_error && db->bg_failures > failures_seen)
+        return err_set(err, db->bg_error, "background work failed: %s", db->bg_error_msg);
+    return TIND_OK;
+}
+
 /* Runs background work inline until `done` holds (no workers), or waits for
- * the workers. */
+ * the workers until it holds or db_wait_stop says why it never will. */
 static int wait_until(tind_keyspace *ks, int (*done)(tind_keyspace *), tind_err *err)
 {
     tind_db *db = ks->db;
+    pthread_mutex_lock(&db->mu);
+    uint64_t failures_seen = db->bg_failures;
+    pthread_mutex_unlock(&db->mu);
     for (;;) {
         pthread_mutex_lock(&db->mu);
         int finished = done(ks);
-        int poisoned = atomic_load(&db->poisoned);
-        if (!finished && !poisoned && db->worker_count > 0 && !db->closing) {
+        int stop = finished ? TIND_OK : db_wait_stop(db, ks, failures_seen, err);
+        if (!finished && !stop && db->worker_count > 0) {
             db_schedule(db);
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
@@ -600,15 +632,14 @@ static int wait_until(tind_keyspace *ks, int (*done)(tind_keyspace *), tind_err 
             }
             pthread_cond_timedwait(&db->done_cv, &db->mu, &ts);
             finished = done(ks);
+            if (!finished)
+                stop = db_wait_stop(db, ks, failures_seen, err);
         }
-        int closing = db->closing;
         pthread_mutex_unlock(&db->mu);
         if (finished)
             return TIND_OK;
-        if (poisoned)
-            return db_check_writable(db, err);
-        if (closing)
-            return err_set(err, TIND_ECLOSED, "database is closing");
+        if (stop)
+            return stop;
         if (db->worker_count == 0) {
             int rc = ks_flush_one(ks, err);
             if (rc == 0)
@@ -642,29 +673,30 @@ int ks_flush_all(tind_keyspace *ks, tind_err *err)
     return wait_until(ks, flushed, err);
 }
 
-TIND_API int tind_flush(tind_keyspace *ks)
+/* Flushes, then asks for a full compaction and waits for it. */
+static int ks_compact_all(tind_keyspace *ks, tind_err *err)
 {
-    int rc = ks_check(ks);
+    int rc = ks_flush_all(ks, err);
     if (rc)
         return rc;
-    tind_err err;
-    err_clear(&err);
-    return db_fail(ks->db, ks_flush_all(ks, &err), &err);
+    pthread_mutex_lock(&ks->db->mu);
+    ks->manual_compaction = 1;
+    db_schedule(ks->db);
+    pthread_mutex_unlock(&ks->db->mu);
+    return wait_until(ks, compacted, err);
 }
 
-TIND_API int tind_compact(tind_keyspace *ks)
+/* Runs work(ks) as a public call: a failure is recorded. */
+static int maintenance_call(tind_keyspace *ks, int (*work)(tind_keyspace *, tind_err *))
 {
     int rc = ks_check(ks);
     if (rc)
         return rc;
     tind_err err;
     err_clear(&err);
-    rc = ks_flush_all(ks, &err);
-    if (!rc) {
-        pthread_mutex_lock(&ks->db->mu);
-        ks->manual_compaction = 1;
-        pthread_mutex_unlock(&ks->db->mu);
-        rc = wait_until(ks, compacted, &err);
-    }
-    return db_fail(ks->db, rc, &err);
+    return db_fail(ks->db, work(ks, &err), &err);
 }
+
+TIND_API int tind_flush(tind_keyspace *ks) { return maintenance_call(ks, ks_flush_all); }
+
+TIND_API int tind_compact(tind_keyspace *ks) { return maintenance_call(ks, ks_compact_all); }

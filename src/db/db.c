@@ -1254,10 +1254,11 @@ TIND_API int tind_close(tind_db *db)
     tind_err err;
     err_clear(&err);
     db_stop_workers(db);
-    int rc = TIND_OK;
     pthread_mutex_lock(&db->write_mu);
+    /* a poisoned database cannot make the promised sync: say so */
+    int rc = db_check_writable(db, &err);
     if (db->journal) {
-        if (!atomic_load(&db->poisoned))
+        if (!rc)
             rc = jrn_sync(db->journal, FS_SYNC_ALL, &err);
         int rc2 = jrn_close(db->journal, rc ? NULL : &err);
         if (!rc)

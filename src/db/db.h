@@ -158,6 +158,7 @@ struct tind_db {
     int running_jobs;
     _Atomic int poisoned;
     int bg_error;                 /* (mu) last background job failure, 0 once one succeeds */
+    uint64_t bg_failures;         /* (mu) background jobs failed so far (waiters compare) */
     char bg_error_msg[TIND_ERRMSG_MAX];
     char poison_msg[TIND_ERRMSG_MAX];
 
@@ -249,6 +250,13 @@ void db_delete_obsolete_journals(tind_db *db);
 
 /* ---- flush.c / compact.c / workers ---- */
 void db_schedule(tind_db *db);                /* (mu) wake the workers */
+/* Why a thread waiting for background progress (tind_flush, tind_compact,
+ * a stalled writer) must stop waiting, whatever it waits for: TIND_ECLOSED
+ * when close has begun, the poison status, TIND_ENOENT when ks (NULL: none)
+ * was deleted, the background error when a job failed after the waiter had
+ * seen `failures_seen` failures (db->bg_failures when it began). TIND_OK:
+ * keep waiting. (mu) */
+int db_wait_stop(tind_db *db, tind_keyspace *ks, uint64_t failures_seen, tind_err *err);
 int db_start_workers(tind_db *db);
 void db_stop_workers(tind_db *db);
 /* One unit of background work, if any is pending: 1 = did something. */

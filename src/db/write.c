@@ -309,27 +309,18 @@ static int make_room(tind_db *db, tind_batch *b, tind_err *err)
         return TIND_OK; /* the common case takes no lock */
     pthread_mutex_lock(&db->mu);
     for (;;) {
-        if (db->closing) {
-            pthread_mutex_unlock(&db->mu);
-            return err_set(err, TIND_ECLOSED, "database '%s' is closing", db->path);
-        }
-        if (atomic_load(&db->poisoned)) {
-            pthread_mutex_unlock(&db->mu);
-            return db_check_writable(db, err);
-        }
         int worst = 0;
         for (size_t i = 0; i < b->touched_count; i++) {
             int p = ks_pressure(b->touched[i]);
             if (p > worst)
                 worst = p;
         }
-        if (worst == 2 && db->bg_error) {
-            /* background work keeps failing (a full disk?): report it rather
-             * than stall forever; the data written so far is safe */
-            int code = db->bg_error;
-            err_set(err, code, "writes stalled: background work failed: %s", db->bg_error_msg);
+        /* a stalled writer reports any background failure (a full disk?)
+         * rather than stall forever; the data written so far is safe */
+        int stop = db_wait_stop(db, NULL, worst == 2 ? 0 : db->bg_failures, err);
+        if (stop) {
             pthread_mutex_unlock(&db->mu);
-            return code;
+            return stop;
         }
         if (worst == 2 && (db->worker_count > 0)) {
             atomic_fetch_add(&db->stalls, 1);

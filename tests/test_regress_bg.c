@@ -1,0 +1,270 @@
+/*
+ * test_regress_bg.c -- regression tests for the waits on background work
+ * and for tind_close (issue 10, bugs 1, 2, 3 and 10). Every test runs with
+ * background threads on (the default), where these bugs hid; each failed
+ * (or hung: the watchdog turns a hang into a failure) before its fix.
+ * TSAN-LABEL: flushes and deletes race background threads.
+ *
+ *   compact_finishes          tind_compact never returned on a keyspace with no
+ *                             tables (never written, or everything deleted and
+ *                             compacted away) nor on a FIFO keyspace: a
+ *                             manual request the picker had nothing for was
+ *                             never cleared. Leveled, size-tiered and FIFO.
+ *   flush_keyspace_deleted    tind_flush waited forever for a flush the
+ *                             deletion of its keyspace had cancelled; it
+ *                             returns TIND_ENOENT.
+ *   flush_compact_bg_error    tind_flush / tind_compact waited forever while
+ *                             every table write failed (a full disk): they
+ *                             return the background error, as writers do.
+ *   close_poisoned            tind_close on a poisoned database returned OK
+ *                             without the SYNC_ALL it promises; it returns
+ *                             TIND_EPOISONED (message via tind_errmsg(NULL))
+ *                             and still frees everything.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "db/db.h"
+#include "io/fs.h"
+
+/* A hang is a failure: every test must finish well within this. */
+#define WATCHDOG_SECONDS 60
+
+static void on_alarm(int sig)
+{
+    (void)sig;
+    static const char msg[] = "test_regress_bg: a call never returned (watchdog)\n";
+    ssize_t n = write(2, msg, sizeof msg - 1);
+    (void)n;
+    _exit(1);
+}
+
+static void watchdog(void)
+{
+    signal(SIGALRM, on_alarm);
+    alarm(WATCHDOG_SECONDS);
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
+    nanosleep(&ts, NULL);
+}
+
+/* Background threads on (the default). */
+static int open_on(fs *f, tind_db **db)
+{
+    tind_options *o = tind_options_new();
+    tind_options_set_fs(o, f);
+    int rc = tind_open("/db", o, db);
+    tind_options_free(o);
+    return rc;
+}
+
+static tind_keyspace *open_ks(tind_db *db, const char *name, int strategy)
+{
+    tind_ks_options *ko = tind_ks_options_new();
+    tind_ks_options_set_compaction(ko, strategy);
+    if (strategy == TIND_COMPACTION_FIFO)
+        tind_ks_options_set_fifo(ko, 1u << 30, 0);
+    tind_keyspace *ks;
+    CHECK_OK(tind_keyspace_open(db, name, ko, &ks));
+    tind_ks_options_free(ko);
+    return ks;
+}
+
+/* A database on the in-memory fs behind a fault injector, with one keyspace;
+ * the watchdog armed. */
+typedef struct fixture {
+    fs *mem, *ff;
+    tind_db *db;
+    tind_keyspace *ks;
+} fixture;
+
+static void fx_open(fixture *fx, const char *ks_name)
+{
+    watchdog();
+    fx->mem = fs_mem_new();
+    fx->ff = fs_fault_new(fx->mem, 0);
+    CHECK_OK(open_on(fx->ff, &fx->db));
+    fx->ks = ks_name ? open_ks(fx->db, ks_name, TIND_COMPACTION_LEVELED) : NULL;
+}
+
+/* Closes (expecting close_rc) and frees everything; disarms the watchdog. */
+static void fx_close(fixture *fx, int close_rc)
+{
+    CHECK_RC(tind_close(fx->db), close_rc);
+    fs_destroy(fx->ff);
+    fs_destroy(fx->mem);
+    alarm(0);
+}
+
+static void put_keys(tind_keyspace *ks, int from, int to)
+{
+    for (int i = from; i < to; i++) {
+        char k[32];
+        snprintf(k, sizeof k, "key%06d", i);
+        CHECK_OK(tind_put(ks, k, strlen(k), "value", 5));
+    }
+}
+
+static uint64_t table_count(tind_keyspace *ks)
+{
+    tind_ks_stats st;
+    CHECK_OK(tind_ks_stats_get(ks, &st));
+    uint64_t n = 0;
+    for (uint32_t l = 0; l < st.levels && l < TIND_STATS_MAX_LEVELS; l++)
+        n += st.tables[l];
+    return n;
+}
+
+TEST(compact_finishes)
+{
+    static const int strategies[] = {TIND_COMPACTION_LEVELED, TIND_COMPACTION_TIERED, TIND_COMPACTION_FIFO};
+    fixture fx;
+    fx_open(&fx, NULL);
+    tind_db *db = fx.db;
+    for (size_t s = 0; s < 3; s++) {
+        char name[16];
+        snprintf(name, sizeof name, "ks%zu", s);
+        tind_keyspace *ks = open_ks(db, name, strategies[s]);
+        /* never written */
+        CHECK_OK(tind_compact(ks));
+        CHECK_OK(tind_compact(ks));
+        /* with tables */
+        put_keys(ks, 0, 100);
+        CHECK_OK(tind_flush(ks));
+        put_keys(ks, 50, 150);
+        CHECK_OK(tind_compact(ks));
+        CHECK(table_count(ks) >= 1);
+        /* everything deleted and compacted away (FIFO keeps tombstones) */
+        for (int i = 0; i < 150; i++) {
+            char k[32];
+            snprintf(k, sizeof k, "key%06d", i);
+            CHECK_OK(tind_remove(ks, k, strlen(k)));
+        }
+        CHECK_OK(tind_compact(ks));
+        if (strategies[s] != TIND_COMPACTION_FIFO)
+            CHECK_EQ(table_count(ks), 0);
+        CHECK_OK(tind_compact(ks));
+        void *v;
+        size_t n;
+        CHECK_RC(tind_get(ks, "key000001", 9, NULL, &v, &n), TIND_NOT_FOUND);
+    }
+    fx_close(&fx, TIND_OK);
+}
+
+typedef struct flusher {
+    tind_keyspace *ks;
+    _Atomic int started;
+    int rc;
+} flusher;
+
+static void *flush_thread(void *arg)
+{
+    flusher *f = arg;
+    atomic_store(&f->started, 1);
+    f->rc = tind_flush(f->ks);
+    return NULL;
+}
+
+TEST(flush_keyspace_deleted)
+{
+    fixture fx;
+    fx_open(&fx, "doomed");
+    tind_db *db = fx.db;
+    tind_keyspace *ks = fx.ks;
+    put_keys(ks, 0, 100);
+    /* the flush cannot run: it is still pending when the keyspace goes */
+    atomic_store(&db->pause_background, 1);
+    flusher f = {.ks = ks, .rc = 1};
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, flush_thread, &f) == 0);
+    while (!atomic_load(&f.started))
+        sleep_ms(1);
+    sleep_ms(50);
+    CHECK_OK(tind_keyspace_delete(db, "doomed"));
+    pthread_join(t, NULL);
+    CHECK_RC(f.rc, TIND_ENOENT);
+    atomic_store(&db->pause_background, 0);
+    CHECK_RC(tind_flush(ks), TIND_ENOENT);
+    CHECK_RC(tind_compact(ks), TIND_ENOENT);
+    fx_close(&fx, TIND_OK);
+}
+
+TEST(flush_compact_bg_error)
+{
+    fixture fx;
+    fx_open(&fx, "full");
+    tind_db *db = fx.db;
+    tind_keyspace *ks = fx.ks;
+    fs *ff = fx.ff;
+    put_keys(ks, 0, 100);
+    CHECK_OK(tind_flush(ks));
+    put_keys(ks, 100, 200);
+    CHECK_OK(tind_flush(ks));
+
+    /* the disk is full for tables, forever: the job fails on every retry */
+    fs_fault_arm(ff, FS_CALL_OPEN, 1, FS_FAULT_ERRNO, ENOSPC, 1, ".tbl");
+    /* the memtable is empty: this waits for the compaction job alone */
+    CHECK_RC(tind_compact(ks), TIND_ENOSPC);
+    CHECK(strstr(tind_errmsg(db), "background work failed") != NULL);
+    put_keys(ks, 200, 300);
+    CHECK_RC(tind_flush(ks), TIND_ENOSPC);
+    CHECK(strstr(tind_errmsg(db), "background work failed") != NULL);
+    CHECK_RC(tind_compact(ks), TIND_ENOSPC);
+    /* nothing poisoned: the journal holds every write */
+    CHECK_OK(tind_persist(db, TIND_PERSIST_SYNC_DATA));
+
+    fs_fault_disarm(ff);
+    CHECK_OK(tind_flush(ks));
+    CHECK_OK(tind_compact(ks));
+    void *v;
+    size_t n;
+    CHECK_OK(tind_get(ks, "key000250", 9, NULL, &v, &n));
+    CHECK_MEM(v, n, "value", 5);
+    tind_free(v);
+    fx_close(&fx, TIND_OK);
+}
+
+TEST(close_poisoned)
+{
+    fixture fx;
+    fx_open(&fx, "a");
+    put_keys(fx.ks, 0, 10);
+    fs_fault_arm(fx.ff, FS_CALL_SYNC, 1, FS_FAULT_ERRNO, EIO, 1, ".jrn");
+    CHECK(tind_persist(fx.db, TIND_PERSIST_SYNC_DATA) != TIND_OK);
+    CHECK_RC(tind_persist(fx.db, TIND_PERSIST_SYNC_DATA), TIND_EPOISONED);
+    fs_fault_disarm(fx.ff);
+    /* close cannot make its SYNC_ALL: it says so, and still frees (ASan) */
+    CHECK_RC(tind_close(fx.db), TIND_EPOISONED);
+    CHECK(strstr(tind_errmsg(NULL), "poisoned") != NULL);
+    /* the folder is free again */
+    CHECK_OK(open_on(fx.ff, &fx.db));
+    fx_close(&fx, TIND_OK);
+}
+
+/* No arguments: every test; else only the tests named. */
+static int selected(int argc, char **argv, const char *name)
+{
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], name) == 0)
+            return 1;
+    return argc < 2;
+}
+#define RUN_SELECTED(name) do { if (selected(argc, argv, #name)) RUN(name); } while (0)
+
+int main(int argc, char **argv)
+{
+    check_seed_init(1);
+    RUN_SELECTED(compact_finishes);
+    RUN_SELECTED(flush_keyspace_deleted);
+    RUN_SELECTED(flush_compact_bg_error);
+    RUN_SELECTED(close_poisoned);
+    return 0;
+}
