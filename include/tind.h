@@ -128,7 +128,15 @@ TIND_API void tind_options_set_journal_compression_threshold(tind_options *o, ui
 TIND_API void tind_options_set_background_threads(tind_options *o, int n);
 /* Sync the journal in the background every ms milliseconds (0 = never, default). */
 TIND_API void tind_options_set_sync_interval_ms(tind_options *o, uint32_t ms);
-/* Open table files kept by the file-descriptor cache (default 512). */
+/* Open table files kept by the file-descriptor cache. n <= 0 (the default)
+ * derives it at tind_open from the process's RLIMIT_NOFILE soft limit: half
+ * of it, minus 16 kept for the files tind opens outside the cache (journals,
+ * the version file, LOCK, folders being synced, tables being written), at
+ * least 8 and at most 512 (a soft limit of 1024 gives 496; 64 gives 16). The
+ * other half stays with the application. When the process runs out of
+ * descriptors anyway, a read closes unheld cached files and retries; it
+ * fails with TIND_EMFILE (never poisoning) only when every cached file is in
+ * use. */
 TIND_API void tind_options_set_max_open_files(tind_options *o, int n);
 /* The durability of tind_put/tind_remove and of batches that choose none
  * (default TIND_PERSIST_NONE: each write reaches the OS, no sync). */
@@ -193,7 +201,10 @@ TIND_API void tind_ks_options_set_fifo(tind_ks_options *o, uint64_t max_bytes, u
 /* Opens the keyspace called name (1..255 bytes of UTF-8), creating it with
  * opts when it does not exist (the options are stored with it; opts of an
  * existing keyspace are ignored). The handle is owned by db and stays valid
- * until tind_close(db); opening the same name twice gives the same handle. */
+ * until tind_close(db); opening the same name twice gives the same handle,
+ * also from threads racing to create it (each gets the keyspace only once it
+ * is complete and in the version file). An empty keyspace costs about 3 KiB of
+ * memory; its memtable's filter and arena grow with the data it receives. */
 TIND_API int tind_keyspace_open(tind_db *db, const char *name, const tind_ks_options *opts,
                                 tind_keyspace **ks);
 /* TIND_OK when a keyspace of that name exists, else TIND_NOT_FOUND. */

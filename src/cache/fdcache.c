@@ -20,6 +20,12 @@
  * belong to a table being deleted, so it is handed out detached: usable by
  * this caller, closed at its release, never cached.
  *
+ * Running out of descriptors (EMFILE: the process limit, which the host's
+ * own files share) is not an error while unheld files are open: the open
+ * closes the older half of them and tries again, and fails with TIND_EMFILE
+ * only when nothing unheld is left to close. A read never fails because the
+ * cache kept files the process needed.
+ *
  * Thread-safety: every call is safe from any thread; one mutex guards the
  * table, the LRU list, `open` and `evict_epoch`. fs_open/fs_close run outside it.
  */
@@ -27,6 +33,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #define FDC_DEFAULT_LIMIT 512
@@ -138,6 +145,30 @@ static void fdc_close_list(fdc_handle *dead)
     }
 }
 
+/* After EMFILE: closes the older half (at least one) of the unheld files.
+ * Returns how many it closed; 0 = every open file is held. */
+static size_t fdc_shed(fd_cache *c)
+{
+    fdc_handle *dead = NULL;
+    size_t unheld = 0, closed = 0;
+    pthread_mutex_lock(&c->mu);
+    for (fdc_handle *e = c->lru.next; e != &c->lru; e = e->next)
+        unheld++;
+    size_t want = unheld > 1 ? unheld / 2 : unheld;
+    while (closed < want) {
+        fdc_handle *e = c->lru.next;
+        fdc_list_remove(e);
+        fdc_unlink(c, e);
+        c->open--;
+        e->chain = dead;
+        dead = e;
+        closed++;
+    }
+    pthread_mutex_unlock(&c->mu);
+    fdc_close_list(dead);
+    return closed;
+}
+
 fd_cache *fdc_new(fs *fsys, size_t limit)
 {
     fd_cache *c = calloc(1, sizeof *c);
@@ -199,9 +230,16 @@ int fdc_get(fd_cache *c, uint64_t id, const char *path, fdc_handle **h, tind_err
     fdc_handle *mine = calloc(1, sizeof *mine);
     if (!mine)
         return err_set(err, TIND_ENOMEM, "open '%s': out of memory", path);
-    int rc = fs_open(c->fs, path, FS_O_READ, &mine->file, err);
+    int rc;
+    while ((rc = fs_open(c->fs, path, FS_O_READ, &mine->file, err)) == TIND_EMFILE && fdc_shed(c) > 0)
+        err_clear(err);
     if (rc != TIND_OK) {
         free(mine);
+        if (rc == TIND_EMFILE)
+            err_set(err, TIND_EMFILE,
+                    "open '%s': too many open files (the process limit RLIMIT_NOFILE is reached; the %zu "
+                    "table files this cache holds open are all in use)",
+                    path, fdc_open_count(c));
         return rc;
     }
     mine->id = id;

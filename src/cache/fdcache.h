@@ -19,7 +19,9 @@ typedef struct fdc_handle fdc_handle;
 
 fd_cache *fdc_new(fs *fs, size_t limit);   /* limit 0 = 512 */
 void fdc_free(fd_cache *c);                /* all handles must be released */
-/* Opens (or reuses) the file `path` under the key id, read-only. */
+/* Opens (or reuses) the file `path` under the key id, read-only. When the
+ * process is out of descriptors (EMFILE), closes unheld files and retries;
+ * TIND_EMFILE only when none is left to close. */
 int fdc_get(fd_cache *c, uint64_t id, const char *path, fdc_handle **h, tind_err *err);
 fs_file *fdc_file(const fdc_handle *h);
 void fdc_release(fd_cache *c, fdc_handle *h);

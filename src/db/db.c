@@ -97,7 +97,7 @@ int ks_check(tind_keyspace *ks)
 {
     if (!ks)
         return TIND_EINVAL;
-    if (ks->dropped)
+    if (atomic_load_explicit(&ks->dropped, memory_order_acquire))
         return TIND_ENOENT;
     return TIND_OK;
 }
@@ -320,8 +320,10 @@ int db_table_reader(tind_db *db, ver_table *t, int level, tbl **out, tind_err *e
 
 /* ------------------------------------------------------------------ version file */
 
-int db_write_manifest(tind_db *db, tind_keyspace *ks, version *v, uint64_t flushed_seqno,
-                      const memtable *leaving, tind_err *err)
+/* db_write_manifest, with `adding` (a keyspace being created, not yet in
+ * db->keyspaces, or NULL) recorded after the listed ones. */
+static int write_manifest_adding(tind_db *db, tind_keyspace *ks, version *v, uint64_t flushed_seqno,
+                                 const memtable *leaving, tind_keyspace *adding, tind_err *err)
 {
     mf_state st;
     memset(&st, 0, sizeof st);
@@ -333,12 +335,12 @@ int db_write_manifest(tind_db *db, tind_keyspace *ks, version *v, uint64_t flush
     st.last_seqno = flushed_seqno;
     st.oldest_journal = db_journal_keep_number(db, leaving);
     st.next_keyspace_id = db->next_keyspace_id;
-    st.keyspace_count = db->keyspace_count;
-    st.keyspaces = calloc(db->keyspace_count ? db->keyspace_count : 1, sizeof *st.keyspaces);
-    tbuf *opts = calloc(db->keyspace_count ? db->keyspace_count : 1, sizeof *opts);
+    st.keyspace_count = db->keyspace_count + (adding != NULL);
+    st.keyspaces = calloc(st.keyspace_count ? st.keyspace_count : 1, sizeof *st.keyspaces);
+    tbuf *opts = calloc(st.keyspace_count ? st.keyspace_count : 1, sizeof *opts);
     int rc = (st.keyspaces && opts) ? TIND_OK : TIND_ENOMEM;
-    for (size_t i = 0; rc == TIND_OK && i < db->keyspace_count; i++) {
-        tind_keyspace *k = db->keyspaces[i];
+    for (size_t i = 0; rc == TIND_OK && i < st.keyspace_count; i++) {
+        tind_keyspace *k = i < db->keyspace_count ? db->keyspaces[i] : adding;
         mf_keyspace *m = &st.keyspaces[i];
         m->id = k->id;
         m->name = k->name;
@@ -370,6 +372,12 @@ int db_write_manifest(tind_db *db, tind_keyspace *ks, version *v, uint64_t flush
     free(opts);
     free(st.keyspaces);
     return rc;
+}
+
+int db_write_manifest(tind_db *db, tind_keyspace *ks, version *v, uint64_t flushed_seqno,
+                      const memtable *leaving, tind_err *err)
+{
+    return write_manifest_adding(db, ks, v, flushed_seqno, leaving, NULL, err);
 }
 
 /* ------------------------------------------------------------------ keyspaces */
@@ -449,7 +457,8 @@ static int ks_alloc(tind_db *db, uint32_t id, const char *name, const struct tin
     return TIND_OK;
 }
 
-static int keyspace_list_add(tind_db *db, tind_keyspace *ks)
+/* Room for one more keyspace in the list, so that adding cannot fail. (mu) */
+static int keyspace_list_reserve(tind_db *db)
 {
     if (db->keyspace_count == db->keyspace_cap) {
         size_t cap = db->keyspace_cap ? db->keyspace_cap * 2 : 8;
@@ -459,8 +468,15 @@ static int keyspace_list_add(tind_db *db, tind_keyspace *ks)
         db->keyspaces = p;
         db->keyspace_cap = cap;
     }
-    db->keyspaces[db->keyspace_count++] = ks;
     return TIND_OK;
+}
+
+static int keyspace_list_add(tind_db *db, tind_keyspace *ks)
+{
+    int rc = keyspace_list_reserve(db);
+    if (rc == TIND_OK)
+        db->keyspaces[db->keyspace_count++] = ks;
+    return rc;
 }
 
 static void keyspace_list_remove(tind_db *db, tind_keyspace *ks)
@@ -522,12 +538,18 @@ TIND_API int tind_keyspace_open(tind_db *db, const char *name, const tind_ks_opt
         pthread_mutex_unlock(&db->mu);
         goto done;
     }
+    /* A keyspace joins db->keyspaces only complete (view built) and durable
+     * (in the version file): other openers, lookups and the workers find it
+     * there without write_mu, and must never see it half built or see it go
+     * again. install_mu keeps other version file writes out meanwhile. */
     uint32_t id = db->next_keyspace_id++;
     version *v = version_new_empty(id, o.levels);
     rc = v ? ks_alloc(db, id, name, &o, v, &ks) : TIND_ENOMEM;
     if (rc == TIND_OK) {
         ks->flushed_seqno = atomic_load(&db->last_seqno);
-        rc = keyspace_list_add(db, ks);
+        rc = keyspace_list_reserve(db);
+        if (rc == TIND_OK)
+            rc = ks_rebuild_view(ks);
         if (rc) {
             ks_free(ks);
             ks = NULL;
@@ -537,14 +559,13 @@ TIND_API int tind_keyspace_open(tind_db *db, const char *name, const tind_ks_opt
     }
     pthread_mutex_unlock(&db->mu);
     if (rc == TIND_OK) {
-        rc = db_write_manifest(db, NULL, NULL, 0, NULL, &err);
+        rc = write_manifest_adding(db, NULL, NULL, 0, NULL, ks, &err);
         pthread_mutex_lock(&db->mu);
         if (rc) {
-            keyspace_list_remove(db, ks);
             ks_free(ks);
             ks = NULL;
         } else {
-            rc = ks_rebuild_view(ks);
+            keyspace_list_add(db, ks); /* reserved above: cannot fail */
         }
         pthread_mutex_unlock(&db->mu);
         if (rc && rc != TIND_ENOMEM)
@@ -659,7 +680,7 @@ TIND_API int tind_keyspace_delete(tind_db *db, const char *name)
             pthread_mutex_unlock(&db->mu);
             db_poison(db, &err);
         } else {
-            ks->dropped = 1;
+            atomic_store_explicit(&ks->dropped, 1, memory_order_release);
             version_mark_all_obsolete(ks->current);
             /* the struct stays until close: handles may still be used (TIND_ENOENT) */
             if (db->dropped_count == db->dropped_cap) {
@@ -1223,7 +1244,7 @@ TIND_API int tind_open(const char *path, const tind_options *opts, tind_db **out
             db->own_fs = 1;
         }
         db->block_cache = cache_new(db->opts.cache_size, -1);
-        db->fds = db->fs ? fdc_new(db->fs, (size_t)(db->opts.max_open_files > 0 ? db->opts.max_open_files : 512)) : NULL;
+        db->fds = db->fs ? fdc_new(db->fs, options_max_open_files(&db->opts)) : NULL;
         if (!db->fs || !db->block_cache || !db->fds)
             rc = TIND_ENOMEM;
     }

@@ -63,7 +63,9 @@ struct tind_keyspace {
     uint32_t id;
     char *name;
     struct tind_ks_options opts;
-    int dropped;                  /* (mu) deleted: calls fail with TIND_ENOENT */
+    /* deleted: calls fail with TIND_ENOENT. Set (release) under mu; read
+     * without a lock (acquire) by every call's ks_check, so it is atomic. */
+    _Atomic int dropped;
     int dropping;                 /* (mu) being deleted: no new background jobs */
     _Atomic int pressure;         /* 0 fine, 1 slow down, 2 stall: set with the view (mu) */
 

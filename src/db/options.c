@@ -7,6 +7,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "format/compress.h"
 #include "util/coding.h"
@@ -22,7 +23,7 @@ void options_default(struct tind_options *o)
     o->journal_compression_threshold = 4096;
     o->background_threads = 2;
     o->sync_interval_ms = 0;
-    o->max_open_files = 512;
+    o->max_open_files = 0;        /* derived from RLIMIT_NOFILE at open */
     o->default_durability = TIND_PERSIST_NONE;
 }
 
@@ -45,6 +46,26 @@ void ks_options_default(struct tind_ks_options *o)
     }
     o->partition_from_level = 2;   /* deep levels page small index and filter partitions */
     o->expect_point_read_hits = 0;
+}
+
+size_t options_max_open_files(const struct tind_options *o)
+{
+    if (o->max_open_files > 0)
+        return (size_t)o->max_open_files;
+    /* Half of the soft limit goes to the host; of tind's half, a reserve
+     * stays free for the files tind opens outside the cache (the journal
+     * and its successor, the version file and its temporary, LOCK, FORMAT,
+     * folders being synced, one table per background writer). */
+    struct rlimit rl;
+    uint64_t soft = UINT64_MAX;   /* no limit known: the cap decides */
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+        soft = (uint64_t)rl.rlim_cur;
+    uint64_t n = soft / 2 > OPTIONS_FD_RESERVE ? soft / 2 - OPTIONS_FD_RESERVE : 0;
+    if (n < OPTIONS_MAX_OPEN_FILES_MIN)
+        n = OPTIONS_MAX_OPEN_FILES_MIN;
+    if (n > OPTIONS_MAX_OPEN_FILES_CAP)
+        n = OPTIONS_MAX_OPEN_FILES_CAP;
+    return (size_t)n;
 }
 
 TIND_API tind_options *tind_options_new(void)

@@ -58,6 +58,12 @@ static inline size_t ks_memtable_filter_bytes(const struct tind_ks_options *o)
     return (size_t)(b < 1024 ? 1024 : b > (1u << 20) ? (1u << 20) : b);
 }
 void ks_options_default(struct tind_ks_options *o);
+/* The open-file cache's limit: max_open_files when > 0, else derived from
+ * the process's RLIMIT_NOFILE soft limit (include/tind.h states the rule). */
+#define OPTIONS_FD_RESERVE 16
+#define OPTIONS_MAX_OPEN_FILES_MIN 8
+#define OPTIONS_MAX_OPEN_FILES_CAP 512
+size_t options_max_open_files(const struct tind_options *o);
 /* Internal hooks for tests: an injected file system, no background threads. */
 void tind_options_set_fs(tind_options *o, fs *fs);
 void tind_options_set_no_background(tind_options *o, int on);

@@ -55,9 +55,14 @@ struct memtable {
     _Atomic uint64_t max_seqno;
     /* Optional point-read filter: one 64-bit word per key hash with 4 bits
      * set. The writer sets a key's bits before the node is linked, so a
-     * reader that can see the node (its seqno is visible) sees the bits. */
-    _Atomic uint64_t *filter;
-    size_t filter_words;
+     * reader that can see the node (its seqno is visible) sees the bits.
+     * The words are allocated by the first add, before any node exists, and
+     * published with release: an idle memtable costs no filter memory, and
+     * a reader that finds no filter yet searches the list (which holds
+     * nothing it could see without also seeing the filter). */
+    _Atomic(_Atomic uint64_t *) filter;
+    size_t filter_words;          /* wanted size; 0 = no filter */
+    int filter_tried;             /* writer only: the allocation is tried once */
 };
 
 struct mt_iter {
@@ -175,14 +180,8 @@ static inline uint64_t filter_mask(uint64_t h)
 memtable *mt_new_filtered(uint64_t id, size_t filter_bytes)
 {
     memtable *m = mt_new(id);
-    if (!m || filter_bytes < 1024)
-        return m;
-    size_t words = filter_bytes / 8;
-    _Atomic uint64_t *f = calloc(words, sizeof *f);
-    if (f) {
-        m->filter = f;
-        m->filter_words = words;
-    }
+    if (m && filter_bytes >= 1024)
+        m->filter_words = filter_bytes / 8;
     return m;
 }
 
@@ -191,8 +190,9 @@ memtable *mt_new(uint64_t id)
     memtable *m = malloc(sizeof *m);
     if (!m)
         return NULL;
-    m->filter = NULL;
+    atomic_init(&m->filter, NULL);
     m->filter_words = 0;
+    m->filter_tried = 0;
     arena_init(&m->arena, 0);
     m->head = arena_alloc(&m->arena, sizeof(mt_node) + MT_MAX_HEIGHT * sizeof(_Atomic(mt_node *)));
     if (!m->head) {
@@ -227,7 +227,7 @@ void mt_unref(memtable *m)
     /* acq_rel: every use by other holders happens before the free */
     if (atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) == 1) {
         arena_destroy(&m->arena);
-        free((void *)m->filter);
+        free((void *)atomic_load_explicit(&m->filter, memory_order_relaxed));
         free(m);
     }
 }
@@ -250,9 +250,19 @@ int mt_add(memtable *m, uint64_t seqno, uint8_t type, const uint8_t *key, size_t
     mt_node *found = find_ge(m, key, klen, seqno, prev);
     if (found && node_cmp(found, key, klen, seqno) == 0)
         return TIND_EEXIST;
-    if (m->filter) {
+    _Atomic uint64_t *filter = atomic_load_explicit(&m->filter, memory_order_relaxed);
+    if (!filter && m->filter_words && !m->filter_tried) {
+        /* only before the first node: a filter missing earlier keys would
+         * hide them, so a failed allocation means no filter at all */
+        m->filter_tried = 1;
+        if (!atomic_load_explicit(&m->count, memory_order_relaxed)) {
+            filter = calloc(m->filter_words, sizeof *filter);
+            atomic_store_explicit(&m->filter, filter, memory_order_release);
+        }
+    }
+    if (filter) {
         uint64_t h = hash64(key, klen);
-        atomic_fetch_or_explicit(&m->filter[h % m->filter_words], filter_mask(h), memory_order_relaxed);
+        atomic_fetch_or_explicit(&filter[h % m->filter_words], filter_mask(h), memory_order_relaxed);
     }
 
     int height = random_height(m);
@@ -307,9 +317,10 @@ int mt_get(memtable *m, const uint8_t *key, size_t klen, uint64_t snapshot, uint
 {
     /* The first node >= (key, snapshot) is, if it holds key, the newest
      * version with seqno <= snapshot. */
-    if (m->filter) {
+    _Atomic uint64_t *filter = atomic_load_explicit(&m->filter, memory_order_acquire);
+    if (filter) {
         uint64_t h = hash64(key, klen), mask = filter_mask(h);
-        if ((atomic_load_explicit(&m->filter[h % m->filter_words], memory_order_relaxed) & mask) != mask)
+        if ((atomic_load_explicit(&filter[h % m->filter_words], memory_order_relaxed) & mask) != mask)
             return TIND_NOT_FOUND;
     }
     const mt_node *n = find_ge(m, key, klen, snapshot, NULL);

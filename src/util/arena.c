@@ -15,6 +15,7 @@ void arena_init(arena *a, size_t block_size)
     a->ptr = NULL;
     a->remaining = 0;
     a->block_size = block_size ? block_size : 64 * 1024;
+    a->next_block = a->block_size < ARENA_FIRST_BLOCK ? a->block_size : ARENA_FIRST_BLOCK;
     a->blocks = NULL;
     atomic_store_explicit(&a->usage, 0, memory_order_relaxed);
 }
@@ -71,11 +72,18 @@ void *arena_alloc(arena *a, size_t n)
         }
         return b->data;
     }
-    arena_block *b = new_block(a, a->block_size);
+    /* n <= block_size / 4 here: a block of at least 4n, at most block_size */
+    size_t size = a->next_block;
+    while (size < 4 * n && size < a->block_size)
+        size *= 2;
+    if (size > a->block_size)
+        size = a->block_size;
+    arena_block *b = new_block(a, size);
     if (!b)
         return NULL;
+    a->next_block = size < a->block_size / 2 ? size * 2 : a->block_size;
     a->ptr = b->data + n;
-    a->remaining = a->block_size - n;
+    a->remaining = size - n;
     atomic_fetch_add_explicit(&a->usage, sizeof(arena_block) + n, memory_order_relaxed);
     return b->data;
 }

@@ -1,8 +1,11 @@
 /*
  * arena.h -- a bump allocator for memtables and other short-lived batches.
  *
- * Memory is carved from blocks (default 64 KiB; larger requests get their own
- * block) and freed all at once by arena_destroy(). Allocation is for one
+ * Memory is carved from blocks and freed all at once by arena_destroy(). The
+ * first block is small (ARENA_FIRST_BLOCK) and each next one doubles up to
+ * block_size (default 64 KiB), so an arena that holds little costs little
+ * (an idle memtable: one small block); requests over a quarter of block_size
+ * get their own block. Allocation is for one
  * thread at a time (the memtable's writer); arena_usage() may be read by any
  * thread (relaxed atomic). Returned memory stays valid until arena_destroy().
  */
@@ -14,10 +17,13 @@
 
 typedef struct arena_block arena_block;
 
+#define ARENA_FIRST_BLOCK 1024
+
 typedef struct arena {
     char *ptr;              /* next free byte of the current block */
     size_t remaining;       /* bytes left in the current block */
-    size_t block_size;
+    size_t block_size;      /* the largest block */
+    size_t next_block;      /* size of the next block: grows to block_size */
     arena_block *blocks;    /* all blocks, newest first */
     _Atomic size_t usage;   /* bytes handed out (with alignment and block headers); a
                              * block's unused tail is not counted, so a small memtable
