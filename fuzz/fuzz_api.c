@@ -56,18 +56,6 @@
 #define FA_MAX_HIST 256
 #define FA_MAX_VLEN 600
 #define FA_MAX_SNAPS 2
-/* KNOWN BUG (issue 10 bug 1, fixed on branch bgwait): tind_compact never
- * returns with background threads on when the picker has nothing to do. Until
- * that fix is merged, "compact" is skipped with threads on. */
-#ifndef FA_SKIP_COMPACT_WITH_THREADS
-#define FA_SKIP_COMPACT_WITH_THREADS 1
-#endif
-/* KNOWN BUG (issue 10 bug 3, fixed on branch bgwait): tind_flush and
- * tind_compact never return while a background job keeps failing. Until that
- * fix is merged, faults fire once (never forever) with threads on. */
-#ifndef FA_FAULTS_ONCE_WITH_THREADS
-#define FA_FAULTS_ONCE_WITH_THREADS 1
-#endif
 
 enum { FA_OK = 0, FA_MAYBE = 1, FA_NO = 2 };
 
@@ -751,8 +739,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         case 11: {
             int k = fa_byte(&w) % FA_NKS;
-            if (w.threads && FA_SKIP_COMPACT_WITH_THREADS)
-                break;
             if (w.ks[k])
                 fa_maint(&w, tind_compact(w.ks[k]));
             break;
@@ -833,10 +819,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             int kind = kinds[a % (sizeof kinds / sizeof kinds[0])];
             int effect = (b & 3) == 3 && kind == FS_CALL_WRITE ? FS_FAULT_SHORT_WRITE : FS_FAULT_ERRNO;
             static const int errs[4] = {5 /* EIO */, 28 /* ENOSPC */, 24 /* EMFILE */, 5};
-            int forever = (b >> 4) & 1;
-            if (w.threads && FA_FAULTS_ONCE_WITH_THREADS)
-                forever = 0;
-            fs_fault_arm(w.ff, kind, 1 + (uint64_t)((a >> 4) % 8), effect, errs[(b >> 2) & 3], forever, NULL);
+            fs_fault_arm(w.ff, kind, 1 + (uint64_t)((a >> 4) % 8), effect, errs[(b >> 2) & 3], (b >> 4) & 1, NULL);
             w.armed = 1;
             break;
         }

@@ -47,9 +47,6 @@
  *     takes the gate exclusively, closes (must be TIND_OK), reopens, checks
  *     every thread's keys against its model (acknowledged writes survive a
  *     clean close) and lets the others go on with the new handles.
- * Known bugs of issue 10 that the mixed run meets before their fixes are
- * merged are behind the KNOWN BUG flags below (each says what it skips;
- * build with -DFLAG=0 to meet the bug).
  *
  * Determinism: each thread's choices come from (seed, thread, phase); the
  * interleaving does not. On failure the seed and the first violation are
@@ -84,28 +81,6 @@
 #define CVAL_MAX 3200
 #define CKEY_MAX 64
 #define SCRATCH 4             /* --mixed: scratch keyspaces */
-
-/* KNOWN BUG (issue 10 bug 4, branch keyspaces): two threads opening the same
- * new keyspace at once get a half-built handle. While 1, the campaign opens
- * scratch keyspaces one thread at a time (scratch_mu). */
-#ifndef MIXED_SERIAL_KEYSPACE_OPEN
-#define MIXED_SERIAL_KEYSPACE_OPEN 1
-#endif
-/* KNOWN BUG (issue 10 bugs 1 and 2, branch bgwait): tind_compact of a
- * keyspace with no tables and tind_flush racing the keyspace's delete never
- * return with background threads on. While 1, scratch keyspaces are not
- * flushed or compacted by hand. */
-#ifndef MIXED_SKIP_SCRATCH_MAINTENANCE
-#define MIXED_SKIP_SCRATCH_MAINTENANCE 1
-#endif
-/* KNOWN BUG (issue 10 bug 9, branch keyspaces): ks->dropped is written by
- * tind_keyspace_delete under the database lock and read without it by every
- * call on the keyspace (a ThreadSanitizer data race). While 1, calls on
- * scratch keyspace j hold scratch_gate[j] shared and its delete holds it
- * exclusively (calls on a deleted keyspace's handle still happen after it). */
-#ifndef MIXED_SERIAL_KEYSPACE_DELETE
-#define MIXED_SERIAL_KEYSPACE_DELETE 1
-#endif
 
 static const char *const cks_names[CKS] = {"leveled", "tiered"};
 
@@ -160,8 +135,6 @@ typedef struct cshared {
     int mixed;
     char path[4200];
     pthread_rwlock_t gate;        /* shared around each operation, exclusive to close and reopen */
-    pthread_mutex_t scratch_mu;   /* MIXED_SERIAL_KEYSPACE_OPEN */
-    pthread_rwlock_t scratch_gate[SCRATCH]; /* MIXED_SERIAL_KEYSPACE_DELETE */
     _Atomic int close_req;        /* a worker is closing: the others park */
     _Atomic int parked;           /* workers parked or finished (holding no handle) */
     _Atomic uint64_t ks_creates, ks_deletes, ks_enoent, scratch_ops, closes, lists;
@@ -734,12 +707,8 @@ static int scratch_open(cthread *c, int j, tind_keyspace **ks)
         *ks = c->scratch_ks[j];
         return TIND_OK;
     }
-    if (MIXED_SERIAL_KEYSPACE_OPEN)
-        pthread_mutex_lock(&sh->scratch_mu);
     int existed = tind_keyspace_exists(sh->db, name) == TIND_OK;
     int rc = tind_keyspace_open(sh->db, name, ko, ks);
-    if (MIXED_SERIAL_KEYSPACE_OPEN)
-        pthread_mutex_unlock(&sh->scratch_mu);
     tind_ks_options_free(ko);
     if (rc)
         cfail(sh, "thread %d: open keyspace '%s': %s (%s)", c->id, name, tind_strerror(rc), tind_errmsg(sh->db));
@@ -764,23 +733,11 @@ static int scratch_rc(cthread *c, int rc, const char *what)
     return 0;
 }
 
-static void scratch_op_locked(cthread *c, int j, uint64_t what);
-
 static void scratch_op(cthread *c)
 {
     cshared *sh = c->sh;
     int j = (int)trng_below(&c->r, SCRATCH);
     uint64_t what = trng_below(&c->r, 100);
-    if (MIXED_SERIAL_KEYSPACE_DELETE)
-        (what < 15 ? pthread_rwlock_wrlock : pthread_rwlock_rdlock)(&sh->scratch_gate[j]);
-    scratch_op_locked(c, j, what);
-    if (MIXED_SERIAL_KEYSPACE_DELETE)
-        pthread_rwlock_unlock(&sh->scratch_gate[j]);
-}
-
-static void scratch_op_locked(cthread *c, int j, uint64_t what)
-{
-    cshared *sh = c->sh;
     tind_keyspace *ks;
     atomic_fetch_add_explicit(&sh->scratch_ops, 1, memory_order_relaxed);
     if (what < 15) {
@@ -839,7 +796,7 @@ static void scratch_op_locked(cthread *c, int j, uint64_t what)
         else if (rc != TIND_OK)
             scratch_rc(c, rc, "get");
         tind_free(v);
-    } else if (what < 90 || MIXED_SKIP_SCRATCH_MAINTENANCE) {
+    } else if (what < 90) {
         /* a scan: every entry well-formed (any thread's key) */
         tind_iter *it;
         if (scratch_rc(c, tind_iter_range(ks, NULL, 0, NULL, 0, NULL, &it), "iterator"))
@@ -1129,14 +1086,11 @@ int campaign_concurrent(const stress_opts *o)
     sh->mixed = o->mixed;
     snprintf(sh->path, sizeof sh->path, "%s", path);
     pthread_mutex_init(&sh->fail_mu, NULL);
-    pthread_mutex_init(&sh->scratch_mu, NULL);
     pthread_rwlockattr_t ga;
     pthread_rwlockattr_init(&ga);
     /* a closer waiting for the gate must not starve behind readers */
     pthread_rwlockattr_setkind_np(&ga, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
     pthread_rwlock_init(&sh->gate, &ga);
-    for (int j = 0; j < SCRATCH; j++)
-        pthread_rwlock_init(&sh->scratch_gate[j], NULL);
     pthread_rwlockattr_destroy(&ga);
     sh->committed = calloc((size_t)o->threads, sizeof *sh->committed);
     sh->started = calloc((size_t)o->threads, sizeof *sh->started);
@@ -1244,10 +1198,7 @@ int campaign_concurrent(const stress_opts *o)
     free(sh->committed);
     free(sh->started);
     pthread_mutex_destroy(&sh->fail_mu);
-    pthread_mutex_destroy(&sh->scratch_mu);
     pthread_rwlock_destroy(&sh->gate);
-    for (int j = 0; j < SCRATCH; j++)
-        pthread_rwlock_destroy(&sh->scratch_gate[j]);
     free(sh);
     free(ts);
     return failed ? 1 : 0;
