@@ -36,8 +36,6 @@
  * Seeds: fuzz/corpus/api/. Also built as replay_api (the corpus is replayed
  * by the normal test run).
  */
-#include <pthread.h>
-#include <sched.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -240,30 +238,13 @@ static void fa_drop_snapshots(fa_world *w)
     w->nsnaps = 0;
 }
 
-/* Threads on: no worker takes a new job and none is running, so that what
- * the test reads next (the poisoned flag) no worker changes behind it. */
-static void fa_quiesce(fa_world *w)
-{
-    atomic_store(&w->db->pause_background, 1);
-    for (;;) {
-        int running = 0;
-        pthread_mutex_lock(&w->db->mu);
-        for (size_t i = 0; i < w->db->keyspace_count; i++)
-            running |= w->db->keyspaces[i]->flush_running | w->db->keyspaces[i]->compaction_running;
-        pthread_mutex_unlock(&w->db->mu);
-        if (!running)
-            return;
-        sched_yield();
-    }
-}
-
 static void fa_close(fa_world *w)
 {
     if (!w->db)
         return;
     fa_drop_snapshots(w);
     if (w->threads)
-        fa_quiesce(w);
+        db_pause_background(w->db); /* the poisoned flag read next is final */
     int poisoned = atomic_load(&w->db->poisoned);
     int rc = tind_close(w->db);
     w->db = NULL;

@@ -25,9 +25,7 @@
  * TIND_TEST_SCALE scales the number of operations (default: 1,000,000 with
  * threads off and 150,000 with threads on).
  */
-#include <pthread.h>
 #include <stdarg.h>
-#include <unistd.h>
 
 #include "check.h"
 #include "db/db.h"
@@ -443,29 +441,12 @@ static void check_seq(world *w)
     tind_snapshot_free(s);
 }
 
-/* Threads on: no worker takes a new job and none is running (the power
- * loss below must not be followed by writes of the process that lost it). */
-static void quiesce(world *w)
-{
-    atomic_store(&w->db->pause_background, 1);
-    for (;;) {
-        int running = 0;
-        pthread_mutex_lock(&w->db->mu);
-        for (size_t i = 0; i < w->db->keyspace_count; i++)
-            running |= w->db->keyspaces[i]->flush_running | w->db->keyspaces[i]->compaction_running;
-        pthread_mutex_unlock(&w->db->mu);
-        if (!running)
-            return;
-        usleep(200);
-    }
-}
-
 static void reopen(world *w, int crash)
 {
     drop_snapshots(w);
     if (crash) {
         if (w->threads)
-            quiesce(w);
+            db_pause_background(w->db); /* a process that lost power writes nothing more */
         int modes = FS_CRASH_DROP_UNSYNCED;
         uint64_t c = trng_below(&w->r, 4);
         if (c == 1)
