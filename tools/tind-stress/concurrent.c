@@ -531,23 +531,18 @@ static void foreign_read(cthread *c)
     atomic_fetch_add_explicit(&sh->foreign, 1, memory_order_relaxed);
 }
 
-/* A prefix scan of thread u's keys (u may be any thread): well-formed. */
-static void foreign_scan(cthread *c, int u, int k, const tind_read_options *ro)
+/* Walks it in a random direction (at most limit entries) checking every
+ * entry: a key of thread u (of any thread when u < 0; the progress key only
+ * where progress_ok), strictly ordered, a valid value. Counts the walk; the
+ * iterator's status is the caller's. */
+static void scan_check(cthread *c, tind_iter *it, int u, int progress_ok, const char *where, uint64_t limit)
 {
     cshared *sh = c->sh;
-    char prefix[16];
-    int pn = snprintf(prefix, sizeof prefix, "t%03d/", u);
-    tind_iter *it;
-    int rc = tind_iter_prefix(sh->ks[k], prefix, (size_t)pn, ro, &it);
-    if (rc) {
-        cfail(sh, "thread %d: prefix iterator: %s (%s)", c->id, tind_strerror(rc), tind_errmsg(sh->db));
-        return;
-    }
     int backward = (int)trng_below(&c->r, 2);
     uint8_t prev[CKEY_MAX];
     size_t prevn = 0;
     uint64_t items = 0;
-    for (backward ? tind_iter_last(it) : tind_iter_first(it); tind_iter_valid(it) && items < 2000;
+    for (backward ? tind_iter_last(it) : tind_iter_first(it); tind_iter_valid(it) && items < limit;
          backward ? tind_iter_prev(it) : tind_iter_next(it)) {
         size_t kn, vn;
         const uint8_t *key = tind_iter_key(it, &kn);
@@ -556,9 +551,10 @@ static void foreign_scan(cthread *c, int u, int k, const tind_read_options *ro)
         uint32_t idx;
         uint64_t ver;
         items++;
-        if (ckey_parse(key, kn, sh->threads, &t, &idx) != 0 || t != u || (idx == CPROGRESS && k != 0)) {
-            cfail(sh, "thread %d: scan of thread %d's keys in '%s' returned key '%.*s'", c->id, u, cks_names[k],
-                  (int)(kn < 60 ? kn : 60), (const char *)key);
+        if (ckey_parse(key, kn, sh->threads, &t, &idx) != 0 || (u >= 0 && t != u) ||
+            (idx == CPROGRESS && !progress_ok)) {
+            cfail(sh, "thread %d: %s returned key '%.*s'", c->id, where, (int)(kn < 60 ? kn : 60),
+                  (const char *)key);
             break;
         }
         if (prevn) {
@@ -567,25 +563,40 @@ static void foreign_scan(cthread *c, int u, int k, const tind_read_options *ro)
             if (cmp == 0)
                 cmp = prevn < kn ? -1 : prevn > kn ? 1 : 0;
             if (backward ? cmp <= 0 : cmp >= 0) {
-                cfail(sh, "thread %d: scan of '%s' out of order at '%.*s'", c->id, cks_names[k], (int)kn,
-                      (const char *)key);
+                cfail(sh, "thread %d: %s out of order at '%.*s'", c->id, where, (int)kn, (const char *)key);
                 break;
             }
         }
         memcpy(prev, key, kn);
         prevn = kn;
-        if (cvalue_check(key, kn, v, vn, u, idx, &ver) != 0) {
-            cfail(sh, "thread %d: scan: key '%.*s' has a bad value (%zu bytes)", c->id, (int)kn, (const char *)key,
-                  vn);
+        if (cvalue_check(key, kn, v, vn, t, idx, &ver) != 0) {
+            cfail(sh, "thread %d: %s: key '%.*s' has a bad value (%zu bytes)", c->id, where, (int)kn,
+                  (const char *)key, vn);
             break;
         }
     }
+    atomic_fetch_add_explicit(&sh->iters, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&sh->iter_items, items, memory_order_relaxed);
+}
+
+/* A prefix scan of thread u's keys (u may be any thread): well-formed. */
+static void foreign_scan(cthread *c, int u, int k, const tind_read_options *ro)
+{
+    cshared *sh = c->sh;
+    char prefix[16], where[64];
+    int pn = snprintf(prefix, sizeof prefix, "t%03d/", u);
+    tind_iter *it;
+    int rc = tind_iter_prefix(sh->ks[k], prefix, (size_t)pn, ro, &it);
+    if (rc) {
+        cfail(sh, "thread %d: prefix iterator: %s (%s)", c->id, tind_strerror(rc), tind_errmsg(sh->db));
+        return;
+    }
+    snprintf(where, sizeof where, "scan of thread %d's keys in '%s'", u, cks_names[k]);
+    scan_check(c, it, u, k == 0, where, 2000);
     rc = tind_iter_status(it);
     if (rc)
         cfail(sh, "thread %d: scan ended with %s (%s)", c->id, tind_strerror(rc), tind_errmsg(sh->db));
     tind_iter_free(it);
-    atomic_fetch_add_explicit(&sh->iters, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&sh->iter_items, items, memory_order_relaxed);
 }
 
 static void first_last(cthread *c)
@@ -799,31 +810,15 @@ static void scratch_op(cthread *c)
     } else if (what < 90) {
         /* a scan: every entry well-formed (any thread's key) */
         tind_iter *it;
+        char where[32];
         if (scratch_rc(c, tind_iter_range(ks, NULL, 0, NULL, 0, NULL, &it), "iterator"))
             return;
-        int backward = (int)trng_below(&c->r, 2);
-        uint64_t items = 0;
-        for (backward ? tind_iter_last(it) : tind_iter_first(it); tind_iter_valid(it) && items < 500;
-             backward ? tind_iter_prev(it) : tind_iter_next(it)) {
-            size_t kn, vn;
-            const uint8_t *key = tind_iter_key(it, &kn);
-            const uint8_t *v = tind_iter_value(it, &vn);
-            int t;
-            uint32_t idx;
-            uint64_t ver;
-            items++;
-            if (ckey_parse(key, kn, sh->threads, &t, &idx) != 0 || cvalue_check(key, kn, v, vn, t, idx, &ver) != 0) {
-                cfail(sh, "thread %d: scan of scratch%d: malformed entry '%.*s' (%zu bytes)", c->id, j,
-                      (int)(kn < 60 ? kn : 60), (const char *)key, vn);
-                break;
-            }
-        }
+        snprintf(where, sizeof where, "scan of scratch%d", j);
+        scan_check(c, it, -1, 0, where, 500);
         int rc = tind_iter_status(it);
         if (rc)
             scratch_rc(c, rc, "scan");
         tind_iter_free(it);
-        atomic_fetch_add_explicit(&sh->iters, 1, memory_order_relaxed);
-        atomic_fetch_add_explicit(&sh->iter_items, items, memory_order_relaxed);
     } else if (what < 97) {
         scratch_rc(c, tind_flush(ks), "flush");
     } else {
