@@ -39,7 +39,8 @@ enum tind_status {
     TIND_EIO         = -4,  /* I/O error from the operating system */
     TIND_ECORRUPT    = -5,  /* a file failed a checksum or a structural check */
     TIND_ENOSPC      = -6,  /* no space left on the device */
-    TIND_EBUSY       = -7,  /* database folder locked by another open */
+    TIND_EBUSY       = -7,  /* database folder locked by another open; or tind_close while
+                               iterators, snapshots or batches of the database are live */
     TIND_EPOISONED   = -8,  /* an earlier journal/version write or fsync failed: read-only until reopen */
     TIND_EVERSION    = -9,  /* file written by a newer tind (format version unknown) */
     TIND_EEXIST      = -10, /* already exists */
@@ -153,13 +154,23 @@ TIND_API void tind_options_set_default_durability(tind_options *o, int mode);
  * Recovery (journal replay, torn-tail truncation) happens here. */
 TIND_API int tind_open(const char *path, const tind_options *opts, tind_db **db);
 
-/* Stops background work (waiting for the running job, dropping queued ones),
- * persists the journal with SYNC_ALL, releases the lock and frees db and every
- * handle made from it (keyspaces, snapshots, iterators and batches must not be
- * used afterwards; iterators and snapshots should be freed before). Returns the
- * first error met while persisting, TIND_EPOISONED when db was poisoned (the
- * promised sync cannot be made), but always frees; the message of that error
- * is then read with tind_errmsg(NULL), as for tind_open. */
+/* Closes db. Iterators, snapshots and batches made from db must be freed
+ * first: while any is live, close refuses with TIND_EBUSY ("tind_close: 2
+ * iterators, 1 snapshot still open", from tind_errmsg(db)) and db stays open
+ * and fully usable; free them and call close again.
+ * Otherwise close marks db closing (calls made from now on fail with
+ * TIND_ECLOSED; tind_flush, tind_compact and stalled writers waiting in
+ * another thread return TIND_ECLOSED), waits for the calls already inside
+ * the engine to return, stops background work (waiting for the running job,
+ * dropping queued ones), persists the journal with SYNC_ALL, releases the lock
+ * and frees db and its keyspace handles. It then returns the first error met
+ * while persisting, TIND_EPOISONED when db was poisoned (the promised sync
+ * cannot be made), but always frees; the message of that error is read with
+ * tind_errmsg(NULL), as for tind_open.
+ * Once tind_close has returned anything but TIND_EBUSY, calling anything on
+ * db or on a handle made from it is undefined, as in LMDB and RocksDB; a call
+ * racing close is safe only if it began before close did. A second close
+ * racing the first returns TIND_ECLOSED. */
 TIND_API int tind_close(tind_db *db);
 
 /* Makes every write that has returned durable according to mode. */

@@ -1,9 +1,9 @@
 /*
- * test_regress_bg.c -- regression tests for the waits on background work
- * and for tind_close (issue 10, bugs 1, 2, 3 and 10). Every test runs with
+ * test_regress_bg.c -- regression tests for the waits on background work and
+ * for tind_close (issue 10, bugs 1, 2, 3, 10 and 13). Every test runs with
  * background threads on (the default), where these bugs hid; each failed
  * (or hung: the watchdog turns a hang into a failure) before its fix.
- * TSAN-LABEL: flushes and deletes race background threads.
+ * TSAN-LABEL: the close races run under ThreadSanitizer too.
  *
  *   compact_finishes          tind_compact never returned on a keyspace with no
  *                             tables (never written, or everything deleted and
@@ -20,6 +20,15 @@
  *                             without the SYNC_ALL it promises; it returns
  *                             TIND_EPOISONED (message via tind_errmsg(NULL))
  *                             and still frees everything.
+ *   close_refuses_live_handles
+ *                             tind_close freed the database under live
+ *                             iterators, snapshots and batches (freeing them
+ *                             afterwards was a use-after-free); it refuses
+ *                             with TIND_EBUSY and the database stays usable.
+ *   close_races_calls         tind_get / tind_flush / tind_put racing
+ *                             tind_close used the freed database; calls that
+ *                             entered before close began finish first, later
+ *                             ones get TIND_ECLOSED.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -249,6 +258,148 @@ TEST(close_poisoned)
     fx_close(&fx, TIND_OK);
 }
 
+TEST(close_refuses_live_handles)
+{
+    fixture fx;
+    fx_open(&fx, "a");
+    tind_db *db = fx.db;
+    tind_keyspace *ks = fx.ks;
+    put_keys(ks, 0, 10);
+    tind_iter *it1, *it2;
+    tind_snapshot *snap;
+    tind_batch *b;
+    CHECK_OK(tind_iter_prefix(ks, "key", 3, NULL, &it1));
+    CHECK_OK(tind_iter_range(ks, NULL, 0, NULL, 0, NULL, &it2));
+    CHECK_OK(tind_snapshot_new(db, &snap));
+    CHECK_OK(tind_batch_new(db, &b));
+
+    CHECK_RC(tind_close(db), TIND_EBUSY);
+    CHECK(strcmp(tind_errmsg(db), "tind_close: 2 iterators, 1 snapshot, 1 batch still open") == 0);
+    /* refused, not half-closed: every handle and call still works */
+    tind_iter_first(it1);
+    CHECK(tind_iter_valid(it1));
+    CHECK_OK(tind_batch_put(b, ks, "b", 1, "1", 1));
+    CHECK_OK(tind_batch_commit(b));
+    CHECK_OK(tind_put(ks, "c", 1, "2", 1));
+    CHECK_OK(tind_flush(ks));
+    void *v;
+    size_t n;
+    CHECK_OK(tind_get(ks, "b", 1, NULL, &v, &n));
+    tind_free(v);
+
+    tind_iter_free(it1);
+    tind_iter_free(it2);
+    CHECK_RC(tind_close(db), TIND_EBUSY);
+    CHECK(strcmp(tind_errmsg(db), "tind_close: 1 snapshot, 1 batch still open") == 0);
+    tind_snapshot_free(snap);
+    CHECK_RC(tind_close(db), TIND_EBUSY);
+    CHECK(strcmp(tind_errmsg(db), "tind_close: 1 batch still open") == 0);
+    tind_batch_free(b);
+    /* first / last make and free an iterator of their own */
+    CHECK_OK(tind_first(ks, NULL, NULL, NULL, NULL, NULL));
+    fx_close(&fx, TIND_OK);
+}
+
+enum { CALL_GET, CALL_FLUSH, CALL_PUT };
+
+typedef struct hammer {
+    tind_keyspace *ks;
+    int call;            /* CALL_GET: until TIND_ECLOSED; the others: once */
+    pthread_t thread;
+    _Atomic long calls;
+    _Atomic int done;
+    int bad_rc;          /* a status other than OK / NOT_FOUND / ECLOSED */
+} hammer;
+
+static void *hammer_thread(void *arg)
+{
+    hammer *h = arg;
+    for (;;) {
+        int rc;
+        if (h->call == CALL_FLUSH) {
+            rc = tind_flush(h->ks);
+        } else if (h->call == CALL_PUT) {
+            rc = tind_put(h->ks, "late", 4, "v", 1);
+        } else {
+            void *v = NULL;
+            size_t n;
+            rc = tind_get(h->ks, "key000005", 9, NULL, &v, &n);
+            tind_free(v);
+        }
+        atomic_fetch_add(&h->calls, 1);
+        if (rc != TIND_OK && rc != TIND_NOT_FOUND && rc != TIND_ECLOSED && !h->bad_rc)
+            h->bad_rc = rc;
+        /* once close has begun, a new call would race its free: stop */
+        if (rc == TIND_ECLOSED || h->call != CALL_GET)
+            break;
+    }
+    atomic_store(&h->done, 1);
+    return NULL;
+}
+
+typedef struct closer {
+    tind_db *db;
+    int rc;
+} closer;
+
+static void *close_thread(void *arg)
+{
+    closer *c = arg;
+    c->rc = tind_close(c->db);
+    return NULL;
+}
+
+/* Readers hammer tind_get while another thread closes. To make the test
+ * deterministic, the test holds write_mu: a put and two flushes are then
+ * inside the engine, blocked, when close begins, so close must wait for them;
+ * write_mu is let go only once every reader has seen TIND_ECLOSED, so no
+ * reader can start a call after the free (that is the caller's bug). */
+TEST(close_races_calls)
+{
+    watchdog();
+    char *dir = check_tmpdir("regress_bg_close");
+    for (int round = 0; round < 10; round++) {
+        tind_db *db;
+        CHECK_OK(tind_open(dir, NULL, &db));
+        tind_keyspace *ks = open_ks(db, "a", TIND_COMPACTION_LEVELED);
+        put_keys(ks, 0, 50);
+        if (round % 2)
+            CHECK_OK(tind_flush(ks)); /* reads from a table too */
+        pthread_mutex_lock(&db->write_mu);
+        enum { N = 5 };
+        static const int calls[N] = {CALL_PUT, CALL_FLUSH, CALL_FLUSH, CALL_GET, CALL_GET};
+        hammer h[N];
+        for (int i = 0; i < N; i++) {
+            memset(&h[i], 0, sizeof h[i]);
+            h[i].ks = ks;
+            h[i].call = calls[i];
+            CHECK(pthread_create(&h[i].thread, NULL, hammer_thread, &h[i]) == 0);
+            /* the put and the flushes: inside, blocked, before the readers start */
+            while (i < 3 && atomic_load(&db->active_calls) < i + 1)
+                sleep_ms(1);
+        }
+        while (atomic_load(&h[3].calls) < 100 || atomic_load(&h[4].calls) < 100)
+            sleep_ms(1);
+        closer c = {db, 1};
+        pthread_t ct;
+        CHECK(pthread_create(&ct, NULL, close_thread, &c) == 0);
+        while (!atomic_load(&h[3].done) || !atomic_load(&h[4].done))
+            sleep_ms(1);
+        /* the put and the flushes still hold close back: db is alive */
+        CHECK(!atomic_load(&h[0].done) && !atomic_load(&h[1].done) && !atomic_load(&h[2].done));
+        pthread_mutex_unlock(&db->write_mu);
+        pthread_join(ct, NULL);
+        CHECK_OK(c.rc);
+        for (int i = 0; i < N; i++) {
+            pthread_join(h[i].thread, NULL);
+            CHECK_OK(h[i].bad_rc);
+        }
+    }
+    check_rmtree(dir);
+    free(dir);
+    alarm(0);
+}
+
 /* No arguments: every test; else only the tests named. */
 static int selected(int argc, char **argv, const char *name)
 {
@@ -266,5 +417,7 @@ int main(int argc, char **argv)
     RUN_SELECTED(flush_keyspace_deleted);
     RUN_SELECTED(flush_compact_bg_error);
     RUN_SELECTED(close_poisoned);
+    RUN_SELECTED(close_refuses_live_handles);
+    RUN_SELECTED(close_races_calls);
     return 0;
 }

@@ -583,13 +583,6 @@ void db_stop_workers(tind_db *db)
     pthread_cond_broadcast(&db->bg_cv);
     pthread_cond_broadcast(&db->stall_cv);
     pthread_cond_broadcast(&db->done_cv);
-    /* writers stalled in make_room see `closing` and leave */
-    while (atomic_load(&db->active_calls) > 0) {
-        pthread_mutex_unlock(&db->mu);
-        struct timespec ts = {0, 1000000};
-        nanosleep(&ts, NULL);
-        pthread_mutex_lock(&db->mu);
-    }
     pthread_mutex_unlock(&db->mu);
     for (int i = 0; i < db->worker_count; i++)
         pthread_join(db->workers[i], NULL);
@@ -606,7 +599,7 @@ void db_stop_workers(tind_db *db)
 
 int db_wait_stop(tind_db *db, tind_keyspace *ks, uint64_t failures_seen, tind_err *err)
 {
-    if (db->closing)
+    if (db->closing || atomic_load(&db->close_begun))
         return err_set(err, TIND_ECLOSED, "database '%s' is closing", db->path);
     if (atomic_load(&db->poisoned))
         return err_set(err, TIND_EPOISONED, "database '%s' is poisoned (read-only until reopened) after: %s",
@@ -695,15 +688,17 @@ static int ks_compact_all(tind_keyspace *ks, tind_err *err)
     return wait_until(ks, compacted, err);
 }
 
-/* Runs work(ks) as a public call: a failure is recorded. */
+/* Runs work(ks) as a public call: close waits for it; a failure is recorded. */
 static int maintenance_call(tind_keyspace *ks, int (*work)(tind_keyspace *, tind_err *))
 {
-    int rc = ks_check(ks);
+    int rc = ks_enter(ks);
     if (rc)
         return rc;
     tind_err err;
     err_clear(&err);
-    return db_fail(ks->db, work(ks, &err), &err);
+    rc = db_fail(ks->db, work(ks, &err), &err);
+    db_leave(ks->db);
+    return rc;
 }
 
 TIND_API int tind_flush(tind_keyspace *ks) { return maintenance_call(ks, ks_flush_all); }

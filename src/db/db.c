@@ -93,6 +93,26 @@ int db_check_writable(tind_db *db, tind_err *err)
     return TIND_OK;
 }
 
+int db_enter(tind_db *db)
+{
+    atomic_fetch_add(&db->active_calls, 1);
+    if (!atomic_load(&db->close_begun))
+        return TIND_OK;
+    tind_err err;
+    err_set(&err, TIND_ECLOSED, "database '%s' is closing", db->path);
+    db_fail(db, TIND_ECLOSED, &err);
+    atomic_fetch_sub(&db->active_calls, 1);
+    return TIND_ECLOSED;
+}
+
+void db_leave(tind_db *db) { atomic_fetch_sub(&db->active_calls, 1); }
+
+int ks_enter(tind_keyspace *ks)
+{
+    int rc = ks_check(ks);
+    return rc ? rc : db_enter(ks->db);
+}
+
 int ks_check(tind_keyspace *ks)
 {
     if (!ks)
@@ -186,9 +206,14 @@ TIND_API int tind_snapshot_new(tind_db *db, tind_snapshot **out)
 {
     if (!db || !out)
         return TIND_EINVAL;
+    int rc = db_enter(db);
+    if (rc)
+        return rc;
     tind_snapshot *s = malloc(sizeof *s);
-    if (!s)
+    if (!s) {
+        db_leave(db);
         return TIND_ENOMEM;
+    }
     s->db = db;
     pthread_mutex_lock(&db->snap_mu);
     /* read the seqno under snap_mu so compaction never misses a snapshot
@@ -201,6 +226,7 @@ TIND_API int tind_snapshot_new(tind_db *db, tind_snapshot **out)
         if (!p) {
             pthread_mutex_unlock(&db->snap_mu);
             free(s);
+            db_leave(db);
             return TIND_ENOMEM;
         }
         l->seqnos = p;
@@ -209,6 +235,8 @@ TIND_API int tind_snapshot_new(tind_db *db, tind_snapshot **out)
     /* seqnos only grow, so appending keeps the list sorted */
     l->seqnos[l->count++] = s->seqno;
     pthread_mutex_unlock(&db->snap_mu);
+    atomic_fetch_add(&db->live_snapshots, 1);
+    db_leave(db);
     *out = s;
     return TIND_OK;
 }
@@ -227,6 +255,7 @@ TIND_API void tind_snapshot_free(tind_snapshot *s)
             break;
         }
     pthread_mutex_unlock(&db->snap_mu);
+    atomic_fetch_sub(&db->live_snapshots, 1);
     free(s);
 }
 
@@ -501,7 +530,7 @@ static int check_name(const char *name, tind_err *err)
     return TIND_OK;
 }
 
-TIND_API int tind_keyspace_open(tind_db *db, const char *name, const tind_ks_options *opts, tind_keyspace **out)
+static int keyspace_open(tind_db *db, const char *name, const tind_ks_options *opts, tind_keyspace **out)
 {
     tind_err err;
     err_clear(&err);
@@ -580,13 +609,28 @@ done:
     return TIND_OK;
 }
 
+TIND_API int tind_keyspace_open(tind_db *db, const char *name, const tind_ks_options *opts, tind_keyspace **out)
+{
+    int rc = db ? db_enter(db) : TIND_OK;
+    if (rc)
+        return rc;
+    rc = keyspace_open(db, name, opts, out);
+    if (db)
+        db_leave(db);
+    return rc;
+}
+
 TIND_API int tind_keyspace_exists(tind_db *db, const char *name)
 {
     if (!db || !name)
         return TIND_EINVAL;
+    int rc = db_enter(db);
+    if (rc)
+        return rc;
     pthread_mutex_lock(&db->mu);
     tind_keyspace *ks = find_keyspace(db, name);
     pthread_mutex_unlock(&db->mu);
+    db_leave(db);
     return ks ? TIND_OK : TIND_NOT_FOUND;
 }
 
@@ -596,6 +640,9 @@ TIND_API int tind_keyspace_list(tind_db *db, char ***names, size_t *count)
 {
     if (!db || !names || !count)
         return TIND_EINVAL;
+    int rc = db_enter(db);
+    if (rc)
+        return rc;
     pthread_mutex_lock(&db->mu);
     size_t n = db->keyspace_count, bytes = (n + 1) * sizeof(char *);
     for (size_t i = 0; i < n; i++)
@@ -603,6 +650,7 @@ TIND_API int tind_keyspace_list(tind_db *db, char ***names, size_t *count)
     char **arr = malloc(bytes);
     if (!arr) {
         pthread_mutex_unlock(&db->mu);
+        db_leave(db);
         return TIND_ENOMEM;
     }
     char *p = (char *)(arr + n + 1);
@@ -614,6 +662,7 @@ TIND_API int tind_keyspace_list(tind_db *db, char ***names, size_t *count)
     }
     arr[n] = NULL;
     pthread_mutex_unlock(&db->mu);
+    db_leave(db);
     qsort(arr, n, sizeof *arr, cmp_str);
     *names = arr;
     *count = n;
@@ -630,7 +679,7 @@ static void version_mark_all_obsolete(version *v)
             v->levels[l].tables[i]->obsolete = 1;
 }
 
-TIND_API int tind_keyspace_delete(tind_db *db, const char *name)
+static int keyspace_delete(tind_db *db, const char *name)
 {
     tind_err err;
     err_clear(&err);
@@ -700,6 +749,17 @@ TIND_API int tind_keyspace_delete(tind_db *db, const char *name)
     pthread_mutex_unlock(&db->install_mu);
     pthread_mutex_unlock(&db->write_mu);
     return db_fail(db, rc, &err);
+}
+
+TIND_API int tind_keyspace_delete(tind_db *db, const char *name)
+{
+    int rc = db ? db_enter(db) : TIND_OK;
+    if (rc)
+        return rc;
+    rc = keyspace_delete(db, name);
+    if (db)
+        db_leave(db);
+    return rc;
 }
 
 /* ------------------------------------------------------------------ open */
@@ -1268,16 +1328,65 @@ TIND_API int tind_open(const char *path, const tind_options *opts, tind_db **out
     return TIND_OK;
 }
 
+/* TIND_EBUSY naming what is still live ("tind_close: 2 iterators, 1 snapshot
+ * still open") while handles made from db exist, else TIND_OK. */
+static int close_check_handles(tind_db *db, tind_err *err)
+{
+    static const char *const one[3] = {"iterator", "snapshot", "batch"};
+    static const char *const many[3] = {"iterators", "snapshots", "batches"};
+    long live[3] = {atomic_load(&db->live_iterators), atomic_load(&db->live_snapshots),
+                    atomic_load(&db->live_batches)};
+    char list[160] = "";
+    size_t len = 0;
+    for (int i = 0; i < 3; i++)
+        if (live[i] && len < sizeof list) {
+            int n = snprintf(list + len, sizeof list - len, "%s%ld %s", len ? ", " : "", live[i],
+                             live[i] == 1 ? one[i] : many[i]);
+            len += n > 0 ? (size_t)n : 0;
+        }
+    if (!len)
+        return TIND_OK;
+    return err_set(err, TIND_EBUSY, "tind_close: %s still open", list);
+}
+
+/* Waits until no public call is inside the engine (see db_enter). */
+static void close_drain(tind_db *db)
+{
+    while (atomic_load(&db->active_calls) > 0) {
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+}
+
 TIND_API int tind_close(tind_db *db)
 {
     if (!db)
         return TIND_EINVAL;
     tind_err err;
     err_clear(&err);
+    /* the usual mistake (a handle not freed) is refused before anyone is disturbed */
+    int rc = close_check_handles(db, &err);
+    if (rc)
+        return db_fail(db, rc, &err);
+    if (atomic_exchange(&db->close_begun, 1))
+        return TIND_ECLOSED; /* another thread is closing db */
+    /* new calls now fail with TIND_ECLOSED; waiters (flush, compact, stalled
+     * writers) wake, see close_begun and leave; then no call is inside */
+    pthread_mutex_lock(&db->mu);
+    pthread_cond_broadcast(&db->stall_cv);
+    pthread_cond_broadcast(&db->done_cv);
+    pthread_mutex_unlock(&db->mu);
+    close_drain(db);
+    /* a call that entered before close began may have made a handle */
+    rc = close_check_handles(db, &err);
+    if (rc) {
+        atomic_store(&db->close_begun, 0);
+        return db_fail(db, rc, &err);
+    }
     db_stop_workers(db);
     pthread_mutex_lock(&db->write_mu);
     /* a poisoned database cannot make the promised sync: say so */
-    int rc = db_check_writable(db, &err);
+    rc = db_check_writable(db, &err);
     if (db->journal) {
         if (!rc)
             rc = jrn_sync(db->journal, FS_SYNC_ALL, &err);
@@ -1287,6 +1396,9 @@ TIND_API int tind_close(tind_db *db)
         db->journal = NULL;
     }
     pthread_mutex_unlock(&db->write_mu);
+    /* calls begun since the first drain saw close_begun and are leaving:
+     * let them out before the memory goes */
+    close_drain(db);
     db_free(db);
     /* the handle is gone: the message goes where tind_errmsg(NULL) finds it */
     if (rc)

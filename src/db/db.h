@@ -156,7 +156,7 @@ struct tind_db {
                                    * max_seqno/size are kept in cur_journal_* until sealed) */
     size_t journal_count;
     size_t journal_cap;
-    int closing;
+    int closing;                  /* (mu) workers stop; set by close after the calls drain */
     int running_jobs;
     _Atomic int poisoned;
     int bg_error;                 /* (mu) last background job failure, 0 once one succeeds */
@@ -177,7 +177,16 @@ struct tind_db {
 
     void (*tables_on_free)(ver_table *t, void *ctx);   /* = db_table_on_free */
     _Atomic int pause_background;  /* tests: workers take no jobs while set */
-    _Atomic int active_calls;      /* writers inside db_write (close waits for them) */
+    /* Close protocol: a public call increments active_calls, then checks
+     * close_begun (db_enter); tind_close sets close_begun, then waits for
+     * active_calls to reach 0. Both sides use seq_cst, so either close sees
+     * the call or the call sees close: nothing that entered is freed under it. */
+    _Atomic int active_calls;      /* public calls inside the engine */
+    _Atomic int close_begun;       /* tind_close runs: new calls fail with TIND_ECLOSED */
+    /* handles made from db and not yet freed: tind_close refuses while any live */
+    _Atomic long live_iterators;
+    _Atomic long live_snapshots;
+    _Atomic long live_batches;
     _Atomic uint64_t stalls;
     _Atomic uint64_t slowdowns;
 };
@@ -188,6 +197,12 @@ int db_fail(tind_db *db, int rc, const tind_err *err);
 /* Turns the database read-only after a failed journal / version write. */
 void db_poison(tind_db *db, const tind_err *why);
 int db_check_writable(tind_db *db, tind_err *err);
+/* Enters a public call on db: TIND_ECLOSED (with the message recorded) once
+ * tind_close has begun; on TIND_OK the caller must db_leave(db) when done. */
+int db_enter(tind_db *db);
+void db_leave(tind_db *db);
+/* ks_check, then db_enter(ks->db): how a public call on a keyspace starts. */
+int ks_enter(tind_keyspace *ks);
 uint64_t db_new_file_number(tind_db *db);             /* (mu) */
 void db_table_path(tind_db *db, uint64_t number, char *buf, size_t n);
 /* The reader of a table of a version, opened on first use. Tables first

@@ -300,6 +300,7 @@ TIND_API void tind_iter_free(tind_iter *it)
 {
     if (!it)
         return;
+    tind_db *db = it->ks->db;
     ii_free(it->in);
     ks_view_release(it->view);
     tbuf_free(&it->lo);
@@ -307,6 +308,8 @@ TIND_API void tind_iter_free(tind_iter *it)
     tbuf_free(&it->saved_key);
     tbuf_free(&it->saved_value);
     free(it);
+    /* last: releasing the view may close tables, so close must wait for it */
+    atomic_fetch_sub(&db->live_iterators, 1);
 }
 
 static int iter_new(tind_keyspace *ks, const tind_read_options *ro, tind_iter **out)
@@ -314,9 +317,13 @@ static int iter_new(tind_keyspace *ks, const tind_read_options *ro, tind_iter **
     int rc = ks_check(ks);
     if (rc || !out)
         return rc ? rc : TIND_EINVAL;
+    if ((rc = db_enter(ks->db)))
+        return rc;
     tind_iter *it = calloc(1, sizeof *it);
-    if (!it)
+    if (!it) {
+        db_leave(ks->db);
         return TIND_ENOMEM;
+    }
     it->ks = ks;
     it->forward = 1;
     it->seq = db_read_seqno(ks->db, ro);
@@ -327,8 +334,12 @@ static int iter_new(tind_keyspace *ks, const tind_read_options *ro, tind_iter **
         db_fail(ks->db, rc, &it->err);
         ks_view_release(it->view);
         free(it);
+        db_leave(ks->db);
         return rc;
     }
+    /* counted before leaving, so that close sees it once the call is out */
+    atomic_fetch_add(&ks->db->live_iterators, 1);
+    db_leave(ks->db);
     *out = it;
     return TIND_OK;
 }

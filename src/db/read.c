@@ -132,27 +132,36 @@ static int ks_get(tind_keyspace *ks, const void *key, size_t klen, const tind_re
     return rc;
 }
 
+/* ks_get as a public call: close waits for it; a failure is recorded. */
+static int ks_get_call(tind_keyspace *ks, const void *key, size_t klen, const tind_read_options *ro, int want_value,
+                       void **val, uint64_t *vlen)
+{
+    int rc = ks_enter(ks);
+    if (rc)
+        return rc;
+    tind_err err;
+    err_clear(&err);
+    rc = db_fail(ks->db, ks_get(ks, key, klen, ro, want_value, val, vlen, &err), &err);
+    db_leave(ks->db);
+    return rc;
+}
+
 TIND_API int tind_get(tind_keyspace *ks, const void *key, size_t klen, const tind_read_options *ro, void **val,
                       size_t *vlen)
 {
     if (!val || !vlen)
         return TIND_EINVAL;
-    tind_err err;
-    err_clear(&err);
     uint64_t n = 0;
     *val = NULL;
-    int rc = ks_get(ks, key, klen, ro, 1, val, &n, &err);
+    int rc = ks_get_call(ks, key, klen, ro, 1, val, &n);
     *vlen = (size_t)n;
-    return ks ? db_fail(ks->db, rc, &err) : rc;
+    return rc;
 }
 
 TIND_API int tind_contains(tind_keyspace *ks, const void *key, size_t klen, const tind_read_options *ro)
 {
-    tind_err err;
-    err_clear(&err);
     uint64_t n;
-    int rc = ks_get(ks, key, klen, ro, 0, NULL, &n, &err);
-    return ks ? db_fail(ks->db, rc, &err) : rc;
+    return ks_get_call(ks, key, klen, ro, 0, NULL, &n);
 }
 
 TIND_API int tind_value_size(tind_keyspace *ks, const void *key, size_t klen, const tind_read_options *ro,
@@ -160,10 +169,7 @@ TIND_API int tind_value_size(tind_keyspace *ks, const void *key, size_t klen, co
 {
     if (!size)
         return TIND_EINVAL;
-    tind_err err;
-    err_clear(&err);
-    int rc = ks_get(ks, key, klen, ro, 0, NULL, size, &err);
-    return ks ? db_fail(ks->db, rc, &err) : rc;
+    return ks_get_call(ks, key, klen, ro, 0, NULL, size);
 }
 
 static int first_or_last(tind_keyspace *ks, const tind_read_options *ro, int last, void **key, size_t *klen,
@@ -232,6 +238,8 @@ TIND_API int tind_approximate_len(tind_keyspace *ks, uint64_t *n)
     int rc = ks_check(ks);
     if (rc || !n)
         return rc ? rc : TIND_EINVAL;
+    if ((rc = db_enter(ks->db)))
+        return rc;
     ks_view *view = ks_view_acquire(ks);
     uint64_t total = mt_count(view->active);
     for (size_t i = 0; i < view->sealed_count; i++)
@@ -242,6 +250,7 @@ TIND_API int tind_approximate_len(tind_keyspace *ks, uint64_t *n)
             total += t->entries > t->tombstones ? t->entries - t->tombstones : 0;
         }
     ks_view_release(view);
+    db_leave(ks->db);
     *n = total;
     return TIND_OK;
 }
@@ -251,11 +260,14 @@ TIND_API int tind_disk_space(tind_keyspace *ks, uint64_t *bytes)
     int rc = ks_check(ks);
     if (rc || !bytes)
         return rc ? rc : TIND_EINVAL;
+    if ((rc = db_enter(ks->db)))
+        return rc;
     ks_view *view = ks_view_acquire(ks);
     uint64_t total = 0;
     for (int l = 0; l < view->v->level_count; l++)
         total += view->v->levels[l].bytes;
     ks_view_release(view);
+    db_leave(ks->db);
     *bytes = total;
     return TIND_OK;
 }
@@ -265,6 +277,8 @@ TIND_API int tind_ks_stats_get(tind_keyspace *ks, tind_ks_stats *out)
     int rc = ks_check(ks);
     if (rc || !out)
         return rc ? rc : TIND_EINVAL;
+    if ((rc = db_enter(ks->db)))
+        return rc;
     memset(out, 0, sizeof *out);
     ks_view *view = ks_view_acquire(ks);
     version *v = view->v;
@@ -291,5 +305,6 @@ TIND_API int tind_ks_stats_get(tind_keyspace *ks, tind_ks_stats *out)
     out->cache_misses = cs.misses;
     out->write_stalls = atomic_load(&ks->db->stalls);
     out->write_slowdowns = atomic_load(&ks->db->slowdowns);
+    db_leave(ks->db);
     return TIND_OK;
 }

@@ -436,19 +436,25 @@ TIND_API int tind_batch_new(tind_db *db, tind_batch **out)
 {
     if (!db || !out)
         return TIND_EINVAL;
+    int rc = db_enter(db);
+    if (rc)
+        return rc;
     tind_batch *b = calloc(1, sizeof *b);
-    if (!b)
-        return TIND_ENOMEM;
-    b->db = db;
-    b->durability = db->opts.default_durability;
-    *out = b;
-    return TIND_OK;
+    if (b) {
+        b->db = db;
+        b->durability = db->opts.default_durability;
+        atomic_fetch_add(&db->live_batches, 1);
+        *out = b;
+    }
+    db_leave(db);
+    return b ? TIND_OK : TIND_ENOMEM;
 }
 
 TIND_API void tind_batch_free(tind_batch *b)
 {
     if (!b)
         return;
+    atomic_fetch_sub(&b->db->live_batches, 1);
     tbuf_free(&b->payload);
     free(b->touched);
     free(b);
@@ -532,13 +538,15 @@ TIND_API int tind_batch_commit(tind_batch *b)
     tind_err err;
     err_clear(&err);
     tind_db *db = b->db;
-    atomic_fetch_add(&db->active_calls, 1);
-    int rc = db_write(db, b, b->durability, &err);
+    int rc = db_enter(db);
+    if (rc)
+        return rc;
+    rc = db_write(db, b, b->durability, &err);
     if (rc == TIND_OK)
         tind_batch_clear(b);
     rc = db_fail(db, rc, &err);
     /* close waits for active calls: nothing may touch db after this */
-    atomic_fetch_sub(&db->active_calls, 1);
+    db_leave(db);
     return rc;
 }
 
@@ -554,7 +562,8 @@ static int write_one(tind_keyspace *ks, uint8_t type, const void *key, size_t kl
     rc = check_kv(key, klen, val, vlen, type == ENTRY_VALUE, &err);
     if (rc)
         return db_fail(db, rc, &err);
-    atomic_fetch_add(&db->active_calls, 1);
+    if ((rc = db_enter(db)))
+        return rc;
     uint8_t stack[512];
     tind_keyspace *touched[1] = {ks};
     tind_batch b;
@@ -577,7 +586,7 @@ static int write_one(tind_keyspace *ks, uint8_t type, const void *key, size_t kl
         tbuf_free(&b.payload);
     }
     rc = db_fail(db, rc, &err);
-    atomic_fetch_sub(&db->active_calls, 1);
+    db_leave(db);
     return rc;
 }
 
@@ -636,7 +645,12 @@ TIND_API int tind_persist(tind_db *db, int mode)
 {
     if (!db)
         return TIND_EINVAL;
+    int rc = db_enter(db);
+    if (rc)
+        return rc;
     tind_err err;
     err_clear(&err);
-    return db_fail(db, db_persist(db, mode, &err), &err);
+    rc = db_fail(db, db_persist(db, mode, &err), &err);
+    db_leave(db);
+    return rc;
 }

@@ -1121,8 +1121,14 @@ int campaign_concurrent(const stress_opts *o)
             int started = 0;
             atomic_store(&sh->parked, 0);
             for (int t = 0; t < o->threads; t++) {
-                if (tind_batch_new(sh->db, &ts[t].batch) != TIND_OK ||
-                    pthread_create(&ts[t].th, NULL, worker, &ts[t]) != 0) {
+                if (tind_batch_new(sh->db, &ts[t].batch) != TIND_OK) {
+                    cfail(sh, "could not start thread %d", t);
+                    break;
+                }
+                if (pthread_create(&ts[t].th, NULL, worker, &ts[t]) != 0) {
+                    /* a live batch would make the close below refuse */
+                    tind_batch_free(ts[t].batch);
+                    ts[t].batch = NULL;
                     cfail(sh, "could not start thread %d", t);
                     break;
                 }
