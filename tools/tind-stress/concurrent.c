@@ -43,8 +43,9 @@
  *     worker at a time. The handoff: every worker holds a shared gate (a
  *     writer-preferring rwlock) around each operation; a worker that wins the
  *     close request waits until every other worker has parked (released its
- *     snapshots and batch, outside the gate: tind_close refuses live handles),
- *     takes the gate exclusively, closes (must be TIND_OK), reopens, checks
+ *     snapshots and batch, outside the gate), takes the gate exclusively,
+ *     closes once with its own batch still live (must be TIND_EBUSY, the
+ *     database still usable), frees it, closes (must be TIND_OK), reopens, checks
  *     every thread's keys against its model (acknowledged writes survive a
  *     clean close) and lets the others go on with the new handles.
  *
@@ -857,12 +858,25 @@ static void close_reopen(cthread *c, cthread *ts)
     int expect = 0;
     if (!atomic_compare_exchange_strong(&sh->close_req, &expect, 1))
         return;
+    /* the closer keeps its batch for the first try: close refuses a live one */
+    tind_batch *live = c->batch;
+    c->batch = NULL;
     release_handles(c);
     pthread_rwlock_unlock(&sh->gate);
     while (atomic_load(&sh->parked) < sh->threads - 1)
         csleep_ms(1);
     pthread_rwlock_wrlock(&sh->gate);
     int rc = tind_close(sh->db);
+    if (rc != TIND_EBUSY)
+        cfail(sh, "thread %d: close with a live batch: %s, not TIND_EBUSY", c->id, tind_strerror(rc));
+    tind_batch_free(live);
+    /* still fully usable after the refusal */
+    uint8_t key[CKEY_MAX];
+    size_t kn = ckey(c->id, CPROGRESS, key);
+    rc = tind_contains(sh->ks[0], key, kn, NULL);
+    if (rc != TIND_OK && rc != TIND_NOT_FOUND)
+        cfail(sh, "thread %d: a read after close refused: %s", c->id, tind_strerror(rc));
+    rc = tind_close(sh->db);
     sh->db = NULL;
     if (rc)
         cfail(sh, "thread %d: close in the middle of a phase: %s (%s)", c->id, tind_strerror(rc),
