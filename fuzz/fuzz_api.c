@@ -43,6 +43,7 @@
 #include <string.h>
 
 #include "db/db.h"
+#include "tind_internal.h"
 #include "io/fs.h"
 #include "tind.h"
 #include "util/coding.h"
@@ -244,7 +245,7 @@ static void fa_close(fa_world *w)
         return;
     fa_drop_snapshots(w);
     if (w->threads)
-        db_pause_background(w->db); /* the poisoned flag read next is final */
+        tind_internal_pause_background(w->db, 1); /* the poisoned flag read next is final */
     int poisoned = atomic_load(&w->db->poisoned);
     int rc = tind_close(w->db);
     w->db = NULL;

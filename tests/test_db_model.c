@@ -29,6 +29,7 @@
 
 #include "check.h"
 #include "db/db.h"
+#include "tind_internal.h"
 #include "io/fs.h"
 #include "util/rand.h"
 
@@ -446,7 +447,7 @@ static void reopen(world *w, int crash)
     drop_snapshots(w);
     if (crash) {
         if (w->threads)
-            db_pause_background(w->db); /* a process that lost power writes nothing more */
+            tind_internal_pause_background(w->db, 1); /* a process that lost power writes nothing more */
         int modes = FS_CRASH_DROP_UNSYNCED;
         uint64_t c = trng_below(&w->r, 4);
         if (c == 1)

@@ -487,15 +487,6 @@ int db_background_step(tind_db *db, tind_err *err)
     return 0;
 }
 
-void db_pause_background(tind_db *db)
-{
-    atomic_store(&db->pause_background, 1);
-    pthread_mutex_lock(&db->mu);
-    while (db->running_jobs > 0)
-        pthread_cond_wait(&db->done_cv, &db->mu);
-    pthread_mutex_unlock(&db->mu);
-}
-
 static void *worker_main(void *arg)
 {
     tind_db *db = arg;

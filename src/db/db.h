@@ -293,10 +293,6 @@ int db_start_workers(tind_db *db);
 void db_stop_workers(tind_db *db);
 /* One unit of background work, if any is pending: 1 = did something. */
 int db_background_step(tind_db *db, tind_err *err);
-/* Tests and tools: no job starts from now on (pause_background) and none is
- * running when it returns (a simulated power loss, a check that needs the
- * files to stand still). mu NOT held. */
-void db_pause_background(tind_db *db);
 int ks_flush_one(tind_keyspace *ks, tind_err *err);
 int ks_flush_all(tind_keyspace *ks, tind_err *err);   /* seal + wait until flushed */
 int ks_needs_compaction(tind_keyspace *ks);   /* (mu) */
