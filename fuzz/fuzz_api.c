@@ -5,8 +5,17 @@
  * and reads at it, flush, compaction, background steps, persist, keyspace
  * delete and re-create, clean reopen, simulated power loss via fs_mem_crash,
  * and injected I/O faults via fs_fault_arm), run against tind on
- * fs_fault_new(fs_mem_new()) with no background threads, and checked against
- * a small model.
+ * fs_fault_new(fs_mem_new()) with background threads off or on, and checked
+ * against a small model.
+ *
+ * Input: operation bytes, then one mode byte (the last): its low bit turns
+ * the background threads on (2 workers flush and compact behind the model;
+ * "background" then steps the job queue racing them). TIND_FUZZ_THREADS=0 or
+ * 1 overrides the mode byte: the test run replays every corpus input both
+ * ways. With threads on the interleaving is not part of the input: the model
+ * allows only what holds whatever the workers did (they never change what a
+ * read returns), and a close first pauses the workers and waits for their
+ * running job so that the poisoned flag it reads is final.
  *
  * The model: the state verified at the last (re)open (`base`) plus the
  * batches since (`hist`), each OK, NO (refused before the journal: poisoned,
@@ -34,6 +43,7 @@
 #include <string.h>
 
 #include "db/db.h"
+#include "tind_internal.h"
 #include "io/fs.h"
 #include "tind.h"
 #include "util/coding.h"
@@ -68,6 +78,7 @@ typedef struct fa_cell {
 
 typedef struct fa_world {
     int trace;              /* TIND_FUZZ_TRACE set: print each operation and its status */
+    int threads;            /* background workers on (the mode byte) */
     const uint8_t *in;
     size_t len, pos;
     fs *mem, *ff;
@@ -205,7 +216,10 @@ static int fa_open(fa_world *w)
     if (!o)
         return TIND_ENOMEM;
     tind_options_set_fs(o, w->ff);
-    tind_options_set_no_background(o, 1);
+    if (w->threads)
+        tind_options_set_background_threads(o, 2);
+    else
+        tind_options_set_no_background(o, 1);
     tind_options_set_cache_size(o, 32 * 1024);
     tind_options_set_write_buffer_size(o, 4096);
     tind_options_set_journal_file_size(o, 4096);
@@ -230,6 +244,8 @@ static void fa_close(fa_world *w)
     if (!w->db)
         return;
     fa_drop_snapshots(w);
+    if (w->threads)
+        tind_internal_pause_background(w->db, 1); /* the poisoned flag read next is final */
     int poisoned = atomic_load(&w->db->poisoned);
     int rc = tind_close(w->db);
     w->db = NULL;
@@ -307,8 +323,12 @@ static void fa_reopen(fa_world *w, int crash_modes, uint64_t seed)
     fa_close(w);
     if (crash_modes && fs_mem_crash(w->mem, crash_modes, seed) != TIND_OK)
         fa_fail("fs_mem_crash fails", crash_modes, 0);
+    uint64_t injected = fs_fault_injected(w->ff);
     int rc = fa_open(w);
     fs_fault_disarm(w->ff);
+    /* threads on: a worker started by that open may have met a fault before
+     * the disarm (and failed or poisoned): the database stays "armed" */
+    int fired_behind = w->threads && rc == TIND_OK && fs_fault_injected(w->ff) != injected;
     if (rc && !w->armed) {
         fprintf(stderr, "fuzz_api: %s\n", tind_errmsg(NULL));
         fa_fail("reopen without faults fails", rc, 0);
@@ -319,7 +339,7 @@ static void fa_reopen(fa_world *w, int crash_modes, uint64_t seed)
         fprintf(stderr, "fuzz_api: %s\n", tind_errmsg(NULL));
         fa_fail("the database does not reopen after its faults were disarmed", rc, 0);
     }
-    w->armed = 0;
+    w->armed = fired_behind;
     w->reopens++;
     for (int k = 0; k < FA_NKS; k++) {
         if (tind_keyspace_exists(w->db, fa_names[k]) != TIND_OK) {
@@ -627,6 +647,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static fa_world w; /* large: kept off the stack, reset for each input */
     memset(&w, 0, sizeof w);
+    /* the last byte is the mode byte */
+    if (size > 0)
+        w.threads = data[--size] & 1;
+    const char *force = getenv("TIND_FUZZ_THREADS");
+    if (force && *force)
+        w.threads = atoi(force) != 0;
     w.in = data;
     w.len = size;
     for (int k = 0; k < FA_NKS; k++)
@@ -649,6 +675,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         "compact", "background", "background", "persist", "keyspace c", "reopen", "crash", "fault", "fault",
     };
     int trace = w.trace = getenv("TIND_FUZZ_TRACE") != NULL;
+    if (trace)
+        fprintf(stderr, "background threads %s\n", w.threads ? "on" : "off");
     for (int op = 0; op < FA_MAX_OPS && w.pos < w.len; op++) {
         uint8_t c = fa_byte(&w);
         if (!w.db)

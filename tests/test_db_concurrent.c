@@ -1,8 +1,11 @@
 /*
- * test_db_concurrent.c -- concurrency: 2 writers, 2 readers / iterators and a
- * snapshot taker on tiny memtables (flushes and compactions all the time),
- * each checking what it must see; and closing while writers are stalled and
- * background work is queued returns promptly. TSAN-LABEL: runs under
+ * test_db_concurrent.c -- concurrency: 2 writers, 2 readers / iterators, a
+ * snapshot taker and a maintainer (manual flushes and compactions) on tiny
+ * memtables (flushes and compactions all the time), each checking what it
+ * must see; once with background threads on (the default: the workers flush
+ * and compact) and once with them off (the maintainer steps the background
+ * jobs itself, racing the writers); and closing while writers are stalled
+ * and background work is queued returns promptly. TSAN-LABEL: runs under
  * ThreadSanitizer in `make test-tsan`.
  */
 #include <pthread.h>
@@ -22,8 +25,9 @@ typedef struct shared {
     tind_keyspace *ks[2];
     _Atomic uint64_t progress[WRITERS]; /* keys 0..progress-1 of writer w are written */
     _Atomic int stop;
-    _Atomic uint64_t reads, scans, snaps, writes;
+    _Atomic uint64_t reads, scans, snaps, writes, maint;
     double seconds;
+    int threads;                        /* background workers (0: the maintainer steps the jobs) */
 } shared;
 
 static double now(void)
@@ -168,12 +172,51 @@ static void *snapshotter(void *arg)
     return NULL;
 }
 
+/* Manual flushes and compactions while the others run; with no workers it
+ * also runs the background jobs (writers never stall then: memtables pile
+ * up until it flushes them). */
+static void *maintainer(void *arg)
+{
+    targ *t = arg;
+    shared *s = t->s;
+    trng r;
+    trng_seed(&r, 11);
+    while (!atomic_load(&s->stop)) {
+        uint64_t c = trng_below(&r, 100);
+        int rc = TIND_OK;
+        if (s->threads == 0 && c < 90) {
+            tind_err err;
+            err_clear(&err);
+            rc = db_background_step(s->db, &err);
+            if (rc < 0)
+                fprintf(stderr, "background step: %s\n", err.msg);
+            if (rc == 0)
+                usleep(500);
+            rc = rc > 0 ? TIND_OK : rc;
+        } else if (c < 97) {
+            rc = tind_flush(s->ks[trng_below(&r, 2)]);
+        } else {
+            rc = tind_compact(s->ks[trng_below(&r, 2)]);
+        }
+        if (rc)
+            fprintf(stderr, "maintenance: %s\n", tind_errmsg(s->db));
+        CHECK_OK(rc);
+        atomic_fetch_add(&s->maint, 1);
+        if (s->threads)
+            usleep(2000);
+    }
+    return NULL;
+}
+
 static void open_small(shared *s, fs *fsys, int threads)
 {
     tind_options *o = tind_options_new();
     if (fsys)
         tind_options_set_fs(o, fsys);
-    tind_options_set_background_threads(o, threads);
+    if (threads)
+        tind_options_set_background_threads(o, threads);
+    else
+        tind_options_set_no_background(o, 1);
     tind_options_set_cache_size(o, 1 << 20);
     tind_options_set_journal_file_size(o, 256 * 1024);
     CHECK_OK(tind_open("/db", o, &s->db));
@@ -189,15 +232,16 @@ static void open_small(shared *s, fs *fsys, int threads)
     tind_ks_options_free(ko);
 }
 
-TEST(stress)
+static void run_stress(int threads)
 {
     shared s;
     memset(&s, 0, sizeof s);
     s.seconds = 3 * check_scale();
+    s.threads = threads;
     fs *mem = fs_mem_new();
-    open_small(&s, mem, 2);
-    pthread_t th[WRITERS + READERS + 1];
-    targ args[WRITERS + READERS + 1];
+    open_small(&s, mem, threads);
+    pthread_t th[WRITERS + READERS + 2];
+    targ args[WRITERS + READERS + 2];
     for (int i = 0; i < WRITERS; i++) {
         args[i] = (targ){&s, i};
         pthread_create(&th[i], NULL, writer, &args[i]);
@@ -208,20 +252,23 @@ TEST(stress)
     }
     args[WRITERS + READERS] = (targ){&s, 0};
     pthread_create(&th[WRITERS + READERS], NULL, snapshotter, &args[WRITERS + READERS]);
+    args[WRITERS + READERS + 1] = (targ){&s, 0};
+    pthread_create(&th[WRITERS + READERS + 1], NULL, maintainer, &args[WRITERS + READERS + 1]);
     for (int i = 0; i < WRITERS; i++)
         pthread_join(th[i], NULL);
     atomic_store(&s.stop, 1);
-    for (int i = WRITERS; i < WRITERS + READERS + 1; i++)
+    for (int i = WRITERS; i < WRITERS + READERS + 2; i++)
         pthread_join(th[i], NULL);
     tind_ks_stats st;
     CHECK_OK(tind_ks_stats_get(s.ks[0], &st));
-    fprintf(stderr, "    %llu writes, %llu reads, %llu scans, %llu snapshots; %llu flushes, %llu compactions\n",
-            (unsigned long long)s.writes, (unsigned long long)s.reads, (unsigned long long)s.scans,
-            (unsigned long long)s.snaps, (unsigned long long)st.flushes, (unsigned long long)st.compactions);
+    fprintf(stderr, "    background threads %d: %llu writes, %llu reads, %llu scans, %llu snapshots, %llu maintenance "
+            "calls; %llu flushes, %llu compactions\n", threads, (unsigned long long)s.writes,
+            (unsigned long long)s.reads, (unsigned long long)s.scans, (unsigned long long)s.snaps,
+            (unsigned long long)s.maint, (unsigned long long)st.flushes, (unsigned long long)st.compactions);
     CHECK(st.flushes > 0);
     CHECK_OK(tind_close(s.db));
     /* reopen and check every key */
-    open_small(&s, mem, 2);
+    open_small(&s, mem, threads);
     char k[32], v[96];
     for (int w = 0; w < WRITERS; w++)
         for (uint64_t i = 0; i < s.progress[w]; i++) {
@@ -235,6 +282,9 @@ TEST(stress)
     CHECK_OK(tind_close(s.db));
     fs_destroy(mem);
 }
+
+TEST(stress_threads_on) { run_stress(2); }
+TEST(stress_threads_off) { run_stress(0); }
 
 static void *stalled_writer(void *arg)
 {
@@ -275,7 +325,8 @@ TEST(close_while_stalled)
 int main(void)
 {
     check_seed_init(1);
-    RUN(stress);
+    RUN(stress_threads_on);
+    RUN(stress_threads_off);
     RUN(close_while_stalled);
     return 0;
 }

@@ -11,15 +11,25 @@
  * some batch boundary s with synced <= s <= last written: nothing
  * acknowledged as synced is lost, no batch is half applied, no holes.
  *
- * The database runs on the in-memory file system with no background threads;
- * background work happens at the "bg" op, so a seed replays exactly.
- * On failure: the seed (TIND_SEED=...) and the last operations are printed.
- * TIND_TEST_SCALE scales the number of operations (default: 1,000,000 in all).
+ * Two passes. Threads off: the database runs on the in-memory file system
+ * with no background threads; background work happens at the "bg" op, so a
+ * seed replays exactly. Threads on (the default configuration, 2 workers):
+ * flushes and compactions run in the background while the model checks; the
+ * model must stay exact (background work never changes what a read returns),
+ * "bg" also steps the job queue from the test thread, racing the workers, and
+ * a simulated power loss first pauses the workers and waits for their
+ * running jobs (a process that lost power writes nothing more). The
+ * interleaving of that pass does not replay from the seed; the op sequence does.
+ * On failure: the seed (TIND_SEED=..., TIND_THREADS=0/1 picks the pass) and
+ * the last operations are printed.
+ * TIND_TEST_SCALE scales the number of operations (default: 1,000,000 with
+ * threads off and 150,000 with threads on).
  */
 #include <stdarg.h>
 
 #include "check.h"
 #include "db/db.h"
+#include "tind_internal.h"
 #include "io/fs.h"
 #include "util/rand.h"
 
@@ -142,9 +152,12 @@ static void logop(const char *fmt, ...)
     oplog_n++;
 }
 
+static int cur_threads; /* the pass of the failing seed */
+
 static void dump_log(void)
 {
-    fprintf(stderr, "last operations (of %llu):\n", (unsigned long long)oplog_n);
+    fprintf(stderr, "background threads %s (TIND_THREADS=%d); last operations (of %llu):\n",
+            cur_threads ? "on" : "off", cur_threads, (unsigned long long)oplog_n);
     uint64_t from = oplog_n > LOG_LINES ? oplog_n - LOG_LINES : 0;
     for (uint64_t i = from; i < oplog_n; i++)
         fprintf(stderr, "  #%llu %s\n", (unsigned long long)i, oplog[i % LOG_LINES]);
@@ -156,6 +169,7 @@ typedef struct world {
     fs *mem;
     tind_db *db;
     tind_keyspace *ks[NKS];
+    int threads;              /* background workers on */
     tind_snapshot *snaps[MAX_SNAPS];
     uint64_t snap_seq[MAX_SNAPS];
     int nsnaps;
@@ -169,7 +183,10 @@ static void open_world(world *w)
 {
     tind_options *o = tind_options_new();
     tind_options_set_fs(o, w->mem);
-    tind_options_set_no_background(o, 1);
+    if (w->threads)
+        tind_options_set_background_threads(o, 2);
+    else
+        tind_options_set_no_background(o, 1);
     tind_options_set_cache_size(o, 256 * 1024);
     tind_options_set_write_buffer_size(o, 64 * 1024);
     tind_options_set_journal_file_size(o, 16 * 1024);
@@ -429,6 +446,8 @@ static void reopen(world *w, int crash)
 {
     drop_snapshots(w);
     if (crash) {
+        if (w->threads)
+            tind_internal_pause_background(w->db, 1); /* a process that lost power writes nothing more */
         int modes = FS_CRASH_DROP_UNSYNCED;
         uint64_t c = trng_below(&w->r, 4);
         if (c == 1)
@@ -495,10 +514,11 @@ static void full_check(world *w)
     tind_read_options_free(ro);
 }
 
-static uint64_t run_seed(uint64_t seed, uint64_t ops)
+static uint64_t run_seed(uint64_t seed, uint64_t ops, int threads)
 {
     world w;
     memset(&w, 0, sizeof w);
+    w.threads = cur_threads = threads;
     trng_seed(&w.r, seed);
     check_seed = seed;
     model_init();
@@ -553,7 +573,7 @@ static uint64_t run_seed(uint64_t seed, uint64_t ops)
                 w.nsnaps--;
             }
         } else if (c < 960) {
-            logop("bg step");
+            logop("bg step%s", w.threads ? " (racing the workers)" : "");
             stat_bg++;
             tind_err err;
             err_clear(&err);
@@ -603,24 +623,30 @@ int main(void)
     uint64_t base = check_seed_init(0x7a11);
     check_on_fail = dump_log;
     double scale = check_scale();
-    uint64_t total_target = (uint64_t)(1000000 * scale);
     uint64_t per_seed = 25000;
-    uint64_t done = 0, seeds = 0;
     const char *one = getenv("TIND_SEED");
-    if (one) {
-        fprintf(stderr, "  seed %llu ...\n", (unsigned long long)base);
-        done += run_seed(base, (uint64_t)(per_seed * scale));
-        seeds = 1;
-    } else {
-        for (uint64_t s = base; done < total_target; s++) {
-            done += run_seed(s, per_seed);
-            seeds++;
+    const char *only = getenv("TIND_THREADS");
+    for (int threads = 0; threads < 2; threads++) {
+        if (only && atoi(only) != threads)
+            continue;
+        uint64_t total_target = (uint64_t)((threads ? 150000 : 1000000) * scale);
+        uint64_t done = 0, seeds = 0;
+        stat_writes = stat_gets = stat_iters = stat_bg = stat_reopens = stat_crashes = 0;
+        if (one) {
+            fprintf(stderr, "  seed %llu, threads %s ...\n", (unsigned long long)base, threads ? "on" : "off");
+            done += run_seed(base, (uint64_t)(per_seed * scale), threads);
+            seeds = 1;
+        } else {
+            for (uint64_t s = base; done < total_target; s++) {
+                done += run_seed(s, per_seed, threads);
+                seeds++;
+            }
         }
+        fprintf(stderr, "  model test (background threads %s): %llu operations over %llu seeds: %llu batches, "
+                "%llu gets, %llu cursors, %llu background steps, %llu clean reopens, %llu simulated power losses\n",
+                threads ? "on" : "off", (unsigned long long)done, (unsigned long long)seeds,
+                (unsigned long long)stat_writes, (unsigned long long)stat_gets, (unsigned long long)stat_iters,
+                (unsigned long long)stat_bg, (unsigned long long)stat_reopens, (unsigned long long)stat_crashes);
     }
-    fprintf(stderr, "  model test: %llu operations over %llu seeds: %llu batches, %llu gets, %llu cursors, "
-            "%llu background steps, %llu clean reopens, %llu simulated power losses\n",
-            (unsigned long long)done, (unsigned long long)seeds, (unsigned long long)stat_writes,
-            (unsigned long long)stat_gets, (unsigned long long)stat_iters, (unsigned long long)stat_bg,
-            (unsigned long long)stat_reopens, (unsigned long long)stat_crashes);
     return 0;
 }

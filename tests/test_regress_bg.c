@@ -231,7 +231,12 @@ TEST(flush_compact_bg_error)
     CHECK_OK(tind_persist(db, TIND_PERSIST_SYNC_DATA));
 
     fs_fault_disarm(ff);
-    CHECK_OK(tind_flush(ks));
+    /* a job that opened its table before the disarm may still fail after
+     * this flush began, and the flush rightly reports it: a later one ends */
+    int rc = TIND_ENOSPC;
+    for (int tries = 0; tries < 5 && rc == TIND_ENOSPC; tries++)
+        rc = tind_flush(ks);
+    CHECK_OK(rc);
     CHECK_OK(tind_compact(ks));
     void *v;
     size_t n;

@@ -407,7 +407,13 @@ wait_for "tind> create inter"
 keys "pu" Tab "inte" Tab "k1 v1" Enter          # completes to: put inter k1 v1
 wait_for "tind> put inter k1 v1"
 keys "get inter k1" Enter
-wait_for "v1"
+# the value on a line of its own: "v1" alone is already in the put's line
+i=0
+while ! pane | grep -qx "v1"; do
+    i=$((i + 1))
+    [ $i -lt 100 ] || { pane >&2; fail "interactive: get never printed v1"; }
+    sleep 0.05
+done
 keys "garbage"
 wait_for "tind> garbage"
 keys C-c                                        # drops the line

@@ -30,6 +30,25 @@
  * Values: u32 thread | u32 key index | u64 version (the thread's write
  * counter) | filler | u64 checksum (common.h: stress_seal).
  *
+ * --mixed (issue 10's 8-thread campaign) adds, in the same run:
+ *   - scratch keyspaces "scratch0".."scratch3" that any thread creates
+ *     (tind_keyspace_open), writes and reads back, scans, flushes, compacts
+ *     and deletes while the others use them: a read-back of one's own write
+ *     on a handle gives exactly that value or TIND_ENOENT (the keyspace was
+ *     deleted meanwhile; a handle never sees a later keyspace of that name),
+ *     every scanned entry is well-formed, and a call on a deleted keyspace's
+ *     handle fails with TIND_ENOENT, never anything else;
+ *   - tind_keyspace_list (sorted, holds the two main keyspaces);
+ *   - whole-database close and reopen in the middle of the phase, by one
+ *     worker at a time. The handoff: every worker holds a shared gate (a
+ *     writer-preferring rwlock) around each operation; a worker that wins the
+ *     close request waits until every other worker has parked (released its
+ *     snapshots and batch, outside the gate), takes the gate exclusively,
+ *     closes once with its own batch still live (must be TIND_EBUSY, the
+ *     database still usable), frees it, closes (must be TIND_OK), reopens, checks
+ *     every thread's keys against its model (acknowledged writes survive a
+ *     clean close) and lets the others go on with the new handles.
+ *
  * Determinism: each thread's choices come from (seed, thread, phase); the
  * interleaving does not. On failure the seed and the first violation are
  * printed and the folder is kept.
@@ -47,6 +66,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "common.h"
 #include "stress.h"
@@ -59,6 +80,7 @@
 #define CVAL_MIN 24
 #define CVAL_MAX 3200
 #define CKEY_MAX 64
+#define SCRATCH 4             /* --mixed: scratch keyspaces */
 
 static const char *const cks_names[CKS] = {"leveled", "tiered"};
 
@@ -89,6 +111,7 @@ typedef struct cthread {
     csnap snaps[SNAP_HOLD];
     int nsnaps;
     tind_batch *batch;
+    tind_keyspace *scratch_ks[SCRATCH]; /* --mixed: the last handle of each (maybe of a deleted keyspace) */
     tind_read_options *ro;
     uint8_t val[CVAL_MAX];
 } cthread;
@@ -103,10 +126,18 @@ typedef struct cshared {
     _Atomic uint64_t *committed;  /* per thread: version of its last committed batch (the progress key) */
     _Atomic uint64_t *started;    /* per thread: version of the batch it is committing */
     _Atomic int stop;
+    _Atomic int done;             /* the campaign is over: the watchdog leaves */
     pthread_mutex_t fail_mu;
     char fail[1200];
     _Atomic uint64_t ops, puts, removes, batches, gets, iters, iter_items, snaps, snap_checks, foreign, flushes,
         compactions;
+    /* --mixed */
+    int mixed;
+    char path[4200];
+    pthread_rwlock_t gate;        /* shared around each operation, exclusive to close and reopen */
+    _Atomic int close_req;        /* a worker is closing: the others park */
+    _Atomic int parked;           /* workers parked or finished (holding no handle) */
+    _Atomic uint64_t ks_creates, ks_deletes, ks_enoent, scratch_ops, closes, lists;
 } cshared;
 
 static void cfail(cshared *sh, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -500,23 +531,18 @@ static void foreign_read(cthread *c)
     atomic_fetch_add_explicit(&sh->foreign, 1, memory_order_relaxed);
 }
 
-/* A prefix scan of thread u's keys (u may be any thread): well-formed. */
-static void foreign_scan(cthread *c, int u, int k, const tind_read_options *ro)
+/* Walks it in a random direction (at most limit entries) checking every
+ * entry: a key of thread u (of any thread when u < 0; the progress key only
+ * where progress_ok), strictly ordered, a valid value. Counts the walk; the
+ * iterator's status is the caller's. */
+static void scan_check(cthread *c, tind_iter *it, int u, int progress_ok, const char *where, uint64_t limit)
 {
     cshared *sh = c->sh;
-    char prefix[16];
-    int pn = snprintf(prefix, sizeof prefix, "t%03d/", u);
-    tind_iter *it;
-    int rc = tind_iter_prefix(sh->ks[k], prefix, (size_t)pn, ro, &it);
-    if (rc) {
-        cfail(sh, "thread %d: prefix iterator: %s (%s)", c->id, tind_strerror(rc), tind_errmsg(sh->db));
-        return;
-    }
     int backward = (int)trng_below(&c->r, 2);
     uint8_t prev[CKEY_MAX];
     size_t prevn = 0;
     uint64_t items = 0;
-    for (backward ? tind_iter_last(it) : tind_iter_first(it); tind_iter_valid(it) && items < 2000;
+    for (backward ? tind_iter_last(it) : tind_iter_first(it); tind_iter_valid(it) && items < limit;
          backward ? tind_iter_prev(it) : tind_iter_next(it)) {
         size_t kn, vn;
         const uint8_t *key = tind_iter_key(it, &kn);
@@ -525,9 +551,10 @@ static void foreign_scan(cthread *c, int u, int k, const tind_read_options *ro)
         uint32_t idx;
         uint64_t ver;
         items++;
-        if (ckey_parse(key, kn, sh->threads, &t, &idx) != 0 || t != u || (idx == CPROGRESS && k != 0)) {
-            cfail(sh, "thread %d: scan of thread %d's keys in '%s' returned key '%.*s'", c->id, u, cks_names[k],
-                  (int)(kn < 60 ? kn : 60), (const char *)key);
+        if (ckey_parse(key, kn, sh->threads, &t, &idx) != 0 || (u >= 0 && t != u) ||
+            (idx == CPROGRESS && !progress_ok)) {
+            cfail(sh, "thread %d: %s returned key '%.*s'", c->id, where, (int)(kn < 60 ? kn : 60),
+                  (const char *)key);
             break;
         }
         if (prevn) {
@@ -536,25 +563,40 @@ static void foreign_scan(cthread *c, int u, int k, const tind_read_options *ro)
             if (cmp == 0)
                 cmp = prevn < kn ? -1 : prevn > kn ? 1 : 0;
             if (backward ? cmp <= 0 : cmp >= 0) {
-                cfail(sh, "thread %d: scan of '%s' out of order at '%.*s'", c->id, cks_names[k], (int)kn,
-                      (const char *)key);
+                cfail(sh, "thread %d: %s out of order at '%.*s'", c->id, where, (int)kn, (const char *)key);
                 break;
             }
         }
         memcpy(prev, key, kn);
         prevn = kn;
-        if (cvalue_check(key, kn, v, vn, u, idx, &ver) != 0) {
-            cfail(sh, "thread %d: scan: key '%.*s' has a bad value (%zu bytes)", c->id, (int)kn, (const char *)key,
-                  vn);
+        if (cvalue_check(key, kn, v, vn, t, idx, &ver) != 0) {
+            cfail(sh, "thread %d: %s: key '%.*s' has a bad value (%zu bytes)", c->id, where, (int)kn,
+                  (const char *)key, vn);
             break;
         }
     }
+    atomic_fetch_add_explicit(&sh->iters, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&sh->iter_items, items, memory_order_relaxed);
+}
+
+/* A prefix scan of thread u's keys (u may be any thread): well-formed. */
+static void foreign_scan(cthread *c, int u, int k, const tind_read_options *ro)
+{
+    cshared *sh = c->sh;
+    char prefix[16], where[64];
+    int pn = snprintf(prefix, sizeof prefix, "t%03d/", u);
+    tind_iter *it;
+    int rc = tind_iter_prefix(sh->ks[k], prefix, (size_t)pn, ro, &it);
+    if (rc) {
+        cfail(sh, "thread %d: prefix iterator: %s (%s)", c->id, tind_strerror(rc), tind_errmsg(sh->db));
+        return;
+    }
+    snprintf(where, sizeof where, "scan of thread %d's keys in '%s'", u, cks_names[k]);
+    scan_check(c, it, u, k == 0, where, 2000);
     rc = tind_iter_status(it);
     if (rc)
         cfail(sh, "thread %d: scan ended with %s (%s)", c->id, tind_strerror(rc), tind_errmsg(sh->db));
     tind_iter_free(it);
-    atomic_fetch_add_explicit(&sh->iters, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&sh->iter_items, items, memory_order_relaxed);
 }
 
 static void first_last(cthread *c)
@@ -648,6 +690,204 @@ static void snap_release(cthread *c, int i)
     c->nsnaps--;
 }
 
+/* ---- --mixed: scratch keyspaces, close and reopen ---- */
+
+static void csleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
+    nanosleep(&ts, NULL);
+}
+
+static void scratch_name(int j, char *out) { snprintf(out, 16, "scratch%d", j); }
+
+static int scratch_open(cthread *c, int j, tind_keyspace **ks)
+{
+    cshared *sh = c->sh;
+    char name[16];
+    scratch_name(j, name);
+    tind_ks_options *ko = tind_ks_options_new();
+    tind_ks_options_set_memtable_size(ko, 16 * 1024);
+    tind_ks_options_set_table_size(ko, 16 * 1024);
+    tind_ks_options_set_l0_threshold(ko, 2);
+    if (j & 1)
+        tind_ks_options_set_compaction(ko, TIND_COMPACTION_TIERED);
+    /* a third of the time the handle kept from before: its keyspace may have
+     * been deleted (and re-created) since */
+    if (c->scratch_ks[j] && trng_below(&c->r, 3) == 0) {
+        tind_ks_options_free(ko);
+        *ks = c->scratch_ks[j];
+        return TIND_OK;
+    }
+    int existed = tind_keyspace_exists(sh->db, name) == TIND_OK;
+    int rc = tind_keyspace_open(sh->db, name, ko, ks);
+    tind_ks_options_free(ko);
+    if (rc)
+        cfail(sh, "thread %d: open keyspace '%s': %s (%s)", c->id, name, tind_strerror(rc), tind_errmsg(sh->db));
+    else if (!existed)
+        atomic_fetch_add_explicit(&sh->ks_creates, 1, memory_order_relaxed);
+    c->scratch_ks[j] = rc ? NULL : *ks;
+    return rc;
+}
+
+/* A call on a scratch keyspace: OK, or TIND_ENOENT once it was deleted. */
+static int scratch_rc(cthread *c, int rc, const char *what)
+{
+    if (rc == TIND_ENOENT) {
+        atomic_fetch_add_explicit(&c->sh->ks_enoent, 1, memory_order_relaxed);
+        return 1;
+    }
+    if (rc != TIND_OK) {
+        cfail(c->sh, "thread %d: %s on a scratch keyspace: %s (%s)", c->id, what, tind_strerror(rc),
+              tind_errmsg(c->sh->db));
+        return 1;
+    }
+    return 0;
+}
+
+static void scratch_op(cthread *c)
+{
+    cshared *sh = c->sh;
+    int j = (int)trng_below(&c->r, SCRATCH);
+    uint64_t what = trng_below(&c->r, 100);
+    tind_keyspace *ks;
+    atomic_fetch_add_explicit(&sh->scratch_ops, 1, memory_order_relaxed);
+    if (what < 15) {
+        char name[16];
+        scratch_name(j, name);
+        int rc = tind_keyspace_delete(sh->db, name);
+        if (rc == TIND_OK)
+            atomic_fetch_add_explicit(&sh->ks_deletes, 1, memory_order_relaxed);
+        else if (rc != TIND_NOT_FOUND)
+            cfail(sh, "thread %d: delete keyspace '%s': %s (%s)", c->id, name, tind_strerror(rc),
+                  tind_errmsg(sh->db));
+        return;
+    }
+    if (what < 20) {
+        char **names;
+        size_t n;
+        int rc = tind_keyspace_list(sh->db, &names, &n);
+        if (rc) {
+            cfail(sh, "thread %d: keyspace list: %s", c->id, tind_strerror(rc));
+            return;
+        }
+        int main_seen = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (i && strcmp(names[i - 1], names[i]) >= 0)
+                cfail(sh, "thread %d: keyspace list not sorted at '%s'", c->id, names[i]);
+            main_seen += !strcmp(names[i], cks_names[0]) || !strcmp(names[i], cks_names[1]);
+        }
+        if (main_seen != CKS)
+            cfail(sh, "thread %d: keyspace list lacks a main keyspace (%zu names)", c->id, n);
+        tind_free(names);
+        atomic_fetch_add_explicit(&sh->lists, 1, memory_order_relaxed);
+        return;
+    }
+    if (scratch_open(c, j, &ks))
+        return;
+    if (what < 65) {
+        /* write one's own key and read it back on the same handle */
+        uint32_t idx = (uint32_t)trng_below(&c->r, RANGE);
+        uint8_t key[CKEY_MAX];
+        size_t kn = ckey(c->id, idx, key);
+        uint32_t vlen = pick_vlen(&c->r);
+        uint64_t ver = ++c->ver;
+        cvalue(sh->seed, c->id, idx, ver, key, kn, vlen, c->val);
+        if (scratch_rc(c, tind_put(ks, key, kn, c->val, vlen), "put"))
+            return;
+        void *v = NULL;
+        size_t vn = 0;
+        int rc = tind_get(ks, key, kn, NULL, &v, &vn);
+        uint64_t got = 0;
+        if (rc == TIND_OK && (cvalue_check(key, kn, v, vn, c->id, idx, &got) != 0 || got != ver || vn != vlen))
+            cfail(sh, "thread %d: scratch%d: read back '%.*s': version %" PRIu64 " (%zu bytes), wrote %" PRIu64
+                  " (%u bytes)", c->id, j, (int)kn, (const char *)key, got, vn, ver, vlen);
+        else if (rc == TIND_NOT_FOUND)
+            cfail(sh, "thread %d: scratch%d: own write '%.*s' not found on the same handle", c->id, j, (int)kn,
+                  (const char *)key);
+        else if (rc != TIND_OK)
+            scratch_rc(c, rc, "get");
+        tind_free(v);
+    } else if (what < 90) {
+        /* a scan: every entry well-formed (any thread's key) */
+        tind_iter *it;
+        char where[32];
+        if (scratch_rc(c, tind_iter_range(ks, NULL, 0, NULL, 0, NULL, &it), "iterator"))
+            return;
+        snprintf(where, sizeof where, "scan of scratch%d", j);
+        scan_check(c, it, -1, 0, where, 500);
+        int rc = tind_iter_status(it);
+        if (rc)
+            scratch_rc(c, rc, "scan");
+        tind_iter_free(it);
+    } else if (what < 97) {
+        scratch_rc(c, tind_flush(ks), "flush");
+    } else {
+        scratch_rc(c, tind_compact(ks), "compact");
+    }
+}
+
+static void release_handles(cthread *c)
+{
+    while (c->nsnaps)
+        snap_release(c, c->nsnaps - 1);
+    tind_batch_free(c->batch);
+    c->batch = NULL;
+    memset(c->scratch_ks, 0, sizeof c->scratch_ks); /* freed by the close */
+}
+
+/* Outside the gate, holding no handle, until the closer is done. */
+static void park(cthread *c)
+{
+    cshared *sh = c->sh;
+    release_handles(c);
+    atomic_fetch_add(&sh->parked, 1);
+    while (atomic_load(&sh->close_req))
+        csleep_ms(1);
+    atomic_fetch_sub(&sh->parked, 1);
+}
+
+static int copen(cshared *sh, const char *path);
+static void full_check(cshared *sh, cthread *ts);
+
+/* Called inside the gate (shared). Closes and reopens the database when no
+ * other close is under way; the other workers park meanwhile. */
+static void close_reopen(cthread *c, cthread *ts)
+{
+    cshared *sh = c->sh;
+    int expect = 0;
+    if (!atomic_compare_exchange_strong(&sh->close_req, &expect, 1))
+        return;
+    /* the closer keeps its batch for the first try: close refuses a live one */
+    tind_batch *live = c->batch;
+    c->batch = NULL;
+    release_handles(c);
+    pthread_rwlock_unlock(&sh->gate);
+    while (atomic_load(&sh->parked) < sh->threads - 1)
+        csleep_ms(1);
+    pthread_rwlock_wrlock(&sh->gate);
+    int rc = tind_close(sh->db);
+    if (rc != TIND_EBUSY)
+        cfail(sh, "thread %d: close with a live batch: %s, not TIND_EBUSY", c->id, tind_strerror(rc));
+    tind_batch_free(live);
+    /* still fully usable after the refusal */
+    uint8_t key[CKEY_MAX];
+    size_t kn = ckey(c->id, CPROGRESS, key);
+    rc = tind_contains(sh->ks[0], key, kn, NULL);
+    if (rc != TIND_OK && rc != TIND_NOT_FOUND)
+        cfail(sh, "thread %d: a read after close refused: %s", c->id, tind_strerror(rc));
+    rc = tind_close(sh->db);
+    sh->db = NULL;
+    if (rc)
+        cfail(sh, "thread %d: close in the middle of a phase: %s (%s)", c->id, tind_strerror(rc),
+              tind_errmsg(NULL));
+    else if (copen(sh, sh->path) == 0)
+        full_check(sh, ts);
+    atomic_fetch_add_explicit(&sh->closes, 1, memory_order_relaxed);
+    pthread_rwlock_unlock(&sh->gate);
+    atomic_store(&sh->close_req, 0);
+    pthread_rwlock_rdlock(&sh->gate);
+}
+
 /* ---- the worker ---- */
 
 static void *worker(void *arg)
@@ -659,9 +899,29 @@ static void *worker(void *arg)
     while (!atomic_load_explicit(&sh->stop, memory_order_relaxed)) {
         if ((++n & 63) == 0 && stress_now() >= sh->end)
             break;
+        if (sh->mixed) {
+            if (atomic_load(&sh->close_req)) {
+                park(c);
+                continue;
+            }
+            pthread_rwlock_rdlock(&sh->gate);
+            if (atomic_load(&sh->close_req) || !sh->db) {
+                pthread_rwlock_unlock(&sh->gate);
+                continue;
+            }
+            if (!c->batch && tind_batch_new(sh->db, &c->batch) != TIND_OK) {
+                cfail(sh, "thread %d: batch_new after reopen", c->id);
+                pthread_rwlock_unlock(&sh->gate);
+                break;
+            }
+        }
         uint64_t op = trng_below(&c->r, 1000);
         const ccell(*model)[RANGE] = (const ccell(*)[RANGE])c->exp;
-        if (op < 220) {
+        if (sh->mixed && op >= 960 && op < 990) {
+            scratch_op(c);
+        } else if (sh->mixed && op >= 990 && op < 991 && trng_below(&c->r, 4) == 0) {
+            close_reopen(c, c - c->id);
+        } else if (op < 220) {
             op_put_remove(c, 0);
         } else if (op < 300) {
             op_put_remove(c, 1);
@@ -697,11 +957,22 @@ static void *worker(void *arg)
             atomic_fetch_add_explicit(&sh->compactions, 1, memory_order_relaxed);
         }
         atomic_fetch_add_explicit(&sh->ops, 1, memory_order_relaxed);
+        if (sh->mixed)
+            pthread_rwlock_unlock(&sh->gate);
     }
+    if (sh->mixed)
+        pthread_rwlock_rdlock(&sh->gate);
     while (c->nsnaps) {
         if (!atomic_load(&sh->stop))
             snap_check(c, &c->snaps[c->nsnaps - 1]);
         snap_release(c, c->nsnaps - 1);
+    }
+    if (sh->mixed) {
+        /* finished: counts as parked for a closer still waiting; the phase
+         * ends with a close */
+        release_handles(c);
+        pthread_rwlock_unlock(&sh->gate);
+        atomic_fetch_add(&sh->parked, 1);
     }
     return NULL;
 }
@@ -776,6 +1047,30 @@ static void full_check(cshared *sh, cthread *ts)
     }
 }
 
+/* A hang is a failure: when no operation finishes for CWATCHDOG_S seconds the
+ * campaign says so (with the seed) and exits 1. */
+#define CWATCHDOG_S 60
+
+static void *watchdog(void *arg)
+{
+    cshared *sh = arg;
+    uint64_t last = UINT64_MAX;
+    double since = stress_now();
+    while (!atomic_load(&sh->done)) {
+        csleep_ms(200);
+        uint64_t ops = atomic_load(&sh->ops);
+        if (ops != last) {
+            last = ops;
+            since = stress_now();
+        } else if (stress_now() - since > CWATCHDOG_S) {
+            fprintf(stderr, "FAIL: tind-stress concurrent (seed %" PRIu64 ", phase %d): no operation finished in "
+                    "%d s (a hang)\n", sh->seed, sh->phase, CWATCHDOG_S);
+            _exit(1);
+        }
+    }
+    return NULL;
+}
+
 static void crmtree(const char *path)
 {
     if (stress_rmtree(path) != 0)
@@ -796,7 +1091,15 @@ int campaign_concurrent(const stress_opts *o)
         return 2;
     sh->threads = o->threads;
     sh->seed = o->seed;
+    sh->mixed = o->mixed;
+    snprintf(sh->path, sizeof sh->path, "%s", path);
     pthread_mutex_init(&sh->fail_mu, NULL);
+    pthread_rwlockattr_t ga;
+    pthread_rwlockattr_init(&ga);
+    /* a closer waiting for the gate must not starve behind readers */
+    pthread_rwlockattr_setkind_np(&ga, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&sh->gate, &ga);
+    pthread_rwlockattr_destroy(&ga);
     sh->committed = calloc((size_t)o->threads, sizeof *sh->committed);
     sh->started = calloc((size_t)o->threads, sizeof *sh->started);
     for (int t = 0; t < o->threads; t++) {
@@ -810,10 +1113,12 @@ int campaign_concurrent(const stress_opts *o)
         }
         ts[t].ro = tind_read_options_new();
     }
-    printf("tind-stress concurrent: seed=%" PRIu64 " seconds=%g threads=%d dir=%s\n", o->seed, o->seconds,
-           o->threads, base);
+    printf("tind-stress concurrent%s: seed=%" PRIu64 " seconds=%g threads=%d dir=%s\n", o->mixed ? " --mixed" : "",
+           o->seed, o->seconds, o->threads, base);
     fflush(stdout);
 
+    pthread_t dog;
+    int dog_running = pthread_create(&dog, NULL, watchdog, sh) == 0;
     double t0 = stress_now();
     double phase_len = o->seconds / 4 > 5 ? o->seconds / 4 : 5;
     if (phase_len > 60)
@@ -827,6 +1132,7 @@ int campaign_concurrent(const stress_opts *o)
             sh->phase = phase;
             sh->end = stress_now() + (left < phase_len ? (left > 0 ? left : 0) : phase_len);
             int started = 0;
+            atomic_store(&sh->parked, 0);
             for (int t = 0; t < o->threads; t++) {
                 if (tind_batch_new(sh->db, &ts[t].batch) != TIND_OK) {
                     cfail(sh, "could not start thread %d", t);
@@ -865,6 +1171,9 @@ int campaign_concurrent(const stress_opts *o)
         if (sh->db)
             tind_close(sh->db);
     }
+    atomic_store(&sh->done, 1);
+    if (dog_running)
+        pthread_join(dog, NULL);
     int failed = sh->fail[0] != 0;
     if (failed) {
         fprintf(stderr, "FAIL: tind-stress concurrent (seed %" PRIu64 ", phase %d): %s\n", o->seed, sh->phase,
@@ -872,16 +1181,22 @@ int campaign_concurrent(const stress_opts *o)
         fprintf(stderr, "reproduce: tind-stress concurrent --seed %" PRIu64 " --threads %d --seconds %g   "
                 "(the interleaving is not replayed)\nthe database is kept in %s\n", o->seed, o->threads,
                 o->seconds, base);
+        if (o->mixed)
+            fprintf(stderr, "(with --mixed)\n");
     }
     printf("figures: threads=%d ops=%" PRIu64 " puts=%" PRIu64 " removes=%" PRIu64 " batches=%" PRIu64
            " point_reads=%" PRIu64 " iterators=%" PRIu64 " iter_items=%" PRIu64 " snapshots=%" PRIu64
            " snapshot_checks=%" PRIu64 " foreign_reads=%" PRIu64 " manual_flushes=%" PRIu64
            " manual_compactions=%" PRIu64 " flushes=%" PRIu64 " compactions=%" PRIu64 " reopens=%" PRIu64
+           " mixed=%d scratch_ops=%" PRIu64 " keyspace_creates=%" PRIu64 " keyspace_deletes=%" PRIu64
+           " enoent=%" PRIu64 " lists=%" PRIu64 " mid_phase_closes=%" PRIu64
            " violations=%d seconds=%.0f seed=%" PRIu64 "\n",
            o->threads, (uint64_t)sh->ops, (uint64_t)sh->puts, (uint64_t)sh->removes, (uint64_t)sh->batches,
            (uint64_t)sh->gets, (uint64_t)sh->iters, (uint64_t)sh->iter_items, (uint64_t)sh->snaps,
            (uint64_t)sh->snap_checks, (uint64_t)sh->foreign, (uint64_t)sh->flushes, (uint64_t)sh->compactions,
-           bg_flushes, bg_compactions, reopens, failed, stress_now() - t0, o->seed);
+           bg_flushes, bg_compactions, reopens, o->mixed, (uint64_t)sh->scratch_ops, (uint64_t)sh->ks_creates,
+           (uint64_t)sh->ks_deletes, (uint64_t)sh->ks_enoent, (uint64_t)sh->lists, (uint64_t)sh->closes, failed,
+           stress_now() - t0, o->seed);
     fflush(stdout);
     if (!failed && own_base)
         crmtree(base);
@@ -897,6 +1212,7 @@ int campaign_concurrent(const stress_opts *o)
     free(sh->committed);
     free(sh->started);
     pthread_mutex_destroy(&sh->fail_mu);
+    pthread_rwlock_destroy(&sh->gate);
     free(sh);
     free(ts);
     return failed ? 1 : 0;

@@ -33,6 +33,8 @@ static void usage(FILE *out)
             "  --seed S        seed (default: from the clock; printed)\n"
             "  --threads T     concurrent: threads (default 4)\n"
             "  --power-loss    kill: every other kill also simulates a power loss\n"
+            "  --mixed         concurrent: also keyspace create/delete, scratch flush/compact and\n"
+            "                  whole-database close + reopen while the threads run\n"
             "  --dir D         scratch folder (default: a new one under $TMPDIR, removed on success)\n"
             "  --verbose       more output\n");
 }
@@ -69,6 +71,8 @@ int main(int argc, char **argv)
         } else if (!strcmp(a, "--dir") && v) {
             o.dir = v;
             i++;
+        } else if (!strcmp(a, "--mixed")) {
+            o.mixed = 1;
         } else if (!strcmp(a, "--power-loss")) {
             o.power_loss = 1;
         } else if (!strcmp(a, "--verbose") || !strcmp(a, "-v")) {

@@ -5,7 +5,7 @@
  *   tind-stress kill       [--seconds N] [--power-loss] [--seed S] [--dir D]
  *   tind-stress faults     [--seconds N] [--seed S]
  *   tind-stress corrupt    [--seconds N] [--seed S]
- *   tind-stress concurrent [--seconds N] [--threads T] [--seed S]
+ *   tind-stress concurrent [--seconds N] [--threads T] [--seed S] [--mixed]
  *
  * Every campaign is reproducible from its seed, prints its figures at the
  * end (one "figures:" line of key=value pairs, for docs/RELIABILITY.md) and
@@ -22,6 +22,7 @@ typedef struct stress_opts {
     uint64_t seed;
     int threads;
     int power_loss;         /* kill: also simulate power loss (fault/mem file system) */
+    int mixed;              /* concurrent: also keyspace create/delete and close/reopen mid-phase */
     const char *dir;        /* scratch folder (default: a new one under $TMPDIR) */
     int verbose;
 } stress_opts;
