@@ -236,6 +236,23 @@ grep -q "cannot open.*VERSIONS.*checksum" err.txt || fail "corrupt open: $(cat e
 expect_status 1 "$TIND" bad3 verify
 grep -q "problem: .*VERSIONS" out.txt || fail "verify VERSIONS: $(cat out.txt)"
 expect_status 1 "$TIND" "$T/nowhere" verify
+# copies of a table under names that are not a table's (only the canonical
+# spelling is: "1.tbl" and "0<name>" are not table 1 or the same table) are
+# noted as strays, not checked, not problems; the same without a VERSIONS
+cp -r "$DB" stray
+for s in 1.tbl x.tbl "0$(basename "$TBL")" "$(basename "$TBL").tmp"; do cp "$TBL" "stray/tables/$s"; done
+expect_status 0 "$TIND" stray verify
+for s in 1.tbl x.tbl "0$(basename "$TBL")"; do
+    grep -q "^note: stray/tables/$s: not a table file name" out.txt || fail "verify stray $s: $(cat out.txt)"
+done
+grep -q "^note: stray/tables/$(basename "$TBL").tmp: a leftover temporary" out.txt ||
+    fail "verify stray temporary: $(cat out.txt)"
+grep -q ": 0 problems" out.txt || fail "verify strays: $(cat out.txt)"
+cp bad3/VERSIONS stray/VERSIONS
+expect_status 1 "$TIND" stray verify
+grep -q "^note: stray/tables/0$(basename "$TBL"): not a table file name" out.txt ||
+    fail "verify stray without VERSIONS: $(cat out.txt)"
+grep -q "problem: .*VERSIONS" out.txt || fail "verify strays, damaged VERSIONS: $(cat out.txt)"
 
 section create_only_when_asked
 # issue 10 bug 16: a mistyped path is an error, not a new database

@@ -20,7 +20,10 @@
  *                   (ver_table_check_identity, the engine's own check when
  *                   it opens a table): file number and table id, size,
  *                   counts, seqno range and key range.
- *              A table VERSIONS names whose file is missing is a problem.
+ *              A table VERSIONS names whose file is missing is a problem;
+ *              other files of tables/ (orphans, names fname_parse does not
+ *              read as a table's, temporaries) are notes, since the next
+ *              open deletes them.
  *   journals   each journal in journals/ replayed (jrn_replay, read-only):
  *              headers, record checksums, record rules, and every batch entry
  *              of every record decoded (batch_entry_decode) with nothing left
@@ -99,20 +102,11 @@ static void note(vfy *v, const char *fmt, ...)
     v->notes++;
 }
 
-static char *join(const char *a, const char *b)
-{
-    size_t n = strlen(a) + strlen(b) + 2;
-    char *p = malloc(n);
-    if (p)
-        snprintf(p, n, "%s/%s", a, b);
-    return p;
-}
-
 /* ------------------------------------------------------------------ FORMAT */
 
 static void verify_format(vfy *v)
 {
-    char *path = join(v->dir, "FORMAT");
+    char *path = fname_join(v->dir, FNAME_FORMAT);
     if (!path)
         return;
     uint8_t *data = NULL;
@@ -282,21 +276,6 @@ static void verify_table(vfy *v, const char *path, uint64_t number, const ver_ta
     tbl_unref(t);
 }
 
-static int parse_table_name(const char *name, uint64_t *number)
-{
-    size_t len = strlen(name);
-    if (len < 12 || len > 24 || strcmp(name + len - 4, ".tbl") != 0)
-        return 0;
-    uint64_t n = 0;
-    for (size_t i = 0; i + 4 < len; i++) {
-        if (name[i] < '0' || name[i] > '9')
-            return 0;
-        n = n * 10 + (uint64_t)(name[i] - '0');
-    }
-    *number = n;
-    return 1;
-}
-
 static int state_has_table(const mf_state *st, uint64_t number)
 {
     for (size_t k = 0; k < st->keyspace_count; k++)
@@ -307,7 +286,7 @@ static int state_has_table(const mf_state *st, uint64_t number)
 
 static void verify_tables(vfy *v, const mf_state *st)
 {
-    char *tdir = join(v->dir, "tables");
+    char *tdir = fname_join(v->dir, FNAME_TABLES_DIR);
     if (!tdir)
         return;
     char path[4200];
@@ -320,7 +299,10 @@ static void verify_tables(vfy *v, const mf_state *st)
                     if (v->verbose)
                         fprintf(v->sh->out, "table %08" PRIu64 ": id %016" PRIx64 " in VERSIONS\n", t->number,
                                 t->table_id);
-                    snprintf(path, sizeof path, "%s/%08" PRIu64 ".tbl", tdir, t->number);
+                    if (fname_table(tdir, t->number, path, sizeof path) != TIND_OK) {
+                        problem(v, tdir, "table %08" PRIu64 ": path too long", t->number);
+                        continue;
+                    }
                     verify_table(v, path, t->number, t, ks->name, l);
                     if (sh_interrupted)
                         goto out;
@@ -328,7 +310,9 @@ static void verify_tables(vfy *v, const mf_state *st)
         }
     }
     /* files the VERSIONS file does not name: orphans (deleted at the next
-     * open), or every table when VERSIONS could not be read */
+     * open), or every table when VERSIONS could not be read; and files of
+     * no table name (only the canonical spelling is a table: a copy named
+     * "1.tbl" is not table 1), which the next open deletes with the orphans */
     char **names = NULL;
     size_t count = 0;
     tind_err err;
@@ -344,12 +328,15 @@ static void verify_tables(vfy *v, const mf_state *st)
     }
     for (size_t i = 0; i < count && !sh_interrupted; i++) {
         uint64_t number;
-        if (!parse_table_name(names[i], &number))
-            continue;
-        if (st && state_has_table(st, number))
+        fname_kind kind = fname_parse(names[i], &number);
+        if (kind == FNAME_KIND_TABLE && st && state_has_table(st, number))
             continue;
         snprintf(path, sizeof path, "%s/%s", tdir, names[i]);
-        if (st)
+        if (kind == FNAME_KIND_TEMP)
+            note(v, "%s: a leftover temporary file (the next open deletes it); not checked", path);
+        else if (kind != FNAME_KIND_TABLE)
+            note(v, "%s: not a table file name (the next open deletes it); not checked", path);
+        else if (st)
             note(v, "%s: not named by VERSIONS (an orphan the next open deletes); not checked", path);
         else
             verify_table(v, path, number, NULL, NULL, -1);
@@ -399,7 +386,7 @@ static int journal_record(void *ctx, uint64_t first_seqno, uint32_t count, const
 
 static void verify_journals(vfy *v, uint64_t oldest_keep, uint64_t need_seqno, uint64_t next_seqno)
 {
-    char *jdir = join(v->dir, "journals");
+    char *jdir = fname_join(v->dir, FNAME_JOURNALS_DIR);
     if (!jdir)
         return;
     uint64_t *numbers = NULL;
@@ -494,13 +481,13 @@ static int verify_folder(vfy *v)
     memset(&st, 0, sizeof st);
     tind_err err;
     err_clear(&err);
-    char *vpath = join(v->dir, MANIFEST_FILE_NAME);
+    char *vpath = fname_join(v->dir, FNAME_VERSIONS);
     int rc = manifest_read(v->fs, v->dir, &st, &err);
     int have_state = rc == TIND_OK;
     if (rc == TIND_ENOENT)
-        problem(v, vpath ? vpath : MANIFEST_FILE_NAME, "missing: checking every table file found instead");
+        problem(v, vpath ? vpath : FNAME_VERSIONS, "missing: checking every table file found instead");
     else if (rc)
-        problem(v, vpath ? vpath : MANIFEST_FILE_NAME, "%s (checking every table file found instead)",
+        problem(v, vpath ? vpath : FNAME_VERSIONS, "%s (checking every table file found instead)",
                 err.msg[0] ? err.msg : tind_strerror(rc));
     else if (v->verbose) {
         size_t tables = 0;
@@ -546,7 +533,7 @@ int sh_cmd_verify(tsh *sh, sh_words *args)
         return sh_error(sh, "verify: '%s' is not a database folder", sh->path);
     }
 
-    char *fp = join(sh->path, "FORMAT"), *vp = join(sh->path, MANIFEST_FILE_NAME);
+    char *fp = fname_join(sh->path, FNAME_FORMAT), *vp = fname_join(sh->path, FNAME_VERSIONS);
     int looks_like_db = fp && vp && (fs_exists(v.fs, fp, NULL) == TIND_OK || fs_exists(v.fs, vp, NULL) == TIND_OK);
     free(fp);
     free(vp);
@@ -561,7 +548,7 @@ int sh_cmd_verify(tsh *sh, sh_words *args)
         /* our own open database: no background job may change files meanwhile */
         tind_internal_pause_background(db, 1);
     } else {
-        char *lp = join(sh->path, "LOCK");
+        char *lp = fname_join(sh->path, FNAME_LOCK);
         tind_err err;
         err_clear(&err);
         /* --read-only: a shared lock, which never creates LOCK */
