@@ -69,8 +69,14 @@ static char *resolve(tsh *sh, const char *file, int table)
     if (!p)
         return NULL;
     if (digits && strlen(file) <= 19) {
-        snprintf(p, n, "%s/%s/%08llu%s", sh->path, table ? "tables" : "journals", strtoull(file, NULL, 10),
-                 table ? ".tbl" : JRN_FILE_SUFFIX);
+        char *dir = fname_join(sh->path, table ? FNAME_TABLES_DIR : FNAME_JOURNALS_DIR);
+        uint64_t number = strtoull(file, NULL, 10);
+        int rc = !dir ? TIND_ENOMEM : table ? fname_table(dir, number, p, n) : fname_journal(dir, number, p, n);
+        free(dir);
+        if (rc) {
+            free(p);
+            return NULL;
+        }
         return p;
     }
     snprintf(p, n, "%s", file);
