@@ -76,6 +76,8 @@
 #define CR_NKS 3
 #define CR_UNIVERSE 120
 #define CR_DB "/db"
+#define CR_TABLES CR_DB "/" FNAME_TABLES_DIR
+#define CR_JOURNALS CR_DB "/" FNAME_JOURNALS_DIR
 
 /* Keys "key0000".."key0119"; one remove in six operations. */
 static const stress_model cr_model = {
@@ -103,21 +105,19 @@ enum cr_expect {
                  loss no file left can show (counted as a limitation) */
 };
 
+/* The kind of an engine-written file by its name; -1 for any other name
+ * (temporaries, strays). */
 static int cr_kind_of(const char *path)
 {
-    if (strstr(path, ".jrn"))
-        return K_JOURNAL;
-    if (strstr(path, ".tbl"))
-        return K_TABLE;
     const char *base = strrchr(path, '/');
-    base = base ? base + 1 : path;
-    if (strcmp(base, "VERSIONS") == 0)
-        return K_VERSIONS;
-    if (strcmp(base, "FORMAT") == 0)
-        return K_FORMAT;
-    if (strcmp(base, "LOCK") == 0)
-        return K_LOCK;
-    return -1;
+    switch (fname_parse(base ? base + 1 : path, NULL)) {
+    case FNAME_KIND_JOURNAL: return K_JOURNAL;
+    case FNAME_KIND_TABLE: return K_TABLE;
+    case FNAME_KIND_VERSIONS: return K_VERSIONS;
+    case FNAME_KIND_FORMAT: return K_FORMAT;
+    case FNAME_KIND_LOCK: return K_LOCK;
+    default: return -1;
+    }
 }
 
 /* ------------------------------------------------------------------ the history */
@@ -670,7 +670,7 @@ static uint64_t cr_verify(fs *mem)
     tind_err err;
     uint8_t *data = NULL;
     size_t len = 0;
-    if (fs_read_all(mem, CR_DB "/FORMAT", &data, &len, &err) != TIND_OK || len != 20 ||
+    if (fs_read_all(mem, CR_DB "/" FNAME_FORMAT, &data, &len, &err) != TIND_OK || len != 20 ||
         memcmp(data, "TINDFMT1", 8) != 0 || dec_u64(data + 12) != hash64(data, 12) ||
         dec_u32(data + 8) > tind_internal_format_version())
         problems++;
@@ -684,7 +684,7 @@ static uint64_t cr_verify(fs *mem)
             for (size_t i = 0; i < v->levels[l].count; i++) {
                 const ver_table *vt = v->levels[l].tables[i];
                 char path[128];
-                snprintf(path, sizeof path, CR_DB "/tables/%08" PRIu64 ".tbl", vt->number);
+                fname_table(CR_TABLES, vt->number, path, sizeof path);
                 tbl *t = NULL;
                 tbl_open_options oo;
                 memset(&oo, 0, sizeof oo);
@@ -704,11 +704,11 @@ static uint64_t cr_verify(fs *mem)
     if (have_state)
         jrn_chain_need(&chain, st.journal_seqno, st.next_seqno);
     uint64_t oldest = have_state ? st.oldest_journal : 0;
-    if (jrn_list(mem, CR_DB "/journals", &numbers, &count, &err) != TIND_OK)
+    if (jrn_list(mem, CR_JOURNALS, &numbers, &count, &err) != TIND_OK)
         problems++;
     for (size_t i = 0; i < count; i++) {
         char path[128];
-        jrn_path(CR_DB "/journals", numbers[i], path, sizeof path);
+        jrn_path(CR_JOURNALS, numbers[i], path, sizeof path);
         jrn_replay_result res;
         memset(&res, 0, sizeof res);
         if (jrn_replay(mem, path, cr_verify_record, NULL, 0, &res, &err) != TIND_OK) {
@@ -721,7 +721,7 @@ static uint64_t cr_verify(fs *mem)
         if (res.has_header && numbers[i] >= oldest)
             problems += jrn_chain_add(&chain, &res, path, "", &err) != TIND_OK;
     }
-    problems += jrn_chain_finish(&chain, CR_DB "/journals", &err) != TIND_OK;
+    problems += jrn_chain_finish(&chain, CR_JOURNALS, &err) != TIND_OK;
     free(numbers);
     if (have_state)
         mf_state_free(&st);
@@ -886,9 +886,9 @@ static uint64_t cr_unused_number(cr_world *w)
         uint64_t u = 1 + trng_below(&w->r, max + 4);
         char p[64];
         int used = 0;
-        snprintf(p, sizeof p, CR_DB "/journals/%08" PRIu64 ".jrn", u);
+        fname_journal(CR_JOURNALS, u, p, sizeof p);
         used |= stress_image_find(&w->img, p) >= 0;
-        snprintf(p, sizeof p, CR_DB "/tables/%08" PRIu64 ".tbl", u);
+        fname_table(CR_TABLES, u, p, sizeof p);
         used |= stress_image_find(&w->img, p) >= 0;
         if (!used)
             return u;
@@ -994,13 +994,15 @@ static void cr_whole_file(cr_world *w, int kind)
         char path[256];
         if (kind == K_JOURNAL || kind == K_TABLE) {
             uint64_t u = cr_unused_number(w);
-            snprintf(path, sizeof path, CR_DB "/%s/%08" PRIu64 ".%s", kind == K_JOURNAL ? "journals" : "tables", u,
-                     kind == K_JOURNAL ? "jrn" : "tbl");
+            if (kind == K_JOURNAL)
+                fname_journal(CR_JOURNALS, u, path, sizeof path);
+            else
+                fname_table(CR_TABLES, u, path, sizeof path);
             /* a table under a number no version names is an orphan; a
              * journal's header names another number: refused when read */
             expect = kind == K_TABLE || u < w->oldest_journal ? X_EXACT : X_FAIL;
         } else {
-            snprintf(path, sizeof path, "%s.tmp", e->path); /* e.g. a leftover VERSIONS.tmp */
+            snprintf(path, sizeof path, "%s" FNAME_TEMP_SUFFIX, e->path); /* e.g. a leftover VERSIONS.tmp */
             expect = X_EXACT;
         }
         snprintf(other, sizeof other, " as '%.200s'", path);
@@ -1039,9 +1041,15 @@ static void cr_whole_file(cr_world *w, int kind)
         break;
     }
     case W_STRAY: {
-        static const char *const strays[] = {CR_DB "/VERSIONS.tmp", CR_DB "/notes.txt", CR_DB "/tables/1.tbl",
-                                             CR_DB "/tables/00000001.tbl.tmp", CR_DB "/journals/7.jrn",
-                                             CR_DB "/journals/00000002.jrn.tmp"};
+        /* names the engine never writes: not canonical ("1.tbl"), temporaries, other files */
+        static const char *const strays[] = {
+            CR_DB "/" FNAME_VERSIONS FNAME_TEMP_SUFFIX,
+            CR_DB "/notes.txt",
+            CR_TABLES "/1" FNAME_TABLE_SUFFIX,
+            CR_TABLES "/00000001" FNAME_TABLE_SUFFIX FNAME_TEMP_SUFFIX,
+            CR_JOURNALS "/7" FNAME_JOURNAL_SUFFIX,
+            CR_JOURNALS "/00000002" FNAME_JOURNAL_SUFFIX FNAME_TEMP_SUFFIX,
+        };
         const char *path = strays[trng_below(&w->r, sizeof strays / sizeof strays[0])];
         uint8_t junk[64];
         size_t n = (size_t)trng_below(&w->r, sizeof junk);

@@ -89,23 +89,32 @@ static const char *const ft_class_names[CL_COUNT] = {
     "journal", "table", "versions", "format", "lock", "dir", "other",
 };
 
+/* The class of a path the engine touches; fs_write_atomic's temporary
+ * ("VERSIONS.tmp") counts as the file it replaces. */
 static int ft_classify(const char *path)
 {
     if (!path)
         return CL_OTHER;
-    if (strstr(path, ".jrn"))
-        return CL_JOURNAL;
-    if (strstr(path, ".tbl"))
-        return CL_TABLE;
-    if (strstr(path, "VERSIONS"))
-        return CL_VERSIONS;
-    if (strstr(path, "FORMAT"))
-        return CL_FORMAT;
-    if (strstr(path, "LOCK"))
-        return CL_LOCK;
     const char *base = strrchr(path, '/');
     base = base ? base + 1 : path;
-    if (!*base || strcmp(base, "journals") == 0 || strcmp(base, "tables") == 0 || strcmp(base, "db") == 0)
+    fname_kind kind = fname_parse(base, NULL);
+    char replaced[256];
+    size_t len = strlen(base);
+    if (kind == FNAME_KIND_TEMP && len < sizeof replaced) {
+        memcpy(replaced, base, len - strlen(FNAME_TEMP_SUFFIX));
+        replaced[len - strlen(FNAME_TEMP_SUFFIX)] = 0;
+        kind = fname_parse(replaced, NULL);
+    }
+    switch (kind) {
+    case FNAME_KIND_JOURNAL: return CL_JOURNAL;
+    case FNAME_KIND_TABLE: return CL_TABLE;
+    case FNAME_KIND_VERSIONS: return CL_VERSIONS;
+    case FNAME_KIND_FORMAT: return CL_FORMAT;
+    case FNAME_KIND_LOCK: return CL_LOCK;
+    default: break;
+    }
+    if (!*base || strcmp(base, FNAME_JOURNALS_DIR) == 0 || strcmp(base, FNAME_TABLES_DIR) == 0 ||
+        strcmp(path, FT_DB) == 0)
         return CL_DIR;
     return CL_OTHER;
 }
