@@ -878,7 +878,8 @@ static uint64_t cr_unused_number(cr_world *w)
     for (int k = K_JOURNAL; k <= K_TABLE; k++)
         for (size_t i = 0; i < w->nfiles[k]; i++) {
             const char *base = strrchr(w->img.v[w->files[k][i]].path, '/') + 1;
-            uint64_t n = strtoull(base, NULL, 10);
+            uint64_t n = 0;
+            fname_parse(base, &n); /* a journal's or table's: cr_kind_of said so */
             if (n > max)
                 max = n;
         }
