@@ -42,7 +42,8 @@
  * format/blockio.h (reading a block by handle), format/bloom.h (filters),
  * format/container.h (the table container), format/filename.h (the names of
  * the folder's files: fname_table, fname_journal, fname_parse),
- * format/table.h (table reader), journal/journal.h (journal header and records) and version/manifest.h (the
+ * format/table.h (table reader), journal/journal.h (journal header and records),
+ * journal/batch_entry.h (a record's operations) and version/manifest.h (the
  * version file, with version/version.h). */
 #include "format/block.h"
 #include "format/blockio.h"
@@ -51,25 +52,9 @@
 #include "format/entry.h"
 #include "format/filename.h"
 #include "format/table.h"
+#include "journal/batch_entry.h"
 #include "journal/journal.h"
 #include "version/manifest.h"
-
-/* One operation of a journal record's payload (docs/FORMAT.md "Batch
- * payload"): type (ENTRY_VALUE / ENTRY_TOMBSTONE of format/entry.h),
- * keyspace id, key, and the value for ENTRY_VALUE. The pointers borrow the
- * decoded payload. */
-typedef struct tind_internal_batch_entry {
-    uint8_t type;
-    uint32_t ks_id;
-    const uint8_t *key;
-    size_t klen;
-    const uint8_t *val;
-    size_t vlen;
-} tind_internal_batch_entry;
-
-/* Decodes one entry of [p, end): the byte after it, or NULL when the entry
- * is malformed. The journal replay's own decoder. */
-const uint8_t *tind_internal_batch_entry_decode(const uint8_t *p, const uint8_t *end, tind_internal_batch_entry *e);
 
 /* The newest FORMAT file version this build reads (the FORMAT file, docs/FORMAT.md). */
 uint32_t tind_internal_format_version(void);

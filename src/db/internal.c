@@ -16,15 +16,6 @@
 #include "db/options.h"
 #include "tind_internal.h"
 
-const uint8_t *tind_internal_batch_entry_decode(const uint8_t *p, const uint8_t *end, tind_internal_batch_entry *e)
-{
-    batch_entry be;
-    const uint8_t *next = batch_entry_decode(p, end, &be);
-    if (next)
-        *e = (tind_internal_batch_entry){be.type, be.ks_id, be.key, be.klen, be.val, be.vlen};
-    return next;
-}
-
 uint32_t tind_internal_format_version(void) { return DB_FORMAT_VERSION; }
 
 int tind_internal_pause_background(tind_db *db, int on)

@@ -2,8 +2,7 @@
  * journals.c -- the db's journal policy over the journal set
  * (db/journals.h): starting and rotating the journal being written (every
  * failure poisons: the memtables would no longer match the journal),
- * syncing it for persist and for a flush, the keep number, and decoding a
- * batch's record payload.
+ * syncing it for persist and for a flush, and the keep number.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,32 +10,6 @@
 
 #include "db/journals.h"
 #include "util/coding.h"
-
-const uint8_t *batch_entry_decode(const uint8_t *p, const uint8_t *end, batch_entry *e)
-{
-    uint64_t id, klen, vlen = 0;
-    if (p >= end)
-        return NULL;
-    e->type = *p++;
-    if (e->type != ENTRY_VALUE && e->type != ENTRY_TOMBSTONE)
-        return NULL;
-    if (!(p = dec_varint64(p, end, &id)) || id > UINT32_MAX)
-        return NULL;
-    if (!(p = dec_varint64(p, end, &klen)) || klen < 1 || klen > TIND_MAX_KEY_SIZE || klen > (uint64_t)(end - p))
-        return NULL;
-    e->ks_id = (uint32_t)id;
-    e->key = p;
-    e->klen = (size_t)klen;
-    p += klen;
-    if (e->type == ENTRY_VALUE) {
-        /* the format's bound, not the API's (older versions accepted more) */
-        if (!(p = dec_varint64(p, end, &vlen)) || vlen > UINT32_MAX || vlen > (uint64_t)(end - p))
-            return NULL;
-    }
-    e->val = p;
-    e->vlen = (size_t)vlen;
-    return p + vlen;
-}
 
 uint64_t db_oldest_unflushed_seqno(tind_db *db, const memtable *leaving)
 {

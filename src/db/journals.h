@@ -8,20 +8,7 @@
 #define TIND_DB_JOURNALS_H
 
 #include "db/state.h"
-
-/* One operation of a batch as stored in a journal record (docs/FORMAT.md):
- * u8 type | varint keyspace id | varint key length | key | varint value
- * length | value (the value part only for ENTRY_VALUE). */
-typedef struct batch_entry {
-    uint8_t type;
-    uint32_t ks_id;
-    const uint8_t *key;
-    size_t klen;
-    const uint8_t *val;
-    size_t vlen;
-} batch_entry;
-/* Decodes one entry of [p, end); NULL when malformed. */
-const uint8_t *batch_entry_decode(const uint8_t *p, const uint8_t *end, batch_entry *e);
+#include "journal/batch_entry.h"
 
 /* Starts a new journal file and makes it the one being written (write_mu
  * held or single-threaded). */
