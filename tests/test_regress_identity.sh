@@ -14,22 +14,13 @@
 set -u
 TIND=${1:?usage: test_regress_identity.sh path/to/tind}
 case $TIND in /*) ;; *) TIND=$(pwd)/$TIND ;; esac
+HERE=$(cd "$(dirname "$0")" && pwd)
 T=$(mktemp -d "${TMPDIR:-/tmp}/tind-identity-XXXXXX") || exit 1
 trap 'rm -rf "$T"' EXIT
 cd "$T" || exit 1
 
-fail() {
-    printf 'FAIL test_regress_identity_shell: %s\n' "$*" >&2
-    exit 1
-}
-section() { echo "  $1 ..." >&2; }
-expect_status() {
-    want=$1
-    shift
-    "$@" >out.txt 2>err.txt
-    got=$?
-    [ "$got" = "$want" ] || { cat out.txt err.txt >&2; fail "'$*' exited $got, want $want"; }
-}
+TEST_NAME=test_regress_identity_shell
+. "$HERE/shell_lib.sh"
 # damaged DIR WHAT: open fails, and verify names a problem matching WHAT
 damaged() {
     expect_status 1 "$TIND" "$1" get b kb

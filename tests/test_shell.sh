@@ -27,6 +27,7 @@ set -u
 TIND=${1:?usage: test_shell.sh path/to/tind [VERSION]}
 VERSION=${2:-}
 case $TIND in /*) ;; *) TIND=$(pwd)/$TIND ;; esac
+HERE=$(cd "$(dirname "$0")" && pwd)
 T=$(mktemp -d "${TMPDIR:-/tmp}/tind-shell-XXXXXX") || exit 1
 HOLD_PID=
 TMUX_SOCK=$T/tmux.sock
@@ -38,19 +39,8 @@ cleanup() {
 trap cleanup EXIT
 cd "$T" || exit 1
 
-fail() {
-    printf 'FAIL test_shell: %s\n' "$*" >&2
-    exit 1
-}
-section() { echo "  $1 ..." >&2; }
-# expect_status WANT CMD...: runs CMD, checks its exit status
-expect_status() {
-    want=$1
-    shift
-    "$@" >out.txt 2>err.txt
-    got=$?
-    [ "$got" = "$want" ] || { cat out.txt err.txt >&2; fail "'$*' exited $got, want $want"; }
-}
+TEST_NAME=test_shell
+. "$HERE/shell_lib.sh"
 # same_file A B: byte-for-byte equality
 same_file() { cmp "$1" "$2" >/dev/null 2>&1 || { diff "$1" "$2" >&2; fail "$1 and $2 differ"; }; }
 
