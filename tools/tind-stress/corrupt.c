@@ -652,8 +652,8 @@ static int cr_verify_record(void *ctx, uint64_t first_seqno, uint32_t count, con
     (void)first_seqno;
     const uint8_t *p = payload, *end = payload + len;
     for (uint32_t i = 0; i < count && p; i++) {
-        tind_internal_batch_entry e;
-        p = tind_internal_batch_entry_decode(p, end, &e);
+        batch_entry e;
+        p = batch_entry_decode(p, end, &e);
     }
     return p == end ? TIND_OK : TIND_ECORRUPT;
 }

@@ -392,8 +392,8 @@ static int journal_record(void *ctx, uint64_t first_seqno, uint32_t count, const
             flags & JRN_FLAG_LZ4 ? ", lz4" : "", flags & JRN_FLAG_SYNCED_BEFORE ? ", synced-before" : "");
     const uint8_t *p = payload, *end = payload + len;
     for (uint32_t i = 0; i < count; i++) {
-        tind_internal_batch_entry e;
-        const uint8_t *next = tind_internal_batch_entry_decode(p, end, &e);
+        batch_entry e;
+        const uint8_t *next = batch_entry_decode(p, end, &e);
         if (!next) {
             fprintf(o, "  entry %" PRIu32 " (payload byte %zu) does not decode\n", i + 1, (size_t)(p - payload));
             return TIND_ECORRUPT;

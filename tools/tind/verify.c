@@ -364,8 +364,8 @@ static int journal_record(void *ctx, uint64_t first_seqno, uint32_t count, const
         j->off = at + JRN_RECORD_HEADER_SIZE + dec_u32(j->data + at + 4);
     const uint8_t *p = payload, *end = payload + len;
     for (uint32_t i = 0; i < count; i++) {
-        tind_internal_batch_entry e;
-        const uint8_t *next = tind_internal_batch_entry_decode(p, end, &e);
+        batch_entry e;
+        const uint8_t *next = batch_entry_decode(p, end, &e);
         if (!next) {
             snprintf(j->why, sizeof j->why,
                      "record at offset %zu (seqno %" PRIu64 "): batch entry %" PRIu32 " of %" PRIu32
