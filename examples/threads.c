@@ -4,7 +4,7 @@
  * with its own snapshot and iterators, and background flushes and
  * compactions running underneath (tiny memtables).
  *
- *   ./build/threads [FOLDER]         (default ./threads-db, created fresh)
+ *   ./build/threads [FOLDER]         (default ./threads-db, created when missing)
  *
  * What is shared and what is not (include/tind.h): the database and its
  * keyspace handles are used by every thread at once; a batch, an iterator

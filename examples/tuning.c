@@ -4,7 +4,7 @@
  * zstd where it is cold, Bloom filters everywhere but the last level, bigger
  * blocks deeper down), and the statistics that show where the data went.
  *
- *   ./build/tuning [FOLDER]          (default ./tuning-db, created fresh)
+ *   ./build/tuning [FOLDER]          (default ./tuning-db, created when missing)
  *
  * Every call is checked; the program exits 1 when anything is not as
  * expected, so running it is a test (ctest example_tuning).
