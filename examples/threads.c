@@ -97,7 +97,7 @@ static void *writer_main(void *arg)
     for (int i = 0; i < TRANSFERS && !w->failed; i++) {
         int from = first + rand_r(&seed) % ACCOUNTS_PER_WRITER;
         int to = first + rand_r(&seed) % ACCOUNTS_PER_WRITER;
-        long amount = 1 + rand_r(&seed) % 50, a, c;
+        long amount = 1 + rand_r(&seed) % 50, a = 0, c = 0;
         if (from == to)
             continue;
         if (read_balance(from, NULL, &a) || read_balance(to, NULL, &c) ||
@@ -158,7 +158,7 @@ static void *reader_main(void *arg)
         tind_read_options_set_snapshot(ro, snap);
         int rc = audit_scan(ro, &sum, &count);
         for (int n = 0; n < ACCOUNTS && !rc; n++) {
-            long balance;
+            long balance = 0;
             rc = read_balance(n, ro, &balance);
             again += balance;
         }
@@ -248,7 +248,7 @@ int main(int argc, char **argv)
     int moved = 0;
     long sum = 0;
     for (int n = 0; n < ACCOUNTS; n++) {
-        long then, now;
+        long then = 0, now = 0;
         CHECK(read_balance(n, ro, &then) == TIND_OK && then == START_BALANCE, "opening balance");
         CHECK(read_balance(n, NULL, &now) == TIND_OK, "latest balance");
         moved += now != then;
