@@ -42,16 +42,19 @@ int main(int argc, char **argv)
     /* load: one atomic batch per user (profile + posts) */
     double t0 = now();
     tind_batch *b;
-    tind_batch_new(db, &b);
+    if ((rc = tind_batch_new(db, &b)))
+        DIE("batch", rc, db);
     char key[64], val[160];
     for (int u = 0; u < users; u++) {
         int kn = snprintf(key, sizeof key, "user%07d", u);
         int vn = snprintf(val, sizeof val, "{\"name\":\"user %d\",\"joined\":%d}", u, 2000 + u % 25);
-        tind_batch_put(b, profiles, key, (size_t)kn, val, (size_t)vn);
+        if ((rc = tind_batch_put(b, profiles, key, (size_t)kn, val, (size_t)vn)))
+            DIE("batch put", rc, db);
         for (int p = 0; p < posts_per_user; p++) {
             kn = snprintf(key, sizeof key, "user%07d#post%04d", u, p);
             vn = snprintf(val, sizeof val, "post %d by user %d: lorem ipsum dolor sit amet", p, u);
-            tind_batch_put(b, posts, key, (size_t)kn, val, (size_t)vn);
+            if ((rc = tind_batch_put(b, posts, key, (size_t)kn, val, (size_t)vn)))
+                DIE("batch put", rc, db);
         }
         if ((rc = tind_batch_commit(b)))
             DIE("commit", rc, db);
@@ -72,9 +75,12 @@ int main(int argc, char **argv)
         int kn = snprintf(key, sizeof key, "user%07d", rand() % users);
         void *v;
         size_t vn;
-        if (tind_get(profiles, key, (size_t)kn, NULL, &v, &vn) == TIND_OK) {
+        rc = tind_get(profiles, key, (size_t)kn, NULL, &v, &vn);
+        if (rc == TIND_OK) {
             found++;
             tind_free(v);
+        } else if (rc != TIND_NOT_FOUND) {   /* absent is an answer, anything else an error */
+            DIE("get", rc, db);
         }
     }
     t1 = now();
@@ -93,23 +99,40 @@ int main(int argc, char **argv)
         const char *vp = tind_iter_value(it, &v);
         printf("  %.*s = %.*s\n", (int)k, kp, (int)v, vp);
     }
+    rc = tind_iter_status(it);   /* the loop also ends on an error */
     tind_iter_free(it);
+    if (rc)
+        DIE("scan", rc, db);
+    if (found != reads || shown != 3) {
+        fprintf(stderr, "expected every profile and 3 posts, got %d of %d and %d\n", found, reads, shown);
+        return 1;
+    }
 
     /* a snapshot keeps seeing the old value after an update */
     tind_snapshot *snap;
-    tind_snapshot_new(db, &snap);
-    tind_put(profiles, "user0000000", 11, "{\"name\":\"renamed\"}", 18);
+    if ((rc = tind_snapshot_new(db, &snap)) ||
+        (rc = tind_put(profiles, "user0000000", 11, "{\"name\":\"renamed\"}", 18)))
+        DIE("snapshot", rc, db);
     tind_read_options *ro = tind_read_options_new();
     tind_read_options_set_snapshot(ro, snap);
     void *v1, *v2;
     size_t n1, n2;
-    tind_get(profiles, "user0000000", 11, ro, &v1, &n1);
-    tind_get(profiles, "user0000000", 11, NULL, &v2, &n2);
+    if ((rc = tind_get(profiles, "user0000000", 11, ro, &v1, &n1)))
+        DIE("get at the snapshot", rc, db);
+    if ((rc = tind_get(profiles, "user0000000", 11, NULL, &v2, &n2)))
+        DIE("get", rc, db);
     printf("snapshot sees %.*s; latest is %.*s\n", (int)n1, (char *)v1, (int)n2, (char *)v2);
+    static const char before[] = "{\"name\":\"user 0\",", after[] = "{\"name\":\"renamed\"}";
+    int stable = n1 >= sizeof before - 1 && memcmp(v1, before, sizeof before - 1) == 0 &&
+                 n2 == sizeof after - 1 && memcmp(v2, after, n2) == 0;
     tind_free(v1);
     tind_free(v2);
     tind_read_options_free(ro);
     tind_snapshot_free(snap);
+    if (!stable) {
+        fprintf(stderr, "the snapshot did not keep the old value\n");
+        return 1;
+    }
 
     /* close and reopen: everything is still there */
     t0 = now();
@@ -118,12 +141,11 @@ int main(int argc, char **argv)
     if ((rc = tind_open(path, NULL, &db)))
         DIE("reopen", rc, NULL);
     t1 = now();
-    tind_keyspace_open(db, "posts", NULL, &posts);
     uint64_t approx = 0, disk = 0;
-    tind_approximate_len(posts, &approx);
-    tind_disk_space(posts, &disk);
     tind_ks_stats st;
-    tind_ks_stats_get(posts, &st);
+    if ((rc = tind_keyspace_open(db, "posts", NULL, &posts)) || (rc = tind_approximate_len(posts, &approx)) ||
+        (rc = tind_disk_space(posts, &disk)) || (rc = tind_ks_stats_get(posts, &st)))
+        DIE("stats", rc, db);
     printf("reopened in %.3f s: posts holds ~%llu entries, %llu bytes in tables, %llu flushes, %llu compactions\n",
            t1 - t0, (unsigned long long)approx, (unsigned long long)disk, (unsigned long long)st.flushes,
            (unsigned long long)st.compactions);
