@@ -262,7 +262,12 @@ TIND_API void tind_ks_options_set_bloom_bits(tind_ks_options *o, int level, doub
 TIND_API void tind_ks_options_set_partitioning(tind_ks_options *o, int from_level);
 /* Reads mostly hit existing keys: skip the last level's filter (default 0). */
 TIND_API void tind_ks_options_set_expect_point_read_hits(tind_ks_options *o, int on);
-/* FIFO: total size limit in bytes and time-to-live in seconds (0 = none). */
+/* FIFO: total size limit in bytes and time-to-live in seconds (0 = none). Both act on
+ * whole tables, oldest first: a table is dropped once the keyspace is over max_bytes, or
+ * once it is more than ttl_seconds old, counted in whole seconds from its flush (so an
+ * entry lives at least ttl_seconds after its flush, and is dropped within about a
+ * second more once the background workers or tind_compact look; the memtable never
+ * expires). */
 TIND_API void tind_ks_options_set_fifo(tind_ks_options *o, uint64_t max_bytes, uint64_t ttl_seconds);
 
 /* Opens the keyspace called name (1..255 bytes of UTF-8), creating it with

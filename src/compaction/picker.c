@@ -285,7 +285,10 @@ static int pick_fifo(const version *v, const cmp_options *o, uint64_t now, compa
     /* oldest last in L0 */
     for (size_t i = l0->count; i-- > 0;) {
         ver_table *t = l0->tables[i];
-        int expired = o->fifo_ttl_seconds && t->created_unix + o->fifo_ttl_seconds <= now;
+        /* ages are whole seconds (created_unix, now): strictly past the TTL,
+         * so that a table lives at least ttl seconds after its flush even
+         * when the flush ended just before a second turned */
+        int expired = o->fifo_ttl_seconds && t->created_unix + o->fifo_ttl_seconds < now;
         int over = o->fifo_max_bytes && total > o->fifo_max_bytes;
         if (!expired && !over)
             break;
