@@ -16,6 +16,26 @@
  *     no-op; getters given NULL return 0 / NULL. A key or bound given as a
  *     non-NULL pointer with length 0 is the empty key; NULL with length 0 is
  *     the same as "" where a key is optional (bounds: see tind_iter_range).
+ *
+ * Thread safety (one place for every handle type)
+ *   - tind_db: every call may be made from any number of threads at once,
+ *     except tind_close(), which must not race a call that begins after it
+ *     (see tind_close).
+ *   - tind_keyspace: shared like its database; any number of threads may
+ *     read and write through the same handle at once.
+ *   - tind_snapshot: immutable; any number of threads may read through it
+ *     at once. tind_snapshot_free() must not race its other uses.
+ *   - tind_batch and tind_iter: one thread at a time. Different batches and
+ *     iterators of the same database may be used in different threads at
+ *     once; one batch or iterator may move between threads when the caller
+ *     orders the hand-over (a mutex, a join).
+ *   - tind_options, tind_ks_options, tind_read_options: plain settings.
+ *     Setters need one thread at a time; calls that only read them (tind_open,
+ *     tind_keyspace_open, reads given ro) may share one from many threads
+ *     while nobody changes it. They may be freed once the call that took them
+ *     returns, except that a read options' snapshot must outlive its reads.
+ *   - Free functions (tind_strerror, tind_version, tind_free, tind_errmsg)
+ *     may be called from any thread; tind_errmsg's text is per thread.
  */
 #ifndef TIND_H
 #define TIND_H

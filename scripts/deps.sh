@@ -25,6 +25,9 @@ if [ "$what" = test ] || [ "$what" = all ]; then
     # libFuzzer and the sanitizer runtimes for clang
     [ -n "$(ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a 2>/dev/null)" ] \
         || need="$need libclang-rt-dev"
+    # check_man renders the manual pages with man (man-db) and groff
+    have_cmd man    || need="$need man-db"
+    have_cmd groff  || need="$need groff-base"
 fi
 
 if [ "$what" = bench ]; then
