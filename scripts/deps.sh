@@ -25,6 +25,10 @@ if [ "$what" = test ] || [ "$what" = all ]; then
     # libFuzzer and the sanitizer runtimes for clang
     [ -n "$(ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a 2>/dev/null)" ] \
         || need="$need libclang-rt-dev"
+    # the Python binding's tests (python/): Debian's interpreter, cffi, pytest
+    have_cmd /usr/bin/python3 || need="$need python3"
+    /usr/bin/python3 -c 'import cffi' 2>/dev/null || need="$need python3-cffi"
+    /usr/bin/python3 -c 'import pytest' 2>/dev/null || need="$need python3-pytest"
 fi
 
 if [ "$what" = bench ]; then
