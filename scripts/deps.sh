@@ -29,6 +29,7 @@ if [ "$what" = test ] || [ "$what" = all ]; then
     have_cmd /usr/bin/python3 || need="$need python3"
     /usr/bin/python3 -c 'import cffi' 2>/dev/null || need="$need python3-cffi"
     /usr/bin/python3 -c 'import pytest' 2>/dev/null || need="$need python3-pytest"
+    /usr/bin/python3 -c 'import ensurepip' 2>/dev/null || need="$need python3-venv"  # pip install ./python in a venv
 fi
 
 if [ "$what" = bench ]; then
