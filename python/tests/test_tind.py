@@ -124,8 +124,13 @@ def test_keyspace_admin(db):
     assert a.disk_space() > 0
     db.persist()
     db.persist(tind.PERSIST_BUFFER)
+    db.keyspace("b")[b"old"] = b"x"
     db.delete_keyspace("b")
     assert db.keyspaces() == ["a"]
+    b = db.keyspace("b")                          # a new keyspace, not the deleted one's handle
+    assert b"old" not in b
+    b[b"new"] = b"y"
+    assert list(b) == [b"new"]
     with pytest.raises(TypeError):
         db.keyspace("c", no_such_option=1)
 
@@ -194,6 +199,23 @@ def test_snapshot_isolation(db):
         assert ks.last(snapshot=snap) == (b"b", b"old")
     with pytest.raises(tind.Closed):
         ks.get(b"a", snapshot=snap)
+
+
+def test_closing_a_snapshot_releases_its_iterators(db):
+    """tind requires a snapshot to outlive its iterators: closing it first
+    releases them (they raise tind.Closed) instead of freeing it under them."""
+    ks = db.keyspace()
+    fill(ks, 3)
+    snap = db.snapshot()
+    it = ks.range(snapshot=snap, values=False)
+    other = ks.range(values=False)
+    assert next(it) == b"k00"
+    snap.close()
+    with pytest.raises(tind.Closed):
+        next(it)
+    assert list(other) == [b"k00", b"k01", b"k02"]   # not made on the snapshot
+    with pytest.raises(tind.Closed):
+        ks.range(snapshot=snap)
 
 
 # ---- iterators ------------------------------------------------------------------

@@ -187,6 +187,42 @@ def _take(ptr, n):
         lib.tind_free(ptr[0])
 
 
+class _InFlight:
+    """Counts the calls running on a native handle so that freeing it can
+    wait for them: enter() raises tind.Closed once close() has begun, and
+    close() returns (True) when no call is left inside, or False when
+    another close() came first."""
+
+    __slots__ = ("_cond", "_calls", "closing", "_what")
+
+    def __init__(self, what):
+        self._cond = threading.Condition(threading.Lock())
+        self._calls = 0
+        self.closing = False
+        self._what = what
+
+    def enter(self):
+        with self._cond:
+            if self.closing:
+                raise _closed(self._what)
+            self._calls += 1
+
+    def leave(self):
+        with self._cond:
+            self._calls -= 1
+            if self._calls == 0 and self.closing:
+                self._cond.notify_all()
+
+    def close(self):
+        with self._cond:
+            if self.closing:
+                return False
+            self.closing = True
+            while self._calls:
+                self._cond.wait()
+            return True
+
+
 # ---- the database -----------------------------------------------------------
 
 _DB_OPTIONS = {
@@ -224,9 +260,7 @@ class Database:
         self._db = ffi.NULL
         # Calls in flight: close() waits for them (tind frees every handle of
         # the database when tind_close returns, so no call may still be inside).
-        self._cond = threading.Condition(threading.Lock())
-        self._calls = 0
-        self._closing = False
+        self._inflight = _InFlight("database '%s'" % self.path)
         self._children = weakref.WeakSet()   # live Iterators, Snapshots, Batches
         self._keyspaces = {}
         opts = lib.tind_options_new()
@@ -243,19 +277,13 @@ class Database:
             raise _error(rc, ffi.NULL)
         self._db = out[0]
 
-    # The in-flight guard: every call on the database or a handle made from
-    # it runs between _enter and _leave.
+    # Every call on the database or a handle made from it runs between
+    # _enter and _leave.
     def _enter(self):
-        with self._cond:
-            if self._closing:
-                raise _closed("database '%s'" % self.path)
-            self._calls += 1
+        self._inflight.enter()
 
     def _leave(self):
-        with self._cond:
-            self._calls -= 1
-            if self._calls == 0 and self._closing:
-                self._cond.notify_all()
+        self._inflight.leave()
 
     def _check(self, rc):
         if rc != 0:
@@ -263,18 +291,14 @@ class Database:
 
     @property
     def closed(self):
-        return self._closing
+        return self._inflight.closing
 
     def close(self):
         """Releases every live iterator, snapshot and batch made from this
         database, then closes it (persisting the journal). Waits for the
         calls running in other threads. A second close does nothing."""
-        with self._cond:
-            if self._closing:
-                return
-            self._closing = True
-            while self._calls:
-                self._cond.wait()
+        if not self._inflight.close():
+            return
         for child in list(self._children):
             child._release()
         rc = lib.tind_close(self._db)
@@ -297,7 +321,7 @@ class Database:
                 pass
 
     def __repr__(self):
-        return "<tind.Database %r%s>" % (self.path, " closed" if self._closing else "")
+        return "<tind.Database %r%s>" % (self.path, " closed" if self.closed else "")
 
     # ---- keyspaces
     def keyspace(self, name="default", create=True, **options):
@@ -358,6 +382,9 @@ class Database:
             self._check(lib.tind_keyspace_delete(self._db, name.encode()))
         finally:
             self._leave()
+        # tind keeps the old handle (failing with TIND_ENOENT) until close; a
+        # later keyspace(name) opens the new keyspace of that name.
+        self._keyspaces.pop(name, None)
 
     # ---- writes, reads
     def persist(self, mode=PERSIST_SYNC_ALL):
@@ -407,20 +434,24 @@ def _ks_options(options):
 
 
 class _ReadOptions:
-    """A tind_read_options for one call (None when no snapshot is given)."""
+    """A tind_read_options for one call (NULL when no snapshot is given).
+    Holds the snapshot in flight until free(), so that closing it in another
+    thread waits for the read instead of freeing it under the read."""
 
-    __slots__ = ("ro",)
+    __slots__ = ("ro", "_snapshot")
 
     def __init__(self, snapshot, db):
         self.ro = ffi.NULL
+        self._snapshot = None
         if snapshot is None:
             return
         if not isinstance(snapshot, Snapshot) or snapshot._db is not db:
             raise TypeError("tind: snapshot must be a Snapshot of the same Database")
-        if snapshot._handle == ffi.NULL:
-            raise _closed("snapshot")
+        snapshot._inflight.enter()
+        self._snapshot = snapshot
         ro = lib.tind_read_options_new()
         if ro == ffi.NULL:
+            self.free()
             raise NoMemory(lib.TIND_ENOMEM, "tind_read_options_new: out of memory")
         lib.tind_read_options_set_snapshot(ro, snapshot._handle)
         self.ro = ro
@@ -429,6 +460,9 @@ class _ReadOptions:
         if self.ro != ffi.NULL:
             lib.tind_read_options_free(self.ro)
             self.ro = ffi.NULL
+        if self._snapshot is not None:
+            self._snapshot._inflight.leave()
+            self._snapshot = None
 
 
 class Keyspace:
@@ -645,6 +679,10 @@ class Snapshot(_Child):
     _kind = "snapshot"
 
     def __init__(self, db):
+        # Reads through the snapshot (in flight), and iterators made on it
+        # (users), end before it is freed: tind requires that it outlive them.
+        self._inflight = _InFlight("snapshot")
+        self._users = weakref.WeakSet()
         out = ffi.new("tind_snapshot **")
         db._enter()
         try:
@@ -654,6 +692,12 @@ class Snapshot(_Child):
             self._register(db, out[0])
         finally:
             db._leave()
+
+    def _release(self):
+        self._inflight.close()
+        for it in list(self._users):
+            it._release()
+        _Child._release(self)
 
     def _free(self, handle):
         lib.tind_snapshot_free(handle)
@@ -775,6 +819,8 @@ class Iterator(_Child):
             if rc != 0:
                 raise _error(rc, db._db, db.read_only)
             self._register(db, out[0])
+            if snapshot is not None:
+                snapshot._users.add(self)
         finally:
             db._leave()
             ro.free()
