@@ -15,8 +15,9 @@ PACKAGE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 def test_pip_install_in_a_venv(tmp_path):
     try:
         import ensurepip  # noqa: F401  (python3-venv on Debian)
-    except ImportError:
-        pytest.skip("no ensurepip: install python3-venv (scripts/deps.sh test)")
+        import wheel  # noqa: F401  (python3-wheel: setuptools builds the wheel with it)
+    except ImportError as e:
+        pytest.skip("%s: install python3-venv and python3-wheel (scripts/deps.sh test)" % e)
     src = tmp_path / "src"
     shutil.copytree(PACKAGE, src, ignore=shutil.ignore_patterns("tests", "build", "*.egg-info",
                                                                 "__pycache__", "libtind.so*"))
