@@ -483,8 +483,8 @@ class Keyspace:
         db._enter()
         try:
             rc = fn(self._ks, *args)
-            if rc != 0 and rc != lib.TIND_NOT_FOUND:
-                raise _error(rc, db._db, db.read_only)
+            if rc != lib.TIND_NOT_FOUND:
+                db._check(rc)
             return rc
         finally:
             db._leave()
@@ -636,6 +636,16 @@ class _Child:
         self._handle = handle
         db._children.add(self)
 
+    def _create(self, db, new, ctype):
+        """Makes the handle with new(db, &handle) and registers it."""
+        out = ffi.new(ctype)
+        db._enter()
+        try:
+            db._check(new(db._db, out))
+            self._register(db, out[0])
+        finally:
+            db._leave()
+
     def _free(self, handle):
         raise NotImplementedError
 
@@ -670,6 +680,14 @@ class _Child:
         self._lock.release()
         self._db._leave()
 
+    def _call(self, fn, *args):
+        """fn(handle, *args) under the handle's lock, inside the database."""
+        self._begin()
+        try:
+            return fn(self._handle, *args)
+        finally:
+            self._finish()
+
 
 class Snapshot(_Child):
     """A fixed point in the write history: pass it as snapshot= to reads and
@@ -683,15 +701,7 @@ class Snapshot(_Child):
         # (users), end before it is freed: tind requires that it outlive them.
         self._inflight = _InFlight("snapshot")
         self._users = weakref.WeakSet()
-        out = ffi.new("tind_snapshot **")
-        db._enter()
-        try:
-            rc = lib.tind_snapshot_new(db._db, out)
-            if rc != 0:
-                raise _error(rc, db._db, db.read_only)
-            self._register(db, out[0])
-        finally:
-            db._leave()
+        self._create(db, lib.tind_snapshot_new, "tind_snapshot **")
 
     def _release(self):
         self._inflight.close()
@@ -707,11 +717,7 @@ class Snapshot(_Child):
 
     @property
     def seqno(self):
-        self._begin()
-        try:
-            return lib.tind_snapshot_seqno(self._handle)
-        finally:
-            self._finish()
+        return self._call(lib.tind_snapshot_seqno)
 
     def get(self, ks, key, default=None):
         return ks.get(key, default, snapshot=self)
@@ -726,17 +732,9 @@ class Batch(_Child):
     _kind = "batch"
 
     def __init__(self, db, durability=None):
-        out = ffi.new("tind_batch **")
-        db._enter()
-        try:
-            rc = lib.tind_batch_new(db._db, out)
-            if rc != 0:
-                raise _error(rc, db._db, db.read_only)
-            self._register(db, out[0])
-            if durability is not None:
-                lib.tind_batch_set_durability(out[0], durability)
-        finally:
-            db._leave()
+        self._create(db, lib.tind_batch_new, "tind_batch **")
+        if durability is not None:
+            lib.tind_batch_set_durability(self._handle, durability)
 
     def _free(self, handle):
         lib.tind_batch_free(handle)
@@ -744,13 +742,7 @@ class Batch(_Child):
     def _op(self, fn, ks, *args):
         if not isinstance(ks, Keyspace) or ks._db is not self._db:
             raise TypeError("tind: the batch's first argument must be a Keyspace of its Database")
-        self._begin()
-        try:
-            rc = fn(self._handle, ks._ks, *args)
-            if rc != 0:
-                raise _error(rc, self._db._db, self._db.read_only)
-        finally:
-            self._finish()
+        self._db._check(self._call(fn, ks._ks, *args))
 
     def put(self, ks, key, value):
         self._op(lib.tind_batch_put, ks, *_bytes(key, "key"), *_bytes(value, "value"))
@@ -759,28 +751,14 @@ class Batch(_Child):
         self._op(lib.tind_batch_remove, ks, *_bytes(key, "key"))
 
     def __len__(self):
-        self._begin()
-        try:
-            return lib.tind_batch_count(self._handle)
-        finally:
-            self._finish()
+        return self._call(lib.tind_batch_count)
 
     def clear(self):
-        self._begin()
-        try:
-            lib.tind_batch_clear(self._handle)
-        finally:
-            self._finish()
+        self._call(lib.tind_batch_clear)
 
     def commit(self):
         """Applies every operation atomically and empties the batch."""
-        self._begin()
-        try:
-            rc = lib.tind_batch_commit(self._handle)
-            if rc != 0:
-                raise _error(rc, self._db._db, self._db.read_only)
-        finally:
-            self._finish()
+        self._db._check(self._call(lib.tind_batch_commit))
 
     def __exit__(self, exc_type, exc, tb):
         try:
@@ -816,8 +794,7 @@ class Iterator(_Child):
                 lo_b = (ffi.NULL, 0) if lo is None else _bytes(lo, "lo")
                 hi_b = (ffi.NULL, 0) if hi is None else _bytes(hi, "hi")
                 rc = lib.tind_iter_range(ks._ks, *lo_b, *hi_b, ro.ro, out)
-            if rc != 0:
-                raise _error(rc, db._db, db.read_only)
+            db._check(rc)
             self._register(db, out[0])
             if snapshot is not None:
                 snapshot._users.add(self)
@@ -860,8 +837,7 @@ class Iterator(_Child):
                 (lib.tind_iter_prev if self._reverse else lib.tind_iter_next)(h)
             if not lib.tind_iter_valid(h):
                 rc = lib.tind_iter_status(h)
-                if rc != 0:
-                    raise _error(rc, self._db._db, self._db.read_only)
+                self._db._check(rc)
                 raise StopIteration
             n = ffi.new("size_t *")
             key = value = None
