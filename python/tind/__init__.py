@@ -668,7 +668,7 @@ class _Child:
         return self
 
     def _begin(self):
-        """Enters the database and takes the handle's lock (_end undoes)."""
+        """Enters the database and takes the handle's lock (_finish undoes)."""
         self._db._enter()
         self._lock.acquire()
         if self._handle == ffi.NULL:
