@@ -4,6 +4,7 @@
 #   make test-asan  the tests under AddressSanitizer + UBSan (build-asan/)
 #   make test-tsan  the concurrency tests under ThreadSanitizer (build-tsan/)
 #   make demo       build and run examples/quickstart.c
+#   make python     build libtind.so and import the Python binding (python/) with it
 #   make clang      build with clang; make release: gcc -O3 (both warnings as errors)
 #   make fuzz       run every libFuzzer target for FUZZ_SECONDS each (clang)
 #   make stress     every tind-stress campaign for STRESS_SECONDS each (kill points on, build-stress/)
@@ -15,7 +16,7 @@ STRESS_SECONDS ?= 600
 CMAKE    ?= cmake
 CTEST_ARGS ?= --output-on-failure -j$(JOBS)
 
-.PHONY: all deps build test test-asan test-tsan demo fuzz install clean clang release stress coverage bench bench-full
+.PHONY: all deps build test test-asan test-tsan demo python fuzz install clean clang release stress coverage bench bench-full
 
 all: build
 
@@ -64,6 +65,18 @@ stress: deps
 
 demo: build
 	./build/quickstart ./quickstart-db
+
+# The Python binding is pure Python (cffi in ABI mode): building it is
+# building libtind.so; the smoke test imports it with Debian's python3 and
+# round-trips a key. `pip install ./python` installs the package itself.
+PYTHON ?= /usr/bin/python3
+python: deps
+	@$(CMAKE) -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
+	@$(CMAKE) --build build -j$(JOBS) --target tind_shared
+	@TIND_LIBRARY=$(CURDIR)/build/libtind.so PYTHONPATH=$(CURDIR)/python PYTHONDONTWRITEBYTECODE=1 $(PYTHON) -c \
+	    'import tempfile, tind; d = tempfile.TemporaryDirectory(); db = tind.Database(d.name + "/db"); \
+	     ks = db.keyspace(); ks[b"k"] = b"v"; assert ks[b"k"] == b"v"; db.close(); \
+	     print("python binding: tind", tind.version(), "from", tind.__file__)'
 
 # tind-bench side by side with the peers found at build time: the table on
 # stdout, JSON lines in bench-results/, charts beside them when gnuplot is

@@ -28,6 +28,14 @@ if [ "$what" = test ] || [ "$what" = all ]; then
     # check_man renders the manual pages with man (man-db) and groff
     have_cmd man    || need="$need man-db"
     have_cmd groff  || need="$need groff-base"
+    # the Python binding's tests (python/): Debian's interpreter, cffi, pytest
+    have_cmd /usr/bin/python3 || need="$need python3"
+    /usr/bin/python3 -c 'import cffi' 2>/dev/null || need="$need python3-cffi"
+    /usr/bin/python3 -c 'import pytest' 2>/dev/null || need="$need python3-pytest"
+    # pip install ./python in a venv (python/tests/test_install.py): setuptools
+    # builds the wheel with the wheel package when build isolation is off
+    /usr/bin/python3 -c 'import ensurepip' 2>/dev/null || need="$need python3-venv"
+    /usr/bin/python3 -c 'import wheel' 2>/dev/null || need="$need python3-wheel"
 fi
 
 if [ "$what" = bench ]; then

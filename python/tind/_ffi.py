@@ -1,0 +1,197 @@
+"""The cffi declarations of include/tind.h and the loading of libtind.so.
+
+ABI mode (ffi.cdef + ffi.dlopen): nothing is compiled at install or import
+time. cffi releases the GIL around every call into the library, so a Python
+thread blocked in tind's I/O never stops the others.
+
+Only the public API of include/tind.h is declared. Key and value pointers are
+declared `const char *` where the header says `const void *` (the same ABI):
+cffi then passes a bytes object's own buffer without a copy.
+
+The library is found, in order: the path in the TIND_LIBRARY environment
+variable; a libtind.so* next to this package; the system loader
+(libtind.so.0, then libtind.so).
+"""
+
+import glob
+import os
+
+from cffi import FFI
+
+CDEF = """
+enum tind_status {
+    TIND_OK = 0, TIND_NOT_FOUND = -1, TIND_EINVAL = -2, TIND_ENOMEM = -3,
+    TIND_EIO = -4, TIND_ECORRUPT = -5, TIND_ENOSPC = -6, TIND_EBUSY = -7,
+    TIND_EPOISONED = -8, TIND_EVERSION = -9, TIND_EEXIST = -10,
+    TIND_ETOOBIG = -11, TIND_ECLOSED = -12, TIND_ENOTSUP = -13,
+    TIND_ECONFLICT = -14, TIND_ENOENT = -15, TIND_EMFILE = -16
+};
+enum tind_persist_mode {
+    TIND_PERSIST_NONE = -1, TIND_PERSIST_BUFFER = 0,
+    TIND_PERSIST_SYNC_DATA = 1, TIND_PERSIST_SYNC_ALL = 2
+};
+enum tind_compression {
+    TIND_COMPRESSION_NONE = 0, TIND_COMPRESSION_LZ4 = 1, TIND_COMPRESSION_ZSTD = 2
+};
+enum tind_compaction {
+    TIND_COMPACTION_LEVELED = 0, TIND_COMPACTION_TIERED = 1, TIND_COMPACTION_FIFO = 2
+};
+
+typedef struct tind_db tind_db;
+typedef struct tind_keyspace tind_keyspace;
+typedef struct tind_options tind_options;
+typedef struct tind_ks_options tind_ks_options;
+typedef struct tind_read_options tind_read_options;
+typedef struct tind_batch tind_batch;
+typedef struct tind_snapshot tind_snapshot;
+typedef struct tind_iter tind_iter;
+
+const char *tind_version(void);
+const char *tind_strerror(int status);
+const char *tind_errmsg(tind_db *db);
+
+tind_options *tind_options_new(void);
+void tind_options_free(tind_options *o);
+void tind_options_set_create_if_missing(tind_options *o, int on);
+void tind_options_set_cache_size(tind_options *o, size_t bytes);
+void tind_options_set_write_buffer_size(tind_options *o, size_t bytes);
+void tind_options_set_journal_file_size(tind_options *o, uint64_t bytes);
+void tind_options_set_max_journal_size(tind_options *o, uint64_t bytes);
+void tind_options_set_journal_compression_threshold(tind_options *o, uint32_t bytes);
+void tind_options_set_background_threads(tind_options *o, int n);
+void tind_options_set_sync_interval_ms(tind_options *o, uint32_t ms);
+void tind_options_set_max_open_files(tind_options *o, int n);
+void tind_options_set_default_durability(tind_options *o, int mode);
+void tind_options_set_read_only(tind_options *o, int on);
+
+int tind_open(const char *path, const tind_options *opts, tind_db **db);
+int tind_close(tind_db *db);
+int tind_persist(tind_db *db, int mode);
+
+tind_ks_options *tind_ks_options_new(void);
+void tind_ks_options_free(tind_ks_options *o);
+void tind_ks_options_set_memtable_size(tind_ks_options *o, size_t bytes);
+void tind_ks_options_set_compaction(tind_ks_options *o, int strategy);
+void tind_ks_options_set_l0_threshold(tind_ks_options *o, int tables);
+void tind_ks_options_set_table_size(tind_ks_options *o, uint64_t bytes);
+void tind_ks_options_set_level_ratio(tind_ks_options *o, int ratio);
+void tind_ks_options_set_levels(tind_ks_options *o, int levels);
+void tind_ks_options_set_block_size(tind_ks_options *o, uint32_t bytes);
+void tind_ks_options_set_restart_interval(tind_ks_options *o, uint32_t n);
+void tind_ks_options_set_hash_ratio(tind_ks_options *o, double ratio);
+void tind_ks_options_set_compression(tind_ks_options *o, int level, int type, int zstd_level);
+void tind_ks_options_set_bloom_bits(tind_ks_options *o, int level, double bits_per_key);
+void tind_ks_options_set_partitioning(tind_ks_options *o, int from_level);
+void tind_ks_options_set_expect_point_read_hits(tind_ks_options *o, int on);
+void tind_ks_options_set_fifo(tind_ks_options *o, uint64_t max_bytes, uint64_t ttl_seconds);
+
+int tind_keyspace_open(tind_db *db, const char *name, const tind_ks_options *opts,
+                       tind_keyspace **ks);
+int tind_keyspace_exists(tind_db *db, const char *name);
+int tind_keyspace_list(tind_db *db, char ***names, size_t *count);
+int tind_keyspace_delete(tind_db *db, const char *name);
+const char *tind_keyspace_name(const tind_keyspace *ks);
+
+int tind_put(tind_keyspace *ks, const char *key, size_t klen, const char *val, size_t vlen);
+int tind_remove(tind_keyspace *ks, const char *key, size_t klen);
+
+int tind_batch_new(tind_db *db, tind_batch **b);
+void tind_batch_free(tind_batch *b);
+int tind_batch_put(tind_batch *b, tind_keyspace *ks, const char *key, size_t klen,
+                   const char *val, size_t vlen);
+int tind_batch_remove(tind_batch *b, tind_keyspace *ks, const char *key, size_t klen);
+void tind_batch_set_durability(tind_batch *b, int mode);
+size_t tind_batch_count(const tind_batch *b);
+void tind_batch_clear(tind_batch *b);
+int tind_batch_commit(tind_batch *b);
+
+int tind_snapshot_new(tind_db *db, tind_snapshot **s);
+void tind_snapshot_free(tind_snapshot *s);
+uint64_t tind_snapshot_seqno(const tind_snapshot *s);
+
+tind_read_options *tind_read_options_new(void);
+void tind_read_options_free(tind_read_options *ro);
+void tind_read_options_set_snapshot(tind_read_options *ro, const tind_snapshot *s);
+void tind_read_options_set_fill_cache(tind_read_options *ro, int on);
+
+int tind_get(tind_keyspace *ks, const char *key, size_t klen, const tind_read_options *ro,
+             void **val, size_t *vlen);
+int tind_contains(tind_keyspace *ks, const char *key, size_t klen, const tind_read_options *ro);
+int tind_value_size(tind_keyspace *ks, const char *key, size_t klen, const tind_read_options *ro,
+                    uint64_t *size);
+int tind_first(tind_keyspace *ks, const tind_read_options *ro, void **key, size_t *klen,
+               void **val, size_t *vlen);
+int tind_last(tind_keyspace *ks, const tind_read_options *ro, void **key, size_t *klen,
+              void **val, size_t *vlen);
+int tind_approximate_len(tind_keyspace *ks, uint64_t *n);
+int tind_disk_space(tind_keyspace *ks, uint64_t *bytes);
+void tind_free(void *p);
+
+int tind_iter_range(tind_keyspace *ks, const char *lo, size_t lolen, const char *hi,
+                    size_t hilen, const tind_read_options *ro, tind_iter **it);
+int tind_iter_prefix(tind_keyspace *ks, const char *prefix, size_t plen,
+                     const tind_read_options *ro, tind_iter **it);
+void tind_iter_free(tind_iter *it);
+void tind_iter_first(tind_iter *it);
+void tind_iter_last(tind_iter *it);
+void tind_iter_seek(tind_iter *it, const char *key, size_t klen);
+void tind_iter_seek_for_prev(tind_iter *it, const char *key, size_t klen);
+void tind_iter_next(tind_iter *it);
+void tind_iter_prev(tind_iter *it);
+int tind_iter_valid(const tind_iter *it);
+const void *tind_iter_key(const tind_iter *it, size_t *klen);
+const void *tind_iter_value(tind_iter *it, size_t *vlen);
+uint64_t tind_iter_value_size(const tind_iter *it);
+int tind_iter_status(const tind_iter *it);
+
+int tind_flush(tind_keyspace *ks);
+int tind_compact(tind_keyspace *ks);
+
+typedef struct tind_ks_stats {
+    uint32_t levels;
+    uint64_t tables[8];
+    uint64_t level_bytes[8];
+    uint64_t approximate_keys;
+    uint64_t disk_bytes;
+    uint64_t memtable_bytes;
+    uint64_t sealed_memtables;
+    uint64_t user_bytes_written;
+    uint64_t flush_bytes_written;
+    uint64_t compaction_bytes_written;
+    uint64_t compactions;
+    uint64_t flushes;
+    uint64_t cache_hits;
+    uint64_t cache_misses;
+    uint64_t write_stalls;
+    uint64_t write_slowdowns;
+} tind_ks_stats;
+int tind_ks_stats_get(tind_keyspace *ks, tind_ks_stats *out);
+"""
+
+ffi = FFI()
+ffi.cdef(CDEF)
+
+
+def _candidates():
+    env = os.environ.get("TIND_LIBRARY")
+    if env:
+        # An explicit choice is the only one tried: a wrong path must fail
+        # loudly, not fall back to another copy of the library.
+        return [env]
+    here = os.path.dirname(os.path.abspath(__file__))
+    local = sorted(glob.glob(os.path.join(here, "libtind.so*")))
+    return local + ["libtind.so.0", "libtind.so"]
+
+
+def _load():
+    errors = []
+    for name in _candidates():
+        try:
+            return ffi.dlopen(name)
+        except OSError as e:
+            errors.append("%s: %s" % (name, e))
+    raise ImportError("tind: cannot load libtind.so (set TIND_LIBRARY to its path); tried "
+                      + "; ".join(errors))
+
+
+lib = _load()
