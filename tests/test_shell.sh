@@ -5,7 +5,7 @@
 #          with VERSION = CMakeLists.txt's project(VERSION))
 #
 # Checks: one-command mode (create / put / get / scan / count / del, exit
-# statuses); script mode with a batch; keys and values holding NUL, newline
+# statuses; exists / first / last / mget); script mode with a batch; keys and values holding NUL, newline
 # and every other byte, shown escaped and read back exactly (get --raw);
 # export, import into a fresh database and export again, compared byte for
 # byte, plus the two databases' hex scans compared; verify exits 0 on a clean
@@ -86,6 +86,32 @@ expect_status 0 "$TIND" "$DB" count ks --prefix k
 [ "$(cat out.txt)" = 1 ] || fail "count --prefix: $(cat out.txt)"
 expect_status 0 "$TIND" "$DB" scan ks --from b --to two
 [ "$(cat out.txt)" = 'k\x00ey = line1\x0aline2' ] || fail "scan --from --to: $(cat out.txt)"
+section exists_first_last_mget
+expect_status 0 "$TIND" "$DB" exists ks apple
+[ "$(cat out.txt)" = yes ] || fail "exists apple: $(cat out.txt)"
+expect_status 1 "$TIND" "$DB" exists ks nope
+[ "$(cat out.txt)" = no ] || fail "exists nope: $(cat out.txt)"
+expect_status 2 "$TIND" "$DB" exists ks
+expect_status 0 "$TIND" "$DB" first ks
+[ "$(cat out.txt)" = 'apple = red' ] || fail "first: $(cat out.txt)"
+expect_status 0 "$TIND" "$DB" last ks
+[ "$(cat out.txt)" = '"two words" = ""' ] || fail "last: $(cat out.txt)"
+expect_status 0 "$TIND" "$DB" last ks --hex
+[ "$(cat out.txt)" = '74776f20776f726473 = ""' ] || fail "last --hex: $(cat out.txt)"
+expect_status 0 "$TIND" "$DB" mget ks 'two words' apple
+printf '"two words" = ""\napple = red\n' >want.txt
+same_file out.txt want.txt
+# a missing key: the others still print, it is named on stderr, status 1
+expect_status 1 "$TIND" "$DB" mget ks apple nope 'k\x00ey'
+printf 'apple = red\nk\\x00ey = line1\\x0aline2\n' >want.txt
+same_file out.txt want.txt
+grep -q "not found: nope" err.txt || fail "mget missing: $(cat err.txt)"
+expect_status 2 "$TIND" "$DB" mget ks
+expect_status 0 "$TIND" "$DB" create empty
+expect_status 1 "$TIND" "$DB" first empty
+grep -q "empty" err.txt || fail "first on empty: $(cat err.txt)"
+expect_status 0 "$TIND" "$DB" drop empty
+
 expect_status 0 "$TIND" "$DB" del ks apple
 expect_status 1 "$TIND" "$DB" get ks apple
 expect_status 0 "$TIND" "$DB" keyspaces

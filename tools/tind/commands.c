@@ -404,6 +404,109 @@ static int cmd_get(tsh *sh, sh_words *args)
     return SH_OK;
 }
 
+/* ---- exists / first / last / mget ---- */
+
+/* One "KEY = VALUE" line, as scan prints it. */
+static void print_entry(tsh *sh, const void *k, size_t klen, const void *v, size_t vlen, int hex, int full)
+{
+    sh_show_bytes(sh, sh->out, k, klen, hex, 1);
+    fputs(" = ", sh->out);
+    sh_show_bytes(sh, sh->out, v, vlen, hex, full);
+    fputc('\n', sh->out);
+}
+
+/* Exit status 0 when present, 1 when absent (scripts test it), "yes" / "no" on stdout. */
+static int cmd_exists(tsh *sh, sh_words *args)
+{
+    const sh_word *pos[2];
+    size_t npos;
+    int rc = sh_parse_opts(sh, args, 1, NULL, 0, pos, &npos, 2);
+    if (rc)
+        return rc;
+    if (npos != 2)
+        return SH_USAGE;
+    tind_keyspace *ks;
+    if ((rc = get_keyspace(sh, pos[0], &ks)))
+        return rc;
+    int st = tind_contains(ks, pos[1]->bytes.data, pos[1]->bytes.len, NULL);
+    if (st != TIND_OK && st != TIND_NOT_FOUND)
+        return db_error(sh, "exists", st);
+    fputs(st == TIND_OK ? "yes\n" : "no\n", sh->out);
+    return st == TIND_OK ? SH_OK : SH_FAIL;
+}
+
+/* The smallest (last = 0) or largest key and its value; fails on an empty keyspace. */
+static int first_or_last(tsh *sh, sh_words *args, int last)
+{
+    sh_opt opts[] = {{"hex", 0, 0, NULL}, {"full", 0, 0, NULL}};
+    const sh_word *pos[1];
+    size_t npos;
+    int rc = sh_parse_opts(sh, args, 1, opts, 2, pos, &npos, 1);
+    if (rc)
+        return rc;
+    if (npos != 1)
+        return SH_USAGE;
+    tind_keyspace *ks;
+    if ((rc = get_keyspace(sh, pos[0], &ks)))
+        return rc;
+    void *k = NULL, *v = NULL;
+    size_t klen = 0, vlen = 0;
+    int st = last ? tind_last(ks, NULL, &k, &klen, &v, &vlen) : tind_first(ks, NULL, &k, &klen, &v, &vlen);
+    if (st == TIND_NOT_FOUND)
+        return sh_error(sh, "keyspace %s is empty", sh_str(pos[0]));
+    if (st)
+        return db_error(sh, last ? "last" : "first", st);
+    print_entry(sh, k, klen, v, vlen, opts[0].seen, opts[1].seen);
+    tind_free(k);
+    tind_free(v);
+    return SH_OK;
+}
+
+static int cmd_first(tsh *sh, sh_words *args) { return first_or_last(sh, args, 0); }
+static int cmd_last(tsh *sh, sh_words *args) { return first_or_last(sh, args, 1); }
+
+/* KEY = VALUE for each key found, in the order given; each missing key is
+ * named on stderr and makes the command fail after the others are printed. */
+static int cmd_mget(tsh *sh, sh_words *args)
+{
+    sh_opt opts[] = {{"hex", 0, 0, NULL}, {"full", 0, 0, NULL}};
+    const sh_word **pos = malloc(args->count * sizeof *pos);
+    if (!pos)
+        return sh_error(sh, "out of memory");
+    size_t npos;
+    int rc = sh_parse_opts(sh, args, 1, opts, 2, pos, &npos, args->count);
+    if (rc == SH_OK && npos < 2)
+        rc = SH_USAGE;
+    tind_keyspace *ks = NULL;
+    if (rc == SH_OK)
+        rc = get_keyspace(sh, pos[0], &ks);
+    int missing = 0;
+    for (size_t i = 1; rc == SH_OK && i < npos; i++) {
+        const tbuf *key = &pos[i]->bytes;
+        void *v = NULL;
+        size_t vlen = 0;
+        int st = tind_get(ks, key->data, key->len, NULL, &v, &vlen);
+        if (st == TIND_NOT_FOUND) {
+            fflush(sh->out);
+            if (sh->line > 0)
+                fprintf(sh->err, "line %ld: ", sh->line);
+            fputs("not found: ", sh->err);
+            sh_print(sh->err, key->data, key->len, sh->hex, 1);
+            fputc('\n', sh->err);
+            missing = 1;
+            continue;
+        }
+        if (st) {
+            rc = db_error(sh, "mget", st);
+            break;
+        }
+        print_entry(sh, key->data, key->len, v, vlen, opts[0].seen, opts[1].seen);
+        tind_free(v);
+    }
+    free(pos);
+    return rc == SH_OK && missing ? SH_FAIL : rc;
+}
+
 /* ---- scan / count ---- */
 
 typedef struct range {
@@ -765,6 +868,11 @@ static const sh_command commands[] = {
     {"get", 1, cmd_get, "get KS KEY [--hex] [--full] [--raw]",
      "print the value of KEY (--raw: its bytes exactly); fails when absent"},
     {"del", 1, cmd_del, "del KS KEY", "delete KEY (queued while a batch is open)"},
+    {"exists", 1, cmd_exists, "exists KS KEY", "print yes (exit 0) or no (exit 1)"},
+    {"mget", 1, cmd_mget, "mget KS KEY... [--hex] [--full]",
+     "print KEY = VALUE for each key; a missing key is named on stderr and fails the command"},
+    {"first", 1, cmd_first, "first KS [--hex] [--full]", "print the smallest key as KEY = VALUE"},
+    {"last", 1, cmd_last, "last KS [--hex] [--full]", "print the largest key as KEY = VALUE"},
     {"scan", 1, cmd_scan,
      "scan KS [--prefix P] [--from K] [--to K] [--reverse] [--limit N] [--keys-only] [--hex] [--full]",
      "list entries as KEY = VALUE; --from inclusive, --to exclusive"},
