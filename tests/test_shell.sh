@@ -5,7 +5,7 @@
 #          with VERSION = CMakeLists.txt's project(VERSION))
 #
 # Checks: one-command mode (create / put / get / scan / count / del, exit
-# statuses; exists / first / last / mget); script mode with a batch; keys and values holding NUL, newline
+# statuses; exists / first / last / mget; --json / --csv and set format); script mode with a batch; keys and values holding NUL, newline
 # and every other byte, shown escaped and read back exactly (get --raw);
 # export, import into a fresh database and export again, compared byte for
 # byte, plus the two databases' hex scans compared; verify exits 0 on a clean
@@ -111,6 +111,50 @@ expect_status 0 "$TIND" "$DB" create empty
 expect_status 1 "$TIND" "$DB" first empty
 grep -q "empty" err.txt || fail "first on empty: $(cat err.txt)"
 expect_status 0 "$TIND" "$DB" drop empty
+
+section json_csv
+# every byte that is not printable ASCII is \u00HH in JSON; CSV holds the bytes, RFC 4180 quoted
+expect_status 0 "$TIND" "$DB" put ks 'q,"x"' 'a\xffb'
+expect_status 0 "$TIND" --json "$DB" scan ks
+cat >want.txt <<'EOF'
+{"key":"apple","value":"red"}
+{"key":"k\u0000ey","value":"line1\u000aline2"}
+{"key":"q,\"x\"","value":"a\u00ffb"}
+{"key":"two words","value":""}
+EOF
+same_file out.txt want.txt
+expect_status 0 "$TIND" --csv "$DB" scan ks --from q
+printf 'key,value\r\n"q,""x""",a\377b\r\ntwo words,\r\n' >want.txt
+same_file out.txt want.txt
+expect_status 0 "$TIND" --csv "$DB" scan ks --keys-only --hex --limit 1
+printf 'key\r\n6170706c65\r\n' >want.txt
+same_file out.txt want.txt
+expect_status 0 "$TIND" --csv "$DB" scan ks --prefix zzz
+printf 'key,value\r\n' >want.txt
+same_file out.txt want.txt
+expect_status 0 "$TIND" --json "$DB" get ks apple
+[ "$(cat out.txt)" = '{"key":"apple","value":"red"}' ] || fail "get --json: $(cat out.txt)"
+expect_status 0 "$TIND" --json "$DB" first ks
+[ "$(cat out.txt)" = '{"key":"apple","value":"red"}' ] || fail "first --json: $(cat out.txt)"
+expect_status 0 "$TIND" --json --hex "$DB" last ks
+[ "$(cat out.txt)" = '{"key":"74776f20776f726473","value":""}' ] || fail "last --json --hex: $(cat out.txt)"
+expect_status 1 "$TIND" --csv "$DB" mget ks apple nope
+printf 'key,value\r\napple,red\r\n' >want.txt
+same_file out.txt want.txt
+expect_status 0 "$TIND" --json "$DB" stats ks
+grep -q '^{"keyspace":"ks","levels":\[{"level":0,"tables":[0-9]*,"bytes":[0-9]*}.*,"approximate_keys":[0-9]*,.*}$' out.txt ||
+    fail "stats --json: $(cat out.txt)"
+[ "$(wc -l <out.txt)" -eq 1 ] || fail "stats --json: not one line: $(cat out.txt)"
+expect_status 0 "$TIND" --csv "$DB" stats
+[ "$(head -n 1 out.txt)" = "$(printf 'keyspace,stat,value\r')" ] || fail "stats --csv header: $(cat out.txt)"
+sed -n 2p out.txt | grep -q '^ks,L0_tables,[0-9]*'"$(printf '\r')"'$' || fail "stats --csv: $(cat out.txt)"
+grep -q '^ks,approximate_keys,[0-9]*' out.txt || fail "stats --csv: $(cat out.txt)"
+printf 'set format csv\nget ks apple\nset format text\nget ks apple\nset format xml\n' >script.txt
+expect_status 1 "$TIND" "$DB" <script.txt
+printf 'key,value\r\napple,red\r\nred\n' >want.txt
+same_file out.txt want.txt
+grep -q "usage: set" err.txt || fail "set format xml: $(cat err.txt)"
+expect_status 0 "$TIND" "$DB" del ks 'q,"x"'
 
 expect_status 0 "$TIND" "$DB" del ks apple
 expect_status 1 "$TIND" "$DB" get ks apple
@@ -450,6 +494,14 @@ done
 keys "garbage"
 wait_for "tind> garbage"
 keys C-c                                        # drops the line
+# a fresh empty prompt before typing on: keys sent while the SIGINT is still
+# being handled landed on the old line ("garbagecount inter") under load
+i=0
+while [ "$(pane | grep -v '^ *$' | tail -n 1 | sed 's/ *$//')" != "tind>" ]; do
+    i=$((i + 1))
+    [ $i -lt 100 ] || { pane >&2; fail "interactive: no fresh prompt after Ctrl-C"; }
+    sleep 0.05
+done
 keys "count inter" Enter
 wait_for "tind> count inter"
 keys Up Enter                                   # history: count inter again

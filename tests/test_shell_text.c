@@ -182,6 +182,107 @@ TEST(abbreviation)
     tbuf_free(&b);
 }
 
+/* The test's own JSON string reader: the escapes RFC 8259 allows, each code
+ * point <= U+00FF taken as one byte (what sh_json_string promises). Returns
+ * the length of the string read, 0 when it is not one well-formed string. */
+static size_t json_read(const uint8_t *p, size_t n, tbuf *out)
+{
+    if (n < 2 || p[0] != '"')
+        return 0;
+    size_t i = 1;
+    while (i < n && p[i] != '"') {
+        if (p[i] < 0x20 || p[i] >= 0x7f)
+            return 0;   /* the writer keeps its output 7-bit and control-free */
+        if (p[i] != '\\') {
+            tbuf_append_u8(out, p[i++]);
+            continue;
+        }
+        if (i + 1 >= n)
+            return 0;
+        uint8_t e = p[i + 1];
+        if (e == '"' || e == '\\' || e == '/') {
+            tbuf_append_u8(out, e);
+            i += 2;
+        } else if (e == 'u' && i + 6 <= n) {
+            unsigned cp = 0;
+            for (size_t k = i + 2; k < i + 6; k++) {
+                int d = (p[k] >= '0' && p[k] <= '9') ? p[k] - '0' : (p[k] >= 'a' && p[k] <= 'f') ? p[k] - 'a' + 10 : -1;
+                if (d < 0)
+                    return 0;
+                cp = cp * 16 + (unsigned)d;
+            }
+            if (cp > 0xff)
+                return 0;
+            tbuf_append_u8(out, (uint8_t)cp);
+            i += 6;
+        } else {
+            return 0;
+        }
+    }
+    return i < n ? i + 1 : 0;
+}
+
+/* RFC 4180 field reader: quoted or not, up to a comma or the end. */
+static size_t csv_read(const uint8_t *p, size_t n, tbuf *out)
+{
+    if (n == 0 || p[0] != '"') {
+        size_t i = 0;
+        for (; i < n && p[i] != ','; i++) {
+            if (p[i] == '"' || p[i] == '\r' || p[i] == '\n')
+                return (size_t)-1;   /* these bytes require quoting */
+            tbuf_append_u8(out, p[i]);
+        }
+        return i;
+    }
+    size_t i = 1;
+    for (;;) {
+        if (i >= n)
+            return (size_t)-1;
+        if (p[i] == '"') {
+            if (i + 1 < n && p[i + 1] == '"') {
+                tbuf_append_u8(out, '"');
+                i += 2;
+                continue;
+            }
+            return i + 1;
+        }
+        tbuf_append_u8(out, p[i++]);
+    }
+}
+
+TEST(json_and_csv_round_trip)
+{
+    uint64_t s = check_seed;
+    uint8_t in[300];
+    for (int iter = 0; iter < 20000; iter++) {
+        size_t n = random_bytes(&s, in, iter % 10 == 0 ? sizeof in : 12);
+        tbuf j = TBUF_INIT, c = TBUF_INIT, back = TBUF_INIT;
+        CHECK_OK(sh_json_string(&j, in, n));
+        CHECK_EQ(json_read(j.data, j.len, &back), j.len);
+        CHECK_MEM(back.data, back.len, in, n);
+        tbuf_reset(&back);
+        CHECK_OK(sh_csv_field(&c, in, n));
+        CHECK_OK(tbuf_append(&c, ",x", 2));   /* the field ends where the next begins */
+        CHECK_EQ(csv_read(c.data, c.len, &back), c.len - 2);
+        CHECK_MEM(back.data, back.len, in, n);
+        tbuf_free(&j);
+        tbuf_free(&c);
+        tbuf_free(&back);
+    }
+    tbuf b = TBUF_INIT;
+    CHECK_OK(sh_json_string(&b, (const uint8_t *)"a\"\\\n\0\xc3\xa9", 7));
+    const char *want = "\"a\\\"\\\\\\u000a\\u0000\\u00c3\\u00a9\"";
+    CHECK_MEM(b.data, b.len, want, strlen(want));
+    tbuf_reset(&b);
+    CHECK_OK(sh_csv_field(&b, (const uint8_t *)"plain text", 10));
+    CHECK_MEM(b.data, b.len, "plain text", 10);
+    tbuf_reset(&b);
+    CHECK_OK(sh_csv_field(&b, (const uint8_t *)"say \"hi\", ok", 12));
+    want = "\"say \"\"hi\"\", ok\"";
+    CHECK_MEM(b.data, b.len, want, strlen(want));
+    tbuf_free(&b);
+}
+
 int main(void)
 {
     check_seed_init(20240611);
@@ -190,5 +291,6 @@ int main(void)
     RUN(export_rejects);
     RUN(tokenizer);
     RUN(abbreviation);
+    RUN(json_and_csv_round_trip);
     return 0;
 }

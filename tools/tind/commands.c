@@ -179,6 +179,61 @@ static int get_keyspace(tsh *sh, const sh_word *name, tind_keyspace **ks)
     return SH_OK;
 }
 
+/* ---- output modes ---- */
+
+/* One field of a JSON or CSV record appended to line: the bytes (or their
+ * hex digits under --hex), never abbreviated. */
+static int machine_field(tsh *sh, tbuf *line, const void *p, size_t n, int hex)
+{
+    tbuf h = TBUF_INIT;
+    if ((hex || sh->hex) && n) {
+        if (sh_show(&h, p, n, 1, 0)) {
+            tbuf_free(&h);
+            return TIND_ENOMEM;
+        }
+        p = h.data;
+        n = h.len;
+    }
+    int rc = sh->format == SH_FMT_JSON ? sh_json_string(line, p, n) : sh_csv_field(line, p, n);
+    tbuf_free(&h);
+    return rc;
+}
+
+/* The CSV header of a listing of entries (JSON and text have none). */
+static void print_entry_header(tsh *sh, int with_value)
+{
+    if (sh->format == SH_FMT_CSV)
+        fputs(with_value ? "key,value\r\n" : "key\r\n", sh->out);
+}
+
+/* One entry: "KEY = VALUE" as scan prints it, a JSON object on one line
+ * ({"key": ..., "value": ...}) or a CSV record; v NULL: the key alone. */
+static int print_entry(tsh *sh, const void *k, size_t klen, const void *v, size_t vlen, int hex, int full)
+{
+    if (sh->format == SH_FMT_TEXT) {
+        sh_show_bytes(sh, sh->out, k, klen, hex, 1);
+        if (v) {
+            fputs(" = ", sh->out);
+            sh_show_bytes(sh, sh->out, v, vlen, hex, full);
+        }
+        fputc('\n', sh->out);
+        return SH_OK;
+    }
+    int json = sh->format == SH_FMT_JSON;
+    tbuf line = TBUF_INIT;
+    int rc = tbuf_append(&line, json ? "{\"key\":" : "", json ? 7 : 0);
+    rc = rc ? rc : machine_field(sh, &line, k, klen, hex);
+    if (v && !rc) {
+        rc = tbuf_append(&line, json ? ",\"value\":" : ",", json ? 9 : 1);
+        rc = rc ? rc : machine_field(sh, &line, v, vlen, hex);
+    }
+    rc = rc ? rc : tbuf_append(&line, json ? "}\n" : "\r\n", 2);
+    if (!rc)
+        fwrite(line.data, 1, line.len, sh->out);
+    tbuf_free(&line);
+    return rc ? sh_error(sh, "out of memory") : SH_OK;
+}
+
 static double now_seconds(void)
 {
     struct timespec ts;
@@ -396,24 +451,18 @@ static int cmd_get(tsh *sh, sh_words *args)
         return db_error(sh, "get", st);
     if (opts[2].seen) {
         fwrite(val, 1, vlen, sh->out);
+    } else if (sh->format != SH_FMT_TEXT) {
+        print_entry_header(sh, 1);
+        rc = print_entry(sh, pos[1]->bytes.data, pos[1]->bytes.len, val, vlen, opts[0].seen, 1);
     } else {
         sh_show_bytes(sh, sh->out, val, vlen, opts[0].seen, opts[1].seen);
         fputc('\n', sh->out);
     }
     tind_free(val);
-    return SH_OK;
+    return rc;
 }
 
 /* ---- exists / first / last / mget ---- */
-
-/* One "KEY = VALUE" line, as scan prints it. */
-static void print_entry(tsh *sh, const void *k, size_t klen, const void *v, size_t vlen, int hex, int full)
-{
-    sh_show_bytes(sh, sh->out, k, klen, hex, 1);
-    fputs(" = ", sh->out);
-    sh_show_bytes(sh, sh->out, v, vlen, hex, full);
-    fputc('\n', sh->out);
-}
 
 /* Exit status 0 when present, 1 when absent (scripts test it), "yes" / "no" on stdout. */
 static int cmd_exists(tsh *sh, sh_words *args)
@@ -456,10 +505,11 @@ static int first_or_last(tsh *sh, sh_words *args, int last)
         return sh_error(sh, "keyspace %s is empty", sh_str(pos[0]));
     if (st)
         return db_error(sh, last ? "last" : "first", st);
-    print_entry(sh, k, klen, v, vlen, opts[0].seen, opts[1].seen);
+    print_entry_header(sh, 1);
+    rc = print_entry(sh, k, klen, v, vlen, opts[0].seen, opts[1].seen);
     tind_free(k);
     tind_free(v);
-    return SH_OK;
+    return rc;
 }
 
 static int cmd_first(tsh *sh, sh_words *args) { return first_or_last(sh, args, 0); }
@@ -481,6 +531,8 @@ static int cmd_mget(tsh *sh, sh_words *args)
     if (rc == SH_OK)
         rc = get_keyspace(sh, pos[0], &ks);
     int missing = 0;
+    if (rc == SH_OK)
+        print_entry_header(sh, 1);
     for (size_t i = 1; rc == SH_OK && i < npos; i++) {
         const tbuf *key = &pos[i]->bytes;
         void *v = NULL;
@@ -500,7 +552,7 @@ static int cmd_mget(tsh *sh, sh_words *args)
             rc = db_error(sh, "mget", st);
             break;
         }
-        print_entry(sh, key->data, key->len, v, vlen, opts[0].seen, opts[1].seen);
+        rc = print_entry(sh, key->data, key->len, v, vlen, opts[0].seen, opts[1].seen);
         tind_free(v);
     }
     free(pos);
@@ -599,6 +651,8 @@ static int scan_or_count(tsh *sh, sh_words *args, int count_only)
         range_free(&r);
         if (count_only)
             fprintf(sh->out, "0\n");
+        else if (sh->format != SH_FMT_TEXT)
+            print_entry_header(sh, !opts[5].seen);
         else if (sh->interactive)
             fprintf(sh->out, "(0 entries)\n");
         return SH_OK;
@@ -615,23 +669,23 @@ static int scan_or_count(tsh *sh, sh_words *args, int count_only)
     else
         tind_iter_first(it);
     rc = SH_OK;
+    if (!count_only)
+        print_entry_header(sh, !keys_only);
     while (tind_iter_valid(it) && n < limit) {
         if (sh_interrupted) {
             rc = sh_error(sh, "interrupted after %" PRIu64 " entries", n);
             break;
         }
         if (!count_only) {
-            size_t klen, vlen;
-            const void *k = tind_iter_key(it, &klen);
-            sh_show_bytes(sh, sh->out, k, klen, hex, 1);
-            if (!keys_only) {
-                const void *v = tind_iter_value(it, &vlen);
-                if (!v && tind_iter_status(it) != TIND_OK)
+            size_t klen, vlen = 0;
+            const void *k = tind_iter_key(it, &klen), *v = NULL;
+            if (!keys_only && !(v = tind_iter_value(it, &vlen))) {
+                if (tind_iter_status(it) != TIND_OK)
                     break;
-                fputs(" = ", sh->out);
-                sh_show_bytes(sh, sh->out, v, vlen, hex, full);
+                v = "";   /* an empty value */
             }
-            fputc('\n', sh->out);
+            if ((rc = print_entry(sh, k, klen, v, vlen, hex, full)))
+                break;
         }
         n++;
         if (reverse)
@@ -646,7 +700,7 @@ static int scan_or_count(tsh *sh, sh_words *args, int count_only)
     if (rc == SH_OK) {
         if (count_only)
             fprintf(sh->out, "%" PRIu64 "\n", n);
-        else if (sh->interactive)
+        else if (sh->interactive && sh->format == SH_FMT_TEXT)
             fprintf(sh->out, "(%" PRIu64 " %s)\n", n, n == 1 ? "entry" : "entries");
     }
     return rc;
@@ -705,7 +759,7 @@ static int cmd_abort(tsh *sh, sh_words *args)
 
 /* ---- maintenance ---- */
 
-static int print_stats(tsh *sh, const char *name, tind_ks_stats *s)
+static int print_stats(tsh *sh, const char *name, const tind_ks_stats *s)
 {
     char a[32], b[32];
     fputs("keyspace ", sh->out);
@@ -737,6 +791,58 @@ static int print_stats(tsh *sh, const char *name, tind_ks_stats *s)
     return SH_OK;
 }
 
+/* stats under --json (one object per keyspace, its levels as an array) or
+ * --csv (keyspace,stat,value records; the header comes from cmd_stats). The
+ * database-wide counters (cache, stalls) are repeated in every keyspace. */
+static int print_stats_machine(tsh *sh, const char *name, const tind_ks_stats *s)
+{
+    const struct {
+        const char *name;
+        uint64_t v;
+    } f[] = {
+        {"disk_bytes", s->disk_bytes},
+        {"approximate_keys", s->approximate_keys},
+        {"memtable_bytes", s->memtable_bytes},
+        {"sealed_memtables", s->sealed_memtables},
+        {"user_bytes_written", s->user_bytes_written},
+        {"flush_bytes_written", s->flush_bytes_written},
+        {"flushes", s->flushes},
+        {"compaction_bytes_written", s->compaction_bytes_written},
+        {"compactions", s->compactions},
+        {"cache_hits", s->cache_hits},
+        {"cache_misses", s->cache_misses},
+        {"write_stalls", s->write_stalls},
+        {"write_slowdowns", s->write_slowdowns},
+    };
+    int json = sh->format == SH_FMT_JSON;
+    tbuf ks = TBUF_INIT;
+    if (json ? sh_json_string(&ks, (const uint8_t *)name, strlen(name))
+             : sh_csv_field(&ks, (const uint8_t *)name, strlen(name))) {
+        tbuf_free(&ks);
+        return sh_error(sh, "out of memory");
+    }
+    uint32_t levels = s->levels < TIND_STATS_MAX_LEVELS ? s->levels : TIND_STATS_MAX_LEVELS;
+    if (json) {
+        fprintf(sh->out, "{\"keyspace\":%.*s,\"levels\":[", (int)ks.len, (const char *)ks.data);
+        for (uint32_t l = 0; l < levels; l++)
+            fprintf(sh->out, "%s{\"level\":%u,\"tables\":%" PRIu64 ",\"bytes\":%" PRIu64 "}", l ? "," : "", l,
+                    s->tables[l], s->level_bytes[l]);
+        fputc(']', sh->out);
+        for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+            fprintf(sh->out, ",\"%s\":%" PRIu64, f[i].name, f[i].v);
+        fputs("}\n", sh->out);
+    } else {
+        for (uint32_t l = 0; l < levels; l++)
+            fprintf(sh->out, "%.*s,L%u_tables,%" PRIu64 "\r\n%.*s,L%u_bytes,%" PRIu64 "\r\n", (int)ks.len,
+                    (const char *)ks.data, l, s->tables[l], (int)ks.len, (const char *)ks.data, l,
+                    s->level_bytes[l]);
+        for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+            fprintf(sh->out, "%.*s,%s,%" PRIu64 "\r\n", (int)ks.len, (const char *)ks.data, f[i].name, f[i].v);
+    }
+    tbuf_free(&ks);
+    return SH_OK;
+}
+
 static int cmd_stats(tsh *sh, sh_words *args)
 {
     if (args->count > 2)
@@ -747,6 +853,10 @@ static int cmd_stats(tsh *sh, sh_words *args)
     tind_ks_stats s, last;
     memset(&last, 0, sizeof last);
     int any = 0;
+    int (*show)(tsh *, const char *, const tind_ks_stats *) =
+        sh->format == SH_FMT_TEXT ? print_stats : print_stats_machine;
+    if (sh->format == SH_FMT_CSV)
+        fputs("keyspace,stat,value\r\n", sh->out);
     if (args->count == 2) {
         tind_keyspace *ks;
         int rc = get_keyspace(sh, &args->v[1], &ks);
@@ -754,7 +864,7 @@ static int cmd_stats(tsh *sh, sh_words *args)
             return rc;
         if ((st = tind_ks_stats_get(ks, &s)))
             return db_error(sh, "stats", st);
-        print_stats(sh, sh_str(&args->v[1]), &s);
+        show(sh, sh_str(&args->v[1]), &s);
         last = s;
         any = 1;
     } else {
@@ -766,12 +876,14 @@ static int cmd_stats(tsh *sh, sh_words *args)
                 tind_free(names);
                 return db_error(sh, "stats", st);
             }
-            print_stats(sh, names[i], &s);
+            show(sh, names[i], &s);
             last = s;
             any = 1;
         }
         tind_free(names);
     }
+    if (sh->format != SH_FMT_TEXT)
+        return SH_OK;
     if (!any) {
         fprintf(sh->out, "no keyspaces\n");
         return SH_OK;
@@ -812,13 +924,23 @@ static int cmd_compact(tsh *sh, sh_words *args) { return cmd_flush_or_compact(sh
 
 static int cmd_set(tsh *sh, sh_words *args)
 {
+    static const char *const formats[] = {"text", "json", "csv"};   /* indexed by SH_FMT_* */
     if (args->count == 1) {
-        fprintf(sh->out, "hex %s\nfull %s\n", sh->hex ? "on" : "off", sh->full ? "on" : "off");
+        fprintf(sh->out, "hex %s\nfull %s\nformat %s\n", sh->hex ? "on" : "off", sh->full ? "on" : "off",
+                formats[sh->format]);
         return SH_OK;
     }
     if (args->count != 3)
         return SH_USAGE;
     const char *what = sh_str(&args->v[1]), *how = sh_str(&args->v[2]);
+    if (!strcmp(what, "format")) {
+        for (int f = 0; f < 3; f++)
+            if (!strcmp(how, formats[f])) {
+                sh->format = f;
+                return SH_OK;
+            }
+        return SH_USAGE;
+    }
     int on;
     if (!strcmp(how, "on"))
         on = 1;
@@ -892,7 +1014,8 @@ static const sh_command commands[] = {
      "write keyspaces (default: all) as KS<TAB>KEY<TAB>VALUE lines and an end record; --salvage skips damage"},
     {"import", 0, sh_cmd_import, "import [--unchecked] FILE",
      "load an export file (- = standard input); checked whole first: its end record and checksum"},
-    {"set", 0, cmd_set, "set [hex|full on|off]", "show or change display settings"},
+    {"set", 0, cmd_set, "set [hex|full on|off] [format text|json|csv]",
+     "show or change display settings (format: as tind --json / --csv)"},
     {"echo", 0, cmd_echo, "echo [WORD...]", "print the words"},
     {"help", 0, cmd_help, "help [COMMAND]", "list the commands, or describe one"},
     {"quit", 0, cmd_quit, "quit", "leave the shell (also: exit, Ctrl-D)"},

@@ -27,13 +27,19 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: tind [--hex] [--full] [--bail] [--create | --read-only] PATH [COMMAND [ARG...]]\n"
+            "usage: tind [--hex] [--full] [--json | --csv] [--bail] [--create | --read-only] PATH\n"
+            "            [COMMAND [ARG...]]\n"
             "  PATH                     the database folder; only `create KS`, `import FILE`\n"
             "                           or --create make a new one (a missing or empty folder)\n"
             "  no COMMAND               interactive shell on a terminal; otherwise commands\n"
             "                           are read from standard input, one per line\n"
             "  --hex                    show keys and values as hex\n"
             "  --full                   never abbreviate long values\n"
+            "  --json                   get, mget, first, last, scan and stats print one JSON\n"
+            "                           object per line; byte b of a key or value is the code\n"
+            "                           point U+00bb (\\u00HH unless printable ASCII)\n"
+            "  --csv                    the same as RFC 4180 CSV with a header line; fields\n"
+            "                           hold the bytes exactly (use --hex for binary data)\n"
             "  --bail                   stop a script at the first failed command\n"
             "  --create                 create the database when PATH does not hold one\n"
             "  --read-only              open without writing anything (inspect a damaged or\n"
@@ -97,6 +103,10 @@ int main(int argc, char **argv)
             sh.hex = 1;
         else if (!strcmp(argv[i], "--full"))
             sh.full = 1;
+        else if (!strcmp(argv[i], "--json"))
+            sh.format = SH_FMT_JSON;
+        else if (!strcmp(argv[i], "--csv"))
+            sh.format = SH_FMT_CSV;
         else if (!strcmp(argv[i], "--bail"))
             bail = 1;
         else if (!strcmp(argv[i], "--create"))

@@ -185,6 +185,11 @@ static unsigned char complete_fn(EditLine *el, int ch)
     } else if (!strcmp(first, "set") && index == 1) {
         cands_add(&c, word, "hex", 3);
         cands_add(&c, word, "full", 4);
+        cands_add(&c, word, "format", 6);
+    } else if (!strcmp(first, "set") && index == 2 && !strcmp(prev, "format")) {
+        cands_add(&c, word, "text", 4);
+        cands_add(&c, word, "json", 4);
+        cands_add(&c, word, "csv", 3);
     } else if (!strcmp(first, "set") && index == 2) {
         cands_add(&c, word, "on", 2);
         cands_add(&c, word, "off", 3);

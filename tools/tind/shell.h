@@ -27,6 +27,8 @@
 #include "tind.h"
 
 enum { SH_OK = 0, SH_FAIL = 1, SH_USAGE = 2 };
+/* Output modes of get, mget, first, last, scan and stats (tind --json / --csv). */
+enum { SH_FMT_TEXT = 0, SH_FMT_JSON, SH_FMT_CSV };
 
 typedef struct tsh {
     const char *path;             /* the database folder */
@@ -34,6 +36,7 @@ typedef struct tsh {
     tind_batch *batch;            /* non-NULL between `batch` and `commit` / `abort` */
     int hex;                      /* show keys and values as hex */
     int full;                     /* never abbreviate values */
+    int format;                   /* SH_FMT_*: text for people, or JSON / CSV for programs */
     int interactive;              /* a terminal: prompts, summaries */
     int stdin_commands;           /* commands come from stdin (import - is refused) */
     long line;                    /* script line being run (0 = none) */

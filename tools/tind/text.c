@@ -305,3 +305,41 @@ int exp_unescape(const char *p, size_t n, tbuf *out, size_t *bad_at, char *why, 
     }
     return TIND_OK;
 }
+
+int sh_json_string(tbuf *out, const uint8_t *p, size_t n)
+{
+    if (tbuf_reserve(out, n + 2) || tbuf_append_u8(out, '"'))
+        return TIND_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t c = p[i];
+        int rc;
+        if (c == '"' || c == '\\') {
+            char e[2] = {'\\', (char)c};
+            rc = tbuf_append(out, e, 2);
+        } else if (c >= 0x20 && c < 0x7f) {
+            rc = tbuf_append_u8(out, c);
+        } else {
+            char e[6] = {'\\', 'u', '0', '0', hexdig[c >> 4], hexdig[c & 15]};
+            rc = tbuf_append(out, e, 6);
+        }
+        if (rc)
+            return TIND_ENOMEM;
+    }
+    return tbuf_append_u8(out, '"') ? TIND_ENOMEM : TIND_OK;
+}
+
+int sh_csv_field(tbuf *out, const uint8_t *p, size_t n)
+{
+    int quote = 0;
+    for (size_t i = 0; i < n; i++)
+        if (p[i] == ',' || p[i] == '"' || p[i] == '\r' || p[i] == '\n')
+            quote = 1;
+    if (!quote)
+        return n && tbuf_append(out, p, n) ? TIND_ENOMEM : TIND_OK;
+    if (tbuf_reserve(out, n + 2) || tbuf_append_u8(out, '"'))
+        return TIND_ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        if ((p[i] == '"' && tbuf_append_u8(out, '"')) || tbuf_append_u8(out, p[i]))
+            return TIND_ENOMEM;
+    return tbuf_append_u8(out, '"') ? TIND_ENOMEM : TIND_OK;
+}

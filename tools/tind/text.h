@@ -76,4 +76,18 @@ int exp_escape(tbuf *out, const uint8_t *p, size_t n, int line_start);
  * TIND_EINVAL with why set and *bad_at the offset of the offending byte. */
 int exp_unescape(const char *p, size_t n, tbuf *out, size_t *bad_at, char *why, size_t why_len);
 
+/* The machine output modes (tind --json / --csv), exact and never abbreviated.
+ *
+ * sh_json_string: a JSON string (quotes included) in which each byte b stands
+ * for the code point U+00bb: 0x20..0x7e as they are, except " and \ as \" and
+ * \\; every other byte as \u00HH. Any byte string is representable and a
+ * reader gets the bytes back by encoding the decoded string as Latin-1 (in
+ * Python: s.encode("latin-1")). UTF-8 text therefore shows as one escape per
+ * byte, never as the characters: the price of being unambiguous.
+ *
+ * sh_csv_field: one RFC 4180 field: the bytes as they are, enclosed in double
+ * quotes (a quote doubled) when they hold a comma, a quote, CR or LF. */
+int sh_json_string(tbuf *out, const uint8_t *p, size_t n);
+int sh_csv_field(tbuf *out, const uint8_t *p, size_t n);
+
 #endif
