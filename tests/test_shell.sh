@@ -56,6 +56,8 @@ section one_command
 expect_status 0 "$TIND" "$DB" create ks
 expect_status 1 "$TIND" "$DB" create ks
 grep -q "already exists" err.txt || fail "create twice: $(cat err.txt)"
+expect_status 0 "$TIND" "$DB" create ks --if-not-exists
+[ ! -s out.txt ] && [ ! -s err.txt ] || fail "create --if-not-exists: $(cat out.txt err.txt)"
 expect_status 0 "$TIND" "$DB" put ks apple red
 expect_status 0 "$TIND" "$DB" put ks 'k\x00ey' 'line1\nline2'
 expect_status 0 "$TIND" "$DB" put ks 'two words' ''
@@ -107,7 +109,7 @@ printf 'apple = red\nk\\x00ey = line1\\x0aline2\n' >want.txt
 same_file out.txt want.txt
 grep -q "not found: nope" err.txt || fail "mget missing: $(cat err.txt)"
 expect_status 2 "$TIND" "$DB" mget ks
-expect_status 0 "$TIND" "$DB" create empty
+expect_status 0 "$TIND" "$DB" create empty --if-not-exists
 expect_status 1 "$TIND" "$DB" first empty
 grep -q "empty" err.txt || fail "first on empty: $(cat err.txt)"
 expect_status 0 "$TIND" "$DB" drop empty

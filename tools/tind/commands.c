@@ -296,7 +296,7 @@ static int cmd_create(tsh *sh, sh_words *args)
     sh_opt opts[] = {
         {"memtable-size", 1, 0, NULL}, {"table-size", 1, 0, NULL},   {"block-size", 1, 0, NULL},
         {"compression", 1, 0, NULL},   {"bloom-bits", 1, 0, NULL},   {"compaction", 1, 0, NULL},
-        {"l0-threshold", 1, 0, NULL},  {"levels", 1, 0, NULL},
+        {"l0-threshold", 1, 0, NULL},  {"levels", 1, 0, NULL},       {"if-not-exists", 0, 0, NULL},
     };
     const sh_word *pos[1];
     size_t npos;
@@ -310,7 +310,8 @@ static int cmd_create(tsh *sh, sh_words *args)
         pos[0]->bytes.len > TIND_MAX_KEYSPACE_NAME)
         return sh_error(sh, "a keyspace name is 1..255 bytes without NUL");
     if (tind_keyspace_exists(sh->db, name) == TIND_OK)
-        return sh_error(sh, "keyspace '%s' already exists", name);
+        /* --if-not-exists: the keyspace keeps its options, whatever this line asks */
+        return opts[8].seen ? SH_OK : sh_error(sh, "keyspace '%s' already exists", name);
     tind_ks_options *o = tind_ks_options_new();
     if (!o)
         return sh_error(sh, "out of memory");
@@ -983,8 +984,8 @@ static const sh_command commands[] = {
     {"keyspaces", 1, cmd_keyspaces, "keyspaces", "list the keyspaces"},
     {"create", 1, cmd_create,
      "create KS [--memtable-size N] [--table-size N] [--block-size N] [--compression none|lz4|zstd] "
-     "[--bloom-bits B] [--compaction leveled|tiered|fifo] [--l0-threshold N] [--levels N]",
-     "create a keyspace (sizes take k/m/g suffixes)"},
+     "[--bloom-bits B] [--compaction leveled|tiered|fifo] [--l0-threshold N] [--levels N] [--if-not-exists]",
+     "create a keyspace (sizes take k/m/g suffixes); --if-not-exists: an existing one is no error"},
     {"drop", 1, cmd_drop, "drop KS", "delete a keyspace and all its data"},
     {"put", 1, cmd_put, "put KS KEY VALUE", "write KEY = VALUE (queued while a batch is open)"},
     {"get", 1, cmd_get, "get KS KEY [--hex] [--full] [--raw]",
