@@ -5,7 +5,8 @@
 #          with VERSION = CMakeLists.txt's project(VERSION))
 #
 # Checks: one-command mode (create / put / get / scan / count / del, exit
-# statuses; exists / first / last / mget; --json / --csv and set format); script mode with a batch; keys and values holding NUL, newline
+# statuses; exists / first / last / mget; --json / --csv and set format;
+# create --if-not-exists; stats for people: one unit, no empty level, plurals); script mode with a batch; keys and values holding NUL, newline
 # and every other byte, shown escaped and read back exactly (get --raw);
 # export, import into a fresh database and export again, compared byte for
 # byte, plus the two databases' hex scans compared; verify exits 0 on a clean
@@ -255,6 +256,21 @@ expect_status 1 "$TIND" "$DB2" get ks fresh
 printf 'newks\tk\tv\n' | "$TIND" "$DB2" import --unchecked - || fail "import -"
 expect_status 0 "$TIND" "$DB2" get newks k
 [ "$(cat out.txt)" = v ] || fail "import -: $(cat out.txt)"
+
+section stats_text
+# for people: units once, only the levels with tables, nouns that agree
+printf 'create s\nput s k v\nflush s\nstats s\n' >script.txt
+expect_status 0 "$TIND" --create "$T/dbstats" <script.txt
+grep -q '^  level  tables  size$' out.txt || fail "stats header: $(cat out.txt)"
+grep -q '^  L0  *1  [0-9.]* [KM]*i*B$' out.txt || fail "stats L0: $(cat out.txt)"
+grep -q '^  L[1-9]' out.txt && fail "stats shows an empty level: $(cat out.txt)"
+grep -q '^  written by flushes      [0-9.]* [KM]*i*B in 1 flush$' out.txt || fail "stats flush: $(cat out.txt)"
+grep -q '^  written by compactions  0 B in 0 compactions$' out.txt || fail "stats compactions: $(cat out.txt)"
+grep -q '^  written by the user     2 B$' out.txt || fail "stats user bytes: $(cat out.txt)"
+expect_status 0 "$TIND" "$T/dbstats" create empty
+expect_status 0 "$TIND" "$T/dbstats" stats empty
+grep -q '^  tables                  none (0 B on disk)$' out.txt || fail "stats empty: $(cat out.txt)"
+grep -q '^  level' out.txt && fail "stats empty shows levels: $(cat out.txt)"
 
 section verify
 expect_status 0 "$TIND" "$DB" flush ks

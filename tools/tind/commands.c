@@ -760,30 +760,45 @@ static int cmd_abort(tsh *sh, sh_words *args)
 
 /* ---- maintenance ---- */
 
+/* "1 flush", "3 flushes": a count with its noun agreeing. */
+static const char *counted(uint64_t n, const char *one, const char *many, char *buf, size_t len)
+{
+    snprintf(buf, len, "%" PRIu64 " %s", n, n == 1 ? one : many);
+    return buf;
+}
+
+/* For people: sizes in one unit each (B, KiB, ...), only the levels that
+ * hold tables, counts with their nouns agreeing. --json / --csv give the
+ * exact numbers. */
 static int print_stats(tsh *sh, const char *name, const tind_ks_stats *s)
 {
-    char a[32], b[32];
+    char a[32], b[48];
     fputs("keyspace ", sh->out);
     sh_print(sh->out, (const uint8_t *)name, strlen(name), 0, 0);
     fputc('\n', sh->out);
-    fprintf(sh->out, "  level  tables  bytes\n");
     uint64_t tables = 0;
     for (uint32_t l = 0; l < s->levels && l < TIND_STATS_MAX_LEVELS; l++) {
-        fprintf(sh->out, "  L%-5u %6" PRIu64 "  %" PRIu64 " (%s)\n", l, s->tables[l], s->level_bytes[l],
-                human_bytes(s->level_bytes[l], a, sizeof a));
+        if (!s->tables[l])
+            continue;
+        if (!tables)
+            fprintf(sh->out, "  level  tables  size\n");
+        fprintf(sh->out, "  L%-5u %6" PRIu64 "  %s\n", l, s->tables[l], human_bytes(s->level_bytes[l], a, sizeof a));
         tables += s->tables[l];
     }
-    fprintf(sh->out, "  total  %6" PRIu64 "  %" PRIu64 " (%s)\n", tables, s->disk_bytes,
-            human_bytes(s->disk_bytes, a, sizeof a));
-    fprintf(sh->out, "  approximate keys        %" PRIu64 "\n", s->approximate_keys);
-    fprintf(sh->out, "  memtables               %" PRIu64 " bytes (%" PRIu64 " sealed)\n", s->memtable_bytes,
-            s->sealed_memtables);
-    fprintf(sh->out, "  user bytes written      %" PRIu64 " (%s)\n", s->user_bytes_written,
-            human_bytes(s->user_bytes_written, a, sizeof a));
-    fprintf(sh->out, "  flush bytes written     %" PRIu64 " (%s) in %" PRIu64 " flushes\n", s->flush_bytes_written,
-            human_bytes(s->flush_bytes_written, a, sizeof a), s->flushes);
-    fprintf(sh->out, "  compaction bytes        %" PRIu64 " (%s) in %" PRIu64 " compactions\n",
-            s->compaction_bytes_written, human_bytes(s->compaction_bytes_written, b, sizeof b), s->compactions);
+    if (tables)
+        fprintf(sh->out, "  total  %6" PRIu64 "  %s\n", tables, human_bytes(s->disk_bytes, a, sizeof a));
+    else
+        fprintf(sh->out, "  tables                  none (%s on disk)\n", human_bytes(s->disk_bytes, a, sizeof a));
+    fprintf(sh->out, "  keys (approximate)      %" PRIu64 "\n", s->approximate_keys);
+    fprintf(sh->out, "  memtables               %s", human_bytes(s->memtable_bytes, a, sizeof a));
+    if (s->sealed_memtables)
+        fprintf(sh->out, " (%" PRIu64 " sealed, waiting for a flush)", s->sealed_memtables);
+    fputc('\n', sh->out);
+    fprintf(sh->out, "  written by the user     %s\n", human_bytes(s->user_bytes_written, a, sizeof a));
+    fprintf(sh->out, "  written by flushes      %s in %s\n", human_bytes(s->flush_bytes_written, a, sizeof a),
+            counted(s->flushes, "flush", "flushes", b, sizeof b));
+    fprintf(sh->out, "  written by compactions  %s in %s\n", human_bytes(s->compaction_bytes_written, a, sizeof a),
+            counted(s->compactions, "compaction", "compactions", b, sizeof b));
     if (s->user_bytes_written)
         fprintf(sh->out, "  write amplification     %.2f  ((flush + compaction bytes) / user bytes)\n",
                 (double)(s->flush_bytes_written + s->compaction_bytes_written) / (double)s->user_bytes_written);
@@ -890,14 +905,15 @@ static int cmd_stats(tsh *sh, sh_words *args)
         return SH_OK;
     }
     uint64_t lookups = last.cache_hits + last.cache_misses;
+    char h[48], m[48];
     fprintf(sh->out, "database\n");
+    fprintf(sh->out, "  block cache             %s, %s", counted(last.cache_hits, "hit", "hits", h, sizeof h),
+            counted(last.cache_misses, "miss", "misses", m, sizeof m));
     if (lookups)
-        fprintf(sh->out, "  block cache             %" PRIu64 " hits, %" PRIu64 " misses (hit rate %.1f%%)\n",
-                last.cache_hits, last.cache_misses, 100.0 * (double)last.cache_hits / (double)lookups);
-    else
-        fprintf(sh->out, "  block cache             0 hits, 0 misses\n");
-    fprintf(sh->out, "  write stalls            %" PRIu64 " (slowdowns %" PRIu64 ")\n", last.write_stalls,
-            last.write_slowdowns);
+        fprintf(sh->out, " (hit rate %.1f%%)", 100.0 * (double)last.cache_hits / (double)lookups);
+    fputc('\n', sh->out);
+    fprintf(sh->out, "  writers delayed         %s", counted(last.write_stalls, "stall", "stalls", h, sizeof h));
+    fprintf(sh->out, ", %s\n", counted(last.write_slowdowns, "slowdown", "slowdowns", m, sizeof m));
     return SH_OK;
 }
 
