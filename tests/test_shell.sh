@@ -6,7 +6,9 @@
 #
 # Checks: one-command mode (create / put / get / scan / count / del, exit
 # statuses; exists / first / last / mget; --json / --csv and set format;
-# create --if-not-exists; stats for people: one unit, no empty level, plurals); script mode with a batch; keys and values holding NUL, newline
+# create --if-not-exists; stats for people: one unit, no empty level, plurals;
+# batch --file, all or nothing; timer); script mode with a batch; keys and
+# values holding NUL, newline
 # and every other byte, shown escaped and read back exactly (get --raw);
 # export, import into a fresh database and export again, compared byte for
 # byte, plus the two databases' hex scans compared; verify exits 0 on a clean
@@ -271,6 +273,38 @@ expect_status 0 "$TIND" "$T/dbstats" create empty
 expect_status 0 "$TIND" "$T/dbstats" stats empty
 grep -q '^  tables                  none (0 B on disk)$' out.txt || fail "stats empty: $(cat out.txt)"
 grep -q '^  level' out.txt && fail "stats empty shows levels: $(cat out.txt)"
+
+section batch_file_timer
+# batch --file: put and del lines applied together, or nothing when a line fails
+printf '# setup\nput bf a 1\n\nput bf "b c" 2\nput bf gone 3\ndel bf gone\n' >batch1.txt
+expect_status 0 "$TIND" "$T/dbbatch" create bf
+expect_status 0 "$TIND" "$T/dbbatch" batch --file batch1.txt
+expect_status 0 "$TIND" "$T/dbbatch" scan bf
+printf 'a = 1\n"b c" = 2\n' >want.txt
+same_file out.txt want.txt
+printf 'put bf x 1\nget bf a\n' >batch2.txt
+expect_status 1 "$TIND" "$T/dbbatch" batch --file batch2.txt
+grep -q "^line 2: error: 'get': a batch file holds only put and del" err.txt || fail "batch --file get: $(cat err.txt)"
+grep -q "stopped at line 2, nothing was applied" err.txt || fail "batch --file: $(cat err.txt)"
+printf 'put bf x 1\nput bf y\n' >batch3.txt
+expect_status 1 "$TIND" "$T/dbbatch" batch --file batch3.txt
+grep -q "usage: put" err.txt || fail "batch --file usage: $(cat err.txt)"
+expect_status 1 "$TIND" "$T/dbbatch" exists bf x
+expect_status 1 "$TIND" "$T/dbbatch" batch --file nosuchfile.txt
+grep -q "nosuchfile.txt: No such file" err.txt || fail "batch --file missing: $(cat err.txt)"
+# inside a script while another batch is open: refused, the open one untouched
+printf 'batch\nput bf k v\nbatch --file batch1.txt\ncommit\n' >script.txt
+expect_status 1 "$TIND" "$T/dbbatch" <script.txt
+grep -q "already open" err.txt || fail "batch --file in a batch: $(cat err.txt)"
+expect_status 0 "$TIND" "$T/dbbatch" exists bf k
+# timer: each command's wall time on stderr, stdout untouched
+printf 'timer on\nget bf a\nbatch --file batch1.txt\ntimer off\nget bf a\ntimer\n' >script.txt
+expect_status 0 "$TIND" "$T/dbbatch" <script.txt
+printf '1\n1\ntimer off\n' >want.txt
+same_file out.txt want.txt
+[ "$(grep -c '^time: [0-9]*\.[0-9][0-9][0-9] s$' err.txt)" = 2 ] || fail "timer: $(cat err.txt)"
+[ "$(wc -l <err.txt)" -eq 2 ] || fail "timer: $(cat err.txt)"
+expect_status 2 "$TIND" "$T/dbbatch" timer maybe
 
 section verify
 expect_status 0 "$TIND" "$DB" flush ks

@@ -712,10 +712,78 @@ static int cmd_count(tsh *sh, sh_words *args) { return scan_or_count(sh, args, 1
 
 /* ---- batches ---- */
 
+/* batch --file F: every line of F (put / del, comments, blank lines) queued
+ * in one batch and committed at the end; nothing is applied when a line
+ * fails, the file cannot be read, or Ctrl-C stops it. */
+static int batch_from_file(tsh *sh, const char *path)
+{
+    if (sh->batch)
+        return sh_error(sh, "a batch is already open (%zu operations): commit or abort it",
+                        tind_batch_count(sh->batch));
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return sh_error(sh, "batch --file %s: %s", path, strerror(errno));
+    int st = tind_batch_new(sh->db, &sh->batch);
+    if (st) {
+        fclose(f);
+        return db_error(sh, "batch", st);
+    }
+    long outer = sh->line;
+    int timer = sh->timer;
+    sh->timer = 0;   /* the batch is timed as one command */
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    long lineno = 0;
+    int rc = SH_OK;
+    while (rc == SH_OK && (n = getline(&line, &cap, f)) >= 0) {
+        lineno++;
+        sh_words w = {0};
+        char why[160];
+        sh->line = lineno;   /* errors name the file's line */
+        if (sh_interrupted)  /* each sh_run clears the flag: look before and after */
+            rc = sh_error(sh, "interrupted");
+        else if (sh_split_line(line, (size_t)n, &w, why, sizeof why)) {
+            rc = sh_error(sh, "%s", why);
+        } else if (w.count) {
+            const char *cmd = sh_str(&w.v[0]);
+            if (strcmp(cmd, "put") && strcmp(cmd, "del"))
+                rc = sh_error(sh, "'%s': a batch file holds only put and del", cmd);
+            else
+                rc = sh_run(sh, &w);
+        }
+        sh_words_free(&w);
+        if (rc == SH_OK && sh_interrupted)
+            rc = sh_error(sh, "interrupted");
+    }
+    sh->line = outer;
+    sh->timer = timer;
+    if (rc == SH_OK && ferror(f))
+        rc = sh_error(sh, "batch --file %s: %s", path, strerror(errno));
+    free(line);
+    fclose(f);
+    size_t ops = tind_batch_count(sh->batch);
+    if (rc == SH_OK && ops && (st = tind_batch_commit(sh->batch)))
+        rc = db_error(sh, "batch --file (nothing was applied)", st);
+    else if (rc != SH_OK)
+        sh_error(sh, "batch --file %s: stopped at line %ld, nothing was applied", path, lineno);
+    tind_batch_free(sh->batch);
+    sh->batch = NULL;
+    if (rc == SH_OK && sh->interactive)
+        fprintf(sh->out, "(committed %zu operations)\n", ops);
+    return rc == SH_OK ? SH_OK : SH_FAIL;
+}
+
 static int cmd_batch(tsh *sh, sh_words *args)
 {
-    if (args->count != 1)
-        return SH_USAGE;
+    sh_opt opts[] = {{"file", 1, 0, NULL}};
+    const sh_word *pos[1];
+    size_t npos;
+    int rc = sh_parse_opts(sh, args, 1, opts, 1, pos, &npos, 0);
+    if (rc)
+        return rc;
+    if (opts[0].seen)
+        return batch_from_file(sh, sh_str(opts[0].value));
     if (!sh->interactive && !sh->stdin_commands)
         return sh_error(sh, "batch needs the interactive shell or a script (tind PATH < script)");
     if (sh->batch)
@@ -974,6 +1042,19 @@ static int cmd_set(tsh *sh, sh_words *args)
     return SH_OK;
 }
 
+static int cmd_timer(tsh *sh, sh_words *args)
+{
+    if (args->count == 1) {
+        fprintf(sh->out, "timer %s\n", sh->timer ? "on" : "off");
+        return SH_OK;
+    }
+    const char *how = sh_str(&args->v[1]);
+    if (args->count != 2 || (strcmp(how, "on") && strcmp(how, "off")))
+        return SH_USAGE;
+    sh->timer = !strcmp(how, "on");
+    return SH_OK;
+}
+
 static int cmd_echo(tsh *sh, sh_words *args)
 {
     for (size_t i = 1; i < args->count; i++) {
@@ -1016,7 +1097,8 @@ static const sh_command commands[] = {
      "scan KS [--prefix P] [--from K] [--to K] [--reverse] [--limit N] [--keys-only] [--hex] [--full]",
      "list entries as KEY = VALUE; --from inclusive, --to exclusive"},
     {"count", 1, cmd_count, "count KS [--prefix P] [--from K] [--to K]", "count the entries of a range exactly"},
-    {"batch", 1, cmd_batch, "batch", "start a batch: put and del are queued until commit"},
+    {"batch", 1, cmd_batch, "batch [--file F]",
+     "start a batch: put and del are queued until commit; --file F: F's put and del lines, applied at once or not at all"},
     {"commit", 1, cmd_commit, "commit", "apply the open batch atomically"},
     {"abort", 1, cmd_abort, "abort", "discard the open batch"},
     {"stats", 1, cmd_stats, "stats [KS]",
@@ -1033,6 +1115,7 @@ static const sh_command commands[] = {
      "load an export file (- = standard input); checked whole first: its end record and checksum"},
     {"set", 0, cmd_set, "set [hex|full on|off] [format text|json|csv]",
      "show or change display settings (format: as tind --json / --csv)"},
+    {"timer", 0, cmd_timer, "timer [on|off]", "print each command's wall time (on standard error)"},
     {"echo", 0, cmd_echo, "echo [WORD...]", "print the words"},
     {"help", 0, cmd_help, "help [COMMAND]", "list the commands, or describe one"},
     {"quit", 0, cmd_quit, "quit", "leave the shell (also: exit, Ctrl-D)"},
@@ -1095,6 +1178,7 @@ int sh_run(tsh *sh, sh_words *args)
     if (c->needs_db && sh_open_db(sh) != SH_OK)
         return SH_FAIL;
     sh_interrupted = 0;
+    double t0 = sh->timer ? now_seconds() : 0;
     int rc = c->run(sh, args);
     if (rc == SH_USAGE) {
         fflush(sh->out);
@@ -1103,6 +1187,8 @@ int sh_run(tsh *sh, sh_words *args)
         fprintf(sh->err, "usage: %s\n", c->usage);
     }
     fflush(sh->out);
+    if (sh->timer && c->run != cmd_timer)   /* like sqlite3's .timer, after every command */
+        fprintf(sh->err, "time: %.3f s\n", now_seconds() - t0);
     return rc;
 }
 

@@ -190,6 +190,9 @@ static unsigned char complete_fn(EditLine *el, int ch)
         cands_add(&c, word, "text", 4);
         cands_add(&c, word, "json", 4);
         cands_add(&c, word, "csv", 3);
+    } else if (!strcmp(first, "timer") && index == 1) {
+        cands_add(&c, word, "on", 2);
+        cands_add(&c, word, "off", 3);
     } else if (!strcmp(first, "set") && index == 2) {
         cands_add(&c, word, "on", 2);
         cands_add(&c, word, "off", 3);

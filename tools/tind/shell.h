@@ -37,6 +37,7 @@ typedef struct tsh {
     int hex;                      /* show keys and values as hex */
     int full;                     /* never abbreviate values */
     int format;                   /* SH_FMT_*: text for people, or JSON / CSV for programs */
+    int timer;                    /* `timer on`: each command's wall time on stderr */
     int interactive;              /* a terminal: prompts, summaries */
     int stdin_commands;           /* commands come from stdin (import - is refused) */
     long line;                    /* script line being run (0 = none) */
