@@ -423,29 +423,44 @@ static int cmd_del(tsh *sh, sh_words *args)
     return SH_OK;
 }
 
+/* Parses args into exactly want positional words (the first a keyspace
+ * name, opened into *ks) and opts. */
+static int ks_args(tsh *sh, sh_words *args, sh_opt *opts, size_t nopts, const sh_word **pos, size_t want,
+                   tind_keyspace **ks)
+{
+    size_t npos;
+    int rc = sh_parse_opts(sh, args, 1, opts, nopts, pos, &npos, want);
+    if (rc)
+        return rc;
+    if (npos != want)
+        return SH_USAGE;
+    return get_keyspace(sh, pos[0], ks);
+}
+
+/* "not found: KEY" on stderr (get, mget). */
+static void report_not_found(tsh *sh, const tbuf *key)
+{
+    fflush(sh->out);
+    if (sh->line > 0)
+        fprintf(sh->err, "line %ld: ", sh->line);
+    fputs("not found: ", sh->err);
+    sh_print(sh->err, key->data, key->len, sh->hex, 1);
+    fputc('\n', sh->err);
+}
+
 static int cmd_get(tsh *sh, sh_words *args)
 {
     sh_opt opts[] = {{"hex", 0, 0, NULL}, {"full", 0, 0, NULL}, {"raw", 0, 0, NULL}};
     const sh_word *pos[2];
-    size_t npos;
-    int rc = sh_parse_opts(sh, args, 1, opts, 3, pos, &npos, 2);
-    if (rc)
-        return rc;
-    if (npos != 2)
-        return SH_USAGE;
     tind_keyspace *ks;
-    if ((rc = get_keyspace(sh, pos[0], &ks)))
+    int rc = ks_args(sh, args, opts, 3, pos, 2, &ks);
+    if (rc)
         return rc;
     void *val = NULL;
     size_t vlen = 0;
     int st = tind_get(ks, pos[1]->bytes.data, pos[1]->bytes.len, NULL, &val, &vlen);
     if (st == TIND_NOT_FOUND) {
-        fflush(sh->out);
-        if (sh->line > 0)
-            fprintf(sh->err, "line %ld: ", sh->line);
-        fputs("not found: ", sh->err);
-        sh_print(sh->err, pos[1]->bytes.data, pos[1]->bytes.len, sh->hex, 1);
-        fputc('\n', sh->err);
+        report_not_found(sh, &pos[1]->bytes);
         return SH_FAIL;
     }
     if (st)
@@ -469,14 +484,9 @@ static int cmd_get(tsh *sh, sh_words *args)
 static int cmd_exists(tsh *sh, sh_words *args)
 {
     const sh_word *pos[2];
-    size_t npos;
-    int rc = sh_parse_opts(sh, args, 1, NULL, 0, pos, &npos, 2);
-    if (rc)
-        return rc;
-    if (npos != 2)
-        return SH_USAGE;
     tind_keyspace *ks;
-    if ((rc = get_keyspace(sh, pos[0], &ks)))
+    int rc = ks_args(sh, args, NULL, 0, pos, 2, &ks);
+    if (rc)
         return rc;
     int st = tind_contains(ks, pos[1]->bytes.data, pos[1]->bytes.len, NULL);
     if (st != TIND_OK && st != TIND_NOT_FOUND)
@@ -490,14 +500,9 @@ static int first_or_last(tsh *sh, sh_words *args, int last)
 {
     sh_opt opts[] = {{"hex", 0, 0, NULL}, {"full", 0, 0, NULL}};
     const sh_word *pos[1];
-    size_t npos;
-    int rc = sh_parse_opts(sh, args, 1, opts, 2, pos, &npos, 1);
-    if (rc)
-        return rc;
-    if (npos != 1)
-        return SH_USAGE;
     tind_keyspace *ks;
-    if ((rc = get_keyspace(sh, pos[0], &ks)))
+    int rc = ks_args(sh, args, opts, 2, pos, 1, &ks);
+    if (rc)
         return rc;
     void *k = NULL, *v = NULL;
     size_t klen = 0, vlen = 0;
@@ -540,12 +545,7 @@ static int cmd_mget(tsh *sh, sh_words *args)
         size_t vlen = 0;
         int st = tind_get(ks, key->data, key->len, NULL, &v, &vlen);
         if (st == TIND_NOT_FOUND) {
-            fflush(sh->out);
-            if (sh->line > 0)
-                fprintf(sh->err, "line %ld: ", sh->line);
-            fputs("not found: ", sh->err);
-            sh_print(sh->err, key->data, key->len, sh->hex, 1);
-            fputc('\n', sh->err);
+            report_not_found(sh, key);
             missing = 1;
             continue;
         }
