@@ -8,8 +8,7 @@
 # statuses; exists / first / last / mget; --json / --csv and set format;
 # create --if-not-exists; stats for people: one unit, no empty level, plurals;
 # batch --file, all or nothing; timer); script mode with a batch; keys and
-# values holding NUL, newline
-# and every other byte, shown escaped and read back exactly (get --raw);
+# values holding NUL, newline and every other byte, shown escaped and read back exactly (get --raw);
 # export, import into a fresh database and export again, compared byte for
 # byte, plus the two databases' hex scans compared; verify exits 0 on a clean
 # database and, after one byte of a table (made by `flush`) is damaged,
@@ -24,7 +23,8 @@
 # database locked by another tind gives a one-line error and a non-zero
 # status (and still opens --read-only); and, when tmux is installed, the
 # interactive mode under a real terminal (prompt, Tab completion of a command
-# and a keyspace name, Ctrl-C, history, the batch prompt, ~/.tind_history).
+# and a keyspace name, Ctrl-C, history, the batch prompt, ~/.tind_history,
+# scan's default limit of 100 entries and --all).
 # Prints nothing on success but the section names; runs in a few seconds.
 set -u
 TIND=${1:?usage: test_shell.sh path/to/tind [VERSION]}
@@ -516,6 +516,12 @@ if ! command -v tmux >/dev/null 2>&1; then
     exit 0
 fi
 mkdir -p home
+i=0
+while [ $i -lt 150 ]; do
+    echo "put big k$i v" && i=$((i + 1))
+done >big.txt
+expect_status 0 "$TIND" "$DB" create big
+expect_status 0 "$TIND" "$DB" batch --file big.txt
 TM="tmux -S $TMUX_SOCK"
 $TM -f /dev/null new-session -d -x 100 -y 50 "HOME=$T/home '$TIND' '$DB'; echo tind-exit=\$?; sleep 60" ||
     fail "tmux new-session"
@@ -568,7 +574,12 @@ wait_for "tind(batch 0)>"
 keys "put inter k2 v2" Enter
 wait_for "tind(batch 1)>"
 keys "commit" Enter
-wait_for "(committed 1 operations)"
+wait_for "(committed 1 operation)"
+# at a terminal, scan stops at 100 entries unless --limit or --all says otherwise
+keys "scan big --keys-only" Enter
+wait_for "(first 100 entries shown: --limit N or --all for more)"
+keys "scan big --keys-only --all" Enter
+wait_for "(150 entries)"
 keys "quit" Enter
 wait_for "tind-exit=0"
 pane >transcript.txt

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "tind_internal.h"
 
@@ -627,6 +628,7 @@ static int scan_or_count(tsh *sh, sh_words *args, int count_only)
     sh_opt opts[] = {
         {"prefix", 1, 0, NULL}, {"from", 1, 0, NULL},      {"to", 1, 0, NULL},  {"reverse", 0, 0, NULL},
         {"limit", 1, 0, NULL},  {"keys-only", 0, 0, NULL}, {"hex", 0, 0, NULL}, {"full", 0, 0, NULL},
+        {"all", 0, 0, NULL},
     };
     size_t nopts = count_only ? 3 : sizeof opts / sizeof opts[0];
     const sh_word *pos[1];
@@ -639,6 +641,12 @@ static int scan_or_count(tsh *sh, sh_words *args, int count_only)
     uint64_t limit = UINT64_MAX;
     if (opts[4].seen && (rc = sh_parse_u64(sh, opts[4].value, "--limit", &limit)))
         return rc;
+    /* a scan typed at a terminal stops at SH_SCAN_TERMINAL_LIMIT unless told
+     * otherwise, so a large keyspace does not scroll away for minutes */
+    int capped = !count_only && !opts[4].seen && !opts[8].seen && sh->interactive && sh->format == SH_FMT_TEXT &&
+                 isatty(fileno(sh->out));
+    if (capped)
+        limit = SH_SCAN_TERMINAL_LIMIT;
     tind_keyspace *ks;
     if ((rc = get_keyspace(sh, pos[0], &ks)))
         return rc;
@@ -695,12 +703,15 @@ static int scan_or_count(tsh *sh, sh_words *args, int count_only)
             tind_iter_next(it);
     }
     st = tind_iter_status(it);
+    capped = capped && rc == SH_OK && !st && tind_iter_valid(it);   /* entries left unshown */
     tind_iter_free(it);
     if (st && rc == SH_OK)
         return db_error(sh, count_only ? "count" : "scan", st);
     if (rc == SH_OK) {
         if (count_only)
             fprintf(sh->out, "%" PRIu64 "\n", n);
+        else if (capped)
+            fprintf(sh->out, "(first %" PRIu64 " entries shown: --limit N or --all for more)\n", n);
         else if (sh->interactive && sh->format == SH_FMT_TEXT)
             fprintf(sh->out, "(%" PRIu64 " %s)\n", n, n == 1 ? "entry" : "entries");
     }
@@ -770,7 +781,7 @@ static int batch_from_file(tsh *sh, const char *path)
     tind_batch_free(sh->batch);
     sh->batch = NULL;
     if (rc == SH_OK && sh->interactive)
-        fprintf(sh->out, "(committed %zu operations)\n", ops);
+        fprintf(sh->out, "(committed %zu %s)\n", ops, ops == 1 ? "operation" : "operations");
     return rc == SH_OK ? SH_OK : SH_FAIL;
 }
 
@@ -808,7 +819,7 @@ static int cmd_commit(tsh *sh, sh_words *args)
     if (st)
         return db_error(sh, "commit (the batch was not applied)", st);
     if (sh->interactive)
-        fprintf(sh->out, "(committed %zu operations)\n", n);
+        fprintf(sh->out, "(committed %zu %s)\n", n, n == 1 ? "operation" : "operations");
     return SH_OK;
 }
 
@@ -822,7 +833,7 @@ static int cmd_abort(tsh *sh, sh_words *args)
     tind_batch_free(sh->batch);
     sh->batch = NULL;
     if (sh->interactive)
-        fprintf(sh->out, "(discarded %zu operations)\n", n);
+        fprintf(sh->out, "(discarded %zu %s)\n", n, n == 1 ? "operation" : "operations");
     return SH_OK;
 }
 
@@ -1094,8 +1105,8 @@ static const sh_command commands[] = {
     {"first", 1, cmd_first, "first KS [--hex] [--full]", "print the smallest key as KEY = VALUE"},
     {"last", 1, cmd_last, "last KS [--hex] [--full]", "print the largest key as KEY = VALUE"},
     {"scan", 1, cmd_scan,
-     "scan KS [--prefix P] [--from K] [--to K] [--reverse] [--limit N] [--keys-only] [--hex] [--full]",
-     "list entries as KEY = VALUE; --from inclusive, --to exclusive"},
+     "scan KS [--prefix P] [--from K] [--to K] [--reverse] [--limit N | --all] [--keys-only] [--hex] [--full]",
+     "list entries as KEY = VALUE; --from inclusive, --to exclusive; at a terminal 100 unless --limit or --all"},
     {"count", 1, cmd_count, "count KS [--prefix P] [--from K] [--to K]", "count the entries of a range exactly"},
     {"batch", 1, cmd_batch, "batch [--file F]",
      "start a batch: put and del are queued until commit; --file F: F's put and del lines, applied at once or not at all"},

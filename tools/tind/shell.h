@@ -29,6 +29,8 @@
 enum { SH_OK = 0, SH_FAIL = 1, SH_USAGE = 2 };
 /* Output modes of get, mget, first, last, scan and stats (tind --json / --csv). */
 enum { SH_FMT_TEXT = 0, SH_FMT_JSON, SH_FMT_CSV };
+/* scan's default --limit when both ends are a terminal (--all lifts it). */
+#define SH_SCAN_TERMINAL_LIMIT 100
 
 typedef struct tsh {
     const char *path;             /* the database folder */
