@@ -510,18 +510,35 @@ exec 3>&-
 wait "$HOLD_PID" || fail "the holder failed: $(cat hold.out)"
 HOLD_PID=
 
-section interactive
-if ! command -v tmux >/dev/null 2>&1; then
-    echo "  (tmux is not installed: interactive check skipped)" >&2
-    exit 0
-fi
-mkdir -p home
+section terminal_scan_limit
+# at a terminal (script(1) gives the shell a pty) scan stops at 100 entries
+# unless --limit or --all; a script (no terminal) is never limited
 i=0
 while [ $i -lt 150 ]; do
     echo "put big k$i v" && i=$((i + 1))
 done >big.txt
 expect_status 0 "$TIND" "$DB" create big
 expect_status 0 "$TIND" "$DB" batch --file big.txt
+expect_status 0 "$TIND" "$DB" scan big --keys-only
+[ "$(wc -l <out.txt)" -eq 150 ] || fail "scan without a terminal is limited: $(tail -n 2 out.txt)"
+if command -v script >/dev/null 2>&1; then
+    mkdir -p home
+    printf 'scan big --keys-only\nscan big --keys-only --all\nscan big --limit 3\nquit\n' |
+        HOME=$T/home script -qec "'$TIND' '$DB'" /dev/null >pty.txt 2>&1 || fail "script(1): $(cat pty.txt)"
+    tr -d '\r' <pty.txt >out.txt
+    grep -q '^(first 100 entries shown: --limit N or --all for more)$' out.txt || fail "terminal scan limit: $(cat out.txt)"
+    grep -q '^(150 entries)$' out.txt || fail "terminal scan --all: $(cat out.txt)"
+    grep -q '^(3 entries)$' out.txt || fail "terminal scan --limit 3: $(cat out.txt)"
+else
+    echo "  (script(1) is not installed: terminal scan limit check skipped)" >&2
+fi
+
+section interactive
+if ! command -v tmux >/dev/null 2>&1; then
+    echo "  (tmux is not installed: interactive check skipped)" >&2
+    exit 0
+fi
+mkdir -p home
 TM="tmux -S $TMUX_SOCK"
 $TM -f /dev/null new-session -d -x 100 -y 50 "HOME=$T/home '$TIND' '$DB'; echo tind-exit=\$?; sleep 60" ||
     fail "tmux new-session"
