@@ -17,23 +17,27 @@ work=$build/check-install
 rm -rf "$work"
 mkdir -p "$work/app"
 root=$work/root
-prefix=/usr/local
+# the configured prefix: tind.pc names it
+prefix=$(sed -n 's/^CMAKE_INSTALL_PREFIX:PATH=//p' "$build/CMakeCache.txt")
 fail() { echo "check_install: FAIL: $*" >&2; exit 1; }
 
 DESTDIR=$root cmake --install "$build" --prefix "$prefix" >"$work/install.log" 2>&1 \
     || { cat "$work/install.log"; fail "cmake --install $build"; }
 inst=$root$prefix
-for f in include/tind.h include/tind_version.h lib/libtind.a lib/libtind.so \
-         lib/cmake/tind/tindConfig.cmake lib/cmake/tind/tindConfigVersion.cmake \
-         lib/pkgconfig/tind.pc; do
+# GNUInstallDirs' choices (lib/x86_64-linux-gnu when configured for /usr)
+libdir=$(sed -n 's/^CMAKE_INSTALL_LIBDIR:PATH=//p' "$build/CMakeCache.txt")
+bindir=$(sed -n 's/^CMAKE_INSTALL_BINDIR:PATH=//p' "$build/CMakeCache.txt")
+for f in include/tind.h include/tind_version.h $libdir/libtind.a $libdir/libtind.so \
+         $libdir/cmake/tind/tindConfig.cmake $libdir/cmake/tind/tindConfigVersion.cmake \
+         $libdir/pkgconfig/tind.pc; do
     [ -e "$inst/$f" ] || fail "$f not installed"
 done
 
 # Stripped, with the debug info apart and linked.
-sh "$src/scripts/split_debug.sh" "$inst" lib bin >"$work/split.log" 2>&1 \
+sh "$src/scripts/split_debug.sh" "$inst" "$libdir" "$bindir" >"$work/split.log" 2>&1 \
     || { cat "$work/split.log"; fail "split_debug.sh"; }
-so=$(readlink -f "$inst/lib/libtind.so")
-tool=$inst/bin/tind   # absent when built with -DTIND_TOOLS=OFF
+so=$(readlink -f "$inst/$libdir/libtind.so")
+tool=$inst/$bindir/tind   # absent when built with -DTIND_TOOLS=OFF
 [ -f "$tool" ] || tool=
 for f in "$so" $tool; do
     readelf -S "$f" | grep -q '\.debug_info' && fail "$f still has .debug_info"
@@ -76,7 +80,7 @@ CM
 
 run() {  # run NAME BINARY: the binary opens a fresh database
     rm -rf "$work/db-$1"
-    LD_LIBRARY_PATH=$inst/lib "$2" "$work/db-$1" >"$work/run-$1.log" 2>&1 \
+    LD_LIBRARY_PATH=$inst/$libdir "$2" "$work/db-$1" >"$work/run-$1.log" 2>&1 \
         || { cat "$work/run-$1.log"; fail "$1 did not run"; }
 }
 
@@ -87,18 +91,20 @@ CFLAGS="$cflags" LDFLAGS="$ldflags" cmake -S "$work/app" -B "$work/app/build" \
 run cmake_shared "$work/app/build/app_shared"
 run cmake_static "$work/app/build/app_static"
 # The shared one really uses the installed libtind.so, the static one none.
-LD_LIBRARY_PATH=$inst/lib ldd "$work/app/build/app_shared" | grep -q "$inst/lib/libtind.so" \
+LD_LIBRARY_PATH=$inst/$libdir ldd "$work/app/build/app_shared" | grep -q "$inst/$libdir/libtind.so" \
     || fail "app_shared does not load the installed libtind.so"
 ldd "$work/app/build/app_static" | grep -q libtind && fail "app_static needs libtind.so"
 
 # pkg-config: tind.pc names the final prefix; the sysroot maps it into DESTDIR.
-export PKG_CONFIG_PATH=$inst/lib/pkgconfig PKG_CONFIG_SYSROOT_DIR=$root
+# (system dirs such as /usr/include are kept, or the sysroot could not apply)
+export PKG_CONFIG_PATH=$inst/$libdir/pkgconfig PKG_CONFIG_SYSROOT_DIR=$root
+export PKG_CONFIG_ALLOW_SYSTEM_CFLAGS=1 PKG_CONFIG_ALLOW_SYSTEM_LIBS=1
 # shellcheck disable=SC2046,SC2086
 $cc $cflags -o "$work/app/pc_shared" "$work/app/app.c" $(pkg-config --cflags --libs tind) $ldflags \
     || fail "pkg-config --libs tind"
 # shellcheck disable=SC2046,SC2086
 $cc $cflags -o "$work/app/pc_static" "$work/app/app.c" \
-    $(pkg-config --cflags tind) "$inst/lib/libtind.a" $(pkg-config --static --libs-only-l tind | sed 's/-ltind//') $ldflags \
+    $(pkg-config --cflags tind) "$inst/$libdir/libtind.a" $(pkg-config --static --libs-only-l tind | sed 's/-ltind//') $ldflags \
     || fail "pkg-config --static --libs tind"
 run pc_shared "$work/app/pc_shared"
 run pc_static "$work/app/pc_static"

@@ -3,7 +3,7 @@
 # Usage: scripts/split_debug.sh ROOT LIBDIR BINDIR
 #   ROOT is $DESTDIR$PREFIX; LIBDIR and BINDIR are relative to it (lib, bin).
 # For libtind.so.* and bin/tind: the debug sections go to
-# ROOT/LIBDIR/debug/.build-id/xx/yyyy.debug (the layout gdb searches under
+# ROOT/lib/debug/.build-id/xx/yyyy.debug (the layout gdb searches under
 # its debug-file-directory), the installed file is stripped of them and of
 # its local symbols, and points at its debug file by a .gnu_debuglink.
 # libtind.a loses its debug sections only (its symbols are its interface).
@@ -20,7 +20,7 @@ split() {
     if [ -z "$id" ]; then
         echo "split_debug.sh: $f has no GNU build-id note" >&2; exit 1
     fi
-    dir=$root/$libdir/debug/.build-id/$(echo "$id" | cut -c1-2)
+    dir=$root/lib/debug/.build-id/$(echo "$id" | cut -c1-2)
     dbg=$dir/$(echo "$id" | cut -c3-).debug
     mkdir -p "$dir"
     $OBJCOPY --only-keep-debug "$f" "$dbg"
