@@ -512,6 +512,9 @@ static int scan_or_count(tsh *sh, sh_words *args, int count_only)
     else
         tind_iter_first(it);
     rc = SH_OK;
+    sh_progress meter = {0};
+    if (count_only)
+        sh_progress_begin(&meter, sh, "count", 0, 0, "entries");
     while (tind_iter_valid(it) && n < limit) {
         if (sh_interrupted) {
             rc = sh_error(sh, "interrupted after %" PRIu64 " entries", n);
@@ -531,11 +534,13 @@ static int scan_or_count(tsh *sh, sh_words *args, int count_only)
             fputc('\n', sh->out);
         }
         n++;
+        sh_progress_add(&meter, 1);
         if (reverse)
             tind_iter_prev(it);
         else
             tind_iter_next(it);
     }
+    sh_progress_end(&meter);
     st = tind_iter_status(it);
     tind_iter_free(it);
     if (st && rc == SH_OK)

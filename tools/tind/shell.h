@@ -23,6 +23,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "progress.h"
 #include "text.h"
 #include "tind.h"
 
