@@ -389,13 +389,13 @@ wait "$HOLD_PID" || fail "the holder failed: $(cat hold.out)"
 HOLD_PID=
 
 section progress
-# issue 16: export, verify, count and import draw a meter on stderr when stdin
+# issue 16: export, verify, count, compact (elapsed time) and import draw a meter on stderr when stdin
 # and stderr are a terminal (script(1) gives them a pty), and print nothing
 # more when they are not; the meter never reaches the exported file.
 if command -v script >/dev/null 2>&1; then
-    script -qec "'$TIND' '$DB' export --output prog_tty.txt && '$TIND' '$DB' verify && '$TIND' '$DB' count ks && '$TIND' '$T/db_prog' import prog_tty.txt" typescript.txt </dev/null >/dev/null 2>&1 ||
+    script -qec "'$TIND' '$DB' export --output prog_tty.txt && '$TIND' '$DB' verify && '$TIND' '$DB' count ks && '$TIND' '$DB' compact ks && '$TIND' '$T/db_prog' import prog_tty.txt" typescript.txt </dev/null >/dev/null 2>&1 ||
         { cat typescript.txt >&2; fail "progress: the commands failed on a terminal"; }
-    for want in "export: [0-9]* entries" "verify: [0-9]* files" "count: [0-9]* entries" "import: [0-9.]* [KMG]*i*B ([0-9]*%)"; do
+    for want in "export: [0-9]* entries" "verify: [0-9]* files" "count: [0-9]* entries" "compact: [0-9]*\.[0-9] s" "import: [0-9.]* [KMG]*i*B ([0-9]*%)"; do
         grep -q "$want" typescript.txt || { cat -v typescript.txt >&2; fail "progress: no '$want' on the terminal"; }
     done
     # the meter's line is erased: a carriage return, blanks over it, a carriage return

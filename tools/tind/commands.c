@@ -690,6 +690,8 @@ static int cmd_stats(tsh *sh, sh_words *args)
     return SH_OK;
 }
 
+static int run_compact(void *ks) { return tind_compact(ks); }
+
 static int cmd_flush_or_compact(tsh *sh, sh_words *args, int compact)
 {
     if (args->count != 2)
@@ -699,7 +701,7 @@ static int cmd_flush_or_compact(tsh *sh, sh_words *args, int compact)
     if (rc)
         return rc;
     double t0 = now_seconds();
-    int st = compact ? tind_compact(ks) : tind_flush(ks);
+    int st = compact ? sh_progress_wait(sh, "compact", run_compact, ks) : tind_flush(ks);
     if (st)
         return db_error(sh, compact ? "compact" : "flush", st);
     if (sh->interactive)

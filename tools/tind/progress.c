@@ -3,6 +3,8 @@
  */
 #include "progress.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -34,8 +36,9 @@ static void progress_amount(char *buf, size_t cap, double n, int bytes, const ch
     snprintf(buf, cap, u ? "%.1f %s" : "%.0f %s", n, units[u]);
 }
 
-void sh_progress_begin(sh_progress *p, const struct tsh *sh, const char *label, uint64_t total, int bytes,
-                       const char *unit)
+/* sh_progress_begin without the first drawing */
+static void progress_init(sh_progress *p, const struct tsh *sh, const char *label, uint64_t total, int bytes,
+                          const char *unit)
 {
     memset(p, 0, sizeof *p);
     p->err = sh->err;
@@ -44,10 +47,14 @@ void sh_progress_begin(sh_progress *p, const struct tsh *sh, const char *label, 
     p->bytes = bytes;
     p->total = total;
     p->on = !sh->stdin_commands && isatty(STDIN_FILENO) && isatty(fileno(sh->err));
-    if (!p->on)
-        return;
     p->start = progress_now();
     p->next_draw = p->start;   /* the first call draws: even a short command shows it ran */
+}
+
+void sh_progress_begin(sh_progress *p, const struct tsh *sh, const char *label, uint64_t total, int bytes,
+                       const char *unit)
+{
+    progress_init(p, sh, label, total, bytes, unit);
     sh_progress_draw(p);
 }
 
@@ -60,11 +67,12 @@ void sh_progress_draw(sh_progress *p)
     double elapsed = now - p->start;
     char done[48], rate[48], line[200];
     progress_amount(done, sizeof done, (double)p->done, p->bytes, p->unit);
-    int n = snprintf(line, sizeof line, "%s: %s", p->label, done);
+    int n = p->elapsed_only ? snprintf(line, sizeof line, "%s: %.1f s", p->label, elapsed)
+                            : snprintf(line, sizeof line, "%s: %s", p->label, done);
     if (p->total && n < (int)sizeof line)
         n += snprintf(line + n, sizeof line - (size_t)n, " (%.0f%%)",
                       100.0 * (double)(p->done < p->total ? p->done : p->total) / (double)p->total);
-    if (elapsed >= 0.5 && p->done) {
+    if (elapsed >= 0.5 && p->done && !p->elapsed_only) {
         double per_second = (double)p->done / elapsed;
         progress_amount(rate, sizeof rate, per_second, p->bytes, p->unit);
         if (n < (int)sizeof line)
@@ -90,4 +98,49 @@ void sh_progress_end(sh_progress *p)
     }
     p->on = 0;
     p->width = 0;
+}
+
+typedef struct progress_job {
+    int (*run)(void *arg);
+    void *arg;
+    int result;
+    atomic_int done; /* set once result holds run's return */
+} progress_job;
+
+static void *progress_job_main(void *p)
+{
+    progress_job *job = p;
+    job->result = job->run(job->arg);
+    atomic_store(&job->done, 1);
+    return NULL;
+}
+
+int sh_progress_wait(const struct tsh *sh, const char *label, int (*run)(void *arg), void *arg)
+{
+    sh_progress meter;
+    progress_init(&meter, sh, label, 0, 0, NULL);
+    meter.elapsed_only = 1;
+    sh_progress_draw(&meter);
+    progress_job job = {run, arg, 0, 0};
+    pthread_t thread;
+    if (!meter.on || pthread_create(&thread, NULL, progress_job_main, &job) != 0) {
+        sh_progress_end(&meter);
+        return run(arg);
+    }
+    int told = 0;
+    while (!atomic_load(&job.done)) {
+        struct timespec pause = {0, 20 * 1000 * 1000};
+        nanosleep(&pause, NULL);
+        if (sh_interrupted && !told) {
+            sh_progress_end(&meter);
+            fprintf(sh->err, "%s: Ctrl-C cannot stop it (the library has no cancel call): waiting for it to end; "
+                    "Ctrl-C again quits tind at once\n", label);
+            meter.on = 1;
+            told = 1;
+        }
+        sh_progress_draw(&meter);
+    }
+    pthread_join(thread, NULL);
+    sh_progress_end(&meter);
+    return job.result;
 }

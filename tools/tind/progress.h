@@ -7,6 +7,11 @@
  * not come from a script, so scripts, pipes and redirections never see it;
  * sh_progress_end erases the line. Not thread-safe: one meter belongs to the
  * command (the shell's one thread) that began it.
+ *
+ * sh_progress_wait runs one long library call that reports no progress
+ * (tind_compact) in a thread of its own while the shell's thread draws the
+ * elapsed time; the library has no call to cancel it, so Ctrl-C only says
+ * that the shell waits for it.
  */
 #ifndef TIND_TOOLS_PROGRESS_H
 #define TIND_TOOLS_PROGRESS_H
@@ -25,6 +30,7 @@ typedef struct sh_progress {
     uint64_t done, total; /* total 0: unknown (no percent, no ETA) */
     double start, next_draw;
     int width;            /* columns of the line drawn last (0: none shown) */
+    int elapsed_only;     /* sh_progress_wait: the elapsed time, nothing counted */
 } sh_progress;
 
 /* Starts a meter for sh (drawn only when sh runs on a terminal). total 0
@@ -41,5 +47,9 @@ static inline void sh_progress_add(sh_progress *p, uint64_t n)
 }
 /* Erases the line; the meter is done (a second call does nothing). */
 void sh_progress_end(sh_progress *p);
+/* Returns run(arg). On a terminal, run goes in a new thread while this one
+ * draws "label: S s" until it returns; elsewhere (or when no thread can be
+ * made) it is called directly. */
+int sh_progress_wait(const struct tsh *sh, const char *label, int (*run)(void *arg), void *arg);
 
 #endif
