@@ -392,7 +392,7 @@ section progress
 # issue 16: export, verify, count, compact (elapsed time) and import draw a meter on stderr when stdin
 # and stderr are a terminal (script(1) gives them a pty), and print nothing
 # more when they are not; the meter never reaches the exported file.
-if command -v script >/dev/null 2>&1; then
+if command -v script >/dev/null 2>&1 && script -qec true /dev/null </dev/null >/dev/null 2>&1; then
     script -qec "'$TIND' '$DB' export --output prog_tty.txt && '$TIND' '$DB' verify && '$TIND' '$DB' count ks && '$TIND' '$DB' compact ks && '$TIND' '$T/db_prog' import prog_tty.txt" typescript.txt </dev/null >/dev/null 2>&1 ||
         { cat typescript.txt >&2; fail "progress: the commands failed on a terminal"; }
     for want in "export: [0-9]* entries" "verify: [0-9]* files" "count: [0-9]* entries" "compact: [0-9]*\.[0-9] s" "import: [0-9.]* [KMG]*i*B ([0-9]*%)"; do
@@ -414,7 +414,7 @@ if command -v script >/dev/null 2>&1; then
     grep -q "^verify: " typescript2.txt || fail "progress: the script did not run: $(cat -v typescript2.txt)"
     grep -q "count: \|verify: [0-9]* files" typescript2.txt && fail "progress: a meter in script mode: $(cat -v typescript2.txt)"
 else
-    echo "  (script(1) is not installed: progress check skipped)" >&2
+    echo "  (script(1) is not installed or cannot open a pty: progress check skipped)" >&2
 fi
 
 section interactive
