@@ -512,6 +512,9 @@ static int scan_or_count(tsh *sh, sh_words *args, int count_only)
     else
         tind_iter_first(it);
     rc = SH_OK;
+    sh_progress meter = {0};
+    if (count_only)
+        sh_progress_begin(&meter, sh, "count", 0, 0, "entries");
     while (tind_iter_valid(it) && n < limit) {
         if (sh_interrupted) {
             rc = sh_error(sh, "interrupted after %" PRIu64 " entries", n);
@@ -531,11 +534,13 @@ static int scan_or_count(tsh *sh, sh_words *args, int count_only)
             fputc('\n', sh->out);
         }
         n++;
+        sh_progress_add(&meter, 1);
         if (reverse)
             tind_iter_prev(it);
         else
             tind_iter_next(it);
     }
+    sh_progress_end(&meter);
     st = tind_iter_status(it);
     tind_iter_free(it);
     if (st && rc == SH_OK)
@@ -685,6 +690,8 @@ static int cmd_stats(tsh *sh, sh_words *args)
     return SH_OK;
 }
 
+static int run_compact(void *ks) { return tind_compact(ks); }
+
 static int cmd_flush_or_compact(tsh *sh, sh_words *args, int compact)
 {
     if (args->count != 2)
@@ -694,7 +701,7 @@ static int cmd_flush_or_compact(tsh *sh, sh_words *args, int compact)
     if (rc)
         return rc;
     double t0 = now_seconds();
-    int st = compact ? tind_compact(ks) : tind_flush(ks);
+    int st = compact ? sh_progress_wait(sh, "compact", run_compact, ks) : tind_flush(ks);
     if (st)
         return db_error(sh, compact ? "compact" : "flush", st);
     if (sh->interactive)
