@@ -9,6 +9,12 @@
 #   make fuzz       run every libFuzzer target for FUZZ_SECONDS each (clang)
 #   make stress     every tind-stress campaign for STRESS_SECONDS each (kill points on, build-stress/)
 #   make install    PREFIX=/usr/local DESTDIR=
+#   make install-strip  the same, stripped; debug info in PREFIX/lib/debug/.build-id
+# `make`/`make build` need only gcc (scripts/deps.sh build); the targets that
+# run tests or use clang install the rest (scripts/deps.sh all).
+# one line per stage (== ...), then the compiler's and CMake's own output:
+# no "Entering directory" from the make CMake runs, no list of installed files
+MAKEFLAGS += --no-print-directory
 JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 PREFIX   ?= /usr/local
 FUZZ_SECONDS ?= 60
@@ -16,37 +22,50 @@ STRESS_SECONDS ?= 600
 CMAKE    ?= cmake
 CTEST_ARGS ?= --output-on-failure -j$(JOBS)
 
-.PHONY: all deps build test test-asan test-tsan demo python fuzz install clean clang release stress coverage bench bench-full
+.PHONY: all deps deps-build build test install-strip test-asan test-tsan demo python fuzz install clean clang release stress coverage bench bench-full
 
 all: build
 
 deps:
 	@sh scripts/deps.sh all
 
-build: deps
-	@$(CMAKE) -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
+deps-build:
+	@sh scripts/deps.sh build
+
+build: deps-build
+	@echo "== build (build/, RelWithDebInfo)"
+	@$(CMAKE) -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=$(PREFIX) \
+	    -DCMAKE_INSTALL_MESSAGE=NEVER >/dev/null
 	@$(CMAKE) --build build -j$(JOBS)
 
-test: build
-	cd build && ctest $(CTEST_ARGS)
+# deps first, then build: CI's later stages (make clang, test-tsan) rely on
+# `make test` having installed clang too.
+test: deps
+	@$(MAKE) build
+	@echo "== test (build/)"
+	@cd build && ctest $(CTEST_ARGS)
 
 test-asan: deps
+	@echo "== test-asan (build-asan/, ASan + UBSan)"
 	@$(CMAKE) -S . -B build-asan -DCMAKE_BUILD_TYPE=Asan -DTIND_TOOLS=ON >/dev/null
 	@$(CMAKE) --build build-asan -j$(JOBS)
-	cd build-asan && TIND_TEST_SCALE=$${TIND_TEST_SCALE:-0.1} ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest $(CTEST_ARGS)
+	@cd build-asan && TIND_TEST_SCALE=$${TIND_TEST_SCALE:-0.1} ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest $(CTEST_ARGS)
 
 test-tsan: deps
+	@echo "== test-tsan (build-tsan/, TSan, tests labelled tsan)"
 	@$(CMAKE) -S . -B build-tsan -DCMAKE_BUILD_TYPE=Tsan -DCMAKE_C_COMPILER=clang >/dev/null
 	@$(CMAKE) --build build-tsan -j$(JOBS)
-	cd build-tsan && TIND_TEST_SCALE=$${TIND_TEST_SCALE:-0.5} TSAN_OPTIONS=halt_on_error=1 ctest $(CTEST_ARGS) -L tsan
+	@cd build-tsan && TIND_TEST_SCALE=$${TIND_TEST_SCALE:-0.5} TSAN_OPTIONS=halt_on_error=1 ctest $(CTEST_ARGS) -L tsan
 
 # The same sources built with clang, warnings as errors.
 clang: deps
+	@echo "== clang (build-clang/)"
 	@$(CMAKE) -S . -B build-clang -DCMAKE_C_COMPILER=clang >/dev/null
 	@$(CMAKE) --build build-clang -j$(JOBS)
 
 # A gcc -O3 build (Release): its deeper inlining finds warnings -O2 does not.
 release: deps
+	@echo "== release (build-release/, gcc -O3)"
 	@$(CMAKE) -S . -B build-release -DCMAKE_BUILD_TYPE=Release >/dev/null
 	@$(CMAKE) --build build-release -j$(JOBS)
 
@@ -126,7 +145,17 @@ coverage: deps
 	@exit $$(cat build-cov/ctest.rc)
 
 install: build
-	DESTDIR=$(DESTDIR) $(CMAKE) --install build --prefix $(PREFIX)
+	@echo "== install $(DESTDIR)$(PREFIX)"
+	@DESTDIR=$(DESTDIR) $(CMAKE) --install build --prefix $(PREFIX)
+
+# make install, then libtind.so and tind stripped, each with its debug info
+# in $(PREFIX)/lib/debug/.build-id/xx/yyyy.debug and a .gnu_debuglink to it;
+# libtind.a loses its debug sections (scripts/split_debug.sh).
+install-strip: install
+	@echo "== strip $(DESTDIR)$(PREFIX) (debug info to lib/debug/.build-id)"
+	@sh scripts/split_debug.sh $(DESTDIR)$(PREFIX) \
+	    $$(sed -n 's/^CMAKE_INSTALL_LIBDIR:PATH=//p' build/CMakeCache.txt) \
+	    $$(sed -n 's/^CMAKE_INSTALL_BINDIR:PATH=//p' build/CMakeCache.txt) >/dev/null
 
 clean:
 	rm -rf build build-asan build-tsan build-clang build-release build-fuzz build-cov build-stress

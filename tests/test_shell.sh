@@ -510,6 +510,35 @@ exec 3>&-
 wait "$HOLD_PID" || fail "the holder failed: $(cat hold.out)"
 HOLD_PID=
 
+section progress
+# issue 16: export, verify, count, compact (elapsed time) and import draw a meter on stderr when stdin
+# and stderr are a terminal (script(1) gives them a pty), and print nothing
+# more when they are not; the meter never reaches the exported file.
+if command -v script >/dev/null 2>&1 && script -qec true /dev/null </dev/null >/dev/null 2>&1; then
+    script -qec "'$TIND' '$DB' export --output prog_tty.txt && '$TIND' '$DB' verify && '$TIND' '$DB' count ks && '$TIND' '$DB' compact ks && '$TIND' '$T/db_prog' import prog_tty.txt" typescript.txt </dev/null >/dev/null 2>&1 ||
+        { cat typescript.txt >&2; fail "progress: the commands failed on a terminal"; }
+    for want in "export: [0-9]* entries" "verify: [0-9]* files" "count: [0-9]* entries" "compact: [0-9]*\.[0-9] s" "import: [0-9.]* [KMG]*i*B ([0-9]*%)"; do
+        grep -q "$want" typescript.txt || { cat -v typescript.txt >&2; fail "progress: no '$want' on the terminal"; }
+    done
+    # the meter's line is erased: a carriage return, blanks over it, a carriage return
+    LC_ALL=C grep -q "$(printf '\r')  *$(printf '\r')" typescript.txt || fail "progress: the meter's line is not erased"
+    expect_status 0 "$TIND" "$DB" export --output prog_pipe.txt
+    [ -s err.txt ] && fail "progress: export wrote to stderr without a terminal: $(cat err.txt)"
+    same_file prog_tty.txt prog_pipe.txt
+    for cmd in verify "count ks"; do
+        # shellcheck disable=SC2086
+        expect_status 0 "$TIND" "$DB" $cmd
+        [ -s err.txt ] && fail "progress: $cmd wrote to stderr without a terminal: $(cat err.txt)"
+    done
+    # a script on standard input: never a meter, even with stderr on a terminal
+    script -qec "printf 'count ks\\nverify\\n' | '$TIND' '$DB'" typescript2.txt </dev/null >/dev/null 2>&1 ||
+        { cat typescript2.txt >&2; fail "progress: the script failed on a terminal"; }
+    grep -q "^verify: " typescript2.txt || fail "progress: the script did not run: $(cat -v typescript2.txt)"
+    grep -q "count: \|verify: [0-9]* files" typescript2.txt && fail "progress: a meter in script mode: $(cat -v typescript2.txt)"
+else
+    echo "  (script(1) is not installed or cannot open a pty: progress check skipped)" >&2
+fi
+
 section terminal_scan_limit
 # at a terminal (script(1) gives the shell a pty) scan stops at 100 entries
 # unless --limit or --all; a script (no terminal) is never limited
@@ -521,7 +550,7 @@ expect_status 0 "$TIND" "$DB" create big
 expect_status 0 "$TIND" "$DB" batch --file big.txt
 expect_status 0 "$TIND" "$DB" scan big --keys-only
 [ "$(wc -l <out.txt)" -eq 150 ] || fail "scan without a terminal is limited: $(tail -n 2 out.txt)"
-if command -v script >/dev/null 2>&1; then
+if command -v script >/dev/null 2>&1 && script -qec true /dev/null </dev/null >/dev/null 2>&1; then
     mkdir -p home
     printf 'scan big --keys-only\nscan big --keys-only --all\nscan big --limit 3\nquit\n' |
         HOME=$T/home script -qec "'$TIND' '$DB'" /dev/null >pty.txt 2>&1 || fail "script(1): $(cat pty.txt)"
@@ -530,7 +559,7 @@ if command -v script >/dev/null 2>&1; then
     grep -q '^(150 entries)$' out.txt || fail "terminal scan --all: $(cat out.txt)"
     grep -q '^(3 entries)$' out.txt || fail "terminal scan --limit 3: $(cat out.txt)"
 else
-    echo "  (script(1) is not installed: terminal scan limit check skipped)" >&2
+    echo "  (script(1) is not installed or cannot open a pty: terminal scan limit check skipped)" >&2
 fi
 
 section interactive

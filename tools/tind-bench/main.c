@@ -43,7 +43,10 @@
  * values of the live items); peak RSS; load time.
  *
  * Output: one JSON object per line per result (--json FILE, appended):
- *   {"tool":"tind-bench","time":...,"profile":...,"engine":...,"workload":...,
+ *   {"tool":"tind-bench","time":...,"profile":...,"tind_version":"0.2.0",
+ *    "commit":"git describe at configure time"|"unknown",
+ *    "host":{"name":uname nodename,"machine":uname machine,"nproc":online CPUs},
+ *    "engine":...,"workload":...,
  *    "ok":true|false,"error":null|"...","params":{"keys","key_size",
  *    "value_size","threads","cache_mb","distribution","durability","blob_values",
  *    "seed","ops","seconds","feed_users","feed_posts_per_user"},
@@ -80,11 +83,13 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "backend.h"
+#include "tind.h"
 #include "histogram.h"
 #include "workloads.h"
 
@@ -386,7 +391,24 @@ typedef struct bm_ctx {
     bw_params params;
     bw_data data;
     char err[BM_ERRLEN];
+    int step, steps;            /* this (workload, engine) run is step of steps */
+    double run_end;             /* bm_now() when the whole run should end (0: unknown yet) */
 } bm_ctx;
+
+/* "tind-bench: [i/N] engine workload phase, ETA M:SS for the whole run" on
+ * stderr (unless --quiet). CLOCK_MONOTONIC is shared by the forked child. */
+static void bm_say_phase(const bm_ctx *c, const char *workload, const char *phase)
+{
+    if (c->flags->quiet)
+        return;
+    char eta[96] = "";
+    if (c->run_end > 0) {
+        double left = c->run_end - bm_now();
+        long sec = left > 0 ? (long)(left + 0.5) : 0;
+        snprintf(eta, sizeof eta, ", ETA %ld:%02ld:%02ld for the whole run", sec / 3600, sec / 60 % 60, sec % 60);
+    }
+    fprintf(stderr, "tind-bench: [%d/%d] %s %s %s%s\n", c->step, c->steps, c->be->name, workload, phase, eta);
+}
 
 /* What a phase measured. */
 typedef struct bm_phase {
@@ -729,6 +751,7 @@ static void bm_child_mix(bm_ctx *c, int fd)
         if (bm_open(c, rundir, 0, &h))
             goto fail;
         uint64_t wb0 = bm_write_bytes();
+        bm_say_phase(c, p->def->name, "load");
         if (bm_phase_run(c, h, is_feed ? BW_LOAD_FEED : BW_LOAD_RANDOM, items, 0, 0, php))
             goto fail;
         r->load_seconds = php->seconds;
@@ -750,6 +773,7 @@ static void bm_child_mix(bm_ctx *c, int fd)
     if (bm_open(c, rundir, p->def->sync_writes, &h))
         goto fail;
     uint64_t wb1 = bm_write_bytes();
+    bm_say_phase(c, p->def->name, "run");
     if (bm_phase_run(c, h, is_feed ? BW_RUN_FEED : BW_RUN_MIX, 0, p->ops, p->seconds, php))
         goto fail;
     bm_row_take_phase(r, php);
@@ -824,6 +848,7 @@ static void bm_child_micro(bm_ctx *c, int fd)
         uint64_t ops = p->ops;
         if (mode == BW_RUN_SEEKSCAN && ops)
             ops = ops / 10 ? ops / 10 : 1;
+        bm_say_phase(c, p->def->name, strchr(steps[i].name, '/') ? strchr(steps[i].name, '/') + 1 : steps[i].name);
         if (bm_phase_run(c, h, mode, p->keys, ops, p->seconds, php))
             goto fail;
         bm_row_take_phase(r, php);
@@ -951,7 +976,18 @@ static void bm_json_row(FILE *f, const bm_row *r, const char *profile)
     time_t now = time(NULL);
     char ts[32];
     strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
-    fprintf(f, "{\"tool\":\"tind-bench\",\"time\":\"%s\",\"profile\":\"%s\",\"engine\":", ts, profile);
+    fprintf(f, "{\"tool\":\"tind-bench\",\"time\":\"%s\",\"profile\":\"%s\",\"tind_version\":", ts, profile);
+    bm_json_str(f, tind_version());
+    fputs(",\"commit\":", f);
+    bm_json_str(f, TIND_BENCH_COMMIT);
+    struct utsname host;
+    if (uname(&host) != 0)
+        memset(&host, 0, sizeof host);
+    fputs(",\"host\":{\"name\":", f);
+    bm_json_str(f, host.nodename);
+    fputs(",\"machine\":", f);
+    bm_json_str(f, host.machine);
+    fprintf(f, ",\"nproc\":%ld},\"engine\":", sysconf(_SC_NPROCESSORS_ONLN));
     bm_json_str(f, r->engine);
     fputs(",\"workload\":", f);
     bm_json_str(f, r->workload);
@@ -1469,6 +1505,11 @@ int main(int argc, char **argv)
     if (!rows)
         return 1;
     int nrows = 0, bad = 0;
+    int step = 0, steps = 0;
+    for (const bw_def *def = bw_defs; def->name; def++)
+        for (int e = 0; bench_backends[e]; e++)
+            steps += bm_in_list(f.workloads, def->name) && bm_in_list(f.engines, bench_backends[e]->name);
+    double run_start = bm_now();
 
     for (const bw_def *def = bw_defs; def->name; def++) {
         if (!bm_in_list(f.workloads, def->name))
@@ -1482,6 +1523,11 @@ int main(int argc, char **argv)
                 return 1;
             c->flags = &f;
             c->be = be;
+            c->step = ++step;
+            c->steps = steps;
+            /* the runs done so far at their mean pace */
+            if (step > 1)
+                c->run_end = run_start + (bm_now() - run_start) / (step - 1) * steps;
             bm_params(&f, def, be, &c->params);
             if (!f.quiet)
                 fprintf(stderr, "tind-bench: %-12s %-10s keys %" PRIu64 ", value %zu B, cache %zu MiB, %d thread%s, %s\n",

@@ -680,6 +680,9 @@ static int scan_or_count(tsh *sh, sh_words *args, int count_only)
     rc = SH_OK;
     if (!count_only)
         print_entry_header(sh, !keys_only);
+    sh_progress meter = {0};
+    if (count_only)
+        sh_progress_begin(&meter, sh, "count", 0, 0, "entries");
     while (tind_iter_valid(it) && n < limit) {
         if (sh_interrupted) {
             rc = sh_error(sh, "interrupted after %" PRIu64 " entries", n);
@@ -697,11 +700,13 @@ static int scan_or_count(tsh *sh, sh_words *args, int count_only)
                 break;
         }
         n++;
+        sh_progress_add(&meter, 1);
         if (reverse)
             tind_iter_prev(it);
         else
             tind_iter_next(it);
     }
+    sh_progress_end(&meter);
     st = tind_iter_status(it);
     capped = capped && rc == SH_OK && !st && tind_iter_valid(it);   /* entries left unshown */
     tind_iter_free(it);
@@ -996,6 +1001,8 @@ static int cmd_stats(tsh *sh, sh_words *args)
     return SH_OK;
 }
 
+static int run_compact(void *ks) { return tind_compact(ks); }
+
 static int cmd_flush_or_compact(tsh *sh, sh_words *args, int compact)
 {
     if (args->count != 2)
@@ -1005,7 +1012,7 @@ static int cmd_flush_or_compact(tsh *sh, sh_words *args, int compact)
     if (rc)
         return rc;
     double t0 = now_seconds();
-    int st = compact ? tind_compact(ks) : tind_flush(ks);
+    int st = compact ? sh_progress_wait(sh, "compact", run_compact, ks) : tind_flush(ks);
     if (st)
         return db_error(sh, compact ? "compact" : "flush", st);
     if (sh->interactive)

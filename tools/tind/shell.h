@@ -8,6 +8,7 @@
  *   verify.c    verify: every file of a database folder, checked
  *   dump.c      dump table FILE / dump journal FILE
  *   transfer.c  export / import
+ *   progress.c  the progress meter of long commands on a terminal (progress.h)
  *
  * A command returns SH_OK, SH_FAIL (it printed why) or SH_USAGE (bad
  * arguments; the dispatcher prints the usage line). The shell is
@@ -23,6 +24,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "progress.h"
 #include "text.h"
 #include "tind.h"
 

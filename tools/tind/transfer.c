@@ -69,6 +69,7 @@ typedef struct exporter {
     hash64_stream hash;           /* every byte after the header line */
     uint64_t entries, keyspaces, skipped;
     tbuf line;
+    sh_progress meter;            /* entries exported */
 } exporter;
 
 /* Writes line (a whole line, LF included) and adds it to the checksum. */
@@ -181,6 +182,7 @@ static int exp_keyspace(exporter *x, const char *name, const tind_read_options *
                     break;
                 have_last = 1;
                 x->entries++;
+                sh_progress_add(&x->meter, 1);
             }
             st = tind_iter_status(it);
             tind_iter_free(it);
@@ -322,6 +324,9 @@ int sh_cmd_export(tsh *sh, sh_words *args)
     }
     tind_read_options_set_snapshot(ro, snap);
     tind_read_options_set_fill_cache(ro, 0);
+    /* not over the entries themselves when they go to the terminal */
+    if (!(x.out == sh->out && isatty(fileno(sh->out))))
+        sh_progress_begin(&x.meter, sh, "export", 0, 0, "entries");
     if (fprintf(x.out, "%s\n", EXPORT_HEADER) < 0)
         rc = sh_error(sh, "export: write failed: %s", strerror(errno));
     for (size_t k = 0; k < nnames && rc == SH_OK; k++)
@@ -334,6 +339,7 @@ int sh_cmd_export(tsh *sh, sh_words *args)
         rc = sh_error(sh, "export: write failed: %s", strerror(errno));
     if (tmp_path && rc == SH_OK && fsync(fileno(x.out)) != 0)
         rc = sh_error(sh, "export: syncing '%s': %s", tmp_path, strerror(errno));
+    sh_progress_end(&x.meter);
     if (rc == SH_OK && x.skipped)
         fprintf(sh->err, "export --salvage: %" PRIu64 " damaged key ranges skipped (listed above and in the file)\n",
                 x.skipped);
@@ -380,6 +386,7 @@ typedef struct importer {
     char last_ks[256];
     tind_keyspace *ks;            /* the handle of last_ks */
     tbuf f[3];
+    sh_progress meter;            /* bytes read, over both passes */
 } importer;
 
 static int imp_flush(importer *im)
@@ -513,6 +520,7 @@ static int imp_pass(importer *im, FILE *in)
     int rc = SH_OK;
     while (rc == SH_OK && (n = getline(&line, &cap, in)) >= 0) {
         lineno++;
+        sh_progress_add(&im->meter, (uint64_t)n);
         if (sh_interrupted) {
             rc = sh_error(im->sh, "import interrupted at line %ld", lineno);
             break;
@@ -601,6 +609,10 @@ int sh_cmd_import(tsh *sh, sh_words *args)
     im.file = file;
     im.unchecked = opts[0].seen;
     hash64_begin(&im.hash);
+    struct stat in_st;
+    /* the file is read twice: a check pass, then the writing pass */
+    sh_progress_begin(&im.meter, sh, "import", fstat(fileno(in), &in_st) == 0 ? 2 * (uint64_t)in_st.st_size : 0, 1,
+                      NULL);
     /* check the whole file before writing anything */
     rc = imp_pass(&im, in);
     if (rc == SH_OK && fseek(in, 0, SEEK_SET) != 0)
@@ -627,6 +639,7 @@ int sh_cmd_import(tsh *sh, sh_words *args)
         if (im.batch)
             tind_batch_free(im.batch);
     }
+    sh_progress_end(&im.meter);
     for (int k = 0; k < 3; k++)
         tbuf_free(&im.f[k]);
     fclose(in);

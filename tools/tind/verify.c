@@ -69,6 +69,7 @@ typedef struct vfy {
     uint64_t notes;
     uint64_t tables, blocks, entries;
     uint64_t journals, records, journal_entries;
+    sh_progress meter;            /* files checked */
 } vfy;
 
 static void problem(vfy *v, const char *file, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -228,6 +229,7 @@ static void verify_table(vfy *v, const char *path, uint64_t number, const ver_ta
     tind_err err;
     err_clear(&err);
     v->tables++;
+    sh_progress_add(&v->meter, 1);
     fs_file *f = NULL;
     int rc = fs_open(v->fs, path, FS_O_READ, &f, &err);
     if (rc == TIND_ENOENT) {
@@ -410,6 +412,7 @@ static void verify_journals(vfy *v, uint64_t oldest_keep, uint64_t need_seqno, u
     for (size_t i = 0; i < count && !sh_interrupted; i++) {
         char path[4200];
         jrn_path(jdir, numbers[i], path, sizeof path);
+        sh_progress_add(&v->meter, 1);
         jvfy j;
         memset(&j, 0, sizeof j);
         uint8_t *data = NULL;
@@ -564,7 +567,9 @@ int sh_cmd_verify(tsh *sh, sh_words *args)
         free(lp);
     }
 
+    sh_progress_begin(&v.meter, sh, "verify", 0, 0, "files");
     verify_folder(&v);
+    sh_progress_end(&v.meter);
 
     if (db) {
         tind_internal_pause_background(db, 0);
