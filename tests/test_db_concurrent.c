@@ -15,6 +15,7 @@
 #include "check.h"
 #include "db/db.h"
 #include "io/fs.h"
+#include "tind_internal.h"
 #include "util/rand.h"
 
 #define WRITERS 2
@@ -306,7 +307,7 @@ TEST(close_while_stalled)
     memset(&s, 0, sizeof s);
     fs *mem = fs_mem_new();
     open_small(&s, mem, 1);
-    atomic_store(&s.db->pause_background, 1); /* nothing flushes: writers must stall */
+    tind_internal_pause_background(s.db, 1); /* nothing flushes: writers must stall */
     pthread_t th[2];
     pthread_create(&th[0], NULL, stalled_writer, &s);
     pthread_create(&th[1], NULL, stalled_writer, &s);

@@ -40,6 +40,7 @@
 #include "check.h"
 #include "db/db.h"
 #include "io/fs.h"
+#include "tind_internal.h"
 
 /* A hang is a failure: every test must finish well within this. */
 #define WATCHDOG_SECONDS 60
@@ -190,7 +191,7 @@ TEST(flush_keyspace_deleted)
     tind_keyspace *ks = fx.ks;
     put_keys(ks, 0, 100);
     /* the flush cannot run: it is still pending when the keyspace goes */
-    atomic_store(&db->pause_background, 1);
+    tind_internal_pause_background(db, 1);
     flusher f = {.ks = ks, .rc = 1};
     pthread_t t;
     CHECK(pthread_create(&t, NULL, flush_thread, &f) == 0);
@@ -200,7 +201,7 @@ TEST(flush_keyspace_deleted)
     CHECK_OK(tind_keyspace_delete(db, "doomed"));
     pthread_join(t, NULL);
     CHECK_RC(f.rc, TIND_ENOENT);
-    atomic_store(&db->pause_background, 0);
+    tind_internal_pause_background(db, 0);
     CHECK_RC(tind_flush(ks), TIND_ENOENT);
     CHECK_RC(tind_compact(ks), TIND_ENOENT);
     fx_close(&fx, TIND_OK);

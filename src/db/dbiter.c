@@ -349,9 +349,9 @@ static int iter_args(tind_iter **out, const void *k, size_t n, const char *what,
 
 static int iter_new(tind_keyspace *ks, const tind_read_options *ro, tind_iter **out, tind_err *err)
 {
-    int rc = ks_check(ks);
+    int rc = ks_check_err(ks, err);
     if (rc)
-        return err_set(err, rc, rc == TIND_ENOENT ? "keyspace was deleted" : "keyspace handle is NULL");
+        return rc;
     if ((rc = db_enter(ks->db)))
         return err_set(err, rc, "the database is closing or closed");
     tind_iter *it = calloc(1, sizeof *it);

@@ -82,10 +82,8 @@ static int view_lookup(tind_keyspace *ks, ks_view *view, const uint8_t *key, siz
 
 static int check_key(tind_keyspace *ks, const void *key, size_t klen, tind_err *err)
 {
-    int rc = ks_check(ks);
-    if (rc)
-        return err_set(err, rc, rc == TIND_ENOENT ? "keyspace was deleted" : "keyspace handle is NULL");
-    return db_check_key(key, klen, err);
+    int rc = ks_check_err(ks, err);
+    return rc ? rc : db_check_key(key, klen, err);
 }
 
 /* Looks key up; on TIND_OK, *val (malloc'd, may be NULL when want_value = 0)
@@ -231,10 +229,8 @@ TIND_API int tind_last(tind_keyspace *ks, const tind_read_options *ro, void **ke
 
 TIND_API int tind_approximate_len(tind_keyspace *ks, uint64_t *n)
 {
-    int rc = ks_check(ks);
-    if (rc || !n)
-        return rc ? rc : TIND_EINVAL;
-    if ((rc = db_enter(ks->db)))
+    int rc = ks_enter_out(ks, n);
+    if (rc)
         return rc;
     ks_view *view = ks_view_acquire(ks);
     uint64_t total = mt_count(view->active);
@@ -253,10 +249,8 @@ TIND_API int tind_approximate_len(tind_keyspace *ks, uint64_t *n)
 
 TIND_API int tind_disk_space(tind_keyspace *ks, uint64_t *bytes)
 {
-    int rc = ks_check(ks);
-    if (rc || !bytes)
-        return rc ? rc : TIND_EINVAL;
-    if ((rc = db_enter(ks->db)))
+    int rc = ks_enter_out(ks, bytes);
+    if (rc)
         return rc;
     ks_view *view = ks_view_acquire(ks);
     uint64_t total = 0;
@@ -270,10 +264,8 @@ TIND_API int tind_disk_space(tind_keyspace *ks, uint64_t *bytes)
 
 TIND_API int tind_ks_stats_get(tind_keyspace *ks, tind_ks_stats *out)
 {
-    int rc = ks_check(ks);
-    if (rc || !out)
-        return rc ? rc : TIND_EINVAL;
-    if ((rc = db_enter(ks->db)))
+    int rc = ks_enter_out(ks, out);
+    if (rc)
         return rc;
     memset(out, 0, sizeof *out);
     ks_view *view = ks_view_acquire(ks);

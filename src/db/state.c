@@ -136,6 +136,20 @@ int ks_check(tind_keyspace *ks)
     return TIND_OK;
 }
 
+int ks_check_err(tind_keyspace *ks, tind_err *err)
+{
+    int rc = ks_check(ks);
+    return rc ? err_set(err, rc, rc == TIND_ENOENT ? "keyspace was deleted" : "keyspace handle is NULL") : TIND_OK;
+}
+
+int ks_enter_out(tind_keyspace *ks, const void *out)
+{
+    int rc = ks_check(ks);
+    if (rc || !out)
+        return rc ? rc : TIND_EINVAL;
+    return db_enter(ks->db);
+}
+
 int db_check_key(const void *key, size_t klen, tind_err *err)
 {
     if (!key && klen)

@@ -245,6 +245,10 @@ void db_leave(tind_db *db);
 /* ks_check, then db_enter(ks->db): how a public call on a keyspace starts. */
 int ks_enter(tind_keyspace *ks);
 int ks_check(tind_keyspace *ks);   /* TIND_EINVAL / TIND_ENOENT */
+/* ks_check with its message in err ("keyspace was deleted" / "keyspace handle is NULL"). */
+int ks_check_err(tind_keyspace *ks, tind_err *err);
+/* ks_enter for a call that fills *out: a NULL out is TIND_EINVAL before entering. */
+int ks_enter_out(tind_keyspace *ks, const void *out);
 /* A user key: 1..TIND_MAX_KEY_SIZE bytes, non-NULL (TIND_EINVAL / TIND_ETOOBIG
  * with a message naming the length). */
 int db_check_key(const void *key, size_t klen, tind_err *err);
