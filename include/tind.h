@@ -290,6 +290,38 @@ TIND_API void tind_ks_options_set_expect_point_read_hits(tind_ks_options *o, int
  * expires). */
 TIND_API void tind_ks_options_set_fifo(tind_ks_options *o, uint64_t max_bytes, uint64_t ttl_seconds);
 
+/* ---- key-value separation (blob files) ----
+ * Values of at least `threshold` bytes are written, at flush, to blob files
+ * (beside the tables) and the tree keeps a small pointer to each, so that
+ * compaction moves pointers instead of rewriting large values; reads load
+ * the value from its blob file (through the block cache, in its budget).
+ * tind_contains, tind_value_size, and an iterator's key and value size never
+ * read a blob file; tind_iter_value loads the value when asked. A blob file
+ * that is damaged or missing makes the reads that need it fail with
+ * TIND_ECORRUPT naming the file and offset.
+ * Garbage collection needs no call: compactions count the blobs whose
+ * pointers they drop; once a blob file's garbage reaches `ratio` of its
+ * bytes, compactions move its live blobs into new files (and pick work to
+ * do so when nothing else needs compacting), and the file is deleted when no
+ * version needs it. `age_cutoff` (0..1) also has compactions move the
+ * blobs of the oldest fraction of blob files that hold any garbage, when
+ * they meet them anyway (RocksDB's blob_garbage_collection_age_cutoff).
+ * Defaults: separation on, threshold 4096 bytes (below it a value costs
+ * less in the table than a pointer, a blob file read and its checksum;
+ * docs/ARCHITECTURE.md "Key-value separation" has the measurements), blob
+ * files of 256 MiB, no blob compression, GC ratio 0.25 (space amplification
+ * of the blob files stays below about 1 / (1 - 0.25) = 1.33), age cutoff 0.
+ * Options are stored with the keyspace; a keyspace made by an older tind
+ * keeps separation off. Invalid values make tind_keyspace_open() fail with
+ * TIND_EINVAL: threshold 1..TIND_MAX_VALUE_SIZE, file size >= 4096,
+ * compression a tind_compression code with zstd level 0..22, ratio in
+ * (0, 2] (above 1: never collect), age_cutoff in [0, 1]. Setters given NULL
+ * options do nothing. */
+TIND_API void tind_ks_options_set_blob_separation(tind_ks_options *o, int on, uint64_t threshold);
+TIND_API void tind_ks_options_set_blob_file_size(tind_ks_options *o, uint64_t bytes);
+TIND_API void tind_ks_options_set_blob_compression(tind_ks_options *o, int type, int zstd_level);
+TIND_API void tind_ks_options_set_blob_gc(tind_ks_options *o, double ratio, double age_cutoff);
+
 /* Opens the keyspace called name (1..255 bytes of UTF-8), creating it with
  * opts when it does not exist (the options are stored with it; opts of an
  * existing keyspace are ignored). The handle is owned by db and stays valid
@@ -439,6 +471,13 @@ typedef struct tind_ks_stats {
     uint64_t cache_misses;
     uint64_t write_stalls;         /* database-wide: writers that waited */
     uint64_t write_slowdowns;
+    /* key-value separation: the keyspace's blob files (their bytes are in
+     * disk_bytes too), their record bytes no pointer needs any more, and
+     * the values loaded from blob files by reads (gets and iterators) */
+    uint64_t blob_files;
+    uint64_t blob_bytes;
+    uint64_t blob_garbage_bytes;
+    uint64_t blob_reads;
 } tind_ks_stats;
 TIND_API int tind_ks_stats_get(tind_keyspace *ks, tind_ks_stats *out);
 

@@ -4,7 +4,7 @@
 # Reads every #include "..." of every .c and .h under ROOT/src and fails,
 # naming the file, the line and the forbidden arrow, when:
 #   - a layer includes a layer that is not below it. Layers, bottom to top:
-#       util < io < cache < format < memtable, journal < iter < version
+#       util < io < cache < format < blob < memtable, journal < iter < version
 #            < compaction < db < (files directly in src/, e.g. internal headers)
 #     memtable and journal are peers: neither includes the other. Every
 #     file may include the public "tind.h";
@@ -23,10 +23,10 @@ files=$(find src -name '*.[ch]' | LC_ALL=C sort)
 # shellcheck disable=SC2086
 awk '
 BEGIN {
-    n = split("util io cache format memtable journal iter version compaction db", L, " ")
-    rank["util"] = 0; rank["io"] = 1; rank["cache"] = 2; rank["format"] = 3
-    rank["memtable"] = 4; rank["journal"] = 4; rank["iter"] = 5; rank["version"] = 6
-    rank["compaction"] = 7; rank["db"] = 8; rank["."] = 9
+    n = split("util io cache format blob memtable journal iter version compaction db", L, " ")
+    rank["util"] = 0; rank["io"] = 1; rank["cache"] = 2; rank["format"] = 3; rank["blob"] = 4
+    rank["memtable"] = 5; rank["journal"] = 5; rank["iter"] = 6; rank["version"] = 7
+    rank["compaction"] = 8; rank["db"] = 9; rank["."] = 10
     m = split("options state journals install jobs iters write read dbiter db internal", D, " ")
     for (i = 1; i <= m; i++) pos[D[i]] = i
     bad = 0

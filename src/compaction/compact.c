@@ -72,6 +72,11 @@ int cmp_stream_next(cmp_stream *s)
             }
             s->have_prev = 1;
         } else if (stripe == s->last_stripe) {
+            if (type == ENTRY_BLOB && s->env && s->env->blobs) {
+                size_t vn;
+                const uint8_t *v = ii_value(in, &vn);
+                blob_job_dropped(s->env->blobs, v, vn); /* its blob becomes garbage */
+            }
             continue; /* shadowed by a newer version no snapshot separates */
         }
         s->last_stripe = stripe;
@@ -135,6 +140,11 @@ static int finish_table(const cmp_env *env, tbl_writer *w, uint64_t number, ver_
         return rc;
     ver_table *t = ver_table_from_meta(number, &meta);
     tbl_meta_free(&meta);
+    if (t && env->blobs && blob_job_table_done(env->blobs, t)) {
+        t->obsolete = 1;
+        ver_table_unref(t);
+        t = NULL;
+    }
     if (!t)
         return err_set(err, TIND_ENOMEM, "out of memory");
     t->on_free = env->table_on_free;
@@ -189,7 +199,15 @@ int cmp_write_tables(const cmp_env *env, const cmp_options *o, iiter *in, int ou
                 break;
             }
         }
-        rc = tbl_writer_add(w, s.key, s.klen, s.seqno, s.type, s.val, s.vlen, err);
+        uint8_t type = s.type;
+        const uint8_t *val = s.val;
+        size_t vlen = s.vlen;
+        if (env->blobs) {
+            rc = blob_job_entry(env->blobs, &type, &val, &vlen, err);
+            if (rc)
+                break;
+        }
+        rc = tbl_writer_add(w, s.key, s.klen, s.seqno, type, val, vlen, err);
         if (rc)
             break;
     }
@@ -202,10 +220,14 @@ int cmp_write_tables(const cmp_env *env, const cmp_options *o, iiter *in, int ou
     if (w)
         tbl_writer_abandon(w);
     cmp_stream_free(&s);
+    if (rc == TIND_OK && env->blobs)
+        rc = blob_job_finish(env->blobs, err); /* synced before the folder, as the tables */
     if (rc == TIND_OK && count) {
         rc = fs_sync_dir(env->fs, env->tables_dir, err);
     }
     if (rc) {
+        if (env->blobs)
+            blob_job_discard(env->blobs);
         cmp_tables_discard(tables, count);
         return rc;
     }

@@ -29,6 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "compaction/blobsep.h"
 #include "compaction/options.h"
 #include "compaction/picker.h"
 #include "format/table.h"
@@ -57,6 +58,9 @@ typedef struct cmp_env {
     /* Attached to every output table (ver_table.on_free). */
     ver_table_free_fn table_on_free;
     void *table_on_free_ctx;
+    /* Key-value separation and blob GC of this job (compaction/blobsep.h);
+     * NULL = values stay in the tables and pointers pass unchanged. */
+    blob_job *blobs;
 } cmp_env;
 
 /* The entry stream over `in`. The current entry is in the public fields

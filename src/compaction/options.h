@@ -15,6 +15,19 @@
 
 #define CMP_MAX_LEVELS VER_MAX_LEVELS
 
+/* Key-value separation (compaction/blobsep.h), from the keyspace options. */
+typedef struct cmp_blob_options {
+    int separate;                 /* values of >= threshold bytes go to blob files */
+    uint64_t threshold;
+    uint64_t file_size;           /* a blob file is cut past it */
+    int compression;              /* compress.h code */
+    int compression_level;
+    double gc_ratio;              /* garbage / bytes at which a file's live blobs are relocated
+                                     (and compactions are picked to do it); > 1 = never */
+    double gc_age_cutoff;         /* the oldest fraction of blob files whose blobs a compaction
+                                     relocates when it meets them anyway (0 = none) */
+} cmp_blob_options;
+
 typedef struct cmp_options {
     int compaction;               /* TIND_COMPACTION_LEVELED / _TIERED / _FIFO */
     int l0_threshold;
@@ -23,6 +36,7 @@ typedef struct cmp_options {
     uint64_t fifo_max_bytes;
     uint64_t fifo_ttl_seconds;
     tbl_options table[CMP_MAX_LEVELS]; /* options of the tables written to each level */
+    cmp_blob_options blob;
 } cmp_options;
 
 /* The table options of output level `level` (levels past the last use the last's). */

@@ -314,6 +314,8 @@ static void version_mark_all_obsolete(version *v)
     for (int l = 0; l < v->level_count; l++)
         for (size_t i = 0; i < v->levels[l].count; i++)
             v->levels[l].tables[i]->obsolete = 1;
+    for (size_t b = 0; b < v->blob_count; b++)
+        v->blobs[b].file->obsolete = 1;
 }
 
 static int keyspace_delete(tind_db *db, const char *name)
@@ -463,13 +465,34 @@ static int check_tables_present(tind_db *db, tind_err *err)
         fs_list_free(names, count);
         return err_set(err, TIND_ENOMEM, "out of memory");
     }
-    for (size_t i = 0; i < count; i++)
-        if (fname_parse(names[i], &present[n]) == FNAME_KIND_TABLE)
+    uint64_t *blobs = malloc((count ? count : 1) * sizeof *blobs);
+    size_t nblobs = 0;
+    if (!blobs) {
+        free(present);
+        fs_list_free(names, count);
+        return err_set(err, TIND_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < count; i++) {
+        fname_kind kind = fname_parse(names[i], &present[n]);
+        if (kind == FNAME_KIND_TABLE)
             n++;
+        else if (kind == FNAME_KIND_BLOB)
+            blobs[nblobs++] = present[n];
+    }
     fs_list_free(names, count);
     qsort(present, n, sizeof *present, cmp_u64);
+    qsort(blobs, nblobs, sizeof *blobs, cmp_u64);
     for (size_t k = 0; k < db->keyspace_count && rc == TIND_OK; k++) {
         version *v = db->keyspaces[k]->current;
+        for (size_t b = 0; b < v->blob_count && rc == TIND_OK; b++) {
+            uint64_t number = v->blobs[b].file->number;
+            if (!bsearch(&number, blobs, nblobs, sizeof *blobs, cmp_u64)) {
+                char path[4096];
+                db_blob_path(db, number, path, sizeof path);
+                rc = err_set(err, TIND_ECORRUPT, "blob file '%s' named by the version file (keyspace '%s') is missing",
+                             path, db->keyspaces[k]->name);
+            }
+        }
         for (int l = 0; l < v->level_count && rc == TIND_OK; l++)
             for (size_t t = 0; t < v->levels[l].count && rc == TIND_OK; t++) {
                 uint64_t number = v->levels[l].tables[t]->number;
@@ -483,6 +506,7 @@ static int check_tables_present(tind_db *db, tind_err *err)
             }
     }
     free(present);
+    free(blobs);
     return rc;
 }
 
@@ -498,7 +522,14 @@ static int remove_orphans(tind_db *db, tind_err *err)
     for (size_t i = 0; i < count; i++) {
         uint64_t n;
         int referenced = 0;
-        if (fname_parse(names[i], &n) == FNAME_KIND_TABLE) {
+        fname_kind kind = fname_parse(names[i], &n);
+        if (kind == FNAME_KIND_BLOB) {
+            if (n >= db->next_file_number)
+                db->next_file_number = n + 1;
+            for (size_t k = 0; k < db->keyspace_count && !referenced; k++)
+                referenced = version_find_blob(db->keyspaces[k]->current, n) != NULL;
+        }
+        if (kind == FNAME_KIND_TABLE) {
             if (n >= db->next_file_number)
                 db->next_file_number = n + 1;
             for (size_t k = 0; k < db->keyspace_count && !referenced; k++) {
@@ -588,6 +619,10 @@ static int load_state(tind_db *db, mf_state *st, tind_err *err)
                 if (vt->max_seqno > atomic_load(&db->last_seqno))
                     atomic_store(&db->last_seqno, vt->max_seqno);
             }
+        for (size_t b = 0; b < ks->current->blob_count; b++) {
+            ks->current->blobs[b].file->on_free = db_blob_on_free;
+            ks->current->blobs[b].file->on_free_ctx = db;
+        }
         rc = keyspace_list_add(db, ks);
         if (rc) {
             ks_free(ks);

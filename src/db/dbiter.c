@@ -28,6 +28,9 @@ struct tind_iter {
     int valid;
     tbuf saved_key;
     tbuf saved_value;
+    uint8_t saved_type;           /* ENTRY_VALUE or ENTRY_BLOB (saved_value is then a pointer) */
+    int fill_cache;
+    tbuf blob_value;              /* the current blob, loaded by tind_iter_value */
     int status;
     tind_err err;
 };
@@ -87,7 +90,7 @@ static void find_next_user_entry(tind_iter *it, int skipping)
                     return;
                 }
                 skipping = 1;
-            } else if (type == ENTRY_VALUE) {
+            } else if (type == ENTRY_VALUE || type == ENTRY_BLOB) {
                 if (!(skipping && key_cmp(k, n, it->saved_key.data, it->saved_key.len) <= 0)) {
                     it->valid = 1;
                     tbuf_reset(&it->saved_key);
@@ -120,6 +123,7 @@ static void find_prev_user_entry(tind_iter *it)
             } else {
                 size_t vn;
                 const uint8_t *v = ii_value(it->in, &vn);
+                it->saved_type = value_type;
                 if (tbuf_set(&it->saved_key, k, n) || tbuf_set(&it->saved_value, v, vn)) {
                     set_error(it, TIND_ENOMEM);
                     return;
@@ -281,6 +285,18 @@ TIND_API const void *tind_iter_key(const tind_iter *it, size_t *klen)
     return it->saved_key.data;
 }
 
+/* The current entry's type and raw value (a blob pointer for ENTRY_BLOB). */
+static uint8_t current_raw(const tind_iter *it, const uint8_t **v, size_t *n)
+{
+    if (it->forward) {
+        *v = ii_value(it->in, n);
+        return ii_type(it->in);
+    }
+    *v = it->saved_value.data;
+    *n = it->saved_value.len;
+    return it->saved_type;
+}
+
 TIND_API const void *tind_iter_value(tind_iter *it, size_t *vlen)
 {
     size_t ignored;
@@ -288,6 +304,19 @@ TIND_API const void *tind_iter_value(tind_iter *it, size_t *vlen)
         vlen = &ignored;
     if (!tind_iter_valid(it))
         return NULL;
+    const uint8_t *raw;
+    size_t rawn;
+    if (current_raw(it, &raw, &rawn) == ENTRY_BLOB) {
+        /* key-value separation: loaded now, never by a move */
+        int rc = ks_blob_load(it->ks, it->view->v, raw, rawn, it->fill_cache, &it->blob_value, &it->err);
+        if (rc) {
+            set_error(it, rc);
+            *vlen = 0;
+            return NULL;
+        }
+        *vlen = it->blob_value.len;
+        return it->blob_value.data ? it->blob_value.data : (const uint8_t *)"";
+    }
     if (it->forward) {
         const uint8_t *v = ii_value(it->in, vlen);
         return v ? v : (const uint8_t *)"";
@@ -301,10 +330,11 @@ TIND_API uint64_t tind_iter_value_size(const tind_iter *it)
     if (!tind_iter_valid(it))
         return 0;
     size_t n;
-    if (it->forward)
-        ii_value(it->in, &n);
-    else
-        n = it->saved_value.len;
+    const uint8_t *raw;
+    if (current_raw(it, &raw, &n) == ENTRY_BLOB) {
+        blob_ptr p;
+        return blob_ptr_decode(raw, n, &p) == TIND_OK ? p.raw_size : 0;
+    }
     return n;
 }
 
@@ -328,6 +358,7 @@ TIND_API void tind_iter_free(tind_iter *it)
     tbuf_free(&it->hi);
     tbuf_free(&it->saved_key);
     tbuf_free(&it->saved_value);
+    tbuf_free(&it->blob_value);
     free(it);
     /* last: releasing the view may close tables, so close must wait for it */
     atomic_fetch_sub(&db->live_iterators, 1);
@@ -363,6 +394,7 @@ static int iter_new(tind_keyspace *ks, const tind_read_options *ro, tind_iter **
     it->forward = 1;
     it->seq = db_read_seqno(ks->db, ro);
     it->view = ks_view_acquire(ks);
+    it->fill_cache = ro ? ro->fill_cache : 1;
     err_clear(&it->err);
     rc = view_iter_new(ks, it->view, ro ? ro->fill_cache : 1, &it->in, err);
     if (rc) {

@@ -91,6 +91,88 @@ int db_table_reader(tind_db *db, ver_table *t, int level, tbl **out, tind_err *e
     return TIND_OK;
 }
 
+/* ------------------------------------------------------------------ blob files */
+
+void db_blob_path(tind_db *db, uint64_t number, char *buf, size_t n)
+{
+    fname_blob(db->tables_dir, number, buf, n);
+}
+
+void db_blob_on_free(ver_blob *b, void *ctx)
+{
+    tind_db *db = ctx;
+    blob_reader_free(b->reader);
+    b->reader = NULL;
+    if (b->obsolete) {
+        char path[4096];
+        db_blob_path(db, b->number, path, sizeof path);
+        fdc_evict(db->fds, b->number);
+        fs_unlink(db->fs, path, NULL);
+    }
+}
+
+int db_blob_reader(tind_db *db, ver_blob *b, blob_reader **out, tind_err *err)
+{
+    blob_reader *r = atomic_load_explicit(&b->reader_atomic, memory_order_acquire);
+    if (r) {
+        *out = r;
+        return TIND_OK;
+    }
+    mu_lock(&b->reader_mu);
+    r = atomic_load_explicit(&b->reader_atomic, memory_order_acquire);
+    if (!r) {
+        char path[4096];
+        db_blob_path(db, b->number, path, sizeof path);
+        int rc = blob_reader_open(db->fs, path, b->number, db->fds, db->block_cache, &r, err);
+        if (rc == TIND_ENOENT)
+            rc = err_set(err, TIND_ECORRUPT, "blob file '%s' named by the version file is missing", path);
+        if (rc == TIND_OK) {
+            const blob_file_meta *m = blob_reader_meta(r);
+            if (m->file_size != b->size || m->count != b->count || m->bytes != b->bytes)
+                rc = err_set(err, TIND_ECORRUPT,
+                             "blob file '%s' is not the blob file %llu the version file names: "
+                             "%llu bytes, %llu blobs of %llu bytes; version file %llu, %llu, %llu",
+                             path, (unsigned long long)b->number, (unsigned long long)m->file_size,
+                             (unsigned long long)m->count, (unsigned long long)m->bytes, (unsigned long long)b->size,
+                             (unsigned long long)b->count, (unsigned long long)b->bytes);
+            if (rc) {
+                blob_reader_free(r);
+                r = NULL;
+            }
+        }
+        if (rc) {
+            mu_unlock(&b->reader_mu);
+            return rc;
+        }
+        b->reader = r;
+        atomic_store_explicit(&b->reader_atomic, r, memory_order_release);
+    }
+    mu_unlock(&b->reader_mu);
+    *out = r;
+    return TIND_OK;
+}
+
+int ks_blob_load(tind_keyspace *ks, const version *v, const uint8_t *val, size_t vlen, int fill_cache, tbuf *out,
+                 tind_err *err)
+{
+    blob_ptr p;
+    if (blob_ptr_decode(val, vlen, &p))
+        return err_set(err, TIND_ECORRUPT, "keyspace '%s': malformed blob pointer (%zu bytes)", ks->name, vlen);
+    const ver_blob_entry *e = version_find_blob(v, p.file);
+    if (!e) {
+        char path[4096];
+        db_blob_path(ks->db, p.file, path, sizeof path);
+        return err_set(err, TIND_ECORRUPT, "keyspace '%s': pointer into blob file '%s' (offset %llu), which the version does not hold",
+                       ks->name, path, (unsigned long long)p.offset);
+    }
+    blob_reader *r;
+    int rc = db_blob_reader(ks->db, e->file, &r, err);
+    if (!rc)
+        rc = blob_read(r, &p, fill_cache, out, err);
+    atomic_fetch_add_explicit(&ks->blob_reads, 1, memory_order_relaxed);
+    return rc;
+}
+
 /* ------------------------------------------------------------------ version file */
 
 int db_write_manifest_adding(tind_db *db, tind_keyspace *ks, version *v, uint64_t flushed_seqno,
@@ -160,6 +242,26 @@ int ks_install(tind_keyspace *ks, ver_table **removed, const int *removed_levels
                ver_table **added, size_t nadded, int add_level, uint64_t flushed_seqno, memtable *flushed,
                tind_err *err)
 {
+    return ks_install_blobs(ks, removed, removed_levels, nremoved, added, nadded, add_level, flushed_seqno, flushed,
+                            NULL, err);
+}
+
+/* Marks obsolete the blob files of old that nv no longer holds. */
+static void mark_blobs_gone(const version *old, const version *nv)
+{
+    for (size_t i = 0, k = 0; i < old->blob_count; i++) {
+        uint64_t n = old->blobs[i].file->number;
+        while (k < nv->blob_count && nv->blobs[k].file->number < n)
+            k++;
+        if (k == nv->blob_count || nv->blobs[k].file->number != n)
+            old->blobs[i].file->obsolete = 1;
+    }
+}
+
+int ks_install_blobs(tind_keyspace *ks, ver_table **removed, const int *removed_levels, size_t nremoved,
+                     ver_table **added, size_t nadded, int add_level, uint64_t flushed_seqno, memtable *flushed,
+                     const ver_edit *blobs, tind_err *err)
+{
     tind_db *db = ks->db;
     ver_edit edit;
     ver_edit *e = &edit;
@@ -169,6 +271,10 @@ int ks_install(tind_keyspace *ks, ver_table **removed, const int *removed_levels
         rc = ver_edit_remove(e, removed_levels[i], removed[i]);
     for (size_t i = 0; !rc && i < nadded; i++)
         rc = ver_edit_add(e, add_level, added[i]);
+    for (size_t i = 0; blobs && !rc && i < blobs->blobs_added_count; i++)
+        rc = ver_edit_add_blob(e, blobs->blobs_added[i]);
+    for (size_t i = 0; blobs && !rc && i < blobs->garbage_count; i++)
+        rc = ver_edit_add_garbage(e, blobs->garbage[i].number, blobs->garbage[i].count, blobs->garbage[i].bytes);
     version *nv = NULL;
     mu_lock(&db->mu);
     if (!rc)
@@ -210,6 +316,11 @@ int ks_install(tind_keyspace *ks, ver_table **removed, const int *removed_levels
         if (!kept)
             removed[i]->obsolete = 1;
     }
+    mark_blobs_gone(old, nv);
+    /* a new blob file nothing points to (every value shadowed) */
+    for (size_t i = 0; blobs && i < blobs->blobs_added_count; i++)
+        if (!version_find_blob(nv, blobs->blobs_added[i]->number))
+            blobs->blobs_added[i]->obsolete = 1;
     rc = ks_rebuild_view(ks);
     jset_delete_obsolete(&db->journals);
     cv_broadcast(&db->stall_cv);

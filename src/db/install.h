@@ -7,6 +7,7 @@
 #ifndef TIND_DB_INSTALL_H
 #define TIND_DB_INSTALL_H
 
+#include "blob/blob.h"
 #include "db/journals.h"
 
 void db_table_path(tind_db *db, uint64_t number, char *buf, size_t n);
@@ -35,5 +36,24 @@ int db_write_manifest_adding(tind_db *db, tind_keyspace *ks, version *v, uint64_
 int ks_install(tind_keyspace *ks, ver_table **removed, const int *removed_levels, size_t nremoved,
                ver_table **added, size_t nadded, int add_level, uint64_t flushed_seqno, memtable *flushed,
                tind_err *err) REQUIRES(ks->db->install_mu) EXCLUDES(ks->db->mu);
+
+/* ---- blob files (key-value separation) ---- */
+void db_blob_path(tind_db *db, uint64_t number, char *buf, size_t n);
+/* The reader of a blob file of a version, opened (and checked to be that
+ * file) on first use; a missing file is TIND_ECORRUPT. */
+int db_blob_reader(tind_db *db, ver_blob *b, blob_reader **out, tind_err *err);
+/* Closes a blob file's reader at its last reference and deletes the file
+ * when it left the tree. */
+void db_blob_on_free(ver_blob *b, void *ctx);
+/* Loads the value an ENTRY_BLOB pointer (val, vlen) of version v points
+ * to into out; counts a blob read of ks. TIND_ECORRUPT names the file and
+ * offset. */
+int ks_blob_load(tind_keyspace *ks, const version *v, const uint8_t *val, size_t vlen, int fill_cache, tbuf *out,
+                 tind_err *err);
+/* ks_install, also applying `blobs` (new blob files and garbage; may be
+ * NULL); blob files that leave the tree are marked obsolete. */
+int ks_install_blobs(tind_keyspace *ks, ver_table **removed, const int *removed_levels, size_t nremoved,
+                     ver_table **added, size_t nadded, int add_level, uint64_t flushed_seqno, memtable *flushed,
+                     const ver_edit *blobs, tind_err *err) REQUIRES(ks->db->install_mu) EXCLUDES(ks->db->mu);
 
 #endif

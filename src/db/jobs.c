@@ -68,6 +68,27 @@ static int env_closing(void *ctx)
     return closing;
 }
 
+static void env_blob_path(void *ctx, uint64_t number, char *buf, size_t n) { db_blob_path(ctx, number, buf, n); }
+
+static int env_blob_reader(void *ctx, ver_blob *b, blob_reader **out, tind_err *err)
+{
+    return db_blob_reader(ctx, b, out, err);
+}
+
+/* The key-value separation of a flush (v = NULL) or of a compaction over v
+ * (compaction/blobsep.h). */
+static int ks_blob_job(tind_keyspace *ks, const version *v, blob_job *j)
+{
+    int rc = blob_job_init(j, &ks->cmp_opts.blob, ks->db->fs, v);
+    j->ctx = ks->db;
+    j->new_file_number = env_new_file_number;
+    j->blob_path = env_blob_path;
+    j->blob_reader = env_blob_reader;
+    j->blob_on_free = db_blob_on_free;
+    j->blob_on_free_ctx = ks->db;
+    return rc;
+}
+
 static void ks_cmp_env(tind_keyspace *ks, cmp_env *env)
 {
     tind_db *db = ks->db;
@@ -156,13 +177,17 @@ int ks_flush_one(tind_keyspace *ks, tind_err *err)
     ver_table **tables = NULL;
     size_t count = 0;
     uint64_t bytes = 0;
-    int rc = db_snapshot_seqnos(db, &snaps, &nsnap);
+    blob_job bj;
+    int rc = ks_blob_job(ks, NULL, &bj);
+    if (!rc)
+        rc = db_snapshot_seqnos(db, &snaps, &nsnap);
     iiter *it = rc ? NULL : mt_iiter_new(m);
     if (!rc && !it)
         rc = TIND_ENOMEM;
     if (!rc) {
         cmp_env env;
         ks_cmp_env(ks, &env);
+        env.blobs = &bj;
         rc = cmp_write_tables(&env, &ks->cmp_opts, it, 0, bottommost, snaps, nsnap, &tables, &count, &bytes, err);
     }
     ii_free(it);
@@ -171,23 +196,26 @@ int ks_flush_one(tind_keyspace *ks, tind_err *err)
      * lost: that would leave a hole in the recovered history */
     if (!rc)
         rc = db_sync_journal_through(db, mt_max_seqno(m), err);
-    if (rc && tables) {
-        cmp_tables_discard(tables, count);
+    if (rc) {
+        blob_job_discard(&bj);
+        if (tables)
+            cmp_tables_discard(tables, count);
         tables = NULL;
         count = 0;
     }
     if (!rc) {
         mu_lock(&db->install_mu);
-        rc = ks_install(ks, NULL, NULL, 0, tables, count, 0, mt_max_seqno(m), m, err);
+        rc = ks_install_blobs(ks, NULL, NULL, 0, tables, count, 0, mt_max_seqno(m), m, &bj.result, err);
         mu_unlock(&db->install_mu);
         for (size_t i = 0; i < count; i++)
             ver_table_unref(tables[i]);
         free(tables);
         if (!rc) {
-            atomic_fetch_add(&ks->flush_bytes, bytes);
+            atomic_fetch_add(&ks->flush_bytes, bytes + bj.blob_bytes_written);
             atomic_fetch_add(&ks->flushes, 1);
         }
     }
+    blob_job_free(&bj);
     mt_unref(m);
     mu_lock(&db->mu);
     ks->flush_running = 0;
@@ -211,6 +239,8 @@ int ks_needs_compaction(tind_keyspace *ks)
     compaction_pick p;
     if (pick_compaction(ks->current, &ks->cmp_opts, ks->manual_compaction, (uint64_t)time(NULL), &p))
         return 0;
+    if (p.kind == PICK_NONE && blob_gc_pick(ks->current, &ks->cmp_opts, &p))
+        return 0;
     int need = p.kind != PICK_NONE;
     compaction_pick_free(&p);
     return need;
@@ -228,6 +258,8 @@ int ks_compact_step(tind_keyspace *ks, tind_err *err)
     compaction_pick p;
     int manual = ks->manual_compaction;
     int rc = pick_compaction(ks->current, &ks->cmp_opts, manual, (uint64_t)time(NULL), &p);
+    if (!rc && !manual && p.kind == PICK_NONE)
+        rc = blob_gc_pick(ks->current, &ks->cmp_opts, &p); /* blob files to collect */
     if (rc || p.kind == PICK_NONE) {
         if (manual && !rc) {
             ks->manual_compaction = 0;
@@ -247,21 +279,26 @@ int ks_compact_step(tind_keyspace *ks, tind_err *err)
     ver_table **tables = NULL;
     size_t count = 0;
     uint64_t bytes = 0;
-    if (p.kind == PICK_MERGE || p.kind == PICK_MOVE) {
+    blob_job bj;
+    rc = ks_blob_job(ks, p.kind == PICK_MERGE ? v : NULL, &bj);
+    if (!rc && (p.kind == PICK_MERGE || p.kind == PICK_MOVE)) {
         uint64_t *snaps = NULL;
         size_t nsnap = 0;
         rc = p.kind == PICK_MERGE ? db_snapshot_seqnos(db, &snaps, &nsnap) : TIND_OK;
         cmp_env env;
         ks_cmp_env(ks, &env);
+        env.blobs = p.kind == PICK_MERGE ? &bj : NULL;
         if (!rc)
             rc = cmp_run(&env, &ks->cmp_opts, &p, snaps, nsnap, &tables, &count, &bytes, err);
         free(snaps);
     }
     if (!rc) {
         mu_lock(&db->install_mu);
-        rc = ks_install(ks, p.inputs, p.levels, p.count, tables, count, p.out_level, 0, NULL, err);
+        rc = ks_install_blobs(ks, p.inputs, p.levels, p.count, tables, count, p.out_level, 0, NULL, &bj.result, err);
         mu_unlock(&db->install_mu);
     }
+    bytes += bj.blob_bytes_written;
+    blob_job_free(&bj);
     for (size_t i = 0; i < count; i++)
         ver_table_unref(tables[i]);
     free(tables);

@@ -46,6 +46,13 @@ void ks_options_default(struct tind_ks_options *o)
     }
     o->partition_from_level = 2;   /* deep levels page small index and filter partitions */
     o->expect_point_read_hits = 0;
+    o->blob_separation = KS_BLOB_DEFAULT_SEPARATION;
+    o->blob_threshold = KS_BLOB_DEFAULT_THRESHOLD;
+    o->blob_file_size = 256u << 20;
+    o->blob_compression = COMPRESSION_NONE;
+    o->blob_zstd_level = 3;
+    o->blob_gc_ratio = 0.25;
+    o->blob_gc_age_cutoff = 0;
 }
 
 size_t options_max_open_files(const struct tind_options *o)
@@ -151,6 +158,49 @@ TIND_API void tind_ks_options_set_fifo(tind_ks_options *o, uint64_t max_bytes, u
     o->fifo_ttl_seconds = ttl_seconds;
 }
 
+TIND_API void tind_ks_options_set_blob_separation(tind_ks_options *o, int on, uint64_t threshold)
+{
+    if (o) {
+        o->blob_separation = on;
+        o->blob_threshold = threshold;
+    }
+}
+TIND_API void tind_ks_options_set_blob_file_size(tind_ks_options *o, uint64_t bytes) { if (o) o->blob_file_size = bytes; }
+TIND_API void tind_ks_options_set_blob_compression(tind_ks_options *o, int type, int zstd_level)
+{
+    if (o) {
+        o->blob_compression = type;
+        o->blob_zstd_level = zstd_level;
+    }
+}
+TIND_API void tind_ks_options_set_blob_gc(tind_ks_options *o, double ratio, double age_cutoff)
+{
+    if (o) {
+        o->blob_gc_ratio = ratio;
+        o->blob_gc_age_cutoff = age_cutoff;
+    }
+}
+
+static int ks_blob_options_validate(const struct tind_ks_options *o, tind_err *err)
+{
+    if (o->blob_separation != 0 && o->blob_separation != 1)
+        return err_set(err, TIND_EINVAL, "keyspace option blob separation %d is not 0 or 1", o->blob_separation);
+    if (o->blob_threshold < 1 || o->blob_threshold > TIND_MAX_VALUE_SIZE)
+        return err_set(err, TIND_EINVAL, "keyspace option blob threshold %llu not in 1..%u",
+                       (unsigned long long)o->blob_threshold, (unsigned)TIND_MAX_VALUE_SIZE);
+    if (o->blob_file_size < 4096)
+        return err_set(err, TIND_EINVAL, "keyspace option blob file size below 4096 bytes");
+    if (o->blob_compression < COMPRESSION_NONE || o->blob_compression > COMPRESSION_ZSTD)
+        return err_set(err, TIND_EINVAL, "keyspace option blob compression %d is unknown", o->blob_compression);
+    if (o->blob_zstd_level < 0 || o->blob_zstd_level > 22)
+        return err_set(err, TIND_EINVAL, "keyspace option blob zstd level not in 0..22");
+    if (!(o->blob_gc_ratio > 0 && o->blob_gc_ratio <= 2))
+        return err_set(err, TIND_EINVAL, "keyspace option blob GC ratio not in (0, 2] (above 1: never)");
+    if (!(o->blob_gc_age_cutoff >= 0 && o->blob_gc_age_cutoff <= 1))
+        return err_set(err, TIND_EINVAL, "keyspace option blob GC age cutoff not in [0, 1]");
+    return TIND_OK;
+}
+
 int ks_options_validate(const struct tind_ks_options *o, tind_err *err)
 {
     if (o->bad_level_set)
@@ -186,12 +236,13 @@ int ks_options_validate(const struct tind_ks_options *o, tind_err *err)
     }
     if (o->partition_from_level < 0 || o->partition_from_level > KS_MAX_LEVELS)
         return err_set(err, TIND_EINVAL, "keyspace option partitioning level out of range");
-    return TIND_OK;
+    return ks_blob_options_validate(o, err);
 }
 
-/* Stored form: u8 version (1), then varints / fixed fields in a fixed order.
- * Doubles are stored as u64 of their IEEE bits. */
-#define KS_OPTIONS_VERSION 1
+/* Stored form: u8 version (2), then varints / fixed fields in a fixed order.
+ * Doubles are stored as u64 of their IEEE bits. Version 2 appends the blob
+ * options; a version 1 keyspace reads with separation off (as it was made). */
+#define KS_OPTIONS_VERSION 2
 
 static int put_double(tbuf *b, double d)
 {
@@ -222,6 +273,13 @@ int ks_options_encode(const struct tind_ks_options *o, tbuf *out)
     rc |= tbuf_append_varint(out, (uint64_t)o->expect_point_read_hits);
     rc |= tbuf_append_varint(out, o->fifo_max_bytes);
     rc |= tbuf_append_varint(out, o->fifo_ttl_seconds);
+    rc |= tbuf_append_varint(out, (uint64_t)o->blob_separation);
+    rc |= tbuf_append_varint(out, o->blob_threshold);
+    rc |= tbuf_append_varint(out, o->blob_file_size);
+    rc |= tbuf_append_varint(out, (uint64_t)o->blob_compression);
+    rc |= tbuf_append_varint(out, (uint64_t)o->blob_zstd_level);
+    rc |= put_double(out, o->blob_gc_ratio);
+    rc |= put_double(out, o->blob_gc_age_cutoff);
     return rc ? TIND_ENOMEM : TIND_OK;
 }
 
@@ -286,6 +344,17 @@ int ks_options_decode(const uint8_t *p, size_t n, struct tind_ks_options *o, tin
     o->expect_point_read_hits = (int)rd_varint(&r);
     o->fifo_max_bytes = rd_varint(&r);
     o->fifo_ttl_seconds = rd_varint(&r);
+    if (p[0] >= 2) {
+        o->blob_separation = (int)rd_varint(&r);
+        o->blob_threshold = rd_varint(&r);
+        o->blob_file_size = rd_varint(&r);
+        o->blob_compression = (int)rd_varint(&r);
+        o->blob_zstd_level = (int)rd_varint(&r);
+        o->blob_gc_ratio = rd_double(&r);
+        o->blob_gc_age_cutoff = rd_double(&r);
+    } else {
+        o->blob_separation = 0; /* made before key-value separation */
+    }
     if (r.bad || r.p != r.end)
         return err_set(err, TIND_ECORRUPT, "keyspace options: malformed (%zu bytes)", n);
     tind_err why;
@@ -314,4 +383,11 @@ void ks_options_to_compaction(const struct tind_ks_options *k, cmp_options *out)
         o->bloom_bits_per_key = k->bloom_bits[level];
         o->partition_index = o->partition_filter = level >= k->partition_from_level;
     }
+    out->blob.separate = k->blob_separation;
+    out->blob.threshold = k->blob_threshold;
+    out->blob.file_size = k->blob_file_size;
+    out->blob.compression = k->blob_compression;
+    out->blob.compression_level = k->blob_zstd_level;
+    out->blob.gc_ratio = k->blob_gc_ratio;
+    out->blob.gc_age_cutoff = k->blob_gc_age_cutoff;
 }

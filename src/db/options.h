@@ -53,9 +53,21 @@ struct tind_ks_options {
     int expect_point_read_hits;
     uint64_t fifo_max_bytes;
     uint64_t fifo_ttl_seconds;
+    /* key-value separation (stored from options version 2 on) */
+    int blob_separation;
+    uint64_t blob_threshold;
+    uint64_t blob_file_size;
+    int blob_compression;
+    int blob_zstd_level;
+    double blob_gc_ratio;
+    double blob_gc_age_cutoff;
     int bad_level_set;            /* in memory only: a per-level setter got bad_level, out of */
     int bad_level;                /* -1..KS_MAX_LEVELS-1 (ks_options_validate refuses it) */
 };
+
+/* Key-value separation defaults (include/tind.h says why). */
+#define KS_BLOB_DEFAULT_SEPARATION 1
+#define KS_BLOB_DEFAULT_THRESHOLD 4096
 
 void options_default(struct tind_options *o);
 /* Bytes of a memtable's point-read filter: 1/64 of its size, 1 KiB..1 MiB. */

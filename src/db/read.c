@@ -86,6 +86,31 @@ static int check_key(tind_keyspace *ks, const void *key, size_t klen, tind_err *
     return rc ? rc : db_check_key(key, klen, err);
 }
 
+/* A found ENTRY_BLOB: its size from the pointer, its value (malloc'd) from
+ * the blob file when wanted. */
+static int blob_get(tind_keyspace *ks, ks_view *view, lookup *lk, int want_value, void **val, uint64_t *vlen,
+                    tind_err *err)
+{
+    const uint8_t *ptr = lk->in_table ? lk->value.data : lk->mval;
+    size_t plen = lk->in_table ? lk->value.len : lk->mlen;
+    blob_ptr p;
+    if (blob_ptr_decode(ptr, plen, &p))
+        return err_set(err, TIND_ECORRUPT, "keyspace '%s': malformed blob pointer (%zu bytes)", ks->name, plen);
+    *vlen = p.raw_size;
+    if (!want_value)
+        return TIND_OK;
+    tbuf out = TBUF_INIT;
+    int rc = ks_blob_load(ks, view->v, ptr, plen, 1, &out, err);
+    if (rc) {
+        tbuf_free(&out);
+        return rc;
+    }
+    if (!out.data && !(out.data = malloc(1)))
+        return err_set(err, TIND_ENOMEM, "out of memory");
+    *val = out.data;
+    return TIND_OK;
+}
+
 /* Looks key up; on TIND_OK, *val (malloc'd, may be NULL when want_value = 0)
  * and *vlen hold the value. */
 static int ks_get(tind_keyspace *ks, const void *key, size_t klen, const tind_read_options *ro, int want_value,
@@ -99,6 +124,14 @@ static int ks_get(tind_keyspace *ks, const void *key, size_t klen, const tind_re
     lookup lk;
     memset(&lk, 0, sizeof lk);
     rc = view_lookup(ks, view, key, klen, seq, &lk, err);
+    if (rc == TIND_OK && lk.type == ENTRY_BLOB) {
+        /* key-value separation: the size is in the pointer; the value is
+         * loaded only when wanted */
+        rc = blob_get(ks, view, &lk, want_value, val, vlen, err);
+        ks_view_release(view);
+        tbuf_free(&lk.value);
+        return rc;
+    }
     if (rc == TIND_OK && lk.type != ENTRY_VALUE)
         rc = TIND_NOT_FOUND;
     if (rc == TIND_OK) {
@@ -256,6 +289,8 @@ TIND_API int tind_disk_space(tind_keyspace *ks, uint64_t *bytes)
     uint64_t total = 0;
     for (int l = 0; l < view->v->level_count; l++)
         total += view->v->levels[l].bytes;
+    for (size_t i = 0; i < view->v->blob_count; i++)
+        total += view->v->blobs[i].file->size;
     ks_view_release(view);
     db_leave(ks->db);
     *bytes = total;
@@ -276,6 +311,13 @@ TIND_API int tind_ks_stats_get(tind_keyspace *ks, tind_ks_stats *out)
         out->level_bytes[l] = v->levels[l].bytes;
         out->disk_bytes += v->levels[l].bytes;
     }
+    for (size_t i = 0; i < v->blob_count; i++) {
+        out->blob_files++;
+        out->blob_bytes += v->blobs[i].file->size;
+        out->blob_garbage_bytes += v->blobs[i].garbage_bytes;
+    }
+    out->disk_bytes += out->blob_bytes;
+    out->blob_reads = atomic_load(&ks->blob_reads);
     out->memtable_bytes = mt_memory(view->active);
     for (size_t i = 0; i < view->sealed_count; i++)
         out->memtable_bytes += mt_memory(view->sealed[i]);

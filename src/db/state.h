@@ -113,6 +113,7 @@ struct tind_keyspace {
         _Atomic uint64_t compaction_bytes;
         _Atomic uint64_t flushes;
         _Atomic uint64_t compactions;
+        _Atomic uint64_t blob_reads;      /* values loaded from blob files */
     };
 };
 

@@ -37,6 +37,11 @@ int fname_table(const char *tables_dir, uint64_t number, char *buf, size_t bufsi
     return numbered(tables_dir, number, FNAME_TABLE_SUFFIX, buf, bufsize);
 }
 
+int fname_blob(const char *tables_dir, uint64_t number, char *buf, size_t bufsize)
+{
+    return numbered(tables_dir, number, FNAME_BLOB_SUFFIX, buf, bufsize);
+}
+
 static int ends_with(const char *name, size_t len, const char *suffix)
 {
     size_t sl = strlen(suffix);
@@ -81,6 +86,7 @@ fname_kind fname_parse(const char *name, uint64_t *number)
         return FNAME_KIND_TEMP;
     fname_kind kind = parse_number(name, len, FNAME_JOURNAL_SUFFIX, &n) ? FNAME_KIND_JOURNAL
                       : parse_number(name, len, FNAME_TABLE_SUFFIX, &n) ? FNAME_KIND_TABLE
+                      : parse_number(name, len, FNAME_BLOB_SUFFIX, &n)  ? FNAME_KIND_BLOB
                                                                          : FNAME_UNKNOWN;
     if (kind != FNAME_UNKNOWN && number)
         *number = n;

@@ -26,6 +26,7 @@
 #define FNAME_TABLES_DIR "tables"
 #define FNAME_JOURNAL_SUFFIX ".jrn"
 #define FNAME_TABLE_SUFFIX ".tbl"
+#define FNAME_BLOB_SUFFIX ".blob"       /* blob files, in the tables folder */
 
 typedef enum fname_kind {
     FNAME_UNKNOWN = 0,
@@ -35,6 +36,7 @@ typedef enum fname_kind {
     FNAME_KIND_TEMP,              /* <anything>.tmp */
     FNAME_KIND_JOURNAL,
     FNAME_KIND_TABLE,
+    FNAME_KIND_BLOB,
 } fname_kind;
 
 /* "<dir>/<name>", malloc'd (NULL when out of memory). */
@@ -43,6 +45,8 @@ char *fname_join(const char *dir, const char *name);
  * when it does not fit. */
 int fname_journal(const char *journals_dir, uint64_t number, char *buf, size_t bufsize);
 int fname_table(const char *tables_dir, uint64_t number, char *buf, size_t bufsize);
+/* "<tables_dir>/<N>.blob" */
+int fname_blob(const char *tables_dir, uint64_t number, char *buf, size_t bufsize);
 /* The kind of a base name (no folder), and the number of a journal or
  * table. Names of no known kind are FNAME_UNKNOWN. */
 fname_kind fname_parse(const char *name, uint64_t *number);

@@ -110,6 +110,11 @@ static int mf_validate(const mf_state *st, int bad_code, tind_err *err)
         if (v->keyspace_id != m->id || v->level_count < 1 || v->level_count > VER_MAX_LEVELS)
             return err_set(err, bad_code, "keyspace '%s': version of keyspace %u with %d levels",
                            m->name, v->keyspace_id, v->level_count);
+        for (size_t b = 0; b < v->blob_count; b++)
+            if (v->blobs[b].file->number >= st->next_file_number)
+                return err_set(err, bad_code, "keyspace '%s': blob file %llu >= next file number %llu", m->name,
+                               (unsigned long long)v->blobs[b].file->number,
+                               (unsigned long long)st->next_file_number);
         for (int l = 0; l < v->level_count; l++)
             for (size_t i = 0; i < v->levels[l].count; i++) {
                 const ver_table *t = v->levels[l].tables[i];
@@ -234,7 +239,19 @@ int manifest_encode(const mf_state *st, tbuf *out, tind_err *err)
         if (!rc)
             rc = tbuf_append_varint(out, m->flushed_seqno);
         if (!rc)
-            rc = tbuf_append_varint(out, 0); /* blob files: none (reserved for key-value separation) */
+            rc = tbuf_append_varint(out, v->blob_count); /* blob files (key-value separation) */
+        for (size_t b = 0; !rc && b < v->blob_count; b++) {
+            const ver_blob_entry *be = &v->blobs[b];
+            uint8_t tmp[7 * VARINT64_MAX_LEN], *p = tmp;
+            p = enc_varint64(p, be->file->number);
+            p = enc_varint64(p, be->file->size);
+            p = enc_varint64(p, be->file->count);
+            p = enc_varint64(p, be->file->bytes);
+            p = enc_varint64(p, be->garbage_count);
+            p = enc_varint64(p, be->garbage_bytes);
+            p = enc_varint64(p, be->file->created_unix);
+            rc = tbuf_append(out, tmp, (size_t)(p - tmp));
+        }
         if (!rc)
             rc = tbuf_append_varint(out, (uint64_t)v->level_count);
         for (int l = 0; !rc && l < v->level_count; l++) {
@@ -258,7 +275,9 @@ int manifest_encode(const mf_state *st, tbuf *out, tind_err *err)
                 if (!rc)
                     rc = mf_put_bytes(out, t->largest, t->largest_len);
                 if (!rc)
-                    rc = tbuf_append_varint(out, 0); /* blob files referenced: none (reserved) */
+                    rc = tbuf_append_varint(out, t->blob_ref_count); /* blob files referenced */
+                for (size_t b = 0; !rc && b < t->blob_ref_count; b++)
+                    rc = tbuf_append_varint(out, t->blob_refs[b]);
             }
         }
     }
@@ -374,16 +393,52 @@ static int mf_decode_table(mf_reader *r, ver_table **out)
         rc = mf_get(r, &blobs, "blob reference count");
     if (rc)
         return rc;
-    if (blobs)
-        return err_set(r->err, TIND_ENOTSUP,
-                       "table %llu references %llu blob files: key-value separation is not "
-                       "supported by this build",
-                       (unsigned long long)f[0], (unsigned long long)blobs);
-    *out = ver_table_new(f[0], f[1], f[2], f[3], f[4], f[5], f[6], sk, sn, lk, ln);
-    if (!*out)
+    if (blobs > (uint64_t)(r->end - r->p))
+        return mf_bad(r, "blob reference count");
+    uint64_t *refs = blobs ? malloc((size_t)blobs * sizeof *refs) : NULL;
+    if (blobs && !refs)
         return err_set(r->err, TIND_ENOMEM, "out of memory");
+    for (uint64_t i = 0; !rc && i < blobs; i++) {
+        rc = mf_get(r, &refs[i], "blob reference");
+        if (!rc && i && refs[i] <= refs[i - 1])
+            rc = err_set(r->err, TIND_ECORRUPT, "table %llu: blob references not ascending", (unsigned long long)f[0]);
+    }
+    if (!rc) {
+        *out = ver_table_new(f[0], f[1], f[2], f[3], f[4], f[5], f[6], sk, sn, lk, ln);
+        if (!*out || ver_table_set_blob_refs(*out, refs, (size_t)blobs)) {
+            ver_table_unref(*out);
+            *out = NULL;
+            rc = err_set(r->err, TIND_ENOMEM, "out of memory");
+        }
+    }
+    free(refs);
+    if (rc)
+        return rc;
     (*out)->table_id = table_id;
     return TIND_OK;
+}
+
+/* One blob file of a keyspace: its file and its garbage, into the edit. */
+static int mf_decode_blob(mf_reader *r, ver_edit *e)
+{
+    uint64_t f[7];
+    static const char *const names[7] = {"blob file number", "blob file size", "blob count", "blob bytes",
+                                         "blob garbage count", "blob garbage bytes", "blob creation time"};
+    for (int i = 0; i < 7; i++) {
+        int rc = mf_get(r, &f[i], names[i]);
+        if (rc)
+            return rc;
+    }
+    if (f[4] > f[2] || f[5] > f[3] || f[3] > f[1])
+        return err_set(r->err, TIND_ECORRUPT, "blob file %llu: garbage %llu/%llu bytes beyond its %llu/%llu (file %llu bytes)",
+                       (unsigned long long)f[0], (unsigned long long)f[4], (unsigned long long)f[5],
+                       (unsigned long long)f[2], (unsigned long long)f[3], (unsigned long long)f[1]);
+    ver_blob *b = ver_blob_new(f[0], f[1], f[2], f[3], f[6]);
+    int rc = b ? ver_edit_add_blob(e, b) : TIND_ENOMEM;
+    if (!rc && (f[4] || f[5]))
+        rc = ver_edit_add_garbage(e, f[0], f[4], f[5]);
+    ver_blob_unref(b);
+    return rc ? err_set(r->err, rc, "out of memory") : TIND_OK;
 }
 
 /* What follows a keyspace's name: options, flushed seqno, blob files,
@@ -406,23 +461,26 @@ static int mf_decode_keyspace_body(mf_reader *r, mf_keyspace *m)
     rc = mf_get(r, &m->flushed_seqno, "flushed seqno");
     if (!rc)
         rc = mf_get(r, &blobs, "blob file count");
-    if (!rc)
-        rc = mf_get(r, &levels, "level count");
     if (rc)
         return rc;
-    if (blobs)
-        return err_set(r->err, TIND_ENOTSUP,
-                       "%llu blob files: key-value separation is not supported by this build",
-                       (unsigned long long)blobs);
-    if (levels < 1 || levels > VER_MAX_LEVELS)
-        return err_set(r->err, TIND_ECORRUPT, "%llu levels (1..%d allowed)", (unsigned long long)levels,
-                       VER_MAX_LEVELS);
-
-    version *base = version_new_empty(m->id, (int)levels);
-    if (!base)
-        return err_set(r->err, TIND_ENOMEM, "out of memory");
     ver_edit e;
     ver_edit_init(&e);
+    if (blobs > (uint64_t)(r->end - r->p) / 7)
+        return mf_bad(r, "blob file count");
+    for (uint64_t i = 0; !rc && i < blobs; i++)
+        rc = mf_decode_blob(r, &e);
+    if (!rc)
+        rc = mf_get(r, &levels, "level count");
+    if (!rc && (levels < 1 || levels > VER_MAX_LEVELS))
+        rc = err_set(r->err, TIND_ECORRUPT, "%llu levels (1..%d allowed)", (unsigned long long)levels,
+                     VER_MAX_LEVELS);
+    version *base = rc ? NULL : version_new_empty(m->id, (int)levels);
+    if (!rc && !base)
+        rc = err_set(r->err, TIND_ENOMEM, "out of memory");
+    if (rc) {
+        ver_edit_free(&e);
+        return rc;
+    }
     for (int l = 0; !rc && l < (int)levels; l++) {
         uint64_t count;
         rc = mf_get(r, &count, "table count");

@@ -84,7 +84,7 @@ int manifest_encode(const mf_state *st, tbuf *out, tind_err *err);
 /* Decodes a whole version file into *out (zeroed first; left zeroed on
  * failure, so mf_state_free is always safe). The tables it creates have no
  * on_free hook: the engine attaches its own. TIND_ECORRUPT, TIND_EVERSION,
- * TIND_ENOTSUP (blob files: key-value separation is not in this build),
+ * (blob files and table blob references: docs/FORMAT.md "Blob files"),
  * TIND_ENOMEM. */
 int manifest_decode(const uint8_t *data, size_t len, mf_state *out, tind_err *err);
 

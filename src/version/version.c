@@ -132,6 +132,7 @@ void ver_table_unref(ver_table *t)
     if (t->on_free)
         t->on_free(t, t->on_free_ctx);
     mu_destroy(&t->reader_mu);
+    free(t->blob_refs);
     free(t->smallest);
     free(t->largest);
     free(t);
@@ -163,6 +164,7 @@ static void version_destroy(version *v)
             ver_table_unref(v->levels[l].tables[i]);
         free(v->levels[l].tables);
     }
+    version_release_blobs(v);
     free(v);
 }
 
@@ -220,6 +222,7 @@ void ver_edit_free(ver_edit *e)
         ver_table_unref(e->added[i].table);
     free(e->removed);
     free(e->added);
+    ver_edit_free_blobs(e);
     memset(e, 0, sizeof *e);
 }
 
@@ -438,6 +441,8 @@ int version_apply_code(const version *base, const ver_edit *edit, int bad_code, 
                 goto done;
             }
     }
+
+    rc = version_apply_blobs(base, edit, v, bad_code, err);
 
 done:
     for (int l = 0; l < VER_MAX_LEVELS; l++)

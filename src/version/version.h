@@ -87,6 +87,11 @@ struct ver_table {
 
     _Atomic int being_compacted;  /* the compaction picker's claim */
     _Atomic int obsolete;         /* left the latest version: delete the file at the last unref */
+
+    /* the blob files its ENTRY_BLOB pointers point into: ascending, unique,
+     * malloc'd (ver_table_set_blob_refs); fixed once the table is shared */
+    uint64_t *blob_refs;
+    size_t blob_ref_count;
 };
 
 /* A new table with one reference (the caller's); keys are copied. NULL when
@@ -124,13 +129,64 @@ typedef struct ver_level {
     uint64_t bytes;               /* sum of the tables' sizes */
 } ver_level;
 
+/* ---- blob files (key-value separation; version/blobset.c) ----
+ *
+ * A ver_blob is one blob file as the versions see it, shared and refcounted
+ * like a ver_table (on_free closes its reader and, when obsolete, deletes
+ * the file). A version holds the blob files its tables point into, each with
+ * its garbage: the record bytes (and count) of blobs no table of this
+ * version points to any more, as counted by the compactions that dropped or
+ * relocated their pointers. Invariants added to the version's:
+ *   8. every blob number a table references is a blob file of the version,
+ *      and every blob file of the version is referenced by some table (one
+ *      that nothing references leaves the version: version_apply drops it);
+ *   9. blobs[] is ascending by number, numbers unique;
+ *      garbage_bytes <= bytes, garbage_count <= count.
+ * A blob file is thus deleted only when no version (and no reader pinning
+ * one) holds it, whatever the garbage counts say. */
+typedef struct ver_blob ver_blob;
+typedef void (*ver_blob_free_fn)(ver_blob *b, void *ctx);
+
+struct ver_blob {
+    _Atomic int refs;
+    uint64_t number;
+    uint64_t size;                /* file size */
+    uint64_t count;               /* records */
+    uint64_t bytes;               /* record bytes */
+    uint64_t created_unix;
+    /* the engine's: a lazily opened reader, as ver_table's */
+    void *reader;
+    _Atomic(void *) reader_atomic;
+    tind_mutex reader_mu;
+    ver_blob_free_fn on_free;
+    void *on_free_ctx;
+    _Atomic int obsolete;
+};
+
+typedef struct ver_blob_entry {
+    ver_blob *file;               /* the version holds a reference */
+    uint64_t garbage_count;
+    uint64_t garbage_bytes;
+} ver_blob_entry;
+
+ver_blob *ver_blob_new(uint64_t number, uint64_t size, uint64_t count, uint64_t bytes, uint64_t created_unix);
+void ver_blob_ref(ver_blob *b);
+void ver_blob_unref(ver_blob *b);   /* NULL is ignored */
+/* Sets t's blob references (copied, sorted, deduplicated). TIND_ENOMEM. */
+int ver_table_set_blob_refs(ver_table *t, const uint64_t *numbers, size_t n);
+
 typedef struct version {
     _Atomic int refs;
     uint32_t keyspace_id;
     int level_count;
     uint64_t flushed_seqno;       /* the last edit's flushed_seqno (carried forward) */
     ver_level levels[VER_MAX_LEVELS];
+    ver_blob_entry *blobs;        /* ascending by number (invariants 8, 9) */
+    size_t blob_count;
 } version;
+
+/* The entry of blob file `number` in v, or NULL. */
+const ver_blob_entry *version_find_blob(const version *v, uint64_t number);
 
 /* An empty version with one reference; level_count in 1..VER_MAX_LEVELS
  * (0 = VER_DEFAULT_LEVELS). NULL when out of memory or level_count is bad. */
@@ -156,6 +212,13 @@ typedef struct ver_edit {
     size_t added_count, added_cap;
     int has_flushed_seqno;
     uint64_t flushed_seqno;
+    /* blob files: new ones (the edit holds a reference) and garbage found */
+    ver_blob **blobs_added;
+    size_t blobs_added_count, blobs_added_cap;
+    struct ver_blob_garbage {
+        uint64_t number, count, bytes;
+    } *garbage;
+    size_t garbage_count, garbage_cap;
 } ver_edit;
 
 void ver_edit_init(ver_edit *e);
@@ -165,6 +228,11 @@ void ver_edit_init(ver_edit *e);
 int ver_edit_remove(ver_edit *e, int level, ver_table *t);
 int ver_edit_add(ver_edit *e, int level, ver_table *t);
 void ver_edit_set_flushed_seqno(ver_edit *e, uint64_t seqno);
+/* A new blob file (takes a reference of its own), and garbage found in
+ * blob file `number` (added to the base's; clamped to the file's size).
+ * TIND_OK or TIND_ENOMEM. */
+int ver_edit_add_blob(ver_edit *e, ver_blob *b);
+int ver_edit_add_garbage(ver_edit *e, uint64_t number, uint64_t count, uint64_t bytes);
 /* Drops the edit's references and frees its arrays; e may be reused after
  * ver_edit_init. */
 void ver_edit_free(ver_edit *e);
@@ -182,6 +250,11 @@ int version_apply(const version *base, const ver_edit *edit, version **out, tind
  * builds versions with it and TIND_ECORRUPT). */
 int version_apply_code(const version *base, const ver_edit *edit, int bad_code, version **out,
                        tind_err *err);
+/* version_apply's blob step (blobset.c): v's blob files from base's and the
+ * edit's, garbage added, unreferenced files dropped, references checked. */
+int version_apply_blobs(const version *base, const ver_edit *edit, version *v, int bad_code, tind_err *err);
+void version_release_blobs(version *v);
+void ver_edit_free_blobs(ver_edit *e);
 
 /* ---- queries (v must be held by the caller) ---- */
 

@@ -1,0 +1,271 @@
+/*
+ * blobsep.c -- key-value separation in flushes and compactions, and the
+ * blob garbage-collection policy (compaction/blobsep.h).
+ */
+#include "compaction/blobsep.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "format/entry.h"
+#include "util/killpoint.h"
+
+int blob_job_init(blob_job *j, const cmp_blob_options *o, fs *fs, const version *v)
+{
+    memset(j, 0, sizeof *j);
+    j->o = o;
+    j->fs = fs;
+    j->v = v;
+    ver_edit_init(&j->result);
+    if (v)
+        return blob_gc_files(v, o, 1, &j->relocate, &j->relocate_count);
+    return TIND_OK;
+}
+
+static int relocating(const blob_job *j, uint64_t number)
+{
+    size_t lo = 0, hi = j->relocate_count;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (j->relocate[mid] < number)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < j->relocate_count && j->relocate[lo] == number;
+}
+
+static int add_ref(blob_job *j, uint64_t number)
+{
+    if (j->ref_count && j->refs[j->ref_count - 1] == number)
+        return TIND_OK;
+    if (j->ref_count == j->ref_cap) {
+        size_t cap = j->ref_cap ? j->ref_cap * 2 : 16;
+        uint64_t *p = realloc(j->refs, cap * sizeof *p);
+        if (!p)
+            return TIND_ENOMEM;
+        j->refs = p;
+        j->ref_cap = cap;
+    }
+    j->refs[j->ref_count++] = number;
+    return TIND_OK;
+}
+
+int blob_job_finish(blob_job *j, tind_err *err)
+{
+    if (!j->w)
+        return TIND_OK;
+    blob_file_meta m;
+    blob_writer *w = j->w;
+    j->w = NULL;
+    KILL_POINT("blob.sync.before");
+    int rc = blob_writer_finish(w, FS_SYNC_DATA, &m, err);
+    if (rc)
+        return rc;
+    ver_blob *b = ver_blob_new(j->w_number, m.file_size, m.count, m.bytes, m.created_unix);
+    if (b) {
+        b->on_free = j->blob_on_free;
+        b->on_free_ctx = j->blob_on_free_ctx;
+    }
+    rc = b ? ver_edit_add_blob(&j->result, b) : TIND_ENOMEM;
+    if (rc && b)
+        b->obsolete = 1;
+    ver_blob_unref(b);
+    if (rc) {
+        if (!b) {
+            char path[4096];
+            j->blob_path(j->ctx, j->w_number, path, sizeof path);
+            fs_unlink(j->fs, path, NULL);
+        }
+        return err_set(err, TIND_ENOMEM, "out of memory");
+    }
+    j->blob_bytes_written += m.file_size;
+    return TIND_OK;
+}
+
+/* Appends a value to the job's blob file (starting one, or cutting the
+ * current one past the file size) and points *val at its pointer. */
+static int write_blob(blob_job *j, const uint8_t *data, size_t n, const uint8_t **val, size_t *vlen, tind_err *err)
+{
+    int rc;
+    if (j->w && blob_writer_size(j->w) >= j->o->file_size) {
+        rc = blob_job_finish(j, err);
+        if (rc)
+            return rc;
+    }
+    if (!j->w) {
+        char path[4096];
+        j->w_number = j->new_file_number(j->ctx);
+        j->blob_path(j->ctx, j->w_number, path, sizeof path);
+        rc = blob_writer_open(j->fs, path, j->w_number, j->o->compression, j->o->compression_level, &j->w, err);
+        if (rc) {
+            j->w = NULL;
+            return rc;
+        }
+    }
+    blob_ptr p;
+    rc = blob_writer_add(j->w, data, n, &p, err);
+    if (rc)
+        return rc;
+    rc = add_ref(j, p.file);
+    if (rc)
+        return err_set(err, rc, "out of memory");
+    *vlen = blob_ptr_encode(&p, j->ptr);
+    *val = j->ptr;
+    return TIND_OK;
+}
+
+int blob_job_entry(blob_job *j, uint8_t *type, const uint8_t **val, size_t *vlen, tind_err *err)
+{
+    if (*type == ENTRY_VALUE) {
+        if (!j->o->separate || *vlen < j->o->threshold)
+            return TIND_OK;
+        int rc = write_blob(j, *val, *vlen, val, vlen, err);
+        if (!rc) {
+            *type = ENTRY_BLOB;
+            j->separated++;
+        }
+        return rc;
+    }
+    if (*type != ENTRY_BLOB)
+        return TIND_OK;
+    blob_ptr p;
+    if (blob_ptr_decode(*val, *vlen, &p))
+        return err_set(err, TIND_ECORRUPT, "blob pointer of %zu bytes is malformed", *vlen);
+    if (!relocating(j, p.file)) {
+        int rc = add_ref(j, p.file);
+        return rc ? err_set(err, rc, "out of memory") : TIND_OK;
+    }
+    const ver_blob_entry *e = j->v ? version_find_blob(j->v, p.file) : NULL;
+    if (!e)
+        return err_set(err, TIND_ECORRUPT, "blob pointer into blob file %llu, which the version does not hold",
+                       (unsigned long long)p.file);
+    blob_reader *r;
+    int rc = j->blob_reader(j->ctx, e->file, &r, err);
+    if (!rc)
+        rc = blob_read(r, &p, 0, &j->value, err);
+    if (!rc)
+        rc = write_blob(j, j->value.data, j->value.len, val, vlen, err);
+    if (!rc)
+        rc = ver_edit_add_garbage(&j->result, p.file, 1, blob_ptr_record_bytes(&p));
+    if (rc == TIND_ENOMEM)
+        err_set(err, rc, "out of memory");
+    if (!rc) {
+        j->relocated++;
+        j->relocated_bytes += p.raw_size;
+    }
+    return rc;
+}
+
+void blob_job_dropped(blob_job *j, const uint8_t *val, size_t vlen)
+{
+    blob_ptr p;
+    if (blob_ptr_decode(val, vlen, &p) == TIND_OK)
+        ver_edit_add_garbage(&j->result, p.file, 1, blob_ptr_record_bytes(&p)); /* a count lost to ENOMEM only delays GC */
+}
+
+int blob_job_table_done(blob_job *j, ver_table *t)
+{
+    int rc = ver_table_set_blob_refs(t, j->refs, j->ref_count);
+    j->ref_count = 0;
+    return rc;
+}
+
+void blob_job_discard(blob_job *j)
+{
+    blob_writer_abandon(j->w);
+    j->w = NULL;
+    for (size_t i = 0; i < j->result.blobs_added_count; i++)
+        j->result.blobs_added[i]->obsolete = 1;
+    ver_edit_free(&j->result);
+    ver_edit_init(&j->result);
+}
+
+void blob_job_free(blob_job *j)
+{
+    blob_writer_abandon(j->w);
+    ver_edit_free(&j->result);
+    free(j->relocate);
+    free(j->refs);
+    tbuf_free(&j->value);
+    memset(j, 0, sizeof *j);
+}
+
+/* ------------------------------------------------------------------ policy */
+
+int blob_gc_files(const version *v, const cmp_blob_options *o, int age, uint64_t **numbers, size_t *n)
+{
+    *numbers = NULL;
+    *n = 0;
+    if (!v->blob_count)
+        return TIND_OK;
+    uint64_t *p = malloc(v->blob_count * sizeof *p);
+    if (!p)
+        return TIND_ENOMEM;
+    /* the oldest files (lowest numbers) first: blobs[] is ascending */
+    size_t oldest = age && o->gc_age_cutoff > 0 ? (size_t)ceil(o->gc_age_cutoff * (double)v->blob_count) : 0;
+    size_t k = 0;
+    for (size_t i = 0; i < v->blob_count; i++) {
+        const ver_blob_entry *e = &v->blobs[i];
+        int by_ratio = e->file->bytes && (double)e->garbage_bytes >= o->gc_ratio * (double)e->file->bytes;
+        int by_age = i < oldest && e->garbage_bytes > 0;
+        if (by_ratio || by_age)
+            p[k++] = e->file->number;
+    }
+    if (!k) {
+        free(p);
+        p = NULL;
+    }
+    *numbers = p;
+    *n = k;
+    return TIND_OK;
+}
+
+static int points_into(const ver_table *t, const uint64_t *numbers, size_t n)
+{
+    for (size_t i = 0, k = 0; i < t->blob_ref_count && k < n;) {
+        if (t->blob_refs[i] == numbers[k])
+            return 1;
+        if (t->blob_refs[i] < numbers[k])
+            i++;
+        else
+            k++;
+    }
+    return 0;
+}
+
+int blob_gc_pick(const version *v, const cmp_options *o, compaction_pick *out)
+{
+    memset(out, 0, sizeof *out);
+    if (o->compaction == TIND_COMPACTION_FIFO || !v->blob_count)
+        return TIND_OK;
+    uint64_t *numbers;
+    size_t n;
+    int rc = blob_gc_files(v, &o->blob, 0, &numbers, &n);
+    if (rc || !n)
+        return rc;
+    /* the deepest table first: most of the live data sits there */
+    for (int l = v->level_count - 1; l >= 0 && out->kind == PICK_NONE; l--)
+        for (size_t i = 0; i < v->levels[l].count; i++) {
+            ver_table *t = v->levels[l].tables[i];
+            if (atomic_load(&t->being_compacted) || !points_into(t, numbers, n))
+                continue;
+            out->inputs = malloc(sizeof *out->inputs);
+            out->levels = malloc(sizeof *out->levels);
+            if (!out->inputs || !out->levels) {
+                compaction_pick_free(out);
+                free(numbers);
+                return TIND_ENOMEM;
+            }
+            out->inputs[0] = t;
+            out->levels[0] = l;
+            out->count = 1;
+            out->kind = PICK_MERGE;
+            out->out_level = l;
+            out->bottommost = 0; /* older L0 tables may overlap it: keep tombstones and seqnos */
+            break;
+        }
+    free(numbers);
+    return TIND_OK;
+}

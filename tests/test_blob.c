@@ -1,0 +1,525 @@
+/*
+ * test_blob.c -- key-value separation (issue 11): blob files, pointers,
+ * lazy values, garbage collection, damage. TSAN-LABEL: the GC run with
+ * background threads also runs under ThreadSanitizer.
+ *
+ *   file_roundtrip      blob writer/reader: every codec, pointers checked,
+ *                       a wrong pointer or a flipped byte is TIND_ECORRUPT,
+ *                       blob_check_bytes and blob_walk agree
+ *   separated_reads     large values go to blob files at flush, small ones
+ *                       stay; get / contains / value_size / first / last /
+ *                       iterators both ways return the right bytes; reopen
+ *   lazy_walk           a key walk with value sizes, contains and value_size
+ *                       load no blob (the keyspace's blob_reads stays 0);
+ *                       tind_iter_value loads one each
+ *   snapshots           a snapshot keeps reading overwritten blob values
+ *                       through flushes, compactions and GC
+ *   gc_bounded          N rounds overwriting every key: the blob bytes on
+ *                       disk stay <= live bytes / (1 - ratio) + one round's,
+ *                       with background threads off (stepped) and on
+ *   damaged             a flipped byte in a blob file: get fails with
+ *                       TIND_ECORRUPT naming the file and offset; a missing
+ *                       blob file: open fails with TIND_ECORRUPT
+ *   crash               power loss after SYNC writes of large values:
+ *                       every synced value is back
+ *   options             invalid blob options are TIND_EINVAL; separation
+ *                       off keeps values in the tables
+ */
+#include <string.h>
+
+#include "blob/blob.h"
+#include "check.h"
+#include "db/db.h"
+#include "format/compress.h"
+#include "io/fs.h"
+#include "tind_internal.h"
+
+static int open_on(fs *f, int background, tind_db **db)
+{
+    tind_options *o = tind_options_new();
+    tind_options_set_fs(o, f);
+    tind_options_set_no_background(o, !background);
+    tind_options_set_cache_size(o, 1 << 20);
+    int rc = tind_open("/db", o, db);
+    tind_options_free(o);
+    return rc;
+}
+
+static tind_keyspace *open_ks(tind_db *db, uint64_t threshold, double gc_ratio)
+{
+    tind_ks_options *ko = tind_ks_options_new();
+    tind_ks_options_set_memtable_size(ko, 256 << 10);
+    tind_ks_options_set_table_size(ko, 64 << 10);
+    tind_ks_options_set_blob_separation(ko, 1, threshold);
+    tind_ks_options_set_blob_file_size(ko, 256 << 10);
+    tind_ks_options_set_blob_gc(ko, gc_ratio, 0);
+    tind_keyspace *ks;
+    CHECK_OK(tind_keyspace_open(db, "b", ko, &ks));
+    tind_ks_options_free(ko);
+    return ks;
+}
+
+/* Value of key i in round r: n bytes, recognisable. */
+static size_t make_value(uint8_t *buf, int i, int r, size_t n)
+{
+    for (size_t j = 0; j < n; j++)
+        buf[j] = (uint8_t)(i * 31 + r * 7 + j * 13 + (j >> 8));
+    return n;
+}
+
+static size_t value_len(int i) { return i % 3 == 0 ? 40 : 1000 + (size_t)(i % 7) * 500; }
+
+static void put_all(tind_keyspace *ks, int n, int round)
+{
+    uint8_t v[5000];
+    char k[32];
+    for (int i = 0; i < n; i++) {
+        snprintf(k, sizeof k, "key%05d", i);
+        size_t vn = make_value(v, i, round, value_len(i));
+        CHECK_OK(tind_put(ks, k, strlen(k), v, vn));
+    }
+}
+
+static void check_all(tind_keyspace *ks, int n, int round, const tind_read_options *ro)
+{
+    uint8_t want[5000];
+    char k[32];
+    for (int i = 0; i < n; i++) {
+        snprintf(k, sizeof k, "key%05d", i);
+        size_t wn = make_value(want, i, round, value_len(i));
+        void *v;
+        size_t vn;
+        CHECK_OK(tind_get(ks, k, strlen(k), ro, &v, &vn));
+        CHECK_MEM(v, vn, want, wn);
+        tind_free(v);
+        uint64_t size;
+        CHECK_OK(tind_value_size(ks, k, strlen(k), ro, &size));
+        CHECK_EQ(size, wn);
+    }
+}
+
+static size_t count_blob_files(fs *f)
+{
+    char **names = NULL;
+    size_t n = 0, got = 0;
+    CHECK_OK(fs_list(f, "/db/tables", &names, &n, NULL));
+    for (size_t i = 0; i < n; i++) {
+        uint64_t num;
+        got += fname_parse(names[i], &num) == FNAME_KIND_BLOB;
+    }
+    fs_list_free(names, n);
+    return got;
+}
+
+static void drain(tind_db *db)
+{
+    int rc;
+    while ((rc = tind_internal_background_step(db)) > 0)
+        ;
+    CHECK_EQ(rc, 0);
+}
+
+TEST(file_roundtrip)
+{
+    fs *f = fs_mem_new();
+    CHECK_OK(fs_mkdir(f, "/d", NULL));
+    static const int codecs[3] = {COMPRESSION_NONE, COMPRESSION_LZ4, COMPRESSION_ZSTD};
+    for (int c = 0; c < 3; c++) {
+        char path[64];
+        snprintf(path, sizeof path, "/d/%08d.blob", c + 5);
+        blob_writer *w;
+        CHECK_OK(blob_writer_open(f, path, (uint64_t)c + 5, codecs[c], 0, &w, NULL));
+        blob_ptr ptrs[50];
+        uint8_t v[3000];
+        for (int i = 0; i < 50; i++) {
+            size_t n = (size_t)(i * 61) % 3000;
+            make_value(v, i, c, n);
+            if (i % 2)
+                memset(v, 'a', n); /* compressible */
+            CHECK_OK(blob_writer_add(w, v, n, &ptrs[i], NULL));
+            uint8_t enc[BLOB_POINTER_MAX];
+            blob_ptr back;
+            size_t en = blob_ptr_encode(&ptrs[i], enc);
+            CHECK_OK(blob_ptr_decode(enc, en, &back));
+            CHECK(memcmp(&back, &ptrs[i], sizeof back) == 0);
+            CHECK_RC(blob_ptr_decode(enc, en - 1, &back), TIND_ECORRUPT);
+        }
+        blob_file_meta m;
+        CHECK_OK(blob_writer_finish(w, FS_SYNC_DATA, &m, NULL));
+        CHECK_EQ(m.count, 50);
+        blob_reader *r;
+        CHECK_RC(blob_reader_open(f, path, (uint64_t)c + 6, NULL, NULL, &r, NULL), TIND_ECORRUPT);
+        cache *bc = cache_new(1 << 20, 0);
+        CHECK_OK(blob_reader_open(f, path, (uint64_t)c + 5, NULL, bc, &r, NULL));
+        tbuf out = TBUF_INIT;
+        for (int pass = 0; pass < 2; pass++)
+            for (int i = 0; i < 50; i++) {
+                size_t n = (size_t)(i * 61) % 3000;
+                make_value(v, i, c, n);
+                if (i % 2)
+                    memset(v, 'a', n);
+                CHECK_OK(blob_read(r, &ptrs[i], 1, &out, NULL));
+                CHECK_MEM(out.data, out.len, v, n);
+            }
+        CHECK_EQ(blob_reader_disk_reads(r), 50); /* the second pass hit the cache */
+        blob_ptr bad = ptrs[3];
+        bad.offset = ptrs[4].offset;
+        tind_err err;
+        CHECK_RC(blob_read(r, &bad, 0, &out, &err), TIND_ECORRUPT);
+        CHECK(strstr(err.msg, path) != NULL);
+        bad = ptrs[3];
+        bad.file = 99;
+        CHECK_RC(blob_read(r, &bad, 0, &out, NULL), TIND_ECORRUPT);
+        CHECK_OK(blob_walk(r, NULL, NULL, NULL));
+        blob_reader_free(r);
+        cache_free(bc);
+
+        uint8_t *bytes;
+        size_t len;
+        CHECK_OK(fs_read_all(f, path, &bytes, &len, NULL));
+        CHECK_OK(blob_check_bytes(bytes, len, (uint64_t)c + 5, NULL));
+        bytes[ptrs[10].offset + 12] ^= 0x20; /* a payload byte of record 10 */
+        CHECK_RC(blob_check_bytes(bytes, len, (uint64_t)c + 5, NULL), TIND_ECORRUPT);
+        fs_file *fw;
+        CHECK_OK(fs_open(f, path, FS_O_WRITE, &fw, NULL));
+        CHECK_OK(fs_write(fw, bytes + ptrs[10].offset + 12, 1, ptrs[10].offset + 12, NULL));
+        fs_close(fw, NULL);
+        free(bytes);
+        CHECK_OK(blob_reader_open(f, path, (uint64_t)c + 5, NULL, NULL, &r, NULL));
+        CHECK_RC(blob_read(r, &ptrs[10], 0, &out, &err), TIND_ECORRUPT);
+        CHECK(strstr(err.msg, "offset") != NULL);
+        CHECK_OK(blob_read(r, &ptrs[11], 0, &out, NULL));
+        CHECK_RC(blob_walk(r, NULL, NULL, NULL), TIND_ECORRUPT);
+        blob_reader_free(r);
+        tbuf_free(&out);
+    }
+    fs_destroy(f);
+}
+
+TEST(separated_reads)
+{
+    fs *f = fs_mem_new();
+    tind_db *db;
+    CHECK_OK(open_on(f, 0, &db));
+    tind_keyspace *ks = open_ks(db, 512, 0.5);
+    put_all(ks, 300, 0);
+    check_all(ks, 300, 0, NULL); /* from the memtable */
+    CHECK_OK(tind_flush(ks));
+    CHECK(count_blob_files(f) >= 1);
+    check_all(ks, 300, 0, NULL);
+    tind_ks_stats st;
+    CHECK_OK(tind_ks_stats_get(ks, &st));
+    CHECK(st.blob_files >= 1);
+    CHECK(st.blob_bytes > 200 * 1000);
+    CHECK(st.blob_reads >= 200);
+    CHECK_OK(tind_compact(ks));
+    check_all(ks, 300, 0, NULL);
+    /* iterators, both ways */
+    tind_iter *it;
+    CHECK_OK(tind_iter_range(ks, NULL, 0, NULL, 0, NULL, &it));
+    int i = 0;
+    uint8_t want[5000];
+    for (tind_iter_first(it); tind_iter_valid(it); tind_iter_next(it), i++) {
+        size_t vn, wn = make_value(want, i, 0, value_len(i));
+        const void *v = tind_iter_value(it, &vn);
+        CHECK_MEM(v, vn, want, wn);
+        CHECK_EQ(tind_iter_value_size(it), wn);
+    }
+    CHECK_EQ(i, 300);
+    for (tind_iter_last(it); tind_iter_valid(it); tind_iter_prev(it)) {
+        i--;
+        size_t vn, wn = make_value(want, i, 0, value_len(i));
+        CHECK_EQ(tind_iter_value_size(it), wn);
+        const void *v = tind_iter_value(it, &vn);
+        CHECK_MEM(v, vn, want, wn);
+    }
+    CHECK_EQ(i, 0);
+    CHECK_OK(tind_iter_status(it));
+    tind_iter_free(it);
+    void *k, *v;
+    size_t kn, vn;
+    CHECK_OK(tind_last(ks, NULL, &k, &kn, &v, &vn));
+    size_t wn = make_value(want, 299, 0, value_len(299));
+    CHECK_MEM(v, vn, want, wn);
+    tind_free(k);
+    tind_free(v);
+    CHECK_OK(tind_close(db));
+    CHECK_OK(open_on(f, 0, &db));
+    ks = open_ks(db, 512, 0.5);
+    check_all(ks, 300, 0, NULL);
+    CHECK_OK(tind_close(db));
+    fs_destroy(f);
+}
+
+TEST(lazy_walk)
+{
+    fs *f = fs_mem_new();
+    tind_db *db;
+    CHECK_OK(open_on(f, 0, &db));
+    tind_keyspace *ks = open_ks(db, 512, 0.5);
+    put_all(ks, 300, 1);
+    CHECK_OK(tind_compact(ks));
+    tind_ks_stats st;
+    CHECK_OK(tind_ks_stats_get(ks, &st));
+    CHECK_EQ(st.blob_reads, 0);
+    tind_iter *it;
+    CHECK_OK(tind_iter_prefix(ks, "key", 3, NULL, &it));
+    uint64_t total = 0;
+    int n = 0;
+    for (tind_iter_first(it); tind_iter_valid(it); tind_iter_next(it), n++) {
+        size_t kn;
+        const void *k = tind_iter_key(it, &kn);
+        total += tind_iter_value_size(it);
+        CHECK_OK(tind_contains(ks, k, kn, NULL));
+        uint64_t size;
+        CHECK_OK(tind_value_size(ks, k, kn, NULL, &size));
+        CHECK_EQ(size, value_len(n));
+    }
+    for (tind_iter_last(it); tind_iter_valid(it); tind_iter_prev(it))
+        total -= tind_iter_value_size(it);
+    CHECK_EQ(n, 300);
+    CHECK_EQ(total, 0);
+    CHECK_OK(tind_ks_stats_get(ks, &st));
+    CHECK_EQ(st.blob_reads, 0);
+    /* the value itself, on demand */
+    tind_iter_seek(it, "key00001", 8);
+    size_t vn;
+    CHECK(tind_iter_value(it, &vn) != NULL);
+    CHECK_EQ(vn, value_len(1));
+    CHECK_OK(tind_ks_stats_get(ks, &st));
+    CHECK_EQ(st.blob_reads, 1);
+    tind_iter_free(it);
+    CHECK_OK(tind_close(db));
+    fs_destroy(f);
+}
+
+TEST(snapshots)
+{
+    fs *f = fs_mem_new();
+    tind_db *db;
+    CHECK_OK(open_on(f, 0, &db));
+    tind_keyspace *ks = open_ks(db, 512, 0.1);
+    put_all(ks, 200, 0);
+    CHECK_OK(tind_flush(ks));
+    tind_snapshot *s;
+    CHECK_OK(tind_snapshot_new(db, &s));
+    tind_read_options *ro = tind_read_options_new();
+    tind_read_options_set_snapshot(ro, s);
+    for (int r = 1; r <= 3; r++) {
+        put_all(ks, 200, r);
+        CHECK_OK(tind_compact(ks));
+        drain(db);
+        check_all(ks, 200, 0, ro);
+        check_all(ks, 200, r, NULL);
+    }
+    tind_read_options_free(ro);
+    tind_snapshot_free(s);
+    CHECK_OK(tind_compact(ks));
+    drain(db);
+    check_all(ks, 200, 3, NULL);
+    CHECK_OK(tind_close(db));
+    fs_destroy(f);
+}
+
+/* Blob bytes stay bounded under overwrites: the live values' record bytes
+ * over (1 - ratio), plus what one round writes before GC can follow. */
+static void gc_bounded(int background)
+{
+    fs *f = fs_mem_new();
+    tind_db *db;
+    CHECK_OK(open_on(f, background, &db));
+    const double ratio = 0.25;
+    tind_keyspace *ks = open_ks(db, 512, ratio);
+    const int n = 300, rounds = 12;
+    uint64_t live = 0;
+    for (int i = 0; i < n; i++)
+        if (value_len(i) >= 512)
+            live += value_len(i) + BLOB_RECORD_OVERHEAD;
+    uint64_t peak = 0;
+    tind_ks_stats st;
+    for (int r = 0; r < rounds; r++) {
+        put_all(ks, n, r);
+        CHECK_OK(tind_flush(ks));
+        if (background) {
+            CHECK_OK(tind_compact(ks));
+        } else {
+            CHECK_OK(tind_compact(ks));
+            drain(db);
+        }
+        CHECK_OK(tind_ks_stats_get(ks, &st));
+        if (r >= 2 && st.blob_bytes > peak)
+            peak = st.blob_bytes;
+    }
+    /* let the GC the last compaction asked for finish */
+    if (background) {
+        for (int t = 0; t < 200; t++) {
+            CHECK_OK(tind_ks_stats_get(ks, &st));
+            if ((double)st.blob_garbage_bytes < ratio * (double)st.blob_bytes)
+                break;
+            CHECK_OK(tind_compact(ks));
+        }
+    } else {
+        drain(db);
+    }
+    CHECK_OK(tind_ks_stats_get(ks, &st));
+    uint64_t bound = (uint64_t)((double)live / (1 - ratio)) + live + 4096;
+    if (peak > bound || st.blob_bytes > bound)
+        fprintf(stderr, "    live %llu peak %llu now %llu garbage %llu bound %llu\n", (unsigned long long)live,
+                (unsigned long long)peak, (unsigned long long)st.blob_bytes,
+                (unsigned long long)st.blob_garbage_bytes, (unsigned long long)bound);
+    CHECK(peak <= bound);
+    CHECK(st.blob_bytes <= (uint64_t)((double)live / (1 - ratio)) + 4096);
+    if (!background)
+        CHECK(count_blob_files(f) == st.blob_files); /* files deleted once unreferenced */
+    check_all(ks, n, rounds - 1, NULL);
+    CHECK_OK(tind_close(db));
+    CHECK_OK(open_on(f, 0, &db));
+    ks = open_ks(db, 512, ratio);
+    CHECK_OK(tind_ks_stats_get(ks, &st));
+    CHECK(count_blob_files(f) == st.blob_files);
+    check_all(ks, n, rounds - 1, NULL);
+    CHECK_OK(tind_close(db));
+    fs_destroy(f);
+}
+
+TEST(gc_bounded_stepped) { gc_bounded(0); }
+TEST(gc_bounded_background) { gc_bounded(1); }
+
+TEST(damaged)
+{
+    fs *f = fs_mem_new();
+    tind_db *db;
+    CHECK_OK(open_on(f, 0, &db));
+    tind_keyspace *ks = open_ks(db, 512, 0.5);
+    put_all(ks, 50, 0);
+    CHECK_OK(tind_flush(ks));
+    CHECK_OK(tind_close(db));
+    char **names = NULL;
+    size_t count = 0;
+    char path[128] = "";
+    CHECK_OK(fs_list(f, "/db/tables", &names, &count, NULL));
+    for (size_t i = 0; i < count; i++) {
+        uint64_t num;
+        if (fname_parse(names[i], &num) == FNAME_KIND_BLOB)
+            snprintf(path, sizeof path, "/db/tables/%s", names[i]);
+    }
+    fs_list_free(names, count);
+    CHECK(path[0]);
+    /* flip a byte inside the first record's payload */
+    fs_file *fw;
+    CHECK_OK(fs_open(f, path, FS_O_READ | FS_O_WRITE, &fw, NULL));
+    uint8_t b;
+    CHECK_OK(fs_read_exact(fw, &b, 1, 20, NULL));
+    b ^= 1;
+    CHECK_OK(fs_write(fw, &b, 1, 20, NULL));
+    fs_close(fw, NULL);
+    CHECK_OK(open_on(f, 0, &db));
+    ks = open_ks(db, 512, 0.5);
+    int corrupt = 0;
+    for (int i = 0; i < 50; i++) {
+        char k[32];
+        snprintf(k, sizeof k, "key%05d", i);
+        void *v;
+        size_t vn;
+        int rc = tind_get(ks, k, strlen(k), NULL, &v, &vn);
+        if (rc == TIND_ECORRUPT) {
+            corrupt++;
+            CHECK(strstr(tind_errmsg(db), path) != NULL);
+            CHECK(strstr(tind_errmsg(db), "offset") != NULL);
+        } else {
+            CHECK_OK(rc);
+            uint8_t want[5000];
+            size_t wn = make_value(want, i, 0, value_len(i));
+            CHECK_MEM(v, vn, want, wn);
+            tind_free(v);
+        }
+    }
+    CHECK_EQ(corrupt, 1);
+    CHECK_OK(tind_close(db));
+    CHECK_OK(fs_unlink(f, path, NULL));
+    CHECK_RC(open_on(f, 0, &db), TIND_ECORRUPT);
+    CHECK(strstr(tind_errmsg(NULL), path) != NULL);
+    fs_destroy(f);
+}
+
+TEST(crash)
+{
+    for (int mode = 0; mode < 2; mode++) {
+        fs *f = fs_mem_new();
+        tind_db *db;
+        CHECK_OK(open_on(f, mode, &db));
+        tind_keyspace *ks = open_ks(db, 512, 0.25);
+        for (int r = 0; r < 3; r++) {
+            put_all(ks, 150, r);
+            if (r < 2)
+                CHECK_OK(tind_compact(ks));
+        }
+        CHECK_OK(tind_persist(db, TIND_PERSIST_SYNC_ALL));
+        CHECK_OK(fs_mem_crash(f, FS_CRASH_DROP_UNSYNCED | FS_CRASH_DROP_DIRENTS, check_seed + (uint64_t)mode));
+        /* the crashed handle is abandoned: its fs state is gone; leak-free close */
+        tind_close(db);
+        CHECK_OK(open_on(f, 0, &db));
+        ks = open_ks(db, 512, 0.25);
+        check_all(ks, 150, 2, NULL);
+        CHECK_OK(tind_close(db));
+        fs_destroy(f);
+    }
+}
+
+TEST(options)
+{
+    fs *f = fs_mem_new();
+    tind_db *db;
+    CHECK_OK(open_on(f, 0, &db));
+    tind_ks_options *ko = tind_ks_options_new();
+    tind_keyspace *ks;
+    tind_ks_options_set_blob_separation(ko, 1, 0);
+    CHECK_RC(tind_keyspace_open(db, "x", ko, &ks), TIND_EINVAL);
+    tind_ks_options_set_blob_separation(ko, 1, 100);
+    tind_ks_options_set_blob_gc(ko, 0, 0);
+    CHECK_RC(tind_keyspace_open(db, "x", ko, &ks), TIND_EINVAL);
+    tind_ks_options_set_blob_gc(ko, 0.5, 1.5);
+    CHECK_RC(tind_keyspace_open(db, "x", ko, &ks), TIND_EINVAL);
+    tind_ks_options_set_blob_gc(ko, 0.5, 0.5);
+    tind_ks_options_set_blob_compression(ko, 7, 0);
+    CHECK_RC(tind_keyspace_open(db, "x", ko, &ks), TIND_EINVAL);
+    tind_ks_options_set_blob_compression(ko, TIND_COMPRESSION_ZSTD, 3);
+    tind_ks_options_set_blob_file_size(ko, 100);
+    CHECK_RC(tind_keyspace_open(db, "x", ko, &ks), TIND_EINVAL);
+    tind_ks_options_set_blob_file_size(ko, 1 << 20);
+    CHECK_OK(tind_keyspace_open(db, "x", ko, &ks));
+    put_all(ks, 100, 0);
+    CHECK_OK(tind_flush(ks));
+    tind_ks_stats st;
+    CHECK_OK(tind_ks_stats_get(ks, &st));
+    CHECK_EQ(st.blob_files, 1);
+    check_all(ks, 100, 0, NULL);
+    /* separation off: no blob file */
+    tind_ks_options_set_blob_separation(ko, 0, 100);
+    CHECK_OK(tind_keyspace_open(db, "y", ko, &ks));
+    put_all(ks, 100, 0);
+    CHECK_OK(tind_flush(ks));
+    CHECK_OK(tind_ks_stats_get(ks, &st));
+    CHECK_EQ(st.blob_files, 0);
+    check_all(ks, 100, 0, NULL);
+    tind_ks_options_set_blob_separation(NULL, 1, 1); /* ignored */
+    tind_ks_options_free(ko);
+    CHECK_OK(tind_close(db));
+    fs_destroy(f);
+}
+
+int main(void)
+{
+    check_seed_init(11);
+    RUN(file_roundtrip);
+    RUN(separated_reads);
+    RUN(lazy_walk);
+    RUN(snapshots);
+    RUN(gc_bounded_stepped);
+    RUN(gc_bounded_background);
+    RUN(damaged);
+    RUN(crash);
+    RUN(options);
+    fprintf(stderr, "test_blob: ok\n");
+    return 0;
+}
