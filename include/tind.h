@@ -402,7 +402,7 @@ TIND_API int tind_last(tind_keyspace *ks, const tind_read_options *ro, void **ke
                        void **val, size_t *vlen);
 /* Approximate number of live keys (counts entries: cheap, may over-count). */
 TIND_API int tind_approximate_len(tind_keyspace *ks, uint64_t *n);
-/* Bytes the keyspace's tables take on disk. */
+/* Bytes the keyspace's tables and blob files take on disk. */
 TIND_API int tind_disk_space(tind_keyspace *ks, uint64_t *bytes);
 TIND_API void tind_free(void *p);
 

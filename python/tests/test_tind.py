@@ -112,6 +112,20 @@ def test_errors_carry_tind_messages(db, path, tmp_path):
     assert str(e.value)
 
 
+def test_blob_separation(db):
+    ks = db.keyspace("blobs", blob_separation=(True, 100), blob_file_size=1 << 20,
+                     blob_compression="zstd", blob_gc=(0.5, 0.0))
+    for i in range(50):
+        ks[b"k%02d" % i] = bytes([i]) * (50 + i * 10)
+    ks.flush()
+    st = ks.stats()
+    assert st["blob_files"] == 1 and st["blob_bytes"] > 0 and st["blob_reads"] == 0
+    assert all(ks[b"k%02d" % i] == bytes([i]) * (50 + i * 10) for i in range(50))
+    assert ks.stats()["blob_reads"] == 45                # the 5 values below 100 bytes stay inline
+    with pytest.raises(tind.InvalidArgument):
+        db.keyspace("bad", blob_gc=(0.0, 0.0))
+
+
 def test_keyspace_admin(db):
     a = db.keyspace("a", compression="zstd", memtable_size=1 << 20, bloom_bits=8)
     db.keyspace("b", compaction="tiered")

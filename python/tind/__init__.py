@@ -421,6 +421,15 @@ def _ks_options(options):
                 lib.tind_ks_options_set_hash_ratio(kopts, float(value))
             elif name == "fifo":
                 lib.tind_ks_options_set_fifo(kopts, int(value[0]), int(value[1]))
+            elif name == "blob_separation":             # (on, threshold) or a bool
+                on, threshold = value if isinstance(value, tuple) else (bool(value), 4096)
+                lib.tind_ks_options_set_blob_separation(kopts, int(bool(on)), int(threshold))
+            elif name == "blob_file_size":
+                lib.tind_ks_options_set_blob_file_size(kopts, int(value))
+            elif name == "blob_compression":
+                lib.tind_ks_options_set_blob_compression(kopts, _COMPRESSION[value], 3)
+            elif name == "blob_gc":                     # (ratio, age_cutoff)
+                lib.tind_ks_options_set_blob_gc(kopts, float(value[0]), float(value[1]))
             elif name in ("memtable_size", "l0_threshold", "table_size", "level_ratio", "levels",
                           "block_size", "restart_interval", "partitioning",
                           "expect_point_read_hits"):

@@ -84,6 +84,10 @@ void tind_ks_options_set_bloom_bits(tind_ks_options *o, int level, double bits_p
 void tind_ks_options_set_partitioning(tind_ks_options *o, int from_level);
 void tind_ks_options_set_expect_point_read_hits(tind_ks_options *o, int on);
 void tind_ks_options_set_fifo(tind_ks_options *o, uint64_t max_bytes, uint64_t ttl_seconds);
+void tind_ks_options_set_blob_separation(tind_ks_options *o, int on, uint64_t threshold);
+void tind_ks_options_set_blob_file_size(tind_ks_options *o, uint64_t bytes);
+void tind_ks_options_set_blob_compression(tind_ks_options *o, int type, int zstd_level);
+void tind_ks_options_set_blob_gc(tind_ks_options *o, double ratio, double age_cutoff);
 
 int tind_keyspace_open(tind_db *db, const char *name, const tind_ks_options *opts,
                        tind_keyspace **ks);
@@ -164,6 +168,10 @@ typedef struct tind_ks_stats {
     uint64_t cache_misses;
     uint64_t write_stalls;
     uint64_t write_slowdowns;
+    uint64_t blob_files;
+    uint64_t blob_bytes;
+    uint64_t blob_garbage_bytes;
+    uint64_t blob_reads;
 } tind_ks_stats;
 int tind_ks_stats_get(tind_keyspace *ks, tind_ks_stats *out);
 """
