@@ -42,9 +42,11 @@
  * format/blockio.h (reading a block by handle), format/bloom.h (filters),
  * format/container.h (the table container), format/filename.h (the names of
  * the folder's files: fname_table, fname_journal, fname_parse),
- * format/table.h (table reader), journal/journal.h (journal header and records),
+ * format/table.h (table reader), blob/blob.h (blob files and pointers:
+ * key-value separation), journal/journal.h (journal header and records),
  * journal/batch_entry.h (a record's operations) and version/manifest.h (the
  * version file, with version/version.h). */
+#include "blob/blob.h"
 #include "format/block.h"
 #include "format/blockio.h"
 #include "format/bloom.h"

@@ -236,7 +236,7 @@ static int decode_meta(const uint8_t *p, size_t n, uint64_t number, const char *
         codec > COMPRESSION_ZSTD)
         return err_set(err, TIND_ECORRUPT, "blob file '%s': malformed metadata", path);
     m->compression = (uint32_t)codec;
-    if (m->number != number)
+    if (number && m->number != number)
         return err_set(err, TIND_ECORRUPT, "blob file '%s': it is blob file %llu, not %llu", path,
                        (unsigned long long)m->number, (unsigned long long)number);
     return TIND_OK;

@@ -87,7 +87,8 @@ void blob_writer_abandon(blob_writer *w);
 typedef struct blob_reader blob_reader;
 
 /* Opens path, checks its container and metadata and that it is blob file
- * `number`. fds / block_cache may be NULL. TIND_ECORRUPT names the file. */
+ * `number` (0 = any: tools). fds / block_cache may be NULL. TIND_ECORRUPT
+ * names the file. */
 int blob_reader_open(fs *fs, const char *path, uint64_t number, fd_cache *fds, cache *block_cache,
                      blob_reader **out, tind_err *err);
 void blob_reader_free(blob_reader *r);

@@ -869,10 +869,18 @@ static int print_stats(tsh *sh, const char *name, const tind_ks_stats *s)
         fprintf(sh->out, "  L%-5u %6" PRIu64 "  %s\n", l, s->tables[l], human_bytes(s->level_bytes[l], a, sizeof a));
         tables += s->tables[l];
     }
+    uint64_t table_bytes = s->disk_bytes - s->blob_bytes;
     if (tables)
-        fprintf(sh->out, "  total  %6" PRIu64 "  %s\n", tables, human_bytes(s->disk_bytes, a, sizeof a));
+        fprintf(sh->out, "  total  %6" PRIu64 "  %s\n", tables, human_bytes(table_bytes, a, sizeof a));
     else
-        fprintf(sh->out, "  tables                  none (%s on disk)\n", human_bytes(s->disk_bytes, a, sizeof a));
+        fprintf(sh->out, "  tables                  none (%s on disk)\n", human_bytes(table_bytes, a, sizeof a));
+    if (s->blob_files) {
+        char g[32];
+        fprintf(sh->out, "  blob files              %" PRIu64 ", %s, %s garbage (%.1f%%), %s\n", s->blob_files,
+                human_bytes(s->blob_bytes, a, sizeof a), human_bytes(s->blob_garbage_bytes, g, sizeof g),
+                s->blob_bytes ? 100.0 * (double)s->blob_garbage_bytes / (double)s->blob_bytes : 0.0,
+                counted(s->blob_reads, "blob read", "blob reads", b, sizeof b));
+    }
     fprintf(sh->out, "  keys (approximate)      %" PRIu64 "\n", s->approximate_keys);
     fprintf(sh->out, "  memtables               %s", human_bytes(s->memtable_bytes, a, sizeof a));
     if (s->sealed_memtables)
@@ -913,6 +921,10 @@ static int print_stats_machine(tsh *sh, const char *name, const tind_ks_stats *s
         {"cache_misses", s->cache_misses},
         {"write_stalls", s->write_stalls},
         {"write_slowdowns", s->write_slowdowns},
+        {"blob_files", s->blob_files},
+        {"blob_bytes", s->blob_bytes},
+        {"blob_garbage_bytes", s->blob_garbage_bytes},
+        {"blob_reads", s->blob_reads},
     };
     int json = sh->format == SH_FMT_JSON;
     tbuf ks = TBUF_INIT;
@@ -1125,8 +1137,8 @@ static const sh_command commands[] = {
     {"compact", 1, cmd_compact, "compact KS", "compact every table into the last level and wait"},
     {"verify", 0, sh_cmd_verify, "verify [--verbose]",
      "check every block of every file; list each problem with file and offset"},
-    {"dump", 0, sh_cmd_dump, "dump table|journal FILE [--summary] [--hex] [--full]",
-     "list a table's blocks and entries, or a journal's records (FILE: path or number)"},
+    {"dump", 0, sh_cmd_dump, "dump table|blob|journal FILE [--summary] [--hex] [--full]",
+     "list a table's blocks and entries, a blob file's records, or a journal's records (FILE: path or number)"},
     {"export", 1, sh_cmd_export, "export [--output FILE] [--salvage] [KS...]",
      "write keyspaces (default: all) as KS<TAB>KEY<TAB>VALUE lines and an end record; --salvage skips damage"},
     {"import", 0, sh_cmd_import, "import [--unchecked] FILE",

@@ -20,7 +20,11 @@
  * be read. Replay rules are jrn_replay_buffer's: it ends at a torn tail or
  * stops with the error at damage.
  *
- * FILE may be a plain number: the database's table or journal of that number.
+ * A blob file (dump blob FILE): its number, size and metadata, then each
+ * record (offset, stored and raw size, and the value unless --summary).
+ *
+ * FILE may be a plain number: the database's table, blob file or journal of
+ * that number.
  */
 #include "shell.h"
 
@@ -71,7 +75,8 @@ static char *resolve(tsh *sh, const char *file, int table)
     if (digits && strlen(file) <= 19) {
         char *dir = fname_join(sh->path, table ? FNAME_TABLES_DIR : FNAME_JOURNALS_DIR);
         uint64_t number = strtoull(file, NULL, 10);
-        int rc = !dir ? TIND_ENOMEM : table ? fname_table(dir, number, p, n) : fname_journal(dir, number, p, n);
+        int rc = !dir ? TIND_ENOMEM : table == 2 ? fname_blob(dir, number, p, n) : table ? fname_table(dir, number, p, n)
+                                                                            : fname_journal(dir, number, p, n);
         free(dir);
         if (rc) {
             free(p);
@@ -496,6 +501,54 @@ static int dump_journal(dumper *d, const char *path)
     return SH_OK;
 }
 
+/* ------------------------------------------------------------------ blob files */
+
+static int blob_record(void *ctx, const blob_ptr *p, const uint8_t *val)
+{
+    dumper *d = ctx;
+    FILE *o = d->sh->out;
+    fprintf(o, "  record at offset %" PRIu64 ": %" PRIu64 " bytes stored, %" PRIu64 " raw", p->offset, p->size,
+            p->raw_size);
+    if (!d->summary) {
+        fputs(" = ", o);
+        sh_show_bytes(d->sh, o, val, (size_t)p->raw_size, d->hex, d->full);
+    }
+    fputc('\n', o);
+    return sh_interrupted ? TIND_ECLOSED : TIND_OK;
+}
+
+/* A blob file: its container, metadata, then every record (offset, sizes
+ * and, unless --summary, the value), stopping at the first one that does
+ * not verify. */
+static int dump_blob(dumper *d, const char *path)
+{
+    fs *fsys = fs_posix_new();
+    if (!fsys)
+        return sh_error(d->sh, "out of memory");
+    tind_err err;
+    err_clear(&err);
+    blob_reader *r = NULL;
+    int rc = blob_reader_open(fsys, path, 0, NULL, NULL, &r, &err);
+    if (rc) {
+        fs_destroy(fsys);
+        return sh_error(d->sh, "dump: %s", err.msg);
+    }
+    const blob_file_meta *m = blob_reader_meta(r);
+    FILE *o = d->sh->out;
+    fprintf(o, "blob file %s: %" PRIu64 " bytes, blob file number %" PRIu64 ", created %" PRIu64 "\n", path,
+            m->file_size, m->number, m->created_unix);
+    fprintf(o, "  %" PRIu64 " records, %" PRIu64 " record bytes, %" PRIu64 " value bytes, compression %s\n",
+            m->count, m->bytes, m->raw_bytes, compression_name(m->compression));
+    rc = blob_walk(r, blob_record, d, &err);
+    blob_reader_free(r);
+    fs_destroy(fsys);
+    if (rc == TIND_ECLOSED)
+        return SH_OK;
+    if (rc)
+        return sh_error(d->sh, "dump: %s", err.msg);
+    return SH_OK;
+}
+
 int sh_cmd_dump(tsh *sh, sh_words *args)
 {
     sh_opt opts[] = {{"summary", 0, 0, NULL}, {"hex", 0, 0, NULL}, {"full", 0, 0, NULL}};
@@ -507,14 +560,14 @@ int sh_cmd_dump(tsh *sh, sh_words *args)
     if (npos != 2)
         return SH_USAGE;
     const char *kind = sh_str(pos[0]);
-    int table = !strcmp(kind, "table");
+    int table = !strcmp(kind, "table") ? 1 : !strcmp(kind, "blob") ? 2 : 0;
     if (!table && strcmp(kind, "journal") != 0)
         return SH_USAGE;
     dumper d = {sh, opts[0].seen, opts[1].seen, opts[2].seen};
     char *path = resolve(sh, sh_str(pos[1]), table);
     if (!path)
         return sh_error(sh, "out of memory");
-    rc = table ? dump_table(&d, path) : dump_journal(&d, path);
+    rc = table == 2 ? dump_blob(&d, path) : table ? dump_table(&d, path) : dump_journal(&d, path);
     free(path);
     return rc;
 }

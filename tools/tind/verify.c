@@ -34,6 +34,15 @@
  *              journals meet exactly and start at or before the seqno from
  *              which VERSIONS needs them (a needed journal deleted, or all).
  *
+ *   blob files for each blob file VERSIONS names (key-value separation): it is
+ *              there, its container and metadata verify and match VERSIONS
+ *              (number, size, counts), every record's checksum and sizes
+ *              verify (blob_walk); then every ENTRY_BLOB pointer of every
+ *              table is read through its file (blob_read: the record at its
+ *              offset, with the pointer's sizes and a checksum that covers
+ *              the offset and file number). A blob file VERSIONS does not
+ *              name is a note (an orphan).
+ *
  * Each problem is one line "problem: FILE: ... offset N ...". verify fails
  * (SH_FAIL) when there is at least one.
  *
@@ -69,6 +78,7 @@ typedef struct vfy {
     uint64_t notes;
     uint64_t tables, blocks, entries;
     uint64_t journals, records, journal_entries;
+    uint64_t blob_files, blob_records, blob_pointers;
     sh_progress meter;            /* files checked */
 } vfy;
 
@@ -286,6 +296,143 @@ static int state_has_table(const mf_state *st, uint64_t number)
     return 0;
 }
 
+static int state_has_blob(const mf_state *st, uint64_t number)
+{
+    for (size_t k = 0; k < st->keyspace_count; k++)
+        if (version_find_blob(st->keyspaces[k].v, number))
+            return 1;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ blob files */
+
+/* A keyspace's blob files, opened once each for the pointer checks. */
+typedef struct blob_set {
+    const version *v;
+    blob_reader **readers;        /* parallel to v->blobs; NULL = not opened or damaged */
+} blob_set;
+
+/* Every blob file of a keyspace: it is there, it is the file VERSIONS names
+ * (number, size, counts), and every record verifies (blob_walk). */
+static void verify_blob_files(vfy *v, const mf_keyspace *ks, const char *tdir, blob_set *bs)
+{
+    char path[4200];
+    bs->v = ks->v;
+    bs->readers = calloc(ks->v->blob_count ? ks->v->blob_count : 1, sizeof *bs->readers);
+    if (!bs->readers)
+        return;
+    for (size_t b = 0; b < ks->v->blob_count && !sh_interrupted; b++) {
+        const ver_blob *vb = ks->v->blobs[b].file;
+        tind_err err;
+        err_clear(&err);
+        v->blob_files++;
+        sh_progress_add(&v->meter, 1);
+        if (fname_blob(tdir, vb->number, path, sizeof path) != TIND_OK)
+            continue;
+        blob_reader *r = NULL;
+        int rc = blob_reader_open(v->fs, path, vb->number, NULL, NULL, &r, &err);
+        if (rc == TIND_ENOENT) {
+            problem(v, path, "missing: VERSIONS names it (keyspace '%s')", ks->name);
+            continue;
+        }
+        if (rc) {
+            problem(v, path, "%s", err.msg);
+            continue;
+        }
+        const blob_file_meta *m = blob_reader_meta(r);
+        if (m->file_size != vb->size || m->count != vb->count || m->bytes != vb->bytes)
+            problem(v, path,
+                    "not the blob file VERSIONS names: %" PRIu64 " bytes, %" PRIu64 " blobs of %" PRIu64
+                    " bytes; VERSIONS says %" PRIu64 ", %" PRIu64 ", %" PRIu64,
+                    m->file_size, m->count, m->bytes, vb->size, vb->count, vb->bytes);
+        else if ((rc = blob_walk(r, NULL, NULL, &err)) != TIND_OK)
+            problem(v, path, "%s", err.msg);
+        else {
+            v->blob_records += m->count;
+            bs->readers[b] = r;
+            if (v->verbose)
+                fprintf(v->sh->out, "ok: %s (keyspace '%s'): %" PRIu64 " blobs, %" PRIu64 " garbage bytes of %" PRIu64
+                        "\n", path, ks->name, m->count, ks->v->blobs[b].garbage_bytes, m->bytes);
+            continue;
+        }
+        blob_reader_free(r);
+    }
+}
+
+/* Every blob pointer of every table of a keyspace reads its value (the
+ * record at its offset, its checksum, its sizes) from a sound blob file of
+ * the keyspace. */
+static void verify_blob_pointers(vfy *v, const mf_keyspace *ks, const char *tdir, blob_set *bs)
+{
+    char path[4200];
+    tbuf val = TBUF_INIT;
+    for (int l = 0; l < ks->v->level_count && !sh_interrupted; l++)
+        for (size_t i = 0; i < ks->v->levels[l].count && !sh_interrupted; i++) {
+            const ver_table *t = ks->v->levels[l].tables[i];
+            if (!t->blob_ref_count || fname_table(tdir, t->number, path, sizeof path) != TIND_OK)
+                continue;
+            tbl *tb = NULL;
+            tbl_iter *it = NULL;
+            tbl_open_options oo;
+            memset(&oo, 0, sizeof oo);
+            oo.file_id = t->number;
+            if (tbl_open(v->fs, path, &oo, &tb, NULL) != TIND_OK || tbl_iter_new(tb, &it) != TIND_OK) {
+                tbl_unref(tb);
+                continue; /* verify_table reported it */
+            }
+            uint64_t bad = 0;
+            for (tbl_iter_first(it); tbl_iter_valid(it) && !sh_interrupted; tbl_iter_next(it)) {
+                if (tbl_iter_type(it) != ENTRY_BLOB)
+                    continue;
+                v->blob_pointers++;
+                size_t n;
+                const uint8_t *pv = tbl_iter_value(it, &n);
+                blob_ptr p;
+                tind_err err;
+                err_clear(&err);
+                const ver_blob_entry *e = NULL;
+                size_t b = 0;
+                if (blob_ptr_decode(pv, n, &p) != TIND_OK)
+                    snprintf(err.msg, sizeof err.msg, "malformed blob pointer");
+                else if (!(e = version_find_blob(bs->v, p.file)))
+                    snprintf(err.msg, sizeof err.msg, "pointer into blob file %" PRIu64 ", which VERSIONS does not list",
+                             p.file);
+                else if (!bs->readers || !bs->readers[b = (size_t)(e - bs->v->blobs)])
+                    continue; /* its file is damaged or missing: reported once */
+                else if (blob_read(bs->readers[b], &p, 0, &val, &err) == TIND_OK)
+                    continue;
+                if (bad++ < 10) {
+                    size_t kn;
+                    const uint8_t *k = tbl_iter_key(it, &kn);
+                    char ks_key[80];
+                    size_t o = 0;
+                    for (size_t c = 0; c < kn && o + 5 < sizeof ks_key; c++)
+                        o += (size_t)snprintf(ks_key + o, sizeof ks_key - o, k[c] >= 0x20 && k[c] < 0x7f ? "%c" : "\\x%02x", k[c]);
+                    problem(v, path, "key '%s' @%" PRIu64 ": %s", ks_key, tbl_iter_seqno(it), err.msg);
+                }
+            }
+            tbl_iter_free(it);
+            tbl_unref(tb);
+        }
+    tbuf_free(&val);
+}
+
+static void verify_blobs(vfy *v, const mf_state *st)
+{
+    char *tdir = fname_join(v->dir, FNAME_TABLES_DIR);
+    if (!tdir)
+        return;
+    for (size_t k = 0; k < st->keyspace_count && !sh_interrupted; k++) {
+        blob_set bs = {NULL, NULL};
+        verify_blob_files(v, &st->keyspaces[k], tdir, &bs);
+        verify_blob_pointers(v, &st->keyspaces[k], tdir, &bs);
+        for (size_t b = 0; bs.readers && b < st->keyspaces[k].v->blob_count; b++)
+            blob_reader_free(bs.readers[b]);
+        free(bs.readers);
+    }
+    free(tdir);
+}
+
 static void verify_tables(vfy *v, const mf_state *st)
 {
     char *tdir = fname_join(v->dir, FNAME_TABLES_DIR);
@@ -333,8 +480,12 @@ static void verify_tables(vfy *v, const mf_state *st)
         fname_kind kind = fname_parse(names[i], &number);
         if (kind == FNAME_KIND_TABLE && st && state_has_table(st, number))
             continue;
+        if (kind == FNAME_KIND_BLOB && st && state_has_blob(st, number))
+            continue; /* checked by verify_blobs */
         snprintf(path, sizeof path, "%s/%s", tdir, names[i]);
-        if (kind == FNAME_KIND_TEMP)
+        if (kind == FNAME_KIND_BLOB)
+            note(v, "%s: a blob file VERSIONS does not name (an orphan the next open deletes); not checked", path);
+        else if (kind == FNAME_KIND_TEMP)
             note(v, "%s: a leftover temporary file (the next open deletes it); not checked", path);
         else if (kind != FNAME_KIND_TABLE)
             note(v, "%s: not a table file name (the next open deletes it); not checked", path);
@@ -504,6 +655,8 @@ static int verify_folder(vfy *v)
     }
     free(vpath);
     verify_tables(v, have_state ? &st : NULL);
+    if (have_state && !sh_interrupted)
+        verify_blobs(v, &st);
     /* without a version file every journal is taken as kept */
     uint64_t oldest_keep = have_state ? st.oldest_journal : 0;
     uint64_t need_seqno = have_state ? st.journal_seqno : 0;
@@ -578,6 +731,9 @@ int sh_cmd_verify(tsh *sh, sh_words *args)
         fs_unlock(lock, NULL);
     fs_destroy(v.fs);
 
+    if (v.blob_files)
+        fprintf(sh->out, "verify: %" PRIu64 " blob files (%" PRIu64 " blobs), %" PRIu64 " blob pointers checked\n",
+                v.blob_files, v.blob_records, v.blob_pointers);
     fprintf(sh->out,
             "verify: %" PRIu64 " tables (%" PRIu64 " blocks, %" PRIu64 " entries), %" PRIu64 " journals (%" PRIu64
             " records, %" PRIu64 " entries): %" PRIu64 " %s\n",
