@@ -338,6 +338,38 @@ grep -q "problem: $B2: table of contents at offset [0-9]*: checksum mismatch" ou
     fail "verify table of contents: $(cat out.txt)"
 expect_status 1 "$TIND" bad1 dump table "$(basename "$TBL" .tbl)"
 grep -q "checksum mismatch" out.txt || fail "dump damaged: $(cat out.txt)"
+
+section blobs
+# key-value separation: values of >= 20 bytes go to blob files at flush
+BDB="$T/dbblob"
+expect_status 0 "$TIND" --create "$BDB" create kb --blob-threshold 20
+printf 'put kb small v\nput kb big1 0123456789abcdefghijklmnop\nput kb big2 ABCDEFGHIJKLMNOPQRSTUVWXYZ\nflush kb\n' >script.txt
+expect_status 0 "$TIND" "$BDB" <script.txt
+BLOB=$(ls "$BDB"/tables/*.blob | head -1)
+[ -n "$BLOB" ] || fail "no blob file after flush"
+expect_status 0 "$TIND" "$BDB" get kb big2
+grep -q "^ABCDEFGHIJKLMNOPQRSTUVWXYZ$" out.txt || fail "get blob: $(cat out.txt)"
+expect_status 0 "$TIND" "$BDB" verify
+grep -q "^verify: 1 blob files (2 blobs), 2 blob pointers checked$" out.txt || fail "verify blobs: $(cat out.txt)"
+expect_status 0 "$TIND" "$BDB" stats kb
+grep -q "^  blob files  *1, " out.txt || fail "stats blobs: $(cat out.txt)"
+expect_status 0 "$TIND" --json "$BDB" stats kb
+grep -q '"blob_files":1,' out.txt || fail "stats --json blobs: $(cat out.txt)"
+expect_status 0 "$TIND" "$BDB" dump blob "$(basename "$BLOB" .blob)"
+grep -q "^  2 records, " out.txt || fail "dump blob: $(cat out.txt)"
+grep -q "record at offset 0: 26 bytes stored, 26 raw = 0123456789abcdefghijklmnop" out.txt || fail "dump blob records: $(cat out.txt)"
+# one damaged byte in the first record's value: verify and get name the file and offset
+cp -r "$BDB" badblob
+BB=badblob/tables/$(basename "$BLOB")
+printf '\377' | dd of="$BB" bs=1 seek=12 conv=notrunc 2>/dev/null
+expect_status 1 "$TIND" badblob verify
+grep -q "problem: blob file '$BB': record at offset 0: checksum mismatch" out.txt || fail "verify damaged blob: $(cat out.txt)"
+expect_status 1 "$TIND" badblob get kb big1
+grep -q "record at offset 0: checksum mismatch" err.txt || fail "get damaged blob: $(cat err.txt)"
+expect_status 1 "$TIND" badblob dump blob "$BB"
+rm "$BB"
+expect_status 1 "$TIND" badblob verify
+grep -q "problem: $BB: missing" out.txt || fail "verify missing blob: $(cat out.txt)"
 # the damaged database still opens (tables open lazily) but the read fails
 # with the file named; a damaged VERSIONS file does not open: one line
 cp -r "$DB" bad3

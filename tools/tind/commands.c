@@ -298,6 +298,7 @@ static int cmd_create(tsh *sh, sh_words *args)
         {"memtable-size", 1, 0, NULL}, {"table-size", 1, 0, NULL},   {"block-size", 1, 0, NULL},
         {"compression", 1, 0, NULL},   {"bloom-bits", 1, 0, NULL},   {"compaction", 1, 0, NULL},
         {"l0-threshold", 1, 0, NULL},  {"levels", 1, 0, NULL},       {"if-not-exists", 0, 0, NULL},
+        {"blob-threshold", 1, 0, NULL},
     };
     const sh_word *pos[1];
     size_t npos;
@@ -358,6 +359,13 @@ static int cmd_create(tsh *sh, sh_words *args)
         tind_ks_options_set_l0_threshold(o, v > 1000 ? 1000 : (int)v);
     if (!rc && opts[7].seen && !(rc = sh_parse_u64(sh, opts[7].value, "--levels", &v)))
         tind_ks_options_set_levels(o, v > 100 ? 100 : (int)v);
+    if (!rc && opts[9].seen) {
+        /* key-value separation: values of >= N bytes go to blob files; off = none */
+        if (!strcmp(sh_str(opts[9].value), "off"))
+            tind_ks_options_set_blob_separation(o, 0, 4096);
+        else if (!(rc = sh_parse_u64(sh, opts[9].value, "--blob-threshold", &v)))
+            tind_ks_options_set_blob_separation(o, 1, v);
+    }
     if (!rc) {
         tind_keyspace *ks;
         int st = tind_keyspace_open(sh->db, name, o, &ks);
@@ -1111,7 +1119,8 @@ static const sh_command commands[] = {
     {"keyspaces", 1, cmd_keyspaces, "keyspaces", "list the keyspaces"},
     {"create", 1, cmd_create,
      "create KS [--memtable-size N] [--table-size N] [--block-size N] [--compression none|lz4|zstd] "
-     "[--bloom-bits B] [--compaction leveled|tiered|fifo] [--l0-threshold N] [--levels N] [--if-not-exists]",
+     "[--bloom-bits B] [--compaction leveled|tiered|fifo] [--l0-threshold N] [--levels N] [--blob-threshold N|off] "
+     "[--if-not-exists]",
      "create a keyspace (sizes take k/m/g suffixes); --if-not-exists: an existing one is no error"},
     {"drop", 1, cmd_drop, "drop KS", "delete a keyspace and all its data"},
     {"put", 1, cmd_put, "put KS KEY VALUE", "write KEY = VALUE (queued while a batch is open)"},
