@@ -48,7 +48,7 @@ int blob_ptr_decode(const uint8_t *p, size_t n, blob_ptr *out)
 
 /* The checksum of a record: seeded with the file number, over its offset,
  * its header and its payload. */
-static uint64_t record_sum(uint64_t number, uint64_t offset, const uint8_t *header, const uint8_t *payload,
+uint64_t blob_record_sum(uint64_t number, uint64_t offset, const uint8_t *header, const uint8_t *payload,
                            size_t n)
 {
     hash64_stream s;
@@ -138,7 +138,7 @@ int blob_writer_add(blob_writer *w, const uint8_t *val, size_t n, blob_ptr *p, t
     head[8] = codec;
     uint64_t offset = w->out.offset;
     uint8_t sum[8];
-    enc_u64(sum, record_sum(w->m.number, offset, head, payload, stored));
+    enc_u64(sum, blob_record_sum(w->m.number, offset, head, payload, stored));
     int rc = fs_writer_append(&w->out, head, sizeof head, err);
     if (!rc && stored)
         rc = fs_writer_append(&w->out, payload, stored, err);
@@ -371,7 +371,7 @@ static int decode_record(const char *path, uint64_t number, const blob_ptr *p, c
                        "blob file '%s': record at offset %llu: sizes %u/%u, the pointer says %llu/%llu", path,
                        (unsigned long long)p->offset, stored, raw, (unsigned long long)p->size,
                        (unsigned long long)p->raw_size);
-    if (dec_u64(payload + stored) != record_sum(number, p->offset, buf, payload, stored))
+    if (dec_u64(payload + stored) != blob_record_sum(number, p->offset, buf, payload, stored))
         return err_set(err, TIND_ECORRUPT, "blob file '%s': record at offset %llu: checksum mismatch", path,
                        (unsigned long long)p->offset);
     if (codec > COMPRESSION_ZSTD || (codec == COMPRESSION_NONE && stored != raw))

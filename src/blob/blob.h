@@ -7,15 +7,16 @@
  *   checksummed ToC) with two sections:
  *     "blobs"    records back to back, each
  *                  u32 stored size S | u32 raw size R | u8 codec
- *                  | S payload bytes | u64 xxh3-64 (seed = file number) of
- *                  u64 LE record offset ++ the 9 header bytes ++ the payload
+ *                  | S payload bytes | u64 checksum: xxh3-64 of u64 LE
+ *                  record offset ++ the 9 header bytes ++ the payload, xor
+ *                  the file number times 0x9E3779B97F4A7C15
  *     "blobmeta" varint file number, count, record bytes, raw bytes,
  *                created_unix, codec | u64 xxh3-64 of those bytes
  *   a pointer (the value of an ENTRY_BLOB entry) = varint file number,
  *   varint record offset, varint stored size S, varint raw size R.
  *
- * A record's checksum covers its own offset and is seeded with the file
- * number, so a pointer into the wrong file or to the wrong offset reads as
+ * A record's checksum covers its own offset and mixes in the file number,
+ * so a pointer into the wrong file or to the wrong offset reads as
  * TIND_ECORRUPT, never as another value.
  *
  * Writer: one thread. Reader: immutable after blob_reader_open; any number
@@ -104,6 +105,11 @@ uint64_t blob_reader_disk_reads(const blob_reader *r);
  * NULL) sees each record's pointer. */
 typedef int (*blob_walk_fn)(void *ctx, const blob_ptr *p, const uint8_t *val);
 int blob_walk(blob_reader *r, blob_walk_fn fn, void *ctx, tind_err *err);
+
+/* A record's checksum: xxh3-64 of offset (u64 LE) ++ header ++ payload,
+ * xor the file number times 0x9E3779B97F4A7C15 (docs/FORMAT.md). */
+uint64_t blob_record_sum(uint64_t number, uint64_t offset, const uint8_t *header, const uint8_t *payload,
+                         size_t n);
 
 /* The same checks over a whole file in memory (fuzzing): TIND_OK,
  * TIND_ECORRUPT or TIND_EVERSION. */
