@@ -205,6 +205,17 @@ static void open_world(world *w)
         tind_ks_options_set_levels(ko, 4);
         tind_ks_options_set_block_size(ko, 512);
         tind_ks_options_set_level_ratio(ko, 3);
+        /* key-value separation on with small thresholds and blob files, so
+         * that GC and relocation run all the time (issue 11) */
+        if (k == 0) {
+            tind_ks_options_set_blob_separation(ko, 1, 32);
+            tind_ks_options_set_blob_file_size(ko, 4096);
+            tind_ks_options_set_blob_gc(ko, 0.25, 0.5);
+        }
+        if (k == 1) {
+            tind_ks_options_set_blob_separation(ko, 1, 48);
+            tind_ks_options_set_blob_compression(ko, TIND_COMPRESSION_LZ4, 0);
+        }
         if (k == 1) {
             tind_ks_options_set_compaction(ko, TIND_COMPACTION_TIERED);
             tind_ks_options_set_restart_interval(ko, 1);
