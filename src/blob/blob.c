@@ -374,9 +374,9 @@ static int decode_record(const char *path, uint64_t number, const blob_ptr *p, c
     if (dec_u64(payload + stored) != blob_record_sum(number, p->offset, buf, payload, stored))
         return err_set(err, TIND_ECORRUPT, "blob file '%s': record at offset %llu: checksum mismatch", path,
                        (unsigned long long)p->offset);
-    if (codec > COMPRESSION_ZSTD || (codec == COMPRESSION_NONE && stored != raw))
-        return err_set(err, TIND_ECORRUPT, "blob file '%s': record at offset %llu: bad codec %u", path,
-                       (unsigned long long)p->offset, codec);
+    if (codec > COMPRESSION_ZSTD || !decompress_size_plausible(codec, payload, stored, raw))
+        return err_set(err, TIND_ECORRUPT, "blob file '%s': record at offset %llu: codec %u cannot give %u bytes from %u",
+                       path, (unsigned long long)p->offset, codec, raw, stored);
     tbuf_reset(out);
     if (tbuf_reserve(out, raw ? raw : 1))
         return err_set(err, TIND_ENOMEM, "out of memory for a value of %u bytes", raw);

@@ -113,6 +113,23 @@ int compress_bytes(int type, int level, const uint8_t *in, size_t n, tbuf *out)
     }
 }
 
+int decompress_size_plausible(int type, const uint8_t *in, size_t n, size_t raw_len)
+{
+    switch (type) {
+    case COMPRESSION_NONE:
+        return n == raw_len;
+    case COMPRESSION_LZ4:
+        /* an LZ4 sequence expands at most ~255 times */
+        return raw_len / 255 <= n + 16;
+    case COMPRESSION_ZSTD: {
+        unsigned long long c = ZSTD_getFrameContentSize(in, n);
+        return c == ZSTD_CONTENTSIZE_UNKNOWN ? raw_len / 255 <= n + 16 : c == (unsigned long long)raw_len;
+    }
+    default:
+        return 0;
+    }
+}
+
 int decompress_bytes(int type, const uint8_t *in, size_t n, uint8_t *out, size_t raw_len, tind_err *err)
 {
     uint8_t dummy;

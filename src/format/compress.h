@@ -24,6 +24,10 @@ int compress_bytes(int type, int level, const uint8_t *in, size_t n, tbuf *out);
 /* Decompresses exactly raw_len bytes into out; TIND_ECORRUPT when the input
  * is malformed or does not decode to exactly raw_len bytes. */
 int decompress_bytes(int type, const uint8_t *in, size_t n, uint8_t *out, size_t raw_len, tind_err *err);
+/* 0 when n stored bytes of `type` cannot decode to raw_len bytes (LZ4:
+ * more than ~255 times expansion; zstd: the frame's recorded content size
+ * differs), so a decoder can refuse before allocating raw_len bytes. */
+int decompress_size_plausible(int type, const uint8_t *in, size_t n, size_t raw_len);
 const char *compression_name(int type);
 
 #endif

@@ -1000,6 +1000,13 @@ static int copen(cshared *sh, const char *path)
         tind_ks_options_set_l0_threshold(ko, 2);
         tind_ks_options_set_level_ratio(ko, 4);
         tind_ks_options_set_block_size(ko, 1024);
+        /* key-value separation (issue 11): the larger values of keyspace 0
+         * go to small blob files that GC relocates while readers run */
+        if (k == 0) {
+            tind_ks_options_set_blob_separation(ko, 1, 100);
+            tind_ks_options_set_blob_file_size(ko, 16 * 1024);
+            tind_ks_options_set_blob_gc(ko, 0.25, 0.25);
+        }
         if (k == 1)
             tind_ks_options_set_compaction(ko, TIND_COMPACTION_TIERED);
         rc = tind_keyspace_open(sh->db, cks_names[k], ko, &sh->ks[k]);

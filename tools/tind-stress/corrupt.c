@@ -90,8 +90,8 @@ static const stress_db_sizes cr_sizes = {
     .journal_compression = 400,
 };
 
-enum cr_kind { K_JOURNAL, K_TABLE, K_VERSIONS, K_FORMAT, K_LOCK, K_OTHER, K_COUNT };
-static const char *const cr_kind_names[K_COUNT] = {"journal", "table", "versions", "format", "lock", "other"};
+enum cr_kind { K_JOURNAL, K_TABLE, K_BLOB, K_VERSIONS, K_FORMAT, K_LOCK, K_OTHER, K_COUNT };
+static const char *const cr_kind_names[K_COUNT] = {"journal", "table", "blob", "versions", "format", "lock", "other"};
 
 /* Whole-file damage. */
 enum cr_whole { W_DELETE, W_EMPTY, W_SWAP, W_DUPLICATE, W_OLDER, W_STRAY, W_COUNT };
@@ -113,6 +113,7 @@ static int cr_kind_of(const char *path)
     switch (fname_parse(base ? base + 1 : path, NULL)) {
     case FNAME_KIND_JOURNAL: return K_JOURNAL;
     case FNAME_KIND_TABLE: return K_TABLE;
+    case FNAME_KIND_BLOB: return K_BLOB;
     case FNAME_KIND_VERSIONS: return K_VERSIONS;
     case FNAME_KIND_FORMAT: return K_FORMAT;
     case FNAME_KIND_LOCK: return K_LOCK;
@@ -213,6 +214,11 @@ static int cr_ks_open(tind_db *db, int k, tind_keyspace **ks)
         return TIND_ENOMEM;
     tind_ks_options_set_levels(ko, 4);
     if (k == 0) {
+        /* key-value separation (issue 11): most values go to small blob
+         * files, collected eagerly */
+        tind_ks_options_set_blob_separation(ko, 1, 64);
+        tind_ks_options_set_blob_file_size(ko, 8192);
+        tind_ks_options_set_blob_gc(ko, 0.25, 0.25);
         tind_ks_options_set_memtable_size(ko, 3000);
         tind_ks_options_set_table_size(ko, 2048);
         tind_ks_options_set_l0_threshold(ko, 2);
@@ -558,6 +564,8 @@ static uint64_t cr_read_all(cr_world *w, tind_db *db, int st[CR_NKS][CR_UNIVERSE
                 size_t kn, vn;
                 const char *key = tind_iter_key(it, &kn);
                 const uint8_t *v = tind_iter_value(it, &vn);
+                if (!v)
+                    break; /* a blob that could not be loaded: the status below says why */
                 int id = stress_key_id(&cr_model, key, kn);
                 w->reads++;
                 /* every expected key between the last one and this one was skipped? */
@@ -661,6 +669,7 @@ static int cr_verify_record(void *ctx, uint64_t first_seqno, uint32_t count, con
 /* The checks `tind verify` makes (tools/tind/verify.c), through the same
  * library calls, on the damaged folder: FORMAT, manifest_read, every table
  * the version file names (tbl_open, ver_table_check_identity, tbl_verify),
+ * every blob file it names (blob_reader_open, its sizes, blob_walk),
  * every journal (jrn_replay; a torn tail or no header before later
  * journals; jrn_chain_need/add/finish). Returns the number of problems.
  * Where the open or a read failed, verify must find at least one. */
@@ -697,6 +706,21 @@ static uint64_t cr_verify(fs *mem)
                 problems += tbl_verify(t, &err) != TIND_OK;
                 tbl_unref(t);
             }
+        /* blob files: there, the file VERSIONS names, every record sound */
+        for (size_t b = 0; b < v->blob_count; b++) {
+            const ver_blob *vb = v->blobs[b].file;
+            char path[128];
+            fname_blob(CR_TABLES, vb->number, path, sizeof path);
+            blob_reader *r = NULL;
+            if (blob_reader_open(mem, path, vb->number, NULL, NULL, &r, &err) != TIND_OK) {
+                problems++;
+                continue;
+            }
+            const blob_file_meta *m = blob_reader_meta(r);
+            problems += m->file_size != vb->size || m->count != vb->count || m->bytes != vb->bytes ||
+                        blob_walk(r, NULL, NULL, &err) != TIND_OK;
+            blob_reader_free(r);
+        }
     }
     uint64_t *numbers = NULL;
     size_t count = 0;
@@ -843,7 +867,7 @@ static void cr_iteration(cr_world *w, int kind)
     static int st[CR_NKS][CR_UNIVERSE];
     cr_state(w, (size_t)expect_cut, st);
     uint64_t before = w->violations;
-    uint64_t errors = cr_read_all(w, db, st, kind == K_TABLE);
+    uint64_t errors = cr_read_all(w, db, st, kind == K_TABLE || kind == K_BLOB);
     if (errors)
         cr_verify_agrees(w, mem);
     if (w->violations != before && kind == K_JOURNAL) {
@@ -875,7 +899,7 @@ static void cr_iteration(cr_world *w, int kind)
 static uint64_t cr_unused_number(cr_world *w)
 {
     uint64_t max = 0;
-    for (int k = K_JOURNAL; k <= K_TABLE; k++)
+    for (int k = K_JOURNAL; k <= K_BLOB; k++)
         for (size_t i = 0; i < w->nfiles[k]; i++) {
             const char *base = strrchr(w->img.v[w->files[k][i]].path, '/') + 1;
             uint64_t n = 0;
@@ -890,6 +914,8 @@ static uint64_t cr_unused_number(cr_world *w)
         fname_journal(CR_JOURNALS, u, p, sizeof p);
         used |= stress_image_find(&w->img, p) >= 0;
         fname_table(CR_TABLES, u, p, sizeof p);
+        used |= stress_image_find(&w->img, p) >= 0;
+        fname_blob(CR_TABLES, u, p, sizeof p);
         used |= stress_image_find(&w->img, p) >= 0;
         if (!used)
             return u;
@@ -949,7 +975,7 @@ static void cr_whole_file(cr_world *w, int kind)
         ops[nops++] = W_DUPLICATE;
         if (w->nfiles[kind] > 1)
             ops[nops++] = W_SWAP;
-        if (kind == K_JOURNAL || kind == K_TABLE || kind == K_VERSIONS)
+        if (kind == K_JOURNAL || kind == K_TABLE || kind == K_BLOB || kind == K_VERSIONS)
             ops[nops++] = W_OLDER;
     }
     int op = ops[trng_below(&w->r, (uint64_t)nops)];
@@ -965,7 +991,7 @@ static void cr_whole_file(cr_world *w, int kind)
         rc = op == W_DELETE ? fs_unlink(mem, e->path, NULL) : stress_file_put(mem, e->path, NULL, 0);
         if (kind == K_JOURNAL)
             expect = cr_journal_loss(w, cr_journal_index(w, entry), 0, &cut);
-        else if (kind == K_TABLE)
+        else if (kind == K_TABLE || kind == K_BLOB)
             expect = op == W_DELETE ? X_FAIL : X_ANY; /* a missing table fails the open, an empty one its reads */
         else if (kind == K_LOCK)
             expect = X_EXACT;
@@ -993,15 +1019,18 @@ static void cr_whole_file(cr_world *w, int kind)
     }
     case W_DUPLICATE: {
         char path[256];
-        if (kind == K_JOURNAL || kind == K_TABLE) {
+        if (kind == K_JOURNAL || kind == K_TABLE || kind == K_BLOB) {
             uint64_t u = cr_unused_number(w);
             if (kind == K_JOURNAL)
                 fname_journal(CR_JOURNALS, u, path, sizeof path);
+            else if (kind == K_BLOB)
+                fname_blob(CR_TABLES, u, path, sizeof path);
             else
                 fname_table(CR_TABLES, u, path, sizeof path);
-            /* a table under a number no version names is an orphan; a
-             * journal's header names another number: refused when read */
-            expect = kind == K_TABLE || u < w->oldest_journal ? X_EXACT : X_FAIL;
+            /* a table or blob file under a number no version names is an
+             * orphan; a journal's header names another number: refused
+             * when read */
+            expect = kind != K_JOURNAL || u < w->oldest_journal ? X_EXACT : X_FAIL;
         } else {
             snprintf(path, sizeof path, "%s" FNAME_TEMP_SUFFIX, e->path); /* e.g. a leftover VERSIONS.tmp */
             expect = X_EXACT;
@@ -1013,12 +1042,13 @@ static void cr_whole_file(cr_world *w, int kind)
     case W_OLDER: {
         long o = stress_image_find(&w->old, e->path);
         const stress_entry *src = o >= 0 ? &w->old.v[o] : NULL;
-        if (kind == K_TABLE) {
-            /* tables never change: the older copy is a table compacted away since */
+        if (kind == K_TABLE || kind == K_BLOB) {
+            /* tables and blob files never change: the older copy is one of
+             * its kind deleted since (compacted away, collected) */
             src = NULL;
             for (size_t i = 0, n = trng_below(&w->r, w->old.n); i < w->old.n && !src; i++) {
                 const stress_entry *c = &w->old.v[(i + n) % w->old.n];
-                if (!c->is_dir && cr_kind_of(c->path) == K_TABLE && stress_image_find(&w->img, c->path) < 0)
+                if (!c->is_dir && cr_kind_of(c->path) == kind && stress_image_find(&w->img, c->path) < 0)
                     src = c;
             }
             expect = X_ANY;
@@ -1093,7 +1123,7 @@ static void cr_whole_file(cr_world *w, int kind)
     }
     uint64_t before = w->violations;
     cr_state(w, expect == X_CUT ? (size_t)cut : w->nb, st);
-    uint64_t errors = cr_read_all(w, db, st, kind == K_TABLE && expect == X_ANY);
+    uint64_t errors = cr_read_all(w, db, st, (kind == K_TABLE || kind == K_BLOB) && expect == X_ANY);
     if (errors)
         cr_verify_agrees(w, mem);
     if (w->violations == before) {

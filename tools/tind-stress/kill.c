@@ -217,6 +217,8 @@ static void check_iter(kcheck *ck, tind_keyspace *ks, int k, int backward)
         size_t kn, vn;
         const uint8_t *key = tind_iter_key(it, &kn);
         const uint8_t *v = tind_iter_value(it, &vn);
+        if (!v)
+            break; /* a blob that could not be loaded: the status below says why */
         uint32_t idx;
         c->fig.iter_items++;
         if (kill_key_parse(key, kn, &idx) != 0 || (idx == KILL_MARKER && k != 0)) {

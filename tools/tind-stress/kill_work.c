@@ -139,6 +139,14 @@ void kill_ks_options(tind_ks_options *ko, int k)
     tind_ks_options_set_levels(ko, 4);
     tind_ks_options_set_level_ratio(ko, 4);
     tind_ks_options_set_block_size(ko, 1024);
+    /* key-value separation (issue 11): the large values (1000..6000 bytes)
+     * of "leveled" and most values of "tiered" go to blob files, small
+     * files and an eager GC so that relocation runs under the kills */
+    if (k < 2) {
+        tind_ks_options_set_blob_separation(ko, 1, k == 0 ? 1000 : 100);
+        tind_ks_options_set_blob_file_size(ko, 32 * 1024);
+        tind_ks_options_set_blob_gc(ko, 0.25, k == 1 ? 0.25 : 0);
+    }
     if (k == 1)
         tind_ks_options_set_compaction(ko, TIND_COMPACTION_TIERED);
     if (k == 2) {
