@@ -36,7 +36,7 @@ typedef struct bench_buf {
 int bench_buf_set(bench_buf *b, const void *p, size_t n);
 
 typedef struct bench_backend {
-    const char *name;           /* "tind", "rocksdb", "leveldb", "lmdb", "sqlite", "wiredtiger" */
+    const char *name;           /* "tind", "tind-inline", "rocksdb", "leveldb", "lmdb", "sqlite", "wiredtiger" */
     int thread_safe;            /* may one handle be used from several threads at once */
     int (*open)(void **h, const bench_config *cfg, char *err, size_t errlen);
     int (*put)(void *h, const void *k, size_t kl, const void *v, size_t vl, char *err, size_t errlen);

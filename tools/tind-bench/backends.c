@@ -13,6 +13,7 @@
 #include <string.h>
 
 extern const bench_backend bench_backend_tind;
+extern const bench_backend bench_backend_tind_inline;
 #ifdef TIND_BENCH_HAVE_ROCKSDB
 extern const bench_backend bench_backend_rocksdb;
 #endif
@@ -31,6 +32,7 @@ extern const bench_backend bench_backend_wiredtiger;
 
 const bench_backend *const bench_backends[] = {
     &bench_backend_tind,
+    &bench_backend_tind_inline,
 #ifdef TIND_BENCH_HAVE_ROCKSDB
     &bench_backend_rocksdb,
 #endif
