@@ -309,7 +309,7 @@ TIND_API void tind_ks_options_set_fifo(tind_ks_options *o, uint64_t max_bytes, u
  * Defaults: separation on, threshold 4096 bytes (below it a value costs
  * less in the table than a pointer, a blob file read and its checksum;
  * docs/ARCHITECTURE.md "Key-value separation" has the measurements), blob
- * files of 256 MiB, no blob compression, GC ratio 0.25 (space amplification
+ * files of 64 MiB, LZ4 blob compression, GC ratio 0.25 (space amplification
  * of the blob files stays below about 1 / (1 - 0.25) = 1.33), age cutoff 0.
  * Options are stored with the keyspace; a keyspace made by an older tind
  * keeps separation off. Invalid values make tind_keyspace_open() fail with

@@ -53,6 +53,8 @@ static tind_keyspace *open_ks(tind_db *db, uint64_t threshold, double gc_ratio)
     tind_ks_options_set_blob_separation(ko, 1, threshold);
     tind_ks_options_set_blob_file_size(ko, 256 << 10);
     tind_ks_options_set_blob_gc(ko, gc_ratio, 0);
+    /* raw blobs: the byte bounds below count record sizes exactly */
+    tind_ks_options_set_blob_compression(ko, TIND_COMPRESSION_NONE, 0);
     tind_keyspace *ks;
     CHECK_OK(tind_keyspace_open(db, "b", ko, &ks));
     tind_ks_options_free(ko);

@@ -48,8 +48,8 @@ void ks_options_default(struct tind_ks_options *o)
     o->expect_point_read_hits = 0;
     o->blob_separation = KS_BLOB_DEFAULT_SEPARATION;
     o->blob_threshold = KS_BLOB_DEFAULT_THRESHOLD;
-    o->blob_file_size = 256u << 20;
-    o->blob_compression = COMPRESSION_NONE;
+    o->blob_file_size = 64u << 20;         /* as tables: GC works in pieces of this size */
+    o->blob_compression = COMPRESSION_LZ4; /* as tables */
     o->blob_zstd_level = 3;
     o->blob_gc_ratio = 0.25;
     o->blob_gc_age_cutoff = 0;

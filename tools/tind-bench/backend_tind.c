@@ -50,6 +50,11 @@ static int bt_open_with(void **out, const bench_config *cfg, int inline_values, 
         return bt_fail(err, errlen, "open", rc, NULL);
     }
     tind_ks_options *ko = tind_ks_options_new();
+    /* TIND_BENCH_BLOB_THRESHOLD=N: "tind" separates values of >= N bytes
+     * (how the default threshold was chosen: docs/ARCHITECTURE.md) */
+    const char *th = getenv("TIND_BENCH_BLOB_THRESHOLD");
+    if (ko && th && !inline_values)
+        tind_ks_options_set_blob_separation(ko, 1, strtoull(th, NULL, 10));
     if (ko && inline_values)
         tind_ks_options_set_blob_separation(ko, 0, 4096);
     rc = tind_keyspace_open(h->db, "bench", ko, &h->ks);
