@@ -24,6 +24,11 @@
  *                       every synced value is back
  *   options             invalid blob options are TIND_EINVAL; separation
  *                       off keeps values in the tables
+ *   versions_and_version_file  blob references checked, unreferenced blob
+ *                       files dropped, garbage summed and clamped, the
+ *                       version file round-trips it byte for byte
+ *   stored_options      keyspace options version 1 (before separation) read
+ *                       with separation off; version 2 round-trips
  */
 #include <string.h>
 
@@ -510,6 +515,111 @@ TEST(options)
     fs_destroy(f);
 }
 
+/* The version's blob step and the version file's blob entries: a table's
+ * references must name blob files of the version; files nothing references
+ * leave it; garbage adds up (clamped); encode / decode round-trips them;
+ * the decoder refuses garbage beyond a file's bytes. */
+TEST(versions_and_version_file)
+{
+    version *v0 = version_new_empty(3, 4);
+    ver_table *t = ver_table_new(10, 1000, 5, 0, 1, 5, 0, (const uint8_t *)"a", 1, (const uint8_t *)"m", 1);
+    uint64_t refs[3] = {8, 7, 8};
+    CHECK_OK(ver_table_set_blob_refs(t, refs, 3));
+    CHECK_EQ(t->blob_ref_count, 2);
+    CHECK_EQ(t->blob_refs[0], 7);
+    ver_blob *b7 = ver_blob_new(7, 5000, 10, 4000, 1), *b8 = ver_blob_new(8, 3000, 4, 2000, 2),
+             *b9 = ver_blob_new(9, 100, 1, 50, 3);
+    /* a reference to a blob file the version does not hold */
+    ver_edit e;
+    ver_edit_init(&e);
+    CHECK_OK(ver_edit_add(&e, 0, t));
+    CHECK_OK(ver_edit_add_blob(&e, b7));
+    version *v1 = NULL;
+    tind_err err;
+    CHECK_RC(version_apply(v0, &e, &v1, &err), TIND_EINVAL);
+    CHECK(strstr(err.msg, "blob file 8") != NULL);
+    /* with both, plus one nothing references (dropped), plus garbage */
+    CHECK_OK(ver_edit_add_blob(&e, b8));
+    CHECK_OK(ver_edit_add_blob(&e, b9));
+    CHECK_OK(ver_edit_add_garbage(&e, 7, 3, 1500));
+    CHECK_OK(ver_edit_add_garbage(&e, 7, 2, 1000));
+    CHECK_OK(ver_edit_add_garbage(&e, 8, 99, 99999)); /* clamped to the file */
+    CHECK_OK(version_apply(v0, &e, &v1, NULL));
+    ver_edit_free(&e);
+    CHECK_EQ(v1->blob_count, 2);
+    CHECK(version_find_blob(v1, 9) == NULL);
+    CHECK_EQ(version_find_blob(v1, 7)->garbage_bytes, 2500);
+    CHECK_EQ(version_find_blob(v1, 7)->garbage_count, 5);
+    CHECK_EQ(version_find_blob(v1, 8)->garbage_bytes, 2000);
+    CHECK_EQ(version_find_blob(v1, 8)->garbage_count, 4);
+    /* the version file keeps all of it */
+    mf_state st;
+    memset(&st, 0, sizeof st);
+    mf_keyspace ks = {3, (char *)"blobby", 6, (uint8_t *)"", 0, 0, v1};
+    st.next_file_number = 20;
+    st.next_keyspace_id = 4;
+    st.next_seqno = 6;
+    st.last_seqno = 5;
+    st.keyspaces = &ks;
+    st.keyspace_count = 1;
+    tbuf b = TBUF_INIT;
+    CHECK_OK(manifest_encode(&st, &b, NULL));
+    mf_state back;
+    CHECK_OK(manifest_decode(b.data, b.len, &back, NULL));
+    const version *v2 = back.keyspaces[0].v;
+    CHECK_EQ(v2->blob_count, 2);
+    CHECK_EQ(v2->levels[0].tables[0]->blob_ref_count, 2);
+    CHECK_EQ(v2->levels[0].tables[0]->blob_refs[1], 8);
+    const ver_blob_entry *x = version_find_blob(v2, 7);
+    CHECK(x && x->file->size == 5000 && x->file->count == 10 && x->file->bytes == 4000 &&
+          x->file->created_unix == 1 && x->garbage_bytes == 2500 && x->garbage_count == 5);
+    tbuf again = TBUF_INIT;
+    CHECK_OK(manifest_encode(&back, &again, NULL));
+    CHECK_MEM(again.data, again.len, b.data, b.len);
+    mf_state_free(&back);
+    /* a blob file number at or past next_file_number is refused when written */
+    st.next_file_number = 8;
+    tbuf_reset(&again);
+    CHECK_RC(manifest_encode(&st, &again, &err), TIND_EINVAL);
+    tbuf_free(&again);
+    tbuf_free(&b);
+    ver_table_unref(t);
+    ver_blob_unref(b7);
+    ver_blob_unref(b8);
+    ver_blob_unref(b9);
+    version_unref(v1);
+    version_unref(v0);
+}
+
+/* A keyspace's stored options from before key-value separation (version
+ * 1) read with separation off; version 2 round-trips every blob option. */
+TEST(stored_options)
+{
+    struct tind_ks_options o, back;
+    ks_options_default(&o);
+    CHECK_EQ(o.blob_separation, 1);
+    CHECK_EQ(o.blob_threshold, 4096);
+    tind_ks_options_set_blob_separation(&o, 1, 777);
+    tind_ks_options_set_blob_gc(&o, 0.4, 0.3);
+    tind_ks_options_set_blob_compression(&o, TIND_COMPRESSION_ZSTD, 5);
+    tind_ks_options_set_blob_file_size(&o, 12345);
+    tbuf b = TBUF_INIT;
+    CHECK_OK(ks_options_encode(&o, &b));
+    CHECK_OK(ks_options_decode(b.data, b.len, &back, NULL));
+    CHECK(back.blob_separation == 1 && back.blob_threshold == 777 && back.blob_gc_ratio == 0.4 &&
+          back.blob_gc_age_cutoff == 0.3 && back.blob_compression == TIND_COMPRESSION_ZSTD &&
+          back.blob_zstd_level == 5 && back.blob_file_size == 12345);
+    /* version 1: the same record without the blob fields (5 varints, 2 doubles) */
+    size_t blob_fields = 1 + 2 + 2 + 1 + 1 + 16; /* varints 1, 777, 12345, 2, 5; two doubles */
+    b.data[0] = 1;
+    CHECK_OK(ks_options_decode(b.data, b.len - blob_fields, &back, NULL));
+    CHECK_EQ(back.blob_separation, 0);
+    CHECK_RC(ks_options_decode(b.data, b.len, &back, NULL), TIND_ECORRUPT); /* v1 with extra bytes */
+    b.data[0] = 3;
+    CHECK_RC(ks_options_decode(b.data, b.len, &back, NULL), TIND_EVERSION);
+    tbuf_free(&b);
+}
+
 int main(void)
 {
     check_seed_init(11);
@@ -522,6 +632,8 @@ int main(void)
     RUN(damaged);
     RUN(crash);
     RUN(options);
+    RUN(versions_and_version_file);
+    RUN(stored_options);
     fprintf(stderr, "test_blob: ok\n");
     return 0;
 }
