@@ -432,7 +432,12 @@ TIND_API void tind_iter_seek_for_prev(tind_iter *it, const void *key, size_t kle
 TIND_API void tind_iter_next(tind_iter *it);
 TIND_API void tind_iter_prev(tind_iter *it);
 TIND_API int tind_iter_valid(const tind_iter *it);
-/* NULL when the iterator is not valid; klen / vlen may be NULL. */
+/* NULL when the iterator is not valid; klen / vlen may be NULL. A value in
+ * a blob file (key-value separation) is read by tind_iter_value only, never
+ * by a move, tind_iter_key or tind_iter_value_size; when that read fails
+ * (a damaged or missing blob file: TIND_ECORRUPT naming file and offset),
+ * tind_iter_value returns NULL, the iterator becomes invalid and
+ * tind_iter_status returns the error. */
 TIND_API const void *tind_iter_key(const tind_iter *it, size_t *klen);
 TIND_API const void *tind_iter_value(tind_iter *it, size_t *vlen);
 TIND_API uint64_t tind_iter_value_size(const tind_iter *it);
