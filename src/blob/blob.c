@@ -132,7 +132,7 @@ int blob_writer_add(blob_writer *w, const uint8_t *val, size_t n, blob_ptr *p, t
             codec = (uint8_t)w->compression;
         }
     }
-    uint8_t head[BLOB_RECORD_HEADER];
+    uint8_t head[BLOB_RECORD_HEADER] = {0};
     enc_u32(head, (uint32_t)stored);
     enc_u32(head + 4, (uint32_t)n);
     head[8] = codec;
@@ -452,7 +452,7 @@ static int walk_records(read_fn rd, void *src, const char *path, const blob_file
                         uint64_t len, blob_walk_fn fn, void *ctx, tind_err *err)
 {
     uint64_t end = off + len, count = 0, raw_bytes = 0;
-    uint8_t head[BLOB_RECORD_HEADER];
+    uint8_t head[BLOB_RECORD_HEADER] = {0};
     uint8_t *buf = NULL;
     tbuf val = TBUF_INIT;
     int rc = TIND_OK;
