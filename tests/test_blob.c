@@ -105,6 +105,16 @@ static void check_all(tind_keyspace *ks, int n, int round, const tind_read_optio
     }
 }
 
+/* Reopens the database on f (threads off) and checks round `round` of n keys. */
+static void reopen_and_check(fs *f, double gc_ratio, int n, int round)
+{
+    tind_db *db;
+    CHECK_OK(open_on(f, 0, &db));
+    tind_keyspace *ks = open_ks(db, 512, gc_ratio);
+    check_all(ks, n, round, NULL);
+    CHECK_OK(tind_close(db));
+}
+
 static size_t count_blob_files(fs *f)
 {
     char **names = NULL;
@@ -251,10 +261,7 @@ TEST(separated_reads)
     tind_free(k);
     tind_free(v);
     CHECK_OK(tind_close(db));
-    CHECK_OK(open_on(f, 0, &db));
-    ks = open_ks(db, 512, 0.5);
-    check_all(ks, 300, 0, NULL);
-    CHECK_OK(tind_close(db));
+    reopen_and_check(f, 0.5, 300, 0);
     fs_destroy(f);
 }
 
@@ -465,10 +472,7 @@ TEST(crash)
         CHECK_OK(fs_mem_crash(f, FS_CRASH_DROP_UNSYNCED | FS_CRASH_DROP_DIRENTS, check_seed + (uint64_t)mode));
         /* the crashed handle is abandoned: its fs state is gone; leak-free close */
         tind_close(db);
-        CHECK_OK(open_on(f, 0, &db));
-        ks = open_ks(db, 512, 0.25);
-        check_all(ks, 150, 2, NULL);
-        CHECK_OK(tind_close(db));
+        reopen_and_check(f, 0.25, 150, 2);
         fs_destroy(f);
     }
 }
