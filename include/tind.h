@@ -68,14 +68,15 @@ enum tind_status {
     TIND_ECORRUPT    = -5,  /* a file failed a checksum or a structural check */
     TIND_ENOSPC      = -6,  /* no space left on the device */
     TIND_EBUSY       = -7,  /* database folder locked by another open; or tind_close while
-                               iterators, snapshots or batches of the database are live */
+                               iterators, snapshots, batches or transactions of the database
+                               are live; or a single-writer transaction with TIND_TXN_NOWAIT */
     TIND_EPOISONED   = -8,  /* an earlier journal/version write or fsync failed: read-only until reopen */
     TIND_EVERSION    = -9,  /* file written by a newer tind (format version unknown) */
     TIND_EEXIST      = -10, /* already exists */
     TIND_ETOOBIG     = -11, /* key or value beyond the documented limits */
     TIND_ECLOSED     = -12, /* the database is closing or closed */
     TIND_ENOTSUP     = -13, /* not supported by this build or option set */
-    TIND_ECONFLICT   = -14, /* transaction conflict: retry (later milestone) */
+    TIND_ECONFLICT   = -14, /* transaction conflict: nothing applied, retry (tind_txn_commit) */
     TIND_ENOENT      = -15, /* file, folder or keyspace does not exist */
     TIND_EMFILE      = -16, /* too many open files */
 };
@@ -406,6 +407,93 @@ TIND_API const void *tind_iter_value(tind_iter *it, size_t *vlen);
 TIND_API uint64_t tind_iter_value_size(const tind_iter *it);
 /* TIND_OK, or the error that ended the iteration (message: tind_errmsg). */
 TIND_API int tind_iter_status(const tind_iter *it);
+
+/* ======================================================================
+ * Transactions
+ *
+ * A transaction reads one snapshot (fixed at tind_txn_begin) plus its own
+ * uncommitted writes, and applies its writes at commit as one atomic batch
+ * (one journal record, across keyspaces, durable per its durability).
+ * Reads go through the ordinary read calls and iterators: give them read
+ * options with tind_read_options_set_txn(ro, txn). tind_get, tind_contains,
+ * tind_value_size, tind_first, tind_last and iterators (range, prefix, both
+ * directions, seek) then see the snapshot with the transaction's own puts
+ * and removes merged over it (read-your-own-writes; an iterator sees the
+ * writes made before it was created, and may or may not see later ones).
+ *
+ * Commit is serializable: it fails with TIND_ECONFLICT, applying nothing,
+ * when a write committed after the transaction's snapshot (by another
+ * transaction, tind_put, a batch) touched a key it read (present or absent),
+ * a key in the bounds of an iterator it made through the transaction (the
+ * whole [lo, hi) or prefix, however far it moved: phantoms), or a key it
+ * writes. This prevents lost updates and write skew; the caller retries with
+ * a new transaction. Reads with tind_read_options_set_untracked are not
+ * checked. A transaction that wrote nothing always commits.
+ *
+ * Modes (flags of tind_txn_begin, OR-ed):
+ *   TIND_TXN_OPTIMISTIC (0)  any number at once; nobody waits.
+ *   TIND_TXN_SINGLE_WRITER   at most one such transaction is open at a time:
+ *                            begin waits until the open one commits or rolls
+ *                            back (readers and optimistic transactions never
+ *                            wait). Two single-writer transactions never
+ *                            conflict with each other; with other writers
+ *                            they are checked as above.
+ *   TIND_TXN_NOWAIT          with SINGLE_WRITER: TIND_EBUSY instead of waiting.
+ *   TIND_TXN_READ_ONLY       a snapshot with a transaction's face: writes are
+ *                            TIND_EINVAL, nothing is tracked, nothing checked.
+ *
+ * Keyspaces: a commit whose writes touch a deleted keyspace fails with
+ * TIND_ENOENT; one that read a keyspace deleted since its snapshot conflicts.
+ * Limits: keys and values as tind_put; the commit's batch as a tind_batch
+ * (TIND_ETOOBIG at commit, nothing applied). A very long transaction beside
+ * more than about 64 MiB of keys written by others conflicts at commit (the
+ * log of recent writes it is checked against has been cut).
+ *
+ * Thread safety: a transaction is used by one thread at a time (like a
+ * batch); different transactions may run in different threads at once.
+ * tind_close refuses with TIND_EBUSY while a transaction is open.
+ * Iterators made through a transaction stay valid after it ends (they keep
+ * showing what they showed).
+ * ====================================================================== */
+typedef struct tind_txn tind_txn;
+
+enum tind_txn_flags {
+    TIND_TXN_OPTIMISTIC    = 0,
+    TIND_TXN_SINGLE_WRITER = 1,
+    TIND_TXN_NOWAIT        = 2,
+    TIND_TXN_READ_ONLY     = 4,
+};
+
+/* Begins a transaction on db (flags above; unknown flags are TIND_EINVAL, as
+ * READ_ONLY with SINGLE_WRITER). On TIND_OK *txn must be ended by
+ * tind_txn_commit or tind_txn_rollback. TIND_EBUSY: SINGLE_WRITER|NOWAIT
+ * while another single-writer transaction is open. A database opened
+ * read-only allows only TIND_TXN_READ_ONLY (else TIND_ENOTSUP). */
+TIND_API int tind_txn_begin(tind_db *db, int flags, tind_txn **txn);
+/* Writes into the transaction (invisible to others until commit). Keys and
+ * values are checked as tind_put checks them; ks must be of the
+ * transaction's database. */
+TIND_API int tind_txn_put(tind_txn *txn, tind_keyspace *ks, const void *key, size_t klen, const void *val,
+                          size_t vlen);
+TIND_API int tind_txn_remove(tind_txn *txn, tind_keyspace *ks, const void *key, size_t klen);
+/* Durability of the commit (default: the database default); an unknown mode is ignored. */
+TIND_API void tind_txn_set_durability(tind_txn *txn, int mode);
+/* Validates and applies the writes atomically, then ends and frees txn
+ * whatever the result (like LMDB's mdb_txn_commit): TIND_OK, TIND_ECONFLICT
+ * (nothing applied: retry), or a write error as tind_batch_commit's. */
+TIND_API int tind_txn_commit(tind_txn *txn);
+/* Discards the writes, ends and frees txn. NULL is a no-op. */
+TIND_API void tind_txn_rollback(tind_txn *txn);
+/* The sequence number of the transaction's snapshot. */
+TIND_API uint64_t tind_txn_seqno(const tind_txn *txn);
+/* Reads given ro see txn (its snapshot and its own writes) and are tracked
+ * for its commit; txn = NULL: no transaction. Replaces a snapshot set on ro
+ * (tind_read_options_set_snapshot replaces a transaction): the last set
+ * decides. txn must outlive the reads and iterator creations that use ro. */
+TIND_API void tind_read_options_set_txn(tind_read_options *ro, tind_txn *txn);
+/* Reads given ro (with a transaction) are not tracked: commit does not check
+ * them (default 0). */
+TIND_API void tind_read_options_set_untracked(tind_read_options *ro, int on);
 
 /* ======================================================================
  * Maintenance and statistics

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "db/iters.h"
+#include "db/txn.h"
 
 struct tind_iter {
     tind_keyspace *ks;
@@ -24,6 +25,7 @@ struct tind_iter {
     uint64_t seq;
     tbuf lo, hi;
     int has_lo, has_hi;
+    int in_txn;              /* merges a transaction's write set (txn.h) */
     int forward;
     int valid;
     tbuf saved_key;
@@ -40,6 +42,12 @@ static int below_lo(tind_iter *it, const uint8_t *k, size_t n)
 static int at_or_above_hi(tind_iter *it, const uint8_t *k, size_t n)
 {
     return it->has_hi && key_cmp(k, n, it->hi.data, it->hi.len) >= 0;
+}
+
+/* An entry at or below the read's seqno, or a transaction's own write. */
+static int visible(const tind_iter *it, uint64_t seq)
+{
+    return seq <= it->seq || seq >= TXN_SEQNO_BASE;
 }
 
 static void set_error(tind_iter *it, int rc)
@@ -79,7 +87,7 @@ static void find_next_user_entry(tind_iter *it, int skipping)
         const uint8_t *k = ii_key(it->in, &n);
         if (at_or_above_hi(it, k, n))
             break;
-        if (ii_seqno(it->in) <= it->seq) {
+        if (visible(it, ii_seqno(it->in))) {
             uint8_t type = ii_type(it->in);
             if (type == ENTRY_TOMBSTONE) {
                 if (tbuf_set(&it->saved_key, k, n)) {
@@ -110,7 +118,7 @@ static void find_prev_user_entry(tind_iter *it)
         const uint8_t *k = ii_key(it->in, &n);
         if (below_lo(it, k, n))
             break;
-        if (ii_seqno(it->in) <= it->seq) {
+        if (visible(it, ii_seqno(it->in))) {
             if (value_type != ENTRY_TOMBSTONE && key_cmp(k, n, it->saved_key.data, it->saved_key.len) < 0)
                 break; /* a live value of a later key is complete */
             value_type = ii_type(it->in);
@@ -180,7 +188,7 @@ TIND_API void tind_iter_seek(tind_iter *it, const void *key, size_t klen)
     }
     it->forward = 1;
     tbuf_reset(&it->saved_value);
-    ii_seek(it->in, key, klen, it->seq);
+    ii_seek(it->in, key, klen, it->in_txn ? SEQNO_MAX : it->seq);
     find_next_user_entry(it, 0);
 }
 
@@ -378,6 +386,31 @@ static int iter_new(tind_keyspace *ks, const tind_read_options *ro, tind_iter **
     return TIND_OK;
 }
 
+/* With a transaction in ro: its write set merged over the snapshot's
+ * entries, and the bounds recorded in its read set (txn.h). */
+static int iter_attach_txn(tind_iter *it, const tind_read_options *ro, tind_err *err)
+{
+    if (!ro || !ro->txn)
+        return TIND_OK;
+    memtable *ws;
+    int rc = txn_read_range(ro, it->ks, it->lo.data, it->lo.len, it->has_lo, it->hi.data, it->hi.len, it->has_hi,
+                            &ws, err);
+    if (rc || !ws)
+        return rc;
+    iiter **children = calloc(2, sizeof *children);
+    if (!children || !(children[1] = mt_iiter_new(ws))) {
+        free(children);
+        return err_set(err, TIND_ENOMEM, "out of memory for a transaction's iterator");
+    }
+    children[0] = it->in;
+    it->in = NULL;
+    rc = ii_merge_new(children, 2, &it->in);
+    if (rc)
+        return err_set(err, rc, "out of memory for a transaction's iterator");
+    it->in_txn = 1;
+    return TIND_OK;
+}
+
 static int iter_fail(tind_keyspace *ks, tind_iter *it, int rc, tind_err *err)
 {
     if (rc == TIND_ENOMEM)
@@ -411,6 +444,8 @@ TIND_API int tind_iter_range(tind_keyspace *ks, const void *lo, size_t lolen, co
     }
     if (rc)
         return iter_fail(ks, it, TIND_ENOMEM, &err);
+    if ((rc = iter_attach_txn(it, ro, &err)))
+        return iter_fail(ks, it, rc, &err);
     *out = it;
     return TIND_OK;
 }
@@ -443,6 +478,8 @@ TIND_API int tind_iter_prefix(tind_keyspace *ks, const void *prefix, size_t plen
     }
     if (rc)
         return iter_fail(ks, it, TIND_ENOMEM, &err);
+    if ((rc = iter_attach_txn(it, ro, &err)))
+        return iter_fail(ks, it, rc, &err);
     *out = it;
     return TIND_OK;
 }

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "db/install.h"
+#include "db/txn.h"
 
 typedef struct lookup {
     uint8_t type;
@@ -98,7 +98,11 @@ static int ks_get(tind_keyspace *ks, const void *key, size_t klen, const tind_re
     ks_view *view = ks_view_acquire(ks);
     lookup lk;
     memset(&lk, 0, sizeof lk);
-    rc = view_lookup(ks, view, key, klen, seq, &lk, err);
+    rc = TIND_NOT_FOUND;
+    if (ro && ro->txn) /* its own write decides, else the snapshot (txn.h) */
+        rc = txn_read_point(ro, ks, key, klen, &lk.type, &lk.mval, &lk.mlen, err);
+    if (rc == TIND_NOT_FOUND)
+        rc = view_lookup(ks, view, key, klen, seq, &lk, err);
     if (rc == TIND_OK && lk.type != ENTRY_VALUE)
         rc = TIND_NOT_FOUND;
     if (rc == TIND_OK) {
