@@ -19,7 +19,6 @@ typedef int (*db_write_check)(tind_db *db, void *ctx, tind_err *err);
 /* tind_batch_commit inside a public call (the caller entered db and records
  * the failure), with check run as above; check is NULL-able. On TIND_OK the
  * batch is cleared. */
-int db_batch_commit_checked(tind_batch *b, db_write_check check, void *ctx, tind_err *err)
-    EXCLUDES(b->db->write_mu);
+int db_batch_commit_checked(tind_batch *b, db_write_check check, void *ctx, tind_err *err); /* takes write_mu */
 
 #endif
