@@ -148,7 +148,7 @@ int main(int argc, char **argv)
     CHECK(tind_txn_begin(db, TIND_TXN_SINGLE_WRITER, &t));
     tind_txn *t2 = NULL;
     rc = tind_txn_begin(db, TIND_TXN_SINGLE_WRITER | TIND_TXN_NOWAIT, &t2);
-    printf("a second single writer: %s\n", tind_strerror(rc));
+    printf("a second single writer: %s (%s)\n", tind_strerror(rc), tind_errmsg(db));
     if (rc != TIND_EBUSY)
         return 1;
     tind_txn_set_durability(t, TIND_PERSIST_SYNC_DATA);
