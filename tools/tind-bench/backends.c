@@ -15,6 +15,8 @@
 extern const bench_backend bench_backend_tind;
 #ifdef TIND_BENCH_HAVE_ROCKSDB
 extern const bench_backend bench_backend_rocksdb;
+extern const bench_backend bench_backend_rocksdb_otxn;
+extern const bench_backend bench_backend_rocksdb_ptxn;
 #endif
 #ifdef TIND_BENCH_HAVE_LEVELDB
 extern const bench_backend bench_backend_leveldb;
@@ -33,6 +35,8 @@ const bench_backend *const bench_backends[] = {
     &bench_backend_tind,
 #ifdef TIND_BENCH_HAVE_ROCKSDB
     &bench_backend_rocksdb,
+    &bench_backend_rocksdb_otxn,
+    &bench_backend_rocksdb_ptxn,
 #endif
 #ifdef TIND_BENCH_HAVE_LEVELDB
     &bench_backend_leveldb,
