@@ -18,9 +18,10 @@ status) carrying tind's own message (tind_errmsg). The GIL is released
 during every call into the library.
 
 Handles: a Keyspace lives as long as its Database. Iterators, snapshots,
-batches and transactions hold native handles that tind refuses to close the database over;
-Database.close() first releases every live one (they raise tind.Closed
-afterwards), and a forgotten one is released when it is garbage collected.
+batches and transactions hold native handles that tind refuses to close
+the database over; Database.close() first releases every live one (they
+raise tind.Closed afterwards), and a forgotten one is released when it is
+garbage collected.
 
 Thread safety: a Database and its Keyspaces may be used from any number of
 threads at once; close() waits for the calls already running. An Iterator or
