@@ -424,10 +424,12 @@ TIND_API int tind_iter_status(const tind_iter *it);
  * Commit is serializable: it fails with TIND_ECONFLICT, applying nothing,
  * when a write committed after the transaction's snapshot (by another
  * transaction, tind_put, a batch) touched a key it read (present or absent),
- * a key in the bounds of an iterator it made through the transaction (the
- * whole [lo, hi) or prefix, however far it moved: phantoms), or a key it
- * writes. This prevents lost updates and write skew; the caller retries with
- * a new transaction. Reads with tind_read_options_set_untracked are not
+ * a key in the span an iterator made through the transaction covered (from
+ * the smallest to the largest key it stood on or sought, through a bound it
+ * ran off: a key appearing between two it showed is a phantom), or a key it
+ * writes. This prevents lost updates, write skew and phantoms; the caller
+ * retries with a new transaction. An iterator made through a transaction
+ * must not be moved while the transaction commits (one thread at a time). Reads with tind_read_options_set_untracked are not
  * checked. A transaction that wrote nothing always commits.
  *
  * Modes (flags of tind_txn_begin, OR-ed):

@@ -563,17 +563,62 @@ TEST(phantom)
         }
         tind_read_options_free(ro);
     }
-    /* tind_first through a transaction covers the keyspace: a new smallest
-     * key conflicts */
+    /* tind_first through a transaction covers from the start to the first
+     * key: a new smallest key conflicts, a key after it does not */
     tind_txn *t;
     CHECK_OK(tind_txn_begin(db, 0, &t));
     tind_read_options *ro = ro_txn(t);
     void *k;
     size_t kn;
     CHECK_OK(tind_first(ks, ro, &k, &kn, NULL, NULL));
+    CHECK_MEM(k, kn, "c1/count", 8);
+    free(k);
+    CHECK_OK(tind_put(ks, "c1/zz", 5, "x", 1));
+    put_int(t, ks, "z", 1);
+    CHECK_OK(tind_txn_commit(t));
+    CHECK_OK(tind_txn_begin(db, 0, &t));
+    tind_read_options_set_txn(ro, t);
+    CHECK_OK(tind_first(ks, ro, &k, &kn, NULL, NULL));
     free(k);
     CHECK_OK(tind_put(ks, "a", 1, "x", 1));
-    put_int(t, ks, "z", 1);
+    put_int(t, ks, "z", 2);
+    CHECK_RC(tind_txn_commit(t), TIND_ECONFLICT);
+    /* an iterator covers what it walked: from a seek target to where it
+     * stopped; a write beyond is no conflict, one inside (between two keys
+     * it showed: a phantom) is */
+    for (int inside = 0; inside < 2; inside++) {
+        CHECK_OK(tind_txn_begin(db, 0, &t));
+        tind_read_options_set_txn(ro, t);
+        tind_iter *it;
+        CHECK_OK(tind_iter_range(ks, NULL, 0, NULL, 0, ro, &it));
+        tind_iter_seek(it, "c1/o", 4);
+        CHECK(tind_iter_valid(it));   /* c1/o1 */
+        tind_iter_next(it);           /* c1/o2 */
+        CHECK(tind_iter_valid(it));
+        size_t n;
+        const void *cur = tind_iter_key(it, &n);
+        CHECK_MEM(cur, n, "c1/o2", 5);
+        tind_iter_free(it);
+        if (inside)
+            CHECK_OK(tind_put(ks, "c1/o1x", 6, "x", 1));
+        else
+            CHECK_OK(tind_put(ks, "c1/o2x", 6, "x", 1)); /* after c1/o2: not seen */
+        CHECK_OK(tind_put(ks, "b", 1, "x", 1));           /* before the seek target */
+        put_int(t, ks, "y", inside);
+        CHECK_RC(tind_txn_commit(t), inside ? TIND_ECONFLICT : TIND_OK);
+        CHECK_OK(tind_remove(ks, "c1/o1x", 6));
+    }
+    /* a reverse walk off the start covers down to the lower bound */
+    CHECK_OK(tind_txn_begin(db, 0, &t));
+    tind_read_options_set_txn(ro, t);
+    tind_iter *it;
+    CHECK_OK(tind_iter_range(ks, "c1/", 3, NULL, 0, ro, &it));
+    tind_iter_seek_for_prev(it, "c1/o1", 5);
+    while (tind_iter_valid(it))
+        tind_iter_prev(it);
+    tind_iter_free(it);
+    CHECK_OK(tind_put(ks, "c1/", 3, "x", 1));
+    put_int(t, ks, "y", 5);
     CHECK_RC(tind_txn_commit(t), TIND_ECONFLICT);
     tind_read_options_free(ro);
     CHECK_OK(tind_close(db));

@@ -10,9 +10,12 @@
  * flushes and compactions run under the transactions' snapshots.
  *
  * history: threads run random read-modify-write transactions over a few
- * keys (each write names its transaction); the committed ones are recorded
- * and their dependency graph (write-read, write-write, read-write
- * anti-dependency edges) must have no cycle: the history is serializable.
+ * keys (each write names its transaction), reading by point reads or by an
+ * iterator (a seek and a few steps: every key of the span it walked counts
+ * as read, the absent ones as read absent, so phantoms are in the graph);
+ * the committed ones are recorded and their dependency graph (write-read,
+ * write-write, read-write anti-dependency edges) must have no cycle: the
+ * history is serializable.
  *
  * Both with background threads on and off (off: a maintainer thread steps
  * the background jobs). TSAN-LABEL: runs under ThreadSanitizer.
@@ -260,7 +263,7 @@ TEST(bank_threads_off) { run_bank(0); }
 
 #define HKEYS 8
 #define HTHREADS 4
-#define HMAX_OPS 4
+#define HMAX_OPS HKEYS
 
 typedef struct hrec {
     int id;                     /* transaction id (> 0; 0 = the initial state) */
@@ -300,8 +303,46 @@ static void *h_worker(void *p)
         tind_txn *t;
         CHECK_OK(tind_txn_begin(h->db, TIND_TXN_OPTIMISTIC, &t));
         tind_read_options_set_txn(ro, t);
-        rec.nreads = 1 + (int)trng_below(&r, HMAX_OPS);
-        for (int j = 0; j < rec.nreads; j++) {
+        rec.nreads = 1 + (int)trng_below(&r, 4);
+        int by_iterator = trng_below(&r, 3) == 0;
+        if (by_iterator) {
+            /* an iterator: seek to a random key, a few steps; the span it
+             * walked is read (keys h0..h7 sort in index order) */
+            int from = (int)trng_below(&r, HKEYS), steps = (int)trng_below(&r, 4);
+            int seen[HKEYS];
+            for (int q = 0; q < HKEYS; q++)
+                seen[q] = -1;
+            tind_iter *it;
+            CHECK_OK(tind_iter_range(h->ks, NULL, 0, NULL, 0, ro, &it));
+            char key[8];
+            h_key(from, key);
+            int to = HKEYS - 1; /* ran off the end: through the last key */
+            tind_iter_seek(it, key, strlen(key));
+            for (int st = 0; tind_iter_valid(it); st++) {
+                size_t kn, vn;
+                const char *k = tind_iter_key(it, &kn);
+                const char *v = tind_iter_value(it, &vn);
+                CHECK(kn == 2 && k[0] == 'h');
+                char buf[16];
+                CHECK(vn < sizeof buf);
+                memcpy(buf, v, vn);
+                buf[vn] = 0;
+                seen[k[1] - '0'] = atoi(buf);
+                if (st == steps) {
+                    to = k[1] - '0';
+                    break;
+                }
+                tind_iter_next(it);
+            }
+            CHECK_OK(tind_iter_status(it));
+            tind_iter_free(it);
+            rec.nreads = 0;
+            for (int q = from; q <= to; q++) {
+                rec.read_key[rec.nreads] = q;
+                rec.read_from[rec.nreads++] = seen[q] < 0 ? 0 : seen[q];
+            }
+        }
+        for (int j = 0; j < rec.nreads && !by_iterator; j++) {
             int k;
             int dup;
             do { /* distinct keys */

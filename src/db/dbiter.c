@@ -26,6 +26,7 @@ struct tind_iter {
     tbuf lo, hi;
     int has_lo, has_hi;
     int in_txn;              /* merges a transaction's write set (txn.h) */
+    txn_cover *cover;        /* what it covered, for the transaction's commit (NULL: untracked) */
     int forward;
     int valid;
     tbuf saved_key;
@@ -48,6 +49,23 @@ static int at_or_above_hi(tind_iter *it, const uint8_t *k, size_t n)
 static int visible(const tind_iter *it, uint64_t seq)
 {
     return seq <= it->seq || seq >= TXN_SEQNO_BASE;
+}
+
+/* After a move: the span a transaction's iterator covered grows by the key
+ * it stands on, or through the bound it ran off (backward: the lower). */
+static void cover_moved(tind_iter *it, int backward)
+{
+    if (!it->cover || it->status)
+        return;
+    if (it->valid) {
+        size_t n;
+        const void *k = tind_iter_key(it, &n);
+        txn_cover_key(it->cover, k, n);
+    } else if (backward) {
+        txn_cover_to_lo(it->cover);
+    } else {
+        txn_cover_to_hi(it->cover);
+    }
 }
 
 static void set_error(tind_iter *it, int rc)
@@ -159,6 +177,9 @@ TIND_API void tind_iter_first(tind_iter *it)
     else
         ii_first(it->in);
     find_next_user_entry(it, 0);
+    if (it->cover)
+        txn_cover_to_lo(it->cover); /* it looked from the lower bound */
+    cover_moved(it, 0);
 }
 
 TIND_API void tind_iter_last(tind_iter *it)
@@ -176,6 +197,9 @@ TIND_API void tind_iter_last(tind_iter *it)
     else
         ii_last(it->in);
     find_prev_user_entry(it);
+    if (it->cover)
+        txn_cover_to_hi(it->cover); /* it looked from the upper bound */
+    cover_moved(it, 1);
 }
 
 TIND_API void tind_iter_seek(tind_iter *it, const void *key, size_t klen)
@@ -190,6 +214,9 @@ TIND_API void tind_iter_seek(tind_iter *it, const void *key, size_t klen)
     tbuf_reset(&it->saved_value);
     ii_seek(it->in, key, klen, it->in_txn ? SEQNO_MAX : it->seq);
     find_next_user_entry(it, 0);
+    if (it->cover)
+        txn_cover_key(it->cover, key, klen); /* it looked from the target */
+    cover_moved(it, 0);
 }
 
 TIND_API void tind_iter_seek_for_prev(tind_iter *it, const void *key, size_t klen)
@@ -208,12 +235,13 @@ TIND_API void tind_iter_seek_for_prev(tind_iter *it, const void *key, size_t kle
     tbuf_reset(&it->saved_value);
     ii_seek_for_prev(it->in, key, klen, 0);
     find_prev_user_entry(it);
+    if (it->cover)
+        txn_cover_key(it->cover, key, klen);
+    cover_moved(it, 1);
 }
 
-TIND_API void tind_iter_next(tind_iter *it)
+static void iter_next(tind_iter *it)
 {
-    if (!it || !it->valid)
-        return;
     if (!it->forward) {
         /* the inner cursor is before the current key's entries: step into
          * them, then skip past them */
@@ -244,10 +272,8 @@ TIND_API void tind_iter_next(tind_iter *it)
     find_next_user_entry(it, 1);
 }
 
-TIND_API void tind_iter_prev(tind_iter *it)
+static void iter_prev(tind_iter *it)
 {
-    if (!it || !it->valid)
-        return;
     if (it->forward) {
         size_t n;
         const uint8_t *k = ii_key(it->in, &n);
@@ -272,6 +298,22 @@ TIND_API void tind_iter_prev(tind_iter *it)
         it->forward = 0;
     }
     find_prev_user_entry(it);
+}
+
+TIND_API void tind_iter_next(tind_iter *it)
+{
+    if (!it || !it->valid)
+        return;
+    iter_next(it);
+    cover_moved(it, 0);
+}
+
+TIND_API void tind_iter_prev(tind_iter *it)
+{
+    if (!it || !it->valid)
+        return;
+    iter_prev(it);
+    cover_moved(it, 1);
 }
 
 TIND_API int tind_iter_valid(const tind_iter *it) { return it && it->valid && !it->status; }
@@ -331,6 +373,7 @@ TIND_API void tind_iter_free(tind_iter *it)
         return;
     tind_db *db = it->ks->db;
     ii_free(it->in);
+    txn_cover_release(it->cover);
     ks_view_release(it->view);
     tbuf_free(&it->lo);
     tbuf_free(&it->hi);
@@ -394,7 +437,7 @@ static int iter_attach_txn(tind_iter *it, const tind_read_options *ro, tind_err 
         return TIND_OK;
     memtable *ws;
     int rc = txn_read_range(ro, it->ks, it->lo.data, it->lo.len, it->has_lo, it->hi.data, it->hi.len, it->has_hi,
-                            &ws, err);
+                            &ws, &it->cover, err);
     if (rc || !ws)
         return rc;
     iiter **children = calloc(2, sizeof *children);

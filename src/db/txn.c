@@ -47,11 +47,19 @@ typedef struct txn_ws {
     memtable *mt;
 } txn_ws;
 
-typedef struct txn_range {
+/* An iterator's bounds and the span of them it covered (txn.h): shared by
+ * the transaction's read set and the iterator (refs), so either may go
+ * first. Changed only by the iterator's moves, read by the commit: the
+ * transaction and its iterators are used by one thread at a time. */
+struct txn_cover {
+    _Atomic int refs;
     tind_keyspace *ks;
-    tbuf lo, hi;
+    tbuf lo, hi;             /* the iterator's bounds */
     int has_lo, has_hi;
-} txn_range;
+    int empty;               /* covered nothing yet */
+    tbuf min, max;           /* the smallest and largest key covered */
+    int to_lo, to_hi;        /* ran off that end: covers through the bound */
+};
 
 struct tind_txn {
     tind_db *db;
@@ -64,7 +72,7 @@ struct tind_txn {
     size_t nws, ws_cap;
     uint64_t ops;            /* write-set entries so far */
     tbuf points;             /* point reads: ks pointer | u32 klen | key, repeated */
-    txn_range *ranges;
+    txn_cover **ranges;      /* what its iterators covered */
     size_t nranges, range_cap;
 };
 
@@ -96,10 +104,8 @@ static void txn_free(tind_txn *t)
     for (size_t i = 0; i < t->nws; i++)
         mt_unref(t->ws[i].mt);
     free(t->ws);
-    for (size_t i = 0; i < t->nranges; i++) {
-        tbuf_free(&t->ranges[i].lo);
-        tbuf_free(&t->ranges[i].hi);
-    }
+    for (size_t i = 0; i < t->nranges; i++)
+        txn_cover_release(t->ranges[i]);
     free(t->ranges);
     tbuf_free(&t->points);
     free(t);
@@ -336,35 +342,101 @@ int txn_read_point(const tind_read_options *ro, tind_keyspace *ks, const uint8_t
 }
 
 int txn_read_range(const tind_read_options *ro, tind_keyspace *ks, const uint8_t *lo, size_t lolen, int has_lo,
-                   const uint8_t *hi, size_t hilen, int has_hi, memtable **ws, tind_err *err)
+                   const uint8_t *hi, size_t hilen, int has_hi, memtable **ws, txn_cover **cover, tind_err *err)
 {
     tind_txn *t = NULL;
     int rc = read_txn(ro, ks, &t, err);
     if (rc)
         return rc;
     *ws = ws_of(t, ks);
+    *cover = NULL;
     if (!tracks(ro, t))
         return TIND_OK;
     if (t->nranges == t->range_cap) {
         size_t cap = t->range_cap ? t->range_cap * 2 : 4;
-        txn_range *p = realloc(t->ranges, cap * sizeof *p);
+        txn_cover **p = realloc(t->ranges, cap * sizeof *p);
         if (!p)
             return err_set(err, TIND_ENOMEM, "out of memory for a transaction's read set");
         t->ranges = p;
         t->range_cap = cap;
     }
-    txn_range *r = &t->ranges[t->nranges];
-    memset(r, 0, sizeof *r);
-    r->ks = ks;
-    r->has_lo = has_lo;
-    r->has_hi = has_hi;
-    if ((has_lo && tbuf_set(&r->lo, lo, lolen)) || (has_hi && tbuf_set(&r->hi, hi, hilen))) {
-        tbuf_free(&r->lo);
-        tbuf_free(&r->hi);
+    txn_cover *c = calloc(1, sizeof *c);
+    if (!c)
+        return err_set(err, TIND_ENOMEM, "out of memory for a transaction's read set");
+    c->ks = ks;
+    c->has_lo = has_lo;
+    c->has_hi = has_hi;
+    c->empty = 1;
+    if ((has_lo && tbuf_set(&c->lo, lo, lolen)) || (has_hi && tbuf_set(&c->hi, hi, hilen))) {
+        tbuf_free(&c->lo);
+        tbuf_free(&c->hi);
+        free(c);
         return err_set(err, TIND_ENOMEM, "out of memory for a transaction's read set");
     }
-    t->nranges++;
+    atomic_init(&c->refs, 2); /* the read set's and the iterator's */
+    t->ranges[t->nranges++] = c;
+    *cover = c;
     return TIND_OK;
+}
+
+void txn_cover_key(txn_cover *c, const uint8_t *k, size_t n)
+{
+    if (c->empty) {
+        if (tbuf_set(&c->min, k, n) || tbuf_set(&c->max, k, n)) {
+            c->to_lo = c->to_hi = 1; /* cannot remember it: all of the range */
+            return;
+        }
+        c->empty = 0;
+        return;
+    }
+    if (key_cmp(k, n, c->min.data, c->min.len) < 0 && tbuf_set(&c->min, k, n))
+        c->to_lo = 1;
+    if (key_cmp(k, n, c->max.data, c->max.len) > 0 && tbuf_set(&c->max, k, n))
+        c->to_hi = 1;
+}
+
+void txn_cover_to_lo(txn_cover *c) { c->to_lo = 1; }
+void txn_cover_to_hi(txn_cover *c) { c->to_hi = 1; }
+
+void txn_cover_release(txn_cover *c)
+{
+    if (!c || atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    tbuf_free(&c->lo);
+    tbuf_free(&c->hi);
+    tbuf_free(&c->min);
+    tbuf_free(&c->max);
+    free(c);
+}
+
+/* The span c covered as [lo, hi) for cf_range: through a bound it ran off,
+ * else from its smallest key to just after its largest (max + a 0 byte, the
+ * next key). 0 when it covered nothing. */
+static int cover_span(txn_cover *c, tbuf *hi_buf, const uint8_t **lo, size_t *lolen, int *has_lo, const uint8_t **hi,
+                      size_t *hilen, int *has_hi)
+{
+    if (c->empty && !c->to_lo && !c->to_hi)
+        return 0;
+    if (c->to_lo || c->empty) {
+        *lo = c->lo.data;
+        *lolen = c->lo.len;
+        *has_lo = c->has_lo;
+    } else {
+        *lo = c->min.data;
+        *lolen = c->min.len;
+        *has_lo = 1;
+    }
+    tbuf_reset(hi_buf);
+    if (c->to_hi || c->empty || tbuf_append(hi_buf, c->max.data, c->max.len) || tbuf_append_u8(hi_buf, 0)) {
+        *hi = c->hi.data;
+        *hilen = c->hi.len;
+        *has_hi = c->has_hi;
+    } else {
+        *hi = hi_buf->data;
+        *hilen = hi_buf->len;
+        *has_hi = 1;
+    }
+    return 1;
 }
 
 /* ------------------------------------------------------------------ commit */
@@ -410,17 +482,22 @@ static int txn_validate(tind_db *db, void *ctx, tind_err *err) REQUIRES(db->writ
         else if ((s = cf_point(cl, ks->id, key, klen, t->seqno)))
             rc = conflict(err, t, "key it read", ks, key, klen, s);
     }
-    tbuf found = TBUF_INIT;
+    tbuf found = TBUF_INIT, hi_buf = TBUF_INIT;
     for (size_t i = 0; !rc && i < t->nranges; i++) {
-        txn_range *r = &t->ranges[i];
+        txn_cover *r = t->ranges[i];
+        const uint8_t *lo, *hi;
+        size_t lolen, hilen;
+        int has_lo, has_hi;
         uint64_t s;
+        if (!cover_span(r, &hi_buf, &lo, &lolen, &has_lo, &hi, &hilen, &has_hi))
+            continue; /* the iterator never moved */
         if (atomic_load_explicit(&r->ks->dropped, memory_order_acquire))
             rc = dropped_conflict(err, r->ks);
-        else if ((s = cf_range(cl, r->ks->id, r->lo.data, r->lo.len, r->has_lo, r->hi.data, r->hi.len, r->has_hi,
-                               t->seqno, &found)))
+        else if ((s = cf_range(cl, r->ks->id, lo, lolen, has_lo, hi, hilen, has_hi, t->seqno, &found)))
             rc = conflict(err, t, "key in a range it read", r->ks, found.data, found.len, s);
     }
     tbuf_free(&found);
+    tbuf_free(&hi_buf);
     for (size_t i = 0; !rc && i < t->nws; i++) {
         mt_iter *it = mt_iter_new(t->ws[i].mt);
         if (!it) {

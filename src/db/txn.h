@@ -12,8 +12,12 @@
  * each key into one batch.
  *
  * The read set (what commit validates, unless the read was untracked): the
- * keys read by point reads (present or absent) and the ranges iterators were
- * made over (their whole bounds: conservative, and covers phantoms).
+ * keys read by point reads (present or absent) and, per iterator made
+ * through the transaction, the span of keys it covered: the smallest
+ * interval holding every key it stood on and every seek target, stretched
+ * to its bound when it ran off an end (txn_cover). A write after the
+ * snapshot anywhere in that span conflicts: a key the iterator showed
+ * changed, or a key appeared between two it showed (a phantom).
  *
  * Thread-safety: a transaction is used by one thread at a time (tind.h).
  */
@@ -31,10 +35,24 @@
  * when ks is of another database or the transaction has ended. */
 int txn_read_point(const tind_read_options *ro, tind_keyspace *ks, const uint8_t *key, size_t klen, uint8_t *type,
                    const uint8_t **val, size_t *vlen, tind_err *err);
+/* What an iterator of a transaction covered (shared, refcounted, by the
+ * transaction's read set and the iterator, which may outlive it). */
+typedef struct txn_cover txn_cover;
+
 /* The write set memtable of ks in ro->txn (NULL when it wrote nothing
- * there), and records the range [lo, hi) (has_* = 0: unbounded) unless
- * untracked. TIND_EINVAL as above, TIND_ENOMEM. */
+ * there), and, unless untracked, *cover: a new empty span of an iterator
+ * over [lo, hi) (has_* = 0: unbounded) in the read set, which the iterator
+ * widens as it moves and releases when freed (*cover NULL when untracked).
+ * TIND_EINVAL as above, TIND_ENOMEM. */
 int txn_read_range(const tind_read_options *ro, tind_keyspace *ks, const uint8_t *lo, size_t lolen, int has_lo,
-                   const uint8_t *hi, size_t hilen, int has_hi, memtable **ws, tind_err *err);
+                   const uint8_t *hi, size_t hilen, int has_hi, memtable **ws, txn_cover **cover, tind_err *err);
+/* Widens the span to hold key k (an entry the iterator stood on, or a seek
+ * target); on out of memory it covers the whole range instead. */
+void txn_cover_key(txn_cover *c, const uint8_t *k, size_t n);
+/* Widens the span down to the iterator's lower bound / up to its upper bound
+ * (it ran off that end). */
+void txn_cover_to_lo(txn_cover *c);
+void txn_cover_to_hi(txn_cover *c);
+void txn_cover_release(txn_cover *c);
 
 #endif
