@@ -119,6 +119,25 @@ static const char *model_get(const model *m, int i)
 
 static void key_name(int i, char *out) { snprintf(out, 16, "k%02d", i); }
 
+/* The iterator stands on the idx-th of the expected keys (with the model's
+ * value), or is not valid when idx is outside [0, n). */
+static void expect_at(tind_iter *it, const model *m, const int *keys, int n, int idx)
+{
+    if (idx < 0 || idx >= n) {
+        CHECK(!tind_iter_valid(it));
+        return;
+    }
+    CHECK(tind_iter_valid(it));
+    char k[16];
+    key_name(keys[idx], k);
+    size_t kn, vn;
+    const void *kp = tind_iter_key(it, &kn);
+    CHECK_MEM(kp, kn, k, 3);
+    const void *vp = tind_iter_value(it, &vn);
+    const char *want = model_get(m, keys[idx]);
+    CHECK_MEM(vp, vn, want, strlen(want));
+}
+
 /* The iterator over [lo, hi) through ro agrees with the model, forward,
  * backward, by seek and seek_for_prev, and switching directions. */
 static void check_iter(tind_keyspace *ks, const tind_read_options *ro, const model *m, int lo, int hi, trng *r)
@@ -128,102 +147,66 @@ static void check_iter(tind_keyspace *ks, const tind_read_options *ro, const mod
     key_name(hi, khi);
     tind_iter *it;
     CHECK_OK(tind_iter_range(ks, klo, 3, hi < NKEYS ? khi : NULL, hi < NKEYS ? 3 : 0, ro, &it));
-    int expect_keys[NKEYS], n = 0;
+    int keys[NKEYS], n = 0;
     for (int i = lo; i < hi && i < NKEYS; i++)
         if (model_get(m, i))
-            expect_keys[n++] = i;
+            keys[n++] = i;
     int j = 0;
-    for (tind_iter_first(it); tind_iter_valid(it); tind_iter_next(it), j++) {
-        CHECK(j < n);
-        char k[16];
-        key_name(expect_keys[j], k);
-        size_t kn, vn;
-        const void *kp = tind_iter_key(it, &kn);
-        CHECK_MEM(kp, kn, k, 3);
-        const void *vp = tind_iter_value(it, &vn);
-        const char *want = model_get(m, expect_keys[j]);
-        CHECK_MEM(vp, vn, want, strlen(want));
-    }
+    for (tind_iter_first(it); j < n; tind_iter_next(it), j++)
+        expect_at(it, m, keys, n, j);
+    expect_at(it, m, keys, n, n);
     CHECK_OK(tind_iter_status(it));
-    CHECK_EQ(j, n);
     j = n - 1;
-    for (tind_iter_last(it); tind_iter_valid(it); tind_iter_prev(it), j--) {
-        CHECK(j >= 0);
-        char k[16];
-        key_name(expect_keys[j], k);
-        size_t kn, vn;
-        const void *kp = tind_iter_key(it, &kn);
-        CHECK_MEM(kp, kn, k, 3);
-        const void *vp = tind_iter_value(it, &vn);
-        const char *want = model_get(m, expect_keys[j]);
-        CHECK_MEM(vp, vn, want, strlen(want));
-    }
-    CHECK_EQ(j, -1);
+    for (tind_iter_last(it); j >= 0; tind_iter_prev(it), j--)
+        expect_at(it, m, keys, n, j);
+    expect_at(it, m, keys, n, -1);
     for (int probe = 0; probe < 6; probe++) {
         int target = (int)trng_below(r, NKEYS);
         char k[16];
         key_name(target, k);
-        /* seek: first key >= target within the bounds */
+        /* seek: the first key >= target; then one step back and forth */
+        int want = n;
+        for (int i = n - 1; i >= 0 && keys[i] >= target; i--)
+            want = i;
         tind_iter_seek(it, k, 3);
-        int want = -1;
-        for (int i = 0; i < n; i++)
-            if (expect_keys[i] >= target) {
-                want = i;
-                break;
-            }
-        if (want < 0) {
-            CHECK(!tind_iter_valid(it));
-        } else {
-            CHECK(tind_iter_valid(it));
-            char wk[16];
-            key_name(expect_keys[want], wk);
-            size_t kn;
-            const void *kp = tind_iter_key(it, &kn);
-            CHECK_MEM(kp, kn, wk, 3);
-            /* one step back and forth again */
+        expect_at(it, m, keys, n, want);
+        if (want < n) {
             tind_iter_prev(it);
+            expect_at(it, m, keys, n, want - 1);
             if (want > 0) {
-                CHECK(tind_iter_valid(it));
-                key_name(expect_keys[want - 1], wk);
-                kp = tind_iter_key(it, &kn);
-                CHECK_MEM(kp, kn, wk, 3);
                 tind_iter_next(it);
-                key_name(expect_keys[want], wk);
-                kp = tind_iter_key(it, &kn);
-                CHECK_MEM(kp, kn, wk, 3);
-            } else {
-                CHECK(!tind_iter_valid(it));
+                expect_at(it, m, keys, n, want);
             }
         }
-        /* seek_for_prev: last key <= target */
-        tind_iter_seek_for_prev(it, k, 3);
+        /* seek_for_prev: the last key <= target; then one step forward */
         want = -1;
-        for (int i = n - 1; i >= 0; i--)
-            if (expect_keys[i] <= target) {
-                want = i;
-                break;
-            }
-        if (want < 0) {
-            CHECK(!tind_iter_valid(it));
-        } else {
-            CHECK(tind_iter_valid(it));
-            char wk[16];
-            key_name(expect_keys[want], wk);
-            size_t kn;
-            const void *kp = tind_iter_key(it, &kn);
-            CHECK_MEM(kp, kn, wk, 3);
+        for (int i = 0; i < n && keys[i] <= target; i++)
+            want = i;
+        tind_iter_seek_for_prev(it, k, 3);
+        expect_at(it, m, keys, n, want);
+        if (want >= 0) {
             tind_iter_next(it);
-            if (want + 1 < n) {
-                CHECK(tind_iter_valid(it));
-                key_name(expect_keys[want + 1], wk);
-                kp = tind_iter_key(it, &kn);
-                CHECK_MEM(kp, kn, wk, 3);
-            } else {
-                CHECK(!tind_iter_valid(it));
-            }
+            expect_at(it, m, keys, n, want + 1);
         }
     }
     tind_iter_free(it);
+}
+
+/* tind_first / tind_last's answer (rc, key, value) is the model's key idx
+ * (-1: none). */
+static void expect_end(const model *m, int idx, int rc, void *k, size_t kn, void *v, size_t vn)
+{
+    if (idx < 0) {
+        CHECK_RC(rc, TIND_NOT_FOUND);
+        return;
+    }
+    CHECK_OK(rc);
+    char want[16];
+    key_name(idx, want);
+    CHECK_MEM(k, kn, want, 3);
+    CHECK_MEM(v, vn, model_get(m, idx), strlen(model_get(m, idx)));
+    free(k);
+    free(v);
 }
 
 static void check_first_last(tind_keyspace *ks, const tind_read_options *ro, const model *m)
@@ -235,32 +218,12 @@ static void check_first_last(tind_keyspace *ks, const tind_read_options *ro, con
                 first = i;
             last = i;
         }
-    void *k, *v;
-    size_t kn, vn;
+    void *k = NULL, *v = NULL;
+    size_t kn = 0, vn = 0;
     int rc = tind_first(ks, ro, &k, &kn, &v, &vn);
-    if (first < 0) {
-        CHECK_RC(rc, TIND_NOT_FOUND);
-    } else {
-        CHECK_OK(rc);
-        char want[16];
-        key_name(first, want);
-        CHECK_MEM(k, kn, want, 3);
-        CHECK_MEM(v, vn, model_get(m, first), strlen(model_get(m, first)));
-        free(k);
-        free(v);
-    }
+    expect_end(m, first, rc, k, kn, v, vn);
     rc = tind_last(ks, ro, &k, &kn, &v, &vn);
-    if (last < 0) {
-        CHECK_RC(rc, TIND_NOT_FOUND);
-    } else {
-        CHECK_OK(rc);
-        char want[16];
-        key_name(last, want);
-        CHECK_MEM(k, kn, want, 3);
-        CHECK_MEM(v, vn, model_get(m, last), strlen(model_get(m, last)));
-        free(k);
-        free(v);
-    }
+    expect_end(m, last, rc, k, kn, v, vn);
 }
 
 static void ryow_model(int background)
