@@ -25,15 +25,17 @@
  *     read and write through the same handle at once.
  *   - tind_snapshot: immutable; any number of threads may read through it
  *     at once. tind_snapshot_free() must not race its other uses.
- *   - tind_batch and tind_iter: one thread at a time. Different batches and
- *     iterators of the same database may be used in different threads at
- *     once; one batch or iterator may move between threads when the caller
- *     orders the hand-over (a mutex, a join).
+ *   - tind_batch, tind_iter and tind_txn: one thread at a time. Different
+ *     batches, iterators and transactions of the same database may be used in
+ *     different threads at once; one may move between threads when the caller
+ *     orders the hand-over (a mutex, a join). An iterator made through a
+ *     transaction is not moved while that transaction commits.
  *   - tind_options, tind_ks_options, tind_read_options: plain settings.
  *     Setters need one thread at a time; calls that only read them (tind_open,
  *     tind_keyspace_open, reads given ro) may share one from many threads
  *     while nobody changes it. They may be freed once the call that took them
- *     returns, except that a read options' snapshot must outlive its reads.
+ *     returns, except that a read options' snapshot or transaction must
+ *     outlive its reads.
  *   - Free functions (tind_strerror, tind_version, tind_free, tind_errmsg)
  *     may be called from any thread; tind_errmsg's text is per thread.
  */
@@ -229,10 +231,11 @@ TIND_API void tind_options_set_read_only(tind_options *o, int on);
  * truncation) happens here (not with tind_options_set_read_only). */
 TIND_API int tind_open(const char *path, const tind_options *opts, tind_db **db);
 
-/* Closes db. Iterators, snapshots and batches made from db must be freed
- * first: while any is live, close refuses with TIND_EBUSY ("tind_close: 2
- * iterators, 1 snapshot still open", from tind_errmsg(db)) and db stays open
- * and fully usable; free them and call close again.
+/* Closes db. Iterators, snapshots, batches and transactions made from db
+ * must be freed (ended) first: while any is live, close refuses with
+ * TIND_EBUSY ("tind_close: 2 iterators, 1 snapshot still open", from
+ * tind_errmsg(db)) and db stays open and fully usable; free them and call
+ * close again.
  * Otherwise close marks db closing (calls made from now on fail with
  * TIND_ECLOSED; tind_flush, tind_compact and stalled writers waiting in
  * another thread return TIND_ECLOSED), waits for the calls already inside
