@@ -301,6 +301,17 @@ int db_snapshot_add(tind_db *db, uint64_t seqno)
     return rc;
 }
 
+int db_snapshot_take(tind_db *db, uint64_t *seqno)
+{
+    mu_lock(&db->snap_mu);
+    /* read the seqno under snap_mu so compaction never misses a snapshot
+     * that is being taken while it reads the list */
+    *seqno = atomic_load_explicit(&db->visible_seqno, memory_order_acquire);
+    int rc = snapshot_list_add(&db->snapshots, *seqno);
+    mu_unlock(&db->snap_mu);
+    return rc;
+}
+
 void db_snapshot_remove(tind_db *db, uint64_t seqno)
 {
     mu_lock(&db->snap_mu);
@@ -327,17 +338,11 @@ TIND_API int tind_snapshot_new(tind_db *db, tind_snapshot **out)
         return TIND_ENOMEM;
     }
     s->db = db;
-    mu_lock(&db->snap_mu);
-    /* read the seqno under snap_mu so compaction never misses a snapshot
-     * that is being taken while it reads the list */
-    s->seqno = atomic_load_explicit(&db->visible_seqno, memory_order_acquire);
-    if (snapshot_list_add(&db->snapshots, s->seqno)) {
-        mu_unlock(&db->snap_mu);
+    if (db_snapshot_take(db, &s->seqno)) {
         free(s);
         db_leave(db);
         return TIND_ENOMEM;
     }
-    mu_unlock(&db->snap_mu);
     atomic_fetch_add(&db->live_snapshots, 1);
     db_leave(db);
     *out = s;

@@ -289,6 +289,9 @@ uint64_t db_read_seqno(tind_db *db, const tind_read_options *ro);
  * snapshot). The caller makes sure visible_seqno cannot pass seqno before
  * the add (it holds write_mu). */
 int db_snapshot_add(tind_db *db, uint64_t seqno) EXCLUDES(db->snap_mu);
+/* A new snapshot of the latest visible seqno (*seqno), read and listed under
+ * one hold of snap_mu (tind_snapshot_new, read-only transactions). */
+int db_snapshot_take(tind_db *db, uint64_t *seqno) EXCLUDES(db->snap_mu);
 void db_snapshot_remove(tind_db *db, uint64_t seqno) EXCLUDES(db->snap_mu);
 /* Oldest seqno any live snapshot needs (visible_seqno when there are none). */
 uint64_t db_oldest_snapshot(tind_db *db);

@@ -172,18 +172,13 @@ static int txn_begin(tind_db *db, int flags, tind_txn **out, tind_err *err)
         t->writer = 1;
     }
     if (flags & TIND_TXN_READ_ONLY) {
-        /* as tind_snapshot_new: the seqno is read under snap_mu */
-        mu_lock(&db->snap_mu);
-        t->seqno = atomic_load_explicit(&db->visible_seqno, memory_order_acquire);
-        mu_unlock(&db->snap_mu);
-        rc = db_snapshot_add(db, t->seqno);
-        /* a write may have passed the seqno before it was listed: the
-         * snapshot list is read by compaction at its start only, and the
-         * visible versions at seqno are kept by any compaction that starts
-         * after the add; one that started before saw a visible_seqno <= ours */
+        /* as tind_snapshot_new: read and listed under one hold of snap_mu */
+        rc = db_snapshot_take(db, &t->seqno);
     } else {
         /* the snapshot and the start of tracking under write_mu: every write
-         * after the snapshot is in the conflict log (conflicts.h, 2) */
+         * after the snapshot is in the conflict log (conflicts.h, 2); and
+         * visible_seqno (= last_seqno under write_mu) cannot pass the
+         * snapshot before it is listed, so no compaction drops what it sees */
         mu_lock(&db->write_mu);
         t->seqno = atomic_load_explicit(&db->last_seqno, memory_order_relaxed);
         rc = cf_begin(db, t->seqno);
