@@ -147,7 +147,7 @@ static void check_iter(tind_keyspace *ks, const tind_read_options *ro, const mod
     key_name(hi, khi);
     tind_iter *it;
     CHECK_OK(tind_iter_range(ks, klo, 3, hi < NKEYS ? khi : NULL, hi < NKEYS ? 3 : 0, ro, &it));
-    int keys[NKEYS], n = 0;
+    int keys[NKEYS] = {0}, n = 0;
     for (int i = lo; i < hi && i < NKEYS; i++)
         if (model_get(m, i))
             keys[n++] = i;
