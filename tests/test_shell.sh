@@ -243,6 +243,8 @@ grep -q "transaction was never committed" err.txt || fail "uncommitted transacti
 expect_status 1 "$TIND" "$T/dbtxn" get tx zz
 printf 'begin\nbatch\n' | "$TIND" "$T/dbtxn" >out.txt 2>err.txt
 grep -q "a transaction is open" err.txt || fail "batch inside a transaction: $(cat err.txt)"
+expect_status 1 "$TIND" "$T/dbtxn" begin
+grep -q "begin needs the interactive shell or a script" err.txt || fail "begin in one-command mode: $(cat err.txt)"
 
 section binary_round_trip
 # a 256-byte key holding every byte value, and a 260-byte value

@@ -24,6 +24,8 @@ int sh_cmd_begin(tsh *sh, sh_words *args)
     int rc = sh_parse_opts(sh, args, 1, opts, 2, pos, &npos, 0);
     if (rc)
         return rc;
+    if (!sh->interactive && !sh->stdin_commands)
+        return sh_error(sh, "begin needs the interactive shell or a script (tind PATH < script)");
     if (sh->txn)
         return sh_error(sh, "a transaction is already open: commit or rollback it");
     if (sh->batch)
