@@ -13,6 +13,7 @@
 #include <string.h>
 
 extern const bench_backend bench_backend_tind;
+extern const bench_backend bench_backend_tind_sw;
 #ifdef TIND_BENCH_HAVE_ROCKSDB
 extern const bench_backend bench_backend_rocksdb;
 extern const bench_backend bench_backend_rocksdb_otxn;
@@ -33,6 +34,7 @@ extern const bench_backend bench_backend_wiredtiger;
 
 const bench_backend *const bench_backends[] = {
     &bench_backend_tind,
+    &bench_backend_tind_sw,
 #ifdef TIND_BENCH_HAVE_ROCKSDB
     &bench_backend_rocksdb,
     &bench_backend_rocksdb_otxn,
