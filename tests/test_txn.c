@@ -827,6 +827,48 @@ TEST(conflict_log_generations)
     fs_destroy(mem);
 }
 
+/* The conflict log alone (db/conflicts.h): points and ranges after a
+ * snapshot, keyspaces kept apart, bounds exclusive above, the log freed with
+ * its last transaction. */
+TEST(conflict_log_unit)
+{
+    tind_db *db = calloc(1, sizeof *db);
+    CHECK(db);
+    mu_init(&db->write_mu);
+    mu_lock(&db->write_mu);
+    CHECK_OK(cf_begin(db, 10));
+    CHECK(db->conflicts);
+    CHECK_OK(cf_begin(db, 12));
+    const uint8_t *k = (const uint8_t *)"key";
+    cf_record(db, 1, k, 3, 11);
+    cf_record(db, 1, (const uint8_t *)"kez", 3, 12);
+    cf_record(db, 2, (const uint8_t *)"a", 1, 13);
+    conflict_log *cl = db->conflicts;
+    CHECK(cf_covers(cl, 10) && cf_covers(cl, 12) && !cf_covers(cl, 5));
+    CHECK_EQ(cf_point(cl, 1, k, 3, 10), 11);
+    CHECK_EQ(cf_point(cl, 1, k, 3, 11), 0);     /* written at or before the snapshot */
+    CHECK_EQ(cf_point(cl, 2, k, 3, 10), 0);     /* another keyspace */
+    CHECK_EQ(cf_point(cl, 1, (const uint8_t *)"ke", 2, 0), 0);
+    tbuf found = TBUF_INIT;
+    CHECK_EQ(cf_range(cl, 1, NULL, 0, 0, NULL, 0, 0, 10, &found), 11);
+    CHECK_MEM(found.data, found.len, "key", 3);
+    CHECK_EQ(cf_range(cl, 1, k, 3, 1, (const uint8_t *)"kez", 3, 1, 11, &found), 0); /* hi exclusive */
+    CHECK_EQ(cf_range(cl, 1, k, 3, 1, (const uint8_t *)"kez\0", 4, 1, 11, &found), 12);
+    CHECK_EQ(cf_range(cl, 1, NULL, 0, 0, (const uint8_t *)"", 0, 1, 0, &found), 0);  /* empty range */
+    CHECK_EQ(cf_range(cl, 0, NULL, 0, 0, NULL, 0, 0, 0, &found), 0);              /* keyspace 0: nothing */
+    CHECK_EQ(cf_range(cl, 2, NULL, 0, 0, NULL, 0, 0, 12, &found), 13);
+    CHECK_EQ(cf_range(cl, 2, NULL, 0, 0, NULL, 0, 0, 13, &found), 0);
+    tbuf_free(&found);
+    cf_end(db, 10);
+    CHECK(db->conflicts);
+    cf_end(db, 12);
+    CHECK(db->conflicts == NULL);
+    cf_record(db, 1, k, 3, 20); /* no log: nothing to do */
+    mu_unlock(&db->write_mu);
+    mu_destroy(&db->write_mu);
+    free(db);
+}
+
 int main(void)
 {
     check_seed_init(12);
@@ -843,5 +885,6 @@ int main(void)
     RUN(iterator_outlives_txn);
     RUN(deleted_keyspace);
     RUN(conflict_log_generations);
+    RUN(conflict_log_unit);
     return 0;
 }
