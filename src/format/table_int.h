@@ -42,6 +42,9 @@ typedef struct tbl_props {
     blk_handle filter_handle;         /* whole filter or top-level filter index */
     int has_filter;                   /* filter.handle present */
     int has_identity;                 /* identity.number and identity.table_id present */
+    tbuf filter_prefix;               /* the extractor's name when the filter holds
+                                       * prefixes (empty: none); decode allocates it */
+    uint64_t filter_prefix_only;      /* 1: the filter holds no whole keys (format 3) */
 } tbl_props;
 
 /* Builds the raw (unstored) metadata block for p into out. */

@@ -16,6 +16,12 @@
  *     is finished at every index partition cut, and the first key of the next
  *     partition is always added even when it equals the previous key, so a
  *     key whose versions straddle two partitions is in both filters;
+ *   - with an active prefix extractor (prefix.h), the prefix of every key
+ *     in its domain goes to the same builder (pfx_hash), once per run of
+ *     keys sharing it and again at the start of a filter partition, so a
+ *     prefix is in the filter of every partition holding a key with it;
+ *     with prefix.whole_keys = 0 the keys themselves are left out (and the
+ *     table is format 3);
  *   - the statistics for the metadata block.
  * Invariant: the entries in the finished data blocks, the index entries and
  * the filter hashes always describe the same prefix of the input.
@@ -75,6 +81,10 @@ struct tbl_writer {
     int has_filter;
     bloom_builder bloom;
     int filter_fresh;         /* the next key starts a filter partition */
+    const pfx_callback *pfx_cb; /* the extractor's callback, read once at open */
+    int pfx_on;               /* prefixes go to the filter */
+    tbuf last_prefix;         /* the last prefix added */
+    int have_prefix;
 
     tbuf last_key;            /* the last entry added */
     uint64_t last_seqno;
@@ -82,6 +92,8 @@ struct tbl_writer {
 
     tbl_meta m;
 };
+
+static int tbl_w_add_prefix(tbl_writer *w, const uint8_t *key, size_t klen);
 
 /* Records the first fatal failure; later adds and finish return it. */
 static int tbl_w_record(tbl_writer *w, int rc)
@@ -142,6 +154,9 @@ int tbl_writer_open(fs *fsys, const char *path, const tbl_options *o, tbl_writer
     w->has_filter = o->bloom_bits_per_key > 0;
     bloom_builder_init(&w->bloom, o->bloom_bits_per_key > 0 ? o->bloom_bits_per_key : 1);
     w->filter_fresh = 1;
+    w->pfx_cb = pfx_callback_of(&o->prefix);
+    w->pfx_on = w->has_filter && pfx_active(&o->prefix) &&
+                (o->prefix.kind != PFX_CALLBACK || w->pfx_cb != NULL);
     w->m.restart_interval = o->restart_interval;
     w->m.block_size = o->block_size;
     w->m.compression = (uint32_t)o->compression;
@@ -159,7 +174,7 @@ int tbl_writer_open(fs *fsys, const char *path, const tbl_options *o, tbl_writer
         goto fail;
     }
     w->out_ready = 1;
-    ctr_writer_init(&w->ctr, &w->out, TABLE_FORMAT_VERSION);
+    ctr_writer_init(&w->ctr, &w->out, TABLE_FORMAT_VERSION_BASE);
     rc = ctr_section_begin(&w->ctr, TBL_SECTION_DATA, err);
     if (rc != TIND_OK)
         goto fail;
@@ -306,11 +321,13 @@ int tbl_writer_add(tbl_writer *w, const uint8_t *key, size_t klen, uint64_t seqn
     rc = blk_builder_add(&w->data, key, klen, seqno, type, val, vlen);
     if (rc)
         return tbl_w_fail(w, rc, err, "adding an entry");
-    if (w->has_filter && (!same_key || w->filter_fresh)) {
+    if (w->has_filter && (!same_key || w->filter_fresh) && (!w->pfx_on || w->o.prefix.whole_keys)) {
         rc = bloom_builder_add(&w->bloom, hash64(key, klen));
         if (rc)
             return tbl_w_fail(w, rc, err, "adding to the filter");
     }
+    if (w->pfx_on && (rc = tbl_w_add_prefix(w, key, klen)) != TIND_OK)
+        return tbl_w_fail(w, rc, err, "adding to the filter");
     w->filter_fresh = 0;
     if (tbuf_set(&w->last_key, key, klen))
         return tbl_w_fail(w, TIND_ENOMEM, err, "adding an entry");
@@ -332,6 +349,21 @@ int tbl_writer_add(tbl_writer *w, const uint8_t *key, size_t klen, uint64_t seqn
     if (blk_builder_estimate(&w->data) >= w->o.block_size)
         return tbl_w_flush_block(w, err);
     return TIND_OK;
+}
+
+/* Adds key's prefix to the filter unless the previous key had it (and the
+ * filter partition is not a fresh one). */
+static int tbl_w_add_prefix(tbl_writer *w, const uint8_t *key, size_t klen)
+{
+    size_t n;
+    if (!pfx_extract(&w->o.prefix, w->pfx_cb, key, klen, &n))
+        return TIND_OK;
+    if (w->have_prefix && !w->filter_fresh && key_cmp(w->last_prefix.data, w->last_prefix.len, key, n) == 0)
+        return TIND_OK;
+    if (tbuf_set(&w->last_prefix, key, n))
+        return TIND_ENOMEM;
+    w->have_prefix = 1;
+    return bloom_builder_add(&w->bloom, pfx_hash(key, n));
 }
 
 /* Appends a stored block to the file; *h receives its handle. */
@@ -449,11 +481,24 @@ static int tbl_w_finish_sections(tbl_writer *w, tbl_props *p, tind_err *err)
     else if (tbuf_set(&w->m.largest_key, w->last_key.data, w->last_key.len))
         return tbl_w_fail(w, TIND_ENOMEM, err, "building the metadata");
     w->m.created_unix = (uint64_t)time(NULL);
-    w->m.format_version = TABLE_FORMAT_VERSION;
+    /* format 3 only when an older reader would misread the table */
+    uint32_t version = TABLE_FORMAT_VERSION_BASE;
+    char pname[PFX_NAME_MAX + 32];
+    pname[0] = 0;
+    if (w->pfx_on && p->has_filter) {
+        pfx_name(&w->o.prefix, pname, sizeof pname);
+        p->filter_prefix.data = (uint8_t *)pname;   /* borrowed: encode only reads it */
+        p->filter_prefix.len = strlen(pname);
+        p->filter_prefix_only = w->o.prefix.whole_keys ? 0 : 1;
+        if (p->filter_prefix_only)
+            version = 3;
+    }
+    w->ctr.toc.version = version;
+    w->m.format_version = version;
     w->m.file_number = w->o.file_number;
     w->m.table_id = w->o.table_id;
     p->meta = w->m;       /* shallow: keys stay owned by w->m */
-    p->format_version = TABLE_FORMAT_VERSION;
+    p->format_version = version;
     p->index_partitioned = w->o.partition_index ? 1 : 0;
     p->index_partition_count = w->o.partition_index ? w->part_count : 0;
     p->index_restart_interval = w->o.index_restart_interval;
@@ -493,6 +538,7 @@ static void tbl_w_free(tbl_writer *w)
     tbuf_free(&w->handle);
     tbuf_free(&w->index_parts);
     tbuf_free(&w->filter_parts);
+    tbuf_free(&w->last_prefix);
     tbuf_free(&w->part_keys);
     tbuf_free(&w->last_key);
     free(w->parts);
