@@ -276,6 +276,15 @@ TIND_API void tind_ks_options_set_hash_ratio(tind_ks_options *o, double ratio);
 TIND_API void tind_ks_options_set_compression(tind_ks_options *o, int level, int type, int zstd_level);
 /* Bloom filter bits per key of one level (level = -1: all; 0 = no filter; default 10). */
 TIND_API void tind_ks_options_set_bloom_bits(tind_ks_options *o, int level, double bits_per_key);
+/* zstd dictionaries: on a level (level = -1: all) whose compression is
+ * zstd, each table written there (by compaction, or by a flush for level 0)
+ * trains a dictionary of dict_bytes (0 = none, the default; else 1024 ..
+ * 1 MiB) from its first data blocks (about 100 times dict_bytes of them,
+ * 64 KiB .. 16 MiB, held in memory meanwhile), stores it in the table and
+ * compresses every data block with it: smaller tables of small values, the
+ * dictionary read once per open table. Such tables are format 3, which tind
+ * 0.2 cannot read. A table too small to train on is written without one. */
+TIND_API void tind_ks_options_set_zstd_dict(tind_ks_options *o, int level, uint32_t dict_bytes);
 /* Two-level (partitioned) index and filter for levels >= from_level (default 2: the
  * levels whose index and filter are not pinned page them in small partitions);
  * -1 = never. */

@@ -84,6 +84,7 @@ void tind_ks_options_set_bloom_bits(tind_ks_options *o, int level, double bits_p
 void tind_ks_options_set_partitioning(tind_ks_options *o, int from_level);
 void tind_ks_options_set_expect_point_read_hits(tind_ks_options *o, int on);
 void tind_ks_options_set_fifo(tind_ks_options *o, uint64_t max_bytes, uint64_t ttl_seconds);
+void tind_ks_options_set_zstd_dict(tind_ks_options *o, int level, uint32_t dict_bytes);
 void tind_ks_options_set_prefix_fixed(tind_ks_options *o, size_t len);
 void tind_ks_options_set_prefix_separator(tind_ks_options *o, int sep);
 typedef size_t (*tind_prefix_fn)(void *ctx, const void *key, size_t klen);

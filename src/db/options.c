@@ -10,6 +10,7 @@
 #include <sys/resource.h>
 
 #include "format/compress.h"
+#include "format/zdict.h"
 #include "util/coding.h"
 
 void options_default(struct tind_options *o)
@@ -204,6 +205,15 @@ TIND_API void tind_ks_options_set_prefix_callback(tind_ks_options *o, const char
         memcpy(o->prefix_name, name, n + 1);
 }
 
+TIND_API void tind_ks_options_set_zstd_dict(tind_ks_options *o, int level, uint32_t dict_bytes)
+{
+    if (!o || !ks_options_level_ok(o, level))
+        return;
+    for (int i = 0; i < KS_MAX_LEVELS; i++)
+        if (level < 0 || level == i)
+            o->zstd_dict_bytes[i] = dict_bytes;
+}
+
 TIND_API void tind_ks_options_set_prefix_whole_keys(tind_ks_options *o, int whole_keys)
 {
     if (o)
@@ -258,6 +268,9 @@ int ks_options_validate(const struct tind_ks_options *o, tind_err *err)
             return err_set(err, TIND_EINVAL, "keyspace option zstd level of level %d not in 0..22", i);
         if (!(o->bloom_bits[i] >= 0 && o->bloom_bits[i] <= 64))
             return err_set(err, TIND_EINVAL, "keyspace option bloom bits of level %d not in 0..64", i);
+        if (o->zstd_dict_bytes[i] && (o->zstd_dict_bytes[i] < ZDICT_MIN_BYTES || o->zstd_dict_bytes[i] > ZDICT_MAX_BYTES))
+            return err_set(err, TIND_EINVAL, "keyspace option zstd dictionary size of level %d not 0 or %u..%u", i,
+                           ZDICT_MIN_BYTES, ZDICT_MAX_BYTES);
     }
     if (o->partition_from_level < 0 || o->partition_from_level > KS_MAX_LEVELS)
         return err_set(err, TIND_EINVAL, "keyspace option partitioning level out of range");
@@ -280,6 +293,8 @@ static int put_double(tbuf *b, double d)
 int ks_options_encode(const struct tind_ks_options *o, tbuf *out)
 {
     int v2 = o->prefix_kind != PFX_NONE;
+    for (int i = 0; i < KS_MAX_LEVELS; i++)
+        v2 |= o->zstd_dict_bytes[i] != 0;
     int rc = tbuf_append_u8(out, v2 ? 2 : 1);
     rc |= tbuf_append_varint(out, o->memtable_size);
     rc |= tbuf_append_varint(out, (uint64_t)o->compaction);
@@ -308,6 +323,8 @@ int ks_options_encode(const struct tind_ks_options *o, tbuf *out)
         rc |= tbuf_append_varint(out, n);
         rc |= tbuf_append(out, o->prefix_name, n);
         rc |= tbuf_append_varint(out, (uint64_t)o->prefix_whole_keys);
+        for (int i = 0; i < KS_MAX_LEVELS; i++)
+            rc |= tbuf_append_varint(out, o->zstd_dict_bytes[i]);
     }
     return rc ? TIND_ENOMEM : TIND_OK;
 }
@@ -392,6 +409,12 @@ int ks_options_decode(const uint8_t *p, size_t n, struct tind_ks_options *o, tin
         if (whole > 1)
             r.bad = 1;
         o->prefix_whole_keys = (int)whole;
+        for (int i = 0; i < KS_MAX_LEVELS; i++) {
+            uint64_t d = rd_varint(&r);
+            if (d > ZDICT_MAX_BYTES)
+                r.bad = 1;
+            o->zstd_dict_bytes[i] = (uint32_t)d;
+        }
     }
     if (r.bad || r.p != r.end)
         return err_set(err, TIND_ECORRUPT, "keyspace options: malformed (%zu bytes)", n);
@@ -421,5 +444,6 @@ void ks_options_to_compaction(const struct tind_ks_options *k, cmp_options *out)
         o->bloom_bits_per_key = k->bloom_bits[level];
         o->partition_index = o->partition_filter = level >= k->partition_from_level;
         ks_options_prefix(k, &o->prefix);
+        o->zstd_dict_bytes = k->zstd_dict_bytes[level];
     }
 }

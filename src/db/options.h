@@ -65,6 +65,7 @@ struct tind_ks_options {
     void *prefix_ctx;
     int prefix_whole_keys;        /* default 1 */
     int prefix_bad;               /* in memory only: a setter got a bad value */
+    uint32_t zstd_dict_bytes[KS_MAX_LEVELS]; /* zstd dictionary size per level (0 = none; stored from version 2) */
     int bad_level_set;            /* in memory only: a per-level setter got bad_level, out of */
     int bad_level;                /* -1..KS_MAX_LEVELS-1 (ks_options_validate refuses it) */
 };

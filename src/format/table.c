@@ -71,6 +71,7 @@ typedef struct tbl_prop_desc {
 static const tbl_prop_desc tbl_prop_table[] = {
     {"block_size",             TBL_P_U32,    1, 0, TM(block_size)},
     {"compression",            TBL_P_U32,    1, 0, TM(compression)},
+    {"compression.dict_id",    TBL_P_U32,    0, 0, TP(dict_id)},
     {"created_unix",           TBL_P_U64,    1, 0, TM(created_unix)},
     {"data_block_count",       TBL_P_U64,    1, 0, TM(data_block_count)},
     {"data_bytes",             TBL_P_U64,    1, 0, TM(data_bytes)},
@@ -104,13 +105,18 @@ static const tbl_prop_desc tbl_prop_table[] = {
 /* Properties written only when set (non-zero, non-empty). */
 static int tbl_prop_optional(const tbl_prop_desc *d)
 {
-    return d->offset == TP(filter_prefix) || d->offset == TP(filter_prefix_only);
+    return d->offset == TP(filter_prefix) || d->offset == TP(filter_prefix_only) || d->offset == TP(dict_id);
 }
 
 static int tbl_prop_unset(const tbl_prop_desc *d, const char *field)
 {
     if (d->kind == TBL_P_BYTES)
         return ((const tbuf *)(const void *)field)->len == 0;
+    if (d->kind == TBL_P_U32) {
+        uint32_t y;
+        memcpy(&y, field, sizeof y);
+        return y == 0;
+    }
     uint64_t x;
     memcpy(&x, field, sizeof x);
     return x == 0;

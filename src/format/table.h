@@ -28,7 +28,8 @@
 /* The newest table format this library reads; it reads 1 (no identity), 2
  * and 3. It writes 2, or 3 when a table needs it: a filter of prefixes
  * only (an older reader would take it for a whole-key filter and miss
- * keys), docs/FORMAT.md "Prefix filters". */
+ * keys), docs/FORMAT.md "Prefix filters", or a zstd dictionary (an older
+ * reader would fail on every block), "Dictionary section". */
 #define TABLE_FORMAT_VERSION 3
 #define TABLE_FORMAT_VERSION_BASE 2
 
@@ -51,6 +52,10 @@ typedef struct tbl_options {
      * filter also holds every key's prefix (and, with prefix.whole_keys = 0,
      * only the prefixes); default none */
     pfx_extractor prefix;
+    /* zstd dictionary (zdict.h): with compression zstd and dict bytes > 0,
+     * a dictionary trained from the table's first data blocks compresses
+     * every data block (table format 3); default 0 */
+    uint32_t zstd_dict_bytes;
 } tbl_options;
 
 void tbl_options_default(tbl_options *o);

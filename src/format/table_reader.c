@@ -44,6 +44,7 @@
 #include "format/compress.h"
 #include "format/container.h"
 #include "format/table_int.h"
+#include "format/zdict.h"
 #include "util/hash.h"
 
 enum { TBL_KIND_BLOCK = 1, TBL_KIND_FILTER = 2 };
@@ -85,6 +86,7 @@ struct tbl {
     int has_filter;
     int filter_keys;          /* the filter holds whole keys (not prefixes only) */
     char *prefix_name;        /* the extractor whose prefixes the filter holds, or NULL */
+    zdict *zd;                /* the data blocks' zstd dictionary, or NULL */
     blk_handle index_handle;  /* the top-level index block */
     blk_handle filter_handle; /* whole filter or top-level filter index */
     tbl_range data, index, filter;
@@ -172,7 +174,8 @@ static int tbl_load(tbl *t, blk_handle h, const tbl_range *sec, int kind, tbl_bl
     rc = tbl_file_acquire(t, &f, &fh, err);
     if (rc != TIND_OK)
         return rc;
-    rc = blockio_read(f, h, &raw, &n, t->what, err);
+    rc = t->zd ? blockio_read_with(f, h, zdict_decompress, t->zd, &raw, &n, t->what, err)
+               : blockio_read(f, h, &raw, &n, t->what, err);
     tbl_file_release(t, fh);
     if (rc != TIND_OK)
         return rc;
@@ -918,6 +921,7 @@ static void tbl_close(tbl *t)
         fs_close(t->file, NULL);
     tbl_meta_free(&t->meta);
     free(t->prefix_name);
+    zdict_free(t->zd);
     free(t->path);
     free(t->what);
     free(t);
@@ -978,6 +982,8 @@ static int tbl_check_props(tbl *t, const tbl_props *p, uint32_t version, const t
     if (p->filter_prefix_only > 1 || (p->filter_prefix_only && (!p->filter_prefix.len || version < 3)) ||
         p->filter_prefix.len > PFX_NAME_MAX + 16 || memchr(p->filter_prefix.data, 0, p->filter_prefix.len))
         return tbl_bad(t, err, "bad prefix filter properties");
+    if (p->dict_id && (version < 3 || m->compression != COMPRESSION_ZSTD))
+        return tbl_bad(t, err, "a zstd dictionary in a table of format < 3 or without zstd");
     if (m->data_bytes != t->data.length || m->index_bytes != t->index.length ||
         m->filter_bytes != t->filter.length)
         return tbl_bad(t, err, "section sizes disagree with the metadata");
@@ -1024,6 +1030,36 @@ static int tbl_check_props(tbl *t, const tbl_props *p, uint32_t version, const t
          (!p->filter_partitioned && p->filter_handle.offset != t->filter.offset)))
         return tbl_bad(t, err, "filter handle does not end the filter section");
     return TIND_OK;
+}
+
+/* The dictionary section, present exactly when the metadata names a
+ * dictionary: one stored block holding the zstd dictionary. */
+static int tbl_open_dict(tbl *t, const ctr_toc *toc, uint64_t size, uint32_t dict_id, tind_err *err)
+{
+    tbl_range r;
+    fs_file *f;
+    fdc_handle *fh;
+    uint8_t *raw = NULL;
+    size_t n = 0;
+    int rc = tbl_section(t, toc, TBL_SECTION_DICT, size, 0, &r, err);
+    if (rc == TIND_NOT_FOUND)
+        return dict_id ? tbl_bad(t, err, "the metadata names a zstd dictionary but there is no dict section")
+                       : TIND_OK;
+    if (rc != TIND_OK)
+        return rc;
+    if (!dict_id)
+        return tbl_bad(t, err, "a dict section without compression.dict_id");
+    if (tbl_overlap(&r, &t->data) || tbl_overlap(&r, &t->index) || tbl_overlap(&r, &t->filter))
+        return tbl_bad(t, err, "sections overlap");
+    rc = tbl_file_acquire(t, &f, &fh, err);
+    if (rc != TIND_OK)
+        return rc;
+    rc = blockio_read(f, (blk_handle){r.offset, r.length}, &raw, &n, t->what, err);
+    tbl_file_release(t, fh);
+    if (rc == TIND_OK)
+        rc = zdict_load(raw, n, dict_id, &t->zd, t->what, err);
+    free(raw);
+    return rc;
 }
 
 /* Pins or warms one top-level block. */
@@ -1167,6 +1203,8 @@ int tbl_open(fs *fsys, const char *path, const tbl_open_options *o, tbl **out, t
             rc = err_set(err, TIND_ENOMEM, "%s: out of memory", t->what);
     }
     tbuf_free(&props.filter_prefix);
+    if (rc == TIND_OK)
+        rc = tbl_open_dict(t, toc, size, props.dict_id, err);
     if (rc != TIND_OK)
         goto fail;
     t->index_handle = props.index_handle;
