@@ -418,6 +418,77 @@ TEST(engine_reads)
     engine_case(1);
 }
 
+/* The only table of the keyspace: its level, number and compression. */
+static void only_table(tind_db *db, tind_keyspace *ks, int *level, uint64_t *number, uint32_t *compression)
+{
+    mu_lock(&db->mu);
+    version *v = ks->current;
+    version_ref(v);
+    mu_unlock(&db->mu);
+    int found = 0;
+    for (int l = 0; l < v->level_count; l++)
+        for (size_t i = 0; i < v->levels[l].count; i++) {
+            ver_table *vt = v->levels[l].tables[i];
+            tbl *t;
+            tind_err err;
+            CHECK_OK(db_table_reader(db, vt, l, &t, &err));
+            *level = l;
+            *number = vt->number;
+            *compression = tbl_get_meta(t)->compression;
+            found++;
+        }
+    CHECK_EQ(found, 1);
+    version_unref(v);
+}
+
+/* The trivial-move rule: a table moves to another level unchanged only
+ * when both levels compress alike; else it is rewritten. */
+TEST(move_rule)
+{
+    for (int alike = 0; alike <= 1; alike++) {
+        fs *mem = fs_mem_new();
+        tind_db *db = open_mem(mem, 0);
+        tind_ks_options *ko = tind_ks_options_new();
+        tind_ks_options_set_compression(ko, -1, TIND_COMPRESSION_ZSTD, 3);
+        tind_ks_options_set_compression(ko, 0, alike ? TIND_COMPRESSION_ZSTD : TIND_COMPRESSION_LZ4, 3);
+        tind_keyspace *ks;
+        CHECK_OK(tind_keyspace_open(db, "m", ko, &ks));
+        char k[32], v[160];
+        for (unsigned i = 0; i < 500; i++) {
+            make_key(k, sizeof k, i);
+            size_t vn = make_value(v, sizeof v, i);
+            CHECK_OK(tind_put(ks, k, strlen(k), v, vn));
+        }
+        CHECK_OK(tind_flush(ks));
+        int level;
+        uint64_t before, after;
+        uint32_t comp;
+        only_table(db, ks, &level, &before, &comp);
+        CHECK_EQ(level, 0);
+        CHECK_EQ(comp, alike ? TIND_COMPRESSION_ZSTD : TIND_COMPRESSION_LZ4);
+        CHECK_OK(tind_compact(ks));
+        only_table(db, ks, &level, &after, &comp);
+        CHECK(level > 0);
+        CHECK_EQ(comp, TIND_COMPRESSION_ZSTD);
+        if (alike)
+            CHECK_EQ(after, before);   /* moved: the same file */
+        else
+            CHECK(after != before);    /* rewritten in the target level's compression */
+        for (unsigned i = 0; i < 500; i++) {
+            make_key(k, sizeof k, i);
+            void *got;
+            size_t gn;
+            CHECK_OK(tind_get(ks, k, strlen(k), NULL, &got, &gn));
+            size_t vn = make_value(v, sizeof v, i);
+            CHECK_MEM(got, gn, v, vn);
+            tind_free(got);
+        }
+        tind_ks_options_free(ko);
+        CHECK_OK(tind_close(db));
+        fs_destroy(mem);
+    }
+}
+
 TEST(options)
 {
     fs *mem = fs_mem_new();
@@ -441,6 +512,7 @@ int main(void)
     RUN(table_round_trip);
     RUN(dict_corruption);
     RUN(engine_reads);
+    RUN(move_rule);
     RUN(options);
     return 0;
 }
