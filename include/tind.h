@@ -283,7 +283,10 @@ TIND_API void tind_ks_options_set_bloom_bits(tind_ks_options *o, int level, doub
  * 64 KiB .. 16 MiB, held in memory meanwhile), stores it in the table and
  * compresses every data block with it: smaller tables of small values, the
  * dictionary read once per open table. Such tables are format 3, which tind
- * 0.2 cannot read. A table too small to train on is written without one. */
+ * 0.2 cannot read. A table too small to train on is written without one.
+ * A table moves to another level unchanged (a trivial move) only when both
+ * levels compress alike (codec, zstd level, dictionary size); otherwise
+ * compaction rewrites it in the target level's compression. */
 TIND_API void tind_ks_options_set_zstd_dict(tind_ks_options *o, int level, uint32_t dict_bytes);
 /* Two-level (partitioned) index and filter for levels >= from_level (default 2: the
  * levels whose index and filter are not pinned page them in small partitions);
