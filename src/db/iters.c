@@ -106,13 +106,13 @@ static void li_last(iiter *i)
     }
 }
 
-/* First table whose largest key >= key. */
-static size_t li_find(level_ii *l, const uint8_t *k, size_t n)
+/* First table of lv whose largest key >= key. */
+static size_t level_find(const ver_level *lv, const uint8_t *k, size_t n)
 {
-    size_t lo = 0, hi = l->level->count;
+    size_t lo = 0, hi = lv->count;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
-        ver_table *t = l->level->tables[mid];
+        ver_table *t = lv->tables[mid];
         if (key_cmp(t->largest, t->largest_len, k, n) < 0)
             lo = mid + 1;
         else
@@ -120,6 +120,8 @@ static size_t li_find(level_ii *l, const uint8_t *k, size_t n)
     }
     return lo;
 }
+
+static size_t li_find(level_ii *l, const uint8_t *k, size_t n) { return level_find(l->level, k, n); }
 
 static void li_seek(iiter *i, const uint8_t *k, size_t n, uint64_t s)
 {
@@ -242,10 +244,7 @@ static int scan_level_iiter(tind_keyspace *ks, version *v, int level, const ks_p
 {
     ver_level *lv = &v->levels[level];
     *out = NULL;
-    size_t first = 0;
-    while (first < lv->count && key_cmp(lv->tables[first]->largest, lv->tables[first]->largest_len,
-                                        scan->prefix, scan->len) < 0)
-        first++;
+    size_t first = level_find(lv, scan->prefix, scan->len);
     ver_table **keep = malloc((lv->count - first + 1) * sizeof *keep);
     if (!keep)
         return TIND_ENOMEM;
