@@ -436,7 +436,7 @@ TIND_API int tind_iter_prefix(tind_keyspace *ks, const void *prefix, size_t plen
     int rc = iter_args(out, prefix, plen, "prefix", &err);
     /* upper bound: the prefix with its last byte below 0xFF incremented */
     tbuf hi = TBUF_INIT;
-    size_t n = plen;
+    size_t n = rc == TIND_OK ? plen : 0;
     const uint8_t *p = prefix;
     while (n > 0 && p[n - 1] == 0xFF)
         n--;
