@@ -112,6 +112,20 @@ def test_errors_carry_tind_messages(db, path, tmp_path):
     assert str(e.value)
 
 
+def test_prefix_filters_and_dictionaries(db):
+    ks = db.keyspace("feed", prefix_separator=b"#", compression="zstd", zstd_dict=4096, memtable_size=1 << 16)
+    for user in range(0, 200, 2):
+        for post in range(20):
+            ks[b"u%05d#%04d" % (user, post)] = b'{"user":%d,"post":%d,"text":"hello"}' % (user, post)
+    ks.flush()
+    assert len(list(ks.prefix(b"u00042#"))) == 20
+    assert list(ks.prefix(b"u00043#")) == []
+    st = ks.stats()
+    assert st["prefix_checked"] >= 1 and st["prefix_skipped"] >= 1
+    with pytest.raises(tind.InvalidArgument):
+        db.keyspace("bad", prefix_fixed=70000)
+
+
 def test_keyspace_admin(db):
     a = db.keyspace("a", compression="zstd", memtable_size=1 << 20, bloom_bits=8)
     db.keyspace("b", compaction="tiered")
