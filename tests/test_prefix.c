@@ -484,6 +484,101 @@ TEST(reopen)
     fs_destroy(mem);
 }
 
+/* Threads: a writer (puts, flushes: background compactions follow), two
+ * scanners, and the callback handed over while they run (after a reopen
+ * the keyspace has none until tind_keyspace_open gives it). Every scan is
+ * checked against what the writer has surely written. */
+typedef struct race_ctx {
+    tind_db *db;
+    tind_keyspace *ks;
+    tind_ks_options *cb;
+    _Atomic int stop;
+    _Atomic unsigned written;     /* users 0 .. written-1 hold all their items */
+} race_ctx;
+
+static void *race_writer(void *p)
+{
+    race_ctx *c = p;
+    char k[32];
+    for (unsigned u = 100; u < 400; u++) {
+        for (unsigned i = 0; i < 10; i++) {
+            ukey(k, sizeof k, EX_CALLBACK, 2 * u, i);
+            CHECK_OK(tind_put(c->ks, k, strlen(k), "v", 1));
+        }
+        atomic_store(&c->written, u + 1);
+        if (u % 50 == 0)
+            CHECK_OK(tind_flush(c->ks));
+    }
+    atomic_store(&c->stop, 1);
+    return NULL;
+}
+
+static void *race_scanner(void *p)
+{
+    race_ctx *c = p;
+    trng r;
+    trng_seed(&r, (uint64_t)(uintptr_t)p ^ check_seed);
+    while (!atomic_load(&c->stop)) {
+        unsigned w = atomic_load(&c->written);
+        unsigned u = (unsigned)trng_below(&r, w + 20);
+        char pfx[32];
+        int n = snprintf(pfx, sizeof pfx, "u%07u-", 2 * u + (unsigned)trng_below(&r, 2));
+        tind_iter *it;
+        CHECK_OK(tind_iter_prefix(c->ks, pfx, (size_t)n, NULL, &it));
+        unsigned got = 0;
+        for (tind_iter_first(it); tind_iter_valid(it); tind_iter_next(it))
+            got++;
+        CHECK_OK(tind_iter_status(it));
+        tind_iter_free(it);
+        if (pfx[n - 2] % 2 == 1)   /* odd users are never written */
+            CHECK_EQ(got, 0);
+        else if (u < w)
+            CHECK_EQ(got, 10);
+    }
+    return NULL;
+}
+
+TEST(threads)
+{
+    fs *mem = fs_mem_new();
+    tind_db *db = open_mem(mem, 1);
+    tind_ks_options *cb = prefix_opts(EX_CALLBACK, 1, 2);
+    tind_keyspace *ks;
+    CHECK_OK(tind_keyspace_open(db, "r", cb, &ks));
+    char k[32];
+    for (unsigned u = 0; u < 100; u++)
+        for (unsigned i = 0; i < 10; i++) {
+            ukey(k, sizeof k, EX_CALLBACK, 2 * u, i);
+            CHECK_OK(tind_put(ks, k, strlen(k), "v", 1));
+        }
+    CHECK_OK(tind_close(db));
+    db = open_mem(mem, 1);
+    race_ctx c = {.db = db, .cb = cb};
+    atomic_init(&c.stop, 0);
+    atomic_init(&c.written, 100);
+    CHECK_OK(tind_keyspace_open(db, "r", NULL, &c.ks));   /* no callback yet */
+    pthread_t w, s1, s2;
+    CHECK(pthread_create(&w, NULL, race_writer, &c) == 0);
+    CHECK(pthread_create(&s1, NULL, race_scanner, &c) == 0);
+    CHECK(pthread_create(&s2, NULL, race_scanner, &c) == 0);
+    tind_keyspace *again;
+    CHECK_OK(tind_keyspace_open(db, "r", cb, &again));   /* hands the callback over meanwhile */
+    CHECK(again == c.ks);
+    pthread_join(w, NULL);
+    pthread_join(s1, NULL);
+    pthread_join(s2, NULL);
+    CHECK_OK(tind_flush(c.ks));
+    CHECK_OK(tind_compact(c.ks));
+    for (unsigned u = 0; u < 440; u++)
+        check_user(c.ks, EX_CALLBACK, u);
+    uint64_t checked, skipped;
+    stats(c.ks, &checked, &skipped);
+    CHECK(skipped > 0);
+    CHECK_OK(tind_close(db));
+    tind_ks_options_free(cb);
+    fs_destroy(mem);
+}
+
 static int selected(int argc, char **argv, const char *name)
 {
     if (argc < 2)
@@ -502,5 +597,6 @@ int main(int argc, char **argv)
     RUN_SELECTED(table_filters);
     RUN_SELECTED(engine_scans);
     RUN_SELECTED(reopen);
+    RUN_SELECTED(threads);
     return 0;
 }
