@@ -4,6 +4,7 @@ live handles, and threads."""
 
 import gc
 import os
+import subprocess
 import threading
 
 import pytest
@@ -124,6 +125,26 @@ def test_prefix_filters_and_dictionaries(db):
     assert st["prefix_checked"] >= 1 and st["prefix_skipped"] >= 1
     with pytest.raises(tind.InvalidArgument):
         db.keyspace("bad", prefix_fixed=70000)
+
+
+def test_dictionary_tables_verify_and_dump(path):
+    """tind verify and tind dump decode a table's data blocks with its zstd dictionary."""
+    shell = os.path.join(os.path.dirname(os.environ.get("TIND_LIBRARY", "")), "tools", "tind", "tind")
+    if not os.access(shell, os.X_OK):
+        pytest.skip("no tind shell beside the library")
+    d = tind.Database(path)
+    ks = d.keyspace("small", compression="zstd", zstd_dict=4096)
+    for i in range(30000):
+        ks[b"user:%08d" % i] = b'{"id":%d,"city":"Oslo","status":"active"}' % i
+    ks.flush()
+    d.close()
+    out = subprocess.run([shell, path, "verify"], capture_output=True, text=True)
+    assert out.returncode == 0 and " 0 problems" in out.stdout, out.stdout + out.stderr
+    tables = os.listdir(os.path.join(path, "tables"))
+    assert len(tables) == 1
+    out = subprocess.run([shell, path, "dump", "table", os.path.join(path, "tables", tables[0])],
+                         capture_output=True, text=True)
+    assert out.returncode == 0 and "zstd dictionary" in out.stdout and "format version 3" in out.stdout
 
 
 def test_keyspace_admin(db):

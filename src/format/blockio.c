@@ -174,6 +174,12 @@ static const char *check_stored(const uint8_t *stored, size_t n, stored_head *sh
 int blockio_decode(const uint8_t *stored, size_t n, uint8_t **raw, size_t *raw_len,
                    const char *what, tind_err *err)
 {
+    return blockio_decode_with(stored, n, NULL, NULL, raw, raw_len, what, err);
+}
+
+int blockio_decode_with(const uint8_t *stored, size_t n, blockio_decompress_fn fn, void *ctx, uint8_t **raw,
+                        size_t *raw_len, const char *what, tind_err *err)
+{
     stored_head sh;
     char why[128];
     const char *bad = check_stored(stored, n, &sh, why, sizeof why);
@@ -182,7 +188,8 @@ int blockio_decode(const uint8_t *stored, size_t n, uint8_t **raw, size_t *raw_l
     uint8_t *out = malloc(sh.raw_len ? sh.raw_len : 1);
     if (!out)
         return err_set(err, TIND_ENOMEM, "%s: block: out of memory for %zu bytes", what, sh.raw_len);
-    int rc = decompress_bytes(sh.type, stored + BLOCK_HEADER_SIZE, sh.stored_len, out, sh.raw_len, err);
+    int rc = fn ? fn(ctx, sh.type, stored + BLOCK_HEADER_SIZE, sh.stored_len, out, sh.raw_len, err)
+                : decompress_bytes(sh.type, stored + BLOCK_HEADER_SIZE, sh.stored_len, out, sh.raw_len, err);
     if (rc) {
         free(out);
         return err_wrap(err, rc, "%s: block", what);

@@ -225,6 +225,20 @@ int zdict_load(const uint8_t *bytes, size_t n, uint32_t want_id, zdict **out, co
     return TIND_OK;
 }
 
+int zdict_from_stored(const uint8_t *stored, size_t n, zdict **out, const char *what, tind_err *err)
+{
+    uint8_t *raw = NULL;
+    size_t rn = 0;
+    *out = NULL;
+    int rc = blockio_decode(stored, n, &raw, &rn, what, err);
+    if (rc == TIND_OK)
+        rc = zdict_load(raw, rn, rn >= 8 ? dec_u32(raw + 4) : 0, out, what, err);
+    free(raw);
+    return rc;
+}
+
+uint32_t zdict_id(const zdict *d) { return d->id; }
+
 void zdict_free(zdict *d)
 {
     if (!d)

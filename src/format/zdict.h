@@ -64,6 +64,12 @@ typedef struct zdict zdict;
  * it; TIND_ECORRUPT (message names `what`) otherwise, TIND_ENOMEM. */
 int zdict_load(const uint8_t *bytes, size_t n, uint32_t want_id, zdict **out, const char *what, tind_err *err);
 void zdict_free(zdict *d);
+/* For tools reading a table without its metadata: the stored dict block
+ * (blockio header and payload, n bytes) checked and loaded, with the id
+ * the dictionary itself carries. */
+int zdict_from_stored(const uint8_t *stored, size_t n, zdict **out, const char *what, tind_err *err);
+/* The loaded dictionary's id. */
+uint32_t zdict_id(const zdict *d);
 /* A blockio decompressor (blockio_read_with): zstd payloads are decoded
  * with the dictionary (ctx: a zdict), the other codes as usual. */
 int zdict_decompress(void *ctx, int type, const uint8_t *in, size_t n, uint8_t *out, size_t raw_len,
