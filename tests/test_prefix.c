@@ -21,6 +21,19 @@
 #include "util/hash.h"
 #include "util/rand.h"
 
+/* Under ThreadSanitizer (about 15x slower) the engine cases run smaller:
+ * what TSan is for there is the threads test and the background runs. */
+#if defined(__SANITIZE_THREAD__)
+#define UNDER_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define UNDER_TSAN 1
+#endif
+#endif
+#ifndef UNDER_TSAN
+#define UNDER_TSAN 0
+#endif
+
 /* ------------------------------------------------------------ extractors */
 
 static size_t upto_slash(void *ctx, const void *key, size_t klen)
@@ -370,7 +383,7 @@ static void engine_case(int background, int ex, int whole_keys, int partition_fr
     CHECK_OK(tind_keyspace_open(db, "feed", ko, &ks));
     trng r;
     trng_seed(&r, check_seed + (uint64_t)(ex * 8 + whole_keys * 2 + background));
-    const unsigned users = 200;
+    const unsigned users = UNDER_TSAN ? 60 : 200;
     fill(ks, ex, users, 6, &r);
     for (int phase = 0; phase < 2; phase++) {
         if (phase == 1)
