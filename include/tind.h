@@ -343,7 +343,10 @@ TIND_API void tind_ks_options_set_prefix_whole_keys(tind_ks_options *o, int whol
 
 /* Opens the keyspace called name (1..255 bytes of UTF-8), creating it with
  * opts when it does not exist (the options are stored with it; opts of an
- * existing keyspace are ignored). The handle is owned by db and stays valid
+ * existing keyspace are ignored, but for a prefix extractor: see "prefix
+ * filters" above). A keyspace with a prefix extractor or a zstd dictionary
+ * is stored in a form tind 0.2 refuses (TIND_EVERSION at its tind_open).
+ * The handle is owned by db and stays valid
  * until tind_close(db); opening the same name twice gives the same handle,
  * also from threads racing to create it (each gets the keyspace only once it
  * is complete and in the version file). An empty keyspace costs about 3 KiB of
