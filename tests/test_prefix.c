@@ -212,6 +212,26 @@ TEST(table_filters)
             tbl_unref(t);
             CHECK_OK(fs_unlink(f, path, NULL));
         }
+    /* a range tombstone may cover prefixes the filter lacks: never skipped */
+    tbl_options o;
+    tbl_options_default(&o);
+    o.prefix.kind = PFX_SEPARATOR;
+    o.prefix.sep = ':';
+    o.prefix.whole_keys = 0;
+    o.file_number = o.table_id = 2;
+    tbl_writer *w;
+    tind_err err;
+    CHECK_OK(tbl_writer_open(f, "/r.tbl", &o, &w, &err));
+    CHECK_OK(tbl_writer_add(w, (const uint8_t *)"a:1", 3, 9, ENTRY_RANGE_TOMBSTONE, (const uint8_t *)"z:", 2, &err));
+    CHECK_OK(tbl_writer_add(w, (const uint8_t *)"b:1", 3, 8, ENTRY_VALUE, (const uint8_t *)"v", 1, &err));
+    CHECK_OK(tbl_writer_finish(w, 0, NULL, &err));
+    tbl *t;
+    tbl_open_options oo = {0};
+    CHECK_OK(tbl_open(f, "/r.tbl", &oo, &t, &err));
+    CHECK(strcmp(tbl_prefix_name(t), "range-deletes/separator:0x3a") == 0);
+    CHECK(tbl_may_contain_prefix(t, "separator:0x3a", (const uint8_t *)"m:", 2));
+    CHECK(tbl_may_contain(t, (const uint8_t *)"q:1", 3));   /* prefixes only: no key filter */
+    tbl_unref(t);
     fs_destroy(f);
 }
 

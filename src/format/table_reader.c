@@ -980,7 +980,7 @@ static int tbl_check_props(tbl *t, const tbl_props *p, uint32_t version, const t
     if (p->has_filter != (t->filter.length != 0))
         return tbl_bad(t, err, "filter handle and filter section disagree");
     if (p->filter_prefix_only > 1 || (p->filter_prefix_only && (!p->filter_prefix.len || version < 3)) ||
-        p->filter_prefix.len > PFX_NAME_MAX + 16 || (p->filter_prefix.len && memchr(p->filter_prefix.data, 0, p->filter_prefix.len)))
+        p->filter_prefix.len > PFX_NAME_MAX + 32 || (p->filter_prefix.len && memchr(p->filter_prefix.data, 0, p->filter_prefix.len)))
         return tbl_bad(t, err, "bad prefix filter properties");
     if (p->dict_id && (version < 3 || m->compression != COMPRESSION_ZSTD))
         return tbl_bad(t, err, "a zstd dictionary in a table of format < 3 or without zstd");

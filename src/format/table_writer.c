@@ -86,6 +86,9 @@ struct tbl_writer {
     int pfx_on;               /* prefixes go to the filter */
     tbuf last_prefix;         /* the last prefix added */
     int have_prefix;
+    int range_deletes;        /* a range tombstone was added: its range may cover
+                               * prefixes the filter lacks, so no scan may skip
+                               * the table (the prefix name is made unusable) */
     zdict_writer *zd;         /* zstd dictionary (zdict.h), or NULL */
     int dict_holding;         /* entries are held back to train it */
 
@@ -346,6 +349,8 @@ int tbl_writer_add(tbl_writer *w, const uint8_t *key, size_t klen, uint64_t seqn
         if (rc)
             return tbl_w_fail(w, rc, err, "adding to the filter");
     }
+    if (type == ENTRY_RANGE_TOMBSTONE)
+        w->range_deletes = 1;
     if (w->pfx_on && (rc = tbl_w_add_prefix(w, key, klen)) != TIND_OK)
         return tbl_w_fail(w, rc, err, "adding to the filter");
     w->filter_fresh = 0;
@@ -556,7 +561,9 @@ static int tbl_w_finish_sections(tbl_writer *w, tbl_props *p, tind_err *err)
     char pname[PFX_NAME_MAX + 32];
     pname[0] = 0;
     if (w->pfx_on && p->has_filter) {
-        pfx_name(&w->o.prefix, pname, sizeof pname);
+        if (w->range_deletes)
+            memcpy(pname, "range-deletes/", 15);    /* never an extractor's name */
+        pfx_name(&w->o.prefix, pname + strlen(pname), sizeof pname - strlen(pname));
         p->filter_prefix.data = (uint8_t *)pname;   /* borrowed: encode only reads it */
         p->filter_prefix.len = strlen(pname);
         p->filter_prefix_only = w->o.prefix.whole_keys ? 0 : 1;
