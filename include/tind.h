@@ -280,6 +280,18 @@ TIND_API void tind_ks_options_set_hash_ratio(tind_ks_options *o, double ratio);
 TIND_API void tind_ks_options_set_compression(tind_ks_options *o, int level, int type, int zstd_level);
 /* Bloom filter bits per key of one level (level = -1: all; 0 = no filter; default 10). */
 TIND_API void tind_ks_options_set_bloom_bits(tind_ks_options *o, int level, double bits_per_key);
+/* zstd dictionaries: on a level (level = -1: all) whose compression is
+ * zstd, each table written there (by compaction, or by a flush for level 0)
+ * trains a dictionary of dict_bytes (0 = none, the default; else 1024 ..
+ * 1 MiB) from its first data blocks (about 100 times dict_bytes of them,
+ * 64 KiB .. 16 MiB, held in memory meanwhile), stores it in the table and
+ * compresses every data block with it: smaller tables of small values, the
+ * dictionary read once per open table. Such tables are format 3, which tind
+ * 0.2 cannot read. A table too small to train on is written without one.
+ * A table moves to another level unchanged (a trivial move) only when both
+ * levels compress alike (codec, zstd level, dictionary size); otherwise
+ * compaction rewrites it in the target level's compression. */
+TIND_API void tind_ks_options_set_zstd_dict(tind_ks_options *o, int level, uint32_t dict_bytes);
 /* Two-level (partitioned) index and filter for levels >= from_level (default 2: the
  * levels whose index and filter are not pinned page them in small partitions);
  * -1 = never. */
@@ -294,9 +306,51 @@ TIND_API void tind_ks_options_set_expect_point_read_hits(tind_ks_options *o, int
  * expires). */
 TIND_API void tind_ks_options_set_fifo(tind_ks_options *o, uint64_t max_bytes, uint64_t ttl_seconds);
 
+/* ---- prefix filters ----
+ * A prefix extractor maps a key to its prefix; the Bloom filters of the
+ * keyspace's tables (every level with bloom bits > 0, whole or partitioned)
+ * then hold each key's prefix as well, and tind_iter_prefix(), or
+ * tind_iter_range() whose bounds lie inside one prefix (lo starts with a
+ * prefix p and hi <= p with its last byte below 0xFF incremented), skip the
+ * tables whose filter lacks it (counted in tind_ks_stats.prefix_skipped).
+ * A scan whose prefix is shorter than the extractor's, or outside its
+ * domain, reads every table as before. At most one extractor per keyspace
+ * (the last setter wins; len 0 / NULL fn: none, the default).
+ * The extractor is stored with the keyspace when it is created. Opening an
+ * existing keyspace with options naming a different extractor is
+ * TIND_EINVAL ("keyspace 'k' has prefix extractor 'fixed:4', not 'fixed:8'");
+ * options without an extractor leave the stored one in force. A table's
+ * prefixes are used only by scans of the extractor that wrote them. */
+/* The first len bytes (1..65535); a key shorter than len has no prefix. */
+TIND_API void tind_ks_options_set_prefix_fixed(tind_ks_options *o, size_t len);
+/* The bytes up to and including the first byte equal to sep (0..255);
+ * a key without sep has no prefix. */
+TIND_API void tind_ks_options_set_prefix_separator(tind_ks_options *o, int sep);
+/* fn(ctx, key, klen) returns the length of key's prefix, 1..klen, or 0
+ * when the key has none. It must keep this contract: when fn gives n for a
+ * key k, it gives n for every key that starts with k[0..n) (a prefix is
+ * decided by its own bytes), and it must always give the same answer for
+ * the same key; otherwise scans may miss keys. It is called from any
+ * thread, concurrently, while the database is open; it must not call tind.
+ * name (1..48 bytes, NUL-terminated, copied) identifies the function: it is
+ * stored with the keyspace, and after tind_open the keyspace extracts no
+ * prefixes (tables written then carry none; scans skip nothing) until
+ * tind_keyspace_open() is given the same name with the function again. */
+typedef size_t (*tind_prefix_fn)(void *ctx, const void *key, size_t klen);
+TIND_API void tind_ks_options_set_prefix_callback(tind_ks_options *o, const char *name, tind_prefix_fn fn,
+                                                  void *ctx);
+/* whole_keys = 1 (default): filters hold whole keys and prefixes, serving
+ * point reads and scans. 0: prefixes only (smaller filters; point reads of
+ * the keyspace no longer use filters; such tables are format 3, which tind
+ * 0.2 cannot read). */
+TIND_API void tind_ks_options_set_prefix_whole_keys(tind_ks_options *o, int whole_keys);
+
 /* Opens the keyspace called name (1..255 bytes of UTF-8), creating it with
  * opts when it does not exist (the options are stored with it; opts of an
- * existing keyspace are ignored). The handle is owned by db and stays valid
+ * existing keyspace are ignored, but for a prefix extractor: see "prefix
+ * filters" above). A keyspace with a prefix extractor or a zstd dictionary
+ * is stored in a form tind 0.2 refuses (TIND_EVERSION at its tind_open).
+ * The handle is owned by db and stays valid
  * until tind_close(db); opening the same name twice gives the same handle,
  * also from threads racing to create it (each gets the keyspace only once it
  * is complete and in the version file). An empty keyspace costs about 3 KiB of
@@ -532,6 +586,10 @@ typedef struct tind_ks_stats {
     uint64_t cache_misses;
     uint64_t write_stalls;         /* database-wide: writers that waited */
     uint64_t write_slowdowns;
+    /* prefix filters: tables whose filter a prefix scan asked, and those
+     * it skipped because the filter lacked the prefix (since open) */
+    uint64_t prefix_checked;
+    uint64_t prefix_skipped;
 } tind_ks_stats;
 TIND_API int tind_ks_stats_get(tind_keyspace *ks, tind_ks_stats *out);
 

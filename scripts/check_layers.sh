@@ -27,7 +27,7 @@ BEGIN {
     rank["util"] = 0; rank["io"] = 1; rank["cache"] = 2; rank["format"] = 3
     rank["memtable"] = 4; rank["journal"] = 4; rank["iter"] = 5; rank["version"] = 6
     rank["compaction"] = 7; rank["db"] = 8; rank["."] = 9
-    m = split("options state conflicts journals install jobs iters write txn read dbiter db internal", D, " ")
+    m = split("options state ksprefix conflicts journals install jobs iters write txn read dbiter db internal", D, " ")
     for (i = 1; i <= m; i++) pos[D[i]] = i
     bad = 0
 }

@@ -4,6 +4,7 @@ live handles, and threads."""
 
 import gc
 import os
+import subprocess
 import threading
 
 import pytest
@@ -110,6 +111,40 @@ def test_errors_carry_tind_messages(db, path, tmp_path):
     with pytest.raises(tind.Busy) as e:
         tind.Database(path)                       # held by the fixture
     assert str(e.value)
+
+
+def test_prefix_filters_and_dictionaries(db):
+    ks = db.keyspace("feed", prefix_separator=b"#", compression="zstd", zstd_dict=4096, memtable_size=1 << 16)
+    for user in range(0, 200, 2):
+        for post in range(20):
+            ks[b"u%05d#%04d" % (user, post)] = b'{"user":%d,"post":%d,"text":"hello"}' % (user, post)
+    ks.flush()
+    assert len(list(ks.prefix(b"u00042#"))) == 20
+    assert list(ks.prefix(b"u00043#")) == []
+    st = ks.stats()
+    assert st["prefix_checked"] >= 1 and st["prefix_skipped"] >= 1
+    with pytest.raises(tind.InvalidArgument):
+        db.keyspace("bad", prefix_fixed=70000)
+
+
+def test_dictionary_tables_verify_and_dump(path):
+    """tind verify and tind dump decode a table's data blocks with its zstd dictionary."""
+    shell = os.path.join(os.path.dirname(os.environ.get("TIND_LIBRARY", "")), "tools", "tind", "tind")
+    if not os.access(shell, os.X_OK):
+        pytest.skip("no tind shell beside the library")
+    d = tind.Database(path)
+    ks = d.keyspace("small", compression="zstd", zstd_dict=4096)
+    for i in range(30000):
+        ks[b"user:%08d" % i] = b'{"id":%d,"city":"Oslo","status":"active"}' % i
+    ks.flush()
+    d.close()
+    out = subprocess.run([shell, path, "verify"], capture_output=True, text=True)
+    assert out.returncode == 0 and " 0 problems" in out.stdout, out.stdout + out.stderr
+    tables = os.listdir(os.path.join(path, "tables"))
+    assert len(tables) == 1
+    out = subprocess.run([shell, path, "dump", "table", os.path.join(path, "tables", tables[0])],
+                         capture_output=True, text=True)
+    assert out.returncode == 0 and "zstd dictionary" in out.stdout and "format version 3" in out.stdout
 
 
 def test_keyspace_admin(db):

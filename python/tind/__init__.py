@@ -334,7 +334,11 @@ class Database:
         compaction ("leveled", "tiered", "fifo"), l0_threshold, table_size,
         level_ratio, levels, block_size, restart_interval, hash_ratio,
         compression ("none", "lz4", "zstd"), bloom_bits, partitioning,
-        expect_point_read_hits, fifo=(max_bytes, ttl_seconds)."""
+        expect_point_read_hits, fifo=(max_bytes, ttl_seconds); prefix filters:
+        prefix_fixed=N (first N bytes) or prefix_separator=b":" (up to and
+        including the first such byte), prefix_whole_keys (default True);
+        zstd_dict=BYTES (zstd dictionaries on every level, with
+        compression="zstd")."""
         if not create and name not in self:
             raise NoEntry(lib.TIND_ENOENT, "keyspace '%s' does not exist" % name)
         ks = self._keyspaces.get(name)
@@ -434,6 +438,15 @@ def _ks_options(options):
                 lib.tind_ks_options_set_hash_ratio(kopts, float(value))
             elif name == "fifo":
                 lib.tind_ks_options_set_fifo(kopts, int(value[0]), int(value[1]))
+            elif name == "prefix_fixed":
+                lib.tind_ks_options_set_prefix_fixed(kopts, int(value))
+            elif name == "prefix_separator":
+                lib.tind_ks_options_set_prefix_separator(kopts, value[0] if isinstance(value, (bytes, bytearray))
+                                                         else int(value))
+            elif name == "prefix_whole_keys":
+                lib.tind_ks_options_set_prefix_whole_keys(kopts, 1 if value else 0)
+            elif name == "zstd_dict":
+                lib.tind_ks_options_set_zstd_dict(kopts, -1, int(value))
             elif name in ("memtable_size", "l0_threshold", "table_size", "level_ratio", "levels",
                           "block_size", "restart_interval", "partitioning",
                           "expect_point_read_hits"):

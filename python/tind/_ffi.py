@@ -84,6 +84,12 @@ void tind_ks_options_set_bloom_bits(tind_ks_options *o, int level, double bits_p
 void tind_ks_options_set_partitioning(tind_ks_options *o, int from_level);
 void tind_ks_options_set_expect_point_read_hits(tind_ks_options *o, int on);
 void tind_ks_options_set_fifo(tind_ks_options *o, uint64_t max_bytes, uint64_t ttl_seconds);
+void tind_ks_options_set_zstd_dict(tind_ks_options *o, int level, uint32_t dict_bytes);
+void tind_ks_options_set_prefix_fixed(tind_ks_options *o, size_t len);
+void tind_ks_options_set_prefix_separator(tind_ks_options *o, int sep);
+typedef size_t (*tind_prefix_fn)(void *ctx, const void *key, size_t klen);
+void tind_ks_options_set_prefix_callback(tind_ks_options *o, const char *name, tind_prefix_fn fn, void *ctx);
+void tind_ks_options_set_prefix_whole_keys(tind_ks_options *o, int whole_keys);
 
 int tind_keyspace_open(tind_db *db, const char *name, const tind_ks_options *opts,
                        tind_keyspace **ks);
@@ -180,6 +186,8 @@ typedef struct tind_ks_stats {
     uint64_t cache_misses;
     uint64_t write_stalls;
     uint64_t write_slowdowns;
+    uint64_t prefix_checked;
+    uint64_t prefix_skipped;
 } tind_ks_stats;
 int tind_ks_stats_get(tind_keyspace *ks, tind_ks_stats *out);
 """

@@ -5,8 +5,8 @@
  * levels, snapshots, file numbers, waking the workers.
  *
  * The db/ files form a line; each includes only the headers below it:
- *     options -> state -> conflicts -> journals -> install -> jobs -> iters
- *             -> write -> txn -> read -> dbiter -> db (open, close,
+ *     options -> state -> ksprefix -> conflicts -> journals -> install -> jobs
+ *             -> iters -> write -> txn -> read -> dbiter -> db (open, close,
  *             recovery, keyspaces)
  *             -> internal (src/tind_internal.h for the tools)
  * (scripts/check_layers.sh enforces it; db/db.h gathers them all for db.c,
@@ -114,6 +114,15 @@ struct tind_keyspace {
         _Atomic uint64_t compaction_bytes;
         _Atomic uint64_t flushes;
         _Atomic uint64_t compactions;
+    };
+
+    /* prefix filters (db/ksprefix.c): the callback slot every copy of the
+     * keyspace's extractor reads (set once, under mu), and scan counters */
+    struct {
+        pfx_slot prefix_slot;
+        pfx_callback prefix_cb;   /* what prefix_slot points to once set */
+        _Atomic uint64_t prefix_checked;
+        _Atomic uint64_t prefix_skipped;
     };
 };
 

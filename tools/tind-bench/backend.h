@@ -25,6 +25,7 @@ typedef struct bench_config {
     int blob_values;            /* large values: key-value separation where the engine has it */
     size_t value_size_hint;
     int threads;
+    int tind_prefix;            /* tind only: a prefix extractor, separator '#' (tind-bench --tind-prefix) */
 } bench_config;
 
 typedef struct bench_buf {

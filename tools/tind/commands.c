@@ -924,6 +924,8 @@ static int print_stats_machine(tsh *sh, const char *name, const tind_ks_stats *s
         {"cache_misses", s->cache_misses},
         {"write_stalls", s->write_stalls},
         {"write_slowdowns", s->write_slowdowns},
+        {"prefix_checked", s->prefix_checked},
+        {"prefix_skipped", s->prefix_skipped},
     };
     int json = sh->format == SH_FMT_JSON;
     tbuf ks = TBUF_INIT;
