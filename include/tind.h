@@ -408,6 +408,83 @@ TIND_API uint64_t tind_iter_value_size(const tind_iter *it);
 TIND_API int tind_iter_status(const tind_iter *it);
 
 /* ======================================================================
+ * Change feed and replication (issue 17)
+ *
+ * Every committed batch has sequence numbers first .. first + count - 1
+ * (one per operation), given out in commit order across all keyspaces and
+ * kept across reopen. The change feed reads the committed batches back from
+ * the journals, in seqno order, each batch whole; a replica applies them
+ * with tind_batch_commit_at so that it holds the same state at the same
+ * seqnos (docs/REPLICATION.md).
+ * ====================================================================== */
+typedef struct tind_changes tind_changes;       /* a change feed cursor */
+
+/* Operation kinds of a change. Values are part of the ABI. */
+enum tind_change_type {
+    TIND_CHANGE_OTHER  = 0,  /* a kind this version cannot describe (key only) */
+    TIND_CHANGE_PUT    = 1,
+    TIND_CHANGE_REMOVE = 2,
+};
+
+/* One operation of a batch; the pointers are owned by the cursor and valid
+ * until its next tind_changes_next or tind_changes_free. keyspace is the
+ * keyspace's name, NULL when it has been deleted since (keyspace_id still
+ * tells the operations of one keyspace apart). value is NULL (vlen 0) for a
+ * remove. */
+typedef struct tind_change_op {
+    int type;                    /* enum tind_change_type */
+    const char *keyspace;
+    uint32_t keyspace_id;
+    const void *key;
+    size_t klen;
+    const void *value;
+    size_t vlen;
+} tind_change_op;
+
+/* Journals no longer needed for recovery (their writes are in tables) are
+ * kept while their sizes add up to at most bytes, the oldest deleted first,
+ * so that a change feed can start that far back, also after a reopen
+ * (default 0: only the journals recovery needs are kept). */
+TIND_API void tind_options_set_changes_retention(tind_options *o, uint64_t bytes);
+
+/* The seqno of the last committed (visible) operation; 0 for a new
+ * database. Any thread. */
+TIND_API int tind_last_seqno(tind_db *db, uint64_t *seqno);
+
+/* Opens a cursor on the batches committed from seqno on (0 is taken as 1):
+ * each batch holding a seqno >= seqno, oldest first; a batch holding seqno
+ * in its middle is given whole. TIND_ENOENT (the message naming the oldest
+ * seqno still kept) when seqno was committed but its journal is deleted
+ * already: the reader fell behind (see tind_options_set_changes_retention;
+ * tind_changes_next says the same when the journals go while it reads). A
+ * seqno not committed yet is fine: the cursor waits for it. The cursor is
+ * used by one thread at a time; tind_close refuses with TIND_EBUSY while it
+ * lives: free it with tind_changes_free. *out is NULL after a failure. */
+TIND_API int tind_changes_since(tind_db *db, uint64_t seqno, tind_changes **out);
+/* Moves to the next batch: TIND_OK (read it with the calls below),
+ * TIND_NOT_FOUND when no further batch is committed within timeout_ms (0:
+ * do not wait; -1: wait until one is; the wait polls every millisecond), or
+ * an error: TIND_ENOENT (fell behind), TIND_ECORRUPT (a damaged journal;
+ * the message names it), TIND_ECLOSED. After TIND_NOT_FOUND the cursor can
+ * be asked again. */
+TIND_API int tind_changes_next(tind_changes *c, int timeout_ms);
+/* The current batch's first seqno and operation count (0 when there is no
+ * current batch); its operation i (NULL when i >= count). */
+TIND_API uint64_t tind_changes_seqno(const tind_changes *c);
+TIND_API size_t tind_changes_count(const tind_changes *c);
+TIND_API const tind_change_op *tind_changes_op(const tind_changes *c, size_t i);
+TIND_API void tind_changes_free(tind_changes *c);
+
+/* Commits b as tind_batch_commit does, on the condition that its first
+ * operation gets seqno: a replica applying its leader's batches in order
+ * (from a change feed or a consensus log) gives each the seqno it had on the
+ * leader. TIND_EEXIST ("already applied": changes nothing, b is kept) when
+ * seqno <= tind_last_seqno, TIND_ECONFLICT (a gap: earlier batches are
+ * missing; nothing changes) when seqno > tind_last_seqno + 1, TIND_EINVAL
+ * when seqno is 0. An empty batch is TIND_OK and changes nothing. */
+TIND_API int tind_batch_commit_at(tind_batch *b, uint64_t seqno);
+
+/* ======================================================================
  * Maintenance and statistics
  * ====================================================================== */
 /* Flushes the keyspace's memtables to tables and waits. The wait ends with

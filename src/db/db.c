@@ -915,6 +915,7 @@ TIND_API int tind_open(const char *path, const tind_options *opts, tind_db **out
         }
         db->journals.fs = db->fs;
         db->journals.read_only = db->opts.read_only;
+        db->journals.retain_bytes = db->opts.changes_retention;
         db->block_cache = cache_new(db->opts.cache_size, -1);
         db->fds = db->fs ? fdc_new(db->fs, options_max_open_files(&db->opts)) : NULL;
         if (!db->fs || !db->block_cache || !db->fds)
@@ -943,13 +944,13 @@ TIND_API int tind_open(const char *path, const tind_options *opts, tind_db **out
  * still open") while handles made from db exist, else TIND_OK. */
 static int close_check_handles(tind_db *db, tind_err *err)
 {
-    static const char *const one[3] = {"iterator", "snapshot", "batch"};
-    static const char *const many[3] = {"iterators", "snapshots", "batches"};
-    long live[3] = {atomic_load(&db->live_iterators), atomic_load(&db->live_snapshots),
-                    atomic_load(&db->live_batches)};
+    static const char *const one[4] = {"iterator", "snapshot", "batch", "change feed"};
+    static const char *const many[4] = {"iterators", "snapshots", "batches", "change feeds"};
+    long live[4] = {atomic_load(&db->live_iterators), atomic_load(&db->live_snapshots),
+                    atomic_load(&db->live_batches), atomic_load(&db->live_changes)};
     char list[160] = "";
     size_t len = 0;
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 4; i++)
         if (live[i] && len < sizeof list) {
             int n = snprintf(list + len, sizeof list - len, "%s%ld %s", len ? ", " : "", live[i],
                              live[i] == 1 ? one[i] : many[i]);
