@@ -222,8 +222,8 @@ static int pack(packer *p, const void *src, size_t n)
     return 0;
 }
 
-/* Packs every file under root/rel but LOCK: u32 name length, name, u64
- * size, bytes. */
+/* Packs every file and folder under root/rel but LOCK: u32 name length,
+ * name (a folder's ends in '/'), u64 size, bytes (none for a folder). */
 static int pack_tree(packer *p, const char *root, const char *rel)
 {
     char path[4096];
@@ -243,7 +243,12 @@ static int pack_tree(packer *p, const char *root, const char *rel)
         if (lstat(full, &st) != 0) {
             rc = -1;
         } else if (S_ISDIR(st.st_mode)) {
-            rc = pack_tree(p, root, sub);
+            /* the folder itself (it may be empty): its name and a '/' */
+            uint32_t nl = (uint32_t)strlen(sub) + 1;
+            uint64_t zero = 0;
+            rc = pack(p, &nl, 4) || pack(p, sub, nl - 1) || pack(p, "/", 1) || pack(p, &zero, 8) ? -1 : 0;
+            if (rc == 0)
+                rc = pack_tree(p, root, sub);
         } else {
             uint32_t nl = (uint32_t)strlen(sub);
             uint64_t size = (uint64_t)st.st_size;
@@ -338,7 +343,10 @@ static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
         if ((uint64_t)(end - p) < size || strstr(name, ".."))
             return RAFT_MALFORMED;
         snprintf(path, sizeof path, "%s/%s", dir, name);
-        rc = write_file(path, p, (size_t)size);
+        if (nl && name[nl - 1] == '/')
+            rc = mkdir(path, 0755) == 0 || errno == EEXIST ? 0 : -1;
+        else
+            rc = write_file(path, p, (size_t)size);
         p += size;
     }
     if (rc)
@@ -362,7 +370,10 @@ static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
 
 /* ------------------------------------------------------------------ applying commands */
 
-/* A command: u8 op ('P' put, 'D' delete) | u32 key length | key | value. */
+/* A command: u8 op ('P' put, 'D' delete) | u32 key length | u32 value
+ * length | key | value | zeros to a multiple of 8 bytes (libraft 0.15's
+ * segment loader misreads entries of other lengths after a restart: the
+ * TODO in its uv_segment.c, canonical/raft issue 304). */
 static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void **result)
 {
     node *n = fsm->data;
@@ -372,18 +383,19 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void *
     if (index <= n->applied)
         return 0;   /* in the database already (raft replays its log at start) */
     const char *p = buf->base;
-    uint32_t kl;
-    if (buf->len < 5)
+    uint32_t kl, vl;
+    if (buf->len < 9)
         return RAFT_MALFORMED;
     memcpy(&kl, p + 1, 4);
-    if (buf->len < 5 + (size_t)kl)
+    memcpy(&vl, p + 5, 4);
+    if (buf->len < 9 + (size_t)kl + vl)
         return RAFT_MALFORMED;
     tind_batch *b = NULL;
     int rc = tind_batch_new(n->db, &b);
     if (rc == TIND_OK && p[0] == 'P')
-        rc = tind_batch_put(b, n->kv, p + 5, kl, p + 5 + kl, buf->len - 5 - kl);
+        rc = tind_batch_put(b, n->kv, p + 9, kl, p + 9 + kl, vl);
     else if (rc == TIND_OK)
-        rc = tind_batch_remove(b, n->kv, p + 5, kl);
+        rc = tind_batch_remove(b, n->kv, p + 9, kl);
     if (rc == TIND_OK)
         rc = tind_batch_put(b, n->meta, "applied", 7, &index, 8);
     if (rc == TIND_OK)
@@ -562,16 +574,17 @@ static void handle_line(conn *c, char *line)
             return;
         }
         uint32_t kl = (uint32_t)strlen(key);
-        size_t vl = put ? strlen(val) : 0;
+        uint32_t vl = put ? (uint32_t)strlen(val) : 0;
         struct raft_buffer b;
-        b.len = 5 + kl + vl;
-        b.base = raft_malloc(b.len);
+        b.len = (9 + kl + vl + 7) / 8 * 8;
+        b.base = raft_calloc(1, b.len);
         char *p = b.base;
         p[0] = put ? 'P' : 'D';
         memcpy(p + 1, &kl, 4);
-        memcpy(p + 5, key, kl);
+        memcpy(p + 5, &vl, 4);
+        memcpy(p + 9, key, kl);
         if (vl)
-            memcpy(p + 5 + kl, val, vl);
+            memcpy(p + 9 + kl, val, vl);
         request *r = calloc(1, sizeof *r);
         r->c = c;
         r->apply.data = r;
