@@ -166,6 +166,29 @@ typedef struct tind_ks_stats {
     uint64_t write_slowdowns;
 } tind_ks_stats;
 int tind_ks_stats_get(tind_keyspace *ks, tind_ks_stats *out);
+
+typedef struct tind_changes tind_changes;
+enum tind_change_type {
+    TIND_CHANGE_OTHER = 0, TIND_CHANGE_PUT = 1, TIND_CHANGE_REMOVE = 2
+};
+typedef struct tind_change_op {
+    int type;
+    const char *keyspace;
+    uint32_t keyspace_id;
+    const void *key;
+    size_t klen;
+    const void *value;
+    size_t vlen;
+} tind_change_op;
+void tind_options_set_changes_retention(tind_options *o, uint64_t bytes);
+int tind_last_seqno(tind_db *db, uint64_t *seqno);
+int tind_changes_since(tind_db *db, uint64_t seqno, tind_changes **out);
+int tind_changes_next(tind_changes *c, int timeout_ms);
+uint64_t tind_changes_seqno(const tind_changes *c);
+size_t tind_changes_count(const tind_changes *c);
+const tind_change_op *tind_changes_op(const tind_changes *c, size_t i);
+void tind_changes_free(tind_changes *c);
+int tind_batch_commit_at(tind_batch *b, uint64_t seqno);
 """
 
 ffi = FFI()
