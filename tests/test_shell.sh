@@ -562,6 +562,37 @@ else
     echo "  (script(1) is not installed or cannot open a pty: terminal scan limit check skipped)" >&2
 fi
 
+section changes
+# the change feed (issue 17): every committed batch whole, in seqno order,
+# across keyspaces, from any seqno; text, JSON and CSV (one script, one open)
+CDB=$T/changes
+printf '%s\n' 'create a' 'create b' 'put a k1 v1' batch 'put a k2 v2' 'put b k3 v3' 'del a k1' commit \
+    changes 'changes --from 3' 'set format json' 'changes --from 2' 'set format csv' 'changes --from 2' >feed.tind
+expect_status 0 "$TIND" --create "$CDB" <feed.tind
+tr -d '\r' <out.txt >out2.txt
+cat >want.txt <<'EOF'
+batch 1 (1 operation)
+  put a k1 = v1
+batch 2 (3 operations)
+  put a k2 = v2
+  put b k3 = v3
+  del a k1
+batch 2 (3 operations)
+  put a k2 = v2
+  put b k3 = v3
+  del a k1
+{"seqno":2,"ops":[{"op":"put","keyspace":"a","key":"k2","value":"v2"},{"op":"put","keyspace":"b","key":"k3","value":"v3"},{"op":"del","keyspace":"a","key":"k1"}]}
+seqno,op,keyspace,key,value
+2,put,a,k2,v2
+2,put,b,k3,v3
+2,del,a,k1,
+EOF
+same_file out2.txt want.txt
+[ "$(tr -cd '\r' <out.txt | wc -c)" -eq 4 ] || fail "changes --csv: not 4 CRLF records"
+expect_status 0 "$TIND" "$CDB" changes --from 5
+[ ! -s out.txt ] || fail "changes past the end printed: $(cat out.txt)"
+expect_status 1 "$TIND" "$CDB" changes --from x
+
 section interactive
 if ! command -v tmux >/dev/null 2>&1; then
     echo "  (tmux is not installed: interactive check skipped)" >&2

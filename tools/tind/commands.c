@@ -1121,6 +1121,8 @@ static const sh_command commands[] = {
     {"abort", 1, cmd_abort, "abort", "discard the open batch"},
     {"stats", 1, cmd_stats, "stats [KS]",
      "levels, tables, sizes, write amplification, block cache"},
+    {"changes", 1, sh_cmd_changes, "changes [--from SEQNO] [--follow]",
+     "print the committed batches from SEQNO on (default 1); --follow waits for more until Ctrl-C"},
     {"flush", 1, cmd_flush, "flush KS", "write the keyspace's memtables to tables and wait"},
     {"compact", 1, cmd_compact, "compact KS", "compact every table into the last level and wait"},
     {"verify", 0, sh_cmd_verify, "verify [--verbose]",

@@ -98,6 +98,8 @@ int sh_parse_u64(tsh *sh, const sh_word *w, const char *what, uint64_t *out);
 int sh_cmd_verify(tsh *sh, sh_words *args);
 /* ---- dump.c ---- */
 int sh_cmd_dump(tsh *sh, sh_words *args);
+/* ---- changes.c ---- */
+int sh_cmd_changes(tsh *sh, sh_words *args);
 /* ---- transfer.c ---- */
 int sh_cmd_export(tsh *sh, sh_words *args);
 int sh_cmd_import(tsh *sh, sh_words *args);
