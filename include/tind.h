@@ -442,6 +442,28 @@ typedef struct tind_ks_stats {
 } tind_ks_stats;
 TIND_API int tind_ks_stats_get(tind_keyspace *ks, tind_ks_stats *out);
 
+/* ======================================================================
+ * Checkpoints, backups and bulk ingestion (issue 14)
+ * ====================================================================== */
+/* Writes a consistent, openable copy of the open database db to the new
+ * folder dir, online: writers and background work go on meanwhile (they
+ * are held for microseconds while the files are pinned). The copy holds
+ * every write that returned before the call (whatever its durability) and
+ * none that began after it returned; tind_open on dir recovers it as the
+ * database would be after a crash at that moment. Tables and sealed
+ * journals are hard-linked when dir is on the database's file system and
+ * copied otherwise (so the copy takes little space and time beside the
+ * database); the journal being written is copied. Everything is synced and
+ * the folder appears atomically: the copy is built in "dir.tmp" and renamed
+ * to dir, so after a crash dir is whole or absent (a leftover dir.tmp that
+ * holds only a copy's files is removed by the next call).
+ * Statuses: TIND_EINVAL (db or dir NULL or empty), TIND_EEXIST (dir exists,
+ * or dir.tmp holds other files), TIND_ENOTSUP (db opened read-only),
+ * TIND_EPOISONED, TIND_ECLOSED, I/O errors naming the file (a partial
+ * dir.tmp is removed). Thread-safety: any thread, concurrently with every
+ * call but tind_close; two checkpoints may run at once (to different dirs). */
+TIND_API int tind_checkpoint(tind_db *db, const char *dir);
+
 #ifdef __cplusplus
 }
 #endif

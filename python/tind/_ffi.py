@@ -166,6 +166,8 @@ typedef struct tind_ks_stats {
     uint64_t write_slowdowns;
 } tind_ks_stats;
 int tind_ks_stats_get(tind_keyspace *ks, tind_ks_stats *out);
+
+int tind_checkpoint(tind_db *db, const char *dir);
 """
 
 ffi = FFI()
