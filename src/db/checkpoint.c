@@ -226,13 +226,13 @@ void ckpt_plan_free(ckpt_plan *p)
 
 /* ------------------------------------------------------------------ copying */
 
-/* Copies [0, size) of `in` (or of data) to dst. */
+/* Copies [0, size) of `in` (or of data) to dst; dst NULL: only reads. */
 static int copy_bytes(fs *fsys, fs_file *in, const uint8_t *data, const char *what, uint64_t size,
                       const char *dst, uint64_t *hash, uint64_t *done, uint64_t total, ckpt_progress_fn progress,
                       void *ctx, tind_err *err)
 {
     fs_file *out = NULL;
-    int rc = fs_open(fsys, dst, FS_O_WRITE | FS_O_CREATE | FS_O_EXCL, &out, err);
+    int rc = dst ? fs_open(fsys, dst, FS_O_WRITE | FS_O_CREATE | FS_O_EXCL, &out, err) : TIND_OK;
     if (rc)
         return rc;
     uint8_t *buf = data ? NULL : malloc(CKPT_COPY_CHUNK);
@@ -247,7 +247,7 @@ static int copy_bytes(fs *fsys, fs_file *in, const uint8_t *data, const char *wh
         const uint8_t *piece = data ? data + off : buf;
         if (!data)
             rc = fs_read_exact(in, buf, n, off, err);
-        if (rc == TIND_OK)
+        if (rc == TIND_OK && out)
             rc = fs_write(out, piece, n, off, err);
         if (rc == TIND_OK) {
             if (hs)
@@ -259,15 +259,17 @@ static int copy_bytes(fs *fsys, fs_file *in, const uint8_t *data, const char *wh
                 progress(ctx, done ? *done : off, total);
         }
     }
-    if (rc == TIND_OK)
+    if (rc == TIND_OK && out)
         rc = fs_sync(out, FS_SYNC_ALL, err);
-    int crc = fs_close(out, rc == TIND_OK ? err : NULL);
-    if (rc == TIND_OK)
-        rc = crc;
+    if (out) {
+        int crc = fs_close(out, rc == TIND_OK ? err : NULL);
+        if (rc == TIND_OK)
+            rc = crc;
+        if (rc)
+            fs_unlink(fsys, dst, NULL);
+    }
     if (rc == TIND_OK && hash)
         *hash = hash64_end(hs);
-    if (rc)
-        fs_unlink(fsys, dst, NULL);
     free(buf);
     free(hs);
     return rc;
@@ -291,7 +293,7 @@ int ckpt_copy_path(fs *fsys, const char *src, uint64_t size, const char *dst, ui
         return rc;
     uint64_t have = 0;
     rc = fs_size(in, &have, err);
-    if (rc == TIND_OK && have < size)
+    if (rc == TIND_OK && have != size)
         rc = err_set(err, TIND_ECORRUPT, "'%s' holds %llu bytes, %llu expected", src, (unsigned long long)have,
                      (unsigned long long)size);
     if (rc == TIND_OK)

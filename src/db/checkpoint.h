@@ -65,7 +65,7 @@ typedef struct ckpt_plan {
 } ckpt_plan;
 
 /* Called after each piece copied or linked: bytes done so far of `total`. */
-typedef void (*ckpt_progress_fn)(void *ctx, uint64_t done, uint64_t total);
+typedef tind_progress_fn ckpt_progress_fn;
 
 /* Pins the database's files (above). TIND_ENOTSUP on a read-only open,
  * TIND_EPOISONED on a poisoned database, I/O errors naming the file. */
@@ -79,7 +79,9 @@ void ckpt_plan_free(ckpt_plan *p);
  * by them (progress is called as it does). On failure dst is removed. */
 int ckpt_copy_file(fs *fsys, const ckpt_file *f, const char *dst, uint64_t *hash, uint64_t *done,
                    uint64_t total, ckpt_progress_fn progress, void *ctx, tind_err *err);
-/* Copies bytes [0, size) of file src (a path of fsys) to dst the same way. */
+/* Copies file src (a path of fsys), which must hold exactly `size` bytes
+ * (else TIND_ECORRUPT), to dst the same way; dst NULL: only reads it (for
+ * *hash). */
 int ckpt_copy_path(fs *fsys, const char *src, uint64_t size, const char *dst, uint64_t *hash, uint64_t *done,
                    uint64_t total, ckpt_progress_fn progress, void *ctx, tind_err *err);
 
