@@ -24,7 +24,8 @@
 # status (and still opens --read-only); and, when tmux is installed, the
 # interactive mode under a real terminal (prompt, Tab completion of a command
 # and a keyspace name, Ctrl-C, history, the batch prompt, ~/.tind_history,
-# scan's default limit of 100 entries and --all).
+# scan's default limit of 100 entries and --all); checkpoint and backup
+# create / list / verify / restore / prune, a damaged backup table found.
 # Prints nothing on success but the section names; runs in a few seconds.
 set -u
 TIND=${1:?usage: test_shell.sh path/to/tind [VERSION]}
@@ -509,6 +510,37 @@ grep -q '^[1-9][0-9]*$' out.txt || fail "read-only beside a writer: $(cat out.tx
 exec 3>&-
 wait "$HOLD_PID" || fail "the holder failed: $(cat hold.out)"
 HOLD_PID=
+
+section checkpoint_backup
+# issue 14: checkpoint DIR opens as a copy; backup create / list / verify / restore / prune,
+# a damaged shared table named by verify, restore refused into an existing folder
+CB=$T/cbdb
+expect_status 0 "$TIND" --create "$CB" create ks
+expect_status 0 "$TIND" "$CB" put ks a 1
+expect_status 0 "$TIND" "$CB" flush ks
+expect_status 0 "$TIND" "$CB" checkpoint "$T/cb_ck"
+expect_status 1 "$TIND" "$CB" checkpoint "$T/cb_ck"
+grep -q "already exists" err.txt || fail "checkpoint over a folder: $(cat err.txt)"
+expect_status 0 "$TIND" "$T/cb_ck" get ks a
+[ "$(cat out.txt)" = 1 ] || fail "checkpoint copy: $(cat out.txt)"
+expect_status 0 "$TIND" "$CB" backup create "$T/cb_bk"
+grep -q "^backup 1 created" out.txt || fail "backup create: $(cat out.txt)"
+expect_status 0 "$TIND" "$CB" put ks b 2
+expect_status 0 "$TIND" "$CB" backup create "$T/cb_bk"
+expect_status 0 "$TIND" "$CB" backup list "$T/cb_bk"
+[ "$(grep -c '^backup [12] ' out.txt)" = 2 ] || fail "backup list: $(cat out.txt)"
+expect_status 0 "$TIND" "$CB" backup verify "$T/cb_bk"
+expect_status 0 "$TIND" "$CB" backup restore "$T/cb_bk" 1 "$T/cb_r1"
+expect_status 1 "$TIND" "$CB" backup restore "$T/cb_bk" "$T/cb_r1"
+expect_status 1 "$TIND" "$T/cb_r1" get ks b
+expect_status 0 "$TIND" "$T/cb_r1" get ks a
+expect_status 2 "$TIND" "$CB" backup prune "$T/cb_bk"
+expect_status 0 "$TIND" "$CB" backup prune "$T/cb_bk" --keep 1
+grep -q "^1 backup deleted" out.txt || fail "backup prune: $(cat out.txt)"
+tbl=$(ls "$T"/cb_bk/shared/*.tbl | head -1)
+printf 'X' | dd of="$tbl" bs=1 seek=10 conv=notrunc 2>/dev/null
+expect_status 1 "$TIND" "$CB" backup verify "$T/cb_bk"
+grep -q "checksum mismatch" err.txt || fail "backup verify of a damaged table: $(cat err.txt)"
 
 section progress
 # issue 16: export, verify, count, compact (elapsed time) and import draw a meter on stderr when stdin

@@ -280,6 +280,19 @@ def test_read_only(path):
             db.keyspace("not-there")
 
 
+def test_checkpoint(db, tmp_path):
+    ks = db.keyspace()
+    fill(ks)
+    copy = str(tmp_path / "copy")
+    db.checkpoint(copy)
+    ks[b"after"] = b"x"
+    with pytest.raises(tind.Exists) as e:
+        db.checkpoint(copy)
+    assert "already exists" in str(e.value)
+    with tind.Database(copy) as c:
+        assert c.keyspace()[b"k03"] == b"v3" and b"after" not in c.keyspace()
+
+
 def test_close_with_live_handles(path):
     db = tind.Database(path)
     ks = db.keyspace()

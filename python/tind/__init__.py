@@ -395,6 +395,17 @@ class Database:
         finally:
             self._leave()
 
+    def checkpoint(self, path):
+        """Writes a consistent copy of the database to the new folder path,
+        online (tind_checkpoint): every write that returned before the call
+        is in it; tables are hard-linked when on the same file system."""
+        path = os.fsencode(path)
+        self._enter()
+        try:
+            self._check(lib.tind_checkpoint(self._db, path))
+        finally:
+            self._leave()
+
     def batch(self, durability=None):
         """A new atomic Batch across keyspaces; as a context manager it
         commits on a normal exit and discards on an exception."""

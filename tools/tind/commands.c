@@ -1133,6 +1133,12 @@ static const sh_command commands[] = {
      "write keyspaces (default: all) as KS<TAB>KEY<TAB>VALUE lines and an end record; --salvage skips damage"},
     {"import", 0, sh_cmd_import, "import [--unchecked] FILE",
      "load an export file (- = standard input); checked whole first: its end record and checksum"},
+    {"checkpoint", 1, sh_cmd_checkpoint, "checkpoint DIR",
+     "write a consistent copy of the database to the new folder DIR (tables hard-linked when possible)"},
+    {"backup", 0, sh_cmd_backup,
+     "backup create DIR | list DIR | verify DIR [ID] | restore DIR [ID] TARGET | prune DIR --keep N",
+     "incremental backups in folder DIR: create one, list them, check every file, restore one "
+     "(default: the newest) to TARGET, delete all but the newest N"},
     {"set", 0, cmd_set, "set [hex|full on|off] [format text|json|csv]",
      "show or change display settings (format: as tind --json / --csv)"},
     {"timer", 0, cmd_timer, "timer [on|off]", "print each command's wall time (on standard error)"},
