@@ -17,12 +17,10 @@
  *                   "VAL value" or "NONE"; "REDIRECT id" on a follower
  *   SGET key        local read on any node: may be stale (a follower lags
  *                   its leader by what is not yet replicated and applied)
- *   STAT            "STAT id state leader applied seqno keys hash exact": raft
+ *   STAT            "STAT id state leader applied seqno keys hash": raft
  *                   state (3 = leader), the leader's id, the raft index of
  *                   the last command applied, tind's last seqno, the number
- *                   of keys and a hash of them with their values; exact is 0
- *                   once this node restored a snapshot made without
- *                   tind_checkpoint (its seqnos then differ)
+ *                   of keys and a hash of them with their values
  * Keys and values are words (no spaces); the example shows the design, not
  * a protocol.
  *
@@ -83,7 +81,6 @@ typedef struct node {
     tind_keyspace *kv;
     tind_keyspace *meta;
     uint64_t applied;             /* raft index of the last command in the database */
-    int seqnos_exact;             /* 0 once restored from a logical copy (no tind_checkpoint) */
 } node;
 
 static void die(const char *what, const char *why)
@@ -117,7 +114,6 @@ static void db_open(node *n)
     if (tind_get(n->meta, "applied", 7, NULL, &v, &vlen) == TIND_OK && vlen == 8)
         n->applied = get_u64(v);
     tind_free(v);
-    n->seqnos_exact = tind_contains(n->meta, "inexact", 7, NULL) != TIND_OK;
 }
 
 static int rm_tree(const char *path)
@@ -141,55 +137,9 @@ static int rm_tree(const char *path)
     return rmdir(path);
 }
 
-/* A checkpoint of the database in `dir` (which must not exist). */
-static int make_checkpoint(node *n, const char *dir)
-{
-#ifdef TIND_HAVE_CHECKPOINT
-    return tind_checkpoint(n->db, dir);
-#else
-    /* Until tind_checkpoint is there: a fresh database holding a copy of
-     * both keyspaces as of one snapshot (same data, new seqnos). */
-    tind_db *copy = NULL;
-    int rc = tind_open(dir, NULL, &copy);
-    tind_snapshot *snap = NULL;
-    if (rc == TIND_OK)
-        rc = tind_snapshot_new(n->db, &snap);
-    tind_read_options *ro = tind_read_options_new();
-    tind_read_options_set_snapshot(ro, snap);
-    tind_keyspace *from[2] = {n->kv, n->meta};
-    for (int k = 0; k < 2 && rc == TIND_OK; k++) {
-        tind_keyspace *to = NULL;
-        tind_iter *it = NULL;
-        rc = tind_keyspace_open(copy, tind_keyspace_name(from[k]), NULL, &to);
-        if (rc == TIND_OK)
-            rc = tind_iter_prefix(from[k], NULL, 0, ro, &it);
-        tind_batch *b = NULL;
-        if (rc == TIND_OK)
-            rc = tind_batch_new(copy, &b);
-        for (tind_iter_first(it); rc == TIND_OK && tind_iter_valid(it); tind_iter_next(it)) {
-            size_t kl, vl;
-            const void *key = tind_iter_key(it, &kl), *val = tind_iter_value(it, &vl);
-            rc = tind_batch_put(b, to, key, kl, val, vl);
-            if (rc == TIND_OK && tind_batch_count(b) >= 1000)
-                rc = tind_batch_commit(b);
-        }
-        if (rc == TIND_OK)
-            rc = tind_iter_status(it);
-        if (rc == TIND_OK)
-            rc = tind_batch_commit(b);
-        tind_batch_free(b);
-        tind_iter_free(it);
-    }
-    tind_read_options_free(ro);
-    tind_snapshot_free(snap);
-    if (copy) {
-        int rc2 = tind_close(copy);
-        if (rc == TIND_OK)
-            rc = rc2;
-    }
-    return rc;
-#endif
-}
+/* A checkpoint of the database in `dir` (which must not exist): an
+ * openable copy holding every write applied so far, at the same seqnos. */
+static int make_checkpoint(node *n, const char *dir) { return tind_checkpoint(n->db, dir); }
 
 /* ------------------------------------------------------------------ snapshot files */
 
@@ -359,10 +309,6 @@ static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
     if (rename(dir, n->db_dir) != 0)
         die("restore rename", strerror(errno));
     db_open(n);
-#ifndef TIND_HAVE_CHECKPOINT
-    if (tind_put(n->meta, "inexact", 7, "1", 1) == TIND_OK)
-        n->seqnos_exact = 0;
-#endif
     fprintf(stderr, "kvnode %u: restored a snapshot at index %" PRIu64 "\n", n->id, n->applied);
     raft_free(buf->base);
     return 0;
@@ -535,8 +481,8 @@ static void stat_reply(conn *c)
         }
         tind_iter_free(it);
     }
-    reply(c, "STAT %u %d %llu %" PRIu64 " %" PRIu64 " %" PRIu64 " %016" PRIx64 " %d\n", n->id, raft_state(&n->raft),
-          (unsigned long long)leader, n->applied, seqno, keys, hash, n->seqnos_exact);
+    reply(c, "STAT %u %d %llu %" PRIu64 " %" PRIu64 " %" PRIu64 " %016" PRIx64 "\n", n->id, raft_state(&n->raft),
+          (unsigned long long)leader, n->applied, seqno, keys, hash);
 }
 
 static void handle_line(conn *c, char *line)
