@@ -320,6 +320,9 @@ def run_round(args, r, rng):
 
 
 def main():
+    # a SIGTERM (ctest's timeout) unwinds through run_round's finally, which
+    # stops the nodes this campaign started
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     ap = argparse.ArgumentParser()
     ap.add_argument("--node", required=True)
     ap.add_argument("--rounds", type=int, default=20)
