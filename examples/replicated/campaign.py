@@ -2,6 +2,7 @@
 """campaign.py -- kill-the-leader rounds against three tind-kvnode processes.
 
     campaign.py --node PATH/tind-kvnode [--rounds 20] [--dir DIR] [--port P]
+                (default P: a base whose ports are free)
                 [--seed S] [--writers 4] [--json FILE]
 
 Each round starts three fresh nodes on 127.0.0.1 (raft on P+1..P+3, clients
@@ -319,6 +320,26 @@ def run_round(args, r, rng):
     return fig, failures
 
 
+def free_port_base(rng):
+    """A base P whose ports P+1..P+3 and P+101..P+103 are free on loopback
+    now, so that two campaigns (two build trees' tests) do not collide."""
+    for _ in range(200):
+        base = rng.randrange(20000, 32400, 200)   # below the ephemeral ports (32768+)
+        socks = []
+        try:
+            for p in (1, 2, 3, 101, 102, 103):
+                s = socket.socket()
+                socks.append(s)
+                s.bind(("127.0.0.1", base + p))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise SystemExit("campaign: no free ports found")
+
+
 def main():
     # a SIGTERM (ctest's timeout) unwinds through run_round's finally, which
     # stops the nodes this campaign started
@@ -327,7 +348,7 @@ def main():
     ap.add_argument("--node", required=True)
     ap.add_argument("--rounds", type=int, default=20)
     ap.add_argument("--dir", default="/tmp/tind-replication")
-    ap.add_argument("--port", type=int, default=27100)
+    ap.add_argument("--port", type=int, default=0, help="base port (default: a free one)")
     ap.add_argument("--seed", type=int, default=None)
     ap.add_argument("--writers", type=int, default=4)
     ap.add_argument("--json", default=None)
@@ -336,7 +357,9 @@ def main():
     seed = args.seed if args.seed is not None else int(time.time())
     rng = random.Random(seed)
     os.makedirs(args.dir, exist_ok=True)
-    print("campaign: %d rounds, seed %d, %s" % (args.rounds, seed, args.dir), flush=True)
+    if not args.port:
+        args.port = free_port_base(random.Random())
+    print("campaign: %d rounds, seed %d, %s, ports %d+" % (args.rounds, seed, args.dir, args.port), flush=True)
     figs, bad = [], 0
     for r in range(args.rounds):
         fig, failures = run_round(args, r, rng)
