@@ -335,6 +335,64 @@ TEST(power_loss)
     }
 }
 
+TEST(damaged_journal)
+{
+    /* a flipped byte in a record of a retained journal: the feed stops there
+     * with TIND_ECORRUPT naming the journal, having given every batch before
+     * it whole and nothing after it */
+    fs *mem = fs_mem_new();
+    tind_db *db = open_db(mem, "/db", 0, 1u << 30);
+    tind_keyspace *ks[2] = {ks_open(db, "a"), ks_open(db, "b")};
+    history h = {0};
+    trng r;
+    trng_seed(&r, check_seed + 50);
+    write_batches(db, ks, &h, 200, &r, 0);
+    flush_both(ks);
+    write_batches(db, ks, &h, 20, &r, 0);
+    CHECK_OK(tind_close(db));
+    /* the oldest journal: flip a byte in the middle of its records */
+    char **names = NULL;
+    size_t count = 0;
+    CHECK_OK(fs_list(mem, "/db/journals", &names, &count, NULL));
+    CHECK(count >= 2);
+    char oldest[64] = "";
+    for (size_t i = 0; i < count; i++)
+        if (!oldest[0] || strcmp(names[i], oldest) < 0)
+            snprintf(oldest, sizeof oldest, "%s", names[i]);
+    fs_list_free(names, count);
+    char path[128];
+    snprintf(path, sizeof path, "/db/journals/%s", oldest);
+    fs_file *f = NULL;
+    CHECK_OK(fs_open(mem, path, FS_O_WRITE, &f, NULL));
+    uint64_t size = 0;
+    CHECK_OK(fs_size(f, &size, NULL));
+    uint8_t byte = 0;
+    size_t got = 0;
+    CHECK_OK(fs_read(f, &byte, 1, size / 2, &got, NULL));
+    byte ^= 0x20;
+    CHECK_OK(fs_write(f, &byte, 1, size / 2, NULL));
+    CHECK_OK(fs_sync(f, FS_SYNC_ALL, NULL));
+    CHECK_OK(fs_close(f, NULL));
+
+    db = open_db(mem, "/db", 0, 1u << 30);   /* the journal is retained, not replayed: it opens */
+    tind_changes *c = NULL;
+    CHECK_OK(tind_changes_since(db, 1, &c));
+    size_t i = 0;
+    int rc;
+    while ((rc = tind_changes_next(c, 0)) == TIND_OK) {
+        CHECK(i < h.count);
+        check_batch(c, &h.b[i]);
+        i++;
+    }
+    CHECK_RC(rc, TIND_ECORRUPT);
+    CHECK(strstr(tind_errmsg(db), "journal") != NULL);
+    CHECK(i > 0 && i < h.count);
+    tind_changes_free(c);
+    CHECK_OK(tind_close(db));
+    free(h.b);
+    fs_destroy(mem);
+}
+
 /* ------------------------------------------------------------------ a replica */
 
 /* Applies every batch of src's feed from `from` to dst with commit_at. */
@@ -567,6 +625,7 @@ int main(void)
     RUN(retention_and_falling_behind);
     RUN(reopen);
     RUN(power_loss);
+    RUN(damaged_journal);
     RUN(replica_and_commit_at);
     RUN(tail_while_writing);
     return 0;

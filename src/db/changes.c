@@ -286,8 +286,14 @@ static int step(tind_changes *c, tind_err *err)
             /* the end of this journal: `next` is in a later one (rule 2) */
             int moved = 0;
             rc = next_journal(c, &moved, err);
-            if (rc || !moved)
+            if (rc)
                 return rc;
+            if (!moved)   /* `next` is committed, so some journal holds it */
+                return err_set(err, TIND_ECORRUPT,
+                               "change feed: journal %llu ends at offset %llu before committed seqno %llu, and no "
+                               "later journal exists",
+                               (unsigned long long)c->number, (unsigned long long)c->off,
+                               (unsigned long long)c->next);
             continue;
         }
         uint64_t last = g.first + g.count - 1;
