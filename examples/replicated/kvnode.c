@@ -681,6 +681,10 @@ int main(int argc, char **argv)
     raft_set_heartbeat_timeout(&n->raft, 100);
     raft_set_snapshot_threshold(&n->raft, 512);
     raft_set_snapshot_trailing(&n->raft, 128);
+    /* a snapshot of a few MiB crosses loopback in milliseconds; the default
+     * (30 s) left a restarted node waiting that long when the first send
+     * met it still starting */
+    raft_set_install_snapshot_timeout(&n->raft, 3000);
     raft_set_pre_vote(&n->raft, true);
     if (raft_start(&n->raft) != 0)
         die("raft_start", raft_errmsg(&n->raft));
