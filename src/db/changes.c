@@ -198,6 +198,12 @@ static int read_record(tind_changes *c, got_record *g, tind_err *err)
     if (rc || got < sizeof head)
         return rc;
     uint32_t stored = (uint32_t)head[4] | (uint32_t)head[5] << 8 | (uint32_t)head[6] << 16 | (uint32_t)head[7] << 24;
+    /* a length past the file's end is no whole record (and a damaged one
+     * must not make us allocate up to 4 GiB) */
+    uint64_t size = 0;
+    rc = fs_size(c->file, &size, err);
+    if (rc || c->off + sizeof head + stored > size)
+        return rc;
     size_t total = JRN_FILE_HEADER_SIZE + sizeof head + (size_t)stored;
     tbuf_reset(&c->record);
     if (tbuf_reserve(&c->record, total))
