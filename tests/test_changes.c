@@ -393,6 +393,51 @@ TEST(damaged_journal)
     fs_destroy(mem);
 }
 
+TEST(read_faults)
+{
+    /* every read of a journal failed in turn (an error, a short read, a
+     * flipped bit): the feed gives whole, right batches up to the fault and
+     * then a status, never a wrong or partial batch, never a silent skip */
+    fs *mem = fs_mem_new();
+    fs *ffs = fs_fault_new(mem, 0);
+    tind_db *db = open_db(ffs, "/db", 0, 1u << 30);
+    tind_keyspace *ks[2] = {ks_open(db, "a"), ks_open(db, "b")};
+    history h = {0};
+    trng r;
+    trng_seed(&r, check_seed + 60);
+    write_batches(db, ks, &h, 120, &r, 0);
+    flush_both(ks);
+    write_batches(db, ks, &h, 40, &r, 0);
+    static const int effects[3] = {FS_FAULT_ERRNO, FS_FAULT_SHORT_READ, FS_FAULT_BIT_FLIP};
+    int failures = 0, clean = 0;
+    for (uint64_t nth = 1; nth < 400; nth += 7) {
+        int effect = effects[nth % 3];
+        fs_fault_arm(ffs, FS_CALL_READ, nth, effect, 5 /* EIO */, 0, "journals");
+        tind_changes *c = NULL;
+        int rc = tind_changes_since(db, 1, &c);
+        size_t i = 0;
+        while (rc == TIND_OK && (rc = tind_changes_next(c, 0)) == TIND_OK) {
+            CHECK(i < h.count);
+            check_batch(c, &h.b[i]);
+            i++;
+        }
+        tind_changes_free(c);
+        fs_fault_disarm(ffs);
+        if (rc == TIND_NOT_FOUND && i == h.count) {
+            clean++;   /* the fault hit nothing the feed needed, or came after it */
+            continue;
+        }
+        failures++;
+        CHECK(rc == TIND_ECORRUPT || rc == TIND_EIO || rc == TIND_ENOENT);
+    }
+    CHECK(failures > 10);
+    CHECK(clean > 0);
+    CHECK_OK(tind_close(db));
+    fs_destroy(ffs);
+    fs_destroy(mem);
+    free(h.b);
+}
+
 /* ------------------------------------------------------------------ a replica */
 
 /* Applies every batch of src's feed from `from` to dst with commit_at. */
@@ -626,6 +671,7 @@ int main(void)
     RUN(reopen);
     RUN(power_loss);
     RUN(damaged_journal);
+    RUN(read_faults);
     RUN(replica_and_commit_at);
     RUN(tail_while_writing);
     return 0;

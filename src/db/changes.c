@@ -82,8 +82,15 @@ static int open_journal(tind_changes *c, uint64_t number, uint64_t *start, tind_
     memset(&res, 0, sizeof res);
     if (rc == TIND_OK && got == sizeof c->header)
         rc = jrn_replay_buffer(c->header, sizeof c->header, NULL, NULL, &res, err);
-    if (rc == TIND_OK && (got < sizeof c->header || !res.has_header))
-        rc = err_set(err, TIND_ENOENT, "journal '%s' has no header yet", path);
+    if (rc == TIND_OK && (got < sizeof c->header || !res.has_header)) {
+        /* no header yet (a journal being created), unless records follow */
+        uint64_t size = 0;
+        rc = fs_size(f, &size, err);
+        if (rc == TIND_OK && size > JRN_FILE_HEADER_SIZE)
+            rc = err_set(err, TIND_ECORRUPT, "journal '%s': its header is damaged", path);
+        else if (rc == TIND_OK)
+            rc = err_set(err, TIND_ENOENT, "journal '%s' has no header yet", path);
+    }
     if (rc == TIND_OK && res.number != number)
         rc = err_set(err, TIND_ECORRUPT, "journal '%s': its header names journal %llu", path,
                      (unsigned long long)res.number);
