@@ -58,11 +58,16 @@ class Client:
         self.buf = b""
 
     def request(self, line):
-        """The answer line, or None on a connection failure or timeout."""
-        try:
-            if not self.sock:
+        """The answer line; "" when no connection could be made (nothing was
+        sent); None when the connection failed or timed out after sending."""
+        if not self.sock:
+            try:
                 self.sock = socket.create_connection(("127.0.0.1", self.port), timeout=self.timeout)
                 self.sock.settimeout(self.timeout)
+            except OSError:
+                self.close()
+                return ""
+        try:
             self.sock.sendall(line.encode() + b"\n")
             while b"\n" not in self.buf:
                 chunk = self.sock.recv(65536)
@@ -203,9 +208,14 @@ class Writers:
                     else:
                         guess = lid
                     continue   # not written: a follower refuses
-                # no answer, or an error (leadership lost): the write may or
-                # may not be applied; never counted as acknowledged, and the
-                # next attempt uses a new key
+                if a == "":
+                    guess = guess % self.cluster.n + 1   # a dead node: nothing was sent
+                    time.sleep(0.02)
+                    continue
+                # no answer (in flight at the kill), or an error (leadership
+                # lost while the entry was uncommitted): the write may or may
+                # not be applied; never counted as acknowledged, and the next
+                # attempt uses a new key
                 with self.lock:
                     self.unknown += 1
                 guess = guess % self.cluster.n + 1
