@@ -160,20 +160,28 @@ static int next_journal(tind_changes *c, int *moved, tind_err *err)
     if (rc)
         return err_set(err, rc, "change feed: out of memory");
     uint64_t number = 0;
-    for (size_t i = 0; i < count && !number; i++)
+    int listed = 0;   /* the journal being read is still there (journals go oldest first) */
+    for (size_t i = 0; i < count && !number; i++) {
+        listed |= list[i].number == c->number;
         if (list[i].number > c->number)
             number = list[i].number;
+    }
     free(list);
     if (!number)
         return TIND_OK;
-    uint64_t start = 0;
+    uint64_t start = 0, from = c->number;
     rc = open_journal(c, number, &start, err);
+    if (rc == TIND_OK && start > c->next && !listed)
+        rc = err_set(err, TIND_ENOENT,
+                     "change feed: seqno %llu is no longer kept: the journals after journal %llu were deleted while "
+                     "it was read (tind_options_set_changes_retention keeps more)",
+                     (unsigned long long)c->next, (unsigned long long)from);
+    else if (rc == TIND_OK && start > c->next)
+        rc = err_set(err, TIND_ECORRUPT,
+                     "change feed: journal %llu starts at seqno %llu, but the journals before it end at %llu",
+                     (unsigned long long)number, (unsigned long long)start, (unsigned long long)(c->next - 1));
     if (rc)
         return rc;
-    if (start > c->next)
-        return err_set(err, TIND_ECORRUPT,
-                       "change feed: journal %llu starts at seqno %llu, but the journals before it end at %llu",
-                       (unsigned long long)number, (unsigned long long)start, (unsigned long long)(c->next - 1));
     *moved = 1;
     return TIND_OK;
 }
