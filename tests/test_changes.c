@@ -204,21 +204,31 @@ TEST(retention_and_falling_behind)
         /* a cursor made before the flush finishes the journal it has open,
          * then says it fell behind: the journals after it went meanwhile */
         tind_changes *early = NULL;
-        CHECK_OK(tind_changes_since(db, 1, &early));
-        CHECK_OK(tind_changes_next(early, 0));
-        check_batch(early, &h.b[0]);
+        if (bg) {
+            /* the workers may have flushed and deleted the first journals already */
+            int rc = tind_changes_since(db, 1, &early);
+            CHECK(rc == TIND_OK || rc == TIND_ENOENT);
+        } else {
+            CHECK_OK(tind_changes_since(db, 1, &early));
+        }
+        if (early) {
+            CHECK_OK(tind_changes_next(early, 0));
+            check_batch(early, &h.b[0]);
+        }
         flush_both(ks);
         write_batches(db, ks, &h, 300, &r, 0);
         flush_both(ks);
         write_batches(db, ks, &h, 5, &r, 0);
-        size_t k = 1;
-        int rc;
-        while ((rc = tind_changes_next(early, 0)) == TIND_OK)
-            check_batch(early, &h.b[k++]);
-        CHECK_RC(rc, TIND_ENOENT);
-        CHECK(strstr(tind_errmsg(db), "no longer kept") != NULL);
-        CHECK(k < 300);
-        tind_changes_free(early);
+        if (early) {
+            size_t k = 1;
+            int rc;
+            while ((rc = tind_changes_next(early, 0)) == TIND_OK)
+                check_batch(early, &h.b[k++]);
+            CHECK_RC(rc, TIND_ENOENT);
+            CHECK(strstr(tind_errmsg(db), "no longer kept") != NULL);
+            CHECK(k < h.count);
+            tind_changes_free(early);
+        }
         tind_changes *c = NULL;
         CHECK_RC(tind_changes_since(db, 1, &c), TIND_ENOENT);
         CHECK(c == NULL);
