@@ -444,7 +444,9 @@ typedef struct tind_change_op {
 /* Journals no longer needed for recovery (their writes are in tables) are
  * kept while their sizes add up to at most bytes, the oldest deleted first,
  * so that a change feed can start that far back, also after a reopen
- * (default 0: only the journals recovery needs are kept). */
+ * (default 0: only the journals recovery needs are kept). An open with a
+ * smaller retention (a shell, a tool with the default) deletes the journals
+ * beyond it at once: open the database with the same setting every time. */
 TIND_API void tind_options_set_changes_retention(tind_options *o, uint64_t bytes);
 
 /* The seqno of the last committed (visible) operation; 0 for a new
