@@ -46,16 +46,18 @@ static int list_add(jset *s, uint64_t number) REQUIRES(s->mu)
 /* ------------------------------------------------------------------ recovery */
 
 /* A journal below the keep number that stays for the change feed: listed
- * with its size, never replayed (every record of it is in tables). */
-static int list_add_retained(jset *s, uint64_t number, tind_err *err)
+ * with its size, never replayed (every record of it is in tables). One that
+ * cannot be opened is left to the caller's usual treatment (deletion): the
+ * database needs none of them. */
+static int list_add_retained(jset *s, uint64_t number)
 {
     char path[4096];
     jrn_path(s->dir, number, path, sizeof path);
     fs_file *f = NULL;
     uint64_t size = 0;
-    int rc = fs_open(s->fs, path, FS_O_READ, &f, err);
+    int rc = fs_open(s->fs, path, FS_O_READ, &f, NULL);
     if (rc == TIND_OK) {
-        rc = fs_size(f, &size, err);
+        rc = fs_size(f, &size, NULL);
         fs_close(f, NULL);
     }
     if (rc)
@@ -112,10 +114,8 @@ int jset_replay(jset *s, jrn_replay_fn fn, void *ctx, uint64_t need_seqno, uint6
             /* flushed and released by the version file; kept for the
              * change feed (jset_delete_obsolete trims them to retain_bytes)
              * or its deletion was interrupted or undone by a crash */
-            if (s->retain_bytes) {
-                rc = list_add_retained(s, numbers[i], err);
+            if (s->retain_bytes && list_add_retained(s, numbers[i]) == TIND_OK)
                 continue;
-            }
             if (s->read_only)
                 continue;
             char old[4096];

@@ -73,6 +73,9 @@ int sh_open_db(tsh *sh)
         return sh_error(sh, "out of memory");
     tind_options_set_create_if_missing(o, sh->create);
     tind_options_set_read_only(o, sh->read_only);
+    /* keep every journal there is: the shell must not delete journals the
+     * application retains for its change feed (changes --from reads them) */
+    tind_options_set_changes_retention(o, UINT64_MAX);
     int rc = tind_open(sh->path, o, &db);
     tind_options_free(o);
     if (rc == TIND_OK) {
