@@ -504,6 +504,10 @@ static void handle_line(conn *c, char *line)
         redirect(c);
     } else if (!strcmp(cmd, "GET")) {
         request *r = calloc(1, sizeof *r);
+        if (!r) {
+            reply(c, "ERR out of memory\n");
+            return;
+        }
         r->c = c;
         snprintf(r->key, sizeof r->key, "%s", key);
         r->barrier.data = r;
@@ -524,6 +528,13 @@ static void handle_line(conn *c, char *line)
         struct raft_buffer b;
         b.len = (9 + kl + vl + 7) / 8 * 8;
         b.base = raft_calloc(1, b.len);
+        request *r = calloc(1, sizeof *r);
+        if (!b.base || !r) {
+            raft_free(b.base);
+            free(r);
+            reply(c, "ERR out of memory\n");
+            return;
+        }
         char *p = b.base;
         p[0] = put ? 'P' : 'D';
         memcpy(p + 1, &kl, 4);
@@ -531,7 +542,6 @@ static void handle_line(conn *c, char *line)
         memcpy(p + 9, key, kl);
         if (vl)
             memcpy(p + 9 + kl, val, vl);
-        request *r = calloc(1, sizeof *r);
         r->c = c;
         r->apply.data = r;
         c->pending++;
@@ -586,6 +596,8 @@ static void accept_cb(uv_stream_t *server, int status)
     if (status < 0)
         return;
     conn *c = calloc(1, sizeof *c);
+    if (!c)
+        return;   /* the connection stays pending; the client times out */
     c->n = n;
     uv_tcp_init(&n->loop, &c->tcp);
     c->tcp.data = c;
