@@ -432,7 +432,7 @@ TEST(read_faults)
     write_batches(db, ks, &h, 40, &r, 0);
     static const int effects[3] = {FS_FAULT_ERRNO, FS_FAULT_SHORT_READ, FS_FAULT_BIT_FLIP};
     int failures = 0, clean = 0;
-    for (uint64_t nth = 1; nth < 400; nth += 7) {
+    for (uint64_t nth = 1; nth < 120; nth++) {
         int effect = effects[nth % 3];
         fs_fault_arm(ffs, FS_CALL_READ, nth, effect, 5 /* EIO */, 0, "journals");
         tind_changes *c = NULL;

@@ -47,6 +47,9 @@ struct tind_changes {
     uint64_t off;                 /* next record's offset */
     uint8_t header[JRN_FILE_HEADER_SIZE];
     tbuf record;                  /* file header + one record, for jrn_replay_buffer */
+    tbuf ahead;                   /* read-ahead: journal bytes from ahead_off on */
+    uint64_t ahead_off;
+    uint64_t ahead_visible;       /* visible_seqno loaded before `ahead` was read */
     /* the current batch */
     int valid;
     uint64_t seqno;
@@ -101,6 +104,7 @@ static int open_journal(tind_changes *c, uint64_t number, uint64_t *start, tind_
     close_journal(c);
     c->file = f;
     c->number = number;
+    c->ahead.len = 0;   /* another file */
     c->off = JRN_FILE_HEADER_SIZE;
     *start = res.start_seqno;
     return TIND_OK;
@@ -203,32 +207,66 @@ static int keep_record(void *ctx, uint64_t first_seqno, uint32_t count, const ui
     return tbuf_append(&g->c->payload, payload, len);
 }
 
+/* Journal bytes are read ahead in chunks of this size (one pread serves
+ * many small records). */
+#define FEED_CHUNK (256u << 10)
+
+/* Points *p at bytes [off, off + n) of the journal being read: 1, or 0 when
+ * the file holds fewer bytes. The read-ahead buffer serves them only while
+ * c->next <= the visible seqno loaded before the buffer was read: then every
+ * record up to the one holding `next` (the only ones read from it) was whole
+ * in the file when the buffer was read (rule 1 at the top); otherwise, or
+ * when the bytes are not in it, the buffer is read again from off. */
+static int journal_bytes(tind_changes *c, uint64_t off, size_t n, const uint8_t **p, tind_err *err)
+{
+    if (c->next <= c->ahead_visible && off >= c->ahead_off && off + n <= c->ahead_off + c->ahead.len) {
+        *p = c->ahead.data + (off - c->ahead_off);
+        return 1;
+    }
+    size_t want = n > FEED_CHUNK ? n : FEED_CHUNK;
+    tbuf_reset(&c->ahead);
+    if (tbuf_reserve(&c->ahead, want))
+        return err_set(err, TIND_ENOMEM, "change feed: out of memory for %zu bytes of journal", want);
+    c->ahead_visible = atomic_load_explicit(&c->db->visible_seqno, memory_order_acquire);
+    c->ahead_off = off;
+    size_t got = 0;
+    int rc = fs_read(c->file, c->ahead.data, want, off, &got, err);
+    c->ahead.len = rc ? 0 : got;
+    if (rc || got < n)
+        return rc;
+    *p = c->ahead.data;
+    return 1;
+}
+
 /* Reads the record at c->off into c->payload: 1 when read, 0 at the end of
  * the journal (nothing, or not a whole record, follows). */
 static int read_record(tind_changes *c, got_record *g, tind_err *err)
 {
-    uint8_t head[JRN_RECORD_HEADER_SIZE];
-    size_t got = 0;
-    int rc = fs_read(c->file, head, sizeof head, c->off, &got, err);
-    if (rc || got < sizeof head)
+    const uint8_t *head = NULL;
+    int rc = journal_bytes(c, c->off, JRN_RECORD_HEADER_SIZE, &head, err);
+    if (rc <= 0)
         return rc;
     uint32_t stored = (uint32_t)head[4] | (uint32_t)head[5] << 8 | (uint32_t)head[6] << 16 | (uint32_t)head[7] << 24;
-    /* a length past the file's end is no whole record (and a damaged one
-     * must not make us allocate up to 4 GiB) */
-    uint64_t size = 0;
-    rc = fs_size(c->file, &size, err);
-    if (rc || c->off + sizeof head + stored > size)
+    size_t len = JRN_RECORD_HEADER_SIZE + (size_t)stored;
+    if (len > FEED_CHUNK) {
+        /* a length past the file's end is no whole record (and a damaged
+         * one must not make us allocate up to 4 GiB) */
+        uint64_t size = 0;
+        rc = fs_size(c->file, &size, err);
+        if (rc || c->off + len > size)
+            return rc;
+    }
+    const uint8_t *rec = NULL;
+    rc = journal_bytes(c, c->off, len, &rec, err);
+    if (rc <= 0)
         return rc;
-    size_t total = JRN_FILE_HEADER_SIZE + sizeof head + (size_t)stored;
+    /* jrn_replay_buffer checks and decodes a journal: its header, then the record */
+    size_t total = JRN_FILE_HEADER_SIZE + len;
     tbuf_reset(&c->record);
     if (tbuf_reserve(&c->record, total))
         return err_set(err, TIND_ENOMEM, "change feed: out of memory for a record of %u bytes", stored);
     memcpy(c->record.data, c->header, JRN_FILE_HEADER_SIZE);
-    memcpy(c->record.data + JRN_FILE_HEADER_SIZE, head, sizeof head);
-    rc = fs_read(c->file, c->record.data + JRN_FILE_HEADER_SIZE + sizeof head, stored, c->off + sizeof head, &got,
-                 err);
-    if (rc || got < stored)
-        return rc;
+    memcpy(c->record.data + JRN_FILE_HEADER_SIZE, rec, len);
     c->record.len = total;
     jrn_replay_result res;
     memset(&res, 0, sizeof res);
@@ -241,7 +279,7 @@ static int read_record(tind_changes *c, got_record *g, tind_err *err)
     if (rc)
         return err_set(err, rc, "change feed: journal %llu, record at offset %llu: %s", (unsigned long long)c->number,
                        (unsigned long long)c->off, e.msg[0] ? e.msg : "checksum mismatch");
-    c->off += sizeof head + stored;
+    c->off += len;
     return 1;
 }
 
@@ -446,6 +484,7 @@ TIND_API void tind_changes_free(tind_changes *c)
     atomic_fetch_sub(&c->db->live_changes, 1);
     close_journal(c);
     tbuf_free(&c->record);
+    tbuf_free(&c->ahead);
     tbuf_free(&c->payload);
     free(c->ops);
     free(c);
