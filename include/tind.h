@@ -457,8 +457,11 @@ TIND_API int tind_last_seqno(tind_db *db, uint64_t *seqno);
  * each batch holding a seqno >= seqno, oldest first; a batch holding seqno
  * in its middle is given whole. TIND_ENOENT (the message naming the oldest
  * seqno still kept) when seqno was committed but its journal is deleted
- * already: the reader fell behind (see tind_options_set_changes_retention;
- * tind_changes_next says the same when the journals go while it reads). A
+ * already: the reader fell behind (see tind_options_set_changes_retention).
+ * A live cursor is a registered reader: the journals from the one it reads
+ * on are kept, beyond the retention, while they add up to at most the
+ * database's max journal size (tind_options_set_max_journal_size); past
+ * that the oldest go anyway and tind_changes_next returns TIND_ENOENT. A
  * seqno not committed yet is fine: the cursor waits for it. The cursor is
  * used by one thread at a time; tind_close refuses with TIND_EBUSY while it
  * lives: free it with tind_changes_free. *out is NULL after a failure. */

@@ -21,10 +21,13 @@
  *      before the batch was written, and its header gives its first seqno,
  *      which must be <= next (a gap is TIND_ECORRUPT).
  * Journals no longer needed for recovery are deleted after flushes unless
- * retained (tind_options_set_changes_retention, journal/journal_set.c): a
- * cursor whose seqno is older than the oldest journal fails with
- * TIND_ENOENT saying so. An open journal file stays readable after its
- * deletion (POSIX), so a cursor finishes the journal it is in.
+ * retained (tind_options_set_changes_retention, journal/journal_set.c) or
+ * pinned: a live cursor registers the journal it reads (jset_reader_move),
+ * and the journals from the oldest registered one on stay while they add up
+ * to at most max_journal_size. A cursor whose seqno is older than the
+ * oldest journal fails with TIND_ENOENT saying so. An open journal file
+ * stays readable after its deletion (POSIX), so a cursor finishes the
+ * journal it is in.
  *
  * Thread-safety: a cursor is used by one thread at a time; it reads the
  * journal list under its leaf lock and the keyspace names under mu.
@@ -44,6 +47,7 @@ struct tind_changes {
     /* the journal being read */
     fs_file *file;
     uint64_t number;
+    uint64_t pinned;              /* the journal registered as this reader's (0 = none) */
     uint64_t off;                 /* next record's offset */
     uint8_t header[JRN_FILE_HEADER_SIZE];
     tbuf record;                  /* file header + one record, for jrn_replay_buffer */
@@ -66,6 +70,9 @@ static void close_journal(tind_changes *c)
     if (c->file)
         fs_close(c->file, NULL);
     c->file = NULL;
+    if (c->pinned)
+        jset_reader_move(&c->db->journals, c->pinned, 0);
+    c->pinned = 0;
 }
 
 /* Opens journal `number` and reads its header: *start is its first seqno.
@@ -101,10 +108,13 @@ static int open_journal(tind_changes *c, uint64_t number, uint64_t *start, tind_
         fs_close(f, NULL);
         return rc;
     }
-    close_journal(c);
+    if (c->file)
+        fs_close(c->file, NULL);
     c->file = f;
     c->number = number;
     c->ahead.len = 0;   /* another file */
+    /* pin the new journal before the old one is let go */
+    c->pinned = jset_reader_move(&db->journals, c->pinned, number) ? number : 0;
     c->off = JRN_FILE_HEADER_SIZE;
     *start = res.start_seqno;
     return TIND_OK;

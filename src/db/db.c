@@ -916,6 +916,7 @@ TIND_API int tind_open(const char *path, const tind_options *opts, tind_db **out
         db->journals.fs = db->fs;
         db->journals.read_only = db->opts.read_only;
         db->journals.retain_bytes = db->opts.changes_retention;
+        db->journals.pin_limit = db->opts.max_journal_size;
         db->block_cache = cache_new(db->opts.cache_size, -1);
         db->fds = db->fs ? fdc_new(db->fs, options_max_open_files(&db->opts)) : NULL;
         if (!db->fs || !db->block_cache || !db->fds)

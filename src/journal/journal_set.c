@@ -21,6 +21,7 @@ int jset_init(jset *s, fs *fs, const char *db_path, uint32_t compress_threshold)
 
 void jset_free(jset *s)
 {
+    free(s->readers);
     free(s->list);
     free(s->dir);
     mu_destroy(&s->mu);
@@ -320,6 +321,22 @@ void jset_delete_obsolete(jset *s)
     size_t drop = 0;
     while (drop < keep_from && retained > s->retain_bytes)
         retained -= s->list[drop++].size;
+    /* live change feed readers keep what they still need, up to pin_limit */
+    uint64_t pin = UINT64_MAX;
+    for (size_t i = 0; i < s->reader_count; i++)
+        if (s->readers[i] < pin)
+            pin = s->readers[i];
+    if (drop && pin != UINT64_MAX) {
+        size_t from = 0;
+        while (from < drop && s->list[from].number < pin)
+            from++;
+        uint64_t bytes = retained;   /* of list[from .. keep_from) */
+        for (size_t i = from; i < drop; i++)
+            bytes += s->list[i].size;
+        while (from < drop && bytes > s->pin_limit)
+            bytes -= s->list[from++].size;
+        drop = from;
+    }
     if (drop) {
         char path[4200];
         for (size_t i = 0; i < drop; i++) {
@@ -354,6 +371,31 @@ int jset_oldest_sealed_max(jset *s, uint64_t *max_seqno)
         *max_seqno = s->list[i].max_seqno;
     mu_unlock(&s->mu);
     return more;
+}
+
+int jset_reader_move(jset *s, uint64_t from, uint64_t to)
+{
+    int added = 0;
+    mu_lock(&s->mu);
+    for (size_t i = 0; from && i < s->reader_count; i++)
+        if (s->readers[i] == from) {
+            s->readers[i] = s->readers[--s->reader_count];
+            break;
+        }
+    if (to && s->reader_count == s->reader_cap) {
+        size_t cap = s->reader_cap ? s->reader_cap * 2 : 4;
+        uint64_t *p = realloc(s->readers, cap * sizeof *p);
+        if (p) {
+            s->readers = p;
+            s->reader_cap = cap;
+        }
+    }
+    if (to && s->reader_count < s->reader_cap) {
+        s->readers[s->reader_count++] = to;
+        added = 1;
+    }
+    mu_unlock(&s->mu);
+    return added;
 }
 
 int jset_list_copy(jset *s, jset_journal **out, size_t *count)
