@@ -555,6 +555,88 @@ TIND_API void tind_read_options_set_txn(tind_read_options *ro, tind_txn *txn);
 TIND_API void tind_read_options_set_untracked(tind_read_options *ro, int on);
 
 /* ======================================================================
+ * Change feed and replication (issue 17)
+ *
+ * Every committed batch has sequence numbers first .. first + count - 1
+ * (one per operation), given out in commit order across all keyspaces and
+ * kept across reopen. The change feed reads the committed batches back from
+ * the journals, in seqno order, each batch whole; a replica applies them
+ * with tind_batch_commit_at so that it holds the same state at the same
+ * seqnos (docs/REPLICATION.md).
+ * ====================================================================== */
+typedef struct tind_changes tind_changes;       /* a change feed cursor */
+
+/* Operation kinds of a change. Values are part of the ABI. */
+enum tind_change_type {
+    TIND_CHANGE_OTHER  = 0,  /* a kind this version cannot describe (key only) */
+    TIND_CHANGE_PUT    = 1,
+    TIND_CHANGE_REMOVE = 2,
+};
+
+/* One operation of a batch; the pointers are owned by the cursor and valid
+ * until its next tind_changes_next or tind_changes_free. keyspace is the
+ * keyspace's name, NULL when it has been deleted since (keyspace_id still
+ * tells the operations of one keyspace apart). value is NULL (vlen 0) for a
+ * remove. */
+typedef struct tind_change_op {
+    int type;                    /* enum tind_change_type */
+    const char *keyspace;
+    uint32_t keyspace_id;
+    const void *key;
+    size_t klen;
+    const void *value;
+    size_t vlen;
+} tind_change_op;
+
+/* Journals no longer needed for recovery (their writes are in tables) are
+ * kept while their sizes add up to at most bytes, the oldest deleted first,
+ * so that a change feed can start that far back, also after a reopen
+ * (default 0: only the journals recovery needs are kept). An open with a
+ * smaller retention (a shell, a tool with the default) deletes the journals
+ * beyond it at once: open the database with the same setting every time. */
+TIND_API void tind_options_set_changes_retention(tind_options *o, uint64_t bytes);
+
+/* The seqno of the last committed (visible) operation; 0 for a new
+ * database. Any thread. */
+TIND_API int tind_last_seqno(tind_db *db, uint64_t *seqno);
+
+/* Opens a cursor on the batches committed from seqno on (0 is taken as 1):
+ * each batch holding a seqno >= seqno, oldest first; a batch holding seqno
+ * in its middle is given whole. TIND_ENOENT (the message naming the oldest
+ * seqno still kept) when seqno was committed but its journal is deleted
+ * already: the reader fell behind (see tind_options_set_changes_retention).
+ * A live cursor is a registered reader: the journals from the one it reads
+ * on are kept, beyond the retention, while they add up to at most the
+ * database's max journal size (tind_options_set_max_journal_size); past
+ * that the oldest go anyway and tind_changes_next returns TIND_ENOENT. A
+ * seqno not committed yet is fine: the cursor waits for it. The cursor is
+ * used by one thread at a time; tind_close refuses with TIND_EBUSY while it
+ * lives: free it with tind_changes_free. *out is NULL after a failure. */
+TIND_API int tind_changes_since(tind_db *db, uint64_t seqno, tind_changes **out);
+/* Moves to the next batch: TIND_OK (read it with the calls below),
+ * TIND_NOT_FOUND when no further batch is committed within timeout_ms (0:
+ * do not wait; -1: wait until one is; the wait polls every millisecond), or
+ * an error: TIND_ENOENT (fell behind), TIND_ECORRUPT (a damaged journal;
+ * the message names it), TIND_ECLOSED. After TIND_NOT_FOUND the cursor can
+ * be asked again. */
+TIND_API int tind_changes_next(tind_changes *c, int timeout_ms);
+/* The current batch's first seqno and operation count (0 when there is no
+ * current batch); its operation i (NULL when i >= count). */
+TIND_API uint64_t tind_changes_seqno(const tind_changes *c);
+TIND_API size_t tind_changes_count(const tind_changes *c);
+TIND_API const tind_change_op *tind_changes_op(const tind_changes *c, size_t i);
+TIND_API void tind_changes_free(tind_changes *c);
+
+/* Commits b as tind_batch_commit does, on the condition that its first
+ * operation gets seqno: a replica applying its leader's batches in order
+ * (from a change feed or a consensus log) gives each the seqno it had on the
+ * leader. TIND_EEXIST ("already applied": changes nothing, b is kept) when
+ * seqno <= tind_last_seqno, TIND_ECONFLICT (a gap: earlier batches are
+ * missing; nothing changes) when seqno > tind_last_seqno + 1, TIND_EINVAL
+ * when seqno is 0. An empty batch is TIND_OK and changes nothing. */
+TIND_API int tind_batch_commit_at(tind_batch *b, uint64_t seqno);
+
+/* ======================================================================
  * Maintenance and statistics
  * ====================================================================== */
 /* Flushes the keyspace's memtables to tables and waits. The wait ends with
@@ -592,6 +674,86 @@ typedef struct tind_ks_stats {
     uint64_t prefix_skipped;
 } tind_ks_stats;
 TIND_API int tind_ks_stats_get(tind_keyspace *ks, tind_ks_stats *out);
+
+/* ======================================================================
+ * Checkpoints, backups and bulk ingestion (issue 14)
+ * ====================================================================== */
+/* Writes a consistent, openable copy of the open database db to the new
+ * folder dir, online: writers and background work go on meanwhile (they
+ * are held for microseconds while the files are pinned). The copy holds
+ * every write that returned before the call (whatever its durability) and
+ * none that began after it returned; tind_open on dir recovers it as the
+ * database would be after a crash at that moment. Tables and sealed
+ * journals are hard-linked when dir is on the database's file system and
+ * copied otherwise (so the copy takes little space and time beside the
+ * database); the journal being written is copied. Everything is synced and
+ * the folder appears atomically: the copy is built in "dir.tmp" and renamed
+ * to dir, so after a crash dir is whole or absent (a leftover dir.tmp that
+ * holds only a copy's files is removed by the next call).
+ * Statuses: TIND_EINVAL (db or dir NULL or empty), TIND_EEXIST (dir exists,
+ * or dir.tmp holds other files), TIND_ENOTSUP (db opened read-only),
+ * TIND_EPOISONED, TIND_ECLOSED, I/O errors naming the file (a partial
+ * dir.tmp is removed). Thread-safety: any thread, concurrently with every
+ * call but tind_close; two checkpoints may run at once (to different dirs). */
+TIND_API int tind_checkpoint(tind_db *db, const char *dir);
+
+/* Progress of a long call (backups, ingestion): called from the calling
+ * thread after each piece, with the bytes done so far and the total
+ * (total may grow while an ingestion reads its input). */
+typedef void (*tind_progress_fn)(void *ctx, uint64_t done, uint64_t total);
+
+/* ---- incremental backups (RocksDB's BackupEngine is the model) ----
+ * A backup folder holds any number of backups of one database. Tables are
+ * immutable, so a table already in the folder (same number, table id and
+ * size) is stored once and shared by every backup that holds it; each backup
+ * has its own copy of the version file, FORMAT and the journals it needs.
+ * Every file is recorded with its size and xxh3-64 checksum. Layout: see
+ * docs/FORMAT.md "Backup folder". A backup exists once its description file
+ * (meta/ID) is durable: a crash during tind_backup_create leaves the folder's
+ * earlier backups as they were, and the next create or prune removes the
+ * leftovers.
+ * The calls that take no database record their error message as
+ * tind_open's: read it with tind_errmsg(NULL).
+ * Thread-safety and processes: a create or prune holds the folder's LOCK
+ * file exclusively, list, verify and restore share it (TIND_EBUSY when it
+ * conflicts); calls on different folders are independent. */
+typedef struct tind_backup_info {
+    uint64_t id;                  /* 1, 2, ... in creation order */
+    uint64_t created_unix;        /* seconds */
+    uint64_t seqno;               /* the database's last sequence number in it */
+    uint64_t files;
+    uint64_t bytes;               /* the size of every file it holds */
+    uint64_t shared_bytes;        /* of which held by other backups too */
+} tind_backup_info;
+
+/* Backs up the open database db into the backup folder dir (created when
+ * missing), online, as tind_checkpoint does: the backup holds every write
+ * that returned before the call. Copies only the tables the folder does not
+ * hold yet; everything written is synced. progress (may be NULL) sees the
+ * bytes copied of the backup's total. *id (may be NULL) gets the new
+ * backup's id. Statuses: those of tind_checkpoint, TIND_EBUSY (the folder
+ * is in use), TIND_ECORRUPT (a description file of the folder is damaged). */
+TIND_API int tind_backup_create(tind_db *db, const char *dir, tind_progress_fn progress, void *ctx,
+                                uint64_t *id);
+/* The backups of folder dir, oldest first: *list is one malloc'd array of
+ * *count entries (NULL when 0), freed with tind_free. TIND_ENOENT when dir
+ * is not a backup folder, TIND_ECORRUPT when a description is damaged. */
+TIND_API int tind_backup_list(const char *dir, tind_backup_info **list, size_t *count);
+/* Checks backup id of dir (0 = every backup): every file's size and
+ * checksum, then each table's blocks (tind verify's table checks), each
+ * journal's records and the version file. TIND_OK, TIND_ECORRUPT naming the
+ * first bad file (tind_errmsg(NULL)), TIND_NOT_FOUND (no such backup). */
+TIND_API int tind_backup_verify(const char *dir, uint64_t id, tind_progress_fn progress, void *ctx);
+/* Restores backup id of dir (0 = the newest) into the new database folder
+ * target (TIND_EEXIST when it exists), checking every file's checksum as it
+ * is copied (TIND_ECORRUPT, nothing left behind). Built in target.tmp,
+ * synced, then renamed: target appears whole or not at all. */
+TIND_API int tind_backup_restore(const char *dir, uint64_t id, const char *target, tind_progress_fn progress,
+                                 void *ctx);
+/* Deletes every backup of dir but the newest `keep` (>= 1; TIND_EINVAL
+ * otherwise), and the files no remaining backup holds; *deleted (may be
+ * NULL) gets the number of backups deleted. */
+TIND_API int tind_backup_prune(const char *dir, size_t keep, size_t *deleted);
 
 #ifdef __cplusplus
 }

@@ -31,6 +31,7 @@ struct tind_options {
     int max_open_files;
     int default_durability;
     int read_only;                /* tind_options_set_read_only: never writes a byte */
+    uint64_t changes_retention;   /* tind_options_set_changes_retention (db/changes.c) */
     fs *fs;                       /* internal: tests swap the file system (not owned) */
     int no_background;            /* internal: tests run flush/compaction by hand */
     uint64_t max_record_bytes;    /* internal: tests lower the journal record (batch) limit;

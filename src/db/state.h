@@ -6,7 +6,8 @@
  *
  * The db/ files form a line; each includes only the headers below it:
  *     options -> state -> ksprefix -> conflicts -> journals -> install -> jobs
- *             -> iters -> write -> txn -> read -> dbiter -> db (open, close,
+ *             -> iters -> write -> txn -> read -> dbiter -> changes (the change
+ *             feed) -> checkpoint -> backup -> ingest -> db (open, close,
  *             recovery, keyspaces)
  *             -> internal (src/tind_internal.h for the tools)
  * (scripts/check_layers.sh enforces it; db/db.h gathers them all for db.c,
@@ -249,6 +250,7 @@ struct tind_db {
         _Atomic long live_snapshots;
         _Atomic long live_batches;
         _Atomic long live_txns;
+        _Atomic long live_changes;     /* change feed cursors (db/changes.c) */
         _Atomic uint64_t stalls;
         _Atomic uint64_t slowdowns;
     };
