@@ -27,7 +27,7 @@
  *   versions_and_version_file  blob references checked, unreferenced blob
  *                       files dropped, garbage summed and clamped, the
  *                       version file round-trips it byte for byte
- *   stored_options      keyspace options version 1 (before separation) read
+ *   stored_options      keyspace options version 1 and prefix-only version 2 read
  *                       with separation off; version 2 round-trips
  */
 #include <string.h>
@@ -596,7 +596,8 @@ TEST(versions_and_version_file)
 }
 
 /* A keyspace's stored options from before key-value separation (version
- * 1) read with separation off; version 2 round-trips every blob option. */
+ * 1, or version 2 with the prefix fields only) read with separation off;
+ * version 2 round-trips every blob option beside the prefix ones. */
 TEST(stored_options)
 {
     struct tind_ks_options o, back;
@@ -613,12 +614,32 @@ TEST(stored_options)
     CHECK(back.blob_separation == 1 && back.blob_threshold == 777 && back.blob_gc_ratio == 0.4 &&
           back.blob_gc_age_cutoff == 0.3 && back.blob_compression == TIND_COMPRESSION_ZSTD &&
           back.blob_zstd_level == 5 && back.blob_file_size == 12345);
-    /* version 1: the same record without the blob fields (5 varints, 2 doubles) */
+    /* version 2 from before key-value separation: the same record without
+     * the blob fields (5 varints, 2 doubles) reads with separation off */
     size_t blob_fields = 1 + 2 + 2 + 1 + 1 + 16; /* varints 1, 777, 12345, 2, 5; two doubles */
-    b.data[0] = 1;
     CHECK_OK(ks_options_decode(b.data, b.len - blob_fields, &back, NULL));
     CHECK_EQ(back.blob_separation, 0);
+    /* version 1: without the prefix fields (5 varints, 7 dictionary sizes) too */
+    size_t prefix_fields = 5 + 7;
+    b.data[0] = 1;
+    CHECK_OK(ks_options_decode(b.data, b.len - blob_fields - prefix_fields, &back, NULL));
+    CHECK_EQ(back.blob_separation, 0);
     CHECK_RC(ks_options_decode(b.data, b.len, &back, NULL), TIND_ECORRUPT); /* v1 with extra bytes */
+    /* separation off and nothing else of version 2: written as version 1 */
+    tind_ks_options_set_blob_separation(&o, 0, 777);
+    tbuf_reset(&b);
+    CHECK_OK(ks_options_encode(&o, &b));
+    CHECK_EQ(b.data[0], 1);
+    CHECK_OK(ks_options_decode(b.data, b.len, &back, NULL));
+    CHECK_EQ(back.blob_separation, 0);
+    /* a prefix extractor and separation: both kept */
+    tind_ks_options_set_blob_separation(&o, 1, 777);
+    tind_ks_options_set_prefix_fixed(&o, 4);
+    tbuf_reset(&b);
+    CHECK_OK(ks_options_encode(&o, &b));
+    CHECK_EQ(b.data[0], 2);
+    CHECK_OK(ks_options_decode(b.data, b.len, &back, NULL));
+    CHECK(back.blob_separation == 1 && back.blob_threshold == 777 && back.prefix_len == 4);
     b.data[0] = 3;
     CHECK_RC(ks_options_decode(b.data, b.len, &back, NULL), TIND_EVERSION);
     tbuf_free(&b);

@@ -29,5 +29,8 @@ int decompress_bytes(int type, const uint8_t *in, size_t n, uint8_t *out, size_t
  * differs), so a decoder can refuse before allocating raw_len bytes. */
 int decompress_size_plausible(int type, const uint8_t *in, size_t n, size_t raw_len);
 const char *compression_name(int type);
+/* This thread's zstd decompression context (a ZSTD_DCtx *), made on first
+ * use and freed when the thread exits; NULL when none can be had. */
+void *compress_zstd_dctx(void);
 
 #endif
