@@ -133,7 +133,54 @@ static int finish_merge(compaction_pick *p, const version *v, int out_level)
     return TIND_OK;
 }
 
-static int pick_leveled(const version *v, const cmp_options *o, int manual, compaction_pick *p)
+/* Periodic compaction (issue 13): the oldest idle table written more than
+ * periodic_seconds ago is rewritten -- with what overlaps it in the next
+ * level, or alone in place at the last level -- so that compaction filters
+ * (the TTL filter) reach data that receives no writes. Never a move: the
+ * point is to rewrite. */
+static int pick_periodic(const version *v, const cmp_options *o, uint64_t now, compaction_pick *p)
+{
+    int last = v->level_count - 1;
+    ver_table *chosen = NULL;
+    int chosen_level = 0;
+    for (int l = 0; l <= last; l++)
+        for (size_t i = 0; i < v->levels[l].count; i++) {
+            ver_table *t = v->levels[l].tables[i];
+            if (busy(t) || t->created_unix + o->periodic_seconds > now)
+                continue;
+            if (!chosen || t->created_unix < chosen->created_unix) {
+                chosen = t;
+                chosen_level = l;
+            }
+        }
+    if (!chosen)
+        return TIND_OK;
+    int rc;
+    if (chosen_level == 0) {
+        /* L0 tables overlap: all of them go down together, as an L0 pick */
+        for (size_t i = 0; i < v->levels[0].count; i++) {
+            if (busy(v->levels[0].tables[i]))
+                return TIND_EBUSY;
+            if ((rc = pick_add(p, v->levels[0].tables[i], 0)))
+                return rc;
+        }
+    } else if ((rc = pick_add(p, chosen, chosen_level))) {
+        return rc;
+    }
+    int out = chosen_level == last ? last : chosen_level == 0 ? pick_base_level(v, o) : chosen_level + 1;
+    if (out != chosen_level) {
+        const uint8_t *lo, *hi;
+        size_t lolen, hilen;
+        pick_range(p, &lo, &lolen, &hi, &hilen);
+        if ((rc = add_overlapping(p, v, out, lo, lolen, hi, hilen)))
+            return rc;
+    }
+    rc = finish_merge(p, v, out);
+    p->kind = PICK_MERGE;
+    return rc;
+}
+
+static int pick_leveled(const version *v, const cmp_options *o, int manual, uint64_t now, compaction_pick *p)
 {
     int last = v->level_count - 1;
     int rc;
@@ -174,7 +221,7 @@ static int pick_leveled(const version *v, const cmp_options *o, int manual, comp
         }
     }
     if (best_level < 0)
-        return TIND_OK;
+        return o->periodic_seconds ? pick_periodic(v, o, now, p) : TIND_OK;
     if (best_level == 0) {
         for (size_t i = 0; i < v->levels[0].count; i++) {
             if (busy(v->levels[0].tables[i]))
@@ -317,7 +364,7 @@ int pick_compaction(const version *v, const cmp_options *o, int manual, uint64_t
         rc = pick_fifo(v, o, now, out);
         break;
     default:
-        rc = pick_leveled(v, o, manual, out);
+        rc = pick_leveled(v, o, manual, now, out);
         break;
     }
     if (rc || out->kind == PICK_NONE) {

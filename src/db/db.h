@@ -11,6 +11,7 @@
 #include "db/jobs.h"
 #include "db/journals.h"
 #include "db/install.h"
+#include "db/merge.h"
 #include "db/options.h"
 #include "db/state.h"
 

@@ -151,8 +151,56 @@ TIND_API void tind_ks_options_set_fifo(tind_ks_options *o, uint64_t max_bytes, u
     o->fifo_ttl_seconds = ttl_seconds;
 }
 
+TIND_API void tind_ks_options_set_merge_operator(tind_ks_options *o, const char *name, tind_merge_full_fn full,
+                                                 tind_merge_partial_fn partial, void *ctx)
+{
+    if (!o)
+        return;
+    memset(&o->merge, 0, sizeof o->merge);
+    o->merge_bad = 0;
+    if (!name)
+        return;
+    size_t n = strlen(name);
+    if (n < 1 || n > TIND_MERGE_NAME_MAX) {
+        o->merge_bad = 1;
+        return;
+    }
+    memcpy(o->merge.name, name, n);
+    o->merge.full = full;
+    o->merge.partial = partial;
+    o->merge.ctx = ctx;
+}
+
+TIND_API void tind_ks_options_set_merge_builtin(tind_ks_options *o, int kind, const void *sep, size_t seplen)
+{
+    if (!o)
+        return;
+    o->merge_bad = 0;
+    if (kind == TIND_MERGE_NONE)
+        memset(&o->merge, 0, sizeof o->merge);
+    else if (merge_op_builtin(&o->merge, kind, sep, seplen))
+        o->merge_bad = 1;
+}
+
+TIND_API void tind_ks_options_set_compaction_filter(tind_ks_options *o, tind_compaction_filter_fn fn, void *ctx)
+{
+    if (!o)
+        return;
+    o->filter.fn = fn;
+    o->filter.ctx = fn ? ctx : NULL;
+}
+TIND_API void tind_ks_options_set_value_ttl(tind_ks_options *o, int on) { if (o) o->filter.value_ttl = on != 0; }
+TIND_API void tind_ks_options_set_periodic_compaction(tind_ks_options *o, uint64_t seconds)
+{ if (o) o->periodic_seconds = seconds; }
+
 int ks_options_validate(const struct tind_ks_options *o, tind_err *err)
 {
+    if (o->merge_bad)
+        return err_set(err, TIND_EINVAL, "keyspace option merge operator: name not 1..%u bytes, unknown built-in "
+                       "or separator over %d bytes", TIND_MERGE_NAME_MAX, MERGE_SEP_MAX);
+    int mrc = merge_op_validate(&o->merge, err);
+    if (mrc)
+        return mrc;
     if (o->bad_level_set)
         return err_set(err, TIND_EINVAL, "keyspace option set for level %d, not in -1..%d", o->bad_level,
                        KS_MAX_LEVELS - 1);
@@ -189,9 +237,17 @@ int ks_options_validate(const struct tind_ks_options *o, tind_err *err)
     return TIND_OK;
 }
 
-/* Stored form: u8 version (1), then varints / fixed fields in a fixed order.
- * Doubles are stored as u64 of their IEEE bits. */
-#define KS_OPTIONS_VERSION 1
+/* Stored form: u8 version (1 or 2), then varints / fixed fields in a fixed
+ * order. Doubles are stored as u64 of their IEEE bits. Version 2 (issue 13)
+ * appends the merge operator, the TTL filter and periodic compaction; it is
+ * written only when one of them is set, so that keyspaces without them stay
+ * readable by older libraries. */
+#define KS_OPTIONS_VERSION 2
+
+static int ks_options_v2(const struct tind_ks_options *o)
+{
+    return o->merge.name[0] || o->filter.value_ttl || o->periodic_seconds;
+}
 
 static int put_double(tbuf *b, double d)
 {
@@ -200,9 +256,20 @@ static int put_double(tbuf *b, double d)
     return tbuf_append_u64(b, bits);
 }
 
+/* Stands in for a stored user operator's callback while its options are
+ * validated; never attached (db/merge.c attaches the user's). */
+static int ks_options_stored_operator(void *ctx, const void *key, size_t klen, const void *base, size_t blen,
+                                      int has_base, const void *const *operands, const size_t *operand_lens,
+                                      size_t count, void **out, size_t *outlen)
+{
+    (void)ctx, (void)key, (void)klen, (void)base, (void)blen, (void)has_base, (void)operands, (void)operand_lens;
+    (void)count, (void)out, (void)outlen;
+    return TIND_ENOTSUP;
+}
+
 int ks_options_encode(const struct tind_ks_options *o, tbuf *out)
 {
-    int rc = tbuf_append_u8(out, KS_OPTIONS_VERSION);
+    int rc = tbuf_append_u8(out, ks_options_v2(o) ? 2 : 1);
     rc |= tbuf_append_varint(out, o->memtable_size);
     rc |= tbuf_append_varint(out, (uint64_t)o->compaction);
     rc |= tbuf_append_varint(out, (uint64_t)o->l0_threshold);
@@ -222,6 +289,16 @@ int ks_options_encode(const struct tind_ks_options *o, tbuf *out)
     rc |= tbuf_append_varint(out, (uint64_t)o->expect_point_read_hits);
     rc |= tbuf_append_varint(out, o->fifo_max_bytes);
     rc |= tbuf_append_varint(out, o->fifo_ttl_seconds);
+    if (ks_options_v2(o)) {
+        size_t n = strlen(o->merge.name);
+        rc |= tbuf_append_varint(out, n);
+        rc |= tbuf_append(out, o->merge.name, n);
+        rc |= tbuf_append_varint(out, (uint64_t)o->merge.builtin);
+        rc |= tbuf_append_varint(out, o->merge.seplen);
+        rc |= tbuf_append(out, o->merge.sep, o->merge.seplen);
+        rc |= tbuf_append_varint(out, (uint64_t)o->filter.value_ttl);
+        rc |= tbuf_append_varint(out, o->periodic_seconds);
+    }
     return rc ? TIND_ENOMEM : TIND_OK;
 }
 
@@ -286,10 +363,37 @@ int ks_options_decode(const uint8_t *p, size_t n, struct tind_ks_options *o, tin
     o->expect_point_read_hits = (int)rd_varint(&r);
     o->fifo_max_bytes = rd_varint(&r);
     o->fifo_ttl_seconds = rd_varint(&r);
+    if (p[0] >= 2) {
+        uint64_t n = rd_varint(&r);
+        if (n > TIND_MERGE_NAME_MAX || n > (uint64_t)(r.end - r.p))
+            r.bad = 1;
+        else {
+            memcpy(o->merge.name, r.p, (size_t)n);
+            r.p += n;
+        }
+        o->merge.builtin = (int)rd_varint(&r);
+        n = rd_varint(&r);
+        if (n > MERGE_SEP_MAX || n > (uint64_t)(r.end - r.p))
+            r.bad = 1;
+        else if (!r.bad) {
+            memcpy(o->merge.sep, r.p, (size_t)n);
+            o->merge.seplen = (size_t)n;
+            r.p += n;
+        }
+        o->filter.value_ttl = rd_varint(&r) != 0;
+        o->periodic_seconds = rd_varint(&r);
+    }
     if (r.bad || r.p != r.end)
         return err_set(err, TIND_ECORRUPT, "keyspace options: malformed (%zu bytes)", n);
     tind_err why;
-    if (ks_options_validate(o, &why) != TIND_OK)
+    tind_merge_full_fn saved = o->merge.full;
+    if (o->merge.builtin == TIND_MERGE_NONE && o->merge.name[0])
+        o->merge.full = ks_options_stored_operator; /* validated as present; never called */
+    /* a user operator's callbacks come with tind_keyspace_open: the stored
+     * name alone must pass */
+    int vrc = ks_options_validate(o, &why);
+    o->merge.full = saved;
+    if (vrc != TIND_OK)
         return err_set(err, TIND_ECORRUPT, "stored keyspace options are invalid: %s", why.msg);
     return TIND_OK;
 }
@@ -303,6 +407,7 @@ void ks_options_to_compaction(const struct tind_ks_options *k, cmp_options *out)
     out->level_ratio = k->level_ratio;
     out->fifo_max_bytes = k->fifo_max_bytes;
     out->fifo_ttl_seconds = k->fifo_ttl_seconds;
+    out->periodic_seconds = k->periodic_seconds;
     for (int level = 0; level < KS_MAX_LEVELS; level++) {
         tbl_options *o = &out->table[level];
         tbl_options_default(o);

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "compaction/filter.h"
+#include "compaction/merge_op.h"
 #include "compaction/options.h"
 #include "io/fs.h"
 #include "tind.h"
@@ -53,6 +55,13 @@ struct tind_ks_options {
     int expect_point_read_hits;
     uint64_t fifo_max_bytes;
     uint64_t fifo_ttl_seconds;
+    /* issue 13 (db/merge.c): the merge operator (its name and built-in kind
+     * are stored; callbacks are not), the compaction filter (the callback is
+     * not stored; value_ttl is), periodic compaction (stored) */
+    merge_op merge;
+    int merge_bad;                /* a setter got what cannot be stored */
+    cmp_filter filter;
+    uint64_t periodic_seconds;
     int bad_level_set;            /* in memory only: a per-level setter got bad_level, out of */
     int bad_level;                /* -1..KS_MAX_LEVELS-1 (ks_options_validate refuses it) */
 };

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "db/install.h"
+#include "db/merge.h"
 
 typedef struct lookup {
     uint8_t type;
@@ -19,6 +20,7 @@ typedef struct lookup {
     const uint8_t *mval; /* the value when found in a memtable (view held) */
     size_t mlen;
     int in_table;
+    uint64_t seq;        /* the entry's seqno */
 } lookup;
 
 /* TIND_OK (found an entry: value or tombstone, see lk->type), TIND_NOT_FOUND
@@ -26,12 +28,13 @@ typedef struct lookup {
 static int view_lookup(tind_keyspace *ks, ks_view *view, const uint8_t *key, size_t klen, uint64_t seq,
                        lookup *lk, tind_err *err)
 {
-    uint64_t found_seq;
-    int rc = mt_get(view->active, key, klen, seq, &lk->type, &found_seq, &lk->mval, &lk->mlen);
+    uint64_t *found_seq = &lk->seq;
+    lk->in_table = 0;
+    int rc = mt_get(view->active, key, klen, seq, &lk->type, found_seq, &lk->mval, &lk->mlen);
     if (rc != TIND_NOT_FOUND)
         return rc;
     for (size_t i = 0; i < view->sealed_count; i++) {
-        rc = mt_get(view->sealed[i], key, klen, seq, &lk->type, &found_seq, &lk->mval, &lk->mlen);
+        rc = mt_get(view->sealed[i], key, klen, seq, &lk->type, found_seq, &lk->mval, &lk->mlen);
         if (rc != TIND_NOT_FOUND)
             return rc;
     }
@@ -70,7 +73,7 @@ static int view_lookup(tind_keyspace *ks, ks_view *view, const uint8_t *key, siz
              * the value into it: room for both up front saves a realloc */
             if (!lk->value.cap && tbuf_reserve(&lk->value, 256))
                 return err_set(err, TIND_ENOMEM, "out of memory for a read buffer");
-            rc = tbl_get(r, key, klen, seq, use_filter, &lk->type, &found_seq, &lk->value, err);
+            rc = tbl_get(r, key, klen, seq, use_filter, &lk->type, found_seq, &lk->value, err);
             if (rc != TIND_NOT_FOUND) {
                 lk->in_table = 1;
                 return rc;
@@ -78,6 +81,57 @@ static int view_lookup(tind_keyspace *ks, ks_view *view, const uint8_t *key, siz
         }
     }
     return TIND_NOT_FOUND;
+}
+
+/* Merge operands at read time (db/merge.c): the next older entry of the key
+ * is the view's newest entry below the last one found. */
+typedef struct older_ctx {
+    tind_keyspace *ks;
+    ks_view *view;
+    const uint8_t *key;
+    size_t klen;
+    lookup *lk;
+} older_ctx;
+
+static int older_entry(void *ctx, uint8_t *type, uint64_t *seqno, const uint8_t **val, size_t *vlen, tind_err *err)
+{
+    older_ctx *c = ctx;
+    lookup *lk = c->lk;
+    if (lk->seq == 0)
+        return TIND_NOT_FOUND;
+    int rc = view_lookup(c->ks, c->view, c->key, c->klen, lk->seq - 1, lk, err);
+    if (rc)
+        return rc;
+    *type = lk->type;
+    *seqno = lk->seq;
+    *val = lk->in_table ? lk->value.data : lk->mval;
+    *vlen = lk->in_table ? lk->value.len : lk->mlen;
+    return TIND_OK;
+}
+
+/* lk found an operand: it becomes the merged value (in_table, in lk->value). */
+static int merge_lookup(tind_keyspace *ks, ks_view *view, const uint8_t *key, size_t klen, lookup *lk, tind_err *err)
+{
+    merge_list ops;
+    memset(&ops, 0, sizeof ops);
+    tbuf out = {0};
+    int rc = merge_list_add(&ops, lk->in_table ? lk->value.data : lk->mval, lk->in_table ? lk->value.len : lk->mlen,
+                            lk->seq);
+    if (rc)
+        rc = err_set(err, TIND_ENOMEM, "out of memory collecting merge operands");
+    older_ctx c = {ks, view, key, klen, lk};
+    if (rc == TIND_OK)
+        rc = ks_merge_read(ks, key, klen, &ops, older_entry, &c, &out, err);
+    merge_list_free(&ops);
+    if (rc) {
+        tbuf_free(&out);
+        return rc;
+    }
+    tbuf_free(&lk->value);
+    lk->value = out;
+    lk->in_table = 1;
+    lk->type = ENTRY_VALUE;
+    return TIND_OK;
 }
 
 static int check_key(tind_keyspace *ks, const void *key, size_t klen, tind_err *err)
@@ -99,6 +153,8 @@ static int ks_get(tind_keyspace *ks, const void *key, size_t klen, const tind_re
     lookup lk;
     memset(&lk, 0, sizeof lk);
     rc = view_lookup(ks, view, key, klen, seq, &lk, err);
+    if (rc == TIND_OK && lk.type == ENTRY_MERGE)
+        rc = merge_lookup(ks, view, key, klen, &lk, err);
     if (rc == TIND_OK && lk.type != ENTRY_VALUE)
         rc = TIND_NOT_FOUND;
     if (rc == TIND_OK) {
@@ -293,6 +349,8 @@ TIND_API int tind_ks_stats_get(tind_keyspace *ks, tind_ks_stats *out)
     out->cache_misses = cs.misses;
     out->write_stalls = atomic_load(&ks->db->stalls);
     out->write_slowdowns = atomic_load(&ks->db->slowdowns);
+    out->single_delete_violations = atomic_load(&ks->single_delete_violations);
+    out->merge_failures = atomic_load(&ks->merge_failures);
     db_leave(ks->db);
     return TIND_OK;
 }
