@@ -16,13 +16,17 @@
  *           failing callback keeps everything as it was and is counted
  *           (env->merge_failures): nothing is dropped. Operands never get
  *           the bottom's seqno 0, so they stay ordered above their base.
- *   single  A single delete meeting one put in its stripe: both vanish. If
- *   delete  the entry under that put (same stripe) is another put, a merge
- *           or a single delete, or the single delete meets a remove, a
- *           merge or a single delete, the contract is broken: it is
- *           counted (env->single_delete_violations) and the single delete
- *           becomes a remove, which is what reads made of it. Otherwise it
- *           stays (until it meets its put, or the bottom drops it).
+ *   single  A single delete meeting a put in its stripe: when a deletion
+ *   delete  lies under the put, or nothing does (bottommost), both vanish;
+ *           otherwise something older may lie under the put (a value in a
+ *           table below, or one whose deletion a newer put shadowed and
+ *           the stream dropped), so the put goes and the single delete
+ *           becomes a remove. A single delete meeting a remove, a single
+ *           delete or a merge breaks the contract (counted in
+ *           env->single_delete_violations) and becomes a remove. Alone in
+ *           its stripe it stays (until it meets its put or the bottom).
+ *           So reads never change, whatever the contract: a single delete
+ *           reads as a remove everywhere.
  *   filter  A value in the newest stripe (no snapshot sees it) is shown to
  *           the filters: kept, replaced, or turned into a remove (so that
  *           older versions do not resurface).
@@ -188,31 +192,29 @@ static int single_delete_entry(cmp_stream *s, size_t stripe, int new_key)
     if (ii_status(in, NULL))
         return fail(s, ii_status(in, &s->err));
     s->hold = ii_valid(in);
-    int broken = 0;
-    if (same_stripe(s, stripe)) {
-        uint8_t type = ii_type(in);
-        if (type == ENTRY_VALUE) {
-            ii_next(in);
-            if (ii_status(in, NULL))
-                return fail(s, ii_status(in, &s->err));
-            s->hold = ii_valid(in);
-            /* under the put: nothing of the key, or a remove (a put in an
-             * older stripe, seen by a snapshot, would resurface: broken) */
-            if (!same_key(s) || ii_type(in) == ENTRY_TOMBSTONE) {
-                /* the pair vanishes; what follows in the stripe is its top */
-                s->last_stripe = SIZE_MAX;
-                return 0;
-            }
-            broken = 1;
-        } else {
-            broken = 1;
+    if (!same_stripe(s, stripe)) /* alone in its stripe: it waits for its put */
+        return cmp_stream_emit(s, stripe, s->prev.data, s->prev.len, sd, ENTRY_SINGLE_DELETE, NULL, 0, new_key);
+    if (ii_type(in) == ENTRY_VALUE) {
+        ii_next(in);
+        if (ii_status(in, NULL))
+            return fail(s, ii_status(in, &s->err));
+        s->hold = ii_valid(in);
+        /* under the put: a deletion, or nothing at all (the bottom) */
+        int covered = same_key(s) ? ii_type(in) == ENTRY_TOMBSTONE || ii_type(in) == ENTRY_SINGLE_DELETE
+                                  : s->bottommost;
+        if (covered) {
+            s->last_stripe = SIZE_MAX; /* the pair vanishes; what follows is its stripe's top */
+            return 0;
         }
-    }
-    if (broken) {
+        /* something older may lie under the put (in a table below, or a
+         * value whose deletion a newer put shadowed): the put goes, the
+         * single delete becomes a remove */
+    } else {
+        /* over a remove, a single delete or a merge: the contract says a
+         * single delete follows one put */
         count(s->env ? s->env->single_delete_violations : NULL);
-        return cmp_stream_emit(s, stripe, s->prev.data, s->prev.len, sd, ENTRY_TOMBSTONE, NULL, 0, new_key);
     }
-    return cmp_stream_emit(s, stripe, s->prev.data, s->prev.len, sd, ENTRY_SINGLE_DELETE, NULL, 0, new_key);
+    return cmp_stream_emit(s, stripe, s->prev.data, s->prev.len, sd, ENTRY_TOMBSTONE, NULL, 0, new_key);
 }
 
 int cmp_ops_entry(cmp_stream *s, size_t stripe, int new_key, uint8_t *type, const uint8_t **val, size_t *vlen)
