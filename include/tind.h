@@ -404,17 +404,19 @@ TIND_API int tind_batch_merge(tind_batch *b, tind_keyspace *ks, const void *key,
 
 /* ---- single delete ----
  * tind_single_remove deletes key as tind_remove does for every read, and is
- * cheaper in compaction: the single delete and the one put it cancels both
- * vanish as soon as a compaction sees them together (a remove travels to the
- * last level). The contract (RocksDB's SingleDelete): the key was put at most
- * once since it was last removed (or created), and was not merged. When the
- * contract is broken, a compaction that sees it (a single delete meeting a
- * second put, a merge, a remove or another single delete of the same key
- * with no snapshot between them) turns the single delete into a plain
- * remove, so reads never change, and counts it in tind_ks_stats'
- * single_delete_violations; `tind verify` reports the keys it finds in such a
- * state. A second put in a table that compaction has not yet met can still
- * resurface (as in RocksDB): keep the contract. */
+ * cheaper in compaction: the single delete and the put it cancels both
+ * vanish as soon as a compaction sees them together with a deletion (or
+ * nothing at all) under the put, instead of a remove travelling to the last
+ * level. The contract (RocksDB's SingleDelete): the key was put at most once
+ * since it was last removed (or created), and not merged. Unlike RocksDB,
+ * tind reads never depend on the contract: where compaction cannot prove
+ * that nothing older lies under the put, the pair becomes a remove. A
+ * broken contract that compaction can see -- a single delete directly over
+ * a remove, another single delete or a merge operand of the same key, with
+ * no snapshot between them -- is counted in tind_ks_stats'
+ * single_delete_violations, and `tind verify` lists the keys whose tables
+ * hold it; a second put is not detectable (it looks like a put whose older
+ * remove compaction dropped) and only costs the saving. */
 TIND_API int tind_single_remove(tind_keyspace *ks, const void *key, size_t klen);
 TIND_API int tind_batch_single_remove(tind_batch *b, tind_keyspace *ks, const void *key, size_t klen);
 
