@@ -65,10 +65,10 @@ int merge_list_add_typed(merge_list *l, const uint8_t *p, size_t n, uint64_t seq
 {
     if (l->count == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 8;
-        uint8_t **d = realloc(l->data, cap * sizeof *d);
-        if (!d)
+        size_t *o = realloc(l->off, cap * sizeof *o);
+        if (!o)
             return TIND_ENOMEM;
-        l->data = d;
+        l->off = o;
         size_t *ln = realloc(l->len, cap * sizeof *ln);
         if (!ln)
             return TIND_ENOMEM;
@@ -83,12 +83,10 @@ int merge_list_add_typed(merge_list *l, const uint8_t *p, size_t n, uint64_t seq
         l->type = ty;
         l->cap = cap;
     }
-    uint8_t *c = malloc(n ? n : 1);
-    if (!c)
+    size_t at = l->bytes.len;
+    if (tbuf_append(&l->bytes, p, n))
         return TIND_ENOMEM;
-    if (n)
-        memcpy(c, p, n);
-    l->data[l->count] = c;
+    l->off[l->count] = at;
     l->len[l->count] = n;
     l->seqno[l->count] = seqno;
     l->type[l->count] = type;
@@ -98,15 +96,15 @@ int merge_list_add_typed(merge_list *l, const uint8_t *p, size_t n, uint64_t seq
 
 void merge_list_reset(merge_list *l)
 {
-    for (size_t i = 0; i < l->count; i++)
-        free(l->data[i]);
+    tbuf_reset(&l->bytes);
     l->count = 0;
 }
 
 void merge_list_free(merge_list *l)
 {
     merge_list_reset(l);
-    free(l->data);
+    tbuf_free(&l->bytes);
+    free(l->off);
     free(l->len);
     free(l->seqno);
     free(l->type);
@@ -167,7 +165,7 @@ static int ordered(const merge_list *ops, int newest_first, const void ***p, siz
     }
     for (size_t i = 0; i < n; i++) {
         size_t j = newest_first ? n - 1 - i : i;
-        (*p)[i] = ops->data[j];
+        (*p)[i] = merge_list_at(ops, j);
         (*lens)[i] = ops->len[j];
     }
     return TIND_OK;

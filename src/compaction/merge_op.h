@@ -37,14 +37,21 @@ int merge_op_builtin(merge_op *op, int kind, const void *sep, size_t seplen);
 /* TIND_EINVAL with a message when op is malformed (name, separator, kind). */
 int merge_op_validate(const merge_op *op, tind_err *err);
 
-/* Operands (or entries), kept in the order added (owned copies). */
+/* Operands (or entries), kept in the order added: copies in one buffer
+ * (merge_list_at: valid until the next add). */
 typedef struct merge_list {
-    uint8_t **data;
+    tbuf bytes;
+    size_t *off;
     size_t *len;
     uint64_t *seqno;
     uint8_t *type;                /* ENTRY_MERGE unless added typed */
     size_t count, cap;
 } merge_list;
+
+static inline const uint8_t *merge_list_at(const merge_list *l, size_t i)
+{
+    return l->bytes.data ? l->bytes.data + l->off[i] : (const uint8_t *)"";
+}
 
 int merge_list_add(merge_list *l, const uint8_t *p, size_t n, uint64_t seqno);
 int merge_list_add_typed(merge_list *l, const uint8_t *p, size_t n, uint64_t seqno, uint8_t type);

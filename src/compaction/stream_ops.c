@@ -82,7 +82,7 @@ int cmp_ops_pop(cmp_stream *s)
     merge_list *p = &s->pending;
     while (s->pending_pos < p->count) {
         size_t i = s->pending_pos++;
-        if (cmp_stream_emit(s, s->pending_stripe, s->prev.data, s->prev.len, p->seqno[i], p->type[i], p->data[i],
+        if (cmp_stream_emit(s, s->pending_stripe, s->prev.data, s->prev.len, p->seqno[i], p->type[i], merge_list_at(p, i),
                             p->len[i], 0))
             return 1;
     }
@@ -102,7 +102,7 @@ static int keep_as_they_are(cmp_stream *s, size_t stripe, int new_key)
     s->pending_stripe = stripe;
     if (s->pending.count &&
         cmp_stream_emit(s, stripe, s->prev.data, s->prev.len, s->pending.seqno[0], s->pending.type[0],
-                        s->pending.data[0], s->pending.len[0], new_key)) {
+                        merge_list_at(&s->pending, 0), s->pending.len[0], new_key)) {
         s->pending_pos = 1;
         return 1;
     }
@@ -140,7 +140,7 @@ static int merge_entry(cmp_stream *s, size_t stripe, int new_key)
         if (type == ENTRY_VALUE || type == ENTRY_TOMBSTONE || type == ENTRY_SINGLE_DELETE) {
             base = type == ENTRY_VALUE ? 1 : 2;
             if (base == 1) {
-                bval = s->ops.data[s->ops.count - 1];
+                bval = merge_list_at(&s->ops, s->ops.count - 1);
                 blen = s->ops.len[s->ops.count - 1];
             }
             break;

@@ -21,6 +21,7 @@ typedef struct lookup {
     size_t mlen;
     int in_table;
     uint64_t seq;        /* the entry's seqno */
+    memtable *mt;        /* the memtable it was found in */
 } lookup;
 
 /* TIND_OK (found an entry: value or tombstone, see lk->type), TIND_NOT_FOUND
@@ -30,14 +31,17 @@ static int view_lookup(tind_keyspace *ks, ks_view *view, const uint8_t *key, siz
 {
     uint64_t *found_seq = &lk->seq;
     lk->in_table = 0;
+    lk->mt = view->active;
     int rc = mt_get(view->active, key, klen, seq, &lk->type, found_seq, &lk->mval, &lk->mlen);
     if (rc != TIND_NOT_FOUND)
         return rc;
     for (size_t i = 0; i < view->sealed_count; i++) {
+        lk->mt = view->sealed[i];
         rc = mt_get(view->sealed[i], key, klen, seq, &lk->type, found_seq, &lk->mval, &lk->mlen);
         if (rc != TIND_NOT_FOUND)
             return rc;
     }
+    lk->mt = NULL;
     version *v = view->v;
     int last_level = -1;
     for (int l = v->level_count - 1; l >= 0; l--)
@@ -84,13 +88,17 @@ static int view_lookup(tind_keyspace *ks, ks_view *view, const uint8_t *key, siz
 }
 
 /* Merge operands at read time (db/merge.c): the next older entry of the key
- * is the view's newest entry below the last one found. */
+ * is the view's newest entry below the last one found. Within a memtable an
+ * iterator walks on from it (a hot key's operands cost one step each, not a
+ * search from the top). */
 typedef struct older_ctx {
     tind_keyspace *ks;
     ks_view *view;
     const uint8_t *key;
     size_t klen;
     lookup *lk;
+    mt_iter *it;         /* on the last entry found in memtable it_mt */
+    memtable *it_mt;
 } older_ctx;
 
 static int older_entry(void *ctx, uint8_t *type, uint64_t *seqno, const uint8_t **val, size_t *vlen, tind_err *err)
@@ -99,6 +107,26 @@ static int older_entry(void *ctx, uint8_t *type, uint64_t *seqno, const uint8_t 
     lookup *lk = c->lk;
     if (lk->seq == 0)
         return TIND_NOT_FOUND;
+    if (lk->mt) {
+        if (c->it_mt != lk->mt) {
+            mt_iter_free(c->it);
+            c->it_mt = lk->mt;
+            if (!(c->it = mt_iter_new(lk->mt)))
+                return err_set(err, TIND_ENOMEM, "out of memory for a memtable iterator");
+            mt_iter_seek(c->it, c->key, c->klen, lk->seq);
+        }
+        if (mt_iter_valid(c->it))
+            mt_iter_next(c->it);
+        size_t kn = 0;
+        const uint8_t *k = mt_iter_valid(c->it) ? mt_iter_key(c->it, &kn) : NULL;
+        if (k && key_cmp(k, kn, c->key, c->klen) == 0) {
+            *type = lk->type = mt_iter_type(c->it);
+            *seqno = lk->seq = mt_iter_seqno(c->it);
+            *val = lk->mval = mt_iter_value(c->it, &lk->mlen);
+            *vlen = lk->mlen;
+            return TIND_OK;
+        }
+    }
     int rc = view_lookup(c->ks, c->view, c->key, c->klen, lk->seq - 1, lk, err);
     if (rc)
         return rc;
@@ -119,9 +147,10 @@ static int merge_lookup(tind_keyspace *ks, ks_view *view, const uint8_t *key, si
                             lk->seq);
     if (rc)
         rc = err_set(err, TIND_ENOMEM, "out of memory collecting merge operands");
-    older_ctx c = {ks, view, key, klen, lk};
+    older_ctx c = {ks, view, key, klen, lk, NULL, NULL};
     if (rc == TIND_OK)
         rc = ks_merge_read(ks, key, klen, &ops, older_entry, &c, &out, err);
+    mt_iter_free(c.it);
     merge_list_free(&ops);
     if (rc) {
         tbuf_free(&out);

@@ -25,6 +25,8 @@ typedef struct bench_config {
     int blob_values;            /* large values: key-value separation where the engine has it */
     size_t value_size_hint;
     int threads;
+    int counter_merge;          /* values are 8-byte little-endian counters that `merge` adds to:
+                                 * set up the engine's uint64-add merge operator */
 } bench_config;
 
 typedef struct bench_buf {
@@ -51,6 +53,10 @@ typedef struct bench_backend {
     /* Make everything written so far durable and bring the engine to a
      * steady state before timing (flush memtables; may be a no-op). */
     int (*settle)(void *h, char *err, size_t errlen);
+    /* Merges an 8-byte little-endian addend into k's counter (cfg->counter_merge);
+     * NULL when the engine has no merge operator (the counter-merge workload
+     * then fails for it). */
+    int (*merge)(void *h, const void *k, size_t kl, const void *v, size_t vl, char *err, size_t errlen);
     int (*close)(void *h, char *err, size_t errlen);
 } bench_backend;
 

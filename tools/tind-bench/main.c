@@ -575,6 +575,7 @@ static int bm_open(bm_ctx *c, const char *dir, int sync_writes, void **h)
         .blob_values = c->params.def->blob_values,
         .value_size_hint = c->params.value_size,
         .threads = c->params.threads,
+        .counter_merge = c->params.def->kind == BW_COUNTER_MERGE,
     };
     char err[BM_ERRLEN] = "";
     if (bm_mkdirs(dir)) {
@@ -774,7 +775,10 @@ static void bm_child_mix(bm_ctx *c, int fd)
         goto fail;
     uint64_t wb1 = bm_write_bytes();
     bm_say_phase(c, p->def->name, "run");
-    if (bm_phase_run(c, h, is_feed ? BW_RUN_FEED : BW_RUN_MIX, 0, p->ops, p->seconds, php))
+    int run_mode = is_feed ? BW_RUN_FEED : BW_RUN_MIX;
+    if (p->def->kind == BW_COUNTER_MERGE || p->def->kind == BW_COUNTER_RMW)
+        run_mode = BW_RUN_COUNTER;
+    if (bm_phase_run(c, h, run_mode, 0, p->ops, p->seconds, php))
         goto fail;
     bm_row_take_phase(r, php);
     r->live_bytes += php->live_bytes_added;

@@ -131,6 +131,10 @@ const bw_def bw_defs[] = {
      "20% append a post, 80% read profile + 20 latest posts (reverse prefix scan)"},
     {"micro", BW_MICRO, 0, 0, 0, BW_UNIFORM, 100, {200000, 2000000}, {64, 256},
      "fillseq, fillrandom, readrandom, seekscan (seek + 100 next), overwrite"},
+    {"counter-merge", BW_COUNTER_MERGE, 0.10, 0, 0, BW_ZIPFIAN, 8, {200000, 2000000}, {64, 256},
+     "8-byte counters, Zipfian: 90% increments by merge (uint64 add operator), 10% reads"},
+    {"counter-rmw", BW_COUNTER_RMW, 0.10, 0, 0, BW_ZIPFIAN, 8, {200000, 2000000}, {64, 256},
+     "8-byte counters, Zipfian: 90% increments by get + put (read-modify-write), 10% reads"},
     {NULL, 0, 0, 0, 0, 0, 0, {0, 0}, {0, 0}, NULL},
 };
 
@@ -269,6 +273,10 @@ int bw_mode_optypes(int mode, const char **names)
         names[0] = "read";
         names[1] = "update";
         return 2;
+    case BW_RUN_COUNTER:
+        names[0] = "read";
+        names[1] = "increment";
+        return 2;
     case BW_RUN_FEED:
         names[0] = "read";
         names[1] = "append";
@@ -400,6 +408,37 @@ static int bw_run_one(bw_thread *t, int *type)
         t->items_added++;
         t->live_bytes_added += n + p->value_size;
         return bw_put(t, key, n, p->value_size);
+    }
+    case BW_RUN_COUNTER: {
+        bw_key(key, bw_pick(t, p->keys));
+        if (trng_double(&t->rng) < p->def->read_fraction) {
+            *type = 0;
+            return bw_get(t, key, BW_KEY_SIZE, 8);
+        }
+        *type = 1;
+        uint8_t one[8] = {1};
+        t->user_bytes += BW_KEY_SIZE + 8;
+        if (p->def->kind == BW_COUNTER_MERGE) {
+            if (!t->be->merge) {
+                snprintf(t->err, sizeof t->err, "%s has no merge operator in tind-bench", t->be->name);
+                return -1;
+            }
+            return t->be->merge(t->handle, key, BW_KEY_SIZE, one, 8, t->err, sizeof t->err);
+        }
+        /* read-modify-write (not atomic across threads: a benchmark, not a counter) */
+        rc = t->be->get(t->handle, key, BW_KEY_SIZE, &t->buf, t->err, sizeof t->err);
+        if (rc < 0)
+            return rc;
+        uint64_t n = 0;
+        if (rc == 0 && t->buf.len == 8)
+            for (int b = 0; b < 8; b++)
+                n |= (uint64_t)t->buf.data[b] << (8 * b);
+        else
+            t->misses++;
+        n++;
+        for (int b = 0; b < 8; b++)
+            one[b] = (uint8_t)(n >> (8 * b));
+        return t->be->put(t->handle, key, BW_KEY_SIZE, one, 8, t->err, sizeof t->err);
     }
     case BW_RUN_READRANDOM:
         *type = 0;

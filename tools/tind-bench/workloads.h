@@ -58,7 +58,9 @@ const char *bw_dist_name(int dist);
 int bw_dist_parse(const char *s);                             /* -1 when unknown */
 
 /* ---- workloads ---- */
-enum bw_kind { BW_MIX, BW_FEED, BW_MICRO };
+/* BW_COUNTER_*: 8-byte counters, read_fraction reads, the rest increments by
+ * a merge (the engine's uint64-add operator) or by get + put. */
+enum bw_kind { BW_MIX, BW_FEED, BW_MICRO, BW_COUNTER_MERGE, BW_COUNTER_RMW };
 
 enum bw_profile { BW_PROFILE_QUICK = 0, BW_PROFILE_FULL = 1 };
 
@@ -121,6 +123,7 @@ enum bw_mode {
     BW_RUN_READRANDOM,
     BW_RUN_SEEKSCAN,
     BW_RUN_OVERWRITE,
+    BW_RUN_COUNTER,     /* reads / increments (merge or get + put by the kind) */
 };
 /* The op types a mode records (names for output); returns the count. */
 int bw_mode_optypes(int mode, const char **names);
