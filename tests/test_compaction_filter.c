@@ -5,6 +5,7 @@
  * a failing callback fails the job with a clear status; the built-in TTL
  * filter and periodic compaction, which removes expired data without new
  * writes. Background threads off and on.
+ * TSAN-LABEL: also run under ThreadSanitizer (make test-tsan).
  */
 #include <time.h>
 #include <unistd.h>

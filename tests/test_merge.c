@@ -7,6 +7,7 @@
  * another one; the built-ins restored at reopen; single delete and its
  * contract (violations counted, reads unchanged). Each engine test runs with
  * background threads off (driven by hand) and on.
+ * TSAN-LABEL: also run under ThreadSanitizer (make test-tsan).
  */
 #include <unistd.h>
 

@@ -10,8 +10,9 @@
  *   - when nothing older lies under the output's key range (`bottommost`)
  *     and the entry is in the oldest stripe, a tombstone is dropped and a
  *     value's seqno becomes 0 (every reader sees it).
- * SPEC section 5's compaction filter, merge operator and range tombstones
- * plug into this stream: it is the one place entries pass through.
+ * SPEC section 5's compaction filter, merge operator and single delete
+ * (stream_ops.c) and range tombstones plug into this stream: it is the one
+ * place entries pass through.
  *
  * cmp_write_tables cuts the stream into tables: output level 0 makes one
  * table; deeper levels cut at the table size, only between user keys (a
