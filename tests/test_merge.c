@@ -454,6 +454,14 @@ static tind_keyspace *cat_ks(tind_db *db, const char *name, const char *opname, 
     return rc ? NULL : ks;
 }
 
+/* Keyspace "s" with the operator "cat" (the partial merge when partial). */
+static tind_keyspace *cat_ks_ok(tind_db *db, calls *c, int partial)
+{
+    tind_keyspace *ks = cat_ks(db, "s", "cat", c, partial);
+    CHECK(ks);
+    return ks;
+}
+
 static void expect_str(tind_keyspace *ks, const char *key, const char *want)
 {
     void *v = NULL;
@@ -475,8 +483,7 @@ TEST(user_operator_partial_and_full)
     fs *mem = fs_mem_new();
     tind_db *db = open_mem(mem);
     calls c = {0, 0};
-    tind_keyspace *ks = cat_ks(db, "s", "cat", &c, 1);
-    CHECK(ks);
+    tind_keyspace *ks = cat_ks_ok(db, &c, 1);
     /* operands in several L0 tables with a value deep below: compactions
      * that do not reach the value combine operands (partial) */
     CHECK_OK(tind_put(ks, "k", 1, "B", 1));
@@ -508,8 +515,7 @@ TEST(partial_merge_between_snapshots)
     fs *mem = fs_mem_new();
     tind_db *db = open_mem(mem);
     calls c = {0, 0};
-    tind_keyspace *ks = cat_ks(db, "s", "cat", &c, 1);
-    CHECK(ks);
+    tind_keyspace *ks = cat_ks_ok(db, &c, 1);
     CHECK_OK(tind_put(ks, "k", 1, "B", 1));
     CHECK_OK(tind_flush(ks));
     CHECK_OK(tind_merge(ks, "k", 1, "1", 1));
@@ -541,8 +547,7 @@ TEST(failing_callback)
     fs *mem = fs_mem_new();
     tind_db *db = open_mem(mem);
     calls c = {0, 0};
-    tind_keyspace *ks = cat_ks(db, "s", "cat", &c, 1);
-    CHECK(ks);
+    tind_keyspace *ks = cat_ks_ok(db, &c, 1);
     CHECK_OK(tind_put(ks, "a", 1, "A", 1));
     CHECK_OK(tind_merge(ks, "k", 1, "x", 1));
     CHECK_OK(tind_merge(ks, "k", 1, "FAIL", 4));
@@ -597,8 +602,7 @@ TEST(reopen_without_and_with_operator)
     fs *mem = fs_mem_new();
     tind_db *db = open_mem(mem);
     calls c = {0, 0};
-    tind_keyspace *ks = cat_ks(db, "s", "cat", &c, 0);
-    CHECK(ks);
+    tind_keyspace *ks = cat_ks_ok(db, &c, 0);
     CHECK_OK(tind_put(ks, "a", 1, "A", 1));
     CHECK_OK(tind_merge(ks, "k", 1, "x", 1));
     CHECK_OK(tind_flush(ks));
@@ -628,14 +632,20 @@ TEST(reopen_without_and_with_operator)
 
 /* ------------------------------------------------------------------ single delete */
 
-TEST(single_delete)
+static tind_keyspace *sd_ks(tind_db *db)
 {
-    fs *mem = fs_mem_new();
-    tind_db *db = open_mem(mem);
     tind_ks_options *ko = small_opts();
     tind_keyspace *ks;
     CHECK_OK(tind_keyspace_open(db, "sd", ko, &ks));
     tind_ks_options_free(ko);
+    return ks;
+}
+
+TEST(single_delete)
+{
+    fs *mem = fs_mem_new();
+    tind_db *db = open_mem(mem);
+    tind_keyspace *ks = sd_ks(db);
     char key[16];
     /* put then single remove, in every placement: same memtable, across a
      * flush, across a compaction */
@@ -685,10 +695,7 @@ TEST(single_delete_with_snapshot)
 {
     fs *mem = fs_mem_new();
     tind_db *db = open_mem(mem);
-    tind_keyspace *ks;
-    tind_ks_options *ko = small_opts();
-    CHECK_OK(tind_keyspace_open(db, "sd", ko, &ks));
-    tind_ks_options_free(ko);
+    tind_keyspace *ks = sd_ks(db);
     CHECK_OK(tind_put(ks, "k", 1, "v", 1));
     tind_snapshot *s;
     CHECK_OK(tind_snapshot_new(db, &s));
@@ -769,10 +776,7 @@ TEST(single_delete_never_resurrects)
      * sitting in a table below: the old put must stay hidden */
     fs *mem = fs_mem_new();
     tind_db *db = open_mem(mem);
-    tind_keyspace *ks;
-    tind_ks_options *ko = small_opts();
-    CHECK_OK(tind_keyspace_open(db, "sd", ko, &ks));
-    tind_ks_options_free(ko);
+    tind_keyspace *ks = sd_ks(db);
     CHECK_OK(tind_put(ks, "k", 1, "old", 3));
     settle(ks);
     tind_snapshot *s1;

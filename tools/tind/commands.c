@@ -418,44 +418,6 @@ static int cmd_put(tsh *sh, sh_words *args)
     return SH_OK;
 }
 
-/* merge KS KEY OPERAND: a counter keyspace takes a decimal number (a
- * negative one subtracts: 64-bit two's complement), others the bytes. */
-static int cmd_merge(tsh *sh, sh_words *args)
-{
-    const sh_word *pos[3];
-    size_t npos;
-    int rc = sh_parse_opts(sh, args, 1, NULL, 0, pos, &npos, 3);
-    if (rc)
-        return rc;
-    if (npos != 3)
-        return SH_USAGE;
-    tind_keyspace *ks;
-    if ((rc = get_keyspace(sh, pos[0], &ks)))
-        return rc;
-    const tbuf *k = &pos[1]->bytes, *v = &pos[2]->bytes;
-    const uint8_t *op = v->data ? v->data : (const uint8_t *)"";
-    size_t oplen = v->len;
-    uint8_t num[8];
-    if (tind_internal_ks_merge_builtin(ks) == TIND_MERGE_COUNTER) {
-        const char *s = sh_str(pos[2]);
-        char *end = NULL;
-        errno = 0;
-        long long n = strtoll(s, &end, 10);
-        if (!*s || !end || *end || errno)
-            return sh_error(sh, "merge: keyspace '%s' counts: OPERAND is a decimal number", sh_str(pos[0]));
-        uint64_t u = (uint64_t)n;
-        for (int i = 0; i < 8; i++)
-            num[i] = (uint8_t)(u >> (8 * i));
-        op = num;
-        oplen = 8;
-    }
-    int st = sh->batch ? tind_batch_merge(sh->batch, ks, k->data, k->len, op, oplen)
-                       : tind_merge(ks, k->data, k->len, op, oplen);
-    if (st)
-        return db_error(sh, "merge", st);
-    return SH_OK;
-}
-
 static int cmd_del(tsh *sh, sh_words *args)
 {
     sh_opt opts[] = {{"single", 0, 0, NULL}};
@@ -493,6 +455,39 @@ static int ks_args(tsh *sh, sh_words *args, sh_opt *opts, size_t nopts, const sh
     if (npos != want)
         return SH_USAGE;
     return get_keyspace(sh, pos[0], ks);
+}
+
+/* merge KS KEY OPERAND: a counter keyspace takes a decimal number (a
+ * negative one subtracts: 64-bit two's complement), others the bytes. */
+static int cmd_merge(tsh *sh, sh_words *args)
+{
+    const sh_word *pos[3];
+    tind_keyspace *ks;
+    int rc = ks_args(sh, args, NULL, 0, pos, 3, &ks);
+    if (rc)
+        return rc;
+    const tbuf *k = &pos[1]->bytes, *v = &pos[2]->bytes;
+    const uint8_t *op = v->data ? v->data : (const uint8_t *)"";
+    size_t oplen = v->len;
+    uint8_t num[8];
+    if (tind_internal_ks_merge_builtin(ks) == TIND_MERGE_COUNTER) {
+        const char *s = sh_str(pos[2]);
+        char *end = NULL;
+        errno = 0;
+        long long n = strtoll(s, &end, 10);
+        if (!*s || !end || *end || errno)
+            return sh_error(sh, "merge: keyspace '%s' counts: OPERAND is a decimal number", sh_str(pos[0]));
+        uint64_t u = (uint64_t)n;
+        for (int i = 0; i < 8; i++)
+            num[i] = (uint8_t)(u >> (8 * i));
+        op = num;
+        oplen = 8;
+    }
+    int st = sh->batch ? tind_batch_merge(sh->batch, ks, k->data, k->len, op, oplen)
+                       : tind_merge(ks, k->data, k->len, op, oplen);
+    if (st)
+        return db_error(sh, "merge", st);
+    return SH_OK;
 }
 
 /* "not found: KEY" on stderr (get, mget). */
