@@ -429,9 +429,9 @@ TIND_API int tind_batch_single_remove(tind_batch *b, tind_keyspace *ks, const vo
  * TIND_FILTER_REMOVE (the key reads as removed: a deletion takes its place,
  * so older versions below do not resurface) or TIND_FILTER_REPLACE (*new_val
  * made with malloc, freed by tind with free(), becomes the value). Merge
- * operands and deletions are not shown to it. Any other return fails the job
- * with TIND_ECORRUPT naming the key (the background error; the job is
- * retried). Called from background workers (and tind_flush / tind_compact
+ * operands, the values compaction makes of them, and deletions are not
+ * shown to it. Any other return fails the job with TIND_ECORRUPT naming the
+ * key (the background error; the job is retried). Called from background workers (and tind_flush / tind_compact
  * callers), possibly at once; it must not call into tind. Like the merge
  * callbacks it is not stored: give it on every tind_keyspace_open. */
 enum tind_filter_decision {
