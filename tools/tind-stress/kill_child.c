@@ -151,7 +151,9 @@ int kill_child_main(int argc, char **argv)
         for (uint32_t i = 0; i + 1 < b.n; i++) {
             const kop *op = &b.ops[i];
             size_t kn = kill_key_bytes(op->key, key);
-            if (op->tomb) {
+            if (op->tomb == 2) {
+                rc = tind_batch_single_remove(tb, ks[op->ks], key, kn);
+            } else if (op->tomb) {
                 rc = tind_batch_remove(tb, ks[op->ks], key, kn);
             } else {
                 kill_value_bytes(seed, life, id, i, key, kn, op->vlen, val);

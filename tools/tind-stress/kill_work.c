@@ -104,6 +104,8 @@ void kill_gen_batch(uint64_t seed, uint32_t life, uint64_t id, kbatch *b)
         o->ks = (uint8_t)trng_below(&r, KILL_KS);
         o->key = (uint32_t)(trng_below(&r, 2) ? trng_below(&r, 100) : trng_below(&r, KILL_UNIVERSE));
         o->tomb = trng_below(&r, 4) == 0;
+        if (o->tomb && (o->key & 1))
+            o->tomb = 2; /* a single delete (issue 13): whatever the key's history, it reads as a remove */
         o->vlen = o->tomb ? 0
                   : trng_below(&r, 30) == 0 ? 1000 + (uint32_t)trng_below(&r, 5000)
                                             : KILL_VAL_MIN + (uint32_t)trng_below(&r, 160);
