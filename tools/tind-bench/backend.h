@@ -55,7 +55,7 @@ typedef struct bench_backend {
     int (*settle)(void *h, char *err, size_t errlen);
     /* Merges an 8-byte little-endian addend into k's counter (cfg->counter_merge);
      * NULL when the engine has no merge operator (the counter-merge workload
-     * then fails for it). */
+     * then increments by get + put). */
     int (*merge)(void *h, const void *k, size_t kl, const void *v, size_t vl, char *err, size_t errlen);
     int (*close)(void *h, char *err, size_t errlen);
 } bench_backend;
