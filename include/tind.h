@@ -450,9 +450,10 @@ TIND_API void tind_ks_options_set_compaction_filter(tind_ks_options *o, tind_com
  * than 8 bytes are kept. Reads do not check the time: an expired value is
  * read until a compaction removes it (see set_periodic_compaction). */
 TIND_API void tind_ks_options_set_value_ttl(tind_ks_options *o, int on);
-/* Leveled keyspaces: when no other compaction is due, a table older than
- * seconds (from the flush or compaction that wrote it) is compacted (into
- * the next level, or rewritten in place at the last level), so that filters
+/* Leveled and tiered keyspaces: when no other compaction is due, a table
+ * older than seconds (from the flush or compaction that wrote it) is
+ * compacted (leveled: into the next level, or rewritten in place at the last
+ * level; tiered: the oldest such run rewritten alone), so that filters
  * such as the TTL filter act on data that receives no writes (0 = never,
  * the default; stored with the keyspace). Background workers look every
  * second. */

@@ -216,11 +216,12 @@ TEST(ttl_filter)
     fs_destroy(mem);
 }
 
-TEST(periodic_compaction_expires_idle_data)
+static void periodic_expiry(int compaction)
 {
     fs *mem = fs_mem_new();
     tind_db *db = open_mem(mem);
     tind_ks_options *ko = tind_ks_options_new();
+    tind_ks_options_set_compaction(ko, compaction);
     tind_ks_options_set_value_ttl(ko, 1);
     tind_ks_options_set_periodic_compaction(ko, 1);
     tind_keyspace *ks;
@@ -245,6 +246,12 @@ TEST(periodic_compaction_expires_idle_data)
     CHECK_OK(tind_contains(ks, "later", 5, NULL));
     CHECK_OK(tind_close(db));
     fs_destroy(mem);
+}
+
+TEST(periodic_compaction_expires_idle_data)
+{
+    periodic_expiry(TIND_COMPACTION_LEVELED);
+    periodic_expiry(TIND_COMPACTION_TIERED);
 }
 
 TEST(filter_attached_at_reopen)

@@ -133,8 +133,9 @@ static int finish_merge(compaction_pick *p, const version *v, int out_level)
     return TIND_OK;
 }
 
-/* Periodic compaction (issue 13): the oldest idle table written more than
- * periodic_seconds ago is rewritten -- with what overlaps it in the next
+/* Periodic compaction (issue 13; tiered keyspaces: in pick_tiered): the
+ * oldest idle table written more than periodic_seconds ago is rewritten --
+ * with what overlaps it in the next
  * level, or alone in place at the last level -- so that compaction filters
  * (the TTL filter) reach data that receives no writes. Never a move: the
  * point is to rewrite. */
@@ -270,7 +271,7 @@ static int pick_leveled(const version *v, const cmp_options *o, int manual, uint
     return finish_merge(p, v, best_level + 1);
 }
 
-static int pick_tiered(const version *v, const cmp_options *o, int manual, compaction_pick *p)
+static int pick_tiered(const version *v, const cmp_options *o, int manual, uint64_t now, compaction_pick *p)
 {
     const ver_level *l0 = &v->levels[0];
     size_t n = l0->count;
@@ -308,6 +309,13 @@ static int pick_tiered(const version *v, const cmp_options *o, int manual, compa
             from = 0;
             to = (size_t)o->l0_threshold * 2;
         }
+        /* periodic compaction: the oldest run written more than
+         * periodic_seconds ago is rewritten alone (filters reach it) */
+        for (size_t i = n; !to && o->periodic_seconds && i-- > 0;)
+            if (l0->tables[i]->created_unix + o->periodic_seconds <= now) {
+                from = i;
+                to = i + 1;
+            }
         if (!to)
             return TIND_OK;
     }
@@ -358,7 +366,7 @@ int pick_compaction(const version *v, const cmp_options *o, int manual, uint64_t
     int rc;
     switch (o->compaction) {
     case TIND_COMPACTION_TIERED:
-        rc = pick_tiered(v, o, manual, out);
+        rc = pick_tiered(v, o, manual, now, out);
         break;
     case TIND_COMPACTION_FIFO:
         rc = pick_fifo(v, o, now, out);
