@@ -125,6 +125,8 @@ void kill_gen_batch(uint64_t seed, uint32_t life, uint64_t id, kbatch *b)
 
 void kill_state_apply(kstate *s, const kbatch *b, uint32_t life)
 {
+    if (!b->single)
+        s->merges++;
     for (uint32_t i = 0; i < b->n; i++) {
         const kop *o = &b->ops[i];
         s->cell[o->ks][o->key] = (kcell){b->id, i, life, o->vlen, (uint8_t)!o->tomb};
