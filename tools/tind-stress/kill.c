@@ -28,7 +28,7 @@
  *      the value the model says was written;
  *   4. (issue 13) key "c" of keyspace "counter", into which every batch
  *      but single puts merges +1, holds exactly the recovered batches'
- *      count; a fourth of the removes are single deletes (of odd keys).
+ *      count; the removes of odd keys are single deletes.
  * The next child continues with batch P + 1 (the parent passes it), in a
  * new "life" number that is mixed into every generated batch and value, so
  * a record of an earlier life resurrected by recovery is caught.
