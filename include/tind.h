@@ -425,7 +425,8 @@ TIND_API int tind_batch_single_remove(tind_batch *b, tind_keyspace *ks, const vo
  * snapshot can see (the newest version of its key, newer than every
  * snapshot; values seen by a snapshot are never filtered, and are filtered
  * once the snapshot is gone and a compaction rewrites them), with the level
- * written to and the entry's seqno. It returns TIND_FILTER_KEEP,
+ * written to and the entry's seqno (0 once a compaction at the bottom has
+ * made it visible to every reader). It returns TIND_FILTER_KEEP,
  * TIND_FILTER_REMOVE (the key reads as removed: a deletion takes its place,
  * so older versions below do not resurface) or TIND_FILTER_REPLACE (*new_val
  * made with malloc, freed by tind with free(), becomes the value). Merge
