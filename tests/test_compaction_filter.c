@@ -28,6 +28,20 @@ static tind_db *open_mem(fs *mem)
     return db;
 }
 
+/* Approximate key count: exact once compaction has folded every version. */
+static void expect_len(tind_keyspace *ks, uint64_t want)
+{
+    uint64_t n;
+    CHECK_OK(tind_approximate_len(ks, &n));
+    CHECK_EQ(n, want);
+}
+
+static void close_mem(tind_db *db, fs *mem)
+{
+    CHECK_OK(tind_close(db));
+    fs_destroy(mem);
+}
+
 typedef struct seen {
     _Atomic int calls;
     _Atomic int bad_level;
@@ -112,11 +126,8 @@ TEST(keep_remove_replace)
     expect(ks, NULL, "rep1", "R");
     CHECK(atomic_load(&s.calls) > 0);
     CHECK_EQ(atomic_load(&s.bad_level), 0);
-    uint64_t n;
-    CHECK_OK(tind_approximate_len(ks, &n));
-    CHECK_EQ(n, 2);
-    CHECK_OK(tind_close(db));
-    fs_destroy(mem);
+    expect_len(ks, 2);
+    close_mem(db, mem);
 }
 
 TEST(snapshots_are_never_filtered)
@@ -153,8 +164,7 @@ TEST(snapshots_are_never_filtered)
         expect(ks, NULL, key, NULL);
     }
     expect(ks, NULL, "other", "o");
-    CHECK_OK(tind_close(db));
-    fs_destroy(mem);
+    close_mem(db, mem);
 }
 
 TEST(failing_filter)
@@ -172,8 +182,7 @@ TEST(failing_filter)
     atomic_store(&s.fail, 0);
     CHECK_OK(tind_flush(ks));
     expect(ks, NULL, "a", "1");
-    CHECK_OK(tind_close(db));
-    fs_destroy(mem);
+    close_mem(db, mem);
 }
 
 static void put_ttl(tind_keyspace *ks, const char *key, uint64_t expiry, const char *rest)
@@ -212,8 +221,7 @@ TEST(ttl_filter)
     CHECK_OK(tind_contains(ks, "future", 6, NULL));
     CHECK_OK(tind_contains(ks, "never", 5, NULL));
     expect(ks, NULL, "short", "abc");
-    CHECK_OK(tind_close(db));
-    fs_destroy(mem);
+    close_mem(db, mem);
 }
 
 static void periodic_expiry(int compaction)
@@ -244,8 +252,7 @@ static void periodic_expiry(int compaction)
     }
     CHECK(gone);
     CHECK_OK(tind_contains(ks, "later", 5, NULL));
-    CHECK_OK(tind_close(db));
-    fs_destroy(mem);
+    close_mem(db, mem);
 }
 
 TEST(periodic_compaction_expires_idle_data)
@@ -269,8 +276,7 @@ TEST(filter_attached_at_reopen)
     CHECK(filtered_ks(db, "f", &s) == ks);
     CHECK_OK(tind_compact(ks));
     expect(ks, NULL, "drop2", NULL);
-    CHECK_OK(tind_close(db));
-    fs_destroy(mem);
+    close_mem(db, mem);
 }
 
 int main(void)

@@ -33,6 +33,20 @@ static tind_db *open_mem(fs *mem)
     return db;
 }
 
+/* Approximate key count: exact once compaction has folded every version. */
+static void expect_len(tind_keyspace *ks, uint64_t want)
+{
+    uint64_t n;
+    CHECK_OK(tind_approximate_len(ks, &n));
+    CHECK_EQ(n, want);
+}
+
+static void close_mem(tind_db *db, fs *mem)
+{
+    CHECK_OK(tind_close(db));
+    fs_destroy(mem);
+}
+
 static tind_ks_options *small_opts(void)
 {
     tind_ks_options *ko = tind_ks_options_new();
@@ -271,8 +285,7 @@ TEST(counter_every_read_path)
     tind_ks_stats st;
     CHECK_OK(tind_ks_stats_get(ks, &st));
     CHECK_EQ(st.merge_failures, 0);
-    CHECK_OK(tind_close(db));
-    fs_destroy(mem);
+    close_mem(db, mem);
 }
 
 TEST(append_with_separator_and_batches)
@@ -329,8 +342,7 @@ TEST(append_with_separator_and_batches)
     tind_ks_options_set_merge_operator(ko, "mine", NULL, NULL, NULL);
     CHECK_RC(tind_keyspace_open(db, "bad", ko, &ks), TIND_EINVAL);
     tind_ks_options_free(ko);
-    CHECK_OK(tind_close(db));
-    fs_destroy(mem);
+    close_mem(db, mem);
 }
 
 TEST(snapshots_across_compaction)
@@ -375,11 +387,8 @@ TEST(snapshots_across_compaction)
     }
     settle(ks);
     expect_count(ks, NULL, "k", total);
-    uint64_t n;
-    CHECK_OK(tind_approximate_len(ks, &n));
-    CHECK_EQ(n, 1);
-    CHECK_OK(tind_close(db));
-    fs_destroy(mem);
+    expect_len(ks, 1);
+    close_mem(db, mem);
 }
 
 /* ------------------------------------------------------------------ user operators */
@@ -501,11 +510,8 @@ TEST(user_operator_partial_and_full)
     expect_str(ks, "n", "_xxx");
     CHECK(atomic_load(&c.full) > 0);
     /* at the bottom, all folded into one value */
-    uint64_t n;
-    CHECK_OK(tind_approximate_len(ks, &n));
-    CHECK_EQ(n, 2);
-    CHECK_OK(tind_close(db));
-    fs_destroy(mem);
+    expect_len(ks, 2);
+    close_mem(db, mem);
 }
 
 TEST(partial_merge_between_snapshots)
@@ -538,8 +544,7 @@ TEST(partial_merge_between_snapshots)
     CHECK(atomic_load(&c.partial) > 0);
     tind_read_options_free(ro);
     tind_snapshot_free(s);
-    CHECK_OK(tind_close(db));
-    fs_destroy(mem);
+    close_mem(db, mem);
 }
 
 TEST(failing_callback)
@@ -593,8 +598,7 @@ TEST(failing_callback)
     expect_str(ks, "k", "Kk");
     settle(ks);
     expect_str(ks, "k", "Kk");
-    CHECK_OK(tind_close(db));
-    fs_destroy(mem);
+    close_mem(db, mem);
 }
 
 TEST(reopen_without_and_with_operator)
@@ -626,8 +630,7 @@ TEST(reopen_without_and_with_operator)
     expect_str(ks, "k", "_xy");
     settle(ks);
     expect_str(ks, "k", "_xy");
-    CHECK_OK(tind_close(db));
-    fs_destroy(mem);
+    close_mem(db, mem);
 }
 
 /* ------------------------------------------------------------------ single delete */
@@ -687,8 +690,7 @@ TEST(single_delete)
     CHECK_OK(tind_ks_stats_get(ks, &st));
     CHECK_EQ(st.approximate_keys, 14);
     CHECK_EQ(st.single_delete_violations, 0);
-    CHECK_OK(tind_close(db));
-    fs_destroy(mem);
+    close_mem(db, mem);
 }
 
 TEST(single_delete_with_snapshot)
@@ -713,14 +715,11 @@ TEST(single_delete_with_snapshot)
     tind_snapshot_free(s);
     settle(ks);
     expect_str(ks, "k", NULL);
-    uint64_t keys;
-    CHECK_OK(tind_approximate_len(ks, &keys));
-    CHECK_EQ(keys, 0);
+    expect_len(ks, 0);
     tind_ks_stats st;
     CHECK_OK(tind_ks_stats_get(ks, &st));
     CHECK_EQ(st.single_delete_violations, 0);
-    CHECK_OK(tind_close(db));
-    fs_destroy(mem);
+    close_mem(db, mem);
 }
 
 TEST(single_delete_contract_broken)
@@ -762,11 +761,8 @@ TEST(single_delete_contract_broken)
     tind_ks_stats st;
     CHECK_OK(tind_ks_stats_get(ks, &st));
     CHECK(st.single_delete_violations >= 3);
-    uint64_t n;
-    CHECK_OK(tind_approximate_len(ks, &n));
-    CHECK_EQ(n, 0);
-    CHECK_OK(tind_close(db));
-    fs_destroy(mem);
+    expect_len(ks, 0);
+    close_mem(db, mem);
 }
 
 TEST(single_delete_never_resurrects)
@@ -801,8 +797,7 @@ TEST(single_delete_never_resurrects)
     tind_ks_stats st;
     CHECK_OK(tind_ks_stats_get(ks, &st));
     CHECK_EQ(st.single_delete_violations, 0);
-    CHECK_OK(tind_close(db));
-    fs_destroy(mem);
+    close_mem(db, mem);
 }
 
 TEST(api_errors)
@@ -828,8 +823,7 @@ TEST(api_errors)
     tind_ks_options_set_compaction_filter(NULL, NULL, NULL);
     tind_ks_options_set_value_ttl(NULL, 1);
     tind_ks_options_set_periodic_compaction(NULL, 1);
-    CHECK_OK(tind_close(db));
-    fs_destroy(mem);
+    close_mem(db, mem);
 }
 
 int main(void)
