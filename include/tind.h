@@ -25,15 +25,17 @@
  *     read and write through the same handle at once.
  *   - tind_snapshot: immutable; any number of threads may read through it
  *     at once. tind_snapshot_free() must not race its other uses.
- *   - tind_batch and tind_iter: one thread at a time. Different batches and
- *     iterators of the same database may be used in different threads at
- *     once; one batch or iterator may move between threads when the caller
- *     orders the hand-over (a mutex, a join).
+ *   - tind_batch, tind_iter and tind_txn: one thread at a time. Different
+ *     batches, iterators and transactions of the same database may be used in
+ *     different threads at once; one may move between threads when the caller
+ *     orders the hand-over (a mutex, a join). An iterator made through a
+ *     transaction is not moved while that transaction commits.
  *   - tind_options, tind_ks_options, tind_read_options: plain settings.
  *     Setters need one thread at a time; calls that only read them (tind_open,
  *     tind_keyspace_open, reads given ro) may share one from many threads
  *     while nobody changes it. They may be freed once the call that took them
- *     returns, except that a read options' snapshot must outlive its reads.
+ *     returns, except that a read options' snapshot or transaction must
+ *     outlive its reads.
  *   - Free functions (tind_strerror, tind_version, tind_free, tind_errmsg)
  *     may be called from any thread; tind_errmsg's text is per thread.
  */
@@ -68,14 +70,15 @@ enum tind_status {
     TIND_ECORRUPT    = -5,  /* a file failed a checksum or a structural check */
     TIND_ENOSPC      = -6,  /* no space left on the device */
     TIND_EBUSY       = -7,  /* database folder locked by another open; or tind_close while
-                               iterators, snapshots or batches of the database are live */
+                               iterators, snapshots, batches or transactions of the database
+                               are live; or a single-writer transaction with TIND_TXN_NOWAIT */
     TIND_EPOISONED   = -8,  /* an earlier journal/version write or fsync failed: read-only until reopen */
     TIND_EVERSION    = -9,  /* file written by a newer tind (format version unknown) */
     TIND_EEXIST      = -10, /* already exists */
     TIND_ETOOBIG     = -11, /* key or value beyond the documented limits */
     TIND_ECLOSED     = -12, /* the database is closing or closed */
     TIND_ENOTSUP     = -13, /* not supported by this build or option set */
-    TIND_ECONFLICT   = -14, /* transaction conflict: retry (later milestone) */
+    TIND_ECONFLICT   = -14, /* transaction conflict: nothing applied, retry (tind_txn_commit) */
     TIND_ENOENT      = -15, /* file, folder or keyspace does not exist */
     TIND_EMFILE      = -16, /* too many open files */
 };
@@ -228,10 +231,11 @@ TIND_API void tind_options_set_read_only(tind_options *o, int on);
  * truncation) happens here (not with tind_options_set_read_only). */
 TIND_API int tind_open(const char *path, const tind_options *opts, tind_db **db);
 
-/* Closes db. Iterators, snapshots and batches made from db must be freed
- * first: while any is live, close refuses with TIND_EBUSY ("tind_close: 2
- * iterators, 1 snapshot still open", from tind_errmsg(db)) and db stays open
- * and fully usable; free them and call close again.
+/* Closes db. Iterators, snapshots, batches and transactions made from db
+ * must be freed (ended) first: while any is live, close refuses with
+ * TIND_EBUSY ("tind_close: 2 iterators, 1 snapshot still open", from
+ * tind_errmsg(db)) and db stays open and fully usable; free them and call
+ * close again.
  * Otherwise close marks db closing (calls made from now on fail with
  * TIND_ECLOSED; tind_flush, tind_compact and stalled writers waiting in
  * another thread return TIND_ECLOSED), waits for the calls already inside
@@ -528,6 +532,106 @@ TIND_API const void *tind_iter_value(tind_iter *it, size_t *vlen);
 TIND_API uint64_t tind_iter_value_size(const tind_iter *it);
 /* TIND_OK, or the error that ended the iteration (message: tind_errmsg). */
 TIND_API int tind_iter_status(const tind_iter *it);
+
+/* ======================================================================
+ * Transactions
+ *
+ * A transaction reads one snapshot (fixed at tind_txn_begin) plus its own
+ * uncommitted writes, and applies its writes at commit as one atomic batch
+ * (one journal record, across keyspaces, durable per its durability).
+ * Reads go through the ordinary read calls and iterators: give them read
+ * options with tind_read_options_set_txn(ro, txn). tind_get, tind_contains,
+ * tind_value_size, tind_first, tind_last and iterators (range, prefix, both
+ * directions, seek) then see the snapshot with the transaction's own puts
+ * and removes merged over it (read-your-own-writes; an iterator sees the
+ * writes made before it was created, and may or may not see later ones).
+ *
+ * Commit is serializable: it fails with TIND_ECONFLICT, applying nothing,
+ * when a write committed after the transaction's snapshot (by another
+ * transaction, tind_put, a batch) touched a key it read (present or absent),
+ * a key in the span an iterator made through the transaction covered (from
+ * the smallest to the largest key it stood on or sought, through a bound it
+ * ran off: a key appearing between two it showed is a phantom), or a key it
+ * writes. This prevents lost updates, write skew and phantoms; the caller
+ * retries with a new transaction. An iterator made through a transaction
+ * must not be moved while the transaction commits (one thread at a time). Reads with tind_read_options_set_untracked are not
+ * checked. A transaction that wrote nothing always commits.
+ *
+ * Modes (flags of tind_txn_begin, OR-ed):
+ *   TIND_TXN_OPTIMISTIC (0)  any number at once; nobody waits.
+ *   TIND_TXN_SINGLE_WRITER   at most one such transaction is open at a time:
+ *                            begin waits until the open one commits or rolls
+ *                            back (readers and optimistic transactions never
+ *                            wait). Two single-writer transactions never
+ *                            conflict with each other; with other writers
+ *                            they are checked as above.
+ *   TIND_TXN_NOWAIT          with SINGLE_WRITER: TIND_EBUSY instead of waiting.
+ *   TIND_TXN_READ_ONLY       a snapshot with a transaction's face: writes are
+ *                            TIND_EINVAL, nothing is tracked, nothing checked.
+ *
+ * Keyspaces: a commit whose writes touch a deleted keyspace fails with
+ * TIND_ENOENT; one that read a keyspace deleted since its snapshot conflicts.
+ * Limits: keys and values as tind_put; the commit's batch as a tind_batch
+ * (TIND_ETOOBIG at commit, nothing applied). A very long transaction beside
+ * more than about 64 MiB of keys written by others conflicts at commit (the
+ * log of recent writes it is checked against has been cut).
+ *
+ * Thread safety: a transaction is used by one thread at a time (like a
+ * batch); different transactions may run in different threads at once.
+ * tind_close refuses with TIND_EBUSY while a transaction is open.
+ * Iterators made through a transaction stay valid after it ends (they keep
+ * showing what they showed).
+ * ====================================================================== */
+typedef struct tind_txn tind_txn;
+
+enum tind_txn_flags {
+    TIND_TXN_OPTIMISTIC    = 0,
+    TIND_TXN_SINGLE_WRITER = 1,
+    TIND_TXN_NOWAIT        = 2,
+    TIND_TXN_READ_ONLY     = 4,
+};
+
+/* Begins a transaction on db (flags above; unknown flags are TIND_EINVAL, as
+ * READ_ONLY with SINGLE_WRITER). On TIND_OK *txn must be ended by
+ * tind_txn_commit or tind_txn_rollback. TIND_EBUSY: SINGLE_WRITER|NOWAIT
+ * while another single-writer transaction is open. A database opened
+ * read-only allows only TIND_TXN_READ_ONLY (else TIND_ENOTSUP). */
+TIND_API int tind_txn_begin(tind_db *db, int flags, tind_txn **txn);
+/* Writes into the transaction (invisible to others until commit). Keys and
+ * values are checked as tind_put checks them; ks must be of the
+ * transaction's database. */
+TIND_API int tind_txn_put(tind_txn *txn, tind_keyspace *ks, const void *key, size_t klen, const void *val,
+                          size_t vlen);
+TIND_API int tind_txn_remove(tind_txn *txn, tind_keyspace *ks, const void *key, size_t klen);
+/* Merge operands (tind_merge) and single deletes (tind_single_remove) are
+ * not carried by transactions: both are refused with TIND_ENOTSUP
+ * (tind_errmsg says so) and leave the transaction as it was, still usable.
+ * Write them with tind_merge / tind_single_remove or a batch. Reads through
+ * a transaction of a key holding merge operands see the merged value at its
+ * snapshot (or the transaction's own put / remove of the key), and a merge
+ * or single delete committed by others after the snapshot on a key the
+ * transaction read is a conflict like any other write. */
+TIND_API int tind_txn_merge(tind_txn *txn, tind_keyspace *ks, const void *key, size_t klen, const void *operand,
+                            size_t olen);
+TIND_API int tind_txn_single_remove(tind_txn *txn, tind_keyspace *ks, const void *key, size_t klen);
+/* Durability of the commit (default: the database default); an unknown mode is ignored. */
+TIND_API void tind_txn_set_durability(tind_txn *txn, int mode);
+/* Validates and applies the writes atomically, then ends and frees txn
+ * whatever the result (like LMDB's mdb_txn_commit): TIND_OK, TIND_ECONFLICT
+ * (nothing applied: retry), or a write error as tind_batch_commit's. */
+TIND_API int tind_txn_commit(tind_txn *txn);
+/* Discards the writes, ends and frees txn. NULL is a no-op. */
+TIND_API void tind_txn_rollback(tind_txn *txn);
+/* The sequence number of the transaction's snapshot. */
+TIND_API uint64_t tind_txn_seqno(const tind_txn *txn);
+/* Reads given ro see txn (its snapshot and its own writes) and are tracked
+ * for its commit; txn = NULL: no transaction. Replaces a snapshot set on ro
+ * (tind_read_options_set_snapshot replaces a transaction): the last set
+ * decides. txn must outlive the reads and iterator creations that use ro. */
+TIND_API void tind_read_options_set_txn(tind_read_options *ro, tind_txn *txn);
+/* Reads given ro (with a transaction) are not tracked: commit does not check
+ * them (default 0). */
+TIND_API void tind_read_options_set_untracked(tind_read_options *ro, int on);
 
 /* ======================================================================
  * Maintenance and statistics

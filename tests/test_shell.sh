@@ -7,7 +7,8 @@
 # Checks: one-command mode (create / put / get / scan / count / del, exit
 # statuses; exists / first / last / mget; --json / --csv and set format;
 # create --if-not-exists; stats for people: one unit, no empty level, plurals;
-# batch --file, all or nothing; timer); script mode with a batch; keys and
+# batch --file, all or nothing; timer); script mode with a batch and with
+# transactions (begin / commit / rollback, read-your-own-writes); keys and
 # values holding NUL, newline and every other byte, shown escaped and read back exactly (get --raw);
 # export, import into a fresh database and export again, compared byte for
 # byte, plus the two databases' hex scans compared; verify exits 0 on a clean
@@ -202,6 +203,50 @@ expect_status 1 "$TIND" "$DB" get ks zz
 printf 'get ks nope\necho after\n' | "$TIND" --bail "$DB" >out.txt 2>err.txt
 [ ! -s out.txt ] || fail "--bail ran on: $(cat out.txt)"
 
+section transactions
+# begin / commit / rollback: reads inside see the transaction's own writes,
+# others see nothing until commit; rollback discards; an uncommitted
+# transaction at the end of a script is rolled back and fails it
+cat >txn.txt <<'EOF'
+create tx
+put tx k old
+begin
+put tx k new
+put tx n 1
+get tx k
+count tx
+del tx n
+exists tx n
+rollback
+get tx k
+begin
+put tx k committed
+commit
+get tx k
+begin --read-only
+first tx
+put tx k never
+rollback
+EOF
+expect_status 1 "$TIND" --create "$T/dbtxn" <txn.txt
+cat >want.txt <<'EOF'
+new
+2
+no
+old
+committed
+k = committed
+EOF
+same_file out.txt want.txt
+grep -q "line 18: error: put: write in a read-only transaction" err.txt || fail "read-only txn: $(cat err.txt)"
+printf 'begin\nput tx zz 1\n' | "$TIND" "$T/dbtxn" >out.txt 2>err.txt && fail "an uncommitted transaction succeeded"
+grep -q "transaction was never committed" err.txt || fail "uncommitted transaction: $(cat err.txt)"
+expect_status 1 "$TIND" "$T/dbtxn" get tx zz
+printf 'begin\nbatch\n' | "$TIND" "$T/dbtxn" >out.txt 2>err.txt
+grep -q "a transaction is open" err.txt || fail "batch inside a transaction: $(cat err.txt)"
+expect_status 1 "$TIND" "$T/dbtxn" begin
+grep -q "begin needs the interactive shell or a script" err.txt || fail "begin in one-command mode: $(cat err.txt)"
+
 section binary_round_trip
 # a 256-byte key holding every byte value, and a 260-byte value
 hexkey=$(awk 'BEGIN { for (i = 0; i < 256; i++) printf("\\x%02x", i) }')
@@ -343,6 +388,15 @@ expect_status 0 "$TIND" "$MD" get c hits --hex
 [ "$(cat out.txt)" = 0300000000000000 ] || fail "counter after compact: $(cat out.txt)"
 expect_status 0 "$TIND" "$MD" verify
 grep -q ": 0 problems" out.txt || fail "verify merge db: $(cat out.txt)"
+# transactions carry no merge operands or single deletes: refused, the
+# transaction goes on and commits its put
+printf 'begin\nmerge c hits 1\ndel --single c base\nput c t 1\ncommit\n' | "$TIND" "$MD" >out.txt 2>err.txt \
+    && fail "merge in a transaction succeeded"
+grep -q "merge: .*transactions do not carry merge operands" err.txt || fail "txn merge: $(cat err.txt)"
+grep -q "del: .*transactions do not carry single deletes" err.txt || fail "txn single delete: $(cat err.txt)"
+expect_status 0 "$TIND" "$MD" get c t
+expect_status 0 "$TIND" "$MD" get c hits --hex
+[ "$(cat out.txt)" = 0300000000000000 ] || fail "counter after refused txn merge: $(cat out.txt)"
 
 section verify
 expect_status 0 "$TIND" "$DB" flush ks

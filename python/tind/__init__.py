@@ -8,16 +8,20 @@
             b.put(ks, b"bob", b"2")
         for key, value in ks.prefix(b"a"):
             ...
+        with db.transaction() as t:    # serializable; committed on success
+            n = int(t.get(ks, b"n", b"0"))
+            t.put(ks, b"n", b"%d" % (n + 1))   # tind.Conflict at commit: retry
 
 Keys and values are bytes (bytearray and memoryview are accepted as input);
 reads return bytes. Every failure raises tind.Error (or a subclass per
 status) carrying tind's own message (tind_errmsg). The GIL is released
 during every call into the library.
 
-Handles: a Keyspace lives as long as its Database. Iterators, snapshots and
-batches hold native handles that tind refuses to close the database over;
-Database.close() first releases every live one (they raise tind.Closed
-afterwards), and a forgotten one is released when it is garbage collected.
+Handles: a Keyspace lives as long as its Database. Iterators, snapshots,
+batches and transactions hold native handles that tind refuses to close
+the database over; Database.close() first releases every live one (they
+raise tind.Closed afterwards), and a forgotten one is released when it is
+garbage collected.
 
 Thread safety: a Database and its Keyspaces may be used from any number of
 threads at once; close() waits for the calls already running. An Iterator or
@@ -32,7 +36,7 @@ import weakref
 from ._ffi import ffi, lib
 
 __all__ = [
-    "Database", "Keyspace", "Batch", "Snapshot", "Iterator", "open", "version",
+    "Database", "Keyspace", "Batch", "Snapshot", "Transaction", "Iterator", "open", "version",
     "Error", "NotFound", "InvalidArgument", "NoMemory", "IOFailure", "Corruption",
     "NoSpace", "Busy", "Poisoned", "VersionError", "Exists", "TooBig", "Closed",
     "NotSupported", "ReadOnly", "Conflict", "NoEntry", "TooManyFiles",
@@ -409,6 +413,15 @@ class Database:
         """A Snapshot of the current state (a context manager that releases it)."""
         return Snapshot(self)
 
+    def transaction(self, single_writer=False, nowait=False, read_only=False, durability=None):
+        """A new Transaction (tind_txn_begin): optimistic and serializable by
+        default; single_writer=True waits while another single-writer
+        transaction is open (nowait=True raises tind.Busy instead);
+        read_only=True refuses writes. As a context manager it commits on a
+        normal exit (tind.Conflict when it must be retried) and rolls back
+        on an exception."""
+        return Transaction(self, single_writer, nowait, read_only, durability)
+
 
 def _ks_options(options):
     kopts = lib.tind_ks_options_new()
@@ -459,15 +472,22 @@ class _ReadOptions:
         self._snapshot = None
         if snapshot is None:
             return
-        if not isinstance(snapshot, Snapshot) or snapshot._db is not db:
-            raise TypeError("tind: snapshot must be a Snapshot of the same Database")
+        if not isinstance(snapshot, (Snapshot, Transaction)) or snapshot._db is not db:
+            raise TypeError("tind: snapshot must be a Snapshot or a Transaction of the same Database")
         snapshot._inflight.enter()
         self._snapshot = snapshot
         ro = lib.tind_read_options_new()
         if ro == ffi.NULL:
             self.free()
             raise NoMemory(lib.TIND_ENOMEM, "tind_read_options_new: out of memory")
-        lib.tind_read_options_set_snapshot(ro, snapshot._handle)
+        if snapshot._handle == ffi.NULL:
+            lib.tind_read_options_free(ro)
+            self.free()
+            raise _closed(snapshot._kind)
+        if isinstance(snapshot, Transaction):
+            lib.tind_read_options_set_txn(ro, snapshot._handle)
+        else:
+            lib.tind_read_options_set_snapshot(ro, snapshot._handle)
         self.ro = ro
 
     def free(self):
@@ -802,6 +822,86 @@ class Batch(_Child):
             self.close()
 
 
+class Transaction(_Child):
+    """A transaction: its reads see one snapshot plus its own writes, and
+    commit() applies its writes atomically, or raises tind.Conflict (nothing
+    applied: begin a new one and retry) when something it read or writes
+    changed after its snapshot. Pass it as snapshot= to any read or iterator
+    of its database's keyspaces, or use t.get(ks, key). A context manager:
+    commit on a normal exit, rollback on an exception. Ended (and its handle
+    released) by commit() or rollback(), whatever commit() raises."""
+
+    _kind = "transaction"
+
+    def __init__(self, db, single_writer=False, nowait=False, read_only=False, durability=None):
+        self._inflight = _InFlight("transaction")
+        flags = ((lib.TIND_TXN_SINGLE_WRITER if single_writer else 0) |
+                 (lib.TIND_TXN_NOWAIT if nowait else 0) |
+                 (lib.TIND_TXN_READ_ONLY if read_only else 0))
+        out = ffi.new("tind_txn **")
+        db._enter()
+        try:
+            db._check(lib.tind_txn_begin(db._db, flags, out))
+            self._register(db, out[0])
+        finally:
+            db._leave()
+        if durability is not None:
+            lib.tind_txn_set_durability(self._handle, durability)
+
+    def _free(self, handle):
+        lib.tind_txn_rollback(handle)
+
+    def _release(self):
+        self._inflight.close()    # reads through it finish first
+        _Child._release(self)
+
+    @property
+    def seqno(self):
+        """The sequence number of its snapshot."""
+        return self._call(lib.tind_txn_seqno)
+
+    def _op(self, fn, ks, *args):
+        if not isinstance(ks, Keyspace) or ks._db is not self._db:
+            raise TypeError("tind: the transaction's first argument must be a Keyspace of its Database")
+        self._db._check(self._call(fn, ks._ks, *args))
+
+    def put(self, ks, key, value):
+        self._op(lib.tind_txn_put, ks, *_bytes(key, "key"), *_bytes(value, "value"))
+
+    def delete(self, ks, key):
+        self._op(lib.tind_txn_remove, ks, *_bytes(key, "key"))
+
+    def get(self, ks, key, default=None):
+        """The value of key as the transaction sees it (tracked for commit)."""
+        return ks.get(key, default, snapshot=self)
+
+    def commit(self):
+        """Validates and applies the writes; ends the transaction either way.
+        Raises tind.Conflict when it must be retried."""
+        self._inflight.close()
+        self._db._children.discard(self)
+        self._db._enter()
+        try:
+            with self._lock:
+                handle, self._handle = self._handle, ffi.NULL
+                if handle == ffi.NULL:
+                    raise _closed(self._kind)
+                rc = lib.tind_txn_commit(handle)
+            self._db._check(rc)
+        finally:
+            self._db._leave()
+
+    def rollback(self):
+        """Discards the writes and ends the transaction (idempotent)."""
+        self.close()
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None and self._handle != ffi.NULL:
+            self.commit()
+        else:
+            self.close()
+
+
 class Iterator(_Child):
     """A Python iterator over a keyspace's range or prefix, in one direction,
     over one fixed state (its snapshot, or the latest state when made).
@@ -830,7 +930,7 @@ class Iterator(_Child):
                 rc = lib.tind_iter_range(ks._ks, *lo_b, *hi_b, ro.ro, out)
             db._check(rc)
             self._register(db, out[0])
-            if snapshot is not None:
+            if isinstance(snapshot, Snapshot):
                 snapshot._users.add(self)
         finally:
             db._leave()

@@ -165,6 +165,25 @@ const void *tind_iter_value(tind_iter *it, size_t *vlen);
 uint64_t tind_iter_value_size(const tind_iter *it);
 int tind_iter_status(const tind_iter *it);
 
+typedef struct tind_txn tind_txn;
+enum tind_txn_flags {
+    TIND_TXN_OPTIMISTIC = 0, TIND_TXN_SINGLE_WRITER = 1, TIND_TXN_NOWAIT = 2,
+    TIND_TXN_READ_ONLY = 4
+};
+int tind_txn_begin(tind_db *db, int flags, tind_txn **txn);
+int tind_txn_put(tind_txn *txn, tind_keyspace *ks, const char *key, size_t klen,
+                 const char *val, size_t vlen);
+int tind_txn_remove(tind_txn *txn, tind_keyspace *ks, const char *key, size_t klen);
+int tind_txn_merge(tind_txn *txn, tind_keyspace *ks, const char *key, size_t klen, const char *operand,
+                   size_t olen);
+int tind_txn_single_remove(tind_txn *txn, tind_keyspace *ks, const char *key, size_t klen);
+void tind_txn_set_durability(tind_txn *txn, int mode);
+int tind_txn_commit(tind_txn *txn);
+void tind_txn_rollback(tind_txn *txn);
+uint64_t tind_txn_seqno(const tind_txn *txn);
+void tind_read_options_set_txn(tind_read_options *ro, tind_txn *txn);
+void tind_read_options_set_untracked(tind_read_options *ro, int on);
+
 int tind_flush(tind_keyspace *ks);
 int tind_compact(tind_keyspace *ks);
 

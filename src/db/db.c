@@ -612,6 +612,7 @@ static void db_free(tind_db *db)
     free(db->dropped);
     jset_free(&db->journals);
     free(db->snapshots.seqnos);
+    cf_free(db->conflicts);
     tbuf_free(&db->write_scratch);
     if (db->fds)
         fdc_free(db->fds);
@@ -628,6 +629,7 @@ static void db_free(tind_db *db)
     cv_destroy(&db->bg_cv);
     cv_destroy(&db->stall_cv);
     cv_destroy(&db->done_cv);
+    cv_destroy(&db->txn_cv);
     free(db->path);
     free(db->tables_dir);
     free(db);
@@ -900,6 +902,7 @@ TIND_API int tind_open(const char *path, const tind_options *opts, tind_db **out
     cv_init(&db->bg_cv);
     cv_init(&db->stall_cv);
     cv_init(&db->done_cv);
+    cv_init(&db->txn_cv);
     int rc = TIND_OK;
     if (db->opts.background_threads < 0 || db->opts.background_threads > 64)
         rc = err_set(&err, TIND_EINVAL, "background_threads %d not in 0..64", db->opts.background_threads);
@@ -948,13 +951,13 @@ TIND_API int tind_open(const char *path, const tind_options *opts, tind_db **out
  * still open") while handles made from db exist, else TIND_OK. */
 static int close_check_handles(tind_db *db, tind_err *err)
 {
-    static const char *const one[3] = {"iterator", "snapshot", "batch"};
-    static const char *const many[3] = {"iterators", "snapshots", "batches"};
-    long live[3] = {atomic_load(&db->live_iterators), atomic_load(&db->live_snapshots),
-                    atomic_load(&db->live_batches)};
-    char list[160] = "";
+    static const char *const one[4] = {"iterator", "snapshot", "batch", "transaction"};
+    static const char *const many[4] = {"iterators", "snapshots", "batches", "transactions"};
+    long live[4] = {atomic_load(&db->live_iterators), atomic_load(&db->live_snapshots),
+                    atomic_load(&db->live_batches), atomic_load(&db->live_txns)};
+    char list[200] = "";
     size_t len = 0;
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 4; i++)
         if (live[i] && len < sizeof list) {
             int n = snprintf(list + len, sizeof list - len, "%s%ld %s", len ? ", " : "", live[i],
                              live[i] == 1 ? one[i] : many[i]);

@@ -7,6 +7,7 @@
 #ifndef TIND_DB_DB_H
 #define TIND_DB_DB_H
 
+#include "db/conflicts.h"
 #include "db/iters.h"
 #include "db/jobs.h"
 #include "db/journals.h"
@@ -14,5 +15,7 @@
 #include "db/merge.h"
 #include "db/options.h"
 #include "db/state.h"
+#include "db/txn.h"
+#include "db/write.h"
 
 #endif

@@ -13,6 +13,7 @@
 
 #include "db/install.h"
 #include "db/merge.h"
+#include "db/txn.h"
 
 typedef struct lookup {
     uint8_t type;
@@ -181,9 +182,14 @@ static int ks_get(tind_keyspace *ks, const void *key, size_t klen, const tind_re
     ks_view *view = ks_view_acquire(ks);
     lookup lk;
     memset(&lk, 0, sizeof lk);
-    rc = view_lookup(ks, view, key, klen, seq, &lk, err);
-    if (rc == TIND_OK && lk.type == ENTRY_MERGE)
-        rc = merge_lookup(ks, view, key, klen, &lk, err);
+    rc = TIND_NOT_FOUND;
+    if (ro && ro->txn) /* its own write decides, else the snapshot (txn.h) */
+        rc = txn_read_point(ro, ks, key, klen, &lk.type, &lk.mval, &lk.mlen, err);
+    if (rc == TIND_NOT_FOUND) {
+        rc = view_lookup(ks, view, key, klen, seq, &lk, err);
+        if (rc == TIND_OK && lk.type == ENTRY_MERGE)
+            rc = merge_lookup(ks, view, key, klen, &lk, err);
+    }
     if (rc == TIND_OK && lk.type != ENTRY_VALUE)
         rc = TIND_NOT_FOUND;
     if (rc == TIND_OK) {

@@ -27,7 +27,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "db/jobs.h"
+#include "db/conflicts.h"
+#include "db/write.h"
 #include "util/killpoint.h"
 #include "util/coding.h"
 
@@ -42,7 +43,7 @@ struct tind_batch {
     size_t touched_cap;
 };
 
-static int check_kv(const void *key, size_t klen, const void *val, size_t vlen, int has_value, tind_err *err)
+int db_check_kv(const void *key, size_t klen, const void *val, size_t vlen, int has_value, tind_err *err)
 {
     int rc = db_check_key(key, klen, err);
     if (rc)
@@ -218,7 +219,8 @@ static int make_room(tind_db *db, tind_batch *b, tind_err *err) EXCLUDES(db->mu,
 
 /* ------------------------------------------------------------------ the write path */
 
-static int db_write(tind_db *db, tind_batch *b, int durability, tind_err *err) EXCLUDES(db->write_mu)
+static int db_write(tind_db *db, tind_batch *b, int durability, db_write_check check, void *check_ctx,
+                    tind_err *err) EXCLUDES(db->write_mu)
 {
     if (b->count == 0)
         return TIND_OK;
@@ -234,6 +236,8 @@ static int db_write(tind_db *db, tind_batch *b, int durability, tind_err *err) E
             rc = err_set(err, TIND_ENOENT, "keyspace '%s' was deleted", b->touched[i]->name);
     if (!rc && !jset_writing(&db->journals))
         rc = err_set(err, TIND_EPOISONED, "database '%s' has no journal (an earlier rotation failed)", db->path);
+    if (!rc && check)
+        rc = check(db, check_ctx, err); /* a transaction's validation (db/txn.c) */
     if (rc)
         goto out;
 
@@ -269,6 +273,8 @@ static int db_write(tind_db *db, tind_batch *b, int durability, tind_err *err) E
             db_poison(db, err);
             goto out;
         }
+        if (db->conflicts)
+            cf_record(db, e.ks_id, e.key, e.klen, first + i); /* open transactions validate against it */
     }
     atomic_store_explicit(&db->last_seqno, last, memory_order_relaxed);
     atomic_store_explicit(&db->visible_seqno, last, memory_order_release);
@@ -373,7 +379,7 @@ static int batch_add(tind_batch *b, tind_keyspace *ks, uint8_t type, const void 
     if (rc == TIND_OK && ks->db != b->db)
         rc = err_set(&err, TIND_EINVAL, "keyspace '%s' belongs to another database", ks->name);
     if (rc == TIND_OK)
-        rc = check_kv(key, klen, val, vlen, batch_entry_has_value(type), &err);
+        rc = db_check_kv(key, klen, val, vlen, batch_entry_has_value(type), &err);
     if (rc == TIND_OK)
         rc = check_record_room(b->db, b->payload.len, entry_size(ks->id, klen, vlen, batch_entry_has_value(type)), &err);
     if (rc == TIND_OK && b->count == UINT32_MAX)
@@ -421,12 +427,20 @@ TIND_API int tind_batch_commit(tind_batch *b)
     int rc = db_enter(db);
     if (rc)
         return rc;
-    rc = db_write(db, b, b->durability, &err);
+    rc = db_write(db, b, b->durability, NULL, NULL, &err);
     if (rc == TIND_OK)
         tind_batch_clear(b);
     rc = db_fail(db, rc, &err);
     /* close waits for active calls: nothing may touch db after this */
     db_leave(db);
+    return rc;
+}
+
+int db_batch_commit_checked(tind_batch *b, db_write_check check, void *ctx, tind_err *err)
+{
+    int rc = db_write(b->db, b, b->durability, check, ctx, err);
+    if (rc == TIND_OK)
+        tind_batch_clear(b);
     return rc;
 }
 
@@ -439,7 +453,7 @@ static int write_one(tind_keyspace *ks, uint8_t type, const void *key, size_t kl
     if (rc)
         return rc;
     tind_db *db = ks->db;
-    rc = check_kv(key, klen, val, vlen, batch_entry_has_value(type), &err);
+    rc = db_check_kv(key, klen, val, vlen, batch_entry_has_value(type), &err);
     if (rc == TIND_OK)
         rc = check_record_room(db, 0, entry_size(ks->id, klen, vlen, batch_entry_has_value(type)), &err);
     if (rc)
@@ -460,11 +474,11 @@ static int write_one(tind_keyspace *ks, uint8_t type, const void *key, size_t kl
         b.payload.data = stack;
         b.payload.cap = sizeof stack;
         encode_entry(&b.payload, type, ks->id, key, klen, val, vlen);
-        rc = db_write(db, &b, db->opts.default_durability, &err);
+        rc = db_write(db, &b, db->opts.default_durability, NULL, NULL, &err);
     } else {
         rc = encode_entry(&b.payload, type, ks->id, key, klen, val, vlen);
         if (rc == TIND_OK)
-            rc = db_write(db, &b, db->opts.default_durability, &err);
+            rc = db_write(db, &b, db->opts.default_durability, NULL, NULL, &err);
         tbuf_free(&b.payload);
     }
     rc = db_fail(db, rc, &err);

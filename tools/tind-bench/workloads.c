@@ -135,6 +135,10 @@ const bw_def bw_defs[] = {
      "8-byte counters, Zipfian: 90% increments by merge (uint64 add operator; get + put without one), 10% reads"},
     {"counter-rmw", BW_COUNTER_RMW, 0.10, 0, 0, BW_ZIPFIAN, 8, {200000, 2000000}, {64, 256},
      "8-byte counters, Zipfian: 90% increments by get + put (read-modify-write), 10% reads"},
+    {"txn-low", BW_TXN, 0, 0, 0, BW_UNIFORM, 100, {200000, 2000000}, {64, 256},
+     "transactions: read 2 uniform keys, write both, commit (retry on conflict): low contention"},
+    {"txn-high", BW_TXN, 1, 0, 0, BW_UNIFORM, 100, {200000, 2000000}, {64, 256},
+     "the same over 16 hot keys: high contention (abort rate)"},
     {NULL, 0, 0, 0, 0, 0, 0, {0, 0}, {0, 0}, NULL},
 };
 
@@ -289,6 +293,9 @@ int bw_mode_optypes(int mode, const char **names)
         return 1;
     case BW_RUN_OVERWRITE:
         names[0] = "put";
+        return 1;
+    case BW_RUN_TXN:
+        names[0] = "txn";       /* a committed transaction, retries included */
         return 1;
     }
     return 0;
@@ -449,6 +456,26 @@ static int bw_run_one(bw_thread *t, int *type)
         if (rc == 0 && visited == 0)
             t->misses++;
         return rc;
+    case BW_RUN_TXN: {
+        /* txn-high (read_fraction 1) picks among BW_TXN_HOT_KEYS keys */
+        uint64_t n = p->def->read_fraction > 0 && p->keys > BW_TXN_HOT_KEYS ? BW_TXN_HOT_KEYS : p->keys;
+        char k2[32];
+        *type = 0;
+        bw_key(key, bw_pick(t, n));
+        bw_key(k2, bw_pick(t, n));
+        for (;;) {
+            const uint8_t *v = bw_value(t, p->value_size);
+            rc = t->be->txn_rmw(t->handle, key, k2, BW_KEY_SIZE, v, p->value_size, t->err, sizeof t->err);
+            if (rc != 2)
+                break;
+            t->aborts++;
+            if (atomic_load_explicit(t->stop, memory_order_relaxed))
+                return 0;
+        }
+        if (rc == 0)
+            t->user_bytes += 2 * (BW_KEY_SIZE + p->value_size);
+        return rc;
+    }
     default: /* BW_RUN_OVERWRITE */
         *type = 0;
         bw_key(key, bw_pick(t, p->keys));

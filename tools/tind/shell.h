@@ -38,6 +38,8 @@ typedef struct tsh {
     const char *path;             /* the database folder */
     tind_db *db;                  /* NULL until opened (verify and dump do not need it) */
     tind_batch *batch;            /* non-NULL between `batch` and `commit` / `abort` */
+    tind_txn *txn;                /* non-NULL between `begin` and `commit` / `rollback` (txn.c) */
+    tind_read_options *ro;        /* what reads pass: the transaction's, or NULL */
     int hex;                      /* show keys and values as hex */
     int full;                     /* never abbreviate values */
     int format;                   /* SH_FMT_*: text for people, or JSON / CSV for programs */
@@ -101,6 +103,13 @@ int sh_cmd_dump(tsh *sh, sh_words *args);
 /* ---- transfer.c ---- */
 int sh_cmd_export(tsh *sh, sh_words *args);
 int sh_cmd_import(tsh *sh, sh_words *args);
+/* ---- txn.c ---- */
+int sh_cmd_begin(tsh *sh, sh_words *args);
+int sh_cmd_rollback(tsh *sh, sh_words *args);
+/* Commits sh->txn and closes it (SH_OK / SH_FAIL with the reason printed). */
+int sh_txn_commit(tsh *sh);
+/* Discards sh->txn, if any. */
+void sh_txn_rollback(tsh *sh);
 /* ---- repl.c ---- */
 /* The interactive loop; returns the exit status. */
 int sh_repl(tsh *sh);
