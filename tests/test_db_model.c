@@ -466,6 +466,11 @@ static int txn_commit_ops(world *w, const wop *ops, int nops, int durable)
         tind_txn_set_durability(t, TIND_PERSIST_SYNC_DATA);
     tind_read_options *ro = tind_read_options_new();
     tind_read_options_set_txn(ro, t);
+    /* first its snapshot, merge operands applied (the keys' merged values) */
+    for (int i = 0; i < nops; i++)
+        check_get(w, ops[i].ks, ops[i].id, ro, model_seq);
+    if (stat_txns % 16 == 0)
+        check_iter(w, ops[0].ks, ro, model_seq);
     for (int i = 0; i < nops; i++) {
         uint8_t key[64];
         size_t klen = key_of(ops[i].id, key);
