@@ -14,6 +14,7 @@
  *     snapshot on a key the transaction read (point read or an iterator's
  *     span) makes the commit fail with TIND_ECONFLICT.
  * Each test runs with background threads off and on.
+ * TSAN-LABEL: also run under ThreadSanitizer (make test-tsan).
  */
 #include <inttypes.h>
 
