@@ -63,6 +63,7 @@ typedef struct mks {
 static mks model[NKS];
 static uint64_t model_seq, model_synced;
 static uint64_t stat_crashes, stat_reopens, stat_iters, stat_gets, stat_writes, stat_bg, stat_txns;
+static uint64_t stat_prefix_skips;   /* tables prefix filters let cursors skip */
 static uint64_t *boundaries;   /* batch end seqnos since the last crash/reopen */
 static size_t nboundaries, capboundaries;
 
@@ -276,7 +277,11 @@ static void open_world(world *w)
             tind_ks_options_set_partitioning(ko, 1);
             tind_ks_options_set_expect_point_read_hits(ko, 1);
             tind_ks_options_set_bloom_bits(ko, 2, 0);
+            tind_ks_options_set_prefix_fixed(ko, 4);       /* whole-key scans skip tables */
+            tind_ks_options_set_prefix_whole_keys(ko, 0);  /* point reads without filters */
         }
+        if (k == 0)
+            tind_ks_options_set_prefix_fixed(ko, 2);       /* "a0" scans skip tables */
         CHECK_OK(tind_keyspace_open(w->db, ks_names[k], ko, &w->ks[k]));
         tind_ks_options_free(ko);
     }
@@ -382,7 +387,11 @@ static void check_iter(world *w, int ks, const tind_read_options *ro, uint64_t s
         /* prefix "a0", "b1", ... or a whole key (and its long sibling) */
         lolen = key_of((int)trng_below(&w->r, UNIVERSE), lo);
         lolen = trng_below(&w->r, 2) ? 2 : lolen;
+        tind_ks_stats st0, st1;
+        CHECK_OK(tind_ks_stats_get(w->ks[ks], &st0));
         CHECK_OK(tind_iter_prefix(w->ks[ks], lo, lolen, ro, &it));
+        CHECK_OK(tind_ks_stats_get(w->ks[ks], &st1));
+        stat_prefix_skips += st1.prefix_skipped - st0.prefix_skipped;
         memcpy(hi, lo, lolen);
         hilen = lolen;
         hi[hilen - 1]++; /* keys here never end in 0xFF */
@@ -768,7 +777,7 @@ int main(void)
             continue;
         uint64_t total_target = (uint64_t)((threads ? 150000 : 1000000) * scale);
         uint64_t done = 0, seeds = 0;
-        stat_writes = stat_txns = stat_gets = stat_iters = stat_bg = stat_reopens = stat_crashes = 0;
+        stat_writes = stat_txns = stat_gets = stat_iters = stat_bg = stat_reopens = stat_crashes = stat_prefix_skips = 0;
         if (one) {
             fprintf(stderr, "  seed %llu, threads %s ...\n", (unsigned long long)base, threads ? "on" : "off");
             done += run_seed(base, (uint64_t)(per_seed * scale), threads);
@@ -780,11 +789,11 @@ int main(void)
             }
         }
         fprintf(stderr, "  model test (background threads %s): %llu operations over %llu seeds: %llu batches "
-                "(%llu as transactions), %llu gets, %llu cursors, %llu background steps, %llu clean reopens, "
-                "%llu simulated power losses\n",
+                "(%llu as transactions), %llu gets, %llu cursors (%llu tables skipped by prefix filters), "
+                "%llu background steps, %llu clean reopens, %llu simulated power losses\n",
                 threads ? "on" : "off", (unsigned long long)done, (unsigned long long)seeds,
                 (unsigned long long)stat_writes, (unsigned long long)stat_txns, (unsigned long long)stat_gets,
-                (unsigned long long)stat_iters,
+                (unsigned long long)stat_iters, (unsigned long long)stat_prefix_skips,
                 (unsigned long long)stat_bg, (unsigned long long)stat_reopens, (unsigned long long)stat_crashes);
     }
     return 0;

@@ -13,6 +13,9 @@
  *   - a merge or a single delete committed by another writer after the
  *     snapshot on a key the transaction read (point read or an iterator's
  *     span) makes the commit fail with TIND_ECONFLICT.
+ * Change feed x merge operators: merge operands and single deletes come out
+ * of tind_changes_since as TIND_CHANGE_MERGE (with the operand) and
+ * TIND_CHANGE_SINGLE_REMOVE.
  * Each test runs with background threads off and on.
  * TSAN-LABEL: also run under ThreadSanitizer (make test-tsan).
  */
@@ -260,6 +263,44 @@ TEST(merge_and_single_delete_by_others_conflict)
     fs_destroy(mem);
 }
 
+/* Change feed x merge operators: a merge and a single delete come out of the
+ * feed as themselves (the operand as the value), in their batch, in order. */
+TEST(change_feed_carries_merges_and_single_deletes)
+{
+    fs *mem = fs_mem_new();
+    tind_db *db = open_mem(mem);
+    tind_keyspace *ks = counter_ks(db, "c");
+    uint64_t from;
+    CHECK_OK(tind_last_seqno(db, &from));
+    uint8_t one[8];
+    enc_u64(one, 7);
+    tind_batch *b;
+    CHECK_OK(tind_batch_new(db, &b));
+    CHECK_OK(tind_batch_put(b, ks, "p", 1, one, 8));
+    CHECK_OK(tind_batch_merge(b, ks, "p", 1, one, 8));
+    CHECK_OK(tind_batch_single_remove(b, ks, "q", 1));
+    CHECK_OK(tind_batch_commit(b));
+    tind_batch_free(b);
+    tind_changes *c;
+    CHECK_OK(tind_changes_since(db, from + 1, &c));
+    CHECK_OK(tind_changes_next(c, 0));
+    CHECK_EQ(tind_changes_count(c), 3);
+    const tind_change_op *op = tind_changes_op(c, 0);
+    CHECK_EQ(op->type, TIND_CHANGE_PUT);
+    op = tind_changes_op(c, 1);
+    CHECK_EQ(op->type, TIND_CHANGE_MERGE);
+    CHECK_MEM(op->value, op->vlen, one, 8);
+    CHECK_MEM(op->key, op->klen, "p", 1);
+    op = tind_changes_op(c, 2);
+    CHECK_EQ(op->type, TIND_CHANGE_SINGLE_REMOVE);
+    CHECK(op->value == NULL);
+    CHECK_MEM(op->key, op->klen, "q", 1);
+    tind_changes_free(c);
+    expect_u64(ks, NULL, "p", 14);
+    CHECK_OK(tind_close(db));
+    fs_destroy(mem);
+}
+
 int main(void)
 {
     check_seed_init(14);
@@ -268,6 +309,7 @@ int main(void)
         RUN(txn_refuses_merge_and_single_delete);
         RUN(txn_reads_merged_keys);
         RUN(merge_and_single_delete_by_others_conflict);
+        RUN(change_feed_carries_merges_and_single_deletes);
     }
     return 0;
 }

@@ -242,6 +242,7 @@ _DB_OPTIONS = {
     "max_open_files": lib.tind_options_set_max_open_files,
     "default_durability": lib.tind_options_set_default_durability,
     "read_only": lib.tind_options_set_read_only,
+    "changes_retention": lib.tind_options_set_changes_retention,
 }
 
 
@@ -339,7 +340,10 @@ class Database:
         ("counter": 8-byte little-endian unsigned sums; "append"),
         merge_separator (bytes, with merge="append"), value_ttl (values
         start with an 8-byte big-endian expiry time), periodic_compaction
-        (seconds)."""
+        (seconds); prefix filters: prefix_fixed=N (first N bytes) or
+        prefix_separator=b":" (up to and including the first such byte),
+        prefix_whole_keys (default True); zstd_dict=BYTES (zstd dictionaries
+        on every level, with compression="zstd")."""
         if not create and name not in self:
             raise NoEntry(lib.TIND_ENOENT, "keyspace '%s' does not exist" % name)
         ks = self._keyspaces.get(name)
@@ -404,6 +408,35 @@ class Database:
         finally:
             self._leave()
 
+    def checkpoint(self, path):
+        """Writes a consistent copy of the database to the new folder path,
+        online (tind_checkpoint): every write that returned before the call
+        is in it; tables are hard-linked when on the same file system."""
+        path = os.fsencode(path)
+        self._enter()
+        try:
+            self._check(lib.tind_checkpoint(self._db, path))
+        finally:
+            self._leave()
+
+    @property
+    def last_seqno(self):
+        """The seqno of the last committed operation (tind_last_seqno)."""
+        out = ffi.new("uint64_t *")
+        self._enter()
+        try:
+            self._check(lib.tind_last_seqno(self._db, out))
+        finally:
+            self._leave()
+        return int(out[0])
+
+    def changes(self, since=1):
+        """A Changes cursor on the committed batches from seqno since on
+        (tind_changes_since): iterate it for (seqno, ops) pairs until caught
+        up, or call next_batch(timeout_ms) to wait for more. tind.NoEntry
+        when those journals are deleted already (see changes_retention)."""
+        return Changes(self, since)
+
     def batch(self, durability=None):
         """A new atomic Batch across keyspaces; as a context manager it
         commits on a normal exit and discards on an exception."""
@@ -448,6 +481,15 @@ def _ks_options(options):
                 lib.tind_ks_options_set_hash_ratio(kopts, float(value))
             elif name == "fifo":
                 lib.tind_ks_options_set_fifo(kopts, int(value[0]), int(value[1]))
+            elif name == "prefix_fixed":
+                lib.tind_ks_options_set_prefix_fixed(kopts, int(value))
+            elif name == "prefix_separator":
+                lib.tind_ks_options_set_prefix_separator(kopts, value[0] if isinstance(value, (bytes, bytearray))
+                                                         else int(value))
+            elif name == "prefix_whole_keys":
+                lib.tind_ks_options_set_prefix_whole_keys(kopts, 1 if value else 0)
+            elif name == "zstd_dict":
+                lib.tind_ks_options_set_zstd_dict(kopts, -1, int(value))
             elif name in ("memtable_size", "l0_threshold", "table_size", "level_ratio", "levels",
                           "block_size", "restart_interval", "partitioning",
                           "expect_point_read_hits", "value_ttl", "periodic_compaction"):
@@ -814,6 +856,12 @@ class Batch(_Child):
         """Applies every operation atomically and empties the batch."""
         self._db._check(self._call(lib.tind_batch_commit))
 
+    def commit_at(self, seqno):
+        """commit() on the condition that the first operation gets seqno
+        (tind_batch_commit_at): tind.Exists when applied already (the batch
+        is kept), tind.Conflict when earlier batches are missing."""
+        self._db._check(self._call(lib.tind_batch_commit_at, int(seqno)))
+
     def __exit__(self, exc_type, exc, tb):
         try:
             if exc_type is None:
@@ -900,6 +948,59 @@ class Transaction(_Child):
             self.commit()
         else:
             self.close()
+
+
+class Changes(_Child):
+    """A change feed cursor (Database.changes): each batch as (seqno, ops),
+    ops a list of (op, keyspace, key, value) with op "put", "delete", "merge"
+    (value: the operand) or "single_delete"
+    ("other" for a kind this version cannot describe), keyspace its name
+    (None once deleted), value None for a delete. Iterating gives the
+    batches committed so far; next_batch(timeout_ms) waits (-1: forever) and
+    returns None when none came. A context manager that releases it."""
+
+    _kind = "change feed"
+    _OPS = {lib.TIND_CHANGE_PUT: "put", lib.TIND_CHANGE_REMOVE: "delete", lib.TIND_CHANGE_MERGE: "merge",
+            lib.TIND_CHANGE_SINGLE_REMOVE: "single_delete"}
+
+    def __init__(self, db, since):
+        out = ffi.new("tind_changes **")
+        db._enter()
+        try:
+            db._check(lib.tind_changes_since(db._db, int(since), out))
+            self._register(db, out[0])
+        finally:
+            db._leave()
+
+    def _free(self, handle):
+        lib.tind_changes_free(handle)
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def next_batch(self, timeout_ms=0):
+        self._begin()
+        try:
+            rc = lib.tind_changes_next(self._handle, int(timeout_ms))
+            if rc == lib.TIND_NOT_FOUND:
+                return None
+            self._db._check(rc)
+            ops = []
+            for i in range(lib.tind_changes_count(self._handle)):
+                op = lib.tind_changes_op(self._handle, i)
+                ks = ffi.string(op.keyspace).decode("utf-8", "replace") if op.keyspace != ffi.NULL else None
+                value = bytes(ffi.buffer(op.value, op.vlen)) if op.value != ffi.NULL else None
+                ops.append((self._OPS.get(op.type, "other"), ks, bytes(ffi.buffer(op.key, op.klen)), value))
+            return int(lib.tind_changes_seqno(self._handle)), ops
+        finally:
+            self._finish()
+
+    def __iter__(self):
+        while True:
+            batch = self.next_batch(0)
+            if batch is None:
+                return
+            yield batch
 
 
 class Iterator(_Child):

@@ -84,6 +84,12 @@ void tind_ks_options_set_bloom_bits(tind_ks_options *o, int level, double bits_p
 void tind_ks_options_set_partitioning(tind_ks_options *o, int from_level);
 void tind_ks_options_set_expect_point_read_hits(tind_ks_options *o, int on);
 void tind_ks_options_set_fifo(tind_ks_options *o, uint64_t max_bytes, uint64_t ttl_seconds);
+void tind_ks_options_set_zstd_dict(tind_ks_options *o, int level, uint32_t dict_bytes);
+void tind_ks_options_set_prefix_fixed(tind_ks_options *o, size_t len);
+void tind_ks_options_set_prefix_separator(tind_ks_options *o, int sep);
+typedef size_t (*tind_prefix_fn)(void *ctx, const void *key, size_t klen);
+void tind_ks_options_set_prefix_callback(tind_ks_options *o, const char *name, tind_prefix_fn fn, void *ctx);
+void tind_ks_options_set_prefix_whole_keys(tind_ks_options *o, int whole_keys);
 
 typedef int (*tind_merge_full_fn)(void *ctx, const void *key, size_t klen, const void *base, size_t blen,
                                   int has_base, const void *const *operands, const size_t *operand_lens,
@@ -206,8 +212,50 @@ typedef struct tind_ks_stats {
     uint64_t write_slowdowns;
     uint64_t single_delete_violations;
     uint64_t merge_failures;
+    uint64_t prefix_checked;
+    uint64_t prefix_skipped;
 } tind_ks_stats;
 int tind_ks_stats_get(tind_keyspace *ks, tind_ks_stats *out);
+
+typedef struct tind_changes tind_changes;
+enum tind_change_type {
+    TIND_CHANGE_OTHER = 0, TIND_CHANGE_PUT = 1, TIND_CHANGE_REMOVE = 2, TIND_CHANGE_MERGE = 3,
+    TIND_CHANGE_SINGLE_REMOVE = 4
+};
+typedef struct tind_change_op {
+    int type;
+    const char *keyspace;
+    uint32_t keyspace_id;
+    const void *key;
+    size_t klen;
+    const void *value;
+    size_t vlen;
+} tind_change_op;
+void tind_options_set_changes_retention(tind_options *o, uint64_t bytes);
+int tind_last_seqno(tind_db *db, uint64_t *seqno);
+int tind_changes_since(tind_db *db, uint64_t seqno, tind_changes **out);
+int tind_changes_next(tind_changes *c, int timeout_ms);
+uint64_t tind_changes_seqno(const tind_changes *c);
+size_t tind_changes_count(const tind_changes *c);
+const tind_change_op *tind_changes_op(const tind_changes *c, size_t i);
+void tind_changes_free(tind_changes *c);
+int tind_batch_commit_at(tind_batch *b, uint64_t seqno);
+int tind_checkpoint(tind_db *db, const char *dir);
+typedef void (*tind_progress_fn)(void *ctx, uint64_t done, uint64_t total);
+typedef struct tind_backup_info {
+    uint64_t id;
+    uint64_t created_unix;
+    uint64_t seqno;
+    uint64_t files;
+    uint64_t bytes;
+    uint64_t shared_bytes;
+} tind_backup_info;
+int tind_backup_create(tind_db *db, const char *dir, tind_progress_fn progress, void *ctx, uint64_t *id);
+int tind_backup_list(const char *dir, tind_backup_info **list, size_t *count);
+int tind_backup_verify(const char *dir, uint64_t id, tind_progress_fn progress, void *ctx);
+int tind_backup_restore(const char *dir, uint64_t id, const char *target, tind_progress_fn progress,
+                        void *ctx);
+int tind_backup_prune(const char *dir, size_t keep, size_t *deleted);
 """
 
 ffi = FFI()

@@ -106,6 +106,7 @@ static int ks_alloc(tind_db *db, uint32_t id, const char *name, const struct tin
     ks->name = strdup(name);
     ks->opts = *o;
     ks_options_to_compaction(o, &ks->cmp_opts);
+    ks_prefix_init(ks);
     ks_ops_init(ks);
     mu_init(&ks->view_mu);
     ks->active = mt_new_filtered(atomic_fetch_add_explicit(&memtable_ids, 1, memory_order_relaxed) + 1, ks_memtable_filter_bytes(o));
@@ -184,7 +185,7 @@ static int keyspace_open(tind_db *db, const char *name, const tind_ks_options *o
     tind_keyspace *ks = find_keyspace(db, name);
     mu_unlock(&db->mu);
     if (ks) {
-        if (opts && (rc = ks_ops_attach(ks, &o, &err)))
+        if (opts && ((rc = ks_prefix_reopen(ks, &o, &err)) != TIND_OK || (rc = ks_ops_attach(ks, &o, &err)) != TIND_OK))
             return db_fail(db, rc, &err);
         *out = ks;
         return TIND_OK;
@@ -923,6 +924,8 @@ TIND_API int tind_open(const char *path, const tind_options *opts, tind_db **out
         }
         db->journals.fs = db->fs;
         db->journals.read_only = db->opts.read_only;
+        db->journals.retain_bytes = db->opts.changes_retention;
+        db->journals.pin_limit = db->opts.max_journal_size;
         db->block_cache = cache_new(db->opts.cache_size, -1);
         db->fds = db->fs ? fdc_new(db->fs, options_max_open_files(&db->opts)) : NULL;
         if (!db->fs || !db->block_cache || !db->fds)
@@ -951,13 +954,13 @@ TIND_API int tind_open(const char *path, const tind_options *opts, tind_db **out
  * still open") while handles made from db exist, else TIND_OK. */
 static int close_check_handles(tind_db *db, tind_err *err)
 {
-    static const char *const one[4] = {"iterator", "snapshot", "batch", "transaction"};
-    static const char *const many[4] = {"iterators", "snapshots", "batches", "transactions"};
-    long live[4] = {atomic_load(&db->live_iterators), atomic_load(&db->live_snapshots),
-                    atomic_load(&db->live_batches), atomic_load(&db->live_txns)};
-    char list[200] = "";
+    static const char *const one[5] = {"iterator", "snapshot", "batch", "transaction", "change feed"};
+    static const char *const many[5] = {"iterators", "snapshots", "batches", "transactions", "change feeds"};
+    long live[5] = {atomic_load(&db->live_iterators), atomic_load(&db->live_snapshots),
+                    atomic_load(&db->live_batches), atomic_load(&db->live_txns), atomic_load(&db->live_changes)};
+    char list[240] = "";
     size_t len = 0;
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < 5; i++)
         if (live[i] && len < sizeof list) {
             int n = snprintf(list + len, sizeof list - len, "%s%ld %s", len ? ", " : "", live[i],
                              live[i] == 1 ? one[i] : many[i]);

@@ -11,6 +11,7 @@
 #include "db/iters.h"
 #include "db/jobs.h"
 #include "db/journals.h"
+#include "db/ksprefix.h"
 #include "db/install.h"
 #include "db/merge.h"
 #include "db/options.h"

@@ -518,11 +518,22 @@ static int iter_args(tind_iter **out, const void *k, size_t n, const char *what,
     return TIND_OK;
 }
 
-static int iter_new(tind_keyspace *ks, const tind_read_options *ro, tind_iter **out, tind_err *err)
+/* bounds: the cursor's [lo, hi) for prefix scans (ks_prefix_scan); NULL = none */
+typedef struct iter_bounds {
+    const uint8_t *lo, *hi;
+    size_t lolen, hilen;
+    int has_hi;
+} iter_bounds;
+
+static int iter_new(tind_keyspace *ks, const tind_read_options *ro, const iter_bounds *b, tind_iter **out,
+                    tind_err *err)
 {
     int rc = ks_check_err(ks, err);
     if (rc)
         return rc;
+    ks_pscan scan = {0};
+    if (b)
+        ks_prefix_scan(ks, b->lo, b->lolen, b->hi, b->hilen, b->has_hi, &scan);
     if ((rc = db_enter(ks->db)))
         return err_set(err, rc, "the database is closing or closed");
     tind_iter *it = calloc(1, sizeof *it);
@@ -535,7 +546,7 @@ static int iter_new(tind_keyspace *ks, const tind_read_options *ro, tind_iter **
     it->seq = db_read_seqno(ks->db, ro);
     it->view = ks_view_acquire(ks);
     err_clear(&it->err);
-    rc = view_iter_new(ks, it->view, ro ? ro->fill_cache : 1, &it->in, err);
+    rc = view_iter_new_scan(ks, it->view, ro ? ro->fill_cache : 1, &scan, &it->in, err);
     if (rc) {
         ks_view_release(it->view);
         free(it);
@@ -591,8 +602,9 @@ TIND_API int tind_iter_range(tind_keyspace *ks, const void *lo, size_t lolen, co
     int rc = iter_args(out, lo, lolen, "lower bound", &err);
     if (rc == TIND_OK)
         rc = iter_args(out, hi, hilen, "upper bound", &err);
+    iter_bounds b = {lo, hi, lolen, hilen, hi != NULL};
     if (rc == TIND_OK)
-        rc = iter_new(ks, ro, &it, &err);
+        rc = iter_new(ks, ro, &b, &it, &err);
     if (rc)
         return iter_fail(ks, it, rc, &err);
     /* lo = "" is the smallest key: the same as no lower bound */
@@ -620,25 +632,35 @@ TIND_API int tind_iter_prefix(tind_keyspace *ks, const void *prefix, size_t plen
     err_clear(&err);
     tind_iter *it = NULL;
     int rc = iter_args(out, prefix, plen, "prefix", &err);
+    /* upper bound: the prefix with its last byte below 0xFF incremented */
+    tbuf hi = TBUF_INIT;
+    size_t n = rc == TIND_OK ? plen : 0;
+    const uint8_t *p = prefix;
+    while (n > 0 && p[n - 1] == 0xFF)
+        n--;
+    if (rc == TIND_OK && n > 0) {
+        if (tbuf_set(&hi, prefix, n))
+            rc = err_set(&err, TIND_ENOMEM, "out of memory for iterator bounds");
+        else
+            hi.data[n - 1]++;
+    }
+    iter_bounds b = {prefix, hi.data, plen, hi.len, n > 0};
     if (rc == TIND_OK)
-        rc = iter_new(ks, ro, &it, &err);
-    if (rc)
+        rc = iter_new(ks, ro, &b, &it, &err);
+    if (rc) {
+        tbuf_free(&hi);
         return iter_fail(ks, it, rc, &err);
+    }
     if (plen) {
         it->has_lo = 1;
         rc |= tbuf_set(&it->lo, prefix, plen);
-        /* upper bound: the prefix with its last byte below 0xFF incremented */
-        size_t n = plen;
-        const uint8_t *p = prefix;
-        while (n > 0 && p[n - 1] == 0xFF)
-            n--;
         if (n > 0) {
             it->has_hi = 1;
-            rc |= tbuf_set(&it->hi, prefix, n);
-            if (!rc)
-                it->hi.data[n - 1]++;
+            it->hi = hi;        /* takes it */
+            hi = (tbuf)TBUF_INIT;
         }
     }
+    tbuf_free(&hi);
     if (rc)
         return iter_fail(ks, it, TIND_ENOMEM, &err);
     if ((rc = iter_attach_txn(it, ro, &err)))

@@ -386,6 +386,8 @@ TIND_API int tind_ks_stats_get(tind_keyspace *ks, tind_ks_stats *out)
     out->write_slowdowns = atomic_load(&ks->db->slowdowns);
     out->single_delete_violations = atomic_load(&ks->single_delete_violations);
     out->merge_failures = atomic_load(&ks->merge_failures);
+    out->prefix_checked = atomic_load_explicit(&ks->prefix_checked, memory_order_relaxed);
+    out->prefix_skipped = atomic_load_explicit(&ks->prefix_skipped, memory_order_relaxed);
     db_leave(ks->db);
     return TIND_OK;
 }

@@ -5,8 +5,9 @@
  * levels, snapshots, file numbers, waking the workers.
  *
  * The db/ files form a line; each includes only the headers below it:
- *     options -> state -> merge -> conflicts -> journals -> install -> jobs
- *             -> iters -> write -> txn -> read -> dbiter -> db (open, close,
+ *     options -> state -> ksprefix -> merge -> conflicts -> journals -> install
+ *             -> jobs -> iters -> write -> txn -> read -> dbiter -> changes (the
+ *             change feed) -> checkpoint -> backup -> ingest -> db (open, close,
  *             recovery, keyspaces)
  *             -> internal (src/tind_internal.h for the tools)
  * (scripts/check_layers.sh enforces it; db/db.h gathers them all for db.c,
@@ -126,6 +127,15 @@ struct tind_keyspace {
         _Atomic uint64_t compaction_bytes;
         _Atomic uint64_t flushes;
         _Atomic uint64_t compactions;
+    };
+
+    /* prefix filters (db/ksprefix.c): the callback slot every copy of the
+     * keyspace's extractor reads (set once, under mu), and scan counters */
+    struct {
+        pfx_slot prefix_slot;
+        pfx_callback prefix_cb;   /* what prefix_slot points to once set */
+        _Atomic uint64_t prefix_checked;
+        _Atomic uint64_t prefix_skipped;
     };
 };
 
@@ -252,6 +262,7 @@ struct tind_db {
         _Atomic long live_snapshots;
         _Atomic long live_batches;
         _Atomic long live_txns;
+        _Atomic long live_changes;     /* change feed cursors (db/changes.c) */
         _Atomic uint64_t stalls;
         _Atomic uint64_t slowdowns;
     };

@@ -41,6 +41,7 @@ struct tind_batch {
     tind_keyspace **touched;     /* distinct keyspaces of the batch */
     size_t touched_count;
     size_t touched_cap;
+    uint64_t at_seqno;           /* tind_batch_commit_at: the first seqno it must get; 0 = any */
 };
 
 int db_check_kv(const void *key, size_t klen, const void *val, size_t vlen, int has_value, tind_err *err)
@@ -242,6 +243,14 @@ static int db_write(tind_db *db, tind_batch *b, int durability, db_write_check c
         goto out;
 
     uint64_t first = atomic_load_explicit(&db->last_seqno, memory_order_relaxed) + 1;
+    if (b->at_seqno && b->at_seqno != first) {
+        rc = b->at_seqno < first ? err_set(err, TIND_EEXIST, "seqno %llu is already applied (the last is %llu)",
+                                           (unsigned long long)b->at_seqno, (unsigned long long)(first - 1))
+                                 : err_set(err, TIND_ECONFLICT,
+                                           "seqno %llu leaves a gap: the next seqno is %llu (earlier batches are missing)",
+                                           (unsigned long long)b->at_seqno, (unsigned long long)first);
+        goto out;
+    }
     KILL_POINT("journal.append.before");
     uint64_t grown = 0;
     rc = jset_append(&db->journals, first, b->count, b->payload.data, b->payload.len, &grown, err);
@@ -415,6 +424,23 @@ TIND_API int tind_batch_merge(tind_batch *b, tind_keyspace *ks, const void *key,
 TIND_API int tind_batch_single_remove(tind_batch *b, tind_keyspace *ks, const void *key, size_t klen)
 {
     return batch_add(b, ks, ENTRY_SINGLE_DELETE, key, klen, NULL, 0);
+}
+
+/* Change feed and replication (include/tind.h): a commit that must get
+ * first seqno `seqno`, checked under write_mu by db_write. */
+TIND_API int tind_batch_commit_at(tind_batch *b, uint64_t seqno)
+{
+    if (!b)
+        return TIND_EINVAL;
+    if (!seqno) {
+        tind_err err;
+        err_set(&err, TIND_EINVAL, "tind_batch_commit_at: seqno 0 is never given out");
+        return db_fail(b->db, TIND_EINVAL, &err);
+    }
+    b->at_seqno = seqno;
+    int rc = tind_batch_commit(b);
+    b->at_seqno = 0;
+    return rc;
 }
 
 TIND_API int tind_batch_commit(tind_batch *b)

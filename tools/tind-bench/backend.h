@@ -27,6 +27,7 @@ typedef struct bench_config {
     int threads;
     int counter_merge;          /* values are 8-byte little-endian counters that `merge` adds to:
                                  * set up the engine's uint64-add merge operator */
+    int tind_prefix;            /* tind only: a prefix extractor, separator '#' (tind-bench --tind-prefix) */
 } bench_config;
 
 typedef struct bench_buf {

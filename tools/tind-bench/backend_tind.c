@@ -11,6 +11,9 @@
  * separation yet, so blob_values is ignored and large values stay inline.
  * counter_merge: the keyspace gets the built-in TIND_MERGE_COUNTER operator
  * (8-byte little-endian uint64 add, as RocksDB's uint64add).
+ * With --tind-prefix the keyspace gets a prefix extractor (separator '#',
+ * the feed workload's user part "u00000012#"), so a feed scan skips the
+ * tables whose filter lacks the user.
  *
  * Transactions (txn-*): optimistic, serializable (tind_txn_begin with
  * TIND_TXN_OPTIMISTIC); the two reads are tracked, a conflict is retried.
@@ -55,8 +58,15 @@ static int bt_open(void **out, const bench_config *cfg, char *err, size_t errlen
         return bt_fail(err, errlen, "open", rc, NULL);
     }
     tind_ks_options *ko = NULL;
-    if (cfg->counter_merge && (ko = tind_ks_options_new()))
+    if ((cfg->counter_merge || cfg->tind_prefix) && !(ko = tind_ks_options_new())) {
+        tind_close(h->db);
+        free(h);
+        return bt_fail(err, errlen, "keyspace options", TIND_ENOMEM, NULL);
+    }
+    if (cfg->counter_merge)
         tind_ks_options_set_merge_builtin(ko, TIND_MERGE_COUNTER, NULL, 0);
+    if (cfg->tind_prefix)
+        tind_ks_options_set_prefix_separator(ko, '#');   /* "u00000012#": a feed user */
     rc = tind_keyspace_open(h->db, "bench", ko, &h->ks);
     tind_ks_options_free(ko);
     if (rc) {

@@ -8,6 +8,7 @@
  *              [--cache-mb M] [--seed S] [--distribution uniform|zipfian|latest]
  *              [--dir DIR] [--keep] [--json FILE] [--settle-ms MS]
  *              [--no-drop-cache] [--quiet] [--list] [--self-check]
+ *              [--feed-absent F] [--tind-prefix]
  *
  * Method. For every (workload, engine) pair -- workload-major, so the engines
  * of one workload run close together in time -- the harness forks a child
@@ -161,6 +162,8 @@ typedef struct bm_flags {
     int settle_ms;
     int drop_cache;
     int quiet;
+    double feed_absent;         /* feed: fraction of reads of users that do not exist */
+    int tind_prefix;            /* tind: a prefix extractor (separator '#') on the keyspace */
 } bm_flags;
 
 /* ======================================================================
@@ -580,6 +583,7 @@ static int bm_open(bm_ctx *c, const char *dir, int sync_writes, void **h)
         .value_size_hint = c->params.value_size,
         .threads = c->params.threads,
         .counter_merge = c->params.def->kind == BW_COUNTER_MERGE,
+        .tind_prefix = c->flags->tind_prefix,
     };
     char err[BM_ERRLEN] = "";
     if (bm_mkdirs(dir)) {
@@ -936,6 +940,7 @@ static void bm_params(const bm_flags *f, const bw_def *def, const bench_backend 
     p->seconds = f->seconds > 0 ? f->seconds : (f->profile == BW_PROFILE_QUICK ? 3 : 30);
     p->dist = f->dist >= 0 ? f->dist : def->dist;
     p->seed = f->seed;
+    p->feed_absent = f->feed_absent;
     if (def->kind == BW_FEED) {
         p->feed_posts_per_user = 20;
         p->feed_users = p->keys / p->feed_posts_per_user;
@@ -1348,7 +1353,9 @@ static void bm_usage(FILE *f)
             "  --no-drop-cache          do not evict the folder from the page cache before a run\n"
             "  --quiet                  no progress on stderr\n"
             "  --list                   print the engines and workloads and exit\n"
-            "  --self-check             check the generators and the histogram, then exit\n");
+            "  --self-check             check the generators and the histogram, then exit\n"
+            "  --feed-absent F          feed: fraction F of the reads ask for users that do not exist (default 0)\n"
+            "  --tind-prefix            tind: prefix filters on the user part of the key (separator '#')\n");
 }
 
 static int bm_in_list(const char *list, const char *name)
@@ -1420,7 +1427,8 @@ int main(int argc, char **argv)
     f.drop_cache = 1;
     snprintf(f.dir, sizeof f.dir, "./bench-data");
     enum { O_PROFILE = 256, O_ENGINES, O_WORKLOADS, O_KEYS, O_VSIZE, O_OPS, O_SECONDS, O_THREADS, O_CACHE, O_SEED,
-           O_DIST, O_DIR, O_KEEP, O_JSON, O_SETTLE, O_NODROP, O_QUIET, O_LIST, O_HELP, O_SELF };
+           O_DIST, O_DIR, O_KEEP, O_JSON, O_SETTLE, O_NODROP, O_QUIET, O_LIST, O_HELP, O_SELF, O_ABSENT,
+           O_TPREFIX };
     static const struct option opts[] = {
         {"profile", required_argument, 0, O_PROFILE},     {"engines", required_argument, 0, O_ENGINES},
         {"workloads", required_argument, 0, O_WORKLOADS}, {"keys", required_argument, 0, O_KEYS},
@@ -1432,6 +1440,7 @@ int main(int argc, char **argv)
         {"settle-ms", required_argument, 0, O_SETTLE},    {"no-drop-cache", no_argument, 0, O_NODROP},
         {"quiet", no_argument, 0, O_QUIET},               {"list", no_argument, 0, O_LIST},
         {"help", no_argument, 0, O_HELP},                 {"self-check", no_argument, 0, O_SELF},
+        {"feed-absent", required_argument, 0, O_ABSENT},  {"tind-prefix", no_argument, 0, O_TPREFIX},
         {0, 0, 0, 0},
     };
     int ch;
@@ -1494,6 +1503,12 @@ int main(int argc, char **argv)
             break;
         case O_NODROP: f.drop_cache = 0; break;
         case O_QUIET: f.quiet = 1; break;
+        case O_ABSENT:
+            f.feed_absent = atof(optarg);
+            if (!(f.feed_absent >= 0 && f.feed_absent <= 1))
+                goto usage;
+            break;
+        case O_TPREFIX: f.tind_prefix = 1; break;
         case O_LIST:
             printf("engines:");
             for (int i = 0; bench_backends[i]; i++)

@@ -395,17 +395,25 @@ static int bw_run_one(bw_thread *t, int *type)
         uint64_t user = bw_pick(t, p->feed_users);
         if (trng_double(&t->rng) < p->def->read_fraction) {
             *type = 0;
-            size_t n = bw_feed_profile_key(key, user);
-            if ((rc = bw_get(t, key, n, p->profile_value_size)) < 0)
+            /* an absent user (--feed-absent): an id past every user; finding
+             * nothing is then right, not a miss */
+            int absent = p->feed_absent > 0 && trng_double(&t->rng) < p->feed_absent;
+            uint64_t reader = absent ? p->feed_users + user : user;
+            size_t n = bw_feed_profile_key(key, reader);
+            if (absent)
+                rc = t->be->get(t->handle, key, n, &t->buf, t->err, sizeof t->err) < 0 ? -1 : 0;
+            else
+                rc = bw_get(t, key, n, p->profile_value_size);
+            if (rc < 0)
                 return rc;
             /* the latest posts: backwards from "<user>#f$" ('$' follows '#') within "<user>#f#" */
-            n = bw_feed_post_key(key, user, 0) - 12;
+            n = bw_feed_post_key(key, reader, 0) - 12;
             memcpy(start, key, n);
             start[n - 1] = '$';
             rc = t->be->scan(t->handle, start, n, key, n, 1, BW_FEED_LATEST, &visited, t->err, sizeof t->err);
             t->scanned += visited;
             uint64_t want = p->feed_posts_per_user < BW_FEED_LATEST ? p->feed_posts_per_user : BW_FEED_LATEST;
-            if (rc == 0 && visited < want)
+            if (rc == 0 && !absent && visited < want)
                 t->misses++;
             return rc;
         }

@@ -73,6 +73,9 @@ int sh_open_db(tsh *sh)
         return sh_error(sh, "out of memory");
     tind_options_set_create_if_missing(o, sh->create);
     tind_options_set_read_only(o, sh->read_only);
+    /* keep every journal there is: the shell must not delete journals the
+     * application retains for its change feed (changes --from reads them) */
+    tind_options_set_changes_retention(o, UINT64_MAX);
     int rc = tind_open(sh->path, o, &db);
     tind_options_free(o);
     if (rc == TIND_OK) {
@@ -978,6 +981,8 @@ static int print_stats_machine(tsh *sh, const char *name, const tind_ks_stats *s
         {"cache_misses", s->cache_misses},
         {"write_stalls", s->write_stalls},
         {"write_slowdowns", s->write_slowdowns},
+        {"prefix_checked", s->prefix_checked},
+        {"prefix_skipped", s->prefix_skipped},
     };
     int json = sh->format == SH_FMT_JSON;
     tbuf ks = TBUF_INIT;
@@ -1195,6 +1200,8 @@ static const sh_command commands[] = {
     {"abort", 1, cmd_abort, "abort", "discard the open batch (or transaction)"},
     {"stats", 1, cmd_stats, "stats [KS]",
      "levels, tables, sizes, write amplification, block cache"},
+    {"changes", 1, sh_cmd_changes, "changes [--from SEQNO] [--follow]",
+     "print the committed batches from SEQNO on (default 1); --follow waits for more until Ctrl-C"},
     {"flush", 1, cmd_flush, "flush KS", "write the keyspace's memtables to tables and wait"},
     {"compact", 1, cmd_compact, "compact KS", "compact every table into the last level and wait"},
     {"verify", 0, sh_cmd_verify, "verify [--verbose]",
@@ -1205,6 +1212,12 @@ static const sh_command commands[] = {
      "write keyspaces (default: all) as KS<TAB>KEY<TAB>VALUE lines and an end record; --salvage skips damage"},
     {"import", 0, sh_cmd_import, "import [--unchecked] FILE",
      "load an export file (- = standard input); checked whole first: its end record and checksum"},
+    {"checkpoint", 1, sh_cmd_checkpoint, "checkpoint DIR",
+     "write a consistent copy of the database to the new folder DIR (tables hard-linked when possible)"},
+    {"backup", 0, sh_cmd_backup,
+     "backup create DIR | list DIR | verify DIR [ID] | restore DIR [ID] TARGET | prune DIR --keep N",
+     "incremental backups in folder DIR: create one, list them, check every file, restore one "
+     "(default: the newest) to TARGET, delete all but the newest N"},
     {"set", 0, cmd_set, "set [hex|full on|off] [format text|json|csv]",
      "show or change display settings (format: as tind --json / --csv)"},
     {"timer", 0, cmd_timer, "timer [on|off]", "print each command's wall time (on standard error)"},
