@@ -614,33 +614,37 @@ TEST(stored_options)
     CHECK(back.blob_separation == 1 && back.blob_threshold == 777 && back.blob_gc_ratio == 0.4 &&
           back.blob_gc_age_cutoff == 0.3 && back.blob_compression == TIND_COMPRESSION_ZSTD &&
           back.blob_zstd_level == 5 && back.blob_file_size == 12345);
-    /* version 2 from before key-value separation: the same record without
+    /* version 3 from before key-value separation: the same record without
      * the blob fields (5 varints, 2 doubles) reads with separation off */
     size_t blob_fields = 1 + 2 + 2 + 1 + 1 + 16; /* varints 1, 777, 12345, 2, 5; two doubles */
+    CHECK_EQ(b.data[0], 3);
     CHECK_OK(ks_options_decode(b.data, b.len - blob_fields, &back, NULL));
     CHECK_EQ(back.blob_separation, 0);
-    /* version 1: without the prefix fields (5 varints, 7 dictionary sizes) too */
-    size_t prefix_fields = 5 + 7;
+    /* version 1: without the prefix fields (5 varints, 7 dictionary sizes)
+     * and the merge fields (5 varints) too */
+    size_t prefix_fields = 5 + 7, merge_fields = 5;
     b.data[0] = 1;
-    CHECK_OK(ks_options_decode(b.data, b.len - blob_fields - prefix_fields, &back, NULL));
+    CHECK_OK(ks_options_decode(b.data, b.len - blob_fields - prefix_fields - merge_fields, &back, NULL));
     CHECK_EQ(back.blob_separation, 0);
     CHECK_RC(ks_options_decode(b.data, b.len, &back, NULL), TIND_ECORRUPT); /* v1 with extra bytes */
-    /* separation off and nothing else of version 2: written as version 1 */
+    /* separation off and nothing else of version 2 or 3: written as version 1 */
     tind_ks_options_set_blob_separation(&o, 0, 777);
     tbuf_reset(&b);
     CHECK_OK(ks_options_encode(&o, &b));
     CHECK_EQ(b.data[0], 1);
     CHECK_OK(ks_options_decode(b.data, b.len, &back, NULL));
     CHECK_EQ(back.blob_separation, 0);
-    /* a prefix extractor and separation: both kept */
+    /* a prefix extractor, a merge operator and separation: all kept */
     tind_ks_options_set_blob_separation(&o, 1, 777);
     tind_ks_options_set_prefix_fixed(&o, 4);
+    tind_ks_options_set_merge_builtin(&o, TIND_MERGE_COUNTER, NULL, 0);
     tbuf_reset(&b);
     CHECK_OK(ks_options_encode(&o, &b));
-    CHECK_EQ(b.data[0], 2);
+    CHECK_EQ(b.data[0], 3);
     CHECK_OK(ks_options_decode(b.data, b.len, &back, NULL));
-    CHECK(back.blob_separation == 1 && back.blob_threshold == 777 && back.prefix_len == 4);
-    b.data[0] = 3;
+    CHECK(back.blob_separation == 1 && back.blob_threshold == 777 && back.prefix_len == 4 &&
+          back.merge.builtin == TIND_MERGE_COUNTER);
+    b.data[0] = 4;
     CHECK_RC(ks_options_decode(b.data, b.len, &back, NULL), TIND_EVERSION);
     tbuf_free(&b);
 }

@@ -11,6 +11,8 @@
  * "tind" keeps its default (on, values of >= 4 KiB to blob files, GC ratio
  * 0.25), so blobs-4k's values are separated; "tind-inline" is the same
  * engine with separation off (the baseline issue 11 is measured against).
+ * counter_merge: the keyspace gets the built-in TIND_MERGE_COUNTER operator
+ * (8-byte little-endian uint64 add, as RocksDB's uint64add).
  * With --tind-prefix the keyspace gets a prefix extractor (separator '#',
  * the feed workload's user part "u00000012#"), so a feed scan skips the
  * tables whose filter lacks the user.
@@ -58,14 +60,21 @@ static int bt_open_with(void **out, const bench_config *cfg, int inline_values, 
         return bt_fail(err, errlen, "open", rc, NULL);
     }
     tind_ks_options *ko = tind_ks_options_new();
+    if (!ko) {
+        tind_close(h->db);
+        free(h);
+        return bt_fail(err, errlen, "keyspace options", TIND_ENOMEM, NULL);
+    }
     /* TIND_BENCH_BLOB_THRESHOLD=N: "tind" separates values of >= N bytes
      * (how the default threshold was chosen: docs/ARCHITECTURE.md) */
     const char *th = getenv("TIND_BENCH_BLOB_THRESHOLD");
-    if (ko && th && !inline_values)
+    if (th && !inline_values)
         tind_ks_options_set_blob_separation(ko, 1, strtoull(th, NULL, 10));
-    if (ko && inline_values)
+    if (inline_values)
         tind_ks_options_set_blob_separation(ko, 0, 4096);
-    if (ko && cfg->tind_prefix)
+    if (cfg->counter_merge)
+        tind_ks_options_set_merge_builtin(ko, TIND_MERGE_COUNTER, NULL, 0);
+    if (cfg->tind_prefix)
         tind_ks_options_set_prefix_separator(ko, '#');   /* "u00000012#": a feed user */
     rc = tind_keyspace_open(h->db, "bench", ko, &h->ks);
     tind_ks_options_free(ko);
@@ -94,6 +103,13 @@ static int bt_put(void *hp, const void *k, size_t kl, const void *v, size_t vl, 
     bt_handle *h = hp;
     int rc = tind_put(h->ks, k, kl, v, vl);
     return rc ? bt_fail(err, errlen, "put", rc, h->db) : 0;
+}
+
+static int bt_merge(void *hp, const void *k, size_t kl, const void *v, size_t vl, char *err, size_t errlen)
+{
+    bt_handle *h = hp;
+    int rc = tind_merge(h->ks, k, kl, v, vl);
+    return rc ? bt_fail(err, errlen, "merge", rc, h->db) : 0;
 }
 
 static int bt_get(void *hp, const void *k, size_t kl, bench_buf *out, char *err, size_t errlen)
@@ -231,6 +247,7 @@ const bench_backend bench_backend_tind = {
     .get = bt_get,
     .scan = bt_scan,
     .settle = bt_settle,
+    .merge = bt_merge,
     .close = bt_close,
     .txn_rmw = bt_txn_rmw,
 };
