@@ -194,7 +194,12 @@ static int single_delete_entry(cmp_stream *s, size_t stripe, int new_key)
     s->hold = ii_valid(in);
     if (!same_stripe(s, stripe)) /* alone in its stripe: it waits for its put */
         return cmp_stream_emit(s, stripe, s->prev.data, s->prev.len, sd, ENTRY_SINGLE_DELETE, NULL, 0, new_key);
-    if (ii_type(in) == ENTRY_VALUE) {
+    if (ii_type(in) == ENTRY_VALUE || ii_type(in) == ENTRY_BLOB) {
+        if (ii_type(in) == ENTRY_BLOB && s->env && s->env->blobs) {
+            size_t vn;
+            const uint8_t *v = ii_value(in, &vn);
+            blob_job_dropped(s->env->blobs, v, vn); /* the put (a separated value) goes: garbage */
+        }
         ii_next(in);
         if (ii_status(in, NULL))
             return fail(s, ii_status(in, &s->err));
