@@ -207,6 +207,29 @@ TIND_API void tind_options_set_default_durability(tind_options *o, int mode);
  * fail with an error naming the file -- never wrong data. */
 TIND_API void tind_options_set_read_only(tind_options *o, int on);
 
+/* ----------------------------------------------------------------------
+ * Encryption at rest (docs/ENCRYPTION.md). With a key, every file of the
+ * database -- tables, journals, the version file, FORMAT -- is stored as
+ * AES-256-GCM pages: a changed byte reads as TIND_ECORRUPT naming the file
+ * and offset, never as data. File names, sizes, the LOCK file and the
+ * ENCRYPTION key-check file are not encrypted. A new database made with a
+ * key is encrypted for its life (re-keying: docs/ENCRYPTION.md).
+ * At tind_open: the wrong key is TIND_EINVAL ("wrong encryption key ...");
+ * a key for a database made without one, or no key for an encrypted
+ * database, is TIND_EINVAL saying which. Keys are copied; tind wipes its
+ * copies when they are no longer needed (the options' copy at
+ * tind_options_free). Thread-safety: as every options call.
+ * ---------------------------------------------------------------------- */
+/* The 256-bit key (len must be 32: else TIND_EINVAL and o is unchanged).
+ * key NULL removes a key set before. Replaces a key callback. */
+TIND_API int tind_options_set_encryption_key(tind_options *o, const void *key, size_t len);
+/* A key callback instead of a stored key: tind_open calls fn(ctx, key) once,
+ * in its own thread, before reading any file; fn fills the 32 bytes and
+ * returns TIND_OK, or a status that tind_open then returns. fn NULL removes
+ * it. Replaces a key set before. */
+typedef int (*tind_key_fn)(void *ctx, uint8_t key[32]);
+TIND_API void tind_options_set_encryption_key_fn(tind_options *o, tind_key_fn fn, void *ctx);
+
 /* ======================================================================
  * Database
  * ====================================================================== */
