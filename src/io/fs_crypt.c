@@ -390,6 +390,42 @@ static int make_contexts(crypt_file *f, tind_err *err)
     return TIND_OK;
 }
 
+static int open_page(crypt_file *f, uint64_t page, const uint8_t *in, size_t len, uint8_t *out);
+
+/* The logical size of a file stored in `stored` bytes, leaving out a last
+ * page that fails authentication (a write torn by a power loss): reads end
+ * where it starts, and the size says so, so that fs_read_all and the
+ * formats above see a shorter file rather than a read error. */
+static int verified_size(crypt_file *f, uint64_t stored, uint64_t *size, tind_err *err)
+{
+    uint64_t logical = fs_crypt_logical_size(stored);
+    *size = logical;
+    if (logical == 0 || !f->have_header)
+        return TIND_OK;
+    uint64_t last = (logical - 1) / FS_CRYPT_PAYLOAD;
+    uint64_t from = page_offset(last);
+    size_t len = stored - from < FS_CRYPT_PAGE ? (size_t)(stored - from) : FS_CRYPT_PAGE;
+    uint8_t raw[FS_CRYPT_PAGE], plain[FS_CRYPT_PAYLOAD];
+    size_t got = 0;
+    int rc = fs_read(f->inner, raw, len, from, &got, err);
+    if (rc)
+        return rc;
+    int bad = got < FS_CRYPT_OVERHEAD ? -1 : open_page(f, last, raw, got, plain);
+    OPENSSL_cleanse(plain, sizeof plain);
+    if (bad == -2)
+        return crypt_fail(err, TIND_ENOMEM, f, "no cipher context (libcrypto)");
+    if (bad)
+        *size = last * FS_CRYPT_PAYLOAD;
+    return TIND_OK;
+}
+
+/* Stored bytes of a file of `logical` bytes. */
+static uint64_t stored_size(uint64_t logical)
+{
+    uint64_t rest = logical % FS_CRYPT_PAYLOAD;
+    return page_offset(logical / FS_CRYPT_PAYLOAD) + (rest ? rest + FS_CRYPT_OVERHEAD : 0);
+}
+
 static int crypt_open(fs *fsys, const char *path, int flags, fs_file **out, tind_err *err)
 {
     crypt_fs *cf = (crypt_fs *)fsys;
@@ -428,10 +464,17 @@ static int crypt_open(fs *fsys, const char *path, int flags, fs_file **out, tind
         /* a read-only file shorter than a header is empty; its header is
          * read once it has one (crypt_read) */
     }
-    if (rc == TIND_OK) {
-        f->logical = fs_crypt_logical_size(atomic_load(&f->stored));
-        if (f->have_header)
-            rc = make_contexts(f, err);
+    if (rc == TIND_OK && f->have_header)
+        rc = make_contexts(f, err);
+    if (rc == TIND_OK && f->writable) {
+        /* a torn last page (or a fragment of one) is cut before anything
+         * is appended after it */
+        rc = verified_size(f, atomic_load(&f->stored), &f->logical, err);
+        uint64_t end = stored_size(f->logical);
+        if (rc == TIND_OK && f->have_header && atomic_load(&f->stored) > end) {
+            rc = fs_truncate(f->inner, end, err);
+            atomic_store(&f->stored, end);
+        }
     }
     if (rc) {
         fs_close(f->inner, NULL);
@@ -492,6 +535,24 @@ static int page_error(crypt_file *f, uint64_t page, int bad, tind_err *err)
                    f->base.path, (unsigned long long)page, (unsigned long long)(page * FS_CRYPT_PAYLOAD));
 }
 
+/* The stored size now; the header once the file has one (a read-only
+ * handle opened on a file shorter than its header). */
+static int refresh_stored(crypt_file *f, uint64_t *stored, tind_err *err)
+{
+    int rc = fs_size(f->inner, stored, err);
+    if (rc)
+        return rc;
+    atomic_store(&f->stored, *stored);
+    if (!f->have_header && *stored >= FS_CRYPT_HEADER) {
+        pthread_mutex_lock(&f->dec_mu);
+        rc = f->have_header ? TIND_OK : load_header(f, err);
+        if (rc == TIND_OK)
+            rc = make_contexts(f, err);
+        pthread_mutex_unlock(&f->dec_mu);
+    }
+    return rc;
+}
+
 #define STACK_PAGES 4
 
 static int crypt_read(fs_file *file, void *buf, size_t n, uint64_t off, size_t *got, tind_err *err)
@@ -501,19 +562,9 @@ static int crypt_read(fs_file *file, void *buf, size_t n, uint64_t off, size_t *
     uint64_t stored = atomic_load(&f->stored);
     if (!f->have_header || off + n > fs_crypt_logical_size(stored)) {
         /* past what this handle saw: the file may have grown */
-        int rc = fs_size(f->inner, &stored, err);
+        int rc = refresh_stored(f, &stored, err);
         if (rc)
             return rc;
-        atomic_store(&f->stored, stored);
-        if (!f->have_header && stored >= FS_CRYPT_HEADER) {
-            pthread_mutex_lock(&f->dec_mu);
-            rc = f->have_header ? TIND_OK : load_header(f, err);
-            if (rc == TIND_OK)
-                rc = make_contexts(f, err);
-            pthread_mutex_unlock(&f->dec_mu);
-            if (rc)
-                return rc;
-        }
     }
     uint64_t size = fs_crypt_logical_size(stored);
     if (n == 0 || off >= size)
@@ -643,9 +694,7 @@ static int write_at(crypt_file *f, const uint8_t *buf, size_t n, uint64_t off, t
         f->tail_page = p1;
         f->tail_len = last_len;
     }
-    uint64_t stored = page_offset(f->logical / FS_CRYPT_PAYLOAD) +
-                      (f->logical % FS_CRYPT_PAYLOAD ? f->logical % FS_CRYPT_PAYLOAD + FS_CRYPT_OVERHEAD : 0);
-    atomic_store(&f->stored, stored);
+    atomic_store(&f->stored, stored_size(f->logical));
     return TIND_OK;
 }
 
@@ -689,12 +738,14 @@ static int crypt_size(fs_file *file, uint64_t *size, tind_err *err)
         return TIND_OK;
     }
     uint64_t stored = 0;
-    int rc = fs_size(f->inner, &stored, err);
+    int rc = refresh_stored(f, &stored, err);
     if (rc)
         return rc;
-    atomic_store(&f->stored, stored);
-    *size = fs_crypt_logical_size(stored);
-    return TIND_OK;
+    if (!f->have_header) {
+        *size = 0;
+        return TIND_OK;
+    }
+    return verified_size(f, stored, size, err);
 }
 
 static int crypt_truncate(fs_file *file, uint64_t size, tind_err *err)
