@@ -10,7 +10,8 @@
  *         TIND_OK, TIND_ECORRUPT or TIND_EVERSION, never a crash or an
  *         overrun; a read that succeeds returns at most the logical size.
  *   odd   the rest is plaintext: written through the crypt fs in chunks
- *         whose sizes come from the data, cut at a length the data gives,
+ *         whose sizes come from the data (with syncs between some, so
+ *         pages are left short), cut at a length the data gives,
  *         then read back: it must equal what was written (round trip), and
  *         a bit the data names, flipped in the stored file, must never come
  *         back as other plaintext.
@@ -99,7 +100,8 @@ static void stored_mode(const uint8_t *d, size_t n)
                 abort();
             memcpy(page, d + at, len2);
             size_t got = 0;
-            int rc = fs_crypt_decode_page(KEY, d, n, p, page, len2, out, &got, NULL);
+            uint64_t start = 0;
+            int rc = fs_crypt_decode_page(KEY, d, n, p, page, len2, out, &got, &start, NULL);
             if (!allowed(rc) || got > FS_CRYPT_PAYLOAD)
                 abort();
             free(page);
@@ -126,6 +128,8 @@ static void plain_mode(const uint8_t *d, size_t n)
         if (fs_write(h, d + off, chunk, off, NULL) != TIND_OK)
             abort();
         off += chunk;
+        if (d[(k * 7) % n] % 5 == 0 && fs_sync(h, FS_SYNC_DATA, NULL) != TIND_OK)   /* short pages */
+            abort();
     }
     size_t cut = n ? (size_t)d[0] * 97 % (n + 1) : 0;
     if (n && d[n - 1] & 1) {

@@ -6,17 +6,21 @@
  * Invariants
  *   1. A nonce is never used twice under one file key: the file key is new
  *      with every file (a random salt in its header, also at O_TRUNC), the
- *      nonce holds the page index, and within a handle the write counter
- *      grows with every page written; two handles writing one file (a
- *      journal reopened to cut its torn tail) differ by their random word.
- *   2. Logical offset x lives in page x / FS_CRYPT_PAYLOAD, stored at
- *      FS_CRYPT_HEADER + page * FS_CRYPT_PAGE: reads are random-access.
- *      Only the last page may be partial; the stored size alone gives the
- *      logical size (fs_crypt_logical_size).
- *   3. A write reaches the inner file before it returns (nothing is held
+ *      nonce holds the slot, and within a handle the write counter grows
+ *      with every page sealed; two handles writing one file (a journal
+ *      reopened to cut its torn tail) differ by their random word.
+ *   2. Bytes a sync covered are never rewritten: after fs_sync (and for
+ *      whatever a handle finds when it opens a file) the last page is
+ *      `sealed` and the next append starts the next slot. A torn write can
+ *      thus only damage pages no sync covered.
+ *   3. Every page holds at most FS_CRYPT_PAYLOAD bytes, so the page of
+ *      logical offset x is in slot x / FS_CRYPT_PAYLOAD or a later one;
+ *      pages carry their logical start and length (authenticated), and a
+ *      read checks that each page starts where the previous one ended.
+ *   4. A write reaches the inner file before it returns (nothing is held
  *      back), so a process crash loses nothing the plaintext fs would keep.
- *      Appending into a partial last page rewrites that page whole; the
- *      handle keeps its plaintext (`tail`) so appends never read it back.
+ *      Appending into an unsealed partial last page rewrites it whole from
+ *      the handle's copy of its plaintext (`tail`).
  *
  * Thread-safety: see fs_crypt.h. `keys` never change after the fs is
  * shared (fs_crypt_add_key is called before use); a file's `dec` context is
@@ -62,18 +66,24 @@ typedef struct crypt_file {
     int writable;
     _Atomic int have_header;             /* salt and file key known */
     uint8_t file_key[FS_CRYPT_KEY_BYTES];
-    _Atomic uint64_t stored;             /* stored size last seen */
-    uint64_t logical;                    /* writable handles: the logical size */
-    uint32_t counter;                    /* writes: pages written by this handle */
-    uint32_t random;                     /* writes: this handle's nonce word */
     EVP_CIPHER_CTX *enc;                 /* writable handles */
     pthread_mutex_t dec_mu;
     EVP_CIPHER_CTX *dec;                 /* guarded by dec_mu */
-    uint64_t tail_page;                  /* the partial last page this handle wrote */
-    size_t tail_len;                     /* 0 = no tail kept */
-    uint8_t *wbuf;                       /* writes: stored pages being built */
-    size_t wbuf_cap;
-    uint8_t tail[FS_CRYPT_PAYLOAD];
+    pthread_mutex_t size_mu;             /* guards size_stored and size */
+    uint64_t size_stored;                /* readers: the stored size `size` is for (UINT64_MAX: none) */
+    uint64_t size;                       /* readers: the verified logical size */
+    /* the writer's state (writes are serialized by the caller) */
+    uint64_t logical;                    /* the logical size */
+    int failed;                          /* a write failed: no more writes */
+    int has_tail;                        /* tail_* name the last page */
+    int sealed;                          /* a sync covered the last page: never rewrite it */
+    uint64_t tail_slot;
+    uint64_t tail_start;
+    size_t tail_len;
+    uint32_t counter;                    /* pages sealed by this handle */
+    uint32_t random;                     /* this handle's nonce word */
+    uint8_t *wbuf;                       /* stored pages being built (CHUNK_PAGES) */
+    uint8_t tail[FS_CRYPT_PAYLOAD];      /* the plaintext of the last page while not sealed */
 } crypt_file;
 
 typedef struct crypt_lock {
@@ -128,58 +138,77 @@ static EVP_CIPHER_CTX *gcm_ctx(const uint8_t key[FS_CRYPT_KEY_BYTES], int encryp
     return ctx;
 }
 
-/* Seals `len` plaintext bytes as page `page` into out (len + OVERHEAD). */
-static int gcm_seal(EVP_CIPHER_CTX *ctx, uint64_t page, uint32_t counter, uint32_t random, const uint8_t *in,
-                    size_t len, uint8_t *out)
+/* Seals `len` plaintext bytes as the page in slot `slot` holding logical
+ * bytes [start, start + len) into out (len + FS_CRYPT_OVERHEAD bytes). */
+static int gcm_seal(EVP_CIPHER_CTX *ctx, uint64_t slot, uint64_t start, uint32_t counter, uint32_t random,
+                    const uint8_t *in, size_t len, uint8_t *out)
 {
-    uint8_t aad[8];
-    enc_u64(aad, page);
-    enc_u32(out, (uint32_t)page);
+    enc_u32(out, (uint32_t)slot);
     enc_u32(out + 4, counter);
     enc_u32(out + 8, random);
+    enc_u64(out + 12, start);
+    enc_u32(out + 20, (uint32_t)len);
+    uint8_t aad[8 + 12];
+    enc_u64(aad, slot);
+    memcpy(aad + 8, out + FS_CRYPT_NONCE, 12);
+    uint8_t *ct = out + FS_CRYPT_PAGE_HEAD;
     int l = 0;
-    if (EVP_CipherInit_ex(ctx, NULL, NULL, NULL, out, 1) != 1 || EVP_EncryptUpdate(ctx, NULL, &l, aad, 8) != 1)
+    if (EVP_CipherInit_ex(ctx, NULL, NULL, NULL, out, 1) != 1 ||
+        EVP_EncryptUpdate(ctx, NULL, &l, aad, (int)sizeof aad) != 1)
         return TIND_EIO;
-    if (len && EVP_EncryptUpdate(ctx, out + FS_CRYPT_NONCE, &l, in, (int)len) != 1)
+    if (len && EVP_EncryptUpdate(ctx, ct, &l, in, (int)len) != 1)
         return TIND_EIO;
-    if (EVP_EncryptFinal_ex(ctx, out + FS_CRYPT_NONCE + len, &l) != 1 ||
-        EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, FS_CRYPT_TAG, out + FS_CRYPT_NONCE + len) != 1)
+    if (EVP_EncryptFinal_ex(ctx, ct + len, &l) != 1 ||
+        EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, FS_CRYPT_TAG, ct + len) != 1)
         return TIND_EIO;
     return TIND_OK;
 }
 
-/* Opens stored page `page` (len bytes) into out; 0 on success, -1 when it
- * fails authentication (or names another page). */
-static int gcm_open(EVP_CIPHER_CTX *ctx, uint64_t page, const uint8_t *in, size_t len, uint8_t *out)
+/* The unauthenticated start and length a stored page claims (avail bytes
+ * at in); -1 when they cannot be a page of slot `slot`. */
+static int page_claims(uint64_t slot, const uint8_t *in, size_t avail, uint64_t *start, size_t *len)
 {
-    if (len < FS_CRYPT_OVERHEAD || len > FS_CRYPT_PAGE || dec_u32(in) != (uint32_t)page)
+    if (avail < FS_CRYPT_OVERHEAD || dec_u32(in) != (uint32_t)slot)
         return -1;
-    size_t ct = len - FS_CRYPT_OVERHEAD;
-    uint8_t aad[8];
-    enc_u64(aad, page);
+    uint32_t n = dec_u32(in + 20);
+    if (n > FS_CRYPT_PAYLOAD || FS_CRYPT_OVERHEAD + (size_t)n > avail)
+        return -1;
+    *start = dec_u64(in + 12);
+    *len = n;
+    return 0;
+}
+
+/* Opens the page stored in slot `slot` (avail bytes at in: the page and
+ * maybe more) into out; 0 on success with its start and length, -1 when it
+ * fails authentication or cannot be that slot's page. */
+static int gcm_open(EVP_CIPHER_CTX *ctx, uint64_t slot, const uint8_t *in, size_t avail, uint8_t *out,
+                    uint64_t *start, size_t *len)
+{
+    if (page_claims(slot, in, avail, start, len))
+        return -1;
+    uint8_t aad[8 + 12];
+    enc_u64(aad, slot);
+    memcpy(aad + 8, in + FS_CRYPT_NONCE, 12);
     uint8_t tag[FS_CRYPT_TAG];
-    memcpy(tag, in + FS_CRYPT_NONCE + ct, FS_CRYPT_TAG);
+    memcpy(tag, in + FS_CRYPT_PAGE_HEAD + *len, FS_CRYPT_TAG);
     int l = 0;
-    if (EVP_CipherInit_ex(ctx, NULL, NULL, NULL, in, 0) != 1 || EVP_DecryptUpdate(ctx, NULL, &l, aad, 8) != 1)
+    if (EVP_CipherInit_ex(ctx, NULL, NULL, NULL, in, 0) != 1 ||
+        EVP_DecryptUpdate(ctx, NULL, &l, aad, (int)sizeof aad) != 1)
         return -1;
-    if (ct && EVP_DecryptUpdate(ctx, out, &l, in + FS_CRYPT_NONCE, (int)ct) != 1)
+    if (*len && EVP_DecryptUpdate(ctx, out, &l, in + FS_CRYPT_PAGE_HEAD, (int)*len) != 1)
         return -1;
     if (EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, FS_CRYPT_TAG, tag) != 1)
         return -1;
-    return EVP_DecryptFinal_ex(ctx, out + ct, &l) == 1 ? 0 : -1;
+    return EVP_DecryptFinal_ex(ctx, out + *len, &l) == 1 ? 0 : -1;
 }
 
-uint64_t fs_crypt_logical_size(uint64_t stored)
+static uint64_t page_offset(uint64_t slot) { return FS_CRYPT_HEADER + slot * FS_CRYPT_PAGE; }
+
+/* The slot of the last (maybe partial) stored page; -1 when none. */
+static int64_t last_slot(uint64_t stored)
 {
-    if (stored <= FS_CRYPT_HEADER)
-        return 0;
-    uint64_t body = stored - FS_CRYPT_HEADER;
-    uint64_t rest = body % FS_CRYPT_PAGE;
-    return body / FS_CRYPT_PAGE * FS_CRYPT_PAYLOAD + (rest > FS_CRYPT_OVERHEAD ? rest - FS_CRYPT_OVERHEAD : 0);
+    return stored <= FS_CRYPT_HEADER ? -1 : (int64_t)((stored - FS_CRYPT_HEADER - 1) / FS_CRYPT_PAGE);
 }
-
-static uint64_t page_offset(uint64_t page) { return FS_CRYPT_HEADER + page * FS_CRYPT_PAGE; }
-
 /* ---------------------------------------------------------------- headers */
 
 int fs_crypt_encode_header(const uint8_t key[FS_CRYPT_KEY_BYTES], const uint8_t salt[16],
@@ -263,18 +292,18 @@ static int write_header(crypt_file *f, tind_err *err)
         return err_set(err, TIND_EIO, "'%s': deriving the file key failed (libcrypto)", f->base.path);
     f->have_header = 1;
     f->logical = 0;
-    f->tail_len = 0;
-    atomic_store(&f->stored, FS_CRYPT_HEADER);
+    f->has_tail = 0;
     return TIND_OK;
 }
 
 /* ------------------------------------------------------------ the decoder */
 
 int fs_crypt_decode_page(const uint8_t key[FS_CRYPT_KEY_BYTES], const uint8_t *header, size_t header_len,
-                         uint64_t page, const uint8_t *in, size_t len, uint8_t *out, size_t *out_len,
-                         tind_err *err)
+                         uint64_t slot, const uint8_t *in, size_t len, uint8_t *out, size_t *out_len,
+                         uint64_t *start, tind_err *err)
 {
     *out_len = 0;
+    *start = 0;
     int rc = header_check(header, header_len, "(page decoder)", err);
     if (rc)
         return rc;
@@ -284,24 +313,23 @@ int fs_crypt_decode_page(const uint8_t key[FS_CRYPT_KEY_BYTES], const uint8_t *h
         return err_set(err, TIND_EIO, "page decoder: libcrypto failed");
     if (memcmp(id, header + 32, FS_CRYPT_KEY_ID) != 0)
         return err_set(err, TIND_ECORRUPT, "page decoder: the header names another key");
-    if (len < FS_CRYPT_OVERHEAD || len > FS_CRYPT_PAGE)
-        return err_set(err, TIND_ECORRUPT, "page %llu: %zu bytes stored (%u..%u expected)", (unsigned long long)page,
-                       len, FS_CRYPT_OVERHEAD, FS_CRYPT_PAGE);
     EVP_CIPHER_CTX *ctx = gcm_ctx(fkey, 0);
     OPENSSL_cleanse(fkey, sizeof fkey);
     if (!ctx)
         return err_set(err, TIND_ENOMEM, "page decoder: no cipher context");
-    int bad = gcm_open(ctx, page, in, len, out);
+    size_t n = 0;
+    int bad = gcm_open(ctx, slot, in, len, out, start, &n);
     EVP_CIPHER_CTX_free(ctx);
     if (bad)
-        return err_set(err, TIND_ECORRUPT, "page %llu: authentication failed", (unsigned long long)page);
-    *out_len = len - FS_CRYPT_OVERHEAD;
+        return err_set(err, TIND_ECORRUPT, "page %llu (%zu bytes stored): authentication failed",
+                       (unsigned long long)slot, len);
+    *out_len = n;
     return TIND_OK;
 }
 
-int fs_crypt_encode_page(const uint8_t key[FS_CRYPT_KEY_BYTES], const uint8_t *header, uint64_t page,
-                         uint32_t counter, uint32_t random, const uint8_t *in, size_t len, uint8_t *out,
-                         tind_err *err)
+int fs_crypt_encode_page(const uint8_t key[FS_CRYPT_KEY_BYTES], const uint8_t *header, uint64_t slot,
+                         uint64_t start, uint32_t counter, uint32_t random, const uint8_t *in, size_t len,
+                         uint8_t *out, tind_err *err)
 {
     if (len > FS_CRYPT_PAYLOAD)
         return err_set(err, TIND_EINVAL, "page encoder: %zu bytes is more than a page", len);
@@ -312,11 +340,10 @@ int fs_crypt_encode_page(const uint8_t key[FS_CRYPT_KEY_BYTES], const uint8_t *h
     OPENSSL_cleanse(fkey, sizeof fkey);
     if (!ctx)
         return err_set(err, TIND_ENOMEM, "page encoder: no cipher context");
-    int rc = gcm_seal(ctx, page, counter, random, in, len, out);
+    int rc = gcm_seal(ctx, slot, start, counter, random, in, len, out);
     EVP_CIPHER_CTX_free(ctx);
     return rc ? err_set(err, rc, "page encoder: libcrypto failed") : TIND_OK;
 }
-
 /* -------------------------------------------------------------- key file */
 
 static int keyfile_encode(const uint8_t key[FS_CRYPT_KEY_BYTES], uint8_t out[FS_CRYPT_KEYFILE_SIZE])
@@ -373,6 +400,7 @@ static void file_free(crypt_file *f)
     EVP_CIPHER_CTX_free(f->enc);
     EVP_CIPHER_CTX_free(f->dec);
     pthread_mutex_destroy(&f->dec_mu);
+    pthread_mutex_destroy(&f->size_mu);
     OPENSSL_cleanse(f->file_key, sizeof f->file_key);
     OPENSSL_cleanse(f->tail, sizeof f->tail);
     free(f->wbuf);
@@ -390,40 +418,125 @@ static int make_contexts(crypt_file *f, tind_err *err)
     return TIND_OK;
 }
 
-static int open_page(crypt_file *f, uint64_t page, const uint8_t *in, size_t len, uint8_t *out);
-
-/* The logical size of a file stored in `stored` bytes, leaving out a last
- * page that fails authentication (a write torn by a power loss): reads end
- * where it starts, and the size says so, so that fs_read_all and the
- * formats above see a shorter file rather than a read error. */
-static int verified_size(crypt_file *f, uint64_t stored, uint64_t *size, tind_err *err)
+/* Opens the page of slot `slot` with the file's context, or with a context
+ * of its own while another reader holds it. -2 when out of memory. */
+static int open_page(crypt_file *f, uint64_t slot, const uint8_t *in, size_t avail, uint8_t *out, uint64_t *start,
+                     size_t *len)
 {
-    uint64_t logical = fs_crypt_logical_size(stored);
-    *size = logical;
-    if (logical == 0 || !f->have_header)
-        return TIND_OK;
-    uint64_t last = (logical - 1) / FS_CRYPT_PAYLOAD;
-    uint64_t from = page_offset(last);
-    size_t len = stored - from < FS_CRYPT_PAGE ? (size_t)(stored - from) : FS_CRYPT_PAGE;
-    uint8_t raw[FS_CRYPT_PAGE], plain[FS_CRYPT_PAYLOAD];
-    size_t got = 0;
-    int rc = fs_read(f->inner, raw, len, from, &got, err);
-    if (rc)
-        return rc;
-    int bad = got < FS_CRYPT_OVERHEAD ? -1 : open_page(f, last, raw, got, plain);
-    OPENSSL_cleanse(plain, sizeof plain);
-    if (bad == -2)
-        return crypt_fail(err, TIND_ENOMEM, f, "no cipher context (libcrypto)");
-    if (bad)
-        *size = last * FS_CRYPT_PAYLOAD;
-    return TIND_OK;
+    if (pthread_mutex_trylock(&f->dec_mu) == 0) {
+        int bad = gcm_open(f->dec, slot, in, avail, out, start, len);
+        pthread_mutex_unlock(&f->dec_mu);
+        return bad;
+    }
+    EVP_CIPHER_CTX *ctx = gcm_ctx(f->file_key, 0);
+    if (!ctx)
+        return -2;
+    int bad = gcm_open(ctx, slot, in, avail, out, start, len);
+    EVP_CIPHER_CTX_free(ctx);
+    return bad;
 }
 
-/* Stored bytes of a file of `logical` bytes. */
-static uint64_t stored_size(uint64_t logical)
+static int page_error(crypt_file *f, uint64_t slot, int bad, tind_err *err)
 {
-    uint64_t rest = logical % FS_CRYPT_PAYLOAD;
-    return page_offset(logical / FS_CRYPT_PAYLOAD) + (rest ? rest + FS_CRYPT_OVERHEAD : 0);
+    if (bad == -2)
+        return crypt_fail(err, TIND_ENOMEM, f, "no cipher context (libcrypto)");
+    return err_set(err, TIND_ECORRUPT,
+                   "'%s': encrypted page %llu (stored at offset %llu, logical offset about %llu): authentication "
+                   "failed (the file was altered or damaged)",
+                   f->base.path, (unsigned long long)slot, (unsigned long long)page_offset(slot),
+                   (unsigned long long)(slot * FS_CRYPT_PAYLOAD));
+}
+
+/* Reads and opens the page of slot `slot`; TIND_ECORRUPT when it fails. */
+static int read_page(crypt_file *f, uint64_t slot, uint8_t *out, uint64_t *start, size_t *len, tind_err *err)
+{
+    uint8_t raw[FS_CRYPT_PAGE];
+    size_t got = 0;
+    int rc = fs_read(f->inner, raw, sizeof raw, page_offset(slot), &got, err);
+    if (rc)
+        return rc;
+    int bad = open_page(f, slot, raw, got, out, start, len);
+    return bad ? page_error(f, slot, bad, err) : TIND_OK;
+}
+
+/* The logical size of a file stored in `stored` bytes and its last page
+ * (*tail = -1: none). A last page that fails authentication -- a write torn
+ * by a power loss, which can reach the page before it when the last one is
+ * a fragment -- is left out: the file ends where the last intact page ends,
+ * so fs_read_all and the formats above see a shorter file, as after a torn
+ * plaintext write. Any other damaged page is reported by the read that
+ * reaches it. */
+static int verified_size(crypt_file *f, uint64_t stored, uint64_t *size, int64_t *tail, uint64_t *tail_start,
+                         size_t *tail_len, tind_err *err)
+{
+    *size = 0;
+    *tail = -1;
+    int64_t last = last_slot(stored);
+    uint8_t plain[FS_CRYPT_PAYLOAD];
+    int rc = TIND_OK;
+    for (int64_t s = last; s >= 0 && s >= last - 1; s--) {
+        uint64_t start = 0;
+        size_t len = 0;
+        rc = read_page(f, (uint64_t)s, plain, &start, &len, err);
+        if (rc == TIND_OK) {
+            *size = start + len;
+            *tail = s;
+            *tail_start = start;
+            *tail_len = len;
+            break;
+        }
+        if (rc != TIND_ECORRUPT || s == last - 1 || s == 0)
+            break;
+        err_clear(err);
+        rc = TIND_OK;
+    }
+    if (rc == TIND_ECORRUPT && last == 0)
+        rc = TIND_OK;    /* a lone torn page: an empty file */
+    if (rc == TIND_OK)
+        err_clear(err);
+    OPENSSL_cleanse(plain, sizeof plain);
+    return rc;
+}
+
+/* The stored size now; the header once the file has one (a read-only
+ * handle opened on a file shorter than its header). */
+static int refresh_stored(crypt_file *f, uint64_t *stored, tind_err *err)
+{
+    int rc = fs_size(f->inner, stored, err);
+    if (rc)
+        return rc;
+    if (!f->have_header && *stored >= FS_CRYPT_HEADER) {
+        pthread_mutex_lock(&f->dec_mu);
+        rc = f->have_header ? TIND_OK : load_header(f, err);
+        if (rc == TIND_OK)
+            rc = make_contexts(f, err);
+        pthread_mutex_unlock(&f->dec_mu);
+    }
+    return rc;
+}
+
+/* A reader's view: the verified logical size for the stored size now
+ * (computed again only when the stored size changed). */
+static int reader_size(crypt_file *f, uint64_t *size, uint64_t *stored, tind_err *err)
+{
+    int rc = refresh_stored(f, stored, err);
+    if (rc)
+        return rc;
+    if (!f->have_header) {
+        *size = 0;
+        return TIND_OK;
+    }
+    pthread_mutex_lock(&f->size_mu);
+    if (f->size_stored != *stored) {
+        int64_t tail;
+        uint64_t ts;
+        size_t tl;
+        rc = verified_size(f, *stored, &f->size, &tail, &ts, &tl, err);
+        f->size_stored = rc ? UINT64_MAX : *stored;
+    }
+    *size = f->size;
+    pthread_mutex_unlock(&f->size_mu);
+    return rc;
 }
 
 static int crypt_open(fs *fsys, const char *path, int flags, fs_file **out, tind_err *err)
@@ -437,9 +550,16 @@ static int crypt_open(fs *fsys, const char *path, int flags, fs_file **out, tind
         free(copy);
         return err_set(err, TIND_ENOMEM, "open '%s': out of memory", path);
     }
+    if (pthread_mutex_init(&f->size_mu, NULL) != 0) {
+        pthread_mutex_destroy(&f->dec_mu);
+        free(f);
+        free(copy);
+        return err_set(err, TIND_ENOMEM, "open '%s': out of memory", path);
+    }
     f->base.owner = fsys;
     f->base.path = copy;
     f->writable = (flags & FS_O_WRITE) != 0;
+    f->size_stored = UINT64_MAX;
     int rc = fs_open(cf->inner, path, flags, &f->inner, err);
     if (rc) {
         f->inner = NULL;
@@ -450,31 +570,27 @@ static int crypt_open(fs *fsys, const char *path, int flags, fs_file **out, tind
     rc = fs_size(f->inner, &stored, err);
     if (rc == TIND_OK && f->writable && RAND_bytes((uint8_t *)&f->random, sizeof f->random) != 1)
         rc = crypt_fail(err, TIND_EIO, f, "no random bytes for the nonces (libcrypto)");
-    if (rc == TIND_OK) {
-        atomic_store(&f->stored, stored);
-        if (stored >= FS_CRYPT_HEADER) {
-            rc = load_header(f, err);
-        } else if (f->writable) {
-            /* new, truncated, or torn before its header was whole */
-            if (stored > 0)
-                rc = fs_truncate(f->inner, 0, err);
-            if (rc == TIND_OK)
-                rc = write_header(f, err);
-        }
-        /* a read-only file shorter than a header is empty; its header is
-         * read once it has one (crypt_read) */
-    }
+    if (rc == TIND_OK && stored >= FS_CRYPT_HEADER)
+        rc = load_header(f, err);
+    else if (rc == TIND_OK && f->writable && stored > 0)
+        rc = fs_truncate(f->inner, 0, err);     /* torn before its header was whole */
+    if (rc == TIND_OK && f->writable && !f->have_header)
+        rc = write_header(f, err);
+    /* a read-only file shorter than a header is empty; its header is read
+     * once it has one (refresh_stored) */
     if (rc == TIND_OK && f->have_header)
         rc = make_contexts(f, err);
-    if (rc == TIND_OK && f->writable) {
-        /* a torn last page (or a fragment of one) is cut before anything
-         * is appended after it */
-        rc = verified_size(f, atomic_load(&f->stored), &f->logical, err);
-        uint64_t end = stored_size(f->logical);
-        if (rc == TIND_OK && f->have_header && atomic_load(&f->stored) > end) {
+    if (rc == TIND_OK && f->writable && stored > FS_CRYPT_HEADER) {
+        /* what is there stays as it is (it may be synced): appends go to a
+         * new page; a torn last page is cut first */
+        int64_t tail = -1;
+        rc = verified_size(f, stored, &f->logical, &tail, &f->tail_start, &f->tail_len, err);
+        uint64_t end = tail < 0 ? FS_CRYPT_HEADER : page_offset((uint64_t)tail) + FS_CRYPT_OVERHEAD + f->tail_len;
+        if (rc == TIND_OK && stored > end)
             rc = fs_truncate(f->inner, end, err);
-            atomic_store(&f->stored, end);
-        }
+        f->has_tail = tail >= 0;
+        f->tail_slot = tail >= 0 ? (uint64_t)tail : 0;
+        f->sealed = 1;
     }
     if (rc) {
         fs_close(f->inner, NULL);
@@ -493,141 +609,81 @@ static int crypt_close(fs_file *file, tind_err *err)
     return rc;
 }
 
-static int all_zero(const uint8_t *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (p[i])
-            return 0;
-    return 1;
-}
-
-/* Decrypts page `page` (stored at in, len bytes) with the file's context, or
- * a context of its own while another reader holds it. A stored page of
- * zeros (a hole: a crash persisted later pages first, or fallocate) reads as
- * plaintext zeros, as the hole would in a plaintext file: zeros are no
- * one's data, and every format above already rejects them (checksums). */
-static int open_page(crypt_file *f, uint64_t page, const uint8_t *in, size_t len, uint8_t *out)
-{
-    int bad;
-    if (pthread_mutex_trylock(&f->dec_mu) == 0) {
-        bad = gcm_open(f->dec, page, in, len, out);
-        pthread_mutex_unlock(&f->dec_mu);
-    } else {
-        EVP_CIPHER_CTX *ctx = gcm_ctx(f->file_key, 0);
-        if (!ctx)
-            return -2;
-        bad = gcm_open(ctx, page, in, len, out);
-        EVP_CIPHER_CTX_free(ctx);
-    }
-    if (bad && len >= FS_CRYPT_OVERHEAD && all_zero(in, len)) {
-        memset(out, 0, len - FS_CRYPT_OVERHEAD);
-        bad = 0;
-    }
-    return bad;
-}
-
-static int page_error(crypt_file *f, uint64_t page, int bad, tind_err *err)
-{
-    if (bad == -2)
-        return crypt_fail(err, TIND_ENOMEM, f, "no cipher context (libcrypto)");
-    return err_set(err, TIND_ECORRUPT,
-                   "'%s': encrypted page %llu (offset %llu): authentication failed (the file was altered or damaged)",
-                   f->base.path, (unsigned long long)page, (unsigned long long)(page * FS_CRYPT_PAYLOAD));
-}
-
-/* The stored size now; the header once the file has one (a read-only
- * handle opened on a file shorter than its header). */
-static int refresh_stored(crypt_file *f, uint64_t *stored, tind_err *err)
-{
-    int rc = fs_size(f->inner, stored, err);
-    if (rc)
-        return rc;
-    atomic_store(&f->stored, *stored);
-    if (!f->have_header && *stored >= FS_CRYPT_HEADER) {
-        pthread_mutex_lock(&f->dec_mu);
-        rc = f->have_header ? TIND_OK : load_header(f, err);
-        if (rc == TIND_OK)
-            rc = make_contexts(f, err);
-        pthread_mutex_unlock(&f->dec_mu);
-    }
-    return rc;
-}
-
 #define STACK_PAGES 4
+#define CHUNK_PAGES 64
 
 static int crypt_read(fs_file *file, void *buf, size_t n, uint64_t off, size_t *got, tind_err *err)
 {
     crypt_file *f = (crypt_file *)file;
     *got = 0;
-    uint64_t stored = atomic_load(&f->stored);
-    if (!f->have_header || off + n > fs_crypt_logical_size(stored)) {
-        /* past what this handle saw: the file may have grown */
-        int rc = refresh_stored(f, &stored, err);
-        if (rc)
-            return rc;
-    }
-    uint64_t size = fs_crypt_logical_size(stored);
-    if (n == 0 || off >= size)
-        return TIND_OK;
+    uint64_t size = 0, stored = 0;
+    int rc = reader_size(f, &size, &stored, err);
+    if (rc || n == 0 || off >= size)
+        return rc;
     uint64_t end = off + n < size ? off + n : size;
-    uint64_t p0 = off / FS_CRYPT_PAYLOAD, p1 = (end - 1) / FS_CRYPT_PAYLOAD;
-    uint64_t sfrom = page_offset(p0);
-    uint64_t sto = page_offset(p1 + 1) < stored ? page_offset(p1 + 1) : stored;
-    size_t slen = (size_t)(sto - sfrom);
+    int64_t last = last_slot(stored);
+    /* every page holds at most FS_CRYPT_PAYLOAD bytes, so the page of
+     * `off` is this slot or a later one (later after short pages: a page
+     * synced while partial is never rewritten) */
+    uint64_t slot = off / FS_CRYPT_PAYLOAD;
+    if ((int64_t)slot > last)
+        slot = (uint64_t)last;
+    uint64_t pos = off, expect = UINT64_MAX;
     uint8_t stack[STACK_PAGES * FS_CRYPT_PAGE];
-    uint8_t *raw = slen <= sizeof stack ? stack : malloc(slen);
-    if (!raw)
-        return crypt_fail(err, TIND_ENOMEM, f, "read: out of memory");
-    size_t rgot = 0;
-    int rc = fs_read(f->inner, raw, slen, sfrom, &rgot, err);
+    uint8_t *raw = stack;
+    size_t raw_cap = sizeof stack;
     uint8_t plain[FS_CRYPT_PAYLOAD];
-    for (uint64_t p = p0; rc == TIND_OK && p <= p1; p++) {
-        size_t at = (size_t)(p - p0) * FS_CRYPT_PAGE;
-        size_t plen = at < rgot ? (rgot - at < FS_CRYPT_PAGE ? rgot - at : FS_CRYPT_PAGE) : 0;
-        int last = page_offset(p) + plen >= stored;
-        uint64_t pstart = p * FS_CRYPT_PAYLOAD;
-        uint64_t from = off > pstart ? off : pstart;
-        uint64_t to = end < pstart + FS_CRYPT_PAYLOAD ? end : pstart + FS_CRYPT_PAYLOAD;
-        int whole = from == pstart && to == pstart + FS_CRYPT_PAYLOAD && plen == FS_CRYPT_PAGE;
-        uint8_t *dst = whole ? (uint8_t *)buf + (pstart - off) : plain;
-        int bad = plen < FS_CRYPT_OVERHEAD ? -1 : open_page(f, p, raw + at, plen, dst);
-        if (bad == 0 && pstart + (plen - FS_CRYPT_OVERHEAD) < to)
-            bad = -1;    /* shorter than the size promised: the file shrank */
-        if (bad) {
-            /* the last page torn by a crash reads as the end of the file */
-            if (bad == -1 && last)
+    while (rc == TIND_OK && pos < end && (int64_t)slot <= last) {
+        uint64_t want = (end - pos) / FS_CRYPT_PAYLOAD + 2;
+        uint64_t k = (uint64_t)last - slot + 1;
+        if (k > want)
+            k = want;
+        if (k > CHUNK_PAGES)
+            k = CHUNK_PAGES;
+        if (k * FS_CRYPT_PAGE > raw_cap) {
+            uint8_t *nb = raw == stack ? malloc(CHUNK_PAGES * FS_CRYPT_PAGE) : raw;
+            if (!nb) {
+                rc = crypt_fail(err, TIND_ENOMEM, f, "read: out of memory");
                 break;
-            rc = page_error(f, p, bad, err);
-            break;
+            }
+            raw = nb;
+            raw_cap = CHUNK_PAGES * FS_CRYPT_PAGE;
         }
-        if (!whole)
-            memcpy((uint8_t *)buf + (from - off), plain + (from - pstart), (size_t)(to - from));
-        *got = (size_t)(to - off);
+        uint64_t to = page_offset(slot + k) < stored ? page_offset(slot + k) : stored;
+        size_t rgot = 0;
+        rc = fs_read(f->inner, raw, (size_t)(to - page_offset(slot)), page_offset(slot), &rgot, err);
+        for (uint64_t i = 0; rc == TIND_OK && i < k && pos < end; i++) {
+            size_t at = (size_t)i * FS_CRYPT_PAGE;
+            size_t avail = at < rgot ? (rgot - at < FS_CRYPT_PAGE ? rgot - at : FS_CRYPT_PAGE) : 0;
+            uint64_t start = 0;
+            size_t len = 0;
+            if (page_claims(slot + i, raw + at, avail, &start, &len) || start > pos ||
+                (expect != UINT64_MAX && start != expect)) {
+                rc = page_error(f, slot + i, -1, err);
+                break;
+            }
+            expect = start + len;
+            if (start + len <= pos)
+                continue;    /* a short page before `off` */
+            int whole = start == pos && start + len <= end;
+            uint8_t *dst = whole ? (uint8_t *)buf + (start - off) : plain;
+            int bad = open_page(f, slot + i, raw + at, avail, dst, &start, &len);
+            if (bad) {
+                rc = page_error(f, slot + i, bad, err);
+                break;
+            }
+            uint64_t stop = end < start + len ? end : start + len;
+            if (!whole)
+                memcpy((uint8_t *)buf + (pos - off), plain + (pos - start), (size_t)(stop - pos));
+            pos = stop;
+        }
+        slot += k;
     }
     OPENSSL_cleanse(plain, sizeof plain);
     if (raw != stack)
         free(raw);
+    *got = (size_t)(pos - off);
     return rc;
-}
-
-/* The plaintext of page `page` (a writer's read-modify-write). */
-static int read_page(crypt_file *f, uint64_t page, uint8_t *out, size_t *len, tind_err *err)
-{
-    if (f->tail_len && f->tail_page == page) {
-        memcpy(out, f->tail, f->tail_len);
-        *len = f->tail_len;
-        return TIND_OK;
-    }
-    uint8_t raw[FS_CRYPT_PAGE];
-    size_t got = 0;
-    int rc = fs_read(f->inner, raw, sizeof raw, page_offset(page), &got, err);
-    if (rc)
-        return rc;
-    int bad = got < FS_CRYPT_OVERHEAD ? -1 : open_page(f, page, raw, got, out);
-    if (bad)
-        return page_error(f, page, bad, err);
-    *len = got - FS_CRYPT_OVERHEAD;
-    return TIND_OK;
 }
 
 static int next_nonce(crypt_file *f, tind_err *err)
@@ -637,97 +693,139 @@ static int next_nonce(crypt_file *f, tind_err *err)
     return TIND_OK;
 }
 
-static int write_at(crypt_file *f, const uint8_t *buf, size_t n, uint64_t off, tind_err *err)
+static int seal(crypt_file *f, uint64_t slot, uint64_t start, const uint8_t *plain, size_t len, uint8_t *out,
+                tind_err *err)
 {
-    uint64_t end = off + n;
-    uint64_t p0 = off / FS_CRYPT_PAYLOAD, p1 = (end - 1) / FS_CRYPT_PAYLOAD;
-    size_t need = (size_t)(p1 - p0 + 1) * FS_CRYPT_PAGE;
-    if (need > f->wbuf_cap) {
-        uint8_t *nb = realloc(f->wbuf, need);
-        if (!nb)
-            return crypt_fail(err, TIND_ENOMEM, f, "write: out of memory");
-        f->wbuf = nb;
-        f->wbuf_cap = need;
-    }
-    uint8_t page_buf[FS_CRYPT_PAYLOAD];
-    size_t total = 0, last_len = 0;
-    int rc = TIND_OK;
-    for (uint64_t p = p0; rc == TIND_OK && p <= p1; p++) {
-        uint64_t pstart = p * FS_CRYPT_PAYLOAD;
-        size_t a = (size_t)((off > pstart ? off : pstart) - pstart);
-        size_t b = (size_t)((end < pstart + FS_CRYPT_PAYLOAD ? end : pstart + FS_CRYPT_PAYLOAD) - pstart);
-        size_t existing = f->logical > pstart
-                              ? (size_t)(f->logical - pstart < FS_CRYPT_PAYLOAD ? f->logical - pstart : FS_CRYPT_PAYLOAD)
-                              : 0;
-        size_t len = existing > b ? existing : b;
-        const uint8_t *plain = buf + (pstart + a - off);
-        if (a > 0 || b < existing) {
-            size_t old = 0;
-            rc = read_page(f, p, page_buf, &old, err);
-            if (rc == TIND_OK && old != existing)
-                rc = err_set(err, TIND_ECORRUPT, "'%s': encrypted page %llu holds %zu bytes, the file's size says %zu",
-                             f->base.path, (unsigned long long)p, old, existing);
+    int rc = next_nonce(f, err);
+    if (rc == TIND_OK && gcm_seal(f->enc, slot, start, f->counter, f->random, plain, len, out) != TIND_OK)
+        rc = crypt_fail(err, TIND_EIO, f, "encryption failed (libcrypto)");
+    return rc;
+}
+
+/* Appends n bytes at the logical end. The last page is rewritten only while
+ * no sync covered it (`sealed`); otherwise the bytes start a new page. */
+static int append(crypt_file *f, const uint8_t *buf, size_t n, tind_err *err)
+{
+    if (!f->wbuf && !(f->wbuf = malloc(CHUNK_PAGES * FS_CRYPT_PAGE)))
+        return crypt_fail(err, TIND_ENOMEM, f, "write: out of memory");
+    while (n > 0) {
+        uint64_t first = 0;
+        size_t total = 0;
+        for (int pages = 0; n > 0 && pages < CHUNK_PAGES; pages++) {
+            uint64_t slot, start;
+            size_t have;
+            if (f->has_tail && !f->sealed && f->tail_len < FS_CRYPT_PAYLOAD) {
+                slot = f->tail_slot;
+                start = f->tail_start;
+                have = f->tail_len;
+            } else {
+                slot = f->has_tail ? f->tail_slot + 1 : 0;
+                start = f->logical;
+                have = 0;
+            }
+            size_t take = n < FS_CRYPT_PAYLOAD - have ? n : FS_CRYPT_PAYLOAD - have;
+            memcpy(f->tail + have, buf, take);
+            if (pages == 0)
+                first = slot;
+            int rc = seal(f, slot, start, f->tail, have + take, f->wbuf + total, err);
             if (rc)
-                break;
-            memcpy(page_buf + a, buf + (pstart + a - off), b - a);
-            plain = page_buf;
+                return f->failed = rc;
+            total += have + take + FS_CRYPT_OVERHEAD;
+            f->has_tail = 1;
+            f->sealed = 0;
+            f->tail_slot = slot;
+            f->tail_start = start;
+            f->tail_len = have + take;
+            f->logical = start + have + take;
+            buf += take;
+            n -= take;
         }
-        rc = next_nonce(f, err);
-        if (rc == TIND_OK && gcm_seal(f->enc, p, f->counter, f->random, plain, len, f->wbuf + total) != TIND_OK)
-            rc = crypt_fail(err, TIND_EIO, f, "write: encryption failed (libcrypto)");
-        if (rc == TIND_OK && p == p1 && len < FS_CRYPT_PAYLOAD) {
-            /* a partial page is the last one: keep its plaintext for the next append */
-            memcpy(f->tail, plain, len);
-            last_len = len;
-        }
-        total += p == p1 ? len + FS_CRYPT_OVERHEAD : FS_CRYPT_PAGE;
+        int rc = fs_write(f->inner, f->wbuf, total, page_offset(first), err);
+        if (rc)
+            return f->failed = rc;    /* the pages' state is unknown: this handle writes no more */
     }
-    OPENSSL_cleanse(page_buf, sizeof page_buf);
-    if (rc == TIND_OK)
-        rc = fs_write(f->inner, f->wbuf, total, page_offset(p0), err);
-    f->tail_len = 0;
+    return TIND_OK;
+}
+
+/* Rewrites bytes inside the file (never done by tind, which only appends;
+ * kept for the fs contract): each page keeps its place and length. */
+static int overwrite(crypt_file *f, const uint8_t *buf, size_t n, uint64_t off, tind_err *err)
+{
+    uint8_t plain[FS_CRYPT_PAYLOAD], sealed_page[FS_CRYPT_PAGE];
+    uint64_t pos = off, end = off + n;
+    uint64_t slot = off / FS_CRYPT_PAYLOAD;
+    int rc = TIND_OK;
+    while (rc == TIND_OK && pos < end) {
+        uint64_t start = 0;
+        size_t len = 0;
+        rc = read_page(f, slot, plain, &start, &len, err);
+        if (rc == TIND_OK && start + len > pos) {
+            uint64_t stop = end < start + len ? end : start + len;
+            memcpy(plain + (pos - start), buf + (pos - off), (size_t)(stop - pos));
+            rc = seal(f, slot, start, plain, len, sealed_page, err);
+            if (rc == TIND_OK)
+                rc = fs_write(f->inner, sealed_page, len + FS_CRYPT_OVERHEAD, page_offset(slot), err);
+            if (rc == TIND_OK && f->has_tail && slot == f->tail_slot)
+                memcpy(f->tail, plain, len);
+            pos = stop;
+        }
+        slot++;
+    }
+    OPENSSL_cleanse(plain, sizeof plain);
     if (rc)
-        return rc;
-    if (end > f->logical)
-        f->logical = end;
-    if (last_len && f->logical == p1 * FS_CRYPT_PAYLOAD + last_len) {
-        f->tail_page = p1;
-        f->tail_len = last_len;
+        f->failed = rc;
+    return rc;
+}
+
+static int append_zeros(crypt_file *f, uint64_t count, tind_err *err)
+{
+    static const uint8_t zeros[FS_CRYPT_PAYLOAD];
+    while (count > 0) {
+        size_t k = count < sizeof zeros ? (size_t)count : sizeof zeros;
+        int rc = append(f, zeros, k, err);
+        if (rc)
+            return rc;
+        count -= k;
     }
-    atomic_store(&f->stored, stored_size(f->logical));
+    return TIND_OK;
+}
+
+static int writer_check(crypt_file *f, const char *what, tind_err *err)
+{
+    if (!f->writable || !f->have_header)
+        return err_set(err, TIND_EINVAL, "'%s': %s: file not open for writing", f->base.path, what);
+    if (f->failed)
+        return err_set(err, TIND_EIO, "'%s': %s: an earlier write through this handle failed", f->base.path, what);
     return TIND_OK;
 }
 
 static int crypt_write(fs_file *file, const void *buf, size_t n, uint64_t off, tind_err *err)
 {
     crypt_file *f = (crypt_file *)file;
-    if (!f->writable || !f->have_header)
-        return crypt_fail(err, TIND_EINVAL, f, "write: file not open for writing");
+    int rc = writer_check(f, "write", err);
+    if (rc || n == 0)
+        return rc;
     /* a write past the end fills the hole with zeros, as on POSIX */
-    static const uint8_t zeros[FS_CRYPT_PAYLOAD];
-    while (off > f->logical) {
-        uint64_t hole = off - f->logical;
-        int rc = write_at(f, zeros, hole < sizeof zeros ? (size_t)hole : sizeof zeros, f->logical, err);
-        if (rc)
-            return rc;
-    }
-    /* pages of at most 64 at a time keep the stored buffer small */
+    if (off > f->logical && (rc = append_zeros(f, off - f->logical, err)) != TIND_OK)
+        return rc;
     const uint8_t *p = buf;
-    while (n > 0) {
-        size_t chunk = n < 64 * FS_CRYPT_PAYLOAD ? n : 64 * FS_CRYPT_PAYLOAD;
-        int rc = write_at(f, p, chunk, off, err);
-        if (rc)
-            return rc;
-        p += chunk;
-        off += chunk;
-        n -= chunk;
+    if (off < f->logical) {
+        size_t inside = f->logical - off < n ? (size_t)(f->logical - off) : n;
+        rc = overwrite(f, p, inside, off, err);
+        p += inside;
+        n -= inside;
     }
-    return TIND_OK;
+    return rc == TIND_OK && n ? append(f, p, n, err) : rc;
 }
 
 static int crypt_sync(fs_file *file, int mode, tind_err *err)
 {
-    return fs_sync(((crypt_file *)file)->inner, mode, err);
+    crypt_file *f = (crypt_file *)file;
+    int rc = fs_sync(f->inner, mode, err);
+    /* what was synced is never rewritten: the next append starts a page */
+    if (rc == TIND_OK && f->writable)
+        f->sealed = 1;
+    return rc;
 }
 
 static int crypt_size(fs_file *file, uint64_t *size, tind_err *err)
@@ -738,55 +836,53 @@ static int crypt_size(fs_file *file, uint64_t *size, tind_err *err)
         return TIND_OK;
     }
     uint64_t stored = 0;
-    int rc = refresh_stored(f, &stored, err);
-    if (rc)
-        return rc;
-    if (!f->have_header) {
-        *size = 0;
-        return TIND_OK;
-    }
-    return verified_size(f, stored, size, err);
+    return reader_size(f, size, &stored, err);
 }
 
 static int crypt_truncate(fs_file *file, uint64_t size, tind_err *err)
 {
     crypt_file *f = (crypt_file *)file;
-    if (!f->writable || !f->have_header)
-        return crypt_fail(err, TIND_EINVAL, f, "truncate: file not open for writing");
-    if (size >= f->logical) {
-        static const uint8_t zeros[1];
-        /* growing: write the zeros (the hole rule of crypt_write) */
-        return size > f->logical ? crypt_write(file, zeros, 0, size, err) : TIND_OK;
-    }
-    uint64_t page = size / FS_CRYPT_PAYLOAD;
-    size_t keep = (size_t)(size % FS_CRYPT_PAYLOAD);
-    int rc = TIND_OK;
-    if (keep) {
-        /* the new last page, rewritten shorter under a fresh nonce */
-        uint8_t plain[FS_CRYPT_PAYLOAD];
-        size_t old = 0;
-        rc = read_page(f, page, plain, &old, err);
-        if (rc == TIND_OK && old < keep)
-            rc = err_set(err, TIND_ECORRUPT, "'%s': encrypted page %llu holds %zu bytes, fewer than %zu",
-                         f->base.path, (unsigned long long)page, old, keep);
-        if (rc == TIND_OK)
-            rc = next_nonce(f, err);
-        uint8_t sealed[FS_CRYPT_PAGE];
-        if (rc == TIND_OK && gcm_seal(f->enc, page, f->counter, f->random, plain, keep, sealed) != TIND_OK)
-            rc = crypt_fail(err, TIND_EIO, f, "truncate: encryption failed (libcrypto)");
-        OPENSSL_cleanse(plain, sizeof plain);
-        if (rc == TIND_OK)
-            rc = fs_truncate(f->inner, page_offset(page), err);
-        if (rc == TIND_OK)
-            rc = fs_write(f->inner, sealed, keep + FS_CRYPT_OVERHEAD, page_offset(page), err);
-    } else {
-        rc = fs_truncate(f->inner, page_offset(page), err);
-    }
-    f->tail_len = 0;
-    if (rc)
+    int rc = writer_check(f, "truncate", err);
+    if (rc || size == f->logical)
         return rc;
+    if (size > f->logical)
+        return append_zeros(f, size - f->logical, err);
+    if (size == 0) {
+        rc = fs_truncate(f->inner, FS_CRYPT_HEADER, err);
+        if (rc == TIND_OK) {
+            f->has_tail = 0;
+            f->logical = 0;
+        }
+        return rc;
+    }
+    /* the page holding byte size - 1 becomes the last one */
+    uint8_t plain[FS_CRYPT_PAYLOAD], sealed_page[FS_CRYPT_PAGE];
+    uint64_t slot = (size - 1) / FS_CRYPT_PAYLOAD, start = 0;
+    size_t len = 0;
+    for (;; slot++) {
+        rc = read_page(f, slot, plain, &start, &len, err);
+        if (rc || start + len >= size)
+            break;
+    }
+    size_t keep = (size_t)(size - start);
+    /* the shorter page first, then the cut: pages carry their length, so
+     * a crash between leaves a valid page followed by bytes nobody reads */
+    if (rc == TIND_OK && keep < len) {
+        rc = seal(f, slot, start, plain, keep, sealed_page, err);
+        if (rc == TIND_OK)
+            rc = fs_write(f->inner, sealed_page, keep + FS_CRYPT_OVERHEAD, page_offset(slot), err);
+    }
+    if (rc == TIND_OK)
+        rc = fs_truncate(f->inner, page_offset(slot) + FS_CRYPT_OVERHEAD + keep, err);
+    OPENSSL_cleanse(plain, sizeof plain);
+    if (rc)
+        return f->failed = rc;
+    f->has_tail = 1;
+    f->tail_slot = slot;
+    f->tail_start = start;
+    f->tail_len = keep;
+    f->sealed = 1;
     f->logical = size;
-    atomic_store(&f->stored, page_offset(page) + (keep ? keep + FS_CRYPT_OVERHEAD : 0));
     return TIND_OK;
 }
 

@@ -10,20 +10,26 @@
  * names, folder layout and the LOCK file are not encrypted.
  *
  * Layout of an encrypted file: a 4096-byte header (magic, page size, a random
- * 16-byte salt, the key id), then pages of FS_CRYPT_PAGE bytes, each
- * [nonce 12][ciphertext of up to FS_CRYPT_PAYLOAD bytes][GCM tag 16]; only
- * the last page may be shorter. Each file has its own key,
- * HMAC-SHA256(master key, "tind file key v1" || salt); the page index is in
- * the nonce and in the authenticated data, so pages cannot move. Nonce =
- * page index (u32) || per-handle write counter (u32) || per-handle random
- * (u32): a page rewritten (the partial last page of a journal grows) gets a
- * fresh nonce under the same file key.
+ * 16-byte salt, the key id), then pages in slots of FS_CRYPT_PAGE bytes,
+ * each [nonce 12][logical start u64][length u32][ciphertext of up to
+ * FS_CRYPT_PAYLOAD bytes][GCM tag 16]. Each file has its own key,
+ * HMAC-SHA256(master key, "tind file key v1" || salt); the slot is in the
+ * nonce and, with the start and length, in the authenticated data, so pages
+ * cannot move, be reordered or change length. Nonce = slot (u32) || per-
+ * handle write counter (u32) || per-handle random (u32).
  *
- * A page that fails authentication is TIND_ECORRUPT naming the file, the
- * page and its logical offset -- except the file's last page, which reads as
- * the end of the file: that is what a write torn by a power loss looks like,
- * and each format above already decides what a shorter file means (a
- * journal's torn tail, a table's missing footer).
+ * Pages are full except the last one and pages a sync covered while
+ * partial: bytes a sync made durable are never rewritten (a torn rewrite
+ * could lose them), so an append after a sync starts a new slot. A journal
+ * synced at every record thus holds one short page per sync; tables and the
+ * version file, synced once when complete, are all full pages and a read
+ * finds its page by arithmetic.
+ *
+ * A page that fails authentication is TIND_ECORRUPT naming the file and
+ * page -- except at the end of the file, where the last intact page ends
+ * the file: that is what a write torn by a power loss looks like, and each
+ * format above already decides what a shorter file means (a journal's torn
+ * tail, a table's missing footer).
  *
  * Thread-safety: as fs.h. Concurrent reads of one file are safe (each read
  * takes the file's cipher context under a mutex, or makes its own when
@@ -41,9 +47,10 @@
 #define FS_CRYPT_HEADER 4096u                    /* bytes before page 0 */
 #define FS_CRYPT_PAGE 4096u                      /* bytes of one stored page */
 #define FS_CRYPT_NONCE 12u
+#define FS_CRYPT_PAGE_HEAD 24u                   /* nonce, logical start u64, length u32 */
 #define FS_CRYPT_TAG 16u
-#define FS_CRYPT_OVERHEAD (FS_CRYPT_NONCE + FS_CRYPT_TAG)
-#define FS_CRYPT_PAYLOAD (FS_CRYPT_PAGE - FS_CRYPT_OVERHEAD)  /* 4068 plaintext bytes a page */
+#define FS_CRYPT_OVERHEAD (FS_CRYPT_PAGE_HEAD + FS_CRYPT_TAG)
+#define FS_CRYPT_PAYLOAD (FS_CRYPT_PAGE - FS_CRYPT_OVERHEAD)  /* 4056 plaintext bytes a page */
 #define FS_CRYPT_KEY_ID 8u                       /* bytes of the key id in headers */
 #define FS_CRYPT_MAX_KEYS 4                      /* the current key + old ones (re-keying) */
 
@@ -77,25 +84,21 @@ int fs_crypt_keyfile_write(fs *cfs, const char *dir, const char *name, tind_err 
  * damaged; TIND_EVERSION for a newer version. `name` goes into messages. */
 int fs_crypt_keyfile_check(fs *cfs, const uint8_t *data, size_t len, const char *name, tind_err *err);
 
-/* Logical size of a file whose stored size is `stored` (exposed for tests
- * and the tools). */
-uint64_t fs_crypt_logical_size(uint64_t stored);
-
-/* The page decoder on its own (the fuzz target and tests): decrypts one
- * stored page `in` (len bytes, FS_CRYPT_OVERHEAD..FS_CRYPT_PAGE) of the file
- * whose header is `header` (FS_CRYPT_HEADER bytes or fewer: only its start
- * is read) with master key `key`, as page number `page`, into out (at least
- * FS_CRYPT_PAYLOAD bytes); *out_len = plaintext bytes. TIND_ECORRUPT for a
- * bad header, a bad length or a failed authentication. */
+/* The page decoder on its own (the fuzz target and tests): opens the page
+ * stored in slot `slot` (`in`, len bytes: the page, maybe followed by more)
+ * of the file whose header is `header` (header_len bytes; only its start is
+ * read) with master key `key`, into out (at least FS_CRYPT_PAYLOAD bytes):
+ * *out_len plaintext bytes, the logical offset of the first in *start.
+ * TIND_ECORRUPT for a bad header, a bad length or failed authentication. */
 int fs_crypt_decode_page(const uint8_t key[FS_CRYPT_KEY_BYTES], const uint8_t *header, size_t header_len,
-                         uint64_t page, const uint8_t *in, size_t len, uint8_t *out, size_t *out_len,
-                         tind_err *err);
+                         uint64_t slot, const uint8_t *in, size_t len, uint8_t *out, size_t *out_len,
+                         uint64_t *start, tind_err *err);
 /* Builds a header (for tests and the fuzz target's seeds). */
 int fs_crypt_encode_header(const uint8_t key[FS_CRYPT_KEY_BYTES], const uint8_t salt[16],
                            uint8_t header[FS_CRYPT_HEADER]);
-/* Encrypts one page (tests and seeds): nonce from (page, counter, random). */
-int fs_crypt_encode_page(const uint8_t key[FS_CRYPT_KEY_BYTES], const uint8_t *header, uint64_t page,
-                         uint32_t counter, uint32_t random, const uint8_t *in, size_t len, uint8_t *out,
-                         tind_err *err);
+/* Seals one page (tests and seeds) into out (len + FS_CRYPT_OVERHEAD bytes). */
+int fs_crypt_encode_page(const uint8_t key[FS_CRYPT_KEY_BYTES], const uint8_t *header, uint64_t slot,
+                         uint64_t start, uint32_t counter, uint32_t random, const uint8_t *in, size_t len,
+                         uint8_t *out, tind_err *err);
 
 #endif
