@@ -25,6 +25,7 @@ typedef struct bench_config {
     int blob_values;            /* large values: key-value separation where the engine has it */
     size_t value_size_hint;
     int threads;
+    int encrypt;                /* tind: encryption at rest (--encrypt; other engines ignore it) */
 } bench_config;
 
 typedef struct bench_buf {

@@ -158,6 +158,7 @@ typedef struct bm_flags {
     int settle_ms;
     int drop_cache;
     int quiet;
+    int encrypt;                /* --encrypt: tind's database encrypted at rest (tind only) */
 } bm_flags;
 
 /* ======================================================================
@@ -575,6 +576,7 @@ static int bm_open(bm_ctx *c, const char *dir, int sync_writes, void **h)
         .blob_values = c->params.def->blob_values,
         .value_size_hint = c->params.value_size,
         .threads = c->params.threads,
+        .encrypt = c->params.encrypt,
     };
     char err[BM_ERRLEN] = "";
     if (bm_mkdirs(dir)) {
@@ -601,7 +603,7 @@ static int bm_close(bm_ctx *c, void *h)
 static void bm_row_init(bm_ctx *c, bm_row *r, const char *workload)
 {
     memset(r, 0, sizeof *r);
-    snprintf(r->engine, sizeof r->engine, "%s", c->be->name);
+    snprintf(r->engine, sizeof r->engine, "%s%s", c->be->name, c->params.encrypt ? "-aes" : "");
     snprintf(r->workload, sizeof r->workload, "%s", workload);
     const bw_params *p = &c->params;
     r->keys = p->keys;
@@ -675,6 +677,8 @@ static void bm_dataset_dir(bm_ctx *c, char *out, size_t n)
     else
         snprintf(out, n, "%s/preload/%s-kv-k%" PRIu64 "-v%zu-s%" PRIu64 "-t%d", c->flags->dir, c->be->name,
                  p->keys, p->value_size, p->seed, p->threads);
+    if (p->encrypt && strlen(out) + 4 < n)
+        strcat(out, "-aes");
 }
 
 static int bm_cache_read(const char *dir, bm_row *r)
@@ -927,6 +931,7 @@ static void bm_params(const bm_flags *f, const bw_def *def, const bench_backend 
     p->seconds = f->seconds > 0 ? f->seconds : (f->profile == BW_PROFILE_QUICK ? 3 : 30);
     p->dist = f->dist >= 0 ? f->dist : def->dist;
     p->seed = f->seed;
+    p->encrypt = f->encrypt && !strcmp(be->name, "tind");
     if (def->kind == BW_FEED) {
         p->feed_posts_per_user = 20;
         p->feed_users = p->keys / p->feed_posts_per_user;
@@ -1321,6 +1326,8 @@ static void bm_usage(FILE *f)
             "  --ops N | --seconds S    length of each measured phase (default: quick 3 s, full 30 s)\n"
             "  --threads T              client threads (default 1)\n"
             "  --cache-mb M             block cache of every engine (default per workload)\n"
+            "  --encrypt                tind's database encrypted at rest (AES-256-GCM), reported\n"
+            "                           as engine tind-aes; other engines run as usual\n"
             "  --seed S                 seed of every key and value stream (default 1)\n"
             "  --distribution D         uniform, zipfian or latest (default per workload)\n"
             "  --dir DIR                scratch folder (default ./bench-data)\n"
@@ -1395,7 +1402,7 @@ int main(int argc, char **argv)
     f.drop_cache = 1;
     snprintf(f.dir, sizeof f.dir, "./bench-data");
     enum { O_PROFILE = 256, O_ENGINES, O_WORKLOADS, O_KEYS, O_VSIZE, O_OPS, O_SECONDS, O_THREADS, O_CACHE, O_SEED,
-           O_DIST, O_DIR, O_KEEP, O_JSON, O_SETTLE, O_NODROP, O_QUIET, O_LIST, O_HELP, O_SELF };
+           O_DIST, O_DIR, O_KEEP, O_JSON, O_SETTLE, O_NODROP, O_QUIET, O_LIST, O_HELP, O_SELF, O_ENCRYPT };
     static const struct option opts[] = {
         {"profile", required_argument, 0, O_PROFILE},     {"engines", required_argument, 0, O_ENGINES},
         {"workloads", required_argument, 0, O_WORKLOADS}, {"keys", required_argument, 0, O_KEYS},
@@ -1407,6 +1414,7 @@ int main(int argc, char **argv)
         {"settle-ms", required_argument, 0, O_SETTLE},    {"no-drop-cache", no_argument, 0, O_NODROP},
         {"quiet", no_argument, 0, O_QUIET},               {"list", no_argument, 0, O_LIST},
         {"help", no_argument, 0, O_HELP},                 {"self-check", no_argument, 0, O_SELF},
+        {"encrypt", no_argument, 0, O_ENCRYPT},
         {0, 0, 0, 0},
     };
     int ch;
@@ -1461,6 +1469,7 @@ int main(int argc, char **argv)
             break;
         case O_DIR: snprintf(f.dir, sizeof f.dir, "%s", optarg); break;
         case O_KEEP: f.keep = 1; break;
+        case O_ENCRYPT: f.encrypt = 1; break;
         case O_JSON: snprintf(f.json, sizeof f.json, "%s", optarg); break;
         case O_SETTLE:
             f.settle_ms = atoi(optarg);

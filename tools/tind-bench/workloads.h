@@ -92,6 +92,7 @@ typedef struct bw_params {
     double seconds;
     int dist;
     uint64_t seed;
+    int encrypt;                /* --encrypt (tind only): encryption at rest */
 } bw_params;
 
 /* Shared read-only state of a run: generators and the value buffer. */
