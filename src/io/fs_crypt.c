@@ -516,9 +516,20 @@ static int refresh_stored(crypt_file *f, uint64_t *stored, tind_err *err)
 }
 
 /* A reader's view: the verified logical size for the stored size now
- * (computed again only when the stored size changed). */
-static int reader_size(crypt_file *f, uint64_t *size, uint64_t *stored, tind_err *err)
+ * (computed again only when the stored size changed). With `need`, a read
+ * that ends within the size already verified asks nothing of the inner fs
+ * (tables never change: one fs_size per open file). */
+static int reader_size(crypt_file *f, uint64_t need, uint64_t *size, uint64_t *stored, tind_err *err)
 {
+    if (need) {
+        pthread_mutex_lock(&f->size_mu);
+        int known = f->size_stored != UINT64_MAX && need <= f->size;
+        *size = f->size;
+        *stored = f->size_stored;
+        pthread_mutex_unlock(&f->size_mu);
+        if (known)
+            return TIND_OK;
+    }
     int rc = refresh_stored(f, stored, err);
     if (rc)
         return rc;
@@ -617,7 +628,7 @@ static int crypt_read(fs_file *file, void *buf, size_t n, uint64_t off, size_t *
     crypt_file *f = (crypt_file *)file;
     *got = 0;
     uint64_t size = 0, stored = 0;
-    int rc = reader_size(f, &size, &stored, err);
+    int rc = reader_size(f, off + n, &size, &stored, err);
     if (rc || n == 0 || off >= size)
         return rc;
     uint64_t end = off + n < size ? off + n : size;
@@ -634,7 +645,10 @@ static int crypt_read(fs_file *file, void *buf, size_t n, uint64_t off, size_t *
     size_t raw_cap = sizeof stack;
     uint8_t plain[FS_CRYPT_PAYLOAD];
     while (rc == TIND_OK && pos < end && (int64_t)slot <= last) {
-        uint64_t want = (end - pos) / FS_CRYPT_PAYLOAD + 2;
+        /* the slots [pos, end) spans if the pages from here are full; a
+         * short page makes the loop go on with the next chunk */
+        uint64_t want = expect == UINT64_MAX ? (end - 1) / FS_CRYPT_PAYLOAD - slot + 1
+                                             : (end - pos + FS_CRYPT_PAYLOAD - 1) / FS_CRYPT_PAYLOAD + 1;
         uint64_t k = (uint64_t)last - slot + 1;
         if (k > want)
             k = want;
@@ -836,7 +850,7 @@ static int crypt_size(fs_file *file, uint64_t *size, tind_err *err)
         return TIND_OK;
     }
     uint64_t stored = 0;
-    return reader_size(f, size, &stored, err);
+    return reader_size(f, 0, size, &stored, err);
 }
 
 static int crypt_truncate(fs_file *file, uint64_t size, tind_err *err)
