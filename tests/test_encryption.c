@@ -492,28 +492,40 @@ static int expected(int i, char *v, size_t *vn)
     return 1;
 }
 
+/* Key i read as expected() says (with contains and value_size when
+ * `all_calls`), or TIND_ECORRUPT returned when `damaged` allows it. */
+static int check_key(tind_keyspace *ks, int i, const tind_read_options *ro, int all_calls, int damaged)
+{
+    char k[32], v[128];
+    key_of(i, k);
+    size_t vn = 0;
+    int present = expected(i, v, &vn);
+    void *got = NULL;
+    size_t gn = 0;
+    int rc = tind_get(ks, k, strlen(k), ro, &got, &gn);
+    if (rc == TIND_ECORRUPT && damaged)
+        return rc;
+    if (!present) {
+        CHECK_RC(rc, TIND_NOT_FOUND);
+        return TIND_OK;
+    }
+    CHECK_OK(rc);
+    CHECK_MEM(got, gn, v, vn);
+    tind_free(got);
+    if (all_calls) {
+        CHECK_OK(tind_contains(ks, k, strlen(k), ro));
+        uint64_t sz = 0;
+        CHECK_OK(tind_value_size(ks, k, strlen(k), ro, &sz));
+        CHECK_EQ(sz, vn);
+    }
+    return TIND_OK;
+}
+
 static void check_all_reads(tind_keyspace *ks, const tind_read_options *ro)
 {
     char k[32], v[128];
-    for (int i = 0; i < NKEYS; i++) {
-        key_of(i, k);
-        size_t vn = 0;
-        int present = expected(i, v, &vn);
-        void *got = NULL;
-        size_t gn = 0;
-        int rc = tind_get(ks, k, strlen(k), ro, &got, &gn);
-        if (present) {
-            CHECK_OK(rc);
-            CHECK_MEM(got, gn, v, vn);
-            tind_free(got);
-            CHECK_OK(tind_contains(ks, k, strlen(k), ro));
-            uint64_t sz = 0;
-            CHECK_OK(tind_value_size(ks, k, strlen(k), ro, &sz));
-            CHECK_EQ(sz, vn);
-        } else {
-            CHECK_RC(rc, TIND_NOT_FOUND);
-        }
-    }
+    for (int i = 0; i < NKEYS; i++)
+        check_key(ks, i, ro, 1, 0);
     void *fk = NULL, *fv = NULL;
     size_t fkn = 0, fvn = 0;
     CHECK_OK(tind_first(ks, ro, &fk, &fkn, &fv, &fvn));
@@ -912,26 +924,9 @@ static int judge(fs *mem, int journal_damaged, int *read_errors)
     tind_keyspace *ks = NULL;
     rc = tind_keyspace_open(db, "items", NULL, &ks);
     CHECK_OK(rc);
-    char k[32], v[128];
-    for (int i = 0; i < NKEYS; i++) {
-        key_of(i, k);
-        size_t vn = 0;
-        int present = expected(i, v, &vn);
-        void *got = NULL;
-        size_t gn = 0;
-        rc = tind_get(ks, k, strlen(k), NULL, &got, &gn);
-        if (rc == TIND_ECORRUPT) {
-            (*read_errors)++;
-            continue;
-        }
-        if (present) {
-            CHECK_OK(rc);
-            CHECK_MEM(got, gn, v, vn);
-            tind_free(got);
-        } else {
-            CHECK_RC(rc, TIND_NOT_FOUND);
-        }
-    }
+    char k[32];
+    for (int i = 0; i < NKEYS; i++)
+        *read_errors += check_key(ks, i, NULL, 0, 1) == TIND_ECORRUPT;
     for (int i = 0; i < 50; i++) {
         snprintf(k, sizeof k, "j_%03d", i);
         void *got = NULL;
