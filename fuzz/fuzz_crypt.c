@@ -128,7 +128,7 @@ static void plain_mode(const uint8_t *d, size_t n)
         if (fs_write(h, d + off, chunk, off, NULL) != TIND_OK)
             abort();
         off += chunk;
-        if (d[(k * 7) % n] % 5 == 0 && fs_sync(h, FS_SYNC_DATA, NULL) != TIND_OK)   /* short pages */
+        if (d[(k * 7) % n] % 29 == 0 && fs_sync(h, FS_SYNC_DATA, NULL) != TIND_OK)  /* short pages */
             abort();
     }
     size_t cut = n ? (size_t)d[0] * 97 % (n + 1) : 0;
