@@ -11,12 +11,15 @@
  *      reopened to cut its torn tail) differ by their random word.
  *   2. Bytes a sync covered are never rewritten: after fs_sync (and for
  *      whatever a handle finds when it opens a file) the last page is
- *      `sealed` and the next append starts the next slot. A torn write can
- *      thus only damage pages no sync covered.
- *   3. Every page holds at most FS_CRYPT_PAYLOAD bytes, so the page of
- *      logical offset x is in slot x / FS_CRYPT_PAYLOAD or a later one;
- *      pages carry their logical start and length (authenticated), and a
- *      read checks that each page starts where the previous one ended.
+ *      `sealed` and the next append starts a new page, in the rest of the
+ *      same slot when at least FS_CRYPT_MIN_ROOM bytes remain (next_place),
+ *      else in the next slot. A torn write can thus only damage pages no
+ *      sync covered.
+ *   3. A slot holds at most FS_CRYPT_PAYLOAD plaintext bytes and begins
+ *      with a page, so the page of logical offset x is in slot
+ *      x / FS_CRYPT_PAYLOAD or a later one; pages carry their logical start
+ *      and length, authenticated with their place (slot, in-slot offset),
+ *      and a read checks that each page starts where the previous ended.
  *   4. A write reaches the inner file before it returns (nothing is held
  *      back), so a process crash loses nothing the plaintext fs would keep.
  *      Appending into an unsealed partial last page rewrites it whole from
@@ -78,6 +81,7 @@ typedef struct crypt_file {
     int has_tail;                        /* tail_* name the last page */
     int sealed;                          /* a sync covered the last page: never rewrite it */
     uint64_t tail_slot;
+    size_t tail_pos;                     /* in-slot offset of the last page */
     uint64_t tail_start;
     size_t tail_len;
     uint32_t counter;                    /* pages sealed by this handle */
@@ -138,19 +142,44 @@ static EVP_CIPHER_CTX *gcm_ctx(const uint8_t key[FS_CRYPT_KEY_BYTES], int encryp
     return ctx;
 }
 
-/* Seals `len` plaintext bytes as the page in slot `slot` holding logical
+/* The authenticated data of the page at in-slot offset `pos` of slot `slot`:
+ * its place, then its start and length (bytes 12..23 of the page). */
+static void page_aad(uint8_t aad[24], uint64_t slot, size_t pos, const uint8_t *page)
+{
+    enc_u64(aad, slot);
+    enc_u32(aad + 8, (uint32_t)pos);
+    memcpy(aad + 12, page + FS_CRYPT_NONCE, 12);
+}
+
+/* Plaintext bytes a page at in-slot offset pos can hold. */
+static size_t page_room(size_t pos) { return FS_CRYPT_PAGE - pos - FS_CRYPT_OVERHEAD; }
+
+/* Where the page after the one at (*slot, *pos) holding len bytes goes: the
+ * rest of the same slot when at least FS_CRYPT_MIN_ROOM bytes remain, else
+ * the next slot. */
+static void next_place(uint64_t *slot, size_t *pos, size_t len)
+{
+    size_t end = *pos + FS_CRYPT_OVERHEAD + len;
+    if (end + FS_CRYPT_MIN_ROOM <= FS_CRYPT_PAGE) {
+        *pos = end;
+    } else {
+        (*slot)++;
+        *pos = 0;
+    }
+}
+
+/* Seals `len` plaintext bytes as the page at (slot, pos) holding logical
  * bytes [start, start + len) into out (len + FS_CRYPT_OVERHEAD bytes). */
-static int gcm_seal(EVP_CIPHER_CTX *ctx, uint64_t slot, uint64_t start, uint32_t counter, uint32_t random,
-                    const uint8_t *in, size_t len, uint8_t *out)
+static int gcm_seal(EVP_CIPHER_CTX *ctx, uint64_t slot, size_t pos, uint64_t start, uint32_t counter,
+                    uint32_t random, const uint8_t *in, size_t len, uint8_t *out)
 {
     enc_u32(out, (uint32_t)slot);
     enc_u32(out + 4, counter);
     enc_u32(out + 8, random);
     enc_u64(out + 12, start);
     enc_u32(out + 20, (uint32_t)len);
-    uint8_t aad[8 + 12];
-    enc_u64(aad, slot);
-    memcpy(aad + 8, out + FS_CRYPT_NONCE, 12);
+    uint8_t aad[24];
+    page_aad(aad, slot, pos, out);
     uint8_t *ct = out + FS_CRYPT_PAGE_HEAD;
     int l = 0;
     if (EVP_CipherInit_ex(ctx, NULL, NULL, NULL, out, 1) != 1 ||
@@ -164,31 +193,30 @@ static int gcm_seal(EVP_CIPHER_CTX *ctx, uint64_t slot, uint64_t start, uint32_t
     return TIND_OK;
 }
 
-/* The unauthenticated start and length a stored page claims (avail bytes
- * at in); -1 when they cannot be a page of slot `slot`. */
-static int page_claims(uint64_t slot, const uint8_t *in, size_t avail, uint64_t *start, size_t *len)
+/* The unauthenticated start and length the page at (slot, pos) claims
+ * (avail bytes at in); -1 when they cannot be such a page. */
+static int page_claims(uint64_t slot, size_t pos, const uint8_t *in, size_t avail, uint64_t *start, size_t *len)
 {
-    if (avail < FS_CRYPT_OVERHEAD || dec_u32(in) != (uint32_t)slot)
+    if (pos + FS_CRYPT_OVERHEAD > FS_CRYPT_PAGE || avail < FS_CRYPT_OVERHEAD || dec_u32(in) != (uint32_t)slot)
         return -1;
     uint32_t n = dec_u32(in + 20);
-    if (n > FS_CRYPT_PAYLOAD || FS_CRYPT_OVERHEAD + (size_t)n > avail)
+    if (n > page_room(pos) || FS_CRYPT_OVERHEAD + (size_t)n > avail)
         return -1;
     *start = dec_u64(in + 12);
     *len = n;
     return 0;
 }
 
-/* Opens the page stored in slot `slot` (avail bytes at in: the page and
- * maybe more) into out; 0 on success with its start and length, -1 when it
- * fails authentication or cannot be that slot's page. */
-static int gcm_open(EVP_CIPHER_CTX *ctx, uint64_t slot, const uint8_t *in, size_t avail, uint8_t *out,
+/* Opens the page at (slot, pos) (avail bytes at in: the page and maybe
+ * more) into out; 0 on success with its start and length, -1 when it fails
+ * authentication or cannot be that page. */
+static int gcm_open(EVP_CIPHER_CTX *ctx, uint64_t slot, size_t pos, const uint8_t *in, size_t avail, uint8_t *out,
                     uint64_t *start, size_t *len)
 {
-    if (page_claims(slot, in, avail, start, len))
+    if (page_claims(slot, pos, in, avail, start, len))
         return -1;
-    uint8_t aad[8 + 12];
-    enc_u64(aad, slot);
-    memcpy(aad + 8, in + FS_CRYPT_NONCE, 12);
+    uint8_t aad[24];
+    page_aad(aad, slot, pos, in);
     uint8_t tag[FS_CRYPT_TAG];
     memcpy(tag, in + FS_CRYPT_PAGE_HEAD + *len, FS_CRYPT_TAG);
     int l = 0;
@@ -209,6 +237,7 @@ static int64_t last_slot(uint64_t stored)
 {
     return stored <= FS_CRYPT_HEADER ? -1 : (int64_t)((stored - FS_CRYPT_HEADER - 1) / FS_CRYPT_PAGE);
 }
+
 /* ---------------------------------------------------------------- headers */
 
 int fs_crypt_encode_header(const uint8_t key[FS_CRYPT_KEY_BYTES], const uint8_t salt[16],
@@ -318,7 +347,7 @@ int fs_crypt_decode_page(const uint8_t key[FS_CRYPT_KEY_BYTES], const uint8_t *h
     if (!ctx)
         return err_set(err, TIND_ENOMEM, "page decoder: no cipher context");
     size_t n = 0;
-    int bad = gcm_open(ctx, slot, in, len, out, start, &n);
+    int bad = gcm_open(ctx, slot, 0, in, len, out, start, &n);
     EVP_CIPHER_CTX_free(ctx);
     if (bad)
         return err_set(err, TIND_ECORRUPT, "page %llu (%zu bytes stored): authentication failed",
@@ -340,7 +369,7 @@ int fs_crypt_encode_page(const uint8_t key[FS_CRYPT_KEY_BYTES], const uint8_t *h
     OPENSSL_cleanse(fkey, sizeof fkey);
     if (!ctx)
         return err_set(err, TIND_ENOMEM, "page encoder: no cipher context");
-    int rc = gcm_seal(ctx, slot, start, counter, random, in, len, out);
+    int rc = gcm_seal(ctx, slot, 0, start, counter, random, in, len, out);
     EVP_CIPHER_CTX_free(ctx);
     return rc ? err_set(err, rc, "page encoder: libcrypto failed") : TIND_OK;
 }
@@ -418,82 +447,109 @@ static int make_contexts(crypt_file *f, tind_err *err)
     return TIND_OK;
 }
 
-/* Opens the page of slot `slot` with the file's context, or with a context
+/* Opens the page at (slot, pos) with the file's context, or with a context
  * of its own while another reader holds it. -2 when out of memory. */
-static int open_page(crypt_file *f, uint64_t slot, const uint8_t *in, size_t avail, uint8_t *out, uint64_t *start,
-                     size_t *len)
+static int open_page(crypt_file *f, uint64_t slot, size_t pos, const uint8_t *in, size_t avail, uint8_t *out,
+                     uint64_t *start, size_t *len)
 {
     if (pthread_mutex_trylock(&f->dec_mu) == 0) {
-        int bad = gcm_open(f->dec, slot, in, avail, out, start, len);
+        int bad = gcm_open(f->dec, slot, pos, in, avail, out, start, len);
         pthread_mutex_unlock(&f->dec_mu);
         return bad;
     }
     EVP_CIPHER_CTX *ctx = gcm_ctx(f->file_key, 0);
     if (!ctx)
         return -2;
-    int bad = gcm_open(ctx, slot, in, avail, out, start, len);
+    int bad = gcm_open(ctx, slot, pos, in, avail, out, start, len);
     EVP_CIPHER_CTX_free(ctx);
     return bad;
 }
 
-static int page_error(crypt_file *f, uint64_t slot, int bad, tind_err *err)
+static int page_error(crypt_file *f, uint64_t slot, size_t pos, int bad, tind_err *err)
 {
     if (bad == -2)
         return crypt_fail(err, TIND_ENOMEM, f, "no cipher context (libcrypto)");
     return err_set(err, TIND_ECORRUPT,
-                   "'%s': encrypted page %llu (stored at offset %llu, logical offset about %llu): authentication "
+                   "'%s': encrypted page at offset %llu (slot %llu, logical offset about %llu): authentication "
                    "failed (the file was altered or damaged)",
-                   f->base.path, (unsigned long long)slot, (unsigned long long)page_offset(slot),
+                   f->base.path, (unsigned long long)(page_offset(slot) + pos), (unsigned long long)slot,
                    (unsigned long long)(slot * FS_CRYPT_PAYLOAD));
 }
 
-/* Reads and opens the page of slot `slot`; TIND_ECORRUPT when it fails. */
-static int read_page(crypt_file *f, uint64_t slot, uint8_t *out, uint64_t *start, size_t *len, tind_err *err)
+/* Reads the stored slot `slot` (up to FS_CRYPT_PAGE bytes) into raw. */
+static int read_slot(crypt_file *f, uint64_t slot, uint8_t raw[FS_CRYPT_PAGE], size_t *got, tind_err *err)
+{
+    return fs_read(f->inner, raw, FS_CRYPT_PAGE, page_offset(slot), got, err);
+}
+
+/* Finds and opens the page holding logical byte x (x < the file's size):
+ * from the first page of slot x / FS_CRYPT_PAYLOAD on. */
+static int find_page(crypt_file *f, uint64_t x, uint8_t *out, uint64_t *slot, size_t *pos, uint64_t *start,
+                     size_t *len, tind_err *err)
 {
     uint8_t raw[FS_CRYPT_PAGE];
     size_t got = 0;
-    int rc = fs_read(f->inner, raw, sizeof raw, page_offset(slot), &got, err);
-    if (rc)
-        return rc;
-    int bad = open_page(f, slot, raw, got, out, start, len);
-    return bad ? page_error(f, slot, bad, err) : TIND_OK;
+    uint64_t s = x / FS_CRYPT_PAYLOAD, loaded = UINT64_MAX;
+    size_t p = 0;
+    for (;;) {
+        if (loaded != s) {
+            int rc = read_slot(f, s, raw, &got, err);
+            if (rc)
+                return rc;
+            loaded = s;
+        }
+        int bad = p < got ? open_page(f, s, p, raw + p, got - p, out, start, len) : -1;
+        if (bad)
+            return page_error(f, s, p, bad, err);
+        if (*start + *len > x) {
+            *slot = s;
+            *pos = p;
+            return TIND_OK;
+        }
+        next_place(&s, &p, *len);
+    }
 }
 
 /* The logical size of a file stored in `stored` bytes and its last page
- * (*tail = -1: none). A last page that fails authentication -- a write torn
- * by a power loss, which can reach the page before it when the last one is
- * a fragment -- is left out: the file ends where the last intact page ends,
- * so fs_read_all and the formats above see a shorter file, as after a torn
- * plaintext write. Any other damaged page is reported by the read that
- * reaches it. */
-static int verified_size(crypt_file *f, uint64_t stored, uint64_t *size, int64_t *tail, uint64_t *tail_start,
-                         size_t *tail_len, tind_err *err)
+ * (*has = 0: none). The pages of the last slot are opened in turn; the
+ * first that fails authentication, and any after it, are a write torn by a
+ * power loss: the file ends where the last intact page ends (in the slot
+ * before when the last slot's first page fails), so fs_read_all and the
+ * formats above see a shorter file, as after a torn plaintext write. Any
+ * other damaged page is reported by the read that reaches it. */
+static int verified_size(crypt_file *f, uint64_t stored, uint64_t *size, int *has, uint64_t *tail_slot,
+                         size_t *tail_pos, uint64_t *tail_start, size_t *tail_len, tind_err *err)
 {
     *size = 0;
-    *tail = -1;
+    *has = 0;
     int64_t last = last_slot(stored);
-    uint8_t plain[FS_CRYPT_PAYLOAD];
+    uint8_t raw[FS_CRYPT_PAGE], plain[FS_CRYPT_PAYLOAD];
     int rc = TIND_OK;
-    for (int64_t s = last; s >= 0 && s >= last - 1; s--) {
-        uint64_t start = 0;
-        size_t len = 0;
-        rc = read_page(f, (uint64_t)s, plain, &start, &len, err);
-        if (rc == TIND_OK) {
+    for (int64_t s = last; s >= 0 && s >= last - 1 && !*has && rc == TIND_OK; s--) {
+        size_t got = 0;
+        rc = read_slot(f, (uint64_t)s, raw, &got, err);
+        uint64_t slot = (uint64_t)s;
+        size_t pos = 0;
+        while (rc == TIND_OK && slot == (uint64_t)s && pos < got) {
+            uint64_t start = 0;
+            size_t len = 0;
+            int bad = open_page(f, slot, pos, raw + pos, got - pos, plain, &start, &len);
+            if (bad == -2)
+                rc = page_error(f, slot, pos, bad, err);
+            if (bad)
+                break;
+            *has = 1;
             *size = start + len;
-            *tail = s;
+            *tail_slot = slot;
+            *tail_pos = pos;
             *tail_start = start;
             *tail_len = len;
-            break;
+            next_place(&slot, &pos, len);
         }
-        if (rc != TIND_ECORRUPT || s == last - 1 || s == 0)
-            break;
-        err_clear(err);
-        rc = TIND_OK;
     }
-    if (rc == TIND_ECORRUPT && last == 0)
-        rc = TIND_OK;    /* a lone torn page: an empty file */
-    if (rc == TIND_OK)
-        err_clear(err);
+    /* the last two slots' first pages both fail: damage, not a torn write */
+    if (rc == TIND_OK && !*has && last >= 1)
+        rc = page_error(f, (uint64_t)last - 1, 0, -1, err);
     OPENSSL_cleanse(plain, sizeof plain);
     return rc;
 }
@@ -539,10 +595,10 @@ static int reader_size(crypt_file *f, uint64_t need, uint64_t *size, uint64_t *s
     }
     pthread_mutex_lock(&f->size_mu);
     if (f->size_stored != *stored) {
-        int64_t tail;
-        uint64_t ts;
-        size_t tl;
-        rc = verified_size(f, *stored, &f->size, &tail, &ts, &tl, err);
+        int has;
+        uint64_t ts, tst;
+        size_t tp, tl;
+        rc = verified_size(f, *stored, &f->size, &has, &ts, &tp, &tst, &tl, err);
         f->size_stored = rc ? UINT64_MAX : *stored;
     }
     *size = f->size;
@@ -594,13 +650,12 @@ static int crypt_open(fs *fsys, const char *path, int flags, fs_file **out, tind
     if (rc == TIND_OK && f->writable && stored > FS_CRYPT_HEADER) {
         /* what is there stays as it is (it may be synced): appends go to a
          * new page; a torn last page is cut first */
-        int64_t tail = -1;
-        rc = verified_size(f, stored, &f->logical, &tail, &f->tail_start, &f->tail_len, err);
-        uint64_t end = tail < 0 ? FS_CRYPT_HEADER : page_offset((uint64_t)tail) + FS_CRYPT_OVERHEAD + f->tail_len;
+        rc = verified_size(f, stored, &f->logical, &f->has_tail, &f->tail_slot, &f->tail_pos, &f->tail_start,
+                           &f->tail_len, err);
+        uint64_t end = f->has_tail ? page_offset(f->tail_slot) + f->tail_pos + FS_CRYPT_OVERHEAD + f->tail_len
+                                   : FS_CRYPT_HEADER;
         if (rc == TIND_OK && stored > end)
             rc = fs_truncate(f->inner, end, err);
-        f->has_tail = tail >= 0;
-        f->tail_slot = tail >= 0 ? (uint64_t)tail : 0;
         f->sealed = 1;
     }
     if (rc) {
@@ -633,22 +688,22 @@ static int crypt_read(fs_file *file, void *buf, size_t n, uint64_t off, size_t *
         return rc;
     uint64_t end = off + n < size ? off + n : size;
     int64_t last = last_slot(stored);
-    /* every page holds at most FS_CRYPT_PAYLOAD bytes, so the page of
-     * `off` is this slot or a later one (later after short pages: a page
-     * synced while partial is never rewritten) */
+    /* a slot holds at most FS_CRYPT_PAYLOAD bytes (its pages' overheads
+     * included), so the page of `off` is in this slot or a later one */
     uint64_t slot = off / FS_CRYPT_PAYLOAD;
     if ((int64_t)slot > last)
         slot = (uint64_t)last;
-    uint64_t pos = off, expect = UINT64_MAX;
+    size_t pos = 0;
+    uint64_t at = off, expect = UINT64_MAX;
     uint8_t stack[STACK_PAGES * FS_CRYPT_PAGE];
     uint8_t *raw = stack;
     size_t raw_cap = sizeof stack;
     uint8_t plain[FS_CRYPT_PAYLOAD];
-    while (rc == TIND_OK && pos < end && (int64_t)slot <= last) {
-        /* the slots [pos, end) spans if the pages from here are full; a
-         * short page makes the loop go on with the next chunk */
+    while (rc == TIND_OK && at < end && (int64_t)slot <= last) {
+        /* the slots [at, end) spans if pages from here are full; more
+         * pages per slot make the loop go on with the next chunk */
         uint64_t want = expect == UINT64_MAX ? (end - 1) / FS_CRYPT_PAYLOAD - slot + 1
-                                             : (end - pos + FS_CRYPT_PAYLOAD - 1) / FS_CRYPT_PAYLOAD + 1;
+                                             : (end - at + FS_CRYPT_PAYLOAD - 1) / FS_CRYPT_PAYLOAD + 1;
         uint64_t k = (uint64_t)last - slot + 1;
         if (k > want)
             k = want;
@@ -663,40 +718,43 @@ static int crypt_read(fs_file *file, void *buf, size_t n, uint64_t off, size_t *
             raw = nb;
             raw_cap = CHUNK_PAGES * FS_CRYPT_PAGE;
         }
-        uint64_t to = page_offset(slot + k) < stored ? page_offset(slot + k) : stored;
+        uint64_t first = slot;
+        uint64_t to = page_offset(first + k) < stored ? page_offset(first + k) : stored;
         size_t rgot = 0;
-        rc = fs_read(f->inner, raw, (size_t)(to - page_offset(slot)), page_offset(slot), &rgot, err);
-        for (uint64_t i = 0; rc == TIND_OK && i < k && pos < end; i++) {
-            size_t at = (size_t)i * FS_CRYPT_PAGE;
-            size_t avail = at < rgot ? (rgot - at < FS_CRYPT_PAGE ? rgot - at : FS_CRYPT_PAGE) : 0;
+        rc = fs_read(f->inner, raw, (size_t)(to - page_offset(first)), page_offset(first), &rgot, err);
+        while (rc == TIND_OK && at < end && slot < first + k) {
+            size_t in_chunk = (size_t)(slot - first) * FS_CRYPT_PAGE + pos;
+            size_t avail = in_chunk < rgot ? rgot - in_chunk : 0;
+            if (avail > FS_CRYPT_PAGE - pos)
+                avail = FS_CRYPT_PAGE - pos;
             uint64_t start = 0;
             size_t len = 0;
-            if (page_claims(slot + i, raw + at, avail, &start, &len) || start > pos ||
+            if (page_claims(slot, pos, raw + in_chunk, avail, &start, &len) || start > at ||
                 (expect != UINT64_MAX && start != expect)) {
-                rc = page_error(f, slot + i, -1, err);
+                rc = page_error(f, slot, pos, -1, err);
                 break;
             }
             expect = start + len;
-            if (start + len <= pos)
-                continue;    /* a short page before `off` */
-            int whole = start == pos && start + len <= end;
-            uint8_t *dst = whole ? (uint8_t *)buf + (start - off) : plain;
-            int bad = open_page(f, slot + i, raw + at, avail, dst, &start, &len);
-            if (bad) {
-                rc = page_error(f, slot + i, bad, err);
-                break;
+            if (start + len > at) {
+                int whole = start == at && start + len <= end;
+                uint8_t *dst = whole ? (uint8_t *)buf + (start - off) : plain;
+                int bad = open_page(f, slot, pos, raw + in_chunk, avail, dst, &start, &len);
+                if (bad) {
+                    rc = page_error(f, slot, pos, bad, err);
+                    break;
+                }
+                uint64_t stop = end < start + len ? end : start + len;
+                if (!whole)
+                    memcpy((uint8_t *)buf + (at - off), plain + (at - start), (size_t)(stop - at));
+                at = stop;
             }
-            uint64_t stop = end < start + len ? end : start + len;
-            if (!whole)
-                memcpy((uint8_t *)buf + (pos - off), plain + (pos - start), (size_t)(stop - pos));
-            pos = stop;
+            next_place(&slot, &pos, len);
         }
-        slot += k;
     }
     OPENSSL_cleanse(plain, sizeof plain);
     if (raw != stack)
         free(raw);
-    *got = (size_t)(pos - off);
+    *got = (size_t)(at - off);
     return rc;
 }
 
@@ -707,54 +765,60 @@ static int next_nonce(crypt_file *f, tind_err *err)
     return TIND_OK;
 }
 
-static int seal(crypt_file *f, uint64_t slot, uint64_t start, const uint8_t *plain, size_t len, uint8_t *out,
-                tind_err *err)
+static int seal(crypt_file *f, uint64_t slot, size_t pos, uint64_t start, const uint8_t *plain, size_t len,
+                uint8_t *out, tind_err *err)
 {
     int rc = next_nonce(f, err);
-    if (rc == TIND_OK && gcm_seal(f->enc, slot, start, f->counter, f->random, plain, len, out) != TIND_OK)
+    if (rc == TIND_OK && gcm_seal(f->enc, slot, pos, start, f->counter, f->random, plain, len, out) != TIND_OK)
         rc = crypt_fail(err, TIND_EIO, f, "encryption failed (libcrypto)");
     return rc;
 }
 
 /* Appends n bytes at the logical end. The last page is rewritten only while
- * no sync covered it (`sealed`); otherwise the bytes start a new page. */
+ * no sync covered it (`sealed`); otherwise the bytes start a new page, in
+ * the rest of its slot when there is room. */
 static int append(crypt_file *f, const uint8_t *buf, size_t n, tind_err *err)
 {
     if (!f->wbuf && !(f->wbuf = malloc(CHUNK_PAGES * FS_CRYPT_PAGE)))
         return crypt_fail(err, TIND_ENOMEM, f, "write: out of memory");
     while (n > 0) {
-        uint64_t first = 0;
-        size_t total = 0;
+        uint64_t first_slot = 0;
+        size_t first_pos = 0, total = 0;
         for (int pages = 0; n > 0 && pages < CHUNK_PAGES; pages++) {
-            uint64_t slot, start;
-            size_t have;
-            if (f->has_tail && !f->sealed && f->tail_len < FS_CRYPT_PAYLOAD) {
+            uint64_t slot = 0, start = f->logical;
+            size_t pos = 0, have = 0;
+            if (f->has_tail && !f->sealed && f->tail_len < page_room(f->tail_pos)) {
                 slot = f->tail_slot;
+                pos = f->tail_pos;
                 start = f->tail_start;
                 have = f->tail_len;
-            } else {
-                slot = f->has_tail ? f->tail_slot + 1 : 0;
-                start = f->logical;
-                have = 0;
+            } else if (f->has_tail) {
+                slot = f->tail_slot;
+                pos = f->tail_pos;
+                next_place(&slot, &pos, f->tail_len);
             }
-            size_t take = n < FS_CRYPT_PAYLOAD - have ? n : FS_CRYPT_PAYLOAD - have;
+            size_t room = page_room(pos) - have;
+            size_t take = n < room ? n : room;
             memcpy(f->tail + have, buf, take);
-            if (pages == 0)
-                first = slot;
-            int rc = seal(f, slot, start, f->tail, have + take, f->wbuf + total, err);
+            if (pages == 0) {
+                first_slot = slot;
+                first_pos = pos;
+            }
+            int rc = seal(f, slot, pos, start, f->tail, have + take, f->wbuf + total, err);
             if (rc)
                 return f->failed = rc;
             total += have + take + FS_CRYPT_OVERHEAD;
             f->has_tail = 1;
             f->sealed = 0;
             f->tail_slot = slot;
+            f->tail_pos = pos;
             f->tail_start = start;
             f->tail_len = have + take;
             f->logical = start + have + take;
             buf += take;
             n -= take;
         }
-        int rc = fs_write(f->inner, f->wbuf, total, page_offset(first), err);
+        int rc = fs_write(f->inner, f->wbuf, total, page_offset(first_slot) + first_pos, err);
         if (rc)
             return f->failed = rc;    /* the pages' state is unknown: this handle writes no more */
     }
@@ -766,24 +830,22 @@ static int append(crypt_file *f, const uint8_t *buf, size_t n, tind_err *err)
 static int overwrite(crypt_file *f, const uint8_t *buf, size_t n, uint64_t off, tind_err *err)
 {
     uint8_t plain[FS_CRYPT_PAYLOAD], sealed_page[FS_CRYPT_PAGE];
-    uint64_t pos = off, end = off + n;
-    uint64_t slot = off / FS_CRYPT_PAYLOAD;
+    uint64_t at = off, end = off + n;
     int rc = TIND_OK;
-    while (rc == TIND_OK && pos < end) {
-        uint64_t start = 0;
-        size_t len = 0;
-        rc = read_page(f, slot, plain, &start, &len, err);
-        if (rc == TIND_OK && start + len > pos) {
-            uint64_t stop = end < start + len ? end : start + len;
-            memcpy(plain + (pos - start), buf + (pos - off), (size_t)(stop - pos));
-            rc = seal(f, slot, start, plain, len, sealed_page, err);
-            if (rc == TIND_OK)
-                rc = fs_write(f->inner, sealed_page, len + FS_CRYPT_OVERHEAD, page_offset(slot), err);
-            if (rc == TIND_OK && f->has_tail && slot == f->tail_slot)
-                memcpy(f->tail, plain, len);
-            pos = stop;
-        }
-        slot++;
+    while (rc == TIND_OK && at < end) {
+        uint64_t slot = 0, start = 0;
+        size_t pos = 0, len = 0;
+        rc = find_page(f, at, plain, &slot, &pos, &start, &len, err);
+        if (rc)
+            break;
+        uint64_t stop = end < start + len ? end : start + len;
+        memcpy(plain + (at - start), buf + (at - off), (size_t)(stop - at));
+        rc = seal(f, slot, pos, start, plain, len, sealed_page, err);
+        if (rc == TIND_OK)
+            rc = fs_write(f->inner, sealed_page, len + FS_CRYPT_OVERHEAD, page_offset(slot) + pos, err);
+        if (rc == TIND_OK && f->has_tail && slot == f->tail_slot && pos == f->tail_pos)
+            memcpy(f->tail, plain, len);
+        at = stop;
     }
     OPENSSL_cleanse(plain, sizeof plain);
     if (rc)
@@ -871,28 +933,25 @@ static int crypt_truncate(fs_file *file, uint64_t size, tind_err *err)
     }
     /* the page holding byte size - 1 becomes the last one */
     uint8_t plain[FS_CRYPT_PAYLOAD], sealed_page[FS_CRYPT_PAGE];
-    uint64_t slot = (size - 1) / FS_CRYPT_PAYLOAD, start = 0;
-    size_t len = 0;
-    for (;; slot++) {
-        rc = read_page(f, slot, plain, &start, &len, err);
-        if (rc || start + len >= size)
-            break;
-    }
+    uint64_t slot = 0, start = 0;
+    size_t pos = 0, len = 0;
+    rc = find_page(f, size - 1, plain, &slot, &pos, &start, &len, err);
     size_t keep = (size_t)(size - start);
     /* the shorter page first, then the cut: pages carry their length, so
      * a crash between leaves a valid page followed by bytes nobody reads */
     if (rc == TIND_OK && keep < len) {
-        rc = seal(f, slot, start, plain, keep, sealed_page, err);
+        rc = seal(f, slot, pos, start, plain, keep, sealed_page, err);
         if (rc == TIND_OK)
-            rc = fs_write(f->inner, sealed_page, keep + FS_CRYPT_OVERHEAD, page_offset(slot), err);
+            rc = fs_write(f->inner, sealed_page, keep + FS_CRYPT_OVERHEAD, page_offset(slot) + pos, err);
     }
     if (rc == TIND_OK)
-        rc = fs_truncate(f->inner, page_offset(slot) + FS_CRYPT_OVERHEAD + keep, err);
+        rc = fs_truncate(f->inner, page_offset(slot) + pos + FS_CRYPT_OVERHEAD + keep, err);
     OPENSSL_cleanse(plain, sizeof plain);
     if (rc)
         return f->failed = rc;
     f->has_tail = 1;
     f->tail_slot = slot;
+    f->tail_pos = pos;
     f->tail_start = start;
     f->tail_len = keep;
     f->sealed = 1;

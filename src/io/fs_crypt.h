@@ -20,10 +20,11 @@
  *
  * Pages are full except the last one and pages a sync covered while
  * partial: bytes a sync made durable are never rewritten (a torn rewrite
- * could lose them), so an append after a sync starts a new slot. A journal
- * synced at every record thus holds one short page per sync; tables and the
- * version file, synced once when complete, are all full pages and a read
- * finds its page by arithmetic.
+ * could lose them), so an append after a sync starts a new page -- in the
+ * rest of the same slot when FS_CRYPT_MIN_ROOM bytes remain, else in the
+ * next slot. A journal synced at every record thus packs its records' pages
+ * into slots; tables and the version file, synced once when complete, are
+ * all full pages and a read finds its page by arithmetic.
  *
  * A page that fails authentication is TIND_ECORRUPT naming the file and
  * page -- except at the end of the file, where the last intact page ends
@@ -51,6 +52,7 @@
 #define FS_CRYPT_TAG 16u
 #define FS_CRYPT_OVERHEAD (FS_CRYPT_PAGE_HEAD + FS_CRYPT_TAG)
 #define FS_CRYPT_PAYLOAD (FS_CRYPT_PAGE - FS_CRYPT_OVERHEAD)  /* 4056 plaintext bytes a page */
+#define FS_CRYPT_MIN_ROOM 256u                   /* a page after a short one shares its slot if this much is left */
 #define FS_CRYPT_KEY_ID 8u                       /* bytes of the key id in headers */
 #define FS_CRYPT_MAX_KEYS 4                      /* the current key + old ones (re-keying) */
 
@@ -85,7 +87,7 @@ int fs_crypt_keyfile_write(fs *cfs, const char *dir, const char *name, tind_err 
 int fs_crypt_keyfile_check(fs *cfs, const uint8_t *data, size_t len, const char *name, tind_err *err);
 
 /* The page decoder on its own (the fuzz target and tests): opens the page
- * stored in slot `slot` (`in`, len bytes: the page, maybe followed by more)
+ * stored at the start of slot `slot` (`in`, len bytes: the page, maybe followed by more)
  * of the file whose header is `header` (header_len bytes; only its start is
  * read) with master key `key`, into out (at least FS_CRYPT_PAYLOAD bytes):
  * *out_len plaintext bytes, the logical offset of the first in *start.
@@ -96,7 +98,8 @@ int fs_crypt_decode_page(const uint8_t key[FS_CRYPT_KEY_BYTES], const uint8_t *h
 /* Builds a header (for tests and the fuzz target's seeds). */
 int fs_crypt_encode_header(const uint8_t key[FS_CRYPT_KEY_BYTES], const uint8_t salt[16],
                            uint8_t header[FS_CRYPT_HEADER]);
-/* Seals one page (tests and seeds) into out (len + FS_CRYPT_OVERHEAD bytes). */
+/* Seals one page for the start of slot `slot` (tests and seeds) into out
+ * (len + FS_CRYPT_OVERHEAD bytes). */
 int fs_crypt_encode_page(const uint8_t key[FS_CRYPT_KEY_BYTES], const uint8_t *header, uint64_t slot,
                          uint64_t start, uint32_t counter, uint32_t random, const uint8_t *in, size_t len,
                          uint8_t *out, tind_err *err);

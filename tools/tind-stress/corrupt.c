@@ -142,8 +142,9 @@ typedef struct cr_journal {
     uint64_t number;
     cr_record *recs;
     size_t nrecs;
-    uint64_t *page_start;   /* --encrypt: each stored page's logical start and length */
-    size_t *page_len;
+    uint64_t *page_start;   /* --encrypt: each stored page's logical start, length and */
+    size_t *page_len;       /* stored offset */
+    size_t *page_at;
     size_t npages;
 } cr_journal;
 
@@ -296,13 +297,17 @@ static void cr_view_free(fs *view, fs *mem)
         fs_destroy(view);
 }
 
-/* --encrypt: the pages of a pristine stored journal (their claims). */
+/* --encrypt: the pages of a pristine stored journal (their claims), placed
+ * as the writer places them (io/fs_crypt.h: a page after a short one
+ * shares its slot when FS_CRYPT_MIN_ROOM bytes remain). */
 static int cr_parse_pages(cr_journal *j, const uint8_t *d, size_t n)
 {
-    for (uint64_t s = 0; FS_CRYPT_HEADER + s * FS_CRYPT_PAGE < n; s++) {
-        const uint8_t *p = d + FS_CRYPT_HEADER + s * FS_CRYPT_PAGE;
-        size_t avail = n - (FS_CRYPT_HEADER + s * FS_CRYPT_PAGE);
-        if (avail < FS_CRYPT_OVERHEAD || dec_u32(p) != (uint32_t)s)
+    uint64_t slot = 0;
+    size_t pos = 0;
+    while (FS_CRYPT_HEADER + slot * FS_CRYPT_PAGE + pos < n) {
+        size_t at = FS_CRYPT_HEADER + (size_t)slot * FS_CRYPT_PAGE + pos;
+        const uint8_t *p = d + at;
+        if (n - at < FS_CRYPT_OVERHEAD || dec_u32(p) != (uint32_t)slot)
             return -1;
         uint64_t *ps = realloc(j->page_start, (j->npages + 1) * sizeof *ps);
         if (ps)
@@ -310,10 +315,22 @@ static int cr_parse_pages(cr_journal *j, const uint8_t *d, size_t n)
         size_t *pl = realloc(j->page_len, (j->npages + 1) * sizeof *pl);
         if (pl)
             j->page_len = pl;
-        if (!ps || !pl)
+        size_t *pa = realloc(j->page_at, (j->npages + 1) * sizeof *pa);
+        if (pa)
+            j->page_at = pa;
+        if (!ps || !pl || !pa)
             return -1;
+        size_t len = dec_u32(p + FS_CRYPT_NONCE + 8);
         j->page_start[j->npages] = dec_u64(p + FS_CRYPT_NONCE);
-        j->page_len[j->npages++] = dec_u32(p + FS_CRYPT_NONCE + 8);
+        j->page_len[j->npages] = len;
+        j->page_at[j->npages++] = at;
+        size_t end = pos + FS_CRYPT_OVERHEAD + len;
+        if (end + FS_CRYPT_MIN_ROOM <= FS_CRYPT_PAGE) {
+            pos = end;
+        } else {
+            slot++;
+            pos = 0;
+        }
     }
     return 0;
 }
@@ -531,37 +548,32 @@ enum { EXPECT_FAIL = -2 };
 static long cr_journal_expect_plain(const cr_world *w, size_t jn, size_t flip_at, size_t trunc_to, size_t len);
 
 /* --encrypt: the same for a journal stored as pages (io/fs_crypt.h): damage
- * to the header's checked bytes fails the file; its other bytes and the gap
- * after a short page are never read; a damaged page fails the read unless
- * it is the last one, which the reader drops as torn (the file then ends
- * where the page starts); a cut ends the file at the last whole page. */
+ * to the header's checked bytes fails the file; its other bytes and the
+ * unused ends of slots are never read; a damaged page fails the read unless
+ * it is in the last slot, where the reader takes it for a torn write (the
+ * file then ends where the page starts); a cut ends the file at the end of
+ * the last whole page. */
 static long cr_journal_expect_encrypted(const cr_world *w, size_t jn, size_t flip_at, size_t trunc_to)
 {
     const cr_journal *j = &w->journals[jn];
-    size_t len = w->img.v[j->entry].len;
     size_t logical = j->npages ? (size_t)(j->page_start[j->npages - 1] + j->page_len[j->npages - 1]) : 0;
     if (flip_at != SIZE_MAX) {
         if (flip_at < 48)
             return EXPECT_FAIL;
-        if (flip_at < FS_CRYPT_HEADER)
-            return (long)w->nb;
-        size_t s = (flip_at - FS_CRYPT_HEADER) / FS_CRYPT_PAGE;
-        size_t within = (flip_at - FS_CRYPT_HEADER) % FS_CRYPT_PAGE;
-        if (s >= j->npages || within >= FS_CRYPT_OVERHEAD + j->page_len[s])
-            return (long)w->nb;
-        if (s + 1 < j->npages)
+        size_t i = 0;
+        while (i < j->npages && !(flip_at >= j->page_at[i] && flip_at < j->page_at[i] + FS_CRYPT_OVERHEAD + j->page_len[i]))
+            i++;
+        if (i == j->npages)
+            return (long)w->nb;    /* the header's unused bytes, or the unused end of a slot */
+        size_t last_slot = (j->page_at[j->npages - 1] - FS_CRYPT_HEADER) / FS_CRYPT_PAGE;
+        if ((j->page_at[i] - FS_CRYPT_HEADER) / FS_CRYPT_PAGE != last_slot)
             return EXPECT_FAIL;
-        return cr_journal_expect_plain(w, jn, SIZE_MAX, (size_t)j->page_start[s], logical);
+        return cr_journal_expect_plain(w, jn, SIZE_MAX, (size_t)j->page_start[i], logical);
     }
     size_t keep = 0;
-    for (size_t s = 0; s < j->npages; s++) {
-        size_t at = FS_CRYPT_HEADER + s * FS_CRYPT_PAGE;
-        if (trunc_to <= at)
-            break;
-        keep = trunc_to >= at + FS_CRYPT_OVERHEAD + j->page_len[s] ? (size_t)(j->page_start[s] + j->page_len[s])
-                                                                    : (size_t)j->page_start[s];
-    }
-    (void)len;
+    for (size_t i = 0; i < j->npages; i++)
+        if (j->page_at[i] + FS_CRYPT_OVERHEAD + j->page_len[i] <= trunc_to)
+            keep = (size_t)(j->page_start[i] + j->page_len[i]);
     return cr_journal_expect_plain(w, jn, SIZE_MAX, keep, logical);
 }
 
@@ -1324,6 +1336,7 @@ int campaign_corrupt(const stress_opts *o)
         free(w->journals[j].recs);
         free(w->journals[j].page_start);
         free(w->journals[j].page_len);
+        free(w->journals[j].page_at);
     }
     free(w->journals);
     free(w->b);
