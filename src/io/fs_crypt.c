@@ -36,6 +36,7 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,10 +56,25 @@ typedef struct crypt_key {
     uint8_t id[FS_CRYPT_KEY_ID];
 } crypt_key;
 
+/* A file open for writing through this fs, by path: its writer rewrites
+ * the unsealed last page in place, so reads of the file by other handles
+ * (the change feed, a checkpoint's copy of the journal being written) take
+ * `lock` shared while the writer's writes take it exclusively -- a read
+ * never sees a page half rewritten. Readers opened while the writer is open
+ * share the entry (refs); it goes with the last handle. */
+typedef struct crypt_live {
+    struct crypt_live *next;
+    char *path;
+    int refs;
+    pthread_rwlock_t lock;
+} crypt_live;
+
 typedef struct crypt_fs {
     fs base;
     fs *inner;
     int own_inner;
+    pthread_mutex_t live_mu;             /* guards live and the entries' refs */
+    crypt_live *live;
     int key_count;
     crypt_key keys[FS_CRYPT_MAX_KEYS];   /* keys[0] writes new files */
 } crypt_fs;
@@ -67,6 +83,7 @@ typedef struct crypt_file {
     fs_file base;
     fs_file *inner;
     int writable;
+    crypt_live *live;                    /* NULL: no writer was open at the open */
     _Atomic int have_header;             /* salt and file key known */
     uint8_t file_key[FS_CRYPT_KEY_BYTES];
     EVP_CIPHER_CTX *enc;                 /* writable handles */
@@ -424,8 +441,49 @@ static int crypt_fail(tind_err *err, int code, const crypt_file *f, const char *
     return err_set(err, code, "'%s': %s", f->base.path, what);
 }
 
+/* The live entry of path: made when `make` (a writer), else only found. */
+static crypt_live *live_get(crypt_fs *cf, const char *path, int make)
+{
+    pthread_mutex_lock(&cf->live_mu);
+    crypt_live *l = cf->live;
+    while (l && strcmp(l->path, path) != 0)
+        l = l->next;
+    if (!l && make && (l = calloc(1, sizeof *l)) != NULL) {
+        if (!(l->path = strdup(path)) || pthread_rwlock_init(&l->lock, NULL) != 0) {
+            free(l->path);
+            free(l);
+            l = NULL;
+        } else {
+            l->next = cf->live;
+            cf->live = l;
+        }
+    }
+    if (l)
+        l->refs++;
+    pthread_mutex_unlock(&cf->live_mu);
+    return l;
+}
+
+static void live_put(crypt_fs *cf, crypt_live *l)
+{
+    if (!l)
+        return;
+    pthread_mutex_lock(&cf->live_mu);
+    if (--l->refs == 0) {
+        crypt_live **pp = &cf->live;
+        while (*pp != l)
+            pp = &(*pp)->next;
+        *pp = l->next;
+        pthread_rwlock_destroy(&l->lock);
+        free(l->path);
+        free(l);
+    }
+    pthread_mutex_unlock(&cf->live_mu);
+}
+
 static void file_free(crypt_file *f)
 {
+    live_put((crypt_fs *)f->base.owner, f->live);
     EVP_CIPHER_CTX_free(f->enc);
     EVP_CIPHER_CTX_free(f->dec);
     pthread_mutex_destroy(&f->dec_mu);
@@ -627,12 +685,20 @@ static int crypt_open(fs *fsys, const char *path, int flags, fs_file **out, tind
     f->base.path = copy;
     f->writable = (flags & FS_O_WRITE) != 0;
     f->size_stored = UINT64_MAX;
+    /* a writer is registered before the file can exist, so a reader that
+     * sees the file finds its entry while the writer is open */
+    if (f->writable && !(f->live = live_get(cf, path, 1))) {
+        file_free(f);
+        return err_set(err, TIND_ENOMEM, "open '%s': out of memory", path);
+    }
     int rc = fs_open(cf->inner, path, flags, &f->inner, err);
     if (rc) {
         f->inner = NULL;
         file_free(f);
         return rc;
     }
+    if (!f->writable)
+        f->live = live_get(cf, path, 0);
     uint64_t stored = 0;
     rc = fs_size(f->inner, &stored, err);
     if (rc == TIND_OK && f->writable && RAND_bytes((uint8_t *)&f->random, sizeof f->random) != 1)
@@ -678,12 +744,13 @@ static int crypt_close(fs_file *file, tind_err *err)
 #define STACK_PAGES 4
 #define CHUNK_PAGES 64
 
-static int crypt_read(fs_file *file, void *buf, size_t n, uint64_t off, size_t *got, tind_err *err)
+/* One attempt of crypt_read; need_known: a read within the size already
+ * verified may use the stored size it was verified for. */
+static int read_once(crypt_file *f, void *buf, size_t n, uint64_t off, int need_known, size_t *got, tind_err *err)
 {
-    crypt_file *f = (crypt_file *)file;
     *got = 0;
     uint64_t size = 0, stored = 0;
-    int rc = reader_size(f, off + n, &size, &stored, err);
+    int rc = reader_size(f, need_known ? off + n : 0, &size, &stored, err);
     if (rc || n == 0 || off >= size)
         return rc;
     uint64_t end = off + n < size ? off + n : size;
@@ -758,6 +825,31 @@ static int crypt_read(fs_file *file, void *buf, size_t n, uint64_t off, size_t *
     return rc;
 }
 
+/* Another handle may be appending to the file meanwhile (the change feed
+ * and checkpoints read the journal being written): its unsealed last page
+ * is then rewritten longer in place, so a read can see it half rewritten,
+ * or cut at a stored size taken before it grew. Such a read fails
+ * authentication where the file is fine: a reader's failed read is tried
+ * again on the stored size of now, a few times, before it is damage. */
+#define READ_TRIES 4
+
+static int crypt_read(fs_file *file, void *buf, size_t n, uint64_t off, size_t *got, tind_err *err)
+{
+    crypt_file *f = (crypt_file *)file;
+    if (f->live && !f->writable)
+        pthread_rwlock_rdlock(&f->live->lock);
+    /* beside a writer, the stored size is taken again at every read */
+    int rc = read_once(f, buf, n, off, !f->live, got, err);
+    for (int i = 1; rc == TIND_ECORRUPT && !f->writable && i < READ_TRIES; i++) {
+        sched_yield();
+        err_clear(err);
+        rc = read_once(f, buf, n, off, 0, got, err);
+    }
+    if (f->live && !f->writable)
+        pthread_rwlock_unlock(&f->live->lock);
+    return rc;
+}
+
 static int next_nonce(crypt_file *f, tind_err *err)
 {
     if (++f->counter == 0 && RAND_bytes((uint8_t *)&f->random, sizeof f->random) != 1)
@@ -777,6 +869,47 @@ static int seal(crypt_file *f, uint64_t slot, size_t pos, uint64_t start, const 
 /* Appends n bytes at the logical end. The last page is rewritten only while
  * no sync covered it (`sealed`); otherwise the bytes start a new page, in
  * the rest of its slot when there is room. */
+/* The writer's last page as it was before a write (append_undo). */
+typedef struct tail_state {
+    int has_tail, sealed;
+    uint64_t slot, start, logical;
+    size_t pos, len;
+} tail_state;
+
+/* A write of stored pages failed, maybe after some of its bytes reached the
+ * file (a short write): if it began by rewriting the unsealed last page,
+ * that page may now be neither its old nor its new self, and the bytes it
+ * held -- written and acknowledged before, only not synced -- would be lost
+ * with it (a plaintext file keeps them: its write only adds bytes). So the
+ * old last page is sealed again (new nonce) and written back, and the file
+ * cut after it: the file is as before the write. The handle writes no more
+ * either way; when this fails too, the damage is what a torn write leaves. */
+static void append_undo(crypt_file *f, const tail_state *old, const uint8_t *old_plain)
+{
+    uint8_t page[FS_CRYPT_PAGE];
+    uint64_t end = FS_CRYPT_HEADER;
+    int rc = TIND_OK;
+    if (old->has_tail) {
+        end = page_offset(old->slot) + old->pos + FS_CRYPT_OVERHEAD + old->len;
+        if (!old->sealed) {
+            rc = seal(f, old->slot, old->pos, old->start, old_plain, old->len, page, NULL);
+            if (rc == TIND_OK)
+                rc = fs_write(f->inner, page, old->len + FS_CRYPT_OVERHEAD, page_offset(old->slot) + old->pos, NULL);
+        }
+    }
+    if (rc == TIND_OK)
+        fs_truncate(f->inner, end, NULL);
+    f->has_tail = old->has_tail;
+    f->sealed = old->sealed;
+    f->tail_slot = old->slot;
+    f->tail_pos = old->pos;
+    f->tail_start = old->start;
+    f->tail_len = old->len;
+    f->logical = old->logical;
+    memcpy(f->tail, old_plain, old->len);
+    OPENSSL_cleanse(page, sizeof page);
+}
+
 static int append(crypt_file *f, const uint8_t *buf, size_t n, tind_err *err)
 {
     if (!f->wbuf && !(f->wbuf = malloc(CHUNK_PAGES * FS_CRYPT_PAGE)))
@@ -784,6 +917,10 @@ static int append(crypt_file *f, const uint8_t *buf, size_t n, tind_err *err)
     while (n > 0) {
         uint64_t first_slot = 0;
         size_t first_pos = 0, total = 0;
+        tail_state old = {f->has_tail, f->sealed, f->tail_slot, f->tail_start, f->logical, f->tail_pos, f->tail_len};
+        uint8_t old_plain[FS_CRYPT_PAYLOAD];
+        if (old.has_tail)
+            memcpy(old_plain, f->tail, old.len);
         for (int pages = 0; n > 0 && pages < CHUNK_PAGES; pages++) {
             uint64_t slot = 0, start = f->logical;
             size_t pos = 0, have = 0;
@@ -820,7 +957,10 @@ static int append(crypt_file *f, const uint8_t *buf, size_t n, tind_err *err)
         }
         int rc = fs_write(f->inner, f->wbuf, total, page_offset(first_slot) + first_pos, err);
         if (rc)
-            return f->failed = rc;    /* the pages' state is unknown: this handle writes no more */
+            append_undo(f, &old, old_plain);
+        OPENSSL_cleanse(old_plain, sizeof old_plain);
+        if (rc)
+            return f->failed = rc;    /* this handle writes no more */
     }
     return TIND_OK;
 }
@@ -875,12 +1015,23 @@ static int writer_check(crypt_file *f, const char *what, tind_err *err)
     return TIND_OK;
 }
 
+static int write_locked(crypt_file *f, const void *buf, size_t n, uint64_t off, tind_err *err);
+
 static int crypt_write(fs_file *file, const void *buf, size_t n, uint64_t off, tind_err *err)
 {
     crypt_file *f = (crypt_file *)file;
     int rc = writer_check(f, "write", err);
     if (rc || n == 0)
         return rc;
+    pthread_rwlock_wrlock(&f->live->lock);
+    rc = write_locked(f, buf, n, off, err);
+    pthread_rwlock_unlock(&f->live->lock);
+    return rc;
+}
+
+static int write_locked(crypt_file *f, const void *buf, size_t n, uint64_t off, tind_err *err)
+{
+    int rc = TIND_OK;
     /* a write past the end fills the hole with zeros, as on POSIX */
     if (off > f->logical && (rc = append_zeros(f, off - f->logical, err)) != TIND_OK)
         return rc;
@@ -912,8 +1063,15 @@ static int crypt_size(fs_file *file, uint64_t *size, tind_err *err)
         return TIND_OK;
     }
     uint64_t stored = 0;
-    return reader_size(f, 0, size, &stored, err);
+    if (f->live)
+        pthread_rwlock_rdlock(&f->live->lock);
+    int rc = reader_size(f, 0, size, &stored, err);
+    if (f->live)
+        pthread_rwlock_unlock(&f->live->lock);
+    return rc;
 }
+
+static int truncate_locked(crypt_file *f, uint64_t size, tind_err *err);
 
 static int crypt_truncate(fs_file *file, uint64_t size, tind_err *err)
 {
@@ -921,6 +1079,15 @@ static int crypt_truncate(fs_file *file, uint64_t size, tind_err *err)
     int rc = writer_check(f, "truncate", err);
     if (rc || size == f->logical)
         return rc;
+    pthread_rwlock_wrlock(&f->live->lock);
+    rc = truncate_locked(f, size, err);
+    pthread_rwlock_unlock(&f->live->lock);
+    return rc;
+}
+
+static int truncate_locked(crypt_file *f, uint64_t size, tind_err *err)
+{
+    int rc = TIND_OK;
     if (size > f->logical)
         return append_zeros(f, size - f->logical, err);
     if (size == 0) {
@@ -1013,6 +1180,7 @@ static void crypt_destroy(fs *fsys)
     if (cf->own_inner)
         fs_destroy(cf->inner);
     OPENSSL_cleanse(cf->keys, sizeof cf->keys);
+    pthread_mutex_destroy(&cf->live_mu);
     free(cf);
 }
 
@@ -1050,9 +1218,14 @@ fs *fs_crypt_new(fs *inner, int own_inner, const uint8_t key[FS_CRYPT_KEY_BYTES]
     cf->base.ops = &crypt_ops;
     cf->base.name = "crypt";
     cf->inner = inner;
+    if (pthread_mutex_init(&cf->live_mu, NULL) != 0) {
+        free(cf);
+        return NULL;
+    }
     memcpy(cf->keys[0].key, key, FS_CRYPT_KEY_BYTES);
     if (fs_crypt_key_id(key, cf->keys[0].id) != TIND_OK) {
         OPENSSL_cleanse(cf->keys, sizeof cf->keys);
+        pthread_mutex_destroy(&cf->live_mu);
         free(cf);
         return NULL;
     }
