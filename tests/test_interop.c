@@ -398,7 +398,7 @@ TEST(crypt_prefix_dict)
             }
         }
         for (int u = 0; u < 40; u += 7) {
-            char p[8];
+            char p[16];
             snprintf(p, sizeof p, "u%04d", u);
             tind_iter *it = NULL;
             CHECK_OK(tind_iter_prefix(ks, p, 5, NULL, &it));
