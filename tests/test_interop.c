@@ -1,7 +1,23 @@
 /*
- * test_interop.c -- features that meet: each test shows two features of
- * different branches working together (or refused clearly).
+ * test_interop.c -- where features built apart meet (the lead's merges).
  *
+ * Transactions (issue 12) x merge operators and single deletes (issue 13):
+ *   - tind_txn_merge and tind_txn_single_remove are refused with
+ *     TIND_ENOTSUP (tind.h), tind_errmsg says why, and the transaction is
+ *     left as it was: it still reads, writes and commits;
+ *   - reads through a transaction of a key holding merge operands (get,
+ *     contains, value_size, iterators both ways, seek_for_prev) see the
+ *     merged value at its snapshot, over memtables, L0 and deeper levels;
+ *     its own put / remove of such a key hides the operands; operands
+ *     merged after commit apply over the committed put;
+ *   - a merge or a single delete committed by another writer after the
+ *     snapshot on a key the transaction read (point read or an iterator's
+ *     span) makes the commit fail with TIND_ECONFLICT.
+ * Change feed x merge operators: merge operands and single deletes come out
+ * of tind_changes_since as TIND_CHANGE_MERGE (with the operand) and
+ * TIND_CHANGE_SINGLE_REMOVE.
+ * Checkpoints and backups x merge operators: operands, single deletes and
+ * the stored operator survive tind_checkpoint and a backup's restore.
  * Encryption at rest (io/fs_crypt.c) with:
  *   crypt_checkpoint     tind_checkpoint of an encrypted database carries its
  *                        ENCRYPTION key check: the copy opens with the same
@@ -22,18 +38,349 @@
  *   crypt_prefix_dict    prefix filters and zstd dictionaries on an
  *                        encrypted database: prefix scans skip tables, every
  *                        key reads back, after reopen too
- *
- * TSAN-LABEL: crypt_changes_live runs a writer thread beside the feed and
- * background work.
+ *   (the crypt_* tests run once, outside the background loop: each
+ *   chooses its own background setting)
+ * Each test runs with background threads off and on.
+ * TSAN-LABEL: also run under ThreadSanitizer (make test-tsan).
  */
 #include <dirent.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "check.h"
+#include "io/fs.h"
 #include "tind_internal.h"
+#include "util/coding.h"
+
+static int background;
+
+static tind_db *open_mem(fs *mem)
+{
+    tind_options *o = tind_options_new();
+    tind_options_set_fs(o, mem);
+    tind_options_set_no_background(o, !background);
+    tind_db *db;
+    CHECK_OK(tind_open("/db", o, &db));
+    tind_options_free(o);
+    return db;
+}
+
+static tind_keyspace *counter_ks(tind_db *db, const char *name)
+{
+    tind_ks_options *ko = tind_ks_options_new();
+    tind_ks_options_set_memtable_size(ko, 4096);
+    tind_ks_options_set_table_size(ko, 4096);
+    tind_ks_options_set_l0_threshold(ko, 2);
+    tind_ks_options_set_merge_builtin(ko, TIND_MERGE_COUNTER, NULL, 0);
+    tind_keyspace *ks;
+    CHECK_OK(tind_keyspace_open(db, name, ko, &ks));
+    tind_ks_options_free(ko);
+    return ks;
+}
+
+static void add(tind_keyspace *ks, const char *key, uint64_t n)
+{
+    uint8_t b[8];
+    enc_u64(b, n);
+    CHECK_OK(tind_merge(ks, key, strlen(key), b, 8));
+}
+
+static void put_u64_txn(tind_txn *t, tind_keyspace *ks, const char *key, uint64_t n)
+{
+    uint8_t b[8];
+    enc_u64(b, n);
+    CHECK_OK(tind_txn_put(t, ks, key, strlen(key), b, 8));
+}
+
+static void expect_u64(tind_keyspace *ks, const tind_read_options *ro, const char *key, uint64_t want)
+{
+    void *v = NULL;
+    size_t n = 0;
+    CHECK_OK(tind_get(ks, key, strlen(key), ro, &v, &n));
+    CHECK_EQ(n, 8);
+    CHECK_EQ(dec_u64(v), want);
+    tind_free(v);
+    CHECK_OK(tind_contains(ks, key, strlen(key), ro));
+    uint64_t sz = 0;
+    CHECK_OK(tind_value_size(ks, key, strlen(key), ro, &sz));
+    CHECK_EQ(sz, 8);
+}
+
+/* Keys and counters an iterator shows, forward then backward (must agree):
+ * "a=N b=M ..." into out. */
+static void scan(tind_keyspace *ks, const tind_read_options *ro, char *out, size_t cap)
+{
+    tind_iter *it;
+    CHECK_OK(tind_iter_prefix(ks, NULL, 0, ro, &it));
+    char fwd[256] = "", bwd[256] = "";
+    for (tind_iter_first(it); tind_iter_valid(it); tind_iter_next(it)) {
+        size_t kn, vn;
+        const char *k = tind_iter_key(it, &kn);
+        const uint8_t *v = tind_iter_value(it, &vn);
+        CHECK_EQ(vn, 8);
+        snprintf(fwd + strlen(fwd), sizeof fwd - strlen(fwd), "%.*s=%" PRIu64 " ", (int)kn, k, dec_u64(v));
+    }
+    CHECK_OK(tind_iter_status(it));
+    char items[8][32];
+    int m = 0;
+    for (tind_iter_last(it); tind_iter_valid(it) && m < 8; tind_iter_prev(it)) {
+        size_t kn, vn;
+        const char *k = tind_iter_key(it, &kn);
+        const uint8_t *v = tind_iter_value(it, &vn);
+        snprintf(items[m++], sizeof items[0], "%.*s=%" PRIu64 " ", (int)kn, k, dec_u64(v));
+    }
+    CHECK_OK(tind_iter_status(it));
+    for (int i = m - 1; i >= 0; i--)
+        snprintf(bwd + strlen(bwd), sizeof bwd - strlen(bwd), "%s", items[i]);
+    if (strcmp(fwd, bwd) != 0)
+        fprintf(stderr, "forward '%s' backward '%s'\n", fwd, bwd);
+    CHECK(strcmp(fwd, bwd) == 0);
+    /* seek_for_prev onto the last key <= "b" */
+    tind_iter_seek_for_prev(it, "b", 1);
+    if (tind_iter_valid(it)) {
+        size_t kn;
+        const char *k = tind_iter_key(it, &kn);
+        CHECK(kn == 1 && k[0] <= 'b');
+    }
+    tind_iter_free(it);
+    snprintf(out, cap, "%s", fwd);
+}
+
+TEST(txn_refuses_merge_and_single_delete)
+{
+    fs *mem = fs_mem_new();
+    tind_db *db = open_mem(mem);
+    tind_keyspace *ks = counter_ks(db, "c");
+    add(ks, "a", 5);
+    tind_txn *t;
+    CHECK_OK(tind_txn_begin(db, TIND_TXN_OPTIMISTIC, &t));
+    put_u64_txn(t, ks, "b", 7);
+    uint8_t one[8];
+    enc_u64(one, 1);
+    CHECK_RC(tind_txn_merge(t, ks, "a", 1, one, 8), TIND_ENOTSUP);
+    CHECK(strstr(tind_errmsg(db), "merge operands") != NULL);
+    CHECK_RC(tind_txn_single_remove(t, ks, "b", 1), TIND_ENOTSUP);
+    CHECK(strstr(tind_errmsg(db), "single deletes") != NULL);
+    CHECK_RC(tind_txn_merge(NULL, ks, "a", 1, one, 8), TIND_EINVAL);
+    CHECK_RC(tind_txn_single_remove(NULL, ks, "a", 1), TIND_EINVAL);
+    /* the transaction is unchanged and usable */
+    tind_read_options *ro = tind_read_options_new();
+    tind_read_options_set_txn(ro, t);
+    expect_u64(ks, ro, "a", 5);
+    expect_u64(ks, ro, "b", 7);
+    CHECK_OK(tind_txn_commit(t));
+    expect_u64(ks, NULL, "a", 5);
+    expect_u64(ks, NULL, "b", 7);
+    /* single writer and read-only transactions refuse alike */
+    CHECK_OK(tind_txn_begin(db, TIND_TXN_SINGLE_WRITER, &t));
+    CHECK_RC(tind_txn_merge(t, ks, "a", 1, one, 8), TIND_ENOTSUP);
+    tind_txn_rollback(t);
+    CHECK_OK(tind_txn_begin(db, TIND_TXN_READ_ONLY, &t));
+    CHECK_RC(tind_txn_single_remove(t, ks, "a", 1), TIND_ENOTSUP);
+    tind_txn_rollback(t);
+    expect_u64(ks, NULL, "a", 5);
+    tind_read_options_free(ro);
+    CHECK_OK(tind_close(db));
+    fs_destroy(mem);
+}
+
+TEST(txn_reads_merged_keys)
+{
+    fs *mem = fs_mem_new();
+    tind_db *db = open_mem(mem);
+    tind_keyspace *ks = counter_ks(db, "c");
+    tind_ks_options *po = tind_ks_options_new();
+    tind_keyspace *pad;
+    CHECK_OK(tind_keyspace_open(db, "pad", po, &pad));
+    tind_ks_options_free(po);
+    /* operands spread over a deeper level, L0 and the memtable */
+    uint64_t want_a = 0, want_b = 0;
+    for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < 4; i++) {
+            add(ks, "a", 1 + (uint64_t)i);
+            want_a += 1 + (uint64_t)i;
+            add(ks, "b", 10);
+            want_b += 10;
+        }
+        if (round < 2)
+            CHECK_OK(tind_flush(ks));
+        if (round == 0)
+            CHECK_OK(tind_compact(ks));
+    }
+    add(ks, "d", 3); /* a key the transaction removes */
+    tind_txn *t;
+    CHECK_OK(tind_txn_begin(db, TIND_TXN_OPTIMISTIC, &t));
+    tind_read_options *ro = tind_read_options_new();
+    tind_read_options_set_txn(ro, t);
+    add(ks, "a", 1000); /* after the snapshot: unseen */
+    expect_u64(ks, ro, "a", want_a);
+    expect_u64(ks, ro, "b", want_b);
+    put_u64_txn(t, ks, "b", 42); /* its own put hides the operands */
+    put_u64_txn(t, ks, "c", 9);
+    CHECK_OK(tind_txn_remove(t, ks, "d", 1));
+    expect_u64(ks, ro, "b", 42);
+    CHECK_RC(tind_contains(ks, "d", 1, ro), TIND_NOT_FOUND);
+    char got[256], want[256];
+    scan(ks, ro, got, sizeof got);
+    snprintf(want, sizeof want, "a=%" PRIu64 " b=42 c=9 ", want_a);
+    if (strcmp(got, want) != 0)
+        fprintf(stderr, "got '%s' want '%s'\n", got, want);
+    CHECK(strcmp(got, want) == 0);
+    /* writes elsewhere (pad) so the commit does not conflict on "a" */
+    CHECK_OK(tind_txn_put(t, pad, "x", 1, "y", 1));
+    /* "a" was read and merged since: a conflict */
+    CHECK_RC(tind_txn_commit(t), TIND_ECONFLICT);
+    want_a += 1000;
+    /* again, without the concurrent merge: commits; merges apply over the put */
+    CHECK_OK(tind_txn_begin(db, TIND_TXN_OPTIMISTIC, &t));
+    tind_read_options_set_txn(ro, t);
+    expect_u64(ks, ro, "a", want_a);
+    put_u64_txn(t, ks, "b", 42);
+    CHECK_OK(tind_txn_commit(t));
+    add(ks, "b", 8);
+    expect_u64(ks, NULL, "b", 50);
+    CHECK_OK(tind_flush(ks));
+    CHECK_OK(tind_compact(ks));
+    expect_u64(ks, NULL, "b", 50);
+    expect_u64(ks, NULL, "a", want_a);
+    tind_read_options_free(ro);
+    CHECK_OK(tind_close(db));
+    fs_destroy(mem);
+}
+
+TEST(merge_and_single_delete_by_others_conflict)
+{
+    fs *mem = fs_mem_new();
+    tind_db *db = open_mem(mem);
+    tind_keyspace *ks = counter_ks(db, "c");
+    add(ks, "k", 1);
+    uint8_t v[8];
+    enc_u64(v, 4);
+    CHECK_OK(tind_put(ks, "s", 1, v, 8));
+    tind_read_options *ro = tind_read_options_new();
+    for (int kind = 0; kind < 4; kind++) {
+        tind_txn *t;
+        CHECK_OK(tind_txn_begin(db, TIND_TXN_OPTIMISTIC, &t));
+        tind_read_options_set_txn(ro, t);
+        if (kind < 2) { /* a point read of the key */
+            uint64_t sz;
+            CHECK_OK(tind_value_size(ks, kind == 0 ? "k" : "s", 1, ro, &sz));
+        } else { /* an iterator's span over it */
+            tind_iter *it;
+            CHECK_OK(tind_iter_range(ks, "a", 1, "z", 1, ro, &it));
+            for (tind_iter_first(it); tind_iter_valid(it); tind_iter_next(it))
+                ;
+            CHECK_OK(tind_iter_status(it));
+            tind_iter_free(it);
+        }
+        CHECK_OK(tind_txn_put(t, ks, "other", 5, v, 8));
+        if (kind % 2 == 0) {
+            add(ks, "k", 1);
+        } else {
+            CHECK_OK(tind_single_remove(ks, "s", 1));
+            CHECK_OK(tind_put(ks, "s", 1, v, 8)); /* back for the next round */
+        }
+        CHECK_RC(tind_txn_commit(t), TIND_ECONFLICT);
+    }
+    CHECK_RC(tind_contains(ks, "other", 5, NULL), TIND_NOT_FOUND);
+    expect_u64(ks, NULL, "k", 3);
+    tind_read_options_free(ro);
+    CHECK_OK(tind_close(db));
+    fs_destroy(mem);
+}
+
+/* Change feed x merge operators: a merge and a single delete come out of the
+ * feed as themselves (the operand as the value), in their batch, in order. */
+TEST(change_feed_carries_merges_and_single_deletes)
+{
+    fs *mem = fs_mem_new();
+    tind_db *db = open_mem(mem);
+    tind_keyspace *ks = counter_ks(db, "c");
+    uint64_t from;
+    CHECK_OK(tind_last_seqno(db, &from));
+    uint8_t one[8];
+    enc_u64(one, 7);
+    tind_batch *b;
+    CHECK_OK(tind_batch_new(db, &b));
+    CHECK_OK(tind_batch_put(b, ks, "p", 1, one, 8));
+    CHECK_OK(tind_batch_merge(b, ks, "p", 1, one, 8));
+    CHECK_OK(tind_batch_single_remove(b, ks, "q", 1));
+    CHECK_OK(tind_batch_commit(b));
+    tind_batch_free(b);
+    tind_changes *c;
+    CHECK_OK(tind_changes_since(db, from + 1, &c));
+    CHECK_OK(tind_changes_next(c, 0));
+    CHECK_EQ(tind_changes_count(c), 3);
+    const tind_change_op *op = tind_changes_op(c, 0);
+    CHECK_EQ(op->type, TIND_CHANGE_PUT);
+    op = tind_changes_op(c, 1);
+    CHECK_EQ(op->type, TIND_CHANGE_MERGE);
+    CHECK_MEM(op->value, op->vlen, one, 8);
+    CHECK_MEM(op->key, op->klen, "p", 1);
+    op = tind_changes_op(c, 2);
+    CHECK_EQ(op->type, TIND_CHANGE_SINGLE_REMOVE);
+    CHECK(op->value == NULL);
+    CHECK_MEM(op->key, op->klen, "q", 1);
+    tind_changes_free(c);
+    expect_u64(ks, NULL, "p", 14);
+    CHECK_OK(tind_close(db));
+    fs_destroy(mem);
+}
+
+/* Checkpoints and backups (issue 15) x merge operators: a keyspace with the
+ * counter operator (keyspace options version 3), operands and single deletes
+ * in tables and in the journal, copied by tind_checkpoint and by a backup
+ * (verified, restored): both open with the operator restored and read the
+ * same sums. Real folders (the backup code works on paths). */
+TEST(checkpoint_and_backup_keep_operands)
+{
+    if (background)
+        return; /* one run is enough: nothing here depends on the workers */
+    char *dir = check_tmpdir("interop");
+    char dbp[4096], cpp[4096], bkp[4096], rp[4096];
+    snprintf(dbp, sizeof dbp, "%s/db", dir);
+    snprintf(cpp, sizeof cpp, "%s/checkpoint", dir);
+    snprintf(bkp, sizeof bkp, "%s/backups", dir);
+    snprintf(rp, sizeof rp, "%s/restored", dir);
+    tind_db *db;
+    CHECK_OK(tind_open(dbp, NULL, &db));
+    tind_keyspace *ks = counter_ks(db, "c");
+    uint8_t v[8];
+    enc_u64(v, 1);
+    for (int i = 0; i < 30; i++) {
+        add(ks, "n", 2);
+        if (i == 10)
+            CHECK_OK(tind_flush(ks));
+    }
+    CHECK_OK(tind_put(ks, "gone", 4, v, 8));
+    CHECK_OK(tind_flush(ks));
+    CHECK_OK(tind_single_remove(ks, "gone", 4)); /* in the journal only */
+    add(ks, "n", 100);
+    CHECK_OK(tind_checkpoint(db, cpp));
+    uint64_t id = 0;
+    CHECK_OK(tind_backup_create(db, bkp, NULL, NULL, &id));
+    CHECK_OK(tind_close(db));
+    CHECK_OK(tind_backup_verify(bkp, id, NULL, NULL));
+    CHECK_OK(tind_backup_restore(bkp, id, rp, NULL, NULL));
+    const char *paths[] = {dbp, cpp, rp};
+    for (int p = 0; p < 3; p++) {
+        CHECK_OK(tind_open(paths[p], NULL, &db));
+        CHECK_OK(tind_keyspace_open(db, "c", NULL, &ks)); /* the stored built-in operator */
+        expect_u64(ks, NULL, "n", 160);
+        CHECK_RC(tind_contains(ks, "gone", 4, NULL), TIND_NOT_FOUND);
+        CHECK_OK(tind_compact(ks));
+        expect_u64(ks, NULL, "n", 160);
+        CHECK_OK(tind_close(db));
+    }
+    check_rmtree(dir);
+    free(dir);
+}
+
+/* ============================================================ encryption at rest */
 
 static const uint8_t KEY[32] = {0x49, 0x6e, 0x74, 0x65, 0x72, 0x6f, 0x70, 1, 2, 3, 4, 5, 6, 7, 8, 9,
                                 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25};
@@ -437,7 +784,15 @@ TEST(crypt_prefix_dict)
 
 int main(void)
 {
-    check_seed = check_seed_init(1);
+    check_seed_init(14);
+    for (background = 0; background < 2; background++) {
+        fprintf(stderr, "background threads %s\n", background ? "on" : "off");
+        RUN(txn_refuses_merge_and_single_delete);
+        RUN(txn_reads_merged_keys);
+        RUN(merge_and_single_delete_by_others_conflict);
+        RUN(change_feed_carries_merges_and_single_deletes);
+        RUN(checkpoint_and_backup_keep_operands);
+    }
     RUN(crypt_checkpoint);
     RUN(crypt_backup);
     RUN(crypt_changes_live);

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "db/iters.h"
+#include "db/merge.h"
 #include "db/txn.h"
 
 struct tind_iter {
@@ -33,6 +34,12 @@ struct tind_iter {
     tbuf saved_value;
     int status;
     tind_err err;
+    /* merge operands (db/merge.c): forward, a merged key's key and value
+     * are copies (merged = 1; the inner cursor has gone past its operands) */
+    merge_list ops;
+    tbuf merged_key;
+    tbuf merged_value;
+    int merged;
 };
 
 static int below_lo(tind_iter *it, const uint8_t *k, size_t n)
@@ -97,8 +104,50 @@ static int check_inner(tind_iter *it)
     return 1;
 }
 
+/* ks_merge_read's next older entry: the inner cursor's next visible entry
+ * of the merged key. */
+static int iter_older(void *ctx, uint8_t *type, uint64_t *seqno, const uint8_t **val, size_t *vlen, tind_err *err)
+{
+    tind_iter *it = ctx;
+    for (;;) {
+        ii_next(it->in);
+        if (!ii_valid(it->in)) {
+            int rc = ii_status(it->in, err);
+            return rc ? rc : TIND_NOT_FOUND;
+        }
+        size_t n;
+        const uint8_t *k = ii_key(it->in, &n);
+        if (key_cmp(k, n, it->merged_key.data, it->merged_key.len) != 0)
+            return TIND_NOT_FOUND;
+        if (!visible(it, ii_seqno(it->in)))
+            continue;
+        *type = ii_type(it->in);
+        *seqno = ii_seqno(it->in);
+        *val = ii_value(it->in, vlen);
+        return TIND_OK;
+    }
+}
+
+/* Forward: the inner cursor sits on the newest visible operand of a key:
+ * merges it with what lies under it. 0 on success, or the error. */
+static int merge_forward(tind_iter *it, const uint8_t *k, size_t n)
+{
+    merge_list_reset(&it->ops);
+    size_t vn;
+    const uint8_t *v = ii_value(it->in, &vn);
+    if (tbuf_set(&it->merged_key, k, n) || merge_list_add(&it->ops, v, vn, ii_seqno(it->in)))
+        return err_set(&it->err, TIND_ENOMEM, "out of memory merging operands");
+    int rc = ks_merge_read(it->ks, it->merged_key.data, it->merged_key.len, &it->ops, iter_older, it,
+                           &it->merged_value, &it->err);
+    merge_list_reset(&it->ops);
+    if (rc == TIND_OK)
+        it->merged = 1;
+    return rc;
+}
+
 static void find_next_user_entry(tind_iter *it, int skipping)
 {
+    it->merged = 0;
     /* it->saved_key holds the key to skip when skipping */
     while (ii_valid(it->in)) {
         size_t n;
@@ -107,7 +156,17 @@ static void find_next_user_entry(tind_iter *it, int skipping)
             break;
         if (visible(it, ii_seqno(it->in))) {
             uint8_t type = ii_type(it->in);
-            if (type == ENTRY_TOMBSTONE) {
+            if (type == ENTRY_MERGE && !(skipping && key_cmp(k, n, it->saved_key.data, it->saved_key.len) <= 0)) {
+                int rc = merge_forward(it, k, n);
+                if (rc) {
+                    set_error(it, rc);
+                    return;
+                }
+                it->valid = 1;
+                tbuf_reset(&it->saved_key);
+                return;
+            }
+            if (type == ENTRY_TOMBSTONE || type == ENTRY_SINGLE_DELETE) {
                 if (tbuf_set(&it->saved_key, k, n)) {
                     set_error(it, TIND_ENOMEM);
                     return;
@@ -131,6 +190,9 @@ static void find_next_user_entry(tind_iter *it, int skipping)
 static void find_prev_user_entry(tind_iter *it)
 {
     uint8_t value_type = ENTRY_TOMBSTONE;
+    int has_base = 0;    /* merge operands lie over a value (saved_value) */
+    it->merged = 0;
+    merge_list_reset(&it->ops);
     while (ii_valid(it->in)) {
         size_t n;
         const uint8_t *k = ii_key(it->in, &n);
@@ -140,10 +202,24 @@ static void find_prev_user_entry(tind_iter *it)
             if (value_type != ENTRY_TOMBSTONE && key_cmp(k, n, it->saved_key.data, it->saved_key.len) < 0)
                 break; /* a live value of a later key is complete */
             value_type = ii_type(it->in);
+            if (value_type == ENTRY_SINGLE_DELETE)
+                value_type = ENTRY_TOMBSTONE;
+            if (value_type != ENTRY_MERGE)
+                merge_list_reset(&it->ops);
             if (value_type == ENTRY_TOMBSTONE) {
                 tbuf_reset(&it->saved_key);
                 tbuf_reset(&it->saved_value);
+                has_base = 0;
+            } else if (value_type == ENTRY_MERGE) {
+                /* oldest first: over the value saved, if any */
+                size_t vn;
+                const uint8_t *v = ii_value(it->in, &vn);
+                if (tbuf_set(&it->saved_key, k, n) || merge_list_add(&it->ops, v, vn, ii_seqno(it->in))) {
+                    set_error(it, TIND_ENOMEM);
+                    return;
+                }
             } else {
+                has_base = 1;
                 size_t vn;
                 const uint8_t *v = ii_value(it->in, &vn);
                 if (tbuf_set(&it->saved_key, k, n) || tbuf_set(&it->saved_value, v, vn)) {
@@ -156,6 +232,19 @@ static void find_prev_user_entry(tind_iter *it)
     }
     if (!check_inner(it))
         return;
+    if (value_type == ENTRY_MERGE) {
+        tbuf out = {0};
+        int rc = ks_merge_values(it->ks, it->saved_key.data, it->saved_key.len, it->saved_value.data,
+                                 it->saved_value.len, has_base, &it->ops, 0, &out, &it->err);
+        merge_list_reset(&it->ops);
+        if (rc) {
+            tbuf_free(&out);
+            set_error(it, rc);
+            return;
+        }
+        tbuf_free(&it->saved_value);
+        it->saved_value = out;
+    }
     if (value_type == ENTRY_TOMBSTONE) {
         it->valid = 0;
         tbuf_reset(&it->saved_key);
@@ -260,6 +349,12 @@ static void iter_next(tind_iter *it)
             return;
         }
         /* saved_key holds the current key: skip it */
+    } else if (it->merged) {
+        /* the inner cursor is past the merged key's operands already */
+        if (tbuf_set(&it->saved_key, it->merged_key.data, it->merged_key.len)) {
+            set_error(it, TIND_ENOMEM);
+            return;
+        }
     } else {
         size_t n;
         const uint8_t *k = ii_key(it->in, &n);
@@ -276,10 +371,22 @@ static void iter_prev(tind_iter *it)
 {
     if (it->forward) {
         size_t n;
-        const uint8_t *k = ii_key(it->in, &n);
+        const uint8_t *k = it->merged ? it->merged_key.data : ii_key(it->in, &n);
+        if (it->merged)
+            n = it->merged_key.len;
         if (tbuf_set(&it->saved_key, k, n)) {
             set_error(it, TIND_ENOMEM);
             return;
+        }
+        if (it->merged) {
+            /* back onto the merged key's oldest entry, then before it */
+            it->merged = 0;
+            ii_seek_for_prev(it->in, it->saved_key.data, it->saved_key.len, 0);
+            if (!ii_valid(it->in)) {
+                check_inner(it);
+                it->valid = 0;
+                return;
+            }
         }
         for (;;) {
             ii_prev(it->in);
@@ -325,6 +432,10 @@ TIND_API const void *tind_iter_key(const tind_iter *it, size_t *klen)
         klen = &ignored;
     if (!tind_iter_valid(it))
         return NULL;
+    if (it->forward && it->merged) {
+        *klen = it->merged_key.len;
+        return it->merged_key.data;
+    }
     if (it->forward)
         return ii_key(it->in, klen);
     *klen = it->saved_key.len;
@@ -338,6 +449,10 @@ TIND_API const void *tind_iter_value(tind_iter *it, size_t *vlen)
         vlen = &ignored;
     if (!tind_iter_valid(it))
         return NULL;
+    if (it->forward && it->merged) {
+        *vlen = it->merged_value.len;
+        return it->merged_value.data ? it->merged_value.data : (const uint8_t *)"";
+    }
     if (it->forward) {
         const uint8_t *v = ii_value(it->in, vlen);
         return v ? v : (const uint8_t *)"";
@@ -351,7 +466,9 @@ TIND_API uint64_t tind_iter_value_size(const tind_iter *it)
     if (!tind_iter_valid(it))
         return 0;
     size_t n;
-    if (it->forward)
+    if (it->forward && it->merged)
+        n = it->merged_value.len;
+    else if (it->forward)
         ii_value(it->in, &n);
     else
         n = it->saved_value.len;
@@ -379,6 +496,9 @@ TIND_API void tind_iter_free(tind_iter *it)
     tbuf_free(&it->hi);
     tbuf_free(&it->saved_key);
     tbuf_free(&it->saved_value);
+    merge_list_free(&it->ops);
+    tbuf_free(&it->merged_key);
+    tbuf_free(&it->merged_value);
     free(it);
     /* last: releasing the view may close tables, so close must wait for it */
     atomic_fetch_sub(&db->live_iterators, 1);

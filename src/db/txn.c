@@ -298,6 +298,35 @@ TIND_API int tind_txn_remove(tind_txn *t, tind_keyspace *ks, const void *key, si
     return txn_write(t, ks, ENTRY_TOMBSTONE, key, klen, NULL, 0);
 }
 
+/* Transactions carry puts and removes only (tind.h): a merge operand or a
+ * single delete in the write set would need every pending operand kept and
+ * applied over the snapshot by reads, and commit keeps one entry per key. */
+static int txn_refuse(tind_txn *t, tind_keyspace *ks, const char *what)
+{
+    if (!t)
+        return TIND_EINVAL;
+    tind_err err;
+    err_clear(&err);
+    int rc = ks_check_err(ks, &err);
+    if (!rc)
+        rc = err_set(&err, TIND_ENOTSUP, "transactions do not carry %s (keyspace '%s'): write it outside the transaction",
+                     what, ks->name);
+    return db_fail(t->db, rc, &err);
+}
+
+TIND_API int tind_txn_merge(tind_txn *t, tind_keyspace *ks, const void *key, size_t klen, const void *operand,
+                            size_t olen)
+{
+    (void)key, (void)klen, (void)operand, (void)olen;
+    return txn_refuse(t, ks, "merge operands");
+}
+
+TIND_API int tind_txn_single_remove(tind_txn *t, tind_keyspace *ks, const void *key, size_t klen)
+{
+    (void)key, (void)klen;
+    return txn_refuse(t, ks, "single deletes");
+}
+
 /* ------------------------------------------------------------------ reads */
 
 static int read_txn(const tind_read_options *ro, tind_keyspace *ks, tind_txn **out, tind_err *err)

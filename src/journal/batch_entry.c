@@ -7,13 +7,16 @@
 #include "tind.h"
 #include "util/coding.h"
 
+_Static_assert(ENTRY_VALUE == 0 && ENTRY_MERGE == 4, "batch_entry_has_value names the types by number");
+
 const uint8_t *batch_entry_decode(const uint8_t *p, const uint8_t *end, batch_entry *e)
 {
     uint64_t id, klen, vlen = 0;
     if (p >= end)
         return NULL;
     e->type = *p++;
-    if (e->type != ENTRY_VALUE && e->type != ENTRY_TOMBSTONE)
+    if (e->type != ENTRY_VALUE && e->type != ENTRY_TOMBSTONE && e->type != ENTRY_SINGLE_DELETE &&
+        e->type != ENTRY_MERGE)
         return NULL;
     if (!(p = dec_varint64(p, end, &id)) || id > UINT32_MAX)
         return NULL;
@@ -23,7 +26,7 @@ const uint8_t *batch_entry_decode(const uint8_t *p, const uint8_t *end, batch_en
     e->key = p;
     e->klen = (size_t)klen;
     p += klen;
-    if (e->type == ENTRY_VALUE) {
+    if (batch_entry_has_value(e->type)) {
         /* the format's bound, not the API's (older versions accepted more) */
         if (!(p = dec_varint64(p, end, &vlen)) || vlen > UINT32_MAX || vlen > (uint64_t)(end - p))
             return NULL;

@@ -15,7 +15,11 @@
 
 static const char *op_name(int type)
 {
-    return type == TIND_CHANGE_PUT ? "put" : type == TIND_CHANGE_REMOVE ? "del" : "other";
+    return type == TIND_CHANGE_PUT             ? "put"
+           : type == TIND_CHANGE_REMOVE        ? "del"
+           : type == TIND_CHANGE_MERGE         ? "merge"
+           : type == TIND_CHANGE_SINGLE_REMOVE ? "single-del"
+                                               : "other";
 }
 
 /* The keyspace's name, or "#ID" once it is deleted. */
@@ -49,7 +53,7 @@ static int print_machine(tsh *sh, tind_changes *c)
             rc = rc ? rc : sh_json_string(&line, (const uint8_t *)ks, strlen(ks));
             rc = rc ? rc : tbuf_append(&line, ",\"key\":", 7);
             rc = rc ? rc : sh_json_string(&line, op->key, op->klen);
-            if (op->type == TIND_CHANGE_PUT) {
+            if (op->type == TIND_CHANGE_PUT || op->type == TIND_CHANGE_MERGE) {
                 rc = rc ? rc : tbuf_append(&line, ",\"value\":", 9);
                 rc = rc ? rc : sh_json_string(&line, op->value, op->vlen);
             }
@@ -61,7 +65,7 @@ static int print_machine(tsh *sh, tind_changes *c)
             rc = rc ? rc : tbuf_append(&line, ",", 1);
             rc = rc ? rc : sh_csv_field(&line, op->key, op->klen);
             rc = rc ? rc : tbuf_append(&line, ",", 1);
-            if (op->type == TIND_CHANGE_PUT)
+            if (op->type == TIND_CHANGE_PUT || op->type == TIND_CHANGE_MERGE)
                 rc = rc ? rc : sh_csv_field(&line, op->value, op->vlen);
             rc = rc ? rc : tbuf_append(&line, "\r\n", 2);
         }
@@ -83,7 +87,7 @@ static void print_text(tsh *sh, tind_changes *c)
         char kbuf[32];
         fprintf(sh->out, "  %s %s ", op_name(op->type), ks_label(op, kbuf, sizeof kbuf));
         sh_show_bytes(sh, sh->out, op->key, op->klen, sh->hex, 1);
-        if (op->type == TIND_CHANGE_PUT) {
+        if (op->type == TIND_CHANGE_PUT || op->type == TIND_CHANGE_MERGE) {
             fputs(" = ", sh->out);
             sh_show_bytes(sh, sh->out, op->value, op->vlen, sh->hex, sh->full);
         }
