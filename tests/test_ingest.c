@@ -20,6 +20,11 @@
  *                     everything synced before; power lost right after the
  *                     call returns: all of them
  *   tiered            a tiered keyspace takes the tables in level 0
+ *   concurrent        writers (other keys) and readers run through repeated
+ *                     ingestions with background work on: each reader's
+ *                     snapshot sees an ingestion whole or not at all
+ *
+ * TSAN-LABEL: concurrent runs threads beside ingestions.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -500,6 +505,101 @@ TEST(tiered)
     fs_destroy(mem);
 }
 
+typedef struct conc_arg {
+    tind_db *db;
+    tind_keyspace *ks;
+    int id;
+    _Atomic int *stop;
+    long ops;
+} conc_arg;
+
+static void *conc_writer(void *p)
+{
+    conc_arg *a = p;
+    char key[32];
+    for (long i = 0; !atomic_load(a->stop); i++) {
+        int kn = snprintf(key, sizeof key, "w%d-%06ld", a->id, i % 5000);
+        CHECK_OK(tind_put(a->ks, key, (size_t)kn, "x", 1));
+        a->ops++;
+    }
+    return NULL;
+}
+
+/* Keys 0 and 999 of one ingestion are read through one snapshot: both of
+ * the same ingestion (same tag), never one old and one new. */
+static void *conc_reader(void *p)
+{
+    conc_arg *a = p;
+    while (!atomic_load(a->stop)) {
+        tind_snapshot *s = NULL;
+        CHECK_OK(tind_snapshot_new(a->db, &s));
+        tind_read_options *ro = tind_read_options_new();
+        tind_read_options_set_snapshot(ro, s);
+        char key[32], got[2][64];
+        size_t gl[2] = {0, 0};
+        for (int j = 0; j < 2; j++) {
+            int kn = key_of(key, j ? 999 : 0);
+            void *v = NULL;
+            size_t vn = 0;
+            int rc = tind_get(a->ks, key, (size_t)kn, ro, &v, &vn);
+            CHECK(rc == TIND_OK || rc == TIND_NOT_FOUND);
+            if (rc == TIND_OK) {
+                CHECK(vn < 64);
+                memcpy(got[j], v, vn);
+                got[j][vn] = 0;
+                gl[j] = vn;
+            }
+            tind_free(v);
+        }
+        CHECK_EQ(gl[0] != 0, gl[1] != 0);
+        if (gl[0]) {
+            /* "ingested-TAG-0" and "ingested-TAG-999": the same TAG */
+            const char *t0 = strchr(got[0], '-'), *t1 = strchr(got[1], '-');
+            CHECK(t0 && t1 && atoi(t0 + 1) == atoi(t1 + 1));
+        }
+        tind_read_options_free(ro);
+        tind_snapshot_free(s);
+        a->ops++;
+    }
+    return NULL;
+}
+
+TEST(concurrent)
+{
+    fs *mem = fs_mem_new();
+    tind_db *db = open_at(mem, 1);
+    tind_keyspace *ks = small_ks(db, "a", TIND_COMPACTION_LEVELED);
+    _Atomic int stop = 0;
+    conc_arg args[3];
+    pthread_t th[3];
+    for (int i = 0; i < 3; i++) {
+        args[i].db = db;
+        args[i].ks = ks;
+        args[i].id = i;
+        args[i].stop = &stop;
+        args[i].ops = 0;
+        CHECK(pthread_create(&th[i], NULL, i < 2 ? conc_writer : conc_reader, &args[i]) == 0);
+    }
+    int rounds = (int)(10 * check_scale()), ok = 0;
+    for (int r = 0; r < rounds; r++) {
+        gen g = {0};
+        g.n = 1000;
+        g.step = 1;
+        g.tag = r + 1;
+        int rc = tind_ingest(ks, gen_next, &g, r % 2 ? TIND_INGEST_SORTED : 0, 32u << 10, NULL, NULL, NULL);
+        /* the reader's snapshots may be live at the end: EBUSY, retried */
+        CHECK(rc == TIND_OK || rc == TIND_EBUSY);
+        ok += rc == TIND_OK;
+    }
+    atomic_store(&stop, 1);
+    for (int i = 0; i < 3; i++)
+        pthread_join(th[i], NULL);
+    CHECK(ok > 0);
+    CHECK(args[2].ops > 0);
+    CHECK_OK(tind_close(db));
+    fs_destroy(mem);
+}
+
 int main(void)
 {
     check_seed_init(14);
@@ -510,6 +610,7 @@ int main(void)
     RUN(bad_input);
     RUN(crash_atomic);
     RUN(tiered);
+    RUN(concurrent);
     fprintf(stderr, "test_ingest: ok\n");
     return 0;
 }

@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "db/ingest.h"
 #include "iter/adapters.h"
@@ -37,6 +38,7 @@
 #define INGEST_DEFAULT_MEMORY (64u << 20)
 #define INGEST_PROGRESS_STEP (1u << 20)
 #define INGEST_INSTALL_TRIES 3
+#define INGEST_SNAPSHOT_WAITS 100   /* 1 ms each */
 
 /* ------------------------------------------------------------------ the marker */
 
@@ -580,7 +582,8 @@ static int ingest_install(tind_keyspace *ks, ver_table **tables, size_t n, uint6
     tind_db *db = ks->db;
     const uint8_t *lo = tables[0]->smallest, *hi = tables[n - 1]->largest;
     size_t lolen = tables[0]->smallest_len, hilen = tables[n - 1]->largest_len;
-    for (int attempt = 0;; attempt++) {
+    int flushes = 0, snapshot_waits = 0;
+    for (;;) {
         mu_lock(&db->mu);
         int overlap = memtables_overlap(ks, lo, lolen, hi, hilen);
         mu_unlock(&db->mu);
@@ -595,7 +598,7 @@ static int ingest_install(tind_keyspace *ks, ver_table **tables, size_t n, uint6
         mu_lock(&db->write_mu);
         mu_lock(&db->install_mu);
         rc = db_check_writable(db, err);
-        int level = 0, busy = 0;
+        int level = 0, busy = 0, snapshot = 0;
         mu_lock(&db->mu);
         if (rc == TIND_OK && atomic_load(&ks->dropped))
             rc = err_set(err, TIND_ENOENT, "keyspace '%s' was deleted", ks->name);
@@ -607,14 +610,10 @@ static int ingest_install(tind_keyspace *ks, ver_table **tables, size_t n, uint6
         if (rc == TIND_OK && !busy) {
             /* a snapshot taken since the marker would see the data appear */
             mu_lock(&db->snap_mu);
-            if (db->snapshots.count && db->snapshots.seqnos[db->snapshots.count - 1] >= seqno)
-                rc = err_set(err, TIND_EBUSY,
-                             "ingestion into '%s': a snapshot taken during the ingestion is still live (it "
-                             "would see the ingested data appear); free it and retry",
-                             ks->name);
+            snapshot = db->snapshots.count && db->snapshots.seqnos[db->snapshots.count - 1] >= seqno;
             mu_unlock(&db->snap_mu);
         }
-        if (rc == TIND_OK && !busy) {
+        if (rc == TIND_OK && !busy && !snapshot) {
             KILL_POINT("ingest.install.before");
             rc = ks_install(ks, NULL, NULL, 0, tables, n, level, 0, NULL, err);
             KILL_POINT("ingest.install.after");
@@ -623,13 +622,21 @@ static int ingest_install(tind_keyspace *ks, ver_table **tables, size_t n, uint6
         mu_unlock(&db->install_mu);
         mu_unlock(&db->write_mu);
         ingest_pause(db, 0);
-        if (rc || !busy)
+        if (rc || (!busy && !snapshot))
             return rc;
-        if (attempt + 1 >= INGEST_INSTALL_TRIES)
+        if (busy && ++flushes >= INGEST_INSTALL_TRIES)
             return err_set(err, TIND_EBUSY,
                            "ingestion into '%s': keys of the ingested range kept being written meanwhile (%d "
                            "flushes); retry when they stop",
-                           ks->name, INGEST_INSTALL_TRIES);
+                           ks->name, flushes);
+        /* short-lived snapshots: wait a little for a moment without one */
+        if (snapshot && ++snapshot_waits >= INGEST_SNAPSHOT_WAITS)
+            return err_set(err, TIND_EBUSY,
+                           "ingestion into '%s': a snapshot taken during the ingestion is still live (it would "
+                           "see the ingested data appear); free it and retry",
+                           ks->name);
+        if (snapshot)
+            nanosleep(&(struct timespec){0, 1000000}, NULL);
     }
 }
 
