@@ -270,19 +270,36 @@ typedef struct run_rec {
     uint8_t bytes[];              /* key, then value */
 } run_rec;
 
+/* What the sort moves: the record and the first 8 bytes of its key as a
+ * big-endian number, so most comparisons touch no record. */
+typedef struct run_ref {
+    uint64_t prefix;
+    run_rec *rec;
+} run_ref;
+
 typedef struct run_ii {
     iiter base;
-    run_rec **recs;
+    run_ref *recs;
     size_t count, pos;
 } run_ii;
 
+static uint64_t key_prefix(const uint8_t *k, size_t n)
+{
+    uint64_t v = 0;
+    for (size_t i = 0; i < 8; i++)
+        v = v << 8 | (i < n ? k[i] : 0);
+    return v;
+}
+
 static int rec_cmp(const void *a, const void *b)
 {
-    const run_rec *x = *(run_rec *const *)a, *y = *(run_rec *const *)b;
-    int c = key_cmp(x->bytes, x->klen, y->bytes, y->klen);
+    const run_ref *x = a, *y = b;
+    if (x->prefix != y->prefix)
+        return x->prefix < y->prefix ? -1 : 1;
+    int c = key_cmp(x->rec->bytes, x->rec->klen, y->rec->bytes, y->rec->klen);
     if (c)
         return c;
-    return x->order < y->order ? 1 : -1;   /* newest first */
+    return x->rec->order < y->rec->order ? 1 : -1;   /* newest first */
 }
 
 static void run_first(iiter *i) { ((run_ii *)i)->pos = 0; }
@@ -296,14 +313,14 @@ static void run_end_seek(iiter *i, const uint8_t *k, size_t n, uint64_t s)
 static int run_valid(const iiter *i) { return ((const run_ii *)i)->pos < ((const run_ii *)i)->count; }
 static const uint8_t *run_key(const iiter *i, size_t *n)
 {
-    const run_rec *r = ((const run_ii *)i)->recs[((const run_ii *)i)->pos];
+    const run_rec *r = ((const run_ii *)i)->recs[((const run_ii *)i)->pos].rec;
     *n = r->klen;
     return r->bytes;
 }
-static uint64_t run_seqno(const iiter *i) { return ((const run_ii *)i)->recs[((const run_ii *)i)->pos]->order; }
+static uint64_t run_seqno(const iiter *i) { return ((const run_ii *)i)->recs[((const run_ii *)i)->pos].rec->order; }
 static const uint8_t *run_value(const iiter *i, size_t *n)
 {
-    const run_rec *r = ((const run_ii *)i)->recs[((const run_ii *)i)->pos];
+    const run_rec *r = ((const run_ii *)i)->recs[((const run_ii *)i)->pos].rec;
     *n = r->vlen;
     return r->bytes + r->klen;
 }
@@ -324,7 +341,7 @@ typedef struct runs {
     tind_keyspace *ks;
     arena mem;
     int mem_live;
-    run_rec **recs;
+    run_ref *recs;
     size_t count, cap;
     uint64_t order;
     iiter **spilled;              /* one table iterator per spilled run (until merged) */
@@ -392,7 +409,7 @@ static int runs_spill(runs *r, tind_err *err)
         return rc;
     r->spill_numbers[r->spill_files++] = number;
     for (size_t i = 0; rc == TIND_OK && i < r->count; i++) {
-        const run_rec *x = r->recs[i];
+        const run_rec *x = r->recs[i].rec;
         rc = tbl_writer_add(w, x->bytes, x->klen, x->order, ENTRY_VALUE, x->bytes + x->klen, x->vlen, err);
     }
     if (rc) {
@@ -420,14 +437,14 @@ static int runs_spill(runs *r, tind_err *err)
 static int runs_add(runs *r, const ingest_options *o, const void *k, size_t kl, const void *v, size_t vl,
                     tind_err *err)
 {
-    if (arena_usage(&r->mem) + kl + vl + sizeof(run_rec) > o->memory_limit && r->count) {
+    if (arena_usage(&r->mem) + r->count * sizeof(run_ref) + kl + vl + sizeof(run_rec) > o->memory_limit && r->count) {
         int rc = runs_spill(r, err);
         if (rc)
             return rc;
     }
     if (r->count == r->cap) {
         size_t cap = r->cap ? r->cap * 2 : 4096;
-        run_rec **a = realloc(r->recs, cap * sizeof *a);
+        run_ref *a = realloc(r->recs, cap * sizeof *a);
         if (!a)
             return err_set(err, TIND_ENOMEM, "ingestion: out of memory");
         r->recs = a;
@@ -442,7 +459,8 @@ static int runs_add(runs *r, const ingest_options *o, const void *k, size_t kl, 
     memcpy(x->bytes, k, kl);
     if (vl)
         memcpy(x->bytes + kl, v, vl);
-    r->recs[r->count++] = x;
+    r->recs[r->count].prefix = key_prefix(x->bytes, kl);
+    r->recs[r->count++].rec = x;
     return TIND_OK;
 }
 
@@ -608,16 +626,21 @@ static int ingest_install(tind_keyspace *ks, ver_table **tables, size_t n, uint6
             rc = choose_level(ks, ks->current, lo, lolen, hi, hilen, &level);
         mu_unlock(&db->mu);
         if (rc == TIND_OK && !busy) {
-            /* a snapshot taken since the marker would see the data appear */
+            /* A snapshot taken since the marker (seqno >= S) would see the
+             * data appear. snap_mu stays held through the install, so no
+             * snapshot is taken between this check and the new view: the
+             * one place snap_mu is held while mu is taken (inside
+             * ks_install). Deadlock-free because no thread takes snap_mu
+             * while holding mu (snap_mu's holders in state.c take nothing). */
             mu_lock(&db->snap_mu);
             snapshot = db->snapshots.count && db->snapshots.seqnos[db->snapshots.count - 1] >= seqno;
+            if (!snapshot) {
+                KILL_POINT("ingest.install.before");
+                rc = ks_install(ks, NULL, NULL, 0, tables, n, level, 0, NULL, err);
+                KILL_POINT("ingest.install.after");
+                *level_out = level;
+            }
             mu_unlock(&db->snap_mu);
-        }
-        if (rc == TIND_OK && !busy && !snapshot) {
-            KILL_POINT("ingest.install.before");
-            rc = ks_install(ks, NULL, NULL, 0, tables, n, level, 0, NULL, err);
-            KILL_POINT("ingest.install.after");
-            *level_out = level;
         }
         mu_unlock(&db->install_mu);
         mu_unlock(&db->write_mu);

@@ -15,7 +15,8 @@
  *      memtables must hold no key of the ingested range (they are flushed
  *      first; writers that write into it meanwhile make it retry, then
  *      TIND_EBUSY), no snapshot taken since step 1 may be live (it would see
- *      the data appear: TIND_EBUSY), then the tables go to the deepest level
+ *      the data appear: waits up to 100 ms, then TIND_EBUSY; snap_mu is held
+ *      from that check through the install), then the tables go to the deepest level
  *      whose tables and those of every level above do not overlap the
  *      range (L0 when L0 overlaps, or for tiered and FIFO keyspaces), with
  *      one version edit after the marker is synced.

@@ -140,6 +140,16 @@ static int bt_close(void *hp, char *err, size_t errlen)
     return rc ? bt_fail(err, errlen, "close", rc, NULL) : 0;
 }
 
+/* tind_ingest: sorted input is streamed, unsorted input sorted in runs of
+ * 64 MiB (the default) spilled to temporary tables. */
+static int bt_bulk_load(void *hp, int (*next)(void *ctx, const void **k, size_t *kl, const void **v, size_t *vl),
+                        void *ctx, int sorted, uint64_t *count, char *err, size_t errlen)
+{
+    bt_handle *h = hp;
+    int rc = tind_ingest(h->ks, next, ctx, sorted ? TIND_INGEST_SORTED : 0, 0, NULL, NULL, count);
+    return rc ? bt_fail(err, errlen, "ingest", rc, h->db) : 0;
+}
+
 const bench_backend bench_backend_tind = {
     .name = "tind",
     .thread_safe = 1,
@@ -149,4 +159,5 @@ const bench_backend bench_backend_tind = {
     .scan = bt_scan,
     .settle = bt_settle,
     .close = bt_close,
+    .bulk_load = bt_bulk_load,
 };

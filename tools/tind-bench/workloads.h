@@ -58,7 +58,7 @@ const char *bw_dist_name(int dist);
 int bw_dist_parse(const char *s);                             /* -1 when unknown */
 
 /* ---- workloads ---- */
-enum bw_kind { BW_MIX, BW_FEED, BW_MICRO };
+enum bw_kind { BW_MIX, BW_FEED, BW_MICRO, BW_BULK };
 
 enum bw_profile { BW_PROFILE_QUICK = 0, BW_PROFILE_FULL = 1 };
 
@@ -121,6 +121,8 @@ enum bw_mode {
     BW_RUN_READRANDOM,
     BW_RUN_SEEKSCAN,
     BW_RUN_OVERWRITE,
+    BW_LOAD_BULK_SEQ,   /* keys i in order, one bulk_load call per thread */
+    BW_LOAD_BULK_RANDOM,/* keys perm(i), unsorted, one bulk_load call per thread */
 };
 /* The op types a mode records (names for output); returns the count. */
 int bw_mode_optypes(int mode, const char **names);
