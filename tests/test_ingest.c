@@ -581,6 +581,8 @@ TEST(concurrent)
         CHECK(pthread_create(&th[i], NULL, i < 2 ? conc_writer : conc_reader, &args[i]) == 0);
     }
     int rounds = (int)(10 * check_scale()), ok = 0;
+    if (rounds < 4)
+        rounds = 4;
     for (int r = 0; r < rounds; r++) {
         gen g = {0};
         g.n = 1000;

@@ -242,7 +242,7 @@ static double now_seconds(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static const char *human_bytes(uint64_t n, char *buf, size_t len)
+const char *human_bytes(uint64_t n, char *buf, size_t len)
 {
     static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
     double v = (double)n;
