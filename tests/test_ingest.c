@@ -20,6 +20,9 @@
  *                     everything synced before; power lost right after the
  *                     call returns: all of them
  *   tiered            a tiered keyspace takes the tables in level 0
+ *   writes_during     a put into the range during the call wins over the
+ *                     ingested value (in a memtable, in L0); once compaction
+ *                     took it below, the call fails with TIND_EBUSY
  *   concurrent        writers (other keys) and readers run through repeated
  *                     ingestions with background work on: each reader's
  *                     snapshot sees an ingestion whole or not at all
@@ -79,6 +82,9 @@ typedef struct gen {
     long unsorted_at;             /* sorted input that goes back here (0 = never) */
     tind_db *snap_db;             /* take a snapshot half way */
     tind_snapshot *snap;
+    tind_keyspace *put_ks;        /* at entry put_at: put put_key, then flush (put_then >= 1) */
+    long put_at, put_key;         /* and compact (put_then >= 2) */
+    int put_then;
 } gen;
 
 static int val_of(char *v, long k, int tag) { return snprintf(v, 64, "ingested-%d-%ld", tag, k); }
@@ -93,6 +99,15 @@ static int gen_next(void *ctx, const void **key, size_t *klen, const void **val,
         return g->fail_rc;
     if (g->snap_db && g->i == g->n / 2)
         CHECK_OK(tind_snapshot_new(g->snap_db, &g->snap));
+    if (g->put_ks && g->i == g->put_at) {
+        char pk[32];
+        int pn = key_of(pk, g->put_key);
+        CHECK_OK(tind_put(g->put_ks, pk, (size_t)pn, "concurrent", 10));
+        if (g->put_then >= 1)
+            CHECK_OK(tind_flush(g->put_ks));
+        if (g->put_then >= 2)
+            CHECK_OK(tind_compact(g->put_ks));
+    }
     long k = g->order ? g->order[g->i] : g->i * g->step;
     if (g->unsorted_at && g->i == g->unsorted_at)
         k = 0;
@@ -415,8 +430,13 @@ TEST(bad_input)
     CHECK_RC(tind_ingest(ks, NULL, NULL, 0, 0, NULL, NULL, NULL), TIND_EINVAL);
     CHECK_RC(tind_ingest(ks, gen_next, &f, 0x10, 0, NULL, NULL, NULL), TIND_EINVAL);
     CHECK_RC(tind_ingest(NULL, gen_next, &f, 0, 0, NULL, NULL, NULL), TIND_EINVAL);
-    /* only the live tables are left */
-    CHECK_EQ(count_tables(mem), 0);
+    /* only the live tables are left (the one the first call's flush made) */
+    tind_ks_stats st;
+    CHECK_OK(tind_ks_stats_get(ks, &st));
+    uint64_t live = 0;
+    for (uint32_t l = 0; l < st.levels; l++)
+        live += st.tables[l];
+    CHECK_EQ(count_tables(mem), live);
     CHECK_OK(tind_close(db));
     /* the journal's markers of the failed calls replay cleanly */
     db = open_at(mem, 0);
@@ -503,6 +523,49 @@ TEST(tiered)
     }
     CHECK_OK(tind_close(db));
     fs_destroy(mem);
+}
+
+TEST(writes_during)
+{
+    /* a put into the range while the ingestion runs is newer than it: it
+     * must win where it sits above the ingested tables (memtable, an L0
+     * table), and where compaction took it below them the ingestion must
+     * fail rather than hide it */
+    for (int then = 0; then < 3; then++)
+        for (int sorted = 0; sorted < 2; sorted++) {
+            fs *mem = fs_mem_new();
+            tind_db *db = open_at(mem, 0);
+            tind_keyspace *ks = small_ks(db, "a", TIND_COMPACTION_LEVELED);
+            for (long k = 0; k < 1000; k += 2)
+                put_val(ks, k, "old");
+            gen g = {0};
+            g.n = 1000;
+            g.step = 1;
+            g.tag = 6;
+            g.put_ks = ks;
+            g.put_at = 500;
+            g.put_key = 300;
+            g.put_then = then;
+            int rc = tind_ingest(ks, gen_next, &g, sorted ? TIND_INGEST_SORTED : 0, 0, NULL, NULL, NULL);
+            char v[64];
+            expect_val(ks, NULL, 300, "concurrent");
+            if (then < 2) {
+                CHECK_OK(rc);
+                val_of(v, 301, 6);
+                expect_val(ks, NULL, 301, v);
+                val_of(v, 302, 6);
+                expect_val(ks, NULL, 302, v);
+            } else {
+                CHECK_RC(rc, TIND_EBUSY);
+                CHECK(strstr(tind_errmsg(db), "written while it ran") != NULL);
+                expect_val(ks, NULL, 301, NULL);
+                expect_val(ks, NULL, 302, "old");
+            }
+            CHECK_OK(tind_compact(ks));
+            expect_val(ks, NULL, 300, "concurrent");
+            CHECK_OK(tind_close(db));
+            fs_destroy(mem);
+        }
 }
 
 typedef struct conc_arg {
@@ -612,6 +675,7 @@ int main(void)
     RUN(bad_input);
     RUN(crash_atomic);
     RUN(tiered);
+    RUN(writes_during);
     RUN(concurrent);
     fprintf(stderr, "test_ingest: ok\n");
     return 0;

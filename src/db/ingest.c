@@ -37,7 +37,6 @@
 
 #define INGEST_DEFAULT_MEMORY (64u << 20)
 #define INGEST_PROGRESS_STEP (1u << 20)
-#define INGEST_INSTALL_TRIES 3
 #define INGEST_SNAPSHOT_WAITS 100   /* 1 ms each */
 
 /* ------------------------------------------------------------------ the marker */
@@ -46,7 +45,11 @@
  * `id`, fresh from next_keyspace_id (no keyspace has it; a keyspace made
  * later with it after a crash has flushed_seqno >= S, so replay skips the
  * marker there too). */
-static int reserve_seqno(tind_db *db, uint64_t *seqno, tind_err *err) EXCLUDES(db->write_mu)
+/* It also takes a snapshot at S (*pin), held until the install: compaction
+ * keeps the seqnos of every version newer than a snapshot, so a write into
+ * the range made during the ingestion never has its seqno zeroed at the
+ * bottom level, and the install can tell it from older data. */
+static int reserve_seqno(tind_db *db, uint64_t *seqno, tind_snapshot **pin, tind_err *err) EXCLUDES(db->write_mu)
 {
     mu_lock(&db->write_mu);
     int rc = db_check_writable(db, err);
@@ -73,6 +76,10 @@ static int reserve_seqno(tind_db *db, uint64_t *seqno, tind_err *err) EXCLUDES(d
             atomic_store(&db->last_seqno, first);
             atomic_store_explicit(&db->visible_seqno, first, memory_order_release);
             *seqno = first;
+            /* write_mu held: visible_seqno stays S, the snapshot's seqno */
+            rc = tind_snapshot_new(db, pin);
+            if (rc)
+                err_set(err, rc, "ingestion: out of memory");
         }
     }
     mu_unlock(&db->write_mu);
@@ -539,32 +546,104 @@ static void ingest_pause(tind_db *db, int on) EXCLUDES(db->mu)
     mu_unlock(&db->mu);
 }
 
-/* 1 when a memtable of ks holds a key in [lo, hi]. */
-static int memtable_overlaps(memtable *m, const uint8_t *lo, size_t lolen, const uint8_t *hi, size_t hilen)
+/* The ingested tables (sorted, disjoint) and their range. */
+typedef struct ingested {
+    tind_db *db;
+    ver_table **tables;
+    size_t n;
+    const uint8_t *lo, *hi;
+    size_t lolen, hilen;
+    uint64_t seqno;               /* S */
+} ingested;
+
+/* 1 when the ingested tables hold key k, 0 when not, < 0 on a read error. */
+static int ingested_has(const ingested *g, const uint8_t *k, size_t kl, tind_err *err)
 {
-    iiter *it = mt_iiter_new(m);
-    if (!it)
-        return 1;   /* cannot tell: say so, the caller flushes */
-    ii_seek(it, lo, lolen, SEQNO_MAX);
-    int hit = 0;
-    if (ii_valid(it)) {
-        size_t kl = 0;
-        const uint8_t *k = ii_key(it, &kl);
-        hit = key_cmp(k, kl, hi, hilen) <= 0;
+    size_t a = 0, b = g->n;   /* the first table whose largest key >= k */
+    while (a < b) {
+        size_t m = a + (b - a) / 2;
+        if (key_cmp(g->tables[m]->largest, g->tables[m]->largest_len, k, kl) < 0)
+            a = m + 1;
+        else
+            b = m;
     }
-    ii_free(it);
-    return hit;
+    if (a == g->n || key_cmp(g->tables[a]->smallest, g->tables[a]->smallest_len, k, kl) > 0)
+        return 0;
+    tbl *r = NULL;
+    int rc = db_table_reader(g->db, g->tables[a], 1, &r, err);
+    uint8_t type = 0;
+    uint64_t seq = 0;
+    tbuf val = TBUF_INIT;
+    if (rc == TIND_OK)
+        rc = tbl_get(r, k, kl, SEQNO_MAX, 1, &type, &seq, &val, err);
+    tbuf_free(&val);
+    return rc == TIND_NOT_FOUND ? 0 : rc == TIND_OK ? 1 : rc;
 }
 
-static int memtables_overlap(tind_keyspace *ks, const uint8_t *lo, size_t lolen, const uint8_t *hi, size_t hilen)
-    REQUIRES(ks->db->mu)
+/* Whether a version in `it` of a key the ingestion writes breaks the order
+ * reads rely on: with want_newer, one at a seqno below S (a memtable or an
+ * L0 table that reads look at before the ingested tables must hold only
+ * newer versions of those keys); without, one above S (a table below them
+ * must hold only older ones). Other keys of the range do not matter.
+ * Returns 1 on a conflict, 0 if none, < 0 on a read error; frees it. */
+static int range_conflict(iiter *it, const ingested *g, int want_newer, tind_err *err)
 {
-    if (memtable_overlaps(ks->active, lo, lolen, hi, hilen))
-        return 1;
-    for (size_t i = 0; i < ks->sealed_count; i++)
-        if (memtable_overlaps(ks->sealed[i], lo, lolen, hi, hilen))
-            return 1;
-    return 0;
+    int hit = 0, rc = TIND_OK;
+    for (ii_seek(it, g->lo, g->lolen, SEQNO_MAX); !hit && rc == TIND_OK && ii_valid(it); ii_next(it)) {
+        size_t kl = 0;
+        const uint8_t *k = ii_key(it, &kl);
+        if (key_cmp(k, kl, g->hi, g->hilen) > 0)
+            break;
+        if (want_newer ? ii_seqno(it) < g->seqno : ii_seqno(it) > g->seqno) {
+            rc = ingested_has(g, k, kl, err);
+            hit = rc == 1;
+            if (hit)
+                rc = TIND_OK;
+        }
+    }
+    if (rc == TIND_OK)
+        rc = ii_status(it, err);
+    ii_free(it);
+    return rc ? rc : hit;
+}
+
+/* Writes made to the ingested keys while the ingestion ran (seqno above S),
+ * or before it but not flushed (below S, in a memtable): where they sit
+ * decides whether the ingested tables, placed at `level`, would hide a newer
+ * value or let an older one win. 1 = conflict (TIND_EBUSY), 0 = none, < 0 error.
+ * Tables with max_seqno < S hold only older versions: safe below us, and an
+ * L0 one sorts after ours. Only tables made since the reservation (max >
+ * S) and the memtables are scanned, over the range only. */
+static int order_conflict(tind_keyspace *ks, const version *v, int level, const ingested *g, tind_err *err)
+    REQUIRES(ks->db->write_mu, ks->db->install_mu)
+{
+    /* write_mu: no memtable gains an entry or is sealed; install_mu: the
+     * version and the sealed list stay as they are (mu is not needed, and
+     * not held over the reads of tables) */
+    iiter *it = mt_iiter_new(ks->active);
+    int rc = it ? range_conflict(it, g, 1, err) : TIND_ENOMEM;
+    for (size_t i = 0; rc == 0 && i < ks->sealed_count; i++) {
+        it = mt_iiter_new(ks->sealed[i]);
+        rc = it ? range_conflict(it, g, 1, err) : TIND_ENOMEM;
+    }
+    for (int l = 0; rc == 0 && l < v->level_count; l++)
+        for (size_t i = 0; rc == 0 && i < v->levels[l].count; i++) {
+            ver_table *t = v->levels[l].tables[i];
+            if (t->max_seqno < g->seqno || key_cmp(t->smallest, t->smallest_len, g->hi, g->hilen) > 0 ||
+                key_cmp(t->largest, t->largest_len, g->lo, g->lolen) < 0)
+                continue;
+            /* above ours: an L0 table when ours go to L0 (it sorts first by
+             * its larger max seqno); below ours: every other */
+            int above = l == 0 && level == 0;
+            tbl *r = NULL;
+            rc = db_table_reader(ks->db, t, l, &r, err);
+            iiter *ti = NULL;
+            if (rc == TIND_OK)
+                rc = tbl_iiter_new(r, &ti);
+            if (rc == TIND_OK)
+                rc = range_conflict(ti, g, above, err);
+        }
+    return rc;
 }
 
 /* The deepest level whose tables, and those of every level above it, stay
@@ -600,32 +679,30 @@ static int ingest_install(tind_keyspace *ks, ver_table **tables, size_t n, uint6
     tind_db *db = ks->db;
     const uint8_t *lo = tables[0]->smallest, *hi = tables[n - 1]->largest;
     size_t lolen = tables[0]->smallest_len, hilen = tables[n - 1]->largest_len;
-    int flushes = 0, snapshot_waits = 0;
-    for (;;) {
-        mu_lock(&db->mu);
-        int overlap = memtables_overlap(ks, lo, lolen, hi, hilen);
-        mu_unlock(&db->mu);
-        int rc = overlap ? ks_flush_all(ks, err) : TIND_OK;
-        if (rc)
-            return rc;
-        /* the marker is durable before a version file names seqno S */
-        rc = db_sync_journal_through(db, seqno, err);
-        if (rc)
-            return rc;
+    /* the marker is durable before a version file names seqno S */
+    int rc = db_sync_journal_through(db, seqno, err);
+    for (int waits = 0; rc == TIND_OK; waits++) {
         ingest_pause(db, 1);
         mu_lock(&db->write_mu);
         mu_lock(&db->install_mu);
         rc = db_check_writable(db, err);
-        int level = 0, busy = 0, snapshot = 0;
+        int level = 0, snapshot = 0;
         mu_lock(&db->mu);
         if (rc == TIND_OK && atomic_load(&ks->dropped))
             rc = err_set(err, TIND_ENOENT, "keyspace '%s' was deleted", ks->name);
         if (rc == TIND_OK)
-            busy = memtables_overlap(ks, lo, lolen, hi, hilen);
-        if (rc == TIND_OK && !busy)
             rc = choose_level(ks, ks->current, lo, lolen, hi, hilen, &level);
         mu_unlock(&db->mu);
-        if (rc == TIND_OK && !busy) {
+        if (rc == TIND_OK) {
+            ingested g = {db, tables, n, lo, hi, lolen, hilen, seqno};
+            rc = order_conflict(ks, ks->current, level, &g, err);
+            if (rc == 1)
+                rc = err_set(err, TIND_EBUSY,
+                             "ingestion into '%s': keys of the ingested range were written while it ran (the "
+                             "ingested values would hide newer ones or lose to older ones); nothing ingested",
+                             ks->name);
+        }
+        if (rc == TIND_OK) {
             /* A snapshot taken since the marker (seqno >= S) would see the
              * data appear. snap_mu stays held through the install, so no
              * snapshot is taken between this check and the new view: the
@@ -633,7 +710,11 @@ static int ingest_install(tind_keyspace *ks, ver_table **tables, size_t n, uint6
              * ks_install). Deadlock-free because no thread takes snap_mu
              * while holding mu (snap_mu's holders in state.c take nothing). */
             mu_lock(&db->snap_mu);
-            snapshot = db->snapshots.count && db->snapshots.seqnos[db->snapshots.count - 1] >= seqno;
+            /* the list is sorted; the ingestion's own snapshot is one at S */
+            size_t newer = 0;
+            for (size_t i = db->snapshots.count; i > 0 && db->snapshots.seqnos[i - 1] >= seqno; i--)
+                newer++;
+            snapshot = newer > 1;
             if (!snapshot) {
                 KILL_POINT("ingest.install.before");
                 rc = ks_install(ks, NULL, NULL, 0, tables, n, level, 0, NULL, err);
@@ -645,22 +726,17 @@ static int ingest_install(tind_keyspace *ks, ver_table **tables, size_t n, uint6
         mu_unlock(&db->install_mu);
         mu_unlock(&db->write_mu);
         ingest_pause(db, 0);
-        if (rc || (!busy && !snapshot))
+        if (rc || !snapshot)
             return rc;
-        if (busy && ++flushes >= INGEST_INSTALL_TRIES)
-            return err_set(err, TIND_EBUSY,
-                           "ingestion into '%s': keys of the ingested range kept being written meanwhile (%d "
-                           "flushes); retry when they stop",
-                           ks->name, flushes);
         /* short-lived snapshots: wait a little for a moment without one */
-        if (snapshot && ++snapshot_waits >= INGEST_SNAPSHOT_WAITS)
+        if (waits + 1 >= INGEST_SNAPSHOT_WAITS)
             return err_set(err, TIND_EBUSY,
                            "ingestion into '%s': a snapshot taken during the ingestion is still live (it would "
                            "see the ingested data appear); free it and retry",
                            ks->name);
-        if (snapshot)
-            nanosleep(&(struct timespec){0, 1000000}, NULL);
+        nanosleep(&(struct timespec){0, 1000000}, NULL);
     }
+    return rc;
 }
 
 /* ------------------------------------------------------------------ ks_ingest */
@@ -681,7 +757,19 @@ int ks_ingest(tind_keyspace *ks, tind_ingest_next_fn next, void *ctx, const inge
     r.ks = ks;
     runs_reset_buffer(&r);
     uint64_t seqno = 0;
-    int rc = reserve_seqno(db, &seqno, err);
+    /* What was written before the call goes to tables first: at the install
+     * no memtable may hold a version of the range older than S (reads look
+     * at memtables first). A write into the range in between fails the
+     * install (TIND_EBUSY); writes elsewhere do not matter. */
+    int rc = TIND_OK;
+    mu_lock(&db->mu);
+    int unflushed = ks->sealed_count > 0 || mt_count(ks->active) > 0;
+    mu_unlock(&db->mu);
+    if (unflushed)
+        rc = ks_flush_all(ks, err);
+    tind_snapshot *pin = NULL;
+    if (rc == TIND_OK)
+        rc = reserve_seqno(db, &seqno, &pin, err);
     s.seqno = seqno;
     iiter *merged = NULL;
     if (rc == TIND_OK) {
@@ -726,6 +814,7 @@ int ks_ingest(tind_keyspace *ks, tind_ingest_next_fn next, void *ctx, const inge
             atomic_fetch_add(&ks->user_bytes, s.bytes);
         }
     }
+    tind_snapshot_free(pin);
     if (rc == TIND_OK) {
         if (count)
             *count = s.entries;

@@ -4,22 +4,28 @@
  * version edit.
  *
  * The steps (ingest.c has the invariants):
+ *   0. the keyspace's memtables are flushed (what was written before the
+ *      call goes to tables);
  *   1. a fresh sequence number S is reserved with a marker record in the
  *      journal (a put into a keyspace id no keyspace has: replay skips it),
  *      so journals keep meeting exactly and recovery's last seqno covers S;
+ *      a snapshot at S is held until the install (compaction then keeps the
+ *      seqnos of writes made meanwhile);
  *   2. the input, sorted (checked) or unsorted (sorted in runs of at most
  *      memory_limit bytes, spilled to temporary tables and merged; the last
  *      value of a key wins), is written as tables of the keyspace's last
  *      level, every entry at seqno S;
  *   3. install (background work paused, write_mu and install_mu held): the
- *      memtables must hold no key of the ingested range (they are flushed
- *      first; writers that write into it meanwhile make it retry, then
- *      TIND_EBUSY), no snapshot taken since step 1 may be live (it would see
- *      the data appear: waits up to 100 ms, then TIND_EBUSY; snap_mu is held
- *      from that check through the install), then the tables go to the deepest level
- *      whose tables and those of every level above do not overlap the
- *      range (L0 when L0 overlaps, or for tiered and FIFO keyspaces), with
- *      one version edit after the marker is synced.
+ *      level is the deepest whose tables and those of every level above do
+ *      not overlap the range (L0 when L0 overlaps, and always for tiered and
+ *      FIFO keyspaces); reads take the first hit from the top, so every
+ *      version of a key of the range above that place (memtables, L0 tables
+ *      sorting first) must be newer than S and every one below older: the
+ *      memtables and the tables made since step 1 are scanned over the range,
+ *      and a version of an ingested key on the wrong side is TIND_EBUSY; a snapshot taken since
+ *      step 1 (it would see the data appear) waits up to 100 ms, then
+ *      TIND_EBUSY (snap_mu is held from that check through the install);
+ *      the marker is synced, then one version edit (ks_install).
  * A crash before the version file names the tables leaves them as orphans,
  * which the next open deletes: the ingestion is all or nothing.
  */
