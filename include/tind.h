@@ -920,6 +920,41 @@ TIND_API int tind_backup_restore(const char *dir, uint64_t id, const char *targe
  * NULL) gets the number of backups deleted. */
 TIND_API int tind_backup_prune(const char *dir, size_t keep, size_t *deleted);
 
+/* ---- bulk ingestion ----
+ * The input callback: on each call, point *key / *val at the next entry
+ * (borrowed until the next call) and return 1; return 0 at the end, or a
+ * negative TIND_E... status to abort the ingestion with it. */
+typedef int (*tind_ingest_next_fn)(void *ctx, const void **key, size_t *klen, const void **val, size_t *vlen);
+#define TIND_INGEST_SORTED 1  /* the input's keys are strictly increasing (memcmp order) */
+
+/* Loads key-value pairs into ks straight into tables, bypassing the journal
+ * and the memtables: atomic (all the pairs become visible at once, or none,
+ * also across a crash) and durable when it returns. Each pair behaves as a
+ * put made at the start of the call: it replaces older values of its key,
+ * and snapshots taken before the call do not see it. With
+ * TIND_INGEST_SORTED the input is streamed (memory: a table's buffers) and a
+ * key not above its predecessor fails the call (TIND_EINVAL, naming the
+ * entry); otherwise the input is sorted in runs of at most memory_limit
+ * bytes (0 = 64 MiB) spilled to temporary tables in the database folder and
+ * merged, and of the entries with the same key the last one given wins.
+ * The tables go to the deepest level whose tables (and those above it) do
+ * not overlap the key range of the input: the last level for fresh keys
+ * (level 0 when level 0 overlaps, and always for tiered and FIFO keyspaces).
+ * The keyspace's memtables are flushed first. The pairs count as written at
+ * the start of the call: a write into their key range made while the call
+ * runs is newer and keeps winning; where that cannot be kept (compaction
+ * moved it below where the tables go, or it came between the flush and the
+ * start) the call fails with TIND_EBUSY, ingesting nothing. So it does when
+ * a snapshot taken during the call is still live at its end (it would see
+ * the pairs appear; the call waits up to 100 ms for it). While the call runs
+ * it holds a snapshot of its own. progress (may be NULL) sees the
+ * input bytes read (total 0 until the end); *count (may be NULL) gets the
+ * number of entries written. Keys and values are checked as tind_put checks
+ * them. Thread-safety: as tind_put; concurrent ingestions into one keyspace
+ * are serialized at their install. */
+TIND_API int tind_ingest(tind_keyspace *ks, tind_ingest_next_fn next, void *ctx, int flags, size_t memory_limit,
+                         tind_progress_fn progress, void *progress_ctx, uint64_t *count);
+
 #ifdef __cplusplus
 }
 #endif

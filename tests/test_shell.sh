@@ -665,6 +665,17 @@ printf 'X' | dd of="$tbl" bs=1 seek=10 conv=notrunc 2>/dev/null
 expect_status 1 "$TIND" "$CB" backup verify "$T/cb_bk"
 grep -q "checksum mismatch" err.txt || fail "backup verify of a damaged table: $(cat err.txt)"
 
+section import_ingest
+# issue 14: import --ingest (bulk ingestion) loads what the batch import loads, keyspace by keyspace,
+# and a key's last line wins
+IG=$T/igdb
+printf '#tind-export 2\nks1\tb\t2\nks1\ta\t1\nks2\tz\tlast?\nks1\tc\t3\nks2\tz\tlast\n' > ig.txt
+expect_status 0 "$TIND" --create "$IG" import --unchecked --ingest ig.txt
+expect_status 0 "$TIND" "$IG" scan ks1
+[ "$(cat out.txt)" = "$(printf 'a = 1\nb = 2\nc = 3')" ] || fail "import --ingest ks1: $(cat out.txt)"
+expect_status 0 "$TIND" "$IG" get ks2 z
+[ "$(cat out.txt)" = last ] || fail "import --ingest ks2: $(cat out.txt)"
+
 section progress
 # issue 16: export, verify, count, compact (elapsed time) and import draw a meter on stderr when stdin
 # and stderr are a terminal (script(1) gives them a pty), and print nothing

@@ -259,6 +259,10 @@ int tind_backup_verify(const char *dir, uint64_t id, tind_progress_fn progress, 
 int tind_backup_restore(const char *dir, uint64_t id, const char *target, tind_progress_fn progress,
                         void *ctx);
 int tind_backup_prune(const char *dir, size_t keep, size_t *deleted);
+typedef int (*tind_ingest_next_fn)(void *ctx, const void **key, size_t *klen, const void **val, size_t *vlen);
+#define TIND_INGEST_SORTED 1
+int tind_ingest(tind_keyspace *ks, tind_ingest_next_fn next, void *ctx, int flags, size_t memory_limit,
+                tind_progress_fn progress, void *progress_ctx, uint64_t *count);
 """
 
 ffi = FFI()

@@ -672,42 +672,66 @@ static int select_metas(const bk_set *s, const char *dir, uint64_t id, int newes
     return TIND_OK;
 }
 
+/* Takes the folder's shared lock and loads its descriptions; the chosen
+ * backups are s->metas[*from, *to). */
+static int open_shared(fs *fsys, const char *dir, uint64_t id, int newest, fs_lock **lock, bk_set *s, size_t *from,
+                       size_t *to, tind_err *err)
+{
+    memset(s, 0, sizeof *s);
+    *from = *to = 0;
+    int rc = bk_lock(fsys, dir, 0, lock, err);
+    if (rc == TIND_OK)
+        rc = set_load(fsys, dir, s, err);
+    if (rc == TIND_OK)
+        rc = select_metas(s, dir, id, newest, from, to, err);
+    return rc;
+}
+
+static uint64_t meta_bytes(const bk_meta *m)
+{
+    uint64_t n = 0;
+    for (size_t j = 0; j < m->count; j++)
+        n += m->files[j].size;
+    return n;
+}
+
+/* Reads stored file f of backup m whole (copying it to dst unless NULL),
+ * checking its size and checksum (and, when only reading, its structure). */
+static int read_checked(fs *fsys, const char *dir, const bk_meta *m, const bk_file *f, const char *dst,
+                        uint64_t *done, uint64_t total, ckpt_progress_fn progress, void *ctx, tind_err *err)
+{
+    char *path = fname_join(dir, f->stored);
+    uint64_t hash = 0;
+    int rc = path ? ckpt_copy_path(fsys, path, f->size, dst, &hash, done, total, progress, ctx, err)
+                  : err_set(err, TIND_ENOMEM, "out of memory");
+    if (rc == TIND_ENOENT)
+        rc = err_set(err, TIND_ECORRUPT, "'%s' is missing", path);
+    if (rc == TIND_OK && hash != f->hash)
+        rc = err_set(err, TIND_ECORRUPT, "'%s': checksum mismatch (xxh3 %016llx, %016llx recorded)", path,
+                     (unsigned long long)hash, (unsigned long long)f->hash);
+    /* an encrypted backup's files are read only with the key, which verify
+     * does not take: its checksums are what it checks (the pages' tags are
+     * checked when the restored database is read) */
+    if (rc == TIND_OK && !dst && !meta_encrypted(m))
+        rc = check_structure(fsys, f, path, err);
+    if (rc)
+        err_wrap(err, rc, "backup %llu: ", (unsigned long long)m->id);
+    free(path);
+    return rc;
+}
+
 int bk_verify(fs *fsys, const char *dir, uint64_t id, ckpt_progress_fn progress, void *ctx, tind_err *err)
 {
     fs_lock *lock = NULL;
-    int rc = bk_lock(fsys, dir, 0, &lock, err);
     bk_set s;
-    memset(&s, 0, sizeof s);
-    if (rc == TIND_OK)
-        rc = set_load(fsys, dir, &s, err);
-    size_t from = 0, to = 0;
-    if (rc == TIND_OK)
-        rc = select_metas(&s, dir, id, 0, &from, &to, err);
+    size_t from, to;
+    int rc = open_shared(fsys, dir, id, 0, &lock, &s, &from, &to, err);
     uint64_t total = 0, done = 0;
     for (size_t i = from; rc == TIND_OK && i < to; i++)
-        for (size_t j = 0; j < s.metas[i].count; j++)
-            total += s.metas[i].files[j].size;
+        total += meta_bytes(&s.metas[i]);
     for (size_t i = from; rc == TIND_OK && i < to; i++)
-        for (size_t j = 0; rc == TIND_OK && j < s.metas[i].count; j++) {
-            const bk_file *f = &s.metas[i].files[j];
-            char *path = fname_join(dir, f->stored);
-            uint64_t hash = 0;
-            rc = path ? ckpt_copy_path(fsys, path, f->size, NULL, &hash, &done, total, progress, ctx, err)
-                      : err_set(err, TIND_ENOMEM, "out of memory");
-            if (rc == TIND_ENOENT)
-                rc = err_set(err, TIND_ECORRUPT, "'%s' is missing", path);
-            if (rc == TIND_OK && hash != f->hash)
-                rc = err_set(err, TIND_ECORRUPT, "'%s': checksum mismatch (xxh3 %016llx, %016llx recorded)", path,
-                             (unsigned long long)hash, (unsigned long long)f->hash);
-            /* an encrypted backup's files are read only with the key, which
-             * verify does not take: its checksums are what it checks (the
-             * pages' tags are checked when the restored database is read) */
-            if (rc == TIND_OK && !meta_encrypted(&s.metas[i]))
-                rc = check_structure(fsys, f, path, err);
-            if (rc)
-                err_wrap(err, rc, "backup %llu: ", (unsigned long long)s.metas[i].id);
-            free(path);
-        }
+        for (size_t j = 0; rc == TIND_OK && j < s.metas[i].count; j++)
+            rc = read_checked(fsys, dir, &s.metas[i], &s.metas[i].files[j], NULL, &done, total, progress, ctx, err);
     set_free(&s);
     bk_unlock(lock);
     return rc;
@@ -722,14 +746,9 @@ int bk_restore(fs *fsys, const char *dir, uint64_t id, const char *target, ckpt_
     if (fs_exists(fsys, target, &is_dir) == TIND_OK)
         return err_set(err, TIND_EEXIST, "restore: '%s' already exists", target);
     fs_lock *lock = NULL;
-    int rc = bk_lock(fsys, dir, 0, &lock, err);
     bk_set s;
-    memset(&s, 0, sizeof s);
-    if (rc == TIND_OK)
-        rc = set_load(fsys, dir, &s, err);
-    size_t from = 0, to = 0;
-    if (rc == TIND_OK)
-        rc = select_metas(&s, dir, id, 1, &from, &to, err);
+    size_t from, to;
+    int rc = open_shared(fsys, dir, id, 1, &lock, &s, &from, &to, err);
     char *tmp = bk_pathf("%s" FNAME_TEMP_SUFFIX, target);
     char *jdir = bk_pathf("%s" FNAME_TEMP_SUFFIX "/" FNAME_JOURNALS_DIR, target);
     char *tdir = bk_pathf("%s" FNAME_TEMP_SUFFIX "/" FNAME_TABLES_DIR, target);
@@ -746,22 +765,11 @@ int bk_restore(fs *fsys, const char *dir, uint64_t id, const char *target, ckpt_
     if (rc == TIND_OK)
         rc = fs_mkdir(fsys, tdir, err);
     const bk_meta *m = rc == TIND_OK ? &s.metas[from] : NULL;
-    uint64_t total = 0, done = 0;
-    for (size_t j = 0; m && j < m->count; j++)
-        total += m->files[j].size;
+    uint64_t total = m ? meta_bytes(m) : 0, done = 0;
     for (size_t j = 0; rc == TIND_OK && j < m->count; j++) {
-        const bk_file *f = &m->files[j];
-        char *src = fname_join(dir, f->stored);
-        char *dst = fname_join(tmp, f->restore);
-        uint64_t hash = 0;
-        rc = src && dst ? ckpt_copy_path(fsys, src, f->size, dst, &hash, &done, total, progress, ctx, err)
-                        : err_set(err, TIND_ENOMEM, "out of memory");
-        if (rc == TIND_ENOENT)
-            rc = err_set(err, TIND_ECORRUPT, "backup %llu: '%s' is missing", (unsigned long long)m->id, src);
-        if (rc == TIND_OK && hash != f->hash)
-            rc = err_set(err, TIND_ECORRUPT, "backup %llu: '%s': checksum mismatch", (unsigned long long)m->id,
-                         src);
-        free(src);
+        char *dst = fname_join(tmp, m->files[j].restore);
+        rc = dst ? read_checked(fsys, dir, m, &m->files[j], dst, &done, total, progress, ctx, err)
+                 : err_set(err, TIND_ENOMEM, "out of memory");
         free(dst);
     }
     if (rc == TIND_OK)
@@ -866,22 +874,22 @@ int bk_prune(fs *fsys, const char *dir, size_t keep, size_t *deleted, tind_err *
 
 /* ------------------------------------------------------------------ the public calls */
 
+typedef struct bk_create_args {
+    tind_progress_fn progress;
+    void *ctx;
+    uint64_t *id;
+} bk_create_args;
+
+static int run_create(tind_db *db, const char *dir, void *arg, tind_err *err)
+{
+    bk_create_args *a = arg;
+    return bk_create(db, dir, a->progress, a->ctx, a->id, err);
+}
+
 TIND_API int tind_backup_create(tind_db *db, const char *dir, tind_progress_fn progress, void *ctx, uint64_t *id)
 {
-    if (!db)
-        return TIND_EINVAL;
-    int rc = db_enter(db);
-    if (rc)
-        return rc;
-    tind_err err;
-    err_clear(&err);
-    if (!dir || !*dir)
-        rc = err_set(&err, TIND_EINVAL, "tind_backup_create: no folder given");
-    else
-        rc = bk_create(db, dir, progress, ctx, id, &err);
-    rc = db_fail(db, rc, &err);
-    db_leave(db);
-    return rc;
+    bk_create_args a = {progress, ctx, id};
+    return ckpt_db_call(db, dir, "tind_backup_create", run_create, &a);
 }
 
 /* The calls without a database: the POSIX file system, messages as tind_open's. */

@@ -471,7 +471,8 @@ int ckpt_write(tind_db *db, const char *dir, ckpt_progress_fn progress, void *ct
     return rc;
 }
 
-TIND_API int tind_checkpoint(tind_db *db, const char *dir)
+int ckpt_db_call(tind_db *db, const char *dir, const char *what,
+                 int (*run)(tind_db *db, const char *dir, void *arg, tind_err *err), void *arg)
 {
     if (!db)
         return TIND_EINVAL;
@@ -481,10 +482,21 @@ TIND_API int tind_checkpoint(tind_db *db, const char *dir)
     tind_err err;
     err_clear(&err);
     if (!dir || !*dir)
-        rc = err_set(&err, TIND_EINVAL, "tind_checkpoint: no folder given");
+        rc = err_set(&err, TIND_EINVAL, "%s: no folder given", what);
     else
-        rc = ckpt_write(db, dir, NULL, NULL, &err);
+        rc = run(db, dir, arg, &err);
     rc = db_fail(db, rc, &err);
     db_leave(db);
     return rc;
+}
+
+static int run_checkpoint(tind_db *db, const char *dir, void *arg, tind_err *err)
+{
+    (void)arg;
+    return ckpt_write(db, dir, NULL, NULL, err);
+}
+
+TIND_API int tind_checkpoint(tind_db *db, const char *dir)
+{
+    return ckpt_db_call(db, dir, "tind_checkpoint", run_checkpoint, NULL);
 }

@@ -104,4 +104,9 @@ char *ckpt_parent_dir(const char *path);
  * file linked (tables, sealed journals) or copied, synced, renamed to dir. */
 int ckpt_write(tind_db *db, const char *dir, ckpt_progress_fn progress, void *ctx, tind_err *err);
 
+/* A public call on db about folder dir: db_enter, TIND_EINVAL (named
+ * `what`) for a NULL or empty dir, run, the failure recorded on db. */
+int ckpt_db_call(tind_db *db, const char *dir, const char *what,
+                 int (*run)(tind_db *db, const char *dir, void *arg, tind_err *err), void *arg);
+
 #endif

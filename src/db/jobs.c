@@ -69,7 +69,7 @@ static int env_closing(void *ctx)
     return closing;
 }
 
-static void ks_cmp_env(tind_keyspace *ks, cmp_env *env)
+void ks_cmp_env(tind_keyspace *ks, cmp_env *env)
 {
     tind_db *db = ks->db;
     memset(env, 0, sizeof *env);

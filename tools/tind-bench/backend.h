@@ -69,6 +69,12 @@ typedef struct bench_backend {
     /* A transaction flavour of an engine listed beside it (rocksdb-otxn):
      * it runs the txn-* workloads only. */
     int txn_only;
+    /* Optional (NULL: the engine has none): loads every pair next gives
+     * (1 = a pair, 0 = the end; pointers valid until the next call) with the
+     * engine's bulk loader, keys in increasing order when sorted; *count =
+     * pairs loaded. The bulkload workload's only call. */
+    int (*bulk_load)(void *h, int (*next)(void *ctx, const void **k, size_t *kl, const void **v, size_t *vl),
+                     void *ctx, int sorted, uint64_t *count, char *err, size_t errlen);
 } bench_backend;
 
 /* NULL-terminated list of the backends compiled in; tind first. */

@@ -222,6 +222,16 @@ static int bt_txn_rmw_sw(void *hp, const void *k1, const void *k2, size_t kl, co
     return bt_txn(hp, TIND_TXN_SINGLE_WRITER, k1, k2, kl, v, vl, err, errlen);
 }
 
+/* tind_ingest: sorted input is streamed, unsorted input sorted in runs of
+ * 64 MiB (the default) spilled to temporary tables. */
+static int bt_bulk_load(void *hp, int (*next)(void *ctx, const void **k, size_t *kl, const void **v, size_t *vl),
+                        void *ctx, int sorted, uint64_t *count, char *err, size_t errlen)
+{
+    bt_handle *h = hp;
+    int rc = tind_ingest(h->ks, next, ctx, sorted ? TIND_INGEST_SORTED : 0, 0, NULL, NULL, count);
+    return rc ? bt_fail(err, errlen, "ingest", rc, h->db) : 0;
+}
+
 const bench_backend bench_backend_tind = {
     .name = "tind",
     .thread_safe = 1,
@@ -232,6 +242,7 @@ const bench_backend bench_backend_tind = {
     .settle = bt_settle,
     .merge = bt_merge,
     .close = bt_close,
+    .bulk_load = bt_bulk_load,
     .txn_rmw = bt_txn_rmw,
 };
 

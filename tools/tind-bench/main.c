@@ -3,7 +3,7 @@
  * side, in one run, with the ratio of each peer to tind.
  *
  *   tind-bench [--profile quick|full] [--engines tind,rocksdb,...]
- *              [--workloads ycsb-a,ycsb-b-sync,blobs-4k,medium,feed,micro]
+ *              [--workloads ycsb-a,ycsb-b-sync,blobs-4k,medium,feed,micro,bulkload]
  *              [--keys N] [--value-size B] [--ops N | --seconds S] [--threads T]
  *              [--cache-mb M] [--seed S] [--distribution uniform|zipfian|latest]
  *              [--dir DIR] [--keep] [--json FILE] [--settle-ms MS]
@@ -821,8 +821,25 @@ fail:
     free(php);
 }
 
-/* BW_MICRO: fillseq, fillrandom, then readrandom, seekscan, overwrite. */
-static void bm_child_micro(bm_ctx *c, int fd)
+typedef struct bm_step {
+    const char *name;
+    int mode;
+} bm_step;
+
+/* BW_MICRO: fillseq, fillrandom, then readrandom, seekscan, overwrite.
+ * BW_BULK: bulkload/sorted, bulkload/unsorted (each a fill: a fresh folder). */
+static const bm_step bm_micro_steps[] = {
+    {"micro/fillseq", BW_LOAD_SEQ},        {"micro/fillrandom", BW_LOAD_RANDOM},
+    {"micro/readrandom", BW_RUN_READRANDOM}, {"micro/seekscan", BW_RUN_SEEKSCAN},
+    {"micro/overwrite", BW_RUN_OVERWRITE},
+};
+static const bm_step bm_bulk_steps[] = {
+    {"bulkload/sorted", BW_LOAD_BULK_SEQ},
+    {"bulkload/unsorted", BW_LOAD_BULK_RANDOM},
+};
+
+/* The steps in order on one engine; the first two fill fresh folders. */
+static void bm_child_micro(bm_ctx *c, int fd, const bm_step *steps, size_t nsteps)
 {
     bm_phase *php = malloc(sizeof *php);
     bm_row *r = calloc(1, sizeof *r);
@@ -834,15 +851,6 @@ static void bm_child_micro(bm_ctx *c, int fd)
     const bw_params *p = &c->params;
     char dir[1024];
     void *h = NULL;
-    static const struct {
-        const char *name;
-        int mode;
-    } steps[] = {
-        {"micro/fillseq", BW_LOAD_SEQ},        {"micro/fillrandom", BW_LOAD_RANDOM},
-        {"micro/readrandom", BW_RUN_READRANDOM}, {"micro/seekscan", BW_RUN_SEEKSCAN},
-        {"micro/overwrite", BW_RUN_OVERWRITE},
-    };
-    size_t nsteps = sizeof steps / sizeof steps[0];
     size_t i = 0;
     for (; i < nsteps; i++) {
         int mode = steps[i].mode;
@@ -856,7 +864,7 @@ static void bm_child_micro(bm_ctx *c, int fd)
                     goto fail;
                 bm_rmtree(dir);
             }
-            snprintf(dir, sizeof dir, "%s/run-%s-%s", c->flags->dir, c->be->name, i == 0 ? "fillseq" : "fillrandom");
+            snprintf(dir, sizeof dir, "%s/run-%s-%s", c->flags->dir, c->be->name, strchr(steps[i].name, '/') + 1);
             bm_rmtree(dir);
             if (bm_open(c, dir, 0, &h))
                 goto fail;
@@ -903,7 +911,7 @@ fail:
     /* the remaining steps cannot run */
     for (i++; i < nsteps; i++) {
         bm_row_init(c, r, steps[i].name);
-        bm_row_fail(r, "not run: an earlier micro step failed");
+        bm_row_fail(r, "not run: an earlier step failed");
         bm_send(fd, r);
     }
     bm_rmtree(dir);
@@ -922,7 +930,9 @@ static void bm_child(bm_ctx *c, int fd)
         return;
     }
     if (c->params.def->kind == BW_MICRO)
-        bm_child_micro(c, fd);
+        bm_child_micro(c, fd, bm_micro_steps, sizeof bm_micro_steps / sizeof bm_micro_steps[0]);
+    else if (c->params.def->kind == BW_BULK)
+        bm_child_micro(c, fd, bm_bulk_steps, sizeof bm_bulk_steps / sizeof bm_bulk_steps[0]);
     else
         bm_child_mix(c, fd);
     bw_data_free(&c->data);
@@ -1343,7 +1353,7 @@ static void bm_usage(FILE *f)
             "usage: tind-bench [options]\n"
             "  --profile quick|full     default sizes (quick: a few minutes in all; full: BENCH.md sizes)\n"
             "  --engines LIST           comma list (default: every engine compiled in)\n"
-            "  --workloads LIST         comma list of ycsb-a,ycsb-b-sync,blobs-4k,medium,feed,micro (default all)\n"
+            "  --workloads LIST         comma list of ycsb-a,ycsb-b-sync,blobs-4k,medium,feed,micro,bulkload (default all)\n"
             "  --keys N                 preloaded keys (feed: posts; 20 posts per user)\n"
             "  --value-size B           value bytes (default per workload)\n"
             "  --ops N | --seconds S    length of each measured phase (default: quick 3 s, full 30 s)\n"

@@ -139,6 +139,8 @@ const bw_def bw_defs[] = {
      "transactions: read 2 uniform keys, write both, commit (retry on conflict): low contention"},
     {"txn-high", BW_TXN, 1, 0, 0, BW_UNIFORM, 100, {200000, 2000000}, {64, 256},
      "the same over 16 hot keys: high contention (abort rate)"},
+    {"bulkload", BW_BULK, 0, 0, 0, BW_UNIFORM, 100, {200000, 2000000}, {64, 256},
+     "bulk load of 16 B / 100 B pairs by the engine's bulk loader, sorted then unsorted"},
     {NULL, 0, 0, 0, 0, 0, 0, {0, 0}, {0, 0}, NULL},
 };
 
@@ -263,7 +265,7 @@ static uint64_t bw_pick(bw_thread *t, uint64_t n)
 }
 
 /* ---- thread loops ---- */
-int bw_mode_is_load(int mode) { return mode <= BW_LOAD_FEED; }
+int bw_mode_is_load(int mode) { return mode <= BW_LOAD_FEED || mode >= BW_LOAD_BULK_SEQ; }
 
 int bw_mode_optypes(int mode, const char **names)
 {
@@ -296,6 +298,10 @@ int bw_mode_optypes(int mode, const char **names)
         return 1;
     case BW_RUN_TXN:
         names[0] = "txn";       /* a committed transaction, retries included */
+        return 1;
+    case BW_LOAD_BULK_SEQ:
+    case BW_LOAD_BULK_RANDOM:
+        names[0] = "bulk";
         return 1;
     }
     return 0;
@@ -491,10 +497,58 @@ static int bw_run_one(bw_thread *t, int *type)
     }
 }
 
+/* The pairs of a bulk load: keys [begin, end), in order or permuted. */
+typedef struct bw_bulk_src {
+    bw_thread *t;
+    uint64_t j;
+    char key[BW_KEY_SIZE];
+} bw_bulk_src;
+
+static int bw_bulk_next(void *ctx, const void **k, size_t *kl, const void **v, size_t *vl)
+{
+    bw_bulk_src *s = ctx;
+    bw_thread *t = s->t;
+    if (s->j >= t->end || atomic_load_explicit(t->stop, memory_order_relaxed))
+        return 0;
+    bw_key(s->key, t->mode == BW_LOAD_BULK_SEQ ? s->j : bw_perm_at(&t->data->perm, s->j));
+    s->j++;
+    size_t n = t->data->p->value_size;
+    *k = s->key;
+    *kl = BW_KEY_SIZE;
+    *v = bw_value(t, n);
+    *vl = n;
+    t->user_bytes += BW_KEY_SIZE + n;
+    atomic_store_explicit(&t->done, s->j - t->begin, memory_order_relaxed);
+    return 1;
+}
+
+/* One bulk_load call over the thread's range; its time is the one sample. */
+static void bw_bulk(bw_thread *t)
+{
+    if (!t->be->bulk_load) {
+        snprintf(t->err, sizeof t->err, "%s has no bulk loader in tind-bench", t->be->name);
+        t->failed = 1;
+        return;
+    }
+    bw_bulk_src s = {t, t->begin, {0}};
+    uint64_t count = 0, t0 = bw_now_ns();
+    if (t->be->bulk_load(t->handle, bw_bulk_next, &s, t->mode == BW_LOAD_BULK_SEQ, &count, t->err,
+                         sizeof t->err) < 0) {
+        t->failed = 1;
+        return;
+    }
+    bh_record(&t->hist[0], bw_now_ns() - t0);
+    atomic_store_explicit(&t->done, count, memory_order_relaxed);
+}
+
 void *bw_thread_main(void *arg)
 {
     bw_thread *t = arg;
     uint64_t done = 0;
+    if (t->mode == BW_LOAD_BULK_SEQ || t->mode == BW_LOAD_BULK_RANDOM) {
+        bw_bulk(t);
+        return NULL;
+    }
     if (bw_mode_is_load(t->mode)) {
         for (uint64_t j = t->begin; j < t->end; j++) {
             /* another thread failed: the load is void, stop early */

@@ -60,7 +60,7 @@ int bw_dist_parse(const char *s);                             /* -1 when unknown
 /* ---- workloads ---- */
 /* BW_COUNTER_*: 8-byte counters, read_fraction reads, the rest increments by
  * a merge (the engine's uint64-add operator) or by get + put. */
-enum bw_kind { BW_MIX, BW_FEED, BW_MICRO, BW_COUNTER_MERGE, BW_COUNTER_RMW, BW_TXN };
+enum bw_kind { BW_MIX, BW_FEED, BW_MICRO, BW_COUNTER_MERGE, BW_COUNTER_RMW, BW_TXN, BW_BULK };
 /* BW_TXN: read_fraction 0 = the transactions pick among every key (low
  * contention), > 0 = among the first BW_TXN_HOT_KEYS keys (high). */
 #define BW_TXN_HOT_KEYS 16
@@ -130,6 +130,8 @@ enum bw_mode {
     BW_RUN_OVERWRITE,
     BW_RUN_COUNTER,     /* reads / increments (merge or get + put by the kind) */
     BW_RUN_TXN,         /* read-modify-write transactions of two keys (backend txn_rmw) */
+    BW_LOAD_BULK_SEQ,   /* keys i in order, one bulk_load call per thread */
+    BW_LOAD_BULK_RANDOM,/* keys perm(i), unsorted, one bulk_load call per thread */
 };
 /* The op types a mode records (names for output); returns the count. */
 int bw_mode_optypes(int mode, const char **names);

@@ -322,7 +322,7 @@ static double now_seconds(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static const char *human_bytes(uint64_t n, char *buf, size_t len)
+const char *human_bytes(uint64_t n, char *buf, size_t len)
 {
     static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
     double v = (double)n;
@@ -1287,8 +1287,9 @@ static const sh_command commands[] = {
      "list a table's blocks and entries, or a journal's records (FILE: path or number)"},
     {"export", 1, sh_cmd_export, "export [--output FILE] [--salvage] [KS...]",
      "write keyspaces (default: all) as KS<TAB>KEY<TAB>VALUE lines and an end record; --salvage skips damage"},
-    {"import", 0, sh_cmd_import, "import [--unchecked] FILE",
-     "load an export file (- = standard input); checked whole first: its end record and checksum"},
+    {"import", 0, sh_cmd_import, "import [--unchecked] [--ingest] FILE",
+     "load an export file (- = standard input); checked whole first: its end record and checksum; "
+     "files of 32 MiB or more (or --ingest) load by bulk ingestion"},
     {"checkpoint", 1, sh_cmd_checkpoint, "checkpoint DIR",
      "write a consistent copy of the database to the new folder DIR (tables hard-linked when possible)"},
     {"backup", 0, sh_cmd_backup,

@@ -106,6 +106,8 @@ typedef struct sh_opt {
 int sh_parse_opts(tsh *sh, sh_words *args, size_t from, sh_opt *opts, size_t nopts,
                   const sh_word **pos, size_t *npos, size_t max_pos);
 int sh_parse_u64(tsh *sh, const sh_word *w, const char *what, uint64_t *out);
+/* n bytes in the largest binary unit that fits ("1.5 MiB"), into buf. */
+const char *human_bytes(uint64_t n, char *buf, size_t len);
 
 /* ---- verify.c ---- */
 int sh_cmd_verify(tsh *sh, sh_words *args);
