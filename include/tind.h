@@ -951,7 +951,11 @@ typedef int (*tind_ingest_next_fn)(void *ctx, const void **key, size_t *klen, co
  * input bytes read (total 0 until the end); *count (may be NULL) gets the
  * number of entries written. Keys and values are checked as tind_put checks
  * them. Thread-safety: as tind_put; concurrent ingestions into one keyspace
- * are serialized at their install. */
+ * are serialized at their install. The change feed does not carry the
+ * pairs: it shows an ingestion as a one-operation batch at its seqno, a put
+ * of "ingest" into a keyspace id no keyspace has (keyspace NULL), so a
+ * replica fed by tind_changes_since cannot replay it (replicate the data as
+ * batches, or seed the replica from a checkpoint taken after it). */
 TIND_API int tind_ingest(tind_keyspace *ks, tind_ingest_next_fn next, void *ctx, int flags, size_t memory_limit,
                          tind_progress_fn progress, void *progress_ctx, uint64_t *count);
 
