@@ -338,6 +338,36 @@ TIND_API void tind_batch_clear(tind_batch *b);
  * a crash) and clears the batch, which can be reused. */
 TIND_API int tind_batch_commit(tind_batch *b);
 
+/* ---- range deletions and clear (issue 13) ----
+ * tind_remove_range deletes every key k of ks with lo <= k < hi (memcmp
+ * order, a shorter key before its extensions), as one operation: O(1) to
+ * write whatever the number of keys (one journal op holding lo and hi), and
+ * durable per the database's default durability, like tind_remove.
+ * Bounds: 0..TIND_MAX_KEY_SIZE bytes each (TIND_ETOOBIG beyond; TIND_EINVAL
+ * when NULL with a length). A bound of length 0 is open: lo from the first
+ * key, hi to the last. lo == hi is an empty range: TIND_OK, nothing written.
+ * lo > hi (both given) is TIND_EINVAL, nothing written.
+ * Readers: tind_get, cursors in both directions, seeks and snapshots see the
+ * deletion exactly as if every key in the range had been removed at that
+ * point of the write order (a snapshot taken before it still sees the keys;
+ * a key put after it is visible). Space: deleted entries go in compaction,
+ * and a table whose whole key range the deletion covers is dropped without
+ * being read. Reads cost one binary search per source holding range
+ * deletions, not one per deletion.
+ * Thread-safety: as tind_remove (any thread, concurrently with anything). */
+TIND_API int tind_remove_range(tind_keyspace *ks, const void *lo, size_t lolen, const void *hi,
+                               size_t hilen);
+/* The same inside a batch (applied atomically with the batch's other
+ * operations, after those added before it). Argument checks as above; an
+ * empty range adds nothing (tind_batch_count is unchanged). */
+TIND_API int tind_batch_remove_range(tind_batch *b, tind_keyspace *ks, const void *lo, size_t lolen,
+                                     const void *hi, size_t hilen);
+/* Deletes every key of ks: tind_remove_range(ks, NULL, 0, NULL, 0). Journal-
+ * safe by construction: it is one journal op, so after a crash the keyspace
+ * is either cleared or not, never half; writes made after it survive it.
+ * The keyspace (handle, name, options) stays. */
+TIND_API int tind_keyspace_clear(tind_keyspace *ks);
+
 /* ======================================================================
  * Reads
  * ====================================================================== */

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "format/entry.h"
+#include "format/rangetomb.h"
 #include "iter/adapters.h"
 #include "util/killpoint.h"
 
@@ -40,7 +41,28 @@ void cmp_stream_init(cmp_stream *s, const cmp_env *env, iiter *in, int bottommos
     s->bottommost = bottommost;
     s->snapshots = snapshots;
     s->snapshot_count = snapshot_count;
+    s->rt_frag = -1;
     err_clear(&s->err);
+}
+
+/* 1 when a range tombstone of the stream deletes (key, seqno) for every
+ * reader: a newer tombstone in the same snapshot stripe. */
+static int covered_in_stripe(cmp_stream *s, const uint8_t *key, size_t klen, uint64_t seqno, size_t stripe)
+{
+    const rt_list *l = s->rt;
+    long i = s->rt_frag;
+    /* keys come in order: the fragment of the previous key often holds this one */
+    if (i < 0 || key_cmp(key, klen, l->frags[i].start, l->frags[i].start_len) < 0 ||
+        (l->frags[i].end_len && key_cmp(key, klen, l->frags[i].end, l->frags[i].end_len) >= 0))
+        i = s->rt_frag = rt_list_find(l, key, klen, NULL);
+    if (i < 0)
+        return 0;
+    const rt_frag *f = &l->frags[i];
+    /* the oldest tombstone newer than the entry (seqnos descend) */
+    for (size_t j = f->nseq; j-- > 0;)
+        if (f->seqs[j] > seqno)
+            return stripe_of(s->snapshots, s->snapshot_count, f->seqs[j]) == stripe;
+    return 0;
 }
 
 int cmp_stream_next(cmp_stream *s)
@@ -71,10 +93,15 @@ int cmp_stream_next(cmp_stream *s)
                 return 0;
             }
             s->have_prev = 1;
+            s->key_emitted = 0;
         } else if (stripe == s->last_stripe) {
             continue; /* shadowed by a newer version no snapshot separates */
         }
         s->last_stripe = stripe;
+        if (s->rt && covered_in_stripe(s, key, klen, seqno, stripe)) {
+            s->dropped_covered++;
+            continue; /* deleted by a range tombstone, for every reader */
+        }
         if (s->bottommost && stripe == 0) {
             if (type == ENTRY_TOMBSTONE)
                 continue; /* nothing older lies below, no snapshot needs it */
@@ -85,7 +112,10 @@ int cmp_stream_next(cmp_stream *s)
         s->seqno = seqno;
         s->type = type;
         s->val = ii_value(in, &s->vlen);
-        s->new_key = new_key;
+        /* the first entry of its key that survives (a newer one may have
+         * gone to a range tombstone) */
+        s->new_key = !s->key_emitted;
+        s->key_emitted = 1;
         return 1;
     }
     return 0;
@@ -153,9 +183,75 @@ void cmp_tables_discard(ver_table **tables, size_t count)
     free(tables);
 }
 
+/* Which tombstones of a fragment an output keeps: the newest of each
+ * snapshot stripe, none of the oldest stripe at the bottom. */
+typedef struct rt_keep_ctx {
+    const uint64_t *snaps;
+    size_t nsnap;
+    int bottommost;
+} rt_keep_ctx;
+
+static int rt_keep(void *ctx, uint64_t seqno, uint64_t newer)
+{
+    const rt_keep_ctx *k = ctx;
+    size_t stripe = stripe_of(k->snaps, k->nsnap, seqno);
+    if (newer && stripe_of(k->snaps, k->nsnap, newer) == stripe)
+        return 0;
+    return !(k->bottommost && stripe == 0);
+}
+
+/* The tombstones of rt in [lo, hi) (NULL: open) an output keeps; *out = NULL
+ * when none. */
+static int rt_part(const rt_list *rt, const tbuf *lo, const tbuf *hi, rt_keep_ctx *keep, rt_list **out)
+{
+    *out = NULL;
+    if (!rt)
+        return TIND_OK;
+    rt_builder b;
+    rt_builder_init(&b);
+    int rc = rt_builder_add_list(&b, rt, lo ? lo->data : NULL, lo ? lo->len : 0, hi ? hi->data : NULL,
+                                 hi ? hi->len : 0);
+    if (!rc)
+        rc = rt_builder_finish(&b, rt_keep, keep, out);
+    rt_builder_free(&b);
+    return rc;
+}
+
+static int rt_attach(tbl_writer *w, const rt_list *rt, const tbuf *lo, const tbuf *hi, rt_keep_ctx *keep,
+                     tind_err *err)
+{
+    rt_list *part;
+    int rc = rt_part(rt, lo, hi, keep, &part);
+    if (!rc && part)
+        rc = tbl_writer_add_range_tombstones(w, part);
+    rt_list_unref(part);
+    return rc ? err_set(err, rc, "out of memory for range tombstones") : TIND_OK;
+}
+
+static int open_output(const cmp_env *env, tbl_options *to, tbl_writer **w, uint64_t *number, tind_err *err)
+{
+    *number = env->new_file_number(env->ctx);
+    char path[4096];
+    env->table_path(env->ctx, *number, path, sizeof path);
+    to->file_number = *number;
+    to->table_id = env->new_table_id(env->ctx, *number);
+    int rc = tbl_writer_open(env->fs, path, to, w, err);
+    if (rc)
+        *w = NULL;
+    return rc;
+}
+
 int cmp_write_tables(const cmp_env *env, const cmp_options *o, iiter *in, int out_level, int bottommost,
                      const uint64_t *snaps, size_t nsnap, ver_table ***tables_out, size_t *count_out,
                      uint64_t *bytes_out, tind_err *err)
+{
+    return cmp_write_tables_rt(env, o, in, out_level, bottommost, snaps, nsnap, NULL, tables_out, count_out,
+                               bytes_out, err);
+}
+
+int cmp_write_tables_rt(const cmp_env *env, const cmp_options *o, iiter *in, int out_level, int bottommost,
+                        const uint64_t *snaps, size_t nsnap, const rt_list *rt, ver_table ***tables_out,
+                        size_t *count_out, uint64_t *bytes_out, tind_err *err)
 {
     ver_table **tables = NULL;
     size_t count = 0, cap = 0;
@@ -168,33 +264,64 @@ int cmp_write_tables(const cmp_env *env, const cmp_options *o, iiter *in, int ou
     int rc = TIND_OK;
     cmp_stream s;
     cmp_stream_init(&s, env, in, bottommost, snaps, nsnap);
+    s.rt = rt;
+    rt_keep_ctx keep = {snaps, nsnap, bottommost};
+    /* with tombstones: where the current output's part of them starts (after
+     * the previous output's last key), and the last key it holds */
+    tbuf cut = TBUF_INIT, last = TBUF_INIT, next_cut = TBUF_INIT;
+    int have_cut = 0;
 
     while (cmp_stream_next(&s)) {
-        if (w && split && s.new_key && tbl_writer_estimated_size(w) >= o->table_size) {
+        /* a cut after a key of the largest size would need a successor
+         * shorter than it, which may be the next key itself: not there */
+        if (w && split && s.new_key && tbl_writer_estimated_size(w) >= o->table_size &&
+            (!rt || last.len < TIND_MAX_KEY_SIZE)) {
+            if (rt) {
+                rc = rt_key_successor(last.data, last.len, &next_cut) == 1
+                         ? rt_attach(w, rt, have_cut ? &cut : NULL, &next_cut, &keep, err)
+                         : err_set(err, TIND_ENOMEM, "out of memory");
+                if (rc) {
+                    break;
+                }
+                tbuf_set(&cut, next_cut.data, next_cut.len);
+                have_cut = cut.len == next_cut.len;
+                if (!have_cut) {
+                    rc = err_set(err, TIND_ENOMEM, "out of memory");
+                    break;
+                }
+            }
             rc = finish_table(env, w, number, &tables, &count, &cap, &bytes, err);
             w = NULL;
             if (rc)
                 break;
             KILL_POINT("compaction.output");
         }
-        if (!w) {
-            number = env->new_file_number(env->ctx);
-            char path[4096];
-            env->table_path(env->ctx, number, path, sizeof path);
-            to.file_number = number;
-            to.table_id = env->new_table_id(env->ctx, number);
-            rc = tbl_writer_open(env->fs, path, &to, &w, err);
-            if (rc) {
-                w = NULL;
-                break;
-            }
-        }
+        if (!w && (rc = open_output(env, &to, &w, &number, err)) != TIND_OK)
+            break;
         rc = tbl_writer_add(w, s.key, s.klen, s.seqno, s.type, s.val, s.vlen, err);
         if (rc)
             break;
+        if (rt && s.new_key && tbuf_set(&last, s.key, s.klen)) {
+            rc = err_set(err, TIND_ENOMEM, "out of memory");
+            break;
+        }
     }
     if (rc == TIND_OK)
         rc = cmp_stream_status(&s, err);
+    if (rc == TIND_OK && rt && !w) {
+        /* no entry survived: a table of tombstones only, when any remain */
+        rt_list *rest;
+        rc = rt_part(rt, have_cut ? &cut : NULL, NULL, &keep, &rest);
+        if (rc)
+            err_set(err, rc, "out of memory for range tombstones");
+        else if (rest)
+            rc = open_output(env, &to, &w, &number, err);
+        if (!rc && rest)
+            rc = tbl_writer_add_range_tombstones(w, rest);
+        rt_list_unref(rest);
+    } else if (rc == TIND_OK && rt) {
+        rc = rt_attach(w, rt, have_cut ? &cut : NULL, NULL, &keep, err);
+    }
     if (rc == TIND_OK && w) {
         rc = finish_table(env, w, number, &tables, &count, &cap, &bytes, err);
         w = NULL;
@@ -202,6 +329,9 @@ int cmp_write_tables(const cmp_env *env, const cmp_options *o, iiter *in, int ou
     if (w)
         tbl_writer_abandon(w);
     cmp_stream_free(&s);
+    tbuf_free(&cut);
+    tbuf_free(&last);
+    tbuf_free(&next_cut);
     if (rc == TIND_OK && count) {
         rc = fs_sync_dir(env->fs, env->tables_dir, err);
     }
@@ -217,26 +347,78 @@ int cmp_write_tables(const cmp_env *env, const cmp_options *o, iiter *in, int ou
 
 /* ------------------------------------------------------------------ running a pick */
 
-/* The merge of the pick's inputs, each read through its table's reader. */
-static int merge_inputs(const cmp_env *env, const compaction_pick *p, iiter **out, tind_err *err)
+/* 1 when every key of table t (its whole key range) is deleted, for every
+ * reader, by tombstones of rt: fragments that meet end to start from
+ * t->smallest past t->largest, each holding a tombstone newer than all of
+ * t that no snapshot separates from t's oldest entry. Such a table is
+ * dropped without reading it. */
+static int table_covered(const rt_list *rt, const ver_table *t, const uint64_t *snaps, size_t nsnap)
 {
-    iiter **children = calloc(p->count, sizeof *children);
-    if (!children)
-        return TIND_ENOMEM;
-    int rc = TIND_OK;
-    for (size_t n = 0; !rc && n < p->count; n++) {
-        tbl *t;
-        rc = env->table_reader(env->ctx, p->inputs[n], p->levels[n], &t, err);
-        if (!rc)
-            rc = tbl_iiter_new(t, &children[n]);
+    long i = rt_list_find(rt, t->smallest, t->smallest_len, NULL);
+    if (i < 0)
+        return 0;
+    size_t want = stripe_of(snaps, nsnap, t->min_seqno);
+    for (size_t k = (size_t)i; k < rt->count; k++) {
+        const rt_frag *f = &rt->frags[k];
+        if (k > (size_t)i) {
+            const rt_frag *p = &rt->frags[k - 1];
+            if (!p->end_len || key_cmp(p->end, p->end_len, f->start, f->start_len) != 0)
+                return 0;
+        }
+        size_t j = f->nseq;
+        while (j > 0 && f->seqs[j - 1] <= t->max_seqno)
+            j--;
+        if (j == 0 || stripe_of(snaps, nsnap, f->seqs[j - 1]) != want)
+            return 0;
+        if (!f->end_len || key_cmp(t->largest, t->largest_len, f->end, f->end_len) < 0)
+            return 1;
     }
+    return 0;
+}
+
+/* The merge of the pick's inputs, each read through its table's reader, and
+ * their range tombstones (*rt, NULL when none). Inputs whose every entry a
+ * tombstone deletes are left out of the merge (their tombstones stay). */
+static int merge_inputs(const cmp_env *env, const compaction_pick *p, const uint64_t *snaps, size_t nsnap,
+                        iiter **out, rt_list **rt, tind_err *err)
+{
+    *rt = NULL;
+    iiter **children = calloc(p->count, sizeof *children);
+    tbl **readers = calloc(p->count, sizeof *readers);
+    if (!children || !readers) {
+        free(children);
+        free(readers);
+        return TIND_ENOMEM;
+    }
+    int rc = TIND_OK;
+    rt_builder b;
+    rt_builder_init(&b);
+    for (size_t n = 0; !rc && n < p->count; n++) {
+        rc = env->table_reader(env->ctx, p->inputs[n], p->levels[n], &readers[n], err);
+        if (!rc && rt_builder_add_list(&b, tbl_range_tombstones(readers[n]), NULL, 0, NULL, 0))
+            rc = err_set(err, TIND_ENOMEM, "out of memory for range tombstones");
+    }
+    if (!rc && rt_builder_count(&b) && rt_builder_finish(&b, NULL, NULL, rt))
+        rc = err_set(err, TIND_ENOMEM, "out of memory for range tombstones");
+    rt_builder_free(&b);
+    size_t nc = 0;
+    for (size_t n = 0; !rc && n < p->count; n++) {
+        if (*rt && tbl_get_meta(readers[n])->entry_count && table_covered(*rt, p->inputs[n], snaps, nsnap))
+            continue;
+        rc = tbl_iiter_new(readers[n], &children[nc]);
+        if (!rc)
+            nc++;
+    }
+    free(readers);
     if (rc) {
-        for (size_t i = 0; i < p->count; i++)
+        for (size_t i = 0; i < nc; i++)
             ii_free(children[i]);
         free(children);
+        rt_list_unref(*rt);
+        *rt = NULL;
         return rc;
     }
-    return ii_merge_new(children, p->count, out);
+    return ii_merge_new(children, nc, out);
 }
 
 int cmp_run(const cmp_env *env, const cmp_options *o, const compaction_pick *p, const uint64_t *snaps, size_t nsnap,
@@ -247,11 +429,13 @@ int cmp_run(const cmp_env *env, const cmp_options *o, const compaction_pick *p, 
     *bytes = 0;
     if (p->kind == PICK_MERGE) {
         iiter *merged = NULL;
-        int rc = merge_inputs(env, p, &merged, err);
+        rt_list *rt = NULL;
+        int rc = merge_inputs(env, p, snaps, nsnap, &merged, &rt, err);
         if (!rc)
-            rc = cmp_write_tables(env, o, merged, p->out_level, p->bottommost, snaps, nsnap, tables, count, bytes,
-                                  err);
+            rc = cmp_write_tables_rt(env, o, merged, p->out_level, p->bottommost, snaps, nsnap, rt, tables, count,
+                                     bytes, err);
         ii_free(merged);
+        rt_list_unref(rt);
         return rc;
     }
     if (p->kind == PICK_MOVE) {

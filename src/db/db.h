@@ -8,6 +8,7 @@
 #define TIND_DB_DB_H
 
 #include "db/iters.h"
+#include "db/rangedel.h"
 #include "db/jobs.h"
 #include "db/journals.h"
 #include "db/install.h"

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "db/iters.h"
+#include "db/rangedel.h"
 
 struct tind_iter {
     tind_keyspace *ks;
@@ -30,6 +30,7 @@ struct tind_iter {
     tbuf saved_value;
     int status;
     tind_err err;
+    rd_view rdel;                 /* range tombstones (db/rangedel.h) */
 };
 
 static int below_lo(tind_iter *it, const uint8_t *k, size_t n)
@@ -71,6 +72,18 @@ static int check_inner(tind_iter *it)
     return 1;
 }
 
+/* The entry's type, ENTRY_TOMBSTONE when a range tombstone deletes it. */
+static uint8_t entry_type(tind_iter *it, const uint8_t *k, size_t n)
+{
+    uint8_t type = ii_type(it->in);
+    if (type == ENTRY_TOMBSTONE)
+        return type;
+    int rc = rd_covered(&it->rdel, k, n, ii_seqno(it->in), &it->err);
+    if (rc < 0)
+        set_error(it, rc);
+    return rc ? ENTRY_TOMBSTONE : type;
+}
+
 static void find_next_user_entry(tind_iter *it, int skipping)
 {
     /* it->saved_key holds the key to skip when skipping */
@@ -80,7 +93,9 @@ static void find_next_user_entry(tind_iter *it, int skipping)
         if (at_or_above_hi(it, k, n))
             break;
         if (ii_seqno(it->in) <= it->seq) {
-            uint8_t type = ii_type(it->in);
+            uint8_t type = entry_type(it, k, n);
+            if (it->status)
+                return;
             if (type == ENTRY_TOMBSTONE) {
                 if (tbuf_set(&it->saved_key, k, n)) {
                     set_error(it, TIND_ENOMEM);
@@ -113,7 +128,9 @@ static void find_prev_user_entry(tind_iter *it)
         if (ii_seqno(it->in) <= it->seq) {
             if (value_type != ENTRY_TOMBSTONE && key_cmp(k, n, it->saved_key.data, it->saved_key.len) < 0)
                 break; /* a live value of a later key is complete */
-            value_type = ii_type(it->in);
+            value_type = entry_type(it, k, n);
+            if (it->status)
+                return;
             if (value_type == ENTRY_TOMBSTONE) {
                 tbuf_reset(&it->saved_key);
                 tbuf_reset(&it->saved_value);
@@ -323,6 +340,7 @@ TIND_API void tind_iter_free(tind_iter *it)
         return;
     tind_db *db = it->ks->db;
     ii_free(it->in);
+    rd_view_free(&it->rdel);
     ks_view_release(it->view);
     tbuf_free(&it->lo);
     tbuf_free(&it->hi);
@@ -365,7 +383,10 @@ static int iter_new(tind_keyspace *ks, const tind_read_options *ro, tind_iter **
     it->view = ks_view_acquire(ks);
     err_clear(&it->err);
     rc = view_iter_new(ks, it->view, ro ? ro->fill_cache : 1, &it->in, err);
+    if (!rc && (rc = rd_view_init(&it->rdel, ks, it->view, it->seq, err)))
+        ii_free(it->in);
     if (rc) {
+        rd_view_free(&it->rdel);
         ks_view_release(it->view);
         free(it);
         db_leave(ks->db);

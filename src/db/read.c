@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "db/install.h"
+#include "db/rangedel.h"
 
 typedef struct lookup {
     uint8_t type;
@@ -19,6 +19,7 @@ typedef struct lookup {
     const uint8_t *mval; /* the value when found in a memtable (view held) */
     size_t mlen;
     int in_table;
+    uint64_t seqno;      /* the entry's */
 } lookup;
 
 /* TIND_OK (found an entry: value or tombstone, see lk->type), TIND_NOT_FOUND
@@ -26,14 +27,17 @@ typedef struct lookup {
 static int view_lookup(tind_keyspace *ks, ks_view *view, const uint8_t *key, size_t klen, uint64_t seq,
                        lookup *lk, tind_err *err)
 {
-    uint64_t found_seq;
+    uint64_t found_seq = 0;
     int rc = mt_get(view->active, key, klen, seq, &lk->type, &found_seq, &lk->mval, &lk->mlen);
+    lk->seqno = found_seq;
     if (rc != TIND_NOT_FOUND)
         return rc;
     for (size_t i = 0; i < view->sealed_count; i++) {
         rc = mt_get(view->sealed[i], key, klen, seq, &lk->type, &found_seq, &lk->mval, &lk->mlen);
-        if (rc != TIND_NOT_FOUND)
+        if (rc != TIND_NOT_FOUND) {
+            lk->seqno = found_seq;
             return rc;
+        }
     }
     version *v = view->v;
     int last_level = -1;
@@ -73,6 +77,7 @@ static int view_lookup(tind_keyspace *ks, ks_view *view, const uint8_t *key, siz
             rc = tbl_get(r, key, klen, seq, use_filter, &lk->type, &found_seq, &lk->value, err);
             if (rc != TIND_NOT_FOUND) {
                 lk->in_table = 1;
+                lk->seqno = found_seq;
                 return rc;
             }
         }
@@ -101,6 +106,10 @@ static int ks_get(tind_keyspace *ks, const void *key, size_t klen, const tind_re
     rc = view_lookup(ks, view, key, klen, seq, &lk, err);
     if (rc == TIND_OK && lk.type != ENTRY_VALUE)
         rc = TIND_NOT_FOUND;
+    if (rc == TIND_OK) {
+        rc = rd_get_covered(ks, view, key, klen, seq, lk.seqno, err);
+        rc = rc > 0 ? TIND_NOT_FOUND : rc;
+    }
     if (rc == TIND_OK) {
         const uint8_t *src = lk.in_table ? lk.value.data : lk.mval;
         size_t n = lk.in_table ? lk.value.len : lk.mlen;

@@ -88,7 +88,7 @@ static int encode_entry(tbuf *out, uint8_t type, uint32_t ks_id, const void *key
     p = enc_varint64(p, klen);
     memcpy(p, key, klen);
     p += klen;
-    if (type == ENTRY_VALUE) {
+    if (type == ENTRY_VALUE || type == ENTRY_RANGE_TOMBSTONE) {
         p = enc_varint64(p, vlen);
         if (vlen)
             memcpy(p, val, vlen);
@@ -373,9 +373,9 @@ static int batch_add(tind_batch *b, tind_keyspace *ks, uint8_t type, const void 
     if (rc == TIND_OK && ks->db != b->db)
         rc = err_set(&err, TIND_EINVAL, "keyspace '%s' belongs to another database", ks->name);
     if (rc == TIND_OK)
-        rc = check_kv(key, klen, val, vlen, type == ENTRY_VALUE, &err);
+        rc = check_kv(key, klen, val, vlen, type != ENTRY_TOMBSTONE, &err);
     if (rc == TIND_OK)
-        rc = check_record_room(b->db, b->payload.len, entry_size(ks->id, klen, vlen, type == ENTRY_VALUE), &err);
+        rc = check_record_room(b->db, b->payload.len, entry_size(ks->id, klen, vlen, type != ENTRY_TOMBSTONE), &err);
     if (rc == TIND_OK && b->count == UINT32_MAX)
         rc = err_set(&err, TIND_ETOOBIG, "a batch holds at most 4294967295 operations");
     if (rc == TIND_OK)
@@ -428,9 +428,9 @@ static int write_one(tind_keyspace *ks, uint8_t type, const void *key, size_t kl
     if (rc)
         return rc;
     tind_db *db = ks->db;
-    rc = check_kv(key, klen, val, vlen, type == ENTRY_VALUE, &err);
+    rc = check_kv(key, klen, val, vlen, type != ENTRY_TOMBSTONE, &err);
     if (rc == TIND_OK)
-        rc = check_record_room(db, 0, entry_size(ks->id, klen, vlen, type == ENTRY_VALUE), &err);
+        rc = check_record_room(db, 0, entry_size(ks->id, klen, vlen, type != ENTRY_TOMBSTONE), &err);
     if (rc)
         return db_fail(db, rc, &err);
     if ((rc = db_enter(db)))
@@ -469,6 +469,59 @@ TIND_API int tind_put(tind_keyspace *ks, const void *key, size_t klen, const voi
 TIND_API int tind_remove(tind_keyspace *ks, const void *key, size_t klen)
 {
     return write_one(ks, ENTRY_TOMBSTONE, key, klen, NULL, 0);
+}
+
+/* ------------------------------------------------------------------ range deletions */
+
+/* [lo, hi) as the journal stores it (docs/FORMAT.md "Batch payload"): a
+ * bound of length 0 is open (lo: from "\0", the smallest key; hi: stored
+ * empty, unbounded). 1 = an empty range (lo == hi: nothing to write). */
+static int range_args(const void **lo, size_t *lolen, const void *hi, size_t hilen, tind_err *err)
+{
+    static const uint8_t smallest[1] = {0};
+    if ((!*lo && *lolen) || (!hi && hilen))
+        return err_set(err, TIND_EINVAL, "range bound pointer is NULL with a length");
+    if (*lolen > TIND_MAX_KEY_SIZE || hilen > TIND_MAX_KEY_SIZE)
+        return err_set(err, TIND_ETOOBIG, "range bound over the key limit of %u bytes", TIND_MAX_KEY_SIZE);
+    if (!*lolen) {
+        *lo = smallest;
+        *lolen = 1;
+    }
+    int c = hilen ? key_cmp(*lo, *lolen, hi, hilen) : -1;
+    if (c > 0)
+        return err_set(err, TIND_EINVAL, "inverted range: the start is after the end");
+    return c == 0;
+}
+
+TIND_API int tind_remove_range(tind_keyspace *ks, const void *lo, size_t lolen, const void *hi, size_t hilen)
+{
+    tind_err err;
+    err_clear(&err);
+    int rc = ks_check(ks);
+    if (rc)
+        return rc;
+    rc = range_args(&lo, &lolen, hi, hilen, &err);
+    if (rc < 0)
+        return db_fail(ks->db, rc, &err);
+    return rc ? TIND_OK : write_one(ks, ENTRY_RANGE_TOMBSTONE, lo, lolen, hi, hilen);
+}
+
+TIND_API int tind_batch_remove_range(tind_batch *b, tind_keyspace *ks, const void *lo, size_t lolen, const void *hi,
+                                     size_t hilen)
+{
+    tind_err err;
+    err_clear(&err);
+    if (!b)
+        return TIND_EINVAL;
+    int rc = range_args(&lo, &lolen, hi, hilen, &err);
+    if (rc < 0)
+        return db_fail(b->db, rc, &err);
+    return rc ? TIND_OK : batch_add(b, ks, ENTRY_RANGE_TOMBSTONE, lo, lolen, hi, hilen);
+}
+
+TIND_API int tind_keyspace_clear(tind_keyspace *ks)
+{
+    return tind_remove_range(ks, NULL, 0, NULL, 0);
 }
 
 /* ------------------------------------------------------------------ persist */

@@ -27,6 +27,7 @@
 
 #include "format/block.h"
 #include "format/compress.h"
+#include "format/rangetomb.h"
 
 void tbl_options_default(tbl_options *o)
 {
@@ -41,6 +42,29 @@ void tbl_options_default(tbl_options *o)
     o->partition_index = 0;
     o->partition_filter = 0;
     o->partition_size = 4096;
+}
+
+int tbl_extend_range(tbl_meta *m, const rt_list *l)
+{
+    size_t sn;
+    const uint8_t *s = rt_list_smallest(l, &sn);
+    if (!m->smallest_key.len || key_cmp(s, sn, m->smallest_key.data, m->smallest_key.len) < 0)
+        if (tbuf_set(&m->smallest_key, s, sn))
+            return TIND_ENOMEM;
+    tbuf hi = TBUF_INIT;
+    int rc = rt_list_largest(l, &hi);
+    if (!rc && (!m->largest_key.len || key_cmp(hi.data, hi.len, m->largest_key.data, m->largest_key.len) > 0))
+        rc = tbuf_set(&m->largest_key, hi.data, hi.len) ? TIND_ENOMEM : TIND_OK;
+    tbuf_free(&hi);
+    /* the seqno range covers the tombstones too (L0 order, read skips) */
+    for (size_t i = 0; i < l->count; i++) {
+        const rt_frag *f = &l->frags[i];
+        if (f->seqs[0] > m->max_seqno)
+            m->max_seqno = f->seqs[0];
+        if (m->entry_count == 0 || f->seqs[f->nseq - 1] < m->min_seqno)
+            m->min_seqno = f->seqs[f->nseq - 1];
+    }
+    return rc;
 }
 
 void tbl_meta_free(tbl_meta *m)

@@ -24,8 +24,9 @@
 #include "util/buf.h"
 #include "util/status.h"
 
-/* The table format this library writes; it reads 1 (no identity) and 2. */
-#define TABLE_FORMAT_VERSION 2
+/* The table format this library writes; it reads 1 (no identity), 2 and 3
+ * (2 plus an optional range tombstone section). */
+#define TABLE_FORMAT_VERSION 3
 
 typedef struct tbl_options {
     uint32_t block_size;          /* target uncompressed data block size; default 4096 */
@@ -88,6 +89,21 @@ uint64_t tbl_writer_estimated_size(const tbl_writer *w);
 int tbl_writer_finish(tbl_writer *w, int sync_mode, tbl_meta *meta, tind_err *err);
 /* Closes, deletes the partial file, frees w. */
 void tbl_writer_abandon(tbl_writer *w);
+
+/* ---- range tombstones (format 3, format/rangetomb.h) ----
+ * The writer stores l (it takes a reference; at most once per table, before
+ * finish) in the table's "rangedel" section. The metadata's stored smallest
+ * and largest keys stay those of the entries; the tbl_meta that finish
+ * returns and that tbl_get_meta gives has them widened to cover the
+ * tombstones too (tbl_extend_range), which is the key range the version
+ * file records. A table may hold tombstones and no entries. */
+struct rt_list;
+int tbl_writer_add_range_tombstones(tbl_writer *w, struct rt_list *l);
+/* The table's range tombstones (borrowed, live while t is), or NULL. */
+typedef struct tbl tbl;
+const struct rt_list *tbl_range_tombstones(const tbl *t);
+/* Widens m's key range to cover l. TIND_OK or TIND_ENOMEM. */
+int tbl_extend_range(tbl_meta *m, const struct rt_list *l);
 
 typedef struct tbl tbl;
 

@@ -37,6 +37,7 @@
 #include "format/bloom.h"
 #include "format/compress.h"
 #include "format/container.h"
+#include "format/rangetomb.h"
 #include "format/table_int.h"
 #include "util/hash.h"
 
@@ -81,6 +82,7 @@ struct tbl_writer {
     int have_last;
 
     tbl_meta m;
+    rt_list *rdel;            /* range tombstones for the "rangedel" section */
 };
 
 /* Records the first fatal failure; later adds and finish return it. */
@@ -443,6 +445,26 @@ static int tbl_w_finish_sections(tbl_writer *w, tbl_props *p, tind_err *err)
             return tbl_w_record(w, rc);
     }
 
+    /* range tombstones: one stored block (docs/FORMAT.md "Range tombstone section") */
+    if (w->rdel) {
+        tbuf rb = TBUF_INIT;
+        blk_handle rh;
+        if ((rc = rt_list_encode(w->rdel, &rb)) != TIND_OK) {
+            tbuf_free(&rb);
+            return tbl_w_fail(w, rc, err, "encoding the range tombstones");
+        }
+        if ((rc = ctr_section_begin(&w->ctr, TBL_SECTION_RANGEDEL, err)) != TIND_OK) {
+            tbuf_free(&rb);
+            return tbl_w_record(w, rc);
+        }
+        rc = tbl_w_put_block(w, rb.data, rb.len, COMPRESSION_NONE, &rh, err);
+        tbuf_free(&rb);
+        if (rc)
+            return rc;
+        if ((rc = ctr_section_end(&w->ctr, err)) != TIND_OK)
+            return tbl_w_record(w, rc);
+    }
+
     /* meta */
     if (w->m.entry_count == 0)
         w->m.min_seqno = 0;
@@ -479,6 +501,19 @@ static int tbl_w_finish_sections(tbl_writer *w, tbl_props *p, tind_err *err)
         return tbl_w_record(w, rc);
     if ((rc = ctr_finish(&w->ctr, err)) != TIND_OK)
         return tbl_w_record(w, rc);
+    /* the stored keys are the entries'; the table's key range (what finish
+     * returns, the version file records) also covers its range tombstones */
+    if (w->rdel && (rc = tbl_extend_range(&w->m, w->rdel)) != TIND_OK)
+        return tbl_w_fail(w, rc, err, "extending the key range");
+    return TIND_OK;
+}
+
+int tbl_writer_add_range_tombstones(tbl_writer *w, rt_list *l)
+{
+    if (w->rdel || !l)
+        return TIND_EINVAL;
+    rt_list_ref(l);
+    w->rdel = l;
     return TIND_OK;
 }
 
@@ -497,6 +532,7 @@ static void tbl_w_free(tbl_writer *w)
     tbuf_free(&w->last_key);
     free(w->parts);
     tbl_meta_free(&w->m);
+    rt_list_unref(w->rdel);
     free(w->path);
     free(w);
 }

@@ -14,7 +14,8 @@
 
 /* One operation; the pointers borrow the decoded payload. */
 typedef struct batch_entry {
-    uint8_t type;                 /* ENTRY_VALUE or ENTRY_TOMBSTONE (format/entry.h) */
+    uint8_t type;                 /* ENTRY_VALUE, ENTRY_TOMBSTONE or ENTRY_RANGE_TOMBSTONE
+                                     (format/entry.h; key = start, value = end, empty = none) */
     uint32_t ks_id;
     const uint8_t *key;
     size_t klen;
