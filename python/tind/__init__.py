@@ -179,6 +179,11 @@ def _bytes(x, what):
     raise TypeError("tind: %s must be bytes, not %s" % (what, type(x).__name__))
 
 
+def _bound(x, what):
+    """A range bound: None (open) or bytes."""
+    return (ffi.NULL, 0) if x is None else _bytes(x, what)
+
+
 def _take(ptr, n):
     """The bytes of a tind_free-owned buffer, which it frees."""
     try:
@@ -497,6 +502,15 @@ class Keyspace:
         """Removes key (absent or not)."""
         self._call(lib.tind_remove, *_bytes(key, "key"))
 
+    def remove_range(self, lo=None, hi=None):
+        """Deletes every key k with lo <= k < hi in one operation (None: open
+        bound). lo == hi deletes nothing; lo > hi raises (TIND_EINVAL)."""
+        self._call(lib.tind_remove_range, *_bound(lo, "lo"), *_bound(hi, "hi"))
+
+    def clear(self):
+        """Deletes every key of the keyspace (one crash-safe operation)."""
+        self._call(lib.tind_keyspace_clear)
+
     __setitem__ = put
     __delitem__ = delete
 
@@ -749,6 +763,10 @@ class Batch(_Child):
 
     def delete(self, ks, key):
         self._op(lib.tind_batch_remove, ks, *_bytes(key, "key"))
+
+    def remove_range(self, ks, lo=None, hi=None):
+        """Adds the deletion of every key in [lo, hi) (None: open bound)."""
+        self._op(lib.tind_batch_remove_range, ks, *_bound(lo, "lo"), *_bound(hi, "hi"))
 
     def __len__(self):
         return self._call(lib.tind_batch_count)

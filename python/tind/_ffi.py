@@ -100,6 +100,10 @@ void tind_batch_free(tind_batch *b);
 int tind_batch_put(tind_batch *b, tind_keyspace *ks, const char *key, size_t klen,
                    const char *val, size_t vlen);
 int tind_batch_remove(tind_batch *b, tind_keyspace *ks, const char *key, size_t klen);
+int tind_remove_range(tind_keyspace *ks, const char *lo, size_t lolen, const char *hi, size_t hilen);
+int tind_batch_remove_range(tind_batch *b, tind_keyspace *ks, const char *lo, size_t lolen, const char *hi,
+                            size_t hilen);
+int tind_keyspace_clear(tind_keyspace *ks);
 void tind_batch_set_durability(tind_batch *b, int mode);
 size_t tind_batch_count(const tind_batch *b);
 void tind_batch_clear(tind_batch *b);
