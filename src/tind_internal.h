@@ -51,6 +51,7 @@
 #include "format/container.h"
 #include "format/entry.h"
 #include "format/filename.h"
+#include "format/rangetomb.h"
 #include "format/table.h"
 #include "journal/batch_entry.h"
 #include "journal/journal.h"

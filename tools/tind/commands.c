@@ -424,6 +424,41 @@ static int cmd_del(tsh *sh, sh_words *args)
     return SH_OK;
 }
 
+/* delrange KS LO HI: tind_remove_range over [LO, HI); "" is an open bound. */
+static int cmd_delrange(tsh *sh, sh_words *args)
+{
+    const sh_word *pos[3];
+    size_t npos;
+    int rc = sh_parse_opts(sh, args, 1, NULL, 0, pos, &npos, 3);
+    if (rc)
+        return rc;
+    if (npos != 3)
+        return SH_USAGE;
+    tind_keyspace *ks;
+    if ((rc = get_keyspace(sh, pos[0], &ks)))
+        return rc;
+    const tbuf *lo = &pos[1]->bytes, *hi = &pos[2]->bytes;
+    int st = sh->batch ? tind_batch_remove_range(sh->batch, ks, lo->data, lo->len, hi->data, hi->len)
+                       : tind_remove_range(ks, lo->data, lo->len, hi->data, hi->len);
+    if (st)
+        return db_error(sh, "delrange", st);
+    return SH_OK;
+}
+
+static int cmd_clear(tsh *sh, sh_words *args)
+{
+    if (args->count != 2)
+        return SH_USAGE;
+    tind_keyspace *ks;
+    int rc = get_keyspace(sh, &args->v[1], &ks);
+    if (rc)
+        return rc;
+    int st = tind_keyspace_clear(ks);
+    if (st)
+        return db_error(sh, "clear", st);
+    return SH_OK;
+}
+
 /* Parses args into exactly want positional words (the first a keyspace
  * name, opened into *ks) and opts. */
 static int ks_args(tsh *sh, sh_words *args, sh_opt *opts, size_t nopts, const sh_word **pos, size_t want,
@@ -1106,6 +1141,9 @@ static const sh_command commands[] = {
     {"get", 1, cmd_get, "get KS KEY [--hex] [--full] [--raw]",
      "print the value of KEY (--raw: its bytes exactly); fails when absent"},
     {"del", 1, cmd_del, "del KS KEY", "delete KEY (queued while a batch is open)"},
+    {"delrange", 1, cmd_delrange, "delrange KS LO HI",
+     "delete every key in [LO, HI) in one operation; \"\" is an open bound (queued while a batch is open)"},
+    {"clear", 1, cmd_clear, "clear KS", "delete every key of KS in one crash-safe operation"},
     {"exists", 1, cmd_exists, "exists KS KEY", "print yes (exit 0) or no (exit 1)"},
     {"mget", 1, cmd_mget, "mget KS KEY... [--hex] [--full]",
      "print KEY = VALUE for each key; a missing key is named on stderr and fails the command"},
