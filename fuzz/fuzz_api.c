@@ -59,7 +59,7 @@
 enum { FA_OK = 0, FA_MAYBE = 1, FA_NO = 2 };
 
 typedef struct fa_op {
-    uint8_t ks, key, tomb;
+    uint8_t ks, key, tomb;        /* tomb 2: a range deletion [key, key + vlen) */
     uint16_t vlen;
 } fa_op;
 
@@ -170,6 +170,11 @@ static void fa_state(const fa_world *w, size_t cut, uint64_t mask, fa_cell st[FA
             continue;
         }
         for (int j = 0; j < e->nops; j++) {
+            if (e->ops[j].tomb == 2) {
+                for (int k = e->ops[j].key; k < FA_KEYS && k < e->ops[j].key + e->ops[j].vlen; k++)
+                    st[e->ops[j].ks][k].id = -1;
+                continue;
+            }
             fa_cell *c = &st[e->ops[j].ks][e->ops[j].key];
             c->id = e->ops[j].tomb ? -1 : (int32_t)e->id;
             c->vlen = e->ops[j].vlen;
@@ -383,7 +388,8 @@ static void fa_reopen(fa_world *w, int crash_modes, uint64_t seed)
             const fa_entry *e = &w->hist[i];
             fprintf(stderr, "  #%zu id %u %s status %d:", i, e->id, e->drop ? "DROP c" : "batch", e->status);
             for (int j = 0; j < e->nops; j++)
-                fprintf(stderr, " %s %s/k%02x(%u)", e->ops[j].tomb ? "del" : "put", fa_names[e->ops[j].ks],
+                fprintf(stderr, " %s %s/k%02x(%u)", e->ops[j].tomb == 2 ? "delrange" : e->ops[j].tomb ? "del" : "put",
+                        fa_names[e->ops[j].ks],
                         e->ops[j].key, e->ops[j].vlen);
             fprintf(stderr, "\n");
         }
@@ -424,6 +430,10 @@ static void fa_write(fa_world *w, int nops, int durability)
         ops[i].key = (uint8_t)((b >> 2) % FA_KEYS);
         ops[i].tomb = (b & 0xC0) == 0xC0;
         ops[i].vlen = ops[i].tomb ? 0 : (v < 240 ? v % 48 : (uint16_t)(48 + (v - 240) * 36));
+        if (ops[i].tomb && (v & 0x0F) == 0x0F) {
+            ops[i].tomb = 2; /* a range deletion over 1..8 keys */
+            ops[i].vlen = (uint16_t)(1 + (v >> 4) % 8);
+        }
     }
     for (int i = 0; i < nops; i++)
         if (!w->ks[ops[i].ks])
@@ -438,7 +448,10 @@ static void fa_write(fa_world *w, int nops, int durability)
     if (nops == 1 && durability == TIND_PERSIST_NONE) {
         char key[8];
         size_t kn = fa_key(ops[0].key, key);
-        if (ops[0].tomb)
+        char hi[8];
+        if (ops[0].tomb == 2)
+            rc = tind_remove_range(w->ks[ops[0].ks], key, kn, hi, fa_key(ops[0].key + ops[0].vlen, hi));
+        else if (ops[0].tomb)
             rc = tind_remove(w->ks[ops[0].ks], key, kn);
         else
             rc = tind_put(w->ks[ops[0].ks], key, kn, val, fa_value(e->id, ops[0].ks, ops[0].key, ops[0].vlen, val));
@@ -453,7 +466,10 @@ static void fa_write(fa_world *w, int nops, int durability)
         for (int i = 0; i < nops && !rc; i++) {
             char key[8];
             size_t kn = fa_key(ops[i].key, key);
-            if (ops[i].tomb)
+            char hi[8];
+            if (ops[i].tomb == 2)
+                rc = tind_batch_remove_range(b, w->ks[ops[i].ks], key, kn, hi, fa_key(ops[i].key + ops[i].vlen, hi));
+            else if (ops[i].tomb)
                 rc = tind_batch_remove(b, w->ks[ops[i].ks], key, kn);
             else
                 rc = tind_batch_put(b, w->ks[ops[i].ks], key, kn, val,
