@@ -91,6 +91,19 @@ expect_status 0 "$TIND" "$DB" count ks --prefix k
 [ "$(cat out.txt)" = 1 ] || fail "count --prefix: $(cat out.txt)"
 expect_status 0 "$TIND" "$DB" scan ks --from b --to two
 [ "$(cat out.txt)" = 'k\x00ey = line1\x0aline2' ] || fail "scan --from --to: $(cat out.txt)"
+section delrange_clear
+RDB=$T/rdb
+expect_status 0 "$TIND" "$RDB" create r
+printf 'put r a 1\nput r b 2\nput r c 3\nput r d 4\ndelrange r b d\n' | "$TIND" "$RDB" >out.txt 2>&1 || fail "delrange script"
+expect_status 0 "$TIND" "$RDB" scan r --keys-only
+[ "$(tr '\n' ' ' <out.txt)" = 'a d ' ] || fail "after delrange b d: $(cat out.txt)"
+expect_status 1 "$TIND" "$RDB" delrange r d b
+expect_status 0 "$TIND" "$RDB" delrange r '' b
+expect_status 0 "$TIND" "$RDB" dump journal "$RDB/journals/$(ls "$RDB/journals" | tail -n 1)"
+grep -q 'range-del r#1 \\x00 .. b' out.txt || fail "dump journal shows no range-del: $(cat out.txt)"
+expect_status 0 "$TIND" "$RDB" clear r
+expect_status 0 "$TIND" "$RDB" count r
+[ "$(cat out.txt)" = 0 ] || fail "count after clear: $(cat out.txt)"
 section exists_first_last_mget
 expect_status 0 "$TIND" "$DB" exists ks apple
 [ "$(cat out.txt)" = yes ] || fail "exists apple: $(cat out.txt)"
