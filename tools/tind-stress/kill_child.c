@@ -151,7 +151,12 @@ int kill_child_main(int argc, char **argv)
         for (uint32_t i = 0; i + 1 < b.n; i++) {
             const kop *op = &b.ops[i];
             size_t kn = kill_key_bytes(op->key, key);
-            if (op->tomb) {
+            if (op->tomb == 2) {
+                uint8_t hi[KILL_KEY_MAX];
+                uint32_t end = op->key + op->vlen; /* past the universe: a key after all of it */
+                rc = tind_batch_remove_range(tb, ks[op->ks], key, kn, hi,
+                                             kill_key_bytes(end == KILL_MARKER ? end + 1 : end, hi));
+            } else if (op->tomb) {
                 rc = tind_batch_remove(tb, ks[op->ks], key, kn);
             } else {
                 kill_value_bytes(seed, life, id, i, key, kn, op->vlen, val);
