@@ -52,6 +52,9 @@ typedef struct bench_backend {
      * steady state before timing (flush memtables; may be a no-op). */
     int (*settle)(void *h, char *err, size_t errlen);
     int (*close)(void *h, char *err, size_t errlen);
+    /* Deletes every key in [lo, hi) as one operation (a range tombstone);
+     * NULL when the engine has none (the queue workload then fails). */
+    int (*remove_range)(void *h, const void *lo, size_t ll, const void *hi, size_t hl, char *err, size_t errlen);
 } bench_backend;
 
 /* NULL-terminated list of the backends compiled in; tind first. */

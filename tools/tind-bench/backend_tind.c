@@ -64,6 +64,14 @@ static int bt_put(void *hp, const void *k, size_t kl, const void *v, size_t vl, 
     return rc ? bt_fail(err, errlen, "put", rc, h->db) : 0;
 }
 
+static int bt_remove_range(void *hp, const void *lo, size_t ll, const void *hi, size_t hl, char *err,
+                           size_t errlen)
+{
+    bt_handle *h = hp;
+    int rc = tind_remove_range(h->ks, lo, ll, hi, hl);
+    return rc ? bt_fail(err, errlen, "remove_range", rc, h->db) : 0;
+}
+
 static int bt_get(void *hp, const void *k, size_t kl, bench_buf *out, char *err, size_t errlen)
 {
     bt_handle *h = hp;
@@ -149,4 +157,5 @@ const bench_backend bench_backend_tind = {
     .scan = bt_scan,
     .settle = bt_settle,
     .close = bt_close,
+    .remove_range = bt_remove_range,
 };

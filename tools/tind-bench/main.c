@@ -3,7 +3,7 @@
  * side, in one run, with the ratio of each peer to tind.
  *
  *   tind-bench [--profile quick|full] [--engines tind,rocksdb,...]
- *              [--workloads ycsb-a,ycsb-b-sync,blobs-4k,medium,feed,micro]
+ *              [--workloads ycsb-a,ycsb-b-sync,blobs-4k,medium,feed,micro,queue]
  *              [--keys N] [--value-size B] [--ops N | --seconds S] [--threads T]
  *              [--cache-mb M] [--seed S] [--distribution uniform|zipfian|latest]
  *              [--dir DIR] [--keep] [--json FILE] [--settle-ms MS]
@@ -752,7 +752,8 @@ static void bm_child_mix(bm_ctx *c, int fd)
             goto fail;
         uint64_t wb0 = bm_write_bytes();
         bm_say_phase(c, p->def->name, "load");
-        if (bm_phase_run(c, h, is_feed ? BW_LOAD_FEED : BW_LOAD_RANDOM, items, 0, 0, php))
+        int load = is_feed ? BW_LOAD_FEED : p->def->kind == BW_QUEUE ? BW_LOAD_SEQ : BW_LOAD_RANDOM;
+        if (bm_phase_run(c, h, load, items, 0, 0, php))
             goto fail;
         r->load_seconds = php->seconds;
         r->load_ops = php->ops;
@@ -774,7 +775,8 @@ static void bm_child_mix(bm_ctx *c, int fd)
         goto fail;
     uint64_t wb1 = bm_write_bytes();
     bm_say_phase(c, p->def->name, "run");
-    if (bm_phase_run(c, h, is_feed ? BW_RUN_FEED : BW_RUN_MIX, 0, p->ops, p->seconds, php))
+    int run = is_feed ? BW_RUN_FEED : p->def->kind == BW_QUEUE ? BW_RUN_QUEUE : BW_RUN_MIX;
+    if (bm_phase_run(c, h, run, 0, p->ops, p->seconds, php))
         goto fail;
     bm_row_take_phase(r, php);
     r->live_bytes += php->live_bytes_added;
@@ -1315,7 +1317,7 @@ static void bm_usage(FILE *f)
             "usage: tind-bench [options]\n"
             "  --profile quick|full     default sizes (quick: a few minutes in all; full: BENCH.md sizes)\n"
             "  --engines LIST           comma list (default: every engine compiled in)\n"
-            "  --workloads LIST         comma list of ycsb-a,ycsb-b-sync,blobs-4k,medium,feed,micro (default all)\n"
+            "  --workloads LIST         comma list of ycsb-a,ycsb-b-sync,blobs-4k,medium,feed,micro,queue (default all)\n"
             "  --keys N                 preloaded keys (feed: posts; 20 posts per user)\n"
             "  --value-size B           value bytes (default per workload)\n"
             "  --ops N | --seconds S    length of each measured phase (default: quick 3 s, full 30 s)\n"
@@ -1508,7 +1510,8 @@ int main(int argc, char **argv)
     int step = 0, steps = 0;
     for (const bw_def *def = bw_defs; def->name; def++)
         for (int e = 0; bench_backends[e]; e++)
-            steps += bm_in_list(f.workloads, def->name) && bm_in_list(f.engines, bench_backends[e]->name);
+            steps += bm_in_list(f.workloads, def->name) && bm_in_list(f.engines, bench_backends[e]->name) &&
+                     (def->kind != BW_QUEUE || bench_backends[e]->remove_range);
     double run_start = bm_now();
 
     for (const bw_def *def = bw_defs; def->name; def++) {
@@ -1518,6 +1521,8 @@ int main(int argc, char **argv)
             const bench_backend *be = bench_backends[e];
             if (!bm_in_list(f.engines, be->name))
                 continue;
+            if (def->kind == BW_QUEUE && !be->remove_range)
+                continue; /* the queue needs range deletions: tind and RocksDB */
             bm_ctx *c = calloc(1, sizeof *c);
             if (!c)
                 return 1;

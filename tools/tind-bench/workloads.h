@@ -58,7 +58,7 @@ const char *bw_dist_name(int dist);
 int bw_dist_parse(const char *s);                             /* -1 when unknown */
 
 /* ---- workloads ---- */
-enum bw_kind { BW_MIX, BW_FEED, BW_MICRO };
+enum bw_kind { BW_MIX, BW_FEED, BW_MICRO, BW_QUEUE };
 
 enum bw_profile { BW_PROFILE_QUICK = 0, BW_PROFILE_FULL = 1 };
 
@@ -103,6 +103,8 @@ typedef struct bw_data {
     uint8_t *values;
     size_t values_len;
     _Atomic uint64_t next_post; /* BW_FEED: the next post id */
+    _Atomic uint64_t queue_head;/* BW_QUEUE: the next key appended */
+    _Atomic uint64_t queue_tail;/* BW_QUEUE: keys below it are deleted */
 } bw_data;
 
 int bw_data_init(bw_data *d, const bw_params *p);
@@ -121,6 +123,7 @@ enum bw_mode {
     BW_RUN_READRANDOM,
     BW_RUN_SEEKSCAN,
     BW_RUN_OVERWRITE,
+    BW_RUN_QUEUE,       /* append at the head / delete-range the tail; reads */
 };
 /* The op types a mode records (names for output); returns the count. */
 int bw_mode_optypes(int mode, const char **names);
