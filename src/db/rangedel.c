@@ -65,6 +65,22 @@ int rd_get_covered(tind_keyspace *ks, ks_view *view, const uint8_t *key, size_t 
     return 0;
 }
 
+/* key lies after table gap - 1 and before table gap of the level */
+static int gap_holds(const ver_level *level, size_t gap, const uint8_t *key, size_t klen)
+{
+    if (gap > 0) {
+        const ver_table *p = level->tables[gap - 1];
+        if (key_cmp(key, klen, p->largest, p->largest_len) <= 0)
+            return 0;
+    }
+    if (gap < level->count) {
+        const ver_table *n = level->tables[gap];
+        if (key_cmp(key, klen, n->smallest, n->smallest_len) >= 0)
+            return 0;
+    }
+    return 1;
+}
+
 int rd_view_init(rd_view *r, tind_keyspace *ks, ks_view *view, uint64_t snapshot, tind_err *err)
 {
     memset(r, 0, sizeof *r);
@@ -116,13 +132,30 @@ int rd_covered(rd_view *r, const uint8_t *key, size_t klen, uint64_t seqno, tind
             return 1;
     for (int lv = 1; lv < r->v->level_count; lv++) {
         rd_level *c = &r->levels[lv];
-        if (!r->v->levels[lv].count)
+        ver_level *level = &r->v->levels[lv];
+        if (!level->count)
             continue;
+        if (c->in_gap && gap_holds(level, c->gap, key, klen))
+            continue; /* still between the same two tables: a scan's common case */
         if (!c->table || !in_table(c->table, key, klen)) {
             int idx = version_find_level_table(r->v, lv, key, klen);
-            if (idx < 0)
+            c->table = NULL;
+            c->in_gap = idx < 0;
+            if (idx < 0) {
+                /* the first table whose largest key is >= key: key is before it */
+                size_t lo = 0, hi = level->count;
+                while (lo < hi) {
+                    size_t mid = (lo + hi) / 2;
+                    const ver_table *t = level->tables[mid];
+                    if (key_cmp(t->largest, t->largest_len, key, klen) < 0)
+                        lo = mid + 1;
+                    else
+                        hi = mid;
+                }
+                c->gap = lo;
                 continue;
-            c->table = r->v->levels[lv].tables[idx];
+            }
+            c->table = level->tables[idx];
             int rc = table_list(r->db, c->table, lv, &c->list, err);
             if (rc) {
                 c->table = NULL;

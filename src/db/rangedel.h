@@ -27,6 +27,8 @@
 typedef struct rd_level {
     ver_table *table;             /* the table last looked in, or NULL */
     const rt_list *list;          /* its tombstones (borrowed from its reader) */
+    size_t gap;                   /* no table: the key was before table `gap` and after the one before */
+    int in_gap;
 } rd_level;
 
 typedef struct rd_view {
