@@ -114,6 +114,7 @@ static const tbl_prop_desc tbl_prop_table[] = {
     {"largest_key",            TBL_P_BYTES,  1, 0, TM(largest_key)},
     {"max_seqno",              TBL_P_U64,    1, 0, TM(max_seqno)},
     {"min_seqno",              TBL_P_U64,    1, 0, TM(min_seqno)},
+    {"range_tombstones",       TBL_P_U64,    0, 0, TM(range_tombstones)},
     {"raw_key_bytes",          TBL_P_U64,    1, 0, TM(raw_key_bytes)},
     {"raw_value_bytes",        TBL_P_U64,    1, 0, TM(raw_value_bytes)},
     {"restart_interval",       TBL_P_U32,    1, 0, TM(restart_interval)},

@@ -67,6 +67,7 @@ typedef struct tbl_meta {
     uint32_t format_version;      /* the file's table format (identity from 2 on) */
     uint64_t file_number;         /* identity (format >= 2; 0 in format 1) */
     uint64_t table_id;
+    uint64_t range_tombstones;    /* in the "rangedel" section (format 3; 0 = none) */
     tbuf smallest_key;            /* user keys; owned by the meta (tbl_meta_free) */
     tbuf largest_key;
 } tbl_meta;

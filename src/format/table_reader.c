@@ -1056,7 +1056,8 @@ static int tbl_open_rangedel(tbl *t, const ctr_toc *toc, uint64_t size, tind_err
         return TIND_OK;
     int rc = tbl_section(t, toc, TBL_SECTION_RANGEDEL, size, 0, &sec, err);
     if (rc == TIND_NOT_FOUND)
-        return TIND_OK;
+        return t->meta.range_tombstones ? tbl_bad(t, err, "range_tombstones without a range tombstone section")
+                                        : TIND_OK;
     if (rc)
         return rc;
     if (tbl_overlap(&sec, &t->data) || tbl_overlap(&sec, &t->index) || (t->has_filter && tbl_overlap(&sec, &t->filter)))
@@ -1075,6 +1076,8 @@ static int tbl_open_rangedel(tbl *t, const ctr_toc *toc, uint64_t size, tind_err
     free(raw);
     if (rc)
         return rc;
+    if (t->rdel->tombstones != t->meta.range_tombstones)
+        return tbl_bad(t, err, "range_tombstones disagrees with the range tombstone section");
     t->stored.min_seqno = t->meta.min_seqno;
     t->stored.max_seqno = t->meta.max_seqno;
     if (tbuf_set(&t->stored.smallest_key, t->meta.smallest_key.data, t->meta.smallest_key.len) ||

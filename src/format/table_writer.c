@@ -466,6 +466,7 @@ static int tbl_w_finish_sections(tbl_writer *w, tbl_props *p, tind_err *err)
     }
 
     /* meta */
+    w->m.range_tombstones = w->rdel ? w->rdel->tombstones : 0;
     if (w->m.entry_count == 0)
         w->m.min_seqno = 0;
     else if (tbuf_set(&w->m.largest_key, w->last_key.data, w->last_key.len))
