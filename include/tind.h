@@ -365,7 +365,9 @@ TIND_API int tind_batch_remove_range(tind_batch *b, tind_keyspace *ks, const voi
 /* Deletes every key of ks: tind_remove_range(ks, NULL, 0, NULL, 0). Journal-
  * safe by construction: it is one journal op, so after a crash the keyspace
  * is either cleared or not, never half; writes made after it survive it.
- * The keyspace (handle, name, options) stays. */
+ * The keyspace (handle, name, options) stays. Its space comes back as
+ * compaction reaches the old tables (tind_compact(ks) does it at once: the
+ * tables are dropped without being read). */
 TIND_API int tind_keyspace_clear(tind_keyspace *ks);
 
 /* ======================================================================
