@@ -81,6 +81,18 @@ static int gap_holds(const ver_level *level, size_t gap, const uint8_t *key, siz
     return 1;
 }
 
+/* 1 when every table of the level is open and holds no range tombstone
+ * (a table not opened yet may hold some). */
+static int level_known_clean(const ver_level *level)
+{
+    for (size_t i = 0; i < level->count; i++) {
+        const tbl *rd = atomic_load_explicit(&level->tables[i]->reader_atomic, memory_order_acquire);
+        if (!rd || tbl_range_tombstones(rd))
+            return 0;
+    }
+    return 1;
+}
+
 int rd_view_init(rd_view *r, tind_keyspace *ks, ks_view *view, uint64_t snapshot, tind_err *err)
 {
     memset(r, 0, sizeof *r);
@@ -99,6 +111,14 @@ int rd_view_init(rd_view *r, tind_keyspace *ks, ks_view *view, uint64_t snapshot
         if (l)
             r->lists[r->nlists++] = l;
     }
+    /* levels >= 1 known to hold none are skipped per entry (a scan's cost);
+     * what is learnt is kept in the version for the next cursor */
+    r->skip = atomic_load_explicit(&view->v->no_range_tombstones, memory_order_acquire);
+    for (int lv = 1; lv < view->v->level_count; lv++)
+        if (!(r->skip & (1u << lv)) && level_known_clean(&view->v->levels[lv])) {
+            r->skip |= 1u << lv;
+            atomic_fetch_or_explicit(&view->v->no_range_tombstones, 1u << lv, memory_order_release);
+        }
     ver_level *l0 = &view->v->levels[0];
     for (size_t i = 0; i < l0->count; i++) {
         if (l0->tables[i]->min_seqno > snapshot)
@@ -133,7 +153,7 @@ int rd_covered(rd_view *r, const uint8_t *key, size_t klen, uint64_t seqno, tind
     for (int lv = 1; lv < r->v->level_count; lv++) {
         rd_level *c = &r->levels[lv];
         ver_level *level = &r->v->levels[lv];
-        if (!level->count)
+        if (!level->count || (r->skip & (1u << lv)))
             continue;
         if (c->in_gap && gap_holds(level, c->gap, key, klen))
             continue; /* still between the same two tables: a scan's common case */

@@ -40,6 +40,7 @@ typedef struct rd_view {
     const rt_list **l0;           /* level-0 tables' (borrowed from readers) */
     size_t nl0;
     rd_level levels[VER_MAX_LEVELS];
+    unsigned skip;                /* bit l: level l holds no range tombstone */
 } rd_view;
 
 int rd_view_init(rd_view *r, tind_keyspace *ks, ks_view *view, uint64_t snapshot, tind_err *err);
