@@ -424,41 +424,6 @@ static int cmd_del(tsh *sh, sh_words *args)
     return SH_OK;
 }
 
-/* delrange KS LO HI: tind_remove_range over [LO, HI); "" is an open bound. */
-static int cmd_delrange(tsh *sh, sh_words *args)
-{
-    const sh_word *pos[3];
-    size_t npos;
-    int rc = sh_parse_opts(sh, args, 1, NULL, 0, pos, &npos, 3);
-    if (rc)
-        return rc;
-    if (npos != 3)
-        return SH_USAGE;
-    tind_keyspace *ks;
-    if ((rc = get_keyspace(sh, pos[0], &ks)))
-        return rc;
-    const tbuf *lo = &pos[1]->bytes, *hi = &pos[2]->bytes;
-    int st = sh->batch ? tind_batch_remove_range(sh->batch, ks, lo->data, lo->len, hi->data, hi->len)
-                       : tind_remove_range(ks, lo->data, lo->len, hi->data, hi->len);
-    if (st)
-        return db_error(sh, "delrange", st);
-    return SH_OK;
-}
-
-static int cmd_clear(tsh *sh, sh_words *args)
-{
-    if (args->count != 2)
-        return SH_USAGE;
-    tind_keyspace *ks;
-    int rc = get_keyspace(sh, &args->v[1], &ks);
-    if (rc)
-        return rc;
-    int st = tind_keyspace_clear(ks);
-    if (st)
-        return db_error(sh, "clear", st);
-    return SH_OK;
-}
-
 /* Parses args into exactly want positional words (the first a keyspace
  * name, opened into *ks) and opts. */
 static int ks_args(tsh *sh, sh_words *args, sh_opt *opts, size_t nopts, const sh_word **pos, size_t want,
@@ -471,6 +436,35 @@ static int ks_args(tsh *sh, sh_words *args, sh_opt *opts, size_t nopts, const sh
     if (npos != want)
         return SH_USAGE;
     return get_keyspace(sh, pos[0], ks);
+}
+
+/* delrange KS LO HI: tind_remove_range over [LO, HI); "" is an open bound. */
+static int cmd_delrange(tsh *sh, sh_words *args)
+{
+    const sh_word *pos[3];
+    tind_keyspace *ks;
+    int rc = ks_args(sh, args, NULL, 0, pos, 3, &ks);
+    if (rc)
+        return rc;
+    const tbuf *lo = &pos[1]->bytes, *hi = &pos[2]->bytes;
+    int st = sh->batch ? tind_batch_remove_range(sh->batch, ks, lo->data, lo->len, hi->data, hi->len)
+                       : tind_remove_range(ks, lo->data, lo->len, hi->data, hi->len);
+    if (st)
+        return db_error(sh, "delrange", st);
+    return SH_OK;
+}
+
+static int cmd_clear(tsh *sh, sh_words *args)
+{
+    const sh_word *pos[1];
+    tind_keyspace *ks;
+    int rc = ks_args(sh, args, NULL, 0, pos, 1, &ks);
+    if (rc)
+        return rc;
+    int st = tind_keyspace_clear(ks);
+    if (st)
+        return db_error(sh, "clear", st);
+    return SH_OK;
 }
 
 /* "not found: KEY" on stderr (get, mget). */
