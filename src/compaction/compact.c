@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "format/entry.h"
+#include "compaction/cmp_rangedel.h"
 #include "format/rangetomb.h"
 #include "iter/adapters.h"
 #include "util/killpoint.h"
@@ -32,6 +33,8 @@ static size_t stripe_of(const uint64_t *snaps, size_t nsnap, uint64_t seqno)
     return lo;
 }
 
+size_t cmp_stripe_of(const uint64_t *snaps, size_t nsnap, uint64_t seqno) { return stripe_of(snaps, nsnap, seqno); }
+
 void cmp_stream_init(cmp_stream *s, const cmp_env *env, iiter *in, int bottommost, const uint64_t *snapshots,
                      size_t snapshot_count)
 {
@@ -43,26 +46,6 @@ void cmp_stream_init(cmp_stream *s, const cmp_env *env, iiter *in, int bottommos
     s->snapshot_count = snapshot_count;
     s->rt_frag = -1;
     err_clear(&s->err);
-}
-
-/* 1 when a range tombstone of the stream deletes (key, seqno) for every
- * reader: a newer tombstone in the same snapshot stripe. */
-static int covered_in_stripe(cmp_stream *s, const uint8_t *key, size_t klen, uint64_t seqno, size_t stripe)
-{
-    const rt_list *l = s->rt;
-    long i = s->rt_frag;
-    /* keys come in order: the fragment of the previous key often holds this one */
-    if (i < 0 || key_cmp(key, klen, l->frags[i].start, l->frags[i].start_len) < 0 ||
-        (l->frags[i].end_len && key_cmp(key, klen, l->frags[i].end, l->frags[i].end_len) >= 0))
-        i = s->rt_frag = rt_list_find(l, key, klen, NULL);
-    if (i < 0)
-        return 0;
-    const rt_frag *f = &l->frags[i];
-    /* the oldest tombstone newer than the entry (seqnos descend) */
-    for (size_t j = f->nseq; j-- > 0;)
-        if (f->seqs[j] > seqno)
-            return stripe_of(s->snapshots, s->snapshot_count, f->seqs[j]) == stripe;
-    return 0;
 }
 
 int cmp_stream_next(cmp_stream *s)
@@ -98,7 +81,7 @@ int cmp_stream_next(cmp_stream *s)
             continue; /* shadowed by a newer version no snapshot separates */
         }
         s->last_stripe = stripe;
-        if (s->rt && covered_in_stripe(s, key, klen, seqno, stripe)) {
+        if (s->rt && cmp_rt_covered(s, key, klen, seqno, stripe)) {
             s->dropped_covered++;
             continue; /* deleted by a range tombstone, for every reader */
         }
@@ -183,51 +166,6 @@ void cmp_tables_discard(ver_table **tables, size_t count)
     free(tables);
 }
 
-/* Which tombstones of a fragment an output keeps: the newest of each
- * snapshot stripe, none of the oldest stripe at the bottom. */
-typedef struct rt_keep_ctx {
-    const uint64_t *snaps;
-    size_t nsnap;
-    int bottommost;
-} rt_keep_ctx;
-
-static int rt_keep(void *ctx, uint64_t seqno, uint64_t newer)
-{
-    const rt_keep_ctx *k = ctx;
-    size_t stripe = stripe_of(k->snaps, k->nsnap, seqno);
-    if (newer && stripe_of(k->snaps, k->nsnap, newer) == stripe)
-        return 0;
-    return !(k->bottommost && stripe == 0);
-}
-
-/* The tombstones of rt in [lo, hi) (NULL: open) an output keeps; *out = NULL
- * when none. */
-static int rt_part(const rt_list *rt, const tbuf *lo, const tbuf *hi, rt_keep_ctx *keep, rt_list **out)
-{
-    *out = NULL;
-    if (!rt)
-        return TIND_OK;
-    rt_builder b;
-    rt_builder_init(&b);
-    int rc = rt_builder_add_list(&b, rt, lo ? lo->data : NULL, lo ? lo->len : 0, hi ? hi->data : NULL,
-                                 hi ? hi->len : 0);
-    if (!rc)
-        rc = rt_builder_finish(&b, rt_keep, keep, out);
-    rt_builder_free(&b);
-    return rc;
-}
-
-static int rt_attach(tbl_writer *w, const rt_list *rt, const tbuf *lo, const tbuf *hi, rt_keep_ctx *keep,
-                     tind_err *err)
-{
-    rt_list *part;
-    int rc = rt_part(rt, lo, hi, keep, &part);
-    if (!rc && part)
-        rc = tbl_writer_add_range_tombstones(w, part);
-    rt_list_unref(part);
-    return rc ? err_set(err, rc, "out of memory for range tombstones") : TIND_OK;
-}
-
 static int open_output(const cmp_env *env, tbl_options *to, tbl_writer **w, uint64_t *number, tind_err *err)
 {
     *number = env->new_file_number(env->ctx);
@@ -265,7 +203,7 @@ int cmp_write_tables_rt(const cmp_env *env, const cmp_options *o, iiter *in, int
     cmp_stream s;
     cmp_stream_init(&s, env, in, bottommost, snaps, nsnap);
     s.rt = rt;
-    rt_keep_ctx keep = {snaps, nsnap, bottommost};
+    cmp_rt_keep keep = {snaps, nsnap, bottommost};
     /* with tombstones: where the current output's part of them starts (after
      * the previous output's last key), and the last key it holds */
     tbuf cut = TBUF_INIT, last = TBUF_INIT, next_cut = TBUF_INIT;
@@ -278,7 +216,7 @@ int cmp_write_tables_rt(const cmp_env *env, const cmp_options *o, iiter *in, int
             (!rt || last.len < TIND_MAX_KEY_SIZE)) {
             if (rt) {
                 rc = rt_key_successor(last.data, last.len, &next_cut) == 1
-                         ? rt_attach(w, rt, have_cut ? &cut : NULL, &next_cut, &keep, err)
+                         ? cmp_rt_attach(w, rt, have_cut ? &cut : NULL, &next_cut, &keep, err)
                          : err_set(err, TIND_ENOMEM, "out of memory");
                 if (rc) {
                     break;
@@ -311,7 +249,7 @@ int cmp_write_tables_rt(const cmp_env *env, const cmp_options *o, iiter *in, int
     if (rc == TIND_OK && rt && !w) {
         /* no entry survived: a table of tombstones only, when any remain */
         rt_list *rest;
-        rc = rt_part(rt, have_cut ? &cut : NULL, NULL, &keep, &rest);
+        rc = cmp_rt_part(rt, have_cut ? &cut : NULL, NULL, &keep, &rest);
         if (rc)
             err_set(err, rc, "out of memory for range tombstones");
         else if (rest)
@@ -320,7 +258,7 @@ int cmp_write_tables_rt(const cmp_env *env, const cmp_options *o, iiter *in, int
             rc = tbl_writer_add_range_tombstones(w, rest);
         rt_list_unref(rest);
     } else if (rc == TIND_OK && rt) {
-        rc = rt_attach(w, rt, have_cut ? &cut : NULL, NULL, &keep, err);
+        rc = cmp_rt_attach(w, rt, have_cut ? &cut : NULL, NULL, &keep, err);
     }
     if (rc == TIND_OK && w) {
         rc = finish_table(env, w, number, &tables, &count, &cap, &bytes, err);
@@ -346,35 +284,6 @@ int cmp_write_tables_rt(const cmp_env *env, const cmp_options *o, iiter *in, int
 }
 
 /* ------------------------------------------------------------------ running a pick */
-
-/* 1 when every key of table t (its whole key range) is deleted, for every
- * reader, by tombstones of rt: fragments that meet end to start from
- * t->smallest past t->largest, each holding a tombstone newer than all of
- * t that no snapshot separates from t's oldest entry. Such a table is
- * dropped without reading it. */
-static int table_covered(const rt_list *rt, const ver_table *t, const uint64_t *snaps, size_t nsnap)
-{
-    long i = rt_list_find(rt, t->smallest, t->smallest_len, NULL);
-    if (i < 0)
-        return 0;
-    size_t want = stripe_of(snaps, nsnap, t->min_seqno);
-    for (size_t k = (size_t)i; k < rt->count; k++) {
-        const rt_frag *f = &rt->frags[k];
-        if (k > (size_t)i) {
-            const rt_frag *p = &rt->frags[k - 1];
-            if (!p->end_len || key_cmp(p->end, p->end_len, f->start, f->start_len) != 0)
-                return 0;
-        }
-        size_t j = f->nseq;
-        while (j > 0 && f->seqs[j - 1] <= t->max_seqno)
-            j--;
-        if (j == 0 || stripe_of(snaps, nsnap, f->seqs[j - 1]) != want)
-            return 0;
-        if (!f->end_len || key_cmp(t->largest, t->largest_len, f->end, f->end_len) < 0)
-            return 1;
-    }
-    return 0;
-}
 
 /* The merge of the pick's inputs, each read through its table's reader, and
  * their range tombstones (*rt, NULL when none). Inputs whose every entry a
@@ -403,7 +312,7 @@ static int merge_inputs(const cmp_env *env, const compaction_pick *p, const uint
     rt_builder_free(&b);
     size_t nc = 0;
     for (size_t n = 0; !rc && n < p->count; n++) {
-        if (*rt && tbl_get_meta(readers[n])->entry_count && table_covered(*rt, p->inputs[n], snaps, nsnap))
+        if (*rt && tbl_get_meta(readers[n])->entry_count && cmp_rt_table_covered(*rt, p->inputs[n], snaps, nsnap))
             continue;
         rc = tbl_iiter_new(readers[n], &children[nc]);
         if (!rc)
