@@ -8,6 +8,8 @@
 #   make clang      build with clang; make release: gcc -O3 (both warnings as errors)
 #   make fuzz       run every libFuzzer target for FUZZ_SECONDS each (clang)
 #   make stress     every tind-stress campaign for STRESS_SECONDS each (kill points on, build-stress/)
+#   make replication-campaign  REPLICATION_ROUNDS (20) kill-the-leader rounds of
+#                   examples/replicated (three raft nodes on loopback; docs/REPLICATION.md)
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make install-strip  the same, stripped; debug info in PREFIX/lib/debug/.build-id
 # `make`/`make build` need only gcc (scripts/deps.sh build); the targets that
@@ -22,7 +24,7 @@ STRESS_SECONDS ?= 600
 CMAKE    ?= cmake
 CTEST_ARGS ?= --output-on-failure -j$(JOBS)
 
-.PHONY: all deps deps-build build test install-strip test-asan test-tsan demo python fuzz install clean clang release stress coverage bench bench-full
+.PHONY: all deps deps-build build test install-strip test-asan test-tsan demo python fuzz install clean clang release stress coverage bench bench-full replication-campaign
 
 all: build
 
@@ -68,6 +70,17 @@ release: deps
 	@echo "== release (build-release/, gcc -O3)"
 	@$(CMAKE) -S . -B build-release -DCMAKE_BUILD_TYPE=Release >/dev/null
 	@$(CMAKE) --build build-release -j$(JOBS)
+
+# examples/replicated/campaign.py: REPLICATION_ROUNDS rounds of three raft
+# nodes on the loopback interface, the leader SIGKILLed at a random time;
+# prints each round's figures and a summary line (docs/REPLICATION.md).
+REPLICATION_ROUNDS ?= 20
+replication-campaign: deps
+	@$(MAKE) build
+	@echo "== replication-campaign ($(REPLICATION_ROUNDS) rounds)"
+	@/usr/bin/python3 examples/replicated/campaign.py --node build/examples/replicated/tind-kvnode \
+	    --rounds $(REPLICATION_ROUNDS) --dir build/replication-campaign --json build/replication-campaign.json \
+	    $(REPLICATION_ARGS)
 
 # The long campaigns of tools/tind-stress, each for STRESS_SECONDS, in a build
 # with the engine's kill points compiled in; each prints one "figures:" line

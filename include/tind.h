@@ -25,15 +25,17 @@
  *     read and write through the same handle at once.
  *   - tind_snapshot: immutable; any number of threads may read through it
  *     at once. tind_snapshot_free() must not race its other uses.
- *   - tind_batch and tind_iter: one thread at a time. Different batches and
- *     iterators of the same database may be used in different threads at
- *     once; one batch or iterator may move between threads when the caller
- *     orders the hand-over (a mutex, a join).
+ *   - tind_batch, tind_iter and tind_txn: one thread at a time. Different
+ *     batches, iterators and transactions of the same database may be used in
+ *     different threads at once; one may move between threads when the caller
+ *     orders the hand-over (a mutex, a join). An iterator made through a
+ *     transaction is not moved while that transaction commits.
  *   - tind_options, tind_ks_options, tind_read_options: plain settings.
  *     Setters need one thread at a time; calls that only read them (tind_open,
  *     tind_keyspace_open, reads given ro) may share one from many threads
  *     while nobody changes it. They may be freed once the call that took them
- *     returns, except that a read options' snapshot must outlive its reads.
+ *     returns, except that a read options' snapshot or transaction must
+ *     outlive its reads.
  *   - Free functions (tind_strerror, tind_version, tind_free, tind_errmsg)
  *     may be called from any thread; tind_errmsg's text is per thread.
  */
@@ -68,14 +70,15 @@ enum tind_status {
     TIND_ECORRUPT    = -5,  /* a file failed a checksum or a structural check */
     TIND_ENOSPC      = -6,  /* no space left on the device */
     TIND_EBUSY       = -7,  /* database folder locked by another open; or tind_close while
-                               iterators, snapshots or batches of the database are live */
+                               iterators, snapshots, batches or transactions of the database
+                               are live; or a single-writer transaction with TIND_TXN_NOWAIT */
     TIND_EPOISONED   = -8,  /* an earlier journal/version write or fsync failed: read-only until reopen */
     TIND_EVERSION    = -9,  /* file written by a newer tind (format version unknown) */
     TIND_EEXIST      = -10, /* already exists */
     TIND_ETOOBIG     = -11, /* key or value beyond the documented limits */
     TIND_ECLOSED     = -12, /* the database is closing or closed */
     TIND_ENOTSUP     = -13, /* not supported by this build or option set */
-    TIND_ECONFLICT   = -14, /* transaction conflict: retry (later milestone) */
+    TIND_ECONFLICT   = -14, /* transaction conflict: nothing applied, retry (tind_txn_commit) */
     TIND_ENOENT      = -15, /* file, folder or keyspace does not exist */
     TIND_EMFILE      = -16, /* too many open files */
 };
@@ -228,10 +231,11 @@ TIND_API void tind_options_set_read_only(tind_options *o, int on);
  * truncation) happens here (not with tind_options_set_read_only). */
 TIND_API int tind_open(const char *path, const tind_options *opts, tind_db **db);
 
-/* Closes db. Iterators, snapshots and batches made from db must be freed
- * first: while any is live, close refuses with TIND_EBUSY ("tind_close: 2
- * iterators, 1 snapshot still open", from tind_errmsg(db)) and db stays open
- * and fully usable; free them and call close again.
+/* Closes db. Iterators, snapshots, batches and transactions made from db
+ * must be freed (ended) first: while any is live, close refuses with
+ * TIND_EBUSY ("tind_close: 2 iterators, 1 snapshot still open", from
+ * tind_errmsg(db)) and db stays open and fully usable; free them and call
+ * close again.
  * Otherwise close marks db closing (calls made from now on fail with
  * TIND_ECLOSED; tind_flush, tind_compact and stalled writers waiting in
  * another thread return TIND_ECLOSED), waits for the calls already inside
@@ -276,6 +280,18 @@ TIND_API void tind_ks_options_set_hash_ratio(tind_ks_options *o, double ratio);
 TIND_API void tind_ks_options_set_compression(tind_ks_options *o, int level, int type, int zstd_level);
 /* Bloom filter bits per key of one level (level = -1: all; 0 = no filter; default 10). */
 TIND_API void tind_ks_options_set_bloom_bits(tind_ks_options *o, int level, double bits_per_key);
+/* zstd dictionaries: on a level (level = -1: all) whose compression is
+ * zstd, each table written there (by compaction, or by a flush for level 0)
+ * trains a dictionary of dict_bytes (0 = none, the default; else 1024 ..
+ * 1 MiB) from its first data blocks (about 100 times dict_bytes of them,
+ * 64 KiB .. 16 MiB, held in memory meanwhile), stores it in the table and
+ * compresses every data block with it: smaller tables of small values, the
+ * dictionary read once per open table. Such tables are format 3, which tind
+ * 0.2 cannot read. A table too small to train on is written without one.
+ * A table moves to another level unchanged (a trivial move) only when both
+ * levels compress alike (codec, zstd level, dictionary size); otherwise
+ * compaction rewrites it in the target level's compression. */
+TIND_API void tind_ks_options_set_zstd_dict(tind_ks_options *o, int level, uint32_t dict_bytes);
 /* Two-level (partitioned) index and filter for levels >= from_level (default 2: the
  * levels whose index and filter are not pinned page them in small partitions);
  * -1 = never. */
@@ -290,9 +306,51 @@ TIND_API void tind_ks_options_set_expect_point_read_hits(tind_ks_options *o, int
  * expires). */
 TIND_API void tind_ks_options_set_fifo(tind_ks_options *o, uint64_t max_bytes, uint64_t ttl_seconds);
 
+/* ---- prefix filters ----
+ * A prefix extractor maps a key to its prefix; the Bloom filters of the
+ * keyspace's tables (every level with bloom bits > 0, whole or partitioned)
+ * then hold each key's prefix as well, and tind_iter_prefix(), or
+ * tind_iter_range() whose bounds lie inside one prefix (lo starts with a
+ * prefix p and hi <= p with its last byte below 0xFF incremented), skip the
+ * tables whose filter lacks it (counted in tind_ks_stats.prefix_skipped).
+ * A scan whose prefix is shorter than the extractor's, or outside its
+ * domain, reads every table as before. At most one extractor per keyspace
+ * (the last setter wins; len 0 / NULL fn: none, the default).
+ * The extractor is stored with the keyspace when it is created. Opening an
+ * existing keyspace with options naming a different extractor is
+ * TIND_EINVAL ("keyspace 'k' has prefix extractor 'fixed:4', not 'fixed:8'");
+ * options without an extractor leave the stored one in force. A table's
+ * prefixes are used only by scans of the extractor that wrote them. */
+/* The first len bytes (1..65535); a key shorter than len has no prefix. */
+TIND_API void tind_ks_options_set_prefix_fixed(tind_ks_options *o, size_t len);
+/* The bytes up to and including the first byte equal to sep (0..255);
+ * a key without sep has no prefix. */
+TIND_API void tind_ks_options_set_prefix_separator(tind_ks_options *o, int sep);
+/* fn(ctx, key, klen) returns the length of key's prefix, 1..klen, or 0
+ * when the key has none. It must keep this contract: when fn gives n for a
+ * key k, it gives n for every key that starts with k[0..n) (a prefix is
+ * decided by its own bytes), and it must always give the same answer for
+ * the same key; otherwise scans may miss keys. It is called from any
+ * thread, concurrently, while the database is open; it must not call tind.
+ * name (1..48 bytes, NUL-terminated, copied) identifies the function: it is
+ * stored with the keyspace, and after tind_open the keyspace extracts no
+ * prefixes (tables written then carry none; scans skip nothing) until
+ * tind_keyspace_open() is given the same name with the function again. */
+typedef size_t (*tind_prefix_fn)(void *ctx, const void *key, size_t klen);
+TIND_API void tind_ks_options_set_prefix_callback(tind_ks_options *o, const char *name, tind_prefix_fn fn,
+                                                  void *ctx);
+/* whole_keys = 1 (default): filters hold whole keys and prefixes, serving
+ * point reads and scans. 0: prefixes only (smaller filters; point reads of
+ * the keyspace no longer use filters; such tables are format 3, which tind
+ * 0.2 cannot read). */
+TIND_API void tind_ks_options_set_prefix_whole_keys(tind_ks_options *o, int whole_keys);
+
 /* Opens the keyspace called name (1..255 bytes of UTF-8), creating it with
  * opts when it does not exist (the options are stored with it; opts of an
- * existing keyspace are ignored). The handle is owned by db and stays valid
+ * existing keyspace are ignored, but for a prefix extractor: see "prefix
+ * filters" above). A keyspace with a prefix extractor or a zstd dictionary
+ * is stored in a form tind 0.2 refuses (TIND_EVERSION at its tind_open).
+ * The handle is owned by db and stays valid
  * until tind_close(db); opening the same name twice gives the same handle,
  * also from threads racing to create it (each gets the keyspace only once it
  * is complete and in the version file). An empty keyspace costs about 3 KiB of
@@ -440,6 +498,188 @@ TIND_API uint64_t tind_iter_value_size(const tind_iter *it);
 TIND_API int tind_iter_status(const tind_iter *it);
 
 /* ======================================================================
+ * Transactions
+ *
+ * A transaction reads one snapshot (fixed at tind_txn_begin) plus its own
+ * uncommitted writes, and applies its writes at commit as one atomic batch
+ * (one journal record, across keyspaces, durable per its durability).
+ * Reads go through the ordinary read calls and iterators: give them read
+ * options with tind_read_options_set_txn(ro, txn). tind_get, tind_contains,
+ * tind_value_size, tind_first, tind_last and iterators (range, prefix, both
+ * directions, seek) then see the snapshot with the transaction's own puts
+ * and removes merged over it (read-your-own-writes; an iterator sees the
+ * writes made before it was created, and may or may not see later ones).
+ *
+ * Commit is serializable: it fails with TIND_ECONFLICT, applying nothing,
+ * when a write committed after the transaction's snapshot (by another
+ * transaction, tind_put, a batch) touched a key it read (present or absent),
+ * a key in the span an iterator made through the transaction covered (from
+ * the smallest to the largest key it stood on or sought, through a bound it
+ * ran off: a key appearing between two it showed is a phantom), or a key it
+ * writes. This prevents lost updates, write skew and phantoms; the caller
+ * retries with a new transaction. An iterator made through a transaction
+ * must not be moved while the transaction commits (one thread at a time). Reads with tind_read_options_set_untracked are not
+ * checked. A transaction that wrote nothing always commits.
+ *
+ * Modes (flags of tind_txn_begin, OR-ed):
+ *   TIND_TXN_OPTIMISTIC (0)  any number at once; nobody waits.
+ *   TIND_TXN_SINGLE_WRITER   at most one such transaction is open at a time:
+ *                            begin waits until the open one commits or rolls
+ *                            back (readers and optimistic transactions never
+ *                            wait). Two single-writer transactions never
+ *                            conflict with each other; with other writers
+ *                            they are checked as above.
+ *   TIND_TXN_NOWAIT          with SINGLE_WRITER: TIND_EBUSY instead of waiting.
+ *   TIND_TXN_READ_ONLY       a snapshot with a transaction's face: writes are
+ *                            TIND_EINVAL, nothing is tracked, nothing checked.
+ *
+ * Keyspaces: a commit whose writes touch a deleted keyspace fails with
+ * TIND_ENOENT; one that read a keyspace deleted since its snapshot conflicts.
+ * Limits: keys and values as tind_put; the commit's batch as a tind_batch
+ * (TIND_ETOOBIG at commit, nothing applied). A very long transaction beside
+ * more than about 64 MiB of keys written by others conflicts at commit (the
+ * log of recent writes it is checked against has been cut).
+ *
+ * Thread safety: a transaction is used by one thread at a time (like a
+ * batch); different transactions may run in different threads at once.
+ * tind_close refuses with TIND_EBUSY while a transaction is open.
+ * Iterators made through a transaction stay valid after it ends (they keep
+ * showing what they showed).
+ * ====================================================================== */
+typedef struct tind_txn tind_txn;
+
+enum tind_txn_flags {
+    TIND_TXN_OPTIMISTIC    = 0,
+    TIND_TXN_SINGLE_WRITER = 1,
+    TIND_TXN_NOWAIT        = 2,
+    TIND_TXN_READ_ONLY     = 4,
+};
+
+/* Begins a transaction on db (flags above; unknown flags are TIND_EINVAL, as
+ * READ_ONLY with SINGLE_WRITER). On TIND_OK *txn must be ended by
+ * tind_txn_commit or tind_txn_rollback. TIND_EBUSY: SINGLE_WRITER|NOWAIT
+ * while another single-writer transaction is open. A database opened
+ * read-only allows only TIND_TXN_READ_ONLY (else TIND_ENOTSUP). */
+TIND_API int tind_txn_begin(tind_db *db, int flags, tind_txn **txn);
+/* Writes into the transaction (invisible to others until commit). Keys and
+ * values are checked as tind_put checks them; ks must be of the
+ * transaction's database. */
+TIND_API int tind_txn_put(tind_txn *txn, tind_keyspace *ks, const void *key, size_t klen, const void *val,
+                          size_t vlen);
+TIND_API int tind_txn_remove(tind_txn *txn, tind_keyspace *ks, const void *key, size_t klen);
+/* A range deletion is not taken by a transaction in this version: always
+ * TIND_ENOTSUP (TIND_EINVAL for a NULL txn), nothing written, the
+ * transaction stays usable. Commit it outside with tind_remove_range or
+ * tind_batch_remove_range. */
+TIND_API int tind_txn_remove_range(tind_txn *txn, tind_keyspace *ks, const void *lo, size_t lolen, const void *hi,
+                                   size_t hilen);
+/* Durability of the commit (default: the database default); an unknown mode is ignored. */
+TIND_API void tind_txn_set_durability(tind_txn *txn, int mode);
+/* Validates and applies the writes atomically, then ends and frees txn
+ * whatever the result (like LMDB's mdb_txn_commit): TIND_OK, TIND_ECONFLICT
+ * (nothing applied: retry), or a write error as tind_batch_commit's. */
+TIND_API int tind_txn_commit(tind_txn *txn);
+/* Discards the writes, ends and frees txn. NULL is a no-op. */
+TIND_API void tind_txn_rollback(tind_txn *txn);
+/* The sequence number of the transaction's snapshot. */
+TIND_API uint64_t tind_txn_seqno(const tind_txn *txn);
+/* Reads given ro see txn (its snapshot and its own writes) and are tracked
+ * for its commit; txn = NULL: no transaction. Replaces a snapshot set on ro
+ * (tind_read_options_set_snapshot replaces a transaction): the last set
+ * decides. txn must outlive the reads and iterator creations that use ro. */
+TIND_API void tind_read_options_set_txn(tind_read_options *ro, tind_txn *txn);
+/* Reads given ro (with a transaction) are not tracked: commit does not check
+ * them (default 0). */
+TIND_API void tind_read_options_set_untracked(tind_read_options *ro, int on);
+
+/* ======================================================================
+ * Change feed and replication (issue 17)
+ *
+ * Every committed batch has sequence numbers first .. first + count - 1
+ * (one per operation), given out in commit order across all keyspaces and
+ * kept across reopen. The change feed reads the committed batches back from
+ * the journals, in seqno order, each batch whole; a replica applies them
+ * with tind_batch_commit_at so that it holds the same state at the same
+ * seqnos (docs/REPLICATION.md).
+ * ====================================================================== */
+typedef struct tind_changes tind_changes;       /* a change feed cursor */
+
+/* Operation kinds of a change. Values are part of the ABI. */
+enum tind_change_type {
+    TIND_CHANGE_OTHER  = 0,  /* a kind this version cannot describe (key only) */
+    TIND_CHANGE_PUT    = 1,
+    TIND_CHANGE_REMOVE = 2,
+    /* a range deletion (tind_remove_range, tind_keyspace_clear): key = its
+     * start lo (the one byte 00 for an open start), value = its end hi, vlen
+     * 0 meaning no end; a replica applies it with
+     * tind_batch_remove_range(b, ks, key, klen, value, vlen) */
+    TIND_CHANGE_REMOVE_RANGE = 3,
+};
+
+/* One operation of a batch; the pointers are owned by the cursor and valid
+ * until its next tind_changes_next or tind_changes_free. keyspace is the
+ * keyspace's name, NULL when it has been deleted since (keyspace_id still
+ * tells the operations of one keyspace apart). value is NULL (vlen 0) for a
+ * remove; for a range deletion it is the end (see TIND_CHANGE_REMOVE_RANGE). */
+typedef struct tind_change_op {
+    int type;                    /* enum tind_change_type */
+    const char *keyspace;
+    uint32_t keyspace_id;
+    const void *key;
+    size_t klen;
+    const void *value;
+    size_t vlen;
+} tind_change_op;
+
+/* Journals no longer needed for recovery (their writes are in tables) are
+ * kept while their sizes add up to at most bytes, the oldest deleted first,
+ * so that a change feed can start that far back, also after a reopen
+ * (default 0: only the journals recovery needs are kept). An open with a
+ * smaller retention (a shell, a tool with the default) deletes the journals
+ * beyond it at once: open the database with the same setting every time. */
+TIND_API void tind_options_set_changes_retention(tind_options *o, uint64_t bytes);
+
+/* The seqno of the last committed (visible) operation; 0 for a new
+ * database. Any thread. */
+TIND_API int tind_last_seqno(tind_db *db, uint64_t *seqno);
+
+/* Opens a cursor on the batches committed from seqno on (0 is taken as 1):
+ * each batch holding a seqno >= seqno, oldest first; a batch holding seqno
+ * in its middle is given whole. TIND_ENOENT (the message naming the oldest
+ * seqno still kept) when seqno was committed but its journal is deleted
+ * already: the reader fell behind (see tind_options_set_changes_retention).
+ * A live cursor is a registered reader: the journals from the one it reads
+ * on are kept, beyond the retention, while they add up to at most the
+ * database's max journal size (tind_options_set_max_journal_size); past
+ * that the oldest go anyway and tind_changes_next returns TIND_ENOENT. A
+ * seqno not committed yet is fine: the cursor waits for it. The cursor is
+ * used by one thread at a time; tind_close refuses with TIND_EBUSY while it
+ * lives: free it with tind_changes_free. *out is NULL after a failure. */
+TIND_API int tind_changes_since(tind_db *db, uint64_t seqno, tind_changes **out);
+/* Moves to the next batch: TIND_OK (read it with the calls below),
+ * TIND_NOT_FOUND when no further batch is committed within timeout_ms (0:
+ * do not wait; -1: wait until one is; the wait polls every millisecond), or
+ * an error: TIND_ENOENT (fell behind), TIND_ECORRUPT (a damaged journal;
+ * the message names it), TIND_ECLOSED. After TIND_NOT_FOUND the cursor can
+ * be asked again. */
+TIND_API int tind_changes_next(tind_changes *c, int timeout_ms);
+/* The current batch's first seqno and operation count (0 when there is no
+ * current batch); its operation i (NULL when i >= count). */
+TIND_API uint64_t tind_changes_seqno(const tind_changes *c);
+TIND_API size_t tind_changes_count(const tind_changes *c);
+TIND_API const tind_change_op *tind_changes_op(const tind_changes *c, size_t i);
+TIND_API void tind_changes_free(tind_changes *c);
+
+/* Commits b as tind_batch_commit does, on the condition that its first
+ * operation gets seqno: a replica applying its leader's batches in order
+ * (from a change feed or a consensus log) gives each the seqno it had on the
+ * leader. TIND_EEXIST ("already applied": changes nothing, b is kept) when
+ * seqno <= tind_last_seqno, TIND_ECONFLICT (a gap: earlier batches are
+ * missing; nothing changes) when seqno > tind_last_seqno + 1, TIND_EINVAL
+ * when seqno is 0. An empty batch is TIND_OK and changes nothing. */
+TIND_API int tind_batch_commit_at(tind_batch *b, uint64_t seqno);
+
+/* ======================================================================
  * Maintenance and statistics
  * ====================================================================== */
 /* Flushes the keyspace's memtables to tables and waits. The wait ends with
@@ -471,8 +711,92 @@ typedef struct tind_ks_stats {
     uint64_t cache_misses;
     uint64_t write_stalls;         /* database-wide: writers that waited */
     uint64_t write_slowdowns;
+    /* prefix filters: tables whose filter a prefix scan asked, and those
+     * it skipped because the filter lacked the prefix (since open) */
+    uint64_t prefix_checked;
+    uint64_t prefix_skipped;
 } tind_ks_stats;
 TIND_API int tind_ks_stats_get(tind_keyspace *ks, tind_ks_stats *out);
+
+/* ======================================================================
+ * Checkpoints, backups and bulk ingestion (issue 14)
+ * ====================================================================== */
+/* Writes a consistent, openable copy of the open database db to the new
+ * folder dir, online: writers and background work go on meanwhile (they
+ * are held for microseconds while the files are pinned). The copy holds
+ * every write that returned before the call (whatever its durability) and
+ * none that began after it returned; tind_open on dir recovers it as the
+ * database would be after a crash at that moment. Tables and sealed
+ * journals are hard-linked when dir is on the database's file system and
+ * copied otherwise (so the copy takes little space and time beside the
+ * database); the journal being written is copied. Everything is synced and
+ * the folder appears atomically: the copy is built in "dir.tmp" and renamed
+ * to dir, so after a crash dir is whole or absent (a leftover dir.tmp that
+ * holds only a copy's files is removed by the next call).
+ * Statuses: TIND_EINVAL (db or dir NULL or empty), TIND_EEXIST (dir exists,
+ * or dir.tmp holds other files), TIND_ENOTSUP (db opened read-only),
+ * TIND_EPOISONED, TIND_ECLOSED, I/O errors naming the file (a partial
+ * dir.tmp is removed). Thread-safety: any thread, concurrently with every
+ * call but tind_close; two checkpoints may run at once (to different dirs). */
+TIND_API int tind_checkpoint(tind_db *db, const char *dir);
+
+/* Progress of a long call (backups, ingestion): called from the calling
+ * thread after each piece, with the bytes done so far and the total
+ * (total may grow while an ingestion reads its input). */
+typedef void (*tind_progress_fn)(void *ctx, uint64_t done, uint64_t total);
+
+/* ---- incremental backups (RocksDB's BackupEngine is the model) ----
+ * A backup folder holds any number of backups of one database. Tables are
+ * immutable, so a table already in the folder (same number, table id and
+ * size) is stored once and shared by every backup that holds it; each backup
+ * has its own copy of the version file, FORMAT and the journals it needs.
+ * Every file is recorded with its size and xxh3-64 checksum. Layout: see
+ * docs/FORMAT.md "Backup folder". A backup exists once its description file
+ * (meta/ID) is durable: a crash during tind_backup_create leaves the folder's
+ * earlier backups as they were, and the next create or prune removes the
+ * leftovers.
+ * The calls that take no database record their error message as
+ * tind_open's: read it with tind_errmsg(NULL).
+ * Thread-safety and processes: a create or prune holds the folder's LOCK
+ * file exclusively, list, verify and restore share it (TIND_EBUSY when it
+ * conflicts); calls on different folders are independent. */
+typedef struct tind_backup_info {
+    uint64_t id;                  /* 1, 2, ... in creation order */
+    uint64_t created_unix;        /* seconds */
+    uint64_t seqno;               /* the database's last sequence number in it */
+    uint64_t files;
+    uint64_t bytes;               /* the size of every file it holds */
+    uint64_t shared_bytes;        /* of which held by other backups too */
+} tind_backup_info;
+
+/* Backs up the open database db into the backup folder dir (created when
+ * missing), online, as tind_checkpoint does: the backup holds every write
+ * that returned before the call. Copies only the tables the folder does not
+ * hold yet; everything written is synced. progress (may be NULL) sees the
+ * bytes copied of the backup's total. *id (may be NULL) gets the new
+ * backup's id. Statuses: those of tind_checkpoint, TIND_EBUSY (the folder
+ * is in use), TIND_ECORRUPT (a description file of the folder is damaged). */
+TIND_API int tind_backup_create(tind_db *db, const char *dir, tind_progress_fn progress, void *ctx,
+                                uint64_t *id);
+/* The backups of folder dir, oldest first: *list is one malloc'd array of
+ * *count entries (NULL when 0), freed with tind_free. TIND_ENOENT when dir
+ * is not a backup folder, TIND_ECORRUPT when a description is damaged. */
+TIND_API int tind_backup_list(const char *dir, tind_backup_info **list, size_t *count);
+/* Checks backup id of dir (0 = every backup): every file's size and
+ * checksum, then each table's blocks (tind verify's table checks), each
+ * journal's records and the version file. TIND_OK, TIND_ECORRUPT naming the
+ * first bad file (tind_errmsg(NULL)), TIND_NOT_FOUND (no such backup). */
+TIND_API int tind_backup_verify(const char *dir, uint64_t id, tind_progress_fn progress, void *ctx);
+/* Restores backup id of dir (0 = the newest) into the new database folder
+ * target (TIND_EEXIST when it exists), checking every file's checksum as it
+ * is copied (TIND_ECORRUPT, nothing left behind). Built in target.tmp,
+ * synced, then renamed: target appears whole or not at all. */
+TIND_API int tind_backup_restore(const char *dir, uint64_t id, const char *target, tind_progress_fn progress,
+                                 void *ctx);
+/* Deletes every backup of dir but the newest `keep` (>= 1; TIND_EINVAL
+ * otherwise), and the files no remaining backup holds; *deleted (may be
+ * NULL) gets the number of backups deleted. */
+TIND_API int tind_backup_prune(const char *dir, size_t keep, size_t *deleted);
 
 #ifdef __cplusplus
 }

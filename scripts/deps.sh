@@ -36,6 +36,9 @@ if [ "$what" = test ] || [ "$what" = all ]; then
     # builds the wheel with the wheel package when build isolation is off
     /usr/bin/python3 -c 'import ensurepip' 2>/dev/null || need="$need python3-venv"
     /usr/bin/python3 -c 'import wheel' 2>/dev/null || need="$need python3-wheel"
+    # examples/replicated (its replicated test): canonical raft over libuv
+    have_hdr raft.h     || need="$need libraft-dev"
+    have_pc libuv       || need="$need libuv1-dev"
 fi
 
 if [ "$what" = bench ]; then

@@ -42,7 +42,8 @@
  * format/blockio.h (reading a block by handle), format/bloom.h (filters),
  * format/container.h (the table container), format/filename.h (the names of
  * the folder's files: fname_table, fname_journal, fname_parse),
- * format/table.h (table reader), journal/journal.h (journal header and records),
+ * format/table.h (table reader), format/zdict.h (a table's zstd dictionary, to
+ * decode its data blocks), journal/journal.h (journal header and records),
  * journal/batch_entry.h (a record's operations) and version/manifest.h (the
  * version file, with version/version.h). */
 #include "format/block.h"
@@ -53,6 +54,7 @@
 #include "format/filename.h"
 #include "format/rangetomb.h"
 #include "format/table.h"
+#include "format/zdict.h"
 #include "journal/batch_entry.h"
 #include "journal/journal.h"
 #include "version/manifest.h"

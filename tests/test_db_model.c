@@ -1,7 +1,9 @@
 /*
  * test_db_model.c -- the model-based randomized test (TESTING.md item 2).
  *
- * Random put / remove / batch / get / iterate both ways / seek / snapshot /
+ * Random put / remove / batch (every fifth one, when its keys are distinct,
+ * committed as a transaction that reads each write back first) / get /
+ * iterate both ways / seek / snapshot /
  * flush / compaction / background steps / persist / clean reopen / simulated
  * power loss then reopen, across several keyspaces with tiny memtables and
  * tables (so flushes and compactions happen constantly), checked against a
@@ -59,7 +61,8 @@ typedef struct mks {
 
 static mks model[NKS];
 static uint64_t model_seq, model_synced;
-static uint64_t stat_crashes, stat_reopens, stat_iters, stat_gets, stat_writes, stat_bg;
+static uint64_t stat_crashes, stat_reopens, stat_iters, stat_gets, stat_writes, stat_bg, stat_txns;
+static uint64_t stat_prefix_skips;   /* tables prefix filters let cursors skip */
 static uint64_t *boundaries;   /* batch end seqnos since the last crash/reopen */
 static size_t nboundaries, capboundaries;
 
@@ -215,7 +218,11 @@ static void open_world(world *w)
             tind_ks_options_set_partitioning(ko, 1);
             tind_ks_options_set_expect_point_read_hits(ko, 1);
             tind_ks_options_set_bloom_bits(ko, 2, 0);
+            tind_ks_options_set_prefix_fixed(ko, 4);       /* whole-key scans skip tables */
+            tind_ks_options_set_prefix_whole_keys(ko, 0);  /* point reads without filters */
         }
+        if (k == 0)
+            tind_ks_options_set_prefix_fixed(ko, 2);       /* "a0" scans skip tables */
         CHECK_OK(tind_keyspace_open(w->db, ks_names[k], ko, &w->ks[k]));
         tind_ks_options_free(ko);
     }
@@ -321,7 +328,11 @@ static void check_iter(world *w, int ks, const tind_read_options *ro, uint64_t s
         /* prefix "a0", "b1", ... or a whole key (and its long sibling) */
         lolen = key_of((int)trng_below(&w->r, UNIVERSE), lo);
         lolen = trng_below(&w->r, 2) ? 2 : lolen;
+        tind_ks_stats st0, st1;
+        CHECK_OK(tind_ks_stats_get(w->ks[ks], &st0));
         CHECK_OK(tind_iter_prefix(w->ks[ks], lo, lolen, ro, &it));
+        CHECK_OK(tind_ks_stats_get(w->ks[ks], &st1));
+        stat_prefix_skips += st1.prefix_skipped - st0.prefix_skipped;
         memcpy(hi, lo, lolen);
         hilen = lolen;
         hi[hilen - 1]++; /* keys here never end in 0xFF */
@@ -388,6 +399,49 @@ static void check_iter(world *w, int ks, const tind_read_options *ro, uint64_t s
     tind_iter_free(it);
 }
 
+typedef struct wop {
+    int ks, id, tomb;     /* tomb 2: a range deletion [val, hi) (hilen 0: to the end) */
+    size_t vlen;
+    uint8_t *val;
+    uint8_t hi[64];
+    size_t hilen;
+} wop;
+
+/* The operations of a write committed as a transaction instead of a batch
+ * (distinct keys: one entry each, as in the batch): each write read back
+ * through the transaction before the commit (read-your-own-writes). */
+static int txn_commit_ops(world *w, const wop *ops, int nops, int durable)
+{
+    tind_txn *t;
+    CHECK_OK(tind_txn_begin(w->db, nops % 2 ? TIND_TXN_OPTIMISTIC : TIND_TXN_SINGLE_WRITER, &t));
+    if (durable)
+        tind_txn_set_durability(t, TIND_PERSIST_SYNC_DATA);
+    tind_read_options *ro = tind_read_options_new();
+    tind_read_options_set_txn(ro, t);
+    for (int i = 0; i < nops; i++) {
+        uint8_t key[64];
+        size_t klen = key_of(ops[i].id, key);
+        if (ops[i].tomb)
+            CHECK_OK(tind_txn_remove(t, w->ks[ops[i].ks], key, klen));
+        else
+            CHECK_OK(tind_txn_put(t, w->ks[ops[i].ks], key, klen, ops[i].val, ops[i].vlen));
+        void *v = NULL;
+        size_t vn = 0;
+        int rc = tind_get(w->ks[ops[i].ks], key, klen, ro, &v, &vn);
+        if (ops[i].tomb) {
+            CHECK_RC(rc, TIND_NOT_FOUND);
+        } else {
+            CHECK_OK(rc);
+            CHECK_MEM(v, vn, ops[i].val, ops[i].vlen);
+        }
+        free(v);
+    }
+    tind_read_options_free(ro);
+    logop("  committed as a transaction");
+    stat_txns++;
+    return tind_txn_commit(t); /* nobody else writes: no conflict */
+}
+
 static void do_write(world *w)
 {
     int nops = trng_below(&w->r, 4) == 0 ? 1 + (int)trng_below(&w->r, 8) : 1;
@@ -397,7 +451,7 @@ static void do_write(world *w)
     int durable = trng_below(&w->r, 50) == 0;
     if (durable)
         tind_batch_set_durability(b, TIND_PERSIST_SYNC_DATA);
-    struct { int ks, id, tomb; size_t vlen; uint8_t *val; uint8_t hi[64]; size_t hilen; } ops[8];
+    wop ops[8];
     for (int i = 0; i < nops; i++) {
         int ks = (int)trng_below(&w->r, NKS);
         int id = (int)trng_below(&w->r, UNIVERSE);
@@ -443,7 +497,18 @@ static void do_write(world *w)
         logop("%s ks%d key %d vlen %zu seq %llu%s", tomb ? "remove" : "put", ks, id, vlen,
               (unsigned long long)seq, durable ? " SYNC" : "");
     }
-    int rc = tind_batch_commit(b);
+    int distinct = 1;
+    for (int i = 0; i < nops; i++)
+        for (int j = 0; j < i; j++)
+            distinct &= ops[i].ks != ops[j].ks || ops[i].id != ops[j].id;
+    for (int i = 0; i < nops; i++)
+        distinct &= ops[i].tomb != 2; /* transactions refuse range deletions (TIND_ENOTSUP) */
+    int rc;
+    if (distinct && stat_writes % 5 == 0) {
+        rc = txn_commit_ops(w, ops, nops, durable);
+    } else {
+        rc = tind_batch_commit(b);
+    }
     if (rc)
         fprintf(stderr, "commit: %s\n", tind_errmsg(w->db));
     CHECK_OK(rc);
@@ -664,7 +729,7 @@ int main(void)
             continue;
         uint64_t total_target = (uint64_t)((threads ? 150000 : 1000000) * scale);
         uint64_t done = 0, seeds = 0;
-        stat_writes = stat_gets = stat_iters = stat_bg = stat_reopens = stat_crashes = 0;
+        stat_writes = stat_txns = stat_gets = stat_iters = stat_bg = stat_reopens = stat_crashes = stat_prefix_skips = 0;
         if (one) {
             fprintf(stderr, "  seed %llu, threads %s ...\n", (unsigned long long)base, threads ? "on" : "off");
             done += run_seed(base, (uint64_t)(per_seed * scale), threads);
@@ -675,10 +740,12 @@ int main(void)
                 seeds++;
             }
         }
-        fprintf(stderr, "  model test (background threads %s): %llu operations over %llu seeds: %llu batches, "
-                "%llu gets, %llu cursors, %llu background steps, %llu clean reopens, %llu simulated power losses\n",
+        fprintf(stderr, "  model test (background threads %s): %llu operations over %llu seeds: %llu batches "
+                "(%llu as transactions), %llu gets, %llu cursors (%llu tables skipped by prefix filters), "
+                "%llu background steps, %llu clean reopens, %llu simulated power losses\n",
                 threads ? "on" : "off", (unsigned long long)done, (unsigned long long)seeds,
-                (unsigned long long)stat_writes, (unsigned long long)stat_gets, (unsigned long long)stat_iters,
+                (unsigned long long)stat_writes, (unsigned long long)stat_txns, (unsigned long long)stat_gets,
+                (unsigned long long)stat_iters, (unsigned long long)stat_prefix_skips,
                 (unsigned long long)stat_bg, (unsigned long long)stat_reopens, (unsigned long long)stat_crashes);
     }
     return 0;

@@ -7,7 +7,8 @@
 # Checks: one-command mode (create / put / get / scan / count / del, exit
 # statuses; exists / first / last / mget; --json / --csv and set format;
 # create --if-not-exists; stats for people: one unit, no empty level, plurals;
-# batch --file, all or nothing; timer); script mode with a batch; keys and
+# batch --file, all or nothing; timer); script mode with a batch and with
+# transactions (begin / commit / rollback, read-your-own-writes); keys and
 # values holding NUL, newline and every other byte, shown escaped and read back exactly (get --raw);
 # export, import into a fresh database and export again, compared byte for
 # byte, plus the two databases' hex scans compared; verify exits 0 on a clean
@@ -24,7 +25,8 @@
 # status (and still opens --read-only); and, when tmux is installed, the
 # interactive mode under a real terminal (prompt, Tab completion of a command
 # and a keyspace name, Ctrl-C, history, the batch prompt, ~/.tind_history,
-# scan's default limit of 100 entries and --all).
+# scan's default limit of 100 entries and --all); checkpoint and backup
+# create / list / verify / restore / prune, a damaged backup table found.
 # Prints nothing on success but the section names; runs in a few seconds.
 set -u
 TIND=${1:?usage: test_shell.sh path/to/tind [VERSION]}
@@ -213,6 +215,50 @@ expect_status 1 "$TIND" "$DB" get ks zz
 # --bail stops at the first failure
 printf 'get ks nope\necho after\n' | "$TIND" --bail "$DB" >out.txt 2>err.txt
 [ ! -s out.txt ] || fail "--bail ran on: $(cat out.txt)"
+
+section transactions
+# begin / commit / rollback: reads inside see the transaction's own writes,
+# others see nothing until commit; rollback discards; an uncommitted
+# transaction at the end of a script is rolled back and fails it
+cat >txn.txt <<'EOF'
+create tx
+put tx k old
+begin
+put tx k new
+put tx n 1
+get tx k
+count tx
+del tx n
+exists tx n
+rollback
+get tx k
+begin
+put tx k committed
+commit
+get tx k
+begin --read-only
+first tx
+put tx k never
+rollback
+EOF
+expect_status 1 "$TIND" --create "$T/dbtxn" <txn.txt
+cat >want.txt <<'EOF'
+new
+2
+no
+old
+committed
+k = committed
+EOF
+same_file out.txt want.txt
+grep -q "line 18: error: put: write in a read-only transaction" err.txt || fail "read-only txn: $(cat err.txt)"
+printf 'begin\nput tx zz 1\n' | "$TIND" "$T/dbtxn" >out.txt 2>err.txt && fail "an uncommitted transaction succeeded"
+grep -q "transaction was never committed" err.txt || fail "uncommitted transaction: $(cat err.txt)"
+expect_status 1 "$TIND" "$T/dbtxn" get tx zz
+printf 'begin\nbatch\n' | "$TIND" "$T/dbtxn" >out.txt 2>err.txt
+grep -q "a transaction is open" err.txt || fail "batch inside a transaction: $(cat err.txt)"
+expect_status 1 "$TIND" "$T/dbtxn" begin
+grep -q "begin needs the interactive shell or a script" err.txt || fail "begin in one-command mode: $(cat err.txt)"
 
 section binary_round_trip
 # a 256-byte key holding every byte value, and a 260-byte value
@@ -523,6 +569,37 @@ exec 3>&-
 wait "$HOLD_PID" || fail "the holder failed: $(cat hold.out)"
 HOLD_PID=
 
+section checkpoint_backup
+# issue 14: checkpoint DIR opens as a copy; backup create / list / verify / restore / prune,
+# a damaged shared table named by verify, restore refused into an existing folder
+CB=$T/cbdb
+expect_status 0 "$TIND" --create "$CB" create ks
+expect_status 0 "$TIND" "$CB" put ks a 1
+expect_status 0 "$TIND" "$CB" flush ks
+expect_status 0 "$TIND" "$CB" checkpoint "$T/cb_ck"
+expect_status 1 "$TIND" "$CB" checkpoint "$T/cb_ck"
+grep -q "already exists" err.txt || fail "checkpoint over a folder: $(cat err.txt)"
+expect_status 0 "$TIND" "$T/cb_ck" get ks a
+[ "$(cat out.txt)" = 1 ] || fail "checkpoint copy: $(cat out.txt)"
+expect_status 0 "$TIND" "$CB" backup create "$T/cb_bk"
+grep -q "^backup 1 created" out.txt || fail "backup create: $(cat out.txt)"
+expect_status 0 "$TIND" "$CB" put ks b 2
+expect_status 0 "$TIND" "$CB" backup create "$T/cb_bk"
+expect_status 0 "$TIND" "$CB" backup list "$T/cb_bk"
+[ "$(grep -c '^backup [12] ' out.txt)" = 2 ] || fail "backup list: $(cat out.txt)"
+expect_status 0 "$TIND" "$CB" backup verify "$T/cb_bk"
+expect_status 0 "$TIND" "$CB" backup restore "$T/cb_bk" 1 "$T/cb_r1"
+expect_status 1 "$TIND" "$CB" backup restore "$T/cb_bk" "$T/cb_r1"
+expect_status 1 "$TIND" "$T/cb_r1" get ks b
+expect_status 0 "$TIND" "$T/cb_r1" get ks a
+expect_status 2 "$TIND" "$CB" backup prune "$T/cb_bk"
+expect_status 0 "$TIND" "$CB" backup prune "$T/cb_bk" --keep 1
+grep -q "^1 backup deleted" out.txt || fail "backup prune: $(cat out.txt)"
+tbl=$(ls "$T"/cb_bk/shared/*.tbl | head -1)
+printf 'X' | dd of="$tbl" bs=1 seek=10 conv=notrunc 2>/dev/null
+expect_status 1 "$TIND" "$CB" backup verify "$T/cb_bk"
+grep -q "checksum mismatch" err.txt || fail "backup verify of a damaged table: $(cat err.txt)"
+
 section progress
 # issue 16: export, verify, count, compact (elapsed time) and import draw a meter on stderr when stdin
 # and stderr are a terminal (script(1) gives them a pty), and print nothing
@@ -574,6 +651,37 @@ if command -v script >/dev/null 2>&1 && script -qec true /dev/null </dev/null >/
 else
     echo "  (script(1) is not installed or cannot open a pty: terminal scan limit check skipped)" >&2
 fi
+
+section changes
+# the change feed (issue 17): every committed batch whole, in seqno order,
+# across keyspaces, from any seqno; text, JSON and CSV (one script, one open)
+CDB=$T/changes
+printf '%s\n' 'create a' 'create b' 'put a k1 v1' batch 'put a k2 v2' 'put b k3 v3' 'del a k1' commit \
+    changes 'changes --from 3' 'set format json' 'changes --from 2' 'set format csv' 'changes --from 2' >feed.tind
+expect_status 0 "$TIND" --create "$CDB" <feed.tind
+tr -d '\r' <out.txt >out2.txt
+cat >want.txt <<'EOF'
+batch 1 (1 operation)
+  put a k1 = v1
+batch 2 (3 operations)
+  put a k2 = v2
+  put b k3 = v3
+  del a k1
+batch 2 (3 operations)
+  put a k2 = v2
+  put b k3 = v3
+  del a k1
+{"seqno":2,"ops":[{"op":"put","keyspace":"a","key":"k2","value":"v2"},{"op":"put","keyspace":"b","key":"k3","value":"v3"},{"op":"del","keyspace":"a","key":"k1"}]}
+seqno,op,keyspace,key,value
+2,put,a,k2,v2
+2,put,b,k3,v3
+2,del,a,k1,
+EOF
+same_file out2.txt want.txt
+[ "$(tr -cd '\r' <out.txt | wc -c)" -eq 4 ] || fail "changes --csv: not 4 CRLF records"
+expect_status 0 "$TIND" "$CDB" changes --from 5
+[ ! -s out.txt ] || fail "changes past the end printed: $(cat out.txt)"
+expect_status 1 "$TIND" "$CDB" changes --from x
 
 section interactive
 if ! command -v tmux >/dev/null 2>&1; then

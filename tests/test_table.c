@@ -1051,7 +1051,7 @@ TEST(newer_version)
     size_t n;
     CHECK_OK(fs_read_all(f, "/orig.tbl", &d, &n, NULL));
     uint8_t *tr = d + n - 56;
-    CHECK_EQ(dec_u32(tr + 32), TABLE_FORMAT_VERSION);
+    CHECK_EQ(dec_u32(tr + 32), TABLE_FORMAT_VERSION_BASE); /* a plain table is written as format 2 */
     enc_u32(tr + 32, TABLE_FORMAT_VERSION + 1);
     enc_u64(tr + 40, hash64(tr, 40));
     put_file(f, "/new.tbl", d, n);

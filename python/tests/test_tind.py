@@ -4,6 +4,7 @@ live handles, and threads."""
 
 import gc
 import os
+import subprocess
 import threading
 
 import pytest
@@ -110,6 +111,40 @@ def test_errors_carry_tind_messages(db, path, tmp_path):
     with pytest.raises(tind.Busy) as e:
         tind.Database(path)                       # held by the fixture
     assert str(e.value)
+
+
+def test_prefix_filters_and_dictionaries(db):
+    ks = db.keyspace("feed", prefix_separator=b"#", compression="zstd", zstd_dict=4096, memtable_size=1 << 16)
+    for user in range(0, 200, 2):
+        for post in range(20):
+            ks[b"u%05d#%04d" % (user, post)] = b'{"user":%d,"post":%d,"text":"hello"}' % (user, post)
+    ks.flush()
+    assert len(list(ks.prefix(b"u00042#"))) == 20
+    assert list(ks.prefix(b"u00043#")) == []
+    st = ks.stats()
+    assert st["prefix_checked"] >= 1 and st["prefix_skipped"] >= 1
+    with pytest.raises(tind.InvalidArgument):
+        db.keyspace("bad", prefix_fixed=70000)
+
+
+def test_dictionary_tables_verify_and_dump(path):
+    """tind verify and tind dump decode a table's data blocks with its zstd dictionary."""
+    shell = os.path.join(os.path.dirname(os.environ.get("TIND_LIBRARY", "")), "tools", "tind", "tind")
+    if not os.access(shell, os.X_OK):
+        pytest.skip("no tind shell beside the library")
+    d = tind.Database(path)
+    ks = d.keyspace("small", compression="zstd", zstd_dict=4096)
+    for i in range(30000):
+        ks[b"user:%08d" % i] = b'{"id":%d,"city":"Oslo","status":"active"}' % i
+    ks.flush()
+    d.close()
+    out = subprocess.run([shell, path, "verify"], capture_output=True, text=True)
+    assert out.returncode == 0 and " 0 problems" in out.stdout, out.stdout + out.stderr
+    tables = os.listdir(os.path.join(path, "tables"))
+    assert len(tables) == 1
+    out = subprocess.run([shell, path, "dump", "table", os.path.join(path, "tables", tables[0])],
+                         capture_output=True, text=True)
+    assert out.returncode == 0 and "zstd dictionary" in out.stdout and "format version 3" in out.stdout
 
 
 def test_keyspace_admin(db):
@@ -278,6 +313,82 @@ def test_read_only(path):
         assert isinstance(e.value, tind.NotSupported) and "read-only" in str(e.value)
         with pytest.raises(tind.NoEntry):
             db.keyspace("not-there")
+
+
+def test_changes_and_commit_at(db, tmp_path):
+    a, b = db.keyspace("a"), db.keyspace("b")
+    assert db.last_seqno == 0
+    a[b"k1"] = b"v1"
+    with db.batch() as bt:
+        bt.put(a, b"k2", b"v2")
+        bt.put(b, b"k3", b"")
+        bt.delete(a, b"k1")
+    assert db.last_seqno == 4
+    with db.changes() as feed:
+        got = list(feed)
+        assert got == [(1, [("put", "a", b"k1", b"v1")]),
+                       (2, [("put", "a", b"k2", b"v2"), ("put", "b", b"k3", b""), ("delete", "a", b"k1", None)])]
+        assert feed.next_batch(10) is None
+        a[b"k4"] = b"v4"
+        assert feed.next_batch(-1) == (5, [("put", "a", b"k4", b"v4")])
+    assert [s for s, _ in db.changes(since=3)] == [2, 5]      # the batch holding 3, whole
+    # a replica applies the feed at the leader's seqnos
+    with tind.Database(str(tmp_path / "replica")) as r:
+        for seqno, ops in db.changes():
+            with r.batch() as bt:
+                for op, ks, key, value in ops:
+                    if op == "put":
+                        bt.put(r.keyspace(ks), key, value)
+                    else:
+                        bt.delete(r.keyspace(ks), key)
+                bt.commit_at(seqno)
+        assert r.last_seqno == db.last_seqno
+        assert dict(r.keyspace("a").items()) == dict(a.items())
+        bt = r.batch()
+        bt.put(r.keyspace("a"), b"x", b"y")
+        with pytest.raises(tind.Exists):
+            bt.commit_at(1)
+        with pytest.raises(tind.Conflict):
+            bt.commit_at(r.last_seqno + 2)
+        bt.commit_at(r.last_seqno + 1)
+        bt.close()
+    with pytest.raises(tind.Busy):
+        feed = db.changes()
+        try:
+            lib_close = tind._ffi.lib.tind_close
+            db._check(lib_close(db._db))
+        finally:
+            feed.close()
+
+
+def test_changes_retention(tmp_path):
+    with tind.Database(str(tmp_path / "r"), journal_file_size=4096, changes_retention=1 << 30) as d:
+        ks = d.keyspace(memtable_size=8192)
+        for i in range(500):
+            ks[b"k%04d" % i] = b"v" * 50
+        ks.flush()
+        assert len(list(d.changes())) == 500
+    with tind.Database(str(tmp_path / "n"), journal_file_size=4096) as d:
+        ks = d.keyspace(memtable_size=8192)
+        for i in range(500):
+            ks[b"k%04d" % i] = b"v" * 50
+        ks.flush()
+        with pytest.raises(tind.NoEntry) as e:
+            d.changes()
+        assert "no longer kept" in str(e.value)
+
+
+def test_checkpoint(db, tmp_path):
+    ks = db.keyspace()
+    fill(ks)
+    copy = str(tmp_path / "copy")
+    db.checkpoint(copy)
+    ks[b"after"] = b"x"
+    with pytest.raises(tind.Exists) as e:
+        db.checkpoint(copy)
+    assert "already exists" in str(e.value)
+    with tind.Database(copy) as c:
+        assert c.keyspace()[b"k03"] == b"v3" and b"after" not in c.keyspace()
 
 
 def test_close_with_live_handles(path):

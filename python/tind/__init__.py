@@ -8,16 +8,20 @@
             b.put(ks, b"bob", b"2")
         for key, value in ks.prefix(b"a"):
             ...
+        with db.transaction() as t:    # serializable; committed on success
+            n = int(t.get(ks, b"n", b"0"))
+            t.put(ks, b"n", b"%d" % (n + 1))   # tind.Conflict at commit: retry
 
 Keys and values are bytes (bytearray and memoryview are accepted as input);
 reads return bytes. Every failure raises tind.Error (or a subclass per
 status) carrying tind's own message (tind_errmsg). The GIL is released
 during every call into the library.
 
-Handles: a Keyspace lives as long as its Database. Iterators, snapshots and
-batches hold native handles that tind refuses to close the database over;
-Database.close() first releases every live one (they raise tind.Closed
-afterwards), and a forgotten one is released when it is garbage collected.
+Handles: a Keyspace lives as long as its Database. Iterators, snapshots,
+batches and transactions hold native handles that tind refuses to close
+the database over; Database.close() first releases every live one (they
+raise tind.Closed afterwards), and a forgotten one is released when it is
+garbage collected.
 
 Thread safety: a Database and its Keyspaces may be used from any number of
 threads at once; close() waits for the calls already running. An Iterator or
@@ -32,7 +36,7 @@ import weakref
 from ._ffi import ffi, lib
 
 __all__ = [
-    "Database", "Keyspace", "Batch", "Snapshot", "Iterator", "open", "version",
+    "Database", "Keyspace", "Batch", "Snapshot", "Transaction", "Iterator", "open", "version",
     "Error", "NotFound", "InvalidArgument", "NoMemory", "IOFailure", "Corruption",
     "NoSpace", "Busy", "Poisoned", "VersionError", "Exists", "TooBig", "Closed",
     "NotSupported", "ReadOnly", "Conflict", "NoEntry", "TooManyFiles",
@@ -242,6 +246,7 @@ _DB_OPTIONS = {
     "max_open_files": lib.tind_options_set_max_open_files,
     "default_durability": lib.tind_options_set_default_durability,
     "read_only": lib.tind_options_set_read_only,
+    "changes_retention": lib.tind_options_set_changes_retention,
 }
 
 
@@ -335,7 +340,11 @@ class Database:
         compaction ("leveled", "tiered", "fifo"), l0_threshold, table_size,
         level_ratio, levels, block_size, restart_interval, hash_ratio,
         compression ("none", "lz4", "zstd"), bloom_bits, partitioning,
-        expect_point_read_hits, fifo=(max_bytes, ttl_seconds)."""
+        expect_point_read_hits, fifo=(max_bytes, ttl_seconds); prefix filters:
+        prefix_fixed=N (first N bytes) or prefix_separator=b":" (up to and
+        including the first such byte), prefix_whole_keys (default True);
+        zstd_dict=BYTES (zstd dictionaries on every level, with
+        compression="zstd")."""
         if not create and name not in self:
             raise NoEntry(lib.TIND_ENOENT, "keyspace '%s' does not exist" % name)
         ks = self._keyspaces.get(name)
@@ -400,6 +409,35 @@ class Database:
         finally:
             self._leave()
 
+    def checkpoint(self, path):
+        """Writes a consistent copy of the database to the new folder path,
+        online (tind_checkpoint): every write that returned before the call
+        is in it; tables are hard-linked when on the same file system."""
+        path = os.fsencode(path)
+        self._enter()
+        try:
+            self._check(lib.tind_checkpoint(self._db, path))
+        finally:
+            self._leave()
+
+    @property
+    def last_seqno(self):
+        """The seqno of the last committed operation (tind_last_seqno)."""
+        out = ffi.new("uint64_t *")
+        self._enter()
+        try:
+            self._check(lib.tind_last_seqno(self._db, out))
+        finally:
+            self._leave()
+        return int(out[0])
+
+    def changes(self, since=1):
+        """A Changes cursor on the committed batches from seqno since on
+        (tind_changes_since): iterate it for (seqno, ops) pairs until caught
+        up, or call next_batch(timeout_ms) to wait for more. tind.NoEntry
+        when those journals are deleted already (see changes_retention)."""
+        return Changes(self, since)
+
     def batch(self, durability=None):
         """A new atomic Batch across keyspaces; as a context manager it
         commits on a normal exit and discards on an exception."""
@@ -408,6 +446,15 @@ class Database:
     def snapshot(self):
         """A Snapshot of the current state (a context manager that releases it)."""
         return Snapshot(self)
+
+    def transaction(self, single_writer=False, nowait=False, read_only=False, durability=None):
+        """A new Transaction (tind_txn_begin): optimistic and serializable by
+        default; single_writer=True waits while another single-writer
+        transaction is open (nowait=True raises tind.Busy instead);
+        read_only=True refuses writes. As a context manager it commits on a
+        normal exit (tind.Conflict when it must be retried) and rolls back
+        on an exception."""
+        return Transaction(self, single_writer, nowait, read_only, durability)
 
 
 def _ks_options(options):
@@ -426,6 +473,15 @@ def _ks_options(options):
                 lib.tind_ks_options_set_hash_ratio(kopts, float(value))
             elif name == "fifo":
                 lib.tind_ks_options_set_fifo(kopts, int(value[0]), int(value[1]))
+            elif name == "prefix_fixed":
+                lib.tind_ks_options_set_prefix_fixed(kopts, int(value))
+            elif name == "prefix_separator":
+                lib.tind_ks_options_set_prefix_separator(kopts, value[0] if isinstance(value, (bytes, bytearray))
+                                                         else int(value))
+            elif name == "prefix_whole_keys":
+                lib.tind_ks_options_set_prefix_whole_keys(kopts, 1 if value else 0)
+            elif name == "zstd_dict":
+                lib.tind_ks_options_set_zstd_dict(kopts, -1, int(value))
             elif name in ("memtable_size", "l0_threshold", "table_size", "level_ratio", "levels",
                           "block_size", "restart_interval", "partitioning",
                           "expect_point_read_hits"):
@@ -450,15 +506,22 @@ class _ReadOptions:
         self._snapshot = None
         if snapshot is None:
             return
-        if not isinstance(snapshot, Snapshot) or snapshot._db is not db:
-            raise TypeError("tind: snapshot must be a Snapshot of the same Database")
+        if not isinstance(snapshot, (Snapshot, Transaction)) or snapshot._db is not db:
+            raise TypeError("tind: snapshot must be a Snapshot or a Transaction of the same Database")
         snapshot._inflight.enter()
         self._snapshot = snapshot
         ro = lib.tind_read_options_new()
         if ro == ffi.NULL:
             self.free()
             raise NoMemory(lib.TIND_ENOMEM, "tind_read_options_new: out of memory")
-        lib.tind_read_options_set_snapshot(ro, snapshot._handle)
+        if snapshot._handle == ffi.NULL:
+            lib.tind_read_options_free(ro)
+            self.free()
+            raise _closed(snapshot._kind)
+        if isinstance(snapshot, Transaction):
+            lib.tind_read_options_set_txn(ro, snapshot._handle)
+        else:
+            lib.tind_read_options_set_snapshot(ro, snapshot._handle)
         self.ro = ro
 
     def free(self):
@@ -778,12 +841,151 @@ class Batch(_Child):
         """Applies every operation atomically and empties the batch."""
         self._db._check(self._call(lib.tind_batch_commit))
 
+    def commit_at(self, seqno):
+        """commit() on the condition that the first operation gets seqno
+        (tind_batch_commit_at): tind.Exists when applied already (the batch
+        is kept), tind.Conflict when earlier batches are missing."""
+        self._db._check(self._call(lib.tind_batch_commit_at, int(seqno)))
+
     def __exit__(self, exc_type, exc, tb):
         try:
             if exc_type is None:
                 self.commit()
         finally:
             self.close()
+
+
+class Transaction(_Child):
+    """A transaction: its reads see one snapshot plus its own writes, and
+    commit() applies its writes atomically, or raises tind.Conflict (nothing
+    applied: begin a new one and retry) when something it read or writes
+    changed after its snapshot. Pass it as snapshot= to any read or iterator
+    of its database's keyspaces, or use t.get(ks, key). A context manager:
+    commit on a normal exit, rollback on an exception. Ended (and its handle
+    released) by commit() or rollback(), whatever commit() raises."""
+
+    _kind = "transaction"
+
+    def __init__(self, db, single_writer=False, nowait=False, read_only=False, durability=None):
+        self._inflight = _InFlight("transaction")
+        flags = ((lib.TIND_TXN_SINGLE_WRITER if single_writer else 0) |
+                 (lib.TIND_TXN_NOWAIT if nowait else 0) |
+                 (lib.TIND_TXN_READ_ONLY if read_only else 0))
+        out = ffi.new("tind_txn **")
+        db._enter()
+        try:
+            db._check(lib.tind_txn_begin(db._db, flags, out))
+            self._register(db, out[0])
+        finally:
+            db._leave()
+        if durability is not None:
+            lib.tind_txn_set_durability(self._handle, durability)
+
+    def _free(self, handle):
+        lib.tind_txn_rollback(handle)
+
+    def _release(self):
+        self._inflight.close()    # reads through it finish first
+        _Child._release(self)
+
+    @property
+    def seqno(self):
+        """The sequence number of its snapshot."""
+        return self._call(lib.tind_txn_seqno)
+
+    def _op(self, fn, ks, *args):
+        if not isinstance(ks, Keyspace) or ks._db is not self._db:
+            raise TypeError("tind: the transaction's first argument must be a Keyspace of its Database")
+        self._db._check(self._call(fn, ks._ks, *args))
+
+    def put(self, ks, key, value):
+        self._op(lib.tind_txn_put, ks, *_bytes(key, "key"), *_bytes(value, "value"))
+
+    def delete(self, ks, key):
+        self._op(lib.tind_txn_remove, ks, *_bytes(key, "key"))
+
+    def get(self, ks, key, default=None):
+        """The value of key as the transaction sees it (tracked for commit)."""
+        return ks.get(key, default, snapshot=self)
+
+    def commit(self):
+        """Validates and applies the writes; ends the transaction either way.
+        Raises tind.Conflict when it must be retried."""
+        self._inflight.close()
+        self._db._children.discard(self)
+        self._db._enter()
+        try:
+            with self._lock:
+                handle, self._handle = self._handle, ffi.NULL
+                if handle == ffi.NULL:
+                    raise _closed(self._kind)
+                rc = lib.tind_txn_commit(handle)
+            self._db._check(rc)
+        finally:
+            self._db._leave()
+
+    def rollback(self):
+        """Discards the writes and ends the transaction (idempotent)."""
+        self.close()
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None and self._handle != ffi.NULL:
+            self.commit()
+        else:
+            self.close()
+
+
+class Changes(_Child):
+    """A change feed cursor (Database.changes): each batch as (seqno, ops),
+    ops a list of (op, keyspace, key, value) with op "put" or "delete"
+    ("other" for a kind this version cannot describe), keyspace its name
+    (None once deleted), value None for a delete; "remove_range" has key =
+    its start, value = its end (b"" = no end). Iterating gives the
+    batches committed so far; next_batch(timeout_ms) waits (-1: forever) and
+    returns None when none came. A context manager that releases it."""
+
+    _kind = "change feed"
+    _OPS = {lib.TIND_CHANGE_PUT: "put", lib.TIND_CHANGE_REMOVE: "delete",
+            lib.TIND_CHANGE_REMOVE_RANGE: "remove_range"}
+
+    def __init__(self, db, since):
+        out = ffi.new("tind_changes **")
+        db._enter()
+        try:
+            db._check(lib.tind_changes_since(db._db, int(since), out))
+            self._register(db, out[0])
+        finally:
+            db._leave()
+
+    def _free(self, handle):
+        lib.tind_changes_free(handle)
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def next_batch(self, timeout_ms=0):
+        self._begin()
+        try:
+            rc = lib.tind_changes_next(self._handle, int(timeout_ms))
+            if rc == lib.TIND_NOT_FOUND:
+                return None
+            self._db._check(rc)
+            ops = []
+            for i in range(lib.tind_changes_count(self._handle)):
+                op = lib.tind_changes_op(self._handle, i)
+                ks = ffi.string(op.keyspace).decode("utf-8", "replace") if op.keyspace != ffi.NULL else None
+                value = bytes(ffi.buffer(op.value, op.vlen)) if op.value != ffi.NULL else None
+                ops.append((self._OPS.get(op.type, "other"), ks, bytes(ffi.buffer(op.key, op.klen)), value))
+            return int(lib.tind_changes_seqno(self._handle)), ops
+        finally:
+            self._finish()
+
+    def __iter__(self):
+        while True:
+            batch = self.next_batch(0)
+            if batch is None:
+                return
+            yield batch
 
 
 class Iterator(_Child):
@@ -814,7 +1016,7 @@ class Iterator(_Child):
                 rc = lib.tind_iter_range(ks._ks, *lo_b, *hi_b, ro.ro, out)
             db._check(rc)
             self._register(db, out[0])
-            if snapshot is not None:
+            if isinstance(snapshot, Snapshot):
                 snapshot._users.add(self)
         finally:
             db._leave()

@@ -84,6 +84,12 @@ void tind_ks_options_set_bloom_bits(tind_ks_options *o, int level, double bits_p
 void tind_ks_options_set_partitioning(tind_ks_options *o, int from_level);
 void tind_ks_options_set_expect_point_read_hits(tind_ks_options *o, int on);
 void tind_ks_options_set_fifo(tind_ks_options *o, uint64_t max_bytes, uint64_t ttl_seconds);
+void tind_ks_options_set_zstd_dict(tind_ks_options *o, int level, uint32_t dict_bytes);
+void tind_ks_options_set_prefix_fixed(tind_ks_options *o, size_t len);
+void tind_ks_options_set_prefix_separator(tind_ks_options *o, int sep);
+typedef size_t (*tind_prefix_fn)(void *ctx, const void *key, size_t klen);
+void tind_ks_options_set_prefix_callback(tind_ks_options *o, const char *name, tind_prefix_fn fn, void *ctx);
+void tind_ks_options_set_prefix_whole_keys(tind_ks_options *o, int whole_keys);
 
 int tind_keyspace_open(tind_db *db, const char *name, const tind_ks_options *opts,
                        tind_keyspace **ks);
@@ -148,6 +154,24 @@ const void *tind_iter_value(tind_iter *it, size_t *vlen);
 uint64_t tind_iter_value_size(const tind_iter *it);
 int tind_iter_status(const tind_iter *it);
 
+typedef struct tind_txn tind_txn;
+enum tind_txn_flags {
+    TIND_TXN_OPTIMISTIC = 0, TIND_TXN_SINGLE_WRITER = 1, TIND_TXN_NOWAIT = 2,
+    TIND_TXN_READ_ONLY = 4
+};
+int tind_txn_begin(tind_db *db, int flags, tind_txn **txn);
+int tind_txn_put(tind_txn *txn, tind_keyspace *ks, const char *key, size_t klen,
+                 const char *val, size_t vlen);
+int tind_txn_remove(tind_txn *txn, tind_keyspace *ks, const char *key, size_t klen);
+int tind_txn_remove_range(tind_txn *txn, tind_keyspace *ks, const char *lo, size_t lolen,
+                          const char *hi, size_t hilen);
+void tind_txn_set_durability(tind_txn *txn, int mode);
+int tind_txn_commit(tind_txn *txn);
+void tind_txn_rollback(tind_txn *txn);
+uint64_t tind_txn_seqno(const tind_txn *txn);
+void tind_read_options_set_txn(tind_read_options *ro, tind_txn *txn);
+void tind_read_options_set_untracked(tind_read_options *ro, int on);
+
 int tind_flush(tind_keyspace *ks);
 int tind_compact(tind_keyspace *ks);
 
@@ -168,8 +192,49 @@ typedef struct tind_ks_stats {
     uint64_t cache_misses;
     uint64_t write_stalls;
     uint64_t write_slowdowns;
+    uint64_t prefix_checked;
+    uint64_t prefix_skipped;
 } tind_ks_stats;
 int tind_ks_stats_get(tind_keyspace *ks, tind_ks_stats *out);
+
+typedef struct tind_changes tind_changes;
+enum tind_change_type {
+    TIND_CHANGE_OTHER = 0, TIND_CHANGE_PUT = 1, TIND_CHANGE_REMOVE = 2, TIND_CHANGE_REMOVE_RANGE = 3
+};
+typedef struct tind_change_op {
+    int type;
+    const char *keyspace;
+    uint32_t keyspace_id;
+    const void *key;
+    size_t klen;
+    const void *value;
+    size_t vlen;
+} tind_change_op;
+void tind_options_set_changes_retention(tind_options *o, uint64_t bytes);
+int tind_last_seqno(tind_db *db, uint64_t *seqno);
+int tind_changes_since(tind_db *db, uint64_t seqno, tind_changes **out);
+int tind_changes_next(tind_changes *c, int timeout_ms);
+uint64_t tind_changes_seqno(const tind_changes *c);
+size_t tind_changes_count(const tind_changes *c);
+const tind_change_op *tind_changes_op(const tind_changes *c, size_t i);
+void tind_changes_free(tind_changes *c);
+int tind_batch_commit_at(tind_batch *b, uint64_t seqno);
+int tind_checkpoint(tind_db *db, const char *dir);
+typedef void (*tind_progress_fn)(void *ctx, uint64_t done, uint64_t total);
+typedef struct tind_backup_info {
+    uint64_t id;
+    uint64_t created_unix;
+    uint64_t seqno;
+    uint64_t files;
+    uint64_t bytes;
+    uint64_t shared_bytes;
+} tind_backup_info;
+int tind_backup_create(tind_db *db, const char *dir, tind_progress_fn progress, void *ctx, uint64_t *id);
+int tind_backup_list(const char *dir, tind_backup_info **list, size_t *count);
+int tind_backup_verify(const char *dir, uint64_t id, tind_progress_fn progress, void *ctx);
+int tind_backup_restore(const char *dir, uint64_t id, const char *target, tind_progress_fn progress,
+                        void *ctx);
+int tind_backup_prune(const char *dir, size_t keep, size_t *deleted);
 """
 
 ffi = FFI()

@@ -10,6 +10,7 @@
 
 #include <stdint.h>
 
+#include "format/compress.h"
 #include "format/table.h"
 #include "version/version.h"
 
@@ -29,6 +30,18 @@ typedef struct cmp_options {
 static inline const tbl_options *cmp_table_options(const cmp_options *o, int level)
 {
     return &o->table[level < CMP_MAX_LEVELS ? level : CMP_MAX_LEVELS - 1];
+}
+
+/* 1 when levels a and b write data blocks alike (codec, zstd level, zstd
+ * dictionary): only then may a table move between them unchanged. */
+static inline int cmp_same_compression(const cmp_options *o, int a, int b)
+{
+    const tbl_options *x = cmp_table_options(o, a), *y = cmp_table_options(o, b);
+    if (x->compression != y->compression)
+        return 0;
+    if (x->compression != COMPRESSION_ZSTD)
+        return 1;
+    return x->compression_level == y->compression_level && x->zstd_dict_bytes == y->zstd_dict_bytes;
 }
 
 #endif

@@ -120,7 +120,7 @@ static void level_targets(const version *v, const cmp_options *o, int base, uint
     }
 }
 
-static int finish_merge(compaction_pick *p, const version *v, int out_level)
+static int finish_merge(compaction_pick *p, const version *v, const cmp_options *o, int out_level)
 {
     const uint8_t *lo, *hi;
     size_t lolen, hilen;
@@ -128,7 +128,9 @@ static int finish_merge(compaction_pick *p, const version *v, int out_level)
     p->out_level = out_level;
     p->bottommost = nothing_below(v, out_level, lo, lolen, hi, hilen);
     p->kind = PICK_MERGE;
-    if (p->count == 1 && p->levels[0] != out_level)
+    /* a trivial move only between levels compressed alike (issue 14): else
+     * the table is rewritten in the target level's compression */
+    if (p->count == 1 && p->levels[0] != out_level && cmp_same_compression(o, p->levels[0], out_level))
         p->kind = PICK_MOVE;
     return TIND_OK;
 }
@@ -147,7 +149,7 @@ static int pick_leveled(const version *v, const cmp_options *o, int manual, comp
             }
         if (!p->count)
             return TIND_OK;
-        rc = finish_merge(p, v, last);
+        rc = finish_merge(p, v, o, last);
         /* a single table already alone at the bottom still gets rewritten
          * (drops tombstones, zeroes seqnos) */
         if (p->count == 1 && p->levels[0] == last)
@@ -187,7 +189,7 @@ static int pick_leveled(const version *v, const cmp_options *o, int manual, comp
         pick_range(p, &lo, &lolen, &hi, &hilen);
         if ((rc = add_overlapping(p, v, base, lo, lolen, hi, hilen)))
             return rc;
-        return finish_merge(p, v, base);
+        return finish_merge(p, v, o, base);
     }
     /* the table of best_level with the least overlap below, per byte */
     const ver_level *lv = &v->levels[best_level];
@@ -220,7 +222,7 @@ static int pick_leveled(const version *v, const cmp_options *o, int manual, comp
     if ((rc = add_overlapping(p, v, best_level + 1, chosen->smallest, chosen->smallest_len, chosen->largest,
                               chosen->largest_len)))
         return rc;
-    return finish_merge(p, v, best_level + 1);
+    return finish_merge(p, v, o, best_level + 1);
 }
 
 static int pick_tiered(const version *v, const cmp_options *o, int manual, compaction_pick *p)

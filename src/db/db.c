@@ -106,6 +106,7 @@ static int ks_alloc(tind_db *db, uint32_t id, const char *name, const struct tin
     ks->name = strdup(name);
     ks->opts = *o;
     ks_options_to_compaction(o, &ks->cmp_opts);
+    ks_prefix_init(ks);
     mu_init(&ks->view_mu);
     ks->active = mt_new_filtered(atomic_fetch_add_explicit(&memtable_ids, 1, memory_order_relaxed) + 1, ks_memtable_filter_bytes(o));
     ks->current = v;
@@ -183,6 +184,8 @@ static int keyspace_open(tind_db *db, const char *name, const tind_ks_options *o
     tind_keyspace *ks = find_keyspace(db, name);
     mu_unlock(&db->mu);
     if (ks) {
+        if (opts && (rc = ks_prefix_reopen(ks, &o, &err)) != TIND_OK)
+            return db_fail(db, rc, &err);
         *out = ks;
         return TIND_OK;
     }
@@ -607,6 +610,7 @@ static void db_free(tind_db *db)
     free(db->dropped);
     jset_free(&db->journals);
     free(db->snapshots.seqnos);
+    cf_free(db->conflicts);
     tbuf_free(&db->write_scratch);
     if (db->fds)
         fdc_free(db->fds);
@@ -623,6 +627,7 @@ static void db_free(tind_db *db)
     cv_destroy(&db->bg_cv);
     cv_destroy(&db->stall_cv);
     cv_destroy(&db->done_cv);
+    cv_destroy(&db->txn_cv);
     free(db->path);
     free(db->tables_dir);
     free(db);
@@ -895,6 +900,7 @@ TIND_API int tind_open(const char *path, const tind_options *opts, tind_db **out
     cv_init(&db->bg_cv);
     cv_init(&db->stall_cv);
     cv_init(&db->done_cv);
+    cv_init(&db->txn_cv);
     int rc = TIND_OK;
     if (db->opts.background_threads < 0 || db->opts.background_threads > 64)
         rc = err_set(&err, TIND_EINVAL, "background_threads %d not in 0..64", db->opts.background_threads);
@@ -915,6 +921,8 @@ TIND_API int tind_open(const char *path, const tind_options *opts, tind_db **out
         }
         db->journals.fs = db->fs;
         db->journals.read_only = db->opts.read_only;
+        db->journals.retain_bytes = db->opts.changes_retention;
+        db->journals.pin_limit = db->opts.max_journal_size;
         db->block_cache = cache_new(db->opts.cache_size, -1);
         db->fds = db->fs ? fdc_new(db->fs, options_max_open_files(&db->opts)) : NULL;
         if (!db->fs || !db->block_cache || !db->fds)
@@ -943,13 +951,13 @@ TIND_API int tind_open(const char *path, const tind_options *opts, tind_db **out
  * still open") while handles made from db exist, else TIND_OK. */
 static int close_check_handles(tind_db *db, tind_err *err)
 {
-    static const char *const one[3] = {"iterator", "snapshot", "batch"};
-    static const char *const many[3] = {"iterators", "snapshots", "batches"};
-    long live[3] = {atomic_load(&db->live_iterators), atomic_load(&db->live_snapshots),
-                    atomic_load(&db->live_batches)};
-    char list[160] = "";
+    static const char *const one[5] = {"iterator", "snapshot", "batch", "transaction", "change feed"};
+    static const char *const many[5] = {"iterators", "snapshots", "batches", "transactions", "change feeds"};
+    long live[5] = {atomic_load(&db->live_iterators), atomic_load(&db->live_snapshots),
+                    atomic_load(&db->live_batches), atomic_load(&db->live_txns), atomic_load(&db->live_changes)};
+    char list[240] = "";
     size_t len = 0;
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 5; i++)
         if (live[i] && len < sizeof list) {
             int n = snprintf(list + len, sizeof list - len, "%s%ld %s", len ? ", " : "", live[i],
                              live[i] == 1 ? one[i] : many[i]);

@@ -7,12 +7,16 @@
 #ifndef TIND_DB_DB_H
 #define TIND_DB_DB_H
 
+#include "db/conflicts.h"
 #include "db/iters.h"
 #include "db/rangedel.h"
 #include "db/jobs.h"
 #include "db/journals.h"
+#include "db/ksprefix.h"
 #include "db/install.h"
 #include "db/options.h"
 #include "db/state.h"
+#include "db/txn.h"
+#include "db/write.h"
 
 #endif

@@ -15,7 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "db/iters.h"
 #include "db/rangedel.h"
+#include "db/txn.h"
 
 struct tind_iter {
     tind_keyspace *ks;
@@ -24,6 +26,8 @@ struct tind_iter {
     uint64_t seq;
     tbuf lo, hi;
     int has_lo, has_hi;
+    int in_txn;              /* merges a transaction's write set (txn.h) */
+    txn_cover *cover;        /* what it covered, for the transaction's commit (NULL: untracked) */
     int forward;
     int valid;
     tbuf saved_key;
@@ -41,6 +45,29 @@ static int below_lo(tind_iter *it, const uint8_t *k, size_t n)
 static int at_or_above_hi(tind_iter *it, const uint8_t *k, size_t n)
 {
     return it->has_hi && key_cmp(k, n, it->hi.data, it->hi.len) >= 0;
+}
+
+/* An entry at or below the read's seqno, or a transaction's own write. */
+static int visible(const tind_iter *it, uint64_t seq)
+{
+    return seq <= it->seq || seq >= TXN_SEQNO_BASE;
+}
+
+/* After a move: the span a transaction's iterator covered grows by the key
+ * it stands on, or through the bound it ran off (backward: the lower). */
+static void cover_moved(tind_iter *it, int backward)
+{
+    if (!it->cover || it->status)
+        return;
+    if (it->valid) {
+        size_t n;
+        const void *k = tind_iter_key(it, &n);
+        txn_cover_key(it->cover, k, n);
+    } else if (backward) {
+        txn_cover_to_lo(it->cover);
+    } else {
+        txn_cover_to_hi(it->cover);
+    }
 }
 
 static void set_error(tind_iter *it, int rc)
@@ -92,7 +119,7 @@ static void find_next_user_entry(tind_iter *it, int skipping)
         const uint8_t *k = ii_key(it->in, &n);
         if (at_or_above_hi(it, k, n))
             break;
-        if (ii_seqno(it->in) <= it->seq) {
+        if (visible(it, ii_seqno(it->in))) {
             uint8_t type = entry_type(it, k, n);
             if (it->status)
                 return;
@@ -125,7 +152,7 @@ static void find_prev_user_entry(tind_iter *it)
         const uint8_t *k = ii_key(it->in, &n);
         if (below_lo(it, k, n))
             break;
-        if (ii_seqno(it->in) <= it->seq) {
+        if (visible(it, ii_seqno(it->in))) {
             if (value_type != ENTRY_TOMBSTONE && key_cmp(k, n, it->saved_key.data, it->saved_key.len) < 0)
                 break; /* a live value of a later key is complete */
             value_type = entry_type(it, k, n);
@@ -168,6 +195,9 @@ TIND_API void tind_iter_first(tind_iter *it)
     else
         ii_first(it->in);
     find_next_user_entry(it, 0);
+    if (it->cover)
+        txn_cover_to_lo(it->cover); /* it looked from the lower bound */
+    cover_moved(it, 0);
 }
 
 TIND_API void tind_iter_last(tind_iter *it)
@@ -185,6 +215,9 @@ TIND_API void tind_iter_last(tind_iter *it)
     else
         ii_last(it->in);
     find_prev_user_entry(it);
+    if (it->cover)
+        txn_cover_to_hi(it->cover); /* it looked from the upper bound */
+    cover_moved(it, 1);
 }
 
 TIND_API void tind_iter_seek(tind_iter *it, const void *key, size_t klen)
@@ -197,8 +230,11 @@ TIND_API void tind_iter_seek(tind_iter *it, const void *key, size_t klen)
     }
     it->forward = 1;
     tbuf_reset(&it->saved_value);
-    ii_seek(it->in, key, klen, it->seq);
+    ii_seek(it->in, key, klen, it->in_txn ? SEQNO_MAX : it->seq);
     find_next_user_entry(it, 0);
+    if (it->cover)
+        txn_cover_key(it->cover, key, klen); /* it looked from the target */
+    cover_moved(it, 0);
 }
 
 TIND_API void tind_iter_seek_for_prev(tind_iter *it, const void *key, size_t klen)
@@ -217,12 +253,13 @@ TIND_API void tind_iter_seek_for_prev(tind_iter *it, const void *key, size_t kle
     tbuf_reset(&it->saved_value);
     ii_seek_for_prev(it->in, key, klen, 0);
     find_prev_user_entry(it);
+    if (it->cover)
+        txn_cover_key(it->cover, key, klen);
+    cover_moved(it, 1);
 }
 
-TIND_API void tind_iter_next(tind_iter *it)
+static void iter_next(tind_iter *it)
 {
-    if (!it || !it->valid)
-        return;
     if (!it->forward) {
         /* the inner cursor is before the current key's entries: step into
          * them, then skip past them */
@@ -253,10 +290,8 @@ TIND_API void tind_iter_next(tind_iter *it)
     find_next_user_entry(it, 1);
 }
 
-TIND_API void tind_iter_prev(tind_iter *it)
+static void iter_prev(tind_iter *it)
 {
-    if (!it || !it->valid)
-        return;
     if (it->forward) {
         size_t n;
         const uint8_t *k = ii_key(it->in, &n);
@@ -281,6 +316,22 @@ TIND_API void tind_iter_prev(tind_iter *it)
         it->forward = 0;
     }
     find_prev_user_entry(it);
+}
+
+TIND_API void tind_iter_next(tind_iter *it)
+{
+    if (!it || !it->valid)
+        return;
+    iter_next(it);
+    cover_moved(it, 0);
+}
+
+TIND_API void tind_iter_prev(tind_iter *it)
+{
+    if (!it || !it->valid)
+        return;
+    iter_prev(it);
+    cover_moved(it, 1);
 }
 
 TIND_API int tind_iter_valid(const tind_iter *it) { return it && it->valid && !it->status; }
@@ -341,6 +392,7 @@ TIND_API void tind_iter_free(tind_iter *it)
     tind_db *db = it->ks->db;
     ii_free(it->in);
     rd_view_free(&it->rdel);
+    txn_cover_release(it->cover);
     ks_view_release(it->view);
     tbuf_free(&it->lo);
     tbuf_free(&it->hi);
@@ -365,11 +417,22 @@ static int iter_args(tind_iter **out, const void *k, size_t n, const char *what,
     return TIND_OK;
 }
 
-static int iter_new(tind_keyspace *ks, const tind_read_options *ro, tind_iter **out, tind_err *err)
+/* bounds: the cursor's [lo, hi) for prefix scans (ks_prefix_scan); NULL = none */
+typedef struct iter_bounds {
+    const uint8_t *lo, *hi;
+    size_t lolen, hilen;
+    int has_hi;
+} iter_bounds;
+
+static int iter_new(tind_keyspace *ks, const tind_read_options *ro, const iter_bounds *b, tind_iter **out,
+                    tind_err *err)
 {
     int rc = ks_check_err(ks, err);
     if (rc)
         return rc;
+    ks_pscan scan = {0};
+    if (b)
+        ks_prefix_scan(ks, b->lo, b->lolen, b->hi, b->hilen, b->has_hi, &scan);
     if ((rc = db_enter(ks->db)))
         return err_set(err, rc, "the database is closing or closed");
     tind_iter *it = calloc(1, sizeof *it);
@@ -382,7 +445,7 @@ static int iter_new(tind_keyspace *ks, const tind_read_options *ro, tind_iter **
     it->seq = db_read_seqno(ks->db, ro);
     it->view = ks_view_acquire(ks);
     err_clear(&it->err);
-    rc = view_iter_new(ks, it->view, ro ? ro->fill_cache : 1, &it->in, err);
+    rc = view_iter_new_scan(ks, it->view, ro ? ro->fill_cache : 1, &scan, &it->in, err);
     if (!rc && (rc = rd_view_init(&it->rdel, ks, it->view, it->seq, err)))
         ii_free(it->in);
     if (rc) {
@@ -396,6 +459,31 @@ static int iter_new(tind_keyspace *ks, const tind_read_options *ro, tind_iter **
     atomic_fetch_add(&ks->db->live_iterators, 1);
     db_leave(ks->db);
     *out = it;
+    return TIND_OK;
+}
+
+/* With a transaction in ro: its write set merged over the snapshot's
+ * entries, and the bounds recorded in its read set (txn.h). */
+static int iter_attach_txn(tind_iter *it, const tind_read_options *ro, tind_err *err)
+{
+    if (!ro || !ro->txn)
+        return TIND_OK;
+    memtable *ws;
+    int rc = txn_read_range(ro, it->ks, it->lo.data, it->lo.len, it->has_lo, it->hi.data, it->hi.len, it->has_hi,
+                            &ws, &it->cover, err);
+    if (rc || !ws)
+        return rc;
+    iiter **children = calloc(2, sizeof *children);
+    if (!children || !(children[1] = mt_iiter_new(ws))) {
+        free(children);
+        return err_set(err, TIND_ENOMEM, "out of memory for a transaction's iterator");
+    }
+    children[0] = it->in;
+    it->in = NULL;
+    rc = ii_merge_new(children, 2, &it->in);
+    if (rc)
+        return err_set(err, rc, "out of memory for a transaction's iterator");
+    it->in_txn = 1;
     return TIND_OK;
 }
 
@@ -416,8 +504,9 @@ TIND_API int tind_iter_range(tind_keyspace *ks, const void *lo, size_t lolen, co
     int rc = iter_args(out, lo, lolen, "lower bound", &err);
     if (rc == TIND_OK)
         rc = iter_args(out, hi, hilen, "upper bound", &err);
+    iter_bounds b = {lo, hi, lolen, hilen, hi != NULL};
     if (rc == TIND_OK)
-        rc = iter_new(ks, ro, &it, &err);
+        rc = iter_new(ks, ro, &b, &it, &err);
     if (rc)
         return iter_fail(ks, it, rc, &err);
     /* lo = "" is the smallest key: the same as no lower bound */
@@ -432,6 +521,8 @@ TIND_API int tind_iter_range(tind_keyspace *ks, const void *lo, size_t lolen, co
     }
     if (rc)
         return iter_fail(ks, it, TIND_ENOMEM, &err);
+    if ((rc = iter_attach_txn(it, ro, &err)))
+        return iter_fail(ks, it, rc, &err);
     *out = it;
     return TIND_OK;
 }
@@ -443,27 +534,39 @@ TIND_API int tind_iter_prefix(tind_keyspace *ks, const void *prefix, size_t plen
     err_clear(&err);
     tind_iter *it = NULL;
     int rc = iter_args(out, prefix, plen, "prefix", &err);
+    /* upper bound: the prefix with its last byte below 0xFF incremented */
+    tbuf hi = TBUF_INIT;
+    size_t n = rc == TIND_OK ? plen : 0;
+    const uint8_t *p = prefix;
+    while (n > 0 && p[n - 1] == 0xFF)
+        n--;
+    if (rc == TIND_OK && n > 0) {
+        if (tbuf_set(&hi, prefix, n))
+            rc = err_set(&err, TIND_ENOMEM, "out of memory for iterator bounds");
+        else
+            hi.data[n - 1]++;
+    }
+    iter_bounds b = {prefix, hi.data, plen, hi.len, n > 0};
     if (rc == TIND_OK)
-        rc = iter_new(ks, ro, &it, &err);
-    if (rc)
+        rc = iter_new(ks, ro, &b, &it, &err);
+    if (rc) {
+        tbuf_free(&hi);
         return iter_fail(ks, it, rc, &err);
+    }
     if (plen) {
         it->has_lo = 1;
         rc |= tbuf_set(&it->lo, prefix, plen);
-        /* upper bound: the prefix with its last byte below 0xFF incremented */
-        size_t n = plen;
-        const uint8_t *p = prefix;
-        while (n > 0 && p[n - 1] == 0xFF)
-            n--;
         if (n > 0) {
             it->has_hi = 1;
-            rc |= tbuf_set(&it->hi, prefix, n);
-            if (!rc)
-                it->hi.data[n - 1]++;
+            it->hi = hi;        /* takes it */
+            hi = (tbuf)TBUF_INIT;
         }
     }
+    tbuf_free(&hi);
     if (rc)
         return iter_fail(ks, it, TIND_ENOMEM, &err);
+    if ((rc = iter_attach_txn(it, ro, &err)))
+        return iter_fail(ks, it, rc, &err);
     *out = it;
     return TIND_OK;
 }

@@ -21,6 +21,7 @@ typedef struct level_ii {
     tind_db *db;
     version *v;
     ver_level *level;
+    ver_level own;           /* a scan's subset of the level (level points here) */
     int level_no;
     size_t index;
     tbl_iter *cur;           /* NULL when not positioned */
@@ -105,13 +106,13 @@ static void li_last(iiter *i)
     }
 }
 
-/* First table whose largest key >= key. */
-static size_t li_find(level_ii *l, const uint8_t *k, size_t n)
+/* First table of lv whose largest key >= key. */
+static size_t level_find(const ver_level *lv, const uint8_t *k, size_t n)
 {
-    size_t lo = 0, hi = l->level->count;
+    size_t lo = 0, hi = lv->count;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
-        ver_table *t = l->level->tables[mid];
+        ver_table *t = lv->tables[mid];
         if (key_cmp(t->largest, t->largest_len, k, n) < 0)
             lo = mid + 1;
         else
@@ -119,6 +120,8 @@ static size_t li_find(level_ii *l, const uint8_t *k, size_t n)
     }
     return lo;
 }
+
+static size_t li_find(level_ii *l, const uint8_t *k, size_t n) { return level_find(l->level, k, n); }
 
 static void li_seek(iiter *i, const uint8_t *k, size_t n, uint64_t s)
 {
@@ -191,6 +194,7 @@ static void li_free(iiter *i)
     level_ii *l = (level_ii *)i;
     if (l->cur)
         tbl_iter_free(l->cur);
+    free(l->own.tables);
     version_unref(l->v);
     free(l);
 }
@@ -215,10 +219,73 @@ int level_iiter_new(tind_db *db, version *v, int level, iiter **out)
     return TIND_OK;
 }
 
+/* ------------------------------------------------------------------ a scan */
+
+/* 1 when table t (of `level`) may hold keys of the scan's prefix. A table
+ * that cannot be opened is kept: the scan reports its error. */
+static int scan_keeps(tind_keyspace *ks, const ks_pscan *scan, ver_table *vt, int level)
+{
+    tbl *t;
+    tind_err e;
+    if (db_table_reader(ks->db, vt, level, &t, &e) != TIND_OK)
+        return 1;
+    int keep = tbl_may_contain_prefix(t, scan->name, scan->prefix, scan->len);
+    if (tbl_prefix_name(t)[0]) {
+        atomic_fetch_add_explicit(&ks->prefix_checked, 1, memory_order_relaxed);
+        if (!keep)
+            atomic_fetch_add_explicit(&ks->prefix_skipped, 1, memory_order_relaxed);
+    }
+    return keep;
+}
+
+/* A level iterator over the tables of `level` that overlap the scan's
+ * prefix and may hold it; *out = NULL when there are none. */
+static int scan_level_iiter(tind_keyspace *ks, version *v, int level, const ks_pscan *scan, iiter **out)
+{
+    ver_level *lv = &v->levels[level];
+    *out = NULL;
+    size_t first = level_find(lv, scan->prefix, scan->len);
+    ver_table **keep = malloc((lv->count - first + 1) * sizeof *keep);
+    if (!keep)
+        return TIND_ENOMEM;
+    size_t n = 0;
+    for (size_t i = first; i < lv->count; i++) {
+        ver_table *t = lv->tables[i];
+        /* past the prefix: its smallest key does not start with it and is above it */
+        if (!(t->smallest_len >= scan->len && memcmp(t->smallest, scan->prefix, scan->len) == 0) &&
+            key_cmp(t->smallest, t->smallest_len, scan->prefix, scan->len) > 0)
+            break;
+        if (scan_keeps(ks, scan, t, level))
+            keep[n++] = t;
+    }
+    if (n == 0) {
+        free(keep);
+        return TIND_OK;
+    }
+    int rc = level_iiter_new(ks->db, v, level, out);
+    if (rc) {
+        free(keep);
+        return rc;
+    }
+    level_ii *l = (level_ii *)*out;
+    l->own.tables = keep;
+    l->own.count = n;
+    l->level = &l->own;
+    return TIND_OK;
+}
+
 /* ------------------------------------------------------------------ a view */
 
 int view_iter_new(tind_keyspace *ks, ks_view *view, int fill_cache, iiter **out, tind_err *err)
 {
+    return view_iter_new_scan(ks, view, fill_cache, NULL, out, err);
+}
+
+int view_iter_new_scan(tind_keyspace *ks, ks_view *view, int fill_cache, const ks_pscan *scan, iiter **out,
+                       tind_err *err)
+{
+    if (scan && !scan->active)
+        scan = NULL;
     version *v = view->v;
     size_t cap = 1 + view->sealed_count + v->levels[0].count + (size_t)v->level_count;
     iiter **children = calloc(cap, sizeof *children);
@@ -233,6 +300,8 @@ int view_iter_new(tind_keyspace *ks, ks_view *view, int fill_cache, iiter **out,
             rc = TIND_ENOMEM;
     for (size_t i = 0; !rc && i < v->levels[0].count; i++) {
         tbl *t;
+        if (scan && !scan_keeps(ks, scan, v->levels[0].tables[i], 0))
+            continue;
         rc = db_table_reader(ks->db, v->levels[0].tables[i], 0, &t, err);
         if (!rc)
             rc = tbl_iiter_new(t, &children[n]);
@@ -242,8 +311,11 @@ int view_iter_new(tind_keyspace *ks, ks_view *view, int fill_cache, iiter **out,
     for (int l = 1; !rc && l < v->level_count; l++) {
         if (!v->levels[l].count)
             continue;
-        rc = level_iiter_new(ks->db, v, l, &children[n]);
-        if (!rc)
+        if (scan)
+            rc = scan_level_iiter(ks, v, l, scan, &children[n]);
+        else
+            rc = level_iiter_new(ks->db, v, l, &children[n]);
+        if (!rc && children[n])
             n++;
     }
     if (rc) {

@@ -10,6 +10,7 @@
 #include <sys/resource.h>
 
 #include "format/compress.h"
+#include "format/zdict.h"
 #include "util/coding.h"
 
 void options_default(struct tind_options *o)
@@ -46,6 +47,8 @@ void ks_options_default(struct tind_ks_options *o)
     }
     o->partition_from_level = 2;   /* deep levels page small index and filter partitions */
     o->expect_point_read_hits = 0;
+    o->prefix_kind = PFX_NONE;
+    o->prefix_whole_keys = 1;
 }
 
 size_t options_max_open_files(const struct tind_options *o)
@@ -151,8 +154,90 @@ TIND_API void tind_ks_options_set_fifo(tind_ks_options *o, uint64_t max_bytes, u
     o->fifo_ttl_seconds = ttl_seconds;
 }
 
+static void ks_prefix_clear(tind_ks_options *o)
+{
+    o->prefix_kind = PFX_NONE;
+    o->prefix_len = 0;
+    o->prefix_sep = 0;
+    o->prefix_name[0] = 0;
+    o->prefix_fn = NULL;
+    o->prefix_ctx = NULL;
+    o->prefix_bad = 0;
+}
+
+TIND_API void tind_ks_options_set_prefix_fixed(tind_ks_options *o, size_t len)
+{
+    if (!o)
+        return;
+    ks_prefix_clear(o);
+    if (len == 0)
+        return;
+    o->prefix_kind = PFX_FIXED;
+    o->prefix_len = len > TIND_MAX_KEY_SIZE ? 0 : (uint32_t)len;
+    o->prefix_bad = len > TIND_MAX_KEY_SIZE;
+}
+
+TIND_API void tind_ks_options_set_prefix_separator(tind_ks_options *o, int sep)
+{
+    if (!o)
+        return;
+    ks_prefix_clear(o);
+    o->prefix_kind = PFX_SEPARATOR;
+    o->prefix_sep = (uint8_t)sep;
+    o->prefix_bad = sep < 0 || sep > 255;
+}
+
+TIND_API void tind_ks_options_set_prefix_callback(tind_ks_options *o, const char *name, tind_prefix_fn fn,
+                                                  void *ctx)
+{
+    if (!o)
+        return;
+    ks_prefix_clear(o);
+    if (!fn)
+        return;
+    size_t n = name ? strlen(name) : 0;
+    o->prefix_kind = PFX_CALLBACK;
+    o->prefix_fn = fn;
+    o->prefix_ctx = ctx;
+    if (n < 1 || n > PFX_NAME_MAX)
+        o->prefix_bad = 1;
+    else
+        memcpy(o->prefix_name, name, n + 1);
+}
+
+TIND_API void tind_ks_options_set_zstd_dict(tind_ks_options *o, int level, uint32_t dict_bytes)
+{
+    if (!o || !ks_options_level_ok(o, level))
+        return;
+    for (int i = 0; i < KS_MAX_LEVELS; i++)
+        if (level < 0 || level == i)
+            o->zstd_dict_bytes[i] = dict_bytes;
+}
+
+TIND_API void tind_ks_options_set_prefix_whole_keys(tind_ks_options *o, int whole_keys)
+{
+    if (o)
+        o->prefix_whole_keys = whole_keys != 0;
+}
+
+void ks_options_prefix(const struct tind_ks_options *o, pfx_extractor *x)
+{
+    pfx_init(x);
+    x->kind = o->prefix_kind;
+    x->len = o->prefix_len;
+    x->sep = o->prefix_sep;
+    memcpy(x->name, o->prefix_name, sizeof x->name);
+    x->whole_keys = o->prefix_whole_keys;
+}
+
 int ks_options_validate(const struct tind_ks_options *o, tind_err *err)
 {
+    if (o->prefix_bad || o->prefix_kind < PFX_NONE || o->prefix_kind > PFX_CALLBACK ||
+        (o->prefix_kind == PFX_FIXED && (o->prefix_len < 1 || o->prefix_len > TIND_MAX_KEY_SIZE)) ||
+        (o->prefix_kind == PFX_CALLBACK &&
+         (strnlen(o->prefix_name, sizeof o->prefix_name) < 1 || strnlen(o->prefix_name, sizeof o->prefix_name) > PFX_NAME_MAX)))
+        return err_set(err, TIND_EINVAL, "keyspace option prefix extractor is invalid (fixed length 1..65535, "
+                                         "separator 0..255, callback name 1..%d bytes)", PFX_NAME_MAX);
     if (o->bad_level_set)
         return err_set(err, TIND_EINVAL, "keyspace option set for level %d, not in -1..%d", o->bad_level,
                        KS_MAX_LEVELS - 1);
@@ -183,15 +268,20 @@ int ks_options_validate(const struct tind_ks_options *o, tind_err *err)
             return err_set(err, TIND_EINVAL, "keyspace option zstd level of level %d not in 0..22", i);
         if (!(o->bloom_bits[i] >= 0 && o->bloom_bits[i] <= 64))
             return err_set(err, TIND_EINVAL, "keyspace option bloom bits of level %d not in 0..64", i);
+        if (o->zstd_dict_bytes[i] && (o->zstd_dict_bytes[i] < ZDICT_MIN_BYTES || o->zstd_dict_bytes[i] > ZDICT_MAX_BYTES))
+            return err_set(err, TIND_EINVAL, "keyspace option zstd dictionary size of level %d not 0 or %u..%u", i,
+                           ZDICT_MIN_BYTES, ZDICT_MAX_BYTES);
     }
     if (o->partition_from_level < 0 || o->partition_from_level > KS_MAX_LEVELS)
         return err_set(err, TIND_EINVAL, "keyspace option partitioning level out of range");
     return TIND_OK;
 }
 
-/* Stored form: u8 version (1), then varints / fixed fields in a fixed order.
- * Doubles are stored as u64 of their IEEE bits. */
-#define KS_OPTIONS_VERSION 1
+/* Stored form: u8 version (1 or 2), then varints / fixed fields in a fixed
+ * order. Doubles are stored as u64 of their IEEE bits. Version 2 appends
+ * the prefix extractor; it is written only when one is set, so that
+ * keyspaces without one stay readable by tind 0.2. */
+#define KS_OPTIONS_VERSION 2
 
 static int put_double(tbuf *b, double d)
 {
@@ -202,7 +292,10 @@ static int put_double(tbuf *b, double d)
 
 int ks_options_encode(const struct tind_ks_options *o, tbuf *out)
 {
-    int rc = tbuf_append_u8(out, KS_OPTIONS_VERSION);
+    int v2 = o->prefix_kind != PFX_NONE;
+    for (int i = 0; i < KS_MAX_LEVELS; i++)
+        v2 |= o->zstd_dict_bytes[i] != 0;
+    int rc = tbuf_append_u8(out, v2 ? 2 : 1);
     rc |= tbuf_append_varint(out, o->memtable_size);
     rc |= tbuf_append_varint(out, (uint64_t)o->compaction);
     rc |= tbuf_append_varint(out, (uint64_t)o->l0_threshold);
@@ -222,6 +315,17 @@ int ks_options_encode(const struct tind_ks_options *o, tbuf *out)
     rc |= tbuf_append_varint(out, (uint64_t)o->expect_point_read_hits);
     rc |= tbuf_append_varint(out, o->fifo_max_bytes);
     rc |= tbuf_append_varint(out, o->fifo_ttl_seconds);
+    if (v2) {
+        size_t n = strlen(o->prefix_name);
+        rc |= tbuf_append_varint(out, (uint64_t)o->prefix_kind);
+        rc |= tbuf_append_varint(out, o->prefix_len);
+        rc |= tbuf_append_varint(out, o->prefix_sep);
+        rc |= tbuf_append_varint(out, n);
+        rc |= tbuf_append(out, o->prefix_name, n);
+        rc |= tbuf_append_varint(out, (uint64_t)o->prefix_whole_keys);
+        for (int i = 0; i < KS_MAX_LEVELS; i++)
+            rc |= tbuf_append_varint(out, o->zstd_dict_bytes[i]);
+    }
     return rc ? TIND_ENOMEM : TIND_OK;
 }
 
@@ -286,6 +390,32 @@ int ks_options_decode(const uint8_t *p, size_t n, struct tind_ks_options *o, tin
     o->expect_point_read_hits = (int)rd_varint(&r);
     o->fifo_max_bytes = rd_varint(&r);
     o->fifo_ttl_seconds = rd_varint(&r);
+    if (p[0] >= 2) {
+        uint64_t kind = rd_varint(&r), len = rd_varint(&r), sep = rd_varint(&r), nlen = rd_varint(&r);
+        if (kind > PFX_CALLBACK || len > TIND_MAX_KEY_SIZE || sep > 255 || nlen > PFX_NAME_MAX ||
+            (uint64_t)(r.end - r.p) < nlen)
+            r.bad = 1;
+        if (!r.bad) {
+            o->prefix_kind = (int)kind;
+            o->prefix_len = (uint32_t)len;
+            o->prefix_sep = (uint8_t)sep;
+            memcpy(o->prefix_name, r.p, nlen);
+            o->prefix_name[nlen] = 0;
+            if (memchr(o->prefix_name, 0, nlen))
+                r.bad = 1;
+            r.p += nlen;
+        }
+        uint64_t whole = rd_varint(&r);
+        if (whole > 1)
+            r.bad = 1;
+        o->prefix_whole_keys = (int)whole;
+        for (int i = 0; i < KS_MAX_LEVELS; i++) {
+            uint64_t d = rd_varint(&r);
+            if (d > ZDICT_MAX_BYTES)
+                r.bad = 1;
+            o->zstd_dict_bytes[i] = (uint32_t)d;
+        }
+    }
     if (r.bad || r.p != r.end)
         return err_set(err, TIND_ECORRUPT, "keyspace options: malformed (%zu bytes)", n);
     tind_err why;
@@ -313,5 +443,7 @@ void ks_options_to_compaction(const struct tind_ks_options *k, cmp_options *out)
         o->compression_level = k->zstd_level[level];
         o->bloom_bits_per_key = k->bloom_bits[level];
         o->partition_index = o->partition_filter = level >= k->partition_from_level;
+        ks_options_prefix(k, &o->prefix);
+        o->zstd_dict_bytes = k->zstd_dict_bytes[level];
     }
 }

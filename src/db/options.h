@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "compaction/options.h"
+#include "format/prefix.h"
 #include "io/fs.h"
 #include "tind.h"
 #include "util/buf.h"
@@ -30,6 +31,7 @@ struct tind_options {
     int max_open_files;
     int default_durability;
     int read_only;                /* tind_options_set_read_only: never writes a byte */
+    uint64_t changes_retention;   /* tind_options_set_changes_retention (db/changes.c) */
     fs *fs;                       /* internal: tests swap the file system (not owned) */
     int no_background;            /* internal: tests run flush/compaction by hand */
     uint64_t max_record_bytes;    /* internal: tests lower the journal record (batch) limit;
@@ -53,6 +55,18 @@ struct tind_ks_options {
     int expect_point_read_hits;
     uint64_t fifo_max_bytes;
     uint64_t fifo_ttl_seconds;
+    /* prefix filters (tind_ks_options_set_prefix_*; stored from options version 2):
+     * kind, length or separator, callback name; the function and its ctx are
+     * in memory only */
+    int prefix_kind;              /* format/prefix.h enum pfx_kind */
+    uint32_t prefix_len;
+    uint8_t prefix_sep;
+    char prefix_name[PFX_NAME_MAX + 1];
+    tind_prefix_fn prefix_fn;
+    void *prefix_ctx;
+    int prefix_whole_keys;        /* default 1 */
+    int prefix_bad;               /* in memory only: a setter got a bad value */
+    uint32_t zstd_dict_bytes[KS_MAX_LEVELS]; /* zstd dictionary size per level (0 = none; stored from version 2) */
     int bad_level_set;            /* in memory only: a per-level setter got bad_level, out of */
     int bad_level;                /* -1..KS_MAX_LEVELS-1 (ks_options_validate refuses it) */
 };
@@ -82,6 +96,8 @@ void tind_options_set_max_record_bytes(tind_options *o, uint64_t bytes);
 int ks_options_encode(const struct tind_ks_options *o, tbuf *out);
 int ks_options_decode(const uint8_t *p, size_t n, struct tind_ks_options *o, tind_err *err);
 int ks_options_validate(const struct tind_ks_options *o, tind_err *err);
+/* The prefix extractor o describes (no callback slot: the keyspace sets it). */
+void ks_options_prefix(const struct tind_ks_options *o, pfx_extractor *out);
 /* What compaction needs of o (its picker parameters, per-level table options). */
 void ks_options_to_compaction(const struct tind_ks_options *o, cmp_options *out);
 

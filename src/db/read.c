@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "db/rangedel.h"
+#include "db/txn.h"
 
 typedef struct lookup {
     uint8_t type;
@@ -103,10 +104,15 @@ static int ks_get(tind_keyspace *ks, const void *key, size_t klen, const tind_re
     ks_view *view = ks_view_acquire(ks);
     lookup lk;
     memset(&lk, 0, sizeof lk);
-    rc = view_lookup(ks, view, key, klen, seq, &lk, err);
+    rc = TIND_NOT_FOUND;
+    if (ro && ro->txn) /* its own write decides, else the snapshot (txn.h) */
+        rc = txn_read_point(ro, ks, key, klen, &lk.type, &lk.mval, &lk.mlen, err);
+    int own = rc != TIND_NOT_FOUND; /* newer than every range tombstone of the snapshot */
+    if (rc == TIND_NOT_FOUND)
+        rc = view_lookup(ks, view, key, klen, seq, &lk, err);
     if (rc == TIND_OK && lk.type != ENTRY_VALUE)
         rc = TIND_NOT_FOUND;
-    if (rc == TIND_OK) {
+    if (rc == TIND_OK && !own) {
         rc = rd_get_covered(ks, view, key, klen, seq, lk.seqno, err);
         rc = rc > 0 ? TIND_NOT_FOUND : rc;
     }
@@ -302,6 +308,8 @@ TIND_API int tind_ks_stats_get(tind_keyspace *ks, tind_ks_stats *out)
     out->cache_misses = cs.misses;
     out->write_stalls = atomic_load(&ks->db->stalls);
     out->write_slowdowns = atomic_load(&ks->db->slowdowns);
+    out->prefix_checked = atomic_load_explicit(&ks->prefix_checked, memory_order_relaxed);
+    out->prefix_skipped = atomic_load_explicit(&ks->prefix_skipped, memory_order_relaxed);
     db_leave(ks->db);
     return TIND_OK;
 }

@@ -270,9 +270,59 @@ void ks_view_release(ks_view *v)
 
 uint64_t db_read_seqno(tind_db *db, const tind_read_options *ro)
 {
+    if (ro && ro->txn)
+        return ro->txn_seqno;
     if (ro && ro->snapshot)
         return ro->snapshot->seqno;
     return atomic_load_explicit(&db->visible_seqno, memory_order_acquire);
+}
+
+/* Appends seqno to the list (snap_mu held): seqnos only grow, so appending
+ * keeps the list sorted. */
+static int snapshot_list_add(db_snapshot_list *l, uint64_t seqno)
+{
+    if (l->count == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        uint64_t *p = realloc(l->seqnos, cap * sizeof *p);
+        if (!p)
+            return TIND_ENOMEM;
+        l->seqnos = p;
+        l->cap = cap;
+    }
+    l->seqnos[l->count++] = seqno;
+    return TIND_OK;
+}
+
+int db_snapshot_add(tind_db *db, uint64_t seqno)
+{
+    mu_lock(&db->snap_mu);
+    int rc = snapshot_list_add(&db->snapshots, seqno);
+    mu_unlock(&db->snap_mu);
+    return rc;
+}
+
+int db_snapshot_take(tind_db *db, uint64_t *seqno)
+{
+    mu_lock(&db->snap_mu);
+    /* read the seqno under snap_mu so compaction never misses a snapshot
+     * that is being taken while it reads the list */
+    *seqno = atomic_load_explicit(&db->visible_seqno, memory_order_acquire);
+    int rc = snapshot_list_add(&db->snapshots, *seqno);
+    mu_unlock(&db->snap_mu);
+    return rc;
+}
+
+void db_snapshot_remove(tind_db *db, uint64_t seqno)
+{
+    mu_lock(&db->snap_mu);
+    db_snapshot_list *l = &db->snapshots;
+    for (size_t i = 0; i < l->count; i++)
+        if (l->seqnos[i] == seqno) {
+            memmove(l->seqnos + i, l->seqnos + i + 1, (l->count - i - 1) * sizeof *l->seqnos);
+            l->count--;
+            break;
+        }
+    mu_unlock(&db->snap_mu);
 }
 
 TIND_API int tind_snapshot_new(tind_db *db, tind_snapshot **out)
@@ -288,26 +338,11 @@ TIND_API int tind_snapshot_new(tind_db *db, tind_snapshot **out)
         return TIND_ENOMEM;
     }
     s->db = db;
-    mu_lock(&db->snap_mu);
-    /* read the seqno under snap_mu so compaction never misses a snapshot
-     * that is being taken while it reads the list */
-    s->seqno = atomic_load_explicit(&db->visible_seqno, memory_order_acquire);
-    db_snapshot_list *l = &db->snapshots;
-    if (l->count == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 16;
-        uint64_t *p = realloc(l->seqnos, cap * sizeof *p);
-        if (!p) {
-            mu_unlock(&db->snap_mu);
-            free(s);
-            db_leave(db);
-            return TIND_ENOMEM;
-        }
-        l->seqnos = p;
-        l->cap = cap;
+    if (db_snapshot_take(db, &s->seqno)) {
+        free(s);
+        db_leave(db);
+        return TIND_ENOMEM;
     }
-    /* seqnos only grow, so appending keeps the list sorted */
-    l->seqnos[l->count++] = s->seqno;
-    mu_unlock(&db->snap_mu);
     atomic_fetch_add(&db->live_snapshots, 1);
     db_leave(db);
     *out = s;
@@ -319,15 +354,7 @@ TIND_API void tind_snapshot_free(tind_snapshot *s)
     if (!s)
         return;
     tind_db *db = s->db;
-    mu_lock(&db->snap_mu);
-    db_snapshot_list *l = &db->snapshots;
-    for (size_t i = 0; i < l->count; i++)
-        if (l->seqnos[i] == s->seqno) {
-            memmove(l->seqnos + i, l->seqnos + i + 1, (l->count - i - 1) * sizeof *l->seqnos);
-            l->count--;
-            break;
-        }
-    mu_unlock(&db->snap_mu);
+    db_snapshot_remove(db, s->seqno);
     atomic_fetch_sub(&db->live_snapshots, 1);
     free(s);
 }
@@ -368,6 +395,14 @@ TIND_API tind_read_options *tind_read_options_new(void)
     return ro;
 }
 TIND_API void tind_read_options_free(tind_read_options *ro) { free(ro); }
-TIND_API void tind_read_options_set_snapshot(tind_read_options *ro, const tind_snapshot *s) { if (ro) ro->snapshot = s; }
+/* A snapshot replaces a transaction set before (and tind_read_options_set_txn
+ * a snapshot): the last one set decides what the reads see. */
+TIND_API void tind_read_options_set_snapshot(tind_read_options *ro, const tind_snapshot *s)
+{
+    if (ro) {
+        ro->snapshot = s;
+        ro->txn = NULL;
+    }
+}
 TIND_API void tind_read_options_set_fill_cache(tind_read_options *ro, int on) { if (ro) ro->fill_cache = on; }
 TIND_API void tind_free(void *p) { free(p); }

@@ -5,8 +5,10 @@
  * levels, snapshots, file numbers, waking the workers.
  *
  * The db/ files form a line; each includes only the headers below it:
- *     options -> state -> journals -> install -> jobs -> iters -> write
- *             -> read -> dbiter -> db (open, close, recovery, keyspaces)
+ *     options -> state -> ksprefix -> conflicts -> journals -> install -> jobs
+ *             -> iters -> write -> txn -> read -> dbiter -> changes (the change
+ *             feed) -> checkpoint -> backup -> ingest -> db (open, close,
+ *             recovery, keyspaces)
  *             -> internal (src/tind_internal.h for the tools)
  * (scripts/check_layers.sh enforces it; db/db.h gathers them all for db.c,
  * internal.c and the tests).
@@ -114,6 +116,15 @@ struct tind_keyspace {
         _Atomic uint64_t flushes;
         _Atomic uint64_t compactions;
     };
+
+    /* prefix filters (db/ksprefix.c): the callback slot every copy of the
+     * keyspace's extractor reads (set once, under mu), and scan counters */
+    struct {
+        pfx_slot prefix_slot;
+        pfx_callback prefix_cb;   /* what prefix_slot points to once set */
+        _Atomic uint64_t prefix_checked;
+        _Atomic uint64_t prefix_skipped;
+    };
 };
 
 typedef struct db_snapshot_list {
@@ -130,6 +141,11 @@ struct tind_snapshot {
 struct tind_read_options {
     const tind_snapshot *snapshot;
     int fill_cache;
+    /* transactions (db/txn.c): reads through txn see its snapshot (txn_seqno)
+     * and its own writes, and are tracked for its commit unless untracked */
+    struct tind_txn *txn;
+    uint64_t txn_seqno;
+    int untracked;
 };
 
 /* The fields are grouped by what guards them (GUARDED_BY: util/mutex.h). */
@@ -194,6 +210,15 @@ struct tind_db {
         _Atomic int poisoned;     /* set under mu, read anywhere */
     };
 
+    /* transactions (db/conflicts.c, db/txn.c) */
+    struct {
+        /* writes committed while optimistic transactions live: NULL while
+         * none does (allocated and freed under write_mu) */
+        struct conflict_log *conflicts GUARDED_BY(write_mu);
+        int txn_writer GUARDED_BY(mu);  /* a single-writer transaction is open */
+        tind_cond txn_cv;               /* its end (with mu) */
+    };
+
     /* snapshots: snap_mu */
     struct {
         tind_mutex snap_mu;
@@ -224,6 +249,8 @@ struct tind_db {
         _Atomic long live_iterators;
         _Atomic long live_snapshots;
         _Atomic long live_batches;
+        _Atomic long live_txns;
+        _Atomic long live_changes;     /* change feed cursors (db/changes.c) */
         _Atomic uint64_t stalls;
         _Atomic uint64_t slowdowns;
     };
@@ -269,6 +296,14 @@ ks_view *ks_view_acquire(tind_keyspace *ks);
 void ks_view_release(ks_view *v);
 /* Seqno a read uses: the snapshot's, or the latest visible. */
 uint64_t db_read_seqno(tind_db *db, const tind_read_options *ro);
+/* Adds seqno to / removes it from the snapshot list (a transaction's
+ * snapshot). The caller makes sure visible_seqno cannot pass seqno before
+ * the add (it holds write_mu). */
+int db_snapshot_add(tind_db *db, uint64_t seqno) EXCLUDES(db->snap_mu);
+/* A new snapshot of the latest visible seqno (*seqno), read and listed under
+ * one hold of snap_mu (tind_snapshot_new, read-only transactions). */
+int db_snapshot_take(tind_db *db, uint64_t *seqno) EXCLUDES(db->snap_mu);
+void db_snapshot_remove(tind_db *db, uint64_t seqno) EXCLUDES(db->snap_mu);
 /* Oldest seqno any live snapshot needs (visible_seqno when there are none). */
 uint64_t db_oldest_snapshot(tind_db *db);
 /* Snapshot seqnos ascending (malloc'd copy). */

@@ -27,7 +27,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "db/jobs.h"
+#include "db/conflicts.h"
+#include "db/write.h"
 #include "util/killpoint.h"
 #include "util/coding.h"
 
@@ -40,9 +41,10 @@ struct tind_batch {
     tind_keyspace **touched;     /* distinct keyspaces of the batch */
     size_t touched_count;
     size_t touched_cap;
+    uint64_t at_seqno;           /* tind_batch_commit_at: the first seqno it must get; 0 = any */
 };
 
-static int check_kv(const void *key, size_t klen, const void *val, size_t vlen, int has_value, tind_err *err)
+int db_check_kv(const void *key, size_t klen, const void *val, size_t vlen, int has_value, tind_err *err)
 {
     int rc = db_check_key(key, klen, err);
     if (rc)
@@ -218,7 +220,8 @@ static int make_room(tind_db *db, tind_batch *b, tind_err *err) EXCLUDES(db->mu,
 
 /* ------------------------------------------------------------------ the write path */
 
-static int db_write(tind_db *db, tind_batch *b, int durability, tind_err *err) EXCLUDES(db->write_mu)
+static int db_write(tind_db *db, tind_batch *b, int durability, db_write_check check, void *check_ctx,
+                    tind_err *err) EXCLUDES(db->write_mu)
 {
     if (b->count == 0)
         return TIND_OK;
@@ -234,10 +237,20 @@ static int db_write(tind_db *db, tind_batch *b, int durability, tind_err *err) E
             rc = err_set(err, TIND_ENOENT, "keyspace '%s' was deleted", b->touched[i]->name);
     if (!rc && !jset_writing(&db->journals))
         rc = err_set(err, TIND_EPOISONED, "database '%s' has no journal (an earlier rotation failed)", db->path);
+    if (!rc && check)
+        rc = check(db, check_ctx, err); /* a transaction's validation (db/txn.c) */
     if (rc)
         goto out;
 
     uint64_t first = atomic_load_explicit(&db->last_seqno, memory_order_relaxed) + 1;
+    if (b->at_seqno && b->at_seqno != first) {
+        rc = b->at_seqno < first ? err_set(err, TIND_EEXIST, "seqno %llu is already applied (the last is %llu)",
+                                           (unsigned long long)b->at_seqno, (unsigned long long)(first - 1))
+                                 : err_set(err, TIND_ECONFLICT,
+                                           "seqno %llu leaves a gap: the next seqno is %llu (earlier batches are missing)",
+                                           (unsigned long long)b->at_seqno, (unsigned long long)first);
+        goto out;
+    }
     KILL_POINT("journal.append.before");
     uint64_t grown = 0;
     rc = jset_append(&db->journals, first, b->count, b->payload.data, b->payload.len, &grown, err);
@@ -269,6 +282,10 @@ static int db_write(tind_db *db, tind_batch *b, int durability, tind_err *err) E
             db_poison(db, err);
             goto out;
         }
+        if (db->conflicts && e.type == ENTRY_RANGE_TOMBSTONE)
+            cf_record_range(db, e.ks_id, e.key, e.klen, e.val, e.vlen, first + i); /* open transactions validate against it */
+        else if (db->conflicts)
+            cf_record(db, e.ks_id, e.key, e.klen, first + i); /* open transactions validate against it */
     }
     atomic_store_explicit(&db->last_seqno, last, memory_order_relaxed);
     atomic_store_explicit(&db->visible_seqno, last, memory_order_release);
@@ -373,7 +390,7 @@ static int batch_add(tind_batch *b, tind_keyspace *ks, uint8_t type, const void 
     if (rc == TIND_OK && ks->db != b->db)
         rc = err_set(&err, TIND_EINVAL, "keyspace '%s' belongs to another database", ks->name);
     if (rc == TIND_OK)
-        rc = check_kv(key, klen, val, vlen, type != ENTRY_TOMBSTONE, &err);
+        rc = db_check_kv(key, klen, val, vlen, type != ENTRY_TOMBSTONE, &err);
     if (rc == TIND_OK)
         rc = check_record_room(b->db, b->payload.len, entry_size(ks->id, klen, vlen, type != ENTRY_TOMBSTONE), &err);
     if (rc == TIND_OK && b->count == UINT32_MAX)
@@ -400,6 +417,23 @@ TIND_API int tind_batch_remove(tind_batch *b, tind_keyspace *ks, const void *key
     return batch_add(b, ks, ENTRY_TOMBSTONE, key, klen, NULL, 0);
 }
 
+/* Change feed and replication (include/tind.h): a commit that must get
+ * first seqno `seqno`, checked under write_mu by db_write. */
+TIND_API int tind_batch_commit_at(tind_batch *b, uint64_t seqno)
+{
+    if (!b)
+        return TIND_EINVAL;
+    if (!seqno) {
+        tind_err err;
+        err_set(&err, TIND_EINVAL, "tind_batch_commit_at: seqno 0 is never given out");
+        return db_fail(b->db, TIND_EINVAL, &err);
+    }
+    b->at_seqno = seqno;
+    int rc = tind_batch_commit(b);
+    b->at_seqno = 0;
+    return rc;
+}
+
 TIND_API int tind_batch_commit(tind_batch *b)
 {
     if (!b)
@@ -410,12 +444,20 @@ TIND_API int tind_batch_commit(tind_batch *b)
     int rc = db_enter(db);
     if (rc)
         return rc;
-    rc = db_write(db, b, b->durability, &err);
+    rc = db_write(db, b, b->durability, NULL, NULL, &err);
     if (rc == TIND_OK)
         tind_batch_clear(b);
     rc = db_fail(db, rc, &err);
     /* close waits for active calls: nothing may touch db after this */
     db_leave(db);
+    return rc;
+}
+
+int db_batch_commit_checked(tind_batch *b, db_write_check check, void *ctx, tind_err *err)
+{
+    int rc = db_write(b->db, b, b->durability, check, ctx, err);
+    if (rc == TIND_OK)
+        tind_batch_clear(b);
     return rc;
 }
 
@@ -428,7 +470,7 @@ static int write_one(tind_keyspace *ks, uint8_t type, const void *key, size_t kl
     if (rc)
         return rc;
     tind_db *db = ks->db;
-    rc = check_kv(key, klen, val, vlen, type != ENTRY_TOMBSTONE, &err);
+    rc = db_check_kv(key, klen, val, vlen, type != ENTRY_TOMBSTONE, &err);
     if (rc == TIND_OK)
         rc = check_record_room(db, 0, entry_size(ks->id, klen, vlen, type != ENTRY_TOMBSTONE), &err);
     if (rc)
@@ -449,11 +491,11 @@ static int write_one(tind_keyspace *ks, uint8_t type, const void *key, size_t kl
         b.payload.data = stack;
         b.payload.cap = sizeof stack;
         encode_entry(&b.payload, type, ks->id, key, klen, val, vlen);
-        rc = db_write(db, &b, db->opts.default_durability, &err);
+        rc = db_write(db, &b, db->opts.default_durability, NULL, NULL, &err);
     } else {
         rc = encode_entry(&b.payload, type, ks->id, key, klen, val, vlen);
         if (rc == TIND_OK)
-            rc = db_write(db, &b, db->opts.default_durability, &err);
+            rc = db_write(db, &b, db->opts.default_durability, NULL, NULL, &err);
         tbuf_free(&b.payload);
     }
     rc = db_fail(db, rc, &err);

@@ -95,6 +95,31 @@ int blockio_encode(tbuf *out, const uint8_t *raw, size_t n, int type, int level)
     return TIND_OK;
 }
 
+int blockio_encode_payload(tbuf *out, const uint8_t *raw, size_t n, int type, const uint8_t *payload,
+                           size_t plen)
+{
+    if (type < COMPRESSION_NONE || type > COMPRESSION_ZSTD || n > UINT32_MAX)
+        return TIND_EINVAL;
+    int keep = type != COMPRESSION_NONE && n > 0 && plen < n && (uint64_t)(n - plen) * 8 >= n;
+    if (!keep) {
+        payload = raw;
+        plen = n;
+        type = COMPRESSION_NONE;
+    }
+    size_t start = out->len;
+    if (tbuf_reserve(out, BLOCK_HEADER_SIZE + plen))
+        return TIND_ENOMEM;
+    uint8_t *h = out->data + start;
+    if (plen)
+        memcpy(h + BLOCK_HEADER_SIZE, payload, plen);
+    h[0] = (uint8_t)type;
+    enc_u32(h + 1, (uint32_t)n);
+    enc_u32(h + 5, (uint32_t)plen);
+    enc_u64(h + 9, block_checksum(h, h + BLOCK_HEADER_SIZE, plen));
+    out->len = start + BLOCK_HEADER_SIZE + plen;
+    return TIND_OK;
+}
+
 /* ---- decoding ------------------------------------------------------------ */
 
 typedef struct stored_head {
@@ -149,6 +174,12 @@ static const char *check_stored(const uint8_t *stored, size_t n, stored_head *sh
 int blockio_decode(const uint8_t *stored, size_t n, uint8_t **raw, size_t *raw_len,
                    const char *what, tind_err *err)
 {
+    return blockio_decode_with(stored, n, NULL, NULL, raw, raw_len, what, err);
+}
+
+int blockio_decode_with(const uint8_t *stored, size_t n, blockio_decompress_fn fn, void *ctx, uint8_t **raw,
+                        size_t *raw_len, const char *what, tind_err *err)
+{
     stored_head sh;
     char why[128];
     const char *bad = check_stored(stored, n, &sh, why, sizeof why);
@@ -157,7 +188,8 @@ int blockio_decode(const uint8_t *stored, size_t n, uint8_t **raw, size_t *raw_l
     uint8_t *out = malloc(sh.raw_len ? sh.raw_len : 1);
     if (!out)
         return err_set(err, TIND_ENOMEM, "%s: block: out of memory for %zu bytes", what, sh.raw_len);
-    int rc = decompress_bytes(sh.type, stored + BLOCK_HEADER_SIZE, sh.stored_len, out, sh.raw_len, err);
+    int rc = fn ? fn(ctx, sh.type, stored + BLOCK_HEADER_SIZE, sh.stored_len, out, sh.raw_len, err)
+                : decompress_bytes(sh.type, stored + BLOCK_HEADER_SIZE, sh.stored_len, out, sh.raw_len, err);
     if (rc) {
         free(out);
         return err_wrap(err, rc, "%s: block", what);
@@ -169,6 +201,12 @@ int blockio_decode(const uint8_t *stored, size_t n, uint8_t **raw, size_t *raw_l
 
 int blockio_read(fs_file *f, blk_handle h, uint8_t **raw, size_t *raw_len,
                  const char *what, tind_err *err)
+{
+    return blockio_read_with(f, h, NULL, NULL, raw, raw_len, what, err);
+}
+
+int blockio_read_with(fs_file *f, blk_handle h, blockio_decompress_fn fn, void *ctx, uint8_t **raw,
+                      size_t *raw_len, const char *what, tind_err *err)
 {
     if (h.size < BLOCK_HEADER_SIZE || h.size > SIZE_MAX / 2)
         return err_set(err, TIND_ECORRUPT, "%s: block at offset %llu: bad size %llu", what,
@@ -210,7 +248,8 @@ int blockio_read(fs_file *f, blk_handle h, uint8_t **raw, size_t *raw_len,
         return err_set(err, TIND_ENOMEM, "%s: block at offset %llu: out of memory for %zu bytes", what,
                        (unsigned long long)h.offset, sh.raw_len);
     }
-    rc = decompress_bytes(sh.type, buf + BLOCK_HEADER_SIZE, sh.stored_len, out, sh.raw_len, err);
+    rc = fn ? fn(ctx, sh.type, buf + BLOCK_HEADER_SIZE, sh.stored_len, out, sh.raw_len, err)
+            : decompress_bytes(sh.type, buf + BLOCK_HEADER_SIZE, sh.stored_len, out, sh.raw_len, err);
     free(buf);
     if (rc) {
         free(out);

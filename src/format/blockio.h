@@ -43,4 +43,17 @@ int blockio_decode(const uint8_t *stored, size_t n, uint8_t **raw, size_t *raw_l
 int blockio_read(fs_file *f, blk_handle h, uint8_t **raw, size_t *raw_len,
                  const char *what, tind_err *err);
 
+/* Codecs beside compress.c's (zstd dictionaries, format/zdict.h). */
+typedef int (*blockio_decompress_fn)(void *ctx, int type, const uint8_t *in, size_t n, uint8_t *out,
+                                     size_t raw_len, tind_err *err);
+/* blockio_read / blockio_decode decoding compressed payloads with fn(ctx, ...) */
+int blockio_read_with(fs_file *f, blk_handle h, blockio_decompress_fn fn, void *ctx, uint8_t **raw,
+                      size_t *raw_len, const char *what, tind_err *err);
+int blockio_decode_with(const uint8_t *stored, size_t n, blockio_decompress_fn fn, void *ctx, uint8_t **raw,
+                        size_t *raw_len, const char *what, tind_err *err);
+/* blockio_encode with the compressed payload made by the caller (type, plen
+ * bytes): kept when it saves 1/8 of n, else raw[0..n) is stored. */
+int blockio_encode_payload(tbuf *out, const uint8_t *raw, size_t n, int type, const uint8_t *payload,
+                           size_t plen);
+
 #endif

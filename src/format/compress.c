@@ -64,6 +64,14 @@ static zstd_ctx *zstd_thread_ctx(void)
     return z;
 }
 
+void *compress_zstd_dctx(void)
+{
+    zstd_ctx *z = zstd_thread_ctx();
+    if (z && !z->d)
+        z->d = ZSTD_createDCtx();
+    return z ? z->d : NULL;
+}
+
 const char *compression_name(int type)
 {
     switch (type) {

@@ -25,5 +25,8 @@ int compress_bytes(int type, int level, const uint8_t *in, size_t n, tbuf *out);
  * is malformed or does not decode to exactly raw_len bytes. */
 int decompress_bytes(int type, const uint8_t *in, size_t n, uint8_t *out, size_t raw_len, tind_err *err);
 const char *compression_name(int type);
+/* This thread's zstd decompression context (a ZSTD_DCtx *), made on first
+ * use and freed when the thread exits; NULL when none can be had. */
+void *compress_zstd_dctx(void);
 
 #endif

@@ -42,6 +42,7 @@ void tbl_options_default(tbl_options *o)
     o->partition_index = 0;
     o->partition_filter = 0;
     o->partition_size = 4096;
+    pfx_init(&o->prefix);
 }
 
 int tbl_extend_range(tbl_meta *m, const rt_list *l)
@@ -94,6 +95,7 @@ typedef struct tbl_prop_desc {
 static const tbl_prop_desc tbl_prop_table[] = {
     {"block_size",             TBL_P_U32,    1, 0, TM(block_size)},
     {"compression",            TBL_P_U32,    1, 0, TM(compression)},
+    {"compression.dict_id",    TBL_P_U32,    0, 0, TP(dict_id)},
     {"created_unix",           TBL_P_U64,    1, 0, TM(created_unix)},
     {"data_block_count",       TBL_P_U64,    1, 0, TM(data_block_count)},
     {"data_bytes",             TBL_P_U64,    1, 0, TM(data_bytes)},
@@ -101,6 +103,8 @@ static const tbl_prop_desc tbl_prop_table[] = {
     {"filter.bits_per_key",    TBL_P_F64,    0, 1, TP(bloom_bits_per_key)},
     {"filter.handle",          TBL_P_HANDLE, 0, 1, TP(filter_handle)},
     {"filter.partitioned",     TBL_P_U64,    1, 0, TP(filter_partitioned)},
+    {"filter.prefix",          TBL_P_BYTES,  0, 1, TP(filter_prefix)},
+    {"filter.prefix_only",     TBL_P_U64,    0, 1, TP(filter_prefix_only)},
     {"filter_bytes",           TBL_P_U64,    1, 0, TM(filter_bytes)},
     {"format.version",         TBL_P_U64,    1, 0, TP(format_version)},
     {"hash_ratio",             TBL_P_F64,    0, 0, TP(hash_ratio)},
@@ -123,6 +127,26 @@ static const tbl_prop_desc tbl_prop_table[] = {
 };
 #define TBL_PROP_COUNT (sizeof tbl_prop_table / sizeof tbl_prop_table[0])
 
+/* Properties written only when set (non-zero, non-empty). */
+static int tbl_prop_optional(const tbl_prop_desc *d)
+{
+    return d->offset == TP(filter_prefix) || d->offset == TP(filter_prefix_only) || d->offset == TP(dict_id);
+}
+
+static int tbl_prop_unset(const tbl_prop_desc *d, const char *field)
+{
+    if (d->kind == TBL_P_BYTES)
+        return ((const tbuf *)(const void *)field)->len == 0;
+    if (d->kind == TBL_P_U32) {
+        uint32_t y;
+        memcpy(&y, field, sizeof y);
+        return y == 0;
+    }
+    uint64_t x;
+    memcpy(&x, field, sizeof x);
+    return x == 0;
+}
+
 int tbl_props_encode(const tbl_props *p, tbuf *out)
 {
     blk_builder b;
@@ -133,6 +157,8 @@ int tbl_props_encode(const tbl_props *p, tbuf *out)
         const tbl_prop_desc *d = &tbl_prop_table[i];
         const char *field = (const char *)p + d->offset;
         if (d->filter_only && !p->has_filter)
+            continue;
+        if (tbl_prop_optional(d) && tbl_prop_unset(d, field))
             continue;
         tbuf_reset(&v);
         switch (d->kind) {
@@ -313,7 +339,9 @@ int tbl_props_decode(const uint8_t *raw, size_t len, tbl_props *p, const char *w
 out:
     blk_iter_free(&it);
     tbuf_free(&prev);
-    if (rc != TIND_OK)
+    if (rc != TIND_OK) {
         tbl_meta_free(&p->meta);
+        tbuf_free(&p->filter_prefix);
+    }
     return rc;
 }

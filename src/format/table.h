@@ -20,13 +20,20 @@
 #include "cache/cache.h"
 #include "cache/fdcache.h"
 #include "format/entry.h"
+#include "format/prefix.h"
 #include "io/fs.h"
 #include "util/buf.h"
 #include "util/status.h"
 
-/* The table format this library writes; it reads 1 (no identity), 2 and 3
- * (2 plus an optional range tombstone section). */
+/* The newest table format this library reads; it reads 1 (no identity), 2
+ * and 3. It writes 2, or 3 when a table needs it: a range tombstone section
+ * (an older reader would serve deleted keys), docs/FORMAT.md "Range
+ * tombstone section", a filter of prefixes only (an older reader would take
+ * it for a whole-key filter and miss keys), "Prefix filters", or a zstd
+ * dictionary (an older reader would fail on every block), "Dictionary
+ * section". */
 #define TABLE_FORMAT_VERSION 3
+#define TABLE_FORMAT_VERSION_BASE 2
 
 typedef struct tbl_options {
     uint32_t block_size;          /* target uncompressed data block size; default 4096 */
@@ -43,6 +50,14 @@ typedef struct tbl_options {
      * identity"): the engine's file number and unique id; default 0 */
     uint64_t file_number;
     uint64_t table_id;
+    /* prefix filters (prefix.h): with an active extractor and a filter, the
+     * filter also holds every key's prefix (and, with prefix.whole_keys = 0,
+     * only the prefixes); default none */
+    pfx_extractor prefix;
+    /* zstd dictionary (zdict.h): with compression zstd and dict bytes > 0,
+     * a dictionary trained from the table's first data blocks compresses
+     * every data block (table format 3); default 0 */
+    uint32_t zstd_dict_bytes;
 } tbl_options;
 
 void tbl_options_default(tbl_options *o);
@@ -128,6 +143,13 @@ int tbl_get(tbl *t, const uint8_t *key, size_t klen, uint64_t snapshot, int use_
             uint8_t *type, uint64_t *seqno, tbuf *value, tind_err *err);
 /* 1 when the filter says key may be present (or there is no filter). */
 int tbl_may_contain(tbl *t, const uint8_t *key, size_t klen);
+/* Prefix filters: 0 when the table's filter holds the prefixes of the
+ * extractor named `name` (pfx_name) and lacks prefix[0..n), so that no key
+ * of the table starts with it; 1 otherwise (no such filter, another
+ * extractor, or a read error, which the scan itself will meet). */
+int tbl_may_contain_prefix(tbl *t, const char *name, const uint8_t *prefix, size_t n);
+/* The name of the extractor whose prefixes the filter holds ("" = none). */
+const char *tbl_prefix_name(const tbl *t);
 
 /* Iterator over all entries (every version) in internal order. Holds a ref on t. */
 typedef struct tbl_iter tbl_iter;

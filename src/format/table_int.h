@@ -27,6 +27,7 @@
 #define TBL_SECTION_FILTER "filter"
 #define TBL_SECTION_META   "meta"
 #define TBL_SECTION_RANGEDEL "rangedel" /* format >= 3, optional */
+#define TBL_SECTION_DICT   "dict"
 
 /* Everything the metadata block holds. meta.file_size is not stored (it would
  * be self-referential): the reader takes it from the file. */
@@ -43,6 +44,10 @@ typedef struct tbl_props {
     blk_handle filter_handle;         /* whole filter or top-level filter index */
     int has_filter;                   /* filter.handle present */
     int has_identity;                 /* identity.number and identity.table_id present */
+    tbuf filter_prefix;               /* the extractor's name when the filter holds
+                                       * prefixes (empty: none); decode allocates it */
+    uint64_t filter_prefix_only;      /* 1: the filter holds no whole keys (format 3) */
+    uint32_t dict_id;                 /* zstd dictionary of the data blocks (format 3); 0 = none */
 } tbl_props;
 
 /* Builds the raw (unstored) metadata block for p into out. */

@@ -45,6 +45,7 @@
 #include "format/container.h"
 #include "format/rangetomb.h"
 #include "format/table_int.h"
+#include "format/zdict.h"
 #include "util/hash.h"
 
 enum { TBL_KIND_BLOCK = 1, TBL_KIND_FILTER = 2 };
@@ -84,6 +85,9 @@ struct tbl {
     uint64_t index_partition_count;
     int filter_partitioned;
     int has_filter;
+    int filter_keys;          /* the filter holds whole keys (not prefixes only) */
+    char *prefix_name;        /* the extractor whose prefixes the filter holds, or NULL */
+    zdict *zd;                /* the data blocks' zstd dictionary, or NULL */
     blk_handle index_handle;  /* the top-level index block */
     blk_handle filter_handle; /* whole filter or top-level filter index */
     tbl_range data, index, filter;
@@ -173,7 +177,8 @@ static int tbl_load(tbl *t, blk_handle h, const tbl_range *sec, int kind, tbl_bl
     rc = tbl_file_acquire(t, &f, &fh, err);
     if (rc != TIND_OK)
         return rc;
-    rc = blockio_read(f, h, &raw, &n, t->what, err);
+    rc = t->zd ? blockio_read_with(f, h, zdict_decompress, t->zd, &raw, &n, t->what, err)
+               : blockio_read(f, h, &raw, &n, t->what, err);
     tbl_file_release(t, fh);
     if (rc != TIND_OK)
         return rc;
@@ -703,12 +708,15 @@ int tbl_iter_status(const tbl_iter *it, tind_err *err)
 
 /* -------------------------------------------------------------- point read */
 
-/* Filter probe for (key, snapshot): 1 = may contain, 0 = absent, < 0 error. */
-static int tbl_filter_probe(tbl *t, const uint8_t *key, size_t klen, uint64_t snapshot, tbuf *scratch,
-                            tind_err *err)
+/* Filter probe for hash h of (key, snapshot): 1 = may contain, 0 = absent,
+ * < 0 error. The partition probed is the one holding the first entry >=
+ * (key, snapshot). For a prefix (key = the prefix, snapshot SEQNO_MAX) that
+ * is the partition of the first key >= the prefix: the first key with the
+ * prefix when there is one, whose partition's filter then holds it. */
+static int tbl_filter_probe_hash(tbl *t, const uint8_t *key, size_t klen, uint64_t snapshot, uint64_t h,
+                                 tbuf *scratch, tind_err *err)
 {
     tbl_bref top, part;
-    uint64_t h = hash64(key, klen);
     int rc, result;
     rc = tbl_filter_top(t, &top, err);
     if (rc != TIND_OK)
@@ -745,9 +753,30 @@ static int tbl_filter_probe(tbl *t, const uint8_t *key, size_t klen, uint64_t sn
     return result;
 }
 
+static int tbl_filter_probe(tbl *t, const uint8_t *key, size_t klen, uint64_t snapshot, tbuf *scratch,
+                            tind_err *err)
+{
+    return tbl_filter_probe_hash(t, key, klen, snapshot, hash64(key, klen), scratch, err);
+}
+
+int tbl_may_contain_prefix(tbl *t, const char *name, const uint8_t *prefix, size_t n)
+{
+    /* a range tombstone may cover prefixes the filter lacks: never skipped */
+    if (t->rdel && t->rdel->tombstones)
+        return 1;
+    if (!t->has_filter || !t->prefix_name || !name || strcmp(name, t->prefix_name) != 0)
+        return 1;
+    tbuf scratch = TBUF_INIT;
+    int r = tbl_filter_probe_hash(t, prefix, n, SEQNO_MAX, pfx_hash(prefix, n), &scratch, NULL);
+    tbuf_free(&scratch);
+    return r != 0;
+}
+
+const char *tbl_prefix_name(const tbl *t) { return t->prefix_name ? t->prefix_name : ""; }
+
 int tbl_may_contain(tbl *t, const uint8_t *key, size_t klen)
 {
-    if (!t->has_filter)
+    if (!t->has_filter || !t->filter_keys)
         return 1;
     tbuf scratch = TBUF_INIT;
     int r = tbl_filter_probe(t, key, klen, SEQNO_MAX, &scratch, NULL);
@@ -804,7 +833,7 @@ int tbl_get(tbl *t, const uint8_t *key, size_t klen, uint64_t snapshot, int use_
     tbuf scratch = *value;
 
     memset(value, 0, sizeof *value);
-    if (use_filter && t->has_filter) {
+    if (use_filter && t->has_filter && t->filter_keys) {
         rc = tbl_filter_probe(t, key, klen, snapshot, &scratch, err);
         if (rc <= 0) {
             *value = scratch;
@@ -899,6 +928,8 @@ static void tbl_close(tbl *t)
     tbl_meta_free(&t->meta);
     tbl_meta_free(&t->stored);
     rt_list_unref(t->rdel);
+    free(t->prefix_name);
+    zdict_free(t->zd);
     free(t->path);
     free(t->what);
     free(t);
@@ -959,6 +990,11 @@ static int tbl_check_props(tbl *t, const tbl_props *p, uint32_t version, const t
         return tbl_bad(t, err, "partitioned filter without a partitioned index or filter");
     if (p->has_filter != (t->filter.length != 0))
         return tbl_bad(t, err, "filter handle and filter section disagree");
+    if (p->filter_prefix_only > 1 || (p->filter_prefix_only && (!p->filter_prefix.len || version < 3)) ||
+        p->filter_prefix.len > PFX_NAME_MAX + 32 || (p->filter_prefix.len && memchr(p->filter_prefix.data, 0, p->filter_prefix.len)))
+        return tbl_bad(t, err, "bad prefix filter properties");
+    if (p->dict_id && (version < 3 || m->compression != COMPRESSION_ZSTD))
+        return tbl_bad(t, err, "a zstd dictionary in a table of format < 3 or without zstd");
     if (m->data_bytes != t->data.length || m->index_bytes != t->index.length ||
         m->filter_bytes != t->filter.length)
         return tbl_bad(t, err, "section sizes disagree with the metadata");
@@ -1005,6 +1041,36 @@ static int tbl_check_props(tbl *t, const tbl_props *p, uint32_t version, const t
          (!p->filter_partitioned && p->filter_handle.offset != t->filter.offset)))
         return tbl_bad(t, err, "filter handle does not end the filter section");
     return TIND_OK;
+}
+
+/* The dictionary section, present exactly when the metadata names a
+ * dictionary: one stored block holding the zstd dictionary. */
+static int tbl_open_dict(tbl *t, const ctr_toc *toc, uint64_t size, uint32_t dict_id, tind_err *err)
+{
+    tbl_range r;
+    fs_file *f;
+    fdc_handle *fh;
+    uint8_t *raw = NULL;
+    size_t n = 0;
+    int rc = tbl_section(t, toc, TBL_SECTION_DICT, size, 0, &r, err);
+    if (rc == TIND_NOT_FOUND)
+        return dict_id ? tbl_bad(t, err, "the metadata names a zstd dictionary but there is no dict section")
+                       : TIND_OK;
+    if (rc != TIND_OK)
+        return rc;
+    if (!dict_id)
+        return tbl_bad(t, err, "a dict section without compression.dict_id");
+    if (tbl_overlap(&r, &t->data) || tbl_overlap(&r, &t->index) || tbl_overlap(&r, &t->filter))
+        return tbl_bad(t, err, "sections overlap");
+    rc = tbl_file_acquire(t, &f, &fh, err);
+    if (rc != TIND_OK)
+        return rc;
+    rc = blockio_read(f, (blk_handle){r.offset, r.length}, &raw, &n, t->what, err);
+    tbl_file_release(t, fh);
+    if (rc == TIND_OK)
+        rc = zdict_load(raw, n, dict_id, &t->zd, t->what, err);
+    free(raw);
+    return rc;
 }
 
 /* Pins or warms one top-level block. */
@@ -1174,12 +1240,25 @@ int tbl_open(fs *fsys, const char *path, const tbl_open_options *o, tbl **out, t
     t->meta = props.meta; /* takes the keys */
     t->meta.format_version = toc->version;
     t->meta.file_size = file_size;
-    if (rc != TIND_OK)
+    if (rc != TIND_OK) {
+        tbuf_free(&props.filter_prefix);
         goto fail;
+    }
     t->index_partitioned = (int)props.index_partitioned;
     t->index_partition_count = props.index_partition_count;
     t->filter_partitioned = (int)props.filter_partitioned;
     t->has_filter = props.has_filter;
+    t->filter_keys = !props.filter_prefix_only;
+    if (props.filter_prefix.len) {
+        t->prefix_name = strndup((const char *)props.filter_prefix.data, props.filter_prefix.len);
+        if (!t->prefix_name)
+            rc = err_set(err, TIND_ENOMEM, "%s: out of memory", t->what);
+    }
+    tbuf_free(&props.filter_prefix);
+    if (rc == TIND_OK)
+        rc = tbl_open_dict(t, toc, size, props.dict_id, err);
+    if (rc != TIND_OK)
+        goto fail;
     t->index_handle = props.index_handle;
     t->filter_handle = props.filter_handle;
 
@@ -1246,7 +1325,7 @@ static int tbl_verify_data(tbl *t, tbl_vstate *v, blk_handle h, const blk_iter *
             rc = tbl_err_at(t, err, TIND_ECORRUPT, h.offset, "first key differs from the smallest key");
             goto out;
         }
-        if (filter && !bloom_may_contain(filter->raw, filter->raw_len, hash64(it.key.data, it.key.len))) {
+        if (filter && t->filter_keys && !bloom_may_contain(filter->raw, filter->raw_len, hash64(it.key.data, it.key.len))) {
             rc = tbl_err_at(t, err, TIND_ECORRUPT, h.offset, "a key is missing from its filter");
             goto out;
         }

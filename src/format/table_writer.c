@@ -16,6 +16,12 @@
  *     is finished at every index partition cut, and the first key of the next
  *     partition is always added even when it equals the previous key, so a
  *     key whose versions straddle two partitions is in both filters;
+ *   - with an active prefix extractor (prefix.h), the prefix of every key
+ *     in its domain goes to the same builder (pfx_hash), once per run of
+ *     keys sharing it and again at the start of a filter partition, so a
+ *     prefix is in the filter of every partition holding a key with it;
+ *     with prefix.whole_keys = 0 the keys themselves are left out (and the
+ *     table is format 3);
  *   - the statistics for the metadata block.
  * Invariant: the entries in the finished data blocks, the index entries and
  * the filter hashes always describe the same prefix of the input.
@@ -39,6 +45,7 @@
 #include "format/container.h"
 #include "format/rangetomb.h"
 #include "format/table_int.h"
+#include "format/zdict.h"
 #include "util/hash.h"
 
 /* A finished index partition (and its filter partition). Offsets are
@@ -76,6 +83,15 @@ struct tbl_writer {
     int has_filter;
     bloom_builder bloom;
     int filter_fresh;         /* the next key starts a filter partition */
+    const pfx_callback *pfx_cb; /* the extractor's callback, read once at open */
+    int pfx_on;               /* prefixes go to the filter */
+    tbuf last_prefix;         /* the last prefix added */
+    int have_prefix;
+    int range_deletes;        /* a range tombstone was added: its range may cover
+                               * prefixes the filter lacks, so no scan may skip
+                               * the table (the prefix name is made unusable) */
+    zdict_writer *zd;         /* zstd dictionary (zdict.h), or NULL */
+    int dict_holding;         /* entries are held back to train it */
 
     tbuf last_key;            /* the last entry added */
     uint64_t last_seqno;
@@ -84,6 +100,11 @@ struct tbl_writer {
     tbl_meta m;
     rt_list *rdel;            /* range tombstones for the "rangedel" section */
 };
+
+static int tbl_w_add_prefix(tbl_writer *w, const uint8_t *key, size_t klen);
+static int tbl_w_hold(tbl_writer *w, const uint8_t *key, size_t klen, uint64_t seqno, uint8_t type,
+                      const uint8_t *val, size_t vlen, tind_err *err);
+static int tbl_w_dict_start(tbl_writer *w, tind_err *err);
 
 /* Records the first fatal failure; later adds and finish return it. */
 static int tbl_w_record(tbl_writer *w, int rc)
@@ -144,6 +165,16 @@ int tbl_writer_open(fs *fsys, const char *path, const tbl_options *o, tbl_writer
     w->has_filter = o->bloom_bits_per_key > 0;
     bloom_builder_init(&w->bloom, o->bloom_bits_per_key > 0 ? o->bloom_bits_per_key : 1);
     w->filter_fresh = 1;
+    w->pfx_cb = pfx_callback_of(&o->prefix);
+    w->pfx_on = w->has_filter && pfx_active(&o->prefix) &&
+                (o->prefix.kind != PFX_CALLBACK || w->pfx_cb != NULL);
+    if (o->zstd_dict_bytes && o->compression == COMPRESSION_ZSTD) {
+        if (zdw_new(o->zstd_dict_bytes, o->compression_level, &w->zd) != TIND_OK) {
+            rc = err_set(err, TIND_ENOMEM, "table '%s': out of memory", path);
+            goto fail;
+        }
+        w->dict_holding = 1;
+    }
     w->m.restart_interval = o->restart_interval;
     w->m.block_size = o->block_size;
     w->m.compression = (uint32_t)o->compression;
@@ -161,7 +192,7 @@ int tbl_writer_open(fs *fsys, const char *path, const tbl_options *o, tbl_writer
         goto fail;
     }
     w->out_ready = 1;
-    ctr_writer_init(&w->ctr, &w->out, TABLE_FORMAT_VERSION);
+    ctr_writer_init(&w->ctr, &w->out, TABLE_FORMAT_VERSION_BASE);
     rc = ctr_section_begin(&w->ctr, TBL_SECTION_DATA, err);
     if (rc != TIND_OK)
         goto fail;
@@ -181,6 +212,8 @@ uint64_t tbl_writer_estimated_size(const tbl_writer *w)
     n += blk_builder_estimate(&w->data);
     n += w->index_parts.len + blk_builder_estimate(&w->index);
     n += w->filter_parts.len;
+    if (w->dict_holding)
+        n += zdw_held_bytes(w->zd);
     if (w->has_filter)
         n += (uint64_t)((double)bloom_builder_count(&w->bloom) * w->o.bloom_bits_per_key / 8);
     return n;
@@ -247,7 +280,10 @@ static int tbl_w_flush_block(tbl_writer *w, tind_err *err)
     if (rc)
         return tbl_w_fail(w, rc, err, "finishing a data block");
     tbuf_reset(&w->stored);
-    rc = blockio_encode(&w->stored, raw, n, w->o.compression, w->o.compression_level);
+    if (w->zd && zdw_ready(w->zd))
+        rc = zdw_encode(w->zd, &w->stored, raw, n);
+    else
+        rc = blockio_encode(&w->stored, raw, n, w->o.compression, w->o.compression_level);
     if (rc)
         return tbl_w_fail(w, rc, err, "encoding a data block");
     blk_handle h = {w->out.offset, w->stored.len};
@@ -298,6 +334,8 @@ int tbl_writer_add(tbl_writer *w, const uint8_t *key, size_t klen, uint64_t seqn
                            w->path, (unsigned long long)seqno);
         same_key = c == 0;
     }
+    if (w->dict_holding)
+        return tbl_w_hold(w, key, klen, seqno, type, val, vlen, err);
     /* A block never grows past what a 32-bit raw length can describe. */
     if (blk_builder_count(&w->data) &&
         blk_builder_estimate(&w->data) + (uint64_t)vlen + klen + 64 > TBL_MAX_BLOCK) {
@@ -308,11 +346,15 @@ int tbl_writer_add(tbl_writer *w, const uint8_t *key, size_t klen, uint64_t seqn
     rc = blk_builder_add(&w->data, key, klen, seqno, type, val, vlen);
     if (rc)
         return tbl_w_fail(w, rc, err, "adding an entry");
-    if (w->has_filter && (!same_key || w->filter_fresh)) {
+    if (w->has_filter && (!same_key || w->filter_fresh) && (!w->pfx_on || w->o.prefix.whole_keys)) {
         rc = bloom_builder_add(&w->bloom, hash64(key, klen));
         if (rc)
             return tbl_w_fail(w, rc, err, "adding to the filter");
     }
+    if (type == ENTRY_RANGE_TOMBSTONE)
+        w->range_deletes = 1;
+    if (w->pfx_on && (rc = tbl_w_add_prefix(w, key, klen)) != TIND_OK)
+        return tbl_w_fail(w, rc, err, "adding to the filter");
     w->filter_fresh = 0;
     if (tbuf_set(&w->last_key, key, klen))
         return tbl_w_fail(w, TIND_ENOMEM, err, "adding an entry");
@@ -334,6 +376,55 @@ int tbl_writer_add(tbl_writer *w, const uint8_t *key, size_t klen, uint64_t seqn
     if (blk_builder_estimate(&w->data) >= w->o.block_size)
         return tbl_w_flush_block(w, err);
     return TIND_OK;
+}
+
+/* Holds a checked entry back for the dictionary's training; once the
+ * samples suffice, trains and writes what was held. */
+static int tbl_w_hold(tbl_writer *w, const uint8_t *key, size_t klen, uint64_t seqno, uint8_t type,
+                      const uint8_t *val, size_t vlen, tind_err *err)
+{
+    int rc = zdw_hold(w->zd, key, klen, seqno, type, val, vlen);
+    if (rc == TIND_OK && tbuf_set(&w->last_key, key, klen))
+        rc = TIND_ENOMEM;
+    if (rc)
+        return tbl_w_fail(w, rc, err, "holding an entry for the dictionary");
+    w->last_seqno = seqno;
+    w->have_last = 1;
+    return zdw_full(w->zd) ? tbl_w_dict_start(w, err) : TIND_OK;
+}
+
+/* Trains the dictionary (a table without one when training gives
+ * nothing) and writes the entries held back through the usual path. */
+static int tbl_w_dict_start(tbl_writer *w, tind_err *err)
+{
+    const uint8_t *k, *v;
+    size_t kl, vl, pos = 0;
+    uint64_t seq;
+    uint8_t type;
+    w->dict_holding = 0;
+    int rc = zdw_train(w->zd, w->o.block_size, w->o.restart_interval);
+    if (rc)
+        return tbl_w_fail(w, rc, err, "training the zstd dictionary");
+    w->have_last = 0;
+    while (rc == TIND_OK && zdw_next_held(w->zd, &pos, &k, &kl, &seq, &type, &v, &vl))
+        rc = tbl_writer_add(w, k, kl, seq, type, v, vl, err);
+    zdw_drop_held(w->zd);
+    return rc;
+}
+
+/* Adds key's prefix to the filter unless the previous key had it (and the
+ * filter partition is not a fresh one). */
+static int tbl_w_add_prefix(tbl_writer *w, const uint8_t *key, size_t klen)
+{
+    size_t n;
+    if (!pfx_extract(&w->o.prefix, w->pfx_cb, key, klen, &n))
+        return TIND_OK;
+    if (w->have_prefix && !w->filter_fresh && key_cmp(w->last_prefix.data, w->last_prefix.len, key, n) == 0)
+        return TIND_OK;
+    if (tbuf_set(&w->last_prefix, key, n))
+        return TIND_ENOMEM;
+    w->have_prefix = 1;
+    return bloom_builder_add(&w->bloom, pfx_hash(key, n));
 }
 
 /* Appends a stored block to the file; *h receives its handle. */
@@ -388,6 +479,8 @@ static int tbl_w_finish_sections(tbl_writer *w, tbl_props *p, tind_err *err)
     uint64_t start;
     int rc;
 
+    if (w->dict_holding && (rc = tbl_w_dict_start(w, err)) != TIND_OK)
+        return rc;
     rc = tbl_w_flush_block(w, err);
     if (rc)
         return rc;
@@ -464,6 +557,19 @@ static int tbl_w_finish_sections(tbl_writer *w, tbl_props *p, tind_err *err)
         if ((rc = ctr_section_end(&w->ctr, err)) != TIND_OK)
             return tbl_w_record(w, rc);
     }
+    /* zstd dictionary: one stored block, compression none */
+    if (w->zd && zdw_ready(w->zd)) {
+        size_t dn;
+        const uint8_t *d = zdw_dict(w->zd, &dn);
+        blk_handle dh;
+        if ((rc = ctr_section_begin(&w->ctr, TBL_SECTION_DICT, err)) != TIND_OK)
+            return tbl_w_record(w, rc);
+        if ((rc = tbl_w_put_block(w, d, dn, COMPRESSION_NONE, &dh, err)) != TIND_OK)
+            return rc;
+        if ((rc = ctr_section_end(&w->ctr, err)) != TIND_OK)
+            return tbl_w_record(w, rc);
+        p->dict_id = zdw_dict_id(w->zd);
+    }
 
     /* meta */
     w->m.range_tombstones = w->rdel ? w->rdel->tombstones : 0;
@@ -472,11 +578,28 @@ static int tbl_w_finish_sections(tbl_writer *w, tbl_props *p, tind_err *err)
     else if (tbuf_set(&w->m.largest_key, w->last_key.data, w->last_key.len))
         return tbl_w_fail(w, TIND_ENOMEM, err, "building the metadata");
     w->m.created_unix = (uint64_t)time(NULL);
-    w->m.format_version = TABLE_FORMAT_VERSION;
+    /* format 3 only when an older reader would misread the table */
+    uint32_t version = TABLE_FORMAT_VERSION_BASE;
+    char pname[PFX_NAME_MAX + 32];
+    pname[0] = 0;
+    if (w->pfx_on && p->has_filter) {
+        if (w->range_deletes || w->rdel)
+            memcpy(pname, "range-deletes/", 15);    /* never an extractor's name */
+        pfx_name(&w->o.prefix, pname + strlen(pname), sizeof pname - strlen(pname));
+        p->filter_prefix.data = (uint8_t *)pname;   /* borrowed: encode only reads it */
+        p->filter_prefix.len = strlen(pname);
+        p->filter_prefix_only = w->o.prefix.whole_keys ? 0 : 1;
+        if (p->filter_prefix_only)
+            version = 3;
+    }
+    if (p->dict_id || w->rdel)
+        version = 3;
+    w->ctr.toc.version = version;
+    w->m.format_version = version;
     w->m.file_number = w->o.file_number;
     w->m.table_id = w->o.table_id;
     p->meta = w->m;       /* shallow: keys stay owned by w->m */
-    p->format_version = TABLE_FORMAT_VERSION;
+    p->format_version = version;
     p->index_partitioned = w->o.partition_index ? 1 : 0;
     p->index_partition_count = w->o.partition_index ? w->part_count : 0;
     p->index_restart_interval = w->o.index_restart_interval;
@@ -529,6 +652,8 @@ static void tbl_w_free(tbl_writer *w)
     tbuf_free(&w->handle);
     tbuf_free(&w->index_parts);
     tbuf_free(&w->filter_parts);
+    tbuf_free(&w->last_prefix);
+    zdw_free(w->zd);
     tbuf_free(&w->part_keys);
     tbuf_free(&w->last_key);
     free(w->parts);

@@ -21,6 +21,7 @@ int jset_init(jset *s, fs *fs, const char *db_path, uint32_t compress_threshold)
 
 void jset_free(jset *s)
 {
+    free(s->readers);
     free(s->list);
     free(s->dir);
     mu_destroy(&s->mu);
@@ -44,6 +45,31 @@ static int list_add(jset *s, uint64_t number) REQUIRES(s->mu)
 }
 
 /* ------------------------------------------------------------------ recovery */
+
+/* A journal below the keep number that stays for the change feed: listed
+ * with its size, never replayed (every record of it is in tables). One that
+ * cannot be opened is left to the caller's usual treatment (deletion): the
+ * database needs none of them. */
+static int list_add_retained(jset *s, uint64_t number)
+{
+    char path[4096];
+    jrn_path(s->dir, number, path, sizeof path);
+    fs_file *f = NULL;
+    uint64_t size = 0;
+    int rc = fs_open(s->fs, path, FS_O_READ, &f, NULL);
+    if (rc == TIND_OK) {
+        rc = fs_size(f, &size, NULL);
+        fs_close(f, NULL);
+    }
+    if (rc)
+        return rc;
+    mu_lock(&s->mu);
+    rc = list_add(s, number);
+    if (rc == TIND_OK)
+        s->list[s->count - 1].size = size;
+    mu_unlock(&s->mu);
+    return rc;
+}
 
 typedef struct replay_ctx {
     jrn_replay_fn fn;
@@ -86,8 +112,11 @@ int jset_replay(jset *s, jrn_replay_fn fn, void *ctx, uint64_t need_seqno, uint6
         if (numbers[i] >= *next_file_number)
             *next_file_number = numbers[i] + 1;
         if (numbers[i] < keep) {
-            /* flushed and released by the version file; its deletion was
-             * interrupted or undone by a crash */
+            /* flushed and released by the version file; kept for the
+             * change feed (jset_delete_obsolete trims them to retain_bytes)
+             * or its deletion was interrupted or undone by a crash */
+            if (s->retain_bytes && list_add_retained(s, numbers[i]) == TIND_OK)
+                continue;
             if (s->read_only)
                 continue;
             char old[4096];
@@ -285,16 +314,37 @@ void jset_delete_obsolete(jset *s)
     /* only what a durable version file already says may go: journals from
      * keep on are checked for continuity at recovery */
     size_t keep_from = 0;
+    uint64_t retained = 0;
     while (keep_from + 1 < s->count && s->list[keep_from].number < s->keep)
-        keep_from++;
-    if (keep_from) {
+        retained += s->list[keep_from++].size;
+    /* the newest of them stay for the change feed, up to retain_bytes */
+    size_t drop = 0;
+    while (drop < keep_from && retained > s->retain_bytes)
+        retained -= s->list[drop++].size;
+    /* live change feed readers keep what they still need, up to pin_limit */
+    uint64_t pin = UINT64_MAX;
+    for (size_t i = 0; i < s->reader_count; i++)
+        if (s->readers[i] < pin)
+            pin = s->readers[i];
+    if (drop && pin != UINT64_MAX) {
+        size_t from = 0;
+        while (from < drop && s->list[from].number < pin)
+            from++;
+        uint64_t bytes = retained;   /* of list[from .. keep_from) */
+        for (size_t i = from; i < drop; i++)
+            bytes += s->list[i].size;
+        while (from < drop && bytes > s->pin_limit)
+            bytes -= s->list[from++].size;
+        drop = from;
+    }
+    if (drop) {
         char path[4200];
-        for (size_t i = 0; i < keep_from; i++) {
+        for (size_t i = 0; i < drop; i++) {
             jrn_path(s->dir, s->list[i].number, path, sizeof path);
             fs_unlink(s->fs, path, NULL);
         }
-        memmove(s->list, s->list + keep_from, (s->count - keep_from) * sizeof *s->list);
-        s->count -= keep_from;
+        memmove(s->list, s->list + drop, (s->count - drop) * sizeof *s->list);
+        s->count -= drop;
     }
     mu_unlock(&s->mu);
 }
@@ -304,7 +354,8 @@ uint64_t jset_total_bytes(jset *s)
     uint64_t bytes = 0;
     mu_lock(&s->mu);
     for (size_t i = 0; i + 1 < s->count; i++)
-        bytes += s->list[i].size;
+        if (s->list[i].number >= s->keep)
+            bytes += s->list[i].size;
     mu_unlock(&s->mu);
     return bytes + s->cur_size;
 }
@@ -312,9 +363,54 @@ uint64_t jset_total_bytes(jset *s)
 int jset_oldest_sealed_max(jset *s, uint64_t *max_seqno)
 {
     mu_lock(&s->mu);
-    int more = s->count > 1;
+    size_t i = 0;
+    while (i < s->count && s->list[i].number < s->keep)
+        i++;
+    int more = i + 1 < s->count;
     if (more)
-        *max_seqno = s->list[0].max_seqno;
+        *max_seqno = s->list[i].max_seqno;
     mu_unlock(&s->mu);
     return more;
+}
+
+int jset_reader_move(jset *s, uint64_t from, uint64_t to)
+{
+    int added = 0;
+    mu_lock(&s->mu);
+    for (size_t i = 0; from && i < s->reader_count; i++)
+        if (s->readers[i] == from) {
+            s->readers[i] = s->readers[--s->reader_count];
+            break;
+        }
+    if (to && s->reader_count == s->reader_cap) {
+        size_t cap = s->reader_cap ? s->reader_cap * 2 : 4;
+        uint64_t *p = realloc(s->readers, cap * sizeof *p);
+        if (p) {
+            s->readers = p;
+            s->reader_cap = cap;
+        }
+    }
+    if (to && s->reader_count < s->reader_cap) {
+        s->readers[s->reader_count++] = to;
+        added = 1;
+    }
+    mu_unlock(&s->mu);
+    return added;
+}
+
+int jset_list_copy(jset *s, jset_journal **out, size_t *count)
+{
+    mu_lock(&s->mu);
+    *count = s->count;
+    *out = NULL;
+    int rc = TIND_OK;
+    if (s->count) {
+        *out = malloc(s->count * sizeof **out);
+        if (*out)
+            memcpy(*out, s->list, s->count * sizeof **out);
+        else
+            rc = TIND_ENOMEM;
+    }
+    mu_unlock(&s->mu);
+    return rc;
 }

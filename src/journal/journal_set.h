@@ -53,6 +53,18 @@ typedef struct jset {
     size_t count GUARDED_BY(mu);
     size_t cap GUARDED_BY(mu);
     uint64_t keep GUARDED_BY(mu); /* oldest journal the version file says to keep */
+    /* change feed retention (db/changes.c): journals below keep stay while
+     * their sizes add up to at most this many bytes (oldest go first);
+     * 0 = none stay. Set once before jset_replay. */
+    uint64_t retain_bytes;
+    /* change feed readers (db/changes.c): the journal each live cursor
+     * reads, a multiset. Journals from the oldest of them on stay, beyond
+     * retain_bytes, while they add up to at most pin_limit bytes (set once
+     * before use). */
+    uint64_t *readers GUARDED_BY(mu);
+    size_t reader_count GUARDED_BY(mu);
+    size_t reader_cap GUARDED_BY(mu);
+    uint64_t pin_limit;
 
     /* the journal being written (the owner's write lock) */
     jrn_writer *writer;           /* NULL after a failed rotation, or closed */
@@ -115,12 +127,25 @@ void jset_raise_keep(jset *s, uint64_t keep);
  * oldest seqno still only in memtables; UINT64_MAX = none), never past the
  * journal being written and never below the keep number. */
 uint64_t jset_keep_number(jset *s, uint64_t earliest);
-/* Deletes the journals below the keep number (but never the last). */
+/* Deletes the journals below the keep number (but never the last), except
+ * the newest of them whose sizes add up to at most retain_bytes, and those
+ * from the oldest reader's journal on while they add up to at most
+ * pin_limit. */
 void jset_delete_obsolete(jset *s);
-/* Bytes of every journal (the one being written: the owner's write lock). */
+/* Bytes of every journal from the keep number on (retained ones do not
+ * count: they pin no memtable; the one being written: the owner's write
+ * lock). */
 uint64_t jset_total_bytes(jset *s);
-/* The largest seqno of the oldest journal when there is more than one
- * (1), else 0. */
+/* The largest seqno of the oldest journal from the keep number on when
+ * there is more than one (1), else 0. */
 int jset_oldest_sealed_max(jset *s, uint64_t *max_seqno);
+/* A change feed reader moves from journal `from` to journal `to` (0 =
+ * none: a new reader, or one leaving). 1 when `to` is recorded, 0 when it
+ * is not (0, or out of memory: that reader then pins nothing). */
+int jset_reader_move(jset *s, uint64_t from, uint64_t to);
+/* A copy of the journal list, oldest first, retained ones included (the
+ * last one may be the journal being written: its max_seqno and size are
+ * then 0). *out is malloc'd (caller frees; NULL when *count is 0). */
+int jset_list_copy(jset *s, jset_journal **out, size_t *count);
 
 #endif

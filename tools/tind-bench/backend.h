@@ -25,6 +25,7 @@ typedef struct bench_config {
     int blob_values;            /* large values: key-value separation where the engine has it */
     size_t value_size_hint;
     int threads;
+    int tind_prefix;            /* tind only: a prefix extractor, separator '#' (tind-bench --tind-prefix) */
 } bench_config;
 
 typedef struct bench_buf {
@@ -55,6 +56,15 @@ typedef struct bench_backend {
     /* Deletes every key in [lo, hi) as one operation (a range tombstone);
      * NULL when the engine has none (the queue workload then fails). */
     int (*remove_range)(void *h, const void *lo, size_t ll, const void *hi, size_t hl, char *err, size_t errlen);
+    /* A read-modify-write transaction (the txn-* workloads): reads k1 and k2
+     * (kl bytes each), writes v (vl bytes) to both, commits. 0 = committed,
+     * 2 = conflict (nothing applied; the harness retries), -1 = error.
+     * NULL: the engine runs no txn-* workload. */
+    int (*txn_rmw)(void *h, const void *k1, const void *k2, size_t kl, const void *v, size_t vl, char *err,
+                   size_t errlen);
+    /* A transaction flavour of an engine listed beside it (rocksdb-otxn):
+     * it runs the txn-* workloads only. */
+    int txn_only;
 } bench_backend;
 
 /* NULL-terminated list of the backends compiled in; tind first. */

@@ -23,6 +23,8 @@
  * puts wait on its writer lock). Reads use read-only transactions taken from
  * a small lock-free pool of reset transactions (mdb_txn_reset/renew keeps the
  * reader slot, so a get costs no lock); a scan opens a cursor in one.
+ * Transactions (txn-*): one write transaction reads both keys and writes
+ * them (serialized by the writer lock: no conflicts, no aborts).
  * settle: mdb_env_sync(force) -- a B+tree has nothing else to bring to a
  * steady state.
  *
@@ -258,6 +260,38 @@ static int bm_close(void *hp, char *err, size_t errlen)
     return 0;
 }
 
+/* A write transaction: LMDB runs one at a time (its writer lock), so it
+ * never conflicts. */
+static int bm_txn_rmw(void *hp, const void *k1, const void *k2, size_t kl, const void *v, size_t vl, char *err,
+                      size_t errlen)
+{
+    bm_handle *h = hp;
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(h->env, NULL, 0, &txn);
+    if (rc)
+        return bm_fail(err, errlen, "txn: txn_begin", rc);
+    const void *keys[2] = {k1, k2};
+    volatile unsigned char sink = 0;
+    for (int i = 0; i < 2 && !rc; i++) {
+        MDB_val key = {kl, (void *)keys[i]}, val;
+        rc = mdb_get(txn, h->dbi, &key, &val);
+        if (rc == 0 && val.mv_size)
+            sink ^= ((const unsigned char *)val.mv_data)[0];
+        if (rc == MDB_NOTFOUND)
+            rc = 0;
+        MDB_val nv = {vl, (void *)v};
+        if (!rc)
+            rc = mdb_put(txn, h->dbi, &key, &nv, 0);
+    }
+    (void)sink;
+    if (rc) {
+        mdb_txn_abort(txn);
+        return bm_fail(err, errlen, "txn: get or put", rc);
+    }
+    rc = mdb_txn_commit(txn);
+    return rc ? bm_fail(err, errlen, "txn: commit", rc) : 0;
+}
+
 const bench_backend bench_backend_lmdb = {
     .name = "lmdb",
     .thread_safe = 1,
@@ -267,4 +301,5 @@ const bench_backend bench_backend_lmdb = {
     .scan = bm_scan,
     .settle = bm_settle,
     .close = bm_close,
+    .txn_rmw = bm_txn_rmw,
 };

@@ -15,6 +15,14 @@
  * OS on every put, no sync); synced = sync = true (fdatasync of the WAL
  * before the put returns).
  *
+ * Transactions (txn-* workloads only, two more engine names): rocksdb-otxn
+ * is an OptimisticTransactionDB (set_snapshot on: validation against the
+ * state at begin), rocksdb-txn a pessimistic TransactionDB (deadlock
+ * detection on, the default lock timeout, locks taken in key order); both
+ * read with GetForUpdate (tracked or locked), write both keys and commit; a
+ * Busy / TimedOut / TryAgain status is a conflict and is retried. Loads go
+ * through the base db (optimistic) or TransactionDB::Put (pessimistic).
+ *
  * Thread-safety: a rocksdb_t may be used by several threads (thread_safe = 1);
  * the read and write option objects are only read after open.
  */
@@ -27,7 +35,12 @@
 #include "backend.h"
 
 typedef struct br_handle {
-    rocksdb_t *db;
+    rocksdb_t *db;                    /* plain, or the optimistic db's base db */
+    rocksdb_optimistictransactiondb_t *otxn; /* rocksdb-otxn */
+    rocksdb_optimistictransaction_options_t *otxn_opts;
+    rocksdb_transactiondb_t *ptxn;    /* rocksdb-txn (pessimistic): db is NULL */
+    rocksdb_transactiondb_options_t *ptxn_db_opts;
+    rocksdb_transaction_options_t *ptxn_opts;
     rocksdb_options_t *opts;
     rocksdb_block_based_table_options_t *table;
     rocksdb_cache_t *cache;
@@ -44,8 +57,21 @@ static int br_fail(char *err, size_t errlen, const char *what, char *rerr)
 
 static void br_destroy(br_handle *h)
 {
-    if (h->db)
+    if (h->otxn) {
+        if (h->db)
+            rocksdb_optimistictransactiondb_close_base_db(h->db);
+        rocksdb_optimistictransactiondb_close(h->otxn);
+    } else if (h->ptxn) {
+        rocksdb_transactiondb_close(h->ptxn);
+    } else if (h->db) {
         rocksdb_close(h->db);
+    }
+    if (h->otxn_opts)
+        rocksdb_optimistictransaction_options_destroy(h->otxn_opts);
+    if (h->ptxn_db_opts)
+        rocksdb_transactiondb_options_destroy(h->ptxn_db_opts);
+    if (h->ptxn_opts)
+        rocksdb_transaction_options_destroy(h->ptxn_opts);
     if (h->wopts)
         rocksdb_writeoptions_destroy(h->wopts);
     if (h->ropts)
@@ -59,7 +85,8 @@ static void br_destroy(br_handle *h)
     free(h);
 }
 
-static int br_open(void **out, const bench_config *cfg, char *err, size_t errlen)
+/* mode: 0 plain, 1 OptimisticTransactionDB, 2 TransactionDB (pessimistic) */
+static int br_open_mode(void **out, const bench_config *cfg, int mode, char *err, size_t errlen)
 {
     br_handle *h = calloc(1, sizeof *h);
     if (!h) {
@@ -87,9 +114,25 @@ static int br_open(void **out, const bench_config *cfg, char *err, size_t errlen
     rocksdb_writeoptions_set_sync(h->wopts, cfg->sync_writes ? 1 : 0);
     h->ropts = rocksdb_readoptions_create();
     char *rerr = NULL;
-    h->db = rocksdb_open(h->opts, cfg->dir, &rerr);
+    if (mode == 1) {
+        h->otxn = rocksdb_optimistictransactiondb_open(h->opts, cfg->dir, &rerr);
+        if (!rerr)
+            h->db = rocksdb_optimistictransactiondb_get_base_db(h->otxn);
+        h->otxn_opts = rocksdb_optimistictransaction_options_create();
+        /* validate against the state at begin, as tind's snapshot */
+        rocksdb_optimistictransaction_options_set_set_snapshot(h->otxn_opts, 1);
+    } else if (mode == 2) {
+        h->ptxn_db_opts = rocksdb_transactiondb_options_create();
+        h->ptxn = rocksdb_transactiondb_open(h->opts, h->ptxn_db_opts, cfg->dir, &rerr);
+        h->ptxn_opts = rocksdb_transaction_options_create();
+        rocksdb_transaction_options_set_deadlock_detect(h->ptxn_opts, 1);
+    } else {
+        h->db = rocksdb_open(h->opts, cfg->dir, &rerr);
+    }
     if (rerr) {
         h->db = NULL;
+        h->otxn = NULL;
+        h->ptxn = NULL;
         br_destroy(h);
         return br_fail(err, errlen, "open", rerr);
     }
@@ -97,11 +140,19 @@ static int br_open(void **out, const bench_config *cfg, char *err, size_t errlen
     return 0;
 }
 
+static int br_open(void **out, const bench_config *cfg, char *err, size_t errlen)
+{
+    return br_open_mode(out, cfg, 0, err, errlen);
+}
+
 static int br_put(void *hp, const void *k, size_t kl, const void *v, size_t vl, char *err, size_t errlen)
 {
     br_handle *h = hp;
     char *rerr = NULL;
-    rocksdb_put(h->db, h->wopts, k, kl, v, vl, &rerr);
+    if (h->ptxn)
+        rocksdb_transactiondb_put(h->ptxn, h->wopts, k, kl, v, vl, &rerr);
+    else
+        rocksdb_put(h->db, h->wopts, k, kl, v, vl, &rerr);
     return rerr ? br_fail(err, errlen, "put", rerr) : 0;
 }
 
@@ -123,7 +174,8 @@ static int br_get(void *hp, const void *k, size_t kl, bench_buf *out, char *err,
 {
     br_handle *h = hp;
     char *rerr = NULL;
-    rocksdb_pinnableslice_t *ps = rocksdb_get_pinned(h->db, h->ropts, k, kl, &rerr);
+    rocksdb_pinnableslice_t *ps = h->ptxn ? rocksdb_transactiondb_get_pinned(h->ptxn, h->ropts, k, kl, &rerr)
+                                          : rocksdb_get_pinned(h->db, h->ropts, k, kl, &rerr);
     if (rerr)
         return br_fail(err, errlen, "get", rerr);
     if (!ps)
@@ -168,7 +220,8 @@ static int br_scan(void *hp, const void *start, size_t sl, const void *prefix, s
         if (plen <= sizeof upper && (ulen = br_prefix_end(prefix, plen, upper)) > 0)
             rocksdb_readoptions_set_iterate_upper_bound(ro, upper, ulen);
     }
-    rocksdb_iterator_t *it = rocksdb_create_iterator(h->db, ro);
+    rocksdb_iterator_t *it = h->ptxn ? rocksdb_transactiondb_create_iterator(h->ptxn, ro)
+                                     : rocksdb_create_iterator(h->db, ro);
     size_t n = 0;
     volatile unsigned char sink = 0;
     if (reverse) {
@@ -218,6 +271,14 @@ static int br_settle(void *hp, char *err, size_t errlen)
 {
     br_handle *h = hp;
     char *rerr = NULL;
+    if (h->ptxn) {
+        /* no base db in the C API: flush the memtable, wait for nothing more */
+        rocksdb_flushoptions_t *fo = rocksdb_flushoptions_create();
+        rocksdb_flushoptions_set_wait(fo, 1);
+        rocksdb_transactiondb_flush(h->ptxn, fo, &rerr);
+        rocksdb_flushoptions_destroy(fo);
+        return rerr ? br_fail(err, errlen, "flush", rerr) : 0;
+    }
     rocksdb_flush_wal(h->db, 1, &rerr);
     if (rerr)
         return br_fail(err, errlen, "flush_wal", rerr);
@@ -254,4 +315,91 @@ const bench_backend bench_backend_rocksdb = {
     .settle = br_settle,
     .close = br_close,
     .remove_range = br_remove_range,
+};
+
+/* ---- transactions (the txn-* workloads) ---- */
+
+static int br_open_otxn(void **out, const bench_config *cfg, char *err, size_t errlen)
+{
+    return br_open_mode(out, cfg, 1, err, errlen);
+}
+
+static int br_open_ptxn(void **out, const bench_config *cfg, char *err, size_t errlen)
+{
+    return br_open_mode(out, cfg, 2, err, errlen);
+}
+
+/* A conflict RocksDB reports as a status to retry on: Busy ("Resource
+ * busy"), TimedOut (a lock wait), TryAgain, or a detected deadlock. */
+static int br_is_conflict(const char *e)
+{
+    return e && (strncmp(e, "Resource busy", 13) == 0 || strncmp(e, "Operation timed out", 19) == 0 ||
+                 strncmp(e, "Operation failed. Try again", 27) == 0 || strstr(e, "Deadlock") != NULL);
+}
+
+/* Reads k1 and k2 with GetForUpdate (tracked: RocksDB validates, or locks,
+ * only the keys read this way and the keys written), writes both, commits.
+ * The pessimistic flavour takes its locks in key order (no deadlock). */
+static int br_txn_rmw(void *hp, const void *k1, const void *k2, size_t kl, const void *v, size_t vl, char *err,
+                      size_t errlen)
+{
+    br_handle *h = hp;
+    rocksdb_transaction_t *t = h->otxn ? rocksdb_optimistictransaction_begin(h->otxn, h->wopts, h->otxn_opts, NULL)
+                                       : rocksdb_transaction_begin(h->ptxn, h->wopts, h->ptxn_opts, NULL);
+    if (!t) {
+        bench_err_set(err, errlen, "rocksdb txn begin failed");
+        return -1;
+    }
+    const void *keys[2] = {k1, k2};
+    if (h->ptxn && memcmp(k1, k2, kl) > 0) {
+        keys[0] = k2;
+        keys[1] = k1;
+    }
+    char *rerr = NULL;
+    for (int i = 0; i < 2 && !rerr; i++) {
+        size_t n;
+        char *got = rocksdb_transaction_get_for_update(t, h->ropts, keys[i], kl, &n, 1, &rerr);
+        rocksdb_free(got);
+        if (!rerr)
+            rocksdb_transaction_put(t, keys[i], kl, v, vl, &rerr);
+    }
+    if (!rerr)
+        rocksdb_transaction_commit(t, &rerr);
+    else
+        rocksdb_transaction_rollback(t, NULL);
+    rocksdb_transaction_destroy(t);
+    if (rerr && br_is_conflict(rerr)) {
+        rocksdb_free(rerr);
+        return 2;
+    }
+    return rerr ? br_fail(err, errlen, "txn", rerr) : 0;
+}
+
+/* OptimisticTransactionDB: validation at commit of the keys read with
+ * GetForUpdate and written (snapshot isolation plus those reads). */
+const bench_backend bench_backend_rocksdb_otxn = {
+    .name = "rocksdb-otxn",
+    .thread_safe = 1,
+    .open = br_open_otxn,
+    .put = br_put,
+    .get = br_get,
+    .scan = br_scan,
+    .settle = br_settle,
+    .close = br_close,
+    .txn_rmw = br_txn_rmw,
+    .txn_only = 1,
+};
+
+/* TransactionDB: row locks taken by GetForUpdate and writes, held to commit. */
+const bench_backend bench_backend_rocksdb_ptxn = {
+    .name = "rocksdb-txn",
+    .thread_safe = 1,
+    .open = br_open_ptxn,
+    .put = br_put,
+    .get = br_get,
+    .scan = br_scan,
+    .settle = br_settle,
+    .close = br_close,
+    .txn_rmw = br_txn_rmw,
+    .txn_only = 1,
 };

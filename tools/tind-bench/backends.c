@@ -13,8 +13,11 @@
 #include <string.h>
 
 extern const bench_backend bench_backend_tind;
+extern const bench_backend bench_backend_tind_sw;
 #ifdef TIND_BENCH_HAVE_ROCKSDB
 extern const bench_backend bench_backend_rocksdb;
+extern const bench_backend bench_backend_rocksdb_otxn;
+extern const bench_backend bench_backend_rocksdb_ptxn;
 #endif
 #ifdef TIND_BENCH_HAVE_LEVELDB
 extern const bench_backend bench_backend_leveldb;
@@ -31,8 +34,11 @@ extern const bench_backend bench_backend_wiredtiger;
 
 const bench_backend *const bench_backends[] = {
     &bench_backend_tind,
+    &bench_backend_tind_sw,
 #ifdef TIND_BENCH_HAVE_ROCKSDB
     &bench_backend_rocksdb,
+    &bench_backend_rocksdb_otxn,
+    &bench_backend_rocksdb_ptxn,
 #endif
 #ifdef TIND_BENCH_HAVE_LEVELDB
     &bench_backend_leveldb,

@@ -8,6 +8,7 @@
  *              [--cache-mb M] [--seed S] [--distribution uniform|zipfian|latest]
  *              [--dir DIR] [--keep] [--json FILE] [--settle-ms MS]
  *              [--no-drop-cache] [--quiet] [--list] [--self-check]
+ *              [--feed-absent F] [--tind-prefix]
  *
  * Method. For every (workload, engine) pair -- workload-major, so the engines
  * of one workload run close together in time -- the harness forks a child
@@ -55,7 +56,9 @@
  *    "timeline":[ops/s of second 1, 2, ...],
  *    "load_seconds","load_settle_seconds","load_ops","load_throughput",
  *    "load_cached","load_write_amp","write_bytes","user_bytes","write_amp",
- *    "disk_bytes","live_bytes","space_amp","peak_rss_kb","misses","scanned"}
+ *    "disk_bytes","live_bytes","space_amp","peak_rss_kb","misses","scanned",
+ *    "aborts","abort_rate"}  (aborts: txn-* attempts that conflicted and were
+ *    retried; abort_rate = aborts / attempts, null when none ran)
  * (write_amp is null when the phase wrote nothing), and a readable table on
  * stdout with each peer's throughput over tind's, then tind over the best
  * peer per workload.
@@ -131,6 +134,7 @@ typedef struct bm_row {
     /* measured phase */
     double seconds;
     uint64_t ops, user_bytes, write_bytes, misses, scanned;
+    uint64_t aborts;            /* txn-*: attempts that conflicted and were retried */
     int n_ops;
     bm_op op[BW_MAX_OPTYPES];
     uint32_t n_timeline;
@@ -158,6 +162,8 @@ typedef struct bm_flags {
     int settle_ms;
     int drop_cache;
     int quiet;
+    double feed_absent;         /* feed: fraction of reads of users that do not exist */
+    int tind_prefix;            /* tind: a prefix extractor (separator '#') on the keyspace */
 } bm_flags;
 
 /* ======================================================================
@@ -413,7 +419,7 @@ static void bm_say_phase(const bm_ctx *c, const char *workload, const char *phas
 /* What a phase measured. */
 typedef struct bm_phase {
     double seconds;
-    uint64_t ops, user_bytes, misses, scanned, items_added, live_bytes_added;
+    uint64_t ops, user_bytes, misses, scanned, items_added, live_bytes_added, aborts;
     int n_ops;
     const char *names[BW_MAX_OPTYPES];
     bench_hist hist[BW_MAX_OPTYPES];
@@ -518,6 +524,7 @@ static int bm_phase_run(bm_ctx *c, void *h, int mode, uint64_t items, uint64_t o
         ph->user_bytes += t->user_bytes;
         ph->misses += t->misses;
         ph->scanned += t->scanned;
+        ph->aborts += t->aborts;
         ph->items_added += t->items_added;
         ph->live_bytes_added += t->live_bytes_added;
         for (int k = 0; k < BW_MAX_OPTYPES; k++)
@@ -575,6 +582,7 @@ static int bm_open(bm_ctx *c, const char *dir, int sync_writes, void **h)
         .blob_values = c->params.def->blob_values,
         .value_size_hint = c->params.value_size,
         .threads = c->params.threads,
+        .tind_prefix = c->flags->tind_prefix,
     };
     char err[BM_ERRLEN] = "";
     if (bm_mkdirs(dir)) {
@@ -626,6 +634,7 @@ static void bm_row_take_phase(bm_row *r, const bm_phase *ph)
     r->user_bytes = ph->user_bytes;
     r->misses = ph->misses;
     r->scanned = ph->scanned;
+    r->aborts = ph->aborts;
     r->n_ops = ph->n_ops;
     for (int k = 0; k < ph->n_ops; k++) {
         const bench_hist *hh = &ph->hist[k];
@@ -775,8 +784,11 @@ static void bm_child_mix(bm_ctx *c, int fd)
         goto fail;
     uint64_t wb1 = bm_write_bytes();
     bm_say_phase(c, p->def->name, "run");
-    int run = is_feed ? BW_RUN_FEED : p->def->kind == BW_QUEUE ? BW_RUN_QUEUE : BW_RUN_MIX;
-    if (bm_phase_run(c, h, run, 0, p->ops, p->seconds, php))
+    int run_mode = is_feed                      ? BW_RUN_FEED
+                   : p->def->kind == BW_QUEUE ? BW_RUN_QUEUE
+                   : p->def->kind == BW_TXN   ? BW_RUN_TXN
+                                              : BW_RUN_MIX;
+    if (bm_phase_run(c, h, run_mode, 0, p->ops, p->seconds, php))
         goto fail;
     bm_row_take_phase(r, php);
     r->live_bytes += php->live_bytes_added;
@@ -929,6 +941,7 @@ static void bm_params(const bm_flags *f, const bw_def *def, const bench_backend 
     p->seconds = f->seconds > 0 ? f->seconds : (f->profile == BW_PROFILE_QUICK ? 3 : 30);
     p->dist = f->dist >= 0 ? f->dist : def->dist;
     p->seed = f->seed;
+    p->feed_absent = f->feed_absent;
     if (def->kind == BW_FEED) {
         p->feed_posts_per_user = 20;
         p->feed_users = p->keys / p->feed_posts_per_user;
@@ -1043,8 +1056,12 @@ static void bm_json_row(FILE *f, const bm_row *r, const char *profile)
     fprintf(f, ",\"disk_bytes\":%" PRIu64 ",\"live_bytes\":%" PRIu64 ",\"space_amp\":", r->disk_bytes,
             r->live_bytes);
     bm_json_num(f, bm_samp(r));
-    fprintf(f, ",\"peak_rss_kb\":%ld,\"misses\":%" PRIu64 ",\"scanned\":%" PRIu64 "}\n", r->peak_rss_kb, r->misses,
+    fprintf(f, ",\"peak_rss_kb\":%ld,\"misses\":%" PRIu64 ",\"scanned\":%" PRIu64, r->peak_rss_kb, r->misses,
             r->scanned);
+    /* transactions: retried attempts, and their share of all attempts */
+    fprintf(f, ",\"aborts\":%" PRIu64 ",\"abort_rate\":", r->aborts);
+    bm_json_num(f, r->ops + r->aborts ? (double)r->aborts / (double)(r->ops + r->aborts) : NAN);
+    fputs("}\n", f);
     fflush(f);
 }
 
@@ -1152,6 +1169,8 @@ static void bm_print_table(FILE *out, const bm_row *rows, int n)
         bm_fmt(sa, sizeof sa, bm_samp(r), "%.2f");
         snprintf(rss, sizeof rss, "%.0f", (double)r->peak_rss_kb / 1024.0);
         bm_fmt(load, sizeof load, r->load_seconds > 0 ? r->load_seconds : NAN, "%.1f");
+        if (r->aborts) /* txn-*: the second column shows the abort rate */
+            snprintf(lat[1], sizeof lat[1], "aborts %.2f%%", 100.0 * (double)r->aborts / (double)(r->ops + r->aborts));
         fprintf(out, "%-17s %-10s %9s %7s  %-26s %-26s %6s %6s %7s %7s%s\n", first ? r->workload : "", r->engine,
                 thr, ratio, lat[0], lat[1], wa, sa, rss, load, r->misses ? "  MISSES!" : "");
     }
@@ -1165,18 +1184,21 @@ static void bm_print_table(FILE *out, const bm_row *rows, int n)
         if (strcmp(r->engine, "tind") != 0)
             continue;
         const bm_row *best = NULL, *rocks = bm_find_row(rows, n, r->workload, "rocksdb");
+        if (!rocks) /* txn-*: the optimistic flavour (issue 12's target: 1.5x at low contention) */
+            rocks = bm_find_row(rows, n, r->workload, "rocksdb-otxn");
         double bt = NAN;
         int beats_all = 1;
         for (int j = 0; j < n; j++) {
             const bm_row *q = &rows[j];
-            if (strcmp(q->workload, r->workload) != 0 || strcmp(q->engine, "tind") == 0 || !q->ok)
+            /* peers only: tind-sw is tind's own single-writer flavour */
+            if (strcmp(q->workload, r->workload) != 0 || strncmp(q->engine, "tind", 4) == 0 || !q->ok)
                 continue;
             double qt = bm_throughput(q);
             if (!best || qt > bt) {
                 best = q;
                 bt = qt;
             }
-            double need = strcmp(q->engine, "rocksdb") == 0 ? 1.5
+            double need = strcmp(q->engine, "rocksdb") == 0 || strcmp(q->engine, "rocksdb-otxn") == 0 ? 1.5
                           : (strcmp(q->engine, "lmdb") == 0 && strcmp(r->workload, "micro/readrandom") == 0) ? 0.8
                                                                                                                : 1.0;
             if (!(bm_throughput(r) >= need * qt))
@@ -1332,7 +1354,9 @@ static void bm_usage(FILE *f)
             "  --no-drop-cache          do not evict the folder from the page cache before a run\n"
             "  --quiet                  no progress on stderr\n"
             "  --list                   print the engines and workloads and exit\n"
-            "  --self-check             check the generators and the histogram, then exit\n");
+            "  --self-check             check the generators and the histogram, then exit\n"
+            "  --feed-absent F          feed: fraction F of the reads ask for users that do not exist (default 0)\n"
+            "  --tind-prefix            tind: prefix filters on the user part of the key (separator '#')\n");
 }
 
 static int bm_in_list(const char *list, const char *name)
@@ -1348,6 +1372,15 @@ static int bm_in_list(const char *list, const char *name)
         s += len + (e ? 1 : 0);
     }
     return 0;
+}
+
+/* Whether engine be runs workload def: the txn-* workloads need its
+ * transactions, and a transaction flavour (rocksdb-otxn) runs only those. */
+static int bm_runs(const bw_def *def, const bench_backend *be)
+{
+    if (def->kind == BW_QUEUE) /* the queue needs range deletions: tind and RocksDB */
+        return be->remove_range != NULL && !be->txn_only;
+    return def->kind == BW_TXN ? be->txn_rmw != NULL : !be->txn_only;
 }
 
 /* Checks that every name of a comma list is known. */
@@ -1397,7 +1430,8 @@ int main(int argc, char **argv)
     f.drop_cache = 1;
     snprintf(f.dir, sizeof f.dir, "./bench-data");
     enum { O_PROFILE = 256, O_ENGINES, O_WORKLOADS, O_KEYS, O_VSIZE, O_OPS, O_SECONDS, O_THREADS, O_CACHE, O_SEED,
-           O_DIST, O_DIR, O_KEEP, O_JSON, O_SETTLE, O_NODROP, O_QUIET, O_LIST, O_HELP, O_SELF };
+           O_DIST, O_DIR, O_KEEP, O_JSON, O_SETTLE, O_NODROP, O_QUIET, O_LIST, O_HELP, O_SELF, O_ABSENT,
+           O_TPREFIX };
     static const struct option opts[] = {
         {"profile", required_argument, 0, O_PROFILE},     {"engines", required_argument, 0, O_ENGINES},
         {"workloads", required_argument, 0, O_WORKLOADS}, {"keys", required_argument, 0, O_KEYS},
@@ -1409,6 +1443,7 @@ int main(int argc, char **argv)
         {"settle-ms", required_argument, 0, O_SETTLE},    {"no-drop-cache", no_argument, 0, O_NODROP},
         {"quiet", no_argument, 0, O_QUIET},               {"list", no_argument, 0, O_LIST},
         {"help", no_argument, 0, O_HELP},                 {"self-check", no_argument, 0, O_SELF},
+        {"feed-absent", required_argument, 0, O_ABSENT},  {"tind-prefix", no_argument, 0, O_TPREFIX},
         {0, 0, 0, 0},
     };
     int ch;
@@ -1471,6 +1506,12 @@ int main(int argc, char **argv)
             break;
         case O_NODROP: f.drop_cache = 0; break;
         case O_QUIET: f.quiet = 1; break;
+        case O_ABSENT:
+            f.feed_absent = atof(optarg);
+            if (!(f.feed_absent >= 0 && f.feed_absent <= 1))
+                goto usage;
+            break;
+        case O_TPREFIX: f.tind_prefix = 1; break;
         case O_LIST:
             printf("engines:");
             for (int i = 0; bench_backends[i]; i++)
@@ -1511,7 +1552,7 @@ int main(int argc, char **argv)
     for (const bw_def *def = bw_defs; def->name; def++)
         for (int e = 0; bench_backends[e]; e++)
             steps += bm_in_list(f.workloads, def->name) && bm_in_list(f.engines, bench_backends[e]->name) &&
-                     (def->kind != BW_QUEUE || bench_backends[e]->remove_range);
+                     bm_runs(def, bench_backends[e]);
     double run_start = bm_now();
 
     for (const bw_def *def = bw_defs; def->name; def++) {
@@ -1519,10 +1560,8 @@ int main(int argc, char **argv)
             continue;
         for (int e = 0; bench_backends[e]; e++) {
             const bench_backend *be = bench_backends[e];
-            if (!bm_in_list(f.engines, be->name))
+            if (!bm_in_list(f.engines, be->name) || !bm_runs(def, be))
                 continue;
-            if (def->kind == BW_QUEUE && !be->remove_range)
-                continue; /* the queue needs range deletions: tind and RocksDB */
             bm_ctx *c = calloc(1, sizeof *c);
             if (!c)
                 return 1;

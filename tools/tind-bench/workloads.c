@@ -134,6 +134,10 @@ const bw_def bw_defs[] = {
     {"queue", BW_QUEUE, 0.50, 0, 0, BW_UNIFORM, 100, {100000, 1000000}, {64, 256},
      "a queue: 50% append at the head (and per 100 appends one delete-range of the 100 oldest), "
      "50% reads of live keys"},
+    {"txn-low", BW_TXN, 0, 0, 0, BW_UNIFORM, 100, {200000, 2000000}, {64, 256},
+     "transactions: read 2 uniform keys, write both, commit (retry on conflict): low contention"},
+    {"txn-high", BW_TXN, 1, 0, 0, BW_UNIFORM, 100, {200000, 2000000}, {64, 256},
+     "the same over 16 hot keys: high contention (abort rate)"},
     {NULL, 0, 0, 0, 0, 0, 0, {0, 0}, {0, 0}, NULL},
 };
 
@@ -291,6 +295,9 @@ int bw_mode_optypes(int mode, const char **names)
         names[0] = "read";
         names[1] = "append";
         return 2;
+    case BW_RUN_TXN:
+        names[0] = "txn";       /* a committed transaction, retries included */
+        return 1;
     }
     return 0;
 }
@@ -422,17 +429,25 @@ static int bw_run_one(bw_thread *t, int *type)
         uint64_t user = bw_pick(t, p->feed_users);
         if (trng_double(&t->rng) < p->def->read_fraction) {
             *type = 0;
-            size_t n = bw_feed_profile_key(key, user);
-            if ((rc = bw_get(t, key, n, p->profile_value_size)) < 0)
+            /* an absent user (--feed-absent): an id past every user; finding
+             * nothing is then right, not a miss */
+            int absent = p->feed_absent > 0 && trng_double(&t->rng) < p->feed_absent;
+            uint64_t reader = absent ? p->feed_users + user : user;
+            size_t n = bw_feed_profile_key(key, reader);
+            if (absent)
+                rc = t->be->get(t->handle, key, n, &t->buf, t->err, sizeof t->err) < 0 ? -1 : 0;
+            else
+                rc = bw_get(t, key, n, p->profile_value_size);
+            if (rc < 0)
                 return rc;
             /* the latest posts: backwards from "<user>#f$" ('$' follows '#') within "<user>#f#" */
-            n = bw_feed_post_key(key, user, 0) - 12;
+            n = bw_feed_post_key(key, reader, 0) - 12;
             memcpy(start, key, n);
             start[n - 1] = '$';
             rc = t->be->scan(t->handle, start, n, key, n, 1, BW_FEED_LATEST, &visited, t->err, sizeof t->err);
             t->scanned += visited;
             uint64_t want = p->feed_posts_per_user < BW_FEED_LATEST ? p->feed_posts_per_user : BW_FEED_LATEST;
-            if (rc == 0 && visited < want)
+            if (rc == 0 && !absent && visited < want)
                 t->misses++;
             return rc;
         }
@@ -458,6 +473,26 @@ static int bw_run_one(bw_thread *t, int *type)
         return rc;
     case BW_RUN_QUEUE:
         return bw_queue_one(t, type);
+    case BW_RUN_TXN: {
+        /* txn-high (read_fraction 1) picks among BW_TXN_HOT_KEYS keys */
+        uint64_t n = p->def->read_fraction > 0 && p->keys > BW_TXN_HOT_KEYS ? BW_TXN_HOT_KEYS : p->keys;
+        char k2[32];
+        *type = 0;
+        bw_key(key, bw_pick(t, n));
+        bw_key(k2, bw_pick(t, n));
+        for (;;) {
+            const uint8_t *v = bw_value(t, p->value_size);
+            rc = t->be->txn_rmw(t->handle, key, k2, BW_KEY_SIZE, v, p->value_size, t->err, sizeof t->err);
+            if (rc != 2)
+                break;
+            t->aborts++;
+            if (atomic_load_explicit(t->stop, memory_order_relaxed))
+                return 0;
+        }
+        if (rc == 0)
+            t->user_bytes += 2 * (BW_KEY_SIZE + p->value_size);
+        return rc;
+    }
     default: /* BW_RUN_OVERWRITE */
         *type = 0;
         bw_key(key, bw_pick(t, p->keys));

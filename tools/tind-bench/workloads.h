@@ -58,14 +58,17 @@ const char *bw_dist_name(int dist);
 int bw_dist_parse(const char *s);                             /* -1 when unknown */
 
 /* ---- workloads ---- */
-enum bw_kind { BW_MIX, BW_FEED, BW_MICRO, BW_QUEUE };
+enum bw_kind { BW_MIX, BW_FEED, BW_MICRO, BW_QUEUE, BW_TXN };
+/* BW_TXN: read_fraction 0 = the transactions pick among every key (low
+ * contention), > 0 = among the first BW_TXN_HOT_KEYS keys (high). */
+#define BW_TXN_HOT_KEYS 16
 
 enum bw_profile { BW_PROFILE_QUICK = 0, BW_PROFILE_FULL = 1 };
 
 typedef struct bw_def {
     const char *name;
     int kind;
-    double read_fraction;       /* BW_MIX: reads; BW_FEED: feed reads */
+    double read_fraction;       /* BW_MIX: reads; BW_FEED: feed reads; BW_TXN: > 0 = hot keys */
     int sync_writes;
     int blob_values;
     int dist;                   /* default key distribution */
@@ -92,6 +95,7 @@ typedef struct bw_params {
     double seconds;
     int dist;
     uint64_t seed;
+    double feed_absent;         /* BW_FEED: fraction of reads of absent users (ids past feed_users) */
 } bw_params;
 
 /* Shared read-only state of a run: generators and the value buffer. */
@@ -124,6 +128,7 @@ enum bw_mode {
     BW_RUN_SEEKSCAN,
     BW_RUN_OVERWRITE,
     BW_RUN_QUEUE,       /* append at the head / delete-range the tail; reads */
+    BW_RUN_TXN,         /* read-modify-write transactions of two keys (backend txn_rmw) */
 };
 /* The op types a mode records (names for output); returns the count. */
 int bw_mode_optypes(int mode, const char **names);
@@ -145,6 +150,7 @@ typedef struct bw_thread {
     uint64_t live_bytes_added;
     uint64_t misses;            /* reads of keys that must exist that found nothing / a wrong size */
     uint64_t scanned;           /* entries visited by scans */
+    uint64_t aborts;            /* BW_RUN_TXN: attempts that conflicted and were retried */
     bench_buf buf;
     int failed;
     char err[256];

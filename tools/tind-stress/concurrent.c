@@ -7,8 +7,12 @@
  * flushes and compactions run all the time. Thread t owns the keys
  * "t<t>/k<i>" (i < RANGE) of both keyspaces and the key "t<t>/~progress" of
  * keyspace 0; it alone writes them, so it knows exactly what they hold:
- *   - puts, removes, range deletions of its own keys, and batches (2-20 operations across both keyspaces plus
- *     the progress key; durability none / buffer / SYNC_DATA);
+ *   - puts, removes, range deletions of its own keys, and batches (2-20
+ *     operations across both keyspaces plus the progress key; durability
+ *     none / buffer / SYNC_DATA); one batch in three is a transaction
+ *     (optimistic or single writer) that reads each key through itself
+ *     before writing it (its own earlier writes included) and must commit:
+ *     no thread writes another's keys, so a conflict is a violation;
  *   - point reads (get, contains, value_size) and range iterators in both
  *     directions over its own keys: must equal its model exactly;
  *   - snapshots, up to three held at once for many operations while flushes
@@ -129,6 +133,7 @@ typedef struct cshared {
     _Atomic int done;             /* the campaign is over: the watchdog leaves */
     pthread_mutex_t fail_mu;
     char fail[1200];
+    _Atomic uint64_t txns; /* of batches: committed as transactions */
     _Atomic uint64_t ops, puts, removes, batches, gets, iters, iter_items, snaps, snap_checks, foreign, flushes,
         compactions;
     /* --mixed */
@@ -287,46 +292,98 @@ static void op_put_remove(cthread *c, int remove)
     atomic_fetch_add_explicit(remove ? &sh->removes : &sh->puts, 1, memory_order_relaxed);
 }
 
+typedef struct cop {
+    int k;
+    uint32_t idx;
+    ccell cell;
+} cop;
+
+/* In a transaction (one batch in three): reads (k, idx) through it, tracked,
+ * and checks it against the model with the transaction's own earlier writes
+ * (ops[0..i)) over it: read-your-own-writes. */
+static int txn_read_own(cthread *c, const tind_read_options *ro, const cop *ops, int i, int k, uint32_t idx)
+{
+    const ccell *want = &c->exp[k][idx];
+    for (int j = 0; j < i; j++)
+        if (ops[j].k == k && ops[j].idx == idx)
+            want = &ops[j].cell;
+    uint8_t key[CKEY_MAX];
+    size_t kn = ckey(c->id, idx, key);
+    void *v = NULL;
+    size_t vn = 0;
+    int rc = tind_get(c->sh->ks[k], key, kn, ro, &v, &vn);
+    if (rc == TIND_OK || rc == TIND_NOT_FOUND) {
+        ccheck_own(c, want, k, idx, rc == TIND_OK, v, vn, "read in a transaction");
+        rc = TIND_OK;
+    }
+    tind_free(v);
+    return rc;
+}
+
+/* A batch of 2-20 operations plus the progress key; one in three goes
+ * through a transaction (optimistic or single writer) that reads each key
+ * before writing it. The keys are the thread's own, which nobody else
+ * writes: the commit must never conflict. */
 static void op_batch(cthread *c)
 {
     cshared *sh = c->sh;
     uint64_t ver = c->ver + 1;
     int n = 2 + (int)trng_below(&c->r, 19);
     uint8_t key[CKEY_MAX];
-    struct {
-        int k;
-        uint32_t idx;
-        ccell cell;
-    } ops[21];
+    cop ops[21];
     int rc = TIND_OK;
+    tind_txn *t = NULL;
+    tind_read_options *ro = NULL;
+    if (ver % 3 == 0) {
+        rc = tind_txn_begin(sh->db, ver % 2 ? TIND_TXN_OPTIMISTIC : TIND_TXN_SINGLE_WRITER, &t);
+        if (!rc && !(ro = tind_read_options_new()))
+            rc = TIND_ENOMEM;
+        if (!rc)
+            tind_read_options_set_txn(ro, t);
+    }
     for (int i = 0; i < n && !rc; i++) {
         int k = (int)trng_below(&c->r, CKS);
         uint32_t idx = (uint32_t)trng_below(&c->r, RANGE);
         size_t kn = ckey(c->id, idx, key);
         ops[i].k = k;
         ops[i].idx = idx;
+        if (t && (rc = txn_read_own(c, ro, ops, i, k, idx)))
+            break;
         if (trng_below(&c->r, 4) == 0) {
-            rc = tind_batch_remove(c->batch, sh->ks[k], key, kn);
+            rc = t ? tind_txn_remove(t, sh->ks[k], key, kn) : tind_batch_remove(c->batch, sh->ks[k], key, kn);
             ops[i].cell = (ccell){ver, 0, 0};
         } else {
             uint32_t vlen = pick_vlen(&c->r);
             cvalue(sh->seed, c->id, idx, ver, key, kn, vlen, c->val);
-            rc = tind_batch_put(c->batch, sh->ks[k], key, kn, c->val, vlen);
+            rc = t ? tind_txn_put(t, sh->ks[k], key, kn, c->val, vlen)
+                   : tind_batch_put(c->batch, sh->ks[k], key, kn, c->val, vlen);
             ops[i].cell = (ccell){ver, vlen, 1};
         }
     }
     size_t kn = ckey(c->id, CPROGRESS, key);
     cvalue(sh->seed, c->id, CPROGRESS, ver, key, kn, CVAL_MIN, c->val);
     if (!rc)
-        rc = tind_batch_put(c->batch, sh->ks[0], key, kn, c->val, CVAL_MIN);
+        rc = t ? tind_txn_put(t, sh->ks[0], key, kn, c->val, CVAL_MIN)
+               : tind_batch_put(c->batch, sh->ks[0], key, kn, c->val, CVAL_MIN);
     uint64_t d = trng_below(&c->r, 10);
-    tind_batch_set_durability(c->batch, d < 7 ? TIND_PERSIST_NONE : d < 8 ? TIND_PERSIST_BUFFER
-                                                                        : TIND_PERSIST_SYNC_DATA);
+    int durability = d < 7 ? TIND_PERSIST_NONE : d < 8 ? TIND_PERSIST_BUFFER : TIND_PERSIST_SYNC_DATA;
+    tind_batch_set_durability(c->batch, durability);
     atomic_store(&sh->started[c->id], ver);
-    if (!rc)
+    if (t) {
+        tind_txn_set_durability(t, durability);
+        if (!rc)
+            rc = tind_txn_commit(t);
+        else
+            tind_txn_rollback(t);
+        tind_read_options_free(ro);
+        if (!rc)
+            atomic_fetch_add_explicit(&sh->txns, 1, memory_order_relaxed);
+    } else if (!rc) {
         rc = tind_batch_commit(c->batch);
+    }
     if (rc) {
-        cfail(sh, "thread %d: batch: %s (%s)", c->id, tind_strerror(rc), tind_errmsg(sh->db));
+        cfail(sh, "thread %d: %s: %s (%s)", c->id, t ? "transaction" : "batch", tind_strerror(rc),
+              tind_errmsg(sh->db));
         return;
     }
     atomic_store(&sh->committed[c->id], ver);
@@ -1194,6 +1251,7 @@ int campaign_concurrent(const stress_opts *o)
             fprintf(stderr, "(with --mixed)\n");
     }
     printf("figures: threads=%d ops=%" PRIu64 " puts=%" PRIu64 " removes=%" PRIu64 " batches=%" PRIu64
+           " transactions=%" PRIu64
            " point_reads=%" PRIu64 " iterators=%" PRIu64 " iter_items=%" PRIu64 " snapshots=%" PRIu64
            " snapshot_checks=%" PRIu64 " foreign_reads=%" PRIu64 " manual_flushes=%" PRIu64
            " manual_compactions=%" PRIu64 " flushes=%" PRIu64 " compactions=%" PRIu64 " reopens=%" PRIu64
@@ -1201,6 +1259,7 @@ int campaign_concurrent(const stress_opts *o)
            " enoent=%" PRIu64 " lists=%" PRIu64 " mid_phase_closes=%" PRIu64
            " violations=%d seconds=%.0f seed=%" PRIu64 "\n",
            o->threads, (uint64_t)sh->ops, (uint64_t)sh->puts, (uint64_t)sh->removes, (uint64_t)sh->batches,
+           (uint64_t)sh->txns,
            (uint64_t)sh->gets, (uint64_t)sh->iters, (uint64_t)sh->iter_items, (uint64_t)sh->snaps,
            (uint64_t)sh->snap_checks, (uint64_t)sh->foreign, (uint64_t)sh->flushes, (uint64_t)sh->compactions,
            bg_flushes, bg_compactions, reopens, o->mixed, (uint64_t)sh->scratch_ops, (uint64_t)sh->ks_creates,

@@ -3,8 +3,9 @@
  *
  * The parent runs "lives": each life execs a fresh child (tind-stress
  * __kill-child ...) that opens the database in <dir>/db on the POSIX file
- * system and commits random batches across three keyspaces with a mix of
- * durabilities (none, buffer, SYNC_DATA, SYNC_ALL, and now and then a
+ * system and commits random batches (one in four as a transaction) across
+ * three keyspaces with a mix of durabilities (none, buffer, SYNC_DATA,
+ * SYNC_ALL, and now and then a
  * tind_persist, or a clean close and reopen). Over a pipe the child reports
  *     R               tind_open starts           O <us>   it returned
  *     K               the three keyspaces are open
@@ -98,6 +99,7 @@ typedef struct klife {
 typedef struct kfig {
     uint64_t kills, power_kills, killpoint_kills, recovery_kills;
     uint64_t acked, synced_batches, recovered, unsynced_lost;
+    uint64_t txn_acked;       /* of acked: committed as transactions */
     uint64_t lost_synced, lost_acked, partial, holes, bad_checksum, unknown_keys, open_failures, phantom;
     uint64_t undone, kept_unsynced, bytes_dropped, torn, truncated, overwrites;
     uint64_t point_reads, iter_items, child_reopens;
@@ -413,6 +415,9 @@ static void parse_msg(kctx *c, klife *L, char *line, double *deadline)
         if (sscanf(line + 2, "%" SCNu64 " %d", &id, &rc) == 2 && rc == 0) {
             L->last_A = id;
             c->fig.acked++;
+            static kbatch gb;
+            kill_gen_batch(c->seed, L->life, id, &gb);
+            c->fig.txn_acked += gb.txn != 0;
         }
         break;
     case 'S':
@@ -748,12 +753,12 @@ int campaign_kill(const stress_opts *o)
     if (o->verbose)
         printf("time: children %.1f s, recovery + checks %.1f s\n", f->t_child, f->t_verify);
     printf("figures: kills=%" PRIu64 " power_loss_kills=%" PRIu64 " killpoint_kills=%" PRIu64
-           " recovery_kills=%" PRIu64 " batches_acked=%" PRIu64 " synced_acks=%" PRIu64 " batches_recovered=%" PRIu64
+           " recovery_kills=%" PRIu64 " batches_acked=%" PRIu64 " txns_acked=%" PRIu64 " synced_acks=%" PRIu64 " batches_recovered=%" PRIu64
            " unsynced_batches_lost=%" PRIu64 " lost_synced=%" PRIu64 " lost_acked=%" PRIu64 " partial=%" PRIu64
            " holes=%" PRIu64 " bad_checksum=%" PRIu64 " unknown_keys=%" PRIu64 " open_failures=%" PRIu64
            " dirops_undone=%" PRIu64 " dirops_kept_unsynced=%" PRIu64 " files_cut=%" PRIu64 " bytes_dropped=%" PRIu64
            " tails_torn=%" PRIu64 " clean_reopens=%" PRIu64 " point_reads=%" PRIu64 " iter_items=%" PRIu64 " seconds=%.0f seed=%" PRIu64 "\n",
-           f->kills, f->power_kills, f->killpoint_kills, f->recovery_kills, f->acked, f->synced_batches,
+           f->kills, f->power_kills, f->killpoint_kills, f->recovery_kills, f->acked, f->txn_acked, f->synced_batches,
            f->recovered, f->unsynced_lost, f->lost_synced, f->lost_acked, f->partial, f->holes, f->bad_checksum,
            f->unknown_keys, f->open_failures, f->undone, f->kept_unsynced, f->truncated, f->bytes_dropped, f->torn,
            f->child_reopens, f->point_reads, f->iter_items, stress_now() - t0, c->seed);

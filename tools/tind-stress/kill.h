@@ -4,6 +4,11 @@
  * and checks what recovery left against the model (kill.c). Definitions in
  * kill_work.c.
  *
+ * About one batch in four is committed as a transaction (tind_txn_*: its
+ * operations written into it, the marker read back through it before the
+ * commit), so the checks cover transactions: all or nothing after a kill
+ * or a power loss, like a batch.
+ *
  * Batches are a pure function of (seed, life, id), so the parent
  * regenerates them instead of storing them. Every batch ends with a put of
  * the marker key "!marker" in keyspace 0 whose value names the batch, so the
@@ -46,6 +51,7 @@ typedef struct kbatch {
     int persist;         /* 0, or the tind_persist mode called after the commit */
     int single;          /* committed with tind_put (the marker alone) */
     int reopen;          /* after it, the child closes and reopens the database */
+    int txn;             /* committed as a transaction (1 optimistic, 2 single writer), not a batch */
     uint32_t n;          /* operations, the marker last */
     kop ops[KILL_MAX_OPS + 1];
 } kbatch;

@@ -86,6 +86,52 @@ static tind_db *child_open(const char *dbpath, const tind_options *o, tind_keysp
     return db;
 }
 
+/* Batch b committed as a transaction: its operations (the marker last)
+ * written into it, the marker read back through it (read-your-own-writes),
+ * then the commit with the batch's durability. Nothing else writes, so a
+ * conflict is an error. */
+static int child_txn(tind_db *db, tind_keyspace **ks, uint64_t seed, uint32_t life, const kbatch *b)
+{
+    static uint8_t val[KILL_VAL_MAX];
+    uint8_t key[KILL_KEY_MAX];
+    tind_txn *t;
+    int rc = tind_txn_begin(db, b->txn == 2 ? TIND_TXN_SINGLE_WRITER : TIND_TXN_OPTIMISTIC, &t);
+    if (rc)
+        child_fail("transaction begin", rc, db);
+    size_t kn = 0;
+    for (uint32_t i = 0; i < b->n; i++) {
+        const kop *op = &b->ops[i];
+        kn = kill_key_bytes(op->key, key);
+        if (op->tomb) {
+            rc = tind_txn_remove(t, ks[op->ks], key, kn);
+        } else {
+            kill_value_bytes(seed, life, b->id, i, key, kn, op->vlen, val);
+            rc = tind_txn_put(t, ks[op->ks], key, kn, val, op->vlen);
+        }
+        if (rc)
+            child_fail("transaction write", rc, db);
+    }
+    tind_read_options *ro = tind_read_options_new();
+    if (!ro)
+        child_fail("read options", TIND_ENOMEM, db);
+    tind_read_options_set_txn(ro, t);
+    void *got = NULL;
+    size_t gn = 0;
+    uint64_t gid;
+    uint32_t gpos, glife;
+    rc = tind_get(ks[0], key, kn, ro, &got, &gn); /* key: the marker, written last */
+    if (rc)
+        child_fail("transaction get marker", rc, db);
+    if (kill_value_decode(key, kn, got, gn, &gid, &gpos, &glife) != 0 || gid != b->id || glife != life) {
+        child_msg("E read-your-own-write: the marker of transaction %" PRIu64 " reads back wrong", b->id);
+        _exit(3);
+    }
+    tind_free(got);
+    tind_read_options_free(ro);
+    tind_txn_set_durability(t, b->durability);
+    return tind_txn_commit(t);
+}
+
 int kill_child_main(int argc, char **argv)
 {
     const char *dbpath = NULL, *log_path = NULL, *grave = NULL;
@@ -148,6 +194,16 @@ int kill_child_main(int argc, char **argv)
         child_fail("batch", rc, db);
     for (uint64_t id = next_id;; id++) {
         kill_gen_batch(seed, life, id, &b);
+        if (b.txn) {
+            child_msg("B %" PRIu64 " %u", id, b.n);
+            rc = child_txn(db, ks, seed, life, &b);
+            child_msg("A %" PRIu64 " %d", id, rc);
+            if (rc)
+                child_fail("transaction commit", rc, db);
+            if (b.durability >= TIND_PERSIST_SYNC_DATA)
+                child_msg("S %" PRIu64, id);
+            continue;
+        }
         for (uint32_t i = 0; i + 1 < b.n; i++) {
             const kop *op = &b.ops[i];
             size_t kn = kill_key_bytes(op->key, key);

@@ -123,6 +123,12 @@ void kill_gen_batch(uint64_t seed, uint32_t life, uint64_t id, kbatch *b)
         b->durability = TIND_PERSIST_NONE; /* tind_put: the database default */
     b->persist = trng_below(&r, 25) == 0 ? (trng_below(&r, 2) ? TIND_PERSIST_SYNC_DATA : TIND_PERSIST_SYNC_ALL) : 0;
     b->reopen = trng_below(&r, 400) == 0;
+    /* from its own hash, so the batches above stay what they were */
+    uint64_t t = kill_mix3(seed ^ 0x74786e, life, id) % 8;
+    b->txn = b->single ? 0 : t < 1 ? 2 : t < 2 ? 1 : 0;
+    for (uint32_t i = 0; i < b->n; i++)
+        if (b->ops[i].tomb == 2)
+            b->txn = 0; /* transactions refuse range deletions (TIND_ENOTSUP) */
 }
 
 void kill_state_apply(kstate *s, const kbatch *b, uint32_t life)

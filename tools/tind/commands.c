@@ -73,6 +73,9 @@ int sh_open_db(tsh *sh)
         return sh_error(sh, "out of memory");
     tind_options_set_create_if_missing(o, sh->create);
     tind_options_set_read_only(o, sh->read_only);
+    /* keep every journal there is: the shell must not delete journals the
+     * application retains for its change feed (changes --from reads them) */
+    tind_options_set_changes_retention(o, UINT64_MAX);
     int rc = tind_open(sh->path, o, &db);
     tind_options_free(o);
     if (rc == TIND_OK) {
@@ -397,9 +400,10 @@ static int cmd_put(tsh *sh, sh_words *args)
     if ((rc = get_keyspace(sh, pos[0], &ks)))
         return rc;
     const tbuf *k = &pos[1]->bytes, *v = &pos[2]->bytes;
-    int st = sh->batch ? tind_batch_put(sh->batch, ks, k->data, k->len, v->data ? v->data : (const uint8_t *)"",
-                                        v->len)
-                       : tind_put(ks, k->data, k->len, v->data ? v->data : (const uint8_t *)"", v->len);
+    const uint8_t *vp = v->data ? v->data : (const uint8_t *)"";
+    int st = sh->txn     ? tind_txn_put(sh->txn, ks, k->data, k->len, vp, v->len)
+             : sh->batch ? tind_batch_put(sh->batch, ks, k->data, k->len, vp, v->len)
+                         : tind_put(ks, k->data, k->len, vp, v->len);
     if (st)
         return db_error(sh, "put", st);
     return SH_OK;
@@ -418,7 +422,9 @@ static int cmd_del(tsh *sh, sh_words *args)
     if ((rc = get_keyspace(sh, pos[0], &ks)))
         return rc;
     const tbuf *k = &pos[1]->bytes;
-    int st = sh->batch ? tind_batch_remove(sh->batch, ks, k->data, k->len) : tind_remove(ks, k->data, k->len);
+    int st = sh->txn     ? tind_txn_remove(sh->txn, ks, k->data, k->len)
+             : sh->batch ? tind_batch_remove(sh->batch, ks, k->data, k->len)
+                         : tind_remove(ks, k->data, k->len);
     if (st)
         return db_error(sh, "del", st);
     return SH_OK;
@@ -488,7 +494,7 @@ static int cmd_get(tsh *sh, sh_words *args)
         return rc;
     void *val = NULL;
     size_t vlen = 0;
-    int st = tind_get(ks, pos[1]->bytes.data, pos[1]->bytes.len, NULL, &val, &vlen);
+    int st = tind_get(ks, pos[1]->bytes.data, pos[1]->bytes.len, sh->ro, &val, &vlen);
     if (st == TIND_NOT_FOUND) {
         report_not_found(sh, &pos[1]->bytes);
         return SH_FAIL;
@@ -518,7 +524,7 @@ static int cmd_exists(tsh *sh, sh_words *args)
     int rc = ks_args(sh, args, NULL, 0, pos, 2, &ks);
     if (rc)
         return rc;
-    int st = tind_contains(ks, pos[1]->bytes.data, pos[1]->bytes.len, NULL);
+    int st = tind_contains(ks, pos[1]->bytes.data, pos[1]->bytes.len, sh->ro);
     if (st != TIND_OK && st != TIND_NOT_FOUND)
         return db_error(sh, "exists", st);
     fputs(st == TIND_OK ? "yes\n" : "no\n", sh->out);
@@ -536,7 +542,7 @@ static int first_or_last(tsh *sh, sh_words *args, int last)
         return rc;
     void *k = NULL, *v = NULL;
     size_t klen = 0, vlen = 0;
-    int st = last ? tind_last(ks, NULL, &k, &klen, &v, &vlen) : tind_first(ks, NULL, &k, &klen, &v, &vlen);
+    int st = last ? tind_last(ks, sh->ro, &k, &klen, &v, &vlen) : tind_first(ks, sh->ro, &k, &klen, &v, &vlen);
     if (st == TIND_NOT_FOUND)
         return sh_error(sh, "keyspace %s is empty", sh_str(pos[0]));
     if (st)
@@ -573,7 +579,7 @@ static int cmd_mget(tsh *sh, sh_words *args)
         const tbuf *key = &pos[i]->bytes;
         void *v = NULL;
         size_t vlen = 0;
-        int st = tind_get(ks, key->data, key->len, NULL, &v, &vlen);
+        int st = tind_get(ks, key->data, key->len, sh->ro, &v, &vlen);
         if (st == TIND_NOT_FOUND) {
             report_not_found(sh, key);
             missing = 1;
@@ -697,7 +703,7 @@ static int scan_or_count(tsh *sh, sh_words *args, int count_only)
     }
     tind_iter *it = NULL;
     int st = tind_iter_range(ks, r.has_lo ? r.lo.data : NULL, r.lo.len, r.has_hi ? r.hi.data : NULL, r.hi.len,
-                             NULL, &it);
+                             sh->ro, &it);
     range_free(&r);
     if (st)
         return db_error(sh, count_only ? "count" : "scan", st);
@@ -765,6 +771,8 @@ static int batch_from_file(tsh *sh, const char *path)
     if (sh->batch)
         return sh_error(sh, "a batch is already open (%zu operations): commit or abort it",
                         tind_batch_count(sh->batch));
+    if (sh->txn)
+        return sh_error(sh, "a transaction is open: commit or rollback it before starting a batch");
     FILE *f = fopen(path, "r");
     if (!f)
         return sh_error(sh, "batch --file %s: %s", path, strerror(errno));
@@ -834,6 +842,8 @@ static int cmd_batch(tsh *sh, sh_words *args)
     if (sh->batch)
         return sh_error(sh, "a batch is already open (%zu operations): commit or abort it",
                         tind_batch_count(sh->batch));
+    if (sh->txn)
+        return sh_error(sh, "a transaction is open: commit or rollback it before starting a batch");
     int st = tind_batch_new(sh->db, &sh->batch);
     if (st)
         return db_error(sh, "batch", st);
@@ -844,8 +854,10 @@ static int cmd_commit(tsh *sh, sh_words *args)
 {
     if (args->count != 1)
         return SH_USAGE;
+    if (sh->txn)
+        return sh_txn_commit(sh);
     if (!sh->batch)
-        return sh_error(sh, "no batch is open (start one with: batch)");
+        return sh_error(sh, "no batch or transaction is open (start one with: batch, begin)");
     size_t n = tind_batch_count(sh->batch);
     int st = n ? tind_batch_commit(sh->batch) : TIND_OK;
     tind_batch_free(sh->batch);
@@ -861,6 +873,8 @@ static int cmd_abort(tsh *sh, sh_words *args)
 {
     if (args->count != 1)
         return SH_USAGE;
+    if (sh->txn)
+        return sh_cmd_rollback(sh, args);
     if (!sh->batch)
         return sh_error(sh, "no batch is open");
     size_t n = tind_batch_count(sh->batch);
@@ -942,6 +956,8 @@ static int print_stats_machine(tsh *sh, const char *name, const tind_ks_stats *s
         {"cache_misses", s->cache_misses},
         {"write_stalls", s->write_stalls},
         {"write_slowdowns", s->write_slowdowns},
+        {"prefix_checked", s->prefix_checked},
+        {"prefix_skipped", s->prefix_skipped},
     };
     int json = sh->format == SH_FMT_JSON;
     tbuf ks = TBUF_INIT;
@@ -1149,10 +1165,15 @@ static const sh_command commands[] = {
     {"count", 1, cmd_count, "count KS [--prefix P] [--from K] [--to K]", "count the entries of a range exactly"},
     {"batch", 1, cmd_batch, "batch [--file F]",
      "start a batch: put and del are queued until commit; --file F: F's put and del lines, applied at once or not at all"},
-    {"commit", 1, cmd_commit, "commit", "apply the open batch atomically"},
-    {"abort", 1, cmd_abort, "abort", "discard the open batch"},
+    {"begin", 1, sh_cmd_begin, "begin [--single-writer] [--read-only]",
+     "begin a transaction: put and del go into it, reads see its snapshot and its own writes, until commit or rollback"},
+    {"commit", 1, cmd_commit, "commit", "apply the open batch atomically, or commit the open transaction"},
+    {"rollback", 1, sh_cmd_rollback, "rollback", "discard the open transaction"},
+    {"abort", 1, cmd_abort, "abort", "discard the open batch (or transaction)"},
     {"stats", 1, cmd_stats, "stats [KS]",
      "levels, tables, sizes, write amplification, block cache"},
+    {"changes", 1, sh_cmd_changes, "changes [--from SEQNO] [--follow]",
+     "print the committed batches from SEQNO on (default 1); --follow waits for more until Ctrl-C"},
     {"flush", 1, cmd_flush, "flush KS", "write the keyspace's memtables to tables and wait"},
     {"compact", 1, cmd_compact, "compact KS", "compact every table into the last level and wait"},
     {"verify", 0, sh_cmd_verify, "verify [--verbose]",
@@ -1163,6 +1184,12 @@ static const sh_command commands[] = {
      "write keyspaces (default: all) as KS<TAB>KEY<TAB>VALUE lines and an end record; --salvage skips damage"},
     {"import", 0, sh_cmd_import, "import [--unchecked] FILE",
      "load an export file (- = standard input); checked whole first: its end record and checksum"},
+    {"checkpoint", 1, sh_cmd_checkpoint, "checkpoint DIR",
+     "write a consistent copy of the database to the new folder DIR (tables hard-linked when possible)"},
+    {"backup", 0, sh_cmd_backup,
+     "backup create DIR | list DIR | verify DIR [ID] | restore DIR [ID] TARGET | prune DIR --keep N",
+     "incremental backups in folder DIR: create one, list them, check every file, restore one "
+     "(default: the newest) to TARGET, delete all but the newest N"},
     {"set", 0, cmd_set, "set [hex|full on|off] [format text|json|csv]",
      "show or change display settings (format: as tind --json / --csv)"},
     {"timer", 0, cmd_timer, "timer [on|off]", "print each command's wall time (on standard error)"},

@@ -310,6 +310,19 @@ static int dump_table(dumper *d, const char *path)
         failed = 1;
     }
 
+    /* a zstd dictionary (format 3) decodes the data blocks */
+    zdict *dict = NULL;
+    const ctr_section *ds = ctr_find(toc, "dict");
+    if (ds) {
+        if (zdict_from_stored(data + ds->offset, (size_t)ds->length, &dict, "dict", &err) == TIND_OK) {
+            fprintf(o, "zstd dictionary (block at offset %" PRIu64 ", %" PRIu64 " bytes): id %u\n", ds->offset,
+                    ds->length, (unsigned)zdict_id(dict));
+        } else {
+            fprintf(o, "zstd dictionary at offset %" PRIu64 ": %s\n", ds->offset, err.msg);
+            failed = 1;
+        }
+    }
+
     /* every block of every section, in file order (the meta block was shown) */
     ctr_section secs[CTR_MAX_SECTIONS];
     memcpy(secs, toc->sections, toc->count * sizeof secs[0]);
@@ -348,7 +361,8 @@ static int dump_table(dumper *d, const char *path)
             size_t raw_len = 0;
             char what[64];
             snprintf(what, sizeof what, "block at offset %" PRIu64, off);
-            rc = blockio_decode(h, (size_t)bsize, &raw, &raw_len, what, &err);
+            rc = dict && is_data ? blockio_decode_with(h, (size_t)bsize, zdict_decompress, dict, &raw, &raw_len, what, &err)
+                                 : blockio_decode(h, (size_t)bsize, &raw, &raw_len, what, &err);
             if (rc) {
                 fprintf(o, "    %s\n", err.msg);
                 failed = 1;
@@ -372,6 +386,7 @@ static int dump_table(dumper *d, const char *path)
             off += bsize;
         }
     }
+    zdict_free(dict);
     free(toc);
     free(data);
     if (sh_interrupted)

@@ -168,6 +168,12 @@ int main(int argc, char **argv)
         status = run_script(&sh, stdin, bail);
     }
     sh.line = 0;
+    if (sh.txn) {
+        sh_txn_rollback(&sh);
+        sh_error(&sh, "a transaction was never committed: rolled back");
+        if (!status)
+            status = 1;
+    }
     if (sh.batch) {
         size_t n = tind_batch_count(sh.batch);
         tind_batch_free(sh.batch);

@@ -258,6 +258,8 @@ static char *prompt_fn(EditLine *el)
     el_get(el, EL_CLIENTDATA, &r);
     if (r->sh->batch)
         snprintf(r->prompt, sizeof r->prompt, "tind(batch %zu)> ", tind_batch_count(r->sh->batch));
+    else if (r->sh->txn)
+        snprintf(r->prompt, sizeof r->prompt, "tind(txn)> ");
     else
         snprintf(r->prompt, sizeof r->prompt, "tind> ");
     return r->prompt;

@@ -9,6 +9,7 @@
  *   dump.c      dump table FILE / dump journal FILE
  *   transfer.c  export / import
  *   progress.c  the progress meter of long commands on a terminal (progress.h)
+ *   backup.c    checkpoint DIR, backup create|list|verify|restore|prune
  *
  * A command returns SH_OK, SH_FAIL (it printed why) or SH_USAGE (bad
  * arguments; the dispatcher prints the usage line). The shell is
@@ -38,6 +39,8 @@ typedef struct tsh {
     const char *path;             /* the database folder */
     tind_db *db;                  /* NULL until opened (verify and dump do not need it) */
     tind_batch *batch;            /* non-NULL between `batch` and `commit` / `abort` */
+    tind_txn *txn;                /* non-NULL between `begin` and `commit` / `rollback` (txn.c) */
+    tind_read_options *ro;        /* what reads pass: the transaction's, or NULL */
     int hex;                      /* show keys and values as hex */
     int full;                     /* never abbreviate values */
     int format;                   /* SH_FMT_*: text for people, or JSON / CSV for programs */
@@ -98,9 +101,21 @@ int sh_parse_u64(tsh *sh, const sh_word *w, const char *what, uint64_t *out);
 int sh_cmd_verify(tsh *sh, sh_words *args);
 /* ---- dump.c ---- */
 int sh_cmd_dump(tsh *sh, sh_words *args);
+/* ---- changes.c ---- */
+int sh_cmd_changes(tsh *sh, sh_words *args);
 /* ---- transfer.c ---- */
 int sh_cmd_export(tsh *sh, sh_words *args);
 int sh_cmd_import(tsh *sh, sh_words *args);
+/* ---- txn.c ---- */
+int sh_cmd_begin(tsh *sh, sh_words *args);
+int sh_cmd_rollback(tsh *sh, sh_words *args);
+/* Commits sh->txn and closes it (SH_OK / SH_FAIL with the reason printed). */
+int sh_txn_commit(tsh *sh);
+/* Discards sh->txn, if any. */
+void sh_txn_rollback(tsh *sh);
+/* ---- backup.c ---- */
+int sh_cmd_checkpoint(tsh *sh, sh_words *args);
+int sh_cmd_backup(tsh *sh, sh_words *args);
 /* ---- repl.c ---- */
 /* The interactive loop; returns the exit status. */
 int sh_repl(tsh *sh);

@@ -171,6 +171,17 @@ static int table_physical(vfy *v, const char *path, fs_file *f, uint64_t size)
         return 0;
     }
     uint64_t toc_offset = dec_u64(trailer);
+    /* a zstd dictionary (format 3) decodes the data blocks; when it cannot
+     * be loaded, its own block or the data blocks report the problem */
+    zdict *dict = NULL;
+    const ctr_section *ds = ctr_find(toc, "dict");
+    if (ds && ds->length <= (64u << 20) && ds->offset + ds->length <= size) {
+        uint8_t *db = malloc(ds->length ? (size_t)ds->length : 1);
+        if (db && fs_read_exact(f, db, (size_t)ds->length, ds->offset, &err) == TIND_OK &&
+            zdict_from_stored(db, (size_t)ds->length, &dict, path, &err) != TIND_OK)
+            problem(v, path, "%s", err.msg);
+        free(db);
+    }
     section_ref refs[CTR_MAX_SECTIONS];
     for (uint32_t i = 0; i < toc->count; i++)
         refs[i].s = &toc->sections[i];
@@ -206,7 +217,9 @@ static int table_physical(vfy *v, const char *path, fs_file *f, uint64_t size)
             size_t raw_len = 0;
             char what[4200];
             snprintf(what, sizeof what, "%s: section '%s'", path, s->name);
-            rc = blockio_read(f, (blk_handle){off, bsize}, &raw, &raw_len, what, &err);
+            rc = dict && !strcmp(s->name, "data")
+                     ? blockio_read_with(f, (blk_handle){off, bsize}, zdict_decompress, dict, &raw, &raw_len, what, &err)
+                     : blockio_read(f, (blk_handle){off, bsize}, &raw, &raw_len, what, &err);
             if (rc) {
                 problem(v, path, "%s", err.msg);
                 break;   /* the next block boundary cannot be trusted */
@@ -220,6 +233,7 @@ static int table_physical(vfy *v, const char *path, fs_file *f, uint64_t size)
     if (at != toc_offset)
         problem(v, path, "offset %" PRIu64 ": %" PRIu64 " bytes belong to no section (before the table of contents)",
                 at, toc_offset - at);
+    zdict_free(dict);
     free(toc);
     return v->problems == before;
 }
