@@ -7,7 +7,8 @@
  * never skipped by a prefix scan), zstd dictionaries (one table format 3
  * carrying a dictionary and a range tombstone section), checkpoints (they
  * keep the deletions). The change feed's range deletions are in
- * test_changes (range_deletions_replicated). Background threads on and off.
+ * test_changes (range_deletions_replicated). Background threads on and off
+ * (TSAN-LABEL).
  */
 #include "check.h"
 #include "db/db.h"

@@ -682,6 +682,18 @@ same_file out2.txt want.txt
 expect_status 0 "$TIND" "$CDB" changes --from 5
 [ ! -s out.txt ] || fail "changes past the end printed: $(cat out.txt)"
 expect_status 1 "$TIND" "$CDB" changes --from x
+# range deletions in the feed: delrange KS LO .. HI, "(end)" for no end
+printf '%s\n' 'delrange a k0 k9' 'clear b' 'changes --from 5' 'set format json' 'changes --from 5' >feedr.tind
+expect_status 0 "$TIND" "$CDB" <feedr.tind
+cat >want.txt <<'EOF'
+batch 5 (1 operation)
+  delrange a k0 .. k9
+batch 6 (1 operation)
+  delrange b \x00 .. (end)
+{"seqno":5,"ops":[{"op":"delrange","keyspace":"a","key":"k0","end":"k9"}]}
+{"seqno":6,"ops":[{"op":"delrange","keyspace":"b","key":"\u0000","end":""}]}
+EOF
+same_file out.txt want.txt
 
 section interactive
 if ! command -v tmux >/dev/null 2>&1; then

@@ -63,3 +63,26 @@ def test_survives_reopen(tmp_path):
         ks.remove_range(b"10", b"40")
     with tind.open(path) as db:
         assert len(keys(db.keyspace())) == 20
+
+
+def test_change_feed_describes_range_deletions(tmp_path):
+    with tind.Database(str(tmp_path / "db")) as db:
+        ks = db.keyspace("a")
+        for i in range(6):
+            ks[b"k%d" % i] = b"v"
+        ks.remove_range(b"k1", b"k3")
+        ks.remove_range(b"k4")                    # open end: value b""
+        ops = [op for _, batch in db.changes() for op in batch]
+        assert ops[-2:] == [("remove_range", "a", b"k1", b"k3"), ("remove_range", "a", b"k4", b"")]
+        with tind.Database(str(tmp_path / "replica")) as r:
+            for seqno, batch in db.changes():
+                with r.batch() as bt:
+                    for op, name, key, value in batch:
+                        if op == "put":
+                            bt.put(r.keyspace(name), key, value)
+                        else:
+                            assert op == "remove_range"
+                            bt.remove_range(r.keyspace(name), key, value or None)
+                    bt.commit_at(seqno)
+            assert list(r.keyspace("a").range(values=False)) == [b"k0", b"k3"]
+            assert r.last_seqno == db.last_seqno
