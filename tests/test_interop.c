@@ -258,6 +258,7 @@ TEST(rangedel_prefix_filter)
     CHECK_OK(rt_builder_finish(&rb, NULL, NULL, &l));
     rt_builder_free(&rb);
     CHECK_OK(tbl_writer_add_range_tombstones(w, l));
+    rt_list_unref(l); /* the writer holds its own reference */
     CHECK_OK(tbl_writer_add(w, (const uint8_t *)"a:1", 3, 8, ENTRY_VALUE, (const uint8_t *)"v", 1, &err));
     tbl_meta m;
     CHECK_OK(tbl_writer_finish(w, 0, &m, &err));
