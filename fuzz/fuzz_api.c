@@ -1,7 +1,9 @@
 /*
  * fuzz_api.c -- libFuzzer target for the whole engine through its public
  * API: the input bytes are decoded into a short sequence of operations (put,
- * remove, batch with a durability, get, iteration both ways, seek, snapshot
+ * remove, single delete (with or without its contract: reads never depend
+ * on it), merge (keyspace c counts: its values are 8 bytes and a merge adds
+ * to them), batch with a durability, get, iteration both ways, seek, snapshot
  * and reads at it, flush, compaction, background steps, persist, keyspace
  * delete and re-create, clean reopen, simulated power loss via fs_mem_crash,
  * and injected I/O faults via fs_fault_arm), run against tind on
@@ -59,7 +61,7 @@
 enum { FA_OK = 0, FA_MAYBE = 1, FA_NO = 2 };
 
 typedef struct fa_op {
-    uint8_t ks, key, tomb;        /* tomb 2: a range deletion [key, key + vlen) */
+    uint8_t ks, key, tomb;  /* tomb: 0 put, 1 remove, 2 single delete, 3 merge (keyspace c), 4 a range deletion [key, key + vlen) */
     uint16_t vlen;
 } fa_op;
 
@@ -74,6 +76,8 @@ typedef struct fa_entry {
 typedef struct fa_cell {
     int32_t id;         /* -1 = absent */
     uint16_t vlen;
+    uint8_t merged;     /* keyspace c: the value is the counter sum */
+    uint64_t sum;
 } fa_cell;
 
 typedef struct fa_world {
@@ -122,6 +126,9 @@ static size_t fa_value(uint32_t id, int ks, int key, size_t vlen, uint8_t *out)
     return vlen;
 }
 
+/* The counter operand a merge of batch id adds to key. */
+static uint64_t fa_operand(uint32_t id, int key) { return (uint64_t)id * 2654435761u + (uint64_t)key; }
+
 static size_t fa_key(int key, char *out) { return (size_t)snprintf(out, 8, "k%02x", key); }
 
 static int fa_hex(char c) { return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1; }
@@ -166,18 +173,33 @@ static void fa_state(const fa_world *w, size_t cut, uint64_t mask, fa_cell st[FA
             continue;
         if (e->drop) {
             for (int k = 0; k < FA_KEYS; k++)
-                st[2][k].id = -1;
+                st[2][k].id = -1, st[2][k].merged = 0;
             continue;
         }
         for (int j = 0; j < e->nops; j++) {
-            if (e->ops[j].tomb == 2) {
+            if (e->ops[j].tomb == 4) { /* a range deletion: a later merge has no base */
                 for (int k = e->ops[j].key; k < FA_KEYS && k < e->ops[j].key + e->ops[j].vlen; k++)
-                    st[e->ops[j].ks][k].id = -1;
+                    st[e->ops[j].ks][k].id = -1, st[e->ops[j].ks][k].merged = 0;
                 continue;
             }
             fa_cell *c = &st[e->ops[j].ks][e->ops[j].key];
+            if (e->ops[j].tomb == 3) {
+                /* a counter merge over the sum, the 8-byte value, or nothing */
+                uint64_t base = c->merged ? c->sum : 0;
+                if (!c->merged && c->id >= 0) {
+                    uint8_t b[8];
+                    fa_value((uint32_t)c->id, e->ops[j].ks, e->ops[j].key, 8, b);
+                    base = dec_u64(b);
+                }
+                c->sum = base + fa_operand(e->id, e->ops[j].key);
+                c->merged = 1;
+                c->id = (int32_t)e->id;
+                c->vlen = 8;
+                continue;
+            }
             c->id = e->ops[j].tomb ? -1 : (int32_t)e->id;
             c->vlen = e->ops[j].vlen;
+            c->merged = 0;
         }
     }
 }
@@ -204,6 +226,7 @@ static int fa_ks_open(fa_world *w, int k)
         tind_ks_options_set_partitioning(ko, 1);
     }
     if (k == 2) {
+        tind_ks_options_set_merge_builtin(ko, TIND_MERGE_COUNTER, NULL, 0);
         tind_ks_options_set_restart_interval(ko, 1);
         tind_ks_options_set_bloom_bits(ko, -1, 0);
         tind_ks_options_set_compression(ko, -1, TIND_COMPRESSION_NONE, 0);
@@ -265,7 +288,7 @@ static void fa_close(fa_world *w)
 static void fa_observe(fa_world *w, int k, fa_cell obs[FA_KEYS], uint8_t vals[FA_KEYS][FA_MAX_VLEN])
 {
     for (int i = 0; i < FA_KEYS; i++)
-        obs[i].id = -1, obs[i].vlen = 0;
+        obs[i].id = -1, obs[i].vlen = 0, obs[i].merged = 0;
     if (!w->ks[k])
         return;
     tind_iter *it;
@@ -317,6 +340,11 @@ static int fa_cell_matches(const fa_cell *want, int k, int key, const fa_cell *g
         return 1;
     if (want->vlen != got->vlen)
         return 0;
+    if (want->merged) {
+        uint8_t sum[8];
+        enc_u64(sum, want->sum);
+        return memcmp(sum, bytes, 8) == 0;
+    }
     fa_value((uint32_t)want->id, k, key, want->vlen, buf);
     return memcmp(buf, bytes, want->vlen) == 0;
 }
@@ -388,7 +416,12 @@ static void fa_reopen(fa_world *w, int crash_modes, uint64_t seed)
             const fa_entry *e = &w->hist[i];
             fprintf(stderr, "  #%zu id %u %s status %d:", i, e->id, e->drop ? "DROP c" : "batch", e->status);
             for (int j = 0; j < e->nops; j++)
-                fprintf(stderr, " %s %s/k%02x(%u)", e->ops[j].tomb == 2 ? "delrange" : e->ops[j].tomb ? "del" : "put",
+                fprintf(stderr, " %s %s/k%02x(%u)",
+                        e->ops[j].tomb == 4   ? "delrange"
+                        : e->ops[j].tomb == 3 ? "merge"
+                        : e->ops[j].tomb == 2 ? "sdel"
+                        : e->ops[j].tomb      ? "del"
+                                              : "put",
                         fa_names[e->ops[j].ks],
                         e->ops[j].key, e->ops[j].vlen);
             fprintf(stderr, "\n");
@@ -429,9 +462,15 @@ static void fa_write(fa_world *w, int nops, int durability)
         ops[i].ks = (uint8_t)(b % FA_NKS);
         ops[i].key = (uint8_t)((b >> 2) % FA_KEYS);
         ops[i].tomb = (b & 0xC0) == 0xC0;
-        ops[i].vlen = ops[i].tomb ? 0 : (v < 240 ? v % 48 : (uint16_t)(48 + (v - 240) * 36));
-        if (ops[i].tomb && (v & 0x0F) == 0x0F) {
-            ops[i].tomb = 2; /* a range deletion over 1..8 keys */
+        if (ops[i].tomb && (v & 1))
+            ops[i].tomb = 2; /* a single delete, the contract kept or not */
+        if (!ops[i].tomb && ops[i].ks == 2 && (v & 0x40))
+            ops[i].tomb = 3; /* a merge into keyspace c's counter */
+        ops[i].vlen = ops[i].tomb == 1 || ops[i].tomb == 2 ? 0 : (v < 240 ? v % 48 : (uint16_t)(48 + (v - 240) * 36));
+        if (ops[i].ks == 2 && (ops[i].tomb == 0 || ops[i].tomb == 3))
+            ops[i].vlen = 8; /* counter values */
+        if (ops[i].tomb && ops[i].tomb != 3 && (v & 0x0F) == 0x0F) {
+            ops[i].tomb = 4; /* a range deletion over 1..8 keys */
             ops[i].vlen = (uint16_t)(1 + (v >> 4) % 8);
         }
     }
@@ -449,8 +488,13 @@ static void fa_write(fa_world *w, int nops, int durability)
         char key[8];
         size_t kn = fa_key(ops[0].key, key);
         char hi[8];
-        if (ops[0].tomb == 2)
+        if (ops[0].tomb == 4)
             rc = tind_remove_range(w->ks[ops[0].ks], key, kn, hi, fa_key(ops[0].key + ops[0].vlen, hi));
+        else if (ops[0].tomb == 3) {
+            enc_u64(val, fa_operand(e->id, ops[0].key));
+            rc = tind_merge(w->ks[ops[0].ks], key, kn, val, 8);
+        } else if (ops[0].tomb == 2)
+            rc = tind_single_remove(w->ks[ops[0].ks], key, kn);
         else if (ops[0].tomb)
             rc = tind_remove(w->ks[ops[0].ks], key, kn);
         else
@@ -467,8 +511,13 @@ static void fa_write(fa_world *w, int nops, int durability)
             char key[8];
             size_t kn = fa_key(ops[i].key, key);
             char hi[8];
-            if (ops[i].tomb == 2)
+            if (ops[i].tomb == 4)
                 rc = tind_batch_remove_range(b, w->ks[ops[i].ks], key, kn, hi, fa_key(ops[i].key + ops[i].vlen, hi));
+            else if (ops[i].tomb == 3) {
+                enc_u64(val, fa_operand(e->id, ops[i].key));
+                rc = tind_batch_merge(b, w->ks[ops[i].ks], key, kn, val, 8);
+            } else if (ops[i].tomb == 2)
+                rc = tind_batch_single_remove(b, w->ks[ops[i].ks], key, kn);
             else if (ops[i].tomb)
                 rc = tind_batch_remove(b, w->ks[ops[i].ks], key, kn);
             else
@@ -507,7 +556,7 @@ static void fa_check_read(fa_world *w, int rc, const fa_cell *want, int k, int k
     }
     if (!want)
         return;
-    fa_cell got = {rc == TIND_OK ? 0 : -1, (uint16_t)vn};
+    fa_cell got = {rc == TIND_OK ? 0 : -1, (uint16_t)vn, 0, 0};
     if (rc == TIND_OK && vn > FA_MAX_VLEN)
         fa_fail("a value longer than any written", (int)vn, key);
     if (!fa_cell_matches(want, k, key, &got, v))
@@ -602,7 +651,7 @@ static void fa_iter(fa_world *w)
                     fa_fail("iteration skips a key", k, p);
             if ((backward && id > pos) || (!backward && id < pos))
                 fa_fail("iteration goes the wrong way", k, id);
-            fa_cell got = {0, (uint16_t)vn};
+            fa_cell got = {0, (uint16_t)vn, 0, 0};
             if (vn > FA_MAX_VLEN || !fa_cell_matches(&want[k][id], k, id, &got, v))
                 fa_fail("iteration returns the wrong data", k, id);
         }

@@ -429,6 +429,128 @@ TIND_API int tind_batch_remove_range(tind_batch *b, tind_keyspace *ks, const voi
 TIND_API int tind_keyspace_clear(tind_keyspace *ks);
 
 /* ======================================================================
+ * Merge operator, single delete and compaction filters
+ * ====================================================================== */
+
+/* ---- merge operator ----
+ * A keyspace may have a merge operator: tind_merge(ks, key, operand) records
+ * an operand, and reads combine the operands of a key with the value under
+ * them (RocksDB's merge operator). A read collects the key's operands newest
+ * to oldest down to a value, a deletion or the oldest entry, and calls
+ * full_merge(base, operands oldest first); compaction does the same when it
+ * meets the base (or knows nothing older lies below), and otherwise combines
+ * adjacent operands with partial_merge when there is one. get, contains,
+ * value_size, first, last and iterators in both directions see merged values.
+ *
+ * Callbacks: called from any thread (readers, background workers), possibly
+ * at once; they must be pure functions of their arguments (a read and a
+ * compaction must get the same answer), must not call into tind, and return
+ * TIND_OK with *out set to a buffer made with malloc (tind frees it with
+ * free(); *out may be NULL when *outlen is 0), or any other value to fail.
+ * A failed full merge fails the read with TIND_ECORRUPT ("merge operator
+ * 'name' failed on key ..." in tind_errmsg), as RocksDB's corruption status;
+ * compaction then keeps the operands as they are, so nothing is lost.
+ * partial_merge may return TIND_ENOTSUP to decline (the operands stay). */
+typedef int (*tind_merge_full_fn)(void *ctx, const void *key, size_t klen, const void *base, size_t blen,
+                                  int has_base, const void *const *operands, const size_t *operand_lens,
+                                  size_t count, void **out, size_t *outlen);
+typedef int (*tind_merge_partial_fn)(void *ctx, const void *key, size_t klen, const void *const *operands,
+                                     const size_t *operand_lens, size_t count, void **out, size_t *outlen);
+#define TIND_MERGE_NAME_MAX 64u   /* bytes of an operator's name */
+/* Sets a user merge operator: name (1..64 bytes, not starting with "tind.")
+ * is stored with a keyspace created with it; a later tind_keyspace_open of
+ * that keyspace with an operator of another name is TIND_EINVAL. full is
+ * required; partial may be NULL; ctx is passed to both. The callbacks are not
+ * stored: give them on every tind_keyspace_open after tind_open (the first
+ * open that gives them attaches them to the keyspace; the operator of a
+ * keyspace cannot change while the database is open). Until then, reads of a
+ * key holding operands fail with TIND_ENOTSUP, and compaction keeps
+ * operands as they are. name NULL removes the operator from the options. */
+TIND_API void tind_ks_options_set_merge_operator(tind_ks_options *o, const char *name, tind_merge_full_fn full,
+                                                 tind_merge_partial_fn partial, void *ctx);
+/* Built-in operators, stored with the keyspace (they need no callbacks and
+ * are attached at every open):
+ *   TIND_MERGE_COUNTER ("tind.counter"): values and operands are unsigned
+ *     64-bit integers, 8 bytes little-endian; the result is base (0 when
+ *     none) plus every operand, modulo 2^64. A base or operand of another
+ *     length fails the merge (TIND_ECORRUPT).
+ *   TIND_MERGE_APPEND ("tind.append"): the base followed by each operand,
+ *     oldest first, with sep (0..16 bytes) between each two pieces (none
+ *     before the first when there is no base).
+ * sep is ignored by the counter; a sep over 16 bytes or an unknown kind
+ * makes tind_keyspace_open fail with TIND_EINVAL. */
+enum tind_merge_builtin {
+    TIND_MERGE_NONE    = 0,
+    TIND_MERGE_COUNTER = 1,
+    TIND_MERGE_APPEND  = 2,
+};
+TIND_API void tind_ks_options_set_merge_builtin(tind_ks_options *o, int kind, const void *sep, size_t seplen);
+/* Records a merge operand for key (checked as tind_put checks a key and a
+ * value). The keyspace need not have an operator to accept operands; reads
+ * of the key need one. */
+TIND_API int tind_merge(tind_keyspace *ks, const void *key, size_t klen, const void *operand, size_t olen);
+TIND_API int tind_batch_merge(tind_batch *b, tind_keyspace *ks, const void *key, size_t klen, const void *operand,
+                              size_t olen);
+
+/* ---- single delete ----
+ * tind_single_remove deletes key as tind_remove does for every read, and is
+ * cheaper in compaction: the single delete and the put it cancels both
+ * vanish as soon as a compaction sees them together with a deletion (or
+ * nothing at all) under the put, instead of a remove travelling to the last
+ * level. The contract (RocksDB's SingleDelete): the key was put at most once
+ * since it was last removed (or created), and not merged. Unlike RocksDB,
+ * tind reads never depend on the contract: where compaction cannot prove
+ * that nothing older lies under the put, the pair becomes a remove. A
+ * broken contract that compaction can see -- a single delete directly over
+ * a remove, another single delete or a merge operand of the same key, with
+ * no snapshot between them -- is counted in tind_ks_stats'
+ * single_delete_violations, and `tind verify` lists the keys whose tables
+ * hold it; a second put is not detectable (it looks like a put whose older
+ * remove compaction dropped) and only costs the saving. */
+TIND_API int tind_single_remove(tind_keyspace *ks, const void *key, size_t klen);
+TIND_API int tind_batch_single_remove(tind_batch *b, tind_keyspace *ks, const void *key, size_t klen);
+
+/* ---- compaction filters ----
+ * A callback that sees each value a flush or compaction writes that no live
+ * snapshot can see (the newest version of its key, newer than every
+ * snapshot; values seen by a snapshot are never filtered, and are filtered
+ * once the snapshot is gone and a compaction rewrites them), with the level
+ * written to and the entry's seqno (0 once a compaction at the bottom has
+ * made it visible to every reader). It returns TIND_FILTER_KEEP,
+ * TIND_FILTER_REMOVE (the key reads as removed: a deletion takes its place,
+ * so older versions below do not resurface) or TIND_FILTER_REPLACE (*new_val
+ * made with malloc, freed by tind with free(), becomes the value). Merge
+ * operands, the values compaction makes of them, and deletions are not
+ * shown to it. Any other return fails the job with TIND_ECORRUPT naming the
+ * key (the background error; the job is retried). Called from background workers (and tind_flush / tind_compact
+ * callers), possibly at once; it must not call into tind. Like the merge
+ * callbacks it is not stored: give it on every tind_keyspace_open. */
+enum tind_filter_decision {
+    TIND_FILTER_KEEP    = 0,
+    TIND_FILTER_REMOVE  = 1,
+    TIND_FILTER_REPLACE = 2,
+};
+typedef int (*tind_compaction_filter_fn)(void *ctx, int level, const void *key, size_t klen, const void *val,
+                                         size_t vlen, uint64_t seqno, void **new_val, size_t *new_vlen);
+/* fn NULL removes the filter from the options. */
+TIND_API void tind_ks_options_set_compaction_filter(tind_ks_options *o, tind_compaction_filter_fn fn, void *ctx);
+/* Built-in per-key TTL filter (on = 1; stored with the keyspace): every value
+ * of the keyspace starts with an 8-byte big-endian unsigned expiry time in
+ * unix seconds (0 = never expires). Compaction removes a value whose expiry
+ * time is <= the current time, under the filter rules above; values shorter
+ * than 8 bytes are kept. Reads do not check the time: an expired value is
+ * read until a compaction removes it (see set_periodic_compaction). */
+TIND_API void tind_ks_options_set_value_ttl(tind_ks_options *o, int on);
+/* Leveled and tiered keyspaces: when no other compaction is due, a table
+ * older than seconds (from the flush or compaction that wrote it) is
+ * compacted (leveled: into the next level, or rewritten in place at the last
+ * level; tiered: the oldest such run rewritten alone), so that filters
+ * such as the TTL filter act on data that receives no writes (0 = never,
+ * the default; stored with the keyspace). Background workers look every
+ * second. */
+TIND_API void tind_ks_options_set_periodic_compaction(tind_ks_options *o, uint64_t seconds);
+
+/* ======================================================================
  * Reads
  * ====================================================================== */
 TIND_API int tind_snapshot_new(tind_db *db, tind_snapshot **s);
@@ -567,6 +689,17 @@ TIND_API int tind_txn_begin(tind_db *db, int flags, tind_txn **txn);
 TIND_API int tind_txn_put(tind_txn *txn, tind_keyspace *ks, const void *key, size_t klen, const void *val,
                           size_t vlen);
 TIND_API int tind_txn_remove(tind_txn *txn, tind_keyspace *ks, const void *key, size_t klen);
+/* Merge operands (tind_merge) and single deletes (tind_single_remove) are
+ * not carried by transactions: both are refused with TIND_ENOTSUP
+ * (tind_errmsg says so) and leave the transaction as it was, still usable.
+ * Write them with tind_merge / tind_single_remove or a batch. Reads through
+ * a transaction of a key holding merge operands see the merged value at its
+ * snapshot (or the transaction's own put / remove of the key), and a merge
+ * or single delete committed by others after the snapshot on a key the
+ * transaction read is a conflict like any other write. */
+TIND_API int tind_txn_merge(tind_txn *txn, tind_keyspace *ks, const void *key, size_t klen, const void *operand,
+                            size_t olen);
+TIND_API int tind_txn_single_remove(tind_txn *txn, tind_keyspace *ks, const void *key, size_t klen);
 /* A range deletion is not taken by a transaction in this version: always
  * TIND_ENOTSUP (TIND_EINVAL for a NULL txn), nothing written, the
  * transaction stays usable. Commit it outside with tind_remove_range or
@@ -609,18 +742,21 @@ enum tind_change_type {
     TIND_CHANGE_OTHER  = 0,  /* a kind this version cannot describe (key only) */
     TIND_CHANGE_PUT    = 1,
     TIND_CHANGE_REMOVE = 2,
+    TIND_CHANGE_MERGE  = 3,  /* a merge operand (tind_merge): value = the operand */
+    TIND_CHANGE_SINGLE_REMOVE = 4, /* a single delete (tind_single_remove) */
     /* a range deletion (tind_remove_range, tind_keyspace_clear): key = its
      * start lo (the one byte 00 for an open start), value = its end hi, vlen
      * 0 meaning no end; a replica applies it with
      * tind_batch_remove_range(b, ks, key, klen, value, vlen) */
-    TIND_CHANGE_REMOVE_RANGE = 3,
+    TIND_CHANGE_REMOVE_RANGE = 5,
 };
 
 /* One operation of a batch; the pointers are owned by the cursor and valid
  * until its next tind_changes_next or tind_changes_free. keyspace is the
  * keyspace's name, NULL when it has been deleted since (keyspace_id still
  * tells the operations of one keyspace apart). value is NULL (vlen 0) for a
- * remove; for a range deletion it is the end (see TIND_CHANGE_REMOVE_RANGE). */
+ * remove and a single delete; for a merge it is the operand; for a range
+ * deletion it is the end (see TIND_CHANGE_REMOVE_RANGE). */
 typedef struct tind_change_op {
     int type;                    /* enum tind_change_type */
     const char *keyspace;
@@ -711,6 +847,8 @@ typedef struct tind_ks_stats {
     uint64_t cache_misses;
     uint64_t write_stalls;         /* database-wide: writers that waited */
     uint64_t write_slowdowns;
+    uint64_t single_delete_violations; /* broken single delete contracts compaction met */
+    uint64_t merge_failures;       /* merge callbacks that failed in compaction (operands kept) */
     /* prefix filters: tables whose filter a prefix scan asked, and those
      * it skipped because the filter lacked the prefix (since open) */
     uint64_t prefix_checked;

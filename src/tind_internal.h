@@ -102,4 +102,9 @@ uint64_t tind_internal_last_seqno(tind_db *db);
  * journals before it may go). 0 for a NULL ks. */
 uint64_t tind_internal_ks_flushed_seqno(tind_keyspace *ks);
 
+/* The keyspace's built-in merge operator (enum tind_merge_builtin;
+ * TIND_MERGE_NONE for none, a user operator or a NULL ks): the shell's
+ * `merge` reads a counter's operand as a decimal number. */
+int tind_internal_ks_merge_builtin(tind_keyspace *ks);
+
 #endif

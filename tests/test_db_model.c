@@ -43,7 +43,8 @@
 
 typedef struct mver {
     uint64_t seq;
-    int tomb;
+    int tomb;         /* 1 remove, 2 single delete (reads the same) */
+    int merge;        /* an append operand (issue 13) */
     uint8_t *val;
     size_t vlen;
 } mver;
@@ -93,7 +94,7 @@ static void model_init(void)
     nboundaries = 0;
 }
 
-static void model_apply(int ks, int id, int tomb, const uint8_t *val, size_t vlen, uint64_t seq)
+static void model_apply(int ks, int id, int tomb, int merge, const uint8_t *val, size_t vlen, uint64_t seq)
 {
     mkey *m = &model[ks].keys[id];
     if (m->nv == m->cap) {
@@ -103,19 +104,76 @@ static void model_apply(int ks, int id, int tomb, const uint8_t *val, size_t vle
     mver *v = &m->v[m->nv++];
     v->seq = seq;
     v->tomb = tomb;
+    v->merge = merge;
     v->vlen = vlen;
     v->val = malloc(vlen ? vlen : 1);
     if (vlen)
         memcpy(v->val, val, vlen);
 }
 
+/* Every keyspace has the built-in append operator, with these separators. */
+static const char *merge_sep[NKS] = {"", ",", "|"};
+static uint8_t *merged_buf;
+static size_t merged_cap;
+
+static void merged_append(size_t *n, const uint8_t *p, size_t len)
+{
+    if (*n + len > merged_cap) {
+        merged_cap = (*n + len) * 2;
+        merged_buf = realloc(merged_buf, merged_cap);
+    }
+    if (len)
+        memcpy(merged_buf + *n, p, len);
+    *n += len;
+}
+
+/* The version a read at seq sees; operands are applied over what lies under
+ * them (the result valid until the next call). */
 static const mver *model_get(int ks, int id, uint64_t seq)
 {
     mkey *m = &model[ks].keys[id];
-    for (size_t j = m->nv; j-- > 0;)
-        if (m->v[j].seq <= seq)
-            return m->v[j].tomb ? NULL : &m->v[j];
-    return NULL;
+    size_t j = m->nv;
+    while (j > 0 && m->v[j - 1].seq > seq)
+        j--;
+    if (j == 0 || m->v[j - 1].tomb)
+        return NULL;
+    if (!m->v[j - 1].merge)
+        return &m->v[j - 1];
+    size_t from = j - 1;   /* oldest operand of the run */
+    while (from > 0 && m->v[from - 1].merge)
+        from--;
+    int base = from > 0 && !m->v[from - 1].tomb;
+    size_t n = 0;
+    const char *sep = merge_sep[ks];
+    if (base)
+        merged_append(&n, m->v[from - 1].val, m->v[from - 1].vlen);
+    for (size_t i = from; i < j; i++) {
+        if (i > from || base)
+            merged_append(&n, (const uint8_t *)sep, strlen(sep));
+        merged_append(&n, m->v[i].val, m->v[i].vlen);
+    }
+    static mver out;
+    out.seq = m->v[j - 1].seq;
+    out.tomb = out.merge = 0;
+    out.val = merged_buf ? merged_buf : (uint8_t *)"";
+    out.vlen = n;
+    return &out;
+}
+
+/* The single delete contract holds for a key at the latest state: exactly
+ * one put, and no operand, since its last deletion (or ever). */
+static int single_delete_ok(int ks, int id)
+{
+    mkey *m = &model[ks].keys[id];
+    int puts = 0;
+    for (size_t j = m->nv; j-- > 0;) {
+        if (m->v[j].tomb)
+            break;
+        if (m->v[j].merge)
+            return 0;
+        puts++;
+    }
+    return puts == 1;
 }
 
 static void model_truncate(uint64_t s)
@@ -208,6 +266,7 @@ static void open_world(world *w)
         tind_ks_options_set_levels(ko, 4);
         tind_ks_options_set_block_size(ko, 512);
         tind_ks_options_set_level_ratio(ko, 3);
+        tind_ks_options_set_merge_builtin(ko, TIND_MERGE_APPEND, merge_sep[k], strlen(merge_sep[k]));
         if (k == 1) {
             tind_ks_options_set_compaction(ko, TIND_COMPACTION_TIERED);
             tind_ks_options_set_restart_interval(ko, 1);
@@ -400,7 +459,7 @@ static void check_iter(world *w, int ks, const tind_read_options *ro, uint64_t s
 }
 
 typedef struct wop {
-    int ks, id, tomb;     /* tomb 2: a range deletion [val, hi) (hilen 0: to the end) */
+    int ks, id, tomb, merge; /* tomb 1 remove, 2 single delete, 3 a range deletion [val, hi) (hilen 0: to the end) */
     size_t vlen;
     uint8_t *val;
     uint8_t hi[64];
@@ -418,6 +477,11 @@ static int txn_commit_ops(world *w, const wop *ops, int nops, int durable)
         tind_txn_set_durability(t, TIND_PERSIST_SYNC_DATA);
     tind_read_options *ro = tind_read_options_new();
     tind_read_options_set_txn(ro, t);
+    /* first its snapshot, merge operands applied (the keys' merged values) */
+    for (int i = 0; i < nops; i++)
+        check_get(w, ops[i].ks, ops[i].id, ro, model_seq);
+    if (stat_txns % 16 == 0)
+        check_iter(w, ops[0].ks, ro, model_seq);
     for (int i = 0; i < nops; i++) {
         uint8_t key[64];
         size_t klen = key_of(ops[i].id, key);
@@ -456,6 +520,12 @@ static void do_write(world *w)
         int ks = (int)trng_below(&w->r, NKS);
         int id = (int)trng_below(&w->r, UNIVERSE);
         int tomb = trng_below(&w->r, 4) == 0;
+        /* issue 13: merge operands, and single deletes where the contract
+         * holds (single-operation batches: the model has the history) */
+        uint64_t kind = trng_below(&w->r, 10);
+        int merge = !tomb && kind < 2;
+        if (!tomb && kind == 2 && nops == 1 && single_delete_ok(ks, id))
+            tomb = 2;
         uint8_t key[64];
         size_t klen = key_of(id, key);
         uint64_t seq = model_seq + 1 + (uint64_t)i;
@@ -475,7 +545,8 @@ static void do_write(world *w)
                 break;
             }
             ops[i].ks = ks;
-            ops[i].tomb = 2;
+            ops[i].tomb = 3;
+            ops[i].merge = 0;
             ops[i].id = -1;
             memcpy(ops[i].val = malloc(klen), key, klen);
             ops[i].vlen = klen;
@@ -484,25 +555,32 @@ static void do_write(world *w)
             continue;
         }
         size_t vlen = tomb ? 0 : make_value(w, ks, id, seq);
-        if (tomb)
+        if (merge && vlen > 16)
+            vlen = 16; /* appended operands stay small */
+        if (tomb == 2)
+            CHECK_OK(tind_batch_single_remove(b, w->ks[ks], key, klen));
+        else if (tomb)
             CHECK_OK(tind_batch_remove(b, w->ks[ks], key, klen));
+        else if (merge)
+            CHECK_OK(tind_batch_merge(b, w->ks[ks], key, klen, w->valbuf, vlen));
         else
             CHECK_OK(tind_batch_put(b, w->ks[ks], key, klen, w->valbuf, vlen));
         ops[i].ks = ks;
         ops[i].id = id;
         ops[i].tomb = tomb;
+        ops[i].merge = merge;
         ops[i].vlen = vlen;
         ops[i].val = malloc(vlen ? vlen : 1);
         memcpy(ops[i].val, w->valbuf, vlen);
-        logop("%s ks%d key %d vlen %zu seq %llu%s", tomb ? "remove" : "put", ks, id, vlen,
+        logop("%s ks%d key %d vlen %zu seq %llu%s", tomb == 2 ? "single_remove" : tomb ? "remove" : merge ? "merge" : "put", ks, id, vlen,
               (unsigned long long)seq, durable ? " SYNC" : "");
     }
     int distinct = 1;
-    for (int i = 0; i < nops; i++)
+    for (int i = 0; i < nops; i++) {
         for (int j = 0; j < i; j++)
             distinct &= ops[i].ks != ops[j].ks || ops[i].id != ops[j].id;
-    for (int i = 0; i < nops; i++)
-        distinct &= ops[i].tomb != 2; /* transactions refuse range deletions (TIND_ENOTSUP) */
+        distinct &= !ops[i].merge && ops[i].tomb < 2; /* transactions carry puts and removes only (tind.h) */
+    }
     int rc;
     if (distinct && stat_writes % 5 == 0) {
         rc = txn_commit_ops(w, ops, nops, durable);
@@ -514,15 +592,16 @@ static void do_write(world *w)
     CHECK_OK(rc);
     tind_batch_free(b);
     for (int i = 0; i < nops; i++) {
-        if (ops[i].tomb == 2) {
+        if (ops[i].tomb == 3) {
             for (int k = 0; k < UNIVERSE; k++) {
                 const mkey *m = &model[ops[i].ks].keys[k];
                 if (key_cmp(m->key, m->klen, ops[i].val, ops[i].vlen) >= 0 &&
                     (!ops[i].hilen || key_cmp(m->key, m->klen, ops[i].hi, ops[i].hilen) < 0))
-                    model_apply(ops[i].ks, k, 1, NULL, 0, model_seq + 1 + (uint64_t)i);
+                    model_apply(ops[i].ks, k, 1, 0, NULL, 0, model_seq + 1 + (uint64_t)i);
             }
         } else {
-            model_apply(ops[i].ks, ops[i].id, ops[i].tomb, ops[i].val, ops[i].vlen, model_seq + 1 + (uint64_t)i);
+            model_apply(ops[i].ks, ops[i].id, ops[i].tomb, ops[i].merge, ops[i].val, ops[i].vlen,
+                        model_seq + 1 + (uint64_t)i);
         }
         free(ops[i].val);
     }
@@ -608,6 +687,12 @@ static void full_check(world *w)
             check_pos(w, it, k, model_seq, vis, n, idx--);
         CHECK_EQ(idx, -1);
         tind_iter_free(it);
+        /* the single deletes kept their contract: compaction saw no breach,
+         * and no merge failed */
+        tind_ks_stats st;
+        CHECK_OK(tind_ks_stats_get(w->ks[k], &st));
+        CHECK_EQ(st.single_delete_violations, 0);
+        CHECK_EQ(st.merge_failures, 0);
     }
     tind_read_options_free(ro);
 }

@@ -15,7 +15,8 @@
 # database and, after one byte of a table (made by `flush`) is damaged,
 # names that table file and the offset of the damaged block and exits
 # non-zero (a byte in the data section and one in the table of contents);
-# dump table / dump journal; only create / import / --create make a
+# dump table / dump journal; merge (counter and append, create --merge) and
+# del --single, shown by dump; only create / import / --create make a
 # database (a mistyped path or a folder of other files is refused and left
 # alone); an export cut, altered or extended imports nothing, a failed
 # export --output leaves its old file; export --salvage of a damaged table
@@ -364,6 +365,52 @@ same_file out.txt want.txt
 [ "$(grep -c '^time: [0-9]*\.[0-9][0-9][0-9] s$' err.txt)" = 2 ] || fail "timer: $(cat err.txt)"
 [ "$(wc -l <err.txt)" -eq 2 ] || fail "timer: $(cat err.txt)"
 expect_status 2 "$TIND" "$T/dbbatch" timer maybe
+
+section merge
+MD=$T/dbmerge
+expect_status 0 "$TIND" "$MD" create c --merge counter
+expect_status 0 "$TIND" "$MD" create a --merge append --merge-separator ,
+expect_status 1 "$TIND" "$MD" create bad --merge-separator ,
+grep -q "needs --merge append" err.txt || fail "merge-separator alone: $(cat err.txt)"
+expect_status 1 "$TIND" "$MD" create bad --merge sum
+expect_status 0 "$TIND" "$MD" put c base 1
+expect_status 0 "$TIND" "$MD" flush c
+expect_status 0 "$TIND" "$MD" merge c hits 5
+expect_status 0 "$TIND" "$MD" merge c hits -2
+expect_status 0 "$TIND" "$MD" get c hits --hex
+[ "$(cat out.txt)" = 0300000000000000 ] || fail "counter: $(cat out.txt)"
+expect_status 1 "$TIND" "$MD" merge c hits many
+grep -q "decimal number" err.txt || fail "counter operand: $(cat err.txt)"
+expect_status 0 "$TIND" "$MD" put a z 1
+expect_status 0 "$TIND" "$MD" flush a
+expect_status 0 "$TIND" "$MD" merge a log x
+printf 'batch\nmerge a log y\nput a k v\ndel a k --single\ncommit\n' >script.txt
+expect_status 0 "$TIND" "$MD" <script.txt
+# dump names operands and single deletes, in journals (read-only: an open
+# that recovers may flush them into a table) and in tables
+for j in "$MD"/journals/*.jrn; do "$TIND" --read-only "$MD" dump journal "$j"; done >out.txt 2>&1
+grep -q "@[0-9]* merge a#[0-9]* log = y" out.txt || fail "dump journal merge: $(cat out.txt)"
+grep -q "@[0-9]* single-del a#[0-9]* k$" out.txt || fail "dump journal single delete: $(cat out.txt)"
+expect_status 0 "$TIND" "$MD" get a log
+[ "$(cat out.txt)" = "x,y" ] || fail "append: $(cat out.txt)"
+expect_status 1 "$TIND" "$MD" get a k
+expect_status 0 "$TIND" "$MD" flush a
+for t in "$MD"/tables/*.tbl; do "$TIND" "$MD" dump table "$t"; done >out.txt 2>&1
+grep -q "log @[0-9]* merge = [xy]" out.txt || fail "dump table merge: $(cat out.txt)"
+expect_status 0 "$TIND" "$MD" compact c
+expect_status 0 "$TIND" "$MD" get c hits --hex
+[ "$(cat out.txt)" = 0300000000000000 ] || fail "counter after compact: $(cat out.txt)"
+expect_status 0 "$TIND" "$MD" verify
+grep -q ": 0 problems" out.txt || fail "verify merge db: $(cat out.txt)"
+# transactions carry no merge operands or single deletes: refused, the
+# transaction goes on and commits its put
+printf 'begin\nmerge c hits 1\ndel --single c base\nput c t 1\ncommit\n' | "$TIND" "$MD" >out.txt 2>err.txt \
+    && fail "merge in a transaction succeeded"
+grep -q "merge: .*transactions do not carry merge operands" err.txt || fail "txn merge: $(cat err.txt)"
+grep -q "del: .*transactions do not carry single deletes" err.txt || fail "txn single delete: $(cat err.txt)"
+expect_status 0 "$TIND" "$MD" get c t
+expect_status 0 "$TIND" "$MD" get c hits --hex
+[ "$(cat out.txt)" = 0300000000000000 ] || fail "counter after refused txn merge: $(cat out.txt)"
 
 section verify
 expect_status 0 "$TIND" "$DB" flush ks

@@ -497,5 +497,33 @@ def test_close_while_threads_call(path):
     assert outcome == ["closed", "closed"]
 
 
+def test_merge_counter_and_append(db, path):
+    c = db.keyspace("c", merge="counter")
+    a = db.keyspace("a", merge="append", merge_separator=b",")
+    c.merge(b"hits", 5)
+    c.merge(b"hits", (3).to_bytes(8, "little"))
+    c.merge(b"hits", -1)
+    with db.batch() as b:
+        b.merge(c, b"hits", 10)
+        b.merge(a, b"log", b"x")
+    a.merge(b"log", b"y")
+    assert int.from_bytes(c[b"hits"], "little") == 17
+    assert a[b"log"] == b"x,y"
+    a[b"k"] = b"v"
+    a.single_delete(b"k")
+    assert a.get(b"k") is None
+    with pytest.raises(ValueError):
+        db.keyspace("bad", merge="sum")
+    with pytest.raises(TypeError):
+        db.keyspace("bad", merge_separator=b",")
+    db.close()
+    d2 = tind.Database(path)                 # built-ins come back with the keyspace
+    try:
+        assert int.from_bytes(d2.keyspace("c")[b"hits"], "little") == 17
+        assert d2.keyspace("a")[b"log"] == b"x,y"
+    finally:
+        d2.close()
+
+
 def test_version():
     assert tind.version().count(".") == 2

@@ -52,6 +52,7 @@ _COMPRESSION = {"none": lib.TIND_COMPRESSION_NONE, "lz4": lib.TIND_COMPRESSION_L
                 "zstd": lib.TIND_COMPRESSION_ZSTD}
 _COMPACTION = {"leveled": lib.TIND_COMPACTION_LEVELED, "tiered": lib.TIND_COMPACTION_TIERED,
                "fifo": lib.TIND_COMPACTION_FIFO}
+_MERGE = {"counter": lib.TIND_MERGE_COUNTER, "append": lib.TIND_MERGE_APPEND}
 
 
 def version():
@@ -340,11 +341,14 @@ class Database:
         compaction ("leveled", "tiered", "fifo"), l0_threshold, table_size,
         level_ratio, levels, block_size, restart_interval, hash_ratio,
         compression ("none", "lz4", "zstd"), bloom_bits, partitioning,
-        expect_point_read_hits, fifo=(max_bytes, ttl_seconds); prefix filters:
-        prefix_fixed=N (first N bytes) or prefix_separator=b":" (up to and
-        including the first such byte), prefix_whole_keys (default True);
-        zstd_dict=BYTES (zstd dictionaries on every level, with
-        compression="zstd")."""
+        expect_point_read_hits, fifo=(max_bytes, ttl_seconds), merge
+        ("counter": 8-byte little-endian unsigned sums; "append"),
+        merge_separator (bytes, with merge="append"), value_ttl (values
+        start with an 8-byte big-endian expiry time), periodic_compaction
+        (seconds); prefix filters: prefix_fixed=N (first N bytes) or
+        prefix_separator=b":" (up to and including the first such byte),
+        prefix_whole_keys (default True); zstd_dict=BYTES (zstd dictionaries
+        on every level, with compression="zstd")."""
         if not create and name not in self:
             raise NoEntry(lib.TIND_ENOENT, "keyspace '%s' does not exist" % name)
         ks = self._keyspaces.get(name)
@@ -462,8 +466,17 @@ def _ks_options(options):
     if kopts == ffi.NULL:
         raise NoMemory(lib.TIND_ENOMEM, "tind_ks_options_new: out of memory")
     try:
+        options = dict(options)
+        sep = options.pop("merge_separator", None)
+        if sep is not None and options.get("merge") != "append":
+            raise TypeError("tind: merge_separator needs merge='append'")
         for name, value in options.items():
-            if name == "compaction":
+            if name == "merge":
+                if value not in _MERGE:
+                    raise ValueError("tind: merge must be one of %s" % ", ".join(sorted(_MERGE)))
+                s, n = _bytes(sep, "merge_separator") if sep is not None else (ffi.NULL, 0)
+                lib.tind_ks_options_set_merge_builtin(kopts, _MERGE[value], s, n)
+            elif name == "compaction":
                 lib.tind_ks_options_set_compaction(kopts, _COMPACTION[value])
             elif name == "compression":
                 lib.tind_ks_options_set_compression(kopts, -1, _COMPRESSION[value], 3)
@@ -484,7 +497,7 @@ def _ks_options(options):
                 lib.tind_ks_options_set_zstd_dict(kopts, -1, int(value))
             elif name in ("memtable_size", "l0_threshold", "table_size", "level_ratio", "levels",
                           "block_size", "restart_interval", "partitioning",
-                          "expect_point_read_hits"):
+                          "expect_point_read_hits", "value_ttl", "periodic_compaction"):
                 getattr(lib, "tind_ks_options_set_" + name)(kopts, int(value))
             else:
                 raise TypeError("tind: unknown keyspace option: %s" % name)
@@ -573,6 +586,18 @@ class Keyspace:
     def clear(self):
         """Deletes every key of the keyspace (one crash-safe operation)."""
         self._call(lib.tind_keyspace_clear)
+
+    def merge(self, key, operand):
+        """Merges operand into key with the keyspace's merge operator (for
+        merge="counter": an int, or its 8 bytes little-endian)."""
+        if isinstance(operand, int):
+            operand = (operand % (1 << 64)).to_bytes(8, "little")
+        self._call(lib.tind_merge, *_bytes(key, "key"), *_bytes(operand, "operand"))
+
+    def single_delete(self, key):
+        """Removes key, put at most once since its last removal (cheaper in
+        compaction than delete; see tind_single_remove(3))."""
+        self._call(lib.tind_single_remove, *_bytes(key, "key"))
 
     __setitem__ = put
     __delitem__ = delete
@@ -831,6 +856,14 @@ class Batch(_Child):
         """Adds the deletion of every key in [lo, hi) (None: open bound)."""
         self._op(lib.tind_batch_remove_range, ks, *_bound(lo, "lo"), *_bound(hi, "hi"))
 
+    def merge(self, ks, key, operand):
+        if isinstance(operand, int):
+            operand = (operand % (1 << 64)).to_bytes(8, "little")
+        self._op(lib.tind_batch_merge, ks, *_bytes(key, "key"), *_bytes(operand, "operand"))
+
+    def single_delete(self, ks, key):
+        self._op(lib.tind_batch_single_remove, ks, *_bytes(key, "key"))
+
     def __len__(self):
         return self._call(lib.tind_batch_count)
 
@@ -937,7 +970,8 @@ class Transaction(_Child):
 
 class Changes(_Child):
     """A change feed cursor (Database.changes): each batch as (seqno, ops),
-    ops a list of (op, keyspace, key, value) with op "put" or "delete"
+    ops a list of (op, keyspace, key, value) with op "put", "delete", "merge"
+    (value: the operand) or "single_delete"
     ("other" for a kind this version cannot describe), keyspace its name
     (None once deleted), value None for a delete; "remove_range" has key =
     its start, value = its end (b"" = no end). Iterating gives the
@@ -945,8 +979,8 @@ class Changes(_Child):
     returns None when none came. A context manager that releases it."""
 
     _kind = "change feed"
-    _OPS = {lib.TIND_CHANGE_PUT: "put", lib.TIND_CHANGE_REMOVE: "delete",
-            lib.TIND_CHANGE_REMOVE_RANGE: "remove_range"}
+    _OPS = {lib.TIND_CHANGE_PUT: "put", lib.TIND_CHANGE_REMOVE: "delete", lib.TIND_CHANGE_MERGE: "merge",
+            lib.TIND_CHANGE_SINGLE_REMOVE: "single_delete", lib.TIND_CHANGE_REMOVE_RANGE: "remove_range"}
 
     def __init__(self, db, since):
         out = ffi.new("tind_changes **")

@@ -91,6 +91,22 @@ typedef size_t (*tind_prefix_fn)(void *ctx, const void *key, size_t klen);
 void tind_ks_options_set_prefix_callback(tind_ks_options *o, const char *name, tind_prefix_fn fn, void *ctx);
 void tind_ks_options_set_prefix_whole_keys(tind_ks_options *o, int whole_keys);
 
+typedef int (*tind_merge_full_fn)(void *ctx, const void *key, size_t klen, const void *base, size_t blen,
+                                  int has_base, const void *const *operands, const size_t *operand_lens,
+                                  size_t count, void **out, size_t *outlen);
+typedef int (*tind_merge_partial_fn)(void *ctx, const void *key, size_t klen, const void *const *operands,
+                                     const size_t *operand_lens, size_t count, void **out, size_t *outlen);
+enum tind_merge_builtin { TIND_MERGE_NONE = 0, TIND_MERGE_COUNTER = 1, TIND_MERGE_APPEND = 2 };
+enum tind_filter_decision { TIND_FILTER_KEEP = 0, TIND_FILTER_REMOVE = 1, TIND_FILTER_REPLACE = 2 };
+typedef int (*tind_compaction_filter_fn)(void *ctx, int level, const void *key, size_t klen, const void *val,
+                                         size_t vlen, uint64_t seqno, void **new_val, size_t *new_vlen);
+void tind_ks_options_set_merge_operator(tind_ks_options *o, const char *name, tind_merge_full_fn full,
+                                        tind_merge_partial_fn partial, void *ctx);
+void tind_ks_options_set_merge_builtin(tind_ks_options *o, int kind, const char *sep, size_t seplen);
+void tind_ks_options_set_compaction_filter(tind_ks_options *o, tind_compaction_filter_fn fn, void *ctx);
+void tind_ks_options_set_value_ttl(tind_ks_options *o, int on);
+void tind_ks_options_set_periodic_compaction(tind_ks_options *o, uint64_t seconds);
+
 int tind_keyspace_open(tind_db *db, const char *name, const tind_ks_options *opts,
                        tind_keyspace **ks);
 int tind_keyspace_exists(tind_db *db, const char *name);
@@ -100,6 +116,8 @@ const char *tind_keyspace_name(const tind_keyspace *ks);
 
 int tind_put(tind_keyspace *ks, const char *key, size_t klen, const char *val, size_t vlen);
 int tind_remove(tind_keyspace *ks, const char *key, size_t klen);
+int tind_merge(tind_keyspace *ks, const char *key, size_t klen, const char *operand, size_t olen);
+int tind_single_remove(tind_keyspace *ks, const char *key, size_t klen);
 
 int tind_batch_new(tind_db *db, tind_batch **b);
 void tind_batch_free(tind_batch *b);
@@ -110,6 +128,9 @@ int tind_remove_range(tind_keyspace *ks, const char *lo, size_t lolen, const cha
 int tind_batch_remove_range(tind_batch *b, tind_keyspace *ks, const char *lo, size_t lolen, const char *hi,
                             size_t hilen);
 int tind_keyspace_clear(tind_keyspace *ks);
+int tind_batch_merge(tind_batch *b, tind_keyspace *ks, const char *key, size_t klen,
+                     const char *operand, size_t olen);
+int tind_batch_single_remove(tind_batch *b, tind_keyspace *ks, const char *key, size_t klen);
 void tind_batch_set_durability(tind_batch *b, int mode);
 size_t tind_batch_count(const tind_batch *b);
 void tind_batch_clear(tind_batch *b);
@@ -165,6 +186,9 @@ int tind_txn_put(tind_txn *txn, tind_keyspace *ks, const char *key, size_t klen,
 int tind_txn_remove(tind_txn *txn, tind_keyspace *ks, const char *key, size_t klen);
 int tind_txn_remove_range(tind_txn *txn, tind_keyspace *ks, const char *lo, size_t lolen,
                           const char *hi, size_t hilen);
+int tind_txn_merge(tind_txn *txn, tind_keyspace *ks, const char *key, size_t klen, const char *operand,
+                   size_t olen);
+int tind_txn_single_remove(tind_txn *txn, tind_keyspace *ks, const char *key, size_t klen);
 void tind_txn_set_durability(tind_txn *txn, int mode);
 int tind_txn_commit(tind_txn *txn);
 void tind_txn_rollback(tind_txn *txn);
@@ -192,6 +216,8 @@ typedef struct tind_ks_stats {
     uint64_t cache_misses;
     uint64_t write_stalls;
     uint64_t write_slowdowns;
+    uint64_t single_delete_violations;
+    uint64_t merge_failures;
     uint64_t prefix_checked;
     uint64_t prefix_skipped;
 } tind_ks_stats;
@@ -199,7 +225,8 @@ int tind_ks_stats_get(tind_keyspace *ks, tind_ks_stats *out);
 
 typedef struct tind_changes tind_changes;
 enum tind_change_type {
-    TIND_CHANGE_OTHER = 0, TIND_CHANGE_PUT = 1, TIND_CHANGE_REMOVE = 2, TIND_CHANGE_REMOVE_RANGE = 3
+    TIND_CHANGE_OTHER = 0, TIND_CHANGE_PUT = 1, TIND_CHANGE_REMOVE = 2, TIND_CHANGE_MERGE = 3,
+    TIND_CHANGE_SINGLE_REMOVE = 4, TIND_CHANGE_REMOVE_RANGE = 5
 };
 typedef struct tind_change_op {
     int type;

@@ -20,7 +20,7 @@
 /* ------------------------------------------------------------------ the stream */
 
 /* Index of the stripe (the oldest snapshot that sees seqno), nsnap = none. */
-static size_t stripe_of(const uint64_t *snaps, size_t nsnap, uint64_t seqno)
+size_t stripe_of_seqno(const uint64_t *snaps, size_t nsnap, uint64_t seqno)
 {
     size_t lo = 0, hi = nsnap;
     while (lo < hi) {
@@ -33,7 +33,7 @@ static size_t stripe_of(const uint64_t *snaps, size_t nsnap, uint64_t seqno)
     return lo;
 }
 
-size_t cmp_stripe_of(const uint64_t *snaps, size_t nsnap, uint64_t seqno) { return stripe_of(snaps, nsnap, seqno); }
+size_t cmp_stripe_of(const uint64_t *snaps, size_t nsnap, uint64_t seqno) { return stripe_of_seqno(snaps, nsnap, seqno); }
 
 void cmp_stream_init(cmp_stream *s, const cmp_env *env, iiter *in, int bottommost, const uint64_t *snapshots,
                      size_t snapshot_count)
@@ -48,18 +48,52 @@ void cmp_stream_init(cmp_stream *s, const cmp_env *env, iiter *in, int bottommos
     err_clear(&s->err);
 }
 
+int cmp_stream_emit(cmp_stream *s, size_t stripe, const uint8_t *key, size_t klen, uint64_t seqno, uint8_t type,
+                    const uint8_t *val, size_t vlen, int new_key)
+{
+    if (s->bottommost && stripe == 0) {
+        if (type == ENTRY_TOMBSTONE || type == ENTRY_SINGLE_DELETE)
+            return 0; /* nothing older lies below, no snapshot needs it */
+        if (type != ENTRY_MERGE)
+            seqno = 0; /* every reader sees this version: seqno no longer matters */
+    }
+    s->key = key;
+    s->klen = klen;
+    s->seqno = seqno;
+    s->type = type;
+    s->val = val;
+    s->vlen = vlen;
+    /* the first entry of its key that survives (a newer one may have gone
+     * to a range tombstone) */
+    (void)new_key;
+    s->new_key = !s->key_emitted;
+    s->key_emitted = 1;
+    return 1;
+}
+
+/* The next input entry: the one held, or the one after the current. */
+static void stream_advance(cmp_stream *s)
+{
+    if (s->hold)
+        s->hold = 0;
+    else if (ii_valid(s->in))
+        ii_next(s->in);
+}
+
 int cmp_stream_next(cmp_stream *s)
 {
     iiter *in = s->in;
     if (s->status)
         return 0;
+    if (cmp_ops_pop(s))
+        return 1;
     if (!s->started) {
         s->started = 1;
         ii_first(in);
     } else {
-        ii_next(in);
+        stream_advance(s);
     }
-    for (; ii_valid(in); ii_next(in)) {
+    for (; ii_valid(in); stream_advance(s)) {
         if ((++s->input_count & 1023) == 0 && s->env && s->env->closing && s->env->closing(s->env->ctx)) {
             s->status = err_set(&s->err, TIND_ECLOSED, "compaction abandoned: database is closing");
             return 0;
@@ -69,7 +103,7 @@ int cmp_stream_next(cmp_stream *s)
         uint64_t seqno = ii_seqno(in);
         uint8_t type = ii_type(in);
         int new_key = !s->have_prev || key_cmp(key, klen, s->prev.data, s->prev.len) != 0;
-        size_t stripe = stripe_of(s->snapshots, s->snapshot_count, seqno);
+        size_t stripe = stripe_of_seqno(s->snapshots, s->snapshot_count, seqno);
         if (new_key) {
             if (tbuf_set(&s->prev, key, klen)) {
                 s->status = TIND_ENOMEM;
@@ -77,29 +111,34 @@ int cmp_stream_next(cmp_stream *s)
             }
             s->have_prev = 1;
             s->key_emitted = 0;
-        } else if (stripe == s->last_stripe) {
+            s->chain = 0;
+        } else if (stripe == s->last_stripe && !s->chain) {
             continue; /* shadowed by a newer version no snapshot separates */
+        } else if (stripe != s->last_stripe) {
+            s->chain = 0;
         }
         s->last_stripe = stripe;
         if (s->rt && cmp_rt_covered(s, key, klen, seqno, stripe)) {
             s->dropped_covered++;
-            continue; /* deleted by a range tombstone, for every reader */
+            continue; /* deleted by a range tombstone, for every reader (merge operands too) */
         }
-        if (s->bottommost && stripe == 0) {
-            if (type == ENTRY_TOMBSTONE)
-                continue; /* nothing older lies below, no snapshot needs it */
-            seqno = 0;    /* every reader sees this version: seqno no longer matters */
+        const uint8_t *val = NULL;
+        size_t vlen = 0;
+        int ready = 2;
+        if (cmp_ops_wants(s, stripe, type)) {
+            ready = cmp_ops_entry(s, stripe, new_key, &type, &val, &vlen);
+            if (ready < 0)
+                return 0;
+            if (ready == 1)
+                return 1;
+            if (ready == 0)
+                continue;
+            key = s->prev.data; /* a filter ran: the input's key may have moved */
+        } else {
+            val = ii_value(in, &vlen);
         }
-        s->key = key;
-        s->klen = klen;
-        s->seqno = seqno;
-        s->type = type;
-        s->val = ii_value(in, &s->vlen);
-        /* the first entry of its key that survives (a newer one may have
-         * gone to a range tombstone) */
-        s->new_key = !s->key_emitted;
-        s->key_emitted = 1;
-        return 1;
+        if (cmp_stream_emit(s, stripe, key, klen, seqno, type, val, vlen, new_key))
+            return 1;
     }
     return 0;
 }
@@ -114,7 +153,13 @@ int cmp_stream_status(const cmp_stream *s, tind_err *err)
     return ii_status(s->in, err);
 }
 
-void cmp_stream_free(cmp_stream *s) { tbuf_free(&s->prev); }
+void cmp_stream_free(cmp_stream *s)
+{
+    tbuf_free(&s->prev);
+    merge_list_free(&s->ops);
+    merge_list_free(&s->pending);
+    tbuf_free(&s->out);
+}
 
 /* ------------------------------------------------------------------ output tables */
 
@@ -208,6 +253,7 @@ int cmp_write_tables_rt(const cmp_env *env, const cmp_options *o, iiter *in, int
      * the previous output's last key), and the last key it holds */
     tbuf cut = TBUF_INIT, last = TBUF_INIT, next_cut = TBUF_INIT;
     int have_cut = 0;
+    s.level = out_level;
 
     while (cmp_stream_next(&s)) {
         /* a cut after a key of the largest size would need a successor

@@ -10,8 +10,9 @@
  *   - when nothing older lies under the output's key range (`bottommost`)
  *     and the entry is in the oldest stripe, a tombstone is dropped and a
  *     value's seqno becomes 0 (every reader sees it).
- * SPEC section 5's compaction filter, merge operator and range tombstones
- * plug into this stream: it is the one place entries pass through.
+ * SPEC section 5's compaction filter, merge operator and single delete
+ * (stream_ops.c) and range tombstones plug into this stream: it is the one
+ * place entries pass through.
  *
  * cmp_write_tables cuts the stream into tables: output level 0 makes one
  * table; deeper levels cut at the table size, only between user keys (a
@@ -29,6 +30,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <stdatomic.h>
+
+#include "compaction/filter.h"
+#include "compaction/merge_op.h"
 #include "compaction/options.h"
 #include "compaction/picker.h"
 #include "format/table.h"
@@ -57,6 +62,14 @@ typedef struct cmp_env {
     /* Attached to every output table (ver_table.on_free). */
     ver_table_free_fn table_on_free;
     void *table_on_free_ctx;
+    /* Merge operands, single deletes and filters (stream_ops.c): the
+     * keyspace's merge operator and filter (NULL: none; an operator that is
+     * not usable keeps operands as they are) and where to count what the
+     * stream met (NULL: not counted). */
+    const merge_op *merge;
+    const cmp_filter *filter;
+    _Atomic uint64_t *single_delete_violations;
+    _Atomic uint64_t *merge_failures;
 } cmp_env;
 
 /* The entry stream over `in`. The current entry is in the public fields
@@ -88,6 +101,15 @@ typedef struct cmp_stream {
     uint64_t dropped_covered;     /* entries dropped for a range tombstone */
     int status;
     tind_err err;
+    /* merge operands, single deletes, filters (stream_ops.c) */
+    int level;                    /* the output level (filters see it) */
+    int hold;                     /* the input sits on an entry not yet taken */
+    int chain;                    /* operands kept as they are: the stripe's next entries pass */
+    merge_list ops;               /* operands (and base) being combined */
+    merge_list pending;           /* entries to emit before reading on */
+    size_t pending_pos;
+    size_t pending_stripe;
+    tbuf out;                     /* a merged or replaced value */
 } cmp_stream;
 
 void cmp_stream_init(cmp_stream *s, const cmp_env *env, iiter *in, int bottommost, const uint64_t *snapshots,
@@ -96,6 +118,22 @@ void cmp_stream_init(cmp_stream *s, const cmp_env *env, iiter *in, int bottommos
  * error (cmp_stream_status). */
 int cmp_stream_next(cmp_stream *s);
 int cmp_stream_status(const cmp_stream *s, tind_err *err);
+/* The stripe of seqno: the index of the oldest snapshot that sees it
+ * (snapshot_count: none does). */
+size_t stripe_of_seqno(const uint64_t *snapshots, size_t snapshot_count, uint64_t seqno);
+/* Makes (key, seqno, type, value) the current entry under the bottom rule
+ * (dropped deletions, zeroed seqnos): 1 = emitted, 0 = dropped. */
+int cmp_stream_emit(cmp_stream *s, size_t stripe, const uint8_t *key, size_t klen, uint64_t seqno, uint8_t type,
+                    const uint8_t *val, size_t vlen, int new_key);
+/* stream_ops.c: an entry the plain rules do not cover -- a merge operand, a
+ * single delete, a value a filter sees, or one under operands kept as they
+ * are. Returns 1 (an entry is current), 0 (consumed, read on) or -1 (error
+ * in s->status), or 2 (the plain rules apply to the entry, possibly changed
+ * by a filter: in *type / *val / *vlen). */
+int cmp_ops_wants(const cmp_stream *s, size_t stripe, uint8_t type);
+int cmp_ops_entry(cmp_stream *s, size_t stripe, int new_key, uint8_t *type, const uint8_t **val, size_t *vlen);
+/* Emits the next entry waiting in s->pending: 1, or 0 when none is left. */
+int cmp_ops_pop(cmp_stream *s);
 void cmp_stream_free(cmp_stream *s);
 
 /* Writes the stream over `in` to new tables at out_level (see above);

@@ -23,6 +23,7 @@ typedef struct cmp_options {
     int level_ratio;
     uint64_t fifo_max_bytes;
     uint64_t fifo_ttl_seconds;
+    uint64_t periodic_seconds;    /* leveled: tables older than this are compacted (0 = never) */
     tbl_options table[CMP_MAX_LEVELS]; /* options of the tables written to each level */
 } cmp_options;
 

@@ -135,7 +135,55 @@ static int finish_merge(compaction_pick *p, const version *v, const cmp_options 
     return TIND_OK;
 }
 
-static int pick_leveled(const version *v, const cmp_options *o, int manual, compaction_pick *p)
+/* Periodic compaction (issue 13; tiered keyspaces: in pick_tiered): the
+ * oldest idle table written more than periodic_seconds ago is rewritten --
+ * with what overlaps it in the next
+ * level, or alone in place at the last level -- so that compaction filters
+ * (the TTL filter) reach data that receives no writes. Never a move: the
+ * point is to rewrite. */
+static int pick_periodic(const version *v, const cmp_options *o, uint64_t now, compaction_pick *p)
+{
+    int last = v->level_count - 1;
+    ver_table *chosen = NULL;
+    int chosen_level = 0;
+    for (int l = 0; l <= last; l++)
+        for (size_t i = 0; i < v->levels[l].count; i++) {
+            ver_table *t = v->levels[l].tables[i];
+            if (busy(t) || t->created_unix + o->periodic_seconds > now)
+                continue;
+            if (!chosen || t->created_unix < chosen->created_unix) {
+                chosen = t;
+                chosen_level = l;
+            }
+        }
+    if (!chosen)
+        return TIND_OK;
+    int rc;
+    if (chosen_level == 0) {
+        /* L0 tables overlap: all of them go down together, as an L0 pick */
+        for (size_t i = 0; i < v->levels[0].count; i++) {
+            if (busy(v->levels[0].tables[i]))
+                return TIND_EBUSY;
+            if ((rc = pick_add(p, v->levels[0].tables[i], 0)))
+                return rc;
+        }
+    } else if ((rc = pick_add(p, chosen, chosen_level))) {
+        return rc;
+    }
+    int out = chosen_level == last ? last : chosen_level == 0 ? pick_base_level(v, o) : chosen_level + 1;
+    if (out != chosen_level) {
+        const uint8_t *lo, *hi;
+        size_t lolen, hilen;
+        pick_range(p, &lo, &lolen, &hi, &hilen);
+        if ((rc = add_overlapping(p, v, out, lo, lolen, hi, hilen)))
+            return rc;
+    }
+    rc = finish_merge(p, v, o, out);
+    p->kind = PICK_MERGE;
+    return rc;
+}
+
+static int pick_leveled(const version *v, const cmp_options *o, int manual, uint64_t now, compaction_pick *p)
 {
     int last = v->level_count - 1;
     int rc;
@@ -176,7 +224,7 @@ static int pick_leveled(const version *v, const cmp_options *o, int manual, comp
         }
     }
     if (best_level < 0)
-        return TIND_OK;
+        return o->periodic_seconds ? pick_periodic(v, o, now, p) : TIND_OK;
     if (best_level == 0) {
         for (size_t i = 0; i < v->levels[0].count; i++) {
             if (busy(v->levels[0].tables[i]))
@@ -225,7 +273,7 @@ static int pick_leveled(const version *v, const cmp_options *o, int manual, comp
     return finish_merge(p, v, o, best_level + 1);
 }
 
-static int pick_tiered(const version *v, const cmp_options *o, int manual, compaction_pick *p)
+static int pick_tiered(const version *v, const cmp_options *o, int manual, uint64_t now, compaction_pick *p)
 {
     const ver_level *l0 = &v->levels[0];
     size_t n = l0->count;
@@ -263,6 +311,13 @@ static int pick_tiered(const version *v, const cmp_options *o, int manual, compa
             from = 0;
             to = (size_t)o->l0_threshold * 2;
         }
+        /* periodic compaction: the oldest run written more than
+         * periodic_seconds ago is rewritten alone (filters reach it) */
+        for (size_t i = n; !to && o->periodic_seconds && i-- > 0;)
+            if (l0->tables[i]->created_unix + o->periodic_seconds <= now) {
+                from = i;
+                to = i + 1;
+            }
         if (!to)
             return TIND_OK;
     }
@@ -313,13 +368,13 @@ int pick_compaction(const version *v, const cmp_options *o, int manual, uint64_t
     int rc;
     switch (o->compaction) {
     case TIND_COMPACTION_TIERED:
-        rc = pick_tiered(v, o, manual, out);
+        rc = pick_tiered(v, o, manual, now, out);
         break;
     case TIND_COMPACTION_FIFO:
         rc = pick_fifo(v, o, now, out);
         break;
     default:
-        rc = pick_leveled(v, o, manual, out);
+        rc = pick_leveled(v, o, manual, now, out);
         break;
     }
     if (rc || out->kind == PICK_NONE) {

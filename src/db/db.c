@@ -107,6 +107,7 @@ static int ks_alloc(tind_db *db, uint32_t id, const char *name, const struct tin
     ks->opts = *o;
     ks_options_to_compaction(o, &ks->cmp_opts);
     ks_prefix_init(ks);
+    ks_ops_init(ks);
     mu_init(&ks->view_mu);
     ks->active = mt_new_filtered(atomic_fetch_add_explicit(&memtable_ids, 1, memory_order_relaxed) + 1, ks_memtable_filter_bytes(o));
     ks->current = v;
@@ -184,7 +185,7 @@ static int keyspace_open(tind_db *db, const char *name, const tind_ks_options *o
     tind_keyspace *ks = find_keyspace(db, name);
     mu_unlock(&db->mu);
     if (ks) {
-        if (opts && (rc = ks_prefix_reopen(ks, &o, &err)) != TIND_OK)
+        if (opts && ((rc = ks_prefix_reopen(ks, &o, &err)) != TIND_OK || (rc = ks_ops_attach(ks, &o, &err)) != TIND_OK))
             return db_fail(db, rc, &err);
         *out = ks;
         return TIND_OK;
@@ -243,6 +244,8 @@ static int keyspace_open(tind_db *db, const char *name, const tind_ks_options *o
 done:
     mu_unlock(&db->install_mu);
     mu_unlock(&db->write_mu);
+    if (rc == TIND_OK && opts)
+        rc = ks_ops_attach(ks, &o, &err); /* made meanwhile by another opener */
     if (rc)
         return db_fail(db, rc, &err);
     *out = ks;

@@ -14,6 +14,7 @@
 #include "db/journals.h"
 #include "db/ksprefix.h"
 #include "db/install.h"
+#include "db/merge.h"
 #include "db/options.h"
 #include "db/state.h"
 #include "db/txn.h"

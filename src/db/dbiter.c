@@ -17,6 +17,7 @@
 
 #include "db/iters.h"
 #include "db/rangedel.h"
+#include "db/merge.h"
 #include "db/txn.h"
 
 struct tind_iter {
@@ -35,6 +36,12 @@ struct tind_iter {
     int status;
     tind_err err;
     rd_view rdel;                 /* range tombstones (db/rangedel.h) */
+    /* merge operands (db/merge.c): forward, a merged key's key and value
+     * are copies (merged = 1; the inner cursor has gone past its operands) */
+    merge_list ops;
+    tbuf merged_key;
+    tbuf merged_value;
+    int merged;
 };
 
 static int below_lo(tind_iter *it, const uint8_t *k, size_t n)
@@ -103,7 +110,7 @@ static int check_inner(tind_iter *it)
 static uint8_t entry_type(tind_iter *it, const uint8_t *k, size_t n)
 {
     uint8_t type = ii_type(it->in);
-    if (type == ENTRY_TOMBSTONE)
+    if (type == ENTRY_TOMBSTONE || type == ENTRY_SINGLE_DELETE)
         return type;
     int rc = rd_covered(&it->rdel, k, n, ii_seqno(it->in), &it->err);
     if (rc < 0)
@@ -111,8 +118,56 @@ static uint8_t entry_type(tind_iter *it, const uint8_t *k, size_t n)
     return rc ? ENTRY_TOMBSTONE : type;
 }
 
+/* ks_merge_read's next older entry: the inner cursor's next visible entry
+ * of the merged key. */
+static int iter_older(void *ctx, uint8_t *type, uint64_t *seqno, const uint8_t **val, size_t *vlen, tind_err *err)
+{
+    tind_iter *it = ctx;
+    for (;;) {
+        ii_next(it->in);
+        if (!ii_valid(it->in)) {
+            int rc = ii_status(it->in, err);
+            return rc ? rc : TIND_NOT_FOUND;
+        }
+        size_t n;
+        const uint8_t *k = ii_key(it->in, &n);
+        if (key_cmp(k, n, it->merged_key.data, it->merged_key.len) != 0)
+            return TIND_NOT_FOUND;
+        if (!visible(it, ii_seqno(it->in)))
+            continue;
+        *type = ii_type(it->in);
+        *seqno = ii_seqno(it->in);
+        *val = ii_value(it->in, vlen);
+        if (*type == ENTRY_TOMBSTONE || *type == ENTRY_SINGLE_DELETE)
+            return TIND_OK;
+        /* under a range tombstone: the operands above merge with no base */
+        int rc = rd_covered(&it->rdel, k, n, *seqno, err);
+        if (rc > 0)
+            *type = ENTRY_TOMBSTONE;
+        return rc < 0 ? rc : TIND_OK;
+    }
+}
+
+/* Forward: the inner cursor sits on the newest visible operand of a key:
+ * merges it with what lies under it. 0 on success, or the error. */
+static int merge_forward(tind_iter *it, const uint8_t *k, size_t n)
+{
+    merge_list_reset(&it->ops);
+    size_t vn;
+    const uint8_t *v = ii_value(it->in, &vn);
+    if (tbuf_set(&it->merged_key, k, n) || merge_list_add(&it->ops, v, vn, ii_seqno(it->in)))
+        return err_set(&it->err, TIND_ENOMEM, "out of memory merging operands");
+    int rc = ks_merge_read(it->ks, it->merged_key.data, it->merged_key.len, &it->ops, iter_older, it,
+                           &it->merged_value, &it->err);
+    merge_list_reset(&it->ops);
+    if (rc == TIND_OK)
+        it->merged = 1;
+    return rc;
+}
+
 static void find_next_user_entry(tind_iter *it, int skipping)
 {
+    it->merged = 0;
     /* it->saved_key holds the key to skip when skipping */
     while (ii_valid(it->in)) {
         size_t n;
@@ -123,7 +178,17 @@ static void find_next_user_entry(tind_iter *it, int skipping)
             uint8_t type = entry_type(it, k, n);
             if (it->status)
                 return;
-            if (type == ENTRY_TOMBSTONE) {
+            if (type == ENTRY_MERGE && !(skipping && key_cmp(k, n, it->saved_key.data, it->saved_key.len) <= 0)) {
+                int rc = merge_forward(it, k, n);
+                if (rc) {
+                    set_error(it, rc);
+                    return;
+                }
+                it->valid = 1;
+                tbuf_reset(&it->saved_key);
+                return;
+            }
+            if (type == ENTRY_TOMBSTONE || type == ENTRY_SINGLE_DELETE) {
                 if (tbuf_set(&it->saved_key, k, n)) {
                     set_error(it, TIND_ENOMEM);
                     return;
@@ -147,6 +212,9 @@ static void find_next_user_entry(tind_iter *it, int skipping)
 static void find_prev_user_entry(tind_iter *it)
 {
     uint8_t value_type = ENTRY_TOMBSTONE;
+    int has_base = 0;    /* merge operands lie over a value (saved_value) */
+    it->merged = 0;
+    merge_list_reset(&it->ops);
     while (ii_valid(it->in)) {
         size_t n;
         const uint8_t *k = ii_key(it->in, &n);
@@ -158,10 +226,24 @@ static void find_prev_user_entry(tind_iter *it)
             value_type = entry_type(it, k, n);
             if (it->status)
                 return;
+            if (value_type == ENTRY_SINGLE_DELETE)
+                value_type = ENTRY_TOMBSTONE;
+            if (value_type != ENTRY_MERGE)
+                merge_list_reset(&it->ops);
             if (value_type == ENTRY_TOMBSTONE) {
                 tbuf_reset(&it->saved_key);
                 tbuf_reset(&it->saved_value);
+                has_base = 0;
+            } else if (value_type == ENTRY_MERGE) {
+                /* oldest first: over the value saved, if any */
+                size_t vn;
+                const uint8_t *v = ii_value(it->in, &vn);
+                if (tbuf_set(&it->saved_key, k, n) || merge_list_add(&it->ops, v, vn, ii_seqno(it->in))) {
+                    set_error(it, TIND_ENOMEM);
+                    return;
+                }
             } else {
+                has_base = 1;
                 size_t vn;
                 const uint8_t *v = ii_value(it->in, &vn);
                 if (tbuf_set(&it->saved_key, k, n) || tbuf_set(&it->saved_value, v, vn)) {
@@ -174,6 +256,19 @@ static void find_prev_user_entry(tind_iter *it)
     }
     if (!check_inner(it))
         return;
+    if (value_type == ENTRY_MERGE) {
+        tbuf out = {0};
+        int rc = ks_merge_values(it->ks, it->saved_key.data, it->saved_key.len, it->saved_value.data,
+                                 it->saved_value.len, has_base, &it->ops, 0, &out, &it->err);
+        merge_list_reset(&it->ops);
+        if (rc) {
+            tbuf_free(&out);
+            set_error(it, rc);
+            return;
+        }
+        tbuf_free(&it->saved_value);
+        it->saved_value = out;
+    }
     if (value_type == ENTRY_TOMBSTONE) {
         it->valid = 0;
         tbuf_reset(&it->saved_key);
@@ -278,6 +373,12 @@ static void iter_next(tind_iter *it)
             return;
         }
         /* saved_key holds the current key: skip it */
+    } else if (it->merged) {
+        /* the inner cursor is past the merged key's operands already */
+        if (tbuf_set(&it->saved_key, it->merged_key.data, it->merged_key.len)) {
+            set_error(it, TIND_ENOMEM);
+            return;
+        }
     } else {
         size_t n;
         const uint8_t *k = ii_key(it->in, &n);
@@ -294,10 +395,22 @@ static void iter_prev(tind_iter *it)
 {
     if (it->forward) {
         size_t n;
-        const uint8_t *k = ii_key(it->in, &n);
+        const uint8_t *k = it->merged ? it->merged_key.data : ii_key(it->in, &n);
+        if (it->merged)
+            n = it->merged_key.len;
         if (tbuf_set(&it->saved_key, k, n)) {
             set_error(it, TIND_ENOMEM);
             return;
+        }
+        if (it->merged) {
+            /* back onto the merged key's oldest entry, then before it */
+            it->merged = 0;
+            ii_seek_for_prev(it->in, it->saved_key.data, it->saved_key.len, 0);
+            if (!ii_valid(it->in)) {
+                check_inner(it);
+                it->valid = 0;
+                return;
+            }
         }
         for (;;) {
             ii_prev(it->in);
@@ -343,6 +456,10 @@ TIND_API const void *tind_iter_key(const tind_iter *it, size_t *klen)
         klen = &ignored;
     if (!tind_iter_valid(it))
         return NULL;
+    if (it->forward && it->merged) {
+        *klen = it->merged_key.len;
+        return it->merged_key.data;
+    }
     if (it->forward)
         return ii_key(it->in, klen);
     *klen = it->saved_key.len;
@@ -356,6 +473,10 @@ TIND_API const void *tind_iter_value(tind_iter *it, size_t *vlen)
         vlen = &ignored;
     if (!tind_iter_valid(it))
         return NULL;
+    if (it->forward && it->merged) {
+        *vlen = it->merged_value.len;
+        return it->merged_value.data ? it->merged_value.data : (const uint8_t *)"";
+    }
     if (it->forward) {
         const uint8_t *v = ii_value(it->in, vlen);
         return v ? v : (const uint8_t *)"";
@@ -369,7 +490,9 @@ TIND_API uint64_t tind_iter_value_size(const tind_iter *it)
     if (!tind_iter_valid(it))
         return 0;
     size_t n;
-    if (it->forward)
+    if (it->forward && it->merged)
+        n = it->merged_value.len;
+    else if (it->forward)
         ii_value(it->in, &n);
     else
         n = it->saved_value.len;
@@ -398,6 +521,9 @@ TIND_API void tind_iter_free(tind_iter *it)
     tbuf_free(&it->hi);
     tbuf_free(&it->saved_key);
     tbuf_free(&it->saved_value);
+    merge_list_free(&it->ops);
+    tbuf_free(&it->merged_key);
+    tbuf_free(&it->merged_value);
     free(it);
     /* last: releasing the view may close tables, so close must wait for it */
     atomic_fetch_sub(&db->live_iterators, 1);

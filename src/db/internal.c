@@ -58,6 +58,12 @@ int tind_internal_is_poisoned(tind_db *db) { return db && atomic_load(&db->poiso
 
 uint64_t tind_internal_last_seqno(tind_db *db) { return db ? atomic_load(&db->last_seqno) : 0; }
 
+int tind_internal_ks_merge_builtin(tind_keyspace *ks)
+{
+    const merge_op *op = ks ? ks_merge_op(ks) : NULL;
+    return op ? op->builtin : TIND_MERGE_NONE;
+}
+
 uint64_t tind_internal_ks_flushed_seqno(tind_keyspace *ks)
 {
     if (!ks)

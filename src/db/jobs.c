@@ -35,6 +35,7 @@
 
 #include "compaction/compact.h"
 #include "db/jobs.h"
+#include "db/merge.h"
 #include "format/rangetomb.h"
 #include "iter/adapters.h"
 #include "util/killpoint.h"
@@ -83,6 +84,10 @@ static void ks_cmp_env(tind_keyspace *ks, cmp_env *env)
     env->closing = env_closing;
     env->table_on_free = db->tables_on_free;
     env->table_on_free_ctx = db;
+    env->merge = ks_merge_op(ks);
+    env->filter = ks_filter(ks);
+    env->single_delete_violations = &ks->single_delete_violations;
+    env->merge_failures = &ks->merge_failures;
 }
 
 /* ------------------------------------------------------------------ sealing */

@@ -230,6 +230,48 @@ void ks_options_prefix(const struct tind_ks_options *o, pfx_extractor *x)
     x->whole_keys = o->prefix_whole_keys;
 }
 
+TIND_API void tind_ks_options_set_merge_operator(tind_ks_options *o, const char *name, tind_merge_full_fn full,
+                                                 tind_merge_partial_fn partial, void *ctx)
+{
+    if (!o)
+        return;
+    memset(&o->merge, 0, sizeof o->merge);
+    o->merge_bad = 0;
+    if (!name)
+        return;
+    size_t n = strlen(name);
+    if (n < 1 || n > TIND_MERGE_NAME_MAX) {
+        o->merge_bad = 1;
+        return;
+    }
+    memcpy(o->merge.name, name, n);
+    o->merge.full = full;
+    o->merge.partial = partial;
+    o->merge.ctx = ctx;
+}
+
+TIND_API void tind_ks_options_set_merge_builtin(tind_ks_options *o, int kind, const void *sep, size_t seplen)
+{
+    if (!o)
+        return;
+    o->merge_bad = 0;
+    if (kind == TIND_MERGE_NONE)
+        memset(&o->merge, 0, sizeof o->merge);
+    else if (merge_op_builtin(&o->merge, kind, sep, seplen))
+        o->merge_bad = 1;
+}
+
+TIND_API void tind_ks_options_set_compaction_filter(tind_ks_options *o, tind_compaction_filter_fn fn, void *ctx)
+{
+    if (!o)
+        return;
+    o->filter.fn = fn;
+    o->filter.ctx = fn ? ctx : NULL;
+}
+TIND_API void tind_ks_options_set_value_ttl(tind_ks_options *o, int on) { if (o) o->filter.value_ttl = on != 0; }
+TIND_API void tind_ks_options_set_periodic_compaction(tind_ks_options *o, uint64_t seconds)
+{ if (o) o->periodic_seconds = seconds; }
+
 int ks_options_validate(const struct tind_ks_options *o, tind_err *err)
 {
     if (o->prefix_bad || o->prefix_kind < PFX_NONE || o->prefix_kind > PFX_CALLBACK ||
@@ -238,6 +280,12 @@ int ks_options_validate(const struct tind_ks_options *o, tind_err *err)
          (strnlen(o->prefix_name, sizeof o->prefix_name) < 1 || strnlen(o->prefix_name, sizeof o->prefix_name) > PFX_NAME_MAX)))
         return err_set(err, TIND_EINVAL, "keyspace option prefix extractor is invalid (fixed length 1..65535, "
                                          "separator 0..255, callback name 1..%d bytes)", PFX_NAME_MAX);
+    if (o->merge_bad)
+        return err_set(err, TIND_EINVAL, "keyspace option merge operator: name not 1..%u bytes, unknown built-in "
+                       "or separator over %d bytes", TIND_MERGE_NAME_MAX, MERGE_SEP_MAX);
+    int mrc = merge_op_validate(&o->merge, err);
+    if (mrc)
+        return mrc;
     if (o->bad_level_set)
         return err_set(err, TIND_EINVAL, "keyspace option set for level %d, not in -1..%d", o->bad_level,
                        KS_MAX_LEVELS - 1);
@@ -279,9 +327,16 @@ int ks_options_validate(const struct tind_ks_options *o, tind_err *err)
 
 /* Stored form: u8 version (1 or 2), then varints / fixed fields in a fixed
  * order. Doubles are stored as u64 of their IEEE bits. Version 2 appends
- * the prefix extractor; it is written only when one is set, so that
- * keyspaces without one stay readable by tind 0.2. */
-#define KS_OPTIONS_VERSION 2
+ * the prefix extractor and dictionary sizes; version 3 (issue 13) appends,
+ * after them, the merge operator, the TTL filter and periodic compaction.
+ * The lowest version that holds what is set is written, so that keyspaces
+ * without them stay readable by older libraries. */
+#define KS_OPTIONS_VERSION 3
+
+static int ks_options_v3(const struct tind_ks_options *o)
+{
+    return o->merge.name[0] || o->filter.value_ttl || o->periodic_seconds;
+}
 
 static int put_double(tbuf *b, double d)
 {
@@ -290,12 +345,24 @@ static int put_double(tbuf *b, double d)
     return tbuf_append_u64(b, bits);
 }
 
+/* Stands in for a stored user operator's callback while its options are
+ * validated; never attached (db/merge.c attaches the user's). */
+static int ks_options_stored_operator(void *ctx, const void *key, size_t klen, const void *base, size_t blen,
+                                      int has_base, const void *const *operands, const size_t *operand_lens,
+                                      size_t count, void **out, size_t *outlen)
+{
+    (void)ctx, (void)key, (void)klen, (void)base, (void)blen, (void)has_base, (void)operands, (void)operand_lens;
+    (void)count, (void)out, (void)outlen;
+    return TIND_ENOTSUP;
+}
+
 int ks_options_encode(const struct tind_ks_options *o, tbuf *out)
 {
-    int v2 = o->prefix_kind != PFX_NONE;
+    int v3 = ks_options_v3(o);
+    int v2 = v3 || o->prefix_kind != PFX_NONE;
     for (int i = 0; i < KS_MAX_LEVELS; i++)
         v2 |= o->zstd_dict_bytes[i] != 0;
-    int rc = tbuf_append_u8(out, v2 ? 2 : 1);
+    int rc = tbuf_append_u8(out, v3 ? 3 : v2 ? 2 : 1);
     rc |= tbuf_append_varint(out, o->memtable_size);
     rc |= tbuf_append_varint(out, (uint64_t)o->compaction);
     rc |= tbuf_append_varint(out, (uint64_t)o->l0_threshold);
@@ -325,6 +392,16 @@ int ks_options_encode(const struct tind_ks_options *o, tbuf *out)
         rc |= tbuf_append_varint(out, (uint64_t)o->prefix_whole_keys);
         for (int i = 0; i < KS_MAX_LEVELS; i++)
             rc |= tbuf_append_varint(out, o->zstd_dict_bytes[i]);
+    }
+    if (v3) {
+        size_t n = strlen(o->merge.name);
+        rc |= tbuf_append_varint(out, n);
+        rc |= tbuf_append(out, o->merge.name, n);
+        rc |= tbuf_append_varint(out, (uint64_t)o->merge.builtin);
+        rc |= tbuf_append_varint(out, o->merge.seplen);
+        rc |= tbuf_append(out, o->merge.sep, o->merge.seplen);
+        rc |= tbuf_append_varint(out, (uint64_t)o->filter.value_ttl);
+        rc |= tbuf_append_varint(out, o->periodic_seconds);
     }
     return rc ? TIND_ENOMEM : TIND_OK;
 }
@@ -416,10 +493,37 @@ int ks_options_decode(const uint8_t *p, size_t n, struct tind_ks_options *o, tin
             o->zstd_dict_bytes[i] = (uint32_t)d;
         }
     }
+    if (p[0] >= 3) {
+        uint64_t n = rd_varint(&r);
+        if (n > TIND_MERGE_NAME_MAX || n > (uint64_t)(r.end - r.p))
+            r.bad = 1;
+        else {
+            memcpy(o->merge.name, r.p, (size_t)n);
+            r.p += n;
+        }
+        o->merge.builtin = (int)rd_varint(&r);
+        n = rd_varint(&r);
+        if (n > MERGE_SEP_MAX || n > (uint64_t)(r.end - r.p))
+            r.bad = 1;
+        else if (!r.bad) {
+            memcpy(o->merge.sep, r.p, (size_t)n);
+            o->merge.seplen = (size_t)n;
+            r.p += n;
+        }
+        o->filter.value_ttl = rd_varint(&r) != 0;
+        o->periodic_seconds = rd_varint(&r);
+    }
     if (r.bad || r.p != r.end)
         return err_set(err, TIND_ECORRUPT, "keyspace options: malformed (%zu bytes)", n);
     tind_err why;
-    if (ks_options_validate(o, &why) != TIND_OK)
+    tind_merge_full_fn saved = o->merge.full;
+    if (o->merge.builtin == TIND_MERGE_NONE && o->merge.name[0])
+        o->merge.full = ks_options_stored_operator; /* validated as present; never called */
+    /* a user operator's callbacks come with tind_keyspace_open: the stored
+     * name alone must pass */
+    int vrc = ks_options_validate(o, &why);
+    o->merge.full = saved;
+    if (vrc != TIND_OK)
         return err_set(err, TIND_ECORRUPT, "stored keyspace options are invalid: %s", why.msg);
     return TIND_OK;
 }
@@ -433,6 +537,7 @@ void ks_options_to_compaction(const struct tind_ks_options *k, cmp_options *out)
     out->level_ratio = k->level_ratio;
     out->fifo_max_bytes = k->fifo_max_bytes;
     out->fifo_ttl_seconds = k->fifo_ttl_seconds;
+    out->periodic_seconds = k->periodic_seconds;
     for (int level = 0; level < KS_MAX_LEVELS; level++) {
         tbl_options *o = &out->table[level];
         tbl_options_default(o);

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "compaction/filter.h"
+#include "compaction/merge_op.h"
 #include "compaction/options.h"
 #include "format/prefix.h"
 #include "io/fs.h"
@@ -55,6 +57,13 @@ struct tind_ks_options {
     int expect_point_read_hits;
     uint64_t fifo_max_bytes;
     uint64_t fifo_ttl_seconds;
+    /* issue 13 (db/merge.c): the merge operator (its name and built-in kind
+     * are stored; callbacks are not), the compaction filter (the callback is
+     * not stored; value_ttl is), periodic compaction (stored) */
+    merge_op merge;
+    int merge_bad;                /* a setter got what cannot be stored */
+    cmp_filter filter;
+    uint64_t periodic_seconds;
     /* prefix filters (tind_ks_options_set_prefix_*; stored from options version 2):
      * kind, length or separator, callback name; the function and its ctx are
      * in memory only */

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "db/install.h"
+#include "db/merge.h"
 #include "db/rangedel.h"
 #include "db/txn.h"
 
@@ -20,7 +22,8 @@ typedef struct lookup {
     const uint8_t *mval; /* the value when found in a memtable (view held) */
     size_t mlen;
     int in_table;
-    uint64_t seqno;      /* the entry's */
+    uint64_t seq;        /* the entry's seqno */
+    memtable *mt;        /* the memtable it was found in */
 } lookup;
 
 /* TIND_OK (found an entry: value or tombstone, see lk->type), TIND_NOT_FOUND
@@ -28,18 +31,19 @@ typedef struct lookup {
 static int view_lookup(tind_keyspace *ks, ks_view *view, const uint8_t *key, size_t klen, uint64_t seq,
                        lookup *lk, tind_err *err)
 {
-    uint64_t found_seq = 0;
-    int rc = mt_get(view->active, key, klen, seq, &lk->type, &found_seq, &lk->mval, &lk->mlen);
-    lk->seqno = found_seq;
+    uint64_t *found_seq = &lk->seq;
+    lk->in_table = 0;
+    lk->mt = view->active;
+    int rc = mt_get(view->active, key, klen, seq, &lk->type, found_seq, &lk->mval, &lk->mlen);
     if (rc != TIND_NOT_FOUND)
         return rc;
     for (size_t i = 0; i < view->sealed_count; i++) {
-        rc = mt_get(view->sealed[i], key, klen, seq, &lk->type, &found_seq, &lk->mval, &lk->mlen);
-        if (rc != TIND_NOT_FOUND) {
-            lk->seqno = found_seq;
+        lk->mt = view->sealed[i];
+        rc = mt_get(view->sealed[i], key, klen, seq, &lk->type, found_seq, &lk->mval, &lk->mlen);
+        if (rc != TIND_NOT_FOUND)
             return rc;
-        }
     }
+    lk->mt = NULL;
     version *v = view->v;
     int last_level = -1;
     for (int l = v->level_count - 1; l >= 0; l--)
@@ -75,15 +79,104 @@ static int view_lookup(tind_keyspace *ks, ks_view *view, const uint8_t *key, siz
              * the value into it: room for both up front saves a realloc */
             if (!lk->value.cap && tbuf_reserve(&lk->value, 256))
                 return err_set(err, TIND_ENOMEM, "out of memory for a read buffer");
-            rc = tbl_get(r, key, klen, seq, use_filter, &lk->type, &found_seq, &lk->value, err);
+            rc = tbl_get(r, key, klen, seq, use_filter, &lk->type, found_seq, &lk->value, err);
             if (rc != TIND_NOT_FOUND) {
                 lk->in_table = 1;
-                lk->seqno = found_seq;
                 return rc;
             }
         }
     }
     return TIND_NOT_FOUND;
+}
+
+/* Merge operands at read time (db/merge.c): the next older entry of the key
+ * is the view's newest entry below the last one found. Within a memtable an
+ * iterator walks on from it (a hot key's operands cost one step each, not a
+ * search from the top). */
+typedef struct older_ctx {
+    tind_keyspace *ks;
+    ks_view *view;
+    const uint8_t *key;
+    size_t klen;
+    lookup *lk;
+    mt_iter *it;         /* on the last entry found in memtable it_mt */
+    memtable *it_mt;
+    uint64_t snap;       /* the read's snapshot, for range tombstones */
+} older_ctx;
+
+/* An older entry under a range tombstone is read as a tombstone: the
+ * operands above it merge with no base. */
+static int older_covered(older_ctx *c, uint8_t *type, uint64_t seqno, tind_err *err)
+{
+    if (*type == ENTRY_TOMBSTONE || *type == ENTRY_SINGLE_DELETE)
+        return TIND_OK;
+    int rc = rd_get_covered(c->ks, c->view, c->key, c->klen, c->snap, seqno, err);
+    if (rc > 0)
+        *type = ENTRY_TOMBSTONE;
+    return rc < 0 ? rc : TIND_OK;
+}
+
+static int older_entry(void *ctx, uint8_t *type, uint64_t *seqno, const uint8_t **val, size_t *vlen, tind_err *err)
+{
+    older_ctx *c = ctx;
+    lookup *lk = c->lk;
+    if (lk->seq == 0)
+        return TIND_NOT_FOUND;
+    if (lk->mt) {
+        if (c->it_mt != lk->mt) {
+            mt_iter_free(c->it);
+            c->it_mt = lk->mt;
+            if (!(c->it = mt_iter_new(lk->mt)))
+                return err_set(err, TIND_ENOMEM, "out of memory for a memtable iterator");
+            mt_iter_seek(c->it, c->key, c->klen, lk->seq);
+        }
+        if (mt_iter_valid(c->it))
+            mt_iter_next(c->it);
+        size_t kn = 0;
+        const uint8_t *k = mt_iter_valid(c->it) ? mt_iter_key(c->it, &kn) : NULL;
+        if (k && key_cmp(k, kn, c->key, c->klen) == 0) {
+            *type = lk->type = mt_iter_type(c->it);
+            *seqno = lk->seq = mt_iter_seqno(c->it);
+            *val = lk->mval = mt_iter_value(c->it, &lk->mlen);
+            *vlen = lk->mlen;
+            return older_covered(c, type, *seqno, err);
+        }
+    }
+    int rc = view_lookup(c->ks, c->view, c->key, c->klen, lk->seq - 1, lk, err);
+    if (rc)
+        return rc;
+    *type = lk->type;
+    *seqno = lk->seq;
+    *val = lk->in_table ? lk->value.data : lk->mval;
+    *vlen = lk->in_table ? lk->value.len : lk->mlen;
+    return older_covered(c, type, *seqno, err);
+}
+
+/* lk found an operand: it becomes the merged value (in_table, in lk->value). */
+static int merge_lookup(tind_keyspace *ks, ks_view *view, const uint8_t *key, size_t klen, uint64_t snap, lookup *lk,
+                        tind_err *err)
+{
+    merge_list ops;
+    memset(&ops, 0, sizeof ops);
+    tbuf out = {0};
+    int rc = merge_list_add(&ops, lk->in_table ? lk->value.data : lk->mval, lk->in_table ? lk->value.len : lk->mlen,
+                            lk->seq);
+    if (rc)
+        rc = err_set(err, TIND_ENOMEM, "out of memory collecting merge operands");
+    older_ctx c = {ks, view, key, klen, lk, NULL, NULL, snap};
+    if (rc == TIND_OK)
+        rc = ks_merge_read(ks, key, klen, &ops, older_entry, &c, &out, err);
+    mt_iter_free(c.it);
+    merge_list_free(&ops);
+    if (rc) {
+        tbuf_free(&out);
+        return rc;
+    }
+    tbuf_free(&lk->value);
+    lk->value = out;
+    lk->in_table = 1;
+    lk->type = ENTRY_VALUE;
+    return TIND_OK;
 }
 
 static int check_key(tind_keyspace *ks, const void *key, size_t klen, tind_err *err)
@@ -108,14 +201,19 @@ static int ks_get(tind_keyspace *ks, const void *key, size_t klen, const tind_re
     if (ro && ro->txn) /* its own write decides, else the snapshot (txn.h) */
         rc = txn_read_point(ro, ks, key, klen, &lk.type, &lk.mval, &lk.mlen, err);
     int own = rc != TIND_NOT_FOUND; /* newer than every range tombstone of the snapshot */
-    if (rc == TIND_NOT_FOUND)
+    if (rc == TIND_NOT_FOUND) {
         rc = view_lookup(ks, view, key, klen, seq, &lk, err);
+        if (rc == TIND_OK && (lk.type == ENTRY_VALUE || lk.type == ENTRY_MERGE)) {
+            /* a range tombstone over the newest entry deletes the key */
+            int c = rd_get_covered(ks, view, key, klen, seq, lk.seq, err);
+            rc = c < 0 ? c : c > 0 ? TIND_NOT_FOUND : TIND_OK;
+        }
+        if (rc == TIND_OK && lk.type == ENTRY_MERGE)
+            rc = merge_lookup(ks, view, key, klen, seq, &lk, err);
+    }
+    (void)own; /* the transaction's own write: never under a tombstone of its snapshot */
     if (rc == TIND_OK && lk.type != ENTRY_VALUE)
         rc = TIND_NOT_FOUND;
-    if (rc == TIND_OK && !own) {
-        rc = rd_get_covered(ks, view, key, klen, seq, lk.seqno, err);
-        rc = rc > 0 ? TIND_NOT_FOUND : rc;
-    }
     if (rc == TIND_OK) {
         const uint8_t *src = lk.in_table ? lk.value.data : lk.mval;
         size_t n = lk.in_table ? lk.value.len : lk.mlen;
@@ -308,6 +406,8 @@ TIND_API int tind_ks_stats_get(tind_keyspace *ks, tind_ks_stats *out)
     out->cache_misses = cs.misses;
     out->write_stalls = atomic_load(&ks->db->stalls);
     out->write_slowdowns = atomic_load(&ks->db->slowdowns);
+    out->single_delete_violations = atomic_load(&ks->single_delete_violations);
+    out->merge_failures = atomic_load(&ks->merge_failures);
     out->prefix_checked = atomic_load_explicit(&ks->prefix_checked, memory_order_relaxed);
     out->prefix_skipped = atomic_load_explicit(&ks->prefix_skipped, memory_order_relaxed);
     db_leave(ks->db);

@@ -5,9 +5,9 @@
  * levels, snapshots, file numbers, waking the workers.
  *
  * The db/ files form a line; each includes only the headers below it:
- *     options -> state -> ksprefix -> conflicts -> journals -> install -> jobs
- *             -> iters -> write -> txn -> read -> dbiter -> changes (the change
- *             feed) -> checkpoint -> backup -> ingest -> db (open, close,
+ *     options -> state -> ksprefix -> merge -> conflicts -> journals -> install
+ *             -> jobs -> iters -> write -> txn -> read -> dbiter -> changes (the
+ *             change feed) -> checkpoint -> backup -> ingest -> db (open, close,
  *             recovery, keyspaces)
  *             -> internal (src/tind_internal.h for the tools)
  * (scripts/check_layers.sh enforces it; db/db.h gathers them all for db.c,
@@ -108,8 +108,20 @@ struct tind_keyspace {
         ks_view *view GUARDED_BY(view_mu);
     };
 
+    /* the merge operator and compaction filter in force (db/merge.c): NULL
+     * until attached, then fixed; published (release) under db->mu into
+     * the slots, read (acquire) without a lock */
+    struct {
+        merge_op merge_slot;
+        merge_op *_Atomic merge_rt;
+        cmp_filter filter_slot[2];
+        cmp_filter *_Atomic filter_rt;
+    };
+
     /* statistics (relaxed atomics) */
     struct {
+        _Atomic uint64_t single_delete_violations;
+        _Atomic uint64_t merge_failures;
         _Atomic uint64_t user_bytes;
         _Atomic uint64_t flush_bytes;
         _Atomic uint64_t compaction_bytes;

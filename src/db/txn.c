@@ -298,21 +298,42 @@ TIND_API int tind_txn_remove(tind_txn *t, tind_keyspace *ks, const void *key, si
     return txn_write(t, ks, ENTRY_TOMBSTONE, key, klen, NULL, 0);
 }
 
-/* Refused (tind.h): the write set would have to hide the snapshot's keys
- * under the range on every read, and the conflict log record the range. */
-TIND_API int tind_txn_remove_range(tind_txn *t, tind_keyspace *ks, const void *lo, size_t lolen, const void *hi,
-                                   size_t hilen)
+/* Transactions carry puts and removes only (tind.h): a merge operand or a
+ * single delete in the write set would need every pending operand kept and
+ * applied over the snapshot by reads, and commit keeps one entry per key. */
+static int txn_refuse(tind_txn *t, tind_keyspace *ks, const char *what)
 {
-    (void)ks;
-    (void)lo;
-    (void)lolen;
-    (void)hi;
-    (void)hilen;
     if (!t)
         return TIND_EINVAL;
     tind_err err;
-    err_set(&err, TIND_ENOTSUP, "a transaction takes no range deletion: commit it with tind_batch_remove_range");
-    return db_fail(t->db, TIND_ENOTSUP, &err);
+    err_clear(&err);
+    int rc = ks_check_err(ks, &err);
+    if (!rc)
+        rc = err_set(&err, TIND_ENOTSUP, "transactions do not carry %s (keyspace '%s'): write it outside the transaction",
+                     what, ks->name);
+    return db_fail(t->db, rc, &err);
+}
+
+TIND_API int tind_txn_merge(tind_txn *t, tind_keyspace *ks, const void *key, size_t klen, const void *operand,
+                            size_t olen)
+{
+    (void)key, (void)klen, (void)operand, (void)olen;
+    return txn_refuse(t, ks, "merge operands");
+}
+
+TIND_API int tind_txn_single_remove(tind_txn *t, tind_keyspace *ks, const void *key, size_t klen)
+{
+    (void)key, (void)klen;
+    return txn_refuse(t, ks, "single deletes");
+}
+
+/* Refused (tind.h): the write set would have to hide the snapshot's keys
+ * under the range on every read. */
+TIND_API int tind_txn_remove_range(tind_txn *t, tind_keyspace *ks, const void *lo, size_t lolen, const void *hi,
+                                   size_t hilen)
+{
+    (void)lo, (void)lolen, (void)hi, (void)hilen;
+    return txn_refuse(t, ks, "range deletions (commit them with tind_batch_remove_range)");
 }
 
 /* ------------------------------------------------------------------ reads */

@@ -90,7 +90,7 @@ static int encode_entry(tbuf *out, uint8_t type, uint32_t ks_id, const void *key
     p = enc_varint64(p, klen);
     memcpy(p, key, klen);
     p += klen;
-    if (type == ENTRY_VALUE || type == ENTRY_RANGE_TOMBSTONE) {
+    if (batch_entry_has_value(type)) {
         p = enc_varint64(p, vlen);
         if (vlen)
             memcpy(p, val, vlen);
@@ -390,9 +390,9 @@ static int batch_add(tind_batch *b, tind_keyspace *ks, uint8_t type, const void 
     if (rc == TIND_OK && ks->db != b->db)
         rc = err_set(&err, TIND_EINVAL, "keyspace '%s' belongs to another database", ks->name);
     if (rc == TIND_OK)
-        rc = db_check_kv(key, klen, val, vlen, type != ENTRY_TOMBSTONE, &err);
+        rc = db_check_kv(key, klen, val, vlen, batch_entry_has_value(type), &err);
     if (rc == TIND_OK)
-        rc = check_record_room(b->db, b->payload.len, entry_size(ks->id, klen, vlen, type != ENTRY_TOMBSTONE), &err);
+        rc = check_record_room(b->db, b->payload.len, entry_size(ks->id, klen, vlen, batch_entry_has_value(type)), &err);
     if (rc == TIND_OK && b->count == UINT32_MAX)
         rc = err_set(&err, TIND_ETOOBIG, "a batch holds at most 4294967295 operations");
     if (rc == TIND_OK)
@@ -415,6 +415,17 @@ TIND_API int tind_batch_put(tind_batch *b, tind_keyspace *ks, const void *key, s
 TIND_API int tind_batch_remove(tind_batch *b, tind_keyspace *ks, const void *key, size_t klen)
 {
     return batch_add(b, ks, ENTRY_TOMBSTONE, key, klen, NULL, 0);
+}
+
+TIND_API int tind_batch_merge(tind_batch *b, tind_keyspace *ks, const void *key, size_t klen, const void *operand,
+                              size_t olen)
+{
+    return batch_add(b, ks, ENTRY_MERGE, key, klen, operand, olen);
+}
+
+TIND_API int tind_batch_single_remove(tind_batch *b, tind_keyspace *ks, const void *key, size_t klen)
+{
+    return batch_add(b, ks, ENTRY_SINGLE_DELETE, key, klen, NULL, 0);
 }
 
 /* Change feed and replication (include/tind.h): a commit that must get
@@ -470,9 +481,9 @@ static int write_one(tind_keyspace *ks, uint8_t type, const void *key, size_t kl
     if (rc)
         return rc;
     tind_db *db = ks->db;
-    rc = db_check_kv(key, klen, val, vlen, type != ENTRY_TOMBSTONE, &err);
+    rc = db_check_kv(key, klen, val, vlen, batch_entry_has_value(type), &err);
     if (rc == TIND_OK)
-        rc = check_record_room(db, 0, entry_size(ks->id, klen, vlen, type != ENTRY_TOMBSTONE), &err);
+        rc = check_record_room(db, 0, entry_size(ks->id, klen, vlen, batch_entry_has_value(type)), &err);
     if (rc)
         return db_fail(db, rc, &err);
     if ((rc = db_enter(db)))
@@ -564,6 +575,16 @@ TIND_API int tind_batch_remove_range(tind_batch *b, tind_keyspace *ks, const voi
 TIND_API int tind_keyspace_clear(tind_keyspace *ks)
 {
     return tind_remove_range(ks, NULL, 0, NULL, 0);
+}
+
+TIND_API int tind_merge(tind_keyspace *ks, const void *key, size_t klen, const void *operand, size_t olen)
+{
+    return write_one(ks, ENTRY_MERGE, key, klen, operand, olen);
+}
+
+TIND_API int tind_single_remove(tind_keyspace *ks, const void *key, size_t klen)
+{
+    return write_one(ks, ENTRY_SINGLE_DELETE, key, klen, NULL, 0);
 }
 
 /* ------------------------------------------------------------------ persist */

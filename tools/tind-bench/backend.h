@@ -25,6 +25,8 @@ typedef struct bench_config {
     int blob_values;            /* large values: key-value separation where the engine has it */
     size_t value_size_hint;
     int threads;
+    int counter_merge;          /* values are 8-byte little-endian counters that `merge` adds to:
+                                 * set up the engine's uint64-add merge operator */
     int tind_prefix;            /* tind only: a prefix extractor, separator '#' (tind-bench --tind-prefix) */
 } bench_config;
 
@@ -52,6 +54,10 @@ typedef struct bench_backend {
     /* Make everything written so far durable and bring the engine to a
      * steady state before timing (flush memtables; may be a no-op). */
     int (*settle)(void *h, char *err, size_t errlen);
+    /* Merges an 8-byte little-endian addend into k's counter (cfg->counter_merge);
+     * NULL when the engine has no merge operator (the counter-merge workload
+     * then increments by get + put). */
+    int (*merge)(void *h, const void *k, size_t kl, const void *v, size_t vl, char *err, size_t errlen);
     int (*close)(void *h, char *err, size_t errlen);
     /* Deletes every key in [lo, hi) as one operation (a range tombstone);
      * NULL when the engine has none (the queue workload then fails). */

@@ -110,6 +110,8 @@ static int br_open_mode(void **out, const bench_config *cfg, int mode, char *err
         rocksdb_options_set_blob_compression_type(h->opts, rocksdb_lz4_compression);
         rocksdb_options_set_enable_blob_gc(h->opts, 1);
     }
+    if (cfg->counter_merge) /* its built-in UInt64AddOperator: 8-byte little-endian */
+        rocksdb_options_set_uint64add_merge_operator(h->opts);
     h->wopts = rocksdb_writeoptions_create();
     rocksdb_writeoptions_set_sync(h->wopts, cfg->sync_writes ? 1 : 0);
     h->ropts = rocksdb_readoptions_create();
@@ -168,6 +170,14 @@ static int br_remove_range(void *hp, const void *lo, size_t ll, const void *hi, 
     rocksdb_write(h->db, h->wopts, b, &rerr);
     rocksdb_writebatch_destroy(b);
     return rerr ? br_fail(err, errlen, "delete_range", rerr) : 0;
+}
+
+static int br_merge(void *hp, const void *k, size_t kl, const void *v, size_t vl, char *err, size_t errlen)
+{
+    br_handle *h = hp;
+    char *rerr = NULL;
+    rocksdb_merge(h->db, h->wopts, k, kl, v, vl, &rerr);
+    return rerr ? br_fail(err, errlen, "merge", rerr) : 0;
 }
 
 static int br_get(void *hp, const void *k, size_t kl, bench_buf *out, char *err, size_t errlen)
@@ -313,6 +323,7 @@ const bench_backend bench_backend_rocksdb = {
     .get = br_get,
     .scan = br_scan,
     .settle = br_settle,
+    .merge = br_merge,
     .close = br_close,
     .remove_range = br_remove_range,
 };

@@ -9,6 +9,8 @@
  * sync: RocksDB's sync=false); synced = TIND_PERSIST_SYNC_DATA (fdatasync
  * before the write returns: RocksDB's sync=true). tind has no key-value
  * separation yet, so blob_values is ignored and large values stay inline.
+ * counter_merge: the keyspace gets the built-in TIND_MERGE_COUNTER operator
+ * (8-byte little-endian uint64 add, as RocksDB's uint64add).
  * With --tind-prefix the keyspace gets a prefix extractor (separator '#',
  * the feed workload's user part "u00000012#"), so a feed scan skips the
  * tables whose filter lacks the user.
@@ -56,7 +58,14 @@ static int bt_open(void **out, const bench_config *cfg, char *err, size_t errlen
         return bt_fail(err, errlen, "open", rc, NULL);
     }
     tind_ks_options *ko = NULL;
-    if (cfg->tind_prefix && (ko = tind_ks_options_new()) != NULL)
+    if ((cfg->counter_merge || cfg->tind_prefix) && !(ko = tind_ks_options_new())) {
+        tind_close(h->db);
+        free(h);
+        return bt_fail(err, errlen, "keyspace options", TIND_ENOMEM, NULL);
+    }
+    if (cfg->counter_merge)
+        tind_ks_options_set_merge_builtin(ko, TIND_MERGE_COUNTER, NULL, 0);
+    if (cfg->tind_prefix)
         tind_ks_options_set_prefix_separator(ko, '#');   /* "u00000012#": a feed user */
     rc = tind_keyspace_open(h->db, "bench", ko, &h->ks);
     tind_ks_options_free(ko);
@@ -83,6 +92,13 @@ static int bt_remove_range(void *hp, const void *lo, size_t ll, const void *hi, 
     bt_handle *h = hp;
     int rc = tind_remove_range(h->ks, lo, ll, hi, hl);
     return rc ? bt_fail(err, errlen, "remove_range", rc, h->db) : 0;
+}
+
+static int bt_merge(void *hp, const void *k, size_t kl, const void *v, size_t vl, char *err, size_t errlen)
+{
+    bt_handle *h = hp;
+    int rc = tind_merge(h->ks, k, kl, v, vl);
+    return rc ? bt_fail(err, errlen, "merge", rc, h->db) : 0;
 }
 
 static int bt_get(void *hp, const void *k, size_t kl, bench_buf *out, char *err, size_t errlen)
@@ -220,6 +236,7 @@ const bench_backend bench_backend_tind = {
     .get = bt_get,
     .scan = bt_scan,
     .settle = bt_settle,
+    .merge = bt_merge,
     .close = bt_close,
     .remove_range = bt_remove_range,
     .txn_rmw = bt_txn_rmw,

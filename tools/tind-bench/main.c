@@ -582,6 +582,7 @@ static int bm_open(bm_ctx *c, const char *dir, int sync_writes, void **h)
         .blob_values = c->params.def->blob_values,
         .value_size_hint = c->params.value_size,
         .threads = c->params.threads,
+        .counter_merge = c->params.def->kind == BW_COUNTER_MERGE,
         .tind_prefix = c->flags->tind_prefix,
     };
     char err[BM_ERRLEN] = "";
@@ -788,6 +789,8 @@ static void bm_child_mix(bm_ctx *c, int fd)
                    : p->def->kind == BW_QUEUE ? BW_RUN_QUEUE
                    : p->def->kind == BW_TXN   ? BW_RUN_TXN
                                               : BW_RUN_MIX;
+    if (p->def->kind == BW_COUNTER_MERGE || p->def->kind == BW_COUNTER_RMW)
+        run_mode = BW_RUN_COUNTER;
     if (bm_phase_run(c, h, run_mode, 0, p->ops, p->seconds, php))
         goto fail;
     bm_row_take_phase(r, php);

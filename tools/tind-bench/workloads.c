@@ -134,6 +134,10 @@ const bw_def bw_defs[] = {
     {"queue", BW_QUEUE, 0.50, 0, 0, BW_UNIFORM, 100, {100000, 1000000}, {64, 256},
      "a queue: 50% append at the head (and per 100 appends one delete-range of the 100 oldest), "
      "50% reads of live keys"},
+    {"counter-merge", BW_COUNTER_MERGE, 0.10, 0, 0, BW_ZIPFIAN, 8, {200000, 2000000}, {64, 256},
+     "8-byte counters, Zipfian: 90% increments by merge (uint64 add operator; get + put without one), 10% reads"},
+    {"counter-rmw", BW_COUNTER_RMW, 0.10, 0, 0, BW_ZIPFIAN, 8, {200000, 2000000}, {64, 256},
+     "8-byte counters, Zipfian: 90% increments by get + put (read-modify-write), 10% reads"},
     {"txn-low", BW_TXN, 0, 0, 0, BW_UNIFORM, 100, {200000, 2000000}, {64, 256},
      "transactions: read 2 uniform keys, write both, commit (retry on conflict): low contention"},
     {"txn-high", BW_TXN, 1, 0, 0, BW_UNIFORM, 100, {200000, 2000000}, {64, 256},
@@ -277,6 +281,10 @@ int bw_mode_optypes(int mode, const char **names)
     case BW_RUN_MIX:
         names[0] = "read";
         names[1] = "update";
+        return 2;
+    case BW_RUN_COUNTER:
+        names[0] = "read";
+        names[1] = "increment";
         return 2;
     case BW_RUN_FEED:
         names[0] = "read";
@@ -457,6 +465,33 @@ static int bw_run_one(bw_thread *t, int *type)
         t->items_added++;
         t->live_bytes_added += n + p->value_size;
         return bw_put(t, key, n, p->value_size);
+    }
+    case BW_RUN_COUNTER: {
+        bw_key(key, bw_pick(t, p->keys));
+        if (trng_double(&t->rng) < p->def->read_fraction) {
+            *type = 0;
+            return bw_get(t, key, BW_KEY_SIZE, 8);
+        }
+        *type = 1;
+        uint8_t one[8] = {1};
+        t->user_bytes += BW_KEY_SIZE + 8;
+        if (p->def->kind == BW_COUNTER_MERGE && t->be->merge)
+            return t->be->merge(t->handle, key, BW_KEY_SIZE, one, 8, t->err, sizeof t->err);
+        /* read-modify-write, also for engines without a merge operator (not
+         * atomic across threads: a benchmark, not a counter) */
+        rc = t->be->get(t->handle, key, BW_KEY_SIZE, &t->buf, t->err, sizeof t->err);
+        if (rc < 0)
+            return rc;
+        uint64_t n = 0;
+        if (rc == 0 && t->buf.len == 8)
+            for (int b = 0; b < 8; b++)
+                n |= (uint64_t)t->buf.data[b] << (8 * b);
+        else
+            t->misses++;
+        n++;
+        for (int b = 0; b < 8; b++)
+            one[b] = (uint8_t)(n >> (8 * b));
+        return t->be->put(t->handle, key, BW_KEY_SIZE, one, 8, t->err, sizeof t->err);
     }
     case BW_RUN_READRANDOM:
         *type = 0;

@@ -58,7 +58,9 @@ const char *bw_dist_name(int dist);
 int bw_dist_parse(const char *s);                             /* -1 when unknown */
 
 /* ---- workloads ---- */
-enum bw_kind { BW_MIX, BW_FEED, BW_MICRO, BW_QUEUE, BW_TXN };
+/* BW_COUNTER_*: 8-byte counters, read_fraction reads, the rest increments by
+ * a merge (the engine's uint64-add operator) or by get + put. */
+enum bw_kind { BW_MIX, BW_FEED, BW_MICRO, BW_QUEUE, BW_COUNTER_MERGE, BW_COUNTER_RMW, BW_TXN };
 /* BW_TXN: read_fraction 0 = the transactions pick among every key (low
  * contention), > 0 = among the first BW_TXN_HOT_KEYS keys (high). */
 #define BW_TXN_HOT_KEYS 16
@@ -128,6 +130,7 @@ enum bw_mode {
     BW_RUN_SEEKSCAN,
     BW_RUN_OVERWRITE,
     BW_RUN_QUEUE,       /* append at the head / delete-range the tail; reads */
+    BW_RUN_COUNTER,     /* reads / increments (merge or get + put by the kind) */
     BW_RUN_TXN,         /* read-modify-write transactions of two keys (backend txn_rmw) */
 };
 /* The op types a mode records (names for output); returns the count. */

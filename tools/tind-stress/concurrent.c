@@ -25,7 +25,12 @@
  *     started when it ended, and never goes backwards for that reader (also
  *     at a snapshot, bounded by the progress around the snapshot's creation);
  *   - tind_first/tind_last well-formedness, manual flushes, rare manual
- *     compactions.
+ *     compactions;
+ *   - issue 13: half of the removes are single deletes (reads never depend
+ *     on their contract); every thread merges +1 into CCOUNTERS shared keys
+ *     of a keyspace "counter" (the built-in counter operator): a read of a
+ *     counter is >= the merges done before it began and <= those started
+ *     when it ended, and after a reopen it equals the merges done.
  * The run is cut into phases; between phases every thread stops, the
  * database is closed and reopened, and every thread's keys are checked
  * against its model (point reads and iteration), and every progress key
@@ -85,6 +90,7 @@
 #define CVAL_MAX 3200
 #define CKEY_MAX 64
 #define SCRATCH 4             /* --mixed: scratch keyspaces */
+#define CCOUNTERS 8           /* shared counters of keyspace "counter" */
 
 static const char *const cks_names[CKS] = {"leveled", "tiered"};
 
@@ -123,6 +129,8 @@ typedef struct cthread {
 typedef struct cshared {
     tind_db *db;
     tind_keyspace *ks[CKS];
+    tind_keyspace *counter_ks;    /* issue 13: the shared counters */
+    _Atomic uint64_t merges_started[CCOUNTERS], merges_done[CCOUNTERS];
     int threads;
     uint64_t seed;
     int phase;
@@ -133,6 +141,7 @@ typedef struct cshared {
     _Atomic int done;             /* the campaign is over: the watchdog leaves */
     pthread_mutex_t fail_mu;
     char fail[1200];
+    _Atomic uint64_t merges, counter_reads;
     _Atomic uint64_t txns; /* of batches: committed as transactions */
     _Atomic uint64_t ops, puts, removes, batches, gets, iters, iter_items, snaps, snap_checks, foreign, flushes,
         compactions;
@@ -274,7 +283,8 @@ static void op_put_remove(cthread *c, int remove)
         uint32_t end = idx + span < RANGE ? idx + span : RANGE;
         rc = tind_remove_range(sh->ks[k], key, kn, hi, ckey(c->id, end, hi));
     } else if (remove) {
-        rc = tind_remove(sh->ks[k], key, kn);
+        /* half single deletes: whatever the key's history, they read as removes */
+        rc = trng_below(&c->r, 2) ? tind_single_remove(sh->ks[k], key, kn) : tind_remove(sh->ks[k], key, kn);
     } else {
         vlen = pick_vlen(&c->r);
         cvalue(sh->seed, c->id, idx, ver, key, kn, vlen, c->val);
@@ -391,6 +401,62 @@ static void op_batch(cthread *c)
     for (int i = 0; i < n; i++)
         c->exp[ops[i].k][ops[i].idx] = ops[i].cell;
     atomic_fetch_add_explicit(&sh->batches, 1, memory_order_relaxed);
+}
+
+/* ---- shared counters (issue 13) ---- */
+
+static void counter_key(int i, char *out) { snprintf(out, 8, "n%d", i); }
+
+/* Reads counter i: TIND_OK with *v, or cfail. */
+static int counter_read(cshared *sh, int i, uint64_t *v, const char *how)
+{
+    char key[8];
+    counter_key(i, key);
+    void *val = NULL;
+    size_t n = 0;
+    int rc = tind_get(sh->counter_ks, key, strlen(key), NULL, &val, &n);
+    *v = 0;
+    if (rc == TIND_OK && n == 8) {
+        for (int b = 0; b < 8; b++)
+            *v |= (uint64_t)((uint8_t *)val)[b] << (8 * b);
+    } else if (rc == TIND_OK) {
+        cfail(sh, "%s: counter %d holds %zu bytes, not 8", how, i, n);
+        rc = TIND_ECORRUPT;
+    } else if (rc != TIND_NOT_FOUND) {
+        cfail(sh, "%s: counter %d: %s (%s)", how, i, tind_strerror(rc), tind_errmsg(sh->db));
+    } else {
+        rc = TIND_OK; /* never merged yet: 0 */
+    }
+    tind_free(val);
+    return rc;
+}
+
+static void op_counter(cthread *c)
+{
+    cshared *sh = c->sh;
+    int i = (int)trng_below(&c->r, CCOUNTERS);
+    if (trng_below(&c->r, 3)) {
+        char key[8];
+        counter_key(i, key);
+        static const uint8_t one[8] = {1};
+        atomic_fetch_add(&sh->merges_started[i], 1);
+        int rc = tind_merge(sh->counter_ks, key, strlen(key), one, 8);
+        if (rc) {
+            cfail(sh, "thread %d: merge: %s (%s)", c->id, tind_strerror(rc), tind_errmsg(sh->db));
+            return;
+        }
+        atomic_fetch_add(&sh->merges_done[i], 1);
+        atomic_fetch_add_explicit(&sh->merges, 1, memory_order_relaxed);
+        return;
+    }
+    uint64_t lo = atomic_load(&sh->merges_done[i]), v;
+    if (counter_read(sh, i, &v, "counter read"))
+        return;
+    uint64_t hi = atomic_load(&sh->merges_started[i]);
+    if (v < lo || v > hi)
+        cfail(sh, "thread %d: counter %d reads %" PRIu64 ", outside the merges done before (%" PRIu64
+              ") and started after (%" PRIu64 ")", c->id, i, v, lo, hi);
+    atomic_fetch_add_explicit(&sh->counter_reads, 1, memory_order_relaxed);
 }
 
 /* ---- reads of one's own keys ---- */
@@ -995,8 +1061,10 @@ static void *worker(void *arg)
             op_batch(c);
         } else if (op < 600) {
             own_get(c, model, NULL, "live read");
-        } else if (op < 680) {
+        } else if (op < 665) {
             own_iter_random(c, model, NULL, "live iteration");
+        } else if (op < 680) {
+            op_counter(c);
         } else if (op < 760) {
             foreign_read(c);
         } else if (op < 800) {
@@ -1073,6 +1141,17 @@ static int copen(cshared *sh, const char *path)
         if (rc)
             cfail(sh, "keyspace open: %s (%s)", tind_strerror(rc), tind_errmsg(sh->db));
     }
+    if (!rc) {
+        tind_ks_options *ko = tind_ks_options_new();
+        tind_ks_options_set_memtable_size(ko, 4 * 1024);
+        tind_ks_options_set_table_size(ko, 4 * 1024);
+        tind_ks_options_set_l0_threshold(ko, 2);
+        tind_ks_options_set_merge_builtin(ko, TIND_MERGE_COUNTER, NULL, 0);
+        rc = tind_keyspace_open(sh->db, "counter", ko, &sh->counter_ks);
+        tind_ks_options_free(ko);
+        if (rc)
+            cfail(sh, "keyspace open: %s (%s)", tind_strerror(rc), tind_errmsg(sh->db));
+    }
     return rc;
 }
 
@@ -1080,6 +1159,12 @@ static int copen(cshared *sh, const char *path)
  * the last committed batch. */
 static void full_check(cshared *sh, cthread *ts)
 {
+    for (int i = 0; i < CCOUNTERS && !atomic_load(&sh->stop); i++) {
+        uint64_t v;
+        if (counter_read(sh, i, &v, "check after reopen") == TIND_OK && v != atomic_load(&sh->merges_done[i]))
+            cfail(sh, "check after reopen: counter %d reads %" PRIu64 ", %" PRIu64 " merges were done", i, v,
+                  (uint64_t)atomic_load(&sh->merges_done[i]));
+    }
     for (int t = 0; t < sh->threads && !atomic_load(&sh->stop); t++) {
         cthread *c = &ts[t];
         const ccell(*model)[RANGE] = (const ccell(*)[RANGE])c->exp;
@@ -1256,14 +1341,15 @@ int campaign_concurrent(const stress_opts *o)
            " snapshot_checks=%" PRIu64 " foreign_reads=%" PRIu64 " manual_flushes=%" PRIu64
            " manual_compactions=%" PRIu64 " flushes=%" PRIu64 " compactions=%" PRIu64 " reopens=%" PRIu64
            " mixed=%d scratch_ops=%" PRIu64 " keyspace_creates=%" PRIu64 " keyspace_deletes=%" PRIu64
-           " enoent=%" PRIu64 " lists=%" PRIu64 " mid_phase_closes=%" PRIu64
-           " violations=%d seconds=%.0f seed=%" PRIu64 "\n",
+           " enoent=%" PRIu64 " lists=%" PRIu64 " mid_phase_closes=%" PRIu64 " merges=%" PRIu64
+           " counter_reads=%" PRIu64 " violations=%d seconds=%.0f seed=%" PRIu64 "\n",
            o->threads, (uint64_t)sh->ops, (uint64_t)sh->puts, (uint64_t)sh->removes, (uint64_t)sh->batches,
            (uint64_t)sh->txns,
            (uint64_t)sh->gets, (uint64_t)sh->iters, (uint64_t)sh->iter_items, (uint64_t)sh->snaps,
            (uint64_t)sh->snap_checks, (uint64_t)sh->foreign, (uint64_t)sh->flushes, (uint64_t)sh->compactions,
            bg_flushes, bg_compactions, reopens, o->mixed, (uint64_t)sh->scratch_ops, (uint64_t)sh->ks_creates,
-           (uint64_t)sh->ks_deletes, (uint64_t)sh->ks_enoent, (uint64_t)sh->lists, (uint64_t)sh->closes, failed,
+           (uint64_t)sh->ks_deletes, (uint64_t)sh->ks_enoent, (uint64_t)sh->lists, (uint64_t)sh->closes,
+           (uint64_t)sh->merges, (uint64_t)sh->counter_reads, failed,
            stress_now() - t0, o->seed);
     fflush(stdout);
     if (!failed && own_base)

@@ -26,7 +26,11 @@
  *   3. every keyspace created before opens; forward and backward iteration
  *      and point reads of every key agree with the model; every value
  *      carries a checksum of its key and bytes, and equals, byte for byte,
- *      the value the model says was written.
+ *      the value the model says was written;
+ *   4. (issue 13) key "c" of keyspace "counter", into which every batch
+ *      but single puts and transactions (which carry no merge operand)
+ *      merges +1, holds exactly the recovered batches' count; the removes
+ *      of odd keys are single deletes (plain removes in transactions).
  * The next child continues with batch P + 1 (the parent passes it), in a
  * new "life" number that is mixed into every generated batch and value, so
  * a record of an earlier life resurrected by recovery is caught.
@@ -370,6 +374,33 @@ static int verify(kctx *c, klife *L, trng *rng)
         if (trng_below(rng, 2) == 0 || k == 0)
             check_iter(&ck, ks[k], k, 1);
         check_points(&ck, ks[k], k);
+    }
+    /* the counter: one merge per recovered batch, across lives */
+    tind_keyspace *cks = NULL;
+    uint64_t count = 0;
+    rc = tind_keyspace_exists(db, KILL_COUNTER_KS) == TIND_OK ? tind_keyspace_open(db, KILL_COUNTER_KS, NULL, &cks)
+                                                                 : TIND_OK;
+    if (rc == TIND_OK && cks) {
+        void *v = NULL;
+        size_t vn = 0;
+        rc = tind_get(cks, "c", 1, NULL, &v, &vn);
+        if (rc == TIND_OK && vn == 8)
+            for (int i = 0; i < 8; i++)
+                count |= (uint64_t)((uint8_t *)v)[i] << (8 * i);
+        else if (rc == TIND_OK)
+            rc = TIND_ECORRUPT;
+        if (rc == TIND_NOT_FOUND)
+            rc = TIND_OK;
+        tind_free(v);
+    }
+    if (rc) {
+        ck.bad++;
+        kfail(c, "the counter keyspace: %s (%s)", tind_strerror(rc), tind_errmsg(db));
+    } else if (count != c->exp->merges) {
+        ck.bad++;
+        c->fig.partial++;
+        kfail(c, "the counter reads %" PRIu64 " but %" PRIu64 " batches merged into it are recovered (P=%" PRIu64 ")",
+              count, c->exp->merges, P);
     }
     rc = tind_close(db);
     if (rc && !c->fail[0])

@@ -40,7 +40,8 @@ extern const char *const kill_ks_names[KILL_KS];
 
 typedef struct kop {
     uint8_t ks;
-    uint8_t tomb;        /* 1 remove, 2 range deletion [key, key + vlen) */
+    uint8_t tomb;        /* 1 remove, 2 single delete (reads the same, contract or not),
+                            3 range deletion [key, key + vlen) */
     uint32_t key;
     uint32_t vlen;
 } kop;
@@ -65,7 +66,13 @@ typedef struct kcell {
 
 typedef struct kstate {
     kcell cell[KILL_KS][KILL_UNIVERSE + 1];
+    uint64_t merges;     /* issue 13: key "c" of keyspace KILL_COUNTER_KS, +1 per batch */
 } kstate;
+
+/* Issue 13: every batch (not a single put, nor a transaction) also merges +1 into key "c" of
+ * this keyspace (the built-in counter operator); after a kill it must hold
+ * exactly the number of recovered batches, across lives. */
+#define KILL_COUNTER_KS "counter"
 
 /* A hash of three numbers: the seed of a batch, a life's plan, ... */
 uint64_t kill_mix3(uint64_t a, uint64_t b, uint64_t c);

@@ -65,6 +65,8 @@ static void child_fail(const char *what, int rc, tind_db *db)
 }
 
 /* Opens the database and the keyspaces, reporting R, O and K. */
+static tind_keyspace *counter_ks; /* KILL_COUNTER_KS */
+
 static tind_db *child_open(const char *dbpath, const tind_options *o, tind_keyspace **ks)
 {
     child_msg("R");
@@ -82,6 +84,13 @@ static tind_db *child_open(const char *dbpath, const tind_options *o, tind_keysp
         if (rc)
             child_fail("keyspace open", rc, db);
     }
+    tind_ks_options *ko = tind_ks_options_new();
+    kill_ks_options(ko, 0);
+    tind_ks_options_set_merge_builtin(ko, TIND_MERGE_COUNTER, NULL, 0);
+    rc = tind_keyspace_open(db, KILL_COUNTER_KS, ko, &counter_ks);
+    tind_ks_options_free(ko);
+    if (rc)
+        child_fail("keyspace open", rc, db);
     child_msg("K");
     return db;
 }
@@ -208,6 +217,8 @@ int kill_child_main(int argc, char **argv)
             const kop *op = &b.ops[i];
             size_t kn = kill_key_bytes(op->key, key);
             if (op->tomb == 2) {
+                rc = tind_batch_single_remove(tb, ks[op->ks], key, kn);
+            } else if (op->tomb == 3) {
                 uint8_t hi[KILL_KEY_MAX];
                 uint32_t end = op->key + op->vlen; /* past the universe: a key after all of it */
                 rc = tind_batch_remove_range(tb, ks[op->ks], key, kn, hi,
@@ -229,6 +240,9 @@ int kill_child_main(int argc, char **argv)
             rc = tind_put(ks[0], key, kn, val, m->vlen);
         } else {
             rc = tind_batch_put(tb, ks[0], key, kn, val, m->vlen);
+            static const uint8_t one[8] = {1};
+            if (!rc)
+                rc = tind_batch_merge(tb, counter_ks, "c", 1, one, 8);
             if (rc)
                 child_fail("batch add", rc, db);
             tind_batch_set_durability(tb, b.durability);

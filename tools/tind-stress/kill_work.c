@@ -104,11 +104,13 @@ void kill_gen_batch(uint64_t seed, uint32_t life, uint64_t id, kbatch *b)
         o->ks = (uint8_t)trng_below(&r, KILL_KS);
         o->key = (uint32_t)(trng_below(&r, 2) ? trng_below(&r, 100) : trng_below(&r, KILL_UNIVERSE));
         o->tomb = trng_below(&r, 4) == 0;
+        if (o->tomb && (o->key & 1))
+            o->tomb = 2; /* a single delete (issue 13): whatever the key's history, it reads as a remove */
         o->vlen = o->tomb ? 0
                   : trng_below(&r, 30) == 0 ? 1000 + (uint32_t)trng_below(&r, 5000)
                                             : KILL_VAL_MIN + (uint32_t)trng_below(&r, 160);
         if (o->tomb && trng_below(&r, 16) == 0) {
-            o->tomb = 2; /* a range deletion of keys [key, key + vlen) */
+            o->tomb = 3; /* a range deletion of keys [key, key + vlen) */
             o->vlen = 1 + (uint32_t)trng_below(&r, 50);
         }
     }
@@ -127,15 +129,17 @@ void kill_gen_batch(uint64_t seed, uint32_t life, uint64_t id, kbatch *b)
     uint64_t t = kill_mix3(seed ^ 0x74786e, life, id) % 8;
     b->txn = b->single ? 0 : t < 1 ? 2 : t < 2 ? 1 : 0;
     for (uint32_t i = 0; i < b->n; i++)
-        if (b->ops[i].tomb == 2)
+        if (b->ops[i].tomb == 3)
             b->txn = 0; /* transactions refuse range deletions (TIND_ENOTSUP) */
 }
 
 void kill_state_apply(kstate *s, const kbatch *b, uint32_t life)
 {
+    if (!b->single && !b->txn) /* transactions carry no merge operand (tind.h) */
+        s->merges++;
     for (uint32_t i = 0; i < b->n; i++) {
         const kop *o = &b->ops[i];
-        if (o->tomb == 2) {
+        if (o->tomb == 3) {
             for (uint32_t k = o->key; k < o->key + o->vlen && k < KILL_UNIVERSE; k++)
                 s->cell[o->ks][k] = (kcell){b->id, i, life, 0, 0};
             continue;

@@ -16,9 +16,11 @@
 static const char *op_name(int type)
 {
     return type == TIND_CHANGE_PUT              ? "put"
-           : type == TIND_CHANGE_REMOVE       ? "del"
-           : type == TIND_CHANGE_REMOVE_RANGE ? "delrange"
-                                              : "other";
+           : type == TIND_CHANGE_REMOVE         ? "del"
+           : type == TIND_CHANGE_MERGE          ? "merge"
+           : type == TIND_CHANGE_SINGLE_REMOVE  ? "single-del"
+           : type == TIND_CHANGE_REMOVE_RANGE   ? "delrange"
+                                                : "other";
 }
 
 /* The keyspace's name, or "#ID" once it is deleted. */
@@ -52,7 +54,7 @@ static int print_machine(tsh *sh, tind_changes *c)
             rc = rc ? rc : sh_json_string(&line, (const uint8_t *)ks, strlen(ks));
             rc = rc ? rc : tbuf_append(&line, ",\"key\":", 7);
             rc = rc ? rc : sh_json_string(&line, op->key, op->klen);
-            if (op->type == TIND_CHANGE_PUT) {
+            if (op->type == TIND_CHANGE_PUT || op->type == TIND_CHANGE_MERGE) {
                 rc = rc ? rc : tbuf_append(&line, ",\"value\":", 9);
                 rc = rc ? rc : sh_json_string(&line, op->value, op->vlen);
             } else if (op->type == TIND_CHANGE_REMOVE_RANGE) { /* "" = no end */
@@ -67,7 +69,7 @@ static int print_machine(tsh *sh, tind_changes *c)
             rc = rc ? rc : tbuf_append(&line, ",", 1);
             rc = rc ? rc : sh_csv_field(&line, op->key, op->klen);
             rc = rc ? rc : tbuf_append(&line, ",", 1);
-            if (op->type == TIND_CHANGE_PUT || op->type == TIND_CHANGE_REMOVE_RANGE)
+            if (op->type == TIND_CHANGE_PUT || op->type == TIND_CHANGE_MERGE || op->type == TIND_CHANGE_REMOVE_RANGE)
                 rc = rc ? rc : sh_csv_field(&line, op->value, op->vlen); /* a range: its end */
             rc = rc ? rc : tbuf_append(&line, "\r\n", 2);
         }
@@ -89,7 +91,7 @@ static void print_text(tsh *sh, tind_changes *c)
         char kbuf[32];
         fprintf(sh->out, "  %s %s ", op_name(op->type), ks_label(op, kbuf, sizeof kbuf));
         sh_show_bytes(sh, sh->out, op->key, op->klen, sh->hex, 1);
-        if (op->type == TIND_CHANGE_PUT) {
+        if (op->type == TIND_CHANGE_PUT || op->type == TIND_CHANGE_MERGE) {
             fputs(" = ", sh->out);
             sh_show_bytes(sh, sh->out, op->value, op->vlen, sh->hex, sh->full);
         } else if (op->type == TIND_CHANGE_REMOVE_RANGE) {

@@ -301,6 +301,7 @@ static int cmd_create(tsh *sh, sh_words *args)
         {"memtable-size", 1, 0, NULL}, {"table-size", 1, 0, NULL},   {"block-size", 1, 0, NULL},
         {"compression", 1, 0, NULL},   {"bloom-bits", 1, 0, NULL},   {"compaction", 1, 0, NULL},
         {"l0-threshold", 1, 0, NULL},  {"levels", 1, 0, NULL},       {"if-not-exists", 0, 0, NULL},
+        {"merge", 1, 0, NULL},         {"merge-separator", 1, 0, NULL},
     };
     const sh_word *pos[1];
     size_t npos;
@@ -361,6 +362,18 @@ static int cmd_create(tsh *sh, sh_words *args)
         tind_ks_options_set_l0_threshold(o, v > 1000 ? 1000 : (int)v);
     if (!rc && opts[7].seen && !(rc = sh_parse_u64(sh, opts[7].value, "--levels", &v)))
         tind_ks_options_set_levels(o, v > 100 ? 100 : (int)v);
+    if (!rc && opts[9].seen) {
+        const char *m = sh_str(opts[9].value);
+        const tbuf *sep = opts[10].seen ? &opts[10].value->bytes : NULL;
+        if (!strcmp(m, "counter") && !sep)
+            tind_ks_options_set_merge_builtin(o, TIND_MERGE_COUNTER, NULL, 0);
+        else if (!strcmp(m, "append"))
+            tind_ks_options_set_merge_builtin(o, TIND_MERGE_APPEND, sep ? sep->data : NULL, sep ? sep->len : 0);
+        else
+            rc = sh_error(sh, "--merge: counter or append (--merge-separator only with append)");
+    } else if (!rc && opts[10].seen) {
+        rc = sh_error(sh, "--merge-separator needs --merge append");
+    }
     if (!rc) {
         tind_keyspace *ks;
         int st = tind_keyspace_open(sh->db, name, o, &ks);
@@ -411,9 +424,10 @@ static int cmd_put(tsh *sh, sh_words *args)
 
 static int cmd_del(tsh *sh, sh_words *args)
 {
+    sh_opt opts[] = {{"single", 0, 0, NULL}};
     const sh_word *pos[2];
     size_t npos;
-    int rc = sh_parse_opts(sh, args, 1, NULL, 0, pos, &npos, 2);
+    int rc = sh_parse_opts(sh, args, 1, opts, 1, pos, &npos, 2);
     if (rc)
         return rc;
     if (npos != 2)
@@ -422,7 +436,13 @@ static int cmd_del(tsh *sh, sh_words *args)
     if ((rc = get_keyspace(sh, pos[0], &ks)))
         return rc;
     const tbuf *k = &pos[1]->bytes;
-    int st = sh->txn     ? tind_txn_remove(sh->txn, ks, k->data, k->len)
+    int st;
+    if (opts[0].seen) /* a single delete (include/tind.h: tind_single_remove) */
+        st = sh->txn     ? tind_txn_single_remove(sh->txn, ks, k->data, k->len)
+             : sh->batch ? tind_batch_single_remove(sh->batch, ks, k->data, k->len)
+                         : tind_single_remove(ks, k->data, k->len);
+    else
+        st = sh->txn     ? tind_txn_remove(sh->txn, ks, k->data, k->len)
              : sh->batch ? tind_batch_remove(sh->batch, ks, k->data, k->len)
                          : tind_remove(ks, k->data, k->len);
     if (st)
@@ -453,8 +473,9 @@ static int cmd_delrange(tsh *sh, sh_words *args)
     if (rc)
         return rc;
     const tbuf *lo = &pos[1]->bytes, *hi = &pos[2]->bytes;
-    int st = sh->batch ? tind_batch_remove_range(sh->batch, ks, lo->data, lo->len, hi->data, hi->len)
-                       : tind_remove_range(ks, lo->data, lo->len, hi->data, hi->len);
+    int st = sh->txn     ? tind_txn_remove_range(sh->txn, ks, lo->data, lo->len, hi->data, hi->len) /* refused */
+             : sh->batch ? tind_batch_remove_range(sh->batch, ks, lo->data, lo->len, hi->data, hi->len)
+                         : tind_remove_range(ks, lo->data, lo->len, hi->data, hi->len);
     if (st)
         return db_error(sh, "delrange", st);
     return SH_OK;
@@ -470,6 +491,40 @@ static int cmd_clear(tsh *sh, sh_words *args)
     int st = tind_keyspace_clear(ks);
     if (st)
         return db_error(sh, "clear", st);
+    return SH_OK;
+}
+
+/* merge KS KEY OPERAND: a counter keyspace takes a decimal number (a
+ * negative one subtracts: 64-bit two's complement), others the bytes. */
+static int cmd_merge(tsh *sh, sh_words *args)
+{
+    const sh_word *pos[3];
+    tind_keyspace *ks;
+    int rc = ks_args(sh, args, NULL, 0, pos, 3, &ks);
+    if (rc)
+        return rc;
+    const tbuf *k = &pos[1]->bytes, *v = &pos[2]->bytes;
+    const uint8_t *op = v->data ? v->data : (const uint8_t *)"";
+    size_t oplen = v->len;
+    uint8_t num[8];
+    if (tind_internal_ks_merge_builtin(ks) == TIND_MERGE_COUNTER) {
+        const char *s = sh_str(pos[2]);
+        char *end = NULL;
+        errno = 0;
+        long long n = strtoll(s, &end, 10);
+        if (!*s || !end || *end || errno)
+            return sh_error(sh, "merge: keyspace '%s' counts: OPERAND is a decimal number", sh_str(pos[0]));
+        uint64_t u = (uint64_t)n;
+        for (int i = 0; i < 8; i++)
+            num[i] = (uint8_t)(u >> (8 * i));
+        op = num;
+        oplen = 8;
+    }
+    int st = sh->txn     ? tind_txn_merge(sh->txn, ks, k->data, k->len, op, oplen)
+             : sh->batch ? tind_batch_merge(sh->batch, ks, k->data, k->len, op, oplen)
+                       : tind_merge(ks, k->data, k->len, op, oplen);
+    if (st)
+        return db_error(sh, "merge", st);
     return SH_OK;
 }
 
@@ -1144,13 +1199,19 @@ static const sh_command commands[] = {
     {"keyspaces", 1, cmd_keyspaces, "keyspaces", "list the keyspaces"},
     {"create", 1, cmd_create,
      "create KS [--memtable-size N] [--table-size N] [--block-size N] [--compression none|lz4|zstd] "
-     "[--bloom-bits B] [--compaction leveled|tiered|fifo] [--l0-threshold N] [--levels N] [--if-not-exists]",
-     "create a keyspace (sizes take k/m/g suffixes); --if-not-exists: an existing one is no error"},
+     "[--bloom-bits B] [--compaction leveled|tiered|fifo] [--l0-threshold N] [--levels N] [--if-not-exists] "
+     "[--merge counter|append [--merge-separator S]]",
+     "create a keyspace (sizes take k/m/g suffixes); --if-not-exists: an existing one is no error; "
+     "--merge: its built-in merge operator"},
     {"drop", 1, cmd_drop, "drop KS", "delete a keyspace and all its data"},
     {"put", 1, cmd_put, "put KS KEY VALUE", "write KEY = VALUE (queued while a batch is open)"},
     {"get", 1, cmd_get, "get KS KEY [--hex] [--full] [--raw]",
      "print the value of KEY (--raw: its bytes exactly); fails when absent"},
-    {"del", 1, cmd_del, "del KS KEY", "delete KEY (queued while a batch is open)"},
+    {"del", 1, cmd_del, "del KS KEY [--single]",
+     "delete KEY (queued while a batch is open); --single: a single delete (KEY was put once since its last delete)"},
+    {"merge", 1, cmd_merge, "merge KS KEY OPERAND",
+     "merge OPERAND into KEY with the keyspace's operator (a counter takes a decimal number; "
+     "queued while a batch is open)"},
     {"delrange", 1, cmd_delrange, "delrange KS LO HI",
      "delete every key in [LO, HI) in one operation; \"\" is an open bound (queued while a batch is open)"},
     {"clear", 1, cmd_clear, "clear KS", "delete every key of KS in one crash-safe operation"},

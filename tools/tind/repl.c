@@ -125,7 +125,7 @@ static void complete_files(const char *prefix, cand_list *c)
 static int takes_keyspace_first(const char *cmd)
 {
     static const char *const names[] = {"drop",  "put",  "get",   "del",   "scan",  "count", "stats",
-                                        "flush", "compact", "exists", "mget", "first", "last"};
+                                        "flush", "compact", "exists", "mget", "first", "last", "merge"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (!strcmp(cmd, names[i]))
             return 1;

@@ -238,6 +238,46 @@ static int table_physical(vfy *v, const char *path, fs_file *f, uint64_t size)
     return v->problems == before;
 }
 
+/* A single delete directly over a remove, a single delete or a merge
+ * operand of its key breaks its contract (include/tind.h): each key is
+ * noted once per table (reads are not affected; compaction turns it into a
+ * remove and counts it). */
+static void single_delete_contract(vfy *v, const char *path, tbl *t)
+{
+    tbl_iter *it;
+    if (tbl_iter_new(t, &it))
+        return;
+    uint8_t prev_type = 0xFF;
+    tbuf prev = {0};
+    uint64_t found = 0;
+    for (tbl_iter_first(it); tbl_iter_valid(it) && !sh_interrupted; tbl_iter_next(it)) {
+        size_t kn;
+        const uint8_t *k = tbl_iter_key(it, &kn);
+        uint8_t type = tbl_iter_type(it);
+        int same = prev_type != 0xFF && prev.len == kn && memcmp(prev.data, k, kn) == 0;
+        if (same && prev_type == ENTRY_SINGLE_DELETE &&
+            (type == ENTRY_TOMBSTONE || type == ENTRY_SINGLE_DELETE || type == ENTRY_MERGE)) {
+            if (found++ < 10) {
+                char shown[200];
+                size_t n = 0;
+                for (size_t i = 0; i < kn && n + 5 < sizeof shown; i++)
+                    n += (size_t)snprintf(shown + n, sizeof shown - n, k[i] >= 32 && k[i] < 127 ? "%c" : "\\x%02x",
+                                          k[i]);
+                note(v, "%s: key '%s': a single delete directly over a %s (a broken single delete contract)", path,
+                     shown, type == ENTRY_MERGE ? "merge operand" : type == ENTRY_TOMBSTONE ? "remove" : "single delete");
+            }
+            type = 0xFF; /* noted: the next entry starts afresh */
+        }
+        if (tbuf_set(&prev, k, kn))
+            break;
+        prev_type = type;
+    }
+    if (found > 10)
+        note(v, "%s: %" PRIu64 " keys with a broken single delete contract in all", path, found);
+    tbuf_free(&prev);
+    tbl_iter_free(it);
+}
+
 static void verify_table(vfy *v, const char *path, uint64_t number, const ver_table *vt, const char *ks, int level)
 {
     tind_err err;
@@ -285,6 +325,8 @@ static void verify_table(vfy *v, const char *path, uint64_t number, const ver_ta
     rc = tbl_verify(t, &err);
     if (rc)
         problem(v, path, "%s", err.msg[0] ? err.msg : tind_strerror(rc));
+    else if (m->tombstone_count)
+        single_delete_contract(v, path, t);
     v->entries += m->entry_count;
     if (v->verbose && v->problems == before)
         fprintf(v->sh->out, "ok: %s (keyspace '%s', L%d): %" PRIu64 " bytes, %" PRIu64 " blocks, %" PRIu64
