@@ -454,15 +454,15 @@ static int journal_record(void *ctx, uint64_t first_seqno, uint32_t count, const
         print_keyspace(j, e.ks_id);
         fputc(' ', o);
         sh_show_bytes(j->d->sh, o, e.key, e.klen, j->d->hex, 1);
-        if (batch_entry_has_value(e.type)) {
-            fputs(" = ", o);
-            sh_show_bytes(j->d->sh, o, e.val, e.vlen, j->d->hex, j->d->full);
-        } else if (e.type == ENTRY_RANGE_TOMBSTONE) {
+        if (e.type == ENTRY_RANGE_TOMBSTONE) {
             fputs(" .. ", o); /* [key, end) */
             if (e.vlen)
                 sh_show_bytes(j->d->sh, o, e.val, e.vlen, j->d->hex, 1);
             else
                 fputs("(end)", o);
+        } else if (batch_entry_has_value(e.type)) {
+            fputs(" = ", o);
+            sh_show_bytes(j->d->sh, o, e.val, e.vlen, j->d->hex, j->d->full);
         }
         fputc('\n', o);
     }
