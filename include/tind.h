@@ -210,6 +210,29 @@ TIND_API void tind_options_set_default_durability(tind_options *o, int mode);
  * fail with an error naming the file -- never wrong data. */
 TIND_API void tind_options_set_read_only(tind_options *o, int on);
 
+/* ----------------------------------------------------------------------
+ * Encryption at rest (docs/ENCRYPTION.md). With a key, every file of the
+ * database -- tables, journals, the version file, FORMAT -- is stored as
+ * AES-256-GCM pages: a changed byte reads as TIND_ECORRUPT naming the file
+ * and offset, never as data. File names, sizes, the LOCK file and the
+ * ENCRYPTION key-check file are not encrypted. A new database made with a
+ * key is encrypted for its life (re-keying: docs/ENCRYPTION.md).
+ * At tind_open: the wrong key is TIND_EINVAL ("wrong encryption key ...");
+ * a key for a database made without one, or no key for an encrypted
+ * database, is TIND_EINVAL saying which. Keys are copied; tind wipes its
+ * copies when they are no longer needed (the options' copy at
+ * tind_options_free). Thread-safety: as every options call.
+ * ---------------------------------------------------------------------- */
+/* The 256-bit key (len must be 32: else TIND_EINVAL and o is unchanged).
+ * key NULL removes a key set before. Replaces a key callback. */
+TIND_API int tind_options_set_encryption_key(tind_options *o, const void *key, size_t len);
+/* A key callback instead of a stored key: tind_open calls fn(ctx, key) once,
+ * in its own thread, before reading any file; fn fills the 32 bytes and
+ * returns TIND_OK, or a status that tind_open then returns. fn NULL removes
+ * it. Replaces a key set before. */
+typedef int (*tind_key_fn)(void *ctx, uint8_t key[32]);
+TIND_API void tind_options_set_encryption_key_fn(tind_options *o, tind_key_fn fn, void *ctx);
+
 /* ======================================================================
  * Database
  * ====================================================================== */
@@ -870,7 +893,9 @@ TIND_API int tind_ks_stats_get(tind_keyspace *ks, tind_ks_stats *out);
  * database); the journal being written is copied. Everything is synced and
  * the folder appears atomically: the copy is built in "dir.tmp" and renamed
  * to dir, so after a crash dir is whole or absent (a leftover dir.tmp that
- * holds only a copy's files is removed by the next call).
+ * holds only a copy's files is removed by the next call). The copy of an
+ * encrypted database is encrypted with its key and holds its ENCRYPTION
+ * key check: it opens with the same key only.
  * Statuses: TIND_EINVAL (db or dir NULL or empty), TIND_EEXIST (dir exists,
  * or dir.tmp holds other files), TIND_ENOTSUP (db opened read-only),
  * TIND_EPOISONED, TIND_ECLOSED, I/O errors naming the file (a partial
@@ -922,7 +947,10 @@ TIND_API int tind_backup_create(tind_db *db, const char *dir, tind_progress_fn p
 TIND_API int tind_backup_list(const char *dir, tind_backup_info **list, size_t *count);
 /* Checks backup id of dir (0 = every backup): every file's size and
  * checksum, then each table's blocks (tind verify's table checks), each
- * journal's records and the version file. TIND_OK, TIND_ECORRUPT naming the
+ * journal's records and the version file. A backup of an encrypted database
+ * holds its files encrypted (and its ENCRYPTION key check; a restore opens
+ * with the same key only): sizes and checksums are of the stored bytes, and
+ * verify checks only those (the structure checks would need the key). TIND_OK, TIND_ECORRUPT naming the
  * first bad file (tind_errmsg(NULL)), TIND_NOT_FOUND (no such backup). */
 TIND_API int tind_backup_verify(const char *dir, uint64_t id, tind_progress_fn progress, void *ctx);
 /* Restores backup id of dir (0 = the newest) into the new database folder

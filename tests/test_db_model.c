@@ -25,7 +25,8 @@
  * On failure: the seed (TIND_SEED=..., TIND_THREADS=0/1 picks the pass) and
  * the last operations are printed.
  * TIND_TEST_SCALE scales the number of operations (default: 1,000,000 with
- * threads off and 150,000 with threads on).
+ * threads off and 150,000 with threads on). One more seed of each pass runs
+ * on an encrypted database (TIND_ENCRYPT=1: every seed, with TIND_SEED too).
  */
 #include <stdarg.h>
 
@@ -214,11 +215,12 @@ static void logop(const char *fmt, ...)
 }
 
 static int cur_threads; /* the pass of the failing seed */
+static int model_encrypt; /* encryption at rest on (TIND_ENCRYPT=1, or the encrypted seeds) */
 
 static void dump_log(void)
 {
-    fprintf(stderr, "background threads %s (TIND_THREADS=%d); last operations (of %llu):\n",
-            cur_threads ? "on" : "off", cur_threads, (unsigned long long)oplog_n);
+    fprintf(stderr, "background threads %s (TIND_THREADS=%d)%s; last operations (of %llu):\n",
+            cur_threads ? "on" : "off", cur_threads, model_encrypt ? ", encrypted (TIND_ENCRYPT=1)" : "", (unsigned long long)oplog_n);
     uint64_t from = oplog_n > LOG_LINES ? oplog_n - LOG_LINES : 0;
     for (uint64_t i = from; i < oplog_n; i++)
         fprintf(stderr, "  #%llu %s\n", (unsigned long long)i, oplog[i % LOG_LINES]);
@@ -253,6 +255,8 @@ static void open_world(world *w)
     tind_options_set_journal_file_size(o, 16 * 1024);
     tind_options_set_max_journal_size(o, 64 * 1024);
     tind_options_set_journal_compression_threshold(o, 512);
+    if (model_encrypt)
+        CHECK_OK(tind_options_set_encryption_key(o, "tind model test: encryption key", 32));
     int rc = tind_open("/db", o, &w->db);
     if (rc)
         fprintf(stderr, "open: %s\n", tind_errmsg(NULL));
@@ -809,6 +813,7 @@ int main(void)
     uint64_t per_seed = 25000;
     const char *one = getenv("TIND_SEED");
     const char *only = getenv("TIND_THREADS");
+    model_encrypt = getenv("TIND_ENCRYPT") && atoi(getenv("TIND_ENCRYPT"));
     for (int threads = 0; threads < 2; threads++) {
         if (only && atoi(only) != threads)
             continue;
@@ -832,6 +837,17 @@ int main(void)
                 (unsigned long long)stat_writes, (unsigned long long)stat_txns, (unsigned long long)stat_gets,
                 (unsigned long long)stat_iters, (unsigned long long)stat_prefix_skips,
                 (unsigned long long)stat_bg, (unsigned long long)stat_reopens, (unsigned long long)stat_crashes);
+    }
+    /* encryption at rest (io/fs_crypt.c): one more seed of each pass on an
+     * encrypted database (TIND_ENCRYPT=1 runs every seed encrypted) */
+    for (int threads = 0; threads < 2 && !one && !model_encrypt; threads++) {
+        if (only && atoi(only) != threads)
+            continue;
+        model_encrypt = 1;
+        uint64_t seed = base + 1000003;
+        fprintf(stderr, "  seed %llu, threads %s, encrypted ...\n", (unsigned long long)seed, threads ? "on" : "off");
+        run_seed(seed, per_seed, threads);
+        model_encrypt = 0;
     }
     return 0;
 }

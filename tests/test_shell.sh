@@ -592,6 +592,37 @@ same_file ro_before.txt ro_after.txt
 expect_status 1 "$TIND" --read-only "$T/ro-missing" keyspaces
 [ ! -e "$T/ro-missing" ] || fail "--read-only created a folder"
 
+section encryption
+# tind --key-file / $TIND_KEY_FILE (docs/ENCRYPTION.md)
+EDB=$T/edb
+printf '%064x' 7 >key.hex                                     # 64 hex digits
+head -c 32 /dev/zero | tr '\000' 'k' >key.raw                # 32 raw bytes
+expect_status 0 "$TIND" --key-file key.hex "$EDB" create sec
+expect_status 0 "$TIND" --key-file key.hex "$EDB" put sec secretkey1 secretvalue1
+expect_status 0 "$TIND" --key-file key.hex "$EDB" flush sec
+expect_status 0 "$TIND" --key-file key.hex "$EDB" put sec secretkey2 secretvalue2
+expect_status 0 "$TIND" --key-file key.hex "$EDB" get sec secretkey1
+[ "$(cat out.txt)" = secretvalue1 ] || fail "encrypted get: $(cat out.txt)"
+expect_status 0 env TIND_KEY_FILE=key.hex "$TIND" "$EDB" get sec secretkey2
+[ "$(cat out.txt)" = secretvalue2 ] || fail "TIND_KEY_FILE get: $(cat out.txt)"
+expect_status 0 "$TIND" --key-file key.hex "$EDB" verify
+grep -q "0 problems" out.txt || fail "encrypted verify: $(cat out.txt)"
+T1=$(cd "$EDB/tables" && ls | head -1)
+expect_status 0 "$TIND" --key-file key.hex "$EDB" dump table "$EDB/tables/$T1"
+grep -q "secretkey1" out.txt || fail "encrypted dump: $(cat out.txt)"
+if grep -r -l -e secretkey -e secretvalue "$EDB" >/dev/null 2>&1; then fail "plaintext in an encrypted database"; fi
+expect_status 1 "$TIND" "$EDB" get sec secretkey1
+grep -q "is encrypted" err.txt || fail "no key: $(cat err.txt)"
+expect_status 1 "$TIND" --key-file key.raw "$EDB" get sec secretkey1
+grep -q "wrong encryption key" err.txt || fail "wrong key: $(cat err.txt)"
+expect_status 1 "$TIND" --key-file key.raw "$EDB" verify
+grep -q "wrong encryption key" err.txt || fail "verify, wrong key: $(cat err.txt)"
+expect_status 1 "$TIND" --key-file key.raw "$DB" keyspaces
+grep -q "not encrypted" err.txt || fail "key for a plain database: $(cat err.txt)"
+printf 'short' >key.bad
+expect_status 2 "$TIND" --key-file key.bad "$EDB" keyspaces
+grep -q "32 raw bytes or 64 hex digits" err.txt || fail "bad key file: $(cat err.txt)"
+
 section locked
 mkfifo hold.fifo
 "$TIND" "$DB" <hold.fifo >hold.out 2>&1 &

@@ -63,6 +63,9 @@ void tind_options_set_sync_interval_ms(tind_options *o, uint32_t ms);
 void tind_options_set_max_open_files(tind_options *o, int n);
 void tind_options_set_default_durability(tind_options *o, int mode);
 void tind_options_set_read_only(tind_options *o, int on);
+int tind_options_set_encryption_key(tind_options *o, const void *key, size_t len);
+typedef int (*tind_key_fn)(void *ctx, uint8_t key[32]);
+void tind_options_set_encryption_key_fn(tind_options *o, tind_key_fn fn, void *ctx);
 
 int tind_open(const char *path, const tind_options *opts, tind_db **db);
 int tind_close(tind_db *db);

@@ -32,6 +32,7 @@
 #include "db/backup.h"
 #include "format/filename.h"
 #include "format/table.h"
+#include "io/fs_crypt.h"
 #include "journal/journal.h"
 #include "util/hash.h"
 #include "util/killpoint.h"
@@ -43,7 +44,9 @@
 #define BK_HEADER "tind backup 1"
 #define BK_PATH_MAX 4096
 
-static const char *const bk_kind_names[] = {"format", "versions", "journal", "table"};
+/* indexed by ckpt_kind */
+static const char *const bk_kind_names[] = {"format", "versions", "journal", "table", "encryption"};
+#define BK_KINDS ((int)(sizeof bk_kind_names / sizeof bk_kind_names[0]))
 
 typedef struct bk_file {
     int kind;                     /* ckpt_kind */
@@ -214,6 +217,7 @@ static int restore_ok(int kind, const char *p)
     uint64_t number;
     switch (kind) {
     case CKPT_FORMAT: return !strcmp(p, FNAME_FORMAT);
+    case CKPT_ENCRYPTION: return !strcmp(p, FNAME_ENCRYPTION);
     case CKPT_VERSIONS: return !strcmp(p, FNAME_VERSIONS);
     case CKPT_JOURNAL:
         return !strncmp(p, FNAME_JOURNALS_DIR "/", sizeof FNAME_JOURNALS_DIR) &&
@@ -272,7 +276,7 @@ static int meta_decode(const char *path, uint64_t id, uint8_t *data, size_t len,
             }
         } else if (nw == 6 && !strcmp(w[0], "file")) {
             int kind = -1;
-            for (int k = 0; k < 4; k++)
+            for (int k = 0; k < BK_KINDS; k++)
                 if (!strcmp(w[1], bk_kind_names[k]))
                     kind = k;
             uint64_t size = 0, hash = 0;
@@ -374,9 +378,38 @@ typedef struct bk_progress {
     void *ctx;
 } bk_progress;
 
+/* The size and xxh3-64 of the file at path as stored (read through fsys). */
+static int stored_hash(fs *fsys, const char *path, uint64_t *size, uint64_t *hash, tind_err *err)
+{
+    fs_file *in = NULL;
+    int rc = fs_open(fsys, path, FS_O_READ, &in, err);
+    if (rc == TIND_OK) {
+        rc = fs_size(in, size, err);
+        fs_close(in, NULL);
+    }
+    return rc ? rc : ckpt_copy_path(fsys, path, *size, NULL, hash, NULL, 0, NULL, NULL, err);
+}
+
+/* Copies a plan's file to dst; *size and *hash get what the description
+ * records. dbfs reads the database: for an encrypted one (docs/ENCRYPTION.md)
+ * the copy is written through it, so it is encrypted again with the
+ * database's key, and its stored bytes are read back through the folder's
+ * fsys for the size and hash: verify and restore check them without the key.
+ * The ENCRYPTION file is copied as it is stored (plaintext). */
+static int copy_stored(fs *dbfs, fs *fsys, const ckpt_file *f, const char *dst, uint64_t *size, uint64_t *hash,
+                       bk_progress *pr, tind_err *err)
+{
+    fs *via = f->kind == CKPT_ENCRYPTION ? fsys : dbfs;
+    *size = f->size;
+    int rc = ckpt_copy_file(via, f, dst, hash, &pr->done, pr->total, pr->fn, pr->ctx, err);
+    if (rc == TIND_OK && via != fsys)
+        rc = stored_hash(fsys, dst, size, hash, err);
+    return rc;
+}
+
 /* Stores one table in shared/ (or finds it there); adds it to m. */
-static int store_table(fs *fsys, const char *dir, const bk_set *s, const ckpt_file *f, bk_meta *m, bk_progress *pr,
-                       tind_err *err)
+static int store_table(fs *dbfs, fs *fsys, const char *dir, const bk_set *s, const ckpt_file *f, bk_meta *m,
+                       bk_progress *pr, tind_err *err)
 {
     char name[128], stored[160], restore[64];
     fname_table(FNAME_TABLES_DIR, f->number, restore, sizeof restore);
@@ -389,11 +422,12 @@ static int store_table(fs *fsys, const char *dir, const bk_set *s, const ckpt_fi
         int is_dir = 0;
         int present = path && fs_exists(fsys, path, &is_dir) == TIND_OK && !is_dir;
         free(path);
-        if (have && present && have->size == f->size) {
+        /* encrypted: the name's size is the table's, the recorded one its stored size */
+        if (have && present && (have->size == f->size || dbfs != fsys)) {
             pr->done += f->size;
             if (pr->fn)
                 pr->fn(pr->ctx, pr->done, pr->total);
-            return meta_add(m, CKPT_TABLE, stored, restore, f->size, have->hash);
+            return meta_add(m, CKPT_TABLE, stored, restore, have->size, have->hash);
         }
     }
     /* copy under a temporary name, then rename it to its name */
@@ -401,8 +435,8 @@ static int store_table(fs *fsys, const char *dir, const bk_set *s, const ckpt_fi
     if (!tmp)
         return err_set(err, TIND_ENOMEM, "out of memory");
     fs_unlink(fsys, tmp, NULL);
-    uint64_t hash = 0;
-    int rc = ckpt_copy_file(fsys, f, tmp, &hash, &pr->done, pr->total, pr->fn, pr->ctx, err);
+    uint64_t hash = 0, size = 0;
+    int rc = copy_stored(dbfs, fsys, f, tmp, &size, &hash, pr, err);
     if (rc == TIND_OK && !f->table_id) {
         snprintf(name, sizeof name, "%llu-h%016llx-%llu.tbl", (unsigned long long)f->number,
                  (unsigned long long)hash, (unsigned long long)f->size);
@@ -415,7 +449,7 @@ static int store_table(fs *fsys, const char *dir, const bk_set *s, const ckpt_fi
         rc = fs_rename(fsys, tmp, final, err);
     if (rc)
         fs_unlink(fsys, tmp, NULL);
-    else if ((rc = meta_add(m, CKPT_TABLE, stored, restore, f->size, hash)) != TIND_OK)
+    else if ((rc = meta_add(m, CKPT_TABLE, stored, restore, size, hash)) != TIND_OK)
         err_set(err, rc, "out of memory");
     free(final);
     free(tmp);
@@ -437,7 +471,11 @@ static int sync_backup_dirs(fs *fsys, const char *dir, uint64_t id, tind_err *er
 
 int bk_create(tind_db *db, const char *dir, ckpt_progress_fn progress, void *ctx, uint64_t *id_out, tind_err *err)
 {
-    fs *fsys = db->fs;
+    /* dbfs reads the database and writes the copies; the folder itself
+     * (LOCK, descriptions, names) is plaintext, on the fs under an
+     * encrypting one */
+    fs *dbfs = db->fs;
+    fs *fsys = fs_is_crypt(dbfs) ? fs_crypt_inner(dbfs) : dbfs;
     const char *subs[3] = {BK_META, BK_SHARED, BK_PRIVATE};
     int is_dir = 0;
     int fresh = fs_exists(fsys, dir, &is_dir) == TIND_ENOENT;
@@ -487,16 +525,15 @@ int bk_create(tind_db *db, const char *dir, ckpt_progress_fn progress, void *ctx
     for (size_t i = 0; rc == TIND_OK && i < p.count; i++) {
         const ckpt_file *f = &p.files[i];
         if (f->kind == CKPT_TABLE) {
-            rc = store_table(fsys, dir, &s, f, &m, &pr, err);
+            rc = store_table(dbfs, fsys, dir, &s, f, &m, &pr, err);
             continue;
         }
         char stored[BK_PATH_MAX];
         snprintf(stored, sizeof stored, BK_PRIVATE "/%llu/%s", (unsigned long long)m.id, f->rel);
         char *dst = fname_join(dir, stored);
-        uint64_t hash = 0;
-        rc = dst ? ckpt_copy_file(fsys, f, dst, &hash, &pr.done, pr.total, progress, ctx, err)
-                 : err_set(err, TIND_ENOMEM, "out of memory");
-        if (rc == TIND_OK && (rc = meta_add(&m, f->kind, stored, f->rel, f->size, hash)) != TIND_OK)
+        uint64_t hash = 0, size = 0;
+        rc = dst ? copy_stored(dbfs, fsys, f, dst, &size, &hash, &pr, err) : err_set(err, TIND_ENOMEM, "out of memory");
+        if (rc == TIND_OK && (rc = meta_add(&m, f->kind, stored, f->rel, size, hash)) != TIND_OK)
             err_set(err, rc, "out of memory");
         free(dst);
     }
@@ -607,6 +644,15 @@ static int check_structure(fs *fsys, const bk_file *f, const char *path, tind_er
     return rc;
 }
 
+/* 1 when backup m is of an encrypted database (it holds its ENCRYPTION file). */
+static int meta_encrypted(const bk_meta *m)
+{
+    for (size_t j = 0; j < m->count; j++)
+        if (m->files[j].kind == CKPT_ENCRYPTION)
+            return 1;
+    return 0;
+}
+
 /* The ids to act on: id, or every backup (id 0), or the newest (newest = 1). */
 static int select_metas(const bk_set *s, const char *dir, uint64_t id, int newest, size_t *from, size_t *to,
                         tind_err *err)
@@ -653,7 +699,10 @@ int bk_verify(fs *fsys, const char *dir, uint64_t id, ckpt_progress_fn progress,
             if (rc == TIND_OK && hash != f->hash)
                 rc = err_set(err, TIND_ECORRUPT, "'%s': checksum mismatch (xxh3 %016llx, %016llx recorded)", path,
                              (unsigned long long)hash, (unsigned long long)f->hash);
-            if (rc == TIND_OK)
+            /* an encrypted backup's files are read only with the key, which
+             * verify does not take: its checksums are what it checks (the
+             * pages' tags are checked when the restored database is read) */
+            if (rc == TIND_OK && !meta_encrypted(&s.metas[i]))
                 rc = check_structure(fsys, f, path, err);
             if (rc)
                 err_wrap(err, rc, "backup %llu: ", (unsigned long long)s.metas[i].id);

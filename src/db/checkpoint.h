@@ -12,6 +12,11 @@
  *              each keyspace's current version (a table's file is deleted
  *              only at the last reference), so they can be linked or copied
  *              after the locks are released
+ *   ENCRYPTION an encrypted database's key check file, its stored bytes
+ *              (read through the inner fs: it is never encrypted), so a copy
+ *              opens with the database's key; every other file is read
+ *              through db->fs, so copies written through it are encrypted
+ *              (with a new salt each) and links share the stored bytes
  *   journals   every journal from VERSIONS' oldest kept one on: the sealed
  *              ones whole (they never change again), the one being written
  *              up to its length at the pin (write_mu held: a batch is one
@@ -40,6 +45,7 @@ typedef enum ckpt_kind {
     CKPT_VERSIONS,
     CKPT_JOURNAL,
     CKPT_TABLE,
+    CKPT_ENCRYPTION,              /* an encrypted database's key check file (plaintext, io/fs_crypt.h) */
 } ckpt_kind;
 
 typedef struct ckpt_file {
@@ -51,7 +57,7 @@ typedef struct ckpt_file {
     char *src;                    /* its path in the database folder (NULL: `data`) */
     char *rel;                    /* its path inside a copy ("tables/00000012.tbl") */
     fs_file *pin;                 /* journals: an open handle to read from */
-    uint8_t *data;                /* FORMAT, VERSIONS: the bytes read at the pin */
+    uint8_t *data;                /* FORMAT, VERSIONS, ENCRYPTION: the bytes read at the pin */
 } ckpt_file;
 
 typedef struct ckpt_plan {

@@ -25,6 +25,7 @@ typedef struct bench_config {
     int blob_values;            /* large values: key-value separation where the engine has it */
     size_t value_size_hint;
     int threads;
+    int encrypt;                /* tind: encryption at rest (--encrypt; other engines ignore it) */
     int counter_merge;          /* values are 8-byte little-endian counters that `merge` adds to:
                                  * set up the engine's uint64-add merge operator */
     int tind_prefix;            /* tind only: a prefix extractor, separator '#' (tind-bench --tind-prefix) */

@@ -51,6 +51,8 @@ static int bt_open(void **out, const bench_config *cfg, char *err, size_t errlen
     }
     tind_options_set_cache_size(o, cfg->cache_bytes);
     tind_options_set_default_durability(o, cfg->sync_writes ? TIND_PERSIST_SYNC_DATA : TIND_PERSIST_NONE);
+    if (cfg->encrypt)
+        tind_options_set_encryption_key(o, "tind-bench: encryption key 0123", 32);
     int rc = tind_open(cfg->dir, o, &h->db);
     tind_options_free(o);
     if (rc) {

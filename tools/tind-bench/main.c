@@ -162,6 +162,7 @@ typedef struct bm_flags {
     int settle_ms;
     int drop_cache;
     int quiet;
+    int encrypt;                /* --encrypt: tind's database encrypted at rest (tind only) */
     double feed_absent;         /* feed: fraction of reads of users that do not exist */
     int tind_prefix;            /* tind: a prefix extractor (separator '#') on the keyspace */
 } bm_flags;
@@ -582,6 +583,7 @@ static int bm_open(bm_ctx *c, const char *dir, int sync_writes, void **h)
         .blob_values = c->params.def->blob_values,
         .value_size_hint = c->params.value_size,
         .threads = c->params.threads,
+        .encrypt = c->params.encrypt,
         .counter_merge = c->params.def->kind == BW_COUNTER_MERGE,
         .tind_prefix = c->flags->tind_prefix,
     };
@@ -610,7 +612,7 @@ static int bm_close(bm_ctx *c, void *h)
 static void bm_row_init(bm_ctx *c, bm_row *r, const char *workload)
 {
     memset(r, 0, sizeof *r);
-    snprintf(r->engine, sizeof r->engine, "%s", c->be->name);
+    snprintf(r->engine, sizeof r->engine, "%s%s", c->be->name, c->params.encrypt ? "-aes" : "");
     snprintf(r->workload, sizeof r->workload, "%s", workload);
     const bw_params *p = &c->params;
     r->keys = p->keys;
@@ -685,6 +687,8 @@ static void bm_dataset_dir(bm_ctx *c, char *out, size_t n)
     else
         snprintf(out, n, "%s/preload/%s-kv-k%" PRIu64 "-v%zu-s%" PRIu64 "-t%d", c->flags->dir, c->be->name,
                  p->keys, p->value_size, p->seed, p->threads);
+    if (p->encrypt && strlen(out) + 4 < n)
+        strcat(out, "-aes");
 }
 
 static int bm_cache_read(const char *dir, bm_row *r)
@@ -944,6 +948,7 @@ static void bm_params(const bm_flags *f, const bw_def *def, const bench_backend 
     p->seconds = f->seconds > 0 ? f->seconds : (f->profile == BW_PROFILE_QUICK ? 3 : 30);
     p->dist = f->dist >= 0 ? f->dist : def->dist;
     p->seed = f->seed;
+    p->encrypt = f->encrypt && !strcmp(be->name, "tind");
     p->feed_absent = f->feed_absent;
     if (def->kind == BW_FEED) {
         p->feed_posts_per_user = 20;
@@ -1348,6 +1353,8 @@ static void bm_usage(FILE *f)
             "  --ops N | --seconds S    length of each measured phase (default: quick 3 s, full 30 s)\n"
             "  --threads T              client threads (default 1)\n"
             "  --cache-mb M             block cache of every engine (default per workload)\n"
+            "  --encrypt                tind's database encrypted at rest (AES-256-GCM), reported\n"
+            "                           as engine tind-aes; other engines run as usual\n"
             "  --seed S                 seed of every key and value stream (default 1)\n"
             "  --distribution D         uniform, zipfian or latest (default per workload)\n"
             "  --dir DIR                scratch folder (default ./bench-data)\n"
@@ -1434,7 +1441,7 @@ int main(int argc, char **argv)
     snprintf(f.dir, sizeof f.dir, "./bench-data");
     enum { O_PROFILE = 256, O_ENGINES, O_WORKLOADS, O_KEYS, O_VSIZE, O_OPS, O_SECONDS, O_THREADS, O_CACHE, O_SEED,
            O_DIST, O_DIR, O_KEEP, O_JSON, O_SETTLE, O_NODROP, O_QUIET, O_LIST, O_HELP, O_SELF, O_ABSENT,
-           O_TPREFIX };
+           O_TPREFIX, O_ENCRYPT };
     static const struct option opts[] = {
         {"profile", required_argument, 0, O_PROFILE},     {"engines", required_argument, 0, O_ENGINES},
         {"workloads", required_argument, 0, O_WORKLOADS}, {"keys", required_argument, 0, O_KEYS},
@@ -1446,6 +1453,7 @@ int main(int argc, char **argv)
         {"settle-ms", required_argument, 0, O_SETTLE},    {"no-drop-cache", no_argument, 0, O_NODROP},
         {"quiet", no_argument, 0, O_QUIET},               {"list", no_argument, 0, O_LIST},
         {"help", no_argument, 0, O_HELP},                 {"self-check", no_argument, 0, O_SELF},
+        {"encrypt", no_argument, 0, O_ENCRYPT},
         {"feed-absent", required_argument, 0, O_ABSENT},  {"tind-prefix", no_argument, 0, O_TPREFIX},
         {0, 0, 0, 0},
     };
@@ -1501,6 +1509,7 @@ int main(int argc, char **argv)
             break;
         case O_DIR: snprintf(f.dir, sizeof f.dir, "%s", optarg); break;
         case O_KEEP: f.keep = 1; break;
+        case O_ENCRYPT: f.encrypt = 1; break;
         case O_JSON: snprintf(f.json, sizeof f.json, "%s", optarg); break;
         case O_SETTLE:
             f.settle_ms = atoi(optarg);

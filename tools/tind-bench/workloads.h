@@ -97,6 +97,7 @@ typedef struct bw_params {
     double seconds;
     int dist;
     uint64_t seed;
+    int encrypt;                /* --encrypt (tind only): encryption at rest */
     double feed_absent;         /* BW_FEED: fraction of reads of absent users (ids past feed_users) */
 } bw_params;
 

@@ -194,6 +194,15 @@ int stress_batch_add(const stress_model *m, tind_batch *tb, tind_keyspace *const
     return rc;
 }
 
+int stress_encrypt;
+const uint8_t stress_enc_key[32] = "tind-stress encryption key 0123";
+
+void stress_options_key(tind_options *o)
+{
+    if (stress_encrypt)
+        tind_options_set_encryption_key(o, stress_enc_key, sizeof stress_enc_key);
+}
+
 int stress_db_open(fs *f, const char *path, const stress_db_sizes *z, tind_db **db)
 {
     tind_options *o = tind_options_new();
@@ -206,6 +215,7 @@ int stress_db_open(fs *f, const char *path, const stress_db_sizes *z, tind_db **
     tind_options_set_journal_file_size(o, z->journal_file);
     tind_options_set_max_journal_size(o, z->max_journal);
     tind_options_set_journal_compression_threshold(o, z->journal_compression);
+    stress_options_key(o);
     int rc = tind_open(path, o, db);
     tind_options_free(o);
     return rc;

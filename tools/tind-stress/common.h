@@ -116,6 +116,12 @@ typedef struct stress_db_sizes {
 
 /* Opens (or creates) the database `path` on f, without background threads. */
 int stress_db_open(fs *f, const char *path, const stress_db_sizes *z, tind_db **db);
+/* --encrypt: every campaign database is encrypted at rest with this key
+ * (stress_db_open, the kill child and parent, concurrent). */
+extern int stress_encrypt;
+extern const uint8_t stress_enc_key[32];
+/* Sets the campaign key on o when --encrypt is on. */
+void stress_options_key(tind_options *o);
 
 /* ---- an image of a mem fs: every file and folder, to rebuild it ---- */
 

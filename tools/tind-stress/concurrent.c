@@ -1121,6 +1121,7 @@ static int copen(cshared *sh, const char *path)
     tind_options_set_write_buffer_size(o, 1 << 20);
     tind_options_set_journal_file_size(o, 64 * 1024);
     tind_options_set_max_journal_size(o, 512 * 1024);
+    stress_options_key(o);
     int rc = tind_open(path, o, &sh->db);
     tind_options_free(o);
     if (rc) {

@@ -253,9 +253,9 @@ static int cmp_sec(const void *a, const void *b)
 
 static int dump_table(dumper *d, const char *path)
 {
-    fs *fsys = fs_posix_new();
+    fs *fsys = sh_new_fs(d->sh);
     if (!fsys)
-        return sh_error(d->sh, "out of memory");
+        return SH_FAIL;
     uint8_t *data = NULL;
     size_t size = 0;
     tind_err err;
@@ -475,9 +475,9 @@ static int journal_record(void *ctx, uint64_t first_seqno, uint32_t count, const
 
 static int dump_journal(dumper *d, const char *path)
 {
-    fs *fsys = fs_posix_new();
+    fs *fsys = sh_new_fs(d->sh);
     if (!fsys)
-        return sh_error(d->sh, "out of memory");
+        return SH_FAIL;
     jdump j;
     memset(&j, 0, sizeof j);
     j.d = d;
