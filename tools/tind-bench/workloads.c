@@ -398,8 +398,15 @@ static int bw_queue_one(bw_thread *t, int *type)
         uint64_t tail = atomic_load_explicit(&t->data->queue_tail, memory_order_relaxed);
         uint64_t head = atomic_load_explicit(&t->data->queue_head, memory_order_relaxed);
         uint64_t span = head > tail + 200 ? head - tail - 200 : 1;
-        bw_key(key, tail + 100 + trng_below(&t->rng, span)); /* clear of a trim in flight */
-        return bw_get(t, key, BW_KEY_SIZE, p->value_size);
+        uint64_t id = tail + 100 + trng_below(&t->rng, span); /* clear of a trim in flight */
+        bw_key(key, id);
+        uint64_t misses = t->misses;
+        int rc = bw_get(t, key, BW_KEY_SIZE, p->value_size);
+        /* two trims by the other threads since tail was read can take id:
+         * a trim moves the tail before it deletes, so that is seen here */
+        if (!rc && t->misses != misses && id < atomic_load_explicit(&t->data->queue_tail, memory_order_relaxed))
+            t->misses = misses;
+        return rc;
     }
     *type = 1;
     if (!t->be->remove_range) {
