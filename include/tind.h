@@ -419,6 +419,38 @@ TIND_API void tind_batch_clear(tind_batch *b);
  * a crash) and clears the batch, which can be reused. */
 TIND_API int tind_batch_commit(tind_batch *b);
 
+/* ---- range deletions and clear (issue 13) ----
+ * tind_remove_range deletes every key k of ks with lo <= k < hi (memcmp
+ * order, a shorter key before its extensions), as one operation: O(1) to
+ * write whatever the number of keys (one journal op holding lo and hi), and
+ * durable per the database's default durability, like tind_remove.
+ * Bounds: 0..TIND_MAX_KEY_SIZE bytes each (TIND_ETOOBIG beyond; TIND_EINVAL
+ * when NULL with a length). A bound of length 0 is open: lo from the first
+ * key, hi to the last. lo == hi is an empty range: TIND_OK, nothing written.
+ * lo > hi (both given) is TIND_EINVAL, nothing written.
+ * Readers: tind_get, cursors in both directions, seeks and snapshots see the
+ * deletion exactly as if every key in the range had been removed at that
+ * point of the write order (a snapshot taken before it still sees the keys;
+ * a key put after it is visible). Space: deleted entries go in compaction,
+ * and a table whose whole key range the deletion covers is dropped without
+ * being read. Reads cost one binary search per source holding range
+ * deletions, not one per deletion.
+ * Thread-safety: as tind_remove (any thread, concurrently with anything). */
+TIND_API int tind_remove_range(tind_keyspace *ks, const void *lo, size_t lolen, const void *hi,
+                               size_t hilen);
+/* The same inside a batch (applied atomically with the batch's other
+ * operations, after those added before it). Argument checks as above; an
+ * empty range adds nothing (tind_batch_count is unchanged). */
+TIND_API int tind_batch_remove_range(tind_batch *b, tind_keyspace *ks, const void *lo, size_t lolen,
+                                     const void *hi, size_t hilen);
+/* Deletes every key of ks: tind_remove_range(ks, NULL, 0, NULL, 0). Journal-
+ * safe by construction: it is one journal op, so after a crash the keyspace
+ * is either cleared or not, never half; writes made after it survive it.
+ * The keyspace (handle, name, options) stays. Its space comes back as
+ * compaction reaches the old tables (tind_compact(ks) does it at once: the
+ * tables are dropped without being read). */
+TIND_API int tind_keyspace_clear(tind_keyspace *ks);
+
 /* ======================================================================
  * Merge operator, single delete and compaction filters
  * ====================================================================== */
@@ -691,6 +723,12 @@ TIND_API int tind_txn_remove(tind_txn *txn, tind_keyspace *ks, const void *key, 
 TIND_API int tind_txn_merge(tind_txn *txn, tind_keyspace *ks, const void *key, size_t klen, const void *operand,
                             size_t olen);
 TIND_API int tind_txn_single_remove(tind_txn *txn, tind_keyspace *ks, const void *key, size_t klen);
+/* A range deletion is not taken by a transaction in this version: always
+ * TIND_ENOTSUP (TIND_EINVAL for a NULL txn), nothing written, the
+ * transaction stays usable. Commit it outside with tind_remove_range or
+ * tind_batch_remove_range. */
+TIND_API int tind_txn_remove_range(tind_txn *txn, tind_keyspace *ks, const void *lo, size_t lolen, const void *hi,
+                                   size_t hilen);
 /* Durability of the commit (default: the database default); an unknown mode is ignored. */
 TIND_API void tind_txn_set_durability(tind_txn *txn, int mode);
 /* Validates and applies the writes atomically, then ends and frees txn
@@ -729,13 +767,19 @@ enum tind_change_type {
     TIND_CHANGE_REMOVE = 2,
     TIND_CHANGE_MERGE  = 3,  /* a merge operand (tind_merge): value = the operand */
     TIND_CHANGE_SINGLE_REMOVE = 4, /* a single delete (tind_single_remove) */
+    /* a range deletion (tind_remove_range, tind_keyspace_clear): key = its
+     * start lo (the one byte 00 for an open start), value = its end hi, vlen
+     * 0 meaning no end; a replica applies it with
+     * tind_batch_remove_range(b, ks, key, klen, value, vlen) */
+    TIND_CHANGE_REMOVE_RANGE = 5,
 };
 
 /* One operation of a batch; the pointers are owned by the cursor and valid
  * until its next tind_changes_next or tind_changes_free. keyspace is the
  * keyspace's name, NULL when it has been deleted since (keyspace_id still
  * tells the operations of one keyspace apart). value is NULL (vlen 0) for a
- * remove and a single delete; for a merge it is the operand. */
+ * remove and a single delete; for a merge it is the operand; for a range
+ * deletion it is the end (see TIND_CHANGE_REMOVE_RANGE). */
 typedef struct tind_change_op {
     int type;                    /* enum tind_change_type */
     const char *keyspace;

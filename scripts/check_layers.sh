@@ -10,8 +10,8 @@
 #     file may include the public "tind.h";
 #   - a db/ file includes a db/ header that is not below it on the db line:
 #       options < state < ksprefix < merge < conflicts < journals < install < jobs
-#               < iters < write < txn < read < dbiter < changes < checkpoint < backup
-#               < ingest < db < internal
+#               < iters < write < rangedel < txn < read < dbiter < changes < checkpoint
+#               < backup < ingest < db < internal
 #     (a file may include its own header; db/db.h gathers every db/ header
 #     for db.c and the tests; db/internal.c implements src/tind_internal.h,
 #     the tools' one internal header, and is the only file that includes it);
@@ -28,7 +28,7 @@ BEGIN {
     rank["util"] = 0; rank["io"] = 1; rank["cache"] = 2; rank["format"] = 3
     rank["memtable"] = 4; rank["journal"] = 4; rank["iter"] = 5; rank["version"] = 6
     rank["compaction"] = 7; rank["db"] = 8; rank["."] = 9
-    m = split("options state ksprefix merge conflicts journals install jobs iters write txn read dbiter changes checkpoint backup ingest db internal", D, " ")
+    m = split("options state ksprefix merge conflicts journals install jobs iters write rangedel txn read dbiter changes checkpoint backup ingest db internal", D, " ")
     for (i = 1; i <= m; i++) pos[D[i]] = i
     bad = 0
 }

@@ -55,6 +55,7 @@
 #include "format/container.h"
 #include "format/entry.h"
 #include "format/filename.h"
+#include "format/rangetomb.h"
 #include "format/table.h"
 #include "format/zdict.h"
 #include "journal/batch_entry.h"

@@ -463,9 +463,11 @@ static void check_iter(world *w, int ks, const tind_read_options *ro, uint64_t s
 }
 
 typedef struct wop {
-    int ks, id, tomb, merge;
+    int ks, id, tomb, merge; /* tomb 1 remove, 2 single delete, 3 a range deletion [val, hi) (hilen 0: to the end) */
     size_t vlen;
     uint8_t *val;
+    uint8_t hi[64];
+    size_t hilen;
 } wop;
 
 /* The operations of a write committed as a transaction instead of a batch
@@ -531,6 +533,31 @@ static void do_write(world *w)
         uint8_t key[64];
         size_t klen = key_of(id, key);
         uint64_t seq = model_seq + 1 + (uint64_t)i;
+        if (trng_below(&w->r, 24) == 0) {
+            /* a range deletion [key or its 2-byte prefix, a later key or the end) */
+            ops[i].hilen = 0;
+            if (trng_below(&w->r, 8)) {
+                int span = 1 + (int)trng_below(&w->r, trng_below(&w->r, 4) ? 8 : 120);
+                ops[i].hilen = key_of(id + span < UNIVERSE ? id + span : UNIVERSE - 1, ops[i].hi);
+            }
+            if (trng_below(&w->r, 4) == 0)
+                klen = 2;
+            CHECK_OK(tind_batch_remove_range(b, w->ks[ks], key, klen, ops[i].hilen ? ops[i].hi : NULL,
+                                             ops[i].hilen));
+            if (ops[i].hilen && key_cmp(key, klen, ops[i].hi, ops[i].hilen) >= 0) {
+                nops = i; /* an empty range adds nothing: end the batch here */
+                break;
+            }
+            ops[i].ks = ks;
+            ops[i].tomb = 3;
+            ops[i].merge = 0;
+            ops[i].id = -1;
+            memcpy(ops[i].val = malloc(klen), key, klen);
+            ops[i].vlen = klen;
+            logop("remove_range ks%d key %d%s .. %s seq %llu", ks, id, klen == 2 ? " (prefix)" : "",
+                  ops[i].hilen ? (const char *)ops[i].hi : "end", (unsigned long long)seq);
+            continue;
+        }
         size_t vlen = tomb ? 0 : make_value(w, ks, id, seq);
         if (merge && vlen > 16)
             vlen = 16; /* appended operands stay small */
@@ -556,7 +583,7 @@ static void do_write(world *w)
     for (int i = 0; i < nops; i++) {
         for (int j = 0; j < i; j++)
             distinct &= ops[i].ks != ops[j].ks || ops[i].id != ops[j].id;
-        distinct &= !ops[i].merge && ops[i].tomb != 2; /* transactions carry puts and removes only (tind.h) */
+        distinct &= !ops[i].merge && ops[i].tomb < 2; /* transactions carry puts and removes only (tind.h) */
     }
     int rc;
     if (distinct && stat_writes % 5 == 0) {
@@ -569,7 +596,17 @@ static void do_write(world *w)
     CHECK_OK(rc);
     tind_batch_free(b);
     for (int i = 0; i < nops; i++) {
-        model_apply(ops[i].ks, ops[i].id, ops[i].tomb, ops[i].merge, ops[i].val, ops[i].vlen, model_seq + 1 + (uint64_t)i);
+        if (ops[i].tomb == 3) {
+            for (int k = 0; k < UNIVERSE; k++) {
+                const mkey *m = &model[ops[i].ks].keys[k];
+                if (key_cmp(m->key, m->klen, ops[i].val, ops[i].vlen) >= 0 &&
+                    (!ops[i].hilen || key_cmp(m->key, m->klen, ops[i].hi, ops[i].hilen) < 0))
+                    model_apply(ops[i].ks, k, 1, 0, NULL, 0, model_seq + 1 + (uint64_t)i);
+            }
+        } else {
+            model_apply(ops[i].ks, ops[i].id, ops[i].tomb, ops[i].merge, ops[i].val, ops[i].vlen,
+                        model_seq + 1 + (uint64_t)i);
+        }
         free(ops[i].val);
     }
     model_seq += (uint64_t)nops;

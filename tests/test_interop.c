@@ -18,6 +18,16 @@
  * TIND_CHANGE_SINGLE_REMOVE.
  * Checkpoints and backups x merge operators: operands, single deletes and
  * the stored operator survive tind_checkpoint and a backup's restore.
+ * Range deletions (issue 13) x everything: tind_txn_remove_range refused;
+ * a transaction's own writes inside a range deleted before its snapshot; a
+ * range deletion committed after its snapshot conflicts with what it read or
+ * writes, and only then (the conflict log records the range); a table with a
+ * range tombstone section is never skipped by a prefix filter; zstd
+ * dictionary tables with range tombstones; checkpoints keep the deletions;
+ * merge operands under a range tombstone are deleted and an operand above
+ * one merges with no base (memtable, tables, compaction under a snapshot,
+ * reopen; get and iterators both ways). The change feed's range deletions
+ * are in test_changes (range_deletions_replicated).
  * Encryption at rest (io/fs_crypt.c) with:
  *   crypt_checkpoint     tind_checkpoint of an encrypted database carries its
  *                        ENCRYPTION key check: the copy opens with the same
@@ -52,6 +62,10 @@
 #include <sys/stat.h>
 
 #include "check.h"
+#include "db/db.h"
+#include "format/prefix.h"
+#include "format/rangetomb.h"
+#include "format/table.h"
 #include "io/fs.h"
 #include "tind_internal.h"
 #include "util/coding.h"
@@ -378,6 +392,414 @@ TEST(checkpoint_and_backup_keep_operands)
     }
     check_rmtree(dir);
     free(dir);
+}
+
+/* ------------------------------------------------------------ range deletions */
+
+static tind_db *rd_open_mem(fs *mem, const char *path, int background)
+{
+    tind_options *o = tind_options_new();
+    tind_options_set_fs(o, mem);
+    tind_options_set_no_background(o, !background);
+    tind_db *db;
+    int rc = tind_open(path, o, &db);
+    if (rc)
+        fprintf(stderr, "open: %s\n", tind_errmsg(NULL));
+    CHECK_OK(rc);
+    tind_options_free(o);
+    return db;
+}
+
+static tind_keyspace *rd_ks(tind_db *db, const char *name)
+{
+    tind_keyspace *ks;
+    CHECK_OK(tind_keyspace_open(db, name, NULL, &ks));
+    return ks;
+}
+
+static void rd_put(tind_keyspace *ks, const char *k, const char *v)
+{
+    CHECK_OK(tind_put(ks, k, strlen(k), v, strlen(v)));
+}
+
+static int rd_has(tind_keyspace *ks, const tind_read_options *ro, const char *k)
+{
+    int rc = tind_contains(ks, k, strlen(k), ro);
+    CHECK(rc == TIND_OK || rc == TIND_NOT_FOUND);
+    return rc == TIND_OK;
+}
+
+/* The keys a full scan through ro sees, joined by ',' into buf. */
+static const char *rd_scan(tind_keyspace *ks, const tind_read_options *ro, int backward, char *buf, size_t len)
+{
+    tind_iter *it;
+    CHECK_OK(tind_iter_range(ks, NULL, 0, NULL, 0, ro, &it));
+    buf[0] = 0;
+    if (backward)
+        tind_iter_last(it);
+    else
+        tind_iter_first(it);
+    while (tind_iter_valid(it)) {
+        size_t n;
+        const char *k = tind_iter_key(it, &n);
+        size_t at = strlen(buf);
+        snprintf(buf + at, len - at, "%s%.*s", at ? "," : "", (int)n, k);
+        if (backward)
+            tind_iter_prev(it);
+        else
+            tind_iter_next(it);
+    }
+    CHECK_OK(tind_iter_status(it));
+    tind_iter_free(it);
+    return buf;
+}
+
+/* ------------------------------------------------- range deletions x txn */
+
+TEST(rangedel_txn_refused)
+{
+    fs *mem = fs_mem_new();
+    tind_db *db = rd_open_mem(mem, "/db", 0);
+    tind_keyspace *ks = rd_ks(db, "a");
+    rd_put(ks, "k1", "v");
+    tind_txn *t;
+    CHECK_OK(tind_txn_begin(db, TIND_TXN_OPTIMISTIC, &t));
+    CHECK_RC(tind_txn_remove_range(t, ks, "k0", 2, "k9", 2), TIND_ENOTSUP);
+    CHECK(strstr(tind_errmsg(db), "range deletion") != NULL);
+    CHECK_RC(tind_txn_remove_range(NULL, ks, "k0", 2, "k9", 2), TIND_EINVAL);
+    /* nothing written, the transaction still works */
+    CHECK_OK(tind_txn_put(t, ks, "k2", 2, "w", 1));
+    CHECK_OK(tind_txn_commit(t));
+    CHECK(rd_has(ks, NULL, "k1"));
+    CHECK(rd_has(ks, NULL, "k2"));
+    CHECK_OK(tind_close(db));
+    fs_destroy(mem);
+}
+
+/* Keys deleted by a range before the snapshot stay hidden in a transaction;
+ * its own writes in the range are visible (get, both scan directions) and
+ * commit. */
+TEST(rangedel_txn_own_writes)
+{
+    for (int bg = 0; bg < 2; bg++)
+        for (int flushed = 0; flushed < 2; flushed++) {
+            fs *mem = fs_mem_new();
+            tind_db *db = rd_open_mem(mem, "/db", bg);
+            tind_keyspace *ks = rd_ks(db, "a");
+            rd_put(ks, "a", "1");
+            rd_put(ks, "b", "1");
+            rd_put(ks, "c", "1");
+            rd_put(ks, "d", "1");
+            if (flushed)
+                CHECK_OK(tind_flush(ks));
+            CHECK_OK(tind_remove_range(ks, "b", 1, "d", 1));
+            if (flushed)
+                CHECK_OK(tind_flush(ks));
+            tind_txn *t;
+            CHECK_OK(tind_txn_begin(db, bg ? TIND_TXN_SINGLE_WRITER : TIND_TXN_OPTIMISTIC, &t));
+            tind_read_options *ro = tind_read_options_new();
+            tind_read_options_set_txn(ro, t);
+            char buf[256];
+            CHECK(strcmp(rd_scan(ks, ro, 0, buf, sizeof buf), "a,d") == 0);
+            CHECK(!rd_has(ks, ro, "b"));
+            CHECK_OK(tind_txn_put(t, ks, "b", 1, "own", 3));
+            CHECK(rd_has(ks, ro, "b"));
+            void *v = NULL;
+            size_t vn = 0;
+            CHECK_OK(tind_get(ks, "b", 1, ro, &v, &vn));
+            CHECK_MEM(v, vn, "own", 3);
+            tind_free(v);
+            CHECK(!rd_has(ks, ro, "c"));
+            CHECK(strcmp(rd_scan(ks, ro, 0, buf, sizeof buf), "a,b,d") == 0);
+            CHECK(strcmp(rd_scan(ks, ro, 1, buf, sizeof buf), "d,b,a") == 0);
+            tind_read_options_free(ro);
+            CHECK_OK(tind_txn_commit(t));
+            CHECK(strcmp(rd_scan(ks, NULL, 0, buf, sizeof buf), "a,b,d") == 0);
+            CHECK_OK(tind_close(db));
+            fs_destroy(mem);
+        }
+}
+
+/* A range deletion committed after an optimistic transaction's snapshot
+ * conflicts with a key it read or writes inside the range and with a
+ * scanned span overlapping it; one elsewhere (another range, another
+ * keyspace) does not. */
+TEST(rangedel_txn_conflicts)
+{
+    enum { READ_IN, WRITE_IN, SPAN_IN, READ_OUT, OTHER_KS, OPEN_END, CASES };
+    static const int conflicts[CASES] = {1, 1, 1, 0, 0, 1};
+    for (int bg = 0; bg < 2; bg++)
+        for (int c = 0; c < CASES; c++) {
+            fs *mem = fs_mem_new();
+            tind_db *db = rd_open_mem(mem, "/db", bg);
+            tind_keyspace *ks = rd_ks(db, "a"), *other = rd_ks(db, "b");
+            rd_put(ks, "k1", "1");
+            rd_put(ks, "k5", "1");
+            rd_put(ks, "m1", "1");
+            rd_put(other, "k5", "1");
+            tind_txn *t;
+            CHECK_OK(tind_txn_begin(db, TIND_TXN_OPTIMISTIC, &t));
+            tind_read_options *ro = tind_read_options_new();
+            tind_read_options_set_txn(ro, t);
+            if (c == READ_IN || c == OTHER_KS || c == OPEN_END)
+                CHECK(rd_has(ks, ro, "k5"));
+            else if (c == READ_OUT)
+                CHECK(rd_has(ks, ro, "k1"));
+            else if (c == WRITE_IN)
+                CHECK_OK(tind_txn_put(t, ks, "k6", 2, "w", 1));
+            else {
+                tind_iter *it;
+                CHECK_OK(tind_iter_range(ks, "k4", 2, "k7", 2, ro, &it));
+                int n = 0;
+                for (tind_iter_first(it); tind_iter_valid(it); tind_iter_next(it))
+                    n++;
+                CHECK_EQ(n, 1);
+                tind_iter_free(it);
+            }
+            CHECK_OK(tind_txn_put(t, ks, "z", 1, "w", 1)); /* a write outside every range */
+            /* someone else deletes a range */
+            if (c == OTHER_KS)
+                CHECK_OK(tind_remove_range(other, "k0", 2, "k9", 2));
+            else if (c == OPEN_END)
+                CHECK_OK(tind_remove_range(ks, "k3", 2, NULL, 0));
+            else if (c == READ_OUT)
+                CHECK_OK(tind_remove_range(ks, "k3", 2, "k8", 2));
+            else
+                CHECK_OK(tind_remove_range(ks, "k3", 2, "k8", 2));
+            tind_read_options_free(ro);
+            int rc = tind_txn_commit(t);
+            if (conflicts[c]) {
+                CHECK_RC(rc, TIND_ECONFLICT);
+                CHECK(!rd_has(ks, NULL, "z"));
+            } else {
+                CHECK_OK(rc);
+                CHECK(rd_has(ks, NULL, "z"));
+            }
+            CHECK(!rd_has(c == OTHER_KS ? other : ks, NULL, "k5"));
+            CHECK_OK(tind_close(db));
+            fs_destroy(mem);
+        }
+}
+
+/* ------------------------------------------- range deletions x prefixes */
+
+/* A table holding a range tombstone section but, in its prefix filter, no
+ * prefix of the keys the tombstone covers: the table level check never
+ * skips it, and a prefix scan never sees the deleted keys. */
+TEST(rangedel_prefix_filter)
+{
+    for (int bg = 0; bg < 2; bg++) {
+        fs *mem = fs_mem_new();
+        tind_db *db = rd_open_mem(mem, "/db", bg);
+        tind_ks_options *ko = tind_ks_options_new();
+        tind_ks_options_set_prefix_separator(ko, ':');
+        tind_ks_options_set_prefix_whole_keys(ko, 0);
+        tind_ks_options_set_l0_threshold(ko, 8);
+        tind_keyspace *ks;
+        CHECK_OK(tind_keyspace_open(db, "p", ko, &ks));
+        tind_ks_options_free(ko);
+        rd_put(ks, "b:1", "v");
+        rd_put(ks, "b:2", "v");
+        CHECK_OK(tind_flush(ks));
+        rd_put(ks, "a:1", "v");
+        CHECK_OK(tind_remove_range(ks, "b:", 2, "b;", 2));
+        CHECK_OK(tind_flush(ks));
+        tind_iter *it;
+        CHECK_OK(tind_iter_prefix(ks, "b:", 2, NULL, &it));
+        tind_iter_first(it);
+        CHECK(!tind_iter_valid(it));
+        CHECK_OK(tind_iter_status(it));
+        tind_iter_free(it);
+        CHECK_OK(tind_iter_prefix(ks, "a:", 2, NULL, &it));
+        tind_iter_first(it);
+        CHECK(tind_iter_valid(it));
+        tind_iter_free(it);
+        CHECK(!rd_has(ks, NULL, "b:1"));
+        CHECK_OK(tind_close(db));
+        fs_destroy(mem);
+    }
+    /* the table level: a section of range tombstones, prefixes only */
+    fs *f = fs_mem_new();
+    tbl_options o;
+    tbl_options_default(&o);
+    o.prefix.kind = PFX_SEPARATOR;
+    o.prefix.sep = ':';
+    o.prefix.whole_keys = 0;
+    o.file_number = o.table_id = 3;
+    tbl_writer *w;
+    tind_err err;
+    CHECK_OK(tbl_writer_open(f, "/s.tbl", &o, &w, &err));
+    rt_builder rb;
+    rt_builder_init(&rb);
+    CHECK_OK(rt_builder_add(&rb, (const uint8_t *)"b:", 2, (const uint8_t *)"b;", 2, 9));
+    rt_list *l = NULL;
+    CHECK_OK(rt_builder_finish(&rb, NULL, NULL, &l));
+    rt_builder_free(&rb);
+    CHECK_OK(tbl_writer_add_range_tombstones(w, l));
+    rt_list_unref(l); /* the writer holds its own reference */
+    CHECK_OK(tbl_writer_add(w, (const uint8_t *)"a:1", 3, 8, ENTRY_VALUE, (const uint8_t *)"v", 1, &err));
+    tbl_meta m;
+    CHECK_OK(tbl_writer_finish(w, 0, &m, &err));
+    CHECK_EQ(m.format_version, 3);
+    CHECK_EQ(m.range_tombstones, 1);
+    tbl_meta_free(&m);
+    tbl *t;
+    tbl_open_options oo = {0};
+    CHECK_OK(tbl_open(f, "/s.tbl", &oo, &t, &err));
+    CHECK(strncmp(tbl_prefix_name(t), "range-deletes/", 14) == 0);
+    CHECK(tbl_may_contain_prefix(t, "separator:0x3a", (const uint8_t *)"b:", 2));
+    CHECK(tbl_may_contain_prefix(t, tbl_prefix_name(t), (const uint8_t *)"b:", 2));
+    tbl_unref(t);
+    fs_destroy(f);
+}
+
+/* ----------------------------------- range deletions x zstd dictionaries */
+
+/* One table format 3 carries a dictionary and a range tombstone section:
+ * after a compaction that keeps the tombstone (a snapshot needs the keys
+ * under it) reads are right, and a reopen reads it back. */
+TEST(rangedel_dictionary_table)
+{
+    fs *mem = fs_mem_new();
+    tind_db *db = rd_open_mem(mem, "/db", 0);
+    tind_ks_options *ko = tind_ks_options_new();
+    tind_ks_options_set_compression(ko, -1, TIND_COMPRESSION_ZSTD, 3);
+    tind_ks_options_set_zstd_dict(ko, -1, 1024);
+    tind_keyspace *ks;
+    CHECK_OK(tind_keyspace_open(db, "z", ko, &ks));
+    tind_ks_options_free(ko);
+    char k[32], v[128];
+    for (int i = 0; i < 2000; i++) {
+        snprintf(k, sizeof k, "key%05d", i);
+        snprintf(v, sizeof v, "{\"user\":%d,\"name\":\"someone number %d\",\"tags\":[\"a\",\"b\"]}", i, i);
+        rd_put(ks, k, v);
+    }
+    CHECK_OK(tind_flush(ks));
+    tind_snapshot *s;
+    CHECK_OK(tind_snapshot_new(db, &s));
+    CHECK_OK(tind_remove_range(ks, "key00100", 8, "key01500", 8));
+    CHECK_OK(tind_compact(ks));
+    for (int pass = 0; pass < 2; pass++) {
+        CHECK(rd_has(ks, NULL, "key00099"));
+        CHECK(!rd_has(ks, NULL, "key00100"));
+        CHECK(!rd_has(ks, NULL, "key01499"));
+        CHECK(rd_has(ks, NULL, "key01500"));
+        if (s) {
+            tind_read_options *ro = tind_read_options_new();
+            tind_read_options_set_snapshot(ro, s);
+            CHECK(rd_has(ks, ro, "key00700"));
+            tind_read_options_free(ro);
+            tind_snapshot_free(s);
+            s = NULL;
+        }
+        CHECK_OK(tind_close(db));
+        db = rd_open_mem(mem, "/db", 0);
+        CHECK_OK(tind_keyspace_open(db, "z", NULL, &ks));
+    }
+    CHECK_OK(tind_close(db));
+    fs_destroy(mem);
+}
+
+/* ------------------------------------------ range deletions x checkpoints */
+
+TEST(rangedel_checkpoint)
+{
+    for (int bg = 0; bg < 2; bg++) {
+        fs *mem = fs_mem_new();
+        tind_db *db = rd_open_mem(mem, "/db", bg);
+        tind_keyspace *ks = rd_ks(db, "a");
+        rd_put(ks, "a", "1");
+        rd_put(ks, "b", "1");
+        rd_put(ks, "c", "1");
+        CHECK_OK(tind_flush(ks));
+        CHECK_OK(tind_remove_range(ks, "b", 1, "c", 1)); /* in a table */
+        CHECK_OK(tind_flush(ks));
+        rd_put(ks, "d", "1");
+        CHECK_OK(tind_remove_range(ks, "c", 1, "d", 1)); /* in the journal */
+        CHECK_OK(tind_checkpoint(db, "/cp"));
+        CHECK_OK(tind_close(db));
+        tind_db *cp = rd_open_mem(mem, "/cp", bg);
+        tind_keyspace *cks = rd_ks(cp, "a");
+        char buf[64];
+        CHECK(strcmp(rd_scan(cks, NULL, 0, buf, sizeof buf), "a,d") == 0);
+        CHECK(strcmp(rd_scan(cks, NULL, 1, buf, sizeof buf), "d,a") == 0);
+        CHECK_OK(tind_close(cp));
+        fs_destroy(mem);
+    }
+}
+
+/* ------------------------------------------ range deletions x merge operands */
+
+static void rd_expect_absent(tind_keyspace *ks, const tind_read_options *ro, const char *key)
+{
+    CHECK_RC(tind_contains(ks, key, strlen(key), ro), TIND_NOT_FOUND);
+    void *v = NULL;
+    size_t n = 0;
+    CHECK_RC(tind_get(ks, key, strlen(key), ro, &v, &n), TIND_NOT_FOUND);
+}
+
+/* Operands under a covering range tombstone are deleted with their key;
+ * an operand above one merges with no base. In the memtable, in tables,
+ * through compactions (with a snapshot that still sees the old sums, then
+ * without), and after a reopen. */
+TEST(rangedel_merge_operands)
+{
+    for (int where = 0; where < 3; where++) {
+        fs *mem = fs_mem_new();
+        tind_db *db = open_mem(mem);
+        tind_keyspace *ks = counter_ks(db, "c");
+        uint8_t b[8];
+        enc_u64(b, 100);
+        CHECK_OK(tind_put(ks, "a", 1, b, 8));
+        add(ks, "a", 1);
+        add(ks, "b", 2);
+        add(ks, "b", 3);
+        add(ks, "d", 4);
+        if (where)
+            CHECK_OK(tind_flush(ks));
+        if (where == 2)
+            CHECK_OK(tind_compact(ks));
+        tind_snapshot *s;
+        CHECK_OK(tind_snapshot_new(db, &s));
+        tind_read_options *ro = tind_read_options_new();
+        tind_read_options_set_snapshot(ro, s);
+        CHECK_OK(tind_remove_range(ks, "a", 1, "c", 1));
+        if (where)
+            CHECK_OK(tind_flush(ks));
+        add(ks, "a", 7); /* above the tombstone: no base */
+        char out[256];
+        for (int round = 0; round < 4; round++) {
+            expect_u64(ks, NULL, "a", 7);
+            rd_expect_absent(ks, NULL, "b");
+            expect_u64(ks, NULL, "d", 4);
+            scan(ks, NULL, out, sizeof out);
+            CHECK(strcmp(out, "a=7 d=4 ") == 0);
+            if (s) {
+                expect_u64(ks, ro, "a", 101);
+                expect_u64(ks, ro, "b", 5);
+                scan(ks, ro, out, sizeof out);
+                CHECK(strcmp(out, "a=101 b=5 d=4 ") == 0);
+            }
+            if (round == 0) {
+                CHECK_OK(tind_compact(ks)); /* the snapshot keeps what it sees */
+            } else if (round == 1) {
+                tind_read_options_free(ro);
+                ro = NULL;
+                tind_snapshot_free(s);
+                s = NULL;
+                CHECK_OK(tind_flush(ks));
+                CHECK_OK(tind_compact(ks)); /* now the bottom: one merged value, no tombstone */
+            } else if (round == 2) {
+                CHECK_OK(tind_close(db));
+                db = open_mem(mem);
+                ks = counter_ks(db, "c");
+            }
+        }
+        add(ks, "b", 9); /* a new chain after everything */
+        expect_u64(ks, NULL, "b", 9);
+        CHECK_OK(tind_close(db));
+        fs_destroy(mem);
+    }
 }
 
 /* ============================================================ encryption at rest */
@@ -792,7 +1214,14 @@ int main(void)
         RUN(merge_and_single_delete_by_others_conflict);
         RUN(change_feed_carries_merges_and_single_deletes);
         RUN(checkpoint_and_backup_keep_operands);
+        RUN(rangedel_merge_operands);
     }
+    RUN(rangedel_txn_refused);
+    RUN(rangedel_txn_own_writes);
+    RUN(rangedel_txn_conflicts);
+    RUN(rangedel_prefix_filter);
+    RUN(rangedel_dictionary_table);
+    RUN(rangedel_checkpoint);
     RUN(crypt_checkpoint);
     RUN(crypt_backup);
     RUN(crypt_changes_live);

@@ -94,6 +94,19 @@ expect_status 0 "$TIND" "$DB" count ks --prefix k
 [ "$(cat out.txt)" = 1 ] || fail "count --prefix: $(cat out.txt)"
 expect_status 0 "$TIND" "$DB" scan ks --from b --to two
 [ "$(cat out.txt)" = 'k\x00ey = line1\x0aline2' ] || fail "scan --from --to: $(cat out.txt)"
+section delrange_clear
+RDB=$T/rdb
+expect_status 0 "$TIND" "$RDB" create r
+printf 'put r a 1\nput r b 2\nput r c 3\nput r d 4\ndelrange r b d\n' | "$TIND" "$RDB" >out.txt 2>&1 || fail "delrange script"
+expect_status 0 "$TIND" "$RDB" scan r --keys-only
+[ "$(tr '\n' ' ' <out.txt)" = 'a d ' ] || fail "after delrange b d: $(cat out.txt)"
+expect_status 1 "$TIND" "$RDB" delrange r d b
+expect_status 0 "$TIND" "$RDB" delrange r '' b
+expect_status 0 "$TIND" "$RDB" dump journal "$RDB/journals/$(ls "$RDB/journals" | tail -n 1)"
+grep -q 'range-del r#1 \\x00 .. b' out.txt || fail "dump journal shows no range-del: $(cat out.txt)"
+expect_status 0 "$TIND" "$RDB" clear r
+expect_status 0 "$TIND" "$RDB" count r
+[ "$(cat out.txt)" = 0 ] || fail "count after clear: $(cat out.txt)"
 section exists_first_last_mget
 expect_status 0 "$TIND" "$DB" exists ks apple
 [ "$(cat out.txt)" = yes ] || fail "exists apple: $(cat out.txt)"
@@ -758,6 +771,18 @@ same_file out2.txt want.txt
 expect_status 0 "$TIND" "$CDB" changes --from 5
 [ ! -s out.txt ] || fail "changes past the end printed: $(cat out.txt)"
 expect_status 1 "$TIND" "$CDB" changes --from x
+# range deletions in the feed: delrange KS LO .. HI, "(end)" for no end
+printf '%s\n' 'delrange a k0 k9' 'clear b' 'changes --from 5' 'set format json' 'changes --from 5' >feedr.tind
+expect_status 0 "$TIND" "$CDB" <feedr.tind
+cat >want.txt <<'EOF'
+batch 5 (1 operation)
+  delrange a k0 .. k9
+batch 6 (1 operation)
+  delrange b \x00 .. (end)
+{"seqno":5,"ops":[{"op":"delrange","keyspace":"a","key":"k0","end":"k9"}]}
+{"seqno":6,"ops":[{"op":"delrange","keyspace":"b","key":"\u0000","end":""}]}
+EOF
+same_file out.txt want.txt
 
 section interactive
 if ! command -v tmux >/dev/null 2>&1; then

@@ -127,6 +127,10 @@ void tind_batch_free(tind_batch *b);
 int tind_batch_put(tind_batch *b, tind_keyspace *ks, const char *key, size_t klen,
                    const char *val, size_t vlen);
 int tind_batch_remove(tind_batch *b, tind_keyspace *ks, const char *key, size_t klen);
+int tind_remove_range(tind_keyspace *ks, const char *lo, size_t lolen, const char *hi, size_t hilen);
+int tind_batch_remove_range(tind_batch *b, tind_keyspace *ks, const char *lo, size_t lolen, const char *hi,
+                            size_t hilen);
+int tind_keyspace_clear(tind_keyspace *ks);
 int tind_batch_merge(tind_batch *b, tind_keyspace *ks, const char *key, size_t klen,
                      const char *operand, size_t olen);
 int tind_batch_single_remove(tind_batch *b, tind_keyspace *ks, const char *key, size_t klen);
@@ -183,6 +187,8 @@ int tind_txn_begin(tind_db *db, int flags, tind_txn **txn);
 int tind_txn_put(tind_txn *txn, tind_keyspace *ks, const char *key, size_t klen,
                  const char *val, size_t vlen);
 int tind_txn_remove(tind_txn *txn, tind_keyspace *ks, const char *key, size_t klen);
+int tind_txn_remove_range(tind_txn *txn, tind_keyspace *ks, const char *lo, size_t lolen,
+                          const char *hi, size_t hilen);
 int tind_txn_merge(tind_txn *txn, tind_keyspace *ks, const char *key, size_t klen, const char *operand,
                    size_t olen);
 int tind_txn_single_remove(tind_txn *txn, tind_keyspace *ks, const char *key, size_t klen);
@@ -223,7 +229,7 @@ int tind_ks_stats_get(tind_keyspace *ks, tind_ks_stats *out);
 typedef struct tind_changes tind_changes;
 enum tind_change_type {
     TIND_CHANGE_OTHER = 0, TIND_CHANGE_PUT = 1, TIND_CHANGE_REMOVE = 2, TIND_CHANGE_MERGE = 3,
-    TIND_CHANGE_SINGLE_REMOVE = 4
+    TIND_CHANGE_SINGLE_REMOVE = 4, TIND_CHANGE_REMOVE_RANGE = 5
 };
 typedef struct tind_change_op {
     int type;

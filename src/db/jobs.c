@@ -36,6 +36,7 @@
 #include "compaction/compact.h"
 #include "db/jobs.h"
 #include "db/merge.h"
+#include "format/rangetomb.h"
 #include "iter/adapters.h"
 #include "util/killpoint.h"
 
@@ -163,13 +164,16 @@ int ks_flush_one(tind_keyspace *ks, tind_err *err)
     uint64_t bytes = 0;
     int rc = db_snapshot_seqnos(db, &snaps, &nsnap);
     iiter *it = rc ? NULL : mt_iiter_new(m);
-    if (!rc && !it)
+    struct rt_list *rt = NULL; /* the memtable's range tombstones go to the table too */
+    if (!rc && (!it || mt_range_tombstones(m, &rt)))
         rc = TIND_ENOMEM;
     if (!rc) {
         cmp_env env;
         ks_cmp_env(ks, &env);
-        rc = cmp_write_tables(&env, &ks->cmp_opts, it, 0, bottommost, snaps, nsnap, &tables, &count, &bytes, err);
+        rc = cmp_write_tables_rt(&env, &ks->cmp_opts, it, 0, bottommost, snaps, nsnap, rt, &tables, &count, &bytes,
+                                 err);
     }
+    rt_list_unref(rt);
     ii_free(it);
     free(snaps);
     /* the table must never hold data whose journal records could still be

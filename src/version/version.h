@@ -130,6 +130,9 @@ typedef struct version {
     int level_count;
     uint64_t flushed_seqno;       /* the last edit's flushed_seqno (carried forward) */
     ver_level levels[VER_MAX_LEVELS];
+    /* the engine's hint (db/rangedel.c): bit l set once every table of
+     * level l is known to hold no range tombstone; only ever set */
+    _Atomic unsigned no_range_tombstones;
 } version;
 
 /* An empty version with one reference; level_count in 1..VER_MAX_LEVELS

@@ -60,6 +60,9 @@ typedef struct bench_backend {
      * then increments by get + put). */
     int (*merge)(void *h, const void *k, size_t kl, const void *v, size_t vl, char *err, size_t errlen);
     int (*close)(void *h, char *err, size_t errlen);
+    /* Deletes every key in [lo, hi) as one operation (a range tombstone);
+     * NULL when the engine has none (the queue workload then fails). */
+    int (*remove_range)(void *h, const void *lo, size_t ll, const void *hi, size_t hl, char *err, size_t errlen);
     /* A read-modify-write transaction (the txn-* workloads): reads k1 and k2
      * (kl bytes each), writes v (vl bytes) to both, commits. 0 = committed,
      * 2 = conflict (nothing applied; the harness retries), -1 = error.

@@ -88,6 +88,14 @@ static int bt_put(void *hp, const void *k, size_t kl, const void *v, size_t vl, 
     return rc ? bt_fail(err, errlen, "put", rc, h->db) : 0;
 }
 
+static int bt_remove_range(void *hp, const void *lo, size_t ll, const void *hi, size_t hl, char *err,
+                           size_t errlen)
+{
+    bt_handle *h = hp;
+    int rc = tind_remove_range(h->ks, lo, ll, hi, hl);
+    return rc ? bt_fail(err, errlen, "remove_range", rc, h->db) : 0;
+}
+
 static int bt_merge(void *hp, const void *k, size_t kl, const void *v, size_t vl, char *err, size_t errlen)
 {
     bt_handle *h = hp;
@@ -243,6 +251,7 @@ const bench_backend bench_backend_tind = {
     .merge = bt_merge,
     .close = bt_close,
     .bulk_load = bt_bulk_load,
+    .remove_range = bt_remove_range,
     .txn_rmw = bt_txn_rmw,
 };
 

@@ -3,7 +3,7 @@
  * side, in one run, with the ratio of each peer to tind.
  *
  *   tind-bench [--profile quick|full] [--engines tind,rocksdb,...]
- *              [--workloads ycsb-a,ycsb-b-sync,blobs-4k,medium,feed,micro,bulkload]
+ *              [--workloads ycsb-a,ycsb-b-sync,blobs-4k,medium,feed,micro,queue,bulkload]
  *              [--keys N] [--value-size B] [--ops N | --seconds S] [--threads T]
  *              [--cache-mb M] [--seed S] [--distribution uniform|zipfian|latest]
  *              [--dir DIR] [--keep] [--json FILE] [--settle-ms MS]
@@ -766,7 +766,8 @@ static void bm_child_mix(bm_ctx *c, int fd)
             goto fail;
         uint64_t wb0 = bm_write_bytes();
         bm_say_phase(c, p->def->name, "load");
-        if (bm_phase_run(c, h, is_feed ? BW_LOAD_FEED : BW_LOAD_RANDOM, items, 0, 0, php))
+        int load = is_feed ? BW_LOAD_FEED : p->def->kind == BW_QUEUE ? BW_LOAD_SEQ : BW_LOAD_RANDOM;
+        if (bm_phase_run(c, h, load, items, 0, 0, php))
             goto fail;
         r->load_seconds = php->seconds;
         r->load_ops = php->ops;
@@ -788,7 +789,10 @@ static void bm_child_mix(bm_ctx *c, int fd)
         goto fail;
     uint64_t wb1 = bm_write_bytes();
     bm_say_phase(c, p->def->name, "run");
-    int run_mode = is_feed ? BW_RUN_FEED : p->def->kind == BW_TXN ? BW_RUN_TXN : BW_RUN_MIX;
+    int run_mode = is_feed                      ? BW_RUN_FEED
+                   : p->def->kind == BW_QUEUE ? BW_RUN_QUEUE
+                   : p->def->kind == BW_TXN   ? BW_RUN_TXN
+                                              : BW_RUN_MIX;
     if (p->def->kind == BW_COUNTER_MERGE || p->def->kind == BW_COUNTER_RMW)
         run_mode = BW_RUN_COUNTER;
     if (bm_phase_run(c, h, run_mode, 0, p->ops, p->seconds, php))
@@ -1353,7 +1357,7 @@ static void bm_usage(FILE *f)
             "usage: tind-bench [options]\n"
             "  --profile quick|full     default sizes (quick: a few minutes in all; full: BENCH.md sizes)\n"
             "  --engines LIST           comma list (default: every engine compiled in)\n"
-            "  --workloads LIST         comma list of ycsb-a,ycsb-b-sync,blobs-4k,medium,feed,micro,bulkload (default all)\n"
+            "  --workloads LIST         comma list of ycsb-a,ycsb-b-sync,blobs-4k,medium,feed,micro,queue,bulkload (default all)\n"
             "  --keys N                 preloaded keys (feed: posts; 20 posts per user)\n"
             "  --value-size B           value bytes (default per workload)\n"
             "  --ops N | --seconds S    length of each measured phase (default: quick 3 s, full 30 s)\n"
@@ -1394,6 +1398,8 @@ static int bm_in_list(const char *list, const char *name)
  * transactions, and a transaction flavour (rocksdb-otxn) runs only those. */
 static int bm_runs(const bw_def *def, const bench_backend *be)
 {
+    if (def->kind == BW_QUEUE) /* the queue needs range deletions: tind and RocksDB */
+        return be->remove_range != NULL && !be->txn_only;
     return def->kind == BW_TXN ? be->txn_rmw != NULL : !be->txn_only;
 }
 

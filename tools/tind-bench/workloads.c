@@ -131,6 +131,9 @@ const bw_def bw_defs[] = {
      "20% append a post, 80% read profile + 20 latest posts (reverse prefix scan)"},
     {"micro", BW_MICRO, 0, 0, 0, BW_UNIFORM, 100, {200000, 2000000}, {64, 256},
      "fillseq, fillrandom, readrandom, seekscan (seek + 100 next), overwrite"},
+    {"queue", BW_QUEUE, 0.50, 0, 0, BW_UNIFORM, 100, {100000, 1000000}, {64, 256},
+     "a queue: 50% append at the head (and per 100 appends one delete-range of the 100 oldest), "
+     "50% reads of live keys"},
     {"counter-merge", BW_COUNTER_MERGE, 0.10, 0, 0, BW_ZIPFIAN, 8, {200000, 2000000}, {64, 256},
      "8-byte counters, Zipfian: 90% increments by merge (uint64 add operator; get + put without one), 10% reads"},
     {"counter-rmw", BW_COUNTER_RMW, 0.10, 0, 0, BW_ZIPFIAN, 8, {200000, 2000000}, {64, 256},
@@ -230,6 +233,8 @@ int bw_data_init(bw_data *d, const bw_params *p)
             d->values[off + i] = chunk[i % 50];
     }
     atomic_init(&d->next_post, p->feed_users * p->feed_posts_per_user);
+    atomic_init(&d->queue_head, p->keys);
+    atomic_init(&d->queue_tail, 0);
     return 0;
 }
 
@@ -296,6 +301,10 @@ int bw_mode_optypes(int mode, const char **names)
     case BW_RUN_OVERWRITE:
         names[0] = "put";
         return 1;
+    case BW_RUN_QUEUE:
+        names[0] = "read";
+        names[1] = "append";
+        return 2;
     case BW_RUN_TXN:
         names[0] = "txn";       /* a committed transaction, retries included */
         return 1;
@@ -379,6 +388,46 @@ static int bw_load_one(bw_thread *t, uint64_t j)
         return bw_put(t, key, n, p->value_size);
     }
     }
+}
+
+/* BW_RUN_QUEUE: the preload is keys [0, keys) in order, a queue of that
+ * length; an append puts key `head` and, every 100th, deletes the 100
+ * oldest keys with one range deletion (the queue keeps its length); a read
+ * gets a random key of the live window (one a concurrent trim may just have
+ * deleted counts as a miss only when it was far from the tail). */
+static int bw_queue_one(bw_thread *t, int *type)
+{
+    const bw_params *p = t->data->p;
+    char key[32], hi[32];
+    if (trng_double(&t->rng) < p->def->read_fraction) {
+        *type = 0;
+        uint64_t tail = atomic_load_explicit(&t->data->queue_tail, memory_order_relaxed);
+        uint64_t head = atomic_load_explicit(&t->data->queue_head, memory_order_relaxed);
+        uint64_t span = head > tail + 200 ? head - tail - 200 : 1;
+        uint64_t id = tail + 100 + trng_below(&t->rng, span); /* clear of a trim in flight */
+        bw_key(key, id);
+        uint64_t misses = t->misses;
+        int rc = bw_get(t, key, BW_KEY_SIZE, p->value_size);
+        /* two trims by the other threads since tail was read can take id:
+         * a trim moves the tail before it deletes, so that is seen here */
+        if (!rc && t->misses != misses && id < atomic_load_explicit(&t->data->queue_tail, memory_order_relaxed))
+            t->misses = misses;
+        return rc;
+    }
+    *type = 1;
+    if (!t->be->remove_range) {
+        snprintf(t->err, sizeof t->err, "%s has no range deletion", t->be->name);
+        return -1;
+    }
+    uint64_t at = atomic_fetch_add_explicit(&t->data->queue_head, 1, memory_order_relaxed);
+    bw_key(key, at);
+    int rc = bw_put(t, key, BW_KEY_SIZE, p->value_size);
+    if (rc || (at + 1) % 100)
+        return rc;
+    uint64_t tail = atomic_fetch_add_explicit(&t->data->queue_tail, 100, memory_order_relaxed);
+    bw_key(key, tail);
+    bw_key(hi, tail + 100);
+    return t->be->remove_range(t->handle, key, BW_KEY_SIZE, hi, BW_KEY_SIZE, t->err, sizeof t->err);
 }
 
 /* One run operation; *type = the op type recorded. */
@@ -470,6 +519,8 @@ static int bw_run_one(bw_thread *t, int *type)
         if (rc == 0 && visited == 0)
             t->misses++;
         return rc;
+    case BW_RUN_QUEUE:
+        return bw_queue_one(t, type);
     case BW_RUN_TXN: {
         /* txn-high (read_fraction 1) picks among BW_TXN_HOT_KEYS keys */
         uint64_t n = p->def->read_fraction > 0 && p->keys > BW_TXN_HOT_KEYS ? BW_TXN_HOT_KEYS : p->keys;

@@ -60,7 +60,7 @@ int bw_dist_parse(const char *s);                             /* -1 when unknown
 /* ---- workloads ---- */
 /* BW_COUNTER_*: 8-byte counters, read_fraction reads, the rest increments by
  * a merge (the engine's uint64-add operator) or by get + put. */
-enum bw_kind { BW_MIX, BW_FEED, BW_MICRO, BW_COUNTER_MERGE, BW_COUNTER_RMW, BW_TXN, BW_BULK };
+enum bw_kind { BW_MIX, BW_FEED, BW_MICRO, BW_QUEUE, BW_COUNTER_MERGE, BW_COUNTER_RMW, BW_TXN, BW_BULK };
 /* BW_TXN: read_fraction 0 = the transactions pick among every key (low
  * contention), > 0 = among the first BW_TXN_HOT_KEYS keys (high). */
 #define BW_TXN_HOT_KEYS 16
@@ -110,6 +110,8 @@ typedef struct bw_data {
     uint8_t *values;
     size_t values_len;
     _Atomic uint64_t next_post; /* BW_FEED: the next post id */
+    _Atomic uint64_t queue_head;/* BW_QUEUE: the next key appended */
+    _Atomic uint64_t queue_tail;/* BW_QUEUE: keys below it are deleted */
 } bw_data;
 
 int bw_data_init(bw_data *d, const bw_params *p);
@@ -128,6 +130,7 @@ enum bw_mode {
     BW_RUN_READRANDOM,
     BW_RUN_SEEKSCAN,
     BW_RUN_OVERWRITE,
+    BW_RUN_QUEUE,       /* append at the head / delete-range the tail; reads */
     BW_RUN_COUNTER,     /* reads / increments (merge or get + put by the kind) */
     BW_RUN_TXN,         /* read-modify-write transactions of two keys (backend txn_rmw) */
     BW_LOAD_BULK_SEQ,   /* keys i in order, one bulk_load call per thread */

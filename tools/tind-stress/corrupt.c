@@ -522,7 +522,7 @@ static void cr_state(const cr_world *w, size_t cut, int st[CR_NKS][CR_UNIVERSE])
         for (int j = 0; j < w->b[i].nops; j++) {
             const stress_op *op = &w->b[i].ops[j];
             if (i < cut || w->b[i].first_seqno + (uint64_t)j <= w->flushed[op->ks])
-                st[op->ks][op->key] = op->tomb ? -1 : (int)i;
+                stress_op_apply(&cr_model, op, st[op->ks], (int)i);
         }
 }
 

@@ -221,6 +221,11 @@ int kill_child_main(int argc, char **argv)
             size_t kn = kill_key_bytes(op->key, key);
             if (op->tomb == 2) {
                 rc = tind_batch_single_remove(tb, ks[op->ks], key, kn);
+            } else if (op->tomb == 3) {
+                uint8_t hi[KILL_KEY_MAX];
+                uint32_t end = op->key + op->vlen; /* past the universe: a key after all of it */
+                rc = tind_batch_remove_range(tb, ks[op->ks], key, kn, hi,
+                                             kill_key_bytes(end == KILL_MARKER ? end + 1 : end, hi));
             } else if (op->tomb) {
                 rc = tind_batch_remove(tb, ks[op->ks], key, kn);
             } else {

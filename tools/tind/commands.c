@@ -541,6 +541,36 @@ static int ks_args(tsh *sh, sh_words *args, sh_opt *opts, size_t nopts, const sh
     return get_keyspace(sh, pos[0], ks);
 }
 
+/* delrange KS LO HI: tind_remove_range over [LO, HI); "" is an open bound. */
+static int cmd_delrange(tsh *sh, sh_words *args)
+{
+    const sh_word *pos[3];
+    tind_keyspace *ks;
+    int rc = ks_args(sh, args, NULL, 0, pos, 3, &ks);
+    if (rc)
+        return rc;
+    const tbuf *lo = &pos[1]->bytes, *hi = &pos[2]->bytes;
+    int st = sh->txn     ? tind_txn_remove_range(sh->txn, ks, lo->data, lo->len, hi->data, hi->len) /* refused */
+             : sh->batch ? tind_batch_remove_range(sh->batch, ks, lo->data, lo->len, hi->data, hi->len)
+                         : tind_remove_range(ks, lo->data, lo->len, hi->data, hi->len);
+    if (st)
+        return db_error(sh, "delrange", st);
+    return SH_OK;
+}
+
+static int cmd_clear(tsh *sh, sh_words *args)
+{
+    const sh_word *pos[1];
+    tind_keyspace *ks;
+    int rc = ks_args(sh, args, NULL, 0, pos, 1, &ks);
+    if (rc)
+        return rc;
+    int st = tind_keyspace_clear(ks);
+    if (st)
+        return db_error(sh, "clear", st);
+    return SH_OK;
+}
+
 /* merge KS KEY OPERAND: a counter keyspace takes a decimal number (a
  * negative one subtracts: 64-bit two's complement), others the bytes. */
 static int cmd_merge(tsh *sh, sh_words *args)
@@ -1259,6 +1289,9 @@ static const sh_command commands[] = {
     {"merge", 1, cmd_merge, "merge KS KEY OPERAND",
      "merge OPERAND into KEY with the keyspace's operator (a counter takes a decimal number; "
      "queued while a batch is open)"},
+    {"delrange", 1, cmd_delrange, "delrange KS LO HI",
+     "delete every key in [LO, HI) in one operation; \"\" is an open bound (queued while a batch is open)"},
+    {"clear", 1, cmd_clear, "clear KS", "delete every key of KS in one crash-safe operation"},
     {"exists", 1, cmd_exists, "exists KS KEY", "print yes (exit 0) or no (exit 1)"},
     {"mget", 1, cmd_mget, "mget KS KEY... [--hex] [--full]",
      "print KEY = VALUE for each key; a missing key is named on stderr and fails the command"},

@@ -52,6 +52,36 @@ static const char *type_name(uint8_t t)
     }
 }
 
+/* A table's range tombstone section: one line per fragment, its seqnos. */
+static int print_range_tombstones(dumper *d, const uint8_t *raw, size_t n, const char *path)
+{
+    FILE *o = d->sh->out;
+    rt_list *l;
+    tind_err err;
+    err_clear(&err);
+    if (rt_list_decode(raw, n, path, &l, &err)) {
+        fprintf(o, "    %s\n", err.msg);
+        return 1;
+    }
+    fprintf(o, "    %zu range tombstone fragments, %zu tombstones\n", l->count, l->tombstones);
+    for (size_t i = 0; i < l->count && !d->summary; i++) {
+        const rt_frag *f = &l->frags[i];
+        fputs("    range-del [", o);
+        sh_show_bytes(d->sh, o, f->start, f->start_len, d->hex, 1);
+        fputs(", ", o);
+        if (f->end_len)
+            sh_show_bytes(d->sh, o, f->end, f->end_len, d->hex, 1);
+        else
+            fputs("(end)", o);
+        fputs(") @", o);
+        for (size_t j = 0; j < f->nseq; j++)
+            fprintf(o, "%s%" PRIu64, j ? "," : "", f->seqs[j]);
+        fputc('\n', o);
+    }
+    rt_list_unref(l);
+    return 0;
+}
+
 static const char *compression_name(unsigned c)
 {
     return c == 0 ? "none" : c == 1 ? "lz4" : c == 2 ? "zstd" : "unknown";
@@ -338,7 +368,10 @@ static int dump_table(dumper *d, const char *path)
                 failed = 1;
                 break;
             }
-            if (is_data || is_index || (is_filter && ti.filter_partitioned && off == ti.filter_handle.offset)) {
+            if (!strcmp(s->name, "rangedel")) {
+                if (print_range_tombstones(d, raw, raw_len, path))
+                    failed = 1;
+            } else if (is_data || is_index || (is_filter && ti.filter_partitioned && off == ti.filter_handle.offset)) {
                 if (print_block_entries(d, raw, raw_len, is_data ? 'd' : 'i', &ti, what))
                     failed = 1;
             } else if (is_filter) {
@@ -421,7 +454,13 @@ static int journal_record(void *ctx, uint64_t first_seqno, uint32_t count, const
         print_keyspace(j, e.ks_id);
         fputc(' ', o);
         sh_show_bytes(j->d->sh, o, e.key, e.klen, j->d->hex, 1);
-        if (batch_entry_has_value(e.type)) {
+        if (e.type == ENTRY_RANGE_TOMBSTONE) {
+            fputs(" .. ", o); /* [key, end) */
+            if (e.vlen)
+                sh_show_bytes(j->d->sh, o, e.val, e.vlen, j->d->hex, 1);
+            else
+                fputs("(end)", o);
+        } else if (batch_entry_has_value(e.type)) {
             fputs(" = ", o);
             sh_show_bytes(j->d->sh, o, e.val, e.vlen, j->d->hex, j->d->full);
         }
