@@ -61,7 +61,7 @@
 enum { FA_OK = 0, FA_MAYBE = 1, FA_NO = 2 };
 
 typedef struct fa_op {
-    uint8_t ks, key, tomb;  /* tomb: 0 put, 1 remove, 2 single delete, 3 merge (keyspace c) */
+    uint8_t ks, key, tomb;  /* tomb: 0 put, 1 remove, 2 single delete, 3 merge (keyspace c), 4 a range deletion [key, key + vlen) */
     uint16_t vlen;
 } fa_op;
 
@@ -177,6 +177,11 @@ static void fa_state(const fa_world *w, size_t cut, uint64_t mask, fa_cell st[FA
             continue;
         }
         for (int j = 0; j < e->nops; j++) {
+            if (e->ops[j].tomb == 4) { /* a range deletion: a later merge has no base */
+                for (int k = e->ops[j].key; k < FA_KEYS && k < e->ops[j].key + e->ops[j].vlen; k++)
+                    st[e->ops[j].ks][k].id = -1, st[e->ops[j].ks][k].merged = 0;
+                continue;
+            }
             fa_cell *c = &st[e->ops[j].ks][e->ops[j].key];
             if (e->ops[j].tomb == 3) {
                 /* a counter merge over the sum, the 8-byte value, or nothing */
@@ -418,7 +423,11 @@ static void fa_reopen(fa_world *w, int crash_modes, uint64_t seed)
             fprintf(stderr, "  #%zu id %u %s status %d:", i, e->id, e->drop ? "DROP c" : "batch", e->status);
             for (int j = 0; j < e->nops; j++)
                 fprintf(stderr, " %s %s/k%02x(%u)",
-                        e->ops[j].tomb == 3 ? "merge" : e->ops[j].tomb == 2 ? "sdel" : e->ops[j].tomb ? "del" : "put",
+                        e->ops[j].tomb == 4   ? "delrange"
+                        : e->ops[j].tomb == 3 ? "merge"
+                        : e->ops[j].tomb == 2 ? "sdel"
+                        : e->ops[j].tomb      ? "del"
+                                              : "put",
                         fa_names[e->ops[j].ks],
                         e->ops[j].key, e->ops[j].vlen);
             fprintf(stderr, "\n");
@@ -466,6 +475,10 @@ static void fa_write(fa_world *w, int nops, int durability)
         ops[i].vlen = ops[i].tomb == 1 || ops[i].tomb == 2 ? 0 : (v < 240 ? v % 48 : (uint16_t)(48 + (v - 240) * 36));
         if (ops[i].ks == 2 && (ops[i].tomb == 0 || ops[i].tomb == 3))
             ops[i].vlen = 8; /* counter values */
+        if (ops[i].tomb && ops[i].tomb != 3 && (v & 0x0F) == 0x0F) {
+            ops[i].tomb = 4; /* a range deletion over 1..8 keys */
+            ops[i].vlen = (uint16_t)(1 + (v >> 4) % 8);
+        }
     }
     for (int i = 0; i < nops; i++)
         if (!w->ks[ops[i].ks])
@@ -480,7 +493,10 @@ static void fa_write(fa_world *w, int nops, int durability)
     if (nops == 1 && durability == TIND_PERSIST_NONE) {
         char key[8];
         size_t kn = fa_key(ops[0].key, key);
-        if (ops[0].tomb == 3) {
+        char hi[8];
+        if (ops[0].tomb == 4)
+            rc = tind_remove_range(w->ks[ops[0].ks], key, kn, hi, fa_key(ops[0].key + ops[0].vlen, hi));
+        else if (ops[0].tomb == 3) {
             enc_u64(val, fa_operand(e->id, ops[0].key));
             rc = tind_merge(w->ks[ops[0].ks], key, kn, val, 8);
         } else if (ops[0].tomb == 2)
@@ -500,7 +516,10 @@ static void fa_write(fa_world *w, int nops, int durability)
         for (int i = 0; i < nops && !rc; i++) {
             char key[8];
             size_t kn = fa_key(ops[i].key, key);
-            if (ops[i].tomb == 3) {
+            char hi[8];
+            if (ops[i].tomb == 4)
+                rc = tind_batch_remove_range(b, w->ks[ops[i].ks], key, kn, hi, fa_key(ops[i].key + ops[i].vlen, hi));
+            else if (ops[i].tomb == 3) {
                 enc_u64(val, fa_operand(e->id, ops[i].key));
                 rc = tind_batch_merge(b, w->ks[ops[i].ks], key, kn, val, 8);
             } else if (ops[i].tomb == 2)

@@ -210,6 +210,29 @@ TIND_API void tind_options_set_default_durability(tind_options *o, int mode);
  * fail with an error naming the file -- never wrong data. */
 TIND_API void tind_options_set_read_only(tind_options *o, int on);
 
+/* ----------------------------------------------------------------------
+ * Encryption at rest (docs/ENCRYPTION.md). With a key, every file of the
+ * database -- tables, journals, the version file, FORMAT -- is stored as
+ * AES-256-GCM pages: a changed byte reads as TIND_ECORRUPT naming the file
+ * and offset, never as data. File names, sizes, the LOCK file and the
+ * ENCRYPTION key-check file are not encrypted. A new database made with a
+ * key is encrypted for its life (re-keying: docs/ENCRYPTION.md).
+ * At tind_open: the wrong key is TIND_EINVAL ("wrong encryption key ...");
+ * a key for a database made without one, or no key for an encrypted
+ * database, is TIND_EINVAL saying which. Keys are copied; tind wipes its
+ * copies when they are no longer needed (the options' copy at
+ * tind_options_free). Thread-safety: as every options call.
+ * ---------------------------------------------------------------------- */
+/* The 256-bit key (len must be 32: else TIND_EINVAL and o is unchanged).
+ * key NULL removes a key set before. Replaces a key callback. */
+TIND_API int tind_options_set_encryption_key(tind_options *o, const void *key, size_t len);
+/* A key callback instead of a stored key: tind_open calls fn(ctx, key) once,
+ * in its own thread, before reading any file; fn fills the 32 bytes and
+ * returns TIND_OK, or a status that tind_open then returns. fn NULL removes
+ * it. Replaces a key set before. */
+typedef int (*tind_key_fn)(void *ctx, uint8_t key[32]);
+TIND_API void tind_options_set_encryption_key_fn(tind_options *o, tind_key_fn fn, void *ctx);
+
 /* ======================================================================
  * Database
  * ====================================================================== */
@@ -426,6 +449,38 @@ TIND_API void tind_batch_clear(tind_batch *b);
 /* Applies every operation atomically (all visible at once, all or none after
  * a crash) and clears the batch, which can be reused. */
 TIND_API int tind_batch_commit(tind_batch *b);
+
+/* ---- range deletions and clear (issue 13) ----
+ * tind_remove_range deletes every key k of ks with lo <= k < hi (memcmp
+ * order, a shorter key before its extensions), as one operation: O(1) to
+ * write whatever the number of keys (one journal op holding lo and hi), and
+ * durable per the database's default durability, like tind_remove.
+ * Bounds: 0..TIND_MAX_KEY_SIZE bytes each (TIND_ETOOBIG beyond; TIND_EINVAL
+ * when NULL with a length). A bound of length 0 is open: lo from the first
+ * key, hi to the last. lo == hi is an empty range: TIND_OK, nothing written.
+ * lo > hi (both given) is TIND_EINVAL, nothing written.
+ * Readers: tind_get, cursors in both directions, seeks and snapshots see the
+ * deletion exactly as if every key in the range had been removed at that
+ * point of the write order (a snapshot taken before it still sees the keys;
+ * a key put after it is visible). Space: deleted entries go in compaction,
+ * and a table whose whole key range the deletion covers is dropped without
+ * being read. Reads cost one binary search per source holding range
+ * deletions, not one per deletion.
+ * Thread-safety: as tind_remove (any thread, concurrently with anything). */
+TIND_API int tind_remove_range(tind_keyspace *ks, const void *lo, size_t lolen, const void *hi,
+                               size_t hilen);
+/* The same inside a batch (applied atomically with the batch's other
+ * operations, after those added before it). Argument checks as above; an
+ * empty range adds nothing (tind_batch_count is unchanged). */
+TIND_API int tind_batch_remove_range(tind_batch *b, tind_keyspace *ks, const void *lo, size_t lolen,
+                                     const void *hi, size_t hilen);
+/* Deletes every key of ks: tind_remove_range(ks, NULL, 0, NULL, 0). Journal-
+ * safe by construction: it is one journal op, so after a crash the keyspace
+ * is either cleared or not, never half; writes made after it survive it.
+ * The keyspace (handle, name, options) stays. Its space comes back as
+ * compaction reaches the old tables (tind_compact(ks) does it at once: the
+ * tables are dropped without being read). */
+TIND_API int tind_keyspace_clear(tind_keyspace *ks);
 
 /* ======================================================================
  * Merge operator, single delete and compaction filters
@@ -710,6 +765,12 @@ TIND_API int tind_txn_remove(tind_txn *txn, tind_keyspace *ks, const void *key, 
 TIND_API int tind_txn_merge(tind_txn *txn, tind_keyspace *ks, const void *key, size_t klen, const void *operand,
                             size_t olen);
 TIND_API int tind_txn_single_remove(tind_txn *txn, tind_keyspace *ks, const void *key, size_t klen);
+/* A range deletion is not taken by a transaction in this version: always
+ * TIND_ENOTSUP (TIND_EINVAL for a NULL txn), nothing written, the
+ * transaction stays usable. Commit it outside with tind_remove_range or
+ * tind_batch_remove_range. */
+TIND_API int tind_txn_remove_range(tind_txn *txn, tind_keyspace *ks, const void *lo, size_t lolen, const void *hi,
+                                   size_t hilen);
 /* Durability of the commit (default: the database default); an unknown mode is ignored. */
 TIND_API void tind_txn_set_durability(tind_txn *txn, int mode);
 /* Validates and applies the writes atomically, then ends and frees txn
@@ -748,13 +809,19 @@ enum tind_change_type {
     TIND_CHANGE_REMOVE = 2,
     TIND_CHANGE_MERGE  = 3,  /* a merge operand (tind_merge): value = the operand */
     TIND_CHANGE_SINGLE_REMOVE = 4, /* a single delete (tind_single_remove) */
+    /* a range deletion (tind_remove_range, tind_keyspace_clear): key = its
+     * start lo (the one byte 00 for an open start), value = its end hi, vlen
+     * 0 meaning no end; a replica applies it with
+     * tind_batch_remove_range(b, ks, key, klen, value, vlen) */
+    TIND_CHANGE_REMOVE_RANGE = 5,
 };
 
 /* One operation of a batch; the pointers are owned by the cursor and valid
  * until its next tind_changes_next or tind_changes_free. keyspace is the
  * keyspace's name, NULL when it has been deleted since (keyspace_id still
  * tells the operations of one keyspace apart). value is NULL (vlen 0) for a
- * remove and a single delete; for a merge it is the operand. */
+ * remove and a single delete; for a merge it is the operand; for a range
+ * deletion it is the end (see TIND_CHANGE_REMOVE_RANGE). */
 typedef struct tind_change_op {
     int type;                    /* enum tind_change_type */
     const char *keyspace;
@@ -875,7 +942,9 @@ TIND_API int tind_ks_stats_get(tind_keyspace *ks, tind_ks_stats *out);
  * database); the journal being written is copied. Everything is synced and
  * the folder appears atomically: the copy is built in "dir.tmp" and renamed
  * to dir, so after a crash dir is whole or absent (a leftover dir.tmp that
- * holds only a copy's files is removed by the next call).
+ * holds only a copy's files is removed by the next call). The copy of an
+ * encrypted database is encrypted with its key and holds its ENCRYPTION
+ * key check: it opens with the same key only.
  * Statuses: TIND_EINVAL (db or dir NULL or empty), TIND_EEXIST (dir exists,
  * or dir.tmp holds other files), TIND_ENOTSUP (db opened read-only),
  * TIND_EPOISONED, TIND_ECLOSED, I/O errors naming the file (a partial
@@ -928,8 +997,11 @@ TIND_API int tind_backup_create(tind_db *db, const char *dir, tind_progress_fn p
  * is not a backup folder, TIND_ECORRUPT when a description is damaged. */
 TIND_API int tind_backup_list(const char *dir, tind_backup_info **list, size_t *count);
 /* Checks backup id of dir (0 = every backup): every file's size and
- * checksum, then each table's blocks (tind verify's table checks), each
- * journal's records and the version file. TIND_OK, TIND_ECORRUPT naming the
+ * checksum, then each table's blocks (tind verify's table checks), each blob file's records, each
+ * journal's records and the version file. A backup of an encrypted database
+ * holds its files encrypted (and its ENCRYPTION key check; a restore opens
+ * with the same key only): sizes and checksums are of the stored bytes, and
+ * verify checks only those (the structure checks would need the key). TIND_OK, TIND_ECORRUPT naming the
  * first bad file (tind_errmsg(NULL)), TIND_NOT_FOUND (no such backup). */
 TIND_API int tind_backup_verify(const char *dir, uint64_t id, tind_progress_fn progress, void *ctx);
 /* Restores backup id of dir (0 = the newest) into the new database folder
@@ -942,6 +1014,48 @@ TIND_API int tind_backup_restore(const char *dir, uint64_t id, const char *targe
  * otherwise), and the files no remaining backup holds; *deleted (may be
  * NULL) gets the number of backups deleted. */
 TIND_API int tind_backup_prune(const char *dir, size_t keep, size_t *deleted);
+
+/* ---- bulk ingestion ----
+ * The input callback: on each call, point *key / *val at the next entry
+ * (borrowed until the next call) and return 1; return 0 at the end, or a
+ * negative TIND_E... status to abort the ingestion with it. */
+typedef int (*tind_ingest_next_fn)(void *ctx, const void **key, size_t *klen, const void **val, size_t *vlen);
+#define TIND_INGEST_SORTED 1  /* the input's keys are strictly increasing (memcmp order) */
+
+/* Loads key-value pairs into ks straight into tables, bypassing the journal
+ * and the memtables: atomic (all the pairs become visible at once, or none,
+ * also across a crash) and durable when it returns. Each pair behaves as a
+ * put made at the start of the call: it replaces older values of its key,
+ * and snapshots taken before the call do not see it. With
+ * TIND_INGEST_SORTED the input is streamed (memory: a table's buffers) and a
+ * key not above its predecessor fails the call (TIND_EINVAL, naming the
+ * entry); otherwise the input is sorted in runs of at most memory_limit
+ * bytes (0 = 64 MiB) spilled to temporary tables in the database folder and
+ * merged, and of the entries with the same key the last one given wins.
+ * The tables go to the deepest level whose tables (and those above it) do
+ * not overlap the key range of the input: the last level for fresh keys
+ * (level 0 when level 0 overlaps, and always for tiered and FIFO keyspaces).
+ * The keyspace's memtables are flushed first. The pairs count as written at
+ * the start of the call: a write into their key range made while the call
+ * runs is newer and keeps winning; where that cannot be kept (compaction
+ * moved it below where the tables go, or it came between the flush and the
+ * start) the call fails with TIND_EBUSY, ingesting nothing. So it does when
+ * a snapshot taken during the call is still live at its end (it would see
+ * the pairs appear; the call waits up to 100 ms for it). While the call runs
+ * it holds a snapshot of its own. progress (may be NULL) sees the
+ * input bytes read (total 0 until the end); *count (may be NULL) gets the
+ * number of entries written. Keys and values are checked as tind_put checks
+ * them. Key-value separation: ingested values stay in the tables, even
+ * those at or above the keyspace's blob threshold (no blob file is
+ * written); the compactions that later rewrite them separate them as they
+ * separate any large inline value. Thread-safety: as tind_put; concurrent ingestions into one keyspace
+ * are serialized at their install. The change feed does not carry the
+ * pairs: it shows an ingestion as a one-operation batch at its seqno, a put
+ * of "ingest" into a keyspace id no keyspace has (keyspace NULL), so a
+ * replica fed by tind_changes_since cannot replay it (replicate the data as
+ * batches, or seed the replica from a checkpoint taken after it). */
+TIND_API int tind_ingest(tind_keyspace *ks, tind_ingest_next_fn next, void *ctx, int flags, size_t memory_limit,
+                         tind_progress_fn progress, void *progress_ctx, uint64_t *count);
 
 #ifdef __cplusplus
 }

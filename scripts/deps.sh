@@ -19,6 +19,7 @@ have_cmd make       || need="$need make"
 have_pc liblz4      || need="$need liblz4-dev"
 have_pc libzstd     || need="$need libzstd-dev"
 have_pc libxxhash   || need="$need libxxhash-dev"
+have_pc libcrypto   || need="$need libssl-dev"
 have_pc libedit     || need="$need libedit-dev"
 if [ "$what" = test ] || [ "$what" = all ]; then
     have_cmd clang  || need="$need clang"

@@ -23,8 +23,11 @@
 
 /* ---- status and the file-system layer (fault injection, in-memory file
  * systems, reading a database's files as they are on disk). Re-exports
- * io/fs.h, which brings util/status.h (tind_err, err_set, err_clear). */
+ * io/fs.h, which brings util/status.h (tind_err, err_set, err_clear), and
+ * io/fs_crypt.h (the encrypting wrapper: reading an encrypted database's
+ * files, tind --key-file, tind-stress --encrypt). */
 #include "io/fs.h"
+#include "io/fs_crypt.h"
 
 /* ---- utilities the tools share with the engine. Re-exports util/coding.h
  * (fixed-width and varint codecs), util/hash.h (the checksums of every file),
@@ -54,6 +57,7 @@
 #include "format/container.h"
 #include "format/entry.h"
 #include "format/filename.h"
+#include "format/rangetomb.h"
 #include "format/table.h"
 #include "format/zdict.h"
 #include "journal/batch_entry.h"

@@ -17,7 +17,16 @@
  *                 keeps the backup whole
  *   public_api    the tind_backup_* calls on the real file system, their
  *                 argument errors and tind_errmsg(NULL)
+ *   online        backups taken while a writer thread writes (background
+ *                 work on): each restores a prefix of the writes at least as
+ *                 long as what was acknowledged before its call
+ *
+ * TSAN-LABEL: online copies files while a writer and the workers run.
  */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <unistd.h>
+
 #include "check.h"
 #include "db/backup.h"
 #include "db/db.h"
@@ -471,6 +480,74 @@ TEST(public_api)
     free(dir);
 }
 
+typedef struct online_writer {
+    tind_keyspace *ks;
+    _Atomic long acked;
+    _Atomic int stop;
+} online_writer;
+
+static void *online_main(void *p)
+{
+    online_writer *w = p;
+    char k[32], v[64];
+    for (long i = 0; !atomic_load(&w->stop); i++) {
+        int vn = kv(k, v, i, 1);
+        if (tind_put(w->ks, k, strlen(k), v, (size_t)vn) != TIND_OK)
+            break;
+        atomic_store(&w->acked, i + 1);
+    }
+    return NULL;
+}
+
+TEST(online)
+{
+    fs *mem = fs_mem_new();
+    tind_options *o = tind_options_new();
+    tind_options_set_fs(o, mem);
+    tind_options_set_journal_file_size(o, 16384);
+    tind_db *db = NULL;
+    CHECK_OK(tind_open("/db", o, &db));
+    tind_options_free(o);
+    tind_keyspace *ks = small_ks(db, "data");
+    online_writer w;
+    w.ks = ks;
+    atomic_init(&w.acked, 0);
+    atomic_init(&w.stop, 0);
+    pthread_t th;
+    CHECK(pthread_create(&th, NULL, online_main, &w) == 0);
+    long before[3], after[3];
+    for (int b = 0; b < 3; b++) {
+        while (atomic_load(&w.acked) < 300 * (b + 1))
+            usleep(200);
+        before[b] = atomic_load(&w.acked);
+        CHECK_OK(bk_create(db, "/bk", NULL, NULL, NULL, NULL));
+        after[b] = atomic_load(&w.acked) + 1;
+    }
+    atomic_store(&w.stop, 1);
+    pthread_join(th, NULL);
+    CHECK_OK(tind_close(db));
+    rmtree(mem, "/db");
+    CHECK_OK(bk_verify(mem, "/bk", 0, NULL, NULL, NULL));
+    for (int b = 0; b < 3; b++) {
+        char target[16];
+        snprintf(target, sizeof target, "/r%d", b);
+        CHECK_OK(bk_restore(mem, "/bk", (uint64_t)b + 1, target, NULL, NULL, NULL));
+        tind_db *r = open_at(mem, target);
+        tind_keyspace *rk = NULL;
+        CHECK_OK(tind_keyspace_open(r, "data", NULL, &rk));
+        long n = 0;
+        for (;; n++) {
+            char k[32], v[64];
+            kv(k, v, n, 1);
+            if (tind_contains(rk, k, strlen(k), NULL) != TIND_OK)
+                break;
+        }
+        CHECK(n >= before[b] && n <= after[b]);
+        CHECK_OK(tind_close(r));
+    }
+    fs_destroy(mem);
+}
+
 int main(void)
 {
     check_seed_init(14);
@@ -479,6 +556,7 @@ int main(void)
     RUN(prune);
     RUN(crashes);
     RUN(public_api);
+    RUN(online);
     fprintf(stderr, "test_backup: ok\n");
     return 0;
 }

@@ -516,6 +516,8 @@ static uint64_t replicate(tind_db *src, tind_db *dst, uint64_t from)
             CHECK_OK(tind_keyspace_open(dst, op->keyspace, NULL, &ks));
             if (op->type == TIND_CHANGE_PUT)
                 CHECK_OK(tind_batch_put(b, ks, op->key, op->klen, op->value, op->vlen));
+            else if (op->type == TIND_CHANGE_REMOVE_RANGE)
+                CHECK_OK(tind_batch_remove_range(b, ks, op->key, op->klen, op->value, op->vlen));
             else
                 CHECK_OK(tind_batch_remove(b, ks, op->key, op->klen));
         }
@@ -611,6 +613,81 @@ TEST(replica_and_commit_at)
         CHECK_OK(tind_close(leader));
         CHECK_OK(tind_close(follower));
         free(h.b);
+        fs_destroy(mem);
+    }
+}
+
+/* Range deletions in the feed: one TIND_CHANGE_REMOVE_RANGE op each (key =
+ * start, value = end, vlen 0 = no end; a clear is 00 .. no end), and a
+ * replica applying them with commit_at holds the same keys at the same
+ * seqnos, snapshots included. */
+TEST(range_deletions_replicated)
+{
+    for (int bg = 0; bg < 2; bg++) {
+        fs *mem = fs_mem_new();
+        tind_db *leader = open_db(mem, "/leader", bg, 1u << 30);
+        tind_db *follower = open_db(mem, "/follower", bg, 1u << 30);
+        tind_keyspace *ks[2] = {ks_open(leader, "a"), ks_open(leader, "b")};
+        ks_open(follower, "a");
+        ks_open(follower, "b");
+        char k[16];
+        for (int i = 0; i < 200; i++) {
+            snprintf(k, sizeof k, "k%03d", i);
+            CHECK_OK(tind_put(ks[i % 2], k, 4, k, 4));
+        }
+        flush_both(ks);
+        uint64_t first = 0;
+        CHECK_OK(tind_last_seqno(leader, &first));
+        first++;
+        tind_batch *b = NULL;
+        CHECK_OK(tind_batch_new(leader, &b));
+        CHECK_OK(tind_batch_put(b, ks[0], "k050x", 5, "v", 1));
+        CHECK_OK(tind_batch_remove_range(b, ks[0], "k040", 4, "k080", 4)); /* covers k050x of the same batch */
+        CHECK_OK(tind_batch_put(b, ks[0], "k060x", 5, "w", 1));            /* after it: stays */
+        CHECK_OK(tind_batch_commit(b));
+        tind_batch_free(b);
+        CHECK_OK(tind_remove_range(ks[1], "k150", 4, NULL, 0));              /* open end */
+        CHECK_OK(tind_keyspace_clear(ks[1]));
+        CHECK_OK(tind_put(ks[1], "k001", 4, "again", 5));
+
+        tind_changes *c = NULL;
+        CHECK_OK(tind_changes_since(leader, first, &c));
+        CHECK_OK(tind_changes_next(c, 0));
+        CHECK_EQ(tind_changes_count(c), 3);
+        const tind_change_op *op = tind_changes_op(c, 1);
+        CHECK_EQ(op->type, TIND_CHANGE_REMOVE_RANGE);
+        CHECK_MEM(op->key, op->klen, "k040", 4);
+        CHECK_MEM(op->value, op->vlen, "k080", 4);
+        CHECK_OK(tind_changes_next(c, 0));
+        op = tind_changes_op(c, 0);
+        CHECK_EQ(op->type, TIND_CHANGE_REMOVE_RANGE);
+        CHECK_MEM(op->key, op->klen, "k150", 4);
+        CHECK_EQ(op->vlen, 0);
+        CHECK_OK(tind_changes_next(c, 0));
+        op = tind_changes_op(c, 0);
+        CHECK_EQ(op->type, TIND_CHANGE_REMOVE_RANGE);
+        CHECK_MEM(op->key, op->klen, "\0", 1);
+        CHECK_EQ(op->vlen, 0);
+        tind_changes_free(c);
+
+        CHECK_EQ(replicate(leader, follower, 1), 204);
+        check_same(leader, follower);
+        /* the follower's own feed describes them the same way */
+        CHECK_OK(tind_changes_since(follower, first + 3, &c));
+        CHECK_OK(tind_changes_next(c, 0));
+        CHECK_EQ(tind_changes_op(c, 0)->type, TIND_CHANGE_REMOVE_RANGE);
+        tind_changes_free(c);
+        tind_keyspace *fa = NULL;
+        CHECK_OK(tind_keyspace_open(follower, "a", NULL, &fa));
+        CHECK_RC(tind_contains(fa, "k050x", 5, NULL), TIND_NOT_FOUND);
+        CHECK_RC(tind_contains(fa, "k060", 4, NULL), TIND_NOT_FOUND);
+        void *v = NULL;
+        size_t vn = 0;
+        CHECK_OK(tind_get(fa, "k060x", 5, NULL, &v, &vn));
+        CHECK_MEM(v, vn, "w", 1);
+        tind_free(v);
+        CHECK_OK(tind_close(leader));
+        CHECK_OK(tind_close(follower));
         fs_destroy(mem);
     }
 }
@@ -734,6 +811,7 @@ int main(void)
     RUN(damaged_journal);
     RUN(read_faults);
     RUN(replica_and_commit_at);
+    RUN(range_deletions_replicated);
     RUN(tail_while_writing);
     return 0;
 }

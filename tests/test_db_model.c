@@ -25,7 +25,8 @@
  * On failure: the seed (TIND_SEED=..., TIND_THREADS=0/1 picks the pass) and
  * the last operations are printed.
  * TIND_TEST_SCALE scales the number of operations (default: 1,000,000 with
- * threads off and 150,000 with threads on).
+ * threads off and 150,000 with threads on). One more seed of each pass runs
+ * on an encrypted database (TIND_ENCRYPT=1: every seed, with TIND_SEED too).
  */
 #include <stdarg.h>
 
@@ -214,11 +215,12 @@ static void logop(const char *fmt, ...)
 }
 
 static int cur_threads; /* the pass of the failing seed */
+static int model_encrypt; /* encryption at rest on (TIND_ENCRYPT=1, or the encrypted seeds) */
 
 static void dump_log(void)
 {
-    fprintf(stderr, "background threads %s (TIND_THREADS=%d); last operations (of %llu):\n",
-            cur_threads ? "on" : "off", cur_threads, (unsigned long long)oplog_n);
+    fprintf(stderr, "background threads %s (TIND_THREADS=%d)%s; last operations (of %llu):\n",
+            cur_threads ? "on" : "off", cur_threads, model_encrypt ? ", encrypted (TIND_ENCRYPT=1)" : "", (unsigned long long)oplog_n);
     uint64_t from = oplog_n > LOG_LINES ? oplog_n - LOG_LINES : 0;
     for (uint64_t i = from; i < oplog_n; i++)
         fprintf(stderr, "  #%llu %s\n", (unsigned long long)i, oplog[i % LOG_LINES]);
@@ -253,6 +255,8 @@ static void open_world(world *w)
     tind_options_set_journal_file_size(o, 16 * 1024);
     tind_options_set_max_journal_size(o, 64 * 1024);
     tind_options_set_journal_compression_threshold(o, 512);
+    if (model_encrypt)
+        CHECK_OK(tind_options_set_encryption_key(o, "tind model test: encryption key", 32));
     int rc = tind_open("/db", o, &w->db);
     if (rc)
         fprintf(stderr, "open: %s\n", tind_errmsg(NULL));
@@ -470,9 +474,11 @@ static void check_iter(world *w, int ks, const tind_read_options *ro, uint64_t s
 }
 
 typedef struct wop {
-    int ks, id, tomb, merge;
+    int ks, id, tomb, merge; /* tomb 1 remove, 2 single delete, 3 a range deletion [val, hi) (hilen 0: to the end) */
     size_t vlen;
     uint8_t *val;
+    uint8_t hi[64];
+    size_t hilen;
 } wop;
 
 /* The operations of a write committed as a transaction instead of a batch
@@ -538,6 +544,31 @@ static void do_write(world *w)
         uint8_t key[64];
         size_t klen = key_of(id, key);
         uint64_t seq = model_seq + 1 + (uint64_t)i;
+        if (trng_below(&w->r, 24) == 0) {
+            /* a range deletion [key or its 2-byte prefix, a later key or the end) */
+            ops[i].hilen = 0;
+            if (trng_below(&w->r, 8)) {
+                int span = 1 + (int)trng_below(&w->r, trng_below(&w->r, 4) ? 8 : 120);
+                ops[i].hilen = key_of(id + span < UNIVERSE ? id + span : UNIVERSE - 1, ops[i].hi);
+            }
+            if (trng_below(&w->r, 4) == 0)
+                klen = 2;
+            CHECK_OK(tind_batch_remove_range(b, w->ks[ks], key, klen, ops[i].hilen ? ops[i].hi : NULL,
+                                             ops[i].hilen));
+            if (ops[i].hilen && key_cmp(key, klen, ops[i].hi, ops[i].hilen) >= 0) {
+                nops = i; /* an empty range adds nothing: end the batch here */
+                break;
+            }
+            ops[i].ks = ks;
+            ops[i].tomb = 3;
+            ops[i].merge = 0;
+            ops[i].id = -1;
+            memcpy(ops[i].val = malloc(klen), key, klen);
+            ops[i].vlen = klen;
+            logop("remove_range ks%d key %d%s .. %s seq %llu", ks, id, klen == 2 ? " (prefix)" : "",
+                  ops[i].hilen ? (const char *)ops[i].hi : "end", (unsigned long long)seq);
+            continue;
+        }
         size_t vlen = tomb ? 0 : make_value(w, ks, id, seq);
         if (merge && vlen > 16)
             vlen = 16; /* appended operands stay small */
@@ -563,7 +594,7 @@ static void do_write(world *w)
     for (int i = 0; i < nops; i++) {
         for (int j = 0; j < i; j++)
             distinct &= ops[i].ks != ops[j].ks || ops[i].id != ops[j].id;
-        distinct &= !ops[i].merge && ops[i].tomb != 2; /* transactions carry puts and removes only (tind.h) */
+        distinct &= !ops[i].merge && ops[i].tomb < 2; /* transactions carry puts and removes only (tind.h) */
     }
     int rc;
     if (distinct && stat_writes % 5 == 0) {
@@ -576,7 +607,17 @@ static void do_write(world *w)
     CHECK_OK(rc);
     tind_batch_free(b);
     for (int i = 0; i < nops; i++) {
-        model_apply(ops[i].ks, ops[i].id, ops[i].tomb, ops[i].merge, ops[i].val, ops[i].vlen, model_seq + 1 + (uint64_t)i);
+        if (ops[i].tomb == 3) {
+            for (int k = 0; k < UNIVERSE; k++) {
+                const mkey *m = &model[ops[i].ks].keys[k];
+                if (key_cmp(m->key, m->klen, ops[i].val, ops[i].vlen) >= 0 &&
+                    (!ops[i].hilen || key_cmp(m->key, m->klen, ops[i].hi, ops[i].hilen) < 0))
+                    model_apply(ops[i].ks, k, 1, 0, NULL, 0, model_seq + 1 + (uint64_t)i);
+            }
+        } else {
+            model_apply(ops[i].ks, ops[i].id, ops[i].tomb, ops[i].merge, ops[i].val, ops[i].vlen,
+                        model_seq + 1 + (uint64_t)i);
+        }
         free(ops[i].val);
     }
     model_seq += (uint64_t)nops;
@@ -783,6 +824,7 @@ int main(void)
     uint64_t per_seed = 25000;
     const char *one = getenv("TIND_SEED");
     const char *only = getenv("TIND_THREADS");
+    model_encrypt = getenv("TIND_ENCRYPT") && atoi(getenv("TIND_ENCRYPT"));
     for (int threads = 0; threads < 2; threads++) {
         if (only && atoi(only) != threads)
             continue;
@@ -806,6 +848,17 @@ int main(void)
                 (unsigned long long)stat_writes, (unsigned long long)stat_txns, (unsigned long long)stat_gets,
                 (unsigned long long)stat_iters, (unsigned long long)stat_prefix_skips,
                 (unsigned long long)stat_bg, (unsigned long long)stat_reopens, (unsigned long long)stat_crashes);
+    }
+    /* encryption at rest (io/fs_crypt.c): one more seed of each pass on an
+     * encrypted database (TIND_ENCRYPT=1 runs every seed encrypted) */
+    for (int threads = 0; threads < 2 && !one && !model_encrypt; threads++) {
+        if (only && atoi(only) != threads)
+            continue;
+        model_encrypt = 1;
+        uint64_t seed = base + 1000003;
+        fprintf(stderr, "  seed %llu, threads %s, encrypted ...\n", (unsigned long long)seed, threads ? "on" : "off");
+        run_seed(seed, per_seed, threads);
+        model_encrypt = 0;
     }
     return 0;
 }

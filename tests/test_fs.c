@@ -10,6 +10,7 @@
  */
 #include "check.h"
 #include "io/fs.h"
+#include "io/fs_crypt.h"
 #include "util/rand.h"
 
 #include <errno.h>
@@ -410,6 +411,18 @@ TEST(contract_fault_over_mem)
     CHECK(fs_fault_calls(f, FS_CALL_WRITE) > 0);
     CHECK(fs_fault_calls(f, FS_CALL_OPEN) > 0);
     CHECK_EQ(fs_fault_injected(f), 0);
+    fs_destroy(f);
+}
+
+/* The encrypting wrapper keeps the contract in logical bytes. */
+TEST(contract_crypt_over_mem)
+{
+    static const uint8_t key[FS_CRYPT_KEY_BYTES] = {1, 2, 3};
+    fs *f = fs_crypt_new(fs_mem_new(), 1, key);
+    CHECK(f != NULL);
+    CHECK(strcmp(f->name, "crypt") == 0);
+    CHECK_OK(fs_mkdir(f, "/t", NULL));
+    contract_suite(f, "/t");
     fs_destroy(f);
 }
 
@@ -1088,6 +1101,7 @@ int main(void)
     RUN(contract_posix);
     RUN(contract_mem);
     RUN(contract_fault_over_mem);
+    RUN(contract_crypt_over_mem);
     RUN(posix_lock_other_process);
     RUN(mem_crash_drop_unsynced);
     RUN(mem_crash_keep_prefix);

@@ -23,10 +23,27 @@
  *   changes_blobs       key-value separation x change feed: the feed reads
  *                       journals, where values are inline: a separated
  *                       value comes out whole after its flush
+ *   rangedel_blobs      key-value separation x range deletions: a range
+ *                       tombstone deletes separated values for get, value
+ *                       size, contains and iterators; compaction counts the
+ *                       blobs of the pointers it drops as garbage, also
+ *                       those of a wholly covered table (blob bytes minus
+ *                       garbage equal the live records exactly, also
+ *                       after a reopen)
+ *   crypt_blobs         key-value separation x encryption at rest: blob
+ *                       files are written and read through the encrypting
+ *                       file system (no plaintext value in any file), the
+ *                       database reopens and reads every separated value
+ *   ingest_blobs        key-value separation x bulk ingestion: ingested
+ *                       values at or above the threshold stay inline in the
+ *                       ingested tables (no blob file), read right, and the
+ *                       next compaction separates them
  */
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "check.h"
 #include "db/backup.h"
@@ -424,6 +441,312 @@ TEST(changes_blobs)
     fs_destroy(f);
 }
 
+/* ============================================================ range deletions */
+
+/* Record bytes of the separated values (>= 64 bytes, stored raw) of the keys
+ * i of round 0 that keep(i) accepts: each record is its value plus 17. */
+static uint64_t live_record_bytes(int lo, int hi)
+{
+    uint8_t v[2048];
+    uint64_t sum = 0;
+    for (int i = 0; i < KEYS; i++) {
+        size_t n = value_of(v, i, 0);
+        if (n >= 64 && (i < lo || i >= hi))
+            sum += n + 17;
+    }
+    return sum;
+}
+
+static void check_deleted(tind_keyspace *ks, int lo, int hi)
+{
+    uint8_t want[2048];
+    char k[32];
+    for (int i = 0; i < KEYS; i++) {
+        int kn = key_of(k, i);
+        size_t wn = value_of(want, i, 0);
+        void *v = NULL;
+        size_t vn = 0;
+        uint64_t sz = 0;
+        if (i >= lo && i < hi) {
+            CHECK_RC(tind_get(ks, k, (size_t)kn, NULL, &v, &vn), TIND_NOT_FOUND);
+            CHECK_RC(tind_value_size(ks, k, (size_t)kn, NULL, &sz), TIND_NOT_FOUND);
+            CHECK_RC(tind_contains(ks, k, (size_t)kn, NULL), TIND_NOT_FOUND);
+            continue;
+        }
+        CHECK_OK(tind_get(ks, k, (size_t)kn, NULL, &v, &vn));
+        CHECK_MEM(v, vn, want, wn);
+        tind_free(v);
+    }
+    for (int dir = 0; dir < 2; dir++) {
+        tind_iter *it = NULL;
+        CHECK_OK(tind_iter_range(ks, NULL, 0, NULL, 0, NULL, &it));
+        int seen = 0;
+        for (dir ? tind_iter_last(it) : tind_iter_first(it); tind_iter_valid(it);
+             dir ? tind_iter_prev(it) : tind_iter_next(it), seen++) {
+            size_t kn = 0, vn = 0;
+            const char *k2 = tind_iter_key(it, &kn);
+            int i = atoi(k2 + 4);
+            CHECK(i < lo || i >= hi);
+            size_t wn = value_of(want, i, 0);
+            const void *v = tind_iter_value(it, &vn);
+            CHECK_MEM(v, vn, want, wn);
+        }
+        CHECK_OK(tind_iter_status(it));
+        tind_iter_free(it);
+        CHECK_EQ(seen, KEYS - (hi - lo));
+    }
+}
+
+TEST(rangedel_blobs)
+{
+    for (int bg = 0; bg < 2; bg++) {
+        fs *f = fs_mem_new();
+        tind_options *o = tind_options_new();
+        tind_options_set_fs(o, f);
+        if (!bg)
+            tind_options_set_no_background(o, 1);
+        tind_db *db = NULL;
+        CHECK_OK(tind_open("/db", o, &db));
+        tind_options_free(o);
+        /* small tables all pointing into the same two blob files: some
+         * lie wholly under the range tombstone */
+        tind_ks_options *ko = tind_ks_options_new();
+        tind_ks_options_set_memtable_size(ko, 1 << 20);
+        tind_ks_options_set_table_size(ko, 1024);
+        tind_ks_options_set_blob_separation(ko, 1, 64);
+        tind_ks_options_set_blob_file_size(ko, 1 << 20);
+        tind_ks_options_set_blob_compression(ko, TIND_COMPRESSION_NONE, 0);
+        tind_ks_options_set_blob_gc(ko, 2.0, 0); /* never collect: the garbage stays counted */
+        tind_keyspace *ks = NULL;
+        CHECK_OK(tind_keyspace_open(db, "r", ko, &ks));
+        uint8_t v[2048];
+        char k[32];
+        for (int half = 0; half < 2; half++) { /* two overlapping tables */
+            for (int i = half; i < KEYS; i += 2) {
+                int kn = key_of(k, i);
+                size_t vn = value_of(v, i, 0);
+                CHECK_OK(tind_put(ks, k, (size_t)kn, v, vn));
+            }
+            CHECK_OK(tind_flush(ks));
+        }
+        CHECK_OK(tind_compact(ks)); /* merged into small tables */
+        tind_ks_stats st;
+        CHECK_OK(tind_ks_stats_get(ks, &st));
+        CHECK_EQ(st.blob_files, 2);
+        CHECK_EQ(st.blob_garbage_bytes, 0);
+        CHECK(st.blob_bytes > live_record_bytes(0, 0));
+        uint64_t overhead = st.blob_bytes - live_record_bytes(0, 0); /* the file's metadata */
+        uint64_t tables = 0;
+        for (int l = 0; l < TIND_STATS_MAX_LEVELS; l++)
+            tables += st.tables[l];
+        CHECK(tables >= 3);
+        int lo = 30, hi = 110;
+        char a[32], b[32];
+        int an = key_of(a, lo), bn = key_of(b, hi);
+        CHECK_OK(tind_remove_range(ks, a, (size_t)an, b, (size_t)bn));
+        check_deleted(ks, lo, hi); /* tombstone in the memtable over pointers in tables */
+        CHECK_OK(tind_flush(ks));
+        check_deleted(ks, lo, hi); /* tombstone in a table */
+        CHECK_OK(tind_compact(ks));
+        check_deleted(ks, lo, hi);
+        CHECK_OK(tind_ks_stats_get(ks, &st));
+        CHECK_EQ(st.blob_files, 2);
+        /* every dropped pointer's record counted, the wholly covered
+         * table's too */
+        CHECK_EQ(st.blob_bytes - st.blob_garbage_bytes - overhead, live_record_bytes(lo, hi));
+        CHECK_OK(tind_close(db));
+        tind_ks_options_free(ko);
+        /* and so it stays across a reopen */
+        o = tind_options_new();
+        tind_options_set_fs(o, f);
+        tind_options_set_no_background(o, 1);
+        CHECK_OK(tind_open("/db", o, &db));
+        tind_options_free(o);
+        CHECK_OK(tind_keyspace_open(db, "r", NULL, &ks));
+        check_deleted(ks, lo, hi);
+        CHECK_OK(tind_ks_stats_get(ks, &st));
+        CHECK_EQ(st.blob_bytes - st.blob_garbage_bytes - overhead, live_record_bytes(lo, hi));
+        CHECK_OK(tind_close(db));
+        fs_destroy(f);
+    }
+}
+
+/* ============================================================ encryption */
+
+static const uint8_t KEY[32] = {0x62, 0x6c, 0x6f, 0x62, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,
+                                13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28};
+
+static tind_db *open_crypt(const char *path)
+{
+    tind_options *o = tind_options_new();
+    tind_options_set_no_background(o, 1);
+    CHECK_OK(tind_options_set_encryption_key(o, KEY, 32));
+    tind_db *db = NULL;
+    CHECK_OK(tind_open(path, o, &db));
+    tind_options_free(o);
+    return db;
+}
+
+/* A value of key i: "PLAINVALUE" repeated to 100..1000 bytes. */
+static size_t plain_value(char *buf, int i)
+{
+    size_t n = 100 + (size_t)(i * 53 % 900);
+    for (size_t j = 0; j < n; j++)
+        buf[j] = "PLAINVALUE"[(j + (size_t)i) % 10];
+    return n;
+}
+
+static void check_plain(tind_keyspace *ks)
+{
+    char k[32], want[1024];
+    for (int i = 0; i < KEYS; i++) {
+        int kn = snprintf(k, sizeof k, "SECRETKEY%05d", i);
+        size_t wn = plain_value(want, i);
+        void *v = NULL;
+        size_t vn = 0;
+        CHECK_OK(tind_get(ks, k, (size_t)kn, NULL, &v, &vn));
+        CHECK_MEM(v, vn, want, wn);
+        tind_free(v);
+    }
+}
+
+/* Files under dir (recursively) holding a plaintext needle fail the test;
+ * returns the number of blob files seen. */
+static int grep_blob_tree(const char *dir)
+{
+    static const char *const needles[] = {"SECRETKEY", "PLAINVALUE", "VALUEPLAIN"};
+    int blobs = 0;
+    DIR *d = opendir(dir);
+    CHECK(d != NULL);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        char path[2048];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        struct stat st;
+        CHECK(stat(path, &st) == 0);
+        if (S_ISDIR(st.st_mode)) {
+            blobs += grep_blob_tree(path);
+            continue;
+        }
+        size_t l = strlen(e->d_name);
+        blobs += l > 5 && !strcmp(e->d_name + l - 5, ".blob");
+        FILE *fp = fopen(path, "rb");
+        CHECK(fp != NULL);
+        char *data = malloc((size_t)st.st_size + 1);
+        CHECK(data != NULL);
+        size_t len = fread(data, 1, (size_t)st.st_size, fp);
+        fclose(fp);
+        for (size_t k = 0; k < sizeof needles / sizeof *needles; k++) {
+            size_t m = strlen(needles[k]);
+            for (size_t i = 0; i + m <= len; i++)
+                if (!memcmp(data + i, needles[k], m))
+                    check_fail(__FILE__, __LINE__, "'%s' holds plaintext '%s' at offset %zu", path, needles[k], i);
+        }
+        free(data);
+    }
+    closedir(d);
+    return blobs;
+}
+
+TEST(crypt_blobs)
+{
+    char *dir = check_tmpdir("iblob-crypt");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/db", dir);
+    tind_db *db = open_crypt(path);
+    tind_ks_options *ko = tind_ks_options_new();
+    tind_ks_options_set_blob_separation(ko, 1, 64);
+    tind_ks_options_set_blob_file_size(ko, 16 << 10);
+    tind_ks_options_set_blob_compression(ko, TIND_COMPRESSION_NONE, 0); /* the values as they are */
+    tind_keyspace *ks = NULL;
+    CHECK_OK(tind_keyspace_open(db, "c", ko, &ks));
+    char k[32], v[1024];
+    for (int i = 0; i < KEYS; i++) {
+        int kn = snprintf(k, sizeof k, "SECRETKEY%05d", i);
+        size_t vn = plain_value(v, i);
+        CHECK_OK(tind_put(ks, k, (size_t)kn, v, vn));
+    }
+    CHECK_OK(tind_flush(ks));
+    CHECK_OK(tind_compact(ks));
+    tind_ks_stats st;
+    CHECK_OK(tind_ks_stats_get(ks, &st));
+    CHECK(st.blob_files >= 2);
+    check_plain(ks);
+    CHECK_OK(tind_close(db));
+    CHECK(grep_blob_tree(path) >= 2);
+    db = open_crypt(path);
+    CHECK_OK(tind_keyspace_open(db, "c", ko, &ks));
+    tind_ks_options_free(ko);
+    uint64_t before = 0;
+    CHECK_OK(tind_ks_stats_get(ks, &st));
+    before = st.blob_reads;
+    check_plain(ks); /* the values come from the blob files, decrypted */
+    CHECK_OK(tind_ks_stats_get(ks, &st));
+    CHECK(st.blob_reads >= before + KEYS);
+    CHECK_OK(tind_close(db));
+    /* without the key the blob files are not readable either */
+    tind_options *o = tind_options_new();
+    tind_options_set_no_background(o, 1);
+    CHECK_RC(tind_open(path, o, &db), TIND_EINVAL);
+    tind_options_free(o);
+    check_rmtree(dir);
+    free(dir);
+}
+
+/* ============================================================ bulk ingestion */
+
+typedef struct ingest_src {
+    int i;
+    char k[32];
+    uint8_t v[2048];
+} ingest_src;
+
+static int ingest_next(void *ctx, const void **key, size_t *klen, const void **val, size_t *vlen)
+{
+    ingest_src *s = ctx;
+    if (s->i >= KEYS)
+        return 0;
+    *klen = (size_t)key_of(s->k, s->i);
+    *vlen = value_of(s->v, s->i, 1);
+    *key = s->k;
+    *val = s->v;
+    s->i++;
+    return 1;
+}
+
+TEST(ingest_blobs)
+{
+    fs *f = fs_mem_new();
+    tind_db *db = open_db(f, "/db");
+    tind_keyspace *ks = blob_ks(db);
+    put_all(ks, 0);
+    CHECK_OK(tind_flush(ks)); /* round 0's large values in blob files */
+    tind_ks_stats st;
+    CHECK_OK(tind_ks_stats_get(ks, &st));
+    uint64_t files0 = st.blob_files, bytes0 = st.blob_bytes;
+    CHECK(files0 >= 1);
+    ingest_src src = {0};
+    uint64_t count = 0;
+    CHECK_OK(tind_ingest(ks, ingest_next, &src, TIND_INGEST_SORTED, 0, NULL, NULL, &count));
+    CHECK_EQ(count, KEYS);
+    CHECK_OK(tind_ks_stats_get(ks, &st));
+    CHECK_EQ(st.blob_files, files0); /* round 1 stayed inline: no new blob file */
+    CHECK_EQ(st.blob_bytes, bytes0);
+    check_all(ks, 1, NULL);
+    CHECK_OK(tind_compact(ks)); /* compaction separates them and drops round 0's */
+    check_all(ks, 1, NULL);
+    CHECK_OK(tind_ks_stats_get(ks, &st));
+    CHECK(st.blob_files >= 1);
+    CHECK_OK(tind_close(db));
+    db = open_db(f, "/db");
+    CHECK_OK(tind_keyspace_open(db, "blobs", NULL, &ks));
+    check_all(ks, 1, NULL);
+    CHECK_OK(tind_close(db));
+    fs_destroy(f);
+}
+
 int main(void)
 {
     check_seed_init(31);
@@ -432,6 +755,9 @@ int main(void)
     RUN(backup_blobs);
     RUN(merge_over_blobs);
     RUN(changes_blobs);
+    RUN(rangedel_blobs);
+    RUN(crypt_blobs);
+    RUN(ingest_blobs);
     fprintf(stderr, "test_interop_blob: ok\n");
     return 0;
 }

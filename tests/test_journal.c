@@ -235,7 +235,7 @@ TEST(format_bytes)
     CHECK_OK(fs_read_all(m, "/j/00000007.jrn", &d, &n, &err));
     CHECK_EQ(n, size);
     CHECK_MEM(d, 8, "TINDJRN\x01", 8);
-    CHECK_EQ(dec_u32(d + 8), 2);
+    CHECK_EQ(dec_u32(d + 8), JRN_FORMAT_VERSION);
     CHECK_EQ(dec_u64(d + 12), 7);
     CHECK_EQ(dec_u64(d + 20), 100); /* start seqno */
     CHECK(dec_u64(d + 28) == hash64(d, 28));
@@ -672,7 +672,7 @@ TEST(replay_rules)
     /* a newer format version is TIND_EVERSION; version 0 and the 28-byte
      * header of version 1 are corruption */
     tbuf_reset(&b);
-    put_file_header(&b, 3, 9);
+    put_file_header(&b, JRN_FORMAT_VERSION + 1, 9);
     put_record(&b, 0, 7, 10, 1, pay, 7);
     CHECK_RC(replay_bytes(&b, &seen, &res, &err), TIND_EVERSION);
     tbuf_reset(&b);

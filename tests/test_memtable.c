@@ -264,7 +264,8 @@ TEST(model)
                 if (t < 20)
                     type = ENTRY_TOMBSTONE;
                 else if (t < 25)
-                    type = (uint8_t)(2 + trng_below(&g, ENTRY_TYPE_MAX - 1));
+                    /* types 2..4: range tombstones (5) are kept apart (test_rangedel) */
+                    type = (uint8_t)(2 + trng_below(&g, ENTRY_RANGE_TOMBSTONE - 2));
                 size_t vlen = type == ENTRY_TOMBSTONE || trng_below(&g, 8) == 0 ? 0
                               : 1 + trng_below(&g, sizeof val - 1);
                 for (size_t i = 0; i < vlen; i++)

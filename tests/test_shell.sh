@@ -94,6 +94,19 @@ expect_status 0 "$TIND" "$DB" count ks --prefix k
 [ "$(cat out.txt)" = 1 ] || fail "count --prefix: $(cat out.txt)"
 expect_status 0 "$TIND" "$DB" scan ks --from b --to two
 [ "$(cat out.txt)" = 'k\x00ey = line1\x0aline2' ] || fail "scan --from --to: $(cat out.txt)"
+section delrange_clear
+RDB=$T/rdb
+expect_status 0 "$TIND" "$RDB" create r
+printf 'put r a 1\nput r b 2\nput r c 3\nput r d 4\ndelrange r b d\n' | "$TIND" "$RDB" >out.txt 2>&1 || fail "delrange script"
+expect_status 0 "$TIND" "$RDB" scan r --keys-only
+[ "$(tr '\n' ' ' <out.txt)" = 'a d ' ] || fail "after delrange b d: $(cat out.txt)"
+expect_status 1 "$TIND" "$RDB" delrange r d b
+expect_status 0 "$TIND" "$RDB" delrange r '' b
+expect_status 0 "$TIND" "$RDB" dump journal "$RDB/journals/$(ls "$RDB/journals" | tail -n 1)"
+grep -q 'range-del r#1 \\x00 .. b' out.txt || fail "dump journal shows no range-del: $(cat out.txt)"
+expect_status 0 "$TIND" "$RDB" clear r
+expect_status 0 "$TIND" "$RDB" count r
+[ "$(cat out.txt)" = 0 ] || fail "count after clear: $(cat out.txt)"
 section exists_first_last_mget
 expect_status 0 "$TIND" "$DB" exists ks apple
 [ "$(cat out.txt)" = yes ] || fail "exists apple: $(cat out.txt)"
@@ -611,6 +624,37 @@ same_file ro_before.txt ro_after.txt
 expect_status 1 "$TIND" --read-only "$T/ro-missing" keyspaces
 [ ! -e "$T/ro-missing" ] || fail "--read-only created a folder"
 
+section encryption
+# tind --key-file / $TIND_KEY_FILE (docs/ENCRYPTION.md)
+EDB=$T/edb
+printf '%064x' 7 >key.hex                                     # 64 hex digits
+head -c 32 /dev/zero | tr '\000' 'k' >key.raw                # 32 raw bytes
+expect_status 0 "$TIND" --key-file key.hex "$EDB" create sec
+expect_status 0 "$TIND" --key-file key.hex "$EDB" put sec secretkey1 secretvalue1
+expect_status 0 "$TIND" --key-file key.hex "$EDB" flush sec
+expect_status 0 "$TIND" --key-file key.hex "$EDB" put sec secretkey2 secretvalue2
+expect_status 0 "$TIND" --key-file key.hex "$EDB" get sec secretkey1
+[ "$(cat out.txt)" = secretvalue1 ] || fail "encrypted get: $(cat out.txt)"
+expect_status 0 env TIND_KEY_FILE=key.hex "$TIND" "$EDB" get sec secretkey2
+[ "$(cat out.txt)" = secretvalue2 ] || fail "TIND_KEY_FILE get: $(cat out.txt)"
+expect_status 0 "$TIND" --key-file key.hex "$EDB" verify
+grep -q "0 problems" out.txt || fail "encrypted verify: $(cat out.txt)"
+T1=$(cd "$EDB/tables" && ls | head -1)
+expect_status 0 "$TIND" --key-file key.hex "$EDB" dump table "$EDB/tables/$T1"
+grep -q "secretkey1" out.txt || fail "encrypted dump: $(cat out.txt)"
+if grep -r -l -e secretkey -e secretvalue "$EDB" >/dev/null 2>&1; then fail "plaintext in an encrypted database"; fi
+expect_status 1 "$TIND" "$EDB" get sec secretkey1
+grep -q "is encrypted" err.txt || fail "no key: $(cat err.txt)"
+expect_status 1 "$TIND" --key-file key.raw "$EDB" get sec secretkey1
+grep -q "wrong encryption key" err.txt || fail "wrong key: $(cat err.txt)"
+expect_status 1 "$TIND" --key-file key.raw "$EDB" verify
+grep -q "wrong encryption key" err.txt || fail "verify, wrong key: $(cat err.txt)"
+expect_status 1 "$TIND" --key-file key.raw "$DB" keyspaces
+grep -q "not encrypted" err.txt || fail "key for a plain database: $(cat err.txt)"
+printf 'short' >key.bad
+expect_status 2 "$TIND" --key-file key.bad "$EDB" keyspaces
+grep -q "32 raw bytes or 64 hex digits" err.txt || fail "bad key file: $(cat err.txt)"
+
 section locked
 mkfifo hold.fifo
 "$TIND" "$DB" <hold.fifo >hold.out 2>&1 &
@@ -665,6 +709,17 @@ tbl=$(ls "$T"/cb_bk/shared/*.tbl | head -1)
 printf 'X' | dd of="$tbl" bs=1 seek=10 conv=notrunc 2>/dev/null
 expect_status 1 "$TIND" "$CB" backup verify "$T/cb_bk"
 grep -q "checksum mismatch" err.txt || fail "backup verify of a damaged table: $(cat err.txt)"
+
+section import_ingest
+# issue 14: import --ingest (bulk ingestion) loads what the batch import loads, keyspace by keyspace,
+# and a key's last line wins
+IG=$T/igdb
+printf '#tind-export 2\nks1\tb\t2\nks1\ta\t1\nks2\tz\tlast?\nks1\tc\t3\nks2\tz\tlast\n' > ig.txt
+expect_status 0 "$TIND" --create "$IG" import --unchecked --ingest ig.txt
+expect_status 0 "$TIND" "$IG" scan ks1
+[ "$(cat out.txt)" = "$(printf 'a = 1\nb = 2\nc = 3')" ] || fail "import --ingest ks1: $(cat out.txt)"
+expect_status 0 "$TIND" "$IG" get ks2 z
+[ "$(cat out.txt)" = last ] || fail "import --ingest ks2: $(cat out.txt)"
 
 section progress
 # issue 16: export, verify, count, compact (elapsed time) and import draw a meter on stderr when stdin
@@ -748,6 +803,18 @@ same_file out2.txt want.txt
 expect_status 0 "$TIND" "$CDB" changes --from 5
 [ ! -s out.txt ] || fail "changes past the end printed: $(cat out.txt)"
 expect_status 1 "$TIND" "$CDB" changes --from x
+# range deletions in the feed: delrange KS LO .. HI, "(end)" for no end
+printf '%s\n' 'delrange a k0 k9' 'clear b' 'changes --from 5' 'set format json' 'changes --from 5' >feedr.tind
+expect_status 0 "$TIND" "$CDB" <feedr.tind
+cat >want.txt <<'EOF'
+batch 5 (1 operation)
+  delrange a k0 .. k9
+batch 6 (1 operation)
+  delrange b \x00 .. (end)
+{"seqno":5,"ops":[{"op":"delrange","keyspace":"a","key":"k0","end":"k9"}]}
+{"seqno":6,"ops":[{"op":"delrange","keyspace":"b","key":"\u0000","end":""}]}
+EOF
+same_file out.txt want.txt
 
 section interactive
 if ! command -v tmux >/dev/null 2>&1; then

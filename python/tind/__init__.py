@@ -184,6 +184,11 @@ def _bytes(x, what):
     raise TypeError("tind: %s must be bytes, not %s" % (what, type(x).__name__))
 
 
+def _bound(x, what):
+    """A range bound: None (open) or bytes."""
+    return (ffi.NULL, 0) if x is None else _bytes(x, what)
+
+
 def _take(ptr, n):
     """The bytes of a tind_free-owned buffer, which it frees."""
     try:
@@ -582,6 +587,15 @@ class Keyspace:
         """Removes key (absent or not)."""
         self._call(lib.tind_remove, *_bytes(key, "key"))
 
+    def remove_range(self, lo=None, hi=None):
+        """Deletes every key k with lo <= k < hi in one operation (None: open
+        bound). lo == hi deletes nothing; lo > hi raises (TIND_EINVAL)."""
+        self._call(lib.tind_remove_range, *_bound(lo, "lo"), *_bound(hi, "hi"))
+
+    def clear(self):
+        """Deletes every key of the keyspace (one crash-safe operation)."""
+        self._call(lib.tind_keyspace_clear)
+
     def merge(self, key, operand):
         """Merges operand into key with the keyspace's merge operator (for
         merge="counter": an int, or its 8 bytes little-endian)."""
@@ -847,6 +861,10 @@ class Batch(_Child):
     def delete(self, ks, key):
         self._op(lib.tind_batch_remove, ks, *_bytes(key, "key"))
 
+    def remove_range(self, ks, lo=None, hi=None):
+        """Adds the deletion of every key in [lo, hi) (None: open bound)."""
+        self._op(lib.tind_batch_remove_range, ks, *_bound(lo, "lo"), *_bound(hi, "hi"))
+
     def merge(self, ks, key, operand):
         if isinstance(operand, int):
             operand = (operand % (1 << 64)).to_bytes(8, "little")
@@ -964,13 +982,14 @@ class Changes(_Child):
     ops a list of (op, keyspace, key, value) with op "put", "delete", "merge"
     (value: the operand) or "single_delete"
     ("other" for a kind this version cannot describe), keyspace its name
-    (None once deleted), value None for a delete. Iterating gives the
+    (None once deleted), value None for a delete; "remove_range" has key =
+    its start, value = its end (b"" = no end). Iterating gives the
     batches committed so far; next_batch(timeout_ms) waits (-1: forever) and
     returns None when none came. A context manager that releases it."""
 
     _kind = "change feed"
     _OPS = {lib.TIND_CHANGE_PUT: "put", lib.TIND_CHANGE_REMOVE: "delete", lib.TIND_CHANGE_MERGE: "merge",
-            lib.TIND_CHANGE_SINGLE_REMOVE: "single_delete"}
+            lib.TIND_CHANGE_SINGLE_REMOVE: "single_delete", lib.TIND_CHANGE_REMOVE_RANGE: "remove_range"}
 
     def __init__(self, db, since):
         out = ffi.new("tind_changes **")

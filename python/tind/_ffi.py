@@ -63,6 +63,9 @@ void tind_options_set_sync_interval_ms(tind_options *o, uint32_t ms);
 void tind_options_set_max_open_files(tind_options *o, int n);
 void tind_options_set_default_durability(tind_options *o, int mode);
 void tind_options_set_read_only(tind_options *o, int on);
+int tind_options_set_encryption_key(tind_options *o, const void *key, size_t len);
+typedef int (*tind_key_fn)(void *ctx, uint8_t key[32]);
+void tind_options_set_encryption_key_fn(tind_options *o, tind_key_fn fn, void *ctx);
 
 int tind_open(const char *path, const tind_options *opts, tind_db **db);
 int tind_close(tind_db *db);
@@ -128,6 +131,10 @@ void tind_batch_free(tind_batch *b);
 int tind_batch_put(tind_batch *b, tind_keyspace *ks, const char *key, size_t klen,
                    const char *val, size_t vlen);
 int tind_batch_remove(tind_batch *b, tind_keyspace *ks, const char *key, size_t klen);
+int tind_remove_range(tind_keyspace *ks, const char *lo, size_t lolen, const char *hi, size_t hilen);
+int tind_batch_remove_range(tind_batch *b, tind_keyspace *ks, const char *lo, size_t lolen, const char *hi,
+                            size_t hilen);
+int tind_keyspace_clear(tind_keyspace *ks);
 int tind_batch_merge(tind_batch *b, tind_keyspace *ks, const char *key, size_t klen,
                      const char *operand, size_t olen);
 int tind_batch_single_remove(tind_batch *b, tind_keyspace *ks, const char *key, size_t klen);
@@ -184,6 +191,8 @@ int tind_txn_begin(tind_db *db, int flags, tind_txn **txn);
 int tind_txn_put(tind_txn *txn, tind_keyspace *ks, const char *key, size_t klen,
                  const char *val, size_t vlen);
 int tind_txn_remove(tind_txn *txn, tind_keyspace *ks, const char *key, size_t klen);
+int tind_txn_remove_range(tind_txn *txn, tind_keyspace *ks, const char *lo, size_t lolen,
+                          const char *hi, size_t hilen);
 int tind_txn_merge(tind_txn *txn, tind_keyspace *ks, const char *key, size_t klen, const char *operand,
                    size_t olen);
 int tind_txn_single_remove(tind_txn *txn, tind_keyspace *ks, const char *key, size_t klen);
@@ -228,7 +237,7 @@ int tind_ks_stats_get(tind_keyspace *ks, tind_ks_stats *out);
 typedef struct tind_changes tind_changes;
 enum tind_change_type {
     TIND_CHANGE_OTHER = 0, TIND_CHANGE_PUT = 1, TIND_CHANGE_REMOVE = 2, TIND_CHANGE_MERGE = 3,
-    TIND_CHANGE_SINGLE_REMOVE = 4
+    TIND_CHANGE_SINGLE_REMOVE = 4, TIND_CHANGE_REMOVE_RANGE = 5
 };
 typedef struct tind_change_op {
     int type;
@@ -264,6 +273,10 @@ int tind_backup_verify(const char *dir, uint64_t id, tind_progress_fn progress, 
 int tind_backup_restore(const char *dir, uint64_t id, const char *target, tind_progress_fn progress,
                         void *ctx);
 int tind_backup_prune(const char *dir, size_t keep, size_t *deleted);
+typedef int (*tind_ingest_next_fn)(void *ctx, const void **key, size_t *klen, const void **val, size_t *vlen);
+#define TIND_INGEST_SORTED 1
+int tind_ingest(tind_keyspace *ks, tind_ingest_next_fn next, void *ctx, int flags, size_t memory_limit,
+                tind_progress_fn progress, void *progress_ctx, uint64_t *count);
 """
 
 ffi = FFI()

@@ -12,6 +12,8 @@
 #include <string.h>
 
 #include "format/entry.h"
+#include "compaction/cmp_rangedel.h"
+#include "format/rangetomb.h"
 #include "iter/adapters.h"
 #include "util/killpoint.h"
 
@@ -31,6 +33,8 @@ size_t stripe_of_seqno(const uint64_t *snaps, size_t nsnap, uint64_t seqno)
     return lo;
 }
 
+size_t cmp_stripe_of(const uint64_t *snaps, size_t nsnap, uint64_t seqno) { return stripe_of_seqno(snaps, nsnap, seqno); }
+
 void cmp_stream_init(cmp_stream *s, const cmp_env *env, iiter *in, int bottommost, const uint64_t *snapshots,
                      size_t snapshot_count)
 {
@@ -40,6 +44,7 @@ void cmp_stream_init(cmp_stream *s, const cmp_env *env, iiter *in, int bottommos
     s->bottommost = bottommost;
     s->snapshots = snapshots;
     s->snapshot_count = snapshot_count;
+    s->rt_frag = -1;
     err_clear(&s->err);
 }
 
@@ -58,7 +63,11 @@ int cmp_stream_emit(cmp_stream *s, size_t stripe, const uint8_t *key, size_t kle
     s->type = type;
     s->val = val;
     s->vlen = vlen;
-    s->new_key = new_key;
+    /* the first entry of its key that survives (a newer one may have gone
+     * to a range tombstone) */
+    (void)new_key;
+    s->new_key = !s->key_emitted;
+    s->key_emitted = 1;
     return 1;
 }
 
@@ -69,6 +78,16 @@ static void stream_advance(cmp_stream *s)
         s->hold = 0;
     else if (ii_valid(s->in))
         ii_next(s->in);
+}
+
+/* The input entry is dropped: a blob pointer's blob becomes garbage. */
+static void stream_drop_blob(cmp_stream *s, uint8_t type)
+{
+    if (type == ENTRY_BLOB && s->env && s->env->blobs) {
+        size_t vn;
+        const uint8_t *v = ii_value(s->in, &vn);
+        blob_job_dropped(s->env->blobs, v, vn);
+    }
 }
 
 int cmp_stream_next(cmp_stream *s)
@@ -101,18 +120,20 @@ int cmp_stream_next(cmp_stream *s)
                 return 0;
             }
             s->have_prev = 1;
+            s->key_emitted = 0;
             s->chain = 0;
         } else if (stripe == s->last_stripe && !s->chain) {
-            if (type == ENTRY_BLOB && s->env && s->env->blobs) {
-                size_t vn;
-                const uint8_t *v = ii_value(in, &vn);
-                blob_job_dropped(s->env->blobs, v, vn); /* its blob becomes garbage */
-            }
+            stream_drop_blob(s, type);
             continue; /* shadowed by a newer version no snapshot separates */
         } else if (stripe != s->last_stripe) {
             s->chain = 0;
         }
         s->last_stripe = stripe;
+        if (s->rt && cmp_rt_covered(s, key, klen, seqno, stripe)) {
+            s->dropped_covered++;
+            stream_drop_blob(s, type); /* a covered pointer's blob is garbage too */
+            continue; /* deleted by a range tombstone, for every reader (merge operands too) */
+        }
         const uint8_t *val = NULL;
         size_t vlen = 0;
         int ready = 2;
@@ -207,9 +228,30 @@ void cmp_tables_discard(ver_table **tables, size_t count)
     free(tables);
 }
 
+static int open_output(const cmp_env *env, tbl_options *to, tbl_writer **w, uint64_t *number, tind_err *err)
+{
+    *number = env->new_file_number(env->ctx);
+    char path[4096];
+    env->table_path(env->ctx, *number, path, sizeof path);
+    to->file_number = *number;
+    to->table_id = env->new_table_id(env->ctx, *number);
+    int rc = tbl_writer_open(env->fs, path, to, w, err);
+    if (rc)
+        *w = NULL;
+    return rc;
+}
+
 int cmp_write_tables(const cmp_env *env, const cmp_options *o, iiter *in, int out_level, int bottommost,
                      const uint64_t *snaps, size_t nsnap, ver_table ***tables_out, size_t *count_out,
                      uint64_t *bytes_out, tind_err *err)
+{
+    return cmp_write_tables_rt(env, o, in, out_level, bottommost, snaps, nsnap, NULL, tables_out, count_out,
+                               bytes_out, err);
+}
+
+int cmp_write_tables_rt(const cmp_env *env, const cmp_options *o, iiter *in, int out_level, int bottommost,
+                        const uint64_t *snaps, size_t nsnap, const rt_list *rt, ver_table ***tables_out,
+                        size_t *count_out, uint64_t *bytes_out, tind_err *err)
 {
     ver_table **tables = NULL;
     size_t count = 0, cap = 0;
@@ -222,28 +264,41 @@ int cmp_write_tables(const cmp_env *env, const cmp_options *o, iiter *in, int ou
     int rc = TIND_OK;
     cmp_stream s;
     cmp_stream_init(&s, env, in, bottommost, snaps, nsnap);
+    s.rt = rt;
+    cmp_rt_keep keep = {snaps, nsnap, bottommost};
+    /* with tombstones: where the current output's part of them starts (after
+     * the previous output's last key), and the last key it holds */
+    tbuf cut = TBUF_INIT, last = TBUF_INIT, next_cut = TBUF_INIT;
+    int have_cut = 0;
     s.level = out_level;
 
     while (cmp_stream_next(&s)) {
-        if (w && split && s.new_key && tbl_writer_estimated_size(w) >= o->table_size) {
+        /* a cut after a key of the largest size would need a successor
+         * shorter than it, which may be the next key itself: not there */
+        if (w && split && s.new_key && tbl_writer_estimated_size(w) >= o->table_size &&
+            (!rt || last.len < TIND_MAX_KEY_SIZE)) {
+            if (rt) {
+                rc = rt_key_successor(last.data, last.len, &next_cut) == 1
+                         ? cmp_rt_attach(w, rt, have_cut ? &cut : NULL, &next_cut, &keep, err)
+                         : err_set(err, TIND_ENOMEM, "out of memory");
+                if (rc) {
+                    break;
+                }
+                tbuf_set(&cut, next_cut.data, next_cut.len);
+                have_cut = cut.len == next_cut.len;
+                if (!have_cut) {
+                    rc = err_set(err, TIND_ENOMEM, "out of memory");
+                    break;
+                }
+            }
             rc = finish_table(env, w, number, &tables, &count, &cap, &bytes, err);
             w = NULL;
             if (rc)
                 break;
             KILL_POINT("compaction.output");
         }
-        if (!w) {
-            number = env->new_file_number(env->ctx);
-            char path[4096];
-            env->table_path(env->ctx, number, path, sizeof path);
-            to.file_number = number;
-            to.table_id = env->new_table_id(env->ctx, number);
-            rc = tbl_writer_open(env->fs, path, &to, &w, err);
-            if (rc) {
-                w = NULL;
-                break;
-            }
-        }
+        if (!w && (rc = open_output(env, &to, &w, &number, err)) != TIND_OK)
+            break;
         uint8_t type = s.type;
         const uint8_t *val = s.val;
         size_t vlen = s.vlen;
@@ -255,9 +310,27 @@ int cmp_write_tables(const cmp_env *env, const cmp_options *o, iiter *in, int ou
         rc = tbl_writer_add(w, s.key, s.klen, s.seqno, type, val, vlen, err);
         if (rc)
             break;
+        if (rt && s.new_key && tbuf_set(&last, s.key, s.klen)) {
+            rc = err_set(err, TIND_ENOMEM, "out of memory");
+            break;
+        }
     }
     if (rc == TIND_OK)
         rc = cmp_stream_status(&s, err);
+    if (rc == TIND_OK && rt && !w) {
+        /* no entry survived: a table of tombstones only, when any remain */
+        rt_list *rest;
+        rc = cmp_rt_part(rt, have_cut ? &cut : NULL, NULL, &keep, &rest);
+        if (rc)
+            err_set(err, rc, "out of memory for range tombstones");
+        else if (rest)
+            rc = open_output(env, &to, &w, &number, err);
+        if (!rc && rest)
+            rc = tbl_writer_add_range_tombstones(w, rest);
+        rt_list_unref(rest);
+    } else if (rc == TIND_OK && rt) {
+        rc = cmp_rt_attach(w, rt, have_cut ? &cut : NULL, NULL, &keep, err);
+    }
     if (rc == TIND_OK && w) {
         rc = finish_table(env, w, number, &tables, &count, &cap, &bytes, err);
         w = NULL;
@@ -265,6 +338,9 @@ int cmp_write_tables(const cmp_env *env, const cmp_options *o, iiter *in, int ou
     if (w)
         tbl_writer_abandon(w);
     cmp_stream_free(&s);
+    tbuf_free(&cut);
+    tbuf_free(&last);
+    tbuf_free(&next_cut);
     if (rc == TIND_OK && env->blobs)
         rc = blob_job_finish(env->blobs, err); /* synced before the folder, as the tables */
     if (rc == TIND_OK && count) {
@@ -284,26 +360,54 @@ int cmp_write_tables(const cmp_env *env, const cmp_options *o, iiter *in, int ou
 
 /* ------------------------------------------------------------------ running a pick */
 
-/* The merge of the pick's inputs, each read through its table's reader. */
-static int merge_inputs(const cmp_env *env, const compaction_pick *p, iiter **out, tind_err *err)
+/* The merge of the pick's inputs, each read through its table's reader, and
+ * their range tombstones (*rt, NULL when none). Inputs whose every entry a
+ * tombstone deletes are left out of the merge (their tombstones stay). */
+static int merge_inputs(const cmp_env *env, const compaction_pick *p, const uint64_t *snaps, size_t nsnap,
+                        iiter **out, rt_list **rt, tind_err *err)
 {
+    *rt = NULL;
     iiter **children = calloc(p->count, sizeof *children);
-    if (!children)
+    tbl **readers = calloc(p->count, sizeof *readers);
+    if (!children || !readers) {
+        free(children);
+        free(readers);
         return TIND_ENOMEM;
-    int rc = TIND_OK;
-    for (size_t n = 0; !rc && n < p->count; n++) {
-        tbl *t;
-        rc = env->table_reader(env->ctx, p->inputs[n], p->levels[n], &t, err);
-        if (!rc)
-            rc = tbl_iiter_new(t, &children[n]);
     }
+    int rc = TIND_OK;
+    rt_builder b;
+    rt_builder_init(&b);
+    for (size_t n = 0; !rc && n < p->count; n++) {
+        rc = env->table_reader(env->ctx, p->inputs[n], p->levels[n], &readers[n], err);
+        if (!rc && rt_builder_add_list(&b, tbl_range_tombstones(readers[n]), NULL, 0, NULL, 0))
+            rc = err_set(err, TIND_ENOMEM, "out of memory for range tombstones");
+    }
+    if (!rc && rt_builder_count(&b) && rt_builder_finish(&b, NULL, NULL, rt))
+        rc = err_set(err, TIND_ENOMEM, "out of memory for range tombstones");
+    rt_builder_free(&b);
+    size_t nc = 0;
+    for (size_t n = 0; !rc && n < p->count; n++) {
+        /* a covered table pointing into blob files is read all the same:
+         * the stream counts each dropped pointer's blob as garbage
+         * (blob_job_dropped), which GC needs while other tables still
+         * point into those files */
+        if (*rt && tbl_get_meta(readers[n])->entry_count && !(env->blobs && p->inputs[n]->blob_ref_count) &&
+            cmp_rt_table_covered(*rt, p->inputs[n], snaps, nsnap))
+            continue;
+        rc = tbl_iiter_new(readers[n], &children[nc]);
+        if (!rc)
+            nc++;
+    }
+    free(readers);
     if (rc) {
-        for (size_t i = 0; i < p->count; i++)
+        for (size_t i = 0; i < nc; i++)
             ii_free(children[i]);
         free(children);
+        rt_list_unref(*rt);
+        *rt = NULL;
         return rc;
     }
-    return ii_merge_new(children, p->count, out);
+    return ii_merge_new(children, nc, out);
 }
 
 int cmp_run(const cmp_env *env, const cmp_options *o, const compaction_pick *p, const uint64_t *snaps, size_t nsnap,
@@ -314,11 +418,13 @@ int cmp_run(const cmp_env *env, const cmp_options *o, const compaction_pick *p, 
     *bytes = 0;
     if (p->kind == PICK_MERGE) {
         iiter *merged = NULL;
-        int rc = merge_inputs(env, p, &merged, err);
+        rt_list *rt = NULL;
+        int rc = merge_inputs(env, p, snaps, nsnap, &merged, &rt, err);
         if (!rc)
-            rc = cmp_write_tables(env, o, merged, p->out_level, p->bottommost, snaps, nsnap, tables, count, bytes,
-                                  err);
+            rc = cmp_write_tables_rt(env, o, merged, p->out_level, p->bottommost, snaps, nsnap, rt, tables, count,
+                                     bytes, err);
         ii_free(merged);
+        rt_list_unref(rt);
         return rc;
     }
     if (p->kind == PICK_MOVE) {

@@ -99,6 +99,10 @@ typedef struct cmp_stream {
     int have_prev;
     tbuf prev;                    /* user key of the previous input entry */
     size_t last_stripe;
+    int key_emitted;              /* an entry of the current user key was returned */
+    const struct rt_list *rt;     /* range tombstones of the inputs, or NULL */
+    long rt_frag;                 /* fragment of the previous lookup (a cursor), -1 */
+    uint64_t dropped_covered;     /* entries dropped for a range tombstone */
     int status;
     tind_err err;
     /* merge operands, single deletes, filters (stream_ops.c) */
@@ -143,6 +147,20 @@ void cmp_stream_free(cmp_stream *s);
 int cmp_write_tables(const cmp_env *env, const cmp_options *o, iiter *in, int out_level, int bottommost,
                      const uint64_t *snapshots, size_t snapshot_count, ver_table ***tables, size_t *count,
                      uint64_t *bytes, tind_err *err);
+
+/* The same with the range tombstones of the input (flush: the memtable's;
+ * NULL: none). The stream drops every entry a tombstone of rt deletes for
+ * every reader (a newer tombstone in the same snapshot stripe); the outputs
+ * carry the tombstones (format/rangetomb.h), each table those of its part
+ * of the key space: a cut after key k gives [.., k"\0") to the table
+ * holding k and the rest to the next, so the tables' widened key ranges
+ * never overlap. In each fragment only the newest tombstone of a stripe is
+ * kept, and at the bottom those of the oldest stripe go. A stream with
+ * tombstones and no surviving entry still makes a table (tombstones only). */
+struct rt_list;
+int cmp_write_tables_rt(const cmp_env *env, const cmp_options *o, iiter *in, int out_level, int bottommost,
+                        const uint64_t *snapshots, size_t snapshot_count, const struct rt_list *rt,
+                        ver_table ***tables, size_t *count, uint64_t *bytes, tind_err *err);
 
 /* Runs a pick of kind PICK_MERGE (merges its inputs through the stream into
  * new tables) or PICK_MOVE (the input itself, one more reference, is the

@@ -34,6 +34,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "compaction/cmp_rangedel.h"
 #include "compaction/compact.h"
 #include "format/entry.h"
 
@@ -124,9 +125,14 @@ static int merge_entry(cmp_stream *s, size_t stripe, int new_key)
     uint64_t top = ii_seqno(in);
     int base = 0;            /* 0 none found, 1 a value, 2 a deletion */
     int foreign = 0;         /* met an entry type merges do not know */
+    int under_rt = 0;        /* met an entry a range tombstone deletes */
     const uint8_t *bval = NULL;
     size_t blen = 0;
-    for (;;) {
+    for (int first = 1;; first = 0) {
+        if (!first && s->rt && cmp_rt_covered(s, s->prev.data, s->prev.len, ii_seqno(in), stripe)) {
+            under_rt = 1; /* the operands above have no base; the stream drops this entry */
+            break;
+        }
         size_t vlen;
         const uint8_t *val = ii_value(in, &vlen);
         uint8_t type = ii_type(in);
@@ -160,7 +166,7 @@ static int merge_entry(cmp_stream *s, size_t stripe, int new_key)
     merge_list operands = s->ops;
     if (base)
         operands.count--;
-    int full = base || (s->bottommost && !same_key(s));
+    int full = base || under_rt || (s->bottommost && !same_key(s));
     tind_err err;
     err_clear(&err);
     int rc;

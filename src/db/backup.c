@@ -34,6 +34,7 @@
 #include "db/backup.h"
 #include "format/filename.h"
 #include "format/table.h"
+#include "io/fs_crypt.h"
 #include "journal/journal.h"
 #include "util/hash.h"
 #include "util/killpoint.h"
@@ -45,8 +46,9 @@
 #define BK_HEADER "tind backup 1"
 #define BK_PATH_MAX 4096
 
-static const char *const bk_kind_names[] = {"format", "versions", "journal", "table", "blob"};
-#define BK_KINDS 5
+/* indexed by ckpt_kind */
+static const char *const bk_kind_names[] = {"format", "versions", "journal", "table", "blob", "encryption"};
+#define BK_KINDS ((int)(sizeof bk_kind_names / sizeof bk_kind_names[0]))
 
 typedef struct bk_file {
     int kind;                     /* ckpt_kind */
@@ -217,6 +219,7 @@ static int restore_ok(int kind, const char *p)
     uint64_t number;
     switch (kind) {
     case CKPT_FORMAT: return !strcmp(p, FNAME_FORMAT);
+    case CKPT_ENCRYPTION: return !strcmp(p, FNAME_ENCRYPTION);
     case CKPT_VERSIONS: return !strcmp(p, FNAME_VERSIONS);
     case CKPT_JOURNAL:
         return !strncmp(p, FNAME_JOURNALS_DIR "/", sizeof FNAME_JOURNALS_DIR) &&
@@ -380,10 +383,39 @@ typedef struct bk_progress {
     void *ctx;
 } bk_progress;
 
+/* The size and xxh3-64 of the file at path as stored (read through fsys). */
+static int stored_hash(fs *fsys, const char *path, uint64_t *size, uint64_t *hash, tind_err *err)
+{
+    fs_file *in = NULL;
+    int rc = fs_open(fsys, path, FS_O_READ, &in, err);
+    if (rc == TIND_OK) {
+        rc = fs_size(in, size, err);
+        fs_close(in, NULL);
+    }
+    return rc ? rc : ckpt_copy_path(fsys, path, *size, NULL, hash, NULL, 0, NULL, NULL, err);
+}
+
+/* Copies a plan's file to dst; *size and *hash get what the description
+ * records. dbfs reads the database: for an encrypted one (docs/ENCRYPTION.md)
+ * the copy is written through it, so it is encrypted again with the
+ * database's key, and its stored bytes are read back through the folder's
+ * fsys for the size and hash: verify and restore check them without the key.
+ * The ENCRYPTION file is copied as it is stored (plaintext). */
+static int copy_stored(fs *dbfs, fs *fsys, const ckpt_file *f, const char *dst, uint64_t *size, uint64_t *hash,
+                       bk_progress *pr, tind_err *err)
+{
+    fs *via = f->kind == CKPT_ENCRYPTION ? fsys : dbfs;
+    *size = f->size;
+    int rc = ckpt_copy_file(via, f, dst, hash, &pr->done, pr->total, pr->fn, pr->ctx, err);
+    if (rc == TIND_OK && via != fsys)
+        rc = stored_hash(fsys, dst, size, hash, err);
+    return rc;
+}
+
 /* Stores one table or blob file in shared/ (or finds it there); adds it to
  * m. A table is known by (number, table id, size); a blob file, which has no
  * id, by (number, creation time, records, size) as VERSIONS records them. */
-static int store_shared(fs *fsys, const char *dir, const bk_set *s, const ckpt_file *f, bk_meta *m,
+static int store_shared(fs *dbfs, fs *fsys, const char *dir, const bk_set *s, const ckpt_file *f, bk_meta *m,
                         bk_progress *pr, tind_err *err)
 {
     int blob = f->kind == CKPT_BLOB;
@@ -407,11 +439,12 @@ static int store_shared(fs *fsys, const char *dir, const bk_set *s, const ckpt_f
         int is_dir = 0;
         int present = path && fs_exists(fsys, path, &is_dir) == TIND_OK && !is_dir;
         free(path);
-        if (have && present && have->size == f->size) {
+        /* encrypted: the name's size is the table's, the recorded one its stored size */
+        if (have && present && (have->size == f->size || dbfs != fsys)) {
             pr->done += f->size;
             if (pr->fn)
                 pr->fn(pr->ctx, pr->done, pr->total);
-            return meta_add(m, f->kind, stored, restore, f->size, have->hash);
+            return meta_add(m, f->kind, stored, restore, have->size, have->hash);
         }
     }
     /* copy under a temporary name, then rename it to its name */
@@ -419,8 +452,8 @@ static int store_shared(fs *fsys, const char *dir, const bk_set *s, const ckpt_f
     if (!tmp)
         return err_set(err, TIND_ENOMEM, "out of memory");
     fs_unlink(fsys, tmp, NULL);
-    uint64_t hash = 0;
-    int rc = ckpt_copy_file(fsys, f, tmp, &hash, &pr->done, pr->total, pr->fn, pr->ctx, err);
+    uint64_t hash = 0, size = 0;
+    int rc = copy_stored(dbfs, fsys, f, tmp, &size, &hash, pr, err);
     if (rc == TIND_OK && !f->table_id && !blob) {
         snprintf(name, sizeof name, "%llu-h%016llx-%llu.tbl", (unsigned long long)f->number,
                  (unsigned long long)hash, (unsigned long long)f->size);
@@ -433,7 +466,7 @@ static int store_shared(fs *fsys, const char *dir, const bk_set *s, const ckpt_f
         rc = fs_rename(fsys, tmp, final, err);
     if (rc)
         fs_unlink(fsys, tmp, NULL);
-    else if ((rc = meta_add(m, f->kind, stored, restore, f->size, hash)) != TIND_OK)
+    else if ((rc = meta_add(m, f->kind, stored, restore, size, hash)) != TIND_OK)
         err_set(err, rc, "out of memory");
     free(final);
     free(tmp);
@@ -455,7 +488,11 @@ static int sync_backup_dirs(fs *fsys, const char *dir, uint64_t id, tind_err *er
 
 int bk_create(tind_db *db, const char *dir, ckpt_progress_fn progress, void *ctx, uint64_t *id_out, tind_err *err)
 {
-    fs *fsys = db->fs;
+    /* dbfs reads the database and writes the copies; the folder itself
+     * (LOCK, descriptions, names) is plaintext, on the fs under an
+     * encrypting one */
+    fs *dbfs = db->fs;
+    fs *fsys = fs_is_crypt(dbfs) ? fs_crypt_inner(dbfs) : dbfs;
     const char *subs[3] = {BK_META, BK_SHARED, BK_PRIVATE};
     int is_dir = 0;
     int fresh = fs_exists(fsys, dir, &is_dir) == TIND_ENOENT;
@@ -505,16 +542,15 @@ int bk_create(tind_db *db, const char *dir, ckpt_progress_fn progress, void *ctx
     for (size_t i = 0; rc == TIND_OK && i < p.count; i++) {
         const ckpt_file *f = &p.files[i];
         if (f->kind == CKPT_TABLE || f->kind == CKPT_BLOB) {
-            rc = store_shared(fsys, dir, &s, f, &m, &pr, err);
+            rc = store_shared(dbfs, fsys, dir, &s, f, &m, &pr, err);
             continue;
         }
         char stored[BK_PATH_MAX];
         snprintf(stored, sizeof stored, BK_PRIVATE "/%llu/%s", (unsigned long long)m.id, f->rel);
         char *dst = fname_join(dir, stored);
-        uint64_t hash = 0;
-        rc = dst ? ckpt_copy_file(fsys, f, dst, &hash, &pr.done, pr.total, progress, ctx, err)
-                 : err_set(err, TIND_ENOMEM, "out of memory");
-        if (rc == TIND_OK && (rc = meta_add(&m, f->kind, stored, f->rel, f->size, hash)) != TIND_OK)
+        uint64_t hash = 0, size = 0;
+        rc = dst ? copy_stored(dbfs, fsys, f, dst, &size, &hash, &pr, err) : err_set(err, TIND_ENOMEM, "out of memory");
+        if (rc == TIND_OK && (rc = meta_add(&m, f->kind, stored, f->rel, size, hash)) != TIND_OK)
             err_set(err, rc, "out of memory");
         free(dst);
     }
@@ -634,6 +670,15 @@ static int check_structure(fs *fsys, const bk_file *f, const char *path, tind_er
     return rc;
 }
 
+/* 1 when backup m is of an encrypted database (it holds its ENCRYPTION file). */
+static int meta_encrypted(const bk_meta *m)
+{
+    for (size_t j = 0; j < m->count; j++)
+        if (m->files[j].kind == CKPT_ENCRYPTION)
+            return 1;
+    return 0;
+}
+
 /* The ids to act on: id, or every backup (id 0), or the newest (newest = 1). */
 static int select_metas(const bk_set *s, const char *dir, uint64_t id, int newest, size_t *from, size_t *to,
                         tind_err *err)
@@ -653,39 +698,66 @@ static int select_metas(const bk_set *s, const char *dir, uint64_t id, int newes
     return TIND_OK;
 }
 
+/* Takes the folder's shared lock and loads its descriptions; the chosen
+ * backups are s->metas[*from, *to). */
+static int open_shared(fs *fsys, const char *dir, uint64_t id, int newest, fs_lock **lock, bk_set *s, size_t *from,
+                       size_t *to, tind_err *err)
+{
+    memset(s, 0, sizeof *s);
+    *from = *to = 0;
+    int rc = bk_lock(fsys, dir, 0, lock, err);
+    if (rc == TIND_OK)
+        rc = set_load(fsys, dir, s, err);
+    if (rc == TIND_OK)
+        rc = select_metas(s, dir, id, newest, from, to, err);
+    return rc;
+}
+
+static uint64_t meta_bytes(const bk_meta *m)
+{
+    uint64_t n = 0;
+    for (size_t j = 0; j < m->count; j++)
+        n += m->files[j].size;
+    return n;
+}
+
+/* Reads stored file f of backup m whole (copying it to dst unless NULL),
+ * checking its size and checksum (and, when only reading, its structure). */
+static int read_checked(fs *fsys, const char *dir, const bk_meta *m, const bk_file *f, const char *dst,
+                        uint64_t *done, uint64_t total, ckpt_progress_fn progress, void *ctx, tind_err *err)
+{
+    char *path = fname_join(dir, f->stored);
+    uint64_t hash = 0;
+    int rc = path ? ckpt_copy_path(fsys, path, f->size, dst, &hash, done, total, progress, ctx, err)
+                  : err_set(err, TIND_ENOMEM, "out of memory");
+    if (rc == TIND_ENOENT)
+        rc = err_set(err, TIND_ECORRUPT, "'%s' is missing", path);
+    if (rc == TIND_OK && hash != f->hash)
+        rc = err_set(err, TIND_ECORRUPT, "'%s': checksum mismatch (xxh3 %016llx, %016llx recorded)", path,
+                     (unsigned long long)hash, (unsigned long long)f->hash);
+    /* an encrypted backup's files are read only with the key, which verify
+     * does not take: its checksums are what it checks (the pages' tags are
+     * checked when the restored database is read) */
+    if (rc == TIND_OK && !dst && !meta_encrypted(m))
+        rc = check_structure(fsys, f, path, err);
+    if (rc)
+        err_wrap(err, rc, "backup %llu: ", (unsigned long long)m->id);
+    free(path);
+    return rc;
+}
+
 int bk_verify(fs *fsys, const char *dir, uint64_t id, ckpt_progress_fn progress, void *ctx, tind_err *err)
 {
     fs_lock *lock = NULL;
-    int rc = bk_lock(fsys, dir, 0, &lock, err);
     bk_set s;
-    memset(&s, 0, sizeof s);
-    if (rc == TIND_OK)
-        rc = set_load(fsys, dir, &s, err);
-    size_t from = 0, to = 0;
-    if (rc == TIND_OK)
-        rc = select_metas(&s, dir, id, 0, &from, &to, err);
+    size_t from, to;
+    int rc = open_shared(fsys, dir, id, 0, &lock, &s, &from, &to, err);
     uint64_t total = 0, done = 0;
     for (size_t i = from; rc == TIND_OK && i < to; i++)
-        for (size_t j = 0; j < s.metas[i].count; j++)
-            total += s.metas[i].files[j].size;
+        total += meta_bytes(&s.metas[i]);
     for (size_t i = from; rc == TIND_OK && i < to; i++)
-        for (size_t j = 0; rc == TIND_OK && j < s.metas[i].count; j++) {
-            const bk_file *f = &s.metas[i].files[j];
-            char *path = fname_join(dir, f->stored);
-            uint64_t hash = 0;
-            rc = path ? ckpt_copy_path(fsys, path, f->size, NULL, &hash, &done, total, progress, ctx, err)
-                      : err_set(err, TIND_ENOMEM, "out of memory");
-            if (rc == TIND_ENOENT)
-                rc = err_set(err, TIND_ECORRUPT, "'%s' is missing", path);
-            if (rc == TIND_OK && hash != f->hash)
-                rc = err_set(err, TIND_ECORRUPT, "'%s': checksum mismatch (xxh3 %016llx, %016llx recorded)", path,
-                             (unsigned long long)hash, (unsigned long long)f->hash);
-            if (rc == TIND_OK)
-                rc = check_structure(fsys, f, path, err);
-            if (rc)
-                err_wrap(err, rc, "backup %llu: ", (unsigned long long)s.metas[i].id);
-            free(path);
-        }
+        for (size_t j = 0; rc == TIND_OK && j < s.metas[i].count; j++)
+            rc = read_checked(fsys, dir, &s.metas[i], &s.metas[i].files[j], NULL, &done, total, progress, ctx, err);
     set_free(&s);
     bk_unlock(lock);
     return rc;
@@ -700,14 +772,9 @@ int bk_restore(fs *fsys, const char *dir, uint64_t id, const char *target, ckpt_
     if (fs_exists(fsys, target, &is_dir) == TIND_OK)
         return err_set(err, TIND_EEXIST, "restore: '%s' already exists", target);
     fs_lock *lock = NULL;
-    int rc = bk_lock(fsys, dir, 0, &lock, err);
     bk_set s;
-    memset(&s, 0, sizeof s);
-    if (rc == TIND_OK)
-        rc = set_load(fsys, dir, &s, err);
-    size_t from = 0, to = 0;
-    if (rc == TIND_OK)
-        rc = select_metas(&s, dir, id, 1, &from, &to, err);
+    size_t from, to;
+    int rc = open_shared(fsys, dir, id, 1, &lock, &s, &from, &to, err);
     char *tmp = bk_pathf("%s" FNAME_TEMP_SUFFIX, target);
     char *jdir = bk_pathf("%s" FNAME_TEMP_SUFFIX "/" FNAME_JOURNALS_DIR, target);
     char *tdir = bk_pathf("%s" FNAME_TEMP_SUFFIX "/" FNAME_TABLES_DIR, target);
@@ -724,22 +791,11 @@ int bk_restore(fs *fsys, const char *dir, uint64_t id, const char *target, ckpt_
     if (rc == TIND_OK)
         rc = fs_mkdir(fsys, tdir, err);
     const bk_meta *m = rc == TIND_OK ? &s.metas[from] : NULL;
-    uint64_t total = 0, done = 0;
-    for (size_t j = 0; m && j < m->count; j++)
-        total += m->files[j].size;
+    uint64_t total = m ? meta_bytes(m) : 0, done = 0;
     for (size_t j = 0; rc == TIND_OK && j < m->count; j++) {
-        const bk_file *f = &m->files[j];
-        char *src = fname_join(dir, f->stored);
-        char *dst = fname_join(tmp, f->restore);
-        uint64_t hash = 0;
-        rc = src && dst ? ckpt_copy_path(fsys, src, f->size, dst, &hash, &done, total, progress, ctx, err)
-                        : err_set(err, TIND_ENOMEM, "out of memory");
-        if (rc == TIND_ENOENT)
-            rc = err_set(err, TIND_ECORRUPT, "backup %llu: '%s' is missing", (unsigned long long)m->id, src);
-        if (rc == TIND_OK && hash != f->hash)
-            rc = err_set(err, TIND_ECORRUPT, "backup %llu: '%s': checksum mismatch", (unsigned long long)m->id,
-                         src);
-        free(src);
+        char *dst = fname_join(tmp, m->files[j].restore);
+        rc = dst ? read_checked(fsys, dir, m, &m->files[j], dst, &done, total, progress, ctx, err)
+                 : err_set(err, TIND_ENOMEM, "out of memory");
         free(dst);
     }
     if (rc == TIND_OK)
@@ -844,22 +900,22 @@ int bk_prune(fs *fsys, const char *dir, size_t keep, size_t *deleted, tind_err *
 
 /* ------------------------------------------------------------------ the public calls */
 
+typedef struct bk_create_args {
+    tind_progress_fn progress;
+    void *ctx;
+    uint64_t *id;
+} bk_create_args;
+
+static int run_create(tind_db *db, const char *dir, void *arg, tind_err *err)
+{
+    bk_create_args *a = arg;
+    return bk_create(db, dir, a->progress, a->ctx, a->id, err);
+}
+
 TIND_API int tind_backup_create(tind_db *db, const char *dir, tind_progress_fn progress, void *ctx, uint64_t *id)
 {
-    if (!db)
-        return TIND_EINVAL;
-    int rc = db_enter(db);
-    if (rc)
-        return rc;
-    tind_err err;
-    err_clear(&err);
-    if (!dir || !*dir)
-        rc = err_set(&err, TIND_EINVAL, "tind_backup_create: no folder given");
-    else
-        rc = bk_create(db, dir, progress, ctx, id, &err);
-    rc = db_fail(db, rc, &err);
-    db_leave(db);
-    return rc;
+    bk_create_args a = {progress, ctx, id};
+    return ckpt_db_call(db, dir, "tind_backup_create", run_create, &a);
 }
 
 /* The calls without a database: the POSIX file system, messages as tind_open's. */

@@ -315,17 +315,20 @@ static int decode_ops(tind_changes *c, uint32_t count, tind_err *err)
         if (!ks || ks->id != e.ks_id)
             ks = db_keyspace_by_id(db, e.ks_id);
         tind_change_op *op = &c->ops[i];
-        op->type = e.type == ENTRY_VALUE           ? TIND_CHANGE_PUT
-                   : e.type == ENTRY_TOMBSTONE       ? TIND_CHANGE_REMOVE
-                   : e.type == ENTRY_MERGE           ? TIND_CHANGE_MERGE
-                   : e.type == ENTRY_SINGLE_DELETE   ? TIND_CHANGE_SINGLE_REMOVE
-                                                     : TIND_CHANGE_OTHER;
+        op->type = e.type == ENTRY_VALUE             ? TIND_CHANGE_PUT
+                   : e.type == ENTRY_TOMBSTONE         ? TIND_CHANGE_REMOVE
+                   : e.type == ENTRY_MERGE             ? TIND_CHANGE_MERGE
+                   : e.type == ENTRY_SINGLE_DELETE     ? TIND_CHANGE_SINGLE_REMOVE
+                   : e.type == ENTRY_RANGE_TOMBSTONE   ? TIND_CHANGE_REMOVE_RANGE
+                                                       : TIND_CHANGE_OTHER;
         op->keyspace = ks ? ks->name : NULL;
         op->keyspace_id = e.ks_id;
         op->key = e.key;
         op->klen = e.klen;
-        op->value = e.type == ENTRY_VALUE || e.type == ENTRY_MERGE ? e.val : NULL;
-        op->vlen = e.type == ENTRY_VALUE || e.type == ENTRY_MERGE ? e.vlen : 0;
+        /* a merge: value = the operand; a range deletion: value = its end (vlen 0: no end) */
+        int has_value = e.type == ENTRY_VALUE || e.type == ENTRY_MERGE || e.type == ENTRY_RANGE_TOMBSTONE;
+        op->value = has_value ? e.val : NULL;
+        op->vlen = has_value ? e.vlen : 0;
     }
     mu_unlock(&db->mu);
     if (!p || p != end)

@@ -25,6 +25,7 @@
 
 #include "db/checkpoint.h"
 #include "format/filename.h"
+#include "io/fs_crypt.h"
 #include "util/hash.h"
 #include "util/killpoint.h"
 
@@ -61,7 +62,8 @@ static int plan_add(ckpt_plan *p, int kind, uint64_t number, uint64_t size, cons
     return TIND_OK;
 }
 
-/* A whole small file of the folder (FORMAT, VERSIONS), read now. */
+/* A whole small file of the folder (FORMAT, VERSIONS; ENCRYPTION from the
+ * inner fs: it is stored in plaintext), read now. */
 static int plan_add_bytes(ckpt_plan *p, int kind, const char *name, uint8_t **keep, tind_err *err)
 {
     tind_db *db = p->db;
@@ -70,7 +72,7 @@ static int plan_add_bytes(ckpt_plan *p, int kind, const char *name, uint8_t **ke
         return err_set(err, TIND_ENOMEM, "checkpoint: out of memory");
     uint8_t *data = NULL;
     size_t len = 0;
-    int rc = fs_read_all(db->fs, path, &data, &len, err);
+    int rc = fs_read_all(kind == CKPT_ENCRYPTION ? fs_crypt_inner(db->fs) : db->fs, path, &data, &len, err);
     free(path);
     ckpt_file *f = NULL;
     if (rc == TIND_OK && (rc = plan_add(p, kind, 0, len, NULL, name, &f)) != TIND_OK)
@@ -200,6 +202,8 @@ int ckpt_plan_make(tind_db *db, ckpt_plan *p, tind_err *err)
     mu_unlock(&db->write_mu);
     uint8_t *versions = NULL;
     uint64_t keep = 0;
+    if (rc == TIND_OK && fs_is_crypt(db->fs))
+        rc = plan_add_bytes(p, CKPT_ENCRYPTION, FNAME_ENCRYPTION, NULL, err);
     if (rc == TIND_OK)
         rc = plan_add_bytes(p, CKPT_FORMAT, FNAME_FORMAT, NULL, err);
     if (rc == TIND_OK)
@@ -361,7 +365,8 @@ static int remove_files(fs *fsys, const char *dir, int top, tind_err *err)
             fname_kind k = fname_parse(names[i], &number);
             int sub = top && (!strcmp(names[i], FNAME_JOURNALS_DIR) || !strcmp(names[i], FNAME_TABLES_DIR));
             int ok = sub || k == FNAME_KIND_TEMP || (top ? (k == FNAME_KIND_LOCK || k == FNAME_KIND_FORMAT ||
-                                                             k == FNAME_KIND_VERSIONS)
+                                                             k == FNAME_KIND_VERSIONS ||
+                                                             !strcmp(names[i], FNAME_ENCRYPTION))
                                                           : (k == FNAME_KIND_JOURNAL || k == FNAME_KIND_TABLE ||
                                                              k == FNAME_KIND_BLOB));
             if (pass == 0) {
@@ -424,8 +429,9 @@ static int fill_copy(ckpt_plan *p, const char *tmp, ckpt_progress_fn progress, v
     int rc = TIND_OK;
     for (size_t i = 0; rc == TIND_OK && i < p->count; i++) {
         const ckpt_file *f = &p->files[i];
-        if (f->kind == CKPT_FORMAT || f->kind == CKPT_VERSIONS) {
-            rc = fs_write_atomic(fsys, tmp, f->rel, f->data, f->size, err);
+        if (f->kind == CKPT_FORMAT || f->kind == CKPT_VERSIONS || f->kind == CKPT_ENCRYPTION) {
+            rc = fs_write_atomic(f->kind == CKPT_ENCRYPTION ? fs_crypt_inner(fsys) : fsys, tmp, f->rel, f->data,
+                                 f->size, err);
             done += f->size;
             continue;
         }
@@ -485,7 +491,8 @@ int ckpt_write(tind_db *db, const char *dir, ckpt_progress_fn progress, void *ct
     return rc;
 }
 
-TIND_API int tind_checkpoint(tind_db *db, const char *dir)
+int ckpt_db_call(tind_db *db, const char *dir, const char *what,
+                 int (*run)(tind_db *db, const char *dir, void *arg, tind_err *err), void *arg)
 {
     if (!db)
         return TIND_EINVAL;
@@ -495,10 +502,21 @@ TIND_API int tind_checkpoint(tind_db *db, const char *dir)
     tind_err err;
     err_clear(&err);
     if (!dir || !*dir)
-        rc = err_set(&err, TIND_EINVAL, "tind_checkpoint: no folder given");
+        rc = err_set(&err, TIND_EINVAL, "%s: no folder given", what);
     else
-        rc = ckpt_write(db, dir, NULL, NULL, &err);
+        rc = run(db, dir, arg, &err);
     rc = db_fail(db, rc, &err);
     db_leave(db);
     return rc;
+}
+
+static int run_checkpoint(tind_db *db, const char *dir, void *arg, tind_err *err)
+{
+    (void)arg;
+    return ckpt_write(db, dir, NULL, NULL, err);
+}
+
+TIND_API int tind_checkpoint(tind_db *db, const char *dir)
+{
+    return ckpt_db_call(db, dir, "tind_checkpoint", run_checkpoint, NULL);
 }

@@ -14,6 +14,11 @@
  *              after the locks are released
  *   blob files every blob file VERSIONS names (key-value separation), pinned
  *              and linked or copied as tables (they never change either)
+ *   ENCRYPTION an encrypted database's key check file, its stored bytes
+ *              (read through the inner fs: it is never encrypted), so a copy
+ *              opens with the database's key; every other file is read
+ *              through db->fs, so copies written through it are encrypted
+ *              (with a new salt each) and links share the stored bytes
  *   journals   every journal from VERSIONS' oldest kept one on: the sealed
  *              ones whole (they never change again), the one being written
  *              up to its length at the pin (write_mu held: a batch is one
@@ -43,6 +48,7 @@ typedef enum ckpt_kind {
     CKPT_JOURNAL,
     CKPT_TABLE,
     CKPT_BLOB,                    /* a blob file (key-value separation), tables/N.blob */
+    CKPT_ENCRYPTION,              /* an encrypted database's key check file (plaintext, io/fs_crypt.h) */
 } ckpt_kind;
 
 typedef struct ckpt_file {
@@ -56,7 +62,7 @@ typedef struct ckpt_file {
     char *src;                    /* its path in the database folder (NULL: `data`) */
     char *rel;                    /* its path inside a copy ("tables/00000012.tbl") */
     fs_file *pin;                 /* journals: an open handle to read from */
-    uint8_t *data;                /* FORMAT, VERSIONS: the bytes read at the pin */
+    uint8_t *data;                /* FORMAT, VERSIONS, ENCRYPTION: the bytes read at the pin */
 } ckpt_file;
 
 typedef struct ckpt_plan {
@@ -102,5 +108,10 @@ char *ckpt_parent_dir(const char *path);
 /* tind_checkpoint on db's file system: the plan, then DIR.tmp with every
  * file linked (tables, blob files, sealed journals) or copied, synced, renamed to dir. */
 int ckpt_write(tind_db *db, const char *dir, ckpt_progress_fn progress, void *ctx, tind_err *err);
+
+/* A public call on db about folder dir: db_enter, TIND_EINVAL (named
+ * `what`) for a NULL or empty dir, run, the failure recorded on db. */
+int ckpt_db_call(tind_db *db, const char *dir, const char *what,
+                 int (*run)(tind_db *db, const char *dir, void *arg, tind_err *err), void *arg);
 
 #endif

@@ -7,6 +7,7 @@
 
 #include "db/conflicts.h"
 #include "format/entry.h"
+#include "format/rangetomb.h"
 
 struct conflict_log {
     memtable *gens[CF_GENS_MAX];  /* oldest first; the last takes new writes */
@@ -142,6 +143,74 @@ void cf_record(tind_db *db, uint32_t ks_id, const uint8_t *key, size_t klen, uin
         cl->covered_from = seqno + 1; /* this write is not logged: older snapshots conflict */
 }
 
+/* The log key just past keyspace ks_id's keys into out (empty = no end). */
+static int ks_end_key(uint32_t ks_id, tbuf *out)
+{
+    tbuf_reset(out);
+    if (ks_id == UINT32_MAX)
+        return TIND_OK;
+    uint32_t n = ks_id + 1;
+    uint8_t id[4] = {(uint8_t)(n >> 24), (uint8_t)(n >> 16), (uint8_t)(n >> 8), (uint8_t)n};
+    return tbuf_append(out, id, 4);
+}
+
+void cf_record_range(tind_db *db, uint32_t ks_id, const uint8_t *lo, size_t lolen, const uint8_t *hi, size_t hilen,
+                     uint64_t seqno)
+{
+    conflict_log *cl = db->conflicts;
+    if (!cl)
+        return;
+    tbuf start = TBUF_INIT, end = TBUF_INIT;
+    int rc = TIND_OK;
+    if (!cl->count || mt_memory(cl->gens[cl->count - 1]) >= CF_GEN_BYTES)
+        rc = new_gen(cl, seqno);
+    if (!rc && !(rc = log_key(cl, ks_id, lo, lolen)))
+        rc = tbuf_set(&start, cl->scratch.data, cl->scratch.len) ? TIND_ENOMEM : TIND_OK;
+    if (!rc)
+        rc = hilen ? log_key(cl, ks_id, hi, hilen) : ks_end_key(ks_id, &end);
+    if (!rc && hilen)
+        rc = tbuf_set(&end, cl->scratch.data, cl->scratch.len) ? TIND_ENOMEM : TIND_OK;
+    if (!rc)
+        rc = mt_add(cl->gens[cl->count - 1], seqno, ENTRY_RANGE_TOMBSTONE, start.data, start.len, end.data, end.len);
+    if (rc)
+        cl->covered_from = seqno + 1; /* not logged: older snapshots conflict */
+    tbuf_free(&start);
+    tbuf_free(&end);
+}
+
+/* The newest range deletion of generation m after snap overlapping the log
+ * keys [lo, hi) (hilen 0: no end), or 0; *key_out (may be NULL) then holds
+ * the first user key of the overlap. SEQNO_MAX when it cannot tell. */
+static uint64_t gen_ranges(memtable *m, const uint8_t *lo, size_t lolen, const uint8_t *hi, size_t hilen,
+                           uint64_t snap, tbuf *key_out)
+{
+    rt_list *l = NULL;
+    if (mt_range_tombstones(m, &l))
+        return SEQNO_MAX;
+    if (!l)
+        return 0;
+    size_t next = 0;
+    long f = rt_list_find(l, lo, lolen, &next);
+    uint64_t found = 0;
+    for (size_t i = f >= 0 ? (size_t)f : next; i < l->count; i++) {
+        const rt_frag *fr = &l->frags[i];
+        if (hilen && key_cmp(fr->start, fr->start_len, hi, hilen) >= 0)
+            break;
+        if (fr->seqs[0] > snap) {
+            found = fr->seqs[0];
+            if (key_out) {
+                int before = key_cmp(fr->start, fr->start_len, lo, lolen) < 0;
+                const uint8_t *k = before ? lo : fr->start;
+                size_t n = before ? lolen : fr->start_len;
+                tbuf_set(key_out, k + 4, n - 4);
+            }
+            break;
+        }
+    }
+    rt_list_unref(l);
+    return found;
+}
+
 int cf_covers(const conflict_log *cl, uint64_t snap) { return cl && snap + 1 >= cl->covered_from; }
 
 uint64_t cf_point(conflict_log *cl, uint32_t ks_id, const uint8_t *key, size_t klen, uint64_t snap)
@@ -158,6 +227,13 @@ uint64_t cf_point(conflict_log *cl, uint32_t ks_id, const uint8_t *key, size_t k
         if (mt_get(cl->gens[i], cl->scratch.data, cl->scratch.len, SEQNO_MAX, &type, &seq, &v, &vn) == TIND_OK &&
             seq > snap)
             return seq;
+        rt_list *l = NULL;
+        if (mt_range_tombstones(cl->gens[i], &l))
+            return SEQNO_MAX;
+        seq = rt_list_cover(l, cl->scratch.data, cl->scratch.len, SEQNO_MAX);
+        rt_list_unref(l);
+        if (seq > snap)
+            return seq; /* a range deletion over the key */
     }
     return 0;
 }
@@ -165,14 +241,27 @@ uint64_t cf_point(conflict_log *cl, uint32_t ks_id, const uint8_t *key, size_t k
 uint64_t cf_range(conflict_log *cl, uint32_t ks_id, const uint8_t *lo, size_t lolen, int has_lo, const uint8_t *hi,
                   size_t hilen, int has_hi, uint64_t snap, tbuf *key_out)
 {
-    if (log_key(cl, ks_id, lo, has_lo ? lolen : 0))
+    tbuf rlo = TBUF_INIT, rhi = TBUF_INIT; /* the span as log keys, for range deletions */
+    int bad = log_key(cl, ks_id, hi, has_hi ? hilen : 0) ||
+              (has_hi ? tbuf_set(&rhi, cl->scratch.data, cl->scratch.len) : ks_end_key(ks_id, &rhi));
+    if (bad || log_key(cl, ks_id, lo, has_lo ? lolen : 0) || tbuf_set(&rlo, cl->scratch.data, cl->scratch.len)) {
+        tbuf_free(&rlo);
+        tbuf_free(&rhi);
         return SEQNO_MAX;
+    }
+    uint64_t ranged = 0;
     for (size_t i = cl->count; i-- > 0;) {
         if (mt_max_seqno(cl->gens[i]) <= snap)
             break;
+        if (!(has_hi && hilen == 0)) /* below the empty key: an empty span */
+            ranged = gen_ranges(cl->gens[i], rlo.data, rlo.len, rhi.data, rhi.len, snap, key_out);
+        if (ranged)
+            break;
         mt_iter *it = mt_iter_new(cl->gens[i]);
-        if (!it)
-            return SEQNO_MAX;
+        if (!it) {
+            ranged = SEQNO_MAX;
+            break;
+        }
         uint64_t found = 0;
         for (mt_iter_seek(it, cl->scratch.data, cl->scratch.len, SEQNO_MAX); mt_iter_valid(it); mt_iter_next(it)) {
             size_t n;
@@ -189,8 +278,12 @@ uint64_t cf_range(conflict_log *cl, uint32_t ks_id, const uint8_t *lo, size_t lo
             }
         }
         mt_iter_free(it);
-        if (found)
-            return found;
+        if (found) {
+            ranged = found;
+            break;
+        }
     }
-    return 0;
+    tbuf_free(&rlo);
+    tbuf_free(&rhi);
+    return ranged;
 }

@@ -41,6 +41,12 @@ void cf_end(tind_db *db, uint64_t seqno) REQUIRES(db->write_mu);
  * exists). Never fails: out of memory raises covered_from instead. */
 void cf_record(tind_db *db, uint32_t ks_id, const uint8_t *key, size_t klen, uint64_t seqno)
     REQUIRES(db->write_mu);
+/* Records a range deletion [lo, hi) (hilen 0: no end) as a range tombstone
+ * of the generation (the memtable keeps it apart): cf_point and cf_range see
+ * it over every key it covers. Never fails: out of memory raises
+ * covered_from instead (older snapshots conflict). */
+void cf_record_range(tind_db *db, uint32_t ks_id, const uint8_t *lo, size_t lolen, const uint8_t *hi, size_t hilen,
+                     uint64_t seqno) REQUIRES(db->write_mu);
 /* 1 when every write after snapshot snap is in the log. */
 int cf_covers(const conflict_log *cl, uint64_t snap);
 /* The seqno of the newest logged write of key after snap, or 0. */

@@ -42,6 +42,7 @@
 #include <unistd.h>
 
 #include "format/filename.h"
+#include "io/fs_crypt.h"
 #include "util/coding.h"
 #include "util/hash.h"
 
@@ -658,6 +659,7 @@ static void db_free(tind_db *db)
         fs_unlock(db->lock, NULL);
     if (db->own_fs)
         fs_destroy(db->fs);
+    options_wipe_key(&db->opts);
     mu_destroy(&db->write_mu);
     mu_destroy(&db->install_mu);
     mu_destroy(&db->mu);
@@ -746,7 +748,8 @@ static int sync_recovered_dirs(tind_db *db, tind_err *err)
 static int check_database_folder(tind_db *db, tind_err *err)
 {
     static const char *const creation_leftovers[] = {FNAME_LOCK, FNAME_JOURNALS_DIR, FNAME_TABLES_DIR,
-                                                     FNAME_FORMAT FNAME_TEMP_SUFFIX, FNAME_VERSIONS};
+                                                     FNAME_FORMAT FNAME_TEMP_SUFFIX, FNAME_VERSIONS,
+                                                     FNAME_ENCRYPTION, FNAME_ENCRYPTION FNAME_TEMP_SUFFIX};
     char *fmt_path = fname_join(db->path, FNAME_FORMAT);
     if (!fmt_path)
         return TIND_ENOMEM;
@@ -772,6 +775,66 @@ static int check_database_folder(tind_db *db, tind_err *err)
         rc = err_set(err, TIND_ECORRUPT, "database '%s': the FORMAT file is missing but journals or tables exist",
                      db->path);
     return rc;
+}
+
+/* Encryption at rest (io/fs_crypt.h, docs/ENCRYPTION.md): the plaintext
+ * ENCRYPTION file says the folder is encrypted and holds the key's check
+ * value. A wrong key, a key for a plain database or no key for an encrypted
+ * one is refused here, under the lock and before any other file is read; a
+ * new encrypted database gets the file before its FORMAT file. */
+static int check_encryption(tind_db *db, int fmt_exists, tind_err *err)
+{
+    int encrypted = fs_is_crypt(db->fs);
+    char *path = fname_join(db->path, FNAME_ENCRYPTION);
+    if (!path)
+        return TIND_ENOMEM;
+    uint8_t *data = NULL;
+    size_t len = 0;
+    int rc = fs_read_all(encrypted ? fs_crypt_inner(db->fs) : db->fs, path, &data, &len, err);
+    if (rc == TIND_OK && encrypted) {
+        rc = fs_crypt_keyfile_check(db->fs, data, len, path, err);
+    } else if (rc == TIND_OK) {
+        rc = err_set(err, TIND_EINVAL, "database '%s' is encrypted: open it with its key (tind_options_set_encryption_key)",
+                     db->path);
+    } else if (rc == TIND_ENOENT) {
+        err_clear(err);
+        rc = TIND_OK;
+        if (encrypted && fmt_exists)
+            rc = err_set(err, TIND_EINVAL, "database '%s' is not encrypted: open it without an encryption key", db->path);
+        else if (encrypted && !db->opts.read_only)
+            rc = fs_crypt_keyfile_write(db->fs, db->path, FNAME_ENCRYPTION, err);
+    }
+    free(data);
+    free(path);
+    return rc;
+}
+
+/* With a key (or a key callback), the database's fs becomes an encrypting
+ * wrapper around it; the options' copy of the key is wiped. */
+static int use_encryption(tind_db *db, tind_err *err)
+{
+    uint8_t key[FS_CRYPT_KEY_BYTES];
+    int rc = TIND_OK;
+    if (db->opts.key_fn) {
+        rc = db->opts.key_fn(db->opts.key_ctx, key);
+        if (rc)
+            rc = err_set(err, rc < 0 ? rc : TIND_EINVAL, "open '%s': the encryption key callback failed (%d)", db->path, rc);
+    } else {
+        memcpy(key, db->opts.key, sizeof key);
+    }
+    options_wipe_key(&db->opts);
+    fs *c = rc ? NULL : fs_crypt_new(db->fs, db->own_fs, key);
+    volatile uint8_t *k = key;
+    for (size_t i = 0; i < sizeof key; i++)
+        k[i] = 0;
+    if (rc)
+        return rc;
+    if (!c)
+        return err_set(err, TIND_ENOMEM, "open '%s': no encrypting file system (out of memory or libcrypto failed)",
+                       db->path);
+    db->fs = c;
+    db->own_fs = 1;
+    return TIND_OK;
 }
 
 static int open_db(tind_db *db, tind_err *err)
@@ -823,6 +886,9 @@ static int open_db(tind_db *db, tind_err *err)
     int ver_exists = fs_exists(db->fs, ver_path, NULL) == TIND_OK;
     free(fmt_path);
     free(ver_path);
+    rc = check_encryption(db, fmt_exists, err);
+    if (rc)
+        return rc;
     char *jdir = fname_join(db->path, FNAME_JOURNALS_DIR);
     if (!jdir)
         return TIND_ENOMEM;
@@ -957,13 +1023,15 @@ TIND_API int tind_open(const char *path, const tind_options *opts, tind_db **out
             db->fs = fs_posix_new();
             db->own_fs = 1;
         }
+        if (db->fs && (db->opts.has_key || db->opts.key_fn))
+            rc = use_encryption(db, &err);
         db->journals.fs = db->fs;
         db->journals.read_only = db->opts.read_only;
         db->journals.retain_bytes = db->opts.changes_retention;
         db->journals.pin_limit = db->opts.max_journal_size;
         db->block_cache = cache_new(db->opts.cache_size, -1);
         db->fds = db->fs ? fdc_new(db->fs, options_max_open_files(&db->opts)) : NULL;
-        if (!db->fs || !db->block_cache || !db->fds)
+        if (!rc && (!db->fs || !db->block_cache || !db->fds))
             rc = TIND_ENOMEM;
     }
     if (!rc)

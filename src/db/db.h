@@ -9,6 +9,7 @@
 
 #include "db/conflicts.h"
 #include "db/iters.h"
+#include "db/rangedel.h"
 #include "db/jobs.h"
 #include "db/journals.h"
 #include "db/ksprefix.h"

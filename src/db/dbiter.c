@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "db/iters.h"
+#include "db/rangedel.h"
 #include "db/merge.h"
 #include "db/txn.h"
 
@@ -37,6 +38,7 @@ struct tind_iter {
     tbuf blob_value;              /* the current blob, loaded by tind_iter_value */
     int status;
     tind_err err;
+    rd_view rdel;                 /* range tombstones (db/rangedel.h) */
     /* merge operands (db/merge.c): forward, a merged key's key and value
      * are copies (merged = 1; the inner cursor has gone past its operands) */
     merge_list ops;
@@ -107,6 +109,18 @@ static int check_inner(tind_iter *it)
     return 1;
 }
 
+/* The entry's type, ENTRY_TOMBSTONE when a range tombstone deletes it. */
+static uint8_t entry_type(tind_iter *it, const uint8_t *k, size_t n)
+{
+    uint8_t type = ii_type(it->in);
+    if (type == ENTRY_TOMBSTONE || type == ENTRY_SINGLE_DELETE)
+        return type;
+    int rc = rd_covered(&it->rdel, k, n, ii_seqno(it->in), &it->err);
+    if (rc < 0)
+        set_error(it, rc);
+    return rc ? ENTRY_TOMBSTONE : type;
+}
+
 /* ks_merge_read's next older entry: the inner cursor's next visible entry
  * of the merged key. */
 static int iter_older(void *ctx, uint8_t *type, uint64_t *seqno, const uint8_t **val, size_t *vlen, tind_err *err)
@@ -127,9 +141,17 @@ static int iter_older(void *ctx, uint8_t *type, uint64_t *seqno, const uint8_t *
         *type = ii_type(it->in);
         *seqno = ii_seqno(it->in);
         *val = ii_value(it->in, vlen);
+        if (*type == ENTRY_TOMBSTONE || *type == ENTRY_SINGLE_DELETE)
+            return TIND_OK;
+        /* under a range tombstone: the operands above merge with no base */
+        int rc = rd_covered(&it->rdel, k, n, *seqno, err);
+        if (rc > 0)
+            *type = ENTRY_TOMBSTONE;
+        if (rc < 0)
+            return rc;
         if (*type == ENTRY_BLOB) {
             /* a separated base value: merged as the value, never the pointer */
-            int rc = ks_blob_load(it->ks, it->view->v, *val, *vlen, it->fill_cache, &it->blob_value, err);
+            rc = ks_blob_load(it->ks, it->view->v, *val, *vlen, it->fill_cache, &it->blob_value, err);
             if (rc)
                 return rc;
             *type = ENTRY_VALUE;
@@ -167,7 +189,9 @@ static void find_next_user_entry(tind_iter *it, int skipping)
         if (at_or_above_hi(it, k, n))
             break;
         if (visible(it, ii_seqno(it->in))) {
-            uint8_t type = ii_type(it->in);
+            uint8_t type = entry_type(it, k, n);
+            if (it->status)
+                return;
             if (type == ENTRY_MERGE && !(skipping && key_cmp(k, n, it->saved_key.data, it->saved_key.len) <= 0)) {
                 int rc = merge_forward(it, k, n);
                 if (rc) {
@@ -213,7 +237,9 @@ static void find_prev_user_entry(tind_iter *it)
         if (visible(it, ii_seqno(it->in))) {
             if (value_type != ENTRY_TOMBSTONE && key_cmp(k, n, it->saved_key.data, it->saved_key.len) < 0)
                 break; /* a live value of a later key is complete */
-            value_type = ii_type(it->in);
+            value_type = entry_type(it, k, n);
+            if (it->status)
+                return;
             if (value_type == ENTRY_SINGLE_DELETE)
                 value_type = ENTRY_TOMBSTONE;
             if (value_type != ENTRY_MERGE)
@@ -542,6 +568,7 @@ TIND_API void tind_iter_free(tind_iter *it)
         return;
     tind_db *db = it->ks->db;
     ii_free(it->in);
+    rd_view_free(&it->rdel);
     txn_cover_release(it->cover);
     ks_view_release(it->view);
     tbuf_free(&it->lo);
@@ -601,7 +628,10 @@ static int iter_new(tind_keyspace *ks, const tind_read_options *ro, const iter_b
     it->fill_cache = ro ? ro->fill_cache : 1;
     err_clear(&it->err);
     rc = view_iter_new_scan(ks, it->view, ro ? ro->fill_cache : 1, &scan, &it->in, err);
+    if (!rc && (rc = rd_view_init(&it->rdel, ks, it->view, it->seq, err)))
+        ii_free(it->in);
     if (rc) {
+        rd_view_free(&it->rdel);
         ks_view_release(it->view);
         free(it);
         db_leave(ks->db);

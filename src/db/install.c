@@ -209,6 +209,11 @@ int db_write_manifest_adding(tind_db *db, tind_keyspace *ks, version *v, uint64_
         if (m->flushed_seqno > st.last_seqno)
             st.last_seqno = m->flushed_seqno;
         m->v = k == ks ? v : k->current;
+        /* an ingested table holds seqnos above its keyspace's flushed seqno */
+        for (int l = 0; l < m->v->level_count; l++)
+            for (size_t t = 0; t < m->v->levels[l].count; t++)
+                if (m->v->levels[l].tables[t]->max_seqno > st.last_seqno)
+                    st.last_seqno = m->v->levels[l].tables[t]->max_seqno;
     }
     mu_unlock(&db->mu);
     if (rc == TIND_OK) {

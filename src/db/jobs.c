@@ -36,6 +36,7 @@
 #include "compaction/compact.h"
 #include "db/jobs.h"
 #include "db/merge.h"
+#include "format/rangetomb.h"
 #include "iter/adapters.h"
 #include "util/killpoint.h"
 
@@ -90,7 +91,7 @@ static int ks_blob_job(tind_keyspace *ks, const version *v, blob_job *j)
     return rc;
 }
 
-static void ks_cmp_env(tind_keyspace *ks, cmp_env *env)
+void ks_cmp_env(tind_keyspace *ks, cmp_env *env)
 {
     tind_db *db = ks->db;
     memset(env, 0, sizeof *env);
@@ -187,14 +188,17 @@ int ks_flush_one(tind_keyspace *ks, tind_err *err)
     if (!rc)
         rc = db_snapshot_seqnos(db, &snaps, &nsnap);
     iiter *it = rc ? NULL : mt_iiter_new(m);
-    if (!rc && !it)
+    struct rt_list *rt = NULL; /* the memtable's range tombstones go to the table too */
+    if (!rc && (!it || mt_range_tombstones(m, &rt)))
         rc = TIND_ENOMEM;
     if (!rc) {
         cmp_env env;
         ks_cmp_env(ks, &env);
         env.blobs = &bj;
-        rc = cmp_write_tables(&env, &ks->cmp_opts, it, 0, bottommost, snaps, nsnap, &tables, &count, &bytes, err);
+        rc = cmp_write_tables_rt(&env, &ks->cmp_opts, it, 0, bottommost, snaps, nsnap, rt, &tables, &count, &bytes,
+                                 err);
     }
+    rt_list_unref(rt);
     ii_free(it);
     free(snaps);
     /* the table must never hold data whose journal records could still be

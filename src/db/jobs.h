@@ -6,6 +6,7 @@
 #ifndef TIND_DB_JOBS_H
 #define TIND_DB_JOBS_H
 
+#include "compaction/compact.h"
 #include "db/install.h"
 
 /* Seals ks's active memtable, queues a flush, starts a new journal. write_mu held. */
@@ -25,6 +26,8 @@ int ks_flush_one(tind_keyspace *ks, tind_err *err) EXCLUDES(ks->db->mu, ks->db->
 int ks_flush_all(tind_keyspace *ks, tind_err *err) EXCLUDES(ks->db->mu, ks->db->write_mu);   /* seal + wait until flushed */
 int ks_needs_compaction(tind_keyspace *ks) REQUIRES(ks->db->mu);
 int ks_compact_step(tind_keyspace *ks, tind_err *err) EXCLUDES(ks->db->mu, ks->db->install_mu);
+/* What compaction needs of the db to write ks's tables (also bulk ingestion). */
+void ks_cmp_env(tind_keyspace *ks, cmp_env *env);
 
 
 #endif

@@ -85,7 +85,12 @@ TIND_API tind_options *tind_options_new(void)
         options_default(o);
     return o;
 }
-TIND_API void tind_options_free(tind_options *o) { free(o); }
+TIND_API void tind_options_free(tind_options *o)
+{
+    if (o)
+        options_wipe_key(o);
+    free(o);
+}
 TIND_API void tind_options_set_create_if_missing(tind_options *o, int on) { if (o) o->create_if_missing = on; }
 TIND_API void tind_options_set_cache_size(tind_options *o, size_t bytes) { if (o) o->cache_size = bytes; }
 TIND_API void tind_options_set_write_buffer_size(tind_options *o, size_t bytes) { if (o) o->write_buffer_size = bytes; }
@@ -99,6 +104,37 @@ TIND_API void tind_options_set_max_open_files(tind_options *o, int n) { if (o) o
 TIND_API void tind_options_set_default_durability(tind_options *o, int mode) { if (o) o->default_durability = mode; }
 TIND_API void tind_options_set_read_only(tind_options *o, int on) { if (o) o->read_only = on != 0; }
 void tind_options_set_fs(tind_options *o, fs *fs) { if (o) o->fs = fs; }
+
+void options_wipe_key(struct tind_options *o)
+{
+    volatile uint8_t *k = o->key;
+    for (size_t i = 0; i < sizeof o->key; i++)
+        k[i] = 0;
+    o->has_key = 0;
+}
+
+TIND_API int tind_options_set_encryption_key(tind_options *o, const void *key, size_t len)
+{
+    if (!o || (key && len != sizeof o->key))
+        return TIND_EINVAL;
+    options_wipe_key(o);
+    o->key_fn = NULL;
+    o->key_ctx = NULL;
+    if (key) {
+        memcpy(o->key, key, sizeof o->key);
+        o->has_key = 1;
+    }
+    return TIND_OK;
+}
+
+TIND_API void tind_options_set_encryption_key_fn(tind_options *o, tind_key_fn fn, void *ctx)
+{
+    if (!o)
+        return;
+    options_wipe_key(o);
+    o->key_fn = fn;
+    o->key_ctx = fn ? ctx : NULL;
+}
 void tind_options_set_no_background(tind_options *o, int on) { if (o) o->no_background = on; }
 void tind_options_set_max_record_bytes(tind_options *o, uint64_t bytes) { if (o) o->max_record_bytes = bytes; }
 

@@ -38,6 +38,10 @@ struct tind_options {
     int no_background;            /* internal: tests run flush/compaction by hand */
     uint64_t max_record_bytes;    /* internal: tests lower the journal record (batch) limit;
                                    * 0 = JRN_MAX_PAYLOAD, the real one */
+    int has_key;                  /* encryption at rest: key set (tind_options_set_encryption_key) */
+    uint8_t key[32];
+    tind_key_fn key_fn;           /* or a callback asked at open */
+    void *key_ctx;
 };
 
 struct tind_ks_options {
@@ -108,6 +112,8 @@ void ks_options_default(struct tind_ks_options *o);
 size_t options_max_open_files(const struct tind_options *o);
 /* Internal hooks for tests: an injected file system, no background threads. */
 void tind_options_set_fs(tind_options *o, fs *fs);
+/* Zeroes the encryption key an options struct holds (has_key = 0). */
+void options_wipe_key(struct tind_options *o);
 void tind_options_set_no_background(tind_options *o, int on);
 /* The most bytes of encoded operations one batch (one journal record) may
  * hold, lowered so that tests can reach the limit without 4 GiB of data. */

@@ -13,6 +13,7 @@
 
 #include "db/install.h"
 #include "db/merge.h"
+#include "db/rangedel.h"
 #include "db/txn.h"
 
 typedef struct lookup {
@@ -100,8 +101,21 @@ typedef struct older_ctx {
     lookup *lk;
     mt_iter *it;         /* on the last entry found in memtable it_mt */
     memtable *it_mt;
+    uint64_t snap;       /* the read's snapshot, for range tombstones */
     tbuf blob;           /* a separated base value, loaded */
 } older_ctx;
+
+/* An older entry under a range tombstone is read as a tombstone: the
+ * operands above it merge with no base. */
+static int older_covered(older_ctx *c, uint8_t *type, uint64_t seqno, tind_err *err)
+{
+    if (*type == ENTRY_TOMBSTONE || *type == ENTRY_SINGLE_DELETE)
+        return TIND_OK;
+    int rc = rd_get_covered(c->ks, c->view, c->key, c->klen, c->snap, seqno, err);
+    if (rc > 0)
+        *type = ENTRY_TOMBSTONE;
+    return rc < 0 ? rc : TIND_OK;
+}
 
 static int older_entry(void *ctx, uint8_t *type, uint64_t *seqno, const uint8_t **val, size_t *vlen, tind_err *err)
 {
@@ -126,7 +140,7 @@ static int older_entry(void *ctx, uint8_t *type, uint64_t *seqno, const uint8_t 
             *seqno = lk->seq = mt_iter_seqno(c->it);
             *val = lk->mval = mt_iter_value(c->it, &lk->mlen);
             *vlen = lk->mlen;
-            return TIND_OK;
+            return older_covered(c, type, *seqno, err);
         }
     }
     int rc = view_lookup(c->ks, c->view, c->key, c->klen, lk->seq - 1, lk, err);
@@ -136,7 +150,8 @@ static int older_entry(void *ctx, uint8_t *type, uint64_t *seqno, const uint8_t 
     *seqno = lk->seq;
     *val = lk->in_table ? lk->value.data : lk->mval;
     *vlen = lk->in_table ? lk->value.len : lk->mlen;
-    if (*type == ENTRY_BLOB) {
+    rc = older_covered(c, type, *seqno, err);
+    if (rc == TIND_OK && *type == ENTRY_BLOB) {
         /* a separated base value: merged as the value, never the pointer */
         rc = ks_blob_load(c->ks, c->view->v, *val, *vlen, 1, &c->blob, err);
         if (rc)
@@ -145,11 +160,12 @@ static int older_entry(void *ctx, uint8_t *type, uint64_t *seqno, const uint8_t 
         *val = c->blob.data ? c->blob.data : (const uint8_t *)"";
         *vlen = c->blob.len;
     }
-    return TIND_OK;
+    return rc;
 }
 
 /* lk found an operand: it becomes the merged value (in_table, in lk->value). */
-static int merge_lookup(tind_keyspace *ks, ks_view *view, const uint8_t *key, size_t klen, lookup *lk, tind_err *err)
+static int merge_lookup(tind_keyspace *ks, ks_view *view, const uint8_t *key, size_t klen, uint64_t snap, lookup *lk,
+                        tind_err *err)
 {
     merge_list ops;
     memset(&ops, 0, sizeof ops);
@@ -158,7 +174,7 @@ static int merge_lookup(tind_keyspace *ks, ks_view *view, const uint8_t *key, si
                             lk->seq);
     if (rc)
         rc = err_set(err, TIND_ENOMEM, "out of memory collecting merge operands");
-    older_ctx c = {ks, view, key, klen, lk, NULL, NULL, TBUF_INIT};
+    older_ctx c = {ks, view, key, klen, lk, NULL, NULL, snap, TBUF_INIT};
     if (rc == TIND_OK)
         rc = ks_merge_read(ks, key, klen, &ops, older_entry, &c, &out, err);
     mt_iter_free(c.it);
@@ -221,11 +237,18 @@ static int ks_get(tind_keyspace *ks, const void *key, size_t klen, const tind_re
     rc = TIND_NOT_FOUND;
     if (ro && ro->txn) /* its own write decides, else the snapshot (txn.h) */
         rc = txn_read_point(ro, ks, key, klen, &lk.type, &lk.mval, &lk.mlen, err);
+    int own = rc != TIND_NOT_FOUND; /* newer than every range tombstone of the snapshot */
     if (rc == TIND_NOT_FOUND) {
         rc = view_lookup(ks, view, key, klen, seq, &lk, err);
+        if (rc == TIND_OK && (lk.type == ENTRY_VALUE || lk.type == ENTRY_BLOB || lk.type == ENTRY_MERGE)) {
+            /* a range tombstone over the newest entry deletes the key */
+            int c = rd_get_covered(ks, view, key, klen, seq, lk.seq, err);
+            rc = c < 0 ? c : c > 0 ? TIND_NOT_FOUND : TIND_OK;
+        }
         if (rc == TIND_OK && lk.type == ENTRY_MERGE)
-            rc = merge_lookup(ks, view, key, klen, &lk, err);
+            rc = merge_lookup(ks, view, key, klen, seq, &lk, err);
     }
+    (void)own; /* the transaction's own write: never under a tombstone of its snapshot */
     if (rc == TIND_OK && lk.type == ENTRY_BLOB) {
         /* key-value separation: the size is in the pointer; the value is
          * loaded only when wanted */

@@ -327,6 +327,15 @@ TIND_API int tind_txn_single_remove(tind_txn *t, tind_keyspace *ks, const void *
     return txn_refuse(t, ks, "single deletes");
 }
 
+/* Refused (tind.h): the write set would have to hide the snapshot's keys
+ * under the range on every read. */
+TIND_API int tind_txn_remove_range(tind_txn *t, tind_keyspace *ks, const void *lo, size_t lolen, const void *hi,
+                                   size_t hilen)
+{
+    (void)lo, (void)lolen, (void)hi, (void)hilen;
+    return txn_refuse(t, ks, "range deletions (commit them with tind_batch_remove_range)");
+}
+
 /* ------------------------------------------------------------------ reads */
 
 static int read_txn(const tind_read_options *ro, tind_keyspace *ks, tind_txn **out, tind_err *err)
@@ -491,7 +500,7 @@ static int txn_validate(tind_db *db, void *ctx, tind_err *err) REQUIRES(db->writ
     if (!cf_covers(cl, t->seqno))
         rc = err_set(err, TIND_ECONFLICT,
                      "transaction conflict: its snapshot %llu is older than the conflict log keeps (a long "
-                     "transaction beside many writes)",
+                     "transaction beside many writes, or a range deletion committed since)",
                      (unsigned long long)t->seqno);
     const uint8_t *p = t->points.data, *end = p + t->points.len;
     while (!rc && p < end) {

@@ -282,7 +282,9 @@ static int db_write(tind_db *db, tind_batch *b, int durability, db_write_check c
             db_poison(db, err);
             goto out;
         }
-        if (db->conflicts)
+        if (db->conflicts && e.type == ENTRY_RANGE_TOMBSTONE)
+            cf_record_range(db, e.ks_id, e.key, e.klen, e.val, e.vlen, first + i); /* open transactions validate against it */
+        else if (db->conflicts)
             cf_record(db, e.ks_id, e.key, e.klen, first + i); /* open transactions validate against it */
     }
     atomic_store_explicit(&db->last_seqno, last, memory_order_relaxed);
@@ -520,6 +522,59 @@ TIND_API int tind_put(tind_keyspace *ks, const void *key, size_t klen, const voi
 TIND_API int tind_remove(tind_keyspace *ks, const void *key, size_t klen)
 {
     return write_one(ks, ENTRY_TOMBSTONE, key, klen, NULL, 0);
+}
+
+/* ------------------------------------------------------------------ range deletions */
+
+/* [lo, hi) as the journal stores it (docs/FORMAT.md "Batch payload"): a
+ * bound of length 0 is open (lo: from "\0", the smallest key; hi: stored
+ * empty, unbounded). 1 = an empty range (lo == hi: nothing to write). */
+static int range_args(const void **lo, size_t *lolen, const void *hi, size_t hilen, tind_err *err)
+{
+    static const uint8_t smallest[1] = {0};
+    if ((!*lo && *lolen) || (!hi && hilen))
+        return err_set(err, TIND_EINVAL, "range bound pointer is NULL with a length");
+    if (*lolen > TIND_MAX_KEY_SIZE || hilen > TIND_MAX_KEY_SIZE)
+        return err_set(err, TIND_ETOOBIG, "range bound over the key limit of %u bytes", TIND_MAX_KEY_SIZE);
+    if (!*lolen) {
+        *lo = smallest;
+        *lolen = 1;
+    }
+    int c = hilen ? key_cmp(*lo, *lolen, hi, hilen) : -1;
+    if (c > 0)
+        return err_set(err, TIND_EINVAL, "inverted range: the start is after the end");
+    return c == 0;
+}
+
+TIND_API int tind_remove_range(tind_keyspace *ks, const void *lo, size_t lolen, const void *hi, size_t hilen)
+{
+    tind_err err;
+    err_clear(&err);
+    int rc = ks_check(ks);
+    if (rc)
+        return rc;
+    rc = range_args(&lo, &lolen, hi, hilen, &err);
+    if (rc < 0)
+        return db_fail(ks->db, rc, &err);
+    return rc ? TIND_OK : write_one(ks, ENTRY_RANGE_TOMBSTONE, lo, lolen, hi, hilen);
+}
+
+TIND_API int tind_batch_remove_range(tind_batch *b, tind_keyspace *ks, const void *lo, size_t lolen, const void *hi,
+                                     size_t hilen)
+{
+    tind_err err;
+    err_clear(&err);
+    if (!b)
+        return TIND_EINVAL;
+    int rc = range_args(&lo, &lolen, hi, hilen, &err);
+    if (rc < 0)
+        return db_fail(b->db, rc, &err);
+    return rc ? TIND_OK : batch_add(b, ks, ENTRY_RANGE_TOMBSTONE, lo, lolen, hi, hilen);
+}
+
+TIND_API int tind_keyspace_clear(tind_keyspace *ks)
+{
+    return tind_remove_range(ks, NULL, 0, NULL, 0);
 }
 
 TIND_API int tind_merge(tind_keyspace *ks, const void *key, size_t klen, const void *operand, size_t olen)

@@ -5,6 +5,7 @@
  *   LOCK              advisory lock, held while the database is open
  *   FORMAT            magic + database format version
  *   VERSIONS          the version file (VERSIONS.tmp while being replaced)
+ *   ENCRYPTION        an encrypted database's key check (absent when plain)
  *   journals/N.jrn    journal N
  *   tables/N.tbl      table N
  *
@@ -21,6 +22,7 @@
 #define FNAME_LOCK "LOCK"
 #define FNAME_FORMAT "FORMAT"
 #define FNAME_VERSIONS "VERSIONS"
+#define FNAME_ENCRYPTION "ENCRYPTION"    /* key check of an encrypted database (io/fs_crypt.h), plaintext */
 #define FNAME_TEMP_SUFFIX ".tmp"        /* fs_write_atomic's temporary (io/fs_util.c) */
 #define FNAME_JOURNALS_DIR "journals"
 #define FNAME_TABLES_DIR "tables"

@@ -27,6 +27,7 @@
 
 #include "format/block.h"
 #include "format/compress.h"
+#include "format/rangetomb.h"
 
 void tbl_options_default(tbl_options *o)
 {
@@ -42,6 +43,29 @@ void tbl_options_default(tbl_options *o)
     o->partition_filter = 0;
     o->partition_size = 4096;
     pfx_init(&o->prefix);
+}
+
+int tbl_extend_range(tbl_meta *m, const rt_list *l)
+{
+    size_t sn;
+    const uint8_t *s = rt_list_smallest(l, &sn);
+    if (!m->smallest_key.len || key_cmp(s, sn, m->smallest_key.data, m->smallest_key.len) < 0)
+        if (tbuf_set(&m->smallest_key, s, sn))
+            return TIND_ENOMEM;
+    tbuf hi = TBUF_INIT;
+    int rc = rt_list_largest(l, &hi);
+    if (!rc && (!m->largest_key.len || key_cmp(hi.data, hi.len, m->largest_key.data, m->largest_key.len) > 0))
+        rc = tbuf_set(&m->largest_key, hi.data, hi.len) ? TIND_ENOMEM : TIND_OK;
+    tbuf_free(&hi);
+    /* the seqno range covers the tombstones too (L0 order, read skips) */
+    for (size_t i = 0; i < l->count; i++) {
+        const rt_frag *f = &l->frags[i];
+        if (f->seqs[0] > m->max_seqno)
+            m->max_seqno = f->seqs[0];
+        if (m->entry_count == 0 || f->seqs[f->nseq - 1] < m->min_seqno)
+            m->min_seqno = f->seqs[f->nseq - 1];
+    }
+    return rc;
 }
 
 void tbl_meta_free(tbl_meta *m)
@@ -94,6 +118,7 @@ static const tbl_prop_desc tbl_prop_table[] = {
     {"largest_key",            TBL_P_BYTES,  1, 0, TM(largest_key)},
     {"max_seqno",              TBL_P_U64,    1, 0, TM(max_seqno)},
     {"min_seqno",              TBL_P_U64,    1, 0, TM(min_seqno)},
+    {"range_tombstones",       TBL_P_U64,    0, 0, TM(range_tombstones)},
     {"raw_key_bytes",          TBL_P_U64,    1, 0, TM(raw_key_bytes)},
     {"raw_value_bytes",        TBL_P_U64,    1, 0, TM(raw_value_bytes)},
     {"restart_interval",       TBL_P_U32,    1, 0, TM(restart_interval)},

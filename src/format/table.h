@@ -26,10 +26,12 @@
 #include "util/status.h"
 
 /* The newest table format this library reads; it reads 1 (no identity), 2
- * and 3. It writes 2, or 3 when a table needs it: a filter of prefixes
- * only (an older reader would take it for a whole-key filter and miss
- * keys), docs/FORMAT.md "Prefix filters", or a zstd dictionary (an older
- * reader would fail on every block), "Dictionary section". */
+ * and 3. It writes 2, or 3 when a table needs it: a range tombstone section
+ * (an older reader would serve deleted keys), docs/FORMAT.md "Range
+ * tombstone section", a filter of prefixes only (an older reader would take
+ * it for a whole-key filter and miss keys), "Prefix filters", or a zstd
+ * dictionary (an older reader would fail on every block), "Dictionary
+ * section". */
 #define TABLE_FORMAT_VERSION 3
 #define TABLE_FORMAT_VERSION_BASE 2
 
@@ -80,6 +82,7 @@ typedef struct tbl_meta {
     uint32_t format_version;      /* the file's table format (identity from 2 on) */
     uint64_t file_number;         /* identity (format >= 2; 0 in format 1) */
     uint64_t table_id;
+    uint64_t range_tombstones;    /* in the "rangedel" section (format 3; 0 = none) */
     tbuf smallest_key;            /* user keys; owned by the meta (tbl_meta_free) */
     tbuf largest_key;
 } tbl_meta;
@@ -102,6 +105,21 @@ uint64_t tbl_writer_estimated_size(const tbl_writer *w);
 int tbl_writer_finish(tbl_writer *w, int sync_mode, tbl_meta *meta, tind_err *err);
 /* Closes, deletes the partial file, frees w. */
 void tbl_writer_abandon(tbl_writer *w);
+
+/* ---- range tombstones (format 3, format/rangetomb.h) ----
+ * The writer stores l (it takes a reference; at most once per table, before
+ * finish) in the table's "rangedel" section. The metadata's stored smallest
+ * and largest keys stay those of the entries; the tbl_meta that finish
+ * returns and that tbl_get_meta gives has them widened to cover the
+ * tombstones too (tbl_extend_range), which is the key range the version
+ * file records. A table may hold tombstones and no entries. */
+struct rt_list;
+int tbl_writer_add_range_tombstones(tbl_writer *w, struct rt_list *l);
+/* The table's range tombstones (borrowed, live while t is), or NULL. */
+typedef struct tbl tbl;
+const struct rt_list *tbl_range_tombstones(const tbl *t);
+/* Widens m's key range to cover l. TIND_OK or TIND_ENOMEM. */
+int tbl_extend_range(tbl_meta *m, const struct rt_list *l);
 
 typedef struct tbl tbl;
 

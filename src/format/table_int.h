@@ -26,6 +26,7 @@
 #define TBL_SECTION_INDEX  "index"
 #define TBL_SECTION_FILTER "filter"
 #define TBL_SECTION_META   "meta"
+#define TBL_SECTION_RANGEDEL "rangedel" /* format >= 3, optional */
 #define TBL_SECTION_DICT   "dict"
 
 /* Everything the metadata block holds. meta.file_size is not stored (it would

@@ -43,6 +43,7 @@
 #include "format/bloom.h"
 #include "format/compress.h"
 #include "format/container.h"
+#include "format/rangetomb.h"
 #include "format/table_int.h"
 #include "format/zdict.h"
 #include "util/hash.h"
@@ -92,6 +93,8 @@ struct tbl {
     tbl_range data, index, filter;
     tbl_bref index_pin;       /* blk == NULL when not pinned */
     tbl_bref filter_pin;
+    rt_list *rdel;            /* the "rangedel" section (format >= 3), or NULL */
+    tbl_meta stored;          /* with rdel: the stored key and seqno range (meta's is widened) */
 };
 
 /* ------------------------------------------------------------------ errors */
@@ -758,6 +761,9 @@ static int tbl_filter_probe(tbl *t, const uint8_t *key, size_t klen, uint64_t sn
 
 int tbl_may_contain_prefix(tbl *t, const char *name, const uint8_t *prefix, size_t n)
 {
+    /* a range tombstone may cover prefixes the filter lacks: never skipped */
+    if (t->rdel && t->rdel->tombstones)
+        return 1;
     if (!t->has_filter || !t->prefix_name || !name || strcmp(name, t->prefix_name) != 0)
         return 1;
     tbuf scratch = TBUF_INIT;
@@ -920,6 +926,8 @@ static void tbl_close(tbl *t)
     if (t->file)
         fs_close(t->file, NULL);
     tbl_meta_free(&t->meta);
+    tbl_meta_free(&t->stored);
+    rt_list_unref(t->rdel);
     free(t->prefix_name);
     zdict_free(t->zd);
     free(t->path);
@@ -934,6 +942,9 @@ void tbl_unref(tbl *t)
 }
 
 const tbl_meta *tbl_get_meta(const tbl *t) { return &t->meta; }
+
+const rt_list *tbl_range_tombstones(const tbl *t) { return t->rdel; }
+
 
 static int tbl_bad(const tbl *t, tind_err *err, const char *why)
 {
@@ -1101,6 +1112,47 @@ static int tbl_open_check_index(tbl *t, tind_err *err)
     return rc;
 }
 
+/* Reads the range tombstone section, when there is one, and widens the
+ * in-memory key and seqno range to cover it (the stored ones are kept for
+ * tbl_verify). */
+static int tbl_open_rangedel(tbl *t, const ctr_toc *toc, uint64_t size, tind_err *err)
+{
+    tbl_range sec;
+    if (toc->version < 3)
+        return TIND_OK;
+    int rc = tbl_section(t, toc, TBL_SECTION_RANGEDEL, size, 0, &sec, err);
+    if (rc == TIND_NOT_FOUND)
+        return t->meta.range_tombstones ? tbl_bad(t, err, "range_tombstones without a range tombstone section")
+                                        : TIND_OK;
+    if (rc)
+        return rc;
+    if (tbl_overlap(&sec, &t->data) || tbl_overlap(&sec, &t->index) || (t->has_filter && tbl_overlap(&sec, &t->filter)))
+        return tbl_bad(t, err, "the range tombstone section overlaps another section");
+    fs_file *f;
+    fdc_handle *fh = NULL;
+    uint8_t *raw = NULL;
+    size_t raw_len = 0;
+    if ((rc = tbl_file_acquire(t, &f, &fh, err)) != TIND_OK)
+        return rc;
+    rc = blockio_read(f, (blk_handle){sec.offset, sec.length}, &raw, &raw_len, t->what, err);
+    tbl_file_release(t, fh);
+    if (rc)
+        return rc;
+    rc = rt_list_decode(raw, raw_len, t->what, &t->rdel, err);
+    free(raw);
+    if (rc)
+        return rc;
+    if (t->rdel->tombstones != t->meta.range_tombstones)
+        return tbl_bad(t, err, "range_tombstones disagrees with the range tombstone section");
+    t->stored.min_seqno = t->meta.min_seqno;
+    t->stored.max_seqno = t->meta.max_seqno;
+    if (tbuf_set(&t->stored.smallest_key, t->meta.smallest_key.data, t->meta.smallest_key.len) ||
+        tbuf_set(&t->stored.largest_key, t->meta.largest_key.data, t->meta.largest_key.len) ||
+        tbl_extend_range(&t->meta, t->rdel))
+        return err_set(err, TIND_ENOMEM, "%s: out of memory", t->what);
+    return TIND_OK;
+}
+
 int tbl_open(fs *fsys, const char *path, const tbl_open_options *o, tbl **out, tind_err *err)
 {
     tbl_open_options def;
@@ -1217,6 +1269,8 @@ int tbl_open(fs *fsys, const char *path, const tbl_open_options *o, tbl **out, t
                           t->filter_partitioned ? TBL_KIND_BLOCK : TBL_KIND_FILTER, pin, &t->filter_pin, err);
     if (rc == TIND_OK)
         rc = tbl_open_check_index(t, err);
+    if (rc == TIND_OK)
+        rc = tbl_open_rangedel(t, toc, size, err);
     if (rc != TIND_OK)
         goto fail;
     free(toc);
@@ -1265,8 +1319,9 @@ static int tbl_verify_data(tbl *t, tbl_vstate *v, blk_handle h, const blk_iter *
             rc = tbl_err_at(t, err, TIND_ECORRUPT, h.offset, "entry with a bad key length or seqno");
             goto out;
         }
-        if (!v->have_prev && key_cmp(it.key.data, it.key.len, t->meta.smallest_key.data,
-                                     t->meta.smallest_key.len) != 0) {
+        const tbl_meta *pm = t->rdel ? &t->stored : &t->meta;
+        if (!v->have_prev && key_cmp(it.key.data, it.key.len, pm->smallest_key.data,
+                                     pm->smallest_key.len) != 0) {
             rc = tbl_err_at(t, err, TIND_ECORRUPT, h.offset, "first key differs from the smallest key");
             goto out;
         }
@@ -1326,6 +1381,7 @@ static int tbl_verify_leaf(tbl *t, tbl_vstate *v, const tbl_block *leaf, uint64_
 
 int tbl_verify(tbl *t, tind_err *err)
 {
+    const tbl_meta *pm = t->rdel ? &t->stored : &t->meta; /* the stored ranges */
     tbl_vstate v;
     tbl_block *top = NULL, *ftop = NULL, *part = NULL, *fpart = NULL;
     blk_iter ti, fi;
@@ -1411,10 +1467,10 @@ int tbl_verify(tbl *t, tind_err *err)
     else if (v.entries != t->meta.entry_count || v.tombstones != t->meta.tombstone_count ||
              v.blocks != t->meta.data_block_count || v.key_bytes != t->meta.raw_key_bytes ||
              v.value_bytes != t->meta.raw_value_bytes ||
-             (v.entries && (v.min_seqno != t->meta.min_seqno || v.max_seqno != t->meta.max_seqno)))
+             (v.entries && (v.min_seqno != pm->min_seqno || v.max_seqno != pm->max_seqno)))
         rc = err_set(err, TIND_ECORRUPT, "%s: counts disagree with the metadata", t->what);
-    else if (v.entries && key_cmp(v.prev_key.data, v.prev_key.len, t->meta.largest_key.data,
-                                  t->meta.largest_key.len) != 0)
+    else if (v.entries && key_cmp(v.prev_key.data, v.prev_key.len, pm->largest_key.data,
+                                  pm->largest_key.len) != 0)
         rc = err_set(err, TIND_ECORRUPT, "%s: last key differs from the largest key", t->what);
 out:
     blk_iter_free(&ti);

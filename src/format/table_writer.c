@@ -43,6 +43,7 @@
 #include "format/bloom.h"
 #include "format/compress.h"
 #include "format/container.h"
+#include "format/rangetomb.h"
 #include "format/table_int.h"
 #include "format/zdict.h"
 #include "util/hash.h"
@@ -97,6 +98,7 @@ struct tbl_writer {
     int have_last;
 
     tbl_meta m;
+    rt_list *rdel;            /* range tombstones for the "rangedel" section */
 };
 
 static int tbl_w_add_prefix(tbl_writer *w, const uint8_t *key, size_t klen);
@@ -536,6 +538,25 @@ static int tbl_w_finish_sections(tbl_writer *w, tbl_props *p, tind_err *err)
             return tbl_w_record(w, rc);
     }
 
+    /* range tombstones: one stored block (docs/FORMAT.md "Range tombstone section") */
+    if (w->rdel) {
+        tbuf rb = TBUF_INIT;
+        blk_handle rh;
+        if ((rc = rt_list_encode(w->rdel, &rb)) != TIND_OK) {
+            tbuf_free(&rb);
+            return tbl_w_fail(w, rc, err, "encoding the range tombstones");
+        }
+        if ((rc = ctr_section_begin(&w->ctr, TBL_SECTION_RANGEDEL, err)) != TIND_OK) {
+            tbuf_free(&rb);
+            return tbl_w_record(w, rc);
+        }
+        rc = tbl_w_put_block(w, rb.data, rb.len, COMPRESSION_NONE, &rh, err);
+        tbuf_free(&rb);
+        if (rc)
+            return rc;
+        if ((rc = ctr_section_end(&w->ctr, err)) != TIND_OK)
+            return tbl_w_record(w, rc);
+    }
     /* zstd dictionary: one stored block, compression none */
     if (w->zd && zdw_ready(w->zd)) {
         size_t dn;
@@ -551,6 +572,7 @@ static int tbl_w_finish_sections(tbl_writer *w, tbl_props *p, tind_err *err)
     }
 
     /* meta */
+    w->m.range_tombstones = w->rdel ? w->rdel->tombstones : 0;
     if (w->m.entry_count == 0)
         w->m.min_seqno = 0;
     else if (tbuf_set(&w->m.largest_key, w->last_key.data, w->last_key.len))
@@ -561,7 +583,7 @@ static int tbl_w_finish_sections(tbl_writer *w, tbl_props *p, tind_err *err)
     char pname[PFX_NAME_MAX + 32];
     pname[0] = 0;
     if (w->pfx_on && p->has_filter) {
-        if (w->range_deletes)
+        if (w->range_deletes || w->rdel)
             memcpy(pname, "range-deletes/", 15);    /* never an extractor's name */
         pfx_name(&w->o.prefix, pname + strlen(pname), sizeof pname - strlen(pname));
         p->filter_prefix.data = (uint8_t *)pname;   /* borrowed: encode only reads it */
@@ -570,7 +592,7 @@ static int tbl_w_finish_sections(tbl_writer *w, tbl_props *p, tind_err *err)
         if (p->filter_prefix_only)
             version = 3;
     }
-    if (p->dict_id)
+    if (p->dict_id || w->rdel)
         version = 3;
     w->ctr.toc.version = version;
     w->m.format_version = version;
@@ -603,6 +625,19 @@ static int tbl_w_finish_sections(tbl_writer *w, tbl_props *p, tind_err *err)
         return tbl_w_record(w, rc);
     if ((rc = ctr_finish(&w->ctr, err)) != TIND_OK)
         return tbl_w_record(w, rc);
+    /* the stored keys are the entries'; the table's key range (what finish
+     * returns, the version file records) also covers its range tombstones */
+    if (w->rdel && (rc = tbl_extend_range(&w->m, w->rdel)) != TIND_OK)
+        return tbl_w_fail(w, rc, err, "extending the key range");
+    return TIND_OK;
+}
+
+int tbl_writer_add_range_tombstones(tbl_writer *w, rt_list *l)
+{
+    if (w->rdel || !l)
+        return TIND_EINVAL;
+    rt_list_ref(l);
+    w->rdel = l;
     return TIND_OK;
 }
 
@@ -623,6 +658,7 @@ static void tbl_w_free(tbl_writer *w)
     tbuf_free(&w->last_key);
     free(w->parts);
     tbl_meta_free(&w->m);
+    rt_list_unref(w->rdel);
     free(w->path);
     free(w);
 }

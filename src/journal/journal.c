@@ -436,7 +436,7 @@ static int jrn_decode(const char *name, const uint8_t *data, size_t len, int che
         return err_set(err, TIND_ECORRUPT, "journal %s: file header: %s", name, bad);
     }
     uint32_t version = dec_u32(data + JRN_FH_VERSION);
-    if (version != JRN_FORMAT_VERSION)
+    if (version < JRN_FORMAT_VERSION_MIN || version > JRN_FORMAT_VERSION)
         return err_set(err, version > JRN_FORMAT_VERSION ? TIND_EVERSION : TIND_ECORRUPT,
                        "journal %s: format version %" PRIu32 " (this build reads %u)", name, version,
                        JRN_FORMAT_VERSION);

@@ -78,7 +78,8 @@
 /* FROZEN: these values are written to disk. */
 #define JRN_FILE_MAGIC "TINDJRN\x01"
 #define JRN_FILE_MAGIC_LEN 8
-#define JRN_FORMAT_VERSION 2u
+#define JRN_FORMAT_VERSION 3u   /* 3: batches may hold range tombstones; 2 is read too */
+#define JRN_FORMAT_VERSION_MIN 2u
 #define JRN_FILE_HEADER_SIZE 36u
 #define JRN_RECORD_MARKER 0x314E524Au    /* bytes 'J' 'R' 'N' '1' */
 #define JRN_RECORD_HEADER_SIZE 33u

@@ -29,7 +29,9 @@
 #include <string.h>
 
 #include "format/entry.h"
+#include "format/rangetomb.h"
 #include "util/arena.h"
+#include "util/mutex.h"
 #include "util/rand.h"
 
 typedef struct mt_node mt_node;
@@ -63,7 +65,20 @@ struct memtable {
     _Atomic(_Atomic uint64_t *) filter;
     size_t filter_words;          /* wanted size; 0 = no filter */
     int filter_tried;             /* writer only: the allocation is tried once */
+    /* Range tombstones, kept apart from the list (mt_range_tombstones):
+     * made by the first one and published with release. */
+    _Atomic(struct mt_rdel *) rdel;
 };
+
+/* A memtable's range tombstones: a plain memtable of (start, seqno, end) and
+ * the fragmented list built from it, cached with the count it was built at
+ * (the list only grows, so a cache of the current count is complete). */
+typedef struct mt_rdel {
+    memtable *list;
+    tind_mutex mu;
+    rt_list *cache;               /* guarded by mu */
+    uint64_t cache_count;         /* guarded by mu */
+} mt_rdel;
 
 struct mt_iter {
     memtable *m;
@@ -191,6 +206,7 @@ memtable *mt_new(uint64_t id)
     if (!m)
         return NULL;
     atomic_init(&m->filter, NULL);
+    atomic_init(&m->rdel, NULL);
     m->filter_words = 0;
     m->filter_tried = 0;
     arena_init(&m->arena, 0);
@@ -228,6 +244,13 @@ void mt_unref(memtable *m)
     if (atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) == 1) {
         arena_destroy(&m->arena);
         free((void *)atomic_load_explicit(&m->filter, memory_order_relaxed));
+        mt_rdel *r = atomic_load_explicit(&m->rdel, memory_order_relaxed);
+        if (r) {
+            mt_unref(r->list);
+            rt_list_unref(r->cache);
+            mu_destroy(&r->mu);
+            free(r);
+        }
         free(m);
     }
 }
@@ -238,6 +261,74 @@ void mt_unref(memtable *m)
     atomic_store_explicit(&(field), atomic_load_explicit(&(field), memory_order_relaxed) + (n), \
                           memory_order_relaxed)
 
+static void count_add(memtable *m, uint64_t seqno, uint8_t type);
+
+/* [key, val) at seqno into the side list (as a value entry there). */
+static int add_range_tombstone(memtable *m, uint64_t seqno, const uint8_t *key, size_t klen, const uint8_t *val,
+                               size_t vlen)
+{
+    mt_rdel *r = atomic_load_explicit(&m->rdel, memory_order_relaxed);
+    if (!r) {
+        r = calloc(1, sizeof *r);
+        if (!r)
+            return TIND_ENOMEM;
+        if (!(r->list = mt_new(m->id)) || mu_init(&r->mu)) {
+            mt_unref(r->list);
+            free(r);
+            return TIND_ENOMEM;
+        }
+        atomic_store_explicit(&m->rdel, r, memory_order_release);
+    }
+    int rc = mt_add(r->list, seqno, ENTRY_VALUE, key, klen, val, vlen);
+    if (rc == TIND_OK)
+        count_add(m, seqno, ENTRY_RANGE_TOMBSTONE);
+    return rc;
+}
+
+int mt_range_tombstones(memtable *m, rt_list **out)
+{
+    *out = NULL;
+    mt_rdel *r = atomic_load_explicit(&m->rdel, memory_order_acquire);
+    if (!r)
+        return TIND_OK;
+    uint64_t n = mt_count(r->list);
+    mu_lock(&r->mu);
+    if (r->cache && r->cache_count == n) {
+        rt_list_ref(r->cache);
+        *out = r->cache;
+        mu_unlock(&r->mu);
+        return TIND_OK;
+    }
+    mu_unlock(&r->mu);
+    /* build outside the lock: readers of an older cache are not held up */
+    rt_builder b;
+    rt_builder_init(&b);
+    mt_iter *it = mt_iter_new(r->list);
+    int rc = it ? TIND_OK : TIND_ENOMEM;
+    for (mt_iter_first(it); !rc && mt_iter_valid(it); mt_iter_next(it)) {
+        size_t kl, vl;
+        const uint8_t *k = mt_iter_key(it, &kl), *v = mt_iter_value(it, &vl);
+        rc = rt_builder_add(&b, k, kl, v, vl, mt_iter_seqno(it));
+    }
+    mt_iter_free(it);
+    rt_list *l = NULL;
+    if (!rc)
+        rc = rt_builder_finish(&b, NULL, NULL, &l);
+    rt_builder_free(&b);
+    if (rc || !l)
+        return rc;
+    mu_lock(&r->mu);
+    if (!r->cache || r->cache_count < n) {
+        rt_list_unref(r->cache);
+        rt_list_ref(l);
+        r->cache = l;
+        r->cache_count = n;
+    }
+    mu_unlock(&r->mu);
+    *out = l;
+    return TIND_OK;
+}
+
 int mt_add(memtable *m, uint64_t seqno, uint8_t type, const uint8_t *key, size_t klen,
            const uint8_t *val, size_t vlen)
 {
@@ -245,6 +336,8 @@ int mt_add(memtable *m, uint64_t seqno, uint8_t type, const uint8_t *key, size_t
         return TIND_EINVAL;
     if (klen > UINT32_MAX || vlen > UINT32_MAX)
         return TIND_ETOOBIG;
+    if (type == ENTRY_RANGE_TOMBSTONE)
+        return add_range_tombstone(m, seqno, key, klen, val, vlen);
 
     mt_node *prev[MT_MAX_HEIGHT];
     mt_node *found = find_ge(m, key, klen, seqno, prev);
@@ -255,7 +348,7 @@ int mt_add(memtable *m, uint64_t seqno, uint8_t type, const uint8_t *key, size_t
         /* only before the first node: a filter missing earlier keys would
          * hide them, so a failed allocation means no filter at all */
         m->filter_tried = 1;
-        if (!atomic_load_explicit(&m->count, memory_order_relaxed)) {
+        if (!node_next(m->head, 0)) { /* range tombstones are counted, not listed */
             filter = calloc(m->filter_words, sizeof *filter);
             atomic_store_explicit(&m->filter, filter, memory_order_release);
         }
@@ -300,6 +393,12 @@ int mt_add(memtable *m, uint64_t seqno, uint8_t type, const uint8_t *key, size_t
         atomic_store_explicit(&prev[i]->next[i], x, memory_order_release);
     }
 
+    count_add(m, seqno, type);
+    return TIND_OK;
+}
+
+static void count_add(memtable *m, uint64_t seqno, uint8_t type)
+{
     RELAXED_ADD(m->count, 1);
     if (type == ENTRY_TOMBSTONE || type == ENTRY_SINGLE_DELETE || type == ENTRY_RANGE_TOMBSTONE)
         RELAXED_ADD(m->tombstones, 1);
@@ -307,7 +406,6 @@ int mt_add(memtable *m, uint64_t seqno, uint8_t type, const uint8_t *key, size_t
         atomic_store_explicit(&m->min_seqno, seqno, memory_order_relaxed);
     if (seqno > atomic_load_explicit(&m->max_seqno, memory_order_relaxed))
         atomic_store_explicit(&m->max_seqno, seqno, memory_order_relaxed);
-    return TIND_OK;
 }
 
 /* ---------------------------------------------------------------- reads */
@@ -337,7 +435,11 @@ int mt_get(memtable *m, const uint8_t *key, size_t klen, uint64_t snapshot, uint
     return TIND_OK;
 }
 
-size_t mt_memory(const memtable *m) { return arena_usage(&m->arena); }
+size_t mt_memory(const memtable *m)
+{
+    const mt_rdel *r = atomic_load_explicit(&((memtable *)m)->rdel, memory_order_acquire);
+    return arena_usage(&m->arena) + (r ? arena_usage(&r->list->arena) : 0);
+}
 
 #define RELAXED_GET(field) atomic_load_explicit((_Atomic uint64_t *)&(field), memory_order_relaxed)
 

@@ -57,6 +57,16 @@ void mt_unref(memtable *m);
 int mt_add(memtable *m, uint64_t seqno, uint8_t type, const uint8_t *key, size_t klen,
            const uint8_t *val, size_t vlen);
 
+/* Range tombstones: mt_add of type ENTRY_RANGE_TOMBSTONE (key = start,
+ * value = end, empty = unbounded) keeps them apart from the list: mt_get and
+ * iterators never see them; the counters (count, tombstones, seqnos, memory)
+ * include them. mt_range_tombstones gives them fragmented (format/
+ * rangetomb.h), built at most once per count and cached: *out = NULL when
+ * there are none, else a list with a reference for the caller. Any thread;
+ * TIND_OK or TIND_ENOMEM. */
+struct rt_list;
+int mt_range_tombstones(memtable *m, struct rt_list **out);
+
 /* The newest entry for key with seqno <= snapshot: TIND_OK, filling *type,
  * *seqno and *val / *vlen (a pointer into the memtable, valid while the caller
  * holds a reference; a tombstone has an empty value), or TIND_NOT_FOUND.

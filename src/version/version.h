@@ -183,6 +183,9 @@ typedef struct version {
     ver_level levels[VER_MAX_LEVELS];
     ver_blob_entry *blobs;        /* ascending by number (invariants 8, 9) */
     size_t blob_count;
+    /* the engine's hint (db/rangedel.c): bit l set once every table of
+     * level l is known to hold no range tombstone; only ever set */
+    _Atomic unsigned no_range_tombstones;
 } version;
 
 /* The entry of blob file `number` in v, or NULL. */

@@ -12,6 +12,12 @@
  *      same entries with a hash index (hash_ratio 0.75), for present and
  *      absent keys.
  *
+ *   3. tind_get of present keys (an in-memory database of 20,000 keys,
+ *      compacted) with 0, 100, 10,000 and 100,000 range tombstones between the
+ *      keys, first in the memtable, then flushed to a table: the probe cost
+ *      must not grow with the number of tombstones (one binary search per
+ *      source holding some, issue 13).
+ *
  * Wall clock (CLOCK_MONOTONIC). Each figure is measured as many short runs
  * (MB_BATCH operations, a few milliseconds each) and reported as the best and
  * the median run: on a shared, loaded machine the best run is the one the
@@ -262,6 +268,83 @@ static void mb_blocks(int runs, trng *r)
     blk_builder_free(&hashed.builder);
 }
 
+/* ---- 3. point reads beside range tombstones ---- */
+
+#define MB_RD_KEYS 20000
+
+static void mb_rd_key(char *k, uint64_t i) { snprintf(k, 16, "k%08" PRIu64, i); }
+
+static void mb_rd_time(tind_keyspace *ks, const uint64_t *order, int runs, double *times)
+{
+    char k[16];
+    for (int run = 0; run < runs; run++) {
+        double t0 = mb_now_ns();
+        for (size_t i = 0; i < MB_BATCH; i++) {
+            mb_rd_key(k, 2 * order[i % MB_RD_KEYS]);
+            if (tind_contains(ks, k, 9, NULL) != TIND_OK)
+                mb_die("a present key was not found beside range tombstones");
+        }
+        times[run] = mb_now_ns() - t0;
+    }
+}
+
+static void mb_rangedel(int runs, trng *r)
+{
+    static const uint64_t counts[] = {0, 100, 10000, 100000};
+    uint64_t *order = malloc(MB_RD_KEYS * sizeof *order);
+    double *times = malloc((size_t)runs * sizeof *times);
+    if (!order || !times)
+        mb_die("out of memory");
+    for (uint64_t i = 0; i < MB_RD_KEYS; i++)
+        order[i] = i;
+    mb_shuffle(order, MB_RD_KEYS, r);
+    for (size_t c = 0; c < sizeof counts / sizeof counts[0]; c++) {
+        fs *mem = fs_mem_new();
+        tind_options *o = tind_options_new();
+        tind_options_set_fs(o, mem);
+        tind_options_set_no_background(o, 1);
+        tind_db *db;
+        tind_keyspace *ks;
+        if (!mem || !o || tind_open("/db", o, &db) || tind_keyspace_open(db, "ks", NULL, &ks))
+            mb_die("cannot open an in-memory database");
+        tind_options_free(o);
+        char k[16], hi[24];
+        uint8_t v[MB_VALUE_LEN];
+        memset(v, 'v', sizeof v);
+        for (uint64_t i = 0; i < MB_RD_KEYS; i++) {
+            mb_rd_key(k, 2 * i);
+            if (tind_put(ks, k, 9, v, sizeof v))
+                mb_die("put");
+        }
+        if (tind_flush(ks) || tind_compact(ks))
+            mb_die("flush");
+        /* [odd key, odd key "x"): between the keys, deleting none of them */
+        for (uint64_t t = 0; t < counts[c]; t++) {
+            uint64_t at = 2 * (t * MB_RD_KEYS / counts[c]) + 1;
+            mb_rd_key(k, at);
+            int n = snprintf(hi, sizeof hi, "%sx%" PRIu64, k, t);
+            if (tind_remove_range(ks, k, 9, hi, (size_t)n))
+                mb_die("remove_range");
+        }
+        char what[64];
+        snprintf(what, sizeof what, "get beside %" PRIu64 " range tombstones, memtable", counts[c]);
+        mb_rd_time(ks, order, runs, times);
+        mb_row(what, times, runs);
+        if (counts[c]) {
+            if (tind_flush(ks))
+                mb_die("flush");
+            snprintf(what, sizeof what, "get beside %" PRIu64 " range tombstones, table", counts[c]);
+            mb_rd_time(ks, order, runs, times);
+            mb_row(what, times, runs);
+        }
+        if (tind_close(db))
+            mb_die("close");
+        fs_destroy(mem);
+    }
+    free(order);
+    free(times);
+}
+
 int main(int argc, char **argv)
 {
     int runs = 100;
@@ -288,5 +371,6 @@ int main(int argc, char **argv)
     mb_bloom(1000000, runs, &r);
     mb_bloom(10000, runs, &r);
     mb_blocks(runs, &r);
+    mb_rangedel(runs / 10 > 3 ? runs / 10 : 3, &r);
     return 0;
 }

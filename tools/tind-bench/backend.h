@@ -25,6 +25,7 @@ typedef struct bench_config {
     int blob_values;            /* large values: key-value separation where the engine has it */
     size_t value_size_hint;
     int threads;
+    int encrypt;                /* tind: encryption at rest (--encrypt; other engines ignore it) */
     int counter_merge;          /* values are 8-byte little-endian counters that `merge` adds to:
                                  * set up the engine's uint64-add merge operator */
     int tind_prefix;            /* tind only: a prefix extractor, separator '#' (tind-bench --tind-prefix) */
@@ -59,6 +60,9 @@ typedef struct bench_backend {
      * then increments by get + put). */
     int (*merge)(void *h, const void *k, size_t kl, const void *v, size_t vl, char *err, size_t errlen);
     int (*close)(void *h, char *err, size_t errlen);
+    /* Deletes every key in [lo, hi) as one operation (a range tombstone);
+     * NULL when the engine has none (the queue workload then fails). */
+    int (*remove_range)(void *h, const void *lo, size_t ll, const void *hi, size_t hl, char *err, size_t errlen);
     /* A read-modify-write transaction (the txn-* workloads): reads k1 and k2
      * (kl bytes each), writes v (vl bytes) to both, commits. 0 = committed,
      * 2 = conflict (nothing applied; the harness retries), -1 = error.
@@ -68,6 +72,12 @@ typedef struct bench_backend {
     /* A transaction flavour of an engine listed beside it (rocksdb-otxn):
      * it runs the txn-* workloads only. */
     int txn_only;
+    /* Optional (NULL: the engine has none): loads every pair next gives
+     * (1 = a pair, 0 = the end; pointers valid until the next call) with the
+     * engine's bulk loader, keys in increasing order when sorted; *count =
+     * pairs loaded. The bulkload workload's only call. */
+    int (*bulk_load)(void *h, int (*next)(void *ctx, const void **k, size_t *kl, const void **v, size_t *vl),
+                     void *ctx, int sorted, uint64_t *count, char *err, size_t errlen);
 } bench_backend;
 
 /* NULL-terminated list of the backends compiled in; tind first. */

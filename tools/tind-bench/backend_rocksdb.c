@@ -158,6 +158,20 @@ static int br_put(void *hp, const void *k, size_t kl, const void *v, size_t vl, 
     return rerr ? br_fail(err, errlen, "put", rerr) : 0;
 }
 
+/* DeleteRange through a one-operation write batch (this c.h has no
+ * default column family handle for rocksdb_delete_range_cf). */
+static int br_remove_range(void *hp, const void *lo, size_t ll, const void *hi, size_t hl, char *err,
+                           size_t errlen)
+{
+    br_handle *h = hp;
+    char *rerr = NULL;
+    rocksdb_writebatch_t *b = rocksdb_writebatch_create();
+    rocksdb_writebatch_delete_range(b, lo, ll, hi, hl);
+    rocksdb_write(h->db, h->wopts, b, &rerr);
+    rocksdb_writebatch_destroy(b);
+    return rerr ? br_fail(err, errlen, "delete_range", rerr) : 0;
+}
+
 static int br_merge(void *hp, const void *k, size_t kl, const void *v, size_t vl, char *err, size_t errlen)
 {
     br_handle *h = hp;
@@ -311,6 +325,7 @@ const bench_backend bench_backend_rocksdb = {
     .settle = br_settle,
     .merge = br_merge,
     .close = br_close,
+    .remove_range = br_remove_range,
 };
 
 /* ---- transactions (the txn-* workloads) ---- */

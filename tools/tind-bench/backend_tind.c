@@ -53,6 +53,8 @@ static int bt_open_with(void **out, const bench_config *cfg, int inline_values, 
     }
     tind_options_set_cache_size(o, cfg->cache_bytes);
     tind_options_set_default_durability(o, cfg->sync_writes ? TIND_PERSIST_SYNC_DATA : TIND_PERSIST_NONE);
+    if (cfg->encrypt)
+        tind_options_set_encryption_key(o, "tind-bench: encryption key 0123", 32);
     int rc = tind_open(cfg->dir, o, &h->db);
     tind_options_free(o);
     if (rc) {
@@ -103,6 +105,14 @@ static int bt_put(void *hp, const void *k, size_t kl, const void *v, size_t vl, 
     bt_handle *h = hp;
     int rc = tind_put(h->ks, k, kl, v, vl);
     return rc ? bt_fail(err, errlen, "put", rc, h->db) : 0;
+}
+
+static int bt_remove_range(void *hp, const void *lo, size_t ll, const void *hi, size_t hl, char *err,
+                           size_t errlen)
+{
+    bt_handle *h = hp;
+    int rc = tind_remove_range(h->ks, lo, ll, hi, hl);
+    return rc ? bt_fail(err, errlen, "remove_range", rc, h->db) : 0;
 }
 
 static int bt_merge(void *hp, const void *k, size_t kl, const void *v, size_t vl, char *err, size_t errlen)
@@ -239,6 +249,16 @@ static int bt_txn_rmw_sw(void *hp, const void *k1, const void *k2, size_t kl, co
     return bt_txn(hp, TIND_TXN_SINGLE_WRITER, k1, k2, kl, v, vl, err, errlen);
 }
 
+/* tind_ingest: sorted input is streamed, unsorted input sorted in runs of
+ * 64 MiB (the default) spilled to temporary tables. */
+static int bt_bulk_load(void *hp, int (*next)(void *ctx, const void **k, size_t *kl, const void **v, size_t *vl),
+                        void *ctx, int sorted, uint64_t *count, char *err, size_t errlen)
+{
+    bt_handle *h = hp;
+    int rc = tind_ingest(h->ks, next, ctx, sorted ? TIND_INGEST_SORTED : 0, 0, NULL, NULL, count);
+    return rc ? bt_fail(err, errlen, "ingest", rc, h->db) : 0;
+}
+
 const bench_backend bench_backend_tind = {
     .name = "tind",
     .thread_safe = 1,
@@ -249,6 +269,8 @@ const bench_backend bench_backend_tind = {
     .settle = bt_settle,
     .merge = bt_merge,
     .close = bt_close,
+    .bulk_load = bt_bulk_load,
+    .remove_range = bt_remove_range,
     .txn_rmw = bt_txn_rmw,
 };
 

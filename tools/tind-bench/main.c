@@ -3,7 +3,7 @@
  * side, in one run, with the ratio of each peer to tind.
  *
  *   tind-bench [--profile quick|full] [--engines tind,rocksdb,...]
- *              [--workloads ycsb-a,ycsb-b-sync,blobs-4k,medium,feed,micro]
+ *              [--workloads ycsb-a,ycsb-b-sync,blobs-4k,medium,feed,micro,queue,bulkload]
  *              [--keys N] [--value-size B] [--ops N | --seconds S] [--threads T]
  *              [--cache-mb M] [--seed S] [--distribution uniform|zipfian|latest]
  *              [--dir DIR] [--keep] [--json FILE] [--settle-ms MS]
@@ -162,6 +162,7 @@ typedef struct bm_flags {
     int settle_ms;
     int drop_cache;
     int quiet;
+    int encrypt;                /* --encrypt: tind's database encrypted at rest (tind only) */
     double feed_absent;         /* feed: fraction of reads of users that do not exist */
     int tind_prefix;            /* tind: a prefix extractor (separator '#') on the keyspace */
 } bm_flags;
@@ -582,6 +583,7 @@ static int bm_open(bm_ctx *c, const char *dir, int sync_writes, void **h)
         .blob_values = c->params.def->blob_values,
         .value_size_hint = c->params.value_size,
         .threads = c->params.threads,
+        .encrypt = c->params.encrypt,
         .counter_merge = c->params.def->kind == BW_COUNTER_MERGE,
         .tind_prefix = c->flags->tind_prefix,
     };
@@ -610,7 +612,7 @@ static int bm_close(bm_ctx *c, void *h)
 static void bm_row_init(bm_ctx *c, bm_row *r, const char *workload)
 {
     memset(r, 0, sizeof *r);
-    snprintf(r->engine, sizeof r->engine, "%s", c->be->name);
+    snprintf(r->engine, sizeof r->engine, "%s%s", c->be->name, c->params.encrypt ? "-aes" : "");
     snprintf(r->workload, sizeof r->workload, "%s", workload);
     const bw_params *p = &c->params;
     r->keys = p->keys;
@@ -685,6 +687,8 @@ static void bm_dataset_dir(bm_ctx *c, char *out, size_t n)
     else
         snprintf(out, n, "%s/preload/%s-kv-k%" PRIu64 "-v%zu-s%" PRIu64 "-t%d", c->flags->dir, c->be->name,
                  p->keys, p->value_size, p->seed, p->threads);
+    if (p->encrypt && strlen(out) + 4 < n)
+        strcat(out, "-aes");
 }
 
 static int bm_cache_read(const char *dir, bm_row *r)
@@ -762,7 +766,8 @@ static void bm_child_mix(bm_ctx *c, int fd)
             goto fail;
         uint64_t wb0 = bm_write_bytes();
         bm_say_phase(c, p->def->name, "load");
-        if (bm_phase_run(c, h, is_feed ? BW_LOAD_FEED : BW_LOAD_RANDOM, items, 0, 0, php))
+        int load = is_feed ? BW_LOAD_FEED : p->def->kind == BW_QUEUE ? BW_LOAD_SEQ : BW_LOAD_RANDOM;
+        if (bm_phase_run(c, h, load, items, 0, 0, php))
             goto fail;
         r->load_seconds = php->seconds;
         r->load_ops = php->ops;
@@ -784,7 +789,10 @@ static void bm_child_mix(bm_ctx *c, int fd)
         goto fail;
     uint64_t wb1 = bm_write_bytes();
     bm_say_phase(c, p->def->name, "run");
-    int run_mode = is_feed ? BW_RUN_FEED : p->def->kind == BW_TXN ? BW_RUN_TXN : BW_RUN_MIX;
+    int run_mode = is_feed                      ? BW_RUN_FEED
+                   : p->def->kind == BW_QUEUE ? BW_RUN_QUEUE
+                   : p->def->kind == BW_TXN   ? BW_RUN_TXN
+                                              : BW_RUN_MIX;
     if (p->def->kind == BW_COUNTER_MERGE || p->def->kind == BW_COUNTER_RMW)
         run_mode = BW_RUN_COUNTER;
     if (bm_phase_run(c, h, run_mode, 0, p->ops, p->seconds, php))
@@ -817,8 +825,25 @@ fail:
     free(php);
 }
 
-/* BW_MICRO: fillseq, fillrandom, then readrandom, seekscan, overwrite. */
-static void bm_child_micro(bm_ctx *c, int fd)
+typedef struct bm_step {
+    const char *name;
+    int mode;
+} bm_step;
+
+/* BW_MICRO: fillseq, fillrandom, then readrandom, seekscan, overwrite.
+ * BW_BULK: bulkload/sorted, bulkload/unsorted (each a fill: a fresh folder). */
+static const bm_step bm_micro_steps[] = {
+    {"micro/fillseq", BW_LOAD_SEQ},        {"micro/fillrandom", BW_LOAD_RANDOM},
+    {"micro/readrandom", BW_RUN_READRANDOM}, {"micro/seekscan", BW_RUN_SEEKSCAN},
+    {"micro/overwrite", BW_RUN_OVERWRITE},
+};
+static const bm_step bm_bulk_steps[] = {
+    {"bulkload/sorted", BW_LOAD_BULK_SEQ},
+    {"bulkload/unsorted", BW_LOAD_BULK_RANDOM},
+};
+
+/* The steps in order on one engine; the first two fill fresh folders. */
+static void bm_child_micro(bm_ctx *c, int fd, const bm_step *steps, size_t nsteps)
 {
     bm_phase *php = malloc(sizeof *php);
     bm_row *r = calloc(1, sizeof *r);
@@ -830,15 +855,6 @@ static void bm_child_micro(bm_ctx *c, int fd)
     const bw_params *p = &c->params;
     char dir[1024];
     void *h = NULL;
-    static const struct {
-        const char *name;
-        int mode;
-    } steps[] = {
-        {"micro/fillseq", BW_LOAD_SEQ},        {"micro/fillrandom", BW_LOAD_RANDOM},
-        {"micro/readrandom", BW_RUN_READRANDOM}, {"micro/seekscan", BW_RUN_SEEKSCAN},
-        {"micro/overwrite", BW_RUN_OVERWRITE},
-    };
-    size_t nsteps = sizeof steps / sizeof steps[0];
     size_t i = 0;
     for (; i < nsteps; i++) {
         int mode = steps[i].mode;
@@ -852,7 +868,7 @@ static void bm_child_micro(bm_ctx *c, int fd)
                     goto fail;
                 bm_rmtree(dir);
             }
-            snprintf(dir, sizeof dir, "%s/run-%s-%s", c->flags->dir, c->be->name, i == 0 ? "fillseq" : "fillrandom");
+            snprintf(dir, sizeof dir, "%s/run-%s-%s", c->flags->dir, c->be->name, strchr(steps[i].name, '/') + 1);
             bm_rmtree(dir);
             if (bm_open(c, dir, 0, &h))
                 goto fail;
@@ -899,7 +915,7 @@ fail:
     /* the remaining steps cannot run */
     for (i++; i < nsteps; i++) {
         bm_row_init(c, r, steps[i].name);
-        bm_row_fail(r, "not run: an earlier micro step failed");
+        bm_row_fail(r, "not run: an earlier step failed");
         bm_send(fd, r);
     }
     bm_rmtree(dir);
@@ -918,7 +934,9 @@ static void bm_child(bm_ctx *c, int fd)
         return;
     }
     if (c->params.def->kind == BW_MICRO)
-        bm_child_micro(c, fd);
+        bm_child_micro(c, fd, bm_micro_steps, sizeof bm_micro_steps / sizeof bm_micro_steps[0]);
+    else if (c->params.def->kind == BW_BULK)
+        bm_child_micro(c, fd, bm_bulk_steps, sizeof bm_bulk_steps / sizeof bm_bulk_steps[0]);
     else
         bm_child_mix(c, fd);
     bw_data_free(&c->data);
@@ -940,6 +958,7 @@ static void bm_params(const bm_flags *f, const bw_def *def, const bench_backend 
     p->seconds = f->seconds > 0 ? f->seconds : (f->profile == BW_PROFILE_QUICK ? 3 : 30);
     p->dist = f->dist >= 0 ? f->dist : def->dist;
     p->seed = f->seed;
+    p->encrypt = f->encrypt && !strcmp(be->name, "tind");
     p->feed_absent = f->feed_absent;
     if (def->kind == BW_FEED) {
         p->feed_posts_per_user = 20;
@@ -1338,12 +1357,14 @@ static void bm_usage(FILE *f)
             "usage: tind-bench [options]\n"
             "  --profile quick|full     default sizes (quick: a few minutes in all; full: BENCH.md sizes)\n"
             "  --engines LIST           comma list (default: every engine compiled in)\n"
-            "  --workloads LIST         comma list of ycsb-a,ycsb-b-sync,blobs-4k,medium,feed,micro (default all)\n"
+            "  --workloads LIST         comma list of ycsb-a,ycsb-b-sync,blobs-4k,medium,feed,micro,queue,bulkload (default all)\n"
             "  --keys N                 preloaded keys (feed: posts; 20 posts per user)\n"
             "  --value-size B           value bytes (default per workload)\n"
             "  --ops N | --seconds S    length of each measured phase (default: quick 3 s, full 30 s)\n"
             "  --threads T              client threads (default 1)\n"
             "  --cache-mb M             block cache of every engine (default per workload)\n"
+            "  --encrypt                tind's database encrypted at rest (AES-256-GCM), reported\n"
+            "                           as engine tind-aes; other engines run as usual\n"
             "  --seed S                 seed of every key and value stream (default 1)\n"
             "  --distribution D         uniform, zipfian or latest (default per workload)\n"
             "  --dir DIR                scratch folder (default ./bench-data)\n"
@@ -1377,6 +1398,8 @@ static int bm_in_list(const char *list, const char *name)
  * transactions, and a transaction flavour (rocksdb-otxn) runs only those. */
 static int bm_runs(const bw_def *def, const bench_backend *be)
 {
+    if (def->kind == BW_QUEUE) /* the queue needs range deletions: tind and RocksDB */
+        return be->remove_range != NULL && !be->txn_only;
     return def->kind == BW_TXN ? be->txn_rmw != NULL : !be->txn_only;
 }
 
@@ -1428,7 +1451,7 @@ int main(int argc, char **argv)
     snprintf(f.dir, sizeof f.dir, "./bench-data");
     enum { O_PROFILE = 256, O_ENGINES, O_WORKLOADS, O_KEYS, O_VSIZE, O_OPS, O_SECONDS, O_THREADS, O_CACHE, O_SEED,
            O_DIST, O_DIR, O_KEEP, O_JSON, O_SETTLE, O_NODROP, O_QUIET, O_LIST, O_HELP, O_SELF, O_ABSENT,
-           O_TPREFIX };
+           O_TPREFIX, O_ENCRYPT };
     static const struct option opts[] = {
         {"profile", required_argument, 0, O_PROFILE},     {"engines", required_argument, 0, O_ENGINES},
         {"workloads", required_argument, 0, O_WORKLOADS}, {"keys", required_argument, 0, O_KEYS},
@@ -1440,6 +1463,7 @@ int main(int argc, char **argv)
         {"settle-ms", required_argument, 0, O_SETTLE},    {"no-drop-cache", no_argument, 0, O_NODROP},
         {"quiet", no_argument, 0, O_QUIET},               {"list", no_argument, 0, O_LIST},
         {"help", no_argument, 0, O_HELP},                 {"self-check", no_argument, 0, O_SELF},
+        {"encrypt", no_argument, 0, O_ENCRYPT},
         {"feed-absent", required_argument, 0, O_ABSENT},  {"tind-prefix", no_argument, 0, O_TPREFIX},
         {0, 0, 0, 0},
     };
@@ -1495,6 +1519,7 @@ int main(int argc, char **argv)
             break;
         case O_DIR: snprintf(f.dir, sizeof f.dir, "%s", optarg); break;
         case O_KEEP: f.keep = 1; break;
+        case O_ENCRYPT: f.encrypt = 1; break;
         case O_JSON: snprintf(f.json, sizeof f.json, "%s", optarg); break;
         case O_SETTLE:
             f.settle_ms = atoi(optarg);

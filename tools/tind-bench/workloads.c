@@ -131,6 +131,9 @@ const bw_def bw_defs[] = {
      "20% append a post, 80% read profile + 20 latest posts (reverse prefix scan)"},
     {"micro", BW_MICRO, 0, 0, 0, BW_UNIFORM, 100, {200000, 2000000}, {64, 256},
      "fillseq, fillrandom, readrandom, seekscan (seek + 100 next), overwrite"},
+    {"queue", BW_QUEUE, 0.50, 0, 0, BW_UNIFORM, 100, {100000, 1000000}, {64, 256},
+     "a queue: 50% append at the head (and per 100 appends one delete-range of the 100 oldest), "
+     "50% reads of live keys"},
     {"counter-merge", BW_COUNTER_MERGE, 0.10, 0, 0, BW_ZIPFIAN, 8, {200000, 2000000}, {64, 256},
      "8-byte counters, Zipfian: 90% increments by merge (uint64 add operator; get + put without one), 10% reads"},
     {"counter-rmw", BW_COUNTER_RMW, 0.10, 0, 0, BW_ZIPFIAN, 8, {200000, 2000000}, {64, 256},
@@ -139,6 +142,8 @@ const bw_def bw_defs[] = {
      "transactions: read 2 uniform keys, write both, commit (retry on conflict): low contention"},
     {"txn-high", BW_TXN, 1, 0, 0, BW_UNIFORM, 100, {200000, 2000000}, {64, 256},
      "the same over 16 hot keys: high contention (abort rate)"},
+    {"bulkload", BW_BULK, 0, 0, 0, BW_UNIFORM, 100, {200000, 2000000}, {64, 256},
+     "bulk load of 16 B / 100 B pairs by the engine's bulk loader, sorted then unsorted"},
     {NULL, 0, 0, 0, 0, 0, 0, {0, 0}, {0, 0}, NULL},
 };
 
@@ -228,6 +233,8 @@ int bw_data_init(bw_data *d, const bw_params *p)
             d->values[off + i] = chunk[i % 50];
     }
     atomic_init(&d->next_post, p->feed_users * p->feed_posts_per_user);
+    atomic_init(&d->queue_head, p->keys);
+    atomic_init(&d->queue_tail, 0);
     return 0;
 }
 
@@ -263,7 +270,7 @@ static uint64_t bw_pick(bw_thread *t, uint64_t n)
 }
 
 /* ---- thread loops ---- */
-int bw_mode_is_load(int mode) { return mode <= BW_LOAD_FEED; }
+int bw_mode_is_load(int mode) { return mode <= BW_LOAD_FEED || mode >= BW_LOAD_BULK_SEQ; }
 
 int bw_mode_optypes(int mode, const char **names)
 {
@@ -294,8 +301,16 @@ int bw_mode_optypes(int mode, const char **names)
     case BW_RUN_OVERWRITE:
         names[0] = "put";
         return 1;
+    case BW_RUN_QUEUE:
+        names[0] = "read";
+        names[1] = "append";
+        return 2;
     case BW_RUN_TXN:
         names[0] = "txn";       /* a committed transaction, retries included */
+        return 1;
+    case BW_LOAD_BULK_SEQ:
+    case BW_LOAD_BULK_RANDOM:
+        names[0] = "bulk";
         return 1;
     }
     return 0;
@@ -373,6 +388,46 @@ static int bw_load_one(bw_thread *t, uint64_t j)
         return bw_put(t, key, n, p->value_size);
     }
     }
+}
+
+/* BW_RUN_QUEUE: the preload is keys [0, keys) in order, a queue of that
+ * length; an append puts key `head` and, every 100th, deletes the 100
+ * oldest keys with one range deletion (the queue keeps its length); a read
+ * gets a random key of the live window (one a concurrent trim may just have
+ * deleted counts as a miss only when it was far from the tail). */
+static int bw_queue_one(bw_thread *t, int *type)
+{
+    const bw_params *p = t->data->p;
+    char key[32], hi[32];
+    if (trng_double(&t->rng) < p->def->read_fraction) {
+        *type = 0;
+        uint64_t tail = atomic_load_explicit(&t->data->queue_tail, memory_order_relaxed);
+        uint64_t head = atomic_load_explicit(&t->data->queue_head, memory_order_relaxed);
+        uint64_t span = head > tail + 200 ? head - tail - 200 : 1;
+        uint64_t id = tail + 100 + trng_below(&t->rng, span); /* clear of a trim in flight */
+        bw_key(key, id);
+        uint64_t misses = t->misses;
+        int rc = bw_get(t, key, BW_KEY_SIZE, p->value_size);
+        /* two trims by the other threads since tail was read can take id:
+         * a trim moves the tail before it deletes, so that is seen here */
+        if (!rc && t->misses != misses && id < atomic_load_explicit(&t->data->queue_tail, memory_order_relaxed))
+            t->misses = misses;
+        return rc;
+    }
+    *type = 1;
+    if (!t->be->remove_range) {
+        snprintf(t->err, sizeof t->err, "%s has no range deletion", t->be->name);
+        return -1;
+    }
+    uint64_t at = atomic_fetch_add_explicit(&t->data->queue_head, 1, memory_order_relaxed);
+    bw_key(key, at);
+    int rc = bw_put(t, key, BW_KEY_SIZE, p->value_size);
+    if (rc || (at + 1) % 100)
+        return rc;
+    uint64_t tail = atomic_fetch_add_explicit(&t->data->queue_tail, 100, memory_order_relaxed);
+    bw_key(key, tail);
+    bw_key(hi, tail + 100);
+    return t->be->remove_range(t->handle, key, BW_KEY_SIZE, hi, BW_KEY_SIZE, t->err, sizeof t->err);
 }
 
 /* One run operation; *type = the op type recorded. */
@@ -464,6 +519,8 @@ static int bw_run_one(bw_thread *t, int *type)
         if (rc == 0 && visited == 0)
             t->misses++;
         return rc;
+    case BW_RUN_QUEUE:
+        return bw_queue_one(t, type);
     case BW_RUN_TXN: {
         /* txn-high (read_fraction 1) picks among BW_TXN_HOT_KEYS keys */
         uint64_t n = p->def->read_fraction > 0 && p->keys > BW_TXN_HOT_KEYS ? BW_TXN_HOT_KEYS : p->keys;
@@ -491,10 +548,58 @@ static int bw_run_one(bw_thread *t, int *type)
     }
 }
 
+/* The pairs of a bulk load: keys [begin, end), in order or permuted. */
+typedef struct bw_bulk_src {
+    bw_thread *t;
+    uint64_t j;
+    char key[BW_KEY_SIZE];
+} bw_bulk_src;
+
+static int bw_bulk_next(void *ctx, const void **k, size_t *kl, const void **v, size_t *vl)
+{
+    bw_bulk_src *s = ctx;
+    bw_thread *t = s->t;
+    if (s->j >= t->end || atomic_load_explicit(t->stop, memory_order_relaxed))
+        return 0;
+    bw_key(s->key, t->mode == BW_LOAD_BULK_SEQ ? s->j : bw_perm_at(&t->data->perm, s->j));
+    s->j++;
+    size_t n = t->data->p->value_size;
+    *k = s->key;
+    *kl = BW_KEY_SIZE;
+    *v = bw_value(t, n);
+    *vl = n;
+    t->user_bytes += BW_KEY_SIZE + n;
+    atomic_store_explicit(&t->done, s->j - t->begin, memory_order_relaxed);
+    return 1;
+}
+
+/* One bulk_load call over the thread's range; its time is the one sample. */
+static void bw_bulk(bw_thread *t)
+{
+    if (!t->be->bulk_load) {
+        snprintf(t->err, sizeof t->err, "%s has no bulk loader in tind-bench", t->be->name);
+        t->failed = 1;
+        return;
+    }
+    bw_bulk_src s = {t, t->begin, {0}};
+    uint64_t count = 0, t0 = bw_now_ns();
+    if (t->be->bulk_load(t->handle, bw_bulk_next, &s, t->mode == BW_LOAD_BULK_SEQ, &count, t->err,
+                         sizeof t->err) < 0) {
+        t->failed = 1;
+        return;
+    }
+    bh_record(&t->hist[0], bw_now_ns() - t0);
+    atomic_store_explicit(&t->done, count, memory_order_relaxed);
+}
+
 void *bw_thread_main(void *arg)
 {
     bw_thread *t = arg;
     uint64_t done = 0;
+    if (t->mode == BW_LOAD_BULK_SEQ || t->mode == BW_LOAD_BULK_RANDOM) {
+        bw_bulk(t);
+        return NULL;
+    }
     if (bw_mode_is_load(t->mode)) {
         for (uint64_t j = t->begin; j < t->end; j++) {
             /* another thread failed: the load is void, stop early */

@@ -60,7 +60,7 @@ int bw_dist_parse(const char *s);                             /* -1 when unknown
 /* ---- workloads ---- */
 /* BW_COUNTER_*: 8-byte counters, read_fraction reads, the rest increments by
  * a merge (the engine's uint64-add operator) or by get + put. */
-enum bw_kind { BW_MIX, BW_FEED, BW_MICRO, BW_COUNTER_MERGE, BW_COUNTER_RMW, BW_TXN };
+enum bw_kind { BW_MIX, BW_FEED, BW_MICRO, BW_QUEUE, BW_COUNTER_MERGE, BW_COUNTER_RMW, BW_TXN, BW_BULK };
 /* BW_TXN: read_fraction 0 = the transactions pick among every key (low
  * contention), > 0 = among the first BW_TXN_HOT_KEYS keys (high). */
 #define BW_TXN_HOT_KEYS 16
@@ -97,6 +97,7 @@ typedef struct bw_params {
     double seconds;
     int dist;
     uint64_t seed;
+    int encrypt;                /* --encrypt (tind only): encryption at rest */
     double feed_absent;         /* BW_FEED: fraction of reads of absent users (ids past feed_users) */
 } bw_params;
 
@@ -109,6 +110,8 @@ typedef struct bw_data {
     uint8_t *values;
     size_t values_len;
     _Atomic uint64_t next_post; /* BW_FEED: the next post id */
+    _Atomic uint64_t queue_head;/* BW_QUEUE: the next key appended */
+    _Atomic uint64_t queue_tail;/* BW_QUEUE: keys below it are deleted */
 } bw_data;
 
 int bw_data_init(bw_data *d, const bw_params *p);
@@ -127,8 +130,11 @@ enum bw_mode {
     BW_RUN_READRANDOM,
     BW_RUN_SEEKSCAN,
     BW_RUN_OVERWRITE,
+    BW_RUN_QUEUE,       /* append at the head / delete-range the tail; reads */
     BW_RUN_COUNTER,     /* reads / increments (merge or get + put by the kind) */
     BW_RUN_TXN,         /* read-modify-write transactions of two keys (backend txn_rmw) */
+    BW_LOAD_BULK_SEQ,   /* keys i in order, one bulk_load call per thread */
+    BW_LOAD_BULK_RANDOM,/* keys perm(i), unsorted, one bulk_load call per thread */
 };
 /* The op types a mode records (names for output); returns the count. */
 int bw_mode_optypes(int mode, const char **names);

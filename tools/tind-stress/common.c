@@ -115,8 +115,23 @@ int stress_draw_ops(const stress_model *m, trng *r, stress_op ops[STRESS_MAXOPS]
         ops[i].ks = (uint8_t)trng_below(r, (uint64_t)m->nks);
         ops[i].key = (uint16_t)trng_below(r, (uint64_t)m->universe);
         ops[i].tomb = trng_below(r, (uint64_t)m->tomb_one_in) == 0;
+        ops[i].span = 0;
+        if (ops[i].tomb && trng_below(r, 8) == 0) {
+            ops[i].tomb = 2;
+            ops[i].span = (uint8_t)(1 + trng_below(r, 16));
+        }
     }
     return nops;
+}
+
+void stress_op_apply(const stress_model *m, const stress_op *op, int *row, int value)
+{
+    if (op->tomb == 2) {
+        for (int k = op->key; k < op->key + op->span && k < m->universe; k++)
+            row[k] = -1;
+        return;
+    }
+    row[op->key] = op->tomb ? -1 : value;
 }
 
 size_t stress_key(const stress_model *m, int key, char out[16])
@@ -162,7 +177,14 @@ int stress_batch_add(const stress_model *m, tind_batch *tb, tind_keyspace *const
     for (int i = 0; i < nops && !rc; i++) {
         char key[16];
         size_t kn = stress_key(m, ops[i].key, key);
-        if (ops[i].tomb) {
+        if (ops[i].tomb == 2) {
+            /* [key, key + span), or to every key of the prefix ('~' follows the digits) */
+            char hi[24];
+            size_t hn = ops[i].key + ops[i].span < m->universe
+                            ? stress_key(m, ops[i].key + ops[i].span, hi)
+                            : (size_t)snprintf(hi, sizeof hi, "%s~", m->key_prefix);
+            rc = tind_batch_remove_range(tb, ks[ops[i].ks], key, kn, hi, hn);
+        } else if (ops[i].tomb) {
             rc = tind_batch_remove(tb, ks[ops[i].ks], key, kn);
         } else {
             size_t vn = stress_value(m, batch, ops[i].ks, ops[i].key, val, sizeof val);
@@ -170,6 +192,15 @@ int stress_batch_add(const stress_model *m, tind_batch *tb, tind_keyspace *const
         }
     }
     return rc;
+}
+
+int stress_encrypt;
+const uint8_t stress_enc_key[32] = "tind-stress encryption key 0123";
+
+void stress_options_key(tind_options *o)
+{
+    if (stress_encrypt)
+        tind_options_set_encryption_key(o, stress_enc_key, sizeof stress_enc_key);
 }
 
 int stress_db_open(fs *f, const char *path, const stress_db_sizes *z, tind_db **db)
@@ -184,6 +215,7 @@ int stress_db_open(fs *f, const char *path, const stress_db_sizes *z, tind_db **
     tind_options_set_journal_file_size(o, z->journal_file);
     tind_options_set_max_journal_size(o, z->max_journal);
     tind_options_set_journal_compression_threshold(o, z->journal_compression);
+    stress_options_key(o);
     int rc = tind_open(path, o, db);
     tind_options_free(o);
     return rc;

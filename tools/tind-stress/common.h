@@ -62,7 +62,8 @@ int stress_sealed(const uint8_t *v, size_t vlen, const void *key, size_t klen);
 
 typedef struct stress_op {
     uint8_t ks;
-    uint8_t tomb;               /* a remove */
+    uint8_t tomb;               /* 1 a remove, 2 a range deletion of keys [key, key + span) */
+    uint8_t span;
     uint16_t key;
 } stress_op;
 
@@ -84,6 +85,9 @@ typedef struct stress_model {
  * per operation the keyspace, the key and whether it removes. Returns the
  * count. */
 int stress_draw_ops(const stress_model *m, trng *r, stress_op ops[STRESS_MAXOPS]);
+/* Applies op to row (the states of op->ks's keys): value, or -1 for the keys
+ * it deletes. */
+void stress_op_apply(const stress_model *m, const stress_op *op, int *row, int value);
 
 /* Key bytes of key index `key` (at most 15 bytes and a NUL) into out. */
 size_t stress_key(const stress_model *m, int key, char out[16]);
@@ -112,6 +116,12 @@ typedef struct stress_db_sizes {
 
 /* Opens (or creates) the database `path` on f, without background threads. */
 int stress_db_open(fs *f, const char *path, const stress_db_sizes *z, tind_db **db);
+/* --encrypt: every campaign database is encrypted at rest with this key
+ * (stress_db_open, the kill child and parent, concurrent). */
+extern int stress_encrypt;
+extern const uint8_t stress_enc_key[32];
+/* Sets the campaign key on o when --encrypt is on. */
+void stress_options_key(tind_options *o);
 
 /* ---- an image of a mem fs: every file and folder, to rebuild it ---- */
 

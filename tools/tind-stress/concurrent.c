@@ -7,12 +7,12 @@
  * flushes and compactions run all the time. Thread t owns the keys
  * "t<t>/k<i>" (i < RANGE) of both keyspaces and the key "t<t>/~progress" of
  * keyspace 0; it alone writes them, so it knows exactly what they hold:
- *   - puts, removes and batches (2-20 operations across both keyspaces plus
- *     the progress key; durability none / buffer / SYNC_DATA); one batch in
- *     three is a transaction (optimistic or single writer) that reads each
- *     key through itself before writing it (its own earlier writes included)
- *     and must commit: no thread writes another's keys, so a conflict is a
- *     violation;
+ *   - puts, removes, range deletions of its own keys, and batches (2-20
+ *     operations across both keyspaces plus the progress key; durability
+ *     none / buffer / SYNC_DATA); one batch in three is a transaction
+ *     (optimistic or single writer) that reads each key through itself
+ *     before writing it (its own earlier writes included) and must commit:
+ *     no thread writes another's keys, so a conflict is a violation;
  *   - point reads (get, contains, value_size) and range iterators in both
  *     directions over its own keys: must equal its model exactly;
  *   - snapshots, up to three held at once for many operations while flushes
@@ -275,7 +275,14 @@ static void op_put_remove(cthread *c, int remove)
     uint64_t ver = c->ver + 1;
     int rc;
     uint32_t vlen = 0;
-    if (remove) {
+    uint32_t span = 0; /* a range deletion of the thread's keys [idx, idx + span) */
+    if (remove && trng_below(&c->r, 8) == 0)
+        span = 1 + (uint32_t)trng_below(&c->r, 20);
+    if (span) {
+        uint8_t hi[CKEY_MAX];
+        uint32_t end = idx + span < RANGE ? idx + span : RANGE;
+        rc = tind_remove_range(sh->ks[k], key, kn, hi, ckey(c->id, end, hi));
+    } else if (remove) {
         /* half single deletes: whatever the key's history, they read as removes */
         rc = trng_below(&c->r, 2) ? tind_single_remove(sh->ks[k], key, kn) : tind_remove(sh->ks[k], key, kn);
     } else {
@@ -290,6 +297,8 @@ static void op_put_remove(cthread *c, int remove)
     }
     c->ver = ver;
     c->exp[k][idx] = (ccell){ver, vlen, (uint8_t)!remove};
+    for (uint32_t j = idx + 1; j < idx + span && j < RANGE; j++)
+        c->exp[k][j] = (ccell){ver, 0, 0};
     atomic_fetch_add_explicit(remove ? &sh->removes : &sh->puts, 1, memory_order_relaxed);
 }
 
@@ -1112,6 +1121,7 @@ static int copen(cshared *sh, const char *path)
     tind_options_set_write_buffer_size(o, 1 << 20);
     tind_options_set_journal_file_size(o, 64 * 1024);
     tind_options_set_max_journal_size(o, 512 * 1024);
+    stress_options_key(o);
     int rc = tind_open(path, o, &sh->db);
     tind_options_free(o);
     if (rc) {

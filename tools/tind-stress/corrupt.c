@@ -143,6 +143,10 @@ typedef struct cr_journal {
     uint64_t number;
     cr_record *recs;
     size_t nrecs;
+    uint64_t *page_start;   /* --encrypt: each stored page's logical start, length and */
+    size_t *page_len;       /* stored offset */
+    size_t *page_at;
+    size_t npages;
 } cr_journal;
 
 typedef struct cr_world {
@@ -290,6 +294,53 @@ static void cr_background(tind_db *db)
 }
 
 /* Parses the records of a pristine journal (journal.h's format). */
+/* --encrypt: the campaign reads the files it inspects through the
+ * decrypting fs (not owned: destroy the result only when it is not mem). */
+static fs *cr_view(fs *mem) { return stress_encrypt ? fs_crypt_new(mem, 0, stress_enc_key) : mem; }
+static void cr_view_free(fs *view, fs *mem)
+{
+    if (view != mem)
+        fs_destroy(view);
+}
+
+/* --encrypt: the pages of a pristine stored journal (their claims), placed
+ * as the writer places them (io/fs_crypt.h: a page after a short one
+ * shares its slot when FS_CRYPT_MIN_ROOM bytes remain). */
+static int cr_parse_pages(cr_journal *j, const uint8_t *d, size_t n)
+{
+    uint64_t slot = 0;
+    size_t pos = 0;
+    while (FS_CRYPT_HEADER + slot * FS_CRYPT_PAGE + pos < n) {
+        size_t at = FS_CRYPT_HEADER + (size_t)slot * FS_CRYPT_PAGE + pos;
+        const uint8_t *p = d + at;
+        if (n - at < FS_CRYPT_OVERHEAD || dec_u32(p) != (uint32_t)slot)
+            return -1;
+        uint64_t *ps = realloc(j->page_start, (j->npages + 1) * sizeof *ps);
+        if (ps)
+            j->page_start = ps;
+        size_t *pl = realloc(j->page_len, (j->npages + 1) * sizeof *pl);
+        if (pl)
+            j->page_len = pl;
+        size_t *pa = realloc(j->page_at, (j->npages + 1) * sizeof *pa);
+        if (pa)
+            j->page_at = pa;
+        if (!ps || !pl || !pa)
+            return -1;
+        size_t len = dec_u32(p + FS_CRYPT_NONCE + 8);
+        j->page_start[j->npages] = dec_u64(p + FS_CRYPT_NONCE);
+        j->page_len[j->npages] = len;
+        j->page_at[j->npages++] = at;
+        size_t end = pos + FS_CRYPT_OVERHEAD + len;
+        if (end + FS_CRYPT_MIN_ROOM <= FS_CRYPT_PAGE) {
+            pos = end;
+        } else {
+            slot++;
+            pos = 0;
+        }
+    }
+    return 0;
+}
+
 static int cr_parse_journal(cr_journal *j, const uint8_t *d, size_t n)
 {
     size_t off = JRN_FILE_HEADER_SIZE;
@@ -375,43 +426,74 @@ static int cr_build(cr_world *w)
     fs_destroy(mem);
     if (rc)
         return rc;
+    fs *plain_mem = stress_image_load(&w->img, -1, NULL, 0);
+    fs *plain = plain_mem ? cr_view(plain_mem) : NULL;
+    if (!plain) {
+        fs_destroy(plain_mem);
+        return TIND_ENOMEM;
+    }
     for (size_t i = 0; i < w->img.n; i++) {
         if (w->img.v[i].is_dir)
             continue;
         int kind = cr_kind_of(w->img.v[i].path);
         if (kind < 0)
             continue;
+        /* the bytes as the engine reads them (decrypted with --encrypt) */
+        uint8_t *bytes = NULL;
+        size_t nbytes = 0;
+        if ((kind == K_VERSIONS || kind == K_JOURNAL) &&
+            fs_read_all(plain, w->img.v[i].path, &bytes, &nbytes, NULL) != TIND_OK) {
+            fprintf(stderr, "corrupt: cannot read the pristine '%s'\n", w->img.v[i].path);
+            rc = TIND_ECORRUPT;
+            break;
+        }
         if (kind == K_VERSIONS) {
             mf_state st;
             tind_err err;
-            if (manifest_decode(w->img.v[i].data, w->img.v[i].len, &st, &err) != TIND_OK) {
+            if (manifest_decode(bytes, nbytes, &st, &err) != TIND_OK) {
                 fprintf(stderr, "corrupt: the pristine version file does not decode: %s\n", err.msg);
-                return TIND_ECORRUPT;
+                free(bytes);
+                rc = TIND_ECORRUPT;
+                break;
             }
             w->oldest_journal = st.oldest_journal;
             mf_state_free(&st);
         }
         long *p = realloc(w->files[kind], (w->nfiles[kind] + 1) * sizeof *p);
-        if (!p)
-            return TIND_ENOMEM;
+        if (!p) {
+            free(bytes);
+            rc = TIND_ENOMEM;
+            break;
+        }
         w->files[kind] = p;
         p[w->nfiles[kind]++] = (long)i;
         if (kind == K_JOURNAL) {
             cr_journal *j = realloc(w->journals, (w->njournals + 1) * sizeof *j);
-            if (!j)
-                return TIND_ENOMEM;
+            if (!j) {
+                free(bytes);
+                rc = TIND_ENOMEM;
+                break;
+            }
             w->journals = j;
             j = &w->journals[w->njournals++];
             memset(j, 0, sizeof *j);
             j->entry = (long)i;
             const char *base = strrchr(w->img.v[i].path, '/') + 1;
             j->number = strtoull(base, NULL, 10);
-            if (cr_parse_journal(j, w->img.v[i].data, w->img.v[i].len)) {
+            if (cr_parse_journal(j, bytes, nbytes) ||
+                (stress_encrypt && cr_parse_pages(j, w->img.v[i].data, w->img.v[i].len))) {
                 fprintf(stderr, "corrupt: cannot parse the pristine journal '%s'\n", w->img.v[i].path);
-                return TIND_ECORRUPT;
+                free(bytes);
+                rc = TIND_ECORRUPT;
+                break;
             }
         }
+        free(bytes);
     }
+    cr_view_free(plain, plain_mem);
+    fs_destroy(plain_mem);
+    if (rc)
+        return rc;
     /* journals ascending by number (the image lists them by name, which
      * sorts the same, but do not rely on it) */
     for (size_t i = 1; i < w->njournals; i++)
@@ -446,7 +528,7 @@ static void cr_state(const cr_world *w, size_t cut, int st[CR_NKS][CR_UNIVERSE])
         for (int j = 0; j < w->b[i].nops; j++) {
             const stress_op *op = &w->b[i].ops[j];
             if (i < cut || w->b[i].first_seqno + (uint64_t)j <= w->flushed[op->ks])
-                st[op->ks][op->key] = op->tomb ? -1 : (int)i;
+                stress_op_apply(&cr_model, op, st[op->ks], (int)i);
         }
 }
 
@@ -469,11 +551,50 @@ enum { EXPECT_FAIL = -2 };
 /* What opening must give after journal j was damaged: EXPECT_FAIL, or the
  * cut (batch number) of the history. `flip_at` is the damaged byte, or
  * `trunc_to` the new length (the other is SIZE_MAX). */
+static long cr_journal_expect_plain(const cr_world *w, size_t jn, size_t flip_at, size_t trunc_to, size_t len);
+
+/* --encrypt: the same for a journal stored as pages (io/fs_crypt.h): damage
+ * to the header's checked bytes fails the file; its other bytes and the
+ * unused ends of slots are never read; a damaged page fails the read unless
+ * it is in the last slot, where the reader takes it for a torn write (the
+ * file then ends where the page starts); a cut ends the file at the end of
+ * the last whole page. */
+static long cr_journal_expect_encrypted(const cr_world *w, size_t jn, size_t flip_at, size_t trunc_to)
+{
+    const cr_journal *j = &w->journals[jn];
+    size_t logical = j->npages ? (size_t)(j->page_start[j->npages - 1] + j->page_len[j->npages - 1]) : 0;
+    if (flip_at != SIZE_MAX) {
+        if (flip_at < 48)
+            return EXPECT_FAIL;
+        size_t i = 0;
+        while (i < j->npages && !(flip_at >= j->page_at[i] && flip_at < j->page_at[i] + FS_CRYPT_OVERHEAD + j->page_len[i]))
+            i++;
+        if (i == j->npages)
+            return (long)w->nb;    /* the header's unused bytes, or the unused end of a slot */
+        size_t last_slot = (j->page_at[j->npages - 1] - FS_CRYPT_HEADER) / FS_CRYPT_PAGE;
+        if ((j->page_at[i] - FS_CRYPT_HEADER) / FS_CRYPT_PAGE != last_slot)
+            return EXPECT_FAIL;
+        return cr_journal_expect_plain(w, jn, SIZE_MAX, (size_t)j->page_start[i], logical);
+    }
+    size_t keep = 0;
+    for (size_t i = 0; i < j->npages; i++)
+        if (j->page_at[i] + FS_CRYPT_OVERHEAD + j->page_len[i] <= trunc_to)
+            keep = (size_t)(j->page_start[i] + j->page_len[i]);
+    return cr_journal_expect_plain(w, jn, SIZE_MAX, keep, logical);
+}
+
 static long cr_journal_expect(const cr_world *w, size_t jn, size_t flip_at, size_t trunc_to)
+{
+    if (stress_encrypt)
+        return cr_journal_expect_encrypted(w, jn, flip_at, trunc_to);
+    return cr_journal_expect_plain(w, jn, flip_at, trunc_to, w->img.v[w->journals[jn].entry].len);
+}
+
+/* `len`: the journal's (logical) length. */
+static long cr_journal_expect_plain(const cr_world *w, size_t jn, size_t flip_at, size_t trunc_to, size_t len)
 {
     const cr_journal *j = &w->journals[jn];
     int newest = jn + 1 == w->njournals;
-    size_t len = w->img.v[j->entry].len;
     size_t first_bad; /* index of the first record not replayed */
     if (flip_at != SIZE_MAX) {
         if (!newest)
@@ -673,7 +794,19 @@ static int cr_verify_record(void *ctx, uint64_t first_seqno, uint32_t count, con
  * every journal (jrn_replay; a torn tail or no header before later
  * journals; jrn_chain_need/add/finish). Returns the number of problems.
  * Where the open or a read failed, verify must find at least one. */
+static uint64_t cr_verify_plain(fs *mem);
+
 static uint64_t cr_verify(fs *mem)
+{
+    fs *view = cr_view(mem);
+    if (!view)
+        return 1;
+    uint64_t problems = cr_verify_plain(view);
+    cr_view_free(view, mem);
+    return problems;
+}
+
+static uint64_t cr_verify_plain(fs *mem)
 {
     uint64_t problems = 0;
     tind_err err;
@@ -1229,8 +1362,12 @@ int campaign_corrupt(const stress_opts *o)
     stress_image_free(&w->old);
     for (int k = 0; k < K_COUNT; k++)
         free(w->files[k]);
-    for (size_t j = 0; j < w->njournals; j++)
+    for (size_t j = 0; j < w->njournals; j++) {
         free(w->journals[j].recs);
+        free(w->journals[j].page_start);
+        free(w->journals[j].page_len);
+        free(w->journals[j].page_at);
+    }
     free(w->journals);
     free(w->b);
     free(w);

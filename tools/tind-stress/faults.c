@@ -598,7 +598,7 @@ static void model_state(const ft_batch *b, size_t cut, uint64_t mask, int st[FT_
         if (b[i].status == B_MAYBE && !((mask >> (mi++ & 63)) & 1))
             continue;
         for (int j = 0; j < b[i].nops; j++)
-            st[b[i].ops[j].ks][b[i].ops[j].key] = b[i].ops[j].tomb ? -1 : (int)i;
+            stress_op_apply(&ft_model, &b[i].ops[j], st[b[i].ops[j].ks], (int)i);
     }
 }
 

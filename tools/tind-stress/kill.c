@@ -282,7 +282,10 @@ static void check_points(kcheck *ck, tind_keyspace *ks, int k)
 static int verify(kctx *c, klife *L, trng *rng)
 {
     tind_db *db = NULL;
-    int rc = tind_open(c->dbpath, NULL, &db);
+    tind_options *o = tind_options_new();
+    stress_options_key(o);
+    int rc = tind_open(c->dbpath, o, &db);
+    tind_options_free(o);
     if (rc) {
         c->fig.open_failures++;
         kfail(c, "the database does not open after the kill: %s (%s)", tind_strerror(rc), tind_errmsg(NULL));
@@ -501,6 +504,8 @@ static int run_life(kctx *c, klife *L)
     argv[n++] = a_bg;
     argv[n++] = "--sync-ms";
     argv[n++] = a_sync;
+    argv[n++] = "--encrypt";
+    argv[n++] = stress_encrypt ? "1" : "0";
     if (L->power) {
         argv[n++] = "--rec-log";
         argv[n++] = c->logpath;

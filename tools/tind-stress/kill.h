@@ -40,7 +40,8 @@ extern const char *const kill_ks_names[KILL_KS];
 
 typedef struct kop {
     uint8_t ks;
-    uint8_t tomb;        /* 1 remove, 2 single delete (reads the same, contract or not) */
+    uint8_t tomb;        /* 1 remove, 2 single delete (reads the same, contract or not),
+                            3 range deletion [key, key + vlen) */
     uint32_t key;
     uint32_t vlen;
 } kop;

@@ -167,6 +167,8 @@ int kill_child_main(int argc, char **argv)
             bg = atoi(v);
         else if (!strcmp(k, "--sync-ms"))
             sync_ms = atoi(v);
+        else if (!strcmp(k, "--encrypt"))
+            stress_encrypt = atoi(v);
     }
     if (!dbpath || child_pipe < 0) {
         fprintf(stderr, "tind-stress __kill-child: missing --db or --pipe\n");
@@ -185,6 +187,7 @@ int kill_child_main(int argc, char **argv)
         tind_options_set_fs(o, rec);
     tind_options_set_background_threads(o, bg);
     tind_options_set_sync_interval_ms(o, (uint32_t)sync_ms);
+    stress_options_key(o);
     tind_options_set_cache_size(o, 1 << 20);
     tind_options_set_write_buffer_size(o, 256 * 1024);
     tind_options_set_journal_file_size(o, 32 * 1024);
@@ -218,6 +221,11 @@ int kill_child_main(int argc, char **argv)
             size_t kn = kill_key_bytes(op->key, key);
             if (op->tomb == 2) {
                 rc = tind_batch_single_remove(tb, ks[op->ks], key, kn);
+            } else if (op->tomb == 3) {
+                uint8_t hi[KILL_KEY_MAX];
+                uint32_t end = op->key + op->vlen; /* past the universe: a key after all of it */
+                rc = tind_batch_remove_range(tb, ks[op->ks], key, kn, hi,
+                                             kill_key_bytes(end == KILL_MARKER ? end + 1 : end, hi));
             } else if (op->tomb) {
                 rc = tind_batch_remove(tb, ks[op->ks], key, kn);
             } else {

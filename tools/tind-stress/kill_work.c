@@ -109,6 +109,10 @@ void kill_gen_batch(uint64_t seed, uint32_t life, uint64_t id, kbatch *b)
         o->vlen = o->tomb ? 0
                   : trng_below(&r, 30) == 0 ? 1000 + (uint32_t)trng_below(&r, 5000)
                                             : KILL_VAL_MIN + (uint32_t)trng_below(&r, 160);
+        if (o->tomb && trng_below(&r, 16) == 0) {
+            o->tomb = 3; /* a range deletion of keys [key, key + vlen) */
+            o->vlen = 1 + (uint32_t)trng_below(&r, 50);
+        }
     }
     b->ops[n] = (kop){0, 0, KILL_MARKER, KILL_VAL_MIN + (uint32_t)trng_below(&r, 40)};
     b->n = n + 1;
@@ -124,6 +128,9 @@ void kill_gen_batch(uint64_t seed, uint32_t life, uint64_t id, kbatch *b)
     /* from its own hash, so the batches above stay what they were */
     uint64_t t = kill_mix3(seed ^ 0x74786e, life, id) % 8;
     b->txn = b->single ? 0 : t < 1 ? 2 : t < 2 ? 1 : 0;
+    for (uint32_t i = 0; i < b->n; i++)
+        if (b->ops[i].tomb == 3)
+            b->txn = 0; /* transactions refuse range deletions (TIND_ENOTSUP) */
 }
 
 void kill_state_apply(kstate *s, const kbatch *b, uint32_t life)
@@ -132,6 +139,11 @@ void kill_state_apply(kstate *s, const kbatch *b, uint32_t life)
         s->merges++;
     for (uint32_t i = 0; i < b->n; i++) {
         const kop *o = &b->ops[i];
+        if (o->tomb == 3) {
+            for (uint32_t k = o->key; k < o->key + o->vlen && k < KILL_UNIVERSE; k++)
+                s->cell[o->ks][k] = (kcell){b->id, i, life, 0, 0};
+            continue;
+        }
         s->cell[o->ks][o->key] = (kcell){b->id, i, life, o->vlen, (uint8_t)!o->tomb};
     }
 }

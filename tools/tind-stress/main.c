@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common.h"
 #include "stress.h"
 #include "tind_internal.h"
 
@@ -35,6 +36,7 @@ static void usage(FILE *out)
             "  --power-loss    kill: every other kill also simulates a power loss\n"
             "  --mixed         concurrent: also keyspace create/delete, scratch flush/compact and\n"
             "                  whole-database close + reopen while the threads run\n"
+            "  --encrypt       kill, corrupt, concurrent: the database is encrypted at rest\n"
             "  --dir D         scratch folder (default: a new one under $TMPDIR, removed on success)\n"
             "  --verbose       more output\n");
 }
@@ -75,6 +77,8 @@ int main(int argc, char **argv)
             o.mixed = 1;
         } else if (!strcmp(a, "--power-loss")) {
             o.power_loss = 1;
+        } else if (!strcmp(a, "--encrypt")) {
+            stress_encrypt = 1;
         } else if (!strcmp(a, "--verbose") || !strcmp(a, "-v")) {
             o.verbose = 1;
         } else {

@@ -29,21 +29,6 @@ static int lib_error(tsh *sh, const char *what, tind_db *db)
     return sh_error(sh, "%s: %s", what, msg[0] ? msg : "failed");
 }
 
-static void size_text(uint64_t n, char *buf, size_t len)
-{
-    static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-    double v = (double)n;
-    int u = 0;
-    while (v >= 1024 && u < 4) {
-        v /= 1024;
-        u++;
-    }
-    if (u == 0)
-        snprintf(buf, len, "%" PRIu64 " B", n);
-    else
-        snprintf(buf, len, "%.1f %s", v, units[u]);
-}
-
 int sh_cmd_checkpoint(tsh *sh, sh_words *args)
 {
     if (args->count != 2)
@@ -86,8 +71,8 @@ static int backup_list(tsh *sh, const char *dir)
         struct tm tm;
         if (gmtime_r(&t, &tm))
             strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm);
-        size_text(list[i].bytes, size, sizeof size);
-        size_text(list[i].shared_bytes, shared, sizeof shared);
+        human_bytes(list[i].bytes, size, sizeof size);
+        human_bytes(list[i].shared_bytes, shared, sizeof shared);
         fprintf(sh->out, "backup %" PRIu64 "  %s UTC  seqno %" PRIu64 "  %" PRIu64 " file%s  %s (%s shared)\n",
                 list[i].id, when, list[i].seqno, list[i].files, list[i].files == 1 ? "" : "s", size, shared);
     }

@@ -15,11 +15,12 @@
 
 static const char *op_name(int type)
 {
-    return type == TIND_CHANGE_PUT             ? "put"
-           : type == TIND_CHANGE_REMOVE        ? "del"
-           : type == TIND_CHANGE_MERGE         ? "merge"
-           : type == TIND_CHANGE_SINGLE_REMOVE ? "single-del"
-                                               : "other";
+    return type == TIND_CHANGE_PUT              ? "put"
+           : type == TIND_CHANGE_REMOVE         ? "del"
+           : type == TIND_CHANGE_MERGE          ? "merge"
+           : type == TIND_CHANGE_SINGLE_REMOVE  ? "single-del"
+           : type == TIND_CHANGE_REMOVE_RANGE   ? "delrange"
+                                                : "other";
 }
 
 /* The keyspace's name, or "#ID" once it is deleted. */
@@ -56,6 +57,9 @@ static int print_machine(tsh *sh, tind_changes *c)
             if (op->type == TIND_CHANGE_PUT || op->type == TIND_CHANGE_MERGE) {
                 rc = rc ? rc : tbuf_append(&line, ",\"value\":", 9);
                 rc = rc ? rc : sh_json_string(&line, op->value, op->vlen);
+            } else if (op->type == TIND_CHANGE_REMOVE_RANGE) { /* "" = no end */
+                rc = rc ? rc : tbuf_append(&line, ",\"end\":", 7);
+                rc = rc ? rc : sh_json_string(&line, op->value, op->vlen);
             }
             rc = rc ? rc : tbuf_append(&line, "}", 1);
         } else {
@@ -65,8 +69,8 @@ static int print_machine(tsh *sh, tind_changes *c)
             rc = rc ? rc : tbuf_append(&line, ",", 1);
             rc = rc ? rc : sh_csv_field(&line, op->key, op->klen);
             rc = rc ? rc : tbuf_append(&line, ",", 1);
-            if (op->type == TIND_CHANGE_PUT || op->type == TIND_CHANGE_MERGE)
-                rc = rc ? rc : sh_csv_field(&line, op->value, op->vlen);
+            if (op->type == TIND_CHANGE_PUT || op->type == TIND_CHANGE_MERGE || op->type == TIND_CHANGE_REMOVE_RANGE)
+                rc = rc ? rc : sh_csv_field(&line, op->value, op->vlen); /* a range: its end */
             rc = rc ? rc : tbuf_append(&line, "\r\n", 2);
         }
     }
@@ -90,6 +94,12 @@ static void print_text(tsh *sh, tind_changes *c)
         if (op->type == TIND_CHANGE_PUT || op->type == TIND_CHANGE_MERGE) {
             fputs(" = ", sh->out);
             sh_show_bytes(sh, sh->out, op->value, op->vlen, sh->hex, sh->full);
+        } else if (op->type == TIND_CHANGE_REMOVE_RANGE) {
+            fputs(" .. ", sh->out);
+            if (op->vlen)
+                sh_show_bytes(sh, sh->out, op->value, op->vlen, sh->hex, 1);
+            else
+                fputs("(end)", sh->out);
         }
         fputc('\n', sh->out);
     }

@@ -63,6 +63,81 @@ static int db_error(tsh *sh, const char *what, int rc)
     return sh_error(sh, "%s: %s", what, one_line(msg, buf, sizeof buf));
 }
 
+fs *sh_new_fs(tsh *sh)
+{
+    fs *px = fs_posix_new();
+    fs *c = px && sh->has_key ? fs_crypt_new(px, 1, sh->key) : px;
+    if (!c) {
+        fs_destroy(px);
+        sh_error(sh, "out of memory");
+        return NULL;
+    }
+    char *kp = fname_join(sh->path, FNAME_ENCRYPTION);
+    uint8_t *data = NULL;
+    size_t len = 0;
+    tind_err err;
+    err_clear(&err);
+    int rc = kp ? fs_read_all(px, kp, &data, &len, &err) : TIND_ENOMEM;
+    if (rc == TIND_OK && sh->has_key)
+        rc = fs_crypt_keyfile_check(c, data, len, kp, &err);
+    else if (rc == TIND_OK)
+        rc = err_set(&err, TIND_EINVAL, "'%s' is encrypted: give its key with --key-file F (or $TIND_KEY_FILE)",
+                     sh->path);
+    else if (rc == TIND_ENOENT && fs_exists(px, sh->path, NULL) != TIND_OK)
+        rc = TIND_OK;    /* no folder: the command says so */
+    else if (rc == TIND_ENOENT)
+        rc = sh->has_key ? err_set(&err, TIND_EINVAL, "'%s' is not encrypted: run without --key-file", sh->path)
+                         : TIND_OK;
+    free(data);
+    free(kp);
+    if (rc) {
+        fs_destroy(c);
+        sh_error(sh, "%s", err.msg[0] ? err.msg : tind_strerror(rc));
+        return NULL;
+    }
+    return c;
+}
+
+int sh_read_key_file(const char *path, uint8_t key[32], char *why, size_t why_len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(why, why_len, "key file '%s': %s", path, strerror(errno));
+        return -1;
+    }
+    uint8_t buf[200];
+    size_t n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    int rc = -1;
+    if (n == 32) {
+        memcpy(key, buf, 32);
+        rc = 0;
+    } else {
+        size_t a = 0, b = n;
+        while (a < b && (buf[a] == ' ' || buf[a] == '\t' || buf[a] == '\n' || buf[a] == '\r'))
+            a++;
+        while (b > a && (buf[b - 1] == ' ' || buf[b - 1] == '\t' || buf[b - 1] == '\n' || buf[b - 1] == '\r'))
+            b--;
+        if (b - a == 64) {
+            rc = 0;
+            for (size_t i = 0; i < 64 && rc == 0; i++) {
+                int c = buf[a + i], v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                                                          : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+                if (v < 0)
+                    rc = -1;
+                else if (i % 2)
+                    key[i / 2] = (uint8_t)(key[i / 2] | v);
+                else
+                    key[i / 2] = (uint8_t)(v << 4);
+            }
+        }
+    }
+    memset(buf, 0, sizeof buf);
+    if (rc)
+        snprintf(why, why_len, "key file '%s': want 32 raw bytes or 64 hex digits (%zu bytes found)", path, n);
+    return rc;
+}
+
 int sh_open_db(tsh *sh)
 {
     if (sh->db)
@@ -73,6 +148,8 @@ int sh_open_db(tsh *sh)
         return sh_error(sh, "out of memory");
     tind_options_set_create_if_missing(o, sh->create);
     tind_options_set_read_only(o, sh->read_only);
+    if (sh->has_key)
+        tind_options_set_encryption_key(o, sh->key, sizeof sh->key);
     /* keep every journal there is: the shell must not delete journals the
      * application retains for its change feed (changes --from reads them) */
     tind_options_set_changes_retention(o, UINT64_MAX);
@@ -245,7 +322,7 @@ static double now_seconds(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static const char *human_bytes(uint64_t n, char *buf, size_t len)
+const char *human_bytes(uint64_t n, char *buf, size_t len)
 {
     static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
     double v = (double)n;
@@ -470,6 +547,36 @@ static int ks_args(tsh *sh, sh_words *args, sh_opt *opts, size_t nopts, const sh
     if (npos != want)
         return SH_USAGE;
     return get_keyspace(sh, pos[0], ks);
+}
+
+/* delrange KS LO HI: tind_remove_range over [LO, HI); "" is an open bound. */
+static int cmd_delrange(tsh *sh, sh_words *args)
+{
+    const sh_word *pos[3];
+    tind_keyspace *ks;
+    int rc = ks_args(sh, args, NULL, 0, pos, 3, &ks);
+    if (rc)
+        return rc;
+    const tbuf *lo = &pos[1]->bytes, *hi = &pos[2]->bytes;
+    int st = sh->txn     ? tind_txn_remove_range(sh->txn, ks, lo->data, lo->len, hi->data, hi->len) /* refused */
+             : sh->batch ? tind_batch_remove_range(sh->batch, ks, lo->data, lo->len, hi->data, hi->len)
+                         : tind_remove_range(ks, lo->data, lo->len, hi->data, hi->len);
+    if (st)
+        return db_error(sh, "delrange", st);
+    return SH_OK;
+}
+
+static int cmd_clear(tsh *sh, sh_words *args)
+{
+    const sh_word *pos[1];
+    tind_keyspace *ks;
+    int rc = ks_args(sh, args, NULL, 0, pos, 1, &ks);
+    if (rc)
+        return rc;
+    int st = tind_keyspace_clear(ks);
+    if (st)
+        return db_error(sh, "clear", st);
+    return SH_OK;
 }
 
 /* merge KS KEY OPERAND: a counter keyspace takes a decimal number (a
@@ -1202,6 +1309,9 @@ static const sh_command commands[] = {
     {"merge", 1, cmd_merge, "merge KS KEY OPERAND",
      "merge OPERAND into KEY with the keyspace's operator (a counter takes a decimal number; "
      "queued while a batch is open)"},
+    {"delrange", 1, cmd_delrange, "delrange KS LO HI",
+     "delete every key in [LO, HI) in one operation; \"\" is an open bound (queued while a batch is open)"},
+    {"clear", 1, cmd_clear, "clear KS", "delete every key of KS in one crash-safe operation"},
     {"exists", 1, cmd_exists, "exists KS KEY", "print yes (exit 0) or no (exit 1)"},
     {"mget", 1, cmd_mget, "mget KS KEY... [--hex] [--full]",
      "print KEY = VALUE for each key; a missing key is named on stderr and fails the command"},
@@ -1230,8 +1340,9 @@ static const sh_command commands[] = {
      "list a table's blocks and entries, a blob file's records, or a journal's records (FILE: path or number)"},
     {"export", 1, sh_cmd_export, "export [--output FILE] [--salvage] [KS...]",
      "write keyspaces (default: all) as KS<TAB>KEY<TAB>VALUE lines and an end record; --salvage skips damage"},
-    {"import", 0, sh_cmd_import, "import [--unchecked] FILE",
-     "load an export file (- = standard input); checked whole first: its end record and checksum"},
+    {"import", 0, sh_cmd_import, "import [--unchecked] [--ingest] FILE",
+     "load an export file (- = standard input); checked whole first: its end record and checksum; "
+     "files of 32 MiB or more (or --ingest) load by bulk ingestion"},
     {"checkpoint", 1, sh_cmd_checkpoint, "checkpoint DIR",
      "write a consistent copy of the database to the new folder DIR (tables hard-linked when possible)"},
     {"backup", 0, sh_cmd_backup,

@@ -56,6 +56,36 @@ static const char *type_name(uint8_t t)
     }
 }
 
+/* A table's range tombstone section: one line per fragment, its seqnos. */
+static int print_range_tombstones(dumper *d, const uint8_t *raw, size_t n, const char *path)
+{
+    FILE *o = d->sh->out;
+    rt_list *l;
+    tind_err err;
+    err_clear(&err);
+    if (rt_list_decode(raw, n, path, &l, &err)) {
+        fprintf(o, "    %s\n", err.msg);
+        return 1;
+    }
+    fprintf(o, "    %zu range tombstone fragments, %zu tombstones\n", l->count, l->tombstones);
+    for (size_t i = 0; i < l->count && !d->summary; i++) {
+        const rt_frag *f = &l->frags[i];
+        fputs("    range-del [", o);
+        sh_show_bytes(d->sh, o, f->start, f->start_len, d->hex, 1);
+        fputs(", ", o);
+        if (f->end_len)
+            sh_show_bytes(d->sh, o, f->end, f->end_len, d->hex, 1);
+        else
+            fputs("(end)", o);
+        fputs(") @", o);
+        for (size_t j = 0; j < f->nseq; j++)
+            fprintf(o, "%s%" PRIu64, j ? "," : "", f->seqs[j]);
+        fputc('\n', o);
+    }
+    rt_list_unref(l);
+    return 0;
+}
+
 static const char *compression_name(unsigned c)
 {
     return c == 0 ? "none" : c == 1 ? "lz4" : c == 2 ? "zstd" : "unknown";
@@ -228,9 +258,9 @@ static int cmp_sec(const void *a, const void *b)
 
 static int dump_table(dumper *d, const char *path)
 {
-    fs *fsys = fs_posix_new();
+    fs *fsys = sh_new_fs(d->sh);
     if (!fsys)
-        return sh_error(d->sh, "out of memory");
+        return SH_FAIL;
     uint8_t *data = NULL;
     size_t size = 0;
     tind_err err;
@@ -343,7 +373,10 @@ static int dump_table(dumper *d, const char *path)
                 failed = 1;
                 break;
             }
-            if (is_data || is_index || (is_filter && ti.filter_partitioned && off == ti.filter_handle.offset)) {
+            if (!strcmp(s->name, "rangedel")) {
+                if (print_range_tombstones(d, raw, raw_len, path))
+                    failed = 1;
+            } else if (is_data || is_index || (is_filter && ti.filter_partitioned && off == ti.filter_handle.offset)) {
                 if (print_block_entries(d, raw, raw_len, is_data ? 'd' : 'i', &ti, what))
                     failed = 1;
             } else if (is_filter) {
@@ -426,7 +459,13 @@ static int journal_record(void *ctx, uint64_t first_seqno, uint32_t count, const
         print_keyspace(j, e.ks_id);
         fputc(' ', o);
         sh_show_bytes(j->d->sh, o, e.key, e.klen, j->d->hex, 1);
-        if (batch_entry_has_value(e.type)) {
+        if (e.type == ENTRY_RANGE_TOMBSTONE) {
+            fputs(" .. ", o); /* [key, end) */
+            if (e.vlen)
+                sh_show_bytes(j->d->sh, o, e.val, e.vlen, j->d->hex, 1);
+            else
+                fputs("(end)", o);
+        } else if (batch_entry_has_value(e.type)) {
             fputs(" = ", o);
             sh_show_bytes(j->d->sh, o, e.val, e.vlen, j->d->hex, j->d->full);
         }
@@ -441,9 +480,9 @@ static int journal_record(void *ctx, uint64_t first_seqno, uint32_t count, const
 
 static int dump_journal(dumper *d, const char *path)
 {
-    fs *fsys = fs_posix_new();
+    fs *fsys = sh_new_fs(d->sh);
     if (!fsys)
-        return sh_error(d->sh, "out of memory");
+        return SH_FAIL;
     jdump j;
     memset(&j, 0, sizeof j);
     j.d = d;
@@ -537,9 +576,9 @@ static int blob_record(void *ctx, const blob_ptr *p, const uint8_t *val)
  * not verify. */
 static int dump_blob(dumper *d, const char *path)
 {
-    fs *fsys = fs_posix_new();
+    fs *fsys = sh_new_fs(d->sh); /* decrypts with --key-file */
     if (!fsys)
-        return sh_error(d->sh, "out of memory");
+        return SH_FAIL;
     tind_err err;
     err_clear(&err);
     blob_reader *r = NULL;

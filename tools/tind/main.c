@@ -27,7 +27,8 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: tind [--hex] [--full] [--json | --csv] [--bail] [--create | --read-only] PATH\n"
+            "usage: tind [--hex] [--full] [--json | --csv] [--bail] [--create | --read-only]\n"
+            "            [--key-file F] PATH\n"
             "            [COMMAND [ARG...]]\n"
             "  PATH                     the database folder; only `create KS`, `import FILE`\n"
             "                           or --create make a new one (a missing or empty folder)\n"
@@ -45,6 +46,8 @@ static void usage(FILE *f)
             "  --read-only              open without writing anything (inspect a damaged or\n"
             "                           live database): stats, scan, get, count, export,\n"
             "                           verify, dump; write commands fail\n"
+            "  --key-file F             the key of an encrypted database: 32 raw bytes or 64\n"
+            "                           hex digits in file F (default: $TIND_KEY_FILE)\n"
             "  --help, --version\n"
             "Commands: tind PATH help; the manual: man tind.\n");
 }
@@ -97,6 +100,7 @@ int main(int argc, char **argv)
     sh.out = stdout;
     sh.err = stderr;
     int bail = 0;
+    const char *key_file = NULL;
     int i = 1;
     for (; i < argc && argv[i][0] == '-' && argv[i][1] == '-'; i++) {
         if (!strcmp(argv[i], "--hex"))
@@ -113,6 +117,8 @@ int main(int argc, char **argv)
             sh.create = 1;
         else if (!strcmp(argv[i], "--read-only"))
             sh.read_only = 1;
+        else if (!strcmp(argv[i], "--key-file") && i + 1 < argc)
+            key_file = argv[++i];
         else if (!strcmp(argv[i], "--help")) {
             usage(stdout);
             return 0;
@@ -135,6 +141,16 @@ int main(int argc, char **argv)
         return 2;
     }
     sh.path = argv[i++];
+    if (!key_file)
+        key_file = getenv("TIND_KEY_FILE");
+    if (key_file && *key_file) {
+        char why[300];
+        if (sh_read_key_file(key_file, sh.key, why, sizeof why)) {
+            fprintf(stderr, "tind: %s\n", why);
+            return 2;
+        }
+        sh.has_key = 1;
+    }
 
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);

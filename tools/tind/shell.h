@@ -52,6 +52,8 @@ typedef struct tsh {
     int open_failed;              /* opening the database failed (reason printed) */
     int create;                   /* --create: a missing database may be created */
     int read_only;                /* --read-only: tind_options_set_read_only */
+    int has_key;                  /* --key-file / $TIND_KEY_FILE: an encrypted database */
+    uint8_t key[32];
     FILE *out;
     FILE *err;
 } tsh;
@@ -78,6 +80,14 @@ const sh_command *sh_find_command(const char *name);
 const sh_command *sh_commands(size_t *count);
 /* Opens sh->path when not open yet; prints a one-line reason on failure. */
 int sh_open_db(tsh *sh);
+/* The file system verify and dump read the folder's files through: POSIX,
+ * or the decrypting wrapper around it with the shell's key. NULL (reason
+ * printed) when out of memory, or when the folder's ENCRYPTION file refuses
+ * the key or its absence. Free with fs_destroy. */
+struct fs *sh_new_fs(tsh *sh);
+/* Reads a key file: 32 raw bytes, or 64 hex digits (whitespace around
+ * them ignored). 0 on success, else -1 with the reason in why. */
+int sh_read_key_file(const char *path, uint8_t key[32], char *why, size_t why_len);
 /* "error: ..." on sh->err (with the script line when there is one); returns SH_FAIL. */
 int sh_error(tsh *sh, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Prints a value or key in the shell's display mode. */
@@ -96,6 +106,8 @@ typedef struct sh_opt {
 int sh_parse_opts(tsh *sh, sh_words *args, size_t from, sh_opt *opts, size_t nopts,
                   const sh_word **pos, size_t *npos, size_t max_pos);
 int sh_parse_u64(tsh *sh, const sh_word *w, const char *what, uint64_t *out);
+/* n bytes in the largest binary unit that fits ("1.5 MiB"), into buf. */
+const char *human_bytes(uint64_t n, char *buf, size_t len);
 
 /* ---- verify.c ---- */
 int sh_cmd_verify(tsh *sh, sh_words *args);

@@ -59,6 +59,8 @@
 #define EXPORT_END "#end "
 #define IMPORT_BATCH_ENTRIES 1000
 #define IMPORT_BATCH_BYTES (4u << 20)
+/* Files at least this large are written by bulk ingestion (or with --ingest). */
+#define IMPORT_INGEST_BYTES (32u << 20)
 
 /* ------------------------------------------------------------------ export */
 
@@ -387,6 +389,17 @@ typedef struct importer {
     tind_keyspace *ks;            /* the handle of last_ks */
     tbuf f[3];
     sh_progress meter;            /* bytes read, over both passes */
+    /* the writing pass by bulk ingestion (imp_ingest_pass) */
+    int ingesting;
+    int pending;                  /* imp_line parsed an entry into f[] */
+    int carry;                    /* ... which belongs to the next tind_ingest */
+    int failed;                   /* the message is printed */
+    int at_eof;
+    tind_keyspace *ingest_ks;
+    FILE *in;
+    char *line;
+    size_t line_cap;
+    long lineno;
 } importer;
 
 static int imp_flush(importer *im)
@@ -472,6 +485,10 @@ static int imp_line(importer *im, const char *line, size_t n, long lineno)
                         im->f[1].len);
     if (!im->apply)
         return SH_OK;
+    if (im->ingesting) {
+        im->pending = 1;
+        return SH_OK;
+    }
     int st = tind_batch_put(im->batch, im->ks, im->f[1].data, im->f[1].len,
                             im->f[2].data ? im->f[2].data : (const uint8_t *)"", im->f[2].len);
     if (st)
@@ -561,12 +578,85 @@ static int imp_pass(importer *im, FILE *in)
     return rc;
 }
 
+/* The input of one tind_ingest: the file's entry lines while they name its
+ * keyspace; an entry of another keyspace is carried to the next call. */
+static int imp_ingest_next(void *ctx, const void **key, size_t *klen, const void **val, size_t *vlen)
+{
+    importer *im = ctx;
+    for (;;) {
+        if (!im->carry) {
+            ssize_t n = getline(&im->line, &im->line_cap, im->in);
+            if (n < 0) {
+                if (ferror(im->in)) {
+                    sh_error(im->sh, "import: reading '%s': %s", im->file, strerror(errno));
+                    im->failed = 1;
+                    return TIND_EIO;
+                }
+                im->at_eof = 1;
+                return 0;
+            }
+            im->lineno++;
+            sh_progress_add(&im->meter, (uint64_t)n);
+            if (sh_interrupted) {
+                sh_error(im->sh, "import interrupted at line %ld", im->lineno);
+                im->failed = 1;
+                return TIND_EINVAL;
+            }
+            im->pending = 0;
+            if (imp_line(im, im->line, (size_t)n, im->lineno) != SH_OK) {
+                im->failed = 1;
+                return TIND_EINVAL;
+            }
+            if (!im->pending)
+                continue;
+            if (im->ks != im->ingest_ks) {
+                im->carry = 1;
+                return 0;
+            }
+        }
+        im->carry = 0;
+        *key = im->f[1].data;
+        *klen = im->f[1].len;
+        *val = im->f[2].data ? im->f[2].data : (const uint8_t *)"";
+        *vlen = im->f[2].len;
+        im->entries++;
+        return 1;
+    }
+}
+
+/* The writing pass by bulk ingestion: each run of lines of one keyspace is
+ * one tind_ingest (unsorted input: the file's order does not matter and a
+ * key's last line wins, as with puts), atomic on its own. */
+static int imp_ingest_pass(importer *im, FILE *in)
+{
+    im->in = in;
+    im->ingesting = 1;
+    int rc = SH_OK;
+    while (rc == SH_OK) {
+        const void *k, *v;
+        size_t kl, vl;
+        im->ingest_ks = NULL;   /* the next entry is carried: its keyspace is known */
+        if (!im->carry && imp_ingest_next(im, &k, &kl, &v, &vl) < 0)
+            rc = SH_FAIL;
+        if (rc || !im->carry)
+            break;
+        im->ingest_ks = im->ks;
+        int st = tind_ingest(im->ks, imp_ingest_next, im, 0, 0, NULL, NULL, NULL);
+        if (st && !im->failed)
+            rc = sh_error(im->sh, "import: %s", tind_errmsg(im->sh->db));
+        else if (st)
+            rc = SH_FAIL;
+    }
+    free(im->line);
+    return rc;
+}
+
 int sh_cmd_import(tsh *sh, sh_words *args)
 {
-    sh_opt opts[] = {{"unchecked", 0, 0, NULL}};
+    sh_opt opts[] = {{"unchecked", 0, 0, NULL}, {"ingest", 0, 0, NULL}};
     const sh_word *pos[1];
     size_t npos;
-    int rc = sh_parse_opts(sh, args, 1, opts, 1, pos, &npos, 1);
+    int rc = sh_parse_opts(sh, args, 1, opts, 2, pos, &npos, 1);
     if (rc)
         return rc;
     if (npos != 1)
@@ -610,6 +700,7 @@ int sh_cmd_import(tsh *sh, sh_words *args)
     im.unchecked = opts[0].seen;
     hash64_begin(&im.hash);
     struct stat in_st;
+    memset(&in_st, 0, sizeof in_st);
     /* the file is read twice: a check pass, then the writing pass */
     sh_progress_begin(&im.meter, sh, "import", fstat(fileno(in), &in_st) == 0 ? 2 * (uint64_t)in_st.st_size : 0, 1,
                       NULL);
@@ -630,10 +721,15 @@ int sh_cmd_import(tsh *sh, sh_words *args)
         int st = tind_batch_new(sh->db, &im.batch);
         if (st)
             rc = sh_error(sh, "import: %s", tind_errmsg(sh->db));
+        else if (opts[1].seen || (uint64_t)in_st.st_size >= IMPORT_INGEST_BYTES)
+            rc = imp_ingest_pass(&im, in);
         else
             rc = imp_pass(&im, in);
         if (rc == SH_OK)
             rc = imp_flush(&im);
+        else if (im.batch && im.entries && im.ingesting)
+            fprintf(sh->err, "import: the keyspaces whose lines ended before the failing line were written (each "
+                             "one whole)\n");
         else if (im.batch && im.entries)
             fprintf(sh->err, "import: entries before the failing line were written (up to the last full batch)\n");
         if (im.batch)

@@ -736,9 +736,9 @@ int sh_cmd_verify(tsh *sh, sh_words *args)
     v.sh = sh;
     v.dir = sh->path;
     v.verbose = opts[0].seen;
-    v.fs = fs_posix_new();
+    v.fs = sh_new_fs(sh);
     if (!v.fs)
-        return sh_error(sh, "out of memory");
+        return SH_FAIL;
     int is_dir = 0;
     if (fs_exists(v.fs, sh->path, &is_dir) != TIND_OK || !is_dir) {
         fs_destroy(v.fs);
