@@ -64,3 +64,39 @@ void check_rmtree(const char *path)
 {
     nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
+
+int check_no_plaintext(const char *dir, const char *const *needles, size_t n)
+{
+    int files = 0;
+    DIR *d = opendir(dir);
+    CHECK(d != NULL);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        char path[2048];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        struct stat st;
+        CHECK(stat(path, &st) == 0);
+        if (S_ISDIR(st.st_mode)) {
+            files += check_no_plaintext(path, needles, n);
+            continue;
+        }
+        FILE *f = fopen(path, "rb");
+        CHECK(f != NULL);
+        char *data = malloc((size_t)st.st_size + 1);
+        CHECK(data != NULL);
+        size_t len = fread(data, 1, (size_t)st.st_size, f);
+        fclose(f);
+        for (size_t k = 0; k < n; k++) {
+            size_t m = strlen(needles[k]);
+            for (size_t i = 0; i + m <= len; i++)
+                if (!memcmp(data + i, needles[k], m))
+                    check_fail(__FILE__, __LINE__, "'%s' holds plaintext '%s' at offset %zu", path, needles[k], i);
+        }
+        free(data);
+        files++;
+    }
+    closedir(d);
+    return files;
+}

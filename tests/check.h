@@ -34,6 +34,10 @@ uint64_t check_seed_init(uint64_t fallback);
 /* A fresh empty temporary folder (removed by check_rmtree). Caller frees. */
 char *check_tmpdir(const char *tag);
 void check_rmtree(const char *path);
+/* Fails the test when a file under dir (recursively) holds one of the n
+ * needles (plaintext an encrypted database must not store); returns the
+ * number of files read. */
+int check_no_plaintext(const char *dir, const char *const *needles, size_t n);
 /* $TIND_TEST_SCALE (default 1): multiply iteration counts in long tests. */
 double check_scale(void);
 

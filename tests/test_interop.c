@@ -890,38 +890,7 @@ static void check_copy(const char *path, int n)
 static int grep_tree(const char *dir)
 {
     static const char *const needles[] = {"SECRETKEY", "PLAINVALUE", "qqqqqqqq"};
-    int files = 0;
-    DIR *d = opendir(dir);
-    CHECK(d != NULL);
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-            continue;
-        char path[2048];
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        struct stat st;
-        CHECK(stat(path, &st) == 0);
-        if (S_ISDIR(st.st_mode)) {
-            files += grep_tree(path);
-            continue;
-        }
-        FILE *f = fopen(path, "rb");
-        CHECK(f != NULL);
-        char *data = malloc((size_t)st.st_size + 1);
-        CHECK(data != NULL);
-        size_t len = fread(data, 1, (size_t)st.st_size, f);
-        fclose(f);
-        for (size_t k = 0; k < sizeof needles / sizeof *needles; k++) {
-            size_t m = strlen(needles[k]);
-            for (size_t i = 0; i + m <= len; i++)
-                if (!memcmp(data + i, needles[k], m))
-                    check_fail(__FILE__, __LINE__, "'%s' holds plaintext '%s' at offset %zu", path, needles[k], i);
-        }
-        free(data);
-        files++;
-    }
-    closedir(d);
-    return files;
+    return check_no_plaintext(dir, needles, sizeof needles / sizeof *needles);
 }
 
 /* ============================================================ checkpoints */

@@ -39,11 +39,9 @@
  *                       ingested tables (no blob file), read right, and the
  *                       next compaction separates them
  */
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "check.h"
 #include "db/backup.h"
@@ -610,46 +608,6 @@ static void check_plain(tind_keyspace *ks)
     }
 }
 
-/* Files under dir (recursively) holding a plaintext needle fail the test;
- * returns the number of blob files seen. */
-static int grep_blob_tree(const char *dir)
-{
-    static const char *const needles[] = {"SECRETKEY", "PLAINVALUE", "VALUEPLAIN"};
-    int blobs = 0;
-    DIR *d = opendir(dir);
-    CHECK(d != NULL);
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-            continue;
-        char path[2048];
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        struct stat st;
-        CHECK(stat(path, &st) == 0);
-        if (S_ISDIR(st.st_mode)) {
-            blobs += grep_blob_tree(path);
-            continue;
-        }
-        size_t l = strlen(e->d_name);
-        blobs += l > 5 && !strcmp(e->d_name + l - 5, ".blob");
-        FILE *fp = fopen(path, "rb");
-        CHECK(fp != NULL);
-        char *data = malloc((size_t)st.st_size + 1);
-        CHECK(data != NULL);
-        size_t len = fread(data, 1, (size_t)st.st_size, fp);
-        fclose(fp);
-        for (size_t k = 0; k < sizeof needles / sizeof *needles; k++) {
-            size_t m = strlen(needles[k]);
-            for (size_t i = 0; i + m <= len; i++)
-                if (!memcmp(data + i, needles[k], m))
-                    check_fail(__FILE__, __LINE__, "'%s' holds plaintext '%s' at offset %zu", path, needles[k], i);
-        }
-        free(data);
-    }
-    closedir(d);
-    return blobs;
-}
-
 TEST(crypt_blobs)
 {
     char *dir = check_tmpdir("iblob-crypt");
@@ -675,7 +633,13 @@ TEST(crypt_blobs)
     CHECK(st.blob_files >= 2);
     check_plain(ks);
     CHECK_OK(tind_close(db));
-    CHECK(grep_blob_tree(path) >= 2);
+    static const char *const needles[] = {"SECRETKEY", "PLAINVALUE", "VALUEPLAIN"};
+    CHECK(check_no_plaintext(path, needles, 3) >= 4);
+    char tables[1100];
+    snprintf(tables, sizeof tables, "%s/tables", path);
+    fs *px = fs_posix_new();
+    CHECK(count_blob_files(px, tables) >= 2);
+    fs_destroy(px);
     db = open_crypt(path);
     CHECK_OK(tind_keyspace_open(db, "c", ko, &ks));
     tind_ks_options_free(ko);
