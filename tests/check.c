@@ -1,6 +1,8 @@
 /* check.c -- test harness support. */
 #include "check.h"
 
+#include "tind_internal.h"
+
 #include <dirent.h>
 #include <stdarg.h>
 #include <sys/stat.h>
@@ -99,4 +101,18 @@ int check_no_plaintext(const char *dir, const char *const *needles, size_t n)
     }
     closedir(d);
     return files;
+}
+
+tind_db *check_open_mem(struct fs *mem, int background)
+{
+    tind_options *o = tind_options_new();
+    tind_options_set_fs(o, mem);
+    tind_options_set_no_background(o, !background);
+    tind_db *db;
+    int rc = tind_open("/db", o, &db);
+    if (rc)
+        fprintf(stderr, "open: %s\n", tind_errmsg(NULL));
+    CHECK_OK(rc);
+    tind_options_free(o);
+    return db;
 }

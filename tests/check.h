@@ -38,6 +38,11 @@ void check_rmtree(const char *path);
  * needles (plaintext an encrypted database must not store); returns the
  * number of files read. */
 int check_no_plaintext(const char *dir, const char *const *needles, size_t n);
+
+/* Opens "/db" on the file system mem (io/fs.h), background work on or off;
+ * a failed open fails the test with tind's message. */
+struct fs;
+tind_db *check_open_mem(struct fs *mem, int background);
 /* $TIND_TEST_SCALE (default 1): multiply iteration counts in long tests. */
 double check_scale(void);
 

@@ -237,20 +237,6 @@ TEST(table_filters)
 
 /* ---------------------------------------------------------------- engine */
 
-static tind_db *open_mem(fs *mem, int background)
-{
-    tind_options *o = tind_options_new();
-    tind_options_set_fs(o, mem);
-    tind_options_set_no_background(o, !background);
-    tind_db *db;
-    int rc = tind_open("/db", o, &db);
-    if (rc)
-        fprintf(stderr, "open: %s\n", tind_errmsg(NULL));
-    CHECK_OK(rc);
-    tind_options_free(o);
-    return db;
-}
-
 enum { EX_SEPARATOR, EX_FIXED, EX_CALLBACK };
 
 static tind_ks_options *prefix_opts(int ex, int whole_keys, int partition_from)
@@ -397,7 +383,7 @@ static void fill(tind_keyspace *ks, int ex, unsigned users, unsigned rounds, trn
 static void engine_case(int background, int ex, int whole_keys, int partition_from)
 {
     fs *mem = fs_mem_new();
-    tind_db *db = open_mem(mem, background);
+    tind_db *db = check_open_mem(mem, background);
     tind_ks_options *ko = prefix_opts(ex, whole_keys, partition_from);
     tind_keyspace *ks;
     CHECK_OK(tind_keyspace_open(db, "feed", ko, &ks));
@@ -452,7 +438,7 @@ TEST(engine_scans)
 TEST(reopen)
 {
     fs *mem = fs_mem_new();
-    tind_db *db = open_mem(mem, 0);
+    tind_db *db = check_open_mem(mem, 0);
     tind_ks_options *sep = prefix_opts(EX_SEPARATOR, 1, 2);
     tind_ks_options *cb = prefix_opts(EX_CALLBACK, 1, 2);
     tind_ks_options *fixed = prefix_opts(EX_FIXED, 1, 2);
@@ -465,7 +451,7 @@ TEST(reopen)
     fill(b, EX_CALLBACK, 50, 3, &r);
     CHECK_OK(tind_close(db));
 
-    db = open_mem(mem, 0);
+    db = check_open_mem(mem, 0);
     /* another extractor: refused, naming both */
     CHECK_RC(tind_keyspace_open(db, "a", fixed, &a), TIND_EINVAL);
     CHECK(strstr(tind_errmsg(db), "separator:0x3a") && strstr(tind_errmsg(db), "fixed:8"));
@@ -498,7 +484,7 @@ TEST(reopen)
     CHECK_OK(tind_close(db));
 
     /* bad extractor options */
-    db = open_mem(mem, 0);
+    db = check_open_mem(mem, 0);
     tind_ks_options *bad = tind_ks_options_new();
     tind_ks_options_set_prefix_fixed(bad, 70000);
     CHECK_RC(tind_keyspace_open(db, "c", bad, &a), TIND_EINVAL);
@@ -574,7 +560,7 @@ static void *race_scanner(void *p)
 TEST(threads)
 {
     fs *mem = fs_mem_new();
-    tind_db *db = open_mem(mem, 1);
+    tind_db *db = check_open_mem(mem, 1);
     tind_ks_options *cb = prefix_opts(EX_CALLBACK, 1, 2);
     tind_keyspace *ks;
     CHECK_OK(tind_keyspace_open(db, "r", cb, &ks));
@@ -585,7 +571,7 @@ TEST(threads)
             CHECK_OK(tind_put(ks, k, strlen(k), "v", 1));
         }
     CHECK_OK(tind_close(db));
-    db = open_mem(mem, 1);
+    db = check_open_mem(mem, 1);
     race_ctx c = {.db = db, .cb = cb};
     atomic_init(&c.stop, 0);
     atomic_init(&c.written, 100);

@@ -18,20 +18,6 @@
 #include "tind_internal.h"
 #include "util/rand.h"
 
-static tind_db *open_mem(fs *mem, int background)
-{
-    tind_options *o = tind_options_new();
-    tind_options_set_fs(o, mem);
-    tind_options_set_no_background(o, !background);
-    tind_db *db;
-    int rc = tind_open("/db", o, &db);
-    if (rc)
-        fprintf(stderr, "open: %s\n", tind_errmsg(NULL));
-    CHECK_OK(rc);
-    tind_options_free(o);
-    return db;
-}
-
 static tind_keyspace *small_ks(tind_db *db, const char *name)
 {
     tind_ks_options *ko = tind_ks_options_new();
@@ -229,7 +215,7 @@ static void check_first_last(tind_keyspace *ks, const tind_read_options *ro, con
 static void ryow_model(int background)
 {
     fs *mem = fs_mem_new();
-    tind_db *db = open_mem(mem, background);
+    tind_db *db = check_open_mem(mem, background);
     tind_keyspace *ks = small_ks(db, "m");
     tind_keyspace *other = small_ks(db, "other");
     trng r;
@@ -336,7 +322,7 @@ TEST(ryow_model_threads_off) { ryow_model(0); }
 TEST(commit_applies_atomically)
 {
     fs *mem = fs_mem_new();
-    tind_db *db = open_mem(mem, 1);
+    tind_db *db = check_open_mem(mem, 1);
     tind_keyspace *a = small_ks(db, "a"), *b = small_ks(db, "b");
     CHECK_OK(tind_put(a, "gone", 4, "x", 1));
     tind_txn *t;
@@ -367,7 +353,7 @@ TEST(commit_applies_atomically)
     CHECK_OK(tind_txn_commit(t));
     CHECK_OK(tind_close(db));
     CHECK_OK(fs_mem_crash(mem, FS_CRASH_DROP_UNSYNCED | FS_CRASH_DROP_DIRENTS, 1));
-    db = open_mem(mem, 1);
+    db = check_open_mem(mem, 1);
     CHECK_OK(tind_keyspace_open(db, "a", NULL, &a));
     expect_ro(a, NULL, "durable", "yes");
     CHECK_OK(tind_close(db));
@@ -377,7 +363,7 @@ TEST(commit_applies_atomically)
 TEST(isolation)
 {
     fs *mem = fs_mem_new();
-    tind_db *db = open_mem(mem, 1);
+    tind_db *db = check_open_mem(mem, 1);
     tind_keyspace *ks = small_ks(db, "iso");
     CHECK_OK(tind_put(ks, "x", 1, "0", 1));
     tind_txn *t1, *t2;
@@ -415,7 +401,7 @@ TEST(isolation)
 TEST(lost_update)
 {
     fs *mem = fs_mem_new();
-    tind_db *db = open_mem(mem, 1);
+    tind_db *db = check_open_mem(mem, 1);
     tind_keyspace *ks = small_ks(db, "c");
     CHECK_OK(tind_put(ks, "counter", 7, "10", 2));
     tind_txn *t1, *t2;
@@ -453,7 +439,7 @@ TEST(lost_update)
 TEST(write_skew)
 {
     fs *mem = fs_mem_new();
-    tind_db *db = open_mem(mem, 1);
+    tind_db *db = check_open_mem(mem, 1);
     tind_keyspace *ks = small_ks(db, "doctors");
     CHECK_OK(tind_put(ks, "alice", 5, "1", 1));
     CHECK_OK(tind_put(ks, "bob", 3, "1", 1));
@@ -494,7 +480,7 @@ TEST(write_skew)
 TEST(phantom)
 {
     fs *mem = fs_mem_new();
-    tind_db *db = open_mem(mem, 1);
+    tind_db *db = check_open_mem(mem, 1);
     tind_keyspace *ks = small_ks(db, "orders");
     CHECK_OK(tind_put(ks, "c1/o1", 5, "x", 1));
     CHECK_OK(tind_put(ks, "c1/o2", 5, "x", 1));
@@ -592,7 +578,7 @@ TEST(phantom)
 TEST(absent_read_conflicts)
 {
     fs *mem = fs_mem_new();
-    tind_db *db = open_mem(mem, 0);
+    tind_db *db = check_open_mem(mem, 0);
     tind_keyspace *ks = small_ks(db, "a");
     tind_txn *t;
     CHECK_OK(tind_txn_begin(db, 0, &t));
@@ -639,7 +625,7 @@ static void *single_writer_waiter(void *p)
 TEST(single_writer)
 {
     fs *mem = fs_mem_new();
-    tind_db *db = open_mem(mem, 1);
+    tind_db *db = check_open_mem(mem, 1);
     tind_keyspace *ks = small_ks(db, "sw");
     tind_txn *t, *t2;
     CHECK_OK(tind_txn_begin(db, TIND_TXN_SINGLE_WRITER, &t));
@@ -679,7 +665,7 @@ TEST(single_writer)
 TEST(read_only_and_args)
 {
     fs *mem = fs_mem_new();
-    tind_db *db = open_mem(mem, 1);
+    tind_db *db = check_open_mem(mem, 1);
     tind_keyspace *ks = small_ks(db, "ro");
     CHECK_OK(tind_put(ks, "a", 1, "1", 1));
     tind_txn *t;
@@ -718,7 +704,7 @@ TEST(read_only_and_args)
     }
     /* keyspace of another database */
     fs *mem2 = fs_mem_new();
-    tind_db *db2 = open_mem(mem2, 0);
+    tind_db *db2 = check_open_mem(mem2, 0);
     tind_keyspace *ks2 = small_ks(db2, "x");
     CHECK_RC(tind_txn_put(t, ks2, "a", 1, "", 0), TIND_EINVAL);
     tind_read_options_set_txn(ro, t);
@@ -744,7 +730,7 @@ TEST(read_only_and_args)
 TEST(iterator_outlives_txn)
 {
     fs *mem = fs_mem_new();
-    tind_db *db = open_mem(mem, 1);
+    tind_db *db = check_open_mem(mem, 1);
     tind_keyspace *ks = small_ks(db, "it");
     CHECK_OK(tind_put(ks, "a", 1, "1", 1));
     tind_txn *t;
@@ -767,7 +753,7 @@ TEST(iterator_outlives_txn)
 TEST(deleted_keyspace)
 {
     fs *mem = fs_mem_new();
-    tind_db *db = open_mem(mem, 1);
+    tind_db *db = check_open_mem(mem, 1);
     tind_keyspace *ks = small_ks(db, "doomed"), *keep = small_ks(db, "keep");
     CHECK_OK(tind_put(ks, "a", 1, "1", 1));
     /* wrote to it: TIND_ENOENT at commit, nothing applied */
@@ -797,7 +783,7 @@ TEST(deleted_keyspace)
 TEST(conflict_log_generations)
 {
     fs *mem = fs_mem_new();
-    tind_db *db = open_mem(mem, 1);
+    tind_db *db = check_open_mem(mem, 1);
     tind_keyspace *ks = small_ks(db, "log");
     tind_txn *t, *young;
     CHECK_OK(tind_txn_begin(db, 0, &t));
