@@ -422,6 +422,21 @@ TIND_API int tind_keyspace_list(tind_db *db, char ***names, size_t *count);
 TIND_API int tind_keyspace_delete(tind_db *db, const char *name);
 TIND_API const char *tind_keyspace_name(const tind_keyspace *ks);   /* owned by ks */
 
+/* Describing a keyspace's options (issue 16).
+ * tind_keyspace_options: the options ks is open with -- those stored at its
+ * creation, with the callbacks (merge operator, compaction filter, prefix
+ * extractor) given at this open -- as a new options object: free it with
+ * tind_ks_options_free; it can create another keyspace alike. TIND_EINVAL
+ * for a NULL out, TIND_ENOENT for a deleted keyspace, TIND_ENOMEM.
+ * tind_ks_options_format: o as text, one "name = value" line per option in a
+ * fixed order, names as the setters' (memtable_size, compression, ...); a
+ * per-level option lists one value per level from level 0 ("lz4 lz4 zstd:3");
+ * a callback shows as "callback" (its name where it has one), never its
+ * address. *out is NUL-terminated, freed with tind_free. TIND_EINVAL for NULL
+ * arguments. Both are safe from any thread; o must not change meanwhile. */
+TIND_API int tind_keyspace_options(tind_keyspace *ks, tind_ks_options **out);
+TIND_API int tind_ks_options_format(const tind_ks_options *o, char **out);
+
 /* ======================================================================
  * Writes
  * ====================================================================== */

@@ -6,7 +6,7 @@
 #
 # Checks: one-command mode (create / put / get / scan / count / del, exit
 # statuses; exists / first / last / mget; --json / --csv and set format;
-# create --if-not-exists; stats for people: one unit, no empty level, plurals;
+# create --if-not-exists; options KS; stats for people: one unit, no empty level, plurals;
 # batch --file, all or nothing; timer); script mode with a batch and with
 # transactions (begin / commit / rollback, read-your-own-writes); keys and
 # values holding NUL, newline and every other byte, shown escaped and read back exactly (get --raw);
@@ -170,6 +170,16 @@ expect_status 0 "$TIND" --csv "$DB" stats
 [ "$(head -n 1 out.txt)" = "$(printf 'keyspace,stat,value\r')" ] || fail "stats --csv header: $(cat out.txt)"
 sed -n 2p out.txt | grep -q '^ks,L0_tables,[0-9]*'"$(printf '\r')"'$' || fail "stats --csv: $(cat out.txt)"
 grep -q '^ks,approximate_keys,[0-9]*' out.txt || fail "stats --csv: $(cat out.txt)"
+# options KS: the keyspace's options in force, in every output mode
+expect_status 0 "$TIND" "$DB" options ks
+grep -q '^memtable_size = [0-9]*$' out.txt || fail "options: $(cat out.txt)"
+grep -q '^compression = lz4 lz4' out.txt || fail "options compression: $(cat out.txt)"
+expect_status 0 "$TIND" --json "$DB" options ks
+grep -q '^{"keyspace":"ks","memtable_size":"[0-9]*",.*"prefix":"none",.*}$' out.txt || fail "options --json: $(cat out.txt)"
+expect_status 0 "$TIND" --csv "$DB" options ks
+[ "$(head -n 1 out.txt)" = "$(printf 'keyspace,option,value\r')" ] || fail "options --csv header: $(cat out.txt)"
+grep -q '^ks,levels,7' out.txt || fail "options --csv: $(cat out.txt)"
+expect_status 1 "$TIND" "$DB" options nosuchks
 printf 'set format csv\nget ks apple\nset format text\nget ks apple\nset format xml\n' >script.txt
 expect_status 1 "$TIND" "$DB" <script.txt
 printf 'key,value\r\napple,red\r\nred\n' >want.txt

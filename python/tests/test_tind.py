@@ -539,3 +539,41 @@ def test_merge_counter_and_append(db, path):
 
 def test_version():
     assert tind.version().count(".") == 2
+
+
+def test_gil_released_inside_the_library(db):
+    """A thread blocked inside libtind (a change feed waiting for the next
+    batch) does not hold the GIL: the main thread samples the waiter's frame
+    sitting on the C call many times, then writes, and that write is what
+    wakes the waiter. With the GIL held across the call, the main thread
+    could not run until the wait timed out, and the waiter would get None."""
+    import inspect
+    import sys
+
+    lines, first = inspect.getsourcelines(tind.Changes.next_batch)
+    call_line = first + next(i for i, l in enumerate(lines) if "lib.tind_changes_next(" in l)
+    ks = db.keyspace("gil")
+    got = []
+    with db.changes(since=db.last_seqno + 1) as feed:
+        t = threading.Thread(target=lambda: got.append(feed.next_batch(20000)))
+        t.start()
+        seen = 0
+        while seen < 200 and t.is_alive():
+            frame = sys._current_frames().get(t.ident)
+            while frame is not None and frame.f_code is not tind.Changes.next_batch.__code__:
+                frame = frame.f_back
+            if frame is not None and frame.f_lineno == call_line:
+                seen += 1
+        ks[b"wake"] = b"up"
+        t.join()
+    assert seen >= 200
+    assert got == [(1, [("put", "gil", b"wake", b"up")])]
+
+
+def test_keyspace_options(db):
+    ks = db.keyspace("opts", memtable_size=1 << 20)
+    o = ks.options()
+    assert o["memtable_size"] == str(1 << 20)
+    assert o["compression"].split()[0] == "lz4"
+    assert o["merge_operator"] == "none"
+    assert db.keyspace("default").options()["memtable_size"] == str(16 << 20)

@@ -701,6 +701,23 @@ class Keyspace:
             out[field] = list(v)[:s.levels] if field in ("tables", "level_bytes") else int(v)
         return out
 
+    def options(self):
+        """The options the keyspace is open with, as a dict of name -> text
+        (tind_ks_options_format's lines: {"memtable_size": "16777216",
+        "compression": "lz4 lz4 ...", ...})."""
+        o = ffi.new("tind_ks_options **")
+        text = ffi.new("char **")
+        self._call(lib.tind_keyspace_options, o)
+        try:
+            self._db._check(lib.tind_ks_options_format(o[0], text))
+        finally:
+            lib.tind_ks_options_free(o[0])
+        try:
+            lines = ffi.string(text[0]).decode("utf-8", "replace").splitlines()
+        finally:
+            lib.tind_free(text[0])
+        return dict(line.split(" = ", 1) for line in lines)
+
     def flush(self):
         """Flushes the memtables to tables and waits."""
         self._call(lib.tind_flush)

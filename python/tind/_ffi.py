@@ -120,6 +120,8 @@ int tind_keyspace_exists(tind_db *db, const char *name);
 int tind_keyspace_list(tind_db *db, char ***names, size_t *count);
 int tind_keyspace_delete(tind_db *db, const char *name);
 const char *tind_keyspace_name(const tind_keyspace *ks);
+int tind_keyspace_options(tind_keyspace *ks, tind_ks_options **out);
+int tind_ks_options_format(const tind_ks_options *o, char **out);
 
 int tind_put(tind_keyspace *ks, const char *key, size_t klen, const char *val, size_t vlen);
 int tind_remove(tind_keyspace *ks, const char *key, size_t klen);

@@ -315,6 +315,34 @@ TIND_API int tind_keyspace_list(tind_db *db, char ***names, size_t *count)
 
 TIND_API const char *tind_keyspace_name(const tind_keyspace *ks) { return ks ? ks->name : NULL; }
 
+TIND_API int tind_keyspace_options(tind_keyspace *ks, tind_ks_options **out)
+{
+    int rc = ks_enter_out(ks, out);
+    if (rc)
+        return rc;
+    /* ks->opts is fixed once the keyspace is open (no heap parts: a copy);
+     * the callbacks in force live in the run-time slots a later open fills */
+    struct tind_ks_options o = ks->opts;
+    const merge_op *m = ks_merge_op(ks);
+    if (m)
+        o.merge = *m;
+    const cmp_filter *f = ks_filter(ks);
+    if (f) {
+        o.filter.fn = f->fn;
+        o.filter.ctx = f->ctx;
+    }
+    const pfx_callback *cb = atomic_load_explicit(&ks->prefix_slot, memory_order_acquire);
+    if (cb) {
+        o.prefix_fn = cb->fn;
+        o.prefix_ctx = cb->ctx;
+    }
+    *out = malloc(sizeof **out);
+    if (*out)
+        **out = o;
+    db_leave(ks->db);
+    return *out ? TIND_OK : TIND_ENOMEM;
+}
+
 /* Marks every table of v obsolete: its file goes when the last view lets go. */
 static void version_mark_all_obsolete(version *v)
 {

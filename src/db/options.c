@@ -5,6 +5,9 @@
  */
 #include "db/options.h"
 
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -668,4 +671,100 @@ void ks_options_to_compaction(const struct tind_ks_options *k, cmp_options *out)
     out->blob.compression_level = k->blob_zstd_level;
     out->blob.gc_ratio = k->blob_gc_ratio;
     out->blob.gc_age_cutoff = k->blob_gc_age_cutoff;
+}
+
+/* ---- Options as text (tind_ks_options_format) ---- */
+
+static int fmt_add(tbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fmt_add(tbuf *b, const char *fmt, ...)
+{
+    char line[160];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return TIND_EINVAL;
+    return tbuf_append(b, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+}
+
+static const char *fmt_strategy(int c)
+{
+    return c == TIND_COMPACTION_LEVELED ? "leveled"
+         : c == TIND_COMPACTION_TIERED  ? "tiered"
+         : c == TIND_COMPACTION_FIFO    ? "fifo"
+                                        : "unknown";
+}
+
+/* "lz4", "none" or "zstd:LEVEL" (the zstd level matters only for zstd). */
+static int fmt_codec(tbuf *b, const char *lead, int type, int zstd_level)
+{
+    if (type == COMPRESSION_ZSTD)
+        return fmt_add(b, "%szstd:%d", lead, zstd_level);
+    return fmt_add(b, "%s%s", lead, compression_name(type));
+}
+
+static int fmt_levels(tbuf *b, const struct tind_ks_options *o)
+{
+    int rc = fmt_add(b, "compression =");
+    for (int l = 0; l < o->levels && l < KS_MAX_LEVELS; l++)
+        rc |= fmt_codec(b, " ", o->compression[l], o->zstd_level[l]);
+    rc |= fmt_add(b, "\nbloom_bits =");
+    for (int l = 0; l < o->levels && l < KS_MAX_LEVELS; l++)
+        rc |= fmt_add(b, " %g", o->bloom_bits[l]);
+    rc |= fmt_add(b, "\nzstd_dict =");
+    for (int l = 0; l < o->levels && l < KS_MAX_LEVELS; l++)
+        rc |= fmt_add(b, " %" PRIu32, o->zstd_dict_bytes[l]);
+    return rc | fmt_add(b, "\n");
+}
+
+static int fmt_prefix(tbuf *b, const struct tind_ks_options *o)
+{
+    int rc;
+    switch (o->prefix_kind) {
+    case PFX_FIXED:     rc = fmt_add(b, "prefix = fixed %" PRIu32 "\n", o->prefix_len); break;
+    case PFX_SEPARATOR: rc = fmt_add(b, "prefix = separator 0x%02x\n", o->prefix_sep); break;
+    case PFX_CALLBACK:  rc = fmt_add(b, "prefix = callback %s\n", o->prefix_name); break;
+    default:            rc = fmt_add(b, "prefix = none\n"); break;
+    }
+    return rc | fmt_add(b, "prefix_whole_keys = %s\n", o->prefix_whole_keys ? "on" : "off");
+}
+
+TIND_API int tind_ks_options_format(const tind_ks_options *o, char **out)
+{
+    if (!o || !out)
+        return TIND_EINVAL;
+    *out = NULL;
+    tbuf b = TBUF_INIT;
+    int rc = fmt_add(&b, "memtable_size = %" PRIu64 "\ncompaction = %s\n", o->memtable_size, fmt_strategy(o->compaction));
+    rc |= fmt_add(&b, "l0_threshold = %d\ntable_size = %" PRIu64 "\nlevel_ratio = %d\nlevels = %d\n", o->l0_threshold,
+                  o->table_size, o->level_ratio, o->levels);
+    rc |= fmt_add(&b, "block_size = %" PRIu32 "\nrestart_interval = %" PRIu32 "\nhash_ratio = %g\n", o->block_size,
+                  o->restart_interval, o->hash_ratio);
+    rc |= fmt_levels(&b, o);
+    if (o->partition_from_level >= KS_MAX_LEVELS)
+        rc |= fmt_add(&b, "partitioning = never\n");
+    else
+        rc |= fmt_add(&b, "partitioning = from level %d\n", o->partition_from_level);
+    rc |= fmt_add(&b, "expect_point_read_hits = %s\n", o->expect_point_read_hits ? "on" : "off");
+    rc |= fmt_add(&b, "fifo = max_bytes %" PRIu64 " ttl_seconds %" PRIu64 "\n", o->fifo_max_bytes, o->fifo_ttl_seconds);
+    rc |= fmt_add(&b, "blob_separation = %s threshold %" PRIu64 "\nblob_file_size = %" PRIu64 "\n",
+                  o->blob_separation ? "on" : "off", o->blob_threshold, o->blob_file_size);
+    rc |= fmt_codec(&b, "blob_compression = ", o->blob_compression, o->blob_zstd_level);
+    rc |= fmt_add(&b, "\nblob_gc = ratio %g age_cutoff %g\n", o->blob_gc_ratio, o->blob_gc_age_cutoff);
+    if (!o->merge.name[0])
+        rc |= fmt_add(&b, "merge_operator = none\n");
+    else
+        rc |= fmt_add(&b, "merge_operator = %s%s\n", o->merge.name, o->merge.builtin ? " (built-in)" : "");
+    rc |= fmt_add(&b, "compaction_filter = %s\nvalue_ttl = %s\n", o->filter.fn ? "callback" : "none",
+                  o->filter.value_ttl ? "on" : "off");
+    rc |= fmt_add(&b, "periodic_compaction = %" PRIu64 "\n", o->periodic_seconds);
+    rc |= fmt_prefix(&b, o);
+    rc |= tbuf_append_u8(&b, 0);
+    if (rc) {
+        tbuf_free(&b);
+        return TIND_ENOMEM;
+    }
+    *out = (char *)b.data;   /* malloc'd by tbuf: tind_free releases it */
+    return TIND_OK;
 }

@@ -1198,6 +1198,73 @@ static int cmd_stats(tsh *sh, sh_words *args)
     return SH_OK;
 }
 
+/* options KS: the keyspace's options in force, as tind_ks_options_format
+ * writes them ("name = value" lines); --json gives one object of strings,
+ * --csv "keyspace,option,value" records. */
+static int print_option_line(tsh *sh, const tbuf *ks, const char *line, size_t n)
+{
+    const char *eq = memchr(line, '=', n);
+    if (sh->format == SH_FMT_TEXT || !eq || eq == line || (size_t)(eq - line) + 2 > n) {
+        fprintf(sh->out, "%.*s\n", (int)n, line);
+        return SH_OK;
+    }
+    size_t nlen = (size_t)(eq - line) - 1, voff = (size_t)(eq - line) + 2;
+    tbuf v = TBUF_INIT;
+    int json = sh->format == SH_FMT_JSON;
+    int rc = json ? sh_json_string(&v, (const uint8_t *)line + voff, n - voff)
+                  : sh_csv_field(&v, (const uint8_t *)line + voff, n - voff);
+    if (rc == 0 && json)
+        fprintf(sh->out, ",\"%.*s\":%.*s", (int)nlen, line, (int)v.len, (const char *)v.data);
+    else if (rc == 0)
+        fprintf(sh->out, "%.*s,%.*s,%.*s\r\n", (int)ks->len, (const char *)ks->data, (int)nlen, line, (int)v.len,
+                (const char *)v.data);
+    tbuf_free(&v);
+    return rc ? sh_error(sh, "out of memory") : SH_OK;
+}
+
+static int cmd_options(tsh *sh, sh_words *args)
+{
+    if (args->count != 2)
+        return SH_USAGE;
+    tind_keyspace *ks;
+    int rc = get_keyspace(sh, &args->v[1], &ks);
+    if (rc)
+        return rc;
+    tind_ks_options *o = NULL;
+    char *text = NULL;
+    int st = tind_keyspace_options(ks, &o);
+    if (st == TIND_OK)
+        st = tind_ks_options_format(o, &text);
+    tind_ks_options_free(o);
+    if (st)
+        return db_error(sh, "options", st);
+    int json = sh->format == SH_FMT_JSON;
+    const char *name = sh_str(&args->v[1]);
+    tbuf kn = TBUF_INIT;
+    if (json ? sh_json_string(&kn, (const uint8_t *)name, strlen(name))
+             : sh_csv_field(&kn, (const uint8_t *)name, strlen(name))) {
+        tbuf_free(&kn);
+        tind_free(text);
+        return sh_error(sh, "out of memory");
+    }
+    if (json)
+        fprintf(sh->out, "{\"keyspace\":%.*s", (int)kn.len, (const char *)kn.data);
+    else if (sh->format == SH_FMT_CSV)
+        fputs("keyspace,option,value\r\n", sh->out);
+    rc = SH_OK;
+    for (const char *p = text; *p && rc == SH_OK;) {
+        const char *nl = strchr(p, '\n');
+        size_t n = nl ? (size_t)(nl - p) : strlen(p);
+        rc = print_option_line(sh, &kn, p, n);
+        p += n + (nl ? 1 : 0);
+    }
+    if (json)
+        fputs("}\n", sh->out);
+    tbuf_free(&kn);
+    tind_free(text);
+    return rc;
+}
+
 static int run_compact(void *ks) { return tind_compact(ks); }
 
 static int cmd_flush_or_compact(tsh *sh, sh_words *args, int compact)
@@ -1332,6 +1399,7 @@ static const sh_command commands[] = {
      "levels, tables, sizes, write amplification, block cache"},
     {"changes", 1, sh_cmd_changes, "changes [--from SEQNO] [--follow]",
      "print the committed batches from SEQNO on (default 1); --follow waits for more until Ctrl-C"},
+    {"options", 1, cmd_options, "options KS", "print the options KS is open with, one \"name = value\" per line"},
     {"flush", 1, cmd_flush, "flush KS", "write the keyspace's memtables to tables and wait"},
     {"compact", 1, cmd_compact, "compact KS", "compact every table into the last level and wait"},
     {"verify", 0, sh_cmd_verify, "verify [--verbose]",
