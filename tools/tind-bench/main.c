@@ -65,7 +65,8 @@
  *    "seed","ops","seconds","feed_users","feed_posts_per_user"},
  *    "throughput":ops/s,"ops":N,"seconds":S,
  *    "latency_us":{"<op>":{"count","mean","p50","p99","p999","max"},...},
- *    "timeline":[ops/s of second 1, 2, ...],
+ *    "timeline":[ops/s of second 1, 2, ...],"timeline_drift" (mean ops/s of
+ *    the last third over the first; 1 = flat),"timeline_cv",
  *    "load_seconds","load_settle_seconds","load_ops","load_throughput",
  *    "load_cached","load_write_amp","write_bytes","user_bytes","write_amp",
  *    "device_write_bytes","device_write_amp","load_device_write_bytes",
@@ -1196,6 +1197,34 @@ static double bm_user_mbps(const bm_row *r)
 {
     return r->ok && r->seconds > 0 && r->user_bytes ? (double)r->user_bytes / 1e6 / r->seconds : NAN;
 }
+/* Whether the measured phase was steady: the mean ops/s of the timeline's
+ * last third over its first third (1 = flat; null under 6 whole seconds)
+ * and the seconds' coefficient of variation. The last, partial second is left out. */
+static double bm_drift(const bm_row *r)
+{
+    uint32_t n = r->n_timeline > 0 ? r->n_timeline - 1 : 0, k = n / 3;
+    if (n < 6)
+        return NAN;
+    double a = 0, b = 0;
+    for (uint32_t i = 0; i < k; i++) {
+        a += r->timeline[i];
+        b += r->timeline[n - k + i];
+    }
+    return a > 0 ? b / a : NAN;
+}
+static double bm_cv(const bm_row *r)
+{
+    uint32_t n = r->n_timeline > 0 ? r->n_timeline - 1 : 0;
+    if (n < 3)
+        return NAN;
+    double sum = 0, sq = 0;
+    for (uint32_t i = 0; i < n; i++)
+        sum += r->timeline[i];
+    double mean = sum / n;
+    for (uint32_t i = 0; i < n; i++)
+        sq += (r->timeline[i] - mean) * (r->timeline[i] - mean);
+    return mean > 0 ? sqrt(sq / n) / mean : NAN;
+}
 static double bm_samp(const bm_row *r) { return r->live_bytes ? (double)r->disk_bytes / (double)r->live_bytes : NAN; }
 
 /* The CPU model (/proc/cpuinfo "model name"), "" when unknown. */
@@ -1292,7 +1321,11 @@ static void bm_json_row(FILE *f, const bm_row *r, const char *profile, const bm_
     fputs("},\"timeline\":[", f);
     for (uint32_t i = 0; i < r->n_timeline; i++)
         fprintf(f, "%s%.0f", i ? "," : "", (double)r->timeline[i]);
-    fputs("],\"load_seconds\":", f);
+    fputs("],\"timeline_drift\":", f);
+    bm_json_num(f, bm_drift(r));
+    fputs(",\"timeline_cv\":", f);
+    bm_json_num(f, bm_cv(r));
+    fputs(",\"load_seconds\":", f);
     bm_json_num(f, r->load_seconds);
     fputs(",\"load_settle_seconds\":", f);
     bm_json_num(f, r->load_settle_seconds);
@@ -1404,6 +1437,7 @@ static void bm_print_table(FILE *out, const bm_row *rows, int n, const bm_flags 
                  ">1 means the peer is faster; w-amp: %s)\n",
             fl->dev_stat[0] ? "device sectors written / user bytes, syncfs-bracketed, settle included"
                             : "process write_bytes / user bytes (no block device found)");
+    fprintf(out, "(drift X: the last third of the measured phase ran at X times the first third's pace: not steady)\n");
     fprintf(out, "%-17s %-10s %9s %7s  %-26s %-26s %6s %6s %7s %7s\n", "workload", "engine", "ops/s", "x tind",
                  "op1 p50/p99/p99.9", "op2 p50/p99/p99.9", "w-amp", "s-amp", "RSS MB", "load s");
     for (int i = 0; i < n; i++) {
@@ -1435,8 +1469,13 @@ static void bm_print_table(FILE *out, const bm_row *rows, int n, const bm_flags 
         bm_fmt(load, sizeof load, r->load_seconds > 0 ? r->load_seconds : NAN, "%.1f");
         if (r->aborts) /* txn-*: the second column shows the abort rate */
             snprintf(lat[1], sizeof lat[1], "aborts %.2f%%", 100.0 * (double)r->aborts / (double)(r->ops + r->aborts));
-        fprintf(out, "%-17s %-10s %9s %7s  %-26s %-26s %6s %6s %7s %7s%s\n", first ? r->workload : "", r->engine,
-                thr, ratio, lat[0], lat[1], wa, sa, rss, load, r->misses ? "  MISSES!" : "");
+        /* a phase whose last third ran at another pace than its first is not steady */
+        char drift[32] = "";
+        double d = bm_drift(r);
+        if (isfinite(d) && (d < 0.8 || d > 1.25))
+            snprintf(drift, sizeof drift, "  drift %.2f", d);
+        fprintf(out, "%-17s %-10s %9s %7s  %-26s %-26s %6s %6s %7s %7s%s%s\n", first ? r->workload : "", r->engine,
+                thr, ratio, lat[0], lat[1], wa, sa, rss, load, r->misses ? "  MISSES!" : "", drift);
     }
 
     fprintf(out, "\ntind against its peers (throughput: tind / peer, >1 means tind is faster; p99, w-amp, RSS: "
