@@ -1657,7 +1657,8 @@ static void bm_usage(FILE *f)
     fprintf(f,
             "usage: tind-bench [options]\n"
             "  --profile quick|full     default sizes (quick: a few minutes in all; full: BENCH.md sizes)\n"
-            "  --engines LIST           comma list (default: every engine compiled in)\n"
+            "  --engines LIST           comma list (default: every engine compiled in); an item\n"
+            "                           ENGINE@W1+W2 runs that engine on those workloads only\n"
             "  --workloads LIST         comma list of workloads (--list) and groups: core = micro,ycsb-a,ycsb-b-sync,\n"
             "                           medium,feed,blobs-4k; extra = queue,counter-merge,counter-rmw,txn-low,\n"
             "                           txn-high,bulkload (default all)\n"
@@ -1705,11 +1706,38 @@ static int bm_in_list_exact(const char *list, const char *name)
 
 /* Whether engine be runs workload def: the txn-* workloads need its
  * transactions, and a transaction flavour (rocksdb-otxn) runs only those. */
+/* Whether --engines selects engine for workload: 0 no, 1 by default (empty
+ * list or "all"), 2 by name. An item "engine@w1+w2" names the engine for
+ * those workloads only (e.g. wiredtiger@ycsb-b-sync). */
+static int bm_engine_sel(const char *list, const char *engine, const char *workload)
+{
+    if (!*list || strcmp(list, "all") == 0)
+        return 1;
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", list);
+    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        char *at = strchr(t, '@');
+        if (at)
+            *at++ = 0;
+        if (strcmp(t, engine) != 0)
+            continue;
+        if (!at)
+            return 2;
+        for (char *s2 = NULL, *w = strtok_r(at, "+", &s2); w; w = strtok_r(NULL, "+", &s2))
+            if (strcmp(w, workload) == 0)
+                return 2;
+    }
+    return 0;
+}
+
 static int bm_runs(const bw_def *def, const bench_backend *be, const bm_flags *f)
 {
+    int sel = bm_engine_sel(f->engines, be->name, def->name);
+    if (!sel)
+        return 0;
     /* tind-inline is the key-value separation baseline: the blob rows only,
      * unless named in --engines */
-    if (strcmp(be->name, "tind-inline") == 0 && !def->blob_values && !bm_in_list_exact(f->engines, be->name))
+    if (strcmp(be->name, "tind-inline") == 0 && !def->blob_values && sel != 2)
         return 0;
     if (def->kind == BW_QUEUE) /* the queue needs range deletions: tind and RocksDB */
         return be->remove_range != NULL && !be->txn_only;
@@ -1757,6 +1785,15 @@ static int bm_check_list(const char *list, int engines)
     char buf[1024];
     snprintf(buf, sizeof buf, "%s", list);
     for (char *save = NULL, *s = strtok_r(buf, ",", &save); s; s = strtok_r(NULL, ",", &save)) {
+        char *at = engines ? strchr(s, '@') : NULL;
+        if (at) { /* engine@w1+w2: the workloads must exist */
+            *at++ = 0;
+            for (char *s2 = NULL, *w = strtok_r(at, "+", &s2); w; w = strtok_r(NULL, "+", &s2))
+                if (!bw_def_find(w)) {
+                    fprintf(stderr, "tind-bench: unknown workload '%s' after %s@\n", w, s);
+                    return -1;
+                }
+        }
         if (engines ? !bench_backend_find(s) : !bw_def_find(s)) {
             fprintf(stderr, "tind-bench: unknown %s '%s'%s\n", engines ? "engine" : "workload", s,
                     engines ? " (not compiled in? see --list)" : "");
@@ -1785,8 +1822,10 @@ static int bm_parse_u64(const char *s, uint64_t *out)
 }
 
 /* ======================================================================
- * --estimate: the run's plan and duration, from load rates measured on the
- * 2-core dev machine (docs/BENCHMARKS.md "How to run"); nothing is run
+ * --estimate: the run's plan and duration, from load rates of a quiet run
+ * of this 2-core VM (docs/bench/quick-2026-11-21b.jsonl, 200k keys) with
+ * the B-trees' random inserts halved for the full profile's 10x larger data;
+ * nothing is run (docs/BENCHMARKS.md "How to run")
  * ====================================================================== */
 typedef struct bm_rate {
     const char *engine;         /* a prefix: "rocksdb" covers rocksdb-otxn */
@@ -1794,10 +1833,10 @@ typedef struct bm_rate {
     double batch_seq, batch_random; /* items per second in batches of 1,000 */
 } bm_rate;
 static const bm_rate bm_rates[] = {
-    {"tind", 70000, 110000, 250000, 150000},  {"rocksdb", 40000, 60000, 200000, 120000},
-    {"leveldb", 45000, 70000, 200000, 100000}, {"lmdb", 30000, 150000, 400000, 60000},
-    {"sqlite", 5000, 50000, 150000, 20000},   {"wiredtiger", 8000, 60000, 100000, 20000},
-    {NULL, 5000, 30000, 50000, 20000}, /* any other: slow */
+    {"tind", 300000, 550000, 700000, 400000},   {"rocksdb", 140000, 250000, 500000, 250000},
+    {"leveldb", 200000, 450000, 500000, 250000}, {"lmdb", 70000, 180000, 500000, 150000},
+    {"sqlite", 12000, 45000, 150000, 40000},    {"wiredtiger", 20000, 250000, 300000, 30000},
+    {NULL, 10000, 30000, 50000, 20000}, /* any other: slow */
 };
 
 /* Seconds to put items items of item_bytes each: how 0 = random single puts,
@@ -1833,7 +1872,7 @@ static int bm_estimate(const bm_flags *f)
             continue;
         for (int e = 0; bench_backends[e]; e++) {
             const bench_backend *be = bench_backends[e];
-            if (!bm_in_list(f->engines, be->name) || !bm_runs(def, be, f))
+            if (!bm_runs(def, be, f))
                 continue;
             bm_ctx c;
             memset(&c, 0, sizeof c);
@@ -2077,7 +2116,7 @@ int main(int argc, char **argv)
     int step = 0, steps = 0;
     for (const bw_def *def = bw_defs; def->name; def++)
         for (int e = 0; bench_backends[e]; e++)
-            steps += bm_in_list(f.workloads, def->name) && bm_in_list(f.engines, bench_backends[e]->name) &&
+            steps += bm_in_list(f.workloads, def->name) &&
                      bm_runs(def, bench_backends[e], &f);
     double run_start = bm_now();
 
@@ -2086,7 +2125,7 @@ int main(int argc, char **argv)
             continue;
         for (int e = 0; bench_backends[e]; e++) {
             const bench_backend *be = bench_backends[e];
-            if (!bm_in_list(f.engines, be->name) || !bm_runs(def, be, &f))
+            if (!bm_runs(def, be, &f))
                 continue;
             bm_ctx *c = calloc(1, sizeof *c);
             if (!c)
