@@ -22,25 +22,11 @@
  */
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "check.h"
 #include "io/fs.h"
 #include "tind_internal.h"
-
-#define WATCHDOG_SECONDS 60
-
-static void on_alarm(int sig)
-{
-    (void)sig;
-    static const char msg[] = "test_wait_idle: a call never returned (watchdog)\n";
-    ssize_t n = write(2, msg, sizeof msg - 1);
-    (void)n;
-    _exit(1);
-}
 
 typedef struct fixture {
     fs *mem, *ff;
@@ -50,8 +36,7 @@ typedef struct fixture {
 
 static void fx_open(fixture *fx, int background)
 {
-    signal(SIGALRM, on_alarm);
-    alarm(WATCHDOG_SECONDS);
+    check_watchdog(60);
     fx->mem = fs_mem_new();
     fx->ff = fs_fault_new(fx->mem, 0);
     fx->db = check_open_mem(fx->ff, background);
@@ -66,7 +51,7 @@ static void fx_close(fixture *fx)
     CHECK_OK(tind_close(fx->db));
     fs_destroy(fx->ff);
     fs_destroy(fx->mem);
-    alarm(0);
+    check_watchdog(0);
 }
 
 static void put_keys(tind_keyspace *ks, int from, int to)

@@ -107,6 +107,12 @@ int bench_buf_set(bench_buf *b, const void *p, size_t n)
     return 0;
 }
 
+static inline const char *bench_version3(char *buf, size_t n, int a, int b, int c)
+{
+    snprintf(buf, n, "%d.%d.%d", a, b, c);
+    return buf;
+}
+
 /* The library's own version where it can say (the linked library, not the
  * header); RocksDB's C API has none, so CMake reads rocksdb/version.h. */
 const char *bench_backend_version(const bench_backend *be)
@@ -129,8 +135,7 @@ const char *bench_backend_version(const bench_backend *be)
     if (strcmp(n, "lmdb") == 0) {
         int a, b, c;
         mdb_version(&a, &b, &c);
-        snprintf(buf, sizeof buf, "%d.%d.%d", a, b, c);
-        return buf;
+        return bench_version3(buf, sizeof buf, a, b, c);
     }
 #endif
 #ifdef TIND_BENCH_HAVE_SQLITE
@@ -141,8 +146,7 @@ const char *bench_backend_version(const bench_backend *be)
     if (strcmp(n, "wiredtiger") == 0) {
         int a, b, c;
         wiredtiger_version(&a, &b, &c);
-        snprintf(buf, sizeof buf, "%d.%d.%d", a, b, c);
-        return buf;
+        return bench_version3(buf, sizeof buf, a, b, c);
     }
 #endif
     (void)buf;
