@@ -883,6 +883,7 @@ static int bm_warmup(bm_ctx *c, void *h, const char *what, int mode, bm_phase *p
     if (bm_phase_run(c, h, mode, 0, 0, c->flags->warmup, ph))
         return -1;
     r->misses += ph->misses;
+    r->live_bytes += ph->live_bytes_added; /* feed: its appends stay live */
     return 0;
 }
 
@@ -1741,6 +1742,8 @@ static int bm_runs(const bw_def *def, const bench_backend *be, const bm_flags *f
         return 0;
     if (def->kind == BW_QUEUE) /* the queue needs range deletions: tind and RocksDB */
         return be->remove_range != NULL && !be->txn_only;
+    if (def->kind == BW_BULK) /* a bulk loader (tind_ingest); the peers' batched load is micro/fillbatch */
+        return be->bulk_load != NULL && !be->txn_only;
     return def->kind == BW_TXN ? be->txn_rmw != NULL : !be->txn_only;
 }
 
