@@ -7,7 +7,9 @@
 #   - micro/fillbatch runs, with user_mb_s and (after the --disk-bw-mb probe)
 #     the disk's bandwidth and the fraction;
 #   - --estimate prints the plan of the full profile's core group and its
-#     duration, and runs nothing; an unknown workload group is refused.
+#     duration, and runs nothing; an unknown workload group is refused;
+#     ENGINE@WORKLOAD limits an engine to some workloads;
+#   - --keep --preload-only caches the preloads and measures nothing.
 #
 #   usage: sh tests/test_bench_steady.sh path/to/tind-bench SCRATCH_DIR
 set -u
@@ -39,5 +41,16 @@ grep -q '^estimated: [0-9]*:[0-9][0-9]:[0-9][0-9] for ' "$D/est.txt" || { cat "$
 grep -q '^medium .* tind ' "$D/est.txt" || grep -q '^medium  *tind ' "$D/est.txt" || fail "core has no medium row"
 [ -d "$D/db/preload" ] && fail "--estimate ran something"
 "$BENCH" --workloads nosuchgroup --estimate >/dev/null 2>&1 && fail "an unknown workload was accepted"
+"$BENCH" --engines nosuch@ycsb-a --estimate >/dev/null 2>&1 && fail "an unknown engine@ was accepted"
+# ENGINE@W1+W2: the engine on those workloads only (tind: always compiled in)
+"$BENCH" --estimate --workloads ycsb-a,feed --engines tind@feed --dir "$D/db" >"$D/est2.txt" 2>&1 || fail "engine@ refused"
+grep -q '^feed  *tind ' "$D/est2.txt" && ! grep -q '^ycsb-a ' "$D/est2.txt" || { cat "$D/est2.txt" >&2; fail "tind@feed ran ycsb-a"; }
+# --preload-only fills the cache and measures nothing; a later run copies it
+"$BENCH" --keep --preload-only --engines tind --workloads ycsb-a,micro --keys 2000 --settle-ms 50 --dir "$D/db" \
+    >"$D/pre.txt" 2>&1 || { cat "$D/pre.txt" >&2; fail "--preload-only failed"; }
+ls "$D/db/preload" | grep -q '^tind-kv-k2000-' || fail "--preload-only cached nothing"
+grep -q 'Results' "$D/pre.txt" && fail "--preload-only printed results"
+"$BENCH" --preload-only --engines tind --workloads ycsb-a --keys 2000 --dir "$D/db" >/dev/null 2>&1 &&
+    fail "--preload-only without --keep was accepted"
 rm -rf "$D"
 exit 0

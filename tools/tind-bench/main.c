@@ -189,6 +189,7 @@ typedef struct bm_flags {
     int tind_prefix;            /* tind: a prefix extractor (separator '#') on the keyspace */
     double warmup;              /* --warmup: seconds before each measured run phase (< 0: by profile) */
     int estimate;               /* --estimate: print the plan and its duration, run nothing */
+    int preload_only;           /* --preload-only (with --keep): load and cache the preloads, measure nothing */
     long disk_bw_mb;            /* --disk-bw-mb: MiB of the O_DIRECT bandwidth probe (< 0: by profile) */
     long load_batch;            /* --load-batch: puts per batch in the preloads (< 0: by profile; 0/1: one by one) */
     /* found by the parent before the run */
@@ -911,6 +912,8 @@ static void bm_child_mix(bm_ctx *c, int fd)
     bm_path(marker, sizeof marker, cachedir, "tind-bench-preload.txt");
     if (c->flags->keep && bm_exists(marker) && bm_cache_read(cachedir, r) == 0) {
         r->load_cached = 1;
+        if (c->flags->preload_only) /* cached already */
+            goto done_preload;
         if (bm_copytree(cachedir, rundir)) {
             snprintf(c->err, sizeof c->err, "copy %.200s to %.200s failed", cachedir, rundir);
             goto fail;
@@ -940,8 +943,19 @@ static void bm_child_mix(bm_ctx *c, int fd)
         h = NULL;
         if (bm_close(c, hh))
             goto fail;
-        if (c->flags->keep && bm_cache_write(rundir, cachedir, r) != 0)
-            fprintf(stderr, "tind-bench: could not cache the preload in %s\n", cachedir);
+        if (c->flags->keep && bm_cache_write(rundir, cachedir, r) != 0) {
+            snprintf(c->err, sizeof c->err, "could not cache the preload in %.400s", cachedir);
+            if (c->flags->preload_only)
+                goto fail;
+            fprintf(stderr, "tind-bench: %s\n", c->err);
+        }
+    }
+    if (c->flags->preload_only) { /* --preload-only: the cache is filled, no result */
+    done_preload:
+        bm_rmtree(rundir);
+        free(r);
+        free(php);
+        return;
     }
     if (c->flags->drop_cache)
         bm_drop_page_cache(rundir);
@@ -1672,6 +1686,8 @@ static void bm_usage(FILE *f)
             "  --disk-bw-mb M           MiB written O_DIRECT to measure the disk's sequential bandwidth (default: quick\n"
             "                           256, full 1024, when micro runs; 0 = skip)\n"
             "  --estimate               print the plan and its estimated duration, run nothing\n"
+            "  --preload-only           with --keep: load and cache the preloads of the selected runs, measure\n"
+            "                           nothing (fills and bulk loads are skipped), so that a later run copies them\n"
             "  --threads T              client threads (default 1)\n"
             "  --cache-mb M             block cache of every engine (default per workload)\n"
             "  --encrypt                tind's database encrypted at rest (AES-256-GCM), reported\n"
@@ -1734,7 +1750,7 @@ static int bm_engine_sel(const char *list, const char *engine, const char *workl
 static int bm_runs(const bw_def *def, const bench_backend *be, const bm_flags *f)
 {
     int sel = bm_engine_sel(f->engines, be->name, def->name);
-    if (!sel)
+    if (!sel || (f->preload_only && (def->kind == BW_MICRO || def->kind == BW_BULK)))
         return 0;
     /* tind-inline is the key-value separation baseline: the blob rows only,
      * unless named in --engines */
@@ -1908,8 +1924,8 @@ static int bm_estimate(const bm_flags *f)
                 for (int i = 0; i < nseen && !cached; i++)
                     cached = strcmp(seen[i], ds) == 0;
                 if (cached) {
-                    load = bytes_mb / copy_mbps;
-                    how = "copy of the cached preload";
+                    load = f->preload_only ? 0 : bytes_mb / copy_mbps;
+                    how = f->preload_only ? "cached already" : "copy of the cached preload";
                 } else {
                     int h = f->load_batch > 1 ? (def->kind == BW_QUEUE ? 2 : 3) : (def->kind == BW_QUEUE ? 1 : 0);
                     load = bm_est_load(be->name, h, items, item) + settle_fixed + bytes_mb / 100;
@@ -1920,7 +1936,7 @@ static int bm_estimate(const bm_flags *f)
                     }
                     how = f->load_batch > 1 ? "preload in batches" : "preload";
                 }
-                run = phase;
+                run = f->preload_only ? 0 : phase;
             }
             pairs++;
             total += load + run;
@@ -1950,7 +1966,7 @@ int main(int argc, char **argv)
     snprintf(f.dir, sizeof f.dir, "./bench-data");
     enum { O_PROFILE = 256, O_ENGINES, O_WORKLOADS, O_KEYS, O_VSIZE, O_OPS, O_SECONDS, O_THREADS, O_CACHE, O_SEED,
            O_DIST, O_DIR, O_KEEP, O_JSON, O_SETTLE, O_NODROP, O_QUIET, O_LIST, O_HELP, O_SELF, O_ABSENT,
-           O_TPREFIX, O_ENCRYPT, O_WARMUP, O_ESTIMATE, O_DISKBW, O_LOADBATCH };
+           O_TPREFIX, O_ENCRYPT, O_WARMUP, O_ESTIMATE, O_DISKBW, O_LOADBATCH, O_PRELOAD };
     static const struct option opts[] = {
         {"profile", required_argument, 0, O_PROFILE},     {"engines", required_argument, 0, O_ENGINES},
         {"workloads", required_argument, 0, O_WORKLOADS}, {"keys", required_argument, 0, O_KEYS},
@@ -1966,6 +1982,7 @@ int main(int argc, char **argv)
         {"feed-absent", required_argument, 0, O_ABSENT},  {"tind-prefix", no_argument, 0, O_TPREFIX},
         {"warmup", required_argument, 0, O_WARMUP},       {"estimate", no_argument, 0, O_ESTIMATE},
         {"disk-bw-mb", required_argument, 0, O_DISKBW},   {"load-batch", required_argument, 0, O_LOADBATCH},
+        {"preload-only", no_argument, 0, O_PRELOAD},
         {0, 0, 0, 0},
     };
     int ch;
@@ -2043,6 +2060,7 @@ int main(int argc, char **argv)
             break;
         }
         case O_ESTIMATE: f.estimate = 1; break;
+        case O_PRELOAD: f.preload_only = 1; break;
         case O_DISKBW:
             f.disk_bw_mb = atol(optarg);
             if (f.disk_bw_mb < 0 || f.disk_bw_mb > (1L << 20))
@@ -2076,6 +2094,10 @@ int main(int argc, char **argv)
         f.warmup = f.ops ? 0 : f.profile == BW_PROFILE_QUICK ? 1 : 10;
     if (f.load_batch < 0)
         f.load_batch = BW_BATCH_SIZE;
+    if (f.preload_only && !f.keep) {
+        fprintf(stderr, "tind-bench: --preload-only needs --keep (it fills the preload cache)\n");
+        return 2;
+    }
     if (bm_expand_groups(f.workloads, sizeof f.workloads)) {
         fprintf(stderr, "tind-bench: --workloads: the list is too long\n");
         return 2;
@@ -2084,7 +2106,9 @@ int main(int argc, char **argv)
         return 2;
     /* the disk's bandwidth is what micro/fillbatch is judged against */
     if (f.disk_bw_mb < 0)
-        f.disk_bw_mb = f.ops || !bm_in_list(f.workloads, "micro") ? 0 : f.profile == BW_PROFILE_QUICK ? 256 : 1024;
+        f.disk_bw_mb = f.ops || f.preload_only || !bm_in_list(f.workloads, "micro") ? 0
+                       : f.profile == BW_PROFILE_QUICK                          ? 256
+                                                                                : 1024;
     if (f.estimate)
         return bm_estimate(&f);
     if (bm_mkdirs(f.dir)) {
@@ -2196,7 +2220,7 @@ int main(int argc, char **argv)
             close(pfd[0]);
             int status = 0;
             waitpid(pid, &status, 0);
-            if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || got == 0) {
+            if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || (got == 0 && !f.preload_only)) {
                 bad = 1;
                 if (nrows < BM_MAX_ROWS) {
                     bm_row *r = &rows[nrows++];
@@ -2217,7 +2241,10 @@ int main(int argc, char **argv)
             free(c);
         }
     }
-    bm_print_table(stdout, rows, nrows, &f);
+    if (!f.preload_only)
+        bm_print_table(stdout, rows, nrows, &f);
+    else if (!f.quiet)
+        fprintf(stderr, "tind-bench: preloads cached in %s/preload\n", f.dir);
     if (json && json != stdout)
         fclose(json);
     free(rows);
