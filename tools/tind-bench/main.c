@@ -1871,6 +1871,17 @@ static double bm_est_load(const char *engine, int how, uint64_t items, size_t it
     return (double)items / rate;
 }
 
+/* Seconds an engine's settle takes after a phase of `secs` whose fraction
+ * wf of operations write items of item_bytes: the LSMs compact what the
+ * phase wrote (~100 MB/s on 2 cores; writes at about their random-load pace),
+ * the B-trees only write back their dirty pages (a tenth of it). */
+static double bm_est_settle(const char *engine, double wf, double secs, size_t item_bytes)
+{
+    int lsm = !strncmp(engine, "tind", 4) || !strncmp(engine, "rocksdb", 7) || !strcmp(engine, "leveldb");
+    double written = wf * secs * (double)item_bytes / bm_est_load(engine, 0, 1, item_bytes) / 1e6;
+    return written / 100.0 * (lsm ? 1.0 : 0.1);
+}
+
 static int bm_estimate(const bm_flags *f)
 {
     /* the settle of a phase: the backend's flush and compactions of what it
@@ -1908,7 +1919,7 @@ static int bm_estimate(const bm_flags *f)
             if (def->kind == BW_MICRO) {
                 load = bm_est_load(be->name, 1, p->keys, item) + bm_est_load(be->name, 2, p->keys, item) +
                        bm_est_load(be->name, 0, p->keys, item) + 3 * (settle_fixed + bytes_mb / 100);
-                run = 3 * phase;
+                run = 3 * phase + bm_est_settle(be->name, 1.0, f->warmup + secs, item); /* overwrite */
                 how = "fillseq, fillbatch, fillrandom";
             } else if (def->kind == BW_BULK) {
                 if (be->bulk_load)
@@ -1936,7 +1947,11 @@ static int bm_estimate(const bm_flags *f)
                     }
                     how = f->load_batch > 1 ? "preload in batches" : "preload";
                 }
-                run = f->preload_only ? 0 : phase;
+                /* the mix's writes (synced ones go at the disk's sync pace: few) */
+                double wf = def->kind == BW_MIX || def->kind == BW_FEED ? 1 - def->read_fraction : 0.5;
+                if (def->sync_writes)
+                    wf *= 0.02;
+                run = f->preload_only ? 0 : phase + bm_est_settle(be->name, wf, f->warmup + secs, item);
             }
             pairs++;
             total += load + run;
