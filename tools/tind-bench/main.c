@@ -2242,6 +2242,7 @@ int main(int argc, char **argv)
                     memset(r, 0, sizeof *r);
                     snprintf(r->engine, sizeof r->engine, "%s", be->name);
                     snprintf(r->workload, sizeof r->workload, "%s", def->name);
+                    r->dev_write_bytes = r->load_dev_write_bytes = UINT64_MAX; /* unknown */
                     if (WIFSIGNALED(status))
                         snprintf(r->error, sizeof r->error, "the child died of signal %d (%s)", WTERMSIG(status),
                                  strsignal(WTERMSIG(status)));
