@@ -1487,7 +1487,8 @@ static void bm_print_table(FILE *out, const bm_row *rows, int n, const bm_flags 
         /* a phase whose last third ran at another pace than its first is not steady */
         char drift[32] = "";
         double d = bm_drift(r);
-        if (isfinite(d) && (d < 0.8 || d > 1.25))
+        int fill = r->load_ops == r->ops && r->load_seconds == r->seconds; /* a fill grows: no steady state */
+        if (isfinite(d) && (d < 0.8 || d > 1.25) && !fill)
             snprintf(drift, sizeof drift, "  drift %.2f", d);
         fprintf(out, "%-17s %-10s %9s %7s  %-26s %-26s %6s %6s %7s %7s%s%s\n", first ? r->workload : "", r->engine,
                 thr, ratio, lat[0], lat[1], wa, sa, rss, load, r->misses ? "  MISSES!" : "", drift);
