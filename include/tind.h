@@ -909,6 +909,25 @@ TIND_API int tind_flush(tind_keyspace *ks);
  * what its limits say and returns). The wait ends as tind_flush's does. */
 TIND_API int tind_compact(tind_keyspace *ks);
 
+/* ---- Waiting for background work (issue 15) ----
+ * tind_wait_idle: waits until no flush or compaction (blob garbage collection
+ * included) of any keyspace of db is pending or running: sealed memtables
+ * flushed, and the compaction picker finds nothing more to do. It does not
+ * seal the active memtables (tind_flush does) and does not stop new writes:
+ * a writer racing it may make work again right after it returns.
+ * timeout_ms < 0 waits without limit; 0 only checks. With the background
+ * threads off (tind_options_set_background_threads 0) the caller runs the
+ * pending flushes and compactions itself, one at a time, checking the
+ * timeout between them.
+ * Returns TIND_OK when idle; TIND_EBUSY when work is still pending or running
+ * at the timeout; the error of a background job that failed while it waited
+ * (TIND_ENOSPC, TIND_EIO...; the job is retried later); TIND_ECLOSED when
+ * close begins, TIND_EPOISONED; TIND_EINVAL for a NULL db. The message
+ * (tind_errmsg) names the database and the cause.
+ * Thread-safety: any number of threads may call it at once, beside writers,
+ * readers and tind_flush / tind_compact. */
+TIND_API int tind_wait_idle(tind_db *db, int64_t timeout_ms);
+
 #define TIND_STATS_MAX_LEVELS 8
 typedef struct tind_ks_stats {
     uint32_t levels;

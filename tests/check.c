@@ -4,6 +4,7 @@
 #include "tind_internal.h"
 
 #include <dirent.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -35,6 +36,24 @@ uint64_t check_seed_init(uint64_t fallback)
     const char *s = getenv("TIND_SEED");
     check_seed = s ? strtoull(s, NULL, 0) : fallback;
     return check_seed;
+}
+
+/* The watchdog: a hang becomes a failure naming the test (async-signal-safe). */
+static void watchdog_fired(int sig)
+{
+    (void)sig;
+    static const char msg[] = "FAIL: a call never returned (watchdog) in ";
+    ssize_t n = write(2, msg, sizeof msg - 1);
+    n = write(2, check_current, strlen(check_current));
+    n = write(2, "\n", 1);
+    (void)n;
+    _exit(1);
+}
+
+void check_watchdog(unsigned seconds)
+{
+    signal(SIGALRM, watchdog_fired);
+    alarm(seconds);
 }
 
 double check_scale(void)

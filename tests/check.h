@@ -43,6 +43,9 @@ int check_no_plaintext(const char *dir, const char *const *needles, size_t n);
  * a failed open fails the test with tind's message. */
 struct fs;
 tind_db *check_open_mem(struct fs *mem, int background);
+/* Fails the test (exit 1, naming check_current) if it still runs after
+ * `seconds` (SIGALRM); 0 disarms. A hang is then a failure, not a stuck ctest. */
+void check_watchdog(unsigned seconds);
 /* $TIND_TEST_SCALE (default 1): multiply iteration counts in long tests. */
 double check_scale(void);
 

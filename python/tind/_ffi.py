@@ -207,6 +207,7 @@ void tind_read_options_set_untracked(tind_read_options *ro, int on);
 
 int tind_flush(tind_keyspace *ks);
 int tind_compact(tind_keyspace *ks);
+int tind_wait_idle(tind_db *db, int64_t timeout_ms);
 
 typedef struct tind_ks_stats {
     uint32_t levels;

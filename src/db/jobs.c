@@ -1,6 +1,7 @@
 /*
  * jobs.c -- background work: the worker pool, flushes, compactions, the
- * periodic journal syncer, and the manual tind_flush / tind_compact.
+ * periodic journal syncer, the manual tind_flush / tind_compact, and
+ * tind_wait_idle (waits until no flush or compaction is pending or running).
  *
  * Workers sleep on bg_cv and, when woken, run one job at a time:
  *   1. a flush of the oldest sealed memtable of some keyspace (flushes first:
@@ -577,3 +578,86 @@ static int maintenance_call(tind_keyspace *ks, int (*work)(tind_keyspace *, tind
 TIND_API int tind_flush(tind_keyspace *ks) { return maintenance_call(ks, ks_flush_all); }
 
 TIND_API int tind_compact(tind_keyspace *ks) { return maintenance_call(ks, ks_compact_all); }
+
+/* ------------------------------------------------------------------ wait idle */
+
+/* (mu) No flush or compaction of any live keyspace pending or running. */
+static int db_idle(tind_db *db) REQUIRES(db->mu)
+{
+    if (db->running_jobs)
+        return 0;
+    for (size_t i = 0; i < db->keyspace_count; i++) {
+        tind_keyspace *ks = db->keyspaces[i];
+        if (ks->dropped || ks->dropping)
+            continue;
+        if (ks->sealed_count || ks->flush_running || ks->compaction_running || ks_needs_compaction(ks))
+            return 0;
+    }
+    return 1;
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Waits for the workers (or, without workers, runs the work) until db_idle,
+ * the deadline (TIND_EBUSY) or db_wait_stop's reason. */
+static int db_wait_idle(tind_db *db, int64_t timeout_ms, tind_err *err)
+{
+    int64_t deadline = timeout_ms < 0 ? INT64_MAX : mono_ms() + timeout_ms;
+    mu_lock(&db->mu);
+    uint64_t failures_seen = db->bg_failures;
+    for (;;) {
+        if (db_idle(db)) {
+            mu_unlock(&db->mu);
+            return TIND_OK;
+        }
+        int rc = db_wait_stop(db, NULL, failures_seen, err);
+        int64_t left = deadline == INT64_MAX ? 20 : deadline - mono_ms();
+        if (!rc && left <= 0)
+            rc = err_set(err, TIND_EBUSY, "database '%s': background work still pending after %lld ms", db->path,
+                         (long long)timeout_ms);
+        if (rc) {
+            mu_unlock(&db->mu);
+            return rc;
+        }
+        int stepped = 0;
+        if (db->worker_count == 0) {
+            mu_unlock(&db->mu);
+            rc = db_background_step(db, err);
+            if (rc < 0)
+                return rc;
+            stepped = rc > 0;
+            mu_lock(&db->mu);
+        }
+        if (!stepped) {
+            /* a worker's (or another caller's) job ends with done_cv */
+            db_schedule(db);
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_nsec += (long)(left < 20 ? left : 20) * 1000000;
+            if (ts.tv_nsec >= 1000000000) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000;
+            }
+            cv_timedwait(&db->done_cv, &db->mu, &ts);
+        }
+    }
+}
+
+TIND_API int tind_wait_idle(tind_db *db, int64_t timeout_ms)
+{
+    if (!db)
+        return TIND_EINVAL;
+    int rc = db_enter(db);
+    if (rc)
+        return rc;
+    tind_err err;
+    err_clear(&err);
+    rc = db_fail(db, db_wait_idle(db, timeout_ms, &err), &err);
+    db_leave(db);
+    return rc;
+}

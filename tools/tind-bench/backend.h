@@ -78,7 +78,15 @@ typedef struct bench_backend {
      * pairs loaded. The bulkload workload's only call. */
     int (*bulk_load)(void *h, int (*next)(void *ctx, const void **k, size_t *kl, const void **v, size_t *vl),
                      void *ctx, int sorted, uint64_t *count, char *err, size_t errlen);
+    /* Optional (NULL: the harness puts one by one): writes the n pairs as one
+     * atomic batch (the engine's write batch or one transaction), with the
+     * run's durability. micro/fillbatch's call. */
+    int (*put_batch)(void *h, size_t n, const void *const *k, const size_t *kl, const void *const *v,
+                     const size_t *vl, char *err, size_t errlen);
 } bench_backend;
+
+/* The engine's library version ("7.8.3"), or "unknown" (backends.c). */
+const char *bench_backend_version(const bench_backend *be);
 
 /* NULL-terminated list of the backends compiled in; tind first. */
 extern const bench_backend *const bench_backends[];

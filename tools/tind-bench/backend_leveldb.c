@@ -131,6 +131,20 @@ static int bl_put(void *hp, const void *k, size_t kl, const void *v, size_t vl, 
     return lerr ? bl_fail(err, errlen, "put", lerr) : 0;
 }
 
+/* One WriteBatch of the n puts (micro/fillbatch). */
+static int bl_put_batch(void *hp, size_t n, const void *const *k, const size_t *kl, const void *const *v,
+                        const size_t *vl, char *err, size_t errlen)
+{
+    bl_handle *h = hp;
+    char *lerr = NULL;
+    leveldb_writebatch_t *b = leveldb_writebatch_create();
+    for (size_t i = 0; i < n; i++)
+        leveldb_writebatch_put(b, k[i], kl[i], v[i], vl[i]);
+    leveldb_write(h->db, h->wopts, b, &lerr);
+    leveldb_writebatch_destroy(b);
+    return lerr ? bl_fail(err, errlen, "write batch", lerr) : 0;
+}
+
 static int bl_get(void *hp, const void *k, size_t kl, bench_buf *out, char *err, size_t errlen)
 {
     bl_handle *h = hp;
@@ -223,5 +237,6 @@ const bench_backend bench_backend_leveldb = {
     .get = bl_get,
     .scan = bl_scan,
     .settle = bl_settle,
+    .put_batch = bl_put_batch,
     .close = bl_close,
 };

@@ -160,21 +160,30 @@ static int bm_open(void **out, const bench_config *cfg, char *err, size_t errlen
     return 0;
 }
 
-static int bm_put(void *hp, const void *k, size_t kl, const void *v, size_t vl, char *err, size_t errlen)
+/* The n puts in one write transaction (a put is a batch of one). */
+static int bm_put_batch(void *hp, size_t n, const void *const *k, const size_t *kl, const void *const *v,
+                        const size_t *vl, char *err, size_t errlen)
 {
     bm_handle *h = hp;
     MDB_txn *txn;
     int rc = mdb_txn_begin(h->env, NULL, 0, &txn);
     if (rc)
         return bm_fail(err, errlen, "put: txn_begin", rc);
-    MDB_val key = {kl, (void *)k}, val = {vl, (void *)v};
-    rc = mdb_put(txn, h->dbi, &key, &val, 0);
-    if (rc) {
-        mdb_txn_abort(txn);
-        return bm_fail(err, errlen, "put", rc);
+    for (size_t i = 0; i < n; i++) {
+        MDB_val key = {kl[i], (void *)k[i]}, val = {vl[i], (void *)v[i]};
+        rc = mdb_put(txn, h->dbi, &key, &val, 0);
+        if (rc) {
+            mdb_txn_abort(txn);
+            return bm_fail(err, errlen, "put", rc);
+        }
     }
     rc = mdb_txn_commit(txn);
     return rc ? bm_fail(err, errlen, "put: commit", rc) : 0;
+}
+
+static int bm_put(void *hp, const void *k, size_t kl, const void *v, size_t vl, char *err, size_t errlen)
+{
+    return bm_put_batch(hp, 1, &k, &kl, &v, &vl, err, errlen);
 }
 
 static int bm_get(void *hp, const void *k, size_t kl, bench_buf *out, char *err, size_t errlen)
@@ -300,6 +309,7 @@ const bench_backend bench_backend_lmdb = {
     .get = bm_get,
     .scan = bm_scan,
     .settle = bm_settle,
+    .put_batch = bm_put_batch,
     .close = bm_close,
     .txn_rmw = bm_txn_rmw,
 };

@@ -172,6 +172,20 @@ static int br_remove_range(void *hp, const void *lo, size_t ll, const void *hi, 
     return rerr ? br_fail(err, errlen, "delete_range", rerr) : 0;
 }
 
+/* One WriteBatch of the n puts (micro/fillbatch; the plain db only). */
+static int br_put_batch(void *hp, size_t n, const void *const *k, const size_t *kl, const void *const *v,
+                        const size_t *vl, char *err, size_t errlen)
+{
+    br_handle *h = hp;
+    char *rerr = NULL;
+    rocksdb_writebatch_t *b = rocksdb_writebatch_create();
+    for (size_t i = 0; i < n; i++)
+        rocksdb_writebatch_put(b, k[i], kl[i], v[i], vl[i]);
+    rocksdb_write(h->db, h->wopts, b, &rerr);
+    rocksdb_writebatch_destroy(b);
+    return rerr ? br_fail(err, errlen, "write batch", rerr) : 0;
+}
+
 static int br_merge(void *hp, const void *k, size_t kl, const void *v, size_t vl, char *err, size_t errlen)
 {
     br_handle *h = hp;
@@ -326,6 +340,7 @@ const bench_backend bench_backend_rocksdb = {
     .merge = br_merge,
     .close = br_close,
     .remove_range = br_remove_range,
+    .put_batch = br_put_batch,
 };
 
 /* ---- transactions (the txn-* workloads) ---- */

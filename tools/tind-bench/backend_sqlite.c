@@ -227,6 +227,36 @@ static int bs_put(void *hp, const void *k, size_t kl, const void *v, size_t vl, 
     return ret;
 }
 
+/* The n puts in one transaction (BEGIN IMMEDIATE ... COMMIT) under the write lock. */
+static int bs_put_batch(void *hp, size_t n, const void *const *k, const size_t *kl, const void *const *v,
+                        const size_t *vl, char *err, size_t errlen)
+{
+    bs_handle *h = hp;
+    bs_conn *c = bs_take(h, err, errlen);
+    if (!c)
+        return -1;
+    pthread_mutex_lock(&h->write_lock);
+    int rc = sqlite3_exec(c->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK ? SQLITE_DONE : SQLITE_ERROR;
+    for (size_t i = 0; i < n && rc == SQLITE_DONE; i++) {
+        rc = bs_bind_blob(c->put, 1, k[i], kl[i]);
+        if (rc == SQLITE_OK)
+            rc = bs_bind_blob(c->put, 2, v[i], vl[i]);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_step(c->put);
+        sqlite3_reset(c->put);
+        sqlite3_clear_bindings(c->put);
+    }
+    int ret = 0;
+    if (rc != SQLITE_DONE || sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        bench_err_set(err, errlen, "sqlite batch: %s", sqlite3_errmsg(c->db));
+        sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+        ret = -1;
+    }
+    pthread_mutex_unlock(&h->write_lock);
+    bs_give(h, c);
+    return ret;
+}
+
 static int bs_get(void *hp, const void *k, size_t kl, bench_buf *out, char *err, size_t errlen)
 {
     bs_handle *h = hp;
@@ -332,5 +362,6 @@ const bench_backend bench_backend_sqlite = {
     .get = bs_get,
     .scan = bs_scan,
     .settle = bs_settle,
+    .put_batch = bs_put_batch,
     .close = bs_close,
 };

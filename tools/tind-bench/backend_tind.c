@@ -17,6 +17,9 @@
  * the feed workload's user part "u00000012#"), so a feed scan skips the
  * tables whose filter lacks the user.
  *
+ * settle: tind_persist(SYNC_DATA), tind_flush, then tind_wait_idle (every
+ * compaction the flushes made due finishes). put_batch: one tind_batch.
+ *
  * Transactions (txn-*): optimistic, serializable (tind_txn_begin with
  * TIND_TXN_OPTIMISTIC); the two reads are tracked, a conflict is retried.
  * tind-sw, a second engine name for the txn-* workloads only, runs them as
@@ -107,6 +110,22 @@ static int bt_put(void *hp, const void *k, size_t kl, const void *v, size_t vl, 
     return rc ? bt_fail(err, errlen, "put", rc, h->db) : 0;
 }
 
+/* One tind_batch of the n puts (the database's default durability). */
+static int bt_put_batch(void *hp, size_t n, const void *const *k, const size_t *kl, const void *const *v,
+                        const size_t *vl, char *err, size_t errlen)
+{
+    bt_handle *h = hp;
+    tind_batch *b = NULL;
+    int rc = tind_batch_new(h->db, &b);
+    for (size_t i = 0; i < n && !rc; i++)
+        rc = tind_batch_put(b, h->ks, k[i], kl[i], v[i], vl[i]);
+    if (!rc)
+        rc = tind_batch_commit(b);
+    if (b)
+        tind_batch_free(b);
+    return rc ? bt_fail(err, errlen, "batch", rc, h->db) : 0;
+}
+
 static int bt_remove_range(void *hp, const void *lo, size_t ll, const void *hi, size_t hl, char *err,
                            size_t errlen)
 {
@@ -187,6 +206,8 @@ static int bt_settle(void *hp, char *err, size_t errlen)
     int rc = tind_persist(h->db, TIND_PERSIST_SYNC_DATA);
     if (rc == 0)
         rc = tind_flush(h->ks);
+    if (rc == 0) /* and every compaction the flushes made due (10 minutes at most) */
+        rc = tind_wait_idle(h->db, 600000);
     return rc ? bt_fail(err, errlen, "settle", rc, h->db) : 0;
 }
 
@@ -272,6 +293,7 @@ const bench_backend bench_backend_tind = {
     .bulk_load = bt_bulk_load,
     .remove_range = bt_remove_range,
     .txn_rmw = bt_txn_rmw,
+    .put_batch = bt_put_batch,
 };
 
 /* The single-writer flavour (txn-* workloads only): one write transaction at
@@ -300,4 +322,5 @@ const bench_backend bench_backend_tind_inline = {
     .scan = bt_scan,
     .settle = bt_settle,
     .close = bt_close,
+    .put_batch = bt_put_batch,
 };

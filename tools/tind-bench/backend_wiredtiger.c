@@ -208,6 +208,37 @@ static int bwt_put(void *hp, const void *k, size_t kl, const void *v, size_t vl,
     return rc ? bwt_fail(err, errlen, "put", rc) : 0;
 }
 
+/* The n puts in one explicit transaction of the session (its commit makes
+ * the log write with the run's durability, as an auto-commit put does). */
+static int bwt_put_batch(void *hp, size_t n, const void *const *k, const size_t *kl, const void *const *v,
+                         const size_t *vl, char *err, size_t errlen)
+{
+    bwt_handle *h = hp;
+    bwt_session *s = bwt_take(h, err, errlen);
+    if (!s)
+        return -1;
+    WT_CURSOR *c = s->cursor;
+    int rc = s->session->begin_transaction(s->session, NULL);
+    for (size_t i = 0; i < n && !rc; i++) {
+        WT_ITEM key = {.data = k[i], .size = kl[i]}, val = {.data = v[i], .size = vl[i]};
+        c->set_key(c, &key);
+        c->set_value(c, &val);
+        rc = c->insert(c);
+    }
+    c->reset(c);
+    if (rc)
+        s->session->rollback_transaction(s->session, NULL);
+    else
+        rc = s->session->commit_transaction(s->session, NULL);
+    bwt_give(h, s);
+    /* a transaction bigger than a small cache's eviction allows is rolled
+     * back (WT_ROLLBACK): the batch is then put one auto-commit at a time */
+    for (size_t i = 0; rc == WT_ROLLBACK && i < n; i++)
+        if (bwt_put(hp, k[i], kl[i], v[i], vl[i], err, errlen))
+            return -1;
+    return rc && rc != WT_ROLLBACK ? bwt_fail(err, errlen, "batch", rc) : 0;
+}
+
 static int bwt_get(void *hp, const void *k, size_t kl, bench_buf *out, char *err, size_t errlen)
 {
     bwt_handle *h = hp;
@@ -309,5 +340,6 @@ const bench_backend bench_backend_wiredtiger = {
     .get = bwt_get,
     .scan = bwt_scan,
     .settle = bwt_settle,
+    .put_batch = bwt_put_batch,
     .close = bwt_close,
 };

@@ -12,6 +12,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tind.h"
+#ifdef TIND_BENCH_HAVE_LEVELDB
+#include <leveldb/c.h>
+#endif
+#ifdef TIND_BENCH_HAVE_LMDB
+#include <lmdb.h>
+#endif
+#ifdef TIND_BENCH_HAVE_SQLITE
+#include <sqlite3.h>
+#endif
+#ifdef TIND_BENCH_HAVE_WIREDTIGER
+#include <wiredtiger.h>
+#endif
+
 extern const bench_backend bench_backend_tind;
 extern const bench_backend bench_backend_tind_inline;
 extern const bench_backend bench_backend_tind_sw;
@@ -91,4 +105,50 @@ int bench_buf_set(bench_buf *b, const void *p, size_t n)
         memcpy(b->data, p, n);
     b->len = n;
     return 0;
+}
+
+static inline const char *bench_version3(char *buf, size_t n, int a, int b, int c)
+{
+    snprintf(buf, n, "%d.%d.%d", a, b, c);
+    return buf;
+}
+
+/* The library's own version where it can say (the linked library, not the
+ * header); RocksDB's C API has none, so CMake reads rocksdb/version.h. */
+const char *bench_backend_version(const bench_backend *be)
+{
+    static _Thread_local char buf[64];
+    const char *n = be->name;
+    if (strncmp(n, "tind", 4) == 0)
+        return tind_version();
+#ifdef TIND_BENCH_HAVE_ROCKSDB
+    if (strncmp(n, "rocksdb", 7) == 0)
+        return TIND_BENCH_ROCKSDB_VERSION;
+#endif
+#ifdef TIND_BENCH_HAVE_LEVELDB
+    if (strcmp(n, "leveldb") == 0) {
+        snprintf(buf, sizeof buf, "%d.%d", leveldb_major_version(), leveldb_minor_version());
+        return buf;
+    }
+#endif
+#ifdef TIND_BENCH_HAVE_LMDB
+    if (strcmp(n, "lmdb") == 0) {
+        int a, b, c;
+        mdb_version(&a, &b, &c);
+        return bench_version3(buf, sizeof buf, a, b, c);
+    }
+#endif
+#ifdef TIND_BENCH_HAVE_SQLITE
+    if (strcmp(n, "sqlite") == 0)
+        return sqlite3_libversion();
+#endif
+#ifdef TIND_BENCH_HAVE_WIREDTIGER
+    if (strcmp(n, "wiredtiger") == 0) {
+        int a, b, c;
+        wiredtiger_version(&a, &b, &c);
+        return bench_version3(buf, sizeof buf, a, b, c);
+    }
+#endif
+    (void)buf;
+    return "unknown";
 }

@@ -24,6 +24,13 @@
 #   "peak_rss_kb", "latency_us": {"<op>": {"p50", "p99", "p999", ...}, ...},
 #   "timeline": [ops/s of second 1, 2, ...]; null numbers are drawn as gaps.
 # Lines with "ok":false are skipped.
+# Every chart carries the run's context in a footer (issue 15): profile,
+# date, tind's version and commit, the machine (CPU model, CPUs, RAM, disk
+# and its sequential MB/s), each engine's version, and per workload its
+# sizes, cache, threads, durability, measured phase and warm-up (from
+# "time", "profile", "tind_version", "commit", "host", "engine_version",
+# "params" of the lines). write-amp draws "device_write_amp" (device sectors)
+# when the line has one, else "write_amp" (/proc/self/io).
 #
 # Needs only a POSIX shell, awk (mawk is enough) and gnuplot (Debian
 # gnuplot-nox); no jq or python. The JSON is parsed with awk, relying on the
@@ -66,6 +73,13 @@ function jnum(line, key,    m) {
     return m + 0
 }
 function safe(w,    s) { s = w; gsub(/[^A-Za-z0-9._-]/, "-", s); return s }
+function human(n) {
+    if (n == "NaN") return "?"
+    if (n >= 1000000 && n % 100000 == 0) return (n / 1000000) "M"
+    if (n >= 1000 && n % 100 == 0) return (n / 1000) "k"
+    return n
+}
+function unq(s) { gsub(/\047/, "", s); gsub(/"/, "", s); return s }  # no quotes in gnuplot labels
 {
     line = $0
     if (index(line, "\"ok\":false") || !index(line, "\"engine\":"))
@@ -73,12 +87,36 @@ function safe(w,    s) { s = w; gsub(/[^A-Za-z0-9._-]/, "-", s); return s }
     e = jstr(line, "engine"); w = jstr(line, "workload")
     if (e == "" || w == "")
         next
+    # the run context (issue 15): the first result line names the run, each
+    # workload and engine its own settings and version
+    if (ctx_time == "") {
+        ctx_time = jstr(line, "time"); sub(/T/, " ", ctx_time); sub(/Z$/, " UTC", ctx_time)
+        ctx_profile = jstr(line, "profile"); ctx_commit = jstr(line, "commit")
+        ctx_version = jstr(line, "tind_version"); ctx_cpu = jstr(line, "cpu")
+        ctx_nproc = jnum(line, "nproc"); ctx_mem = jnum(line, "mem_mb")
+        ctx_disk = jstr(line, "disk"); ctx_dbw = jnum(line, "disk_seq_write_mb_s")
+    }
+    v = jstr(line, "engine_version")
+    if (v != "" && !(e in ever)) ever[e] = v
+    kk = jnum(line, "keys"); vs = jnum(line, "value_size"); th = jnum(line, "threads")
+    plural = (th == 1) ? "" : "s"
+    len_ = jnum(line, "seconds") " s"
+    if (jnum(line, "ops") != "NaN" && jnum(line, "ops") + 0 > 0)
+        len_ = jnum(line, "ops") " ops"
+    phase_ = len_ " measured after " jnum(line, "warmup") " s warm-up"
+    if (w ~ /fill|bulkload/)
+        phase_ = "the whole fill from empty"
+    wctx[w] = sprintf("%s keys x %s B, cache %s MiB, %s thread%s, %s, %s", \
+        human(kk), vs, jnum(line, "cache_mb"), th, plural, jstr(line, "durability"), phase_)
     if (!(e in eidx)) { eidx[e] = ++ne; eng[ne] = e }
     if (!(w in widx)) { widx[w] = ++nw; wl[nw] = w }
     k = w SUBSEP e
     have[k] = 1
     thr[k] = jnum(line, "throughput")
-    wamp[k] = jnum(line, "write_amp")
+    # the write amplification of the device when the run had a block device
+    wamp[k] = jnum(line, "device_write_amp")
+    if (wamp[k] == "NaN")
+        wamp[k] = jnum(line, "write_amp")
     samp[k] = jnum(line, "space_amp")
     rss = jnum(line, "peak_rss_kb")
     rssm[k] = (rss == "NaN") ? "NaN" : rss / 1024
@@ -161,6 +199,19 @@ END {
     matrix("space-amp", "space_amp")
     matrix("peak-rss", "rss")
     printf "%d\n", ne > (dir "/engines")
+    # context: line 1 the run, line 2 the engines, then one line per workload
+    f = dir "/context"
+    m = (ctx_mem == "NaN") ? "?" : sprintf("%.0f", ctx_mem / 1024)
+    printf "tind-bench %s profile, %s, tind %s at %s; machine: %s, %s CPUs, %s GiB RAM, disk %s%s\n", \
+        unq(ctx_profile), unq(ctx_time), unq(ctx_version), unq(ctx_commit), unq(ctx_cpu), ctx_nproc, m, \
+        (ctx_disk == "") ? "?" : unq(ctx_disk), (ctx_dbw == "NaN") ? "" : sprintf(" (%.0f MB/s sequential)", ctx_dbw) > f
+    line = "engines:"
+    for (j = 1; j <= ne; j++)
+        line = line sprintf(" %s %s%s", eng[j], (eng[j] in ever) ? unq(ever[eng[j]]) : "?", j < ne ? "," : "")
+    print line > f
+    for (i = 1; i <= nw; i++)
+        printf "%s\t%s\n", safe(wl[i]), wl[i] ": " unq(wctx[wl[i]]) > (dir "/wctx")
+    close(f)
     for (i = 1; i <= nw; i++) {
         w = wl[i]; s = safe(w)
         # latency: one row per (engine, op)
@@ -242,6 +293,29 @@ set boxwidth 0.9
 set xtics rotate by -30 left
 '
 
+# footer [WORKLOAD-SAFE-NAME]: gnuplot lines that print the run's context
+# under the chart (the run, the engines, and the sizes and phases of the
+# workload, or of every workload of a multi-workload chart); sets the bottom
+# margin. Its line count is in $footer_lines after `footer_count`.
+footer_text() {
+    cat "$tmp/context"
+    if [ -n "${1:-}" ]; then
+        awk -F '\t' -v w="$1" '$1 == w { print $2 }' "$tmp/wctx"
+    else
+        cut -f2 "$tmp/wctx"
+    fi
+}
+footer() {
+    n=$(footer_text "${1:-}" | wc -l)
+    echo "set bmargin $((n + 7))"
+    i=0
+    footer_text "${1:-}" | while IFS= read -r l; do
+        i=$((i + 1))
+        printf "set label %d '%s' at screen 0.01, character %d left font 'sans,8' tc rgb '#444444'\n" $((100 + i)) "$l" $((n - i + 1))
+    done
+}
+footer_lines() { footer_text "${1:-}" | wc -l; }
+
 # bars NAME TITLE YLABEL LOG(0/1) [EXTRA]: one bar per engine per workload
 bars() {
     name=$1; title=$2; ylabel=$3; log=$4; extra=${5:-}
@@ -251,9 +325,10 @@ bars() {
     [ $width -lt 800 ] && width=800
     for fmt in $formats; do
         {
-            term "$fmt" "$width" 520
+            term "$fmt" "$width" $((520 + 14 * $(footer_lines)))
             echo "set output '$out/$name.$fmt'"
             echo "$common$histo"
+            footer
             echo "set title '$title'"
             echo "set ylabel '$ylabel'"
             [ "$log" = 1 ] && echo "set logscale y"
@@ -267,7 +342,7 @@ bars() {
 bars throughput "Throughput (ops/s, higher is better)" "ops/s" 1
 bars throughput-vs-tind "Throughput relative to tind (1 = as fast as tind; below 1: tind is faster)" "engine / tind" 0 \
     "set arrow from graph 0, first 1 to graph 1, first 1 nohead lc rgb 'black' dt 2 front"
-bars write-amp "Write amplification (bytes written to storage / bytes written by the user, log scale; lower is better)" \
+bars write-amp "Write amplification (device sectors written, syncfs-bracketed, settle included / bytes written by the user, log scale; lower is better)" \
     "write amplification" 1
 bars space-amp "Space amplification (disk usage / live data, log scale; lower is better)" "space amplification" 1
 bars peak-rss "Peak RSS (MiB; lower is better)" "MiB" 0
@@ -278,9 +353,10 @@ while IFS="$(printf '\t')" read -r safe wname rows len; do
         [ $width -lt 700 ] && width=700
         for fmt in $formats; do
             {
-                term "$fmt" "$width" 480
+                term "$fmt" "$width" $((480 + 14 * $(footer_lines "$safe")))
                 echo "set output '$out/latency-$safe.$fmt'"
                 echo "$common$histo"
+                footer "$safe"
                 echo "set title 'Latency of $wname (microseconds, log scale; lower is better)'"
                 echo "set ylabel 'us'"
                 echo "set logscale y"
@@ -294,9 +370,10 @@ while IFS="$(printf '\t')" read -r safe wname rows len; do
     if [ "$len" -ge 3 ]; then
         for fmt in $formats; do
             {
-                term "$fmt" 900 480
+                term "$fmt" 900 $((480 + 14 * $(footer_lines "$safe")))
                 echo "set output '$out/timeline-$safe.$fmt'"
                 echo "$common"
+                footer "$safe"
                 echo "set title 'Throughput over time, $wname (ops/s per second; dips are stalls)'"
                 echo "set xlabel 'second of the measured phase'"
                 echo "set ylabel 'ops/s'"

@@ -8,7 +8,9 @@
  *              [--cache-mb M] [--seed S] [--distribution uniform|zipfian|latest]
  *              [--dir DIR] [--keep] [--json FILE] [--settle-ms MS]
  *              [--no-drop-cache] [--quiet] [--list] [--self-check]
- *              [--feed-absent F] [--tind-prefix]
+ *              [--feed-absent F] [--tind-prefix] [--warmup S] [--load-batch N]
+ *              [--disk-bw-mb M] [--estimate]
+ *   (--workloads takes groups too: core, extra)
  *
  * Method. For every (workload, engine) pair -- workload-major, so the engines
  * of one workload run close together in time -- the harness forks a child
@@ -25,17 +27,27 @@
  *   2. cold:   every file of the folder is fdatasync'ed and dropped from the
  *              OS page cache (posix_fadvise DONTNEED), so each engine starts
  *              its run from the disk (--no-drop-cache keeps the page cache).
- *   3. run:    reopen with the workload's durability, run the operation mix
+ *   3. run:    reopen with the workload's durability; warm up (the same mix
+ *              for --warmup seconds, not counted); syncfs the folder's file
+ *              system and read the disk's sectors written; run the mix
  *              on T threads (T = 1 for a backend that is not thread-safe) for
  *              --ops operations or --seconds; every operation is timed into a
  *              per-thread log-linear histogram per op type; a sampler thread
  *              records the throughput of every second.
  *   4. after:  settle again (its writes count towards write amplification),
- *              measure the folder's disk usage (allocated blocks), close.
+ *              syncfs and read the sectors again (device write amplification =
+ *              the sectors' bytes / user bytes: every process's writes, so the
+ *              machine must be quiet), measure the folder's disk usage
+ *              (allocated blocks), close.
+ * The load is bracketed the same way (load_device_write_bytes) and, with
+ * --load-batch N > 1, puts its items N per backend put_batch call.
  *
- * The micro workload runs fillseq and fillrandom on fresh folders (the fill
- * is the measured phase) and then readrandom, seekscan (seek + 100 next; a
- * tenth of --ops) and overwrite on the fillrandom folder, one result each.
+ * The micro workload runs fillseq, fillbatch (fillseq in batches of 1,000
+ * through put_batch, judged against the disk's sequential write bandwidth
+ * measured at the start of the run with an O_DIRECT write) and fillrandom
+ * on fresh folders (each fill is measured whole, from empty) and then
+ * readrandom, seekscan (seek + 100 next; a tenth of --ops) and overwrite on
+ * the fillrandom folder, each after its warm-up, one result each.
  *
  * Figures per result: throughput (ops/s); p50/p99/p99.9/max latency per op
  * type; throughput per second; write amplification = write_bytes of the
@@ -53,9 +65,13 @@
  *    "seed","ops","seconds","feed_users","feed_posts_per_user"},
  *    "throughput":ops/s,"ops":N,"seconds":S,
  *    "latency_us":{"<op>":{"count","mean","p50","p99","p999","max"},...},
- *    "timeline":[ops/s of second 1, 2, ...],
+ *    "timeline":[ops/s of second 1, 2, ...],"timeline_drift" (mean ops/s of
+ *    the last third over the first; 1 = flat),"timeline_cv",
  *    "load_seconds","load_settle_seconds","load_ops","load_throughput",
  *    "load_cached","load_write_amp","write_bytes","user_bytes","write_amp",
+ *    "device_write_bytes","device_write_amp","load_device_write_bytes",
+ *    "load_device_write_amp" (null without a block device),"user_mb_s",
+ *    "disk_fraction" (user_mb_s / the disk's sequential MB/s),
  *    "disk_bytes","live_bytes","space_amp","peak_rss_kb","misses","scanned",
  *    "aborts","abort_rate"}  (aborts: txn-* attempts that conflicted and were
  *    retried; abort_rate = aborts / attempts, null when none ran)
@@ -83,8 +99,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/types.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -141,13 +159,17 @@ typedef struct bm_row {
     float timeline[BM_MAX_TIMELINE];
     uint64_t disk_bytes, live_bytes;
     long peak_rss_kb;
+    /* steady state and the device (issue 15) */
+    double warmup_seconds;      /* the uncounted warm-up before the measured phase */
+    uint64_t dev_write_bytes;   /* device sectors written (x 512) over phase + settle, syncfs-bracketed; */
+    uint64_t load_dev_write_bytes; /* UINT64_MAX = unknown */
 } bm_row;
 
 /* Settings from the command line. */
 typedef struct bm_flags {
     int profile;
     char engines[256];
-    char workloads[256];
+    char workloads[1024];
     uint64_t keys;              /* 0 = the workload's default */
     size_t value_size;
     uint64_t ops;
@@ -165,6 +187,15 @@ typedef struct bm_flags {
     int encrypt;                /* --encrypt: tind's database encrypted at rest (tind only) */
     double feed_absent;         /* feed: fraction of reads of users that do not exist */
     int tind_prefix;            /* tind: a prefix extractor (separator '#') on the keyspace */
+    double warmup;              /* --warmup: seconds before each measured run phase (< 0: by profile) */
+    int estimate;               /* --estimate: print the plan and its duration, run nothing */
+    int preload_only;           /* --preload-only (with --keep): load and cache the preloads, measure nothing */
+    long disk_bw_mb;            /* --disk-bw-mb: MiB of the O_DIRECT bandwidth probe (< 0: by profile) */
+    long load_batch;            /* --load-batch: puts per batch in the preloads (< 0: by profile; 0/1: one by one) */
+    /* found by the parent before the run */
+    char dev_stat[512];         /* /sys/.../stat of the disk holding --dir ("" = unknown) */
+    char dev_name[64];
+    double disk_mbps;           /* the probe's sequential write MB/s (0 = not measured) */
 } bm_flags;
 
 /* ======================================================================
@@ -213,6 +244,74 @@ static long bm_peak_rss_kb(void)
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     return ru.ru_maxrss;
+}
+
+/* ---- the device holding the bench folder (write amplification from the disk) ---- */
+static int bm_exists(const char *p);
+
+/* The block device of dir: st_dev -> /sys/dev/block/MAJ:MIN, a partition
+ * -> its parent disk; fills the disk's stat path and name. -1 when dir is
+ * on no block device (tmpfs, overlay...). */
+static int bm_dev_find(const char *dir, char *stat_path, size_t sn, char *name, size_t nn)
+{
+    struct stat st;
+    if (stat(dir, &st) != 0)
+        return -1;
+    char link[128], real[PATH_MAX], probe[PATH_MAX + 32];
+    snprintf(link, sizeof link, "/sys/dev/block/%u:%u", major(st.st_dev), minor(st.st_dev));
+    if (!realpath(link, real))
+        return -1;
+    snprintf(probe, sizeof probe, "%s/partition", real);
+    if (bm_exists(probe)) {
+        char *slash = strrchr(real, '/');
+        if (!slash)
+            return -1;
+        *slash = 0;
+    }
+    snprintf(probe, sizeof probe, "%s/stat", real);
+    if (!bm_exists(probe) || strlen(probe) >= sn)
+        return -1;
+    snprintf(stat_path, sn, "%s", probe);
+    const char *base = strrchr(real, '/');
+    base = base ? base + 1 : real;
+    size_t bl = strlen(base);
+    if (bl >= nn)
+        return -1;
+    memcpy(name, base, bl + 1);
+    return 0;
+}
+
+/* Sectors written (512 bytes each, whatever the device's sector size) from
+ * the disk's stat file, field 7; UINT64_MAX when unknown. */
+static uint64_t bm_dev_sectors(const char *stat_path)
+{
+    if (!stat_path[0])
+        return UINT64_MAX;
+    FILE *f = fopen(stat_path, "r");
+    if (!f)
+        return UINT64_MAX;
+    uint64_t v[7];
+    int n = fscanf(f, "%" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64, &v[0],
+                   &v[1], &v[2], &v[3], &v[4], &v[5], &v[6]);
+    fclose(f);
+    return n == 7 ? v[6] : UINT64_MAX;
+}
+
+/* syncfs on dir's file system, then the disk's sectors written so far: a
+ * bracket of device writes (every process's, hence the quiet machine). */
+static uint64_t bm_dev_mark(const char *stat_path, const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (fd >= 0) {
+        syncfs(fd);
+        close(fd);
+    }
+    return bm_dev_sectors(stat_path);
+}
+
+static uint64_t bm_dev_delta(uint64_t s0, uint64_t s1)
+{
+    return s0 == UINT64_MAX || s1 == UINT64_MAX || s1 < s0 ? UINT64_MAX : (s1 - s0) * 512u;
 }
 
 static int bm_path(char *out, size_t n, const char *a, const char *b)
@@ -389,6 +488,46 @@ static int bm_drop_fn(const char *path, const struct stat *st, void *arg)
 /* Writes back and evicts every file of the folder from the OS page cache. */
 static void bm_drop_page_cache(const char *dir) { bm_walk(dir, 0, bm_drop_fn, NULL); }
 
+/* The disk's sequential write bandwidth in MB/s (10^6 bytes): mb MiB written
+ * to a file in dir in 1 MiB O_DIRECT writes (buffered when the file system
+ * refuses O_DIRECT), fdatasync included; 0 on failure. The file is removed. */
+static double bm_disk_bandwidth(const char *dir, long mb)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/tind-bench-bandwidth.tmp", dir);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_DIRECT, 0644);
+    if (fd < 0)
+        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0)
+        return 0;
+    void *buf = NULL;
+    const size_t chunk = (size_t)1 << 20;
+    if (posix_memalign(&buf, 4096, chunk) != 0) {
+        close(fd);
+        unlink(path);
+        return 0;
+    }
+    /* incompressible, in case the device compresses */
+    uint64_t x = 0x9E3779B97F4A7C15ull;
+    for (size_t i = 0; i < chunk / 8; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        memcpy((char *)buf + i * 8, &x, 8);
+    }
+    double t0 = bm_now();
+    long done = 0;
+    for (; done < mb; done++) {
+        ssize_t w = write(fd, buf, chunk);
+        if (w != (ssize_t)chunk)
+            break;
+    }
+    int ok = done == mb && fdatasync(fd) == 0;
+    double secs = bm_now() - t0;
+    close(fd);
+    unlink(path);
+    free(buf);
+    return ok && secs > 0 ? (double)mb * (double)chunk / 1e6 / secs : 0;
+}
+
 /* ======================================================================
  * Phases (in the child)
  * ====================================================================== */
@@ -400,6 +539,7 @@ typedef struct bm_ctx {
     char err[BM_ERRLEN];
     int step, steps;            /* this (workload, engine) run is step of steps */
     double run_end;             /* bm_now() when the whole run should end (0: unknown yet) */
+    size_t load_batch;          /* puts per batch of the preload running now (--load-batch; 0: one by one) */
 } bm_ctx;
 
 /* "tind-bench: [i/N] engine workload phase, ETA M:SS for the whole run" on
@@ -467,6 +607,7 @@ static int bm_phase_run(bm_ctx *c, void *h, int mode, uint64_t items, uint64_t o
         if (!bw_mode_is_load(mode) && ops == 0)
             share = 0;
         bw_thread_init(&w[i].t, c->be, h, &c->data, mode, i, begin, begin + share, &stop);
+        w[i].t.batch = c->load_batch;
         if (!bw_mode_is_load(mode) && ops > 0 && share == 0)
             w[i].t.end = w[i].t.begin + 1; /* at least one op per thread */
         w[i].finished = &finished;
@@ -628,6 +769,8 @@ static void bm_row_init(bm_ctx *c, bm_row *r, const char *workload)
     r->feed_users = p->feed_users;
     r->feed_posts_per_user = p->feed_posts_per_user;
     r->live_bytes = bw_live_bytes_loaded(p);
+    r->warmup_seconds = c->flags->warmup;
+    r->dev_write_bytes = r->load_dev_write_bytes = UINT64_MAX;
 }
 
 static void bm_row_take_phase(bm_row *r, const bm_phase *ph)
@@ -635,7 +778,7 @@ static void bm_row_take_phase(bm_row *r, const bm_phase *ph)
     r->seconds = ph->seconds;
     r->ops = ph->ops;
     r->user_bytes = ph->user_bytes;
-    r->misses = ph->misses;
+    r->misses += ph->misses; /* a warm-up's misses were added before */
     r->scanned = ph->scanned;
     r->aborts = ph->aborts;
     r->n_ops = ph->n_ops;
@@ -685,8 +828,8 @@ static void bm_dataset_dir(bm_ctx *c, char *out, size_t n)
         snprintf(out, n, "%s/preload/%s-feed-u%" PRIu64 "-p%" PRIu64 "-v%zu-s%" PRIu64, c->flags->dir,
                  c->be->name, p->feed_users, p->feed_posts_per_user, p->value_size, p->seed);
     else
-        snprintf(out, n, "%s/preload/%s-kv-k%" PRIu64 "-v%zu-s%" PRIu64 "-t%d", c->flags->dir, c->be->name,
-                 p->keys, p->value_size, p->seed, p->threads);
+        snprintf(out, n, "%s/preload/%s-kv-k%" PRIu64 "-v%zu-s%" PRIu64 "-t%d%s", c->flags->dir, c->be->name,
+                 p->keys, p->value_size, p->seed, p->threads, p->def->kind == BW_QUEUE ? "-seq" : "");
     if (p->encrypt && strlen(out) + 4 < n)
         strcat(out, "-aes");
 }
@@ -699,11 +842,11 @@ static int bm_cache_read(const char *dir, bm_row *r)
     if (!f)
         return -1;
     int n = fscanf(f, "load_seconds %lf\nload_settle_seconds %lf\nload_ops %" SCNu64 "\nload_user_bytes %" SCNu64
-                      "\nload_write_bytes %" SCNu64 "\n",
+                      "\nload_write_bytes %" SCNu64 "\nload_dev_write_bytes %" SCNu64 "\n",
                    &r->load_seconds, &r->load_settle_seconds, &r->load_ops, &r->load_user_bytes,
-                   &r->load_write_bytes);
+                   &r->load_write_bytes, &r->load_dev_write_bytes);
     fclose(f);
-    return n == 5 ? 0 : -1;
+    return n == 6 ? 0 : -1;
 }
 
 static int bm_cache_write(const char *rundir, const char *dir, const bm_row *r)
@@ -721,8 +864,9 @@ static int bm_cache_write(const char *rundir, const char *dir, const bm_row *r)
         return -1;
     fprintf(f,
             "load_seconds %f\nload_settle_seconds %f\nload_ops %" PRIu64 "\nload_user_bytes %" PRIu64
-            "\nload_write_bytes %" PRIu64 "\n",
-            r->load_seconds, r->load_settle_seconds, r->load_ops, r->load_user_bytes, r->load_write_bytes);
+            "\nload_write_bytes %" PRIu64 "\nload_dev_write_bytes %" PRIu64 "\n",
+            r->load_seconds, r->load_settle_seconds, r->load_ops, r->load_user_bytes, r->load_write_bytes,
+            r->load_dev_write_bytes);
     if (fclose(f) != 0)
         return -1;
     return rename(tmp, dir);
@@ -730,7 +874,21 @@ static int bm_cache_write(const char *rundir, const char *dir, const bm_row *r)
 
 /* ---- the workloads ---- */
 
-/* BW_MIX and BW_FEED: load (or copy the cached preload), cold start, run. */
+/* The uncounted warm-up before a measured run phase: the same mode for
+ * --warmup seconds; its misses still count (a miss is a bug). */
+static int bm_warmup(bm_ctx *c, void *h, const char *what, int mode, bm_phase *ph, bm_row *r)
+{
+    if (c->flags->warmup <= 0)
+        return 0;
+    bm_say_phase(c, what, "warm-up");
+    if (bm_phase_run(c, h, mode, 0, 0, c->flags->warmup, ph))
+        return -1;
+    r->misses += ph->misses;
+    r->live_bytes += ph->live_bytes_added; /* feed: its appends stay live */
+    return 0;
+}
+
+/* BW_MIX and BW_FEED: load (or copy the cached preload), cold start, warm-up, run. */
 static void bm_child_mix(bm_ctx *c, int fd)
 {
     bm_phase *php = malloc(sizeof *php);
@@ -754,6 +912,8 @@ static void bm_child_mix(bm_ctx *c, int fd)
     bm_path(marker, sizeof marker, cachedir, "tind-bench-preload.txt");
     if (c->flags->keep && bm_exists(marker) && bm_cache_read(cachedir, r) == 0) {
         r->load_cached = 1;
+        if (c->flags->preload_only) /* cached already */
+            goto done_preload;
         if (bm_copytree(cachedir, rundir)) {
             snprintf(c->err, sizeof c->err, "copy %.200s to %.200s failed", cachedir, rundir);
             goto fail;
@@ -764,10 +924,13 @@ static void bm_child_mix(bm_ctx *c, int fd)
     } else {
         if (bm_open(c, rundir, 0, &h))
             goto fail;
-        uint64_t wb0 = bm_write_bytes();
+        uint64_t wb0 = bm_write_bytes(), dev0 = bm_dev_mark(c->flags->dev_stat, rundir);
         bm_say_phase(c, p->def->name, "load");
         int load = is_feed ? BW_LOAD_FEED : p->def->kind == BW_QUEUE ? BW_LOAD_SEQ : BW_LOAD_RANDOM;
-        if (bm_phase_run(c, h, load, items, 0, 0, php))
+        c->load_batch = (size_t)c->flags->load_batch;
+        int lrc = bm_phase_run(c, h, load, items, 0, 0, php);
+        c->load_batch = 0;
+        if (lrc)
             goto fail;
         r->load_seconds = php->seconds;
         r->load_ops = php->ops;
@@ -775,26 +938,40 @@ static void bm_child_mix(bm_ctx *c, int fd)
         if (bm_settle(c, h, &r->load_settle_seconds))
             goto fail;
         r->load_write_bytes = bm_write_bytes() - wb0;
+        r->load_dev_write_bytes = bm_dev_delta(dev0, bm_dev_mark(c->flags->dev_stat, rundir));
         void *hh = h;
         h = NULL;
         if (bm_close(c, hh))
             goto fail;
-        if (c->flags->keep && bm_cache_write(rundir, cachedir, r) != 0)
-            fprintf(stderr, "tind-bench: could not cache the preload in %s\n", cachedir);
+        if (c->flags->keep && bm_cache_write(rundir, cachedir, r) != 0) {
+            snprintf(c->err, sizeof c->err, "could not cache the preload in %.400s", cachedir);
+            if (c->flags->preload_only)
+                goto fail;
+            fprintf(stderr, "tind-bench: %s\n", c->err);
+        }
+    }
+    if (c->flags->preload_only) { /* --preload-only: the cache is filled, no result */
+    done_preload:
+        bm_rmtree(rundir);
+        free(r);
+        free(php);
+        return;
     }
     if (c->flags->drop_cache)
         bm_drop_page_cache(rundir);
 
     if (bm_open(c, rundir, p->def->sync_writes, &h))
         goto fail;
-    uint64_t wb1 = bm_write_bytes();
-    bm_say_phase(c, p->def->name, "run");
     int run_mode = is_feed                      ? BW_RUN_FEED
                    : p->def->kind == BW_QUEUE ? BW_RUN_QUEUE
                    : p->def->kind == BW_TXN   ? BW_RUN_TXN
                                               : BW_RUN_MIX;
     if (p->def->kind == BW_COUNTER_MERGE || p->def->kind == BW_COUNTER_RMW)
         run_mode = BW_RUN_COUNTER;
+    if (bm_warmup(c, h, p->def->name, run_mode, php, r))
+        goto fail;
+    uint64_t wb1 = bm_write_bytes(), dev1 = bm_dev_mark(c->flags->dev_stat, rundir);
+    bm_say_phase(c, p->def->name, "run");
     if (bm_phase_run(c, h, run_mode, 0, p->ops, p->seconds, php))
         goto fail;
     bm_row_take_phase(r, php);
@@ -802,6 +979,7 @@ static void bm_child_mix(bm_ctx *c, int fd)
     if (bm_settle(c, h, NULL))
         goto fail;
     r->write_bytes = bm_write_bytes() - wb1;
+    r->dev_write_bytes = bm_dev_delta(dev1, bm_dev_mark(c->flags->dev_stat, rundir));
     r->disk_bytes = bm_du(rundir);
     void *hh = h;
     h = NULL;
@@ -833,7 +1011,8 @@ typedef struct bm_step {
 /* BW_MICRO: fillseq, fillrandom, then readrandom, seekscan, overwrite.
  * BW_BULK: bulkload/sorted, bulkload/unsorted (each a fill: a fresh folder). */
 static const bm_step bm_micro_steps[] = {
-    {"micro/fillseq", BW_LOAD_SEQ},        {"micro/fillrandom", BW_LOAD_RANDOM},
+    {"micro/fillseq", BW_LOAD_SEQ},        {"micro/fillbatch", BW_LOAD_SEQ_BATCH},
+    {"micro/fillrandom", BW_LOAD_RANDOM},
     {"micro/readrandom", BW_RUN_READRANDOM}, {"micro/seekscan", BW_RUN_SEEKSCAN},
     {"micro/overwrite", BW_RUN_OVERWRITE},
 };
@@ -859,7 +1038,7 @@ static void bm_child_micro(bm_ctx *c, int fd, const bm_step *steps, size_t nstep
     for (; i < nsteps; i++) {
         int mode = steps[i].mode;
         bm_row_init(c, r, steps[i].name);
-        if (i <= 1) {
+        if (bw_mode_is_load(mode)) {
             /* a fresh folder for each fill */
             if (h) {
                 void *hh = h;
@@ -873,10 +1052,14 @@ static void bm_child_micro(bm_ctx *c, int fd, const bm_step *steps, size_t nstep
             if (bm_open(c, dir, 0, &h))
                 goto fail;
         }
-        uint64_t wb0 = bm_write_bytes();
         uint64_t ops = p->ops;
         if (mode == BW_RUN_SEEKSCAN && ops)
             ops = ops / 10 ? ops / 10 : 1;
+        /* a fill is measured whole, from empty (its load throughput); a run
+         * phase after an uncounted warm-up */
+        if (!bw_mode_is_load(mode) && bm_warmup(c, h, steps[i].name, mode, php, r))
+            goto fail;
+        uint64_t wb0 = bm_write_bytes(), dev0 = bm_dev_mark(c->flags->dev_stat, dir);
         bm_say_phase(c, p->def->name, strchr(steps[i].name, '/') ? strchr(steps[i].name, '/') + 1 : steps[i].name);
         if (bm_phase_run(c, h, mode, p->keys, ops, p->seconds, php))
             goto fail;
@@ -889,8 +1072,11 @@ static void bm_child_micro(bm_ctx *c, int fd, const bm_step *steps, size_t nstep
         if (bm_settle(c, h, bw_mode_is_load(mode) ? &r->load_settle_seconds : NULL))
             goto fail;
         r->write_bytes = bm_write_bytes() - wb0;
-        if (bw_mode_is_load(mode))
+        r->dev_write_bytes = bm_dev_delta(dev0, bm_dev_mark(c->flags->dev_stat, dir));
+        if (bw_mode_is_load(mode)) {
             r->load_write_bytes = r->write_bytes;
+            r->load_dev_write_bytes = r->dev_write_bytes;
+        }
         r->disk_bytes = bm_du(dir);
         r->ok = 1;
         bm_send(fd, r);
@@ -979,6 +1165,15 @@ static void bm_json_num(FILE *f, double v)
         fputs("null", f);
 }
 
+/* An integer, or null for UINT64_MAX (unknown). */
+static void bm_json_u64(FILE *f, uint64_t v)
+{
+    if (v == UINT64_MAX)
+        fputs("null", f);
+    else
+        fprintf(f, "%" PRIu64, v);
+}
+
 static void bm_json_str(FILE *f, const char *s)
 {
     fputc('"', f);
@@ -1002,9 +1197,76 @@ static double bm_load_wamp(const bm_row *r)
 {
     return r->load_user_bytes ? (double)r->load_write_bytes / (double)r->load_user_bytes : NAN;
 }
+static double bm_dev_amp(uint64_t dev, uint64_t user)
+{
+    return dev != UINT64_MAX && user ? (double)dev / (double)user : NAN;
+}
+/* The table's write amplification: the device's when known, else the process's. */
+static double bm_wamp_best(const bm_row *r)
+{
+    double d = bm_dev_amp(r->dev_write_bytes, r->user_bytes);
+    return isfinite(d) ? d : bm_wamp(r);
+}
+/* MB/s (10^6 bytes) of keys + values the user wrote in the measured phase. */
+static double bm_user_mbps(const bm_row *r)
+{
+    return r->ok && r->seconds > 0 && r->user_bytes ? (double)r->user_bytes / 1e6 / r->seconds : NAN;
+}
+/* Whether the measured phase was steady: the mean ops/s of the timeline's
+ * last third over its first third (1 = flat; null under 6 whole seconds)
+ * and the seconds' coefficient of variation. The last, partial second is left out. */
+static double bm_drift(const bm_row *r)
+{
+    uint32_t n = r->n_timeline > 0 ? r->n_timeline - 1 : 0, k = n / 3;
+    if (n < 6)
+        return NAN;
+    double a = 0, b = 0;
+    for (uint32_t i = 0; i < k; i++) {
+        a += r->timeline[i];
+        b += r->timeline[n - k + i];
+    }
+    return a > 0 ? b / a : NAN;
+}
+static double bm_cv(const bm_row *r)
+{
+    uint32_t n = r->n_timeline > 0 ? r->n_timeline - 1 : 0;
+    if (n < 3)
+        return NAN;
+    double sum = 0, sq = 0;
+    for (uint32_t i = 0; i < n; i++)
+        sum += r->timeline[i];
+    double mean = sum / n;
+    for (uint32_t i = 0; i < n; i++)
+        sq += (r->timeline[i] - mean) * (r->timeline[i] - mean);
+    return mean > 0 ? sqrt(sq / n) / mean : NAN;
+}
 static double bm_samp(const bm_row *r) { return r->live_bytes ? (double)r->disk_bytes / (double)r->live_bytes : NAN; }
 
-static void bm_json_row(FILE *f, const bm_row *r, const char *profile)
+/* The CPU model (/proc/cpuinfo "model name"), "" when unknown. */
+static const char *bm_cpu_model(void)
+{
+    static char model[128];
+    if (model[0])
+        return model;
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    char line[256];
+    while (f && fgets(line, sizeof line, f)) {
+        char *colon = strchr(line, ':');
+        if (strncmp(line, "model name", 10) == 0 && colon) {
+            colon++;
+            while (*colon == ' ' || *colon == '\t')
+                colon++;
+            colon[strcspn(colon, "\n")] = 0;
+            snprintf(model, sizeof model, "%s", colon);
+            break;
+        }
+    }
+    if (f)
+        fclose(f);
+    return model;
+}
+
+static void bm_json_row(FILE *f, const bm_row *r, const char *profile, const bm_flags *fl)
 {
     time_t now = time(NULL);
     char ts[32];
@@ -1020,8 +1282,20 @@ static void bm_json_row(FILE *f, const bm_row *r, const char *profile)
     bm_json_str(f, host.nodename);
     fputs(",\"machine\":", f);
     bm_json_str(f, host.machine);
-    fprintf(f, ",\"nproc\":%ld},\"engine\":", sysconf(_SC_NPROCESSORS_ONLN));
+    fprintf(f, ",\"nproc\":%ld,\"mem_mb\":%ld,\"cpu\":", sysconf(_SC_NPROCESSORS_ONLN),
+            (long)((double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE) / 1048576.0));
+    bm_json_str(f, bm_cpu_model());
+    fputs(",\"disk\":", f);
+    bm_json_str(f, fl->dev_name);
+    fputs(",\"disk_seq_write_mb_s\":", f);
+    bm_json_num(f, fl->disk_mbps > 0 ? fl->disk_mbps : NAN);
+    fputs("},\"engine\":", f);
     bm_json_str(f, r->engine);
+    fputs(",\"engine_version\":", f);
+    const bench_backend *be = bench_backend_find(r->engine);
+    if (!be && strncmp(r->engine, "tind", 4) == 0) /* tind-aes */
+        be = bench_backends[0];
+    bm_json_str(f, be ? bench_backend_version(be) : "unknown");
     fputs(",\"workload\":", f);
     bm_json_str(f, r->workload);
     fprintf(f, ",\"ok\":%s,\"error\":", r->ok ? "true" : "false");
@@ -1036,8 +1310,10 @@ static void bm_json_row(FILE *f, const bm_row *r, const char *profile)
             r->keys, BW_KEY_SIZE, r->value_size, r->threads, r->cache_bytes >> 20, bw_dist_name(r->dist),
             r->sync_writes ? "synced" : "eventual", r->blob_values ? "true" : "false", r->seed, r->ops_target);
     bm_json_num(f, r->seconds_target);
-    fprintf(f, ",\"feed_users\":%" PRIu64 ",\"feed_posts_per_user\":%" PRIu64 "}", r->feed_users,
-            r->feed_posts_per_user);
+    fputs(",\"warmup\":", f);
+    bm_json_num(f, r->warmup_seconds);
+    fprintf(f, ",\"settle_ms\":%d,\"load_batch\":%ld,\"feed_users\":%" PRIu64 ",\"feed_posts_per_user\":%" PRIu64 "}",
+            fl->settle_ms, fl->load_batch, r->feed_users, r->feed_posts_per_user);
     fputs(",\"throughput\":", f);
     bm_json_num(f, bm_throughput(r));
     fprintf(f, ",\"ops\":%" PRIu64 ",\"seconds\":", r->ops);
@@ -1060,7 +1336,11 @@ static void bm_json_row(FILE *f, const bm_row *r, const char *profile)
     fputs("},\"timeline\":[", f);
     for (uint32_t i = 0; i < r->n_timeline; i++)
         fprintf(f, "%s%.0f", i ? "," : "", (double)r->timeline[i]);
-    fputs("],\"load_seconds\":", f);
+    fputs("],\"timeline_drift\":", f);
+    bm_json_num(f, bm_drift(r));
+    fputs(",\"timeline_cv\":", f);
+    bm_json_num(f, bm_cv(r));
+    fputs(",\"load_seconds\":", f);
     bm_json_num(f, r->load_seconds);
     fputs(",\"load_settle_seconds\":", f);
     bm_json_num(f, r->load_settle_seconds);
@@ -1071,6 +1351,18 @@ static void bm_json_row(FILE *f, const bm_row *r, const char *profile)
     fprintf(f, ",\"write_bytes\":%" PRIu64 ",\"user_bytes\":%" PRIu64 ",\"write_amp\":", r->write_bytes,
             r->user_bytes);
     bm_json_num(f, bm_wamp(r));
+    fputs(",\"device_write_bytes\":", f);
+    bm_json_u64(f, r->dev_write_bytes);
+    fputs(",\"device_write_amp\":", f);
+    bm_json_num(f, bm_dev_amp(r->dev_write_bytes, r->user_bytes));
+    fputs(",\"load_device_write_bytes\":", f);
+    bm_json_u64(f, r->load_dev_write_bytes);
+    fputs(",\"load_device_write_amp\":", f);
+    bm_json_num(f, bm_dev_amp(r->load_dev_write_bytes, r->load_user_bytes));
+    fputs(",\"user_mb_s\":", f);
+    bm_json_num(f, bm_user_mbps(r));
+    fputs(",\"disk_fraction\":", f);
+    bm_json_num(f, fl->disk_mbps > 0 ? bm_user_mbps(r) / fl->disk_mbps : NAN);
     fprintf(f, ",\"disk_bytes\":%" PRIu64 ",\"live_bytes\":%" PRIu64 ",\"space_amp\":", r->disk_bytes,
             r->live_bytes);
     bm_json_num(f, bm_samp(r));
@@ -1150,14 +1442,17 @@ static int bm_order(const bm_row *rows, int n, int *order)
     return k;
 }
 
-static void bm_print_table(FILE *out, const bm_row *rows, int n)
+static void bm_print_table(FILE *out, const bm_row *rows, int n, const bm_flags *fl)
 {
     int *order = calloc((size_t)n + 1, sizeof *order);
     if (!order)
         return;
     bm_order(rows, n, order);
     fprintf(out, "\nResults (latency in microseconds unless marked; x tind = peer throughput / tind's, "
-                 ">1 means the peer is faster)\n");
+                 ">1 means the peer is faster; w-amp: %s)\n",
+            fl->dev_stat[0] ? "device sectors written / user bytes, syncfs-bracketed, settle included"
+                            : "process write_bytes / user bytes (no block device found)");
+    fprintf(out, "(drift X: the last third of the measured phase ran at X times the first third's pace: not steady)\n");
     fprintf(out, "%-17s %-10s %9s %7s  %-26s %-26s %6s %6s %7s %7s\n", "workload", "engine", "ops/s", "x tind",
                  "op1 p50/p99/p99.9", "op2 p50/p99/p99.9", "w-amp", "s-amp", "RSS MB", "load s");
     for (int i = 0; i < n; i++) {
@@ -1183,14 +1478,20 @@ static void bm_print_table(FILE *out, const bm_row *rows, int n)
                 snprintf(lat[k], sizeof lat[k], "%s %s/%s/%s", r->op[k].name, a, b, c);
             }
         }
-        bm_fmt(wa, sizeof wa, bm_wamp(r), "%.2f");
+        bm_fmt(wa, sizeof wa, bm_wamp_best(r), "%.2f");
         bm_fmt(sa, sizeof sa, bm_samp(r), "%.2f");
         snprintf(rss, sizeof rss, "%.0f", (double)r->peak_rss_kb / 1024.0);
         bm_fmt(load, sizeof load, r->load_seconds > 0 ? r->load_seconds : NAN, "%.1f");
         if (r->aborts) /* txn-*: the second column shows the abort rate */
             snprintf(lat[1], sizeof lat[1], "aborts %.2f%%", 100.0 * (double)r->aborts / (double)(r->ops + r->aborts));
-        fprintf(out, "%-17s %-10s %9s %7s  %-26s %-26s %6s %6s %7s %7s%s\n", first ? r->workload : "", r->engine,
-                thr, ratio, lat[0], lat[1], wa, sa, rss, load, r->misses ? "  MISSES!" : "");
+        /* a phase whose last third ran at another pace than its first is not steady */
+        char drift[32] = "";
+        double d = bm_drift(r);
+        int fill = r->load_ops == r->ops && r->load_seconds == r->seconds; /* a fill grows: no steady state */
+        if (isfinite(d) && (d < 0.8 || d > 1.25) && !fill)
+            snprintf(drift, sizeof drift, "  drift %.2f", d);
+        fprintf(out, "%-17s %-10s %9s %7s  %-26s %-26s %6s %6s %7s %7s%s%s\n", first ? r->workload : "", r->engine,
+                thr, ratio, lat[0], lat[1], wa, sa, rss, load, r->misses ? "  MISSES!" : "", drift);
     }
 
     fprintf(out, "\ntind against its peers (throughput: tind / peer, >1 means tind is faster; p99, w-amp, RSS: "
@@ -1225,7 +1526,7 @@ static void bm_print_table(FILE *out, const bm_row *rows, int n)
         char a[16], b[16], c[16], d[16], e[16], s[16];
         double tr = rocks ? bm_ratio(bm_throughput(r), bm_throughput(rocks)) : NAN;
         double p99r = rocks && rocks->ok ? bm_ratio(bm_worst_p99(r), bm_worst_p99(rocks)) : NAN;
-        double war = rocks && rocks->ok ? bm_ratio(bm_wamp(r), bm_wamp(rocks)) : NAN;
+        double war = rocks && rocks->ok ? bm_ratio(bm_wamp_best(r), bm_wamp_best(rocks)) : NAN;
         double rssr = rocks && rocks->ok ? bm_ratio((double)r->peak_rss_kb, (double)rocks->peak_rss_kb) : NAN;
         bm_fmt(a, sizeof a, best ? bm_ratio(bm_throughput(r), bt) : NAN, "%.2f");
         bm_fmt(b, sizeof b, tr, "%.2f");
@@ -1244,6 +1545,22 @@ static void bm_print_table(FILE *out, const bm_row *rows, int n)
     fprintf(out, "targets (issue 5): upper case = met, lower case = missed: T throughput >= 1.5x rocksdb and >= every "
                  "other peer (0.8x lmdb on micro/readrandom), P p99 <= rocksdb, W w-amp <= 0.8x rocksdb, S s-amp <= "
                  "1.15, R RSS <= rocksdb\n");
+    /* the bulk sequential load against the disk (issue 15: >= 50%) */
+    int said = 0;
+    for (int i = 0; i < n; i++) {
+        const bm_row *r = &rows[order[i]];
+        if (!r->ok || strcmp(r->workload, "micro/fillbatch") != 0)
+            continue;
+        if (!said++)
+            fprintf(out, "\nmicro/fillbatch (fillseq in batches of %d) against the disk's sequential write bandwidth "
+                         "(%s: %.0f MB/s, %ld MiB O_DIRECT probe in this run; 0: not measured, see --disk-bw-mb):\n",
+                    BW_BATCH_SIZE, fl->dev_name[0] ? fl->dev_name : "?", fl->disk_mbps, fl->disk_bw_mb);
+        double mbps = bm_user_mbps(r);
+        fprintf(out, "  %-12s %8.1f MB/s of keys + values", r->engine, mbps);
+        if (fl->disk_mbps > 0)
+            fprintf(out, " = %5.1f%% of the disk", 100.0 * mbps / fl->disk_mbps);
+        fputc('\n', out);
+    }
     free(order);
 }
 
@@ -1356,11 +1673,22 @@ static void bm_usage(FILE *f)
     fprintf(f,
             "usage: tind-bench [options]\n"
             "  --profile quick|full     default sizes (quick: a few minutes in all; full: BENCH.md sizes)\n"
-            "  --engines LIST           comma list (default: every engine compiled in)\n"
-            "  --workloads LIST         comma list of ycsb-a,ycsb-b-sync,blobs-4k,medium,feed,micro,queue,bulkload (default all)\n"
+            "  --engines LIST           comma list (default: every engine compiled in); an item\n"
+            "                           ENGINE@W1+W2 runs that engine on those workloads only\n"
+            "  --workloads LIST         comma list of workloads (--list) and groups: core = micro,ycsb-a,ycsb-b-sync,\n"
+            "                           medium,feed,blobs-4k; extra = queue,counter-merge,counter-rmw,txn-low,\n"
+            "                           txn-high,bulkload (default all)\n"
             "  --keys N                 preloaded keys (feed: posts; 20 posts per user)\n"
             "  --value-size B           value bytes (default per workload)\n"
             "  --ops N | --seconds S    length of each measured phase (default: quick 3 s, full 30 s)\n"
+            "  --warmup S               uncounted warm-up before each measured run phase, same mix\n"
+            "                           (default: quick 1 s, full 10 s; 0 with --ops)\n"
+            "  --load-batch N           preloads (not the micro fills) put in batches of N (default 1000; 1 = one by one)\n"
+            "  --disk-bw-mb M           MiB written O_DIRECT to measure the disk's sequential bandwidth (default: quick\n"
+            "                           256, full 1024, when micro runs; 0 = skip)\n"
+            "  --estimate               print the plan and its estimated duration, run nothing\n"
+            "  --preload-only           with --keep: load and cache the preloads of the selected runs, measure\n"
+            "                           nothing (fills and bulk loads are skipped), so that a later run copies them\n"
             "  --threads T              client threads (default 1)\n"
             "  --cache-mb M             block cache of every engine (default per workload)\n"
             "  --encrypt                tind's database encrypted at rest (AES-256-GCM), reported\n"
@@ -1371,6 +1699,7 @@ static void bm_usage(FILE *f)
             "  --keep                   cache preloaded databases in DIR/preload and reuse them\n"
             "  --json FILE              append one JSON line per result to FILE\n"
             "  --settle-ms MS           quiet window that ends a settle (default: quick 300, full 1000)\n"
+            "                           (tind's settle also waits for tind_wait_idle)\n"
             "  --no-drop-cache          do not evict the folder from the page cache before a run\n"
             "  --quiet                  no progress on stderr\n"
             "  --list                   print the engines and workloads and exit\n"
@@ -1379,10 +1708,9 @@ static void bm_usage(FILE *f)
             "  --tind-prefix            tind: prefix filters on the user part of the key (separator '#')\n");
 }
 
-static int bm_in_list(const char *list, const char *name)
+/* Whether name is one of the comma list's items ("all" is not special). */
+static int bm_in_list_exact(const char *list, const char *name)
 {
-    if (!*list || strcmp(list, "all") == 0)
-        return 1;
     size_t n = strlen(name);
     for (const char *s = list; *s;) {
         const char *e = strchr(s, ',');
@@ -1396,21 +1724,96 @@ static int bm_in_list(const char *list, const char *name)
 
 /* Whether engine be runs workload def: the txn-* workloads need its
  * transactions, and a transaction flavour (rocksdb-otxn) runs only those. */
-static int bm_runs(const bw_def *def, const bench_backend *be)
+/* Whether --engines selects engine for workload: 0 no, 1 by default (empty
+ * list or "all"), 2 by name. An item "engine@w1+w2" names the engine for
+ * those workloads only (e.g. wiredtiger@ycsb-b-sync). */
+static int bm_engine_sel(const char *list, const char *engine, const char *workload)
 {
+    if (!*list || strcmp(list, "all") == 0)
+        return 1;
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", list);
+    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        char *at = strchr(t, '@');
+        if (at)
+            *at++ = 0;
+        if (strcmp(t, engine) != 0)
+            continue;
+        if (!at)
+            return 2;
+        for (char *s2 = NULL, *w = strtok_r(at, "+", &s2); w; w = strtok_r(NULL, "+", &s2))
+            if (strcmp(w, workload) == 0)
+                return 2;
+    }
+    return 0;
+}
+
+static int bm_runs(const bw_def *def, const bench_backend *be, const bm_flags *f)
+{
+    int sel = bm_engine_sel(f->engines, be->name, def->name);
+    if (!sel || (f->preload_only && (def->kind == BW_MICRO || def->kind == BW_BULK)))
+        return 0;
+    /* tind-inline is the key-value separation baseline: the blob rows only,
+     * unless named in --engines */
+    if (strcmp(be->name, "tind-inline") == 0 && !def->blob_values && sel != 2)
+        return 0;
     if (def->kind == BW_QUEUE) /* the queue needs range deletions: tind and RocksDB */
         return be->remove_range != NULL && !be->txn_only;
+    if (def->kind == BW_BULK) /* a bulk loader (tind_ingest); the peers' batched load is micro/fillbatch */
+        return be->bulk_load != NULL && !be->txn_only;
     return def->kind == BW_TXN ? be->txn_rmw != NULL : !be->txn_only;
 }
 
 /* Checks that every name of a comma list is known. */
+static int bm_in_list(const char *list, const char *name)
+{
+    return !*list || strcmp(list, "all") == 0 || bm_in_list_exact(list, name);
+}
+
+/* Workload groups: --workloads core,extra,... (each name expands in place). */
+static const struct {
+    const char *name, *list;
+} bm_groups[] = {
+    {"core", "micro,ycsb-a,ycsb-b-sync,medium,feed,blobs-4k"},
+    {"extra", "queue,counter-merge,counter-rmw,txn-low,txn-high,bulkload"},
+};
+
+/* Rewrites list with every group name replaced by its workloads; -1 when too long. */
+static int bm_expand_groups(char *list, size_t cap)
+{
+    char out[1024] = "", buf[1024];
+    snprintf(buf, sizeof buf, "%s", list);
+    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        const char *add = t;
+        for (size_t g = 0; g < sizeof bm_groups / sizeof bm_groups[0]; g++)
+            if (strcmp(t, bm_groups[g].name) == 0)
+                add = bm_groups[g].list;
+        size_t have = strlen(out);
+        if (snprintf(out + have, sizeof out - have, "%s%s", have ? "," : "", add) >= (int)(sizeof out - have))
+            return -1;
+    }
+    if (strlen(out) >= cap)
+        return -1;
+    snprintf(list, cap, "%s", out);
+    return 0;
+}
+
 static int bm_check_list(const char *list, int engines)
 {
     if (!*list || strcmp(list, "all") == 0)
         return 0;
-    char buf[256];
+    char buf[1024];
     snprintf(buf, sizeof buf, "%s", list);
     for (char *save = NULL, *s = strtok_r(buf, ",", &save); s; s = strtok_r(NULL, ",", &save)) {
+        char *at = engines ? strchr(s, '@') : NULL;
+        if (at) { /* engine@w1+w2: the workloads must exist */
+            *at++ = 0;
+            for (char *s2 = NULL, *w = strtok_r(at, "+", &s2); w; w = strtok_r(NULL, "+", &s2))
+                if (!bw_def_find(w)) {
+                    fprintf(stderr, "tind-bench: unknown workload '%s' after %s@\n", w, s);
+                    return -1;
+                }
+        }
         if (engines ? !bench_backend_find(s) : !bw_def_find(s)) {
             fprintf(stderr, "tind-bench: unknown %s '%s'%s\n", engines ? "engine" : "workload", s,
                     engines ? " (not compiled in? see --list)" : "");
@@ -1438,6 +1841,131 @@ static int bm_parse_u64(const char *s, uint64_t *out)
     return 0;
 }
 
+/* ======================================================================
+ * --estimate: the run's plan and duration, from load rates of a quiet run
+ * of this 2-core VM (docs/bench/quick-2026-11-21b.jsonl, 200k keys) with
+ * the B-trees' random inserts halved for the full profile's 10x larger data;
+ * nothing is run (docs/BENCHMARKS.md "How to run")
+ * ====================================================================== */
+typedef struct bm_rate {
+    const char *engine;         /* a prefix: "rocksdb" covers rocksdb-otxn */
+    double random1, seq1;       /* single puts of 116-byte items per second: random / key order */
+    double batch_seq, batch_random; /* items per second in batches of 1,000 */
+} bm_rate;
+static const bm_rate bm_rates[] = {
+    {"tind", 300000, 550000, 700000, 400000},   {"rocksdb", 140000, 250000, 500000, 250000},
+    {"leveldb", 200000, 450000, 500000, 250000}, {"lmdb", 70000, 180000, 500000, 150000},
+    {"sqlite", 12000, 45000, 150000, 40000},    {"wiredtiger", 20000, 250000, 300000, 30000},
+    {NULL, 10000, 30000, 50000, 20000}, /* any other: slow */
+};
+
+/* Seconds to put items items of item_bytes each: how 0 = random single puts,
+ * 1 = key order, 2 = batches in key order, 3 = batches in random order. */
+static double bm_est_load(const char *engine, int how, uint64_t items, size_t item_bytes)
+{
+    const bm_rate *r = bm_rates;
+    while (r->engine && strncmp(engine, r->engine, strlen(r->engine)) != 0)
+        r++;
+    double rate = how == 0 ? r->random1 : how == 1 ? r->seq1 : how == 2 ? r->batch_seq : r->batch_random;
+    if (item_bytes > 116) /* larger items: fewer per second, more bytes per second */
+        rate *= sqrt(116.0 / (double)item_bytes);
+    return (double)items / rate;
+}
+
+/* Seconds an engine's settle takes after a phase of `secs` whose fraction
+ * wf of operations write items of item_bytes: the LSMs compact what the
+ * phase wrote (~100 MB/s on 2 cores; writes at about their random-load pace),
+ * the B-trees only write back their dirty pages (a tenth of it). */
+static double bm_est_settle(const char *engine, double wf, double secs, size_t item_bytes)
+{
+    int lsm = !strncmp(engine, "tind", 4) || !strncmp(engine, "rocksdb", 7) || !strcmp(engine, "leveldb");
+    double written = wf * secs * (double)item_bytes / bm_est_load(engine, 0, 1, item_bytes) / 1e6;
+    return written / 100.0 * (lsm ? 1.0 : 0.1);
+}
+
+static int bm_estimate(const bm_flags *f)
+{
+    /* the settle of a phase: the backend's flush and compactions of what it
+     * wrote (~100 MB/s) and two quiet windows */
+    const double settle_fixed = 2.0 * f->settle_ms / 1000.0 + 1.0;
+    const double copy_mbps = 300;    /* cached preload copied back, and the page cache dropped */
+    char (*seen)[1024] = calloc(BM_MAX_ROWS, sizeof *seen);
+    if (!seen)
+        return 1;
+    int nseen = 0, pairs = 0;
+    double total = f->disk_bw_mb > 0 ? (double)f->disk_bw_mb / 150.0 : 0;
+    printf("tind-bench --estimate (%s profile, warm-up %.0f s, measured %s, settle window %d ms, preload batches %ld%s):\n",
+           f->profile == BW_PROFILE_QUICK ? "quick" : "full", f->warmup,
+           f->ops ? "by --ops" : "by seconds", f->settle_ms, f->load_batch, f->keep ? ", --keep" : "");
+    printf("%-12s %-12s %8s %8s %8s  %s\n", "workload", "engine", "load s", "run s", "total s", "load");
+    for (const bw_def *def = bw_defs; def->name; def++) {
+        if (!bm_in_list(f->workloads, def->name))
+            continue;
+        for (int e = 0; bench_backends[e]; e++) {
+            const bench_backend *be = bench_backends[e];
+            if (!bm_runs(def, be, f))
+                continue;
+            bm_ctx c;
+            memset(&c, 0, sizeof c);
+            c.flags = f;
+            c.be = be;
+            bm_params(f, def, be, &c.params);
+            const bw_params *p = &c.params;
+            double secs = p->ops ? (double)p->ops / 50000.0 : p->seconds;
+            double phase = f->warmup + secs + settle_fixed + 2; /* + open, drop cache, close */
+            size_t item = BW_KEY_SIZE + p->value_size;
+            double bytes_mb = (double)bw_live_bytes_loaded(p) / 1e6;
+            double load = 0, run = 0;
+            const char *how = "";
+            if (def->kind == BW_MICRO) {
+                load = bm_est_load(be->name, 1, p->keys, item) + bm_est_load(be->name, 2, p->keys, item) +
+                       bm_est_load(be->name, 0, p->keys, item) + 3 * (settle_fixed + bytes_mb / 100);
+                run = 3 * phase + bm_est_settle(be->name, 1.0, f->warmup + secs, item); /* overwrite */
+                how = "fillseq, fillbatch, fillrandom";
+            } else if (def->kind == BW_BULK) {
+                if (be->bulk_load)
+                    load = 2 * (bm_est_load(be->name, 2, p->keys, item) / 2 + settle_fixed + bytes_mb / 100);
+                how = be->bulk_load ? "2 bulk loads" : "no bulk loader: fails at once";
+            } else {
+                uint64_t items = def->kind == BW_FEED ? p->feed_users * (1 + p->feed_posts_per_user) : p->keys;
+                char ds[1024];
+                bm_dataset_dir(&c, ds, sizeof ds);
+                char marker[2048];
+                bm_path(marker, sizeof marker, ds, "tind-bench-preload.txt");
+                int cached = f->keep && bm_exists(marker);
+                for (int i = 0; i < nseen && !cached; i++)
+                    cached = strcmp(seen[i], ds) == 0;
+                if (cached) {
+                    load = f->preload_only ? 0 : bytes_mb / copy_mbps;
+                    how = f->preload_only ? "cached already" : "copy of the cached preload";
+                } else {
+                    int h = f->load_batch > 1 ? (def->kind == BW_QUEUE ? 2 : 3) : (def->kind == BW_QUEUE ? 1 : 0);
+                    load = bm_est_load(be->name, h, items, item) + settle_fixed + bytes_mb / 100;
+                    if (f->keep) {
+                        load += 2 * bytes_mb / copy_mbps; /* cached, then copied back */
+                        if (nseen < BM_MAX_ROWS)
+                            snprintf(seen[nseen++], sizeof seen[0], "%s", ds);
+                    }
+                    how = f->load_batch > 1 ? "preload in batches" : "preload";
+                }
+                /* the mix's writes (synced ones go at the disk's sync pace: few) */
+                double wf = def->kind == BW_MIX || def->kind == BW_FEED ? 1 - def->read_fraction : 0.5;
+                if (def->sync_writes)
+                    wf *= 0.02;
+                run = f->preload_only ? 0 : phase + bm_est_settle(be->name, wf, f->warmup + secs, item);
+            }
+            pairs++;
+            total += load + run;
+            printf("%-12s %-12s %8.0f %8.0f %8.0f  %s\n", def->name, be->name, load, run, load + run, how);
+        }
+    }
+    long t = (long)(total + 0.5);
+    printf("estimated: %ld:%02ld:%02ld for %d workload-engine runs (a quiet 2-core machine; a loaded one is slower)\n",
+           t / 3600, t / 60 % 60, t % 60, pairs);
+    free(seen);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     bm_flags f;
@@ -1448,10 +1976,13 @@ int main(int argc, char **argv)
     f.dist = -1;
     f.settle_ms = 0; /* 0: by profile */
     f.drop_cache = 1;
+    f.warmup = -1;
+    f.disk_bw_mb = -1;
+    f.load_batch = -1;
     snprintf(f.dir, sizeof f.dir, "./bench-data");
     enum { O_PROFILE = 256, O_ENGINES, O_WORKLOADS, O_KEYS, O_VSIZE, O_OPS, O_SECONDS, O_THREADS, O_CACHE, O_SEED,
            O_DIST, O_DIR, O_KEEP, O_JSON, O_SETTLE, O_NODROP, O_QUIET, O_LIST, O_HELP, O_SELF, O_ABSENT,
-           O_TPREFIX, O_ENCRYPT };
+           O_TPREFIX, O_ENCRYPT, O_WARMUP, O_ESTIMATE, O_DISKBW, O_LOADBATCH, O_PRELOAD };
     static const struct option opts[] = {
         {"profile", required_argument, 0, O_PROFILE},     {"engines", required_argument, 0, O_ENGINES},
         {"workloads", required_argument, 0, O_WORKLOADS}, {"keys", required_argument, 0, O_KEYS},
@@ -1465,6 +1996,9 @@ int main(int argc, char **argv)
         {"help", no_argument, 0, O_HELP},                 {"self-check", no_argument, 0, O_SELF},
         {"encrypt", no_argument, 0, O_ENCRYPT},
         {"feed-absent", required_argument, 0, O_ABSENT},  {"tind-prefix", no_argument, 0, O_TPREFIX},
+        {"warmup", required_argument, 0, O_WARMUP},       {"estimate", no_argument, 0, O_ESTIMATE},
+        {"disk-bw-mb", required_argument, 0, O_DISKBW},   {"load-batch", required_argument, 0, O_LOADBATCH},
+        {"preload-only", no_argument, 0, O_PRELOAD},
         {0, 0, 0, 0},
     };
     int ch;
@@ -1534,6 +2068,25 @@ int main(int argc, char **argv)
                 goto usage;
             break;
         case O_TPREFIX: f.tind_prefix = 1; break;
+        case O_WARMUP: {
+            char *end;
+            f.warmup = strtod(optarg, &end);
+            if (*end || !(f.warmup >= 0 && f.warmup <= 3600))
+                goto usage;
+            break;
+        }
+        case O_ESTIMATE: f.estimate = 1; break;
+        case O_PRELOAD: f.preload_only = 1; break;
+        case O_DISKBW:
+            f.disk_bw_mb = atol(optarg);
+            if (f.disk_bw_mb < 0 || f.disk_bw_mb > (1L << 20))
+                goto usage;
+            break;
+        case O_LOADBATCH:
+            f.load_batch = atol(optarg);
+            if (f.load_batch < 0 || f.load_batch > BW_BATCH_SIZE)
+                goto usage;
+            break;
         case O_LIST:
             printf("engines:");
             for (int i = 0; bench_backends[i]; i++)
@@ -1551,8 +2104,29 @@ int main(int argc, char **argv)
         goto usage;
     if (f.settle_ms == 0)
         f.settle_ms = f.profile == BW_PROFILE_QUICK ? 300 : 1000;
+    /* steady state: a warm-up before every measured run phase; a run of
+     * --ops (tests, exact counts) has none unless asked */
+    if (f.warmup < 0)
+        f.warmup = f.ops ? 0 : f.profile == BW_PROFILE_QUICK ? 1 : 10;
+    if (f.load_batch < 0)
+        f.load_batch = BW_BATCH_SIZE;
+    if (f.preload_only && !f.keep) {
+        fprintf(stderr, "tind-bench: --preload-only needs --keep (it fills the preload cache)\n");
+        return 2;
+    }
+    if (bm_expand_groups(f.workloads, sizeof f.workloads)) {
+        fprintf(stderr, "tind-bench: --workloads: the list is too long\n");
+        return 2;
+    }
     if (bm_check_list(f.engines, 1) || bm_check_list(f.workloads, 0))
         return 2;
+    /* the disk's bandwidth is what micro/fillbatch is judged against */
+    if (f.disk_bw_mb < 0)
+        f.disk_bw_mb = f.ops || f.preload_only || !bm_in_list(f.workloads, "micro") ? 0
+                       : f.profile == BW_PROFILE_QUICK                          ? 256
+                                                                                : 1024;
+    if (f.estimate)
+        return bm_estimate(&f);
     if (bm_mkdirs(f.dir)) {
         fprintf(stderr, "tind-bench: cannot create %s: %s\n", f.dir, strerror(errno));
         return 2;
@@ -1566,6 +2140,18 @@ int main(int argc, char **argv)
         }
     }
     const char *profile = f.profile == BW_PROFILE_QUICK ? "quick" : "full";
+    if (bm_dev_find(f.dir, f.dev_stat, sizeof f.dev_stat, f.dev_name, sizeof f.dev_name) != 0)
+        f.dev_stat[0] = f.dev_name[0] = 0;
+    if (!f.quiet)
+        fprintf(stderr, "tind-bench: %s holds %s: %s\n", f.dev_name[0] ? f.dev_name : "no block device", f.dir,
+                f.dev_name[0] ? "write amplification from its sectors written (every process's: keep the machine quiet)"
+                              : "write amplification from /proc/self/io write_bytes only");
+    if (f.disk_bw_mb > 0) {
+        f.disk_mbps = bm_disk_bandwidth(f.dir, f.disk_bw_mb);
+        if (!f.quiet)
+            fprintf(stderr, "tind-bench: sequential write bandwidth of %s: %.0f MB/s (%ld MiB, O_DIRECT, fdatasync)\n",
+                    f.dev_name[0] ? f.dev_name : f.dir, f.disk_mbps, f.disk_bw_mb);
+    }
     bm_row *rows = calloc(BM_MAX_ROWS, sizeof *rows);
     if (!rows)
         return 1;
@@ -1573,8 +2159,8 @@ int main(int argc, char **argv)
     int step = 0, steps = 0;
     for (const bw_def *def = bw_defs; def->name; def++)
         for (int e = 0; bench_backends[e]; e++)
-            steps += bm_in_list(f.workloads, def->name) && bm_in_list(f.engines, bench_backends[e]->name) &&
-                     bm_runs(def, bench_backends[e]);
+            steps += bm_in_list(f.workloads, def->name) &&
+                     bm_runs(def, bench_backends[e], &f);
     double run_start = bm_now();
 
     for (const bw_def *def = bw_defs; def->name; def++) {
@@ -1582,7 +2168,7 @@ int main(int argc, char **argv)
             continue;
         for (int e = 0; bench_backends[e]; e++) {
             const bench_backend *be = bench_backends[e];
-            if (!bm_in_list(f.engines, be->name) || !bm_runs(def, be))
+            if (!bm_runs(def, be, &f))
                 continue;
             bm_ctx *c = calloc(1, sizeof *c);
             if (!c)
@@ -1636,7 +2222,7 @@ int main(int argc, char **argv)
                 if (!r->ok || r->misses)
                     bad = 1;
                 if (json)
-                    bm_json_row(json, r, profile);
+                    bm_json_row(json, r, profile, &f);
                 if (!f.quiet) {
                     if (r->ok)
                         fprintf(stderr, "tind-bench:   %-17s %-10s %12.0f ops/s in %.1f s%s\n", r->workload, r->engine,
@@ -1650,13 +2236,14 @@ int main(int argc, char **argv)
             close(pfd[0]);
             int status = 0;
             waitpid(pid, &status, 0);
-            if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || got == 0) {
+            if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || (got == 0 && !f.preload_only)) {
                 bad = 1;
                 if (nrows < BM_MAX_ROWS) {
                     bm_row *r = &rows[nrows++];
                     memset(r, 0, sizeof *r);
                     snprintf(r->engine, sizeof r->engine, "%s", be->name);
                     snprintf(r->workload, sizeof r->workload, "%s", def->name);
+                    r->dev_write_bytes = r->load_dev_write_bytes = UINT64_MAX; /* unknown */
                     if (WIFSIGNALED(status))
                         snprintf(r->error, sizeof r->error, "the child died of signal %d (%s)", WTERMSIG(status),
                                  strsignal(WTERMSIG(status)));
@@ -1664,14 +2251,17 @@ int main(int argc, char **argv)
                         snprintf(r->error, sizeof r->error, "the child exited with status %d after %d results",
                                  WEXITSTATUS(status), got);
                     if (json)
-                        bm_json_row(json, r, profile);
+                        bm_json_row(json, r, profile, &f);
                     fprintf(stderr, "tind-bench:   %-17s %-10s FAILED: %s\n", r->workload, r->engine, r->error);
                 }
             }
             free(c);
         }
     }
-    bm_print_table(stdout, rows, nrows);
+    if (!f.preload_only)
+        bm_print_table(stdout, rows, nrows, &f);
+    else if (!f.quiet)
+        fprintf(stderr, "tind-bench: preloads cached in %s/preload\n", f.dir);
     if (json && json != stdout)
         fclose(json);
     free(rows);

@@ -312,6 +312,9 @@ int bw_mode_optypes(int mode, const char **names)
     case BW_LOAD_BULK_RANDOM:
         names[0] = "bulk";
         return 1;
+    case BW_LOAD_SEQ_BATCH:
+        names[0] = "batch";     /* one put_batch of BW_BATCH_SIZE puts */
+        return 1;
     }
     return 0;
 }
@@ -366,28 +369,35 @@ static int bw_get(bw_thread *t, const char *k, size_t kl, size_t vl)
     return 0;
 }
 
+/* The key and value size of load item j of mode (BW_LOAD_SEQ_BATCH: key j). */
+static size_t bw_load_key(bw_thread *t, int mode, uint64_t j, char *key, size_t *vl)
+{
+    const bw_params *p = t->data->p;
+    *vl = p->value_size;
+    switch (mode) {
+    case BW_LOAD_SEQ:
+    case BW_LOAD_SEQ_BATCH:
+        bw_key(key, j);
+        return BW_KEY_SIZE;
+    case BW_LOAD_RANDOM:
+        bw_key(key, bw_perm_at(&t->data->perm, j));
+        return BW_KEY_SIZE;
+    default: /* BW_LOAD_FEED */
+        if (j < p->feed_users) {
+            *vl = p->profile_value_size;
+            return bw_feed_profile_key(key, bw_perm_at(&t->data->perm, j));
+        }
+        return bw_feed_post_key(key, (j - p->feed_users) % p->feed_users, j - p->feed_users);
+    }
+}
+
 /* One load item j: returns the backend status. */
 static int bw_load_one(bw_thread *t, uint64_t j)
 {
-    const bw_params *p = t->data->p;
     char key[32];
-    switch (t->mode) {
-    case BW_LOAD_SEQ:
-        bw_key(key, j);
-        return bw_put(t, key, BW_KEY_SIZE, p->value_size);
-    case BW_LOAD_RANDOM:
-        bw_key(key, bw_perm_at(&t->data->perm, j));
-        return bw_put(t, key, BW_KEY_SIZE, p->value_size);
-    default: { /* BW_LOAD_FEED */
-        if (j < p->feed_users) {
-            size_t n = bw_feed_profile_key(key, bw_perm_at(&t->data->perm, j));
-            return bw_put(t, key, n, p->profile_value_size);
-        }
-        uint64_t post = j - p->feed_users;
-        size_t n = bw_feed_post_key(key, post % p->feed_users, post);
-        return bw_put(t, key, n, p->value_size);
-    }
-    }
+    size_t vl;
+    size_t kl = bw_load_key(t, t->mode, j, key, &vl);
+    return bw_put(t, key, kl, vl);
 }
 
 /* BW_RUN_QUEUE: the preload is keys [0, keys) in order, a queue of that
@@ -592,10 +602,51 @@ static void bw_bulk(bw_thread *t)
     atomic_store_explicit(&t->done, count, memory_order_relaxed);
 }
 
+/* A load in batches: items [begin, end) of the thread's mode, `per` puts per
+ * call of the backend's put_batch (puts one by one when it has none); one
+ * latency sample per batch, `done` counts puts. micro/fillbatch (BW_BATCH_SIZE
+ * in key order) and the preloads under --load-batch. */
+static void bw_batches(bw_thread *t, size_t per)
+{
+    static _Thread_local char keys[BW_BATCH_SIZE][32];
+    const void *kp[BW_BATCH_SIZE], *vp[BW_BATCH_SIZE];
+    size_t kl[BW_BATCH_SIZE], vl[BW_BATCH_SIZE];
+    if (per > BW_BATCH_SIZE)
+        per = BW_BATCH_SIZE;
+    for (uint64_t j = t->begin; j < t->end;) {
+        if (atomic_load_explicit(t->stop, memory_order_relaxed))
+            break;
+        size_t m = 0;
+        for (; m < per && j < t->end; m++, j++) {
+            kl[m] = bw_load_key(t, t->mode, j, keys[m], &vl[m]);
+            kp[m] = keys[m];
+            vp[m] = bw_value(t, vl[m]);
+            t->user_bytes += kl[m] + vl[m];
+        }
+        uint64_t t0 = bw_now_ns();
+        int rc = 0;
+        if (t->be->put_batch)
+            rc = t->be->put_batch(t->handle, m, kp, kl, vp, vl, t->err, sizeof t->err);
+        else
+            for (size_t i = 0; i < m && rc >= 0; i++)
+                rc = t->be->put(t->handle, kp[i], kl[i], vp[i], vl[i], t->err, sizeof t->err);
+        if (rc < 0) {
+            t->failed = 1;
+            return;
+        }
+        bh_record(&t->hist[0], bw_now_ns() - t0);
+        atomic_store_explicit(&t->done, j - t->begin, memory_order_relaxed);
+    }
+}
+
 void *bw_thread_main(void *arg)
 {
     bw_thread *t = arg;
     uint64_t done = 0;
+    if (t->mode == BW_LOAD_SEQ_BATCH || (t->batch > 1 && bw_mode_is_load(t->mode))) {
+        bw_batches(t, t->mode == BW_LOAD_SEQ_BATCH ? BW_BATCH_SIZE : t->batch);
+        return NULL;
+    }
     if (t->mode == BW_LOAD_BULK_SEQ || t->mode == BW_LOAD_BULK_RANDOM) {
         bw_bulk(t);
         return NULL;

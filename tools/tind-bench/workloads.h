@@ -30,6 +30,7 @@
 #define BW_MAX_OPTYPES 2
 #define BW_SCAN_LENGTH 100      /* micro seekscan */
 #define BW_FEED_LATEST 20       /* posts read by a feed read */
+#define BW_BATCH_SIZE 1000      /* puts per batch of micro/fillbatch */
 
 /* ---- random numbers: the engine's xoshiro256** (util/rand.h) ---- */
 typedef trng bw_rng;
@@ -135,6 +136,7 @@ enum bw_mode {
     BW_RUN_TXN,         /* read-modify-write transactions of two keys (backend txn_rmw) */
     BW_LOAD_BULK_SEQ,   /* keys i in order, one bulk_load call per thread */
     BW_LOAD_BULK_RANDOM,/* keys perm(i), unsorted, one bulk_load call per thread */
+    BW_LOAD_SEQ_BATCH,  /* keys i in order, BW_BATCH_SIZE puts per put_batch call (micro/fillbatch) */
 };
 /* The op types a mode records (names for output); returns the count. */
 int bw_mode_optypes(int mode, const char **names);
@@ -157,6 +159,7 @@ typedef struct bw_thread {
     uint64_t misses;            /* reads of keys that must exist that found nothing / a wrong size */
     uint64_t scanned;           /* entries visited by scans */
     uint64_t aborts;            /* BW_RUN_TXN: attempts that conflicted and were retried */
+    size_t batch;               /* a load mode: > 1 = puts per put_batch call (--load-batch) */
     bench_buf buf;
     int failed;
     char err[256];
