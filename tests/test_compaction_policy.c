@@ -166,6 +166,55 @@ TEST(l0_move_rules)
     version_unref(v);
 }
 
+/* L0 waits while it is smaller than the base level it would be merged into,
+ * up to twice the threshold; a table that can move still moves. */
+TEST(l0_deferred_while_small)
+{
+    cmp_options o;
+    policy_options(&o, 2);
+    compaction_pick p;
+    version *v = version_new_empty(1, 7);
+    v = add(v, 6, mk(70, "a", "z", 1, 1000));
+    v = add(v, 0, mk(71, "b", "c", 2, 100));
+    v = add(v, 0, mk(72, "b", "d", 3, 100));
+    CHECK_OK(pick_compaction(v, &o, 0, 0, &p));
+    CHECK_EQ(p.kind, PICK_NONE); /* 200 bytes into 1000: waits */
+    v = add(v, 0, mk(73, "c", "e", 4, 100));
+    CHECK_OK(pick_compaction(v, &o, 0, 0, &p));
+    CHECK_EQ(p.kind, PICK_NONE);
+    v = add(v, 0, mk(74, "0", "1", 5, 100)); /* overlaps nothing: moves */
+    CHECK_OK(pick_compaction(v, &o, 0, 0, &p));
+    CHECK_EQ(p.kind, PICK_MOVE);
+    CHECK_EQ(p.inputs[0]->number, 74);
+    compaction_pick_free(&p);
+    v = add(v, 0, mk(75, "c", "f", 6, 100)); /* 5 tables, none movable but 74 */
+    version *w = add(v, 0, mk(76, "x", "y", 7, 100)); /* 6: 74 still moves first */
+    CHECK_OK(pick_compaction(w, &o, 0, 0, &p));
+    CHECK_EQ(p.kind, PICK_MOVE);
+    compaction_pick_free(&p);
+    version_unref(w);
+    /* L0 as large as the base: merged at the threshold */
+    v = version_new_empty(1, 7);
+    v = add(v, 6, mk(80, "a", "z", 1, 150));
+    v = add(v, 0, mk(81, "b", "c", 2, 100));
+    v = add(v, 0, mk(82, "b", "d", 3, 100));
+    CHECK_OK(pick_compaction(v, &o, 0, 0, &p));
+    CHECK_EQ(p.kind, PICK_MERGE);
+    CHECK_EQ(p.count, 3);
+    compaction_pick_free(&p);
+    version_unref(v);
+    /* at twice the threshold L0 is merged whatever the base holds */
+    v = version_new_empty(1, 7);
+    v = add(v, 6, mk(90, "a", "z", 1, 1900)); /* below base_bytes: the base stays L6 */
+    for (int i = 0; i < 4; i++)
+        v = add(v, 0, mk(91 + (uint64_t)i, "b", "c", 2 + (uint64_t)i, 100));
+    CHECK_OK(pick_compaction(v, &o, 0, 0, &p));
+    CHECK_EQ(p.kind, PICK_MERGE);
+    CHECK_EQ(p.count, 5);
+    compaction_pick_free(&p);
+    version_unref(v);
+}
+
 /* Levels that compress differently never move (a table is rewritten). */
 TEST(l0_move_needs_same_compression)
 {
@@ -382,6 +431,7 @@ int main(void)
     RUN(l0_sequential_moves);
     RUN(l0_overlap_merges);
     RUN(l0_move_rules);
+    RUN(l0_deferred_while_small);
     RUN(l0_move_needs_same_compression);
     RUN(sequential_fill_moves);
     RUN(random_fill_shapes);

@@ -217,6 +217,20 @@ static int pick_l0_move(const version *v, const cmp_options *o, int base, compac
     return TIND_OK;
 }
 
+/* Deferring L0 (issue 15): merging L0 (A bytes) into the base level (B)
+ * writes about A + B to absorb A. While A < B and L0 holds fewer than twice
+ * l0_threshold tables, L0 waits: each merge then absorbs at least what it
+ * rewrites (at most 2x per merged byte), at the cost of up to twice the L0
+ * tables a point read probes (their filters). It matters while the base is
+ * large beside L0: a small tree whose base is its last level, overwritten
+ * in place (ycsb, writeheavy), and large memtables. */
+static int l0_defer(const version *v, const cmp_options *o, int base)
+{
+    if (v->levels[0].count >= 2 * (size_t)o->l0_threshold)
+        return 0;
+    return v->levels[0].bytes < v->levels[base].bytes;
+}
+
 static int pick_leveled(const version *v, const cmp_options *o, int manual, uint64_t now, compaction_pick *p)
 {
     int last = v->level_count - 1;
@@ -244,6 +258,12 @@ static int pick_leveled(const version *v, const cmp_options *o, int manual, uint
     double best = 0;
     int best_level = -1;
     double l0_score = (double)v->levels[0].count / (double)o->l0_threshold;
+    if (l0_score >= 1 && l0_defer(v, o, base)) {
+        /* not worth a merge yet; a table that moves still goes */
+        if ((rc = pick_l0_move(v, o, base, p)) || p->count)
+            return rc;
+        l0_score = 0;
+    }
     if (l0_score >= 1) {
         best = l0_score;
         best_level = 0;
