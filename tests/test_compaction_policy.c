@@ -7,6 +7,8 @@
  * pick_compaction directly; the engine cases write through the public API on
  * the in-memory file system with tiny memtables and tables, so the tree
  * takes several shapes in a few thousand keys.
+ *
+ * TSAN-LABEL: the engine cases run the background workers.
  */
 #include <stdio.h>
 #include <string.h>
