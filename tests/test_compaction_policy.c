@@ -60,6 +60,22 @@ static void policy_options(cmp_options *o, int l0_threshold)
     ks_options_to_compaction(&ko, o);
 }
 
+/* Asks the picker about v and checks the kind of pick, its input count
+ * (0: any) and, for a move, the table that moves (0: any). */
+static void expect_pick(const version *v, const cmp_options *o, int kind, size_t count, uint64_t moved)
+{
+    compaction_pick p;
+    CHECK_OK(pick_compaction(v, o, 0, 0, &p));
+    CHECK_EQ(p.kind, kind);
+    if (count)
+        CHECK_EQ(p.count, count);
+    if (moved) {
+        CHECK_EQ(p.levels[0], 0);
+        CHECK_EQ(p.inputs[0]->number, moved);
+    }
+    compaction_pick_free(&p);
+}
+
 /* The base level is the last level while it is small, and moves up one
  * level for each factor of the ratio the last level grows past base_bytes. */
 TEST(base_level_moves_up)
@@ -92,15 +108,11 @@ TEST(l0_sequential_moves)
     v = add(v, 0, mk(20, "a", "b", 1, 100));
     v = add(v, 0, mk(21, "c", "d", 2, 100));
     v = add(v, 0, mk(22, "e", "f", 3, 100));
+    expect_pick(v, &o, PICK_NONE, 0, 0);
+    v = add(v, 0, mk(23, "g", "h", 4, 100));
+    expect_pick(v, &o, PICK_MOVE, 1, 20); /* the oldest */
     compaction_pick p;
     CHECK_OK(pick_compaction(v, &o, 0, 0, &p));
-    CHECK_EQ(p.kind, PICK_NONE);
-    v = add(v, 0, mk(23, "g", "h", 4, 100));
-    CHECK_OK(pick_compaction(v, &o, 0, 0, &p));
-    CHECK_EQ(p.kind, PICK_MOVE);
-    CHECK_EQ(p.count, 1);
-    CHECK_EQ(p.inputs[0]->number, 20); /* the oldest */
-    CHECK_EQ(p.levels[0], 0);
     CHECK_EQ(p.out_level, 6);
     compaction_pick_free(&p);
     version_unref(v);
@@ -134,37 +146,24 @@ TEST(l0_move_rules)
 {
     cmp_options o;
     policy_options(&o, 3);
-    compaction_pick p;
     /* the oldest overlaps the base: the next one moves */
     version *v = version_new_empty(1, 7);
     v = add(v, 6, mk(40, "a", "c", 1, 100));
     v = add(v, 0, mk(41, "b", "b", 2, 100));   /* overlaps 40 */
     v = add(v, 0, mk(42, "k", "l", 3, 100));   /* free */
     v = add(v, 0, mk(43, "x", "y", 4, 100));   /* free */
-    CHECK_OK(pick_compaction(v, &o, 0, 0, &p));
-    CHECK_EQ(p.kind, PICK_MOVE);
-    CHECK_EQ(p.inputs[0]->number, 42);
-    compaction_pick_free(&p);
+    expect_pick(v, &o, PICK_MOVE, 1, 42);
     version_unref(v);
     /* older L0 table overlaps the candidate: no move, a merge of L0 */
     v = version_new_empty(1, 7);
     v = add(v, 0, mk(50, "a", "z", 1, 100));
     v = add(v, 0, mk(51, "k", "l", 2, 100));
     v = add(v, 0, mk(52, "m", "n", 3, 100));
-    CHECK_OK(pick_compaction(v, &o, 0, 0, &p));
-    CHECK_EQ(p.kind, PICK_MOVE); /* 50 (the oldest) overlaps no older table */
-    CHECK_EQ(p.inputs[0]->number, 50);
-    compaction_pick_free(&p);
+    expect_pick(v, &o, PICK_MOVE, 1, 50); /* 50 (the oldest) overlaps no older table */
     v = add(v, 6, mk(53, "0", "1", 0, 100)); /* base not overlapping any of them */
-    CHECK_OK(pick_compaction(v, &o, 0, 0, &p));
-    CHECK_EQ(p.kind, PICK_MOVE);
-    CHECK_EQ(p.inputs[0]->number, 50);
-    compaction_pick_free(&p);
+    expect_pick(v, &o, PICK_MOVE, 1, 50);
     v = add(v, 6, mk(54, "y", "y", 0, 100)); /* now 50 overlaps the base; 51, 52 lie over 50 */
-    CHECK_OK(pick_compaction(v, &o, 0, 0, &p));
-    CHECK_EQ(p.kind, PICK_MERGE);
-    CHECK_EQ(p.count, 4);
-    compaction_pick_free(&p);
+    expect_pick(v, &o, PICK_MERGE, 4, 0);
     version_unref(v);
 }
 
@@ -174,46 +173,32 @@ TEST(l0_deferred_while_small)
 {
     cmp_options o;
     policy_options(&o, 2);
-    compaction_pick p;
     version *v = version_new_empty(1, 7);
     v = add(v, 6, mk(70, "a", "z", 1, 1000));
     v = add(v, 0, mk(71, "b", "c", 2, 100));
     v = add(v, 0, mk(72, "b", "d", 3, 100));
-    CHECK_OK(pick_compaction(v, &o, 0, 0, &p));
-    CHECK_EQ(p.kind, PICK_NONE); /* 200 bytes into 1000: waits */
+    expect_pick(v, &o, PICK_NONE, 0, 0); /* 200 bytes into 1000: waits */
     v = add(v, 0, mk(73, "c", "e", 4, 100));
-    CHECK_OK(pick_compaction(v, &o, 0, 0, &p));
-    CHECK_EQ(p.kind, PICK_NONE);
+    expect_pick(v, &o, PICK_NONE, 0, 0);
     v = add(v, 0, mk(74, "0", "1", 5, 100)); /* overlaps nothing: moves */
-    CHECK_OK(pick_compaction(v, &o, 0, 0, &p));
-    CHECK_EQ(p.kind, PICK_MOVE);
-    CHECK_EQ(p.inputs[0]->number, 74);
-    compaction_pick_free(&p);
+    expect_pick(v, &o, PICK_MOVE, 1, 74);
     v = add(v, 0, mk(75, "c", "f", 6, 100)); /* 5 tables, none movable but 74 */
     version *w = add(v, 0, mk(76, "x", "y", 7, 100)); /* 6: 74 still moves first */
-    CHECK_OK(pick_compaction(w, &o, 0, 0, &p));
-    CHECK_EQ(p.kind, PICK_MOVE);
-    compaction_pick_free(&p);
+    expect_pick(w, &o, PICK_MOVE, 1, 74);
     version_unref(w);
     /* L0 as large as the base: merged at the threshold */
     v = version_new_empty(1, 7);
     v = add(v, 6, mk(80, "a", "z", 1, 150));
     v = add(v, 0, mk(81, "b", "c", 2, 100));
     v = add(v, 0, mk(82, "b", "d", 3, 100));
-    CHECK_OK(pick_compaction(v, &o, 0, 0, &p));
-    CHECK_EQ(p.kind, PICK_MERGE);
-    CHECK_EQ(p.count, 3);
-    compaction_pick_free(&p);
+    expect_pick(v, &o, PICK_MERGE, 3, 0);
     version_unref(v);
     /* at twice the threshold L0 is merged whatever the base holds */
     v = version_new_empty(1, 7);
     v = add(v, 6, mk(90, "a", "z", 1, 1900)); /* below base_bytes: the base stays L6 */
     for (int i = 0; i < 4; i++)
         v = add(v, 0, mk(91 + (uint64_t)i, "b", "c", 2 + (uint64_t)i, 100));
-    CHECK_OK(pick_compaction(v, &o, 0, 0, &p));
-    CHECK_EQ(p.kind, PICK_MERGE);
-    CHECK_EQ(p.count, 5);
-    compaction_pick_free(&p);
+    expect_pick(v, &o, PICK_MERGE, 5, 0);
     version_unref(v);
 }
 
@@ -228,10 +213,7 @@ TEST(l0_move_needs_same_compression)
     ks_options_to_compaction(&ko, &o);
     version *v = version_new_empty(1, 7);
     v = add(v, 0, mk(60, "a", "b", 1, 100));
-    compaction_pick p;
-    CHECK_OK(pick_compaction(v, &o, 0, 0, &p));
-    CHECK_EQ(p.kind, PICK_MERGE);
-    compaction_pick_free(&p);
+    expect_pick(v, &o, PICK_MERGE, 1, 0);
     version_unref(v);
 }
 
