@@ -46,7 +46,7 @@ int main(int argc, char **argv)
     const char *path = argc > 1 ? argv[1] : "./tuning-db";
 
     /* Database options: shared by every keyspace of the folder. NULL would
-     * mean all defaults (64 MiB cache, 64 MiB write buffer, 2 workers). */
+     * mean all defaults (64 MiB cache, 128 MiB write buffer, 2 workers). */
     tind_options *opts = tind_options_new();
     CHECK(opts != NULL, "tind_options_new", NULL);
     tind_options_set_cache_size(opts, 8u << 20);          /* block cache: 8 MiB */

@@ -168,7 +168,8 @@ TIND_API void tind_options_set_create_if_missing(tind_options *o, int on);
 /* Block cache capacity in bytes, shared by every keyspace (default 64 MiB). */
 TIND_API void tind_options_set_cache_size(tind_options *o, size_t bytes);
 /* Database-wide limit on memtable memory; past it the largest memtable is
- * flushed and writers slow down, then stall (default 64 MiB). */
+ * flushed and writers slow down, then stall (default 128 MiB: an active
+ * and a sealed memtable of the default size). */
 TIND_API void tind_options_set_write_buffer_size(tind_options *o, size_t bytes);
 /* A journal file is sealed and a new one started past this size (default 64 MiB). */
 TIND_API void tind_options_set_journal_file_size(tind_options *o, uint64_t bytes);
@@ -282,7 +283,7 @@ TIND_API int tind_persist(tind_db *db, int mode);
  * ====================================================================== */
 TIND_API tind_ks_options *tind_ks_options_new(void);
 TIND_API void tind_ks_options_free(tind_ks_options *o);
-/* Memtable size that triggers a flush (default 16 MiB). */
+/* Memtable size that triggers a flush (default 64 MiB). */
 TIND_API void tind_ks_options_set_memtable_size(tind_ks_options *o, size_t bytes);
 TIND_API void tind_ks_options_set_compaction(tind_ks_options *o, int strategy);
 /* Leveled: L0 table count that triggers compaction into the base level (default 4). */

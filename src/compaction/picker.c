@@ -183,6 +183,54 @@ static int pick_periodic(const version *v, const cmp_options *o, uint64_t now, c
     return rc;
 }
 
+/* A trivial move out of L0 (issue 15: fillseq rewrote every sequential
+ * flush once): the oldest L0 table that no older L0 table overlaps and
+ * nothing in the base level overlaps goes down unchanged. Newer L0 tables
+ * may overlap it: they stay above it, and reads meet them first, as before.
+ * The levels between L0 and the base are empty (pick_base_level). Nothing
+ * picked leaves p empty (the caller merges L0 as usual). */
+static int pick_l0_move(const version *v, const cmp_options *o, int base, compaction_pick *p)
+{
+    const ver_level *l0 = &v->levels[0];
+    if (base <= 0 || !cmp_same_compression(o, 0, base))
+        return TIND_OK;
+    for (size_t i = l0->count; i-- > 0;) {
+        ver_table *t = l0->tables[i];
+        int free_range = !busy(t);
+        for (size_t j = i + 1; j < l0->count && free_range; j++)
+            free_range = !overlaps(l0->tables[j], t->smallest, t->smallest_len, t->largest, t->largest_len);
+        if (!free_range)
+            continue;
+        const ver_level *bl = &v->levels[base];
+        for (size_t j = 0; j < bl->count && free_range; j++)
+            free_range = !overlaps(bl->tables[j], t->smallest, t->smallest_len, t->largest, t->largest_len);
+        if (!free_range)
+            continue;
+        int rc = pick_add(p, t, 0);
+        if (rc)
+            return rc;
+        p->kind = PICK_MOVE;
+        p->out_level = base;
+        p->bottommost = nothing_below(v, base, t->smallest, t->smallest_len, t->largest, t->largest_len);
+        return TIND_OK;
+    }
+    return TIND_OK;
+}
+
+/* Deferring L0 (issue 15): merging L0 (A bytes) into the base level (B)
+ * writes about A + B to absorb A. While A < B and L0 holds fewer than twice
+ * l0_threshold tables, L0 waits: each merge then absorbs at least what it
+ * rewrites (at most 2x per merged byte), at the cost of up to twice the L0
+ * tables a point read probes (their filters). It matters while the base is
+ * large beside L0: a small tree whose base is its last level, overwritten
+ * in place (ycsb, writeheavy), and large memtables. */
+static int l0_defer(const version *v, const cmp_options *o, int base)
+{
+    if (v->levels[0].count >= 2 * (size_t)o->l0_threshold)
+        return 0;
+    return v->levels[0].bytes < v->levels[base].bytes;
+}
+
 static int pick_leveled(const version *v, const cmp_options *o, int manual, uint64_t now, compaction_pick *p)
 {
     int last = v->level_count - 1;
@@ -210,6 +258,12 @@ static int pick_leveled(const version *v, const cmp_options *o, int manual, uint
     double best = 0;
     int best_level = -1;
     double l0_score = (double)v->levels[0].count / (double)o->l0_threshold;
+    if (l0_score >= 1 && l0_defer(v, o, base)) {
+        /* not worth a merge yet; a table that moves still goes */
+        if ((rc = pick_l0_move(v, o, base, p)) || p->count)
+            return rc;
+        l0_score = 0;
+    }
     if (l0_score >= 1) {
         best = l0_score;
         best_level = 0;
@@ -226,6 +280,8 @@ static int pick_leveled(const version *v, const cmp_options *o, int manual, uint
     if (best_level < 0)
         return o->periodic_seconds ? pick_periodic(v, o, now, p) : TIND_OK;
     if (best_level == 0) {
+        if ((rc = pick_l0_move(v, o, base, p)) || p->count)
+            return rc;
         for (size_t i = 0; i < v->levels[0].count; i++) {
             if (busy(v->levels[0].tables[i]))
                 return TIND_EBUSY;

@@ -11,7 +11,9 @@
  *     levels above the base have target 0 (anything there moves down);
  *   - the highest score >= 1 wins; from a level >= 1 the table with the least
  *     overlap with the next level (relative to its size) is taken;
- *   - a single input with nothing overlapping below is a trivial move.
+ *   - a single input with nothing overlapping below is a trivial move; an
+ *     L0 pick first looks for such a table (the oldest L0 table that no
+ *     older L0 table and nothing in the base overlaps) and moves it alone.
  * Size-tiered: all tables are sorted runs in L0; a window of >= l0_threshold
  *   consecutive runs of similar size is merged into one run.
  * FIFO: tables past the size limit or the TTL are dropped, oldest first.

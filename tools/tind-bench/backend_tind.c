@@ -3,7 +3,7 @@
  *
  * Settings: one keyspace "bench" with the defaults (leveled compaction with a
  * dynamic base level, LZ4 on every level, Bloom filters of 10 bits per key,
- * 4 KiB blocks, 16 MiB memtables, 64 MiB database write buffer, 2 background
+ * 4 KiB blocks, 64 MiB memtables, 128 MiB database write buffer, 2 background
  * threads); block cache = cfg->cache_bytes. Durability: eventual = the
  * default TIND_PERSIST_NONE (each write reaches the OS through write(2), no
  * sync: RocksDB's sync=false); synced = TIND_PERSIST_SYNC_DATA (fdatasync

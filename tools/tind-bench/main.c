@@ -1775,7 +1775,7 @@ static const struct {
     const char *name, *list;
 } bm_groups[] = {
     {"core", "micro,ycsb-a,ycsb-b-sync,medium,feed,blobs-4k"},
-    {"extra", "queue,counter-merge,counter-rmw,txn-low,txn-high,bulkload"},
+    {"extra", "queue,counter-merge,counter-rmw,txn-low,txn-high,bulkload,writeheavy"},
 };
 
 /* Rewrites list with every group name replaced by its workloads; -1 when too long. */

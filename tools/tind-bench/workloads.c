@@ -144,6 +144,12 @@ const bw_def bw_defs[] = {
      "the same over 16 hot keys: high contention (abort rate)"},
     {"bulkload", BW_BULK, 0, 0, 0, BW_UNIFORM, 100, {200000, 2000000}, {64, 256},
      "bulk load of 16 B / 100 B pairs by the engine's bulk loader, sorted then unsorted"},
+    /* issue 15, write amplification: the steady-state write-heavy row. The
+     * load and its settle are not measured (the run starts on a settled
+     * tree); w-amp and s-amp cover the run and its final settle. The issue
+     * measures it with --seconds 300. */
+    {"writeheavy", BW_MIX, 0.10, 0, 0, BW_UNIFORM, 100, {200000, 2000000}, {64, 256},
+     "90% overwrites / 10% reads, uniform, eventual: write amplification in steady state (--seconds 300)"},
     {NULL, 0, 0, 0, 0, 0, 0, {0, 0}, {0, 0}, NULL},
 };
 
