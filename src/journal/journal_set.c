@@ -238,6 +238,31 @@ int jset_append(jset *s, uint64_t first_seqno, uint32_t count, const void *paylo
     return TIND_OK;
 }
 
+int jset_add(jset *s, uint64_t first_seqno, uint32_t count, const void *payload, size_t len, tind_err *err)
+{
+    int rc = jrn_add(s->writer, first_seqno, count, payload, len, err);
+    if (rc == TIND_OK)
+        s->cur_max_seqno = first_seqno + count - 1;
+    return rc;
+}
+
+int jset_write(jset *s, uint64_t *grown, tind_err *err)
+{
+    int rc = jrn_write(s->writer, err);
+    if (rc)
+        return rc;
+    uint64_t size = jrn_size(s->writer);
+    *grown = size - s->cur_size;
+    s->cur_size = size;
+    return TIND_OK;
+}
+
+void jset_drop(jset *s, uint64_t max_seqno)
+{
+    jrn_drop(s->writer);
+    s->cur_max_seqno = max_seqno;
+}
+
 int jset_sync(jset *s, int how, uint64_t last_seqno, tind_err *err)
 {
     int rc = jrn_sync(s->writer, how, err);

@@ -102,6 +102,13 @@ int jset_start(jset *s, uint64_t number, uint64_t start_seqno, tind_err *err);
 /* Appends one record (jrn_append); *grown = bytes the journal grew by. */
 int jset_append(jset *s, uint64_t first_seqno, uint32_t count, const void *payload, size_t len, uint64_t *grown,
                 tind_err *err);
+/* Group commit (jrn_add, jrn_write, jrn_drop): jset_add assembles a
+ * record without writing it; jset_write writes every pending record with
+ * one write (*grown = bytes the journal grew by); jset_drop forgets them
+ * (max_seqno: the largest seqno the journal held before them). */
+int jset_add(jset *s, uint64_t first_seqno, uint32_t count, const void *payload, size_t len, tind_err *err);
+int jset_write(jset *s, uint64_t *grown, tind_err *err);
+void jset_drop(jset *s, uint64_t max_seqno);
 /* Syncs the journal being written (how: FS_SYNC_DATA / FS_SYNC_ALL); then
  * every record through last_seqno is synced. */
 int jset_sync(jset *s, int how, uint64_t last_seqno, tind_err *err);
