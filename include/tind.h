@@ -433,6 +433,25 @@ TIND_API const char *tind_keyspace_name(const tind_keyspace *ks);   /* owned by 
 TIND_API int tind_put(tind_keyspace *ks, const void *key, size_t klen, const void *val, size_t vlen);
 TIND_API int tind_remove(tind_keyspace *ks, const void *key, size_t klen);
 
+/* ---- per-call durability (issue 15) ----
+ * tind_put_opt / tind_remove_opt are tind_put / tind_remove with the
+ * durability of this one write taken from wo (wo NULL, or no durability set
+ * on it: the database default). The modes are those of tind_persist_mode:
+ * a SYNC_DATA / SYNC_ALL write returns once the journal holding it is
+ * fdatasync'd / fsync'd (concurrent writes share that sync: group commit).
+ * tind_write_options_new returns NULL when out of memory;
+ * tind_write_options_set_durability ignores an unknown mode (wo keeps its
+ * setting) and a NULL wo. Statuses: those of tind_put / tind_remove.
+ * Thread-safety: a tind_write_options is plain settings; one may be shared
+ * by threads that only read it (tind_put_opt does). */
+typedef struct tind_write_options tind_write_options;
+TIND_API tind_write_options *tind_write_options_new(void);
+TIND_API void tind_write_options_free(tind_write_options *wo);
+TIND_API void tind_write_options_set_durability(tind_write_options *wo, int mode);
+TIND_API int tind_put_opt(tind_keyspace *ks, const void *key, size_t klen, const void *val, size_t vlen,
+                          const tind_write_options *wo);
+TIND_API int tind_remove_opt(tind_keyspace *ks, const void *key, size_t klen, const tind_write_options *wo);
+
 TIND_API int tind_batch_new(tind_db *db, tind_batch **b);
 TIND_API void tind_batch_free(tind_batch *b);
 TIND_API int tind_batch_put(tind_batch *b, tind_keyspace *ks, const void *key, size_t klen,

@@ -50,14 +50,15 @@ int db_rotate_journal(tind_db *db, tind_err *err)
 
 int db_persist(tind_db *db, int mode, tind_err *err)
 {
-    if (mode < TIND_PERSIST_BUFFER || mode > TIND_PERSIST_SYNC_ALL)
+    if (mode < TIND_PERSIST_NONE || mode > TIND_PERSIST_SYNC_ALL)
         return err_set(err, TIND_EINVAL, "persist mode %d is unknown", mode);
     mu_lock(&db->write_mu);
     int rc = db_check_writable(db, err);
     if (rc == TIND_OK && !jset_writing(&db->journals))
         rc = err_set(err, TIND_EPOISONED, "database has no journal");
-    /* journal records are handed to the OS as they are appended, so BUFFER
-     * has nothing left to do */
+    /* journal records are handed to the OS as they are appended (no
+     * user-space buffer is kept between calls), so NONE and BUFFER have
+     * nothing left to do */
     if (rc == TIND_OK && mode >= TIND_PERSIST_SYNC_DATA)
         rc = db_sync_journal_locked(db, mode == TIND_PERSIST_SYNC_ALL ? FS_SYNC_ALL : FS_SYNC_DATA, err);
     mu_unlock(&db->write_mu);
