@@ -953,7 +953,7 @@ static void bm_params(const bm_flags *f, const bw_def *def, const bench_backend 
     p->value_size = f->value_size ? f->value_size : def->value_size;
     p->profile_value_size = 200;
     p->cache_bytes = (f->cache_mb ? f->cache_mb : def->cache_mb[f->profile]) << 20;
-    p->threads = be->thread_safe ? f->threads : 1;
+    p->threads = be->thread_safe ? (bw_def_threads(def) && f->threads <= 1 ? bw_def_threads(def) : f->threads) : 1;
     p->ops = f->ops;
     p->seconds = f->seconds > 0 ? f->seconds : (f->profile == BW_PROFILE_QUICK ? 3 : 30);
     p->dist = f->dist >= 0 ? f->dist : def->dist;
@@ -1357,7 +1357,7 @@ static void bm_usage(FILE *f)
             "usage: tind-bench [options]\n"
             "  --profile quick|full     default sizes (quick: a few minutes in all; full: BENCH.md sizes)\n"
             "  --engines LIST           comma list (default: every engine compiled in)\n"
-            "  --workloads LIST         comma list of ycsb-a,ycsb-b-sync,blobs-4k,medium,feed,micro,queue,bulkload (default all)\n"
+            "  --workloads LIST         comma list of ycsb-a,ycsb-b-sync,ycsb-b-sync-mt,blobs-4k,medium,feed,micro,queue,bulkload (default all)\n"
             "  --keys N                 preloaded keys (feed: posts; 20 posts per user)\n"
             "  --value-size B           value bytes (default per workload)\n"
             "  --ops N | --seconds S    length of each measured phase (default: quick 3 s, full 30 s)\n"
