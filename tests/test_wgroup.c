@@ -12,7 +12,10 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "db/db.h"
@@ -479,6 +482,131 @@ TEST(put_opt_durability)
     fs_destroy(mem);
 }
 
+/* ------------------------------------------------------------------ the modes' promises */
+
+static tind_db *open_posix(const char *dir)
+{
+    tind_options *o = tind_options_new();
+    tind_options_set_no_background(o, 1);
+    tind_db *db;
+    int rc = tind_open(dir, o, &db);
+    if (rc)
+        fprintf(stderr, "open: %s\n", tind_errmsg(NULL));
+    CHECK_OK(rc);
+    tind_options_free(o);
+    return db;
+}
+
+static void put_n(tind_keyspace *ks, const char *prefix, int n, int mode)
+{
+    tind_write_options *wo = tind_write_options_new();
+    tind_write_options_set_durability(wo, mode);
+    for (int i = 0; i < n; i++) {
+        char key[32];
+        int kn = snprintf(key, sizeof key, "%s%03d", prefix, i);
+        CHECK_OK(tind_put_opt(ks, key, (size_t)kn, "value", 5, wo));
+    }
+    tind_write_options_free(wo);
+}
+
+/* How many of prefix000.. are present; they must be a prefix. */
+static int count_prefix(tind_keyspace *ks, const char *prefix, int n)
+{
+    int present = 0;
+    for (int i = 0; i < n; i++) {
+        char key[32];
+        int kn = snprintf(key, sizeof key, "%s%03d", prefix, i);
+        int rc = tind_contains(ks, key, (size_t)kn, NULL);
+        if (rc == TIND_OK) {
+            CHECK_EQ(present, i); /* no holes */
+            present++;
+        } else {
+            CHECK_RC(rc, TIND_NOT_FOUND);
+        }
+    }
+    return present;
+}
+
+/* A child writes 50 BUFFER puts, then 50 NONE puts (then, with `persist`,
+ * tind_persist(BUFFER)), and is SIGKILLed: every BUFFER put survives, the
+ * NONE puts survive as a prefix (all of them after the persist). */
+static void kill_after_modes(int persist)
+{
+    char *dir = check_tmpdir("wgroup-kill");
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        tind_db *db = open_posix(dir);
+        tind_keyspace *ks = open_ks(db);
+        put_n(ks, "b", 50, TIND_PERSIST_BUFFER);
+        put_n(ks, "n", 50, TIND_PERSIST_NONE);
+        if (persist && tind_persist(db, TIND_PERSIST_BUFFER))
+            _exit(3);
+        kill(getpid(), SIGKILL);
+        _exit(4);
+    }
+    int status = 0;
+    CHECK(waitpid(pid, &status, 0) == pid);
+    CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    tind_db *db = open_posix(dir);
+    tind_keyspace *ks = open_ks(db);
+    CHECK_EQ(count_prefix(ks, "b", 50), 50);
+    int n = count_prefix(ks, "n", 50);
+    if (persist)
+        CHECK_EQ(n, 50);
+    else
+        CHECK_EQ(n, 0); /* 50 small records stay in the 64 KiB buffer */
+    CHECK_OK(tind_close(db));
+    check_rmtree(dir);
+    free(dir);
+}
+
+TEST(buffer_survives_kill_none_is_prefix) { kill_after_modes(0); }
+TEST(persist_buffer_pushes_none) { kill_after_modes(1); }
+
+/* NONE writes waiting in the journal's buffer are visible, reach the change
+ * feed (which pushes them to the file) and a checkpoint, and survive a
+ * clean close. */
+TEST(none_visible_to_feed_and_checkpoint)
+{
+    char *dir = check_tmpdir("wgroup-none");
+    char path[4096], copy[4096];
+    snprintf(path, sizeof path, "%s/db", dir);
+    snprintf(copy, sizeof copy, "%s/copy", dir);
+    tind_db *db = open_posix(path);
+    tind_keyspace *ks = open_ks(db);
+    uint64_t s0;
+    CHECK_OK(tind_last_seqno(db, &s0));
+    put_n(ks, "n", 20, TIND_PERSIST_NONE);
+    CHECK_OK(tind_contains(ks, "n019", 4, NULL));
+    tind_changes *c;
+    CHECK_OK(tind_changes_since(db, s0 + 1, &c));
+    for (int i = 0; i < 20; i++) {
+        CHECK_OK(tind_changes_next(c, 0));
+        CHECK_EQ(tind_changes_seqno(c), s0 + 1 + (uint64_t)i);
+    }
+    CHECK_RC(tind_changes_next(c, 0), TIND_NOT_FOUND);
+    put_n(ks, "m", 5, TIND_PERSIST_NONE);
+    for (int i = 0; i < 5; i++)
+        CHECK_OK(tind_changes_next(c, 0));
+    tind_changes_free(c);
+    put_n(ks, "k", 5, TIND_PERSIST_NONE);
+    CHECK_OK(tind_checkpoint(db, copy));
+    put_n(ks, "z", 5, TIND_PERSIST_NONE);
+    CHECK_OK(tind_close(db));
+    db = open_posix(copy);
+    ks = open_ks(db);
+    CHECK_EQ(count_prefix(ks, "k", 5), 5);
+    CHECK_EQ(count_prefix(ks, "z", 5), 0);
+    CHECK_OK(tind_close(db));
+    db = open_posix(path);
+    ks = open_ks(db);
+    CHECK_EQ(count_prefix(ks, "z", 5), 5);
+    CHECK_OK(tind_close(db));
+    check_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     check_seed_init(15);
@@ -489,5 +617,8 @@ int main(void)
     RUN(mixed_threads_on);
     RUN(mixed_threads_off);
     RUN(put_opt_durability);
+    RUN(buffer_survives_kill_none_is_prefix);
+    RUN(persist_buffer_pushes_none);
+    RUN(none_visible_to_feed_and_checkpoint);
     return 0;
 }

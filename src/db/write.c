@@ -226,6 +226,10 @@ static int make_room(tind_db *db, tind_batch *b, tind_err *err) EXCLUDES(db->mu,
 
 /* ------------------------------------------------------------------ the write path */
 
+/* TIND_PERSIST_NONE batches wait in the journal's user-space buffer until
+ * it holds this many bytes. */
+#define WRITE_BUFFER_BYTES (64u << 10)
+
 /* A batch waiting in the write queue (db/wgroup.h). */
 typedef struct pending_write {
     tind_batch *b;
@@ -334,14 +338,20 @@ static int write_group(tind_db *db, wg_writer *leader, db_write_check check, voi
         if (jset_failed(&db->journals))
             db_poison(db, &gerr);
     } else if (next > first) {
-        KILL_POINT("journal.append.before");
-        uint64_t grown = 0;
-        grc = jset_write(&db->journals, &grown, &gerr);
-        KILL_POINT("journal.append.after");
-        if (grc)
-            db_poison(db, &gerr); /* only a failed write fails here */
-        else
-            db->bytes_since_check += grown;
+        /* a group of NONE batches stays in the journal's user-space buffer
+         * until it holds WRITE_BUFFER_BYTES (or a stronger write, a persist,
+         * a sync, a rotation, a flush, the change feed or close pushes it):
+         * one write call per buffer instead of one per batch */
+        if (durability >= TIND_PERSIST_BUFFER || jset_pending(&db->journals) >= WRITE_BUFFER_BYTES) {
+            KILL_POINT("journal.append.before");
+            uint64_t grown = 0;
+            grc = jset_write(&db->journals, &grown, &gerr);
+            KILL_POINT("journal.append.after");
+            if (grc)
+                db_poison(db, &gerr); /* only a failed write fails here */
+            else
+                db->bytes_since_check += grown;
+        }
         for (wg_writer *m = leader; !grc; m = m->next) {
             pending_write *pw = m->item;
             if (pw->first && (grc = apply_batch(db, pw->b, pw->first, &gerr)))

@@ -332,8 +332,6 @@ uint64_t jrn_pending(const jrn_writer *w) { return w ? w->size - w->written : 0;
 int jrn_append(jrn_writer *w, uint64_t first_seqno, uint32_t count, const void *payload, size_t len,
                tind_err *err)
 {
-    if (w && !w->failed && w->size != w->written)
-        return err_set(err, TIND_EINVAL, "journal '%s': jrn_append with records pending", w->path);
     int rc = jrn_add(w, first_seqno, count, payload, len, err);
     if (rc == TIND_OK)
         rc = jrn_write(w, err);

@@ -112,9 +112,9 @@ int jrn_writer_open(fs *fsys, const char *dir, uint64_t number, const jrn_option
                     tind_err *err);
 
 /* Appends one record with a single fs_write of header + payload (assembled in
- * a buffer the writer reuses); the record has reached the OS when this
- * returns. payload is borrowed for the call. Refused (TIND_EINVAL) while
- * records added by jrn_add are pending.
+ * a buffer the writer reuses, after the records jrn_add left pending, which
+ * the same write carries); the record has reached the OS when this
+ * returns. payload is borrowed for the call.
  * count must be >= 1 and first_seqno must be above the last seqno appended
  * through this writer (TIND_EINVAL); len <= JRN_MAX_PAYLOAD (TIND_ETOOBIG).
  * These argument errors and TIND_ENOMEM write nothing and leave the writer
