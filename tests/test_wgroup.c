@@ -56,6 +56,48 @@ static void wait_queued(tind_db *db, size_t n)
     }
 }
 
+/* ------------------------------------------------------------------ the journal's pending records */
+
+static int count_record(void *ctx, uint64_t first, uint32_t count, const uint8_t *payload, size_t len)
+{
+    uint64_t *seen = ctx;
+    CHECK_EQ(first, seen[0] + 1); /* consecutive: 1, 2, 3 */
+    CHECK_EQ(count, 1);
+    CHECK_EQ(len, 1);
+    CHECK_EQ(payload[0], 'a' + (int)first);
+    seen[0] = first;
+    return TIND_OK;
+}
+
+TEST(journal_pending_mark_drop)
+{
+    fs *mem = fs_mem_new();
+    CHECK_OK(fs_mkdir(mem, "/j", NULL));
+    jrn_writer *w;
+    CHECK_OK(jrn_writer_open(mem, "/j", 1, NULL, &w, NULL));
+    uint64_t base = jrn_size(w);
+    CHECK_OK(jrn_add(w, 1, 1, "b", 1, NULL));
+    CHECK_OK(jrn_add(w, 2, 1, "c", 1, NULL));
+    uint64_t two = jrn_size(w);
+    CHECK_EQ(jrn_pending(w), two - base);
+    jrn_mark(w);
+    CHECK_OK(jrn_add(w, 3, 1, "x", 1, NULL));
+    CHECK_RC(jrn_add(w, 3, 1, "x", 1, NULL), TIND_EINVAL); /* seqnos must grow */
+    jrn_drop(w); /* forgets seqno 3 only */
+    CHECK_EQ(jrn_size(w), two);
+    CHECK_OK(jrn_add(w, 3, 1, "d", 1, NULL)); /* seqno 3 again */
+    CHECK_OK(jrn_write(w, NULL));
+    CHECK_EQ(jrn_pending(w), 0);
+    jrn_drop(w); /* nothing pending: a no-op */
+    CHECK_OK(jrn_close(w, NULL));
+    uint64_t seen[1] = {0};
+    jrn_replay_result res;
+    CHECK_OK(jrn_replay(mem, "/j/00000001.jrn", count_record, seen, 0, &res, NULL));
+    CHECK_EQ(res.records, 3);
+    CHECK_EQ(seen[0], 3);
+    fs_destroy(mem);
+}
+
 /* ------------------------------------------------------------------ one group */
 
 typedef struct one_put {
@@ -610,6 +652,7 @@ TEST(none_visible_to_feed_and_checkpoint)
 int main(void)
 {
     check_seed_init(15);
+    RUN(journal_pending_mark_drop);
     RUN(one_group_one_sync);
     RUN(sync_failure_fails_group);
     RUN(write_failure_fails_group);

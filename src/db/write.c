@@ -314,6 +314,8 @@ static int write_group(tind_db *db, wg_writer *leader, db_write_check check, voi
         grc = err_set(&gerr, TIND_EPOISONED, "database '%s' has no journal (an earlier rotation failed)", db->path);
     uint64_t first = atomic_load_explicit(&db->last_seqno, memory_order_relaxed) + 1, next = first;
     uint64_t journal_max = db->journals.cur_max_seqno;
+    if (!grc)
+        jset_mark(&db->journals); /* a failed jset_add drops this group's records only */
     int durability = TIND_PERSIST_NONE, failed = grc != 0;
     for (wg_writer *m = leader; !grc; m = m->next) {
         pending_write *pw = m->item;
@@ -332,8 +334,9 @@ static int write_group(tind_db *db, wg_writer *leader, db_write_check check, voi
             break;
     }
     if (grc) {
-        /* nothing was written: an argument error or ENOMEM leaves the
-         * journal usable; a writer refusing (an earlier failure) poisons */
+        /* nothing of the group was written: an argument error or ENOMEM
+         * leaves the journal usable (earlier NONE records stay pending); a
+         * writer refusing (an earlier failure) poisons */
         jset_drop(&db->journals, journal_max);
         if (jset_failed(&db->journals))
             db_poison(db, &gerr);

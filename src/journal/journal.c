@@ -84,8 +84,9 @@ struct jrn_writer {
     uint32_t compress_threshold;
     int failed;               /* status of the first failed write/sync; 0 = healthy */
     tbuf buf;                 /* the pending records (jrn_add), written by jrn_write */
-    uint64_t pending_last;    /* last_seqno / has_last before the pending records */
-    int pending_has_last;
+    uint64_t mark_size;       /* size / last_seqno / has_last at jrn_mark */
+    uint64_t mark_last;
+    int mark_has_last;
 };
 
 /* ------------------------------------------------------------------ encoding */
@@ -281,10 +282,6 @@ int jrn_add(jrn_writer *w, uint64_t first_seqno, uint32_t count, const void *pay
     if (len && !payload)
         return err_set(err, TIND_EINVAL, "journal '%s': no payload", w->path);
 
-    if (w->size == w->written) {
-        w->pending_last = w->last_seqno;
-        w->pending_has_last = w->has_last;
-    }
     size_t before = w->buf.len;
     int rc = jrn_build_record(w, first_seqno, count, payload, len);
     if (rc)
@@ -295,14 +292,23 @@ int jrn_add(jrn_writer *w, uint64_t first_seqno, uint32_t count, const void *pay
     return TIND_OK;
 }
 
+void jrn_mark(jrn_writer *w)
+{
+    if (!w)
+        return;
+    w->mark_size = w->size;
+    w->mark_last = w->last_seqno;
+    w->mark_has_last = w->has_last;
+}
+
 void jrn_drop(jrn_writer *w)
 {
-    if (!w || w->size == w->written)
-        return;
-    w->size = w->written;
-    w->last_seqno = w->pending_last;
-    w->has_last = w->pending_has_last;
-    tbuf_reset(&w->buf);
+    if (!w || w->mark_size < w->written || w->mark_size >= w->size)
+        return; /* no mark among the pending records, or nothing after it */
+    w->buf.len -= (size_t)(w->size - w->mark_size);
+    w->size = w->mark_size;
+    w->last_seqno = w->mark_last;
+    w->has_last = w->mark_has_last;
 }
 
 int jrn_write(jrn_writer *w, tind_err *err)

@@ -128,11 +128,14 @@ int jrn_append(jrn_writer *w, uint64_t first_seqno, uint32_t count, const void *
  * added before it stay pending) after the pending ones; jrn_write writes
  * every pending record with ONE fs_write (so a crash leaves whole records
  * and at most a torn tail of that write) and has the same failure rule as
- * jrn_append; jrn_drop forgets the pending records (their seqnos may be
- * given again). jrn_sync and jrn_close write pending records first.
+ * jrn_append; jrn_mark remembers the current end, and jrn_drop forgets the
+ * pending records added after the mark (their seqnos may be given again;
+ * those before it stay pending). jrn_sync and jrn_close write pending
+ * records first.
  * jrn_size counts pending records; jrn_pending is their bytes. */
 int jrn_add(jrn_writer *w, uint64_t first_seqno, uint32_t count, const void *payload, size_t len, tind_err *err);
 int jrn_write(jrn_writer *w, tind_err *err);
+void jrn_mark(jrn_writer *w);
 void jrn_drop(jrn_writer *w);
 uint64_t jrn_pending(const jrn_writer *w);
 

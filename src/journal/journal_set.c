@@ -269,6 +269,8 @@ int jset_write(jset *s, uint64_t *grown, tind_err *err)
     return TIND_OK;
 }
 
+void jset_mark(jset *s) { jrn_mark(s->writer); }
+
 void jset_drop(jset *s, uint64_t max_seqno)
 {
     jrn_drop(s->writer);

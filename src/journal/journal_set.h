@@ -110,10 +110,12 @@ int jset_append(jset *s, uint64_t first_seqno, uint32_t count, const void *paylo
 /* Group commit (jrn_add, jrn_write, jrn_drop): jset_add assembles a
  * record without writing it; jset_write writes every pending record with
  * one write (*grown = bytes the journal grew by; grown may be NULL);
- * jset_drop forgets them (max_seqno: the largest seqno the journal held
- * before them). jset_pending: bytes of records assembled, not written. */
+ * jset_mark remembers the end of the records assembled so far and
+ * jset_drop forgets those assembled after it (max_seqno: the largest seqno
+ * the journal held at the mark). jset_pending: bytes of records assembled, not written. */
 int jset_add(jset *s, uint64_t first_seqno, uint32_t count, const void *payload, size_t len, tind_err *err);
 int jset_write(jset *s, uint64_t *grown, tind_err *err);
+void jset_mark(jset *s);
 void jset_drop(jset *s, uint64_t max_seqno);
 static inline uint64_t jset_pending(const jset *s) { return jrn_pending(s->writer); }
 /* Syncs the journal being written (how: FS_SYNC_DATA / FS_SYNC_ALL); then
