@@ -22,8 +22,9 @@ void wg_writer_init(wg_writer *w, void *item, size_t bytes, int solo, tind_err *
     w->err = err;
     w->done = 0;
     w->next = NULL;
-    cv_init(&w->cv);
 }
+
+void wg_writer_wait_init(wg_writer *w) { cv_init(&w->cv); }
 
 void wg_writer_destroy(wg_writer *w) { cv_destroy(&w->cv); }
 

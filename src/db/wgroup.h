@@ -3,8 +3,9 @@
  * writer deque, RocksDB's write group). The mechanism only; write.c is the
  * leader's work (db/write.c, "the write path").
  *
- * A writer joins the queue and waits. The writer at its head is the
- * leader: it takes the lock that serializes writing (db->write_mu), then
+ * A writer that finds the write lock free writes its batch alone at once
+ * (no queue: the uncontended case costs one lock). Otherwise it joins the
+ * queue and waits. The writer at its head is the leader: it takes the lock that serializes writing (db->write_mu), then
  * collects the group -- itself and the writers queued behind it, up to a
  * byte bound, never past a writer marked `solo` -- writes the whole group
  * (one journal write, one sync, consecutive seqnos in queue order), sets
@@ -51,7 +52,12 @@ typedef struct wg_queue {
 void wg_init(wg_queue *q);
 void wg_destroy(wg_queue *q);
 
+/* wg_writer_init fills w; wg_writer_wait_init readies it for wg_join (its
+ * condition variable), and wg_writer_destroy undoes that after wg_join. A
+ * writer that got the write lock at once (uncontended) needs neither: it
+ * writes a group of its own without queueing. */
 void wg_writer_init(wg_writer *w, void *item, size_t bytes, int solo, tind_err *err);
+void wg_writer_wait_init(wg_writer *w);
 void wg_writer_destroy(wg_writer *w);
 
 /* Queues w and waits until it leads (1) or a leader wrote it (0: w->status

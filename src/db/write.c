@@ -301,12 +301,10 @@ static int apply_batch(tind_db *db, tind_batch *b, uint64_t first, tind_err *err
  * visible together, and are synced once at the strongest durability any of
  * them asked for. A failure of the journal write, of the sync or of an
  * insert poisons and fails every batch of the group: none is acknowledged.
- * Returns the leader's status. */
-static int write_group(tind_db *db, wg_writer *leader, db_write_check check, void *check_ctx)
-    EXCLUDES(db->write_mu)
+ * Sets every member's status (and err). */
+static void write_group(tind_db *db, wg_writer *leader, wg_writer *last, db_write_check check, void *check_ctx)
+    REQUIRES(db->write_mu)
 {
-    mu_lock(&db->write_mu);
-    wg_writer *last = wg_collect(&db->wq, leader, group_limit(leader->bytes));
     tind_err gerr;
     err_clear(&gerr);
     int grc = db_check_writable(db, &gerr);
@@ -382,7 +380,6 @@ static int write_group(tind_db *db, wg_writer *leader, db_write_check check, voi
                 break;
         }
     }
-    mu_unlock(&db->write_mu);
     for (wg_writer *m = leader;; m = m->next) {
         if (!m->status && grc) {
             m->status = grc;
@@ -397,13 +394,13 @@ static int write_group(tind_db *db, wg_writer *leader, db_write_check check, voi
         cv_broadcast(&db->done_cv);
         mu_unlock(&db->mu);
     }
-    wg_finish(&db->wq, leader, last);
-    return leader->status;
 }
 
-/* A write: wait for room, queue, then either lead a group or be written by
- * the leader of one (db/wgroup.h). A batch with a check or an exact seqno
- * leads its own group: its check must see every batch before it applied. */
+/* A write: wait for room; then, when write_mu is free, write alone (the
+ * uncontended case: one lock, no queue); else queue and either lead a group
+ * or be written by the leader of one (db/wgroup.h). A batch with a check or
+ * an exact seqno never rides in another's group: its check must see every
+ * batch before it applied. */
 static int db_write(tind_db *db, tind_batch *b, int durability, db_write_check check, void *check_ctx,
                     tind_err *err) EXCLUDES(db->write_mu)
 {
@@ -417,9 +414,21 @@ static int db_write(tind_db *db, tind_batch *b, int durability, db_write_check c
     pending_write pw = {b, durability, 0};
     wg_writer w;
     wg_writer_init(&w, &pw, b->payload.len, check || b->at_seqno, err);
-    rc = wg_join(&db->wq, &w) ? write_group(db, &w, check, check_ctx) : w.status;
+    if (mu_trylock(&db->write_mu)) {
+        write_group(db, &w, &w, check, check_ctx);
+        mu_unlock(&db->write_mu);
+        return w.status;
+    }
+    wg_writer_wait_init(&w);
+    if (wg_join(&db->wq, &w)) {
+        mu_lock(&db->write_mu);
+        wg_writer *last = wg_collect(&db->wq, &w, group_limit(w.bytes));
+        write_group(db, &w, last, check, check_ctx);
+        mu_unlock(&db->write_mu);
+        wg_finish(&db->wq, &w, last);
+    }
     wg_writer_destroy(&w);
-    return rc;
+    return w.status;
 }
 
 /* ------------------------------------------------------------------ batches */
