@@ -43,6 +43,8 @@ int check_no_plaintext(const char *dir, const char *const *needles, size_t n);
  * a failed open fails the test with tind's message. */
 struct fs;
 tind_db *check_open_mem(struct fs *mem, int background);
+/* Opens path with o (which it frees); a failed open fails the test. */
+tind_db *check_open_with(const char *path, tind_options *o);
 /* $TIND_TEST_SCALE (default 1): multiply iteration counts in long tests. */
 double check_scale(void);
 

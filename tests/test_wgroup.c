@@ -29,13 +29,7 @@ static tind_db *open_db(fs *f, int background)
     tind_options_set_no_background(o, !background);
     tind_options_set_journal_file_size(o, 256 << 10);
     tind_options_set_changes_retention(o, 1u << 30);
-    tind_db *db;
-    int rc = tind_open("/db", o, &db);
-    if (rc)
-        fprintf(stderr, "open: %s\n", tind_errmsg(NULL));
-    CHECK_OK(rc);
-    tind_options_free(o);
-    return db;
+    return check_open_with("/db", o);
 }
 
 static tind_keyspace *open_ks(tind_db *db)
@@ -530,13 +524,7 @@ static tind_db *open_posix(const char *dir)
 {
     tind_options *o = tind_options_new();
     tind_options_set_no_background(o, 1);
-    tind_db *db;
-    int rc = tind_open(dir, o, &db);
-    if (rc)
-        fprintf(stderr, "open: %s\n", tind_errmsg(NULL));
-    CHECK_OK(rc);
-    tind_options_free(o);
-    return db;
+    return check_open_with(dir, o);
 }
 
 static void put_n(tind_keyspace *ks, const char *prefix, int n, int mode)
