@@ -118,10 +118,27 @@ typedef struct tind_batch tind_batch;           /* an atomic cross-keyspace writ
 typedef struct tind_snapshot tind_snapshot;     /* a fixed point in the write history */
 typedef struct tind_iter tind_iter;             /* a cursor over a keyspace */
 
-/* Durability of a write or of tind_persist(). Values are part of the ABI. */
+/* Durability of a write or of tind_persist(). Values are part of the ABI.
+ * Whatever the mode, a write is visible to readers when its call returns,
+ * and after any crash the database holds the history up to some batch
+ * boundary (no batch half applied, no holes).
+ *   NONE       the write's journal record may wait in tind's user-space
+ *              journal buffer (64 KiB; one write(2) per buffer instead of
+ *              one per write): a process crash or kill may lose the newest
+ *              NONE writes (a suffix of the history). The buffer goes to the
+ *              OS when it fills, with the next BUFFER or synced write, at
+ *              tind_persist(BUFFER or stronger), at a journal rotation, a
+ *              flush, a checkpoint, when the change feed reaches those
+ *              writes, and at tind_close. tind_persist(NONE) does nothing.
+ *   BUFFER     (the default) the record, and every record before it, is
+ *              handed to the OS before the call returns: survives a process
+ *              crash, not a power loss.
+ *   SYNC_DATA  the journal is fdatasync'd before the call returns: survives
+ *              a power loss. Concurrent writers share syncs (group commit).
+ *   SYNC_ALL   fsync instead of fdatasync: data and metadata. */
 enum tind_persist_mode {
-    TIND_PERSIST_NONE      = -1, /* batch only: no flush at all (the journal write still reaches the OS) */
-    TIND_PERSIST_BUFFER    = 0,  /* user-space buffers handed to the OS (survives a process crash) */
+    TIND_PERSIST_NONE      = -1, /* may wait in tind's user-space journal buffer */
+    TIND_PERSIST_BUFFER    = 0,  /* handed to the OS (survives a process crash) */
     TIND_PERSIST_SYNC_DATA = 1,  /* fdatasync: survives power loss */
     TIND_PERSIST_SYNC_ALL  = 2,  /* fsync: data and metadata survive power loss */
 };
@@ -193,7 +210,8 @@ TIND_API void tind_options_set_sync_interval_ms(tind_options *o, uint32_t ms);
  * use. */
 TIND_API void tind_options_set_max_open_files(tind_options *o, int n);
 /* The durability of tind_put/tind_remove and of batches that choose none
- * (default TIND_PERSIST_NONE: each write reaches the OS, no sync). */
+ * (default TIND_PERSIST_BUFFER: each write reaches the OS, no sync; before
+ * issue 15 the default was NONE, which behaved as BUFFER does now). */
 TIND_API void tind_options_set_default_durability(tind_options *o, int mode);
 /* Read-only open (default 0): tind_open writes nothing at all -- no recovery
  * writes (the journal is replayed into memory only; a torn tail is ignored,
@@ -275,7 +293,9 @@ TIND_API int tind_open(const char *path, const tind_options *opts, tind_db **db)
  * racing the first returns TIND_ECLOSED. */
 TIND_API int tind_close(tind_db *db);
 
-/* Makes every write that has returned durable according to mode. */
+/* Makes every write that has returned durable according to mode (see
+ * tind_persist_mode): NONE does nothing, BUFFER hands the journal buffer to
+ * the OS, SYNC_* also syncs the journal. TIND_EINVAL for another mode. */
 TIND_API int tind_persist(tind_db *db, int mode);
 
 /* ======================================================================
@@ -448,6 +468,25 @@ TIND_API int tind_ks_options_format(const tind_ks_options *o, char **out);
  * durable per the database's default durability. */
 TIND_API int tind_put(tind_keyspace *ks, const void *key, size_t klen, const void *val, size_t vlen);
 TIND_API int tind_remove(tind_keyspace *ks, const void *key, size_t klen);
+
+/* ---- per-call durability (issue 15) ----
+ * tind_put_opt / tind_remove_opt are tind_put / tind_remove with the
+ * durability of this one write taken from wo (wo NULL, or no durability set
+ * on it: the database default). The modes are those of tind_persist_mode:
+ * a SYNC_DATA / SYNC_ALL write returns once the journal holding it is
+ * fdatasync'd / fsync'd (concurrent writes share that sync: group commit).
+ * tind_write_options_new returns NULL when out of memory;
+ * tind_write_options_set_durability ignores an unknown mode (wo keeps its
+ * setting) and a NULL wo. Statuses: those of tind_put / tind_remove.
+ * Thread-safety: a tind_write_options is plain settings; one may be shared
+ * by threads that only read it (tind_put_opt does). */
+typedef struct tind_write_options tind_write_options;
+TIND_API tind_write_options *tind_write_options_new(void);
+TIND_API void tind_write_options_free(tind_write_options *wo);
+TIND_API void tind_write_options_set_durability(tind_write_options *wo, int mode);
+TIND_API int tind_put_opt(tind_keyspace *ks, const void *key, size_t klen, const void *val, size_t vlen,
+                          const tind_write_options *wo);
+TIND_API int tind_remove_opt(tind_keyspace *ks, const void *key, size_t klen, const tind_write_options *wo);
 
 TIND_API int tind_batch_new(tind_db *db, tind_batch **b);
 TIND_API void tind_batch_free(tind_batch *b);

@@ -122,16 +122,21 @@ int check_no_plaintext(const char *dir, const char *const *needles, size_t n)
     return files;
 }
 
-tind_db *check_open_mem(struct fs *mem, int background)
+tind_db *check_open_with(const char *path, tind_options *o)
 {
-    tind_options *o = tind_options_new();
-    tind_options_set_fs(o, mem);
-    tind_options_set_no_background(o, !background);
     tind_db *db;
-    int rc = tind_open("/db", o, &db);
+    int rc = tind_open(path, o, &db);
     if (rc)
         fprintf(stderr, "open: %s\n", tind_errmsg(NULL));
     CHECK_OK(rc);
     tind_options_free(o);
     return db;
+}
+
+tind_db *check_open_mem(struct fs *mem, int background)
+{
+    tind_options *o = tind_options_new();
+    tind_options_set_fs(o, mem);
+    tind_options_set_no_background(o, !background);
+    return check_open_with("/db", o);
 }

@@ -46,6 +46,8 @@ tind_db *check_open_mem(struct fs *mem, int background);
 /* Fails the test (exit 1, naming check_current) if it still runs after
  * `seconds` (SIGALRM); 0 disarms. A hang is then a failure, not a stuck ctest. */
 void check_watchdog(unsigned seconds);
+/* Opens path with o (which it frees); a failed open fails the test. */
+tind_db *check_open_with(const char *path, tind_options *o);
 /* $TIND_TEST_SCALE (default 1): multiply iteration counts in long tests. */
 double check_scale(void);
 

@@ -109,7 +109,7 @@ TEST(defaults)
 {
     tind_ks_options *o = tind_ks_options_new();
     char *t = format_of(o);
-    expect_line(t, "memtable_size", "16777216");
+    expect_line(t, "memtable_size", "67108864");   /* the default tind.h states: 64 MiB */
     expect_line(t, "levels", "7");
     expect_line(t, "compression", "lz4 lz4 lz4 lz4 lz4 lz4 lz4");
     expect_line(t, "blob_separation", "on threshold 4096");

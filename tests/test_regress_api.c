@@ -592,7 +592,7 @@ static const null_case null_cases[] = {
     C(set_sync_interval_ms, TIND_OK), C(set_max_open_files, TIND_OK), C(set_default_durability, TIND_OK),
     C(open_null_path, TIND_EINVAL), C(open_empty_path, TIND_EINVAL), C(open_null_out, TIND_EINVAL),
     C(close_null, TIND_EINVAL), C(persist_null, TIND_EINVAL), C(persist_bad_mode, TIND_EINVAL),
-    C(persist_negative_mode, TIND_EINVAL), C(persist_none_mode, TIND_EINVAL),
+    C(persist_negative_mode, TIND_EINVAL), C(persist_none_mode, TIND_OK),
     C(ks_options_free_null, TIND_OK), C(ks_set_memtable_size, TIND_OK), C(ks_set_compaction, TIND_OK),
     C(ks_set_l0_threshold, TIND_OK), C(ks_set_table_size, TIND_OK), C(ks_set_level_ratio, TIND_OK),
     C(ks_set_levels, TIND_OK), C(ks_set_block_size, TIND_OK), C(ks_set_restart_interval, TIND_OK),

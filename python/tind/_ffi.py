@@ -42,6 +42,7 @@ typedef struct tind_keyspace tind_keyspace;
 typedef struct tind_options tind_options;
 typedef struct tind_ks_options tind_ks_options;
 typedef struct tind_read_options tind_read_options;
+typedef struct tind_write_options tind_write_options;
 typedef struct tind_batch tind_batch;
 typedef struct tind_snapshot tind_snapshot;
 typedef struct tind_iter tind_iter;
@@ -125,6 +126,12 @@ int tind_ks_options_format(const tind_ks_options *o, char **out);
 
 int tind_put(tind_keyspace *ks, const char *key, size_t klen, const char *val, size_t vlen);
 int tind_remove(tind_keyspace *ks, const char *key, size_t klen);
+tind_write_options *tind_write_options_new(void);
+void tind_write_options_free(tind_write_options *wo);
+void tind_write_options_set_durability(tind_write_options *wo, int mode);
+int tind_put_opt(tind_keyspace *ks, const char *key, size_t klen, const char *val, size_t vlen,
+                 const tind_write_options *wo);
+int tind_remove_opt(tind_keyspace *ks, const char *key, size_t klen, const tind_write_options *wo);
 int tind_merge(tind_keyspace *ks, const char *key, size_t klen, const char *operand, size_t olen);
 int tind_single_remove(tind_keyspace *ks, const char *key, size_t klen);
 

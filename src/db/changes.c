@@ -10,13 +10,17 @@
  *
  * What a cursor may read (the invariant that makes reading the journal
  * being written safe without any lock of the write path):
- *   1. it delivers only batches whose seqnos are <= visible_seqno, loaded
- *      with acquire before reading; the write path stores visible_seqno
- *      (release) after the batch's record was written with one write call,
- *      so every record up to the one holding seqno `next` <= visible is
- *      wholly in the file when it is read: a record there that fails its
- *      checksum is damage (TIND_ECORRUPT), never a write in progress;
- *   2. reading the cursor's journal to its end while next <= visible means
+ *   1. it delivers only batches whose seqnos are <= visible_seqno, and
+ *      reads the file only up to the records <= journals.written_seqno,
+ *      loaded with acquire before reading: the journal stores it (release)
+ *      after the records' one write call, so every record up to the one
+ *      holding seqno `next` <= written is wholly in the file when it is
+ *      read: a record there that fails its checksum is damage
+ *      (TIND_ECORRUPT), never a write in progress. Visible batches of
+ *      TIND_PERSIST_NONE writes may still wait in the journal's user-space
+ *      buffer (written < next <= visible): step pushes them to the file
+ *      first (db_push_journal, under write_mu);
+ *   2. reading the cursor's journal to its end while next <= written means
  *      `next` lives in a later journal: that journal was listed (jset_start)
  *      before the batch was written, and its header gives its first seqno,
  *      which must be <= next (a gap is TIND_ECORRUPT).
@@ -237,7 +241,9 @@ static int journal_bytes(tind_changes *c, uint64_t off, size_t n, const uint8_t 
     tbuf_reset(&c->ahead);
     if (tbuf_reserve(&c->ahead, want))
         return err_set(err, TIND_ENOMEM, "change feed: out of memory for %zu bytes of journal", want);
-    c->ahead_visible = atomic_load_explicit(&c->db->visible_seqno, memory_order_acquire);
+    /* the records up to written_seqno are whole in the file (visible ones
+     * may still wait in the journal's user-space buffer: step pushes them) */
+    c->ahead_visible = atomic_load_explicit(&c->db->journals.written_seqno, memory_order_acquire);
     c->ahead_off = off;
     size_t got = 0;
     int rc = fs_read(c->file, c->ahead.data, want, off, &got, err);
@@ -346,6 +352,13 @@ static int step(tind_changes *c, tind_err *err)
     uint64_t visible = atomic_load_explicit(&db->visible_seqno, memory_order_acquire);
     if (c->next > visible)
         return 0;
+    if (c->next > atomic_load_explicit(&db->journals.written_seqno, memory_order_acquire)) {
+        /* committed by TIND_PERSIST_NONE writes whose records still wait in
+         * the journal's user-space buffer: hand them to the OS first */
+        int rc = db_push_journal(db, err);
+        if (rc)
+            return rc;
+    }
     if (!c->file) {
         int rc = locate(c, err);
         if (rc)

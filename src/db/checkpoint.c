@@ -189,6 +189,10 @@ int ckpt_plan_make(tind_db *db, ckpt_plan *p, tind_err *err)
     int rc = db_check_writable(db, err);
     if (rc == TIND_OK && !jset_writing(&db->journals))
         rc = err_set(err, TIND_EPOISONED, "database '%s': no journal is being written", db->path);
+    /* records of TIND_PERSIST_NONE writes still in the journal's buffer go
+     * to the file first: the copy holds every write that returned */
+    if (rc == TIND_OK)
+        rc = db_push_journal_locked(db, err);
     /* the pin: the journal being written and its length (write_mu: between
      * batches); later journals and records are not part of the copy */
     uint64_t writing_size = rc == TIND_OK ? jset_size(&db->journals) : 0;

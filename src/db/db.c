@@ -689,6 +689,7 @@ static void db_free(tind_db *db)
         fs_destroy(db->fs);
     options_wipe_key(&db->opts);
     mu_destroy(&db->write_mu);
+    wg_destroy(&db->wq);
     mu_destroy(&db->install_mu);
     mu_destroy(&db->mu);
     mu_destroy(&db->snap_mu);
@@ -1025,6 +1026,7 @@ TIND_API int tind_open(const char *path, const tind_options *opts, tind_db **out
     if (db->opts.read_only)
         db->opts.no_background = 1; /* no flush, compaction or journal syncer */
     mu_init(&db->write_mu);
+    wg_init(&db->wq);
     mu_init(&db->install_mu);
     mu_init(&db->mu);
     mu_init(&db->snap_mu);

@@ -18,6 +18,7 @@
 #include "db/options.h"
 #include "db/state.h"
 #include "db/txn.h"
+#include "db/wgroup.h"
 #include "db/write.h"
 
 #endif

@@ -50,14 +50,16 @@ int db_rotate_journal(tind_db *db, tind_err *err)
 
 int db_persist(tind_db *db, int mode, tind_err *err)
 {
-    if (mode < TIND_PERSIST_BUFFER || mode > TIND_PERSIST_SYNC_ALL)
+    if (mode < TIND_PERSIST_NONE || mode > TIND_PERSIST_SYNC_ALL)
         return err_set(err, TIND_EINVAL, "persist mode %d is unknown", mode);
     mu_lock(&db->write_mu);
     int rc = db_check_writable(db, err);
     if (rc == TIND_OK && !jset_writing(&db->journals))
         rc = err_set(err, TIND_EPOISONED, "database has no journal");
-    /* journal records are handed to the OS as they are appended, so BUFFER
-     * has nothing left to do */
+    /* NONE: nothing to do; BUFFER: the records NONE writes left in the
+     * journal's user-space buffer go to the OS; SYNC_*: written and synced */
+    if (rc == TIND_OK && mode == TIND_PERSIST_BUFFER)
+        rc = db_push_journal_locked(db, err);
     if (rc == TIND_OK && mode >= TIND_PERSIST_SYNC_DATA)
         rc = db_sync_journal_locked(db, mode == TIND_PERSIST_SYNC_ALL ? FS_SYNC_ALL : FS_SYNC_DATA, err);
     mu_unlock(&db->write_mu);
@@ -74,6 +76,27 @@ int db_sync_journal_locked(tind_db *db, int how, tind_err *err)
     rc = jset_sync(&db->journals, how, atomic_load(&db->last_seqno), err);
     if (rc)
         db_poison(db, err);
+    return rc;
+}
+
+int db_push_journal_locked(tind_db *db, tind_err *err)
+{
+    if (!jset_writing(&db->journals) || !jset_pending(&db->journals))
+        return TIND_OK;
+    int rc = db_check_writable(db, err);
+    if (rc)
+        return rc;
+    rc = jset_write(&db->journals, NULL, err);
+    if (rc)
+        db_poison(db, err);
+    return rc;
+}
+
+int db_push_journal(tind_db *db, tind_err *err)
+{
+    mu_lock(&db->write_mu);
+    int rc = db_push_journal_locked(db, err);
+    mu_unlock(&db->write_mu);
     return rc;
 }
 

@@ -19,6 +19,11 @@ int db_persist(tind_db *db, int mode, tind_err *err) EXCLUDES(db->write_mu);
 /* Syncs the journal through seqno (a flush calls this before installing its
  * table, so that recovered history never has holes). */
 int db_sync_journal_through(tind_db *db, uint64_t seqno, tind_err *err) EXCLUDES(db->write_mu);
+/* Hands the records that TIND_PERSIST_NONE writes left in the journal's
+ * user-space buffer to the OS (one write; a failure poisons). After it,
+ * journals.written_seqno covers every batch committed so far. */
+int db_push_journal_locked(tind_db *db, tind_err *err) REQUIRES(db->write_mu);
+int db_push_journal(tind_db *db, tind_err *err) EXCLUDES(db->write_mu);
 /* Syncs the journal (how: FS_SYNC_DATA or FS_SYNC_ALL) through everything
  * written so far; a failure poisons. write_mu held. */
 int db_sync_journal_locked(tind_db *db, int how, tind_err *err) REQUIRES(db->write_mu);

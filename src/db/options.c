@@ -31,7 +31,7 @@ void options_default(struct tind_options *o)
     o->background_threads = 2;
     o->sync_interval_ms = 0;
     o->max_open_files = 0;        /* derived from RLIMIT_NOFILE at open */
-    o->default_durability = TIND_PERSIST_NONE;
+    o->default_durability = TIND_PERSIST_BUFFER;
 }
 
 void ks_options_default(struct tind_ks_options *o)

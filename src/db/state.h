@@ -5,7 +5,7 @@
  * levels, snapshots, file numbers, waking the workers.
  *
  * The db/ files form a line; each includes only the headers below it:
- *     options -> state -> ksprefix -> merge -> conflicts -> journals -> install
+ *     options -> wgroup -> state -> ksprefix -> merge -> conflicts -> journals -> install
  *             -> jobs -> iters -> write -> txn -> read -> dbiter -> changes (the
  *             change feed) -> checkpoint -> backup -> ingest -> db (open, close,
  *             recovery, keyspaces)
@@ -17,7 +17,11 @@
  *     write_mu  ->  install_mu  ->  mu  ->  ks->view_mu, snap_mu
  *   write_mu    serializes the write path: sequence number assignment, the
  *               journal writer, inserts into active memtables, memtable and
- *               journal rotation. Held only by writers and tind_persist.
+ *               journal rotation. Held by the leader of a write group (on
+ *               behalf of every batch of the group), tind_persist and the
+ *               few others listed in docs/ARCHITECTURE.md.
+ *   wq.mu       the queue of writers (db/wgroup.h): a leaf, taken under
+ *               write_mu by a leader collecting its group, alone otherwise.
  *   install_mu  serializes version installs (flush, compaction, keyspace
  *               create/delete): build the new state, write the version file,
  *               install. Held across the version file write; mu is not.
@@ -48,6 +52,7 @@
 #include "cache/cache.h"
 #include "cache/fdcache.h"
 #include "db/options.h"
+#include "db/wgroup.h"
 #include "format/table.h"
 #include "io/fs.h"
 #include "journal/journal.h"
@@ -190,6 +195,8 @@ struct tind_db {
                                    * its own leaf lock (journal/journal_set.h) */
         uint64_t bytes_since_check GUARDED_BY(write_mu); /* journal bytes since the last limit check */
         tbuf write_scratch GUARDED_BY(write_mu);
+        wg_queue wq;              /* group commit: writers waiting (db/wgroup.h;
+                                   * its lock is a leaf, taken under write_mu) */
     };
 
     /* sequence numbers: atomics; last_seqno is advanced under write_mu */

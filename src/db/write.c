@@ -1,24 +1,30 @@
 /*
  * write.c -- write batches and the write path.
  *
- * A write (a batch, or a single put/remove as a batch of one) runs under
- * write_mu:
- *   0. backpressure, before write_mu: wait while the keyspaces it touches
+ * A write (a batch, or a single put/remove as a batch of one):
+ *   0. backpressure, before anything: wait while the keyspaces it touches
  *      have too many sealed memtables or L0 tables; sleep briefly (slow
  *      down) when they are close to it (a flush needs write_mu to sync the
  *      journal, so nobody may stall while holding it);
- *   1. take write_mu;
- *   2. assign sequence numbers first .. first+count-1;
- *   3. append ONE journal record (one write call: the whole batch is in the
- *      journal or, after a crash, torn and dropped);
+ *   1. queue (group commit, db/wgroup.h): the writer at the head of the
+ *      queue leads, takes write_mu and collects the group -- itself and the
+ *      batches queued behind it (up to 1 MiB; a transaction or an exact
+ *      seqno only ever leads);
+ *   2. per batch, in queue order: assign sequence numbers first ..
+ *      first+count-1 and assemble its journal record (one record per batch:
+ *      the change feed and replay see whole batches);
+ *   3. write every record of the group with ONE write call (a crash leaves
+ *      whole records and a torn tail that replay drops);
  *   4. insert every entry into its keyspace's active memtable;
- *   5. publish visible_seqno = the batch's last seqno (the batch becomes
- *      visible at once);
- *   6. sync the journal when the batch's durability asks for it;
+ *   5. publish visible_seqno = the group's last seqno (all become visible at
+ *      once, never before they are in the journal);
+ *   6. sync the journal once when any batch's durability asks for it (the
+ *      strongest asked);
  *   7. seal memtables that are full, rotate the journal past its size, and
- *      seal what pins the oldest journals past the total journal limit.
+ *      seal what pins the oldest journals past the total journal limit;
+ *   8. wake the followers with their status; the next queued writer leads.
  * A failed journal write or sync, or a memtable insert that fails after the
- * record is in the journal, poisons the database (TIND_EPOISONED from then
+ * record is in the journal, fails every batch of the group and poisons the database (TIND_EPOISONED from then
  * on): retrying an fsync after a failure is unsafe, and the memtables would
  * no longer match the journal.
  */
@@ -220,51 +226,50 @@ static int make_room(tind_db *db, tind_batch *b, tind_err *err) EXCLUDES(db->mu,
 
 /* ------------------------------------------------------------------ the write path */
 
-static int db_write(tind_db *db, tind_batch *b, int durability, db_write_check check, void *check_ctx,
-                    tind_err *err) EXCLUDES(db->write_mu)
+/* TIND_PERSIST_NONE batches wait in the journal's user-space buffer until
+ * it holds this many bytes. */
+#define WRITE_BUFFER_BYTES (64u << 10)
+
+/* A batch waiting in the write queue (db/wgroup.h). */
+typedef struct pending_write {
+    tind_batch *b;
+    int durability;
+    uint64_t first;              /* its first seqno once in the journal; 0 = not written */
+} pending_write;
+
+/* Bytes a group may hold: a small first batch is not held up by much more
+ * than itself (LevelDB's rule), a big one takes company up to 1 MiB. */
+static size_t group_limit(size_t first_bytes)
 {
-    if (b->count == 0)
-        return TIND_OK;
-    /* wait for room before taking write_mu: a flush needs write_mu to sync
-     * the journal, so a writer must never stall while holding it */
-    int rc = make_room(db, b, err);
-    if (rc)
-        return rc;
-    mu_lock(&db->write_mu);
-    rc = db_check_writable(db, err);
-    for (size_t i = 0; !rc && i < b->touched_count; i++)
+    return first_bytes <= (128u << 10) ? first_bytes + (128u << 10) : (1u << 20);
+}
+
+/* What may fail one batch of a group without touching the others: a
+ * deleted keyspace, the leader's check (a transaction's validation), an
+ * exact seqno that is not the next one. */
+static int batch_writable(tind_db *db, tind_batch *b, db_write_check check, void *check_ctx, uint64_t next,
+                          tind_err *err) REQUIRES(db->write_mu)
+{
+    for (size_t i = 0; i < b->touched_count; i++)
         if (b->touched[i]->dropped)
-            rc = err_set(err, TIND_ENOENT, "keyspace '%s' was deleted", b->touched[i]->name);
-    if (!rc && !jset_writing(&db->journals))
-        rc = err_set(err, TIND_EPOISONED, "database '%s' has no journal (an earlier rotation failed)", db->path);
-    if (!rc && check)
-        rc = check(db, check_ctx, err); /* a transaction's validation (db/txn.c) */
-    if (rc)
-        goto out;
-
-    uint64_t first = atomic_load_explicit(&db->last_seqno, memory_order_relaxed) + 1;
-    if (b->at_seqno && b->at_seqno != first) {
-        rc = b->at_seqno < first ? err_set(err, TIND_EEXIST, "seqno %llu is already applied (the last is %llu)",
-                                           (unsigned long long)b->at_seqno, (unsigned long long)(first - 1))
-                                 : err_set(err, TIND_ECONFLICT,
-                                           "seqno %llu leaves a gap: the next seqno is %llu (earlier batches are missing)",
-                                           (unsigned long long)b->at_seqno, (unsigned long long)first);
-        goto out;
+            return err_set(err, TIND_ENOENT, "keyspace '%s' was deleted", b->touched[i]->name);
+    if (check) {
+        int rc = check(db, check_ctx, err); /* a transaction's validation (db/txn.c) */
+        if (rc)
+            return rc;
     }
-    KILL_POINT("journal.append.before");
-    uint64_t grown = 0;
-    rc = jset_append(&db->journals, first, b->count, b->payload.data, b->payload.len, &grown, err);
-    KILL_POINT("journal.append.after");
-    if (rc) {
-        /* only a failed write poisons: an argument error or ENOMEM wrote
-         * nothing and leaves the journal usable */
-        if (jset_failed(&db->journals))
-            db_poison(db, err);
-        goto out;
-    }
-    uint64_t last = first + b->count - 1;
-    db->bytes_since_check += grown;
+    if (b->at_seqno && b->at_seqno != next)
+        return b->at_seqno < next ? err_set(err, TIND_EEXIST, "seqno %llu is already applied (the last is %llu)",
+                                            (unsigned long long)b->at_seqno, (unsigned long long)(next - 1))
+                                  : err_set(err, TIND_ECONFLICT,
+                                            "seqno %llu leaves a gap: the next seqno is %llu (earlier batches are missing)",
+                                            (unsigned long long)b->at_seqno, (unsigned long long)next);
+    return TIND_OK;
+}
 
+/* Inserts a written batch into its keyspaces' active memtables. */
+static int apply_batch(tind_db *db, tind_batch *b, uint64_t first, tind_err *err) REQUIRES(db->write_mu)
+{
     const uint8_t *p = b->payload.data, *end = p + b->payload.len;
     tind_keyspace *ks = NULL;
     for (uint32_t i = 0; i < b->count; i++) {
@@ -276,42 +281,154 @@ static int db_write(tind_db *db, tind_batch *b, int durability, db_write_check c
                 if (b->touched[t]->id == e.ks_id)
                     ks = b->touched[t];
         }
-        rc = ks ? mt_add(ks->active, first + i, e.type, e.key, e.klen, e.val, e.vlen) : TIND_ECORRUPT;
-        if (rc) {
-            err_set(err, rc, "memtable insert failed after the journal write: %s", tind_strerror(rc));
-            db_poison(db, err);
-            goto out;
-        }
+        int rc = ks ? mt_add(ks->active, first + i, e.type, e.key, e.klen, e.val, e.vlen) : TIND_ECORRUPT;
+        if (rc)
+            return err_set(err, rc, "memtable insert failed after the journal write: %s", tind_strerror(rc));
         if (db->conflicts && e.type == ENTRY_RANGE_TOMBSTONE)
             cf_record_range(db, e.ks_id, e.key, e.klen, e.val, e.vlen, first + i); /* open transactions validate against it */
         else if (db->conflicts)
             cf_record(db, e.ks_id, e.key, e.klen, first + i); /* open transactions validate against it */
     }
-    atomic_store_explicit(&db->last_seqno, last, memory_order_relaxed);
-    atomic_store_explicit(&db->visible_seqno, last, memory_order_release);
     for (size_t t = 0; t < b->touched_count; t++)
         atomic_fetch_add_explicit(&b->touched[t]->user_bytes, b->user_bytes / b->touched_count,
                                   memory_order_relaxed);
+    return TIND_OK;
+}
 
-    if (durability >= TIND_PERSIST_SYNC_DATA) {
-        rc = jset_sync(&db->journals, durability == TIND_PERSIST_SYNC_ALL ? FS_SYNC_ALL : FS_SYNC_DATA, last, err);
-        if (rc) {
-            db_poison(db, err);
-            goto out;
+/* The leader's work (see the top of this file and db/wgroup.h): under
+ * write_mu, the group's batches take consecutive seqnos in queue order, go
+ * to the journal as one record each in ONE write, into the memtables, become
+ * visible together, and are synced once at the strongest durability any of
+ * them asked for. A failure of the journal write, of the sync or of an
+ * insert poisons and fails every batch of the group: none is acknowledged.
+ * Sets every member's status (and err). */
+static void write_group(tind_db *db, wg_writer *leader, wg_writer *last, db_write_check check, void *check_ctx)
+    REQUIRES(db->write_mu)
+{
+    tind_err gerr;
+    err_clear(&gerr);
+    int grc = db_check_writable(db, &gerr);
+    if (!grc && !jset_writing(&db->journals))
+        grc = err_set(&gerr, TIND_EPOISONED, "database '%s' has no journal (an earlier rotation failed)", db->path);
+    uint64_t first = atomic_load_explicit(&db->last_seqno, memory_order_relaxed) + 1, next = first;
+    uint64_t journal_max = db->journals.cur_max_seqno;
+    if (!grc)
+        jset_mark(&db->journals); /* a failed jset_add drops this group's records only */
+    int durability = TIND_PERSIST_NONE, failed = grc != 0;
+    for (wg_writer *m = leader; !grc; m = m->next) {
+        pending_write *pw = m->item;
+        m->status = batch_writable(db, pw->b, m == leader ? check : NULL, check_ctx, next, m->err);
+        failed |= m->status != 0;
+        if (!m->status) {
+            grc = jset_add(&db->journals, next, pw->b->count, pw->b->payload.data, pw->b->payload.len, &gerr);
+            if (grc)
+                break;
+            pw->first = next;
+            next += pw->b->count;
+            if (pw->durability > durability)
+                durability = pw->durability;
         }
-        KILL_POINT("journal.sync.after");
+        if (m == last)
+            break;
     }
-    rc = after_write(db, b, err);
-    if (rc && rc != TIND_ENOMEM)
-        db_poison(db, err);
-out:
-    mu_unlock(&db->write_mu);
-    if (rc) {
+    if (grc) {
+        /* nothing of the group was written: an argument error or ENOMEM
+         * leaves the journal usable (earlier NONE records stay pending); a
+         * writer refusing (an earlier failure) poisons */
+        jset_drop(&db->journals, journal_max);
+        if (jset_failed(&db->journals))
+            db_poison(db, &gerr);
+    } else if (next > first) {
+        /* a group of NONE batches stays in the journal's user-space buffer
+         * until it holds WRITE_BUFFER_BYTES (or a stronger write, a persist,
+         * a sync, a rotation, a flush, the change feed or close pushes it):
+         * one write call per buffer instead of one per batch */
+        if (durability >= TIND_PERSIST_BUFFER || jset_pending(&db->journals) >= WRITE_BUFFER_BYTES) {
+            KILL_POINT("journal.append.before");
+            uint64_t grown = 0;
+            grc = jset_write(&db->journals, &grown, &gerr);
+            KILL_POINT("journal.append.after");
+            if (grc)
+                db_poison(db, &gerr); /* only a failed write fails here */
+            else
+                db->bytes_since_check += grown;
+        }
+        for (wg_writer *m = leader; !grc; m = m->next) {
+            pending_write *pw = m->item;
+            if (pw->first && (grc = apply_batch(db, pw->b, pw->first, &gerr)))
+                db_poison(db, &gerr);
+            if (m == last)
+                break;
+        }
+        if (!grc) {
+            atomic_store_explicit(&db->last_seqno, next - 1, memory_order_relaxed);
+            atomic_store_explicit(&db->visible_seqno, next - 1, memory_order_release);
+        }
+        if (!grc && durability >= TIND_PERSIST_SYNC_DATA) {
+            grc = jset_sync(&db->journals, durability == TIND_PERSIST_SYNC_ALL ? FS_SYNC_ALL : FS_SYNC_DATA, next - 1,
+                            &gerr);
+            if (grc)
+                db_poison(db, &gerr);
+            else
+                KILL_POINT("journal.sync.after");
+        }
+        for (wg_writer *m = leader; !grc; m = m->next) {
+            pending_write *pw = m->item;
+            if (pw->first && (grc = after_write(db, pw->b, &gerr)) && grc != TIND_ENOMEM)
+                db_poison(db, &gerr);
+            if (m == last)
+                break;
+        }
+    }
+    for (wg_writer *m = leader;; m = m->next) {
+        if (!m->status && grc) {
+            m->status = grc;
+            if (m->err)
+                *m->err = gerr;
+        }
+        if (m == last)
+            break;
+    }
+    if (failed || grc) {
         mu_lock(&db->mu);
         cv_broadcast(&db->done_cv);
         mu_unlock(&db->mu);
     }
-    return rc;
+}
+
+/* A write: wait for room; then, when write_mu is free, write alone (the
+ * uncontended case: one lock, no queue); else queue and either lead a group
+ * or be written by the leader of one (db/wgroup.h). A batch with a check or
+ * an exact seqno never rides in another's group: its check must see every
+ * batch before it applied. */
+static int db_write(tind_db *db, tind_batch *b, int durability, db_write_check check, void *check_ctx,
+                    tind_err *err) EXCLUDES(db->write_mu)
+{
+    if (b->count == 0)
+        return TIND_OK;
+    /* wait for room before queueing: a flush needs write_mu to sync the
+     * journal, so a writer must never stall while holding it */
+    int rc = make_room(db, b, err);
+    if (rc)
+        return rc;
+    pending_write pw = {b, durability, 0};
+    wg_writer w;
+    wg_writer_init(&w, &pw, b->payload.len, check || b->at_seqno, err);
+    if (mu_trylock(&db->write_mu)) {
+        write_group(db, &w, &w, check, check_ctx);
+        mu_unlock(&db->write_mu);
+        return w.status;
+    }
+    wg_writer_wait_init(&w);
+    if (wg_join(&db->wq, &w)) {
+        mu_lock(&db->write_mu);
+        wg_writer *last = wg_collect(&db->wq, &w, group_limit(w.bytes));
+        write_group(db, &w, last, check, check_ctx);
+        mu_unlock(&db->write_mu);
+        wg_finish(&db->wq, &w, last);
+    }
+    wg_writer_destroy(&w);
+    return w.status;
 }
 
 /* ------------------------------------------------------------------ batches */
@@ -472,8 +589,14 @@ int db_batch_commit_checked(tind_batch *b, db_write_check check, void *ctx, tind
     return rc;
 }
 
+struct tind_write_options {
+    int has_durability;          /* 0: the database default */
+    int durability;
+};
+
 /* A single put or remove: a batch of one, built on the stack when small. */
-static int write_one(tind_keyspace *ks, uint8_t type, const void *key, size_t klen, const void *val, size_t vlen)
+static int write_one(tind_keyspace *ks, uint8_t type, const void *key, size_t klen, const void *val, size_t vlen,
+                     const tind_write_options *wo)
 {
     tind_err err;
     err_clear(&err);
@@ -488,6 +611,7 @@ static int write_one(tind_keyspace *ks, uint8_t type, const void *key, size_t kl
         return db_fail(db, rc, &err);
     if ((rc = db_enter(db)))
         return rc;
+    int durability = wo && wo->has_durability ? wo->durability : db->opts.default_durability;
     uint8_t stack[512];
     tind_keyspace *touched[1] = {ks};
     tind_batch b;
@@ -502,11 +626,11 @@ static int write_one(tind_keyspace *ks, uint8_t type, const void *key, size_t kl
         b.payload.data = stack;
         b.payload.cap = sizeof stack;
         encode_entry(&b.payload, type, ks->id, key, klen, val, vlen);
-        rc = db_write(db, &b, db->opts.default_durability, NULL, NULL, &err);
+        rc = db_write(db, &b, durability, NULL, NULL, &err);
     } else {
         rc = encode_entry(&b.payload, type, ks->id, key, klen, val, vlen);
         if (rc == TIND_OK)
-            rc = db_write(db, &b, db->opts.default_durability, NULL, NULL, &err);
+            rc = db_write(db, &b, durability, NULL, NULL, &err);
         tbuf_free(&b.payload);
     }
     rc = db_fail(db, rc, &err);
@@ -516,12 +640,37 @@ static int write_one(tind_keyspace *ks, uint8_t type, const void *key, size_t kl
 
 TIND_API int tind_put(tind_keyspace *ks, const void *key, size_t klen, const void *val, size_t vlen)
 {
-    return write_one(ks, ENTRY_VALUE, key, klen, val, vlen);
+    return write_one(ks, ENTRY_VALUE, key, klen, val, vlen, NULL);
 }
 
 TIND_API int tind_remove(tind_keyspace *ks, const void *key, size_t klen)
 {
-    return write_one(ks, ENTRY_TOMBSTONE, key, klen, NULL, 0);
+    return write_one(ks, ENTRY_TOMBSTONE, key, klen, NULL, 0, NULL);
+}
+
+/* ------------------------------------------------------------------ per-call durability */
+
+TIND_API tind_write_options *tind_write_options_new(void) { return calloc(1, sizeof(tind_write_options)); }
+
+TIND_API void tind_write_options_free(tind_write_options *wo) { free(wo); }
+
+TIND_API void tind_write_options_set_durability(tind_write_options *wo, int mode)
+{
+    if (wo && mode >= TIND_PERSIST_NONE && mode <= TIND_PERSIST_SYNC_ALL) {
+        wo->durability = mode;
+        wo->has_durability = 1;
+    }
+}
+
+TIND_API int tind_put_opt(tind_keyspace *ks, const void *key, size_t klen, const void *val, size_t vlen,
+                          const tind_write_options *wo)
+{
+    return write_one(ks, ENTRY_VALUE, key, klen, val, vlen, wo);
+}
+
+TIND_API int tind_remove_opt(tind_keyspace *ks, const void *key, size_t klen, const tind_write_options *wo)
+{
+    return write_one(ks, ENTRY_TOMBSTONE, key, klen, NULL, 0, wo);
 }
 
 /* ------------------------------------------------------------------ range deletions */
@@ -556,7 +705,7 @@ TIND_API int tind_remove_range(tind_keyspace *ks, const void *lo, size_t lolen, 
     rc = range_args(&lo, &lolen, hi, hilen, &err);
     if (rc < 0)
         return db_fail(ks->db, rc, &err);
-    return rc ? TIND_OK : write_one(ks, ENTRY_RANGE_TOMBSTONE, lo, lolen, hi, hilen);
+    return rc ? TIND_OK : write_one(ks, ENTRY_RANGE_TOMBSTONE, lo, lolen, hi, hilen, NULL);
 }
 
 TIND_API int tind_batch_remove_range(tind_batch *b, tind_keyspace *ks, const void *lo, size_t lolen, const void *hi,
@@ -579,12 +728,12 @@ TIND_API int tind_keyspace_clear(tind_keyspace *ks)
 
 TIND_API int tind_merge(tind_keyspace *ks, const void *key, size_t klen, const void *operand, size_t olen)
 {
-    return write_one(ks, ENTRY_MERGE, key, klen, operand, olen);
+    return write_one(ks, ENTRY_MERGE, key, klen, operand, olen, NULL);
 }
 
 TIND_API int tind_single_remove(tind_keyspace *ks, const void *key, size_t klen)
 {
-    return write_one(ks, ENTRY_SINGLE_DELETE, key, klen, NULL, 0);
+    return write_one(ks, ENTRY_SINGLE_DELETE, key, klen, NULL, 0, NULL);
 }
 
 /* ------------------------------------------------------------------ persist */

@@ -3,10 +3,12 @@
  * in journal.h; byte-exact in docs/FORMAT.md).
  *
  * Writer invariants
- *   - size is the file's length: the 36-byte header plus every record whose
- *     single fs_write succeeded. Records are written at offset size, never
- *     elsewhere, so the file is always header + whole records + (after a
- *     failed write or a crash) at most one partial record.
+ *   - written is the file's length: the 36-byte header plus every record
+ *     whose fs_write succeeded; size adds the pending records (jrn_add),
+ *     which jrn_write writes at offset written in ONE fs_write (a group of
+ *     records), never elsewhere, so the file is always header + whole
+ *     records + (after a failed write or a crash) a torn tail of the last
+ *     group.
  *   - Once a write or sync fails, `failed` holds that status and the writer
  *     refuses everything but jrn_close: after a failed fsync the kernel may
  *     already have dropped the dirty pages, so retrying could report success
@@ -73,14 +75,18 @@ struct jrn_writer {
     fs_file *file;
     char *path;
     uint64_t number;
-    uint64_t size;            /* file length: header + whole records */
+    uint64_t size;            /* file length: header + whole records (pending ones included) */
+    uint64_t written;         /* bytes in the file: size minus the pending records */
     uint64_t synced_size;     /* size at the last successful sync */
     int synced_mode;          /* FS_SYNC_DATA or FS_SYNC_ALL: strength of that sync */
     uint64_t last_seqno;      /* last seqno appended (valid when has_last) */
     int has_last;
     uint32_t compress_threshold;
     int failed;               /* status of the first failed write/sync; 0 = healthy */
-    tbuf buf;                 /* header + payload of the record being written */
+    tbuf buf;                 /* the pending records (jrn_add), written by jrn_write */
+    uint64_t mark_size;       /* size / last_seqno / has_last at jrn_mark */
+    uint64_t mark_last;
+    int mark_has_last;
 };
 
 /* ------------------------------------------------------------------ encoding */
@@ -207,6 +213,7 @@ int jrn_writer_open(fs *fsys, const char *dir, uint64_t number, const jrn_option
         return rc;
     }
     w->size = JRN_FILE_HEADER_SIZE;
+    w->written = w->size;
     w->synced_size = w->size;
     w->synced_mode = FS_SYNC_DATA;
     *out = w;
@@ -219,30 +226,32 @@ static int jrn_refuse(const jrn_writer *w, tind_err *err)
                    tind_strerror(w->failed));
 }
 
-/* Fills w->buf with the record: header, then the payload (compressed when
- * that pays). Returns TIND_OK or TIND_ENOMEM; nothing is written. */
+/* Appends the record to w->buf: header, then the payload (compressed when
+ * that pays). Returns TIND_OK or TIND_ENOMEM (w->buf is as it was). */
 static int jrn_build_record(jrn_writer *w, uint64_t first_seqno, uint32_t count, const uint8_t *payload,
                             size_t len)
 {
     tbuf *b = &w->buf;
-    tbuf_reset(b);
+    size_t base = b->len;
     uint8_t flags = 0;
     uint8_t synced_before = w->synced_size == w->size ? JRN_FLAG_SYNCED_BEFORE : 0;
     if (tbuf_reserve(b, JRN_RECORD_HEADER_SIZE))
         return TIND_ENOMEM;
-    b->len = JRN_RECORD_HEADER_SIZE;
+    b->len = base + JRN_RECORD_HEADER_SIZE;
     if (w->compress_threshold && len >= w->compress_threshold) {
         /* TIND_ETOOBIG (beyond LZ4's input limit) or TIND_ENOMEM: store raw */
         int rc = compress_bytes(COMPRESSION_LZ4, 0, payload, len, b);
-        if (rc == TIND_OK && b->len - JRN_RECORD_HEADER_SIZE <= len - len / 8)
+        if (rc == TIND_OK && b->len - base - JRN_RECORD_HEADER_SIZE <= len - len / 8)
             flags = JRN_FLAG_LZ4;
         else
-            b->len = JRN_RECORD_HEADER_SIZE;
+            b->len = base + JRN_RECORD_HEADER_SIZE;
     }
-    if (!flags && tbuf_append(b, payload, len))
+    if (!flags && tbuf_append(b, payload, len)) {
+        b->len = base;
         return TIND_ENOMEM;
-    uint8_t *h = b->data;
-    size_t stored = b->len - JRN_RECORD_HEADER_SIZE;
+    }
+    uint8_t *h = b->data + base;
+    size_t stored = b->len - base - JRN_RECORD_HEADER_SIZE;
     enc_u32(h + JRN_RH_MARKER, JRN_RECORD_MARKER);
     enc_u32(h + JRN_RH_STORED_LEN, (uint32_t)stored);
     h[JRN_RH_FLAGS] = (uint8_t)(flags | synced_before);
@@ -253,11 +262,10 @@ static int jrn_build_record(jrn_writer *w, uint64_t first_seqno, uint32_t count,
     return TIND_OK;
 }
 
-int jrn_append(jrn_writer *w, uint64_t first_seqno, uint32_t count, const void *payload, size_t len,
-               tind_err *err)
+int jrn_add(jrn_writer *w, uint64_t first_seqno, uint32_t count, const void *payload, size_t len, tind_err *err)
 {
     if (!w)
-        return err_set(err, TIND_EINVAL, "jrn_append: no journal");
+        return err_set(err, TIND_EINVAL, "jrn_add: no journal");
     if (w->failed)
         return jrn_refuse(w, err);
     if (count == 0)
@@ -274,22 +282,66 @@ int jrn_append(jrn_writer *w, uint64_t first_seqno, uint32_t count, const void *
     if (len && !payload)
         return err_set(err, TIND_EINVAL, "journal '%s': no payload", w->path);
 
+    size_t before = w->buf.len;
     int rc = jrn_build_record(w, first_seqno, count, payload, len);
     if (rc)
         return err_set(err, rc, "journal '%s': out of memory assembling a record of %zu bytes", w->path, len);
-    rc = fs_write(w->file, w->buf.data, w->buf.len, w->size, err);
+    w->size += w->buf.len - before;
+    w->last_seqno = first_seqno + (count - 1);
+    w->has_last = 1;
+    return TIND_OK;
+}
+
+void jrn_mark(jrn_writer *w)
+{
+    if (!w)
+        return;
+    w->mark_size = w->size;
+    w->mark_last = w->last_seqno;
+    w->mark_has_last = w->has_last;
+}
+
+void jrn_drop(jrn_writer *w)
+{
+    if (!w || w->mark_size < w->written || w->mark_size >= w->size)
+        return; /* no mark among the pending records, or nothing after it */
+    w->buf.len -= (size_t)(w->size - w->mark_size);
+    w->size = w->mark_size;
+    w->last_seqno = w->mark_last;
+    w->has_last = w->mark_has_last;
+}
+
+int jrn_write(jrn_writer *w, tind_err *err)
+{
+    if (!w)
+        return err_set(err, TIND_EINVAL, "jrn_write: no journal");
+    if (w->size == w->written)
+        return TIND_OK;
+    if (w->failed)
+        return jrn_refuse(w, err);
+    int rc = fs_write(w->file, w->buf.data, w->buf.len, w->written, err);
     if (rc) {
         w->failed = rc;
         err_wrap(err, rc, "journal %" PRIu64 ": append of %zu bytes at offset %" PRIu64, w->number, w->buf.len,
-                 w->size);
+                 w->written);
         return rc;
     }
-    w->size += w->buf.len;
-    w->last_seqno = first_seqno + (count - 1);
-    w->has_last = 1;
+    w->written = w->size;
+    tbuf_reset(&w->buf);
     if (w->buf.cap > JRN_BUF_KEEP)
         tbuf_free(&w->buf);
     return TIND_OK;
+}
+
+uint64_t jrn_pending(const jrn_writer *w) { return w ? w->size - w->written : 0; }
+
+int jrn_append(jrn_writer *w, uint64_t first_seqno, uint32_t count, const void *payload, size_t len,
+               tind_err *err)
+{
+    int rc = jrn_add(w, first_seqno, count, payload, len, err);
+    if (rc == TIND_OK)
+        rc = jrn_write(w, err);
+    return rc;
 }
 
 int jrn_sync(jrn_writer *w, int mode, tind_err *err)
@@ -300,9 +352,12 @@ int jrn_sync(jrn_writer *w, int mode, tind_err *err)
         return err_set(err, TIND_EINVAL, "journal '%s': sync mode %d", w->path, mode);
     if (w->failed)
         return jrn_refuse(w, err);
+    int rc = jrn_write(w, err); /* pending records first */
+    if (rc)
+        return rc;
     if (w->size == w->synced_size && mode <= w->synced_mode)
         return TIND_OK;
-    int rc = fs_sync(w->file, mode, err);
+    rc = fs_sync(w->file, mode, err);
     if (rc) {
         w->failed = rc;
         err_wrap(err, rc, "journal %" PRIu64 ": sync", w->number);
@@ -321,9 +376,12 @@ int jrn_close(jrn_writer *w, tind_err *err)
 {
     if (!w)
         return TIND_OK;
-    int rc = fs_close(w->file, err);
+    int wrc = w->failed ? TIND_OK : jrn_write(w, err); /* pending records */
+    int rc = fs_close(w->file, wrc ? NULL : err);
     if (rc)
         err_wrap(err, rc, "journal %" PRIu64 ": close", w->number);
+    if (wrc)
+        rc = wrc;
     tbuf_free(&w->buf);
     free(w->path);
     free(w);

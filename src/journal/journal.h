@@ -112,8 +112,9 @@ int jrn_writer_open(fs *fsys, const char *dir, uint64_t number, const jrn_option
                     tind_err *err);
 
 /* Appends one record with a single fs_write of header + payload (assembled in
- * a buffer the writer reuses); no user-space buffering, so the record has
- * reached the OS when this returns. payload is borrowed for the call.
+ * a buffer the writer reuses, after the records jrn_add left pending, which
+ * the same write carries); the record has reached the OS when this
+ * returns. payload is borrowed for the call.
  * count must be >= 1 and first_seqno must be above the last seqno appended
  * through this writer (TIND_EINVAL); len <= JRN_MAX_PAYLOAD (TIND_ETOOBIG).
  * These argument errors and TIND_ENOMEM write nothing and leave the writer
@@ -121,6 +122,22 @@ int jrn_writer_open(fs *fsys, const char *dir, uint64_t number, const jrn_option
  * jrn_append/jrn_sync return an error (TIND_EPOISONED after the first). */
 int jrn_append(jrn_writer *w, uint64_t first_seqno, uint32_t count, const void *payload, size_t len,
                tind_err *err);
+
+/* Group commit: jrn_add assembles one record (same checks and errors as
+ * jrn_append, nothing written; a record that fails is not added, those
+ * added before it stay pending) after the pending ones; jrn_write writes
+ * every pending record with ONE fs_write (so a crash leaves whole records
+ * and at most a torn tail of that write) and has the same failure rule as
+ * jrn_append; jrn_mark remembers the current end, and jrn_drop forgets the
+ * pending records added after the mark (their seqnos may be given again;
+ * those before it stay pending). jrn_sync and jrn_close write pending
+ * records first.
+ * jrn_size counts pending records; jrn_pending is their bytes. */
+int jrn_add(jrn_writer *w, uint64_t first_seqno, uint32_t count, const void *payload, size_t len, tind_err *err);
+int jrn_write(jrn_writer *w, tind_err *err);
+void jrn_mark(jrn_writer *w);
+void jrn_drop(jrn_writer *w);
+uint64_t jrn_pending(const jrn_writer *w);
 
 /* Makes every appended record durable: mode FS_SYNC_DATA (fdatasync) or
  * FS_SYNC_ALL (fsync). Skips the call when nothing was appended since a sync
@@ -134,8 +151,9 @@ uint64_t jrn_number(const jrn_writer *w);
 /* 1 when a write or sync failed (every later append/sync is refused). */
 int jrn_failed(const jrn_writer *w);
 
-/* Closes the file (no sync) and frees w (NULL is a no-op). Returns the close
- * status; w is freed either way. */
+/* Writes the pending records (unless the writer failed), closes the file
+ * (no sync) and frees w (NULL is a no-op). Returns the first failure; w is
+ * freed either way. */
 int jrn_close(jrn_writer *w, tind_err *err);
 
 /* ---- replay ---- */

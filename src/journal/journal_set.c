@@ -204,6 +204,13 @@ int jset_replay(jset *s, jrn_replay_fn fn, void *ctx, uint64_t need_seqno, uint6
 
 /* ------------------------------------------------------------------ writing */
 
+/* Every record assembled so far is in the file. */
+static void mark_written(jset *s)
+{
+    if (s->cur_max_seqno > atomic_load_explicit(&s->written_seqno, memory_order_relaxed))
+        atomic_store_explicit(&s->written_seqno, s->cur_max_seqno, memory_order_release);
+}
+
 int jset_start(jset *s, uint64_t number, uint64_t start_seqno, tind_err *err)
 {
     mu_lock(&s->mu);
@@ -215,6 +222,8 @@ int jset_start(jset *s, uint64_t number, uint64_t start_seqno, tind_err *err)
         rc = jrn_writer_open(s->fs, s->dir, number, &jo, &w, err);
     s->cur_max_seqno = 0;
     s->cur_size = w ? jrn_size(w) : 0;
+    if (start_seqno && start_seqno - 1 > atomic_load_explicit(&s->written_seqno, memory_order_relaxed))
+        atomic_store_explicit(&s->written_seqno, start_seqno - 1, memory_order_release); /* the journals before are whole */
     if (rc) {
         mu_lock(&s->mu);
         s->count--;
@@ -232,17 +241,49 @@ int jset_append(jset *s, uint64_t first_seqno, uint32_t count, const void *paylo
     if (rc)
         return rc;
     s->cur_max_seqno = first_seqno + count - 1;
+    mark_written(s);
     uint64_t size = jrn_size(s->writer);
     *grown = size - s->cur_size;
     s->cur_size = size;
     return TIND_OK;
 }
 
+int jset_add(jset *s, uint64_t first_seqno, uint32_t count, const void *payload, size_t len, tind_err *err)
+{
+    int rc = jrn_add(s->writer, first_seqno, count, payload, len, err);
+    if (rc == TIND_OK)
+        s->cur_max_seqno = first_seqno + count - 1;
+    return rc;
+}
+
+int jset_write(jset *s, uint64_t *grown, tind_err *err)
+{
+    int rc = jrn_write(s->writer, err);
+    if (rc)
+        return rc;
+    mark_written(s);
+    uint64_t size = jrn_size(s->writer);
+    if (grown)
+        *grown = size - s->cur_size;
+    s->cur_size = size;
+    return TIND_OK;
+}
+
+void jset_mark(jset *s) { jrn_mark(s->writer); }
+
+void jset_drop(jset *s, uint64_t max_seqno)
+{
+    jrn_drop(s->writer);
+    s->cur_max_seqno = max_seqno;
+}
+
 int jset_sync(jset *s, int how, uint64_t last_seqno, tind_err *err)
 {
-    int rc = jrn_sync(s->writer, how, err);
-    if (rc == TIND_OK)
+    int rc = jrn_sync(s->writer, how, err); /* writes pending records first */
+    if (rc == TIND_OK) {
+        mark_written(s);
         s->synced_seqno = last_seqno;
+    }
     return rc;
 }
 
@@ -254,6 +295,7 @@ int jset_seal(jset *s, uint64_t last_seqno, tind_err *err)
     mu_unlock(&s->mu);
     int rc = jrn_sync(s->writer, FS_SYNC_DATA, err);
     if (rc == TIND_OK) {
+        mark_written(s);
         s->synced_seqno = last_seqno;
         rc = jrn_close(s->writer, err);
     } else {
@@ -268,9 +310,11 @@ int jset_close(jset *s, int sync, tind_err *err)
     if (!s->writer)
         return TIND_OK;
     int rc = sync ? jrn_sync(s->writer, FS_SYNC_ALL, err) : TIND_OK;
-    int rc2 = jrn_close(s->writer, rc ? NULL : err);
+    int rc2 = jrn_close(s->writer, rc ? NULL : err); /* writes pending records */
     if (!rc)
         rc = rc2;
+    if (!rc)
+        mark_written(s);
     s->writer = NULL;
     return rc;
 }

@@ -28,6 +28,7 @@
 #ifndef TIND_JOURNAL_JOURNAL_SET_H
 #define TIND_JOURNAL_JOURNAL_SET_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -71,6 +72,10 @@ typedef struct jset {
     uint64_t cur_max_seqno;       /* its largest seqno so far (0 = none) */
     uint64_t cur_size;
     uint64_t synced_seqno;        /* every record up to this seqno is synced */
+    /* every record up to this seqno is in the file (handed to the OS):
+     * stored (release) by the writer after each write, loaded (acquire) by
+     * readers of the file that take no lock (the change feed) */
+    _Atomic uint64_t written_seqno;
 } jset;
 
 /* An empty set for the journals of the database at db_path. */
@@ -102,6 +107,17 @@ int jset_start(jset *s, uint64_t number, uint64_t start_seqno, tind_err *err);
 /* Appends one record (jrn_append); *grown = bytes the journal grew by. */
 int jset_append(jset *s, uint64_t first_seqno, uint32_t count, const void *payload, size_t len, uint64_t *grown,
                 tind_err *err);
+/* Group commit (jrn_add, jrn_write, jrn_drop): jset_add assembles a
+ * record without writing it; jset_write writes every pending record with
+ * one write (*grown = bytes the journal grew by; grown may be NULL);
+ * jset_mark remembers the end of the records assembled so far and
+ * jset_drop forgets those assembled after it (max_seqno: the largest seqno
+ * the journal held at the mark). jset_pending: bytes of records assembled, not written. */
+int jset_add(jset *s, uint64_t first_seqno, uint32_t count, const void *payload, size_t len, tind_err *err);
+int jset_write(jset *s, uint64_t *grown, tind_err *err);
+void jset_mark(jset *s);
+void jset_drop(jset *s, uint64_t max_seqno);
+static inline uint64_t jset_pending(const jset *s) { return jrn_pending(s->writer); }
 /* Syncs the journal being written (how: FS_SYNC_DATA / FS_SYNC_ALL); then
  * every record through last_seqno is synced. */
 int jset_sync(jset *s, int how, uint64_t last_seqno, tind_err *err);

@@ -32,6 +32,7 @@
 #define REQUIRES(...) TIND_TSA(requires_capability(__VA_ARGS__))
 #define ACQUIRE(...) TIND_TSA(acquire_capability(__VA_ARGS__))
 #define RELEASE(...) TIND_TSA(release_capability(__VA_ARGS__))
+#define TRY_ACQUIRE(...) TIND_TSA(try_acquire_capability(__VA_ARGS__))
 #define EXCLUDES(...) TIND_TSA(locks_excluded(__VA_ARGS__))
 #define NO_THREAD_SAFETY_ANALYSIS TIND_TSA(no_thread_safety_analysis)
 #if defined(TIND_TSA_FIELDS)
@@ -52,6 +53,11 @@ static inline int mu_init(tind_mutex *mu) { return pthread_mutex_init(&mu->m, NU
 static inline void mu_destroy(tind_mutex *mu) { pthread_mutex_destroy(&mu->m); }
 static inline void mu_lock(tind_mutex *mu) ACQUIRE(*mu) NO_THREAD_SAFETY_ANALYSIS { pthread_mutex_lock(&mu->m); }
 static inline void mu_unlock(tind_mutex *mu) RELEASE(*mu) NO_THREAD_SAFETY_ANALYSIS { pthread_mutex_unlock(&mu->m); }
+/* 1 when mu was free and is now held, 0 when another thread holds it. */
+static inline int mu_trylock(tind_mutex *mu) TRY_ACQUIRE(1, *mu) NO_THREAD_SAFETY_ANALYSIS
+{
+    return pthread_mutex_trylock(&mu->m) == 0;
+}
 
 static inline int cv_init(tind_cond *cv) { return pthread_cond_init(&cv->c, NULL); }
 static inline void cv_destroy(tind_cond *cv) { pthread_cond_destroy(&cv->c); }

@@ -5,8 +5,9 @@
  * dynamic base level, LZ4 on every level, Bloom filters of 10 bits per key,
  * 4 KiB blocks, 64 MiB memtables, 128 MiB database write buffer, 2 background
  * threads); block cache = cfg->cache_bytes. Durability: eventual = the
- * default TIND_PERSIST_NONE (each write reaches the OS through write(2), no
- * sync: RocksDB's sync=false); synced = TIND_PERSIST_SYNC_DATA (fdatasync
+ * default TIND_PERSIST_BUFFER (each write reaches the OS through write(2), no
+ * sync: RocksDB's sync=false; TIND_PERSIST_NONE would keep records in a
+ * user-space buffer, a weaker promise than the peers'); synced = TIND_PERSIST_SYNC_DATA (fdatasync
  * before the write returns: RocksDB's sync=true). Key-value separation:
  * "tind" keeps its default (on, values of >= 4 KiB to blob files, GC ratio
  * 0.25), so blobs-4k's values are separated; "tind-inline" is the same
@@ -55,7 +56,7 @@ static int bt_open_with(void **out, const bench_config *cfg, int inline_values, 
         return -1;
     }
     tind_options_set_cache_size(o, cfg->cache_bytes);
-    tind_options_set_default_durability(o, cfg->sync_writes ? TIND_PERSIST_SYNC_DATA : TIND_PERSIST_NONE);
+    tind_options_set_default_durability(o, cfg->sync_writes ? TIND_PERSIST_SYNC_DATA : TIND_PERSIST_BUFFER);
     if (cfg->encrypt)
         tind_options_set_encryption_key(o, "tind-bench: encryption key 0123", 32);
     int rc = tind_open(cfg->dir, o, &h->db);

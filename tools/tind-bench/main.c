@@ -1139,7 +1139,7 @@ static void bm_params(const bm_flags *f, const bw_def *def, const bench_backend 
     p->value_size = f->value_size ? f->value_size : def->value_size;
     p->profile_value_size = 200;
     p->cache_bytes = (f->cache_mb ? f->cache_mb : def->cache_mb[f->profile]) << 20;
-    p->threads = be->thread_safe ? f->threads : 1;
+    p->threads = be->thread_safe ? (bw_def_threads(def) && f->threads <= 1 ? bw_def_threads(def) : f->threads) : 1;
     p->ops = f->ops;
     p->seconds = f->seconds > 0 ? f->seconds : (f->profile == BW_PROFILE_QUICK ? 3 : 30);
     p->dist = f->dist >= 0 ? f->dist : def->dist;
@@ -1676,8 +1676,8 @@ static void bm_usage(FILE *f)
             "  --engines LIST           comma list (default: every engine compiled in); an item\n"
             "                           ENGINE@W1+W2 runs that engine on those workloads only\n"
             "  --workloads LIST         comma list of workloads (--list) and groups: core = micro,ycsb-a,ycsb-b-sync,\n"
-            "                           medium,feed,blobs-4k; extra = queue,counter-merge,counter-rmw,txn-low,\n"
-            "                           txn-high,bulkload (default all)\n"
+            "                           ycsb-b-sync-mt,medium,feed,blobs-4k; extra = queue,counter-merge,\n"
+            "                           counter-rmw,txn-low,txn-high,bulkload,writeheavy (default all)\n"
             "  --keys N                 preloaded keys (feed: posts; 20 posts per user)\n"
             "  --value-size B           value bytes (default per workload)\n"
             "  --ops N | --seconds S    length of each measured phase (default: quick 3 s, full 30 s)\n"
@@ -1774,7 +1774,7 @@ static int bm_in_list(const char *list, const char *name)
 static const struct {
     const char *name, *list;
 } bm_groups[] = {
-    {"core", "micro,ycsb-a,ycsb-b-sync,medium,feed,blobs-4k"},
+    {"core", "micro,ycsb-a,ycsb-b-sync,ycsb-b-sync-mt,medium,feed,blobs-4k"},
     {"extra", "queue,counter-merge,counter-rmw,txn-low,txn-high,bulkload,writeheavy"},
 };
 

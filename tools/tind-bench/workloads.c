@@ -123,6 +123,8 @@ const bw_def bw_defs[] = {
      "50% reads / 50% updates, uniform, eventual"},
     {"ycsb-b-sync", BW_MIX, 0.95, 1, 0, BW_ZIPFIAN, 100, {200000, 2000000}, {64, 256},
      "95% reads / 5% updates, Zipfian, every update synced"},
+    {"ycsb-b-sync-mt", BW_MIX, 0.95, 1, 0, BW_ZIPFIAN, 100, {200000, 2000000}, {64, 256},
+     "ycsb-b-sync with 8 client threads (bw_def_threads): concurrent synced updates share syncs (group commit)"},
     {"blobs-4k", BW_MIX, 0.95, 0, 1, BW_ZIPFIAN, 4096, {25000, 250000}, {64, 256},
      "4 KiB values, 95% Zipfian reads / 5% updates, eventual"},
     {"medium", BW_MIX, 0.95, 0, 0, BW_ZIPFIAN, 200, {250000, 2500000}, {8, 64},
@@ -152,6 +154,11 @@ const bw_def bw_defs[] = {
      "90% overwrites / 10% reads, uniform, eventual: write amplification in steady state (--seconds 300)"},
     {NULL, 0, 0, 0, 0, 0, 0, {0, 0}, {0, 0}, NULL},
 };
+
+int bw_def_threads(const bw_def *d)
+{
+    return d && strcmp(d->name, "ycsb-b-sync-mt") == 0 ? 8 : 0;
+}
 
 const bw_def *bw_def_find(const char *name)
 {

@@ -83,6 +83,9 @@ typedef struct bw_def {
 
 extern const bw_def bw_defs[];                /* terminated by name == NULL */
 const bw_def *bw_def_find(const char *name);
+/* Client threads a workload runs with unless --threads gives more than 1
+ * (0: the --threads setting). ycsb-b-sync-mt: 8. */
+int bw_def_threads(const bw_def *d);
 
 /* The settings of one (engine, workload) run, after profile defaults and flags. */
 typedef struct bw_params {

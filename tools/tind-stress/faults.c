@@ -840,7 +840,7 @@ static void write_phase(run *R, int phase, int n, int sync_every)
 {
     set_phase(R, phase);
     for (int i = 0; i < n; i++) {
-        int dur = (i % sync_every == sync_every - 1) ? TIND_PERSIST_SYNC_DATA : TIND_PERSIST_NONE;
+        int dur = (i % sync_every == sync_every - 1) ? TIND_PERSIST_SYNC_DATA : TIND_PERSIST_BUFFER;
         int errs = R->errors;
         do_batch(R, dur);
         if (R->errors && !errs)

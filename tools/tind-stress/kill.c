@@ -19,8 +19,10 @@
  * (TIND_KILL_AT / TIND_KILL_ODDS). Then the parent opens the database itself
  * and checks the invariants:
  *   1. every batch <= the last S id is present (and after a plain process
- *      kill, every batch whose commit returned: the journal write reached
- *      the OS before the commit returned);
+ *      kill, every batch up to the last one committed with durability
+ *      BUFFER or stronger: its journal write reached the OS, with every
+ *      record before it, before the commit returned; a NONE commit may
+ *      wait in the journal's user-space buffer and be lost);
  *   2. the recovered state equals the model cut after some batch P with
  *      last-S <= P <= last-B: no batch is partially visible, no holes;
  *   3. every keyspace created before opens; forward and backward iteration
@@ -449,11 +451,16 @@ static void parse_msg(kctx *c, klife *L, char *line, double *deadline)
         break;
     case 'A':
         if (sscanf(line + 2, "%" SCNu64 " %d", &id, &rc) == 2 && rc == 0) {
-            L->last_A = id;
             c->fig.acked++;
             static kbatch gb;
             kill_gen_batch(c->seed, L->life, id, &gb);
             c->fig.txn_acked += gb.txn != 0;
+            /* a TIND_PERSIST_NONE commit may wait in the journal's buffer
+             * (a process kill may lose it); BUFFER and stronger reach the
+             * OS, with every batch before (a persist or a clean close
+             * reports S) */
+            if (gb.durability >= TIND_PERSIST_BUFFER)
+                L->last_A = id;
         }
         break;
     case 'S':
