@@ -928,6 +928,62 @@ typedef struct tind_ks_stats {
 } tind_ks_stats;
 TIND_API int tind_ks_stats_get(tind_keyspace *ks, tind_ks_stats *out);
 
+/* ---- database-wide statistics: where the memory goes (issue 15) ----
+ * What the database holds in memory, by the accounting tind keeps, and what
+ * its background work has pending. Every byte figure is tind's own count of
+ * what it took from malloc (payloads plus the bookkeeping it charges), not
+ * the process's RSS: malloc's own overhead and fragmentation come on top
+ * (docs/ARCHITECTURE.md, "Memory"). The figures are read one after another
+ * without a global lock, so under concurrent work they need not add up
+ * exactly; each is exact for some moment during the call. */
+typedef struct tind_db_stats {
+    /* the block cache (data, index and filter blocks of tables, values read
+     * from blob files): shared by every keyspace */
+    uint64_t cache_capacity;       /* tind_options_set_cache_size */
+    uint64_t cache_usage;          /* bytes charged, held or not (pinned included) */
+    uint64_t cache_pinned;         /* bytes of entries held now: the index and filter
+                                    * blocks pinned by L0/L1 tables, blocks under reads
+                                    * and cursors (may pass the capacity) */
+    uint64_t cache_entries;        /* inserts - entries gone: blocks cached now */
+    uint64_t cache_hits;
+    uint64_t cache_misses;
+    uint64_t cache_evictions;
+    /* memtables of every keyspace */
+    uint64_t write_buffer_size;    /* the limit (tind_options_set_write_buffer_size) */
+    uint64_t memtable_bytes;       /* active + sealed, every keyspace */
+    uint64_t active_memtable_bytes;
+    uint64_t memtable_filter_bytes; /* the active memtables' point-read filters */
+    /* flushes: sealed memtables wait for theirs */
+    uint64_t pending_flushes;      /* sealed memtables, every keyspace */
+    uint64_t pending_flush_bytes;  /* their bytes (part of memtable_bytes) */
+    uint64_t running_flushes;
+    /* compactions: keyspaces whose tree asks for one now, and an estimate of the
+     * bytes that must move down for every level to be within its target */
+    uint64_t pending_compactions;
+    uint64_t pending_compaction_bytes;
+    uint64_t running_compactions;
+    /* files */
+    uint64_t table_readers;        /* open tables of the current trees */
+    uint64_t table_reader_bytes;   /* what they hold outside the cache: names, key
+                                    * ranges, dictionaries, range tombstones, and the
+                                    * index/filter blocks of tables read without a cache */
+    uint64_t blob_readers;         /* open blob files of the current trees */
+    uint64_t open_files;           /* descriptors held by the open-file cache */
+    uint64_t journal_buffer_bytes; /* the write path's record buffer */
+    /* handles and keyspaces */
+    uint64_t keyspaces;
+    uint64_t live_iterators;
+    uint64_t live_snapshots;
+    uint64_t live_transactions;
+    /* cache_usage + memtable_bytes + memtable_filter_bytes + table_reader_bytes
+     * + journal_buffer_bytes: what tind accounts for in all */
+    uint64_t memory_bytes;
+} tind_db_stats;
+/* Fills *out. TIND_EINVAL when db or out is NULL; TIND_ECLOSED once close has
+ * begun. Thread-safe: any thread, any time, beside every other call; it
+ * takes the database's locks briefly and blocks no writer for long. */
+TIND_API int tind_db_stats_get(tind_db *db, tind_db_stats *out);
+
 /* ======================================================================
  * Checkpoints, backups and bulk ingestion (issue 14)
  * ====================================================================== */

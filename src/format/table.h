@@ -135,6 +135,11 @@ int tbl_open(fs *fs, const char *path, const tbl_open_options *o, tbl **out, tin
 void tbl_ref(tbl *t);
 void tbl_unref(tbl *t);           /* closes at zero */
 const tbl_meta *tbl_get_meta(const tbl *t);
+/* Bytes the open table holds outside the block cache (its struct, names, key
+ * range, dictionary, range tombstones, and index/filter blocks it owns when
+ * it has no cache). An estimate of malloc'd payloads, without malloc's own
+ * overhead. */
+size_t tbl_memory(const tbl *t);
 
 /* Newest entry for key with seqno <= snapshot. TIND_OK: *type, *seqno and the
  * value copied into `value`. TIND_NOT_FOUND: no such entry in this table.

@@ -943,6 +943,28 @@ void tbl_unref(tbl *t)
 
 const tbl_meta *tbl_get_meta(const tbl *t) { return &t->meta; }
 
+static size_t tbl_bref_owned_bytes(const tbl_bref *r)
+{
+    return r->blk && !r->h ? sizeof *r->blk + r->blk->raw_len : 0;
+}
+
+size_t tbl_memory(const tbl *t)
+{
+    size_t n = sizeof *t + 2 * strlen(t->path) + 48;
+    n += t->meta.smallest_key.cap + t->meta.largest_key.cap;
+    n += t->stored.smallest_key.cap + t->stored.largest_key.cap;
+    if (t->prefix_name)
+        n += strlen(t->prefix_name) + 1;
+    n += zdict_memory(t->zd);
+    if (t->rdel) {
+        n += sizeof *t->rdel + t->rdel->count * sizeof(rt_frag) + t->rdel->tombstones * sizeof(uint64_t);
+        for (size_t i = 0; i < t->rdel->count; i++)   /* the key bytes (at most these) */
+            n += t->rdel->frags[i].start_len + t->rdel->frags[i].end_len;
+    }
+    n += tbl_bref_owned_bytes(&t->index_pin) + tbl_bref_owned_bytes(&t->filter_pin);
+    return n;
+}
+
 const rt_list *tbl_range_tombstones(const tbl *t) { return t->rdel; }
 
 
