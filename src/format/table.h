@@ -159,6 +159,10 @@ const char *tbl_prefix_name(const tbl *t);
 /* Iterator over all entries (every version) in internal order. Holds a ref on t. */
 typedef struct tbl_iter tbl_iter;
 int tbl_iter_new(tbl *t, tbl_iter **out);
+/* Data blocks the iterator reads on a cache miss are not inserted into the
+ * block cache (compaction: its inputs are deleted after it, and their blocks
+ * would only push out what readers use); a cached block is still used. */
+void tbl_iter_set_fill_cache(tbl_iter *it, int fill);
 void tbl_iter_free(tbl_iter *it);
 void tbl_iter_first(tbl_iter *it);
 void tbl_iter_last(tbl_iter *it);
