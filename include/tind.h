@@ -168,7 +168,9 @@ TIND_API void tind_options_set_create_if_missing(tind_options *o, int on);
 /* Block cache capacity in bytes, shared by every keyspace (default 64 MiB). */
 TIND_API void tind_options_set_cache_size(tind_options *o, size_t bytes);
 /* Database-wide limit on memtable memory; past it the largest memtable is
- * flushed and writers slow down, then stall (default 64 MiB). */
+ * flushed, and writers to a keyspace whose sealed memtables (waiting for
+ * their flush) hold the write buffer less one memtable stall until a flush
+ * frees one (default 64 MiB; docs/ARCHITECTURE.md, "Memory"). */
 TIND_API void tind_options_set_write_buffer_size(tind_options *o, size_t bytes);
 /* A journal file is sealed and a new one started past this size (default 64 MiB). */
 TIND_API void tind_options_set_journal_file_size(tind_options *o, uint64_t bytes);
