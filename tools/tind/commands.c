@@ -1153,9 +1153,11 @@ static void print_db_memory(tsh *sh)
     fprintf(sh->out, "  memtables               %s of %s write buffer, %" PRIu64 " waiting for a flush\n",
             human_bytes(d.memtable_bytes, a, sizeof a), human_bytes(d.write_buffer_size, b, sizeof b),
             d.pending_flushes);
-    fprintf(sh->out, "  compaction pending      %s; %" PRIu64 " open tables (%s outside the cache), %" PRIu64
-            " open files\n", human_bytes(d.pending_compaction_bytes, a, sizeof a), d.table_readers,
-            human_bytes(d.table_reader_bytes, b, sizeof b), d.open_files);
+    char t[48], f[48];
+    fprintf(sh->out, "  compaction pending      %s; %s (%s outside the cache), %s\n",
+            human_bytes(d.pending_compaction_bytes, a, sizeof a),
+            counted(d.table_readers, "open table", "open tables", t, sizeof t),
+            human_bytes(d.table_reader_bytes, b, sizeof b), counted(d.open_files, "open file", "open files", f, sizeof f));
 }
 
 static int cmd_stats(tsh *sh, sh_words *args)
