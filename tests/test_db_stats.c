@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "db/db.h"
 #include "io/fs.h"
 #include "tind_internal.h"
 
@@ -195,6 +196,82 @@ TEST(fields_move)
     fs_destroy(mem);
 }
 
+/* The write buffer bounds the sealed memtables: a keyspace whose sealed
+ * memtables hold the write buffer less one memtable stalls its writers
+ * (pressure 2) long before DB_MAX_SEALED of them pile up. Background work
+ * is off, so nothing flushes and the pressure is read, not waited on. */
+static int pressure(tind_keyspace *ks)
+{
+    mu_lock(&ks->db->mu);
+    int p = ks_pressure(ks);
+    mu_unlock(&ks->db->mu);
+    return p;
+}
+
+TEST(write_buffer_bounds_sealed)
+{
+    fs *mem = fs_mem_new();
+    tind_db *db = open_db(mem, 0, 1 << 20, 256 << 10);     /* budget: 256 - 64 = 192 KiB sealed */
+    tind_keyspace *ks = open_ks(db, "a", 64 << 10, 0);
+    int i = 0;
+    while (stats(db).pending_flush_bytes < (192 << 10)) {
+        CHECK_EQ(pressure(ks), 0);
+        put_keys(ks, i, 100, 100);
+        i += 100;
+        CHECK(i < 100000);
+    }
+    tind_db_stats s = stats(db);
+    CHECK(s.pending_flushes < DB_MAX_SEALED / 2);          /* the count rules alone would not slow down */
+    CHECK_EQ(pressure(ks), 2);
+    CHECK(s.memtable_bytes <= (256 << 10) + (64 << 10));   /* the buffer and the active memtable's last batch */
+    CHECK_OK(tind_flush(ks));
+    CHECK_EQ(pressure(ks), 0);
+    CHECK_OK(tind_close(db));
+    fs_destroy(mem);
+}
+
+/* Compaction reads its inputs without filling the block cache: compacting
+ * one keyspace's megabytes through a 1 MiB cache leaves the blocks another
+ * keyspace's readers use where they were. */
+static void read_keys(tind_keyspace *ks, int from, int n, int step)
+{
+    for (int i = from; i < from + n; i += step) {
+        char key[32];
+        int kl = snprintf(key, sizeof key, "key%08d", i);
+        void *v;
+        size_t vl;
+        CHECK_OK(tind_get(ks, key, (size_t)kl, NULL, &v, &vl));
+        tind_free(v);
+    }
+}
+
+TEST(compaction_leaves_cache)
+{
+    fs *mem = fs_mem_new();
+    tind_db *db = open_db(mem, 0, 1 << 20, 8 << 20);
+    tind_keyspace *hot = open_ks(db, "hot", 256 << 10, 0);
+    tind_keyspace *cold = open_ks(db, "cold", 256 << 10, 0);
+    put_keys(hot, 0, 2000, 100);
+    CHECK_OK(tind_flush(hot));
+    CHECK_OK(tind_compact(hot));
+    read_keys(hot, 0, 2000, 50);                 /* the hot blocks, cached */
+    for (int round = 0; round < 4; round++) {
+        put_keys(cold, round * 6000, 6000, 100);
+        CHECK_OK(tind_flush(cold));
+    }
+    tind_db_stats before = stats(db);
+    CHECK_OK(tind_compact(cold));                /* reads about 2.5 MB of blocks */
+    tind_db_stats mid = stats(db);
+    CHECK_EQ(mid.cache_evictions, before.cache_evictions);
+    CHECK(mid.cache_usage <= before.cache_usage + (64 << 10));  /* the new tables' pinned index and filter at most */
+    read_keys(hot, 0, 2000, 50);
+    tind_db_stats after = stats(db);
+    CHECK_EQ(after.cache_misses, mid.cache_misses);              /* every hot block still cached */
+    CHECK(after.cache_hits - mid.cache_hits >= 40);
+    CHECK_OK(tind_close(db));
+    fs_destroy(mem);
+}
+
 /* The call beside writers, readers and background flushes and compactions:
  * every snapshot of the figures is consistent in itself (stats() checks). */
 typedef struct race {
@@ -242,11 +319,11 @@ static void race_run(int background)
     CHECK(pthread_create(&w, NULL, race_writer, &r) == 0);
     CHECK(pthread_create(&rd, NULL, race_reader, &r) == 0);
     uint64_t calls = 0;
-    while (!atomic_load(&r.stop)) {
+    do {
         tind_db_stats s = stats(r.db);
         CHECK_EQ(s.keyspaces, 1);
         calls++;
-    }
+    } while (!atomic_load(&r.stop));
     CHECK(pthread_join(w, NULL) == 0);
     CHECK(pthread_join(rd, NULL) == 0);
     CHECK(calls > 0);
@@ -264,6 +341,8 @@ int main(void)
 {
     RUN(args);
     RUN(fields_move);
+    RUN(write_buffer_bounds_sealed);
+    RUN(compaction_leaves_cache);
     RUN(concurrent_background_on);
     RUN(concurrent_background_off);
     return 0;
