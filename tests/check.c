@@ -103,9 +103,8 @@ int check_no_plaintext(const char *dir, const char *const *needles, size_t n)
     return files;
 }
 
-tind_db *check_open_mem(struct fs *mem, int background)
+tind_db *check_open_mem_opts(struct fs *mem, int background, tind_options *o)
 {
-    tind_options *o = tind_options_new();
     tind_options_set_fs(o, mem);
     tind_options_set_no_background(o, !background);
     tind_db *db;
@@ -113,6 +112,13 @@ tind_db *check_open_mem(struct fs *mem, int background)
     if (rc)
         fprintf(stderr, "open: %s\n", tind_errmsg(NULL));
     CHECK_OK(rc);
+    return db;
+}
+
+tind_db *check_open_mem(struct fs *mem, int background)
+{
+    tind_options *o = tind_options_new();
+    tind_db *db = check_open_mem_opts(mem, background, o);
     tind_options_free(o);
     return db;
 }

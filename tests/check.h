@@ -43,6 +43,9 @@ int check_no_plaintext(const char *dir, const char *const *needles, size_t n);
  * a failed open fails the test with tind's message. */
 struct fs;
 tind_db *check_open_mem(struct fs *mem, int background);
+/* The same with the caller's options (it sets their fs and background; the
+ * caller still frees o). */
+tind_db *check_open_mem_opts(struct fs *mem, int background, tind_options *o);
 /* $TIND_TEST_SCALE (default 1): multiply iteration counts in long tests. */
 double check_scale(void);
 

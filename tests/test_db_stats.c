@@ -17,15 +17,9 @@
 static tind_db *open_db(fs *mem, int background, size_t cache, size_t write_buffer)
 {
     tind_options *o = tind_options_new();
-    tind_options_set_fs(o, mem);
-    tind_options_set_no_background(o, !background);
     tind_options_set_cache_size(o, cache);
     tind_options_set_write_buffer_size(o, write_buffer);
-    tind_db *db;
-    int rc = tind_open("/db", o, &db);
-    if (rc)
-        fprintf(stderr, "open: %s\n", tind_errmsg(NULL));
-    CHECK_OK(rc);
+    tind_db *db = check_open_mem_opts(mem, background, o);
     tind_options_free(o);
     return db;
 }
