@@ -185,8 +185,10 @@ TIND_API void tind_options_set_create_if_missing(tind_options *o, int on);
 /* Block cache capacity in bytes, shared by every keyspace (default 64 MiB). */
 TIND_API void tind_options_set_cache_size(tind_options *o, size_t bytes);
 /* Database-wide limit on memtable memory; past it the largest memtable is
- * flushed and writers slow down, then stall (default 128 MiB: an active
- * and a sealed memtable of the default size). */
+ * flushed, and writers to a keyspace whose sealed memtables (waiting for
+ * their flush) hold the write buffer less one memtable stall until a flush
+ * frees one (default 128 MiB: an active and a sealed memtable of the
+ * default size; docs/ARCHITECTURE.md, "Memory"). */
 TIND_API void tind_options_set_write_buffer_size(tind_options *o, size_t bytes);
 /* A journal file is sealed and a new one started past this size (default 64 MiB). */
 TIND_API void tind_options_set_journal_file_size(tind_options *o, uint64_t bytes);
@@ -1001,6 +1003,62 @@ typedef struct tind_ks_stats {
     uint64_t prefix_skipped;
 } tind_ks_stats;
 TIND_API int tind_ks_stats_get(tind_keyspace *ks, tind_ks_stats *out);
+
+/* ---- database-wide statistics: where the memory goes (issue 15) ----
+ * What the database holds in memory, by the accounting tind keeps, and what
+ * its background work has pending. Every byte figure is tind's own count of
+ * what it took from malloc (payloads plus the bookkeeping it charges), not
+ * the process's RSS: malloc's own overhead and fragmentation come on top
+ * (docs/ARCHITECTURE.md, "Memory"). The figures are read one after another
+ * without a global lock, so under concurrent work they need not add up
+ * exactly; each is exact for some moment during the call. */
+typedef struct tind_db_stats {
+    /* the block cache (data, index and filter blocks of tables, values read
+     * from blob files): shared by every keyspace */
+    uint64_t cache_capacity;       /* tind_options_set_cache_size */
+    uint64_t cache_usage;          /* bytes charged, held or not (pinned included) */
+    uint64_t cache_pinned;         /* bytes of entries held now: the index and filter
+                                    * blocks pinned by L0/L1 tables, blocks under reads
+                                    * and cursors (may pass the capacity) */
+    uint64_t cache_entries;        /* inserts - entries gone: blocks cached now */
+    uint64_t cache_hits;
+    uint64_t cache_misses;
+    uint64_t cache_evictions;
+    /* memtables of every keyspace */
+    uint64_t write_buffer_size;    /* the limit (tind_options_set_write_buffer_size) */
+    uint64_t memtable_bytes;       /* active + sealed, every keyspace */
+    uint64_t active_memtable_bytes;
+    uint64_t memtable_filter_bytes; /* the active memtables' point-read filters */
+    /* flushes: sealed memtables wait for theirs */
+    uint64_t pending_flushes;      /* sealed memtables, every keyspace */
+    uint64_t pending_flush_bytes;  /* their bytes (part of memtable_bytes) */
+    uint64_t running_flushes;
+    /* compactions: keyspaces whose tree asks for one now, and an estimate of the
+     * bytes that must move down for every level to be within its target */
+    uint64_t pending_compactions;
+    uint64_t pending_compaction_bytes;
+    uint64_t running_compactions;
+    /* files */
+    uint64_t table_readers;        /* open tables of the current trees */
+    uint64_t table_reader_bytes;   /* what they hold outside the cache: names, key
+                                    * ranges, dictionaries, range tombstones, and the
+                                    * index/filter blocks of tables read without a cache */
+    uint64_t blob_readers;         /* open blob files of the current trees */
+    uint64_t open_files;           /* descriptors held by the open-file cache */
+    uint64_t journal_buffer_bytes; /* the write path's record buffer */
+    /* handles and keyspaces */
+    uint64_t keyspaces;
+    uint64_t live_iterators;
+    uint64_t live_snapshots;
+    uint64_t live_transactions;
+    /* cache_usage + memtable_bytes + memtable_filter_bytes + table_reader_bytes
+     * + journal_buffer_bytes: what tind accounts for in all */
+    uint64_t memory_bytes;
+} tind_db_stats;
+/* Fills *out. TIND_EINVAL when db or out is NULL; TIND_ECLOSED once close has
+ * begun. Thread-safe: any thread, any time, beside every other call; it
+ * takes the database's locks briefly and blocks no writer for long. */
+TIND_API int tind_db_stats_get(tind_db *db, tind_db_stats *out);
 
 /* ======================================================================
  * Checkpoints, backups and bulk ingestion (issue 14)

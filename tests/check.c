@@ -122,21 +122,34 @@ int check_no_plaintext(const char *dir, const char *const *needles, size_t n)
     return files;
 }
 
-tind_db *check_open_with(const char *path, tind_options *o)
+static tind_db *open_checked(const char *path, const tind_options *o)
 {
     tind_db *db;
     int rc = tind_open(path, o, &db);
     if (rc)
         fprintf(stderr, "open: %s\n", tind_errmsg(NULL));
     CHECK_OK(rc);
+    return db;
+}
+
+tind_db *check_open_with(const char *path, tind_options *o)
+{
+    tind_db *db = open_checked(path, o);
     tind_options_free(o);
     return db;
+}
+
+tind_db *check_open_mem_opts(struct fs *mem, int background, tind_options *o)
+{
+    tind_options_set_fs(o, mem);
+    tind_options_set_no_background(o, !background);
+    return open_checked("/db", o);
 }
 
 tind_db *check_open_mem(struct fs *mem, int background)
 {
     tind_options *o = tind_options_new();
-    tind_options_set_fs(o, mem);
-    tind_options_set_no_background(o, !background);
-    return check_open_with("/db", o);
+    tind_db *db = check_open_mem_opts(mem, background, o);
+    tind_options_free(o);
+    return db;
 }

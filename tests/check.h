@@ -48,6 +48,9 @@ tind_db *check_open_mem(struct fs *mem, int background);
 void check_watchdog(unsigned seconds);
 /* Opens path with o (which it frees); a failed open fails the test. */
 tind_db *check_open_with(const char *path, tind_options *o);
+/* The same with the caller's options (it sets their fs and background; the
+ * caller still frees o). */
+tind_db *check_open_mem_opts(struct fs *mem, int background, tind_options *o);
 /* $TIND_TEST_SCALE (default 1): multiply iteration counts in long tests. */
 double check_scale(void);
 

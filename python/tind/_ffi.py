@@ -244,6 +244,37 @@ typedef struct tind_ks_stats {
 } tind_ks_stats;
 int tind_ks_stats_get(tind_keyspace *ks, tind_ks_stats *out);
 
+typedef struct tind_db_stats {
+    uint64_t cache_capacity;
+    uint64_t cache_usage;
+    uint64_t cache_pinned;
+    uint64_t cache_entries;
+    uint64_t cache_hits;
+    uint64_t cache_misses;
+    uint64_t cache_evictions;
+    uint64_t write_buffer_size;
+    uint64_t memtable_bytes;
+    uint64_t active_memtable_bytes;
+    uint64_t memtable_filter_bytes;
+    uint64_t pending_flushes;
+    uint64_t pending_flush_bytes;
+    uint64_t running_flushes;
+    uint64_t pending_compactions;
+    uint64_t pending_compaction_bytes;
+    uint64_t running_compactions;
+    uint64_t table_readers;
+    uint64_t table_reader_bytes;
+    uint64_t blob_readers;
+    uint64_t open_files;
+    uint64_t journal_buffer_bytes;
+    uint64_t keyspaces;
+    uint64_t live_iterators;
+    uint64_t live_snapshots;
+    uint64_t live_transactions;
+    uint64_t memory_bytes;
+} tind_db_stats;
+int tind_db_stats_get(tind_db *db, tind_db_stats *out);
+
 typedef struct tind_changes tind_changes;
 enum tind_change_type {
     TIND_CHANGE_OTHER = 0, TIND_CHANGE_PUT = 1, TIND_CHANGE_REMOVE = 2, TIND_CHANGE_MERGE = 3,

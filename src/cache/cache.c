@@ -442,6 +442,7 @@ void cache_get_stats(cache *c, cache_stats *out)
         pthread_mutex_lock(&s->mu);
         out->usage += s->usage;
         out->pinned += s->pinned;
+        out->entries += s->count;
         pthread_mutex_unlock(&s->mu);
     }
     out->capacity = atomic_load_explicit(&c->capacity, memory_order_relaxed);

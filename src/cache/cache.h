@@ -46,6 +46,7 @@ typedef struct cache_stats {
     size_t usage;        /* bytes charged, held or not */
     size_t pinned;       /* bytes of entries currently held */
     size_t capacity;
+    size_t entries;      /* entries in the table (held or not) */
 } cache_stats;
 void cache_get_stats(cache *c, cache_stats *out);
 void cache_set_capacity(cache *c, size_t capacity);

@@ -49,5 +49,9 @@ int pick_compaction(const version *v, const cmp_options *o, int manual, uint64_t
 void compaction_pick_free(compaction_pick *p);
 /* The level L0 compacts into (leveled). */
 int pick_base_level(const version *v, const cmp_options *o);
+/* An estimate of the bytes compaction must still move (stats): leveled, L0's
+ * bytes once it has l0_threshold tables plus each level's bytes over its
+ * target; tiered, L0's bytes once it has l0_threshold runs; FIFO, 0. */
+uint64_t pick_pending_bytes(const version *v, const cmp_options *o);
 
 #endif

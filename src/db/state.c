@@ -188,6 +188,24 @@ tind_keyspace *db_keyspace_by_id(tind_db *db, uint32_t id)
     return NULL;
 }
 
+/* The write buffer bounds memtable memory: sealed memtables waiting for
+ * their flush may hold the write buffer less one active memtable (at least
+ * one memtable's worth, so a memtable larger than the buffer can still be
+ * sealed); past that, writers stall until a flush frees one. Without it a
+ * keyspace held up to DB_MAX_SEALED + 1 memtables (144 MiB with the
+ * defaults, beside a 64 MiB write buffer). (mu) */
+static int ks_sealed_over_budget(tind_keyspace *ks) REQUIRES(ks->db->mu)
+{
+    if (!ks->sealed_count)
+        return 0;
+    uint64_t wb = ks->db->opts.write_buffer_size, mt = ks->opts.memtable_size;
+    uint64_t budget = wb > 2 * mt ? wb - mt : mt;
+    uint64_t sealed = 0;
+    for (size_t i = 0; i < ks->sealed_count; i++)
+        sealed += mt_memory(ks->sealed[i]);
+    return sealed >= budget;
+}
+
 int ks_pressure(tind_keyspace *ks)
 {
     /* 2 = stall, 1 = slow down, 0 = fine. (mu) */
@@ -204,7 +222,7 @@ int ks_pressure(tind_keyspace *ks)
     }
     if (ks->opts.compaction == TIND_COMPACTION_FIFO)
         l0_slow = l0_stop = 1 << 30;
-    if (ks->sealed_count >= DB_MAX_SEALED || (int)l0 >= l0_stop)
+    if (ks->sealed_count >= DB_MAX_SEALED || (int)l0 >= l0_stop || ks_sealed_over_budget(ks))
         return 2;
     if (ks->sealed_count >= DB_MAX_SEALED / 2 || (int)l0 >= l0_slow)
         return 1;

@@ -135,6 +135,11 @@ int tbl_open(fs *fs, const char *path, const tbl_open_options *o, tbl **out, tin
 void tbl_ref(tbl *t);
 void tbl_unref(tbl *t);           /* closes at zero */
 const tbl_meta *tbl_get_meta(const tbl *t);
+/* Bytes the open table holds outside the block cache (its struct, names, key
+ * range, dictionary, range tombstones, and index/filter blocks it owns when
+ * it has no cache). An estimate of malloc'd payloads, without malloc's own
+ * overhead. */
+size_t tbl_memory(const tbl *t);
 
 /* Newest entry for key with seqno <= snapshot. TIND_OK: *type, *seqno and the
  * value copied into `value`. TIND_NOT_FOUND: no such entry in this table.
@@ -154,6 +159,10 @@ const char *tbl_prefix_name(const tbl *t);
 /* Iterator over all entries (every version) in internal order. Holds a ref on t. */
 typedef struct tbl_iter tbl_iter;
 int tbl_iter_new(tbl *t, tbl_iter **out);
+/* Data blocks the iterator reads on a cache miss are not inserted into the
+ * block cache (compaction: its inputs are deleted after it, and their blocks
+ * would only push out what readers use); a cached block is still used. */
+void tbl_iter_set_fill_cache(tbl_iter *it, int fill);
 void tbl_iter_free(tbl_iter *it);
 void tbl_iter_first(tbl_iter *it);
 void tbl_iter_last(tbl_iter *it);

@@ -204,8 +204,10 @@ static int tbl_load(tbl *t, blk_handle h, const tbl_range *sec, int kind, tbl_bl
     return TIND_OK;
 }
 
-/* The block h through the block cache (when there is one). */
-static int tbl_block_get(tbl *t, blk_handle h, const tbl_range *sec, int kind, tbl_bref *r, tind_err *err)
+/* The block h through the block cache (when there is one); with !fill a
+ * missed block is a private copy, freed on release. */
+static int tbl_block_get_fill(tbl *t, blk_handle h, const tbl_range *sec, int kind, int fill, tbl_bref *r,
+                              tind_err *err)
 {
     tbl_block *b;
     int rc;
@@ -232,7 +234,7 @@ static int tbl_block_get(tbl *t, blk_handle h, const tbl_range *sec, int kind, t
     rc = tbl_load(t, h, sec, kind, &b, err);
     if (rc != TIND_OK)
         return rc;
-    if (t->bc) {
+    if (t->bc && fill) {
         size_t charge = b->raw_len + sizeof *b + 64;
         cache_handle *ch = cache_insert(t->bc, t->cache_id, h.offset, b, charge, tbl_block_deleter, NULL);
         if (!ch)
@@ -244,6 +246,11 @@ static int tbl_block_get(tbl *t, blk_handle h, const tbl_range *sec, int kind, t
     r->blk = b;
     r->owned = 1;
     return TIND_OK;
+}
+
+static int tbl_block_get(tbl *t, blk_handle h, const tbl_range *sec, int kind, tbl_bref *r, tind_err *err)
+{
+    return tbl_block_get_fill(t, h, sec, kind, 1, r, err);
 }
 
 static void tbl_bref_release(tbl *t, tbl_bref *r)
@@ -506,6 +513,7 @@ struct tbl_iter {
     tbl_bref data_ref;
     blk_iter data;
     int data_ok;              /* data is bound to data_ref */
+    int no_fill;              /* missed data blocks stay out of the cache */
     uint64_t data_offset;
     int status;
     tind_err err;
@@ -523,6 +531,8 @@ int tbl_iter_new(tbl *t, tbl_iter **out)
     *out = it;
     return TIND_OK;
 }
+
+void tbl_iter_set_fill_cache(tbl_iter *it, int fill) { it->no_fill = !fill; }
 
 void tbl_iter_free(tbl_iter *it)
 {
@@ -559,7 +569,7 @@ static int it_load(tbl_iter *it)
     if (rc == TIND_OK) {
         it->data_ok = 0;
         tbl_bref_release(it->t, &it->data_ref);
-        rc = tbl_block_get(it->t, h, &it->t->data, TBL_KIND_BLOCK, &it->data_ref, &it->err);
+        rc = tbl_block_get_fill(it->t, h, &it->t->data, TBL_KIND_BLOCK, !it->no_fill, &it->data_ref, &it->err);
     }
     if (rc != TIND_OK) {
         it_fail(it, rc);
@@ -942,6 +952,28 @@ void tbl_unref(tbl *t)
 }
 
 const tbl_meta *tbl_get_meta(const tbl *t) { return &t->meta; }
+
+static size_t tbl_bref_owned_bytes(const tbl_bref *r)
+{
+    return r->blk && !r->h ? sizeof *r->blk + r->blk->raw_len : 0;
+}
+
+size_t tbl_memory(const tbl *t)
+{
+    size_t n = sizeof *t + 2 * strlen(t->path) + 48;
+    n += t->meta.smallest_key.cap + t->meta.largest_key.cap;
+    n += t->stored.smallest_key.cap + t->stored.largest_key.cap;
+    if (t->prefix_name)
+        n += strlen(t->prefix_name) + 1;
+    n += zdict_memory(t->zd);
+    if (t->rdel) {
+        n += sizeof *t->rdel + t->rdel->count * sizeof(rt_frag) + t->rdel->tombstones * sizeof(uint64_t);
+        for (size_t i = 0; i < t->rdel->count; i++)   /* the key bytes (at most these) */
+            n += t->rdel->frags[i].start_len + t->rdel->frags[i].end_len;
+    }
+    n += tbl_bref_owned_bytes(&t->index_pin) + tbl_bref_owned_bytes(&t->filter_pin);
+    return n;
+}
 
 const rt_list *tbl_range_tombstones(const tbl *t) { return t->rdel; }
 

@@ -239,6 +239,11 @@ int zdict_from_stored(const uint8_t *stored, size_t n, zdict **out, const char *
 
 uint32_t zdict_id(const zdict *d) { return d->id; }
 
+size_t zdict_memory(const zdict *d)
+{
+    return d ? sizeof *d + ZSTD_sizeof_DDict(d->ddict) : 0;
+}
+
 void zdict_free(zdict *d)
 {
     if (!d)

@@ -64,6 +64,8 @@ typedef struct zdict zdict;
  * it; TIND_ECORRUPT (message names `what`) otherwise, TIND_ENOMEM. */
 int zdict_load(const uint8_t *bytes, size_t n, uint32_t want_id, zdict **out, const char *what, tind_err *err);
 void zdict_free(zdict *d);
+/* Bytes the loaded dictionary holds (0 for NULL). */
+size_t zdict_memory(const zdict *d);
 /* For tools reading a table without its metadata: the stored dict block
  * (blockio header and payload, n bytes) checked and loaded, with the id
  * the dictionary itself carries. */

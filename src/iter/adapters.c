@@ -87,6 +87,14 @@ static const iiter_ops tbl_ii_ops = {
     ti_key, ti_seqno, ti_type, ti_value, ti_status, ti_free,
 };
 
+int tbl_iiter_new_nofill(tbl *t, iiter **out)
+{
+    int rc = tbl_iiter_new(t, out);
+    if (rc == TIND_OK)
+        tbl_iter_set_fill_cache(((tbl_ii *)*out)->it, 0);
+    return rc;
+}
+
 int tbl_iiter_new(tbl *t, iiter **out)
 {
     tbl_ii *i = malloc(sizeof *i);

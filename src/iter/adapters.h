@@ -15,5 +15,7 @@
 iiter *mt_iiter_new(memtable *m);
 /* Every entry of table t. */
 int tbl_iiter_new(tbl *t, iiter **out);
+/* The same, its missed data blocks kept out of the block cache (compaction). */
+int tbl_iiter_new_nofill(tbl *t, iiter **out);
 
 #endif

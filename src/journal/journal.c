@@ -369,6 +369,7 @@ int jrn_sync(jrn_writer *w, int mode, tind_err *err)
 }
 
 uint64_t jrn_size(const jrn_writer *w) { return w ? w->size : 0; }
+size_t jrn_buffer_bytes(const jrn_writer *w) { return w ? w->buf.cap : 0; }
 uint64_t jrn_number(const jrn_writer *w) { return w ? w->number : 0; }
 int jrn_failed(const jrn_writer *w) { return w ? w->failed != 0 : 0; }
 

@@ -147,6 +147,7 @@ int jrn_sync(jrn_writer *w, int mode, tind_err *err);
 
 /* Bytes in the file: header plus every appended record. */
 uint64_t jrn_size(const jrn_writer *w);
+size_t jrn_buffer_bytes(const jrn_writer *w);   /* the record buffer it keeps (0 for NULL) */
 uint64_t jrn_number(const jrn_writer *w);
 /* 1 when a write or sync failed (every later append/sync is refused). */
 int jrn_failed(const jrn_writer *w);

@@ -441,6 +441,11 @@ size_t mt_memory(const memtable *m)
     return arena_usage(&m->arena) + (r ? arena_usage(&r->list->arena) : 0);
 }
 
+size_t mt_filter_memory(const memtable *m)
+{
+    return atomic_load_explicit(&((memtable *)m)->filter, memory_order_acquire) ? m->filter_words * 8 : 0;
+}
+
 #define RELAXED_GET(field) atomic_load_explicit((_Atomic uint64_t *)&(field), memory_order_relaxed)
 
 uint64_t mt_count(const memtable *m) { return RELAXED_GET(m->count); }

@@ -77,6 +77,7 @@ int mt_get(memtable *m, const uint8_t *key, size_t klen, uint64_t snapshot, uint
 /* Counters, readable from any thread at any time (relaxed: a reader may see
  * a value a few adds old). */
 size_t mt_memory(const memtable *m);      /* bytes the arena took from malloc */
+size_t mt_filter_memory(const memtable *m); /* bytes of its point-read filter (0 until allocated) */
 uint64_t mt_count(const memtable *m);     /* entries added */
 uint64_t mt_tombstones(const memtable *m);/* entries of a deletion type (tombstone,
                                              single delete, range tombstone) */

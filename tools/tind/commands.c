@@ -1140,6 +1140,26 @@ static int print_stats_machine(tsh *sh, const char *name, const tind_ks_stats *s
     return SH_OK;
 }
 
+/* The database's memory by tind's accounting (tind_db_stats_get(3)). */
+static void print_db_memory(tsh *sh)
+{
+    tind_db_stats d;
+    char a[32], b[32], c[32], e[32];
+    if (tind_db_stats_get(sh->db, &d))
+        return;
+    fprintf(sh->out, "  memory                  %s accounted: cache %s of %s (%s pinned)\n",
+            human_bytes(d.memory_bytes, a, sizeof a), human_bytes(d.cache_usage, b, sizeof b),
+            human_bytes(d.cache_capacity, c, sizeof c), human_bytes(d.cache_pinned, e, sizeof e));
+    fprintf(sh->out, "  memtables               %s of %s write buffer, %" PRIu64 " waiting for a flush\n",
+            human_bytes(d.memtable_bytes, a, sizeof a), human_bytes(d.write_buffer_size, b, sizeof b),
+            d.pending_flushes);
+    char t[48], f[48];
+    fprintf(sh->out, "  compaction pending      %s; %s (%s outside the cache), %s\n",
+            human_bytes(d.pending_compaction_bytes, a, sizeof a),
+            counted(d.table_readers, "open table", "open tables", t, sizeof t),
+            human_bytes(d.table_reader_bytes, b, sizeof b), counted(d.open_files, "open file", "open files", f, sizeof f));
+}
+
 static int cmd_stats(tsh *sh, sh_words *args)
 {
     if (args->count > 2)
@@ -1195,6 +1215,7 @@ static int cmd_stats(tsh *sh, sh_words *args)
     fputc('\n', sh->out);
     fprintf(sh->out, "  writers delayed         %s", counted(last.write_stalls, "stall", "stalls", h, sizeof h));
     fprintf(sh->out, ", %s\n", counted(last.write_slowdowns, "slowdown", "slowdowns", m, sizeof m));
+    print_db_memory(sh);
     return SH_OK;
 }
 
