@@ -237,14 +237,23 @@ static int points_into(const ver_table *t, const uint64_t *numbers, size_t n)
 
 int blob_gc_pick(const version *v, const cmp_options *o, compaction_pick *out)
 {
+    return blob_gc_pick_upto(v, o, UINT64_MAX, out);
+}
+
+int blob_gc_pick_upto(const version *v, const cmp_options *o, uint64_t max_number, compaction_pick *out)
+{
     memset(out, 0, sizeof *out);
     if (o->compaction == TIND_COMPACTION_FIFO || !v->blob_count)
         return TIND_OK;
     uint64_t *numbers;
     size_t n;
     int rc = blob_gc_files(v, &o->blob, 0, &numbers, &n);
-    if (rc || !n)
+    while (!rc && n && numbers[n - 1] > max_number)
+        n--; /* ascending: the files past the horizon are at the end */
+    if (rc || !n) {
+        free(numbers);
         return rc;
+    }
     /* the deepest table first: most of the live data sits there */
     for (int l = v->level_count - 1; l >= 0 && out->kind == PICK_NONE; l--)
         for (size_t i = 0; i < v->levels[l].count; i++) {
@@ -269,3 +278,17 @@ int blob_gc_pick(const version *v, const cmp_options *o, compaction_pick *out)
     free(numbers);
     return TIND_OK;
 }
+
+int blob_gc_owed(const version *v, const cmp_options *o, uint64_t horizon)
+{
+    if (!horizon)
+        return 0;
+    compaction_pick p;
+    if (blob_gc_pick_upto(v, o, horizon, &p))
+        return 0; /* out of memory: GC waits for the workers' next look */
+    int owed = p.kind != PICK_NONE;
+    compaction_pick_free(&p);
+    return owed;
+}
+
+uint64_t blob_gc_horizon(const version *v) { return v->blob_count ? v->blobs[v->blob_count - 1].file->number : 0; }

@@ -92,5 +92,18 @@ int blob_gc_files(const version *v, const cmp_blob_options *o, int age, uint64_t
  * collect, rewritten at its own level (not busy). PICK_NONE when there is
  * none (or for FIFO keyspaces). */
 int blob_gc_pick(const version *v, const cmp_options *o, compaction_pick *out);
+/* The same among the files numbered <= max_number only. */
+int blob_gc_pick_upto(const version *v, const cmp_options *o, uint64_t max_number, compaction_pick *out);
+
+/* tind_compact's promise (a full compaction leaves no blob file to collect):
+ * a full compaction counts the garbage it makes only as it goes, too late to
+ * move that pass's survivors, so once it is done the caller records the
+ * horizon (the highest blob file number of the version then, 0 = none) and
+ * waits while blob_gc_owed: a file <= horizon still passes the GC ratio
+ * and a table (not busy) points into it. Files written later never join, so
+ * the wait ends under any write load: each GC rewrite removes a table's
+ * pointers into those files, and no new table points into them. */
+int blob_gc_owed(const version *v, const cmp_options *o, uint64_t horizon);
+uint64_t blob_gc_horizon(const version *v);
 
 #endif
