@@ -500,8 +500,9 @@ TIND_API int tind_keyspace_clear(tind_keyspace *ks);
  * adjacent operands with partial_merge when there is one. get, contains,
  * value_size, first, last and iterators in both directions see merged values.
  * A base value separated into a blob file (key-value separation) is loaded
- * and merged as the value; compaction keeps operands over such a base as
- * they are (reads merge them) until the key is written again.
+ * and merged as the value, by reads and by compaction (which writes the
+ * merged value, separated again at or above the threshold; the old blob
+ * becomes garbage).
  *
  * Callbacks: called from any thread (readers, background workers), possibly
  * at once; they must be pure functions of their arguments (a read and a
@@ -582,9 +583,11 @@ TIND_API int tind_batch_single_remove(tind_batch *b, tind_keyspace *ks, const vo
  * so older versions below do not resurface) or TIND_FILTER_REPLACE (*new_val
  * made with malloc, freed by tind with free(), becomes the value). Merge
  * operands, the values compaction makes of them, and deletions are not
- * shown to it, nor are values separated into blob files (key-value
- * separation: they are kept; turn separation off, or raise its threshold
- * above the values, for a keyspace whose filter must see every value). Any other return fails the job with TIND_ECORRUPT naming the
+ * shown to it. Values separated into blob files (key-value separation) are
+ * shown whole: compaction loads each one it shows the filter (a blob read;
+ * a damaged blob file fails the job with TIND_ECORRUPT), keeps its pointer
+ * when the filter keeps it, and counts its blob as garbage when the filter
+ * removes or replaces it. Any other return fails the job with TIND_ECORRUPT naming the
  * key (the background error; the job is retried). Called from background workers (and tind_flush / tind_compact
  * callers), possibly at once; it must not call into tind. Like the merge
  * callbacks it is not stored: give it on every tind_keyspace_open. */
@@ -601,8 +604,8 @@ TIND_API void tind_ks_options_set_compaction_filter(tind_ks_options *o, tind_com
  * of the keyspace starts with an 8-byte big-endian unsigned expiry time in
  * unix seconds (0 = never expires). Compaction removes a value whose expiry
  * time is <= the current time, under the filter rules above; values shorter
- * than 8 bytes are kept, and so are values separated into blob files (see
- * the compaction filter). Reads do not check the time: an expired value is
+ * than 8 bytes are kept. Separated values are checked too (compaction loads
+ * their blob, as for the compaction filter). Reads do not check the time: an expired value is
  * read until a compaction removes it (see set_periodic_compaction). */
 TIND_API void tind_ks_options_set_value_ttl(tind_ks_options *o, int on);
 /* Leveled and tiered keyspaces: when no other compaction is due, a table

@@ -116,6 +116,35 @@ static int write_blob(blob_job *j, const uint8_t *data, size_t n, const uint8_t 
     return TIND_OK;
 }
 
+/* Reads the blob p points to into j->value (no block cache fill: a
+ * compaction's reads would only evict what readers use). */
+static int read_blob(blob_job *j, const blob_ptr *p, tind_err *err)
+{
+    const ver_blob_entry *e = j->v ? version_find_blob(j->v, p->file) : NULL;
+    if (!e)
+        return err_set(err, TIND_ECORRUPT, "blob pointer into blob file %llu, which the version does not hold",
+                       (unsigned long long)p->file);
+    blob_reader *r;
+    int rc = j->blob_reader(j->ctx, e->file, &r, err);
+    if (!rc)
+        rc = blob_read(r, p, 0, &j->value, err);
+    return rc;
+}
+
+int blob_job_load(blob_job *j, const uint8_t *ptr, size_t n, const uint8_t **val, size_t *vlen, tind_err *err)
+{
+    blob_ptr p;
+    if (blob_ptr_decode(ptr, n, &p))
+        return err_set(err, TIND_ECORRUPT, "blob pointer of %zu bytes is malformed", n);
+    int rc = read_blob(j, &p, err);
+    if (rc)
+        return rc;
+    j->loaded++;
+    *val = j->value.data ? j->value.data : (const uint8_t *)"";
+    *vlen = j->value.len;
+    return TIND_OK;
+}
+
 int blob_job_entry(blob_job *j, uint8_t *type, const uint8_t **val, size_t *vlen, tind_err *err)
 {
     if (*type == ENTRY_VALUE) {
@@ -137,14 +166,7 @@ int blob_job_entry(blob_job *j, uint8_t *type, const uint8_t **val, size_t *vlen
         int rc = add_ref(j, p.file);
         return rc ? err_set(err, rc, "out of memory") : TIND_OK;
     }
-    const ver_blob_entry *e = j->v ? version_find_blob(j->v, p.file) : NULL;
-    if (!e)
-        return err_set(err, TIND_ECORRUPT, "blob pointer into blob file %llu, which the version does not hold",
-                       (unsigned long long)p.file);
-    blob_reader *r;
-    int rc = j->blob_reader(j->ctx, e->file, &r, err);
-    if (!rc)
-        rc = blob_read(r, &p, 0, &j->value, err);
+    int rc = read_blob(j, &p, err);
     if (!rc)
         rc = write_blob(j, j->value.data, j->value.len, val, vlen, err);
     if (!rc)

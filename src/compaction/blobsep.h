@@ -9,8 +9,12 @@
  *   - an ENTRY_BLOB pointer into a file being collected (blob_gc_relocate)
  *     is read, appended to the job's blob file and re-pointed; the old
  *     record becomes garbage of its file;
- *   - an ENTRY_BLOB pointer the stream drops (a newer version shadows it)
- *     becomes garbage of its file;
+ *   - an ENTRY_BLOB pointer the stream drops (a newer version shadows it, a
+ *     range tombstone covers it, a single delete cancels it, a filter
+ *     removes or replaces it, merge operands over it are merged) becomes
+ *     garbage of its file;
+ *   - a filter or a merge that needs the value a pointer points to loads
+ *     it (blob_job_load);
  *   - each output table records the blob files it points into.
  * The job's result is a ver_edit holding only blob changes (new files,
  * garbage), which the db folds into the version edit it installs. Blob
@@ -65,6 +69,7 @@ typedef struct blob_job {
     tbuf value;
     /* figures */
     uint64_t separated, relocated, relocated_bytes, blob_bytes_written;
+    uint64_t loaded;              /* blobs read for a filter or a merge (blob_job_load) */
 } blob_job;
 
 /* Sets up a job over version v (NULL: a flush, nothing to relocate).
@@ -73,6 +78,11 @@ int blob_job_init(blob_job *j, const cmp_blob_options *o, fs *fs, const version 
 /* Transforms one output entry in place (see above); *val may then point
  * into the job, valid until the next call. */
 int blob_job_entry(blob_job *j, uint8_t *type, const uint8_t **val, size_t *vlen, tind_err *err);
+/* The value an ENTRY_BLOB pointer points to, for a compaction filter or as
+ * the base of merge operands: checked, decompressed, in the job (*val valid
+ * until the next load or entry). TIND_ECORRUPT naming the file and offset;
+ * a flush (no version) has no blob pointers to load. */
+int blob_job_load(blob_job *j, const uint8_t *ptr, size_t n, const uint8_t **val, size_t *vlen, tind_err *err);
 /* A pointer the stream dropped. */
 void blob_job_dropped(blob_job *j, const uint8_t *val, size_t vlen);
 /* The current output table is finished: it gets the references seen since
