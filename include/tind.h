@@ -326,7 +326,8 @@ TIND_API void tind_ks_options_set_expect_point_read_hits(tind_ks_options *o, int
  * once it is more than ttl_seconds old, counted in whole seconds from its flush (so an
  * entry lives at least ttl_seconds after its flush, and is dropped within about a
  * second more once the background workers or tind_compact look; the memtable never
- * expires). */
+ * expires). The size counts a table's blob files (key-value separation: each
+ * flush writes its own, which go with its table). */
 TIND_API void tind_ks_options_set_fifo(tind_ks_options *o, uint64_t max_bytes, uint64_t ttl_seconds);
 
 /* ---- key-value separation (blob files) ----
