@@ -43,6 +43,8 @@ int check_no_plaintext(const char *dir, const char *const *needles, size_t n);
  * a failed open fails the test with tind's message. */
 struct fs;
 tind_db *check_open_mem(struct fs *mem, int background);
+/* The number of blob files (key-value separation) in mem's "/db/tables". */
+size_t check_count_blob_files(struct fs *mem);
 /* $TIND_TEST_SCALE (default 1): multiply iteration counts in long tests. */
 double check_scale(void);
 

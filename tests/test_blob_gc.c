@@ -24,19 +24,7 @@
 
 #define VALUE_BYTES 8192
 
-static tind_db *open_db(fs *f, int background)
-{
-    tind_options *o = tind_options_new();
-    tind_options_set_fs(o, f);
-    tind_options_set_no_background(o, !background);
-    tind_options_set_cache_size(o, 1 << 20);
-    tind_db *db;
-    int rc = tind_open("/db", o, &db);
-    tind_options_free(o);
-    if (rc)
-        check_fail(__FILE__, __LINE__, "open: %s", tind_errmsg(NULL));
-    return db;
-}
+static tind_db *open_db(fs *f, int background) { return check_open_mem(f, background); }
 
 static tind_keyspace *open_ks(tind_db *db, double gc_ratio, uint64_t blob_file_size)
 {
@@ -99,19 +87,6 @@ static void check_range(tind_keyspace *ks, int from, int to, int round, int pres
     }
 }
 
-static size_t count_blob_files(fs *f)
-{
-    char **names = NULL;
-    size_t n = 0, got = 0;
-    CHECK_OK(fs_list(f, "/db/tables", &names, &n, NULL));
-    for (size_t i = 0; i < n; i++) {
-        uint64_t num;
-        got += fname_parse(names[i], &num) == FNAME_KIND_BLOB;
-    }
-    fs_list_free(names, n);
-    return got;
-}
-
 static tind_ks_stats stats(tind_keyspace *ks)
 {
     tind_ks_stats st;
@@ -163,7 +138,7 @@ static void rangedel(int background, int reopen, uint64_t file_size)
     check_range(ks, lo, hi, 0, 0);
     check_range(ks, hi, n, 0, 1);
     CHECK_OK(tind_close(db));
-    CHECK_EQ(count_blob_files(f), after.blob_files); /* files deleted once unreferenced */
+    CHECK_EQ(check_count_blob_files(f), after.blob_files); /* files deleted once unreferenced */
     db = open_db(f, 0);
     ks = open_ks(db, ratio, file_size);
     tind_ks_stats back = stats(ks);

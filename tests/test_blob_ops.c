@@ -33,19 +33,7 @@
 #define N 200
 #define BIG 8192
 
-static tind_db *open_db(fs *f, int background)
-{
-    tind_options *o = tind_options_new();
-    tind_options_set_fs(o, f);
-    tind_options_set_no_background(o, !background);
-    tind_options_set_cache_size(o, 1 << 20);
-    tind_db *db;
-    int rc = tind_open("/db", o, &db);
-    tind_options_free(o);
-    if (rc)
-        check_fail(__FILE__, __LINE__, "open: %s", tind_errmsg(NULL));
-    return db;
-}
+static tind_db *open_db(fs *f, int background) { return check_open_mem(f, background); }
 
 static void key_of(char *k, int i) { snprintf(k, 32, "key%05d", i); }
 
@@ -394,17 +382,6 @@ TEST(merge_counter)
 
 /* ------------------------------------------------------------------ FIFO */
 
-static size_t count_blob_files(fs *f)
-{
-    char **names = NULL;
-    size_t n = 0, got = 0;
-    CHECK_OK(fs_list(f, "/db/tables", &names, &n, NULL));
-    for (size_t i = 0; i < n; i++)
-        got += strstr(names[i], ".blob") != NULL;
-    fs_list_free(names, n);
-    return got;
-}
-
 /* A FIFO keyspace of separated values: its size limit counts the blob files
  * (it counted the pointer tables only, so the blob files grew without
  * bound); dropped tables' pointers are counted as garbage, and their blob
@@ -448,7 +425,7 @@ static void fifo_run(int background)
      * may run ahead of the drops by the level-0 stall (20 flushes) */
     CHECK(peak <= max_bytes + (background ? 21u : 2u) * (128u << 10) + 65536);
     CHECK_EQ(st.blob_garbage_bytes, 0); /* each flush's blob files went with its table */
-    CHECK_EQ(count_blob_files(f), st.blob_files);
+    CHECK_EQ(check_count_blob_files(f), st.blob_files);
     key_of(k, 0);
     check_get(ks, k, NULL, 0);
     key_of(k, n - 1);
