@@ -17,7 +17,9 @@
  *            cache, which holds the whole data set), then G random gets in
  *            run_gets(): run under callgrind with --toggle-collect=run_gets
  *            to count instructions per warm get (wall time is noise on a
- *            shared machine).
+ *            shared machine); then two walks of every key and value in
+ *            run_scan() (--toggle-collect=run_scan: instructions per entry
+ *            are the count / 2N).
  *
  * Usage: tind-blobbench [--mb M] [--sizes 512,1024,...] [--dir DIR]
  *        tind-blobbench --get DIR/SIZE-on|off [--gets G]   (one get run)
@@ -203,6 +205,26 @@ __attribute__((noinline)) void run_gets(uint64_t gets, uint8_t *want)
         get_one(rng(&x) % get_n, want);
 }
 
+/* The same for a walk of every key with its value (--toggle-collect=run_scan). */
+__attribute__((noinline)) uint64_t run_scan(void)
+{
+    tind_iter *it = NULL;
+    if (tind_iter_range(get_ks, NULL, 0, NULL, 0, NULL, &it))
+        die("iter", TIND_ENOMEM, NULL);
+    uint64_t n = 0, sum = 0;
+    for (tind_iter_first(it); tind_iter_valid(it); tind_iter_next(it), n++) {
+        size_t vn = 0;
+        const uint8_t *v = tind_iter_value(it, &vn);
+        sum += vn && v ? v[0] : 0;
+    }
+    if (tind_iter_status(it) || n != get_n) {
+        fprintf(stderr, "tind-blobbench: scan saw %" PRIu64 " of %" PRIu64 " keys\n", n, get_n);
+        exit(1);
+    }
+    tind_iter_free(it);
+    return sum;
+}
+
 static void get_run(const char *dir, uint64_t gets)
 {
     const char *dash = strrchr(dir, '-');
@@ -235,6 +257,8 @@ static void get_run(const char *dir, uint64_t gets)
     clock_gettime(CLOCK_MONOTONIC, &t0);
     run_gets(gets, want);
     clock_gettime(CLOCK_MONOTONIC, &t1);
+    run_scan(); /* warm for the scan (a cursor reads blocks it does not cache) */
+    run_scan();
     double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     printf("%6zu %-4s gets %" PRIu64 "  %.0f ns/get (wall: noise; use callgrind)\n", get_size,
            separate ? "on" : "off", gets, s * 1e9 / (double)gets);
