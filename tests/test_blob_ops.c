@@ -19,6 +19,10 @@
  *                    reads give the merged value before and after reopen;
  *                    a snapshot taken before the operands keeps reading the
  *                    base
+ *   random_*         random puts (most separated), removes, append operands
+ *                    and snapshots with flushes and compactions between:
+ *                    every read, now and through the snapshot, matches a
+ *                    plain model; after a reopen too
  *   fifo_*           a FIFO keyspace of separated values stays under its
  *                    size limit counting the blob files (it counted the
  *                    tables only: the blob files grew without bound)
@@ -43,6 +47,14 @@ static void big_value(uint8_t *v, int i, uint8_t tag)
     v[0] = tag;
     for (size_t j = 1; j < BIG; j++)
         v[j] = (uint8_t)(i * 7 + j * 31 + (j >> 9));
+}
+
+static uint64_t rng_next(uint64_t *x)
+{
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    return *x;
 }
 
 static tind_ks_stats stats(tind_keyspace *ks)
@@ -380,6 +392,161 @@ TEST(merge_counter)
     fs_destroy(f);
 }
 
+/* ------------------------------------------------------------------ random */
+
+#define RKEYS 48
+#define RMAX 12000
+
+typedef struct rstate {
+    uint8_t *val[RKEYS];          /* NULL = absent */
+    size_t len[RKEYS];
+} rstate;
+
+static void rstate_set(rstate *m, int k, const uint8_t *v, size_t n)
+{
+    uint8_t *p = malloc(n ? n : 1);
+    CHECK(p);
+    memcpy(p, v, n);
+    free(m->val[k]);
+    m->val[k] = p;
+    m->len[k] = n;
+}
+
+static void rstate_copy(rstate *dst, const rstate *src)
+{
+    for (int k = 0; k < RKEYS; k++) {
+        free(dst->val[k]);
+        dst->val[k] = NULL;
+        if (src->val[k])
+            rstate_set(dst, k, src->val[k], src->len[k]);
+    }
+}
+
+static void rstate_free(rstate *m)
+{
+    for (int k = 0; k < RKEYS; k++)
+        free(m->val[k]);
+    memset(m, 0, sizeof *m);
+}
+
+static void rcheck(tind_keyspace *ks, const rstate *m, const tind_read_options *ro)
+{
+    char k[32];
+    for (int i = 0; i < RKEYS; i++) {
+        key_of(k, i);
+        void *v = NULL;
+        size_t vn = 0;
+        int rc = tind_get(ks, k, strlen(k), ro, &v, &vn);
+        if (!m->val[i]) {
+            CHECK_RC(rc, TIND_NOT_FOUND);
+            continue;
+        }
+        CHECK_OK(rc);
+        CHECK_MEM(v, vn, m->val[i], m->len[i]);
+        tind_free(v);
+    }
+}
+
+/* Random puts (values of 1 byte to 12 KB, a threshold of 1 KiB: about
+ * nine in ten separated), removes and append operands over 48 keys, with
+ * a snapshot now and then, flushes and compactions in between: every read,
+ * now and through the snapshot, matches a plain model, whatever compaction
+ * did with operands over separated bases. */
+static void random_run(int background)
+{
+    fs *f = fs_mem_new();
+    tind_db *db = open_db(f, background);
+    tind_ks_options *ko = tind_ks_options_new();
+    tind_ks_options_set_memtable_size(ko, 128 << 10);
+    tind_ks_options_set_table_size(ko, 32 << 10);
+    tind_ks_options_set_blob_separation(ko, 1, 1024);
+    tind_ks_options_set_blob_file_size(ko, 64 << 10);
+    tind_ks_options_set_blob_gc(ko, 0.25, 0.25);
+    tind_ks_options_set_merge_builtin(ko, TIND_MERGE_APPEND, ",", 1);
+    tind_keyspace *ks;
+    CHECK_OK(tind_keyspace_open(db, "r", ko, &ks));
+    tind_ks_options_free(ko);
+    rstate m, snapm;
+    memset(&m, 0, sizeof m);
+    memset(&snapm, 0, sizeof snapm);
+    tind_snapshot *snap = NULL;
+    tind_read_options *ro = tind_read_options_new();
+    static uint8_t v[RMAX + 64];
+    uint64_t x = check_seed * 2654435761u + (uint64_t)background + 1;
+    char k[32];
+    const int ops = 3000;
+    for (int op = 0; op < ops; op++) {
+        int i = (int)(rng_next(&x) % RKEYS), what = (int)(rng_next(&x) % 100);
+        key_of(k, i);
+        if (what < 40) {
+            size_t n = 1 + (size_t)(rng_next(&x) % RMAX);
+            for (size_t j = 0; j < n; j++)
+                v[j] = (uint8_t)(op + j * 7);
+            CHECK_OK(tind_put(ks, k, strlen(k), v, n));
+            rstate_set(&m, i, v, n);
+        } else if (what < 50) {
+            CHECK_OK(tind_remove(ks, k, strlen(k)));
+            free(m.val[i]);
+            m.val[i] = NULL;
+        } else if (what < 90) {
+            int on = snprintf((char *)v, 16, "o%d", op);
+            CHECK_OK(tind_merge(ks, k, strlen(k), v, (size_t)on));
+            if (!m.val[i]) {
+                rstate_set(&m, i, v, (size_t)on);
+            } else {
+                size_t n = m.len[i];
+                uint8_t *p = malloc(n + 1 + (size_t)on);
+                CHECK(p);
+                memcpy(p, m.val[i], n);
+                p[n] = ',';
+                memcpy(p + n + 1, v, (size_t)on);
+                free(m.val[i]);
+                m.val[i] = p;
+                m.len[i] = n + 1 + (size_t)on;
+            }
+        } else if (what < 93) {
+            if (snap) {
+                rcheck(ks, &snapm, ro);
+                tind_snapshot_free(snap);
+                snap = NULL;
+            } else {
+                CHECK_OK(tind_snapshot_new(db, &snap));
+                tind_read_options_set_snapshot(ro, snap);
+                rstate_copy(&snapm, &m);
+            }
+        } else if (what < 96) {
+            CHECK_OK(tind_flush(ks));
+        } else if (what < 98) {
+            CHECK_OK(tind_compact(ks));
+            rcheck(ks, &m, NULL);
+        } else if (!background) {
+            while (tind_internal_background_step(db) > 0)
+                ;
+        }
+        if (op % 250 == 249) {
+            rcheck(ks, &m, NULL);
+            if (snap)
+                rcheck(ks, &snapm, ro);
+        }
+    }
+    if (snap)
+        tind_snapshot_free(snap);
+    CHECK_OK(tind_compact(ks));
+    rcheck(ks, &m, NULL);
+    CHECK_OK(tind_close(db));
+    db = open_db(f, 0);
+    CHECK_OK(tind_keyspace_open(db, "r", NULL, &ks));
+    rcheck(ks, &m, NULL);
+    CHECK_OK(tind_close(db));
+    tind_read_options_free(ro);
+    rstate_free(&m);
+    rstate_free(&snapm);
+    fs_destroy(f);
+}
+
+TEST(random_stepped) { random_run(0); }
+TEST(random_background) { random_run(1); }
+
 /* ------------------------------------------------------------------ FIFO */
 
 /* A FIFO keyspace of separated values: its size limit counts the blob files
@@ -448,6 +615,8 @@ int main(void)
     RUN(merge_append_stepped);
     RUN(merge_append_background);
     RUN(merge_counter);
+    RUN(random_stepped);
+    RUN(random_background);
     RUN(fifo_stepped);
     RUN(fifo_background);
     fprintf(stderr, "test_blob_ops: ok\n");

@@ -83,6 +83,9 @@ int blob_job_entry(blob_job *j, uint8_t *type, const uint8_t **val, size_t *vlen
  * until the next load or entry). TIND_ECORRUPT naming the file and offset;
  * a flush (no version) has no blob pointers to load. */
 int blob_job_load(blob_job *j, const uint8_t *ptr, size_t n, const uint8_t **val, size_t *vlen, tind_err *err);
+/* Whether j (may be NULL) can load blobs: a compaction's job (a flush's has
+ * no version, and meets no pointers). */
+static inline int blob_job_can_load(const blob_job *j) { return j && j->v; }
 /* A pointer the stream dropped. */
 void blob_job_dropped(blob_job *j, const uint8_t *val, size_t vlen);
 /* The current output table is finished: it gets the references seen since

@@ -43,7 +43,7 @@ int cmp_ops_wants(const cmp_stream *s, size_t stripe, uint8_t type)
     if (type == ENTRY_MERGE || type == ENTRY_SINGLE_DELETE || s->chain)
         return 1;
     /* separated values too, loaded for the filter (a flush has none) */
-    return (type == ENTRY_VALUE || (type == ENTRY_BLOB && s->env && s->env->blobs)) && stripe == s->snapshot_count &&
+    return (type == ENTRY_VALUE || (type == ENTRY_BLOB && s->env && blob_job_can_load(s->env->blobs))) && stripe == s->snapshot_count &&
            s->env && cmp_filter_active(s->env->filter);
 }
 
@@ -139,7 +139,7 @@ static int merge_entry(cmp_stream *s, size_t stripe, int new_key)
         size_t vlen;
         const uint8_t *val = ii_value(in, &vlen);
         uint8_t type = ii_type(in);
-        int blob = type == ENTRY_BLOB && s->env->blobs; /* a separated base: loaded below */
+        int blob = type == ENTRY_BLOB && blob_job_can_load(s->env->blobs); /* a separated base: loaded below */
         if (type != ENTRY_MERGE && type != ENTRY_VALUE && type != ENTRY_TOMBSTONE && type != ENTRY_SINGLE_DELETE &&
             !blob) {
             foreign = 1; /* not ours to interpret: it and the operands stay */
