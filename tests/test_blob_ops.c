@@ -57,6 +57,18 @@ static uint64_t rng_next(uint64_t *x)
     return *x;
 }
 
+/* Separation at 4 KiB, raw blobs (record sizes count exactly), small
+ * memtables and blob files. */
+static tind_ks_options *blob_options(void)
+{
+    tind_ks_options *ko = tind_ks_options_new();
+    tind_ks_options_set_memtable_size(ko, 512 << 10);
+    tind_ks_options_set_blob_separation(ko, 1, 4096);
+    tind_ks_options_set_blob_file_size(ko, 256 << 10);
+    tind_ks_options_set_blob_compression(ko, TIND_COMPRESSION_NONE, 0);
+    return ko;
+}
+
 static tind_ks_stats stats(tind_keyspace *ks)
 {
     tind_ks_stats st;
@@ -157,11 +169,7 @@ static void filter_run(int background)
     fs *f = fs_mem_new();
     tind_db *db = open_db(f, background);
     struct seen seen = {0, 0};
-    tind_ks_options *ko = tind_ks_options_new();
-    tind_ks_options_set_memtable_size(ko, 512 << 10);
-    tind_ks_options_set_blob_separation(ko, 1, 4096);
-    tind_ks_options_set_blob_file_size(ko, 256 << 10);
-    tind_ks_options_set_blob_compression(ko, TIND_COMPRESSION_NONE, 0);
+    tind_ks_options *ko = blob_options();
     tind_ks_options_set_compaction_filter(ko, user_filter, &seen);
     tind_keyspace *ks;
     CHECK_OK(tind_keyspace_open(db, "f", ko, &ks));
@@ -221,11 +229,7 @@ static void ttl_run(int background)
 {
     fs *f = fs_mem_new();
     tind_db *db = open_db(f, background);
-    tind_ks_options *ko = tind_ks_options_new();
-    tind_ks_options_set_memtable_size(ko, 512 << 10);
-    tind_ks_options_set_blob_separation(ko, 1, 4096);
-    tind_ks_options_set_blob_file_size(ko, 256 << 10);
-    tind_ks_options_set_blob_compression(ko, TIND_COMPRESSION_NONE, 0);
+    tind_ks_options *ko = blob_options();
     tind_ks_options_set_value_ttl(ko, 1);
     tind_keyspace *ks;
     CHECK_OK(tind_keyspace_open(db, "t", ko, &ks));
@@ -273,11 +277,7 @@ static void append_run(int background)
 {
     fs *f = fs_mem_new();
     tind_db *db = open_db(f, background);
-    tind_ks_options *ko = tind_ks_options_new();
-    tind_ks_options_set_memtable_size(ko, 512 << 10);
-    tind_ks_options_set_blob_separation(ko, 1, 4096);
-    tind_ks_options_set_blob_file_size(ko, 256 << 10);
-    tind_ks_options_set_blob_compression(ko, TIND_COMPRESSION_NONE, 0);
+    tind_ks_options *ko = blob_options();
     tind_ks_options_set_merge_builtin(ko, TIND_MERGE_APPEND, "+", 1);
     tind_keyspace *ks;
     CHECK_OK(tind_keyspace_open(db, "m", ko, &ks));
