@@ -349,7 +349,8 @@ TIND_API void tind_ks_options_set_expect_point_read_hits(tind_ks_options *o, int
  * once it is more than ttl_seconds old, counted in whole seconds from its flush (so an
  * entry lives at least ttl_seconds after its flush, and is dropped within about a
  * second more once the background workers or tind_compact look; the memtable never
- * expires). */
+ * expires). The size counts a table's blob files (key-value separation: each
+ * flush writes its own, which go with its table). */
 TIND_API void tind_ks_options_set_fifo(tind_ks_options *o, uint64_t max_bytes, uint64_t ttl_seconds);
 
 /* ---- key-value separation (blob files) ----
@@ -368,13 +369,21 @@ TIND_API void tind_ks_options_set_fifo(tind_ks_options *o, uint64_t max_bytes, u
  * version needs it. `age_cutoff` (0..1) also has compactions move the
  * blobs of the oldest fraction of blob files that hold any garbage, when
  * they meet them anyway (RocksDB's blob_garbage_collection_age_cutoff).
- * Defaults: separation on, threshold 4096 bytes (below it a value costs
- * less in the table than a pointer, a blob file read and its checksum;
- * docs/ARCHITECTURE.md "Key-value separation" has the measurements), blob
- * files of 64 MiB, LZ4 blob compression, GC ratio 0.25 (space amplification
- * of the blob files stays below about 1 / (1 - 0.25) = 1.33), age cutoff 0.
- * Options are stored with the keyspace; a keyspace made by an older tind
- * keeps separation off. Invalid values make tind_keyspace_open() fail with
+ * Defaults: separation on, threshold 4096 bytes (measured from 512 B to
+ * 8 KiB: separation cuts write amplification at every size, 25 to 36%;
+ * warm gets cost the same; below 2 KiB a walk of keys and values costs
+ * more separated, 37% at 512 B, and each cold value needs a read of its
+ * own where inline ones share a block; from 4 KiB walks are cheaper
+ * separated: docs/ARCHITECTURE.md "Key-value separation"; lower it for a
+ * keyspace of point reads and overwrites of 1 to 4 KiB values), blob
+ * files of 64 MiB, LZ4 blob compression, GC ratio 0.25 (the garbage
+ * compaction has counted keeps the blob files below about 1 / (1 - 0.25) =
+ * 1.33 times their live bytes; values shadowed in level-0 tables not yet
+ * compacted come on top: random overwrites of 8 KiB values measured disk /
+ * live bytes 1.2 on average, 1.4 to 1.7 at peak, test_blob_gc), age cutoff 0.
+ * Options are stored with the keyspace and apply at every reopen (blob
+ * options given to tind_keyspace_open for an existing keyspace are
+ * ignored); a keyspace made by an older tind keeps separation off. Invalid values make tind_keyspace_open() fail with
  * TIND_EINVAL: threshold 1..TIND_MAX_VALUE_SIZE, file size >= 4096,
  * compression a tind_compression code with zstd level 0..22, ratio in
  * (0, 2] (above 1: never collect), age_cutoff in [0, 1]. Setters given NULL
@@ -553,8 +562,9 @@ TIND_API int tind_keyspace_clear(tind_keyspace *ks);
  * adjacent operands with partial_merge when there is one. get, contains,
  * value_size, first, last and iterators in both directions see merged values.
  * A base value separated into a blob file (key-value separation) is loaded
- * and merged as the value; compaction keeps operands over such a base as
- * they are (reads merge them) until the key is written again.
+ * and merged as the value, by reads and by compaction (which writes the
+ * merged value, separated again at or above the threshold; the old blob
+ * becomes garbage).
  *
  * Callbacks: called from any thread (readers, background workers), possibly
  * at once; they must be pure functions of their arguments (a read and a
@@ -635,9 +645,11 @@ TIND_API int tind_batch_single_remove(tind_batch *b, tind_keyspace *ks, const vo
  * so older versions below do not resurface) or TIND_FILTER_REPLACE (*new_val
  * made with malloc, freed by tind with free(), becomes the value). Merge
  * operands, the values compaction makes of them, and deletions are not
- * shown to it, nor are values separated into blob files (key-value
- * separation: they are kept; turn separation off, or raise its threshold
- * above the values, for a keyspace whose filter must see every value). Any other return fails the job with TIND_ECORRUPT naming the
+ * shown to it. Values separated into blob files (key-value separation) are
+ * shown whole: compaction loads each one it shows the filter (a blob read;
+ * a damaged blob file fails the job with TIND_ECORRUPT), keeps its pointer
+ * when the filter keeps it, and counts its blob as garbage when the filter
+ * removes or replaces it. Any other return fails the job with TIND_ECORRUPT naming the
  * key (the background error; the job is retried). Called from background workers (and tind_flush / tind_compact
  * callers), possibly at once; it must not call into tind. Like the merge
  * callbacks it is not stored: give it on every tind_keyspace_open. */
@@ -654,8 +666,8 @@ TIND_API void tind_ks_options_set_compaction_filter(tind_ks_options *o, tind_com
  * of the keyspace starts with an 8-byte big-endian unsigned expiry time in
  * unix seconds (0 = never expires). Compaction removes a value whose expiry
  * time is <= the current time, under the filter rules above; values shorter
- * than 8 bytes are kept, and so are values separated into blob files (see
- * the compaction filter). Reads do not check the time: an expired value is
+ * than 8 bytes are kept. Separated values are checked too (compaction loads
+ * their blob, as for the compaction filter). Reads do not check the time: an expired value is
  * read until a compaction removes it (see set_periodic_compaction). */
 TIND_API void tind_ks_options_set_value_ttl(tind_ks_options *o, int on);
 /* Leveled and tiered keyspaces: when no other compaction is due, a table
@@ -948,7 +960,10 @@ TIND_API int tind_batch_commit_at(tind_batch *b, uint64_t seqno);
 TIND_API int tind_flush(tind_keyspace *ks);
 /* Compacts every table of the keyspace into the last level and waits (a
  * keyspace with nothing to compact returns at once; a FIFO keyspace drops
- * what its limits say and returns). The wait ends as tind_flush's does. */
+ * what its limits say and returns). With key-value separation it also waits
+ * until no blob file the compaction left passes the GC ratio (their live
+ * blobs moved, the files deleted), so the space a deletion freed is back
+ * when it returns. The wait ends as tind_flush's does. */
 TIND_API int tind_compact(tind_keyspace *ks);
 
 /* ---- Waiting for background work (issue 15) ----

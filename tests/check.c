@@ -2,6 +2,8 @@
 #include "check.h"
 
 #include "tind_internal.h"
+#include "format/filename.h"
+#include "io/fs.h"
 
 #include <dirent.h>
 #include <signal.h>
@@ -120,6 +122,19 @@ int check_no_plaintext(const char *dir, const char *const *needles, size_t n)
     }
     closedir(d);
     return files;
+}
+
+size_t check_count_blob_files(struct fs *mem)
+{
+    char **names = NULL;
+    size_t n = 0, got = 0;
+    CHECK_OK(fs_list(mem, "/db/tables", &names, &n, NULL));
+    for (size_t i = 0; i < n; i++) {
+        uint64_t num;
+        got += fname_parse(names[i], &num) == FNAME_KIND_BLOB;
+    }
+    fs_list_free(names, n);
+    return got;
 }
 
 static tind_db *open_checked(const char *path, const tind_options *o)

@@ -51,6 +51,8 @@ tind_db *check_open_with(const char *path, tind_options *o);
 /* The same with the caller's options (it sets their fs and background; the
  * caller still frees o). */
 tind_db *check_open_mem_opts(struct fs *mem, int background, tind_options *o);
+/* The number of blob files (key-value separation) in mem's "/db/tables". */
+size_t check_count_blob_files(struct fs *mem);
 /* $TIND_TEST_SCALE (default 1): multiply iteration counts in long tests. */
 double check_scale(void);
 

@@ -115,19 +115,6 @@ static void reopen_and_check(fs *f, double gc_ratio, int n, int round)
     CHECK_OK(tind_close(db));
 }
 
-static size_t count_blob_files(fs *f)
-{
-    char **names = NULL;
-    size_t n = 0, got = 0;
-    CHECK_OK(fs_list(f, "/db/tables", &names, &n, NULL));
-    for (size_t i = 0; i < n; i++) {
-        uint64_t num;
-        got += fname_parse(names[i], &num) == FNAME_KIND_BLOB;
-    }
-    fs_list_free(names, n);
-    return got;
-}
-
 static void drain(tind_db *db)
 {
     int rc;
@@ -222,7 +209,7 @@ TEST(separated_reads)
     put_all(ks, 300, 0);
     check_all(ks, 300, 0, NULL); /* from the memtable */
     CHECK_OK(tind_flush(ks));
-    CHECK(count_blob_files(f) >= 1);
+    CHECK(check_count_blob_files(f) >= 1);
     check_all(ks, 300, 0, NULL);
     tind_ks_stats st;
     CHECK_OK(tind_ks_stats_get(ks, &st));
@@ -384,13 +371,13 @@ static void gc_bounded(int background)
     CHECK(peak <= bound);
     CHECK(st.blob_bytes <= (uint64_t)((double)live / (1 - ratio)) + 4096);
     if (!background)
-        CHECK(count_blob_files(f) == st.blob_files); /* files deleted once unreferenced */
+        CHECK(check_count_blob_files(f) == st.blob_files); /* files deleted once unreferenced */
     check_all(ks, n, rounds - 1, NULL);
     CHECK_OK(tind_close(db));
     CHECK_OK(open_on(f, 0, &db));
     ks = open_ks(db, 512, ratio);
     CHECK_OK(tind_ks_stats_get(ks, &st));
-    CHECK(count_blob_files(f) == st.blob_files);
+    CHECK(check_count_blob_files(f) == st.blob_files);
     check_all(ks, n, rounds - 1, NULL);
     CHECK_OK(tind_close(db));
     fs_destroy(f);

@@ -80,6 +80,18 @@ static tind_keyspace *blob_ks(tind_db *db)
 
 static int key_of(char *buf, int i) { return snprintf(buf, 32, "key-%05d", i); }
 
+/* The number of a key of key_of: its bytes are not NUL-terminated (atoi on
+ * them read on into whatever followed, another key's digits under TSan's
+ * allocator). */
+static int key_number(const char *key, size_t klen)
+{
+    char buf[32];
+    size_t n = klen < sizeof buf - 1 ? klen : sizeof buf - 1;
+    memcpy(buf, key, n);
+    buf[n] = 0;
+    return n > 4 ? atoi(buf + 4) : -1;
+}
+
 /* Value of key i in round r: 20 bytes (inline) or 100..2000 (separated). */
 static size_t value_of(uint8_t *buf, int i, int r)
 {
@@ -208,7 +220,7 @@ TEST(txn_reads_blobs)
         size_t kl = 0, vl = 0;
         const char *key = tind_iter_key(it, &kl);
         const void *val = tind_iter_value(it, &vl);
-        int i = atoi(key + 4);
+        int i = key_number(key, kl);
         CHECK(i != 3);
         if (i == 2)
             CHECK_MEM(val, vl, big, sizeof big);
@@ -483,7 +495,7 @@ static void check_deleted(tind_keyspace *ks, int lo, int hi)
              dir ? tind_iter_prev(it) : tind_iter_next(it), seen++) {
             size_t kn = 0, vn = 0;
             const char *k2 = tind_iter_key(it, &kn);
-            int i = atoi(k2 + 4);
+            int i = key_number(k2, kn);
             CHECK(i < lo || i >= hi);
             size_t wn = value_of(want, i, 0);
             const void *v = tind_iter_value(it, &vn);

@@ -661,6 +661,25 @@ expect_status 1 "$TIND" --key-file key.raw "$EDB" verify
 grep -q "wrong encryption key" err.txt || fail "verify, wrong key: $(cat err.txt)"
 expect_status 1 "$TIND" --key-file key.raw "$DB" keyspaces
 grep -q "not encrypted" err.txt || fail "key for a plain database: $(cat err.txt)"
+# separated values in an encrypted database: dump blob decrypts with the key,
+# refuses without it or with a wrong one, and no blob file holds plaintext
+expect_status 0 "$TIND" --key-file key.hex "$EDB" create secblob --blob-threshold 20
+printf 'put secblob bigkey1 secretblobvalue-0123456789\nflush secblob\n' >script.txt
+expect_status 0 "$TIND" --key-file key.hex "$EDB" <script.txt
+EBLOB=$(ls "$EDB"/tables/*.blob | head -1)
+[ -n "$EBLOB" ] || fail "no blob file in the encrypted database"
+expect_status 0 "$TIND" --key-file key.hex "$EDB" dump blob "$EBLOB"
+grep -q "^  1 records, " out.txt || fail "encrypted dump blob: $(cat out.txt)"
+grep -q "record at offset 0: 26 bytes stored, 26 raw = secretblobvalue-0123456789" out.txt || fail "encrypted dump blob records: $(cat out.txt)"
+expect_status 0 "$TIND" --key-file key.hex "$EDB" dump blob "$(basename "$EBLOB" .blob)"
+grep -q "secretblobvalue-0123456789" out.txt || fail "encrypted dump blob by number: $(cat out.txt)"
+expect_status 1 "$TIND" "$EDB" dump blob "$EBLOB"
+grep -q "secretblobvalue" out.txt && fail "dump blob without the key showed plaintext"
+expect_status 1 "$TIND" --key-file key.raw "$EDB" dump blob "$EBLOB"
+grep -q "secretblobvalue" out.txt && fail "dump blob with a wrong key showed plaintext"
+expect_status 0 "$TIND" --key-file key.hex "$EDB" get secblob bigkey1
+[ "$(cat out.txt)" = secretblobvalue-0123456789 ] || fail "encrypted blob get: $(cat out.txt)"
+if grep -r -l -e secretblobvalue "$EDB" >/dev/null 2>&1; then fail "plaintext blob in an encrypted database"; fi
 printf 'short' >key.bad
 expect_status 2 "$TIND" --key-file key.bad "$EDB" keyspaces
 grep -q "32 raw bytes or 64 hex digits" err.txt || fail "bad key file: $(cat err.txt)"

@@ -116,6 +116,35 @@ static int write_blob(blob_job *j, const uint8_t *data, size_t n, const uint8_t 
     return TIND_OK;
 }
 
+/* Reads the blob p points to into j->value (no block cache fill: a
+ * compaction's reads would only evict what readers use). */
+static int read_blob(blob_job *j, const blob_ptr *p, tind_err *err)
+{
+    const ver_blob_entry *e = j->v ? version_find_blob(j->v, p->file) : NULL;
+    if (!e)
+        return err_set(err, TIND_ECORRUPT, "blob pointer into blob file %llu, which the version does not hold",
+                       (unsigned long long)p->file);
+    blob_reader *r;
+    int rc = j->blob_reader(j->ctx, e->file, &r, err);
+    if (!rc)
+        rc = blob_read(r, p, 0, &j->value, err);
+    return rc;
+}
+
+int blob_job_load(blob_job *j, const uint8_t *ptr, size_t n, const uint8_t **val, size_t *vlen, tind_err *err)
+{
+    blob_ptr p;
+    if (blob_ptr_decode(ptr, n, &p))
+        return err_set(err, TIND_ECORRUPT, "blob pointer of %zu bytes is malformed", n);
+    int rc = read_blob(j, &p, err);
+    if (rc)
+        return rc;
+    j->loaded++;
+    *val = j->value.data ? j->value.data : (const uint8_t *)"";
+    *vlen = j->value.len;
+    return TIND_OK;
+}
+
 int blob_job_entry(blob_job *j, uint8_t *type, const uint8_t **val, size_t *vlen, tind_err *err)
 {
     if (*type == ENTRY_VALUE) {
@@ -137,14 +166,7 @@ int blob_job_entry(blob_job *j, uint8_t *type, const uint8_t **val, size_t *vlen
         int rc = add_ref(j, p.file);
         return rc ? err_set(err, rc, "out of memory") : TIND_OK;
     }
-    const ver_blob_entry *e = j->v ? version_find_blob(j->v, p.file) : NULL;
-    if (!e)
-        return err_set(err, TIND_ECORRUPT, "blob pointer into blob file %llu, which the version does not hold",
-                       (unsigned long long)p.file);
-    blob_reader *r;
-    int rc = j->blob_reader(j->ctx, e->file, &r, err);
-    if (!rc)
-        rc = blob_read(r, &p, 0, &j->value, err);
+    int rc = read_blob(j, &p, err);
     if (!rc)
         rc = write_blob(j, j->value.data, j->value.len, val, vlen, err);
     if (!rc)
@@ -237,14 +259,23 @@ static int points_into(const ver_table *t, const uint64_t *numbers, size_t n)
 
 int blob_gc_pick(const version *v, const cmp_options *o, compaction_pick *out)
 {
+    return blob_gc_pick_upto(v, o, UINT64_MAX, out);
+}
+
+int blob_gc_pick_upto(const version *v, const cmp_options *o, uint64_t max_number, compaction_pick *out)
+{
     memset(out, 0, sizeof *out);
     if (o->compaction == TIND_COMPACTION_FIFO || !v->blob_count)
         return TIND_OK;
     uint64_t *numbers;
     size_t n;
     int rc = blob_gc_files(v, &o->blob, 0, &numbers, &n);
-    if (rc || !n)
+    while (!rc && n && numbers[n - 1] > max_number)
+        n--; /* ascending: the files past the horizon are at the end */
+    if (rc || !n) {
+        free(numbers);
         return rc;
+    }
     /* the deepest table first: most of the live data sits there */
     for (int l = v->level_count - 1; l >= 0 && out->kind == PICK_NONE; l--)
         for (size_t i = 0; i < v->levels[l].count; i++) {
@@ -269,3 +300,17 @@ int blob_gc_pick(const version *v, const cmp_options *o, compaction_pick *out)
     free(numbers);
     return TIND_OK;
 }
+
+int blob_gc_owed(const version *v, const cmp_options *o, uint64_t horizon)
+{
+    if (!horizon)
+        return 0;
+    compaction_pick p;
+    if (blob_gc_pick_upto(v, o, horizon, &p))
+        return 0; /* out of memory: GC waits for the workers' next look */
+    int owed = p.kind != PICK_NONE;
+    compaction_pick_free(&p);
+    return owed;
+}
+
+uint64_t blob_gc_horizon(const version *v) { return v->blob_count ? v->blobs[v->blob_count - 1].file->number : 0; }

@@ -9,8 +9,12 @@
  *   - an ENTRY_BLOB pointer into a file being collected (blob_gc_relocate)
  *     is read, appended to the job's blob file and re-pointed; the old
  *     record becomes garbage of its file;
- *   - an ENTRY_BLOB pointer the stream drops (a newer version shadows it)
- *     becomes garbage of its file;
+ *   - an ENTRY_BLOB pointer the stream drops (a newer version shadows it, a
+ *     range tombstone covers it, a single delete cancels it, a filter
+ *     removes or replaces it, merge operands over it are merged) becomes
+ *     garbage of its file;
+ *   - a filter or a merge that needs the value a pointer points to loads
+ *     it (blob_job_load);
  *   - each output table records the blob files it points into.
  * The job's result is a ver_edit holding only blob changes (new files,
  * garbage), which the db folds into the version edit it installs. Blob
@@ -65,6 +69,7 @@ typedef struct blob_job {
     tbuf value;
     /* figures */
     uint64_t separated, relocated, relocated_bytes, blob_bytes_written;
+    uint64_t loaded;              /* blobs read for a filter or a merge (blob_job_load) */
 } blob_job;
 
 /* Sets up a job over version v (NULL: a flush, nothing to relocate).
@@ -73,6 +78,14 @@ int blob_job_init(blob_job *j, const cmp_blob_options *o, fs *fs, const version 
 /* Transforms one output entry in place (see above); *val may then point
  * into the job, valid until the next call. */
 int blob_job_entry(blob_job *j, uint8_t *type, const uint8_t **val, size_t *vlen, tind_err *err);
+/* The value an ENTRY_BLOB pointer points to, for a compaction filter or as
+ * the base of merge operands: checked, decompressed, in the job (*val valid
+ * until the next load or entry). TIND_ECORRUPT naming the file and offset;
+ * a flush (no version) has no blob pointers to load. */
+int blob_job_load(blob_job *j, const uint8_t *ptr, size_t n, const uint8_t **val, size_t *vlen, tind_err *err);
+/* Whether j (may be NULL) can load blobs: a compaction's job (a flush's has
+ * no version, and meets no pointers). */
+static inline int blob_job_can_load(const blob_job *j) { return j && j->v; }
 /* A pointer the stream dropped. */
 void blob_job_dropped(blob_job *j, const uint8_t *val, size_t vlen);
 /* The current output table is finished: it gets the references seen since
@@ -92,5 +105,18 @@ int blob_gc_files(const version *v, const cmp_blob_options *o, int age, uint64_t
  * collect, rewritten at its own level (not busy). PICK_NONE when there is
  * none (or for FIFO keyspaces). */
 int blob_gc_pick(const version *v, const cmp_options *o, compaction_pick *out);
+/* The same among the files numbered <= max_number only. */
+int blob_gc_pick_upto(const version *v, const cmp_options *o, uint64_t max_number, compaction_pick *out);
+
+/* tind_compact's promise (a full compaction leaves no blob file to collect):
+ * a full compaction counts the garbage it makes only as it goes, too late to
+ * move that pass's survivors, so once it is done the caller records the
+ * horizon (the highest blob file number of the version then, 0 = none) and
+ * waits while blob_gc_owed: a file <= horizon still passes the GC ratio
+ * and a table (not busy) points into it. Files written later never join, so
+ * the wait ends under any write load: each GC rewrite removes a table's
+ * pointers into those files, and no new table points into them. */
+int blob_gc_owed(const version *v, const cmp_options *o, uint64_t horizon);
+uint64_t blob_gc_horizon(const version *v);
 
 #endif

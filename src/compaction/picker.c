@@ -389,12 +389,25 @@ static int pick_tiered(const version *v, const cmp_options *o, int manual, uint6
     return TIND_OK;
 }
 
+/* A FIFO table's bytes on disk: its own and those of the blob files it
+ * points into (key-value separation; a FIFO keyspace's tables are flushes,
+ * each with blob files of its own, which go with it). */
+static uint64_t fifo_table_bytes(const version *v, const ver_table *t)
+{
+    uint64_t bytes = t->size;
+    for (size_t i = 0; i < t->blob_ref_count; i++) {
+        const ver_blob_entry *e = version_find_blob(v, t->blob_refs[i]);
+        bytes += e ? e->file->size : 0;
+    }
+    return bytes;
+}
+
 static int pick_fifo(const version *v, const cmp_options *o, uint64_t now, compaction_pick *p)
 {
     const ver_level *l0 = &v->levels[0];
     uint64_t total = 0;
     for (size_t i = 0; i < l0->count; i++)
-        total += l0->tables[i]->size;
+        total += fifo_table_bytes(v, l0->tables[i]);
     /* oldest last in L0 */
     for (size_t i = l0->count; i-- > 0;) {
         ver_table *t = l0->tables[i];
@@ -410,7 +423,7 @@ static int pick_fifo(const version *v, const cmp_options *o, uint64_t now, compa
         int rc = pick_add(p, t, 0);
         if (rc)
             return rc;
-        total -= t->size;
+        total -= fifo_table_bytes(v, t);
     }
     if (p->count)
         p->kind = PICK_DROP;

@@ -42,7 +42,9 @@ int cmp_ops_wants(const cmp_stream *s, size_t stripe, uint8_t type)
 {
     if (type == ENTRY_MERGE || type == ENTRY_SINGLE_DELETE || s->chain)
         return 1;
-    return type == ENTRY_VALUE && stripe == s->snapshot_count && s->env && cmp_filter_active(s->env->filter);
+    /* separated values too, loaded for the filter (a flush has none) */
+    return (type == ENTRY_VALUE || (type == ENTRY_BLOB && s->env && blob_job_can_load(s->env->blobs))) && stripe == s->snapshot_count &&
+           s->env && cmp_filter_active(s->env->filter);
 }
 
 static void count(_Atomic uint64_t *counter)
@@ -126,6 +128,7 @@ static int merge_entry(cmp_stream *s, size_t stripe, int new_key)
     int base = 0;            /* 0 none found, 1 a value, 2 a deletion */
     int foreign = 0;         /* met an entry type merges do not know */
     int under_rt = 0;        /* met an entry a range tombstone deletes */
+    int blob_base = 0;       /* the base is a separated value (loaded) */
     const uint8_t *bval = NULL;
     size_t blen = 0;
     for (int first = 1;; first = 0) {
@@ -136,19 +139,25 @@ static int merge_entry(cmp_stream *s, size_t stripe, int new_key)
         size_t vlen;
         const uint8_t *val = ii_value(in, &vlen);
         uint8_t type = ii_type(in);
-        if (type != ENTRY_MERGE && type != ENTRY_VALUE && type != ENTRY_TOMBSTONE && type != ENTRY_SINGLE_DELETE) {
+        int blob = type == ENTRY_BLOB && blob_job_can_load(s->env->blobs); /* a separated base: loaded below */
+        if (type != ENTRY_MERGE && type != ENTRY_VALUE && type != ENTRY_TOMBSTONE && type != ENTRY_SINGLE_DELETE &&
+            !blob) {
             foreign = 1; /* not ours to interpret: it and the operands stay */
             break;
         }
         if (merge_list_add_typed(&s->ops, val, vlen, ii_seqno(in), type))
             return fail(s, err_set(&s->err, TIND_ENOMEM, "out of memory collecting merge operands"));
         ii_next(in);
-        if (type == ENTRY_VALUE || type == ENTRY_TOMBSTONE || type == ENTRY_SINGLE_DELETE) {
-            base = type == ENTRY_VALUE ? 1 : 2;
+        if (type == ENTRY_VALUE || type == ENTRY_TOMBSTONE || type == ENTRY_SINGLE_DELETE || blob) {
+            base = type == ENTRY_TOMBSTONE || type == ENTRY_SINGLE_DELETE ? 2 : 1;
             if (base == 1) {
                 bval = merge_list_at(&s->ops, s->ops.count - 1);
                 blen = s->ops.len[s->ops.count - 1];
             }
+            int lrc = blob ? blob_job_load(s->env->blobs, bval, blen, &bval, &blen, &s->err) : TIND_OK;
+            if (lrc)
+                return fail(s, lrc);
+            blob_base = blob;
             break;
         }
         if (!same_stripe(s, stripe))
@@ -179,6 +188,8 @@ static int merge_entry(cmp_stream *s, size_t stripe, int new_key)
         return fail(s, rc);
     }
     if (rc == TIND_OK) {
+        if (blob_base) /* the merged value replaces it: its blob is garbage */
+            blob_job_dropped(s->env->blobs, merge_list_at(&s->ops, s->ops.count - 1), s->ops.len[s->ops.count - 1]);
         merge_list_reset(&s->ops);
         return cmp_stream_emit(s, stripe, s->prev.data, s->prev.len, top, full ? ENTRY_VALUE : ENTRY_MERGE,
                                s->out.data, s->out.len, new_key);
@@ -243,22 +254,29 @@ int cmp_ops_entry(cmp_stream *s, size_t stripe, int new_key, uint8_t *type, cons
         return merge_entry(s, stripe, new_key);
     if (*type == ENTRY_SINGLE_DELETE)
         return single_delete_entry(s, stripe, new_key);
-    /* a value no snapshot sees: the filters */
+    /* a value no snapshot sees: the filters (a separated one loaded) */
     *val = ii_value(in, vlen);
+    const uint8_t *fval = *val;
+    size_t fvlen = *vlen;
     int decision;
     tind_err err;
     err_clear(&err);
-    int rc = cmp_filter_apply(s->env->filter, s->level, s->prev.data, s->prev.len, *val, *vlen, ii_seqno(in),
+    int rc = *type == ENTRY_BLOB ? blob_job_load(s->env->blobs, *val, *vlen, &fval, &fvlen, &err) : TIND_OK;
+    if (!rc)
+        rc = cmp_filter_apply(s->env->filter, s->level, s->prev.data, s->prev.len, fval, fvlen, ii_seqno(in),
                               (uint64_t)time(NULL), &decision, &s->out, &err);
     if (rc) {
         s->err = err;
         return fail(s, rc);
     }
+    if (decision != TIND_FILTER_KEEP && *type == ENTRY_BLOB)
+        blob_job_dropped(s->env->blobs, *val, *vlen); /* removed or replaced: its blob is garbage */
     if (decision == TIND_FILTER_REMOVE) {
         *type = ENTRY_TOMBSTONE;
         *val = NULL;
         *vlen = 0;
     } else if (decision == TIND_FILTER_REPLACE) {
+        *type = ENTRY_VALUE; /* separated again at or above the threshold */
         *val = s->out.data;
         *vlen = s->out.len;
     }

@@ -273,6 +273,7 @@ int ks_compact_step(tind_keyspace *ks, tind_err *err)
     if (rc || p.kind == PICK_NONE) {
         if (manual && !rc) {
             ks->manual_compaction = 0;
+            ks->blob_gc_horizon = blob_gc_horizon(ks->current);
             cv_broadcast(&db->done_cv);
         }
         mu_unlock(&db->mu);
@@ -320,8 +321,10 @@ int ks_compact_step(tind_keyspace *ks, tind_err *err)
     for (size_t i = 0; i < p.count; i++)
         atomic_store(&p.inputs[i]->being_compacted, 0);
     ks->compaction_running = 0;
-    if (manual && rc == TIND_OK)
+    if (manual && rc == TIND_OK) {
         ks->manual_compaction = 0; /* a manual pick takes every table at once */
+        ks->blob_gc_horizon = blob_gc_horizon(ks->current);
+    }
     db->running_jobs--;
     cv_broadcast(&db->done_cv);
     db_schedule(db);
@@ -534,7 +537,11 @@ static int wait_until(tind_keyspace *ks, int (*done)(tind_keyspace *), tind_err 
 }
 
 static int flushed(tind_keyspace *ks) { return ks->sealed_count == 0 && !ks->flush_running; }
-static int compacted(tind_keyspace *ks) { return flushed(ks) && !ks->manual_compaction && !ks->compaction_running; }
+static int compacted(tind_keyspace *ks)
+{
+    return flushed(ks) && !ks->manual_compaction && !ks->compaction_running &&
+           !blob_gc_owed(ks->current, &ks->cmp_opts, ks->blob_gc_horizon);
+}
 
 int ks_flush_all(tind_keyspace *ks, tind_err *err)
 {

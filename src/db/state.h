@@ -98,6 +98,7 @@ struct tind_keyspace {
         int flush_running GUARDED_BY(db->mu);
         int compaction_running GUARDED_BY(db->mu);
         int manual_compaction GUARDED_BY(db->mu); /* a full compaction was asked for */
+        uint64_t blob_gc_horizon GUARDED_BY(db->mu); /* tind_compact waits on blob GC up to it (blob_gc_owed) */
         uint64_t compact_cursor[KS_MAX_LEVELS] GUARDED_BY(db->mu); /* round-robin pick position */
     };
     /* deleted: calls fail with TIND_ENOENT. Set (release) under mu; read

@@ -10,7 +10,9 @@
  * = 2 (tind: 2 background threads); memtables, block size and file sizes
  * stay at RocksDB's defaults (64 MiB memtable, 4 KiB blocks).
  * blob_values: BlobDB (enable_blob_files, min_blob_size 512, LZ4 blob
- * compression, blob garbage collection on).
+ * compression, blob garbage collection on, as tind's separation: LZ4, GC);
+ * TIND_BENCH_ROCKSDB_BLOB_DEFAULTS=1 keeps BlobDB's defaults beside
+ * enable_blob_files (min_blob_size 0, no compression, no GC).
  * Durability: eventual = WriteOptions.sync = false (the WAL write reaches the
  * OS on every put, no sync); synced = sync = true (fdatasync of the WAL
  * before the put returns).
@@ -106,9 +108,14 @@ static int br_open_mode(void **out, const bench_config *cfg, int mode, char *err
     rocksdb_options_set_block_based_table_factory(h->opts, h->table);
     if (cfg->blob_values) {
         rocksdb_options_set_enable_blob_files(h->opts, 1);
-        rocksdb_options_set_min_blob_size(h->opts, 512);
-        rocksdb_options_set_blob_compression_type(h->opts, rocksdb_lz4_compression);
-        rocksdb_options_set_enable_blob_gc(h->opts, 1);
+        /* TIND_BENCH_ROCKSDB_BLOB_DEFAULTS=1: BlobDB's own defaults beside
+         * enable_blob_files (min_blob_size 0, no blob compression, no GC) */
+        const char *defaults = getenv("TIND_BENCH_ROCKSDB_BLOB_DEFAULTS");
+        if (!defaults || strcmp(defaults, "1") != 0) {
+            rocksdb_options_set_min_blob_size(h->opts, 512);
+            rocksdb_options_set_blob_compression_type(h->opts, rocksdb_lz4_compression);
+            rocksdb_options_set_enable_blob_gc(h->opts, 1);
+        }
     }
     if (cfg->counter_merge) /* its built-in UInt64AddOperator: 8-byte little-endian */
         rocksdb_options_set_uint64add_merge_operator(h->opts);
