@@ -940,7 +940,9 @@ typedef struct tind_ks_stats {
     uint64_t single_delete_violations; /* broken single delete contracts compaction met */
     uint64_t merge_failures;       /* merge callbacks that failed in compaction (operands kept) */
     /* prefix filters: tables whose filter a prefix scan asked, and those
-     * it skipped because the filter lacked the prefix (since open) */
+     * it skipped because the filter lacked the prefix (since open); a level-0
+     * table whose key range lies outside the prefix counts in both, skipped
+     * without reading its filter */
     uint64_t prefix_checked;
     uint64_t prefix_skipped;
 } tind_ks_stats;
