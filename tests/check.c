@@ -103,6 +103,19 @@ int check_no_plaintext(const char *dir, const char *const *needles, size_t n)
     return files;
 }
 
+tind_keyspace *check_small_ks(tind_db *db, const char *name, size_t memtable_size)
+{
+    tind_ks_options *ko = tind_ks_options_new();
+    tind_ks_options_set_memtable_size(ko, memtable_size);
+    tind_ks_options_set_table_size(ko, 4096);
+    tind_ks_options_set_l0_threshold(ko, 2);
+    tind_ks_options_set_block_size(ko, 512);
+    tind_keyspace *ks;
+    CHECK_OK(tind_keyspace_open(db, name, ko, &ks));
+    tind_ks_options_free(ko);
+    return ks;
+}
+
 tind_db *check_open_mem(struct fs *mem, int background)
 {
     tind_options *o = tind_options_new();

@@ -43,6 +43,10 @@ int check_no_plaintext(const char *dir, const char *const *needles, size_t n);
  * a failed open fails the test with tind's message. */
 struct fs;
 tind_db *check_open_mem(struct fs *mem, int background);
+/* Opens (creating) keyspace `name` with a memtable of memtable_size bytes,
+ * 4 KiB tables, 512-byte blocks and an L0 threshold of 2, so that flushes
+ * and compactions run all the time; a failure fails the test. */
+tind_keyspace *check_small_ks(tind_db *db, const char *name, size_t memtable_size);
 /* $TIND_TEST_SCALE (default 1): multiply iteration counts in long tests. */
 double check_scale(void);
 

@@ -32,19 +32,6 @@
 
 #define MKEYS 160
 
-static tind_keyspace *tiny_ks(tind_db *db, const char *name)
-{
-    tind_ks_options *ko = tind_ks_options_new();
-    tind_ks_options_set_memtable_size(ko, 2048);
-    tind_ks_options_set_table_size(ko, 4096);
-    tind_ks_options_set_l0_threshold(ko, 2);
-    tind_ks_options_set_block_size(ko, 512);
-    tind_keyspace *ks;
-    CHECK_OK(tind_keyspace_open(db, name, ko, &ks));
-    tind_ks_options_free(ko);
-    return ks;
-}
-
 static void mkey(char *k, int i) { snprintf(k, 16, "k%04d", i); }
 
 /* The model: value of key i ("" = absent). */
@@ -141,7 +128,7 @@ static void model_run(int background)
 {
     fs *mem = fs_mem_new();
     tind_db *db = check_open_mem(mem, background);
-    tind_keyspace *ks = tiny_ks(db, "m");
+    tind_keyspace *ks = check_small_ks(db, "m", 2048);
     trng r;
     trng_seed(&r, check_seed * 7 + (uint64_t)background);
     static model cur, seen;
@@ -228,7 +215,7 @@ static void bounds_run(int background)
 {
     fs *mem = fs_mem_new();
     tind_db *db = check_open_mem(mem, background);
-    tind_keyspace *ks = tiny_ks(db, "b");
+    tind_keyspace *ks = check_small_ks(db, "b", 2048);
     put_s(ks, "a");
     put_s(ks, "b1");
     put_s(ks, "p:1");
@@ -287,7 +274,7 @@ TEST(txn_and_snapshots)
 {
     fs *mem = fs_mem_new();
     tind_db *db = check_open_mem(mem, 1);
-    tind_keyspace *ks = tiny_ks(db, "t");
+    tind_keyspace *ks = check_small_ks(db, "t", 2048);
     put_s(ks, "a");
     tind_iter *it;
     CHECK_OK(tind_iter_range(ks, NULL, 0, NULL, 0, NULL, &it));
@@ -337,7 +324,7 @@ TEST(api)
     CHECK_RC(tind_iter_refresh(NULL), TIND_EINVAL);
     fs *mem = fs_mem_new();
     tind_db *db = check_open_mem(mem, 1);
-    tind_keyspace *ks = tiny_ks(db, "a");
+    tind_keyspace *ks = check_small_ks(db, "a", 2048);
     put_s(ks, "x");
     tind_iter *it;
     CHECK_OK(tind_iter_prefix(ks, "x", 1, NULL, &it));
@@ -408,7 +395,7 @@ static void race_run(int background)
     race x;
     memset(&x, 0, sizeof x);
     x.db = check_open_mem(mem, background);
-    x.ks = tiny_ks(x.db, "r");
+    x.ks = check_small_ks(x.db, "r", 2048);
     x.background = background;
     pthread_t w, m;
     tind_iter *it;
