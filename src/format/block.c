@@ -560,6 +560,8 @@ static blk_prev_cache *prev_cache_start(blk_iter *it, uint32_t r)
     }
     c->count = 0;
     c->restart = r;
+    c->end = 0;        /* matches no step back (offset 0 has no entry before it) until a walk sets it */
+    c->pos = 0;
     c->keys.len = 0;
     return c;
 }
