@@ -753,6 +753,24 @@ TIND_API uint64_t tind_iter_value_size(const tind_iter *it);
 /* TIND_OK, or the error that ended the iteration (message: tind_errmsg). */
 TIND_API int tind_iter_status(const tind_iter *it);
 
+/* ---- reusing a cursor ----
+ * tind_iter_refresh re-targets it to the keyspace's newest state, as if it
+ * were created again with the same bounds (and read options), and leaves it
+ * unpositioned (not valid): call tind_iter_first, _last, _seek or
+ * _seek_for_prev next. It is cheap while no flush or compaction changed the
+ * keyspace's tables since the iterator was made or last refreshed (the
+ * merge of its sources is kept; a seek then costs what a seek costs); else
+ * its sources are rebuilt from the current state. Key and value pointers the
+ * iterator gave are invalid after the call. A refresh also clears an error
+ * that ended the iteration (a retry), when the new state can be read.
+ * Returns TIND_OK; TIND_EINVAL for it = NULL, or for an iterator that reads
+ * a snapshot or a transaction (tind_read_options_set_snapshot / _set_txn:
+ * it keeps its state); TIND_ENOENT when the keyspace was deleted,
+ * TIND_ECLOSED when the database is closing, TIND_ENOMEM or a read error
+ * (then the iterator is unchanged).
+ * Same thread rules as every call on the iterator: one thread at a time. */
+TIND_API int tind_iter_refresh(tind_iter *it);
+
 /* ======================================================================
  * Transactions
  *
@@ -1013,7 +1031,9 @@ typedef struct tind_ks_stats {
     uint64_t single_delete_violations; /* broken single delete contracts compaction met */
     uint64_t merge_failures;       /* merge callbacks that failed in compaction (operands kept) */
     /* prefix filters: tables whose filter a prefix scan asked, and those
-     * it skipped because the filter lacked the prefix (since open) */
+     * it skipped because the filter lacked the prefix (since open); a level-0
+     * table whose key range lies outside the prefix counts in both, skipped
+     * without reading its filter */
     uint64_t prefix_checked;
     uint64_t prefix_skipped;
 } tind_ks_stats;

@@ -137,6 +137,19 @@ size_t check_count_blob_files(struct fs *mem)
     return got;
 }
 
+tind_keyspace *check_small_ks(tind_db *db, const char *name, size_t memtable_size)
+{
+    tind_ks_options *ko = tind_ks_options_new();
+    tind_ks_options_set_memtable_size(ko, memtable_size);
+    tind_ks_options_set_table_size(ko, 4096);
+    tind_ks_options_set_l0_threshold(ko, 2);
+    tind_ks_options_set_block_size(ko, 512);
+    tind_keyspace *ks;
+    CHECK_OK(tind_keyspace_open(db, name, ko, &ks));
+    tind_ks_options_free(ko);
+    return ks;
+}
+
 static tind_db *open_checked(const char *path, const tind_options *o)
 {
     tind_db *db;

@@ -53,6 +53,10 @@ tind_db *check_open_with(const char *path, tind_options *o);
 tind_db *check_open_mem_opts(struct fs *mem, int background, tind_options *o);
 /* The number of blob files (key-value separation) in mem's "/db/tables". */
 size_t check_count_blob_files(struct fs *mem);
+/* Opens (creating) keyspace `name` with a memtable of memtable_size bytes,
+ * 4 KiB tables, 512-byte blocks and an L0 threshold of 2, so that flushes
+ * and compactions run all the time; a failure fails the test. */
+tind_keyspace *check_small_ks(tind_db *db, const char *name, size_t memtable_size);
 /* $TIND_TEST_SCALE (default 1): multiply iteration counts in long tests. */
 double check_scale(void);
 

@@ -18,19 +18,6 @@
 #include "tind_internal.h"
 #include "util/rand.h"
 
-static tind_keyspace *small_ks(tind_db *db, const char *name)
-{
-    tind_ks_options *ko = tind_ks_options_new();
-    tind_ks_options_set_memtable_size(ko, 4096);
-    tind_ks_options_set_table_size(ko, 4096);
-    tind_ks_options_set_l0_threshold(ko, 2);
-    tind_ks_options_set_block_size(ko, 512);
-    tind_keyspace *ks;
-    CHECK_OK(tind_keyspace_open(db, name, ko, &ks));
-    tind_ks_options_free(ko);
-    return ks;
-}
-
 static tind_read_options *ro_txn(tind_txn *t)
 {
     tind_read_options *ro = tind_read_options_new();
@@ -216,8 +203,8 @@ static void ryow_model(int background)
 {
     fs *mem = fs_mem_new();
     tind_db *db = check_open_mem(mem, background);
-    tind_keyspace *ks = small_ks(db, "m");
-    tind_keyspace *other = small_ks(db, "other");
+    tind_keyspace *ks = check_small_ks(db, "m", 4096);
+    tind_keyspace *other = check_small_ks(db, "other", 4096);
     trng r;
     trng_seed(&r, check_seed + (uint64_t)background);
     model m;
@@ -323,7 +310,7 @@ TEST(commit_applies_atomically)
 {
     fs *mem = fs_mem_new();
     tind_db *db = check_open_mem(mem, 1);
-    tind_keyspace *a = small_ks(db, "a"), *b = small_ks(db, "b");
+    tind_keyspace *a = check_small_ks(db, "a", 4096), *b = check_small_ks(db, "b", 4096);
     CHECK_OK(tind_put(a, "gone", 4, "x", 1));
     tind_txn *t;
     CHECK_OK(tind_txn_begin(db, 0, &t));
@@ -364,7 +351,7 @@ TEST(isolation)
 {
     fs *mem = fs_mem_new();
     tind_db *db = check_open_mem(mem, 1);
-    tind_keyspace *ks = small_ks(db, "iso");
+    tind_keyspace *ks = check_small_ks(db, "iso", 4096);
     CHECK_OK(tind_put(ks, "x", 1, "0", 1));
     tind_txn *t1, *t2;
     CHECK_OK(tind_txn_begin(db, 0, &t1));
@@ -402,7 +389,7 @@ TEST(lost_update)
 {
     fs *mem = fs_mem_new();
     tind_db *db = check_open_mem(mem, 1);
-    tind_keyspace *ks = small_ks(db, "c");
+    tind_keyspace *ks = check_small_ks(db, "c", 4096);
     CHECK_OK(tind_put(ks, "counter", 7, "10", 2));
     tind_txn *t1, *t2;
     CHECK_OK(tind_txn_begin(db, 0, &t1));
@@ -440,7 +427,7 @@ TEST(write_skew)
 {
     fs *mem = fs_mem_new();
     tind_db *db = check_open_mem(mem, 1);
-    tind_keyspace *ks = small_ks(db, "doctors");
+    tind_keyspace *ks = check_small_ks(db, "doctors", 4096);
     CHECK_OK(tind_put(ks, "alice", 5, "1", 1));
     CHECK_OK(tind_put(ks, "bob", 3, "1", 1));
     tind_txn *t1, *t2;
@@ -481,7 +468,7 @@ TEST(phantom)
 {
     fs *mem = fs_mem_new();
     tind_db *db = check_open_mem(mem, 1);
-    tind_keyspace *ks = small_ks(db, "orders");
+    tind_keyspace *ks = check_small_ks(db, "orders", 4096);
     CHECK_OK(tind_put(ks, "c1/o1", 5, "x", 1));
     CHECK_OK(tind_put(ks, "c1/o2", 5, "x", 1));
     CHECK_OK(tind_put(ks, "c2/o1", 5, "x", 1));
@@ -579,7 +566,7 @@ TEST(absent_read_conflicts)
 {
     fs *mem = fs_mem_new();
     tind_db *db = check_open_mem(mem, 0);
-    tind_keyspace *ks = small_ks(db, "a");
+    tind_keyspace *ks = check_small_ks(db, "a", 4096);
     tind_txn *t;
     CHECK_OK(tind_txn_begin(db, 0, &t));
     tind_read_options *ro = ro_txn(t);
@@ -626,7 +613,7 @@ TEST(single_writer)
 {
     fs *mem = fs_mem_new();
     tind_db *db = check_open_mem(mem, 1);
-    tind_keyspace *ks = small_ks(db, "sw");
+    tind_keyspace *ks = check_small_ks(db, "sw", 4096);
     tind_txn *t, *t2;
     CHECK_OK(tind_txn_begin(db, TIND_TXN_SINGLE_WRITER, &t));
     CHECK_RC(tind_txn_begin(db, TIND_TXN_SINGLE_WRITER | TIND_TXN_NOWAIT, &t2), TIND_EBUSY);
@@ -666,7 +653,7 @@ TEST(read_only_and_args)
 {
     fs *mem = fs_mem_new();
     tind_db *db = check_open_mem(mem, 1);
-    tind_keyspace *ks = small_ks(db, "ro");
+    tind_keyspace *ks = check_small_ks(db, "ro", 4096);
     CHECK_OK(tind_put(ks, "a", 1, "1", 1));
     tind_txn *t;
     CHECK_RC(tind_txn_begin(NULL, 0, &t), TIND_EINVAL);
@@ -705,7 +692,7 @@ TEST(read_only_and_args)
     /* keyspace of another database */
     fs *mem2 = fs_mem_new();
     tind_db *db2 = check_open_mem(mem2, 0);
-    tind_keyspace *ks2 = small_ks(db2, "x");
+    tind_keyspace *ks2 = check_small_ks(db2, "x", 4096);
     CHECK_RC(tind_txn_put(t, ks2, "a", 1, "", 0), TIND_EINVAL);
     tind_read_options_set_txn(ro, t);
     void *v;
@@ -731,7 +718,7 @@ TEST(iterator_outlives_txn)
 {
     fs *mem = fs_mem_new();
     tind_db *db = check_open_mem(mem, 1);
-    tind_keyspace *ks = small_ks(db, "it");
+    tind_keyspace *ks = check_small_ks(db, "it", 4096);
     CHECK_OK(tind_put(ks, "a", 1, "1", 1));
     tind_txn *t;
     CHECK_OK(tind_txn_begin(db, 0, &t));
@@ -754,7 +741,7 @@ TEST(deleted_keyspace)
 {
     fs *mem = fs_mem_new();
     tind_db *db = check_open_mem(mem, 1);
-    tind_keyspace *ks = small_ks(db, "doomed"), *keep = small_ks(db, "keep");
+    tind_keyspace *ks = check_small_ks(db, "doomed", 4096), *keep = check_small_ks(db, "keep", 4096);
     CHECK_OK(tind_put(ks, "a", 1, "1", 1));
     /* wrote to it: TIND_ENOENT at commit, nothing applied */
     tind_txn *t;
@@ -765,7 +752,7 @@ TEST(deleted_keyspace)
     CHECK_RC(tind_txn_commit(t), TIND_ENOENT);
     CHECK_RC(tind_contains(keep, "b", 1, NULL), TIND_NOT_FOUND);
     /* read it: a conflict */
-    ks = small_ks(db, "doomed2");
+    ks = check_small_ks(db, "doomed2", 4096);
     CHECK_OK(tind_txn_begin(db, 0, &t));
     tind_read_options *ro = ro_txn(t);
     CHECK_RC(tind_contains(ks, "a", 1, ro), TIND_NOT_FOUND);
@@ -784,7 +771,7 @@ TEST(conflict_log_generations)
 {
     fs *mem = fs_mem_new();
     tind_db *db = check_open_mem(mem, 1);
-    tind_keyspace *ks = small_ks(db, "log");
+    tind_keyspace *ks = check_small_ks(db, "log", 4096);
     tind_txn *t, *young;
     CHECK_OK(tind_txn_begin(db, 0, &t));
     tind_read_options *ro = ro_txn(t);

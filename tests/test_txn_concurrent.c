@@ -54,19 +54,6 @@ static tind_db *open_db(fs *mem, int background)
     return db;
 }
 
-static tind_keyspace *tiny_ks(tind_db *db, const char *name)
-{
-    tind_ks_options *ko = tind_ks_options_new();
-    tind_ks_options_set_memtable_size(ko, 2048);
-    tind_ks_options_set_table_size(ko, 4096);
-    tind_ks_options_set_l0_threshold(ko, 2);
-    tind_ks_options_set_block_size(ko, 512);
-    tind_keyspace *ks;
-    CHECK_OK(tind_keyspace_open(db, name, ko, &ks));
-    tind_ks_options_free(ko);
-    return ks;
-}
-
 static void acct_key(int i, char *k) { snprintf(k, 16, "acct%03d", i); }
 
 static long read_long(tind_keyspace *ks, const tind_read_options *ro, const char *key)
@@ -220,8 +207,8 @@ static void run_bank(int threads)
     bank b;
     memset(&b, 0, sizeof b);
     b.db = open_db(mem, threads);
-    b.ks[0] = tiny_ks(b.db, "checking");
-    b.ks[1] = tiny_ks(b.db, "savings");
+    b.ks[0] = check_small_ks(b.db, "checking", 2048);
+    b.ks[1] = check_small_ks(b.db, "savings", 2048);
     b.rounds = (int)(300 * check_scale());
     for (int k = 0; k < 2; k++)
         for (int i = 0; i < ACCOUNTS; i++) {
@@ -526,7 +513,7 @@ static void run_history(int threads)
     memset(&h, 0, sizeof h);
     pthread_mutex_init(&h.mu, NULL);
     h.db = open_db(mem, threads);
-    h.ks = tiny_ks(h.db, "h");
+    h.ks = check_small_ks(h.db, "h", 2048);
     h.rounds = (int)(400 * check_scale());
     atomic_store(&h.next_id, 1);
     pthread_barrier_init(&h.go, NULL, HTHREADS);

@@ -190,6 +190,7 @@ const void *tind_iter_key(const tind_iter *it, size_t *klen);
 const void *tind_iter_value(tind_iter *it, size_t *vlen);
 uint64_t tind_iter_value_size(const tind_iter *it);
 int tind_iter_status(const tind_iter *it);
+int tind_iter_refresh(tind_iter *it);
 
 typedef struct tind_txn tind_txn;
 enum tind_txn_flags {

@@ -28,6 +28,7 @@ struct tind_iter {
     tbuf lo, hi;
     int has_lo, has_hi;
     int in_txn;              /* merges a transaction's write set (txn.h) */
+    int fixed;               /* reads a snapshot or a transaction: tind_iter_refresh refuses */
     txn_cover *cover;        /* what it covered, for the transaction's commit (NULL: untracked) */
     int forward;
     int valid;
@@ -113,7 +114,7 @@ static int check_inner(tind_iter *it)
 static uint8_t entry_type(tind_iter *it, const uint8_t *k, size_t n)
 {
     uint8_t type = ii_type(it->in);
-    if (type == ENTRY_TOMBSTONE || type == ENTRY_SINGLE_DELETE)
+    if (type == ENTRY_TOMBSTONE || type == ENTRY_SINGLE_DELETE || it->rdel.none)
         return type;
     int rc = rd_covered(&it->rdel, k, n, ii_seqno(it->in), &it->err);
     if (rc < 0)
@@ -605,6 +606,22 @@ typedef struct iter_bounds {
     int has_hi;
 } iter_bounds;
 
+/* What a cursor reads from a view: the merge of its sources (the tables
+ * that scan lets it skip left out) and the range tombstones seen at seq.
+ * On failure *in is NULL and *rdel freed. */
+static int iter_build(tind_iter *it, ks_view *view, const ks_pscan *scan, uint64_t seq, iiter **in, rd_view *rdel,
+                      tind_err *err)
+{
+    int rc = view_iter_new_scan(it->ks, view, it->fill_cache, scan, in, err);
+    if (!rc && (rc = rd_view_init(rdel, it->ks, view, seq, err))) {
+        ii_free(*in);
+        *in = NULL;
+    }
+    if (rc)
+        rd_view_free(rdel);
+    return rc;
+}
+
 static int iter_new(tind_keyspace *ks, const tind_read_options *ro, const iter_bounds *b, tind_iter **out,
                     tind_err *err)
 {
@@ -624,14 +641,12 @@ static int iter_new(tind_keyspace *ks, const tind_read_options *ro, const iter_b
     it->ks = ks;
     it->forward = 1;
     it->seq = db_read_seqno(ks->db, ro);
+    it->fixed = ro && (ro->txn || ro->snapshot);
     it->view = ks_view_acquire(ks);
     it->fill_cache = ro ? ro->fill_cache : 1;
     err_clear(&it->err);
-    rc = view_iter_new_scan(ks, it->view, ro ? ro->fill_cache : 1, &scan, &it->in, err);
-    if (!rc && (rc = rd_view_init(&it->rdel, ks, it->view, it->seq, err)))
-        ii_free(it->in);
+    rc = iter_build(it, it->view, &scan, it->seq, &it->in, &it->rdel, err);
     if (rc) {
-        rd_view_free(&it->rdel);
         ks_view_release(it->view);
         free(it);
         db_leave(ks->db);
@@ -750,5 +765,63 @@ TIND_API int tind_iter_prefix(tind_keyspace *ks, const void *prefix, size_t plen
     if ((rc = iter_attach_txn(it, ro, &err)))
         return iter_fail(ks, it, rc, &err);
     *out = it;
+    return TIND_OK;
+}
+
+/* Re-targets the cursor to the newest state. While the keyspace's view is
+ * the one it holds (no seal, flush or compaction since), the merge of its
+ * sources stays as it is (the memtables' cursors see new entries; only the
+ * read seqno and the memtables' range tombstones change); otherwise, or
+ * after an error, the sources are rebuilt from the current view. */
+TIND_API int tind_iter_refresh(tind_iter *it)
+{
+    if (!it)
+        return TIND_EINVAL;
+    tind_keyspace *ks = it->ks;
+    tind_err err;
+    err_clear(&err);
+    int rc = ks_check_err(ks, &err);
+    if (!rc && it->fixed)
+        rc = err_set(&err, TIND_EINVAL, "tind_iter_refresh: the iterator reads a snapshot or a transaction");
+    if (rc)
+        return db_fail(ks->db, rc, &err);
+    if ((rc = db_enter(ks->db)))
+        return rc;
+    ks_view *view = ks_view_acquire(ks);
+    uint64_t seq = db_read_seqno(ks->db, NULL);
+    iiter *in = it->in;
+    rd_view rdel;
+    memset(&rdel, 0, sizeof rdel);
+    if (view != it->view || it->status) {
+        ks_pscan scan;
+        ks_prefix_scan(ks, it->lo.data, it->lo.len, it->hi.data, it->hi.len, it->has_hi, &scan);
+        rc = iter_build(it, view, &scan, seq, &in, &rdel, &err);
+    } else {
+        rc = rd_view_init(&rdel, ks, view, seq, &err);
+        if (rc)
+            rd_view_free(&rdel);
+    }
+    if (rc) {
+        ks_view_release(view);
+        db_leave(ks->db);
+        return db_fail(ks->db, rc, &err); /* the iterator is as it was */
+    }
+    if (in != it->in) {
+        ii_free(it->in);
+        it->in = in;
+    }
+    rd_view_free(&it->rdel);
+    it->rdel = rdel;
+    ks_view_release(it->view); /* the same view: drops the ref just taken */
+    it->view = view;
+    it->seq = seq;
+    it->status = TIND_OK;
+    err_clear(&it->err);
+    it->valid = 0;
+    it->forward = 1;
+    it->merged = 0;
+    tbuf_reset(&it->saved_key);
+    tbuf_reset(&it->saved_value);
+    db_leave(ks->db);
     return TIND_OK;
 }

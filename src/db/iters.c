@@ -221,10 +221,26 @@ int level_iiter_new(tind_db *db, version *v, int level, iiter **out)
 
 /* ------------------------------------------------------------------ a scan */
 
+/* 1 when the key range of t lies wholly outside [prefix, succ(prefix)):
+ * below the prefix, or above every key that starts with it. */
+static int scan_outside(const ks_pscan *scan, const ver_table *t)
+{
+    if (key_cmp(t->largest, t->largest_len, scan->prefix, scan->len) < 0)
+        return 1;
+    return !(t->smallest_len >= scan->len && memcmp(t->smallest, scan->prefix, scan->len) == 0) &&
+           key_cmp(t->smallest, t->smallest_len, scan->prefix, scan->len) > 0;
+}
+
 /* 1 when table t (of `level`) may hold keys of the scan's prefix. A table
  * that cannot be opened is kept: the scan reports its error. */
 static int scan_keeps(tind_keyspace *ks, const ks_pscan *scan, ver_table *vt, int level)
 {
+    if (scan_outside(scan, vt)) {
+        /* no key of the table can start with the prefix: skipped unopened */
+        atomic_fetch_add_explicit(&ks->prefix_checked, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&ks->prefix_skipped, 1, memory_order_relaxed);
+        return 0;
+    }
     tbl *t;
     tind_err e;
     if (db_table_reader(ks->db, vt, level, &t, &e) != TIND_OK)
@@ -251,10 +267,8 @@ static int scan_level_iiter(tind_keyspace *ks, version *v, int level, const ks_p
     size_t n = 0;
     for (size_t i = first; i < lv->count; i++) {
         ver_table *t = lv->tables[i];
-        /* past the prefix: its smallest key does not start with it and is above it */
-        if (!(t->smallest_len >= scan->len && memcmp(t->smallest, scan->prefix, scan->len) == 0) &&
-            key_cmp(t->smallest, t->smallest_len, scan->prefix, scan->len) > 0)
-            break;
+        if (scan_outside(scan, t))
+            break;   /* past the prefix (level_find skipped the tables below it) */
         if (scan_keeps(ks, scan, t, level))
             keep[n++] = t;
     }

@@ -130,6 +130,11 @@ int rd_view_init(rd_view *r, tind_keyspace *ks, ks_view *view, uint64_t snapshot
         if (l)
             r->l0[r->nl0++] = l;
     }
+    /* a scan's common case: no tombstone anywhere, nothing to check per entry */
+    r->none = r->nlists == 0 && r->nl0 == 0;
+    for (int lv = 1; r->none && lv < view->v->level_count; lv++)
+        if (view->v->levels[lv].count && !(r->skip & (1u << lv)))
+            r->none = 0;
     return TIND_OK;
 }
 
@@ -144,6 +149,8 @@ void rd_view_free(rd_view *r)
 
 int rd_covered(rd_view *r, const uint8_t *key, size_t klen, uint64_t seqno, tind_err *err)
 {
+    if (r->none)
+        return 0;
     for (size_t i = 0; i < r->nlists; i++)
         if (rt_list_cover(r->lists[i], key, klen, r->snapshot) > seqno)
             return 1;

@@ -41,6 +41,7 @@ typedef struct rd_view {
     size_t nl0;
     rd_level levels[VER_MAX_LEVELS];
     unsigned skip;                /* bit l: level l holds no range tombstone */
+    int none;                     /* no source may hold one: rd_covered is 0 for every entry */
 } rd_view;
 
 int rd_view_init(rd_view *r, tind_keyspace *ks, ks_view *view, uint64_t snapshot, tind_err *err);

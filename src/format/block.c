@@ -368,9 +368,43 @@ void blk_iter_init(blk_iter *it, const blk *b)
     it->status = TIND_OK;
 }
 
+/* Up to BLK_PREV_MAX entries of restart interval `restart`, from its first
+ * to the one just before offset `end`, with their keys back to back (an
+ * interval longer than that is walked as before, uncached). Valid for the
+ * block the iterator is bound to: a rebind empties it. */
+#define BLK_PREV_MAX 32
+
+struct blk_prev_cache {
+    uint32_t restart;
+    uint32_t count;           /* 0: empty */
+    uint32_t pos;             /* the entry the iterator stands on, when it came from here */
+    size_t end;               /* offset of the entry after the last one */
+    struct {
+        uint32_t offset, key_at, key_len;
+    } e[BLK_PREV_MAX];
+    tbuf keys;
+};
+
+void blk_iter_rebind(blk_iter *it, const blk *b)
+{
+    tbuf key = it->key;
+    blk_prev_cache *c = it->prev;
+    blk_iter_init(it, b);
+    it->key = key;
+    it->key.len = 0;
+    it->prev = c;
+    if (c)
+        c->count = 0;
+}
+
 void blk_iter_free(blk_iter *it)
 {
     tbuf_free(&it->key);
+    if (it->prev) {
+        tbuf_free(&it->prev->keys);
+        free(it->prev);
+        it->prev = NULL;
+    }
     it->valid = 0;
 }
 
@@ -509,6 +543,83 @@ void blk_iter_next(blk_iter *it)
     iter_parse_next(it);
 }
 
+/* An empty cache for interval r (made on first use), or NULL without one. */
+static blk_prev_cache *prev_cache_start(blk_iter *it, uint32_t r)
+{
+    blk_prev_cache *c = it->prev;
+    if (!c) {
+        c = it->prev = malloc(sizeof *c);
+        if (!c)
+            return NULL;   /* no cache: the walk works as without */
+        c->keys = (tbuf)TBUF_INIT;
+        if (tbuf_reserve(&c->keys, 512)) {
+            free(c);
+            it->prev = NULL;
+            return NULL;
+        }
+    }
+    c->count = 0;
+    c->restart = r;
+    c->end = 0;        /* matches no step back (offset 0 has no entry before it) until a walk sets it */
+    c->pos = 0;
+    c->keys.len = 0;
+    return c;
+}
+
+static blk_prev_cache *prev_cache_drop(blk_prev_cache *c)
+{
+    c->count = 0;
+    return NULL;
+}
+
+/* Records the entry the iterator just parsed; NULL (and the cache emptied)
+ * when it does not fit. */
+static blk_prev_cache *prev_cache_add(blk_iter *it, blk_prev_cache *c)
+{
+    if (c->count == BLK_PREV_MAX || it->offset > UINT32_MAX || c->keys.len + it->key.len > UINT32_MAX ||
+        tbuf_append(&c->keys, it->key.data, it->key.len))
+        return prev_cache_drop(c);
+    c->e[c->count].offset = (uint32_t)it->offset;
+    c->e[c->count].key_at = (uint32_t)(c->keys.len - it->key.len);
+    c->e[c->count].key_len = (uint32_t)it->key.len;
+    c->count++;
+    return c;
+}
+
+/* Steps back to the entry before `original` (in interval r) from the cache:
+ * 1 when it did (or failed: status set), 0 when the cache does not hold it. */
+static int prev_cached(blk_iter *it, uint32_t r, size_t original)
+{
+    blk_prev_cache *c = it->prev;
+    if (!c || !c->count || c->restart != r)
+        return 0;
+    uint32_t j;
+    if (original == c->end)
+        j = c->count - 1;
+    else if (c->pos > 0 && c->pos < c->count && c->e[c->pos].offset == original)
+        j = c->pos - 1;
+    else
+        return 0;
+    entry_head h;
+    if (decode_head(it->b, c->e[j].offset, j ? c->e[j - 1].key_len : 0, &h)) {
+        iter_fail(it, TIND_ECORRUPT);
+        return 1;
+    }
+    size_t len = c->e[j].key_len;
+    it->key.len = 0;
+    if (it->key.cap < len && tbuf_reserve(&it->key, len)) {
+        iter_fail(it, TIND_ENOMEM);
+        return 1;
+    }
+    memcpy(it->key.data, c->keys.data + c->e[j].key_at, len);
+    it->key.len = len;
+    it->restart_index = r;
+    it->restart_next = 0;
+    iter_on_entry(it, c->e[j].offset, &h);
+    c->pos = j;
+    return 1;
+}
+
 void blk_iter_prev(blk_iter *it)
 {
     if (!it->valid)
@@ -523,14 +634,26 @@ void blk_iter_prev(blk_iter *it)
         }
         r--;
     }
-    /* Re-scan the restart interval up to the entry before original. */
+    if (prev_cached(it, r, original))
+        return;
+    /* Re-scan the restart interval up to the entry before original,
+     * keeping the entries it passes for the next steps back. */
+    blk_prev_cache *c = prev_cache_start(it, r);
     iter_at_restart(it, r);
     do {
         if (!iter_parse_next(it))
             return;
+        if (c)
+            c = prev_cache_add(it, c);
     } while (it->next_offset < original);
-    if (it->next_offset != original)
+    if (it->next_offset != original) {
         iter_fail(it, TIND_ECORRUPT);   /* the entry chain skips over original */
+        return;
+    }
+    if (c) {
+        c->end = original;
+        c->pos = c->count - 1;
+    }
 }
 
 /*
@@ -630,6 +753,10 @@ void blk_iter_seek_for_prev(blk_iter *it, const uint8_t *key, size_t klen, uint6
         it->valid = 0;   /* only possible at restart 0: everything is after the target */
         return;
     }
+    /* The entries passed are kept for the backward steps that follow. */
+    blk_prev_cache *c = prev_cache_start(it, r);
+    if (c)
+        c = prev_cache_add(it, c);
     /* Step forward while the next entry is still <= target, peeking at it
      * without disturbing the current key. */
     while (it->next_offset < b->entries_end) {
@@ -639,9 +766,17 @@ void blk_iter_seek_for_prev(blk_iter *it, const uint8_t *key, size_t klen, uint6
             return;
         }
         if (cmp_split(it->key.data, h.shared, h.suffix, h.unshared, h.seqno, key, klen, seqno) > 0)
-            return;
+            break;
         if (!iter_parse_next(it))
             return;
+        if (c && it->restart_index != r)
+            c = prev_cache_drop(c);   /* into the next interval: not cached */
+        if (c)
+            c = prev_cache_add(it, c);
+    }
+    if (c) {
+        c->end = it->next_offset;
+        c->pos = c->count - 1;
     }
 }
 

@@ -70,6 +70,10 @@ typedef struct blk {
 /* Checks the footer and the restart array; does not decode entries. */
 int blk_parse(blk *b, const uint8_t *data, size_t size, tind_err *err);
 
+/* The entries of one restart interval as a backward walk decoded them, so
+ * that each further step back is a copy instead of a re-scan (block.c). */
+typedef struct blk_prev_cache blk_prev_cache;
+
 typedef struct blk_iter {
     const blk *b;
     size_t offset;            /* of the current entry */
@@ -83,9 +87,13 @@ typedef struct blk_iter {
     size_t value_len;
     int valid;
     int status;               /* TIND_OK or TIND_ECORRUPT; once set, valid = 0 */
+    blk_prev_cache *prev;     /* made by the first blk_iter_prev, or NULL */
 } blk_iter;
 
 void blk_iter_init(blk_iter *it, const blk *b);
+/* Binds an initialized iterator to another block, keeping its buffers (no
+ * allocation, nothing to free). */
+void blk_iter_rebind(blk_iter *it, const blk *b);
 void blk_iter_free(blk_iter *it);
 void blk_iter_first(blk_iter *it);
 void blk_iter_last(blk_iter *it);

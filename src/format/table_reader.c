@@ -287,14 +287,8 @@ static int tbl_filter_top(tbl *t, tbl_bref *r, tind_err *err)
                          t->filter_partitioned ? TBL_KIND_BLOCK : TBL_KIND_FILTER, r, err);
 }
 
-/* Binds a block iterator to b, keeping its key buffer (no allocation). */
-static void tbl_rebind(blk_iter *it, const blk *b)
-{
-    tbuf key = it->key;
-    blk_iter_init(it, b);
-    it->key = key;
-    it->key.len = 0;
-}
+/* Binds a block iterator to b, keeping its buffers (no allocation). */
+static void tbl_rebind(blk_iter *it, const blk *b) { blk_iter_rebind(it, b); }
 
 /* Decodes the handle in an index entry's value (exactly the whole value). */
 static int tbl_value_handle(const tbl *t, const blk_iter *it, uint64_t block_offset, blk_handle *h,

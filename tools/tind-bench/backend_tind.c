@@ -21,6 +21,15 @@
  * settle: tind_persist(SYNC_DATA), tind_flush, then tind_wait_idle (every
  * compaction the flushes made due finishes). put_batch: one tind_batch.
  *
+ * Scans reuse iterators: a pool of unbounded iterators (as the LMDB backend
+ * pools its read transactions), each taken by one scan at a time and
+ * re-targeted to the newest state with tind_iter_refresh (cheap while no
+ * flush or compaction changed the tables); a prefix scan stops at the first
+ * key without the prefix, as LMDB's does. With --tind-prefix a prefix scan
+ * makes a prefix iterator instead (tind_iter_prefix), which is what lets it
+ * skip tables by their filters. (RocksDB 7.8's C API has no iterator
+ * refresh: its backend makes an iterator per scan.)
+ *
  * Transactions (txn-*): optimistic, serializable (tind_txn_begin with
  * TIND_TXN_OPTIMISTIC); the two reads are tracked, a conflict is retried.
  * tind-sw, a second engine name for the txn-* workloads only, runs them as
@@ -28,16 +37,53 @@
  *
  * Thread-safety: tind handles may be shared by threads (thread_safe = 1).
  */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "backend.h"
 #include "tind.h"
 
+#define BT_ITER_POOL 64
+
 typedef struct bt_handle {
     tind_db *db;
     tind_keyspace *ks;
+    int prefix_iters;                       /* --tind-prefix: prefix scans make prefix iterators */
+    _Atomic(tind_iter *) pool[BT_ITER_POOL]; /* idle unbounded iterators; NULL = empty slot */
 } bt_handle;
+
+/* An unbounded iterator at the newest state: one from the pool, refreshed,
+ * or a new one. */
+static int bt_iter_take(bt_handle *h, tind_iter **out)
+{
+    for (int i = 0; i < BT_ITER_POOL; i++) {
+        if (!atomic_load_explicit(&h->pool[i], memory_order_relaxed))
+            continue;
+        tind_iter *it = atomic_exchange_explicit(&h->pool[i], NULL, memory_order_acquire);
+        if (!it)
+            continue;
+        if (tind_iter_refresh(it) == TIND_OK) {
+            *out = it;
+            return TIND_OK;
+        }
+        tind_iter_free(it);
+        break;
+    }
+    return tind_iter_range(h->ks, NULL, 0, NULL, 0, NULL, out);
+}
+
+/* Back to the pool (freed when the pool is full). */
+static void bt_iter_give(bt_handle *h, tind_iter *it)
+{
+    for (int i = 0; i < BT_ITER_POOL; i++) {
+        tind_iter *empty = NULL;
+        if (atomic_compare_exchange_strong_explicit(&h->pool[i], &empty, it, memory_order_release,
+                                                    memory_order_relaxed))
+            return;
+    }
+    tind_iter_free(it);
+}
 
 static int bt_fail(char *err, size_t errlen, const char *what, int rc, tind_db *db)
 {
@@ -82,6 +128,7 @@ static int bt_open_with(void **out, const bench_config *cfg, int inline_values, 
         tind_ks_options_set_merge_builtin(ko, TIND_MERGE_COUNTER, NULL, 0);
     if (cfg->tind_prefix)
         tind_ks_options_set_prefix_separator(ko, '#');   /* "u00000012#": a feed user */
+    h->prefix_iters = cfg->tind_prefix;
     rc = tind_keyspace_open(h->db, "bench", ko, &h->ks);
     tind_ks_options_free(ko);
     if (rc) {
@@ -166,8 +213,8 @@ static int bt_scan(void *hp, const void *start, size_t sl, const void *prefix, s
 {
     bt_handle *h = hp;
     tind_iter *it;
-    int rc = plen ? tind_iter_prefix(h->ks, prefix, plen, NULL, &it)
-                  : tind_iter_range(h->ks, NULL, 0, NULL, 0, NULL, &it);
+    int pooled = !(plen && h->prefix_iters);
+    int rc = pooled ? bt_iter_take(h, &it) : tind_iter_prefix(h->ks, prefix, plen, NULL, &it);
     if (rc)
         return bt_fail(err, errlen, "iterator", rc, h->db);
     size_t n = 0;
@@ -184,6 +231,12 @@ static int bt_scan(void *hp, const void *start, size_t sl, const void *prefix, s
         tind_iter_seek(it, start, sl);
     }
     while (n < limit && tind_iter_valid(it)) {
+        if (pooled && plen) {
+            size_t kn;
+            const void *kp = tind_iter_key(it, &kn);
+            if (kn < plen || memcmp(kp, prefix, plen) != 0)
+                break;
+        }
         size_t vn;
         const uint8_t *vp = tind_iter_value(it, &vn);
         if (vn)
@@ -196,7 +249,10 @@ static int bt_scan(void *hp, const void *start, size_t sl, const void *prefix, s
     }
     (void)sink;
     rc = tind_iter_status(it);
-    tind_iter_free(it);
+    if (pooled && rc == TIND_OK)
+        bt_iter_give(h, it);
+    else
+        tind_iter_free(it);
     *visited = n;
     return rc ? bt_fail(err, errlen, "scan", rc, h->db) : 0;
 }
@@ -215,6 +271,8 @@ static int bt_settle(void *hp, char *err, size_t errlen)
 static int bt_close(void *hp, char *err, size_t errlen)
 {
     bt_handle *h = hp;
+    for (int i = 0; i < BT_ITER_POOL; i++)
+        tind_iter_free(atomic_exchange(&h->pool[i], NULL));
     int rc = tind_close(h->db);
     free(h);
     return rc ? bt_fail(err, errlen, "close", rc, NULL) : 0;
