@@ -634,6 +634,22 @@ TIND_API int tind_get(tind_keyspace *ks, const void *key, size_t klen, const tin
 TIND_API int tind_contains(tind_keyspace *ks, const void *key, size_t klen, const tind_read_options *ro);
 TIND_API int tind_value_size(tind_keyspace *ks, const void *key, size_t klen, const tind_read_options *ro,
                              uint64_t *size);
+
+/* ---- reads into the caller's buffer (issue 15) ----
+ * tind_get_into reads like tind_get (snapshots, transactions'
+ * read-your-own-writes, merge operands, range deletions, values in blob
+ * files) but copies the value into buf instead of a malloc'd buffer: no
+ * allocation is handed to the caller. On TIND_OK *vlen is the value's size
+ * and buf holds its first min(cap, *vlen) bytes: the value is whole exactly
+ * when *vlen <= cap; otherwise call again with a buffer of *vlen bytes
+ * (cap = 0, buf may then be NULL, only asks for the size, as
+ * tind_value_size). TIND_NOT_FOUND when absent (*vlen = 0); vlen NULL, or
+ * buf NULL with cap > 0, is TIND_EINVAL; other failures as tind_get (the
+ * message in tind_errmsg). buf is written only on TIND_OK. Thread-safety:
+ * as tind_get (any thread, concurrently with writers and other readers;
+ * buf belongs to the caller). */
+TIND_API int tind_get_into(tind_keyspace *ks, const void *key, size_t klen, const tind_read_options *ro, void *buf,
+                           size_t cap, size_t *vlen);
 /* The smallest / largest key and its value (malloc'd, free with tind_free);
  * TIND_NOT_FOUND when the keyspace is empty. Any of the out pointers may be NULL. */
 TIND_API int tind_first(tind_keyspace *ks, const tind_read_options *ro, void **key, size_t *klen,

@@ -197,6 +197,24 @@ static int check_key(tind_keyspace *ks, const void *key, size_t klen, tind_err *
     return rc ? rc : db_check_key(key, klen, err);
 }
 
+/* Where a read puts the value: nowhere (its size only), a malloc'd copy
+ * (tind_get), or the caller's buffer (tind_get_into: the first cap bytes). */
+typedef struct get_dest {
+    int want;            /* GET_SIZE, GET_MALLOC or GET_INTO */
+    void **val;          /* GET_MALLOC */
+    uint8_t *buf;        /* GET_INTO */
+    size_t cap;
+} get_dest;
+enum { GET_SIZE = 0, GET_MALLOC = 1, GET_INTO = 2 };
+
+/* GET_INTO: the first cap bytes of the n-byte value src. */
+static void get_copy_into(const get_dest *d, const uint8_t *src, size_t n)
+{
+    size_t c = n < d->cap ? n : d->cap;
+    if (c)
+        memcpy(d->buf, src, c);
+}
+
 /* A found ENTRY_BLOB: its size from the pointer, its value (malloc'd) from
  * the blob file when wanted. */
 static int blob_get(tind_keyspace *ks, ks_view *view, lookup *lk, int want_value, void **val, uint64_t *vlen,
@@ -222,11 +240,14 @@ static int blob_get(tind_keyspace *ks, ks_view *view, lookup *lk, int want_value
     return TIND_OK;
 }
 
-/* Looks key up; on TIND_OK, *val (malloc'd, may be NULL when want_value = 0)
- * and *vlen hold the value. */
-static int ks_get(tind_keyspace *ks, const void *key, size_t klen, const tind_read_options *ro, int want_value,
-                  void **val, uint64_t *vlen, tind_err *err)
+/* Looks key up; on TIND_OK, *vlen holds the value's size and dest the value
+ * (GET_MALLOC: *dest->val, malloc'd; GET_INTO: its first cap bytes). */
+static int ks_get(tind_keyspace *ks, const void *key, size_t klen, const tind_read_options *ro,
+                  const get_dest *dest, uint64_t *vlen, tind_err *err)
 {
+    int want_value = dest->want == GET_MALLOC || (dest->want == GET_INTO && dest->cap);
+    void *blob_val = NULL;
+    void **val = dest->want == GET_MALLOC ? dest->val : &blob_val;
     int rc = check_key(ks, key, klen, err);
     if (rc)
         return rc;
@@ -253,6 +274,10 @@ static int ks_get(tind_keyspace *ks, const void *key, size_t klen, const tind_re
         /* key-value separation: the size is in the pointer; the value is
          * loaded only when wanted */
         rc = blob_get(ks, view, &lk, want_value, val, vlen, err);
+        if (rc == TIND_OK && want_value && dest->want == GET_INTO) {
+            get_copy_into(dest, blob_val, (size_t)*vlen);
+            free(blob_val);
+        }
         ks_view_release(view);
         tbuf_free(&lk.value);
         return rc;
@@ -263,7 +288,9 @@ static int ks_get(tind_keyspace *ks, const void *key, size_t klen, const tind_re
         const uint8_t *src = lk.in_table ? lk.value.data : lk.mval;
         size_t n = lk.in_table ? lk.value.len : lk.mlen;
         *vlen = n;
-        if (want_value && lk.in_table && lk.value.data) {
+        if (dest->want == GET_INTO) {
+            get_copy_into(dest, src, n);
+        } else if (want_value && lk.in_table && lk.value.data) {
             /* the table copied the value into our buffer: hand it over */
             *val = lk.value.data;
             lk.value.data = NULL;
@@ -285,15 +312,15 @@ static int ks_get(tind_keyspace *ks, const void *key, size_t klen, const tind_re
 }
 
 /* ks_get as a public call: close waits for it; a failure is recorded. */
-static int ks_get_call(tind_keyspace *ks, const void *key, size_t klen, const tind_read_options *ro, int want_value,
-                       void **val, uint64_t *vlen)
+static int ks_get_call(tind_keyspace *ks, const void *key, size_t klen, const tind_read_options *ro,
+                       const get_dest *dest, uint64_t *vlen)
 {
     int rc = ks_enter(ks);
     if (rc)
         return rc;
     tind_err err;
     err_clear(&err);
-    rc = db_fail(ks->db, ks_get(ks, key, klen, ro, want_value, val, vlen, &err), &err);
+    rc = db_fail(ks->db, ks_get(ks, key, klen, ro, dest, vlen, &err), &err);
     db_leave(ks->db);
     return rc;
 }
@@ -305,15 +332,29 @@ TIND_API int tind_get(tind_keyspace *ks, const void *key, size_t klen, const tin
         return TIND_EINVAL;
     uint64_t n = 0;
     *val = NULL;
-    int rc = ks_get_call(ks, key, klen, ro, 1, val, &n);
+    get_dest d = {GET_MALLOC, val, NULL, 0};
+    int rc = ks_get_call(ks, key, klen, ro, &d, &n);
     *vlen = (size_t)n;
+    return rc;
+}
+
+TIND_API int tind_get_into(tind_keyspace *ks, const void *key, size_t klen, const tind_read_options *ro, void *buf,
+                           size_t cap, size_t *vlen)
+{
+    if (!vlen || (!buf && cap))
+        return TIND_EINVAL;
+    uint64_t n = 0;
+    get_dest d = {GET_INTO, NULL, buf, cap};
+    int rc = ks_get_call(ks, key, klen, ro, &d, &n);
+    *vlen = rc == TIND_OK ? (size_t)n : 0;
     return rc;
 }
 
 TIND_API int tind_contains(tind_keyspace *ks, const void *key, size_t klen, const tind_read_options *ro)
 {
     uint64_t n;
-    return ks_get_call(ks, key, klen, ro, 0, NULL, &n);
+    get_dest d = {GET_SIZE, NULL, NULL, 0};
+    return ks_get_call(ks, key, klen, ro, &d, &n);
 }
 
 TIND_API int tind_value_size(tind_keyspace *ks, const void *key, size_t klen, const tind_read_options *ro,
@@ -321,7 +362,8 @@ TIND_API int tind_value_size(tind_keyspace *ks, const void *key, size_t klen, co
 {
     if (!size)
         return TIND_EINVAL;
-    return ks_get_call(ks, key, klen, ro, 0, NULL, size);
+    get_dest d = {GET_SIZE, NULL, NULL, 0};
+    return ks_get_call(ks, key, klen, ro, &d, size);
 }
 
 static int first_or_last(tind_keyspace *ks, const tind_read_options *ro, int last, void **key, size_t *klen,

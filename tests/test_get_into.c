@@ -1,0 +1,339 @@
+/*
+ * test_get_into.c -- tind_get_into (issue 15): the value into the caller's
+ * buffer, on every read path, checked against tind_get.
+ *
+ *   paths          memtable, table (after flush), compacted table; values
+ *                  in blob files; merge operands (in the memtable and over a
+ *                  flushed base); range deletions; snapshots; a
+ *                  transaction's own writes; missing keys; empty values
+ *   short buffer   cap 0 (size only, buf may be NULL), 1, vlen - 1, vlen:
+ *                  the first cap bytes are written and nothing past them,
+ *                  *vlen is the whole size
+ *   arguments      vlen NULL, buf NULL with cap > 0: TIND_EINVAL
+ *   corruption     a table with damaged data blocks, cold cache: every read
+ *                  returns the value or TIND_ECORRUPT, never wrong bytes, and
+ *                  leaves the buffer untouched on failure
+ *
+ * Each check compares with tind_get at the same read options, so the two
+ * calls cannot drift apart.
+ */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+
+#define CANARY 0xA5
+
+/* tind_get_into(ks, key, ro) agrees with tind_get for caps 0, 1, n-1, n, n+7:
+ * same status, same size, the first min(cap, n) bytes, no byte past cap. */
+static void same_as_get(tind_keyspace *ks, const char *key, const tind_read_options *ro)
+{
+    size_t klen = strlen(key);
+    void *want = NULL;
+    size_t wn = 0;
+    int wrc = tind_get(ks, key, klen, ro, &want, &wn);
+    size_t caps[5] = {0, 1, wn ? wn - 1 : 0, wn, wn + 7};
+    uint8_t *buf = malloc(wn + 16);
+    CHECK(buf != NULL);
+    for (int i = 0; i < 5; i++) {
+        size_t cap = caps[i];
+        memset(buf, CANARY, wn + 16);
+        size_t got = 12345;
+        int rc = tind_get_into(ks, key, klen, ro, cap ? buf : NULL, cap, &got);
+        CHECK_RC(rc, wrc);
+        if (rc != TIND_OK) {
+            CHECK_EQ(got, 0);
+            for (size_t j = 0; j < wn + 16; j++)
+                CHECK_EQ(buf[j], CANARY);
+            continue;
+        }
+        CHECK_EQ(got, wn);
+        size_t c = cap < wn ? cap : wn;
+        CHECK_MEM(buf, c, want, c);
+        for (size_t j = c; j < wn + 16; j++)
+            CHECK_EQ(buf[j], CANARY);
+    }
+    free(buf);
+    tind_free(want);
+}
+
+static void put_s(tind_keyspace *ks, const char *k, const char *v)
+{
+    CHECK_OK(tind_put(ks, k, strlen(k), v, strlen(v)));
+}
+
+static void expect_value(tind_keyspace *ks, const char *k, const tind_read_options *ro, const void *v, size_t n)
+{
+    uint8_t buf[4096];
+    size_t got;
+    CHECK_OK(tind_get_into(ks, k, strlen(k), ro, buf, sizeof buf, &got));
+    CHECK_MEM(buf, got, v, n);
+    same_as_get(ks, k, ro);
+}
+
+static void expect_absent(tind_keyspace *ks, const char *k, const tind_read_options *ro)
+{
+    uint8_t buf[8];
+    size_t got = 7;
+    CHECK_RC(tind_get_into(ks, k, strlen(k), ro, buf, sizeof buf, &got), TIND_NOT_FOUND);
+    CHECK_EQ(got, 0);
+    same_as_get(ks, k, ro);
+}
+
+static tind_db *open_db(const char *dir)
+{
+    tind_db *db;
+    CHECK_OK(tind_open(dir, NULL, &db));
+    return db;
+}
+
+TEST(plain_values)
+{
+    char *dir = check_tmpdir("get_into_plain");
+    tind_db *db = open_db(dir);
+    tind_keyspace *ks;
+    CHECK_OK(tind_keyspace_open(db, "k", NULL, &ks));
+    char key[32], val[300];
+    for (int i = 0; i < 500; i++) {
+        snprintf(key, sizeof key, "key%05d", i);
+        int n = snprintf(val, sizeof val, "value-%d-", i);
+        memset(val + n, 'a' + i % 26, (size_t)(i % 200));
+        val[n + i % 200] = 0;
+        put_s(ks, key, val);
+    }
+    CHECK_OK(tind_put(ks, "empty", 5, "", 0));
+    for (int round = 0; round < 3; round++) { /* memtable, L0 table, compacted */
+        for (int i = 0; i < 500; i += 7) {
+            snprintf(key, sizeof key, "key%05d", i);
+            same_as_get(ks, key, NULL);
+        }
+        expect_value(ks, "empty", NULL, "", 0);
+        expect_absent(ks, "key99999", NULL);
+        expect_absent(ks, "a", NULL);
+        if (round == 0)
+            CHECK_OK(tind_flush(ks));
+        else if (round == 1)
+            CHECK_OK(tind_compact(ks));
+    }
+    /* removes and overwrites over tables */
+    CHECK_OK(tind_remove(ks, "key00007", 8));
+    put_s(ks, "key00014", "new");
+    expect_absent(ks, "key00007", NULL);
+    expect_value(ks, "key00014", NULL, "new", 3);
+    /* arguments */
+    uint8_t b[4];
+    size_t n;
+    CHECK_RC(tind_get_into(ks, "key00014", 8, NULL, b, sizeof b, NULL), TIND_EINVAL);
+    CHECK_RC(tind_get_into(ks, "key00014", 8, NULL, NULL, 4, &n), TIND_EINVAL);
+    CHECK_RC(tind_get_into(NULL, "key00014", 8, NULL, b, sizeof b, &n), TIND_EINVAL);
+    CHECK_RC(tind_get_into(ks, NULL, 3, NULL, b, sizeof b, &n), TIND_EINVAL);
+    CHECK_OK(tind_get_into(ks, "key00014", 8, NULL, NULL, 0, &n));
+    CHECK_EQ(n, 3);
+    CHECK_OK(tind_close(db));
+    check_rmtree(dir);
+    free(dir);
+}
+
+TEST(snapshots_and_range_deletes)
+{
+    char *dir = check_tmpdir("get_into_snap");
+    tind_db *db = open_db(dir);
+    tind_keyspace *ks;
+    CHECK_OK(tind_keyspace_open(db, "k", NULL, &ks));
+    put_s(ks, "a1", "old-a1");
+    put_s(ks, "b1", "old-b1");
+    put_s(ks, "c1", "old-c1");
+    CHECK_OK(tind_flush(ks));
+    tind_snapshot *s;
+    CHECK_OK(tind_snapshot_new(db, &s));
+    tind_read_options *ro = tind_read_options_new();
+    CHECK(ro != NULL);
+    tind_read_options_set_snapshot(ro, s);
+    put_s(ks, "a1", "new-a1");
+    CHECK_OK(tind_remove_range(ks, "b", 1, "c", 1)); /* deletes b1 */
+    for (int round = 0; round < 2; round++) {
+        expect_value(ks, "a1", NULL, "new-a1", 6);
+        expect_value(ks, "a1", ro, "old-a1", 6);
+        expect_absent(ks, "b1", NULL);
+        expect_value(ks, "b1", ro, "old-b1", 6);
+        expect_value(ks, "c1", NULL, "old-c1", 6);
+        CHECK_OK(tind_flush(ks));
+    }
+    tind_read_options_free(ro);
+    tind_snapshot_free(s);
+    CHECK_OK(tind_close(db));
+    check_rmtree(dir);
+    free(dir);
+}
+
+TEST(blobs_and_merges)
+{
+    char *dir = check_tmpdir("get_into_blob");
+    tind_db *db = open_db(dir);
+    tind_ks_options *o = tind_ks_options_new();
+    CHECK(o != NULL);
+    tind_ks_options_set_blob_separation(o, 1, 64);
+    tind_keyspace *ks, *ctr;
+    CHECK_OK(tind_keyspace_open(db, "blobs", o, &ks));
+    tind_ks_options_free(o);
+    o = tind_ks_options_new();
+    CHECK(o != NULL);
+    tind_ks_options_set_merge_builtin(o, TIND_MERGE_COUNTER, NULL, 0);
+    CHECK_OK(tind_keyspace_open(db, "counters", o, &ctr));
+    tind_ks_options_free(o);
+
+    uint8_t big[3000];
+    for (size_t i = 0; i < sizeof big; i++)
+        big[i] = (uint8_t)(i * 7 + 3);
+    CHECK_OK(tind_put(ks, "big", 3, big, sizeof big));
+    put_s(ks, "small", "tiny");
+    uint64_t one = 1, ten = 10;
+    CHECK_OK(tind_put(ctr, "n", 1, &ten, 8));
+    CHECK_OK(tind_merge(ctr, "n", 1, &one, 8));
+    for (int round = 0; round < 3; round++) {
+        expect_value(ks, "big", NULL, big, sizeof big);
+        expect_value(ks, "small", NULL, "tiny", 4);
+        uint64_t want = 11 + (uint64_t)round;
+        expect_value(ctr, "n", NULL, &want, 8);
+        CHECK_OK(tind_flush(ks));
+        CHECK_OK(tind_flush(ctr));
+        if (round == 1) {
+            CHECK_OK(tind_compact(ks));
+            CHECK_OK(tind_compact(ctr));
+        }
+        CHECK_OK(tind_merge(ctr, "n", 1, &one, 8)); /* an operand over a flushed base */
+    }
+    /* a blob's size without reading it: cap 0 */
+    size_t n = 0;
+    CHECK_OK(tind_get_into(ks, "big", 3, NULL, NULL, 0, &n));
+    CHECK_EQ(n, sizeof big);
+    CHECK_OK(tind_close(db));
+    check_rmtree(dir);
+    free(dir);
+}
+
+TEST(transaction_reads_own_writes)
+{
+    char *dir = check_tmpdir("get_into_txn");
+    tind_db *db = open_db(dir);
+    tind_keyspace *ks;
+    CHECK_OK(tind_keyspace_open(db, "k", NULL, &ks));
+    put_s(ks, "x", "committed");
+    put_s(ks, "y", "gone-soon");
+    CHECK_OK(tind_flush(ks));
+    tind_txn *t;
+    CHECK_OK(tind_txn_begin(db, TIND_TXN_OPTIMISTIC, &t));
+    tind_read_options *ro = tind_read_options_new();
+    CHECK(ro != NULL);
+    tind_read_options_set_txn(ro, t);
+    CHECK_OK(tind_txn_put(t, ks, "x", 1, "mine", 4));
+    CHECK_OK(tind_txn_remove(t, ks, "y", 1));
+    CHECK_OK(tind_txn_put(t, ks, "z", 1, "", 0));
+    expect_value(ks, "x", ro, "mine", 4);
+    expect_absent(ks, "y", ro);
+    expect_value(ks, "z", ro, "", 0);
+    expect_value(ks, "x", NULL, "committed", 9);
+    expect_value(ks, "y", NULL, "gone-soon", 9);
+    expect_absent(ks, "z", NULL);
+    tind_txn_rollback(t);
+    tind_read_options_free(ro);
+    CHECK_OK(tind_close(db));
+    check_rmtree(dir);
+    free(dir);
+}
+
+/* Flips bytes in the middle of every table file under dir/tables. */
+static int damage_tables(const char *dir)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/tables", dir);
+    DIR *d = opendir(path);
+    CHECK(d != NULL);
+    int damaged = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        char f[4400];
+        snprintf(f, sizeof f, "%s/%s", path, e->d_name);
+        FILE *fp = fopen(f, "r+b");
+        CHECK(fp != NULL);
+        fseek(fp, 0, SEEK_END);
+        long size = ftell(fp);
+        /* the data blocks come first: damage a run of them, well clear of
+         * the index, filter and footer at the end */
+        for (long off = 64; off < size / 2; off += 997) {
+            fseek(fp, off, SEEK_SET);
+            int c = fgetc(fp);
+            fseek(fp, off, SEEK_SET);
+            fputc(c ^ 0x5A, fp);
+        }
+        fclose(fp);
+        damaged++;
+    }
+    closedir(d);
+    return damaged;
+}
+
+TEST(corrupt_table)
+{
+    char *dir = check_tmpdir("get_into_corrupt");
+    tind_db *db = open_db(dir);
+    tind_keyspace *ks;
+    CHECK_OK(tind_keyspace_open(db, "k", NULL, &ks));
+    char key[32], val[128];
+    for (int i = 0; i < 4000; i++) {
+        snprintf(key, sizeof key, "key%05d", i);
+        snprintf(val, sizeof val, "value %05d of a table that will be damaged", i);
+        put_s(ks, key, val);
+    }
+    CHECK_OK(tind_flush(ks));
+    CHECK_OK(tind_compact(ks));
+    CHECK_OK(tind_close(db));
+    CHECK(damage_tables(dir) > 0);
+    int rc = tind_open(dir, NULL, &db);
+    if (rc == TIND_ECORRUPT) { /* caught at open: also fine */
+        check_rmtree(dir);
+        free(dir);
+        return;
+    }
+    CHECK_OK(rc);
+    CHECK_OK(tind_keyspace_open(db, "k", NULL, &ks));
+    int corrupt = 0, good = 0;
+    for (int i = 0; i < 4000; i++) {
+        snprintf(key, sizeof key, "key%05d", i);
+        int n = snprintf(val, sizeof val, "value %05d of a table that will be damaged", i);
+        uint8_t buf[128];
+        memset(buf, CANARY, sizeof buf);
+        size_t got = 99;
+        rc = tind_get_into(ks, key, strlen(key), NULL, buf, sizeof buf, &got);
+        if (rc == TIND_ECORRUPT) {
+            corrupt++;
+            CHECK_EQ(got, 0);
+            for (size_t j = 0; j < sizeof buf; j++)
+                CHECK_EQ(buf[j], CANARY);
+            CHECK(strstr(tind_errmsg(db), "table") != NULL);
+            continue;
+        }
+        CHECK_OK(rc);
+        CHECK_MEM(buf, got, val, (size_t)n);
+        good++;
+    }
+    CHECK(corrupt > 0);
+    CHECK(good > 0);
+    CHECK_OK(tind_close(db));
+    check_rmtree(dir);
+    free(dir);
+}
+
+int main(void)
+{
+    RUN(plain_values);
+    RUN(snapshots_and_range_deletes);
+    RUN(blobs_and_merges);
+    RUN(transaction_reads_own_writes);
+    RUN(corrupt_table);
+    return 0;
+}
