@@ -13,6 +13,10 @@
  *   corruption     a table with damaged data blocks, cold cache: every read
  *                  returns the value or TIND_ECORRUPT, never wrong bytes, and
  *                  leaves the buffer untouched on failure
+ *   tind_multi_get keys in any order, duplicates, absent and bad keys, blobs,
+ *                  a snapshot, every path of the tree at once: each status and
+ *                  value as tind_get's; NULL arrays; over the damaged table:
+ *                  TIND_ECORRUPT returned, the readable keys still right
  *
  * Each check compares with tind_get at the same read options, so the two
  * calls cannot drift apart.
@@ -244,6 +248,125 @@ TEST(transaction_reads_own_writes)
     free(dir);
 }
 
+/* tind_multi_get of the n keys agrees with tind_get key by key; returns
+ * its status. */
+static int multi_same_as_get(tind_keyspace *ks, size_t n, const char *const *k, const tind_read_options *ro)
+{
+    const void **keys = malloc(n * sizeof *keys);
+    size_t *klens = malloc(n * sizeof *klens), *vlens = malloc(n * sizeof *vlens);
+    void **vals = malloc(n * sizeof *vals);
+    int *st = malloc(n * sizeof *st);
+    CHECK(keys && klens && vlens && vals && st);
+    for (size_t i = 0; i < n; i++) {
+        keys[i] = k[i];
+        klens[i] = k[i] ? strlen(k[i]) : 3;
+    }
+    int rc = tind_multi_get(ks, n, keys, klens, ro, vals, vlens, st);
+    int first = TIND_OK;
+    for (size_t i = 0; i < n; i++) {
+        void *want = NULL;
+        size_t wn = 0;
+        int wrc = tind_get(ks, keys[i], klens[i], ro, &want, &wn);
+        if (wrc == TIND_ECORRUPT && st[i] == TIND_ECORRUPT) {
+            CHECK(vals[i] == NULL);
+            first = first ? first : wrc;
+            continue;
+        }
+        CHECK_RC(st[i], wrc);
+        if (wrc == TIND_OK) {
+            CHECK(vals[i] != NULL);
+            CHECK_MEM(vals[i], vlens[i], want, wn);
+        } else {
+            CHECK(vals[i] == NULL);
+            CHECK_EQ(vlens[i], 0);
+            if (wrc != TIND_NOT_FOUND && !first)
+                first = wrc;
+        }
+        tind_free(want);
+        tind_free(vals[i]);
+    }
+    if (first == TIND_OK)
+        CHECK_OK(rc);
+    else
+        CHECK(rc != TIND_OK && rc != TIND_NOT_FOUND);
+    free(keys);
+    free(klens);
+    free(vlens);
+    free(vals);
+    free(st);
+    return rc;
+}
+
+TEST(multi_get)
+{
+    char *dir = check_tmpdir("get_into_multi");
+    tind_db *db = open_db(dir);
+    tind_ks_options *o = tind_ks_options_new();
+    CHECK(o != NULL);
+    tind_ks_options_set_blob_separation(o, 1, 200);
+    tind_keyspace *ks;
+    CHECK_OK(tind_keyspace_open(db, "k", o, &ks));
+    tind_ks_options_free(o);
+    char keybuf[64][16], val[400];
+    const char *keys[80];
+    size_t n = 0;
+    for (int i = 0; i < 64; i++)
+        snprintf(keybuf[i], sizeof keybuf[i], "m%03d", (i * 37) % 64); /* not in key order */
+    for (int i = 0; i < 60; i++) { /* m060..m063 never written */
+        snprintf(val, sizeof val, "v%03d", i);
+        size_t vl = strlen(val);
+        if (i % 5 == 0) { /* a value in a blob file */
+            memset(val + vl, 'b', 300);
+            vl += 300;
+        }
+        char k[16];
+        snprintf(k, sizeof k, "m%03d", i);
+        CHECK_OK(tind_put(ks, k, strlen(k), val, vl));
+        if (i == 20)
+            CHECK_OK(tind_flush(ks));
+        if (i == 40) {
+            CHECK_OK(tind_flush(ks));
+            CHECK_OK(tind_compact(ks));
+        }
+    }
+    CHECK_OK(tind_remove(ks, "m007", 4));
+    CHECK_OK(tind_remove_range(ks, "m010", 4, "m013", 4));
+    for (int i = 0; i < 64; i++)
+        keys[n++] = keybuf[i];
+    keys[n++] = "m005";         /* a duplicate */
+    keys[n++] = "absent";
+    keys[n++] = "";             /* a bad key: TIND_EINVAL for it alone */
+    CHECK_RC(multi_same_as_get(ks, n, keys, NULL), TIND_EINVAL);
+    CHECK_OK(multi_same_as_get(ks, n - 1, keys, NULL));
+    /* one snapshot for every key */
+    tind_snapshot *s;
+    CHECK_OK(tind_snapshot_new(db, &s));
+    tind_read_options *ro = tind_read_options_new();
+    CHECK(ro != NULL);
+    tind_read_options_set_snapshot(ro, s);
+    CHECK_OK(tind_put(ks, "m001", 4, "later", 5));
+    CHECK_OK(tind_remove(ks, "m002", 4));
+    CHECK_OK(multi_same_as_get(ks, n - 1, keys, ro));
+    CHECK_OK(multi_same_as_get(ks, n - 1, keys, NULL));
+    tind_read_options_free(ro);
+    tind_snapshot_free(s);
+    /* arguments */
+    void *v[1];
+    size_t kl[1] = {4}, vl[1];
+    int st[1];
+    const void *kk[1] = {"m001"};
+    CHECK_OK(tind_multi_get(ks, 0, NULL, NULL, NULL, NULL, NULL, NULL));
+    CHECK_RC(tind_multi_get(ks, 1, NULL, kl, NULL, v, vl, st), TIND_EINVAL);
+    CHECK_RC(tind_multi_get(ks, 1, kk, kl, NULL, v, vl, NULL), TIND_EINVAL);
+    CHECK_RC(tind_multi_get(NULL, 1, kk, kl, NULL, v, vl, st), TIND_EINVAL);
+    CHECK_OK(tind_multi_get(ks, 1, kk, kl, NULL, v, vl, st));
+    CHECK_MEM(v[0], vl[0], "later", 5);
+    tind_free(v[0]);
+    CHECK_OK(tind_close(db));
+    check_rmtree(dir);
+    free(dir);
+}
+
 /* Flips bytes in the middle of every table file under dir/tables. */
 static int damage_tables(const char *dir)
 {
@@ -323,6 +446,13 @@ TEST(corrupt_table)
     }
     CHECK(corrupt > 0);
     CHECK(good > 0);
+    static char all[4000][16];
+    static const char *allp[4000];
+    for (int i = 0; i < 4000; i++) {
+        snprintf(all[i], sizeof all[i], "key%05d", i);
+        allp[i] = all[i];
+    }
+    CHECK_RC(multi_same_as_get(ks, 4000, allp, NULL), TIND_ECORRUPT);
     CHECK_OK(tind_close(db));
     check_rmtree(dir);
     free(dir);
@@ -334,6 +464,7 @@ int main(void)
     RUN(snapshots_and_range_deletes);
     RUN(blobs_and_merges);
     RUN(transaction_reads_own_writes);
+    RUN(multi_get);
     RUN(corrupt_table);
     return 0;
 }

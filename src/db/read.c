@@ -240,21 +240,22 @@ static int blob_get(tind_keyspace *ks, ks_view *view, lookup *lk, int want_value
     return TIND_OK;
 }
 
-/* Looks key up; on TIND_OK, *vlen holds the value's size and dest the value
- * (GET_MALLOC: *dest->val, malloc'd; GET_INTO: its first cap bytes). */
-static int ks_get(tind_keyspace *ks, const void *key, size_t klen, const tind_read_options *ro,
-                  const get_dest *dest, uint64_t *vlen, tind_err *err)
+/* Looks key up (checked by the caller) at seqno seq in view (held by the
+ * caller); on TIND_OK, *vlen holds the value's size and dest the value
+ * (GET_MALLOC: *dest->val, malloc'd; GET_INTO: its first cap bytes).
+ * scratch is the read buffer, kept for the next lookup (multi_get). */
+static int ks_get_at(tind_keyspace *ks, ks_view *view, uint64_t seq, const void *key, size_t klen,
+                     const tind_read_options *ro, const get_dest *dest, uint64_t *vlen, tbuf *scratch,
+                     tind_err *err)
 {
     int want_value = dest->want == GET_MALLOC || (dest->want == GET_INTO && dest->cap);
     void *blob_val = NULL;
     void **val = dest->want == GET_MALLOC ? dest->val : &blob_val;
-    int rc = check_key(ks, key, klen, err);
-    if (rc)
-        return rc;
-    uint64_t seq = db_read_seqno(ks->db, ro);
-    ks_view *view = ks_view_acquire(ks);
+    int rc;
     lookup lk;
     memset(&lk, 0, sizeof lk);
+    lk.value = *scratch;
+    lk.value.len = 0;
     rc = TIND_NOT_FOUND;
     if (ro && ro->txn) /* its own write decides, else the snapshot (txn.h) */
         rc = txn_read_point(ro, ks, key, klen, &lk.type, &lk.mval, &lk.mlen, err);
@@ -278,8 +279,7 @@ static int ks_get(tind_keyspace *ks, const void *key, size_t klen, const tind_re
             get_copy_into(dest, blob_val, (size_t)*vlen);
             free(blob_val);
         }
-        ks_view_release(view);
-        tbuf_free(&lk.value);
+        *scratch = lk.value;
         return rc;
     }
     if (rc == TIND_OK && lk.type != ENTRY_VALUE)
@@ -306,8 +306,22 @@ static int ks_get(tind_keyspace *ks, const void *key, size_t klen, const tind_re
             }
         }
     }
+    *scratch = lk.value;
+    return rc;
+}
+
+static int ks_get(tind_keyspace *ks, const void *key, size_t klen, const tind_read_options *ro,
+                  const get_dest *dest, uint64_t *vlen, tind_err *err)
+{
+    int rc = check_key(ks, key, klen, err);
+    if (rc)
+        return rc;
+    uint64_t seq = db_read_seqno(ks->db, ro);
+    ks_view *view = ks_view_acquire(ks);
+    tbuf scratch = TBUF_INIT;
+    rc = ks_get_at(ks, view, seq, key, klen, ro, dest, vlen, &scratch, err);
+    tbuf_free(&scratch);
     ks_view_release(view);
-    tbuf_free(&lk.value);
     return rc;
 }
 
@@ -348,6 +362,82 @@ TIND_API int tind_get_into(tind_keyspace *ks, const void *key, size_t klen, cons
     int rc = ks_get_call(ks, key, klen, ro, &d, &n);
     *vlen = rc == TIND_OK ? (size_t)n : 0;
     return rc;
+}
+
+/* One key of a tind_multi_get, in the order it is looked up. */
+typedef struct multi_key {
+    const uint8_t *key;
+    size_t klen;
+    size_t index;     /* its place in the caller's arrays */
+} multi_key;
+
+static int multi_key_cmp(const void *a, const void *b)
+{
+    const multi_key *x = a, *y = b;
+    int c = key_cmp(x->key, x->klen, y->key, y->klen);
+    return c ? c : (x->index > y->index) - (x->index < y->index);
+}
+
+/* Every key at one seqno in one view, in key order (neighbouring keys then
+ * meet the blocks the previous one brought into the caches), with one read
+ * buffer for all. */
+TIND_API int tind_multi_get(tind_keyspace *ks, size_t n, const void *const *keys, const size_t *klens,
+                            const tind_read_options *ro, void **vals, size_t *vlens, int *statuses)
+{
+    if (n && (!keys || !klens || !vals || !vlens || !statuses))
+        return TIND_EINVAL;
+    for (size_t i = 0; i < n; i++) {
+        vals[i] = NULL;
+        vlens[i] = 0;
+        statuses[i] = TIND_EINVAL;
+    }
+    int rc = ks_enter(ks);
+    if (rc)
+        return rc;
+    tind_err err, first;
+    err_clear(&first);
+    int result = TIND_OK;
+    multi_key *order = n ? malloc(n * sizeof *order) : NULL;
+    if (n && !order) {
+        result = err_set(&first, TIND_ENOMEM, "out of memory ordering %zu keys", n);
+        for (size_t i = 0; i < n; i++)
+            statuses[i] = TIND_ENOMEM;
+        db_fail(ks->db, result, &first);
+        db_leave(ks->db);
+        return result;
+    }
+    for (size_t i = 0; i < n; i++)
+        order[i] = (multi_key){keys[i], klens[i], i};
+    /* NULL keys sort as they are: check_key reports them */
+    int sortable = 1;
+    for (size_t i = 0; i < n && sortable; i++)
+        sortable = order[i].key || !order[i].klen;
+    if (sortable && n > 1)
+        qsort(order, n, sizeof *order, multi_key_cmp);
+    uint64_t seq = db_read_seqno(ks->db, ro);
+    ks_view *view = ks_view_acquire(ks);
+    tbuf scratch = TBUF_INIT;
+    for (size_t j = 0; j < n; j++) {
+        size_t i = order[j].index;
+        uint64_t vlen = 0;
+        get_dest d = {GET_MALLOC, &vals[i], NULL, 0};
+        err_clear(&err);
+        rc = check_key(ks, order[j].key, order[j].klen, &err);
+        if (rc == TIND_OK)
+            rc = ks_get_at(ks, view, seq, order[j].key, order[j].klen, ro, &d, &vlen, &scratch, &err);
+        statuses[i] = rc;
+        vlens[i] = rc == TIND_OK ? (size_t)vlen : 0;
+        if (rc != TIND_OK && rc != TIND_NOT_FOUND && result == TIND_OK) {
+            result = rc;
+            first = err;
+        }
+    }
+    tbuf_free(&scratch);
+    ks_view_release(view);
+    free(order);
+    db_fail(ks->db, result, &first);
+    db_leave(ks->db);
+    return result;
 }
 
 TIND_API int tind_contains(tind_keyspace *ks, const void *key, size_t klen, const tind_read_options *ro)
