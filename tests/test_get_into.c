@@ -252,10 +252,10 @@ TEST(transaction_reads_own_writes)
  * its status. */
 static int multi_same_as_get(tind_keyspace *ks, size_t n, const char *const *k, const tind_read_options *ro)
 {
-    const void **keys = malloc(n * sizeof *keys);
-    size_t *klens = malloc(n * sizeof *klens), *vlens = malloc(n * sizeof *vlens);
-    void **vals = malloc(n * sizeof *vals);
-    int *st = malloc(n * sizeof *st);
+    const void **keys = calloc(n, sizeof *keys);
+    size_t *klens = calloc(n, sizeof *klens), *vlens = calloc(n, sizeof *vlens);
+    void **vals = calloc(n, sizeof *vals);
+    int *st = calloc(n, sizeof *st);
     CHECK(keys && klens && vlens && vals && st);
     for (size_t i = 0; i < n; i++) {
         keys[i] = k[i];
