@@ -93,12 +93,28 @@ static tind_db *open_db(const char *dir)
     return db;
 }
 
+/* Closes db and removes its folder. */
+static void finish(tind_db *db, char *dir)
+{
+    CHECK_OK(tind_close(db));
+    check_rmtree(dir);
+    free(dir);
+}
+
+/* A fresh database in a new folder with one keyspace "k" (default options). */
+static tind_db *open_fresh(const char *tag, char **dir, tind_keyspace **ks)
+{
+    *dir = check_tmpdir(tag);
+    tind_db *db = open_db(*dir);
+    CHECK_OK(tind_keyspace_open(db, "k", NULL, ks));
+    return db;
+}
+
 TEST(plain_values)
 {
-    char *dir = check_tmpdir("get_into_plain");
-    tind_db *db = open_db(dir);
+    char *dir;
     tind_keyspace *ks;
-    CHECK_OK(tind_keyspace_open(db, "k", NULL, &ks));
+    tind_db *db = open_fresh("get_into_plain", &dir, &ks);
     char key[32], val[300];
     for (int i = 0; i < 500; i++) {
         snprintf(key, sizeof key, "key%05d", i);
@@ -135,17 +151,14 @@ TEST(plain_values)
     CHECK_RC(tind_get_into(ks, NULL, 3, NULL, b, sizeof b, &n), TIND_EINVAL);
     CHECK_OK(tind_get_into(ks, "key00014", 8, NULL, NULL, 0, &n));
     CHECK_EQ(n, 3);
-    CHECK_OK(tind_close(db));
-    check_rmtree(dir);
-    free(dir);
+    finish(db, dir);
 }
 
 TEST(snapshots_and_range_deletes)
 {
-    char *dir = check_tmpdir("get_into_snap");
-    tind_db *db = open_db(dir);
+    char *dir;
     tind_keyspace *ks;
-    CHECK_OK(tind_keyspace_open(db, "k", NULL, &ks));
+    tind_db *db = open_fresh("get_into_snap", &dir, &ks);
     put_s(ks, "a1", "old-a1");
     put_s(ks, "b1", "old-b1");
     put_s(ks, "c1", "old-c1");
@@ -167,9 +180,7 @@ TEST(snapshots_and_range_deletes)
     }
     tind_read_options_free(ro);
     tind_snapshot_free(s);
-    CHECK_OK(tind_close(db));
-    check_rmtree(dir);
-    free(dir);
+    finish(db, dir);
 }
 
 TEST(blobs_and_merges)
@@ -213,17 +224,14 @@ TEST(blobs_and_merges)
     size_t n = 0;
     CHECK_OK(tind_get_into(ks, "big", 3, NULL, NULL, 0, &n));
     CHECK_EQ(n, sizeof big);
-    CHECK_OK(tind_close(db));
-    check_rmtree(dir);
-    free(dir);
+    finish(db, dir);
 }
 
 TEST(transaction_reads_own_writes)
 {
-    char *dir = check_tmpdir("get_into_txn");
-    tind_db *db = open_db(dir);
+    char *dir;
     tind_keyspace *ks;
-    CHECK_OK(tind_keyspace_open(db, "k", NULL, &ks));
+    tind_db *db = open_fresh("get_into_txn", &dir, &ks);
     put_s(ks, "x", "committed");
     put_s(ks, "y", "gone-soon");
     CHECK_OK(tind_flush(ks));
@@ -243,9 +251,7 @@ TEST(transaction_reads_own_writes)
     expect_absent(ks, "z", NULL);
     tind_txn_rollback(t);
     tind_read_options_free(ro);
-    CHECK_OK(tind_close(db));
-    check_rmtree(dir);
-    free(dir);
+    finish(db, dir);
 }
 
 /* tind_multi_get of the n keys agrees with tind_get key by key; returns
@@ -362,9 +368,7 @@ TEST(multi_get)
     CHECK_OK(tind_multi_get(ks, 1, kk, kl, NULL, v, vl, st));
     CHECK_MEM(v[0], vl[0], "later", 5);
     tind_free(v[0]);
-    CHECK_OK(tind_close(db));
-    check_rmtree(dir);
-    free(dir);
+    finish(db, dir);
 }
 
 /* Flips bytes in the middle of every table file under dir/tables. */
@@ -402,10 +406,9 @@ static int damage_tables(const char *dir)
 
 TEST(corrupt_table)
 {
-    char *dir = check_tmpdir("get_into_corrupt");
-    tind_db *db = open_db(dir);
+    char *dir;
     tind_keyspace *ks;
-    CHECK_OK(tind_keyspace_open(db, "k", NULL, &ks));
+    tind_db *db = open_fresh("get_into_corrupt", &dir, &ks);
     char key[32], val[128];
     for (int i = 0; i < 4000; i++) {
         snprintf(key, sizeof key, "key%05d", i);
@@ -453,9 +456,7 @@ TEST(corrupt_table)
         allp[i] = all[i];
     }
     CHECK_RC(multi_same_as_get(ks, 4000, allp, NULL), TIND_ECORRUPT);
-    CHECK_OK(tind_close(db));
-    check_rmtree(dir);
-    free(dir);
+    finish(db, dir);
 }
 
 int main(void)
