@@ -18,10 +18,18 @@
  *                  value as tind_get's; NULL arrays; over the damaged table:
  *                  TIND_ECORRUPT returned, the readable keys still right
  *
+ *   concurrent     readers (tind_get_into, tind_multi_get) while the main
+ *                  thread overwrites, flushes and compacts (tables opened,
+ *                  partition directories built and dropped under them): every
+ *                  value read is one that was written for its key.
+ *                  TSAN-LABEL: runs under make test-tsan.
+ *
  * Each check compares with tind_get at the same read options, so the two
  * calls cannot drift apart.
  */
 #include <dirent.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -459,6 +467,87 @@ TEST(corrupt_table)
     finish(db, dir);
 }
 
+#define CONC_KEYS 2000
+
+typedef struct conc_reader {
+    tind_keyspace *ks;
+    atomic_int *stop;
+    long reads;
+} conc_reader;
+
+/* Every value of key i is "i:<round>": a read must name its own key. */
+static void conc_check(size_t i, const uint8_t *v, size_t n)
+{
+    char want[16];
+    int w = snprintf(want, sizeof want, "%zu:", i);
+    CHECK(n > (size_t)w && memcmp(v, want, (size_t)w) == 0);
+}
+
+static void *conc_read(void *arg)
+{
+    conc_reader *r = arg;
+    char kb[8][16];
+    const void *keys[8];
+    size_t klens[8], vlens[8];
+    void *vals[8];
+    int st[8];
+    uint64_t x = 88172645463325252ull;
+    while (!atomic_load(r->stop)) {
+        for (int j = 0; j < 8; j++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            klens[j] = (size_t)snprintf(kb[j], sizeof kb[j], "c%05d", (int)(x % CONC_KEYS));
+            keys[j] = kb[j];
+        }
+        uint8_t buf[64];
+        size_t n;
+        CHECK_OK(tind_get_into(r->ks, keys[0], klens[0], NULL, buf, sizeof buf, &n));
+        conc_check((size_t)atoi(kb[0] + 1), buf, n);
+        CHECK_OK(tind_multi_get(r->ks, 8, keys, klens, NULL, vals, vlens, st));
+        for (int j = 0; j < 8; j++) {
+            CHECK_OK(st[j]);
+            conc_check((size_t)atoi(kb[j] + 1), vals[j], vlens[j]);
+            tind_free(vals[j]);
+        }
+        r->reads += 9;
+    }
+    return NULL;
+}
+
+TEST(concurrent)
+{
+    char *dir;
+    tind_keyspace *ks;
+    tind_db *db = open_fresh("get_into_conc", &dir, &ks);
+    char k[16], v[32];
+    for (int i = 0; i < CONC_KEYS; i++) {
+        snprintf(k, sizeof k, "c%05d", i);
+        snprintf(v, sizeof v, "%d:0", i);
+        put_s(ks, k, v);
+    }
+    CHECK_OK(tind_flush(ks));
+    atomic_int stop;
+    atomic_init(&stop, 0);
+    conc_reader r[2] = {{ks, &stop, 0}, {ks, &stop, 0}};
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++)
+        CHECK(pthread_create(&th[i], NULL, conc_read, &r[i]) == 0);
+    for (int round = 1; round <= 6; round++) {
+        for (int i = round % 3; i < CONC_KEYS; i += 3) {
+            snprintf(k, sizeof k, "c%05d", i);
+            snprintf(v, sizeof v, "%d:%d", i, round);
+            put_s(ks, k, v);
+        }
+        CHECK_OK(tind_flush(ks));
+        if (round % 2 == 0)
+            CHECK_OK(tind_compact(ks));
+    }
+    atomic_store(&stop, 1);
+    for (int i = 0; i < 2; i++)
+        pthread_join(th[i], NULL);
+    CHECK(r[0].reads > 0 && r[1].reads > 0);
+    finish(db, dir);
+}
+
 int main(void)
 {
     RUN(plain_values);
@@ -467,5 +556,6 @@ int main(void)
     RUN(transaction_reads_own_writes);
     RUN(multi_get);
     RUN(corrupt_table);
+    RUN(concurrent);
     return 0;
 }
