@@ -703,6 +703,39 @@ TIND_API int tind_get(tind_keyspace *ks, const void *key, size_t klen, const tin
 TIND_API int tind_contains(tind_keyspace *ks, const void *key, size_t klen, const tind_read_options *ro);
 TIND_API int tind_value_size(tind_keyspace *ks, const void *key, size_t klen, const tind_read_options *ro,
                              uint64_t *size);
+
+/* ---- reads into the caller's buffer (issue 15) ----
+ * tind_get_into reads like tind_get (snapshots, transactions'
+ * read-your-own-writes, merge operands, range deletions, values in blob
+ * files) but copies the value into buf instead of a malloc'd buffer: no
+ * allocation is handed to the caller. On TIND_OK *vlen is the value's size
+ * and buf holds its first min(cap, *vlen) bytes: the value is whole exactly
+ * when *vlen <= cap; otherwise call again with a buffer of *vlen bytes
+ * (cap = 0, buf may then be NULL, only asks for the size, as
+ * tind_value_size). TIND_NOT_FOUND when absent (*vlen = 0); vlen NULL, or
+ * buf NULL with cap > 0, is TIND_EINVAL; other failures as tind_get (the
+ * message in tind_errmsg). buf is written only on TIND_OK. Thread-safety:
+ * as tind_get (any thread, concurrently with writers and other readers;
+ * buf belongs to the caller). */
+TIND_API int tind_get_into(tind_keyspace *ks, const void *key, size_t klen, const tind_read_options *ro, void *buf,
+                           size_t cap, size_t *vlen);
+
+/* ---- batched point reads (issue 15) ----
+ * tind_multi_get reads the n keys keys[i] (klens[i] bytes) at one state:
+ * every key sees the same snapshot (ro's, or the latest state when the call
+ * begins), as one transaction's reads would, with tind_get's rules
+ * (transactions, merge operands, range deletions, blob files). The keys are
+ * looked up in key order, so neighbours share the blocks the previous one
+ * brought in. For each i: statuses[i] is TIND_OK (vals[i] is a malloc'd
+ * copy of the value, free it with tind_free, non-NULL even when empty;
+ * vlens[i] its size), TIND_NOT_FOUND (vals[i] NULL, vlens[i] 0), or the
+ * error of that key (TIND_EINVAL for a bad key, TIND_ECORRUPT...). Returns
+ * TIND_OK when every key was found or absent, else the status of the first
+ * failed key in key order (its message in tind_errmsg; the other keys are
+ * still read); TIND_EINVAL when n > 0 and an array is NULL (nothing
+ * written). A key may appear more than once. Thread-safety: as tind_get. */
+TIND_API int tind_multi_get(tind_keyspace *ks, size_t n, const void *const *keys, const size_t *klens,
+                            const tind_read_options *ro, void **vals, size_t *vlens, int *statuses);
 /* The smallest / largest key and its value (malloc'd, free with tind_free);
  * TIND_NOT_FOUND when the keyspace is empty. Any of the out pointers may be NULL. */
 TIND_API int tind_first(tind_keyspace *ks, const tind_read_options *ro, void **key, size_t *klen,

@@ -336,6 +336,13 @@ static void check_get(world *w, int ks, int id, const tind_read_options *ro, uin
     } else {
         CHECK_RC(rc, TIND_NOT_FOUND);
     }
+    /* tind_get_into agrees (issue 15): whole, a short buffer's first bytes, or the size only */
+    uint8_t into[sizeof w->valbuf];
+    uint64_t pick = (seq + (uint64_t)id) % 3;
+    size_t cap = pick == 0 ? sizeof into : pick == 1 ? vlen / 2 : 0, got = 0;
+    CHECK_RC(tind_get_into(w->ks[ks], key, klen, ro, into, cap, &got), rc);
+    CHECK_EQ(got, rc == TIND_OK ? vlen : 0);
+    CHECK_MEM(into, got < cap ? got : cap, val, got < cap ? got : cap);
     free(val);
 }
 

@@ -166,6 +166,10 @@ int tind_get(tind_keyspace *ks, const char *key, size_t klen, const tind_read_op
 int tind_contains(tind_keyspace *ks, const char *key, size_t klen, const tind_read_options *ro);
 int tind_value_size(tind_keyspace *ks, const char *key, size_t klen, const tind_read_options *ro,
                     uint64_t *size);
+int tind_get_into(tind_keyspace *ks, const char *key, size_t klen, const tind_read_options *ro,
+                  void *buf, size_t cap, size_t *vlen);
+int tind_multi_get(tind_keyspace *ks, size_t n, const void *const *keys, const size_t *klens,
+                   const tind_read_options *ro, void **vals, size_t *vlens, int *statuses);
 int tind_first(tind_keyspace *ks, const tind_read_options *ro, void **key, size_t *klen,
                void **val, size_t *vlen);
 int tind_last(tind_keyspace *ks, const tind_read_options *ro, void **key, size_t *klen,

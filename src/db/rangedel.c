@@ -40,9 +40,14 @@ int rd_get_covered(tind_keyspace *ks, ks_view *view, const uint8_t *key, size_t 
             return 1;
     }
     version *v = view->v;
+    /* levels a cursor learnt to be free of range tombstones, and empty
+     * levels, cost no search (a point read's cost, issue 15) */
+    unsigned skip = atomic_load_explicit(&v->no_range_tombstones, memory_order_acquire);
     for (int lv = 0; lv < v->level_count; lv++) {
         ver_level *level = &v->levels[lv];
         size_t from = 0, to = level->count;
+        if (!to || (lv > 0 && (skip & (1u << lv))))
+            continue;
         if (lv > 0) {
             int idx = version_find_level_table(v, lv, key, klen);
             if (idx < 0)

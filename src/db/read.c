@@ -197,6 +197,24 @@ static int check_key(tind_keyspace *ks, const void *key, size_t klen, tind_err *
     return rc ? rc : db_check_key(key, klen, err);
 }
 
+/* Where a read puts the value: nowhere (its size only), a malloc'd copy
+ * (tind_get), or the caller's buffer (tind_get_into: the first cap bytes). */
+typedef struct get_dest {
+    int want;            /* GET_SIZE, GET_MALLOC or GET_INTO */
+    void **val;          /* GET_MALLOC */
+    uint8_t *buf;        /* GET_INTO */
+    size_t cap;
+} get_dest;
+enum { GET_SIZE = 0, GET_MALLOC = 1, GET_INTO = 2 };
+
+/* GET_INTO: the first cap bytes of the n-byte value src. */
+static void get_copy_into(const get_dest *d, const uint8_t *src, size_t n)
+{
+    size_t c = n < d->cap ? n : d->cap;
+    if (c)
+        memcpy(d->buf, src, c);
+}
+
 /* A found ENTRY_BLOB: its size from the pointer, its value (malloc'd) from
  * the blob file when wanted. */
 static int blob_get(tind_keyspace *ks, ks_view *view, lookup *lk, int want_value, void **val, uint64_t *vlen,
@@ -222,18 +240,22 @@ static int blob_get(tind_keyspace *ks, ks_view *view, lookup *lk, int want_value
     return TIND_OK;
 }
 
-/* Looks key up; on TIND_OK, *val (malloc'd, may be NULL when want_value = 0)
- * and *vlen hold the value. */
-static int ks_get(tind_keyspace *ks, const void *key, size_t klen, const tind_read_options *ro, int want_value,
-                  void **val, uint64_t *vlen, tind_err *err)
+/* Looks key up (checked by the caller) at seqno seq in view (held by the
+ * caller); on TIND_OK, *vlen holds the value's size and dest the value
+ * (GET_MALLOC: *dest->val, malloc'd; GET_INTO: its first cap bytes).
+ * scratch is the read buffer, kept for the next lookup (multi_get). */
+static int ks_get_at(tind_keyspace *ks, ks_view *view, uint64_t seq, const void *key, size_t klen,
+                     const tind_read_options *ro, const get_dest *dest, uint64_t *vlen, tbuf *scratch,
+                     tind_err *err)
 {
-    int rc = check_key(ks, key, klen, err);
-    if (rc)
-        return rc;
-    uint64_t seq = db_read_seqno(ks->db, ro);
-    ks_view *view = ks_view_acquire(ks);
+    int want_value = dest->want == GET_MALLOC || (dest->want == GET_INTO && dest->cap);
+    void *blob_val = NULL;
+    void **val = dest->want == GET_MALLOC ? dest->val : &blob_val;
+    int rc;
     lookup lk;
     memset(&lk, 0, sizeof lk);
+    lk.value = *scratch;
+    lk.value.len = 0;
     rc = TIND_NOT_FOUND;
     if (ro && ro->txn) /* its own write decides, else the snapshot (txn.h) */
         rc = txn_read_point(ro, ks, key, klen, &lk.type, &lk.mval, &lk.mlen, err);
@@ -253,8 +275,11 @@ static int ks_get(tind_keyspace *ks, const void *key, size_t klen, const tind_re
         /* key-value separation: the size is in the pointer; the value is
          * loaded only when wanted */
         rc = blob_get(ks, view, &lk, want_value, val, vlen, err);
-        ks_view_release(view);
-        tbuf_free(&lk.value);
+        if (rc == TIND_OK && want_value && dest->want == GET_INTO) {
+            get_copy_into(dest, blob_val, (size_t)*vlen);
+            free(blob_val);
+        }
+        *scratch = lk.value;
         return rc;
     }
     if (rc == TIND_OK && lk.type != ENTRY_VALUE)
@@ -263,7 +288,9 @@ static int ks_get(tind_keyspace *ks, const void *key, size_t klen, const tind_re
         const uint8_t *src = lk.in_table ? lk.value.data : lk.mval;
         size_t n = lk.in_table ? lk.value.len : lk.mlen;
         *vlen = n;
-        if (want_value && lk.in_table && lk.value.data) {
+        if (dest->want == GET_INTO) {
+            get_copy_into(dest, src, n);
+        } else if (want_value && lk.in_table && lk.value.data) {
             /* the table copied the value into our buffer: hand it over */
             *val = lk.value.data;
             lk.value.data = NULL;
@@ -279,21 +306,35 @@ static int ks_get(tind_keyspace *ks, const void *key, size_t klen, const tind_re
             }
         }
     }
+    *scratch = lk.value;
+    return rc;
+}
+
+static int ks_get(tind_keyspace *ks, const void *key, size_t klen, const tind_read_options *ro,
+                  const get_dest *dest, uint64_t *vlen, tind_err *err)
+{
+    int rc = check_key(ks, key, klen, err);
+    if (rc)
+        return rc;
+    uint64_t seq = db_read_seqno(ks->db, ro);
+    ks_view *view = ks_view_acquire(ks);
+    tbuf scratch = TBUF_INIT;
+    rc = ks_get_at(ks, view, seq, key, klen, ro, dest, vlen, &scratch, err);
+    tbuf_free(&scratch);
     ks_view_release(view);
-    tbuf_free(&lk.value);
     return rc;
 }
 
 /* ks_get as a public call: close waits for it; a failure is recorded. */
-static int ks_get_call(tind_keyspace *ks, const void *key, size_t klen, const tind_read_options *ro, int want_value,
-                       void **val, uint64_t *vlen)
+static int ks_get_call(tind_keyspace *ks, const void *key, size_t klen, const tind_read_options *ro,
+                       const get_dest *dest, uint64_t *vlen)
 {
     int rc = ks_enter(ks);
     if (rc)
         return rc;
     tind_err err;
     err_clear(&err);
-    rc = db_fail(ks->db, ks_get(ks, key, klen, ro, want_value, val, vlen, &err), &err);
+    rc = db_fail(ks->db, ks_get(ks, key, klen, ro, dest, vlen, &err), &err);
     db_leave(ks->db);
     return rc;
 }
@@ -305,15 +346,105 @@ TIND_API int tind_get(tind_keyspace *ks, const void *key, size_t klen, const tin
         return TIND_EINVAL;
     uint64_t n = 0;
     *val = NULL;
-    int rc = ks_get_call(ks, key, klen, ro, 1, val, &n);
+    get_dest d = {GET_MALLOC, val, NULL, 0};
+    int rc = ks_get_call(ks, key, klen, ro, &d, &n);
     *vlen = (size_t)n;
     return rc;
+}
+
+TIND_API int tind_get_into(tind_keyspace *ks, const void *key, size_t klen, const tind_read_options *ro, void *buf,
+                           size_t cap, size_t *vlen)
+{
+    if (!vlen || (!buf && cap))
+        return TIND_EINVAL;
+    uint64_t n = 0;
+    get_dest d = {GET_INTO, NULL, buf, cap};
+    int rc = ks_get_call(ks, key, klen, ro, &d, &n);
+    *vlen = rc == TIND_OK ? (size_t)n : 0;
+    return rc;
+}
+
+/* One key of a tind_multi_get, in the order it is looked up. */
+typedef struct multi_key {
+    const uint8_t *key;
+    size_t klen;
+    size_t index;     /* its place in the caller's arrays */
+} multi_key;
+
+static int multi_key_cmp(const void *a, const void *b)
+{
+    const multi_key *x = a, *y = b;
+    int c = key_cmp(x->key, x->klen, y->key, y->klen);
+    return c ? c : (x->index > y->index) - (x->index < y->index);
+}
+
+/* Every key at one seqno in one view, in key order (neighbouring keys then
+ * meet the blocks the previous one brought into the caches), with one read
+ * buffer for all. */
+TIND_API int tind_multi_get(tind_keyspace *ks, size_t n, const void *const *keys, const size_t *klens,
+                            const tind_read_options *ro, void **vals, size_t *vlens, int *statuses)
+{
+    if (n && (!keys || !klens || !vals || !vlens || !statuses))
+        return TIND_EINVAL;
+    for (size_t i = 0; i < n; i++) {
+        vals[i] = NULL;
+        vlens[i] = 0;
+        statuses[i] = TIND_EINVAL;
+    }
+    int rc = ks_enter(ks);
+    if (rc)
+        return rc;
+    tind_err err, first;
+    err_clear(&first);
+    int result = TIND_OK;
+    multi_key *order = n ? malloc(n * sizeof *order) : NULL;
+    if (n && !order) {
+        result = err_set(&first, TIND_ENOMEM, "out of memory ordering %zu keys", n);
+        for (size_t i = 0; i < n; i++)
+            statuses[i] = TIND_ENOMEM;
+        db_fail(ks->db, result, &first);
+        db_leave(ks->db);
+        return result;
+    }
+    for (size_t i = 0; i < n; i++)
+        order[i] = (multi_key){keys[i], klens[i], i};
+    /* NULL keys sort as they are: check_key reports them */
+    int sortable = 1;
+    for (size_t i = 0; i < n && sortable; i++)
+        sortable = order[i].key || !order[i].klen;
+    if (sortable && n > 1)
+        qsort(order, n, sizeof *order, multi_key_cmp);
+    uint64_t seq = db_read_seqno(ks->db, ro);
+    ks_view *view = ks_view_acquire(ks);
+    tbuf scratch = TBUF_INIT;
+    for (size_t j = 0; j < n; j++) {
+        size_t i = order[j].index;
+        uint64_t vlen = 0;
+        get_dest d = {GET_MALLOC, &vals[i], NULL, 0};
+        err_clear(&err);
+        rc = check_key(ks, order[j].key, order[j].klen, &err);
+        if (rc == TIND_OK)
+            rc = ks_get_at(ks, view, seq, order[j].key, order[j].klen, ro, &d, &vlen, &scratch, &err);
+        statuses[i] = rc;
+        vlens[i] = rc == TIND_OK ? (size_t)vlen : 0;
+        if (rc != TIND_OK && rc != TIND_NOT_FOUND && result == TIND_OK) {
+            result = rc;
+            first = err;
+        }
+    }
+    tbuf_free(&scratch);
+    ks_view_release(view);
+    free(order);
+    db_fail(ks->db, result, &first);
+    db_leave(ks->db);
+    return result;
 }
 
 TIND_API int tind_contains(tind_keyspace *ks, const void *key, size_t klen, const tind_read_options *ro)
 {
     uint64_t n;
-    return ks_get_call(ks, key, klen, ro, 0, NULL, &n);
+    get_dest d = {GET_SIZE, NULL, NULL, 0};
+    return ks_get_call(ks, key, klen, ro, &d, &n);
 }
 
 TIND_API int tind_value_size(tind_keyspace *ks, const void *key, size_t klen, const tind_read_options *ro,
@@ -321,7 +452,8 @@ TIND_API int tind_value_size(tind_keyspace *ks, const void *key, size_t klen, co
 {
     if (!size)
         return TIND_EINVAL;
-    return ks_get_call(ks, key, klen, ro, 0, NULL, size);
+    get_dest d = {GET_SIZE, NULL, NULL, 0};
+    return ks_get_call(ks, key, klen, ro, &d, size);
 }
 
 static int first_or_last(tind_keyspace *ks, const tind_read_options *ro, int last, void **key, size_t *klen,

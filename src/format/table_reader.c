@@ -43,6 +43,7 @@
 #include "format/bloom.h"
 #include "format/compress.h"
 #include "format/container.h"
+#include "format/pdir.h"
 #include "format/rangetomb.h"
 #include "format/table_int.h"
 #include "format/zdict.h"
@@ -95,6 +96,8 @@ struct tbl {
     tbl_bref filter_pin;
     rt_list *rdel;            /* the "rangedel" section (format >= 3), or NULL */
     tbl_meta stored;          /* with rdel: the stored key and seqno range (meta's is widened) */
+    pdir *dir;                /* partitioned index: its top level decoded (pdir.h), or NULL */
+    cache_handle *dir_charge; /* dir's bytes, held in the block cache as pinned usage */
 };
 
 /* ------------------------------------------------------------------ errors */
@@ -717,10 +720,22 @@ int tbl_iter_status(const tbl_iter *it, tind_err *err)
  * (key, snapshot). For a prefix (key = the prefix, snapshot SEQNO_MAX) that
  * is the partition of the first key >= the prefix: the first key with the
  * prefix when there is one, whose partition's filter then holds it. */
+/* Probes filter partition fh for hash h: 1 may contain, 0 absent, < 0 error. */
+static int tbl_filter_part_probe(tbl *t, blk_handle fh, uint64_t h, tind_err *err)
+{
+    tbl_bref part;
+    int rc = tbl_block_get(t, fh, &t->filter, TBL_KIND_FILTER, &part, err);
+    if (rc != TIND_OK)
+        return rc;
+    rc = bloom_may_contain(part.blk->raw, part.blk->raw_len, h);
+    tbl_bref_release(t, &part);
+    return rc;
+}
+
 static int tbl_filter_probe_hash(tbl *t, const uint8_t *key, size_t klen, uint64_t snapshot, uint64_t h,
                                  tbuf *scratch, tind_err *err)
 {
-    tbl_bref top, part;
+    tbl_bref top;
     int rc, result;
     rc = tbl_filter_top(t, &top, err);
     if (rc != TIND_OK)
@@ -744,13 +759,8 @@ static int tbl_filter_probe_hash(tbl *t, const uint8_t *key, size_t klen, uint64
     } else {
         blk_handle fh;
         result = tbl_value_handle(t, &it, t->filter_handle.offset, &fh, err);
-        if (result == TIND_OK) {
-            result = tbl_block_get(t, fh, &t->filter, TBL_KIND_FILTER, &part, err);
-            if (result == TIND_OK) {
-                result = bloom_may_contain(part.blk->raw, part.blk->raw_len, h);
-                tbl_bref_release(t, &part);
-            }
-        }
+        if (result == TIND_OK)
+            result = tbl_filter_part_probe(t, fh, h, err);
     }
     *scratch = it.key;
     tbl_bref_release(t, &top);
@@ -829,21 +839,46 @@ static int tbl_get_slow(tbl *t, const uint8_t *key, size_t klen, uint64_t snapsh
 int tbl_get(tbl *t, const uint8_t *key, size_t klen, uint64_t snapshot, int use_filter, uint8_t *type,
             uint64_t *seqno, tbuf *value, tind_err *err)
 {
-    tbl_bref top, part = {0}, data = {0};
+    tbl_bref top = {0}, part = {0}, data = {0};
     blk_iter it;
     blk_handle h;
     uint64_t off;
     int rc, slow = 0;
     tbuf scratch = *value;
+    const pdir *dir = t->dir;
+    /* with the directory, the partition is known before any block is touched */
+    uint32_t pi = dir ? pdir_find(dir, key, klen, snapshot) : 0;
 
     memset(value, 0, sizeof *value);
     if (use_filter && t->has_filter && t->filter_keys) {
-        rc = tbl_filter_probe(t, key, klen, snapshot, &scratch, err);
+        if (dir && dir->filter)
+            rc = pi == dir->count ? 0 : tbl_filter_part_probe(t, dir->filter[pi], hash64(key, klen), err);
+        else
+            rc = tbl_filter_probe(t, key, klen, snapshot, &scratch, err);
         if (rc <= 0) {
             *value = scratch;
             value->len = 0;
             return rc == 0 ? TIND_NOT_FOUND : rc;
         }
+    }
+    if (dir) {
+        if (pi == dir->count) {
+            *value = scratch;
+            value->len = 0;
+            return TIND_NOT_FOUND; /* past the last key of the table */
+        }
+        h = dir->index[pi];
+        rc = tbl_block_get(t, h, &t->index, TBL_KIND_BLOCK, &part, err);
+        blk_iter_init(&it, rc == TIND_OK ? &part.blk->b : NULL);
+        it.key = scratch;
+        it.key.len = 0;
+        if (rc != TIND_OK)
+            goto out;
+        off = h.offset;
+        blk_iter_seek(&it, key, klen, snapshot);
+        if (!it.valid && it.status == TIND_OK)
+            slow = 1; /* the partition ends before the target */
+        goto index_done;
     }
     rc = tbl_index_top(t, &top, err);
     if (rc != TIND_OK) {
@@ -868,6 +903,7 @@ int tbl_get(tbl *t, const uint8_t *key, size_t klen, uint64_t snapshot, int use_
         if (!it.valid && it.status == TIND_OK)
             slow = 1; /* the partition ends before the target */
     }
+index_done:
     if (!it.valid) {
         if (it.status != TIND_OK)
             rc = tbl_err_at(t, err, it.status, off, "malformed index entries");
@@ -925,6 +961,9 @@ static void tbl_close(tbl *t)
 {
     tbl_bref_release(t, &t->index_pin);
     tbl_bref_release(t, &t->filter_pin);
+    if (t->dir_charge)
+        cache_release(t->bc, t->dir_charge);
+    pdir_free(t->dir);
     if (t->bc)
         cache_erase_id(t->bc, t->cache_id);
     if (t->file)
@@ -1138,6 +1177,33 @@ static int tbl_open_check_index(tbl *t, tind_err *err)
     return rc;
 }
 
+/* The partition directory of a partitioned index (pdir.h), charged to the
+ * block cache as a held entry (pinned usage, like a pinned block) at an
+ * offset no block can have. A table whose top-level blocks do not qualify
+ * is read without it. */
+static int tbl_open_dir(tbl *t, tind_err *err)
+{
+    tbl_bref itop, ftop = {0};
+    int rc = tbl_index_top(t, &itop, err);
+    if (rc != TIND_OK)
+        return rc;
+    if (t->has_filter && t->filter_partitioned)
+        rc = tbl_filter_top(t, &ftop, err);
+    if (rc == TIND_OK) {
+        t->dir = pdir_build(&itop.blk->b, ftop.blk ? &ftop.blk->b : NULL);
+        if (t->dir && t->bc) {
+            t->dir_charge = cache_insert(t->bc, t->cache_id, UINT64_MAX, NULL, t->dir->memory, NULL, NULL);
+            if (!t->dir_charge) {
+                pdir_free(t->dir);
+                t->dir = NULL;
+            }
+        }
+    }
+    tbl_bref_release(t, &ftop);
+    tbl_bref_release(t, &itop);
+    return rc;
+}
+
 /* Reads the range tombstone section, when there is one, and widens the
  * in-memory key and seqno range to cover it (the stored ones are kept for
  * tbl_verify). */
@@ -1295,6 +1361,8 @@ int tbl_open(fs *fsys, const char *path, const tbl_open_options *o, tbl **out, t
                           t->filter_partitioned ? TBL_KIND_BLOCK : TBL_KIND_FILTER, pin, &t->filter_pin, err);
     if (rc == TIND_OK)
         rc = tbl_open_check_index(t, err);
+    if (rc == TIND_OK && t->index_partitioned)
+        rc = tbl_open_dir(t, err);
     if (rc == TIND_OK)
         rc = tbl_open_rangedel(t, toc, size, err);
     if (rc != TIND_OK)

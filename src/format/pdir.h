@@ -1,0 +1,68 @@
+/*
+ * pdir.h -- a partitioned table's partition directory, decoded once
+ * (issue 15, point reads).
+ *
+ * A table with a two-level index (and usually a filter partition per index
+ * partition) names its partitions in a top-level index block and a
+ * top-level filter block: entry i of both is (last internal key of
+ * partition i) -> handle of index partition i / filter partition i
+ * (docs/FORMAT.md, "Table file"). A point read used to binary-search both
+ * top-level blocks, decoding an entry header per step, through the block
+ * cache. The directory holds the same entries decoded into arrays at open:
+ * the partition of a key is one binary search over plain keys, and the
+ * filter partition is the one at the same position.
+ *
+ * It is built only from blocks whose checksums were verified when read, and
+ * only when they make sense: the top-level index strictly increasing in
+ * internal-key order, every handle well-formed, and the top-level filter
+ * block (when partitioned) holding exactly the same keys in the same order.
+ * Otherwise pdir_build returns NULL and the reader keeps its block-by-block
+ * path, which reports whatever is wrong when a read reaches it.
+ *
+ * Thread-safety: read-only after pdir_build; any number of readers at once.
+ */
+#ifndef TIND_FORMAT_PDIR_H
+#define TIND_FORMAT_PDIR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "format/block.h"
+#include "format/blockio.h"
+#include "format/entry.h"
+
+typedef struct pdir {
+    uint32_t count;            /* partitions */
+    uint8_t *keys;             /* their last user keys, back to back */
+    uint32_t *key_end;         /* key i is keys[key_end[i-1] .. key_end[i]) (key_end[-1] = 0) */
+    uint64_t *seqnos;          /* the seqno of each last internal key */
+    blk_handle *index;         /* index partition i */
+    blk_handle *filter;        /* filter partition i, or NULL (no usable partitioned filter) */
+    size_t memory;             /* bytes this directory holds */
+} pdir;
+
+/* Decodes the top-level index block `index_top` and, when not NULL, the
+ * top-level filter block `filter_top` (of a partitioned filter). NULL when
+ * out of memory or when the blocks do not qualify (see above); the filter
+ * handles alone are left out (filter = NULL) when only the filter block
+ * disagrees. */
+pdir *pdir_build(const blk *index_top, const blk *filter_top);
+void pdir_free(pdir *d);
+
+/* The first partition whose last internal key is >= (key, seqno), or
+ * d->count when the key lies past the table's last key. */
+static inline uint32_t pdir_find(const pdir *d, const uint8_t *key, size_t klen, uint64_t seqno)
+{
+    uint32_t lo = 0, hi = d->count;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        uint32_t from = mid ? d->key_end[mid - 1] : 0;
+        if (ikey_cmp(d->keys + from, d->key_end[mid] - from, d->seqnos[mid], key, klen, seqno) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+#endif
