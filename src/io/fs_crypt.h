@@ -18,14 +18,15 @@
  * cannot move, be reordered or change length. Nonce = slot (u32) || per-
  * handle write counter (u32) || per-handle random (u32).
  *
- * Pages are full except the last one and pages a sync covered while
- * partial: bytes a sync made durable are never rewritten (a torn rewrite
- * could lose them), so an append after a sync starts a new page -- in the
- * rest of the same slot when FS_CRYPT_MIN_ROOM bytes remain, else in the
- * next slot. A journal synced at every record thus packs its records' pages
- * into slots; tables and the version file, synced once when complete, are
- * all full pages and a read finds its page by arithmetic.
- *
+ * A page once written is never written again: every write seals the bytes
+ * it adds as new pages -- the first in the rest of the last page's slot
+ * when FS_CRYPT_MIN_ROOM bytes remain, else in the next slot, the others
+ * full. No byte is encrypted twice and a torn or short write damages only
+ * the pages it was writing. A journal appending small records thus packs
+ * one page per record into slots; tables (written in 64 KiB chunks by
+ * fs_writer) are full pages but one short page per chunk, and a read finds
+ * its page by arithmetic plus a jump over the short pages' overhead.
+
  * A page that fails authentication is TIND_ECORRUPT naming the file and
  * page -- except at the end of the file, where the last intact page ends
  * the file: that is what a write torn by a power loss looks like, and each
