@@ -34,9 +34,11 @@
  */
 #include "io/fs_crypt.h"
 
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/params.h>
 #include <openssl/rand.h>
 #include <pthread.h>
 #include <sched.h>
@@ -148,12 +150,22 @@ static int derive_file_key(const uint8_t master[FS_CRYPT_KEY_BYTES], const uint8
     return hmac_sha256(master, label, sizeof label - 1, salt, SALT_BYTES, out);
 }
 
+/* AES-256-GCM fetched once: a context made with the legacy EVP_aes_256_gcm()
+ * fetches the implementation again at every init with a cipher. Kept for
+ * the life of the process (libcrypto's own store holds it anyway). */
+static EVP_CIPHER *gcm_cipher;
+static pthread_once_t gcm_once = PTHREAD_ONCE_INIT;
+
+static void gcm_fetch(void) { gcm_cipher = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL); }
+
 static EVP_CIPHER_CTX *gcm_ctx(const uint8_t key[FS_CRYPT_KEY_BYTES], int encrypt)
 {
+    pthread_once(&gcm_once, gcm_fetch);
+    const EVP_CIPHER *cipher = gcm_cipher ? gcm_cipher : EVP_aes_256_gcm();
     EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
     if (!ctx)
         return NULL;
-    if (EVP_CipherInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, NULL, encrypt) != 1) {
+    if (EVP_CipherInit_ex2(ctx, cipher, key, NULL, encrypt, NULL) != 1) {
         EVP_CIPHER_CTX_free(ctx);
         return NULL;
     }
@@ -200,13 +212,17 @@ static int gcm_seal(EVP_CIPHER_CTX *ctx, uint64_t slot, size_t pos, uint64_t sta
     page_aad(aad, slot, pos, out);
     uint8_t *ct = out + FS_CRYPT_PAGE_HEAD;
     int l = 0;
-    if (EVP_CipherInit_ex(ctx, NULL, NULL, NULL, out, 1) != 1 ||
+    /* EVP_CipherInit_ex2 and the tag as a parameter: the provider calls
+     * without the legacy ctrl translation (a page of a journal record is
+     * short, so the per-page calls are most of its cost) */
+    OSSL_PARAM tag[2] = {OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, ct + len, FS_CRYPT_TAG),
+                         OSSL_PARAM_construct_end()};
+    if (EVP_CipherInit_ex2(ctx, NULL, NULL, out, 1, NULL) != 1 ||
         EVP_EncryptUpdate(ctx, NULL, &l, aad, (int)sizeof aad) != 1)
         return TIND_EIO;
     if (len && EVP_EncryptUpdate(ctx, ct, &l, in, (int)len) != 1)
         return TIND_EIO;
-    if (EVP_EncryptFinal_ex(ctx, ct + len, &l) != 1 ||
-        EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, FS_CRYPT_TAG, ct + len) != 1)
+    if (EVP_EncryptFinal_ex(ctx, ct + len, &l) != 1 || EVP_CIPHER_CTX_get_params(ctx, tag) != 1)
         return TIND_EIO;
     return TIND_OK;
 }
@@ -237,13 +253,15 @@ static int gcm_open(EVP_CIPHER_CTX *ctx, uint64_t slot, size_t pos, const uint8_
     page_aad(aad, slot, pos, in);
     uint8_t tag[FS_CRYPT_TAG];
     memcpy(tag, in + FS_CRYPT_PAGE_HEAD + *len, FS_CRYPT_TAG);
+    OSSL_PARAM set[2] = {OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, tag, FS_CRYPT_TAG),
+                         OSSL_PARAM_construct_end()};
     int l = 0;
-    if (EVP_CipherInit_ex(ctx, NULL, NULL, NULL, in, 0) != 1 ||
+    if (EVP_CipherInit_ex2(ctx, NULL, NULL, in, 0, NULL) != 1 ||
         EVP_DecryptUpdate(ctx, NULL, &l, aad, (int)sizeof aad) != 1)
         return -1;
     if (*len && EVP_DecryptUpdate(ctx, out, &l, in + FS_CRYPT_PAGE_HEAD, (int)*len) != 1)
         return -1;
-    if (EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, FS_CRYPT_TAG, tag) != 1)
+    if (EVP_CIPHER_CTX_set_params(ctx, set) != 1)
         return -1;
     return EVP_DecryptFinal_ex(ctx, out + *len, &l) == 1 ? 0 : -1;
 }
@@ -393,7 +411,10 @@ int fs_crypt_encode_page(const uint8_t key[FS_CRYPT_KEY_BYTES], const uint8_t *h
 }
 /* -------------------------------------------------------------- key file */
 
-static int keyfile_encode(const uint8_t key[FS_CRYPT_KEY_BYTES], uint8_t out[FS_CRYPT_KEYFILE_SIZE])
+/* Bytes 48..55: the key id of the key a re-keying is moving files away
+ * from while it runs (zero when none; tind_rekey). */
+static int keyfile_encode(const uint8_t key[FS_CRYPT_KEY_BYTES], const uint8_t *pending,
+                          uint8_t out[FS_CRYPT_KEYFILE_SIZE])
 {
     static const char label[] = "tind key check v1";
     memset(out, 0, FS_CRYPT_KEYFILE_SIZE);
@@ -401,22 +422,75 @@ static int keyfile_encode(const uint8_t key[FS_CRYPT_KEY_BYTES], uint8_t out[FS_
     enc_u32(out + 8, CRYPT_VERSION);
     enc_u32(out + 12, CIPHER_AES256GCM_4K);
     int rc = hmac_sha256(key, label, sizeof label - 1, NULL, 0, out + 16);
+    if (pending)
+        memcpy(out + 48, pending, FS_CRYPT_KEY_ID);
     enc_u64(out + 56, hash64(out, 56));
     return rc;
 }
 
-int fs_crypt_keyfile_write(fs *cfs, const char *dir, const char *name, tind_err *err)
+int fs_crypt_keyfile_write_pending(fs *cfs, const char *dir, const char *name, const uint8_t *pending,
+                                   tind_err *err)
 {
     if (!fs_is_crypt(cfs))
         return err_set(err, TIND_EINVAL, "key file '%s': not an encrypting fs", name);
     crypt_fs *cf = (crypt_fs *)cfs;
     uint8_t data[FS_CRYPT_KEYFILE_SIZE];
-    if (keyfile_encode(cf->keys[0].key, data) != TIND_OK)
+    if (keyfile_encode(cf->keys[0].key, pending, data) != TIND_OK)
         return err_set(err, TIND_EIO, "key file '%s': libcrypto failed computing the key check value", name);
     return fs_write_atomic(cf->inner, dir, name, data, sizeof data, err);
 }
 
+int fs_crypt_keyfile_write(fs *cfs, const char *dir, const char *name, tind_err *err)
+{
+    return fs_crypt_keyfile_write_pending(cfs, dir, name, NULL, err);
+}
+
+static int keyfile_check(fs *cfs, const uint8_t *data, size_t len, const char *name, tind_err *err);
+
 int fs_crypt_keyfile_check(fs *cfs, const uint8_t *data, size_t len, const char *name, tind_err *err)
+{
+    int rc = keyfile_check(cfs, data, len, name, err);
+    static const uint8_t none[FS_CRYPT_KEY_ID];
+    if (rc == TIND_OK && memcmp(data + 48, none, FS_CRYPT_KEY_ID) != 0)
+        rc = err_set(err, TIND_EINVAL,
+                     "'%s': re-keying was interrupted: files may still use the old key (key id "
+                     "%02x%02x%02x%02x...): run tind_rekey again with the old and the new key",
+                     name, data[48], data[49], data[50], data[51]);
+    return rc;
+}
+
+int fs_crypt_keyfile_pending(fs *cfs, const uint8_t *data, size_t len, const char *name, uint8_t *pending,
+                             tind_err *err)
+{
+    int rc = keyfile_check(cfs, data, len, name, err);
+    if (rc == TIND_OK)
+        memcpy(pending, data + 48, FS_CRYPT_KEY_ID);
+    return rc;
+}
+
+int fs_crypt_file_key_id(fs *cfs, const char *path, uint8_t id[FS_CRYPT_KEY_ID], tind_err *err)
+{
+    if (!fs_is_crypt(cfs))
+        return err_set(err, TIND_EINVAL, "'%s': not an encrypting fs", path);
+    fs *inner = ((crypt_fs *)cfs)->inner;
+    fs_file *f = NULL;
+    int rc = fs_open(inner, path, FS_O_READ, &f, err);
+    if (rc)
+        return rc;
+    uint8_t h[HEADER_USED];
+    size_t got = 0;
+    rc = fs_read(f, h, sizeof h, 0, &got, err);
+    fs_close(f, NULL);
+    if (rc == TIND_OK && got == 0)
+        rc = TIND_ENOENT;    /* empty: a creation torn before its header */
+    else if (rc == TIND_OK)
+        rc = header_check(h, got, path, err);
+    if (rc == TIND_OK)
+        memcpy(id, h + 32, FS_CRYPT_KEY_ID);
+    return rc;
+}
+
+static int keyfile_check(fs *cfs, const uint8_t *data, size_t len, const char *name, tind_err *err)
 {
     if (!fs_is_crypt(cfs))
         return err_set(err, TIND_EINVAL, "key file '%s': not an encrypting fs", name);
@@ -428,7 +502,7 @@ int fs_crypt_keyfile_check(fs *cfs, const uint8_t *data, size_t len, const char 
         return err_set(err, TIND_EVERSION, "'%s': encryption version %u cipher %u unknown to this tind", name,
                        dec_u32(data + 8), dec_u32(data + 12));
     uint8_t mine[FS_CRYPT_KEYFILE_SIZE];
-    if (keyfile_encode(((crypt_fs *)cfs)->keys[0].key, mine) != TIND_OK)
+    if (keyfile_encode(((crypt_fs *)cfs)->keys[0].key, NULL, mine) != TIND_OK)
         return err_set(err, TIND_EIO, "'%s': libcrypto failed computing the key check value", name);
     if (CRYPTO_memcmp(mine + 16, data + 16, 32) != 0)
         return err_set(err, TIND_EINVAL, "wrong encryption key: it does not match the key check value in '%s'", name);

@@ -87,6 +87,21 @@ int fs_crypt_keyfile_write(fs *cfs, const char *dir, const char *name, tind_err 
  * damaged; TIND_EVERSION for a newer version. `name` goes into messages. */
 int fs_crypt_keyfile_check(fs *cfs, const uint8_t *data, size_t len, const char *name, tind_err *err);
 
+/* Re-keying (tind_rekey, db/rekey.c). The key file's bytes 48..55 name
+ * the key a re-keying moves files away from while it runs (zero when
+ * none): fs_crypt_keyfile_check refuses such a file (TIND_EINVAL,
+ * "re-keying was interrupted"); _pending checks the key as _check does
+ * and copies those bytes to pending instead; _write_pending writes the
+ * key file of the first key with `pending` (NULL: zero). */
+int fs_crypt_keyfile_pending(fs *cfs, const uint8_t *data, size_t len, const char *name, uint8_t *pending,
+                             tind_err *err);
+int fs_crypt_keyfile_write_pending(fs *cfs, const char *dir, const char *name, const uint8_t *pending,
+                                   tind_err *err);
+/* The key id the header of the encrypted file at path names (read through
+ * the inner fs); TIND_ENOENT for an empty file, TIND_ECORRUPT when it has
+ * no valid encryption header. */
+int fs_crypt_file_key_id(fs *cfs, const char *path, uint8_t id[FS_CRYPT_KEY_ID], tind_err *err);
+
 /* The page decoder on its own (the fuzz target and tests): opens the page
  * stored at the start of slot `slot` (`in`, len bytes: the page, maybe followed by more)
  * of the file whose header is `header` (header_len bytes; only its start is
