@@ -208,7 +208,8 @@ static void copy_tree(fs *from, fs *to, const char *dir)
 {
     char **names = NULL;
     size_t count = 0;
-    CHECK_OK(fs_mkdir(to, dir, NULL) == TIND_EEXIST ? TIND_OK : TIND_OK);
+    int mk = fs_mkdir(to, dir, NULL);
+    CHECK(mk == TIND_OK || mk == TIND_EEXIST);
     CHECK_OK(fs_list(from, dir, &names, &count, NULL));
     for (size_t i = 0; i < count; i++) {
         char p[512];
