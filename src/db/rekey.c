@@ -163,7 +163,7 @@ static int rekey_locked(rekey_run *r, const uint8_t old_key[32], const uint8_t n
     if (rc == TIND_ENOENT)
         rc = err_set(err, TIND_EINVAL, "database '%s' is not encrypted (no ENCRYPTION file): nothing to re-key",
                      r->path);
-    uint8_t pending[FS_CRYPT_KEY_ID];
+    uint8_t pending[FS_CRYPT_KEY_ID] = {0};
     static const uint8_t none[FS_CRYPT_KEY_ID];
     if (rc == TIND_OK) {
         /* the key file is the new key's (a run interrupted after step 1,
