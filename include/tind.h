@@ -240,7 +240,7 @@ TIND_API void tind_options_set_read_only(tind_options *o, int on);
  * key is encrypted for its life (re-keying: docs/ENCRYPTION.md).
  * At tind_open: the wrong key is TIND_EINVAL ("wrong encryption key ...");
  * a key for a database made without one, or no key for an encrypted
- * database, is TIND_EINVAL saying which. Keys are copied; tind wipes its
+ * database, is TIND_EINVAL saying which (key rotation: tind_rekey below). Keys are copied; tind wipes its
  * copies when they are no longer needed (the options' copy at
  * tind_options_free). Thread-safety: as every options call.
  * ---------------------------------------------------------------------- */
@@ -253,6 +253,29 @@ TIND_API int tind_options_set_encryption_key(tind_options *o, const void *key, s
  * it. Replaces a key set before. */
 typedef int (*tind_key_fn)(void *ctx, uint8_t key[32]);
 TIND_API void tind_options_set_encryption_key_fn(tind_options *o, tind_key_fn fn, void *ctx);
+
+/* ---- key rotation (re-keying) ----
+ * Re-encrypts the closed database at path under new_key (len must be 32):
+ * opts holds the database's present key (tind_options_set_encryption_key or
+ * _fn) and, optionally, its file system; its other fields are not used.
+ * Every encrypted file (FORMAT, VERSIONS, journals, tables, blob files) is
+ * copied under the new key and renamed over the old one, one file at a
+ * time; the ENCRYPTION key check names the new key. Afterwards tind_open
+ * takes the new key only (the old key is "wrong encryption key").
+ * Interrupted (crash, error), the database opens with neither key
+ * (TIND_EINVAL, "re-keying was interrupted") until tind_rekey is called
+ * again with the same two keys, which finishes the work; calling it again
+ * after it succeeded returns TIND_OK at once. The disk needs room for the
+ * largest file once more. Tables hard-linked into a checkpoint stay, there,
+ * under the old key.
+ * Returns TIND_OK; TIND_EINVAL (wrong len, no key in opts, the new key equal
+ * to the old one, neither key matches the database, a plaintext database);
+ * TIND_EBUSY (the database is open: close it first); TIND_ENOENT (no such
+ * folder); TIND_ECORRUPT (a file under a third key or without a valid
+ * encryption header: named in tind_errmsg(NULL)); TIND_EIO, TIND_ENOSPC.
+ * Thread-safety: any thread; one call per database at a time (the LOCK file
+ * serializes it with tind_open). */
+TIND_API int tind_rekey(const char *path, const tind_options *opts, const void *new_key, size_t len);
 
 /* ======================================================================
  * Database

@@ -11,7 +11,7 @@
 #   - a db/ file includes a db/ header that is not below it on the db line:
 #       options < wgroup < state < ksprefix < merge < conflicts < journals < install < jobs
 #               < iters < write < rangedel < txn < read < stats < dbiter < changes < checkpoint
-#               < backup < ingest < db < internal
+#               < backup < ingest < rekey < db < internal
 #     (a file may include its own header; db/db.h gathers every db/ header
 #     for db.c and the tests; db/internal.c implements src/tind_internal.h,
 #     the tools' one internal header, and is the only file that includes it);
@@ -28,7 +28,7 @@ BEGIN {
     rank["util"] = 0; rank["io"] = 1; rank["cache"] = 2; rank["format"] = 3; rank["blob"] = 4
     rank["memtable"] = 5; rank["journal"] = 5; rank["iter"] = 6; rank["version"] = 7
     rank["compaction"] = 8; rank["db"] = 9; rank["."] = 10
-    m = split("options wgroup state ksprefix merge conflicts journals install jobs iters write rangedel txn read stats dbiter changes checkpoint backup ingest db internal", D, " ")
+    m = split("options wgroup state ksprefix merge conflicts journals install jobs iters write rangedel txn read stats dbiter changes checkpoint backup ingest rekey db internal", D, " ")
     for (i = 1; i <= m; i++) pos[D[i]] = i
     bad = 0
 }

@@ -15,10 +15,12 @@
  *                       TIND_ECORRUPT (naming file and offset), or end early
  *                       at the last page, never other bytes
  *   fs_reader_beside_writer  a reader handle reads while another handle
- *                       appends (and rewrites its last page): never a
+ *                       appends: never a
  *                       false TIND_ECORRUPT
- *   fs_short_write      a write that fails halfway through rewriting the
- *                       last page leaves the bytes written before intact
+ *   fs_short_write      a write that fails halfway leaves the bytes written
+ *                       before intact, also when every later write is cut
+ *                       short and no truncation works (the old page-rewrite
+ *                       design lost the unsynced last page's bytes there)
  *   fs_crash            power loss: what was synced reads back intact, the
  *                       torn tail reads as a shorter file
  *   db_round_trip       every read path (get, contains, value_size, first,
@@ -432,6 +434,10 @@ TEST(fs_short_write)
         data[i] = (uint8_t)(i * 31 + 5);
     size_t firsts[] = {100, 4000, FS_CRYPT_PAYLOAD + 10};
     size_t adds[] = {50, 200, FS_CRYPT_PAYLOAD + 500};
+    /* forever: every later write is cut short too and no truncation works
+     * (a disk failing for good): the bytes written before stay whole, as
+     * no append writes a page again */
+    for (int forever = 0; forever < 2; forever++)
     for (int sync = 0; sync < 2; sync++)
         for (size_t a = 0; a < 3; a++)
             for (size_t b = 0; b < 3; b++) {
@@ -443,11 +449,13 @@ TEST(fs_short_write)
                 CHECK_OK(fs_write(w, data, firsts[a], 0, NULL));
                 if (sync)
                     CHECK_OK(fs_sync(w, FS_SYNC_DATA, NULL));
-                fs_fault_arm(ff, FS_CALL_WRITE, 1, FS_FAULT_SHORT_WRITE, 0, 0, NULL);
+                fs_fault_arm(ff, FS_CALL_WRITE, 1, FS_FAULT_SHORT_WRITE, 0, forever, NULL);
+                if (forever)
+                    fs_fault_arm(ff, FS_CALL_TRUNCATE, 1, FS_FAULT_ERRNO, 5 /* EIO */, 1, NULL);
                 CHECK(fs_write(w, data + firsts[a], adds[b], firsts[a], NULL) != TIND_OK);
-                fs_fault_disarm(ff);
                 /* the handle refuses more writes; a reader sees the first bytes whole */
                 CHECK(fs_write(w, data, 1, firsts[a], NULL) != TIND_OK);
+                fs_fault_disarm(ff);
                 CHECK_OK(fs_close(w, NULL));
                 CHECK_OK(fs_open(c, "/j", FS_O_READ, &r, NULL));
                 uint64_t size = 0;

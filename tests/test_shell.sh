@@ -16,7 +16,8 @@
 # names that table file and the offset of the damaged block and exits
 # non-zero (a byte in the data section and one in the table of contents);
 # dump table / dump journal; merge (counter and append, create --merge) and
-# del --single, shown by dump; only create / import / --create make a
+# del --single, shown by dump; create's keyspace options (prefix extractor,
+# zstd dictionary, compression per level, TTL filter...); only create / import / --create make a
 # database (a mistyped path or a folder of other files is refused and left
 # alone); an export cut, altered or extended imports nothing, a failed
 # export --output leaves its old file; export --salvage of a damaged table
@@ -513,6 +514,51 @@ expect_status 1 "$TIND" stray verify
 grep -q "^note: stray/tables/0$(basename "$TBL"): not a table file name" out.txt ||
     fail "verify stray without VERSIONS: $(cat out.txt)"
 grep -q "problem: .*VERSIONS" out.txt || fail "verify strays, damaged VERSIONS: $(cat out.txt)"
+
+section create_options
+# create's keyspace options: a prefix extractor (prefix filters skip a table),
+# zstd dictionaries, compression per level, the TTL filter, the rest accepted
+KO="$T/dbopts"
+expect_status 0 "$TIND" --create "$KO" create p --prefix-sep '#' --compression zstd:3 --zstd-dict 1024
+i=1
+while [ $i -le 3000 ]; do
+    echo "put p u$((i % 50))#$i value-$i-abcdefghijklmnopqrstuvwxyz-$((i * 7919 % 1000))-qwertyuiop"
+    i=$((i + 1))
+done >script.txt
+printf 'flush p\nscan p --prefix zz#\nstats p\n' >>script.txt
+expect_status 0 "$TIND" --json "$KO" <script.txt
+grep -q '"prefix_skipped":1' out.txt || fail "--prefix-sep: no table skipped: $(tail -3 out.txt)"
+expect_status 0 "$TIND" "$KO" dump table "$(ls "$KO"/tables/*.tbl | head -1)"
+grep -q '^  filter.prefix  *separator:0x23$' out.txt || fail "--prefix-sep: table filter: $(grep prefix out.txt)"
+grep -q '^zstd dictionary (block at offset' out.txt || fail "--zstd-dict: no dictionary in the table"
+grep -q '^  compression  *2 (zstd)$' out.txt || fail "--compression zstd:3: $(grep compression out.txt)"
+expect_status 0 "$TIND" "$KO" create f --prefix-fixed 2 --prefix-only
+expect_status 0 "$TIND" "$KO" put f aa1 x
+expect_status 0 "$TIND" "$KO" flush f
+expect_status 0 "$TIND" "$KO" dump table "$(ls -t "$KO"/tables/*.tbl | head -1)"
+grep -q '^  filter.prefix  *fixed:2$' out.txt || fail "--prefix-fixed: $(grep prefix out.txt)"
+expect_status 0 "$TIND" "$KO" create lc --compression zstd --level-compression 0=none,6=zstd:5
+expect_status 0 "$TIND" "$KO" put lc a b
+expect_status 0 "$TIND" "$KO" flush lc
+expect_status 0 "$TIND" "$KO" dump table "$(ls -t "$KO"/tables/*.tbl | head -1)"
+grep -q '^  compression  *0 (none)$' out.txt || fail "--level-compression 0=none: $(grep compression out.txt)"
+# the TTL filter: an 8-byte big-endian expiry time, 1 = long past, 0 = never
+expect_status 0 "$TIND" "$KO" create t --ttl --periodic-compaction 3600
+printf 'put t gone \\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x01old\nput t kept \\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00new\nflush t\ncompact t\n' >script.txt
+expect_status 0 "$TIND" "$KO" <script.txt
+expect_status 1 "$TIND" "$KO" get t gone
+expect_status 0 "$TIND" "$KO" get t kept
+expect_status 0 "$TIND" "$KO" create ff --compaction fifo --fifo-max 10m --fifo-ttl 60
+expect_status 0 "$TIND" "$KO" create b --blob-threshold 100 --blob-file-size 1m --blob-compression zstd:1 \
+    --blob-gc 0.5:0.2 --partitioning never --level-ratio 8 --expect-hits
+for bad in "--prefix-fixed 2 --prefix-sep x" "--prefix-only" "--prefix-fixed 0" "--prefix-sep xy" \
+    "--zstd-dict 9:2048" "--zstd-dict 100" "--level-compression 0=lz4:3" "--level-compression 7=none" \
+    "--compression zstd:23" "--blob-gc x"; do
+    # shellcheck disable=SC2086
+    expect_status 1 "$TIND" "$KO" create bad $bad
+done
+expect_status 0 "$TIND" "$KO" keyspaces
+[ "$(tr '\n' ' ' <out.txt)" = "b f ff lc p t " ] || fail "create options: keyspaces $(cat out.txt)"
 
 section create_only_when_asked
 # issue 10 bug 16: a mistyped path is an error, not a new database

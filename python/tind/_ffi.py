@@ -67,6 +67,7 @@ void tind_options_set_read_only(tind_options *o, int on);
 int tind_options_set_encryption_key(tind_options *o, const void *key, size_t len);
 typedef int (*tind_key_fn)(void *ctx, uint8_t key[32]);
 void tind_options_set_encryption_key_fn(tind_options *o, tind_key_fn fn, void *ctx);
+int tind_rekey(const char *path, const tind_options *opts, const void *new_key, size_t len);
 
 int tind_open(const char *path, const tind_options *opts, tind_db **db);
 int tind_close(tind_db *db);

@@ -7,7 +7,7 @@
  * The db/ files form a line; each includes only the headers below it:
  *     options -> wgroup -> state -> ksprefix -> merge -> conflicts -> journals -> install
  *             -> jobs -> iters -> write -> txn -> read -> stats -> dbiter -> changes (the
- *             change feed) -> checkpoint -> backup -> ingest -> db (open, close,
+ *             change feed) -> checkpoint -> backup -> ingest -> rekey -> db (open, close,
  *             recovery, keyspaces)
  *             -> internal (src/tind_internal.h for the tools)
  * (scripts/check_layers.sh enforces it; db/db.h gathers them all for db.c,

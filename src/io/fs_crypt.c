@@ -9,21 +9,24 @@
  *      nonce holds the slot, and within a handle the write counter grows
  *      with every page sealed; two handles writing one file (a journal
  *      reopened to cut its torn tail) differ by their random word.
- *   2. Bytes a sync covered are never rewritten: after fs_sync (and for
- *      whatever a handle finds when it opens a file) the last page is
- *      `sealed` and the next append starts a new page, in the rest of the
- *      same slot when at least FS_CRYPT_MIN_ROOM bytes remain (next_place),
- *      else in the next slot. A torn write can thus only damage pages no
- *      sync covered.
+ *   2. A page once written is never written again (append): every write
+ *      seals the bytes it adds as new pages -- the first in the rest of the
+ *      last page's slot when at least FS_CRYPT_MIN_ROOM bytes remain
+ *      (next_place), else in the next slot; the others full. No byte is
+ *      encrypted twice, and a torn or short write can only damage the pages
+ *      it was writing, never bytes an earlier write stored (synced or
+ *      only acknowledged). Only truncate (cutting a torn tail at open) and
+ *      overwrite (not used by tind) seal a page again, in place.
  *   3. A slot holds at most FS_CRYPT_PAYLOAD plaintext bytes and begins
  *      with a page, so the page of logical offset x is in slot
- *      x / FS_CRYPT_PAYLOAD or a later one; pages carry their logical start
- *      and length, authenticated with their place (slot, in-slot offset),
- *      and a read checks that each page starts where the previous ended.
+ *      x / FS_CRYPT_PAYLOAD or a later one: a read starts there and, when
+ *      the slot's first page claims start s with x - s >= FS_CRYPT_PAYLOAD
+ *      (short pages before it), jumps (x - s) / FS_CRYPT_PAYLOAD slots on.
+ *      Pages carry their logical start and length, authenticated with
+ *      their place (slot, in-slot offset), and a read checks that each
+ *      page starts where the previous ended.
  *   4. A write reaches the inner file before it returns (nothing is held
  *      back), so a process crash loses nothing the plaintext fs would keep.
- *      Appending into an unsealed partial last page rewrites it whole from
- *      the handle's copy of its plaintext (`tail`).
  *
  * Thread-safety: see fs_crypt.h. `keys` never change after the fs is
  * shared (fs_crypt_add_key is called before use); a file's `dec` context is
@@ -31,9 +34,11 @@
  */
 #include "io/fs_crypt.h"
 
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/params.h>
 #include <openssl/rand.h>
 #include <pthread.h>
 #include <sched.h>
@@ -56,11 +61,11 @@ typedef struct crypt_key {
     uint8_t id[FS_CRYPT_KEY_ID];
 } crypt_key;
 
-/* A file open for writing through this fs, by path: its writer rewrites
- * the unsealed last page in place, so reads of the file by other handles
- * (the change feed, a checkpoint's copy of the journal being written) take
- * `lock` shared while the writer's writes take it exclusively -- a read
- * never sees a page half rewritten. Readers opened while the writer is open
+/* A file open for writing through this fs, by path: reads of the file by
+ * other handles (the change feed, a checkpoint's copy of the journal being
+ * written) take `lock` shared while the writer's writes take it
+ * exclusively -- a read never sees a page half written (the inner fs need
+ * not make a write atomic for readers). Readers opened while the writer is open
  * share the entry (refs); it goes with the last handle. */
 typedef struct crypt_live {
     struct crypt_live *next;
@@ -96,7 +101,6 @@ typedef struct crypt_file {
     uint64_t logical;                    /* the logical size */
     int failed;                          /* a write failed: no more writes */
     int has_tail;                        /* tail_* name the last page */
-    int sealed;                          /* a sync covered the last page: never rewrite it */
     uint64_t tail_slot;
     size_t tail_pos;                     /* in-slot offset of the last page */
     uint64_t tail_start;
@@ -104,7 +108,6 @@ typedef struct crypt_file {
     uint32_t counter;                    /* pages sealed by this handle */
     uint32_t random;                     /* this handle's nonce word */
     uint8_t *wbuf;                       /* stored pages being built (CHUNK_PAGES) */
-    uint8_t tail[FS_CRYPT_PAYLOAD];      /* the plaintext of the last page while not sealed */
 } crypt_file;
 
 typedef struct crypt_lock {
@@ -147,12 +150,22 @@ static int derive_file_key(const uint8_t master[FS_CRYPT_KEY_BYTES], const uint8
     return hmac_sha256(master, label, sizeof label - 1, salt, SALT_BYTES, out);
 }
 
+/* AES-256-GCM fetched once: a context made with the legacy EVP_aes_256_gcm()
+ * fetches the implementation again at every init with a cipher. Kept for
+ * the life of the process (libcrypto's own store holds it anyway). */
+static EVP_CIPHER *gcm_cipher;
+static pthread_once_t gcm_once = PTHREAD_ONCE_INIT;
+
+static void gcm_fetch(void) { gcm_cipher = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL); }
+
 static EVP_CIPHER_CTX *gcm_ctx(const uint8_t key[FS_CRYPT_KEY_BYTES], int encrypt)
 {
+    pthread_once(&gcm_once, gcm_fetch);
+    const EVP_CIPHER *cipher = gcm_cipher ? gcm_cipher : EVP_aes_256_gcm();
     EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
     if (!ctx)
         return NULL;
-    if (EVP_CipherInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, NULL, encrypt) != 1) {
+    if (EVP_CipherInit_ex2(ctx, cipher, key, NULL, encrypt, NULL) != 1) {
         EVP_CIPHER_CTX_free(ctx);
         return NULL;
     }
@@ -199,13 +212,17 @@ static int gcm_seal(EVP_CIPHER_CTX *ctx, uint64_t slot, size_t pos, uint64_t sta
     page_aad(aad, slot, pos, out);
     uint8_t *ct = out + FS_CRYPT_PAGE_HEAD;
     int l = 0;
-    if (EVP_CipherInit_ex(ctx, NULL, NULL, NULL, out, 1) != 1 ||
+    /* EVP_CipherInit_ex2 and the tag as a parameter: the provider calls
+     * without the legacy ctrl translation (a page of a journal record is
+     * short, so the per-page calls are most of its cost) */
+    OSSL_PARAM tag[2] = {OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, ct + len, FS_CRYPT_TAG),
+                         OSSL_PARAM_construct_end()};
+    if (EVP_CipherInit_ex2(ctx, NULL, NULL, out, 1, NULL) != 1 ||
         EVP_EncryptUpdate(ctx, NULL, &l, aad, (int)sizeof aad) != 1)
         return TIND_EIO;
     if (len && EVP_EncryptUpdate(ctx, ct, &l, in, (int)len) != 1)
         return TIND_EIO;
-    if (EVP_EncryptFinal_ex(ctx, ct + len, &l) != 1 ||
-        EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, FS_CRYPT_TAG, ct + len) != 1)
+    if (EVP_EncryptFinal_ex(ctx, ct + len, &l) != 1 || EVP_CIPHER_CTX_get_params(ctx, tag) != 1)
         return TIND_EIO;
     return TIND_OK;
 }
@@ -236,13 +253,15 @@ static int gcm_open(EVP_CIPHER_CTX *ctx, uint64_t slot, size_t pos, const uint8_
     page_aad(aad, slot, pos, in);
     uint8_t tag[FS_CRYPT_TAG];
     memcpy(tag, in + FS_CRYPT_PAGE_HEAD + *len, FS_CRYPT_TAG);
+    OSSL_PARAM set[2] = {OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, tag, FS_CRYPT_TAG),
+                         OSSL_PARAM_construct_end()};
     int l = 0;
-    if (EVP_CipherInit_ex(ctx, NULL, NULL, NULL, in, 0) != 1 ||
+    if (EVP_CipherInit_ex2(ctx, NULL, NULL, in, 0, NULL) != 1 ||
         EVP_DecryptUpdate(ctx, NULL, &l, aad, (int)sizeof aad) != 1)
         return -1;
     if (*len && EVP_DecryptUpdate(ctx, out, &l, in + FS_CRYPT_PAGE_HEAD, (int)*len) != 1)
         return -1;
-    if (EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, FS_CRYPT_TAG, tag) != 1)
+    if (EVP_CIPHER_CTX_set_params(ctx, set) != 1)
         return -1;
     return EVP_DecryptFinal_ex(ctx, out + *len, &l) == 1 ? 0 : -1;
 }
@@ -392,7 +411,10 @@ int fs_crypt_encode_page(const uint8_t key[FS_CRYPT_KEY_BYTES], const uint8_t *h
 }
 /* -------------------------------------------------------------- key file */
 
-static int keyfile_encode(const uint8_t key[FS_CRYPT_KEY_BYTES], uint8_t out[FS_CRYPT_KEYFILE_SIZE])
+/* Bytes 48..55: the key id of the key a re-keying is moving files away
+ * from while it runs (zero when none; tind_rekey). */
+static int keyfile_encode(const uint8_t key[FS_CRYPT_KEY_BYTES], const uint8_t *pending,
+                          uint8_t out[FS_CRYPT_KEYFILE_SIZE])
 {
     static const char label[] = "tind key check v1";
     memset(out, 0, FS_CRYPT_KEYFILE_SIZE);
@@ -400,22 +422,75 @@ static int keyfile_encode(const uint8_t key[FS_CRYPT_KEY_BYTES], uint8_t out[FS_
     enc_u32(out + 8, CRYPT_VERSION);
     enc_u32(out + 12, CIPHER_AES256GCM_4K);
     int rc = hmac_sha256(key, label, sizeof label - 1, NULL, 0, out + 16);
+    if (pending)
+        memcpy(out + 48, pending, FS_CRYPT_KEY_ID);
     enc_u64(out + 56, hash64(out, 56));
     return rc;
 }
 
-int fs_crypt_keyfile_write(fs *cfs, const char *dir, const char *name, tind_err *err)
+int fs_crypt_keyfile_write_pending(fs *cfs, const char *dir, const char *name, const uint8_t *pending,
+                                   tind_err *err)
 {
     if (!fs_is_crypt(cfs))
         return err_set(err, TIND_EINVAL, "key file '%s': not an encrypting fs", name);
     crypt_fs *cf = (crypt_fs *)cfs;
     uint8_t data[FS_CRYPT_KEYFILE_SIZE];
-    if (keyfile_encode(cf->keys[0].key, data) != TIND_OK)
+    if (keyfile_encode(cf->keys[0].key, pending, data) != TIND_OK)
         return err_set(err, TIND_EIO, "key file '%s': libcrypto failed computing the key check value", name);
     return fs_write_atomic(cf->inner, dir, name, data, sizeof data, err);
 }
 
+int fs_crypt_keyfile_write(fs *cfs, const char *dir, const char *name, tind_err *err)
+{
+    return fs_crypt_keyfile_write_pending(cfs, dir, name, NULL, err);
+}
+
+static int keyfile_check(fs *cfs, const uint8_t *data, size_t len, const char *name, tind_err *err);
+
 int fs_crypt_keyfile_check(fs *cfs, const uint8_t *data, size_t len, const char *name, tind_err *err)
+{
+    int rc = keyfile_check(cfs, data, len, name, err);
+    static const uint8_t none[FS_CRYPT_KEY_ID];
+    if (rc == TIND_OK && memcmp(data + 48, none, FS_CRYPT_KEY_ID) != 0)
+        rc = err_set(err, TIND_EINVAL,
+                     "'%s': re-keying was interrupted: files may still use the old key (key id "
+                     "%02x%02x%02x%02x...): run tind_rekey again with the old and the new key",
+                     name, data[48], data[49], data[50], data[51]);
+    return rc;
+}
+
+int fs_crypt_keyfile_pending(fs *cfs, const uint8_t *data, size_t len, const char *name, uint8_t *pending,
+                             tind_err *err)
+{
+    int rc = keyfile_check(cfs, data, len, name, err);
+    if (rc == TIND_OK)
+        memcpy(pending, data + 48, FS_CRYPT_KEY_ID);
+    return rc;
+}
+
+int fs_crypt_file_key_id(fs *cfs, const char *path, uint8_t id[FS_CRYPT_KEY_ID], tind_err *err)
+{
+    if (!fs_is_crypt(cfs))
+        return err_set(err, TIND_EINVAL, "'%s': not an encrypting fs", path);
+    fs *inner = ((crypt_fs *)cfs)->inner;
+    fs_file *f = NULL;
+    int rc = fs_open(inner, path, FS_O_READ, &f, err);
+    if (rc)
+        return rc;
+    uint8_t h[HEADER_USED];
+    size_t got = 0;
+    rc = fs_read(f, h, sizeof h, 0, &got, err);
+    fs_close(f, NULL);
+    if (rc == TIND_OK && got == 0)
+        rc = TIND_ENOENT;    /* empty: a creation torn before its header */
+    else if (rc == TIND_OK)
+        rc = header_check(h, got, path, err);
+    if (rc == TIND_OK)
+        memcpy(id, h + 32, FS_CRYPT_KEY_ID);
+    return rc;
+}
+
+static int keyfile_check(fs *cfs, const uint8_t *data, size_t len, const char *name, tind_err *err)
 {
     if (!fs_is_crypt(cfs))
         return err_set(err, TIND_EINVAL, "key file '%s': not an encrypting fs", name);
@@ -427,7 +502,7 @@ int fs_crypt_keyfile_check(fs *cfs, const uint8_t *data, size_t len, const char 
         return err_set(err, TIND_EVERSION, "'%s': encryption version %u cipher %u unknown to this tind", name,
                        dec_u32(data + 8), dec_u32(data + 12));
     uint8_t mine[FS_CRYPT_KEYFILE_SIZE];
-    if (keyfile_encode(((crypt_fs *)cfs)->keys[0].key, mine) != TIND_OK)
+    if (keyfile_encode(((crypt_fs *)cfs)->keys[0].key, NULL, mine) != TIND_OK)
         return err_set(err, TIND_EIO, "'%s': libcrypto failed computing the key check value", name);
     if (CRYPTO_memcmp(mine + 16, data + 16, 32) != 0)
         return err_set(err, TIND_EINVAL, "wrong encryption key: it does not match the key check value in '%s'", name);
@@ -489,7 +564,6 @@ static void file_free(crypt_file *f)
     pthread_mutex_destroy(&f->dec_mu);
     pthread_mutex_destroy(&f->size_mu);
     OPENSSL_cleanse(f->file_key, sizeof f->file_key);
-    OPENSSL_cleanse(f->tail, sizeof f->tail);
     free(f->wbuf);
     free(f->base.path);
     free(f);
@@ -555,6 +629,13 @@ static int find_page(crypt_file *f, uint64_t x, uint8_t *out, uint64_t *slot, si
             if (rc)
                 return rc;
             loaded = s;
+        }
+        uint64_t claim = 0;
+        size_t claim_len = 0;
+        if (p == 0 && p < got && page_claims(s, 0, raw, got, &claim, &claim_len) == 0 && claim <= x &&
+            x - claim >= FS_CRYPT_PAYLOAD) {
+            s += (x - claim) / FS_CRYPT_PAYLOAD;    /* short pages before: later slot (read_once) */
+            continue;
         }
         int bad = p < got ? open_page(f, s, p, raw + p, got - p, out, start, len) : -1;
         if (bad)
@@ -722,7 +803,6 @@ static int crypt_open(fs *fsys, const char *path, int flags, fs_file **out, tind
                                    : FS_CRYPT_HEADER;
         if (rc == TIND_OK && stored > end)
             rc = fs_truncate(f->inner, end, err);
-        f->sealed = 1;
     }
     if (rc) {
         fs_close(f->inner, NULL);
@@ -762,6 +842,7 @@ static int read_once(crypt_file *f, void *buf, size_t n, uint64_t off, int need_
         slot = (uint64_t)last;
     size_t pos = 0;
     uint64_t at = off, expect = UINT64_MAX;
+    int jumped = 0;
     uint8_t stack[STACK_PAGES * FS_CRYPT_PAGE];
     uint8_t *raw = stack;
     size_t raw_cap = sizeof stack;
@@ -769,8 +850,8 @@ static int read_once(crypt_file *f, void *buf, size_t n, uint64_t off, int need_
     while (rc == TIND_OK && at < end && (int64_t)slot <= last) {
         /* the slots [at, end) spans if pages from here are full; more
          * pages per slot make the loop go on with the next chunk */
-        uint64_t want = expect == UINT64_MAX ? (end - 1) / FS_CRYPT_PAYLOAD - slot + 1
-                                             : (end - at + FS_CRYPT_PAYLOAD - 1) / FS_CRYPT_PAYLOAD + 1;
+        uint64_t want = expect == UINT64_MAX && !jumped ? (end - 1) / FS_CRYPT_PAYLOAD - slot + 1
+                                                        : (end - at + FS_CRYPT_PAYLOAD - 1) / FS_CRYPT_PAYLOAD + 1;
         uint64_t k = (uint64_t)last - slot + 1;
         if (k > want)
             k = want;
@@ -801,6 +882,15 @@ static int read_once(crypt_file *f, void *buf, size_t n, uint64_t off, int need_
                 rc = page_error(f, slot, pos, -1, err);
                 break;
             }
+            if (pos == 0 && at - start >= FS_CRYPT_PAYLOAD) {
+                /* short pages (one per write) put `at` in a later slot:
+                 * a slot holds at most FS_CRYPT_PAYLOAD bytes, so at
+                 * least (at - start) / FS_CRYPT_PAYLOAD slots on */
+                slot += (at - start) / FS_CRYPT_PAYLOAD;
+                expect = UINT64_MAX;
+                jumped = 1;
+                continue;
+            }
             expect = start + len;
             if (start + len > at) {
                 int whole = start == at && start + len <= end;
@@ -818,7 +908,11 @@ static int read_once(crypt_file *f, void *buf, size_t n, uint64_t off, int need_
             next_place(&slot, &pos, len);
         }
     }
-    OPENSSL_cleanse(plain, sizeof plain);
+    /* the verified size says the bytes are there: pages claiming less are damage */
+    if (rc == TIND_OK && at < end)
+        rc = page_error(f, slot, pos, -1, err);
+    /* plain is not wiped: what it holds is in the caller's buffer (and the
+     * block cache) now, and wiping 4 KiB cost 5% of an uncached read */
     if (raw != stack)
         free(raw);
     *got = (size_t)(at - off);
@@ -826,9 +920,9 @@ static int read_once(crypt_file *f, void *buf, size_t n, uint64_t off, int need_
 }
 
 /* Another handle may be appending to the file meanwhile (the change feed
- * and checkpoints read the journal being written): its unsealed last page
- * is then rewritten longer in place, so a read can see it half rewritten,
- * or cut at a stored size taken before it grew. Such a read fails
+ * and checkpoints read the journal being written), so a read can be cut at
+ * a stored size taken before the file grew, or (a reader opened before the
+ * writer, without the live lock) see a page half written. Such a read fails
  * authentication where the file is fine: a reader's failed read is tried
  * again on the stored size of now, a few times, before it is damage. */
 #define READ_TRIES 4
@@ -866,101 +960,72 @@ static int seal(crypt_file *f, uint64_t slot, size_t pos, uint64_t start, const 
     return rc;
 }
 
-/* Appends n bytes at the logical end. The last page is rewritten only while
- * no sync covered it (`sealed`); otherwise the bytes start a new page, in
- * the rest of its slot when there is room. */
-/* The writer's last page as it was before a write (append_undo). */
-typedef struct tail_state {
-    int has_tail, sealed;
-    uint64_t slot, start, logical;
-    size_t pos, len;
-} tail_state;
-
 /* A write of stored pages failed, maybe after some of its bytes reached the
- * file (a short write): if it began by rewriting the unsealed last page,
- * that page may now be neither its old nor its new self, and the bytes it
- * held -- written and acknowledged before, only not synced -- would be lost
- * with it (a plaintext file keeps them: its write only adds bytes). So the
- * old last page is sealed again (new nonce) and written back, and the file
- * cut after it: the file is as before the write. The handle writes no more
- * either way; when this fails too, the damage is what a torn write leaves. */
-static void append_undo(crypt_file *f, const tail_state *old, const uint8_t *old_plain)
+ * file (a short write). Pages written before are never touched by an
+ * append, so cutting the file back to where the write began leaves it as
+ * it was; when the cut fails too, what the write left after the old end is
+ * a torn last page, which verified_size cuts at the next open. The handle
+ * writes no more either way. */
+static void append_undo(crypt_file *f, int has_tail, uint64_t slot, size_t pos, uint64_t start, size_t len,
+                        uint64_t logical)
 {
-    uint8_t page[FS_CRYPT_PAGE];
-    uint64_t end = FS_CRYPT_HEADER;
-    int rc = TIND_OK;
-    if (old->has_tail) {
-        end = page_offset(old->slot) + old->pos + FS_CRYPT_OVERHEAD + old->len;
-        if (!old->sealed) {
-            rc = seal(f, old->slot, old->pos, old->start, old_plain, old->len, page, NULL);
-            if (rc == TIND_OK)
-                rc = fs_write(f->inner, page, old->len + FS_CRYPT_OVERHEAD, page_offset(old->slot) + old->pos, NULL);
-        }
-    }
-    if (rc == TIND_OK)
-        fs_truncate(f->inner, end, NULL);
-    f->has_tail = old->has_tail;
-    f->sealed = old->sealed;
-    f->tail_slot = old->slot;
-    f->tail_pos = old->pos;
-    f->tail_start = old->start;
-    f->tail_len = old->len;
-    f->logical = old->logical;
-    memcpy(f->tail, old_plain, old->len);
-    OPENSSL_cleanse(page, sizeof page);
+    uint64_t end = has_tail ? page_offset(slot) + pos + FS_CRYPT_OVERHEAD + len : FS_CRYPT_HEADER;
+    fs_truncate(f->inner, end, NULL);
+    f->has_tail = has_tail;
+    f->tail_slot = slot;
+    f->tail_pos = pos;
+    f->tail_start = start;
+    f->tail_len = len;
+    f->logical = logical;
 }
 
+/* Appends n bytes at the logical end as new pages: the first in the rest of
+ * the last page's slot when FS_CRYPT_MIN_ROOM bytes remain (next_place),
+ * the others full. A page once written is never written again (invariant
+ * 2): no bytes are encrypted twice, and no write can damage bytes an
+ * earlier write stored. */
 static int append(crypt_file *f, const uint8_t *buf, size_t n, tind_err *err)
 {
     if (!f->wbuf && !(f->wbuf = malloc(CHUNK_PAGES * FS_CRYPT_PAGE)))
         return crypt_fail(err, TIND_ENOMEM, f, "write: out of memory");
     while (n > 0) {
+        int old_has = f->has_tail;
+        uint64_t old_slot = f->tail_slot, old_start = f->tail_start, old_logical = f->logical;
+        size_t old_pos = f->tail_pos, old_len = f->tail_len;
         uint64_t first_slot = 0;
         size_t first_pos = 0, total = 0;
-        tail_state old = {f->has_tail, f->sealed, f->tail_slot, f->tail_start, f->logical, f->tail_pos, f->tail_len};
-        uint8_t old_plain[FS_CRYPT_PAYLOAD];
-        if (old.has_tail)
-            memcpy(old_plain, f->tail, old.len);
         for (int pages = 0; n > 0 && pages < CHUNK_PAGES; pages++) {
-            uint64_t slot = 0, start = f->logical;
-            size_t pos = 0, have = 0;
-            if (f->has_tail && !f->sealed && f->tail_len < page_room(f->tail_pos)) {
-                slot = f->tail_slot;
-                pos = f->tail_pos;
-                start = f->tail_start;
-                have = f->tail_len;
-            } else if (f->has_tail) {
+            uint64_t slot = 0;
+            size_t pos = 0;
+            if (f->has_tail) {
                 slot = f->tail_slot;
                 pos = f->tail_pos;
                 next_place(&slot, &pos, f->tail_len);
             }
-            size_t room = page_room(pos) - have;
+            size_t room = page_room(pos);
             size_t take = n < room ? n : room;
-            memcpy(f->tail + have, buf, take);
             if (pages == 0) {
                 first_slot = slot;
                 first_pos = pos;
             }
-            int rc = seal(f, slot, pos, start, f->tail, have + take, f->wbuf + total, err);
+            int rc = seal(f, slot, pos, f->logical, buf, take, f->wbuf + total, err);
             if (rc)
                 return f->failed = rc;
-            total += have + take + FS_CRYPT_OVERHEAD;
+            total += take + FS_CRYPT_OVERHEAD;
             f->has_tail = 1;
-            f->sealed = 0;
             f->tail_slot = slot;
             f->tail_pos = pos;
-            f->tail_start = start;
-            f->tail_len = have + take;
-            f->logical = start + have + take;
+            f->tail_start = f->logical;
+            f->tail_len = take;
+            f->logical += take;
             buf += take;
             n -= take;
         }
         int rc = fs_write(f->inner, f->wbuf, total, page_offset(first_slot) + first_pos, err);
-        if (rc)
-            append_undo(f, &old, old_plain);
-        OPENSSL_cleanse(old_plain, sizeof old_plain);
-        if (rc)
+        if (rc) {
+            append_undo(f, old_has, old_slot, old_pos, old_start, old_len, old_logical);
             return f->failed = rc;    /* this handle writes no more */
+        }
     }
     return TIND_OK;
 }
@@ -983,8 +1048,6 @@ static int overwrite(crypt_file *f, const uint8_t *buf, size_t n, uint64_t off, 
         rc = seal(f, slot, pos, start, plain, len, sealed_page, err);
         if (rc == TIND_OK)
             rc = fs_write(f->inner, sealed_page, len + FS_CRYPT_OVERHEAD, page_offset(slot) + pos, err);
-        if (rc == TIND_OK && f->has_tail && slot == f->tail_slot && pos == f->tail_pos)
-            memcpy(f->tail, plain, len);
         at = stop;
     }
     OPENSSL_cleanse(plain, sizeof plain);
@@ -1048,11 +1111,7 @@ static int write_locked(crypt_file *f, const void *buf, size_t n, uint64_t off, 
 static int crypt_sync(fs_file *file, int mode, tind_err *err)
 {
     crypt_file *f = (crypt_file *)file;
-    int rc = fs_sync(f->inner, mode, err);
-    /* what was synced is never rewritten: the next append starts a page */
-    if (rc == TIND_OK && f->writable)
-        f->sealed = 1;
-    return rc;
+    return fs_sync(f->inner, mode, err);
 }
 
 static int crypt_size(fs_file *file, uint64_t *size, tind_err *err)
@@ -1121,7 +1180,6 @@ static int truncate_locked(crypt_file *f, uint64_t size, tind_err *err)
     f->tail_pos = pos;
     f->tail_start = start;
     f->tail_len = keep;
-    f->sealed = 1;
     f->logical = size;
     return TIND_OK;
 }

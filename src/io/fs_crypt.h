@@ -18,14 +18,15 @@
  * cannot move, be reordered or change length. Nonce = slot (u32) || per-
  * handle write counter (u32) || per-handle random (u32).
  *
- * Pages are full except the last one and pages a sync covered while
- * partial: bytes a sync made durable are never rewritten (a torn rewrite
- * could lose them), so an append after a sync starts a new page -- in the
- * rest of the same slot when FS_CRYPT_MIN_ROOM bytes remain, else in the
- * next slot. A journal synced at every record thus packs its records' pages
- * into slots; tables and the version file, synced once when complete, are
- * all full pages and a read finds its page by arithmetic.
- *
+ * A page once written is never written again: every write seals the bytes
+ * it adds as new pages -- the first in the rest of the last page's slot
+ * when FS_CRYPT_MIN_ROOM bytes remain, else in the next slot, the others
+ * full. No byte is encrypted twice and a torn or short write damages only
+ * the pages it was writing. A journal appending small records thus packs
+ * one page per record into slots; tables (written in 64 KiB chunks by
+ * fs_writer) are full pages but one short page per chunk, and a read finds
+ * its page by arithmetic plus a jump over the short pages' overhead.
+
  * A page that fails authentication is TIND_ECORRUPT naming the file and
  * page -- except at the end of the file, where the last intact page ends
  * the file: that is what a write torn by a power loss looks like, and each
@@ -85,6 +86,21 @@ int fs_crypt_keyfile_write(fs *cfs, const char *dir, const char *name, tind_err 
  * TIND_EINVAL "wrong encryption key"; TIND_ECORRUPT when the file is
  * damaged; TIND_EVERSION for a newer version. `name` goes into messages. */
 int fs_crypt_keyfile_check(fs *cfs, const uint8_t *data, size_t len, const char *name, tind_err *err);
+
+/* Re-keying (tind_rekey, db/rekey.c). The key file's bytes 48..55 name
+ * the key a re-keying moves files away from while it runs (zero when
+ * none): fs_crypt_keyfile_check refuses such a file (TIND_EINVAL,
+ * "re-keying was interrupted"); _pending checks the key as _check does
+ * and copies those bytes to pending instead; _write_pending writes the
+ * key file of the first key with `pending` (NULL: zero). */
+int fs_crypt_keyfile_pending(fs *cfs, const uint8_t *data, size_t len, const char *name, uint8_t *pending,
+                             tind_err *err);
+int fs_crypt_keyfile_write_pending(fs *cfs, const char *dir, const char *name, const uint8_t *pending,
+                                   tind_err *err);
+/* The key id the header of the encrypted file at path names (read through
+ * the inner fs); TIND_ENOENT for an empty file, TIND_ECORRUPT when it has
+ * no valid encryption header. */
+int fs_crypt_file_key_id(fs *cfs, const char *path, uint8_t id[FS_CRYPT_KEY_ID], tind_err *err);
 
 /* The page decoder on its own (the fuzz target and tests): opens the page
  * stored at the start of slot `slot` (`in`, len bytes: the page, maybe followed by more)

@@ -36,7 +36,7 @@ static void usage(FILE *out)
             "  --power-loss    kill: every other kill also simulates a power loss\n"
             "  --mixed         concurrent: also keyspace create/delete, scratch flush/compact and\n"
             "                  whole-database close + reopen while the threads run\n"
-            "  --encrypt       kill, corrupt, concurrent: the database is encrypted at rest\n"
+            "  --encrypt       kill, faults, corrupt, concurrent: the database is encrypted at rest\n"
             "  --dir D         scratch folder (default: a new one under $TMPDIR, removed on success)\n"
             "  --verbose       more output\n");
 }

@@ -372,6 +372,143 @@ static int parse_compression(const char *s, int *out)
     return 0;
 }
 
+/* TYPE or TYPE:ZSTDLEVEL (zstd level 0..22) of --compression and friends. */
+static int parse_codec(const char *s, int *type, int *zstd_level)
+{
+    char name[8];
+    const char *colon = strchr(s, ':');
+    size_t n = colon ? (size_t)(colon - s) : strlen(s);
+    if (n >= sizeof name)
+        return -1;
+    memcpy(name, s, n);
+    name[n] = 0;
+    *zstd_level = 0;
+    if (parse_compression(name, type))
+        return -1;
+    if (colon) {
+        char *end = NULL;
+        long l = strtol(colon + 1, &end, 10);
+        if (*type != TIND_COMPRESSION_ZSTD || end == colon + 1 || *end || l < 0 || l > 22)
+            return -1;
+        *zstd_level = (int)l;
+    }
+    return 0;
+}
+
+/* A level 0..6 followed by `sep`; the rest in *rest. -1 when not one. */
+static int parse_level_prefix(const char *s, char sep, const char **rest)
+{
+    if (s[0] < '0' || s[0] > '6' || s[1] != sep)
+        return -1;
+    *rest = s + 2;
+    return s[0] - '0';
+}
+
+/* create's options beyond the first twelve, in create's order: prefix
+ * extractor, zstd dictionaries, compression per level, the TTL filter,
+ * periodic compaction, FIFO limits, partitioning, blob files, level ratio,
+ * expect-hits. */
+static int create_more_opts(tsh *sh, const sh_opt *m, tind_ks_options *o)
+{
+    uint64_t v;
+    int rc = SH_OK;
+    if (m[0].seen && m[1].seen)
+        return sh_error(sh, "--prefix-fixed and --prefix-sep: one prefix extractor");
+    if (m[0].seen && !(rc = sh_parse_u64(sh, m[0].value, "--prefix-fixed", &v))) {
+        if (v == 0 || v > 65535)
+            return sh_error(sh, "--prefix-fixed: a length of 1..65535 bytes");
+        tind_ks_options_set_prefix_fixed(o, (size_t)v);
+    }
+    if (!rc && m[1].seen) {
+        /* one byte (escapes as in keys: '\x23'), or a number 0..255 with --prefix-sep 0x23 / 35 */
+        const tbuf *b = &m[1].value->bytes;
+        char *end = NULL;
+        long c = b->len > 1 ? strtol(sh_str(m[1].value), &end, 0) : -1;
+        if (b->len == 1)
+            tind_ks_options_set_prefix_separator(o, (unsigned char)b->data[0]);
+        else if (end && !*end && c >= 0 && c <= 255)
+            tind_ks_options_set_prefix_separator(o, (int)c);
+        else
+            return sh_error(sh, "--prefix-sep: one byte, or its number 0..255 (0x23)");
+    }
+    if (!rc && m[2].seen) {
+        if (!m[0].seen && !m[1].seen)
+            return sh_error(sh, "--prefix-only needs --prefix-fixed or --prefix-sep");
+        tind_ks_options_set_prefix_whole_keys(o, 0);
+    }
+    if (!rc && m[3].seen) {
+        /* [LEVEL:]BYTES: a zstd dictionary of BYTES on LEVEL (every level) */
+        const char *s = sh_str(m[3].value), *bytes = s;
+        int level = strchr(s, ':') ? parse_level_prefix(s, ':', &bytes) : -1;
+        char *end = NULL;
+        unsigned long long n = strtoull(bytes, &end, 10);
+        if ((strchr(s, ':') && level < 0) || end == bytes || *end || (n != 0 && (n < 1024 || n > (1u << 20))))
+            return sh_error(sh, "--zstd-dict: [LEVEL:]BYTES, LEVEL 0..6, BYTES 0 or 1024..1048576");
+        tind_ks_options_set_zstd_dict(o, level, (uint32_t)n);
+    }
+    if (!rc && m[4].seen) {
+        /* L=TYPE[:ZSTDLEVEL],... (after --compression, which sets every level) */
+        char list[256];
+        snprintf(list, sizeof list, "%s", sh_str(m[4].value));
+        char *save = NULL;
+        for (char *item = strtok_r(list, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+            const char *codec;
+            int level = parse_level_prefix(item, '=', &codec), type, zl;
+            if (level < 0 || parse_codec(codec, &type, &zl))
+                return sh_error(sh, "--level-compression: LEVEL=none|lz4|zstd[:ZSTDLEVEL],... (LEVEL 0..6): '%s'",
+                                item);
+            tind_ks_options_set_compression(o, level, type, zl);
+        }
+    }
+    if (!rc && m[5].seen)
+        tind_ks_options_set_value_ttl(o, 1);
+    if (!rc && m[6].seen && !(rc = sh_parse_u64(sh, m[6].value, "--periodic-compaction", &v)))
+        tind_ks_options_set_periodic_compaction(o, v);
+    if (!rc && (m[7].seen || m[8].seen)) {
+        uint64_t max = 0, ttl = 0;
+        if (m[7].seen)
+            rc = sh_parse_u64(sh, m[7].value, "--fifo-max", &max);
+        if (!rc && m[8].seen)
+            rc = sh_parse_u64(sh, m[8].value, "--fifo-ttl", &ttl);
+        if (!rc)
+            tind_ks_options_set_fifo(o, max, ttl);
+    }
+    if (!rc && m[9].seen) {
+        if (!strcmp(sh_str(m[9].value), "never"))
+            tind_ks_options_set_partitioning(o, -1);
+        else if (!(rc = sh_parse_u64(sh, m[9].value, "--partitioning", &v)))
+            tind_ks_options_set_partitioning(o, v > 6 ? 6 : (int)v);
+    }
+    if (!rc && m[10].seen && !(rc = sh_parse_u64(sh, m[10].value, "--blob-file-size", &v)))
+        tind_ks_options_set_blob_file_size(o, v);
+    if (!rc && m[11].seen) {
+        int type, zl;
+        if (parse_codec(sh_str(m[11].value), &type, &zl))
+            return sh_error(sh, "--blob-compression: none, lz4 or zstd[:LEVEL]");
+        tind_ks_options_set_blob_compression(o, type, zl);
+    }
+    if (!rc && m[12].seen) {
+        /* RATIO[:AGE_CUTOFF] */
+        char *end = NULL;
+        const char *s = sh_str(m[12].value);
+        double ratio = strtod(s, &end), age = 0;
+        if (end && *end == ':') {
+            const char *a = end + 1;
+            age = strtod(a, &end);
+            if (end == a)
+                end = NULL;
+        }
+        if (!end || *end || end == s)
+            return sh_error(sh, "--blob-gc: RATIO[:AGE_CUTOFF], e.g. 0.25 or 0.25:0.5");
+        tind_ks_options_set_blob_gc(o, ratio, age);
+    }
+    if (!rc && m[13].seen && !(rc = sh_parse_u64(sh, m[13].value, "--level-ratio", &v)))
+        tind_ks_options_set_level_ratio(o, v > 1000 ? 1000 : (int)v);
+    if (!rc && m[14].seen)
+        tind_ks_options_set_expect_point_read_hits(o, 1);
+    return rc;
+}
+
 static int cmd_create(tsh *sh, sh_words *args)
 {
     sh_opt opts[] = {
@@ -380,6 +517,12 @@ static int cmd_create(tsh *sh, sh_words *args)
         {"l0-threshold", 1, 0, NULL},  {"levels", 1, 0, NULL},       {"if-not-exists", 0, 0, NULL},
         {"blob-threshold", 1, 0, NULL},
         {"merge", 1, 0, NULL},         {"merge-separator", 1, 0, NULL},
+        /* 12.. : create_more_opts (below) */
+        {"prefix-fixed", 1, 0, NULL},  {"prefix-sep", 1, 0, NULL},   {"prefix-only", 0, 0, NULL},
+        {"zstd-dict", 1, 0, NULL},     {"level-compression", 1, 0, NULL}, {"ttl", 0, 0, NULL},
+        {"periodic-compaction", 1, 0, NULL}, {"fifo-max", 1, 0, NULL}, {"fifo-ttl", 1, 0, NULL},
+        {"partitioning", 1, 0, NULL},  {"blob-file-size", 1, 0, NULL}, {"blob-compression", 1, 0, NULL},
+        {"blob-gc", 1, 0, NULL},       {"level-ratio", 1, 0, NULL},  {"expect-hits", 0, 0, NULL},
     };
     const sh_word *pos[1];
     size_t npos;
@@ -411,11 +554,11 @@ static int cmd_create(tsh *sh, sh_words *args)
             tind_ks_options_set_block_size(o, (uint32_t)v);
     }
     if (!rc && opts[3].seen) {
-        int c;
-        if (parse_compression(sh_str(opts[3].value), &c))
-            rc = sh_error(sh, "--compression: none, lz4 or zstd");
+        int c, zl;
+        if (parse_codec(sh_str(opts[3].value), &c, &zl))
+            rc = sh_error(sh, "--compression: none, lz4 or zstd[:LEVEL]");
         else
-            tind_ks_options_set_compression(o, -1, c, 0);
+            tind_ks_options_set_compression(o, -1, c, zl);
     }
     if (!rc && opts[4].seen) {
         char *end = NULL;
@@ -459,6 +602,8 @@ static int cmd_create(tsh *sh, sh_words *args)
     } else if (!rc && opts[11].seen) {
         rc = sh_error(sh, "--merge-separator needs --merge append");
     }
+    if (!rc)
+        rc = create_more_opts(sh, opts + 12, o);
     if (!rc) {
         tind_keyspace *ks;
         int st = tind_keyspace_open(sh->db, name, o, &ks);
@@ -1383,11 +1528,18 @@ static int cmd_help(tsh *sh, sh_words *args);
 static const sh_command commands[] = {
     {"keyspaces", 1, cmd_keyspaces, "keyspaces", "list the keyspaces"},
     {"create", 1, cmd_create,
-     "create KS [--memtable-size N] [--table-size N] [--block-size N] [--compression none|lz4|zstd] "
+     "create KS [--memtable-size N] [--table-size N] [--block-size N] [--compression none|lz4|zstd[:ZL]] "
      "[--bloom-bits B] [--compaction leveled|tiered|fifo] [--l0-threshold N] [--levels N] [--blob-threshold N|off] [--if-not-exists] "
-     "[--merge counter|append [--merge-separator S]]",
+     "[--merge counter|append [--merge-separator S]] [--prefix-fixed N | --prefix-sep C [--prefix-only]] "
+     "[--zstd-dict [LEVEL:]BYTES] [--level-compression L=TYPE[:ZL],...] [--ttl] [--periodic-compaction SECONDS] "
+     "[--fifo-max N] [--fifo-ttl SECONDS] [--partitioning LEVEL|never] [--blob-file-size N] "
+     "[--blob-compression TYPE[:ZL]] [--blob-gc RATIO[:AGE]] [--level-ratio N] [--expect-hits]",
      "create a keyspace (sizes take k/m/g suffixes); --if-not-exists: an existing one is no error; "
-     "--merge: its built-in merge operator"},
+     "--merge: its built-in merge operator; --prefix-fixed / --prefix-sep: a prefix extractor for "
+     "prefix filters (--prefix-only: filters hold prefixes only); --zstd-dict: zstd dictionaries of BYTES "
+     "on LEVEL (every level) whose compression is zstd; --level-compression: one level's compression "
+     "(after --compression, which sets every level); --ttl: the built-in TTL filter (values start with an "
+     "8-byte big-endian expiry time)"},
     {"drop", 1, cmd_drop, "drop KS", "delete a keyspace and all its data"},
     {"put", 1, cmd_put, "put KS KEY VALUE", "write KEY = VALUE (queued while a batch is open)"},
     {"get", 1, cmd_get, "get KS KEY [--hex] [--full] [--raw]",
