@@ -269,9 +269,10 @@ static int bm_dev_find(const char *dir, char *stat_path, size_t sn, char *name, 
         *slash = 0;
     }
     snprintf(probe, sizeof probe, "%s/stat", real);
-    if (!bm_exists(probe) || strlen(probe) >= sn)
+    size_t pl = strlen(probe);
+    if (!bm_exists(probe) || pl >= sn)
         return -1;
-    snprintf(stat_path, sn, "%s", probe);
+    memcpy(stat_path, probe, pl + 1);
     const char *base = strrchr(real, '/');
     base = base ? base + 1 : real;
     size_t bl = strlen(base);
