@@ -262,6 +262,13 @@ static int get_keyspace(tsh *sh, const sh_word *name, tind_keyspace **ks)
 
 /* ---- output modes ---- */
 
+/* The bytes as one field of the output mode's records, appended to line: a
+ * JSON string or a CSV field. */
+static int mode_field(const tsh *sh, tbuf *line, const void *p, size_t n)
+{
+    return sh->format == SH_FMT_JSON ? sh_json_string(line, p, n) : sh_csv_field(line, p, n);
+}
+
 /* One field of a JSON or CSV record appended to line: the bytes (or their
  * hex digits under --hex), never abbreviated. */
 static int machine_field(tsh *sh, tbuf *line, const void *p, size_t n, int hex)
@@ -275,7 +282,7 @@ static int machine_field(tsh *sh, tbuf *line, const void *p, size_t n, int hex)
         p = h.data;
         n = h.len;
     }
-    int rc = sh->format == SH_FMT_JSON ? sh_json_string(line, p, n) : sh_csv_field(line, p, n);
+    int rc = mode_field(sh, line, p, n);
     tbuf_free(&h);
     return rc;
 }
@@ -1258,8 +1265,7 @@ static int print_stats_machine(tsh *sh, const char *name, const tind_ks_stats *s
     };
     int json = sh->format == SH_FMT_JSON;
     tbuf ks = TBUF_INIT;
-    if (json ? sh_json_string(&ks, (const uint8_t *)name, strlen(name))
-             : sh_csv_field(&ks, (const uint8_t *)name, strlen(name))) {
+    if (mode_field(sh, &ks, name, strlen(name))) {
         tbuf_free(&ks);
         return sh_error(sh, "out of memory");
     }
@@ -1377,8 +1383,7 @@ static int print_option_line(tsh *sh, const tbuf *ks, const char *line, size_t n
     size_t nlen = (size_t)(eq - line) - 1, voff = (size_t)(eq - line) + 2;
     tbuf v = TBUF_INIT;
     int json = sh->format == SH_FMT_JSON;
-    int rc = json ? sh_json_string(&v, (const uint8_t *)line + voff, n - voff)
-                  : sh_csv_field(&v, (const uint8_t *)line + voff, n - voff);
+    int rc = mode_field(sh, &v, line + voff, n - voff);
     if (rc == 0 && json)
         fprintf(sh->out, ",\"%.*s\":%.*s", (int)nlen, line, (int)v.len, (const char *)v.data);
     else if (rc == 0)
@@ -1407,8 +1412,7 @@ static int cmd_options(tsh *sh, sh_words *args)
     int json = sh->format == SH_FMT_JSON;
     const char *name = sh_str(&args->v[1]);
     tbuf kn = TBUF_INIT;
-    if (json ? sh_json_string(&kn, (const uint8_t *)name, strlen(name))
-             : sh_csv_field(&kn, (const uint8_t *)name, strlen(name))) {
+    if (mode_field(sh, &kn, name, strlen(name))) {
         tbuf_free(&kn);
         tind_free(text);
         return sh_error(sh, "out of memory");
