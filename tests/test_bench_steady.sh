@@ -35,7 +35,8 @@ done
 grep -q "fillbatch warm-up" "$D/err.txt" && fail "a fill was warmed up"
 grep -q "^  tind .* MB/s of keys + values = .*% of the disk" "$D/out.txt" || { cat "$D/out.txt" >&2; fail "no fillbatch line"; }
 
-"$BENCH" --profile full --estimate --workloads core --engines tind,rocksdb --dir "$D/db" >"$D/est.txt" 2>&1 ||
+# tind and tind-inline: always compiled in (make test does not install the peers)
+"$BENCH" --profile full --estimate --workloads core --engines tind,tind-inline --dir "$D/db" >"$D/est.txt" 2>&1 ||
     { cat "$D/est.txt" >&2; fail "--estimate failed"; }
 grep -q '^estimated: [0-9]*:[0-9][0-9]:[0-9][0-9] for ' "$D/est.txt" || { cat "$D/est.txt" >&2; fail "no estimate"; }
 grep -q '^medium .* tind ' "$D/est.txt" || grep -q '^medium  *tind ' "$D/est.txt" || fail "core has no medium row"
