@@ -29,10 +29,23 @@
  *                             tind_close used the freed database; calls that
  *                             entered before close began finish first, later
  *                             ones get TIND_ECLOSED.
+ *   flush_races_running_job   with background threads off, tind_flush and
+ *                             tind_compact returned TIND_EIO ("background
+ *                             work made no progress") when another thread's
+ *                             tind_flush was running the keyspace's flush
+ *                             inline; they wait for it, then do their own
+ *                             work. The first flush is held inside its table
+ *                             write (a gate in the file system), so the race
+ *                             is the same every run; both background modes.
+ *                             Also: a tind_compact whose flush came after the
+ *                             pick of a manual compaction already running got
+ *                             that compaction's end as its own; it gets a
+ *                             pass of its own (every table in the last level).
  */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -393,6 +406,216 @@ TEST(close_races_calls)
     alarm(0);
 }
 
+/* ---- a file system that holds the next table creation until released */
+
+typedef struct gate_fs {
+    fs head;
+    fs *inner;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int armed, held, released;
+} gate_fs;
+
+#define GATE_INNER(f) (((gate_fs *)(f))->inner)
+
+static int gate_open(fs *f, const char *path, int flags, fs_file **out, tind_err *err)
+{
+    gate_fs *g = (gate_fs *)f;
+    pthread_mutex_lock(&g->mu);
+    if (g->armed && (flags & FS_O_CREATE) && strstr(path, ".tbl")) {
+        g->armed = 0;
+        g->held = 1;
+        pthread_cond_broadcast(&g->cv);
+        while (!g->released)
+            pthread_cond_wait(&g->cv, &g->mu);
+    }
+    pthread_mutex_unlock(&g->mu);
+    return fs_open(g->inner, path, flags, out, err); /* the file's calls go to inner */
+}
+static int gate_rename(fs *f, const char *a, const char *b, tind_err *err) { return fs_rename(GATE_INNER(f), a, b, err); }
+static int gate_link(fs *f, const char *a, const char *b, tind_err *err) { return fs_link(GATE_INNER(f), a, b, err); }
+static int gate_unlink(fs *f, const char *p, tind_err *err) { return fs_unlink(GATE_INNER(f), p, err); }
+static int gate_mkdir(fs *f, const char *p, tind_err *err) { return fs_mkdir(GATE_INNER(f), p, err); }
+static int gate_rmdir(fs *f, const char *p, tind_err *err) { return fs_rmdir(GATE_INNER(f), p, err); }
+static int gate_sync_dir(fs *f, const char *p, tind_err *err) { return fs_sync_dir(GATE_INNER(f), p, err); }
+static int gate_list(fs *f, const char *d, char ***names, size_t *count, tind_err *err)
+{
+    return fs_list(GATE_INNER(f), d, names, count, err);
+}
+static int gate_exists(fs *f, const char *p, int *is_dir) { return fs_exists(GATE_INNER(f), p, is_dir); }
+static int gate_lock(fs *f, const char *p, int mode, fs_lock **out, tind_err *err)
+{
+    return GATE_INNER(f)->ops->lock(GATE_INNER(f), p, mode, out, err);
+}
+static void gate_destroy(fs *f)
+{
+    gate_fs *g = (gate_fs *)f;
+    pthread_mutex_destroy(&g->mu);
+    pthread_cond_destroy(&g->cv);
+    free(g);
+}
+
+/* File calls (close, read, write, sync...) and unlock dispatch on the
+ * file's or lock's owner, the inner fs; these are never called. */
+static const fs_ops gate_ops = {
+    .open = gate_open, .rename = gate_rename, .link = gate_link, .unlink = gate_unlink, .mkdir = gate_mkdir,
+    .rmdir = gate_rmdir, .sync_dir = gate_sync_dir, .list = gate_list, .exists = gate_exists, .lock = gate_lock,
+    .destroy = gate_destroy,
+};
+
+static gate_fs *gate_new(fs *inner)
+{
+    gate_fs *g = calloc(1, sizeof *g);
+    CHECK(g != NULL);
+    g->head.ops = &gate_ops;
+    g->head.name = "gate";
+    g->inner = inner;
+    pthread_mutex_init(&g->mu, NULL);
+    pthread_cond_init(&g->cv, NULL);
+    return g;
+}
+
+static void gate_wait_held(gate_fs *g)
+{
+    pthread_mutex_lock(&g->mu);
+    while (!g->held)
+        pthread_cond_wait(&g->cv, &g->mu);
+    pthread_mutex_unlock(&g->mu);
+}
+
+static void gate_release(gate_fs *g)
+{
+    pthread_mutex_lock(&g->mu);
+    g->released = 1;
+    pthread_cond_broadcast(&g->cv);
+    pthread_mutex_unlock(&g->mu);
+}
+
+typedef struct maint {
+    tind_keyspace *ks;
+    int compact;
+    _Atomic int done;
+    int rc;
+} maint;
+
+static void *maint_thread(void *arg)
+{
+    maint *m = arg;
+    m->rc = m->compact ? tind_compact(m->ks) : tind_flush(m->ks);
+    atomic_store(&m->done, 1);
+    return NULL;
+}
+
+TEST(flush_races_running_job)
+{
+    for (int bg = 0; bg < 2; bg++)
+        for (int second = 0; second < 2; second++) { /* the second call: tind_flush, tind_compact */
+            watchdog();
+            fs *mem = fs_mem_new();
+            gate_fs *g = gate_new(mem);
+            tind_db *db = check_open_mem(&g->head, bg);
+            tind_keyspace *ks = open_ks(db, "a", TIND_COMPACTION_LEVELED);
+            put_keys(ks, 0, 100);
+            CHECK_OK(tind_flush(ks));
+            put_keys(ks, 100, 200);
+            /* the first flush stops inside, at its table's creation: with
+             * background threads off its own thread is running the job */
+            pthread_mutex_lock(&g->mu);
+            g->armed = 1;
+            pthread_mutex_unlock(&g->mu);
+            maint first = {.ks = ks};
+            pthread_t t1, t2;
+            CHECK(pthread_create(&t1, NULL, maint_thread, &first) == 0);
+            gate_wait_held(g);
+            put_keys(ks, 200, 300);
+            maint other = {.ks = ks, .compact = second};
+            CHECK(pthread_create(&t2, NULL, maint_thread, &other) == 0);
+            sleep_ms(50);
+            /* it waits for the running flush (it used to return TIND_EIO) */
+            CHECK(!atomic_load(&other.done));
+            CHECK(!atomic_load(&first.done));
+            gate_release(g);
+            pthread_join(t1, NULL);
+            pthread_join(t2, NULL);
+            CHECK_OK(first.rc);
+            CHECK_OK(other.rc);
+            /* the second call did its own work: keys 200..299, written after
+             * the first flush began, are in tables too */
+            tind_ks_stats st;
+            CHECK_OK(tind_ks_stats_get(ks, &st));
+            CHECK_EQ(tind_internal_ks_flushed_seqno(ks), tind_internal_last_seqno(db));
+            if (second) {
+                /* every table in the last level */
+                for (uint32_t l = 0; l + 1 < st.levels && l < TIND_STATS_MAX_LEVELS; l++)
+                    CHECK_EQ(st.tables[l], 0);
+                CHECK(table_count(ks) >= 1);
+            }
+            for (int i = 0; i < 300; i += 7) {
+                char k[32];
+                snprintf(k, sizeof k, "key%06d", i);
+                void *v;
+                size_t n;
+                CHECK_OK(tind_get(ks, k, strlen(k), NULL, &v, &n));
+                CHECK_MEM(v, n, "value", 5);
+                tind_free(v);
+            }
+            CHECK_OK(tind_close(db));
+            fs_destroy(&g->head);
+            fs_destroy(mem);
+            alarm(0);
+        }
+}
+
+/* Two tind_compact calls at once (threads off: each runs the work itself);
+ * the second flushes after the first's manual pick. Both return with every
+ * table in the last level, and neither returns TIND_EIO. */
+TEST(compact_races_compact)
+{
+    for (int bg = 0; bg < 2; bg++) {
+        watchdog();
+        fs *mem = fs_mem_new();
+        gate_fs *g = gate_new(mem);
+        tind_db *db = check_open_mem(&g->head, bg);
+        tind_keyspace *ks = open_ks(db, "a", TIND_COMPACTION_LEVELED);
+        for (int r = 0; r < 4; r++) {
+            put_keys(ks, r * 100, r * 100 + 150);
+            CHECK_OK(tind_flush(ks));
+        }
+        /* the first compaction stops at its output table's creation: the
+         * pick is made, its inputs are the four tables above */
+        pthread_mutex_lock(&g->mu);
+        g->armed = 1;
+        pthread_mutex_unlock(&g->mu);
+        maint first = {.ks = ks, .compact = 1};
+        pthread_t t1, t2;
+        CHECK(pthread_create(&t1, NULL, maint_thread, &first) == 0);
+        gate_wait_held(g);
+        put_keys(ks, 1000, 1100);
+        maint other = {.ks = ks, .compact = 1};
+        CHECK(pthread_create(&t2, NULL, maint_thread, &other) == 0);
+        sleep_ms(50);
+        CHECK(!atomic_load(&other.done));
+        gate_release(g);
+        pthread_join(t1, NULL);
+        pthread_join(t2, NULL);
+        CHECK_OK(first.rc);
+        CHECK_OK(other.rc);
+        tind_ks_stats st;
+        CHECK_OK(tind_ks_stats_get(ks, &st));
+        CHECK_EQ(tind_internal_ks_flushed_seqno(ks), tind_internal_last_seqno(db));
+        for (uint32_t l = 0; l + 1 < st.levels && l < TIND_STATS_MAX_LEVELS; l++)
+            CHECK_EQ(st.tables[l], 0);
+        void *v;
+        size_t n;
+        CHECK_OK(tind_get(ks, "key001050", 9, NULL, &v, &n));
+        tind_free(v);
+        CHECK_OK(tind_close(db));
+        fs_destroy(&g->head);
+        fs_destroy(mem);
+        alarm(0);
+    }
+}
+
 /* No arguments: every test; else only the tests named. */
 static int selected(int argc, char **argv, const char *name)
 {
@@ -412,5 +635,7 @@ int main(int argc, char **argv)
     RUN_SELECTED(close_poisoned);
     RUN_SELECTED(close_refuses_live_handles);
     RUN_SELECTED(close_races_calls);
+    RUN_SELECTED(flush_races_running_job);
+    RUN_SELECTED(compact_races_compact);
     return 0;
 }

@@ -247,7 +247,7 @@ int ks_needs_compaction(tind_keyspace *ks)
     if (ks->manual_compaction)
         return 1;
     compaction_pick p;
-    if (pick_compaction(ks->current, &ks->cmp_opts, ks->manual_compaction, (uint64_t)time(NULL), &p))
+    if (pick_compaction(ks->current, &ks->cmp_opts, ks->manual_compaction != 0, (uint64_t)time(NULL), &p))
         return 0;
     if (p.kind == PICK_NONE && blob_gc_pick(ks->current, &ks->cmp_opts, &p))
         return 0;
@@ -267,7 +267,7 @@ int ks_compact_step(tind_keyspace *ks, tind_err *err)
     }
     compaction_pick p;
     int manual = ks->manual_compaction;
-    int rc = pick_compaction(ks->current, &ks->cmp_opts, manual, (uint64_t)time(NULL), &p);
+    int rc = pick_compaction(ks->current, &ks->cmp_opts, manual != 0, (uint64_t)time(NULL), &p);
     if (!rc && !manual && p.kind == PICK_NONE)
         rc = blob_gc_pick(ks->current, &ks->cmp_opts, &p); /* blob files to collect */
     if (rc || p.kind == PICK_NONE) {
@@ -321,8 +321,10 @@ int ks_compact_step(tind_keyspace *ks, tind_err *err)
     for (size_t i = 0; i < p.count; i++)
         atomic_store(&p.inputs[i]->being_compacted, 0);
     ks->compaction_running = 0;
-    if (manual && rc == TIND_OK) {
-        ks->manual_compaction = 0; /* a manual pick takes every table at once */
+    if (manual && rc == TIND_OK && ks->manual_compaction == manual) {
+        /* a manual pick takes every table at once; a request made since
+         * (its tables came after the pick) gets a pass of its own */
+        ks->manual_compaction = 0;
         ks->blob_gc_horizon = blob_gc_horizon(ks->current);
     }
     db->running_jobs--;
@@ -488,6 +490,20 @@ int db_wait_stop(tind_db *db, tind_keyspace *ks, uint64_t failures_seen, tind_er
     return TIND_OK;
 }
 
+/* (mu) Waits on done_cv, which the end of every job broadcasts, for at most
+ * ms milliseconds. */
+static void wait_done_cv(tind_db *db, long ms) REQUIRES(db->mu)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += ms * 1000000;
+    if (ts.tv_nsec >= 1000000000) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000;
+    }
+    cv_timedwait(&db->done_cv, &db->mu, &ts);
+}
+
 /* Runs background work inline until `done` holds (no workers), or waits for
  * the workers until it holds or db_wait_stop says why it never will. */
 static int wait_until(tind_keyspace *ks, int (*done)(tind_keyspace *), tind_err *err)
@@ -502,14 +518,7 @@ static int wait_until(tind_keyspace *ks, int (*done)(tind_keyspace *), tind_err 
         int stop = finished ? TIND_OK : db_wait_stop(db, ks, failures_seen, err);
         if (!finished && !stop && db->worker_count > 0) {
             db_schedule(db);
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_nsec += 20 * 1000000;
-            if (ts.tv_nsec >= 1000000000) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000;
-            }
-            cv_timedwait(&db->done_cv, &db->mu, &ts);
+            wait_done_cv(db, 20);
             finished = done(ks);
             if (!finished)
                 stop = db_wait_stop(db, ks, failures_seen, err);
@@ -526,10 +535,16 @@ static int wait_until(tind_keyspace *ks, int (*done)(tind_keyspace *), tind_err 
             if (rc < 0)
                 return rc;
             if (rc == 0) {
+                /* nothing to start: another thread (a tind_flush, tind_compact
+                 * or tind_wait_idle of its own) may be running this
+                 * keyspace's job inline; wait for it, then step again */
                 mu_lock(&db->mu);
                 finished = done(ks);
+                int other = ks->flush_running || ks->compaction_running;
+                if (!finished && other)
+                    wait_done_cv(db, 20);
                 mu_unlock(&db->mu);
-                if (!finished)
+                if (!finished && !other)
                     return err_set(err, TIND_EIO, "keyspace '%s': background work made no progress", ks->name);
             }
         }
@@ -563,7 +578,7 @@ static int ks_compact_all(tind_keyspace *ks, tind_err *err)
     if (rc)
         return rc;
     mu_lock(&ks->db->mu);
-    ks->manual_compaction = 1;
+    ks->manual_compaction++; /* a compaction already running may have picked before our flush */
     db_schedule(ks->db);
     mu_unlock(&ks->db->mu);
     return wait_until(ks, compacted, err);

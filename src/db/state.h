@@ -97,7 +97,8 @@ struct tind_keyspace {
         uint64_t flushed_seqno GUARDED_BY(db->mu); /* every entry <= this is in tables */
         int flush_running GUARDED_BY(db->mu);
         int compaction_running GUARDED_BY(db->mu);
-        int manual_compaction GUARDED_BY(db->mu); /* a full compaction was asked for */
+        int manual_compaction GUARDED_BY(db->mu); /* full compactions asked for, a count: a step clears it
+                                                      only when no request came after its pick */
         uint64_t blob_gc_horizon GUARDED_BY(db->mu); /* tind_compact waits on blob GC up to it (blob_gc_owed) */
         uint64_t compact_cursor[KS_MAX_LEVELS] GUARDED_BY(db->mu); /* round-robin pick position */
     };
