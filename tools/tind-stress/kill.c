@@ -32,7 +32,17 @@
  *   4. (issue 13) key "c" of keyspace "counter", into which every batch
  *      but single puts and transactions (which carry no merge operand)
  *      merges +1, holds exactly the recovered batches' count; the removes
- *      of odd keys are single deletes (plain removes in transactions).
+ *      of odd keys are single deletes (plain removes in transactions);
+ *   5. (--writers W) W more threads of the child each put their own keys
+ *      (kill.h: keyspace "writers", write seq of thread t under slot
+ *      seq % 256) and report each write once acknowledged ("W t seq s"):
+ *      every write of every thread acknowledged with BUFFER or stronger
+ *      survives a process kill, every one acknowledged as synced survives a
+ *      power loss, and each thread's recovered writes are a prefix of its
+ *      history (every slot holds the newest write at or below the thread's
+ *      recovered seq, byte for byte, of the life that wrote it).
+ * Background threads: 1 to 3, or (one life in four) none: the child then
+ * calls tind_flush and tind_compact itself (kill_child.c).
  * The next child continues with batch P + 1 (the parent passes it), in a
  * new "life" number that is mixed into every generated batch and value, so
  * a record of an earlier life resurrected by recovery is caught.
@@ -99,6 +109,8 @@ typedef struct klife {
     unsigned odds;
     uint64_t first_id, last_B, last_A, last_S, P;
     int have_B;
+    int bg;                   /* the child's background threads */
+    uint64_t w_acked[KILL_MAX_WRITERS], w_synced[KILL_MAX_WRITERS]; /* --writers: newest acknowledged seq */
     char sim[160];
 } klife;
 
@@ -109,6 +121,7 @@ typedef struct kfig {
     uint64_t lost_synced, lost_acked, partial, holes, bad_checksum, unknown_keys, open_failures, phantom;
     uint64_t undone, kept_unsynced, bytes_dropped, torn, truncated, overwrites;
     uint64_t point_reads, iter_items, child_reopens;
+    uint64_t writer_acks, writer_synced_acks, writer_recovered, writer_lost, bg_off_lives;
     double t_child, t_verify;
 } kfig;
 
@@ -127,6 +140,12 @@ typedef struct kctx {
     klife log[KILL_LOG];
     uint64_t nlog;
     uint64_t point_armed[16], point_taken[16];
+    /* --writers: per thread, the recovered (verified) seq and which life
+     * wrote which seqs (life seg_life[i] from seq seg_start[i] on) */
+    uint64_t wR[KILL_MAX_WRITERS];
+    uint64_t *seg_start[KILL_MAX_WRITERS];
+    uint32_t *seg_life[KILL_MAX_WRITERS];
+    size_t nseg[KILL_MAX_WRITERS];
     char fail[1024];
 } kctx;
 
@@ -280,6 +299,150 @@ static void check_points(kcheck *ck, tind_keyspace *ks, int k)
     }
 }
 
+/* ---- the writer threads (--writers) ---- */
+
+static uint32_t writer_life_of(const kctx *c, uint32_t t, uint64_t seq)
+{
+    for (size_t i = c->nseg[t]; i-- > 0;)
+        if (c->seg_start[t][i] <= seq)
+            return c->seg_life[t][i];
+    return 0;
+}
+
+/* A new life: thread t writes from wR[t] + 1 on. */
+static int writers_begin(kctx *c, const klife *L)
+{
+    for (int t = 0; t < c->o->writers; t++) {
+        uint64_t *s = realloc(c->seg_start[t], (c->nseg[t] + 1) * sizeof *s);
+        if (s)
+            c->seg_start[t] = s;
+        uint32_t *l = realloc(c->seg_life[t], (c->nseg[t] + 1) * sizeof *l);
+        if (l)
+            c->seg_life[t] = l;
+        if (!s || !l)
+            return -1;
+        /* a life that recovered nothing new replaces its predecessor's segment */
+        if (c->nseg[t] && c->seg_start[t][c->nseg[t] - 1] == c->wR[t] + 1)
+            c->nseg[t]--;
+        c->seg_start[t][c->nseg[t]] = c->wR[t] + 1;
+        c->seg_life[t][c->nseg[t]++] = L->life;
+    }
+    return 0;
+}
+
+/* Checks keyspace "writers" (invariant 5); on success R[t] is each
+ * thread's recovered seq. */
+static void check_writers(kctx *c, kcheck *ck, const klife *L, tind_db *db, uint64_t *R)
+{
+    int W = c->o->writers;
+    memset(R, 0, (size_t)W * sizeof *R);
+    if (W == 0)
+        return;
+    static uint64_t slot[KILL_MAX_WRITERS][KILL_WSLOTS];
+    memset(slot, 0, sizeof slot);
+    static uint8_t want[KILL_VAL_MAX];
+    tind_keyspace *wks = NULL;
+    int rc = tind_keyspace_exists(db, KILL_WRITERS_KS) == TIND_OK ? tind_keyspace_open(db, KILL_WRITERS_KS, NULL, &wks)
+                                                                     : TIND_OK;
+    if (rc) {
+        ck->bad++;
+        kfail(c, "keyspace '%s' does not open: %s (%s)", KILL_WRITERS_KS, tind_strerror(rc), tind_errmsg(db));
+        return;
+    }
+    if (wks) {
+        tind_iter *it;
+        rc = tind_iter_range(wks, NULL, 0, NULL, 0, NULL, &it);
+        if (rc) {
+            ck->bad++;
+            kfail(c, "iterator on '%s': %s (%s)", KILL_WRITERS_KS, tind_strerror(rc), tind_errmsg(db));
+            return;
+        }
+        for (tind_iter_first(it); tind_iter_valid(it) && !c->fail[0]; tind_iter_next(it)) {
+            size_t kn, vn;
+            const uint8_t *key = tind_iter_key(it, &kn);
+            const uint8_t *v = tind_iter_value(it, &vn);
+            if (!v)
+                break;
+            c->fig.iter_items++;
+            char kb[KILL_WKEY_MAX + 1];
+            unsigned t = 0, s = 0;
+            int used = 0;
+            memcpy(kb, key, kn < KILL_WKEY_MAX ? kn : KILL_WKEY_MAX);
+            kb[kn < KILL_WKEY_MAX ? kn : KILL_WKEY_MAX] = 0;
+            uint64_t seq = 0;
+            uint32_t pos = 0, life = 0;
+            if (sscanf(kb, "w%2u-%3u%n", &t, &s, &used) != 2 || (size_t)used != kn || t >= (unsigned)W ||
+                s >= KILL_WSLOTS) {
+                c->fig.unknown_keys++;
+                ck->bad++;
+                kfail(c, "keyspace '%s': unknown key '%.*s'", KILL_WRITERS_KS, (int)(kn < 40 ? kn : 40),
+                      (const char *)key);
+                break;
+            }
+            if (kill_value_decode(key, kn, v, vn, &seq, &pos, &life) != 0 || pos != t || seq % KILL_WSLOTS != s ||
+                seq == 0) {
+                c->fig.bad_checksum++;
+                ck->bad++;
+                kfail(c, "keyspace '%s' key '%s': the value fails its checksum or names another key", KILL_WRITERS_KS,
+                      kb);
+                break;
+            }
+            uint32_t vlen = kill_writer_vlen(c->seed, life, t, seq);
+            if (life != writer_life_of(c, t, seq) || vn != vlen ||
+                (kill_value_bytes(c->seed, life, seq, t, key, kn, vlen, want), memcmp(want, v, vn) != 0)) {
+                ck->bad++;
+                kfail(c, "keyspace '%s' key '%s': write %" PRIu64 " of writer %u holds the bytes of life %u, but life "
+                      "%u wrote it", KILL_WRITERS_KS, kb, seq, t, life, writer_life_of(c, t, seq));
+                break;
+            }
+            slot[t][s] = seq;
+            if (seq > R[t])
+                R[t] = seq;
+        }
+        rc = tind_iter_status(it);
+        tind_iter_free(it);
+        if (rc && !c->fail[0]) {
+            ck->bad++;
+            kfail(c, "iteration of '%s' ended with %s (%s)", KILL_WRITERS_KS, tind_strerror(rc), tind_errmsg(NULL));
+        }
+    }
+    for (int t = 0; t < W && !c->fail[0]; t++) {
+        uint64_t need = L->power ? L->w_synced[t] : L->w_acked[t];
+        if (R[t] < need || R[t] < c->wR[t]) {
+            c->fig.writer_lost++;
+            ck->bad++;
+            kfail(c, "LOST ACKNOWLEDGED WRITES of writer thread %d: recovered through its write %" PRIu64 ", but write %"
+                  PRIu64 " had been acknowledged%s", t, R[t], R[t] < c->wR[t] ? c->wR[t] : need,
+                  R[t] < c->wR[t] ? " and recovered before" : L->power ? " as synced" : " (BUFFER or stronger)");
+            break;
+        }
+        /* a prefix: every slot holds the newest write at or below R[t] */
+        for (uint64_t s = 0; s < KILL_WSLOTS; s++) {
+            uint64_t x = R[t] < s ? 0 : R[t] - (R[t] - s) % KILL_WSLOTS;
+            uint8_t key[KILL_WKEY_MAX];
+            size_t kn = kill_writer_key((uint32_t)t, s, key);
+            void *v = NULL;
+            size_t vn = 0;
+            rc = wks ? tind_get(wks, key, kn, NULL, &v, &vn) : TIND_NOT_FOUND;
+            c->fig.point_reads += wks != NULL;
+            uint64_t gseq = 0;
+            uint32_t gpos, glife;
+            if (rc == TIND_OK && kill_value_decode(key, kn, v, vn, &gseq, &gpos, &glife) != 0)
+                gseq = UINT64_MAX;
+            tind_free(v);
+            if ((rc != TIND_OK && rc != TIND_NOT_FOUND) || slot[t][s] != x || (rc == TIND_OK ? gseq : 0) != x) {
+                c->fig.holes++;
+                ck->bad++;
+                kfail(c, "writer thread %d: key '%.*s' holds write %" PRIu64 " (iteration) / %" PRIu64 " (get: %s), "
+                      "but the thread's writes are recovered through %" PRIu64 ": it must hold %" PRIu64
+                      " (a hole in its history)", t, (int)kn, (const char *)key, slot[t][s],
+                      rc == TIND_OK ? gseq : 0, tind_strerror(rc), R[t], x);
+                break;
+            }
+        }
+    }
+}
+
 /* Opens the recovered database, finds P, checks every invariant. 0 = fine. */
 static int verify(kctx *c, klife *L, trng *rng)
 {
@@ -409,11 +572,18 @@ static int verify(kctx *c, klife *L, trng *rng)
         kfail(c, "the counter reads %" PRIu64 " but %" PRIu64 " batches merged into it are recovered (P=%" PRIu64 ")",
               count, c->exp->merges, P);
     }
+    uint64_t wr[KILL_MAX_WRITERS];
+    if (!c->fail[0])
+        check_writers(c, &ck, L, db, wr);
     rc = tind_close(db);
     if (rc && !c->fail[0])
         kfail(c, "close after the check: %s", tind_strerror(rc));
     if (ck.bad || c->fail[0])
         return -1;
+    for (int t = 0; t < c->o->writers; t++) {
+        c->fig.writer_recovered += wr[t] - c->wR[t];
+        c->wR[t] = wr[t];
+    }
     memcpy(c->state, c->exp, sizeof *c->state);
     c->fig.recovered += P - c->R0;
     if (L->have_B && L->last_B > P)
@@ -469,6 +639,20 @@ static void parse_msg(kctx *c, klife *L, char *line, double *deadline)
             c->fig.synced_batches++;
         }
         break;
+    case 'W': {
+        unsigned t;
+        int synced;
+        if (sscanf(line + 2, "%u %" SCNu64 " %d", &t, &id, &synced) == 3 && t < KILL_MAX_WRITERS) {
+            c->fig.writer_acks++;
+            if (id > L->w_acked[t])
+                L->w_acked[t] = id;
+            if (synced && id > L->w_synced[t]) {
+                L->w_synced[t] = id;
+                c->fig.writer_synced_acks++;
+            }
+        }
+        break;
+    }
     case 'E':
         kfail(c, "the child reported an error: %s", line + 2);
         break;
@@ -484,14 +668,23 @@ static int run_life(kctx *c, klife *L)
         kfail(c, "pipe: %s", strerror(errno));
         return -1;
     }
-    char a_pipe[16], a_seed[32], a_life[16], a_next[32], a_bg[16], a_sync[16];
+    char a_pipe[16], a_seed[32], a_life[16], a_next[32], a_bg[16], a_sync[16], a_writers[16];
+    static char a_wnext[KILL_MAX_WRITERS * 22];
     snprintf(a_pipe, sizeof a_pipe, "%d", fds[1]);
     snprintf(a_seed, sizeof a_seed, "%" PRIu64, c->seed);
     snprintf(a_life, sizeof a_life, "%u", L->life);
     snprintf(a_next, sizeof a_next, "%" PRIu64, L->first_id);
     trng r;
     trng_seed(&r, kill_mix3(c->seed, L->life, 0xb6));
-    snprintf(a_bg, sizeof a_bg, "%d", 1 + (int)trng_below(&r, 3));
+    /* 1 to 3 background threads, or none (the child flushes and compacts) */
+    L->bg = (int)trng_below(&r, 4);
+    c->fig.bg_off_lives += L->bg == 0;
+    snprintf(a_bg, sizeof a_bg, "%d", L->bg);
+    snprintf(a_writers, sizeof a_writers, "%d", c->o->writers);
+    size_t wn = 0;
+    a_wnext[0] = 0;
+    for (int t = 0; t < c->o->writers; t++)
+        wn += (size_t)snprintf(a_wnext + wn, sizeof a_wnext - wn, "%s%" PRIu64, t ? "," : "", c->wR[t] + 1);
     snprintf(a_sync, sizeof a_sync, "%d", trng_below(&r, 4) == 0 ? 5 + (int)trng_below(&r, 30) : 0);
     char *argv[32];
     int n = 0;
@@ -513,6 +706,12 @@ static int run_life(kctx *c, klife *L)
     argv[n++] = a_sync;
     argv[n++] = "--encrypt";
     argv[n++] = stress_encrypt ? "1" : "0";
+    if (c->o->writers) {
+        argv[n++] = "--writers";
+        argv[n++] = a_writers;
+        argv[n++] = "--wnext";
+        argv[n++] = a_wnext;
+    }
     if (L->power) {
         argv[n++] = "--rec-log";
         argv[n++] = c->logpath;
@@ -650,9 +849,9 @@ static void plan_life(kctx *c, klife *L)
 
 static void print_life(FILE *out, const klife *L)
 {
-    fprintf(out, "  life %u: %s kill%s, delay %.1f ms%s%s", L->life, L->power ? "power-loss" : "process",
-            L->recovery_kill ? " during open" : "", L->delay_ms, L->kill_at[0] ? ", kill point " : "",
-            L->kill_at);
+    fprintf(out, "  life %u: %s kill%s, delay %.1f ms, %d background threads%s%s", L->life,
+            L->power ? "power-loss" : "process", L->recovery_kill ? " during open" : "", L->delay_ms, L->bg,
+            L->kill_at[0] ? ", kill point " : "", L->kill_at);
     if (L->kill_at[0])
         fprintf(out, " 1/%u%s", L->odds, L->self_killed ? " (taken)" : "");
     fprintf(out, "; ids from %" PRIu64 ", last B %" PRIu64 " A %" PRIu64 " S %" PRIu64 " -> recovered P=%" PRIu64
@@ -707,8 +906,8 @@ int campaign_kill(const stress_opts *o)
 #else
     const char *kp = "not compiled in (cmake -DTIND_KILL_POINTS=ON)";
 #endif
-    printf("tind-stress kill: seed=%" PRIu64 " seconds=%g power_loss=%d dir=%s kill_points=%s\n", c->seed,
-           o->seconds, o->power_loss, c->base, kp);
+    printf("tind-stress kill: seed=%" PRIu64 " seconds=%g power_loss=%d writers=%d encrypt=%d dir=%s kill_points=%s\n",
+           c->seed, o->seconds, o->power_loss, o->writers, stress_encrypt, c->base, kp);
     fflush(stdout);
 
     double t0 = stress_now(), last_report = t0;
@@ -720,6 +919,11 @@ int campaign_kill(const stress_opts *o)
         L->first_id = c->R0 + 1;
         c->nlog++;
         plan_life(c, L);
+        if (writers_begin(c, L) != 0) {
+            kfail(c, "out of memory");
+            failed = 1;
+            break;
+        }
         if (L->power) {
             fresh_dir(c->grave);
             unlink(c->logpath);
@@ -790,9 +994,9 @@ int campaign_kill(const stress_opts *o)
     if (failed) {
         fprintf(stderr, "FAIL: tind-stress kill (seed %" PRIu64 ", life %u): %s\n", c->seed, c->life, c->fail);
         dump_kill_log(c);
-        fprintf(stderr, "reproduce: tind-stress kill --seed %" PRIu64 "%s --seconds %g   (kills are timed: the "
-                "same seed replays the same batches and plans, not the same instants)\n", c->seed,
-                o->power_loss ? " --power-loss" : "", o->seconds);
+        fprintf(stderr, "reproduce: tind-stress kill --seed %" PRIu64 "%s%s --writers %d --seconds %g   (kills are timed: "
+                "the same seed replays the same batches and plans, not the same instants)\n", c->seed,
+                o->power_loss ? " --power-loss" : "", stress_encrypt ? " --encrypt" : "", o->writers, o->seconds);
         fprintf(stderr, "the database is kept in %s\n", c->base);
     }
     if (o->verbose)
@@ -802,14 +1006,21 @@ int campaign_kill(const stress_opts *o)
            " unsynced_batches_lost=%" PRIu64 " lost_synced=%" PRIu64 " lost_acked=%" PRIu64 " partial=%" PRIu64
            " holes=%" PRIu64 " bad_checksum=%" PRIu64 " unknown_keys=%" PRIu64 " open_failures=%" PRIu64
            " dirops_undone=%" PRIu64 " dirops_kept_unsynced=%" PRIu64 " files_cut=%" PRIu64 " bytes_dropped=%" PRIu64
-           " tails_torn=%" PRIu64 " clean_reopens=%" PRIu64 " point_reads=%" PRIu64 " iter_items=%" PRIu64 " seconds=%.0f seed=%" PRIu64 "\n",
+           " tails_torn=%" PRIu64 " clean_reopens=%" PRIu64 " point_reads=%" PRIu64 " iter_items=%" PRIu64
+           " bg_off_lives=%" PRIu64 " writers=%d writer_acks=%" PRIu64 " writer_synced_acks=%" PRIu64
+           " writer_writes_recovered=%" PRIu64 " writer_lost_acked=%" PRIu64 " seconds=%.0f seed=%" PRIu64 "\n",
            f->kills, f->power_kills, f->killpoint_kills, f->recovery_kills, f->acked, f->txn_acked, f->synced_batches,
            f->recovered, f->unsynced_lost, f->lost_synced, f->lost_acked, f->partial, f->holes, f->bad_checksum,
            f->unknown_keys, f->open_failures, f->undone, f->kept_unsynced, f->truncated, f->bytes_dropped, f->torn,
-           f->child_reopens, f->point_reads, f->iter_items, stress_now() - t0, c->seed);
+           f->child_reopens, f->point_reads, f->iter_items, f->bg_off_lives, o->writers, f->writer_acks,
+           f->writer_synced_acks, f->writer_recovered, f->writer_lost, stress_now() - t0, c->seed);
     fflush(stdout);
     if (!failed && c->own_base)
         stress_rmtree(c->base);
+    for (int t = 0; t < KILL_MAX_WRITERS; t++) {
+        free(c->seg_start[t]);
+        free(c->seg_life[t]);
+    }
     free(c->state);
     free(c->exp);
     free(c);

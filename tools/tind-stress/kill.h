@@ -74,6 +74,24 @@ typedef struct kstate {
  * exactly the number of recovered batches, across lives. */
 #define KILL_COUNTER_KS "counter"
 
+/* --writers N: N writer threads in the child besides the batch writer, each
+ * putting its own keys into this keyspace (options of keyspace 0: large
+ * values separated) with durability BUFFER, or SYNC_DATA one in eight.
+ * Writer t's write number seq (1, 2, ... across lives) goes to key
+ * "wTT-SSS", SSS = seq % KILL_WSLOTS, with the value kill_value_bytes(seed,
+ * life, seq, t, ...) of length kill_writer_vlen(seed, life, t, seq). The
+ * child reports each write once its commit returned ("W t seq synced"); the
+ * parent checks that every acknowledged write of every thread survives and
+ * that each thread's recovered writes are a prefix of its history. */
+#define KILL_WRITERS_KS "writers"
+#define KILL_MAX_WRITERS 32
+#define KILL_WSLOTS 256u
+#define KILL_WKEY_MAX 16
+
+size_t kill_writer_key(uint32_t t, uint64_t seq, uint8_t *out);
+uint32_t kill_writer_vlen(uint64_t seed, uint32_t life, uint32_t t, uint64_t seq);
+int kill_writer_durability(uint64_t seed, uint32_t life, uint32_t t, uint64_t seq);
+
 /* A hash of three numbers: the seed of a batch, a life's plan, ... */
 uint64_t kill_mix3(uint64_t a, uint64_t b, uint64_t c);
 

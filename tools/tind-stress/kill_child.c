@@ -1,7 +1,7 @@
 /*
  * kill_child.c -- the writer child of the kill campaign (kill.c): "tind-stress
  * __kill-child --db D --pipe FD --seed S --life L --next-id N [--bg T]
- * [--sync-ms MS] [--rec-log LOG --grave G]".
+ * [--sync-ms MS] [--rec-log LOG --grave G] [--writers W --wnext N0,N1,...]".
  *
  * It opens the database D (through the recording file system of recfs.h when
  * --rec-log is given: a power-loss life) and commits the batches of the
@@ -14,16 +14,30 @@
  *     A <id> <rc>     after the commit returned rc
  *     S <id>          a sync commit, a persist or a clean close returned:
  *                     every batch <= id is synced
+ *     W <t> <seq> <s> writer thread t's write seq returned (s = 1: a
+ *                     SYNC_DATA commit; kill.h, --writers)
  *     E <text>        an unexpected error (the child then exits with status 3)
  * After every batch whose id is a multiple of 16 it reads its marker back
  * (read your own write). It never returns normally: the parent SIGKILLs it,
  * or, in a kill-point build, it kills itself at a named kill point
  * (TIND_KILL_AT / TIND_KILL_ODDS).
  *
- * Thread-safety: the engine's threads run inside; only the main thread
- * writes to the pipe.
+ * With --bg 0 (no background threads) the child runs the flushes and
+ * compactions itself: a tind_flush every 32 batches, a tind_compact every
+ * 256, and each writer thread a tind_flush of its keyspace every 128 writes
+ * (so inline jobs race one another).
+ *
+ * Thread-safety: the engine's threads run inside; the main thread and the
+ * writer threads write to the pipe, one write(2) per line. A writer holds
+ * db_lock (read) around each call; the main thread takes it (write) to
+ * close and reopen the database.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,6 +80,10 @@ static void child_fail(const char *what, int rc, tind_db *db)
 
 /* Opens the database and the keyspaces, reporting R, O and K. */
 static tind_keyspace *counter_ks; /* KILL_COUNTER_KS */
+static int nwriters;
+static tind_keyspace *writers_ks; /* KILL_WRITERS_KS (--writers) */
+static tind_db *writers_db;
+static pthread_rwlock_t db_lock;
 
 static tind_db *child_open(const char *dbpath, const tind_options *o, tind_keyspace **ks)
 {
@@ -91,8 +109,60 @@ static tind_db *child_open(const char *dbpath, const tind_options *o, tind_keysp
     tind_ks_options_free(ko);
     if (rc)
         child_fail("keyspace open", rc, db);
+    if (nwriters > 0) {
+        ko = tind_ks_options_new();
+        kill_ks_options(ko, 0);
+        rc = tind_keyspace_open(db, KILL_WRITERS_KS, ko, &writers_ks);
+        tind_ks_options_free(ko);
+        if (rc)
+            child_fail("keyspace open", rc, db);
+        writers_db = db;
+    }
     child_msg("K");
     return db;
+}
+
+typedef struct kwriter {
+    uint32_t t, life;
+    uint64_t seed, next;
+    int inline_work;
+} kwriter;
+
+/* Writer thread t (--writers): puts its keys one by one, forever, and
+ * reports each write once it is acknowledged. */
+static void *writer_main(void *arg)
+{
+    const kwriter *w = arg;
+    static _Thread_local uint8_t val[KILL_VAL_MAX];
+    uint8_t key[KILL_WKEY_MAX];
+    for (uint64_t seq = w->next;; seq++) {
+        size_t kn = kill_writer_key(w->t, seq, key);
+        uint32_t vlen = kill_writer_vlen(w->seed, w->life, w->t, seq);
+        int durability = kill_writer_durability(w->seed, w->life, w->t, seq);
+        kill_value_bytes(w->seed, w->life, seq, w->t, key, kn, vlen, val);
+        pthread_rwlock_rdlock(&db_lock);
+        tind_batch *tb = NULL;
+        int rc = tind_batch_new(writers_db, &tb);
+        if (!rc)
+            rc = tind_batch_put(tb, writers_ks, key, kn, val, vlen);
+        if (!rc) {
+            tind_batch_set_durability(tb, durability);
+            rc = tind_batch_commit(tb);
+        }
+        if (tb)
+            tind_batch_free(tb);
+        if (rc)
+            child_fail("writer commit", rc, writers_db);
+        child_msg("W %u %" PRIu64 " %d", w->t, seq, durability >= TIND_PERSIST_SYNC_DATA);
+        if (seq % 128 == w->t % 128 && (w->inline_work || seq % 512 == w->t % 512)) {
+            /* another thread's inline job may be running: this waits for it */
+            rc = tind_flush(writers_ks);
+            if (rc)
+                child_fail("writer flush", rc, writers_db);
+        }
+        pthread_rwlock_unlock(&db_lock);
+    }
+    return NULL;
 }
 
 /* Batch b committed as a transaction: its operations (the marker last)
@@ -143,7 +213,7 @@ static int child_txn(tind_db *db, tind_keyspace **ks, uint64_t seed, uint32_t li
 
 int kill_child_main(int argc, char **argv)
 {
-    const char *dbpath = NULL, *log_path = NULL, *grave = NULL;
+    const char *dbpath = NULL, *log_path = NULL, *grave = NULL, *wnext_arg = NULL;
     uint64_t seed = 0, next_id = 1;
     uint32_t life = 0;
     int bg = 2, sync_ms = 0;
@@ -169,6 +239,14 @@ int kill_child_main(int argc, char **argv)
             sync_ms = atoi(v);
         else if (!strcmp(k, "--encrypt"))
             stress_encrypt = atoi(v);
+        else if (!strcmp(k, "--writers"))
+            nwriters = atoi(v);
+        else if (!strcmp(k, "--wnext"))
+            wnext_arg = v;
+    }
+    if (nwriters < 0 || nwriters > KILL_MAX_WRITERS) {
+        fprintf(stderr, "tind-stress __kill-child: --writers must be in 0..%d\n", KILL_MAX_WRITERS);
+        return 2;
     }
     if (!dbpath || child_pipe < 0) {
         fprintf(stderr, "tind-stress __kill-child: missing --db or --pipe\n");
@@ -194,8 +272,29 @@ int kill_child_main(int argc, char **argv)
     tind_options_set_max_journal_size(o, 128 * 1024);
     tind_options_set_journal_compression_threshold(o, 1024);
 
+    /* the reopen (write side) must not wait behind a stream of writers */
+    pthread_rwlockattr_t la;
+    pthread_rwlockattr_init(&la);
+    pthread_rwlockattr_setkind_np(&la, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&db_lock, &la);
+    pthread_rwlockattr_destroy(&la);
+
     tind_keyspace *ks[KILL_KS];
     tind_db *db = child_open(dbpath, o, ks);
+
+    static kwriter writers[KILL_MAX_WRITERS];
+    const char *wp = wnext_arg ? wnext_arg : "";
+    for (int t = 0; t < nwriters; t++) {
+        char *end;
+        writers[t] = (kwriter){(uint32_t)t, life, seed, strtoull(wp, &end, 10), bg == 0};
+        if (writers[t].next == 0)
+            writers[t].next = 1;
+        wp = *end == ',' ? end + 1 : end;
+        pthread_t th;
+        if (pthread_create(&th, NULL, writer_main, &writers[t]) != 0)
+            child_fail("writer thread", TIND_ENOMEM, db);
+        pthread_detach(th);
+    }
 
     static kbatch b;
     static uint8_t val[KILL_VAL_MAX];
@@ -277,14 +376,22 @@ int kill_child_main(int argc, char **argv)
             }
             tind_free(got);
         }
+        if (bg == 0 && id % 32 == 0) {
+            /* no background threads: the flushes and compactions are ours */
+            rc = id % 256 == 0 ? tind_compact(ks[(id / 256) % KILL_KS]) : tind_flush(ks[(id / 32) % KILL_KS]);
+            if (rc)
+                child_fail(id % 256 == 0 ? "compact" : "flush", rc, db);
+        }
         if (b.reopen) {
             /* a clean close persists every batch with SYNC_ALL */
             tind_batch_free(tb);
+            pthread_rwlock_wrlock(&db_lock);
             rc = tind_close(db);
             if (rc)
                 child_fail("close", rc, NULL);
             child_msg("S %" PRIu64, id);
             db = child_open(dbpath, o, ks);
+            pthread_rwlock_unlock(&db_lock);
             rc = tind_batch_new(db, &tb);
             if (rc)
                 child_fail("batch", rc, db);

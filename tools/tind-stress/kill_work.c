@@ -174,3 +174,24 @@ void kill_ks_options(tind_ks_options *ko, int k)
         tind_ks_options_set_bloom_bits(ko, 2, 0);
     }
 }
+
+size_t kill_writer_key(uint32_t t, uint64_t seq, uint8_t *out)
+{
+    char buf[KILL_WKEY_MAX];
+    int n = snprintf(buf, sizeof buf, "w%02u-%03u", t, (unsigned)(seq % KILL_WSLOTS));
+    memcpy(out, buf, (size_t)n);
+    return (size_t)n;
+}
+
+uint32_t kill_writer_vlen(uint64_t seed, uint32_t life, uint32_t t, uint64_t seq)
+{
+    uint64_t h = kill_mix3(seed ^ 0x77717, life, ((uint64_t)t << 48) ^ seq);
+    /* one in four large (separated into blob files), else small */
+    return h % 4 == 0 ? 1000 + (uint32_t)((h >> 8) % 5000) : KILL_VAL_MIN + (uint32_t)((h >> 8) % 400);
+}
+
+int kill_writer_durability(uint64_t seed, uint32_t life, uint32_t t, uint64_t seq)
+{
+    uint64_t h = kill_mix3(seed ^ 0xd0ab1e, life, ((uint64_t)t << 48) ^ seq);
+    return h % 8 == 0 ? TIND_PERSIST_SYNC_DATA : TIND_PERSIST_BUFFER;
+}

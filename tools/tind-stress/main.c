@@ -34,6 +34,8 @@ static void usage(FILE *out)
             "  --seed S        seed (default: from the clock; printed)\n"
             "  --threads T     concurrent: threads (default 4)\n"
             "  --power-loss    kill: every other kill also simulates a power loss\n"
+            "  --writers W     kill: W more writer threads in the child, each putting its own keys;\n"
+            "                  every write a thread saw acknowledged must survive the kill\n"
             "  --mixed         concurrent: also keyspace create/delete, scratch flush/compact and\n"
             "                  whole-database close + reopen while the threads run\n"
             "  --encrypt       kill, faults, corrupt, concurrent: the database is encrypted at rest\n"
@@ -70,6 +72,9 @@ int main(int argc, char **argv)
         } else if (!strcmp(a, "--threads") && v) {
             o.threads = atoi(v);
             i++;
+        } else if (!strcmp(a, "--writers") && v) {
+            o.writers = atoi(v);
+            i++;
         } else if (!strcmp(a, "--dir") && v) {
             o.dir = v;
             i++;
@@ -87,8 +92,8 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (o.seconds < 0 || o.threads < 1 || o.threads > 256) {
-        fprintf(stderr, "tind-stress: --seconds must be >= 0 and --threads in 1..256\n");
+    if (o.seconds < 0 || o.threads < 1 || o.threads > 256 || o.writers < 0 || o.writers > 32) {
+        fprintf(stderr, "tind-stress: --seconds must be >= 0, --threads in 1..256 and --writers in 0..32\n");
         return 2;
     }
     if (!strcmp(campaign, "kill"))

@@ -2,7 +2,7 @@
  * stress.h -- tind-stress: randomized crash, fault and corruption campaigns
  * (TESTING.md items 3-5). main.c parses flags and runs one campaign:
  *
- *   tind-stress kill       [--seconds N] [--power-loss] [--seed S] [--dir D]
+ *   tind-stress kill       [--seconds N] [--power-loss] [--writers W] [--seed S] [--dir D]
  *   tind-stress faults     [--seconds N] [--seed S]
  *   tind-stress corrupt    [--seconds N] [--seed S]
  *   tind-stress concurrent [--seconds N] [--threads T] [--seed S] [--mixed]
@@ -23,6 +23,7 @@ typedef struct stress_opts {
     int threads;
     int power_loss;         /* kill: also simulate power loss (fault/mem file system) */
     int mixed;              /* concurrent: also keyspace create/delete and close/reopen mid-phase */
+    int writers;            /* kill: writer threads in the child besides the batch writer (kill.h) */
     const char *dir;        /* scratch folder (default: a new one under $TMPDIR) */
     int verbose;
 } stress_opts;
