@@ -27,7 +27,10 @@
  * that it returns on done, keyspace deleted, close begun, a failed job or
  * poison alike; a wait that can never finish is a bug. A manual compaction
  * is always "needed" until a step has run its pick, so an empty keyspace or a
- * picker with nothing to do (FIFO) ends it at once.
+ * picker with nothing to do (FIFO) ends it at once. Without workers the
+ * waiter runs the keyspace's jobs itself; when one is already running in
+ * another thread (that thread's own tind_flush / tind_compact /
+ * tind_wait_idle), it waits for its end on done_cv and steps again.
  */
 #include <stdio.h>
 #include <stdlib.h>
