@@ -41,6 +41,12 @@
  *                             pick of a manual compaction already running got
  *                             that compaction's end as its own; it gets a
  *                             pass of its own (every table in the last level).
+ *   flush_races_keyspace_delete
+ *                             the same wait returned TIND_EIO when the
+ *                             keyspace was being deleted (a deletion waits
+ *                             for the running flush; no job starts on it
+ *                             meanwhile): tind_flush returns TIND_ENOENT
+ *                             (found by tind-stress concurrent --bg 0).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -616,6 +622,58 @@ TEST(compact_races_compact)
     }
 }
 
+typedef struct deleter {
+    tind_db *db;
+    int rc;
+} deleter;
+
+static void *delete_thread(void *arg)
+{
+    deleter *d = arg;
+    d->rc = tind_keyspace_delete(d->db, "a");
+    return NULL;
+}
+
+TEST(flush_races_keyspace_delete)
+{
+    for (int bg = 0; bg < 2; bg++) {
+        watchdog();
+        fs *mem = fs_mem_new();
+        gate_fs *g = gate_new(mem);
+        tind_db *db = check_open_mem(&g->head, bg);
+        tind_keyspace *ks = open_ks(db, "a", TIND_COMPACTION_LEVELED);
+        put_keys(ks, 0, 100);
+        pthread_mutex_lock(&g->mu);
+        g->armed = 1;
+        pthread_mutex_unlock(&g->mu);
+        /* a flush held inside its table write; a deletion waiting for it */
+        maint first = {.ks = ks};
+        pthread_t t1, t2, t3;
+        CHECK(pthread_create(&t1, NULL, maint_thread, &first) == 0);
+        gate_wait_held(g);
+        put_keys(ks, 100, 200);
+        deleter d = {db, 1};
+        CHECK(pthread_create(&t2, NULL, delete_thread, &d) == 0);
+        sleep_ms(50);
+        maint other = {.ks = ks};
+        CHECK(pthread_create(&t3, NULL, maint_thread, &other) == 0);
+        sleep_ms(50);
+        CHECK(!atomic_load(&other.done)); /* it used to return TIND_EIO here */
+        gate_release(g);
+        pthread_join(t1, NULL);
+        pthread_join(t2, NULL);
+        pthread_join(t3, NULL);
+        CHECK_OK(d.rc);
+        CHECK(first.rc == TIND_OK || first.rc == TIND_ENOENT);
+        CHECK_RC(other.rc, TIND_ENOENT);
+        CHECK_RC(tind_flush(ks), TIND_ENOENT);
+        CHECK_OK(tind_close(db));
+        fs_destroy(&g->head);
+        fs_destroy(mem);
+        alarm(0);
+    }
+}
+
 /* No arguments: every test; else only the tests named. */
 static int selected(int argc, char **argv, const char *name)
 {
@@ -637,5 +695,6 @@ int main(int argc, char **argv)
     RUN_SELECTED(close_races_calls);
     RUN_SELECTED(flush_races_running_job);
     RUN_SELECTED(compact_races_compact);
+    RUN_SELECTED(flush_races_keyspace_delete);
     return 0;
 }

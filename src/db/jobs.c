@@ -30,7 +30,8 @@
  * picker with nothing to do (FIFO) ends it at once. Without workers the
  * waiter runs the keyspace's jobs itself; when one is already running in
  * another thread (that thread's own tind_flush / tind_compact /
- * tind_wait_idle), it waits for its end on done_cv and steps again.
+ * tind_wait_idle) or the keyspace is being deleted, it waits on done_cv and
+ * steps again (or returns TIND_ENOENT once the keyspace is gone).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -540,15 +541,19 @@ static int wait_until(tind_keyspace *ks, int (*done)(tind_keyspace *), tind_err 
             if (rc == 0) {
                 /* nothing to start: another thread (a tind_flush, tind_compact
                  * or tind_wait_idle of its own) may be running this
-                 * keyspace's job inline; wait for it, then step again */
+                 * keyspace's job inline, or deleting the keyspace; wait for
+                 * it, then step again (or stop: db_wait_stop) */
                 mu_lock(&db->mu);
                 finished = done(ks);
-                int other = ks->flush_running || ks->compaction_running;
+                int other = ks->flush_running || ks->compaction_running || ks->dropping;
                 if (!finished && other)
                     wait_done_cv(db, 20);
+                else if (!finished)
+                    stop = db_wait_stop(db, ks, failures_seen, err);
                 mu_unlock(&db->mu);
                 if (!finished && !other)
-                    return err_set(err, TIND_EIO, "keyspace '%s': background work made no progress", ks->name);
+                    return stop ? stop
+                                : err_set(err, TIND_EIO, "keyspace '%s': background work made no progress", ks->name);
             }
         }
     }

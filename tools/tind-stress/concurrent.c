@@ -147,6 +147,7 @@ typedef struct cshared {
         compactions;
     /* --mixed */
     int mixed;
+    int bg;                 /* background threads */
     char path[4200];
     pthread_rwlock_t gate;        /* shared around each operation, exclusive to close and reopen */
     _Atomic int close_req;        /* a worker is closing: the others park */
@@ -1116,7 +1117,9 @@ static void *worker(void *arg)
 static int copen(cshared *sh, const char *path)
 {
     tind_options *o = tind_options_new();
-    tind_options_set_background_threads(o, 2);
+    /* --bg 0: no workers; the threads' manual flushes and compactions do
+     * the work, racing one another */
+    tind_options_set_background_threads(o, sh->bg);
     tind_options_set_cache_size(o, 1 << 20);
     tind_options_set_write_buffer_size(o, 1 << 20);
     tind_options_set_journal_file_size(o, 64 * 1024);
@@ -1251,6 +1254,7 @@ int campaign_concurrent(const stress_opts *o)
     sh->threads = o->threads;
     sh->seed = o->seed;
     sh->mixed = o->mixed;
+    sh->bg = o->bg >= 0 ? o->bg : 2;
     snprintf(sh->path, sizeof sh->path, "%s", path);
     pthread_mutex_init(&sh->fail_mu, NULL);
     pthread_rwlockattr_t ga;
@@ -1337,8 +1341,8 @@ int campaign_concurrent(const stress_opts *o)
     if (failed) {
         fprintf(stderr, "FAIL: tind-stress concurrent (seed %" PRIu64 ", phase %d): %s\n", o->seed, sh->phase,
                 sh->fail);
-        fprintf(stderr, "reproduce: tind-stress concurrent --seed %" PRIu64 " --threads %d --seconds %g   "
-                "(the interleaving is not replayed)\nthe database is kept in %s\n", o->seed, o->threads,
+        fprintf(stderr, "reproduce: tind-stress concurrent --seed %" PRIu64 " --threads %d --bg %d --seconds %g   "
+                "(the interleaving is not replayed)\nthe database is kept in %s\n", o->seed, o->threads, sh->bg,
                 o->seconds, base);
         if (o->mixed)
             fprintf(stderr, "(with --mixed)\n");
@@ -1350,14 +1354,14 @@ int campaign_concurrent(const stress_opts *o)
            " manual_compactions=%" PRIu64 " flushes=%" PRIu64 " compactions=%" PRIu64 " reopens=%" PRIu64
            " mixed=%d scratch_ops=%" PRIu64 " keyspace_creates=%" PRIu64 " keyspace_deletes=%" PRIu64
            " enoent=%" PRIu64 " lists=%" PRIu64 " mid_phase_closes=%" PRIu64 " merges=%" PRIu64
-           " counter_reads=%" PRIu64 " violations=%d seconds=%.0f seed=%" PRIu64 "\n",
+           " counter_reads=%" PRIu64 " bg=%d violations=%d seconds=%.0f seed=%" PRIu64 "\n",
            o->threads, (uint64_t)sh->ops, (uint64_t)sh->puts, (uint64_t)sh->removes, (uint64_t)sh->batches,
            (uint64_t)sh->txns,
            (uint64_t)sh->gets, (uint64_t)sh->iters, (uint64_t)sh->iter_items, (uint64_t)sh->snaps,
            (uint64_t)sh->snap_checks, (uint64_t)sh->foreign, (uint64_t)sh->flushes, (uint64_t)sh->compactions,
            bg_flushes, bg_compactions, reopens, o->mixed, (uint64_t)sh->scratch_ops, (uint64_t)sh->ks_creates,
            (uint64_t)sh->ks_deletes, (uint64_t)sh->ks_enoent, (uint64_t)sh->lists, (uint64_t)sh->closes,
-           (uint64_t)sh->merges, (uint64_t)sh->counter_reads, failed,
+           (uint64_t)sh->merges, (uint64_t)sh->counter_reads, sh->bg, failed,
            stress_now() - t0, o->seed);
     fflush(stdout);
     if (!failed && own_base)

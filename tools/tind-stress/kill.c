@@ -678,6 +678,8 @@ static int run_life(kctx *c, klife *L)
     trng_seed(&r, kill_mix3(c->seed, L->life, 0xb6));
     /* 1 to 3 background threads, or none (the child flushes and compacts) */
     L->bg = (int)trng_below(&r, 4);
+    if (c->o->bg >= 0)
+        L->bg = c->o->bg;
     c->fig.bg_off_lives += L->bg == 0;
     snprintf(a_bg, sizeof a_bg, "%d", L->bg);
     snprintf(a_writers, sizeof a_writers, "%d", c->o->writers);

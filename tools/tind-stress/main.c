@@ -39,6 +39,9 @@ static void usage(FILE *out)
             "  --mixed         concurrent: also keyspace create/delete, scratch flush/compact and\n"
             "                  whole-database close + reopen while the threads run\n"
             "  --encrypt       kill, faults, corrupt, concurrent: the database is encrypted at rest\n"
+            "  --bg B          kill, concurrent: B background threads; 0: none, the campaign's\n"
+            "                  threads run the flushes and compactions themselves (default: kill\n"
+            "                  picks 0-3 per life, concurrent 2)\n"
             "  --dir D         scratch folder (default: a new one under $TMPDIR, removed on success)\n"
             "  --verbose       more output\n");
 }
@@ -56,6 +59,7 @@ int main(int argc, char **argv)
     memset(&o, 0, sizeof o);
     o.seconds = 60;
     o.threads = 4;
+    o.bg = -1;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     uint64_t x = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec + ((uint64_t)getpid() << 32);
@@ -71,6 +75,9 @@ int main(int argc, char **argv)
             i++;
         } else if (!strcmp(a, "--threads") && v) {
             o.threads = atoi(v);
+            i++;
+        } else if (!strcmp(a, "--bg") && v) {
+            o.bg = atoi(v);
             i++;
         } else if (!strcmp(a, "--writers") && v) {
             o.writers = atoi(v);
@@ -92,8 +99,8 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (o.seconds < 0 || o.threads < 1 || o.threads > 256 || o.writers < 0 || o.writers > 32) {
-        fprintf(stderr, "tind-stress: --seconds must be >= 0, --threads in 1..256 and --writers in 0..32\n");
+    if (o.seconds < 0 || o.threads < 1 || o.threads > 256 || o.writers < 0 || o.writers > 32 || o.bg > 16) {
+        fprintf(stderr, "tind-stress: --seconds must be >= 0, --threads in 1..256, --writers in 0..32 and --bg at most 16\n");
         return 2;
     }
     if (!strcmp(campaign, "kill"))

@@ -2,10 +2,10 @@
  * stress.h -- tind-stress: randomized crash, fault and corruption campaigns
  * (TESTING.md items 3-5). main.c parses flags and runs one campaign:
  *
- *   tind-stress kill       [--seconds N] [--power-loss] [--writers W] [--seed S] [--dir D]
+ *   tind-stress kill       [--seconds N] [--power-loss] [--writers W] [--bg B] [--seed S] [--dir D]
  *   tind-stress faults     [--seconds N] [--seed S]
  *   tind-stress corrupt    [--seconds N] [--seed S]
- *   tind-stress concurrent [--seconds N] [--threads T] [--seed S] [--mixed]
+ *   tind-stress concurrent [--seconds N] [--threads T] [--seed S] [--mixed] [--bg B]
  *
  * Every campaign is reproducible from its seed, prints its figures at the
  * end (one "figures:" line of key=value pairs, for docs/RELIABILITY.md) and
@@ -24,6 +24,7 @@ typedef struct stress_opts {
     int power_loss;         /* kill: also simulate power loss (fault/mem file system) */
     int mixed;              /* concurrent: also keyspace create/delete and close/reopen mid-phase */
     int writers;            /* kill: writer threads in the child besides the batch writer (kill.h) */
+    int bg;                 /* kill, concurrent: background threads (-1: the campaign's choice) */
     const char *dir;        /* scratch folder (default: a new one under $TMPDIR) */
     int verbose;
 } stress_opts;
