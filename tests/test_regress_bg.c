@@ -177,7 +177,8 @@ TEST(compact_finishes)
 
 typedef struct flusher {
     tind_keyspace *ks;
-    _Atomic int started;
+    int compact;            /* tind_compact instead of tind_flush */
+    _Atomic int started, done;
     int rc;
 } flusher;
 
@@ -185,7 +186,8 @@ static void *flush_thread(void *arg)
 {
     flusher *f = arg;
     atomic_store(&f->started, 1);
-    f->rc = tind_flush(f->ks);
+    f->rc = f->compact ? tind_compact(f->ks) : tind_flush(f->ks);
+    atomic_store(&f->done, 1);
     return NULL;
 }
 
@@ -497,128 +499,125 @@ static void gate_release(gate_fs *g)
     pthread_mutex_unlock(&g->mu);
 }
 
-typedef struct maint {
+/* A database on a gated mem fs (background threads on or off), keyspace "a". */
+typedef struct gated {
+    fs *mem;
+    gate_fs *g;
+    tind_db *db;
     tind_keyspace *ks;
-    int compact;
-    _Atomic int done;
-    int rc;
-} maint;
+} gated;
 
-static void *maint_thread(void *arg)
+static void gated_open(gated *x, int bg)
 {
-    maint *m = arg;
-    m->rc = m->compact ? tind_compact(m->ks) : tind_flush(m->ks);
-    atomic_store(&m->done, 1);
-    return NULL;
+    watchdog();
+    x->mem = fs_mem_new();
+    x->g = gate_new(x->mem);
+    x->db = check_open_mem(&x->g->head, bg);
+    x->ks = open_ks(x->db, "a", TIND_COMPACTION_LEVELED);
+}
+
+static void gated_close(gated *x)
+{
+    CHECK_OK(tind_close(x->db));
+    fs_destroy(&x->g->head);
+    fs_destroy(x->mem);
+    alarm(0);
+}
+
+/* Starts `first` and holds it at its next table creation (with background
+ * threads off its own thread runs the job); writes keys from..to; starts
+ * `other` in a thread (and `third` first, when given: it gets 50 ms to
+ * block on the held job before `other` starts), checks that `other` waits
+ * while the job is held (it used to return TIND_EIO at once), lets the job go
+ * and joins every thread. */
+static void race(gated *x, flusher *first, int from, int to, void *(*third)(void *), void *third_arg, flusher *other)
+{
+    pthread_mutex_lock(&x->g->mu);
+    x->g->armed = 1;
+    pthread_mutex_unlock(&x->g->mu);
+    pthread_t t1, t2, t3;
+    CHECK(pthread_create(&t1, NULL, flush_thread, first) == 0);
+    gate_wait_held(x->g);
+    put_keys(x->ks, from, to);
+    if (third) {
+        CHECK(pthread_create(&t3, NULL, third, third_arg) == 0);
+        sleep_ms(50);
+    }
+    CHECK(pthread_create(&t2, NULL, flush_thread, other) == 0);
+    sleep_ms(50);
+    CHECK(!atomic_load(&other->done));
+    CHECK(!atomic_load(&first->done));
+    gate_release(x->g);
+    pthread_join(t1, NULL);
+    pthread_join(t2, NULL);
+    if (third)
+        pthread_join(t3, NULL);
+}
+
+/* Everything written is in tables; with `bottom`, every table is in the
+ * last level. */
+static void check_flushed(gated *x, int bottom)
+{
+    CHECK_EQ(tind_internal_ks_flushed_seqno(x->ks), tind_internal_last_seqno(x->db));
+    tind_ks_stats st;
+    CHECK_OK(tind_ks_stats_get(x->ks, &st));
+    for (uint32_t l = 0; bottom && l + 1 < st.levels && l < TIND_STATS_MAX_LEVELS; l++)
+        CHECK_EQ(st.tables[l], 0);
+    CHECK(table_count(x->ks) >= 1);
 }
 
 TEST(flush_races_running_job)
 {
     for (int bg = 0; bg < 2; bg++)
         for (int second = 0; second < 2; second++) { /* the second call: tind_flush, tind_compact */
-            watchdog();
-            fs *mem = fs_mem_new();
-            gate_fs *g = gate_new(mem);
-            tind_db *db = check_open_mem(&g->head, bg);
-            tind_keyspace *ks = open_ks(db, "a", TIND_COMPACTION_LEVELED);
-            put_keys(ks, 0, 100);
-            CHECK_OK(tind_flush(ks));
-            put_keys(ks, 100, 200);
-            /* the first flush stops inside, at its table's creation: with
-             * background threads off its own thread is running the job */
-            pthread_mutex_lock(&g->mu);
-            g->armed = 1;
-            pthread_mutex_unlock(&g->mu);
-            maint first = {.ks = ks};
-            pthread_t t1, t2;
-            CHECK(pthread_create(&t1, NULL, maint_thread, &first) == 0);
-            gate_wait_held(g);
-            put_keys(ks, 200, 300);
-            maint other = {.ks = ks, .compact = second};
-            CHECK(pthread_create(&t2, NULL, maint_thread, &other) == 0);
-            sleep_ms(50);
-            /* it waits for the running flush (it used to return TIND_EIO) */
-            CHECK(!atomic_load(&other.done));
-            CHECK(!atomic_load(&first.done));
-            gate_release(g);
-            pthread_join(t1, NULL);
-            pthread_join(t2, NULL);
+            gated x;
+            gated_open(&x, bg);
+            put_keys(x.ks, 0, 100);
+            CHECK_OK(tind_flush(x.ks));
+            put_keys(x.ks, 100, 200);
+            flusher first = {.ks = x.ks}, other = {.ks = x.ks, .compact = second};
+            race(&x, &first, 200, 300, NULL, NULL, &other);
             CHECK_OK(first.rc);
             CHECK_OK(other.rc);
             /* the second call did its own work: keys 200..299, written after
              * the first flush began, are in tables too */
-            tind_ks_stats st;
-            CHECK_OK(tind_ks_stats_get(ks, &st));
-            CHECK_EQ(tind_internal_ks_flushed_seqno(ks), tind_internal_last_seqno(db));
-            if (second) {
-                /* every table in the last level */
-                for (uint32_t l = 0; l + 1 < st.levels && l < TIND_STATS_MAX_LEVELS; l++)
-                    CHECK_EQ(st.tables[l], 0);
-                CHECK(table_count(ks) >= 1);
-            }
+            check_flushed(&x, second);
             for (int i = 0; i < 300; i += 7) {
                 char k[32];
                 snprintf(k, sizeof k, "key%06d", i);
                 void *v;
                 size_t n;
-                CHECK_OK(tind_get(ks, k, strlen(k), NULL, &v, &n));
+                CHECK_OK(tind_get(x.ks, k, strlen(k), NULL, &v, &n));
                 CHECK_MEM(v, n, "value", 5);
                 tind_free(v);
             }
-            CHECK_OK(tind_close(db));
-            fs_destroy(&g->head);
-            fs_destroy(mem);
-            alarm(0);
+            gated_close(&x);
         }
 }
 
 /* Two tind_compact calls at once (threads off: each runs the work itself);
- * the second flushes after the first's manual pick. Both return with every
- * table in the last level, and neither returns TIND_EIO. */
+ * the second flushes after the first's manual pick (the first is held at its
+ * output table's creation, its inputs the four tables below). Both return
+ * with every table in the last level. */
 TEST(compact_races_compact)
 {
     for (int bg = 0; bg < 2; bg++) {
-        watchdog();
-        fs *mem = fs_mem_new();
-        gate_fs *g = gate_new(mem);
-        tind_db *db = check_open_mem(&g->head, bg);
-        tind_keyspace *ks = open_ks(db, "a", TIND_COMPACTION_LEVELED);
+        gated x;
+        gated_open(&x, bg);
         for (int r = 0; r < 4; r++) {
-            put_keys(ks, r * 100, r * 100 + 150);
-            CHECK_OK(tind_flush(ks));
+            put_keys(x.ks, r * 100, r * 100 + 150);
+            CHECK_OK(tind_flush(x.ks));
         }
-        /* the first compaction stops at its output table's creation: the
-         * pick is made, its inputs are the four tables above */
-        pthread_mutex_lock(&g->mu);
-        g->armed = 1;
-        pthread_mutex_unlock(&g->mu);
-        maint first = {.ks = ks, .compact = 1};
-        pthread_t t1, t2;
-        CHECK(pthread_create(&t1, NULL, maint_thread, &first) == 0);
-        gate_wait_held(g);
-        put_keys(ks, 1000, 1100);
-        maint other = {.ks = ks, .compact = 1};
-        CHECK(pthread_create(&t2, NULL, maint_thread, &other) == 0);
-        sleep_ms(50);
-        CHECK(!atomic_load(&other.done));
-        gate_release(g);
-        pthread_join(t1, NULL);
-        pthread_join(t2, NULL);
+        flusher first = {.ks = x.ks, .compact = 1}, other = {.ks = x.ks, .compact = 1};
+        race(&x, &first, 1000, 1100, NULL, NULL, &other);
         CHECK_OK(first.rc);
         CHECK_OK(other.rc);
-        tind_ks_stats st;
-        CHECK_OK(tind_ks_stats_get(ks, &st));
-        CHECK_EQ(tind_internal_ks_flushed_seqno(ks), tind_internal_last_seqno(db));
-        for (uint32_t l = 0; l + 1 < st.levels && l < TIND_STATS_MAX_LEVELS; l++)
-            CHECK_EQ(st.tables[l], 0);
+        check_flushed(&x, 1);
         void *v;
         size_t n;
-        CHECK_OK(tind_get(ks, "key001050", 9, NULL, &v, &n));
+        CHECK_OK(tind_get(x.ks, "key001050", 9, NULL, &v, &n));
         tind_free(v);
-        CHECK_OK(tind_close(db));
-        fs_destroy(&g->head);
-        fs_destroy(mem);
-        alarm(0);
+        gated_close(&x);
     }
 }
 
@@ -634,43 +633,22 @@ static void *delete_thread(void *arg)
     return NULL;
 }
 
+/* A flush held; a deletion of its keyspace waiting for it; then a second
+ * flush, which must wait and end with TIND_ENOENT. */
 TEST(flush_races_keyspace_delete)
 {
     for (int bg = 0; bg < 2; bg++) {
-        watchdog();
-        fs *mem = fs_mem_new();
-        gate_fs *g = gate_new(mem);
-        tind_db *db = check_open_mem(&g->head, bg);
-        tind_keyspace *ks = open_ks(db, "a", TIND_COMPACTION_LEVELED);
-        put_keys(ks, 0, 100);
-        pthread_mutex_lock(&g->mu);
-        g->armed = 1;
-        pthread_mutex_unlock(&g->mu);
-        /* a flush held inside its table write; a deletion waiting for it */
-        maint first = {.ks = ks};
-        pthread_t t1, t2, t3;
-        CHECK(pthread_create(&t1, NULL, maint_thread, &first) == 0);
-        gate_wait_held(g);
-        put_keys(ks, 100, 200);
-        deleter d = {db, 1};
-        CHECK(pthread_create(&t2, NULL, delete_thread, &d) == 0);
-        sleep_ms(50);
-        maint other = {.ks = ks};
-        CHECK(pthread_create(&t3, NULL, maint_thread, &other) == 0);
-        sleep_ms(50);
-        CHECK(!atomic_load(&other.done)); /* it used to return TIND_EIO here */
-        gate_release(g);
-        pthread_join(t1, NULL);
-        pthread_join(t2, NULL);
-        pthread_join(t3, NULL);
+        gated x;
+        gated_open(&x, bg);
+        put_keys(x.ks, 0, 100);
+        flusher first = {.ks = x.ks}, other = {.ks = x.ks};
+        deleter d = {x.db, 1};
+        race(&x, &first, 100, 200, delete_thread, &d, &other);
         CHECK_OK(d.rc);
         CHECK(first.rc == TIND_OK || first.rc == TIND_ENOENT);
         CHECK_RC(other.rc, TIND_ENOENT);
-        CHECK_RC(tind_flush(ks), TIND_ENOENT);
-        CHECK_OK(tind_close(db));
-        fs_destroy(&g->head);
-        fs_destroy(mem);
-        alarm(0);
+        CHECK_RC(tind_flush(x.ks), TIND_ENOENT);
+        gated_close(&x);
     }
 }
 
