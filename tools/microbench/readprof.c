@@ -24,7 +24,7 @@
  * (a reverse prefix scan: tind_iter_prefix over the key's first 14 digits,
  * a group of 100 keys, seek_for_prev past its end, 20 entries backwards).
  * Scan modes count G seeks (use a smaller G: instructions per seek =
- * "Collected" / G). $RI: the keyspace's restart interval at load;
+ * "Collected" / G). $RI, $HR: the keyspace's restart interval and hash ratio at load;
  * $NOCOMPACT=1 at load: flush only, no tind_compact (more sources per seek).
  */
 #include <stdio.h>
@@ -48,7 +48,7 @@ int main(int argc,char**argv){
   if(!strcmp(eng,"tind")){
     tind_options*o=tind_options_new(); tind_options_set_cache_size(o,(size_t)(getenv("CACHE_MB")?atoi(getenv("CACHE_MB")):256)<<20);
     tind_db*db; int rc=tind_open(dir,o,&db); if(rc){printf("open %d\n",rc);return 1;}
-    tind_keyspace*ks; tind_ks_options*ko=tind_ks_options_new(); if(getenv("RI"))tind_ks_options_set_restart_interval(ko,atoi(getenv("RI"))); rc=tind_keyspace_open(db,"bench",ko,&ks); if(rc){printf("ks %d %s\n",rc,tind_errmsg(db));return 1;}
+    tind_keyspace*ks; tind_ks_options*ko=tind_ks_options_new(); if(getenv("RI"))tind_ks_options_set_restart_interval(ko,atoi(getenv("RI"))); if(getenv("HR"))tind_ks_options_set_hash_ratio(ko,atof(getenv("HR"))); rc=tind_keyspace_open(db,"bench",ko,&ks); if(rc){printf("ks %d %s\n",rc,tind_errmsg(db));return 1;}
     if(!strcmp(ph,"load")){
       uint64_t a=1000003; /* permutation i*a mod N */
       for(uint64_t i=0;i<N;i++){uint64_t j=(i*a)%N; key(k,j); for(int q=0;q<50;q++)v[q]=' '+xr()%95; memcpy(v+50,v,50); rc=tind_put(ks,k,16,v,100); if(rc){printf("put %d\n",rc);return 1;}}
