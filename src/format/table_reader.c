@@ -870,13 +870,14 @@ int tbl_get(tbl *t, const uint8_t *key, size_t klen, uint64_t snapshot, int use_
     const pdir *dir = t->dir;
     /* with the directory, the partition is known before any block is touched */
     uint32_t pi = dir ? pdir_find(dir, key, klen, snapshot) : 0;
+    uint64_t kh = hash64(key, klen); /* the filter's and the data block hash index's */
 
     memset(value, 0, sizeof *value);
     if (use_filter && t->has_filter && t->filter_keys) {
         if (dir && dir->filter)
-            rc = pi == dir->count ? 0 : tbl_filter_part_probe(t, dir->filter[pi], hash64(key, klen), err);
+            rc = pi == dir->count ? 0 : tbl_filter_part_probe(t, dir->filter[pi], kh, err);
         else
-            rc = tbl_filter_probe(t, key, klen, snapshot, &scratch, err);
+            rc = tbl_filter_probe_hash(t, key, klen, snapshot, kh, &scratch, err);
         if (rc <= 0) {
             *value = scratch;
             value->len = 0;
@@ -959,7 +960,7 @@ data:
     if (rc != TIND_OK)
         goto out;
     tbl_rebind(&it, &data.blk->b);
-    rc = blk_iter_seek_point(&it, key, klen, snapshot);
+    rc = blk_iter_seek_point_hash(&it, key, klen, snapshot, kh);
     if (rc == TIND_NOT_FOUND)
         goto out; /* the hash index proves the key absent from the only block that could hold it */
     if (it.status != TIND_OK) {
