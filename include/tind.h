@@ -340,8 +340,8 @@ TIND_API void tind_ks_options_set_level_ratio(tind_ks_options *o, int ratio);
 /* Number of levels, 2..7 (default 7). */
 TIND_API void tind_ks_options_set_levels(tind_ks_options *o, int levels);
 TIND_API void tind_ks_options_set_block_size(tind_ks_options *o, uint32_t bytes);     /* default 4096 */
-TIND_API void tind_ks_options_set_restart_interval(tind_ks_options *o, uint32_t n);   /* default 16 */
-/* Data block hash index: keys per bucket (0 = off; default 0.75). */
+TIND_API void tind_ks_options_set_restart_interval(tind_ks_options *o, uint32_t n);   /* default 4 */
+/* Data block hash index: keys per bucket (0 = off; default 0.4). */
 TIND_API void tind_ks_options_set_hash_ratio(tind_ks_options *o, double ratio);
 /* Compression of one level (level = -1: all levels); default LZ4 everywhere.
  * Here and in set_bloom_bits, a level outside -1..6 makes the options invalid:

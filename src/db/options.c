@@ -44,8 +44,8 @@ void ks_options_default(struct tind_ks_options *o)
     o->level_ratio = 10;
     o->levels = KS_MAX_LEVELS;
     o->block_size = 4096;
-    o->restart_interval = 16;
-    o->hash_ratio = 0.75;
+    o->restart_interval = 4;   /* issue 15 (read path): tbl_options_default's */
+    o->hash_ratio = 0.4;
     for (int i = 0; i < KS_MAX_LEVELS; i++) {
         o->compression[i] = COMPRESSION_LZ4;
         o->zstd_level[i] = 3;
