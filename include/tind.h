@@ -1250,9 +1250,11 @@ typedef int (*tind_ingest_next_fn)(void *ctx, const void **key, size_t *klen, co
  * also across a crash) and durable when it returns. Each pair behaves as a
  * put made at the start of the call: it replaces older values of its key,
  * and snapshots taken before the call do not see it. With
- * TIND_INGEST_SORTED the input is streamed (memory: a table's buffers) and a
- * key not above its predecessor fails the call (TIND_EINVAL, naming the
- * entry); otherwise the input is sorted in runs of at most memory_limit
+ * TIND_INGEST_SORTED the input is streamed (memory: a table's buffers, and
+ * with background threads on 4 MiB of copied input, as the tables are then
+ * written on a thread of the call's own while the callback runs on the
+ * caller's) and a key not above its predecessor fails the call (TIND_EINVAL,
+ * naming the entry); otherwise the input is sorted in runs of at most memory_limit
  * bytes (0 = 64 MiB) spilled to temporary tables in the database folder and
  * merged, and of the entries with the same key the last one given wins.
  * The tables go to the deepest level whose tables (and those above it) do
