@@ -184,6 +184,12 @@ TIND_API void tind_options_free(tind_options *o);
 TIND_API void tind_options_set_create_if_missing(tind_options *o, int on);
 /* Block cache capacity in bytes, shared by every keyspace (default 64 MiB). */
 TIND_API void tind_options_set_cache_size(tind_options *o, size_t bytes);
+/* A cache of values read from blob files (key-value separation), shared by
+ * every keyspace, apart from the block cache (default 0: no blob cache, each
+ * read of a separated value reads its record from the file, which the OS's
+ * page cache keeps, as RocksDB's BlobDB without a blob cache). Values are
+ * charged their length plus their bookkeeping. docs/ARCHITECTURE.md, "Memory". */
+TIND_API void tind_options_set_blob_cache_size(tind_options *o, size_t bytes);
 /* Database-wide limit on memtable memory; past it the largest memtable is
  * flushed, and writers to a keyspace whose sealed memtables (waiting for
  * their flush) hold the write buffer less one memtable stall until a flush
@@ -1115,6 +1121,13 @@ typedef struct tind_db_stats {
     uint64_t cache_hits;
     uint64_t cache_misses;
     uint64_t cache_evictions;
+    /* the blob cache (tind_options_set_blob_cache_size; all 0 without one):
+     * values read from blob files */
+    uint64_t blob_cache_capacity;
+    uint64_t blob_cache_usage;     /* bytes charged, held or not */
+    uint64_t blob_cache_entries;
+    uint64_t blob_cache_hits;
+    uint64_t blob_cache_misses;
     /* memtables of every keyspace */
     uint64_t write_buffer_size;    /* the limit (tind_options_set_write_buffer_size) */
     uint64_t memtable_bytes;       /* active + sealed, every keyspace */
@@ -1142,8 +1155,8 @@ typedef struct tind_db_stats {
     uint64_t live_iterators;
     uint64_t live_snapshots;
     uint64_t live_transactions;
-    /* cache_usage + memtable_bytes + memtable_filter_bytes + table_reader_bytes
-     * + journal_buffer_bytes: what tind accounts for in all */
+    /* cache_usage + blob_cache_usage + memtable_bytes + memtable_filter_bytes
+     * + table_reader_bytes + journal_buffer_bytes: what tind accounts for in all */
     uint64_t memory_bytes;
 } tind_db_stats;
 /* Fills *out. TIND_EINVAL when db or out is NULL; TIND_ECLOSED once close has

@@ -179,6 +179,7 @@ struct tind_db {
         fs_lock *lock;
         struct tind_options opts;
         cache *block_cache;
+        cache *blob_cache;        /* values of blob files; NULL = none (blob_cache_size 0) */
         fd_cache *fds;
         void (*tables_on_free)(ver_table *t, void *ctx);   /* = db_table_on_free */
     };

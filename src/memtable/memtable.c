@@ -41,6 +41,12 @@
 #include "util/mutex.h"
 #include "util/rand.h"
 
+/* The arena's largest block: 1 MiB mappings (the block header fits in the
+ * 64 bytes left), returned to the system when the memtable is freed
+ * (util/arena.h); the first blocks are small, so an idle memtable costs
+ * little. */
+#define MT_ARENA_BLOCK ((1u << 20) - 64)
+
 typedef struct mt_node mt_node;
 struct mt_node {
     uint64_t seqno;
@@ -217,7 +223,7 @@ memtable *mt_new(uint64_t id)
     atomic_init(&m->rdel, NULL);
     m->filter_words = 0;
     m->filter_tried = 0;
-    arena_init(&m->arena, 0);
+    arena_init(&m->arena, MT_ARENA_BLOCK);
     m->head = arena_alloc(&m->arena, sizeof(mt_node) + MT_MAX_HEIGHT * sizeof(_Atomic(mt_node *)));
     if (!m->head) {
         arena_destroy(&m->arena);
