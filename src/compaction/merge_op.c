@@ -152,16 +152,25 @@ static int append_merge(const merge_op *op, const uint8_t *base, size_t blen, in
 
 /* ------------------------------------------------------------------ calling */
 
-/* The operands oldest first, as the callbacks take them. */
-static int ordered(const merge_list *ops, int newest_first, const void ***p, size_t **lens)
+/* The operands oldest first, as the callbacks take them: in the caller's
+ * arrays (MERGE_STACK_OPS of each) when they fit, else in malloc'd ones
+ * (ordered_free). A read of a short chain then allocates nothing here. */
+#define MERGE_STACK_OPS 16
+static int ordered(const merge_list *ops, int newest_first, const void **sp, size_t *sl, const void ***p,
+                   size_t **lens)
 {
     size_t n = ops->count;
-    *p = malloc((n ? n : 1) * sizeof **p);
-    *lens = malloc((n ? n : 1) * sizeof **lens);
-    if (!*p || !*lens) {
-        free(*p);
-        free(*lens);
-        return TIND_ENOMEM;
+    if (n <= MERGE_STACK_OPS) {
+        *p = sp;
+        *lens = sl;
+    } else {
+        *p = malloc(n * sizeof **p);
+        *lens = malloc(n * sizeof **lens);
+        if (!*p || !*lens) {
+            free(*p);
+            free(*lens);
+            return TIND_ENOMEM;
+        }
     }
     for (size_t i = 0; i < n; i++) {
         size_t j = newest_first ? n - 1 - i : i;
@@ -169,6 +178,14 @@ static int ordered(const merge_list *ops, int newest_first, const void ***p, siz
         (*lens)[i] = ops->len[j];
     }
     return TIND_OK;
+}
+
+static void ordered_free(const void **p, size_t *lens, const void **sp)
+{
+    if (p != sp) {
+        free(p);
+        free(lens);
+    }
 }
 
 static int take_result(int cb_rc, void *res, size_t reslen, tbuf *out)
@@ -202,9 +219,9 @@ int merge_full(const merge_op *op, const uint8_t *key, size_t klen, const uint8_
         return err_set(err, TIND_ENOTSUP, "key holds merge operands but the keyspace has no merge operator%s%s%s",
                        op && op->name[0] ? " (open it with operator '" : "", op && op->name[0] ? op->name : "",
                        op && op->name[0] ? "')" : "");
-    const void **p;
-    size_t *lens;
-    if (ordered(ops, newest_first, &p, &lens))
+    const void *sp[MERGE_STACK_OPS], **p;
+    size_t sl[MERGE_STACK_OPS], *lens;
+    if (ordered(ops, newest_first, sp, sl, &p, &lens))
         return err_set(err, TIND_ENOMEM, "out of memory merging %zu operands", ops->count);
     const char *why = NULL;
     int rc;
@@ -221,8 +238,7 @@ int merge_full(const merge_op *op, const uint8_t *key, size_t klen, const uint8_
         if (rc != TIND_OK && rc != TIND_ENOMEM)
             rc = TIND_ECORRUPT;
     }
-    free(p);
-    free(lens);
+    ordered_free(p, lens, sp);
     if (rc == TIND_ENOMEM)
         return err_set(err, rc, "out of memory merging %zu operands", ops->count);
     if (rc)
@@ -237,9 +253,9 @@ int merge_partial(const merge_op *op, const uint8_t *key, size_t klen, const mer
         return TIND_ENOTSUP;
     if (op->builtin == TIND_MERGE_NONE && !op->partial)
         return TIND_ENOTSUP;
-    const void **p;
-    size_t *lens;
-    if (ordered(ops, 1, &p, &lens))
+    const void *sp[MERGE_STACK_OPS], **p;
+    size_t sl[MERGE_STACK_OPS], *lens;
+    if (ordered(ops, 1, sp, sl, &p, &lens))
         return err_set(err, TIND_ENOMEM, "out of memory merging %zu operands", ops->count);
     const char *why = NULL;
     int rc;
@@ -255,8 +271,7 @@ int merge_partial(const merge_op *op, const uint8_t *key, size_t klen, const mer
         if (rc != TIND_OK && rc != TIND_ENOMEM && rc != TIND_ENOTSUP)
             rc = TIND_ECORRUPT;
     }
-    free(p);
-    free(lens);
+    ordered_free(p, lens, sp);
     if (rc == TIND_ENOMEM)
         return err_set(err, rc, "out of memory merging %zu operands", ops->count);
     if (rc == TIND_ECORRUPT)

@@ -175,8 +175,8 @@ static int merge_lookup(tind_keyspace *ks, ks_view *view, const uint8_t *key, si
     if (rc)
         rc = err_set(err, TIND_ENOMEM, "out of memory collecting merge operands");
     older_ctx c = {ks, view, key, klen, lk, NULL, NULL, snap, TBUF_INIT};
-    if (rc == TIND_OK)
-        rc = ks_merge_read(ks, key, klen, &ops, older_entry, &c, &out, err);
+    if (rc == TIND_OK) /* with the merge cache: a hot key's walk stops at its last read */
+        rc = ks_merge_read_cached(ks, key, klen, lk->seq, &ops, older_entry, &c, &out, err);
     mt_iter_free(c.it);
     tbuf_free(&c.blob);
     merge_list_free(&ops);
