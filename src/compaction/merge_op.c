@@ -61,28 +61,37 @@ int merge_list_add(merge_list *l, const uint8_t *p, size_t n, uint64_t seqno)
     return merge_list_add_typed(l, p, n, seqno, ENTRY_MERGE);
 }
 
+/* Grows the four arrays, kept in one allocation (off is its start): a read
+ * of a short chain makes one for them, not four. */
+static int merge_list_grow(merge_list *l)
+{
+    size_t cap = l->cap ? l->cap * 2 : 8;
+    uint8_t *blk = malloc(cap * (2 * sizeof(size_t) + sizeof(uint64_t) + 1));
+    if (!blk)
+        return TIND_ENOMEM;
+    size_t *off = (size_t *)(void *)blk;
+    size_t *len = off + cap;
+    uint64_t *seqno = (uint64_t *)(void *)(len + cap);
+    uint8_t *type = (uint8_t *)(seqno + cap);
+    if (l->count) {
+        memcpy(off, l->off, l->count * sizeof *off);
+        memcpy(len, l->len, l->count * sizeof *len);
+        memcpy(seqno, l->seqno, l->count * sizeof *seqno);
+        memcpy(type, l->type, l->count);
+    }
+    free(l->off);
+    l->off = off;
+    l->len = len;
+    l->seqno = seqno;
+    l->type = type;
+    l->cap = cap;
+    return TIND_OK;
+}
+
 int merge_list_add_typed(merge_list *l, const uint8_t *p, size_t n, uint64_t seqno, uint8_t type)
 {
-    if (l->count == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 8;
-        size_t *o = realloc(l->off, cap * sizeof *o);
-        if (!o)
-            return TIND_ENOMEM;
-        l->off = o;
-        size_t *ln = realloc(l->len, cap * sizeof *ln);
-        if (!ln)
-            return TIND_ENOMEM;
-        l->len = ln;
-        uint64_t *sq = realloc(l->seqno, cap * sizeof *sq);
-        if (!sq)
-            return TIND_ENOMEM;
-        l->seqno = sq;
-        uint8_t *ty = realloc(l->type, cap);
-        if (!ty)
-            return TIND_ENOMEM;
-        l->type = ty;
-        l->cap = cap;
-    }
+    if (l->count == l->cap && merge_list_grow(l))
+        return TIND_ENOMEM;
     size_t at = l->bytes.len;
     if (tbuf_append(&l->bytes, p, n))
         return TIND_ENOMEM;
@@ -104,10 +113,7 @@ void merge_list_free(merge_list *l)
 {
     merge_list_reset(l);
     tbuf_free(&l->bytes);
-    free(l->off);
-    free(l->len);
-    free(l->seqno);
-    free(l->type);
+    free(l->off); /* the four arrays' one allocation */
     memset(l, 0, sizeof *l);
 }
 
