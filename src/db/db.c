@@ -89,6 +89,7 @@ static void ks_free(tind_keyspace *ks)
     if (ks->current)
         version_unref(ks->current);
     mu_destroy(&ks->view_mu);
+    ks_ops_free(ks);
     free(ks->name);
     free(ks);
 }

@@ -123,6 +123,9 @@ struct tind_keyspace {
         merge_op *_Atomic merge_rt;
         cmp_filter filter_slot[2];
         cmp_filter *_Atomic filter_rt;
+        /* merged values of hot keys for point reads (db/merge.c): made
+         * on first use, freed with the keyspace */
+        struct merge_cache *_Atomic merge_cache;
     };
 
     /* statistics (relaxed atomics) */
