@@ -16,6 +16,9 @@
  *                that merge it down), another incremental backup
  *   verify       tind_backup_verify of the full backup, and of every backup
  *   restore      tind_backup_restore of the newest backup into DIR/restored
+ *   --bulk       only this, instead of the above: the bulk-load figures
+ *                (tind_ingest of the keys sorted, then shuffled, each into
+ *                a keyspace of its own), wall and CPU time
  *
  * Before every timed step each file of the folders it reads is synced and
  * dropped from the page cache (posix_fadvise DONTNEED), so a step reads
@@ -30,8 +33,9 @@
  * Usage: tind-ckbench [--dir DIR] [--other-fs DIR] [--keys N]
  *                     [--value-size V] [--change F] [--keep]
  *   defaults: --dir ./ckbench-data --keys 100000 --value-size 1024
- *   --change 0.01; 5 GB: --keys 5000000. The folders are removed at the
- *   end unless --keep.
+ *   --change 0.01; 5 GB: --keys 5000000; the docs/BENCHMARKS.md bulk-load
+ *   figures: --bulk --keys 2000000 --value-size 100. The folders are
+ *   removed at the end unless --keep.
  */
 #define _XOPEN_SOURCE 700
 #include <fcntl.h>
@@ -40,6 +44,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <time.h>
@@ -198,6 +203,7 @@ static void check_copy(const char *dir, uint64_t changed, const char *what)
 
 typedef struct fill_ctx {
     uint64_t i;
+    int shuffled;   /* keys in the order changed_key(0, 1, ...): a permutation */
     char key[24];
     unsigned char *val;
 } fill_ctx;
@@ -207,8 +213,9 @@ static int fill_next(void *ctx, const void **key, size_t *klen, const void **val
     fill_ctx *c = ctx;
     if (c->i == n_keys)
         return 0;
-    make_key(c->key, c->i);
-    make_value(c->val, c->i, 0);
+    uint64_t k = c->shuffled ? changed_key(c->i) : c->i;
+    make_key(c->key, k);
+    make_value(c->val, k, 0);
     c->i++;
     *key = c->key, *klen = KEY_BYTES, *val = c->val, *vlen = value_size;
     return 1;
@@ -272,10 +279,40 @@ static void timed_verify(const char *bk, uint64_t id, const char *step)
     fflush(stdout);
 }
 
+static double cpu_s(void)
+{
+    struct rusage u;
+    getrusage(RUSAGE_SELF, &u);
+    return (double)(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + (double)(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
+/* --bulk: tind_ingest of the keys sorted (streamed), then shuffled (sorted
+ * in runs), each into a keyspace of its own; wall and CPU time. */
+static void bulk(const char *db_dir)
+{
+    tind_db *db;
+    CHECKED(tind_open(db_dir, NULL, &db), "open", NULL);
+    double mb = (double)n_keys * (double)(KEY_BYTES + value_size) / 1e6;
+    for (int shuffled = 0; shuffled <= 1; shuffled++) {
+        tind_keyspace *ks;
+        CHECKED(tind_keyspace_open(db, shuffled ? "shuffled" : "sorted", NULL, &ks), "keyspace", db);
+        fill_ctx fc = {.shuffled = shuffled, .val = malloc(value_size)};
+        uint64_t count;
+        double t0 = now_s(), c0 = cpu_s();
+        CHECKED(tind_ingest(ks, fill_next, &fc, shuffled ? 0 : TIND_INGEST_SORTED, 0, NULL, NULL, &count), "ingest",
+                db);
+        double secs = now_s() - t0, cpu = cpu_s() - c0;
+        printf("ingest %-8s %" PRIu64 " pairs, %.1f MB in %.2f s wall (%.1f MB/s), %.2f s CPU (%.1f MB/s of CPU)\n",
+               shuffled ? "unsorted" : "sorted", count, mb, secs, mb / secs, cpu, mb / cpu);
+        free(fc.val);
+    }
+    CHECKED(tind_close(db), "close", NULL);
+}
+
 int main(int argc, char **argv)
 {
     const char *dir = "./ckbench-data", *other = NULL;
-    int keep = 0;
+    int keep = 0, bulk_only = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--dir") && i + 1 < argc)
             dir = argv[++i];
@@ -289,9 +326,11 @@ int main(int argc, char **argv)
             change = atof(argv[++i]);
         else if (!strcmp(argv[i], "--keep"))
             keep = 1;
+        else if (!strcmp(argv[i], "--bulk"))
+            bulk_only = 1;
         else {
             fprintf(stderr, "usage: tind-ckbench [--dir DIR] [--other-fs DIR] [--keys N] [--value-size V] "
-                            "[--change F] [--keep]\n");
+                            "[--change F] [--keep] [--bulk]\n");
             return 2;
         }
     }
@@ -305,9 +344,17 @@ int main(int argc, char **argv)
     snprintf(ck, sizeof ck, "%s/ck", dir);
     snprintf(bk, sizeof bk, "%s/backups", dir);
     snprintf(restored, sizeof restored, "%s/restored", dir);
-    snprintf(ck_other, sizeof ck_other, "%s/ckbench-ck", other ? other : "");
+    /* the process id in the name: two runs sharing --other-fs must not meet
+     * (a checkpoint removes a leftover DIR.tmp that holds only a copy's files) */
+    snprintf(ck_other, sizeof ck_other, "%s/ckbench-%ld", other ? other : "", (long)getpid());
     rm_rf(dir);
     mkdir(dir, 0755);
+    if (bulk_only) {
+        bulk(db_dir);
+        if (!keep)
+            rm_rf(dir);
+        return 0;
+    }
     printf("tind-ckbench %s: %" PRIu64 " keys x %" PRIu64 " B values in %s, %.2f%% overwritten between backups\n",
            tind_version(), n_keys, value_size, dir, change * 100);
 
