@@ -37,7 +37,6 @@
  *   figures: --bulk --keys 2000000 --value-size 100. The folders are
  *   removed at the end unless --keep.
  */
-#define _XOPEN_SOURCE 700
 #include <fcntl.h>
 #include <ftw.h>
 #include <inttypes.h>
