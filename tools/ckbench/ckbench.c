@@ -269,10 +269,10 @@ static void timed_verify(const char *bk, uint64_t id, const char *step)
     tind_backup_info *list;
     size_t count;
     CHECKED(tind_backup_list(bk, &list, &count), step, NULL);
-    uint64_t bytes = 0;   /* the bytes read: each stored file once */
+    uint64_t bytes = 0;   /* the bytes read: verify reads a stored file once per backup that holds it */
     for (size_t i = 0; i < count; i++)
         if (!id || list[i].id == id)
-            bytes += id ? list[i].bytes : list[i].bytes - (i ? list[i].shared_bytes : 0);
+            bytes += list[i].bytes;
     tind_free(list);
     printf("%-28s %9.2f s %11.1f MB checked %42s %8.1f MB/s\n", step, secs, bytes / 1e6, "", bytes / 1e6 / secs);
     fflush(stdout);
