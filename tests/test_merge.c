@@ -693,7 +693,7 @@ TEST(merge_cache_operands_across_seal_flush_compaction)
     enum { KEYS = 6 };
     uint64_t model[KEYS] = {0};
     uint64_t rng = check_seed | 1;
-    char key[8];
+    char key[16];
     for (int round = 0; round < 400; round++) {
         rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
         int k = (int)(rng % KEYS);
