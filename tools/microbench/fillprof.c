@@ -14,7 +14,8 @@
  *
  * mode: seq (tind_put in key order), random (tind_put, a permutation),
  * batch (key order, tind_batch of 1000), ingest (tind_ingest, sorted),
- * ingestu (tind_ingest, unsorted input: the permutation).
+ * ingestu (tind_ingest, unsorted input: the permutation). The permutation
+ * is i * 2654435761 mod N (a prime: any N not a multiple of it).
  * $BG=0 turns background threads off (flushes run in the writer).
  */
 #include <stdint.h>
@@ -59,7 +60,7 @@ static int next(void *ctx, const void **k, size_t *kl, const void **v, size_t *v
     struct src *s = ctx;
     if (s->i == s->n)
         return 0;
-    key(s->k, s->perm ? (s->i * 1000003) % s->n : s->i);
+    key(s->k, s->perm ? (s->i * 2654435761u) % s->n : s->i);
     value(s->v);
     s->i++;
     *k = s->k, *kl = 16, *v = s->v, *vl = 100;
@@ -96,7 +97,7 @@ int main(int argc, char **argv)
     if (!strcmp(mode, "seq") || !strcmp(mode, "random")) {
         int perm = !strcmp(mode, "random");
         for (uint64_t i = 0; i < N && !rc; i++) {
-            key(k, perm ? (i * 1000003) % N : i);
+            key(k, perm ? (i * 2654435761u) % N : i);
             value(v);
             rc = tind_put(ks, k, 16, v, 100);
         }
