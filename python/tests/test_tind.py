@@ -125,6 +125,14 @@ def test_blob_separation(db):
     assert ks.stats()["blob_reads"] == 45                # the 5 values below 100 bytes stay inline
     with pytest.raises(tind.InvalidArgument):
         db.keyspace("bad", blob_gc=(0.0, 0.0))
+
+
+def test_blob_cache_size(tmp_path):
+    with tind.Database(str(tmp_path / "bc"), blob_cache_size=1 << 20) as d:
+        ks = d.keyspace("blobs", blob_separation=(True, 100))
+        ks[b"k"] = b"v" * 1000
+        ks.flush()
+        assert ks[b"k"] == b"v" * 1000 and ks[b"k"] == b"v" * 1000
 def test_prefix_filters_and_dictionaries(db):
     ks = db.keyspace("feed", prefix_separator=b"#", compression="zstd", zstd_dict=4096, memtable_size=1 << 16)
     for user in range(0, 200, 2):
