@@ -106,6 +106,22 @@ static int replay_record(void *ctx, uint64_t first_seqno, uint32_t count, const 
     return TIND_OK;
 }
 
+/* fdatasyncs journal `number` through a handle of its own. */
+static int sync_file(jset *s, uint64_t number, tind_err *err)
+{
+    char path[4200];
+    jrn_path(s->dir, number, path, sizeof path);
+    fs_file *f = NULL;
+    int rc = fs_open(s->fs, path, FS_O_WRITE, &f, err);
+    if (rc == TIND_OK) {
+        rc = fs_sync(f, FS_SYNC_DATA, err);
+        int rc2 = fs_close(f, rc ? NULL : err);
+        if (!rc)
+            rc = rc2;
+    }
+    return rc;
+}
+
 /* Journal `path` (index i of numbers) ends the history early: a version 4
  * journal that was sealed unsynced. Unless a later journal proves that it
  * had been synced (a prior-synced record from seqno `from` on: TIND_ECORRUPT,
@@ -284,20 +300,9 @@ int jset_replay(jset *s, jrn_replay_fn fn, void *ctx, uint64_t need_seqno, uint6
         mu_unlock(&s->mu);
         if (!kept)
             rc = err_set(err, TIND_ENOMEM, "journals in '%s': out of memory", dir);
-        for (size_t i = 0; rc == TIND_OK && i < nk; i++) {
-            char path[4096];
-            jrn_path(dir, kept[i], path, sizeof path);
-            fs_file *f = NULL;
-            rc = fs_open(s->fs, path, FS_O_WRITE, &f, err);
-            if (rc == TIND_OK) {
-                rc = fs_sync(f, FS_SYNC_DATA, err);
-                int rc2 = fs_close(f, rc ? NULL : err);
-                if (!rc)
-                    rc = rc2;
-            }
-            if (rc)
-                err_wrap(err, rc, "journal '%s': sync", path);
-        }
+        for (size_t i = 0; rc == TIND_OK && i < nk; i++)
+            if ((rc = sync_file(s, kept[i], err)) != TIND_OK)
+                err_wrap(err, rc, "journal %llu in '%s': sync", (unsigned long long)kept[i], dir);
         free(kept);
     }
     free(numbers);
@@ -340,17 +345,9 @@ static int sync_sealed(jset *s, tind_err *err)
         mu_unlock(&s->mu);
         if (!number)
             return TIND_OK;
-        char path[4200];
-        jrn_path(s->dir, number, path, sizeof path);
-        fs_file *f = NULL;
         tind_err local;
-        int rc = fs_open(s->fs, path, FS_O_WRITE, &f, &local);
-        if (rc == TIND_OK) {
-            rc = fs_sync(f, FS_SYNC_DATA, &local);
-            int rc2 = fs_close(f, rc ? NULL : &local);
-            if (!rc)
-                rc = rc2;
-        }
+        err_clear(&local);
+        int rc = sync_file(s, number, &local);
         mu_lock(&s->mu);
         size_t i = 0;
         while (i < s->count && s->list[i].number != number)
