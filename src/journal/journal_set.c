@@ -79,6 +79,7 @@ typedef struct replay_ctx {
     uint64_t max_seqno;
     uint64_t expect;              /* 0, or the seqno the journal's first record must carry */
     int gap;                      /* its first record came after `expect`: records are missing */
+    uint64_t gap_first;           /* that record's first seqno */
 } replay_ctx;
 
 static int replay_record(void *ctx, uint64_t first_seqno, uint32_t count, const uint8_t *payload, size_t len)
@@ -89,6 +90,7 @@ static int replay_record(void *ctx, uint64_t first_seqno, uint32_t count, const 
          * replayed before the caller decides whether it is kept */
         if (first_seqno > r->expect) {
             r->gap = 1;
+            r->gap_first = first_seqno;
             return TIND_ECORRUPT;
         }
         r->expect = 0;
@@ -164,7 +166,7 @@ int jset_replay(jset *s, jrn_replay_fn fn, void *ctx, uint64_t need_seqno, uint6
     uint64_t *numbers = NULL;
     size_t count = 0;
     int rc = jrn_list(s->fs, dir, &numbers, &count, err);
-    replay_ctx rctx = {fn, ctx, 0, 0, 0, 0};
+    replay_ctx rctx = {fn, ctx, 0, 0, 0, 0, 0};
     jrn_chain chain = {0, 0, 0, 0};
     jrn_chain_need(&chain, need_seqno, start_limit);
     char prev_path[4096] = "";
@@ -206,6 +208,12 @@ int jset_replay(jset *s, jrn_replay_fn fn, void *ctx, uint64_t need_seqno, uint6
          * first record, or its start, is past that one's end). When that
          * one was sealed unsynced (version 4) it is the end of the history:
          * this journal and the later ones go, nothing of them replayed. */
+        if (rctx.gap && res.has_header && res.start_seqno <= chain.end + 1) {
+            /* the header meets the journal before; its first record does not */
+            rc = err_set(err, TIND_ECORRUPT, "journal '%s': first record has seqno %llu, its header says %llu", path,
+                         (unsigned long long)rctx.gap_first, (unsigned long long)res.start_seqno);
+            break;
+        }
         int gap = rctx.gap || (rc == TIND_OK && chain.started && res.has_header && res.start_seqno > chain.end + 1);
         if (gap && prev_version >= JRN_FORMAT_VERSION_UNSYNCED) {
             char what[160];
