@@ -1027,25 +1027,17 @@ static void put_raw(fs *mem, const char *path, const uint8_t *data, size_t len)
  * an earlier open made, or one it left after dropping later journals). */
 static void prune_tree(fs *mem, const char *dir, const saved_file *files, size_t nfiles)
 {
-    char **names = NULL;
-    size_t count = 0;
-    CHECK_OK(fs_list(mem, dir, &names, &count, NULL));
-    for (size_t i = 0; i < count; i++) {
-        char path[256];
-        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-        int is_dir = 0;
-        CHECK_OK(fs_exists(mem, path, &is_dir));
-        if (is_dir) {
-            prune_tree(mem, path, files, nfiles);
-            continue;
-        }
+    static saved_file now[64];
+    size_t n = 0;
+    save_tree(mem, dir, now, &n, 64);
+    for (size_t i = 0; i < n; i++) {
         int saved = 0;
         for (size_t f = 0; f < nfiles && !saved; f++)
-            saved = strcmp(files[f].path, path) == 0;
+            saved = strcmp(files[f].path, now[i].path) == 0;
         if (!saved)
-            CHECK_OK(fs_unlink(mem, path, NULL));
+            CHECK_OK(fs_unlink(mem, now[i].path, NULL));
+        free(now[i].data);
     }
-    fs_list_free(names, count);
 }
 
 /* Opens the damaged database and reads every key: the open fails with

@@ -208,6 +208,35 @@ TEST(journal_set_chain_gap)
     }
 }
 
+TEST(journal_set_first_record_past_start)
+{
+    /* journal 2's header meets journal 1's end (4) but its first record is
+     * seqno 6: damage in journal 2, not a lost end of journal 1 */
+    fs *f = fs_mem_new();
+    CHECK_OK(fs_mkdir(f, "/db", NULL));
+    CHECK_OK(fs_mkdir(f, "/db/journals", NULL));
+    jset s;
+    uint64_t grown;
+    CHECK_OK(jset_init(&s, f, "/db", 0));
+    CHECK_OK(jset_start(&s, 1, 1, NULL));
+    CHECK_OK(jset_append(&s, 1, 3, "abc", 3, &grown, NULL));
+    CHECK_OK(jset_seal(&s, 3, NULL));
+    CHECK_OK(jset_start(&s, 2, 4, NULL));
+    CHECK_OK(jset_append(&s, 6, 1, "f", 1, &grown, NULL));
+    CHECK_OK(jset_close(&s, 1, NULL));
+    jset_free(&s);
+    CHECK_OK(jset_init(&s, f, "/db", 0));
+    replayed r = {0, 0};
+    uint64_t next = 1, max_seqno = 0;
+    tind_err err;
+    err_clear(&err);
+    CHECK_RC(jset_replay(&s, count_record, &r, 0, 0, &next, &max_seqno, &err), TIND_ECORRUPT);
+    CHECK(strstr(err.msg, "00000002.jrn") != NULL && strstr(err.msg, "first record") != NULL);
+    CHECK_EQ(journal_files(f, "/db/journals"), 2);
+    jset_free(&s);
+    fs_destroy(f);
+}
+
 int main(void)
 {
     check_seed_init(20261203);
@@ -215,5 +244,6 @@ int main(void)
     RUN(stream_rules);
     RUN(journal_set_cycle);
     RUN(journal_set_chain_gap);
+    RUN(journal_set_first_record_past_start);
     return 0;
 }

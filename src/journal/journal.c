@@ -633,6 +633,15 @@ int jrn_truncate(fs *fsys, const char *path, uint64_t valid_bytes, tind_err *err
     return rc ? rc : crc;
 }
 
+/* The whole file at path (malloc'd). */
+static int jrn_read_file(fs *fsys, const char *path, uint8_t **data, size_t *len, tind_err *err)
+{
+    int rc = fs_read_all(fsys, path, data, len, err);
+    if (rc)
+        err_wrap(err, rc, "journal");
+    return rc;
+}
+
 int jrn_replay(fs *fsys, const char *path, jrn_replay_fn cb, void *ctx, int truncate_torn_tail,
                jrn_replay_result *result, tind_err *err)
 {
@@ -643,11 +652,9 @@ int jrn_replay(fs *fsys, const char *path, jrn_replay_fn cb, void *ctx, int trun
         return err_set(err, TIND_EINVAL, "jrn_replay: no file system or path");
     uint8_t *data = NULL;
     size_t len = 0;
-    int rc = fs_read_all(fsys, path, &data, &len, err);
-    if (rc) {
-        err_wrap(err, rc, "journal");
+    int rc = jrn_read_file(fsys, path, &data, &len, err);
+    if (rc)
         return rc;
-    }
     const char *base = strrchr(path, '/');
     base = base ? base + 1 : path;
     uint64_t expect = 0;
@@ -667,11 +674,9 @@ int jrn_find_prior_synced(fs *fsys, const char *path, uint64_t min_seqno, int *f
     *found = 0;
     uint8_t *data = NULL;
     size_t len = 0;
-    int rc = fs_read_all(fsys, path, &data, &len, err);
-    if (rc) {
-        err_wrap(err, rc, "journal");
+    int rc = jrn_read_file(fsys, path, &data, &len, err);
+    if (rc)
         return rc;
-    }
     /* a damaged header: the creation was cut short (no record can follow
      * it) or the damage is reported when the journal is replayed */
     if (len > JRN_FILE_HEADER_SIZE && memcmp(data, JRN_FILE_MAGIC, JRN_FILE_MAGIC_LEN) == 0 &&

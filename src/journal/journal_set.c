@@ -79,6 +79,7 @@ typedef struct replay_ctx {
     uint64_t max_seqno;
     uint64_t expect;              /* 0, or the seqno the journal's first record must carry */
     int gap;                      /* its first record came after `expect`: records are missing */
+    uint64_t gap_first;           /* that record's first seqno */
 } replay_ctx;
 
 static int replay_record(void *ctx, uint64_t first_seqno, uint32_t count, const uint8_t *payload, size_t len)
@@ -89,6 +90,7 @@ static int replay_record(void *ctx, uint64_t first_seqno, uint32_t count, const 
          * replayed before the caller decides whether it is kept */
         if (first_seqno > r->expect) {
             r->gap = 1;
+            r->gap_first = first_seqno;
             return TIND_ECORRUPT;
         }
         r->expect = 0;
@@ -104,6 +106,22 @@ static int replay_record(void *ctx, uint64_t first_seqno, uint32_t count, const 
             r->journal_max = last;
     }
     return TIND_OK;
+}
+
+/* fdatasyncs journal `number` through a handle of its own. */
+static int sync_file(jset *s, uint64_t number, tind_err *err)
+{
+    char path[4200];
+    jrn_path(s->dir, number, path, sizeof path);
+    fs_file *f = NULL;
+    int rc = fs_open(s->fs, path, FS_O_WRITE, &f, err);
+    if (rc == TIND_OK) {
+        rc = fs_sync(f, FS_SYNC_DATA, err);
+        int rc2 = fs_close(f, rc ? NULL : err);
+        if (!rc)
+            rc = rc2;
+    }
+    return rc;
 }
 
 /* Journal `path` (index i of numbers) ends the history early: a version 4
@@ -148,7 +166,7 @@ int jset_replay(jset *s, jrn_replay_fn fn, void *ctx, uint64_t need_seqno, uint6
     uint64_t *numbers = NULL;
     size_t count = 0;
     int rc = jrn_list(s->fs, dir, &numbers, &count, err);
-    replay_ctx rctx = {fn, ctx, 0, 0, 0, 0};
+    replay_ctx rctx = {fn, ctx, 0, 0, 0, 0, 0};
     jrn_chain chain = {0, 0, 0, 0};
     jrn_chain_need(&chain, need_seqno, start_limit);
     char prev_path[4096] = "";
@@ -190,6 +208,12 @@ int jset_replay(jset *s, jrn_replay_fn fn, void *ctx, uint64_t need_seqno, uint6
          * first record, or its start, is past that one's end). When that
          * one was sealed unsynced (version 4) it is the end of the history:
          * this journal and the later ones go, nothing of them replayed. */
+        if (rctx.gap && res.has_header && res.start_seqno <= chain.end + 1) {
+            /* the header meets the journal before; its first record does not */
+            rc = err_set(err, TIND_ECORRUPT, "journal '%s': first record has seqno %llu, its header says %llu", path,
+                         (unsigned long long)rctx.gap_first, (unsigned long long)res.start_seqno);
+            break;
+        }
         int gap = rctx.gap || (rc == TIND_OK && chain.started && res.has_header && res.start_seqno > chain.end + 1);
         if (gap && prev_version >= JRN_FORMAT_VERSION_UNSYNCED) {
             char what[160];
@@ -284,20 +308,9 @@ int jset_replay(jset *s, jrn_replay_fn fn, void *ctx, uint64_t need_seqno, uint6
         mu_unlock(&s->mu);
         if (!kept)
             rc = err_set(err, TIND_ENOMEM, "journals in '%s': out of memory", dir);
-        for (size_t i = 0; rc == TIND_OK && i < nk; i++) {
-            char path[4096];
-            jrn_path(dir, kept[i], path, sizeof path);
-            fs_file *f = NULL;
-            rc = fs_open(s->fs, path, FS_O_WRITE, &f, err);
-            if (rc == TIND_OK) {
-                rc = fs_sync(f, FS_SYNC_DATA, err);
-                int rc2 = fs_close(f, rc ? NULL : err);
-                if (!rc)
-                    rc = rc2;
-            }
-            if (rc)
-                err_wrap(err, rc, "journal '%s': sync", path);
-        }
+        for (size_t i = 0; rc == TIND_OK && i < nk; i++)
+            if ((rc = sync_file(s, kept[i], err)) != TIND_OK)
+                err_wrap(err, rc, "journal %llu in '%s': sync", (unsigned long long)kept[i], dir);
         free(kept);
     }
     free(numbers);
@@ -340,17 +353,9 @@ static int sync_sealed(jset *s, tind_err *err)
         mu_unlock(&s->mu);
         if (!number)
             return TIND_OK;
-        char path[4200];
-        jrn_path(s->dir, number, path, sizeof path);
-        fs_file *f = NULL;
         tind_err local;
-        int rc = fs_open(s->fs, path, FS_O_WRITE, &f, &local);
-        if (rc == TIND_OK) {
-            rc = fs_sync(f, FS_SYNC_DATA, &local);
-            int rc2 = fs_close(f, rc ? NULL : &local);
-            if (!rc)
-                rc = rc2;
-        }
+        err_clear(&local);
+        int rc = sync_file(s, number, &local);
         mu_lock(&s->mu);
         size_t i = 0;
         while (i < s->count && s->list[i].number != number)

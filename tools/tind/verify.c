@@ -616,10 +616,28 @@ static void verify_journals(vfy *v, uint64_t oldest_keep, uint64_t need_seqno, u
     jrn_chain chain = {0, 0, 0, 0};
     jrn_chain_need(&chain, need_seqno, next_seqno);
     char prev_path[4200] = "";
+    uint32_t prev_version = 0;
+    /* a sealed format 4 journal lost its unsynced end: the next open drops
+     * the later journals, unless one proves the loss is damage */
+    int ended = 0;
+    uint64_t ended_from = 0;
     for (size_t i = 0; i < count && !sh_interrupted; i++) {
         char path[4200];
         jrn_path(jdir, numbers[i], path, sizeof path);
         sh_progress_add(&v->meter, 1);
+        if (ended) {
+            int found = 0;
+            err_clear(&err);
+            if (jrn_find_prior_synced(v->fs, path, ended_from, &found, &err))
+                problem(v, path, "%s", err.msg);
+            else if (found)
+                problem(v, path, "holds a record written after the older journals were synced, but an older "
+                        "journal lost its end: damage");
+            else
+                note(v, "%s: follows a journal that lost its unsynced end (a power loss): the next open deletes it",
+                     path);
+            continue;
+        }
         jvfy j;
         memset(&j, 0, sizeof j);
         uint8_t *data = NULL;
@@ -643,7 +661,14 @@ static void verify_journals(vfy *v, uint64_t oldest_keep, uint64_t need_seqno, u
             else
                 problem(v, path, "%s", err.msg[0] ? err.msg : tind_strerror(rc));
         } else {
-            if (res.truncated) {
+            if (res.truncated && i + 1 < count && res.version >= JRN_FORMAT_VERSION_UNSYNCED &&
+                numbers[i] >= oldest_keep) {
+                note(v, "%s: offset %" PRIu64 ": a torn tail of %" PRIu64 " bytes in a journal sealed unsynced (a "
+                     "power loss; the next open cuts it off and deletes the later journals)",
+                     path, res.valid_bytes, res.tail_bytes);
+                ended = 1;
+                ended_from = res.records ? res.last_seqno + 1 : res.start_seqno;
+            } else if (res.truncated) {
                 if (i + 1 < count)
                     problem(v, path,
                             "offset %" PRIu64 ": %" PRIu64 " damaged bytes end a journal that is not the last "
@@ -661,7 +686,24 @@ static void verify_journals(vfy *v, uint64_t oldest_keep, uint64_t need_seqno, u
             /* the journals recovery keeps meet exactly (older ones are
              * flushed, waiting to be deleted), from the first seqno the
              * version file needs on */
-            if (res.has_header && numbers[i] >= oldest_keep) {
+            if (res.has_header && numbers[i] >= oldest_keep && chain.started && res.start_seqno > chain.end + 1 &&
+                prev_version >= JRN_FORMAT_VERSION_UNSYNCED) {
+                /* the journal before lost its unsynced end at a record boundary */
+                ended = 1;
+                ended_from = chain.end + 1;
+                int found = 0;
+                err_clear(&err);
+                if (jrn_find_prior_synced(v->fs, path, ended_from, &found, &err))
+                    problem(v, path, "%s", err.msg);
+                else if (found)
+                    problem(v, path, "starts at seqno %" PRIu64 " but journal '%s' ends at %" PRIu64 ": records are "
+                            "missing (this one holds a record written after it was synced)",
+                            res.start_seqno, prev_path, chain.end);
+                else
+                    note(v, "%s: starts past the end of '%s', which lost its unsynced end (a power loss): the next "
+                         "open deletes it and the later journals", path, prev_path);
+            } else if (res.has_header && numbers[i] >= oldest_keep) {
+                prev_version = res.version;
                 err_clear(&err);
                 if (jrn_chain_add(&chain, &res, path, prev_path, &err))
                     problem(v, path, "%s", err.msg);
