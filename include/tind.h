@@ -187,6 +187,12 @@ TIND_API void tind_options_free(tind_options *o);
 TIND_API void tind_options_set_create_if_missing(tind_options *o, int on);
 /* Block cache capacity in bytes, shared by every keyspace (default 64 MiB). */
 TIND_API void tind_options_set_cache_size(tind_options *o, size_t bytes);
+/* A cache of values read from blob files (key-value separation), shared by
+ * every keyspace, apart from the block cache (default 0: no blob cache, each
+ * read of a separated value reads its record from the file, which the OS's
+ * page cache keeps, as RocksDB's BlobDB without a blob cache). Values are
+ * charged their length plus their bookkeeping. docs/ARCHITECTURE.md, "Memory". */
+TIND_API void tind_options_set_blob_cache_size(tind_options *o, size_t bytes);
 /* Database-wide limit on memtable memory; past it the largest memtable is
  * flushed, and writers to a keyspace whose sealed memtables (waiting for
  * their flush) hold the write buffer less one memtable stall until a flush
@@ -343,8 +349,8 @@ TIND_API void tind_ks_options_set_level_ratio(tind_ks_options *o, int ratio);
 /* Number of levels, 2..7 (default 7). */
 TIND_API void tind_ks_options_set_levels(tind_ks_options *o, int levels);
 TIND_API void tind_ks_options_set_block_size(tind_ks_options *o, uint32_t bytes);     /* default 4096 */
-TIND_API void tind_ks_options_set_restart_interval(tind_ks_options *o, uint32_t n);   /* default 16 */
-/* Data block hash index: keys per bucket (0 = off; default 0.75). */
+TIND_API void tind_ks_options_set_restart_interval(tind_ks_options *o, uint32_t n);   /* default 4 */
+/* Data block hash index: keys per bucket (0 = off; default 0.4). */
 TIND_API void tind_ks_options_set_hash_ratio(tind_ks_options *o, double ratio);
 /* Compression of one level (level = -1: all levels); default LZ4 everywhere.
  * Here and in set_bloom_bits, a level outside -1..6 makes the options invalid:
@@ -1118,6 +1124,13 @@ typedef struct tind_db_stats {
     uint64_t cache_hits;
     uint64_t cache_misses;
     uint64_t cache_evictions;
+    /* the blob cache (tind_options_set_blob_cache_size; all 0 without one):
+     * values read from blob files */
+    uint64_t blob_cache_capacity;
+    uint64_t blob_cache_usage;     /* bytes charged, held or not */
+    uint64_t blob_cache_entries;
+    uint64_t blob_cache_hits;
+    uint64_t blob_cache_misses;
     /* memtables of every keyspace */
     uint64_t write_buffer_size;    /* the limit (tind_options_set_write_buffer_size) */
     uint64_t memtable_bytes;       /* active + sealed, every keyspace */
@@ -1145,8 +1158,8 @@ typedef struct tind_db_stats {
     uint64_t live_iterators;
     uint64_t live_snapshots;
     uint64_t live_transactions;
-    /* cache_usage + memtable_bytes + memtable_filter_bytes + table_reader_bytes
-     * + journal_buffer_bytes: what tind accounts for in all */
+    /* cache_usage + blob_cache_usage + memtable_bytes + memtable_filter_bytes
+     * + table_reader_bytes + journal_buffer_bytes: what tind accounts for in all */
     uint64_t memory_bytes;
 } tind_db_stats;
 /* Fills *out. TIND_EINVAL when db or out is NULL; TIND_ECLOSED once close has
@@ -1253,9 +1266,11 @@ typedef int (*tind_ingest_next_fn)(void *ctx, const void **key, size_t *klen, co
  * also across a crash) and durable when it returns. Each pair behaves as a
  * put made at the start of the call: it replaces older values of its key,
  * and snapshots taken before the call do not see it. With
- * TIND_INGEST_SORTED the input is streamed (memory: a table's buffers) and a
- * key not above its predecessor fails the call (TIND_EINVAL, naming the
- * entry); otherwise the input is sorted in runs of at most memory_limit
+ * TIND_INGEST_SORTED the input is streamed (memory: a table's buffers, and
+ * with background threads on 4 MiB of copied input, as the tables are then
+ * written on a thread of the call's own while the callback runs on the
+ * caller's) and a key not above its predecessor fails the call (TIND_EINVAL,
+ * naming the entry); otherwise the input is sorted in runs of at most memory_limit
  * bytes (0 = 64 MiB) spilled to temporary tables in the database folder and
  * merged, and of the entries with the same key the last one given wins.
  * The tables go to the deepest level whose tables (and those above it) do

@@ -12,6 +12,14 @@
  *   lazy_walk           a key walk with value sizes, contains and value_size
  *                       load no blob (the keyspace's blob_reads stays 0);
  *                       tind_iter_value loads one each
+ *   blob_cache          by default values read from blob files are cached
+ *                       nowhere (neither the block cache nor a blob cache:
+ *                       every read reads the file); with
+ *                       tind_options_set_blob_cache_size they are cached
+ *                       apart from the block cache, a second read hits,
+ *                       an iterator with fill_cache 0 leaves no entry,
+ *                       the charge stays within the capacity, and
+ *                       tind_db_stats_get reports it in memory_bytes
  *   snapshots           a snapshot keeps reading overwritten blob values
  *                       through flushes, compactions and GC
  *   gc_bounded          N rounds overwriting every key: the blob bytes on
@@ -292,6 +300,82 @@ TEST(lazy_walk)
     tind_iter_free(it);
     CHECK_OK(tind_close(db));
     fs_destroy(f);
+}
+
+/* The separated values of put_all(ks, 300, r) (value_len >= 1000): 200,
+ * their bytes in *bytes. */
+static int separated_values(uint64_t *bytes)
+{
+    int n = 0;
+    *bytes = 0;
+    for (int i = 0; i < 300; i++)
+        if (value_len(i) >= 512) {
+            n++;
+            *bytes += value_len(i);
+        }
+    return n;
+}
+
+TEST(blob_cache)
+{
+    uint64_t vbytes;
+    int nsep = separated_values(&vbytes);
+    CHECK_EQ(nsep, 200);
+    for (int with = 0; with < 2; with++) {
+        fs *f = fs_mem_new();
+        tind_options *o = tind_options_new();
+        tind_options_set_fs(o, f);
+        tind_options_set_no_background(o, 1);
+        tind_options_set_cache_size(o, 4 << 20);   /* room for every value, were they cached there */
+        if (with)
+            tind_options_set_blob_cache_size(o, 2 << 20);
+        tind_db *db;
+        CHECK_OK(tind_open("/db", o, &db));
+        tind_options_free(o);
+        tind_keyspace *ks = open_ks(db, 512, 0.5);
+        put_all(ks, 300, 0);
+        CHECK_OK(tind_flush(ks));
+        /* an iterator that does not fill the cache leaves no entry */
+        tind_read_options *ro = tind_read_options_new();
+        tind_read_options_set_fill_cache(ro, 0);
+        tind_iter *it;
+        CHECK_OK(tind_iter_range(ks, NULL, 0, NULL, 0, ro, &it));
+        int n = 0;
+        uint8_t want[5000];
+        for (tind_iter_first(it); tind_iter_valid(it); tind_iter_next(it), n++) {
+            size_t vn, wn = make_value(want, n, 0, value_len(n));
+            const void *v = tind_iter_value(it, &vn);
+            CHECK_MEM(v, vn, want, wn);
+        }
+        CHECK_EQ(n, 300);
+        CHECK_OK(tind_iter_status(it));
+        tind_iter_free(it);
+        tind_read_options_free(ro);
+        tind_db_stats s;
+        CHECK_OK(tind_db_stats_get(db, &s));
+        CHECK_EQ(s.blob_cache_entries, 0);
+        check_all(ks, 300, 0, NULL);
+        check_all(ks, 300, 0, NULL);
+        CHECK_OK(tind_db_stats_get(db, &s));
+        /* the block cache holds the tables' blocks, never the values */
+        CHECK(s.cache_usage < vbytes / 4);
+        CHECK_EQ(s.memory_bytes, s.cache_usage + s.blob_cache_usage + s.memtable_bytes + s.memtable_filter_bytes +
+                                     s.table_reader_bytes + s.journal_buffer_bytes);
+        if (!with) {
+            CHECK_EQ(s.blob_cache_capacity, 0);
+            CHECK_EQ(s.blob_cache_usage, 0);
+            CHECK_EQ(s.blob_cache_entries, 0);
+            CHECK_EQ(s.blob_cache_hits + s.blob_cache_misses, 0);
+        } else {
+            CHECK_EQ(s.blob_cache_capacity, 2 << 20);
+            CHECK_EQ(s.blob_cache_entries, (uint64_t)nsep);
+            CHECK(s.blob_cache_usage >= vbytes && s.blob_cache_usage <= s.blob_cache_capacity);
+            CHECK_EQ(s.blob_cache_misses, 2 * (uint64_t)nsep); /* the unfilled and the first pass */
+            CHECK_EQ(s.blob_cache_hits, (uint64_t)nsep);       /* the second */
+        }
+        CHECK_OK(tind_close(db));
+        fs_destroy(f);
+    }
 }
 
 TEST(snapshots)
@@ -642,6 +726,7 @@ int main(void)
     RUN(file_roundtrip);
     RUN(separated_reads);
     RUN(lazy_walk);
+    RUN(blob_cache);
     RUN(snapshots);
     RUN(gc_bounded_stepped);
     RUN(gc_bounded_background);

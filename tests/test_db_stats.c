@@ -52,7 +52,7 @@ static tind_db_stats stats(tind_db *db)
     tind_db_stats s;
     memset(&s, 0xAB, sizeof s);
     CHECK_OK(tind_db_stats_get(db, &s));
-    CHECK_EQ(s.memory_bytes, s.cache_usage + s.memtable_bytes + s.memtable_filter_bytes + s.table_reader_bytes +
+    CHECK_EQ(s.memory_bytes, s.cache_usage + s.blob_cache_usage + s.memtable_bytes + s.memtable_filter_bytes + s.table_reader_bytes +
                                  s.journal_buffer_bytes);
     CHECK(s.active_memtable_bytes <= s.memtable_bytes);
     CHECK_EQ(s.memtable_bytes, s.active_memtable_bytes + s.pending_flush_bytes);

@@ -1023,6 +1023,31 @@ static void put_raw(fs *mem, const char *path, const uint8_t *data, size_t len)
     CHECK_OK(fs_close(h, NULL));
 }
 
+/* Removes the files under dir that are not among the saved ones (a journal
+ * an earlier open made, or one it left after dropping later journals). */
+static void prune_tree(fs *mem, const char *dir, const saved_file *files, size_t nfiles)
+{
+    char **names = NULL;
+    size_t count = 0;
+    CHECK_OK(fs_list(mem, dir, &names, &count, NULL));
+    for (size_t i = 0; i < count; i++) {
+        char path[256];
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        int is_dir = 0;
+        CHECK_OK(fs_exists(mem, path, &is_dir));
+        if (is_dir) {
+            prune_tree(mem, path, files, nfiles);
+            continue;
+        }
+        int saved = 0;
+        for (size_t f = 0; f < nfiles && !saved; f++)
+            saved = strcmp(files[f].path, path) == 0;
+        if (!saved)
+            CHECK_OK(fs_unlink(mem, path, NULL));
+    }
+    fs_list_free(names, count);
+}
+
 /* Opens the damaged database and reads every key: the open fails with
  * TIND_ECORRUPT, or each read is exact or TIND_ECORRUPT; keys written only
  * to the journal (j_*) may be missing when a journal was damaged. */
@@ -1103,6 +1128,7 @@ TEST(db_tamper_sweep)
                     continue;
                 }
                 /* a fresh copy of the pristine folder with this one file damaged */
+                prune_tree(mem, "/db", files, nfiles);
                 for (size_t g = 0; g < nfiles; g++)
                     put_raw(mem, files[g].path, g == fi ? copy : files[g].data, g == fi ? len : files[g].len);
                 free(copy);

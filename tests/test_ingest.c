@@ -15,6 +15,11 @@
  *                     are gone afterwards
  *   bad_input         unsorted input promised sorted, an empty key, a failing
  *                     callback: the error, nothing ingested
+ *   pipeline          sorted input over several of the pipeline's chunks
+ *                     (background work on: tables written on the call's
+ *                     own thread): every pair; a failing callback, a key out
+ *                     of order or a failed write late in the input ingests
+ *                     nothing
  *   crash_atomic      a write or sync failed at each step, then power lost:
  *                     the reopened database holds all the pairs or none, and
  *                     everything synced before; power lost right after the
@@ -72,6 +77,8 @@ static tind_keyspace *small_ks(tind_db *db, const char *name, int strategy)
 
 /* ---- inputs ---- */
 
+#define PAD_LEN 700
+
 typedef struct gen {
     long i, n, step;
     long *order;                  /* unsorted: the key indexes in input order */
@@ -85,9 +92,20 @@ typedef struct gen {
     tind_keyspace *put_ks;        /* at entry put_at: put put_key, then flush (put_then >= 1) */
     long put_at, put_key;         /* and compact (put_then >= 2) */
     int put_then;
+    int pad;                      /* values padded to PAD_LEN bytes (pad_val) */
+    char big[PAD_LEN + 1];
 } gen;
 
 static int val_of(char *v, long k, int tag) { return snprintf(v, 64, "ingested-%d-%ld", tag, k); }
+
+/* val_of padded with dots to PAD_LEN bytes; v holds PAD_LEN + 1. */
+static int pad_val(char *v, long k, int tag)
+{
+    int n = val_of(v, k, tag);
+    memset(v + n, '.', PAD_LEN - (size_t)n);
+    v[PAD_LEN] = 0;
+    return PAD_LEN;
+}
 static int key_of(char *key, long k) { return snprintf(key, 32, "key%07ld", k); }
 
 static int gen_next(void *ctx, const void **key, size_t *klen, const void **val, size_t *vlen)
@@ -115,6 +133,10 @@ static int gen_next(void *ctx, const void **key, size_t *klen, const void **val,
     *vlen = (size_t)val_of(g->val, k, g->tag < 0 ? (int)g->i : g->tag); /* tag < 0: the input position */
     *key = g->key;
     *val = g->val;
+    if (g->pad) {
+        *vlen = (size_t)pad_val(g->big, k, g->tag);
+        *val = g->big;
+    }
     g->i++;
     return 1;
 }
@@ -447,6 +469,63 @@ TEST(bad_input)
     fs_destroy(mem);
 }
 
+TEST(pipeline)
+{
+    fs *mem = fs_mem_new();
+    fs *ffs = fs_fault_new(mem, 0);
+    tind_db *db = open_at(ffs, 1);
+    tind_keyspace *ks = small_ks(db, "p", TIND_COMPACTION_LEVELED);
+    put_val(ks, 1, "kept");
+    /* 6000 entries of ~720 bytes: the ring of 1 MiB chunks turns over */
+    gen g = {0};
+    g.n = 6000;
+    g.step = 1;
+    g.tag = 7;
+    g.pad = 1;
+    g.fail_at = 5500;
+    g.fail_rc = TIND_EIO;
+    CHECK_RC(ingest(ks, &g, TIND_INGEST_SORTED, 0, NULL), TIND_EIO);
+    CHECK(strstr(tind_errmsg(db), "5500 entries") != NULL);
+    expect_val(ks, NULL, 1, "kept");
+    expect_val(ks, NULL, 2, NULL);
+    g.i = 0;
+    g.fail_at = 0;
+    g.unsorted_at = 5900;
+    CHECK_RC(ingest(ks, &g, TIND_INGEST_SORTED, 0, NULL), TIND_EINVAL);
+    CHECK(strstr(tind_errmsg(db), "5901") != NULL);
+    expect_val(ks, NULL, 2, NULL);
+    g.i = 0;
+    g.unsorted_at = 0;
+    uint64_t count = 0;
+    CHECK_OK(ingest(ks, &g, TIND_INGEST_SORTED, 0, &count));
+    CHECK_EQ(count, 6000);
+    char v[PAD_LEN + 1];
+    for (long k = 0; k < 6000; k += 7) {
+        pad_val(v, k, 7);
+        expect_val(ks, NULL, k, v);
+    }
+    CHECK_EQ(scan_count(ks, NULL), 6000);
+    /* the writes fail from the 12th on (of about 25: the values compress well) */
+    g.i = 0;
+    g.tag = 8;
+    fs_fault_arm(ffs, FS_CALL_WRITE, 12, FS_FAULT_ERRNO, 5, 1, NULL);
+    int rc = ingest(ks, &g, TIND_INGEST_SORTED, 0, NULL);
+    CHECK(fs_fault_injected(ffs) > 0);
+    fs_fault_disarm(ffs);
+    CHECK(rc != TIND_OK);
+    tind_close(db);
+    db = open_at(ffs, 1);
+    CHECK_OK(tind_keyspace_open(db, "p", NULL, &ks));
+    for (long k = 0; k < 6000; k += 11) {
+        pad_val(v, k, 7);
+        expect_val(ks, NULL, k, v);
+    }
+    CHECK_EQ(scan_count(ks, NULL), 6000);
+    CHECK_OK(tind_close(db));
+    fs_destroy(ffs);
+    fs_destroy(mem);
+}
+
 TEST(crash_atomic)
 {
     static const int kinds[] = {FS_CALL_WRITE, FS_CALL_SYNC, FS_CALL_RENAME, FS_CALL_SYNC_DIR};
@@ -673,6 +752,7 @@ int main(void)
     RUN(snapshots);
     RUN(unsorted_spill);
     RUN(bad_input);
+    RUN(pipeline);
     RUN(crash_atomic);
     RUN(tiered);
     RUN(writes_during);

@@ -338,6 +338,72 @@ TEST(model)
     }
 }
 
+/* Entries in increasing internal order take the append path (no search):
+ * mixed with older versions of the last key (appends too), newer versions
+ * and earlier keys (searched inserts) and duplicates of the last entry, the
+ * list matches the model and every level stays sorted (seek from the top). */
+TEST(append)
+{
+    trng g;
+    trng_seed(&g, check_seed ^ 0xa99e);
+    memtable *m = mt_new(9);
+    CHECK(m != NULL);
+    ref_list r = {0};
+    uint8_t key[16];
+    uint64_t next_key = 0;
+    int n = (int)(20000 * check_scale()) + 100;
+    for (int op = 0; op < n; op++) {
+        unsigned pick = (unsigned)trng_below(&g, 16);
+        uint64_t kn = next_key, seq = 1000 + trng_below(&g, 1000);
+        if (pick == 0 && r.n) {            /* the last entry again: EEXIST */
+            const ref_entry *e = &r.e[r.n - 1];
+            CHECK_RC(mt_add(m, e->seqno, ENTRY_VALUE, e->key, e->klen, NULL, 0), TIND_EEXIST);
+            continue;
+        }
+        if (pick == 1 && r.n) {            /* an older version of the last key: still an append */
+            const ref_entry *e = &r.e[r.n - 1];
+            if (e->seqno > 0) {
+                memcpy(key, e->key, e->klen);
+                size_t klen = e->klen;
+                uint64_t s = e->seqno - 1 - trng_below(&g, e->seqno < 4 ? e->seqno : 4);
+                CHECK_OK(mt_add(m, s, ENTRY_TOMBSTONE, key, klen, NULL, 0));
+                ref_insert(&r, key, klen, s, ENTRY_TOMBSTONE, NULL, 0);
+            }
+            continue;
+        }
+        if (pick == 2 && next_key)         /* an earlier key: a searched insert */
+            kn = trng_below(&g, next_key);
+        else if (pick == 3 && next_key)    /* a newer version of the last key */
+            kn = next_key - 1, seq = 5000 + (uint64_t)op;
+        else
+            next_key++;
+        size_t klen = (size_t)snprintf((char *)key, sizeof key, "k%08u", (unsigned)kn);
+        size_t at = ref_bound(&r, key, klen, seq, 0);
+        int dup = at < r.n && ref_cmp(&r.e[at], key, klen, seq) == 0;
+        int rc = mt_add(m, seq, ENTRY_VALUE, key, klen, key, klen);
+        if (dup) {
+            CHECK_RC(rc, TIND_EEXIST);
+        } else {
+            CHECK_OK(rc);
+            ref_insert(&r, key, klen, seq, ENTRY_VALUE, key, klen);
+        }
+    }
+    check_counters(m, &r);
+    check_full_scan(m, &r);
+    mt_iter *it = mt_iter_new(m);
+    CHECK(it != NULL);
+    for (size_t i = 0; i < r.n; i += 1 + trng_below(&g, 50)) {
+        mt_iter_seek(it, r.e[i].key, r.e[i].klen, r.e[i].seqno);
+        check_at(it, &r, i);
+        uint64_t seq;
+        CHECK_OK(mt_get(m, r.e[i].key, r.e[i].klen, r.e[i].seqno, NULL, &seq, NULL, NULL));
+        CHECK(seq == r.e[i].seqno);
+    }
+    mt_iter_free(it);
+    ref_free(&r);
+    mt_unref(m);
+}
+
 /* Keys at and past the 64 KiB limit, values of 1 MB. */
 TEST(large)
 {
@@ -441,6 +507,7 @@ typedef struct cc_state {
     _Atomic uint64_t published;   /* every seqno <= published is in m */
     _Atomic int done;
     uint64_t seed;
+    int sorted;                   /* keys mostly in increasing order (the append path) */
 } cc_state;
 
 static uint64_t cc_mix(uint64_t x)
@@ -448,10 +515,16 @@ static uint64_t cc_mix(uint64_t x)
     return trng_splitmix(&x);
 }
 
-/* Seqno s writes key_of(s); each key gets ~total / CC_KEYS versions. */
-static size_t cc_key(uint64_t seed, uint64_t s, uint8_t *k)
+/* Seqno s writes key_of(s); each key gets ~total / CC_KEYS versions. Sorted:
+ * key s / 2 (two versions each, the newer first in internal order), and one
+ * seqno in 8 a random earlier key, so appends and searched inserts mix. */
+static size_t cc_key(const cc_state *st, uint64_t s, uint8_t *k)
 {
-    return (size_t)snprintf((char *)k, 16, "k%u", (unsigned)(cc_mix(seed ^ s) % CC_KEYS));
+    if (st->sorted) {
+        uint64_t h = cc_mix(st->seed ^ s);
+        return (size_t)snprintf((char *)k, 16, "k%09u", (unsigned)(h % 8 == 0 ? h % (s / 2 + 1) : s / 2));
+    }
+    return (size_t)snprintf((char *)k, 16, "k%u", (unsigned)(cc_mix(st->seed ^ s) % CC_KEYS));
 }
 
 static uint8_t cc_type(uint64_t seed, uint64_t s) { return cc_mix(seed + s) % 8 == 0 ? ENTRY_TOMBSTONE : ENTRY_VALUE; }
@@ -474,7 +547,7 @@ static void cc_check_entry(const cc_state *st, const uint8_t *k, size_t klen, ui
 {
     uint8_t want_k[16], want_v[64];
     CHECK(s >= 1 && s <= st->total);
-    size_t wk = cc_key(st->seed, s, want_k);
+    size_t wk = cc_key(st, s, want_k);
     CHECK_MEM(k, klen, want_k, wk);
     uint8_t wt = cc_type(st->seed, s);
     CHECK_EQ(type, wt);
@@ -487,7 +560,7 @@ static void *cc_writer(void *arg)
     cc_state *st = arg;
     uint8_t k[16], v[64];
     for (uint64_t s = 1; s <= st->total; s++) {
-        size_t klen = cc_key(st->seed, s, k);
+        size_t klen = cc_key(st, s, k);
         uint8_t type = cc_type(st->seed, s);
         size_t vlen = type == ENTRY_TOMBSTONE ? 0 : cc_value(k, klen, s, v);
         CHECK_OK(mt_add(st->m, s, type, k, klen, v, vlen));
@@ -509,7 +582,7 @@ static void cc_scan(cc_state *st, mt_iter *it, int backward, trng *g, int limit)
     int first = 1, steps = 0;
     if (limit && before) {
         uint64_t s = 1 + trng_below(g, before);
-        prev_klen = cc_key(st->seed, s, prev_k);
+        prev_klen = cc_key(st, s, prev_k);
         if (backward)
             mt_iter_seek_for_prev(it, prev_k, prev_klen, s);
         else
@@ -573,7 +646,7 @@ static void *cc_reader(void *arg)
         for (int i = 0; i < 200 && pub; i++) {
             uint64_t s = 1 + trng_below(&g, pub);
             uint8_t k[16];
-            size_t klen = cc_key(st->seed, s, k);
+            size_t klen = cc_key(st, s, k);
             uint8_t type;
             uint64_t got;
             const uint8_t *v;
@@ -602,9 +675,10 @@ static void *cc_reader(void *arg)
     return NULL;
 }
 
-TEST(concurrent)
+static void concurrent(int sorted)
 {
     cc_state st;
+    st.sorted = sorted;
     st.m = mt_new(5);
     CHECK(st.m != NULL);
     st.total = 200000;
@@ -630,6 +704,11 @@ TEST(concurrent)
     mt_iter_free(it);
     mt_unref(st.m);
 }
+
+TEST(concurrent) { concurrent(0); }
+
+/* The same with keys mostly in order: readers of the append path. */
+TEST(concurrent_sorted) { concurrent(1); }
 
 
 /* The point-read filter never hides a present key, and turns most absent
@@ -674,6 +753,8 @@ int main(void)
     RUN(memory);
     RUN(refcount);
     RUN(concurrent);
+    RUN(concurrent_sorted);
+    RUN(append);
     RUN(filter);
     return 0;
 }

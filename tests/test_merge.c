@@ -9,6 +9,7 @@
  * background threads off (driven by hand) and on.
  * TSAN-LABEL: also run under ThreadSanitizer (make test-tsan).
  */
+#include <pthread.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -601,6 +602,305 @@ TEST(failing_callback)
     close_mem(db, mem);
 }
 
+/* ---- the merge cache of point reads (db/merge.h) ---- */
+
+static uint64_t get_count(tind_keyspace *ks, const tind_read_options *ro, const char *key)
+{
+    void *v = NULL;
+    size_t n = 0;
+    int rc = tind_get(ks, key, strlen(key), ro, &v, &n);
+    if (rc == TIND_NOT_FOUND)
+        return UINT64_MAX;
+    if (rc)
+        fprintf(stderr, "get %s: %s\n", key, tind_errmsg(ks->db));
+    CHECK_OK(rc);
+    CHECK_EQ(n, 8);
+    uint64_t x = dec_u64(v);
+    free(v);
+    return x;
+}
+
+static tind_read_options *snap_ro(tind_db *db, tind_snapshot **s)
+{
+    CHECK_OK(tind_snapshot_new(db, s));
+    tind_read_options *ro = tind_read_options_new();
+    tind_read_options_set_snapshot(ro, *s);
+    return ro;
+}
+
+TEST(merge_cache_snapshots_and_range_tombstones)
+{
+    /* reads stop at the entry the last read merged: snapshots below and
+     * above it, and a range tombstone between it and newer operands (the
+     * cached value is deleted with what it merged), through seal, flush
+     * and compaction */
+    fs *mem = fs_mem_new();
+    tind_db *db = open_mem(mem);
+    tind_keyspace *ks = counter_ks(db, "c");
+    put_u64(ks, "h", 100);
+    for (int i = 0; i < 5; i++)
+        add(ks, "h", 1);
+    CHECK_EQ(get_count(ks, NULL, "h"), 105); /* cached */
+    CHECK_EQ(get_count(ks, NULL, "h"), 105); /* from the cache */
+    tind_snapshot *s1;
+    tind_read_options *ro1 = snap_ro(db, &s1);
+    for (int i = 0; i < 3; i++)
+        add(ks, "h", 1);
+    CHECK_EQ(get_count(ks, ro1, "h"), 105);
+    CHECK_EQ(get_count(ks, NULL, "h"), 108);
+    CHECK_EQ(get_count(ks, ro1, "h"), 105); /* below the newer cached value */
+    tind_snapshot *s2;
+    tind_read_options *ro2 = snap_ro(db, &s2);
+    CHECK_OK(tind_remove_range(ks, "g", 1, "i", 1));
+    CHECK_EQ(get_count(ks, NULL, "h"), UINT64_MAX);
+    add(ks, "h", 1);
+    add(ks, "h", 1);
+    CHECK_EQ(get_count(ks, NULL, "h"), 2);
+    CHECK_EQ(get_count(ks, ro2, "h"), 108);
+    CHECK_EQ(get_count(ks, ro1, "h"), 105);
+    for (int stage = 0; stage < 3; stage++) {
+        if (stage == 0)
+            CHECK_OK(tind_flush(ks));
+        if (stage == 1)
+            CHECK_OK(tind_compact(ks));
+        if (stage == 2) {
+            tind_read_options_free(ro1);
+            tind_snapshot_free(s1);
+            tind_read_options_free(ro2);
+            tind_snapshot_free(s2);
+            settle(ks);
+        }
+        uint64_t want = 2 + (uint64_t)stage;
+        CHECK_EQ(get_count(ks, NULL, "h"), want);
+        if (stage < 2) {
+            CHECK_EQ(get_count(ks, ro2, "h"), 108);
+            CHECK_EQ(get_count(ks, ro1, "h"), 105);
+        }
+        add(ks, "h", 1);
+        CHECK_EQ(get_count(ks, NULL, "h"), want + 1);
+        expect_count(ks, NULL, "h", want + 1);
+    }
+    close_mem(db, mem);
+}
+
+TEST(merge_cache_operands_across_seal_flush_compaction)
+{
+    /* a hot key read between merges while its operands move from the
+     * memtable to L0 and down, against a model; a put over them resets it */
+    fs *mem = fs_mem_new();
+    tind_db *db = open_mem(mem);
+    tind_keyspace *ks = counter_ks(db, "c");
+    enum { KEYS = 6 };
+    uint64_t model[KEYS] = {0};
+    uint64_t rng = check_seed | 1;
+    char key[8];
+    for (int round = 0; round < 400; round++) {
+        rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+        int k = (int)(rng % KEYS);
+        k = k < 3 ? 0 : k; /* key 0 is hot */
+        snprintf(key, sizeof key, "k%d", k);
+        uint64_t r = (rng >> 20) % 16;
+        if (r < 10) {
+            add(ks, key, (uint64_t)round + 1);
+            model[k] += (uint64_t)round + 1;
+        } else if (r < 14) {
+            CHECK_EQ(get_count(ks, NULL, key), model[k] ? model[k] : UINT64_MAX);
+        } else if (r == 14) {
+            put_u64(ks, key, 7);
+            model[k] = 7;
+        } else if (round % 3 == 0) {
+            CHECK_OK(tind_flush(ks));
+        } else if (round % 3 == 1) {
+            CHECK_OK(tind_compact(ks));
+        }
+    }
+    for (int k = 0; k < KEYS; k++) {
+        snprintf(key, sizeof key, "k%d", k);
+        CHECK_EQ(get_count(ks, NULL, key), model[k] ? model[k] : UINT64_MAX);
+    }
+    settle(ks);
+    for (int k = 0; k < KEYS; k++) {
+        snprintf(key, sizeof key, "k%d", k);
+        CHECK_EQ(get_count(ks, NULL, key), model[k] ? model[k] : UINT64_MAX);
+    }
+    close_mem(db, mem);
+}
+
+TEST(merge_cache_transaction)
+{
+    /* a transaction reads a hot key at its snapshot, below the values
+     * others' reads cached; its put over the operands commits, and merges
+     * then count from it */
+    fs *mem = fs_mem_new();
+    tind_db *db = open_mem(mem);
+    tind_keyspace *ks = counter_ks(db, "c");
+    for (int i = 0; i < 4; i++)
+        add(ks, "h", 10);
+    CHECK_EQ(get_count(ks, NULL, "h"), 40);
+    tind_txn *t;
+    CHECK_OK(tind_txn_begin(db, TIND_TXN_OPTIMISTIC, &t));
+    tind_read_options *ro = tind_read_options_new();
+    tind_read_options_set_txn(ro, t);
+    tind_read_options_set_untracked(ro, 1);
+    add(ks, "h", 1);
+    CHECK_EQ(get_count(ks, NULL, "h"), 41);
+    CHECK_EQ(get_count(ks, ro, "h"), 40);
+    add(ks, "h", 1);
+    CHECK_EQ(get_count(ks, NULL, "h"), 42);
+    CHECK_EQ(get_count(ks, ro, "h"), 40);
+    uint8_t b[8];
+    enc_u64(b, 1000);
+    CHECK_OK(tind_txn_put(t, ks, "h", 1, b, 8));
+    CHECK_EQ(get_count(ks, ro, "h"), 1000);
+    CHECK_RC(tind_txn_commit(t), TIND_ECONFLICT); /* others merged into h since its snapshot */
+    CHECK_EQ(get_count(ks, NULL, "h"), 42);
+    CHECK_OK(tind_txn_begin(db, TIND_TXN_OPTIMISTIC, &t));
+    tind_read_options_set_txn(ro, t);
+    CHECK_EQ(get_count(ks, ro, "h"), 42);
+    CHECK_OK(tind_txn_put(t, ks, "h", 1, b, 8));
+    CHECK_OK(tind_txn_commit(t));
+    tind_read_options_free(ro);
+    CHECK_EQ(get_count(ks, NULL, "h"), 1000);
+    add(ks, "h", 5);
+    CHECK_EQ(get_count(ks, NULL, "h"), 1005);
+    settle(ks);
+    CHECK_EQ(get_count(ks, NULL, "h"), 1005);
+    close_mem(db, mem);
+}
+
+TEST(merge_cache_failing_operator)
+{
+    /* a failed merge is not cached: every read fails until a put covers it */
+    fs *mem = fs_mem_new();
+    tind_db *db = open_mem(mem);
+    calls c = {0, 0};
+    tind_keyspace *ks = cat_ks_ok(db, &c, 1);
+    CHECK_OK(tind_merge(ks, "k", 1, "x", 1));
+    CHECK_OK(tind_merge(ks, "k", 1, "y", 1));
+    expect_str(ks, "k", "_xy");
+    CHECK_OK(tind_merge(ks, "k", 1, "z", 1));
+    expect_str(ks, "k", "_xyz");
+    CHECK_OK(tind_merge(ks, "k", 1, "FAIL", 4));
+    for (int i = 0; i < 2; i++) {
+        void *v = NULL;
+        size_t n;
+        CHECK_RC(tind_get(ks, "k", 1, NULL, &v, &n), TIND_ECORRUPT);
+        CHECK(strstr(tind_errmsg(db), "merge operator 'cat' failed on key 'k'"));
+    }
+    CHECK_OK(tind_merge(ks, "k", 1, "w", 1));
+    CHECK_RC(tind_contains(ks, "k", 1, NULL), TIND_ECORRUPT);
+    CHECK_OK(tind_put(ks, "k", 1, "K", 1));
+    CHECK_OK(tind_merge(ks, "k", 1, "k", 1));
+    expect_str(ks, "k", "Kk");
+    CHECK_OK(tind_merge(ks, "k", 1, "l", 1));
+    expect_str(ks, "k", "Kkl");
+    settle(ks);
+    expect_str(ks, "k", "Kkl");
+    close_mem(db, mem);
+}
+
+TEST(flush_folds_operands)
+{
+    /* a flush leaves one operand per key and stripe (a partial merge: the
+     * base lies in a table below) */
+    fs *mem = fs_mem_new();
+    tind_db *db = open_mem(mem);
+    tind_ks_options *ko = small_opts();
+    tind_ks_options_set_memtable_size(ko, 1 << 20); /* one flush: the test's */
+    tind_ks_options_set_merge_builtin(ko, TIND_MERGE_COUNTER, NULL, 0);
+    tind_keyspace *ks;
+    CHECK_OK(tind_keyspace_open(db, "c", ko, &ks));
+    tind_ks_options_free(ko);
+    put_u64(ks, "a", 1);
+    put_u64(ks, "b", 1);
+    settle(ks);
+    expect_len(ks, 2);
+    for (int i = 0; i < 40; i++) {
+        add(ks, "a", 1);
+        add(ks, "b", 2);
+    }
+    CHECK_OK(tind_flush(ks));
+    expect_len(ks, 4);
+    tind_snapshot *s;
+    tind_read_options *ro = snap_ro(db, &s);
+    for (int i = 0; i < 10; i++)
+        add(ks, "a", 1);
+    add(ks, "a", 1);
+    CHECK_OK(tind_flush(ks));
+    tind_ks_stats st;
+    CHECK_OK(tind_ks_stats_get(ks, &st));
+    /* unless a compaction ran (background), the newest table holds one
+     * operand for "a" */
+    if (!background)
+        expect_len(ks, 5);
+    CHECK_EQ(get_count(ks, ro, "a"), 41);
+    CHECK_EQ(get_count(ks, NULL, "a"), 52);
+    CHECK_EQ(get_count(ks, NULL, "b"), 81);
+    tind_read_options_free(ro);
+    tind_snapshot_free(s);
+    settle(ks);
+    expect_len(ks, 2);
+    CHECK_EQ(get_count(ks, NULL, "a"), 52);
+    close_mem(db, mem);
+}
+
+/* Readers of hot counters while a writer merges and flushes: every read
+ * sees a count that never goes down, at most what was written. */
+typedef struct hot_ctx {
+    tind_keyspace *ks;
+    _Atomic int done;
+    _Atomic uint64_t written[4];
+} hot_ctx;
+
+static void *hot_reader(void *arg)
+{
+    hot_ctx *h = arg;
+    uint64_t last[4] = {0};
+    while (!atomic_load(&h->done)) {
+        for (int k = 0; k < 4; k++) {
+            char key[4] = {'h', (char)('0' + k), 0, 0};
+            uint64_t floor = atomic_load(&h->written[k]);
+            uint64_t x = get_count(h->ks, NULL, key);
+            x = x == UINT64_MAX ? 0 : x;
+            CHECK(x >= last[k]);
+            CHECK(x >= floor);
+            last[k] = x;
+        }
+    }
+    return NULL;
+}
+
+TEST(merge_cache_concurrent_readers)
+{
+    fs *mem = fs_mem_new();
+    tind_db *db = open_mem(mem);
+    hot_ctx h;
+    memset(&h, 0, sizeof h);
+    h.ks = counter_ks(db, "c");
+    pthread_t r[2];
+    for (int i = 0; i < 2; i++)
+        CHECK(pthread_create(&r[i], NULL, hot_reader, &h) == 0);
+    for (int i = 0; i < 600; i++) {
+        int k = i % 7 < 4 ? 0 : i % 4;
+        char key[4] = {'h', (char)('0' + k), 0, 0};
+        add(h.ks, key, 1);
+        atomic_fetch_add(&h.written[k], 1);
+        if (i % 150 == 149)
+            CHECK_OK(tind_flush(h.ks));
+    }
+    atomic_store(&h.done, 1);
+    for (int i = 0; i < 2; i++)
+        pthread_join(r[i], NULL);
+    uint64_t total = 0;
+    for (int k = 0; k < 4; k++) {
+        char key[4] = {'h', (char)('0' + k), 0, 0};
+        CHECK_EQ(get_count(h.ks, NULL, key), atomic_load(&h.written[k]));
+        total += atomic_load(&h.written[k]);
+    }
+    CHECK_EQ(total, 600);
+    close_mem(db, mem);
+}
+
 TEST(reopen_without_and_with_operator)
 {
     fs *mem = fs_mem_new();
@@ -837,6 +1137,12 @@ int main(void)
         RUN(user_operator_partial_and_full);
         RUN(partial_merge_between_snapshots);
         RUN(failing_callback);
+        RUN(merge_cache_snapshots_and_range_tombstones);
+        RUN(merge_cache_operands_across_seal_flush_compaction);
+        RUN(merge_cache_transaction);
+        RUN(merge_cache_failing_operator);
+        RUN(flush_folds_operands);
+        RUN(merge_cache_concurrent_readers);
         RUN(reopen_without_and_with_operator);
         RUN(single_delete);
         RUN(single_delete_with_snapshot);

@@ -468,6 +468,7 @@ RC_CASE(strerror_bad, tind_strerror(-12345) ? TIND_OK : TIND_EIO)
 VOID_CASE(options_free_null, tind_options_free(NULL))
 VOID_CASE(set_create_if_missing, tind_options_set_create_if_missing(NULL, 1))
 VOID_CASE(set_cache_size, tind_options_set_cache_size(NULL, 1))
+VOID_CASE(set_blob_cache_size, tind_options_set_blob_cache_size(NULL, 1))
 VOID_CASE(set_write_buffer_size, tind_options_set_write_buffer_size(NULL, 1))
 VOID_CASE(set_journal_file_size, tind_options_set_journal_file_size(NULL, 1))
 VOID_CASE(set_max_journal_size, tind_options_set_max_journal_size(NULL, 1))
@@ -586,7 +587,8 @@ RC_CASE(ks_stats_null_out, tind_ks_stats_get(fx.ks, NULL))
 #define C(name, want) {#name, name, want}
 static const null_case null_cases[] = {
     C(errmsg_null, TIND_OK), C(strerror_bad, TIND_OK), C(options_free_null, TIND_OK),
-    C(set_create_if_missing, TIND_OK), C(set_cache_size, TIND_OK), C(set_write_buffer_size, TIND_OK),
+    C(set_create_if_missing, TIND_OK), C(set_cache_size, TIND_OK), C(set_blob_cache_size, TIND_OK),
+    C(set_write_buffer_size, TIND_OK),
     C(set_journal_file_size, TIND_OK), C(set_max_journal_size, TIND_OK),
     C(set_journal_compression_threshold, TIND_OK), C(set_background_threads, TIND_OK),
     C(set_sync_interval_ms, TIND_OK), C(set_max_open_files, TIND_OK), C(set_default_durability, TIND_OK),

@@ -76,8 +76,30 @@ TEST(arena)
         for (size_t j = 0; j < lens[i]; j++)
             CHECK_EQ((uint8_t)ptrs[i][j], i & 0xFF);
     CHECK(arena_usage(&a) > 2000);
+    CHECK_EQ(arena_mapped(&a), 0);   /* 4 KiB blocks: all from malloc */
     arena_destroy(&a);
     CHECK_EQ(arena_usage(&a), 0);
+
+    /* 1 MiB blocks (a memtable's): the small first ones from malloc, the
+     * large ones and a large request mapped, all of them usable */
+    arena_init(&a, (1u << 20) - 64);
+    size_t total = 0;
+    for (int i = 0; i < 2000; i++) {
+        lens[i] = i == 1000 ? (600u << 10) : trng_below(&r, 3000) + 1;
+        ptrs[i] = arena_alloc(&a, lens[i]);
+        CHECK(ptrs[i] != NULL);
+        CHECK(((uintptr_t)ptrs[i] & 7) == 0);
+        memset(ptrs[i], i & 0xFF, lens[i]);
+        total += lens[i];
+    }
+    for (int i = 0; i < 2000; i++)
+        CHECK(ptrs[i][0] == (char)(i & 0xFF) && ptrs[i][lens[i] - 1] == (char)(i & 0xFF));
+    CHECK(arena_mapped(&a) >= (600u << 10) + ((size_t)1 << 20));
+    CHECK(arena_mapped(&a) <= total + ((size_t)2 << 20));
+    CHECK(arena_usage(&a) >= total);
+    arena_destroy(&a);
+    CHECK_EQ(arena_usage(&a), 0);
+    CHECK_EQ(arena_mapped(&a), 0);
 }
 
 TEST(hash)

@@ -238,6 +238,7 @@ class _InFlight:
 _DB_OPTIONS = {
     "create_if_missing": lib.tind_options_set_create_if_missing,
     "cache_size": lib.tind_options_set_cache_size,
+    "blob_cache_size": lib.tind_options_set_blob_cache_size,
     "write_buffer_size": lib.tind_options_set_write_buffer_size,
     "journal_file_size": lib.tind_options_set_journal_file_size,
     "max_journal_size": lib.tind_options_set_max_journal_size,
@@ -255,7 +256,8 @@ class Database:
     """An open tind database folder.
 
     Database(path, create_if_missing=True, read_only=False, cache_size=...,
-    write_buffer_size=..., background_threads=..., default_durability=...,
+    blob_cache_size=..., write_buffer_size=..., background_threads=...,
+    default_durability=...,
     sync_interval_ms=..., max_open_files=..., journal_file_size=...,
     max_journal_size=..., journal_compression_threshold=...): the options of
     tind_options_set_*; an unknown name is a TypeError. A context manager

@@ -248,7 +248,7 @@ struct blob_reader {
     fs *fsys;
     char *path;
     fd_cache *fds;
-    cache *block_cache;
+    cache *value_cache;         /* the blob cache; NULL = values not cached */
     uint64_t cache_id;
     fs_file *own;                 /* when there is no fd cache */
     uint64_t records_off, records_len;
@@ -281,7 +281,7 @@ static int reader_file(blob_reader *r, fs_file **f, fdc_handle **h, tind_err *er
     return TIND_OK;
 }
 
-int blob_reader_open(fs *fsys, const char *path, uint64_t number, fd_cache *fds, cache *block_cache,
+int blob_reader_open(fs *fsys, const char *path, uint64_t number, fd_cache *fds, cache *value_cache,
                      blob_reader **out, tind_err *err)
 {
     *out = NULL;
@@ -292,7 +292,7 @@ int blob_reader_open(fs *fsys, const char *path, uint64_t number, fd_cache *fds,
     }
     r->fsys = fsys;
     r->fds = fds;
-    r->block_cache = block_cache;
+    r->value_cache = value_cache;
     r->m.number = number;
     int rc = TIND_OK;
     fs_file *f = NULL;
@@ -337,8 +337,8 @@ int blob_reader_open(fs *fsys, const char *path, uint64_t number, fd_cache *fds,
         blob_reader_free(r);
         return rc;
     }
-    if (block_cache)
-        r->cache_id = cache_new_id(block_cache);
+    if (value_cache)
+        r->cache_id = cache_new_id(value_cache);
     *out = r;
     return TIND_OK;
 }
@@ -349,8 +349,8 @@ void blob_reader_free(blob_reader *r)
         return;
     if (r->own)
         fs_close(r->own, NULL);
-    if (r->block_cache && r->cache_id)
-        cache_erase_id(r->block_cache, r->cache_id);
+    if (r->value_cache && r->cache_id)
+        cache_erase_id(r->value_cache, r->cache_id);
     free(r->path);
     free(r);
 }
@@ -399,17 +399,17 @@ int blob_read(blob_reader *r, const blob_ptr *p, int fill_cache, tbuf *out, tind
         p->size + BLOB_RECORD_OVERHEAD > r->records_len - (p->offset - r->records_off))
         return err_set(err, TIND_ECORRUPT, "blob file '%s': pointer to offset %llu (%llu bytes) is outside its records",
                        r->path, (unsigned long long)p->offset, (unsigned long long)p->size);
-    if (r->block_cache) {
-        cache_handle *h = cache_lookup(r->block_cache, r->cache_id, p->offset);
+    if (r->value_cache) {
+        cache_handle *h = cache_lookup(r->value_cache, r->cache_id, p->offset);
         const cached_value *cv = h ? cache_value(h) : NULL;
         if (cv && cv->len != p->raw_size) {
             /* the record there is not what the pointer says: read and fail */
-            cache_release(r->block_cache, h);
+            cache_release(r->value_cache, h);
             h = NULL;
         }
         if (h) {
             int rc = tbuf_set(out, cv->data, cv->len) ? err_set(err, TIND_ENOMEM, "out of memory") : TIND_OK;
-            cache_release(r->block_cache, h);
+            cache_release(r->value_cache, h);
             return rc;
         }
     }
@@ -429,15 +429,16 @@ int blob_read(blob_reader *r, const blob_ptr *p, int fill_cache, tbuf *out, tind
     if (!rc)
         rc = decode_record(r->path, r->m.number, p, buf, out, err);
     free(buf);
-    if (!rc && r->block_cache && fill_cache) {
+    if (!rc && r->value_cache && fill_cache) {
         cached_value *cv = malloc(sizeof *cv + (out->len ? out->len : 1));
         if (cv) {
             cv->len = out->len;
             memcpy(cv->data, out->data, out->len);
-            cache_handle *ch = cache_insert(r->block_cache, r->cache_id, p->offset, cv, sizeof *cv + cv->len,
+            /* charged as a table block: + 64 for the cache's entry */
+            cache_handle *ch = cache_insert(r->value_cache, r->cache_id, p->offset, cv, sizeof *cv + cv->len + 64,
                                             cached_value_free, NULL);
             if (ch)
-                cache_release(r->block_cache, ch);
+                cache_release(r->value_cache, ch);
         }
     }
     return rc;

@@ -22,8 +22,9 @@
  * Writer: one thread. Reader: immutable after blob_reader_open; any number
  * of threads may read through it at once. Files go through the fd cache
  * (keyed by the file number, which blob files share with tables) and
- * values through the block cache (keyed by the reader's cache id and the
- * record offset, charged their raw size), both optional.
+ * values through a cache (the database's blob cache, apart from the block
+ * cache; keyed by the reader's cache id and the record offset, charged their
+ * raw size + 72 bytes of bookkeeping), both optional.
  */
 #ifndef TIND_BLOB_BLOB_H
 #define TIND_BLOB_BLOB_H
@@ -88,9 +89,9 @@ void blob_writer_abandon(blob_writer *w);
 typedef struct blob_reader blob_reader;
 
 /* Opens path, checks its container and metadata and that it is blob file
- * `number` (0 = any: tools). fds / block_cache may be NULL. TIND_ECORRUPT
+ * `number` (0 = any: tools). fds / value_cache may be NULL. TIND_ECORRUPT
  * names the file. */
-int blob_reader_open(fs *fs, const char *path, uint64_t number, fd_cache *fds, cache *block_cache,
+int blob_reader_open(fs *fs, const char *path, uint64_t number, fd_cache *fds, cache *value_cache,
                      blob_reader **out, tind_err *err);
 void blob_reader_free(blob_reader *r);
 const blob_file_meta *blob_reader_meta(const blob_reader *r);

@@ -61,28 +61,37 @@ int merge_list_add(merge_list *l, const uint8_t *p, size_t n, uint64_t seqno)
     return merge_list_add_typed(l, p, n, seqno, ENTRY_MERGE);
 }
 
+/* Grows the four arrays, kept in one allocation (off is its start): a read
+ * of a short chain makes one for them, not four. */
+static int merge_list_grow(merge_list *l)
+{
+    size_t cap = l->cap ? l->cap * 2 : 8;
+    uint8_t *blk = malloc(cap * (2 * sizeof(size_t) + sizeof(uint64_t) + 1));
+    if (!blk)
+        return TIND_ENOMEM;
+    size_t *off = (size_t *)(void *)blk;
+    size_t *len = off + cap;
+    uint64_t *seqno = (uint64_t *)(void *)(len + cap);
+    uint8_t *type = (uint8_t *)(seqno + cap);
+    if (l->count) {
+        memcpy(off, l->off, l->count * sizeof *off);
+        memcpy(len, l->len, l->count * sizeof *len);
+        memcpy(seqno, l->seqno, l->count * sizeof *seqno);
+        memcpy(type, l->type, l->count);
+    }
+    free(l->off);
+    l->off = off;
+    l->len = len;
+    l->seqno = seqno;
+    l->type = type;
+    l->cap = cap;
+    return TIND_OK;
+}
+
 int merge_list_add_typed(merge_list *l, const uint8_t *p, size_t n, uint64_t seqno, uint8_t type)
 {
-    if (l->count == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 8;
-        size_t *o = realloc(l->off, cap * sizeof *o);
-        if (!o)
-            return TIND_ENOMEM;
-        l->off = o;
-        size_t *ln = realloc(l->len, cap * sizeof *ln);
-        if (!ln)
-            return TIND_ENOMEM;
-        l->len = ln;
-        uint64_t *sq = realloc(l->seqno, cap * sizeof *sq);
-        if (!sq)
-            return TIND_ENOMEM;
-        l->seqno = sq;
-        uint8_t *ty = realloc(l->type, cap);
-        if (!ty)
-            return TIND_ENOMEM;
-        l->type = ty;
-        l->cap = cap;
-    }
+    if (l->count == l->cap && merge_list_grow(l))
+        return TIND_ENOMEM;
     size_t at = l->bytes.len;
     if (tbuf_append(&l->bytes, p, n))
         return TIND_ENOMEM;
@@ -104,10 +113,7 @@ void merge_list_free(merge_list *l)
 {
     merge_list_reset(l);
     tbuf_free(&l->bytes);
-    free(l->off);
-    free(l->len);
-    free(l->seqno);
-    free(l->type);
+    free(l->off); /* the four arrays' one allocation */
     memset(l, 0, sizeof *l);
 }
 
@@ -152,16 +158,25 @@ static int append_merge(const merge_op *op, const uint8_t *base, size_t blen, in
 
 /* ------------------------------------------------------------------ calling */
 
-/* The operands oldest first, as the callbacks take them. */
-static int ordered(const merge_list *ops, int newest_first, const void ***p, size_t **lens)
+/* The operands oldest first, as the callbacks take them: in the caller's
+ * arrays (MERGE_STACK_OPS of each) when they fit, else in malloc'd ones
+ * (ordered_free). A read of a short chain then allocates nothing here. */
+#define MERGE_STACK_OPS 16
+static int ordered(const merge_list *ops, int newest_first, const void **sp, size_t *sl, const void ***p,
+                   size_t **lens)
 {
     size_t n = ops->count;
-    *p = malloc((n ? n : 1) * sizeof **p);
-    *lens = malloc((n ? n : 1) * sizeof **lens);
-    if (!*p || !*lens) {
-        free(*p);
-        free(*lens);
-        return TIND_ENOMEM;
+    if (n <= MERGE_STACK_OPS) {
+        *p = sp;
+        *lens = sl;
+    } else {
+        *p = malloc(n * sizeof **p);
+        *lens = malloc(n * sizeof **lens);
+        if (!*p || !*lens) {
+            free(*p);
+            free(*lens);
+            return TIND_ENOMEM;
+        }
     }
     for (size_t i = 0; i < n; i++) {
         size_t j = newest_first ? n - 1 - i : i;
@@ -169,6 +184,14 @@ static int ordered(const merge_list *ops, int newest_first, const void ***p, siz
         (*lens)[i] = ops->len[j];
     }
     return TIND_OK;
+}
+
+static void ordered_free(const void **p, size_t *lens, const void **sp)
+{
+    if (p != sp) {
+        free(p);
+        free(lens);
+    }
 }
 
 static int take_result(int cb_rc, void *res, size_t reslen, tbuf *out)
@@ -202,9 +225,9 @@ int merge_full(const merge_op *op, const uint8_t *key, size_t klen, const uint8_
         return err_set(err, TIND_ENOTSUP, "key holds merge operands but the keyspace has no merge operator%s%s%s",
                        op && op->name[0] ? " (open it with operator '" : "", op && op->name[0] ? op->name : "",
                        op && op->name[0] ? "')" : "");
-    const void **p;
-    size_t *lens;
-    if (ordered(ops, newest_first, &p, &lens))
+    const void *sp[MERGE_STACK_OPS], **p;
+    size_t sl[MERGE_STACK_OPS], *lens;
+    if (ordered(ops, newest_first, sp, sl, &p, &lens))
         return err_set(err, TIND_ENOMEM, "out of memory merging %zu operands", ops->count);
     const char *why = NULL;
     int rc;
@@ -221,8 +244,7 @@ int merge_full(const merge_op *op, const uint8_t *key, size_t klen, const uint8_
         if (rc != TIND_OK && rc != TIND_ENOMEM)
             rc = TIND_ECORRUPT;
     }
-    free(p);
-    free(lens);
+    ordered_free(p, lens, sp);
     if (rc == TIND_ENOMEM)
         return err_set(err, rc, "out of memory merging %zu operands", ops->count);
     if (rc)
@@ -237,9 +259,9 @@ int merge_partial(const merge_op *op, const uint8_t *key, size_t klen, const mer
         return TIND_ENOTSUP;
     if (op->builtin == TIND_MERGE_NONE && !op->partial)
         return TIND_ENOTSUP;
-    const void **p;
-    size_t *lens;
-    if (ordered(ops, 1, &p, &lens))
+    const void *sp[MERGE_STACK_OPS], **p;
+    size_t sl[MERGE_STACK_OPS], *lens;
+    if (ordered(ops, 1, sp, sl, &p, &lens))
         return err_set(err, TIND_ENOMEM, "out of memory merging %zu operands", ops->count);
     const char *why = NULL;
     int rc;
@@ -255,8 +277,7 @@ int merge_partial(const merge_op *op, const uint8_t *key, size_t klen, const mer
         if (rc != TIND_OK && rc != TIND_ENOMEM && rc != TIND_ENOTSUP)
             rc = TIND_ECORRUPT;
     }
-    free(p);
-    free(lens);
+    ordered_free(p, lens, sp);
     if (rc == TIND_ENOMEM)
         return err_set(err, rc, "out of memory merging %zu operands", ops->count);
     if (rc == TIND_ECORRUPT)

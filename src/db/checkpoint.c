@@ -193,6 +193,9 @@ int ckpt_plan_make(tind_db *db, ckpt_plan *p, tind_err *err)
      * to the file first: the copy holds every write that returned */
     if (rc == TIND_OK)
         rc = db_push_journal_locked(db, err);
+    /* sealed journals are hard-linked into the copy: durable first */
+    if (rc == TIND_OK)
+        rc = db_sync_sealed_journals_locked(db, err);
     /* the pin: the journal being written and its length (write_mu: between
      * batches); later journals and records are not part of the copy */
     uint64_t writing_size = rc == TIND_OK ? jset_size(&db->journals) : 0;

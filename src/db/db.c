@@ -89,6 +89,7 @@ static void ks_free(tind_keyspace *ks)
     if (ks->current)
         version_unref(ks->current);
     mu_destroy(&ks->view_mu);
+    ks_ops_free(ks);
     free(ks->name);
     free(ks);
 }
@@ -683,6 +684,8 @@ static void db_free(tind_db *db)
         fdc_free(db->fds);
     if (db->block_cache)
         cache_free(db->block_cache);
+    if (db->blob_cache)
+        cache_free(db->blob_cache);
     if (db->lock)
         fs_unlock(db->lock, NULL);
     if (db->own_fs)
@@ -1060,8 +1063,10 @@ TIND_API int tind_open(const char *path, const tind_options *opts, tind_db **out
         db->journals.retain_bytes = db->opts.changes_retention;
         db->journals.pin_limit = db->opts.max_journal_size;
         db->block_cache = cache_new(db->opts.cache_size, -1);
+        if (db->opts.blob_cache_size)
+            db->blob_cache = cache_new(db->opts.blob_cache_size, -1);
         db->fds = db->fs ? fdc_new(db->fs, options_max_open_files(&db->opts)) : NULL;
-        if (!rc && (!db->fs || !db->block_cache || !db->fds))
+        if (!rc && (!db->fs || !db->block_cache || (db->opts.blob_cache_size && !db->blob_cache) || !db->fds))
             rc = TIND_ENOMEM;
     }
     if (!rc)

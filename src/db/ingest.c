@@ -23,7 +23,14 @@
  *   - Atomicity: one version edit (ks_install); tables written before it are
  *     orphans after a crash (deleted at the next open); spill runs are
  *     orphans too, and deleted when the call ends.
+ *
+ * Two cores (sorted input, background threads on): the caller's thread runs
+ * the input callback and the checks and copies the entries into chunks of
+ * INGEST_CHUNK bytes; a thread of the call's own writes the tables from the
+ * chunks (the table writer: blocks, compression, filter, index, I/O). The
+ * callback and the progress callback stay on the caller's thread.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +45,8 @@
 #define INGEST_DEFAULT_MEMORY (64u << 20)
 #define INGEST_PROGRESS_STEP (1u << 20)
 #define INGEST_SNAPSHOT_WAITS 100   /* 1 ms each */
+#define INGEST_CHUNK (1u << 20)     /* the pipeline's hand-over unit (bytes of entries) */
+#define INGEST_CHUNKS 4             /* chunks in flight: the reader fills while the writer drains */
 
 /* ------------------------------------------------------------------ the marker */
 
@@ -111,6 +120,8 @@ typedef struct src_ii {
     /* the caller's entries (sorted mode) */
     tind_ingest_next_fn next;
     void *ctx;
+    /* or the pipeline's chunks (pipe_*) */
+    struct pipe *pipe;
     /* or the runs' merge */
     iiter *inner;
     int valid;
@@ -213,10 +224,14 @@ static void src_take(src_ii *s)
         src_fail(s, rc);
 }
 
+static void pipe_take(src_ii *s);
+
 static void src_first(iiter *i)
 {
     src_ii *s = (src_ii *)i;
-    if (s->inner) {
+    if (s->pipe) {
+        pipe_take(s);
+    } else if (s->inner) {
         ii_first(s->inner);
         src_take(s);
     } else {
@@ -228,7 +243,9 @@ static void src_next(iiter *i)
     src_ii *s = (src_ii *)i;
     if (!s->valid)
         return;
-    if (s->inner) {
+    if (s->pipe) {
+        pipe_take(s);
+    } else if (s->inner) {
         ii_next(s->inner);
         src_take(s);
     } else {
@@ -265,6 +282,212 @@ static const iiter_ops src_ops = {
     src_first, ii_unsupported, ii_unsupported_seek, ii_unsupported_seek, src_next, ii_unsupported, src_valid,
     src_key, src_seqno, ii_value_type, src_value, src_status, src_free,
 };
+
+/* ------------------------------------------------------------------ the pipeline (sorted input) */
+
+/* The reader (the caller's thread) fills chunk[fill % INGEST_CHUNKS] with
+ * checked entries (u32 klen, u32 vlen, key, value), the writer (the call's
+ * thread in cmp_write_tables) drains chunk[take % INGEST_CHUNKS]; `full`
+ * hands a chunk over each way. The writer's current entry points into its
+ * chunk, which it gives back on moving past the chunk's last entry (the
+ * input's entries are borrowed only until the next one, as the callback's). */
+typedef struct pipe_chunk {
+    tbuf data;
+    int full;                     /* guarded by mu: filled, not yet drained */
+} pipe_chunk;
+
+typedef struct pipe {
+    tind_mutex mu;
+    tind_cond cv;                 /* a chunk changed hands, eof or stop */
+    pipe_chunk chunk[INGEST_CHUNKS];
+    int eof;                      /* guarded by mu: the reader published its last chunk */
+    int stop;                     /* guarded by mu: the writer ended; the reader stops */
+    uint64_t fill;                /* reader only */
+    uint64_t take;                /* writer only */
+    size_t pos;                   /* writer only: the next entry in chunk[take] */
+    int taking;                   /* writer only: it holds chunk[take] */
+} pipe;
+
+/* The writer's next entry: from its chunk, or the next chunk (waiting for
+ * it); invalid after the reader's last one. */
+static void pipe_take(src_ii *s)
+{
+    pipe *p = s->pipe;
+    for (;;) {
+        pipe_chunk *c = &p->chunk[p->take % INGEST_CHUNKS];
+        if (p->taking) {
+            if (p->pos < c->data.len) {
+                uint32_t kl, vl;
+                memcpy(&kl, c->data.data + p->pos, 4);
+                memcpy(&vl, c->data.data + p->pos + 4, 4);
+                s->key = c->data.data + p->pos + 8;
+                s->klen = kl;
+                s->val = s->key + kl;
+                s->vlen = vl;
+                s->valid = 1;
+                p->pos += 8 + (size_t)kl + vl;
+                return;
+            }
+            mu_lock(&p->mu);
+            c->full = 0;
+            cv_broadcast(&p->cv);
+            mu_unlock(&p->mu);
+            p->taking = 0;
+            p->take++;
+            continue;
+        }
+        mu_lock(&p->mu);
+        while (!c->full && !p->eof)
+            cv_wait(&p->cv, &p->mu);
+        int got = c->full;
+        mu_unlock(&p->mu);
+        if (!got) {
+            s->valid = 0;
+            return;
+        }
+        p->taking = 1;
+        p->pos = 0;
+    }
+}
+
+/* Hands the reader's chunk to the writer. */
+static void pipe_publish(pipe *p, pipe_chunk *c)
+{
+    mu_lock(&p->mu);
+    c->full = 1;
+    cv_broadcast(&p->cv);
+    mu_unlock(&p->mu);
+    p->fill++;
+}
+
+/* The reader: pulls and checks the caller's entries (src_pull on rd) into
+ * chunks until the input ends, fails, or the writer stops. */
+static void pipe_read(pipe *p, src_ii *rd)
+{
+    pipe_chunk *c = NULL;
+    for (;;) {
+        src_pull(rd);
+        if (!rd->valid)
+            break;
+        if (!c) {
+            c = &p->chunk[p->fill % INGEST_CHUNKS];
+            mu_lock(&p->mu);
+            while (c->full && !p->stop)
+                cv_wait(&p->cv, &p->mu);
+            int stop = p->stop;
+            mu_unlock(&p->mu);
+            if (stop) {
+                c = NULL;
+                break;
+            }
+            tbuf_reset(&c->data);
+        }
+        uint32_t hdr[2] = {(uint32_t)rd->klen, (uint32_t)rd->vlen};
+        if (tbuf_reserve(&c->data, 8 + rd->klen + rd->vlen)) {
+            src_fail(rd, err_set(&rd->err, TIND_ENOMEM, "ingestion: out of memory"));
+            break;
+        }
+        memcpy(c->data.data + c->data.len, hdr, 8);
+        memcpy(c->data.data + c->data.len + 8, rd->key, rd->klen);
+        memcpy(c->data.data + c->data.len + 8 + rd->klen, rd->val, rd->vlen);
+        c->data.len += 8 + rd->klen + rd->vlen;
+        if (c->data.len >= INGEST_CHUNK) {
+            pipe_publish(p, c);
+            c = NULL;
+        }
+    }
+    /* what a failed input gave is written and then discarded (as without
+     * the pipeline); a partial chunk goes too */
+    if (c)
+        pipe_publish(p, c);
+    mu_lock(&p->mu);
+    p->eof = 1;
+    cv_broadcast(&p->cv);
+    mu_unlock(&p->mu);
+}
+
+/* The writer's thread: cmp_write_tables over the chunks. */
+typedef struct pipe_writer {
+    pipe *p;
+    tind_keyspace *ks;
+    src_ii *s;
+    int level;
+    int rc;
+    ver_table **tables;
+    size_t n;
+    uint64_t bytes;
+    tind_err err;
+} pipe_writer;
+
+static void *pipe_writer_main(void *arg)
+{
+    pipe_writer *w = arg;
+    cmp_env env;
+    ks_cmp_env(w->ks, &env);
+    err_clear(&w->err);
+    w->rc = cmp_write_tables(&env, &w->ks->cmp_opts, &w->s->base, w->level, 0, NULL, 0, &w->tables, &w->n,
+                             &w->bytes, &w->err);
+    mu_lock(&w->p->mu);
+    w->p->stop = 1;
+    cv_broadcast(&w->p->cv);
+    mu_unlock(&w->p->mu);
+    return NULL;
+}
+
+static void pipe_free(pipe *p)
+{
+    for (size_t i = 0; i < INGEST_CHUNKS; i++)
+        tbuf_free(&p->chunk[i].data);
+    cv_destroy(&p->cv);
+    mu_destroy(&p->mu);
+}
+
+/* Writes the tables of sorted input on two threads: *rc_out gets
+ * cmp_write_tables' status (or the input's failure, the tables then
+ * discarded). Returns 0 when the pipeline could not start (nothing read:
+ * the caller writes on its own thread). */
+static int pipe_write_tables(tind_keyspace *ks, src_ii *rd, int level, ver_table ***tables, size_t *n,
+                             uint64_t *bytes, int *rc_out, tind_err *err)
+{
+    pipe p;
+    memset(&p, 0, sizeof p);
+    if (mu_init(&p.mu))
+        return 0;
+    if (cv_init(&p.cv)) {
+        mu_destroy(&p.mu);
+        return 0;
+    }
+    src_ii s;
+    memset(&s, 0, sizeof s);
+    s.base.ops = &src_ops;
+    s.seqno = rd->seqno;
+    s.o = rd->o;
+    s.pipe = &p;
+    pipe_writer w = {&p, ks, &s, level, TIND_OK, NULL, 0, 0, {0}};
+    pthread_t t;
+    if (pthread_create(&t, NULL, pipe_writer_main, &w) != 0) {
+        pipe_free(&p);
+        return 0;
+    }
+    pipe_read(&p, rd);
+    pthread_join(t, NULL);
+    pipe_free(&p);
+    int rc = w.rc;
+    if (rc)
+        *err = w.err;
+    else if (rd->status) {
+        rc = rd->status;
+        *err = rd->err;
+        cmp_tables_discard(w.tables, w.n);
+        w.tables = NULL;
+        w.n = 0;
+    }
+    *tables = w.tables;
+    *n = w.n;
+    *bytes = w.bytes;
+    *rc_out = rc;
+    return 1;
+}
 
 /* ------------------------------------------------------------------ runs (unsorted input) */
 
@@ -789,8 +1012,13 @@ int ks_ingest(tind_keyspace *ks, tind_ingest_next_fn next, void *ctx, const inge
         ks_cmp_env(ks, &env);
         int last = ks->opts.compaction == TIND_COMPACTION_LEVELED ? ks->opts.levels - 1 : 0;
         KILL_POINT("ingest.write.before");
-        rc = cmp_write_tables(&env, &ks->cmp_opts, &s.base, last > 0 ? last : 1, 0, NULL, 0, &tables, &n, &bytes,
-                              err);
+        /* with background threads off the call keeps to the caller's thread */
+        int threads = db->opts.no_background ? 0 : db->opts.background_threads;
+        int piped = opts.sorted && threads > 0 &&
+                    pipe_write_tables(ks, &s, last > 0 ? last : 1, &tables, &n, &bytes, &rc, err);
+        if (!piped)   /* (piped: s.status is already in rc) */
+            rc = cmp_write_tables(&env, &ks->cmp_opts, &s.base, last > 0 ? last : 1, 0, NULL, 0, &tables, &n,
+                                  &bytes, err);
         if (rc == TIND_OK && s.status) {
             rc = s.status;
             *err = s.err;

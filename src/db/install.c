@@ -123,7 +123,7 @@ int db_blob_reader(tind_db *db, ver_blob *b, blob_reader **out, tind_err *err)
     if (!r) {
         char path[4096];
         db_blob_path(db, b->number, path, sizeof path);
-        int rc = blob_reader_open(db->fs, path, b->number, db->fds, db->block_cache, &r, err);
+        int rc = blob_reader_open(db->fs, path, b->number, db->fds, db->blob_cache, &r, err);
         if (rc == TIND_ENOENT)
             rc = err_set(err, TIND_ECORRUPT, "blob file '%s' named by the version file is missing", path);
         if (rc == TIND_OK) {

@@ -209,7 +209,7 @@ int ks_flush_one(tind_keyspace *ks, tind_err *err)
     /* the table must never hold data whose journal records could still be
      * lost: that would leave a hole in the recovered history */
     if (!rc)
-        rc = db_sync_journal_through(db, mt_max_seqno(m), err);
+        rc = db_sync_journal_for_flush(db, m, err);
     if (rc) {
         blob_job_discard(&bj);
         if (tables)

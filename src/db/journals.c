@@ -34,8 +34,10 @@ uint64_t db_journal_keep_number(tind_db *db, const memtable *leaving)
 }
 
 /* Seals the journal being written and starts the next one. The old journal
- * is synced before the next one exists, so after a power loss only the
- * newest journal can have a torn tail. A failure poisons. write_mu held. */
+ * is not synced (journal format 4): most sealed journals are deleted before
+ * the kernel writes them back. The next sync (jset_sync) syncs it first; a
+ * power loss before that may tear it, and recovery then drops the later
+ * journals (journal/journal_set.h). A failure poisons. write_mu held. */
 int db_rotate_journal(tind_db *db, tind_err *err)
 {
     if (!jset_writing(&db->journals))
@@ -105,6 +107,36 @@ int db_sync_journal_through(tind_db *db, uint64_t seqno, tind_err *err)
     mu_lock(&db->write_mu);
     int rc = db->journals.synced_seqno < seqno ? db_sync_journal_locked(db, FS_SYNC_DATA, err) : TIND_OK;
     mu_unlock(&db->write_mu);
+    return rc;
+}
+
+int db_sync_journal_for_flush(tind_db *db, const memtable *m, tind_err *err)
+{
+    /* Only a write that no table will hold (another memtable's) at or
+     * below the end of the last batch the table has a part of could leave
+     * a hole or half a batch, were its journal record lost while the table
+     * survives. A sealed journal ends at a batch boundary, so the end of the
+     * one holding the table's largest seqno bounds that batch; while that
+     * journal is still being written, sync. Seqnos are given out and
+     * inserted under write_mu, so none at or below its end can still come.
+     * Without such a write every one up to that end is in tables, and the
+     * journals through it may be lost whole. */
+    uint64_t max = mt_max_seqno(m), end = 0;
+    if (jset_sealed_end(&db->journals, max, &end)) {
+        mu_lock(&db->mu);
+        uint64_t oldest = db_oldest_unflushed_seqno(db, m);
+        mu_unlock(&db->mu);
+        if (oldest > end)
+            return TIND_OK;
+    }
+    return db_sync_journal_through(db, max, err);
+}
+
+int db_sync_sealed_journals_locked(tind_db *db, tind_err *err)
+{
+    int rc = db_check_writable(db, err);
+    if (rc == TIND_OK && (rc = jset_sync_sealed(&db->journals, err)) != TIND_OK)
+        db_poison(db, err);
     return rc;
 }
 

@@ -19,6 +19,12 @@ int db_persist(tind_db *db, int mode, tind_err *err) EXCLUDES(db->write_mu);
 /* Syncs the journal through seqno (a flush calls this before installing its
  * table, so that recovered history never has holes). */
 int db_sync_journal_through(tind_db *db, uint64_t seqno, tind_err *err) EXCLUDES(db->write_mu);
+/* A flush's journal sync, before it installs the table of memtable m: only
+ * when another memtable holds a write at or below m's largest seqno (that
+ * write's loss with the table kept would be a hole); else none. */
+int db_sync_journal_for_flush(tind_db *db, const memtable *m, tind_err *err) EXCLUDES(db->write_mu, db->mu);
+/* Syncs the sealed journals that are not synced yet (a failure poisons). write_mu held. */
+int db_sync_sealed_journals_locked(tind_db *db, tind_err *err) REQUIRES(db->write_mu);
 /* Hands the records that TIND_PERSIST_NONE writes left in the journal's
  * user-space buffer to the OS (one write; a failure poisons). After it,
  * journals.written_seqno covers every batch committed so far. */

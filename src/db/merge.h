@@ -40,5 +40,20 @@ typedef int (*ks_older_fn)(void *ctx, uint8_t *type, uint64_t *seqno, const uint
                            tind_err *err);
 int ks_merge_read(tind_keyspace *ks, const uint8_t *key, size_t klen, merge_list *ops, ks_older_fn next, void *ctx,
                   tbuf *out, tind_err *err);
+/* ks_merge_read for a point read whose newest entry (the operand in ops) has
+ * seqno top, with the keyspace's merge cache: a key's merged value is kept
+ * (small keys and values, one slot per key hash) with the seqno of the
+ * newest entry it includes, X. The value as of X is the same for every
+ * reader at or above X whose walk reaches the entry X not deleted (a range
+ * tombstone newer than X that deletes it is seen by the walk, next() then
+ * gives a deletion): so a read stops at X and merges the cached value as
+ * the base with the operands above it, and a read of top = X merges
+ * nothing. A hot key's read then costs the operands written since its last
+ * read, not its whole chain. next() must report an entry a range tombstone
+ * of the read deletes as a deletion. */
+int ks_merge_read_cached(tind_keyspace *ks, const uint8_t *key, size_t klen, uint64_t top, merge_list *ops,
+                         ks_older_fn next, void *ctx, tbuf *out, tind_err *err);
+/* Frees the merge cache (the keyspace is being freed). */
+void ks_ops_free(tind_keyspace *ks);
 
 #endif

@@ -44,8 +44,8 @@ void ks_options_default(struct tind_ks_options *o)
     o->level_ratio = 10;
     o->levels = KS_MAX_LEVELS;
     o->block_size = 4096;
-    o->restart_interval = 16;
-    o->hash_ratio = 0.75;
+    o->restart_interval = 4;   /* issue 15 (read path): tbl_options_default's */
+    o->hash_ratio = 0.4;
     for (int i = 0; i < KS_MAX_LEVELS; i++) {
         o->compression[i] = COMPRESSION_LZ4;
         o->zstd_level[i] = 3;
@@ -99,6 +99,7 @@ TIND_API void tind_options_free(tind_options *o)
 }
 TIND_API void tind_options_set_create_if_missing(tind_options *o, int on) { if (o) o->create_if_missing = on; }
 TIND_API void tind_options_set_cache_size(tind_options *o, size_t bytes) { if (o) o->cache_size = bytes; }
+TIND_API void tind_options_set_blob_cache_size(tind_options *o, size_t bytes) { if (o) o->blob_cache_size = bytes; }
 TIND_API void tind_options_set_write_buffer_size(tind_options *o, size_t bytes) { if (o) o->write_buffer_size = bytes; }
 TIND_API void tind_options_set_journal_file_size(tind_options *o, uint64_t bytes) { if (o) o->journal_file_size = bytes; }
 TIND_API void tind_options_set_max_journal_size(tind_options *o, uint64_t bytes) { if (o) o->max_journal_size = bytes; }

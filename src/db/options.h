@@ -24,6 +24,7 @@ _Static_assert(KS_MAX_LEVELS == CMP_MAX_LEVELS, "keyspace and compaction level l
 struct tind_options {
     int create_if_missing;
     size_t cache_size;
+    size_t blob_cache_size;       /* 0 = values read from blob files are not cached */
     size_t write_buffer_size;
     uint64_t journal_file_size;
     uint64_t max_journal_size;

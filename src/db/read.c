@@ -103,13 +103,24 @@ typedef struct older_ctx {
     memtable *it_mt;
     uint64_t snap;       /* the read's snapshot, for range tombstones */
     tbuf blob;           /* a separated base value, loaded */
+    int any_rt;          /* -1 unknown; 0: no range tombstone the read sees covers the key */
 } older_ctx;
 
 /* An older entry under a range tombstone is read as a tombstone: the
- * operands above it merge with no base. */
+ * operands above it merge with no base. Whether any tombstone covers the
+ * key at all is asked once (found = 0): when none does, no entry of the
+ * walk needs the question. */
 static int older_covered(older_ctx *c, uint8_t *type, uint64_t seqno, tind_err *err)
 {
     if (*type == ENTRY_TOMBSTONE || *type == ENTRY_SINGLE_DELETE)
+        return TIND_OK;
+    if (c->any_rt < 0) {
+        int any = rd_get_covered(c->ks, c->view, c->key, c->klen, c->snap, 0, err);
+        if (any < 0)
+            return any;
+        c->any_rt = any;
+    }
+    if (!c->any_rt)
         return TIND_OK;
     int rc = rd_get_covered(c->ks, c->view, c->key, c->klen, c->snap, seqno, err);
     if (rc > 0)
@@ -174,9 +185,9 @@ static int merge_lookup(tind_keyspace *ks, ks_view *view, const uint8_t *key, si
                             lk->seq);
     if (rc)
         rc = err_set(err, TIND_ENOMEM, "out of memory collecting merge operands");
-    older_ctx c = {ks, view, key, klen, lk, NULL, NULL, snap, TBUF_INIT};
-    if (rc == TIND_OK)
-        rc = ks_merge_read(ks, key, klen, &ops, older_entry, &c, &out, err);
+    older_ctx c = {ks, view, key, klen, lk, NULL, NULL, snap, TBUF_INIT, -1};
+    if (rc == TIND_OK) /* with the merge cache: a hot key's walk stops at its last read */
+        rc = ks_merge_read_cached(ks, key, klen, lk->seq, &ops, older_entry, &c, &out, err);
     mt_iter_free(c.it);
     tbuf_free(&c.blob);
     merge_list_free(&ops);

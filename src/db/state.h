@@ -123,6 +123,9 @@ struct tind_keyspace {
         merge_op *_Atomic merge_rt;
         cmp_filter filter_slot[2];
         cmp_filter *_Atomic filter_rt;
+        /* merged values of hot keys for point reads (db/merge.c): made
+         * on first use, freed with the keyspace */
+        struct merge_cache *_Atomic merge_cache;
     };
 
     /* statistics (relaxed atomics) */
@@ -179,6 +182,7 @@ struct tind_db {
         fs_lock *lock;
         struct tind_options opts;
         cache *block_cache;
+        cache *blob_cache;        /* values of blob files; NULL = none (blob_cache_size 0) */
         fd_cache *fds;
         void (*tables_on_free)(ver_table *t, void *ctx);   /* = db_table_on_free */
     };

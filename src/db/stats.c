@@ -1,6 +1,6 @@
 /*
  * stats.c -- tind_db_stats_get: the database-wide figures (issue 15), in
- * particular where the memory goes: the block cache's charge, the memtables
+ * particular where the memory goes: the block and blob caches' charge, the memtables
  * of every keyspace (active, sealed, filters), what open tables hold
  * outside the cache, the write path's record buffer; and what background
  * work is pending or running.
@@ -73,6 +73,14 @@ TIND_API int tind_db_stats_get(tind_db *db, tind_db_stats *out)
     out->cache_hits = cs.hits;
     out->cache_misses = cs.misses;
     out->cache_evictions = cs.evictions;
+    if (db->blob_cache) {
+        cache_get_stats(db->blob_cache, &cs);
+        out->blob_cache_capacity = cs.capacity;
+        out->blob_cache_usage = cs.usage;
+        out->blob_cache_entries = cs.entries;
+        out->blob_cache_hits = cs.hits;
+        out->blob_cache_misses = cs.misses;
+    }
 
     out->write_buffer_size = db->opts.write_buffer_size;
     mu_lock(&db->mu);
@@ -87,7 +95,7 @@ TIND_API int tind_db_stats_get(tind_db *db, tind_db_stats *out)
     out->live_iterators = (uint64_t)atomic_load(&db->live_iterators);
     out->live_snapshots = (uint64_t)atomic_load(&db->live_snapshots);
     out->live_transactions = (uint64_t)atomic_load(&db->live_txns);
-    out->memory_bytes = out->cache_usage + out->memtable_bytes + out->memtable_filter_bytes +
+    out->memory_bytes = out->cache_usage + out->blob_cache_usage + out->memtable_bytes + out->memtable_filter_bytes +
                         out->table_reader_bytes + out->journal_buffer_bytes;
     db_leave(db);
     return TIND_OK;

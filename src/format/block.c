@@ -783,6 +783,11 @@ void blk_iter_seek_for_prev(blk_iter *it, const uint8_t *key, size_t klen, uint6
 
 int blk_iter_seek_point(blk_iter *it, const uint8_t *key, size_t klen, uint64_t seqno)
 {
+    return blk_iter_seek_point_hash(it, key, klen, seqno, it->b->buckets ? hash64(key, klen) : 0);
+}
+
+int blk_iter_seek_point_hash(blk_iter *it, const uint8_t *key, size_t klen, uint64_t seqno, uint64_t hash)
+{
     const blk *b = it->b;
     if (!b->buckets) {
         blk_iter_seek(it, key, klen, seqno);
@@ -790,7 +795,7 @@ int blk_iter_seek_point(blk_iter *it, const uint8_t *key, size_t klen, uint64_t 
     }
     if (!iter_usable(it))
         return it->status;
-    uint8_t slot = b->buckets[(hash64(key, klen) >> 8) % b->bucket_count];
+    uint8_t slot = b->buckets[(hash >> 8) % b->bucket_count];
     if (slot == BLK_HASH_FREE) {
         it->valid = 0;
         return TIND_NOT_FOUND;

@@ -107,5 +107,8 @@ void blk_iter_seek_for_prev(blk_iter *it, const uint8_t *key, size_t klen, uint6
  * Returns TIND_NOT_FOUND (iterator invalid) when the hash index proves the
  * user key is absent from the block; otherwise positions like blk_iter_seek. */
 int blk_iter_seek_point(blk_iter *it, const uint8_t *key, size_t klen, uint64_t seqno);
+/* The same, given hash = hash64(key, klen) (a point read already has it for
+ * the Bloom filter). */
+int blk_iter_seek_point_hash(blk_iter *it, const uint8_t *key, size_t klen, uint64_t seqno, uint64_t hash);
 
 #endif

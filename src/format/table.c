@@ -33,9 +33,9 @@ void tbl_options_default(tbl_options *o)
 {
     memset(o, 0, sizeof *o);
     o->block_size = 4096;
-    o->restart_interval = 16;
+    o->restart_interval = 4;   /* issue 15: point reads scan 2 entries, not 8, past the restart point */
     o->index_restart_interval = 1;
-    o->hash_ratio = 0.75;
+    o->hash_ratio = 0.4;       /* with 8 restart intervals a block, fewer conflicting buckets */
     o->compression = COMPRESSION_LZ4;
     o->compression_level = 0;
     o->bloom_bits_per_key = 10;

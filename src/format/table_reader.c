@@ -58,6 +58,7 @@ typedef struct tbl_block {
     size_t raw_len;
     uint64_t stored_size;     /* the handle size it was read with */
     uint8_t kind;
+    pdir *dir;                /* an index block naming data blocks: its entries decoded, or NULL */
 } tbl_block;
 
 /* A held block. */
@@ -122,6 +123,7 @@ static int tbl_err_at(const tbl *t, tind_err *err, int rc, uint64_t offset, cons
 static void tbl_block_free(tbl_block *b)
 {
     if (b) {
+        pdir_free(b->dir);
         free(b->raw);
         free(b);
     }
@@ -207,6 +209,26 @@ static int tbl_load(tbl *t, blk_handle h, const tbl_range *sec, int kind, tbl_bl
     return TIND_OK;
 }
 
+/* Gives an index block whose entries name data blocks (an index partition,
+ * or the whole index of an unpartitioned table) its decoded directory
+ * (pdir.h), so that a point read finds its data block by one binary search
+ * over plain keys instead of decoding entries. Done once, when the block
+ * enters the cache (or is pinned): its bytes are part of the block's
+ * charge. A block that does not qualify, or no memory, leaves dir NULL and
+ * the block-iterator path serves it. */
+static void tbl_block_decode_index(const tbl *t, blk_handle h, const tbl_range *sec, tbl_block *b)
+{
+    if (sec != &t->index || b->kind != TBL_KIND_BLOCK || b->dir ||
+        (t->index_partitioned && h.offset == t->index_handle.offset))
+        return;
+    b->dir = pdir_build(&b->b, NULL);
+}
+
+static size_t tbl_block_charge(const tbl_block *b)
+{
+    return b->raw_len + sizeof *b + 64 + (b->dir ? b->dir->memory : 0);
+}
+
 /* The block h through the block cache (when there is one); with !fill a
  * missed block is a private copy, freed on release. */
 static int tbl_block_get_fill(tbl *t, blk_handle h, const tbl_range *sec, int kind, int fill, tbl_bref *r,
@@ -238,8 +260,8 @@ static int tbl_block_get_fill(tbl *t, blk_handle h, const tbl_range *sec, int ki
     if (rc != TIND_OK)
         return rc;
     if (t->bc && fill) {
-        size_t charge = b->raw_len + sizeof *b + 64;
-        cache_handle *ch = cache_insert(t->bc, t->cache_id, h.offset, b, charge, tbl_block_deleter, NULL);
+        tbl_block_decode_index(t, h, sec, b);
+        cache_handle *ch = cache_insert(t->bc, t->cache_id, h.offset, b, tbl_block_charge(b), tbl_block_deleter, NULL);
         if (!ch)
             return tbl_err_at(t, err, TIND_ENOMEM, h.offset, "out of memory (block cache)");
         r->blk = b;
@@ -848,13 +870,14 @@ int tbl_get(tbl *t, const uint8_t *key, size_t klen, uint64_t snapshot, int use_
     const pdir *dir = t->dir;
     /* with the directory, the partition is known before any block is touched */
     uint32_t pi = dir ? pdir_find(dir, key, klen, snapshot) : 0;
+    uint64_t kh = hash64(key, klen); /* the filter's and the data block hash index's */
 
     memset(value, 0, sizeof *value);
     if (use_filter && t->has_filter && t->filter_keys) {
         if (dir && dir->filter)
-            rc = pi == dir->count ? 0 : tbl_filter_part_probe(t, dir->filter[pi], hash64(key, klen), err);
+            rc = pi == dir->count ? 0 : tbl_filter_part_probe(t, dir->filter[pi], kh, err);
         else
-            rc = tbl_filter_probe(t, key, klen, snapshot, &scratch, err);
+            rc = tbl_filter_probe_hash(t, key, klen, snapshot, kh, &scratch, err);
         if (rc <= 0) {
             *value = scratch;
             value->len = 0;
@@ -874,6 +897,15 @@ int tbl_get(tbl *t, const uint8_t *key, size_t klen, uint64_t snapshot, int use_
         it.key.len = 0;
         if (rc != TIND_OK)
             goto out;
+        if (part.blk->dir) {
+            uint32_t di = pdir_find(part.blk->dir, key, klen, snapshot);
+            if (di == part.blk->dir->count) {
+                slow = 1; /* the partition ends before the target */
+                goto out;
+            }
+            h = part.blk->dir->index[di];
+            goto data;
+        }
         off = h.offset;
         blk_iter_seek(&it, key, klen, snapshot);
         if (!it.valid && it.status == TIND_OK)
@@ -889,6 +921,15 @@ int tbl_get(tbl *t, const uint8_t *key, size_t klen, uint64_t snapshot, int use_
     blk_iter_init(&it, &top.blk->b);
     it.key = scratch;
     it.key.len = 0;
+    if (!t->index_partitioned && top.blk->dir) {
+        uint32_t di = pdir_find(top.blk->dir, key, klen, snapshot);
+        if (di == top.blk->dir->count) {
+            rc = TIND_NOT_FOUND; /* past the last key of the table */
+            goto out;
+        }
+        h = top.blk->dir->index[di];
+        goto data;
+    }
     off = t->index_handle.offset;
     blk_iter_seek(&it, key, klen, snapshot);
     if (t->index_partitioned && it.valid) {
@@ -912,12 +953,14 @@ index_done:
         goto out;
     }
     rc = tbl_value_handle(t, &it, off, &h, err);
-    if (rc == TIND_OK)
-        rc = tbl_block_get(t, h, &t->data, TBL_KIND_BLOCK, &data, err);
+    if (rc != TIND_OK)
+        goto out;
+data:
+    rc = tbl_block_get(t, h, &t->data, TBL_KIND_BLOCK, &data, err);
     if (rc != TIND_OK)
         goto out;
     tbl_rebind(&it, &data.blk->b);
-    rc = blk_iter_seek_point(&it, key, klen, snapshot);
+    rc = blk_iter_seek_point_hash(&it, key, klen, snapshot, kh);
     if (rc == TIND_NOT_FOUND)
         goto out; /* the hash index proves the key absent from the only block that could hold it */
     if (it.status != TIND_OK) {
@@ -988,7 +1031,7 @@ const tbl_meta *tbl_get_meta(const tbl *t) { return &t->meta; }
 
 static size_t tbl_bref_owned_bytes(const tbl_bref *r)
 {
-    return r->blk && !r->h ? sizeof *r->blk + r->blk->raw_len : 0;
+    return r->blk && !r->h ? sizeof *r->blk + r->blk->raw_len + (r->blk->dir ? r->blk->dir->memory : 0) : 0;
 }
 
 size_t tbl_memory(const tbl *t)
@@ -1146,6 +1189,8 @@ static int tbl_open_top(tbl *t, blk_handle h, const tbl_range *sec, int kind, in
     int rc = tbl_block_get(t, h, sec, kind, &r, err);
     if (rc != TIND_OK)
         return rc;
+    if (pin && r.owned)
+        tbl_block_decode_index(t, h, sec, r.blk); /* no cache: held for the table's life */
     if (pin)
         *pinned = r;
     else

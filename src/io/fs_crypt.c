@@ -34,11 +34,11 @@
  */
 #include "io/fs_crypt.h"
 
-#include <openssl/core_names.h>
+#include "io/aes_gcm.h"
+
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
-#include <openssl/params.h>
 #include <openssl/rand.h>
 #include <pthread.h>
 #include <sched.h>
@@ -91,9 +91,9 @@ typedef struct crypt_file {
     crypt_live *live;                    /* NULL: no writer was open at the open */
     _Atomic int have_header;             /* salt and file key known */
     uint8_t file_key[FS_CRYPT_KEY_BYTES];
-    EVP_CIPHER_CTX *enc;                 /* writable handles */
+    aes_gcm *enc;                        /* writable handles */
     pthread_mutex_t dec_mu;
-    EVP_CIPHER_CTX *dec;                 /* guarded by dec_mu */
+    aes_gcm *dec;                        /* guarded by dec_mu */
     pthread_mutex_t size_mu;             /* guards size_stored and size */
     uint64_t size_stored;                /* readers: the stored size `size` is for (UINT64_MAX: none) */
     uint64_t size;                       /* readers: the verified logical size */
@@ -150,28 +150,6 @@ static int derive_file_key(const uint8_t master[FS_CRYPT_KEY_BYTES], const uint8
     return hmac_sha256(master, label, sizeof label - 1, salt, SALT_BYTES, out);
 }
 
-/* AES-256-GCM fetched once: a context made with the legacy EVP_aes_256_gcm()
- * fetches the implementation again at every init with a cipher. Kept for
- * the life of the process (libcrypto's own store holds it anyway). */
-static EVP_CIPHER *gcm_cipher;
-static pthread_once_t gcm_once = PTHREAD_ONCE_INIT;
-
-static void gcm_fetch(void) { gcm_cipher = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL); }
-
-static EVP_CIPHER_CTX *gcm_ctx(const uint8_t key[FS_CRYPT_KEY_BYTES], int encrypt)
-{
-    pthread_once(&gcm_once, gcm_fetch);
-    const EVP_CIPHER *cipher = gcm_cipher ? gcm_cipher : EVP_aes_256_gcm();
-    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
-    if (!ctx)
-        return NULL;
-    if (EVP_CipherInit_ex2(ctx, cipher, key, NULL, encrypt, NULL) != 1) {
-        EVP_CIPHER_CTX_free(ctx);
-        return NULL;
-    }
-    return ctx;
-}
-
 /* The authenticated data of the page at in-slot offset `pos` of slot `slot`:
  * its place, then its start and length (bytes 12..23 of the page). */
 static void page_aad(uint8_t aad[24], uint64_t slot, size_t pos, const uint8_t *page)
@@ -200,7 +178,7 @@ static void next_place(uint64_t *slot, size_t *pos, size_t len)
 
 /* Seals `len` plaintext bytes as the page at (slot, pos) holding logical
  * bytes [start, start + len) into out (len + FS_CRYPT_OVERHEAD bytes). */
-static int gcm_seal(EVP_CIPHER_CTX *ctx, uint64_t slot, size_t pos, uint64_t start, uint32_t counter,
+static int gcm_seal(aes_gcm *ctx, uint64_t slot, size_t pos, uint64_t start, uint32_t counter,
                     uint32_t random, const uint8_t *in, size_t len, uint8_t *out)
 {
     enc_u32(out, (uint32_t)slot);
@@ -211,20 +189,7 @@ static int gcm_seal(EVP_CIPHER_CTX *ctx, uint64_t slot, size_t pos, uint64_t sta
     uint8_t aad[24];
     page_aad(aad, slot, pos, out);
     uint8_t *ct = out + FS_CRYPT_PAGE_HEAD;
-    int l = 0;
-    /* EVP_CipherInit_ex2 and the tag as a parameter: the provider calls
-     * without the legacy ctrl translation (a page of a journal record is
-     * short, so the per-page calls are most of its cost) */
-    OSSL_PARAM tag[2] = {OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, ct + len, FS_CRYPT_TAG),
-                         OSSL_PARAM_construct_end()};
-    if (EVP_CipherInit_ex2(ctx, NULL, NULL, out, 1, NULL) != 1 ||
-        EVP_EncryptUpdate(ctx, NULL, &l, aad, (int)sizeof aad) != 1)
-        return TIND_EIO;
-    if (len && EVP_EncryptUpdate(ctx, ct, &l, in, (int)len) != 1)
-        return TIND_EIO;
-    if (EVP_EncryptFinal_ex(ctx, ct + len, &l) != 1 || EVP_CIPHER_CTX_get_params(ctx, tag) != 1)
-        return TIND_EIO;
-    return TIND_OK;
+    return aes_gcm_seal(ctx, out, aad, sizeof aad, in, len, ct, ct + len) == 0 ? TIND_OK : TIND_EIO;
 }
 
 /* The unauthenticated start and length the page at (slot, pos) claims
@@ -244,26 +209,15 @@ static int page_claims(uint64_t slot, size_t pos, const uint8_t *in, size_t avai
 /* Opens the page at (slot, pos) (avail bytes at in: the page and maybe
  * more) into out; 0 on success with its start and length, -1 when it fails
  * authentication or cannot be that page. */
-static int gcm_open(EVP_CIPHER_CTX *ctx, uint64_t slot, size_t pos, const uint8_t *in, size_t avail, uint8_t *out,
+static int gcm_open(aes_gcm *ctx, uint64_t slot, size_t pos, const uint8_t *in, size_t avail, uint8_t *out,
                     uint64_t *start, size_t *len)
 {
     if (page_claims(slot, pos, in, avail, start, len))
         return -1;
     uint8_t aad[24];
     page_aad(aad, slot, pos, in);
-    uint8_t tag[FS_CRYPT_TAG];
-    memcpy(tag, in + FS_CRYPT_PAGE_HEAD + *len, FS_CRYPT_TAG);
-    OSSL_PARAM set[2] = {OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, tag, FS_CRYPT_TAG),
-                         OSSL_PARAM_construct_end()};
-    int l = 0;
-    if (EVP_CipherInit_ex2(ctx, NULL, NULL, in, 0, NULL) != 1 ||
-        EVP_DecryptUpdate(ctx, NULL, &l, aad, (int)sizeof aad) != 1)
-        return -1;
-    if (*len && EVP_DecryptUpdate(ctx, out, &l, in + FS_CRYPT_PAGE_HEAD, (int)*len) != 1)
-        return -1;
-    if (EVP_CIPHER_CTX_set_params(ctx, set) != 1)
-        return -1;
-    return EVP_DecryptFinal_ex(ctx, out + *len, &l) == 1 ? 0 : -1;
+    const uint8_t *ct = in + FS_CRYPT_PAGE_HEAD;
+    return aes_gcm_open(ctx, in, aad, sizeof aad, ct, *len, out, ct + *len);
 }
 
 static uint64_t page_offset(uint64_t slot) { return FS_CRYPT_HEADER + slot * FS_CRYPT_PAGE; }
@@ -378,13 +332,13 @@ int fs_crypt_decode_page(const uint8_t key[FS_CRYPT_KEY_BYTES], const uint8_t *h
         return err_set(err, TIND_EIO, "page decoder: libcrypto failed");
     if (memcmp(id, header + 32, FS_CRYPT_KEY_ID) != 0)
         return err_set(err, TIND_ECORRUPT, "page decoder: the header names another key");
-    EVP_CIPHER_CTX *ctx = gcm_ctx(fkey, 0);
+    aes_gcm *ctx = aes_gcm_new(fkey);
     OPENSSL_cleanse(fkey, sizeof fkey);
     if (!ctx)
         return err_set(err, TIND_ENOMEM, "page decoder: no cipher context");
     size_t n = 0;
     int bad = gcm_open(ctx, slot, 0, in, len, out, start, &n);
-    EVP_CIPHER_CTX_free(ctx);
+    aes_gcm_free(ctx);
     if (bad)
         return err_set(err, TIND_ECORRUPT, "page %llu (%zu bytes stored): authentication failed",
                        (unsigned long long)slot, len);
@@ -401,12 +355,12 @@ int fs_crypt_encode_page(const uint8_t key[FS_CRYPT_KEY_BYTES], const uint8_t *h
     uint8_t fkey[FS_CRYPT_KEY_BYTES];
     if (derive_file_key(key, header + 16, fkey) != TIND_OK)
         return err_set(err, TIND_EIO, "page encoder: libcrypto failed");
-    EVP_CIPHER_CTX *ctx = gcm_ctx(fkey, 1);
+    aes_gcm *ctx = aes_gcm_new(fkey);
     OPENSSL_cleanse(fkey, sizeof fkey);
     if (!ctx)
         return err_set(err, TIND_ENOMEM, "page encoder: no cipher context");
     int rc = gcm_seal(ctx, slot, 0, start, counter, random, in, len, out);
-    EVP_CIPHER_CTX_free(ctx);
+    aes_gcm_free(ctx);
     return rc ? err_set(err, rc, "page encoder: libcrypto failed") : TIND_OK;
 }
 /* -------------------------------------------------------------- key file */
@@ -559,8 +513,8 @@ static void live_put(crypt_fs *cf, crypt_live *l)
 static void file_free(crypt_file *f)
 {
     live_put((crypt_fs *)f->base.owner, f->live);
-    EVP_CIPHER_CTX_free(f->enc);
-    EVP_CIPHER_CTX_free(f->dec);
+    aes_gcm_free(f->enc);
+    aes_gcm_free(f->dec);
     pthread_mutex_destroy(&f->dec_mu);
     pthread_mutex_destroy(&f->size_mu);
     OPENSSL_cleanse(f->file_key, sizeof f->file_key);
@@ -572,9 +526,9 @@ static void file_free(crypt_file *f)
 /* The cipher contexts once the file key is known. */
 static int make_contexts(crypt_file *f, tind_err *err)
 {
-    if (!f->dec && !(f->dec = gcm_ctx(f->file_key, 0)))
+    if (!f->dec && !(f->dec = aes_gcm_new(f->file_key)))
         return crypt_fail(err, TIND_ENOMEM, f, "no cipher context (libcrypto)");
-    if (f->writable && !f->enc && !(f->enc = gcm_ctx(f->file_key, 1)))
+    if (f->writable && !f->enc && !(f->enc = aes_gcm_new(f->file_key)))
         return crypt_fail(err, TIND_ENOMEM, f, "no cipher context (libcrypto)");
     return TIND_OK;
 }
@@ -589,11 +543,11 @@ static int open_page(crypt_file *f, uint64_t slot, size_t pos, const uint8_t *in
         pthread_mutex_unlock(&f->dec_mu);
         return bad;
     }
-    EVP_CIPHER_CTX *ctx = gcm_ctx(f->file_key, 0);
+    aes_gcm *ctx = aes_gcm_new(f->file_key);
     if (!ctx)
         return -2;
     int bad = gcm_open(ctx, slot, pos, in, avail, out, start, len);
-    EVP_CIPHER_CTX_free(ctx);
+    aes_gcm_free(ctx);
     return bad;
 }
 

@@ -83,6 +83,7 @@ struct jrn_writer {
     int has_last;
     uint32_t compress_threshold;
     int failed;               /* status of the first failed write/sync; 0 = healthy */
+    int prior_synced;         /* records built now carry JRN_FLAG_PRIOR_SYNCED */
     tbuf buf;                 /* the pending records (jrn_add), written by jrn_write */
     uint64_t mark_size;       /* size / last_seqno / has_last at jrn_mark */
     uint64_t mark_last;
@@ -235,6 +236,8 @@ static int jrn_build_record(jrn_writer *w, uint64_t first_seqno, uint32_t count,
     size_t base = b->len;
     uint8_t flags = 0;
     uint8_t synced_before = w->synced_size == w->size ? JRN_FLAG_SYNCED_BEFORE : 0;
+    if (w->prior_synced)
+        synced_before |= JRN_FLAG_PRIOR_SYNCED;
     if (tbuf_reserve(b, JRN_RECORD_HEADER_SIZE))
         return TIND_ENOMEM;
     b->len = base + JRN_RECORD_HEADER_SIZE;
@@ -368,6 +371,14 @@ int jrn_sync(jrn_writer *w, int mode, tind_err *err)
     return TIND_OK;
 }
 
+void jrn_set_prior_synced(jrn_writer *w)
+{
+    if (w)
+        w->prior_synced = 1;
+}
+
+int jrn_synced(const jrn_writer *w) { return w && w->synced_size == w->size; }
+
 uint64_t jrn_size(const jrn_writer *w) { return w ? w->size : 0; }
 size_t jrn_buffer_bytes(const jrn_writer *w) { return w ? w->buf.cap : 0; }
 uint64_t jrn_number(const jrn_writer *w) { return w ? w->number : 0; }
@@ -442,12 +453,13 @@ static int jrn_check_record(const uint8_t *data, size_t len, size_t off, jrn_rec
 }
 
 /* The first offset in [from, len) holding a record that verifies, carries
- * the synced-before flag and has a first seqno of at least min_seqno, or
- * SIZE_MAX. Such a record was written after a sync that covered every byte
- * before it. A genuine later record always meets the seqno bound (seqnos
+ * `flag` and has a first seqno of at least min_seqno, or SIZE_MAX. With the
+ * synced-before flag, such a record was written after a sync that covered
+ * every byte before it; with the prior-synced flag, after every older
+ * journal had been synced. A genuine later record always meets the seqno bound (seqnos
  * increase through a journal); the bound keeps an older record embedded in
  * a user value from turning a torn tail into a false corruption report. */
-static size_t jrn_scan_witness(const uint8_t *data, size_t len, size_t from, uint64_t min_seqno)
+static size_t jrn_scan_witness(const uint8_t *data, size_t len, size_t from, uint8_t flag, uint64_t min_seqno)
 {
     const uint8_t first_marker_byte = (uint8_t)(JRN_RECORD_MARKER & 0xFF);
     size_t p = from;
@@ -457,7 +469,7 @@ static size_t jrn_scan_witness(const uint8_t *data, size_t len, size_t from, uin
             break;
         p = (size_t)(hit - data);
         jrn_record r;
-        if (jrn_check_record(data, len, p, &r) == JRN_REC_OK && (r.flags & JRN_FLAG_SYNCED_BEFORE) &&
+        if (jrn_check_record(data, len, p, &r) == JRN_REC_OK && (r.flags & flag) &&
             r.count > 0 && r.first_seqno >= min_seqno)
             return p;
         p++;
@@ -502,6 +514,7 @@ static int jrn_decode(const char *name, const uint8_t *data, size_t len, int che
     res->number = dec_u64(data + JRN_FH_NUMBER);
     res->start_seqno = dec_u64(data + JRN_FH_START_SEQNO);
     res->has_header = 1;
+    res->version = version;
     if (check_number && res->number != expect_number)
         return err_set(err, TIND_ECORRUPT, "journal %s: file header names journal %" PRIu64, name, res->number);
     res->valid_bytes = JRN_FILE_HEADER_SIZE;
@@ -516,9 +529,9 @@ static int jrn_decode(const char *name, const uint8_t *data, size_t len, int che
         if (state != JRN_REC_OK) {
             size_t later = SIZE_MAX;
             if (!res->records)
-                later = jrn_scan_witness(data, len, off + 1, 0);
+                later = jrn_scan_witness(data, len, off + 1, JRN_FLAG_SYNCED_BEFORE, 0);
             else if (res->last_seqno < UINT64_MAX)
-                later = jrn_scan_witness(data, len, off + 1, res->last_seqno + 1);
+                later = jrn_scan_witness(data, len, off + 1, JRN_FLAG_SYNCED_BEFORE, res->last_seqno + 1);
             if (later != SIZE_MAX) {
                 rc = err_set(err, TIND_ECORRUPT,
                              "journal %s: record at offset %zu: %s, followed by valid records "
@@ -532,7 +545,10 @@ static int jrn_decode(const char *name, const uint8_t *data, size_t len, int che
         }
         /* the record verifies, so it was written whole: a broken rule is corruption */
         const char *why = NULL;
-        if (r.flags & ~(JRN_FLAG_LZ4 | JRN_FLAG_SYNCED_BEFORE))
+        uint8_t known = JRN_FLAG_LZ4 | JRN_FLAG_SYNCED_BEFORE;
+        if (version >= JRN_FORMAT_VERSION_UNSYNCED)
+            known |= JRN_FLAG_PRIOR_SYNCED;
+        if (r.flags & ~known)
             why = "unknown flags";
         else if (!(r.flags & JRN_FLAG_LZ4) && r.raw_len != r.stored_len)
             why = "raw length differs from the stored length of an uncompressed payload";
@@ -583,6 +599,8 @@ static int jrn_decode(const char *name, const uint8_t *data, size_t len, int che
         }
         if (!res->records)
             res->first_seqno = r.first_seqno;
+        if (r.flags & JRN_FLAG_PRIOR_SYNCED)
+            res->prior_synced = 1;
         res->records++;
         res->last_seqno = r.first_seqno + (r.count - 1);
         off += JRN_RECORD_HEADER_SIZE + (size_t)r.stored_len;
@@ -602,7 +620,7 @@ int jrn_replay_buffer(const uint8_t *data, size_t len, jrn_replay_fn cb, void *c
     return jrn_decode("(in memory)", data, len, 0, 0, cb, ctx, result ? result : &local, err);
 }
 
-static int jrn_cut_tail(fs *fsys, const char *path, uint64_t valid_bytes, tind_err *err)
+int jrn_truncate(fs *fsys, const char *path, uint64_t valid_bytes, tind_err *err)
 {
     fs_file *f = NULL;
     int rc = fs_open(fsys, path, FS_O_WRITE, &f, err);
@@ -637,11 +655,31 @@ int jrn_replay(fs *fsys, const char *path, jrn_replay_fn cb, void *ctx, int trun
     rc = jrn_decode(path, data, len, check_number, expect, cb, ctx, res, err);
     free(data);
     if (rc == TIND_OK && truncate_torn_tail && res->truncated) {
-        rc = jrn_cut_tail(fsys, path, res->valid_bytes, err);
+        rc = jrn_truncate(fsys, path, res->valid_bytes, err);
         if (rc)
             err_wrap(err, rc, "journal %s: cutting the torn tail at offset %" PRIu64, path, res->valid_bytes);
     }
     return rc;
+}
+
+int jrn_find_prior_synced(fs *fsys, const char *path, uint64_t min_seqno, int *found, tind_err *err)
+{
+    *found = 0;
+    uint8_t *data = NULL;
+    size_t len = 0;
+    int rc = fs_read_all(fsys, path, &data, &len, err);
+    if (rc) {
+        err_wrap(err, rc, "journal");
+        return rc;
+    }
+    /* a damaged header: the creation was cut short (no record can follow
+     * it) or the damage is reported when the journal is replayed */
+    if (len > JRN_FILE_HEADER_SIZE && memcmp(data, JRN_FILE_MAGIC, JRN_FILE_MAGIC_LEN) == 0 &&
+        hash64(data, JRN_FH_CHECKSUM) == dec_u64(data + JRN_FH_CHECKSUM) &&
+        dec_u32(data + JRN_FH_VERSION) >= JRN_FORMAT_VERSION_UNSYNCED)
+        *found = jrn_scan_witness(data, len, JRN_FILE_HEADER_SIZE, JRN_FLAG_PRIOR_SYNCED, min_seqno) != SIZE_MAX;
+    free(data);
+    return TIND_OK;
 }
 
 /* ------------------------------------------------------------------ chains */

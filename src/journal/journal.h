@@ -13,7 +13,7 @@
  *
  *   File header, 36 bytes, at offset 0:
  *     0  u8[8]  magic "TINDJRN\x01"
- *     8  u32    format version = 2
+ *     8  u32    format version = 4 (2 and 3 are read too)
  *    12  u64    journal number (equals the number in the file name)
  *    20  u64    start seqno: the engine's last seqno + 1 when the file was
  *               made, i.e. the first seqno its first record will carry (the
@@ -26,7 +26,11 @@
  *     8  u8     flags: bit 0 = payload is LZ4-compressed (LZ4 block format);
  *               bit 1 = "synced before": every byte before this record had
  *               been made durable (a successful fsync/fdatasync) when the
- *               record was written; other bits are 0
+ *               record was written;
+ *               bit 2 = "prior journals synced" (version 4): every older
+ *               journal the database still kept had been made durable when
+ *               the record was written (the proof recovery needs to call a
+ *               torn older journal corruption); other bits are 0
  *     9  u32    raw payload length (decompressed; equals the stored length
  *               when not compressed)
  *    13  u64    first seqno
@@ -62,6 +66,14 @@
  *     disagreeing with the payload, count 0, seqnos not increasing, LZ4 data
  *     that does not decode) is TIND_ECORRUPT: it was written whole.
  *
+ * Sealed journals (version 4): the engine no longer syncs a journal when it
+ * seals it, so after a power loss an older journal may end in a torn tail
+ * too. Recovery (journal_set.c) replays up to such a tail and drops the
+ * later journals, unless one of them holds a record with the prior-synced
+ * flag: that record proves the older journal had been synced, so its damage
+ * is corruption. A version 2 or 3 journal was always synced when sealed: a
+ * torn tail in one that is not the newest is corruption.
+ *
  * Thread-safety: a jrn_writer is used by one thread at a time. The replay
  * functions share no state and may run concurrently on different inputs.
  */
@@ -78,13 +90,15 @@
 /* FROZEN: these values are written to disk. */
 #define JRN_FILE_MAGIC "TINDJRN\x01"
 #define JRN_FILE_MAGIC_LEN 8
-#define JRN_FORMAT_VERSION 3u   /* 3: batches may hold range tombstones; 2 is read too */
+#define JRN_FORMAT_VERSION 4u   /* 4: sealed unsynced, the prior-synced flag; 3: range tombstones */
 #define JRN_FORMAT_VERSION_MIN 2u
+#define JRN_FORMAT_VERSION_UNSYNCED 4u   /* from this version on a sealed journal may be unsynced */
 #define JRN_FILE_HEADER_SIZE 36u
 #define JRN_RECORD_MARKER 0x314E524Au    /* bytes 'J' 'R' 'N' '1' */
 #define JRN_RECORD_HEADER_SIZE 33u
 #define JRN_FLAG_LZ4 0x01u               /* DO NOT CHANGE */
 #define JRN_FLAG_SYNCED_BEFORE 0x02u     /* DO NOT CHANGE */
+#define JRN_FLAG_PRIOR_SYNCED 0x04u      /* DO NOT CHANGE; version 4 and later */
 #define JRN_FILE_SUFFIX FNAME_JOURNAL_SUFFIX
 
 /* Largest payload one record can carry (the length fields are u32). */
@@ -145,6 +159,12 @@ uint64_t jrn_pending(const jrn_writer *w);
  * kernel may have dropped the dirty pages: an fsync is never retried). */
 int jrn_sync(jrn_writer *w, int mode, tind_err *err);
 
+/* From now on the records this writer assembles carry the prior-synced
+ * flag: the caller has made every older journal it keeps durable. */
+void jrn_set_prior_synced(jrn_writer *w);
+/* 1 when every record assembled so far has been written and synced. */
+int jrn_synced(const jrn_writer *w);
+
 /* Bytes in the file: header plus every appended record. */
 uint64_t jrn_size(const jrn_writer *w);
 size_t jrn_buffer_bytes(const jrn_writer *w);   /* the record buffer it keeps (0 for NULL) */
@@ -176,6 +196,8 @@ typedef struct jrn_replay_result {
     uint64_t tail_bytes;    /* bytes past valid_bytes that were a torn tail */
     int truncated;          /* 1 when a torn tail was found (tail_bytes > 0); jrn_replay
                                with truncate_torn_tail has then cut the file to valid_bytes */
+    uint32_t version;       /* format version from the file header (0 when torn/empty) */
+    int prior_synced;       /* 1 when a replayed record carries JRN_FLAG_PRIOR_SYNCED */
 } jrn_replay_result;
 
 /* Rule 6 of docs/FORMAT.md: the journals recovery keeps continue each
@@ -230,6 +252,15 @@ int jrn_replay_buffer(const uint8_t *data, size_t len, jrn_replay_fn cb, void *c
  * every record has been replayed. */
 int jrn_replay(fs *fsys, const char *path, jrn_replay_fn cb, void *ctx, int truncate_torn_tail,
                jrn_replay_result *result, tind_err *err);
+
+/* Cuts the journal at path to valid_bytes and syncs it (FS_SYNC_ALL). */
+int jrn_truncate(fs *fsys, const char *path, uint64_t valid_bytes, tind_err *err);
+
+/* Whether the journal at path holds a record that verifies, carries the
+ * prior-synced flag and has a first seqno of at least min_seqno, anywhere
+ * after its header (*found = 1), even past damage; a file without an intact
+ * header holds none. Proof that every older journal had been synced. */
+int jrn_find_prior_synced(fs *fsys, const char *path, uint64_t min_seqno, int *found, tind_err *err);
 
 /* ---- names ---- */
 

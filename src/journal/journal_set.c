@@ -41,6 +41,7 @@ static int list_add(jset *s, uint64_t number) REQUIRES(s->mu)
     j->number = number;
     j->max_seqno = 0;
     j->size = 0;
+    j->unsynced = 0;
     return TIND_OK;
 }
 
@@ -76,11 +77,22 @@ typedef struct replay_ctx {
     void *ctx;
     uint64_t journal_max;         /* largest seqno of the journal being replayed */
     uint64_t max_seqno;
+    uint64_t expect;              /* 0, or the seqno the journal's first record must carry */
+    int gap;                      /* its first record came after `expect`: records are missing */
 } replay_ctx;
 
 static int replay_record(void *ctx, uint64_t first_seqno, uint32_t count, const uint8_t *payload, size_t len)
 {
     replay_ctx *r = ctx;
+    if (r->expect) {
+        /* the journal before ended early: nothing of this one may be
+         * replayed before the caller decides whether it is kept */
+        if (first_seqno > r->expect) {
+            r->gap = 1;
+            return TIND_ECORRUPT;
+        }
+        r->expect = 0;
+    }
     int rc = r->fn(r->ctx, first_seqno, count, payload, len);
     if (rc)
         return rc;
@@ -94,6 +106,41 @@ static int replay_record(void *ctx, uint64_t first_seqno, uint32_t count, const 
     return TIND_OK;
 }
 
+/* Journal `path` (index i of numbers) ends the history early: a version 4
+ * journal that was sealed unsynced. Unless a later journal proves that it
+ * had been synced (a prior-synced record from seqno `from` on: TIND_ECORRUPT,
+ * `what` says what is wrong), the later journals, numbers[i + 1 ..], are
+ * deleted and the folder synced, so that cutting the torn tail (the caller,
+ * afterwards) never leaves a journal that starts past the cut one's end. */
+static int drop_later(jset *s, const char *path, const uint64_t *numbers, size_t i, size_t count, uint64_t from,
+                      const char *what, tind_err *err)
+{
+    char later[4096];
+    for (size_t j = i + 1; j < count; j++) {
+        jrn_path(s->dir, numbers[j], later, sizeof later);
+        int found = 0;
+        int rc = jrn_find_prior_synced(s->fs, later, from, &found, err);
+        if (rc)
+            return rc;
+        if (found)
+            return err_set(err, TIND_ECORRUPT,
+                           "journal '%s' %s, but journal '%s' holds a record written after it was synced", path,
+                           what, later);
+    }
+    if (s->read_only || i + 1 == count)
+        return TIND_OK;
+    for (size_t j = i + 1; j < count; j++) {
+        jrn_path(s->dir, numbers[j], later, sizeof later);
+        int rc = fs_unlink(s->fs, later, err);
+        if (rc)
+            return err_wrap(err, rc, "journal '%s': deleting it (an older journal lost its tail)", later);
+    }
+    int rc = fs_sync_dir(s->fs, s->dir, err);
+    if (rc)
+        err_wrap(err, rc, "journal folder '%s'", s->dir);
+    return rc;
+}
+
 int jset_replay(jset *s, jrn_replay_fn fn, void *ctx, uint64_t need_seqno, uint64_t start_limit,
                 uint64_t *next_file_number, uint64_t *max_seqno, tind_err *err)
 {
@@ -101,16 +148,18 @@ int jset_replay(jset *s, jrn_replay_fn fn, void *ctx, uint64_t need_seqno, uint6
     uint64_t *numbers = NULL;
     size_t count = 0;
     int rc = jrn_list(s->fs, dir, &numbers, &count, err);
-    replay_ctx rctx = {fn, ctx, 0, 0};
+    replay_ctx rctx = {fn, ctx, 0, 0, 0, 0};
     jrn_chain chain = {0, 0, 0, 0};
     jrn_chain_need(&chain, need_seqno, start_limit);
     char prev_path[4096] = "";
+    uint32_t prev_version = 0;
     mu_lock(&s->mu);
     uint64_t keep = s->keep;
     mu_unlock(&s->mu);
-    for (size_t i = 0; rc == TIND_OK && i < count; i++) {
+    for (size_t i = 0; i < count; i++)
         if (numbers[i] >= *next_file_number)
             *next_file_number = numbers[i] + 1;
+    for (size_t i = 0; rc == TIND_OK && i < count; i++) {
         if (numbers[i] < keep) {
             /* flushed and released by the version file; kept for the
              * change feed (jset_delete_obsolete trims them to retain_bytes)
@@ -130,16 +179,51 @@ int jset_replay(jset *s, jrn_replay_fn fn, void *ctx, uint64_t need_seqno, uint6
         if (rc)
             break;
         rctx.journal_max = 0;
+        rctx.expect = chain.started ? chain.end + 1 : 0;
+        rctx.gap = 0;
         char path[4096];
         jrn_path(dir, numbers[i], path, sizeof path);
         jrn_replay_result res;
         int last = i + 1 == count;
         rc = jrn_replay(s->fs, path, replay_record, &rctx, last && !s->read_only, &res, err);
-        if (rc == TIND_OK && !last && res.truncated)
+        /* Records missing between the journal before and this one (its
+         * first record, or its start, is past that one's end). When that
+         * one was sealed unsynced (version 4) it is the end of the history:
+         * this journal and the later ones go, nothing of them replayed. */
+        int gap = rctx.gap || (rc == TIND_OK && chain.started && res.has_header && res.start_seqno > chain.end + 1);
+        if (gap && prev_version >= JRN_FORMAT_VERSION_UNSYNCED) {
+            char what[160];
+            snprintf(what, sizeof what, "ends at seqno %llu where records are missing",
+                     (unsigned long long)chain.end);
+            rc = drop_later(s, prev_path, numbers, i - 1, count, chain.end + 1, what, err);
+            mu_lock(&s->mu);
+            s->count--;
+            mu_unlock(&s->mu);
+            break;
+        }
+        if (rctx.gap) /* an older format: damage, reported by the chain check */
+            rc = TIND_OK;
+        /* A torn tail before later journals: the crash came before this
+         * journal, sealed unsynced (version 4), was written back. Before
+         * version 4 a sealed journal was synced: damage. */
+        int torn_sealed = rc == TIND_OK && !last && res.truncated;
+        if (torn_sealed && res.version >= JRN_FORMAT_VERSION_UNSYNCED) {
+            rc = drop_later(s, path, numbers, i, count, res.records ? res.last_seqno + 1 : res.start_seqno,
+                            "ends in a damaged record", err);
+            if (rc == TIND_OK && !s->read_only) {
+                rc = jrn_truncate(s->fs, path, res.valid_bytes, err);
+                if (rc)
+                    err_wrap(err, rc, "journal %s: cutting the torn tail at offset %llu", path,
+                             (unsigned long long)res.valid_bytes);
+            }
+            last = 1;
+            count = i + 1;
+        } else if (torn_sealed) {
             rc = err_set(err, TIND_ECORRUPT,
                          "journal '%s' ends in a damaged record but later journals exist (it was synced "
                          "before they were created)",
                          path);
+        }
         /* No intact header: a creation cut short, which only the newest
          * journal can be (its header is synced before a record or a later
          * journal can exist). It holds nothing: it goes now, and the folder
@@ -166,6 +250,7 @@ int jset_replay(jset *s, jrn_replay_fn fn, void *ctx, uint64_t need_seqno, uint6
         if (rc == TIND_OK && res.has_header) {
             rc = jrn_chain_add(&chain, &res, path, prev_path, err);
             snprintf(prev_path, sizeof prev_path, "%s", path);
+            prev_version = res.version;
             /* every seqno below a journal's start was given out before it
              * was made (and is durable, or flushed, or belonged to a deleted
              * keyspace): seqnos never go back, and the next journal must
@@ -180,9 +265,28 @@ int jset_replay(jset *s, jrn_replay_fn fn, void *ctx, uint64_t need_seqno, uint6
         if (rc == TIND_OK)
             j->size = res.valid_bytes;
         mu_unlock(&s->mu);
-        if (rc == TIND_OK && last && !s->read_only) {
-            /* what was replayed may sit only in the page cache (a process
-             * crash): make it durable before newer journals exist */
+    }
+    /* the oldest needed journal deleted, or all of them */
+    if (rc == TIND_OK)
+        rc = jrn_chain_finish(&chain, dir, err);
+    /* What was replayed may sit only in the page cache (a process crash),
+     * in any journal now that sealing does not sync: make every kept one
+     * durable before newer journals exist, so that the next journal's
+     * records may carry the prior-synced flag from the start. */
+    if (rc == TIND_OK && !s->read_only) {
+        mu_lock(&s->mu);
+        size_t n = s->count;
+        uint64_t *kept = malloc((n ? n : 1) * sizeof *kept);
+        size_t nk = 0;
+        for (size_t i = 0; kept && i < n; i++)
+            if (s->list[i].number >= keep)
+                kept[nk++] = s->list[i].number;
+        mu_unlock(&s->mu);
+        if (!kept)
+            rc = err_set(err, TIND_ENOMEM, "journals in '%s': out of memory", dir);
+        for (size_t i = 0; rc == TIND_OK && i < nk; i++) {
+            char path[4096];
+            jrn_path(dir, kept[i], path, sizeof path);
             fs_file *f = NULL;
             rc = fs_open(s->fs, path, FS_O_WRITE, &f, err);
             if (rc == TIND_OK) {
@@ -191,11 +295,11 @@ int jset_replay(jset *s, jrn_replay_fn fn, void *ctx, uint64_t need_seqno, uint6
                 if (!rc)
                     rc = rc2;
             }
+            if (rc)
+                err_wrap(err, rc, "journal '%s': sync", path);
         }
+        free(kept);
     }
-    /* the oldest needed journal deleted, or all of them */
-    if (rc == TIND_OK)
-        rc = jrn_chain_finish(&chain, dir, err);
     free(numbers);
     if (rc == TIND_OK && rctx.max_seqno > *max_seqno)
         *max_seqno = rctx.max_seqno;
@@ -211,10 +315,67 @@ static void mark_written(jset *s)
         atomic_store_explicit(&s->written_seqno, s->cur_max_seqno, memory_order_release);
 }
 
+/* 1 when a sealed journal from the keep number on is not synced yet. */
+static int any_unsynced(jset *s) REQUIRES(s->mu)
+{
+    size_t n = s->writer ? s->count - 1 : s->count;
+    for (size_t i = 0; i < n; i++)
+        if (s->list[i].unsynced && s->list[i].number >= s->keep)
+            return 1;
+    return 0;
+}
+
+/* Syncs every sealed journal from the keep number on that is not synced
+ * yet, oldest first (one below the keep number, deleted meanwhile, needs
+ * none). The list's mutex is not held during a sync. */
+static int sync_sealed(jset *s, tind_err *err)
+{
+    for (;;) {
+        uint64_t number = 0;
+        mu_lock(&s->mu);
+        size_t n = s->writer ? s->count - 1 : s->count;
+        for (size_t i = 0; i < n && !number; i++)
+            if (s->list[i].unsynced && s->list[i].number >= s->keep)
+                number = s->list[i].number;
+        mu_unlock(&s->mu);
+        if (!number)
+            return TIND_OK;
+        char path[4200];
+        jrn_path(s->dir, number, path, sizeof path);
+        fs_file *f = NULL;
+        tind_err local;
+        int rc = fs_open(s->fs, path, FS_O_WRITE, &f, &local);
+        if (rc == TIND_OK) {
+            rc = fs_sync(f, FS_SYNC_DATA, &local);
+            int rc2 = fs_close(f, rc ? NULL : &local);
+            if (!rc)
+                rc = rc2;
+        }
+        mu_lock(&s->mu);
+        size_t i = 0;
+        while (i < s->count && s->list[i].number != number)
+            i++;
+        /* gone or released meanwhile (jset_delete_obsolete): not needed */
+        if (rc == TIND_ENOENT && (i == s->count || number < s->keep))
+            rc = TIND_OK;
+        if (rc == TIND_OK && i < s->count)
+            s->list[i].unsynced = 0;
+        mu_unlock(&s->mu);
+        if (rc) {
+            if (err)
+                *err = local;
+            return err_wrap(err, rc, "journal %llu: sync of the sealed journal", (unsigned long long)number);
+        }
+    }
+}
+
+int jset_sync_sealed(jset *s, tind_err *err) { return sync_sealed(s, err); }
+
 int jset_start(jset *s, uint64_t number, uint64_t start_seqno, tind_err *err)
 {
     mu_lock(&s->mu);
     int rc = list_add(s, number);
+    int prior_synced = !any_unsynced(s);
     mu_unlock(&s->mu);
     jrn_writer *w = NULL;
     jrn_options jo = {s->compress_threshold, start_seqno};
@@ -230,6 +391,8 @@ int jset_start(jset *s, uint64_t number, uint64_t start_seqno, tind_err *err)
         mu_unlock(&s->mu);
         return rc;
     }
+    if (prior_synced)
+        jrn_set_prior_synced(w);
     s->writer = w;
     return TIND_OK;
 }
@@ -279,7 +442,12 @@ void jset_drop(jset *s, uint64_t max_seqno)
 
 int jset_sync(jset *s, int how, uint64_t last_seqno, tind_err *err)
 {
-    int rc = jrn_sync(s->writer, how, err); /* writes pending records first */
+    /* older first: a synced record never follows one a power loss can take */
+    int rc = sync_sealed(s, err);
+    if (rc == TIND_OK) {
+        jrn_set_prior_synced(s->writer);
+        rc = jrn_sync(s->writer, how, err); /* writes pending records first */
+    }
     if (rc == TIND_OK) {
         mark_written(s);
         s->synced_seqno = last_seqno;
@@ -289,18 +457,20 @@ int jset_sync(jset *s, int how, uint64_t last_seqno, tind_err *err)
 
 int jset_seal(jset *s, uint64_t last_seqno, tind_err *err)
 {
+    (void)last_seqno; /* not synced: synced_seqno stays */
+    int failed = jrn_failed(s->writer);
+    uint64_t number = jrn_number(s->writer);
     mu_lock(&s->mu);
     s->list[s->count - 1].max_seqno = s->cur_max_seqno;
     s->list[s->count - 1].size = jrn_size(s->writer);
+    s->list[s->count - 1].unsynced = !jrn_synced(s->writer);
     mu_unlock(&s->mu);
-    int rc = jrn_sync(s->writer, FS_SYNC_DATA, err);
-    if (rc == TIND_OK) {
+    int rc = jrn_close(s->writer, err); /* writes the pending records */
+    if (rc == TIND_OK && failed)
+        rc = err_set(err, TIND_EPOISONED, "journal %llu: an earlier write or sync failed",
+                     (unsigned long long)number);
+    if (rc == TIND_OK)
         mark_written(s);
-        s->synced_seqno = last_seqno;
-        rc = jrn_close(s->writer, err);
-    } else {
-        jrn_close(s->writer, NULL);
-    }
     s->writer = NULL;
     return rc;
 }
@@ -309,7 +479,9 @@ int jset_close(jset *s, int sync, tind_err *err)
 {
     if (!s->writer)
         return TIND_OK;
-    int rc = sync ? jrn_sync(s->writer, FS_SYNC_ALL, err) : TIND_OK;
+    int rc = sync ? sync_sealed(s, err) : TIND_OK;
+    if (rc == TIND_OK && sync)
+        rc = jrn_sync(s->writer, FS_SYNC_ALL, err);
     int rc2 = jrn_close(s->writer, rc ? NULL : err); /* writes pending records */
     if (!rc)
         rc = rc2;
@@ -415,6 +587,20 @@ int jset_oldest_sealed_max(jset *s, uint64_t *max_seqno)
         *max_seqno = s->list[i].max_seqno;
     mu_unlock(&s->mu);
     return more;
+}
+
+int jset_sealed_end(jset *s, uint64_t seqno, uint64_t *end)
+{
+    int found = 0;
+    mu_lock(&s->mu);
+    /* the one being written has max_seqno 0 until it is sealed */
+    for (size_t i = 0; i < s->count && !found; i++)
+        if (s->list[i].max_seqno >= seqno) {
+            *end = s->list[i].max_seqno;
+            found = 1;
+        }
+    mu_unlock(&s->mu);
+    return found;
 }
 
 int jset_reader_move(jset *s, uint64_t from, uint64_t to)

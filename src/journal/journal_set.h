@@ -18,6 +18,17 @@
  *     write lock: one writer at a time;
  *   - jset_replay runs before anything else (recovery, single-threaded).
  *
+ * Sealing does not sync (format version 4): a sealed journal stays in the
+ * page cache, and most are deleted (their memtables flushed) before the
+ * kernel writes them back. What keeps the recovered history a prefix:
+ *   - every sync of the journal being written (jset_sync, jset_close) first
+ *     syncs each older sealed journal from the keep number on that is not
+ *     yet synced, so a synced record never follows a lost one;
+ *   - from then on the writer's records carry the prior-synced flag;
+ *   - recovery replays up to a torn tail (or missing records) in a sealed
+ *     journal and drops every later journal, unless one of them holds a
+ *     prior-synced record, which proves the damage is not a crash's.
+ *
  * Invariants: the list is in number order, oldest first; while a journal is
  * being written it is the last of the list (its largest seqno and size are
  * kept in cur_* until it is sealed). Journals from `keep` on continue each
@@ -41,6 +52,7 @@ typedef struct jset_journal {
     uint64_t number;
     uint64_t max_seqno;           /* largest seqno written to it (0 = none) */
     uint64_t size;
+    int unsynced;                 /* sealed with records that were never synced */
 } jset_journal;
 
 typedef struct jset {
@@ -89,8 +101,14 @@ void jset_free(jset *s);
  * deletes those below the keep number (released by the version file; their
  * deletion was interrupted), truncates a torn tail of the last one, deletes
  * the last one when it has no intact header (a creation cut short), checks
- * that the kept ones continue each other (jrn_chain_add), and syncs the last.
- * Damage anywhere else is TIND_ECORRUPT naming the journal. With
+ * that the kept ones continue each other (jrn_chain_add), and syncs every
+ * kept one (a process crash may have left them in the page cache only).
+ * A version 4 journal that ends in a torn tail or before the next one
+ * starts (a sealed journal that was never synced) ends the history: the
+ * later journals are deleted (durably, before the torn tail is cut) and
+ * not replayed, unless one of them holds a record with the prior-synced
+ * flag (TIND_ECORRUPT). Damage anywhere else is TIND_ECORRUPT naming the
+ * journal. With
  * read_only set, replay writes nothing (it deletes, cuts and syncs nothing). Raises
  * *next_file_number past every journal number seen and *max_seqno to the
  * highest seqno any kept journal gave out. need_seqno and start_limit are
@@ -118,15 +136,22 @@ int jset_write(jset *s, uint64_t *grown, tind_err *err);
 void jset_mark(jset *s);
 void jset_drop(jset *s, uint64_t max_seqno);
 static inline uint64_t jset_pending(const jset *s) { return jrn_pending(s->writer); }
-/* Syncs the journal being written (how: FS_SYNC_DATA / FS_SYNC_ALL); then
+/* Syncs every older sealed journal not synced yet (from the keep number on),
+ * then the journal being written (how: FS_SYNC_DATA / FS_SYNC_ALL); then
  * every record through last_seqno is synced. */
 int jset_sync(jset *s, int how, uint64_t last_seqno, tind_err *err);
+/* Syncs every older sealed journal not synced yet (from the keep number
+ * on), as jset_sync does first (e.g. before they are hard-linked into a
+ * checkpoint). */
+int jset_sync_sealed(jset *s, tind_err *err);
 /* Seals the journal being written: records its largest seqno and size,
- * syncs it (FS_SYNC_DATA) and closes it. No journal is being written
- * afterwards, whatever the outcome (the next is jset_start's). */
+ * writes its pending records and closes it, without a sync (the next
+ * jset_sync or jset_close makes it durable, if it is still kept then). No
+ * journal is being written afterwards, whatever the outcome (the next is
+ * jset_start's). */
 int jset_seal(jset *s, uint64_t last_seqno, tind_err *err);
-/* Closes the journal being written, syncing it first (FS_SYNC_ALL) when
- * `sync`. */
+/* Closes the journal being written, syncing it first (FS_SYNC_ALL, after
+ * the older unsynced ones as jset_sync does) when `sync`. */
 int jset_close(jset *s, int sync, tind_err *err);
 static inline int jset_writing(const jset *s) { return s->writer != NULL; }
 static inline uint64_t jset_size(const jset *s) { return jrn_size(s->writer); }
@@ -155,6 +180,10 @@ uint64_t jset_total_bytes(jset *s);
 /* The largest seqno of the oldest journal from the keep number on when
  * there is more than one (1), else 0. */
 int jset_oldest_sealed_max(jset *s, uint64_t *max_seqno);
+/* The largest seqno of the sealed journal holding `seqno` (a batch
+ * boundary at or after it): 1 and *end, or 0 when no sealed journal listed
+ * reaches seqno (it is in the journal being written, or unknown). */
+int jset_sealed_end(jset *s, uint64_t seqno, uint64_t *end);
 /* A change feed reader moves from journal `from` to journal `to` (0 =
  * none: a new reader, or one leaving). 1 when `to` is recorded, 0 when it
  * is not (0, or out of memory: that reader then pins nothing). */

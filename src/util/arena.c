@@ -3,6 +3,7 @@
 
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 
 struct arena_block {
     arena_block *next;
@@ -20,12 +21,39 @@ void arena_init(arena *a, size_t block_size)
     atomic_store_explicit(&a->usage, 0, memory_order_relaxed);
 }
 
+/* A block of `bytes` (its header included): mapped when large, else malloc'd. */
+static void *block_alloc(size_t bytes)
+{
+    if (bytes < ARENA_MMAP_MIN)
+        return malloc(bytes);
+    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+static void block_free(arena_block *b)
+{
+    size_t bytes = sizeof(arena_block) + b->size;
+    if (bytes < ARENA_MMAP_MIN)
+        free(b);
+    else
+        munmap(b, bytes);
+}
+
+size_t arena_mapped(const arena *a)
+{
+    size_t n = 0;
+    for (const arena_block *b = a->blocks; b; b = b->next)
+        if (sizeof(arena_block) + b->size >= ARENA_MMAP_MIN)
+            n += sizeof(arena_block) + b->size;
+    return n;
+}
+
 void arena_destroy(arena *a)
 {
     arena_block *b = a->blocks;
     while (b) {
         arena_block *next = b->next;
-        free(b);
+        block_free(b);
         b = next;
     }
     a->blocks = NULL;
@@ -38,7 +66,7 @@ static arena_block *new_block(arena *a, size_t size)
 {
     if (size > SIZE_MAX - sizeof(arena_block))
         return NULL;
-    arena_block *b = malloc(sizeof(arena_block) + size);
+    arena_block *b = block_alloc(sizeof(arena_block) + size);
     if (!b)
         return NULL;
     b->size = size;

@@ -19,7 +19,13 @@
  *   (instructions per get = "Collected" / G; add --cache-sim=yes for misses)
  *
  * mode (tind): 0 tind_get + tind_free, 1 tind_get_into, 2 tind_multi_get of
- * 16 keys. $RI: the keyspace's restart interval at load.
+ * 16 keys, 3 seekscan (tind-bench's: one iterator, tind_iter_refresh, seek a
+ * random key and read 100 entries, key and value), 4 the feed's scan shape
+ * (a reverse prefix scan: tind_iter_prefix over the key's first 14 digits,
+ * a group of 100 keys, seek_for_prev past its end, 20 entries backwards).
+ * Scan modes count G seeks (use a smaller G: instructions per seek =
+ * "Collected" / G). $RI, $HR: the keyspace's restart interval and hash ratio at load;
+ * $NOCOMPACT=1 at load: flush only, no tind_compact (more sources per seek).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,20 +48,27 @@ int main(int argc,char**argv){
   if(!strcmp(eng,"tind")){
     tind_options*o=tind_options_new(); tind_options_set_cache_size(o,(size_t)(getenv("CACHE_MB")?atoi(getenv("CACHE_MB")):256)<<20);
     tind_db*db; int rc=tind_open(dir,o,&db); if(rc){printf("open %d\n",rc);return 1;}
-    tind_keyspace*ks; tind_ks_options*ko=tind_ks_options_new(); if(getenv("RI"))tind_ks_options_set_restart_interval(ko,atoi(getenv("RI"))); rc=tind_keyspace_open(db,"bench",ko,&ks); if(rc){printf("ks %d %s\n",rc,tind_errmsg(db));return 1;}
+    tind_keyspace*ks; tind_ks_options*ko=tind_ks_options_new(); if(getenv("RI"))tind_ks_options_set_restart_interval(ko,atoi(getenv("RI"))); if(getenv("HR"))tind_ks_options_set_hash_ratio(ko,atof(getenv("HR"))); rc=tind_keyspace_open(db,"bench",ko,&ks); if(rc){printf("ks %d %s\n",rc,tind_errmsg(db));return 1;}
     if(!strcmp(ph,"load")){
       uint64_t a=1000003; /* permutation i*a mod N */
       for(uint64_t i=0;i<N;i++){uint64_t j=(i*a)%N; key(k,j); for(int q=0;q<50;q++)v[q]=' '+xr()%95; memcpy(v+50,v,50); rc=tind_put(ks,k,16,v,100); if(rc){printf("put %d\n",rc);return 1;}}
-      rc=tind_flush(ks); if(!rc) rc=tind_compact(ks); printf("compact %d\n",rc);
+      rc=tind_flush(ks); if(!rc&&!getenv("NOCOMPACT")) rc=tind_compact(ks); printf("compact %d\n",rc);
     } else {
       uint64_t found=0; void*val; size_t vl;
       for(uint64_t i=0;i<N;i++){key(k,i); if(tind_get(ks,k,16,NULL,&val,&vl)==0){found++;tind_free(val);}}
       printf("warm found %lu\n",(unsigned long)found); found=0;
-      char buf[256]; (void)buf;
+      char buf[256]; (void)buf; tind_iter*sit=NULL; volatile uint8_t sink=0;
+      if(mode==3&&tind_iter_range(ks,NULL,0,NULL,0,NULL,&sit)){printf("iter\n");return 1;}
       CALLGRIND_START_INSTRUMENTATION; double t0=now();
       for(uint64_t i=0;i<G;i++){key(k,xr()%N);
         if(mode==0){ if(tind_get(ks,k,16,NULL,&val,&vl)==0){found++;tind_free(val);} }
 #ifndef BASE
+        else if(mode==3){ tind_iter_refresh(sit); tind_iter_seek(sit,k,16);
+          for(int q=0;q<100&&tind_iter_valid(sit);q++){size_t kn,vn; const uint8_t*kp=tind_iter_key(sit,&kn),*vp=tind_iter_value(sit,&vn); sink^=kp[0]^vp[vn-1]; found++; tind_iter_next(sit);} }
+        else if(mode==4){ char end[15]; memcpy(end,k,14); end[14]='~'; tind_iter*it; if(tind_iter_prefix(ks,k,14,NULL,&it)){printf("iter\n");return 1;}
+          tind_iter_seek_for_prev(it,end,15);
+          for(int q=0;q<20&&tind_iter_valid(it);q++){size_t kn,vn; const uint8_t*kp=tind_iter_key(it,&kn),*vp=tind_iter_value(it,&vn); sink^=kp[0]^vp[vn-1]; found++; tind_iter_prev(it);}
+          tind_iter_free(it); }
         else if(mode==1){ if(tind_get_into(ks,k,16,NULL,buf,sizeof buf,&vl)==0&&vl==100)found++; }
         else { static char mk[16][16]; static const void*mkp[16]; static size_t mkl[16],mvl[16]; static void*mv[16]; static int mst[16];
           memcpy(mk[i%16],k,16); mkp[i%16]=mk[i%16]; mkl[i%16]=16;
@@ -63,7 +76,7 @@ int main(int argc,char**argv){
 #endif
       }
       CALLGRIND_STOP_INSTRUMENTATION; double t1=now(); printf("%.0f ns/get\n",(t1-t0)*1e9/G);
-      printf("found %lu of %lu\n",(unsigned long)found,(unsigned long)G);
+      printf("found %lu of %lu\n",(unsigned long)found,(unsigned long)G); (void)sink; if(sit)tind_iter_free(sit);
       tind_ks_stats st; tind_ks_stats_get(ks,&st); printf("levels %u hits %lu misses %lu\n",st.levels,(unsigned long)st.cache_hits,(unsigned long)st.cache_misses);
       for(unsigned l=0;l<st.levels;l++)printf(" L%u tables %lu\n",l,(unsigned long)st.tables[l]);
     }

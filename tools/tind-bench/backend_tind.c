@@ -35,11 +35,26 @@
  * tind-sw, a second engine name for the txn-* workloads only, runs them as
  * single-writer transactions (TIND_TXN_SINGLE_WRITER: one at a time).
  *
+ * TIND_BENCH_MEMSTATS=S (a debugging aid, issue 15): a thread prints to
+ * stderr every S seconds (and once at close) where the memory goes: the
+ * process's VmRSS and VmHWM, tind_db_stats_get's memory figures, and
+ * malloc's totals (mallinfo2: bytes in use, free bytes malloc keeps, mmapped
+ * chunks), so a peak RSS can be accounted for MB by MB.
+ *
+ * TIND_BENCH_BLOB_CACHE_MB=M gives the database a blob cache of M MiB
+ * (tind_options_set_blob_cache_size; tind's default is none).
+ *
  * Thread-safety: tind handles may be shared by threads (thread_safe = 1).
  */
+#include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #include "backend.h"
 #include "tind.h"
@@ -51,7 +66,103 @@ typedef struct bt_handle {
     tind_keyspace *ks;
     int prefix_iters;                       /* --tind-prefix: prefix scans make prefix iterators */
     _Atomic(tind_iter *) pool[BT_ITER_POOL]; /* idle unbounded iterators; NULL = empty slot */
+    /* TIND_BENCH_MEMSTATS */
+    pthread_t mem_thread;
+    int mem_running;
+    unsigned mem_period_s;
+    pthread_mutex_t mem_mu;
+    pthread_cond_t mem_cv;
+    int mem_stop;                           /* (mem_mu) */
 } bt_handle;
+
+/* "VmRSS:" or "VmHWM:" of /proc/self/status in KiB; 0 where there is none. */
+static long bt_proc_status_kb(const char *field)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f)
+        return 0;
+    char line[256];
+    long kb = 0;
+    size_t n = strlen(field);
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, field, n) == 0) {
+            kb = strtol(line + n, NULL, 10);
+            break;
+        }
+    fclose(f);
+    return kb;
+}
+
+/* One line of TIND_BENCH_MEMSTATS, in MB. */
+static void bt_mem_print(bt_handle *h, const char *when)
+{
+    tind_db_stats s;
+    if (tind_db_stats_get(h->db, &s))
+        return;
+    const double mb = 1048576.0;
+    fprintf(stderr,
+            "memstats %s: rss %.1f hwm %.1f | tind %.1f = cache %.1f (pinned %.1f, %llu entries) + blob cache %.1f "
+            "+ memtables %.1f "
+            "(sealed %.1f) + filters %.1f + tables %.1f (%llu) + journal %.1f | blob readers %llu, files %llu, "
+            "iterators %llu",
+            when, bt_proc_status_kb("VmRSS:") / 1024.0, bt_proc_status_kb("VmHWM:") / 1024.0,
+            s.memory_bytes / mb, s.cache_usage / mb, s.cache_pinned / mb, (unsigned long long)s.cache_entries,
+            s.blob_cache_usage / mb,            s.memtable_bytes / mb, s.pending_flush_bytes / mb, s.memtable_filter_bytes / mb,
+            s.table_reader_bytes / mb, (unsigned long long)s.table_readers, s.journal_buffer_bytes / mb,
+            (unsigned long long)s.blob_readers, (unsigned long long)s.open_files,
+            (unsigned long long)s.live_iterators);
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 33)
+    struct mallinfo2 mi = mallinfo2();
+    fprintf(stderr, " | malloc in use %.1f, free %.1f (top %.1f), mmapped %.1f (%zu)", mi.uordblks / mb,
+            mi.fordblks / mb, mi.keepcost / mb, mi.hblkhd / mb, mi.hblks);
+#endif
+    fputc('\n', stderr);
+}
+
+static void *bt_mem_main(void *arg)
+{
+    bt_handle *h = arg;
+    pthread_mutex_lock(&h->mem_mu);
+    while (!h->mem_stop) {
+        struct timespec t;
+        clock_gettime(CLOCK_REALTIME, &t);
+        t.tv_sec += (time_t)h->mem_period_s;
+        while (!h->mem_stop && pthread_cond_timedwait(&h->mem_cv, &h->mem_mu, &t) == 0) {
+        }
+        if (h->mem_stop)
+            break;
+        pthread_mutex_unlock(&h->mem_mu);
+        bt_mem_print(h, "every");
+        pthread_mutex_lock(&h->mem_mu);
+    }
+    pthread_mutex_unlock(&h->mem_mu);
+    return NULL;
+}
+
+static void bt_mem_start(bt_handle *h)
+{
+    const char *e = getenv("TIND_BENCH_MEMSTATS");
+    if (!e || atoi(e) <= 0)
+        return;
+    h->mem_period_s = (unsigned)atoi(e);
+    pthread_mutex_init(&h->mem_mu, NULL);
+    pthread_cond_init(&h->mem_cv, NULL);
+    h->mem_running = pthread_create(&h->mem_thread, NULL, bt_mem_main, h) == 0;
+}
+
+static void bt_mem_stop(bt_handle *h)
+{
+    if (!h->mem_running)
+        return;
+    pthread_mutex_lock(&h->mem_mu);
+    h->mem_stop = 1;
+    pthread_cond_signal(&h->mem_cv);
+    pthread_mutex_unlock(&h->mem_mu);
+    pthread_join(h->mem_thread, NULL);
+    bt_mem_print(h, "close");
+    pthread_cond_destroy(&h->mem_cv);
+    pthread_mutex_destroy(&h->mem_mu);
+}
 
 /* An unbounded iterator at the newest state: one from the pool, refreshed,
  * or a new one. */
@@ -102,6 +213,10 @@ static int bt_open_with(void **out, const bench_config *cfg, int inline_values, 
         return -1;
     }
     tind_options_set_cache_size(o, cfg->cache_bytes);
+    /* TIND_BENCH_BLOB_CACHE_MB=M: a blob cache of M MiB (default none) */
+    const char *bc = getenv("TIND_BENCH_BLOB_CACHE_MB");
+    if (bc)
+        tind_options_set_blob_cache_size(o, (size_t)strtoull(bc, NULL, 10) << 20);
     tind_options_set_default_durability(o, cfg->sync_writes ? TIND_PERSIST_SYNC_DATA : TIND_PERSIST_BUFFER);
     if (cfg->encrypt)
         tind_options_set_encryption_key(o, "tind-bench: encryption key 0123", 32);
@@ -137,6 +252,7 @@ static int bt_open_with(void **out, const bench_config *cfg, int inline_values, 
         free(h);
         return -1;
     }
+    bt_mem_start(h);
     *out = h;
     return 0;
 }
@@ -277,6 +393,7 @@ static int bt_settle(void *hp, char *err, size_t errlen)
 static int bt_close(void *hp, char *err, size_t errlen)
 {
     bt_handle *h = hp;
+    bt_mem_stop(h);
     for (int i = 0; i < BT_ITER_POOL; i++)
         tind_iter_free(atomic_exchange(&h->pool[i], NULL));
     int rc = tind_close(h->db);

@@ -1301,6 +1301,10 @@ static void print_db_memory(tsh *sh)
     fprintf(sh->out, "  memory                  %s accounted: cache %s of %s (%s pinned)\n",
             human_bytes(d.memory_bytes, a, sizeof a), human_bytes(d.cache_usage, b, sizeof b),
             human_bytes(d.cache_capacity, c, sizeof c), human_bytes(d.cache_pinned, e, sizeof e));
+    if (d.blob_cache_capacity)   /* only with one (tind_options_set_blob_cache_size) */
+        fprintf(sh->out, "  blob cache              %s of %s, %" PRIu64 " values\n",
+                human_bytes(d.blob_cache_usage, a, sizeof a), human_bytes(d.blob_cache_capacity, b, sizeof b),
+                d.blob_cache_entries);
     fprintf(sh->out, "  memtables               %s of %s write buffer, %" PRIu64 " waiting for a flush\n",
             human_bytes(d.memtable_bytes, a, sizeof a), human_bytes(d.write_buffer_size, b, sizeof b),
             d.pending_flushes);
