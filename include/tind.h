@@ -135,6 +135,9 @@ typedef struct tind_iter tind_iter;             /* a cursor over a keyspace */
  *              crash, not a power loss.
  *   SYNC_DATA  the journal is fdatasync'd before the call returns: survives
  *              a power loss. Concurrent writers share syncs (group commit).
+ *              A commit with nothing to write (an empty batch, a
+ *              transaction without writes) syncs too: every earlier write
+ *              survives a power loss once it returns.
  *   SYNC_ALL   fsync instead of fdatasync: data and metadata. */
 enum tind_persist_mode {
     TIND_PERSIST_NONE      = -1, /* may wait in tind's user-space journal buffer */

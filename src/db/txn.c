@@ -586,8 +586,8 @@ static int build_batch(tind_txn *t, tind_batch *b)
 static int txn_commit(tind_txn *t, tind_err *err)
 {
     tind_db *db = t->db;
-    if (t->ops == 0)
-        return TIND_OK; /* read only: one snapshot, nothing to check */
+    if (t->ops == 0) /* read only: one snapshot, nothing to check */
+        return db_commit_nothing(db, t->durability, err);
     tind_batch *b;
     int rc = tind_batch_new(db, &b);
     if (rc)

@@ -396,6 +396,13 @@ static void write_group(tind_db *db, wg_writer *leader, wg_writer *last, db_writ
     }
 }
 
+int db_commit_nothing(tind_db *db, int durability, tind_err *err)
+{
+    if (durability < TIND_PERSIST_SYNC_DATA || db->opts.read_only)
+        return TIND_OK;
+    return db_persist(db, durability, err);
+}
+
 /* A write: wait for room; then, when write_mu is free, write alone (the
  * uncontended case: one lock, no queue); else queue and either lead a group
  * or be written by the leader of one (db/wgroup.h). A batch with a check or
@@ -405,7 +412,7 @@ static int db_write(tind_db *db, tind_batch *b, int durability, db_write_check c
                     tind_err *err) EXCLUDES(db->write_mu)
 {
     if (b->count == 0)
-        return TIND_OK;
+        return db_commit_nothing(db, durability, err);
     /* wait for room before queueing: a flush needs write_mu to sync the
      * journal, so a writer must never stall while holding it */
     int rc = make_room(db, b, err);

@@ -20,5 +20,10 @@ typedef int (*db_write_check)(tind_db *db, void *ctx, tind_err *err);
  * the failure), with check run as above; check is NULL-able. On TIND_OK the
  * batch is cleared. */
 int db_batch_commit_checked(tind_batch *b, db_write_check check, void *ctx, tind_err *err); /* takes write_mu */
+/* A commit with nothing to write (an empty batch, a transaction without
+ * writes) still keeps its durability's promise: with SYNC_DATA / SYNC_ALL
+ * every earlier write is synced, as tind_persist(durability) does (nothing
+ * on a read-only database). */
+int db_commit_nothing(tind_db *db, int durability, tind_err *err);
 
 #endif

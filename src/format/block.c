@@ -611,7 +611,8 @@ static int prev_cached(blk_iter *it, uint32_t r, size_t original)
         iter_fail(it, TIND_ENOMEM);
         return 1;
     }
-    memcpy(it->key.data, c->keys.data + c->e[j].key_at, len);
+    if (len) /* a damaged block can hold an empty key: no buffer to copy to (fuzz_index, UBSan) */
+        memcpy(it->key.data, c->keys.data + c->e[j].key_at, len);
     it->key.len = len;
     it->restart_index = r;
     it->restart_next = 0;
