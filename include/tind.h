@@ -723,7 +723,10 @@ TIND_API void tind_read_options_free(tind_read_options *ro);
 /* Reads see the snapshot (NULL = the latest state). The snapshot must outlive
  * the reads and iterators that use it. */
 TIND_API void tind_read_options_set_snapshot(tind_read_options *ro, const tind_snapshot *s);
-/* Whether blocks read are added to the block cache (default 1). */
+/* Whether data blocks and blob values a read misses are added to the block
+ * and blob caches (default 1), for gets and iterators alike (a scan that
+ * should not evict the working set); index and filter blocks are cached
+ * either way. */
 TIND_API void tind_read_options_set_fill_cache(tind_read_options *ro, int on);
 
 /* Copies the value into *val, a malloc'd buffer the caller frees with

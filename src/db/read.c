@@ -24,6 +24,7 @@ typedef struct lookup {
     int in_table;
     uint64_t seq;        /* the entry's seqno */
     memtable *mt;        /* the memtable it was found in */
+    int no_fill;         /* the read options' fill_cache off: blocks and blobs missed stay out */
 } lookup;
 
 /* TIND_OK (found an entry: value or tombstone, see lk->type), TIND_NOT_FOUND
@@ -55,7 +56,8 @@ static int view_lookup(tind_keyspace *ks, ks_view *view, const uint8_t *key, siz
         ver_level *lv = &v->levels[l];
         if (!lv->count)
             continue;
-        int use_filter = !(ks->opts.expect_point_read_hits && l == last_level);
+        int flags = (ks->opts.expect_point_read_hits && l == last_level ? 0 : TBL_GET_FILTER) |
+                    (lk->no_fill ? TBL_GET_NO_FILL : 0);
         size_t from = 0, to = lv->count;
         if (l > 0) {
             int idx = version_find_level_table(v, l, key, klen);
@@ -79,7 +81,7 @@ static int view_lookup(tind_keyspace *ks, ks_view *view, const uint8_t *key, siz
              * the value into it: room for both up front saves a realloc */
             if (!lk->value.cap && tbuf_reserve(&lk->value, 256))
                 return err_set(err, TIND_ENOMEM, "out of memory for a read buffer");
-            rc = tbl_get(r, key, klen, seq, use_filter, &lk->type, found_seq, &lk->value, err);
+            rc = tbl_get(r, key, klen, seq, flags, &lk->type, found_seq, &lk->value, err);
             if (rc != TIND_NOT_FOUND) {
                 lk->in_table = 1;
                 return rc;
@@ -164,7 +166,7 @@ static int older_entry(void *ctx, uint8_t *type, uint64_t *seqno, const uint8_t 
     rc = older_covered(c, type, *seqno, err);
     if (rc == TIND_OK && *type == ENTRY_BLOB) {
         /* a separated base value: merged as the value, never the pointer */
-        rc = ks_blob_load(c->ks, c->view->v, *val, *vlen, 1, &c->blob, err);
+        rc = ks_blob_load(c->ks, c->view->v, *val, *vlen, !lk->no_fill, &c->blob, err);
         if (rc)
             return rc;
         *type = ENTRY_VALUE;
@@ -240,7 +242,7 @@ static int blob_get(tind_keyspace *ks, ks_view *view, lookup *lk, int want_value
     if (!want_value)
         return TIND_OK;
     tbuf out = TBUF_INIT;
-    int rc = ks_blob_load(ks, view->v, ptr, plen, 1, &out, err);
+    int rc = ks_blob_load(ks, view->v, ptr, plen, !lk->no_fill, &out, err);
     if (rc) {
         tbuf_free(&out);
         return rc;
@@ -267,6 +269,7 @@ static int ks_get_at(tind_keyspace *ks, ks_view *view, uint64_t seq, const void 
     memset(&lk, 0, sizeof lk);
     lk.value = *scratch;
     lk.value.len = 0;
+    lk.no_fill = ro && !ro->fill_cache;
     rc = TIND_NOT_FOUND;
     if (ro && ro->txn) /* its own write decides, else the snapshot (txn.h) */
         rc = txn_read_point(ro, ks, key, klen, &lk.type, &lk.mval, &lk.mlen, err);

@@ -141,10 +141,14 @@ const tbl_meta *tbl_get_meta(const tbl *t);
  * overhead. */
 size_t tbl_memory(const tbl *t);
 
+/* tbl_get's flags */
+#define TBL_GET_FILTER 1  /* probe the Bloom filter (off: expect_point_read_hits) */
+#define TBL_GET_NO_FILL 2 /* a data block missed stays out of the cache (fill_cache off) */
+
 /* Newest entry for key with seqno <= snapshot. TIND_OK: *type, *seqno and the
  * value copied into `value`. TIND_NOT_FOUND: no such entry in this table.
- * use_filter = 0 skips the Bloom filter (e.g. expect_point_read_hits). */
-int tbl_get(tbl *t, const uint8_t *key, size_t klen, uint64_t snapshot, int use_filter,
+ * flags: TBL_GET_*. */
+int tbl_get(tbl *t, const uint8_t *key, size_t klen, uint64_t snapshot, int flags,
             uint8_t *type, uint64_t *seqno, tbuf *value, tind_err *err);
 /* 1 when the filter says key may be present (or there is no filter). */
 int tbl_may_contain(tbl *t, const uint8_t *key, size_t klen);

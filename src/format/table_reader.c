@@ -821,13 +821,14 @@ int tbl_may_contain(tbl *t, const uint8_t *key, size_t klen)
 }
 
 /* The general path: an iterator seek (crosses blocks and partitions). */
-static int tbl_get_slow(tbl *t, const uint8_t *key, size_t klen, uint64_t snapshot, uint8_t *type,
+static int tbl_get_slow(tbl *t, const uint8_t *key, size_t klen, uint64_t snapshot, int fill, uint8_t *type,
                         uint64_t *seqno, tbuf *value, tind_err *err)
 {
     tbl_iter *it;
     int rc = tbl_iter_new(t, &it);
     if (rc != TIND_OK)
         return err_set(err, rc, "%s: out of memory", t->what);
+    tbl_iter_set_fill_cache(it, fill);
     tbl_iter_seek(it, key, klen, snapshot);
     if (tbl_iter_valid(it)) {
         size_t n;
@@ -858,7 +859,7 @@ static int tbl_get_slow(tbl *t, const uint8_t *key, size_t klen, uint64_t snapsh
  * in a table this writer made, where the index names the exact block), the
  * read falls back to the iterator path.
  */
-int tbl_get(tbl *t, const uint8_t *key, size_t klen, uint64_t snapshot, int use_filter, uint8_t *type,
+int tbl_get(tbl *t, const uint8_t *key, size_t klen, uint64_t snapshot, int flags, uint8_t *type,
             uint64_t *seqno, tbuf *value, tind_err *err)
 {
     tbl_bref top = {0}, part = {0}, data = {0};
@@ -873,7 +874,8 @@ int tbl_get(tbl *t, const uint8_t *key, size_t klen, uint64_t snapshot, int use_
     uint64_t kh = hash64(key, klen); /* the filter's and the data block hash index's */
 
     memset(value, 0, sizeof *value);
-    if (use_filter && t->has_filter && t->filter_keys) {
+    int fill = !(flags & TBL_GET_NO_FILL);
+    if ((flags & TBL_GET_FILTER) && t->has_filter && t->filter_keys) {
         if (dir && dir->filter)
             rc = pi == dir->count ? 0 : tbl_filter_part_probe(t, dir->filter[pi], kh, err);
         else
@@ -956,7 +958,7 @@ index_done:
     if (rc != TIND_OK)
         goto out;
 data:
-    rc = tbl_block_get(t, h, &t->data, TBL_KIND_BLOCK, &data, err);
+    rc = tbl_block_get_fill(t, h, &t->data, TBL_KIND_BLOCK, fill, &data, err);
     if (rc != TIND_OK)
         goto out;
     tbl_rebind(&it, &data.blk->b);
@@ -992,7 +994,7 @@ out:
     tbl_bref_release(t, &part);
     tbl_bref_release(t, &top);
     if (slow)
-        return tbl_get_slow(t, key, klen, snapshot, type, seqno, value, err);
+        return tbl_get_slow(t, key, klen, snapshot, fill, type, seqno, value, err);
     return rc;
 }
 
