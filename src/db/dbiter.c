@@ -640,9 +640,9 @@ static int iter_new(tind_keyspace *ks, const tind_read_options *ro, const iter_b
     }
     it->ks = ks;
     it->forward = 1;
+    it->view = ks_view_acquire(ks); /* before the seqno: see ks_get (read.c) */
     it->seq = db_read_seqno(ks->db, ro);
     it->fixed = ro && (ro->txn || ro->snapshot);
-    it->view = ks_view_acquire(ks);
     it->fill_cache = ro ? ro->fill_cache : 1;
     err_clear(&it->err);
     rc = iter_build(it, it->view, &scan, it->seq, &it->in, &it->rdel, err);

@@ -330,8 +330,12 @@ static int ks_get(tind_keyspace *ks, const void *key, size_t klen, const tind_re
     int rc = check_key(ks, key, klen, err);
     if (rc)
         return rc;
-    uint64_t seq = db_read_seqno(ks->db, ro);
+    /* the view before the seqno: every entry of the view's tables and sealed
+     * memtables is then at or below seq, so no version the read should see
+     * was dropped or folded by a flush that finished in between (seqno
+     * first, a flush in between could leave only newer versions, invisible) */
     ks_view *view = ks_view_acquire(ks);
+    uint64_t seq = db_read_seqno(ks->db, ro);
     tbuf scratch = TBUF_INIT;
     rc = ks_get_at(ks, view, seq, key, klen, ro, dest, vlen, &scratch, err);
     tbuf_free(&scratch);
@@ -428,8 +432,8 @@ TIND_API int tind_multi_get(tind_keyspace *ks, size_t n, const void *const *keys
         sortable = order[i].key || !order[i].klen;
     if (sortable && n > 1)
         qsort(order, n, sizeof *order, multi_key_cmp);
+    ks_view *view = ks_view_acquire(ks); /* before the seqno: see ks_get */
     uint64_t seq = db_read_seqno(ks->db, ro);
-    ks_view *view = ks_view_acquire(ks);
     tbuf scratch = TBUF_INIT;
     for (size_t j = 0; j < n; j++) {
         size_t i = order[j].index;
