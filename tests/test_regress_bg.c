@@ -72,6 +72,7 @@
 
 #include "check.h"
 #include "db/db.h"
+#include "util/coding.h"
 #include "io/fs.h"
 #include "tind_internal.h"
 
@@ -675,13 +676,7 @@ typedef struct race_reads {
     _Atomic int bad;
 } race_reads;
 
-static uint64_t read_counter(const void *v, size_t n)
-{
-    uint64_t x = 0;
-    for (size_t i = 0; i < n && i < 8; i++)
-        x = x << 8 | ((const uint8_t *)v)[i];
-    return n == 8 ? x : 0;
-}
+static uint64_t read_counter(const void *v, size_t n) { return n == 8 ? dec_u64(v) : 0; }
 
 static void *race_reader(void *arg)
 {
@@ -729,14 +724,14 @@ TEST(reads_race_flush)
         CHECK_OK(tind_open("/db", o, &db));
         tind_options_free(o);
         race_reads r = {.ks = open_ks(db, "r", TIND_COMPACTION_LEVELED)};
-        uint8_t b[8] = {0, 0, 0, 0, 0, 0, 0, 1};
+        uint8_t b[8];
+        enc_u64(b, 1);
         CHECK_OK(tind_put(r.ks, "k", 1, b, 8)); /* the readers start once the key exists */
         pthread_t t[2];
         for (int j = 0; j < 2; j++)
             CHECK(pthread_create(&t[j], NULL, race_reader, &r) == 0);
         for (uint64_t w = 2; w <= 4000 && !atomic_load(&r.bad); w++) {
-            for (int j = 0; j < 8; j++)
-                b[j] = (uint8_t)(w >> (56 - 8 * j));
+            enc_u64(b, w);
             CHECK_OK(tind_put(r.ks, "k", 1, b, 8));
             CHECK_OK(tind_put(r.ks, "pad", 3, b, 8));
             if (w % 8 == 0)
