@@ -546,7 +546,8 @@ static void fa_write(fa_world *w, int nops, int durability)
         tind_batch_free(b);
     }
     if (w->trace)
-        fprintf(stderr, "  batch id %u (%d ops, durability %d) -> %d\n", e->id, nops, durability, rc);
+        fprintf(stderr, "  batch id %u (%d ops, durability %d) -> %d%s%s\n", e->id, nops, durability, rc,
+                rc ? ": " : "", rc ? tind_errmsg(w->db) : "");
     if (rc == TIND_OK) {
         e->status = FA_OK;
         if (durability >= TIND_PERSIST_SYNC_DATA)
@@ -885,6 +886,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             int effect = (b & 3) == 3 && kind == FS_CALL_WRITE ? FS_FAULT_SHORT_WRITE : FS_FAULT_ERRNO;
             static const int errs[4] = {5 /* EIO */, 28 /* ENOSPC */, 24 /* EMFILE */, 5};
             fs_fault_arm(w.ff, kind, 1 + (uint64_t)((a >> 4) % 8), effect, errs[(b >> 2) & 3], (b >> 4) & 1, NULL);
+            if (w.trace)
+                fprintf(stderr, "  %s fault on call %d of %s, errno %d%s\n",
+                        effect == FS_FAULT_SHORT_WRITE ? "short-write" : "errno", 1 + (a >> 4) % 8,
+                        fs_call_kind_name(kind), errs[(b >> 2) & 3], (b >> 4) & 1 ? ", forever" : "");
             w.armed = 1;
             break;
         }

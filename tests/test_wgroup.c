@@ -80,6 +80,8 @@ TEST(journal_pending_mark_drop)
     jrn_drop(w); /* forgets seqno 3 only */
     CHECK_EQ(jrn_size(w), two);
     CHECK_OK(jrn_add(w, 3, 1, "d", 1, NULL)); /* seqno 3 again */
+    jrn_drop(w); /* the mark served its drop: seqno 3 stays (a refused group must not take it) */
+    CHECK_EQ(jrn_size(w), two + (two - base) / 2);
     CHECK_OK(jrn_write(w, NULL));
     CHECK_EQ(jrn_pending(w), 0);
     jrn_drop(w); /* nothing pending: a no-op */

@@ -312,7 +312,8 @@ static void write_group(tind_db *db, wg_writer *leader, wg_writer *last, db_writ
         grc = err_set(&gerr, TIND_EPOISONED, "database '%s' has no journal (an earlier rotation failed)", db->path);
     uint64_t first = atomic_load_explicit(&db->last_seqno, memory_order_relaxed) + 1, next = first;
     uint64_t journal_max = db->journals.cur_max_seqno;
-    if (!grc)
+    int marked = !grc;
+    if (marked)
         jset_mark(&db->journals); /* a failed jset_add drops this group's records only */
     int durability = TIND_PERSIST_NONE, failed = grc != 0;
     for (wg_writer *m = leader; !grc; m = m->next) {
@@ -334,8 +335,11 @@ static void write_group(tind_db *db, wg_writer *leader, wg_writer *last, db_writ
     if (grc) {
         /* nothing of the group was written: an argument error or ENOMEM
          * leaves the journal usable (earlier NONE records stay pending); a
-         * writer refusing (an earlier failure) poisons */
-        jset_drop(&db->journals, journal_max);
+         * writer refusing (an earlier failure) poisons. Only a group that
+         * marked drops: the records before its mark (earlier groups' NONE
+         * batches, acknowledged) stay pending whatever refused this one */
+        if (marked)
+            jset_drop(&db->journals, journal_max);
         if (jset_failed(&db->journals))
             db_poison(db, &gerr);
     } else if (next > first) {

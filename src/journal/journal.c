@@ -85,7 +85,7 @@ struct jrn_writer {
     int failed;               /* status of the first failed write/sync; 0 = healthy */
     int prior_synced;         /* records built now carry JRN_FLAG_PRIOR_SYNCED */
     tbuf buf;                 /* the pending records (jrn_add), written by jrn_write */
-    uint64_t mark_size;       /* size / last_seqno / has_last at jrn_mark */
+    uint64_t mark_size;       /* size / last_seqno / has_last at jrn_mark (UINT64_MAX: no mark) */
     uint64_t mark_last;
     int mark_has_last;
 };
@@ -184,6 +184,7 @@ int jrn_writer_open(fs *fsys, const char *dir, uint64_t number, const jrn_option
     w->fsys = fsys;
     w->path = path;
     w->number = number;
+    w->mark_size = UINT64_MAX; /* no mark */
     w->compress_threshold = opts ? opts->compress_threshold : 0;
 
     int rc = fs_open(fsys, path, FS_O_WRITE | FS_O_CREATE | FS_O_EXCL, &w->file, err);
@@ -306,10 +307,14 @@ void jrn_mark(jrn_writer *w)
 
 void jrn_drop(jrn_writer *w)
 {
-    if (!w || w->mark_size < w->written || w->mark_size >= w->size)
+    if (!w)
+        return;
+    uint64_t mark = w->mark_size;
+    w->mark_size = UINT64_MAX; /* a mark serves one drop: an older one must never take later records */
+    if (mark < w->written || mark >= w->size)
         return; /* no mark among the pending records, or nothing after it */
-    w->buf.len -= (size_t)(w->size - w->mark_size);
-    w->size = w->mark_size;
+    w->buf.len -= (size_t)(w->size - mark);
+    w->size = mark;
     w->last_seqno = w->mark_last;
     w->has_last = w->mark_has_last;
 }

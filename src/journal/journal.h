@@ -144,7 +144,8 @@ int jrn_append(jrn_writer *w, uint64_t first_seqno, uint32_t count, const void *
  * and at most a torn tail of that write) and has the same failure rule as
  * jrn_append; jrn_mark remembers the current end, and jrn_drop forgets the
  * pending records added after the mark (their seqnos may be given again;
- * those before it stay pending). jrn_sync and jrn_close write pending
+ * those before it stay pending) and the mark: a drop with no mark since the
+ * last drop forgets nothing. jrn_sync and jrn_close write pending
  * records first.
  * jrn_size counts pending records; jrn_pending is their bytes. */
 int jrn_add(jrn_writer *w, uint64_t first_seqno, uint32_t count, const void *payload, size_t len, tind_err *err);
