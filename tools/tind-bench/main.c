@@ -1678,7 +1678,7 @@ static void bm_usage(FILE *f)
             "                           ENGINE@W1+W2 runs that engine on those workloads only\n"
             "  --workloads LIST         comma list of workloads (--list) and groups: core = micro,ycsb-a,ycsb-b-sync,\n"
             "                           ycsb-b-sync-mt,medium,feed,blobs-4k; extra = queue,counter-merge,\n"
-            "                           counter-rmw,txn-low,txn-high,bulkload,writeheavy (default all)\n"
+            "                           counter-rmw,txn-low,txn-high,bulkload,writeheavy,blobs-writeheavy (default all)\n"
             "  --keys N                 preloaded keys (feed: posts; 20 posts per user)\n"
             "  --value-size B           value bytes (default per workload)\n"
             "  --ops N | --seconds S    length of each measured phase (default: quick 3 s, full 30 s)\n"
@@ -1776,7 +1776,7 @@ static const struct {
     const char *name, *list;
 } bm_groups[] = {
     {"core", "micro,ycsb-a,ycsb-b-sync,ycsb-b-sync-mt,medium,feed,blobs-4k"},
-    {"extra", "queue,counter-merge,counter-rmw,txn-low,txn-high,bulkload,writeheavy"},
+    {"extra", "queue,counter-merge,counter-rmw,txn-low,txn-high,bulkload,writeheavy,blobs-writeheavy"},
 };
 
 /* Rewrites list with every group name replaced by its workloads; -1 when too long. */

@@ -152,6 +152,11 @@ const bw_def bw_defs[] = {
      * measures it with --seconds 300. */
     {"writeheavy", BW_MIX, 0.10, 0, 0, BW_UNIFORM, 100, {200000, 2000000}, {64, 256},
      "90% overwrites / 10% reads, uniform, eventual: write amplification in steady state (--seconds 300)"},
+    /* issue 11: the same with 4 KiB values and key-value separation on
+     * (tind's blob files, RocksDB's BlobDB): steady-state write amplification
+     * of separated values under overwrites and GC (--seconds 300) */
+    {"blobs-writeheavy", BW_MIX, 0.10, 0, 1, BW_UNIFORM, 4096, {25000, 250000}, {64, 256},
+     "4 KiB values, 90% overwrites / 10% reads, uniform, eventual: blob write amplification in steady state (--seconds 300)"},
     {NULL, 0, 0, 0, 0, 0, 0, {0, 0}, {0, 0}, NULL},
 };
 
