@@ -726,6 +726,74 @@ TEST(merge_cache_operands_across_seal_flush_compaction)
     close_mem(db, mem);
 }
 
+/* The merge cache keeps a key's merged value with the seqno X of the operand
+ * it ends at. A compaction may later fold that operand and what lies below
+ * into a value at the same seqno X, and a compaction filter may then replace
+ * that value (it is the key's newest value until the next merge; above the
+ * bottom level its seqno stays X). A read must take the stored value then,
+ * not the cached one: the cache stands only for the operand it was made at.
+ * White-box: the walk's older entries come from a scripted next(). */
+typedef struct scripted {
+    int n, at;
+    uint8_t type[4];
+    uint64_t seqno[4], val[4];
+    uint8_t bytes[4][8];
+} scripted;
+
+static int scripted_next(void *ctx, uint8_t *type, uint64_t *seqno, const uint8_t **val, size_t *vlen, tind_err *err)
+{
+    (void)err;
+    scripted *s = ctx;
+    if (s->at == s->n)
+        return TIND_NOT_FOUND;
+    int i = s->at++;
+    *type = s->type[i];
+    *seqno = s->seqno[i];
+    enc_u64(s->bytes[i], s->val[i]);
+    *val = s->bytes[i];
+    *vlen = 8;
+    return TIND_OK;
+}
+
+static uint64_t scripted_read(tind_keyspace *ks, uint64_t top, uint64_t operand, scripted *s)
+{
+    merge_list ops = {0};
+    uint8_t b[8];
+    enc_u64(b, operand);
+    CHECK_OK(merge_list_add(&ops, b, 8, top));
+    tbuf out = TBUF_INIT;
+    tind_err err;
+    err_clear(&err);
+    CHECK_OK(ks_merge_read_cached(ks, (const uint8_t *)"k", 1, top, &ops, scripted_next, s, &out, &err));
+    CHECK_EQ(out.len, 8);
+    uint64_t v = dec_u64(out.data);
+    tbuf_free(&out);
+    merge_list_free(&ops);
+    return v;
+}
+
+TEST(merge_cache_value_at_cached_seqno)
+{
+    fs *mem = fs_mem_new();
+    tind_db *db = open_mem(mem);
+    tind_keyspace *ks = counter_ks(db, "c");
+    /* +1 @5 over +10 @4 over the value 100 @3: 111, cached at 5 */
+    scripted a = {2, 0, {ENTRY_MERGE, ENTRY_VALUE}, {4, 3}, {10, 100}, {{0}}};
+    CHECK_EQ(scripted_read(ks, 5, 1, &a), 111);
+    /* a read of top 5 again is the cached value, without a walk */
+    scripted none = {0};
+    CHECK_EQ(scripted_read(ks, 5, 1, &none), 111);
+    /* compaction folded 5 and below into a value @5, a filter replaced it
+     * by 500; then +2 @6: 502, not the cached 111 + 2 */
+    scripted b = {1, 0, {ENTRY_VALUE}, {5}, {500}, {{0}}};
+    CHECK_EQ(scripted_read(ks, 6, 2, &b), 502);
+    /* the operand @6 is cached now: +4 @7 over it stops there */
+    scripted c = {2, 0, {ENTRY_MERGE, ENTRY_VALUE}, {6, 5}, {2, 500}, {{0}}};
+    CHECK_EQ(scripted_read(ks, 7, 4, &c), 506);
+    CHECK_EQ(c.at, 1);
+    close_mem(db, mem);
+}
+
 TEST(merge_cache_transaction)
 {
     /* a transaction reads a hot key at its snapshot, below the values
@@ -1139,6 +1207,7 @@ int main(void)
         RUN(failing_callback);
         RUN(merge_cache_snapshots_and_range_tombstones);
         RUN(merge_cache_operands_across_seal_flush_compaction);
+        RUN(merge_cache_value_at_cached_seqno);
         RUN(merge_cache_transaction);
         RUN(merge_cache_failing_operator);
         RUN(flush_folds_operands);

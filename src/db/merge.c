@@ -181,7 +181,10 @@ static int merge_walk(tind_keyspace *ks, const uint8_t *key, size_t klen, merge_
             break;
         if (rc)
             return rc;
-        if (hit && seqno == hit->seqno && (type == ENTRY_MERGE || type == ENTRY_VALUE))
+        /* only the operand the value was cached at: a value at that seqno
+         * is a later fold of it that a compaction filter may have replaced
+         * (and is itself the base, at no cost) */
+        if (hit && seqno == hit->seqno && type == ENTRY_MERGE)
             return ks_merge_values(ks, key, klen, hit->val, hit->vlen, 1, ops, 1, out, err);
         if (type == ENTRY_MERGE) {
             if (merge_list_add(ops, val, vlen, seqno))

@@ -46,9 +46,11 @@ int ks_merge_read(tind_keyspace *ks, const uint8_t *key, size_t klen, merge_list
  * newest entry it includes, X. The value as of X is the same for every
  * reader at or above X whose walk reaches the entry X not deleted (a range
  * tombstone newer than X that deletes it is seen by the walk, next() then
- * gives a deletion): so a read stops at X and merges the cached value as
- * the base with the operands above it, and a read of top = X merges
- * nothing. A hot key's read then costs the operands written since its last
+ * gives a deletion): so a read stops at X while X is still that operand
+ * and merges the cached value as the base with the operands above it, and
+ * a read of top = X merges nothing. A value at X (compaction folded the
+ * operand, and a compaction filter may since have replaced the fold) is
+ * used as it is stored. A hot key's read then costs the operands written since its last
  * read, not its whole chain. next() must report an entry a range tombstone
  * of the read deletes as a deletion. */
 int ks_merge_read_cached(tind_keyspace *ks, const uint8_t *key, size_t klen, uint64_t top, merge_list *ops,
