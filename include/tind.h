@@ -1184,11 +1184,14 @@ TIND_API int tind_db_stats_get(tind_db *db, tind_db_stats *out);
  * database); the journal being written is copied. Everything is synced and
  * the folder appears atomically: the copy is built in "dir.tmp" and renamed
  * to dir, so after a crash dir is whole or absent (a leftover dir.tmp that
- * holds only a copy's files is removed by the next call). The copy of an
+ * holds only a copy's files is removed by the next call; one another
+ * checkpoint or restore is building, its dir.tmp/LOCK held, is left alone:
+ * TIND_EBUSY). The copy of an
  * encrypted database is encrypted with its key and holds its ENCRYPTION
  * key check: it opens with the same key only.
  * Statuses: TIND_EINVAL (db or dir NULL or empty), TIND_EEXIST (dir exists,
- * or dir.tmp holds other files), TIND_ENOTSUP (db opened read-only),
+ * or dir.tmp holds other files), TIND_EBUSY (dir.tmp is being built by
+ * another call, in this process or another), TIND_ENOTSUP (db opened read-only),
  * TIND_EPOISONED, TIND_ECLOSED, I/O errors naming the file (a partial
  * dir.tmp is removed). Thread-safety: any thread, concurrently with every
  * call but tind_close; two checkpoints may run at once (to different dirs). */
@@ -1249,7 +1252,9 @@ TIND_API int tind_backup_verify(const char *dir, uint64_t id, tind_progress_fn p
 /* Restores backup id of dir (0 = the newest) into the new database folder
  * target (TIND_EEXIST when it exists), checking every file's checksum as it
  * is copied (TIND_ECORRUPT, nothing left behind). Built in target.tmp,
- * synced, then renamed: target appears whole or not at all. */
+ * synced, then renamed: target appears whole or not at all (target.tmp as
+ * dir.tmp for tind_checkpoint: a leftover removed, one being built
+ * TIND_EBUSY). */
 TIND_API int tind_backup_restore(const char *dir, uint64_t id, const char *target, tind_progress_fn progress,
                                  void *ctx);
 /* Deletes every backup of dir but the newest `keep` (>= 1; TIND_EINVAL

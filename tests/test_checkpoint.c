@@ -13,7 +13,8 @@
  *   faults             each I/O call of a checkpoint failed in turn: an error,
  *                      no folder left, the database unchanged and usable
  *   folders            an existing folder, a leftover DIR.tmp (removed when it
- *                      holds a copy's files only, else refused), arguments,
+ *                      holds a copy's files only, else refused; refused with
+ *                      TIND_EBUSY while another writer holds its LOCK), arguments,
  *                      read-only databases
  *   posix              on the real file system, opened by a fresh process-level open
  *
@@ -346,6 +347,21 @@ TEST(folders)
     CHECK_OK(tind_checkpoint(db, "/ck"));
     long want[1] = {50};
     check_copy(mem, "/ck", 1, want, want);
+    /* nor one another checkpoint or restore is writing (its LOCK held):
+     * refused, nothing of it touched */
+    CHECK_OK(fs_mkdir(mem, "/ck5.tmp", NULL));
+    CHECK_OK(fs_write_atomic(mem, "/ck5.tmp", "VERSIONS", "x", 1, NULL));
+    fs_lock *held;
+    CHECK_OK(fs_lock_file(mem, "/ck5.tmp/LOCK", &held, NULL));
+    CHECK_RC(tind_checkpoint(db, "/ck5"), TIND_EBUSY);
+    CHECK(strstr(tind_errmsg(db), "/ck5.tmp") != NULL);
+    int was_dir = 0;
+    CHECK_OK(fs_exists(mem, "/ck5.tmp/VERSIONS", &was_dir));
+    CHECK_RC(fs_exists(mem, "/ck5", &was_dir), TIND_ENOENT);
+    CHECK_OK(fs_unlock(held, NULL));
+    /* once that writer is gone (its lock released), its leftover is replaced */
+    CHECK_OK(tind_checkpoint(db, "/ck5"));
+    check_copy(mem, "/ck5", 1, want, want);
     /* ... but not a folder with anything else in it */
     CHECK_OK(fs_mkdir(mem, "/ck2.tmp", NULL));
     CHECK_OK(fs_write_atomic(mem, "/ck2.tmp", "precious.txt", "x", 1, NULL));

@@ -782,9 +782,8 @@ int bk_restore(fs *fsys, const char *dir, uint64_t id, const char *target, ckpt_
     if (rc == TIND_OK && (!tmp || !jdir || !tdir || !parent))
         rc = err_set(err, TIND_ENOMEM, "out of memory");
     int made = 0;
-    if (rc == TIND_OK)
-        rc = ckpt_remove_copy(fsys, tmp, err);
-    if (rc == TIND_OK && (rc = fs_mkdir(fsys, tmp, err)) == TIND_OK)
+    fs_lock *tmp_lock = NULL;
+    if (rc == TIND_OK && (rc = ckpt_claim_temp(fsys, tmp, &tmp_lock, err)) == TIND_OK)
         made = 1;
     if (rc == TIND_OK)
         rc = fs_mkdir(fsys, jdir, err);
@@ -810,6 +809,7 @@ int bk_restore(fs *fsys, const char *dir, uint64_t id, const char *target, ckpt_
         rc = fs_sync_dir(fsys, parent, err);
     else if (made)
         ckpt_remove_copy(fsys, tmp, NULL);
+    ckpt_release_temp(tmp_lock);
     free(tmp);
     free(jdir);
     free(tdir);

@@ -3,8 +3,10 @@
  * and tind_checkpoint.
  *
  * tind_checkpoint(db, DIR):
- *   1. DIR must not exist; a DIR.tmp left by an interrupted checkpoint is
- *      removed when it holds only a copy's files (else TIND_EEXIST);
+ *   1. DIR must not exist; DIR.tmp is claimed (ckpt_claim_temp: made, its
+ *      LOCK held until the end); one left by an interrupted checkpoint is
+ *      removed when it holds only a copy's files (else TIND_EEXIST), one
+ *      whose LOCK another writer holds is refused (TIND_EBUSY);
  *   2. the plan pins the files (write_mu for the journal's length, then
  *      install_mu for VERSIONS and the tables; each held for microseconds
  *      plus the read of VERSIONS and FORMAT);
@@ -402,11 +404,56 @@ int ckpt_remove_copy(fs *fsys, const char *dir, tind_err *err)
     return remove_files(fsys, dir, 1, err);
 }
 
+int ckpt_claim_temp(fs *fsys, const char *tmp, fs_lock **lock, tind_err *err)
+{
+    *lock = NULL;
+    char *lockpath = fname_join(tmp, FNAME_LOCK);
+    if (!lockpath)
+        return err_set(err, TIND_ENOMEM, "out of memory");
+    int rc;
+    for (int round = 0;; round++) {
+        rc = fs_mkdir(fsys, tmp, err);
+        if (rc != TIND_EEXIST)
+            break;
+        err_clear(err);
+        if (round == 1) { /* removed, and made again by another writer meanwhile */
+            rc = err_set(err, TIND_EBUSY, "'%s' is being written by another checkpoint or restore", tmp);
+            break;
+        }
+        fs_lock *stale = NULL;
+        rc = fs_lock_file(fsys, lockpath, &stale, err);
+        if (rc == TIND_EBUSY)
+            rc = err_set(err, TIND_EBUSY, "'%s' is being written by another checkpoint or restore (its LOCK is held)",
+                         tmp);
+        if (rc)
+            break;
+        /* an interrupted writer's: only a copy's files may be there */
+        rc = ckpt_remove_copy(fsys, tmp, err);
+        fs_unlock(stale, NULL);
+        if (rc)
+            break;
+    }
+    if (rc == TIND_OK) {
+        rc = fs_lock_file(fsys, lockpath, lock, err);
+        if (rc == TIND_EBUSY) /* another writer found it before our lock and took it: it is theirs now */
+            rc = err_set(err, TIND_EBUSY, "'%s' was taken by another checkpoint or restore", tmp);
+    }
+    free(lockpath);
+    return rc;
+}
+
+void ckpt_release_temp(fs_lock *lock)
+{
+    if (lock)
+        fs_unlock(lock, NULL);
+}
+
 /* ------------------------------------------------------------------ tind_checkpoint */
 
-static int make_dirs(fs *fsys, const char *tmp, tind_err *err)
+/* journals/ and tables/ in tmp (claimed: ckpt_claim_temp). */
+static int make_subdirs(fs *fsys, const char *tmp, tind_err *err)
 {
-    int rc = fs_mkdir(fsys, tmp, err);
+    int rc = TIND_OK;
     const char *subs[2] = {FNAME_JOURNALS_DIR, FNAME_TABLES_DIR};
     for (int i = 0; rc == TIND_OK && i < 2; i++) {
         char *d = fname_join(tmp, subs[i]);
@@ -474,9 +521,11 @@ int ckpt_write(tind_db *db, const char *dir, ckpt_progress_fn progress, void *ct
     memcpy(tmp, dir, n);
     memcpy(tmp + n, FNAME_TEMP_SUFFIX, sizeof FNAME_TEMP_SUFFIX);
     ckpt_plan p;
-    int rc = ckpt_remove_copy(fsys, tmp, err);
+    fs_lock *lock = NULL;
+    int rc = ckpt_claim_temp(fsys, tmp, &lock, err);
+    int claimed = rc == TIND_OK;
     if (rc == TIND_OK)
-        rc = make_dirs(fsys, tmp, err);
+        rc = make_subdirs(fsys, tmp, err);
     int planned = 0;
     if (rc == TIND_OK && (rc = ckpt_plan_make(db, &p, err)) == TIND_OK)
         planned = 1;
@@ -491,8 +540,9 @@ int ckpt_write(tind_db *db, const char *dir, ckpt_progress_fn progress, void *ct
         rc = fs_rename(fsys, tmp, dir, err);
     if (rc == TIND_OK)
         rc = fs_sync_dir(fsys, parent, err);
-    else
+    else if (claimed)
         ckpt_remove_copy(fsys, tmp, NULL);
+    ckpt_release_temp(lock);
     free(tmp);
     free(parent);
     return rc;

@@ -102,6 +102,15 @@ int ckpt_copy_path(fs *fsys, const char *src, uint64_t size, const char *dst, ui
  * anything else. TIND_OK when it does not exist. */
 int ckpt_remove_copy(fs *fsys, const char *dir, tind_err *err);
 
+/* Claims the folder tmp (a checkpoint's or a restore's DIR.tmp) for the
+ * caller: creates it and holds an exclusive lock on tmp/LOCK (*lock, for
+ * ckpt_release_temp once tmp is renamed or removed). A tmp that exists is
+ * another writer's while its LOCK is held (TIND_EBUSY naming it, nothing
+ * touched), else an interrupted one's: removed (ckpt_remove_copy's rule)
+ * and made anew. */
+int ckpt_claim_temp(fs *fsys, const char *tmp, fs_lock **lock, tind_err *err);
+void ckpt_release_temp(fs_lock *lock);
+
 /* The folder that holds path ("." when path has no '/'), malloc'd. */
 char *ckpt_parent_dir(const char *path);
 
