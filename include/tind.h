@@ -1241,8 +1241,8 @@ TIND_API int tind_backup_create(tind_db *db, const char *dir, tind_progress_fn p
  * *count entries (NULL when 0), freed with tind_free. TIND_ENOENT when dir
  * is not a backup folder, TIND_ECORRUPT when a description is damaged. */
 TIND_API int tind_backup_list(const char *dir, tind_backup_info **list, size_t *count);
-/* Checks backup id of dir (0 = every backup): every file's size and
- * checksum, then each table's blocks (tind verify's table checks), each blob file's records, each
+/* Checks backup id of dir (0 = every backup; a file several of them share
+ * is read once): every file's size and checksum, then each table's blocks (tind verify's table checks), each blob file's records, each
  * journal's records and the version file. A backup of an encrypted database
  * holds its files encrypted (and its ENCRYPTION key check; a restore opens
  * with the same key only): sizes and checksums are of the stored bytes, and

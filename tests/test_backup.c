@@ -17,6 +17,9 @@
  *                 keeps the backup whole
  *   public_api    the tind_backup_* calls on the real file system, their
  *                 argument errors and tind_errmsg(NULL)
+ *   verify_reads_shared_once
+ *                 verify of every backup reads a file several backups
+ *                 share once (its progress total: the distinct bytes)
  *   online        backups taken while a writer thread writes (background
  *                 work on): each restores a prefix of the writes at least as
  *                 long as what was acknowledged before its call
@@ -499,6 +502,26 @@ static void *online_main(void *p)
     return NULL;
 }
 
+TEST(verify_reads_shared_once)
+{
+    /* verify of every backup reads a file the backups share once: its
+     * progress total is the bytes of the distinct files */
+    fs *mem = two_backups();
+    tind_backup_info *list = NULL;
+    size_t count = 0;
+    CHECK_OK(bk_list(mem, "/bk", &list, &count, NULL));
+    CHECK_EQ(count, 2);
+    CHECK(list[0].shared_bytes > 0);
+    uint64_t distinct = list[0].bytes + list[1].bytes - list[0].shared_bytes;
+    tind_free(list);
+    progress_calls = progress_last = progress_total = 0;
+    CHECK_OK(bk_verify(mem, "/bk", 0, on_progress, &progress_calls, NULL));
+    CHECK(progress_calls > 0);
+    CHECK_EQ(progress_total, distinct);
+    CHECK_EQ(progress_last, distinct);
+    fs_destroy(mem);
+}
+
 TEST(online)
 {
     fs *mem = fs_mem_new();
@@ -556,6 +579,7 @@ int main(void)
     RUN(prune);
     RUN(crashes);
     RUN(public_api);
+    RUN(verify_reads_shared_once);
     RUN(online);
     fprintf(stderr, "test_backup: ok\n");
     return 0;

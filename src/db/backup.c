@@ -746,18 +746,60 @@ static int read_checked(fs *fsys, const char *dir, const bk_meta *m, const bk_fi
     return rc;
 }
 
+/* A file of a backup, for verify's order: by stored name, then what the
+ * backup records of it, then the oldest backup first. */
+typedef struct bk_ref {
+    const bk_meta *m;
+    const bk_file *f;
+} bk_ref;
+
+static int ref_cmp(const void *a, const void *b)
+{
+    const bk_ref *x = a, *y = b;
+    int c = strcmp(x->f->stored, y->f->stored);
+    if (c)
+        return c;
+    if (x->f->hash != y->f->hash)
+        return x->f->hash < y->f->hash ? -1 : 1;
+    if (x->f->size != y->f->size)
+        return x->f->size < y->f->size ? -1 : 1;
+    return x->m->id < y->m->id ? -1 : x->m->id > y->m->id;
+}
+
+/* The same stored file, recorded alike (checked once for every backup that holds it). */
+static int ref_same(const bk_ref *x, const bk_ref *y)
+{
+    return !strcmp(x->f->stored, y->f->stored) && x->f->hash == y->f->hash && x->f->size == y->f->size;
+}
+
 int bk_verify(fs *fsys, const char *dir, uint64_t id, ckpt_progress_fn progress, void *ctx, tind_err *err)
 {
     fs_lock *lock = NULL;
     bk_set s;
     size_t from, to;
     int rc = open_shared(fsys, dir, id, 0, &lock, &s, &from, &to, err);
+    /* a file several backups share is read once (a backup that records
+     * it differently gets its own read, and the mismatch) */
+    size_t n = 0;
+    for (size_t i = from; rc == TIND_OK && i < to; i++)
+        n += s.metas[i].count;
+    bk_ref *refs = rc == TIND_OK && n ? malloc(n * sizeof *refs) : NULL;
+    if (n && !refs && rc == TIND_OK)
+        rc = err_set(err, TIND_ENOMEM, "out of memory");
+    size_t k = 0;
+    for (size_t i = from; rc == TIND_OK && i < to; i++)
+        for (size_t j = 0; j < s.metas[i].count; j++)
+            refs[k++] = (bk_ref){&s.metas[i], &s.metas[i].files[j]};
+    if (k)
+        qsort(refs, k, sizeof *refs, ref_cmp);
     uint64_t total = 0, done = 0;
-    for (size_t i = from; rc == TIND_OK && i < to; i++)
-        total += meta_bytes(&s.metas[i]);
-    for (size_t i = from; rc == TIND_OK && i < to; i++)
-        for (size_t j = 0; rc == TIND_OK && j < s.metas[i].count; j++)
-            rc = read_checked(fsys, dir, &s.metas[i], &s.metas[i].files[j], NULL, &done, total, progress, ctx, err);
+    for (size_t i = 0; i < k; i++)
+        if (i == 0 || !ref_same(&refs[i - 1], &refs[i]))
+            total += refs[i].f->size;
+    for (size_t i = 0; rc == TIND_OK && i < k; i++)
+        if (i == 0 || !ref_same(&refs[i - 1], &refs[i]))
+            rc = read_checked(fsys, dir, refs[i].m, refs[i].f, NULL, &done, total, progress, ctx, err);
+    free(refs);
     set_free(&s);
     bk_unlock(lock);
     return rc;
