@@ -130,6 +130,10 @@ typedef struct tind_iter tind_iter;             /* a cursor over a keyspace */
  *              tind_persist(BUFFER or stronger), at a journal rotation, a
  *              flush, a checkpoint, when the change feed reaches those
  *              writes, and at tind_close. tind_persist(NONE) does nothing.
+ *              When a journal write fails (a full disk, EIO), the NONE
+ *              writes waiting in the buffer fail with it unless the write
+ *              tind_close tries once more succeeds (the database is
+ *              poisoned: they are still readable until it closes).
  *   BUFFER     (the default) the record, and every record before it, is
  *              handed to the OS before the call returns: survives a process
  *              crash, not a power loss.

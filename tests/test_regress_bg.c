@@ -71,6 +71,12 @@
  *                             and a clean reopen lost them (found by
  *                             replay_api_threads in CI). Both background
  *                             modes.
+ *   failed_write_keeps_none   a journal write that failed (once) took the
+ *                             acknowledged NONE records written with it:
+ *                             close wrote nothing for a failed writer. It
+ *                             now tries them once more; with the disk
+ *                             failing for good they are lost (documented
+ *                             with TIND_PERSIST_NONE).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -826,6 +832,48 @@ TEST(poisoned_write_keeps_pending)
     }
 }
 
+TEST(failed_write_keeps_none)
+{
+    for (int forever = 0; forever < 2; forever++) {
+        watchdog();
+        fs *mem = fs_mem_new(), *ff = fs_fault_new(mem, 0);
+        tind_options *o = tind_options_new();
+        tind_options_set_fs(o, ff);
+        tind_db *db;
+        CHECK_OK(tind_open("/db", o, &db));
+        tind_keyspace *ks;
+        CHECK_OK(tind_keyspace_open(db, "p", NULL, &ks));
+        tind_write_options *wo = tind_write_options_new();
+        tind_write_options_set_durability(wo, TIND_PERSIST_NONE);
+        CHECK_OK(tind_put_opt(ks, "acked", 5, "kept", 4, wo));
+        tind_write_options_free(wo);
+        /* a BUFFER write takes the pending record with it, and fails */
+        fs_fault_arm(ff, FS_CALL_WRITE, 1, FS_FAULT_ERRNO, EIO, forever, ".jrn");
+        CHECK_RC(tind_put(ks, "failed", 6, "x", 1), TIND_EIO);
+        CHECK(strstr(tind_errmsg(db), "journal") != NULL);
+        CHECK(tind_internal_is_poisoned(db));
+        /* still readable until closed */
+        void *v;
+        size_t n;
+        CHECK_OK(tind_get(ks, "acked", 5, NULL, &v, &n));
+        tind_free(v);
+        CHECK_RC(tind_close(db), TIND_EPOISONED);
+        fs_fault_disarm(ff);
+        CHECK_OK(tind_open("/db", o, &db));
+        CHECK_OK(tind_keyspace_open(db, "p", NULL, &ks));
+        CHECK_RC(tind_get(ks, "acked", 5, NULL, &v, &n), forever ? TIND_NOT_FOUND : TIND_OK);
+        if (!forever) {
+            CHECK_MEM(v, n, "kept", 4);
+            tind_free(v);
+        }
+        CHECK_OK(tind_close(db));
+        tind_options_free(o);
+        fs_destroy(ff);
+        fs_destroy(mem);
+        alarm(0);
+    }
+}
+
 /* No arguments: every test; else only the tests named. */
 static int selected(int argc, char **argv, const char *name)
 {
@@ -850,5 +898,6 @@ int main(int argc, char **argv)
     RUN_SELECTED(flush_races_keyspace_delete);
     RUN_SELECTED(reads_race_flush);
     RUN_SELECTED(poisoned_write_keeps_pending);
+    RUN_SELECTED(failed_write_keeps_none);
     return 0;
 }

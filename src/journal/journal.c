@@ -393,7 +393,15 @@ int jrn_close(jrn_writer *w, tind_err *err)
 {
     if (!w)
         return TIND_OK;
-    int wrc = w->failed ? TIND_OK : jrn_write(w, err); /* pending records */
+    int wrc = TIND_OK;
+    if (!w->failed)
+        wrc = jrn_write(w, err); /* pending records */
+    else if (w->size > w->written)
+        /* after a failed write the records still pending are those of the
+         * group that failed and of NONE writes before it, acknowledged:
+         * one more try keeps them when the cause has passed (space freed);
+         * its outcome changes nothing reported (the failure stands) */
+        (void)fs_write(w->file, w->buf.data, w->buf.len, w->written, NULL);
     int rc = fs_close(w->file, wrc ? NULL : err);
     if (rc)
         err_wrap(err, rc, "journal %" PRIu64 ": close", w->number);

@@ -173,9 +173,11 @@ uint64_t jrn_number(const jrn_writer *w);
 /* 1 when a write or sync failed (every later append/sync is refused). */
 int jrn_failed(const jrn_writer *w);
 
-/* Writes the pending records (unless the writer failed), closes the file
- * (no sync) and frees w (NULL is a no-op). Returns the first failure; w is
- * freed either way. */
+/* Writes the pending records, closes the file (no sync) and frees w (NULL
+ * is a no-op). Returns the first failure; w is freed either way. A writer
+ * whose write or sync failed tries its pending records once more (the
+ * failed group's and the acknowledged NONE records before it: kept when the
+ * cause has passed) and still reports the failure. */
 int jrn_close(jrn_writer *w, tind_err *err);
 
 /* ---- replay ---- */
