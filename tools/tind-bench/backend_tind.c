@@ -44,6 +44,11 @@
  * TIND_BENCH_BLOB_CACHE_MB=M gives the database a blob cache of M MiB
  * (tind_options_set_blob_cache_size; tind's default is none).
  *
+ * TIND_BENCH_BLOB_GC=RATIO[,AGE] sets "tind"'s blob GC (tind_ks_options_set_blob_gc:
+ * garbage ratio that makes compaction relocate a blob file's live values,
+ * and the age cutoff; defaults 0.25 and 0) to measure the write / space
+ * amplification trade on blobs-writeheavy.
+ *
  * Thread-safety: tind handles may be shared by threads (thread_safe = 1).
  */
 #include <pthread.h>
@@ -237,6 +242,13 @@ static int bt_open_with(void **out, const bench_config *cfg, int inline_values, 
     const char *th = getenv("TIND_BENCH_BLOB_THRESHOLD");
     if (th && !inline_values)
         tind_ks_options_set_blob_separation(ko, 1, strtoull(th, NULL, 10));
+    const char *gc = getenv("TIND_BENCH_BLOB_GC");
+    if (gc && !inline_values) {
+        char *end = NULL;
+        double ratio = strtod(gc, &end);
+        double age = end && *end == ',' ? strtod(end + 1, NULL) : 0;
+        tind_ks_options_set_blob_gc(ko, ratio, age);
+    }
     if (inline_values)
         tind_ks_options_set_blob_separation(ko, 0, 4096);
     if (cfg->counter_merge)
