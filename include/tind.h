@@ -121,7 +121,11 @@ typedef struct tind_iter tind_iter;             /* a cursor over a keyspace */
 /* Durability of a write or of tind_persist(). Values are part of the ABI.
  * Whatever the mode, a write is visible to readers when its call returns,
  * and after any crash the database holds the history up to some batch
- * boundary (no batch half applied, no holes).
+ * boundary (no batch half applied, no holes). A write that fails with an
+ * I/O error (TIND_EIO, TIND_ENOSPC, ...: its journal write or sync failed;
+ * the database is then poisoned) may or may not be there after a reopen,
+ * whole or not at all; one refused before the journal (TIND_EPOISONED,
+ * TIND_EINVAL, TIND_ETOOBIG, ...) is not.
  *   NONE       the write's journal record may wait in tind's user-space
  *              journal buffer (64 KiB; one write(2) per buffer instead of
  *              one per write): a process crash or kill may lose the newest
