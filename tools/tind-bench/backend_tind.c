@@ -47,7 +47,9 @@
  * TIND_BENCH_BLOB_GC=RATIO[,AGE] sets "tind"'s blob GC (tind_ks_options_set_blob_gc:
  * garbage ratio that makes compaction relocate a blob file's live values,
  * and the age cutoff; defaults 0.25 and 0) to measure the write / space
- * amplification trade on blobs-writeheavy.
+ * amplification trade on blobs-writeheavy. Blob options are stored with
+ * the keyspace: with --keep a cached preload keeps those it was made with,
+ * so run these (and TIND_BENCH_BLOB_THRESHOLD) without --keep.
  *
  * Thread-safety: tind handles may be shared by threads (thread_safe = 1).
  */
