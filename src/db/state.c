@@ -191,9 +191,13 @@ tind_keyspace *db_keyspace_by_id(tind_db *db, uint32_t id)
 /* The write buffer bounds memtable memory: sealed memtables waiting for
  * their flush may hold the write buffer less one active memtable (at least
  * one memtable's worth, so a memtable larger than the buffer can still be
- * sealed); past that, writers stall until a flush frees one. Without it a
- * keyspace held up to DB_MAX_SEALED + 1 memtables (144 MiB with the
- * defaults, beside a 64 MiB write buffer). (mu) */
+ * sealed); past that, writers stall until a flush frees one. A memtable
+ * sealed at its size counts as one memtable's worth although its last entry
+ * took it over: with the default buffer of two memtables, the active one
+ * fills while the sealed one flushes (counted as it is, the sealed one alone
+ * was over the budget and every flush stalled the writers for its whole
+ * length). Without the bound a keyspace held up to DB_MAX_SEALED + 1
+ * memtables. (mu) */
 static int ks_sealed_over_budget(tind_keyspace *ks) REQUIRES(ks->db->mu)
 {
     if (!ks->sealed_count)
@@ -201,9 +205,11 @@ static int ks_sealed_over_budget(tind_keyspace *ks) REQUIRES(ks->db->mu)
     uint64_t wb = ks->db->opts.write_buffer_size, mt = ks->opts.memtable_size;
     uint64_t budget = wb > 2 * mt ? wb - mt : mt;
     uint64_t sealed = 0;
-    for (size_t i = 0; i < ks->sealed_count; i++)
-        sealed += mt_memory(ks->sealed[i]);
-    return sealed >= budget;
+    for (size_t i = 0; i < ks->sealed_count; i++) {
+        uint64_t m = mt_memory(ks->sealed[i]);
+        sealed += m < mt ? m : mt;
+    }
+    return sealed > budget;
 }
 
 int ks_pressure(tind_keyspace *ks)
