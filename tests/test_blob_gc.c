@@ -13,12 +13,18 @@
  *                    survivors, and tind_compact returned then)
  *   overwrite_*      random overwrites of 8 KiB values, no manual call:
  *                    disk bytes / live bytes stays under a bound
+ *   relocate_codecs  GC moves the survivors of a file written with one
+ *                    blob compression into a file of another (or the
+ *                    same: records copied as stored): every value reads
+ *                    back, and the new files' records are in the codec
+ *                    the keyspace has now
  */
 #include <string.h>
 
 #include "blob/blob.h"
 #include "check.h"
 #include "db/db.h"
+#include "db/install.h"
 #include "io/fs.h"
 #include "tind_internal.h"
 
@@ -225,6 +231,110 @@ static void overwrite(int background)
 TEST(overwrite_stepped) { overwrite(0); }
 TEST(overwrite_background) { overwrite(1); }
 
+/* Compressible values (a few letters): every codec shrinks them. */
+static void soft_value_of(uint8_t *v, int i)
+{
+    uint64_t x = (uint64_t)i * 0x9E3779B97F4A7C15ull + 1;
+    for (size_t j = 0; j < VALUE_BYTES; j++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        v[j] = (uint8_t)('a' + x % 4);
+    }
+}
+
+typedef struct codec_tally {
+    uint64_t records, compressed;
+} codec_tally;
+
+static int tally_record(void *ctx, const blob_ptr *p, const uint8_t *val)
+{
+    (void)val;
+    codec_tally *t = ctx;
+    t->records++;
+    t->compressed += p->size < p->raw_size;
+    return TIND_OK;
+}
+
+/* 400 values in blob files of codec `from`, the keyspace switched to `to`
+ * (white-box: the option as a reopen with other options would set it),
+ * 90% of every file removed, tind_compact: the survivors moved to files
+ * of `to`. */
+static void relocate(int from, int to)
+{
+    fs *f = fs_mem_new();
+    tind_db *db = open_db(f, 0);
+    tind_ks_options *ko = tind_ks_options_new();
+    tind_ks_options_set_memtable_size(ko, 1 << 20);
+    tind_ks_options_set_table_size(ko, 64 << 10);
+    tind_ks_options_set_blob_separation(ko, 1, 4096);
+    tind_ks_options_set_blob_file_size(ko, 64 << 20);   /* one file: its survivors must move */
+    tind_ks_options_set_blob_gc(ko, 0.25, 0);
+    tind_ks_options_set_blob_compression(ko, from, 0);
+    tind_keyspace *ks;
+    CHECK_OK(tind_keyspace_open(db, "g", ko, &ks));
+    tind_ks_options_free(ko);
+    const int n = 400;
+    static uint8_t v[VALUE_BYTES];
+    char k[32];
+    for (int i = 0; i < n; i++) {
+        key_of(k, sizeof k, i);
+        soft_value_of(v, i);
+        CHECK_OK(tind_put(ks, k, strlen(k), v, sizeof v));
+    }
+    CHECK_OK(tind_flush(ks));
+    ks->cmp_opts.blob.compression = to;
+    for (int i = 0; i < n; i++)
+        if (i % 10) { /* 90% of every file */
+            key_of(k, sizeof k, i);
+            CHECK_OK(tind_remove(ks, k, strlen(k)));
+        }
+    CHECK_OK(tind_compact(ks));
+    for (int i = 0; i < n; i++) {
+        key_of(k, sizeof k, i);
+        void *got;
+        size_t gn;
+        int rc = tind_get(ks, k, strlen(k), NULL, &got, &gn);
+        if (i % 10) {
+            CHECK_RC(rc, TIND_NOT_FOUND);
+            continue;
+        }
+        CHECK_OK(rc);
+        soft_value_of(v, i);
+        CHECK_MEM(got, gn, v, sizeof v);
+        tind_free(got);
+    }
+    codec_tally t = {0, 0};
+    mu_lock(&db->mu);
+    version *cur = ks->current;
+    version_ref(cur);
+    mu_unlock(&db->mu);
+    CHECK(cur->blob_count >= 1);
+    for (size_t b = 0; b < cur->blob_count; b++) {
+        char path[4096];
+        db_blob_path(db, cur->blobs[b].file->number, path, sizeof path);
+        blob_reader *r;
+        CHECK_OK(blob_reader_open(f, path, cur->blobs[b].file->number, NULL, NULL, &r, NULL));
+        CHECK_EQ((int)blob_reader_meta(r)->compression, to);   /* the old file is gone */
+        CHECK_OK(blob_walk(r, tally_record, &t, NULL));
+        blob_reader_free(r);
+    }
+    version_unref(cur);
+    CHECK_EQ(t.records, (uint64_t)(n / 10));
+    CHECK_EQ(t.compressed, to == TIND_COMPRESSION_NONE ? 0 : t.records);
+    CHECK_OK(tind_close(db));
+    fs_destroy(f);
+}
+
+TEST(relocate_codecs)
+{
+    const int c[][2] = {{TIND_COMPRESSION_LZ4, TIND_COMPRESSION_LZ4},   {TIND_COMPRESSION_ZSTD, TIND_COMPRESSION_ZSTD},
+                        {TIND_COMPRESSION_NONE, TIND_COMPRESSION_NONE}, {TIND_COMPRESSION_NONE, TIND_COMPRESSION_LZ4},
+                        {TIND_COMPRESSION_LZ4, TIND_COMPRESSION_ZSTD},  {TIND_COMPRESSION_ZSTD, TIND_COMPRESSION_NONE}};
+    for (size_t i = 0; i < sizeof c / sizeof c[0]; i++)
+        relocate(c[i][0], c[i][1]);
+}
+
 int main(void)
 {
     check_seed_init(11);
@@ -236,6 +346,7 @@ int main(void)
     RUN(rangedel_background_reopen);
     RUN(overwrite_stepped);
     RUN(overwrite_background);
+    RUN(relocate_codecs);
     fprintf(stderr, "test_blob_gc: ok\n");
     return 0;
 }

@@ -120,7 +120,7 @@ int blob_writer_add(blob_writer *w, const uint8_t *val, size_t n, blob_ptr *p, t
         return err_set(err, TIND_ETOOBIG, "blob file '%s': value of %zu bytes", w->path, n);
     const uint8_t *payload = val;
     size_t stored = n;
-    uint8_t codec = COMPRESSION_NONE;
+    int codec = COMPRESSION_NONE;
     if (w->compression != COMPRESSION_NONE && n > 0) {
         tbuf_reset(&w->scratch);
         int rc = compress_bytes(w->compression, w->level, val, n, &w->scratch);
@@ -129,13 +129,21 @@ int blob_writer_add(blob_writer *w, const uint8_t *val, size_t n, blob_ptr *p, t
         if (w->scratch.len < n) {
             payload = w->scratch.data;
             stored = w->scratch.len;
-            codec = (uint8_t)w->compression;
+            codec = w->compression;
         }
     }
+    return blob_writer_add_stored(w, codec, payload, stored, n, p, err);
+}
+
+int blob_writer_add_stored(blob_writer *w, int codec, const uint8_t *payload, size_t stored, size_t raw,
+                           blob_ptr *p, tind_err *err)
+{
+    if (stored > UINT32_MAX || raw > UINT32_MAX)
+        return err_set(err, TIND_ETOOBIG, "blob file '%s': value of %zu bytes", w->path, raw);
     uint8_t head[BLOB_RECORD_HEADER] = {0};
     enc_u32(head, (uint32_t)stored);
-    enc_u32(head + 4, (uint32_t)n);
-    head[8] = codec;
+    enc_u32(head + 4, (uint32_t)raw);
+    head[8] = (uint8_t)codec;
     uint64_t offset = w->out.offset;
     uint8_t sum[8];
     enc_u64(sum, blob_record_sum(w->m.number, offset, head, payload, stored));
@@ -149,10 +157,10 @@ int blob_writer_add(blob_writer *w, const uint8_t *val, size_t n, blob_ptr *p, t
     p->file = w->m.number;
     p->offset = offset;
     p->size = stored;
-    p->raw_size = n;
+    p->raw_size = raw;
     w->m.count++;
     w->m.bytes += stored + BLOB_RECORD_OVERHEAD;
-    w->m.raw_bytes += n;
+    w->m.raw_bytes += raw;
     return TIND_OK;
 }
 
@@ -359,9 +367,9 @@ const blob_file_meta *blob_reader_meta(const blob_reader *r) { return &r->m; }
 uint64_t blob_reader_disk_reads(const blob_reader *r) { return atomic_load_explicit(&r->disk_reads, memory_order_relaxed); }
 
 /* Checks the record at buf (header + payload + checksum, as read from
- * p->offset) against the pointer and decodes it into out. */
-static int decode_record(const char *path, uint64_t number, const blob_ptr *p, const uint8_t *buf, tbuf *out,
-                         tind_err *err)
+ * p->offset) against the pointer: sizes, checksum, a codec that can give
+ * the raw size from the stored bytes. */
+static int check_record(const char *path, uint64_t number, const blob_ptr *p, const uint8_t *buf, tind_err *err)
 {
     uint32_t stored = dec_u32(buf), raw = dec_u32(buf + 4);
     uint8_t codec = buf[8];
@@ -377,6 +385,19 @@ static int decode_record(const char *path, uint64_t number, const blob_ptr *p, c
     if (codec > COMPRESSION_ZSTD || !decompress_size_plausible(codec, payload, stored, raw))
         return err_set(err, TIND_ECORRUPT, "blob file '%s': record at offset %llu: codec %u cannot give %u bytes from %u",
                        path, (unsigned long long)p->offset, codec, raw, stored);
+    return TIND_OK;
+}
+
+/* Checks the record at buf and decodes it into out. */
+static int decode_record(const char *path, uint64_t number, const blob_ptr *p, const uint8_t *buf, tbuf *out,
+                         tind_err *err)
+{
+    int rc = check_record(path, number, p, buf, err);
+    if (rc)
+        return rc;
+    uint32_t stored = dec_u32(buf), raw = dec_u32(buf + 4);
+    uint8_t codec = buf[8];
+    const uint8_t *payload = buf + BLOB_RECORD_HEADER;
     tbuf_reset(out);
     if (tbuf_reserve(out, raw ? raw : 1))
         return err_set(err, TIND_ENOMEM, "out of memory for a value of %u bytes", raw);
@@ -384,7 +405,7 @@ static int decode_record(const char *path, uint64_t number, const blob_ptr *p, c
         if (raw)
             memcpy(out->data, payload, raw);
     } else {
-        int rc = decompress_bytes(codec, payload, stored, out->data, raw, err);
+        rc = decompress_bytes(codec, payload, stored, out->data, raw, err);
         if (rc)
             return err_wrap(err, rc, "blob file '%s': record at offset %llu", path, (unsigned long long)p->offset);
     }
@@ -392,13 +413,55 @@ static int decode_record(const char *path, uint64_t number, const blob_ptr *p, c
     return TIND_OK;
 }
 
-int blob_read(blob_reader *r, const blob_ptr *p, int fill_cache, tbuf *out, tind_err *err)
+/* Reads the record p points to (header + payload + checksum) into buf. */
+static int read_record(blob_reader *r, const blob_ptr *p, uint8_t *buf, tind_err *err)
 {
-    if (p->file != r->m.number || p->offset < r->records_off ||
-        p->offset - r->records_off > r->records_len ||
+    fs_file *f;
+    fdc_handle *h;
+    int rc = reader_file(r, &f, &h, err);
+    if (!rc) {
+        rc = fs_read_exact(f, buf, (size_t)p->size + BLOB_RECORD_OVERHEAD, p->offset, err);
+        if (h)
+            fdc_release(r->fds, h);
+        atomic_fetch_add_explicit(&r->disk_reads, 1, memory_order_relaxed);
+    }
+    return rc;
+}
+
+static int check_pointer(const blob_reader *r, const blob_ptr *p, tind_err *err)
+{
+    if (p->file != r->m.number || p->offset < r->records_off || p->offset - r->records_off > r->records_len ||
         p->size + BLOB_RECORD_OVERHEAD > r->records_len - (p->offset - r->records_off))
         return err_set(err, TIND_ECORRUPT, "blob file '%s': pointer to offset %llu (%llu bytes) is outside its records",
                        r->path, (unsigned long long)p->offset, (unsigned long long)p->size);
+    return TIND_OK;
+}
+
+int blob_read_stored(blob_reader *r, const blob_ptr *p, tbuf *out, int *codec, tind_err *err)
+{
+    int rc = check_pointer(r, p, err);
+    if (rc)
+        return rc;
+    size_t n = (size_t)p->size + BLOB_RECORD_OVERHEAD;
+    tbuf_reset(out);
+    if (tbuf_reserve(out, n))
+        return err_set(err, TIND_ENOMEM, "out of memory for a blob of %zu bytes", n);
+    rc = read_record(r, p, out->data, err);
+    if (!rc)
+        rc = check_record(r->path, r->m.number, p, out->data, err);
+    if (rc)
+        return rc;
+    *codec = out->data[8];
+    memmove(out->data, out->data + BLOB_RECORD_HEADER, (size_t)p->size);
+    out->len = (size_t)p->size;
+    return TIND_OK;
+}
+
+int blob_read(blob_reader *r, const blob_ptr *p, int fill_cache, tbuf *out, tind_err *err)
+{
+    int rc = check_pointer(r, p, err);
+    if (rc)
+        return rc;
     if (r->value_cache) {
         cache_handle *h = cache_lookup(r->value_cache, r->cache_id, p->offset);
         const cached_value *cv = h ? cache_value(h) : NULL;
@@ -417,15 +480,7 @@ int blob_read(blob_reader *r, const blob_ptr *p, int fill_cache, tbuf *out, tind
     uint8_t *buf = malloc(n);
     if (!buf)
         return err_set(err, TIND_ENOMEM, "out of memory for a blob of %zu bytes", n);
-    fs_file *f;
-    fdc_handle *h;
-    int rc = reader_file(r, &f, &h, err);
-    if (!rc) {
-        rc = fs_read_exact(f, buf, n, p->offset, err);
-        if (h)
-            fdc_release(r->fds, h);
-        atomic_fetch_add_explicit(&r->disk_reads, 1, memory_order_relaxed);
-    }
+    rc = read_record(r, p, buf, err);
     if (!rc)
         rc = decode_record(r->path, r->m.number, p, buf, out, err);
     free(buf);

@@ -78,6 +78,11 @@ int blob_writer_open(fs *fs, const char *path, uint64_t number, int compression,
                      blob_writer **out, tind_err *err);
 /* Appends one value; *p receives its pointer. */
 int blob_writer_add(blob_writer *w, const uint8_t *val, size_t n, blob_ptr *p, tind_err *err);
+/* Appends a record as stored elsewhere (blob_read_stored): codec, the
+ * stored payload and the value's raw size, copied without recompressing;
+ * the checksum is made anew for this file and offset. */
+int blob_writer_add_stored(blob_writer *w, int codec, const uint8_t *payload, size_t stored, size_t raw,
+                           blob_ptr *p, tind_err *err);
 uint64_t blob_writer_size(const blob_writer *w);
 uint64_t blob_writer_count(const blob_writer *w);
 /* Writes the metadata and container, syncs (sync_mode, 0 = none), closes,
@@ -98,6 +103,9 @@ const blob_file_meta *blob_reader_meta(const blob_reader *r);
 /* The value p points to, checked and decompressed, into out (replacing its
  * contents). TIND_ECORRUPT naming the file and offset on any mismatch. */
 int blob_read(blob_reader *r, const blob_ptr *p, int fill_cache, tbuf *out, tind_err *err);
+/* The record p points to as stored (checked as blob_read checks it, not
+ * decompressed): its payload into out, its codec into *codec. No cache. */
+int blob_read_stored(blob_reader *r, const blob_ptr *p, tbuf *out, int *codec, tind_err *err);
 /* Reads of record bytes from disk through this reader (cache misses). */
 uint64_t blob_reader_disk_reads(const blob_reader *r);
 

@@ -84,9 +84,9 @@ int blob_job_finish(blob_job *j, tind_err *err)
     return TIND_OK;
 }
 
-/* Appends a value to the job's blob file (starting one, or cutting the
- * current one past the file size) and points *val at its pointer. */
-static int write_blob(blob_job *j, const uint8_t *data, size_t n, const uint8_t **val, size_t *vlen, tind_err *err)
+/* Makes sure the job has a blob file to append to: starts one, or cuts the
+ * current one past the file size. */
+static int open_blob_file(blob_job *j, tind_err *err)
 {
     int rc;
     if (j->w && blob_writer_size(j->w) >= j->o->file_size) {
@@ -104,31 +104,75 @@ static int write_blob(blob_job *j, const uint8_t *data, size_t n, const uint8_t 
             return rc;
         }
     }
-    blob_ptr p;
-    rc = blob_writer_add(j->w, data, n, &p, err);
-    if (rc)
-        return rc;
-    rc = add_ref(j, p.file);
+    return TIND_OK;
+}
+
+/* Records the reference to p's file and points *val at p's encoding. */
+static int pointed(blob_job *j, const blob_ptr *p, const uint8_t **val, size_t *vlen, tind_err *err)
+{
+    int rc = add_ref(j, p->file);
     if (rc)
         return err_set(err, rc, "out of memory");
-    *vlen = blob_ptr_encode(&p, j->ptr);
+    *vlen = blob_ptr_encode(p, j->ptr);
     *val = j->ptr;
     return TIND_OK;
+}
+
+/* Appends a value to the job's blob file and points *val at its pointer. */
+static int write_blob(blob_job *j, const uint8_t *data, size_t n, const uint8_t **val, size_t *vlen, tind_err *err)
+{
+    int rc = open_blob_file(j, err);
+    blob_ptr p;
+    if (!rc)
+        rc = blob_writer_add(j->w, data, n, &p, err);
+    return rc ? rc : pointed(j, &p, val, vlen, err);
+}
+
+/* The reader of the blob file p points into. */
+static int blob_source(blob_job *j, const blob_ptr *p, blob_reader **r, tind_err *err)
+{
+    const ver_blob_entry *e = j->v ? version_find_blob(j->v, p->file) : NULL;
+    if (!e)
+        return err_set(err, TIND_ECORRUPT, "blob pointer into blob file %llu, which the version does not hold",
+                       (unsigned long long)p->file);
+    return j->blob_reader(j->ctx, e->file, r, err);
 }
 
 /* Reads the blob p points to into j->value (no block cache fill: a
  * compaction's reads would only evict what readers use). */
 static int read_blob(blob_job *j, const blob_ptr *p, tind_err *err)
 {
-    const ver_blob_entry *e = j->v ? version_find_blob(j->v, p->file) : NULL;
-    if (!e)
-        return err_set(err, TIND_ECORRUPT, "blob pointer into blob file %llu, which the version does not hold",
-                       (unsigned long long)p->file);
     blob_reader *r;
-    int rc = j->blob_reader(j->ctx, e->file, &r, err);
+    int rc = blob_source(j, p, &r, err);
     if (!rc)
         rc = blob_read(r, p, 0, &j->value, err);
     return rc;
+}
+
+/* Moves the blob p points to into the job's blob file and points *val at
+ * its new pointer. A file written with the job's codec gives its records as
+ * stored (checked, not decompressed and compressed again: relocation is
+ * most of a blob GC's CPU otherwise); another codec's records are decoded
+ * and written as new values, so a changed compression option reaches the
+ * relocated values. A zstd level change reaches only new values. */
+static int relocate_blob(blob_job *j, const blob_ptr *p, const uint8_t **val, size_t *vlen, tind_err *err)
+{
+    blob_reader *r;
+    int rc = blob_source(j, p, &r, err);
+    if (rc)
+        return rc;
+    if ((int)blob_reader_meta(r)->compression != j->o->compression) {
+        rc = blob_read(r, p, 0, &j->value, err);
+        return rc ? rc : write_blob(j, j->value.data, j->value.len, val, vlen, err);
+    }
+    int codec;
+    rc = blob_read_stored(r, p, &j->value, &codec, err);
+    if (!rc)
+        rc = open_blob_file(j, err);
+    blob_ptr q;
+    if (!rc)
+        rc = blob_writer_add_stored(j->w, codec, j->value.data, j->value.len, (size_t)p->raw_size, &q, err);
+    return rc ? rc : pointed(j, &q, val, vlen, err);
 }
 
 int blob_job_load(blob_job *j, const uint8_t *ptr, size_t n, const uint8_t **val, size_t *vlen, tind_err *err)
@@ -166,9 +210,7 @@ int blob_job_entry(blob_job *j, uint8_t *type, const uint8_t **val, size_t *vlen
         int rc = add_ref(j, p.file);
         return rc ? err_set(err, rc, "out of memory") : TIND_OK;
     }
-    int rc = read_blob(j, &p, err);
-    if (!rc)
-        rc = write_blob(j, j->value.data, j->value.len, val, vlen, err);
+    int rc = relocate_blob(j, &p, val, vlen, err);
     if (!rc)
         rc = ver_edit_add_garbage(&j->result, p.file, 1, blob_ptr_record_bytes(&p));
     if (rc == TIND_ENOMEM)
