@@ -437,23 +437,24 @@ static int check_pointer(const blob_reader *r, const blob_ptr *p, tind_err *err)
     return TIND_OK;
 }
 
-int blob_read_stored(blob_reader *r, const blob_ptr *p, tbuf *out, int *codec, tind_err *err)
+int blob_read_stored(blob_reader *r, const blob_ptr *p, tbuf *rec, const uint8_t **payload, int *codec,
+                     tind_err *err)
 {
     int rc = check_pointer(r, p, err);
     if (rc)
         return rc;
     size_t n = (size_t)p->size + BLOB_RECORD_OVERHEAD;
-    tbuf_reset(out);
-    if (tbuf_reserve(out, n))
+    tbuf_reset(rec);
+    if (tbuf_reserve(rec, n))
         return err_set(err, TIND_ENOMEM, "out of memory for a blob of %zu bytes", n);
-    rc = read_record(r, p, out->data, err);
+    rc = read_record(r, p, rec->data, err);
     if (!rc)
-        rc = check_record(r->path, r->m.number, p, out->data, err);
+        rc = check_record(r->path, r->m.number, p, rec->data, err);
     if (rc)
         return rc;
-    *codec = out->data[8];
-    memmove(out->data, out->data + BLOB_RECORD_HEADER, (size_t)p->size);
-    out->len = (size_t)p->size;
+    rec->len = n;
+    *codec = rec->data[8];
+    *payload = rec->data + BLOB_RECORD_HEADER;
     return TIND_OK;
 }
 

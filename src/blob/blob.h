@@ -104,8 +104,10 @@ const blob_file_meta *blob_reader_meta(const blob_reader *r);
  * contents). TIND_ECORRUPT naming the file and offset on any mismatch. */
 int blob_read(blob_reader *r, const blob_ptr *p, int fill_cache, tbuf *out, tind_err *err);
 /* The record p points to as stored (checked as blob_read checks it, not
- * decompressed): its payload into out, its codec into *codec. No cache. */
-int blob_read_stored(blob_reader *r, const blob_ptr *p, tbuf *out, int *codec, tind_err *err);
+ * decompressed), read into rec: *payload points at its p->size payload
+ * bytes there, *codec receives its codec. No cache. */
+int blob_read_stored(blob_reader *r, const blob_ptr *p, tbuf *rec, const uint8_t **payload, int *codec,
+                     tind_err *err);
 /* Reads of record bytes from disk through this reader (cache misses). */
 uint64_t blob_reader_disk_reads(const blob_reader *r);
 

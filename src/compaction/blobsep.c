@@ -166,12 +166,13 @@ static int relocate_blob(blob_job *j, const blob_ptr *p, const uint8_t **val, si
         return rc ? rc : write_blob(j, j->value.data, j->value.len, val, vlen, err);
     }
     int codec;
-    rc = blob_read_stored(r, p, &j->value, &codec, err);
+    const uint8_t *payload;
+    rc = blob_read_stored(r, p, &j->value, &payload, &codec, err);
     if (!rc)
         rc = open_blob_file(j, err);
     blob_ptr q;
     if (!rc)
-        rc = blob_writer_add_stored(j->w, codec, j->value.data, j->value.len, (size_t)p->raw_size, &q, err);
+        rc = blob_writer_add_stored(j->w, codec, payload, (size_t)p->size, (size_t)p->raw_size, &q, err);
     return rc ? rc : pointed(j, &q, val, vlen, err);
 }
 
