@@ -1305,7 +1305,11 @@ typedef int (*tind_ingest_next_fn)(void *ctx, const void **key, size_t *klen, co
  * them. Key-value separation: ingested values stay in the tables, even
  * those at or above the keyspace's blob threshold (no blob file is
  * written); the compactions that later rewrite them separate them as they
- * separate any large inline value. Thread-safety: as tind_put; concurrent ingestions into one keyspace
+ * separate any large inline value. Threads: with background threads on,
+ * the call writes its tables on a thread of its own and has each table's
+ * data blocks compressed by as many threads as the database's background
+ * threads (it uses every core it is given); with them off, it runs on the
+ * caller's thread alone. Thread-safety: as tind_put; concurrent ingestions into one keyspace
  * are serialized at their install. The change feed does not carry the
  * pairs: it shows an ingestion as a one-operation batch at its seqno, a put
  * of "ingest" into a keyspace id no keyspace has (keyspace NULL), so a

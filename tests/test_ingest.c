@@ -530,11 +530,13 @@ TEST(crash_atomic)
 {
     static const int kinds[] = {FS_CALL_WRITE, FS_CALL_SYNC, FS_CALL_RENAME, FS_CALL_SYNC_DIR};
     uint64_t crashes = 0;
-    for (size_t kind = 0; kind < sizeof kinds / sizeof kinds[0]; kind++)
+    /* background off, then on (the pipeline and the encode threads) */
+    for (size_t kind = 0; kind < 2 * sizeof kinds / sizeof kinds[0]; kind++)
         for (uint64_t nth = 1;; nth++) {
+            int bg = kind >= sizeof kinds / sizeof kinds[0];
             fs *mem = fs_mem_new();
             fs *ffs = fs_fault_new(mem, 0);
-            tind_db *db = open_at(ffs, 0);
+            tind_db *db = open_at(ffs, bg);
             tind_keyspace *ks = small_ks(db, "a", TIND_COMPACTION_LEVELED);
             for (long k = 0; k < 400; k++)
                 put_val(ks, k, "old");
@@ -543,7 +545,9 @@ TEST(crash_atomic)
             g.n = 3000;
             g.step = 1;
             g.tag = 4;
-            fs_fault_arm(ffs, kinds[kind], nth, FS_FAULT_ERRNO, 5, 0, NULL);
+            if (bg)
+                CHECK_OK(tind_wait_idle(db, -1));
+            fs_fault_arm(ffs, kinds[kind % (sizeof kinds / sizeof kinds[0])], nth, FS_FAULT_ERRNO, 5, 0, NULL);
             uint64_t injected = fs_fault_injected(ffs);
             int rc = tind_ingest(ks, gen_next, &g, nth % 2 ? TIND_INGEST_SORTED : 0, 16u << 10, NULL, NULL, NULL);
             int hit = fs_fault_injected(ffs) > injected;
@@ -552,7 +556,7 @@ TEST(crash_atomic)
             CHECK_OK(fs_mem_crash(mem, FS_CRASH_DROP_UNSYNCED | FS_CRASH_DROP_DIRENTS, nth));
             crashes++;
             tind_close(db);
-            db = open_at(mem, 0);
+            db = open_at(mem, bg);
             CHECK_OK(tind_keyspace_open(db, "a", NULL, &ks));
             /* all or nothing; the synced writes before it always */
             char key[32];

@@ -8,6 +8,7 @@
  *                    fd cache / pinning: full iteration both ways, random
  *                    seek / seek_for_prev and tbl_get at random snapshots,
  *                    tbl_verify, metadata.
+ *   encode_threads   data blocks encoded on threads: the same bytes as in line.
  *   big_values       multi-MB values and 64 KiB keys.
  *   straddle         keys with hundreds of versions across blocks and
  *                    partitions: every version found through the filters.
@@ -524,6 +525,64 @@ TEST(matrix)
                     }
 }
 
+/* Encode threads (blockpool.h) give the same data blocks, index and
+ * filter as the writer's own thread: the data sections are byte-identical
+ * and the table reads back whole, over codecs, partitioning and sizes. */
+TEST(encode_threads)
+{
+    trng r;
+    trng_seed(&r, check_seed + 7);
+    static const int comps[] = {COMPRESSION_NONE, COMPRESSION_LZ4, COMPRESSION_ZSTD};
+    for (int idx = 0; idx < 18; idx++) {
+        tbl_options o;
+        tbl_options_default(&o);
+        o.compression = comps[idx % 3];
+        o.partition_index = (idx / 3) % 3 >= 1;
+        o.partition_filter = (idx / 3) % 3 == 2;
+        o.partition_size = idx % 2 ? 256 : 1024;
+        o.block_size = idx >= 9 ? 512 : 4096;
+        gen_opts g = {idx >= 9 ? 3000 : 6000, 5, idx % 4 == 0 ? 3 : 0, 300, 0};
+        model m;
+        model_gen(&m, &r, &g);
+        fs *f = fs_mem_new();
+        tbl_meta serial, threaded;
+        write_model(f, "/s.tbl", &o, &m, &serial);
+        o.encode_threads = 1 + idx % 3;
+        write_model(f, "/t.tbl", &o, &m, &threaded);
+        CHECK_EQ(threaded.data_block_count, serial.data_block_count);
+        CHECK_EQ(threaded.data_bytes, serial.data_bytes);
+        CHECK_EQ(threaded.index_bytes, serial.index_bytes);
+        CHECK_EQ(threaded.filter_bytes, serial.filter_bytes);
+        CHECK_EQ(threaded.file_size, serial.file_size);
+        CHECK(serial.data_block_count >= 8);
+        uint8_t *a, *b;
+        size_t an, bn;
+        CHECK_OK(fs_read_all(f, "/s.tbl", &a, &an, NULL));
+        CHECK_OK(fs_read_all(f, "/t.tbl", &b, &bn, NULL));
+        CHECK_EQ(an, bn);
+        CHECK(serial.data_bytes <= an && memcmp(a, b, (size_t)serial.data_bytes) == 0);
+        free(a);
+        free(b);
+        open_mode om = {idx % 3, idx % 2, (idx / 2) % 2};
+        check_table(f, "/t.tbl", &m, &om, (uint64_t)idx + 1, &r, 200);
+        tbl_meta_free(&serial);
+        tbl_meta_free(&threaded);
+        model_free(&m);
+        fs_destroy(f);
+    }
+    /* out of range */
+    tbl_options o;
+    tbl_options_default(&o);
+    o.encode_threads = -1;
+    tbl_writer *w;
+    tind_err err;
+    fs *f = fs_mem_new();
+    CHECK_RC(tbl_writer_open(f, "/x.tbl", &o, &w, &err), TIND_EINVAL);
+    o.encode_threads = 1000;
+    CHECK_RC(tbl_writer_open(f, "/x.tbl", &o, &w, &err), TIND_EINVAL);
+    fs_destroy(f);
+}
+
 TEST(big_values)
 {
     trng r;
@@ -786,17 +845,18 @@ TEST(write_faults)
     fs *mem = fs_mem_new();
     fs *f = fs_fault_new(mem, 1);
     static const int kinds[] = {FS_CALL_WRITE, FS_CALL_SYNC, FS_CALL_CLOSE};
-    for (int kk = 0; kk < 3; kk++) {
+    for (int kk = 0; kk < 6; kk++) {
         for (uint64_t nth = 1;; nth++) {
             tbl_options o;
             tbl_options_default(&o);
             o.block_size = 512;
             o.partition_index = 1;
             o.partition_filter = 1;
+            o.encode_threads = kk >= 3 ? 2 : 0;   /* the blocks encoded in line, then on threads */
             tbl_writer *w;
             tind_err err;
             CHECK_OK(tbl_writer_open(f, "/f.tbl", &o, &w, &err));
-            fs_fault_arm(f, kinds[kk], nth, FS_FAULT_ERRNO, 5 /* EIO */, 0, NULL);
+            fs_fault_arm(f, kinds[kk % 3], nth, FS_FAULT_ERRNO, 5 /* EIO */, 0, NULL);
             int rc = TIND_OK;
             for (int i = 0; i < 30000 && rc == TIND_OK; i++) {
                 char k[16];
@@ -824,7 +884,7 @@ TEST(write_faults)
             }
             CHECK(rc != TIND_OK);
             CHECK_RC(fs_exists(f, "/f.tbl", NULL), TIND_ENOENT);
-            if (kinds[kk] == FS_CALL_WRITE)
+            if (kinds[kk % 3] == FS_CALL_WRITE)
                 nth += nth / 4; /* the write sweep is long: thin it out */
         }
     }
@@ -1215,6 +1275,7 @@ int main(void)
     RUN(writer_validation);
     RUN(empty_table);
     RUN(matrix);
+    RUN(encode_threads);
     RUN(big_values);
     RUN(straddle);
     RUN(bloom);

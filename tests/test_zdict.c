@@ -43,6 +43,7 @@ static uint64_t write_table(fs *f, const char *path, unsigned count, int compres
     o.compression = compression;
     o.zstd_dict_bytes = dict_bytes;
     o.partition_index = o.partition_filter = partitioned;
+    o.encode_threads = partitioned ? 2 : 0;   /* ignored with a dictionary: encoded in line */
     o.file_number = 9;
     o.table_id = 9;
     tbl_writer *w;

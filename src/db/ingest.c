@@ -24,11 +24,15 @@
  *     orphans after a crash (deleted at the next open); spill runs are
  *     orphans too, and deleted when the call ends.
  *
- * Two cores (sorted input, background threads on): the caller's thread runs
- * the input callback and the checks and copies the entries into chunks of
- * INGEST_CHUNK bytes; a thread of the call's own writes the tables from the
- * chunks (the table writer: blocks, compression, filter, index, I/O). The
- * callback and the progress callback stay on the caller's thread.
+ * Threads (background threads on): with sorted input the caller's thread
+ * runs the input callback and the checks and copies the entries into
+ * chunks of INGEST_CHUNK bytes, and a thread of the call's own writes the
+ * tables from the chunks (the table writer: blocks, filter, index, I/O);
+ * sorted or not, every table written (spilled runs too) has its data blocks
+ * compressed and checksummed by background_threads encode threads of its
+ * own (tbl_options.encode_threads, format/blockpool.h), LZ4 being most of a
+ * load's work. The callback and the progress callback stay on the caller's
+ * thread. With background threads off, everything runs on the caller's.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -37,6 +41,7 @@
 #include <time.h>
 
 #include "db/ingest.h"
+#include "format/blockpool.h"
 #include "iter/adapters.h"
 #include "util/arena.h"
 #include "util/coding.h"
@@ -410,6 +415,7 @@ static void pipe_read(pipe *p, src_ii *rd)
 typedef struct pipe_writer {
     pipe *p;
     tind_keyspace *ks;
+    const cmp_options *co;
     src_ii *s;
     int level;
     int rc;
@@ -425,7 +431,7 @@ static void *pipe_writer_main(void *arg)
     cmp_env env;
     ks_cmp_env(w->ks, &env);
     err_clear(&w->err);
-    w->rc = cmp_write_tables(&env, &w->ks->cmp_opts, &w->s->base, w->level, 0, NULL, 0, &w->tables, &w->n,
+    w->rc = cmp_write_tables(&env, w->co, &w->s->base, w->level, 0, NULL, 0, &w->tables, &w->n,
                              &w->bytes, &w->err);
     mu_lock(&w->p->mu);
     w->p->stop = 1;
@@ -446,8 +452,8 @@ static void pipe_free(pipe *p)
  * cmp_write_tables' status (or the input's failure, the tables then
  * discarded). Returns 0 when the pipeline could not start (nothing read:
  * the caller writes on its own thread). */
-static int pipe_write_tables(tind_keyspace *ks, src_ii *rd, int level, ver_table ***tables, size_t *n,
-                             uint64_t *bytes, int *rc_out, tind_err *err)
+static int pipe_write_tables(tind_keyspace *ks, const cmp_options *co, src_ii *rd, int level, ver_table ***tables,
+                             size_t *n, uint64_t *bytes, int *rc_out, tind_err *err)
 {
     pipe p;
     memset(&p, 0, sizeof p);
@@ -463,7 +469,7 @@ static int pipe_write_tables(tind_keyspace *ks, src_ii *rd, int level, ver_table
     s.seqno = rd->seqno;
     s.o = rd->o;
     s.pipe = &p;
-    pipe_writer w = {&p, ks, &s, level, TIND_OK, NULL, 0, 0, {0}};
+    pipe_writer w = {&p, ks, co, &s, level, TIND_OK, NULL, 0, 0, {0}};
     pthread_t t;
     if (pthread_create(&t, NULL, pipe_writer_main, &w) != 0) {
         pipe_free(&p);
@@ -578,6 +584,7 @@ typedef struct runs {
     size_t spilled_count, spilled_cap;
     uint64_t *spill_numbers;      /* their files, deleted at the end */
     size_t spill_files;
+    int encode_threads;           /* tbl_options.encode_threads of every table written */
 } runs;
 
 static void runs_reset_buffer(runs *r)
@@ -633,6 +640,7 @@ static int runs_spill(runs *r, tind_err *err)
     to.bloom_bits_per_key = 0;
     to.hash_ratio = 0;
     to.file_number = number;
+    to.encode_threads = r->encode_threads;
     tbl_writer *w = NULL;
     int rc = tbl_writer_open(db->fs, path, &to, &w, err);
     if (rc)
@@ -975,9 +983,15 @@ int ks_ingest(tind_keyspace *ks, tind_ingest_next_fn next, void *ctx, const inge
     memset(&s, 0, sizeof s);
     s.base.ops = &src_ops;
     s.o = &opts;
+    /* with background threads off the call keeps to the caller's thread;
+     * with them, the sorted input is read and written on two threads (the
+     * pipeline) and as many threads encode the tables' data blocks
+     * (blockpool.h: compression is most of a load's work) */
+    int threads = db->opts.no_background ? 0 : db->opts.background_threads;
     runs r;
     memset(&r, 0, sizeof r);
     r.ks = ks;
+    r.encode_threads = threads < BPOOL_MAX_THREADS ? threads : BPOOL_MAX_THREADS;
     runs_reset_buffer(&r);
     uint64_t seqno = 0;
     /* What was written before the call goes to tables first: at the install
@@ -1012,13 +1026,19 @@ int ks_ingest(tind_keyspace *ks, tind_ingest_next_fn next, void *ctx, const inge
         ks_cmp_env(ks, &env);
         int last = ks->opts.compaction == TIND_COMPACTION_LEVELED ? ks->opts.levels - 1 : 0;
         KILL_POINT("ingest.write.before");
-        /* with background threads off the call keeps to the caller's thread */
-        int threads = db->opts.no_background ? 0 : db->opts.background_threads;
-        int piped = opts.sorted && threads > 0 &&
-                    pipe_write_tables(ks, &s, last > 0 ? last : 1, &tables, &n, &bytes, &rc, err);
-        if (!piped)   /* (piped: s.status is already in rc) */
-            rc = cmp_write_tables(&env, &ks->cmp_opts, &s.base, last > 0 ? last : 1, 0, NULL, 0, &tables, &n,
-                                  &bytes, err);
+        cmp_options *co = malloc(sizeof *co);
+        if (!co)
+            rc = err_set(err, TIND_ENOMEM, "ingestion: out of memory");
+        if (co) {
+            *co = ks->cmp_opts;
+            for (int l = 0; l < CMP_MAX_LEVELS; l++)
+                co->table[l].encode_threads = r.encode_threads;
+        }
+        int piped = co && opts.sorted && threads > 0 &&
+                    pipe_write_tables(ks, co, &s, last > 0 ? last : 1, &tables, &n, &bytes, &rc, err);
+        if (co && !piped)   /* (piped: s.status is already in rc) */
+            rc = cmp_write_tables(&env, co, &s.base, last > 0 ? last : 1, 0, NULL, 0, &tables, &n, &bytes, err);
+        free(co);
         if (rc == TIND_OK && s.status) {
             rc = s.status;
             *err = s.err;

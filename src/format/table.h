@@ -58,6 +58,11 @@ typedef struct tbl_options {
      * a dictionary trained from the table's first data blocks compresses
      * every data block (table format 3); default 0 */
     uint32_t zstd_dict_bytes;
+    /* threads (blockpool.h) that compress and checksum the data blocks
+     * while the writer's own thread builds the next ones; 0 = the writer's
+     * thread encodes each block itself (default). Ignored with a zstd
+     * dictionary (its context is the writer's). */
+    int encode_threads;
 } tbl_options;
 
 void tbl_options_default(tbl_options *o);

@@ -24,7 +24,20 @@
  *     table is format 3);
  *   - the statistics for the metadata block.
  * Invariant: the entries in the finished data blocks, the index entries and
- * the filter hashes always describe the same prefix of the input.
+ * the filter hashes always describe the same prefix of the input, except
+ * for the blocks still with the encode threads (below).
+ *
+ * Index partitions are cut by an estimate kept as data blocks are cut (the
+ * last key's length and TBL_INDEX_ENTRY_OVERHEAD per block, against
+ * partition_size), so the cut, and the filter partition's, is decided when
+ * a block is finished and before its handle is known.
+ *
+ * Encode threads (tbl_options.encode_threads, blockpool.h): a finished data
+ * block is copied to the pool, whose threads compress and checksum it; the
+ * writer's thread takes the encoded blocks back oldest first, appends them
+ * and adds their index entries (and cuts an index partition where the block
+ * was marked), all on its own thread: the file, the index and the filter
+ * are never shared. Without threads the same steps run at once, in line.
  *
  * Failure: the first I/O or allocation failure is remembered in `status`;
  * later adds and finish return it, and the caller abandons (or finishes,
@@ -34,12 +47,14 @@
  *
  * Thread-safety: a writer is owned by one thread.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "format/block.h"
 #include "format/blockio.h"
+#include "format/blockpool.h"
 #include "format/bloom.h"
 #include "format/compress.h"
 #include "format/container.h"
@@ -48,8 +63,10 @@
 #include "format/zdict.h"
 #include "util/hash.h"
 
-/* A finished index partition (and its filter partition). Offsets are
- * relative to the start of the stored partitions in memory. */
+/* An index partition (and its filter partition), cut when its last data
+ * block was finished; its index part is stored once that block is taken
+ * back from the encode threads. Offsets are relative to the start of the
+ * stored partitions in memory. */
 typedef struct tbl_wpart {
     size_t key_offset;        /* of its last user key in part_keys */
     size_t key_len;
@@ -79,6 +96,12 @@ struct tbl_writer {
     tbuf part_keys;           /* last user keys of the partitions */
     tbl_wpart *parts;
     size_t part_count, part_cap;
+    size_t index_cuts;        /* parts whose index part is stored */
+    uint64_t part_estimate;   /* index bytes of the partition being filled (estimate) */
+
+    bpool *pool;              /* encode threads, or NULL */
+    bpool_slot *slot;         /* the batch being filled, or NULL */
+    uint64_t inflight_raw;    /* raw bytes of the blocks with the pool */
 
     int has_filter;
     bloom_builder bloom;
@@ -135,6 +158,9 @@ static int tbl_w_check_options(const tbl_options *o, tind_err *err)
         return err_set(err, TIND_EINVAL, "table options: partition_filter requires partition_index");
     if (o->partition_index && o->partition_size == 0)
         return err_set(err, TIND_EINVAL, "table options: partition_size must be > 0");
+    if (o->encode_threads < 0 || o->encode_threads > BPOOL_MAX_THREADS)
+        return err_set(err, TIND_EINVAL, "table options: encode_threads %d not in 0..%d", o->encode_threads,
+                       BPOOL_MAX_THREADS);
     return TIND_OK;
 }
 
@@ -175,6 +201,10 @@ int tbl_writer_open(fs *fsys, const char *path, const tbl_options *o, tbl_writer
         }
         w->dict_holding = 1;
     }
+    /* no threads: the blocks are encoded in line, as they would be anyway */
+    if (o->encode_threads > 0 && !w->zd &&
+        bpool_new(o->encode_threads, o->compression, o->compression_level, &w->pool) != TIND_OK)
+        w->pool = NULL;
     w->m.restart_interval = o->restart_interval;
     w->m.block_size = o->block_size;
     w->m.compression = (uint32_t)o->compression;
@@ -209,7 +239,7 @@ uint64_t tbl_writer_entries(const tbl_writer *w) { return w->m.entry_count; }
 uint64_t tbl_writer_estimated_size(const tbl_writer *w)
 {
     uint64_t n = w->out.offset;
-    n += blk_builder_estimate(&w->data);
+    n += blk_builder_estimate(&w->data) + w->inflight_raw;
     n += w->index_parts.len + blk_builder_estimate(&w->index);
     n += w->filter_parts.len;
     if (w->dict_holding)
@@ -219,14 +249,16 @@ uint64_t tbl_writer_estimated_size(const tbl_writer *w)
     return n;
 }
 
-/* Finishes the current index partition (and filter partition). */
-static int tbl_w_cut_partition(tbl_writer *w)
+/* Index bytes a data block adds besides its last key: the entry's varint
+ * lengths, type, seqno and handle, and its restart point. */
+#define TBL_INDEX_ENTRY_OVERHEAD 16
+
+/* Cuts a partition after the data block just finished (its last key is
+ * last_key): notes the partition's last key and stores the filter
+ * partition (the next key starts a fresh one). */
+static int tbl_w_cut_filter(tbl_writer *w)
 {
-    const uint8_t *raw;
-    size_t n;
     int rc;
-    if (blk_builder_count(&w->index) == 0)
-        return TIND_OK;
     if (w->part_count == w->part_cap) {
         size_t cap = w->part_cap ? w->part_cap * 2 : 16;
         tbl_wpart *p = realloc(w->parts, cap * sizeof *p);
@@ -243,15 +275,6 @@ static int tbl_w_cut_partition(tbl_writer *w)
     rc = tbuf_append(&w->part_keys, w->last_key.data, w->last_key.len);
     if (rc)
         return rc;
-    rc = blk_builder_finish(&w->index, &raw, &n);
-    if (rc)
-        return rc;
-    p->index_offset = w->index_parts.len;
-    rc = blockio_encode(&w->index_parts, raw, n, COMPRESSION_NONE, 0);
-    if (rc)
-        return rc;
-    p->index_size = w->index_parts.len - p->index_offset;
-    blk_builder_reset(&w->index);
     if (w->has_filter && w->o.partition_filter) {
         tbuf_reset(&w->stored);
         rc = bloom_builder_finish(&w->bloom, &w->stored);
@@ -265,20 +288,115 @@ static int tbl_w_cut_partition(tbl_writer *w)
         w->filter_fresh = 1;
     }
     w->part_count++;
+    w->part_estimate = 0;
     return TIND_OK;
 }
 
-/* Writes the data block being built (if any) and indexes it. */
+/* Stores the index part of the oldest partition whose last block is now
+ * indexed. */
+static int tbl_w_cut_index(tbl_writer *w)
+{
+    const uint8_t *raw;
+    size_t n;
+    tbl_wpart *p = &w->parts[w->index_cuts];
+    int rc = blk_builder_finish(&w->index, &raw, &n);
+    if (rc)
+        return rc;
+    p->index_offset = w->index_parts.len;
+    rc = blockio_encode(&w->index_parts, raw, n, COMPRESSION_NONE, 0);
+    if (rc)
+        return rc;
+    p->index_size = w->index_parts.len - p->index_offset;
+    blk_builder_reset(&w->index);
+    w->index_cuts++;
+    return TIND_OK;
+}
+
+/* Appends an encoded data block and indexes it under (key, seqno), its
+ * last entry; stores the index partition it ends, if it ends one. */
+static int tbl_w_put_data(tbl_writer *w, const uint8_t *stored, size_t n, const uint8_t *key, size_t klen,
+                          uint64_t seqno, int cut, tind_err *err)
+{
+    blk_handle h = {w->out.offset, n};
+    int rc = fs_writer_append(&w->out, stored, n, err);
+    if (rc)
+        return tbl_w_record(w, rc);
+    w->m.data_block_count++;
+    w->m.data_bytes += n;
+    tbuf_reset(&w->handle);
+    rc = blk_handle_encode(&w->handle, h);
+    if (rc == TIND_OK)
+        rc = blk_builder_add(&w->index, key, klen, seqno, ENTRY_VALUE, w->handle.data, w->handle.len);
+    if (rc == TIND_OK && cut)
+        rc = tbl_w_cut_index(w);
+    if (rc)
+        return tbl_w_fail(w, rc, err, "building the index");
+    return TIND_OK;
+}
+
+/* Takes encoded blocks back from the encode threads, oldest first, until
+ * at most `keep` are with them (waiting as needed), and then those already
+ * encoded; each is appended and indexed. */
+static int tbl_w_drain(tbl_writer *w, size_t keep, tind_err *err)
+{
+    if (!w->pool)
+        return TIND_OK;
+    for (;;) {
+        bpool_slot *s = bpool_oldest(w->pool, bpool_pending(w->pool) > keep);
+        if (!s)
+            return TIND_OK;
+        int rc = s->rc ? tbl_w_fail(w, s->rc, err, "encoding a data block") : TIND_OK;
+        for (size_t i = 0, at = 0, kat = 0; rc == TIND_OK && i < s->count;
+             at = s->stored_end[i], kat = s->key_end[i], i++)
+            rc = tbl_w_put_data(w, s->stored.data + at, s->stored_end[i] - at, s->keys.data + kat,
+                                s->key_end[i] - kat, s->seqno[i], s->flags[i], err);
+        w->inflight_raw -= s->raw.len;
+        bpool_release(w->pool);
+        if (rc)
+            return rc;
+    }
+}
+
+/* Hands the batch being filled to the encode threads, and takes back the
+ * blocks already encoded. */
+static int tbl_w_submit(tbl_writer *w, tind_err *err)
+{
+    if (!w->slot)
+        return TIND_OK;
+    bpool_submit(w->pool);
+    w->slot = NULL;
+    return tbl_w_drain(w, SIZE_MAX, err);
+}
+
+/* Finishes the data block being built (if any): decides whether an index
+ * partition ends with it, then encodes, appends and indexes it, or gives
+ * it to the encode threads. */
 static int tbl_w_flush_block(tbl_writer *w, tind_err *err)
 {
     const uint8_t *raw;
     size_t n;
-    int rc;
+    int rc, cut = 0;
     if (blk_builder_count(&w->data) == 0)
         return TIND_OK;
     rc = blk_builder_finish(&w->data, &raw, &n);
     if (rc)
         return tbl_w_fail(w, rc, err, "finishing a data block");
+    if (w->o.partition_index) {
+        w->part_estimate += w->last_key.len + TBL_INDEX_ENTRY_OVERHEAD;
+        cut = w->part_estimate >= w->o.partition_size;
+        if (cut && (rc = tbl_w_cut_filter(w)) != TIND_OK)
+            return tbl_w_fail(w, rc, err, "building the index");
+    }
+    if (w->pool) {
+        while (!w->slot && !(w->slot = bpool_claim(w->pool)))
+            if ((rc = tbl_w_drain(w, bpool_pending(w->pool) - 1, err)) != TIND_OK)
+                return rc;
+        if (bpool_slot_add(w->slot, raw, n, w->last_key.data, w->last_key.len, w->last_seqno, cut))
+            return tbl_w_fail(w, TIND_ENOMEM, err, "encoding a data block");
+        blk_builder_reset(&w->data);
+        w->inflight_raw += n;
+        return bpool_slot_full(w->slot) ? tbl_w_submit(w, err) : TIND_OK;
+    }
     tbuf_reset(&w->stored);
     if (w->zd && zdw_ready(w->zd))
         rc = zdw_encode(w->zd, &w->stored, raw, n);
@@ -286,25 +404,9 @@ static int tbl_w_flush_block(tbl_writer *w, tind_err *err)
         rc = blockio_encode(&w->stored, raw, n, w->o.compression, w->o.compression_level);
     if (rc)
         return tbl_w_fail(w, rc, err, "encoding a data block");
-    blk_handle h = {w->out.offset, w->stored.len};
-    rc = fs_writer_append(&w->out, w->stored.data, w->stored.len, err);
-    if (rc)
-        return tbl_w_record(w, rc);
     blk_builder_reset(&w->data);
-    w->m.data_block_count++;
-    w->m.data_bytes += w->stored.len;
-
-    tbuf_reset(&w->handle);
-    rc = blk_handle_encode(&w->handle, h);
-    if (rc == TIND_OK)
-        rc = blk_builder_add(&w->index, w->last_key.data, w->last_key.len, w->last_seqno,
-                             ENTRY_VALUE, w->handle.data, w->handle.len);
-    if (rc == TIND_OK && w->o.partition_index &&
-        blk_builder_estimate(&w->index) >= w->o.partition_size)
-        rc = tbl_w_cut_partition(w);
-    if (rc)
-        return tbl_w_fail(w, rc, err, "building the index");
-    return TIND_OK;
+    return tbl_w_put_data(w, w->stored.data, w->stored.len, w->last_key.data, w->last_key.len, w->last_seqno, cut,
+                          err);
 }
 
 /* Upper bound of a stored block's raw size (the blockio header keeps it in 32 bits). */
@@ -482,10 +584,19 @@ static int tbl_w_finish_sections(tbl_writer *w, tbl_props *p, tind_err *err)
     if (w->dict_holding && (rc = tbl_w_dict_start(w, err)) != TIND_OK)
         return rc;
     rc = tbl_w_flush_block(w, err);
+    if (rc == TIND_OK && w->pool)
+        rc = tbl_w_submit(w, err);
+    if (rc == TIND_OK)
+        rc = tbl_w_drain(w, 0, err);
     if (rc)
         return rc;
-    if (w->o.partition_index && (rc = tbl_w_cut_partition(w)) != TIND_OK)
-        return tbl_w_fail(w, rc, err, "building the index");
+    if (w->o.partition_index && blk_builder_count(&w->index) > 0) {
+        rc = tbl_w_cut_filter(w);
+        if (rc == TIND_OK)
+            rc = tbl_w_cut_index(w);
+        if (rc)
+            return tbl_w_fail(w, rc, err, "building the index");
+    }
     if ((rc = ctr_section_end(&w->ctr, err)) != TIND_OK)
         return tbl_w_record(w, rc);
 
@@ -643,6 +754,7 @@ int tbl_writer_add_range_tombstones(tbl_writer *w, rt_list *l)
 
 static void tbl_w_free(tbl_writer *w)
 {
+    bpool_free(w->pool);   /* its threads first: they read nothing else of w */
     if (w->out_ready)
         fs_writer_free(&w->out);
     blk_builder_free(&w->data);
