@@ -1285,7 +1285,8 @@ typedef int (*tind_ingest_next_fn)(void *ctx, const void **key, size_t *klen, co
  * TIND_INGEST_SORTED the input is streamed (memory: a table's buffers, and
  * with background threads on 4 MiB of copied input, as the tables are then
  * written on a thread of the call's own while the callback runs on the
- * caller's) and a key not above its predecessor fails the call (TIND_EINVAL,
+ * caller's, and 2 x threads + 2 batches of about 128 KiB of blocks, raw
+ * and compressed, with the encode threads, below) and a key not above its predecessor fails the call (TIND_EINVAL,
  * naming the entry); otherwise the input is sorted in runs of at most memory_limit
  * bytes (0 = 64 MiB) spilled to temporary tables in the database folder and
  * merged, and of the entries with the same key the last one given wins.

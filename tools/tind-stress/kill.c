@@ -118,6 +118,7 @@ typedef struct kfig {
     uint64_t kills, power_kills, killpoint_kills, recovery_kills;
     uint64_t acked, synced_batches, recovered, unsynced_lost;
     uint64_t txn_acked;       /* of acked: committed as transactions */
+    uint64_t ingest_acked;    /* of acked: committed by tind_ingest */
     uint64_t lost_synced, lost_acked, partial, holes, bad_checksum, unknown_keys, open_failures, phantom;
     uint64_t undone, kept_unsynced, bytes_dropped, torn, truncated, overwrites;
     uint64_t point_reads, iter_items, child_reopens;
@@ -139,7 +140,7 @@ typedef struct kctx {
     kfig fig;
     klife log[KILL_LOG];
     uint64_t nlog;
-    uint64_t point_armed[16], point_taken[16];
+    uint64_t point_armed[24], point_taken[24];   /* per kill_points[] entry */
     /* --writers: per thread, the recovered (verified) seq and which life
      * wrote which seqs (life seg_life[i] from seq seg_start[i] on) */
     uint64_t wR[KILL_MAX_WRITERS];
@@ -160,8 +161,10 @@ static const struct {
     {"table.sync.before", 8},       {"table.sync.after", 8},       {"version.write.before", 8},
     {"version.write.after", 8},     {"flush.install.before", 6},   {"compaction.install.before", 3},
     {"compaction.output", 2},       {"recovery.replay", 300},      {"journal.", 600},
-    {"table.", 12},                 {"version.", 12},
+    {"table.", 12},                 {"version.", 12},              {"ingest.write.before", 1},
+    {"ingest.install.before", 1},   {"ingest.install.after", 1},
 };
+_Static_assert(sizeof kill_points / sizeof kill_points[0] <= 24, "point_armed[] holds every kill point");
 #endif
 
 static void kfail(kctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -625,6 +628,7 @@ static void parse_msg(kctx *c, klife *L, char *line, double *deadline)
             static kbatch gb;
             kill_gen_batch(c->seed, L->life, id, &gb);
             c->fig.txn_acked += gb.txn != 0;
+            c->fig.ingest_acked += gb.ingest != 0;
             /* a TIND_PERSIST_NONE commit may wait in the journal's buffer
              * (a process kill may lose it); BUFFER and stronger reach the
              * OS, with every batch before (a persist or a clean close
@@ -1004,14 +1008,14 @@ int campaign_kill(const stress_opts *o)
     if (o->verbose)
         printf("time: children %.1f s, recovery + checks %.1f s\n", f->t_child, f->t_verify);
     printf("figures: kills=%" PRIu64 " power_loss_kills=%" PRIu64 " killpoint_kills=%" PRIu64
-           " recovery_kills=%" PRIu64 " batches_acked=%" PRIu64 " txns_acked=%" PRIu64 " synced_acks=%" PRIu64 " batches_recovered=%" PRIu64
+           " recovery_kills=%" PRIu64 " batches_acked=%" PRIu64 " txns_acked=%" PRIu64 " ingests_acked=%" PRIu64 " synced_acks=%" PRIu64 " batches_recovered=%" PRIu64
            " unsynced_batches_lost=%" PRIu64 " lost_synced=%" PRIu64 " lost_acked=%" PRIu64 " partial=%" PRIu64
            " holes=%" PRIu64 " bad_checksum=%" PRIu64 " unknown_keys=%" PRIu64 " open_failures=%" PRIu64
            " dirops_undone=%" PRIu64 " dirops_kept_unsynced=%" PRIu64 " files_cut=%" PRIu64 " bytes_dropped=%" PRIu64
            " tails_torn=%" PRIu64 " clean_reopens=%" PRIu64 " point_reads=%" PRIu64 " iter_items=%" PRIu64
            " bg_off_lives=%" PRIu64 " writers=%d writer_acks=%" PRIu64 " writer_synced_acks=%" PRIu64
            " writer_writes_recovered=%" PRIu64 " writer_lost_acked=%" PRIu64 " seconds=%.0f seed=%" PRIu64 "\n",
-           f->kills, f->power_kills, f->killpoint_kills, f->recovery_kills, f->acked, f->txn_acked, f->synced_batches,
+           f->kills, f->power_kills, f->killpoint_kills, f->recovery_kills, f->acked, f->txn_acked, f->ingest_acked, f->synced_batches,
            f->recovered, f->unsynced_lost, f->lost_synced, f->lost_acked, f->partial, f->holes, f->bad_checksum,
            f->unknown_keys, f->open_failures, f->undone, f->kept_unsynced, f->truncated, f->bytes_dropped, f->torn,
            f->child_reopens, f->point_reads, f->iter_items, f->bg_off_lives, o->writers, f->writer_acks,

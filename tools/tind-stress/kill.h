@@ -7,7 +7,10 @@
  * About one batch in four is committed as a transaction (tind_txn_*: its
  * operations written into it, the marker read back through it before the
  * commit), so the checks cover transactions: all or nothing after a kill
- * or a power loss, like a batch.
+ * or a power loss, like a batch. About one in 24 of the others is an
+ * ingestion (tind_ingest, sorted, with the pipeline and the encode threads
+ * when background threads are on): its operations become puts of distinct
+ * keys into keyspace 0, the marker among them, and the same checks hold.
  *
  * Batches are a pure function of (seed, life, id), so the parent
  * regenerates them instead of storing them. Every batch ends with a put of
@@ -53,6 +56,8 @@ typedef struct kbatch {
     int single;          /* committed with tind_put (the marker alone) */
     int reopen;          /* after it, the child closes and reopens the database */
     int txn;             /* committed as a transaction (1 optimistic, 2 single writer), not a batch */
+    int ingest;          /* committed by tind_ingest (sorted) into keyspace 0: puts of distinct
+                            keys only, durable when it returns (SYNC_ALL); no merge operand */
     uint32_t n;          /* operations, the marker last */
     kop ops[KILL_MAX_OPS + 1];
 } kbatch;

@@ -165,6 +165,52 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
+/* Batch b committed by tind_ingest: its puts (distinct keys of keyspace 0,
+ * the marker among them) fed in key order, the marker first ("!marker"
+ * sorts before every other key). */
+typedef struct kingest {
+    const kbatch *b;
+    uint64_t seed;
+    uint32_t life;
+    uint32_t order[KILL_MAX_OPS + 1];
+    uint32_t next;
+    uint8_t key[KILL_KEY_MAX];
+    uint8_t val[KILL_VAL_MAX];
+} kingest;
+
+static int ingest_next(void *ctx, const void **k, size_t *kl, const void **v, size_t *vl)
+{
+    kingest *g = ctx;
+    if (g->next == g->b->n)
+        return 0;
+    uint32_t i = g->order[g->next++];
+    const kop *op = &g->b->ops[i];
+    size_t kn = kill_key_bytes(op->key, g->key);
+    kill_value_bytes(g->seed, g->life, g->b->id, i, g->key, kn, op->vlen, g->val);
+    *k = g->key;
+    *kl = kn;
+    *v = g->val;
+    *vl = op->vlen;
+    return 1;
+}
+
+static int child_ingest(tind_keyspace *ks0, uint64_t seed, uint32_t life, const kbatch *b)
+{
+    static kingest g;
+    g.b = b;
+    g.seed = seed;
+    g.life = life;
+    g.next = 0;
+    g.order[0] = b->n - 1; /* the marker */
+    for (uint32_t i = 0, m = 1; i + 1 < b->n; i++) {
+        uint32_t j = m++;   /* insertion by key index (keys sort in index order) */
+        for (; j > 1 && b->ops[g.order[j - 1]].key > b->ops[i].key; j--)
+            g.order[j] = g.order[j - 1];
+        g.order[j] = i;
+    }
+    return tind_ingest(ks0, ingest_next, &g, TIND_INGEST_SORTED, 0, NULL, NULL, NULL);
+}
+
 /* Batch b committed as a transaction: its operations (the marker last)
  * written into it, the marker read back through it (read-your-own-writes),
  * then the commit with the batch's durability. Nothing else writes, so a
@@ -305,6 +351,15 @@ int kill_child_main(int argc, char **argv)
         child_fail("batch", rc, db);
     for (uint64_t id = next_id;; id++) {
         kill_gen_batch(seed, life, id, &b);
+        if (b.ingest) {
+            child_msg("B %" PRIu64 " %u", id, b.n);
+            rc = child_ingest(ks[0], seed, life, &b);
+            child_msg("A %" PRIu64 " %d", id, rc);
+            if (rc)
+                child_fail("ingest", rc, db);
+            child_msg("S %" PRIu64, id);
+            continue;
+        }
         if (b.txn) {
             child_msg("B %" PRIu64 " %u", id, b.n);
             rc = child_txn(db, ks, seed, life, &b);

@@ -131,11 +131,34 @@ void kill_gen_batch(uint64_t seed, uint32_t life, uint64_t id, kbatch *b)
     for (uint32_t i = 0; i < b->n; i++)
         if (b->ops[i].tomb == 3)
             b->txn = 0; /* transactions refuse range deletions (TIND_ENOTSUP) */
+    /* an ingestion (its own hash again): puts of distinct keys into keyspace
+     * 0 (the first operation on a key kept), the marker last; synced */
+    b->ingest = !b->single && !b->txn && kill_mix3(seed ^ 0x696e67, life, id) % 24 == 0;
+    if (b->ingest) {
+        uint32_t m = 0;
+        for (uint32_t i = 0; i + 1 < b->n; i++) {
+            kop o = b->ops[i];
+            int dup = 0;
+            for (uint32_t j = 0; j < m && !dup; j++)
+                dup = b->ops[j].key == o.key;
+            if (dup)
+                continue;
+            if (o.tomb)
+                o.vlen = KILL_VAL_MIN + o.key % 160;
+            o.ks = 0;
+            o.tomb = 0;
+            b->ops[m++] = o;
+        }
+        b->ops[m] = b->ops[b->n - 1];
+        b->n = m + 1;
+        b->durability = TIND_PERSIST_SYNC_ALL;
+        b->persist = 0;
+    }
 }
 
 void kill_state_apply(kstate *s, const kbatch *b, uint32_t life)
 {
-    if (!b->single && !b->txn) /* transactions carry no merge operand (tind.h) */
+    if (!b->single && !b->txn && !b->ingest) /* transactions and ingestions carry no merge operand */
         s->merges++;
     for (uint32_t i = 0; i < b->n; i++) {
         const kop *o = &b->ops[i];
