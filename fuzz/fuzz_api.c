@@ -92,6 +92,9 @@ typedef struct fa_world {
     fa_entry hist[FA_MAX_HIST];
     size_t nh;
     size_t synced;          /* hist[0, synced) acknowledged durable */
+    size_t reached;         /* hist[0, reached) acknowledged as handed to the OS (BUFFER or
+                               stronger): kept by a close that fails */
+    int close_failed;       /* the last tind_close returned an error */
     uint32_t next_id;
     int armed;              /* a fault was armed since the last reopen */
     tind_snapshot *snaps[FA_MAX_SNAPS];
@@ -285,8 +288,11 @@ static void fa_close(fa_world *w)
     w->db = NULL;
     for (int k = 0; k < FA_NKS; k++)
         w->ks[k] = NULL;
+    w->close_failed = rc != TIND_OK;
+    if (w->trace)
+        fprintf(stderr, "  close -> %d%s\n", rc, poisoned ? " (poisoned)" : "");
     if (rc == TIND_OK && !poisoned)
-        w->synced = w->nh;
+        w->synced = w->reached = w->nh;
 }
 
 /* Reads keyspace k whole into obs (value bytes in vals), checking that
@@ -393,7 +399,10 @@ static void fa_reopen(fa_world *w, int crash_modes, uint64_t seed)
     static uint8_t vals[FA_NKS][FA_KEYS][FA_MAX_VLEN];
     for (int k = 0; k < FA_NKS; k++)
         fa_observe(w, k, obs[k], vals[k]);
-    size_t lo = crash_modes ? w->synced : w->nh;
+    /* a close that failed (its disk failing for good) may have lost the
+     * NONE writes still in the journal's user-space buffer (tind.h,
+     * TIND_PERSIST_NONE); what reached the OS stays */
+    size_t lo = crash_modes ? w->synced : w->close_failed ? w->reached : w->nh;
     static fa_cell st[FA_NKS][FA_KEYS];
     int found = 0;
     int m = fa_maybes(w, w->nh);
@@ -455,7 +464,7 @@ static void fa_reopen(fa_world *w, int crash_modes, uint64_t seed)
     }
     memcpy(w->base, st, sizeof st);
     w->nh = 0;
-    w->synced = 0;
+    w->synced = w->reached = 0;
 }
 
 /* ------------------------------------------------------------------ operations */
@@ -470,7 +479,62 @@ static fa_entry *fa_new_entry(fa_world *w)
     return e;
 }
 
-static void fa_write(fa_world *w, int nops, int durability)
+/* tind_ingest's input: the entry's puts, in key order. */
+typedef struct fa_feed {
+    const fa_entry *e;
+    int next;
+    char key[8];
+    uint8_t val[FA_MAX_VLEN];
+} fa_feed;
+
+static int fa_feed_next(void *ctx, const void **k, size_t *kl, const void **v, size_t *vl)
+{
+    fa_feed *f = ctx;
+    if (f->next == f->e->nops)
+        return 0;
+    const fa_op *op = &f->e->ops[f->next++];
+    *k = f->key;
+    *kl = fa_key(op->key, f->key);
+    *v = f->val;
+    *vl = fa_value(f->e->id, op->ks, op->key, op->vlen, f->val);
+    return 1;
+}
+
+/* The ops as an ingestion into the first op's keyspace: puts of distinct
+ * keys (the first op on a key kept), sorted; returns how many. */
+static int fa_as_ingestion(fa_op *ops, int nops)
+{
+    int m = 0;
+    for (int i = 0; i < nops; i++) {
+        fa_op o = ops[i];
+        o.ks = ops[0].ks;
+        if (o.tomb)
+            o.vlen = (uint16_t)(o.key % 48);
+        o.tomb = 0;
+        if (o.ks == 2)
+            o.vlen = 8; /* counter values */
+        int j = m, dup = 0;
+        for (int x = 0; x < m; x++)
+            dup |= ops[x].key == o.key;
+        if (dup)
+            continue;
+        for (; j > 0 && ops[j - 1].key > o.key; j--)
+            ops[j] = ops[j - 1];
+        ops[j] = o;
+        m++;
+    }
+    return m;
+}
+
+/* hist[0, n) acknowledged durable (and so handed to the OS). */
+static void fa_synced(fa_world *w, size_t n)
+{
+    w->synced = n;
+    if (w->reached < n)
+        w->reached = n;
+}
+
+static void fa_write(fa_world *w, int nops, int durability, int ingest)
 {
     fa_op ops[4];
     for (int i = 0; i < nops; i++) {
@@ -490,6 +554,8 @@ static void fa_write(fa_world *w, int nops, int durability)
             ops[i].vlen = (uint16_t)(1 + (v >> 4) % 8);
         }
     }
+    if (ingest)
+        nops = fa_as_ingestion(ops, nops);
     for (int i = 0; i < nops; i++)
         if (!w->ks[ops[i].ks])
             return;
@@ -500,7 +566,15 @@ static void fa_write(fa_world *w, int nops, int durability)
     memcpy(e->ops, ops, sizeof ops);
     static uint8_t val[FA_MAX_VLEN];
     int rc;
-    if (nops == 1 && durability == TIND_PERSIST_NONE) {
+    if (ingest) {
+        /* atomic and durable when it returns (the journal synced through
+         * its seqno: every batch before it too); TIND_EBUSY ingests nothing */
+        static fa_feed feed;
+        feed.e = e;
+        feed.next = 0;
+        rc = tind_ingest(w->ks[ops[0].ks], fa_feed_next, &feed, TIND_INGEST_SORTED, 0, NULL, NULL, NULL);
+        durability = TIND_PERSIST_SYNC_ALL;
+    } else if (nops == 1 && durability == TIND_PERSIST_NONE) {
         char key[8];
         size_t kn = fa_key(ops[0].key, key);
         char hi[8];
@@ -546,13 +620,16 @@ static void fa_write(fa_world *w, int nops, int durability)
         tind_batch_free(b);
     }
     if (w->trace)
-        fprintf(stderr, "  batch id %u (%d ops, durability %d) -> %d%s%s\n", e->id, nops, durability, rc,
+        fprintf(stderr, "  %s id %u (%d ops, durability %d) -> %d%s%s\n", ingest ? "ingestion" : "batch", e->id,
+                nops, durability, rc,
                 rc ? ": " : "", rc ? tind_errmsg(w->db) : "");
     if (rc == TIND_OK) {
         e->status = FA_OK;
+        if (durability >= TIND_PERSIST_BUFFER)
+            w->reached = w->nh;
         if (durability >= TIND_PERSIST_SYNC_DATA)
             w->synced = w->nh;
-    } else if (rc == TIND_EPOISONED || rc == TIND_ENOENT) {
+    } else if (rc == TIND_EPOISONED || rc == TIND_ENOENT || (ingest && rc == TIND_EBUSY)) {
         e->status = FA_NO;
         if (!w->armed)
             fa_fail("a write fails with no fault armed", rc, 0);
@@ -770,11 +847,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                     w.armed);
         switch (c % 20) {
         case 0: case 1: case 2:
-            fa_write(&w, 1, TIND_PERSIST_NONE);
+            fa_write(&w, 1, TIND_PERSIST_NONE, 0);
             break;
         case 3: {
             uint8_t b = fa_byte(&w);
-            fa_write(&w, 1 + b % 4, (int)((b >> 2) % 4) - 1);
+            /* one in eight: the ops ingested (tind_ingest, sorted) */
+            fa_write(&w, 1 + b % 4, (int)((b >> 2) % 4) - 1, (b >> 4) % 8 == 7);
             break;
         }
         case 4: case 5:
@@ -827,7 +905,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             rc = tind_persist(w.db, fa_byte(&w) & 1 ? TIND_PERSIST_SYNC_ALL : TIND_PERSIST_SYNC_DATA);
             fa_maint(&w, rc);
             if (rc == TIND_OK)
-                w.synced = nh;
+                fa_synced(&w, nh);
             break;
         }
         case 15: {
@@ -850,7 +928,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 /* a delete syncs the journal first: everything before it is durable */
                 if (rc == TIND_OK) {
                     w.ks[2] = NULL;
-                    w.synced = w.nh;
+                    fa_synced(&w, w.nh);
                 } else if (rc == TIND_EPOISONED)
                     e->status = FA_NO;
             } else {
@@ -859,7 +937,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 fa_maint(&w, rc);
                 /* creating syncs the journal first */
                 if (rc == TIND_OK)
-                    w.synced = nh;
+                    fa_synced(&w, nh);
             }
             break;
         }
