@@ -212,7 +212,10 @@ TIND_API void tind_options_set_journal_file_size(tind_options *o, uint64_t bytes
 /* Total journal size that forces flushes of the keyspaces holding the oldest
  * journal (default 512 MiB). */
 TIND_API void tind_options_set_max_journal_size(tind_options *o, uint64_t bytes);
-/* Values at least this large are LZ4-compressed in the journal (0 = never; default 4096). */
+/* Journal records at least this large are LZ4-compressed (0 = never; default
+ * 4096). A record is one write: a put, or a whole batch or transaction, so a
+ * batch of small values that adds up to the threshold is compressed too; the
+ * compressed form is kept when it saves at least 1/8. */
 TIND_API void tind_options_set_journal_compression_threshold(tind_options *o, uint32_t bytes);
 /* Background worker threads for flushes and compactions (default 2). */
 TIND_API void tind_options_set_background_threads(tind_options *o, int n);

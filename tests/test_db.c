@@ -2,8 +2,8 @@
  * test_db.c -- the engine through its public API: keyspaces, writes, reads,
  * cursors, batches, snapshots, limits, persistence across reopen, the folder
  * lock (same process and another process), the format version, recovery after
- * a simulated power loss, poisoning after a failed journal write or sync, and
- * statistics.
+ * a simulated power loss, poisoning after a failed journal write or sync,
+ * statistics, and the journal compression threshold's contract.
  */
 #include <sys/wait.h>
 #include <unistd.h>
@@ -628,6 +628,77 @@ TEST(faults_in_turn)
     CHECK(injected > 20);
 }
 
+/* Bytes of the journal files in /db/journals after writing `batch` values of vlen
+ * compressible bytes in one batch (or one put when batch == 1), with the
+ * journal compression threshold t. */
+static uint64_t journal_bytes_after(uint32_t t, int batch, size_t vlen)
+{
+    fs *mem = fs_mem_new();
+    tind_options *o = tind_options_new();
+    tind_options_set_fs(o, mem);
+    tind_options_set_no_background(o, 1);
+    tind_options_set_journal_compression_threshold(o, t);
+    tind_db *db;
+    CHECK_OK(tind_open("/db", o, &db));
+    tind_options_free(o);
+    tind_keyspace *ks;
+    CHECK_OK(tind_keyspace_open(db, "a", NULL, &ks));
+    char *val = malloc(vlen);
+    CHECK(val != NULL);
+    for (size_t i = 0; i < vlen; i++)
+        val[i] = (char)('a' + (i / 7) % 5);
+    tind_batch *b;
+    CHECK_OK(tind_batch_new(db, &b));
+    for (int i = 0; i < batch; i++) {
+        char key[16];
+        int kn = snprintf(key, sizeof key, "k%05d", i);
+        CHECK_OK(tind_batch_put(b, ks, key, (size_t)kn, val, vlen));
+    }
+    CHECK_OK(tind_batch_commit(b));
+    tind_batch_free(b);
+    free(val);
+    /* count before a close could flush the memtable and drop the journal */
+    CHECK_OK(tind_persist(db, TIND_PERSIST_SYNC_ALL));
+    char **names;
+    size_t n;
+    CHECK_OK(fs_list(mem, "/db/journals", &names, &n, NULL));
+    uint64_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(names[i]);
+        if (len > 4 && strcmp(names[i] + len - 4, ".jrn") == 0) {
+            char path[64];
+            snprintf(path, sizeof path, "/db/journals/%s", names[i]);
+            uint8_t *d;
+            size_t dn;
+            CHECK_OK(fs_read_all(mem, path, &d, &dn, NULL));
+            total += dn;
+            free(d);
+        }
+    }
+    fs_list_free(names, n);
+    CHECK_OK(tind_close(db));
+    fs_destroy(mem);
+    return total;
+}
+
+/* tind_options_set_journal_compression_threshold's contract: a write record
+ * (one put, or one whole batch) of at least the threshold is LZ4-compressed
+ * in the journal, a smaller one is not, and 0 compresses nothing. */
+TEST(journal_compression_threshold)
+{
+    /* one 8 KiB value: compressed at 4096, not at 0 or 16384 */
+    uint64_t big = journal_bytes_after(4096, 1, 8192), raw = journal_bytes_after(0, 1, 8192);
+    CHECK(raw > 8192);
+    CHECK(big + 4096 < raw);
+    CHECK_EQ(journal_bytes_after(16384, 1, 8192), raw);
+    /* 100 values of 100 bytes in one batch: the record (10 KB) is compressed */
+    uint64_t many = journal_bytes_after(4096, 100, 100), many_raw = journal_bytes_after(0, 100, 100);
+    CHECK(many_raw > 10000);
+    CHECK(many + many_raw / 4 < many_raw);
+    /* one 1000-byte value: below 4096, stored raw */
+    CHECK_EQ(journal_bytes_after(4096, 1, 1000), journal_bytes_after(0, 1, 1000));
+}
+
 int main(void)
 {
     check_seed_init(1);
@@ -641,5 +712,6 @@ int main(void)
     RUN(keyspace_ddl_syncs_journal);
     RUN(poison);
     RUN(faults_in_turn);
+    RUN(journal_compression_threshold);
     return 0;
 }
