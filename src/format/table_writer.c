@@ -249,6 +249,11 @@ uint64_t tbl_writer_estimated_size(const tbl_writer *w)
     return n;
 }
 
+/* Raw bytes of data blocks with the encode threads (and in the batch being
+ * filled) past which the writer waits for the oldest batch before adding a
+ * block: (2 x 2 + 2) batches of 128 KiB fit below it with two threads. */
+#define TBL_POOL_INFLIGHT (2u << 20)
+
 /* Index bytes a data block adds besides its last key: the entry's varint
  * lengths, type, seqno and handle, and its restart point. */
 #define TBL_INDEX_ENTRY_OVERHEAD 16
@@ -388,6 +393,11 @@ static int tbl_w_flush_block(tbl_writer *w, tind_err *err)
             return tbl_w_fail(w, rc, err, "building the index");
     }
     if (w->pool) {
+        /* memory stays bounded however large a block is: the raw bytes with
+         * the threads stay under TBL_POOL_INFLIGHT, or one batch */
+        while (bpool_pending(w->pool) && w->inflight_raw + n > TBL_POOL_INFLIGHT)
+            if ((rc = tbl_w_drain(w, bpool_pending(w->pool) - 1, err)) != TIND_OK)
+                return rc;
         while (!w->slot && !(w->slot = bpool_claim(w->pool)))
             if ((rc = tbl_w_drain(w, bpool_pending(w->pool) - 1, err)) != TIND_OK)
                 return rc;
