@@ -82,7 +82,6 @@ typedef struct fa_cell {
 
 typedef struct fa_world {
     int trace;              /* TIND_FUZZ_TRACE set: print each operation and its status */
-    int ingest;             /* TIND_FUZZ_INGEST set: one batch in eight is ingested instead */
     int threads;            /* background workers on (the mode byte) */
     const uint8_t *in;
     size_t len, pos;
@@ -837,7 +836,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         "compact", "background", "background", "persist", "keyspace c", "reopen", "crash", "fault", "fault",
     };
     int trace = w.trace = getenv("TIND_FUZZ_TRACE") != NULL;
-    w.ingest = getenv("TIND_FUZZ_INGEST") != NULL;
     if (trace)
         fprintf(stderr, "background threads %s\n", w.threads ? "on" : "off");
     for (int op = 0; op < FA_MAX_OPS && w.pos < w.len; op++) {
@@ -853,11 +851,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         case 3: {
             uint8_t b = fa_byte(&w);
-            /* with TIND_FUZZ_INGEST, one in eight: the ops ingested
-             * (tind_ingest, sorted). Off by default: it finds an open
-             * recovery failure (RELIABILITY.md, "API fuzzing") that the
-             * corpus replays of make test would meet about once in 100 */
-            fa_write(&w, 1 + b % 4, (int)((b >> 2) % 4) - 1, w.ingest && (b >> 4) % 8 == 7);
+            /* one in eight: the ops ingested (tind_ingest, sorted) */
+            fa_write(&w, 1 + b % 4, (int)((b >> 2) % 4) - 1, (b >> 4) % 8 == 7);
             break;
         }
         case 4: case 5:

@@ -40,9 +40,25 @@
  *                          it (test_db_model, seed 777 with TIND_TEST_SCALE=16:
  *                          a range deletion over an empty range left the
  *                          batch empty). It syncs now, as tind.h says.
+ *   flush_after_failed_rotation
+ *                          a rotation whose new journal failed to be made
+ *                          (poisoning) left the sealed journal last in the
+ *                          list; the flush of its memtable skipped the journal
+ *                          sync (its seqnos all in tables) although the keep
+ *                          number could not pass the last journal. A power
+ *                          loss took the journal's record but not the table:
+ *                          recovery started the next journal after the
+ *                          table's seqno, and the open after that refused the
+ *                          database ("journal ... ends at seqno N where records
+ *                          are missing, but journal ... holds a record written
+ *                          after it was synced"; fuzz_api with ingestion,
+ *                          corpus input fa3ac561). The flush syncs (and so
+ *                          fails, poisoned) unless a later journal exists.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <string.h>
+#include <time.h>
 
 #include "check.h"
 #include "db/db.h"
@@ -68,6 +84,19 @@ static void expect_k(tind_keyspace *ks)
     CHECK_MEM(v, n, "v", 1);
     tind_free(v);
 }
+
+/* k = "v" in a batch of its own with that durability */
+static void put_durable(tind_keyspace *ks, tind_db *db, const char *k, int durability)
+{
+    tind_batch *b;
+    CHECK_OK(tind_batch_new(db, &b));
+    CHECK_OK(tind_batch_put(b, ks, k, strlen(k), "v", 1));
+    tind_batch_set_durability(b, durability);
+    CHECK_OK(tind_batch_commit(b));
+    tind_batch_free(b);
+}
+
+static void sync_put(tind_keyspace *ks, tind_db *db, const char *k) { put_durable(ks, db, k, TIND_PERSIST_SYNC_ALL); }
 
 TEST(creation_interrupted)
 {
@@ -135,12 +164,7 @@ TEST(creation_retried_syncs_parent)
         CHECK_OK(open_on(ff, &db)); /* the fault fired once: the retry works */
         tind_keyspace *ks;
         CHECK_OK(tind_keyspace_open(db, "ks", NULL, &ks));
-        tind_batch *b;
-        CHECK_OK(tind_batch_new(db, &b));
-        CHECK_OK(tind_batch_put(b, ks, "k", 1, "v", 1));
-        tind_batch_set_durability(b, TIND_PERSIST_SYNC_ALL);
-        CHECK_OK(tind_batch_commit(b));
-        tind_batch_free(b);
+        sync_put(ks, db, "k");
         /* power loss: unsynced data and directory entries go */
         CHECK_OK(fs_mem_crash(mem, FS_CRASH_DROP_UNSYNCED | FS_CRASH_DROP_DIRENTS, nth));
         tind_close(db);
@@ -184,15 +208,16 @@ TEST(reopen_makes_recovery_durable)
     fs_destroy(mem);
 }
 
-static void sync_put(tind_keyspace *ks, tind_db *db, const char *k)
+/* key k holds "v" */
+static void expect_value(tind_keyspace *ks, const char *k)
 {
-    tind_batch *b;
-    CHECK_OK(tind_batch_new(db, &b));
-    CHECK_OK(tind_batch_put(b, ks, k, strlen(k), "v", 1));
-    tind_batch_set_durability(b, TIND_PERSIST_SYNC_ALL);
-    CHECK_OK(tind_batch_commit(b));
-    tind_batch_free(b);
+    void *v;
+    size_t n;
+    CHECK_OK(tind_get(ks, k, strlen(k), NULL, &v, &n));
+    CHECK_MEM(v, n, "v", 1);
+    tind_free(v);
 }
+
 
 TEST(journal_cut_to_header)
 {
@@ -305,6 +330,99 @@ TEST(empty_sync_commit)
     }
 }
 
+/* A compaction filter that holds the first flush that calls it until
+ * released (a wedge for flush_after_failed_rotation). */
+typedef struct gate {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int entered, released;
+} gate;
+
+static int gate_filter(void *ctx, int level, const void *key, size_t klen, const void *val, size_t vlen,
+                       uint64_t seqno, void **new_val, size_t *new_vlen)
+{
+    (void)level, (void)key, (void)klen, (void)val, (void)vlen, (void)seqno, (void)new_val, (void)new_vlen;
+    gate *g = ctx;
+    pthread_mutex_lock(&g->mu);
+    g->entered = 1;
+    pthread_cond_broadcast(&g->cv);
+    for (int i = 0; i < 100 && !g->released; i++) { /* 10 s at most: never a hang */
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 100000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&g->cv, &g->mu, &ts);
+    }
+    pthread_mutex_unlock(&g->mu);
+    return TIND_FILTER_KEEP;
+}
+
+TEST(flush_after_failed_rotation)
+{
+    fs *mem = fs_mem_new();
+    fs *ff = fs_fault_new(mem, 0);
+    gate g = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
+    tind_db *db = NULL;
+    tind_options *o = tind_options_new();
+    tind_options_set_fs(o, ff);
+    tind_options_set_background_threads(o, 1);
+    CHECK_OK(tind_open("/db", o, &db));
+    tind_ks_options *ko = tind_ks_options_new();
+    tind_ks_options_set_compaction_filter(ko, gate_filter, &g);
+    tind_keyspace *ks;
+    CHECK_OK(tind_keyspace_open(db, "a", ko, &ks));
+    sync_put(ks, db, "a");
+    put_durable(ks, db, "b", TIND_PERSIST_NONE); /* a power loss may take it */
+    /* The flush seals the memtable, the worker takes its flush (and waits
+     * in the filter), and the rotation seals the journal, but the next
+     * journal's header sync fails: poisoned, and the sealed journal is the
+     * last one. The open of the next journal waits 200 ms, so that the
+     * worker has taken the flush before the database is poisoned. */
+    fs_fault_arm(ff, FS_CALL_OPEN, 1, FS_FAULT_DELAY, 200, 0, "journals/");
+    fs_fault_arm(ff, FS_CALL_SYNC, 1, FS_FAULT_ERRNO, EIO, 1, "journals/");
+    CHECK(tind_flush(ks) != TIND_OK);
+    fs_fault_disarm(ff);
+    pthread_mutex_lock(&g.mu);
+    CHECK(g.entered); /* the test reaches the window */
+    g.released = 1;
+    pthread_cond_broadcast(&g.cv);
+    pthread_mutex_unlock(&g.mu);
+    /* the flush ends: it must not have named the table in a version file
+     * while the journal holding "b" is unsynced and stays kept */
+    for (int waits = 0; waits < 5000; waits++) {
+        tind_db_stats st;
+        CHECK_OK(tind_db_stats_get(db, &st));
+        if (!st.running_flushes)
+            break;
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    CHECK_OK(fs_mem_crash(mem, FS_CRASH_DROP_UNSYNCED | FS_CRASH_DROP_DIRENTS, 3));
+    tind_close(db);
+    for (int i = 0; i < 2; i++) {
+        int rc = tind_open("/db", o, &db);
+        if (rc)
+            fprintf(stderr, "reopen %d: %s\n", i, tind_errmsg(NULL));
+        CHECK_OK(rc);
+        CHECK_OK(tind_keyspace_open(db, "a", ko, &ks));
+        expect_value(ks, "a");
+        sync_put(ks, db, i ? "d" : "c");
+        CHECK_OK(tind_close(db));
+    }
+    CHECK_OK(tind_open("/db", o, &db));
+    CHECK_OK(tind_keyspace_open(db, "a", ko, &ks));
+    expect_value(ks, "c");
+    expect_value(ks, "d");
+    CHECK_OK(tind_close(db));
+    tind_ks_options_free(ko);
+    tind_options_free(o);
+    fs_destroy(ff);
+    fs_destroy(mem);
+}
+
 int main(void)
 {
     check_seed_init(1);
@@ -314,5 +432,6 @@ int main(void)
     RUN(journal_cut_to_header);
     RUN(seqnos_never_go_back);
     RUN(empty_sync_commit);
+    RUN(flush_after_failed_rotation);
     return 0;
 }

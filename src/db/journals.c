@@ -120,7 +120,12 @@ int db_sync_journal_for_flush(tind_db *db, const memtable *m, tind_err *err)
      * journal is still being written, sync. Seqnos are given out and
      * inserted under write_mu, so none at or below its end can still come.
      * Without such a write every one up to that end is in tables, and the
-     * journals through it may be lost whole. */
+     * journals through it may be lost whole: the version file naming the
+     * table moves the keep number past them. That needs a later journal
+     * (jset_sealed_end finds none after a failed rotation, and the sync,
+     * which a poisoned database refuses, fails the flush): a kept journal
+     * that lost a flushed tail would end below a table's seqno, and the
+     * journal started at recovery would leave records missing after it. */
     uint64_t max = mt_max_seqno(m), end = 0;
     if (jset_sealed_end(&db->journals, max, &end)) {
         mu_lock(&db->mu);

@@ -194,6 +194,8 @@ enum fs_fault_effect {
     FS_FAULT_SHORT_WRITE,      /* write: a prefix reaches the file, then fails with ENOSPC */
     FS_FAULT_SHORT_READ,       /* read: returns fewer bytes than asked, as if at EOF */
     FS_FAULT_BIT_FLIP,         /* read: one random bit of the result is flipped */
+    FS_FAULT_DELAY,            /* any call: sleeps errnum milliseconds, then runs as usual
+                                  (not a fault: fs_fault_injected does not count it) */
 };
 
 /* Arms a fault: the nth call of `kind` from now (1 = the next one) gets the

@@ -19,6 +19,9 @@
  *                        bytes is flipped; the bit is chosen by a PRNG owned
  *                        by this wrapper (fixed seed), so runs are
  *                        reproducible.
+ *   FS_FAULT_DELAY       any call sleeps errnum milliseconds, then goes on
+ *                        as usual (a race test's wedge; not counted as
+ *                        injected).
  * SHORT_WRITE armed on a kind other than WRITE, or SHORT_READ / BIT_FLIP on
  * a kind other than READ, act as FS_FAULT_ERRNO (with ENOSPC for
  * SHORT_WRITE, errnum or EIO otherwise).
@@ -35,6 +38,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "util/rand.h"
 
@@ -111,6 +115,11 @@ static int fault_check(fault_fs *ff, int kind, const char *p1, const char *p2, i
         }
     }
     pthread_mutex_unlock(&ff->mu);
+    if (effect == FS_FAULT_DELAY) {
+        struct timespec ts = {*errnum / 1000, (long)(*errnum % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+        return 0;
+    }
     if (effect) {
         atomic_fetch_add(&ff->injected, 1);
         /* effects that do not apply to this kind degrade to an errno */

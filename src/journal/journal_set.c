@@ -598,8 +598,10 @@ int jset_sealed_end(jset *s, uint64_t seqno, uint64_t *end)
 {
     int found = 0;
     mu_lock(&s->mu);
-    /* the one being written has max_seqno 0 until it is sealed */
-    for (size_t i = 0; i < s->count && !found; i++)
+    /* the one being written has max_seqno 0 until it is sealed; the last
+     * one is never passed by the keep number (jset_keep_number), so it
+     * counts only when a later one is listed */
+    for (size_t i = 0; i + 1 < s->count && !found; i++)
         if (s->list[i].max_seqno >= seqno) {
             *end = s->list[i].max_seqno;
             found = 1;

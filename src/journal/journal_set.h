@@ -181,8 +181,10 @@ uint64_t jset_total_bytes(jset *s);
  * there is more than one (1), else 0. */
 int jset_oldest_sealed_max(jset *s, uint64_t *max_seqno);
 /* The largest seqno of the sealed journal holding `seqno` (a batch
- * boundary at or after it): 1 and *end, or 0 when no sealed journal listed
- * reaches seqno (it is in the journal being written, or unknown). */
+ * boundary at or after it) when a later journal is listed, which the keep
+ * number can move to: 1 and *end; else 0 (seqno is in the journal being
+ * written, or unknown, or in the last journal listed: a sealed one with no
+ * successor after a failed rotation). */
 int jset_sealed_end(jset *s, uint64_t seqno, uint64_t *end);
 /* A change feed reader moves from journal `from` to journal `to` (0 =
  * none: a new reader, or one leaving). 1 when `to` is recorded, 0 when it
