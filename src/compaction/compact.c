@@ -221,10 +221,15 @@ static int finish_table(const cmp_env *env, tbl_writer *w, uint64_t number, ver_
 
 void cmp_tables_discard(ver_table **tables, size_t count)
 {
-    for (size_t i = 0; i < count; i++) {
+    for (size_t i = 0; i < count; i++)
         tables[i]->obsolete = 1;
+    cmp_tables_release(tables, count);
+}
+
+void cmp_tables_release(ver_table **tables, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
         ver_table_unref(tables[i]);
-    }
     free(tables);
 }
 

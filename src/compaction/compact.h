@@ -170,5 +170,9 @@ int cmp_run(const cmp_env *env, const cmp_options *o, const compaction_pick *p, 
 
 /* Releases outputs that will not be installed (their files go). */
 void cmp_tables_discard(ver_table **tables, size_t count);
+/* Releases the caller's references to outputs and the array; their files
+ * stay (installed, or perhaps named by a version file whose write failed:
+ * the next open keeps or deletes them). */
+void cmp_tables_release(ver_table **tables, size_t count);
 
 #endif

@@ -1053,14 +1053,16 @@ int ks_ingest(tind_keyspace *ks, tind_ingest_next_fn next, void *ctx, const inge
     int level = 0;
     if (rc == TIND_OK && n) {
         rc = ingest_install(ks, tables, n, seqno, &level, err);
-        if (rc) {
+        /* A failed version file write poisons, and its rename may have
+         * happened: the file may name the tables, which then stay (the next
+         * open keeps them, or deletes them as orphans). Any other failure
+         * left them unnamed. */
+        if (rc && !atomic_load(&db->poisoned))
             cmp_tables_discard(tables, n);
-        } else {
-            for (size_t i = 0; i < n; i++)
-                ver_table_unref(tables[i]);
-            free(tables);
+        else
+            cmp_tables_release(tables, n);
+        if (rc == TIND_OK)
             atomic_fetch_add(&ks->user_bytes, s.bytes);
-        }
     }
     tind_snapshot_free(pin);
     if (rc == TIND_OK) {

@@ -221,9 +221,7 @@ int ks_flush_one(tind_keyspace *ks, tind_err *err)
         mu_lock(&db->install_mu);
         rc = ks_install_blobs(ks, NULL, NULL, 0, tables, count, 0, mt_max_seqno(m), m, &bj.result, err);
         mu_unlock(&db->install_mu);
-        for (size_t i = 0; i < count; i++)
-            ver_table_unref(tables[i]);
-        free(tables);
+        cmp_tables_release(tables, count);
         if (!rc) {
             atomic_fetch_add(&ks->flush_bytes, bytes + bj.blob_bytes_written);
             atomic_fetch_add(&ks->flushes, 1);
@@ -314,9 +312,7 @@ int ks_compact_step(tind_keyspace *ks, tind_err *err)
     }
     bytes += bj.blob_bytes_written;
     blob_job_free(&bj);
-    for (size_t i = 0; i < count; i++)
-        ver_table_unref(tables[i]);
-    free(tables);
+    cmp_tables_release(tables, count);
     if (!rc && p.kind == PICK_MERGE) {
         atomic_fetch_add(&ks->compaction_bytes, bytes);
         atomic_fetch_add(&ks->compactions, 1);
