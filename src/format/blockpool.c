@@ -102,28 +102,15 @@ int bpool_new(int threads, int compression, int level, bpool **out)
      * the producer fills while the oldest waits to be taken back */
     p->nslots = (size_t)threads * 2 + 2;
     p->slot = calloc(p->nslots, sizeof *p->slot);
-    if (!p->slot) {
-        free(p);
-        return TIND_ENOMEM;
-    }
-    if (mu_init(&p->mu)) {
-        free(p->slot);
-        free(p);
-        return TIND_ENOMEM;
-    }
-    if (cv_init(&p->work_cv)) {
-        mu_destroy(&p->mu);
-        free(p->slot);
-        free(p);
-        return TIND_ENOMEM;
-    }
-    if (cv_init(&p->done_cv)) {
-        cv_destroy(&p->work_cv);
-        mu_destroy(&p->mu);
-        free(p->slot);
-        free(p);
-        return TIND_ENOMEM;
-    }
+    int made = 0; /* how many of mu, work_cv, done_cv exist */
+    if (!p->slot || mu_init(&p->mu))
+        goto fail;
+    made = 1;
+    if (cv_init(&p->work_cv))
+        goto fail;
+    made = 2;
+    if (cv_init(&p->done_cv))
+        goto fail;
     p->compression = compression;
     p->level = level;
     for (int i = 0; i < threads; i++) {
@@ -135,6 +122,14 @@ int bpool_new(int threads, int compression, int level, bpool **out)
     }
     *out = p;
     return TIND_OK;
+fail:
+    if (made >= 2)
+        cv_destroy(&p->work_cv);
+    if (made >= 1)
+        mu_destroy(&p->mu);
+    free(p->slot);
+    free(p);
+    return TIND_ENOMEM;
 }
 
 bpool_slot *bpool_claim(bpool *p)

@@ -393,14 +393,17 @@ static int tbl_w_flush_block(tbl_writer *w, tind_err *err)
             return tbl_w_fail(w, rc, err, "building the index");
     }
     if (w->pool) {
-        /* memory stays bounded however large a block is: the raw bytes with
-         * the threads stay under TBL_POOL_INFLIGHT, or one batch */
-        while (bpool_pending(w->pool) && w->inflight_raw + n > TBL_POOL_INFLIGHT)
+        /* Takes the oldest batch back while the raw bytes with the threads
+         * would pass TBL_POOL_INFLIGHT (memory stays bounded however large
+         * a block is: that, or one batch) or no batch is free to fill
+         * (every one is then with the threads: one is pending). */
+        for (;;) {
+            int over = bpool_pending(w->pool) && w->inflight_raw + n > TBL_POOL_INFLIGHT;
+            if (!over && (w->slot || (w->slot = bpool_claim(w->pool))))
+                break;
             if ((rc = tbl_w_drain(w, bpool_pending(w->pool) - 1, err)) != TIND_OK)
                 return rc;
-        while (!w->slot && !(w->slot = bpool_claim(w->pool)))
-            if ((rc = tbl_w_drain(w, bpool_pending(w->pool) - 1, err)) != TIND_OK)
-                return rc;
+        }
         if (bpool_slot_add(w->slot, raw, n, w->last_key.data, w->last_key.len, w->last_seqno, cut))
             return tbl_w_fail(w, TIND_ENOMEM, err, "encoding a data block");
         blk_builder_reset(&w->data);
