@@ -634,7 +634,10 @@ static void fa_write(fa_world *w, int nops, int durability, int ingest)
         if (!w->armed)
             fa_fail("a write fails with no fault armed", rc, 0);
     } else {
-        e->status = FA_MAYBE;
+        /* an ingestion that failed and left the database writable ingested
+         * nothing (tind.h): only a failed version file write, which
+         * poisons, leaves it unknown */
+        e->status = ingest && !tind_internal_is_poisoned(w->db) ? FA_NO : FA_MAYBE;
         if (!w->armed)
             fa_fail("a write fails with no fault armed", rc, 0);
     }

@@ -1306,7 +1306,10 @@ typedef int (*tind_ingest_next_fn)(void *ctx, const void **key, size_t *klen, co
  * it holds a snapshot of its own. progress (may be NULL) sees the
  * input bytes read (total 0 until the end); *count (may be NULL) gets the
  * number of entries written. Keys and values are checked as tind_put checks
- * them. Key-value separation: ingested values stay in the tables, even
+ * them. A failed call ingested nothing, unless its version file write
+ * failed: that poisons the database, and, as for a write failing with an
+ * I/O error, the pairs may then be there after a reopen (all or none).
+ * Key-value separation: ingested values stay in the tables, even
  * those at or above the keyspace's blob threshold (no blob file is
  * written); the compactions that later rewrite them separate them as they
  * separate any large inline value. Threads: with background threads on,
