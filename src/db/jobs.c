@@ -504,6 +504,10 @@ static void wait_done_cv(tind_db *db, long ms) REQUIRES(db->mu)
     cv_timedwait(&db->done_cv, &db->mu, &ts);
 }
 
+/* Steps in a row that may find nothing to start while the work is not done
+ * (without workers) before wait_until gives up. */
+#define WAIT_IDLE_STEPS 64
+
 /* Runs background work inline until `done` holds (no workers), or waits for
  * the workers until it holds or db_wait_stop says why it never will. */
 static int wait_until(tind_keyspace *ks, int (*done)(tind_keyspace *), tind_err *err)
@@ -512,6 +516,7 @@ static int wait_until(tind_keyspace *ks, int (*done)(tind_keyspace *), tind_err 
     mu_lock(&db->mu);
     uint64_t failures_seen = db->bg_failures;
     mu_unlock(&db->mu);
+    int idle = 0; /* steps in a row that found nothing to start */
     for (;;) {
         mu_lock(&db->mu);
         int finished = done(ks);
@@ -534,6 +539,8 @@ static int wait_until(tind_keyspace *ks, int (*done)(tind_keyspace *), tind_err 
                 rc = ks_compact_step(ks, err);
             if (rc < 0)
                 return rc;
+            if (rc > 0)
+                idle = 0;
             if (rc == 0) {
                 /* nothing to start: another thread (a tind_flush, tind_compact
                  * or tind_wait_idle of its own) may be running this
@@ -542,11 +549,20 @@ static int wait_until(tind_keyspace *ks, int (*done)(tind_keyspace *), tind_err 
                 mu_lock(&db->mu);
                 finished = done(ks);
                 int other = ks->flush_running || ks->compaction_running || ks->dropping;
-                if (!finished && other)
+                if (!finished && other) {
+                    idle = 0;
                     wait_done_cv(db, 20);
+                }
                 else if (!finished)
                     stop = db_wait_stop(db, ks, failures_seen, err);
                 mu_unlock(&db->mu);
+                /* Another thread may have changed what there is to do since
+                 * the step looked (sealed a memtable: its tind_flush; or
+                 * ended a job that emptied the queue), so look again a few
+                 * times; work that stays undone without anyone running it
+                 * is a failure, not a reason to wait forever. */
+                if (!finished && !other && !stop && ++idle < WAIT_IDLE_STEPS)
+                    continue;
                 if (!finished && !other)
                     return stop ? stop
                                 : err_set(err, TIND_EIO, "keyspace '%s': background work made no progress", ks->name);
