@@ -441,7 +441,7 @@ grep -q "^header: magic ok" out.txt || fail "dump journal: $(cat out.txt)"
 # one damaged byte in the first data block (offset 20 is past its 17-byte header)
 cp -r "$DB" bad1
 B1=bad1/tables/$(basename "$TBL")
-printf '\377' | dd of="$B1" bs=1 seek=20 conv=notrunc 2>/dev/null
+flip "$B1" 20
 expect_status 1 "$TIND" bad1 verify
 grep -q "problem: $B1: .*block at offset 0: checksum mismatch" out.txt || fail "verify data block: $(cat out.txt)"
 grep -q "verify found 1 problem" err.txt || fail "verify summary: $(cat err.txt)"
@@ -449,7 +449,7 @@ grep -q "verify found 1 problem" err.txt || fail "verify summary: $(cat err.txt)
 cp -r "$DB" bad2
 B2=bad2/tables/$(basename "$TBL")
 size=$(wc -c <"$B2")
-printf '\377' | dd of="$B2" bs=1 seek=$((size - 57)) conv=notrunc 2>/dev/null
+flip "$B2" $((size - 57))
 expect_status 1 "$TIND" bad2 verify
 grep -q "problem: $B2: table of contents at offset [0-9]*: checksum mismatch" out.txt ||
     fail "verify table of contents: $(cat out.txt)"
@@ -478,7 +478,7 @@ grep -q "record at offset 0: 26 bytes stored, 26 raw = 0123456789abcdefghijklmno
 # one damaged byte in the first record's value: verify and get name the file and offset
 cp -r "$BDB" badblob
 BB=badblob/tables/$(basename "$BLOB")
-printf '\377' | dd of="$BB" bs=1 seek=12 conv=notrunc 2>/dev/null
+flip "$BB" 12
 expect_status 1 "$TIND" badblob verify
 grep -q "problem: blob file '$BB': record at offset 0: checksum mismatch" out.txt || fail "verify damaged blob: $(cat out.txt)"
 expect_status 1 "$TIND" badblob get kb big1
@@ -490,7 +490,7 @@ grep -q "problem: $BB: missing" out.txt || fail "verify missing blob: $(cat out.
 # the damaged database still opens (tables open lazily) but the read fails
 # with the file named; a damaged VERSIONS file does not open: one line
 cp -r "$DB" bad3
-printf 'X' | dd of=bad3/VERSIONS bs=1 seek=30 conv=notrunc 2>/dev/null
+flip bad3/VERSIONS 30
 expect_status 1 "$TIND" bad3 keyspaces
 [ "$(wc -l <err.txt)" -eq 1 ] || fail "corrupt open: not one line: $(cat err.txt)"
 grep -q "cannot open.*VERSIONS.*checksum" err.txt || fail "corrupt open: $(cat err.txt)"
@@ -610,7 +610,7 @@ echo previous >keep.txt
 cp -r "$DB" dmg
 expect_status 0 "$TIND" dmg flush ks
 DT=$(ls dmg/tables/*.tbl | tail -1)
-printf '\377' | dd of="$DT" bs=1 seek=20 conv=notrunc 2>/dev/null
+flip "$DT" 20
 expect_status 1 "$TIND" dmg export --output keep.txt
 [ "$(cat keep.txt)" = previous ] || fail "a failed export changed its output file"
 [ ! -e keep.txt.tmp ] || fail "a failed export left its temporary file"
@@ -635,7 +635,7 @@ cp out.txt all_keys.txt
 ST=$(ls "$SV"/tables/*.tbl | head -1)
 data_len=$("$TIND" "$SV" dump table "$ST" --summary | sed -n 's/^ *data *offset 0 *length \([0-9]*\).*/\1/p')
 [ -n "$data_len" ] && [ "$data_len" -gt 2000 ] || fail "salvage: data section of $data_len bytes"
-printf '\377\377\377\377' | dd of="$ST" bs=1 seek=$((data_len / 2)) conv=notrunc 2>/dev/null
+flip "$ST" $((data_len / 2)) 4
 expect_status 1 "$TIND" "$SV" export --output salv.txt
 grep -q "export --salvage" err.txt || fail "damaged export: no hint: $(cat err.txt)"
 expect_status 0 "$TIND" --read-only "$SV" export --salvage --output salv.txt
@@ -781,7 +781,7 @@ expect_status 2 "$TIND" "$CB" backup prune "$T/cb_bk"
 expect_status 0 "$TIND" "$CB" backup prune "$T/cb_bk" --keep 1
 grep -q "^1 backup deleted" out.txt || fail "backup prune: $(cat out.txt)"
 tbl=$(ls "$T"/cb_bk/shared/*.tbl | head -1)
-printf 'X' | dd of="$tbl" bs=1 seek=10 conv=notrunc 2>/dev/null
+flip "$tbl" 10
 expect_status 1 "$TIND" "$CB" backup verify "$T/cb_bk"
 grep -q "checksum mismatch" err.txt || fail "backup verify of a damaged table: $(cat err.txt)"
 
