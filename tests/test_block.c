@@ -12,6 +12,7 @@
 #include "format/block.h"
 #include "format/blockio.h"
 #include "format/compress.h"
+#include "format/pdir.h"
 #include "util/coding.h"
 #include "util/hash.h"
 #include "util/rand.h"
@@ -1190,6 +1191,89 @@ TEST(handles)
     tbuf_free(&out);
 }
 
+/* pdir_find (its word-first binary search) against a linear search, on keys
+ * that share a prefix of 0-12 bytes, are prefixes of each other, end in zero
+ * bytes (equal padded words) and repeat with several seqnos. */
+typedef struct pkey {
+    uint8_t k[24];
+    size_t n;
+    uint64_t seq;
+} pkey;
+
+static int pkey_order(const void *a, const void *b)
+{
+    const pkey *x = a, *y = b;
+    return ikey_cmp(x->k, x->n, x->seq, y->k, y->n, y->seq);
+}
+
+static void pkey_random(trng *r, pkey *p, const uint8_t *prefix, size_t plen)
+{
+    static const uint8_t alphabet[] = {0x00, 0x01, 'a', 0xff};
+    size_t keep = trng_below(r, 8) ? plen : trng_below(r, plen + 1); /* sometimes not the whole prefix */
+    memcpy(p->k, prefix, keep);
+    p->n = keep + trng_below(r, 12);
+    for (size_t i = keep; i < p->n; i++)
+        p->k[i] = alphabet[trng_below(r, sizeof alphabet)];
+    p->seq = trng_below(r, 4);
+}
+
+TEST(pdir_find)
+{
+    trng r;
+    trng_seed(&r, check_seed + 11);
+    int rounds = (int)(300 * check_scale()) + 20;
+    for (int round = 0; round < rounds; round++) {
+        uint8_t prefix[12];
+        size_t plen = trng_below(&r, 13);
+        for (size_t i = 0; i < plen; i++)
+            prefix[i] = (uint8_t)trng_below(&r, 3);
+        size_t n = 1 + trng_below(&r, 200), m = 0;
+        pkey *keys = malloc(n * sizeof *keys);
+        CHECK(keys != NULL);
+        for (size_t i = 0; i < n; i++)
+            pkey_random(&r, &keys[i], prefix, trng_below(&r, 10) ? plen : 0);
+        qsort(keys, n, sizeof *keys, pkey_order);
+        for (size_t i = 0; i < n; i++) /* strictly increasing */
+            if (m == 0 || pkey_order(&keys[m - 1], &keys[i]) != 0)
+                keys[m++] = keys[i];
+        blk_builder bb;
+        blk_builder_init(&bb, 1 + (uint32_t)trng_below(&r, 16), 0);
+        tbuf hv = TBUF_INIT;
+        for (size_t i = 0; i < m; i++) {
+            tbuf_reset(&hv);
+            CHECK_OK(blk_handle_encode(&hv, (blk_handle){i * 4096, 4000 + i}));
+            CHECK_OK(blk_builder_add(&bb, keys[i].k, keys[i].n, keys[i].seq, ENTRY_VALUE, hv.data, hv.len));
+        }
+        const uint8_t *data;
+        size_t len;
+        CHECK_OK(blk_builder_finish(&bb, &data, &len));
+        blk b;
+        CHECK_OK(blk_parse(&b, data, len, NULL));
+        pdir *d = pdir_build(&b, NULL);
+        CHECK(d != NULL && d->count == m);
+        for (uint32_t i = 0; i < m; i++)
+            CHECK(d->index[i].offset == i * 4096 && d->index[i].size == 4000 + i);
+        for (int q = 0; q < 300; q++) {
+            pkey k;
+            if (q % 3 == 0) {
+                k = keys[trng_below(&r, m)];
+                k.seq = trng_below(&r, 5);
+            } else {
+                pkey_random(&r, &k, prefix, trng_below(&r, 6) ? plen : trng_below(&r, plen + 1));
+            }
+            uint32_t want = 0;
+            while (want < m && ikey_cmp(keys[want].k, keys[want].n, keys[want].seq, k.k, k.n, k.seq) < 0)
+                want++;
+            CHECK_EQ(pdir_find(d, k.k, k.n, k.seq), want);
+        }
+        CHECK_EQ(pdir_find(d, NULL, 0, UINT64_MAX), 0);
+        pdir_free(d);
+        tbuf_free(&hv);
+        blk_builder_free(&bb);
+        free(keys);
+    }
+}
+
 int main(void)
 {
     check_seed_init(0x626c6f636b);
@@ -1208,6 +1292,7 @@ int main(void)
     RUN(blockio_corruption);
     RUN(blockio_read);
     RUN(handles);
+    RUN(pdir_find);
     free(pool);
     return 0;
 }

@@ -22,6 +22,33 @@ static int table_list(tind_db *db, ver_table *t, int level, const rt_list **out,
     return rc;
 }
 
+/* 1 when every table of the level is open and holds no range tombstone
+ * (a table not opened yet may hold some). */
+static int level_known_clean(const ver_level *level)
+{
+    for (size_t i = 0; i < level->count; i++) {
+        const tbl *rd = atomic_load_explicit(&level->tables[i]->reader_atomic, memory_order_acquire);
+        if (!rd || tbl_range_tombstones(rd))
+            return 0;
+    }
+    return 1;
+}
+
+/* Sets the bits of the levels of v now known clean; returns them all. */
+static unsigned rd_learn(version *v, unsigned skip)
+{
+    unsigned add = 0;
+    for (int lv = 0; lv < v->level_count; lv++)
+        if (!(skip & (1u << lv)) && level_known_clean(&v->levels[lv]))
+            add |= 1u << lv;
+    if (add)
+        atomic_fetch_or_explicit(&v->no_range_tombstones, add, memory_order_release);
+    return skip | add;
+}
+
+enum { RD_LEARN_EVERY = 64 };
+static _Thread_local unsigned rd_learn_tick;
+
 int rd_get_covered(tind_keyspace *ks, ks_view *view, const uint8_t *key, size_t klen, uint64_t snapshot,
                    uint64_t found, tind_err *err)
 {
@@ -40,13 +67,20 @@ int rd_get_covered(tind_keyspace *ks, ks_view *view, const uint8_t *key, size_t 
             return 1;
     }
     version *v = view->v;
-    /* levels a cursor learnt to be free of range tombstones, and empty
-     * levels, cost no search (a point read's cost, issue 15) */
+    /* levels known to hold no range tombstone (empty ones included) cost no
+     * search: a point read's cost (issue 15). The bits are learnt here too,
+     * one try in RD_LEARN_EVERY reads of a thread (a level whose tables are
+     * not all open yet, or that holds a tombstone, costs a walk per try) */
     unsigned skip = atomic_load_explicit(&v->no_range_tombstones, memory_order_acquire);
+    unsigned all = v->level_count >= 32 ? ~0u : (1u << v->level_count) - 1;
+    if ((skip & all) != all && ++rd_learn_tick % RD_LEARN_EVERY == 0)
+        skip = rd_learn(v, skip);
+    if ((skip & all) == all)
+        return 0;
     for (int lv = 0; lv < v->level_count; lv++) {
         ver_level *level = &v->levels[lv];
         size_t from = 0, to = level->count;
-        if (!to || (lv > 0 && (skip & (1u << lv))))
+        if (!to || (skip & (1u << lv)))
             continue;
         if (lv > 0) {
             int idx = version_find_level_table(v, lv, key, klen);
@@ -81,18 +115,6 @@ static int gap_holds(const ver_level *level, size_t gap, const uint8_t *key, siz
     if (gap < level->count) {
         const ver_table *n = level->tables[gap];
         if (key_cmp(key, klen, n->smallest, n->smallest_len) >= 0)
-            return 0;
-    }
-    return 1;
-}
-
-/* 1 when every table of the level is open and holds no range tombstone
- * (a table not opened yet may hold some). */
-static int level_known_clean(const ver_level *level)
-{
-    for (size_t i = 0; i < level->count; i++) {
-        const tbl *rd = atomic_load_explicit(&level->tables[i]->reader_atomic, memory_order_acquire);
-        if (!rd || tbl_range_tombstones(rd))
             return 0;
     }
     return 1;

@@ -13,6 +13,7 @@ void pdir_free(pdir *d)
         return;
     free(d->keys);
     free(d->key_end);
+    free(d->pfx);
     free(d->seqnos);
     free(d->index);
     free(d->filter);
@@ -69,6 +70,27 @@ static void pdir_add_filter(pdir *d, const blk *filter_top)
     d->memory += d->count * sizeof *fh;
 }
 
+/* Sets d->skip and d->pfx from the keys (pdir.h). */
+static int pdir_add_words(pdir *d)
+{
+    d->pfx = malloc(d->count * sizeof *d->pfx);
+    if (!d->pfx)
+        return -1;
+    /* sorted keys: what the first and the last share, all share */
+    uint32_t first_len = d->key_end[0], last_from = d->count > 1 ? d->key_end[d->count - 2] : 0;
+    uint32_t last_len = d->key_end[d->count - 1] - last_from, n = first_len < last_len ? first_len : last_len;
+    uint32_t skip = 0;
+    while (skip < n && d->keys[skip] == d->keys[last_from + skip])
+        skip++;
+    d->skip = skip;
+    for (uint32_t i = 0; i < d->count; i++) {
+        uint32_t from = i ? d->key_end[i - 1] : 0;
+        d->pfx[i] = pdir_word(d->keys + from, d->key_end[i] - from, skip);
+    }
+    d->memory += d->count * sizeof *d->pfx;
+    return 0;
+}
+
 pdir *pdir_build(const blk *index_top, const blk *filter_top)
 {
     size_t key_bytes;
@@ -109,7 +131,7 @@ pdir *pdir_build(const blk *index_top, const blk *filter_top)
     }
     ok = ok && it.status == TIND_OK && i == d->count;
     blk_iter_free(&it);
-    if (!ok) {
+    if (!ok || pdir_add_words(d) != 0) {
         pdir_free(d);
         return NULL;
     }

@@ -12,6 +12,13 @@
  * the partition of a key is one binary search over plain keys, and the
  * filter partition is the one at the same position.
  *
+ * The search compares 8-byte integers first: every key shares the first
+ * `skip` bytes (the common prefix of the first and last keys), and pfx[i]
+ * holds key i's next 8 bytes, big-endian, zero-padded. That order is
+ * monotone with the keys' (pfx[i] < pfx[j] implies key i < key j), so only
+ * equal words need the whole internal key: one cache line per step instead
+ * of three arrays and a memcmp (tind-bench's keys share 9 of 16 bytes).
+ *
  * It is built only from blocks whose checksums were verified when read, and
  * only when they make sense: the top-level index strictly increasing in
  * internal-key order, every handle well-formed, and the top-level filter
@@ -26,6 +33,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "format/block.h"
 #include "format/blockio.h"
@@ -33,6 +41,8 @@
 
 typedef struct pdir {
     uint32_t count;            /* partitions */
+    uint32_t skip;             /* bytes every key starts with (those of keys[0 .. skip)) */
+    uint64_t *pfx;             /* key i's bytes [skip, skip + 8), big-endian, zero-padded */
     uint8_t *keys;             /* their last user keys, back to back */
     uint32_t *key_end;         /* key i is keys[key_end[i-1] .. key_end[i]) (key_end[-1] = 0) */
     uint64_t *seqnos;          /* the seqno of each last internal key */
@@ -51,13 +61,41 @@ void pdir_free(pdir *d);
 
 /* The first partition whose last internal key is >= (key, seqno), or
  * d->count when the key lies past the table's last key. */
+/* The bytes [skip, skip + 8) of a key as pdir->pfx holds them. */
+static inline uint64_t pdir_word(const uint8_t *key, size_t klen, size_t skip)
+{
+    uint64_t w = 0;
+    size_t n = klen > skip ? klen - skip : 0;
+    n = n < 8 ? n : 8;
+    for (size_t i = 0; i < n; i++)
+        w |= (uint64_t)key[skip + i] << (56 - 8 * i);
+    return w;
+}
+
 static inline uint32_t pdir_find(const pdir *d, const uint8_t *key, size_t klen, uint64_t seqno)
 {
+    if (d->skip) {
+        /* every key starts with keys[0 .. skip): before them all or after them all? */
+        size_t n = klen < d->skip ? klen : d->skip;
+        int c = n ? memcmp(key, d->keys, n) : 0;
+        if (c < 0 || (c == 0 && klen < d->skip))
+            return 0;
+        if (c > 0)
+            return d->count;
+    }
+    uint64_t w = pdir_word(key, klen, d->skip);
     uint32_t lo = 0, hi = d->count;
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
-        uint32_t from = mid ? d->key_end[mid - 1] : 0;
-        if (ikey_cmp(d->keys + from, d->key_end[mid] - from, d->seqnos[mid], key, klen, seqno) < 0)
+        uint64_t p = d->pfx[mid];
+        int below;
+        if (p != w) {
+            below = p < w;
+        } else {
+            uint32_t from = mid ? d->key_end[mid - 1] : 0;
+            below = ikey_cmp(d->keys + from, d->key_end[mid] - from, d->seqnos[mid], key, klen, seqno) < 0;
+        }
+        if (below)
             lo = mid + 1;
         else
             hi = mid;
