@@ -248,7 +248,10 @@ TIND_API void tind_options_set_default_durability(tind_options *o, int mode);
  * already holds the lock, the read-only open proceeds without it: it sees
  * the database as of its open (later writes are not visible), and a file the
  * writer deletes meanwhile (a compacted table) makes the reads that need it
- * fail with an error naming the file -- never wrong data. */
+ * fail with an error naming the file -- never wrong data. A journal or table
+ * the writer deletes while the open reads the files (its flush or compaction
+ * finished) makes the open start again from the new version file, up to 20
+ * tries, before it fails with TIND_ENOENT. */
 TIND_API void tind_options_set_read_only(tind_options *o, int on);
 
 /* ----------------------------------------------------------------------

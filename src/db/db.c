@@ -894,6 +894,7 @@ static int open_db(tind_db *db, tind_err *err)
          * without it; the open sees the files as they are now, and a file
          * the writer deletes later fails its read with an error naming it */
         if (rc == TIND_EBUSY || rc == TIND_ENOENT) {
+            db->beside_writer = rc == TIND_EBUSY;
             err_clear(err);
             rc = TIND_OK;
         }
@@ -1012,7 +1013,8 @@ static int open_db(tind_db *db, tind_err *err)
     return rc;
 }
 
-TIND_API int tind_open(const char *path, const tind_options *opts, tind_db **out)
+/* One try of tind_open; *beside_writer: it was read-only beside a writer. */
+static int open_attempt(const char *path, const tind_options *opts, tind_db **out, int *beside_writer)
 {
     tind_err err;
     err_clear(&err);
@@ -1077,6 +1079,7 @@ TIND_API int tind_open(const char *path, const tind_options *opts, tind_db **out
         if (!err.msg[0])
             err_set(&err, rc, "open '%s': %s", path, tind_strerror(rc));
         jset_close(&db->journals, 0, NULL);
+        *beside_writer = db->beside_writer;
         db_free(db);
         return db_fail(NULL, rc, &err);
     }
@@ -1086,6 +1089,25 @@ TIND_API int tind_open(const char *path, const tind_options *opts, tind_db **out
     mu_unlock(&db->mu);
     *out = db;
     return TIND_OK;
+}
+
+enum { OPEN_BESIDE_WRITER_TRIES = 20 };
+
+/* A read-only open beside a live writer reads the version file, then the
+ * journals (and tables) it names; the writer may delete one in between (a
+ * flush or compaction finished; test_read_only saw the journal of a
+ * recovery go). A file gone is then a reason to start again from the new
+ * version file, which no longer needs it, not a failure. */
+TIND_API int tind_open(const char *path, const tind_options *opts, tind_db **out)
+{
+    for (int attempt = 1;; attempt++) {
+        int beside_writer = 0;
+        int rc = open_attempt(path, opts, out, &beside_writer);
+        if (rc != TIND_ENOENT || !beside_writer || attempt == OPEN_BESIDE_WRITER_TRIES)
+            return rc;
+        struct timespec pause = {0, 1000000L * attempt}; /* the writer's install to finish */
+        nanosleep(&pause, NULL);
+    }
 }
 
 /* TIND_EBUSY naming what is still live ("tind_close: 2 iterators, 1 snapshot

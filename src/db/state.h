@@ -180,6 +180,7 @@ struct tind_db {
         char *path;
         char *tables_dir;
         fs_lock *lock;
+        int beside_writer;           /* read-only open without LOCK: a writer holds it */
         struct tind_options opts;
         cache *block_cache;
         cache *blob_cache;        /* values of blob files; NULL = none (blob_cache_size 0) */
