@@ -1271,6 +1271,61 @@ TEST(concurrent_readers)
     fs_destroy(f);
 }
 
+/* Index partitions a point read loads stay pinned by the table within the
+ * cache's pin budget (an eighth of the capacity): a second pass of reads
+ * looks up only data blocks; closing the table gives every pin back. */
+TEST(partition_pins)
+{
+    trng r;
+    trng_seed(&r, check_seed + 12);
+    gen_opts g = {3000, 1, 0, 40, 0};
+    model m;
+    model_gen(&m, &r, &g);
+    fs *f = fs_mem_new();
+    tbl_options o;
+    tbl_options_default(&o);
+    o.partition_index = 1;
+    o.partition_size = 256;
+    tbl_meta meta;
+    write_model(f, "/p.tbl", &o, &m, &meta);
+    tbl_meta_free(&meta);
+    for (int small = 0; small < 2; small++) {
+        size_t cap = small ? 8u << 10 : 4u << 20;
+        cache *bc = cache_new(cap, 0);
+        tbl_open_options oo = {bc, NULL, 12, 0};
+        tbl *t;
+        CHECK_OK(tbl_open(f, "/p.tbl", &oo, &t, NULL));
+        tbuf value = TBUF_INIT;
+        cache_stats before, after;
+        for (int pass = 0; pass < 2; pass++) {
+            cache_get_stats(bc, &before);
+            for (size_t k = 0; k < m.nkeys; k++) {
+                uint8_t type;
+                uint64_t seq;
+                CHECK_OK(tbl_get(t, m.keys[k], m.key_lens[k], SEQNO_MAX, 0, &type, &seq, &value, NULL));
+            }
+            cache_get_stats(bc, &after);
+            CHECK(after.pin_granted <= cap / CACHE_PIN_SHARE);
+            CHECK(after.pinned >= after.pin_granted);
+        }
+        uint64_t lookups = after.hits + after.misses - before.hits - before.misses;
+        if (small) {
+            CHECK(lookups > m.nkeys); /* few partitions fit the budget */
+        } else {
+            CHECK(after.pin_granted > 0);
+            CHECK_EQ(lookups, m.nkeys); /* every partition pinned: the data block only */
+        }
+        tbuf_free(&value);
+        tbl_unref(t);
+        cache_get_stats(bc, &after);
+        CHECK_EQ(after.pin_granted, 0);
+        CHECK_EQ(after.pinned, 0);
+        cache_free(bc);
+    }
+    model_free(&m);
+    fs_destroy(f);
+}
+
 int main(void)
 {
     check_seed_init(0x7ab1e5eed);
@@ -1288,6 +1343,7 @@ int main(void)
     RUN(read_faults);
     RUN(posix_and_messages);
     RUN(concurrent_readers);
+    RUN(partition_pins);
     free(pool);
     return 0;
 }

@@ -1,9 +1,14 @@
-/* test_util.c -- coding, varint, buffer, arena, hash, status. */
+/* test_util.c -- coding, varint, buffer, arena, hash, status, hugemem.
+ * TSAN-LABEL: hugemem's four threads also run under `make test-tsan`. */
+#include <pthread.h>
+#include <string.h>
+
 #include "check.h"
 #include "util/arena.h"
 #include "util/buf.h"
 #include "util/coding.h"
 #include "util/hash.h"
+#include "util/hugemem.h"
 #include "util/rand.h"
 #include "util/status.h"
 
@@ -129,6 +134,78 @@ TEST(status)
     CHECK_EQ(err_set(NULL, TIND_EIO, "x"), TIND_EIO);
 }
 
+/* hugemem: every live buffer keeps its bytes while others come and go (a
+ * pattern per buffer, checked at its free), sizes round as hm_size says,
+ * freed buffers are reused, and four threads at once corrupt nothing. */
+typedef struct hm_buf {
+    uint8_t *p;
+    size_t n;
+    uint8_t tag;
+} hm_buf;
+
+static void hm_fill(hm_buf *b) { memset(b->p, b->tag, b->n); }
+
+static void hm_check_free(hm_buf *b)
+{
+    for (size_t i = 0; i < b->n; i++)
+        if (b->p[i] != b->tag)
+            check_fail(__FILE__, __LINE__, "hugemem buffer of %zu bytes changed at %zu", b->n, i);
+    hm_free(b->p, b->n);
+    b->p = NULL;
+}
+
+static void *hm_worker(void *arg)
+{
+    uint64_t seed = (uint64_t)(uintptr_t)arg;
+    trng r;
+    trng_seed(&r, seed);
+    hm_buf live[64] = {{0}};
+    for (int step = 0; step < 20000; step++) {
+        hm_buf *b = &live[trng_below(&r, 64)];
+        if (b->p)
+            hm_check_free(b);
+        size_t n = trng_below(&r, 8) ? 3000 + trng_below(&r, 3000) : 1 + trng_below(&r, HM_MAX_CLASS + 5000);
+        b->p = hm_alloc(n);
+        CHECK(b->p != NULL);
+        CHECK((uintptr_t)b->p % 16 == 0);
+        b->n = n;
+        b->tag = (uint8_t)(seed + (uint64_t)step);
+        hm_fill(b);
+    }
+    for (int i = 0; i < 64; i++)
+        if (live[i].p)
+            hm_check_free(&live[i]);
+    return NULL;
+}
+
+TEST(hugemem)
+{
+    CHECK_EQ(hm_size(0), 0);
+    size_t small = hm_size(1);
+    CHECK(small == 1 || small == HM_GRAIN); /* a sanitizer build mallocs */
+    CHECK(hm_size(HM_MAX_CLASS + 1) == HM_MAX_CLASS + 1);
+    /* a freed buffer of a size is the next one of that size */
+    void *a = hm_alloc(4100);
+    CHECK(a != NULL);
+    hm_free(a, 4100);
+    void *b = hm_alloc(4097);
+    if (hm_size(4100) != 4100)
+        CHECK(a == b);
+    hm_free(b, 4097);
+    hm_stats st;
+    hm_get_stats(&st);
+    CHECK(st.free_bytes <= st.carved && st.carved <= st.mapped);
+    pthread_t th[4];
+    for (uintptr_t i = 0; i < 4; i++)
+        CHECK(pthread_create(&th[i], NULL, hm_worker, (void *)(i + 1 + check_seed)) == 0);
+    for (int i = 0; i < 4; i++)
+        pthread_join(th[i], NULL);
+    hm_get_stats(&st);
+    CHECK(st.free_bytes <= st.carved && st.carved <= st.mapped);
+    if (hm_size(4100) != 4100)
+        CHECK_EQ(st.free_bytes, st.carved); /* everything given back */
+}
+
 int main(void)
 {
     check_seed_init(1);
@@ -138,5 +215,6 @@ int main(void)
     RUN(arena);
     RUN(hash);
     RUN(status);
+    RUN(hugemem);
     return 0;
 }

@@ -1,27 +1,39 @@
 /*
- * cache.c -- the block cache: a sharded, refcounted LRU (LevelDB's cache.cc
- * design, with deleters run outside the locks).
+ * cache.c -- the block cache: a sharded, refcounted cache (LevelDB's cache.cc
+ * design, with deleters run outside the locks), evicting in LRU order with a
+ * second chance (CLOCK on a list): a hit only marks its entry, it moves no
+ * list links.
  *
  * Layout
  *   - (id, offset) is mixed into a 64-bit hash; its top `shard_bits` bits pick
  *     one of 2^shard_bits shards, its low bits a bucket of that shard's
  *     chained hash table (power-of-two buckets, doubled when the entry count
- *     passes the bucket count; a failed growth just leaves longer chains).
+ *     passes half the bucket count, so that a hit walks 1.25 entries on
+ *     average; a failed growth just leaves longer chains).
  *   - The total capacity is split exactly between shards (the remainder goes
  *     one byte each to the first shards), so the per-shard limits sum to the
  *     capacity.
  *
  * Entry states (an entry is a struct cache_handle; handles are entries)
- *   in_table && refs == 0   on the shard's LRU list: evictable
- *   in_table && refs >  0   on the shard's in-use list: never evicted
+ *   in_table && refs == 0   on the shard's list: evictable
+ *   in_table && refs >  0   on the shard's list, or parked on its held list
+ *                           (eviction met it held): never evicted
  *   !in_table && refs > 0   detached (replaced or erased while held): on no
  *                           list, freed when its last holder releases it
  *   !in_table && refs == 0  being freed (never observable)
+ * The list runs from the oldest insert or second chance to the newest. A
+ * lookup sets the entry's `hot` bit and nothing else (moving it to the newest
+ * end on every lookup and release, as LevelDB does, wrote the links of two
+ * unrelated entries each time: cache misses on every block of a point read,
+ * issue 15). Eviction looks at the oldest end: a hot entry goes to the
+ * newest end (its bit cleared), a held one to the held list (back to
+ * the newest end at its last release: a pinned block costs eviction nothing
+ * after the first meeting), a cold unheld one is evicted.
  * Invariants (per shard, under its lock)
  *   usage  = sum of charges of live entries (in the table or still held)
  *   pinned = sum of charges of entries with refs > 0
  *   After any insert, release or capacity change, usage <= capacity unless
- *   the LRU list is empty (only held bytes are left over the limit).
+ *   every entry left in the table is held (only held bytes are over the limit).
  *   Each entry's deleter runs exactly once, after the entry left the table
  *   and its last handle was released, and never under a shard lock (so a
  *   deleter may call back into the cache).
@@ -32,7 +44,8 @@
  * test-and-set; after a few hundred spins it yields the processor): every
  * critical section is a few pointer moves, and a point read takes three
  * lookups and three releases, where a pthread mutex's lock and unlock cost
- * ~130 instructions a pair more (issue 15). Nothing blocks or allocates
+ * ~130 instructions a pair more (issue 15); a lookup and a release touch
+ * the shard and the entry only. Nothing blocks or allocates
  * under it but a bucket-table growth and cache_erase_id's walk, which are
  * rare; deleters run outside it. capacity_mu serializes cache_set_capacity and
  * is taken before a shard lock, never after. Hit/miss/insert/eviction counters are relaxed
@@ -51,20 +64,25 @@
 #define CACHE_AUTO_MAX_SHARD_BITS 4
 #define CACHE_MIN_SHARD_BYTES ((size_t)512 << 10)
 #define CACHE_INITIAL_BUCKETS 16
+#define CACHE_LINE 64
 
+/* What a lookup reads and writes comes first, in one cache line (entries
+ * are allocated 64-byte aligned): a hit costs that line only. */
 struct cache_handle {
+    uint64_t hash;
     uint64_t id;
     uint64_t offset;
-    uint64_t hash;
+    struct cache_handle *chain;   /* next in the hash bucket; next on a free list */
     void *value;
+    uint32_t refs;                /* handles handed out and not yet released */
+    bool in_table;
+    bool hot;                     /* looked up since eviction last passed it */
+    bool parked;                  /* on the held list */
     size_t charge;
     cache_deleter deleter;
     void *ctx;
-    struct cache_handle *chain;   /* next in the hash bucket; next on a free list */
-    struct cache_handle *prev;    /* LRU / in-use list links (circular) */
+    struct cache_handle *prev;    /* list links (circular) */
     struct cache_handle *next;
-    uint32_t refs;                /* handles handed out and not yet released */
-    bool in_table;
 };
 
 typedef struct cache_shard {
@@ -72,8 +90,8 @@ typedef struct cache_shard {
     cache_handle **buckets;
     size_t nbuckets;                    /* a power of two */
     size_t count;                       /* entries in the table */
-    cache_handle lru;                   /* head: in table, unheld; lru.next is the oldest */
-    cache_handle in_use;                /* head: in table, held */
+    cache_handle lru;                   /* head: entries in the table not parked; lru.next is the oldest */
+    cache_handle held;                  /* head: held entries eviction met */
     size_t capacity;
     size_t usage;
     size_t pinned;
@@ -89,6 +107,7 @@ struct cache {
     pthread_mutex_t capacity_mu;        /* serializes cache_set_capacity calls */
     _Atomic size_t capacity;
     _Atomic uint64_t next_id;
+    _Atomic size_t pin_granted;         /* cache_pin_grant's bytes */
 };
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -202,13 +221,25 @@ static void cache_table_grow(cache_shard *s)
     s->nbuckets = n;
 }
 
-/* Evicts from the LRU end while over capacity; the victims are pushed onto
- * *dead (linked through `chain`) to be freed after the unlock. */
+/* Evicts from the oldest end while over capacity: a held entry is parked,
+ * a hot one goes to the newest end with its bit cleared (so the walk ends
+ * within two rounds of the list); the victims are pushed onto *dead (linked
+ * through `chain`) to be freed after the unlock. */
 static void cache_shard_trim(cache_shard *s, cache_handle **dead)
 {
     while (s->usage > s->capacity && s->lru.next != &s->lru) {
         cache_handle *e = s->lru.next;
         cache_list_remove(e);
+        if (e->refs) {
+            e->parked = true;
+            cache_list_append(&s->held, e);
+            continue;
+        }
+        if (e->hot) {
+            e->hot = false;
+            cache_list_append(&s->lru, e);
+            continue;
+        }
         cache_table_unlink(s, e);
         s->usage -= e->charge;
         atomic_fetch_add_explicit(&s->evictions, 1, memory_order_relaxed);
@@ -284,7 +315,7 @@ cache *cache_new(size_t capacity, int shard_bits)
         atomic_init(&s->mu, false);
         s->nbuckets = CACHE_INITIAL_BUCKETS;
         cache_list_init(&s->lru);
-        cache_list_init(&s->in_use);
+        cache_list_init(&s->held);
     }
     if (made < n) {
         for (size_t i = 0; i < made; i++)
@@ -295,6 +326,7 @@ cache *cache_new(size_t capacity, int shard_bits)
         return NULL;
     }
     atomic_init(&c->next_id, 1);
+    atomic_init(&c->pin_granted, 0);
     atomic_init(&c->capacity, capacity);
     cache_split_capacity(c, capacity);
     return c;
@@ -307,13 +339,14 @@ void cache_free(cache *c)
     size_t n = (size_t)1 << c->shard_bits;
     for (size_t i = 0; i < n; i++) {
         cache_shard *s = &c->shards[i];
-        /* Every handle was released, so every entry in the table is on the
-         * LRU list. Held entries (a caller bug) are left alone rather than
-         * freed under their holder. */
+        /* Every handle should have been released. Held entries (a caller
+         * bug) are left alone rather than freed under their holder. */
         cache_handle *dead = NULL;
         while (s->lru.next != &s->lru) {
             cache_handle *e = s->lru.next;
             cache_list_remove(e);
+            if (e->refs)
+                continue;
             cache_table_unlink(s, e);
             e->chain = dead;
             dead = e;
@@ -338,11 +371,9 @@ cache_handle *cache_lookup(cache *c, uint64_t id, uint64_t offset)
     shard_lock(s);
     cache_handle *e = *cache_slot(s, hash, id, offset);
     if (e) {
-        if (e->refs++ == 0) {
-            cache_list_remove(e);
-            cache_list_append(&s->in_use, e);
+        if (e->refs++ == 0)
             s->pinned += e->charge;
-        }
+        e->hot = true;
     }
     shard_unlock(s);
     atomic_fetch_add_explicit(e ? &s->hits : &s->misses, 1, memory_order_relaxed);
@@ -352,7 +383,7 @@ cache_handle *cache_lookup(cache *c, uint64_t id, uint64_t offset)
 cache_handle *cache_insert(cache *c, uint64_t id, uint64_t offset, void *value, size_t charge,
                            cache_deleter deleter, void *ctx)
 {
-    cache_handle *e = malloc(sizeof *e);
+    cache_handle *e = aligned_alloc(CACHE_LINE, (sizeof *e + CACHE_LINE - 1) / CACHE_LINE * CACHE_LINE);
     if (!e) {
         if (deleter)
             deleter(value, ctx);
@@ -384,10 +415,10 @@ cache_handle *cache_insert(cache *c, uint64_t id, uint64_t offset, void *value, 
         }
     } else {
         *slot = e;
-        if (++s->count > s->nbuckets)
+        if (++s->count > s->nbuckets / 2)
             cache_table_grow(s);
     }
-    cache_list_append(&s->in_use, e);
+    cache_list_append(&s->lru, e);
     s->usage += charge;
     s->pinned += charge;
     cache_shard_trim(s, &dead);
@@ -413,9 +444,13 @@ void cache_release(cache *c, cache_handle *h)
     if (--h->refs == 0) {
         s->pinned -= h->charge;
         if (h->in_table) {
-            cache_list_remove(h);
-            cache_list_append(&s->lru, h);
-            cache_shard_trim(s, &dead);   /* an entry inserted over capacity goes now */
+            if (h->parked) {
+                h->parked = false;
+                cache_list_remove(h);
+                cache_list_append(&s->lru, h);
+            }
+            if (s->usage > s->capacity)
+                cache_shard_trim(s, &dead);   /* an entry inserted over capacity goes now */
         } else {
             s->usage -= h->charge;        /* detached: replaced or erased while held */
             h->chain = dead;
@@ -475,6 +510,24 @@ void cache_get_stats(cache *c, cache_stats *out)
         shard_unlock(s);
     }
     out->capacity = atomic_load_explicit(&c->capacity, memory_order_relaxed);
+    out->pin_granted = atomic_load_explicit(&c->pin_granted, memory_order_relaxed);
+}
+
+int cache_pin_grant(cache *c, size_t bytes)
+{
+    size_t budget = atomic_load_explicit(&c->capacity, memory_order_relaxed) / CACHE_PIN_SHARE;
+    size_t cur = atomic_load_explicit(&c->pin_granted, memory_order_relaxed);
+    do {
+        if (bytes > budget || cur > budget - bytes)
+            return 0;
+    } while (!atomic_compare_exchange_weak_explicit(&c->pin_granted, &cur, cur + bytes, memory_order_relaxed,
+                                                    memory_order_relaxed));
+    return 1;
+}
+
+void cache_pin_return(cache *c, size_t bytes)
+{
+    atomic_fetch_sub_explicit(&c->pin_granted, bytes, memory_order_relaxed);
 }
 
 void cache_set_capacity(cache *c, size_t capacity)

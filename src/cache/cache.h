@@ -1,5 +1,5 @@
 /*
- * cache.h -- the block cache: a sharded LRU of decoded blocks keyed by
+ * cache.h -- the block cache: a sharded LRU (second chance) of decoded blocks keyed by
  * (owner id, offset), with a byte capacity.
  *
  * Entries are refcounted: an entry with a live handle is never freed, and an
@@ -8,7 +8,7 @@
  * stay; its bytes count as pinned usage. Owner ids come from cache_new_id()
  * so that two tables never share keys.
  *
- * Thread-safety: all calls are safe from any thread (one mutex per shard).
+ * Thread-safety: all calls are safe from any thread (one spinlock per shard).
  */
 #ifndef TIND_CACHE_CACHE_H
 #define TIND_CACHE_CACHE_H
@@ -38,6 +38,15 @@ void cache_release(cache *c, cache_handle *h);
 /* Drops every unheld entry of an owner id (a deleted table). */
 void cache_erase_id(cache *c, uint64_t id);
 
+/* Pins an owner takes on its own, beyond those it must hold (a table's
+ * index partitions, held once read: table_reader.c), share one budget of
+ * CACHE_PIN_SHARE-th of the capacity, so that they never crowd data blocks
+ * out. cache_pin_grant returns 1 and counts the bytes when they fit, else 0;
+ * cache_pin_return gives granted bytes back. */
+#define CACHE_PIN_SHARE 8
+int cache_pin_grant(cache *c, size_t bytes);
+void cache_pin_return(cache *c, size_t bytes);
+
 typedef struct cache_stats {
     uint64_t hits;
     uint64_t misses;
@@ -47,6 +56,7 @@ typedef struct cache_stats {
     size_t pinned;       /* bytes of entries currently held */
     size_t capacity;
     size_t entries;      /* entries in the table (held or not) */
+    size_t pin_granted;  /* bytes of cache_pin_grant not yet returned */
 } cache_stats;
 void cache_get_stats(cache *c, cache_stats *out);
 void cache_set_capacity(cache *c, size_t capacity);

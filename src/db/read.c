@@ -8,6 +8,7 @@
  * (newest first), then at most one table per deeper level. The first entry
  * found for the key decides: a value is returned, a tombstone means absent.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -324,6 +325,58 @@ static int ks_get_at(tind_keyspace *ks, ks_view *view, uint64_t seq, const void 
     return rc;
 }
 
+/* The read buffer of the reads that hand no buffer to the caller
+ * (tind_get_into, tind_value_size, tind_contains): one per thread, kept
+ * between reads while at most READ_BUF_KEEP bytes (a malloc and a free per
+ * read saved, issue 15), freed when the thread ends. A read nested in
+ * another on the same thread (a merge operator's, a deleter's) takes a
+ * buffer of its own. */
+enum { READ_BUF_KEEP = 4096 };
+typedef struct read_buf {
+    tbuf b;
+    int busy;
+} read_buf;
+static pthread_key_t read_buf_key;
+static pthread_once_t read_buf_once = PTHREAD_ONCE_INIT;
+static int read_buf_ok;
+
+static void read_buf_free(void *p)
+{
+    read_buf *r = p;
+    tbuf_free(&r->b);
+    free(r);
+}
+
+static void read_buf_init(void) { read_buf_ok = pthread_key_create(&read_buf_key, read_buf_free) == 0; }
+
+/* This thread's buffer, or NULL (in use, or out of memory: use a fresh one). */
+static read_buf *read_buf_take(void)
+{
+    if (pthread_once(&read_buf_once, read_buf_init) != 0 || !read_buf_ok)
+        return NULL;
+    read_buf *r = pthread_getspecific(read_buf_key);
+    if (!r) {
+        if (!(r = calloc(1, sizeof *r)))
+            return NULL;
+        if (pthread_setspecific(read_buf_key, r) != 0) {
+            free(r);
+            return NULL;
+        }
+    }
+    if (r->busy)
+        return NULL;
+    r->busy = 1;
+    return r;
+}
+
+static void read_buf_give(read_buf *r, tbuf *b)
+{
+    if (b->cap > READ_BUF_KEEP)
+        tbuf_free(b);
+    r->b = *b;
+    r->busy = 0;
+}
+
 static int ks_get(tind_keyspace *ks, const void *key, size_t klen, const tind_read_options *ro,
                   const get_dest *dest, uint64_t *vlen, tind_err *err)
 {
@@ -336,9 +389,14 @@ static int ks_get(tind_keyspace *ks, const void *key, size_t klen, const tind_re
      * first, a flush in between could leave only newer versions, invisible) */
     ks_view *view = ks_view_acquire(ks);
     uint64_t seq = db_read_seqno(ks->db, ro);
-    tbuf scratch = TBUF_INIT;
+    /* tind_get hands the buffer over as the value: a fresh one */
+    read_buf *rb = dest->want == GET_MALLOC ? NULL : read_buf_take();
+    tbuf scratch = rb ? rb->b : (tbuf)TBUF_INIT;
     rc = ks_get_at(ks, view, seq, key, klen, ro, dest, vlen, &scratch, err);
-    tbuf_free(&scratch);
+    if (rb)
+        read_buf_give(rb, &scratch);
+    else
+        tbuf_free(&scratch);
     ks_view_release(view);
     return rc;
 }

@@ -17,6 +17,11 @@
  * index of a partitioned filter) are read at open and held for the table's
  * life (as held cache handles when there is a cache, so they count as pinned
  * usage). Otherwise they are looked up in the cache on each use.
+ * With a partition directory and a cache, an index partition a point read
+ * loaded stays held by the table (part_pins) while the cache's pin budget
+ * allows (cache_pin_grant: an eighth of the capacity), so that later point
+ * reads look up only the data block (half of the cache lookups a read made,
+ * each a hash chain walk of cache misses: issue 15).
  *
  * Index. The index (or, when partitioned, each partition) has one entry per
  * data block: (last user key, its seqno) -> handle. The first index entry
@@ -28,7 +33,8 @@
  * malformed block or entry gives TIND_ECORRUPT with "table <id> '<path>':
  * block at offset N: <cause>", never a crash or wrong data.
  *
- * Thread-safety: a tbl is immutable after tbl_open; its refcount is atomic;
+ * Thread-safety: a tbl is immutable after tbl_open but for part_pins (each
+ * set once, by compare-and-swap, and read with acquire); its refcount is atomic;
  * tbl_get, tbl_may_contain, tbl_verify and iterators (one per thread) may run
  * concurrently: they share only the (thread-safe) caches and file.
  */
@@ -48,6 +54,7 @@
 #include "format/table_int.h"
 #include "format/zdict.h"
 #include "util/hash.h"
+#include "util/hugemem.h"
 
 enum { TBL_KIND_BLOCK = 1, TBL_KIND_FILTER = 2 };
 
@@ -99,6 +106,7 @@ struct tbl {
     tbl_meta stored;          /* with rdel: the stored key and seqno range (meta's is widened) */
     pdir *dir;                /* partitioned index: its top level decoded (pdir.h), or NULL */
     cache_handle *dir_charge; /* dir's bytes, held in the block cache as pinned usage */
+    _Atomic(cache_handle *) *part_pins; /* with dir and a cache: index partition i, held once read, or NULL */
 };
 
 /* ------------------------------------------------------------------ errors */
@@ -120,12 +128,16 @@ static int tbl_err_at(const tbl *t, tind_err *err, int rc, uint64_t offset, cons
 
 /* ------------------------------------------------------------------ blocks */
 
+/* A block and its bytes (16-byte aligned, as malloc's) are one allocation,
+ * on huge pages (hugemem.h). */
+#define TBL_BLOCK_HEAD ((sizeof(tbl_block) + 15) & ~(size_t)15)
+static size_t tbl_block_alloc_size(size_t raw_len) { return TBL_BLOCK_HEAD + raw_len; }
+
 static void tbl_block_free(tbl_block *b)
 {
     if (b) {
         pdir_free(b->dir);
-        free(b->raw);
-        free(b);
+        hm_free(b, tbl_block_alloc_size(b->raw_len));
     }
 }
 
@@ -187,13 +199,18 @@ static int tbl_load(tbl *t, blk_handle h, const tbl_range *sec, int kind, tbl_bl
     tbl_file_release(t, fh);
     if (rc != TIND_OK)
         return rc;
-    tbl_block *b = calloc(1, sizeof *b);
+    tbl_block *b = hm_alloc(tbl_block_alloc_size(n));
     if (!b) {
         free(raw);
         return tbl_err_at(t, err, TIND_ENOMEM, h.offset, "out of memory");
     }
-    b->raw = raw;
+    memset(b, 0, sizeof *b);
+    b->raw = (uint8_t *)b + TBL_BLOCK_HEAD;
     b->raw_len = n;
+    if (n)
+        memcpy(b->raw, raw, n);
+    free(raw);
+    raw = b->raw;
     b->stored_size = h.size;
     b->kind = (uint8_t)kind;
     err_clear(&e);
@@ -226,7 +243,7 @@ static void tbl_block_decode_index(const tbl *t, blk_handle h, const tbl_range *
 
 static size_t tbl_block_charge(const tbl_block *b)
 {
-    return b->raw_len + sizeof *b + 64 + (b->dir ? b->dir->memory : 0);
+    return hm_size(tbl_block_alloc_size(b->raw_len)) + 64 + (b->dir ? b->dir->memory : 0);
 }
 
 /* The block h through the block cache (when there is one); with !fill a
@@ -850,6 +867,36 @@ static int tbl_get_slow(tbl *t, const uint8_t *key, size_t klen, uint64_t snapsh
     return rc;
 }
 
+/* Index partition pi (handle h) of a table with a directory: the table's
+ * pin, or through the cache, pinned then when the budget allows. */
+static int tbl_part_get(tbl *t, uint32_t pi, blk_handle h, tbl_bref *r, tind_err *err)
+{
+    cache_handle *pin = t->part_pins ? atomic_load_explicit(&t->part_pins[pi], memory_order_acquire) : NULL;
+    if (pin) {
+        *r = (tbl_bref){cache_value(pin), NULL, 0}; /* held by the table: nothing to release */
+        return TIND_OK;
+    }
+    int rc = tbl_block_get(t, h, &t->index, TBL_KIND_BLOCK, r, err);
+    if (rc != TIND_OK || !r->h || !t->part_pins)
+        return rc;
+    /* a second hold of the entry (it may have been replaced: the one found
+     * now is checked as any lookup's) becomes the pin */
+    pin = cache_lookup(t->bc, t->cache_id, h.offset);
+    if (!pin)
+        return rc;
+    tbl_block *b = cache_value(pin);
+    size_t charge = tbl_block_charge(b);
+    cache_handle *none = NULL;
+    if (b->kind != TBL_KIND_BLOCK || b->stored_size != h.size || !cache_pin_grant(t->bc, charge)) {
+        cache_release(t->bc, pin);
+    } else if (!atomic_compare_exchange_strong_explicit(&t->part_pins[pi], &none, pin, memory_order_acq_rel,
+                                                        memory_order_acquire)) {
+        cache_pin_return(t->bc, charge); /* another reader pinned it first */
+        cache_release(t->bc, pin);
+    }
+    return rc;
+}
+
 /*
  * The fast path allocates nothing when the blocks are cached and `value`
  * has room: the caller's value buffer serves as the key buffer of each block
@@ -893,7 +940,7 @@ int tbl_get(tbl *t, const uint8_t *key, size_t klen, uint64_t snapshot, int flag
             return TIND_NOT_FOUND; /* past the last key of the table */
         }
         h = dir->index[pi];
-        rc = tbl_block_get(t, h, &t->index, TBL_KIND_BLOCK, &part, err);
+        rc = tbl_part_get(t, pi, h, &part, err);
         blk_iter_init(&it, rc == TIND_OK ? &part.blk->b : NULL);
         it.key = scratch;
         it.key.len = 0;
@@ -1008,6 +1055,14 @@ static void tbl_close(tbl *t)
     tbl_bref_release(t, &t->filter_pin);
     if (t->dir_charge)
         cache_release(t->bc, t->dir_charge);
+    for (uint32_t i = 0; t->part_pins && i < t->dir->count; i++) {
+        cache_handle *h = atomic_load_explicit(&t->part_pins[i], memory_order_acquire);
+        if (h) {
+            cache_pin_return(t->bc, tbl_block_charge(cache_value(h)));
+            cache_release(t->bc, h);
+        }
+    }
+    free((void *)t->part_pins);
     pdir_free(t->dir);
     if (t->bc)
         cache_erase_id(t->bc, t->cache_id);
@@ -1033,7 +1088,7 @@ const tbl_meta *tbl_get_meta(const tbl *t) { return &t->meta; }
 
 static size_t tbl_bref_owned_bytes(const tbl_bref *r)
 {
-    return r->blk && !r->h ? sizeof *r->blk + r->blk->raw_len + (r->blk->dir ? r->blk->dir->memory : 0) : 0;
+    return r->blk && !r->h ? hm_size(tbl_block_alloc_size(r->blk->raw_len)) + (r->blk->dir ? r->blk->dir->memory : 0) : 0;
 }
 
 size_t tbl_memory(const tbl *t)
@@ -1243,6 +1298,8 @@ static int tbl_open_dir(tbl *t, tind_err *err)
             if (!t->dir_charge) {
                 pdir_free(t->dir);
                 t->dir = NULL;
+            } else {
+                t->part_pins = calloc(t->dir->count, sizeof *t->part_pins); /* NULL: no pins */
             }
         }
     }

@@ -1,0 +1,142 @@
+/*
+ * hugemem.c -- size-class free lists over 2 MiB chunks advised for
+ * transparent huge pages (hugemem.h).
+ */
+#include "util/hugemem.h"
+
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+
+/* under AddressSanitizer every buffer is malloc'd, so that it sees each
+ * block's bounds (ThreadSanitizer checks the lists' locking instead) */
+#if defined(__SANITIZE_ADDRESS__)
+#define HM_PLAIN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define HM_PLAIN 1
+#endif
+#endif
+#ifndef HM_PLAIN
+#define HM_PLAIN 0
+#endif
+
+#define HM_CLASSES (HM_MAX_CLASS / HM_GRAIN)
+
+typedef struct hm_free_node {
+    struct hm_free_node *next;
+} hm_free_node;
+
+static struct {
+    pthread_mutex_t mu;
+    hm_free_node *lists[HM_CLASSES + 1]; /* lists[c]: buffers of c * HM_GRAIN bytes */
+    uint8_t *carve;                      /* the current chunk's unused bytes: [carve, carve_end) */
+    uint8_t *carve_end;
+    size_t mapped, free_bytes, carved;
+} hm = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static inline size_t hm_class(size_t n) { return (n + HM_GRAIN - 1) / HM_GRAIN; }
+
+size_t hm_size(size_t n)
+{
+    if (HM_PLAIN || n == 0 || n > HM_MAX_CLASS)
+        return n;
+    return hm_class(n) * HM_GRAIN;
+}
+
+/* A new 2 MiB-aligned chunk, advised for huge pages; NULL when mmap fails. */
+static uint8_t *hm_map_chunk(void)
+{
+    size_t span = 2 * HM_CHUNK;
+    uint8_t *p = mmap(NULL, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    uintptr_t at = ((uintptr_t)p + HM_CHUNK - 1) & ~(uintptr_t)(HM_CHUNK - 1);
+    uint8_t *chunk = (uint8_t *)at;
+    if (chunk > p)
+        munmap(p, (size_t)(chunk - p));
+    uint8_t *end = chunk + HM_CHUNK;
+    if (end < p + span)
+        munmap(end, (size_t)(p + span - end));
+#ifdef MADV_HUGEPAGE
+    (void)madvise(chunk, HM_CHUNK, MADV_HUGEPAGE); /* advice only: ordinary pages if refused */
+#endif
+    return chunk;
+}
+
+/* Gives the current chunk's rest to the list of the largest size it holds. */
+static void hm_retire_rest(void)
+{
+    size_t rest = (size_t)(hm.carve_end - hm.carve);
+    size_t c = rest / HM_GRAIN;
+    if (c > HM_CLASSES)
+        c = HM_CLASSES;
+    if (c) {
+        hm_free_node *node = (hm_free_node *)hm.carve;
+        node->next = hm.lists[c];
+        hm.lists[c] = node;
+        hm.free_bytes += c * HM_GRAIN;
+        hm.carved += c * HM_GRAIN;
+    }
+    hm.carve = hm.carve_end = NULL;
+}
+
+void *hm_alloc(size_t n)
+{
+    if (HM_PLAIN || n == 0 || n > HM_MAX_CLASS)
+        return malloc(n ? n : 1);
+    size_t c = hm_class(n), bytes = c * HM_GRAIN;
+    void *p = NULL;
+    pthread_mutex_lock(&hm.mu);
+    if (hm.lists[c]) {
+        hm_free_node *node = hm.lists[c];
+        hm.lists[c] = node->next;
+        hm.free_bytes -= bytes;
+        p = node;
+    } else {
+        if ((size_t)(hm.carve_end - hm.carve) < bytes) {
+            uint8_t *chunk = hm_map_chunk();
+            if (chunk) {
+                if (hm.carve)
+                    hm_retire_rest();
+                hm.carve = chunk;
+                hm.carve_end = chunk + HM_CHUNK;
+                hm.mapped += HM_CHUNK;
+            }
+        }
+        if ((size_t)(hm.carve_end - hm.carve) >= bytes) {
+            p = hm.carve;
+            hm.carve += bytes;
+            hm.carved += bytes;
+        }
+    }
+    pthread_mutex_unlock(&hm.mu);
+    return p;
+}
+
+void hm_free(void *p, size_t n)
+{
+    if (!p)
+        return;
+    if (HM_PLAIN || n == 0 || n > HM_MAX_CLASS) {
+        free(p);
+        return;
+    }
+    size_t c = hm_class(n);
+    hm_free_node *node = p;
+    pthread_mutex_lock(&hm.mu);
+    node->next = hm.lists[c];
+    hm.lists[c] = node;
+    hm.free_bytes += c * HM_GRAIN;
+    pthread_mutex_unlock(&hm.mu);
+}
+
+void hm_get_stats(hm_stats *out)
+{
+    pthread_mutex_lock(&hm.mu);
+    out->mapped = hm.mapped;
+    out->free_bytes = hm.free_bytes;
+    out->carved = hm.carved;
+    pthread_mutex_unlock(&hm.mu);
+}
