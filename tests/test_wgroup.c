@@ -20,6 +20,7 @@
 #include "check.h"
 #include "db/db.h"
 #include "io/fs.h"
+#include "tind_internal.h"
 #include "util/rand.h"
 
 static tind_db *open_db(fs *f, int background)
@@ -439,7 +440,13 @@ static void mixed_crash(int background)
     CHECK_EQ(acked, batches);
 
     /* a power loss: a prefix of the commit order survives, holding every
-     * acknowledged synced batch */
+     * acknowledged synced batch. Background work is paused first: the
+     * process goes on past its own simulated power loss, and a flush running
+     * across it could lose its table's folder entry and then write a version
+     * file naming the table ("table ... is missing" at the reopen, seen once
+     * under ASan), which no real power loss can do */
+    if (background)
+        CHECK_OK(tind_internal_pause_background(db, 1));
     CHECK_OK(fs_mem_crash(mem, FS_CRASH_KEEP_PREFIX | FS_CRASH_DROP_DIRENTS, check_seed));
     tind_close(db);
     db = open_db(mem, 0);
