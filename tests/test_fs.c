@@ -761,6 +761,68 @@ TEST(mem_crash_stale_handles)
     fs_destroy(f);
 }
 
+/* After a crash the crashed process's other threads are dead: their changes
+ * fail with TIND_EIO (a writable open, rename, link, unlink, mkdir, rmdir,
+ * folder sync, and writes through a handle opened by the crashing thread),
+ * their reads work; the crashing thread goes on; the next lock ends it. */
+typedef struct dead_arg {
+    fs *f;
+    fs_file *h;        /* opened by the crashing thread after the crash */
+    int expect;        /* TIND_EIO or TIND_OK */
+} dead_arg;
+
+static void *dead_thread(void *p)
+{
+    dead_arg *a = p;
+    fs_file *h = NULL;
+    char b[8];
+    size_t got = 0;
+    CHECK_RC(fs_open(a->f, "/new", FS_O_WRITE | FS_O_CREATE, &h, NULL), a->expect);
+    if (h)
+        CHECK_OK(fs_close(h, NULL));
+    CHECK_RC(fs_write(a->h, "zz", 2, 0, NULL), a->expect);
+    CHECK_RC(fs_sync(a->h, FS_SYNC_DATA, NULL), a->expect);
+    CHECK_OK(fs_read(a->h, b, 2, 0, &got, NULL));
+    CHECK_RC(fs_sync_dir(a->f, "/", NULL), a->expect);
+    CHECK_RC(fs_mkdir(a->f, "/d2", NULL), a->expect);
+    CHECK_RC(fs_rename(a->f, "/a", "/a2", NULL), a->expect);
+    CHECK_RC(fs_link(a->f, a->expect ? "/a" : "/a2", "/a3", NULL), a->expect);
+    CHECK_RC(fs_unlink(a->f, a->expect ? "/a" : "/a3", NULL), a->expect);
+    CHECK_RC(fs_rmdir(a->f, "/d", NULL), a->expect);
+    return NULL;
+}
+
+TEST(mem_crash_other_threads_dead)
+{
+    fs *f = fs_mem_new();
+    fs_file *h = NULL;
+    fs_lock *lk = NULL;
+    CHECK_OK(fs_open(f, "/a", FS_O_WRITE | FS_O_CREATE, &h, NULL));
+    CHECK_OK(fs_close(h, NULL));
+    CHECK_OK(fs_mkdir(f, "/d", NULL));
+    CHECK_OK(fs_sync_dir(f, "/", NULL));
+    CHECK_OK(fs_mem_crash(f, FS_CRASH_DROP_UNSYNCED, 3));
+    /* the crashing thread: its changes land */
+    CHECK_OK(fs_open(f, "/mine", FS_O_WRITE | FS_O_CREATE, &h, NULL));
+    CHECK_OK(fs_write(h, "ok", 2, 0, NULL));
+    dead_arg a = {f, h, TIND_EIO};
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, dead_thread, &a) == 0);
+    pthread_join(t, NULL);
+    expect_file(f, "/mine", "ok", 2);
+    CHECK_RC(fs_exists(f, "/new", NULL), TIND_ENOENT);
+    CHECK_OK(fs_exists(f, "/a", NULL));
+    /* a new open's lock: every thread may change the tree again */
+    CHECK_OK(fs_lock_file(f, "/LOCK", &lk, NULL));
+    a.expect = TIND_OK;
+    CHECK(pthread_create(&t, NULL, dead_thread, &a) == 0);
+    pthread_join(t, NULL);
+    CHECK_OK(fs_exists(f, "/new", NULL));
+    CHECK_OK(fs_close(h, NULL));
+    CHECK_OK(fs_unlock(lk, NULL));
+    fs_destroy(f);
+}
+
 /* Error paths of the mem tree that the POSIX fs also has. */
 TEST(mem_errors)
 {
@@ -1108,6 +1170,7 @@ int main(void)
     RUN(mem_crash_tear_sector);
     RUN(mem_crash_drop_dirents);
     RUN(mem_crash_stale_handles);
+    RUN(mem_crash_other_threads_dead);
     RUN(mem_errors);
     RUN(fault_nth_once_and_forever);
     RUN(fault_path_filter);

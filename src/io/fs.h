@@ -174,7 +174,13 @@ enum fs_crash_mode {
 };
 /* Simulates a power loss on a mem fs: `modes` is an OR of fs_crash_mode;
  * random choices come from seed. Open files become stale: every later call on
- * them fails with TIND_EIO. Locks are released. */
+ * them fails with TIND_EIO. Locks are released. The crashed process's other
+ * threads are dead: until the next lock is taken (a new process's open),
+ * every change (a write, sync, truncate, writable open, rename, link,
+ * unlink, mkdir, rmdir, folder sync) from a thread other than the caller
+ * fails with TIND_EIO, so that background work in flight cannot write past
+ * the power loss (a version file naming a table whose folder entry the crash
+ * took); the calling thread goes on, as a test's own steps do. */
 int fs_mem_crash(fs *memfs, int modes, uint64_t seed);
 
 /* A wrapper that forwards to `inner` and injects faults. The wrapper does not

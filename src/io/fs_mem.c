@@ -75,6 +75,11 @@ typedef struct mem_fs {
     mem_node *root;         /* holds one reference of its own */
     mem_node *head, *tail;
     uint64_t gen;
+    /* after fs_mem_crash, until the next lock is taken (a new process's
+     * open), only the thread that crashed the file system may change it:
+     * the crashed process's other threads are dead (fs_mem_crash) */
+    int frozen;
+    pthread_t crash_thread;
 } mem_fs;
 
 typedef struct mem_file {
@@ -381,6 +386,21 @@ static int mem_file_sync(mem_node *n)
     return 0;
 }
 
+/* EIO for a change of the tree made by a thread of a crashed process. */
+static int mem_dead_errno(mem_fs *m)
+{
+    return m->frozen && !pthread_equal(pthread_self(), m->crash_thread) ? EIO : 0;
+}
+
+/* TIND_EIO for a change made by a thread of a crashed process (mem_fs.frozen). */
+static int mem_dead(mem_fs *m, const char *what, const char *path, tind_err *err)
+{
+    if (!m->frozen || pthread_equal(pthread_self(), m->crash_thread))
+        return TIND_OK;
+    return err_set(err, TIND_EIO, "%s '%s': the in-memory file system crashed and this thread's process with it",
+                   what, path);
+}
+
 static int mem_stale(mem_fs *m, mem_file *f, const char *what, tind_err *err)
 {
     if (f->gen == m->gen)
@@ -402,6 +422,13 @@ static int mem_open(fs *fsys, const char *path, int flags, fs_file **out, tind_e
         return err_set(err, TIND_ENOMEM, "open '%s': out of memory", path);
     }
     pthread_mutex_lock(&m->mu);
+    if ((flags & (FS_O_WRITE | FS_O_CREATE | FS_O_TRUNC)) && mem_dead(m, "open", path, err)) {
+        pthread_mutex_unlock(&m->mu);
+        mem_path_free(&p);
+        free(f);
+        free(copy);
+        return TIND_EIO;
+    }
     mem_node *parent = NULL, *node = NULL;
     int e = mem_resolve(m, &p, &parent, &node);
     if (!e && node) {
@@ -477,6 +504,8 @@ static int mem_write(fs_file *file, const void *buf, size_t n, uint64_t off, tin
     mem_fs *m = (mem_fs *)file->owner;
     pthread_mutex_lock(&m->mu);
     int rc = mem_stale(m, f, "write", err);
+    if (rc == TIND_OK)
+        rc = mem_dead(m, "write", file->path, err);
     if (rc == TIND_OK) {
         mem_node *node = f->node;
         int e = 0;
@@ -502,6 +531,8 @@ static int mem_sync(fs_file *file, int mode, tind_err *err)
     mem_fs *m = (mem_fs *)file->owner;
     pthread_mutex_lock(&m->mu);
     int rc = mem_stale(m, f, "sync", err);
+    if (rc == TIND_OK)
+        rc = mem_dead(m, "sync", file->path, err);
     if (rc == TIND_OK && mem_file_sync(f->node))   /* DATA and ALL both persist the bytes */
         rc = err_errno(err, ENOMEM, "sync", file->path);
     pthread_mutex_unlock(&m->mu);
@@ -526,6 +557,8 @@ static int mem_truncate(fs_file *file, uint64_t size, tind_err *err)
     mem_fs *m = (mem_fs *)file->owner;
     pthread_mutex_lock(&m->mu);
     int rc = mem_stale(m, f, "truncate", err);
+    if (rc == TIND_OK)
+        rc = mem_dead(m, "truncate", file->path, err);
     if (rc == TIND_OK) {
         int e = 0;
         if (!f->writable)
@@ -547,6 +580,8 @@ static int mem_allocate(fs_file *file, uint64_t off, uint64_t len, tind_err *err
     mem_fs *m = (mem_fs *)file->owner;
     pthread_mutex_lock(&m->mu);
     int rc = mem_stale(m, f, "allocate", err);    /* otherwise a no-op hint */
+    if (rc == TIND_OK)
+        rc = mem_dead(m, "allocate", file->path, err);
     pthread_mutex_unlock(&m->mu);
     return rc;
 }
@@ -565,7 +600,9 @@ static int mem_rename(fs *fsys, const char *from, const char *to, tind_err *err)
     }
     pthread_mutex_lock(&m->mu);
     mem_node *fparent = NULL, *src = NULL, *tparent = NULL, *dst = NULL;
-    int e = mem_resolve(m, &pf, &fparent, &src);
+    int e = mem_dead_errno(m);
+    if (!e)
+        e = mem_resolve(m, &pf, &fparent, &src);
     if (!e && !src)
         e = ENOENT;
     if (!e && (pf.n == 0 || pt.n == 0))
@@ -614,7 +651,9 @@ static int mem_link(fs *fsys, const char *from, const char *to, tind_err *err)
     }
     pthread_mutex_lock(&m->mu);
     mem_node *fparent = NULL, *src = NULL, *tparent = NULL, *dst = NULL;
-    int e = mem_resolve(m, &pf, &fparent, &src);
+    int e = mem_dead_errno(m);
+    if (!e)
+        e = mem_resolve(m, &pf, &fparent, &src);
     if (!e && !src)
         e = ENOENT;
     if (!e && src->is_dir)
@@ -643,7 +682,9 @@ static int mem_remove(fs *fsys, const char *path, int dir, tind_err *err)
         return err_set(err, TIND_ENOMEM, "%s '%s': out of memory", what, path);
     pthread_mutex_lock(&m->mu);
     mem_node *parent = NULL, *node = NULL;
-    int e = mem_resolve(m, &p, &parent, &node);
+    int e = mem_dead_errno(m);
+    if (!e)
+        e = mem_resolve(m, &p, &parent, &node);
     if (!e && !node)
         e = ENOENT;
     if (!e && !parent)
@@ -682,7 +723,9 @@ static int mem_mkdir(fs *fsys, const char *path, tind_err *err)
         return err_set(err, TIND_ENOMEM, "mkdir '%s': out of memory", path);
     pthread_mutex_lock(&m->mu);
     mem_node *parent = NULL, *node = NULL;
-    int e = mem_resolve(m, &p, &parent, &node);
+    int e = mem_dead_errno(m);
+    if (!e)
+        e = mem_resolve(m, &p, &parent, &node);
     if (!e && node)
         e = EEXIST;
     if (!e) {
@@ -721,7 +764,9 @@ static int mem_sync_dir(fs *fsys, const char *path, tind_err *err)
         return err_set(err, TIND_ENOMEM, "fsync directory '%s': out of memory", path);
     pthread_mutex_lock(&m->mu);
     mem_node *d = NULL;
-    int e = mem_find_dir(m, &p, &d);
+    int e = mem_dead_errno(m);
+    if (!e)
+        e = mem_find_dir(m, &p, &d);
     if (!e) {
         mem_ref(d);
         e = mem_map_assign(m, &d->syn, &d->cur);
@@ -818,6 +863,7 @@ static int mem_lock_file(fs *fsys, const char *path, int mode, fs_lock **out, ti
     if (!e && (mode == FS_LOCK_SHARED ? node->locked < 0 : node->locked != 0))
         busy = 1;
     if (!e && !busy) {
+        m->frozen = 0; /* a new process's open: the crashed one is gone */
         node->locked = mode == FS_LOCK_SHARED ? node->locked + 1 : -1;
         l->shared = mode == FS_LOCK_SHARED;
         mem_ref(node);
@@ -901,6 +947,8 @@ int fs_mem_crash(fs *memfs, int modes, uint64_t seed)
     int e = 0;
     pthread_mutex_lock(&m->mu);
     m->gen++;
+    m->frozen = 1;
+    m->crash_thread = pthread_self();
     size_t count = 0;
     for (mem_node *n = m->head; n; n = n->next)
         count++;
