@@ -1178,6 +1178,13 @@ typedef struct tind_db_stats {
     /* cache_usage + blob_cache_usage + memtable_bytes + memtable_filter_bytes
      * + table_reader_bytes + journal_buffer_bytes: what tind accounts for in all */
     uint64_t memory_bytes;
+    /* the memory of decoded blocks, for the whole process (shared by every
+     * database in it): 2 MiB chunks on transparent huge pages, never given
+     * back to the OS; a block the cache evicts leaves its bytes on a free
+     * list for the next block of its size (docs/ARCHITECTURE.md, "Block
+     * memory"). 0 in an AddressSanitizer build (blocks are malloc'd). */
+    uint64_t block_memory_mapped;  /* bytes mapped for blocks */
+    uint64_t block_memory_free;    /* of them, on the free lists */
 } tind_db_stats;
 /* Fills *out. TIND_EINVAL when db or out is NULL; TIND_ECLOSED once close has
  * begun. Thread-safe: any thread, any time, beside every other call; it

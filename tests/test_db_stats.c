@@ -47,6 +47,18 @@ static void put_keys(tind_keyspace *ks, int from, int n, size_t vlen)
     }
 }
 
+/* AddressSanitizer builds malloc every block (util/hugemem.h) */
+#if defined(__SANITIZE_ADDRESS__)
+#define TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TEST_ASAN 1
+#endif
+#endif
+#ifndef TEST_ASAN
+#define TEST_ASAN 0
+#endif
+
 static tind_db_stats stats(tind_db *db)
 {
     tind_db_stats s;
@@ -58,6 +70,8 @@ static tind_db_stats stats(tind_db *db)
     CHECK_EQ(s.memtable_bytes, s.active_memtable_bytes + s.pending_flush_bytes);
     CHECK(s.cache_pinned <= s.cache_usage);
     CHECK(s.pending_compactions <= s.keyspaces);
+    CHECK(s.block_memory_free <= s.block_memory_mapped);
+    CHECK(s.block_memory_mapped % (2u << 20) == 0); /* whole chunks */
     return s;
 }
 
@@ -124,6 +138,10 @@ TEST(fields_move)
     CHECK(s5.cache_usage > s4.cache_usage);
     CHECK(s5.cache_entries > s4.cache_entries);
     CHECK(s5.cache_pinned > 0);              /* an L0 table's index and filter stay pinned */
+#if !TEST_ASAN
+    CHECK(s5.block_memory_mapped > 0);       /* blocks read are on hugemem's chunks */
+    CHECK(s5.block_memory_free < s5.block_memory_mapped);
+#endif
     CHECK_OK(tind_get(ks, "key00000007", 11, NULL, &v, &vl));
     tind_free(v);
     tind_db_stats s6 = stats(db);

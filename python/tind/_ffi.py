@@ -284,6 +284,8 @@ typedef struct tind_db_stats {
     uint64_t live_snapshots;
     uint64_t live_transactions;
     uint64_t memory_bytes;
+    uint64_t block_memory_mapped;
+    uint64_t block_memory_free;
 } tind_db_stats;
 int tind_db_stats_get(tind_db *db, tind_db_stats *out);
 

@@ -17,6 +17,7 @@
 
 #include "compaction/picker.h"
 #include "db/state.h"
+#include "util/hugemem.h"
 
 /* The memtables, background work and open files of every keyspace. (mu) */
 static void stats_keyspaces(tind_db *db, tind_db_stats *out) REQUIRES(db->mu)
@@ -97,6 +98,10 @@ TIND_API int tind_db_stats_get(tind_db *db, tind_db_stats *out)
     out->live_transactions = (uint64_t)atomic_load(&db->live_txns);
     out->memory_bytes = out->cache_usage + out->blob_cache_usage + out->memtable_bytes + out->memtable_filter_bytes +
                         out->table_reader_bytes + out->journal_buffer_bytes;
+    hm_stats hm;
+    hm_get_stats(&hm);
+    out->block_memory_mapped = hm.mapped;
+    out->block_memory_free = hm.free_bytes + (hm.mapped - hm.carved); /* listed, or never carved */
     db_leave(db);
     return TIND_OK;
 }

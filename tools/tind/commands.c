@@ -1305,6 +1305,9 @@ static void print_db_memory(tsh *sh)
         fprintf(sh->out, "  blob cache              %s of %s, %" PRIu64 " values\n",
                 human_bytes(d.blob_cache_usage, a, sizeof a), human_bytes(d.blob_cache_capacity, b, sizeof b),
                 d.blob_cache_entries);
+    if (d.block_memory_mapped) /* the process's, beside the cache's charge */
+        fprintf(sh->out, "  block memory            %s mapped, %s of it free for later blocks\n",
+                human_bytes(d.block_memory_mapped, a, sizeof a), human_bytes(d.block_memory_free, b, sizeof b));
     fprintf(sh->out, "  memtables               %s of %s write buffer, %" PRIu64 " waiting for a flush\n",
             human_bytes(d.memtable_bytes, a, sizeof a), human_bytes(d.write_buffer_size, b, sizeof b),
             d.pending_flushes);
