@@ -7,6 +7,7 @@ void wg_init(wg_queue *q)
 {
     mu_init(&q->mu);
     q->head = q->tail = NULL;
+    atomic_init(&q->waiting, 0);
     atomic_init(&q->groups, 0);
     atomic_init(&q->batches, 0);
 }
@@ -36,6 +37,7 @@ int wg_join(wg_queue *q, wg_writer *w)
     else
         q->head = w;
     q->tail = w;
+    atomic_fetch_add_explicit(&q->waiting, 1, memory_order_relaxed);
     while (!w->done && q->head != w)
         cv_wait(&w->cv, &q->mu);
     int lead = !w->done;
@@ -64,7 +66,8 @@ wg_writer *wg_collect(wg_queue *q, wg_writer *leader, size_t max_bytes)
 void wg_finish(wg_queue *q, wg_writer *leader, wg_writer *last)
 {
     mu_lock(&q->mu);
-    for (wg_writer *m = leader; m != last;) {
+    size_t n = 1;
+    for (wg_writer *m = leader; m != last; n++) {
         wg_writer *next = m->next;
         if (next) {
             next->done = 1;
@@ -72,6 +75,7 @@ void wg_finish(wg_queue *q, wg_writer *leader, wg_writer *last)
         }
         m = next;
     }
+    atomic_fetch_sub_explicit(&q->waiting, n, memory_order_relaxed);
     q->head = last->next;
     if (!q->head)
         q->tail = NULL;

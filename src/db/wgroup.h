@@ -3,9 +3,13 @@
  * writer deque, RocksDB's write group). The mechanism only; write.c is the
  * leader's work (db/write.c, "the write path").
  *
- * A writer that finds the write lock free writes its batch alone at once
- * (no queue: the uncontended case costs one lock). Otherwise it joins the
- * queue and waits. The writer at its head is the leader: it takes the lock that serializes writing (db->write_mu), then
+ * A writer that finds the queue empty and the write lock free writes its
+ * batch alone at once (no queue: the uncontended case costs one lock).
+ * Otherwise it joins the queue and waits. The queue must be empty for the
+ * shortcut: a leader waiting for the lock would otherwise lose it, again and
+ * again, to a thread that takes the shortcut after each of its own writes
+ * (mutexes are not fair): one writer measured 1,800 writes of another while
+ * its own waited (tind-bench's queue workload saw its key missing). The writer at its head is the leader: it takes the lock that serializes writing (db->write_mu), then
  * collects the group -- itself and the writers queued behind it, up to a
  * byte bound, never past a writer marked `solo` -- writes the whole group
  * (one journal write, one sync, consecutive seqnos in queue order), sets
@@ -45,6 +49,7 @@ typedef struct wg_queue {
     tind_mutex mu;
     wg_writer *head GUARDED_BY(mu);
     wg_writer *tail GUARDED_BY(mu);
+    _Atomic size_t waiting;   /* writers queued (joined, group not finished) */
     _Atomic uint64_t groups;  /* groups written */
     _Atomic uint64_t batches; /* batches in them */
 } wg_queue;
@@ -71,6 +76,12 @@ wg_writer *wg_collect(wg_queue *q, wg_writer *leader, size_t max_bytes) EXCLUDES
 /* Ends the group leader..last: the followers wake (their status set), the
  * writer after last, if any, becomes the leader. */
 void wg_finish(wg_queue *q, wg_writer *leader, wg_writer *last) EXCLUDES(q->mu);
+/* 1 when no writer is queued: a writer may then take the write lock
+ * without queueing (a hint; a writer queueing right after is served next). */
+static inline int wg_idle(wg_queue *q)
+{
+    return atomic_load_explicit(&q->waiting, memory_order_relaxed) == 0;
+}
 /* Writers queued now (tests). */
 size_t wg_queued(wg_queue *q) EXCLUDES(q->mu);
 

@@ -407,8 +407,8 @@ int db_commit_nothing(tind_db *db, int durability, tind_err *err)
     return db_persist(db, durability, err);
 }
 
-/* A write: wait for room; then, when write_mu is free, write alone (the
- * uncontended case: one lock, no queue); else queue and either lead a group
+/* A write: wait for room; then, when no writer is queued and write_mu is
+ * free, write alone (the uncontended case: one lock, no queue); else queue and either lead a group
  * or be written by the leader of one (db/wgroup.h). A batch with a check or
  * an exact seqno never rides in another's group: its check must see every
  * batch before it applied. */
@@ -425,7 +425,7 @@ static int db_write(tind_db *db, tind_batch *b, int durability, db_write_check c
     pending_write pw = {b, durability, 0};
     wg_writer w;
     wg_writer_init(&w, &pw, b->payload.len, check || b->at_seqno, err);
-    if (mu_trylock(&db->write_mu)) {
+    if (wg_idle(&db->wq) && mu_trylock(&db->write_mu)) {
         write_group(db, &w, &w, check, check_ctx);
         mu_unlock(&db->write_mu);
         return w.status;

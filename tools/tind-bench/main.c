@@ -2036,7 +2036,7 @@ int main(int argc, char **argv)
             break;
         case O_THREADS:
             f.threads = atoi(optarg);
-            if (f.threads < 1 || f.threads > 256)
+            if (f.threads < 1 || f.threads > BW_MAX_THREADS)
                 goto usage;
             break;
         case O_CACHE:
@@ -2265,6 +2265,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "tind-bench: preloads cached in %s/preload\n", f.dir);
     if (json && json != stdout)
         fclose(json);
+    /* last, where a log cut to its ends still shows them */
+    for (int i = 0; i < nrows; i++)
+        if (!rows[i].ok || rows[i].misses)
+            fprintf(stderr, "tind-bench: FAILED %s on %s: %s\n", rows[i].engine, rows[i].workload,
+                    !rows[i].ok ? rows[i].error : "reads of keys that must exist found none or a wrong size");
     free(rows);
     return bad ? 1 : 0;
 usage:

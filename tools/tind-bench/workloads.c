@@ -253,6 +253,8 @@ int bw_data_init(bw_data *d, const bw_params *p)
     atomic_init(&d->next_post, p->feed_users * p->feed_posts_per_user);
     atomic_init(&d->queue_head, p->keys);
     atomic_init(&d->queue_tail, 0);
+    for (int i = 0; i < BW_MAX_THREADS; i++)
+        atomic_init(&d->queue_busy[i], UINT64_MAX);
     return 0;
 }
 
@@ -418,27 +420,47 @@ static int bw_load_one(bw_thread *t, uint64_t j)
     return bw_put(t, key, kl, vl);
 }
 
+/* BW_QUEUE: keys below the result were appended (their puts returned):
+ * the head, or the lowest key an append in flight may put. An appender
+ * publishes its bound before it takes a key and clears it when the put
+ * returns (sequentially consistent: a head read after the take sees the
+ * bound); a thread preempted between taking and putting its key, for
+ * thousands of the other threads' operations on a loaded machine, holds
+ * the bound down meanwhile. */
+static uint64_t bw_queue_done(const bw_thread *t)
+{
+    bw_data *d = t->data;
+    uint64_t done = atomic_load(&d->queue_head);
+    for (int i = 0; i < d->p->threads && i < BW_MAX_THREADS; i++) {
+        uint64_t b = atomic_load(&d->queue_busy[i]);
+        if (b < done)
+            done = b;
+    }
+    return done;
+}
+
 /* BW_RUN_QUEUE: the preload is keys [0, keys) in order, a queue of that
  * length; an append puts key `head` and, every 100th, deletes the 100
  * oldest keys with one range deletion (the queue keeps its length); a read
  * gets a random key of the live window (one a concurrent trim may just have
- * deleted counts as a miss only when it was far from the tail). */
+ * deleted counts as a miss only when it was far from the tail, one not yet
+ * appended never). */
 static int bw_queue_one(bw_thread *t, int *type)
 {
     const bw_params *p = t->data->p;
     char key[32], hi[32];
     if (trng_double(&t->rng) < p->def->read_fraction) {
         *type = 0;
-        uint64_t tail = atomic_load_explicit(&t->data->queue_tail, memory_order_relaxed);
-        uint64_t head = atomic_load_explicit(&t->data->queue_head, memory_order_relaxed);
-        uint64_t span = head > tail + 200 ? head - tail - 200 : 1;
+        uint64_t tail = atomic_load(&t->data->queue_tail);
+        uint64_t done = bw_queue_done(t);
+        uint64_t span = done > tail + 200 ? done - tail - 200 : 1;
         uint64_t id = tail + 100 + trng_below(&t->rng, span); /* clear of a trim in flight */
         bw_key(key, id);
         uint64_t misses = t->misses;
         int rc = bw_get(t, key, BW_KEY_SIZE, p->value_size);
         /* two trims by the other threads since tail was read can take id:
          * a trim moves the tail before it deletes, so that is seen here */
-        if (!rc && t->misses != misses && id < atomic_load_explicit(&t->data->queue_tail, memory_order_relaxed))
+        if (!rc && t->misses != misses && (id >= done || id < atomic_load(&t->data->queue_tail)))
             t->misses = misses;
         return rc;
     }
@@ -447,9 +469,12 @@ static int bw_queue_one(bw_thread *t, int *type)
         snprintf(t->err, sizeof t->err, "%s has no range deletion", t->be->name);
         return -1;
     }
-    uint64_t at = atomic_fetch_add_explicit(&t->data->queue_head, 1, memory_order_relaxed);
+    _Atomic uint64_t *busy = &t->data->queue_busy[t->id % BW_MAX_THREADS];
+    atomic_store(busy, atomic_load(&t->data->queue_head));
+    uint64_t at = atomic_fetch_add(&t->data->queue_head, 1);
     bw_key(key, at);
     int rc = bw_put(t, key, BW_KEY_SIZE, p->value_size);
+    atomic_store(busy, UINT64_MAX);
     if (rc || (at + 1) % 100)
         return rc;
     uint64_t tail = atomic_fetch_add_explicit(&t->data->queue_tail, 100, memory_order_relaxed);

@@ -105,7 +105,10 @@ typedef struct bw_params {
     double feed_absent;         /* BW_FEED: fraction of reads of absent users (ids past feed_users) */
 } bw_params;
 
-/* Shared read-only state of a run: generators and the value buffer. */
+enum { BW_MAX_THREADS = 256 }; /* --threads at most */
+
+/* Shared state of a run: generators and the value buffer (read-only), the
+ * counters of the feed and the queue. */
 typedef struct bw_data {
     const bw_params *p;
     bw_perm perm;               /* load order of keys (BW_FEED: of users) */
@@ -116,6 +119,9 @@ typedef struct bw_data {
     _Atomic uint64_t next_post; /* BW_FEED: the next post id */
     _Atomic uint64_t queue_head;/* BW_QUEUE: the next key appended */
     _Atomic uint64_t queue_tail;/* BW_QUEUE: keys below it are deleted */
+    /* BW_QUEUE: per thread, a lower bound of the key its append in flight
+     * puts (UINT64_MAX: none): keys below every bound and the head are in */
+    _Atomic uint64_t queue_busy[BW_MAX_THREADS];
 } bw_data;
 
 int bw_data_init(bw_data *d, const bw_params *p);
