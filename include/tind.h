@@ -1071,7 +1071,11 @@ TIND_API int tind_compact(tind_keyspace *ks);
  * included) of any keyspace of db is pending or running: sealed memtables
  * flushed, and the compaction picker finds nothing more to do. It does not
  * seal the active memtables (tind_flush does) and does not stop new writes:
- * a writer racing it may make work again right after it returns.
+ * a writer racing it may make work again right after it returns. A level 0
+ * the leveled picker defers (it holds fewer bytes than the level it would
+ * merge into and fewer than twice the L0 threshold of tables) is not work:
+ * it merges when later flushes grow it, and tind_db_stats's
+ * pending_compaction_bytes counts it meanwhile (tind_compact merges it now).
  * timeout_ms < 0 waits without limit; 0 only checks. With the background
  * threads off (tind_options_set_background_threads 0) the caller runs the
  * pending flushes and compactions itself, one at a time, checking the
@@ -1158,7 +1162,9 @@ typedef struct tind_db_stats {
     uint64_t pending_flush_bytes;  /* their bytes (part of memtable_bytes) */
     uint64_t running_flushes;
     /* compactions: keyspaces whose tree asks for one now, and an estimate of the
-     * bytes that must move down for every level to be within its target */
+     * bytes that must move down for every level to be within its target (a
+     * level 0 the picker defers counts in the bytes, not in the keyspaces:
+     * see tind_wait_idle) */
     uint64_t pending_compactions;
     uint64_t pending_compaction_bytes;
     uint64_t running_compactions;

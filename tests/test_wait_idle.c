@@ -18,6 +18,10 @@
  *                        than wait forever; after the disk recovers, TIND_OK.
  *   racing_writer        a thread writes while another waits repeatedly:
  *                        every wait ends (TIND_OK), nothing is lost.
+ *   deferred_l0_is_idle  a level 0 the picker defers (at its threshold, smaller
+ *                        than the level below) is not work: TIND_OK with the
+ *                        tables there, pending_compaction_bytes > 0;
+ *                        tind_compact merges them.
  *   bad_args             NULL db: TIND_EINVAL.
  */
 #include <errno.h>
@@ -185,6 +189,46 @@ TEST(racing_writer)
     fx_close(&fx);
 }
 
+/* The header's promise about a deferred level 0: with L0 at its threshold
+ * but smaller than the level below, the picker waits, wait_idle returns
+ * TIND_OK with the tables still there, pending_compaction_bytes counts
+ * them, and tind_compact merges them. */
+TEST(deferred_l0_is_idle)
+{
+    for (int bg = 1; bg >= 0; bg--) {
+        fixture fx;
+        fx_open(&fx, bg);
+        tind_ks_options *ko = tind_ks_options_new();
+        tind_ks_options_set_memtable_size(ko, 64 * 1024);
+        tind_ks_options_set_l0_threshold(ko, 2);
+        tind_keyspace *ks;
+        CHECK_OK(tind_keyspace_open(fx.db, "deferred", ko, &ks));
+        tind_ks_options_free(ko);
+        put_keys(ks, 0, 3000);
+        CHECK_OK(tind_compact(ks));
+        CHECK_EQ(stats(ks).tables[0], 0);
+        for (int i = 0; i < 2; i++) { /* two small L0 tables over the base's keys */
+            put_keys(ks, i * 100, i * 100 + 100);
+            CHECK_OK(tind_flush(ks));
+        }
+        CHECK_OK(tind_wait_idle(fx.db, -1));
+        tind_ks_stats st = stats(ks);
+        CHECK_EQ(st.tables[0], 2);
+        CHECK(st.level_bytes[0] < st.disk_bytes / 2);
+        tind_db_stats ds;
+        CHECK_OK(tind_db_stats_get(fx.db, &ds));
+        CHECK_EQ(ds.pending_compactions, 0);
+        CHECK(ds.pending_compaction_bytes > 0);
+        CHECK_OK(tind_wait_idle(fx.db, 0));
+        CHECK_OK(tind_compact(ks));
+        CHECK_EQ(stats(ks).tables[0], 0);
+        CHECK_OK(tind_db_stats_get(fx.db, &ds));
+        CHECK_EQ(ds.pending_compaction_bytes, 0);
+        check_keys(ks, 0, 3000);
+        fx_close(&fx);
+    }
+}
+
 TEST(bad_args) { CHECK_RC(tind_wait_idle(NULL, 0), TIND_EINVAL); }
 
 int main(void)
@@ -195,5 +239,6 @@ int main(void)
     RUN(timeout_busy);
     RUN(job_error);
     RUN(racing_writer);
+    RUN(deferred_l0_is_idle);
     return 0;
 }

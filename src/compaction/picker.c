@@ -453,14 +453,18 @@ int pick_compaction(const version *v, const cmp_options *o, int manual, uint64_t
     return TIND_OK;
 }
 
-uint64_t pick_pending_bytes(const version *v, const cmp_options *o)
+uint64_t pick_pending_bytes(const version *v, const cmp_options *o, uint64_t *deferred)
 {
+    if (deferred)
+        *deferred = 0;
     if (o->compaction == TIND_COMPACTION_FIFO || v->level_count < 1)
         return 0;
     uint64_t n = (int)v->levels[0].count >= o->l0_threshold ? v->levels[0].bytes : 0;
     if (o->compaction != TIND_COMPACTION_LEVELED)
         return n;
     int base = pick_base_level(v, o);
+    if (n && deferred && l0_defer(v, o, base))
+        *deferred = n;
     uint64_t target[CMP_MAX_LEVELS];
     level_targets(v, o, base, target);
     for (int l = 1; l < v->level_count - 1; l++)

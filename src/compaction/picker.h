@@ -51,7 +51,10 @@ void compaction_pick_free(compaction_pick *p);
 int pick_base_level(const version *v, const cmp_options *o);
 /* An estimate of the bytes compaction must still move (stats): leveled, L0's
  * bytes once it has l0_threshold tables plus each level's bytes over its
- * target; tiered, L0's bytes once it has l0_threshold runs; FIFO, 0. */
-uint64_t pick_pending_bytes(const version *v, const cmp_options *o);
+ * target; tiered, L0's bytes once it has l0_threshold runs; FIFO, 0.
+ * *deferred (may be NULL) receives the part of it that waits by the picker's
+ * rule (a leveled L0 smaller than the level below it): no compaction is
+ * wanted for it now. */
+uint64_t pick_pending_bytes(const version *v, const cmp_options *o, uint64_t *deferred);
 
 #endif

@@ -39,9 +39,10 @@ static void stats_keyspaces(tind_db *db, tind_db_stats *out) REQUIRES(db->mu)
         out->running_flushes += ks->flush_running ? 1 : 0;
         out->running_compactions += ks->compaction_running ? 1 : 0;
         const version *v = ks->current;
-        uint64_t pending = pick_pending_bytes(v, &ks->cmp_opts);
+        uint64_t deferred;
+        uint64_t pending = pick_pending_bytes(v, &ks->cmp_opts, &deferred);
         out->pending_compaction_bytes += pending;
-        out->pending_compactions += pending ? 1 : 0;
+        out->pending_compactions += pending > deferred ? 1 : 0;
         for (int l = 0; l < v->level_count; l++)
             for (size_t j = 0; j < v->levels[l].count; j++) {
                 const tbl *r = atomic_load_explicit(&v->levels[l].tables[j]->reader_atomic, memory_order_acquire);
