@@ -208,6 +208,12 @@ int blockio_read(fs_file *f, blk_handle h, uint8_t **raw, size_t *raw_len,
 int blockio_read_with(fs_file *f, blk_handle h, blockio_decompress_fn fn, void *ctx, uint8_t **raw,
                       size_t *raw_len, const char *what, tind_err *err)
 {
+    return blockio_read_to(f, h, fn, ctx, NULL, raw, raw_len, what, err);
+}
+
+int blockio_read_to(fs_file *f, blk_handle h, blockio_decompress_fn fn, void *ctx, const blockio_out *to,
+                    uint8_t **raw, size_t *raw_len, const char *what, tind_err *err)
+{
     if (h.size < BLOCK_HEADER_SIZE || h.size > SIZE_MAX / 2)
         return err_set(err, TIND_ECORRUPT, "%s: block at offset %llu: bad size %llu", what,
                        (unsigned long long)h.offset, (unsigned long long)h.size);
@@ -235,24 +241,30 @@ int blockio_read_with(fs_file *f, blk_handle h, blockio_decompress_fn fn, void *
         return err_set(err, TIND_ECORRUPT, "%s: block at offset %llu: %s", what,
                        (unsigned long long)h.offset, bad);
     }
-    if (sh.type == COMPRESSION_NONE) {
+    if (sh.type == COMPRESSION_NONE && !to) {
         /* Reuse the read buffer: slide the payload to its start. */
         memmove(buf, buf + BLOCK_HEADER_SIZE, sh.raw_len);
         *raw = buf;
         *raw_len = sh.raw_len;
         return TIND_OK;
     }
-    uint8_t *out = malloc(sh.raw_len ? sh.raw_len : 1);
+    uint8_t *out = to ? to->alloc(to->ctx, sh.raw_len) : malloc(sh.raw_len ? sh.raw_len : 1);
     if (!out) {
         free(buf);
         return err_set(err, TIND_ENOMEM, "%s: block at offset %llu: out of memory for %zu bytes", what,
                        (unsigned long long)h.offset, sh.raw_len);
     }
-    rc = fn ? fn(ctx, sh.type, buf + BLOCK_HEADER_SIZE, sh.stored_len, out, sh.raw_len, err)
-            : decompress_bytes(sh.type, buf + BLOCK_HEADER_SIZE, sh.stored_len, out, sh.raw_len, err);
+    if (sh.type == COMPRESSION_NONE)
+        memcpy(out, buf + BLOCK_HEADER_SIZE, sh.raw_len);
+    else
+        rc = fn ? fn(ctx, sh.type, buf + BLOCK_HEADER_SIZE, sh.stored_len, out, sh.raw_len, err)
+                : decompress_bytes(sh.type, buf + BLOCK_HEADER_SIZE, sh.stored_len, out, sh.raw_len, err);
     free(buf);
     if (rc) {
-        free(out);
+        if (to)
+            to->release(to->ctx, out, sh.raw_len);
+        else
+            free(out);
         return err_wrap(err, rc, "%s: block at offset %llu", what, (unsigned long long)h.offset);
     }
     *raw = out;

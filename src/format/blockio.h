@@ -51,6 +51,18 @@ int blockio_read_with(fs_file *f, blk_handle h, blockio_decompress_fn fn, void *
                       size_t *raw_len, const char *what, tind_err *err);
 int blockio_decode_with(const uint8_t *stored, size_t n, blockio_decompress_fn fn, void *ctx, uint8_t **raw,
                         size_t *raw_len, const char *what, tind_err *err);
+/* Where blockio_read_to puts the raw bytes: alloc(ctx, n) returns room for n
+ * bytes (NULL: out of memory); release(ctx, p, n) gives it back when the
+ * read fails after all. */
+typedef struct blockio_out {
+    void *(*alloc)(void *ctx, size_t n);
+    void (*release)(void *ctx, void *p, size_t n);
+    void *ctx;
+} blockio_out;
+/* blockio_read_with whose *raw comes from out (decompressed straight into
+ * it: no copy for a caller that keeps the bytes in memory of its own). */
+int blockio_read_to(fs_file *f, blk_handle h, blockio_decompress_fn fn, void *ctx, const blockio_out *out,
+                    uint8_t **raw, size_t *raw_len, const char *what, tind_err *err);
 /* blockio_encode with the compressed payload made by the caller (type, plen
  * bytes): kept when it saves 1/8 of n, else raw[0..n) is stored. */
 int blockio_encode_payload(tbuf *out, const uint8_t *raw, size_t n, int type, const uint8_t *payload,

@@ -141,6 +141,28 @@ static void tbl_block_free(tbl_block *b)
     }
 }
 
+/* blockio_read_to's room for a block's bytes: behind its tbl_block header. */
+static void *tbl_block_room(void *ctx, size_t n)
+{
+    (void)ctx;
+    uint8_t *b = hm_alloc(tbl_block_alloc_size(n));
+    return b ? b + TBL_BLOCK_HEAD : NULL;
+}
+
+static void tbl_block_room_release(void *ctx, void *p, size_t n)
+{
+    (void)ctx;
+    hm_free((uint8_t *)p - TBL_BLOCK_HEAD, tbl_block_alloc_size(n));
+}
+
+static const blockio_out tbl_block_out = {tbl_block_room, tbl_block_room_release, NULL};
+
+/* The memory a block holds: its allocation and its directory. */
+static size_t tbl_block_bytes(const tbl_block *b)
+{
+    return hm_size(tbl_block_alloc_size(b->raw_len)) + (b->dir ? b->dir->memory : 0);
+}
+
 static void tbl_block_deleter(void *value, void *ctx)
 {
     (void)ctx;
@@ -194,23 +216,14 @@ static int tbl_load(tbl *t, blk_handle h, const tbl_range *sec, int kind, tbl_bl
     rc = tbl_file_acquire(t, &f, &fh, err);
     if (rc != TIND_OK)
         return rc;
-    rc = t->zd ? blockio_read_with(f, h, zdict_decompress, t->zd, &raw, &n, t->what, err)
-               : blockio_read(f, h, &raw, &n, t->what, err);
+    rc = blockio_read_to(f, h, t->zd ? zdict_decompress : NULL, t->zd, &tbl_block_out, &raw, &n, t->what, err);
     tbl_file_release(t, fh);
     if (rc != TIND_OK)
         return rc;
-    tbl_block *b = hm_alloc(tbl_block_alloc_size(n));
-    if (!b) {
-        free(raw);
-        return tbl_err_at(t, err, TIND_ENOMEM, h.offset, "out of memory");
-    }
+    tbl_block *b = (tbl_block *)(raw - TBL_BLOCK_HEAD);
     memset(b, 0, sizeof *b);
-    b->raw = (uint8_t *)b + TBL_BLOCK_HEAD;
+    b->raw = raw;
     b->raw_len = n;
-    if (n)
-        memcpy(b->raw, raw, n);
-    free(raw);
-    raw = b->raw;
     b->stored_size = h.size;
     b->kind = (uint8_t)kind;
     err_clear(&e);
@@ -243,7 +256,7 @@ static void tbl_block_decode_index(const tbl *t, blk_handle h, const tbl_range *
 
 static size_t tbl_block_charge(const tbl_block *b)
 {
-    return hm_size(tbl_block_alloc_size(b->raw_len)) + 64 + (b->dir ? b->dir->memory : 0);
+    return tbl_block_bytes(b) + 64;
 }
 
 /* The block h through the block cache (when there is one); with !fill a
@@ -1088,7 +1101,7 @@ const tbl_meta *tbl_get_meta(const tbl *t) { return &t->meta; }
 
 static size_t tbl_bref_owned_bytes(const tbl_bref *r)
 {
-    return r->blk && !r->h ? hm_size(tbl_block_alloc_size(r->blk->raw_len)) + (r->blk->dir ? r->blk->dir->memory : 0) : 0;
+    return r->blk && !r->h ? tbl_block_bytes(r->blk) : 0;
 }
 
 size_t tbl_memory(const tbl *t)
