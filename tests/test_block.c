@@ -8,6 +8,8 @@
  * by blk_parse or yield a traversal that is the original (or a prefix of it
  * ended by TIND_ECORRUPT); every bit flip of a stored block must fail
  * blockio_decode's checks. */
+#include <pthread.h>
+
 #include "check.h"
 #include "format/block.h"
 #include "format/blockio.h"
@@ -990,6 +992,55 @@ TEST(compress_roundtrip)
     free(back);
 }
 
+/* A block compresses to the same bytes whatever its thread compressed
+ * before: table_writer's encode threads rely on it (compress.c). Each
+ * block is compressed as the first work of a new thread (a new context)
+ * and again on this thread after all the others. */
+typedef struct fresh_arg {
+    int type;
+    const uint8_t *in;
+    size_t n;
+    tbuf out;
+    int rc;
+} fresh_arg;
+
+static void *compress_fresh(void *p)
+{
+    fresh_arg *a = p;
+    a->rc = compress_bytes(a->type, 0, a->in, a->n, &a->out);
+    return NULL;
+}
+
+TEST(compress_history_free)
+{
+    trng r;
+    trng_seed(&r, check_seed + 16);
+    enum { BLOCKS = 40, N = 4096 };
+    uint8_t *in = malloc((size_t)BLOCKS * N);
+    for (int i = 0; i < BLOCKS; i++)
+        fill_compressible(&r, in + (size_t)i * N, N);
+    for (int type = COMPRESSION_LZ4; type <= COMPRESSION_ZSTD; type++) {
+        for (int i = 0; i < BLOCKS; i++) {
+            fresh_arg a = {type, in + (size_t)i * N, N, TBUF_INIT, -1};
+            pthread_t t;
+            CHECK(pthread_create(&t, NULL, compress_fresh, &a) == 0);
+            CHECK(pthread_join(t, NULL) == 0);
+            CHECK_OK(a.rc);
+            tbuf used = TBUF_INIT;
+            for (int k = 0; k <= i % 3; k++) {
+                tbuf_reset(&used);
+                CHECK_OK(compress_bytes(type, 0, in + (size_t)((i + k + 1) % BLOCKS) * N, N, &used));
+            }
+            tbuf_reset(&used);
+            CHECK_OK(compress_bytes(type, 0, a.in, N, &used));
+            CHECK_MEM(used.data, used.len, a.out.data, a.out.len);
+            tbuf_free(&used);
+            tbuf_free(&a.out);
+        }
+    }
+    free(in);
+}
+
 TEST(blockio_roundtrip)
 {
     trng r;
@@ -1288,6 +1339,7 @@ int main(void)
     RUN(entries_corruption_is_safe);
     RUN(parse_rejects_garbage);
     RUN(compress_roundtrip);
+    RUN(compress_history_free);
     RUN(blockio_roundtrip);
     RUN(blockio_corruption);
     RUN(blockio_read);
