@@ -65,6 +65,26 @@ TEST(buf)
     tbuf_free(&b);
 }
 
+/* Whether the mapping holding p was advised MADV_HUGEPAGE (its VmFlags in
+ * /proc/self/smaps name "hg"): 1, 0, or -1 when that cannot be read. */
+static int advised_huge(const void *p)
+{
+    FILE *f = fopen("/proc/self/smaps", "r");
+    if (!f)
+        return -1;
+    char line[512];
+    int inside = 0, found = -1;
+    while (found < 0 && fgets(line, sizeof line, f)) {
+        unsigned long lo, hi;
+        if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' '))
+            inside = (uintptr_t)p >= lo && (uintptr_t)p < hi;
+        else if (inside && strncmp(line, "VmFlags:", 8) == 0)
+            found = strstr(line, " hg") != NULL;
+    }
+    fclose(f);
+    return found;
+}
+
 TEST(arena)
 {
     arena a; arena_init(&a, 4096);
@@ -104,6 +124,27 @@ TEST(arena)
     CHECK(arena_usage(&a) >= total);
     arena_destroy(&a);
     CHECK_EQ(arena_usage(&a), 0);
+    CHECK_EQ(arena_mapped(&a), 0);
+
+    /* blocks of a whole huge page (a memtable's: util/hugemem.h's hm_map)
+     * start 2 MiB-aligned; their memory is usable and returned whole */
+    arena_init(&a, HM_CHUNK - 64);
+    char *prev_end = NULL;
+    int aligned_blocks = 0;
+    while (arena_usage(&a) < ((size_t)12 << 20)) {
+        char *p = arena_alloc(&a, 200);
+        CHECK(p != NULL);
+        memset(p, 0x5A, 200);
+        if (prev_end && p != prev_end && p != prev_end + 8 - ((uintptr_t)prev_end & 7) && arena_usage(&a) > ((size_t)4 << 20)) {
+            CHECK(((uintptr_t)p & (HM_CHUNK - 1)) < 64);   /* the block header only before it */
+            CHECK(advised_huge(p) != 0);                    /* -1: no /proc/self/smaps */
+            aligned_blocks++;
+        }
+        prev_end = p + 200;
+    }
+    CHECK(aligned_blocks >= 3);
+    CHECK(arena_mapped(&a) >= ((size_t)12 << 20));
+    arena_destroy(&a);
     CHECK_EQ(arena_mapped(&a), 0);
 }
 

@@ -41,11 +41,11 @@
 #include "util/mutex.h"
 #include "util/rand.h"
 
-/* The arena's largest block: 1 MiB mappings (the block header fits in the
- * 64 bytes left), returned to the system when the memtable is freed
+/* The arena's largest block: one 2 MiB huge page (the block header fits in
+ * the 64 bytes left), returned to the system when the memtable is freed
  * (util/arena.h); the first blocks are small, so an idle memtable costs
  * little. */
-#define MT_ARENA_BLOCK ((1u << 20) - 64)
+#define MT_ARENA_BLOCK ((2u << 20) - 64)
 
 typedef struct mt_node mt_node;
 struct mt_node {

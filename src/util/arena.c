@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 
+#include "util/hugemem.h"
+
 struct arena_block {
     arena_block *next;
     size_t size;
@@ -21,11 +23,22 @@ void arena_init(arena *a, size_t block_size)
     atomic_store_explicit(&a->usage, 0, memory_order_relaxed);
 }
 
-/* A block of `bytes` (its header included): mapped when large, else malloc'd. */
+/* A block of whole huge pages: its mapped length (whole 4 KiB pages) is a
+ * multiple of HM_CHUNK. */
+static int block_huge(size_t bytes)
+{
+    size_t pages = (bytes + 4095) & ~(size_t)4095;
+    return bytes >= HM_CHUNK / 2 && pages % HM_CHUNK == 0;
+}
+
+/* A block of `bytes` (its header included): on huge pages when it fills
+ * whole ones, else mapped when large, else malloc'd. */
 static void *block_alloc(size_t bytes)
 {
     if (bytes < ARENA_MMAP_MIN)
         return malloc(bytes);
+    if (block_huge(bytes))
+        return hm_map(bytes);
     void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     return p == MAP_FAILED ? NULL : p;
 }
@@ -35,6 +48,8 @@ static void block_free(arena_block *b)
     size_t bytes = sizeof(arena_block) + b->size;
     if (bytes < ARENA_MMAP_MIN)
         free(b);
+    else if (block_huge(bytes))
+        hm_unmap(b, bytes);
     else
         munmap(b, bytes);
 }

@@ -13,6 +13,10 @@
  * it (glibc: one per thread), where threads of other arenas never reuse it:
  * a database loaded by one thread and read and written by others kept the
  * load's memtables (about 75 MB, issue 15) as free malloc memory for good.
+ * A block that fills whole 2 MiB pages (a memtable's full-size blocks)
+ * comes from hm_map (util/hugemem.h): 2 MiB-aligned and advised for huge
+ * pages, so that a search's random walk over a 64 MiB memtable is not also
+ * a TLB miss at every node.
  * Allocation is for one
  * thread at a time (the memtable's writer); arena_usage() may be read by any
  * thread (relaxed atomic). Returned memory stays valid until arena_destroy().

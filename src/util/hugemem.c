@@ -45,10 +45,12 @@ size_t hm_size(size_t n)
     return hm_class(n) * HM_GRAIN;
 }
 
-/* A new 2 MiB-aligned chunk, advised for huge pages; NULL when mmap fails. */
-static uint8_t *hm_map_chunk(void)
+void *hm_map(size_t bytes)
 {
-    size_t span = 2 * HM_CHUNK;
+    if (bytes == 0 || bytes > SIZE_MAX - 2 * HM_CHUNK)
+        return NULL;
+    size_t len = (bytes + HM_CHUNK - 1) & ~(HM_CHUNK - 1);
+    size_t span = len + HM_CHUNK;
     uint8_t *p = mmap(NULL, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED)
         return NULL;
@@ -56,13 +58,19 @@ static uint8_t *hm_map_chunk(void)
     uint8_t *chunk = (uint8_t *)at;
     if (chunk > p)
         munmap(p, (size_t)(chunk - p));
-    uint8_t *end = chunk + HM_CHUNK;
+    uint8_t *end = chunk + len;
     if (end < p + span)
         munmap(end, (size_t)(p + span - end));
 #ifdef MADV_HUGEPAGE
-    (void)madvise(chunk, HM_CHUNK, MADV_HUGEPAGE); /* advice only: ordinary pages if refused */
+    (void)madvise(chunk, len, MADV_HUGEPAGE); /* advice only: ordinary pages if refused */
 #endif
     return chunk;
+}
+
+void hm_unmap(void *p, size_t bytes)
+{
+    if (p)
+        munmap(p, (bytes + HM_CHUNK - 1) & ~(HM_CHUNK - 1));
 }
 
 /* Gives the current chunk's rest to the list of the largest size it holds. */
@@ -96,7 +104,7 @@ void *hm_alloc(size_t n)
         p = node;
     } else {
         if ((size_t)(hm.carve_end - hm.carve) < bytes) {
-            uint8_t *chunk = hm_map_chunk();
+            uint8_t *chunk = hm_map(HM_CHUNK);
             if (chunk) {
                 if (hm.carve)
                     hm_retire_rest();

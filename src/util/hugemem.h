@@ -39,6 +39,14 @@ void hm_free(void *p, size_t n);
 /* The bytes hm_alloc(n) takes from its chunk or from malloc. */
 size_t hm_size(size_t n);
 
+/* A mapping of `bytes` rounded up to whole HM_CHUNKs, HM_CHUNK-aligned and
+ * advised for huge pages before its first touch (zeroed, as any anonymous
+ * mapping), or NULL when mmap fails. For memory that is walked at random
+ * and freed whole (memtable arenas, util/arena.h); hm_unmap with the same
+ * bytes returns it to the system. Not counted in hm_get_stats. */
+void *hm_map(size_t bytes);
+void hm_unmap(void *p, size_t bytes);
+
 typedef struct hm_stats {
     size_t mapped;     /* bytes of chunks mapped (never unmapped) */
     size_t free_bytes; /* bytes on the free lists */
