@@ -58,6 +58,9 @@ static int cmp_str(const void *a, const void *b)
 
 /* ===================================================== the contract suite */
 
+/* contract_basic's extensions that succeeded (FS_ALLOC_EXTEND) */
+static int extend_supported;
+
 static void contract_basic(fs *f, const char *root)
 {
     tind_err err;
@@ -93,9 +96,29 @@ static void contract_basic(fs *f, const char *root)
     memcpy(buf + 500, x, sizeof x);
     CHECK_OK(fs_sync(h, FS_SYNC_DATA, NULL));
     CHECK_OK(fs_sync(h, FS_SYNC_ALL, NULL));
-    CHECK_OK(fs_allocate(h, 0, 1 << 16, NULL));
+    CHECK_OK(fs_allocate(h, 0, 1 << 16, FS_ALLOC_HINT, NULL));
     CHECK_OK(fs_size(h, &size, NULL));
     CHECK_EQ(size, 3000);           /* allocate keeps the size */
+    /* an extension: the size grows, the new bytes read as zeros, the old
+     * ones stay; or TIND_ENOTSUP with nothing changed */
+    int xrc = fs_allocate(h, 2000, 6000, FS_ALLOC_EXTEND, NULL);
+    CHECK(xrc == TIND_OK || xrc == TIND_ENOTSUP);
+    CHECK_OK(fs_size(h, &size, NULL));
+    CHECK_EQ(size, xrc == TIND_OK ? 8000 : 3000);
+    if (xrc == TIND_OK) {
+        uint8_t ext[8000], zeros[5000] = {0};
+        CHECK_OK(fs_read(h, ext, sizeof ext, 0, &got, NULL));
+        CHECK_EQ(got, 8000);
+        CHECK_MEM(ext, 3000, buf, 3000);
+        CHECK_MEM(ext + 3000, 5000, zeros, 5000);
+        /* a write inside keeps the size; an extension below the end is a no-op */
+        CHECK_OK(fs_write(h, x, sizeof x, 4000, NULL));
+        CHECK_OK(fs_allocate(h, 0, 100, FS_ALLOC_EXTEND, NULL));
+        CHECK_OK(fs_size(h, &size, NULL));
+        CHECK_EQ(size, 8000);
+        CHECK_OK(fs_truncate(h, 3000, NULL));
+    }
+    extend_supported += xrc == TIND_OK;
     CHECK_OK(fs_close(h, NULL));
     expect_file(f, a, buf, sizeof buf);
 
@@ -391,7 +414,9 @@ TEST(contract_mem)
     CHECK(f != NULL);
     CHECK(strcmp(f->name, "mem") == 0);
     CHECK_OK(fs_mkdir(f, "/t", NULL));
+    extend_supported = 0;
     contract_suite(f, "/t");
+    CHECK(extend_supported > 0);      /* fs_mem extends */
     /* relative and absolute spellings name the same node */
     put_file(f, "t/./x", "1", 1);
     expect_file(f, "/t/x", "1", 1);
@@ -422,7 +447,9 @@ TEST(contract_crypt_over_mem)
     CHECK(f != NULL);
     CHECK(strcmp(f->name, "crypt") == 0);
     CHECK_OK(fs_mkdir(f, "/t", NULL));
+    extend_supported = 0;
     contract_suite(f, "/t");
+    CHECK_EQ(extend_supported, 0);    /* zeros are not ciphertext: never extends */
     fs_destroy(f);
 }
 
@@ -735,7 +762,7 @@ TEST(mem_crash_stale_handles)
     CHECK_RC(fs_sync(h, FS_SYNC_ALL, NULL), TIND_EIO);
     CHECK_RC(fs_size(h, &size, NULL), TIND_EIO);
     CHECK_RC(fs_truncate(h, 0, NULL), TIND_EIO);
-    CHECK_RC(fs_allocate(h, 0, 10, NULL), TIND_EIO);
+    CHECK_RC(fs_allocate(h, 0, 10, FS_ALLOC_HINT, NULL), TIND_EIO);
     CHECK_OK(fs_close(h, NULL));
     expect_file(f, "/f", "abc", 3);      /* the stale write did not land */
 

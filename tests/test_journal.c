@@ -211,7 +211,7 @@ static int count_cb(void *ctx, uint64_t first, uint32_t count, const uint8_t *pa
 TEST(format_bytes)
 {
     fs *m = mem_with_dir("/j");
-    jrn_options o = {64, 100};
+    jrn_options o = {64, 100, 0};
     jrn_writer *w = NULL;
     tind_err err;
     CHECK_OK(jrn_writer_open(m, "/j", 7, &o, &w, &err));
@@ -296,7 +296,7 @@ static void roundtrip_one(uint32_t threshold, size_t records)
     expect e;
     expect_init(&e, check_seed * 31 + threshold, records);
     jrn_writer *w = NULL;
-    jrn_options o = {threshold, 1};
+    jrn_options o = {threshold, 1, 0};
     tind_err err;
     CHECK_OK(jrn_writer_open(m, "/j", 1, &o, &w, &err));
     uint64_t raw = append_range(w, &e, 0, records, NULL, &r);
@@ -355,7 +355,7 @@ TEST(rotation_and_list)
     size_t files = 0;
     uint64_t number = 3;
     jrn_writer *w = NULL;
-    jrn_options o = {512, 1};
+    jrn_options o = {512, 1, 4096};
     tind_err err;
     CHECK_OK(jrn_writer_open(m, dir, number, &o, &w, &err));
     numbers[files++] = number;
@@ -446,7 +446,7 @@ static void make_small_journal(fs *m, const char *dir, expect *e, uint64_t *boun
     e->len[5] = 2000;
     e->len[records - 2] = 3000;
     jrn_writer *w = NULL;
-    jrn_options o = {1024, 1};
+    jrn_options o = {1024, 1, 0};
     tind_err err;
     CHECK_OK(jrn_writer_open(m, dir, 1, &o, &w, &err));
     for (size_t i = 0; i < records; i++) {
@@ -852,7 +852,7 @@ TEST(crash)
         expect e;
         expect_init(&e, check_seed * 1000 + (uint64_t)it, synced + more);
         jrn_writer *w;
-        jrn_options o = {(uint32_t)(trng_below(&r, 2) ? 256 : 0), 1};
+        jrn_options o = {(uint32_t)(trng_below(&r, 2) ? 256 : 0), 1, trng_below(&r, 2) ? 4096 : 0};
         tind_err err;
         CHECK_OK(jrn_writer_open(m, "/c", 1, &o, &w, &err));
         append_range(w, &e, 0, synced, NULL, &r);
@@ -966,6 +966,7 @@ TEST(sealed_unsynced_crash)
         CHECK_OK(fs_sync_dir(m, "/d", NULL));
         jset s;
         CHECK_OK(jset_init(&s, m, "/d", trng_below(&r, 2) ? 64 : 0));
+        s.preallocate = trng_below(&r, 2) ? 4096 : 0;
         uint64_t seq = 0, synced = 0, number = 1;
         CHECK_OK(jset_start(&s, number++, 1, NULL));
         int journals = 3 + (int)trng_below(&r, 4), sync_pct = (int)trng_below(&r, 30);
@@ -1291,6 +1292,97 @@ TEST(fault_injection)
     }
 }
 
+/* Preallocated space: the file runs ahead of the records in zeros, which
+ * replay as a torn tail; trimming and closing cut them; after a trim the
+ * writer is unsynced until a sync; a failed extension only stops it. */
+TEST(preallocated_space)
+{
+    tind_err err;
+    jrn_replay_result res;
+    uint64_t seen;
+    fs *m = mem_with_dir("/p");
+    jrn_options o = {0, 1, 4096};
+    jrn_writer *w;
+    CHECK_OK(jrn_writer_open(m, "/p", 1, &o, &w, &err));
+    char rec[1000];
+    memset(rec, 'r', sizeof rec);
+    for (uint64_t s = 1; s <= 10; s++)
+        CHECK_OK(jrn_append(w, s, 1, rec, sizeof rec, &err));
+    CHECK_OK(jrn_sync(w, FS_SYNC_DATA, &err));
+    CHECK(jrn_synced(w));
+    uint64_t records = jrn_size(w);
+    CHECK_EQ(file_size(m, "/p/00000001.jrn"), (records / 4096 + 1) * 4096);
+    /* a power loss now: the synced records, then zeros (a torn tail, cut) */
+    CHECK_OK(fs_mem_crash(m, FS_CRASH_DROP_UNSYNCED, 1));
+    jrn_close(w, NULL);  /* stale: only freed */
+    seen = 0;
+    CHECK_OK(jrn_replay(m, "/p/00000001.jrn", count_cb, &seen, 1, &res, &err));
+    CHECK_EQ(seen, 10);
+    CHECK_EQ(res.valid_bytes, records);
+    CHECK_EQ(res.truncated, 1);
+    CHECK_EQ(file_size(m, "/p/00000001.jrn"), records);
+
+    /* trim: the file ends at the records, the writer is unsynced until a
+     * sync (an fsync), and preallocates no more */
+    CHECK_OK(jrn_writer_open(m, "/p", 2, &o, &w, &err));
+    for (uint64_t s = 1; s <= 3; s++)
+        CHECK_OK(jrn_append(w, s, 1, rec, sizeof rec, &err));
+    CHECK_OK(jrn_sync(w, FS_SYNC_DATA, &err));
+    CHECK(file_size(m, "/p/00000002.jrn") > jrn_size(w));
+    CHECK_OK(jrn_trim(w, &err));
+    CHECK_EQ(file_size(m, "/p/00000002.jrn"), jrn_size(w));
+    CHECK(!jrn_synced(w));
+    CHECK_OK(jrn_sync(w, FS_SYNC_DATA, &err));
+    CHECK(jrn_synced(w));
+    CHECK_OK(jrn_append(w, 4, 1, rec, sizeof rec, &err));
+    CHECK_OK(jrn_write(w, &err));
+    CHECK_EQ(file_size(m, "/p/00000002.jrn"), jrn_size(w));
+    CHECK_OK(jrn_trim(w, &err));      /* nothing to cut */
+    CHECK(!jrn_synced(w));            /* record 4 was never synced */
+    CHECK_OK(jrn_close(w, &err));
+    seen = 0;
+    CHECK_OK(jrn_replay(m, "/p/00000002.jrn", count_cb, &seen, 1, &res, &err));
+    CHECK_EQ(seen, 4);
+    CHECK_EQ(res.truncated, 0);
+
+    /* close cuts the zeros too */
+    CHECK_OK(jrn_writer_open(m, "/p", 3, &o, &w, &err));
+    CHECK_OK(jrn_append(w, 1, 1, rec, sizeof rec, &err));
+    CHECK_OK(jrn_write(w, &err));
+    CHECK(file_size(m, "/p/00000003.jrn") > jrn_size(w));
+    uint64_t size3 = jrn_size(w);
+    CHECK_OK(jrn_close(w, &err));
+    CHECK_EQ(file_size(m, "/p/00000003.jrn"), size3);
+
+    /* a failing extension: the writes go on, the file grows with them */
+    fs *ff = fs_fault_new(m, 0);
+    CHECK_OK(jrn_writer_open(ff, "/p", 4, &o, &w, &err));
+    fs_fault_arm(ff, FS_CALL_ALLOCATE, 1, FS_FAULT_ERRNO, ENOSPC, 1, NULL);
+    for (uint64_t s = 1; s <= 6; s++) {
+        CHECK_OK(jrn_append(w, s, 1, rec, sizeof rec, &err));
+        CHECK_OK(jrn_sync(w, FS_SYNC_DATA, &err));
+        CHECK_EQ(file_size(m, "/p/00000004.jrn"), jrn_size(w));
+    }
+    CHECK_EQ(fs_fault_calls(ff, FS_CALL_ALLOCATE), 1);   /* tried once, then off */
+    fs_fault_disarm(ff);
+    /* a failing cut poisons the writer, which then keeps its records */
+    CHECK_OK(jrn_close(w, &err));
+    CHECK_OK(jrn_writer_open(ff, "/p", 5, &o, &w, &err));
+    CHECK_OK(jrn_append(w, 1, 1, rec, sizeof rec, &err));
+    CHECK_OK(jrn_write(w, &err));
+    fs_fault_arm(ff, FS_CALL_TRUNCATE, 1, FS_FAULT_ERRNO, EIO, 0, NULL);
+    CHECK_RC(jrn_trim(w, &err), TIND_EIO);
+    CHECK(strstr(err.msg, "journal 5") != NULL);
+    CHECK(jrn_failed(w));
+    CHECK_RC(jrn_append(w, 2, 1, "x", 1, &err), TIND_EPOISONED);
+    CHECK_OK(jrn_close(w, &err));
+    seen = 0;
+    CHECK_OK(jrn_replay(m, "/p/00000005.jrn", count_cb, &seen, 1, &res, &err));
+    CHECK_EQ(seen, 1);
+    fs_destroy(ff);
+    fs_destroy(m);
+}
+
 TEST(posix)
 {
     char *dir = check_tmpdir("journal");
@@ -1302,17 +1394,19 @@ TEST(posix)
     expect e;
     expect_init(&e, check_seed + 42, N);
     jrn_writer *w;
-    jrn_options o = {1024, 1};
+    jrn_options o = {1024, 1, 8192};
     tind_err err;
     CHECK_OK(jrn_writer_open(p, dir, 5, &o, &w, &err));
     append_range(w, &e, 0, N, NULL, &r);
     CHECK_OK(jrn_sync(w, FS_SYNC_DATA, &err));
     uint64_t size = jrn_size(w);
-    CHECK_OK(jrn_close(w, &err));
-    CHECK_RC(jrn_writer_open(p, dir, 5, &o, &w, &err), TIND_EEXIST);
-
     char path[4096];
     CHECK_OK(jrn_path(dir, 5, path, sizeof path));
+    /* preallocated (where the file system can): the file runs ahead in whole steps */
+    uint64_t ahead = file_size(p, path);
+    CHECK(ahead == size || (ahead > size && ahead % 8192 == 0));
+    CHECK_OK(jrn_close(w, &err));
+    CHECK_RC(jrn_writer_open(p, dir, 5, &o, &w, &err), TIND_EEXIST);
     CHECK_EQ(file_size(p, path), size);
     /* tear the last record */
     fs_file *f;
@@ -1353,6 +1447,7 @@ int main(void)
     RUN(sealed_torn_middle);
     RUN(format_3_sealed_torn);
     RUN(fault_injection);
+    RUN(preallocated_space);
     RUN(posix);
     return 0;
 }

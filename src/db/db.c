@@ -1050,6 +1050,7 @@ static int open_attempt(const char *path, const tind_options *opts, tind_db **ou
     db->path = strdup(path);
     db->tables_dir = db->path ? fname_join(path, FNAME_TABLES_DIR) : NULL;
     int jrc = jset_init(&db->journals, NULL, path, db->opts.journal_compression_threshold);
+    db->journals.preallocate = jset_preallocate_for(db->opts.journal_file_size);
     if (!rc && (!db->path || !db->tables_dir || jrc))
         rc = TIND_ENOMEM;
     if (!rc) {

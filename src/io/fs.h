@@ -58,6 +58,17 @@ enum fs_sync_mode {
     FS_SYNC_ALL  = 2,      /* fsync */
 };
 
+/* fs_allocate's modes. */
+enum fs_alloc_mode {
+    FS_ALLOC_HINT   = 0,   /* reserve space, the size stays; may do nothing */
+    FS_ALLOC_EXTEND = 1,   /* the size becomes at least off + len, the new bytes
+                              read as zeros, without writing them (fallocate
+                              mode 0): later writes inside need no size change,
+                              so fdatasync commits no metadata for them.
+                              TIND_ENOTSUP (no message) where the file system
+                              cannot, nothing changed */
+};
+
 /* The operations an implementation provides. Wrappers below check nothing
  * and just dispatch; implementations must handle every call. */
 typedef struct fs_ops {
@@ -68,7 +79,7 @@ typedef struct fs_ops {
     int (*sync)(fs_file *f, int mode, tind_err *err);
     int (*size)(fs_file *f, uint64_t *size, tind_err *err);
     int (*truncate)(fs_file *f, uint64_t size, tind_err *err);
-    int (*allocate)(fs_file *f, uint64_t off, uint64_t len, tind_err *err); /* hint; may no-op */
+    int (*allocate)(fs_file *f, uint64_t off, uint64_t len, int mode, tind_err *err); /* fs_alloc_mode */
     int (*rename)(fs *fsys, const char *from, const char *to, tind_err *err);
     int (*link)(fs *fsys, const char *from, const char *to, tind_err *err);  /* hard link */
     int (*unlink)(fs *fsys, const char *path, tind_err *err);
@@ -108,8 +119,8 @@ static inline int fs_write(fs_file *f, const void *buf, size_t n, uint64_t off, 
 static inline int fs_sync(fs_file *f, int mode, tind_err *err) { return f->owner->ops->sync(f, mode, err); }
 static inline int fs_size(fs_file *f, uint64_t *size, tind_err *err) { return f->owner->ops->size(f, size, err); }
 static inline int fs_truncate(fs_file *f, uint64_t size, tind_err *err) { return f->owner->ops->truncate(f, size, err); }
-static inline int fs_allocate(fs_file *f, uint64_t off, uint64_t len, tind_err *err)
-{ return f->owner->ops->allocate(f, off, len, err); }
+static inline int fs_allocate(fs_file *f, uint64_t off, uint64_t len, int mode, tind_err *err)
+{ return f->owner->ops->allocate(f, off, len, mode, err); }
 static inline int fs_rename(fs *fsys, const char *from, const char *to, tind_err *err)
 { return fsys->ops->rename(fsys, from, to, err); }
 static inline int fs_link(fs *fsys, const char *from, const char *to, tind_err *err)

@@ -1138,12 +1138,14 @@ static int truncate_locked(crypt_file *f, uint64_t size, tind_err *err)
     return TIND_OK;
 }
 
-static int crypt_allocate(fs_file *file, uint64_t off, uint64_t len, tind_err *err)
+static int crypt_allocate(fs_file *file, uint64_t off, uint64_t len, int mode, tind_err *err)
 {
     crypt_file *f = (crypt_file *)file;
+    if (mode == FS_ALLOC_EXTEND)
+        return TIND_ENOTSUP; /* a page of zeros is no sealed page: it must be written */
     uint64_t first = off / FS_CRYPT_PAYLOAD;
     uint64_t pages = (off + len + FS_CRYPT_PAYLOAD - 1) / FS_CRYPT_PAYLOAD - first;
-    return fs_allocate(f->inner, page_offset(first), pages * FS_CRYPT_PAGE, err);
+    return fs_allocate(f->inner, page_offset(first), pages * FS_CRYPT_PAGE, FS_ALLOC_HINT, err);
 }
 
 /* ------------------------------------------------------------ path calls */

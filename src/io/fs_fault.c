@@ -253,13 +253,13 @@ static int fault_truncate(fs_file *file, uint64_t size, tind_err *err)
     return fs_truncate(f->inner, size, err);
 }
 
-static int fault_allocate(fs_file *file, uint64_t off, uint64_t len, tind_err *err)
+static int fault_allocate(fs_file *file, uint64_t off, uint64_t len, int mode, tind_err *err)
 {
     fault_file *f = (fault_file *)file;
     int errnum = 0;
     if (fault_check((fault_fs *)file->owner, FS_CALL_ALLOCATE, file->path, NULL, &errnum))
         return fault_fail(err, FS_CALL_ALLOCATE, errnum, file->path);
-    return fs_allocate(f->inner, off, len, err);
+    return fs_allocate(f->inner, off, len, mode, err);
 }
 
 /* ------------------------------------------------------------ path calls */

@@ -574,14 +574,29 @@ static int mem_truncate(fs_file *file, uint64_t size, tind_err *err)
     return rc;
 }
 
-static int mem_allocate(fs_file *file, uint64_t off, uint64_t len, tind_err *err)
+/* A hint does nothing; an extension zero-fills, an unsynced change like a
+ * write's (a crash may keep any prefix of it). */
+static int mem_allocate(fs_file *file, uint64_t off, uint64_t len, int mode, tind_err *err)
 {
     mem_file *f = (mem_file *)file;
     mem_fs *m = (mem_fs *)file->owner;
     pthread_mutex_lock(&m->mu);
-    int rc = mem_stale(m, f, "allocate", err);    /* otherwise a no-op hint */
+    int rc = mem_stale(m, f, "allocate", err);
     if (rc == TIND_OK)
         rc = mem_dead(m, "allocate", file->path, err);
+    if (rc == TIND_OK && mode == FS_ALLOC_EXTEND) {
+        mem_node *node = f->node;
+        int e = 0;
+        if (!f->writable)
+            e = EBADF;
+        else if (off > SIZE_MAX - len)
+            e = EFBIG;
+        else if (off + len > node->len)
+            e = mem_file_resize(node, (size_t)(off + len));
+        if (e)
+            rc = err_set(err, err_from_errno(e), "allocate '%s' to %llu bytes: %s", file->path,
+                         (unsigned long long)(off + len), strerror(e));
+    }
     pthread_mutex_unlock(&m->mu);
     return rc;
 }

@@ -169,7 +169,7 @@ static int posix_truncate(fs_file *file, uint64_t size, tind_err *err)
     return TIND_OK;
 }
 
-static int posix_allocate(fs_file *file, uint64_t off, uint64_t len, tind_err *err)
+static int posix_allocate(fs_file *file, uint64_t off, uint64_t len, int mode, tind_err *err)
 {
 #if defined(__linux__) && defined(FALLOC_FL_KEEP_SIZE)
     posix_file *f = (posix_file *)file;
@@ -177,16 +177,19 @@ static int posix_allocate(fs_file *file, uint64_t off, uint64_t len, tind_err *e
         return TIND_OK;
     int r;
     do {
-        r = fallocate(f->fd, FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len);
+        r = fallocate(f->fd, mode == FS_ALLOC_EXTEND ? 0 : FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len);
     } while (r != 0 && errno == EINTR);
     if (r != 0) {
-        /* a hint: file systems without preallocation just skip it */
+        /* file systems without preallocation: a hint is skipped */
         if (errno == EOPNOTSUPP || errno == ENOSYS || errno == EINVAL)
-            return TIND_OK;
+            return mode == FS_ALLOC_EXTEND ? TIND_ENOTSUP : TIND_OK;
         return err_errno(err, errno, "fallocate", f->base.path);
     }
-#endif
     return TIND_OK;
+#else
+    (void)file, (void)off, (void)len, (void)err;
+    return mode == FS_ALLOC_EXTEND ? TIND_ENOTSUP : TIND_OK;
+#endif
 }
 
 static int posix_rename(fs *fsys, const char *from, const char *to, tind_err *err)

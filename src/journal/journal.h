@@ -66,6 +66,14 @@
  *     disagreeing with the payload, count 0, seqnos not increasing, LZ4 data
  *     that does not decode) is TIND_ECORRUPT: it was written whole.
  *
+ * Preallocated space: a writer may extend its file with zeros ahead of the
+ * records (jrn_options.preallocate). Zeros lack the marker: they replay as
+ * a torn tail, cut like one. The writer cuts them when the journal is
+ * sealed or closed, and a sealed journal counts as unsynced until a
+ * FS_SYNC_ALL has made the cut durable, so that zeros brought back by a
+ * power loss are a torn tail no later record contradicts (the rules below
+ * then apply unchanged).
+ *
  * Sealed journals (version 4): the engine no longer syncs a journal when it
  * seals it, so after a power loss an older journal may end in a torn tail
  * too. Recovery (journal_set.c) replays up to such a tail and drops the
@@ -114,6 +122,11 @@ typedef struct jrn_options {
      * (the engine's last seqno + 1). Replay reports it; the engine checks
      * that consecutive journals meet there. */
     uint64_t start_seqno;
+    /* Extend the file with zeros this many bytes at a time ahead of the
+     * records (fs_allocate FS_ALLOC_EXTEND), so that syncing them commits
+     * no size change; 0 = never. Best effort (see journal.c). The zeros
+     * replay as a torn tail: jrn_trim and jrn_close cut them. */
+    uint64_t preallocate;
 } jrn_options;
 
 /* Creates "<dir>/<number>.jrn" exclusively (TIND_EEXIST when present),
@@ -160,10 +173,18 @@ uint64_t jrn_pending(const jrn_writer *w);
  * kernel may have dropped the dirty pages: an fsync is never retried). */
 int jrn_sync(jrn_writer *w, int mode, tind_err *err);
 
+/* Writes the pending records, then cuts the file to its records (the
+ * preallocated zeros) and stops preallocating. Until a later jrn_sync
+ * (which then uses FS_SYNC_ALL) the writer is not synced (jrn_synced): a
+ * power loss could bring the zeros back. A failed cut marks the writer
+ * failed. */
+int jrn_trim(jrn_writer *w, tind_err *err);
+
 /* From now on the records this writer assembles carry the prior-synced
  * flag: the caller has made every older journal it keeps durable. */
 void jrn_set_prior_synced(jrn_writer *w);
-/* 1 when every record assembled so far has been written and synced. */
+/* 1 when every record assembled so far has been written and synced (and
+ * no cut by jrn_trim waits for a sync). */
 int jrn_synced(const jrn_writer *w);
 
 /* Bytes in the file: header plus every appended record. */
@@ -173,8 +194,8 @@ uint64_t jrn_number(const jrn_writer *w);
 /* 1 when a write or sync failed (every later append/sync is refused). */
 int jrn_failed(const jrn_writer *w);
 
-/* Writes the pending records, closes the file (no sync) and frees w (NULL
- * is a no-op). Returns the first failure; w is freed either way. A writer
+/* Writes the pending records, cuts the preallocated space (jrn_trim),
+ * closes the file (no sync) and frees w (NULL is a no-op). Returns the first failure; w is freed either way. A writer
  * whose write or sync failed tries its pending records once more (the
  * failed group's and the acknowledged NONE records before it: kept when the
  * cause has passed) and still reports the failure. */

@@ -19,6 +19,12 @@ int jset_init(jset *s, fs *fs, const char *db_path, uint32_t compress_threshold)
     return s->dir ? TIND_OK : TIND_ENOMEM;
 }
 
+uint64_t jset_preallocate_for(uint64_t journal_file_size)
+{
+    uint64_t step = journal_file_size / 16 / 4096 * 4096;
+    return step > ((uint64_t)1 << 20) ? (uint64_t)1 << 20 : step;
+}
+
 void jset_free(jset *s)
 {
     free(s->readers);
@@ -116,7 +122,9 @@ static int sync_file(jset *s, uint64_t number, tind_err *err)
     fs_file *f = NULL;
     int rc = fs_open(s->fs, path, FS_O_WRITE, &f, err);
     if (rc == TIND_OK) {
-        rc = fs_sync(f, FS_SYNC_DATA, err);
+        /* fsync, not fdatasync: sealing may have cut the file's preallocated
+         * zeros (jrn_trim), a size change this sync makes durable */
+        rc = fs_sync(f, FS_SYNC_ALL, err);
         int rc2 = fs_close(f, rc ? NULL : err);
         if (!rc)
             rc = rc2;
@@ -383,7 +391,7 @@ int jset_start(jset *s, uint64_t number, uint64_t start_seqno, tind_err *err)
     int prior_synced = !any_unsynced(s);
     mu_unlock(&s->mu);
     jrn_writer *w = NULL;
-    jrn_options jo = {s->compress_threshold, start_seqno};
+    jrn_options jo = {s->compress_threshold, start_seqno, s->preallocate};
     if (rc == TIND_OK)
         rc = jrn_writer_open(s->fs, s->dir, number, &jo, &w, err);
     s->cur_max_seqno = 0;
@@ -465,12 +473,18 @@ int jset_seal(jset *s, uint64_t last_seqno, tind_err *err)
     (void)last_seqno; /* not synced: synced_seqno stays */
     int failed = jrn_failed(s->writer);
     uint64_t number = jrn_number(s->writer);
+    /* the pending records, then the preallocated zeros go: a sealed journal
+     * ends at its last record (until a sync covers the cut it counts as
+     * unsynced: jrn_synced) */
+    int trc = jrn_trim(s->writer, err);
     mu_lock(&s->mu);
     s->list[s->count - 1].max_seqno = s->cur_max_seqno;
     s->list[s->count - 1].size = jrn_size(s->writer);
     s->list[s->count - 1].unsynced = !jrn_synced(s->writer);
     mu_unlock(&s->mu);
-    int rc = jrn_close(s->writer, err); /* writes the pending records */
+    int rc = jrn_close(s->writer, trc ? NULL : err);
+    if (trc)
+        rc = trc;
     if (rc == TIND_OK && failed)
         rc = err_set(err, TIND_EPOISONED, "journal %llu: an earlier write or sync failed",
                      (unsigned long long)number);
@@ -485,6 +499,8 @@ int jset_close(jset *s, int sync, tind_err *err)
     if (!s->writer)
         return TIND_OK;
     int rc = sync ? sync_sealed(s, err) : TIND_OK;
+    if (rc == TIND_OK && sync)
+        rc = jrn_trim(s->writer, err); /* the sync below makes the cut durable too */
     if (rc == TIND_OK && sync)
         rc = jrn_sync(s->writer, FS_SYNC_ALL, err);
     int rc2 = jrn_close(s->writer, rc ? NULL : err); /* writes pending records */

@@ -59,6 +59,7 @@ typedef struct jset {
     fs *fs;
     char *dir;                    /* "<database>/journals" */
     uint32_t compress_threshold;
+    uint64_t preallocate;         /* jrn_options.preallocate of new journals (jset_preallocate_for) */
     int read_only;                /* replay writes nothing: no deletion, cut or sync */
 
     tind_mutex mu;
@@ -92,6 +93,10 @@ typedef struct jset {
 
 /* An empty set for the journals of the database at db_path. */
 int jset_init(jset *s, fs *fs, const char *db_path, uint32_t compress_threshold);
+/* The preallocation step for journals sealed past journal_file_size bytes:
+ * 1 MiB, a sixteenth of smaller journals in whole 4 KiB, 0 (none) below
+ * 64 KiB. */
+uint64_t jset_preallocate_for(uint64_t journal_file_size);
 /* Frees the list (the writer must be closed first). */
 void jset_free(jset *s);
 

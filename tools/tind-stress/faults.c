@@ -243,9 +243,9 @@ static int cfs_truncate(fs_file *file, uint64_t size, tind_err *err)
 {
     CFS_FILE_CALL(FS_CALL_TRUNCATE, fs_truncate(f->inner, size, err));
 }
-static int cfs_allocate(fs_file *file, uint64_t off, uint64_t len, tind_err *err)
+static int cfs_allocate(fs_file *file, uint64_t off, uint64_t len, int mode, tind_err *err)
 {
-    CFS_FILE_CALL(FS_CALL_ALLOCATE, fs_allocate(f->inner, off, len, err));
+    CFS_FILE_CALL(FS_CALL_ALLOCATE, fs_allocate(f->inner, off, len, mode, err));
 }
 
 #define CFS_PATH_CALL(kind, path, call)                                        \

@@ -272,9 +272,11 @@ static int rec_truncate(fs_file *file, uint64_t size, tind_err *err)
     return rc;
 }
 
-static int rec_allocate(fs_file *file, uint64_t off, uint64_t len, tind_err *err)
+/* An extension is the file's size: durable once a sync has seen it (its
+ * zeros are then what a power loss leaves), like written bytes. */
+static int rec_allocate(fs_file *file, uint64_t off, uint64_t len, int mode, tind_err *err)
 {
-    return fs_allocate(((rec_file *)file)->inner, off, len, err);
+    return fs_allocate(((rec_file *)file)->inner, off, len, mode, err);
 }
 
 static int rec_rename(fs *fsys, const char *from, const char *to, tind_err *err)
