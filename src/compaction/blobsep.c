@@ -259,6 +259,19 @@ void blob_job_free(blob_job *j)
 
 /* ------------------------------------------------------------------ policy */
 
+/* A blob file's counted garbage over its bytes (0 for an empty file). */
+static double garbage_ratio(const ver_blob_entry *e)
+{
+    return e->file->bytes ? (double)e->garbage_bytes / (double)e->file->bytes : 0;
+}
+
+static int by_ratio_desc(const void *a, const void *b)
+{
+    double x = garbage_ratio(*(const ver_blob_entry *const *)a);
+    double y = garbage_ratio(*(const ver_blob_entry *const *)b);
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
 int blob_gc_files(const version *v, const cmp_blob_options *o, int age, uint64_t **numbers, size_t *n)
 {
     *numbers = NULL;
@@ -266,18 +279,47 @@ int blob_gc_files(const version *v, const cmp_blob_options *o, int age, uint64_t
     if (!v->blob_count)
         return TIND_OK;
     uint64_t *p = malloc(v->blob_count * sizeof *p);
-    if (!p)
+    const ver_blob_entry **order = malloc(v->blob_count * sizeof *order);
+    uint8_t *pick = calloc(v->blob_count, 1);
+    if (!p || !order || !pick) {
+        free(p);
+        free(order);
+        free(pick);
         return TIND_ENOMEM;
-    /* the oldest files (lowest numbers) first: blobs[] is ascending */
+    }
+    /* By ratio, greedily: the excess of the keyspace's counted garbage over
+     * gc_ratio of its blob bytes is reclaimed from the files holding the
+     * most garbage per byte first, and never from a file below gc_ratio.
+     * Relocating a file of garbage ratio g rewrites (1 - g) / g bytes per
+     * byte reclaimed; under random overwrites old files pass gc_ratio long
+     * before the keyspace does, so waiting for the sum collects them at
+     * ratios well above it (blobs-writeheavy: 1.45 -> see BENCHMARKS.md),
+     * and the space bound, counted garbage <= gc_ratio of the blob bytes,
+     * is the same as a per-file rule's. */
+    double total = 0, garbage = 0;
+    for (size_t i = 0; i < v->blob_count; i++) {
+        total += (double)v->blobs[i].file->bytes;
+        garbage += (double)v->blobs[i].garbage_bytes;
+        order[i] = &v->blobs[i];
+    }
+    double excess = garbage - o->gc_ratio * total;
+    if (excess > 0) {
+        qsort(order, v->blob_count, sizeof *order, by_ratio_desc);
+        for (size_t i = 0; i < v->blob_count && excess > 0; i++) {
+            if (garbage_ratio(order[i]) < o->gc_ratio)
+                break;
+            pick[order[i] - v->blobs] = 1;
+            excess -= (double)order[i]->garbage_bytes;
+        }
+    }
+    /* by age: the oldest files (lowest numbers: blobs[] is ascending) */
     size_t oldest = age && o->gc_age_cutoff > 0 ? (size_t)ceil(o->gc_age_cutoff * (double)v->blob_count) : 0;
     size_t k = 0;
-    for (size_t i = 0; i < v->blob_count; i++) {
-        const ver_blob_entry *e = &v->blobs[i];
-        int by_ratio = e->file->bytes && (double)e->garbage_bytes >= o->gc_ratio * (double)e->file->bytes;
-        int by_age = i < oldest && e->garbage_bytes > 0;
-        if (by_ratio || by_age)
-            p[k++] = e->file->number;
-    }
+    for (size_t i = 0; i < v->blob_count; i++)
+        if (pick[i] || (i < oldest && v->blobs[i].garbage_bytes > 0))
+            p[k++] = v->blobs[i].file->number;
+    free(order);
+    free(pick);
     if (!k) {
         free(p);
         p = NULL;

@@ -21,7 +21,9 @@
  * files are synced before the tables' folder, so before any version names
  * them; a failed job abandons them (their files are deleted).
  *
- * GC: a blob file whose garbage reaches gc_ratio of its bytes is collected:
+ * GC: once the counted garbage of the version's blob files passes gc_ratio
+ * of their bytes, the files with the highest garbage ratios (none below
+ * gc_ratio) are collected until the excess is covered (blob_gc_files):
  * every compaction relocates the blobs of such files that it meets, and
  * when nothing else needs compacting the picker's hint (blob_gc_pick)
  * rewrites, in place, one table that points into such a file. Each such
@@ -98,7 +100,7 @@ void blob_job_discard(blob_job *j);
 void blob_job_free(blob_job *j);
 
 /* The blob files of v to collect (ascending numbers, malloc'd, may be
- * NULL with *n = 0): garbage ratio >= gc_ratio, and with age = 1 also the
+ * NULL with *n = 0): the greedy choice above, and with age = 1 also the
  * oldest gc_age_cutoff fraction of the files that hold garbage. */
 int blob_gc_files(const version *v, const cmp_blob_options *o, int age, uint64_t **numbers, size_t *n);
 /* The picker's hint: a PICK_MERGE of one table pointing into a file to
@@ -112,8 +114,9 @@ int blob_gc_pick_upto(const version *v, const cmp_options *o, uint64_t max_numbe
  * a full compaction counts the garbage it makes only as it goes, too late to
  * move that pass's survivors, so once it is done the caller records the
  * horizon (the highest blob file number of the version then, 0 = none) and
- * waits while blob_gc_owed: a file <= horizon still passes the GC ratio
- * and a table (not busy) points into it. Files written later never join, so
+ * waits while blob_gc_owed: a file <= horizon is still to collect and a
+ * table (not busy) points into it (each such wait's rewrite moves live
+ * blobs out of those files, which gain none, so the waits are finite). Files written later never join, so
  * the wait ends under any write load: each GC rewrite removes a table's
  * pointers into those files, and no new table points into them. */
 int blob_gc_owed(const version *v, const cmp_options *o, uint64_t horizon);

@@ -23,8 +23,9 @@ typedef struct cmp_blob_options {
     uint64_t file_size;           /* a blob file is cut past it */
     int compression;              /* compress.h code */
     int compression_level;
-    double gc_ratio;              /* garbage / bytes at which a file's live blobs are relocated
-                                     (and compactions are picked to do it); > 1 = never */
+    double gc_ratio;              /* counted garbage / blob bytes kept below by relocating the
+                                     live blobs of the files with the most garbage per byte
+                                     (none below it; blobsep.h); > 1 = never */
     double gc_age_cutoff;         /* the oldest fraction of blob files whose blobs a compaction
                                      relocates when it meets them anyway (0 = none) */
 } cmp_blob_options;

@@ -21,7 +21,15 @@
  *            run_scan() (--toggle-collect=run_scan: instructions per entry
  *            are the count / 2N).
  *
- * Usage: tind-blobbench [--mb M] [--sizes 512,1024,...] [--dir DIR]
+ *          With --rounds R the overwrite phase writes R x N random keys
+ *            (default 2) and samples disk / live bytes every N / 16 writes
+ *            past the first round (the mean and peak printed: blob GC's
+ *            space side); --gc RATIO[,AGE] sets the blob GC
+ *            (tind_ks_options_set_blob_gc), --sep on|off|both which modes
+ *            run (default both).
+ *
+ * Usage: tind-blobbench [--mb M] [--sizes 512,1024,...] [--dir DIR] [--rounds R]
+ *                       [--gc RATIO[,AGE]] [--sep on|off|both]
  *        tind-blobbench --get DIR/SIZE-on|off [--gets G]   (one get run)
  * Values are checked on every get, so a broken build cannot report a
  * figure.
@@ -93,6 +101,9 @@ static tind_db *open_db(const char *dir, int background, uint64_t cache)
     return db;
 }
 
+static double gc_ratio = 0.25, gc_age = 0;
+static uint64_t rounds = 2;
+
 static tind_keyspace *open_ks(tind_db *db, int separate, size_t size)
 {
     tind_ks_options *ko = tind_ks_options_new();
@@ -100,6 +111,7 @@ static tind_keyspace *open_ks(tind_db *db, int separate, size_t size)
     tind_ks_options_set_table_size(ko, 1 << 20);
     tind_ks_options_set_blob_separation(ko, separate, separate ? size : 4096);
     tind_ks_options_set_blob_file_size(ko, 1 << 20);
+    tind_ks_options_set_blob_gc(ko, gc_ratio, gc_age);
     tind_keyspace *ks = NULL;
     CHECKED(tind_keyspace_open(db, "b", ko, &ks), "keyspace", db);
     tind_ks_options_free(ko);
@@ -140,26 +152,36 @@ static void write_run(const char *dir, size_t size, int separate, uint64_t mb)
     tind_ks_stats a;
     CHECKED(tind_ks_stats_get(ks, &a), "stats", db);
     uint64_t w1 = wchar();
-    uint64_t x = 42;
-    for (uint64_t j = 0; j < 2 * n; j++) {
+    uint64_t x = 42, every = n / 16 ? n / 16 : 1;
+    double live = (double)n * (double)(KEY_BYTES + size), amp_sum = 0, amp_peak = 0;
+    uint64_t samples = 0;
+    for (uint64_t j = 0; j < rounds * n; j++) {
         uint64_t i = rng(&x) % n;
         key_of(k, i);
         value_of(v, size, i, ++ver[i]);
         CHECKED(tind_put(ks, k, KEY_BYTES, v, size), "put", db);
+        if (j >= n && j % every == 0) {
+            tind_ks_stats st;
+            CHECKED(tind_ks_stats_get(ks, &st), "stats", db);
+            double amp = (double)st.disk_bytes / live;
+            amp_sum += amp;
+            amp_peak = amp > amp_peak ? amp : amp_peak;
+            samples++;
+        }
     }
     settle(db, ks);
     uint64_t w2 = wchar();
     tind_ks_stats b;
     CHECKED(tind_ks_stats_get(ks, &b), "stats", db);
-    double live = (double)n * (double)(KEY_BYTES + size);
     double load_user = (double)a.user_bytes_written, over_user = (double)(b.user_bytes_written - a.user_bytes_written);
     double load_tind = (double)(a.flush_bytes_written + a.compaction_bytes_written);
     double over_tind = (double)(b.flush_bytes_written + b.compaction_bytes_written) - load_tind;
     printf("%6zu %-4s %8" PRIu64 "  load: tind %5.2f wchar %5.2f  overwrite: tind %5.2f wchar %5.2f  space %4.2f  "
-           "blob files %3" PRIu64 " garbage %4.1f%%\n",
+           "blob files %3" PRIu64 " garbage %4.1f%%  running space mean %4.2f peak %4.2f\n",
            size, separate ? "on" : "off", n, load_tind / load_user, (double)(w1 - w0) / load_user,
            over_tind / over_user, (double)(w2 - w1) / over_user, (double)b.disk_bytes / live, b.blob_files,
-           b.blob_bytes ? 100.0 * (double)b.blob_garbage_bytes / (double)b.blob_bytes : 0.0);
+           b.blob_bytes ? 100.0 * (double)b.blob_garbage_bytes / (double)b.blob_bytes : 0.0,
+           samples ? amp_sum / (double)samples : 0.0, amp_peak);
     fflush(stdout);
     /* the last version of each key, for the get run */
     char path[4200];
@@ -270,7 +292,7 @@ static void get_run(const char *dir, uint64_t gets)
 int main(int argc, char **argv)
 {
     uint64_t mb = 16, gets = 20000;
-    const char *sizes = "512,1024,2048,4096,8192", *dir = "/tmp/tind-blobbench", *get = NULL;
+    const char *sizes = "512,1024,2048,4096,8192", *dir = "/tmp/tind-blobbench", *get = NULL, *sep = "both";
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--mb") && i + 1 < argc)
             mb = strtoull(argv[++i], NULL, 10);
@@ -282,8 +304,15 @@ int main(int argc, char **argv)
             get = argv[++i];
         else if (!strcmp(argv[i], "--gets") && i + 1 < argc)
             gets = strtoull(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--rounds") && i + 1 < argc)
+            rounds = strtoull(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--gc") && i + 1 < argc && sscanf(argv[i + 1], "%lf,%lf", &gc_ratio, &gc_age) >= 1)
+            i++;
+        else if (!strcmp(argv[i], "--sep") && i + 1 < argc)
+            sep = argv[++i];
         else {
-            fprintf(stderr, "usage: tind-blobbench [--mb M] [--sizes 512,1024,...] [--dir DIR]\n"
+            fprintf(stderr, "usage: tind-blobbench [--mb M] [--sizes 512,1024,...] [--dir DIR] [--rounds R]\n"
+                            "                      [--gc RATIO[,AGE]] [--sep on|off|both]\n"
                             "       tind-blobbench --get DIR/SIZE-on|off [--gets G]\n");
             return 2;
         }
@@ -298,6 +327,8 @@ int main(int argc, char **argv)
     for (const char *p = sizes; *p;) {
         size_t size = (size_t)strtoull(p, NULL, 10);
         for (int separate = 1; separate >= 0; separate--) {
+            if ((separate && !strcmp(sep, "off")) || (!separate && !strcmp(sep, "on")))
+                continue;
             char path[4096], cmd[4200];
             snprintf(path, sizeof path, "%s/%zu-%s", dir, size, separate ? "on" : "off");
             snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
