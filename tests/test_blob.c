@@ -35,6 +35,10 @@
  *   versions_and_version_file  blob references checked, unreferenced blob
  *                       files dropped, garbage summed and clamped, the
  *                       version file round-trips it byte for byte
+ *   gc_files_greedy     the GC ratio bounds the keyspace's counted garbage,
+ *                       the files with the most garbage per byte cover the
+ *                       excess (fails on the per-file rule); the age cutoff
+ *                       adds the oldest files with garbage
  *   stored_options      keyspace options version 1 and prefix-only version 2 read
  *                       with separation off; version 2 round-trips
  */
@@ -42,6 +46,7 @@
 
 #include "blob/blob.h"
 #include "check.h"
+#include "compaction/blobsep.h"
 #include "db/db.h"
 #include "format/compress.h"
 #include "io/fs.h"
@@ -673,6 +678,79 @@ TEST(versions_and_version_file)
     version_unref(v0);
 }
 
+/* blob_gc_files' greedy rule over a version of four 1,000-byte blob files
+ * with garbage ratios 0.6, 0.3, 0.1, 0 (1,000 garbage bytes of 4,000): the
+ * ratio bounds the counted garbage of the whole keyspace, and the excess is
+ * taken from the files with the most garbage per byte. The old per-file
+ * rule picked every file at or past the ratio (0.25: files 1 and 2). */
+static size_t gc_pick(const version *v, double ratio, double age_cutoff, int age, uint64_t *out)
+{
+    cmp_blob_options o;
+    memset(&o, 0, sizeof o);
+    o.gc_ratio = ratio;
+    o.gc_age_cutoff = age_cutoff;
+    uint64_t *numbers = NULL;
+    size_t n = 0;
+    CHECK_OK(blob_gc_files(v, &o, age, &numbers, &n));
+    CHECK(n <= 4);
+    for (size_t i = 0; i < n; i++) {
+        out[i] = numbers[i];
+        if (i)
+            CHECK(numbers[i] > numbers[i - 1]); /* ascending */
+    }
+    free(numbers);
+    return n;
+}
+
+TEST(gc_files_greedy)
+{
+    version *v0 = version_new_empty(3, 4);
+    ver_table *t = ver_table_new(10, 1000, 5, 0, 1, 5, 0, (const uint8_t *)"a", 1, (const uint8_t *)"m", 1);
+    uint64_t refs[4] = {4, 3, 2, 1};
+    CHECK_OK(ver_table_set_blob_refs(t, refs, 4));
+    ver_edit e;
+    ver_edit_init(&e);
+    CHECK_OK(ver_edit_add(&e, 0, t));
+    ver_blob *b[4];
+    const uint64_t garbage[4] = {600, 300, 100, 0};
+    for (int i = 0; i < 4; i++) {
+        b[i] = ver_blob_new((uint64_t)i + 1, 1100, 10, 1000, 1);
+        CHECK_OK(ver_edit_add_blob(&e, b[i]));
+        if (garbage[i])
+            CHECK_OK(ver_edit_add_garbage(&e, (uint64_t)i + 1, 1, garbage[i]));
+    }
+    version *v = NULL;
+    CHECK_OK(version_apply(v0, &e, &v, NULL));
+    ver_edit_free(&e);
+    uint64_t got[4];
+    /* 0.25 of 4,000 = 1,000: nothing over the bound, nothing collected */
+    CHECK_EQ(gc_pick(v, 0.25, 0, 1, got), 0);
+    CHECK_EQ(gc_pick(v, 0.3, 0, 1, got), 0);
+    /* 0.2: 200 over, file 1 (600 of its own) covers it; file 2 (0.3) waits */
+    CHECK_EQ(gc_pick(v, 0.2, 0, 1, got), 1);
+    CHECK_EQ(got[0], 1);
+    /* 0.1: 600 over, exactly file 1's */
+    CHECK_EQ(gc_pick(v, 0.1, 0, 1, got), 1);
+    CHECK_EQ(got[0], 1);
+    /* 0.05: 800 over: files 1 and 2 (900), not 3 */
+    CHECK_EQ(gc_pick(v, 0.05, 0, 1, got), 2);
+    CHECK(got[0] == 1 && got[1] == 2);
+    /* 0.01: 960 over: files 1, 2, then 3 (0.1, past 0.01) */
+    CHECK_EQ(gc_pick(v, 0.01, 0, 1, got), 3);
+    /* above 1: never */
+    CHECK_EQ(gc_pick(v, 1.5, 0, 1, got), 0);
+    /* the age cutoff adds the oldest files that hold garbage, compactions only */
+    CHECK_EQ(gc_pick(v, 0.25, 0.5, 1, got), 2);
+    CHECK(got[0] == 1 && got[1] == 2);
+    CHECK_EQ(gc_pick(v, 0.25, 0.5, 0, got), 0);
+    CHECK_EQ(gc_pick(v, 0.25, 1, 1, got), 3); /* file 4 holds no garbage */
+    for (int i = 0; i < 4; i++)
+        ver_blob_unref(b[i]);
+    ver_table_unref(t);
+    version_unref(v);
+    version_unref(v0);
+}
+
 /* A keyspace's stored options from before key-value separation (version
  * 1, or version 2 with the prefix fields only) read with separation off;
  * version 2 round-trips every blob option beside the prefix ones. */
@@ -741,6 +819,7 @@ int main(void)
     RUN(crash);
     RUN(options);
     RUN(versions_and_version_file);
+    RUN(gc_files_greedy);
     RUN(stored_options);
     fprintf(stderr, "test_blob: ok\n");
     return 0;
