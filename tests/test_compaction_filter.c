@@ -180,7 +180,14 @@ TEST(failing_filter)
     CHECK(strstr(tind_errmsg(db), "compaction filter returned 42"));
     expect(ks, NULL, "a", "1"); /* still in the memtable: nothing lost */
     atomic_store(&s.fail, 0);
-    CHECK_OK(tind_flush(ks));
+    /* with threads on, a worker's retry may have called the filter before
+     * the reset: tind_flush reports a job failing while it waits (tind.h),
+     * so one more failure may come; every attempt started after the reset
+     * succeeds (seen under TSan, 1 run in many) */
+    rc = tind_flush(ks);
+    if (rc == TIND_ECORRUPT && strstr(tind_errmsg(db), "compaction filter returned 42"))
+        rc = tind_flush(ks);
+    CHECK_OK(rc);
     expect(ks, NULL, "a", "1");
     close_mem(db, mem);
 }
