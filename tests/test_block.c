@@ -1016,12 +1016,16 @@ TEST(compress_history_free)
     trng r;
     trng_seed(&r, check_seed + 16);
     enum { BLOCKS = 40, N = 4096 };
+    /* lengths on both sides of compress.c's LZ4_ONESHOT_MIN, so that each
+     * path runs after the other */
+    static const size_t lens[] = {4096, 300, 1023, 1024, 2000, 64};
+#define LEN_OF(i) lens[(size_t)(i) % (sizeof lens / sizeof lens[0])]
     uint8_t *in = malloc((size_t)BLOCKS * N);
     for (int i = 0; i < BLOCKS; i++)
         fill_compressible(&r, in + (size_t)i * N, N);
     for (int type = COMPRESSION_LZ4; type <= COMPRESSION_ZSTD; type++) {
         for (int i = 0; i < BLOCKS; i++) {
-            fresh_arg a = {type, in + (size_t)i * N, N, TBUF_INIT, -1};
+            fresh_arg a = {type, in + (size_t)i * N, LEN_OF(i), TBUF_INIT, -1};
             pthread_t t;
             CHECK(pthread_create(&t, NULL, compress_fresh, &a) == 0);
             CHECK(pthread_join(t, NULL) == 0);
@@ -1029,16 +1033,17 @@ TEST(compress_history_free)
             tbuf used = TBUF_INIT;
             for (int k = 0; k <= i % 3; k++) {
                 tbuf_reset(&used);
-                CHECK_OK(compress_bytes(type, 0, in + (size_t)((i + k + 1) % BLOCKS) * N, N, &used));
+                CHECK_OK(compress_bytes(type, 0, in + (size_t)((i + k + 1) % BLOCKS) * N, LEN_OF(i + k + 1), &used));
             }
             tbuf_reset(&used);
-            CHECK_OK(compress_bytes(type, 0, a.in, N, &used));
+            CHECK_OK(compress_bytes(type, 0, a.in, a.n, &used));
             CHECK_MEM(used.data, used.len, a.out.data, a.out.len);
             tbuf_free(&used);
             tbuf_free(&a.out);
         }
     }
     free(in);
+#undef LEN_OF
 }
 
 TEST(blockio_roundtrip)
