@@ -748,6 +748,25 @@ TEST(gc_files_greedy)
         ver_blob_unref(b[i]);
     ver_table_unref(t);
     version_unref(v);
+    /* a tie: two files at 0.4, 200 over the bound at 0.3: the older one */
+    t = ver_table_new(11, 1000, 5, 0, 1, 5, 0, (const uint8_t *)"a", 1, (const uint8_t *)"m", 1);
+    uint64_t refs2[2] = {6, 5};
+    CHECK_OK(ver_table_set_blob_refs(t, refs2, 2));
+    ver_edit_init(&e);
+    CHECK_OK(ver_edit_add(&e, 0, t));
+    for (int i = 0; i < 2; i++) {
+        b[i] = ver_blob_new((uint64_t)(6 - i), 1100, 10, 1000, 1); /* 6 added first */
+        CHECK_OK(ver_edit_add_blob(&e, b[i]));
+        CHECK_OK(ver_edit_add_garbage(&e, (uint64_t)(6 - i), 1, 400));
+    }
+    CHECK_OK(version_apply(v0, &e, &v, NULL));
+    ver_edit_free(&e);
+    CHECK_EQ(gc_pick(v, 0.3, 0, 1, got), 1);
+    CHECK_EQ(got[0], 5);
+    for (int i = 0; i < 2; i++)
+        ver_blob_unref(b[i]);
+    ver_table_unref(t);
+    version_unref(v);
     version_unref(v0);
 }
 
