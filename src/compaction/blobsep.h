@@ -116,8 +116,8 @@ int blob_gc_pick_upto(const version *v, const cmp_options *o, uint64_t max_numbe
  * horizon (the highest blob file number of the version then, 0 = none) and
  * waits while blob_gc_owed: a file <= horizon is still to collect and a
  * table (not busy) points into it (each such wait's rewrite moves live
- * blobs out of those files, which gain none, so the waits are finite). Files written later never join, so
- * the wait ends under any write load: each GC rewrite removes a table's
+ * blobs out of those files, which gain none, so the waits are finite).
+ * Files written later never join, so the wait ends under any write load: each GC rewrite removes a table's
  * pointers into those files, and no new table points into them. */
 int blob_gc_owed(const version *v, const cmp_options *o, uint64_t horizon);
 uint64_t blob_gc_horizon(const version *v);

@@ -22,8 +22,8 @@
  * 116-byte input 0.19 us streaming, 0.36 us one-shot), so small inputs start
  * a new chain with LZ4_resetStream_fast (no clearing: stale hash entries
  * fall below the block's start and are never matched), so every block still
- * decodes on its own. A block's bytes must not depend on what its thread compressed before
- * (a table encoded on helper threads is byte-identical to one encoded by
+ * decodes on its own. A block's bytes must not depend on what its thread
+ * compressed before (a table encoded on helper threads is byte-identical to one encoded by
  * its writer, blockpool.h): a used stream's reset leaves every old entry
  * 64 KiB behind the block, but a cleared stream (new, or cleared by LZ4
  * itself every GiB or so of input) has zero entries, which name position 0

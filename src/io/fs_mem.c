@@ -498,6 +498,15 @@ static int mem_read(fs_file *file, void *buf, size_t n, uint64_t off, size_t *go
     return rc;
 }
 
+/* 0, EBADF (f not open for writing) or EFBIG (off + n past size_t): the
+ * checks of every call that may grow or cut a file. */
+static int mem_writable_range(const mem_file *f, uint64_t off, uint64_t n)
+{
+    if (!f->writable)
+        return EBADF;
+    return off > SIZE_MAX - n ? EFBIG : 0;
+}
+
 static int mem_write(fs_file *file, const void *buf, size_t n, uint64_t off, tind_err *err)
 {
     mem_file *f = (mem_file *)file;
@@ -508,12 +517,8 @@ static int mem_write(fs_file *file, const void *buf, size_t n, uint64_t off, tin
         rc = mem_dead(m, "write", file->path, err);
     if (rc == TIND_OK) {
         mem_node *node = f->node;
-        int e = 0;
-        if (!f->writable)
-            e = EBADF;
-        else if (off > SIZE_MAX - n)
-            e = EFBIG;
-        else if (n > 0 && (e = mem_file_resize(node, off + n > node->len ? (size_t)off + n : node->len)) == 0) {
+        int e = mem_writable_range(f, off, n);
+        if (!e && n > 0 && (e = mem_file_resize(node, off + n > node->len ? (size_t)off + n : node->len)) == 0) {
             memcpy(node->data + off, buf, n);
             node->dirty_lo = mem_min(node->dirty_lo, (size_t)off);
         }
@@ -560,12 +565,8 @@ static int mem_truncate(fs_file *file, uint64_t size, tind_err *err)
     if (rc == TIND_OK)
         rc = mem_dead(m, "truncate", file->path, err);
     if (rc == TIND_OK) {
-        int e = 0;
-        if (!f->writable)
-            e = EBADF;
-        else if (size > SIZE_MAX)
-            e = EFBIG;
-        else
+        int e = mem_writable_range(f, size, 0);
+        if (!e)
             e = mem_file_resize(f->node, (size_t)size);
         if (e)
             rc = err_errno(err, e, "truncate", file->path);
@@ -586,12 +587,8 @@ static int mem_allocate(fs_file *file, uint64_t off, uint64_t len, int mode, tin
         rc = mem_dead(m, "allocate", file->path, err);
     if (rc == TIND_OK && mode == FS_ALLOC_EXTEND) {
         mem_node *node = f->node;
-        int e = 0;
-        if (!f->writable)
-            e = EBADF;
-        else if (off > SIZE_MAX - len)
-            e = EFBIG;
-        else if (off + len > node->len)
+        int e = mem_writable_range(f, off, len);
+        if (!e && off + len > node->len)
             e = mem_file_resize(node, (size_t)(off + len));
         if (e)
             rc = err_set(err, err_from_errno(e), "allocate '%s' to %llu bytes: %s", file->path,

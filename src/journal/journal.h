@@ -195,7 +195,8 @@ uint64_t jrn_number(const jrn_writer *w);
 int jrn_failed(const jrn_writer *w);
 
 /* Writes the pending records, cuts the preallocated space (jrn_trim),
- * closes the file (no sync) and frees w (NULL is a no-op). Returns the first failure; w is freed either way. A writer
+ * closes the file (no sync) and frees w (NULL is a no-op). Returns the
+ * first failure; w is freed either way. A writer
  * whose write or sync failed tries its pending records once more (the
  * failed group's and the acknowledged NONE records before it: kept when the
  * cause has passed) and still reports the failure. */
