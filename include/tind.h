@@ -1185,7 +1185,8 @@ typedef struct tind_db_stats {
     uint64_t live_snapshots;
     uint64_t live_transactions;
     /* cache_usage + blob_cache_usage + memtable_bytes + memtable_filter_bytes
-     * + table_reader_bytes + journal_buffer_bytes: what tind accounts for in all */
+     * + table_reader_bytes + journal_buffer_bytes + memtable_spare_bytes: what
+     * tind accounts for in all */
     uint64_t memory_bytes;
     /* the memory of decoded blocks, for the whole process (shared by every
      * database in it): 2 MiB chunks on transparent huge pages, never given
@@ -1194,6 +1195,10 @@ typedef struct tind_db_stats {
      * memory"). 0 in an AddressSanitizer build (blocks are malloc'd). */
     uint64_t block_memory_mapped;  /* bytes mapped for blocks */
     uint64_t block_memory_free;    /* of them, on the free lists */
+    /* memory freed by flushed memtables and kept for the next ones (at most
+     * half the write buffer; docs/ARCHITECTURE.md, "Memory"): no page of a
+     * new memtable is faulted in and zeroed while there is some */
+    uint64_t memtable_spare_bytes;
 } tind_db_stats;
 /* Fills *out. TIND_EINVAL when db or out is NULL; TIND_ECLOSED once close has
  * begun. Thread-safe: any thread, any time, beside every other call; it

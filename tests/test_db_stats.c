@@ -65,7 +65,7 @@ static tind_db_stats stats(tind_db *db)
     memset(&s, 0xAB, sizeof s);
     CHECK_OK(tind_db_stats_get(db, &s));
     CHECK_EQ(s.memory_bytes, s.cache_usage + s.blob_cache_usage + s.memtable_bytes + s.memtable_filter_bytes + s.table_reader_bytes +
-                                 s.journal_buffer_bytes);
+                                 s.journal_buffer_bytes + s.memtable_spare_bytes);
     CHECK(s.active_memtable_bytes <= s.memtable_bytes);
     CHECK_EQ(s.memtable_bytes, s.active_memtable_bytes + s.pending_flush_bytes);
     CHECK(s.cache_pinned <= s.cache_usage);

@@ -715,7 +715,7 @@ TEST(concurrent_sorted) { concurrent(1); }
  * keys away before the skip list. */
 TEST(filter)
 {
-    memtable *m = mt_new_filtered(9, 16 * 1024);
+    memtable *m = mt_new_filtered(9, 16 * 1024, NULL);
     CHECK(m != NULL);
     char k[32];
     for (int i = 0; i < 10000; i++) {

@@ -148,6 +148,58 @@ TEST(arena)
     CHECK_EQ(arena_mapped(&a), 0);
 }
 
+/* A pool (hm_pool) takes the whole-chunk blocks of destroyed arenas up to
+ * its cap and hands them to the next arenas: the same memory, no new
+ * mapping; beyond the cap they go back to the system; the pool lives until
+ * its last user lets go. */
+TEST(arena_pool)
+{
+    hm_pool *pool = hm_pool_new(4 * HM_CHUNK);
+    CHECK(pool != NULL);
+    CHECK_EQ(hm_pool_bytes(pool), 0);
+    CHECK_EQ(hm_pool_bytes(NULL), 0);
+
+    /* 6 chunks used, 4 kept: the cap */
+    arena a;
+    arena_init(&a, HM_CHUNK - 64);
+    arena_set_pool(&a, pool);
+    char *blocks[16];
+    size_t nb = 0;
+    while (arena_mapped(&a) < 6 * HM_CHUNK) {
+        char *p = arena_alloc(&a, 4000);
+        CHECK(p != NULL);
+        char *chunk = (char *)((uintptr_t)p & ~(uintptr_t)(HM_CHUNK - 1));
+        if (p - chunk < 64 + 8 && nb < 16)   /* the first allocation of a chunk block */
+            blocks[nb++] = chunk;
+        memset(p, 0x11, 4000);
+    }
+    CHECK(nb >= 5);
+    arena_destroy(&a);
+    CHECK_EQ(hm_pool_bytes(pool), 4 * HM_CHUNK);
+
+    /* the next arena takes them back (no zeroing: what the first wrote is
+     * still there) and maps a fresh one only when the pool is empty */
+    arena b;
+    arena_init(&b, HM_CHUNK - 64);
+    arena_set_pool(&b, pool);
+    hm_pool_unref(pool);   /* the arena's reference keeps it */
+    size_t reused = 0, chunks = 0;
+    while (arena_mapped(&b) < 5 * HM_CHUNK) {
+        char *p = arena_alloc(&b, 4000);
+        CHECK(p != NULL);
+        char *chunk = (char *)((uintptr_t)p & ~(uintptr_t)(HM_CHUNK - 1));
+        if (p - chunk < 64 + 8 && chunks++ < 4) {   /* the first four: the pool's */
+            for (size_t i = 0; i < nb; i++)
+                reused += chunk == blocks[i];
+            CHECK_EQ((uint8_t)p[0], 0x11);   /* not zeroed: the first arena's bytes */
+        }
+        memset(p, 0x22, 4000);
+    }
+    CHECK_EQ(reused, 4);
+    CHECK_EQ(hm_pool_bytes(pool), 0);
+    arena_destroy(&b);   /* 4 of the 5 kept, then the pool goes with it */
+}
+
 TEST(hash)
 {
     CHECK(hash64("abc", 3) == hash64("abc", 3));
@@ -254,6 +306,7 @@ int main(void)
     RUN(varint);
     RUN(buf);
     RUN(arena);
+    RUN(arena_pool);
     RUN(hash);
     RUN(status);
     RUN(hugemem);

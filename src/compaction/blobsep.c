@@ -23,22 +23,36 @@ int blob_job_init(blob_job *j, const cmp_blob_options *o, fs *fs, const version 
     return TIND_OK;
 }
 
-static int relocating(const blob_job *j, uint64_t number)
+/* The first index of sorted a[0..n) whose value is >= x (n when none). */
+static size_t lower_bound(const uint64_t *a, size_t n, uint64_t x)
 {
-    size_t lo = 0, hi = j->relocate_count;
+    size_t lo = 0, hi = n;
+    if (n && a[n - 1] < x)
+        return n;   /* the common case of add_ref: the newest file */
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (j->relocate[mid] < number)
+        if (a[mid] < x)
             lo = mid + 1;
         else
             hi = mid;
     }
-    return lo < j->relocate_count && j->relocate[lo] == number;
+    return lo;
 }
 
+static int relocating(const blob_job *j, uint64_t number)
+{
+    size_t i = lower_bound(j->relocate, j->relocate_count, number);
+    return i < j->relocate_count && j->relocate[i] == number;
+}
+
+/* Keeps the table's references sorted and unique as they come: a merge of
+ * level-0 tables meets its blob files interleaved, and a list of every
+ * pointer's file, sorted at the table's end, cost 1.6% of blobs-writeheavy's
+ * CPU in qsort. */
 static int add_ref(blob_job *j, uint64_t number)
 {
-    if (j->ref_count && j->refs[j->ref_count - 1] == number)
+    size_t lo = lower_bound(j->refs, j->ref_count, number);
+    if (lo < j->ref_count && j->refs[lo] == number)
         return TIND_OK;
     if (j->ref_count == j->ref_cap) {
         size_t cap = j->ref_cap ? j->ref_cap * 2 : 16;
@@ -48,7 +62,9 @@ static int add_ref(blob_job *j, uint64_t number)
         j->refs = p;
         j->ref_cap = cap;
     }
-    j->refs[j->ref_count++] = number;
+    memmove(j->refs + lo + 1, j->refs + lo, (j->ref_count - lo) * sizeof *j->refs);
+    j->refs[lo] = number;
+    j->ref_count++;
     return TIND_OK;
 }
 

@@ -45,6 +45,7 @@
 #include "io/fs_crypt.h"
 #include "util/coding.h"
 #include "util/hash.h"
+#include "util/hugemem.h"
 
 #define FORMAT_MAGIC "TINDFMT1"
 #define FORMAT_FILE_SIZE 20
@@ -111,7 +112,8 @@ static int ks_alloc(tind_db *db, uint32_t id, const char *name, const struct tin
     ks_prefix_init(ks);
     ks_ops_init(ks);
     mu_init(&ks->view_mu);
-    ks->active = mt_new_filtered(atomic_fetch_add_explicit(&memtable_ids, 1, memory_order_relaxed) + 1, ks_memtable_filter_bytes(o));
+    ks->active = mt_new_filtered(atomic_fetch_add_explicit(&memtable_ids, 1, memory_order_relaxed) + 1, ks_memtable_filter_bytes(o),
+                                  db->mt_pool);
     ks->current = v;
     if (!ks->name || !ks->active) {
         ks->current = NULL;
@@ -686,6 +688,7 @@ static void db_free(tind_db *db)
         cache_free(db->block_cache);
     if (db->blob_cache)
         cache_free(db->blob_cache);
+    hm_pool_unref(db->mt_pool);
     if (db->lock)
         fs_unlock(db->lock, NULL);
     if (db->own_fs)
@@ -1066,10 +1069,12 @@ static int open_attempt(const char *path, const tind_options *opts, tind_db **ou
         db->journals.retain_bytes = db->opts.changes_retention;
         db->journals.pin_limit = db->opts.max_journal_size;
         db->block_cache = cache_new(db->opts.cache_size, -1);
+        db->mt_pool = hm_pool_new(db->opts.write_buffer_size / 2);
         if (db->opts.blob_cache_size)
             db->blob_cache = cache_new(db->opts.blob_cache_size, -1);
         db->fds = db->fs ? fdc_new(db->fs, options_max_open_files(&db->opts)) : NULL;
-        if (!rc && (!db->fs || !db->block_cache || (db->opts.blob_cache_size && !db->blob_cache) || !db->fds))
+        if (!rc && (!db->fs || !db->block_cache || !db->mt_pool || (db->opts.blob_cache_size && !db->blob_cache) ||
+                    !db->fds))
             rc = TIND_ENOMEM;
     }
     if (!rc)

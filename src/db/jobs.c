@@ -125,7 +125,7 @@ int ks_seal_memtable(tind_keyspace *ks, tind_err *err)
     tind_db *db = ks->db;
     if (mt_empty(ks->active))
         return TIND_OK;
-    memtable *fresh = mt_new_filtered(atomic_fetch_add_explicit(&memtable_ids, 1, memory_order_relaxed) + 1, ks_memtable_filter_bytes(&ks->opts));
+    memtable *fresh = mt_new_filtered(atomic_fetch_add_explicit(&memtable_ids, 1, memory_order_relaxed) + 1, ks_memtable_filter_bytes(&ks->opts), db->mt_pool);
     if (!fresh)
         return err_set(err, TIND_ENOMEM, "keyspace '%s': out of memory for a memtable", ks->name);
     mu_lock(&db->mu);

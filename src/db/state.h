@@ -184,6 +184,8 @@ struct tind_db {
         struct tind_options opts;
         cache *block_cache;
         cache *blob_cache;        /* values of blob files; NULL = none (blob_cache_size 0) */
+        struct hm_pool *mt_pool;  /* spare memtable chunks (util/hugemem.h): at most half
+                                   * the write buffer */
         fd_cache *fds;
         void (*tables_on_free)(ver_table *t, void *ctx);   /* = db_table_on_free */
     };

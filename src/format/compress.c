@@ -122,18 +122,19 @@ int compress_bytes(int type, int level, const uint8_t *in, size_t n, tbuf *out)
         zstd_ctx *z = zstd_thread_ctx();
         if (z && !z->lz4)
             z->lz4 = LZ4_createStream();
-        int got;
+        int got, accel = level < 0 ? (level < -65537 ? 65537 : -level) : 1;
         if (z && z->lz4 && n >= LZ4_ONESHOT_MIN) {
             got = LZ4_compress_fast_extState(z->lz4, (const char *)in, (char *)out->data + out->len, (int)n,
-                                             bound, 1);
+                                             bound, accel);
         } else if (z && z->lz4) {
             char one[16];
             LZ4_resetStream_fast(z->lz4);
             LZ4_compress_fast_continue(z->lz4, "", one, 1, (int)sizeof one, 1);
             LZ4_resetStream_fast(z->lz4);
-            got = LZ4_compress_fast_continue(z->lz4, (const char *)in, (char *)out->data + out->len, (int)n, bound, 1);
+            got = LZ4_compress_fast_continue(z->lz4, (const char *)in, (char *)out->data + out->len, (int)n, bound,
+                                             accel);
         } else {
-            got = LZ4_compress_default((const char *)in, (char *)out->data + out->len, (int)n, bound);
+            got = LZ4_compress_fast((const char *)in, (char *)out->data + out->len, (int)n, bound, accel);
         }
         if (got <= 0)
             return TIND_EIO;   /* cannot happen with a full bound; never leaves partial output */

@@ -19,7 +19,9 @@ enum compression_type {
 };
 
 /* Appends the compressed form of in[0..n) to out. level is used by zstd
- * (1..19; 0 = default 3). */
+ * (1..19; 0 = default 3); for LZ4 a negative level -a trades ratio for
+ * speed as LZ4's acceleration a (others: acceleration 1), as zstd's
+ * negative levels do. */
 int compress_bytes(int type, int level, const uint8_t *in, size_t n, tbuf *out);
 /* Decompresses exactly raw_len bytes into out; TIND_ECORRUPT when the input
  * is malformed or does not decode to exactly raw_len bytes. */

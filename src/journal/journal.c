@@ -261,7 +261,7 @@ static int jrn_build_record(jrn_writer *w, uint64_t first_seqno, uint32_t count,
     b->len = base + JRN_RECORD_HEADER_SIZE;
     if (w->compress_threshold && len >= w->compress_threshold) {
         /* TIND_ETOOBIG (beyond LZ4's input limit) or TIND_ENOMEM: store raw */
-        int rc = compress_bytes(COMPRESSION_LZ4, 0, payload, len, b);
+        int rc = compress_bytes(COMPRESSION_LZ4, -JRN_LZ4_ACCELERATION, payload, len, b);
         if (rc == TIND_OK && b->len - base - JRN_RECORD_HEADER_SIZE <= len - len / 8)
             flags = JRN_FLAG_LZ4;
         else

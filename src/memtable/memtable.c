@@ -38,6 +38,7 @@
 #include "format/entry.h"
 #include "format/rangetomb.h"
 #include "util/arena.h"
+#include "util/hugemem.h"
 #include "util/mutex.h"
 #include "util/rand.h"
 
@@ -206,11 +207,13 @@ static inline uint64_t filter_mask(uint64_t h)
            (UINT64_C(1) << ((g >> 40) & 63));
 }
 
-memtable *mt_new_filtered(uint64_t id, size_t filter_bytes)
+memtable *mt_new_filtered(uint64_t id, size_t filter_bytes, hm_pool *pool)
 {
     memtable *m = mt_new(id);
     if (m && filter_bytes >= 1024)
         m->filter_words = filter_bytes / 8;
+    if (m)
+        arena_set_pool(&m->arena, pool);
     return m;
 }
 

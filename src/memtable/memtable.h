@@ -42,8 +42,11 @@ typedef struct memtable memtable;
 memtable *mt_new(uint64_t id);
 /* The same with a point-read filter of about filter_bytes (none below 1 KiB):
  * mt_get of an absent key then usually costs one memory access instead of a
- * walk down the skip list. Iterators are unaffected. */
-memtable *mt_new_filtered(uint64_t id, size_t filter_bytes);
+ * walk down the skip list. Iterators are unaffected. Its full-size arena
+ * blocks come from and go back to pool when not NULL (util/hugemem.h,
+ * hm_pool; the memtable holds a reference). */
+struct hm_pool;
+memtable *mt_new_filtered(uint64_t id, size_t filter_bytes, struct hm_pool *pool);
 /* Atomic; any thread. mt_unref frees at zero (NULL is ignored). */
 void mt_ref(memtable *m);
 void mt_unref(memtable *m);

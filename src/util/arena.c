@@ -20,7 +20,16 @@ void arena_init(arena *a, size_t block_size)
     a->block_size = block_size ? block_size : 64 * 1024;
     a->next_block = a->block_size < ARENA_FIRST_BLOCK ? a->block_size : ARENA_FIRST_BLOCK;
     a->blocks = NULL;
+    a->pool = NULL;
     atomic_store_explicit(&a->usage, 0, memory_order_relaxed);
+}
+
+void arena_set_pool(arena *a, hm_pool *pool)
+{
+    if (pool)
+        hm_pool_ref(pool);
+    hm_pool_unref(a->pool);
+    a->pool = pool;
 }
 
 /* A block of whole huge pages: its mapped length (whole 4 KiB pages) is a
@@ -33,23 +42,23 @@ static int block_huge(size_t bytes)
 
 /* A block of `bytes` (its header included): on huge pages when it fills
  * whole ones, else mapped when large, else malloc'd. */
-static void *block_alloc(size_t bytes)
+static void *block_alloc(arena *a, size_t bytes)
 {
     if (bytes < ARENA_MMAP_MIN)
         return malloc(bytes);
     if (block_huge(bytes))
-        return hm_map(bytes);
+        return hm_pool_map(a->pool, bytes);
     void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     return p == MAP_FAILED ? NULL : p;
 }
 
-static void block_free(arena_block *b)
+static void block_free(arena *a, arena_block *b)
 {
     size_t bytes = sizeof(arena_block) + b->size;
     if (bytes < ARENA_MMAP_MIN)
         free(b);
     else if (block_huge(bytes))
-        hm_unmap(b, bytes);
+        hm_pool_unmap(a->pool, b, bytes);
     else
         munmap(b, bytes);
 }
@@ -68,9 +77,11 @@ void arena_destroy(arena *a)
     arena_block *b = a->blocks;
     while (b) {
         arena_block *next = b->next;
-        block_free(b);
+        block_free(a, b);
         b = next;
     }
+    hm_pool_unref(a->pool);
+    a->pool = NULL;
     a->blocks = NULL;
     a->ptr = NULL;
     a->remaining = 0;
@@ -81,7 +92,7 @@ static arena_block *new_block(arena *a, size_t size)
 {
     if (size > SIZE_MAX - sizeof(arena_block))
         return NULL;
-    arena_block *b = block_alloc(sizeof(arena_block) + size);
+    arena_block *b = block_alloc(a, sizeof(arena_block) + size);
     if (!b)
         return NULL;
     b->size = size;

@@ -5,6 +5,7 @@
 #include "util/hugemem.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -72,6 +73,93 @@ void hm_unmap(void *p, size_t bytes)
     if (p)
         munmap(p, (bytes + HM_CHUNK - 1) & ~(HM_CHUNK - 1));
 }
+
+/* ---------------------------------------------------------------- pools */
+
+struct hm_pool {
+    pthread_mutex_t mu;
+    _Atomic int refs;
+    size_t cap;                  /* bytes at most on the list */
+    size_t bytes;                /* on the list (mu) */
+    hm_free_node *spare;         /* chunks, each HM_CHUNK bytes (mu) */
+};
+
+hm_pool *hm_pool_new(size_t cap)
+{
+    hm_pool *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    if (pthread_mutex_init(&p->mu, NULL) != 0) {
+        free(p);
+        return NULL;
+    }
+    atomic_init(&p->refs, 1);
+    p->cap = cap;
+    return p;
+}
+
+void hm_pool_ref(hm_pool *p) { atomic_fetch_add_explicit(&p->refs, 1, memory_order_relaxed); }
+
+void hm_pool_unref(hm_pool *p)
+{
+    if (!p || atomic_fetch_sub_explicit(&p->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    while (p->spare) {
+        hm_free_node *next = p->spare->next;
+        hm_unmap(p->spare, HM_CHUNK);
+        p->spare = next;
+    }
+    pthread_mutex_destroy(&p->mu);
+    free(p);
+}
+
+void *hm_pool_map(hm_pool *p, size_t bytes)
+{
+    if (p && bytes > 0 && bytes <= HM_CHUNK) {
+        pthread_mutex_lock(&p->mu);
+        hm_free_node *n = p->spare;
+        if (n) {
+            p->spare = n->next;
+            p->bytes -= HM_CHUNK;
+        }
+        pthread_mutex_unlock(&p->mu);
+        if (n)
+            return n;
+    }
+    return hm_map(bytes);
+}
+
+void hm_pool_unmap(hm_pool *p, void *ptr, size_t bytes)
+{
+    if (!ptr)
+        return;
+    if (p && bytes > 0 && bytes <= HM_CHUNK) {
+        pthread_mutex_lock(&p->mu);
+        int keep = p->bytes + HM_CHUNK <= p->cap;
+        if (keep) {
+            hm_free_node *n = ptr;
+            n->next = p->spare;
+            p->spare = n;
+            p->bytes += HM_CHUNK;
+        }
+        pthread_mutex_unlock(&p->mu);
+        if (keep)
+            return;
+    }
+    hm_unmap(ptr, bytes);
+}
+
+size_t hm_pool_bytes(hm_pool *p)
+{
+    if (!p)
+        return 0;
+    pthread_mutex_lock(&p->mu);
+    size_t n = p->bytes;
+    pthread_mutex_unlock(&p->mu);
+    return n;
+}
+
+/* ---------------------------------------------------------------- classes */
 
 /* Gives the current chunk's rest to the list of the largest size it holds. */
 static void hm_retire_rest(void)

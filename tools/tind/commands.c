@@ -1308,9 +1308,9 @@ static void print_db_memory(tsh *sh)
     if (d.block_memory_mapped) /* the process's, beside the cache's charge */
         fprintf(sh->out, "  block memory            %s mapped, %s of it free for later blocks\n",
                 human_bytes(d.block_memory_mapped, a, sizeof a), human_bytes(d.block_memory_free, b, sizeof b));
-    fprintf(sh->out, "  memtables               %s of %s write buffer, %" PRIu64 " waiting for a flush\n",
+    fprintf(sh->out, "  memtables               %s of %s write buffer, %" PRIu64 " waiting for a flush, %s spare\n",
             human_bytes(d.memtable_bytes, a, sizeof a), human_bytes(d.write_buffer_size, b, sizeof b),
-            d.pending_flushes);
+            d.pending_flushes, human_bytes(d.memtable_spare_bytes, c, sizeof c));
     char t[48], f[48];
     fprintf(sh->out, "  compaction pending      %s; %s (%s outside the cache), %s\n",
             human_bytes(d.pending_compaction_bytes, a, sizeof a),
