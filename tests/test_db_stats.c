@@ -274,6 +274,44 @@ TEST(write_buffer_two_memtables_overlap)
     fs_destroy(mem);
 }
 
+/* A flushed memtable's 2 MiB blocks wait in the database's spare pool (at
+ * most half the write buffer), counted in memory_bytes, and the next
+ * memtables take them back: what the pool and the memtables hold together
+ * never passes what the memtables held before. */
+TEST(memtable_spare_pool)
+{
+    fs *mem = fs_mem_new();
+    tind_db *db = open_db(mem, 0, 1 << 20, 24u << 20);   /* the pool: at most 12 MiB */
+    tind_keyspace *ks = open_ks(db, "a", 10u << 20, 0);  /* ~4 chunks of 2 MiB each */
+    tind_db_stats s = stats(db);
+    CHECK_EQ(s.memtable_spare_bytes, 0);
+    uint64_t peak = 0;
+    int key = 0;
+    for (int round = 0; round < 4; round++) {
+        /* fill about one memtable, then flush it: its chunks go to the pool */
+        for (int i = 0; i < 10; i++, key += 256) {
+            put_keys(ks, key, 256, 4000);
+            s = stats(db);
+            if (s.memtable_bytes + s.memtable_spare_bytes > peak)
+                peak = s.memtable_bytes + s.memtable_spare_bytes;
+        }
+        CHECK_OK(tind_flush(ks));
+        s = stats(db);
+        CHECK(s.memtable_spare_bytes > 0);
+        CHECK(s.memtable_spare_bytes <= (12u << 20));
+        CHECK_EQ(s.memtable_spare_bytes % (2u << 20), 0);
+        CHECK(s.memtable_bytes + s.memtable_spare_bytes <= peak);
+    }
+    /* writing again takes them back */
+    uint64_t spare = s.memtable_spare_bytes;
+    put_keys(ks, key, 1024, 4000);
+    s = stats(db);
+    CHECK(s.memtable_spare_bytes < spare);
+    CHECK(s.memtable_bytes + s.memtable_spare_bytes <= peak + (2u << 20));
+    CHECK_OK(tind_close(db));
+    fs_destroy(mem);
+}
+
 /* Compaction reads its inputs without filling the block cache: compacting
  * one keyspace's megabytes through a 1 MiB cache leaves the blocks another
  * keyspace's readers use where they were. */
@@ -387,6 +425,7 @@ int main(void)
     RUN(fields_move);
     RUN(write_buffer_bounds_sealed);
     RUN(write_buffer_two_memtables_overlap);
+    RUN(memtable_spare_pool);
     RUN(compaction_leaves_cache);
     RUN(concurrent_background_on);
     RUN(concurrent_background_off);
