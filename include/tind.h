@@ -1196,8 +1196,9 @@ typedef struct tind_db_stats {
     uint64_t block_memory_mapped;  /* bytes mapped for blocks */
     uint64_t block_memory_free;    /* of them, on the free lists */
     /* memory freed by flushed memtables and kept for the next ones (at most
-     * half the write buffer; docs/ARCHITECTURE.md, "Memory"): no page of a
-     * new memtable is faulted in and zeroed while there is some */
+     * half the write buffer, given back after 5 s unused; docs/ARCHITECTURE.md,
+     * "Memory"): no page of a new memtable is faulted in and zeroed while
+     * there is some */
     uint64_t memtable_spare_bytes;
 } tind_db_stats;
 /* Fills *out. TIND_EINVAL when db or out is NULL; TIND_ECLOSED once close has

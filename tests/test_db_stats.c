@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "check.h"
 #include "db/db.h"
@@ -308,6 +309,24 @@ TEST(memtable_spare_pool)
     s = stats(db);
     CHECK(s.memtable_spare_bytes < spare);
     CHECK(s.memtable_bytes + s.memtable_spare_bytes <= peak + (2u << 20));
+    CHECK_OK(tind_close(db));
+    fs_destroy(mem);
+
+    /* with background workers, a database that stops writing gives its spare
+     * back once it has been unused for DB_SPARE_IDLE_NS (5 s) */
+    mem = fs_mem_new();
+    db = open_db(mem, 1, 1 << 20, 24u << 20);
+    ks = open_ks(db, "a", 10u << 20, 0);
+    put_keys(ks, 0, 2560, 4000);
+    CHECK_OK(tind_flush(ks));
+    s = stats(db);
+    CHECK(s.memtable_spare_bytes > 0);
+    for (int i = 0; i < 300 && s.memtable_spare_bytes; i++) {
+        struct timespec ts = {0, 100 * 1000000};
+        nanosleep(&ts, NULL);
+        s = stats(db);
+    }
+    CHECK_EQ(s.memtable_spare_bytes, 0);
     CHECK_OK(tind_close(db));
     fs_destroy(mem);
 }

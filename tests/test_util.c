@@ -197,7 +197,18 @@ TEST(arena_pool)
     }
     CHECK_EQ(reused, 4);
     CHECK_EQ(hm_pool_bytes(pool), 0);
-    arena_destroy(&b);   /* 4 of the 5 kept, then the pool goes with it */
+    hm_pool_ref(pool);
+    arena_destroy(&b);   /* 4 of the 5 kept */
+    CHECK_EQ(hm_pool_bytes(pool), 4 * HM_CHUNK);
+
+    /* trimming: not while recently used, all of it once idle long enough */
+    CHECK_EQ(hm_pool_trim(pool, UINT64_C(3600) * 1000000000u), 0);
+    CHECK_EQ(hm_pool_bytes(pool), 4 * HM_CHUNK);
+    CHECK_EQ(hm_pool_trim(pool, 0), 4 * HM_CHUNK);
+    CHECK_EQ(hm_pool_bytes(pool), 0);
+    CHECK_EQ(hm_pool_trim(pool, 0), 0);
+    CHECK_EQ(hm_pool_trim(NULL, 0), 0);
+    hm_pool_unref(pool);
 }
 
 TEST(hash)

@@ -43,6 +43,7 @@
 #include "db/merge.h"
 #include "format/rangetomb.h"
 #include "iter/adapters.h"
+#include "util/hugemem.h"
 #include "util/killpoint.h"
 
 /* ------------------------------------------------------------------ compaction glue */
@@ -388,6 +389,8 @@ static void *worker_main(void *arg)
                 nanosleep(&ts, NULL);
             }
         }
+        if (rc == 0) /* nothing to do: spare memtable memory unused for a while goes */
+            hm_pool_trim(db->mt_pool, DB_SPARE_IDLE_NS);
         mu_lock(&db->mu);
         if (db->closing) {
             mu_unlock(&db->mu);

@@ -67,6 +67,9 @@
 
 #define DB_FORMAT_VERSION 1
 #define DB_MAX_SEALED 8           /* sealed memtables per keyspace before writers stall */
+/* Spare memtable chunks (mt_pool) that no memtable took or returned for
+ * this long are unmapped by an idle worker (util/hugemem.h, hm_pool_trim). */
+#define DB_SPARE_IDLE_NS (UINT64_C(5) * 1000000000u)
 
 /* What a read sees of one keyspace: immutable, refcounted. */
 typedef struct ks_view {
@@ -185,7 +188,7 @@ struct tind_db {
         cache *block_cache;
         cache *blob_cache;        /* values of blob files; NULL = none (blob_cache_size 0) */
         struct hm_pool *mt_pool;  /* spare memtable chunks (util/hugemem.h): at most half
-                                   * the write buffer */
+                                   * the write buffer, trimmed when idle (DB_SPARE_IDLE_NS) */
         fd_cache *fds;
         void (*tables_on_free)(ver_table *t, void *ctx);   /* = db_table_on_free */
     };

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <time.h>
 
 /* under AddressSanitizer every buffer is malloc'd, so that it sees each
  * block's bounds (ThreadSanitizer checks the lists' locking instead) */
@@ -82,7 +83,25 @@ struct hm_pool {
     size_t cap;                  /* bytes at most on the list */
     size_t bytes;                /* on the list (mu) */
     hm_free_node *spare;         /* chunks, each HM_CHUNK bytes (mu) */
+    uint64_t last_use_ns;        /* CLOCK_MONOTONIC of the last take or return (mu) */
 };
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Unmaps a list of chunks (outside the pool's lock). */
+static void unmap_list(hm_free_node *n)
+{
+    while (n) {
+        hm_free_node *next = n->next;
+        hm_unmap(n, HM_CHUNK);
+        n = next;
+    }
+}
 
 hm_pool *hm_pool_new(size_t cap)
 {
@@ -104,11 +123,7 @@ void hm_pool_unref(hm_pool *p)
 {
     if (!p || atomic_fetch_sub_explicit(&p->refs, 1, memory_order_acq_rel) != 1)
         return;
-    while (p->spare) {
-        hm_free_node *next = p->spare->next;
-        hm_unmap(p->spare, HM_CHUNK);
-        p->spare = next;
-    }
+    unmap_list(p->spare);
     pthread_mutex_destroy(&p->mu);
     free(p);
 }
@@ -121,6 +136,7 @@ void *hm_pool_map(hm_pool *p, size_t bytes)
         if (n) {
             p->spare = n->next;
             p->bytes -= HM_CHUNK;
+            p->last_use_ns = mono_ns();
         }
         pthread_mutex_unlock(&p->mu);
         if (n)
@@ -141,6 +157,7 @@ void hm_pool_unmap(hm_pool *p, void *ptr, size_t bytes)
             n->next = p->spare;
             p->spare = n;
             p->bytes += HM_CHUNK;
+            p->last_use_ns = mono_ns();
         }
         pthread_mutex_unlock(&p->mu);
         if (keep)
@@ -156,6 +173,24 @@ size_t hm_pool_bytes(hm_pool *p)
     pthread_mutex_lock(&p->mu);
     size_t n = p->bytes;
     pthread_mutex_unlock(&p->mu);
+    return n;
+}
+
+size_t hm_pool_trim(hm_pool *p, uint64_t idle_ns)
+{
+    if (!p)
+        return 0;
+    pthread_mutex_lock(&p->mu);
+    hm_free_node *list = NULL;
+    size_t n = 0;
+    if (p->spare && mono_ns() - p->last_use_ns >= idle_ns) {
+        list = p->spare;
+        n = p->bytes;
+        p->spare = NULL;
+        p->bytes = 0;
+    }
+    pthread_mutex_unlock(&p->mu);
+    unmap_list(list);
     return n;
 }
 

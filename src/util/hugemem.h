@@ -27,6 +27,7 @@
 #define TIND_UTIL_HUGEMEM_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define HM_GRAIN 256
 #define HM_MAX_CLASS ((size_t)64 << 10)
@@ -54,7 +55,10 @@ void hm_unmap(void *p, size_t bytes);
  * instead. The pool never makes the total mapped exceed what was mapped
  * before (a chunk enters it only when a memtable frees it, and a new chunk
  * is mapped only when it is empty), so it raises no peak; it holds at most
- * cap bytes, which an idle database keeps until close. Recycled chunks are
+ * cap bytes. hm_pool_trim gives them back once no memtable has taken or
+ * returned one for a while (the database's workers call it when idle), so
+ * that a database that stops writing does not keep them for a read phase
+ * whose cache would otherwise have had that memory. Recycled chunks are
  * not zeroed. Refcounted: every arena that uses it holds a reference, so it
  * outlives the database when a memtable does. Any thread (one mutex). */
 typedef struct hm_pool hm_pool;
@@ -66,6 +70,9 @@ void hm_pool_unref(hm_pool *p);         /* the last one unmaps the spares; NULL 
 void *hm_pool_map(hm_pool *p, size_t bytes);
 void hm_pool_unmap(hm_pool *p, void *ptr, size_t bytes);
 size_t hm_pool_bytes(hm_pool *p);       /* spare bytes now; 0 for NULL */
+/* Unmaps every spare chunk when the pool has not been used (a chunk taken
+ * or returned) for idle_ns nanoseconds; returns the bytes unmapped. */
+size_t hm_pool_trim(hm_pool *p, uint64_t idle_ns);
 
 typedef struct hm_stats {
     size_t mapped;     /* bytes of chunks mapped (never unmapped) */
