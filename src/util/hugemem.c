@@ -128,9 +128,12 @@ void hm_pool_unref(hm_pool *p)
     free(p);
 }
 
+/* A mapping hm_map rounds to one chunk: the only kind a pool keeps. */
+static int pool_chunk(const hm_pool *p, size_t bytes) { return p && bytes > 0 && bytes <= HM_CHUNK; }
+
 void *hm_pool_map(hm_pool *p, size_t bytes)
 {
-    if (p && bytes > 0 && bytes <= HM_CHUNK) {
+    if (pool_chunk(p, bytes)) {
         pthread_mutex_lock(&p->mu);
         hm_free_node *n = p->spare;
         if (n) {
@@ -149,7 +152,7 @@ void hm_pool_unmap(hm_pool *p, void *ptr, size_t bytes)
 {
     if (!ptr)
         return;
-    if (p && bytes > 0 && bytes <= HM_CHUNK) {
+    if (pool_chunk(p, bytes)) {
         pthread_mutex_lock(&p->mu);
         int keep = p->bytes + HM_CHUNK <= p->cap;
         if (keep) {

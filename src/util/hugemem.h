@@ -66,7 +66,8 @@ hm_pool *hm_pool_new(size_t cap);       /* one reference; NULL when out of memor
 void hm_pool_ref(hm_pool *p);
 void hm_pool_unref(hm_pool *p);         /* the last one unmaps the spares; NULL ignored */
 /* hm_map / hm_unmap through the pool (pool may be NULL: plain hm_map /
- * hm_unmap). Only mappings of exactly one chunk are kept and reused. */
+ * hm_unmap). Only mappings of one chunk (bytes <= HM_CHUNK) are kept and
+ * reused. */
 void *hm_pool_map(hm_pool *p, size_t bytes);
 void hm_pool_unmap(hm_pool *p, void *ptr, size_t bytes);
 size_t hm_pool_bytes(hm_pool *p);       /* spare bytes now; 0 for NULL */
