@@ -527,6 +527,83 @@ TEST(pipeline)
     fs_destroy(mem);
 }
 
+/* The .tbl files in /db/tables. */
+static size_t table_files(fs *fsys)
+{
+    char **names = NULL;
+    size_t n = 0, tables = 0;
+    CHECK_OK(fs_list(fsys, "/db/tables", &names, &n, NULL));
+    for (size_t i = 0; i < n; i++)
+        tables += strstr(names[i], ".tbl") != NULL;
+    fs_list_free(names, n);
+    return tables;
+}
+
+/* Tables but the last are synced on a thread while the next is written
+ * (cmp_options.sync_behind): a sync that fails there, or the last one's,
+ * fails the call with the file named, leaves no file behind and ingests
+ * nothing; a successful call's tables are all durable (a power loss right
+ * after it keeps every pair). */
+TEST(sync_behind)
+{
+    fs *mem = fs_mem_new();
+    fs *ffs = fs_fault_new(mem, 0);
+    tind_db *db = open_at(ffs, 1);
+    tind_keyspace *ks = small_ks(db, "s", TIND_COMPACTION_LEVELED);
+    put_val(ks, 1, "kept");
+    CHECK_OK(tind_flush(ks));
+    CHECK_OK(tind_wait_idle(db, -1));
+    size_t before = table_files(mem);
+    gen g = {0};
+    g.n = 6000;
+    g.step = 1;
+    g.tag = 3;
+    g.pad = 1;
+    /* each table holds ~20 pairs: this load makes hundreds; fail the 1st
+     * (a sync behind), the 5th, and the load's last sync */
+    CHECK_OK(ingest(ks, &g, TIND_INGEST_SORTED, 0, NULL));
+    CHECK_OK(tind_wait_idle(db, -1));
+    size_t loaded = table_files(mem);
+    uint64_t load_tables = loaded - before;   /* one sync each */
+    CHECK(load_tables > 100);
+    const uint64_t nths[] = {1, 5, 0};
+    for (size_t i = 0; i < sizeof nths / sizeof nths[0]; i++) {
+        g.i = 0;
+        g.tag = 4;
+        fs_fault_arm(ffs, FS_CALL_SYNC, nths[i] ? nths[i] : load_tables, FS_FAULT_ERRNO, 5, 0, ".tbl");
+        int rc = ingest(ks, &g, TIND_INGEST_SORTED, 0, NULL);
+        CHECK_EQ(fs_fault_injected(ffs), i + 1);
+        fs_fault_disarm(ffs);
+        CHECK_RC(rc, TIND_EIO);
+        CHECK(strstr(tind_errmsg(db), "injected fault") != NULL);
+        CHECK(strstr(tind_errmsg(db), ".tbl") != NULL);
+        CHECK_OK(tind_wait_idle(db, -1));
+        CHECK_EQ(table_files(mem), loaded);
+        char v[PAD_LEN + 1];
+        pad_val(v, 4321, 3);
+        expect_val(ks, NULL, 4321, v);
+    }
+    /* a load that returned is durable whole */
+    g.i = 0;
+    g.tag = 5;
+    CHECK_OK(ingest(ks, &g, TIND_INGEST_SORTED, 0, NULL));
+    CHECK_OK(tind_internal_pause_background(db, 1));
+    CHECK_OK(fs_mem_crash(mem, FS_CRASH_DROP_UNSYNCED | FS_CRASH_DROP_DIRENTS, 1));
+    tind_close(db);
+    db = open_at(mem, 1);
+    CHECK_OK(tind_keyspace_open(db, "s", NULL, &ks));
+    char v[PAD_LEN + 1];
+    for (long k = 0; k < 6000; k += 7) {
+        pad_val(v, k, 5);
+        expect_val(ks, NULL, k, v);
+    }
+    CHECK_EQ(scan_count(ks, NULL), 6000);
+    CHECK(before > 0);
+    CHECK_OK(tind_close(db));
+    fs_destroy(ffs);
+    fs_destroy(mem);
+}
+
 TEST(crash_atomic)
 {
     static const int kinds[] = {FS_CALL_WRITE, FS_CALL_SYNC, FS_CALL_RENAME, FS_CALL_SYNC_DIR};
@@ -772,6 +849,7 @@ int main(void)
     RUN(unsorted_spill);
     RUN(bad_input);
     RUN(pipeline);
+    RUN(sync_behind);
     RUN(crash_atomic);
     RUN(tiered);
     RUN(writes_during);

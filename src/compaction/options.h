@@ -40,6 +40,8 @@ typedef struct cmp_options {
     uint64_t periodic_seconds;    /* leveled: tables older than this are compacted (0 = never) */
     tbl_options table[CMP_MAX_LEVELS]; /* options of the tables written to each level */
     cmp_blob_options blob;
+    int sync_behind;              /* a cut output table is synced on a thread of its own while
+                                     the next is written (compact.c, "syncing behind") */
 } cmp_options;
 
 /* The table options of output level `level` (levels past the last use the last's). */

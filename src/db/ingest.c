@@ -31,8 +31,10 @@
  * sorted or not, every table written (spilled runs too) has its data blocks
  * compressed and checksummed by background_threads encode threads of its
  * own (tbl_options.encode_threads, format/blockpool.h), LZ4 being most of a
- * load's work. The callback and the progress callback stay on the caller's
- * thread. With background threads off, everything runs on the caller's.
+ * load's work; and each table but the last is synced on a thread of its
+ * own while the next is written (cmp_options.sync_behind). The callback and
+ * the progress callback stay on the caller's thread. With background
+ * threads off, everything runs on the caller's.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -1033,6 +1035,7 @@ int ks_ingest(tind_keyspace *ks, tind_ingest_next_fn next, void *ctx, const inge
             *co = ks->cmp_opts;
             for (int l = 0; l < CMP_MAX_LEVELS; l++)
                 co->table[l].encode_threads = r.encode_threads;
+            co->sync_behind = threads > 0;
         }
         int piped = co && opts.sorted && threads > 0 &&
                     pipe_write_tables(ks, co, &s, last > 0 ? last : 1, &tables, &n, &bytes, &rc, err);

@@ -49,11 +49,26 @@
 
 /* ---- builder ------------------------------------------------------------ */
 
+/* Buckets the hash index gets if the block is finished now (0 = none): kept
+ * in b->buckets as entries come (blk_builder_estimate runs per entry). */
+static uint32_t builder_bucket_count(const blk_builder *b)
+{
+    if (!(b->hash_ratio > 0) || b->restart_count > BLK_HASH_MAX_RESTARTS)
+        return 0;
+    double d = (double)b->hash_count / b->hash_ratio;
+    if (!(d >= 1))
+        return 1;
+    if (d > BLK_HASH_MAX_BUCKETS)
+        return BLK_HASH_MAX_BUCKETS;
+    return (uint32_t)d;
+}
+
 void blk_builder_init(blk_builder *b, uint32_t restart_interval, double hash_ratio)
 {
     memset(b, 0, sizeof *b);
     b->restart_interval = restart_interval ? restart_interval : 1;
     b->hash_ratio = hash_ratio > 0 ? hash_ratio : 0;   /* NaN and negatives: no index */
+    b->buckets = builder_bucket_count(b);
 }
 
 void blk_builder_reset(blk_builder *b)
@@ -66,6 +81,7 @@ void blk_builder_reset(blk_builder *b)
     b->hash_count = 0;
     b->last_seqno = 0;
     b->finished = 0;
+    b->buckets = builder_bucket_count(b);
 }
 
 void blk_builder_free(blk_builder *b)
@@ -93,19 +109,6 @@ static size_t common_prefix(const uint8_t *a, size_t an, const uint8_t *b, size_
     return i;
 }
 
-/* Buckets the hash index gets if the block is finished now (0 = none). */
-static uint32_t builder_bucket_count(const blk_builder *b)
-{
-    if (!(b->hash_ratio > 0) || b->restart_count > BLK_HASH_MAX_RESTARTS)
-        return 0;
-    double d = (double)b->hash_count / b->hash_ratio;
-    if (!(d >= 1))
-        return 1;
-    if (d > BLK_HASH_MAX_BUCKETS)
-        return BLK_HASH_MAX_BUCKETS;
-    return (uint32_t)d;
-}
-
 static size_t builder_finished_size(const blk_builder *b, uint32_t buckets, unsigned *width)
 {
     size_t fixed = b->buf.len + buckets + BLK_FOOTER_SIZE;
@@ -119,7 +122,7 @@ size_t blk_builder_estimate(const blk_builder *b)
     if (b->finished)
         return b->buf.len;
     unsigned width;
-    return builder_finished_size(b, builder_bucket_count(b), &width);
+    return builder_finished_size(b, b->buckets, &width);
 }
 
 int blk_builder_add(blk_builder *b, const uint8_t *key, size_t klen, uint64_t seqno,
@@ -198,13 +201,15 @@ int blk_builder_add(blk_builder *b, const uint8_t *key, size_t klen, uint64_t se
     b->last_seqno = seqno;
     b->count++;
     b->since_restart++;
+    if (restart || record_hash)
+        b->buckets = builder_bucket_count(b);
     return TIND_OK;
 }
 
 int blk_builder_finish(blk_builder *b, const uint8_t **data, size_t *len)
 {
     if (!b->finished) {
-        uint32_t buckets = builder_bucket_count(b);
+        uint32_t buckets = b->buckets;
         unsigned width;
         size_t total = builder_finished_size(b, buckets, &width);
         if (tbuf_reserve(&b->buf, total - b->buf.len))

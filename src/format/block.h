@@ -39,6 +39,7 @@ typedef struct blk_builder {
     uint64_t *key_hashes;     /* (hash << 8 | restart index) per distinct user key, for the hash index */
     uint32_t hash_count;
     uint32_t hash_cap;
+    uint32_t buckets;         /* the hash index's size if finished now (block.c) */
     tbuf last_key;
     uint64_t last_seqno;
     int finished;

@@ -108,6 +108,11 @@ uint64_t tbl_writer_estimated_size(const tbl_writer *w);
  * (FS_SYNC_DATA / FS_SYNC_ALL, 0 = no sync); closes; frees w in all cases.
  * meta (may be NULL) receives the table's metadata. */
 int tbl_writer_finish(tbl_writer *w, int sync_mode, tbl_meta *meta, tind_err *err);
+/* The same without the sync and the close: every byte has reached the file,
+ * which passes open to the caller in *file (NULL on failure), to fs_sync
+ * and fs_close it; until that sync returns the table is not durable. The
+ * path stays the caller's to unlink should the sync fail. */
+int tbl_writer_finish_open(tbl_writer *w, tbl_meta *meta, fs_file **file, tind_err *err);
 /* Closes, deletes the partial file, frees w. */
 void tbl_writer_abandon(tbl_writer *w);
 

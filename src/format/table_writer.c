@@ -788,7 +788,9 @@ static void tbl_w_free(tbl_writer *w)
     free(w);
 }
 
-int tbl_writer_finish(tbl_writer *w, int sync_mode, tbl_meta *meta, tind_err *err)
+/* tbl_writer_finish and tbl_writer_finish_open: with `keep` the file is
+ * flushed, not synced, and passes open to the caller. */
+static int writer_finish(tbl_writer *w, int sync_mode, tbl_meta *meta, fs_file **keep, tind_err *err)
 {
     tbl_props p;
     int rc;
@@ -801,11 +803,14 @@ int tbl_writer_finish(tbl_writer *w, int sync_mode, tbl_meta *meta, tind_err *er
     }
     rc = tbl_w_finish_sections(w, &p, err);
     if (rc == TIND_OK)
-        rc = sync_mode ? fs_writer_sync(&w->out, sync_mode, err) : fs_writer_flush(&w->out, err);
+        rc = sync_mode && !keep ? fs_writer_sync(&w->out, sync_mode, err) : fs_writer_flush(&w->out, err);
     if (rc == TIND_OK) {
         fs_file *f = w->file;
         w->file = NULL;
-        rc = fs_close(f, err);
+        if (keep)
+            *keep = f;
+        else
+            rc = fs_close(f, err);
     }
     if (rc != TIND_OK) {
         if (w->status == TIND_OK)
@@ -821,6 +826,17 @@ int tbl_writer_finish(tbl_writer *w, int sync_mode, tbl_meta *meta, tind_err *er
     }
     tbl_w_free(w);
     return TIND_OK;
+}
+
+int tbl_writer_finish(tbl_writer *w, int sync_mode, tbl_meta *meta, tind_err *err)
+{
+    return writer_finish(w, sync_mode, meta, NULL, err);
+}
+
+int tbl_writer_finish_open(tbl_writer *w, tbl_meta *meta, fs_file **file, tind_err *err)
+{
+    *file = NULL;
+    return writer_finish(w, 0, meta, file, err);
 }
 
 void tbl_writer_abandon(tbl_writer *w)

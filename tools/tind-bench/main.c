@@ -1546,18 +1546,20 @@ static void bm_print_table(FILE *out, const bm_row *rows, int n, const bm_flags 
     fprintf(out, "targets (issue 5): upper case = met, lower case = missed: T throughput >= 1.5x rocksdb and >= every "
                  "other peer (0.8x lmdb on micro/readrandom), P p99 <= rocksdb, W w-amp <= 0.8x rocksdb, S s-amp <= "
                  "1.15, R RSS <= rocksdb\n");
-    /* the bulk sequential load against the disk (issue 15: >= 50%) */
+    /* the bulk loads against the disk (issue 15: fillbatch >= 50%; issue 14:
+     * the bulk loader's sorted load >= 50%) */
     int said = 0;
     for (int i = 0; i < n; i++) {
         const bm_row *r = &rows[order[i]];
-        if (!r->ok || strcmp(r->workload, "micro/fillbatch") != 0)
+        if (!r->ok || (strcmp(r->workload, "micro/fillbatch") != 0 && strncmp(r->workload, "bulkload/", 9) != 0))
             continue;
         if (!said++)
-            fprintf(out, "\nmicro/fillbatch (fillseq in batches of %d) against the disk's sequential write bandwidth "
+            fprintf(out, "\nbulk loads (micro/fillbatch: fillseq in batches of %d; bulkload/*: the engine's bulk "
+                         "loader) against the disk's sequential write bandwidth "
                          "(%s: %.0f MB/s, %ld MiB O_DIRECT probe in this run; 0: not measured, see --disk-bw-mb):\n",
                     BW_BATCH_SIZE, fl->dev_name[0] ? fl->dev_name : "?", fl->disk_mbps, fl->disk_bw_mb);
         double mbps = bm_user_mbps(r);
-        fprintf(out, "  %-12s %8.1f MB/s of keys + values", r->engine, mbps);
+        fprintf(out, "  %-17s %-12s %8.1f MB/s of keys + values", r->workload, r->engine, mbps);
         if (fl->disk_mbps > 0)
             fprintf(out, " = %5.1f%% of the disk", 100.0 * mbps / fl->disk_mbps);
         fputc('\n', out);
@@ -2121,9 +2123,11 @@ int main(int argc, char **argv)
     }
     if (bm_check_list(f.engines, 1) || bm_check_list(f.workloads, 0))
         return 2;
-    /* the disk's bandwidth is what micro/fillbatch is judged against */
+    /* the disk's bandwidth is what micro/fillbatch and bulkload are judged against */
     if (f.disk_bw_mb < 0)
-        f.disk_bw_mb = f.ops || f.preload_only || !bm_in_list(f.workloads, "micro") ? 0
+        f.disk_bw_mb = f.ops || f.preload_only ||
+                               !(bm_in_list(f.workloads, "micro") || bm_in_list(f.workloads, "bulkload"))
+                           ? 0
                        : f.profile == BW_PROFILE_QUICK                          ? 256
                                                                                 : 1024;
     if (f.estimate)
