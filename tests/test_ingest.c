@@ -426,6 +426,137 @@ TEST(unsorted_spill)
     }
 }
 
+/* ---- unsorted input of awkward key shapes (the run sort's cases) ---- */
+
+typedef struct shaped {
+    uint8_t key[200];
+    size_t klen;
+    uint32_t val;                 /* the input position: the last one wins */
+} shaped;
+
+typedef struct shaped_src {
+    shaped *in;
+    size_t n, i;
+    char v[16];
+} shaped_src;
+
+static int shaped_next(void *ctx, const void **k, size_t *kl, const void **v, size_t *vl)
+{
+    shaped_src *s = ctx;
+    if (s->i == s->n)
+        return 0;
+    shaped *e = &s->in[s->i++];
+    *k = e->key;
+    *kl = e->klen;
+    *vl = (size_t)snprintf(s->v, sizeof s->v, "%u", e->val);
+    *v = s->v;
+    return 1;
+}
+
+static int shaped_cmp(const void *a, const void *b)
+{
+    const shaped *x = a, *y = b;
+    int c = key_cmp(x->key, x->klen, y->key, y->klen);
+    return c ? c : (x->val < y->val ? 1 : -1);   /* the last given first */
+}
+
+static size_t shaped_add(shaped *in, size_t n, const uint8_t *k, size_t kl)
+{
+    memcpy(in[n].key, k, kl);
+    in[n].klen = kl;
+    return n + 1;
+}
+
+/* Keys that tie on their leading 8 bytes at every depth (a chain of 20
+ * groups, past the sort's depth limit), keys that end inside each other's
+ * zero bytes ("z", "z\0", ...), keys sharing a 64-byte part, "\0" and "\0\0",
+ * and a key given 40 times: ingested unsorted with runs in memory and
+ * spilled, background threads on and off, read back in the model's order
+ * with the last value of each key. */
+TEST(unsorted_key_shapes)
+{
+    enum { MAX = 2000 };
+    shaped *in = calloc(MAX, sizeof *in);
+    uint8_t k[200];
+    size_t n = 0;
+    for (int d = 0; d < 20; d++)          /* d blocks of 8 'A's, then 'B', then j */
+        for (int j = 0; j < 20; j++) {
+            memset(k, 'A', (size_t)d * 8);
+            k[d * 8] = 'B';
+            k[d * 8 + 1] = (uint8_t)j;
+            n = shaped_add(in, n, k, (size_t)d * 8 + 2);
+        }
+    for (int z = 0; z < 24; z++) {        /* "z" + z zero bytes, and + z zeros + 1 */
+        memset(k, 0, sizeof k);
+        k[0] = 'z';
+        n = shaped_add(in, n, k, (size_t)z + 1);
+        k[z + 1] = 1;
+        n = shaped_add(in, n, k, (size_t)z + 2);
+    }
+    for (int c = 0; c < 300; c++) {       /* 64 'c's, then 2 bytes */
+        memset(k, 'c', 64);
+        k[64] = (uint8_t)(c >> 4);
+        k[65] = (uint8_t)(c * 7);
+        n = shaped_add(in, n, k, 66);
+    }
+    memset(k, 0, 8);
+    n = shaped_add(in, n, k, 1);          /* the smallest keys */
+    n = shaped_add(in, n, k, 2);
+    for (int r = 0; r < 40; r++)
+        n = shaped_add(in, n, (const uint8_t *)"same-key", 8);
+    CHECK(n < MAX);
+    trng r;
+    trng_seed(&r, check_seed);
+    for (size_t i = n - 1; i > 0; i--) {
+        size_t j = trng_next(&r) % (i + 1);
+        shaped t = in[i];
+        in[i] = in[j];
+        in[j] = t;
+    }
+    for (size_t i = 0; i < n; i++)
+        in[i].val = (uint32_t)i;
+    shaped *model = malloc(n * sizeof *model);
+    memcpy(model, in, n * sizeof *model);
+    qsort(model, n, sizeof *model, shaped_cmp);
+    size_t distinct = 0;
+    for (size_t i = 0; i < n; i++)
+        if (i == 0 || key_cmp(model[i].key, model[i].klen, model[distinct - 1].key, model[distinct - 1].klen))
+            model[distinct++] = model[i];
+    for (int round = 0; round < 4; round++) {
+        int background = round & 1;
+        size_t limit = round < 2 ? (16u << 20) : (8u << 10);   /* in memory; spilled */
+        fs *mem = fs_mem_new();
+        tind_db *db = open_at(mem, background);
+        tind_keyspace *ks = small_ks(db, "k", TIND_COMPACTION_LEVELED);
+        shaped_src src = {in, n, 0, {0}};
+        uint64_t count = 0;
+        int irc = tind_ingest(ks, shaped_next, &src, 0, limit, NULL, NULL, &count);
+        if (irc)
+            fprintf(stderr, "ingest: %s\n", tind_errmsg(db));
+        CHECK_OK(irc);
+        CHECK_EQ(count, distinct);
+        tind_iter *it = NULL;
+        CHECK_OK(tind_iter_range(ks, NULL, 0, NULL, 0, NULL, &it));
+        size_t i = 0;
+        for (tind_iter_first(it); tind_iter_valid(it); tind_iter_next(it), i++) {
+            CHECK(i < distinct);
+            size_t kl = 0, vl = 0;
+            const void *kp = tind_iter_key(it, &kl), *vp = tind_iter_value(it, &vl);
+            CHECK_MEM(kp, kl, model[i].key, model[i].klen);
+            char v[16];
+            int vn = snprintf(v, sizeof v, "%u", model[i].val);
+            CHECK_MEM(vp, vl, v, (size_t)vn);
+        }
+        CHECK_OK(tind_iter_status(it));
+        CHECK_EQ(i, distinct);
+        tind_iter_free(it);
+        CHECK_OK(tind_close(db));
+        fs_destroy(mem);
+    }
+    free(model);
+    free(in);
+}
+
 TEST(bad_input)
 {
     fs *mem = fs_mem_new();
@@ -847,6 +978,7 @@ int main(void)
     RUN(shadows_older);
     RUN(snapshots);
     RUN(unsorted_spill);
+    RUN(unsorted_key_shapes);
     RUN(bad_input);
     RUN(pipeline);
     RUN(sync_behind);

@@ -540,6 +540,118 @@ static int rec_cmp(const void *a, const void *b)
     return x->rec->order < y->rec->order ? 1 : -1;   /* newest first */
 }
 
+/* ---- sorting a run
+ * A run's refs are sorted by key, a key's newest first. glibc's qsort (a
+ * merge sort that moves 16-byte elements with memcpy, through a compare
+ * that read both records whenever their first 8 bytes tied: always, for
+ * keys sharing a leading part, as "user0000..." keys do) was half of an
+ * unsorted load's caller time. Now each ref's prefix is the 8 bytes of its
+ * key after those every key of the group shares (the group's lcp), the refs
+ * are radix-sorted on it (least significant byte first, a stable pass per
+ * byte that varies), and each group of equal prefixes is sorted again the
+ * same way from further in, or by comparison when it is small, when its
+ * lcp does not advance (a key ends inside the 8 bytes) or past
+ * RUN_SORT_DEPTH levels (input made to defeat the radix costs a qsort). */
+#define RUN_SORT_SMALL 16
+#define RUN_SORT_DEPTH 8
+
+typedef struct run_sorter {
+    run_ref *tmp;                 /* as many refs as the run */
+    size_t count[8][256];
+} run_sorter;
+
+/* Bytes every key of a[0..n) shares; all share the first `from`. */
+static size_t refs_lcp(const run_ref *a, size_t n, size_t from)
+{
+    const run_rec *f = a[0].rec;
+    size_t l = f->klen;
+    for (size_t i = 1; i < n && l > from; i++) {
+        const run_rec *x = a[i].rec;
+        size_t m = x->klen < l ? x->klen : l, j = from;
+        while (j < m && x->bytes[j] == f->bytes[j])
+            j++;
+        l = j;
+    }
+    return l;
+}
+
+static void refs_insertion_sort(run_ref *a, size_t n)
+{
+    for (size_t i = 1; i < n; i++) {
+        run_ref x = a[i];
+        size_t j = i;
+        for (; j > 0 && rec_cmp(&x, &a[j - 1]) < 0; j--)
+            a[j] = a[j - 1];
+        a[j] = x;
+    }
+}
+
+static void refs_radix(run_sorter *rs, run_ref *a, size_t n)
+{
+    memset(rs->count, 0, sizeof rs->count);
+    for (size_t i = 0; i < n; i++)
+        for (unsigned b = 0; b < 8; b++)
+            rs->count[b][(a[i].prefix >> (8 * b)) & 0xff]++;
+    run_ref *src = a, *dst = rs->tmp;
+    for (unsigned b = 0; b < 8; b++) {
+        size_t *c = rs->count[b];
+        if (c[(a[0].prefix >> (8 * b)) & 0xff] == n)
+            continue;   /* every ref has this byte alike */
+        size_t at[256], sum = 0;
+        for (unsigned v = 0; v < 256; v++) {
+            at[v] = sum;
+            sum += c[v];
+        }
+        for (size_t i = 0; i < n; i++)
+            dst[at[(src[i].prefix >> (8 * b)) & 0xff]++] = src[i];
+        run_ref *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != a)
+        memcpy(a, src, n * sizeof *a);
+}
+
+/* Sorts a[0..n), whose keys share their first `from` bytes. */
+static void refs_sort(run_sorter *rs, run_ref *a, size_t n, size_t from, int depth)
+{
+    if (n <= RUN_SORT_SMALL) {
+        refs_insertion_sort(a, n);
+        return;
+    }
+    size_t lcp = refs_lcp(a, n, from);
+    if (depth > 0 && (lcp == from || depth > RUN_SORT_DEPTH)) {
+        qsort(a, n, sizeof *a, rec_cmp);   /* the prefixes are those of `from` */
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        a[i].prefix = lcp < a[i].rec->klen ? key_prefix(a[i].rec->bytes + lcp, a[i].rec->klen - lcp) : 0;
+    refs_radix(rs, a, n);
+    for (size_t i = 0, j; i < n; i = j) {
+        for (j = i + 1; j < n && a[j].prefix == a[i].prefix; j++) {
+        }
+        if (j - i > 1)
+            refs_sort(rs, a + i, j - i, lcp, depth + 1);
+    }
+}
+
+/* Sorts the run's refs; their prefixes are then those of some lcp, which
+ * nothing reads after this. */
+static void runs_sort(run_ref *a, size_t n)
+{
+    run_sorter *rs = n > RUN_SORT_SMALL ? malloc(sizeof *rs) : NULL;
+    if (rs)
+        rs->tmp = malloc(n * sizeof *a);
+    if (n > RUN_SORT_SMALL && (!rs || !rs->tmp)) {
+        qsort(a, n, sizeof *a, rec_cmp);   /* no scratch: slower, same order */
+    } else {
+        refs_sort(rs, a, n, 0, 0);
+    }
+    if (rs)
+        free(rs->tmp);
+    free(rs);
+}
+
 static void run_first(iiter *i) { ((run_ii *)i)->pos = 0; }
 static void run_next(iiter *i) { ((run_ii *)i)->pos++; }
 static void run_end(iiter *i) { ((run_ii *)i)->pos = ((run_ii *)i)->count; }
@@ -619,7 +731,7 @@ static void runs_free(runs *r)
 static int runs_spill(runs *r, tind_err *err)
 {
     tind_db *db = r->ks->db;
-    qsort(r->recs, r->count, sizeof *r->recs, rec_cmp);
+    runs_sort(r->recs, r->count);
     if (r->spilled_count == r->spilled_cap) {
         size_t cap = r->spilled_cap ? r->spilled_cap * 2 : 8;
         iiter **a = realloc(r->spilled, cap * sizeof *a);
@@ -650,6 +762,8 @@ static int runs_spill(runs *r, tind_err *err)
     r->spill_numbers[r->spill_files++] = number;
     for (size_t i = 0; rc == TIND_OK && i < r->count; i++) {
         const run_rec *x = r->recs[i].rec;
+        if (i + 8 < r->count)
+            __builtin_prefetch(r->recs[i + 8].rec);   /* sorted: the records are scattered */
         rc = tbl_writer_add(w, x->bytes, x->klen, x->order, ENTRY_VALUE, x->bytes + x->klen, x->vlen, err);
     }
     if (rc) {
@@ -677,7 +791,9 @@ static int runs_spill(runs *r, tind_err *err)
 static int runs_add(runs *r, const ingest_options *o, const void *k, size_t kl, const void *v, size_t vl,
                     tind_err *err)
 {
-    if (arena_usage(&r->mem) + r->count * sizeof(run_ref) + kl + vl + sizeof(run_rec) > o->memory_limit && r->count) {
+    /* the refs twice: the sort's scratch (runs_sort) */
+    if (arena_usage(&r->mem) + 2 * r->count * sizeof(run_ref) + kl + vl + sizeof(run_rec) > o->memory_limit &&
+        r->count) {
         int rc = runs_spill(r, err);
         if (rc)
             return rc;
@@ -739,7 +855,7 @@ static int runs_read(runs *r, tind_ingest_next_fn next, void *ctx, const ingest_
     if (rc)
         return rc;
     if (r->spilled_count == 0) {
-        qsort(r->recs, r->count, sizeof *r->recs, rec_cmp);
+        runs_sort(r->recs, r->count);
         run_ii *it = malloc(sizeof *it);
         if (!it)
             return err_set(err, TIND_ENOMEM, "ingestion: out of memory");
