@@ -17,7 +17,9 @@
  * cmp_write_tables cuts the stream into tables: output level 0 makes one
  * table; deeper levels cut at the table size, only between user keys (a
  * level >= 1 never splits a key across tables), with that level's table
- * options. Tables are synced, then the tables folder.
+ * options. Tables are synced (with cmp_options.sync_behind, each but the
+ * last on a thread of its own while the next is written), then the tables
+ * folder; every table returned is durable.
  *
  * The layer knows nothing of the db: the db passes a cmp_env of callbacks
  * (file numbers, paths, table readers, the closing flag). Thread-safety: a
