@@ -220,17 +220,23 @@ static void *behind_main(void *arg)
     return NULL;
 }
 
-/* Waits for the sync in flight: its status (err set on failure). */
+/* The finished sync's status (err set on failure). */
+static int behind_result(const behind_sync *b, tind_err *err)
+{
+    KILL_POINT("table.sync.after");
+    if (b->rc && err)
+        *err = b->err;
+    return b->rc;
+}
+
+/* Waits for the sync in flight: its status. */
 static int behind_wait(behind_sync *b, tind_err *err)
 {
     if (!b->running)
         return TIND_OK;
     pthread_join(b->thread, NULL);
     b->running = 0;
-    KILL_POINT("table.sync.after");
-    if (b->rc && err)
-        *err = b->err;
-    return b->rc;
+    return behind_result(b, err);
 }
 
 /* Syncs and closes f behind the writer, or in line when no thread can be
@@ -243,10 +249,7 @@ static int behind_start(behind_sync *b, fs_file *f, tind_err *err)
         return TIND_OK;
     }
     behind_main(b);
-    KILL_POINT("table.sync.after");
-    if (b->rc && err)
-        *err = b->err;
-    return b->rc;
+    return behind_result(b, err);
 }
 
 /* Finishes output table w (file `number`) and adds it to *tables; with
@@ -258,7 +261,7 @@ static int finish_table(const cmp_env *env, tbl_writer *w, uint64_t number, behi
     tbl_meta meta;
     memset(&meta, 0, sizeof meta);
     int rc = grow_tables(tables, count, cap);
-    if (rc == TIND_OK && b)
+    if (rc == TIND_OK)
         rc = behind_wait(b, err);   /* the previous table's, before this one's */
     if (rc) {
         tbl_writer_abandon(w);

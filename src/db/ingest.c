@@ -567,10 +567,8 @@ static size_t refs_lcp(const run_ref *a, size_t n, size_t from)
     size_t l = f->klen;
     for (size_t i = 1; i < n && l > from; i++) {
         const run_rec *x = a[i].rec;
-        size_t m = x->klen < l ? x->klen : l, j = from;
-        while (j < m && x->bytes[j] == f->bytes[j])
-            j++;
-        l = j;
+        size_t m = x->klen < l ? x->klen : l;
+        l = from + key_common_prefix(x->bytes + from, m - from, f->bytes + from, m - from);
     }
     return l;
 }
@@ -639,16 +637,19 @@ static void refs_sort(run_sorter *rs, run_ref *a, size_t n, size_t from, int dep
  * nothing reads after this. */
 static void runs_sort(run_ref *a, size_t n)
 {
-    run_sorter *rs = n > RUN_SORT_SMALL ? malloc(sizeof *rs) : NULL;
-    if (rs)
-        rs->tmp = malloc(n * sizeof *a);
-    if (n > RUN_SORT_SMALL && (!rs || !rs->tmp)) {
-        qsort(a, n, sizeof *a, rec_cmp);   /* no scratch: slower, same order */
-    } else {
-        refs_sort(rs, a, n, 0, 0);
+    if (n <= RUN_SORT_SMALL) {
+        refs_insertion_sort(a, n);
+        return;
     }
-    if (rs)
-        free(rs->tmp);
+    run_sorter *rs = malloc(sizeof *rs);
+    run_ref *tmp = rs ? malloc(n * sizeof *a) : NULL;
+    if (tmp) {
+        rs->tmp = tmp;
+        refs_sort(rs, a, n, 0, 0);
+    } else {
+        qsort(a, n, sizeof *a, rec_cmp);   /* no scratch: slower, same order */
+    }
+    free(tmp);
     free(rs);
 }
 

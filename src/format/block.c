@@ -93,22 +93,6 @@ void blk_builder_free(blk_builder *b)
     memset(b, 0, sizeof *b);
 }
 
-static size_t common_prefix(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
-{
-    size_t n = an < bn ? an : bn, i = 0;
-    while (i + 8 <= n) {
-        uint64_t x, y;
-        memcpy(&x, a + i, 8);
-        memcpy(&y, b + i, 8);
-        if (x != y)
-            break;
-        i += 8;
-    }
-    while (i < n && a[i] == b[i])
-        i++;
-    return i;
-}
-
 static size_t builder_finished_size(const blk_builder *b, uint32_t buckets, unsigned *width)
 {
     size_t fixed = b->buf.len + buckets + BLK_FOOTER_SIZE;
@@ -142,7 +126,7 @@ int blk_builder_add(blk_builder *b, const uint8_t *key, size_t klen, uint64_t se
         return TIND_ETOOBIG;
 
     int restart = b->count == 0 || b->since_restart >= b->restart_interval;
-    size_t shared = restart ? 0 : common_prefix(b->last_key.data, b->last_key.len, key, klen);
+    size_t shared = restart ? 0 : key_common_prefix(b->last_key.data, b->last_key.len, key, klen);
     size_t unshared = klen - shared;
     uint8_t head[VARINT32_MAX_LEN * 2 + VARINT64_MAX_LEN * 2 + 1];
     uint8_t *p = enc_varint32(head, (uint32_t)shared);
@@ -690,7 +674,7 @@ static void iter_scan_to(blk_iter *it, uint32_t r, const uint8_t *key, size_t kl
         if (h.shared <= m) {
             const uint8_t *rest = key ? key + h.shared : key;
             size_t rest_len = klen - h.shared;
-            size_t n = common_prefix(h.suffix, h.unshared, rest, rest_len);
+            size_t n = key_common_prefix(h.suffix, h.unshared, rest, rest_len);
             int c;
             if (n < h.unshared && n < rest_len)
                 c = h.suffix[n] < rest[n] ? -1 : 1;

@@ -65,6 +65,23 @@ static inline int key_cmp(const uint8_t *a, size_t an, const uint8_t *b, size_t 
     return an < bn ? -1 : an > bn;
 }
 
+/* Bytes a and b share at their start, compared a word at a time. */
+static inline size_t key_common_prefix(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
+{
+    size_t n = an < bn ? an : bn, i = 0;
+    while (i + 8 <= n) {
+        uint64_t x, y;
+        memcpy(&x, a + i, 8);
+        memcpy(&y, b + i, 8);
+        if (x != y)
+            break;
+        i += 8;
+    }
+    while (i < n && a[i] == b[i])
+        i++;
+    return i;
+}
+
 /* Compares (a, aseq) with (b, bseq) in internal order. */
 static inline int ikey_cmp(const uint8_t *a, size_t an, uint64_t aseq,
                            const uint8_t *b, size_t bn, uint64_t bseq)

@@ -788,8 +788,8 @@ static void tbl_w_free(tbl_writer *w)
     free(w);
 }
 
-/* tbl_writer_finish and tbl_writer_finish_open: with `keep` the file is
- * flushed, not synced, and passes open to the caller. */
+/* tbl_writer_finish and tbl_writer_finish_open: with `keep` (sync_mode 0)
+ * the file passes open to the caller instead of being closed. */
 static int writer_finish(tbl_writer *w, int sync_mode, tbl_meta *meta, fs_file **keep, tind_err *err)
 {
     tbl_props p;
@@ -803,7 +803,7 @@ static int writer_finish(tbl_writer *w, int sync_mode, tbl_meta *meta, fs_file *
     }
     rc = tbl_w_finish_sections(w, &p, err);
     if (rc == TIND_OK)
-        rc = sync_mode && !keep ? fs_writer_sync(&w->out, sync_mode, err) : fs_writer_flush(&w->out, err);
+        rc = sync_mode ? fs_writer_sync(&w->out, sync_mode, err) : fs_writer_flush(&w->out, err);
     if (rc == TIND_OK) {
         fs_file *f = w->file;
         w->file = NULL;
