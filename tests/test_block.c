@@ -1269,9 +1269,10 @@ TEST(handles)
     tbuf_free(&out);
 }
 
-/* pdir_find (its word-first binary search) against a linear search, on keys
+/* pdir_find (its word-first two-step search) against a linear search, on keys
  * that share a prefix of 0-12 bytes, are prefixes of each other, end in zero
- * bytes (equal padded words) and repeat with several seqnos. */
+ * bytes (equal padded words), end in 0xff bytes (the largest word, every
+ * fifth round) and repeat with several seqnos; 1-200 keys (1-25 groups). */
 typedef struct pkey {
     uint8_t k[24];
     size_t n;
@@ -1310,6 +1311,11 @@ TEST(pdir_find)
         CHECK(keys != NULL);
         for (size_t i = 0; i < n; i++)
             pkey_random(&r, &keys[i], prefix, trng_below(&r, 10) ? plen : 0);
+        pkey top = {.n = plen + 10, .seq = 1};
+        memcpy(top.k, prefix, plen);
+        memset(top.k + plen, 0xff, 10);
+        if (round % 5 == 0)
+            keys[trng_below(&r, n)] = top;
         qsort(keys, n, sizeof *keys, pkey_order);
         for (size_t i = 0; i < n; i++) /* strictly increasing */
             if (m == 0 || pkey_order(&keys[m - 1], &keys[i]) != 0)
@@ -1345,6 +1351,17 @@ TEST(pdir_find)
             CHECK_EQ(pdir_find(d, k.k, k.n, k.seq), want);
         }
         CHECK_EQ(pdir_find(d, NULL, 0, UINT64_MAX), 0);
+        for (uint64_t seq = 0; seq < 3; seq++) {
+            pkey k = top;
+            k.seq = seq;
+            for (size_t n2 = plen + 7; n2 <= plen + 10; n2++) {
+                k.n = n2;
+                uint32_t want = 0;
+                while (want < m && ikey_cmp(keys[want].k, keys[want].n, keys[want].seq, k.k, k.n, k.seq) < 0)
+                    want++;
+                CHECK_EQ(pdir_find(d, k.k, k.n, k.seq), want);
+            }
+        }
         pdir_free(d);
         tbuf_free(&hv);
         blk_builder_free(&bb);

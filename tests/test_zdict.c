@@ -42,6 +42,7 @@ static uint64_t write_table(fs *f, const char *path, unsigned count, int compres
     tbl_options_default(&o);
     o.compression = compression;
     o.zstd_dict_bytes = dict_bytes;
+    o.bloom_bits_per_key = 16; /* standard filters: the format is 2, or 3 with a dictionary (blocked ones make 4) */
     o.partition_index = o.partition_filter = partitioned;
     o.encode_threads = partitioned ? 2 : 0;   /* ignored with a dictionary: encoded in line */
     o.file_number = 9;

@@ -164,7 +164,7 @@ def test_dictionary_tables_verify_and_dump(path):
     assert len(tables) == 1
     out = subprocess.run([shell, path, "dump", "table", os.path.join(path, "tables", tables[0])],
                          capture_output=True, text=True)
-    assert out.returncode == 0 and "zstd dictionary" in out.stdout and "format version 3" in out.stdout
+    assert out.returncode == 0 and "zstd dictionary" in out.stdout and "format version 4" in out.stdout
 
 
 def test_keyspace_admin(db):

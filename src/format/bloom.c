@@ -1,12 +1,31 @@
 /*
- * bloom.c -- standard (not blocked) Bloom filters over 64-bit key hashes.
+ * bloom.c -- Bloom filters over 64-bit key hashes: cache-line blocked
+ * (version 2, written) and standard (version 1, read).
  *
- * Filter bytes (FROZEN, filter version 1; docs/FORMAT.md "Bloom filter"):
- *   bit array [num_bits / 8 bytes] | u32 num_bits | u8 probes | u8 version (1)
+ * Filter bytes (FROZEN; docs/FORMAT.md "Bloom filter"):
+ *   bit array [num_bits / 8 bytes] | u32 num_bits | u8 probes | u8 version
  * Bit j lives in byte j / 8 at bit position j % 8 (least significant first).
- * Sizing: k = round(bits_per_key * ln 2) clamped to 1..30; num_bits =
- * max(64, ceil(count * bits_per_key)) rounded up to a multiple of 8 and capped
- * at BLOOM_MAX_BITS. Probing (Kirsch-Mitzenmacher double hashing):
+ * k = round(bits_per_key * ln 2) clamped to 1..30 in both versions.
+ *
+ * Version 2 (blocked): the array is num_bits / 512 lines of 64 bytes; a key
+ * sets and tests its k bits in one line, so that a probe costs one cache
+ * line instead of k (a point read's filter probe took about 7 first-level
+ * cache misses, issue 15), for a false-positive rate a little above the
+ * standard filter's: 0.96% against 0.82% at 10 bits per key, 1.29x at 12,
+ * but 2.9x at 20 (lines hold unequal loads, and more bits per key cannot
+ * even them out). So a builder writes version 2 up to
+ * BLOOM_BLOCKED_MAX_BITS_PER_KEY and version 1 above, where the user asked
+ * for a rate only the standard filter gives:
+ *   x    = bloom_remix(key_hash)
+ *   line = ((x >> 32) * (num_bits / 512)) >> 32
+ *   z    = bloom_remix(x); probe i tests bit line * 512 + ((z >> 9 * (i % 7)) & 511),
+ *          z = bloom_remix(z) after every 7th probe
+ * num_bits = max(512, ceil(count * bits_per_key)) rounded up to a multiple of
+ * 512, capped at BLOOM_MAX_BITS2.
+ *
+ * Version 1 (standard; tables written before version 2): num_bits =
+ * max(64, ceil(count * bits_per_key)) rounded up to a multiple of 8, capped
+ * at BLOOM_MAX_BITS; Kirsch-Mitzenmacher double hashing over the whole array:
  *   x  = bloom_remix(key_hash)
  *   h1 = x & 0xffffffff, h2 = (x >> 32) | 1
  *   probe i (0 <= i < k) tests bit (h1 + i * h2) mod num_bits
@@ -30,9 +49,10 @@
 #include "util/coding.h"
 
 #define BLOOM_FOOTER_SIZE 6
-#define BLOOM_VERSION 1            /* FROZEN: filter format version */
-#define BLOOM_MIN_BITS 64u
+#define BLOOM_V1_MIN_BITS 64u
 #define BLOOM_MAX_BITS UINT32_C(0xFFFFFFF8)  /* largest multiple of 8 in a u32 */
+#define BLOOM_LINE_BITS 512u                 /* version 2: one 64-byte cache line */
+#define BLOOM_MAX_BITS2 UINT32_C(0xFFFFFE00) /* largest multiple of 512 in a u32 */
 #define BLOOM_MAX_PROBES 30
 #define BLOOM_LN2 0.69314718055994530942
 
@@ -60,6 +80,12 @@ void bloom_builder_init(bloom_builder *b, double bits_per_key)
 {
     memset(b, 0, sizeof *b);
     b->bits_per_key = bits_per_key > 0 ? bits_per_key : 0;   /* NaN -> 0 too */
+    b->version = b->bits_per_key <= BLOOM_BLOCKED_MAX_BITS_PER_KEY ? 2 : 1;
+}
+
+void bloom_builder_set_version(bloom_builder *b, int version)
+{
+    b->version = version == 1 ? 1 : 2;
 }
 
 int bloom_builder_add(bloom_builder *b, uint64_t key_hash)
@@ -92,20 +118,61 @@ static uint32_t bloom_probe_count(double bits_per_key)
     return (uint32_t)k;
 }
 
-static uint32_t bloom_bit_count(size_t count, double bits_per_key)
+/* The bit count for count keys, a multiple of `unit` (8 or 512) in [min, max]. */
+static uint32_t bloom_bit_count(size_t count, double bits_per_key, uint32_t unit, uint32_t min, uint32_t max)
 {
     double want = ceil((double)count * bits_per_key);
-    if (!(want >= BLOOM_MIN_BITS))
-        return BLOOM_MIN_BITS;
-    if (want >= (double)BLOOM_MAX_BITS)
-        return BLOOM_MAX_BITS;
+    if (!(want >= min))
+        return min;
+    if (want >= (double)max)
+        return max;
     uint32_t bits = (uint32_t)want;
-    return (bits + 7u) & ~7u;      /* cannot overflow: bits < BLOOM_MAX_BITS */
+    return (bits + unit - 1) / unit * unit;      /* cannot overflow: bits < max */
+}
+
+/* Version 2: the line of x's key and the first word of its bit positions. */
+static inline uint32_t bloom_line(uint64_t x, uint32_t lines)
+{
+    return (uint32_t)(((x >> 32) * (uint64_t)lines) >> 32);
+}
+
+/* Version 2: probe i's bit within the line; *z starts as bloom_remix(x) and
+ * is remixed before every 7th probe (seven 9-bit fields per word). */
+static inline uint32_t bloom_line_bit(uint64_t *z, uint32_t i)
+{
+    if (i && i % 7 == 0)
+        *z = bloom_remix(*z);
+    return (uint32_t)(*z >> (9 * (i % 7))) & (BLOOM_LINE_BITS - 1);
+}
+
+static void bloom_set_v2(uint8_t *bits, uint32_t lines, uint32_t probes, uint64_t hash)
+{
+    uint64_t x = bloom_remix(hash);
+    uint8_t *line = bits + (size_t)bloom_line(x, lines) * (BLOOM_LINE_BITS / 8);
+    uint64_t z = bloom_remix(x);
+    for (uint32_t i = 0; i < probes; i++) {
+        uint32_t bit = bloom_line_bit(&z, i);
+        line[bit >> 3] |= (uint8_t)(1u << (bit & 7));
+    }
+}
+
+static void bloom_set_v1(uint8_t *bits, uint32_t num_bits, uint32_t probes, uint64_t hash)
+{
+    uint64_t x = bloom_remix(hash);
+    uint32_t pos = (uint32_t)x % num_bits;
+    uint32_t delta = (uint32_t)((x >> 32) | 1) % num_bits;
+    for (uint32_t i = 0; i < probes; i++) {
+        bits[pos >> 3] |= (uint8_t)(1u << (pos & 7));
+        pos = (pos >= num_bits - delta) ? pos - (num_bits - delta) : pos + delta;
+    }
 }
 
 int bloom_builder_finish(bloom_builder *b, tbuf *out)
 {
-    uint32_t num_bits = bloom_bit_count(b->count, b->bits_per_key);
+    int v2 = b->version != 1;
+    uint32_t num_bits = v2 ? bloom_bit_count(b->count, b->bits_per_key, BLOOM_LINE_BITS, BLOOM_LINE_BITS,
+                                             BLOOM_MAX_BITS2)
+                           : bloom_bit_count(b->count, b->bits_per_key, 8, BLOOM_V1_MIN_BITS, BLOOM_MAX_BITS);
     uint32_t probes = bloom_probe_count(b->bits_per_key);
     size_t nbytes = num_bits / 8;
     if (tbuf_reserve(out, nbytes + BLOOM_FOOTER_SIZE) != TIND_OK)
@@ -113,18 +180,15 @@ int bloom_builder_finish(bloom_builder *b, tbuf *out)
     uint8_t *bits = out->data + out->len;
     memset(bits, 0, nbytes);
     for (size_t n = 0; n < b->count; n++) {
-        uint64_t x = bloom_remix(b->hashes[n]);
-        uint32_t pos = (uint32_t)x % num_bits;
-        uint32_t delta = (uint32_t)((x >> 32) | 1) % num_bits;
-        for (uint32_t i = 0; i < probes; i++) {
-            bits[pos >> 3] |= (uint8_t)(1u << (pos & 7));
-            pos = (pos >= num_bits - delta) ? pos - (num_bits - delta) : pos + delta;
-        }
+        if (v2)
+            bloom_set_v2(bits, num_bits / BLOOM_LINE_BITS, probes, b->hashes[n]);
+        else
+            bloom_set_v1(bits, num_bits, probes, b->hashes[n]);
     }
     uint8_t *foot = bits + nbytes;
     enc_u32(foot, num_bits);
     foot[4] = (uint8_t)probes;
-    foot[5] = BLOOM_VERSION;
+    foot[5] = (uint8_t)(v2 ? 2 : 1);
     out->len += nbytes + BLOOM_FOOTER_SIZE;
     b->count = 0;
     return TIND_OK;
@@ -138,44 +202,94 @@ void bloom_builder_free(bloom_builder *b)
     b->cap = 0;
 }
 
+/* The footer's geometry when it is usable: 1, else 0. */
+static int bloom_footer(const uint8_t *filter, size_t len, uint32_t *num_bits, uint32_t *probes, uint32_t *version)
+{
+    if (len < BLOOM_FOOTER_SIZE)
+        return 0;
+    const uint8_t *foot = filter + len - BLOOM_FOOTER_SIZE;
+    *num_bits = dec_u32(foot);
+    *probes = foot[4];
+    *version = foot[5];
+    uint32_t unit = *version == 2 ? BLOOM_LINE_BITS : 8;
+    return (*version == 1 || *version == 2) && *probes >= 1 && *probes <= BLOOM_MAX_PROBES &&
+           *num_bits >= (*version == 2 ? BLOOM_LINE_BITS : BLOOM_V1_MIN_BITS) && *num_bits % unit == 0 &&
+           *num_bits / 8 == len - BLOOM_FOOTER_SIZE;
+}
+
 int bloom_check(const uint8_t *filter, size_t len, tind_err *err)
 {
+    uint32_t num_bits, probes, version;
+    if (bloom_footer(filter, len, &num_bits, &probes, &version))
+        return TIND_OK;
     if (len < BLOOM_FOOTER_SIZE)
         return err_set(err, TIND_ECORRUPT, "bloom filter: %zu bytes, shorter than its %d-byte footer",
                        len, BLOOM_FOOTER_SIZE);
-    const uint8_t *foot = filter + len - BLOOM_FOOTER_SIZE;
-    uint32_t num_bits = dec_u32(foot);
-    unsigned probes = foot[4], version = foot[5];
-    if (version != BLOOM_VERSION)
-        return err_set(err, TIND_ECORRUPT, "bloom filter: unknown filter version %u", version);
+    if (version != 1 && version != 2)
+        return err_set(err, TIND_ECORRUPT, "bloom filter: unknown filter version %u", (unsigned)version);
     if (probes < 1 || probes > BLOOM_MAX_PROBES)
-        return err_set(err, TIND_ECORRUPT, "bloom filter: bad probe count %u (1..%d)", probes,
+        return err_set(err, TIND_ECORRUPT, "bloom filter: bad probe count %u (1..%d)", (unsigned)probes,
                        BLOOM_MAX_PROBES);
-    size_t nbytes = len - BLOOM_FOOTER_SIZE;
-    if (num_bits < BLOOM_MIN_BITS || num_bits % 8 != 0 || num_bits / 8 != nbytes)
-        return err_set(err, TIND_ECORRUPT,
-                       "bloom filter: footer says %u bits but the bit array holds %zu bytes",
-                       (unsigned)num_bits, nbytes);
-    return TIND_OK;
+    return err_set(err, TIND_ECORRUPT,
+                   "bloom filter: footer says %u bits but the bit array holds %zu bytes (version %u: a multiple "
+                   "of %u bits, at least %u)",
+                   (unsigned)num_bits, len - BLOOM_FOOTER_SIZE, (unsigned)version, version == 2 ? BLOOM_LINE_BITS : 8,
+                   version == 2 ? BLOOM_LINE_BITS : BLOOM_V1_MIN_BITS);
 }
 
-int bloom_may_contain(const uint8_t *filter, size_t len, uint64_t key_hash)
+void bloom_view_init(bloom_view *v, const uint8_t *filter, size_t len)
 {
-    if (len < BLOOM_FOOTER_SIZE)
-        return 1;
-    const uint8_t *foot = filter + len - BLOOM_FOOTER_SIZE;
-    uint32_t num_bits = dec_u32(foot);
-    uint32_t probes = foot[4];
+    uint32_t num_bits, probes, version;
+    memset(v, 0, sizeof *v);
     /* Unchecked garbage must not make us read past the bit array. */
-    if (num_bits == 0 || num_bits / 8 > len - BLOOM_FOOTER_SIZE || num_bits % 8 != 0)
+    if (!bloom_footer(filter, len, &num_bits, &probes, &version))
+        return;
+    v->bits = filter;
+    v->num_bits = num_bits;
+    v->probes = (uint8_t)probes;
+    v->version = (uint8_t)version;
+}
+
+static inline const uint8_t *bloom_view_line(const bloom_view *v, uint64_t x)
+{
+    return v->bits + (size_t)bloom_line(x, v->num_bits / BLOOM_LINE_BITS) * (BLOOM_LINE_BITS / 8);
+}
+
+void bloom_view_prefetch(const bloom_view *v, uint64_t key_hash)
+{
+    if (v->probes && v->version == 2)
+        __builtin_prefetch(bloom_view_line(v, bloom_remix(key_hash)));
+}
+
+int bloom_view_may_contain(const bloom_view *v, uint64_t key_hash)
+{
+    if (!v->probes)
         return 1;
     uint64_t x = bloom_remix(key_hash);
+    if (v->version == 2) {
+        const uint8_t *line = bloom_view_line(v, x);
+        uint64_t z = bloom_remix(x);
+        for (uint32_t i = 0; i < v->probes; i++) {
+            uint32_t bit = bloom_line_bit(&z, i);
+            if (!(line[bit >> 3] & (1u << (bit & 7))))
+                return 0;
+        }
+        return 1;
+    }
+    uint32_t num_bits = v->num_bits;
     uint32_t pos = (uint32_t)x % num_bits;
     uint32_t delta = (uint32_t)((x >> 32) | 1) % num_bits;
-    for (uint32_t i = 0; i < probes; i++) {
-        if (!(filter[pos >> 3] & (1u << (pos & 7))))
+    for (uint32_t i = 0; i < v->probes; i++) {
+        if (!(v->bits[pos >> 3] & (1u << (pos & 7))))
             return 0;
         pos = (pos >= num_bits - delta) ? pos - (num_bits - delta) : pos + delta;
     }
     return 1;
+}
+
+int bloom_may_contain(const uint8_t *filter, size_t len, uint64_t key_hash)
+{
+    bloom_view v;
+    bloom_view_init(&v, filter, len);
+    return bloom_view_may_contain(&v, key_hash);
 }

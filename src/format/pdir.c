@@ -14,6 +14,7 @@ void pdir_free(pdir *d)
     free(d->keys);
     free(d->key_end);
     free(d->pfx);
+    free(d->top);
     free(d->seqnos);
     free(d->index);
     free(d->filter);
@@ -70,11 +71,14 @@ static void pdir_add_filter(pdir *d, const blk *filter_top)
     d->memory += d->count * sizeof *fh;
 }
 
-/* Sets d->skip and d->pfx from the keys (pdir.h). */
+/* Sets d->skip, d->pfx and d->top from the keys (pdir.h). */
 static int pdir_add_words(pdir *d)
 {
-    d->pfx = malloc(d->count * sizeof *d->pfx);
-    if (!d->pfx)
+    size_t bytes = ((size_t)d->count * sizeof *d->pfx + 63) & ~(size_t)63;
+    d->groups = (d->count + PDIR_GROUP - 1) / PDIR_GROUP;
+    d->pfx = aligned_alloc(64, bytes);
+    d->top = malloc(d->groups * sizeof *d->top);
+    if (!d->pfx || !d->top)
         return -1;
     /* sorted keys: what the first and the last share, all share */
     uint32_t first_len = d->key_end[0], last_from = d->count > 1 ? d->key_end[d->count - 2] : 0;
@@ -87,7 +91,11 @@ static int pdir_add_words(pdir *d)
         uint32_t from = i ? d->key_end[i - 1] : 0;
         d->pfx[i] = pdir_word(d->keys + from, d->key_end[i] - from, skip);
     }
-    d->memory += d->count * sizeof *d->pfx;
+    for (uint32_t j = 0; j < d->groups; j++) {
+        uint32_t last = j * PDIR_GROUP + PDIR_GROUP - 1;
+        d->top[j] = d->pfx[last < d->count ? last : d->count - 1];
+    }
+    d->memory += bytes + d->groups * sizeof *d->top;
     return 0;
 }
 

@@ -18,6 +18,11 @@
  * monotone with the keys' (pfx[i] < pfx[j] implies key i < key j), so only
  * equal words need the whole internal key: one cache line per step instead
  * of three arrays and a memcmp (tind-bench's keys share 9 of 16 bytes).
+ * The words are searched in two steps, each within few cache lines: top[j]
+ * holds the last word of group j (PDIR_GROUP = 8 words, one 64-byte line of
+ * pfx, which is line-aligned); a binary search over top picks the group, a
+ * scan of its line the word. A binary search of 128 words touched about 7
+ * lines, one after the other; this touches 2 or 3 (issue 15).
  *
  * It is built only from blocks whose checksums were verified when read, and
  * only when they make sense: the top-level index strictly increasing in
@@ -39,10 +44,14 @@
 #include "format/blockio.h"
 #include "format/entry.h"
 
+#define PDIR_GROUP 8
+
 typedef struct pdir {
     uint32_t count;            /* partitions */
     uint32_t skip;             /* bytes every key starts with (those of keys[0 .. skip)) */
-    uint64_t *pfx;             /* key i's bytes [skip, skip + 8), big-endian, zero-padded */
+    uint64_t *pfx;             /* key i's bytes [skip, skip + 8), big-endian, zero-padded; 64-byte aligned */
+    uint64_t *top;             /* top[j] = pfx[min(PDIR_GROUP * j + PDIR_GROUP - 1, count - 1)] */
+    uint32_t groups;           /* entries of top: ceil(count / PDIR_GROUP) */
     uint8_t *keys;             /* their last user keys, back to back */
     uint32_t *key_end;         /* key i is keys[key_end[i-1] .. key_end[i]) (key_end[-1] = 0) */
     uint64_t *seqnos;          /* the seqno of each last internal key */
@@ -72,6 +81,25 @@ static inline uint64_t pdir_word(const uint8_t *key, size_t klen, size_t skip)
     return w;
 }
 
+/* The first i with pfx[i] >= w, or count. */
+static inline uint32_t pdir_lower_word(const pdir *d, uint64_t w)
+{
+    uint32_t lo = 0, hi = d->groups;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (d->top[mid] < w)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == d->groups)
+        return d->count;
+    uint32_t i = lo * PDIR_GROUP; /* top[lo] >= w: the group holds the answer */
+    while (d->pfx[i] < w)
+        i++;
+    return i;
+}
+
 static inline uint32_t pdir_find(const pdir *d, const uint8_t *key, size_t klen, uint64_t seqno)
 {
     if (d->skip) {
@@ -83,19 +111,17 @@ static inline uint32_t pdir_find(const pdir *d, const uint8_t *key, size_t klen,
         if (c > 0)
             return d->count;
     }
+    /* keys before lo have smaller words, keys from hi on larger ones: only
+     * [lo, hi), where the words equal w, needs the whole internal key */
     uint64_t w = pdir_word(key, klen, d->skip);
-    uint32_t lo = 0, hi = d->count;
+    uint32_t lo = pdir_lower_word(d, w);
+    if (lo == d->count || d->pfx[lo] != w)
+        return lo;
+    uint32_t hi = w == UINT64_MAX ? d->count : pdir_lower_word(d, w + 1);
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
-        uint64_t p = d->pfx[mid];
-        int below;
-        if (p != w) {
-            below = p < w;
-        } else {
-            uint32_t from = mid ? d->key_end[mid - 1] : 0;
-            below = ikey_cmp(d->keys + from, d->key_end[mid] - from, d->seqnos[mid], key, klen, seqno) < 0;
-        }
-        if (below)
+        uint32_t from = mid ? d->key_end[mid - 1] : 0;
+        if (ikey_cmp(d->keys + from, d->key_end[mid] - from, d->seqnos[mid], key, klen, seqno) < 0)
             lo = mid + 1;
         else
             hi = mid;

@@ -25,14 +25,15 @@
 #include "util/buf.h"
 #include "util/status.h"
 
-/* The newest table format this library reads; it reads 1 (no identity), 2
- * and 3. It writes 2, or 3 when a table needs it: a range tombstone section
+/* The newest table format this library reads; it reads 1 (no identity), 2,
+ * 3 and 4. It writes 2, or 3 when a table needs it: a range tombstone section
  * (an older reader would serve deleted keys), docs/FORMAT.md "Range
  * tombstone section", a filter of prefixes only (an older reader would take
  * it for a whole-key filter and miss keys), "Prefix filters", or a zstd
  * dictionary (an older reader would fail on every block), "Dictionary
- * section". */
-#define TABLE_FORMAT_VERSION 3
+ * section"; or 4 when its filters are blocked (filter version 2, bloom.h: an
+ * older reader would call them corrupt), format 3's features allowed. */
+#define TABLE_FORMAT_VERSION 4
 #define TABLE_FORMAT_VERSION_BASE 2
 
 typedef struct tbl_options {

@@ -21,7 +21,9 @@
  * loaded stays held by the table (part_pins) while the cache's pin budget
  * allows (cache_pin_grant: an eighth of the capacity), so that later point
  * reads look up only the data block (half of the cache lookups a read made,
- * each a hash chain walk of cache misses: issue 15).
+ * each a hash chain walk of cache misses: issue 15). Filter partitions a
+ * point read probed through the directory are held the same way, from the
+ * same budget (part_pins[i] holds both of partition i, in one cache line).
  *
  * Index. The index (or, when partitioned, each partition) has one entry per
  * data block: (last user key, its seqno) -> handle. The first index entry
@@ -68,6 +70,22 @@ typedef struct tbl_block {
     pdir *dir;                /* an index block naming data blocks: its entries decoded, or NULL */
 } tbl_block;
 
+/* The index partition (PIN_INDEX) and the filter partition (PIN_FILTER)
+ * of one partition, as the table holds them once read (part_pins): h[k],
+ * set once by compare-and-swap, owns the hold; blk[k], published after it
+ * (release), is what readers load, and what a point read needs of the block
+ * is copied beside it before: the index partition's directory, the filter's
+ * geometry. A read then goes from this one cache line straight to the
+ * directory's words and the filter's line, without the dependent loads of
+ * the cache entries, the blocks' headers and the filter's footer (issue 15). */
+enum { PIN_INDEX = 0, PIN_FILTER = 1 };
+typedef struct tbl_pin {
+    _Alignas(64) _Atomic(cache_handle *) h[2];
+    _Atomic(tbl_block *) blk[2];
+    const pdir *dir;          /* blk[PIN_INDEX]->dir */
+    bloom_view filter;        /* blk[PIN_FILTER]'s footer, read */
+} tbl_pin;
+
 /* A held block. */
 typedef struct tbl_bref {
     tbl_block *blk;
@@ -106,7 +124,7 @@ struct tbl {
     tbl_meta stored;          /* with rdel: the stored key and seqno range (meta's is widened) */
     pdir *dir;                /* partitioned index: its top level decoded (pdir.h), or NULL */
     cache_handle *dir_charge; /* dir's bytes, held in the block cache as pinned usage */
-    _Atomic(cache_handle *) *part_pins; /* with dir and a cache: index partition i, held once read, or NULL */
+    tbl_pin *part_pins;       /* with dir and a cache: partition i's pins, or NULL */
 };
 
 /* ------------------------------------------------------------------ errors */
@@ -128,9 +146,11 @@ static int tbl_err_at(const tbl *t, tind_err *err, int rc, uint64_t offset, cons
 
 /* ------------------------------------------------------------------ blocks */
 
-/* A block and its bytes (16-byte aligned, as malloc's) are one allocation,
- * on huge pages (hugemem.h). */
-#define TBL_BLOCK_HEAD ((sizeof(tbl_block) + 15) & ~(size_t)15)
+/* A block and its bytes are one allocation, on huge pages (hugemem.h). The
+ * bytes start on a cache line when the allocation does (hugemem's chunks:
+ * multiples of HM_GRAIN), so that a blocked Bloom filter's line is one
+ * line of memory (bloom.c). */
+#define TBL_BLOCK_HEAD ((sizeof(tbl_block) + 63) & ~(size_t)63)
 static size_t tbl_block_alloc_size(size_t raw_len) { return TBL_BLOCK_HEAD + raw_len; }
 
 static void tbl_block_free(tbl_block *b)
@@ -880,32 +900,52 @@ static int tbl_get_slow(tbl *t, const uint8_t *key, size_t klen, uint64_t snapsh
     return rc;
 }
 
-/* Index partition pi (handle h) of a table with a directory: the table's
- * pin, or through the cache, pinned then when the budget allows. */
-static int tbl_part_get(tbl *t, uint32_t pi, blk_handle h, tbl_bref *r, tind_err *err)
+/* Partition pi of a table with a directory as the table holds it (kind
+ * TBL_KIND_BLOCK: index partition, TBL_KIND_FILTER: filter partition), or
+ * NULL when it is not held (yet). */
+static const tbl_pin *tbl_pinned(const tbl *t, uint32_t pi, int kind)
 {
-    cache_handle *pin = t->part_pins ? atomic_load_explicit(&t->part_pins[pi], memory_order_acquire) : NULL;
-    if (pin) {
-        *r = (tbl_bref){cache_value(pin), NULL, 0}; /* held by the table: nothing to release */
+    if (!t->part_pins)
+        return NULL;
+    const tbl_pin *p = &t->part_pins[pi];
+    return atomic_load_explicit(&p->blk[kind == TBL_KIND_FILTER], memory_order_acquire) ? p : NULL;
+}
+
+/* Partition pi (handle h) of a table with a directory: index partition pi
+ * (kind TBL_KIND_BLOCK) or filter partition pi (TBL_KIND_FILTER), the
+ * table's pin, or through the cache, pinned then when the budget allows. */
+static int tbl_part_get(tbl *t, uint32_t pi, int kind, blk_handle h, tbl_bref *r, tind_err *err)
+{
+    int k = kind == TBL_KIND_FILTER ? PIN_FILTER : PIN_INDEX;
+    tbl_block *held = t->part_pins ? atomic_load_explicit(&t->part_pins[pi].blk[k], memory_order_acquire) : NULL;
+    if (held) {
+        *r = (tbl_bref){held, NULL, 0}; /* held by the table: nothing to release */
         return TIND_OK;
     }
-    int rc = tbl_block_get(t, h, &t->index, TBL_KIND_BLOCK, r, err);
+    int rc = tbl_block_get(t, h, kind == TBL_KIND_FILTER ? &t->filter : &t->index, kind, r, err);
     if (rc != TIND_OK || !r->h || !t->part_pins)
         return rc;
     /* a second hold of the entry (it may have been replaced: the one found
      * now is checked as any lookup's) becomes the pin */
-    pin = cache_lookup(t->bc, t->cache_id, h.offset);
+    cache_handle *pin = cache_lookup(t->bc, t->cache_id, h.offset);
     if (!pin)
         return rc;
     tbl_block *b = cache_value(pin);
     size_t charge = tbl_block_charge(b);
     cache_handle *none = NULL;
-    if (b->kind != TBL_KIND_BLOCK || b->stored_size != h.size || !cache_pin_grant(t->bc, charge)) {
+    if (b->kind != kind || b->stored_size != h.size || !cache_pin_grant(t->bc, charge)) {
         cache_release(t->bc, pin);
-    } else if (!atomic_compare_exchange_strong_explicit(&t->part_pins[pi], &none, pin, memory_order_acq_rel,
+    } else if (!atomic_compare_exchange_strong_explicit(&t->part_pins[pi].h[k], &none, pin, memory_order_acq_rel,
                                                         memory_order_acquire)) {
         cache_pin_return(t->bc, charge); /* another reader pinned it first */
         cache_release(t->bc, pin);
+    } else {
+        tbl_pin *p = &t->part_pins[pi];
+        if (k == PIN_FILTER)
+            bloom_view_init(&p->filter, b->raw, b->raw_len);
+        else
+            p->dir = b->dir;
+        atomic_store_explicit(&p->blk[k], b, memory_order_release);
     }
     return rc;
 }
@@ -935,10 +975,24 @@ int tbl_get(tbl *t, const uint8_t *key, size_t klen, uint64_t snapshot, int flag
 
     memset(value, 0, sizeof *value);
     int fill = !(flags & TBL_GET_NO_FILL);
+    /* a held filter partition is probed after the index search, its line
+     * loading meanwhile: the two misses overlap */
+    const tbl_pin *fpin = NULL;
     if ((flags & TBL_GET_FILTER) && t->has_filter && t->filter_keys) {
-        if (dir && dir->filter)
-            rc = pi == dir->count ? 0 : tbl_filter_part_probe(t, dir->filter[pi], kh, err);
-        else
+        if (dir && dir->filter && pi < dir->count && (fpin = tbl_pinned(t, pi, TBL_KIND_FILTER)) != NULL) {
+            bloom_view_prefetch(&fpin->filter, kh);
+            rc = 1;
+        } else if (dir && dir->filter) {
+            rc = 0;
+            if (pi < dir->count) {
+                tbl_bref fp;
+                rc = tbl_part_get(t, pi, TBL_KIND_FILTER, dir->filter[pi], &fp, err);
+                if (rc == TIND_OK) {
+                    rc = bloom_may_contain(fp.blk->raw, fp.blk->raw_len, kh);
+                    tbl_bref_release(t, &fp);
+                }
+            }
+        } else
             rc = tbl_filter_probe_hash(t, key, klen, snapshot, kh, &scratch, err);
         if (rc <= 0) {
             *value = scratch;
@@ -953,19 +1007,27 @@ int tbl_get(tbl *t, const uint8_t *key, size_t klen, uint64_t snapshot, int flag
             return TIND_NOT_FOUND; /* past the last key of the table */
         }
         h = dir->index[pi];
-        rc = tbl_part_get(t, pi, h, &part, err);
-        blk_iter_init(&it, rc == TIND_OK ? &part.blk->b : NULL);
+        const tbl_pin *ipin = tbl_pinned(t, pi, TBL_KIND_BLOCK);
+        const pdir *pd = ipin ? ipin->dir : NULL;
+        rc = TIND_OK;
+        if (!ipin)
+            rc = tbl_part_get(t, pi, TBL_KIND_BLOCK, h, &part, err);
+        blk_iter_init(&it, rc != TIND_OK ? NULL
+                           : ipin ? &atomic_load_explicit(&ipin->blk[PIN_INDEX], memory_order_relaxed)->b
+                                                       : &part.blk->b);
         it.key = scratch;
         it.key.len = 0;
         if (rc != TIND_OK)
             goto out;
-        if (part.blk->dir) {
-            uint32_t di = pdir_find(part.blk->dir, key, klen, snapshot);
-            if (di == part.blk->dir->count) {
+        if (!ipin)
+            pd = part.blk->dir;
+        if (pd) {
+            uint32_t di = pdir_find(pd, key, klen, snapshot);
+            if (di == pd->count) {
                 slow = 1; /* the partition ends before the target */
                 goto out;
             }
-            h = part.blk->dir->index[di];
+            h = pd->index[di];
             goto data;
         }
         off = h.offset;
@@ -1018,6 +1080,10 @@ index_done:
     if (rc != TIND_OK)
         goto out;
 data:
+    if (fpin && !bloom_view_may_contain(&fpin->filter, kh)) {
+        rc = TIND_NOT_FOUND;
+        goto out;
+    }
     rc = tbl_block_get_fill(t, h, &t->data, TBL_KIND_BLOCK, fill, &data, err);
     if (rc != TIND_OK)
         goto out;
@@ -1068,8 +1134,8 @@ static void tbl_close(tbl *t)
     tbl_bref_release(t, &t->filter_pin);
     if (t->dir_charge)
         cache_release(t->bc, t->dir_charge);
-    for (uint32_t i = 0; t->part_pins && i < t->dir->count; i++) {
-        cache_handle *h = atomic_load_explicit(&t->part_pins[i], memory_order_acquire);
+    for (size_t i = 0; t->part_pins && i < 2 * (size_t)t->dir->count; i++) {
+        cache_handle *h = atomic_load_explicit(&t->part_pins[i / 2].h[i % 2], memory_order_acquire);
         if (h) {
             cache_pin_return(t->bc, tbl_block_charge(cache_value(h)));
             cache_release(t->bc, h);
@@ -1312,7 +1378,10 @@ static int tbl_open_dir(tbl *t, tind_err *err)
                 pdir_free(t->dir);
                 t->dir = NULL;
             } else {
-                t->part_pins = calloc(t->dir->count, sizeof *t->part_pins); /* NULL: no pins */
+                /* partition i's index and filter pins in one line; NULL: no pins */
+                t->part_pins = aligned_alloc(_Alignof(tbl_pin), t->dir->count * sizeof *t->part_pins);
+                if (t->part_pins)
+                    memset(t->part_pins, 0, t->dir->count * sizeof *t->part_pins);
             }
         }
     }

@@ -702,7 +702,7 @@ static int tbl_w_finish_sections(tbl_writer *w, tbl_props *p, tind_err *err)
     else if (tbuf_set(&w->m.largest_key, w->last_key.data, w->last_key.len))
         return tbl_w_fail(w, TIND_ENOMEM, err, "building the metadata");
     w->m.created_unix = (uint64_t)time(NULL);
-    /* format 3 only when an older reader would misread the table */
+    /* format 3 or 4 only when an older reader would misread the table */
     uint32_t version = TABLE_FORMAT_VERSION_BASE;
     char pname[PFX_NAME_MAX + 32];
     pname[0] = 0;
@@ -718,6 +718,8 @@ static int tbl_w_finish_sections(tbl_writer *w, tbl_props *p, tind_err *err)
     }
     if (p->dict_id || w->rdel)
         version = 3;
+    if (p->has_filter && w->bloom.version == 2)
+        version = 4;   /* blocked filters: an older reader would call them corrupt */
     w->ctr.toc.version = version;
     w->m.format_version = version;
     w->m.file_number = w->o.file_number;

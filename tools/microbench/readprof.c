@@ -25,7 +25,7 @@
  * a group of 100 keys, seek_for_prev past its end, 20 entries backwards).
  * Scan modes count G seeks (use a smaller G: instructions per seek =
  * "Collected" / G). $RI, $HR: the keyspace's restart interval and hash ratio at load;
- * $NOCOMPACT=1 at load: flush only, no tind_compact (more sources per seek).
+ * $NOCOMPACT=1 at load: flush and wait for the compactions due, as tind-bench settles (more sources per get).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,7 +52,7 @@ int main(int argc,char**argv){
     if(!strcmp(ph,"load")){
       uint64_t a=1000003; /* permutation i*a mod N */
       for(uint64_t i=0;i<N;i++){uint64_t j=(i*a)%N; key(k,j); for(int q=0;q<50;q++)v[q]=' '+xr()%95; memcpy(v+50,v,50); rc=tind_put(ks,k,16,v,100); if(rc){printf("put %d\n",rc);return 1;}}
-      rc=tind_flush(ks); if(!rc&&!getenv("NOCOMPACT")) rc=tind_compact(ks); printf("compact %d\n",rc);
+      rc=tind_flush(ks); if(!rc&&!getenv("NOCOMPACT")) rc=tind_compact(ks); else if(!rc) rc=tind_wait_idle(db,600000); printf("compact %d\n",rc);
     } else {
       uint64_t found=0; void*val; size_t vl;
       for(uint64_t i=0;i<N;i++){key(k,i); if(tind_get(ks,k,16,NULL,&val,&vl)==0){found++;tind_free(val);}}
