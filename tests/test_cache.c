@@ -280,6 +280,30 @@ TEST(erase_id)
     CHECK_EQ(atomic_load(&t.deleted), 401);
 }
 
+/* cache_insert_aux's word comes back with every lookup, replaced with its
+ * entry; cache_insert's is 0. */
+TEST(aux)
+{
+    cache *c = cache_new(1 << 20, 2);
+    CHECK(c != NULL);
+    static int v1, v2, v3;
+    cache_release(c, cache_insert(c, 1, 0, &v1, 10, NULL, NULL));
+    cache_release(c, cache_insert_aux(c, 1, 64, &v2, 10, NULL, NULL, UINT64_C(0xfedcba9876543210)));
+    cache_handle *h = cache_lookup(c, 1, 0);
+    CHECK(h != NULL && cache_aux(h) == 0 && cache_value(h) == &v1);
+    cache_release(c, h);
+    h = cache_lookup(c, 1, 64);
+    CHECK(h != NULL && cache_aux(h) == UINT64_C(0xfedcba9876543210) && cache_value(h) == &v2);
+    cache_handle *old = h; /* held across a replacement: keeps its own word */
+    cache_release(c, cache_insert_aux(c, 1, 64, &v3, 10, NULL, NULL, 7));
+    h = cache_lookup(c, 1, 64);
+    CHECK(h != NULL && cache_aux(h) == 7 && cache_value(h) == &v3);
+    CHECK(cache_aux(old) == UINT64_C(0xfedcba9876543210));
+    cache_release(c, old);
+    cache_release(c, h);
+    cache_free(c);
+}
+
 TEST(counters)
 {
     tcounter t = {0};
@@ -847,6 +871,7 @@ int main(void)
     RUN(held_never_evicted);
     RUN(replace);
     RUN(erase_id);
+    RUN(aux);
     RUN(counters);
     RUN(deleter_reentry);
     RUN(concurrent);

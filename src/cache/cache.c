@@ -68,12 +68,14 @@
 
 /* What a lookup reads and writes comes first, in one cache line (entries
  * are allocated 64-byte aligned): a hit costs that line only. */
+_Static_assert(sizeof(uint64_t) * 6 + sizeof(uint32_t) + 3 <= 64, "a lookup's fields fit one cache line");
 struct cache_handle {
     uint64_t hash;
     uint64_t id;
     uint64_t offset;
     struct cache_handle *chain;   /* next in the hash bucket; next on a free list */
     void *value;
+    uint64_t aux;                 /* cache_insert_aux's word */
     uint32_t refs;                /* handles handed out and not yet released */
     bool in_table;
     bool hot;                     /* looked up since eviction last passed it */
@@ -383,6 +385,12 @@ cache_handle *cache_lookup(cache *c, uint64_t id, uint64_t offset)
 cache_handle *cache_insert(cache *c, uint64_t id, uint64_t offset, void *value, size_t charge,
                            cache_deleter deleter, void *ctx)
 {
+    return cache_insert_aux(c, id, offset, value, charge, deleter, ctx, 0);
+}
+
+cache_handle *cache_insert_aux(cache *c, uint64_t id, uint64_t offset, void *value, size_t charge,
+                               cache_deleter deleter, void *ctx, uint64_t aux)
+{
     cache_handle *e = aligned_alloc(CACHE_LINE, (sizeof *e + CACHE_LINE - 1) / CACHE_LINE * CACHE_LINE);
     if (!e) {
         if (deleter)
@@ -392,7 +400,7 @@ cache_handle *cache_insert(cache *c, uint64_t id, uint64_t offset, void *value, 
     uint64_t hash = cache_mix(id, offset);
     *e = (cache_handle){
         .id = id, .offset = offset, .hash = hash, .value = value, .charge = charge,
-        .deleter = deleter, .ctx = ctx, .refs = 1, .in_table = true,
+        .deleter = deleter, .ctx = ctx, .refs = 1, .in_table = true, .aux = aux,
     };
     cache_shard *s = cache_shard_of(c, hash);
     cache_handle *dead = NULL;
@@ -432,6 +440,11 @@ cache_handle *cache_insert(cache *c, uint64_t id, uint64_t offset, void *value, 
 void *cache_value(const cache_handle *h)
 {
     return h->value;
+}
+
+uint64_t cache_aux(const cache_handle *h)
+{
+    return h->aux;
 }
 
 void cache_release(cache *c, cache_handle *h)

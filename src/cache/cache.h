@@ -33,7 +33,13 @@ cache_handle *cache_lookup(cache *c, uint64_t id, uint64_t offset);
  * after calling deleter(value, ctx). */
 cache_handle *cache_insert(cache *c, uint64_t id, uint64_t offset, void *value, size_t charge,
                            cache_deleter deleter, void *ctx);
+/* cache_insert with a word the owner keeps beside the value, in the cache
+ * line a lookup reads anyway (cache_aux): what a reader wants to know of
+ * the value before it loads it. */
+cache_handle *cache_insert_aux(cache *c, uint64_t id, uint64_t offset, void *value, size_t charge,
+                               cache_deleter deleter, void *ctx, uint64_t aux);
 void *cache_value(const cache_handle *h);
+uint64_t cache_aux(const cache_handle *h);   /* 0 when inserted by cache_insert */
 void cache_release(cache *c, cache_handle *h);
 /* Drops every unheld entry of an owner id (a deleted table). */
 void cache_erase_id(cache *c, uint64_t id);
