@@ -175,6 +175,20 @@ static void put_keys(tind_keyspace *ks, int from, int to)
     }
 }
 
+/* Every step-th key of put_keys(ks, from, to) reads back. */
+static void expect_keys(tind_keyspace *ks, int from, int to, int step)
+{
+    for (int k = from; k < to; k += step) {
+        char key[32];
+        void *v;
+        size_t n;
+        snprintf(key, sizeof key, "key%06d", k);
+        CHECK_OK(tind_get(ks, key, strlen(key), NULL, &v, &n));
+        CHECK_MEM(v, n, "value", 5);
+        tind_free(v);
+    }
+}
+
 static uint64_t table_count(tind_keyspace *ks)
 {
     tind_ks_stats st;
@@ -299,6 +313,69 @@ TEST(flush_compact_bg_error)
     CHECK_MEM(v, n, "value", 5);
     tind_free(v);
     fx_close(&fx, TIND_OK);
+}
+
+/* A compaction that cuts many tables syncs each but the last on a thread of
+ * its own while it writes the next (cmp_options.sync_behind, background
+ * threads on): a sync that fails there, the 1st, or a later one, fails the
+ * compaction with the file named; nothing of it is installed or left on disk,
+ * every key still reads; a compaction after it succeeds and survives a
+ * reopen. */
+TEST(compact_sync_behind_fails)
+{
+    watchdog();
+    fs *mem = fs_mem_new();
+    fs *ff = fs_fault_new(mem, 0);
+    tind_db *db;
+    CHECK_OK(open_on(ff, &db));
+    tind_ks_options *ko = tind_ks_options_new();
+    tind_ks_options_set_table_size(ko, 2 << 10);
+    tind_keyspace *ks;
+    CHECK_OK(tind_keyspace_open(db, "cut", ko, &ks));
+    tind_ks_options_free(ko);
+    for (int part = 0; part < 3; part++) {
+        put_keys(ks, part * 2000, part * 2000 + 2000);
+        CHECK_OK(tind_flush(ks));
+    }
+    CHECK_OK(tind_wait_idle(db, -1));
+    const uint64_t nths[] = {1, 4}; /* a sync behind the writer, the first and a later one */
+    for (size_t i = 0; i < sizeof nths / sizeof nths[0]; i++) {
+        put_keys(ks, 0, 200); /* something for the next compaction to rewrite */
+        CHECK_OK(tind_flush(ks));
+        CHECK_OK(tind_wait_idle(db, -1));
+        fs_fault_arm(ff, FS_CALL_SYNC, nths[i], FS_FAULT_ERRNO, EIO, 0, ".tbl");
+        CHECK_RC(tind_compact(ks), TIND_EIO);
+        CHECK_EQ(fs_fault_injected(ff), i + 1);
+        fs_fault_disarm(ff);
+        CHECK(strstr(tind_errmsg(db), ".tbl") != NULL);
+        CHECK_OK(tind_wait_idle(db, -1));
+        CHECK(table_count(ks) >= 1);
+        expect_keys(ks, 0, 6000, 97);
+    }
+    int rc = TIND_EIO;
+    for (int tries = 0; tries < 5 && rc != TIND_OK; tries++)
+        rc = tind_compact(ks);
+    CHECK_OK(rc);
+    CHECK(table_count(ks) >= 8); /* the compaction did cut many tables */
+    CHECK_OK(tind_close(db));
+    /* no table of the failed compactions is left on disk: every file is in the tree */
+    CHECK_OK(open_on(ff, &db));
+    ko = tind_ks_options_new();
+    tind_ks_options_set_table_size(ko, 2 << 10);
+    CHECK_OK(tind_keyspace_open(db, "cut", ko, &ks));
+    tind_ks_options_free(ko);
+    char **names = NULL;
+    size_t nn = 0, files = 0;
+    CHECK_OK(fs_list(mem, "/db/tables", &names, &nn, NULL));
+    for (size_t j = 0; j < nn; j++)
+        files += strstr(names[j], ".tbl") != NULL;
+    fs_list_free(names, nn);
+    CHECK_EQ(files, table_count(ks));
+    expect_keys(ks, 0, 6000, 1);
+    CHECK_OK(tind_close(db));
+    fs_destroy(ff);
+    fs_destroy(mem);
+    alarm(0);
 }
 
 TEST(close_poisoned)
@@ -958,6 +1035,7 @@ int main(int argc, char **argv)
     RUN_SELECTED(compact_finishes);
     RUN_SELECTED(flush_keyspace_deleted);
     RUN_SELECTED(flush_compact_bg_error);
+    RUN_SELECTED(compact_sync_behind_fails);
     RUN_SELECTED(close_poisoned);
     RUN_SELECTED(close_refuses_live_handles);
     RUN_SELECTED(close_races_calls);

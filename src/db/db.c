@@ -109,6 +109,9 @@ static int ks_alloc(tind_db *db, uint32_t id, const char *name, const struct tin
     ks->name = strdup(name);
     ks->opts = *o;
     ks_options_to_compaction(o, &ks->cmp_opts);
+    /* a compaction's cut output tables are synced behind it on a thread of
+     * their own (compact.c), unless the database keeps to its callers' threads */
+    ks->cmp_opts.sync_behind = !db->opts.no_background && db->opts.background_threads > 0;
     ks_prefix_init(ks);
     ks_ops_init(ks);
     mu_init(&ks->view_mu);

@@ -41,6 +41,10 @@
  * malloc's totals (mallinfo2: bytes in use, free bytes malloc keeps, mmapped
  * chunks), so a peak RSS can be accounted for MB by MB.
  *
+ * TIND_BENCH_LEVELS=1 (a debugging aid, issue 15): every settle prints the
+ * tree it leaves (tables and MB per level) to stderr: a run phase's reads
+ * depend on it (how many levels, partitioned or not).
+ *
  * TIND_BENCH_BLOB_CACHE_MB=M gives the database a blob cache of M MiB
  * (tind_options_set_blob_cache_size; tind's default is none).
  *
@@ -419,6 +423,15 @@ static int bt_settle(void *hp, char *err, size_t errlen)
         rc = tind_flush(h->ks);
     if (rc == 0) /* and every compaction the flushes made due (10 minutes at most) */
         rc = tind_wait_idle(h->db, 600000);
+    tind_ks_stats ks;
+    if (rc == 0 && getenv("TIND_BENCH_LEVELS") && tind_ks_stats_get(h->ks, &ks) == 0) {
+        fprintf(stderr, "levels after settle:");   /* the tree a run phase reads */
+        for (uint32_t l = 0; l < ks.levels && l < TIND_STATS_MAX_LEVELS; l++)
+            if (ks.tables[l])
+                fprintf(stderr, " L%u %llu tables %.1f MB", l, (unsigned long long)ks.tables[l],
+                        ks.level_bytes[l] / 1048576.0);
+        fputc('\n', stderr);
+    }
     return rc ? bt_fail(err, errlen, "settle", rc, h->db) : 0;
 }
 
