@@ -1149,10 +1149,9 @@ int ks_ingest(tind_keyspace *ks, tind_ingest_next_fn next, void *ctx, const inge
         if (!co)
             rc = err_set(err, TIND_ENOMEM, "ingestion: out of memory");
         if (co) {
-            *co = ks->cmp_opts;
+            *co = ks->cmp_opts; /* sync_behind with background threads (ks_alloc) */
             for (int l = 0; l < CMP_MAX_LEVELS; l++)
                 co->table[l].encode_threads = r.encode_threads;
-            co->sync_behind = threads > 0;
         }
         int piped = co && opts.sorted && threads > 0 &&
                     pipe_write_tables(ks, co, &s, last > 0 ? last : 1, &tables, &n, &bytes, &rc, err);

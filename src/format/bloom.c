@@ -130,10 +130,10 @@ static uint32_t bloom_bit_count(size_t count, double bits_per_key, uint32_t unit
     return (bits + unit - 1) / unit * unit;      /* cannot overflow: bits < max */
 }
 
-/* Version 2: the line of x's key and the first word of its bit positions. */
-static inline uint32_t bloom_line(uint64_t x, uint32_t lines)
+/* Version 2: the line of remixed hash x in a bit array of `lines` lines. */
+static inline const uint8_t *bloom_line(const uint8_t *bits, uint32_t lines, uint64_t x)
 {
-    return (uint32_t)(((x >> 32) * (uint64_t)lines) >> 32);
+    return bits + (size_t)(((x >> 32) * (uint64_t)lines) >> 32) * (BLOOM_LINE_BITS / 8);
 }
 
 /* Version 2: probe i's bit within the line; *z starts as bloom_remix(x) and
@@ -145,10 +145,22 @@ static inline uint32_t bloom_line_bit(uint64_t *z, uint32_t i)
     return (uint32_t)(*z >> (9 * (i % 7))) & (BLOOM_LINE_BITS - 1);
 }
 
+/* Version 1: probe 0's bit of remixed hash x, and the stride to the next. */
+static inline uint32_t bloom_v1_first(uint64_t x, uint32_t num_bits, uint32_t *delta)
+{
+    *delta = (uint32_t)((x >> 32) | 1) % num_bits;
+    return (uint32_t)x % num_bits;
+}
+
+static inline uint32_t bloom_v1_next(uint32_t pos, uint32_t delta, uint32_t num_bits)
+{
+    return pos >= num_bits - delta ? pos - (num_bits - delta) : pos + delta;
+}
+
 static void bloom_set_v2(uint8_t *bits, uint32_t lines, uint32_t probes, uint64_t hash)
 {
     uint64_t x = bloom_remix(hash);
-    uint8_t *line = bits + (size_t)bloom_line(x, lines) * (BLOOM_LINE_BITS / 8);
+    uint8_t *line = (uint8_t *)bloom_line(bits, lines, x);
     uint64_t z = bloom_remix(x);
     for (uint32_t i = 0; i < probes; i++) {
         uint32_t bit = bloom_line_bit(&z, i);
@@ -158,12 +170,10 @@ static void bloom_set_v2(uint8_t *bits, uint32_t lines, uint32_t probes, uint64_
 
 static void bloom_set_v1(uint8_t *bits, uint32_t num_bits, uint32_t probes, uint64_t hash)
 {
-    uint64_t x = bloom_remix(hash);
-    uint32_t pos = (uint32_t)x % num_bits;
-    uint32_t delta = (uint32_t)((x >> 32) | 1) % num_bits;
+    uint32_t delta, pos = bloom_v1_first(bloom_remix(hash), num_bits, &delta);
     for (uint32_t i = 0; i < probes; i++) {
         bits[pos >> 3] |= (uint8_t)(1u << (pos & 7));
-        pos = (pos >= num_bits - delta) ? pos - (num_bits - delta) : pos + delta;
+        pos = bloom_v1_next(pos, delta, num_bits);
     }
 }
 
@@ -250,15 +260,10 @@ void bloom_view_init(bloom_view *v, const uint8_t *filter, size_t len)
     v->version = (uint8_t)version;
 }
 
-static inline const uint8_t *bloom_view_line(const bloom_view *v, uint64_t x)
-{
-    return v->bits + (size_t)bloom_line(x, v->num_bits / BLOOM_LINE_BITS) * (BLOOM_LINE_BITS / 8);
-}
-
 void bloom_view_prefetch(const bloom_view *v, uint64_t key_hash)
 {
     if (v->probes && v->version == 2)
-        __builtin_prefetch(bloom_view_line(v, bloom_remix(key_hash)));
+        __builtin_prefetch(bloom_line(v->bits, v->num_bits / BLOOM_LINE_BITS, bloom_remix(key_hash)));
 }
 
 int bloom_view_may_contain(const bloom_view *v, uint64_t key_hash)
@@ -267,7 +272,7 @@ int bloom_view_may_contain(const bloom_view *v, uint64_t key_hash)
         return 1;
     uint64_t x = bloom_remix(key_hash);
     if (v->version == 2) {
-        const uint8_t *line = bloom_view_line(v, x);
+        const uint8_t *line = bloom_line(v->bits, v->num_bits / BLOOM_LINE_BITS, x);
         uint64_t z = bloom_remix(x);
         for (uint32_t i = 0; i < v->probes; i++) {
             uint32_t bit = bloom_line_bit(&z, i);
@@ -276,13 +281,11 @@ int bloom_view_may_contain(const bloom_view *v, uint64_t key_hash)
         }
         return 1;
     }
-    uint32_t num_bits = v->num_bits;
-    uint32_t pos = (uint32_t)x % num_bits;
-    uint32_t delta = (uint32_t)((x >> 32) | 1) % num_bits;
+    uint32_t delta, pos = bloom_v1_first(x, v->num_bits, &delta);
     for (uint32_t i = 0; i < v->probes; i++) {
         if (!(v->bits[pos >> 3] & (1u << (pos & 7))))
             return 0;
-        pos = (pos >= num_bits - delta) ? pos - (num_bits - delta) : pos + delta;
+        pos = bloom_v1_next(pos, delta, v->num_bits);
     }
     return 1;
 }

@@ -79,6 +79,7 @@ typedef struct tbl_block {
  * directory's words and the filter's line, without the dependent loads of
  * the cache entries, the blocks' headers and the filter's footer (issue 15). */
 enum { PIN_INDEX = 0, PIN_FILTER = 1 };
+#define PIN_OF(kind) ((kind) == TBL_KIND_FILTER ? PIN_FILTER : PIN_INDEX)
 typedef struct tbl_pin {
     _Alignas(64) _Atomic(cache_handle *) h[2];
     _Atomic(tbl_block *) blk[2];
@@ -304,7 +305,7 @@ static void tbl_prefetch_slot(const cache_handle *ch, uint64_t kh)
 /* The block h through the block cache (when there is one); with !fill a
  * missed block is a private copy, freed on release. A point read passes its
  * key's hash as kh (else NULL): a hit starts loading the key's hash slot. */
-static int tbl_block_get_hint(tbl *t, blk_handle h, const tbl_range *sec, int kind, int fill, const uint64_t *kh,
+static int tbl_block_get_fill(tbl *t, blk_handle h, const tbl_range *sec, int kind, int fill, const uint64_t *kh,
                               tbl_bref *r, tind_err *err)
 {
     tbl_block *b;
@@ -349,15 +350,9 @@ static int tbl_block_get_hint(tbl *t, blk_handle h, const tbl_range *sec, int ki
     return TIND_OK;
 }
 
-static int tbl_block_get_fill(tbl *t, blk_handle h, const tbl_range *sec, int kind, int fill, tbl_bref *r,
-                              tind_err *err)
-{
-    return tbl_block_get_hint(t, h, sec, kind, fill, NULL, r, err);
-}
-
 static int tbl_block_get(tbl *t, blk_handle h, const tbl_range *sec, int kind, tbl_bref *r, tind_err *err)
 {
-    return tbl_block_get_fill(t, h, sec, kind, 1, r, err);
+    return tbl_block_get_fill(t, h, sec, kind, 1, NULL, r, err);
 }
 
 static void tbl_bref_release(tbl *t, tbl_bref *r)
@@ -670,7 +665,7 @@ static int it_load(tbl_iter *it)
     if (rc == TIND_OK) {
         it->data_ok = 0;
         tbl_bref_release(it->t, &it->data_ref);
-        rc = tbl_block_get_fill(it->t, h, &it->t->data, TBL_KIND_BLOCK, !it->no_fill, &it->data_ref, &it->err);
+        rc = tbl_block_get_fill(it->t, h, &it->t->data, TBL_KIND_BLOCK, !it->no_fill, NULL, &it->data_ref, &it->err);
     }
     if (rc != TIND_OK) {
         it_fail(it, rc);
@@ -819,16 +814,65 @@ int tbl_iter_status(const tbl_iter *it, tind_err *err)
 
 /* -------------------------------------------------------------- point read */
 
-/* Filter probe for hash h of (key, snapshot): 1 = may contain, 0 = absent,
- * < 0 error. The partition probed is the one holding the first entry >=
- * (key, snapshot). For a prefix (key = the prefix, snapshot SEQNO_MAX) that
- * is the partition of the first key >= the prefix: the first key with the
- * prefix when there is one, whose partition's filter then holds it. */
-/* Probes filter partition fh for hash h: 1 may contain, 0 absent, < 0 error. */
-static int tbl_filter_part_probe(tbl *t, blk_handle fh, uint64_t h, tind_err *err)
+/* Partition pi of a table with a directory as the table holds it (kind
+ * TBL_KIND_BLOCK: index partition, TBL_KIND_FILTER: filter partition), or
+ * NULL when it is not held (yet). */
+static const tbl_pin *tbl_pinned(const tbl *t, uint32_t pi, int kind)
+{
+    if (!t->part_pins)
+        return NULL;
+    const tbl_pin *p = &t->part_pins[pi];
+    return atomic_load_explicit(&p->blk[PIN_OF(kind)], memory_order_acquire) ? p : NULL;
+}
+
+/* Partition pi (handle h) of a table with a directory: index partition pi
+ * (kind TBL_KIND_BLOCK) or filter partition pi (TBL_KIND_FILTER), the
+ * table's pin, or through the cache, pinned then when the budget allows. */
+static int tbl_part_get(tbl *t, uint32_t pi, int kind, blk_handle h, tbl_bref *r, tind_err *err)
+{
+    int k = PIN_OF(kind);
+    tbl_block *held = t->part_pins ? atomic_load_explicit(&t->part_pins[pi].blk[k], memory_order_acquire) : NULL;
+    if (held) {
+        *r = (tbl_bref){held, NULL, 0}; /* held by the table: nothing to release */
+        return TIND_OK;
+    }
+    int rc = tbl_block_get(t, h, kind == TBL_KIND_FILTER ? &t->filter : &t->index, kind, r, err);
+    if (rc != TIND_OK || !r->h || !t->part_pins)
+        return rc;
+    /* a second hold of the entry (it may have been replaced: the one found
+     * now is checked as any lookup's) becomes the pin */
+    cache_handle *pin = cache_lookup(t->bc, t->cache_id, h.offset);
+    if (!pin)
+        return rc;
+    tbl_block *b = cache_value(pin);
+    size_t charge = tbl_block_charge(b);
+    cache_handle *none = NULL;
+    if (b->kind != kind || b->stored_size != h.size || !cache_pin_grant(t->bc, charge)) {
+        cache_release(t->bc, pin);
+    } else if (!atomic_compare_exchange_strong_explicit(&t->part_pins[pi].h[k], &none, pin, memory_order_acq_rel,
+                                                        memory_order_acquire)) {
+        cache_pin_return(t->bc, charge); /* another reader pinned it first */
+        cache_release(t->bc, pin);
+    } else {
+        tbl_pin *p = &t->part_pins[pi];
+        if (k == PIN_FILTER)
+            bloom_view_init(&p->filter, b->raw, b->raw_len);
+        else
+            p->dir = b->dir;
+        atomic_store_explicit(&p->blk[k], b, memory_order_release);
+    }
+    return rc;
+}
+
+/* Probes filter partition fh for hash h: 1 may contain, 0 absent, < 0 error.
+ * pi: its position in the directory (held by the table once read, as
+ * tbl_part_get holds), or TBL_NO_PART when it was found otherwise. */
+#define TBL_NO_PART UINT32_MAX
+static int tbl_filter_part_probe(tbl *t, uint32_t pi, blk_handle fh, uint64_t h, tind_err *err)
 {
     tbl_bref part;
-    int rc = tbl_block_get(t, fh, &t->filter, TBL_KIND_FILTER, &part, err);
+    int rc = pi == TBL_NO_PART ? tbl_block_get(t, fh, &t->filter, TBL_KIND_FILTER, &part, err)
+                               : tbl_part_get(t, pi, TBL_KIND_FILTER, fh, &part, err);
     if (rc != TIND_OK)
         return rc;
     rc = bloom_may_contain(part.blk->raw, part.blk->raw_len, h);
@@ -836,6 +880,11 @@ static int tbl_filter_part_probe(tbl *t, blk_handle fh, uint64_t h, tind_err *er
     return rc;
 }
 
+/* Filter probe for hash h of (key, snapshot): 1 = may contain, 0 = absent,
+ * < 0 error. The partition probed is the one holding the first entry >=
+ * (key, snapshot). For a prefix (key = the prefix, snapshot SEQNO_MAX) that
+ * is the partition of the first key >= the prefix: the first key with the
+ * prefix when there is one, whose partition's filter then holds it. */
 static int tbl_filter_probe_hash(tbl *t, const uint8_t *key, size_t klen, uint64_t snapshot, uint64_t h,
                                  tbuf *scratch, tind_err *err)
 {
@@ -864,7 +913,7 @@ static int tbl_filter_probe_hash(tbl *t, const uint8_t *key, size_t klen, uint64
         blk_handle fh;
         result = tbl_value_handle(t, &it, t->filter_handle.offset, &fh, err);
         if (result == TIND_OK)
-            result = tbl_filter_part_probe(t, fh, h, err);
+            result = tbl_filter_part_probe(t, TBL_NO_PART, fh, h, err);
     }
     *scratch = it.key;
     tbl_bref_release(t, &top);
@@ -932,56 +981,6 @@ static int tbl_get_slow(tbl *t, const uint8_t *key, size_t klen, uint64_t snapsh
     return rc;
 }
 
-/* Partition pi of a table with a directory as the table holds it (kind
- * TBL_KIND_BLOCK: index partition, TBL_KIND_FILTER: filter partition), or
- * NULL when it is not held (yet). */
-static const tbl_pin *tbl_pinned(const tbl *t, uint32_t pi, int kind)
-{
-    if (!t->part_pins)
-        return NULL;
-    const tbl_pin *p = &t->part_pins[pi];
-    return atomic_load_explicit(&p->blk[kind == TBL_KIND_FILTER], memory_order_acquire) ? p : NULL;
-}
-
-/* Partition pi (handle h) of a table with a directory: index partition pi
- * (kind TBL_KIND_BLOCK) or filter partition pi (TBL_KIND_FILTER), the
- * table's pin, or through the cache, pinned then when the budget allows. */
-static int tbl_part_get(tbl *t, uint32_t pi, int kind, blk_handle h, tbl_bref *r, tind_err *err)
-{
-    int k = kind == TBL_KIND_FILTER ? PIN_FILTER : PIN_INDEX;
-    tbl_block *held = t->part_pins ? atomic_load_explicit(&t->part_pins[pi].blk[k], memory_order_acquire) : NULL;
-    if (held) {
-        *r = (tbl_bref){held, NULL, 0}; /* held by the table: nothing to release */
-        return TIND_OK;
-    }
-    int rc = tbl_block_get(t, h, kind == TBL_KIND_FILTER ? &t->filter : &t->index, kind, r, err);
-    if (rc != TIND_OK || !r->h || !t->part_pins)
-        return rc;
-    /* a second hold of the entry (it may have been replaced: the one found
-     * now is checked as any lookup's) becomes the pin */
-    cache_handle *pin = cache_lookup(t->bc, t->cache_id, h.offset);
-    if (!pin)
-        return rc;
-    tbl_block *b = cache_value(pin);
-    size_t charge = tbl_block_charge(b);
-    cache_handle *none = NULL;
-    if (b->kind != kind || b->stored_size != h.size || !cache_pin_grant(t->bc, charge)) {
-        cache_release(t->bc, pin);
-    } else if (!atomic_compare_exchange_strong_explicit(&t->part_pins[pi].h[k], &none, pin, memory_order_acq_rel,
-                                                        memory_order_acquire)) {
-        cache_pin_return(t->bc, charge); /* another reader pinned it first */
-        cache_release(t->bc, pin);
-    } else {
-        tbl_pin *p = &t->part_pins[pi];
-        if (k == PIN_FILTER)
-            bloom_view_init(&p->filter, b->raw, b->raw_len);
-        else
-            p->dir = b->dir;
-        atomic_store_explicit(&p->blk[k], b, memory_order_release);
-    }
-    return rc;
-}
-
 /*
  * The fast path allocates nothing when the blocks are cached and `value`
  * has room: the caller's value buffer serves as the key buffer of each block
@@ -1015,15 +1014,7 @@ int tbl_get(tbl *t, const uint8_t *key, size_t klen, uint64_t snapshot, int flag
             bloom_view_prefetch(&fpin->filter, kh);
             rc = 1;
         } else if (dir && dir->filter) {
-            rc = 0;
-            if (pi < dir->count) {
-                tbl_bref fp;
-                rc = tbl_part_get(t, pi, TBL_KIND_FILTER, dir->filter[pi], &fp, err);
-                if (rc == TIND_OK) {
-                    rc = bloom_may_contain(fp.blk->raw, fp.blk->raw_len, kh);
-                    tbl_bref_release(t, &fp);
-                }
-            }
+            rc = pi == dir->count ? 0 : tbl_filter_part_probe(t, pi, dir->filter[pi], kh, err);
         } else
             rc = tbl_filter_probe_hash(t, key, klen, snapshot, kh, &scratch, err);
         if (rc <= 0) {
@@ -1039,20 +1030,20 @@ int tbl_get(tbl *t, const uint8_t *key, size_t klen, uint64_t snapshot, int flag
             return TIND_NOT_FOUND; /* past the last key of the table */
         }
         h = dir->index[pi];
+        /* a held partition: no call, and its directory read from its pin,
+         * not from the block's header */
         const tbl_pin *ipin = tbl_pinned(t, pi, TBL_KIND_BLOCK);
-        const pdir *pd = ipin ? ipin->dir : NULL;
         rc = TIND_OK;
-        if (!ipin)
+        if (ipin)
+            part.blk = atomic_load_explicit(&ipin->blk[PIN_INDEX], memory_order_relaxed);
+        else
             rc = tbl_part_get(t, pi, TBL_KIND_BLOCK, h, &part, err);
-        blk_iter_init(&it, rc != TIND_OK ? NULL
-                           : ipin ? &atomic_load_explicit(&ipin->blk[PIN_INDEX], memory_order_relaxed)->b
-                                                       : &part.blk->b);
+        blk_iter_init(&it, rc == TIND_OK ? &part.blk->b : NULL);
         it.key = scratch;
         it.key.len = 0;
         if (rc != TIND_OK)
             goto out;
-        if (!ipin)
-            pd = part.blk->dir;
+        const pdir *pd = ipin ? ipin->dir : part.blk->dir;
         if (pd) {
             uint32_t di = pdir_find(pd, key, klen, snapshot);
             if (di == pd->count) {
@@ -1116,7 +1107,7 @@ data:
         rc = TIND_NOT_FOUND;
         goto out;
     }
-    rc = tbl_block_get_hint(t, h, &t->data, TBL_KIND_BLOCK, fill, &kh, &data, err);
+    rc = tbl_block_get_fill(t, h, &t->data, TBL_KIND_BLOCK, fill, &kh, &data, err);
     if (rc != TIND_OK)
         goto out;
     tbl_rebind(&it, &data.blk->b);
@@ -1166,13 +1157,14 @@ static void tbl_close(tbl *t)
     tbl_bref_release(t, &t->filter_pin);
     if (t->dir_charge)
         cache_release(t->bc, t->dir_charge);
-    for (size_t i = 0; t->part_pins && i < 2 * (size_t)t->dir->count; i++) {
-        cache_handle *h = atomic_load_explicit(&t->part_pins[i / 2].h[i % 2], memory_order_acquire);
-        if (h) {
-            cache_pin_return(t->bc, tbl_block_charge(cache_value(h)));
-            cache_release(t->bc, h);
+    for (uint32_t pi = 0; t->part_pins && pi < t->dir->count; pi++)
+        for (int k = PIN_INDEX; k <= PIN_FILTER; k++) {
+            cache_handle *h = atomic_load_explicit(&t->part_pins[pi].h[k], memory_order_acquire);
+            if (h) {
+                cache_pin_return(t->bc, tbl_block_charge(cache_value(h)));
+                cache_release(t->bc, h);
+            }
         }
-    }
     free((void *)t->part_pins);
     pdir_free(t->dir);
     if (t->bc)
