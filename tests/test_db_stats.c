@@ -373,6 +373,58 @@ TEST(compaction_leaves_cache)
     fs_destroy(mem);
 }
 
+/* An iterator with fill_cache off (tind_read_options_set_fill_cache: "for
+ * gets and iterators alike") leaves the data blocks it misses out of the
+ * cache, in level 0 and below, and in a scan of a prefix; with it on, a
+ * second scan hits every block. */
+static uint64_t scan_misses(tind_db *db, tind_keyspace *ks, int fill, const char *prefix)
+{
+    tind_read_options *ro = tind_read_options_new();
+    tind_read_options_set_fill_cache(ro, fill);
+    tind_db_stats before = stats(db);
+    tind_iter *it;
+    if (prefix)
+        CHECK_OK(tind_iter_prefix(ks, prefix, strlen(prefix), ro, &it));
+    else
+        CHECK_OK(tind_iter_range(ks, NULL, 0, NULL, 0, ro, &it));
+    int n = 0;
+    for (tind_iter_first(it); tind_iter_valid(it); tind_iter_next(it))
+        n++;
+    CHECK_OK(tind_iter_status(it));
+    CHECK_EQ(n, prefix ? 1000 : 3000);
+    tind_iter_free(it);
+    tind_read_options_free(ro);
+    return stats(db).cache_misses - before.cache_misses;
+}
+
+TEST(iter_fill_cache)
+{
+    for (int bg = 0; bg < 2; bg++) {
+        fs *mem = fs_mem_new();
+        tind_db *db = open_db(mem, bg, 8 << 20, 8 << 20);
+        tind_keyspace *ks = open_ks(db, "ks", 4 << 20, 0);
+        put_keys(ks, 0, 2000, 100);
+        CHECK_OK(tind_flush(ks));
+        CHECK_OK(tind_compact(ks));           /* 2000 keys below level 0 */
+        put_keys(ks, 2000, 1000, 100);
+        CHECK_OK(tind_flush(ks));             /* 1000 in level 0 */
+        CHECK_OK(tind_close(db));
+        db = open_db(mem, bg, 8 << 20, 8 << 20);
+        ks = open_ks(db, "ks", 4 << 20, 0);
+        uint64_t first = scan_misses(db, ks, 0, NULL);
+        CHECK(first >= 30);                   /* 330 KB of entries: every data block */
+        uint64_t again = scan_misses(db, ks, 0, NULL);
+        /* missed again, level 0's and level 1's: none was kept (the few
+         * index blocks are, either way) */
+        CHECK(again <= first && again + 8 >= first);
+        CHECK(scan_misses(db, ks, 0, "key00000") >= 10);  /* keys 0-999 */
+        CHECK(scan_misses(db, ks, 1, NULL) >= 30);
+        CHECK_EQ(scan_misses(db, ks, 1, NULL), 0);        /* filled: every block hits */
+        CHECK_OK(tind_close(db));
+        fs_destroy(mem);
+    }
+}
+
 /* The call beside writers, readers and background flushes and compactions:
  * every snapshot of the figures is consistent in itself (stats() checks). */
 typedef struct race {
@@ -446,6 +498,7 @@ int main(void)
     RUN(write_buffer_two_memtables_overlap);
     RUN(memtable_spare_pool);
     RUN(compaction_leaves_cache);
+    RUN(iter_fill_cache);
     RUN(concurrent_background_on);
     RUN(concurrent_background_off);
     return 0;

@@ -14,6 +14,8 @@
  *   txn:   a refresh sees a committed transaction's writes; an iterator
  *          that reads a snapshot or a transaction refuses (TIND_EINVAL) and
  *          keeps its state.
+ *   empty_memtable: a cursor built while the memtable was empty sees the
+ *          writes made into it after a refresh.
  *   api:   NULL, unpositioned after a refresh, close refused while it lives.
  *   race:  a reader refreshing one iterator while a writer appends keys
  *          in order with flushes and compactions running: every refresh
@@ -319,6 +321,48 @@ TEST(txn_and_snapshots)
     fs_destroy(mem);
 }
 
+/* A cursor made or refreshed while the memtable is empty reads without it
+ * (view_iter_new_scan leaves it out); a refresh after writes into that
+ * same memtable (the keyspace's view unchanged) must bring it back. */
+TEST(empty_memtable)
+{
+    for (int bg = 0; bg < 2; bg++) {
+        fs *mem = fs_mem_new();
+        tind_db *db = check_open_mem(mem, bg);
+        tind_keyspace *ks = check_small_ks(db, "e", 1 << 20);
+        tind_iter *it;
+        CHECK_OK(tind_iter_range(ks, NULL, 0, NULL, 0, NULL, &it));   /* nothing at all */
+        char got[64];
+        keys_of(it, 0, got, sizeof got);
+        CHECK(strcmp(got, "") == 0);
+        put_s(ks, "b");
+        CHECK_OK(tind_iter_refresh(it));
+        keys_of(it, 0, got, sizeof got);
+        CHECK(strcmp(got, "b,") == 0);
+        CHECK_OK(tind_flush(ks));             /* b in a table, the memtable empty */
+        CHECK_OK(tind_iter_refresh(it));
+        keys_of(it, 1, got, sizeof got);
+        CHECK(strcmp(got, "b,") == 0);
+        put_s(ks, "a");
+        put_s(ks, "c");
+        CHECK_OK(tind_remove(ks, "b", 1));
+        keys_of(it, 0, got, sizeof got);
+        CHECK(strcmp(got, "b,") == 0);        /* not refreshed: as it was */
+        CHECK_OK(tind_iter_refresh(it));
+        keys_of(it, 0, got, sizeof got);
+        CHECK(strcmp(got, "a,c,") == 0);
+        keys_of(it, 1, got, sizeof got);
+        CHECK(strcmp(got, "c,a,") == 0);
+        put_s(ks, "d");                       /* the memtable is in the merge now */
+        CHECK_OK(tind_iter_refresh(it));
+        keys_of(it, 0, got, sizeof got);
+        CHECK(strcmp(got, "a,c,d,") == 0);
+        tind_iter_free(it);
+        CHECK_OK(tind_close(db));
+        fs_destroy(mem);
+    }
+}
+
 TEST(api)
 {
     CHECK_RC(tind_iter_refresh(NULL), TIND_EINVAL);
@@ -453,6 +497,7 @@ int main(void)
 {
     check_seed_init(20261203);
     RUN(api);
+    RUN(empty_memtable);
     RUN(bounds_background);
     RUN(bounds_no_background);
     RUN(txn_and_snapshots);

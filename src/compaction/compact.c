@@ -489,7 +489,7 @@ static int merge_inputs(const cmp_env *env, const compaction_pick *p, const uint
         if (*rt && tbl_get_meta(readers[n])->entry_count && !(env->blobs && p->inputs[n]->blob_ref_count) &&
             cmp_rt_table_covered(*rt, p->inputs[n], snaps, nsnap))
             continue;
-        rc = tbl_iiter_new_nofill(readers[n], &children[nc]);   /* inputs die with it */
+        rc = tbl_iiter_new(readers[n], 0, &children[nc]);   /* inputs die with it */
         if (!rc)
             nc++;
     }

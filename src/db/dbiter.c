@@ -29,6 +29,7 @@ struct tind_iter {
     int has_lo, has_hi;
     int in_txn;              /* merges a transaction's write set (txn.h) */
     int fixed;               /* reads a snapshot or a transaction: tind_iter_refresh refuses */
+    int with_active;         /* the view's active memtable is in `in` (view_iter_new_scan) */
     txn_cover *cover;        /* what it covered, for the transaction's commit (NULL: untracked) */
     int forward;
     int valid;
@@ -610,9 +611,9 @@ typedef struct iter_bounds {
  * that scan lets it skip left out) and the range tombstones seen at seq.
  * On failure *in is NULL and *rdel freed. */
 static int iter_build(tind_iter *it, ks_view *view, const ks_pscan *scan, uint64_t seq, iiter **in, rd_view *rdel,
-                      tind_err *err)
+                      int *with_active, tind_err *err)
 {
-    int rc = view_iter_new_scan(it->ks, view, it->fill_cache, scan, in, err);
+    int rc = view_iter_new_scan(it->ks, view, it->fill_cache, scan, with_active, in, err);
     if (!rc && (rc = rd_view_init(rdel, it->ks, view, seq, err))) {
         ii_free(*in);
         *in = NULL;
@@ -645,7 +646,7 @@ static int iter_new(tind_keyspace *ks, const tind_read_options *ro, const iter_b
     it->fixed = ro && (ro->txn || ro->snapshot);
     it->fill_cache = ro ? ro->fill_cache : 1;
     err_clear(&it->err);
-    rc = iter_build(it, it->view, &scan, it->seq, &it->in, &it->rdel, err);
+    rc = iter_build(it, it->view, &scan, it->seq, &it->in, &it->rdel, &it->with_active, err);
     if (rc) {
         ks_view_release(it->view);
         free(it);
@@ -772,7 +773,9 @@ TIND_API int tind_iter_prefix(tind_keyspace *ks, const void *prefix, size_t plen
  * the one it holds (no seal, flush or compaction since), the merge of its
  * sources stays as it is (the memtables' cursors see new entries; only the
  * read seqno and the memtables' range tombstones change); otherwise, or
- * after an error, the sources are rebuilt from the current view. */
+ * after an error, or when the active memtable, empty and left out when the
+ * merge was built, has entries now, the sources are rebuilt from the
+ * current view. */
 TIND_API int tind_iter_refresh(tind_iter *it)
 {
     if (!it)
@@ -790,12 +793,13 @@ TIND_API int tind_iter_refresh(tind_iter *it)
     ks_view *view = ks_view_acquire(ks);
     uint64_t seq = db_read_seqno(ks->db, NULL);
     iiter *in = it->in;
+    int with_active = it->with_active;
     rd_view rdel;
     memset(&rdel, 0, sizeof rdel);
-    if (view != it->view || it->status) {
+    if (view != it->view || it->status || (!with_active && !mt_empty(view->active))) {
         ks_pscan scan;
         ks_prefix_scan(ks, it->lo.data, it->lo.len, it->hi.data, it->hi.len, it->has_hi, &scan);
-        rc = iter_build(it, view, &scan, seq, &in, &rdel, &err);
+        rc = iter_build(it, view, &scan, seq, &in, &rdel, &with_active, &err);
     } else {
         rc = rd_view_init(&rdel, ks, view, seq, &err);
         if (rc)
@@ -814,6 +818,7 @@ TIND_API int tind_iter_refresh(tind_iter *it)
     it->rdel = rdel;
     ks_view_release(it->view); /* the same view: drops the ref just taken */
     it->view = view;
+    it->with_active = with_active;
     it->seq = seq;
     it->status = TIND_OK;
     err_clear(&it->err);

@@ -112,11 +112,6 @@ static void ii_unsupported_seek(iiter *i, const uint8_t *k, size_t n, uint64_t s
     (void)k, (void)n, (void)s;
     ii_unsupported(i);
 }
-static uint8_t ii_value_type(const iiter *i)
-{
-    (void)i;
-    return ENTRY_VALUE;
-}
 
 /* The input stream: the caller's entries (sorted mode, checked strictly
  * increasing), or the merge of the runs (duplicates: the first of a key,
@@ -134,6 +129,7 @@ typedef struct src_ii {
     int valid;
     const uint8_t *key, *val;
     size_t klen, vlen;
+    ientry e;                     /* as an iiter: base.cur (src_moved) */
     tbuf prev;                    /* the previous key (order check, duplicates) */
     int have_prev;
     uint64_t entries, bytes, reported;
@@ -145,6 +141,7 @@ typedef struct src_ii {
 static void src_fail(src_ii *s, int rc)
 {
     s->valid = 0;
+    s->base.cur = NULL;
     if (s->status == TIND_OK)
         s->status = rc;
 }
@@ -233,6 +230,13 @@ static void src_take(src_ii *s)
 
 static void pipe_take(src_ii *s);
 
+/* Publishes the current entry (iiter.cur) after a move. */
+static void src_moved(src_ii *s)
+{
+    s->e = (ientry){s->key, s->klen, s->seqno, s->val, s->vlen, ENTRY_VALUE};
+    s->base.cur = s->valid ? &s->e : NULL;
+}
+
 static void src_first(iiter *i)
 {
     src_ii *s = (src_ii *)i;
@@ -244,6 +248,7 @@ static void src_first(iiter *i)
     } else {
         src_pull(s);
     }
+    src_moved(s);
 }
 static void src_next(iiter *i)
 {
@@ -258,18 +263,7 @@ static void src_next(iiter *i)
     } else {
         src_pull(s);
     }
-}
-static int src_valid(const iiter *i) { return ((const src_ii *)i)->valid; }
-static const uint8_t *src_key(const iiter *i, size_t *n)
-{
-    *n = ((const src_ii *)i)->klen;
-    return ((const src_ii *)i)->key;
-}
-static uint64_t src_seqno(const iiter *i) { return ((const src_ii *)i)->seqno; }
-static const uint8_t *src_value(const iiter *i, size_t *n)
-{
-    *n = ((const src_ii *)i)->vlen;
-    return ((const src_ii *)i)->val;
+    src_moved(s);
 }
 static int src_status(const iiter *i, tind_err *err)
 {
@@ -286,8 +280,7 @@ static void ii_unsupported(iiter *i)
 }
 
 static const iiter_ops src_ops = {
-    src_first, ii_unsupported, ii_unsupported_seek, ii_unsupported_seek, src_next, ii_unsupported, src_valid,
-    src_key, src_seqno, ii_value_type, src_value, src_status, src_free,
+    src_first, ii_unsupported, ii_unsupported_seek, ii_unsupported_seek, src_next, ii_unsupported, src_status, src_free,
 };
 
 /* ------------------------------------------------------------------ the pipeline (sorted input) */
@@ -519,6 +512,7 @@ typedef struct run_ii {
     iiter base;
     run_ref *recs;
     size_t count, pos;
+    ientry e;
 } run_ii;
 
 static uint64_t key_prefix(const uint8_t *k, size_t n)
@@ -653,27 +647,26 @@ static void runs_sort(run_ref *a, size_t n)
     free(rs);
 }
 
-static void run_first(iiter *i) { ((run_ii *)i)->pos = 0; }
-static void run_next(iiter *i) { ((run_ii *)i)->pos++; }
-static void run_end(iiter *i) { ((run_ii *)i)->pos = ((run_ii *)i)->count; }
+/* Publishes record pos (iiter.cur): the key, then the value, at the
+ * record's insertion order as its seqno. */
+static void run_at(run_ii *r, size_t pos)
+{
+    r->pos = pos;
+    if (pos >= r->count) {
+        r->base.cur = NULL;
+        return;
+    }
+    const run_rec *x = r->recs[pos].rec;
+    r->e = (ientry){x->bytes, x->klen, x->order, x->bytes + x->klen, x->vlen, ENTRY_VALUE};
+    r->base.cur = &r->e;
+}
+static void run_first(iiter *i) { run_at((run_ii *)i, 0); }
+static void run_next(iiter *i) { run_at((run_ii *)i, ((run_ii *)i)->pos + 1); }
+static void run_end(iiter *i) { run_at((run_ii *)i, ((run_ii *)i)->count); }
 static void run_end_seek(iiter *i, const uint8_t *k, size_t n, uint64_t s)
 {
     (void)k, (void)n, (void)s;
     run_end(i);
-}
-static int run_valid(const iiter *i) { return ((const run_ii *)i)->pos < ((const run_ii *)i)->count; }
-static const uint8_t *run_key(const iiter *i, size_t *n)
-{
-    const run_rec *r = ((const run_ii *)i)->recs[((const run_ii *)i)->pos].rec;
-    *n = r->klen;
-    return r->bytes;
-}
-static uint64_t run_seqno(const iiter *i) { return ((const run_ii *)i)->recs[((const run_ii *)i)->pos].rec->order; }
-static const uint8_t *run_value(const iiter *i, size_t *n)
-{
-    const run_rec *r = ((const run_ii *)i)->recs[((const run_ii *)i)->pos].rec;
-    *n = r->vlen;
-    return r->bytes + r->klen;
 }
 static int run_status(const iiter *i, tind_err *err)
 {
@@ -683,8 +676,7 @@ static int run_status(const iiter *i, tind_err *err)
 static void run_free(iiter *i) { free(i); }   /* the records belong to the buffer */
 
 static const iiter_ops run_ops = {
-    run_first, run_end, run_end_seek, run_end_seek, run_next, run_end, run_valid,
-    run_key, run_seqno, ii_value_type, run_value, run_status, run_free,
+    run_first, run_end, run_end_seek, run_end_seek, run_next, run_end, run_status, run_free,
 };
 
 /* The unsorted input: a buffer of records and the spilled runs. */
@@ -779,7 +771,7 @@ static int runs_spill(runs *r, tind_err *err)
         rc = tbl_open(db->fs, path, &oo, &t, err);
     iiter *it = NULL;
     if (rc == TIND_OK) {
-        rc = tbl_iiter_new(t, &it);
+        rc = tbl_iiter_new(t, 1, &it);
         tbl_unref(t);   /* the iterator holds its own reference */
     }
     if (rc)
@@ -863,7 +855,7 @@ static int runs_read(runs *r, tind_ingest_next_fn next, void *ctx, const ingest_
         it->base.ops = &run_ops;
         it->recs = r->recs;
         it->count = r->count;
-        it->pos = 0;
+        run_at(it, 0);
         *out = &it->base;
         return TIND_OK;
     }
@@ -989,7 +981,7 @@ static int order_conflict(tind_keyspace *ks, const version *v, int level, const 
             rc = db_table_reader(ks->db, t, l, &r, err);
             iiter *ti = NULL;
             if (rc == TIND_OK)
-                rc = tbl_iiter_new(r, &ti);
+                rc = tbl_iiter_new(r, 1, &ti);
             if (rc == TIND_OK)
                 rc = range_conflict(ti, g, above, err);
         }

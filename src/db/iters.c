@@ -23,6 +23,7 @@ typedef struct level_ii {
     ver_level *level;
     ver_level own;           /* a scan's subset of the level (level points here) */
     int level_no;
+    int fill_cache;
     size_t index;
     tbl_iter *cur;           /* NULL when not positioned */
     int status;
@@ -43,6 +44,8 @@ static int li_open(level_ii *l, size_t index)
     int rc = db_table_reader(l->db, l->level->tables[index], l->level_no, &t, &l->err);
     if (rc == TIND_OK)
         rc = tbl_iter_new(t, &l->cur);
+    if (rc == TIND_OK)
+        tbl_iter_set_fill_cache(l->cur, l->fill_cache);
     if (rc) {
         l->status = rc;
         l->cur = NULL;
@@ -88,6 +91,12 @@ static void li_skip_backward(level_ii *l)
     }
 }
 
+/* Publishes the current table's entry (iiter.cur) after a move. */
+static void li_moved(level_ii *l)
+{
+    l->base.cur = l->status == TIND_OK && l->cur ? tbl_iter_entry(l->cur) : NULL;
+}
+
 static void li_first(iiter *i)
 {
     level_ii *l = (level_ii *)i;
@@ -95,6 +104,7 @@ static void li_first(iiter *i)
         tbl_iter_first(l->cur);
         li_skip_forward(l);
     }
+    li_moved(l);
 }
 
 static void li_last(iiter *i)
@@ -104,6 +114,7 @@ static void li_last(iiter *i)
         tbl_iter_last(l->cur);
         li_skip_backward(l);
     }
+    li_moved(l);
 }
 
 /* First table of lv whose largest key >= key. */
@@ -134,6 +145,7 @@ static void li_seek(iiter *i, const uint8_t *k, size_t n, uint64_t s)
         tbl_iter_free(l->cur);
         l->cur = NULL;
     }
+    li_moved(l);
 }
 
 static void li_seek_for_prev(iiter *i, const uint8_t *k, size_t n, uint64_t s)
@@ -148,6 +160,7 @@ static void li_seek_for_prev(iiter *i, const uint8_t *k, size_t n, uint64_t s)
         tbl_iter_seek_for_prev(l->cur, k, n, s);
         li_skip_backward(l);
     }
+    li_moved(l);
 }
 
 static void li_next(iiter *i)
@@ -157,6 +170,7 @@ static void li_next(iiter *i)
         return;
     tbl_iter_next(l->cur);
     li_skip_forward(l);
+    li_moved(l);
 }
 
 static void li_prev(iiter *i)
@@ -166,17 +180,8 @@ static void li_prev(iiter *i)
         return;
     tbl_iter_prev(l->cur);
     li_skip_backward(l);
+    li_moved(l);
 }
-
-static int li_valid(const iiter *i)
-{
-    const level_ii *l = (const level_ii *)i;
-    return l->status == TIND_OK && l->cur && tbl_iter_valid(l->cur);
-}
-static const uint8_t *li_key(const iiter *i, size_t *n) { return tbl_iter_key(((const level_ii *)i)->cur, n); }
-static uint64_t li_seqno(const iiter *i) { return tbl_iter_seqno(((const level_ii *)i)->cur); }
-static uint8_t li_type(const iiter *i) { return tbl_iter_type(((const level_ii *)i)->cur); }
-static const uint8_t *li_value(const iiter *i, size_t *n) { return tbl_iter_value(((const level_ii *)i)->cur, n); }
 
 static int li_status(const iiter *i, tind_err *err)
 {
@@ -200,11 +205,10 @@ static void li_free(iiter *i)
 }
 
 static const iiter_ops level_ii_ops = {
-    li_first, li_last, li_seek, li_seek_for_prev, li_next, li_prev, li_valid,
-    li_key, li_seqno, li_type, li_value, li_status, li_free,
+    li_first, li_last, li_seek, li_seek_for_prev, li_next, li_prev, li_status, li_free,
 };
 
-int level_iiter_new(tind_db *db, version *v, int level, iiter **out)
+int level_iiter_new(tind_db *db, version *v, int level, int fill_cache, iiter **out)
 {
     level_ii *l = calloc(1, sizeof *l);
     if (!l)
@@ -215,6 +219,7 @@ int level_iiter_new(tind_db *db, version *v, int level, iiter **out)
     version_ref(v);
     l->level = &v->levels[level];
     l->level_no = level;
+    l->fill_cache = fill_cache;
     *out = &l->base;
     return TIND_OK;
 }
@@ -256,7 +261,8 @@ static int scan_keeps(tind_keyspace *ks, const ks_pscan *scan, ver_table *vt, in
 
 /* A level iterator over the tables of `level` that overlap the scan's
  * prefix and may hold it; *out = NULL when there are none. */
-static int scan_level_iiter(tind_keyspace *ks, version *v, int level, const ks_pscan *scan, iiter **out)
+static int scan_level_iiter(tind_keyspace *ks, version *v, int level, const ks_pscan *scan, int fill_cache,
+                            iiter **out)
 {
     ver_level *lv = &v->levels[level];
     *out = NULL;
@@ -276,7 +282,7 @@ static int scan_level_iiter(tind_keyspace *ks, version *v, int level, const ks_p
         free(keep);
         return TIND_OK;
     }
-    int rc = level_iiter_new(ks->db, v, level, out);
+    int rc = level_iiter_new(ks->db, v, level, fill_cache, out);
     if (rc) {
         free(keep);
         return rc;
@@ -290,13 +296,8 @@ static int scan_level_iiter(tind_keyspace *ks, version *v, int level, const ks_p
 
 /* ------------------------------------------------------------------ a view */
 
-int view_iter_new(tind_keyspace *ks, ks_view *view, int fill_cache, iiter **out, tind_err *err)
-{
-    return view_iter_new_scan(ks, view, fill_cache, NULL, out, err);
-}
-
-int view_iter_new_scan(tind_keyspace *ks, ks_view *view, int fill_cache, const ks_pscan *scan, iiter **out,
-                       tind_err *err)
+int view_iter_new_scan(tind_keyspace *ks, ks_view *view, int fill_cache, const ks_pscan *scan, int *with_active,
+                       iiter **out, tind_err *err)
 {
     if (scan && !scan->active)
         scan = NULL;
@@ -307,10 +308,14 @@ int view_iter_new_scan(tind_keyspace *ks, ks_view *view, int fill_cache, const k
         return TIND_ENOMEM;
     size_t n = 0;
     int rc = TIND_OK;
-    if (!(children[n++] = mt_iiter_new(view->active)))
+    /* An empty memtable adds nothing a reader at a seqno taken before this
+     * call can see: left out, a keyspace at rest is read with no merge at
+     * all (ii_merge_new of one child is the child). */
+    *with_active = !mt_empty(view->active);
+    if (*with_active && !(children[n++] = mt_iiter_new(view->active)))
         rc = TIND_ENOMEM;
     for (size_t i = 0; !rc && i < view->sealed_count; i++)
-        if (!(children[n++] = mt_iiter_new(view->sealed[i])))
+        if (!mt_empty(view->sealed[i]) && !(children[n++] = mt_iiter_new(view->sealed[i])))
             rc = TIND_ENOMEM;
     for (size_t i = 0; !rc && i < v->levels[0].count; i++) {
         tbl *t;
@@ -318,7 +323,7 @@ int view_iter_new_scan(tind_keyspace *ks, ks_view *view, int fill_cache, const k
             continue;
         rc = db_table_reader(ks->db, v->levels[0].tables[i], 0, &t, err);
         if (!rc)
-            rc = tbl_iiter_new(t, &children[n]);
+            rc = tbl_iiter_new(t, fill_cache, &children[n]);
         if (!rc)
             n++;
     }
@@ -326,9 +331,9 @@ int view_iter_new_scan(tind_keyspace *ks, ks_view *view, int fill_cache, const k
         if (!v->levels[l].count)
             continue;
         if (scan)
-            rc = scan_level_iiter(ks, v, l, scan, &children[n]);
+            rc = scan_level_iiter(ks, v, l, scan, fill_cache, &children[n]);
         else
-            rc = level_iiter_new(ks->db, v, l, &children[n]);
+            rc = level_iiter_new(ks->db, v, l, fill_cache, &children[n]);
         if (!rc && children[n])
             n++;
     }

@@ -11,13 +11,17 @@
 #include "iter/adapters.h"
 #include "iter/iiter.h"
 
-int view_iter_new(tind_keyspace *ks, ks_view *v, int fill_cache, iiter **out, tind_err *err);
-/* The same for a scan that may skip tables (scan: ks_prefix_scan; NULL or
- * inactive: none): L0 tables whose filter lacks the scan's prefix get no
- * child, and a level's child holds only its tables within [prefix,
- * succ(prefix)) whose filter may hold it (none left: no child). */
-int view_iter_new_scan(tind_keyspace *ks, ks_view *v, int fill_cache, const ks_pscan *scan, iiter **out,
-                       tind_err *err);
-int level_iiter_new(tind_db *db, version *v, int level, iiter **out);
+/* The merge of everything a view holds, for a reader whose seqno was read
+ * before the call (its entries are all in place): a memtable that is empty
+ * now is left out, and *with_active says whether the active one is in (a
+ * refresh that keeps the merge must rebuild it once that memtable fills).
+ * scan (ks_prefix_scan; NULL or inactive: none) lets it skip tables: L0
+ * tables whose filter lacks the scan's prefix get no child, and a level's
+ * child holds only its tables within [prefix, succ(prefix)) whose filter may
+ * hold it (none left: no child). */
+int view_iter_new_scan(tind_keyspace *ks, ks_view *v, int fill_cache, const ks_pscan *scan, int *with_active,
+                       iiter **out, tind_err *err);
+/* The tables of a level >= 1, one open at a time (fill_cache: as tbl_iiter_new). */
+int level_iiter_new(tind_db *db, version *v, int level, int fill_cache, iiter **out);
 
 #endif

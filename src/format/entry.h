@@ -26,6 +26,17 @@ enum entry_type {
     ENTRY_TYPE_MAX        = 5,
 };
 
+/* An entry as a cursor stands on it (iter/iiter.h, tbl_iter_entry): the key
+ * and value point into what the cursor reads, valid until it moves. */
+typedef struct ientry {
+    const uint8_t *key;
+    size_t klen;
+    uint64_t seqno;
+    const uint8_t *value;
+    size_t vlen;
+    uint8_t type;
+} ientry;
+
 /* Sequence numbers use 56 bits; SEQNO_MAX reads "the newest of everything". */
 #define SEQNO_MAX ((UINT64_C(1) << 56) - 1)
 

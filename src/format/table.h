@@ -190,6 +190,8 @@ const uint8_t *tbl_iter_key(const tbl_iter *it, size_t *len);
 uint64_t tbl_iter_seqno(const tbl_iter *it);
 uint8_t tbl_iter_type(const tbl_iter *it);
 const uint8_t *tbl_iter_value(const tbl_iter *it, size_t *len);
+/* The current entry (refreshed by the call), or NULL when not valid. */
+const ientry *tbl_iter_entry(tbl_iter *it);
 /* TIND_OK, or the error (with message) that made the iterator invalid. */
 int tbl_iter_status(const tbl_iter *it, tind_err *err);
 

@@ -613,6 +613,7 @@ struct tbl_iter {
     uint64_t data_offset;
     int status;
     tind_err err;
+    ientry e;                 /* tbl_iter_entry */
 };
 
 int tbl_iter_new(tbl *t, tbl_iter **out)
@@ -803,6 +804,15 @@ const uint8_t *tbl_iter_value(const tbl_iter *it, size_t *len)
 {
     *len = it->data.value_len;
     return it->data.value;
+}
+
+const ientry *tbl_iter_entry(tbl_iter *it)
+{
+    if (!tbl_iter_valid(it))
+        return NULL;
+    const blk_iter *d = &it->data;
+    it->e = (ientry){d->key.data, d->key.len, d->seqno, d->value, d->value_len, d->type};
+    return &it->e;
 }
 
 int tbl_iter_status(const tbl_iter *it, tind_err *err)

@@ -13,9 +13,8 @@
 /* Every entry of m (m stays alive while the iterator holds its cursor);
  * NULL when out of memory. */
 iiter *mt_iiter_new(memtable *m);
-/* Every entry of table t. */
-int tbl_iiter_new(tbl *t, iiter **out);
-/* The same, its missed data blocks kept out of the block cache (compaction). */
-int tbl_iiter_new_nofill(tbl *t, iiter **out);
+/* Every entry of table t; fill_cache 0 keeps the data blocks it misses out
+ * of the block cache (compaction, a scan that asked it). */
+int tbl_iiter_new(tbl *t, int fill_cache, iiter **out);
 
 #endif

@@ -18,13 +18,11 @@
 #include "format/entry.h"
 #include "util/buf.h"
 
-/* A valid child with its current key and seqno, read once per move: the
- * heap compares them on every step without calling into the child. */
+/* A valid child and its current entry (the child's iiter.cur, read once
+ * per move of the child). */
 typedef struct mchild {
     iiter *it;
-    const uint8_t *key;
-    size_t klen;
-    uint64_t seqno;
+    const ientry *e;
 } mchild;
 
 typedef struct merge_iter {
@@ -38,16 +36,16 @@ typedef struct merge_iter {
     tbuf key_copy;       /* the current key while re-seeking children on a direction change */
 } merge_iter;
 
-static inline void child_load(mchild *c)
+/* Publishes the top child's entry (iiter.cur) after a move. */
+static inline void m_moved(merge_iter *m)
 {
-    c->key = ii_key(c->it, &c->klen);
-    c->seqno = ii_seqno(c->it);
+    m->base.cur = m->heap_len && !m->failed ? m->heap[0].e : NULL;
 }
 
 /* a comes before b in the heap order of the current direction */
 static inline int before(const merge_iter *m, const mchild *a, const mchild *b)
 {
-    int c = ikey_cmp(a->key, a->klen, a->seqno, b->key, b->klen, b->seqno);
+    int c = ikey_cmp(a->e->key, a->e->klen, a->e->seqno, b->e->key, b->e->klen, b->e->seqno);
     return m->forward ? c < 0 : c > 0;
 }
 
@@ -91,7 +89,7 @@ static void build_heap(merge_iter *m)
         if (ii_valid(c)) {
             mchild *h = &m->heap[m->heap_len++];
             h->it = c;
-            child_load(h);
+            h->e = c->cur;
         } else {
             note_invalid(m, c);
         }
@@ -108,10 +106,11 @@ static void top_moved(merge_iter *m)
         note_invalid(m, top->it);
         m->heap[0] = m->heap[--m->heap_len];
     } else {
-        child_load(top);
+        top->e = top->it->cur;
     }
     if (m->heap_len)
         sift_down(m, 0);
+    m_moved(m);
 }
 
 static void m_first(iiter *it)
@@ -121,6 +120,7 @@ static void m_first(iiter *it)
         ii_first(m->children[i]);
     m->forward = 1;
     build_heap(m);
+    m_moved(m);
 }
 
 static void m_last(iiter *it)
@@ -130,6 +130,7 @@ static void m_last(iiter *it)
         ii_last(m->children[i]);
     m->forward = 0;
     build_heap(m);
+    m_moved(m);
 }
 
 static void m_seek(iiter *it, const uint8_t *k, size_t n, uint64_t s)
@@ -139,6 +140,7 @@ static void m_seek(iiter *it, const uint8_t *k, size_t n, uint64_t s)
         ii_seek(m->children[i], k, n, s);
     m->forward = 1;
     build_heap(m);
+    m_moved(m);
 }
 
 static void m_seek_for_prev(iiter *it, const uint8_t *k, size_t n, uint64_t s)
@@ -148,6 +150,7 @@ static void m_seek_for_prev(iiter *it, const uint8_t *k, size_t n, uint64_t s)
         ii_seek_for_prev(m->children[i], k, n, s);
     m->forward = 0;
     build_heap(m);
+    m_moved(m);
 }
 
 /* Re-positions every child but the current one on the other side of the
@@ -155,9 +158,10 @@ static void m_seek_for_prev(iiter *it, const uint8_t *k, size_t n, uint64_t s)
 static int switch_direction(merge_iter *m, int forward)
 {
     iiter *cur = m->heap[0].it;
-    uint64_t s = m->heap[0].seqno;
-    if (tbuf_set(&m->key_copy, m->heap[0].key, m->heap[0].klen) != 0) {
+    uint64_t s = m->heap[0].e->seqno;
+    if (tbuf_set(&m->key_copy, m->heap[0].e->key, m->heap[0].e->klen) != 0) {
         m->failed = 1;
+        m_moved(m);
         return 0;
     }
     for (size_t i = 0; i < m->count; i++) {
@@ -215,22 +219,6 @@ static void m_prev(iiter *it)
     top_moved(m);
 }
 
-static int m_valid(const iiter *it)
-{
-    const merge_iter *m = (const merge_iter *)it;
-    return m->heap_len > 0 && !m->failed;
-}
-
-static const uint8_t *m_key(const iiter *it, size_t *len)
-{
-    const mchild *top = &((const merge_iter *)it)->heap[0];
-    *len = top->klen;
-    return top->key;
-}
-static uint64_t m_seqno(const iiter *it) { return ((const merge_iter *)it)->heap[0].seqno; }
-static uint8_t m_type(const iiter *it) { return ii_type(((const merge_iter *)it)->heap[0].it); }
-static const uint8_t *m_value(const iiter *it, size_t *len) { return ii_value(((const merge_iter *)it)->heap[0].it, len); }
-
 static int m_status(const iiter *it, tind_err *err)
 {
     const merge_iter *m = (const merge_iter *)it;
@@ -256,12 +244,17 @@ static void m_free(iiter *it)
 }
 
 static const iiter_ops merge_ops = {
-    m_first, m_last, m_seek, m_seek_for_prev, m_next, m_prev, m_valid,
-    m_key, m_seqno, m_type, m_value, m_status, m_free,
+    m_first, m_last, m_seek, m_seek_for_prev, m_next, m_prev, m_status, m_free,
 };
 
 int ii_merge_new(iiter **children, size_t n, iiter **out)
 {
+    if (n == 1) {
+        /* a merge of one source is that source: no layer to pass through */
+        *out = children[0];
+        free(children);
+        return TIND_OK;
+    }
     merge_iter *m = calloc(1, sizeof *m);
     mchild *heap = malloc((n ? n : 1) * sizeof *heap);
     if (!m || !heap) {

@@ -22,7 +22,8 @@
  * 16 keys, 3 seekscan (tind-bench's: one iterator, tind_iter_refresh, seek a
  * random key and read 100 entries, key and value), 4 the feed's scan shape
  * (a reverse prefix scan: tind_iter_prefix over the key's first 14 digits,
- * a group of 100 keys, seek_for_prev past its end, 20 entries backwards).
+ * a group of 100 keys, seek_for_prev past its end, 20 entries backwards);
+ * LMDB: mode 3 is a cursor's MDB_SET_RANGE and 99 MDB_NEXT (the same 100 entries).
  * Scan modes count G seeks (use a smaller G: instructions per seek =
  * "Collected" / G). $RI, $HR: the keyspace's restart interval and hash ratio at load;
  * $NOCOMPACT=1 at load: flush and wait for the compactions due, as tind-bench settles (more sources per get).
@@ -97,7 +98,13 @@ int main(int argc,char**argv){
       mdb_txn_reset(t);
       printf("warm found %lu\n",(unsigned long)found); found=0;
       CALLGRIND_START_INSTRUMENTATION; double t0=now();
-      for(uint64_t i=0;i<G;i++){key(k,xr()%N); mdb_txn_renew(t); MDB_val kk={16,k},vv; if(mdb_get(t,dbi,&kk,&vv)==0){found++; memcpy(buf,vv.mv_data,vv.mv_size);} mdb_txn_reset(t);}
+      MDB_cursor*cur=NULL; volatile uint8_t sink=0; if(mode==3){mdb_txn_renew(t); mdb_cursor_open(t,dbi,&cur); mdb_txn_reset(t);}
+      for(uint64_t i=0;i<G;i++){key(k,xr()%N); mdb_txn_renew(t); MDB_val kk={16,k},vv;
+        if(mode==3){ mdb_cursor_renew(t,cur); int r=mdb_cursor_get(cur,&kk,&vv,MDB_SET_RANGE);
+          for(int q=0;q<100&&r==0;q++){ sink^=((uint8_t*)kk.mv_data)[0]^((uint8_t*)vv.mv_data)[vv.mv_size-1]; found++; r=mdb_cursor_get(cur,&kk,&vv,MDB_NEXT);} }
+        else if(mdb_get(t,dbi,&kk,&vv)==0){found++; memcpy(buf,vv.mv_data,vv.mv_size);}
+        mdb_txn_reset(t);}
+      (void)sink; if(cur)mdb_cursor_close(cur);
       CALLGRIND_STOP_INSTRUMENTATION; double t1=now(); printf("%.0f ns/get\n",(t1-t0)*1e9/G);
       printf("found %lu of %lu\n",(unsigned long)found,(unsigned long)G);
       mdb_txn_abort(t);
