@@ -14,8 +14,8 @@
  *
  * Method. For every (workload, engine) pair -- workload-major, so the engines
  * of one workload run close together in time -- the harness forks a child
- * that owns the engine for the whole pair, so peak RSS (getrusage ru_maxrss)
- * and I/O counters (/proc/self/io write_bytes) are the engine's alone:
+ * that owns the engine for the whole pair, so peak RSS and I/O counters
+ * (/proc/self/io write_bytes) are the engine's alone:
  *
  *   1. load:   open with eventual durability, insert the preload (a seeded
  *              permutation of the keys, split over the threads), settle
@@ -53,7 +53,18 @@
  * type; throughput per second; write amplification = write_bytes of the
  * process during (phase + settle) / key+value bytes the user wrote in it;
  * disk bytes and space amplification = disk / live logical bytes (keys +
- * values of the live items); peak RSS; load time.
+ * values of the live items); peak RSS of the row's own phase; load time.
+ *
+ * Peak RSS is per result, not per process: the child writes "5" to
+ * /proc/self/clear_refs when it starts, after it sends each result and after
+ * a micro fill closes the previous fill's database, which resets the kernel's
+ * high-water mark (VmHWM) to the current RSS, and reads VmHWM from
+ * /proc/self/status when it sends the next. So a result's peak covers its own
+ * phase -- a micro read row its warm-up, run and settle (plus what the fill
+ * left resident), not the fill's peak; a single-result workload its load too.
+ * Where the reset or VmHWM is not available the row carries ru_maxrss (the
+ * peak since the child began) and says so (rss_scope "process", an asterisk
+ * in the table).
  *
  * Output: one JSON object per line per result (--json FILE, appended):
  *   {"tool":"tind-bench","time":...,"profile":...,"tind_version":"0.2.0",
@@ -72,7 +83,8 @@
  *    "device_write_bytes","device_write_amp","load_device_write_bytes",
  *    "load_device_write_amp" (null without a block device),"user_mb_s",
  *    "disk_fraction" (user_mb_s / the disk's sequential MB/s),
- *    "disk_bytes","live_bytes","space_amp","peak_rss_kb","misses","scanned",
+ *    "disk_bytes","live_bytes","space_amp","peak_rss_kb","rss_scope" ("phase"
+ *    or "process", above),"misses","scanned",
  *    "aborts","abort_rate"}  (aborts: txn-* attempts that conflicted and were
  *    retried; abort_rate = aborts / attempts, null when none ran)
  * (write_amp is null when the phase wrote nothing), and a readable table on
@@ -159,6 +171,7 @@ typedef struct bm_row {
     float timeline[BM_MAX_TIMELINE];
     uint64_t disk_bytes, live_bytes;
     long peak_rss_kb;
+    int rss_phase;              /* 1: peak_rss_kb is this row's phase's (VmHWM); 0: the process's (ru_maxrss) */
     /* steady state and the device (issue 15) */
     double warmup_seconds;      /* the uncounted warm-up before the measured phase */
     uint64_t dev_write_bytes;   /* device sectors written (x 512) over phase + settle, syncfs-bracketed; */
@@ -239,11 +252,51 @@ static uint64_t bm_write_bytes(void)
     return v;
 }
 
-static long bm_peak_rss_kb(void)
+/* ---- peak RSS of one phase ----
+ * ru_maxrss is the peak since the process started, so a child that runs
+ * several phases (micro: the fills, then the reads on the fillrandom folder)
+ * would stamp the fills' peak on every later row. Instead the child resets
+ * the kernel's high-water mark (VmHWM) to the current RSS before each phase
+ * (writing "5" to /proc/self/clear_refs, Linux >= 4.0) and reads VmHWM when
+ * it sends the row. Where either is not possible the row falls back to
+ * ru_maxrss and says so (bm_row.rss_phase = 0). */
+static int bm_rss_phase; /* the child's: 1 = VmHWM was reset when the current phase began */
+
+static void bm_rss_reset(void)
 {
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return ru.ru_maxrss;
+    int fd = open("/proc/self/clear_refs", O_WRONLY | O_CLOEXEC);
+    bm_rss_phase = fd >= 0 && write(fd, "5", 1) == 1;
+    if (fd >= 0)
+        close(fd);
+}
+
+/* VmHWM from /proc/self/status in kB; -1 when unknown. */
+static long bm_vmhwm_kb(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f)
+        return -1;
+    char line[128];
+    long v = -1;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "VmHWM: %ld kB", &v) == 1)
+            break;
+    fclose(f);
+    return v;
+}
+
+/* The current phase's peak RSS in kB; *phase = 0 when it is the process's
+ * since it started (the fallback). */
+static long bm_peak_rss_kb(int *phase)
+{
+    long kb = bm_rss_phase ? bm_vmhwm_kb() : -1;
+    *phase = kb >= 0;
+    if (kb < 0) {
+        struct rusage ru;
+        getrusage(RUSAGE_SELF, &ru);
+        kb = ru.ru_maxrss;
+    }
+    return kb;
 }
 
 /* ---- the device holding the bench folder (write amplification from the disk) ---- */
@@ -806,7 +859,7 @@ static void bm_row_fail(bm_row *r, const char *err)
 
 static int bm_send(int fd, bm_row *r)
 {
-    r->peak_rss_kb = bm_peak_rss_kb();
+    r->peak_rss_kb = bm_peak_rss_kb(&r->rss_phase);
     const char *p = (const char *)r;
     size_t left = sizeof *r;
     while (left) {
@@ -818,6 +871,7 @@ static int bm_send(int fd, bm_row *r)
         p += n;
         left -= (size_t)n;
     }
+    bm_rss_reset(); /* the next row's phase starts here */
     return 0;
 }
 
@@ -1047,6 +1101,9 @@ static void bm_child_micro(bm_ctx *c, int fd, const bm_step *steps, size_t nstep
                 if (bm_close(c, hh))
                     goto fail;
                 bm_rmtree(dir);
+                /* the previous folder's memory (LMDB: its mapped file) is
+                 * not this fill's: its peak starts from the closed state */
+                bm_rss_reset();
             }
             snprintf(dir, sizeof dir, "%s/run-%s-%s", c->flags->dir, c->be->name, strchr(steps[i].name, '/') + 1);
             bm_rmtree(dir);
@@ -1112,6 +1169,7 @@ fail:
 
 static void bm_child(bm_ctx *c, int fd)
 {
+    bm_rss_reset(); /* the first row's phase starts here (its key streams included) */
     if (bw_data_init(&c->data, &c->params) != 0) {
         bm_row r;
         memset(&r, 0, sizeof r);
@@ -1367,8 +1425,9 @@ static void bm_json_row(FILE *f, const bm_row *r, const char *profile, const bm_
     fprintf(f, ",\"disk_bytes\":%" PRIu64 ",\"live_bytes\":%" PRIu64 ",\"space_amp\":", r->disk_bytes,
             r->live_bytes);
     bm_json_num(f, bm_samp(r));
-    fprintf(f, ",\"peak_rss_kb\":%ld,\"misses\":%" PRIu64 ",\"scanned\":%" PRIu64, r->peak_rss_kb, r->misses,
-            r->scanned);
+    /* rss_scope: "phase" = the row's own phase (VmHWM reset before it), "process" = ru_maxrss since the child began */
+    fprintf(f, ",\"peak_rss_kb\":%ld,\"rss_scope\":\"%s\",\"misses\":%" PRIu64 ",\"scanned\":%" PRIu64,
+            r->peak_rss_kb, r->rss_phase ? "phase" : "process", r->misses, r->scanned);
     /* transactions: retried attempts, and their share of all attempts */
     fprintf(f, ",\"aborts\":%" PRIu64 ",\"abort_rate\":", r->aborts);
     bm_json_num(f, r->ops + r->aborts ? (double)r->aborts / (double)(r->ops + r->aborts) : NAN);
@@ -1456,6 +1515,7 @@ static void bm_print_table(FILE *out, const bm_row *rows, int n, const bm_flags 
     fprintf(out, "(drift X: the last third of the measured phase ran at X times the first third's pace: not steady)\n");
     fprintf(out, "%-17s %-10s %9s %7s  %-26s %-26s %6s %6s %7s %7s\n", "workload", "engine", "ops/s", "x tind",
                  "op1 p50/p99/p99.9", "op2 p50/p99/p99.9", "w-amp", "s-amp", "RSS MB", "load s");
+    int rss_process = 0; /* rows whose RSS is the process's peak, not their phase's */
     for (int i = 0; i < n; i++) {
         const bm_row *r = &rows[order[i]];
         int first = i == 0 || strcmp(rows[order[i - 1]].workload, r->workload) != 0;
@@ -1481,7 +1541,8 @@ static void bm_print_table(FILE *out, const bm_row *rows, int n, const bm_flags 
         }
         bm_fmt(wa, sizeof wa, bm_wamp_best(r), "%.2f");
         bm_fmt(sa, sizeof sa, bm_samp(r), "%.2f");
-        snprintf(rss, sizeof rss, "%.0f", (double)r->peak_rss_kb / 1024.0);
+        snprintf(rss, sizeof rss, "%.0f%s", (double)r->peak_rss_kb / 1024.0, r->rss_phase ? "" : "*");
+        rss_process += !r->rss_phase;
         bm_fmt(load, sizeof load, r->load_seconds > 0 ? r->load_seconds : NAN, "%.1f");
         if (r->aborts) /* txn-*: the second column shows the abort rate */
             snprintf(lat[1], sizeof lat[1], "aborts %.2f%%", 100.0 * (double)r->aborts / (double)(r->ops + r->aborts));
@@ -1494,6 +1555,9 @@ static void bm_print_table(FILE *out, const bm_row *rows, int n, const bm_flags 
         fprintf(out, "%-17s %-10s %9s %7s  %-26s %-26s %6s %6s %7s %7s%s%s\n", first ? r->workload : "", r->engine,
                 thr, ratio, lat[0], lat[1], wa, sa, rss, load, r->misses ? "  MISSES!" : "", drift);
     }
+    if (rss_process)
+        fprintf(out, "(RSS MB *: the process's peak since the pair's child started (ru_maxrss), which may be an "
+                     "earlier phase's: /proc/self/clear_refs or VmHWM was not available)\n");
 
     fprintf(out, "\ntind against its peers (throughput: tind / peer, >1 means tind is faster; p99, w-amp, RSS: "
                  "tind / rocksdb, <1 means tind is better)\n");
