@@ -126,15 +126,17 @@ int rd_view_init(rd_view *r, tind_keyspace *ks, ks_view *view, uint64_t snapshot
     r->db = ks->db;
     r->v = view->v;
     r->snapshot = snapshot;
-    r->lists = calloc(view->sealed_count + 1, sizeof *r->lists);
-    r->l0 = calloc(view->v->levels[0].count + 1, sizeof *r->l0);
-    if (!r->lists || !r->l0)
-        return err_set(err, TIND_ENOMEM, "out of memory for range tombstones");
+    /* the arrays are made when a first list turns up: a cursor's refresh
+     * over sources with no tombstone (the common case) allocates nothing */
     for (size_t i = 0; i <= view->sealed_count; i++) {
         memtable *m = i == 0 ? view->active : view->sealed[i - 1];
         rt_list *l;
         if (mt_range_tombstones(m, &l))
             return err_set(err, TIND_ENOMEM, "out of memory for range tombstones");
+        if (l && !r->lists && !(r->lists = malloc((view->sealed_count + 1) * sizeof *r->lists))) {
+            rt_list_unref(l);
+            return err_set(err, TIND_ENOMEM, "out of memory for range tombstones");
+        }
         if (l)
             r->lists[r->nlists++] = l;
     }
@@ -154,6 +156,8 @@ int rd_view_init(rd_view *r, tind_keyspace *ks, ks_view *view, uint64_t snapshot
         int rc = table_list(ks->db, l0->tables[i], 0, &l, err);
         if (rc)
             return rc;
+        if (l && !r->l0 && !(r->l0 = malloc(l0->count * sizeof *r->l0)))
+            return err_set(err, TIND_ENOMEM, "out of memory for range tombstones");
         if (l)
             r->l0[r->nl0++] = l;
     }

@@ -516,6 +516,19 @@ void blk_iter_first(blk_iter *it)
     iter_parse_next(it);
 }
 
+void blk_iter_at_restart(blk_iter *it, uint32_t i)
+{
+    if (!iter_usable(it))
+        return;
+    if (i >= it->b->restart_count) {
+        it->valid = 0;
+        it->key.len = 0;
+        return;
+    }
+    iter_at_restart(it, i);
+    iter_parse_next(it);
+}
+
 void blk_iter_last(blk_iter *it)
 {
     if (!iter_usable(it))

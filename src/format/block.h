@@ -98,6 +98,10 @@ void blk_iter_rebind(blk_iter *it, const blk *b);
 void blk_iter_free(blk_iter *it);
 void blk_iter_first(blk_iter *it);
 void blk_iter_last(blk_iter *it);
+/* On the entry at restart point i; i == restart_count (or more): past the
+ * last entry, not valid. In a block whose every entry is a restart point
+ * (index blocks: pdir.h), that is entry i. */
+void blk_iter_at_restart(blk_iter *it, uint32_t i);
 void blk_iter_next(blk_iter *it);
 void blk_iter_prev(blk_iter *it);
 /* First entry >= (key, seqno) in internal order (binary search on restarts). */

@@ -178,6 +178,10 @@ int tbl_iter_new(tbl *t, tbl_iter **out);
  * block cache (compaction: its inputs are deleted after it, and their blocks
  * would only push out what readers use); a cached block is still used. */
 void tbl_iter_set_fill_cache(tbl_iter *it, int fill);
+/* Makes the iterator one of table t (unpositioned), keeping its buffers and
+ * its fill setting: a level's cursor crossing to another table allocates
+ * nothing. */
+void tbl_iter_retarget(tbl_iter *it, tbl *t);
 void tbl_iter_free(tbl_iter *it);
 void tbl_iter_first(tbl_iter *it);
 void tbl_iter_last(tbl_iter *it);

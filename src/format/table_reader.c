@@ -424,13 +424,19 @@ static void icur_init(tbl_icur *c, tbl *t)
     c->t = t;
 }
 
-static void icur_free(tbl_icur *c)
+/* Lets go of the blocks held, keeping the iterators' buffers. */
+static void icur_release(tbl_icur *c)
 {
     tbl_bref_release(c->t, &c->top_ref);
     tbl_bref_release(c->t, &c->part_ref);
+    c->top_ok = c->part_ok = 0;
+}
+
+static void icur_free(tbl_icur *c)
+{
+    icur_release(c);
     blk_iter_free(&c->top);
     blk_iter_free(&c->part);
-    c->top_ok = c->part_ok = 0;
 }
 
 static blk_iter *icur_leaf(tbl_icur *c) { return c->t->index_partitioned ? &c->part : &c->top; }
@@ -469,7 +475,25 @@ static int icur_check(tbl_icur *c, tind_err *err)
     return TIND_OK;
 }
 
-/* Loads the partition named by the current top entry. */
+/* 1 when entry i of index block iterator it is its restart point i, so
+ * that directory d (of the same block) positions it without a search. */
+static int icur_direct(const blk_iter *it, const pdir *d) { return d && it->b->restart_count == d->count; }
+
+/* Seeks an index block iterator; with the block's directory d (or NULL)
+ * by a search over its words (pdir.h) instead of decoding entries. */
+static void icur_seek_block(blk_iter *it, const pdir *d, const uint8_t *key, size_t klen, uint64_t seqno)
+{
+    if (icur_direct(it, d))
+        blk_iter_at_restart(it, pdir_find(d, key, klen, seqno));
+    else
+        blk_iter_seek(it, key, klen, seqno);
+}
+
+static int tbl_part_get(tbl *t, uint32_t pi, int kind, blk_handle h, tbl_bref *r, tind_err *err);
+
+/* Loads the partition named by the current top entry: as the table holds
+ * it when the directory says which one it is (tbl_part_get), else through
+ * the cache. */
 static int icur_load_part(tbl_icur *c, tind_err *err)
 {
     blk_handle h;
@@ -479,7 +503,10 @@ static int icur_load_part(tbl_icur *c, tind_err *err)
     rc = tbl_value_handle(c->t, &c->top, c->t->index_handle.offset, &h, err);
     if (rc != TIND_OK)
         return rc;
-    rc = tbl_block_get(c->t, h, &c->t->index, TBL_KIND_BLOCK, &c->part_ref, err);
+    if (c->t->part_pins && icur_direct(&c->top, c->t->dir))
+        rc = tbl_part_get(c->t, c->top.restart_index, TBL_KIND_BLOCK, h, &c->part_ref, err);
+    else
+        rc = tbl_block_get(c->t, h, &c->t->index, TBL_KIND_BLOCK, &c->part_ref, err);
     if (rc != TIND_OK)
         return rc;
     tbl_rebind(&c->part, &c->part_ref.blk->b);
@@ -540,7 +567,7 @@ static int icur_seek(tbl_icur *c, const uint8_t *key, size_t klen, uint64_t seqn
     int rc = icur_top(c, err);
     if (rc != TIND_OK)
         return rc;
-    blk_iter_seek(&c->top, key, klen, seqno);
+    icur_seek_block(&c->top, c->t->index_partitioned ? c->t->dir : c->top_ref.blk->dir, key, klen, seqno);
     if (!c->t->index_partitioned)
         return icur_check(c, err);
     if (!c->top.valid) {
@@ -549,7 +576,7 @@ static int icur_seek(tbl_icur *c, const uint8_t *key, size_t klen, uint64_t seqn
     }
     if ((rc = icur_load_part(c, err)) != TIND_OK)
         return rc;
-    blk_iter_seek(&c->part, key, klen, seqno);
+    icur_seek_block(&c->part, c->part_ref.blk->dir, key, klen, seqno);
     if (c->part.valid)
         return TIND_OK;
     if ((rc = icur_check(c, err)) != TIND_OK)
@@ -631,6 +658,21 @@ int tbl_iter_new(tbl *t, tbl_iter **out)
 
 void tbl_iter_set_fill_cache(tbl_iter *it, int fill) { it->no_fill = !fill; }
 
+void tbl_iter_retarget(tbl_iter *it, tbl *t)
+{
+    tbl *old = it->t;
+    icur_release(&it->idx);
+    tbl_bref_release(old, &it->data_ref);
+    it->data_ok = 0;
+    it->data.valid = 0;
+    it->status = TIND_OK;
+    err_clear(&it->err);
+    tbl_ref(t);
+    it->t = t;
+    it->idx.t = t;
+    tbl_unref(old);
+}
+
 void tbl_iter_free(tbl_iter *it)
 {
     if (!it)
@@ -658,15 +700,17 @@ static void it_reset(tbl_iter *it)
     err_clear(&it->err);
 }
 
-/* Loads the data block of the current index entry. 0 on success. */
-static int it_load(tbl_iter *it)
+/* Loads the data block of the current index entry. 0 on success. A seek
+ * passes its key's hash as kh (else NULL): a cached block starts loading
+ * the key's hash slot (tbl_block_get_fill). */
+static int it_load(tbl_iter *it, const uint64_t *kh)
 {
     blk_handle h;
     int rc = icur_handle(&it->idx, &h, &it->err);
     if (rc == TIND_OK) {
         it->data_ok = 0;
         tbl_bref_release(it->t, &it->data_ref);
-        rc = tbl_block_get_fill(it->t, h, &it->t->data, TBL_KIND_BLOCK, !it->no_fill, NULL, &it->data_ref, &it->err);
+        rc = tbl_block_get_fill(it->t, h, &it->t->data, TBL_KIND_BLOCK, !it->no_fill, kh, &it->data_ref, &it->err);
     }
     if (rc != TIND_OK) {
         it_fail(it, rc);
@@ -688,7 +732,7 @@ static int it_data_check(tbl_iter *it)
     return TIND_OK;
 }
 
-static int it_index_moved(tbl_iter *it, int rc)
+static int it_index_moved(tbl_iter *it, int rc, const uint64_t *kh)
 {
     if (rc != TIND_OK) {
         it_fail(it, rc);
@@ -699,7 +743,7 @@ static int it_index_moved(tbl_iter *it, int rc)
         it->data.valid = 0;
         return TIND_NOT_FOUND;
     }
-    return it_load(it);
+    return it_load(it, kh);
 }
 
 /* Moves forward over empty blocks until on an entry or at the end. */
@@ -708,7 +752,7 @@ static void it_skip_forward(tbl_iter *it)
     while (!it->data.valid) {
         if (it_data_check(it) != TIND_OK)
             return;
-        if (it_index_moved(it, icur_next(&it->idx, &it->err)) != TIND_OK)
+        if (it_index_moved(it, icur_next(&it->idx, &it->err), NULL) != TIND_OK)
             return;
         blk_iter_first(&it->data);
     }
@@ -719,7 +763,7 @@ static void it_skip_backward(tbl_iter *it)
     while (!it->data.valid) {
         if (it_data_check(it) != TIND_OK)
             return;
-        if (it_index_moved(it, icur_prev(&it->idx, &it->err)) != TIND_OK)
+        if (it_index_moved(it, icur_prev(&it->idx, &it->err), NULL) != TIND_OK)
             return;
         blk_iter_last(&it->data);
     }
@@ -728,7 +772,7 @@ static void it_skip_backward(tbl_iter *it)
 void tbl_iter_first(tbl_iter *it)
 {
     it_reset(it);
-    if (it_index_moved(it, icur_first(&it->idx, &it->err)) != TIND_OK)
+    if (it_index_moved(it, icur_first(&it->idx, &it->err), NULL) != TIND_OK)
         return;
     blk_iter_first(&it->data);
     it_skip_forward(it);
@@ -737,18 +781,28 @@ void tbl_iter_first(tbl_iter *it)
 void tbl_iter_last(tbl_iter *it)
 {
     it_reset(it);
-    if (it_index_moved(it, icur_last(&it->idx, &it->err)) != TIND_OK)
+    if (it_index_moved(it, icur_last(&it->idx, &it->err), NULL) != TIND_OK)
         return;
     blk_iter_last(&it->data);
     it_skip_backward(it);
 }
 
+/* A seek lands by the data block's hash index, as a point read does, when
+ * the key is in the block: its slot names the restart interval where the
+ * key first appears, and a scan from there stops on the same entry as the
+ * binary search over the restart points would (blk_iter_seek_point_hash).
+ * When the slot is free, shared, or names another key (the scan stops on an
+ * entry of another user key), the binary search decides. */
 void tbl_iter_seek(tbl_iter *it, const uint8_t *key, size_t klen, uint64_t seqno)
 {
+    uint64_t kh = hash64(key, klen);
     it_reset(it);
-    if (it_index_moved(it, icur_seek(&it->idx, key, klen, seqno, &it->err)) != TIND_OK)
+    if (it_index_moved(it, icur_seek(&it->idx, key, klen, seqno, &it->err), &kh) != TIND_OK)
         return;
-    blk_iter_seek(&it->data, key, klen, seqno);
+    blk_iter *d = &it->data;
+    if (!d->b->buckets || blk_iter_seek_point_hash(d, key, klen, seqno, kh) != TIND_OK || !d->valid ||
+        key_cmp(d->key.data, d->key.len, key, klen) != 0)
+        blk_iter_seek(d, key, klen, seqno);
     it_skip_forward(it);
 }
 
@@ -765,7 +819,7 @@ void tbl_iter_seek_for_prev(tbl_iter *it, const uint8_t *key, size_t klen, uint6
         tbl_iter_last(it);
         return;
     }
-    if (it_load(it) != TIND_OK)
+    if (it_load(it, NULL) != TIND_OK)
         return;
     /* The first entry >= target is in this block, so the last entry <=
      * target is here or (when the block starts after it) before it. */

@@ -24,6 +24,7 @@
  * (a reverse prefix scan: tind_iter_prefix over the key's first 14 digits,
  * a group of 100 keys, seek_for_prev past its end, 20 entries backwards);
  * LMDB: mode 3 is a cursor's MDB_SET_RANGE and 99 MDB_NEXT (the same 100 entries).
+ * $SCANLEN: entries a scan reads (100).
  * Scan modes count G seeks (use a smaller G: instructions per seek =
  * "Collected" / G). $RI, $HR: the keyspace's restart interval and hash ratio at load;
  * $NOCOMPACT=1 at load: flush and wait for the compactions due, as tind-bench settles (more sources per get).
@@ -45,7 +46,7 @@ int main(int argc,char**argv){
   if(argc<5){fprintf(stderr,"usage: prof tind|lmdb load|read dir N [G] [mode]\n");return 2;}
   const char*eng=argv[1],*ph=argv[2],*dir=argv[3]; uint64_t N=strtoull(argv[4],0,10);
   uint64_t G=argc>5?strtoull(argv[5],0,10):200000; int mode=argc>6?atoi(argv[6]):0;
-  char k[16], v[100]; memset(v,'v',100);
+  char k[16], v[100]; memset(v,'v',100); int scanlen=getenv("SCANLEN")?atoi(getenv("SCANLEN")):100;
   if(!strcmp(eng,"tind")){
     tind_options*o=tind_options_new(); tind_options_set_cache_size(o,(size_t)(getenv("CACHE_MB")?atoi(getenv("CACHE_MB")):256)<<20);
     tind_db*db; int rc=tind_open(dir,o,&db); if(rc){printf("open %d\n",rc);return 1;}
@@ -65,7 +66,7 @@ int main(int argc,char**argv){
         if(mode==0){ if(tind_get(ks,k,16,NULL,&val,&vl)==0){found++;tind_free(val);} }
 #ifndef BASE
         else if(mode==3){ tind_iter_refresh(sit); tind_iter_seek(sit,k,16);
-          for(int q=0;q<100&&tind_iter_valid(sit);q++){size_t kn,vn; const uint8_t*kp=tind_iter_key(sit,&kn),*vp=tind_iter_value(sit,&vn); sink^=kp[0]^vp[vn-1]; found++; tind_iter_next(sit);} }
+          for(int q=0;q<scanlen&&tind_iter_valid(sit);q++){size_t kn,vn; const uint8_t*kp=tind_iter_key(sit,&kn),*vp=tind_iter_value(sit,&vn); sink^=kp[0]^vp[vn-1]; found++; tind_iter_next(sit);} }
         else if(mode==4){ char end[15]; memcpy(end,k,14); end[14]='~'; tind_iter*it; if(tind_iter_prefix(ks,k,14,NULL,&it)){printf("iter\n");return 1;}
           tind_iter_seek_for_prev(it,end,15);
           for(int q=0;q<20&&tind_iter_valid(it);q++){size_t kn,vn; const uint8_t*kp=tind_iter_key(it,&kn),*vp=tind_iter_value(it,&vn); sink^=kp[0]^vp[vn-1]; found++; tind_iter_prev(it);}
@@ -101,7 +102,7 @@ int main(int argc,char**argv){
       MDB_cursor*cur=NULL; volatile uint8_t sink=0; if(mode==3){mdb_txn_renew(t); mdb_cursor_open(t,dbi,&cur); mdb_txn_reset(t);}
       for(uint64_t i=0;i<G;i++){key(k,xr()%N); mdb_txn_renew(t); MDB_val kk={16,k},vv;
         if(mode==3){ mdb_cursor_renew(t,cur); int r=mdb_cursor_get(cur,&kk,&vv,MDB_SET_RANGE);
-          for(int q=0;q<100&&r==0;q++){ sink^=((uint8_t*)kk.mv_data)[0]^((uint8_t*)vv.mv_data)[vv.mv_size-1]; found++; r=mdb_cursor_get(cur,&kk,&vv,MDB_NEXT);} }
+          for(int q=0;q<scanlen&&r==0;q++){ sink^=((uint8_t*)kk.mv_data)[0]^((uint8_t*)vv.mv_data)[vv.mv_size-1]; found++; r=mdb_cursor_get(cur,&kk,&vv,MDB_NEXT);} }
         else if(mdb_get(t,dbi,&kk,&vv)==0){found++; memcpy(buf,vv.mv_data,vv.mv_size);}
         mdb_txn_reset(t);}
       (void)sink; if(cur)mdb_cursor_close(cur);
