@@ -80,6 +80,8 @@ static void open_db(fs *mem, int threads, tind_db **db, tind_keyspace **ks)
     tind_ks_options_free(ko);
 }
 
+/* n keys of ~40 bytes; 100 fill well under half of open_db's 16 KiB
+ * memtable (nodes of about 80 bytes), so no flush starts on its own. */
 static void put_some(tind_keyspace *ks, int from, int n)
 {
     char k[32], v[64];
@@ -98,7 +100,8 @@ static void holds_flush(int threads)
     tind_db *db;
     tind_keyspace *ks;
     open_db(mem, threads, &db, &ks);
-    put_some(ks, 0, 200);
+    put_some(ks, 0, 100);
+    CHECK_EQ(table_count(ks), 0);
     CHECK_OK(tind_internal_pause_background(db, 1));
     flusher f;
     flusher_start(&f, ks);
@@ -124,7 +127,8 @@ TEST(pause_nests_and_checks_its_arguments)
     open_db(mem, 1, &db, &ks);
     CHECK_RC(tind_internal_pause_background(NULL, 1), TIND_EINVAL);
     CHECK_RC(tind_internal_pause_background(db, 0), TIND_EINVAL); /* no pause held */
-    put_some(ks, 0, 200);
+    put_some(ks, 0, 100);
+    CHECK_EQ(table_count(ks), 0);
     CHECK_OK(tind_internal_pause_background(db, 1));
     CHECK_OK(tind_internal_pause_background(db, 1));
     flusher f;
