@@ -211,6 +211,15 @@ static void keys_of(tind_iter *it, int backward, char *out, size_t cap)
     CHECK_OK(tind_iter_status(it));
 }
 
+/* The iterator's keys, as keys_of gives them, are `want`. */
+static void check_keys(tind_iter *it, int backward, const char *want)
+{
+    char got[512];
+    keys_of(it, backward, got, sizeof got);
+    if (strcmp(got, want) != 0)
+        check_fail(__FILE__, __LINE__, "keys %s: \"%s\", want \"%s\"", backward ? "backward" : "forward", got, want);
+}
+
 static void put_s(tind_keyspace *ks, const char *k) { CHECK_OK(tind_put(ks, k, strlen(k), "v", 1)); }
 
 static void bounds_run(int background)
@@ -225,11 +234,8 @@ static void bounds_run(int background)
     tind_iter *range, *pfx;
     CHECK_OK(tind_iter_range(ks, "b", 1, "p:2", 3, NULL, &range));
     CHECK_OK(tind_iter_prefix(ks, "p:", 2, NULL, &pfx));
-    char got[512];
-    keys_of(range, 0, got, sizeof got);
-    CHECK(strcmp(got, "b1,p:1,") == 0);
-    keys_of(pfx, 1, got, sizeof got);
-    CHECK(strcmp(got, "p:1,") == 0);
+    check_keys(range, 0, "b1,p:1,");
+    check_keys(pfx, 1, "p:1,");
     put_s(ks, "b0");
     put_s(ks, "p:0");
     put_s(ks, "p:3");
@@ -238,26 +244,20 @@ static void bounds_run(int background)
     /* the same view: refreshed in place */
     CHECK_OK(tind_iter_refresh(range));
     CHECK_OK(tind_iter_refresh(pfx));
-    keys_of(range, 0, got, sizeof got);
-    CHECK(strcmp(got, "b0,b1,p:0,p:1,") == 0);
-    keys_of(range, 1, got, sizeof got);
-    CHECK(strcmp(got, "p:1,p:0,b1,b0,") == 0);
-    keys_of(pfx, 0, got, sizeof got);
-    CHECK(strcmp(got, "p:0,p:1,p:3,") == 0);
+    check_keys(range, 0, "b0,b1,p:0,p:1,");
+    check_keys(range, 1, "p:1,p:0,b1,b0,");
+    check_keys(pfx, 0, "p:0,p:1,p:3,");
     /* a flush and a compaction: refreshed by a rebuild */
     CHECK_OK(tind_flush(ks));
     CHECK_OK(tind_remove(ks, "p:1", 3));
     put_s(ks, "p:2");
     CHECK_OK(tind_flush(ks));
     CHECK_OK(tind_compact(ks));
-    keys_of(pfx, 0, got, sizeof got);
-    CHECK(strcmp(got, "p:0,p:1,p:3,") == 0);   /* not refreshed: the old state */
+    check_keys(pfx, 0, "p:0,p:1,p:3,");   /* not refreshed: the old state */
     CHECK_OK(tind_iter_refresh(range));
     CHECK_OK(tind_iter_refresh(pfx));
-    keys_of(range, 0, got, sizeof got);
-    CHECK(strcmp(got, "b0,b1,p:0,") == 0);
-    keys_of(pfx, 1, got, sizeof got);
-    CHECK(strcmp(got, "p:3,p:2,p:0,") == 0);
+    check_keys(range, 0, "b0,b1,p:0,");
+    check_keys(pfx, 1, "p:3,p:2,p:0,");
     tind_iter_seek(pfx, "p:1", 3);
     CHECK(tind_iter_valid(pfx));
     size_t kn;
@@ -289,16 +289,12 @@ TEST(txn_and_snapshots)
     tind_iter *tit;
     CHECK_OK(tind_iter_range(ks, NULL, 0, NULL, 0, ro, &tit));
     CHECK_RC(tind_iter_refresh(tit), TIND_EINVAL);
-    char got[64];
-    keys_of(tit, 0, got, sizeof got);
-    CHECK(strcmp(got, "b,") == 0);      /* its own writes, still */
+    check_keys(tit, 0, "b,");      /* its own writes, still */
     tind_iter_free(tit);
     CHECK_OK(tind_txn_commit(t));
-    keys_of(it, 0, got, sizeof got);
-    CHECK(strcmp(got, "a,") == 0);
+    check_keys(it, 0, "a,");
     CHECK_OK(tind_iter_refresh(it));
-    keys_of(it, 0, got, sizeof got);
-    CHECK(strcmp(got, "b,") == 0);      /* the commit, after the refresh */
+    check_keys(it, 0, "b,");      /* the commit, after the refresh */
     /* a snapshot's iterator keeps its snapshot */
     tind_snapshot *s;
     CHECK_OK(tind_snapshot_new(db, &s));
@@ -308,14 +304,12 @@ TEST(txn_and_snapshots)
     CHECK_OK(tind_iter_range(ks, NULL, 0, NULL, 0, ro, &sit));
     put_s(ks, "c");
     CHECK_RC(tind_iter_refresh(sit), TIND_EINVAL);
-    keys_of(sit, 0, got, sizeof got);
-    CHECK(strcmp(got, "b,") == 0);
+    check_keys(sit, 0, "b,");
     tind_iter_free(sit);
     tind_snapshot_free(s);
     tind_read_options_free(ro);
     CHECK_OK(tind_iter_refresh(it));
-    keys_of(it, 1, got, sizeof got);
-    CHECK(strcmp(got, "c,b,") == 0);
+    check_keys(it, 1, "c,b,");
     tind_iter_free(it);
     CHECK_OK(tind_close(db));
     fs_destroy(mem);
@@ -332,31 +326,23 @@ TEST(empty_memtable)
         tind_keyspace *ks = check_small_ks(db, "e", 1 << 20);
         tind_iter *it;
         CHECK_OK(tind_iter_range(ks, NULL, 0, NULL, 0, NULL, &it));   /* nothing at all */
-        char got[64];
-        keys_of(it, 0, got, sizeof got);
-        CHECK(strcmp(got, "") == 0);
+        check_keys(it, 0, "");
         put_s(ks, "b");
         CHECK_OK(tind_iter_refresh(it));
-        keys_of(it, 0, got, sizeof got);
-        CHECK(strcmp(got, "b,") == 0);
+        check_keys(it, 0, "b,");
         CHECK_OK(tind_flush(ks));             /* b in a table, the memtable empty */
         CHECK_OK(tind_iter_refresh(it));
-        keys_of(it, 1, got, sizeof got);
-        CHECK(strcmp(got, "b,") == 0);
+        check_keys(it, 1, "b,");
         put_s(ks, "a");
         put_s(ks, "c");
         CHECK_OK(tind_remove(ks, "b", 1));
-        keys_of(it, 0, got, sizeof got);
-        CHECK(strcmp(got, "b,") == 0);        /* not refreshed: as it was */
+        check_keys(it, 0, "b,");        /* not refreshed: as it was */
         CHECK_OK(tind_iter_refresh(it));
-        keys_of(it, 0, got, sizeof got);
-        CHECK(strcmp(got, "a,c,") == 0);
-        keys_of(it, 1, got, sizeof got);
-        CHECK(strcmp(got, "c,a,") == 0);
+        check_keys(it, 0, "a,c,");
+        check_keys(it, 1, "c,a,");
         put_s(ks, "d");                       /* the memtable is in the merge now */
         CHECK_OK(tind_iter_refresh(it));
-        keys_of(it, 0, got, sizeof got);
-        CHECK(strcmp(got, "a,c,d,") == 0);
+        check_keys(it, 0, "a,c,d,");
         tind_iter_free(it);
         CHECK_OK(tind_close(db));
         fs_destroy(mem);

@@ -34,27 +34,21 @@ static int li_open(level_ii *l, size_t index)
 {
     if (l->cur && l->index == index)
         return 1;
-    if (l->cur && index >= l->level->count) {
+    if (index >= l->level->count) {
         tbl_iter_free(l->cur);
         l->cur = NULL;
-    }
-    if (index >= l->level->count)
         return 0;
+    }
     tbl *t;
     int rc = db_table_reader(l->db, l->level->tables[index], l->level_no, &t, &l->err);
-    if (rc == TIND_OK && l->cur) {
+    if (rc == TIND_OK && l->cur)
         tbl_iter_retarget(l->cur, t); /* another table, the same buffers */
-    } else if (rc == TIND_OK) {
-        rc = tbl_iter_new(t, &l->cur);
-        if (rc == TIND_OK)
-            tbl_iter_set_fill_cache(l->cur, l->fill_cache);
-    } else if (l->cur) {
+    else if (rc == TIND_OK && (rc = tbl_iter_new(t, &l->cur)) == TIND_OK)
+        tbl_iter_set_fill_cache(l->cur, l->fill_cache);
+    if (rc) {
         tbl_iter_free(l->cur);
         l->cur = NULL;
-    }
-    if (rc) {
         l->status = rc;
-        l->cur = NULL;
         return 0;
     }
     l->index = index;

@@ -658,21 +658,6 @@ int tbl_iter_new(tbl *t, tbl_iter **out)
 
 void tbl_iter_set_fill_cache(tbl_iter *it, int fill) { it->no_fill = !fill; }
 
-void tbl_iter_retarget(tbl_iter *it, tbl *t)
-{
-    tbl *old = it->t;
-    icur_release(&it->idx);
-    tbl_bref_release(old, &it->data_ref);
-    it->data_ok = 0;
-    it->data.valid = 0;
-    it->status = TIND_OK;
-    err_clear(&it->err);
-    tbl_ref(t);
-    it->t = t;
-    it->idx.t = t;
-    tbl_unref(old);
-}
-
 void tbl_iter_free(tbl_iter *it)
 {
     if (!it)
@@ -698,6 +683,18 @@ static void it_reset(tbl_iter *it)
     it->data_ok = 0;
     it->data.valid = 0;
     err_clear(&it->err);
+}
+
+void tbl_iter_retarget(tbl_iter *it, tbl *t)
+{
+    tbl *old = it->t;
+    icur_release(&it->idx);
+    tbl_bref_release(old, &it->data_ref);
+    it_reset(it);
+    tbl_ref(t);
+    it->t = t;
+    it->idx.t = t;
+    tbl_unref(old);
 }
 
 /* Loads the data block of the current index entry. 0 on success. A seek

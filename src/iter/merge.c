@@ -96,6 +96,7 @@ static void build_heap(merge_iter *m)
     }
     for (size_t i = m->heap_len / 2; i-- > 0;)
         sift_down(m, i);
+    m_moved(m);
 }
 
 /* The top child moved: restore the heap. */
@@ -120,7 +121,6 @@ static void m_first(iiter *it)
         ii_first(m->children[i]);
     m->forward = 1;
     build_heap(m);
-    m_moved(m);
 }
 
 static void m_last(iiter *it)
@@ -130,7 +130,6 @@ static void m_last(iiter *it)
         ii_last(m->children[i]);
     m->forward = 0;
     build_heap(m);
-    m_moved(m);
 }
 
 static void m_seek(iiter *it, const uint8_t *k, size_t n, uint64_t s)
@@ -140,7 +139,6 @@ static void m_seek(iiter *it, const uint8_t *k, size_t n, uint64_t s)
         ii_seek(m->children[i], k, n, s);
     m->forward = 1;
     build_heap(m);
-    m_moved(m);
 }
 
 static void m_seek_for_prev(iiter *it, const uint8_t *k, size_t n, uint64_t s)
@@ -150,7 +148,6 @@ static void m_seek_for_prev(iiter *it, const uint8_t *k, size_t n, uint64_t s)
         ii_seek_for_prev(m->children[i], k, n, s);
     m->forward = 0;
     build_heap(m);
-    m_moved(m);
 }
 
 /* Re-positions every child but the current one on the other side of the
