@@ -211,7 +211,7 @@ static int count_cb(void *ctx, uint64_t first, uint32_t count, const uint8_t *pa
 TEST(format_bytes)
 {
     fs *m = mem_with_dir("/j");
-    jrn_options o = {64, 100, 0};
+    jrn_options o = {64, 100, 0, 0};
     jrn_writer *w = NULL;
     tind_err err;
     CHECK_OK(jrn_writer_open(m, "/j", 7, &o, &w, &err));
@@ -296,7 +296,7 @@ static void roundtrip_one(uint32_t threshold, size_t records)
     expect e;
     expect_init(&e, check_seed * 31 + threshold, records);
     jrn_writer *w = NULL;
-    jrn_options o = {threshold, 1, 0};
+    jrn_options o = {threshold, 1, 0, 0};
     tind_err err;
     CHECK_OK(jrn_writer_open(m, "/j", 1, &o, &w, &err));
     uint64_t raw = append_range(w, &e, 0, records, NULL, &r);
@@ -355,7 +355,7 @@ TEST(rotation_and_list)
     size_t files = 0;
     uint64_t number = 3;
     jrn_writer *w = NULL;
-    jrn_options o = {512, 1, 4096};
+    jrn_options o = {512, 1, 4096, 0};
     tind_err err;
     CHECK_OK(jrn_writer_open(m, dir, number, &o, &w, &err));
     numbers[files++] = number;
@@ -446,7 +446,7 @@ static void make_small_journal(fs *m, const char *dir, expect *e, uint64_t *boun
     e->len[5] = 2000;
     e->len[records - 2] = 3000;
     jrn_writer *w = NULL;
-    jrn_options o = {1024, 1, 0};
+    jrn_options o = {1024, 1, 0, 0};
     tind_err err;
     CHECK_OK(jrn_writer_open(m, dir, 1, &o, &w, &err));
     for (size_t i = 0; i < records; i++) {
@@ -786,6 +786,124 @@ static int fail_third(void *ctx, uint64_t first, uint32_t count, const uint8_t *
     return TIND_OK;
 }
 
+TEST(marks)
+{
+    /* format 5's marks: no entries, a witness only (journal.h, "Marks") */
+    tbuf b = TBUF_INIT;
+    uint64_t seen;
+    jrn_replay_result res;
+    tind_err err;
+    const char pay[] = "payload";
+    const uint8_t M = JRN_FLAG_MARK, SB = JRN_FLAG_SYNCED_BEFORE, PS = JRN_FLAG_PRIOR_SYNCED;
+
+    /* a mark first, between records and last: never handed to the
+     * callback, not counted, its seqno the next record's */
+    put_file_header(&b, 5, 9);
+    put_record(&b, M | PS, 0, 1, 0, NULL, 0);
+    put_record(&b, 0, 7, 1, 2, pay, 7);
+    put_record(&b, M | SB, 0, 3, 0, NULL, 0);
+    put_record(&b, 0, 7, 3, 1, pay, 7);
+    put_record(&b, M | SB | PS, 0, 4, 0, NULL, 0);
+    CHECK_OK(replay_bytes(&b, &seen, &res, &err));
+    CHECK_EQ(seen, 2);
+    CHECK_EQ(res.records, 2);
+    CHECK_EQ(res.marks, 3);
+    CHECK_EQ(res.first_seqno, 1);
+    CHECK_EQ(res.last_seqno, 3);
+    CHECK_EQ(res.prior_synced, 1);
+    CHECK_EQ(res.valid_bytes, b.len);
+    CHECK_EQ(jrn_skip_marks(b.data, b.len, JRN_FILE_HEADER_SIZE), JRN_FILE_HEADER_SIZE + JRN_RECORD_HEADER_SIZE);
+    CHECK_EQ(jrn_skip_marks(b.data, b.len, b.len - JRN_RECORD_HEADER_SIZE), b.len);
+
+    /* a mark whose seqno is behind the last record's end, a record behind a
+     * mark, a mark with entries or bytes or compressed, a mark in format 4:
+     * written whole, so corruption */
+    struct { uint32_t version; uint8_t flags; uint64_t seqno; uint32_t count; uint32_t stored; } bad[] = {
+        {5, M, 2, 0, 0}, {5, M, 5, 0, 0}, {5, M, 3, 1, 0}, {5, M, 3, 0, 7}, {5, M | JRN_FLAG_LZ4, 3, 0, 0},
+        {4, M, 3, 0, 0},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        tbuf_reset(&b);
+        put_file_header(&b, bad[i].version, 9);
+        put_record(&b, 0, 7, 1, 2, pay, 7);
+        put_record(&b, bad[i].flags, bad[i].stored, bad[i].seqno, bad[i].count, pay, bad[i].stored);
+        if (bad[i].seqno == 5) /* a record after it, below the mark's seqno */
+            put_record(&b, 0, 7, 3, 1, pay, 7);
+        CHECK_RC(replay_bytes(&b, &seen, &res, &err), TIND_ECORRUPT);
+        CHECK(strstr(err.msg, "offset") != NULL);
+    }
+
+    /* a mark witnesses like a record: a damaged record before a mark that
+     * carries the synced-before flag is corruption, before one without it
+     * a torn tail; a damaged mark at the end is a torn tail */
+    for (int flag = 0; flag < 2; flag++) {
+        tbuf_reset(&b);
+        put_file_header(&b, 5, 9);
+        put_record(&b, 0, 7, 1, 2, pay, 7);
+        size_t at = b.len;
+        put_record(&b, 0, 7, 3, 1, pay, 7);
+        put_record(&b, flag ? M | SB : M, 0, 4, 0, NULL, 0);
+        b.data[at + JRN_RECORD_HEADER_SIZE + 2] ^= 1;
+        int rc = replay_bytes(&b, &seen, &res, &err);
+        if (flag) {
+            CHECK_RC(rc, TIND_ECORRUPT);
+            CHECK(strstr(err.msg, "followed by valid records") != NULL);
+        } else {
+            CHECK_OK(rc);
+            CHECK_EQ(seen, 1);
+            CHECK_EQ(res.valid_bytes, at);
+        }
+    }
+    tbuf_reset(&b);
+    put_file_header(&b, 5, 9);
+    put_record(&b, 0, 7, 1, 2, pay, 7);
+    size_t whole = b.len;
+    put_record(&b, M | SB, 0, 3, 0, NULL, 0);
+    b.data[b.len - 1] ^= 1;
+    CHECK_OK(replay_bytes(&b, &seen, &res, &err));
+    CHECK_EQ(res.valid_bytes, whole);
+    CHECK_EQ(res.marks, 0);
+
+    /* the writer: a journal made with prior_synced starts with a mark (seqno
+     * = start, prior-synced, synced-before: the header was synced); a mark
+     * added after records takes the next seqno; records after a mark go on
+     * from there */
+    fs *m = mem_with_dir("/j");
+    jrn_options o = {0, 50, 0, 1};
+    jrn_writer *w = NULL;
+    CHECK_OK(jrn_writer_open(m, "/j", 3, &o, &w, &err));
+    CHECK_EQ(jrn_size(w), JRN_FILE_HEADER_SIZE + JRN_RECORD_HEADER_SIZE);
+    CHECK_EQ(jrn_synced(w), 0);
+    CHECK_OK(jrn_append(w, 50, 2, pay, 7, &err));
+    CHECK_OK(jrn_sync(w, FS_SYNC_DATA, &err));
+    CHECK_OK(jrn_add_mark(w, &err));
+    CHECK_OK(jrn_append(w, 52, 1, pay, 7, &err));
+    CHECK_OK(jrn_close(w, &err));
+    uint8_t *d = NULL;
+    size_t n = 0;
+    CHECK_OK(fs_read_all(m, "/j/00000003.jrn", &d, &n, NULL));
+    const uint8_t *h = d + JRN_FILE_HEADER_SIZE;
+    CHECK_EQ(h[8], M | SB | PS);
+    CHECK_EQ(dec_u64(h + 13), 50);
+    CHECK_EQ(dec_u32(h + 21), 0);
+    h += JRN_RECORD_HEADER_SIZE + JRN_RECORD_HEADER_SIZE + 7;
+    CHECK_EQ(h[8], M | SB | PS);
+    CHECK_EQ(dec_u64(h + 13), 52);
+    free(d);
+    jrn_replay_result r2;
+    CHECK_OK(jrn_replay(m, "/j/00000003.jrn", count_cb, &seen, 0, &r2, &err));
+    CHECK_EQ(r2.records, 2);
+    CHECK_EQ(r2.marks, 2);
+    CHECK_EQ(r2.last_seqno, 52);
+    /* without prior_synced no mark is written at the start */
+    o.prior_synced = 0;
+    CHECK_OK(jrn_writer_open(m, "/j", 4, &o, &w, &err));
+    CHECK_EQ(jrn_size(w), JRN_FILE_HEADER_SIZE);
+    CHECK_OK(jrn_close(w, &err));
+    fs_destroy(m);
+    tbuf_free(&b);
+}
+
 TEST(callback_status)
 {
     fs *m = mem_with_dir("/c");
@@ -852,7 +970,7 @@ TEST(crash)
         expect e;
         expect_init(&e, check_seed * 1000 + (uint64_t)it, synced + more);
         jrn_writer *w;
-        jrn_options o = {(uint32_t)(trng_below(&r, 2) ? 256 : 0), 1, trng_below(&r, 2) ? 4096 : 0};
+        jrn_options o = {(uint32_t)(trng_below(&r, 2) ? 256 : 0), 1, trng_below(&r, 2) ? 4096 : 0, 0};
         tind_err err;
         CHECK_OK(jrn_writer_open(m, "/c", 1, &o, &w, &err));
         append_range(w, &e, 0, synced, NULL, &r);
@@ -1030,6 +1148,9 @@ TEST(sealed_unsynced_crash)
 
 /* Three sealed journals (records 1-4, 5-8, 9-12) and a fourth being
  * written (13-14), none synced. */
+/* Journals 1-3 sealed (unsynced), 4 open. sync_after 1: a sync, then a
+ * record carrying the prior-synced flag; 2: a clean close (its sync and
+ * mark); 0: closed as a crash leaves them. */
 static void three_sealed(fs *m, jset *s, int sync_after)
 {
     CHECK_OK(fs_mkdir(m, "/d/journals", NULL));
@@ -1044,11 +1165,11 @@ static void three_sealed(fs *m, jset *s, int sync_after)
         if (n < 4)
             CHECK_OK(jset_seal(s, seq, NULL));
     }
-    if (sync_after) {
+    if (sync_after == 1) {
         CHECK_OK(jset_sync(s, FS_SYNC_DATA, seq, NULL)); /* journals 1-3 first */
         CHECK_OK(jset_append(s, 15, 1, "proof", 5, &grown, NULL));
     }
-    CHECK_OK(jset_close(s, 0, NULL));
+    CHECK_OK(jset_close(s, sync_after == 2, NULL));
     jset_free(s);
 }
 
@@ -1056,10 +1177,13 @@ TEST(sealed_torn_middle)
 {
     /* the middle of three sealed journals ends in a torn record: replay
      * stops there and the later journals go (the first two of journal 2's
-     * records survive); a record written after a sync of the older journals
-     * proves the damage is not a crash's: TIND_ECORRUPT */
-    for (int sync_after = 0; sync_after < 2; sync_after++)
-        for (int damage = 0; damage < 3; damage++) {
+     * records survive); a record written after a sync of the older journals,
+     * or a clean close's mark, proves the damage is not a crash's:
+     * TIND_ECORRUPT. Damage 3 deletes the middle journal: after a crash
+     * that is journal 1 ending early (journals 3 and 4 go), after a sync a
+     * hole (before marks a clean close left it unreported, batches lost) */
+    for (int sync_after = 0; sync_after < 3; sync_after++)
+        for (int damage = 0; damage < 4; damage++) {
             fs *m = mem_with_dir("/d");
             jset s;
             three_sealed(m, &s, sync_after);
@@ -1074,18 +1198,30 @@ TEST(sealed_torn_middle)
                 len = JRN_FILE_HEADER_SIZE + 2 * rec + rec / 2; /* a torn third record */
             else if (damage == 1)
                 data[JRN_FILE_HEADER_SIZE + 2 * rec + 40] ^= 0x10; /* garbage in it */
-            else
+            else if (damage == 2)
                 len = JRN_FILE_HEADER_SIZE + 2 * rec; /* whole records lost */
-            CHECK_OK(fs_write_atomic(m, "/d/journals", "00000002.jrn", data, len, NULL));
+            if (damage == 3)
+                CHECK_OK(fs_unlink(m, mid, NULL));
+            else
+                CHECK_OK(fs_write_atomic(m, "/d/journals", "00000002.jrn", data, len, NULL));
             free(data);
             int rc;
             char msg[512];
             uint64_t got = replay_set(m, &rc, msg, sizeof msg);
-            if (sync_after) {
+            if (sync_after && damage == 3) {
+                CHECK_RC(rc, TIND_ECORRUPT);
+                CHECK(strstr(msg, "records are missing") != NULL);
+                CHECK(strstr(msg, "00000001.jrn") != NULL && strstr(msg, "00000004.jrn") != NULL);
+                CHECK_EQ(count_journals(m), 3); /* nothing deleted */
+            } else if (sync_after) {
                 CHECK_RC(rc, TIND_ECORRUPT);
                 CHECK(strstr(msg, damage == 2 ? "records are missing" : "damaged record") != NULL);
                 CHECK(strstr(msg, "00000002.jrn") != NULL && strstr(msg, "00000004.jrn") != NULL);
                 CHECK_EQ(count_journals(m), 4); /* nothing deleted */
+            } else if (damage == 3) {
+                CHECK_OK(rc);
+                CHECK_EQ(got, 4); /* journal 1's */
+                CHECK_EQ(count_journals(m), 1);
             } else {
                 CHECK_OK(rc);
                 CHECK_EQ(got, 6);
@@ -1113,10 +1249,16 @@ TEST(format_3_sealed_torn)
         CHECK_OK(fs_read_all(m, path, &data, &len, NULL));
         enc_u32(data + 8, 3);
         enc_u64(data + 28, hash64(data, 28));
-        /* format 3 has no prior-synced flag: clear it, checksums follow */
+        /* format 3 has no prior-synced flag and no marks: clear the flag
+         * (checksums follow) and take the marks out */
         for (size_t off = JRN_FILE_HEADER_SIZE; off + JRN_RECORD_HEADER_SIZE <= len;) {
             uint8_t *h = data + off;
             size_t stored = dec_u32(h + 4);
+            if (h[8] & JRN_FLAG_MARK) {
+                memmove(h, h + JRN_RECORD_HEADER_SIZE, len - off - JRN_RECORD_HEADER_SIZE);
+                len -= JRN_RECORD_HEADER_SIZE;
+                continue;
+            }
             h[8] &= (uint8_t)~JRN_FLAG_PRIOR_SYNCED;
             hash64_stream hs;
             hash64_begin(&hs);
@@ -1301,7 +1443,7 @@ TEST(preallocated_space)
     jrn_replay_result res;
     uint64_t seen;
     fs *m = mem_with_dir("/p");
-    jrn_options o = {0, 1, 4096};
+    jrn_options o = {0, 1, 4096, 0};
     jrn_writer *w;
     CHECK_OK(jrn_writer_open(m, "/p", 1, &o, &w, &err));
     char rec[1000];
@@ -1394,7 +1536,7 @@ TEST(posix)
     expect e;
     expect_init(&e, check_seed + 42, N);
     jrn_writer *w;
-    jrn_options o = {1024, 1, 8192};
+    jrn_options o = {1024, 1, 8192, 0};
     tind_err err;
     CHECK_OK(jrn_writer_open(p, dir, 5, &o, &w, &err));
     append_range(w, &e, 0, N, NULL, &r);
@@ -1440,6 +1582,7 @@ int main(void)
     RUN(torn_tail_every_offset);
     RUN(bit_flips);
     RUN(replay_rules);
+    RUN(marks);
     RUN(callback_status);
     RUN(writer_arguments);
     RUN(crash);

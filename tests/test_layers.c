@@ -169,9 +169,11 @@ TEST(journal_set_chain_gap)
     /* journal 2 starts at seqno 6 although journal 1 ended at 3: records
      * are missing. Journal 1 was sealed unsynced (format 4), so that is a
      * power loss's doing, and journal 2 goes, unless it holds a record
-     * written after journal 1 was synced (the prior-synced flag): then
-     * replay says so instead of leaving a hole */
-    for (int proof = 0; proof < 2; proof++) {
+     * written after journal 1 was synced (the prior-synced flag; proof 1)
+     * or a clean close's mark (proof 2): then replay says so instead of
+     * leaving a hole. Without either the journals are closed as a crash
+     * leaves them (no sync, no mark) */
+    for (int proof = 0; proof < 3; proof++) {
         fs *f = fs_mem_new();
         CHECK_OK(fs_mkdir(f, "/db", NULL));
         CHECK_OK(fs_mkdir(f, "/db/journals", NULL));
@@ -183,10 +185,10 @@ TEST(journal_set_chain_gap)
         CHECK_OK(jset_seal(&s, 3, NULL));
         CHECK_OK(jset_start(&s, 2, 6, NULL));
         CHECK_OK(jset_append(&s, 6, 1, "f", 1, &grown, NULL)); /* no proof: journal 1 unsynced */
-        if (proof)
+        if (proof == 1)
             CHECK_OK(jset_sync(&s, FS_SYNC_DATA, 6, NULL)); /* journal 1, then 2 */
         CHECK_OK(jset_append(&s, 7, 1, "g", 1, &grown, NULL));
-        CHECK_OK(jset_close(&s, 1, NULL));
+        CHECK_OK(jset_close(&s, proof == 2, NULL));
         jset_free(&s);
         CHECK_OK(jset_init(&s, f, "/db", 0));
         replayed r = {0, 0};

@@ -254,9 +254,10 @@ static int journal_bytes(tind_changes *c, uint64_t off, size_t n, const uint8_t 
     return 1;
 }
 
-/* Reads the record at c->off into c->payload: 1 when read, 0 at the end of
- * the journal (nothing, or not a whole record, follows). */
-static int read_record(tind_changes *c, got_record *g, tind_err *err)
+/* Reads the record at c->off into c->payload: 1 when read, 2 when it was a
+ * mark (journal.h: no entries; stepped over), 0 at the end of the journal
+ * (nothing, or not a whole record, follows). */
+static int read_one(tind_changes *c, got_record *g, tind_err *err)
 {
     const uint8_t *head = NULL;
     int rc = journal_bytes(c, c->off, JRN_RECORD_HEADER_SIZE, &head, err);
@@ -290,13 +291,22 @@ static int read_record(tind_changes *c, got_record *g, tind_err *err)
     err_clear(&e);
     g->c = c;
     rc = jrn_replay_buffer(c->record.data, total, keep_record, g, &res, &e);
-    if (rc == TIND_OK && res.records != 1)
+    if (rc == TIND_OK && res.records + res.marks != 1)
         rc = TIND_ECORRUPT;
     if (rc)
         return err_set(err, rc, "change feed: journal %llu, record at offset %llu: %s", (unsigned long long)c->number,
                        (unsigned long long)c->off, e.msg[0] ? e.msg : "checksum mismatch");
     c->off += len;
-    return 1;
+    return res.marks ? 2 : 1;
+}
+
+/* read_one, stepping over marks. */
+static int read_record(tind_changes *c, got_record *g, tind_err *err)
+{
+    int rc;
+    while ((rc = read_one(c, g, err)) == 2)
+        ;
+    return rc;
 }
 
 /* Splits c->payload into c->ops (names looked up under mu). */

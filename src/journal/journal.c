@@ -94,6 +94,7 @@ struct jrn_writer {
     int cut_pending;          /* jrn_trim cut the file since the last FS_SYNC_ALL */
     uint64_t synced_size;     /* size at the last successful sync */
     int synced_mode;          /* FS_SYNC_DATA or FS_SYNC_ALL: strength of that sync */
+    uint64_t start_seqno;     /* the header's: a mark's seqno before any record */
     uint64_t last_seqno;      /* last seqno appended (valid when has_last) */
     int has_last;
     uint32_t compress_threshold;
@@ -202,6 +203,7 @@ int jrn_writer_open(fs *fsys, const char *dir, uint64_t number, const jrn_option
     w->mark_size = UINT64_MAX; /* no mark */
     w->compress_threshold = opts ? opts->compress_threshold : 0;
     w->prealloc_step = opts ? opts->preallocate : 0;
+    w->start_seqno = opts ? opts->start_seqno : 0;
 
     int rc = fs_open(fsys, path, FS_O_WRITE | FS_O_CREATE | FS_O_EXCL, &w->file, err);
     if (rc) {
@@ -235,6 +237,19 @@ int jrn_writer_open(fs *fsys, const char *dir, uint64_t number, const jrn_option
     w->alloc_end = w->size;
     w->synced_size = w->size;
     w->synced_mode = FS_SYNC_DATA;
+    if (opts && opts->prior_synced) {
+        /* the witness that every older journal was durable, for as long as
+         * no record carries it (see "Marks" in journal.h); after the
+         * header's sync, so a power loss leaves it a torn tail at worst */
+        w->prior_synced = 1;
+        rc = jrn_add_mark(w, err);
+        if (rc == TIND_OK)
+            rc = jrn_write(w, err);
+        if (rc) {
+            jrn_close(w, NULL);
+            return rc;
+        }
+    }
     *out = w;
     return TIND_OK;
 }
@@ -252,7 +267,7 @@ static int jrn_build_record(jrn_writer *w, uint64_t first_seqno, uint32_t count,
 {
     tbuf *b = &w->buf;
     size_t base = b->len;
-    uint8_t flags = 0;
+    uint8_t flags = count ? 0 : JRN_FLAG_MARK;
     uint8_t synced_before = w->synced_size == w->size ? JRN_FLAG_SYNCED_BEFORE : 0;
     if (w->prior_synced)
         synced_before |= JRN_FLAG_PRIOR_SYNCED;
@@ -267,7 +282,7 @@ static int jrn_build_record(jrn_writer *w, uint64_t first_seqno, uint32_t count,
         else
             b->len = base + JRN_RECORD_HEADER_SIZE;
     }
-    if (!flags && tbuf_append(b, payload, len)) {
+    if (!(flags & JRN_FLAG_LZ4) && len && tbuf_append(b, payload, len)) {
         b->len = base;
         return TIND_ENOMEM;
     }
@@ -310,6 +325,20 @@ int jrn_add(jrn_writer *w, uint64_t first_seqno, uint32_t count, const void *pay
     w->size += w->buf.len - before;
     w->last_seqno = first_seqno + (count - 1);
     w->has_last = 1;
+    return TIND_OK;
+}
+
+int jrn_add_mark(jrn_writer *w, tind_err *err)
+{
+    if (!w)
+        return err_set(err, TIND_EINVAL, "jrn_add_mark: no journal");
+    if (w->failed)
+        return jrn_refuse(w, err);
+    uint64_t seqno = w->has_last ? w->last_seqno + 1 : w->start_seqno;
+    size_t before = w->buf.len;
+    if (jrn_build_record(w, seqno, 0, NULL, 0))
+        return err_set(err, TIND_ENOMEM, "journal '%s': out of memory assembling a mark", w->path);
+    w->size += w->buf.len - before;
     return TIND_OK;
 }
 
@@ -540,7 +569,7 @@ static size_t jrn_scan_witness(const uint8_t *data, size_t len, size_t from, uin
         p = (size_t)(hit - data);
         jrn_record r;
         if (jrn_check_record(data, len, p, &r) == JRN_REC_OK && (r.flags & flag) &&
-            r.count > 0 && r.first_seqno >= min_seqno)
+            (r.count > 0 || (r.flags & JRN_FLAG_MARK)) && r.first_seqno >= min_seqno)
             return p;
         p++;
     }
@@ -593,15 +622,19 @@ static int jrn_decode(const char *name, const uint8_t *data, size_t len, int che
     uint8_t *raw = NULL;
     size_t raw_cap = 0;
     size_t off = JRN_FILE_HEADER_SIZE;
+    /* the least first seqno the next record or mark may have, once one was
+     * met (has_min); full: the last record ended at UINT64_MAX */
+    uint64_t next_min = 0;
+    int has_min = 0, full = 0;
     while (off < len) {
         jrn_record r;
         int state = jrn_check_record(data, len, off, &r);
         if (state != JRN_REC_OK) {
             size_t later = SIZE_MAX;
-            if (!res->records)
+            if (!res->records && !res->marks)
                 later = jrn_scan_witness(data, len, off + 1, JRN_FLAG_SYNCED_BEFORE, 0);
-            else if (res->last_seqno < UINT64_MAX)
-                later = jrn_scan_witness(data, len, off + 1, JRN_FLAG_SYNCED_BEFORE, res->last_seqno + 1);
+            else if (has_min && !full)
+                later = jrn_scan_witness(data, len, off + 1, JRN_FLAG_SYNCED_BEFORE, next_min);
             if (later != SIZE_MAX) {
                 rc = err_set(err, TIND_ECORRUPT,
                              "journal %s: record at offset %zu: %s, followed by valid records "
@@ -618,8 +651,18 @@ static int jrn_decode(const char *name, const uint8_t *data, size_t len, int che
         uint8_t known = JRN_FLAG_LZ4 | JRN_FLAG_SYNCED_BEFORE;
         if (version >= JRN_FORMAT_VERSION_UNSYNCED)
             known |= JRN_FLAG_PRIOR_SYNCED;
+        if (version >= JRN_FORMAT_VERSION_MARK)
+            known |= JRN_FLAG_MARK;
+        int mark = (r.flags & JRN_FLAG_MARK) != 0;
+        int follows = !has_min || (!full && r.first_seqno >= next_min);
         if (r.flags & ~known)
             why = "unknown flags";
+        else if (mark && (r.count || r.stored_len || r.raw_len || (r.flags & JRN_FLAG_LZ4)))
+            why = "a mark with entries or bytes";
+        else if (mark && !follows)
+            why = "mark's seqno does not follow the previous record's";
+        else if (mark)
+            why = NULL;
         else if (!(r.flags & JRN_FLAG_LZ4) && r.raw_len != r.stored_len)
             why = "raw length differs from the stored length of an uncompressed payload";
         else if ((r.flags & JRN_FLAG_LZ4) && (uint64_t)r.raw_len > (uint64_t)r.stored_len * JRN_LZ4_MAX_RATIO + 16)
@@ -628,13 +671,23 @@ static int jrn_decode(const char *name, const uint8_t *data, size_t len, int che
             why = "entry count 0";
         else if (r.first_seqno > UINT64_MAX - (r.count - 1))
             why = "seqnos overflow";
-        else if (res->records && r.first_seqno <= res->last_seqno)
+        else if (!follows)
             why = "seqno does not follow the previous record's";
         if (why) {
             rc = err_set(err, TIND_ECORRUPT,
                          "journal %s: record at offset %zu (first seqno %" PRIu64 ", %" PRIu32 " entries): %s", name,
                          off, r.first_seqno, r.count, why);
             goto out;
+        }
+        if (r.flags & JRN_FLAG_PRIOR_SYNCED)
+            res->prior_synced = 1;
+        if (mark) {
+            res->marks++;
+            next_min = r.first_seqno;
+            has_min = 1;
+            off += JRN_RECORD_HEADER_SIZE;
+            res->valid_bytes = off;
+            continue;
         }
         const uint8_t *payload = r.payload;
         size_t payload_len = r.stored_len;
@@ -669,10 +722,11 @@ static int jrn_decode(const char *name, const uint8_t *data, size_t len, int che
         }
         if (!res->records)
             res->first_seqno = r.first_seqno;
-        if (r.flags & JRN_FLAG_PRIOR_SYNCED)
-            res->prior_synced = 1;
         res->records++;
         res->last_seqno = r.first_seqno + (r.count - 1);
+        full = res->last_seqno == UINT64_MAX;
+        next_min = res->last_seqno + 1;
+        has_min = 1;
         off += JRN_RECORD_HEADER_SIZE + (size_t)r.stored_len;
         res->valid_bytes = off;
     }
@@ -688,6 +742,14 @@ int jrn_replay_buffer(const uint8_t *data, size_t len, jrn_replay_fn cb, void *c
     if (!data && len)
         return err_set(err, TIND_EINVAL, "jrn_replay_buffer: no data");
     return jrn_decode("(in memory)", data, len, 0, 0, cb, ctx, result ? result : &local, err);
+}
+
+size_t jrn_skip_marks(const uint8_t *data, size_t len, size_t off)
+{
+    while (off <= len && len - off >= JRN_RECORD_HEADER_SIZE && (data[off + JRN_RH_FLAGS] & JRN_FLAG_MARK) &&
+           dec_u32(data + off + JRN_RH_COUNT) == 0)
+        off += JRN_RECORD_HEADER_SIZE;
+    return off;
 }
 
 int jrn_truncate(fs *fsys, const char *path, uint64_t valid_bytes, tind_err *err)

@@ -13,7 +13,7 @@
  *
  *   File header, 36 bytes, at offset 0:
  *     0  u8[8]  magic "TINDJRN\x01"
- *     8  u32    format version = 4 (2 and 3 are read too)
+ *     8  u32    format version = 5 (2, 3 and 4 are read too)
  *    12  u64    journal number (equals the number in the file name)
  *    20  u64    start seqno: the engine's last seqno + 1 when the file was
  *               made, i.e. the first seqno its first record will carry (the
@@ -30,7 +30,11 @@
  *               bit 2 = "prior journals synced" (version 4): every older
  *               journal the database still kept had been made durable when
  *               the record was written (the proof recovery needs to call a
- *               torn older journal corruption); other bits are 0
+ *               torn older journal corruption);
+ *               bit 3 = "mark" (version 5): a record of no entries (count 0,
+ *               both lengths 0, no payload) that only carries the two flags
+ *               above as a witness; its first seqno is the seqno the next
+ *               record would carry. Other bits are 0
  *     9  u32    raw payload length (decompressed; equals the stored length
  *               when not compressed)
  *    13  u64    first seqno
@@ -68,8 +72,23 @@
  *     Limit: damage in records that a final sync covered but no later
  *     record witnesses (e.g. after a clean close) is also taken as torn;
  *   - a record that verifies but breaks a rule (unknown flag, raw length
- *     disagreeing with the payload, count 0, seqnos not increasing, LZ4 data
- *     that does not decode) is TIND_ECORRUPT: it was written whole.
+ *     disagreeing with the payload, count 0 without the mark flag, a mark
+ *     with entries or bytes, seqnos not increasing, LZ4 data that does not
+ *     decode) is TIND_ECORRUPT: it was written whole;
+ *   - a mark is not handed to the callback and is not counted as a record;
+ *     its seqno is at least the previous record's last + 1, and a record
+ *     after it starts at or after its seqno. It serves as a witness like
+ *     any record.
+ *
+ * Marks (version 5) witness syncs that no record would: a clean close syncs
+ * every journal, then appends a mark carrying both flags and syncs it, so
+ * that damage to any journal, the newest one's records included, is
+ * reported as corruption instead of taken for a power loss's torn tail
+ * (before version 5 a close's sync was witnessed by nothing: a sealed
+ * journal deleted or cut after a clean close lost its batches silently). A
+ * journal made while every older one was durable (jrn_options.prior_synced)
+ * starts with a mark carrying the prior-synced flag, written after the
+ * header's sync and not synced itself.
  *
  * Preallocated space: a writer may extend its file with zeros ahead of the
  * records (jrn_options.preallocate). Zeros lack the marker: they replay as
@@ -103,9 +122,10 @@
 /* FROZEN: these values are written to disk. */
 #define JRN_FILE_MAGIC "TINDJRN\x01"
 #define JRN_FILE_MAGIC_LEN 8
-#define JRN_FORMAT_VERSION 4u   /* 4: sealed unsynced, the prior-synced flag; 3: range tombstones */
+#define JRN_FORMAT_VERSION 5u   /* 5: marks; 4: sealed unsynced, the prior-synced flag; 3: range tombstones */
 #define JRN_FORMAT_VERSION_MIN 2u
 #define JRN_FORMAT_VERSION_UNSYNCED 4u   /* from this version on a sealed journal may be unsynced */
+#define JRN_FORMAT_VERSION_MARK 5u       /* from this version on a record may be a mark */
 #define JRN_FILE_HEADER_SIZE 36u
 #define JRN_RECORD_MARKER 0x314E524Au    /* bytes 'J' 'R' 'N' '1' */
 #define JRN_RECORD_HEADER_SIZE 33u
@@ -113,6 +133,7 @@
 #define JRN_LZ4_ACCELERATION 2           /* see "Compression" above; any value decodes alike */
 #define JRN_FLAG_SYNCED_BEFORE 0x02u     /* DO NOT CHANGE */
 #define JRN_FLAG_PRIOR_SYNCED 0x04u      /* DO NOT CHANGE; version 4 and later */
+#define JRN_FLAG_MARK 0x08u              /* DO NOT CHANGE; version 5 and later */
 #define JRN_FILE_SUFFIX FNAME_JOURNAL_SUFFIX
 
 /* Largest payload one record can carry (the length fields are u32). */
@@ -133,6 +154,11 @@ typedef struct jrn_options {
      * no size change; 0 = never. Best effort (see journal.c). The zeros
      * replay as a torn tail: jrn_trim and jrn_close cut them. */
     uint64_t preallocate;
+    /* Every older journal the caller keeps is durable: the records this
+     * writer assembles carry the prior-synced flag, and the journal starts
+     * with a mark carrying it (written after the header's sync, not synced;
+     * see "Marks" above). */
+    int prior_synced;
 } jrn_options;
 
 /* Creates "<dir>/<number>.jrn" exclusively (TIND_EEXIST when present),
@@ -189,6 +215,11 @@ int jrn_trim(jrn_writer *w, tind_err *err);
 /* From now on the records this writer assembles carry the prior-synced
  * flag: the caller has made every older journal it keeps durable. */
 void jrn_set_prior_synced(jrn_writer *w);
+/* Adds a mark (see "Marks" above) after the pending records, with the flags
+ * a record added now would carry; nothing written (jrn_write, jrn_sync).
+ * Its seqno is the last appended + 1 (the start seqno when none). Same
+ * failure rules as jrn_add. */
+int jrn_add_mark(jrn_writer *w, tind_err *err);
 /* 1 when every record assembled so far has been written and synced (and
  * no cut by jrn_trim waits for a sync). */
 int jrn_synced(const jrn_writer *w);
@@ -228,7 +259,8 @@ typedef struct jrn_replay_result {
     int truncated;          /* 1 when a torn tail was found (tail_bytes > 0); jrn_replay
                                with truncate_torn_tail has then cut the file to valid_bytes */
     uint32_t version;       /* format version from the file header (0 when torn/empty) */
-    int prior_synced;       /* 1 when a replayed record carries JRN_FLAG_PRIOR_SYNCED */
+    int prior_synced;       /* 1 when a replayed record or mark carries JRN_FLAG_PRIOR_SYNCED */
+    uint64_t marks;         /* marks met (not counted in records) */
 } jrn_replay_result;
 
 /* Rule 6 of docs/FORMAT.md: the journals recovery keeps continue each
@@ -284,10 +316,16 @@ int jrn_replay_buffer(const uint8_t *data, size_t len, jrn_replay_fn cb, void *c
 int jrn_replay(fs *fsys, const char *path, jrn_replay_fn cb, void *ctx, int truncate_torn_tail,
                jrn_replay_result *result, tind_err *err);
 
+/* For a replay callback that walks the record headers itself (the callback
+ * sees no marks): the offset of the first record at or after `off` that is
+ * not a mark; `off` when it is past data[0, len). Reads only the flags
+ * byte of each header replay has already verified. */
+size_t jrn_skip_marks(const uint8_t *data, size_t len, size_t off);
+
 /* Cuts the journal at path to valid_bytes and syncs it (FS_SYNC_ALL). */
 int jrn_truncate(fs *fsys, const char *path, uint64_t valid_bytes, tind_err *err);
 
-/* Whether the journal at path holds a record that verifies, carries the
+/* Whether the journal at path holds a record or mark that verifies, carries the
  * prior-synced flag and has a first seqno of at least min_seqno, anywhere
  * after its header (*found = 1), even past damage; a file without an intact
  * header holds none. Proof that every older journal had been synced. */

@@ -391,7 +391,7 @@ int jset_start(jset *s, uint64_t number, uint64_t start_seqno, tind_err *err)
     int prior_synced = !any_unsynced(s);
     mu_unlock(&s->mu);
     jrn_writer *w = NULL;
-    jrn_options jo = {s->compress_threshold, start_seqno, s->preallocate};
+    jrn_options jo = {s->compress_threshold, start_seqno, s->preallocate, prior_synced};
     if (rc == TIND_OK)
         rc = jrn_writer_open(s->fs, s->dir, number, &jo, &w, err);
     s->cur_max_seqno = 0;
@@ -404,8 +404,6 @@ int jset_start(jset *s, uint64_t number, uint64_t start_seqno, tind_err *err)
         mu_unlock(&s->mu);
         return rc;
     }
-    if (prior_synced)
-        jrn_set_prior_synced(w);
     s->writer = w;
     return TIND_OK;
 }
@@ -503,6 +501,15 @@ int jset_close(jset *s, int sync, tind_err *err)
         rc = jrn_trim(s->writer, err); /* the sync below makes the cut durable too */
     if (rc == TIND_OK && sync)
         rc = jrn_sync(s->writer, FS_SYNC_ALL, err);
+    /* Nothing would witness that sync: a mark carrying both flags, synced
+     * in turn, makes damage to any journal found later corruption instead
+     * of a power loss's torn tail (journal.h, "Marks"). */
+    if (rc == TIND_OK && sync) {
+        jrn_set_prior_synced(s->writer);
+        rc = jrn_add_mark(s->writer, err);
+        if (rc == TIND_OK)
+            rc = jrn_sync(s->writer, FS_SYNC_DATA, err);
+    }
     int rc2 = jrn_close(s->writer, rc ? NULL : err); /* writes pending records */
     if (!rc)
         rc = rc2;

@@ -44,13 +44,15 @@
  *   - the open fails with TIND_ECORRUPT where the damage must be reported
  *     (VERSIONS or FORMAT gone or empty, a table the version file names
  *     deleted, a kept journal swapped or duplicated: its header names
- *     another number);
+ *     another number; a kept journal that is not the newest deleted or
+ *     cut to an older prefix while it held an operation no table held:
+ *     the clean close's mark proves it had been synced);
  *   - it opens and reads exactly where nothing is lost (LOCK, strays, an
  *     orphan table, journals below the version file's oldest_journal);
  *   - either, with exact reads (a table damaged: TIND_ECORRUPT reads) for
  *     the rest: a table swapped, emptied or replaced by an older one (its
- *     identity, docs/FORMAT.md); a kept journal deleted (the open fails
- *     unless all it held was flushed); an older VERSIONS;
+ *     identity, docs/FORMAT.md); a kept journal deleted whose operations
+ *     were all flushed; an older VERSIONS;
  *   - the newest journal deleted, emptied or cut to an older prefix: the
  *     open may succeed with the history cut at its first lost record; synced
  *     batches lost that way are counted as `synced_lost_by_design`, the
@@ -136,6 +138,7 @@ typedef struct cr_record {
     size_t start, end;      /* byte range in the file */
     uint64_t first_seqno;
     int synced_before;
+    int mark;               /* a mark (journal.h): no entries, a witness only */
 } cr_record;
 
 typedef struct cr_journal {
@@ -358,6 +361,7 @@ static int cr_parse_journal(cr_journal *j, const uint8_t *d, size_t n)
         r->start = off;
         r->end = off + JRN_RECORD_HEADER_SIZE + stored;
         r->synced_before = (d[off + 8] & JRN_FLAG_SYNCED_BEFORE) != 0;
+        r->mark = (d[off + 8] & JRN_FLAG_MARK) != 0;
         r->first_seqno = dec_u64(d + off + 13);
         off = r->end;
     }
@@ -532,7 +536,10 @@ static int cr_build(cr_world *w)
             fprintf(stderr, "corrupt: the pristine database has no %s file\n", cr_kind_names[k]);
             return TIND_EINVAL;
         }
-    if (!w->njournals || !w->journals[w->njournals - 1].nrecs) {
+    size_t newest_records = 0;
+    for (size_t r = 0; w->njournals && r < w->journals[w->njournals - 1].nrecs; r++)
+        newest_records += !w->journals[w->njournals - 1].recs[r].mark;
+    if (!newest_records) {
         fprintf(stderr, "corrupt: the newest journal holds no records\n");
         return TIND_EINVAL;
     }
@@ -637,11 +644,14 @@ static long cr_journal_expect_plain(const cr_world *w, size_t jn, size_t flip_at
         first_bad = 0;
         while (first_bad < j->nrecs && j->recs[first_bad].end <= trunc_to)
             first_bad++;
-        if (!newest && first_bad < j->nrecs)
-            return EXPECT_FAIL;
     }
+    /* marks carry no batch: losing only them loses nothing */
+    while (first_bad < j->nrecs && j->recs[first_bad].mark)
+        first_bad++;
     if (first_bad >= j->nrecs)
         return (long)w->nb; /* nothing lost */
+    if (!newest)
+        return EXPECT_FAIL;
     long b = cr_batch_of_seqno(w, j->recs[first_bad].first_seqno);
     return b < 0 ? EXPECT_FAIL : b;
 }
@@ -1089,13 +1099,29 @@ static size_t cr_journal_index(const cr_world *w, long entry)
     return jn;
 }
 
+/* 1 when a record of journal j from index `from` on holds an operation no
+ * table held (a mark holds none). */
+static int cr_holds_unflushed(const cr_world *w, const cr_journal *j, size_t from)
+{
+    for (size_t r = from; r < j->nrecs; r++) {
+        long b = j->recs[r].mark ? -1 : cr_batch_of_seqno(w, j->recs[r].first_seqno);
+        for (int i = 0; b >= 0 && i < w->b[b].nops; i++)
+            if (w->b[b].first_seqno + (uint64_t)i > w->flushed[w->b[b].ops[i].ks])
+                return 1;
+    }
+    return 0;
+}
+
 /* What deleting journal jn (or cutting it to `keep` bytes, a prefix) must
  * give: journals below the version file's oldest_journal are never read;
  * a kept journal that is not the newest is covered by its successor's
- * start seqno (rule 6 and the version file's seqnos): the open fails or,
- * when every record it held had been flushed, nothing is lost; the newest
- * one's records after the last version file can be lost without a trace
- * (docs/RELIABILITY.md: a limitation by design). */
+ * start seqno (rule 6 and the version file's seqnos) and by the clean
+ * close's mark (journal.h, "Marks"), which proves it had been synced: the
+ * open fails when it held an operation no table held, else nothing is
+ * lost (or the gap is reported all the same); the newest one's records
+ * after the last version file can be lost without a trace
+ * (docs/RELIABILITY.md: a limitation by design). Losing only marks loses
+ * nothing. */
 static int cr_journal_loss(const cr_world *w, size_t jn, size_t keep, long *cut)
 {
     const cr_journal *j = &w->journals[jn];
@@ -1103,10 +1129,12 @@ static int cr_journal_loss(const cr_world *w, size_t jn, size_t keep, long *cut)
     if (j->number < w->oldest_journal)
         return X_EXACT;
     size_t first_lost = 0;
-    while (first_lost < j->nrecs && j->recs[first_lost].end <= keep)
+    while (first_lost < j->nrecs && (j->recs[first_lost].end <= keep || j->recs[first_lost].mark))
         first_lost++;
-    if (first_lost >= j->nrecs || jn + 1 < w->njournals)
+    if (first_lost >= j->nrecs)
         return X_ANY;
+    if (jn + 1 < w->njournals)
+        return cr_holds_unflushed(w, j, first_lost) ? X_FAIL : X_ANY;
     *cut = cr_batch_of_seqno(w, j->recs[first_lost].first_seqno);
     return *cut < 0 ? X_FAIL : X_CUT;
 }

@@ -430,7 +430,7 @@ static int journal_record(void *ctx, uint64_t first_seqno, uint32_t count, const
 {
     jdump *j = ctx;
     FILE *o = j->d->sh->out;
-    size_t at = j->off;
+    size_t at = jrn_skip_marks(j->data, j->len, j->off);
     uint32_t stored = 0, raw = 0;
     uint8_t flags = 0;
     if (at + JRN_RECORD_HEADER_SIZE <= j->len) {
@@ -440,9 +440,10 @@ static int journal_record(void *ctx, uint64_t first_seqno, uint32_t count, const
         j->off = at + JRN_RECORD_HEADER_SIZE + stored;
     }
     fprintf(o, "record at offset %zu: seqnos %" PRIu64 "..%" PRIu64 " (%" PRIu32 " %s), payload %" PRIu32
-            " bytes stored, %" PRIu32 " raw%s%s\n",
+            " bytes stored, %" PRIu32 " raw%s%s%s\n",
             at, first_seqno, first_seqno + count - 1, count, count == 1 ? "entry" : "entries", stored, raw,
-            flags & JRN_FLAG_LZ4 ? ", lz4" : "", flags & JRN_FLAG_SYNCED_BEFORE ? ", synced-before" : "");
+            flags & JRN_FLAG_LZ4 ? ", lz4" : "", flags & JRN_FLAG_SYNCED_BEFORE ? ", synced-before" : "",
+            flags & JRN_FLAG_PRIOR_SYNCED ? ", prior-synced" : "");
     const uint8_t *p = payload, *end = payload + len;
     for (uint32_t i = 0; i < count; i++) {
         batch_entry e;
@@ -534,6 +535,8 @@ static int dump_journal(dumper *d, const char *path)
     err_clear(&err);
     rc = jrn_replay_buffer(data, j.len, journal_record, &j, &res, &err);
     fprintf(o, "%" PRIu64 " records, %" PRIu64 " entries", res.records, j.entries);
+    if (res.marks)
+        fprintf(o, ", %" PRIu64 " mark%s", res.marks, res.marks == 1 ? "" : "s");
     if (res.records)
         fprintf(o, ", seqnos %" PRIu64 "..%" PRIu64, res.first_seqno, res.last_seqno);
     fprintf(o, "; %" PRIu64 " valid bytes", res.valid_bytes);

@@ -568,7 +568,7 @@ typedef struct jvfy {
 static int journal_record(void *ctx, uint64_t first_seqno, uint32_t count, const uint8_t *payload, size_t len)
 {
     jvfy *j = ctx;
-    size_t at = j->off;
+    size_t at = jrn_skip_marks(j->data, j->len, j->off);
     if (at + JRN_RECORD_HEADER_SIZE <= j->len)
         j->off = at + JRN_RECORD_HEADER_SIZE + dec_u32(j->data + at + 4);
     const uint8_t *p = payload, *end = payload + len;
