@@ -124,12 +124,13 @@ static void bt_mem_print(bt_handle *h, const char *when)
     fprintf(stderr,
             "memstats %s: rss %.1f hwm %.1f | tind %.1f = cache %.1f (pinned %.1f, %llu entries) + blob cache %.1f "
             "+ memtables %.1f "
-            "(sealed %.1f) + filters %.1f + tables %.1f (%llu) + journal %.1f | blob readers %llu, files %llu, "
-            "iterators %llu",
+            "(sealed %.1f) + filters %.1f + tables %.1f (%llu) + journal %.1f + spare %.1f | block memory %.1f "
+            "(free %.1f) | blob readers %llu, files %llu, iterators %llu",
             when, bt_proc_status_kb("VmRSS:") / 1024.0, bt_proc_status_kb("VmHWM:") / 1024.0,
             s.memory_bytes / mb, s.cache_usage / mb, s.cache_pinned / mb, (unsigned long long)s.cache_entries,
             s.blob_cache_usage / mb,            s.memtable_bytes / mb, s.pending_flush_bytes / mb, s.memtable_filter_bytes / mb,
             s.table_reader_bytes / mb, (unsigned long long)s.table_readers, s.journal_buffer_bytes / mb,
+            s.memtable_spare_bytes / mb, s.block_memory_mapped / mb, s.block_memory_free / mb,
             (unsigned long long)s.blob_readers, (unsigned long long)s.open_files,
             (unsigned long long)s.live_iterators);
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 33)

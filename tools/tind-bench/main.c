@@ -59,9 +59,11 @@
  * /proc/self/clear_refs when it starts, after it sends each result and after
  * a micro fill closes the previous fill's database, which resets the kernel's
  * high-water mark (VmHWM) to the current RSS, and reads VmHWM from
- * /proc/self/status when it sends the next. So a result's peak covers its own
- * phase -- a micro read row its warm-up, run and settle (plus what the fill
- * left resident), not the fill's peak; a single-result workload its load too.
+ * /proc/self/status when it sends the next; a warm-up resets it again when it
+ * ends. So a result's peak covers its own steady state -- a measured run phase
+ * and its settle (plus what the load or fill left resident and still holds
+ * when the warm-up ends), not the fill's peak nor the warm-up's; a fill row
+ * (no warm-up) and a run without --warmup its whole phase, load included.
  * Where the reset or VmHWM is not available the row carries ru_maxrss (the
  * peak since the child began) and says so (rss_scope "process", an asterisk
  * in the table).
@@ -83,8 +85,8 @@
  *    "device_write_bytes","device_write_amp","load_device_write_bytes",
  *    "load_device_write_amp" (null without a block device),"user_mb_s",
  *    "disk_fraction" (user_mb_s / the disk's sequential MB/s),
- *    "disk_bytes","live_bytes","space_amp","peak_rss_kb","rss_scope" ("phase"
- *    or "process", above),"misses","scanned",
+ *    "disk_bytes","live_bytes","space_amp","peak_rss_kb","rss_scope" ("steady",
+ *    "phase" or "process", above),"misses","scanned",
  *    "aborts","abort_rate"}  (aborts: txn-* attempts that conflicted and were
  *    retried; abort_rate = aborts / attempts, null when none ran)
  * (write_amp is null when the phase wrote nothing), and a readable table on
@@ -171,7 +173,8 @@ typedef struct bm_row {
     float timeline[BM_MAX_TIMELINE];
     uint64_t disk_bytes, live_bytes;
     long peak_rss_kb;
-    int rss_phase;              /* 1: peak_rss_kb is this row's phase's (VmHWM); 0: the process's (ru_maxrss) */
+    int rss_phase;              /* 2: peak_rss_kb is this row's steady state's (VmHWM reset after
+                                 * the warm-up); 1: its phase's; 0: the process's (ru_maxrss) */
     /* steady state and the device (issue 15) */
     double warmup_seconds;      /* the uncounted warm-up before the measured phase */
     uint64_t dev_write_bytes;   /* device sectors written (x 512) over phase + settle, syncfs-bracketed; */
@@ -260,15 +263,17 @@ static uint64_t bm_write_bytes(void)
  * (writing "5" to /proc/self/clear_refs, Linux >= 4.0) and reads VmHWM when
  * it sends the row. Where either is not possible the row falls back to
  * ru_maxrss and says so (bm_row.rss_phase = 0). */
-static int bm_rss_phase; /* the child's: 1 = VmHWM was reset when the current phase began */
+static int bm_rss_phase; /* the child's: 1 = VmHWM was reset when the current phase began, 2 = after its warm-up */
 
-static void bm_rss_reset(void)
+static void bm_rss_reset_as(int scope)
 {
     int fd = open("/proc/self/clear_refs", O_WRONLY | O_CLOEXEC);
-    bm_rss_phase = fd >= 0 && write(fd, "5", 1) == 1;
+    bm_rss_phase = fd >= 0 && write(fd, "5", 1) == 1 ? scope : 0;
     if (fd >= 0)
         close(fd);
 }
+
+static void bm_rss_reset(void) { bm_rss_reset_as(1); }
 
 /* VmHWM from /proc/self/status in kB; -1 when unknown. */
 static long bm_vmhwm_kb(void)
@@ -285,12 +290,12 @@ static long bm_vmhwm_kb(void)
     return v;
 }
 
-/* The current phase's peak RSS in kB; *phase = 0 when it is the process's
- * since it started (the fallback). */
+/* The current phase's peak RSS in kB; *phase = bm_rss_phase's scope, 0 when
+ * it is the process's since it started (the fallback). */
 static long bm_peak_rss_kb(int *phase)
 {
     long kb = bm_rss_phase ? bm_vmhwm_kb() : -1;
-    *phase = kb >= 0;
+    *phase = kb >= 0 ? bm_rss_phase : 0;
     if (kb < 0) {
         struct rusage ru;
         getrusage(RUSAGE_SELF, &ru);
@@ -930,7 +935,9 @@ static int bm_cache_write(const char *rundir, const char *dir, const bm_row *r)
 /* ---- the workloads ---- */
 
 /* The uncounted warm-up before a measured run phase: the same mode for
- * --warmup seconds; its misses still count (a miss is a bug). */
+ * --warmup seconds; its misses still count (a miss is a bug). The peak RSS
+ * starts again after it (steady state: what the load or the fill before
+ * left resident counts only while it stays). */
 static int bm_warmup(bm_ctx *c, void *h, const char *what, int mode, bm_phase *ph, bm_row *r)
 {
     if (c->flags->warmup <= 0)
@@ -940,6 +947,7 @@ static int bm_warmup(bm_ctx *c, void *h, const char *what, int mode, bm_phase *p
         return -1;
     r->misses += ph->misses;
     r->live_bytes += ph->live_bytes_added; /* feed: its appends stay live */
+    bm_rss_reset_as(2);
     return 0;
 }
 
@@ -1425,9 +1433,10 @@ static void bm_json_row(FILE *f, const bm_row *r, const char *profile, const bm_
     fprintf(f, ",\"disk_bytes\":%" PRIu64 ",\"live_bytes\":%" PRIu64 ",\"space_amp\":", r->disk_bytes,
             r->live_bytes);
     bm_json_num(f, bm_samp(r));
-    /* rss_scope: "phase" = the row's own phase (VmHWM reset before it), "process" = ru_maxrss since the child began */
+    /* rss_scope: "steady" = the row's measured run (VmHWM reset after its warm-up), "phase" = the row's own
+     * phase (reset before it), "process" = ru_maxrss since the child began */
     fprintf(f, ",\"peak_rss_kb\":%ld,\"rss_scope\":\"%s\",\"misses\":%" PRIu64 ",\"scanned\":%" PRIu64,
-            r->peak_rss_kb, r->rss_phase ? "phase" : "process", r->misses, r->scanned);
+            r->peak_rss_kb, r->rss_phase == 2 ? "steady" : r->rss_phase ? "phase" : "process", r->misses, r->scanned);
     /* transactions: retried attempts, and their share of all attempts */
     fprintf(f, ",\"aborts\":%" PRIu64 ",\"abort_rate\":", r->aborts);
     bm_json_num(f, r->ops + r->aborts ? (double)r->aborts / (double)(r->ops + r->aborts) : NAN);
