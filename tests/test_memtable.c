@@ -464,8 +464,10 @@ TEST(memory)
     }
     CHECK(last > start);
     CHECK(last >= payload);
-    /* per-node overhead: header, tower (avg 1.33 links) and padding */
-    CHECK(last < payload + 100000 * 48 + 2 * 65536);
+    /* per-node overhead: header, tower (avg 1.33 links) and padding: 43.9
+     * bytes here (bound 48) before nodes took a point-read chain link
+     * (hnext, 8 bytes in every node): 51.9, bound 56 */
+    CHECK(last < payload + 100000 * 56 + 2 * 65536);
     mt_unref(m);
 }
 
@@ -508,7 +510,10 @@ typedef struct cc_state {
     _Atomic int done;
     uint64_t seed;
     int sorted;                   /* keys mostly in increasing order (the append path) */
+    int unordered;                /* one block of CC_BLOCK seqnos in 8 added newest first */
 } cc_state;
+
+#define CC_BLOCK 16
 
 static uint64_t cc_mix(uint64_t x)
 {
@@ -517,9 +522,13 @@ static uint64_t cc_mix(uint64_t x)
 
 /* Seqno s writes key_of(s); each key gets ~total / CC_KEYS versions. Sorted:
  * key s / 2 (two versions each, the newer first in internal order), and one
- * seqno in 8 a random earlier key, so appends and searched inserts mix. */
+ * seqno in 8 a random earlier key, so appends and searched inserts mix.
+ * Unordered: the four seqnos of s / 4 write one key, so that a block added
+ * newest first pushes older versions above newer ones in the key's chain. */
 static size_t cc_key(const cc_state *st, uint64_t s, uint8_t *k)
 {
+    if (st->unordered)
+        return (size_t)snprintf((char *)k, 16, "k%u", (unsigned)(cc_mix(st->seed ^ (s / 4)) % CC_KEYS));
     if (st->sorted) {
         uint64_t h = cc_mix(st->seed ^ s);
         return (size_t)snprintf((char *)k, 16, "k%09u", (unsigned)(h % 8 == 0 ? h % (s / 2 + 1) : s / 2));
@@ -555,15 +564,29 @@ static void cc_check_entry(const cc_state *st, const uint8_t *k, size_t klen, ui
     CHECK_MEM(v, vlen, want_v, wv);
 }
 
+static void cc_add(cc_state *st, uint64_t s)
+{
+    uint8_t k[16], v[64];
+    size_t klen = cc_key(st, s, k);
+    uint8_t type = cc_type(st->seed, s);
+    size_t vlen = type == ENTRY_TOMBSTONE ? 0 : cc_value(k, klen, s, v);
+    CHECK_OK(mt_add(st->m, s, type, k, klen, v, vlen));
+}
+
+/* Adds seqnos 1..total in order, or (unordered) in blocks of CC_BLOCK, one
+ * block in 8 newest first, each published once whole. */
 static void *cc_writer(void *arg)
 {
     cc_state *st = arg;
-    uint8_t k[16], v[64];
     for (uint64_t s = 1; s <= st->total; s++) {
-        size_t klen = cc_key(st, s, k);
-        uint8_t type = cc_type(st->seed, s);
-        size_t vlen = type == ENTRY_TOMBSTONE ? 0 : cc_value(k, klen, s, v);
-        CHECK_OK(mt_add(st->m, s, type, k, klen, v, vlen));
+        if (st->unordered && s % CC_BLOCK == 1 && cc_mix(st->seed ^ s) % 8 == 0) {
+            uint64_t end = s + CC_BLOCK - 1 < st->total ? s + CC_BLOCK - 1 : st->total;
+            for (uint64_t t = end; t >= s; t--)
+                cc_add(st, t);
+            s = end;
+        } else {
+            cc_add(st, s);
+        }
         atomic_store_explicit(&st->published, s, memory_order_release);
     }
     atomic_store_explicit(&st->done, 1, memory_order_release);
@@ -675,11 +698,13 @@ static void *cc_reader(void *arg)
     return NULL;
 }
 
-static void concurrent(int sorted)
+/* filter_bytes > 0: readers' gets walk the point-read chains. */
+static void concurrent(int sorted, size_t filter_bytes, int unordered)
 {
     cc_state st;
     st.sorted = sorted;
-    st.m = mt_new(5);
+    st.unordered = unordered;
+    st.m = filter_bytes ? mt_new_filtered(5, filter_bytes, NULL) : mt_new(5);
     CHECK(st.m != NULL);
     st.total = 200000;
     atomic_init(&st.published, 0);
@@ -705,10 +730,18 @@ static void concurrent(int sorted)
     mt_unref(st.m);
 }
 
-TEST(concurrent) { concurrent(0); }
+TEST(concurrent) { concurrent(0, 0, 0); }
 
 /* The same with keys mostly in order: readers of the append path. */
-TEST(concurrent_sorted) { concurrent(1); }
+TEST(concurrent_sorted) { concurrent(1, 0, 0); }
+
+/* With the point-read filter: gets walk the chains (an engine-size filter,
+ * 1 MiB: chains of ~3 nodes at the end). */
+TEST(concurrent_filtered) { concurrent(0, 1u << 20, 0); }
+
+/* The same with blocks added newest first: chains turn unordered (gets then
+ * search the list) while readers walk them. */
+TEST(concurrent_unordered) { concurrent(0, 1u << 20, 1); }
 
 
 /* The point-read filter never hides a present key, and turns most absent
@@ -743,6 +776,120 @@ TEST(filter)
     mt_unref(m);
 }
 
+/* ------------------------------------------------------------------ hash_get */
+
+/* Key i of hash_get: even ones are added, odd ones never; key 0 is empty. */
+static size_t hg_key(uint32_t i, uint8_t *k)
+{
+    return i ? (size_t)snprintf((char *)k, 16, "h%u", i * 2654435761u % 100000007u) : 0;
+}
+
+/* mt_get of key, at snapshot, is what a seek to (key, snapshot) finds. */
+static void hg_check(memtable *m, mt_iter *it, const uint8_t *key, size_t klen, uint64_t snapshot)
+{
+    uint8_t type;
+    uint64_t seq;
+    const uint8_t *v;
+    size_t vlen, kn, vn;
+    int rc = mt_get(m, key, klen, snapshot, &type, &seq, &v, &vlen);
+    mt_iter_seek(it, key, klen, snapshot);
+    const uint8_t *k = mt_iter_valid(it) ? mt_iter_key(it, &kn) : NULL;
+    if (!k || key_cmp(k, kn, key, klen) != 0) {
+        CHECK_RC(rc, TIND_NOT_FOUND);
+        return;
+    }
+    CHECK_OK(rc);
+    CHECK(seq == mt_iter_seqno(it));
+    CHECK_EQ(type, mt_iter_type(it));
+    CHECK(v == mt_iter_value(it, &vn) && vlen == vn);   /* the same node */
+}
+
+/* Every key (added or not) at snapshots at, just below and just above each
+ * of its versions, and at random ones. */
+static void hg_check_all(memtable *m, trng *g, uint32_t keys, uint64_t max_seqno)
+{
+    mt_iter *it = mt_iter_new(m);
+    mt_iter *versions = mt_iter_new(m);
+    CHECK(it && versions);
+    uint8_t key[16];
+    for (uint32_t i = 0; i < keys; i++) {
+        size_t klen = hg_key(i, key), kn;
+        hg_check(m, it, key, klen, SEQNO_MAX);
+        hg_check(m, it, key, klen, 0);
+        for (int r = 0; r < 4; r++)
+            hg_check(m, it, key, klen, trng_below(g, max_seqno + 2));
+        for (mt_iter_seek(versions, key, klen, SEQNO_MAX); mt_iter_valid(versions); mt_iter_next(versions)) {
+            const uint8_t *k = mt_iter_key(versions, &kn);
+            if (key_cmp(k, kn, key, klen) != 0)
+                break;
+            uint64_t s = mt_iter_seqno(versions);
+            hg_check(m, it, key, klen, s);
+            hg_check(m, it, key, klen, s - 1);
+            hg_check(m, it, key, klen, s + 1);
+        }
+    }
+    mt_iter_free(versions);
+    mt_iter_free(it);
+}
+
+/* mt_get through the point-read chains agrees with a seek for every key,
+ * present or absent, and snapshot: with filters of 1 KiB (64 slots: long
+ * chains, most gets give up on the chain and search the list) and 256 KiB
+ * (short chains) and without one; seqnos added in increasing order (ordered
+ * chains), shuffled (chains marked unordered early), and increasing with one
+ * add in 32 swapping seqnos with an earlier one (a few marked chains). */
+TEST(hash_get)
+{
+    trng g;
+    trng_seed(&g, check_seed ^ 0x4a54);
+    static const size_t filters[] = {0, 1024, 256 * 1024};
+    uint32_t keys = (uint32_t)(4000 * check_scale()) + 64;
+    for (int f = 0; f < 3; f++) {
+        for (int order = 0; order < 3; order++) {
+            /* the adds: key index and seqno, versions interleaved at random */
+            size_t n = 0, cap = (size_t)keys * 4;
+            uint32_t *key_of = malloc(cap * sizeof *key_of);
+            uint64_t *seq_of = malloc(cap * sizeof *seq_of);
+            CHECK(key_of && seq_of);
+            for (uint32_t i = 0; i < keys; i += 2)
+                for (uint64_t v = 1 + trng_below(&g, 7); v > 0; v--)
+                    key_of[n++] = i;
+            for (size_t j = n; j > 1; j--) {
+                size_t o = trng_below(&g, j);
+                uint32_t t = key_of[j - 1];
+                key_of[j - 1] = key_of[o];
+                key_of[o] = t;
+            }
+            /* seqnos 2, 4, ...: a snapshot between two versions is common */
+            for (size_t j = 0; j < n; j++)
+                seq_of[j] = 2 * (uint64_t)j + 2;
+            for (size_t j = 1; j < n; j++) {
+                size_t o = order == 0 ? j : order == 1 ? trng_below(&g, j + 1)
+                                         : trng_below(&g, 32) == 0 ? j - 1 - trng_below(&g, j < 200 ? j : 200) : j;
+                uint64_t t = seq_of[j];
+                seq_of[j] = seq_of[o];
+                seq_of[o] = t;
+            }
+            memtable *m = filters[f] ? mt_new_filtered((uint64_t)f, filters[f], NULL) : mt_new((uint64_t)f);
+            CHECK(m != NULL);
+            uint8_t key[16], val[8];
+            for (size_t j = 0; j < n; j++) {
+                size_t klen = hg_key(key_of[j], key);
+                memcpy(val, &seq_of[j], sizeof val);
+                uint8_t type = trng_below(&g, 8) == 0 ? ENTRY_TOMBSTONE : ENTRY_VALUE;
+                CHECK_OK(mt_add(m, seq_of[j], type, key, klen, val, type == ENTRY_VALUE ? sizeof val : 0));
+                if (j == n / 3 || j == 2 * n / 3)   /* partly filled */
+                    hg_check_all(m, &g, keys, 2 * n + 2);
+            }
+            CHECK_EQ(mt_filter_memory(m), filters[f]);
+            hg_check_all(m, &g, keys, 2 * n + 2);
+            mt_unref(m);
+            free(key_of);
+            free(seq_of);
+        }
+    }
+}
+
 int main(void)
 {
     check_seed_init(0x6d656d);
@@ -754,7 +901,10 @@ int main(void)
     RUN(refcount);
     RUN(concurrent);
     RUN(concurrent_sorted);
+    RUN(concurrent_filtered);
+    RUN(concurrent_unordered);
     RUN(append);
     RUN(filter);
+    RUN(hash_get);
     return 0;
 }

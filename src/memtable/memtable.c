@@ -3,8 +3,9 @@
  *
  * Node layout (one arena allocation per entry):
  *
- *     seqno u64 | klen u32 | vlen u32 | type u8 | height u8 | pad
+ *     seqno u64 | klen u32 | vlen u32 | type u8 | height u8 | pad | tag u32
  *     prev          (_Atomic pointer: the node before it at level 0)
+ *     hnext         (the next older node of its point-read slot's chain)
  *     next[height]  (_Atomic pointers: the tower)
  *     key bytes (klen) | value bytes (vlen)
  *
@@ -33,6 +34,30 @@
  * predecessors without a search: one comparison instead of a walk down the
  * list. Its links are made exactly as a searched insert's, so readers see
  * no difference.
+ *
+ * Point reads (mt_get) of a filtered memtable go through a hash table, not
+ * the list: a slot per key hash holds the filter's bits and a chain of the
+ * nodes hashed there, newest add first (a descent of the list from mt_get was
+ * 28% of tind-bench's medium run). The chain is a stack: the writer sets a
+ * node's hnext to the slot's chain head and then stores the node as the head
+ * with release, before the node's level-0 link. A chain never changes below
+ * its head, so a reader's acquire load of the head gives it a fixed list
+ * holding every node whose add happens-before the load (every entry whose
+ * seqno the reader can see: an entry is in its memtable before its seqno is
+ * published); nodes pushed later are concurrent adds, which a read may miss
+ * (memtable.h).
+ *
+ * The first node of the key with seqno <= snapshot in a chain is the answer
+ * only if the chain's seqnos never increase from the head, true when seqnos
+ * are added in increasing order (one engine writer). Recovery, transactions
+ * and tests add them in other orders, so the writer marks a slot's chain
+ * unordered (MT_CHAIN_UNORDERED, the head pointer's low bit: nodes are 8-byte
+ * aligned) when it pushes a node older than the head; the mark stays. Mark
+ * and head are one word, so a reader gets a chain and whether it is ordered
+ * in one load: an out-of-order node pushed after that load is not in its
+ * chain (a concurrent add, as above), and one pushed before it is in its
+ * chain and marked it. A marked chain, or one longer than MT_CHAIN_STEPS,
+ * sends the read to the list's search (find_ge), which is always right.
  *
  * Counters (count, tombstones, min/max seqno) are written by the writer only,
  * as relaxed load + store (no read-modify-write needed with one writer), and
@@ -65,9 +90,24 @@ struct mt_node {
     uint32_t vlen;
     uint8_t type;
     uint8_t height;
+    uint32_t tag;                /* the key hash's high half (filtered memtables) */
     _Atomic(mt_node *) prev;     /* level 0's predecessor (head for the first node) */
+    mt_node *hnext;              /* the chain's next node: set before the node is
+                                  * pushed, then never changed (filtered memtables) */
     _Atomic(mt_node *) next[];   /* height links; key and value follow */
 };
+
+/* A point-read slot (16 bytes): the filter's bits of the keys hashed here
+ * (4 per key, filter_mask) and the chain of their nodes. */
+typedef struct mt_slot {
+    _Atomic uint64_t bits;
+    _Atomic uintptr_t chain;     /* the newest node | MT_CHAIN_UNORDERED; 0 = empty */
+} mt_slot;
+
+#define MT_CHAIN_UNORDERED ((uintptr_t)1)   /* a node was pushed above a newer one */
+/* Chain nodes a point read looks at before it searches the list instead: a
+ * descent of a quarter-million-node list compares about as many nodes. */
+#define MT_CHAIN_STEPS 16
 
 struct memtable {
     arena arena;                 /* nodes; writer allocates, freed at refs == 0 */
@@ -81,15 +121,15 @@ struct memtable {
     _Atomic uint64_t tombstones;
     _Atomic uint64_t min_seqno;
     _Atomic uint64_t max_seqno;
-    /* Optional point-read filter: one 64-bit word per key hash with 4 bits
-     * set. The writer sets a key's bits before the node is linked, so a
-     * reader that can see the node (its seqno is visible) sees the bits.
-     * The words are allocated by the first add, before any node exists, and
-     * published with release: an idle memtable costs no filter memory, and
-     * a reader that finds no filter yet searches the list (which holds
-     * nothing it could see without also seeing the filter). */
-    _Atomic(_Atomic uint64_t *) filter;
-    size_t filter_words;          /* wanted size; 0 = no filter */
+    /* Optional point-read filter and chains (slots, see above). The writer
+     * sets a key's bits and pushes its node before the node is linked, so a
+     * reader that can see the node (its seqno is visible) sees both. The
+     * slots are allocated by the first add, before any node exists, and
+     * published with release: an idle memtable costs no filter memory, every
+     * node is in a chain, and a reader that finds no slots yet searches the
+     * list (which holds nothing it could see without also seeing the slots). */
+    _Atomic(mt_slot *) filter;
+    size_t filter_slots;          /* wanted size; 0 = no filter */
     int filter_tried;             /* writer only: the allocation is tried once */
     /* Range tombstones, kept apart from the list (mt_range_tombstones):
      * made by the first one and published with release. */
@@ -222,7 +262,7 @@ memtable *mt_new_filtered(uint64_t id, size_t filter_bytes, hm_pool *pool)
 {
     memtable *m = mt_new(id);
     if (m && filter_bytes >= 1024)
-        m->filter_words = filter_bytes / 8;
+        m->filter_slots = filter_bytes / sizeof(mt_slot);
     if (m)
         arena_set_pool(&m->arena, pool);
     return m;
@@ -235,7 +275,7 @@ memtable *mt_new(uint64_t id)
         return NULL;
     atomic_init(&m->filter, NULL);
     atomic_init(&m->rdel, NULL);
-    m->filter_words = 0;
+    m->filter_slots = 0;
     m->filter_tried = 0;
     arena_init(&m->arena, MT_ARENA_BLOCK);
     m->head = arena_alloc(&m->arena, sizeof(mt_node) + MT_MAX_HEIGHT * sizeof(_Atomic(mt_node *)));
@@ -249,7 +289,9 @@ memtable *mt_new(uint64_t id)
     m->head->vlen = 0;
     m->head->type = 0;
     m->head->height = MT_MAX_HEIGHT;
+    m->head->tag = 0;
     atomic_init(&m->head->prev, NULL);
+    m->head->hnext = NULL;
     for (int i = 0; i < MT_MAX_HEIGHT; i++) {
         atomic_init(&m->head->next[i], NULL);
         m->tail[i] = m->head;
@@ -293,6 +335,24 @@ void mt_unref(memtable *m)
                           memory_order_relaxed)
 
 static void count_add(memtable *m, uint64_t seqno, uint8_t type);
+
+/* Pushes x on its slot's chain (writer only), marking the chain unordered
+ * when x is older than the node it goes above. */
+static void chain_push(memtable *m, mt_slot *slot, mt_node *x)
+{
+    uintptr_t old = atomic_load_explicit(&slot->chain, memory_order_relaxed); /* the writer's own store */
+    mt_node *newest = (mt_node *)(old & ~MT_CHAIN_UNORDERED);
+    uintptr_t mark = old & MT_CHAIN_UNORDERED;
+    /* the newest node's seqno only when x is not the memtable's newest
+     * (in order, the usual case): that node is seldom in the cache */
+    if (newest && x->seqno < atomic_load_explicit(&m->max_seqno, memory_order_relaxed) &&
+        x->seqno < newest->seqno)
+        mark = MT_CHAIN_UNORDERED;
+    x->hnext = newest;
+    /* Publish: x's fields, key, value and hnext happen-before a reader's
+     * acquire load of this head or of any later one. */
+    atomic_store_explicit(&slot->chain, (uintptr_t)x | mark, memory_order_release);
+}
 
 /* [key, val) at seqno into the side list (as a value entry there). */
 static int add_range_tombstone(memtable *m, uint64_t seqno, const uint8_t *key, size_t klen, const uint8_t *val,
@@ -380,19 +440,24 @@ int mt_add(memtable *m, uint64_t seqno, uint8_t type, const uint8_t *key, size_t
         if (found && node_cmp(found, key, klen, seqno) == 0)
             return TIND_EEXIST;
     }
-    _Atomic uint64_t *filter = atomic_load_explicit(&m->filter, memory_order_relaxed);
-    if (!filter && m->filter_words && !m->filter_tried) {
+    mt_slot *slots = atomic_load_explicit(&m->filter, memory_order_relaxed);
+    if (!slots && m->filter_slots && !m->filter_tried) {
         /* only before the first node: a filter missing earlier keys would
          * hide them, so a failed allocation means no filter at all */
         m->filter_tried = 1;
         if (!node_next(m->head, 0)) { /* range tombstones are counted, not listed */
-            filter = calloc(m->filter_words, sizeof *filter);
-            atomic_store_explicit(&m->filter, filter, memory_order_release);
+            slots = calloc(m->filter_slots, sizeof *slots);
+            atomic_store_explicit(&m->filter, slots, memory_order_release);
         }
     }
-    if (filter) {
-        uint64_t h = hash64(key, klen);
-        atomic_fetch_or_explicit(&filter[h % m->filter_words], filter_mask(h), memory_order_relaxed);
+    mt_slot *slot = NULL;
+    uint64_t h = 0;
+    if (slots) {
+        /* the bits before the node exists: out of memory below leaves a
+         * false positive, never a false negative */
+        h = hash64(key, klen);
+        slot = &slots[h % m->filter_slots];
+        atomic_fetch_or_explicit(&slot->bits, filter_mask(h), memory_order_relaxed);
     }
 
     int height = random_height(m);
@@ -408,6 +473,7 @@ int mt_add(memtable *m, uint64_t seqno, uint8_t type, const uint8_t *key, size_t
     x->vlen = (uint32_t)vlen;
     x->type = type;
     x->height = (uint8_t)height;
+    x->tag = (uint32_t)(h >> 32);
     uint8_t *kp = (uint8_t *)(x->next + height);
     if (klen)
         memcpy(kp, key, klen);
@@ -423,6 +489,9 @@ int mt_add(memtable *m, uint64_t seqno, uint8_t type, const uint8_t *key, size_t
         atomic_store_explicit(&m->max_height, height, memory_order_relaxed);
     }
     atomic_init(&x->prev, prev[0]);
+    x->hnext = NULL;
+    if (slot)
+        chain_push(m, slot, x);   /* x's fields, key and value are written */
     for (int i = 0; i < height; i++) {
         /* x is not reachable yet: its own links need no ordering. */
         atomic_init(&x->next[i], atomic_load_explicit(&prev[i]->next[i], memory_order_relaxed));
@@ -453,19 +522,52 @@ static void count_add(memtable *m, uint64_t seqno, uint8_t type)
 
 /* ---------------------------------------------------------------- reads */
 
+/* The newest node of key with seqno <= snapshot from its slot's chain
+ * (*out = NULL: none), or 0 when the chain cannot tell (unordered, or longer
+ * than MT_CHAIN_STEPS). */
+static int chain_find(mt_slot *slot, uint32_t tag, const uint8_t *key, size_t klen, uint64_t snapshot,
+                      const mt_node **out)
+{
+    uintptr_t c = atomic_load_explicit(&slot->chain, memory_order_acquire);
+    if (c & MT_CHAIN_UNORDERED)
+        return 0;
+    /* seqnos never increase along the chain, and (key, seqno) is unique:
+     * the first version of key at or below snapshot is the newest one */
+    int steps = 0;
+    for (const mt_node *n = (const mt_node *)c; n; n = n->hnext) {
+        if (n->tag == tag && n->seqno <= snapshot && n->klen == klen &&
+            (klen == 0 || memcmp(node_key(n), key, klen) == 0)) {
+            *out = n;
+            return 1;
+        }
+        if (++steps == MT_CHAIN_STEPS)
+            return 0;
+    }
+    *out = NULL;
+    return 1;
+}
+
 int mt_get(memtable *m, const uint8_t *key, size_t klen, uint64_t snapshot, uint8_t *type,
            uint64_t *seqno, const uint8_t **val, size_t *vlen)
 {
-    /* The first node >= (key, snapshot) is, if it holds key, the newest
-     * version with seqno <= snapshot. */
-    _Atomic uint64_t *filter = atomic_load_explicit(&m->filter, memory_order_acquire);
-    if (filter) {
+    const mt_node *n = NULL;
+    int known = 0;   /* n is the answer (from the chain) */
+    mt_slot *slots = atomic_load_explicit(&m->filter, memory_order_acquire);
+    if (slots) {
         uint64_t h = hash64(key, klen), mask = filter_mask(h);
-        if ((atomic_load_explicit(&filter[h % m->filter_words], memory_order_relaxed) & mask) != mask)
+        mt_slot *slot = &slots[h % m->filter_slots];
+        if ((atomic_load_explicit(&slot->bits, memory_order_relaxed) & mask) != mask)
             return TIND_NOT_FOUND;
+        known = chain_find(slot, (uint32_t)(h >> 32), key, klen, snapshot, &n);
     }
-    const mt_node *n = find_ge(m, key, klen, snapshot, NULL);
-    if (!n || n->klen != klen || (klen && memcmp(node_key(n), key, klen) != 0))
+    if (!known) {
+        /* The first node >= (key, snapshot) is, if it holds key, the newest
+         * version with seqno <= snapshot. */
+        n = find_ge(m, key, klen, snapshot, NULL);
+        if (n && (n->klen != klen || (klen && memcmp(node_key(n), key, klen) != 0)))
+            n = NULL;
+    }
+    if (!n)
         return TIND_NOT_FOUND;
     if (type)
         *type = n->type;
@@ -486,7 +588,8 @@ size_t mt_memory(const memtable *m)
 
 size_t mt_filter_memory(const memtable *m)
 {
-    return atomic_load_explicit(&((memtable *)m)->filter, memory_order_acquire) ? m->filter_words * 8 : 0;
+    return atomic_load_explicit(&((memtable *)m)->filter, memory_order_acquire) ? m->filter_slots * sizeof(mt_slot)
+                                                                                : 0;
 }
 
 #define RELAXED_GET(field) atomic_load_explicit((_Atomic uint64_t *)&(field), memory_order_relaxed)
