@@ -1326,6 +1326,28 @@ TEST(fault_injection)
         fs_destroy(m);
     }
 
+    /* the creation mark of a journal made with prior_synced cannot be
+     * written: the open fails with the cause and the half-made file goes */
+    {
+        fs *m = mem_with_dir("/f");
+        fs *ff = fs_fault_new(m, 0);
+        jrn_options o = {0, 1, 0, 1};
+        jrn_writer *w = NULL;
+        fs_fault_arm(ff, FS_CALL_WRITE, 2, FS_FAULT_ERRNO, ENOSPC, 0, NULL); /* the header's write is the first */
+        CHECK_RC(jrn_writer_open(ff, "/f", 1, &o, &w, &err), TIND_ENOSPC);
+        CHECK(w == NULL);
+        uint64_t *numbers = NULL;
+        size_t count = 1;
+        CHECK_OK(jrn_list(m, "/f", &numbers, &count, NULL));
+        CHECK_EQ(count, 0);
+        free(numbers);
+        fs_fault_disarm(ff);
+        CHECK_OK(jrn_writer_open(ff, "/f", 1, &o, &w, &err));
+        CHECK_OK(jrn_close(w, &err));
+        fs_destroy(ff);
+        fs_destroy(m);
+    }
+
     /* a failed sync: returned once, then the writer is poisoned and never syncs again */
     {
         fs *m = mem_with_dir("/f");

@@ -246,7 +246,12 @@ int jrn_writer_open(fs *fsys, const char *dir, uint64_t number, const jrn_option
         if (rc == TIND_OK)
             rc = jrn_write(w, err);
         if (rc) {
-            jrn_close(w, NULL);
+            /* as a failed header: the half-made file goes (best effort) */
+            fs_close(w->file, NULL);
+            fs_unlink(fsys, path, NULL);
+            tbuf_free(&w->buf);
+            free(path);
+            free(w);
             return rc;
         }
     }
