@@ -180,6 +180,17 @@ int jrn_list(fs *fsys, const char *dir, uint64_t **numbers, size_t *count, tind_
 
 /* ------------------------------------------------------------------ writer */
 
+/* A writer whose creation failed after its file was made: the half-made
+ * file goes (best effort; a leftover replays as empty) and w is freed. */
+static void jrn_discard(jrn_writer *w)
+{
+    fs_close(w->file, NULL);
+    fs_unlink(w->fsys, w->path, NULL);
+    tbuf_free(&w->buf);
+    free(w->path);
+    free(w);
+}
+
 int jrn_writer_open(fs *fsys, const char *dir, uint64_t number, const jrn_options *opts, jrn_writer **out,
                     tind_err *err)
 {
@@ -226,10 +237,7 @@ int jrn_writer_open(fs *fsys, const char *dir, uint64_t number, const jrn_option
     }
     if (rc) {
         err_wrap(err, rc, "journal %" PRIu64 ": %s", number, step);
-        fs_close(w->file, NULL);
-        fs_unlink(fsys, path, NULL);   /* best effort; a leftover replays as empty */
-        free(path);
-        free(w);
+        jrn_discard(w);
         return rc;
     }
     w->size = JRN_FILE_HEADER_SIZE;
@@ -246,12 +254,7 @@ int jrn_writer_open(fs *fsys, const char *dir, uint64_t number, const jrn_option
         if (rc == TIND_OK)
             rc = jrn_write(w, err);
         if (rc) {
-            /* as a failed header: the half-made file goes (best effort) */
-            fs_close(w->file, NULL);
-            fs_unlink(fsys, path, NULL);
-            tbuf_free(&w->buf);
-            free(path);
-            free(w);
+            jrn_discard(w);
             return rc;
         }
     }
@@ -265,8 +268,9 @@ static int jrn_refuse(const jrn_writer *w, tind_err *err)
                    tind_strerror(w->failed));
 }
 
-/* Appends the record to w->buf: header, then the payload (compressed when
- * that pays). Returns TIND_OK or TIND_ENOMEM (w->buf is as it was). */
+/* Appends the record (a mark when count is 0) to w->buf, pending: header,
+ * then the payload (compressed when that pays), and counts it in w->size.
+ * Returns TIND_OK or TIND_ENOMEM (w->buf and w->size are as they were). */
 static int jrn_build_record(jrn_writer *w, uint64_t first_seqno, uint32_t count, const uint8_t *payload,
                             size_t len)
 {
@@ -300,6 +304,7 @@ static int jrn_build_record(jrn_writer *w, uint64_t first_seqno, uint32_t count,
     enc_u64(h + JRN_RH_FIRST_SEQNO, first_seqno);
     enc_u32(h + JRN_RH_COUNT, count);
     enc_u64(h + JRN_RH_CHECKSUM, jrn_record_checksum(h, h + JRN_RECORD_HEADER_SIZE, stored));
+    w->size += b->len - base;
     return TIND_OK;
 }
 
@@ -323,11 +328,9 @@ int jrn_add(jrn_writer *w, uint64_t first_seqno, uint32_t count, const void *pay
     if (len && !payload)
         return err_set(err, TIND_EINVAL, "journal '%s': no payload", w->path);
 
-    size_t before = w->buf.len;
     int rc = jrn_build_record(w, first_seqno, count, payload, len);
     if (rc)
         return err_set(err, rc, "journal '%s': out of memory assembling a record of %zu bytes", w->path, len);
-    w->size += w->buf.len - before;
     w->last_seqno = first_seqno + (count - 1);
     w->has_last = 1;
     return TIND_OK;
@@ -340,10 +343,8 @@ int jrn_add_mark(jrn_writer *w, tind_err *err)
     if (w->failed)
         return jrn_refuse(w, err);
     uint64_t seqno = w->has_last ? w->last_seqno + 1 : w->start_seqno;
-    size_t before = w->buf.len;
     if (jrn_build_record(w, seqno, 0, NULL, 0))
         return err_set(err, TIND_ENOMEM, "journal '%s': out of memory assembling a mark", w->path);
-    w->size += w->buf.len - before;
     return TIND_OK;
 }
 
@@ -667,7 +668,7 @@ static int jrn_decode(const char *name, const uint8_t *data, size_t len, int che
         else if (mark && !follows)
             why = "mark's seqno does not follow the previous record's";
         else if (mark)
-            why = NULL;
+            why = NULL; /* the record rules below are not a mark's */
         else if (!(r.flags & JRN_FLAG_LZ4) && r.raw_len != r.stored_len)
             why = "raw length differs from the stored length of an uncompressed payload";
         else if ((r.flags & JRN_FLAG_LZ4) && (uint64_t)r.raw_len > (uint64_t)r.stored_len * JRN_LZ4_MAX_RATIO + 16)

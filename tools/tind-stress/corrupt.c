@@ -941,14 +941,22 @@ static void cr_opened_silently(cr_world *w, tind_db *db, fs *mem)
     fs_destroy(mem);
 }
 
+/* 1 when batch b holds an operation no table held. */
+static int cr_batch_unflushed(const cr_world *w, size_t b)
+{
+    for (int j = 0; j < w->b[b].nops; j++)
+        if (w->b[b].first_seqno + (uint64_t)j > w->flushed[w->b[b].ops[j].ks])
+            return 1;
+    return 0;
+}
+
 /* 1 when cutting the history at batch `cut` drops a synced operation no
  * table held. */
 static int cr_synced_lost(const cr_world *w, size_t cut)
 {
     for (size_t i = cut; i < w->nb; i++)
-        for (int j = 0; j < w->b[i].nops; j++)
-            if (w->b[i].synced && w->b[i].first_seqno + (uint64_t)j > w->flushed[w->b[i].ops[j].ks])
-                return 1;
+        if (w->b[i].synced && cr_batch_unflushed(w, i))
+            return 1;
     return 0;
 }
 
@@ -1105,9 +1113,8 @@ static int cr_holds_unflushed(const cr_world *w, const cr_journal *j, size_t fro
 {
     for (size_t r = from; r < j->nrecs; r++) {
         long b = j->recs[r].mark ? -1 : cr_batch_of_seqno(w, j->recs[r].first_seqno);
-        for (int i = 0; b >= 0 && i < w->b[b].nops; i++)
-            if (w->b[b].first_seqno + (uint64_t)i > w->flushed[w->b[b].ops[i].ks])
-                return 1;
+        if (b >= 0 && cr_batch_unflushed(w, (size_t)b))
+            return 1;
     }
     return 0;
 }
