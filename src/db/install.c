@@ -216,6 +216,10 @@ int db_write_manifest_adding(tind_db *db, tind_keyspace *ks, version *v, uint64_
                     st.last_seqno = m->v->levels[l].tables[t]->max_seqno;
     }
     mu_unlock(&db->mu);
+    if (rc)
+        err_set(err, rc, "version file: out of memory");
+    else if ((rc = jset_sync_released(&db->journals, st.oldest_journal, err)) != TIND_OK)
+        db_poison(db, err);
     if (rc == TIND_OK) {
         KILL_POINT("version.write.before");
         rc = manifest_write(db->fs, db->path, &st, err);
@@ -225,8 +229,6 @@ int db_write_manifest_adding(tind_db *db, tind_keyspace *ks, version *v, uint64_
             jset_raise_keep(&db->journals, st.oldest_journal);
             mu_unlock(&db->mu);
         }
-    } else {
-        err_set(err, rc, "version file: out of memory");
     }
     for (size_t i = 0; opts && i < st.keyspace_count; i++)
         tbuf_free(&opts[i]);

@@ -336,27 +336,36 @@ static void mark_written(jset *s)
         atomic_store_explicit(&s->written_seqno, s->cur_max_seqno, memory_order_release);
 }
 
+/* Which sealed journals sync_sealed syncs: below == 0, those from the keep
+ * number on (recovery replays them); otherwise those below `below` (kept
+ * for the change feed, about to be released by a version file). */
+static int sync_wanted(const jset *s, const jset_journal *j, uint64_t below) REQUIRES(s->mu)
+{
+    return j->unsynced && (below ? j->number < below : j->number >= s->keep);
+}
+
 /* 1 when a sealed journal from the keep number on is not synced yet. */
 static int any_unsynced(jset *s) REQUIRES(s->mu)
 {
-    size_t n = s->writer ? s->count - 1 : s->count;
-    for (size_t i = 0; i < n; i++)
-        if (s->list[i].unsynced && s->list[i].number >= s->keep)
+    for (size_t i = 0; i < s->count; i++)
+        if (sync_wanted(s, &s->list[i], 0))
             return 1;
     return 0;
 }
 
-/* Syncs every sealed journal from the keep number on that is not synced
- * yet, oldest first (one below the keep number, deleted meanwhile, needs
- * none). The list's mutex is not held during a sync. */
-static int sync_sealed(jset *s, tind_err *err)
+/* Syncs every sealed journal sync_wanted names that is not synced yet,
+ * oldest first (one gone meanwhile, deleted as obsolete, needs none). The
+ * list's mutex is not held during a sync. */
+static int sync_sealed(jset *s, uint64_t below, tind_err *err)
 {
     for (;;) {
         uint64_t number = 0;
         mu_lock(&s->mu);
-        size_t n = s->writer ? s->count - 1 : s->count;
-        for (size_t i = 0; i < n && !number; i++)
-            if (s->list[i].unsynced && s->list[i].number >= s->keep)
+        /* the journal being written is not `unsynced` (jset_seal sets it),
+         * so every entry is looked at: s->writer is the writer's, not ours
+         * (a version file's writer calls this without the write lock) */
+        for (size_t i = 0; i < s->count && !number; i++)
+            if (sync_wanted(s, &s->list[i], below))
                 number = s->list[i].number;
         mu_unlock(&s->mu);
         if (!number)
@@ -369,7 +378,7 @@ static int sync_sealed(jset *s, tind_err *err)
         while (i < s->count && s->list[i].number != number)
             i++;
         /* gone or released meanwhile (jset_delete_obsolete): not needed */
-        if (rc == TIND_ENOENT && (i == s->count || number < s->keep))
+        if (rc == TIND_ENOENT && (i == s->count || (!below && number < s->keep)))
             rc = TIND_OK;
         if (rc == TIND_OK && i < s->count)
             s->list[i].unsynced = 0;
@@ -382,7 +391,12 @@ static int sync_sealed(jset *s, tind_err *err)
     }
 }
 
-int jset_sync_sealed(jset *s, tind_err *err) { return sync_sealed(s, err); }
+int jset_sync_sealed(jset *s, tind_err *err) { return sync_sealed(s, 0, err); }
+
+int jset_sync_released(jset *s, uint64_t keep, tind_err *err)
+{
+    return s->retain_bytes && keep ? sync_sealed(s, keep, err) : TIND_OK;
+}
 
 int jset_start(jset *s, uint64_t number, uint64_t start_seqno, tind_err *err)
 {
@@ -454,7 +468,7 @@ void jset_drop(jset *s, uint64_t max_seqno)
 int jset_sync(jset *s, int how, uint64_t last_seqno, tind_err *err)
 {
     /* older first: a synced record never follows one a power loss can take */
-    int rc = sync_sealed(s, err);
+    int rc = sync_sealed(s, 0, err);
     if (rc == TIND_OK) {
         jrn_set_prior_synced(s->writer);
         rc = jrn_sync(s->writer, how, err); /* writes pending records first */
@@ -496,7 +510,7 @@ int jset_close(jset *s, int sync, tind_err *err)
 {
     if (!s->writer)
         return TIND_OK;
-    int rc = sync ? sync_sealed(s, err) : TIND_OK;
+    int rc = sync ? sync_sealed(s, 0, err) : TIND_OK;
     if (rc == TIND_OK && sync)
         rc = jrn_trim(s->writer, err); /* the sync below makes the cut durable too */
     if (rc == TIND_OK && sync)

@@ -149,6 +149,12 @@ int jset_sync(jset *s, int how, uint64_t last_seqno, tind_err *err);
  * on), as jset_sync does first (e.g. before they are hard-linked into a
  * checkpoint). */
 int jset_sync_sealed(jset *s, tind_err *err);
+/* With retain_bytes, syncs every sealed journal below `keep` not synced yet:
+ * a version file raising the keep number to `keep` releases them from
+ * recovery, but the change feed still reads them, and their records are in
+ * tables, so a power loss must not cut them (a hole in the feed). Before
+ * that version file is written. */
+int jset_sync_released(jset *s, uint64_t keep, tind_err *err);
 /* Seals the journal being written: records its largest seqno and size,
  * writes its pending records and closes it, without a sync (the next
  * jset_sync or jset_close makes it durable, if it is still kept then). No
