@@ -2,6 +2,7 @@
  * TSAN-LABEL: hugemem's four threads also run under `make test-tsan`. */
 #include <pthread.h>
 #include <string.h>
+#include <time.h>
 
 #include "check.h"
 #include "util/arena.h"
@@ -211,6 +212,74 @@ TEST(arena_pool)
     hm_pool_unref(pool);
 }
 
+/* Waits (10 s at most) until the pool holds `bytes` spare bytes. */
+static int pool_reaches(hm_pool *pool, size_t bytes)
+{
+    for (int i = 0; i < 10000 && hm_pool_bytes(pool) != bytes; i++) {
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    return hm_pool_bytes(pool) == bytes;
+}
+
+/* The stocker (hm_pool_stock_start) maps nothing until a chunk is taken,
+ * then keeps its stock of faulted-in, zeroed chunks, never past the cap;
+ * trimming empties it and it stays empty until the next take; stopping and
+ * the last unref while it runs end it. */
+TEST(arena_pool_stock)
+{
+    hm_pool *pool = hm_pool_new(3 * HM_CHUNK);
+    CHECK(pool != NULL);
+    CHECK_EQ(hm_pool_stock_start(pool, 2), 0);
+    CHECK_EQ(hm_pool_stock_start(pool, 2), 0);   /* already running */
+    struct timespec ts = {0, 20000000};
+    nanosleep(&ts, NULL);
+    CHECK_EQ(hm_pool_bytes(pool), 0);            /* no take yet */
+    CHECK_EQ(hm_pool_stocked(pool), 0);
+
+    uint8_t *taken[8];
+    taken[0] = hm_pool_map(pool, HM_CHUNK);      /* mapped by the taker */
+    CHECK(taken[0] != NULL);
+    CHECK(pool_reaches(pool, 2 * HM_CHUNK));
+    CHECK_EQ(hm_pool_stocked(pool), 2);
+    for (int i = 1; i <= 2; i++) {               /* the stock: zeroed, aligned */
+        taken[i] = hm_pool_map(pool, HM_CHUNK);
+        CHECK(taken[i] != NULL && ((uintptr_t)taken[i] & (HM_CHUNK - 1)) == 0);
+        for (size_t j = 0; j < HM_CHUNK; j += 4096)
+            CHECK_EQ(taken[i][j], 0);
+        memset(taken[i], 0x33, HM_CHUNK);
+    }
+    CHECK(pool_reaches(pool, 2 * HM_CHUNK));     /* restocked */
+    CHECK_EQ(hm_pool_stocked(pool), 4);
+    /* returns fill it to the cap; the stocker adds nothing past it */
+    for (int i = 0; i <= 2; i++)
+        hm_pool_unmap(pool, taken[i], HM_CHUNK);
+    CHECK_EQ(hm_pool_bytes(pool), 3 * HM_CHUNK);
+    taken[3] = hm_pool_map(pool, HM_CHUNK);      /* 2 left: stock met */
+    nanosleep(&ts, NULL);
+    CHECK_EQ(hm_pool_bytes(pool), 2 * HM_CHUNK);
+    CHECK_EQ(hm_pool_stocked(pool), 4);
+    hm_pool_unmap(pool, taken[3], HM_CHUNK);
+    /* trimmed: empty, and no restock until a take */
+    CHECK_EQ(hm_pool_trim(pool, 0), 3 * HM_CHUNK);
+    nanosleep(&ts, NULL);
+    CHECK_EQ(hm_pool_bytes(pool), 0);
+    CHECK_EQ(hm_pool_stocked(pool), 4);
+    hm_pool_stock_stop(pool);
+    hm_pool_stock_stop(pool);                    /* twice: harmless */
+    taken[4] = hm_pool_map(pool, HM_CHUNK);      /* no stocker: none made */
+    nanosleep(&ts, NULL);
+    CHECK_EQ(hm_pool_bytes(pool), 0);
+    hm_pool_unmap(pool, taken[4], HM_CHUNK);
+    /* restarted, then the last unref while it runs */
+    CHECK_EQ(hm_pool_stock_start(pool, 1), 0);
+    CHECK_EQ(hm_pool_trim(pool, 0), HM_CHUNK);
+    hm_pool_unmap(pool, hm_pool_map(pool, HM_CHUNK), HM_CHUNK);
+    hm_pool_unref(pool);
+    CHECK_EQ(hm_pool_stock_start(NULL, 1), 0);
+    hm_pool_stock_stop(NULL);
+}
+
 TEST(hash)
 {
     CHECK(hash64("abc", 3) == hash64("abc", 3));
@@ -318,6 +387,7 @@ int main(void)
     RUN(buf);
     RUN(arena);
     RUN(arena_pool);
+    RUN(arena_pool_stock);
     RUN(hash);
     RUN(status);
     RUN(hugemem);

@@ -451,6 +451,9 @@ int db_start_workers(tind_db *db)
         if (db->worker_count == 0)
             return TIND_ENOMEM;
     }
+    /* memtable chunks faulted in ahead of the writers (util/hugemem.h) */
+    if (n > 0 && !db->opts.read_only)
+        (void)hm_pool_stock_start(db->mt_pool, DB_STOCK_CHUNKS);
     if (db->opts.sync_interval_ms > 0 && !db->opts.no_background) {
         if (pthread_create(&db->syncer, NULL, syncer_main, db) == 0)
             db->syncer_running = 1;
@@ -468,6 +471,7 @@ void db_stop_workers(tind_db *db)
     mu_unlock(&db->mu);
     for (int i = 0; i < db->worker_count; i++)
         pthread_join(db->workers[i], NULL);
+    hm_pool_stock_stop(db->mt_pool);
     free(db->workers);
     db->workers = NULL;
     db->worker_count = 0;

@@ -70,6 +70,9 @@
 /* Spare memtable chunks (mt_pool) that no memtable took or returned for
  * this long are unmapped by an idle worker (util/hugemem.h, hm_pool_trim). */
 #define DB_SPARE_IDLE_NS (UINT64_C(5) * 1000000000u)
+/* Spare memtable chunks faulted in ahead of the writers while they fill
+ * memtables (hm_pool_stock_start): 8 MiB at most above the old peak. */
+#define DB_STOCK_CHUNKS 4
 
 /* What a read sees of one keyspace: immutable, refcounted. */
 typedef struct ks_view {

@@ -84,6 +84,14 @@ struct hm_pool {
     size_t bytes;                /* on the list (mu) */
     hm_free_node *spare;         /* chunks, each HM_CHUNK bytes (mu) */
     uint64_t last_use_ns;        /* CLOCK_MONOTONIC of the last take or return (mu) */
+    /* the stocker (hm_pool_stock_start), all under mu */
+    pthread_cond_t cv;
+    pthread_t stocker;
+    int stocking;                /* the thread runs */
+    int stop;                    /* asked to end */
+    int demand;                  /* a chunk was taken since the stock was full */
+    size_t stock;                /* chunks it keeps on the list while demand lasts */
+    uint64_t stocked;            /* chunks it mapped, since start */
 };
 
 static uint64_t mono_ns(void)
@@ -112,6 +120,11 @@ hm_pool *hm_pool_new(size_t cap)
         free(p);
         return NULL;
     }
+    if (pthread_cond_init(&p->cv, NULL) != 0) {
+        pthread_mutex_destroy(&p->mu);
+        free(p);
+        return NULL;
+    }
     atomic_init(&p->refs, 1);
     p->cap = cap;
     return p;
@@ -123,7 +136,9 @@ void hm_pool_unref(hm_pool *p)
 {
     if (!p || atomic_fetch_sub_explicit(&p->refs, 1, memory_order_acq_rel) != 1)
         return;
+    hm_pool_stock_stop(p);
     unmap_list(p->spare);
+    pthread_cond_destroy(&p->cv);
     pthread_mutex_destroy(&p->mu);
     free(p);
 }
@@ -140,6 +155,10 @@ void *hm_pool_map(hm_pool *p, size_t bytes)
             p->spare = n->next;
             p->bytes -= HM_CHUNK;
             p->last_use_ns = mono_ns();
+        }
+        if (p->stocking && p->bytes < p->stock * HM_CHUNK) {
+            p->demand = 1;
+            pthread_cond_signal(&p->cv);
         }
         pthread_mutex_unlock(&p->mu);
         if (n)
@@ -167,6 +186,99 @@ void hm_pool_unmap(hm_pool *p, void *ptr, size_t bytes)
             return;
     }
     hm_unmap(ptr, bytes);
+}
+
+/* ---------------------------------------------------------------- stocking */
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23   /* Linux 5.14 */
+#endif
+
+/* A chunk faulted in (the kernel zeroes it now, in this thread). */
+static void *map_populated(void)
+{
+    uint8_t *c = hm_map(HM_CHUNK);
+    if (c && madvise(c, HM_CHUNK, MADV_POPULATE_WRITE) != 0) {
+        /* an older kernel: a write to each page faults it in */
+        for (size_t i = 0; i < HM_CHUNK; i += 4096)
+            ((volatile uint8_t *)c)[i] = 0;
+    }
+    return c;
+}
+
+static void *stocker_main(void *arg)
+{
+    hm_pool *p = arg;
+    pthread_mutex_lock(&p->mu);
+    while (!p->stop) {
+        if (!p->demand || p->bytes >= p->stock * HM_CHUNK || p->bytes + HM_CHUNK > p->cap) {
+            p->demand = 0;
+            pthread_cond_wait(&p->cv, &p->mu);
+            continue;
+        }
+        pthread_mutex_unlock(&p->mu);
+        hm_free_node *n = map_populated();
+        pthread_mutex_lock(&p->mu);
+        if (!n) {
+            p->demand = 0; /* out of memory: the takers map their own */
+            continue;
+        }
+        if (p->stop || p->bytes + HM_CHUNK > p->cap) {
+            pthread_mutex_unlock(&p->mu);
+            hm_unmap(n, HM_CHUNK);
+            pthread_mutex_lock(&p->mu);
+            continue;
+        }
+        n->next = p->spare;
+        p->spare = n;
+        p->bytes += HM_CHUNK;
+        p->stocked++;
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+int hm_pool_stock_start(hm_pool *p, size_t chunks)
+{
+    if (!p || chunks == 0)
+        return 0;
+    pthread_mutex_lock(&p->mu);
+    int rc = 0;
+    if (!p->stocking) {
+        p->stock = chunks;
+        p->stop = 0;
+        p->demand = 0; /* from the first take on */
+        rc = pthread_create(&p->stocker, NULL, stocker_main, p) == 0 ? 0 : -1;
+        p->stocking = rc == 0;
+    }
+    pthread_mutex_unlock(&p->mu);
+    return rc;
+}
+
+void hm_pool_stock_stop(hm_pool *p)
+{
+    if (!p)
+        return;
+    pthread_mutex_lock(&p->mu);
+    int running = p->stocking;
+    p->stop = 1;
+    pthread_cond_signal(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    if (running)
+        pthread_join(p->stocker, NULL);
+    pthread_mutex_lock(&p->mu);
+    p->stocking = 0;
+    pthread_mutex_unlock(&p->mu);
+}
+
+uint64_t hm_pool_stocked(hm_pool *p)
+{
+    if (!p)
+        return 0;
+    pthread_mutex_lock(&p->mu);
+    uint64_t n = p->stocked;
+    pthread_mutex_unlock(&p->mu);
+    return n;
 }
 
 size_t hm_pool_bytes(hm_pool *p)
