@@ -388,9 +388,10 @@ TEST(flush_after_failed_rotation)
     /* The flush seals the memtable, the worker takes its flush (and waits
      * in the filter), and the rotation seals the journal, but the next
      * journal's header sync fails: poisoned, and the sealed journal is the
-     * last one. The open of the next journal waits 200 ms, so that the
-     * worker has taken the flush before the database is poisoned. */
-    fs_fault_arm(ff, FS_CALL_OPEN, 1, FS_FAULT_DELAY, 200, 0, "journals/");
+     * last one. The open of the next journal waits 1 s, so that the
+     * worker has taken the flush before the database is poisoned (200 ms
+     * was once too short under ASan on a loaded machine). */
+    fs_fault_arm(ff, FS_CALL_OPEN, 1, FS_FAULT_DELAY, 1000, 0, "journals/");
     fs_fault_arm(ff, FS_CALL_SYNC, 1, FS_FAULT_ERRNO, EIO, 1, "journals/");
     CHECK(tind_flush(ks) != TIND_OK);
     fs_fault_disarm(ff);

@@ -224,14 +224,15 @@ static int pool_reaches(hm_pool *pool, size_t bytes)
 
 /* The stocker (hm_pool_stock_start) maps nothing until a chunk is taken,
  * then keeps its stock of faulted-in, zeroed chunks, never past the cap;
- * trimming empties it and it stays empty until the next take; stopping and
- * the last unref while it runs end it. */
+ * trimming empties it and it stays empty until the next take; it stops at
+ * its budget of live and spare chunks; stopping and the last unref while it
+ * runs end it. */
 TEST(arena_pool_stock)
 {
     hm_pool *pool = hm_pool_new(3 * HM_CHUNK);
     CHECK(pool != NULL);
-    CHECK_EQ(hm_pool_stock_start(pool, 2), 0);
-    CHECK_EQ(hm_pool_stock_start(pool, 2), 0);   /* already running */
+    CHECK_EQ(hm_pool_stock_start(pool, 2, SIZE_MAX), 0);
+    CHECK_EQ(hm_pool_stock_start(pool, 2, SIZE_MAX), 0);   /* already running */
     struct timespec ts = {0, 20000000};
     nanosleep(&ts, NULL);
     CHECK_EQ(hm_pool_bytes(pool), 0);            /* no take yet */
@@ -271,12 +272,32 @@ TEST(arena_pool_stock)
     nanosleep(&ts, NULL);
     CHECK_EQ(hm_pool_bytes(pool), 0);
     hm_pool_unmap(pool, taken[4], HM_CHUNK);
+    /* within the budget: 3 chunks live or spare at most; the takers map
+     * past it themselves */
+    CHECK_EQ(hm_pool_stock_start(pool, 2, 3 * HM_CHUNK), 0);
+    taken[5] = hm_pool_map(pool, HM_CHUNK);
+    CHECK(pool_reaches(pool, 2 * HM_CHUNK));     /* 1 live + 2 spare */
+    taken[6] = hm_pool_map(pool, HM_CHUNK);
+    taken[7] = hm_pool_map(pool, HM_CHUNK);
+    CHECK(taken[6] && taken[7]);
+    CHECK(pool_reaches(pool, 0));
+    nanosleep(&ts, NULL);
+    CHECK_EQ(hm_pool_bytes(pool), 0);            /* 3 live: none stocked */
+    hm_pool_unmap(pool, taken[7], HM_CHUNK);     /* 2 live + 1 spare */
+    taken[7] = hm_pool_map(pool, HM_CHUNK);      /* 3 live again: nothing */
+    nanosleep(&ts, NULL);
+    CHECK_EQ(hm_pool_bytes(pool), 0);
+    hm_pool_unmap(pool, taken[6], HM_CHUNK);
+    hm_pool_unmap(pool, taken[7], HM_CHUNK);
+    hm_pool_unmap(pool, taken[5], HM_CHUNK);
+    CHECK_EQ(hm_pool_bytes(pool), 3 * HM_CHUNK);
+    hm_pool_stock_stop(pool);
     /* restarted, then the last unref while it runs */
-    CHECK_EQ(hm_pool_stock_start(pool, 1), 0);
-    CHECK_EQ(hm_pool_trim(pool, 0), HM_CHUNK);
+    CHECK_EQ(hm_pool_stock_start(pool, 1, SIZE_MAX), 0);
+    CHECK_EQ(hm_pool_trim(pool, 0), 3 * HM_CHUNK);
     hm_pool_unmap(pool, hm_pool_map(pool, HM_CHUNK), HM_CHUNK);
     hm_pool_unref(pool);
-    CHECK_EQ(hm_pool_stock_start(NULL, 1), 0);
+    CHECK_EQ(hm_pool_stock_start(NULL, 1, SIZE_MAX), 0);
     hm_pool_stock_stop(NULL);
 }
 

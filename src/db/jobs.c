@@ -453,7 +453,7 @@ int db_start_workers(tind_db *db)
     }
     /* memtable chunks faulted in ahead of the writers (util/hugemem.h) */
     if (n > 0 && !db->opts.read_only)
-        (void)hm_pool_stock_start(db->mt_pool, DB_STOCK_CHUNKS);
+        (void)hm_pool_stock_start(db->mt_pool, DB_STOCK_CHUNKS, db->opts.write_buffer_size);
     if (db->opts.sync_interval_ms > 0 && !db->opts.no_background) {
         if (pthread_create(&db->syncer, NULL, syncer_main, db) == 0)
             db->syncer_running = 1;

@@ -71,7 +71,7 @@
  * this long are unmapped by an idle worker (util/hugemem.h, hm_pool_trim). */
 #define DB_SPARE_IDLE_NS (UINT64_C(5) * 1000000000u)
 /* Spare memtable chunks faulted in ahead of the writers while they fill
- * memtables (hm_pool_stock_start): 8 MiB at most above the old peak. */
+ * memtables (hm_pool_stock_start), within the write buffer's size. */
 #define DB_STOCK_CHUNKS 4
 
 /* What a read sees of one keyspace: immutable, refcounted. */

@@ -91,6 +91,8 @@ struct hm_pool {
     int stop;                    /* asked to end */
     int demand;                  /* a chunk was taken since the stock was full */
     size_t stock;                /* chunks it keeps on the list while demand lasts */
+    size_t budget;               /* ... while live + spare chunks stay within this many bytes */
+    size_t live;                 /* single-chunk mappings handed out and not given back */
     uint64_t stocked;            /* chunks it mapped, since start */
 };
 
@@ -156,6 +158,7 @@ void *hm_pool_map(hm_pool *p, size_t bytes)
             p->bytes -= HM_CHUNK;
             p->last_use_ns = mono_ns();
         }
+        p->live += HM_CHUNK; /* taken back below if the mapping fails */
         if (p->stocking && p->bytes < p->stock * HM_CHUNK) {
             p->demand = 1;
             pthread_cond_signal(&p->cv);
@@ -163,6 +166,13 @@ void *hm_pool_map(hm_pool *p, size_t bytes)
         pthread_mutex_unlock(&p->mu);
         if (n)
             return n;
+        void *m = hm_map(bytes);
+        if (!m) {
+            pthread_mutex_lock(&p->mu);
+            p->live -= HM_CHUNK;
+            pthread_mutex_unlock(&p->mu);
+        }
+        return m;
     }
     return hm_map(bytes);
 }
@@ -173,6 +183,7 @@ void hm_pool_unmap(hm_pool *p, void *ptr, size_t bytes)
         return;
     if (pool_chunk(p, bytes)) {
         pthread_mutex_lock(&p->mu);
+        p->live -= HM_CHUNK;
         int keep = p->bytes + HM_CHUNK <= p->cap;
         if (keep) {
             hm_free_node *n = ptr;
@@ -211,7 +222,8 @@ static void *stocker_main(void *arg)
     hm_pool *p = arg;
     pthread_mutex_lock(&p->mu);
     while (!p->stop) {
-        if (!p->demand || p->bytes >= p->stock * HM_CHUNK || p->bytes + HM_CHUNK > p->cap) {
+        if (!p->demand || p->bytes >= p->stock * HM_CHUNK || p->bytes + HM_CHUNK > p->cap ||
+            p->live + p->bytes + HM_CHUNK > p->budget) {
             p->demand = 0;
             pthread_cond_wait(&p->cv, &p->mu);
             continue;
@@ -238,7 +250,7 @@ static void *stocker_main(void *arg)
     return NULL;
 }
 
-int hm_pool_stock_start(hm_pool *p, size_t chunks)
+int hm_pool_stock_start(hm_pool *p, size_t chunks, size_t budget)
 {
     if (!p || chunks == 0)
         return 0;
@@ -246,6 +258,7 @@ int hm_pool_stock_start(hm_pool *p, size_t chunks)
     int rc = 0;
     if (!p->stocking) {
         p->stock = chunks;
+        p->budget = budget;
         p->stop = 0;
         p->demand = 0; /* from the first take on */
         rc = pthread_create(&p->stocker, NULL, stocker_main, p) == 0 ? 0 : -1;

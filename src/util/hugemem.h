@@ -76,11 +76,13 @@ size_t hm_pool_bytes(hm_pool *p);       /* spare bytes now; 0 for NULL */
  * 2 MiB, 7 ms on this project's VMs (half the CPU of a bulk load of 16 B /
  * 100 B pairs in one thread), which the stocker pays on another core
  * instead of the writer holding the write lock. It maps only after a take
- * left fewer than `chunks` spares (never past the cap), so a pool nobody
- * takes from stays empty and hm_pool_trim's idle rule still holds: the
- * stock raises the peak by at most `chunks` chunks. 0 = started (or already
- * running), -1 = no thread (the takers map their own, as without). */
-int hm_pool_stock_start(hm_pool *p, size_t chunks);
+ * left fewer than `chunks` spares, never past the cap, and only while the
+ * single-chunk mappings handed out and not given back plus the spares stay
+ * within `budget` bytes (the memtables' own limit): so the peak is the
+ * takers' own, a pool nobody takes from stays empty, and hm_pool_trim's
+ * idle rule still holds. 0 = started (or already running), -1 = no thread
+ * (the takers map their own, as without). */
+int hm_pool_stock_start(hm_pool *p, size_t chunks, size_t budget);
 /* Ends the stocker (the last hm_pool_unref does it too); NULL ignored. */
 void hm_pool_stock_stop(hm_pool *p);
 uint64_t hm_pool_stocked(hm_pool *p);   /* chunks the stocker mapped */
