@@ -357,20 +357,26 @@ void blk_iter_init(blk_iter *it, const blk *b)
     it->status = TIND_OK;
 }
 
-/* Up to BLK_PREV_MAX entries of restart interval `restart`, from its first
- * to the one just before offset `end`, with their keys back to back (an
- * interval longer than that is walked as before, uncached). Valid for the
- * block the iterator is bound to: a rebind empties it. */
-#define BLK_PREV_MAX 32
+/* The entries of restart interval `restart` that a backward move decoded,
+ * from the interval's first on, each with its key rebuilt (back to back in
+ * `keys`) and its header kept, so that a step back within the interval is
+ * a copy of the key and no decoding. Valid for the block the iterator is
+ * bound to: a rebind empties it. */
+typedef struct prev_entry {
+    size_t offset;            /* of the entry */
+    size_t next;              /* of the entry after it; its value is [next - value_len, next) */
+    size_t value_len;
+    size_t key_at, key_len;   /* its key in keys */
+    uint64_t seqno;
+    uint8_t type;
+} prev_entry;
 
 struct blk_prev_cache {
     uint32_t restart;
     uint32_t count;           /* 0: empty */
+    uint32_t cap;             /* of e */
     uint32_t pos;             /* the entry the iterator stands on, when it came from here */
-    size_t end;               /* offset of the entry after the last one */
-    struct {
-        uint32_t offset, key_at, key_len;
-    } e[BLK_PREV_MAX];
+    prev_entry *e;
     tbuf keys;
 };
 
@@ -391,6 +397,7 @@ void blk_iter_free(blk_iter *it)
     tbuf_free(&it->key);
     if (it->prev) {
         tbuf_free(&it->prev->keys);
+        free(it->prev->e);
         free(it->prev);
         it->prev = NULL;
     }
@@ -529,13 +536,151 @@ void blk_iter_at_restart(blk_iter *it, uint32_t i)
     iter_parse_next(it);
 }
 
+/* Positions on entry j of the cache (of interval c->restart). */
+static void prev_cache_on(blk_iter *it, blk_prev_cache *c, uint32_t j)
+{
+    const prev_entry *e = &c->e[j];
+    it->key.len = 0;
+    if (it->key.cap < e->key_len && tbuf_reserve(&it->key, e->key_len)) {
+        iter_fail(it, TIND_ENOMEM);
+        return;
+    }
+    if (e->key_len) /* a damaged block can hold an empty key: no buffer to copy to (fuzz_index, UBSan) */
+        memcpy(it->key.data, c->keys.data + e->key_at, e->key_len);
+    it->key.len = e->key_len;
+    it->offset = e->offset;
+    it->next_offset = e->next;
+    it->seqno = e->seqno;
+    it->type = e->type;
+    it->value = it->b->data + e->next - e->value_len;
+    it->value_len = e->value_len;
+    it->restart_index = c->restart;
+    it->restart_next = 0;
+    it->valid = 1;
+    c->pos = j;
+}
+
+/* Room for one more entry in c and len more key bytes; 0, or -1 (out of memory). */
+static int prev_cache_room(blk_prev_cache *c, size_t len)
+{
+    if (c->count == c->cap) {
+        uint32_t cap = c->cap ? c->cap * 2 : 8;
+        prev_entry *e = cap > c->cap ? realloc(c->e, (size_t)cap * sizeof *e) : NULL;
+        if (!e)
+            return -1;
+        c->e = e;
+        c->cap = cap;
+    }
+    return tbuf_reserve(&c->keys, len) ? -1 : 0;
+}
+
+/* The iterator's cache, made on first use and emptied for interval r; NULL
+ * when out of memory. */
+static blk_prev_cache *prev_cache_start(blk_iter *it, uint32_t r)
+{
+    blk_prev_cache *c = it->prev;
+    if (!c) {
+        c = it->prev = calloc(1, sizeof *c);
+        if (!c)
+            return NULL;
+    }
+    c->restart = r;
+    c->count = 0;
+    c->pos = 0;
+    c->keys.len = 0;
+    return c;
+}
+
+/*
+ * Decodes restart interval r into the cache, from its first entry up to the
+ * one before offset `stop` (a backward step's current entry, or the end of
+ * the interval), or, with to_key, up to the last entry <= (key, seqno)
+ * (key may be NULL when klen is 0); then positions on the last entry decoded (valid = 0 when there is
+ * none). Each key is rebuilt once, in the cache, from the one before it. An
+ * entry chain that runs past `stop` instead of reaching it is corrupt.
+ */
+static void walk_interval(blk_iter *it, uint32_t r, size_t stop, int to_key, const uint8_t *key, size_t klen,
+                          uint64_t seqno)
+{
+    const blk *b = it->b;
+    blk_prev_cache *c = prev_cache_start(it, r);
+    if (!c) {
+        iter_fail(it, TIND_ENOMEM);
+        return;
+    }
+    size_t off = restart_at(b, r), prev_len = 0;
+    while (off < stop) {
+        entry_head h;
+        if (decode_head(b, off, prev_len, &h)) {
+            iter_fail(it, TIND_ECORRUPT);
+            return;
+        }
+        size_t len = (size_t)h.shared + h.unshared;
+        if (prev_cache_room(c, len)) {
+            iter_fail(it, TIND_ENOMEM);
+            return;
+        }
+        uint8_t *dst = c->keys.data + c->keys.len;
+        if (h.shared) /* shared <= prev_len: there is an entry before, at a restart shared is 0 */
+            memcpy(dst, c->keys.data + c->e[c->count - 1].key_at, h.shared);
+        if (h.unshared)
+            memcpy(dst + h.shared, h.suffix, h.unshared);
+        if (to_key && ikey_cmp(dst, len, h.seqno, key, klen, seqno) > 0)
+            break;
+        prev_entry *e = &c->e[c->count++];
+        e->offset = off;
+        e->next = (size_t)(h.suffix - b->data) + h.unshared + (size_t)h.value_len;
+        e->value_len = (size_t)h.value_len;
+        e->key_at = c->keys.len;
+        e->key_len = len;
+        e->seqno = h.seqno;
+        e->type = h.type;
+        c->keys.len += len;
+        prev_len = len;
+        off = e->next;
+    }
+    if (off > stop) {
+        iter_fail(it, TIND_ECORRUPT);   /* the entry chain skips over stop */
+        return;
+    }
+    if (!c->count) {
+        it->valid = 0;
+        it->key.len = 0;
+        return;
+    }
+    prev_cache_on(it, c, c->count - 1);
+}
+
+/* The cached entry just before the entry at offset `original`, or -1 when
+ * the cache does not hold it. */
+static int64_t prev_cached(const blk_prev_cache *c, size_t original)
+{
+    if (!c || !c->count)
+        return -1;
+    if (c->pos < c->count && c->e[c->pos].offset == original)
+        return (int64_t)c->pos - 1;   /* the common step: from where the cache put it */
+    uint32_t lo = 0, hi = c->count;   /* else (it moved forward since): by offset */
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (c->e[mid].next < original)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < c->count && c->e[lo].next == original ? (int64_t)lo : -1;
+}
+
+/* The end of restart interval r: the next restart point, or the end of the entries. */
+static size_t interval_end(const blk *b, uint32_t r)
+{
+    return r + 1 < b->restart_count ? restart_at(b, r + 1) : b->entries_end;
+}
+
 void blk_iter_last(blk_iter *it)
 {
     if (!iter_usable(it))
         return;
-    iter_at_restart(it, it->b->restart_count - 1);
-    while (iter_parse_next(it) && it->next_offset < it->b->entries_end)
-        ;
+    walk_interval(it, it->b->restart_count - 1, it->b->entries_end, 0, NULL, 0, 0);
 }
 
 void blk_iter_next(blk_iter *it)
@@ -545,90 +690,17 @@ void blk_iter_next(blk_iter *it)
     iter_parse_next(it);
 }
 
-/* An empty cache for interval r (made on first use), or NULL without one. */
-static blk_prev_cache *prev_cache_start(blk_iter *it, uint32_t r)
-{
-    blk_prev_cache *c = it->prev;
-    if (!c) {
-        c = it->prev = malloc(sizeof *c);
-        if (!c)
-            return NULL;   /* no cache: the walk works as without */
-        c->keys = (tbuf)TBUF_INIT;
-        if (tbuf_reserve(&c->keys, 512)) {
-            free(c);
-            it->prev = NULL;
-            return NULL;
-        }
-    }
-    c->count = 0;
-    c->restart = r;
-    c->end = 0;        /* matches no step back (offset 0 has no entry before it) until a walk sets it */
-    c->pos = 0;
-    c->keys.len = 0;
-    return c;
-}
-
-static blk_prev_cache *prev_cache_drop(blk_prev_cache *c)
-{
-    c->count = 0;
-    return NULL;
-}
-
-/* Records the entry the iterator just parsed; NULL (and the cache emptied)
- * when it does not fit. */
-static blk_prev_cache *prev_cache_add(blk_iter *it, blk_prev_cache *c)
-{
-    if (c->count == BLK_PREV_MAX || it->offset > UINT32_MAX || c->keys.len + it->key.len > UINT32_MAX ||
-        tbuf_append(&c->keys, it->key.data, it->key.len))
-        return prev_cache_drop(c);
-    c->e[c->count].offset = (uint32_t)it->offset;
-    c->e[c->count].key_at = (uint32_t)(c->keys.len - it->key.len);
-    c->e[c->count].key_len = (uint32_t)it->key.len;
-    c->count++;
-    return c;
-}
-
-/* Steps back to the entry before `original` (in interval r) from the cache:
- * 1 when it did (or failed: status set), 0 when the cache does not hold it. */
-static int prev_cached(blk_iter *it, uint32_t r, size_t original)
-{
-    blk_prev_cache *c = it->prev;
-    if (!c || !c->count || c->restart != r)
-        return 0;
-    uint32_t j;
-    if (original == c->end)
-        j = c->count - 1;
-    else if (c->pos > 0 && c->pos < c->count && c->e[c->pos].offset == original)
-        j = c->pos - 1;
-    else
-        return 0;
-    entry_head h;
-    if (decode_head(it->b, c->e[j].offset, j ? c->e[j - 1].key_len : 0, &h)) {
-        iter_fail(it, TIND_ECORRUPT);
-        return 1;
-    }
-    size_t len = c->e[j].key_len;
-    it->key.len = 0;
-    if (it->key.cap < len && tbuf_reserve(&it->key, len)) {
-        iter_fail(it, TIND_ENOMEM);
-        return 1;
-    }
-    if (len) /* a damaged block can hold an empty key: no buffer to copy to (fuzz_index, UBSan) */
-        memcpy(it->key.data, c->keys.data + c->e[j].key_at, len);
-    it->key.len = len;
-    it->restart_index = r;
-    it->restart_next = 0;
-    iter_on_entry(it, c->e[j].offset, &h);
-    c->pos = j;
-    return 1;
-}
-
 void blk_iter_prev(blk_iter *it)
 {
     if (!it->valid)
         return;
     const blk *b = it->b;
     size_t original = it->offset;
+    int64_t j = prev_cached(it->prev, original);
+    if (j >= 0) {
+        prev_cache_on(it, it->prev, (uint32_t)j);
+        return;
+    }
     uint32_t r = it->restart_index < b->restart_count ? it->restart_index : b->restart_count - 1;
     while (restart_at(b, r) >= original) {
         if (r == 0) {
@@ -637,26 +709,7 @@ void blk_iter_prev(blk_iter *it)
         }
         r--;
     }
-    if (prev_cached(it, r, original))
-        return;
-    /* Re-scan the restart interval up to the entry before original,
-     * keeping the entries it passes for the next steps back. */
-    blk_prev_cache *c = prev_cache_start(it, r);
-    iter_at_restart(it, r);
-    do {
-        if (!iter_parse_next(it))
-            return;
-        if (c)
-            c = prev_cache_add(it, c);
-    } while (it->next_offset < original);
-    if (it->next_offset != original) {
-        iter_fail(it, TIND_ECORRUPT);   /* the entry chain skips over original */
-        return;
-    }
-    if (c) {
-        c->end = original;
-        c->pos = c->count - 1;
-    }
+    walk_interval(it, r, original, 0, NULL, 0, 0);
 }
 
 /*
@@ -726,61 +779,15 @@ void blk_iter_seek(blk_iter *it, const uint8_t *key, size_t klen, uint64_t seqno
     iter_scan_to(it, r, key, klen, seqno);
 }
 
-/* Compares the key (prefix[0..shared) ++ suffix[0..unshared), seqno) with
- * (key, klen, kseq) in internal order without assembling it. */
-static int cmp_split(const uint8_t *prefix, size_t shared, const uint8_t *suffix, size_t unshared,
-                     uint64_t seqno, const uint8_t *key, size_t klen, uint64_t kseq)
-{
-    size_t n = shared < klen ? shared : klen;
-    int c = n ? memcmp(prefix, key, n) : 0;
-    if (c)
-        return c;
-    if (klen < shared)
-        return 1;   /* key is a proper prefix of the entry's key */
-    c = key_cmp(suffix, unshared, shared ? key + shared : key, klen - shared);   /* key may be NULL */
-    if (c)
-        return c;
-    return seqno > kseq ? -1 : seqno < kseq;
-}
-
+/* The last restart point whose key is <= target holds the last entry <=
+ * target (the next restart point's key is after it); its interval is
+ * decoded up to there, kept for the backward steps that follow. */
 void blk_iter_seek_for_prev(blk_iter *it, const uint8_t *key, size_t klen, uint64_t seqno)
 {
-    const blk *b = it->b;
     uint32_t r;
     if (!iter_usable(it) || find_restart(it, key, klen, seqno, 1, &r))
         return;
-    iter_at_restart(it, r);
-    if (!iter_parse_next(it))
-        return;
-    if (ikey_cmp(it->key.data, it->key.len, it->seqno, key, klen, seqno) > 0) {
-        it->valid = 0;   /* only possible at restart 0: everything is after the target */
-        return;
-    }
-    /* The entries passed are kept for the backward steps that follow. */
-    blk_prev_cache *c = prev_cache_start(it, r);
-    if (c)
-        c = prev_cache_add(it, c);
-    /* Step forward while the next entry is still <= target, peeking at it
-     * without disturbing the current key. */
-    while (it->next_offset < b->entries_end) {
-        entry_head h;
-        if (decode_head(b, it->next_offset, it->key.len, &h)) {
-            iter_fail(it, TIND_ECORRUPT);
-            return;
-        }
-        if (cmp_split(it->key.data, h.shared, h.suffix, h.unshared, h.seqno, key, klen, seqno) > 0)
-            break;
-        if (!iter_parse_next(it))
-            return;
-        if (c && it->restart_index != r)
-            c = prev_cache_drop(c);   /* into the next interval: not cached */
-        if (c)
-            c = prev_cache_add(it, c);
-    }
-    if (c) {
-        c->end = it->next_offset;
-        c->pos = c->count - 1;
-    }
+    walk_interval(it, r, interval_end(it->b, r), 1, key, klen, seqno);
 }
 
 int blk_iter_seek_point(blk_iter *it, const uint8_t *key, size_t klen, uint64_t seqno)

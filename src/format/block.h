@@ -71,8 +71,9 @@ typedef struct blk {
 /* Checks the footer and the restart array; does not decode entries. */
 int blk_parse(blk *b, const uint8_t *data, size_t size, tind_err *err);
 
-/* The entries of one restart interval as a backward walk decoded them, so
- * that each further step back is a copy instead of a re-scan (block.c). */
+/* The entries of one restart interval as a backward move (prev, last,
+ * seek_for_prev) decoded them, so that each further step back is a copy
+ * instead of a re-scan (block.c). */
 typedef struct blk_prev_cache blk_prev_cache;
 
 typedef struct blk_iter {
@@ -88,7 +89,7 @@ typedef struct blk_iter {
     size_t value_len;
     int valid;
     int status;               /* TIND_OK or TIND_ECORRUPT; once set, valid = 0 */
-    blk_prev_cache *prev;     /* made by the first blk_iter_prev, or NULL */
+    blk_prev_cache *prev;     /* made by the first backward move, or NULL */
 } blk_iter;
 
 void blk_iter_init(blk_iter *it, const blk *b);
