@@ -111,16 +111,22 @@ static int check_inner(tind_iter *it)
     return 1;
 }
 
-/* The entry's type, ENTRY_TOMBSTONE when a range tombstone deletes it. */
-static uint8_t entry_type(tind_iter *it, const uint8_t *k, size_t n)
+static uint8_t entry_type_covered(tind_iter *it, const uint8_t *k, size_t n, uint8_t type)
 {
-    uint8_t type = ii_type(it->in);
-    if (type == ENTRY_TOMBSTONE || type == ENTRY_SINGLE_DELETE || it->rdel.none)
-        return type;
     int rc = rd_covered(&it->rdel, k, n, ii_seqno(it->in), &it->err);
     if (rc < 0)
         set_error(it, rc);
     return rc ? ENTRY_TOMBSTONE : type;
+}
+
+/* The entry's type, ENTRY_TOMBSTONE when a range tombstone deletes it (in
+ * line: with no range tombstone, the usual case, it is a load per step). */
+static inline uint8_t entry_type(tind_iter *it, const uint8_t *k, size_t n)
+{
+    uint8_t type = ii_type(it->in);
+    if (it->rdel.none || type == ENTRY_TOMBSTONE || type == ENTRY_SINGLE_DELETE)
+        return type;
+    return entry_type_covered(it, k, n, type);
 }
 
 /* ks_merge_read's next older entry: the inner cursor's next visible entry

@@ -317,8 +317,10 @@ typedef struct entry_head {
 } entry_head;
 
 /* Decodes the header of the entry at off; prev_len is the length of the key
- * before it (0 at a restart point). Returns 0, or -1 when malformed. */
-static inline int decode_head(const blk *b, size_t off, size_t prev_len, entry_head *h)
+ * before it (0 at a restart point). Returns 0, or -1 when malformed. Always
+ * in line: it is the inner step of every move, and a call (with the header
+ * passed through memory) costs a fifth of it. */
+static inline __attribute__((always_inline)) int decode_head(const blk *b, size_t off, size_t prev_len, entry_head *h)
 {
     const uint8_t *p = b->data + off;
     const uint8_t *end = b->data + b->entries_end;
@@ -571,7 +573,7 @@ static int prev_cache_room(blk_prev_cache *c, size_t len)
         c->e = e;
         c->cap = cap;
     }
-    return tbuf_reserve(&c->keys, len) ? -1 : 0;
+    return c->keys.cap - c->keys.len < len && tbuf_reserve(&c->keys, len) ? -1 : 0;
 }
 
 /* The iterator's cache, made on first use and emptied for interval r; NULL
