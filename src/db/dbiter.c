@@ -65,12 +65,8 @@ static int visible(const tind_iter *it, uint64_t seq)
     return seq <= it->seq || seq >= TXN_SEQNO_BASE;
 }
 
-/* After a move: the span a transaction's iterator covered grows by the key
- * it stands on, or through the bound it ran off (backward: the lower). */
-static void cover_moved(tind_iter *it, int backward)
+static void cover_grow(tind_iter *it, int backward)
 {
-    if (!it->cover || it->status)
-        return;
     if (it->valid) {
         size_t n;
         const void *k = tind_iter_key(it, &n);
@@ -80,6 +76,15 @@ static void cover_moved(tind_iter *it, int backward)
     } else {
         txn_cover_to_hi(it->cover);
     }
+}
+
+/* After a move: the span a transaction's iterator covered grows by the key
+ * it stands on, or through the bound it ran off (backward: the lower). In
+ * line: an iterator outside a transaction (the usual one) has nothing to do. */
+static inline void cover_moved(tind_iter *it, int backward)
+{
+    if (it->cover && !it->status)
+        cover_grow(it, backward);
 }
 
 static void set_error(tind_iter *it, int rc)
@@ -483,14 +488,18 @@ TIND_API void tind_iter_prev(tind_iter *it)
     cover_moved(it, 1);
 }
 
-TIND_API int tind_iter_valid(const tind_iter *it) { return it && it->valid && !it->status; }
+/* tind_iter_valid's test, in line for the accessors (an exported function
+ * is a call from inside the library too: it may be interposed). */
+static inline int iter_on_key(const tind_iter *it) { return it && it->valid && !it->status; }
+
+TIND_API int tind_iter_valid(const tind_iter *it) { return iter_on_key(it); }
 
 TIND_API const void *tind_iter_key(const tind_iter *it, size_t *klen)
 {
     size_t ignored;
     if (!klen)
         klen = &ignored;
-    if (!tind_iter_valid(it))
+    if (!iter_on_key(it))
         return NULL;
     if (it->forward && it->merged) {
         *klen = it->merged_key.len;
@@ -519,7 +528,7 @@ TIND_API const void *tind_iter_value(tind_iter *it, size_t *vlen)
     size_t ignored;
     if (!vlen)
         vlen = &ignored;
-    if (!tind_iter_valid(it))
+    if (!iter_on_key(it))
         return NULL;
     if (it->forward && it->merged) {
         *vlen = it->merged_value.len;
@@ -548,7 +557,7 @@ TIND_API const void *tind_iter_value(tind_iter *it, size_t *vlen)
 
 TIND_API uint64_t tind_iter_value_size(const tind_iter *it)
 {
-    if (!tind_iter_valid(it))
+    if (!iter_on_key(it))
         return 0;
     size_t n;
     if (it->forward && it->merged)
