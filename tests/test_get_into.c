@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "check.h"
 
@@ -472,7 +473,7 @@ TEST(corrupt_table)
 typedef struct conc_reader {
     tind_keyspace *ks;
     atomic_int *stop;
-    long reads;
+    atomic_long reads;
 } conc_reader;
 
 /* Every value of key i is "i:<round>": a read must name its own key. */
@@ -508,7 +509,7 @@ static void *conc_read(void *arg)
             conc_check((size_t)atoi(kb[j] + 1), vals[j], vlens[j]);
             tind_free(vals[j]);
         }
-        r->reads += 9;
+        atomic_fetch_add(&r->reads, 9);
     }
     return NULL;
 }
@@ -531,6 +532,12 @@ TEST(concurrent)
     pthread_t th[2];
     for (int i = 0; i < 2; i++)
         CHECK(pthread_create(&th[i], NULL, conc_read, &r[i]) == 0);
+    /* the writes start once both readers read (a loaded machine may start
+     * a thread late: the writes could otherwise end before it reads) */
+    for (int waits = 0; waits < 10000 && (!atomic_load(&r[0].reads) || !atomic_load(&r[1].reads)); waits++) {
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
     for (int round = 1; round <= 6; round++) {
         for (int i = round % 3; i < CONC_KEYS; i += 3) {
             snprintf(k, sizeof k, "c%05d", i);
@@ -544,7 +551,7 @@ TEST(concurrent)
     atomic_store(&stop, 1);
     for (int i = 0; i < 2; i++)
         pthread_join(th[i], NULL);
-    CHECK(r[0].reads > 0 && r[1].reads > 0);
+    CHECK(atomic_load(&r[0].reads) > 0 && atomic_load(&r[1].reads) > 0);
     finish(db, dir);
 }
 
