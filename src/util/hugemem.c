@@ -4,6 +4,7 @@
  */
 #include "util/hugemem.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -205,12 +206,17 @@ void hm_pool_unmap(hm_pool *p, void *ptr, size_t bytes)
 #define MADV_POPULATE_WRITE 23   /* Linux 5.14 */
 #endif
 
-/* A chunk faulted in (the kernel zeroes it now, in this thread). */
+/* A chunk faulted in (the kernel zeroes it now, in this thread), or NULL
+ * when the kernel cannot back it now (the takers then map their own). */
 static void *map_populated(void)
 {
     uint8_t *c = hm_map(HM_CHUNK);
     if (c && madvise(c, HM_CHUNK, MADV_POPULATE_WRITE) != 0) {
-        /* an older kernel: a write to each page faults it in */
+        if (errno != EINVAL) { /* out of memory: no stock rather than the OOM killer */
+            hm_unmap(c, HM_CHUNK);
+            return NULL;
+        }
+        /* a kernel before 5.14: a write to each page faults it in */
         for (size_t i = 0; i < HM_CHUNK; i += 4096)
             ((volatile uint8_t *)c)[i] = 0;
     }
