@@ -178,6 +178,14 @@ void *hm_pool_map(hm_pool *p, size_t bytes)
     return hm_map(bytes);
 }
 
+/* Puts chunk n on the spare list (p->mu held). */
+static void spare_push(hm_pool *p, hm_free_node *n)
+{
+    n->next = p->spare;
+    p->spare = n;
+    p->bytes += HM_CHUNK;
+}
+
 void hm_pool_unmap(hm_pool *p, void *ptr, size_t bytes)
 {
     if (!ptr)
@@ -187,10 +195,7 @@ void hm_pool_unmap(hm_pool *p, void *ptr, size_t bytes)
         p->live -= HM_CHUNK;
         int keep = p->bytes + HM_CHUNK <= p->cap;
         if (keep) {
-            hm_free_node *n = ptr;
-            n->next = p->spare;
-            p->spare = n;
-            p->bytes += HM_CHUNK;
+            spare_push(p, ptr);
             p->last_use_ns = mono_ns();
         }
         pthread_mutex_unlock(&p->mu);
@@ -247,9 +252,7 @@ static void *stocker_main(void *arg)
             pthread_mutex_lock(&p->mu);
             continue;
         }
-        n->next = p->spare;
-        p->spare = n;
-        p->bytes += HM_CHUNK;
+        spare_push(p, n); /* not a use: the idle clock runs on */
         p->stocked++;
     }
     pthread_mutex_unlock(&p->mu);
