@@ -753,6 +753,12 @@ TEST(concurrent_readers)
     pthread_t th[4];
     for (int i = 0; i < 4; i++)
         CHECK_EQ(pthread_create(&th[i], NULL, conc_reader, &c), 0);
+    /* the edits start once a reader walks (a loaded machine may start the
+     * threads after 3,000 edits are done: CI met it once) */
+    for (int waits = 0; waits < 10000 && !atomic_load(&c.walks); waits++) {
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
     trng r;
     trng_seed(&r, check_seed + 6);
     uint64_t next = 1, seq = 1;
