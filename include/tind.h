@@ -1185,8 +1185,8 @@ typedef struct tind_db_stats {
     uint64_t live_snapshots;
     uint64_t live_transactions;
     /* cache_usage + blob_cache_usage + memtable_bytes + memtable_filter_bytes
-     * + table_reader_bytes + journal_buffer_bytes + memtable_spare_bytes: what
-     * tind accounts for in all */
+     * + table_reader_bytes + journal_buffer_bytes + memtable_spare_bytes
+     * + memtable_held_bytes: what tind accounts for in all */
     uint64_t memory_bytes;
     /* the memory of decoded blocks, for the whole process (shared by every
      * database in it): 2 MiB chunks on transparent huge pages, never given
@@ -1200,6 +1200,12 @@ typedef struct tind_db_stats {
      * "Memory"): no page of a new memtable is faulted in and zeroed while
      * there is some */
     uint64_t memtable_spare_bytes;
+    /* memtables no longer in any keyspace's tree (flushed, or their keyspace
+     * dropped) that iterators still hold: an iterator keeps the memtables of
+     * the view it was made or last refreshed from, and the one that was
+     * active then goes on filling, so an idle iterator can keep a whole
+     * memtable mapped after its flush (free or refresh iterators not in use) */
+    uint64_t memtable_held_bytes;
 } tind_db_stats;
 /* Fills *out. TIND_EINVAL when db or out is NULL; TIND_ECLOSED once close has
  * begun. Thread-safe: any thread, any time, beside every other call; it

@@ -372,7 +372,8 @@ TEST(blob_cache)
         /* the block cache holds the tables' blocks, never the values */
         CHECK(s.cache_usage < vbytes / 4);
         CHECK_EQ(s.memory_bytes, s.cache_usage + s.blob_cache_usage + s.memtable_bytes + s.memtable_filter_bytes +
-                                     s.table_reader_bytes + s.journal_buffer_bytes + s.memtable_spare_bytes);
+                                     s.table_reader_bytes + s.journal_buffer_bytes + s.memtable_spare_bytes +
+                                     s.memtable_held_bytes);
         if (!with) {
             CHECK_EQ(s.blob_cache_capacity, 0);
             CHECK_EQ(s.blob_cache_usage, 0);

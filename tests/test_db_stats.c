@@ -66,7 +66,7 @@ static tind_db_stats stats(tind_db *db)
     memset(&s, 0xAB, sizeof s);
     CHECK_OK(tind_db_stats_get(db, &s));
     CHECK_EQ(s.memory_bytes, s.cache_usage + s.blob_cache_usage + s.memtable_bytes + s.memtable_filter_bytes + s.table_reader_bytes +
-                                 s.journal_buffer_bytes + s.memtable_spare_bytes);
+                                 s.journal_buffer_bytes + s.memtable_spare_bytes + s.memtable_held_bytes);
     CHECK(s.active_memtable_bytes <= s.memtable_bytes);
     CHECK_EQ(s.memtable_bytes, s.active_memtable_bytes + s.pending_flush_bytes);
     CHECK(s.cache_pinned <= s.cache_usage);
@@ -346,6 +346,52 @@ static void read_keys(tind_keyspace *ks, int from, int n, int step)
     }
 }
 
+/* An iterator keeps the memtables of its view: the one that was active
+ * when it was made goes on filling, and after its flush its memory is
+ * counted in memtable_held_bytes (and memory_bytes) until the iterator is
+ * refreshed or freed; the iterator still reads it. Background on and off. */
+static void held_run(int background)
+{
+    fs *mem = fs_mem_new();
+    tind_db *db = open_db(mem, background, 1 << 20, 64u << 20);
+    tind_keyspace *ks = open_ks(db, "a", 8u << 20, 0);
+    put_keys(ks, 0, 10, 100);
+    tind_iter *it;
+    CHECK_OK(tind_iter_range(ks, NULL, 0, NULL, 0, NULL, &it));
+    CHECK_EQ(stats(db).memtable_held_bytes, 0);
+    for (int round = 0; round < 2; round++) {
+        put_keys(ks, 10, 1000, 1000); /* into the memtable the iterator holds */
+        uint64_t active = stats(db).active_memtable_bytes;
+        CHECK(active >= 1000u * 1000);
+        CHECK_OK(tind_flush(ks));
+        tind_db_stats s = stats(db);
+        CHECK(s.memtable_held_bytes >= active);
+        CHECK(s.memory_bytes >= s.memtable_held_bytes);
+        /* it reads what its view holds: the first 10 keys, then (refreshed
+         * after round 0's writes, which round 1 rewrites) 1010 */
+        int n = 0;
+        for (tind_iter_first(it); tind_iter_valid(it); tind_iter_next(it))
+            n++;
+        CHECK_OK(tind_iter_status(it));
+        CHECK_EQ(n, round == 0 ? 10 : 1010);
+        if (round == 0) {
+            CHECK_OK(tind_iter_refresh(it)); /* a new view: the flushed memtable goes */
+            CHECK_EQ(stats(db).memtable_held_bytes, 0);
+            n = 0;
+            for (tind_iter_first(it); tind_iter_valid(it); tind_iter_next(it))
+                n++;
+            CHECK_EQ(n, 1010);
+        }
+    }
+    tind_iter_free(it);
+    CHECK_EQ(stats(db).memtable_held_bytes, 0);
+    CHECK_OK(tind_close(db));
+    fs_destroy(mem);
+}
+
+TEST(memtable_held_background_on) { held_run(1); }
+TEST(memtable_held_background_off) { held_run(0); }
+
 TEST(compaction_leaves_cache)
 {
     fs *mem = fs_mem_new();
@@ -497,6 +543,8 @@ int main(void)
     RUN(write_buffer_bounds_sealed);
     RUN(write_buffer_two_memtables_overlap);
     RUN(memtable_spare_pool);
+    RUN(memtable_held_background_on);
+    RUN(memtable_held_background_off);
     RUN(compaction_leaves_cache);
     RUN(iter_fill_cache);
     RUN(concurrent_background_on);

@@ -287,6 +287,7 @@ typedef struct tind_db_stats {
     uint64_t block_memory_mapped;
     uint64_t block_memory_free;
     uint64_t memtable_spare_bytes;
+    uint64_t memtable_held_bytes;
 } tind_db_stats;
 int tind_db_stats_get(tind_db *db, tind_db_stats *out);
 

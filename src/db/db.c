@@ -83,9 +83,9 @@ static void ks_free(tind_keyspace *ks)
     if (ks->view)
         ks_view_release(ks->view);
     if (ks->active)
-        mt_unref(ks->active);
+        mt_retire(ks->active, &ks->db->memtables_held);
     for (size_t i = 0; i < ks->sealed_count; i++)
-        mt_unref(ks->sealed[i]);
+        mt_retire(ks->sealed[i], &ks->db->memtables_held);
     free(ks->sealed);
     if (ks->current)
         version_unref(ks->current);

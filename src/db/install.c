@@ -311,7 +311,7 @@ int ks_install_blobs(tind_keyspace *ks, ver_table **removed, const int *removed_
             if (ks->sealed[i] == flushed) {
                 memmove(ks->sealed + i, ks->sealed + i + 1, (ks->sealed_count - i - 1) * sizeof *ks->sealed);
                 ks->sealed_count--;
-                mt_unref(flushed);
+                mt_retire(flushed, &db->memtables_held);
                 break;
             }
     }

@@ -37,6 +37,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "compaction/compact.h"
 #include "db/jobs.h"
@@ -362,6 +365,20 @@ int db_background_step(tind_db *db, tind_err *err)
     return 0;
 }
 
+/* After a flush or a compaction: the C heap's free pages go back to the
+ * kernel. A job mallocs and frees megabytes (output blocks, the merge's
+ * buffers) in its worker's own glibc arena, and glibc keeps what was freed
+ * inside a heap, where no other thread's malloc finds it: on micro/overwrite
+ * (tind-bench, 2M keys, 256 MiB cache) four arenas held 45 MB resident for
+ * 16 MB in use. malloc_trim walks every arena's free chunks (under each
+ * arena's lock, briefly) and advises their whole pages away. */
+static void release_heap(void)
+{
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
+}
+
 static void *worker_main(void *arg)
 {
     tind_db *db = arg;
@@ -391,6 +408,8 @@ static void *worker_main(void *arg)
         }
         if (rc == 0) /* nothing to do: spare memtable memory unused for a while goes */
             hm_pool_trim(db->mt_pool, DB_SPARE_IDLE_NS);
+        if (rc > 0)
+            release_heap();
         mu_lock(&db->mu);
         if (db->closing) {
             mu_unlock(&db->mu);

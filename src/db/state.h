@@ -288,6 +288,9 @@ struct tind_db {
         _Atomic long live_changes;     /* change feed cursors (db/changes.c) */
         _Atomic uint64_t stalls;
         _Atomic uint64_t slowdowns;
+        /* memory of memtables out of every tree that readers still hold
+         * (mt_retire; tind_db_stats.memtable_held_bytes) */
+        _Atomic uint64_t memtables_held;
     };
 };
 

@@ -98,8 +98,10 @@ TIND_API int tind_db_stats_get(tind_db *db, tind_db_stats *out)
     out->live_snapshots = (uint64_t)atomic_load(&db->live_snapshots);
     out->live_transactions = (uint64_t)atomic_load(&db->live_txns);
     out->memtable_spare_bytes = hm_pool_bytes(db->mt_pool);
+    out->memtable_held_bytes = atomic_load_explicit(&db->memtables_held, memory_order_relaxed);
     out->memory_bytes = out->cache_usage + out->blob_cache_usage + out->memtable_bytes + out->memtable_filter_bytes +
-                        out->table_reader_bytes + out->journal_buffer_bytes + out->memtable_spare_bytes;
+                        out->table_reader_bytes + out->journal_buffer_bytes + out->memtable_spare_bytes +
+                        out->memtable_held_bytes;
     hm_stats hm;
     hm_get_stats(&hm);
     out->block_memory_mapped = hm.mapped;

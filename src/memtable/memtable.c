@@ -134,6 +134,9 @@ struct memtable {
     /* Range tombstones, kept apart from the list (mt_range_tombstones):
      * made by the first one and published with release. */
     _Atomic(struct mt_rdel *) rdel;
+    /* mt_retire: the counter this memtable's memory is in until it is freed */
+    _Atomic uint64_t *held;
+    size_t held_bytes;
 };
 
 /* A memtable's range tombstones: a plain memtable of (start, seqno, end) and
@@ -298,6 +301,8 @@ memtable *mt_new(uint64_t id)
     }
     atomic_init(&m->max_height, 1);
     atomic_init(&m->refs, 1);
+    m->held = NULL;
+    m->held_bytes = 0;
     trng_seed(&m->rng, id ^ UINT64_C(0x6d656d7461626c65));   /* "memtable" */
     m->id = id;
     atomic_init(&m->count, 0);
@@ -309,12 +314,26 @@ memtable *mt_new(uint64_t id)
 
 void mt_ref(memtable *m) { atomic_fetch_add_explicit(&m->refs, 1, memory_order_relaxed); }
 
+void mt_retire(memtable *m, _Atomic uint64_t *held)
+{
+    if (!m)
+        return;
+    /* the tree's holder is the only one to write these; the unref below
+     * (acq_rel) publishes them to whichever holder frees m */
+    m->held_bytes = mt_memory(m);
+    m->held = held;
+    atomic_fetch_add_explicit(held, m->held_bytes, memory_order_relaxed);
+    mt_unref(m);
+}
+
 void mt_unref(memtable *m)
 {
     if (!m)
         return;
     /* acq_rel: every use by other holders happens before the free */
     if (atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) == 1) {
+        if (m->held)
+            atomic_fetch_sub_explicit(m->held, m->held_bytes, memory_order_relaxed);
         arena_destroy(&m->arena);
         free((void *)atomic_load_explicit(&m->filter, memory_order_relaxed));
         mt_rdel *r = atomic_load_explicit(&m->rdel, memory_order_relaxed);

@@ -1308,9 +1308,12 @@ static void print_db_memory(tsh *sh)
     if (d.block_memory_mapped) /* the process's, beside the cache's charge */
         fprintf(sh->out, "  block memory            %s mapped, %s of it free for later blocks\n",
                 human_bytes(d.block_memory_mapped, a, sizeof a), human_bytes(d.block_memory_free, b, sizeof b));
-    fprintf(sh->out, "  memtables               %s of %s write buffer, %" PRIu64 " waiting for a flush, %s spare\n",
+    fprintf(sh->out, "  memtables               %s of %s write buffer, %" PRIu64 " waiting for a flush, %s spare",
             human_bytes(d.memtable_bytes, a, sizeof a), human_bytes(d.write_buffer_size, b, sizeof b),
             d.pending_flushes, human_bytes(d.memtable_spare_bytes, c, sizeof c));
+    if (d.memtable_held_bytes) /* flushed, kept by iterators */
+        fprintf(sh->out, ", %s flushed and held by iterators", human_bytes(d.memtable_held_bytes, a, sizeof a));
+    fputc('\n', sh->out);
     char t[48], f[48];
     fprintf(sh->out, "  compaction pending      %s; %s (%s outside the cache), %s\n",
             human_bytes(d.pending_compaction_bytes, a, sizeof a),
