@@ -892,6 +892,10 @@ static void bm_dataset_dir(bm_ctx *c, char *out, size_t n)
                  p->keys, p->value_size, p->seed, p->threads, p->def->kind == BW_QUEUE ? "-seq" : "");
     if (p->encrypt && strlen(out) + 4 < n)
         strcat(out, "-aes");
+    /* the keyspace's prefix extractor is part of its options: a preload
+     * made without one does not open with one */
+    if (c->flags->tind_prefix && strlen(out) + 7 < n)
+        strcat(out, "-prefix");
 }
 
 static int bm_cache_read(const char *dir, bm_row *r)
