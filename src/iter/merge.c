@@ -32,6 +32,7 @@ typedef struct merge_iter {
     mchild *heap;        /* valid children; heap[0] is the current one */
     size_t heap_len;
     int forward;
+    size_t root_best;    /* 1 or 2: the root's children's first (0: not known) */
     int failed;          /* a child ended with an error */
     tbuf key_copy;       /* the current key while re-seeking children on a direction change */
 } merge_iter;
@@ -75,6 +76,24 @@ static void sift_down(merge_iter *m, size_t i)
     h[i] = x;
 }
 
+/* sift_down(m, 0) after the root alone moved. Which of the root's two
+ * children comes first does not change while only the root moves, so it is
+ * kept (root_best) from the last step that left the root in place: a step
+ * then costs one comparison instead of two. Anything else that rearranges
+ * the heap forgets it. */
+static void sift_root(merge_iter *m)
+{
+    if (m->heap_len < 2)
+        return;
+    size_t best = m->root_best ? m->root_best : first_child(m, 0);
+    if (!before(m, &m->heap[best], &m->heap[0])) {
+        m->root_best = best;
+        return;
+    }
+    m->root_best = 0;
+    sift_down(m, 0);
+}
+
 static void note_invalid(merge_iter *m, iiter *c)
 {
     if (ii_status(c, NULL) != 0)
@@ -96,6 +115,7 @@ static void build_heap(merge_iter *m)
     }
     for (size_t i = m->heap_len / 2; i-- > 0;)
         sift_down(m, i);
+    m->root_best = 0;
     m_moved(m);
 }
 
@@ -106,11 +126,11 @@ static void top_moved(merge_iter *m)
     if (!ii_valid(top->it)) {
         note_invalid(m, top->it);
         m->heap[0] = m->heap[--m->heap_len];
+        m->root_best = 0; /* the last child left its place, maybe 1 or 2 */
     } else {
         top->e = top->it->cur;
     }
-    if (m->heap_len)
-        sift_down(m, 0);
+    sift_root(m);
     m_moved(m);
 }
 
@@ -191,6 +211,7 @@ static int switch_direction(merge_iter *m, int forward)
             m->heap[0] = c;
             break;
         }
+    m->root_best = 0; /* the swap may have changed the root's children */
     return 1;
 }
 
