@@ -56,15 +56,11 @@ static inline size_t first_child(const merge_iter *m, size_t i)
     return l + 1 < m->heap_len && before(m, &m->heap[l + 1], &m->heap[l]) ? l + 1 : l;
 }
 
-static void sift_down(merge_iter *m, size_t i)
+/* Moves heap[i] down from its first child `best`, which comes before it. */
+static void sift_below(merge_iter *m, size_t i, size_t best)
 {
     mchild *h = m->heap;
     size_t n = m->heap_len;
-    if (2 * i + 1 >= n)
-        return;
-    size_t best = first_child(m, i);
-    if (!before(m, &h[best], &h[i]))
-        return; /* in place: the common case after a step */
     mchild x = h[i];
     do {
         h[i] = h[best];
@@ -76,11 +72,20 @@ static void sift_down(merge_iter *m, size_t i)
     h[i] = x;
 }
 
+static void sift_down(merge_iter *m, size_t i)
+{
+    if (2 * i + 1 >= m->heap_len)
+        return;
+    size_t best = first_child(m, i);
+    if (before(m, &m->heap[best], &m->heap[i]))
+        sift_below(m, i, best); /* else in place: the common case after a step */
+}
+
 /* sift_down(m, 0) after the root alone moved. Which of the root's two
  * children comes first does not change while only the root moves, so it is
  * kept (root_best) from the last step that left the root in place: a step
  * then costs one comparison instead of two. Anything else that rearranges
- * the heap forgets it. */
+ * the heap forgets it (build_heap, a child running out). */
 static void sift_root(merge_iter *m)
 {
     if (m->heap_len < 2)
@@ -91,7 +96,7 @@ static void sift_root(merge_iter *m)
         return;
     }
     m->root_best = 0;
-    sift_down(m, 0);
+    sift_below(m, 0, best);
 }
 
 static void note_invalid(merge_iter *m, iiter *c)
@@ -211,7 +216,6 @@ static int switch_direction(merge_iter *m, int forward)
             m->heap[0] = c;
             break;
         }
-    m->root_best = 0; /* the swap may have changed the root's children */
     return 1;
 }
 

@@ -50,6 +50,11 @@ memtable *mt_new_filtered(uint64_t id, size_t filter_bytes, struct hm_pool *pool
 /* Atomic; any thread. mt_unref frees at zero (NULL is ignored). */
 void mt_ref(memtable *m);
 void mt_unref(memtable *m);
+/* Gives up the tree's reference to m (a flush installed it, or its keyspace
+ * went): until its last holder lets it go (an iterator's view, a read in
+ * progress), its mt_memory counts in *held, which must outlive every holder
+ * (the database's counter: tind_close refuses while iterators live). */
+void mt_retire(memtable *m, _Atomic uint64_t *held);
 
 /* Adds an entry: copies key and value into the memtable. Writer only.
  * type is an enum entry_type value (<= ENTRY_TYPE_MAX). klen and vlen are at
@@ -80,12 +85,6 @@ int mt_get(memtable *m, const uint8_t *key, size_t klen, uint64_t snapshot, uint
 /* Counters, readable from any thread at any time (relaxed: a reader may see
  * a value a few adds old). */
 size_t mt_memory(const memtable *m);      /* bytes the arena took from malloc */
-
-/* Gives up the tree's reference to m (a flush installed it, or its keyspace
- * went): until its last holder lets it go (an iterator's view, a read in
- * progress), its mt_memory counts in *held, which must outlive every holder
- * (the database's counter: tind_close refuses while iterators live). */
-void mt_retire(memtable *m, _Atomic uint64_t *held);
 size_t mt_filter_memory(const memtable *m); /* bytes of its point-read filter (0 until allocated) */
 uint64_t mt_count(const memtable *m);     /* entries added */
 uint64_t mt_tombstones(const memtable *m);/* entries of a deletion type (tombstone,
