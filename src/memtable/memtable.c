@@ -175,6 +175,26 @@ static inline int node_cmp(const mt_node *n, const uint8_t *key, size_t klen, ui
     return ikey_cmp(node_key(n), n->klen, n->seqno, key, klen, seqno);
 }
 
+/*
+ * A search's next comparison, fetched ahead. At node x on level > 0 the search
+ * compares x's successor there, and either moves to it or goes down and
+ * compares x's successor one level below (when that is another node): a
+ * miss either way, the second only after the first returned. Fetching the
+ * node below (its header and the line after, where its key starts past a
+ * tower) while the comparison above waits overlaps the two. Measured in
+ * one process, rounds alternated (300k feed-shaped keys, 100 B values):
+ * seek and seek_for_prev ~10% faster; the node below's first line alone
+ * ~4%; the successor's second line fetched ahead as well, nothing more.
+ */
+static inline void prefetch_below(const mt_node *x, int level, const mt_node *next)
+{
+    const mt_node *down = node_next(x, level - 1);
+    if (down && down != next) {
+        __builtin_prefetch(down);
+        __builtin_prefetch((const char *)down + 64);
+    }
+}
+
 static inline int cur_height(const memtable *m)
 {
     return atomic_load_explicit(&((memtable *)m)->max_height, memory_order_relaxed);
@@ -202,6 +222,8 @@ static mt_node *find_ge(const memtable *m, const uint8_t *key, size_t klen, uint
     const mt_node *known_ge = NULL;   /* already compared >= target at a higher level */
     for (;;) {
         mt_node *next = node_next(x, level);
+        if (level)
+            prefetch_below(x, level, next);
         if (next && next != known_ge && node_cmp(next, key, klen, seqno) < 0) {
             x = next;
             continue;
@@ -225,6 +247,8 @@ static const mt_node *find_before(const memtable *m, const uint8_t *key, size_t 
     const mt_node *known_after = NULL;
     for (;;) {
         const mt_node *next = node_next(x, level);
+        if (level)
+            prefetch_below(x, level, next);
         if (next && next != known_after && node_cmp(next, key, klen, seqno) < inclusive) {
             x = next;
             continue;
