@@ -64,6 +64,10 @@
 #include "journal/journal.h"
 #include "version/manifest.h"
 
+/* ---- the memtable (memtable/memtable.h), for tools/microbench/mtseekprof.c:
+ * a skip list searched and filled directly, without a database around it. */
+#include "memtable/memtable.h"
+
 /* The newest FORMAT file version this build reads (the FORMAT file, docs/FORMAT.md). */
 uint32_t tind_internal_format_version(void);
 
