@@ -70,7 +70,7 @@
  *
  * Output: one JSON object per line per result (--json FILE, appended):
  *   {"tool":"tind-bench","time":...,"profile":...,"tind_version":"0.2.0",
- *    "commit":"git describe at configure time"|"unknown",
+ *    "commit":"git describe when tind-bench was built"|"unknown",
  *    "host":{"name":uname nodename,"machine":uname machine,"nproc":online CPUs},
  *    "engine":...,"workload":...,
  *    "ok":true|false,"error":null|"...","params":{"keys","key_size",
@@ -127,6 +127,10 @@
 #include "tind.h"
 #include "histogram.h"
 #include "workloads.h"
+
+/* git describe of the tree this binary was built from (tind_bench_commit.c,
+ * written at build time by commit.cmake). */
+extern const char tind_bench_commit[];
 
 #define BM_MAX_TIMELINE 3600
 #define BM_MAX_ROWS 512
@@ -1345,7 +1349,7 @@ static void bm_json_row(FILE *f, const bm_row *r, const char *profile, const bm_
     fprintf(f, "{\"tool\":\"tind-bench\",\"time\":\"%s\",\"profile\":\"%s\",\"tind_version\":", ts, profile);
     bm_json_str(f, tind_version());
     fputs(",\"commit\":", f);
-    bm_json_str(f, TIND_BENCH_COMMIT);
+    bm_json_str(f, tind_bench_commit);
     struct utsname host;
     if (uname(&host) != 0)
         memset(&host, 0, sizeof host);
