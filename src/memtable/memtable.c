@@ -183,9 +183,9 @@ static inline int node_cmp(const mt_node *n, const uint8_t *key, size_t klen, ui
  * node below (its header and the line after, where its key starts past a
  * tower) while the comparison above waits overlaps the two. Measured in
  * one process, rounds alternated (tools/microbench/mtseekprof.c: 300k
- * feed-shaped keys, 100 B values):
- * seek and seek_for_prev ~10% faster; the node below's first line alone
- * ~4%; the successor's second line fetched ahead as well, nothing more.
+ * feed-shaped keys, 100 B values): seek and seek_for_prev ~10% faster; the
+ * node below's first line alone ~4%; the successor's second line fetched
+ * ahead as well, nothing more.
  */
 static inline void prefetch_below(const mt_node *x, int level, const mt_node *next)
 {
