@@ -267,19 +267,35 @@ static int batch_writable(tind_db *db, tind_batch *b, db_write_check check, void
     return TIND_OK;
 }
 
-/* Inserts a written batch into its keyspaces' active memtables. */
+/* The keyspace of a batch's entry: last when it is that one, else the one
+ * the batch touched with that id (NULL: none, corruption). */
+static tind_keyspace *entry_keyspace(const tind_batch *b, tind_keyspace *last, uint32_t ks_id)
+{
+    if (last && last->id == ks_id)
+        return last;
+    for (size_t t = 0; t < b->touched_count; t++)
+        if (b->touched[t]->id == ks_id)
+            return b->touched[t];
+    return NULL;
+}
+
+/* Inserts a written batch into its keyspaces' active memtables. Each entry
+ * is decoded one ahead, and its memtable filter slot fetched while the one
+ * before it is added (mt_prefetch_add). */
 static int apply_batch(tind_db *db, tind_batch *b, uint64_t first, tind_err *err) REQUIRES(db->write_mu)
 {
     const uint8_t *p = b->payload.data, *end = p + b->payload.len;
-    tind_keyspace *ks = NULL;
+    batch_entry next = {0};
+    tind_keyspace *next_ks = NULL;
+    if (b->count && (p = batch_entry_decode(p, end, &next)))
+        next_ks = entry_keyspace(b, NULL, next.ks_id);
     for (uint32_t i = 0; i < b->count; i++) {
-        batch_entry e;
-        p = batch_entry_decode(p, end, &e);
-        if (!ks || ks->id != e.ks_id) {
-            ks = NULL;
-            for (size_t t = 0; t < b->touched_count; t++)
-                if (b->touched[t]->id == e.ks_id)
-                    ks = b->touched[t];
+        batch_entry e = next;
+        tind_keyspace *ks = next_ks; /* NULL: an undecodable entry, corruption */
+        if (i + 1 < b->count && ks) {
+            next_ks = (p = batch_entry_decode(p, end, &next)) ? entry_keyspace(b, ks, next.ks_id) : NULL;
+            if (next_ks)
+                mt_prefetch_add(next_ks->active, next.key, next.klen);
         }
         int rc = ks ? mt_add(ks->active, first + i, e.type, e.key, e.klen, e.val, e.vlen) : TIND_ECORRUPT;
         if (rc)

@@ -129,7 +129,7 @@ struct memtable {
      * node is in a chain, and a reader that finds no slots yet searches the
      * list (which holds nothing it could see without also seeing the slots). */
     _Atomic(mt_slot *) filter;
-    size_t filter_slots;          /* wanted size; 0 = no filter */
+    size_t filter_slots;          /* wanted size, a power of two; 0 = no filter */
     int filter_tried;             /* writer only: the allocation is tried once */
     /* Range tombstones, kept apart from the list (mt_range_tombstones):
      * made by the first one and published with release. */
@@ -289,8 +289,12 @@ static inline uint64_t filter_mask(uint64_t h)
 memtable *mt_new_filtered(uint64_t id, size_t filter_bytes, hm_pool *pool)
 {
     memtable *m = mt_new(id);
-    if (m && filter_bytes >= 1024)
-        m->filter_slots = filter_bytes / sizeof(mt_slot);
+    if (m && filter_bytes >= 1024) {
+        /* a power of two: a slot is the hash's low bits, not a division */
+        m->filter_slots = 1;
+        while (m->filter_slots * 2 <= filter_bytes / sizeof(mt_slot))
+            m->filter_slots *= 2;
+    }
     if (m)
         arena_set_pool(&m->arena, pool);
     return m;
@@ -378,6 +382,9 @@ void mt_unref(memtable *m)
     atomic_store_explicit(&(field), atomic_load_explicit(&(field), memory_order_relaxed) + (n), \
                           memory_order_relaxed)
 
+#define RELAXED_OR(field, bits) \
+    atomic_store_explicit(&(field), atomic_load_explicit(&(field), memory_order_relaxed) | (bits), memory_order_relaxed)
+
 static void count_add(memtable *m, uint64_t seqno, uint8_t type);
 
 /* Pushes x on its slot's chain (writer only), marking the chain unordered
@@ -464,6 +471,13 @@ int mt_range_tombstones(memtable *m, rt_list **out)
     return TIND_OK;
 }
 
+void mt_prefetch_add(memtable *m, const uint8_t *key, size_t klen)
+{
+    mt_slot *slots = atomic_load_explicit(&m->filter, memory_order_relaxed);
+    if (slots)
+        __builtin_prefetch(&slots[hash64(key, klen) & (m->filter_slots - 1)], 1);
+}
+
 int mt_add(memtable *m, uint64_t seqno, uint8_t type, const uint8_t *key, size_t klen,
            const uint8_t *val, size_t vlen)
 {
@@ -474,16 +488,6 @@ int mt_add(memtable *m, uint64_t seqno, uint8_t type, const uint8_t *key, size_t
     if (type == ENTRY_RANGE_TOMBSTONE)
         return add_range_tombstone(m, seqno, key, klen, val, vlen);
 
-    mt_node *prev[MT_MAX_HEIGHT];
-    mt_node *last = m->tail[0];
-    if (last != m->head && node_cmp(last, key, klen, seqno) < 0) {
-        /* above every entry: the tails are the predecessors at every level */
-        memcpy(prev, m->tail, sizeof prev);
-    } else {
-        mt_node *found = find_ge(m, key, klen, seqno, prev);
-        if (found && node_cmp(found, key, klen, seqno) == 0)
-            return TIND_EEXIST;
-    }
     mt_slot *slots = atomic_load_explicit(&m->filter, memory_order_relaxed);
     if (!slots && m->filter_slots && !m->filter_tried) {
         /* only before the first node: a filter missing earlier keys would
@@ -496,13 +500,29 @@ int mt_add(memtable *m, uint64_t seqno, uint8_t type, const uint8_t *key, size_t
     }
     mt_slot *slot = NULL;
     uint64_t h = 0;
-    if (slots) {
-        /* the bits before the node exists: out of memory below leaves a
-         * false positive, never a false negative */
+    if (slots) { /* fetched while the list is searched */
         h = hash64(key, klen);
-        slot = &slots[h % m->filter_slots];
-        atomic_fetch_or_explicit(&slot->bits, filter_mask(h), memory_order_relaxed);
+        slot = &slots[h & (m->filter_slots - 1)];
+        __builtin_prefetch(slot, 1);
     }
+
+    mt_node *prev[MT_MAX_HEIGHT];
+    mt_node *last = m->tail[0];
+    if (last != m->head && node_cmp(last, key, klen, seqno) < 0) {
+        /* above every entry: the tails are the predecessors at every level */
+        memcpy(prev, m->tail, sizeof prev);
+    } else {
+        mt_node *found = find_ge(m, key, klen, seqno, prev);
+        if (found && node_cmp(found, key, klen, seqno) == 0)
+            return TIND_EEXIST;
+    }
+    /* The bits before the node exists: out of memory below leaves a false
+     * positive, never a false negative. The one writer's load and store,
+     * not a locked or: a locked instruction waits for every store before it
+     * (this writer's copies into fresh arena memory) to leave the store
+     * buffer. */
+    if (slot)
+        RELAXED_OR(slot->bits, filter_mask(h));
 
     int height = random_height(m);
     size_t tower = (size_t)height * sizeof(_Atomic(mt_node *));
@@ -599,7 +619,7 @@ int mt_get(memtable *m, const uint8_t *key, size_t klen, uint64_t snapshot, uint
     mt_slot *slots = atomic_load_explicit(&m->filter, memory_order_acquire);
     if (slots) {
         uint64_t h = hash64(key, klen), mask = filter_mask(h);
-        mt_slot *slot = &slots[h % m->filter_slots];
+        mt_slot *slot = &slots[h & (m->filter_slots - 1)];
         if ((atomic_load_explicit(&slot->bits, memory_order_relaxed) & mask) != mask)
             return TIND_NOT_FOUND;
         known = chain_find(slot, (uint32_t)(h >> 32), key, klen, snapshot, &n);

@@ -65,6 +65,12 @@ void mt_retire(memtable *m, _Atomic uint64_t *held);
 int mt_add(memtable *m, uint64_t seqno, uint8_t type, const uint8_t *key, size_t klen,
            const uint8_t *val, size_t vlen);
 
+/* Brings key's point-read filter slot into the cache for an mt_add to come
+ * (a batch's next entry, while this one is added): the slot is a random line
+ * of a filter larger than the caches, a miss per add otherwise. Writer only;
+ * nothing happens without a filter. */
+void mt_prefetch_add(memtable *m, const uint8_t *key, size_t klen);
+
 /* Range tombstones: mt_add of type ENTRY_RANGE_TOMBSTONE (key = start,
  * value = end, empty = unbounded) keeps them apart from the list: mt_get and
  * iterators never see them; the counters (count, tombstones, seqnos, memory)
