@@ -279,25 +279,36 @@ static tind_keyspace *entry_keyspace(const tind_batch *b, tind_keyspace *last, u
     return NULL;
 }
 
-/* Inserts a written batch into its keyspaces' active memtables. Each entry
- * is decoded one ahead, and its memtable filter slot fetched while the one
- * before it is added (mt_prefetch_add). */
+/* Entries apply_batch decodes ahead of the one it adds. */
+#define APPLY_AHEAD 2
+
+/* Inserts a written batch into its keyspaces' active memtables. Entries are
+ * decoded APPLY_AHEAD ahead, and each one's memtable filter slot fetched
+ * while the ones before it are added (mt_prefetch_add). */
 static int apply_batch(tind_db *db, tind_batch *b, uint64_t first, tind_err *err) REQUIRES(db->write_mu)
 {
     const uint8_t *p = b->payload.data, *end = p + b->payload.len;
-    batch_entry next = {0};
-    tind_keyspace *next_ks = NULL;
-    if (b->count && (p = batch_entry_decode(p, end, &next)))
-        next_ks = entry_keyspace(b, NULL, next.ks_id);
-    for (uint32_t i = 0; i < b->count; i++) {
-        batch_entry e = next;
-        tind_keyspace *ks = next_ks; /* NULL: an undecodable entry, corruption */
-        if (i + 1 < b->count && ks) {
-            next_ks = (p = batch_entry_decode(p, end, &next)) ? entry_keyspace(b, ks, next.ks_id) : NULL;
-            if (next_ks)
-                mt_prefetch_add(next_ks->active, next.key, next.klen);
+    batch_entry ahead[APPLY_AHEAD] = {0};
+    tind_keyspace *ahead_ks[APPLY_AHEAD] = {0}, *ks = NULL; /* NULL: undecodable, corruption */
+    for (uint32_t j = 0; j < b->count + APPLY_AHEAD; j++) {
+        uint32_t slot = j % APPLY_AHEAD;
+        if (j >= APPLY_AHEAD) { /* entry i leaves the ring */
+            ks = ahead_ks[slot];
+            if (!ks)
+                return err_set(err, TIND_ECORRUPT, "memtable insert failed after the journal write: %s",
+                               tind_strerror(TIND_ECORRUPT));
         }
-        int rc = ks ? mt_add(ks->active, first + i, e.type, e.key, e.klen, e.val, e.vlen) : TIND_ECORRUPT;
+        batch_entry e = ahead[slot];
+        if (j < b->count) { /* entry j enters it */
+            ahead_ks[slot] = p && (p = batch_entry_decode(p, end, &ahead[slot])) ? entry_keyspace(b, ks, ahead[slot].ks_id)
+                                                                                 : NULL;
+            if (ahead_ks[slot])
+                mt_prefetch_add(ahead_ks[slot]->active, ahead[slot].key, ahead[slot].klen);
+        }
+        if (j < APPLY_AHEAD)
+            continue;
+        uint32_t i = j - APPLY_AHEAD;
+        int rc = mt_add(ks->active, first + i, e.type, e.key, e.klen, e.val, e.vlen);
         if (rc)
             return err_set(err, rc, "memtable insert failed after the journal write: %s", tind_strerror(rc));
         if (db->conflicts && e.type == ENTRY_RANGE_TOMBSTONE)
