@@ -239,8 +239,10 @@ TEST(arena_pool_stock)
     CHECK_EQ(hm_pool_stocked(pool), 0);
 
     uint8_t *taken[8];
-    taken[0] = hm_pool_map(pool, HM_CHUNK);      /* mapped by the taker */
-    CHECK(taken[0] != NULL);
+    taken[0] = hm_pool_map(pool, HM_CHUNK);      /* mapped by the taker, on small pages */
+    CHECK(taken[0] != NULL && ((uintptr_t)taken[0] & (HM_CHUNK - 1)) == 0);
+    CHECK_EQ(hm_pool_small(pool), 1);
+    memset(taken[0], 0x11, HM_CHUNK);
     CHECK(pool_reaches(pool, 2 * HM_CHUNK));
     CHECK_EQ(hm_pool_stocked(pool), 2);
     for (int i = 1; i <= 2; i++) {               /* the stock: zeroed, aligned */
@@ -252,14 +254,19 @@ TEST(arena_pool_stock)
     }
     CHECK(pool_reaches(pool, 2 * HM_CHUNK));     /* restocked */
     CHECK_EQ(hm_pool_stocked(pool), 4);
-    /* returns fill it to the cap; the stocker adds nothing past it */
-    for (int i = 0; i <= 2; i++)
+    CHECK_EQ(hm_pool_small(pool), 1);            /* the stock served them */
+    /* returns fill it to the cap, but for the small-page chunk (unmapped);
+     * the stocker adds nothing past the cap */
+    hm_pool_unmap(pool, taken[0], HM_CHUNK);
+    CHECK_EQ(hm_pool_bytes(pool), 2 * HM_CHUNK);
+    for (int i = 1; i <= 2; i++)
         hm_pool_unmap(pool, taken[i], HM_CHUNK);
     CHECK_EQ(hm_pool_bytes(pool), 3 * HM_CHUNK);
     taken[3] = hm_pool_map(pool, HM_CHUNK);      /* 2 left: stock met */
     nanosleep(&ts, NULL);
     CHECK_EQ(hm_pool_bytes(pool), 2 * HM_CHUNK);
     CHECK_EQ(hm_pool_stocked(pool), 4);
+    CHECK_EQ(hm_pool_small(pool), 1);
     hm_pool_unmap(pool, taken[3], HM_CHUNK);
     /* trimmed: empty, and no restock until a take */
     CHECK_EQ(hm_pool_trim(pool, 0), 3 * HM_CHUNK);
@@ -268,15 +275,19 @@ TEST(arena_pool_stock)
     CHECK_EQ(hm_pool_stocked(pool), 4);
     hm_pool_stock_stop(pool);
     hm_pool_stock_stop(pool);                    /* twice: harmless */
-    taken[4] = hm_pool_map(pool, HM_CHUNK);      /* no stocker: none made */
+    taken[4] = hm_pool_map(pool, HM_CHUNK);      /* no stocker: none made, a huge-page chunk */
     nanosleep(&ts, NULL);
     CHECK_EQ(hm_pool_bytes(pool), 0);
-    hm_pool_unmap(pool, taken[4], HM_CHUNK);
+    CHECK_EQ(hm_pool_small(pool), 1);
+    hm_pool_unmap(pool, taken[4], HM_CHUNK);     /* kept */
+    CHECK_EQ(hm_pool_bytes(pool), HM_CHUNK);
+    CHECK_EQ(hm_pool_trim(pool, 0), HM_CHUNK);
     /* within the budget: 3 chunks live or spare at most; the takers map
      * past it themselves */
     CHECK_EQ(hm_pool_stock_start(pool, 2, 3 * HM_CHUNK), 0);
-    taken[5] = hm_pool_map(pool, HM_CHUNK);
+    taken[5] = hm_pool_map(pool, HM_CHUNK);      /* small pages: the stock is empty */
     CHECK(pool_reaches(pool, 2 * HM_CHUNK));     /* 1 live + 2 spare */
+    CHECK_EQ(hm_pool_small(pool), 2);
     taken[6] = hm_pool_map(pool, HM_CHUNK);
     taken[7] = hm_pool_map(pool, HM_CHUNK);
     CHECK(taken[6] && taken[7]);
@@ -287,14 +298,17 @@ TEST(arena_pool_stock)
     taken[7] = hm_pool_map(pool, HM_CHUNK);      /* 3 live again: nothing */
     nanosleep(&ts, NULL);
     CHECK_EQ(hm_pool_bytes(pool), 0);
+    CHECK_EQ(hm_pool_small(pool), 2);            /* the spare served it */
     hm_pool_unmap(pool, taken[6], HM_CHUNK);
     hm_pool_unmap(pool, taken[7], HM_CHUNK);
-    hm_pool_unmap(pool, taken[5], HM_CHUNK);
-    CHECK_EQ(hm_pool_bytes(pool), 3 * HM_CHUNK);
+    hm_pool_unmap(pool, taken[5], HM_CHUNK);     /* small pages: unmapped */
+    CHECK_EQ(hm_pool_bytes(pool), 2 * HM_CHUNK);
+    hm_pool_unmap(pool, hm_pool_map(pool, HM_CHUNK), HM_CHUNK);
+    CHECK_EQ(hm_pool_bytes(pool), 2 * HM_CHUNK);
     hm_pool_stock_stop(pool);
     /* restarted, then the last unref while it runs */
     CHECK_EQ(hm_pool_stock_start(pool, 1, SIZE_MAX), 0);
-    CHECK_EQ(hm_pool_trim(pool, 0), 3 * HM_CHUNK);
+    CHECK_EQ(hm_pool_trim(pool, 0), 2 * HM_CHUNK);
     hm_pool_unmap(pool, hm_pool_map(pool, HM_CHUNK), HM_CHUNK);
     hm_pool_unref(pool);
     CHECK_EQ(hm_pool_stock_start(NULL, 1, SIZE_MAX), 0);

@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <time.h>
@@ -48,7 +49,9 @@ size_t hm_size(size_t n)
     return hm_class(n) * HM_GRAIN;
 }
 
-void *hm_map(size_t bytes)
+/* bytes rounded up to whole chunks, HM_CHUNK-aligned, advised `advice`
+ * (MADV_HUGEPAGE or MADV_NOHUGEPAGE; advice only) before the first touch. */
+static void *map_chunks(size_t bytes, int advice)
 {
     if (bytes == 0 || bytes > SIZE_MAX - 2 * HM_CHUNK)
         return NULL;
@@ -64,11 +67,19 @@ void *hm_map(size_t bytes)
     uint8_t *end = chunk + len;
     if (end < p + span)
         munmap(end, (size_t)(p + span - end));
-#ifdef MADV_HUGEPAGE
-    (void)madvise(chunk, len, MADV_HUGEPAGE); /* advice only: ordinary pages if refused */
-#endif
+    if (advice)
+        (void)madvise(chunk, len, advice); /* advice only: the kernel's default if refused */
     return chunk;
 }
+
+#ifndef MADV_HUGEPAGE
+#define MADV_HUGEPAGE 0
+#endif
+#ifndef MADV_NOHUGEPAGE
+#define MADV_NOHUGEPAGE 0
+#endif
+
+void *hm_map(size_t bytes) { return map_chunks(bytes, MADV_HUGEPAGE); }
 
 void hm_unmap(void *p, size_t bytes)
 {
@@ -95,6 +106,11 @@ struct hm_pool {
     size_t budget;               /* ... while live + spare chunks stay within this many bytes */
     size_t live;                 /* single-chunk mappings handed out and not given back */
     uint64_t stocked;            /* chunks it mapped, since start */
+    /* Chunks a taker mapped on small pages (the stock was empty), handed
+     * out: returned, they are unmapped rather than kept (mu) */
+    void **small;
+    size_t small_count, small_cap;
+    uint64_t small_mapped;       /* such chunks, since the pool was made */
 };
 
 static uint64_t mono_ns(void)
@@ -141,6 +157,7 @@ void hm_pool_unref(hm_pool *p)
         return;
     hm_pool_stock_stop(p);
     unmap_list(p->spare);
+    free(p->small);
     pthread_cond_destroy(&p->cv);
     pthread_mutex_destroy(&p->mu);
     free(p);
@@ -148,6 +165,36 @@ void hm_pool_unref(hm_pool *p)
 
 /* A mapping hm_map rounds to one chunk: the only kind a pool keeps. */
 static int pool_chunk(const hm_pool *p, size_t bytes) { return p && bytes > 0 && bytes <= HM_CHUNK; }
+
+/* Records chunk c as mapped on small pages (p->mu held); 0, or -1 when
+ * out of memory (c then stays untracked: kept when returned, which costs
+ * only its pages' size). */
+static int small_add(hm_pool *p, void *c)
+{
+    if (p->small_count == p->small_cap) {
+        size_t cap = p->small_cap ? 2 * p->small_cap : 8;
+        void **a = realloc(p->small, cap * sizeof *a);
+        if (!a)
+            return -1;
+        p->small = a;
+        p->small_cap = cap;
+    }
+    p->small[p->small_count++] = c;
+    p->small_mapped++;
+    return 0;
+}
+
+/* Forgets chunk c if it is one mapped on small pages (p->mu held): 1 when
+ * it was. */
+static int small_take(hm_pool *p, const void *c)
+{
+    for (size_t i = 0; i < p->small_count; i++)
+        if (p->small[i] == c) {
+            p->small[i] = p->small[--p->small_count];
+            return 1;
+        }
+    return 0;
+}
 
 void *hm_pool_map(hm_pool *p, size_t bytes)
 {
@@ -160,6 +207,8 @@ void *hm_pool_map(hm_pool *p, size_t bytes)
             p->last_use_ns = mono_ns();
         }
         p->live += HM_CHUNK; /* taken back below if the mapping fails */
+        /* the stocker ran dry: small pages (see hugemem.h) */
+        int small = !n && p->stocking && MADV_NOHUGEPAGE;
         if (p->stocking && p->bytes < p->stock * HM_CHUNK) {
             p->demand = 1;
             pthread_cond_signal(&p->cv);
@@ -167,12 +216,13 @@ void *hm_pool_map(hm_pool *p, size_t bytes)
         pthread_mutex_unlock(&p->mu);
         if (n)
             return n;
-        void *m = hm_map(bytes);
-        if (!m) {
-            pthread_mutex_lock(&p->mu);
+        void *m = map_chunks(bytes, small ? MADV_NOHUGEPAGE : MADV_HUGEPAGE);
+        pthread_mutex_lock(&p->mu);
+        if (!m)
             p->live -= HM_CHUNK;
-            pthread_mutex_unlock(&p->mu);
-        }
+        else if (small)
+            (void)small_add(p, m);
+        pthread_mutex_unlock(&p->mu);
         return m;
     }
     return hm_map(bytes);
@@ -193,7 +243,7 @@ void hm_pool_unmap(hm_pool *p, void *ptr, size_t bytes)
     if (pool_chunk(p, bytes)) {
         pthread_mutex_lock(&p->mu);
         p->live -= HM_CHUNK;
-        int keep = p->bytes + HM_CHUNK <= p->cap;
+        int keep = !small_take(p, ptr) && p->bytes + HM_CHUNK <= p->cap;
         if (keep) {
             spare_push(p, ptr);
             p->last_use_ns = mono_ns();
@@ -293,15 +343,20 @@ void hm_pool_stock_stop(hm_pool *p)
     pthread_mutex_unlock(&p->mu);
 }
 
-uint64_t hm_pool_stocked(hm_pool *p)
+/* A counter of p read under its lock (0 for NULL). */
+static uint64_t pool_counter(hm_pool *p, size_t offset)
 {
     if (!p)
         return 0;
     pthread_mutex_lock(&p->mu);
-    uint64_t n = p->stocked;
+    uint64_t n = *(const uint64_t *)((const char *)p + offset);
     pthread_mutex_unlock(&p->mu);
     return n;
 }
+
+uint64_t hm_pool_stocked(hm_pool *p) { return pool_counter(p, offsetof(hm_pool, stocked)); }
+uint64_t hm_pool_small(hm_pool *p) { return pool_counter(p, offsetof(hm_pool, small_mapped)); }
+
 
 size_t hm_pool_bytes(hm_pool *p)
 {

@@ -17,6 +17,11 @@
  * ingestu (tind_ingest, unsorted input: the permutation). The permutation
  * is i * 2654435761 mod N (a prime: any N not a multiple of it).
  * $BG=0 turns background threads off (flushes run in the writer).
+ * Every mode also prints the writing thread's CPU time; batch mode prints
+ * the commits' latency (p50, p99, p99.9, max, and how many took over
+ * 2 ms): run it outside valgrind, several times alternated with the
+ * build it is compared with (a fresh process's memory faults dominate
+ * the spread on these VMs).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -38,6 +43,17 @@ static void key(char *o, uint64_t i)
         o[k] = '0' + i % 10;
         i /= 10;
     }
+}
+static double thread_cpu(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return t.tv_sec + t.tv_nsec * 1e-9;
+}
+static int dbl_cmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
 }
 static uint64_t rng = 88172645463325252ull;
 static uint64_t xr(void)
@@ -92,8 +108,10 @@ int main(int argc, char **argv)
         return 1;
     }
     char k[16], v[100];
+    double *lat = NULL; /* batch mode: each commit's seconds */
+    size_t nlat = 0;
     CALLGRIND_START_INSTRUMENTATION;
-    double t0 = now();
+    double t0 = now(), c0 = thread_cpu();
     if (!strcmp(mode, "seq") || !strcmp(mode, "random")) {
         int perm = !strcmp(mode, "random");
         for (uint64_t i = 0; i < N && !rc; i++) {
@@ -103,6 +121,9 @@ int main(int argc, char **argv)
         }
     } else if (!strcmp(mode, "batch")) {
         tind_batch *b = NULL;
+        lat = malloc((N / 1000 + 1) * sizeof *lat);
+        if (!lat)
+            return 1;
         for (uint64_t i = 0; i < N && !rc; i += 1000) {
             rc = tind_batch_new(db, &b);
             for (uint64_t j = i; j < i + 1000 && j < N && !rc; j++) {
@@ -110,8 +131,10 @@ int main(int argc, char **argv)
                 value(v);
                 rc = tind_batch_put(b, ks, k, 16, v, 100);
             }
+            double b0 = now();
             if (!rc)
                 rc = tind_batch_commit(b);
+            lat[nlat++] = now() - b0;
             tind_batch_free(b);
         }
     } else {
@@ -121,10 +144,20 @@ int main(int argc, char **argv)
     }
     if (!rc && strncmp(mode, "ingest", 6))
         rc = tind_flush(ks);
-    double t1 = now();
+    double t1 = now(), c1 = thread_cpu();
     CALLGRIND_STOP_INSTRUMENTATION;
-    printf("%s rc %d: %.0f ns/entry, %.1f MB/s of key+value\n", mode, rc, (t1 - t0) * 1e9 / N,
-           N * 116.0 / (t1 - t0) / 1e6);
+    printf("%s rc %d: %.0f ns/entry, %.1f MB/s of key+value, writer CPU %.3f s\n", mode, rc, (t1 - t0) * 1e9 / N,
+           N * 116.0 / (t1 - t0) / 1e6, c1 - c0);
+    if (nlat) {
+        size_t slow = 0;
+        qsort(lat, nlat, sizeof *lat, dbl_cmp);
+        for (size_t i = 0; i < nlat; i++)
+            slow += lat[i] > 0.002;
+        printf("%zu commits: p50 %.0f us, p99 %.0f us, p99.9 %.0f us, max %.0f us, %zu over 2 ms\n", nlat,
+               lat[nlat / 2] * 1e6, lat[nlat * 99 / 100] * 1e6, lat[nlat * 999 / 1000] * 1e6, lat[nlat - 1] * 1e6,
+               slow);
+    }
+    free(lat);
     tind_close(db);
     return rc != 0;
 }
