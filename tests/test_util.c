@@ -51,6 +51,24 @@ TEST(varint)
     CHECK(dec_varint64(b, b + 10, &got) == b + 10); CHECK(got == UINT64_MAX);
 }
 
+/* copy_small (buf.h) copies exactly n bytes for every n, at every offset,
+ * and touches nothing around them. */
+TEST(copy_small)
+{
+    uint8_t src[64], dst[80];
+    for (size_t i = 0; i < sizeof src; i++)
+        src[i] = (uint8_t)(i * 7 + 1);
+    for (size_t n = 0; n <= 40; n++)
+        for (size_t at = 0; at < 8; at++) {
+            memset(dst, 0xEE, sizeof dst);
+            copy_small(dst + 8 + at, src + at, n);
+            for (size_t i = 0; i < sizeof dst; i++) {
+                size_t rel = i - 8 - at;
+                CHECK_EQ(dst[i], i >= 8 + at && rel < n ? src[at + rel] : 0xEE);
+            }
+        }
+}
+
 TEST(buf)
 {
     tbuf b = TBUF_INIT;
@@ -419,6 +437,7 @@ int main(void)
     check_seed_init(1);
     RUN(fixed);
     RUN(varint);
+    RUN(copy_small);
     RUN(buf);
     RUN(arena);
     RUN(arena_pool);

@@ -463,7 +463,7 @@ static int iter_parse_next(blk_iter *it)
             iter_fail(it, TIND_ENOMEM);
             return 0;
         }
-        memcpy(it->key.data + h.shared, h.suffix, h.unshared);
+        copy_small(it->key.data + h.shared, h.suffix, h.unshared);
         it->key.len += h.unshared;
     }
     iter_on_entry(it, off, &h);
