@@ -78,6 +78,8 @@ static void *map_chunks(size_t bytes, int advice)
 #ifndef MADV_NOHUGEPAGE
 #define MADV_NOHUGEPAGE 0
 #endif
+/* a kernel interface that can ask for small pages (hm_pool_map) */
+static const int small_pages_advisable = MADV_NOHUGEPAGE != 0;
 
 void *hm_map(size_t bytes) { return map_chunks(bytes, MADV_HUGEPAGE); }
 
@@ -208,7 +210,7 @@ void *hm_pool_map(hm_pool *p, size_t bytes)
         }
         p->live += HM_CHUNK; /* taken back below if the mapping fails */
         /* the stocker ran dry: small pages (see hugemem.h) */
-        int small = !n && p->stocking && MADV_NOHUGEPAGE;
+        int small = !n && p->stocking && small_pages_advisable;
         if (p->stocking && p->bytes < p->stock * HM_CHUNK) {
             p->demand = 1;
             pthread_cond_signal(&p->cv);
