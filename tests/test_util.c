@@ -321,9 +321,11 @@ TEST(arena_pool_stock)
     hm_pool_unmap(pool, taken[7], HM_CHUNK);
     hm_pool_unmap(pool, taken[5], HM_CHUNK);     /* small pages: unmapped */
     CHECK_EQ(hm_pool_bytes(pool), 2 * HM_CHUNK);
+    hm_pool_stock_stop(pool);
+    /* a chunk a spare served goes back to the spares (stopped first: a
+     * running stocker would race this take with a restock) */
     hm_pool_unmap(pool, hm_pool_map(pool, HM_CHUNK), HM_CHUNK);
     CHECK_EQ(hm_pool_bytes(pool), 2 * HM_CHUNK);
-    hm_pool_stock_stop(pool);
     /* restarted, then the last unref while it runs */
     CHECK_EQ(hm_pool_stock_start(pool, 1, SIZE_MAX), 0);
     CHECK_EQ(hm_pool_trim(pool, 0), 2 * HM_CHUNK);
