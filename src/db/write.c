@@ -292,23 +292,19 @@ static int apply_batch(tind_db *db, tind_batch *b, uint64_t first, tind_err *err
     tind_keyspace *ahead_ks[APPLY_AHEAD] = {0}, *ks = NULL; /* NULL: undecodable, corruption */
     for (uint32_t j = 0; j < b->count + APPLY_AHEAD; j++) {
         uint32_t slot = j % APPLY_AHEAD;
-        if (j >= APPLY_AHEAD) { /* entry i leaves the ring */
-            ks = ahead_ks[slot];
-            if (!ks)
-                return err_set(err, TIND_ECORRUPT, "memtable insert failed after the journal write: %s",
-                               tind_strerror(TIND_ECORRUPT));
-        }
-        batch_entry e = ahead[slot];
+        batch_entry e = ahead[slot]; /* entry j - APPLY_AHEAD leaves the ring */
+        ks = ahead_ks[slot];
         if (j < b->count) { /* entry j enters it */
-            ahead_ks[slot] = p && (p = batch_entry_decode(p, end, &ahead[slot])) ? entry_keyspace(b, ks, ahead[slot].ks_id)
-                                                                                 : NULL;
+            batch_entry *a = &ahead[slot];
+            p = p ? batch_entry_decode(p, end, a) : NULL;
+            ahead_ks[slot] = p ? entry_keyspace(b, ks, a->ks_id) : NULL;
             if (ahead_ks[slot])
-                mt_prefetch_add(ahead_ks[slot]->active, ahead[slot].key, ahead[slot].klen);
+                mt_prefetch_add(ahead_ks[slot]->active, a->key, a->klen);
         }
         if (j < APPLY_AHEAD)
             continue;
         uint32_t i = j - APPLY_AHEAD;
-        int rc = mt_add(ks->active, first + i, e.type, e.key, e.klen, e.val, e.vlen);
+        int rc = ks ? mt_add(ks->active, first + i, e.type, e.key, e.klen, e.val, e.vlen) : TIND_ECORRUPT;
         if (rc)
             return err_set(err, rc, "memtable insert failed after the journal write: %s", tind_strerror(rc));
         if (db->conflicts && e.type == ENTRY_RANGE_TOMBSTONE)

@@ -495,13 +495,12 @@ int mt_add(memtable *m, uint64_t seqno, uint8_t type, const uint8_t *key, size_t
         m->filter_tried = 1;
         if (!node_next(m->head, 0)) { /* range tombstones are counted, not listed */
             slots = calloc(m->filter_slots, sizeof *slots);
-            /* a write to each page now: a large calloc is fresh zero pages,
-             * and an add's load of an untouched slot would map the shared
-             * zero page, its store then fault again (copy on write) and
-             * shoot down the TLB of every CPU -- twice per page, on the
-             * writer, under write_mu */
-            for (size_t i = 0; slots && i < m->filter_slots * sizeof *slots; i += 4096)
-                ((volatile uint8_t *)slots)[i] = 0;
+            /* faulted in now: a large calloc is fresh zero pages, and an
+             * add's load of an untouched slot would map the shared zero
+             * page, its store then fault again (copy on write) and shoot
+             * down the TLB of every CPU -- twice per page, on the writer,
+             * under write_mu */
+            hm_fault_in(slots, m->filter_slots * sizeof *slots);
             atomic_store_explicit(&m->filter, slots, memory_order_release);
         }
     }

@@ -83,6 +83,12 @@ static const int small_pages_advisable = MADV_NOHUGEPAGE != 0;
 
 void *hm_map(size_t bytes) { return map_chunks(bytes, MADV_HUGEPAGE); }
 
+void hm_fault_in(void *p, size_t bytes)
+{
+    for (size_t i = 0; p && i < bytes; i += 4096)
+        ((volatile uint8_t *)p)[i] = 0;
+}
+
 void hm_unmap(void *p, size_t bytes)
 {
     if (p)
@@ -274,8 +280,7 @@ static void *map_populated(void)
             return NULL;
         }
         /* a kernel before 5.14: a write to each page faults it in */
-        for (size_t i = 0; i < HM_CHUNK; i += 4096)
-            ((volatile uint8_t *)c)[i] = 0;
+        hm_fault_in(c, HM_CHUNK);
     }
     return c;
 }
@@ -358,7 +363,6 @@ static uint64_t pool_counter(hm_pool *p, size_t offset)
 
 uint64_t hm_pool_stocked(hm_pool *p) { return pool_counter(p, offsetof(hm_pool, stocked)); }
 uint64_t hm_pool_small(hm_pool *p) { return pool_counter(p, offsetof(hm_pool, small_mapped)); }
-
 
 size_t hm_pool_bytes(hm_pool *p)
 {

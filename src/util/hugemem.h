@@ -46,6 +46,10 @@ size_t hm_size(size_t n);
  * and freed whole (memtable arenas, util/arena.h); hm_unmap with the same
  * bytes returns it to the system. Not counted in hm_get_stats. */
 void *hm_map(size_t bytes);
+/* Faults in [p, p + bytes) by a write of 0 to each 4 KiB page: for memory
+ * that is zero already (fresh mappings, calloc), so that later loads do not
+ * map the shared zero page and fault again at the first store. */
+void hm_fault_in(void *p, size_t bytes);
 void hm_unmap(void *p, size_t bytes);
 
 /* A pool of spare single-chunk mappings (one database's memtables): a

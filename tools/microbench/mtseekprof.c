@@ -28,15 +28,9 @@
 
 #include "tind_internal.h"
 
-static uint64_t rng = 88172645463325252ull;
+static trng rng; /* util/rand.h, through tind_internal.h */
 
-static uint64_t rnd(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
-}
+static uint64_t rnd(void) { return trng_next(&rng); }
 
 static double now(void)
 {
@@ -54,6 +48,7 @@ int main(int argc, char **argv)
         return 2;
     }
     uint64_t n = strtoull(argv[1], NULL, 10), ops = strtoull(argv[2], NULL, 10);
+    trng_seed(&rng, 1);
     int rounds = atoi(argv[3]);
     const uint64_t users = 100000, snapshot = UINT64_MAX >> 8;
     memtable *m = mt_new_filtered(1, 4u << 20, NULL);
